@@ -1,0 +1,73 @@
+"""The command line: ``python -m coinfer <command>``.
+
+Commands::
+
+    python -m coinfer profile [--width W] [--dataset D] [--json]   # Fig. 1's numbers
+    python -m coinfer train --preset quick|paper                   # the baseline network
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+
+def _profile(args: argparse.Namespace) -> int:
+    from .models import resnet18
+    from .profile import format_table, input_size, profile_splits
+
+    rows = profile_splits(resnet18(width=args.width))
+    size = input_size(args.dataset, limit=args.images) if args.dataset else None
+    if args.json:
+        out = {"width": args.width, "units": {"macs": "multiply-accumulates (FLOPs = 2 x MACs)",
+                                              "bits": "bits per image"},
+               "splits": [r.to_dict() for r in rows],
+               "input": size.to_dict() if size else None}
+        print(json.dumps(out, indent=1))
+    else:
+        print(f"CIFAR ResNet18, width {args.width:g}")
+        print(format_table(rows, size))
+    return 0
+
+
+def _train(args: argparse.Namespace) -> int:
+    from .presets import get_preset
+    from .train import get_baseline
+
+    preset = get_preset(args.preset, **({"epochs": args.epochs} if args.epochs else {}))
+    _, meta = get_baseline(preset, checkpoints=args.checkpoints, retrain=args.retrain)
+    print(f"baseline ({preset.name}, {preset.dataset}, width {preset.width:g}): "
+          f"test accuracy {meta['test_accuracy']:.4f}, trained in {meta['wall_time_s']} s")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m coinfer", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    p = commands.add_parser("profile", help="per split point: device/server MACs, parameters, feature size")
+    p.add_argument("--width", type=float, default=1.0, help="width multiplier (1.0: the paper's network)")
+    p.add_argument("--dataset", choices=["cifar10", "fashion-mnist"], default=None,
+                   help="also measure this dataset's raw and PNG image size")
+    p.add_argument("--images", type=int, default=1000, help="test images averaged for the PNG size")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.set_defaults(func=_profile)
+
+    p = commands.add_parser("train", help="train (or load) a preset's baseline network")
+    p.add_argument("--preset", default="quick")
+    p.add_argument("--epochs", type=int, default=None, help="override the preset's epochs")
+    p.add_argument("--checkpoints", default="data/checkpoints")
+    p.add_argument("--retrain", action="store_true", help="train even if a checkpoint exists")
+    p.set_defaults(func=_train)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (ValueError, FileNotFoundError, RuntimeError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2

@@ -1,0 +1,184 @@
+"""Datasets: CIFAR-10 (the paper's) and Fashion-MNIST (the quick preset's), both as 3x32x32 tensors.
+
+CIFAR-10 comes through torchvision and downloads on first use. Fashion-MNIST comes through
+torchvision too; where Debian's package ``dataset-fashion-mnist`` is installed (this project's CI
+and offline book build), its original files are laid out where torchvision expects them, so that
+nothing is downloaded. Fashion-MNIST's 28x28 grey images are padded to 32x32 and repeated over
+three channels, so the same network serves both datasets.
+
+Example::
+
+    >>> from coinfer.data import load_dataset
+    >>> train = load_dataset("fashion-mnist", train=True)   # 60,000 images, 3x32x32
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset, Subset
+from torchvision import datasets, transforms
+
+DATASETS = ("cifar10", "fashion-mnist")
+
+#: Where Debian's ``dataset-fashion-mnist`` puts the original gzip files.
+DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
+
+_FASHION_FILES = (
+    "train-images-idx3-ubyte",
+    "train-labels-idx1-ubyte",
+    "t10k-images-idx3-ubyte",
+    "t10k-labels-idx1-ubyte",
+)
+
+# Per-channel statistics of the training splits, for input normalization.
+_STATS = {
+    "cifar10": ((0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)),
+    "fashion-mnist": ((0.2860,) * 3, (0.3530,) * 3),
+}
+
+CLASS_NAMES = {
+    "cifar10": ("airplane", "automobile", "bird", "cat", "deer",
+                "dog", "frog", "horse", "ship", "truck"),
+    "fashion-mnist": ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                      "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"),
+}
+
+
+class DatasetUnavailable(RuntimeError):
+    """A dataset was asked for and could be neither found on disk nor downloaded."""
+
+
+def default_root() -> Path:
+    """Where datasets live: ``$COINFER_DATA`` if set, else ``data/`` of the current directory."""
+    return Path(os.environ.get("COINFER_DATA", "data"))
+
+
+def _check_name(name: str) -> str:
+    if name not in DATASETS:
+        raise ValueError(f"unknown dataset {name!r}; available datasets are {', '.join(DATASETS)}")
+    return name
+
+
+def _transform(name: str, train: bool, augment: bool) -> transforms.Compose:
+    mean, std = _STATS[name]
+    steps: list = []
+    if name == "fashion-mnist":
+        steps += [transforms.Pad(2), transforms.Grayscale(num_output_channels=3)]
+    if train and augment:
+        steps += [transforms.RandomCrop(32, padding=4), transforms.RandomHorizontalFlip()]
+    steps += [transforms.ToTensor(), transforms.Normalize(mean, std)]
+    return transforms.Compose(steps)
+
+
+def lay_out_debian_fashion_mnist(root: Path, source: Path = DEBIAN_FASHION_MNIST) -> bool:
+    """Decompress Debian's Fashion-MNIST files into ``root/FashionMNIST/raw`` for torchvision.
+
+    torchvision refuses the Debian ``.gz`` files as a finished download (their gzip checksums
+    differ from its list), but reads the decompressed files. Returns whether the files are in place.
+    """
+    raw = Path(root) / "FashionMNIST" / "raw"
+    if all((raw / f).exists() for f in _FASHION_FILES):
+        return True
+    if not all((source / f"{f}.gz").exists() for f in _FASHION_FILES):
+        return False
+    raw.mkdir(parents=True, exist_ok=True)
+    for f in _FASHION_FILES:
+        tmp = raw / f"{f}.partial"
+        with gzip.open(source / f"{f}.gz", "rb") as src, open(tmp, "wb") as dst:
+            shutil.copyfileobj(src, dst)
+        tmp.replace(raw / f)  # atomic: a half-written file never looks finished
+    return True
+
+
+def _unavailable(name: str, root: Path, error: Exception) -> DatasetUnavailable:
+    if name == "fashion-mnist":
+        how = ("install Debian's package (sudo apt-get install dataset-fashion-mnist), "
+               "or connect to the internet so torchvision can download it, "
+               f"or place the four *-ubyte files in {root / 'FashionMNIST' / 'raw'}")
+    else:
+        how = ("connect to the internet so torchvision can download it (about 170 MB), "
+               f"or place the extracted cifar-10-batches-py folder in {root}")
+    return DatasetUnavailable(f"dataset {name!r} is not in {root} and could not be downloaded "
+                              f"({type(error).__name__}: {error}); to fix: {how}")
+
+
+def _torchvision_dataset(name: str, root: Path, train: bool, transform) -> Dataset:
+    if name == "fashion-mnist":
+        local = lay_out_debian_fashion_mnist(root)
+        try:
+            return datasets.FashionMNIST(root, train=train, transform=transform, download=not local)
+        except Exception as error:  # torchvision raises URLError, RuntimeError, ... offline
+            raise _unavailable(name, root, error) from error
+    try:
+        return datasets.CIFAR10(root, train=train, transform=transform, download=True)
+    except Exception as error:
+        raise _unavailable(name, root, error) from error
+
+
+def load_dataset(name: str, train: bool, root: str | Path | None = None, augment: bool = False,
+                 limit: int | None = None) -> Dataset:
+    """A dataset split as normalized 3x32x32 float tensors with integer labels.
+
+    Parameters
+    ----------
+    name : {"cifar10", "fashion-mnist"}
+    train : bool
+        The training split (50,000 / 60,000 images) or the test split (10,000 images).
+    root : path, optional
+        Dataset folder; default :func:`default_root`.
+    augment : bool
+        Random crops (4-pixel padding) and horizontal flips, for training.
+    limit : int, optional
+        Keep only the first ``limit`` images (for tests and quick runs).
+
+    Raises
+    ------
+    DatasetUnavailable
+        If the data is neither on disk nor downloadable; the message says what to do.
+    """
+    _check_name(name)
+    root = Path(root) if root is not None else default_root()
+    dataset = _torchvision_dataset(name, root, train, _transform(name, train, augment))
+    if limit is not None:
+        if not 0 < limit:
+            raise ValueError(f"limit must be a positive number of images, got {limit!r}")
+        dataset = Subset(dataset, range(min(limit, len(dataset))))
+    return dataset
+
+
+def native_images(name: str, train: bool = False, root: str | Path | None = None,
+                  limit: int | None = None) -> np.ndarray:
+    """The dataset's images as stored, uint8 ``[N, H, W]`` (grey) or ``[N, H, W, 3]`` (colour).
+
+    These are what a server-based system would send; :func:`coinfer.profile.input_size` measures
+    their raw and PNG sizes.
+    """
+    _check_name(name)
+    root = Path(root) if root is not None else default_root()
+    data = _torchvision_dataset(name, root, train, transform=None).data
+    data = data.numpy() if isinstance(data, torch.Tensor) else np.asarray(data)
+    return data[:limit] if limit is not None else data
+
+
+def make_loader(dataset: Dataset, batch_size: int, shuffle: bool, seed: int = 0,
+                num_workers: int = 0) -> DataLoader:
+    """A DataLoader whose shuffling order is fixed by ``seed``."""
+    generator = torch.Generator().manual_seed(seed)
+    return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, generator=generator,
+                      num_workers=num_workers, pin_memory=torch.cuda.is_available())
+
+
+def png_bytes(image: np.ndarray) -> bytes:
+    """Lossless PNG encoding of one uint8 image (Pillow, default compression level)."""
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, format="PNG")
+    return buffer.getvalue()

@@ -1,0 +1,191 @@
+"""The CIFAR ResNet18 of the paper, with a width multiplier and named split points.
+
+Shao & Zhang (2020), section V-A: "We use the classical ResNet18 [He et al. 2016] as a classifier"
+on CIFAR-10. This is the CIFAR variant used by the authors' public code: a 3x3 stem with stride 1 and
+no max-pool, four stages of two BasicBlocks (64/128/256/512 channels), global average pooling and a
+fully connected classifier::
+
+    input 3x32x32
+      -> stem        conv3x3(64) + BN + ReLU              64 x 32 x 32   (paper split s1)
+      -> layer1.0/1  BasicBlock(64)  x 2                  64 x 32 x 32   (s2 = after layer1.1)
+      -> layer2.0/1  BasicBlock(128) x 2, first stride 2  128 x 16 x 16  (s3 = after layer2.1)
+      -> layer3.0/1  BasicBlock(256) x 2, first stride 2  256 x 8 x 8    (s4 = after layer3.1)
+      -> layer4.0/1  BasicBlock(512) x 2, first stride 2  512 x 4 x 4
+      -> pool        global average pool + flatten        512            (s5)
+      -> fc          linear 512 -> 10                     10
+
+The network is held as an ordered sequence of stages, and ``forward`` runs them one after another, so
+that splitting it after any stage and running the two parts in turn gives exactly the full output.
+
+Example::
+
+    >>> from coinfer.models import resnet18, split
+    >>> net = resnet18(width=1.0)
+    >>> device_part, server_part = split(net, "layer2")  # the paper's s3
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+# Stage names in execution order; a split point is named after the stage it follows.
+STAGES = (
+    "stem",
+    "layer1.0", "layer1.1",
+    "layer2.0", "layer2.1",
+    "layer3.0", "layer3.1",
+    "layer4.0", "layer4.1",
+    "pool",
+    "fc",
+)
+
+#: Every split point, in execution order. ``input`` puts nothing on the device (server-based
+#: inference: the image itself is sent); ``output`` puts everything on the device (on-device
+#: inference: only the decision is sent). The others are named after the stage they follow.
+SPLIT_POINTS = ("input",) + STAGES[:-1] + ("output",)
+
+#: Other names accepted for split points: the stage names ``layer1``..``layer4`` mean "after the
+#: stage's last block", and ``s1``..``s5`` are the five split points of the authors' code.
+SPLIT_ALIASES = {
+    "layer1": "layer1.1",
+    "layer2": "layer2.1",
+    "layer3": "layer3.1",
+    "layer4": "layer4.1",
+    "s1": "stem",
+    "s2": "layer1.1",
+    "s3": "layer2.1",
+    "s4": "layer3.1",
+    "s5": "pool",
+}
+
+#: The paper's five split points, by their canonical names.
+PAPER_SPLIT_POINTS = ("stem", "layer1.1", "layer2.1", "layer3.1", "pool")
+
+
+@dataclass(frozen=True)
+class ResNetConfig:
+    """Shape of a CIFAR ResNet18.
+
+    ``width`` scales every stage's channel count (1.0 is the paper's 64/128/256/512; the quick
+    preset uses 1/8, i.e. 8/16/32/64).
+    """
+
+    width: float = 1.0
+    num_classes: int = 10
+    in_channels: int = 3
+
+    def __post_init__(self):
+        if not (self.width > 0):
+            raise ValueError(f"width must be > 0, got {self.width!r}")
+        if self.num_classes < 2:
+            raise ValueError(f"num_classes must be >= 2, got {self.num_classes!r}")
+
+    @property
+    def stage_channels(self) -> tuple[int, int, int, int]:
+        return tuple(max(1, round(c * self.width)) for c in (64, 128, 256, 512))
+
+
+class BasicBlock(nn.Module):
+    """Two 3x3 convolutions with a residual connection (He et al. 2016, Fig. 2).
+
+    When the block changes resolution or width, the shortcut is a strided 1x1 convolution + BN.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, stride: int = 1):
+        super().__init__()
+        self.conv1 = nn.Conv2d(in_channels, out_channels, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(out_channels)
+        self.conv2 = nn.Conv2d(out_channels, out_channels, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(out_channels)
+        self.relu = nn.ReLU(inplace=True)
+        if stride != 1 or in_channels != out_channels:
+            self.shortcut = nn.Sequential(
+                nn.Conv2d(in_channels, out_channels, 1, stride, bias=False),
+                nn.BatchNorm2d(out_channels),
+            )
+        else:
+            self.shortcut = nn.Sequential()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        return self.relu(out + self.shortcut(x))
+
+
+class CifarResNet18(nn.Module):
+    """CIFAR ResNet18 as an ordered sequence of named stages (see the module docstring)."""
+
+    def __init__(self, config: ResNetConfig = ResNetConfig()):
+        super().__init__()
+        self.config = config
+        c1, c2, c3, c4 = config.stage_channels
+        self.stem = nn.Sequential(
+            nn.Conv2d(config.in_channels, c1, 3, 1, 1, bias=False),
+            nn.BatchNorm2d(c1),
+            nn.ReLU(inplace=True),
+        )
+        self.layer1 = nn.Sequential(BasicBlock(c1, c1), BasicBlock(c1, c1))
+        self.layer2 = nn.Sequential(BasicBlock(c1, c2, 2), BasicBlock(c2, c2))
+        self.layer3 = nn.Sequential(BasicBlock(c2, c3, 2), BasicBlock(c3, c3))
+        self.layer4 = nn.Sequential(BasicBlock(c3, c4, 2), BasicBlock(c4, c4))
+        self.pool = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten())
+        self.fc = nn.Linear(c4, config.num_classes)
+
+    def stages(self) -> "OrderedDict[str, nn.Module]":
+        """The stages in execution order, keyed by the names in :data:`STAGES`."""
+        return OrderedDict((name, self.get_submodule(name)) for name in STAGES)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for stage in self.stages().values():
+            x = stage(x)
+        return x
+
+
+def resnet18(width: float = 1.0, num_classes: int = 10, in_channels: int = 3) -> CifarResNet18:
+    """A CIFAR ResNet18 with every stage's channels scaled by ``width``."""
+    return CifarResNet18(ResNetConfig(width=width, num_classes=num_classes, in_channels=in_channels))
+
+
+def canonical_split_point(point: str) -> str:
+    """The canonical name of a split point, resolving aliases (``"s3"`` -> ``"layer2.1"``).
+
+    Raises
+    ------
+    ValueError
+        If ``point`` names no split point; the message lists the valid names.
+    """
+    name = SPLIT_ALIASES.get(point, point)
+    if name not in SPLIT_POINTS:
+        raise ValueError(
+            f"unknown split point {point!r}; valid split points are {', '.join(SPLIT_POINTS)} "
+            f"(aliases: {', '.join(f'{a}={n}' for a, n in SPLIT_ALIASES.items())})"
+        )
+    return name
+
+
+def split_index(point: str) -> int:
+    """How many stages run on the device at ``point`` (0 for ``input``, all for ``output``)."""
+    return SPLIT_POINTS.index(canonical_split_point(point))
+
+
+def split(model: CifarResNet18, point: str) -> tuple[nn.Sequential, nn.Sequential]:
+    """Split ``model`` after ``point`` into a device part and a server part.
+
+    The parts hold the model's own stage modules (no copy): training or pruning a part changes the
+    model. ``server_part(device_part(x))`` equals ``model(x)`` exactly. At ``input`` the device
+    part is empty (identity); at ``output`` the server part is.
+
+    Parameters
+    ----------
+    model : CifarResNet18
+    point : str
+        A name from :data:`SPLIT_POINTS` or :data:`SPLIT_ALIASES`.
+    """
+    k = split_index(point)
+    # Module names may not contain dots, so "layer2.1" becomes "layer2_1" inside the parts.
+    stages = [(name.replace(".", "_"), module) for name, module in model.stages().items()]
+    return nn.Sequential(OrderedDict(stages[:k])), nn.Sequential(OrderedDict(stages[k:]))

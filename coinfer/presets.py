@@ -1,0 +1,58 @@
+"""Presets: everything that differs between a quick run on a laptop CPU and the paper's experiment.
+
+``quick``  Fashion-MNIST, a width-1/8 ResNet18, a few epochs: minutes on a 2-core CPU. CI, the
+           offline book build and the committed results use it.
+``paper``  CIFAR-10, the full-width ResNet18, the paper's settings: hours on a GPU.
+
+Every result records the preset that produced it. Example::
+
+    >>> from coinfer.presets import get_preset
+    >>> get_preset("quick").width
+    0.125
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, replace
+
+
+@dataclass(frozen=True)
+class Preset:
+    """One named experimental setting. Fields are grouped by the step they configure."""
+
+    name: str
+    dataset: str
+    width: float
+    seed: int = 0
+    # Baseline (unsplit, unpruned) training: SGD with momentum and a one-cycle learning rate.
+    epochs: int = 3
+    batch_size: int = 128
+    lr: float = 0.1
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    train_limit: int | None = None  # use only the first N training images (None: all)
+    eval_batch_size: int = 500
+    # Accuracy threshold = baseline accuracy minus this many points (paper: 95% -> 93%).
+    accuracy_drop: float = 2.0
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+PRESETS = {
+    "quick": Preset(name="quick", dataset="fashion-mnist", width=1 / 8, epochs=3),
+    # The paper does not state the baseline's schedule; the authors' checkpoint reaches 95.5%.
+    # 60 one-cycle SGD epochs reach about 95% for this network on CIFAR-10.
+    "paper": Preset(name="paper", dataset="cifar10", width=1.0, epochs=60),
+}
+
+
+def get_preset(name: str, **overrides) -> Preset:
+    """The preset called ``name``, with any fields replaced by ``overrides``."""
+    if name not in PRESETS:
+        raise ValueError(f"unknown preset {name!r}; available presets are {', '.join(PRESETS)}")
+    preset = PRESETS[name]
+    unknown = set(overrides) - set(preset.to_dict())
+    if unknown:
+        raise ValueError(f"unknown preset field(s) {sorted(unknown)}; fields are {sorted(preset.to_dict())}")
+    return replace(preset, **overrides) if overrides else preset

@@ -1,0 +1,281 @@
+"""Results as data: one :class:`Record` per evaluated configuration, a :class:`LookupTable` of them.
+
+The paper (section II-D): "All the output models are profiled and stored in a lookup table. When we
+need to deploy a DNN to the network edge, we can choose the best model from the table." Every
+figure in the book is a view of such a table, and every table says what produced it
+(:class:`Provenance`). A table is a JSON file::
+
+    {"schema": "coinfer.lookup-table", "schema_version": 1,
+     "provenance": {...}, "records": [{...}, ...]}
+
+Users can bring their own records: build :class:`Record` objects (or dicts with the same fields),
+wrap them in a :class:`LookupTable` and save it; :func:`load_table` validates every field and
+rejects a wrong schema with a message naming the bad field.
+
+Units: MACs are multiply-accumulates (FLOPs = 2 x MACs); sizes are bits per image; accuracy is a
+fraction in [0, 1].
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import math
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any, Iterable
+
+SCHEMA = "coinfer.lookup-table"
+SCHEMA_VERSION = 1
+
+
+class SchemaError(ValueError):
+    """A results file or record does not follow the lookup-table schema."""
+
+
+@dataclass(frozen=True)
+class Record:
+    """One evaluated configuration of a co-inference method.
+
+    Parameters
+    ----------
+    method : str
+        What produced it, e.g. ``"original"``, ``"framework"``, ``"2-step-pruning"``,
+        ``"bottlenet++"``, ``"png"``.
+    split : str
+        Canonical split point (:data:`coinfer.models.SPLIT_POINTS`).
+    accuracy : float
+        Top-1 test accuracy, a fraction in [0, 1].
+    device_macs, server_macs : int
+        Multiply-accumulates on the device (including any encoder) and on the server (including any
+        decoder), per image.
+    device_params : int
+        Parameters on the device (including any encoder).
+    bits_per_image : float
+        What the device sends per image: the real encoded length where a coder ran.
+    sparsity : float
+        Channel sparsity of the device part, in [0, 1).
+    code_size : str
+        The encoder's setting (e.g. ``"c4-d64-l4"``), empty for none.
+    channel : str
+        ``"noiseless"``, ``"awgn:<snr_db>"`` or ``"bsc:<p>"``.
+    bits_entropy : float or None
+        Empirical entropy of the sent symbols, bits per image, where defined.
+    extra : dict
+        Anything else a method wants to keep (JSON-serializable).
+    """
+
+    method: str
+    split: str
+    accuracy: float
+    device_macs: int
+    device_params: int
+    server_macs: int
+    bits_per_image: float
+    sparsity: float = 0.0
+    code_size: str = ""
+    channel: str = "noiseless"
+    bits_entropy: float | None = None
+    extra: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        validate_record(asdict(self))
+
+    @property
+    def key(self) -> tuple:
+        """What identifies the configuration (two records with the same key describe the same one)."""
+        return (self.method, self.split, round(self.sparsity, 6), self.code_size, self.channel)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, row: dict) -> "Record":
+        validate_record(row)
+        return cls(**row)
+
+
+_REQUIRED = {
+    "method": str, "split": str, "accuracy": (int, float), "device_macs": int,
+    "device_params": int, "server_macs": int, "bits_per_image": (int, float),
+}
+_OPTIONAL = {
+    "sparsity": (int, float), "code_size": str, "channel": str,
+    "bits_entropy": (int, float, type(None)), "extra": dict,
+}
+
+
+def _type_names(types) -> str:
+    types = types if isinstance(types, tuple) else (types,)
+    return " or ".join("null" if t is type(None) else t.__name__ for t in types)
+
+
+def validate_record(row: Any, where: str = "record") -> None:
+    """Raise :class:`SchemaError` naming the first field of ``row`` that breaks the schema."""
+    from .models import SPLIT_POINTS
+
+    if not isinstance(row, dict):
+        raise SchemaError(f"{where} must be a JSON object, got {type(row).__name__}")
+    missing = [k for k in _REQUIRED if k not in row]
+    if missing:
+        raise SchemaError(f"{where} lacks required field(s) {missing}; required: {list(_REQUIRED)}")
+    unknown = set(row) - set(_REQUIRED) - set(_OPTIONAL)
+    if unknown:
+        raise SchemaError(f"{where} has unknown field(s) {sorted(unknown)}; put extra values under 'extra'")
+    for name, types in {**_REQUIRED, **_OPTIONAL}.items():
+        if name in row and (not isinstance(row[name], types) or isinstance(row[name], bool)):
+            raise SchemaError(f"{where}: field {name!r} must be {_type_names(types)}, "
+                              f"got {row[name]!r} ({type(row[name]).__name__})")
+    if row["split"] not in SPLIT_POINTS:
+        raise SchemaError(f"{where}: split {row['split']!r} is not a split point; valid: {', '.join(SPLIT_POINTS)}")
+    if not 0.0 <= row["accuracy"] <= 1.0:
+        raise SchemaError(f"{where}: accuracy {row['accuracy']!r} must be a fraction in [0, 1]")
+    if not 0.0 <= row.get("sparsity", 0.0) < 1.0:
+        raise SchemaError(f"{where}: sparsity {row['sparsity']!r} must be in [0, 1)")
+    for name in ("device_macs", "device_params", "server_macs", "bits_per_image"):
+        if not (math.isfinite(row[name]) and row[name] >= 0):
+            raise SchemaError(f"{where}: {name} {row[name]!r} must be finite and >= 0")
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """What produced a table: enough to tell two tables apart and to regenerate one."""
+
+    dataset: str
+    preset: str
+    command: str
+    wall_time_s: float
+    coinfer_version: str = ""
+    git_commit: str = ""
+    hardware: str = ""
+    date: str = ""
+    seed: int | None = None
+
+    @classmethod
+    def collect(cls, dataset: str, preset: str, wall_time_s: float, command: str | None = None,
+                seed: int | None = None) -> "Provenance":
+        """Provenance of a run in this process: version, commit, hardware and date filled in."""
+        from . import __version__
+
+        return cls(dataset=dataset, preset=preset, wall_time_s=round(float(wall_time_s), 1),
+                   command=command if command is not None else " ".join(["python"] + sys.argv),
+                   coinfer_version=__version__, git_commit=git_commit(), hardware=hardware(),
+                   date=_dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat(), seed=seed)
+
+    def describe(self) -> str:
+        """One line for a figure caption."""
+        commit = self.git_commit[:10] if self.git_commit else "unknown commit"
+        return (f"{self.dataset}, preset '{self.preset}', {self.hardware or 'unknown hardware'}, "
+                f"coinfer {self.coinfer_version} @ {commit}, {self.date[:10]}")
+
+
+def git_commit() -> str:
+    """The commit of the coinfer checkout, with ``+dirty`` if it has uncommitted changes; ``""`` outside git."""
+    here = Path(__file__).resolve().parent
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True,
+                                text=True, check=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=here,
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    return commit + ("+dirty" if dirty else "")
+
+
+def hardware() -> str:
+    """The processor (and GPU, if one is used), e.g. ``"x86_64, 2 CPU cores"``."""
+    import torch
+
+    desc = f"{platform.machine()}, {os.cpu_count()} CPU cores"
+    if torch.cuda.is_available():
+        desc += f", {torch.cuda.get_device_name(0)}"
+    return desc
+
+
+@dataclass
+class LookupTable:
+    """Records with their provenance; saved and loaded as JSON."""
+
+    provenance: Provenance
+    records: list[Record] = field(default_factory=list)
+
+    def add(self, record: Record) -> None:
+        """Add ``record``, replacing any earlier record of the same configuration (same key)."""
+        self.records = [r for r in self.records if r.key != record.key] + [record]
+
+    def select(self, **criteria) -> list[Record]:
+        """Records whose fields equal ``criteria`` (e.g. ``select(method="original")``)."""
+        return [r for r in self.records if all(getattr(r, k) == v for k, v in criteria.items())]
+
+    def to_dict(self) -> dict:
+        return {"schema": SCHEMA, "schema_version": SCHEMA_VERSION,
+                "provenance": asdict(self.provenance),
+                "records": [r.to_dict() for r in self.records]}
+
+    def save(self, path: str | Path) -> Path:
+        """Write the table atomically: a reader never sees a half-written file."""
+        return write_json_atomic(path, self.to_dict())
+
+    @classmethod
+    def from_dict(cls, data: Any, source: str = "table") -> "LookupTable":
+        if not isinstance(data, dict):
+            raise SchemaError(f"{source}: expected a JSON object, got {type(data).__name__}")
+        if data.get("schema") != SCHEMA:
+            raise SchemaError(f"{source}: 'schema' is {data.get('schema')!r}, expected {SCHEMA!r}; "
+                              "is this a coinfer lookup table?")
+        if data.get("schema_version") != SCHEMA_VERSION:
+            raise SchemaError(f"{source}: schema_version {data.get('schema_version')!r} is not supported "
+                              f"(this coinfer reads version {SCHEMA_VERSION})")
+        prov = data.get("provenance")
+        allowed = {f.name for f in fields(Provenance)}
+        if not isinstance(prov, dict) or not {"dataset", "preset", "command", "wall_time_s"} <= set(prov):
+            raise SchemaError(f"{source}: 'provenance' must be an object with at least dataset, preset, "
+                              f"command and wall_time_s; got {prov!r}")
+        if set(prov) - allowed:
+            raise SchemaError(f"{source}: provenance has unknown field(s) {sorted(set(prov) - allowed)}")
+        rows = data.get("records")
+        if not isinstance(rows, list):
+            raise SchemaError(f"{source}: 'records' must be a list, got {type(rows).__name__}")
+        records = []
+        for i, row in enumerate(rows):
+            validate_record(row, where=f"{source}: record {i}")
+            records.append(Record(**row))
+        return cls(provenance=Provenance(**prov), records=records)
+
+
+def load_table(path: str | Path) -> LookupTable:
+    """Load and validate a lookup table saved by :meth:`LookupTable.save`."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text())
+    except json.JSONDecodeError as error:
+        raise SchemaError(f"{path}: not valid JSON ({error})") from error
+    return LookupTable.from_dict(data, source=str(path))
+
+
+def write_json_atomic(path: str | Path, data: Any) -> Path:
+    """Write ``data`` as JSON to ``path`` through a temporary file and a rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile("w", dir=path.parent, prefix=f".{path.name}.", suffix=".tmp",
+                                     delete=False) as tmp:
+        json.dump(data, tmp, indent=1, sort_keys=False)
+        tmp.write("\n")
+        tmp.flush()
+        os.fsync(tmp.fileno())
+    os.replace(tmp.name, path)
+    return path
+
+
+def merge_tables(tables: Iterable[LookupTable]) -> list[Record]:
+    """All records of ``tables``, later tables replacing earlier records of the same configuration."""
+    merged: dict[tuple, Record] = {}
+    for table in tables:
+        for record in table.records:
+            merged[record.key] = record
+    return list(merged.values())
