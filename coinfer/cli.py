@@ -58,7 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = commands.add_parser("train", help="train (or load) a preset's baseline network")
     p.add_argument("--preset", default="quick")
     p.add_argument("--epochs", type=int, default=None, help="override the preset's epochs")
-    p.add_argument("--checkpoints", default="data/checkpoints")
+    p.add_argument("--checkpoints", default=None, help="checkpoint folder (default: data/checkpoints)")
     p.add_argument("--retrain", action="store_true", help="train even if a checkpoint exists")
     p.set_defaults(func=_train)
     return parser

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import gzip
 import io
-import os
 import shutil
 from pathlib import Path
 
@@ -56,8 +55,10 @@ class DatasetUnavailable(RuntimeError):
 
 
 def default_root() -> Path:
-    """Where datasets live: ``$COINFER_DATA`` if set, else ``data/`` of the current directory."""
-    return Path(os.environ.get("COINFER_DATA", "data"))
+    """Where datasets live: :func:`coinfer.paths.data_dir`."""
+    from .paths import data_dir
+
+    return data_dir()
 
 
 def _check_name(name: str) -> str:

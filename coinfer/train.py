@@ -111,8 +111,10 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     return payload["state_dict"], payload["meta"]
 
 
-def checkpoint_dir(preset: Preset, root: str | Path = "data/checkpoints") -> Path:
-    return Path(root) / preset.name
+def checkpoint_dir(preset: Preset, root: str | Path | None = None) -> Path:
+    from .paths import checkpoints_dir
+
+    return Path(root if root is not None else checkpoints_dir()) / preset.name
 
 
 def train_baseline(preset: Preset, data_root: str | Path | None = None,
@@ -154,7 +156,7 @@ def load_model(path: str | Path, device: torch.device | None = None) -> tuple[Ci
     return model.to(device or default_device()).eval(), meta
 
 
-def get_baseline(preset: str | Preset = "quick", checkpoints: str | Path = "data/checkpoints",
+def get_baseline(preset: str | Preset = "quick", checkpoints: str | Path | None = None,
                  data_root: str | Path | None = None, retrain: bool = False) -> tuple[CifarResNet18, dict]:
     """The preset's baseline network: loaded from ``checkpoints/<preset>/baseline.pt`` if there,
     else trained (and saved there)."""
