@@ -575,7 +575,7 @@ def rate_values_kBps() -> list[float]:
 
     1-2-5 steps from 1 kB/s to 10 MB/s, the range of the paper's Fig. 4 (its "KBps").
     """
-    return [m * 10 ** e for e in range(0, 5) for m in (1, 2, 5)] + [10_000]
+    return [m * 10 ** e for e in range(0, 4) for m in (1, 2, 5)] + [10_000]
 
 
 def split_point_data(rows, bits_per_element: int = 32, input_bits: float | None = None,
@@ -640,10 +640,14 @@ _SPLIT_RENDER = r"""function (data, state, util) {
     time: util.seconds(seconds)
   };
   if (data.input_bits) { text.amplification = util.fixed(p.bits / data.input_bits, 2) + " x the input"; }
-  var pts = data.points.map(function (q) { return [q.device_macs, q.bits]; });
+  var n = data.points.length, first = data.points[0], last = data.points[n - 1];
+  var pts = data.points.slice(1, n - 1).map(function (q) { return [q.device_macs, q.bits]; });
   var plot = {
     series: [{label: "split points (" + data.bits_per_element + "-bit features)", points: pts, color: "#1f77b4"}],
-    highlight: [{x: p.device_macs, y: p.bits, label: p.label, color: "#d62728"}],
+    highlight: [
+      {x: first.device_macs, y: first.bits, marker: "star", color: "#1f77b4", size: 9},
+      {x: last.device_macs, y: last.bits, marker: "star", color: "#d62728", size: 9},
+      {x: p.device_macs, y: p.bits, label: p.label, color: "#ff7f0e"}],
     hlines: data.input_bits ? [{y: data.input_bits, label: data.input_label, color: "#7f7f7f"}] : []
   };
   return {text: text, plot: plot};
@@ -676,6 +680,7 @@ def split_point_twin(rows, bits_per_element: int = 32, input_bits: float | None 
                         labels=[f"{r:g} kB/s" for r in rates])],
         readouts=readouts, render=_SPLIT_RENDER,
         plot=Plot(xlabel="device computation (MACs per image; 0 drawn at the left edge)",
+                  # stars: server-based (left) and on-device inference (right)
                   ylabel="bits sent per image", logx=True, logy=True),
         title="Split-point explorer (runs in the page, no kernel)",
         note=("1 kB/s = 8,000 bit/s; MACs = multiply-accumulates (FLOPs = 2 x MACs). "
