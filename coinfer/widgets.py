@@ -481,7 +481,10 @@ function drawPlot(out) {
   el("text", {x: 14, y: (m.t + H - m.b) / 2, "text-anchor": "middle",
               transform: "rotate(-90 14 " + (m.t + H - m.b) / 2 + ")"}, axes).textContent = pl.ylabel;
   var legend = root.querySelector("[data-legend]"), items = [];
-  var g = el("g", {}, svg);
+  // Data are clipped to the plot area, so that points outside fixed limits do not spill over.
+  var clip = el("clipPath", {id: "__ID__-clip"}, el("defs", {}, svg));
+  el("rect", {x: m.l, y: m.t, width: W - m.l - m.r, height: H - m.t - m.b}, clip);
+  var g = el("g", {"clip-path": "url(#__ID__-clip)"}, svg);
   (out.hlines || []).forEach(function (h) {
     el("line", {x1: m.l, x2: W - m.r, y1: sy(h.y), y2: sy(h.y), stroke: h.color || "#888",
                 "stroke-dasharray": h.dash || "6 4", "stroke-width": 1.5}, g);
@@ -510,7 +513,7 @@ function drawPlot(out) {
     if (h.marker !== "star") { shape.setAttribute("fill-opacity", "0.85"); shape.setAttribute("stroke", "#222"); }
     if (h.label) {
       el("text", {x: Math.min(x + 10, W - m.r - 4), y: Math.max(y - 10, m.t + 10),
-                  "text-anchor": x + 10 > W - 120 ? "end" : "start"}, g).textContent = h.label;
+                  "text-anchor": x + 10 > W - 120 ? "end" : "start"}, svg).textContent = h.label;
     }
   });
   if (legend) {
