@@ -35,6 +35,11 @@ The ``render`` contract (JavaScript), for chapter authors::
       };
     }
 
+A lookup-table explorer (e.g. chapter 6: pick, for the sliders' device, link and server, the
+fastest record that fits) passes the table as columns (:func:`columns`) and lets ``render``
+scan them: infeasible and feasible records as two series (``line: false``), the chosen one as a
+``highlight``, its latency terms as ``bars``, and a readout saying so when nothing fits.
+
 ``util`` offers formatting helpers that match :func:`format_int`, :func:`format_fixed` and
 :func:`format_seconds` here: ``util.int(x)`` ("1,234"), ``util.fixed(x, d)``, ``util.si(x, unit)``
 ("2.10 M" + unit), ``util.seconds(t)`` ("26.2 ms" / "1.05 s"), ``util.index(name)``, and
@@ -64,7 +69,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Sequence
 
 __all__ = [
-    "Slider", "Plot", "StaticExplorer", "static_explorer",
+    "Slider", "Plot", "StaticExplorer", "static_explorer", "columns",
     "format_int", "format_fixed", "format_seconds", "format_macs",
     "rate_values_kBps", "split_point_data", "split_point_readout",
     "split_point_explorer", "split_point_twin",
@@ -246,6 +251,27 @@ class StaticExplorer:
         from pathlib import Path
 
         Path(path).write_text(self.to_page(), encoding="utf-8")
+
+
+def columns(records, fields: Sequence[str]) -> dict[str, list]:
+    """Records (e.g. a :class:`coinfer.results.LookupTable`'s) as JSON-able columns for a twin.
+
+    ``columns(table.records, ["split", "accuracy", "device_macs", "bits_per_image"])`` gives
+    ``{"split": [...], "accuracy": [...], ...}``: one list per field, in record order, which is
+    smaller than a list of dicts and easy to scan in a render function (``data.accuracy[i]``).
+    Dicts are accepted as records too.
+    """
+    records = list(records)
+    out = {}
+    for name in fields:
+        values = []
+        for i, record in enumerate(records):
+            row = record if isinstance(record, dict) else getattr(record, "__dict__", {})
+            if name not in row:
+                raise KeyError(f"record {i} has no field {name!r}; it has {sorted(row)}")
+            values.append(row[name])
+        out[name] = values
+    return out
 
 
 def _json_for_script(obj: Any) -> str:
