@@ -147,6 +147,9 @@ class Slider:
                              "(letters, digits and _, not starting with a digit)")
         if len(self.values) < 2:
             raise ValueError(f"slider {self.name!r} needs at least 2 values, got {list(self.values)!r}")
+        if len(set(self.values)) != len(self.values):
+            raise ValueError(f"slider {self.name!r}: values must be distinct, got {list(self.values)!r} "
+                             "(for Slider.log/linear: more digits or fewer steps)")
         if self.value is not None and self.value not in self.values:
             raise ValueError(f"slider {self.name!r}: initial value {self.value!r} is not one of its "
                              f"values {list(self.values)!r}")

@@ -65,6 +65,8 @@ def test_slider_constructors_and_validation():
     assert Slider("a", "a", ["x", "y"]).shown == ("x", "y")
     with pytest.raises(ValueError, match="JavaScript identifier"):
         Slider("link rate", "x", [1, 2])
+    with pytest.raises(ValueError, match="distinct"):
+        Slider.log("a", "x", 1, 1.001, 5, digits=2)
     with pytest.raises(ValueError, match="at least 2 values"):
         Slider("a", "x", [1])
     with pytest.raises(ValueError, match="not one of its values"):
