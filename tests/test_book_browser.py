@@ -224,7 +224,9 @@ def test_chapter1_twin_needs_nothing_from_outside_the_page(chapter1):
     # Everything the page requested: its own files, plus at most the allow-listed theme hosts.
     requested = chapter1.execute_script(
         "return performance.getEntriesByType('resource').map(function (e) { return e.name; })")
-    requested += [e.get_attribute("src") for e in chapter1.find_elements(By.CSS_SELECTOR, "script[src]")]
+    requested += [e.get_attribute("src") for e in chapter1.find_elements(By.CSS_SELECTOR, "script[src], img[src], iframe[src]")]
+    requested += [e.get_attribute("href") for e in chapter1.find_elements(By.CSS_SELECTOR, "link[href]")
+                  if (e.get_attribute("rel") or "") in ("stylesheet", "preload", "icon", "modulepreload")]
     external = {urlparse(u).hostname for u in requested if urlparse(u).scheme in ("http", "https")}
     assert external <= ALLOWED_EXTERNAL_HOSTS, f"the page loads from {sorted(external)}"
 
