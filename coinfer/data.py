@@ -55,7 +55,19 @@ class DatasetUnavailable(RuntimeError):
 
 
 def default_root() -> Path:
-    """Where datasets live: :func:`coinfer.paths.data_dir`."""
+    """Where datasets live: :func:`coinfer.paths.data_dir`.
+
+    Returns
+    -------
+    pathlib.Path
+        ``$COINFER_DATA`` if set, else ``<checkout>/data``.
+
+    Examples
+    --------
+    >>> from coinfer.data import default_root
+    >>> default_root().name
+    'data'
+    """
     from .paths import data_dir
 
     return data_dir()
@@ -83,6 +95,30 @@ def lay_out_debian_fashion_mnist(root: Path, source: Path | None = None) -> bool
 
     torchvision refuses the Debian ``.gz`` files as a finished download (their gzip checksums
     differ from its list), but reads the decompressed files. Returns whether the files are in place.
+
+    Parameters
+    ----------
+    root : pathlib.Path
+        The dataset folder torchvision is given (the files go to ``root/FashionMNIST/raw``).
+    source : pathlib.Path, optional
+        Folder holding the four ``*-ubyte.gz`` files (default :data:`DEBIAN_FASHION_MNIST`).
+
+    Returns
+    -------
+    bool
+        True when the four decompressed files are in place (already, or now); False when
+        ``source`` lacks them (then torchvision must download).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from coinfer.data import DEBIAN_FASHION_MNIST, lay_out_debian_fashion_mnist
+    >>> root = Path(tempfile.mkdtemp())
+    >>> lay_out_debian_fashion_mnist(root) == DEBIAN_FASHION_MNIST.exists()
+    True
+    >>> lay_out_debian_fashion_mnist(Path(tempfile.mkdtemp()), source=root)   # no .gz files there
+    False
     """
     source = Path(source) if source is not None else DEBIAN_FASHION_MNIST
     raw = Path(root) / "FashionMNIST" / "raw"
@@ -131,6 +167,8 @@ def load_dataset(name: str, train: bool, root: str | Path | None = None, augment
     Parameters
     ----------
     name : {"cifar10", "fashion-mnist"}
+        Which dataset. Fashion-MNIST's 28x28 grey images are padded by 2 pixels and repeated
+        over 3 channels; both are normalized with their training split's mean and std.
     train : bool
         The training split (50,000 / 60,000 images) or the test split (10,000 images).
     root : path, optional
@@ -144,6 +182,19 @@ def load_dataset(name: str, train: bool, root: str | Path | None = None, augment
     ------
     DatasetUnavailable
         If the data is neither on disk nor downloadable; the message says what to do.
+
+    Returns
+    -------
+    torch.utils.data.Dataset
+        Items are ``(image, label)``: a float tensor ``(3, 32, 32)`` and an int in 0..9.
+
+    Examples
+    --------
+    >>> from coinfer.data import load_dataset
+    >>> test = load_dataset("fashion-mnist", train=False, limit=8)
+    >>> image, label = test[0]
+    >>> len(test), tuple(image.shape), label
+    (8, (3, 32, 32), 9)
     """
     _check_name(name)
     root = Path(root) if root is not None else default_root()
@@ -161,6 +212,29 @@ def native_images(name: str, train: bool = False, root: str | Path | None = None
 
     These are what a server-based system would send; :func:`coinfer.profile.input_size` measures
     their raw and PNG sizes.
+
+    Parameters
+    ----------
+    name : {"cifar10", "fashion-mnist"}
+        Which dataset.
+    train : bool
+        Training split (default: the test split).
+    root : str or Path, optional
+        Dataset folder; default :func:`default_root`.
+    limit : int, optional
+        Keep only the first ``limit`` images.
+
+    Returns
+    -------
+    numpy.ndarray
+        uint8 pixels, 0..255; Fashion-MNIST ``(N, 28, 28)``, CIFAR-10 ``(N, 32, 32, 3)``.
+
+    Examples
+    --------
+    >>> from coinfer.data import native_images
+    >>> images = native_images("fashion-mnist", limit=4)
+    >>> images.shape, images.dtype
+    ((4, 28, 28), dtype('uint8'))
     """
     _check_name(name)
     root = Path(root) if root is not None else default_root()
@@ -171,14 +245,60 @@ def native_images(name: str, train: bool = False, root: str | Path | None = None
 
 def make_loader(dataset: Dataset, batch_size: int, shuffle: bool, seed: int = 0,
                 num_workers: int = 0) -> DataLoader:
-    """A DataLoader whose shuffling order is fixed by ``seed``."""
+    """A DataLoader whose shuffling order is fixed by ``seed``.
+
+    Parameters
+    ----------
+    dataset : torch.utils.data.Dataset
+        For example from :func:`load_dataset`.
+    batch_size : int
+        Images per batch (the last batch may be smaller).
+    shuffle : bool
+        Draw a new order each epoch (reproducible: the same ``seed`` gives the same orders).
+    seed : int
+        Seed of the loader's own random generator.
+    num_workers : int
+        Loader processes (0: load in the main process, the default on small machines).
+
+    Returns
+    -------
+    torch.utils.data.DataLoader
+        Batches of ``(images, labels)``: ``(B, 3, 32, 32)`` floats and ``(B,)`` ints.
+
+    Examples
+    --------
+    >>> from coinfer.data import load_dataset, make_loader
+    >>> loader = make_loader(load_dataset("fashion-mnist", train=False, limit=10), batch_size=4, shuffle=False)
+    >>> [tuple(images.shape) for images, labels in loader]
+    [(4, 3, 32, 32), (4, 3, 32, 32), (2, 3, 32, 32)]
+    """
     generator = torch.Generator().manual_seed(seed)
     return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, generator=generator,
                       num_workers=num_workers, pin_memory=torch.cuda.is_available())
 
 
 def png_bytes(image: np.ndarray) -> bytes:
-    """Lossless PNG encoding of one uint8 image (Pillow, default compression level)."""
+    """Lossless PNG encoding of one uint8 image (Pillow, default compression level).
+
+    Parameters
+    ----------
+    image : numpy.ndarray
+        uint8 pixels, ``(H, W)`` grey or ``(H, W, 3)`` colour.
+
+    Returns
+    -------
+    bytes
+        The PNG file; ``8 * len(...)`` is its size in bits.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from coinfer.data import png_bytes
+    >>> flat = np.zeros((28, 28), dtype=np.uint8)        # a blank image compresses well
+    >>> png = png_bytes(flat)
+    >>> png[:4], len(png) < 28 * 28
+    (b'\x89PNG', True)
+    """
     from PIL import Image
 
     buffer = io.BytesIO()

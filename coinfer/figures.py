@@ -59,14 +59,60 @@ class InputLine:
 
 
 def raw_input_line(shape: Sequence[int], label: str, bits_per_value: int = 8, color: str = "0.45") -> InputLine:
-    """The raw size of an image of ``shape`` (uint8 by default): CIFAR-10's 3x32x32 is 24,576 bits."""
+    """The raw size of an image of ``shape`` (uint8 by default): CIFAR-10's 3x32x32 is 24,576 bits.
+
+    Parameters
+    ----------
+    shape : sequence of int
+        The image's shape, e.g. ``(3, 32, 32)``.
+    label : str
+        What it is; the legend entry becomes ``"<label>, raw (<bits> bits)"``.
+    bits_per_value : int
+        Bits per pixel and colour (8 for uint8 images).
+    color : str
+        Matplotlib colour of the line.
+
+    Returns
+    -------
+    InputLine
+
+    Examples
+    --------
+    >>> from coinfer.figures import raw_input_line
+    >>> line = raw_input_line((3, 32, 32), "CIFAR-10 image")
+    >>> line.bits, line.label
+    (24576, 'CIFAR-10 image, raw (24,576 bits)')
+    """
     bits = bits_per_value * math.prod(shape)
     return InputLine(bits, f"{label}, raw ({bits:,} bits)", color=color)
 
 
 def input_lines(size, name: str | None = None, color: str = "tab:green") -> list[InputLine]:
     """Raw and PNG lines for a measured :class:`coinfer.profile.InputSize` (``name`` defaults to
-    its dataset)."""
+    its dataset).
+
+    Parameters
+    ----------
+    size : coinfer.profile.InputSize
+        From :func:`coinfer.profile.input_size`.
+    name : str, optional
+        Dataset name for the legend (default ``size.dataset``).
+    color : str
+        Matplotlib colour of both lines (raw dashed, PNG dotted).
+
+    Returns
+    -------
+    list of InputLine
+        ``[raw, PNG]``, in bits per image.
+
+    Examples
+    --------
+    >>> from coinfer.figures import input_lines
+    >>> from coinfer.profile import InputSize
+    >>> size = InputSize("fashion-mnist", (28, 28), raw_bits=6272, png_bits_mean=4064.0, png_bits_std=600.0, images=1000)
+    >>> [line.bits for line in input_lines(size, "Fashion-MNIST")]
+    [6272, 4064.0]
+    """
     name = name or size.dataset
     shape = "x".join(map(str, size.image_shape))
     return [
@@ -84,16 +130,42 @@ def add_curve(ax, device_macs: Sequence[float], bits: Sequence[float], label: st
 
     Parameters
     ----------
+    ax : matplotlib.axes.Axes
+        The plane, from :func:`plot_comm_comp_plane`.
     device_macs, bits : sequences of equal length
-        On-device MACs and bits sent, per image.
+        On-device MACs (>= 0) and bits sent (> 0, the axis is logarithmic), per image.
     label : str
         Legend entry.
+    color, marker, linestyle
+        Matplotlib style of the curve (default: the next colour, circles, a solid line).
     annotations : sequence of str, optional
         A short text beside each point (e.g. split point names); empty strings are skipped.
+    **line_kwargs
+        Passed to ``ax.plot``.
 
     Returns
     -------
     matplotlib.lines.Line2D
+
+    Raises
+    ------
+    ValueError
+        For sequences of different lengths, an empty curve, bits <= 0 or negative MACs.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import matplotlib.pyplot as plt
+    >>> from coinfer.figures import add_curve
+    >>> fig, ax = plt.subplots()
+    >>> line = add_curve(ax, [2e6, 1e8], [3e4, 2e3], label="pruned + encoded", annotations=["s2", ""])
+    >>> [float(y) for y in line.get_ydata()]
+    [30000.0, 2000.0]
+    >>> add_curve(ax, [1e6], [0], label="bad")
+    Traceback (most recent call last):
+    ...
+    ValueError: curve 'bad': bits per image must be > 0 on a log axis, got [0]
     """
     device_macs, bits = list(device_macs), list(bits)
     if len(device_macs) != len(bits):
@@ -147,10 +219,23 @@ def plot_comm_comp_plane(rows, inputs: Sequence[InputLine] = (), *, ax=None, bit
     curves : sequence of dict
         More curves, each the keyword arguments of :func:`add_curve` (``device_macs``, ``bits``,
         ``label``, ...). Later chapters can equally call :func:`add_curve` on the returned Axes.
+    legend : bool
+        Draw the legend (outside the axes, on the right).
 
     Returns
     -------
     matplotlib.axes.Axes
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> from coinfer.figures import plot_comm_comp_plane, raw_input_line
+    >>> from coinfer.models import resnet18
+    >>> from coinfer.profile import profile_splits
+    >>> ax = plot_comm_comp_plane(profile_splits(resnet18(width=1.0)), [raw_input_line((3, 32, 32), "CIFAR-10")])
+    >>> ax.get_xlabel(), ax.get_yscale()
+    ('on-device computation (MACs per image; FLOPs = 2 x MACs)', 'log')
     """
     import matplotlib.pyplot as plt
 

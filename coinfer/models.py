@@ -146,17 +146,61 @@ class CifarResNet18(nn.Module):
 
 
 def resnet18(width: float = 1.0, num_classes: int = 10, in_channels: int = 3) -> CifarResNet18:
-    """A CIFAR ResNet18 with every stage's channels scaled by ``width``."""
+    """A CIFAR ResNet18 with every stage's channels scaled by ``width`` (freshly initialized).
+
+    Parameters
+    ----------
+    width : float
+        Multiplier of the channel counts 64/128/256/512 (rounded, at least 1 channel); 1.0 is
+        the paper's network (11.17 M parameters, 557.9 M MACs per 32x32 image by thop), the quick
+        preset uses 1/8. Must be > 0.
+    num_classes : int
+        Outputs of the final linear layer (10 for CIFAR-10 and Fashion-MNIST).
+    in_channels : int
+        Channels of the input image (3: grey images are repeated to 3 channels by
+        :mod:`coinfer.data`).
+
+    Returns
+    -------
+    CifarResNet18
+        In training mode; call ``.eval()`` before inference.
+
+    Examples
+    --------
+    >>> from coinfer.models import resnet18
+    >>> net = resnet18(width=1 / 16)
+    >>> net.config.stage_channels
+    (4, 8, 16, 32)
+    >>> sum(p.numel() for p in net.parameters())
+    44622
+    """
     return CifarResNet18(ResNetConfig(width=width, num_classes=num_classes, in_channels=in_channels))
 
 
 def canonical_split_point(point: str) -> str:
     """The canonical name of a split point, resolving aliases (``"s3"`` -> ``"layer2.1"``).
 
+    Parameters
+    ----------
+    point : str
+        A name from :data:`SPLIT_POINTS` (returned as is) or from :data:`SPLIT_ALIASES`
+        (``"layer1"``..``"layer4"``, ``"s1"``..``"s5"``).
+
+    Returns
+    -------
+    str
+        The name in :data:`SPLIT_POINTS`.
+
     Raises
     ------
     ValueError
         If ``point`` names no split point; the message lists the valid names.
+
+    Examples
+    --------
+    >>> from coinfer.models import canonical_split_point
+    >>> canonical_split_point("s3"), canonical_split_point("layer4"), canonical_split_point("pool")
+    ('layer2.1', 'layer4.1', 'pool')
     """
     name = SPLIT_ALIASES.get(point, point)
     if name not in SPLIT_POINTS:
@@ -168,7 +212,24 @@ def canonical_split_point(point: str) -> str:
 
 
 def split_index(point: str) -> int:
-    """How many stages run on the device at ``point`` (0 for ``input``, all for ``output``)."""
+    """How many stages run on the device at ``point`` (0 for ``input``, all for ``output``).
+
+    Parameters
+    ----------
+    point : str
+        A split point or alias, as for :func:`canonical_split_point`.
+
+    Returns
+    -------
+    int
+        The number of stages (of the 11 in :data:`STAGES`) before the split.
+
+    Examples
+    --------
+    >>> from coinfer.models import split_index
+    >>> split_index("input"), split_index("s3"), split_index("output")
+    (0, 5, 11)
+    """
     return SPLIT_POINTS.index(canonical_split_point(point))
 
 
@@ -182,8 +243,28 @@ def split(model: CifarResNet18, point: str) -> tuple[nn.Sequential, nn.Sequentia
     Parameters
     ----------
     model : CifarResNet18
+        The network to split (its modules are shared with the parts, not copied).
     point : str
         A name from :data:`SPLIT_POINTS` or :data:`SPLIT_ALIASES`.
+
+    Returns
+    -------
+    device_part, server_part : torch.nn.Sequential
+        The stages before and after ``point``. The device part maps a batch of images
+        ``(N, 3, 32, 32)`` to the intermediate feature; the server part maps that to class scores
+        ``(N, num_classes)``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from coinfer.models import resnet18, split
+    >>> net = resnet18(width=1 / 16).eval()
+    >>> device_part, server_part = split(net, "s3")          # after layer2.1
+    >>> x = torch.zeros(2, 3, 32, 32)
+    >>> device_part(x).shape                                 # the feature the device sends
+    torch.Size([2, 8, 16, 16])
+    >>> torch.equal(server_part(device_part(x)), net(x))
+    True
     """
     k = split_index(point)
     # Module names may not contain dots, so "layer2.1" becomes "layer2_1" inside the parts.

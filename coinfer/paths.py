@@ -16,6 +16,25 @@ def project_root(start: str | Path | None = None) -> Path:
     """The coinfer checkout containing ``start`` (default: the current directory).
 
     Falls back to the current directory when there is none (coinfer installed from a wheel).
+
+    Parameters
+    ----------
+    start : str or Path, optional
+        Where to start walking up (default: the current directory). Ignored when
+        ``$COINFER_HOME`` is set.
+
+    Returns
+    -------
+    pathlib.Path
+        The folder holding coinfer's ``pyproject.toml``.
+
+    Examples
+    --------
+    >>> from coinfer.paths import project_root
+    >>> (project_root() / "coinfer" / "paths.py").exists()       # run from inside a checkout
+    True
+    >>> project_root("book") == project_root()                     # chapters run from book/
+    True
     """
     if os.environ.get("COINFER_HOME"):
         return Path(os.environ["COINFER_HOME"])
@@ -28,15 +47,51 @@ def project_root(start: str | Path | None = None) -> Path:
 
 
 def data_dir() -> Path:
-    """Datasets (never committed): ``$COINFER_DATA`` or ``<root>/data``."""
+    """Datasets (never committed): ``$COINFER_DATA`` or ``<root>/data``.
+
+    Returns
+    -------
+    pathlib.Path
+        The folder; it may not exist yet (loaders create it).
+
+    Examples
+    --------
+    >>> from coinfer.paths import data_dir, project_root
+    >>> data_dir() == project_root() / "data"                     # unless $COINFER_DATA is set
+    True
+    """
     return Path(os.environ["COINFER_DATA"]) if os.environ.get("COINFER_DATA") else project_root() / "data"
 
 
 def results_dir() -> Path:
-    """Committed lookup tables: ``<root>/data/results``."""
+    """Committed lookup tables: ``<root>/data/results``.
+
+    Returns
+    -------
+    pathlib.Path
+        The folder of the ``*.json`` tables that :func:`coinfer.results.load_table` reads.
+
+    Examples
+    --------
+    >>> from coinfer.paths import results_dir
+    >>> results_dir().relative_to(results_dir().parents[1]).as_posix()
+    'data/results'
+    """
     return project_root() / "data" / "results"
 
 
 def checkpoints_dir() -> Path:
-    """Model checkpoints: ``<root>/data/checkpoints`` (only the quick preset's are committed)."""
+    """Model checkpoints: ``<root>/data/checkpoints`` (only the quick preset's are committed).
+
+    Returns
+    -------
+    pathlib.Path
+        Checkpoints are kept per preset below it, e.g. ``quick/baseline.pt``.
+
+    Examples
+    --------
+    >>> from coinfer.paths import checkpoints_dir
+    >>> (checkpoints_dir() / "quick" / "baseline.pt").exists()
+    True
+    """
     return project_root() / "data" / "checkpoints"

@@ -1,8 +1,10 @@
 """Presets: everything that differs between a quick run on a laptop CPU and the paper's experiment.
 
-``quick``  Fashion-MNIST, a width-1/8 ResNet18, a few epochs: minutes on a 2-core CPU. CI, the
-           offline book build and the committed results use it.
-``paper``  CIFAR-10, the full-width ResNet18, the paper's settings: hours on a GPU.
+``quick``
+    Fashion-MNIST, a width-1/8 ResNet18, a few epochs: minutes on a 2-core CPU. CI, the
+    offline book build and the committed results use it.
+``paper``
+    CIFAR-10, the full-width ResNet18, the paper's settings: hours on a GPU.
 
 Every result records the preset that produced it. Example::
 
@@ -48,7 +50,35 @@ PRESETS = {
 
 
 def get_preset(name: str, **overrides) -> Preset:
-    """The preset called ``name``, with any fields replaced by ``overrides``."""
+    """The preset called ``name``, with any fields replaced by ``overrides``.
+
+    Parameters
+    ----------
+    name : {"quick", "paper"}
+        A key of :data:`PRESETS`.
+    **overrides
+        Fields of :class:`Preset` to replace, e.g. ``epochs=1`` (units as in :class:`Preset`:
+        ``lr`` per step, ``accuracy_drop`` in percentage points).
+
+    Returns
+    -------
+    Preset
+        A frozen dataclass; the stored preset itself is never changed.
+
+    Raises
+    ------
+    ValueError
+        For an unknown preset name or field; the message lists the valid ones.
+
+    Examples
+    --------
+    >>> from coinfer.presets import get_preset
+    >>> quick = get_preset("quick")
+    >>> quick.dataset, quick.width, quick.epochs
+    ('fashion-mnist', 0.125, 3)
+    >>> get_preset("quick", epochs=1).epochs
+    1
+    """
     if name not in PRESETS:
         raise ValueError(f"unknown preset {name!r}; available presets are {', '.join(PRESETS)}")
     preset = PRESETS[name]

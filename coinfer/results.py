@@ -68,6 +68,16 @@ class Record:
         Empirical entropy of the sent symbols, bits per image, where defined.
     extra : dict
         Anything else a method wants to keep (JSON-serializable).
+
+    Examples
+    --------
+    >>> from coinfer.results import Record
+    >>> r = Record(method="original", split="layer2.1", accuracy=0.91, device_macs=1_347_584,
+    ...            device_params=2_852, server_macs=1_080_160, bits_per_image=16_384)
+    >>> r.key
+    ('original', 'layer2.1', 0.0, '', 'noiseless')
+    >>> Record.from_dict(r.to_dict()) == r
+    True
     """
 
     method: str
@@ -116,7 +126,32 @@ def _type_names(types) -> str:
 
 
 def validate_record(row: Any, where: str = "record") -> None:
-    """Raise :class:`SchemaError` naming the first field of ``row`` that breaks the schema."""
+    """Raise :class:`SchemaError` naming the first field of ``row`` that breaks the schema.
+
+    Parameters
+    ----------
+    row : dict
+        A record as a JSON object (the fields of :class:`Record`; units there).
+    where : str
+        How the error message names the record (e.g. ``"results.json: record 3"``).
+
+    Raises
+    ------
+    SchemaError
+        On a missing, unknown or mistyped field, an unknown split point, an accuracy outside
+        [0, 1], a sparsity outside [0, 1) or a negative or infinite cost.
+
+    Examples
+    --------
+    >>> from coinfer.results import validate_record
+    >>> row = dict(method="png", split="input", accuracy=0.91, device_macs=0, device_params=0,
+    ...            server_macs=0, bits_per_image=4064.0)
+    >>> validate_record(row)                      # valid: returns None
+    >>> validate_record({**row, "accuracy": 91.0})
+    Traceback (most recent call last):
+    ...
+    coinfer.results.SchemaError: record: accuracy 91.0 must be a fraction in [0, 1]
+    """
     from .models import SPLIT_POINTS
 
     if not isinstance(row, dict):
@@ -144,7 +179,21 @@ def validate_record(row: Any, where: str = "record") -> None:
 
 @dataclass(frozen=True)
 class Provenance:
-    """What produced a table: enough to tell two tables apart and to regenerate one."""
+    """What produced a table: enough to tell two tables apart and to regenerate one.
+
+    Fields: ``dataset`` and ``preset`` (what was measured), ``command`` (the one command that
+    regenerates the table), ``wall_time_s`` (seconds it took), and, filled in by :meth:`collect`,
+    the coinfer version, git commit, hardware, UTC date and seed.
+
+    Examples
+    --------
+    >>> from coinfer.results import Provenance
+    >>> p = Provenance(dataset="fashion-mnist", preset="quick", command="python -m coinfer prune --preset quick",
+    ...                wall_time_s=869.0, coinfer_version="0.1.0", git_commit="c790d4c0123456",
+    ...                hardware="x86_64, 2 CPU cores", date="2026-11-27T23:00:00+00:00")
+    >>> p.describe()
+    "fashion-mnist, preset 'quick', x86_64, 2 CPU cores, coinfer 0.1.0 @ c790d4c012, 2026-11-27"
+    """
 
     dataset: str
     preset: str
@@ -175,7 +224,20 @@ class Provenance:
 
 
 def git_commit() -> str:
-    """The commit of the coinfer checkout, with ``+dirty`` if it has uncommitted changes; ``""`` outside git."""
+    """The commit of the coinfer checkout, with ``+dirty`` if it has uncommitted changes; ``""`` outside git.
+
+    Returns
+    -------
+    str
+        40 hexadecimal digits, possibly followed by ``+dirty``, or ``""``.
+
+    Examples
+    --------
+    >>> import re
+    >>> from coinfer.results import git_commit
+    >>> bool(re.fullmatch(r"([0-9a-f]{40}(\+dirty)?)?", git_commit()))
+    True
+    """
     here = Path(__file__).resolve().parent
     try:
         commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True,
@@ -188,7 +250,19 @@ def git_commit() -> str:
 
 
 def hardware() -> str:
-    """The processor (and GPU, if one is used), e.g. ``"x86_64, 2 CPU cores"``."""
+    """The processor (and GPU, if one is used), e.g. ``"x86_64, 2 CPU cores"``.
+
+    Returns
+    -------
+    str
+        Machine architecture and CPU core count, then the CUDA device's name when there is one.
+
+    Examples
+    --------
+    >>> from coinfer.results import hardware
+    >>> "CPU cores" in hardware()
+    True
+    """
     import torch
 
     desc = f"{platform.machine()}, {os.cpu_count()} CPU cores"
@@ -199,7 +273,22 @@ def hardware() -> str:
 
 @dataclass
 class LookupTable:
-    """Records with their provenance; saved and loaded as JSON."""
+    """Records with their provenance; saved and loaded as JSON.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from coinfer.results import LookupTable, Provenance, load_table
+    >>> from coinfer.results import Record
+    >>> r = Record(method="original", split="layer2.1", accuracy=0.91, device_macs=1_347_584,
+    ...            device_params=2_852, server_macs=1_080_160, bits_per_image=16_384)
+    >>> table = LookupTable(Provenance.collect("fashion-mnist", "quick", wall_time_s=1.0, command="example"))
+    >>> table.add(r)
+    >>> path = table.save(Path(tempfile.mkdtemp()) / "example.json")
+    >>> load_table(path).select(method="original")[0].bits_per_image
+    16384
+    """
 
     provenance: Provenance
     records: list[Record] = field(default_factory=list)
@@ -249,7 +338,36 @@ class LookupTable:
 
 
 def load_table(path: str | Path) -> LookupTable:
-    """Load and validate a lookup table saved by :meth:`LookupTable.save`."""
+    """Load and validate a lookup table saved by :meth:`LookupTable.save`.
+
+    Parameters
+    ----------
+    path : str or Path
+        A JSON file, e.g. one under :func:`coinfer.paths.results_dir`.
+
+    Returns
+    -------
+    LookupTable
+        Every record validated (units as in :class:`Record`).
+
+    Raises
+    ------
+    SchemaError
+        If the file is not valid JSON or breaks the schema; the message names the bad field.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from coinfer.results import SchemaError, load_table
+    >>> bad = Path(tempfile.mkdtemp()) / "bad.json"
+    >>> _ = bad.write_text('{"schema": "something else"}')
+    >>> try:
+    ...     load_table(bad)
+    ... except SchemaError as error:
+    ...     print(str(error).split(": ", 1)[1])
+    'schema' is 'something else', expected 'coinfer.lookup-table'; is this a coinfer lookup table?
+    """
     path = Path(path)
     try:
         data = json.loads(path.read_text())
@@ -259,7 +377,31 @@ def load_table(path: str | Path) -> LookupTable:
 
 
 def write_json_atomic(path: str | Path, data: Any) -> Path:
-    """Write ``data`` as JSON to ``path`` through a temporary file and a rename."""
+    """Write ``data`` as JSON to ``path`` through a temporary file and a rename.
+
+    A reader (or a crash) never sees a half-written file: the rename is atomic on POSIX.
+
+    Parameters
+    ----------
+    path : str or Path
+        Destination; its folder is created if needed.
+    data : Any
+        JSON-serializable.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+
+    Examples
+    --------
+    >>> import json, tempfile
+    >>> from pathlib import Path
+    >>> from coinfer.results import write_json_atomic
+    >>> path = write_json_atomic(Path(tempfile.mkdtemp()) / "sub" / "x.json", {"bits": 4096})
+    >>> json.loads(path.read_text())
+    {'bits': 4096}
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile("w", dir=path.parent, prefix=f".{path.name}.", suffix=".tmp",
@@ -273,7 +415,31 @@ def write_json_atomic(path: str | Path, data: Any) -> Path:
 
 
 def merge_tables(tables: Iterable[LookupTable]) -> list[Record]:
-    """All records of ``tables``, later tables replacing earlier records of the same configuration."""
+    """All records of ``tables``, later tables replacing earlier records of the same configuration.
+
+    Parameters
+    ----------
+    tables : iterable of LookupTable
+        In order of precedence: a record of a later table replaces one with the same
+        :attr:`Record.key` from an earlier table.
+
+    Returns
+    -------
+    list of Record
+        One record per configuration.
+
+    Examples
+    --------
+    >>> from dataclasses import replace
+    >>> from coinfer.results import LookupTable, Provenance, merge_tables
+    >>> from coinfer.results import Record
+    >>> r = Record(method="original", split="layer2.1", accuracy=0.91, device_macs=1_347_584,
+    ...            device_params=2_852, server_macs=1_080_160, bits_per_image=16_384)
+    >>> prov = Provenance("fashion-mnist", "quick", "example", 1.0)
+    >>> old, new = LookupTable(prov, [r]), LookupTable(prov, [replace(r, accuracy=0.92)])
+    >>> [m.accuracy for m in merge_tables([old, new])]
+    [0.92]
+    """
     merged: dict[tuple, Record] = {}
     for table in tables:
         for record in table.records:

@@ -29,20 +29,74 @@ CHECKPOINT_FORMAT = "coinfer.checkpoint/1"
 
 
 def seed_everything(seed: int) -> None:
-    """Seed Python, NumPy and PyTorch so that a run with the same seed repeats its numbers."""
+    """Seed Python, NumPy and PyTorch so that a run with the same seed repeats its numbers.
+
+    Parameters
+    ----------
+    seed : int
+        The seed (presets use 0).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from coinfer.train import seed_everything
+    >>> seed_everything(0); a = torch.rand(3)
+    >>> seed_everything(0); b = torch.rand(3)
+    >>> torch.equal(a, b)
+    True
+    """
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
 
 
 def default_device() -> torch.device:
+    """The first CUDA GPU if there is one, else the CPU.
+
+    Returns
+    -------
+    torch.device
+
+    Examples
+    --------
+    >>> import torch
+    >>> from coinfer.train import default_device
+    >>> default_device().type == ("cuda" if torch.cuda.is_available() else "cpu")
+    True
+    """
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
 @torch.no_grad()
 def evaluate(model: nn.Module, loader, device: torch.device | None = None,
              progress: bool = False) -> float:
-    """Top-1 accuracy of ``model`` on ``loader``, a fraction in [0, 1]."""
+    """Top-1 accuracy of ``model`` on ``loader``, a fraction in [0, 1].
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        Maps images to class scores; put in eval mode.
+    loader : iterable
+        Batches of ``(images, labels)``, e.g. from :func:`coinfer.data.make_loader`.
+    device : torch.device, optional
+        Where to run (default: where the model's parameters are).
+    progress : bool
+        Show a progress bar.
+
+    Returns
+    -------
+    float
+        Correct predictions / images.
+
+    Examples
+    --------
+    >>> from coinfer.data import load_dataset, make_loader
+    >>> from coinfer.train import evaluate, get_baseline
+    >>> model, meta = get_baseline("quick")                  # the committed quick checkpoint
+    >>> loader = make_loader(load_dataset("fashion-mnist", train=False, limit=200), 100, shuffle=False)
+    >>> 0.8 < evaluate(model, loader) <= 1.0
+    True
+    """
     device = device or next(model.parameters()).device
     model.eval()
     correct = total = 0
@@ -60,6 +114,45 @@ def train_epochs(model: nn.Module, loader, optimizer: torch.optim.Optimizer, epo
 
     ``scheduler`` is stepped after every batch; ``on_step(step)`` runs before every batch (pruning
     uses it to refresh masks).
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        Put in training mode each epoch.
+    loader : iterable
+        Batches of ``(images, labels)``.
+    optimizer : torch.optim.Optimizer
+        Over the parameters to train.
+    epochs : int
+        Passes over ``loader``.
+    scheduler : optional
+        A learning-rate scheduler, stepped once per batch (per step, not per epoch).
+    loss_fn : callable, optional
+        ``loss_fn(scores, labels)``; default cross-entropy.
+    device : torch.device, optional
+        Default: where the model's parameters are.
+    desc : str
+        Label of the progress bar.
+    on_step : callable, optional
+        Called with the global step index (0, 1, ...) before each batch.
+
+    Returns
+    -------
+    list of float
+        Mean training loss of each epoch (nats per image for cross-entropy).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from coinfer.data import load_dataset, make_loader
+    >>> from coinfer.models import resnet18
+    >>> from coinfer.train import seed_everything, train_epochs
+    >>> seed_everything(0)
+    >>> net = resnet18(width=1 / 16)
+    >>> loader = make_loader(load_dataset("fashion-mnist", train=True, limit=64), 32, shuffle=True)
+    >>> losses = train_epochs(net, loader, torch.optim.SGD(net.parameters(), lr=0.05), epochs=2)
+    >>> len(losses), losses[0] > 0
+    (2, True)
     """
     device = device or next(model.parameters()).device
     loss_fn = loss_fn or nn.CrossEntropyLoss()
@@ -87,7 +180,35 @@ def train_epochs(model: nn.Module, loader, optimizer: torch.optim.Optimizer, epo
 
 
 def save_checkpoint(path: str | Path, model: nn.Module, meta: dict) -> Path:
-    """Save ``model``'s weights and ``meta`` (JSON-able values only) for :func:`load_checkpoint`."""
+    """Save ``model``'s weights and ``meta`` (JSON-able values only) for :func:`load_checkpoint`.
+
+    Written to a temporary file and renamed, so an interrupted save never leaves a broken file.
+
+    Parameters
+    ----------
+    path : str or Path
+        Destination (``.pt`` by convention); its folder is created.
+    model : torch.nn.Module
+        Its ``state_dict`` is saved, moved to the CPU.
+    meta : dict
+        Plain values (numbers, strings, lists, dicts) describing the model, e.g. its width.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from coinfer.models import resnet18
+    >>> from coinfer.train import load_checkpoint, save_checkpoint
+    >>> path = save_checkpoint(Path(tempfile.mkdtemp()) / "net.pt", resnet18(width=1 / 16), {"width": 1 / 16})
+    >>> state, meta = load_checkpoint(path)
+    >>> meta, len(state) > 0
+    ({'width': 0.0625}, True)
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
@@ -101,6 +222,33 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     """``(state_dict, meta)`` of a checkpoint written by :func:`save_checkpoint`.
 
     Uses ``weights_only=True``, so a malicious file cannot run code while loading.
+
+    Parameters
+    ----------
+    path : str or Path
+        A file written by :func:`save_checkpoint`.
+    map_location : str or torch.device
+        Where to put the tensors (default the CPU).
+
+    Returns
+    -------
+    state_dict, meta : dict
+        Tensors by parameter name, and the metadata saved with them.
+
+    Raises
+    ------
+    FileNotFoundError
+        If there is no file at ``path``.
+    ValueError
+        If the file is not a coinfer checkpoint.
+
+    Examples
+    --------
+    >>> from coinfer.paths import checkpoints_dir
+    >>> from coinfer.train import load_checkpoint
+    >>> state, meta = load_checkpoint(checkpoints_dir() / "quick" / "baseline.pt")
+    >>> meta["dataset"], meta["width"], tuple(state["stem.0.weight"].shape)
+    ('fashion-mnist', 0.125, (8, 3, 3, 3))
     """
     path = Path(path)
     if not path.exists():
@@ -112,6 +260,26 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
 
 
 def checkpoint_dir(preset: Preset, root: str | Path | None = None) -> Path:
+    """The folder of ``preset``'s checkpoints: ``<root>/<preset name>``.
+
+    Parameters
+    ----------
+    preset : Preset
+        From :func:`coinfer.presets.get_preset`.
+    root : str or Path, optional
+        Default :func:`coinfer.paths.checkpoints_dir`.
+
+    Returns
+    -------
+    pathlib.Path
+
+    Examples
+    --------
+    >>> from coinfer.presets import get_preset
+    >>> from coinfer.train import checkpoint_dir
+    >>> checkpoint_dir(get_preset("quick"), root="/tmp/ckpt").as_posix()
+    '/tmp/ckpt/quick'
+    """
     from .paths import checkpoints_dir
 
     return Path(root if root is not None else checkpoints_dir()) / preset.name
@@ -123,6 +291,32 @@ def train_baseline(preset: Preset, data_root: str | Path | None = None,
 
     SGD with Nesterov momentum and a one-cycle learning rate; random crops and flips. Returns the
     model and its metadata (test accuracy, wall time, preset).
+
+    Parameters
+    ----------
+    preset : Preset
+        Dataset, width, epochs, batch size, learning rate, ... (see :class:`coinfer.presets.Preset`).
+    data_root : str or Path, optional
+        Dataset folder (default :func:`coinfer.paths.data_dir`).
+    device : torch.device, optional
+        Default :func:`default_device`.
+
+    Returns
+    -------
+    model, meta
+        The trained :class:`~coinfer.models.CifarResNet18` and a dict with ``test_accuracy`` (a
+        fraction), ``train_loss`` (per epoch), ``wall_time_s`` (seconds) and the preset's fields.
+
+    Examples
+    --------
+    A tiny run (the quick preset's real baseline takes about 4 minutes on 2 CPU cores):
+
+    >>> from coinfer.presets import get_preset
+    >>> from coinfer.train import train_baseline
+    >>> tiny = get_preset("quick", width=1 / 16, epochs=1, train_limit=256, batch_size=64)
+    >>> model, meta = train_baseline(tiny)                  # doctest: +SKIP
+    >>> 0.0 <= meta["test_accuracy"] <= 1.0                 # doctest: +SKIP
+    True
     """
     device = device or default_device()
     seed_everything(preset.seed)
@@ -149,7 +343,28 @@ def train_baseline(preset: Preset, data_root: str | Path | None = None,
 
 
 def load_model(path: str | Path, device: torch.device | None = None) -> tuple[CifarResNet18, dict]:
-    """A :class:`CifarResNet18` and its metadata from a checkpoint (its width is read from the metadata)."""
+    """A :class:`CifarResNet18` and its metadata from a checkpoint (its width is read from the metadata).
+
+    Parameters
+    ----------
+    path : str or Path
+        A checkpoint of a whole network, written by :func:`save_checkpoint` with ``meta["width"]``.
+    device : torch.device, optional
+        Default :func:`default_device`.
+
+    Returns
+    -------
+    model, meta
+        The network in eval mode, and the checkpoint's metadata.
+
+    Examples
+    --------
+    >>> from coinfer.paths import checkpoints_dir
+    >>> from coinfer.train import load_model
+    >>> model, meta = load_model(checkpoints_dir() / "quick" / "baseline.pt")
+    >>> model.config.stage_channels, model.training
+    ((8, 16, 32, 64), False)
+    """
     state, meta = load_checkpoint(path)
     model = CifarResNet18(ResNetConfig(width=meta["width"]))
     model.load_state_dict(state)
@@ -159,7 +374,32 @@ def load_model(path: str | Path, device: torch.device | None = None) -> tuple[Ci
 def get_baseline(preset: str | Preset = "quick", checkpoints: str | Path | None = None,
                  data_root: str | Path | None = None, retrain: bool = False) -> tuple[CifarResNet18, dict]:
     """The preset's baseline network: loaded from ``checkpoints/<preset>/baseline.pt`` if there,
-    else trained (and saved there)."""
+    else trained (and saved there).
+
+    Parameters
+    ----------
+    preset : str or Preset
+        ``"quick"`` (its checkpoint is committed) or ``"paper"`` (trained on first use: hours
+        on a GPU), or a :class:`~coinfer.presets.Preset`.
+    checkpoints : str or Path, optional
+        Checkpoint root (default :func:`coinfer.paths.checkpoints_dir`).
+    data_root : str or Path, optional
+        Dataset folder, used only when training.
+    retrain : bool
+        Train again even if a checkpoint exists (overwrites it).
+
+    Returns
+    -------
+    model, meta
+        The network in eval mode and its metadata (``test_accuracy`` a fraction).
+
+    Examples
+    --------
+    >>> from coinfer.train import get_baseline
+    >>> model, meta = get_baseline("quick")
+    >>> meta["preset"], meta["dataset"], round(meta["test_accuracy"], 3)
+    ('quick', 'fashion-mnist', 0.905)
+    """
     preset = get_preset(preset) if isinstance(preset, str) else preset
     path = checkpoint_dir(preset, checkpoints) / "baseline.pt"
     if path.exists() and not retrain:

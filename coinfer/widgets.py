@@ -54,7 +54,8 @@ Example (a tiny twin; chapters 2-6 build theirs the same way)::
     ...     readouts=[("y", "y value")],
     ...     render="function (data, state, util) { return {text: {y: util.int(data.y[state.i])}}; }",
     ...     plot=Plot(xlabel="x", ylabel="y", logx=True, logy=True))
-    >>> twin  # doctest: +SKIP    (displays in Jupyter and in the built book)
+    >>> twin.html.startswith('<div class="coinfer-explorer"')   # displays in Jupyter and the book
+    True
 """
 
 from __future__ import annotations
@@ -85,24 +86,90 @@ _COUNTER = itertools.count()
 # --------------------------------------------------------------------------------------------
 
 def format_int(x: float) -> str:
-    """``1234567.8`` -> ``"1,234,568"`` (rounded, thousands separators)."""
+    """``1234567.8`` -> ``"1,234,568"`` (rounded, thousands separators).
+
+    Parameters
+    ----------
+    x : float
+        Any finite number (bits, MACs, ...); the unit is the caller's.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> from coinfer.widgets import format_int
+    >>> format_int(1234567.8), format_int(24576)
+    ('1,234,568', '24,576')
+    """
     return f"{round(x):,}"
 
 
 def format_fixed(x: float, digits: int) -> str:
-    """``x`` with ``digits`` decimals and thousands separators."""
+    """``x`` with ``digits`` decimals and thousands separators.
+
+    Parameters
+    ----------
+    x : float
+        The number.
+    digits : int
+        Decimals to keep (rounded).
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> from coinfer.widgets import format_fixed
+    >>> format_fixed(65536 / 8e3, 1), format_fixed(1234.5678, 2)
+    ('8.2', '1,234.57')
+    """
     return f"{x:,.{digits}f}"
 
 
 def format_seconds(t: float) -> str:
-    """A duration: ``"26.2 ms"`` below one second, ``"1.05 s"`` above, ``"inf"`` when unbounded."""
+    """A duration: ``"26.2 ms"`` below one second, ``"1.05 s"`` above, ``"inf"`` when unbounded.
+
+    Parameters
+    ----------
+    t : float
+        Seconds.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> from coinfer.widgets import format_seconds
+    >>> format_seconds(0.0262), format_seconds(1.048576), format_seconds(float("inf"))
+    ('26.2 ms', '1.05 s', 'inf')
+    """
     if not math.isfinite(t):
         return "inf"
     return f"{t * 1e3:,.1f} ms" if t < 1 else f"{t:,.2f} s"
 
 
 def format_macs(macs: float) -> str:
-    """``154076160`` -> ``"154.08 M MACs"`` (multiply-accumulates, in millions)."""
+    """``154076160`` -> ``"154.08 M MACs"`` (multiply-accumulates, in millions).
+
+    Parameters
+    ----------
+    macs : float
+        Multiply-accumulates (FLOPs = 2 x MACs).
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> from coinfer.widgets import format_macs
+    >>> format_macs(154076160)
+    '154.08 M MACs'
+    """
     return f"{macs / 1e6:,.2f} M MACs"
 
 
@@ -263,6 +330,29 @@ def columns(records, fields: Sequence[str]) -> dict[str, list]:
     ``{"split": [...], "accuracy": [...], ...}``: one list per field, in record order, which is
     smaller than a list of dicts and easy to scan in a render function (``data.accuracy[i]``).
     Dicts are accepted as records too.
+
+    Parameters
+    ----------
+    records : iterable
+        :class:`coinfer.results.Record` objects (or any objects with these attributes) or dicts.
+    fields : sequence of str
+        The fields to keep, in this order (units as in :class:`coinfer.results.Record`).
+
+    Returns
+    -------
+    dict of str to list
+        One list per field, one entry per record.
+
+    Raises
+    ------
+    KeyError
+        If a record lacks a field; the message lists the fields it has.
+
+    Examples
+    --------
+    >>> from coinfer.widgets import columns
+    >>> columns([{"split": "stem", "bits": 4096}, {"split": "pool", "bits": 512}], ["split", "bits"])
+    {'split': ['stem', 'pool'], 'bits': [4096, 512]}
     """
     records = list(records)
     out = {}
@@ -318,6 +408,17 @@ def static_explorer(data: Any, sliders: Sequence[Slider], render: str,
     -------
     StaticExplorer
         Displays itself (``_repr_html_``); ``.html`` is the snippet.
+
+    Examples
+    --------
+    >>> from coinfer.widgets import Slider, static_explorer
+    >>> twin = static_explorer(
+    ...     data={"bits": [4096, 512]},
+    ...     sliders=[Slider("i", "split point", values=[0, 1], labels=["stem", "pool"])],
+    ...     readouts=[("bits", "bits per image")],
+    ...     render="function (data, state, util) { return {text: {bits: util.int(data.bits[state.i])}}; }")
+    >>> "<script" in twin.html and 'type="range"' in twin.html
+    True
     """
     sliders = list(sliders)
     if not sliders:
@@ -606,6 +707,17 @@ def rate_values_kBps() -> list[float]:
     """Link rates offered by the split-point explorers, in kB/s (1 kB/s = 8,000 bit/s).
 
     1-2-5 steps from 1 kB/s to 10 MB/s, the range of the paper's Fig. 4 (its "KBps").
+
+    Returns
+    -------
+    list of float
+        Rates in kB/s, increasing.
+
+    Examples
+    --------
+    >>> from coinfer.widgets import rate_values_kBps
+    >>> rate_values_kBps()
+    [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000]
     """
     return [m * 10 ** e for e in range(0, 4) for m in (1, 2, 5)] + [10_000]
 
@@ -626,6 +738,22 @@ def split_point_data(rows, bits_per_element: int = 32, input_bits: float | None 
         amplification is its bits over this.
     input_label : str
         What ``input_bits`` measures, e.g. ``"CIFAR-10 image, raw"``.
+
+    Returns
+    -------
+    dict
+        ``points`` (one dict per split point: ``device_macs``, ``server_macs``, ``shape``,
+        ``bits`` per image, ``label``), ``bits_per_element``, ``input_bits``, ``input_label``.
+
+    Examples
+    --------
+    >>> from coinfer.models import resnet18
+    >>> from coinfer.profile import profile_splits
+    >>> rows = profile_splits(resnet18(width=1 / 16))
+    >>> from coinfer.widgets import split_point_data
+    >>> data = split_point_data(rows, bits_per_element=32, input_bits=24576)
+    >>> data["points"][0]["bits"], data["points"][5]["label"], data["points"][5]["bits"]
+    (24576, 'layer2.1 (s3)', 65536)
     """
     if bits_per_element not in (8, 32):
         raise ValueError(f"bits_per_element must be 8 or 32, got {bits_per_element!r}")
@@ -650,6 +778,29 @@ def split_point_readout(point: dict, rate_kBps: float, input_bits: float | None 
 
     Returns formatted strings: ``device`` (MACs), ``shape``, ``bits`` (per image), ``time``
     (to send them), ``amplification`` (bits over the input's, when ``input_bits`` is given).
+
+    Parameters
+    ----------
+    point : dict
+        One entry of ``split_point_data(...)["points"]``.
+    rate_kBps : float
+        Link rate in kB/s (> 0).
+    input_bits : float, optional
+        The input image's bits, for the amplification readout.
+
+    Returns
+    -------
+    dict of str to str
+
+    Examples
+    --------
+    >>> from coinfer.models import resnet18
+    >>> from coinfer.profile import profile_splits
+    >>> rows = profile_splits(resnet18(width=1 / 16))
+    >>> from coinfer.widgets import split_point_data, split_point_readout
+    >>> s3 = split_point_data(rows, 32, input_bits=24576)["points"][5]
+    >>> split_point_readout(s3, rate_kBps=100, input_bits=24576)
+    {'device': '1.35 M MACs', 'shape': '8x16x16', 'bits': '65,536 bits (8.2 kB)', 'time': '81.9 ms', 'amplification': '2.67 x the input'}
     """
     if not rate_kBps > 0:
         raise ValueError(f"rate_kBps must be > 0 kB/s, got {rate_kBps!r}")
@@ -694,6 +845,35 @@ def split_point_twin(rows, bits_per_element: int = 32, input_bits: float | None 
     Sliders over the split points and the link rate (kB/s); readouts of the device's MACs, the
     feature's shape, bits per image, the time to send them and the amplification over the input;
     the communication-computation plane with the chosen point highlighted.
+
+    Parameters
+    ----------
+    rows : list of coinfer.profile.SplitProfile
+        From :func:`coinfer.profile.profile_splits`.
+    bits_per_element : {32, 8}
+        Bits per feature element on the link.
+    input_bits : float, optional
+        The input image's size in bits (server-based inference sends it).
+    input_label : str
+        Legend of the input line, e.g. ``"CIFAR-10 image, raw (24,576 bits)"``.
+    split : str
+        Initial split point.
+    rate_kBps : float
+        Initial link rate in kB/s (the nearest offered rate is chosen).
+
+    Returns
+    -------
+    StaticExplorer
+
+    Examples
+    --------
+    >>> from coinfer.models import resnet18
+    >>> from coinfer.profile import profile_splits
+    >>> rows = profile_splits(resnet18(width=1 / 16))
+    >>> from coinfer.widgets import split_point_twin
+    >>> twin = split_point_twin(rows, input_bits=24576, split="stem", rate_kBps=40)
+    >>> 'data-slider="split"' in twin.html and 'data-slider="rate"' in twin.html
+    True
     """
     data = split_point_data(rows, bits_per_element, input_bits, input_label)
     points = [p["point"] for p in data["points"]]
@@ -726,6 +906,34 @@ def split_point_explorer(rows, bits_per_element: int = 32, input_bits: float | N
     Shows the device part's MACs, the feature's shape and size in bits, the time to send it at the
     chosen rate and, if ``input_bits`` is given, its size relative to the input image. Needs a
     running kernel; in the static book use :func:`split_point_twin`.
+
+    Parameters
+    ----------
+    rows : list of coinfer.profile.SplitProfile
+        From :func:`coinfer.profile.profile_splits`.
+    bits_per_element : {32, 8}
+        Bits per feature element on the link.
+    input_bits : float, optional
+        The input image's size in bits.
+    split : str
+        Initial split point.
+    rate_kBps : float
+        Initial link rate in kB/s (the slider spans 1 to 10,000 kB/s, logarithmically).
+
+    Returns
+    -------
+    ipywidgets.VBox
+        The two sliders and a table of readouts (the same strings as :func:`split_point_readout`).
+
+    Examples
+    --------
+    >>> from coinfer.models import resnet18
+    >>> from coinfer.profile import profile_splits
+    >>> rows = profile_splits(resnet18(width=1 / 16))
+    >>> from coinfer.widgets import split_point_explorer
+    >>> box = split_point_explorer(rows, input_bits=24576)     # display(box) in Jupyter or Colab
+    >>> "65,536 bits" in box.children[2].value
+    True
     """
     import ipywidgets as w
 
