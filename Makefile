@@ -13,7 +13,7 @@ RUN = PYTHONPATH="$(CURDIR)$${PYTHONPATH:+:$$PYTHONPATH}" $(PY)
 JUPYTER_BOOK = $(RUN) -c 'import sys; from jupyter_book.cli.main import main; sys.exit(main())'
 PYTEST_ARGS ?=
 
-.PHONY: book test browser-test setup colab-cells diagram clean
+.PHONY: book test browser-test fresh-env-test setup colab-cells diagram clean
 
 book: .coinfer-python
 	rm -rf _build/html _build/jupyter_execute _build/.doctrees
@@ -27,6 +27,11 @@ test: .coinfer-python
 # Headless Chromium against the built book (run `make book` first).
 browser-test: .coinfer-python
 	COINFER_REQUIRE_BROWSER=1 $(RUN) -m pytest -m browser $(PYTEST_ARGS)
+
+# Every chapter's .ipynb, top to bottom, in a new virtualenv made by its own Colab install cell
+# (tests/test_fresh_env.py; minutes: it installs coinfer[book] from scratch).
+fresh-env-test: .coinfer-python
+	COINFER_FRESH_ENV=1 $(RUN) -m pytest -m fresh_env $(PYTEST_ARGS)
 
 setup .coinfer-python: pyproject.toml scripts/setup.sh
 	bash scripts/setup.sh

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 import torch
 
@@ -30,3 +32,14 @@ def fashion_root(tmp_path_factory):
     root = tmp_path_factory.mktemp("datasets")
     assert lay_out_debian_fashion_mnist(root)
     return root
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked ``fresh_env`` build a new virtualenv (minutes): run them only when asked,
+    with ``-m fresh_env`` or ``COINFER_FRESH_ENV=1`` (``make fresh-env-test``, .ci/run)."""
+    if os.environ.get("COINFER_FRESH_ENV") == "1" or "fresh_env" in (config.getoption("-m") or ""):
+        return
+    skip = pytest.mark.skip(reason="builds a new virtualenv: run `make fresh-env-test` (COINFER_FRESH_ENV=1)")
+    for item in items:
+        if "fresh_env" in item.keywords:
+            item.add_marker(skip)

@@ -29,7 +29,9 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 TAG = "colab-install"
-#: The pip extra the cell installs (tests of a fresh environment read it from here).
+#: The pip extra the cell installs: pyproject.toml's ``[book]`` extra is THE package specification of
+#: a chapter's environment. tests/test_fresh_env.py runs the cell's own pip command (captured with
+#: Colab faked) into a new virtualenv, so the test and Colab cannot drift apart.
 PIP_EXTRAS = "book"
 #: Chapters: numbered MyST notebooks in book/.
 CHAPTER_GLOB = "book/[0-9][0-9]_*.md"
