@@ -110,15 +110,18 @@ def install_command(ipynb: Path) -> list[str]:
 
 
 def _requirement_closure(names) -> set[str]:
-    """Installed distributions needed by ``names`` (their requirements, recursively, markers applied)."""
+    """Installed distributions needed by ``names``: their requirements, recursively, with markers
+    and extras applied (torch's CUDA libraries come through ``cuda-toolkit[...]`` extras)."""
     from packaging.requirements import Requirement
 
-    seen, todo = set(), list(names)
+    seen, todo = set(), [(name, frozenset()) for name in names]
+    done = set()
     while todo:
-        name = todo.pop()
+        name, extras = todo.pop()
         key = re.sub(r"[-_.]+", "-", name).lower()
-        if key in seen:
+        if (key, extras) in done:
             continue
+        done.add((key, extras))
         try:
             dist = importlib.metadata.distribution(name)
         except importlib.metadata.PackageNotFoundError:
@@ -126,8 +129,8 @@ def _requirement_closure(names) -> set[str]:
         seen.add(key)
         for spec in dist.requires or []:
             req = Requirement(spec)
-            if req.marker is None or req.marker.evaluate({"extra": ""}):
-                todo.append(req.name)
+            if req.marker is None or any(req.marker.evaluate({"extra": e}) for e in (extras or {""})):
+                todo.append((req.name, frozenset(req.extras)))
     return seen
 
 
@@ -139,6 +142,8 @@ def link_preinstalled(venv_python: Path, names=("torch", "torchvision")) -> list
     shelf.mkdir()
     linked = sorted(_requirement_closure(names))
     for key in linked:
+        if key in ("setuptools", "pip"):          # the virtualenv has its own
+            continue
         dist = importlib.metadata.distribution(key)
         tops = set()
         for f in dist.files or []:
