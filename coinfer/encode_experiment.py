@@ -91,7 +91,8 @@ class EncodeConfig:
 
 
 ENCODE_PRESETS = {
-    # ~12 minutes on 2 shared CPU cores: 8,000 training images, cached features, 2 + 5 epochs.
+    # About 6 minutes of one CPU core (18 minutes wall on a busy shared 2-core machine): 8,000
+    # training images, cached features, 2 + 5 epochs; all 10,000 test images.
     "quick": EncodeConfig(),
     # CIFAR-10 on a GPU: all 50,000 training images with augmentation, features computed per batch
     # (a 64x32x32 feature of 50,000 images would not fit in memory), the authors' 60 epochs.
