@@ -43,3 +43,15 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "fresh_env" in item.keywords:
             item.add_marker(skip)
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    """Print what tests/test_fresh_env.py measured: the install, then each chapter's run time."""
+    times = getattr(config, "_coinfer_fresh_env_times", None)
+    if not times:
+        return
+    terminalreporter.section("fresh environment (benchmarks/out/fresh_env.json)")
+    for line in getattr(config, "_coinfer_fresh_env_notes", []):
+        terminalreporter.write_line(line)
+    for name, seconds in times.items():
+        terminalreporter.write_line(f"{name:<28} {seconds:7.1f} s")

@@ -164,8 +164,9 @@ def fresh(request):
     keep = os.environ.get("COINFER_FRESH_ENV_KEEP")
     base = Path(keep) if keep else Path(tempfile.mkdtemp(prefix="coinfer-fresh-"))
     base.mkdir(parents=True, exist_ok=True)
-    report = request.config.pluginmanager.get_plugin("terminalreporter")
-    say = (lambda line: report.write_line(f"fresh env: {line}")) if report else print
+    request.config._coinfer_fresh_env_times = TIMES        # printed by conftest's terminal summary
+    notes = request.config._coinfer_fresh_env_notes = []
+    say = notes.append
     try:
         clone = copy_checkout(base / "coinfer-repo")
         t0 = time.perf_counter()
@@ -196,8 +197,6 @@ def fresh(request):
         out = ROOT / "benchmarks" / "out"
         out.mkdir(parents=True, exist_ok=True)
         (out / "fresh_env.json").write_text(json.dumps({"seconds": TIMES}, indent=2) + "\n")
-        for name, seconds in TIMES.items():
-            say(f"{name}: {seconds:.1f} s")
         if not keep:
             shutil.rmtree(base, ignore_errors=True)
 
