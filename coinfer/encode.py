@@ -23,7 +23,7 @@ without it the tanh saturated after stage 2 in our calibration and every image g
 Modules, each usable alone (CompressAI style):
 
 * :class:`DimensionReductionEncoder` / :class:`DimensionReductionDecoder` — step 1. A channel layer
-  (:mod:`coinfer.channel`, JSCC) or any other bottleneck plugs in between them.
+  (``coinfer.channel``, JSCC) or any other bottleneck plugs in between them.
 * :class:`ScalarCodebookQuantizer` — the paper's Fig. 2: every element ``i`` of ``z`` has its own
   ``L`` learned codewords, so an image costs ``d x log2 L`` bits at fixed length.
 * :class:`VectorCodebookQuantizer` — the authors' code at s4/s5: one learned codebook of ``K``
@@ -274,6 +274,8 @@ class _CodebookQuantizer(nn.Module):
 class ScalarCodebookQuantizer(_CodebookQuantizer):
     """Per-element learned codewords (the paper's Fig. 2): element ``i`` -> nearest of ``codewords[i]``.
 
+    Forward returns ``{"z_hat", "symbols" (B, d) int64, "aux_loss"}``.
+
     Parameters
     ----------
     dim : int
@@ -286,7 +288,6 @@ class ScalarCodebookQuantizer(_CodebookQuantizer):
         Weight of the commitment term ``|z - sg(hard)|^2`` in ``aux_loss`` (which also holds the
         codebook term ``|sg(z) - hard|^2`` with weight 1).
 
-    Forward returns ``{"z_hat", "symbols" (B, d) int64, "aux_loss"}``.
     """
 
     def __init__(self, dim: int, levels: int, temperature: float = 0.2, commitment: float = 0.25):

@@ -48,8 +48,8 @@ STAGES = (
 #: inference: only the decision is sent). The others are named after the stage they follow.
 SPLIT_POINTS = ("input",) + STAGES[:-1] + ("output",)
 
-#: Other names accepted for split points: the stage names ``layer1``..``layer4`` mean "after the
-#: stage's last block", and ``s1``..``s5`` are the five split points of the authors' code.
+#: Other names accepted for split points: the stage names ``layer1`` to ``layer4`` mean "after the
+#: stage's last block", and ``s1`` to ``s5`` are the five split points of the authors' code.
 SPLIT_ALIASES = {
     "layer1": "layer1.1",
     "layer2": "layer2.1",
@@ -184,7 +184,7 @@ def canonical_split_point(point: str) -> str:
     ----------
     point : str
         A name from :data:`SPLIT_POINTS` (returned as is) or from :data:`SPLIT_ALIASES`
-        (``"layer1"``..``"layer4"``, ``"s1"``..``"s5"``).
+        (``"layer1"`` to ``"layer4"``, ``"s1"`` to ``"s5"``).
 
     Returns
     -------

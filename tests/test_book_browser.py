@@ -27,9 +27,9 @@ CHAPTER1 = BOOK / "book" / "01_data_amplification.html"
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 FLAGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--disable-component-update", "--disable-sync", "--no-first-run")
-#: Hosts the book's theme may load from when online (MathJax renders the chapters' formulas).
-#: The explorers never need them: these tests run offline.
-ALLOWED_EXTERNAL_HOSTS = {"cdn.jsdelivr.net"}
+#: Hosts a page may load from: none. MathJax is served from the build's _static/mathjax
+#: (sphinx-mathjax-offline), so the formulas render offline too.
+ALLOWED_EXTERNAL_HOSTS: set[str] = set()
 CIFAR_RAW_BITS = 24576
 
 
