@@ -716,3 +716,100 @@ def calibrate(widths: Sequence[float] = (0.125, 1.0), points: Sequence[str] = ("
     effective = sum(2 * m for _, _, m, _ in measured) / sum(s for *_, s in measured)
     rows = [CalibrationRow(w, p, m, s, 2 * m / effective) for w, p, m, s in measured]
     return effective, rows
+
+
+# --------------------------------------------------------------------------------------------------
+# Tables: loading records with what the chooser needs, and the float32 original table
+# --------------------------------------------------------------------------------------------------
+
+@dataclass
+class Candidates:
+    """Records from one or more lookup tables, ready for :func:`choose`.
+
+    ``activations`` bounds the peak activations of records that carry none (those of the unpruned
+    network of the tables' width); ``width`` is that network's width; ``sources`` describe the tables.
+    """
+
+    records: list[Record]
+    activations: dict[str, int]
+    width: float
+    preset: str
+    accuracy_drop: float
+    sources: list[str] = field(default_factory=list)
+
+    @property
+    def methods(self) -> list[str]:
+        return list(dict.fromkeys(r.method for r in self.records))
+
+    def threshold(self) -> float:
+        """The preset's threshold: the table's baseline accuracy minus the preset's accuracy drop."""
+        return default_threshold(self.records, self.accuracy_drop)
+
+
+def original_table_path(preset: str = "quick"):
+    """Where :func:`write_original_table` writes the preset's float32 ``original`` table."""
+    from .paths import results_dir
+
+    return results_dir() / f"original-float32-{preset}.json"
+
+
+def write_original_table(preset: str = "quick", path=None):
+    """Profile the preset's trained baseline at every split point and save its float32 records.
+
+    Regenerate with ``python -m coinfer original-table --preset quick``. The baseline checkpoint
+    must exist (``python -m coinfer train --preset quick``); nothing is trained here.
+    """
+    from .presets import get_preset
+    from .results import LookupTable, Provenance
+    from .train import checkpoint_dir, load_model
+
+    spec = get_preset(preset)
+    checkpoint = checkpoint_dir(spec) / "baseline.pt"
+    if not checkpoint.exists():
+        raise FileNotFoundError(f"no baseline checkpoint at {checkpoint}; train it first with "
+                                f"'python -m coinfer train --preset {preset}'")
+    start = time.time()
+    model, meta = load_model(checkpoint, torch.device("cpu"))
+    records = original_records(model, meta["test_accuracy"])
+    table = LookupTable(Provenance.collect(spec.dataset, spec.name, time.time() - start,
+                                           command=f"python -m coinfer original-table --preset {preset}",
+                                           seed=meta.get("seed")), records)
+    return table.save(path or original_table_path(preset))
+
+
+def load_candidates(paths: Sequence | None = None) -> Candidates:
+    """Records of the lookup tables at ``paths`` (default: every ``data/results/*.json`` table).
+
+    All tables must come from the same preset (a quick table and a paper table describe different
+    networks). Later tables replace records of the same configuration in earlier ones.
+    """
+    from pathlib import Path
+
+    from .paths import results_dir
+    from .presets import get_preset
+    from .results import SchemaError, load_table, merge_tables
+
+    if paths is None:
+        paths = sorted(results_dir().glob("*.json"))
+        if not paths:
+            raise FileNotFoundError(f"no lookup tables under {results_dir()}; build one with "
+                                    "'python -m coinfer original-table --preset quick' or pass --table")
+        tables = []
+        for path in paths:
+            try:
+                tables.append(load_table(path))
+            except SchemaError:
+                continue     # other JSON results that are not lookup tables
+    else:
+        tables = [load_table(Path(p)) for p in paths]
+    if not tables:
+        raise FileNotFoundError(f"none of {[str(p) for p in paths]} is a lookup table")
+    presets = {t.provenance.preset for t in tables}
+    if len(presets) != 1:
+        raise ValueError(f"the tables come from different presets {sorted(presets)}; choose among one preset's tables")
+    preset = get_preset(presets.pop())
+    from .models import resnet18
+
+    return Candidates(records=merge_tables(tables), activations=split_activations(resnet18(width=preset.width)),
+                      width=preset.width, preset=preset.name, accuracy_drop=preset.accuracy_drop,
+                      sources=[t.provenance.describe() for t in tables])
