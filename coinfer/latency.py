@@ -705,14 +705,20 @@ def calibrate(widths: Sequence[float] = (0.125, 1.0), points: Sequence[str] = ("
     from .profile import profile_splits
 
     torch.manual_seed(seed)
-    measured = []
+    parts = []      # (width, point, MACs, device part)
     for width in widths:
         model = resnet18(width=width).eval()
         macs = {row.point: row.device_macs for row in profile_splits(model)}
-        for point in points:
-            device_part = split(model, point)[0]
-            seconds = statistics.median(time_forward(device_part, (3, 32, 32), repeats, warmup))
-            measured.append((width, point, macs[point], seconds))
+        parts += [(width, point, macs[point], split(model, point)[0]) for point in points]
+    # Round-robin over the parts, one run each per round, so that a burst of load from other
+    # processes slows every part alike instead of a few of them.
+    times: list[list[float]] = [[] for _ in parts]
+    for _, _, _, part in parts:
+        time_forward(part, (3, 32, 32), repeats=1, warmup=warmup)
+    for _ in range(repeats):
+        for i, (_, _, _, part) in enumerate(parts):
+            times[i] += time_forward(part, (3, 32, 32), repeats=1, warmup=0)
+    measured = [(w, p, m, statistics.median(t)) for (w, p, m, _), t in zip(parts, times)]
     effective = sum(2 * m for _, _, m, _ in measured) / sum(s for *_, s in measured)
     rows = [CalibrationRow(w, p, m, s, 2 * m / effective) for w, p, m, s in measured]
     return effective, rows

@@ -264,3 +264,49 @@ def full_records():
     """The paper's full-width network split at every point (profiled once: it takes seconds)."""
     torch.manual_seed(0)
     return {r.split: r for r in original_records(resnet18(width=1.0), 0.95)}
+
+
+# ----- tables and the command line -----------------------------------------------------------------
+
+def _save(tmp_path, name, records, preset="quick"):
+    from coinfer.results import LookupTable, Provenance
+
+    path = tmp_path / name
+    LookupTable(Provenance(dataset="fashion-mnist", preset=preset, command="test", wall_time_s=0.0), records).save(path)
+    return path
+
+
+def test_load_candidates_merges_one_presets_tables(tmp_path):
+    from coinfer.latency import load_candidates
+
+    a = _save(tmp_path, "a.json", [rec(method="original", acc=0.9)])
+    b = _save(tmp_path, "b.json", [rec("stem", method="framework", acc=0.88)])
+    c = load_candidates([a, b])
+    assert c.methods == ["original", "framework"] and c.width == 0.125
+    assert c.threshold() == pytest.approx(0.88)                 # 0.90 - the quick preset's 2 points
+    assert c.activations["input"] == 3 * 32 * 32
+    with pytest.raises(ValueError, match="different presets"):
+        load_candidates([a, _save(tmp_path, "p.json", [rec()], preset="paper")])
+
+
+def test_cli_latency_prints_choice_and_breakdown(tmp_path, capsys):
+    import json
+
+    from coinfer.cli import main
+
+    table = _save(tmp_path, "t.json", [rec("stem", macs=100_000, bits=80_000.0, method="original"),
+                                       rec("layer3.1", macs=50_000_000, bits=80.0, method="original")])
+    args = ["latency", "--table", str(table), "--device", "1GFLOP/s,1GB", "--server", "1e12"]
+    assert main(args + ["--rate", "100B/s"]) == 0
+    out = capsys.readouterr().out
+    assert "original         layer3.1" in out and "OVERALL BEST" in out and "1 KB/s = 1000 bytes/s" in out
+    assert main(args + ["--rate", "100MB/s", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["overall"]["split"] == "stem" and data["rate_bits_per_s"] == 8e8
+    assert data["overall"]["total_s"] == pytest.approx(data["overall"]["device_s"] + data["overall"]["communication_s"]
+                                                       + data["overall"]["server_s"])
+    assert main(args + ["--rate", "100MB/s", "--threshold", "99%"]) == 0
+    assert "none fits" in capsys.readouterr().out
+    for bad in (["--rate", "40"], ["--rate", "40KB/s", "--threshold", "high"], ["--rate=-1KB/s"]):
+        assert main(args + bad) == 2
+        assert "error:" in capsys.readouterr().err
