@@ -71,7 +71,7 @@ def _latency(args: argparse.Namespace) -> int:
 
     rate = parse_rate(args.rate)
     device, server = parse_device(args.device), parse_server(args.server)
-    candidates = load_candidates(args.table)
+    candidates = load_candidates(args.table, preset=args.preset)
     if args.scaled:
         device, server = scale_to_width(device, server, candidates.width)
     env = Environment(device, server, rate)
@@ -156,7 +156,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "e.g. '24GFLOP/s,360MB'")
     p.add_argument("--server", default="rtx2080ti", help="'rtx2080ti' (13.45 TFLOP/s) or '<FLOP/s>'")
     p.add_argument("--table", nargs="+", default=None,
-                   help="lookup table JSON file(s) (default: every table under data/results/)")
+                   help="lookup table JSON file(s) (default: every table of --preset under data/results/)")
+    p.add_argument("--preset", default="quick", help="whose tables to read when --table is not given")
     p.add_argument("--threshold", default=None,
                    help="minimum accuracy, 0.89 or 89%% (default: the table's baseline minus the preset's drop)")
     p.add_argument("--scaled", action="store_true",

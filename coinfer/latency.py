@@ -783,8 +783,9 @@ def write_original_table(preset: str = "quick", path=None):
     return table.save(path or original_table_path(preset))
 
 
-def load_candidates(paths: Sequence | None = None) -> Candidates:
-    """Records of the lookup tables at ``paths`` (default: every ``data/results/*.json`` table).
+def load_candidates(paths: Sequence | None = None, preset: str = "quick") -> Candidates:
+    """Records of the lookup tables at ``paths`` (default: every ``data/results/*.json`` lookup
+    table of ``preset``; files that are not lookup tables are skipped).
 
     All tables must come from the same preset (a quick table and a paper table describe different
     networks). Later tables replace records of the same configuration in earlier ones.
@@ -803,13 +804,15 @@ def load_candidates(paths: Sequence | None = None) -> Candidates:
         tables = []
         for path in paths:
             try:
-                tables.append(load_table(path))
+                table = load_table(path)
             except SchemaError:
                 continue     # other JSON results that are not lookup tables
+            if table.provenance.preset == preset:
+                tables.append(table)
     else:
         tables = [load_table(Path(p)) for p in paths]
     if not tables:
-        raise FileNotFoundError(f"none of {[str(p) for p in paths]} is a lookup table")
+        raise FileNotFoundError(f"none of {[str(p) for p in paths]} is a lookup table of preset {preset!r}")
     presets = {t.provenance.preset for t in tables}
     if len(presets) != 1:
         raise ValueError(f"the tables come from different presets {sorted(presets)}; choose among one preset's tables")

@@ -180,7 +180,8 @@ def plot_latency_vs_rate(records: Sequence[Record], device: DeviceSpec, server: 
     ax.set_xlabel("uplink rate (KB/s; 1 KB = 1000 bytes = 8000 bits)")
     ax.set_ylabel("end-to-end latency per image (s)")
     thr = f"accuracy >= {threshold:.2%}" if threshold is not None else "any accuracy"
-    ax.set_title(f"Latency vs link rate: {device.name} + {server.name}, {thr}", fontsize=10)
+    ax.set_title(f"Latency vs link rate, each method at its best configuration ({thr})\n"
+                 f"device: {device.name}; server: {server.name}", fontsize=9)
     ax.grid(True, which="both", alpha=0.25)
     ax.legend(fontsize=8, loc="upper right")
     if caption:
