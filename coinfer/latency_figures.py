@@ -185,7 +185,11 @@ def plot_latency_vs_rate(records: Sequence[Record], device: DeviceSpec, server: 
     ax.grid(True, which="both", alpha=0.25)
     ax.legend(fontsize=8, loc="upper right")
     if caption:
-        ax.figure.text(0.01, 0.005, caption, fontsize=7, color="0.35", ha="left", va="bottom")
+        import textwrap
+
+        lines = textwrap.wrap(caption, 150)
+        ax.figure.subplots_adjust(bottom=0.13 + 0.025 * len(lines))
+        ax.figure.text(0.01, 0.005, "\n".join(lines), fontsize=7, color="0.35", ha="left", va="bottom")
     return ax, curves
 
 

@@ -253,11 +253,6 @@ def test_time_forward_counts_repeats(tiny_net):
         time_forward(tiny_net, (3, 32, 32), repeats=0)
 
 
-@pytest.fixture
-def tiny_net():
-    torch.manual_seed(0)
-    return resnet18(width=1 / 16).eval()
-
 
 @pytest.fixture(scope="module")
 def full_records():

@@ -1,13 +1,17 @@
 """The kernel-free latency explorer in headless Chromium: it moves, and it agrees with Python.
 
-Drives the twin's standalone page (the same HTML snippet the book embeds). Needs chromium and
-chromium-driver (Debian packages); skipped without them.
+Drives the twin's standalone page (the same HTML snippet the book embeds) and, when the book is
+built (``make book``; ``$COINFER_BOOK_HTML`` to look elsewhere than ``_build/html``), chapter 6's
+twin in the rendered page. Marked ``browser``; skips without Chromium, chromedriver or the built
+book unless ``COINFER_REQUIRE_BROWSER=1``, which turns every skip into a failure.
 """
 
 from __future__ import annotations
 
+import os
 import random
 import shutil
+from pathlib import Path
 
 import pytest
 import torch
@@ -17,14 +21,19 @@ from coinfer.latency import (DEVICES, SERVERS, NoFeasibleConfiguration, choose, 
 from coinfer.latency_figures import config_label, latency_twin, slider_environment
 from coinfer.models import resnet18
 from coinfer.results import Record
-
-# The shared kernel-free explorer builder (the book's coinfer.widgets) renders the twin.
-format_seconds = pytest.importorskip("coinfer.widgets", reason="coinfer.widgets (the book's explorer builder) "
-                                     "is not in this checkout yet").format_seconds
+from coinfer.widgets import format_seconds
 
 pytestmark = pytest.mark.browser
 
 CHROMIUM, DRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
+ROOT = Path(__file__).resolve().parents[1]
+CHAPTER6 = Path(os.environ.get("COINFER_BOOK_HTML", ROOT / "_build" / "html")) / "book" / "06_latency.html"
+
+
+def _unavailable(reason):
+    if os.environ.get("COINFER_REQUIRE_BROWSER") == "1":
+        pytest.fail(reason)
+    pytest.skip(reason)
 
 
 @pytest.fixture(scope="module")
@@ -57,9 +66,9 @@ def page(records, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser():
-    if not (shutil.which(CHROMIUM) or shutil.which("chromium")) or not shutil.which(DRIVER):
-        pytest.skip("chromium and chromium-driver are not installed")
-    from selenium import webdriver
+    if not (shutil.which(CHROMIUM) and shutil.which(DRIVER)):
+        _unavailable(f"needs {CHROMIUM} and {DRIVER} (apt-get install chromium chromium-driver)")
+    webdriver = pytest.importorskip("selenium.webdriver")
     from selenium.webdriver.chrome.service import Service
 
     options = webdriver.ChromeOptions()
@@ -72,15 +81,16 @@ def browser():
     driver.quit()
 
 
-def _set(driver, name: str, position: int) -> None:
+def _set(driver, name: str, position: int, root: str = "#latency-twin") -> None:
     driver.execute_script(
-        "var e = document.querySelector('#latency-twin input[data-slider=\"' + arguments[0] + '\"]');"
-        "e.value = arguments[1]; e.dispatchEvent(new Event('input'));", name, position)
+        "var e = document.querySelector(arguments[2] + ' input[data-slider=\"' + arguments[0] + '\"]');"
+        "e.value = arguments[1]; e.dispatchEvent(new Event('input'));", name, position, root)
 
 
-def _readout(driver, name: str) -> str:
+def _readout(driver, name: str, root: str = "#latency-twin") -> str:
     return driver.execute_script(
-        "return document.querySelector('#latency-twin [data-readout=\"' + arguments[0] + '\"]').textContent;", name)
+        "return document.querySelector(arguments[1] + ' [data-readout=\"' + arguments[0] + '\"]').textContent;",
+        name, root)
 
 
 def test_moving_the_rate_slider_changes_the_choice(browser, page):
@@ -122,3 +132,22 @@ def test_javascript_choice_equals_python_choice(browser, page, records):
         assert _readout(browser, "latency") == format_seconds(best.latency.total_s), state
         checked_some += 1
     assert checked_some >= 8 and checked_none >= 1, (checked_some, checked_none)
+
+
+def test_chapter6_twin_moves_in_the_built_book(browser):
+    if not CHAPTER6.exists():
+        _unavailable(f"the built book has no {CHAPTER6} (run make book)")
+    browser.get(CHAPTER6.as_uri())
+    roots = browser.execute_script(
+        "return Array.from(document.querySelectorAll('.coinfer-explorer'))"
+        ".filter(function (e) { return e.querySelector('input[data-slider=\"memory\"]'); })"
+        ".map(function (e) { return e.id; });")
+    assert len(roots) == 1, roots
+    root = "#" + roots[0]
+    assert browser.execute_script(f"return document.querySelector('{root}').getAttribute('data-ready');") == "1"
+    last = browser.execute_script(f"return document.querySelector('{root} input[data-slider=\"rate\"]').max;")
+    _set(browser, "rate", 0, root)
+    slow = _readout(browser, "choice", root)
+    _set(browser, "rate", int(last), root)
+    fast = _readout(browser, "choice", root)
+    assert slow != fast and "none fits" not in slow + fast, (slow, fast)
