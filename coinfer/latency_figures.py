@@ -44,6 +44,20 @@ METHOD_STYLE = {
 }
 _EXTRA_COLORS = ("tab:red", "tab:brown", "tab:pink", "tab:olive", "tab:cyan")
 
+#: The methods of the paper's Fig. 4: the framework and the three baselines (plus the PNG line,
+#: server-based inference, where a table has it).
+FIG4_METHODS = ("framework", "original", "2-step-pruning", "bottlenet++", "png")
+
+
+def fig4_records(records: Sequence[Record], methods: Sequence[str] = FIG4_METHODS) -> list[Record]:
+    """The records Fig. 4 compares: those of ``methods`` sent over an error-free link.
+
+    Section V-C assumes error-free transmission, so records trained or evaluated through a noisy
+    channel (chapter 4's JSCC, ``channel != "noiseless"``) and intermediate methods (e.g. pruning
+    without encoding) are left out.
+    """
+    return [r for r in records if r.method in methods and r.channel == "noiseless"]
+
 
 def method_style(method: str, index: int = 0) -> tuple[str, str]:
     """``(color, label)`` of ``method``; unknown methods get a spare color and their own name."""
