@@ -6,7 +6,8 @@ Commands::
     python -m coinfer train --preset quick|paper                   # the baseline network
     python -m coinfer original-table --preset quick                # float32 records of the baseline
     python -m coinfer latency --rate 40KB/s [--device rpi3|<FLOP/s>,<bytes>] [--server rtx2080ti|<FLOP/s>]
-                              [--table PATH ...] [--threshold 0.89|89%] [--scaled] [--json]
+                              [--table PATH ...] [--threshold 0.89|89%] [--scaled] [--channel noiseless]
+                              [--json]
 """
 
 from __future__ import annotations
@@ -76,9 +77,13 @@ def _latency(args: argparse.Namespace) -> int:
         device, server = scale_to_width(device, server, candidates.width)
     env = Environment(device, server, rate)
     threshold = parse_threshold(args.threshold) if args.threshold is not None else candidates.threshold()
-    per_method = choose_per_method(candidates.records, env, threshold, candidates.activations)
+    records = [r for r in candidates.records if args.channel == "any" or r.channel == args.channel]
+    if not records:
+        channels = sorted({r.channel for r in candidates.records})
+        raise ValueError(f"no records for channel {args.channel!r}; the tables have {', '.join(channels)} (or 'any')")
+    per_method = choose_per_method(records, env, threshold, candidates.activations)
     try:
-        overall: Choice | NoFeasibleConfiguration = choose(candidates.records, env, threshold,
+        overall: Choice | NoFeasibleConfiguration = choose(records, env, threshold,
                                                            activations=candidates.activations)
     except NoFeasibleConfiguration as none:
         overall = none
@@ -104,16 +109,18 @@ def _latency(args: argparse.Namespace) -> int:
           f"(footprint = {env.memory.overhead_factor:.3g} x 4 B x (params + peak activations))")
     for source in candidates.sources:
         print(f"table       : {source}")
-    header = (f"{'method':<16} {'split':<9} {'sparsity':>8} {'code':<12} {'accuracy':>8} {'kbit':>9} "
+    w = max([16] + [len(m) for m in per_method])
+    c = max([12] + [len(r.code_size) for r in records])
+    header = (f"{'method':<{w}} {'split':<9} {'sparsity':>8} {'code':<{c}} {'accuracy':>8} {'kbit':>9} "
               f"{'device ms':>10} {'link ms':>10} {'server ms':>10} {'total ms':>10} {'memory MB':>9}")
     print(header)
     print("-" * len(header))
     for method, choice in list(per_method.items()) + [("OVERALL BEST", overall)]:
         if isinstance(choice, NoFeasibleConfiguration):
-            print(f"{method:<16} none fits: {str(choice).split(': ', 1)[1]}")
+            print(f"{method:<{w}} none fits: {str(choice).split(': ', 1)[1]}")
             continue
         r, t = choice.record, choice.latency
-        print(f"{method:<16} {r.split:<9} {r.sparsity:>8.2f} {r.code_size or '-':<12} {r.accuracy:>8.4f} "
+        print(f"{method:<{w}} {r.split:<9} {r.sparsity:>8.2f} {r.code_size or '-':<{c}} {r.accuracy:>8.4f} "
               f"{r.bits_per_image / 1e3:>9.3f} {t.device_s * 1e3:>10.3f} {t.communication_s * 1e3:>10.3f} "
               f"{t.server_s * 1e3:>10.4f} {t.total_s * 1e3:>10.3f} {choice.footprint_bytes / 1e6:>9.3g}")
     print("kbit = 1000 bits per image; rates: 1 KB/s = 1000 bytes/s = 8000 bit/s; FLOPs = 2 x MACs.")
@@ -163,6 +170,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scaled", action="store_true",
                    help="slow the hardware down to the tables' network width, so that it runs the narrow "
                         "network as long as the paper's hardware runs the paper's (see scale_to_width)")
+    p.add_argument("--channel", default="noiseless",
+                   help="only records of this channel (default: noiseless, as in the paper's Fig. 4; "
+                        "e.g. awgn:10, bsc:0.01, or 'any')")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(func=_latency)
     return parser
