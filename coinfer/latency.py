@@ -373,8 +373,6 @@ class MemoryModel:
 def calibrate_overhead_factor(model: CifarResNet18 | None = None,
                               target_bytes: float = PAPER_FULL_NETWORK_BYTES) -> float:
     """The overhead factor that makes the whole ``model`` (default: full-width ResNet18) need ``target_bytes``."""
-    from .models import resnet18
-
     _, params, activations = _whole_network(model) if model is not None else _width_totals(1.0)
     return target_bytes / (BYTES_PER_FLOAT32 * (params + activations))
 
