@@ -103,14 +103,6 @@ class LatencyCurve:
         """Latency in seconds at each rate; NaN where nothing fits."""
         return np.array([c.latency.total_s if isinstance(c, Choice) else np.nan for c in self.choices])
 
-    def at(self, rate: str | float) -> Choice | NoFeasibleConfiguration:
-        """The choice at ``rate`` (recomputed exactly, not interpolated, if it is off the grid)."""
-        bps = parse_rate(rate)
-        for r, c in zip(self.rates_bps, self.choices):
-            if math.isclose(r, bps, rel_tol=1e-12):
-                return c
-        raise KeyError(f"{format_rate(bps)} is not on this curve's grid; use latency_curves(rates=[...])")
-
 
 def latency_curves(records: Sequence[Record], device: DeviceSpec, server: ServerSpec,
                    threshold: float | None, rates: Sequence[float] | None = None,
@@ -154,7 +146,7 @@ def plot_latency_vs_rate(records: Sequence[Record], device: DeviceSpec, server: 
     Both axes are logarithmic; the x axis is in KB/s (1 KB = 1000 bytes). A method's line breaks
     where none of its records fits (accuracy or memory). Where the chosen split point changes,
     a small label names the new one. With ``mark_paper``, the paper's statement (about 0.1 s
-    below 40 KB/s, for the framework) is drawn as a dotted box.
+    below 40 KB/s, for the framework) is drawn as dotted lines.
 
     Returns
     -------
