@@ -225,9 +225,14 @@ def summarize_curves(curves: Mapping[str, LatencyCurve], device: DeviceSpec, ser
 # The explorer
 # --------------------------------------------------------------------------------------------------
 
+_RECORD_FIELDS = ("method", "split", "split_index", "sparsity", "code_size", "channel", "accuracy", "device_macs",
+                  "server_macs", "bits", "params", "activations", "label")
+
+
 def explorer_data(records: Sequence[Record], activations: Mapping[str, int] | None = None,
                   memory: MemoryModel = PAPER_MEMORY) -> dict:
-    """The JSON-able numbers behind the latency explorers: every record, the memory model, styles."""
+    """The JSON-able numbers behind the latency explorers: every record (as columns, one list per
+    field: :func:`coinfer.widgets.columns`), the memory model, the methods' colours."""
     methods = ordered_methods({r.method for r in records})
     rows = []
     for r in records:
@@ -236,7 +241,9 @@ def explorer_data(records: Sequence[Record], activations: Mapping[str, int] | No
                      "accuracy": r.accuracy, "device_macs": r.device_macs, "server_macs": r.server_macs,
                      "bits": r.bits_per_image, "params": r.device_params,
                      "activations": record_activations(r, activations), "label": config_label(r)})
-    return {"records": rows, "methods": methods,
+    from .widgets import columns
+
+    return {"records": columns(rows, _RECORD_FIELDS), "methods": methods,
             "colors": {m: _css_color(method_style(m, i)[0]) for i, m in enumerate(methods)},
             "overhead_factor": memory.overhead_factor, "bytes_per_value": memory.bytes_per_value}
 
@@ -262,7 +269,13 @@ LATENCY_RENDER = r"""function (data, state, util) {
     for (var j = 0; j < sa.length; j++) { if (sa[j] !== sb[j]) { return sa[j] < sb[j] ? -1 : 1; } }
     return 0;
   }
-  var all = data.records.map(function (r) {
+  var cols = data.records, names = Object.keys(cols), records = [];
+  for (var i = 0; i < cols.method.length; i++) {
+    var rec = {};
+    names.forEach(function (f) { rec[f] = cols[f][i]; });
+    records.push(rec);
+  }
+  var all = records.map(function (r) {
     var dev = 2 * r.device_macs / df, link = r.bits / rate, srv = 2 * r.server_macs / sf;
     var size = data.overhead_factor * (data.bytes_per_value * (r.params + r.activations));
     return {r: r, dev: dev, link: link, srv: srv, total: dev + link + srv, size: size,
