@@ -163,8 +163,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "e.g. '24GFLOP/s,360MB'")
     p.add_argument("--server", default="rtx2080ti", help="'rtx2080ti' (13.45 TFLOP/s) or '<FLOP/s>'")
     p.add_argument("--table", nargs="+", default=None,
-                   help="lookup table JSON file(s) (default: every table of --preset under data/results/)")
-    p.add_argument("--preset", default="quick", help="whose tables to read when --table is not given")
+                   help="lookup table JSON file(s) (default: data/results/sweep_<preset>.json, or the float32 "
+                        "original table until the sweep has run)")
+    p.add_argument("--preset", default="quick", help="whose default table to read when --table is not given")
     p.add_argument("--threshold", default=None,
                    help="minimum accuracy, 0.89 or 89%% (default: the table's baseline minus the preset's drop)")
     p.add_argument("--scaled", action="store_true",

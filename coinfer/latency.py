@@ -781,42 +781,43 @@ def write_original_table(preset: str = "quick", path=None):
     return table.save(path or original_table_path(preset))
 
 
+def default_table_paths(preset: str = "quick") -> list:
+    """The lookup tables the latency tools read unless told otherwise.
+
+    The sweep's table ``data/results/sweep_<preset>.json`` (``python -m coinfer sweep``, chapter 5:
+    every method's configurations, evaluated the same way) when it exists; else this module's
+    float32 ``original`` table. Other JSON under ``data/results/`` (one step's own results,
+    measurements) is not read by default: it may repeat configurations with other numbers.
+    """
+    from .paths import results_dir
+
+    sweep = results_dir() / f"sweep_{preset}.json"
+    return [sweep] if sweep.exists() else [original_table_path(preset)]
+
+
 def load_candidates(paths: Sequence | None = None, preset: str = "quick") -> Candidates:
-    """Records of the lookup tables at ``paths`` (default: every ``data/results/*.json`` lookup
-    table of ``preset``; files that are not lookup tables are skipped).
+    """Records of the lookup tables at ``paths`` (default: :func:`default_table_paths`).
 
     All tables must come from the same preset (a quick table and a paper table describe different
     networks). Later tables replace records of the same configuration in earlier ones.
     """
     from pathlib import Path
 
-    from .paths import results_dir
+    from .models import resnet18
     from .presets import get_preset
-    from .results import SchemaError, load_table, merge_tables
+    from .results import load_table, merge_tables
 
-    if paths is None:
-        paths = sorted(results_dir().glob("*.json"))
-        if not paths:
-            raise FileNotFoundError(f"no lookup tables under {results_dir()}; build one with "
-                                    "'python -m coinfer original-table --preset quick' or pass --table")
-        tables = []
-        for path in paths:
-            try:
-                table = load_table(path)
-            except SchemaError:
-                continue     # other JSON results that are not lookup tables
-            if table.provenance.preset == preset:
-                tables.append(table)
-    else:
-        tables = [load_table(Path(p)) for p in paths]
-    if not tables:
-        raise FileNotFoundError(f"none of {[str(p) for p in paths]} is a lookup table of preset {preset!r}")
+    paths = [Path(p) for p in (default_table_paths(preset) if paths is None else paths)]
+    missing = [str(p) for p in paths if not p.exists()]
+    if missing:
+        raise FileNotFoundError(f"no lookup table at {', '.join(missing)}; build one with 'python -m coinfer sweep "
+                                f"--preset {preset}' or 'python -m coinfer original-table --preset {preset}', "
+                                "or name tables with --table")
+    tables = [load_table(p) for p in paths]
     presets = {t.provenance.preset for t in tables}
     if len(presets) != 1:
         raise ValueError(f"the tables come from different presets {sorted(presets)}; choose among one preset's tables")
     preset = get_preset(presets.pop())
-    from .models import resnet18
-
     return Candidates(records=merge_tables(tables), activations=split_activations(resnet18(width=preset.width)),
                       width=preset.width, preset=preset.name, accuracy_drop=preset.accuracy_drop,
                       sources=[t.provenance.describe() for t in tables])

@@ -373,3 +373,19 @@ def test_ipywidgets_explorer_follows_its_sliders(tiny_net):
     slow = text.value
     rate.value = rate.options[-1][1]
     assert text.value != slow and "original @ input" in text.value
+
+
+def test_default_tables_prefer_the_sweep(tmp_path, monkeypatch):
+    from coinfer.latency import default_table_paths, load_candidates
+
+    monkeypatch.setenv("COINFER_HOME", str(tmp_path))
+    with pytest.raises(FileNotFoundError, match="python -m coinfer sweep --preset quick"):
+        load_candidates()
+    results = tmp_path / "data" / "results"
+    results.mkdir(parents=True)
+    _save(results, "original-float32-quick.json", [rec(method="original", code_size="float32")])
+    _save(results, "serve_measurements.json", [rec(method="original", acc=1.0, code_size="float32")])
+    assert [r.accuracy for r in load_candidates().records] == [0.9]      # other JSON is not read
+    _save(results, "sweep_quick.json", [rec(method="framework"), rec("stem", method="original")])
+    assert default_table_paths("quick") == [results / "sweep_quick.json"]
+    assert load_candidates().methods == ["framework", "original"]
