@@ -113,7 +113,7 @@ def latency_curves(records: Sequence[Record], device: DeviceSpec, server: Server
     Parameters
     ----------
     records : sequence of Record
-        One or more methods' records (e.g. :attr:`coinfer.latency.Candidates.records`).
+        One or more methods' records (e.g. the ``records`` of a :class:`coinfer.latency.Candidates`).
     device, server : DeviceSpec, ServerSpec
     threshold : float or None
         Minimum accuracy (fraction).
