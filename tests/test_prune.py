@@ -316,7 +316,7 @@ def _finetune(seed: int = 0) -> PrunedModel:
     config = PruneConfig(splits=("layer2.1",), sparsities=(0.5,), epochs=2, lr=1e-3,
                          schedule=SparsitySchedule("cubic", 0.5, interval=1))
     seed_everything(seed)
-    return prune_finetune(tiny_net(), "layer2.1", 0.5, config, batches(16, 8, seed), torch.device("cpu"))
+    return prune_finetune(tiny_net(), "layer2.1", 0.5, config, batches(8, 4, seed), torch.device("cpu"))
 
 
 def test_finetuning_is_deterministic_and_ends_at_the_target():
@@ -339,3 +339,19 @@ def test_checkpoint_round_trip_rebuilds_the_same_compacted_network(tmp_path):
     with torch.no_grad():
         torch.testing.assert_close(loaded.pipeline().eval()(x), pruned.pipeline().eval()(x), rtol=0, atol=0)
     assert pruned_costs(loaded) == pruned_costs(pruned)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_pruning_and_compaction_on_a_gpu():
+    from coinfer.train import seed_everything
+
+    cuda = torch.device("cuda")
+    config = PruneConfig(splits=("layer2.1",), sparsities=(0.5,), epochs=1, lr=1e-3,
+                         schedule=SparsitySchedule("cubic", 0.5, interval=1))
+    seed_everything(0)
+    pruned = prune_finetune(tiny_net(1 / 8), "layer2.1", 0.5, config, batches(16, 4), cuda)
+    assert all(p.is_cuda for p in pruned.model.parameters())
+    x = torch.randn(4, *INPUT, device=cuda)
+    with torch.no_grad():
+        torch.testing.assert_close(pruned.pipeline().eval()(x), pruned.model.eval()(x), rtol=1e-4, atol=1e-4)
+    assert pruned_costs(pruned)["feature_shape"] == [8, 16, 16]
