@@ -60,7 +60,8 @@ def _prune(args: argparse.Namespace) -> int:
             overrides[name] = getattr(args, name)
     config = get_prune_config(args.preset, **overrides)
     table = run_pruning(args.preset, config, out=args.out, checkpoints=args.checkpoints,
-                        save_checkpoints=not args.no_checkpoints)
+                        save_checkpoints=not args.no_checkpoints,
+                        command="python -m coinfer " + " ".join(args.argv))
     print(f"{len(table.records)} records in {table.provenance.wall_time_s} s "
           f"({table.provenance.describe()})")
     return 0
@@ -106,6 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    args.argv = list(argv) if argv is not None else sys.argv[1:]   # for provenance
     try:
         return args.func(args)
     except (ValueError, FileNotFoundError, RuntimeError) as error:
