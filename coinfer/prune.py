@@ -51,6 +51,11 @@ ranks by L1 norm, keeps one fixed sparsity per run (``SparsitySchedule(kind="con
 re-masks every 150 iterations, and prunes neither shortcut convolutions nor activations. We follow
 the paper, and prune residual streams as coupled groups.
 
+Command line (one lookup table per preset, one record per (split point, sparsity))::
+
+    python -m coinfer prune --preset quick   # data/results/pruning_quick.json; ~15 min on 2 shared CPU cores
+    python -m coinfer prune --preset paper   # CIFAR-10, full width, 100 epochs per point: a GPU, hours
+
 Example::
 
     >>> from coinfer.models import resnet18, split
@@ -678,12 +683,13 @@ def pruned_costs(pruned: PrunedModel, input_shape: tuple[int, ...] = (3, 32, 32)
     from .profile import thop_macs
 
     small, server = pruned.parts()
-    small = small.cpu().eval()
+    # Copies: the server part holds the model's own modules, which must stay on their device.
+    small, server = copy.deepcopy(small).cpu().eval(), copy.deepcopy(server).cpu().eval()
     with torch.no_grad():
         feature = small(torch.zeros(1, *input_shape))
     device_macs, device_params = thop_macs(small, input_shape)
     shape = tuple(feature.shape[1:])
-    server_macs, server_params = thop_macs(server.cpu(), shape)
+    server_macs, server_params = thop_macs(server, shape)
     elements = math.prod(shape)
     return {"device_macs": device_macs, "device_params": device_params, "server_macs": server_macs,
             "server_params": server_params, "feature_shape": list(shape), "feature_elements": elements,

@@ -409,3 +409,12 @@ def test_pruning_explorer_data_and_twin_from_the_committed_table():
         pruning_data([r for r in records if not (r.split == "layer2.1" and r.sparsity == 0.5)], rows)
     with pytest.raises(ValueError, match="bits_per_element"):
         pruning_data(records, rows, bits_per_element=16)
+
+
+def test_costs_leave_the_model_where_it_is():
+    net, device, pruner = pruned_at("layer2.1", 0.5, width=1 / 8)
+    pruned = PrunedModel("layer2.1", 0.5, 0.5, net, pruner.keep_indices())
+    before = {n: p.data_ptr() for n, p in net.named_parameters()}
+    pruned_costs(pruned)
+    assert {n: p.data_ptr() for n, p in net.named_parameters()} == before
+    assert not any(hasattr(m, "total_ops") for m in net.modules())      # thop counted copies
