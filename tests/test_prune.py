@@ -355,6 +355,7 @@ def test_pruning_and_compaction_on_a_gpu():
     with torch.no_grad():
         torch.testing.assert_close(pruned.pipeline().eval()(x), pruned.model.eval()(x), rtol=1e-4, atol=1e-4)
     assert pruned_costs(pruned)["feature_shape"] == [8, 16, 16]
+    assert all(p.is_cuda for p in pruned.model.parameters())          # profiling moved nothing
 
 
 # -- the committed table and the chapter's explorers ---------------------------------------------
