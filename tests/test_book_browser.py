@@ -273,7 +273,7 @@ def test_chapter2_sparsity_twin_moves_to_the_recorded_numbers(browser):
             text = shown[f"p{j}"]
             assert f"{100 * cell['accuracy']:.2f}%" in text, (split, text)
             assert f"{cell['device_macs'] / 1e6:.3f} M MACs" in text, (split, text)
-            assert f"{cell['bits']:,} bits" in text, (split, text)
+            assert f"{round(cell['bits']):,} bits" in text, (split, text)
         return shown
 
     last = len(data["sparsities"]) - 1
