@@ -4,6 +4,9 @@ Commands::
 
     python -m coinfer profile [--width W] [--dataset D] [--json]   # Fig. 1's numbers
     python -m coinfer train --preset quick|paper                   # the baseline network
+    python -m coinfer serve --config layer2.1:uint8 --port 5000    # an edge server (TCP)
+    python -m coinfer device --config layer2.1:uint8 --port 5000 --rate 40KB/s --images 20
+    python -m coinfer measure --preset quick --images 50 --save    # measured vs predicted latency
 """
 
 from __future__ import annotations
@@ -42,6 +45,137 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
+#: Configurations ``measure`` runs when none are named: the raw and 8-bit feature after stage 2, the
+#: 8-bit feature after stage 3 and the raw pooled feature (paper split points s3, s3, s4, s5).
+DEFAULT_SERVE_CONFIGS = ("layer2.1:float32", "layer2.1:uint8", "layer3.1:uint8", "pool:float32")
+
+
+def _serve_model(args: argparse.Namespace):
+    from .serve import build_configurations, load_model_for
+
+    model, meta = load_model_for(args.preset, args.checkpoint)
+    specs = args.config or list(DEFAULT_SERVE_CONFIGS)
+    return model, meta, build_configurations(model, specs)
+
+
+def _test_images(meta: dict, preset: str, n: int, offset: int = 0):
+    import torch
+
+    from .data import load_dataset
+    from .presets import get_preset
+
+    if n < 1:
+        raise ValueError(f"--images must be >= 1, got {n}")
+    dataset = load_dataset(meta.get("dataset") or get_preset(preset).dataset, train=False, limit=offset + n)
+    items = [dataset[i] for i in range(offset, len(dataset))]
+    return torch.stack([x for x, _ in items]), torch.tensor([y for _, y in items])
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import logging
+
+    from .serve import EdgeServer
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    if args.threads:
+        import torch
+        torch.set_num_threads(args.threads)
+    _, meta, configurations = _serve_model(args)
+    server = EdgeServer(configurations, host=args.host, port=args.port, max_connections=args.max_connections,
+                        max_payload=args.max_payload, idle_timeout=args.idle_timeout,
+                        max_requests=args.max_requests)
+    host, port = server.address
+    for c in configurations:
+        print(f"configuration {c.config_id:>10}  {c.spec:<20} feature {'x'.join(map(str, c.feature_shape))}")
+    print(f"coinfer edge server listening on {host}:{port}", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    print(f"stopped; {json.dumps(server.stats())}", flush=True)
+    return 0
+
+
+def _device(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from .serve import DeviceClient, format_rate, parse_rate, summarize
+
+    rate = parse_rate(args.rate)
+    _, meta, configurations = _serve_model(argparse.Namespace(**{**vars(args), "config": [args.config]}))
+    configuration = configurations[0]
+    images, labels = _test_images(meta, args.preset, args.images, args.offset)
+    with DeviceClient(configuration, args.host, args.port, rate=rate, burst=args.burst,
+                      timeout=args.timeout) as client:
+        client.check()
+        runs = [client.infer(image) for image in images]
+    correct = int(sum(m.predicted_class == int(y) for m, y in zip(runs, labels)))
+    summary = summarize(runs)
+    if args.json:
+        print(json.dumps({"spec": configuration.spec, "config_id": configuration.config_id,
+                          "rate_Bps": rate, "correct": correct, **summary,
+                          "classes": [m.predicted_class for m in runs]}, indent=1))
+        return 0
+    for i, (m, y) in enumerate(zip(runs, labels)):
+        if i < args.show:
+            print(f"image {args.offset + i:>5}: class {m.predicted_class} (label {int(y)}), "
+                  f"{m.frame_bytes} B sent, {m.total_s * 1e3:.1f} ms")
+    print(f"{configuration.spec} at {format_rate(rate)}: {correct}/{len(runs)} correct; latency median "
+          f"{summary['total_median_s'] * 1e3:.1f} ms, p95 {summary['total_p95_s'] * 1e3:.1f} ms "
+          f"(device {summary['device_median_s'] * 1e3:.1f}, send {summary['send_median_s'] * 1e3:.1f}, "
+          f"server {summary['server_median_s'] * 1e3:.1f} ms); {int(np.mean([m.frame_bytes for m in runs]))} "
+          "B per frame")
+    return 0
+
+
+def _measure(args: argparse.Namespace) -> int:
+    import time
+
+    from .paths import project_root, results_dir
+    from .results import write_json_atomic
+    from .serve import concurrency_probe, measure, parse_rate, save_measurements
+
+    start = time.time()
+    if args.threads:
+        import torch
+        torch.set_num_threads(args.threads)
+    _, meta, configurations = _serve_model(args)
+    rates = [parse_rate(r) for r in args.rates.split(",")]
+    images, labels = _test_images(meta, args.preset, args.images)
+    address = None
+    if args.connect:
+        host, _, port = args.connect.rpartition(":")
+        address = (host, int(port))
+    result = measure(configurations, images, labels, rates, address=address, burst=args.burst,
+                     flops_per_s=args.flops * 1e9 if args.flops else None,
+                     progress=lambda line: print(line, file=sys.stderr, flush=True))
+    probe = None
+    if args.clients > 1:
+        from .serve import EdgeServer
+        if address is None:
+            with EdgeServer(configurations, max_connections=args.clients) as server:
+                probe = concurrency_probe(configurations[0], server.address, images[:args.probe_images],
+                                          args.clients)
+                probe["server_stats"] = server.stats()
+        else:
+            probe = concurrency_probe(configurations[0], address, images[:args.probe_images], args.clients)
+    print(result.table())
+    if probe:
+        print(f"concurrency: {probe['clients']} clients x {probe['images_per_client']} images at once, "
+              f"{len(probe['failures'])} failures, {probe['throughput_images_per_s']:.1f} images/s, "
+              f"server held {probe.get('server_stats', {}).get('max_concurrent_connections', '?')} connections")
+    out = project_root() / "benchmarks" / "out" / f"serve_measure_{args.preset}.json"
+    write_json_atomic(out, {"rows": result.rows, "flops_per_s": result.flops_per_s,
+                            "server_stats": result.server_stats, "concurrency": probe})
+    print(f"wrote {out}")
+    if args.save:
+        path = results_dir() / f"serve_latency_{args.preset}.json" if args.save == "default" else args.save
+        save_measurements(path, result, configurations, meta, args.preset, time.time() - start,
+                          concurrency=probe)
+        print(f"wrote {path}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m coinfer", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -61,6 +195,57 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoints", default=None, help="checkpoint folder (default: data/checkpoints)")
     p.add_argument("--retrain", action="store_true", help="train even if a checkpoint exists")
     p.set_defaults(func=_train)
+
+    def model_args(p, many: bool):
+        p.add_argument("--preset", default="quick", help="whose baseline checkpoint to load (default quick)")
+        p.add_argument("--checkpoint", default=None, help="a coinfer checkpoint instead of the preset's baseline")
+        if many:
+            p.add_argument("--config", action="append", default=None, metavar="SPLIT:CODEC",
+                           help="configuration to run, e.g. layer2.1:uint8 or s3:float32; repeat for several "
+                                f"(default: {' '.join(DEFAULT_SERVE_CONFIGS)})")
+        else:
+            p.add_argument("--config", required=True, metavar="SPLIT:CODEC",
+                           help="configuration to run, e.g. layer2.1:uint8 (must be one the server holds)")
+        p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
+
+    p = commands.add_parser("serve", help="run an edge server: decoder + server part, over TCP")
+    model_args(p, many=True)
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to bind (default 127.0.0.1, this machine only; 0.0.0.0 for all interfaces)")
+    p.add_argument("--port", type=int, default=5000, help="TCP port (0 picks a free one; default 5000)")
+    p.add_argument("--max-connections", type=int, default=8, help="connections served at once (default 8)")
+    p.add_argument("--max-payload", type=int, default=4 * 1024 * 1024, help="largest payload accepted, bytes")
+    p.add_argument("--idle-timeout", type=float, default=30.0, help="close a silent connection after this many s")
+    p.add_argument("--max-requests", type=int, default=None, help="stop after answering this many features")
+    p.set_defaults(func=_serve)
+
+    p = commands.add_parser("device", help="run the device part + encoder on test images, classify via a server")
+    model_args(p, many=False)
+    p.add_argument("--host", default="127.0.0.1", help="the edge server's address")
+    p.add_argument("--port", type=int, default=5000)
+    p.add_argument("--rate", default="inf", help="uplink rate, e.g. 40KB/s (1 KB = 1000 B), 800kbit/s, or inf")
+    p.add_argument("--burst", type=float, default=0.0, help="token-bucket depth, bytes (default 0)")
+    p.add_argument("--images", type=int, default=10, help="test images to classify")
+    p.add_argument("--offset", type=int, default=0, help="index of the first test image")
+    p.add_argument("--show", type=int, default=10, help="print this many per-image lines")
+    p.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for a reply")
+    p.add_argument("--json", action="store_true", help="print JSON instead of text")
+    p.set_defaults(func=_device)
+
+    p = commands.add_parser("measure", help="measured vs predicted co-inference latency per configuration and rate")
+    model_args(p, many=True)
+    p.add_argument("--rates", default="10KB/s,40KB/s,1000KB/s", help="comma-separated link rates")
+    p.add_argument("--images", type=int, default=20, help="test images per configuration and rate")
+    p.add_argument("--burst", type=float, default=0.0, help="token-bucket depth, bytes (default 0)")
+    p.add_argument("--flops", type=float, default=None,
+                   help="FLOP rate (GFLOP/s) for the prediction; default: calibrated on this CPU")
+    p.add_argument("--connect", default=None, metavar="HOST:PORT",
+                   help="measure against a running server instead of one started in this process")
+    p.add_argument("--clients", type=int, default=4, help="concurrent devices in the concurrency probe (1: skip)")
+    p.add_argument("--probe-images", type=int, default=5, help="images per client in the concurrency probe")
+    p.add_argument("--save", nargs="?", const="default", default=None, metavar="PATH",
+                   help="also write a lookup table (default data/results/serve_latency_<preset>.json)")
+    p.set_defaults(func=_measure)
     return parser
 
 
@@ -68,6 +253,6 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (ValueError, FileNotFoundError, RuntimeError) as error:
+    except (ValueError, FileNotFoundError, RuntimeError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
