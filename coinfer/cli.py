@@ -99,9 +99,9 @@ def _serve(args: argparse.Namespace) -> int:
 def _device(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from .serve import DeviceClient, format_rate, parse_rate, summarize
+    from .serve import DeviceClient, format_link_rate, parse_link_rate, summarize
 
-    rate = parse_rate(args.rate)
+    rate = parse_link_rate(args.rate)
     _, meta, configurations = _serve_model(argparse.Namespace(**{**vars(args), "config": [args.config]}))
     configuration = configurations[0]
     images, labels = _test_images(meta, args.preset, args.images, args.offset)
@@ -120,7 +120,7 @@ def _device(args: argparse.Namespace) -> int:
         if i < args.show:
             print(f"image {args.offset + i:>5}: class {m.predicted_class} (label {int(y)}), "
                   f"{m.frame_bytes} B sent, {m.total_s * 1e3:.1f} ms")
-    print(f"{configuration.spec} at {format_rate(rate)}: {correct}/{len(runs)} correct; latency median "
+    print(f"{configuration.spec} at {format_link_rate(rate)}: {correct}/{len(runs)} correct; latency median "
           f"{summary['total_median_s'] * 1e3:.1f} ms, p95 {summary['total_p95_s'] * 1e3:.1f} ms "
           f"(device {summary['device_median_s'] * 1e3:.1f}, send {summary['send_median_s'] * 1e3:.1f}, "
           f"server {summary['server_median_s'] * 1e3:.1f} ms); {int(np.mean([m.frame_bytes for m in runs]))} "
@@ -133,14 +133,14 @@ def _measure(args: argparse.Namespace) -> int:
 
     from .paths import project_root, results_dir
     from .results import write_json_atomic
-    from .serve import concurrency_probe, measure, parse_rate, save_measurements
+    from .serve import concurrency_probe, measure, parse_link_rate, save_measurements
 
     start = time.time()
     if args.threads:
         import torch
         torch.set_num_threads(args.threads)
     _, meta, configurations = _serve_model(args)
-    rates = [parse_rate(r) for r in args.rates.split(",")]
+    rates = [parse_link_rate(r) for r in args.rates.split(",")]
     images, labels = _test_images(meta, args.preset, args.images)
     address = None
     if args.connect:

@@ -12,7 +12,7 @@ This module runs the real thing so that the model can be checked::
                                      ^                         |
                                      +------ RESULT frame <----+
 
-* A :class:`Configuration` is one way of running the network: a split point, a :class:`FeatureCodec`
+* A :class:`Configuration` is one way of running the network: a split point, a :class:`PayloadCodec`
   that turns the split feature into real bytes and back, and the weights. Its ``config_id`` (a 32-bit
   hash of the three) travels in every frame, so a device and a server holding different weights or
   codecs are told so instead of computing garbage.
@@ -41,6 +41,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
+import os
 import re
 import socket
 import struct
@@ -63,42 +64,24 @@ log = logging.getLogger("coinfer.serve")
 
 # -- link rates ------------------------------------------------------------------------------------
 
-_RATE_UNITS = {"B/s": 1.0, "kB/s": 1e3, "KB/s": 1e3, "MB/s": 1e6, "GB/s": 1e9,
-               "bit/s": 1 / 8, "kbit/s": 1e3 / 8, "Mbit/s": 1e6 / 8}
+def parse_link_rate(text: str | float | None) -> float | None:
+    """A link rate in **bytes** per second for the shaper, from :func:`coinfer.latency.parse_rate`'s
+    units (``"40KB/s"`` is 40,000 B/s; ``"800kbit/s"`` is 100,000 B/s), or None for ``"inf"``/None
+    (no shaping). A bare Python number is taken as bytes/s."""
+    from .latency import parse_rate
 
-
-def parse_rate(text: str | float) -> float | None:
-    """A link rate in bytes per second from ``"40KB/s"``, ``"2.5MB/s"``, ``"800kbit/s"`` or ``"inf"``.
-
-    ``"inf"`` (or ``"unlimited"``) returns None: no shaping. Units are decimal (1 KB = 1000 B, as
-    in the paper); a bare number is refused because bytes and bits are too easily confused.
-    """
-    if isinstance(text, (int, float)):
-        value = float(text)
-        if not (value > 0 and math.isfinite(value)):
-            raise ValueError(f"a link rate must be a positive number of bytes/s, got {text!r}")
-        return value
-    s = str(text).strip()
-    if s.lower() in ("inf", "unlimited", "none"):
+    if text is None or (isinstance(text, str) and text.strip().lower() in ("inf", "unlimited", "none")):
         return None
-    match = re.fullmatch(r"([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*([A-Za-z/]+)", s)
-    if not match or match.group(2) not in _RATE_UNITS:
-        raise ValueError(f"cannot read link rate {text!r}; write a number and a unit, one of "
-                         f"{', '.join(_RATE_UNITS)} (1 KB = 1000 B), e.g. '40KB/s', or 'inf' for no shaping")
-    value = float(match.group(1)) * _RATE_UNITS[match.group(2)]
-    if not value > 0:
-        raise ValueError(f"a link rate must be positive, got {text!r}")
-    return value
+    if isinstance(text, (int, float)) and not isinstance(text, bool):
+        return parse_rate(float(text) * 8) / 8
+    return parse_rate(text) / 8
 
 
-def format_rate(rate: float | None) -> str:
-    """``40000.0`` -> ``"40KB/s"``; None -> ``"inf"``."""
-    if rate is None:
-        return "inf"
-    for unit, scale in (("MB/s", 1e6), ("KB/s", 1e3)):
-        if rate >= scale:
-            return f"{rate / scale:g}{unit}"
-    return f"{rate:g}B/s"
+def format_link_rate(rate: float | None) -> str:
+    """Bytes/s as the paper writes it (``"40 KB/s"``), ``"inf"`` for None."""
+    from .latency import format_rate
+
+    return "inf" if rate is None else format_rate(8 * rate)
 
 
 # -- the link shaper -------------------------------------------------------------------------------
@@ -179,7 +162,7 @@ class LinkShaper:
 
 # -- codecs ----------------------------------------------------------------------------------------
 
-class FeatureCodec:
+class PayloadCodec:
     """Turns one image's split feature into bytes and back: the only thing a server and device share
     besides the weights.
 
@@ -212,7 +195,7 @@ class FeatureCodec:
                              f"{expected} bytes, got {len(payload)}")
 
 
-class Float32Codec(FeatureCodec):
+class Float32Codec(PayloadCodec):
     """The raw feature: float32 little-endian, ``4 x elements`` bytes (the paper's "original network")."""
 
     name = "float32"
@@ -226,7 +209,7 @@ class Float32Codec(FeatureCodec):
         return torch.from_numpy(array.astype(np.float32))
 
 
-class Uniform8BitCodec(FeatureCodec):
+class Uniform8BitCodec(PayloadCodec):
     """8-bit uniform quantization between the feature's own minimum and maximum.
 
     Payload: ``float32 lo, float32 hi`` (little-endian) then one uint8 per element,
@@ -254,15 +237,15 @@ class Uniform8BitCodec(FeatureCodec):
         return torch.from_numpy((lo + q.astype(np.float32) * np.float32(span / 255.0)).astype(np.float32))
 
 
-#: Codec factories by name: ``factory(feature_shape, argument) -> FeatureCodec``; ``argument`` is the
+#: Codec factories by name: ``factory(feature_shape, argument) -> PayloadCodec``; ``argument`` is the
 #: text after a second colon in a configuration spec (``"layer2.1:learned:ckpt.pt"``), or None.
-CODECS: dict[str, Callable[[tuple[int, ...], str | None], FeatureCodec]] = {
+CODECS: dict[str, Callable[[tuple[int, ...], str | None], PayloadCodec]] = {
     "float32": lambda shape, arg: Float32Codec(shape),
     "uint8": lambda shape, arg: Uniform8BitCodec(shape),
 }
 
 
-def register_codec(name: str, factory: Callable[[tuple[int, ...], str | None], FeatureCodec]) -> None:
+def register_codec(name: str, factory: Callable[[tuple[int, ...], str | None], PayloadCodec]) -> None:
     """Make ``"<split>:<name>[:<argument>]"`` configuration specs build codecs with ``factory``."""
     if not re.fullmatch(r"[A-Za-z0-9_+.-]+", name):
         raise ValueError(f"codec name {name!r} may contain only letters, digits and _+.-")
@@ -291,7 +274,7 @@ class Configuration:
 
     spec: str
     split: str
-    codec: FeatureCodec
+    codec: PayloadCodec
     device_part: nn.Module
     server_part: nn.Module
     feature_shape: tuple[int, ...]
@@ -758,38 +741,48 @@ class DeviceClient:
 
 # -- the latency model and measurement -------------------------------------------------------------
 
-def predict_latency(device_macs: float, server_macs: float, bits: float, rate: float | None,
-                    device_flops: float, server_flops: float) -> dict:
-    """The paper's latency model (section V-C), seconds: compute as FLOPs / FLOP/s, link as bits / rate.
+def configuration_record(configuration: Configuration, frame_bytes: float, accuracy: float):
+    """The configuration as a :class:`coinfer.results.Record`; ``bits_per_image`` is what the link
+    carries per image, ``8 x frame_bytes`` (payload and the 20-byte header)."""
+    from .results import Record
 
-    ``rate`` in bytes/s (None: infinitely fast link); FLOP/s rates in FLOPs per second, FLOPs = 2 x MACs.
+    return Record(method=getattr(configuration.codec, "method", "original"), split=configuration.split,
+                  accuracy=accuracy, device_macs=configuration.device_macs,
+                  device_params=sum(p.numel() for p in configuration.device_part.parameters())
+                  + getattr(configuration.codec, "device_params", 0),
+                  server_macs=configuration.server_macs, bits_per_image=8 * frame_bytes,
+                  code_size=getattr(configuration.codec, "code_size", configuration.codec.name))
+
+
+def predict_latency(record, rate: float | None, device_flops: float, server_flops: float) -> dict:
+    """:func:`coinfer.latency.latency` of ``record`` with both sides at the given FLOP/s, seconds.
+
+    ``rate`` in bytes/s; None (an unshaped loopback link) is modelled as an infinitely fast link.
     """
-    device_s = 2 * device_macs / device_flops
-    send_s = 0.0 if rate is None else bits / (8 * rate)
-    server_s = 2 * server_macs / server_flops
-    return {"device_s": device_s, "send_s": send_s, "server_s": server_s,
-            "total_s": device_s + send_s + server_s}
+    from .latency import DeviceSpec, Environment, ServerSpec, latency
+
+    memory = float(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    env = Environment(DeviceSpec("device process (this CPU)", flops=device_flops, memory_bytes=memory),
+                      ServerSpec("server process (this CPU)", flops=server_flops),
+                      rate_bps=8 * rate if rate is not None else 1.0)
+    breakdown = latency(record, env)
+    send_s = breakdown.communication_s if rate is not None else 0.0
+    return {"device_s": breakdown.device_s, "send_s": send_s, "server_s": breakdown.server_s,
+            "total_s": breakdown.device_s + send_s + breakdown.server_s}
 
 
-@torch.inference_mode()
-def calibrate_flops(model: nn.Module, images: torch.Tensor, repeats: int = 3) -> float:
-    """This CPU's effective FLOP/s on ``model`` at batch size 1: 2 x MACs / median time per image.
+def calibrate_flops(model: nn.Module, input_shape: tuple[int, ...] = (3, 32, 32), repeats: int = 20) -> float:
+    """This CPU's effective FLOP/s on ``model`` at batch size 1: 2 x MACs (thop) / median forward time
+    (:func:`coinfer.latency.time_forward`).
 
-    The device and the server share one machine on loopback, so one calibrated rate stands in for the
+    The device and the server share one machine on loopback, so one calibrated speed stands in for the
     paper's 24 GFLOP/s (Raspberry Pi 3) and 13.45 TFLOP/s (RTX 2080 Ti).
     """
+    from .latency import time_forward
     from .profile import thop_macs
 
-    model = model.eval()
-    macs, _ = thop_macs(model, tuple(images.shape[1:]))
-    model(images[:1])  # warm-up: first calls allocate
-    times = []
-    for _ in range(repeats):
-        for image in images:
-            t0 = time.perf_counter()
-            model(image.unsqueeze(0))
-            times.append(time.perf_counter() - t0)
-    return 2 * macs / float(np.median(times))
+    macs, _ = thop_macs(model, tuple(input_shape))
+    return 2 * macs / float(np.median(time_forward(model, tuple(input_shape), repeats=repeats)))
 
 
 def summarize(measurements: Sequence[Measurement]) -> dict:
@@ -844,7 +837,7 @@ def measure(configurations: Sequence[Configuration], images: torch.Tensor, label
     """
     if flops_per_s is None:
         full = nn.Sequential(configurations[0].device_part, configurations[0].server_part)
-        flops_per_s = calibrate_flops(full, images[: min(len(images), 8)])
+        flops_per_s = calibrate_flops(full, tuple(images.shape[1:]))
     server = None
     if address is None:
         server = EdgeServer(configurations).start()
@@ -860,17 +853,17 @@ def measure(configurations: Sequence[Configuration], images: torch.Tensor, label
                     client.link = LinkShaper(client.sock, rate, burst)
                     runs = [client.infer(image) for image in images]
                 row = summarize(runs)
-                predicted = predict_latency(configuration.device_macs, configuration.server_macs,
-                                            8 * row["frame_bytes_mean"], rate, flops_per_s, flops_per_s)
                 correct = sum(int(m.predicted_class == int(y)) for m, y in zip(runs, labels))
+                record = configuration_record(configuration, row["frame_bytes_mean"], correct / len(runs))
+                predicted = predict_latency(record, rate, flops_per_s, flops_per_s)
                 row.update(spec=configuration.spec, split=configuration.split, codec=configuration.codec.name,
-                           config_id=configuration.config_id, rate=format_rate(rate), rate_Bps=rate,
+                           config_id=configuration.config_id, rate=format_link_rate(rate), rate_Bps=rate,
                            device_macs=configuration.device_macs, server_macs=configuration.server_macs,
                            predicted=predicted, ratio=row["total_median_s"] / predicted["total_s"],
                            accuracy=correct / len(runs))
                 result.rows.append(row)
                 if progress:
-                    progress(f"{configuration.spec} at {format_rate(rate)}: median {row['total_median_s']:.4f} s, "
+                    progress(f"{configuration.spec} at {format_link_rate(rate)}: median {row['total_median_s']:.4f} s, "
                              f"predicted {predicted['total_s']:.4f} s")
     finally:
         if server is not None:
@@ -920,8 +913,8 @@ def save_measurements(path, result: MeasureResult, configurations: Sequence[Conf
 
     Each record's ``extra["measurements"]`` holds one row per link rate (medians, p95, parts and the
     prediction, seconds). Its ``accuracy`` is over the measured images only (``extra["accuracy_images"]``
-    says how many), not the whole test split. ``bits_per_image`` is the mean payload in bits (without the
-    20-byte header; ``extra["header_bits"]``).
+    says how many), not the whole test split. ``bits_per_image`` is the payload in bits (without the
+    20-byte header, ``extra["header_bits"]``; the predictions in ``measurements`` include it).
     """
     from .results import LookupTable, Provenance, Record
 
@@ -935,14 +928,11 @@ def save_measurements(path, result: MeasureResult, configurations: Sequence[Conf
         accuracy = sum(r["accuracy"] * r["images"] for r in rows) / images
         keep = ("rate", "rate_Bps", "images", "total_median_s", "total_p95_s", "device_median_s", "send_median_s",
                 "server_median_s", "other_median_s", "frame_bytes_mean", "predicted", "ratio")
-        table.add(Record(
-            method=getattr(configuration.codec, "method", "original"), split=configuration.split, accuracy=accuracy,
-            device_macs=configuration.device_macs, device_params=sum(p.numel() for p in configuration.device_part.parameters()),
-            server_macs=configuration.server_macs, bits_per_image=8 * rows[0]["payload_bytes_mean"],
-            code_size=configuration.codec.name,
-            extra={"kind": "measured-latency", "spec": configuration.spec, "config_id": configuration.config_id,
-                   "accuracy_images": images, "header_bits": 8 * wire.HEADER_SIZE,
-                   "flops_per_s": result.flops_per_s, "server_stats": result.server_stats,
-                   "concurrency": concurrency, "baseline_test_accuracy": meta.get("test_accuracy"),
-                   "measurements": [{k: r[k] for k in keep} for r in rows]}))
+        base = configuration_record(configuration, rows[0]["payload_bytes_mean"], accuracy).to_dict()
+        table.add(Record(**{**base, "extra": {
+            "kind": "measured-latency", "spec": configuration.spec, "config_id": configuration.config_id,
+            "accuracy_images": images, "header_bits": 8 * wire.HEADER_SIZE,
+            "flops_per_s": result.flops_per_s, "server_stats": result.server_stats,
+            "concurrency": concurrency, "baseline_test_accuracy": meta.get("test_accuracy"),
+            "measurements": [{k: r[k] for k in keep} for r in rows]}}))
     return table.save(path)

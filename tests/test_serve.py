@@ -23,7 +23,7 @@ from coinfer import wire
 from coinfer.data import load_dataset
 from coinfer.models import resnet18
 from coinfer.serve import (DeviceClient, EdgeServer, Float32Codec, LinkShaper, TokenBucket,
-                           Uniform8BitCodec, build_configurations, measure, parse_rate)
+                           Uniform8BitCodec, build_configurations, measure, parse_link_rate)
 from coinfer.train import save_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -120,14 +120,14 @@ def test_codecs_round_trip_real_bytes():
     assert torch.allclose(u8_small.decode(u8_small.encode(constant)), constant)
 
 
-def test_parse_rate_units():
-    assert parse_rate("40KB/s") == 40_000
-    assert parse_rate("1000kB/s") == 1_000_000
-    assert parse_rate("800kbit/s") == 100_000
-    assert parse_rate("inf") is None
+def test_link_rates_are_bytes_per_second():
+    assert parse_link_rate("40KB/s") == 40_000
+    assert parse_link_rate("1MB/s") == 1_000_000
+    assert parse_link_rate("800kbit/s") == 100_000
+    assert parse_link_rate("inf") is None
     for bad in ("40", "40KiB/s", "-3KB/s", "fast"):
         with pytest.raises(ValueError, match="link rate"):
-            parse_rate(bad)
+            parse_link_rate(bad)
 
 
 def test_token_bucket_schedule_is_exact_with_a_virtual_clock():
@@ -336,10 +336,10 @@ def test_mismatched_weights_are_detected(server, batch):
 
 def test_measure_rows_hold_parts_and_prediction(configurations, batch):
     images, labels = batch
-    result = measure(configurations[1:2], images[:2], labels[:2], [parse_rate("100KB/s"), None],
+    result = measure(configurations[1:2], images[:2], labels[:2], [parse_link_rate("100KB/s"), None],
                      flops_per_s=1e9, warmup=1)
     shaped, unshaped = result.rows
-    assert shaped["rate"] == "100KB/s" and unshaped["rate"] == "inf"
+    assert shaped["rate"] == "100 KB/s" and unshaped["rate"] == "inf"
     frame = shaped["frame_bytes_mean"]
     assert frame == 8 * 16 * 16 + 8 + wire.HEADER_SIZE  # 8x16x16 uint8 + range + header
     assert shaped["predicted"]["send_s"] == pytest.approx(frame / 100_000)
