@@ -7,6 +7,7 @@ Commands::
     python -m coinfer serve --config layer2.1:uint8 --port 5000    # an edge server (TCP)
     python -m coinfer device --config layer2.1:uint8 --port 5000 --rate 40KB/s --images 20
     python -m coinfer measure --preset quick --images 50 --save    # measured vs predicted latency
+    python -m coinfer train-codec --split layer3.1 --code-size d16-l4  # a learned codec to serve
     python -m coinfer encode --preset quick|paper                  # feature encoders + Huffman baseline
 """
 
@@ -56,7 +57,7 @@ def _serve_model(args: argparse.Namespace):
 
     model, meta = load_model_for(args.preset, args.checkpoint)
     specs = args.config or list(DEFAULT_SERVE_CONFIGS)
-    return model, meta, build_configurations(model, specs)
+    return model, meta, build_configurations(model, specs, preset=args.preset)
 
 
 def _test_images(meta: dict, preset: str, n: int, offset: int = 0):
@@ -195,6 +196,18 @@ def _encode(args: argparse.Namespace) -> int:
     return 0
 
 
+def _train_codec(args: argparse.Namespace) -> int:
+    from .serve import load_model_for, train_learned_codec
+
+    if args.threads:
+        import torch
+        torch.set_num_threads(args.threads)
+    model, _ = load_model_for(args.preset, args.checkpoint)
+    overrides = {k: v for k, v in {"train_limit": args.train_limit, "epochs": args.epochs}.items() if v is not None}
+    train_learned_codec(model, args.split, args.code_size, args.preset, path=args.out, **overrides)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m coinfer", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -265,6 +278,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--save", nargs="?", const="default", default=None, metavar="PATH",
                    help="also write a lookup table (default data/results/serve_latency_<preset>.json)")
     p.set_defaults(func=_measure)
+
+    p = commands.add_parser("train-codec", help="train one learned codec and save it for serve/device/measure")
+    p.add_argument("--preset", default="quick")
+    p.add_argument("--checkpoint", default=None, help="the backbone (default: the preset's baseline)")
+    p.add_argument("--split", required=True, help="split point, e.g. layer3.1 or s4")
+    p.add_argument("--code-size", required=True, help="e.g. d16-l4 (scalar codewords) or d16-k16 (vector codebook)")
+    p.add_argument("--train-limit", type=int, default=None, help="training images (default: the encode preset's)")
+    p.add_argument("--epochs", type=int, default=None, help="quantized epochs (default: the encode preset's)")
+    p.add_argument("--out", default=None, help="checkpoint path (default data/checkpoints/<preset>/codec_<split>_<size>.pt)")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    p.set_defaults(func=_train_codec)
 
     p = commands.add_parser("encode", help="train feature encoders (section IV) and the 8-bit Huffman baseline")
     p.add_argument("--preset", default="quick")

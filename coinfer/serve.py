@@ -237,15 +237,148 @@ class Uniform8BitCodec(PayloadCodec):
         return torch.from_numpy((lo + q.astype(np.float32) * np.float32(span / 255.0)).astype(np.float32))
 
 
-#: Codec factories by name: ``factory(feature_shape, argument) -> PayloadCodec``; ``argument`` is the
-#: text after a second colon in a configuration spec (``"layer2.1:learned:ckpt.pt"``), or None.
-CODECS: dict[str, Callable[[tuple[int, ...], str | None], PayloadCodec]] = {
-    "float32": lambda shape, arg: Float32Codec(shape),
-    "uint8": lambda shape, arg: Uniform8BitCodec(shape),
+class LearnedCodec(PayloadCodec):
+    """Adapter for a trained :class:`coinfer.encode.FeatureCodec` (section IV-B's two-step encoder).
+
+    ``encode`` runs the dimension-reduction encoder, the learned quantizer and the range coder
+    (:meth:`~coinfer.encode.FeatureCodec.compress`); ``decode`` the range decoder, the codewords and
+    the decoder network (:meth:`~coinfer.encode.FeatureCodec.decompress`). The payload is the
+    codec's own packet (magic byte, symbol count, CRC-32, range-coded symbols). Its networks' MACs
+    count on the device and server sides.
+    """
+
+    name = "learned"
+    method = "framework"
+
+    def __init__(self, feature_shape: Sequence[int], codec: nn.Module, code_size: str, source: str = ""):
+        super().__init__(feature_shape)
+        from .encode import CodeSize
+
+        self.codec = codec.eval()
+        self.code_size = str(code_size)
+        self.source = source
+        size = CodeSize.parse(self.code_size)
+        self.device_macs = int(codec.encoder_macs(self.feature_shape))
+        self.server_macs = int(codec.decoder_macs((size.dim,)))
+        self.device_params = int(codec.encoder_params())
+        self._digest = weights_digest(codec)
+
+    def encode(self, feature: torch.Tensor) -> bytes:
+        return self.codec.compress(feature.unsqueeze(0))[0]
+
+    def decode(self, payload: bytes) -> torch.Tensor:
+        return self.codec.decompress([payload])[0]  # BitstreamError (a ValueError) for a bad packet
+
+    def fingerprint(self) -> str:
+        return f"learned|{self.code_size}|{self._digest}"
+
+
+def codec_checkpoint_path(preset: str, point: str, code_size: str):
+    """Where :func:`train_learned_codec` keeps a codec: ``data/checkpoints/<preset>/codec_<split>_<size>.pt``."""
+    from .presets import get_preset
+    from .train import checkpoint_dir
+
+    return checkpoint_dir(get_preset(preset)) / f"codec_{canonical_split_point(point)}_{code_size}.pt"
+
+
+def load_learned_codec(path, weights: str | None = None) -> tuple[nn.Module, dict]:
+    """A trained codec and its metadata from a checkpoint of :func:`train_learned_codec` (weights_only).
+
+    ``weights``, the SHA-256 of the network the codec will sit in (:func:`weights_digest`), is checked
+    against the digest the codec was trained on: a codec is only valid for its own backbone.
+    """
+    from .encode import build_codec
+    from .train import load_checkpoint
+
+    state, meta = load_checkpoint(path)
+    if meta.get("kind") != "feature-codec":
+        raise ValueError(f"{path} is a {meta.get('kind')!r} checkpoint, not a 'feature-codec' one")
+    if weights is not None and meta.get("backbone_weights_sha256") != weights:
+        raise ValueError(f"codec {path} was trained on a network with weights "
+                         f"{str(meta.get('backbone_weights_sha256'))[:12]}..., not the loaded {weights[:12]}...")
+    codec = build_codec(tuple(meta["feature_shape"]), meta["code_size"], meta.get("kernel_size", 3))
+    codec.load_state_dict(state)
+    return codec.eval(), meta
+
+
+def train_learned_codec(model: nn.Module, point: str, code_size: str, preset: str = "quick",
+                        path=None, log: Callable[[str], None] = print, **overrides) -> tuple[nn.Module, dict]:
+    """Train a learned codec at ``point`` in front of ``model``'s frozen server part and save it.
+
+    Runs :mod:`coinfer.encode_experiment`'s recipe (``get_encode_config(preset)`` with ``overrides``,
+    cached features of the frozen device part, warm-up, k-means codewords, quantized epochs, entropy
+    model) and evaluates it on the test split. Saved with :func:`coinfer.train.save_checkpoint` at
+    ``path`` (default :func:`codec_checkpoint_path`), with the backbone's digest in the metadata.
+    """
+    from .data import load_dataset
+    from .encode import build_codec
+    from .encode_experiment import FeatureSource, evaluate_codec, freeze, get_encode_config, train_codec
+    from .presets import get_preset
+    from .train import save_checkpoint, seed_everything
+
+    point = canonical_split_point(point)
+    preset_obj = get_preset(preset)
+    config = get_encode_config(preset, **overrides)
+    start = time.time()
+    model = freeze(model.eval())
+    device_part, server_part = split(model, point)
+    train_set = load_dataset(preset_obj.dataset, train=True, limit=config.train_limit)
+    test_set = load_dataset(preset_obj.dataset, train=False, limit=config.test_limit)
+    train_src = FeatureSource(device_part, train_set, precompute=True, batch_size=config.eval_batch_size)
+    shape = train_src.feature_shape
+    size = config.code_size_at(code_size, shape)
+    seed_everything(preset_obj.seed)
+    codec = build_codec(shape, size, config.kernel_size, config.temperature, config.commitment)
+    history = train_codec(codec, server_part, train_src, config, seed=preset_obj.seed, desc=f"{point} {size}")
+    del train_src
+    result = evaluate_codec(codec, server_part,
+                            FeatureSource(device_part, test_set, precompute=True, batch_size=config.eval_batch_size))
+    meta = {"kind": "feature-codec", "split": point, "code_size": str(size), "feature_shape": list(shape),
+            "kernel_size": config.kernel_size, "backbone_weights_sha256": weights_digest(model),
+            "preset": preset_obj.name, "dataset": preset_obj.dataset, "seed": preset_obj.seed,
+            "test_accuracy": result["accuracy"], "bits_real": result["bits_real"],
+            "test_images": result["test_images"], "train_loss": [round(v, 4) for v in history["loss"]],
+            "encode_config": config.to_dict(), "wall_time_s": round(time.time() - start, 1)}
+    path = path or codec_checkpoint_path(preset_obj.name, point, code_size)
+    save_checkpoint(path, codec, meta)
+    log(f"codec {point} {size}: test accuracy {result['accuracy']:.4f}, {result['bits_real']:.1f} bits per image "
+        f"(payload), trained in {meta['wall_time_s']:.0f} s; saved {path}")
+    return codec.eval(), meta
+
+
+def _learned_factory(shape: tuple[int, ...], argument: str | None, context: dict) -> PayloadCodec:
+    """``<split>:learned:<path or code size>``: a codec checkpoint by path, or by code size in the
+    preset's checkpoint folder (:func:`codec_checkpoint_path`)."""
+    from pathlib import Path
+
+    if not argument:
+        raise ValueError("a learned codec needs a checkpoint: '<split>:learned:<path.pt>' or "
+                         "'<split>:learned:<code size>' (e.g. layer3.1:learned:d16-l4)")
+    path = Path(argument)
+    if not path.suffix == ".pt":
+        path = codec_checkpoint_path(context.get("preset") or "quick", context["split"], argument)
+    if not path.exists():
+        raise FileNotFoundError(f"no codec checkpoint at {path}; train one with 'python -m coinfer train-codec "
+                                f"--preset {context.get('preset') or 'quick'} --split {context['split']} "
+                                f"--code-size {argument}'")
+    codec, meta = load_learned_codec(path, context.get("weights"))
+    if canonical_split_point(meta["split"]) != context["split"] or tuple(meta["feature_shape"]) != tuple(shape):
+        raise ValueError(f"codec {path} was trained at {meta['split']} on {meta['feature_shape']} features, "
+                         f"not at {context['split']} on {list(shape)}")
+    return LearnedCodec(shape, codec, meta["code_size"], source=str(path))
+
+
+#: Codec factories by name: ``factory(feature_shape, argument, context) -> PayloadCodec``; ``argument``
+#: is the text after a second colon in a configuration spec (``"layer3.1:learned:d16-l4"``) or None;
+#: ``context`` holds ``split``, ``weights`` (the network's digest) and ``preset``.
+CODECS: dict[str, Callable[[tuple[int, ...], str | None, dict], PayloadCodec]] = {
+    "float32": lambda shape, arg, context: Float32Codec(shape),
+    "uint8": lambda shape, arg, context: Uniform8BitCodec(shape),
+    "learned": _learned_factory,
 }
 
 
-def register_codec(name: str, factory: Callable[[tuple[int, ...], str | None], PayloadCodec]) -> None:
+def register_codec(name: str, factory: Callable[[tuple[int, ...], str | None, dict], PayloadCodec]) -> None:
     """Make ``"<split>:<name>[:<argument>]"`` configuration specs build codecs with ``factory``."""
     if not re.fullmatch(r"[A-Za-z0-9_+.-]+", name):
         raise ValueError(f"codec name {name!r} may contain only letters, digits and _+.-")
@@ -324,13 +457,15 @@ def parse_spec(spec: str) -> tuple[str, str, str | None]:
     return point, parts[1], parts[2] if len(parts) == 3 else None
 
 
-def build_configurations(model: nn.Module, specs: Iterable[str]) -> list[Configuration]:
+def build_configurations(model: nn.Module, specs: Iterable[str], preset: str | None = None) -> list[Configuration]:
     """A :class:`Configuration` for every spec, all sharing ``model``'s weights (no copies).
 
-    MACs come from :func:`coinfer.profile.profile_splits` (thop) plus the codec's own.
+    MACs come from :func:`coinfer.profile.profile_splits` (thop) plus the codec's own. ``preset``
+    tells learned codecs given by code size where to find their checkpoints.
     """
     from .profile import profile_splits
 
+    specs = list(specs)
     model = model.eval()
     profiles = {row.point: row for row in profile_splits(model)}
     digest = weights_digest(model)
@@ -338,7 +473,8 @@ def build_configurations(model: nn.Module, specs: Iterable[str]) -> list[Configu
     for spec in specs:
         point, codec_name, argument = parse_spec(spec)
         row = profiles[point]
-        codec = CODECS[codec_name](row.feature_shape, argument)
+        codec = CODECS[codec_name](tuple(row.feature_shape), argument,
+                                   {"split": point, "weights": digest, "preset": preset})
         device_part, server_part = split(model, point)
         canonical = f"{point}:{codec_name}" + (f":{argument}" if argument is not None else "")
         configurations.append(Configuration(

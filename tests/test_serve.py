@@ -379,3 +379,32 @@ def test_serve_and_device_commands_in_two_processes(tmp_path, model, batch, caps
     configuration = build_configurations(model, ["layer2.1:uint8"])[0]
     assert out["classes"] == configuration.run_local(batch[0][:3]).argmax(1).tolist()
     assert out["frame_bytes_mean"] == 8 * 16 * 16 + 8 + wire.HEADER_SIZE
+
+
+# -- a learned codec -----------------------------------------------------------------------------
+
+def test_learned_codec_served_with_real_range_coded_bytes(tmp_path, model, batch):
+    from coinfer.serve import LearnedCodec, load_learned_codec, train_learned_codec
+
+    path = tmp_path / "codec.pt"
+    codec, meta = train_learned_codec(model, "pool", "d8-l4", "quick", path=path, log=lambda line: None,
+                                      train_limit=256, test_limit=64, warmup_epochs=1, epochs=1)
+    assert meta["split"] == "pool" and meta["code_size"] == "d8-l4" and meta["feature_shape"] == [32]
+    configuration = build_configurations(model, [f"s5:learned:{path}"])[0]
+    assert isinstance(configuration.codec, LearnedCodec) and configuration.spec == f"pool:learned:{path}"
+    assert configuration.device_macs > build_configurations(model, ["pool:float32"])[0].device_macs
+    images, _ = batch
+    with EdgeServer([configuration]) as server, DeviceClient(configuration, *server.address) as client:
+        client.check()
+        runs = [client.infer(image) for image in images]
+        # a corrupted packet is refused by the codec's CRC, and the connection carries on
+        payload = bytearray(configuration.run_device(images[0]))
+        payload[-1] ^= 0xFF
+        client.sock.sendall(wire.Frame(wire.MessageType.FEATURE, configuration.config_id, 99, bytes(payload)).to_bytes())
+        expect_error(client.sock, wire.ErrorCode.BAD_PAYLOAD)
+        assert client.infer(images[0]).predicted_class == runs[0].predicted_class
+    assert [m.predicted_class for m in runs] == configuration.run_local(images).argmax(1).tolist()
+    assert all(m.payload_bytes < 16 for m in runs)  # 8 symbols of 2 bits, range coded, plus its framing
+    torch.manual_seed(5)
+    with pytest.raises(ValueError, match="trained on a network"):
+        load_learned_codec(path, weights="0" * 64)
