@@ -52,11 +52,21 @@ def _train(args: argparse.Namespace) -> int:
 DEFAULT_SERVE_CONFIGS = ("layer2.1:float32", "layer2.1:uint8", "layer3.1:uint8", "pool:float32")
 
 
+#: Learned codecs ``measure`` adds when their checkpoints exist (``python -m coinfer train-codec``).
+DEFAULT_LEARNED_CONFIGS = ("layer2.1:learned:d16-l4", "layer3.1:learned:d16-l4")
+
+
 def _serve_model(args: argparse.Namespace):
-    from .serve import build_configurations, load_model_for
+    from .serve import build_configurations, codec_checkpoint_path, load_model_for, parse_spec
 
     model, meta = load_model_for(args.preset, args.checkpoint)
-    specs = args.config or list(DEFAULT_SERVE_CONFIGS)
+    specs = args.config
+    if not specs:
+        specs = list(DEFAULT_SERVE_CONFIGS)
+        for spec in DEFAULT_LEARNED_CONFIGS:
+            point, _, size = parse_spec(spec)
+            if args.checkpoint is None and codec_checkpoint_path(args.preset, point, size).exists():
+                specs.append(spec)
     return model, meta, build_configurations(model, specs, preset=args.preset)
 
 
@@ -144,28 +154,38 @@ def _measure(args: argparse.Namespace) -> int:
     _, meta, configurations = _serve_model(args)
     rates = [parse_link_rate(r) for r in args.rates.split(",")]
     images, labels = _test_images(meta, args.preset, args.images)
-    address = None
+    progress = lambda line: print(line, file=sys.stderr, flush=True)  # noqa: E731
+    server, address = None, None
     if args.connect:
         host, _, port = args.connect.rpartition(":")
         address = (host, int(port))
-    result = measure(configurations, images, labels, rates, address=address, burst=args.burst,
-                     flops_per_s=args.flops * 1e9 if args.flops else None,
-                     progress=lambda line: print(line, file=sys.stderr, flush=True))
-    probe = None
-    if args.clients > 1:
-        from .serve import EdgeServer
-        if address is None:
-            with EdgeServer(configurations, max_connections=args.clients) as server:
-                probe = concurrency_probe(configurations[0], server.address, images[:args.probe_images],
-                                          args.clients)
-                probe["server_stats"] = server.stats()
-        else:
+    else:  # a real second process, as on two machines
+        from .serve import ServerProcess
+
+        serve_args = [a for spec in (c.spec for c in configurations) for a in ("--config", spec)]
+        serve_args += ["--preset", args.preset] + (["--checkpoint", args.checkpoint] if args.checkpoint else [])
+        serve_args += (["--threads", str(args.threads)] if args.threads else [])
+        serve_args += ["--max-connections", str(max(8, args.clients))]
+        server = ServerProcess(serve_args)
+        address = server.address
+    try:
+        result = measure(configurations, images, labels, rates, address=address, burst=args.burst,
+                         flops_per_s=args.flops * 1e9 if args.flops else None, progress=progress)
+        probe = None
+        if args.clients > 1:
             probe = concurrency_probe(configurations[0], address, images[:args.probe_images], args.clients)
+    finally:
+        if server is not None:
+            result_stats = server.stop()
+    if server is not None:
+        result.server_stats = result_stats
+        if probe is not None:
+            probe["server_max_concurrent_connections"] = result_stats.get("max_concurrent_connections")
     print(result.table())
     if probe:
         print(f"concurrency: {probe['clients']} clients x {probe['images_per_client']} images at once, "
               f"{len(probe['failures'])} failures, {probe['throughput_images_per_s']:.1f} images/s, "
-              f"server held {probe.get('server_stats', {}).get('max_concurrent_connections', '?')} connections")
+              f"server held at most {probe.get('server_max_concurrent_connections', '?')} connections at once")
     out = project_root() / "benchmarks" / "out" / f"serve_measure_{args.preset}.json"
     write_json_atomic(out, {"rows": result.rows, "flops_per_s": result.flops_per_s,
                             "server_stats": result.server_stats, "concurrency": probe})
@@ -175,6 +195,9 @@ def _measure(args: argparse.Namespace) -> int:
         save_measurements(path, result, configurations, meta, args.preset, time.time() - start,
                           concurrency=probe)
         print(f"wrote {path}")
+    return 0
+
+
 def _encode(args: argparse.Namespace) -> int:
     from .encode_experiment import get_encode_config, run_encoding
     from .paths import results_dir

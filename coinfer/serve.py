@@ -48,7 +48,7 @@ import struct
 import threading
 import time
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Callable, Iterable, Sequence
 
 import numpy as np
@@ -724,10 +724,10 @@ class EdgeServer:
             self._send_error(conn, frame.request_id, ErrorCode.INTERNAL, f"{type(error).__name__}: {error}")
             return True
         payload = wire.pack_result(int(logits.argmax()), logits.numpy(), decode_s, compute_s)
-        keep = self._send(conn, wire.Frame(MessageType.RESULT, frame.config_id, frame.request_id, payload))
-        with self._lock:
+        with self._lock:  # counted before the reply leaves, so a device that has its answer sees it counted
             self._stats["requests"] += 1
             done = self.max_requests is not None and self._stats["requests"] >= self.max_requests
+        keep = self._send(conn, wire.Frame(MessageType.RESULT, frame.config_id, frame.request_id, payload))
         if done:
             self._stopped.set()
         return keep
@@ -756,6 +756,70 @@ class EdgeServer:
             return True
         except OSError:
             return False
+
+
+class ServerProcess:
+    """``python -m coinfer serve`` in a child process on 127.0.0.1 and a free port: a real second process
+    (its own interpreter, GIL and torch threads), as on two machines.
+
+    ``serve_args`` are passed on (``--config``, ``--preset``/``--checkpoint``, ``--threads``, ...).
+    :meth:`stop` interrupts it and returns the counters it prints on the way out (:meth:`EdgeServer.stats`).
+    """
+
+    def __init__(self, serve_args: Sequence[str], start_timeout: float = 180.0):
+        import subprocess
+        import sys
+        from pathlib import Path
+
+        package_parent = str(Path(__file__).resolve().parents[1])
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+            [package_parent] + ([os.environ["PYTHONPATH"]] if os.environ.get("PYTHONPATH") else []))}
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "coinfer", "serve", "--host", "127.0.0.1", "--port", "0", *serve_args],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+        self.lines: list[str] = []
+        self._listening = threading.Event()
+        self.address: tuple[str, int] | None = None
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+        if not self._listening.wait(start_timeout) or self.address is None:
+            self.process.kill()
+            self._reader.join(timeout=5)
+            raise RuntimeError("the server process did not start listening; its output:\n" + "".join(self.lines[-20:]))
+
+    def _read(self) -> None:  # drain the pipe for the whole life of the process, so it never blocks
+        for line in self.process.stdout:
+            self.lines.append(line)
+            if "listening on" in line and self.address is None:
+                host, _, port = line.strip().rpartition(" ")[2].rpartition(":")
+                self.address = (host, int(port))
+                self._listening.set()
+        self._listening.set()
+
+    def stop(self, timeout: float = 15.0) -> dict:
+        """Interrupt the server (SIGINT, as Ctrl-C) and return its final counters ({} if none)."""
+        import json
+        import signal
+        import subprocess
+
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self._reader.join(timeout=5)
+        for line in reversed(self.lines):
+            if line.startswith("stopped; "):
+                return json.loads(line[len("stopped; "):])
+        return {}
+
+    def __enter__(self) -> "ServerProcess":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
 
 
 # -- the device ------------------------------------------------------------------------------------
