@@ -86,6 +86,17 @@ def format_link_rate(rate: float | None) -> str:
 
 # -- the link shaper -------------------------------------------------------------------------------
 
+def precise_sleep(seconds: float, spin: float = 0.001) -> None:
+    """Sleep ``seconds``: ``time.sleep`` for all but the last ``spin`` seconds, then a busy wait, because
+    an operating-system sleep can overshoot by a millisecond or more and a link of 1 MB/s moves a
+    1460-byte packet in 1.46 ms."""
+    deadline = time.perf_counter() + seconds
+    if seconds > spin:
+        time.sleep(seconds - spin)
+    while time.perf_counter() < deadline:
+        pass
+
+
 class TokenBucket:
     """A token bucket of ``rate`` tokens (bytes) per second holding at most ``burst`` tokens.
 
@@ -103,7 +114,7 @@ class TokenBucket:
     """
 
     def __init__(self, rate: float, burst: float = 0.0,
-                 clock: Callable[[], float] = time.perf_counter, sleep: Callable[[float], None] = time.sleep):
+                 clock: Callable[[], float] = time.perf_counter, sleep: Callable[[float], None] = precise_sleep):
         if not (rate > 0 and math.isfinite(rate)):
             raise ValueError(f"rate must be a positive, finite number of bytes/s, got {rate!r}")
         if not (burst >= 0 and math.isfinite(burst)):
@@ -614,9 +625,10 @@ class EdgeServer:
                 conn.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
+        deadline = time.monotonic() + 5.0  # one deadline for all handlers, not 5 s each
         for thread in list(self._threads):
             if thread is not threading.current_thread():
-                thread.join(timeout=5)
+                thread.join(timeout=max(0.0, deadline - time.monotonic()))
 
     def __enter__(self) -> "EdgeServer":
         return self.start()
@@ -796,8 +808,11 @@ class ServerProcess:
                 self._listening.set()
         self._listening.set()
 
-    def stop(self, timeout: float = 15.0) -> dict:
-        """Interrupt the server (SIGINT, as Ctrl-C) and return its final counters ({} if none)."""
+    def stop(self, timeout: float = 30.0) -> dict:
+        """Interrupt the server (SIGINT, as Ctrl-C) and return its final counters.
+
+        Raises RuntimeError, with the server's last output, if it printed none (it crashed or hung).
+        """
         import json
         import signal
         import subprocess
@@ -813,13 +828,18 @@ class ServerProcess:
         for line in reversed(self.lines):
             if line.startswith("stopped; "):
                 return json.loads(line[len("stopped; "):])
-        return {}
+        raise RuntimeError(f"the server process (exit code {self.process.returncode}) printed no final "
+                           "counters; its last output:\n" + "".join(self.lines[-20:]))
 
     def __enter__(self) -> "ServerProcess":
         return self
 
-    def __exit__(self, *exc) -> None:
-        self.stop()
+    def __exit__(self, exc_type, *exc) -> None:
+        try:
+            self.stop()
+        except RuntimeError:
+            if exc_type is None:  # do not hide the error that is already on its way
+                raise
 
 
 # -- the device ------------------------------------------------------------------------------------
