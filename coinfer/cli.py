@@ -100,10 +100,13 @@ def _serve(args: argparse.Namespace) -> int:
     for c in configurations:
         print(f"configuration {c.config_id:>10}  {c.spec:<20} feature {'x'.join(map(str, c.feature_shape))}")
     print(f"coinfer edge server listening on {host}:{port}", flush=True)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
+    import signal
+
+    # Ctrl-C and SIGTERM stop the server cleanly (set explicitly: a process started in the background
+    # by a shell inherits SIGINT as ignored, and Python's default SIGTERM ends it without a word).
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: server.request_stop())
+    server.serve_forever()
     print(f"stopped; {json.dumps(server.stats())}", flush=True)
     return 0
 

@@ -606,6 +606,10 @@ class EdgeServer:
         finally:
             self.stop()
 
+    def request_stop(self) -> None:
+        """Ask :meth:`serve_forever` to return (safe from a signal handler or another thread)."""
+        self._stopped.set()
+
     def wait(self, timeout: float | None = None) -> bool:
         """Block until the server stops; returns whether it did within ``timeout`` seconds."""
         return self._stopped.wait(timeout)
@@ -809,7 +813,7 @@ class ServerProcess:
         self._listening.set()
 
     def stop(self, timeout: float = 30.0) -> dict:
-        """Interrupt the server (SIGINT, as Ctrl-C) and return its final counters.
+        """Stop the server (SIGTERM, which ``python -m coinfer serve`` handles) and return its final counters.
 
         Raises RuntimeError, with the server's last output, if it printed none (it crashed or hung).
         """
@@ -818,7 +822,7 @@ class ServerProcess:
         import subprocess
 
         if self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
+            self.process.send_signal(signal.SIGTERM)
             try:
                 self.process.wait(timeout)
             except subprocess.TimeoutExpired:
