@@ -16,21 +16,25 @@ This module runs the real thing so that the model can be checked::
   that turns the split feature into real bytes and back, and the weights. Its ``config_id`` (a 32-bit
   hash of the three) travels in every frame, so a device and a server holding different weights or
   codecs are told so instead of computing garbage.
-* Codecs are a two-method interface, ``encode(feature) -> bytes`` and ``decode(bytes) -> feature``;
-  ``float32`` (the raw feature) and ``uint8`` (8-bit uniform quantization between the feature's own
-  min and max) are built in, and :func:`register_codec` plugs in any other (e.g. a learned encoder).
+* Codecs are a two-method interface, ``encode(feature) -> bytes`` and ``decode(bytes) -> feature``:
+  ``float32`` (the raw feature), ``uint8`` (8-bit uniform quantization between the feature's own
+  min and max) and ``learned`` (:class:`LearnedCodec`, any trained :class:`coinfer.encode.FeatureCodec`:
+  section IV-B's encoder, learned quantizer and range coder) are built in; :func:`register_codec`
+  plugs in others.
 * :class:`EdgeServer` serves any number of configurations on one port, one thread per connection, at
   most ``max_connections`` at a time; frames follow :mod:`coinfer.wire`.
 * :class:`LinkShaper` emulates an uplink of a given rate on loopback with a token bucket.
 * :class:`DeviceClient` runs the device side and times every part; :func:`measure` sweeps
-  configurations and link rates and sets the measurements beside the latency model's prediction.
+  configurations and link rates and sets the measurements beside :mod:`coinfer.latency`'s prediction;
+  :class:`ServerProcess` runs ``python -m coinfer serve`` as a child process for it.
 
 Command line::
 
     python -m coinfer serve   --preset quick --config layer2.1:uint8 --port 5000 [--host 0.0.0.0]
     python -m coinfer device  --preset quick --config layer2.1:uint8 --host HOST --port 5000 \\
                               --rate 40KB/s --images 20
-    python -m coinfer measure --preset quick --images 50 --save
+    python -m coinfer train-codec --preset quick --split layer3.1 --code-size d16-l4
+    python -m coinfer measure --preset quick --images 20 --threads 1 --save   # data/results/serve_latency_quick.json
 
 Units: rates in bytes per second (``40KB/s`` is 40,000 B/s: 1 KB = 1000 B, as in the paper);
 times in seconds; MACs are multiply-accumulates (FLOPs = 2 x MACs).
