@@ -144,6 +144,7 @@ def _device(args: argparse.Namespace) -> int:
 
 
 def _measure(args: argparse.Namespace) -> int:
+    import os
     import time
 
     from .paths import project_root, results_dir
@@ -185,6 +186,8 @@ def _measure(args: argparse.Namespace) -> int:
         if probe is not None:
             probe["server_max_concurrent_connections"] = result_stats.get("max_concurrent_connections")
     print(result.table())
+    print(f"load average (1 min) of this machine: {result.load_average[0]:.1f} before, "
+          f"{result.load_average[1]:.1f} after, on {os.cpu_count()} CPU cores")
     if probe:
         print(f"concurrency: {probe['clients']} clients x {probe['images_per_client']} images at once, "
               f"{len(probe['failures'])} failures, {probe['throughput_images_per_s']:.1f} images/s, "
@@ -196,7 +199,7 @@ def _measure(args: argparse.Namespace) -> int:
     if args.save:
         path = results_dir() / f"serve_latency_{args.preset}.json" if args.save == "default" else args.save
         save_measurements(path, result, configurations, meta, args.preset, time.time() - start,
-                          concurrency=probe)
+                          concurrency=probe, command="python -m coinfer " + " ".join(sys.argv[1:]))
         print(f"wrote {path}")
     return 0
 

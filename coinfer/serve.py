@@ -1034,6 +1034,8 @@ class MeasureResult:
     rows: list[dict] = field(default_factory=list)
     flops_per_s: float = 0.0
     server_stats: dict = field(default_factory=dict)
+    #: The machine's 1-minute load average before and after (other processes' load disturbs timings).
+    load_average: tuple[float, float] = (float("nan"), float("nan"))
 
     def table(self) -> str:
         head = (f"{'configuration':<22} {'rate':>9} {'bytes':>7} {'median s':>9} {'p95 s':>8} "
@@ -1071,6 +1073,7 @@ def measure(configurations: Sequence[Configuration], images: torch.Tensor, label
         server = EdgeServer(configurations).start()
         address = server.address
     result = MeasureResult(flops_per_s=flops_per_s)
+    load_before = os.getloadavg()[0]
     try:
         for configuration in configurations:
             for rate in rates:
@@ -1094,6 +1097,7 @@ def measure(configurations: Sequence[Configuration], images: torch.Tensor, label
                     progress(f"{configuration.spec} at {format_link_rate(rate)}: median {row['total_median_s']:.4f} s, "
                              f"predicted {predicted['total_s']:.4f} s")
     finally:
+        result.load_average = (load_before, os.getloadavg()[0])
         if server is not None:
             result.server_stats = server.stats()
             server.stop()
@@ -1136,7 +1140,8 @@ def concurrency_probe(configuration: Configuration, address: tuple[str, int], im
 
 
 def save_measurements(path, result: MeasureResult, configurations: Sequence[Configuration], meta: dict,
-                      preset: str, wall_time_s: float, concurrency: dict | None = None):
+                      preset: str, wall_time_s: float, concurrency: dict | None = None,
+                      command: str | None = None):
     """Write ``result`` as a :class:`coinfer.results.LookupTable`: one record per configuration.
 
     Each record's ``extra["measurements"]`` holds one row per link rate (medians, p95, parts and the
@@ -1147,7 +1152,7 @@ def save_measurements(path, result: MeasureResult, configurations: Sequence[Conf
     from .results import LookupTable, Provenance, Record
 
     table = LookupTable(Provenance.collect(dataset=meta.get("dataset", ""), preset=preset,
-                                           wall_time_s=wall_time_s, seed=meta.get("seed")))
+                                           wall_time_s=wall_time_s, seed=meta.get("seed"), command=command))
     for configuration in configurations:
         rows = [r for r in result.rows if r["config_id"] == configuration.config_id]
         if not rows:
@@ -1161,6 +1166,7 @@ def save_measurements(path, result: MeasureResult, configurations: Sequence[Conf
             "kind": "measured-latency", "spec": configuration.spec, "config_id": configuration.config_id,
             "accuracy_images": images, "header_bits": 8 * wire.HEADER_SIZE,
             "flops_per_s": result.flops_per_s, "server_stats": result.server_stats,
+            "load_average_1min": list(result.load_average), "torch_threads": torch.get_num_threads(),
             "concurrency": concurrency, "baseline_test_accuracy": meta.get("test_accuracy"),
             "measurements": [{k: r[k] for k in keep} for r in rows]}}))
     return table.save(path)
