@@ -902,7 +902,11 @@ class DeviceClient:
     def __init__(self, configuration: Configuration, host: str, port: int, rate: float | None = None,
                  burst: float = 0.0, timeout: float = 60.0, max_reply: int = 1 << 20):
         self.configuration = configuration
-        self.sock = socket.create_connection((host, port), timeout=timeout)
+        try:
+            self.sock = socket.create_connection((host, port), timeout=timeout)
+        except OSError as error:
+            raise ConnectionError(f"cannot reach an edge server at {host}:{port} ({error}); is "
+                                  "'python -m coinfer serve' running there, on that port and address?") from error
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.link = LinkShaper(self.sock, rate, burst)
         self.max_reply = max_reply
