@@ -562,7 +562,8 @@ class EdgeServer:
         self.configurations = {c.config_id: c for c in configurations}
         self.max_connections, self.max_payload = max_connections, max_payload
         self.idle_timeout, self.max_requests = idle_timeout, max_requests
-        self._listener = socket.create_server((host, port), reuse_port=False)
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET  # "::" listens on IPv6
+        self._listener = socket.create_server((host, port), family=family)
         self._listener.settimeout(0.1)
         self._slots = threading.BoundedSemaphore(max_connections)
         self._lock = threading.Lock()
