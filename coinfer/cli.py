@@ -117,6 +117,9 @@ def _device(args: argparse.Namespace) -> int:
     from .serve import DeviceClient, format_link_rate, parse_link_rate, summarize
 
     rate = parse_link_rate(args.rate)
+    if args.threads:
+        import torch
+        torch.set_num_threads(args.threads)
     _, meta, configurations = _serve_model(argparse.Namespace(**{**vars(args), "config": [args.config]}))
     configuration = configurations[0]
     images, labels = _test_images(meta, args.preset, args.images, args.offset)
