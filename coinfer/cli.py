@@ -71,16 +71,12 @@ def _serve_model(args: argparse.Namespace):
 
 
 def _test_images(meta: dict, preset: str, n: int, offset: int = 0):
-    import torch
-
-    from .data import load_dataset
     from .presets import get_preset
+    from .serve import load_test_images
 
     if n < 1:
         raise ValueError(f"--images must be >= 1, got {n}")
-    dataset = load_dataset(meta.get("dataset") or get_preset(preset).dataset, train=False, limit=offset + n)
-    items = [dataset[i] for i in range(offset, len(dataset))]
-    return torch.stack([x for x, _ in items]), torch.tensor([y for _, y in items])
+    return load_test_images(meta.get("dataset") or get_preset(preset).dataset, n, offset)
 
 
 def _serve(args: argparse.Namespace) -> int:

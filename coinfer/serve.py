@@ -520,6 +520,19 @@ def load_model_for(preset: str | None = None, checkpoint: str | None = None) -> 
     return load_model(path, torch.device("cpu"))
 
 
+def load_test_images(dataset: str, n: int, offset: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Test images ``offset .. offset + n - 1`` of ``dataset`` as a batch ``[n, 3, 32, 32]`` and their labels."""
+    from .data import load_dataset
+
+    if n < 1 or offset < 0:
+        raise ValueError(f"need n >= 1 images from offset >= 0, got n={n!r}, offset={offset!r}")
+    data = load_dataset(dataset, train=False, limit=offset + n)
+    items = [data[i] for i in range(offset, len(data))]
+    if not items:
+        raise ValueError(f"offset {offset} is past the end of {dataset}'s test split ({len(data)} images)")
+    return torch.stack([x for x, _ in items]), torch.tensor([y for _, y in items])
+
+
 # -- the edge server -------------------------------------------------------------------------------
 
 class EdgeServer:

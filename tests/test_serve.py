@@ -272,6 +272,36 @@ def test_malformed_frames_are_rejected_and_the_server_keeps_serving(server, conf
     assert errors["BAD_HEADER"] == 1 and errors["PAYLOAD_TOO_LARGE"] == 1 and errors["UNKNOWN_CONFIG"] == 1
 
 
+def test_random_frames_never_take_the_server_down(server, configurations, batch):
+    """Seeded fuzzing: valid and broken headers, random payloads of the right and wrong sizes, cuts."""
+    rng = np.random.default_rng(0)
+    ids = [c.config_id for c in configurations]
+    sizes = [len(c.run_device(batch[0][0])) for c in configurations]
+    for _ in range(40):
+        k = int(rng.integers(len(ids)))
+        length = int(rng.choice([0, 1, sizes[k], sizes[k] + 1, int(rng.integers(1, 5000))]))
+        header = bytearray(wire.pack_header(wire.MessageType.FEATURE, ids[k], 1, length))
+        if rng.random() < 0.3:  # break one header byte
+            header[int(rng.integers(wire.HEADER_SIZE))] ^= int(rng.integers(1, 256))
+        frame = bytes(header) + rng.integers(0, 256, length, dtype=np.uint8).tobytes()
+        if rng.random() < 0.2:
+            frame = frame[:int(rng.integers(len(frame) + 1))]
+        with raw_connection(server) as sock:
+            sock.sendall(frame)
+            sock.shutdown(socket.SHUT_WR)
+            sock.settimeout(10)
+            try:
+                while sock.recv(65536):
+                    pass
+            except ConnectionResetError:
+                pass
+    stats = server.stats()
+    assert "INTERNAL" not in stats["errors"]
+    with DeviceClient(configurations[1], *server.address) as client:
+        assert client.infer(batch[0][0]).predicted_class == int(configurations[1].run_local(batch[0][:1]).argmax())
+    assert wait_for(lambda: server.stats()["open_connections"] == 0)
+
+
 def test_client_disconnecting_mid_message(server, configurations, batch):
     images, _ = batch
     configuration = configurations[0]
