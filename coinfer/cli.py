@@ -48,8 +48,10 @@ def _train(args: argparse.Namespace) -> int:
 
 
 #: Configurations ``measure`` runs when none are named: the raw and 8-bit feature after stage 2, the
-#: 8-bit feature after stage 3 and the raw pooled feature (paper split points s3, s3, s4, s5).
-DEFAULT_SERVE_CONFIGS = ("layer2.1:float32", "layer2.1:uint8", "layer3.1:uint8", "pool:float32")
+#: 8-bit feature after stage 3 plain and Huffman-coded (the paper's "original network" baseline), and
+#: the raw pooled feature (paper split points s3, s3, s4, s4, s5).
+DEFAULT_SERVE_CONFIGS = ("layer2.1:float32", "layer2.1:uint8", "layer3.1:uint8", "layer3.1:huffman",
+                         "pool:float32")
 
 
 #: Learned codecs ``measure`` adds when their checkpoints exist (``python -m coinfer train-codec``).
@@ -67,7 +69,7 @@ def _serve_model(args: argparse.Namespace):
             point, _, size = parse_spec(spec)
             if args.checkpoint is None and codec_checkpoint_path(args.preset, point, size).exists():
                 specs.append(spec)
-    return model, meta, build_configurations(model, specs, preset=args.preset)
+    return model, meta, build_configurations(model, specs, preset=args.preset, dataset=meta.get("dataset"))
 
 
 def _test_images(meta: dict, preset: str, n: int, offset: int = 0):

@@ -18,9 +18,9 @@ This module runs the real thing so that the model can be checked::
   codecs are told so instead of computing garbage.
 * Codecs are a two-method interface, ``encode(feature) -> bytes`` and ``decode(bytes) -> feature``:
   ``float32`` (the raw feature), ``uint8`` (8-bit uniform quantization between the feature's own
-  min and max) and ``learned`` (:class:`LearnedCodec`, any trained :class:`coinfer.encode.FeatureCodec`:
-  section IV-B's encoder, learned quantizer and range coder) are built in; :func:`register_codec`
-  plugs in others.
+  min and max), ``huffman`` (:class:`HuffmanCodec`, the paper's "original + Huffman" baseline) and
+  ``learned`` (:class:`LearnedCodec`, any trained :class:`coinfer.encode.FeatureCodec`: section IV-B's
+  encoder, learned quantizer and range coder) are built in; :func:`register_codec` plugs in others.
 * :class:`EdgeServer` serves any number of configurations on one port, one thread per connection, at
   most ``max_connections`` at a time; frames follow :mod:`coinfer.wire`.
 * :class:`LinkShaper` emulates an uplink of a given rate on loopback with a token bucket.
@@ -288,6 +288,83 @@ class LearnedCodec(PayloadCodec):
         return f"learned|{self.code_size}|{self._digest}"
 
 
+class HuffmanCodec(PayloadCodec):
+    """The paper's "original network + Huffman" baseline on the wire: every element quantized to
+    8 bits over a range fixed in advance, then a canonical Huffman code (:class:`coinfer.entropy.HuffmanCode`).
+
+    The range and the code are fitted on the device part's features of the first training images
+    (:func:`fit_huffman_codec`), the same recipe as :func:`coinfer.encode_experiment.original_huffman`;
+    both sides fit them from the same data and weights, and the configuration id covers the result.
+    Values outside the training range clip to the end levels. The payload is the code's packet: a
+    magic byte (``0xC2``), the symbol count, a CRC-32, the Huffman bits.
+    """
+
+    name = "huffman"
+
+    def __init__(self, feature_shape: Sequence[int], quantizer: nn.Module, code):
+        super().__init__(feature_shape)
+        self.quantizer, self.code = quantizer, code
+        self.code_size = "8bit-huffman"
+
+    def encode(self, feature: torch.Tensor) -> bytes:
+        symbols = self.quantizer.quantize(feature.unsqueeze(0)).flatten(1).cpu().numpy()
+        return self.code.encode(symbols)[0]
+
+    def decode(self, payload: bytes) -> torch.Tensor:
+        from .entropy import unframe
+
+        n, _ = unframe(payload, self.code.magic)  # BitstreamError (a ValueError) for a broken packet
+        if n != self.feature_elements:
+            raise ValueError(f"huffman packet announces {n} symbols; a {self.feature_shape} feature has "
+                             f"{self.feature_elements}")
+        symbols = torch.as_tensor(self.code.decode([payload])[0])
+        return self.quantizer.dequantize(symbols).view(self.feature_shape)
+
+    def fingerprint(self) -> str:
+        digest = hashlib.sha256(repr((float(self.quantizer.low), float(self.quantizer.high),
+                                      tuple(self.code.lengths))).encode()).hexdigest()
+        return f"huffman|{digest}"
+
+
+@torch.inference_mode()
+def fit_huffman_codec(device_part: nn.Module, dataset: str, images: int = 2000,
+                      batch_size: int = 500) -> HuffmanCodec:
+    """Fit the 8-bit range and the Huffman code on the features of the first ``images`` training images.
+
+    The features are computed in float64 so that a device and a server fitting independently (with
+    different numbers of CPU threads, whose float32 sums may round differently) get the same range
+    and the same code; the range is then stored in float32, as the quantizer uses it.
+    """
+    import copy
+
+    from .data import load_dataset, make_loader
+    from .encode import UniformQuantizer
+    from .entropy import HuffmanCode
+
+    if images < 1:
+        raise ValueError(f"need >= 1 training image to fit a Huffman code, got {images!r}")
+    train = load_dataset(dataset, train=True, limit=images)
+    exact = copy.deepcopy(device_part).double().eval()
+    features = torch.cat([exact(x.double()) for x, _ in make_loader(train, batch_size, shuffle=False)])
+    quantizer = UniformQuantizer(8).fit_range(features)  # buffers stay float32
+    code = HuffmanCode.from_samples(quantizer.quantize(features.float()).numpy().reshape(-1), quantizer.alphabet)
+    return HuffmanCodec(tuple(features.shape[1:]), quantizer, code)
+
+
+def _huffman_factory(shape: tuple[int, ...], argument: str | None, context: dict) -> PayloadCodec:
+    """``<split>:huffman[:<training images>]`` (default 2000, as the encoding experiment)."""
+    if context.get("device_part") is None or context.get("dataset") is None:
+        raise ValueError("a huffman codec is fitted on training features: build it through build_configurations")
+    try:
+        images = int(argument) if argument else 2000
+    except ValueError:
+        raise ValueError(f"huffman takes a number of training images, e.g. 'layer3.1:huffman:2000', "
+                         f"got {argument!r}") from None
+    if len(context["device_part"]) == 0:
+        raise ValueError("huffman needs a split point after at least one stage (not 'input')")
+    return fit_huffman_codec(context["device_part"], context["dataset"], images)
+
+
 def codec_checkpoint_path(preset: str, point: str, code_size: str):
     """Where :func:`train_learned_codec` keeps a codec: ``data/checkpoints/<preset>/codec_<split>_<size>.pt``."""
     from .presets import get_preset
@@ -385,11 +462,13 @@ def _learned_factory(shape: tuple[int, ...], argument: str | None, context: dict
 
 #: Codec factories by name: ``factory(feature_shape, argument, context) -> PayloadCodec``; ``argument``
 #: is the text after a second colon in a configuration spec (``"layer3.1:learned:d16-l4"``) or None;
-#: ``context`` holds ``split``, ``weights`` (the network's digest) and ``preset``.
+#: ``context`` holds ``split``, ``weights`` (the network's digest), ``preset``, ``device_part`` (the
+#: network's part before the split) and ``dataset`` (its training data, for codecs fitted on features).
 CODECS: dict[str, Callable[[tuple[int, ...], str | None, dict], PayloadCodec]] = {
     "float32": lambda shape, arg, context: Float32Codec(shape),
     "uint8": lambda shape, arg, context: Uniform8BitCodec(shape),
     "learned": _learned_factory,
+    "huffman": _huffman_factory,
 }
 
 
@@ -472,15 +551,20 @@ def parse_spec(spec: str) -> tuple[str, str, str | None]:
     return point, parts[1], parts[2] if len(parts) == 3 else None
 
 
-def build_configurations(model: nn.Module, specs: Iterable[str], preset: str | None = None) -> list[Configuration]:
+def build_configurations(model: nn.Module, specs: Iterable[str], preset: str | None = None,
+                         dataset: str | None = None) -> list[Configuration]:
     """A :class:`Configuration` for every spec, all sharing ``model``'s weights (no copies).
 
     MACs come from :func:`coinfer.profile.profile_splits` (thop) plus the codec's own. ``preset``
-    tells learned codecs given by code size where to find their checkpoints.
+    tells learned codecs given by code size where to find their checkpoints; ``dataset`` (default: the
+    preset's) is what codecs fitted on training features (``huffman``) read.
     """
     from .profile import profile_splits
 
+    from .presets import get_preset
+
     specs = list(specs)
+    dataset = dataset or get_preset(preset or "quick").dataset
     model = model.eval()
     profiles = {row.point: row for row in profile_splits(model)}
     digest = weights_digest(model)
@@ -488,9 +572,10 @@ def build_configurations(model: nn.Module, specs: Iterable[str], preset: str | N
     for spec in specs:
         point, codec_name, argument = parse_spec(spec)
         row = profiles[point]
-        codec = CODECS[codec_name](tuple(row.feature_shape), argument,
-                                   {"split": point, "weights": digest, "preset": preset})
         device_part, server_part = split(model, point)
+        codec = CODECS[codec_name](tuple(row.feature_shape), argument,
+                                   {"split": point, "weights": digest, "preset": preset,
+                                    "device_part": device_part, "dataset": dataset})
         canonical = f"{point}:{codec_name}" + (f":{argument}" if argument is not None else "")
         configurations.append(Configuration(
             spec=canonical, split=point, codec=codec, device_part=device_part, server_part=server_part,

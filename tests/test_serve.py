@@ -448,3 +448,23 @@ def test_learned_codec_served_with_real_range_coded_bytes(tmp_path, model, batch
     torch.manual_seed(5)
     with pytest.raises(ValueError, match="trained on a network"):
         load_learned_codec(path, weights="0" * 64)
+
+
+def test_huffman_baseline_served_and_fitted_identically_on_both_sides(model, batch):
+    specs = ["layer2.1:huffman:64", "layer2.1:uint8"]
+    configurations = build_configurations(model, specs, preset="quick")
+    again = build_configurations(model, specs[:1], preset="quick")[0]  # as the other side would
+    assert again.config_id == configurations[0].config_id
+    huffman, uint8 = configurations
+    images, _ = batch
+    with EdgeServer(configurations) as server, DeviceClient(huffman, *server.address) as client:
+        runs = [client.infer(image) for image in images]
+        payload = bytearray(huffman.run_device(images[0]))
+        payload[-1] ^= 0x55
+        client.sock.sendall(wire.Frame(wire.MessageType.FEATURE, huffman.config_id, 7, bytes(payload)).to_bytes())
+        expect_error(client.sock, wire.ErrorCode.BAD_PAYLOAD)
+    assert [m.predicted_class for m in runs] == huffman.run_local(images).argmax(1).tolist()
+    # a variable-length code: shorter than the 8-bit feature (2048 bytes + 8) on these images
+    assert all(m.payload_bytes < len(uint8.run_device(images[0])) for m in runs)
+    with pytest.raises(ValueError, match="number of training images"):
+        build_configurations(model, ["layer2.1:huffman:many"], preset="quick")
