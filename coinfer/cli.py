@@ -9,6 +9,10 @@ Commands::
     python -m coinfer measure --preset quick --images 50 --save    # measured vs predicted latency
     python -m coinfer train-codec --split layer3.1 --code-size d16-l4  # a learned codec to serve
     python -m coinfer encode --preset quick|paper                  # feature encoders + Huffman baseline
+    python -m coinfer original-table --preset quick                # float32 records of the baseline
+    python -m coinfer latency --rate 40KB/s [--device rpi3|<FLOP/s>,<bytes>] [--server rtx2080ti|<FLOP/s>]
+                              [--table PATH ...] [--threshold 0.89|89%] [--scaled] [--channel noiseless]
+                              [--json]
 """
 
 from __future__ import annotations
@@ -238,6 +242,87 @@ def _train_codec(args: argparse.Namespace) -> int:
     return 0
 
 
+def _original_table(args: argparse.Namespace) -> int:
+    from .latency import write_original_table
+
+    path = write_original_table(args.preset)
+    print(f"wrote {path}")
+    return 0
+
+
+def parse_threshold(text: str) -> float:
+    """An accuracy threshold from ``"0.89"`` or ``"89%"``, as a fraction in [0, 1]."""
+    value = text.strip()
+    try:
+        number = float(value[:-1]) / 100 if value.endswith("%") else float(value)
+    except ValueError:
+        raise ValueError(f"cannot read accuracy threshold {text!r}: give a fraction (0.89) or a percentage (89%)") from None
+    if not 0.0 <= number <= 1.0:
+        raise ValueError(f"accuracy threshold {text!r} must be a fraction in [0, 1] or a percentage in [0%, 100%]")
+    return number
+
+
+def _latency(args: argparse.Namespace) -> int:
+    from .latency import (Choice, Environment, load_candidates, parse_device, parse_rate, parse_server,
+                          scale_to_width, choose_per_method, choose, NoFeasibleConfiguration)
+
+    rate = parse_rate(args.rate)
+    device, server = parse_device(args.device), parse_server(args.server)
+    candidates = load_candidates(args.table, preset=args.preset)
+    if args.scaled:
+        device, server = scale_to_width(device, server, candidates.width)
+    env = Environment(device, server, rate)
+    threshold = parse_threshold(args.threshold) if args.threshold is not None else candidates.threshold()
+    records = [r for r in candidates.records if args.channel == "any" or r.channel == args.channel]
+    if not records:
+        channels = sorted({r.channel for r in candidates.records})
+        raise ValueError(f"no records for channel {args.channel!r}; the tables have {', '.join(channels)} (or 'any')")
+    per_method = choose_per_method(records, env, threshold, candidates.activations)
+    try:
+        overall: Choice | NoFeasibleConfiguration = choose(records, env, threshold,
+                                                           activations=candidates.activations)
+    except NoFeasibleConfiguration as none:
+        overall = none
+
+    def row(choice) -> dict:
+        if isinstance(choice, NoFeasibleConfiguration):
+            return {"fits": False, "reason": choice.reason, "message": str(choice)}
+        r, t = choice.record, choice.latency
+        return {"fits": True, "method": r.method, "split": r.split, "sparsity": r.sparsity,
+                "code_size": r.code_size, "channel": r.channel, "accuracy": r.accuracy,
+                "device_macs": r.device_macs, "bits_per_image": r.bits_per_image,
+                "device_s": t.device_s, "communication_s": t.communication_s, "server_s": t.server_s,
+                "total_s": t.total_s, "footprint_bytes": choice.footprint_bytes,
+                "feasible": choice.feasible, "candidates": choice.candidates}
+
+    if args.json:
+        print(json.dumps({"environment": env.describe(), "rate_bits_per_s": rate, "threshold": threshold,
+                          "tables": candidates.sources, "methods": {m: row(c) for m, c in per_method.items()},
+                          "overall": row(overall)}, indent=1))
+        return 0
+    print(f"environment : {env.describe()}")
+    print(f"threshold   : accuracy >= {threshold:.4f}   memory <= {device.budget_bytes / 1e6:.4g} MB "
+          f"(footprint = {env.memory.overhead_factor:.3g} x 4 B x (params + peak activations))")
+    for source in candidates.sources:
+        print(f"table       : {source}")
+    w = max([16] + [len(m) for m in per_method])
+    c = max([12] + [len(r.code_size) for r in records])
+    header = (f"{'method':<{w}} {'split':<9} {'sparsity':>8} {'code':<{c}} {'accuracy':>8} {'kbit':>9} "
+              f"{'device ms':>10} {'link ms':>10} {'server ms':>10} {'total ms':>10} {'memory MB':>9}")
+    print(header)
+    print("-" * len(header))
+    for method, choice in list(per_method.items()) + [("OVERALL BEST", overall)]:
+        if isinstance(choice, NoFeasibleConfiguration):
+            print(f"{method:<{w}} none fits: {str(choice).split(': ', 1)[1]}")
+            continue
+        r, t = choice.record, choice.latency
+        print(f"{method:<{w}} {r.split:<9} {r.sparsity:>8.2f} {r.code_size or '-':<{c}} {r.accuracy:>8.4f} "
+              f"{r.bits_per_image / 1e3:>9.3f} {t.device_s * 1e3:>10.3f} {t.communication_s * 1e3:>10.3f} "
+              f"{t.server_s * 1e3:>10.4f} {t.total_s * 1e3:>10.3f} {choice.footprint_bytes / 1e6:>9.3g}")
+    print("kbit = 1000 bits per image; rates: 1 KB/s = 1000 bytes/s = 8000 bit/s; FLOPs = 2 x MACs.")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m coinfer", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -328,6 +413,36 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     p.add_argument("--out", default=None, help="output JSON (default: data/results/encoding_<preset>.json)")
     p.set_defaults(func=_encode)
+
+    p = commands.add_parser("original-table", help="float32 records of the trained baseline at every split point")
+    p.add_argument("--preset", default="quick")
+    p.set_defaults(func=_original_table)
+
+    p = commands.add_parser("latency", help="choose the fastest configuration for a device, link and server",
+                            description="Section V-C: T = 2 x device MACs / device FLOP/s + bits / rate "
+                                        "+ 2 x server MACs / server FLOP/s, among the records that reach "
+                                        "the accuracy threshold and fit the device's memory.")
+    p.add_argument("--rate", required=True,
+                   help="uplink rate with a unit: B/s, KB/s, MB/s, GB/s, bit/s, kbit/s, Mbit/s, Gbit/s "
+                        "(1 KB = 1000 bytes), e.g. 40KB/s")
+    p.add_argument("--device", default="rpi3",
+                   help="'rpi3' (24 GFLOP/s, 1 GB, 36%% for the model) or '<FLOP/s>,<memory>[,<fraction>]', "
+                        "e.g. '24GFLOP/s,360MB'")
+    p.add_argument("--server", default="rtx2080ti", help="'rtx2080ti' (13.45 TFLOP/s) or '<FLOP/s>'")
+    p.add_argument("--table", nargs="+", default=None,
+                   help="lookup table JSON file(s) (default: data/results/sweep_<preset>.json, or the float32 "
+                        "original table until the sweep has run)")
+    p.add_argument("--preset", default="quick", help="whose default table to read when --table is not given")
+    p.add_argument("--threshold", default=None,
+                   help="minimum accuracy, 0.89 or 89%% (default: the table's baseline minus the preset's drop)")
+    p.add_argument("--scaled", action="store_true",
+                   help="slow the hardware down to the tables' network width, so that it runs the narrow "
+                        "network as long as the paper's hardware runs the paper's (see scale_to_width)")
+    p.add_argument("--channel", default="noiseless",
+                   help="only records of this channel (default: noiseless, as in the paper's Fig. 4; "
+                        "e.g. awgn:10, bsc:0.01, or 'any')")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.set_defaults(func=_latency)
     return parser
 
 

@@ -373,8 +373,6 @@ class MemoryModel:
 def calibrate_overhead_factor(model: CifarResNet18 | None = None,
                               target_bytes: float = PAPER_FULL_NETWORK_BYTES) -> float:
     """The overhead factor that makes the whole ``model`` (default: full-width ResNet18) need ``target_bytes``."""
-    from .models import resnet18
-
     _, params, activations = _whole_network(model) if model is not None else _width_totals(1.0)
     return target_bytes / (BYTES_PER_FLOAT32 * (params + activations))
 
@@ -705,14 +703,121 @@ def calibrate(widths: Sequence[float] = (0.125, 1.0), points: Sequence[str] = ("
     from .profile import profile_splits
 
     torch.manual_seed(seed)
-    measured = []
+    parts = []      # (width, point, MACs, device part)
     for width in widths:
         model = resnet18(width=width).eval()
         macs = {row.point: row.device_macs for row in profile_splits(model)}
-        for point in points:
-            device_part = split(model, point)[0]
-            seconds = statistics.median(time_forward(device_part, (3, 32, 32), repeats, warmup))
-            measured.append((width, point, macs[point], seconds))
+        parts += [(width, point, macs[point], split(model, point)[0]) for point in points]
+    # Round-robin over the parts, one run each per round, so that a burst of load from other
+    # processes slows every part alike instead of a few of them.
+    times: list[list[float]] = [[] for _ in parts]
+    for _, _, _, part in parts:
+        time_forward(part, (3, 32, 32), repeats=1, warmup=warmup)
+    for _ in range(repeats):
+        for i, (_, _, _, part) in enumerate(parts):
+            times[i] += time_forward(part, (3, 32, 32), repeats=1, warmup=0)
+    measured = [(w, p, m, statistics.median(t)) for (w, p, m, _), t in zip(parts, times)]
     effective = sum(2 * m for _, _, m, _ in measured) / sum(s for *_, s in measured)
     rows = [CalibrationRow(w, p, m, s, 2 * m / effective) for w, p, m, s in measured]
     return effective, rows
+
+
+# --------------------------------------------------------------------------------------------------
+# Tables: loading records with what the chooser needs, and the float32 original table
+# --------------------------------------------------------------------------------------------------
+
+@dataclass
+class Candidates:
+    """Records from one or more lookup tables, ready for :func:`choose`.
+
+    ``activations`` bounds the peak activations of records that carry none (those of the unpruned
+    network of the tables' width); ``width`` is that network's width; ``sources`` describe the tables.
+    """
+
+    records: list[Record]
+    activations: dict[str, int]
+    width: float
+    preset: str
+    accuracy_drop: float
+    sources: list[str] = field(default_factory=list)
+
+    @property
+    def methods(self) -> list[str]:
+        return list(dict.fromkeys(r.method for r in self.records))
+
+    def threshold(self) -> float:
+        """The preset's threshold: the table's baseline accuracy minus the preset's accuracy drop."""
+        return default_threshold(self.records, self.accuracy_drop)
+
+
+def original_table_path(preset: str = "quick"):
+    """Where :func:`write_original_table` writes the preset's float32 ``original`` table."""
+    from .paths import results_dir
+
+    return results_dir() / f"original-float32-{preset}.json"
+
+
+def write_original_table(preset: str = "quick", path=None):
+    """Profile the preset's trained baseline at every split point and save its float32 records.
+
+    Regenerate with ``python -m coinfer original-table --preset quick``. The baseline checkpoint
+    must exist (``python -m coinfer train --preset quick``); nothing is trained here.
+    """
+    from .presets import get_preset
+    from .results import LookupTable, Provenance
+    from .train import checkpoint_dir, load_model
+
+    spec = get_preset(preset)
+    checkpoint = checkpoint_dir(spec) / "baseline.pt"
+    if not checkpoint.exists():
+        raise FileNotFoundError(f"no baseline checkpoint at {checkpoint}; train it first with "
+                                f"'python -m coinfer train --preset {preset}'")
+    start = time.time()
+    model, meta = load_model(checkpoint, torch.device("cpu"))
+    records = original_records(model, meta["test_accuracy"])
+    table = LookupTable(Provenance.collect(spec.dataset, spec.name, time.time() - start,
+                                           command=f"python -m coinfer original-table --preset {preset}",
+                                           seed=meta.get("seed")), records)
+    return table.save(path or original_table_path(preset))
+
+
+def default_table_paths(preset: str = "quick") -> list:
+    """The lookup tables the latency tools read unless told otherwise.
+
+    The sweep's table ``data/results/sweep_<preset>.json`` (``python -m coinfer sweep``, chapter 5:
+    every method's configurations, evaluated the same way) when it exists; else this module's
+    float32 ``original`` table. Other JSON under ``data/results/`` (one step's own results,
+    measurements) is not read by default: it may repeat configurations with other numbers.
+    """
+    from .paths import results_dir
+
+    sweep = results_dir() / f"sweep_{preset}.json"
+    return [sweep] if sweep.exists() else [original_table_path(preset)]
+
+
+def load_candidates(paths: Sequence | None = None, preset: str = "quick") -> Candidates:
+    """Records of the lookup tables at ``paths`` (default: :func:`default_table_paths`).
+
+    All tables must come from the same preset (a quick table and a paper table describe different
+    networks). Later tables replace records of the same configuration in earlier ones.
+    """
+    from pathlib import Path
+
+    from .models import resnet18
+    from .presets import get_preset
+    from .results import load_table, merge_tables
+
+    paths = [Path(p) for p in (default_table_paths(preset) if paths is None else paths)]
+    missing = [str(p) for p in paths if not p.exists()]
+    if missing:
+        raise FileNotFoundError(f"no lookup table at {', '.join(missing)}; build one with 'python -m coinfer sweep "
+                                f"--preset {preset}' or 'python -m coinfer original-table --preset {preset}', "
+                                "or name tables with --table")
+    tables = [load_table(p) for p in paths]
+    presets = {t.provenance.preset for t in tables}
+    if len(presets) != 1:
+        raise ValueError(f"the tables come from different presets {sorted(presets)}; choose among one preset's tables")
+    preset = get_preset(presets.pop())
+    return Candidates(records=merge_tables(tables), activations=split_activations(resnet18(width=preset.width)),
+                      width=preset.width, preset=preset.name, accuracy_drop=preset.accuracy_drop,
+                      sources=[t.provenance.describe() for t in tables])

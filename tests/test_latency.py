@@ -253,14 +253,139 @@ def test_time_forward_counts_repeats(tiny_net):
         time_forward(tiny_net, (3, 32, 32), repeats=0)
 
 
-@pytest.fixture
-def tiny_net():
-    torch.manual_seed(0)
-    return resnet18(width=1 / 16).eval()
-
 
 @pytest.fixture(scope="module")
 def full_records():
     """The paper's full-width network split at every point (profiled once: it takes seconds)."""
     torch.manual_seed(0)
     return {r.split: r for r in original_records(resnet18(width=1.0), 0.95)}
+
+
+# ----- tables and the command line -----------------------------------------------------------------
+
+def _save(tmp_path, name, records, preset="quick"):
+    from coinfer.results import LookupTable, Provenance
+
+    path = tmp_path / name
+    LookupTable(Provenance(dataset="fashion-mnist", preset=preset, command="test", wall_time_s=0.0), records).save(path)
+    return path
+
+
+def test_load_candidates_merges_one_presets_tables(tmp_path):
+    from coinfer.latency import load_candidates
+
+    a = _save(tmp_path, "a.json", [rec(method="original", acc=0.9)])
+    b = _save(tmp_path, "b.json", [rec("stem", method="framework", acc=0.88)])
+    c = load_candidates([a, b])
+    assert c.methods == ["original", "framework"] and c.width == 0.125
+    assert c.threshold() == pytest.approx(0.88)                 # 0.90 - the quick preset's 2 points
+    assert c.activations["input"] == 3 * 32 * 32
+    with pytest.raises(ValueError, match="different presets"):
+        load_candidates([a, _save(tmp_path, "p.json", [rec()], preset="paper")])
+
+
+def test_cli_latency_prints_choice_and_breakdown(tmp_path, capsys):
+    import json
+
+    from coinfer.cli import main
+
+    table = _save(tmp_path, "t.json", [rec("stem", macs=100_000, bits=80_000.0, method="original"),
+                                       rec("layer3.1", macs=50_000_000, bits=80.0, method="original")])
+    args = ["latency", "--table", str(table), "--device", "1GFLOP/s,1GB", "--server", "1e12"]
+    assert main(args + ["--rate", "100B/s"]) == 0
+    out = capsys.readouterr().out
+    assert "original         layer3.1" in out and "OVERALL BEST" in out and "1 KB/s = 1000 bytes/s" in out
+    assert main(args + ["--rate", "100MB/s", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["overall"]["split"] == "stem" and data["rate_bits_per_s"] == 8e8
+    assert data["overall"]["total_s"] == pytest.approx(data["overall"]["device_s"] + data["overall"]["communication_s"]
+                                                       + data["overall"]["server_s"])
+    assert main(args + ["--rate", "100MB/s", "--threshold", "99%"]) == 0
+    assert "none fits" in capsys.readouterr().out
+    for bad in (["--rate", "40"], ["--rate", "40KB/s", "--threshold", "high"], ["--rate=-1KB/s"]):
+        assert main(args + bad) == 2
+        assert "error:" in capsys.readouterr().err
+
+
+# ----- Fig. 4 and the explorers -----------------------------------------------------------------------
+
+def _mixed_records(tiny_net):
+    recs = original_records(tiny_net, 0.9)
+    recs += [rec("layer2.1", macs=100_000, bits=64.0, acc=0.89, params=500, sparsity=0.5, code_size="c8"),
+             rec("layer3.1", macs=200_000, bits=8.0, acc=0.70, params=800, code_size="c1"),
+             rec("layer2.1", bits=8.0, method="framework-jscc", channel="awgn:10")]
+    return recs
+
+
+def test_latency_curves_never_rise_with_the_rate(tiny_net):
+    import numpy as np
+
+    from coinfer.latency_figures import fig4_records, latency_curves, rate_grid
+
+    records = fig4_records(_mixed_records(tiny_net))
+    assert {r.method for r in records} == {"original", "framework"}      # no noisy-channel records
+    device = DeviceSpec("d", 1e8, 1e9)
+    curves = latency_curves(records, device, ServerSpec("s", 1e11), threshold=0.85, rates=rate_grid(num=25))
+    assert list(curves) == ["framework", "original"]
+    for curve in curves.values():
+        totals = curve.total_s
+        assert not np.isnan(totals).any()
+        assert np.all(np.diff(totals) <= 1e-15), curve.method          # more rate never costs time
+    # the framework's 64-bit code wins at low rates; at 10 MB/s the image is sent
+    assert curves["framework"].choices[0].record.code_size == "c8"
+    assert curves["original"].choices[-1].record.split == "input"
+    # the paper's three rates, recomputed exactly
+    from coinfer.latency_figures import summarize_curves
+
+    rows = summarize_curves(curves, device, ServerSpec("s", 1e11), 0.85, records)
+    assert [r["rate"] for r in rows] == ["10 KB/s"] * 2 + ["40 KB/s"] * 2 + ["1 MB/s"] * 2
+    assert all(r["total_ms"] == pytest.approx(r["device_ms"] + r["link_ms"] + r["server_ms"]) for r in rows)
+
+
+def test_plot_latency_vs_rate_draws_every_method(tiny_net):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from coinfer.latency_figures import plot_latency_vs_rate
+
+    records = _mixed_records(tiny_net)[:-1]
+    ax, curves = plot_latency_vs_rate(records, DeviceSpec("d", 1e8, 1e4), ServerSpec("s", 1e11), threshold=0.85,
+                                      rates=["1KB/s", "1MB/s"], caption="test data")
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    # 10 kB of memory: the framework's parts do not fit; the legend says why
+    assert any("nothing fits (memory)" in label for label in labels), labels
+    assert ax.get_xscale() == "log" and "KB/s" in ax.get_xlabel()
+
+
+def test_ipywidgets_explorer_follows_its_sliders(tiny_net):
+    pytest.importorskip("ipywidgets")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from coinfer.latency_figures import latency_explorer
+
+    records = _mixed_records(tiny_net)[:-1]
+    box = latency_explorer(records, DeviceSpec("d", 1e8, 1e9), ServerSpec("s", 1e11), threshold=0.85)
+    sliders = {s.description: s for s in box.children if hasattr(s, "options")}
+    text = next(c for c in box.children if type(c).__name__ == "HTML")
+    rate = sliders["link rate (KB/s)"]
+    rate.value = rate.options[0][1]
+    slow = text.value
+    rate.value = rate.options[-1][1]
+    assert text.value != slow and "original @ input" in text.value
+
+
+def test_default_tables_prefer_the_sweep(tmp_path, monkeypatch):
+    from coinfer.latency import default_table_paths, load_candidates
+
+    monkeypatch.setenv("COINFER_HOME", str(tmp_path))
+    with pytest.raises(FileNotFoundError, match="python -m coinfer sweep --preset quick"):
+        load_candidates()
+    results = tmp_path / "data" / "results"
+    results.mkdir(parents=True)
+    _save(results, "original-float32-quick.json", [rec(method="original", code_size="float32")])
+    _save(results, "serve_measurements.json", [rec(method="original", acc=1.0, code_size="float32")])
+    assert [r.accuracy for r in load_candidates().records] == [0.9]      # other JSON is not read
+    _save(results, "sweep_quick.json", [rec(method="framework"), rec("stem", method="original")])
+    assert default_table_paths("quick") == [results / "sweep_quick.json"]
+    assert load_candidates().methods == ["framework", "original"]
