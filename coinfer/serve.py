@@ -1247,6 +1247,9 @@ def save_measurements(path, result: MeasureResult, configurations: Sequence[Conf
                       command: str | None = None):
     """Write ``result`` as a :class:`coinfer.results.LookupTable`: one record per configuration.
 
+    Methods are named ``measured:<method>`` (e.g. ``measured:framework``), so that merging this table
+    with the sweep's never replaces a record measured on the whole test split.
+
     Each record's ``extra["measurements"]`` holds one row per link rate (medians, p95, parts and the
     prediction, seconds). Its ``accuracy`` is over the measured images only (``extra["accuracy_images"]``
     says how many), not the whole test split. ``bits_per_image`` is the payload in bits (without the
@@ -1265,6 +1268,9 @@ def save_measurements(path, result: MeasureResult, configurations: Sequence[Conf
         keep = ("rate", "rate_Bps", "images", "total_median_s", "total_p95_s", "device_median_s", "send_median_s",
                 "server_median_s", "other_median_s", "frame_bytes_mean", "predicted", "ratio")
         base = configuration_record(configuration, rows[0]["payload_bytes_mean"], accuracy).to_dict()
+        # A distinct method name keeps these few-image measurements from replacing the full-test-split
+        # records of the same configuration when tables are merged.
+        base["method"] = f"measured:{base['method']}"
         table.add(Record(**{**base, "extra": {
             "kind": "measured-latency", "spec": configuration.spec, "config_id": configuration.config_id,
             "accuracy_images": images, "header_bits": 8 * wire.HEADER_SIZE,
