@@ -979,6 +979,26 @@ def pruning_data(records, rows, bits_per_element: int = 32) -> dict:
         original curve.
     bits_per_element : {32, 8}
         32: ``bits_per_image`` of the records (float32 features); 8: their ``extra["feature_bits_8bit"]``.
+
+    Returns
+    -------
+    dict
+        ``splits`` and ``sparsities`` (the grid's axes), ``grid[k][j]`` (accuracy as a fraction,
+        device MACs and parameters, bits per image at sparsity ``k`` and split ``j``), ``original``
+        (the unpruned curve as ``[MACs, bits]`` pairs) and ``bits_per_element``.
+
+    Examples
+    --------
+    >>> from coinfer.models import resnet18
+    >>> from coinfer.paths import results_dir
+    >>> from coinfer.profile import profile_splits
+    >>> from coinfer.results import load_table
+    >>> records = load_table(results_dir() / "pruning_quick.json").records   # chapter 2's table
+    >>> rows = profile_splits(resnet18(width=1 / 8))
+    >>> from coinfer.widgets import pruning_data
+    >>> data = pruning_data(records, rows)
+    >>> data["splits"], data["sparsities"]
+    (['layer1.1', 'layer2.1', 'layer3.1'], [0.0, 0.25, 0.5, 0.75])
     """
     if bits_per_element not in (8, 32):
         raise ValueError(f"bits_per_element must be 8 or 32, got {bits_per_element!r}")
@@ -1030,6 +1050,36 @@ def pruning_twin(records, rows, bits_per_element: int = 32, sparsity: float | No
     For each split point of the records: test accuracy, device MACs and bits sent (and their
     fraction of the unpruned values); the communication-computation plane with the original curve
     and the pruned points.
+
+    Parameters
+    ----------
+    records : sequence of coinfer.results.Record
+        Pruned configurations, every split point at every sparsity (as for :func:`pruning_data`).
+    rows : list of coinfer.profile.SplitProfile
+        The unpruned network's split points.
+    bits_per_element : {32, 8}
+        Float32 or 8-bit features.
+    sparsity : float, optional
+        Initial slider position (the nearest recorded sparsity; default the largest).
+    note : str
+        Small print under the explorer (e.g. the table's provenance).
+
+    Returns
+    -------
+    StaticExplorer
+
+    Examples
+    --------
+    >>> from coinfer.models import resnet18
+    >>> from coinfer.paths import results_dir
+    >>> from coinfer.profile import profile_splits
+    >>> from coinfer.results import load_table
+    >>> records = load_table(results_dir() / "pruning_quick.json").records   # chapter 2's table
+    >>> rows = profile_splits(resnet18(width=1 / 8))
+    >>> from coinfer.widgets import pruning_twin
+    >>> twin = pruning_twin(records, rows, sparsity=0.5)
+    >>> 'data-slider="sparsity"' in twin.html
+    True
     """
     data = pruning_data(records, rows, bits_per_element)
     values = data["sparsities"]
@@ -1052,6 +1102,37 @@ def pruning_explorer(records, rows, bits_per_element: int = 32, sparsity: float 
     communication-computation plane (matplotlib) and a table of accuracy, MACs and bits.
 
     Needs a running kernel; in the static book use :func:`pruning_twin`.
+
+    Parameters
+    ----------
+    records : sequence of coinfer.results.Record
+        Pruned configurations, every split point at every sparsity.
+    rows : list of coinfer.profile.SplitProfile
+        The unpruned network's split points.
+    bits_per_element : {32, 8}
+        Float32 or 8-bit features.
+    sparsity : float, optional
+        Initial slider position (default the largest recorded sparsity).
+
+    Returns
+    -------
+    ipywidgets.VBox
+        The slider and the output area it redraws.
+
+    Examples
+    --------
+    >>> from coinfer.models import resnet18
+    >>> from coinfer.paths import results_dir
+    >>> from coinfer.profile import profile_splits
+    >>> from coinfer.results import load_table
+    >>> records = load_table(results_dir() / "pruning_quick.json").records   # chapter 2's table
+    >>> rows = profile_splits(resnet18(width=1 / 8))
+    >>> from coinfer.widgets import pruning_explorer
+    >>> import contextlib, io
+    >>> with contextlib.redirect_stdout(io.StringIO()):   # it clears its output area when drawn
+    ...     box = pruning_explorer(records, rows)          # display(box) in Jupyter or Colab
+    >>> len(box.children)
+    2
     """
     import ipywidgets as w
     import matplotlib.pyplot as plt

@@ -117,7 +117,7 @@ def test_every_term_link_in_the_book_has_an_entry():
     for page in toc():
         for role in re.findall(r"\{term\}`([^`]+)`", (ROOT / f"{page}.md").read_text()):
             target = re.search(r"<([^>]+)>$", role)
-            name = (target.group(1) if target else role).strip().lower()
+            name = " ".join((target.group(1) if target else role).split()).lower()
             assert name in terms, f"{page}.md links the glossary term {name!r}, which is not defined"
 
 

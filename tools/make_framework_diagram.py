@@ -130,7 +130,7 @@ def step3(y):
     out.append(lines(62, y + 200, ["pruned", "layers"], 11, 14))
     out.append(arrow(90, y + 152, 108, y + 152))
     out.append(f'<polygon points="110,{y + 117} 170,{y + 132} 170,{y + 172} 110,{y + 187}" fill="{CODER}" stroke="#8c6a2f"/>')
-    out.append(lines(140, y + 207, ["encoder:", "dimension", "reduction"], 11, 14))
+    out.append(lines(140, y + 207, ["encoder:", "dimension reduction"], 10.5, 14))
     # Two branches.
     out.append(path_arrow(f"M172,{y + 152} L190,{y + 152} L190,{y + 105} L203,{y + 105}"))
     out.append(path_arrow(f"M172,{y + 152} L190,{y + 152} L190,{y + 205} L203,{y + 205}"))
