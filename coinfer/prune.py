@@ -370,6 +370,9 @@ def smallest_channel_mask(scores: torch.Tensor, sparsity: float) -> torch.Tensor
 class IncrementalPruner:
     """Incremental structured pruning of one device part (see the module docstring).
 
+    Use :meth:`step` before every training batch (``train_epochs(on_step=pruner.step)``) and
+    :meth:`attach` the optimizer so that masked weights get no update.
+
     Parameters
     ----------
     device_part : nn.Sequential
@@ -381,9 +384,8 @@ class IncrementalPruner:
     output_sparsity : float, optional
         Target of the output group (the sent channels); default ``sparsity``.
     schedule : SparsitySchedule
+        How the sparsity rises over the steps (default: cubic, as in Zhu & Gupta).
 
-    Use :meth:`step` before every training batch (``train_epochs(on_step=pruner.step)``) and
-    :meth:`attach` the optimizer so that masked weights get no update.
     """
 
     def __init__(self, device_part: nn.Sequential, sparsity: float, total_steps: int,

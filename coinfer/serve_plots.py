@@ -17,7 +17,7 @@ from typing import Iterable
 
 def measurement_frame(source):
     """One row per (configuration, rate) from a :class:`coinfer.results.LookupTable` written by
-    ``python -m coinfer measure --save`` or from :attr:`coinfer.serve.MeasureResult.rows`.
+    ``python -m coinfer measure --save`` or from the ``rows`` of a :class:`coinfer.serve.MeasureResult`.
 
     Columns: ``spec``, ``rate_KBps`` (1 KB = 1000 B; NaN for an unshaped link), ``bytes`` (frame, with
     header), ``measured_s``, ``p95_s``, ``device_s``, ``send_s``, ``server_s``, ``other_s``,
