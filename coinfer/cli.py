@@ -4,6 +4,7 @@ Commands::
 
     python -m coinfer profile [--width W] [--dataset D] [--json]   # Fig. 1's numbers
     python -m coinfer train --preset quick|paper                   # the baseline network
+    python -m coinfer jscc --preset quick|paper [--split P]        # Fig. 5: JSCC over AWGN and BSC
 """
 
 from __future__ import annotations
@@ -42,6 +43,31 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _jscc(args: argparse.Namespace) -> int:
+    import torch
+
+    from .jscc import FIG5_METHODS, fig5_rows, mismatch_grid, run_jscc
+    from .paths import results_dir
+    from .presets import get_preset
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    preset = get_preset(args.preset)
+    table = run_jscc(preset, split_point=args.split)
+    path = table.save(args.out or results_dir() / f"jscc_{preset.name}.json")
+    for row in fig5_rows(table):
+        cost = (f"latency {1e3 * row['latency_s']:.4f} ms" if row["kind"] == "awgn"
+                else f"{row['channel_uses']:.1f} channel uses")
+        print(f"{row['kind']}:{row['value']:<5g} {row['method']:<32} {cost:<26} accuracy {row['accuracy']:.4f}")
+    for kind in ("awgn", "bsc"):
+        trained, tests, grid = mismatch_grid(table, kind)
+        print(f"{kind} mismatch (rows: trained at; columns: tested at {tests})")
+        for name, row in zip(trained, grid):
+            print(f"  {name:<14} " + " ".join(f"{a:.4f}" for a in row))
+    print(f"wrote {path}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m coinfer", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -61,6 +87,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoints", default=None, help="checkpoint folder (default: data/checkpoints)")
     p.add_argument("--retrain", action="store_true", help="train even if a checkpoint exists")
     p.set_defaults(func=_train)
+
+    p = commands.add_parser("jscc", help="Fig. 5: learned JSCC vs separate coding at capacity, AWGN and BSC")
+    p.add_argument("--preset", default="quick")
+    p.add_argument("--split", default=None, help="split point (default: layer3.1, the paper's Conv_4x)")
+    p.add_argument("--out", default=None, help="output JSON (default: data/results/jscc_<preset>.json)")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    p.set_defaults(func=_jscc)
     return parser
 
 

@@ -1,0 +1,667 @@
+"""Learning-driven joint source-channel coding (JSCC) and the experiment of Fig. 5 (Shao & Zhang, IV-B, V-D).
+
+JSCC trains the feature encoder *through* a model of the noisy channel, so it needs no separate
+channel code. The network is split (by default after the paper's Conv_4x, our ``layer3.1``); the
+device part and the server part are the frozen, pre-trained baseline, and only the encoder and
+decoder learn::
+
+    image -> device part (frozen) -> feature --encoder--> k symbols
+          AWGN: k reals, power-normalized, + Gaussian noise      (coinfer.channel.AWGNChannel)
+          BSC:  k bits (straight-through binarizer), flipped w.p. p  (coinfer.channel.BSCChannel)
+          --decoder--> feature estimate -> server part (frozen) -> class scores
+
+Because the backbone is frozen, the device part runs once over the images (:func:`extract_features`)
+and training sees only the small encoder, the channel, the decoder and the server part.
+
+Fig. 5 compares, per image, what each scheme costs on the channel (conventions in
+:mod:`coinfer.channel`: real channel uses, ``2W`` of them per second):
+
+* **JSCC**: ``k`` channel uses, the smallest ``k`` whose accuracy stays at or above the preset's
+  threshold (baseline accuracy minus ``preset.accuracy_drop`` points) at that SNR or ``p``;
+* **learned source coding + ideal channel code**: its bits per image sent at the Shannon capacity;
+* **PNG of the input image** and **the original feature (8-bit, Huffman-coded)**, also at capacity.
+
+(a) AWGN at ``W = 1 MHz``: latency ``k / (2W)`` seconds for JSCC, ``bits / (W log2(1 + SNR))`` for the
+others. (b) BSC: channel uses ``k`` for JSCC, ``bits / (1 - H2(p))`` for the others.
+
+Command line (writes ``data/results/jscc_<preset>.json``)::
+
+    python -m coinfer jscc --preset quick
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import zlib
+from dataclasses import asdict, dataclass, field, replace
+from typing import Callable
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from . import channel as ch
+from .models import canonical_split_point, split
+from .presets import Preset, get_preset
+
+# ----------------------------------------------------------------------------- settings
+
+
+@dataclass(frozen=True)
+class JsccSettings:
+    """What the Fig. 5 experiment trains and sweeps (per preset: :data:`JSCC_SETTINGS`).
+
+    Code sizes are counted in channel uses per image: real numbers for AWGN, bits for the BSC.
+    """
+
+    split: str = "layer3.1"                  # the paper's Conv_4x (stage 3)
+    bandwidth_hz: float = 1e6                # the paper's W = 1 MHz
+    snrs_db: tuple[float, ...] = (0.0, 5.0, 10.0, 15.0, 20.0)
+    flip_rates: tuple[float, ...] = (0.0, 0.01, 0.05, 0.1, 0.2)
+    awgn_code_sizes: tuple[int, ...] = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128)
+    bsc_code_sizes: tuple[int, ...] = (2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256)
+    # Robustness grid: train at these values (and over the whole range, drawn per batch), test at all.
+    mismatch_snrs_db: tuple[float, ...] = (0.0, 10.0, 20.0)
+    mismatch_flip_rates: tuple[float, ...] = (0.0, 0.05, 0.2)
+    # Training of the encoder/decoder on frozen-backbone features.
+    train_images: int | None = 10000         # first N training images (None: all)
+    test_images: int | None = None           # first N test images (None: all 10,000)
+    epochs: int = 4
+    batch_size: int = 128
+    lr: float = 2e-3
+    reduced_channels: int | None = None      # encoder's conv output channels (None: a quarter)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+JSCC_SETTINGS = {
+    "quick": JsccSettings(),
+    # Paper scale: every training image, longer training; the same sweep. A GPU run.
+    "paper": JsccSettings(train_images=None, epochs=20, batch_size=128, lr=1e-3),
+}
+
+
+# ----------------------------------------------------------------------------- encoder / decoder
+
+
+class _Reduction(nn.Module):
+    """Dimension reduction (section IV-B, step 1): conv to fewer channels, then a fully connected layer.
+
+    Encoder ``[B, C, H, W] -> [B, k]``; :class:`_Expansion` is the complementary decoder.
+    """
+
+    def __init__(self, feature_shape: tuple[int, int, int], code_size: int, reduced_channels: int):
+        super().__init__()
+        c, h, w = feature_shape
+        self.conv = nn.Sequential(nn.Conv2d(c, reduced_channels, 3, padding=1, bias=False),
+                                  nn.BatchNorm2d(reduced_channels), nn.ReLU(inplace=True))
+        self.fc = nn.Linear(reduced_channels * h * w, code_size)
+
+    def forward(self, x):
+        return self.fc(self.conv(x).flatten(1))
+
+
+class _Expansion(nn.Module):
+    """The decoder: fully connected layer back to the reduced map, conv back to the feature's channels."""
+
+    def __init__(self, feature_shape: tuple[int, int, int], code_size: int, reduced_channels: int):
+        super().__init__()
+        c, h, w = feature_shape
+        self.shape = (reduced_channels, h, w)
+        self.fc = nn.Sequential(nn.Linear(code_size, reduced_channels * h * w), nn.ReLU(inplace=True))
+        self.conv = nn.Sequential(nn.Conv2d(reduced_channels, c, 3, padding=1, bias=False),
+                                  nn.BatchNorm2d(c), nn.ReLU(inplace=True))
+
+    def forward(self, y):
+        return self.conv(self.fc(y).view(-1, *self.shape))
+
+
+def make_codec(feature_shape: tuple[int, int, int], code_size: int,
+               reduced_channels: int | None = None) -> tuple[nn.Module, nn.Module]:
+    """Encoder ``[B, C, H, W] -> [B, code_size]`` and decoder back, for a feature of ``feature_shape``."""
+    if code_size < 1:
+        raise ValueError(f"code_size must be a positive number of channel uses, got {code_size!r}")
+    reduced = reduced_channels or max(1, feature_shape[0] // 4)
+    return (_Reduction(feature_shape, code_size, reduced), _Expansion(feature_shape, code_size, reduced))
+
+
+# ----------------------------------------------------------------------------- the JSCC network
+
+
+class JSCC(nn.Module):
+    """Encoder -> channel -> decoder -> server part, on device features.
+
+    Parameters
+    ----------
+    encoder, decoder : nn.Module
+        ``[B, C, H, W] -> [B, k]`` and back.
+    channel : AWGNChannel or BSCChannel
+        For a BSC the encoder's outputs are logits, binarized (:func:`coinfer.channel.binarize`) before
+        the channel, and the received bits enter the decoder as ``2 y - 1`` (antipodal).
+    server_part : nn.Module
+        The frozen rest of the network; kept in eval mode (its batch-norm statistics never change) while
+        gradients pass through it to the decoder.
+    """
+
+    def __init__(self, encoder: nn.Module, channel: nn.Module, decoder: nn.Module, server_part: nn.Module):
+        super().__init__()
+        if not isinstance(channel, (ch.AWGNChannel, ch.BSCChannel)):
+            raise TypeError(f"channel must be an AWGNChannel or BSCChannel, got {type(channel).__name__}")
+        self.encoder, self.channel, self.decoder, self.server_part = encoder, channel, decoder, server_part
+        for p in self.server_part.parameters():
+            p.requires_grad_(False)
+
+    @property
+    def kind(self) -> str:
+        return "awgn" if isinstance(self.channel, ch.AWGNChannel) else "bsc"
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        self.server_part.eval()
+        return self
+
+    def transmit(self, features: torch.Tensor) -> torch.Tensor:
+        """What the decoder receives for ``features``: noisy reals (AWGN) or flipped bits as +-1 (BSC)."""
+        z = self.encoder(features)
+        if self.kind == "awgn":
+            return self.channel(z)
+        return 2 * self.channel(ch.binarize(z)) - 1
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return self.server_part(self.decoder(self.transmit(features)))
+
+
+# ----------------------------------------------------------------------------- data: frozen features
+
+
+@dataclass
+class Features:
+    """Device-part outputs of a dataset split, computed once with the frozen backbone."""
+
+    x: torch.Tensor          # [N, C, H, W] float32
+    y: torch.Tensor          # [N] int64
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        return tuple(self.x.shape[1:])
+
+
+@torch.no_grad()
+def extract_features(device_part: nn.Module, dataset, batch_size: int = 500,
+                     device: torch.device | None = None) -> Features:
+    """Run the frozen ``device_part`` (eval mode) over ``dataset`` once; keep outputs on the CPU."""
+    from .data import make_loader
+
+    device = device or next(iter(device_part.parameters()), torch.zeros(0)).device
+    device_part.eval()
+    xs, ys = [], []
+    for images, labels in tqdm(make_loader(dataset, batch_size, shuffle=False), desc="features", leave=False):
+        xs.append(device_part(images.to(device)).cpu())
+        ys.append(labels)
+    return Features(torch.cat(xs), torch.cat(ys))
+
+
+# ----------------------------------------------------------------------------- train and evaluate
+
+
+def _stable_seed(*parts) -> int:
+    """A seed that depends only on ``parts`` (not on Python's hash randomization or call order)."""
+    return zlib.crc32(repr(parts).encode()) & 0x7FFFFFFF
+
+
+def make_channel(kind: str, value, generator: torch.Generator | None = None) -> nn.Module:
+    """``AWGNChannel(value dB)`` or ``BSCChannel(value)``; ``value`` may be a ``(low, high)`` range."""
+    if kind == "awgn":
+        return ch.AWGNChannel(value, generator=generator)
+    if kind == "bsc":
+        return ch.BSCChannel(value, generator=generator)
+    raise ValueError(f"channel kind must be 'awgn' or 'bsc', got {kind!r}")
+
+
+def train_jscc(train: Features, server_part: nn.Module, kind: str, value, code_size: int,
+               settings: JsccSettings, seed: int = 0, device: torch.device | None = None) -> JSCC:
+    """Train an encoder/decoder of ``code_size`` channel uses through the channel ``(kind, value)``.
+
+    Adam on the cross-entropy of the frozen server part's output; deterministic given ``seed`` and the
+    arguments (the model initialization, batch order and channel noise each have their own seed).
+    """
+    device = device or torch.device("cpu")
+    run_seed = _stable_seed(seed, kind, value, code_size)
+    torch.manual_seed(run_seed)
+    encoder, decoder = make_codec(train.shape, code_size, settings.reduced_channels)
+    noise = torch.Generator().manual_seed(run_seed + 1)
+    model = JSCC(encoder, make_channel(kind, value, noise), decoder, server_part).to(device)
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.Adam(params, lr=settings.lr)
+    steps_per_epoch = math.ceil(len(train.y) / settings.batch_size)
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=settings.lr, epochs=settings.epochs,
+                                                    steps_per_epoch=steps_per_epoch)
+    order = torch.Generator().manual_seed(run_seed + 2)
+    loss_fn = nn.CrossEntropyLoss()
+    model.train()
+    for _ in range(settings.epochs):
+        perm = torch.randperm(len(train.y), generator=order)
+        for i in range(0, len(perm), settings.batch_size):
+            idx = perm[i:i + settings.batch_size]
+            x, y = train.x[idx].to(device), train.y[idx].to(device)
+            loss = loss_fn(model(x), y)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            scheduler.step()
+    return model.eval()
+
+
+@torch.no_grad()
+def evaluate_jscc(model: JSCC, test: Features, value=None, seed: int = 0, batch_size: int = 1000) -> float:
+    """Top-1 accuracy over ``test`` with the channel at ``value`` (default: the training value).
+
+    The channel's noise is redrawn from its own generator seeded by ``seed``, so an evaluation repeats
+    exactly; the model's channel setting is restored afterwards.
+    """
+    device = next(model.parameters()).device
+    saved_value = model.channel.snr_db if model.kind == "awgn" else model.channel.p
+    saved_generator = model.channel.generator
+    try:
+        if value is not None:
+            if model.kind == "awgn":
+                model.channel.snr_db = value
+            else:
+                model.channel.p = value
+        model.channel.generator = torch.Generator().manual_seed(_stable_seed("eval", seed, value))
+        model.eval()
+        correct = 0
+        for i in range(0, len(test.y), batch_size):
+            logits = model(test.x[i:i + batch_size].to(device))
+            correct += (logits.argmax(1).cpu() == test.y[i:i + batch_size]).sum().item()
+    finally:
+        if model.kind == "awgn":
+            model.channel.snr_db = saved_value
+        else:
+            model.channel.p = saved_value
+        model.channel.generator = saved_generator
+    return correct / len(test.y)
+
+
+@dataclass
+class Probe:
+    """One trained-and-evaluated JSCC configuration."""
+
+    kind: str
+    value: float | tuple[float, float]
+    code_size: int
+    accuracy: float
+    model: JSCC | None = field(default=None, repr=False)
+
+
+class JsccTrainer:
+    """Trains JSCC models on demand and remembers them, so that the search and the robustness grid
+    never train the same configuration twice."""
+
+    def __init__(self, train: Features, test: Features, server_part: nn.Module, settings: JsccSettings,
+                 seed: int = 0, device: torch.device | None = None, progress: Callable[[str], None] | None = None):
+        self.train, self.test, self.server_part = train, test, server_part
+        self.settings, self.seed, self.device = settings, seed, device
+        self.progress = progress or (lambda message: None)
+        self.cache: dict[tuple, Probe] = {}
+
+    def probe(self, kind: str, value, code_size: int) -> Probe:
+        key = (kind, value, code_size)
+        if key not in self.cache:
+            start = time.time()
+            model = train_jscc(self.train, self.server_part, kind, value, code_size, self.settings,
+                               self.seed, self.device)
+            test_value = value if not isinstance(value, tuple) else None
+            accuracy = evaluate_jscc(model, self.test, test_value, self.seed) if test_value is not None else math.nan
+            self.cache[key] = Probe(kind, value, code_size, accuracy, model)
+            self.progress(f"{kind} {value} k={code_size}: accuracy {accuracy:.4f} ({time.time() - start:.0f} s)")
+        return self.cache[key]
+
+
+def smallest_code_sizes(trainer: JsccTrainer, kind: str, values: tuple[float, ...], sizes: tuple[int, ...],
+                        threshold: float) -> dict[float, tuple[Probe | None, list[Probe]]]:
+    """For every channel value, the smallest code size from ``sizes`` whose accuracy is >= ``threshold``.
+
+    Search: channel values from the least to the most noisy. At the first, a binary search over
+    ``sizes`` (accuracy assumed to grow with the code size). At each next, noisier value the search
+    starts from the previous answer and steps up, since a noisier channel is assumed never to need
+    fewer channel uses. Returns, per value, the winning probe (``None`` if even the largest size
+    misses the threshold) and every probe tried there.
+    """
+    sizes = tuple(sorted(sizes))
+    # least noisy first: highest SNR, lowest p
+    order = sorted(values, reverse=(kind == "awgn"))
+    results, start = {}, 0
+    for n, value in enumerate(order):
+        tried: list[Probe] = []
+
+        def ok(i):
+            probe = trainer.probe(kind, value, sizes[i])
+            tried.append(probe)
+            return probe.accuracy >= threshold
+
+        if n == 0:
+            lo, hi = 0, len(sizes) - 1
+            if not ok(hi):
+                results[value] = (None, tried)
+                start = len(sizes)
+                continue
+            while lo < hi:  # invariant: sizes[hi] meets the threshold
+                mid = (lo + hi) // 2
+                if ok(mid):
+                    hi = mid
+                else:
+                    lo = mid + 1
+            best = hi
+        else:
+            best = min(start, len(sizes) - 1)  # after a miss at the largest size, still measure it here
+            while best < len(sizes) and not ok(best):
+                best += 1
+        if best >= len(sizes):
+            results[value] = (None, tried)
+        else:
+            results[value] = (trainer.probe(kind, value, sizes[best]), tried)
+        start = min(best, len(sizes))
+    return results
+
+
+# ----------------------------------------------------------------------------- separate-coding payloads
+
+
+def original_feature_bits(train: Features, test: Features, limit: int | None = 2000) -> dict:
+    """Real Huffman-coded size of the original feature, 8-bit quantized, bits per image.
+
+    The feature (post-ReLU, >= 0) is quantized uniformly to 256 levels over ``[0, max]`` of the
+    training features; a Huffman code (``dahuffman``) is fit on the training symbols' histogram and
+    each test image is encoded separately; the bits are the encoded byte strings' length (the code
+    table, shared once, is not counted). Returns mean bits per image and the fixed-length 8-bit size.
+    """
+    from dahuffman import HuffmanCodec
+
+    scale = 255.0 / max(float(train.x.max()), 1e-12)
+
+    def quantize(x):
+        return torch.clamp(torch.round(x * scale), 0, 255).to(torch.int64).numpy()
+
+    counts = np.bincount(quantize(train.x[:2000]).ravel(), minlength=256)
+    codec = HuffmanCodec.from_frequencies({int(s): int(c) for s, c in enumerate(counts) if c > 0}
+                                          | {s: 1 for s in range(256) if counts[s] == 0})
+    symbols = quantize(test.x[:limit] if limit else test.x).reshape(len(test.x[:limit] if limit else test.x), -1)
+    bits = np.array([8 * len(codec.encode(row.tolist())) for row in symbols], dtype=float)
+    return {"bits_per_image": float(bits.mean()), "bits_fixed_8bit": 8 * symbols.shape[1],
+            "images": len(symbols), "coder": "8-bit uniform quantizer + Huffman (dahuffman)"}
+
+
+# ----------------------------------------------------------------------------- Fig. 5
+
+
+def fig5_rows(table, bandwidth_hz: float | None = None) -> list[dict]:
+    """Both panels of Fig. 5 from a JSCC lookup table, one row per (method, channel).
+
+    Each row: ``method``, ``kind`` (awgn/bsc), ``value`` (SNR dB or p), ``accuracy``,
+    ``channel_uses`` (real uses for AWGN, binary uses for the BSC), ``latency_s`` (AWGN only),
+    ``bits_per_image`` (the source bits, separate schemes; ``None`` for JSCC), ``meets_threshold``.
+    """
+    rows = []
+    for r in table.records:
+        if r.method not in FIG5_METHODS or r.channel == "noiseless":
+            continue
+        kind, value = ch.parse_channel(r.channel)
+        rows.append({"method": r.method, "kind": kind, "value": value, "accuracy": r.accuracy,
+                     "channel_uses": r.extra.get("channel_uses"), "latency_s": r.extra.get("latency_s"),
+                     "bits_per_image": None if r.method == "framework-jscc" else r.bits_per_image,
+                     "code_size": r.code_size, "meets_threshold": r.extra.get("meets_threshold", True)})
+    return sorted(rows, key=lambda row: (row["kind"], FIG5_METHODS.index(row["method"]), row["value"]))
+
+
+#: The four curves of Fig. 5, in legend order.
+FIG5_METHODS = ("framework-jscc", "learned-source-coding+capacity", "original-huffman+capacity", "png+capacity")
+FIG5_LABELS = {
+    "framework-jscc": "JSCC (learned, through the channel)",
+    "learned-source-coding+capacity": "learned source coding + capacity-achieving code",
+    "original-huffman+capacity": "original feature (8-bit Huffman) at capacity",
+    "png+capacity": "input image (PNG) at capacity",
+}
+
+
+def mismatch_grid(table, kind: str) -> tuple[list[str], list[float], np.ndarray]:
+    """The robustness grid: rows = how it was trained, columns = test SNR (dB) or p, values = accuracy."""
+    records = [r for r in table.records if r.method == "framework-jscc-mismatch" and r.channel.startswith(kind)]
+    trained = sorted({r.extra["train_channel"] for r in records}, key=_train_sort_key)
+    tests = sorted({ch.parse_channel(r.channel)[1] for r in records})
+    grid = np.full((len(trained), len(tests)), np.nan)
+    for r in records:
+        grid[trained.index(r.extra["train_channel"]), tests.index(ch.parse_channel(r.channel)[1])] = r.accuracy
+    return trained, tests, grid
+
+
+def _train_sort_key(name: str):
+    spec = name.split(":", 1)[1]
+    return (1, 0.0) if ".." in spec else (0, float(spec))
+
+
+def plot_fig5(table, axes=None):
+    """Fig. 5 (a) latency vs SNR over AWGN at W and (b) channel uses vs p over a BSC, from ``table``."""
+    import matplotlib.pyplot as plt
+
+    if axes is None:
+        _, axes = plt.subplots(1, 2, figsize=(12, 4.2))
+    rows = fig5_rows(table)
+    styles = {"framework-jscc": "o-", "learned-source-coding+capacity": "s--",
+              "original-huffman+capacity": "^:", "png+capacity": "d-."}
+    for ax, kind in zip(axes, ("awgn", "bsc")):
+        for method in FIG5_METHODS:
+            pts = [r for r in rows if r["method"] == method and r["kind"] == kind
+                   and math.isfinite(r["latency_s" if kind == "awgn" else "channel_uses"] or math.nan)]
+            if not pts:
+                continue
+            xs = [r["value"] for r in pts]
+            ys = [r["latency_s"] * 1e3 if kind == "awgn" else r["channel_uses"] for r in pts]
+            ax.plot(xs, ys, styles[method], label=FIG5_LABELS[method])
+            if method == "framework-jscc":
+                for r, x, y in zip(pts, xs, ys):
+                    mark = "" if r["meets_threshold"] else " (below threshold)"
+                    ax.annotate(f"k={r['channel_uses']:g}\n{100 * r['accuracy']:.1f}%{mark}", (x, y),
+                                textcoords="offset points", xytext=(0, 6), ha="center", fontsize=7)
+        ax.set_yscale("log")
+        ax.grid(True, which="both", alpha=0.3)
+    axes[0].set_xlabel("SNR per real dimension (dB)")
+    axes[0].set_ylabel("communication latency per image (ms)")
+    bw = table.records[0].extra.get("bandwidth_hz", 1e6) if table.records else 1e6
+    axes[0].set_title(f"(a) AWGN, W = {bw / 1e6:g} MHz")
+    axes[1].set_xlabel("bit flip probability p")
+    axes[1].set_ylabel("channel uses per image")
+    axes[1].set_title("(b) binary symmetric channel")
+    axes[1].legend(fontsize=8)
+    return axes
+
+
+# ----------------------------------------------------------------------------- the experiment
+
+
+def _codec_costs(model: JSCC, feature_shape) -> dict:
+    """MACs and parameters of the encoder (device side) and the decoder (server side), by thop."""
+    from .profile import count_params, thop_macs
+
+    enc_macs, _ = thop_macs(model.encoder, tuple(feature_shape))
+    with torch.no_grad():
+        k = model.encoder.eval()(torch.zeros(1, *feature_shape)).shape[1]
+    dec_macs, _ = thop_macs(model.decoder, (k,))
+    return {"encoder_macs": enc_macs, "encoder_params": count_params(model.encoder),
+            "decoder_macs": dec_macs, "decoder_params": count_params(model.decoder)}
+
+
+def run_jscc(preset: str | Preset = "quick", settings: JsccSettings | None = None,
+             split_point: str | None = None, source_bits: dict | None = None,
+             checkpoints=None, device: torch.device | None = None, log: Callable[[str], None] = print):
+    """Run the Fig. 5 experiment for ``preset`` and return its :class:`~coinfer.results.LookupTable`.
+
+    Parameters
+    ----------
+    preset : str or Preset
+        Whose baseline network, dataset and accuracy threshold to use.
+    settings : JsccSettings, optional
+        Default :data:`JSCC_SETTINGS` ``[preset.name]``.
+    split_point : str, optional
+        Override ``settings.split`` (any split point with a ``C x H x W`` feature).
+    source_bits : dict, optional
+        The learned source coder's measured payload, ``{"bits_per_image", "accuracy", ...}``
+        (e.g. from the encoding experiment's table). Default: this experiment's own learned binary
+        code, the BSC-trained encoder at ``p = 0`` (fixed-length, ``k`` real bits per image).
+    checkpoints : path, optional
+        Folder holding ``<preset>/baseline.pt`` (default :func:`coinfer.paths.checkpoints_dir`).
+    """
+    from .data import load_dataset
+    from .profile import input_size, profile_splits
+    from .results import LookupTable, Provenance, Record
+    from .train import get_baseline, seed_everything
+
+    start_time = time.time()
+    preset = get_preset(preset) if isinstance(preset, str) else preset
+    settings = settings or JSCC_SETTINGS[preset.name]
+    if split_point is not None:
+        settings = replace(settings, split=split_point)
+    point = canonical_split_point(settings.split)
+    device = device or torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    seed_everything(preset.seed)
+
+    model, meta = get_baseline(preset, checkpoints=checkpoints)
+    baseline_accuracy = float(meta["test_accuracy"])
+    threshold = baseline_accuracy - preset.accuracy_drop / 100
+    log(f"baseline accuracy {baseline_accuracy:.4f}; threshold {threshold:.4f}; split after {point}")
+    device_part, server_part = split(model.to(device).eval(), point)
+    costs = {r.point: r for r in profile_splits(model.cpu())}[point]
+    model.to(device)
+
+    train_set = load_dataset(preset.dataset, train=True, limit=settings.train_images)
+    test_set = load_dataset(preset.dataset, train=False, limit=settings.test_images)
+    train, test = extract_features(device_part, train_set, device=device), extract_features(device_part, test_set, device=device)
+    if len(train.shape) != 3:
+        raise ValueError(f"split point {point!r} gives a feature of shape {train.shape}; JSCC here needs a "
+                         "C x H x W map (choose a split point from stem to layer4.1)")
+    log(f"features {tuple(train.x.shape)} train, {tuple(test.x.shape)} test ({time.time() - start_time:.0f} s)")
+
+    trainer = JsccTrainer(train, test, server_part, settings, preset.seed, device, progress=log)
+    W = settings.bandwidth_hz
+    awgn = smallest_code_sizes(trainer, "awgn", settings.snrs_db, settings.awgn_code_sizes, threshold)
+    bsc = smallest_code_sizes(trainer, "bsc", settings.flip_rates, settings.bsc_code_sizes, threshold)
+
+    provenance_extra = {"bandwidth_hz": W, "threshold": threshold, "baseline_accuracy": baseline_accuracy,
+                        "settings": settings.to_dict()}
+    records: list[Record] = []
+
+    def jscc_record(kind, value, probe: Probe, tried, method="framework-jscc", code_size=None, extra=None):
+        c = _codec_costs(probe.model, train.shape)
+        k = probe.code_size
+        uses = {"channel_uses": k,
+                "channel_use": "real symbol (2W per second)" if kind == "awgn" else "bit",
+                "latency_s": ch.awgn_airtime_s(k, W) if kind == "awgn" else None,
+                "meets_threshold": probe.accuracy >= threshold,
+                "search": [{"code_size": p.code_size, "accuracy": p.accuracy} for p in tried],
+                **c, **provenance_extra, **(extra or {})}
+        # bits_per_image: bits really sent on a BSC; on AWGN (analog symbols) the most the k uses can carry.
+        bits = float(k) if kind == "bsc" else k * ch.awgn_capacity_per_real_use(value)
+        uses["bits_per_image_is"] = ("bits sent (k)" if kind == "bsc"
+                                     else "capacity-equivalent: k x 0.5 log2(1 + SNR); JSCC sends no bits")
+        return Record(method=method, split=point, accuracy=probe.accuracy,
+                      device_macs=costs.device_macs + c["encoder_macs"],
+                      device_params=costs.device_params + c["encoder_params"],
+                      server_macs=costs.server_macs + c["decoder_macs"], bits_per_image=bits,
+                      code_size=code_size or f"k{k}", channel=ch.channel_name(kind, value), extra=uses)
+
+    def fallback(kind, value, tried):
+        """No size met the threshold: record the largest one tried, marked as missing it."""
+        best = max(tried, key=lambda p: (p.code_size, p.accuracy))
+        return best
+
+    for kind, found in (("awgn", awgn), ("bsc", bsc)):
+        for value, (probe, tried) in found.items():
+            probe = probe or fallback(kind, value, tried)
+            records.append(jscc_record(kind, value, probe, tried))
+
+    # --- the separate schemes: a source payload sent at capacity
+    if source_bits is None:
+        if 0.0 not in bsc:
+            raise ValueError("no learned source code to compare with: include p = 0 in flip_rates "
+                             "(its BSC-trained encoder is the learned binary source code) or pass source_bits")
+        own, tried = bsc[0.0]
+        own = own or fallback("bsc", 0.0, tried)
+        c = _codec_costs(own.model, train.shape)
+        source_bits = {"bits_per_image": float(own.code_size), "accuracy": own.accuracy,
+                       "device_macs": costs.device_macs + c["encoder_macs"],
+                       "device_params": costs.device_params + c["encoder_params"],
+                       "server_macs": costs.server_macs + c["decoder_macs"], "code_size": f"k{own.code_size}",
+                       "coder": "learned binary code (BSC encoder trained at p = 0), fixed length",
+                       "meets_threshold": own.accuracy >= threshold}
+    png = input_size(preset.dataset, limit=len(test.y))
+    original = original_feature_bits(train, test)
+    separate = {
+        "learned-source-coding+capacity": source_bits,
+        "original-huffman+capacity": {**original, "accuracy": baseline_accuracy, "device_macs": costs.device_macs,
+                                      "device_params": costs.device_params, "server_macs": costs.server_macs,
+                                      "code_size": "8bit-huffman"},
+        "png+capacity": {"bits_per_image": png.png_bits_mean, "accuracy": baseline_accuracy, "device_macs": 0,
+                         "device_params": 0, "server_macs": costs.device_macs + costs.server_macs,
+                         "code_size": "png", "coder": f"Pillow PNG of the {png.image_shape} uint8 image",
+                         "images": png.images},
+    }
+    log("separate payloads (bits/image): " + ", ".join(f"{m}: {s['bits_per_image']:.1f}" for m, s in separate.items()))
+    for method, s in separate.items():
+        bits = float(s["bits_per_image"])
+        split_for = "input" if method == "png+capacity" else point
+        info = {k: v for k, v in s.items() if k not in ("bits_per_image", "accuracy", "device_macs",
+                                                         "device_params", "server_macs", "code_size")}
+        for snr in settings.snrs_db:
+            extra = {"channel_uses": bits / ch.awgn_capacity_per_real_use(snr), "channel_use": "real symbol (2W per second)",
+                     "latency_s": ch.capacity_airtime_s(bits, snr, W), "capacity": "0.5 log2(1 + SNR) per real use",
+                     **info, **provenance_extra}
+            records.append(Record(method=method, split=split_for, accuracy=float(s["accuracy"]),
+                                  device_macs=int(s["device_macs"]), device_params=int(s["device_params"]),
+                                  server_macs=int(s["server_macs"]), bits_per_image=bits, code_size=s["code_size"],
+                                  channel=ch.channel_name("awgn", snr), extra=extra))
+        for p in settings.flip_rates:
+            extra = {"channel_uses": ch.bsc_channel_uses(bits, p), "channel_use": "bit",
+                     "capacity": "1 - H2(p) per use", **info, **provenance_extra}
+            records.append(Record(method=method, split=split_for, accuracy=float(s["accuracy"]),
+                                  device_macs=int(s["device_macs"]), device_params=int(s["device_params"]),
+                                  server_macs=int(s["server_macs"]), bits_per_image=bits, code_size=s["code_size"],
+                                  channel=ch.channel_name("bsc", p), extra=extra))
+
+    # --- robustness: train at one value (or over the range), test at every value, at one code size
+    for kind, found, train_values, test_values in (
+            ("awgn", awgn, settings.mismatch_snrs_db, settings.snrs_db),
+            ("bsc", bsc, settings.mismatch_flip_rates, settings.flip_rates)):
+        middle = sorted(train_values)[len(train_values) // 2]
+        probe = found.get(middle, (None, []))[0]
+        sizes = settings.awgn_code_sizes if kind == "awgn" else settings.bsc_code_sizes
+        k = probe.code_size if probe else max(sizes)
+        ranged = (min(test_values), max(test_values))
+        for train_value in (*train_values, ranged):
+            trained = trainer.probe(kind, train_value, k)
+            name = ch.channel_name(kind, train_value) if not isinstance(train_value, tuple) else \
+                f"{kind}:{train_value[0]:g}..{train_value[1]:g}"
+            for test_value in test_values:
+                accuracy = evaluate_jscc(trained.model, test, test_value, preset.seed)
+                c = _codec_costs(trained.model, train.shape)
+                records.append(Record(
+                    method="framework-jscc-mismatch", split=point, accuracy=accuracy,
+                    device_macs=costs.device_macs + c["encoder_macs"],
+                    device_params=costs.device_params + c["encoder_params"],
+                    server_macs=costs.server_macs + c["decoder_macs"],
+                    bits_per_image=float(k) if kind == "bsc" else k * ch.awgn_capacity_per_real_use(test_value),
+                    code_size=f"k{k}-trained-{name}", channel=ch.channel_name(kind, test_value),
+                    extra={"channel_uses": k, "train_channel": name, "test_channel": ch.channel_name(kind, test_value),
+                           "meets_threshold": accuracy >= threshold, "threshold": threshold}))
+        log(f"{kind} mismatch grid at k={k} done")
+
+    wall = time.time() - start_time
+    provenance = Provenance.collect(dataset=preset.dataset, preset=preset.name, wall_time_s=wall,
+                                    command=f"python -m coinfer jscc --preset {preset.name}", seed=preset.seed)
+    table = LookupTable(provenance=provenance)
+    for r in records:
+        table.add(r)
+    log(f"{len(table.records)} records in {wall:.0f} s")
+    return table
