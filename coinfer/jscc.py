@@ -73,6 +73,16 @@ class JsccSettings:
     lr: float = 2e-3
     reduced_channels: int | None = None      # encoder's conv output channels (None: a quarter)
 
+    def __post_init__(self):
+        for snr in self.snrs_db + self.mismatch_snrs_db:
+            ch.db_to_linear(snr)  # raises on a non-finite SNR
+        for p in self.flip_rates + self.mismatch_flip_rates:
+            if not 0.0 <= p < 0.5:
+                raise ValueError(f"flip rates must be in [0, 0.5) (at 0.5 nothing gets through), got {p!r}")
+        if not (self.awgn_code_sizes and self.bsc_code_sizes) or min(self.awgn_code_sizes + self.bsc_code_sizes) < 1:
+            raise ValueError("code sizes must be non-empty lists of positive channel-use counts")
+        ch.real_uses_per_second(self.bandwidth_hz)  # raises on W <= 0
+
     def to_dict(self) -> dict:
         return asdict(self)
 
@@ -87,76 +97,101 @@ JSCC_SETTINGS = {
 # ----------------------------------------------------------------------------- encoder / decoder
 
 
-class _Reduction(nn.Module):
-    """Dimension reduction (section IV-B, step 1): conv to fewer channels, then a fully connected layer.
+class BitChannel(nn.Module):
+    """The BSC as a bottleneck between real-valued networks: binarize, flip, map to antipodal.
 
-    Encoder ``[B, C, H, W] -> [B, k]``; :class:`_Expansion` is the complementary decoder.
+    ``logits -> bits = binarize(logits) -> y = BSC(bits) -> 2 y - 1`` (values -1/+1 for the decoder).
+    The gradient reaches the logits through the straight-through estimator of
+    :func:`coinfer.channel.binarize`.
     """
 
-    def __init__(self, feature_shape: tuple[int, int, int], code_size: int, reduced_channels: int):
+    def __init__(self, bsc: ch.BSCChannel, stochastic: bool = False):
         super().__init__()
-        c, h, w = feature_shape
-        self.conv = nn.Sequential(nn.Conv2d(c, reduced_channels, 3, padding=1, bias=False),
-                                  nn.BatchNorm2d(reduced_channels), nn.ReLU(inplace=True))
-        self.fc = nn.Linear(reduced_channels * h * w, code_size)
+        self.bsc, self.stochastic = bsc, stochastic
 
-    def forward(self, x):
-        return self.fc(self.conv(x).flatten(1))
+    def forward(self, logits: torch.Tensor) -> torch.Tensor:
+        bits = ch.binarize(logits, stochastic=self.stochastic and self.training, generator=self.bsc.generator)
+        return 2 * self.bsc(bits) - 1
 
 
-class _Expansion(nn.Module):
-    """The decoder: fully connected layer back to the reduced map, conv back to the feature's channels."""
+def make_codec(feature_shape: tuple[int, int, int], code_size: int, channel: nn.Module,
+               reduced_channels: int | None = None, kernel_size: int = 3):
+    """A JSCC codec: the dimension-reduction encoder, ``channel`` as the bottleneck, the decoder.
 
-    def __init__(self, feature_shape: tuple[int, int, int], code_size: int, reduced_channels: int):
-        super().__init__()
-        c, h, w = feature_shape
-        self.shape = (reduced_channels, h, w)
-        self.fc = nn.Sequential(nn.Linear(code_size, reduced_channels * h * w), nn.ReLU(inplace=True))
-        self.conv = nn.Sequential(nn.Conv2d(reduced_channels, c, 3, padding=1, bias=False),
-                                  nn.BatchNorm2d(c), nn.ReLU(inplace=True))
+    Reuses :class:`coinfer.encode.DimensionReductionEncoder` / ``DimensionReductionDecoder`` (conv to
+    ``reduced_channels`` channels, then a fully connected layer to ``code_size`` outputs; the mirror on
+    the server), with no bounded activation at the encoder's end: for AWGN its outputs are scaled by the
+    channel's power normalization, for the BSC they are the logits of the bits.
 
-    def forward(self, y):
-        return self.conv(self.fc(y).view(-1, *self.shape))
+    Parameters
+    ----------
+    feature_shape : (C, H, W) or (C,)
+    code_size : int
+        ``k``, channel uses per image (real numbers for AWGN, bits for the BSC).
+    channel : AWGNChannel or BSCChannel
+    reduced_channels : int, optional
+        Default ``max(1, C // 4)`` (3-D features only).
 
+    Returns
+    -------
+    coinfer.encode.FeatureCodec
+        ``codec(feature)["feature_hat"]`` is what the server part receives.
+    """
+    from .encode import DimensionReductionDecoder, DimensionReductionEncoder, FeatureCodec
 
-def make_codec(feature_shape: tuple[int, int, int], code_size: int,
-               reduced_channels: int | None = None) -> tuple[nn.Module, nn.Module]:
-    """Encoder ``[B, C, H, W] -> [B, code_size]`` and decoder back, for a feature of ``feature_shape``."""
-    if code_size < 1:
+    if not (isinstance(code_size, int) and code_size >= 1):
         raise ValueError(f"code_size must be a positive number of channel uses, got {code_size!r}")
-    reduced = reduced_channels or max(1, feature_shape[0] // 4)
-    return (_Reduction(feature_shape, code_size, reduced), _Expansion(feature_shape, code_size, reduced))
+    if isinstance(channel, ch.AWGNChannel):
+        bottleneck = channel
+    elif isinstance(channel, ch.BSCChannel):
+        bottleneck = BitChannel(channel)
+    else:
+        raise TypeError(f"channel must be an AWGNChannel or BSCChannel, got {type(channel).__name__}")
+    feature_shape = tuple(feature_shape)
+    reduced = None
+    if len(feature_shape) == 3:
+        reduced = reduced_channels or max(1, feature_shape[0] // 4)
+    encoder = DimensionReductionEncoder(feature_shape, code_size, reduced, kernel_size, activation="none")
+    decoder = DimensionReductionDecoder(feature_shape, code_size, reduced, kernel_size)
+    return FeatureCodec(encoder, bottleneck, decoder)
 
 
 # ----------------------------------------------------------------------------- the JSCC network
 
 
 class JSCC(nn.Module):
-    """Encoder -> channel -> decoder -> server part, on device features.
+    """Codec (encoder -> channel -> decoder) followed by the frozen server part, on device features.
 
     Parameters
     ----------
-    encoder, decoder : nn.Module
-        ``[B, C, H, W] -> [B, k]`` and back.
-    channel : AWGNChannel or BSCChannel
-        For a BSC the encoder's outputs are logits, binarized (:func:`coinfer.channel.binarize`) before
-        the channel, and the received bits enter the decoder as ``2 y - 1`` (antipodal).
+    codec : coinfer.encode.FeatureCodec
+        From :func:`make_codec`. For a BSC the encoder's outputs are logits, binarized
+        (:func:`coinfer.channel.binarize`) before the channel; the received bits enter the decoder as
+        ``2 y - 1`` (antipodal).
     server_part : nn.Module
-        The frozen rest of the network; kept in eval mode (its batch-norm statistics never change) while
-        gradients pass through it to the decoder.
+        The frozen rest of the network; kept in eval mode (its batch-norm statistics never change)
+        while gradients pass through it to the decoder.
     """
 
-    def __init__(self, encoder: nn.Module, channel: nn.Module, decoder: nn.Module, server_part: nn.Module):
+    def __init__(self, codec: nn.Module, server_part: nn.Module):
         super().__init__()
-        if not isinstance(channel, (ch.AWGNChannel, ch.BSCChannel)):
-            raise TypeError(f"channel must be an AWGNChannel or BSCChannel, got {type(channel).__name__}")
-        self.encoder, self.channel, self.decoder, self.server_part = encoder, channel, decoder, server_part
+        self.codec, self.server_part = codec, server_part
         for p in self.server_part.parameters():
             p.requires_grad_(False)
 
     @property
+    def channel(self) -> nn.Module:
+        """The :class:`~coinfer.channel.AWGNChannel` or :class:`~coinfer.channel.BSCChannel` inside."""
+        bottleneck = self.codec.bottleneck
+        return bottleneck.bsc if isinstance(bottleneck, BitChannel) else bottleneck
+
+    @property
     def kind(self) -> str:
         return "awgn" if isinstance(self.channel, ch.AWGNChannel) else "bsc"
+
+    @property
+    def code_size(self) -> int:
+        return self.codec.encoder.dim
 
     def train(self, mode: bool = True):
         super().train(mode)
@@ -165,13 +200,10 @@ class JSCC(nn.Module):
 
     def transmit(self, features: torch.Tensor) -> torch.Tensor:
         """What the decoder receives for ``features``: noisy reals (AWGN) or flipped bits as +-1 (BSC)."""
-        z = self.encoder(features)
-        if self.kind == "awgn":
-            return self.channel(z)
-        return 2 * self.channel(ch.binarize(z)) - 1
+        return self.codec(features)["z_hat"]
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
-        return self.server_part(self.decoder(self.transmit(features)))
+        return self.server_part(self.codec(features)["feature_hat"])
 
 
 # ----------------------------------------------------------------------------- data: frozen features
@@ -231,9 +263,9 @@ def train_jscc(train: Features, server_part: nn.Module, kind: str, value, code_s
     device = device or torch.device("cpu")
     run_seed = _stable_seed(seed, kind, value, code_size)
     torch.manual_seed(run_seed)
-    encoder, decoder = make_codec(train.shape, code_size, settings.reduced_channels)
     noise = torch.Generator().manual_seed(run_seed + 1)
-    model = JSCC(encoder, make_channel(kind, value, noise), decoder, server_part).to(device)
+    codec = make_codec(train.shape, code_size, make_channel(kind, value, noise), settings.reduced_channels)
+    model = JSCC(codec, server_part).to(device)
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.Adam(params, lr=settings.lr)
     steps_per_epoch = math.ceil(len(train.y) / settings.batch_size)
@@ -371,28 +403,33 @@ def smallest_code_sizes(trainer: JsccTrainer, kind: str, values: tuple[float, ..
 # ----------------------------------------------------------------------------- separate-coding payloads
 
 
-def original_feature_bits(train: Features, test: Features, limit: int | None = 2000) -> dict:
-    """Real Huffman-coded size of the original feature, 8-bit quantized, bits per image.
+def learned_source_payload(point: str, threshold: float, preset_name: str, path=None) -> dict | None:
+    """The learned source coder's smallest real payload at ``point`` meeting ``threshold``.
 
-    The feature (post-ReLU, >= 0) is quantized uniformly to 256 levels over ``[0, max]`` of the
-    training features; a Huffman code (``dahuffman``) is fit on the training symbols' histogram and
-    each test image is encoded separately; the bits are the encoded byte strings' length (the code
-    table, shared once, is not counted). Returns mean bits per image and the fixed-length 8-bit size.
+    Read from the encoding experiment's table (``data/results/encoding_<preset>.json``, written by
+    ``python -m coinfer encode``): its ``framework`` records at this split point without pruning, whose
+    bits per image are the length of really range-coded packets. ``None`` if the table is missing or
+    no record there meets the threshold.
     """
-    from dahuffman import HuffmanCodec
+    from .paths import results_dir
+    from .results import load_table
 
-    scale = 255.0 / max(float(train.x.max()), 1e-12)
+    from pathlib import Path
 
-    def quantize(x):
-        return torch.clamp(torch.round(x * scale), 0, 255).to(torch.int64).numpy()
-
-    counts = np.bincount(quantize(train.x[:2000]).ravel(), minlength=256)
-    codec = HuffmanCodec.from_frequencies({int(s): int(c) for s, c in enumerate(counts) if c > 0}
-                                          | {s: 1 for s in range(256) if counts[s] == 0})
-    symbols = quantize(test.x[:limit] if limit else test.x).reshape(len(test.x[:limit] if limit else test.x), -1)
-    bits = np.array([8 * len(codec.encode(row.tolist())) for row in symbols], dtype=float)
-    return {"bits_per_image": float(bits.mean()), "bits_fixed_8bit": 8 * symbols.shape[1],
-            "images": len(symbols), "coder": "8-bit uniform quantizer + Huffman (dahuffman)"}
+    path = Path(path) if path is not None else results_dir() / f"encoding_{preset_name}.json"
+    if not path.exists():
+        return None
+    table = load_table(path)
+    candidates = [r for r in table.select(method="framework", split=point)
+                  if r.sparsity == 0 and r.accuracy >= threshold]
+    if not candidates:
+        return None
+    best = min(candidates, key=lambda r: (r.bits_per_image, -r.accuracy))
+    return {"bits_per_image": best.bits_per_image, "accuracy": best.accuracy, "device_macs": best.device_macs,
+            "device_params": best.device_params, "server_macs": best.server_macs, "code_size": best.code_size,
+            "bits_entropy": best.bits_entropy, "meets_threshold": True,
+            "coder": f"learned quantizer + range coder (coinfer.encode), from {path.name} "
+                     f"(commit {table.provenance.git_commit[:10] or 'unknown'})"}
 
 
 # ----------------------------------------------------------------------------- Fig. 5
@@ -483,15 +520,11 @@ def plot_fig5(table, axes=None):
 
 
 def _codec_costs(model: JSCC, feature_shape) -> dict:
-    """MACs and parameters of the encoder (device side) and the decoder (server side), by thop."""
-    from .profile import count_params, thop_macs
-
-    enc_macs, _ = thop_macs(model.encoder, tuple(feature_shape))
-    with torch.no_grad():
-        k = model.encoder.eval()(torch.zeros(1, *feature_shape)).shape[1]
-    dec_macs, _ = thop_macs(model.decoder, (k,))
-    return {"encoder_macs": enc_macs, "encoder_params": count_params(model.encoder),
-            "decoder_macs": dec_macs, "decoder_params": count_params(model.decoder)}
+    """MACs (thop) and parameters of the encoder (device side) and the decoder (server side)."""
+    codec = model.codec.eval()
+    return {"encoder_macs": codec.encoder_macs(tuple(feature_shape)), "encoder_params": codec.encoder_params(),
+            "decoder_macs": codec.decoder_macs((model.code_size,)),
+            "decoder_params": sum(p.numel() for p in codec.decoder.parameters())}
 
 
 def run_jscc(preset: str | Preset = "quick", settings: JsccSettings | None = None,
@@ -515,6 +548,7 @@ def run_jscc(preset: str | Preset = "quick", settings: JsccSettings | None = Non
         Folder holding ``<preset>/baseline.pt`` (default :func:`coinfer.paths.checkpoints_dir`).
     """
     from .data import load_dataset
+    from .encode_experiment import get_encode_config, original_huffman
     from .profile import input_size, profile_splits
     from .results import LookupTable, Provenance, Record
     from .train import get_baseline, seed_everything
@@ -584,6 +618,8 @@ def run_jscc(preset: str | Preset = "quick", settings: JsccSettings | None = Non
 
     # --- the separate schemes: a source payload sent at capacity
     if source_bits is None:
+        source_bits = learned_source_payload(point, threshold, preset.name)
+    if source_bits is None:
         if 0.0 not in bsc:
             raise ValueError("no learned source code to compare with: include p = 0 in flip_rates "
                              "(its BSC-trained encoder is the learned binary source code) or pass source_bits")
@@ -597,12 +633,14 @@ def run_jscc(preset: str | Preset = "quick", settings: JsccSettings | None = Non
                        "coder": "learned binary code (BSC encoder trained at p = 0), fixed length",
                        "meets_threshold": own.accuracy >= threshold}
     png = input_size(preset.dataset, limit=len(test.y))
-    original = original_feature_bits(train, test)
+    huffman = original_huffman(model, point, train_set, test_set, get_encode_config(preset.name), device)
     separate = {
         "learned-source-coding+capacity": source_bits,
-        "original-huffman+capacity": {**original, "accuracy": baseline_accuracy, "device_macs": costs.device_macs,
-                                      "device_params": costs.device_params, "server_macs": costs.server_macs,
-                                      "code_size": "8bit-huffman"},
+        "original-huffman+capacity": {
+            "bits_per_image": huffman["bits_real"], "accuracy": huffman["accuracy"],
+            "device_macs": costs.device_macs, "device_params": costs.device_params, "server_macs": costs.server_macs,
+            "code_size": "8bit-huffman", "bits_entropy": huffman["bits_entropy"], "bits_fixed": huffman["bits_fixed"],
+            "coder": "8-bit uniform quantizer + Huffman (coinfer.encode_experiment.original_huffman)"},
         "png+capacity": {"bits_per_image": png.png_bits_mean, "accuracy": baseline_accuracy, "device_macs": 0,
                          "device_params": 0, "server_macs": costs.device_macs + costs.server_macs,
                          "code_size": "png", "coder": f"Pillow PNG of the {png.image_shape} uint8 image",
@@ -611,24 +649,20 @@ def run_jscc(preset: str | Preset = "quick", settings: JsccSettings | None = Non
     log("separate payloads (bits/image): " + ", ".join(f"{m}: {s['bits_per_image']:.1f}" for m, s in separate.items()))
     for method, s in separate.items():
         bits = float(s["bits_per_image"])
-        split_for = "input" if method == "png+capacity" else point
-        info = {k: v for k, v in s.items() if k not in ("bits_per_image", "accuracy", "device_macs",
+        info = {k: v for k, v in s.items() if k not in ("bits_per_image", "accuracy", "device_macs", "bits_entropy",
                                                          "device_params", "server_macs", "code_size")}
-        for snr in settings.snrs_db:
-            extra = {"channel_uses": bits / ch.awgn_capacity_per_real_use(snr), "channel_use": "real symbol (2W per second)",
-                     "latency_s": ch.capacity_airtime_s(bits, snr, W), "capacity": "0.5 log2(1 + SNR) per real use",
-                     **info, **provenance_extra}
-            records.append(Record(method=method, split=split_for, accuracy=float(s["accuracy"]),
-                                  device_macs=int(s["device_macs"]), device_params=int(s["device_params"]),
-                                  server_macs=int(s["server_macs"]), bits_per_image=bits, code_size=s["code_size"],
-                                  channel=ch.channel_name("awgn", snr), extra=extra))
-        for p in settings.flip_rates:
-            extra = {"channel_uses": ch.bsc_channel_uses(bits, p), "channel_use": "bit",
-                     "capacity": "1 - H2(p) per use", **info, **provenance_extra}
-            records.append(Record(method=method, split=split_for, accuracy=float(s["accuracy"]),
-                                  device_macs=int(s["device_macs"]), device_params=int(s["device_params"]),
-                                  server_macs=int(s["server_macs"]), bits_per_image=bits, code_size=s["code_size"],
-                                  channel=ch.channel_name("bsc", p), extra=extra))
+        per_channel = [(ch.channel_name("awgn", snr),
+                        {"channel_uses": bits / ch.awgn_capacity_per_real_use(snr),
+                         "channel_use": "real symbol (2W per second)", "latency_s": ch.capacity_airtime_s(bits, snr, W),
+                         "capacity": "0.5 log2(1 + SNR) bits per real use"}) for snr in settings.snrs_db]
+        per_channel += [(ch.channel_name("bsc", p), {"channel_uses": ch.bsc_channel_uses(bits, p), "channel_use": "bit",
+                                                     "capacity": "1 - H2(p) bits per use"}) for p in settings.flip_rates]
+        for name, uses in per_channel:
+            records.append(Record(method=method, split="input" if method == "png+capacity" else point,
+                                  accuracy=float(s["accuracy"]), device_macs=int(s["device_macs"]),
+                                  device_params=int(s["device_params"]), server_macs=int(s["server_macs"]),
+                                  bits_per_image=bits, bits_entropy=s.get("bits_entropy"), code_size=s["code_size"],
+                                  channel=name, extra={**uses, **info, **provenance_extra}))
 
     # --- robustness: train at one value (or over the range), test at every value, at one code size
     for kind, found, train_values, test_values in (

@@ -29,8 +29,9 @@ def _features(device_part, n=64, seed=0):
 def test_tiny_jscc_forward_backward(parts, kind, value):
     device_part, server_part = parts
     feats = _features(device_part, 8)
-    enc, dec = jscc.make_codec(feats.shape, 6)
-    model = jscc.JSCC(enc, jscc.make_channel(kind, value), dec, server_part).train()
+    codec = jscc.make_codec(feats.shape, 6, jscc.make_channel(kind, value))
+    model = jscc.JSCC(codec, server_part).train()
+    enc, dec = codec.encoder, codec.decoder
     assert not server_part.training                      # frozen BN statistics
     sent = model.transmit(feats.x)
     assert sent.shape == (8, 6)
@@ -51,7 +52,13 @@ def test_tiny_jscc_forward_backward(parts, kind, value):
 
 def test_codec_rejects_bad_code_size():
     with pytest.raises(ValueError, match="code_size"):
-        jscc.make_codec((4, 8, 8), 0)
+        jscc.make_codec((4, 8, 8), 0, jscc.make_channel("bsc", 0.1))
+    with pytest.raises(TypeError, match="AWGNChannel"):
+        jscc.make_codec((4, 8, 8), 4, torch.nn.Identity())
+    with pytest.raises(ValueError, match=r"\[0, 0.5\)"):
+        replace(jscc.JSCC_SETTINGS["quick"], flip_rates=(0.0, 0.5))
+    with pytest.raises(ValueError, match="bandwidth_hz"):
+        replace(jscc.JSCC_SETTINGS["quick"], bandwidth_hz=0.0)
     with pytest.raises(ValueError, match="awgn"):
         jscc.make_channel("rayleigh", 1.0)
 
@@ -99,20 +106,28 @@ def test_search_finds_smallest_size():
     assert missing[0.0][0] is None and missing[0.0][1][-1].code_size == 4
 
 
-def test_original_feature_bits_real_huffman():
-    g = torch.Generator().manual_seed(0)
-    x = torch.relu(torch.randn(40, 4, 4, 4, generator=g))
-    feats = jscc.Features(x, torch.zeros(40, dtype=torch.long))
-    out = jscc.original_feature_bits(feats, feats, limit=10)
-    assert out["bits_fixed_8bit"] == 8 * 64
-    # half the values are exactly zero: Huffman beats 8 bits per element, but not below ~1 bit each
-    assert 64 < out["bits_per_image"] < 8 * 64
+def test_learned_source_payload_reads_encoding_table(tmp_path):
+    from coinfer.results import LookupTable, Provenance, Record
+
+    table = LookupTable(Provenance(dataset="fashion-mnist", preset="quick", command="test", wall_time_s=0))
+    common = dict(method="framework", split="layer3.1", device_macs=1, device_params=1, server_macs=1)
+    table.add(Record(accuracy=0.80, bits_per_image=2.0, code_size="c8-d2-l2", **common))   # below threshold
+    table.add(Record(accuracy=0.91, bits_per_image=3.5, code_size="c8-d16-k16", **common))
+    table.add(Record(accuracy=0.92, bits_per_image=9.0, code_size="c8-d16-l2", **common))
+    table.add(Record(accuracy=0.95, bits_per_image=1.0, code_size="c8-d4-l2", **{**common, "split": "pool"}))
+    path = table.save(tmp_path / "encoding_quick.json")
+    best = jscc.learned_source_payload("layer3.1", 0.9, "quick", path)
+    assert best["bits_per_image"] == 3.5 and best["code_size"] == "c8-d16-k16"
+    assert jscc.learned_source_payload("layer3.1", 0.99, "quick", path) is None
+    assert jscc.learned_source_payload("layer3.1", 0.9, "quick", tmp_path / "missing.json") is None
 
 
-def test_run_jscc_pipeline(tmp_path):
+def test_run_jscc_pipeline(tmp_path, monkeypatch):
     """The whole Fig. 5 pipeline on a few images with an untrained network (structure, not accuracy)."""
     from coinfer.train import save_checkpoint
 
+    # use this run's own learned binary code, whatever encoding table the checkout holds
+    monkeypatch.setattr(jscc, "learned_source_payload", lambda *args, **kwargs: None)
     torch.manual_seed(0)
     save_checkpoint(tmp_path / "quick" / "baseline.pt", resnet18(width=1 / 8),
                     {"width": 0.125, "test_accuracy": 0.12})
@@ -122,6 +137,8 @@ def test_run_jscc_pipeline(tmp_path):
     table = jscc.run_jscc("quick", settings, checkpoints=tmp_path, log=lambda m: None)
     rows = jscc.fig5_rows(table)
     assert {r["method"] for r in rows} == set(jscc.FIG5_METHODS)
+    own = [r for r in rows if r["method"] == "learned-source-coding+capacity" and r["kind"] == "bsc"]
+    assert own[0]["bits_per_image"] in settings.bsc_code_sizes      # the p = 0 binary code, k bits
     for r in rows:
         if r["kind"] == "awgn":
             assert r["latency_s"] == pytest.approx(r["channel_uses"] / 2e6)   # 2W real uses per second
