@@ -78,12 +78,13 @@ def _transform(name: str, train: bool, augment: bool) -> transforms.Compose:
     return transforms.Compose(steps)
 
 
-def lay_out_debian_fashion_mnist(root: Path, source: Path = DEBIAN_FASHION_MNIST) -> bool:
+def lay_out_debian_fashion_mnist(root: Path, source: Path | None = None) -> bool:
     """Decompress Debian's Fashion-MNIST files into ``root/FashionMNIST/raw`` for torchvision.
 
     torchvision refuses the Debian ``.gz`` files as a finished download (their gzip checksums
     differ from its list), but reads the decompressed files. Returns whether the files are in place.
     """
+    source = Path(source) if source is not None else DEBIAN_FASHION_MNIST
     raw = Path(root) / "FashionMNIST" / "raw"
     if all((raw / f).exists() for f in _FASHION_FILES):
         return True

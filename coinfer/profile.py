@@ -109,9 +109,9 @@ def profile_splits(model: CifarResNet18, input_shape: tuple[int, ...] = INPUT_SH
     model = model.eval()
     with torch.no_grad():
         for stage in model.stages().values():
-            macs, params = thop_macs(stage, tuple(x.shape[1:]))
-            stage_macs.append(macs)
-            stage_params.append(params)
+            stage_macs.append(thop_macs(stage, tuple(x.shape[1:]))[0])
+            # Counted directly: thop's parameter total leaves out some modules' parameters.
+            stage_params.append(count_params(stage))
             x = stage(x)
             shapes.append(tuple(x.shape[1:]))
     total_macs, total_params = sum(stage_macs), sum(stage_params)

@@ -1,0 +1,62 @@
+import pytest
+import torch
+
+from coinfer.models import (PAPER_SPLIT_POINTS, SPLIT_ALIASES, SPLIT_POINTS, canonical_split_point,
+                            resnet18, split, split_index)
+
+
+def test_every_split_point_composes_to_the_full_model(tiny_net):
+    x = torch.randn(4, 3, 32, 32)
+    full = tiny_net(x)
+    for point in SPLIT_POINTS:
+        device, server = split(tiny_net, point)
+        assert torch.equal(server(device(x)), full), point
+
+
+def test_split_points_cover_the_paper_and_every_block():
+    assert SPLIT_POINTS[0] == "input" and SPLIT_POINTS[-1] == "output"
+    for point in PAPER_SPLIT_POINTS:
+        assert point in SPLIT_POINTS
+    for stage in range(1, 5):
+        assert f"layer{stage}.0" in SPLIT_POINTS and f"layer{stage}.1" in SPLIT_POINTS
+
+
+def test_aliases_resolve_to_the_paper_points():
+    assert [canonical_split_point(f"s{i}") for i in range(1, 6)] == list(PAPER_SPLIT_POINTS)
+    assert canonical_split_point("layer3") == "layer3.1"
+    assert all(canonical_split_point(a) in SPLIT_POINTS for a in SPLIT_ALIASES)
+
+
+def test_unknown_split_point_lists_the_valid_ones(tiny_net):
+    with pytest.raises(ValueError) as info:
+        split(tiny_net, "layer5")
+    message = str(info.value)
+    assert "'layer5'" in message and "layer2.1" in message and "stem" in message
+
+
+def test_extremes_put_nothing_on_one_side(tiny_net):
+    device, server = split(tiny_net, "input")
+    assert len(device) == 0 and len(server) == len(SPLIT_POINTS) - 1
+    device, server = split(tiny_net, "output")
+    assert len(server) == 0
+    assert split_index("output") == len(SPLIT_POINTS) - 1
+
+
+def test_parts_share_the_model_weights(tiny_net):
+    device, _ = split(tiny_net, "layer1.1")
+    with torch.no_grad():
+        device.stem[0].weight.zero_()
+    assert tiny_net.stem[0].weight.abs().sum() == 0
+
+
+@pytest.mark.parametrize("width, channels", [(1.0, (64, 128, 256, 512)), (0.125, (8, 16, 32, 64))])
+def test_width_multiplier_scales_stages(width, channels):
+    net = resnet18(width=width)
+    assert net.config.stage_channels == channels
+    assert net.fc.in_features == channels[-1]
+    assert net(torch.zeros(2, 3, 32, 32)).shape == (2, 10)
+
+
+def test_bad_width_is_rejected():
+    with pytest.raises(ValueError, match="width"):
+        resnet18(width=0)

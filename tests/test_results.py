@@ -1,0 +1,106 @@
+import json
+
+import pytest
+
+from coinfer.results import (LookupTable, Provenance, Record, SchemaError, load_table, merge_tables,
+                             validate_record)
+
+
+def make_record(**overrides):
+    fields = dict(method="original", split="layer2.1", accuracy=0.91, device_macs=1000,
+                  device_params=50, server_macs=2000, bits_per_image=4096.0)
+    fields.update(overrides)
+    return Record(**fields)
+
+
+@pytest.fixture
+def table():
+    prov = Provenance.collect(dataset="fashion-mnist", preset="quick", wall_time_s=1.34,
+                              command="pytest", seed=0)
+    t = LookupTable(prov)
+    t.add(make_record())
+    t.add(make_record(method="framework", sparsity=0.5, code_size="c4-d16-l4", bits_per_image=40.0,
+                      bits_entropy=38.2, extra={"levels": 4}))
+    return t
+
+
+def test_round_trip_keeps_every_field(table, tmp_path):
+    path = table.save(tmp_path / "t.json")
+    loaded = load_table(path)
+    assert loaded.records == table.records
+    assert loaded.provenance == table.provenance
+
+
+def test_provenance_is_filled_in(table):
+    prov = table.provenance
+    assert prov.coinfer_version == "0.1.0"
+    assert prov.hardware and "CPU" in prov.hardware
+    assert prov.date.startswith("20") and prov.wall_time_s == 1.3
+    assert "fashion-mnist" in prov.describe() and "quick" in prov.describe()
+
+
+def test_add_replaces_the_same_configuration(table):
+    table.add(make_record(accuracy=0.5))
+    originals = table.select(method="original")
+    assert len(originals) == 1 and originals[0].accuracy == 0.5
+    assert len(table.records) == 2
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"schema": "something-else"}, "schema"),
+    ({"schema_version": 99}, "schema_version 99"),
+    ({"records": {}}, "'records' must be a list"),
+    ({"provenance": {"dataset": "x"}}, "provenance"),
+])
+def test_wrong_schema_is_rejected_clearly(table, tmp_path, change, message):
+    data = table.to_dict()
+    data.update(change)
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(data))
+    with pytest.raises(SchemaError, match=message):
+        load_table(path)
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("accuracy", 93.0, "accuracy 93.0 must be a fraction"),
+    ("split", "layer9", "split 'layer9' is not a split point"),
+    ("sparsity", 1.0, r"sparsity 1.0 must be in \[0, 1\)"),
+    ("device_macs", "many", "field 'device_macs' must be int"),
+    ("bits_per_image", float("nan"), "bits_per_image nan must be finite"),
+    ("colour", "red", "unknown field"),
+])
+def test_bad_record_names_the_field(table, tmp_path, field, value, message):
+    data = table.to_dict()
+    data["records"][1][field] = value
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(data))
+    with pytest.raises(SchemaError, match=message) as info:
+        load_table(path)
+    assert "record 1" in str(info.value)
+
+
+def test_missing_field_and_non_json(tmp_path):
+    with pytest.raises(SchemaError, match="lacks required field"):
+        validate_record({"method": "x"})
+    path = tmp_path / "broken.json"
+    path.write_text("{not json")
+    with pytest.raises(SchemaError, match="not valid JSON"):
+        load_table(path)
+
+
+def test_record_constructor_validates():
+    with pytest.raises(SchemaError, match="accuracy"):
+        make_record(accuracy=-0.1)
+
+
+def test_save_is_atomic_and_leaves_no_temporary_files(table, tmp_path):
+    table.save(tmp_path / "t.json")
+    table.save(tmp_path / "t.json")
+    assert [p.name for p in tmp_path.iterdir()] == ["t.json"]
+
+
+def test_merge_prefers_later_tables(table):
+    newer = LookupTable(table.provenance, [make_record(accuracy=0.99)])
+    merged = merge_tables([table, newer])
+    assert len(merged) == 2
+    assert [r for r in merged if r.method == "original"][0].accuracy == 0.99
