@@ -101,7 +101,7 @@ def test_search_finds_smallest_size():
     trainer = FakeTrainer()
     found = jscc.smallest_code_sizes(trainer, "awgn", (0.0, 10.0, 20.0), (1, 2, 4, 8, 16, 32), 0.99)
     assert {v: p.code_size for v, (p, _) in found.items()} == {20.0: 4, 10.0: 8, 0.0: 32}
-    assert trainer.calls[0] == (20.0, 32)                # least noisy first, largest size first
+    assert trainer.calls[0] == (20.0, 4)                 # least noisy first, binary search from the middle
     missing = jscc.smallest_code_sizes(FakeTrainer(), "awgn", (0.0,), (1, 2, 4), 0.99)
     assert missing[0.0][0] is None and missing[0.0][1][-1].code_size == 4
 
