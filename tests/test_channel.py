@@ -203,3 +203,28 @@ def test_bsc_deterministic_with_seed():
     a = ch.BSCChannel(0.1, generator=torch.Generator().manual_seed(5))(bits)
     b = ch.BSCChannel(0.1, generator=torch.Generator().manual_seed(5))(bits)
     assert torch.equal(a, b)
+
+
+# ----------------------------------------------------------------------------- finite block length
+
+def test_dispersion_known_points():
+    assert ch.awgn_dispersion(0.0) == pytest.approx(3 / 8 * math.log2(math.e) ** 2)   # SNR 1
+    assert ch.bsc_dispersion(0.0) == 0.0 and ch.bsc_dispersion(0.5) == 0.0
+    assert ch.bsc_dispersion(0.11) == pytest.approx(0.11 * 0.89 * math.log2(0.89 / 0.11) ** 2)
+
+
+def test_normal_approximation_uses():
+    c, v = ch.awgn_capacity_per_real_use(10.0), ch.awgn_dispersion(10.0)
+    small = ch.normal_approximation_uses(12, c, v, 1e-3)
+    assert small > 12 / c * 1.5                      # a 12-bit payload is far from capacity
+    big = ch.normal_approximation_uses(1e5, c, v, 1e-3)
+    assert 1e5 / c < big < 1.03 * 1e5 / c            # long blocks approach capacity
+    assert ch.normal_approximation_uses(100, c, v, 1e-6) > ch.normal_approximation_uses(100, c, v, 1e-2)
+    # the answer is the smallest n whose approximate payload reaches the target
+    q = 3.090232306167813                            # Q^-1(1e-3)
+    def carried(n):
+        return n * c - math.sqrt(n * v) * q + 0.5 * math.log2(n)
+    assert carried(small) >= 12 > carried(small - 1)
+    assert ch.normal_approximation_uses(12, 1.0, 0.0) == 12   # noiseless BSC: one bit per use
+    with pytest.raises(ValueError, match="error_prob"):
+        ch.normal_approximation_uses(12, c, v, 0.0)
