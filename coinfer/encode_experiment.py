@@ -59,7 +59,9 @@ class EncodeConfig:
     """
 
     splits: tuple[str, ...] = ("layer1.1", "layer2.1", "layer3.1", "pool")
-    code_sizes: tuple[str, ...] = ("d8-l2", "d16-l2", "d16-l4", "d16-k16")
+    # 4, 8, 16 and 32 bits per image at fixed length: one vector-codebook index, then per-element
+    # codewords with 2 levels (1 bit) or 4 levels (2 bits, as in the paper's Fig. 2).
+    code_sizes: tuple[str, ...] = ("d16-k16", "d8-l2", "d8-l4", "d16-l4")
     channel_divisor: int = 4
     kernel_size: int = 3
     train_limit: int | None = 8000        # training images used to train the codec (None: all)
@@ -89,7 +91,7 @@ class EncodeConfig:
 
 
 ENCODE_PRESETS = {
-    # ~10 minutes on 2 CPU cores: 8,000 training images, cached features, 2 + 5 epochs.
+    # ~12 minutes on 2 shared CPU cores: 8,000 training images, cached features, 2 + 5 epochs.
     "quick": EncodeConfig(),
     # CIFAR-10 on a GPU: all 50,000 training images with augmentation, features computed per batch
     # (a 64x32x32 feature of 50,000 images would not fit in memory), the authors' 60 epochs.
@@ -362,7 +364,8 @@ def original_huffman(model: nn.Module, point: str, train_set, test_set, config: 
 
 def run_encoding(preset: str = "quick", config: EncodeConfig | None = None, model: nn.Module | None = None,
                  device_parts: dict[str, nn.Module] | None = None, device: torch.device | None = None,
-                 command: str | None = None, sparsity: float = 0.0, log=print) -> LookupTable:
+                 command: str | None = None, sparsity: float | dict[str, float] = 0.0,
+                 log=print) -> LookupTable:
     """Train and evaluate every (split, code size) of ``config``, plus the Huffman baseline.
 
     Parameters
@@ -375,8 +378,10 @@ def run_encoding(preset: str = "quick", config: EncodeConfig | None = None, mode
         The trained network to split (default: the preset's baseline).
     device_parts : dict, optional
         ``{split: device module}`` replacing the unpruned device part at that split (e.g. a pruned,
-        compacted one); its output must have the unpruned feature's shape unless the server part
-        is adapted too. Records then carry ``sparsity``.
+        compacted one). Any module works: the encoder takes whatever shape it outputs, and the
+        decoder restores the shape the unpruned server part expects.
+    sparsity : float or dict
+        Recorded in the records (one value, or ``{split: sparsity}``) when ``device_parts`` are pruned.
     """
     from .data import load_dataset
     from .presets import get_preset
@@ -400,15 +405,19 @@ def run_encoding(preset: str = "quick", config: EncodeConfig | None = None, mode
         point = canonical_split_point(point)
         unpruned_device, server_part = split(model, point)
         device_part = (device_parts or {}).get(point, unpruned_device)
+        point_sparsity = sparsity.get(point, 0.0) if isinstance(sparsity, dict) else sparsity
         t0 = time.time()
         train_src = FeatureSource(device_part, train_set, config.precompute, config.eval_batch_size, device)
         test_src = FeatureSource(device_part, test_set, config.precompute, config.eval_batch_size, device)
         shape = train_src.feature_shape
+        with torch.no_grad():   # what the server part expects (differs if a pruned device part sends fewer channels)
+            server_shape = tuple(unpruned_device.eval()(torch.zeros(1, 3, 32, 32, device=device)).shape[1:])
         log(f"[encode] {point}: feature {'x'.join(map(str, shape))}, features in {time.time() - t0:.1f} s")
         for code_size in config.code_sizes:
             size = config.code_size_at(code_size, shape)
             seed_everything(preset_obj.seed)   # the codec's initial weights too
-            codec = build_codec(shape, size, config.kernel_size, config.temperature, config.commitment).to(device)
+            codec = build_codec(shape, size, config.kernel_size, config.temperature, config.commitment,
+                                output_shape=server_shape).to(device)
             t1 = time.time()
             history = train_codec(codec, server_part, train_src, config, seed=preset_obj.seed,
                                   desc=f"{point} {size}")
@@ -417,7 +426,7 @@ def run_encoding(preset: str = "quick", config: EncodeConfig | None = None, mode
             costs = codec_costs(device_part.cpu(), codec.cpu(), server_part.cpu())
             device_part.to(device), server_part.to(device)
             records.append(Record(
-                method="framework", split=point, sparsity=sparsity, code_size=str(size),
+                method="framework", split=point, sparsity=point_sparsity, code_size=str(size),
                 accuracy=result["accuracy"], device_macs=costs.device_macs, device_params=costs.device_params,
                 server_macs=costs.server_macs, bits_per_image=result["bits_real"],
                 bits_entropy=result["bits_entropy"],

@@ -35,6 +35,11 @@ The ``render`` contract (JavaScript), for chapter authors::
       };
     }
 
+A lookup-table explorer (e.g. chapter 6: pick, for the sliders' device, link and server, the
+fastest record that fits) passes the table as columns (:func:`columns`) and lets ``render``
+scan them: infeasible and feasible records as two series (``line: false``), the chosen one as a
+``highlight``, its latency terms as ``bars``, and a readout saying so when nothing fits.
+
 ``util`` offers formatting helpers that match :func:`format_int`, :func:`format_fixed` and
 :func:`format_seconds` here: ``util.int(x)`` ("1,234"), ``util.fixed(x, d)``, ``util.si(x, unit)``
 ("2.10 M" + unit), ``util.seconds(t)`` ("26.2 ms" / "1.05 s"), ``util.index(name)``, and
@@ -64,7 +69,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Sequence
 
 __all__ = [
-    "Slider", "Plot", "StaticExplorer", "static_explorer",
+    "Slider", "Plot", "StaticExplorer", "static_explorer", "columns",
     "format_int", "format_fixed", "format_seconds", "format_macs",
     "rate_values_kBps", "split_point_data", "split_point_readout",
     "split_point_explorer", "split_point_twin",
@@ -142,6 +147,9 @@ class Slider:
                              "(letters, digits and _, not starting with a digit)")
         if len(self.values) < 2:
             raise ValueError(f"slider {self.name!r} needs at least 2 values, got {list(self.values)!r}")
+        if len(set(self.values)) != len(self.values):
+            raise ValueError(f"slider {self.name!r}: values must be distinct, got {list(self.values)!r} "
+                             "(for Slider.log/linear: more digits or fewer steps)")
         if self.value is not None and self.value not in self.values:
             raise ValueError(f"slider {self.name!r}: initial value {self.value!r} is not one of its "
                              f"values {list(self.values)!r}")
@@ -246,6 +254,27 @@ class StaticExplorer:
         from pathlib import Path
 
         Path(path).write_text(self.to_page(), encoding="utf-8")
+
+
+def columns(records, fields: Sequence[str]) -> dict[str, list]:
+    """Records (e.g. a :class:`coinfer.results.LookupTable`'s) as JSON-able columns for a twin.
+
+    ``columns(table.records, ["split", "accuracy", "device_macs", "bits_per_image"])`` gives
+    ``{"split": [...], "accuracy": [...], ...}``: one list per field, in record order, which is
+    smaller than a list of dicts and easy to scan in a render function (``data.accuracy[i]``).
+    Dicts are accepted as records too.
+    """
+    records = list(records)
+    out = {}
+    for name in fields:
+        values = []
+        for i, record in enumerate(records):
+            row = record if isinstance(record, dict) else getattr(record, "__dict__", {})
+            if name not in row:
+                raise KeyError(f"record {i} has no field {name!r}; it has {sorted(row)}")
+            values.append(row[name])
+        out[name] = values
+    return out
 
 
 def _json_for_script(obj: Any) -> str:
@@ -481,7 +510,10 @@ function drawPlot(out) {
   el("text", {x: 14, y: (m.t + H - m.b) / 2, "text-anchor": "middle",
               transform: "rotate(-90 14 " + (m.t + H - m.b) / 2 + ")"}, axes).textContent = pl.ylabel;
   var legend = root.querySelector("[data-legend]"), items = [];
-  var g = el("g", {}, svg);
+  // Data are clipped to the plot area, so that points outside fixed limits do not spill over.
+  var clip = el("clipPath", {id: "__ID__-clip"}, el("defs", {}, svg));
+  el("rect", {x: m.l, y: m.t, width: W - m.l - m.r, height: H - m.t - m.b}, clip);
+  var g = el("g", {"clip-path": "url(#__ID__-clip)"}, svg);
   (out.hlines || []).forEach(function (h) {
     el("line", {x1: m.l, x2: W - m.r, y1: sy(h.y), y2: sy(h.y), stroke: h.color || "#888",
                 "stroke-dasharray": h.dash || "6 4", "stroke-width": 1.5}, g);
@@ -510,7 +542,7 @@ function drawPlot(out) {
     if (h.marker !== "star") { shape.setAttribute("fill-opacity", "0.85"); shape.setAttribute("stroke", "#222"); }
     if (h.label) {
       el("text", {x: Math.min(x + 10, W - m.r - 4), y: Math.max(y - 10, m.t + 10),
-                  "text-anchor": x + 10 > W - 120 ? "end" : "start"}, g).textContent = h.label;
+                  "text-anchor": x + 10 > W - 120 ? "end" : "start"}, svg).textContent = h.label;
     }
   });
   if (legend) {
@@ -575,7 +607,7 @@ def rate_values_kBps() -> list[float]:
 
     1-2-5 steps from 1 kB/s to 10 MB/s, the range of the paper's Fig. 4 (its "KBps").
     """
-    return [m * 10 ** e for e in range(0, 5) for m in (1, 2, 5)] + [10_000]
+    return [m * 10 ** e for e in range(0, 4) for m in (1, 2, 5)] + [10_000]
 
 
 def split_point_data(rows, bits_per_element: int = 32, input_bits: float | None = None,
@@ -640,10 +672,14 @@ _SPLIT_RENDER = r"""function (data, state, util) {
     time: util.seconds(seconds)
   };
   if (data.input_bits) { text.amplification = util.fixed(p.bits / data.input_bits, 2) + " x the input"; }
-  var pts = data.points.map(function (q) { return [q.device_macs, q.bits]; });
+  var n = data.points.length, first = data.points[0], last = data.points[n - 1];
+  var pts = data.points.slice(1, n - 1).map(function (q) { return [q.device_macs, q.bits]; });
   var plot = {
     series: [{label: "split points (" + data.bits_per_element + "-bit features)", points: pts, color: "#1f77b4"}],
-    highlight: [{x: p.device_macs, y: p.bits, label: p.label, color: "#d62728"}],
+    highlight: [
+      {x: first.device_macs, y: first.bits, marker: "star", color: "#1f77b4", size: 9},
+      {x: last.device_macs, y: last.bits, marker: "star", color: "#d62728", size: 9},
+      {x: p.device_macs, y: p.bits, label: p.label, color: "#ff7f0e"}],
     hlines: data.input_bits ? [{y: data.input_bits, label: data.input_label, color: "#7f7f7f"}] : []
   };
   return {text: text, plot: plot};
@@ -676,6 +712,7 @@ def split_point_twin(rows, bits_per_element: int = 32, input_bits: float | None 
                         labels=[f"{r:g} kB/s" for r in rates])],
         readouts=readouts, render=_SPLIT_RENDER,
         plot=Plot(xlabel="device computation (MACs per image; 0 drawn at the left edge)",
+                  # stars: server-based (left) and on-device inference (right)
                   ylabel="bits sent per image", logx=True, logy=True),
         title="Split-point explorer (runs in the page, no kernel)",
         note=("1 kB/s = 8,000 bit/s; MACs = multiply-accumulates (FLOPs = 2 x MACs). "

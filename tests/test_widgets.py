@@ -1,0 +1,202 @@
+"""coinfer.widgets: the kernel-free explorer builder and chapter 1's split-point explorers.
+
+What the JavaScript does in a browser is tested in test_book_browser.py; here: the HTML the
+builder writes, its validation, and the numbers both explorers show.
+"""
+
+import json
+import re
+from html.parser import HTMLParser
+
+import pytest
+
+from coinfer.models import SPLIT_POINTS, resnet18
+from coinfer.profile import profile_splits
+from coinfer.widgets import (Plot, Slider, columns, format_fixed, format_int, format_macs, format_seconds,
+                             rate_values_kBps, split_point_data, split_point_explorer, split_point_readout,
+                             split_point_twin, static_explorer)
+
+RENDER = "function (data, state, util) { return {text: {y: util.int(data.y[util.index('i')])}}; }"
+
+
+class _Tags(HTMLParser):
+    """Collects every start tag with its attributes."""
+
+    def __init__(self):
+        super().__init__()
+        self.tags = []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+
+
+def tags(html):
+    parser = _Tags()
+    parser.feed(html)
+    return parser.tags
+
+
+@pytest.fixture(scope="module")
+def full_rows():
+    return profile_splits(resnet18(width=1.0))
+
+
+def tiny(**kwargs):
+    args = dict(data={"y": [5, 50, 500]}, sliders=[Slider("i", "point", values=[0, 1, 2], value=1)],
+                readouts=[("y", "y value")], render=RENDER, plot=Plot("x", "y", logx=True))
+    args.update(kwargs)
+    return static_explorer(**args)
+
+
+def test_formatting_matches_the_documented_examples():
+    assert format_int(1234567.8) == "1,234,568"
+    assert format_fixed(42.666, 2) == "42.67"
+    assert format_seconds(0.0262144) == "26.2 ms"
+    assert format_seconds(1.048576) == "1.05 s"
+    assert format_seconds(float("inf")) == "inf"
+    assert format_macs(154_076_160) == "154.08 M MACs"
+
+
+def test_slider_constructors_and_validation():
+    s = Slider.log("rate", "rate (kB/s)", 1, 1000, 4, value=12)
+    assert s.values == (1.0, 10.0, 100.0, 1000.0) and s.value == 10.0 and s.index == 1
+    lin = Slider.linear("p", "sparsity", 0.0, 0.9, 10)
+    assert lin.values[0] == 0.0 and lin.values[-1] == 0.9 and len(lin.values) == 10
+    assert Slider("a", "a", ["x", "y"]).shown == ("x", "y")
+    with pytest.raises(ValueError, match="JavaScript identifier"):
+        Slider("link rate", "x", [1, 2])
+    with pytest.raises(ValueError, match="distinct"):
+        Slider.log("a", "x", 1, 1.001, 5, digits=2)
+    with pytest.raises(ValueError, match="at least 2 values"):
+        Slider("a", "x", [1])
+    with pytest.raises(ValueError, match="not one of its values"):
+        Slider("a", "x", [1, 2], value=3)
+    with pytest.raises(ValueError, match="2 labels for 3 values"):
+        Slider("a", "x", [1, 2, 3], labels=["one", "two"])
+    with pytest.raises(ValueError, match="start and stop > 0"):
+        Slider.log("a", "x", 0, 10, 3)
+
+
+def test_explorer_html_is_self_contained_with_one_range_input_per_slider():
+    twin = tiny(sliders=[Slider("i", "point", values=[0, 1, 2], value=1),
+                         Slider("j", "other", values=["a", "b"])])
+    found = tags(twin.html)
+    ranges = [a for t, a in found if t == "input"]
+    assert [(a["data-slider"], a["type"], a["min"], a["max"], a["value"]) for a in ranges] == [
+        ("i", "range", "0", "2", "1"), ("j", "range", "0", "1", "0")]
+    # Nothing is fetched: no script/img/link sources, no stylesheet links, no CSS url().
+    assert not [a for t, a in found if "src" in a or (t == "link")]
+    assert not [a["href"] for t, a in found if "href" in a]
+    assert "@import" not in twin.html and not re.search(r"url\((?!#)", twin.html)  # only url(#clip)
+    # Every id is unique and carries the explorer's id.
+    ids = [a["id"] for _, a in found if "id" in a]
+    assert len(ids) == len(set(ids)) and all(i.startswith(twin.element_id) for i in ids)
+    assert twin._repr_html_() == twin.html
+    assert twin.to_page().startswith("<!DOCTYPE html>") and twin.html in twin.to_page()
+
+
+def test_identical_explorers_get_distinct_ids_and_explicit_ids_are_checked():
+    a, b = tiny(), tiny()
+    assert a.element_id != b.element_id
+    assert tiny(element_id="my-twin").element_id == "my-twin"
+    with pytest.raises(ValueError, match="element_id"):
+        tiny(element_id="1 bad id")
+
+
+def test_data_round_trips_through_the_embedded_json_and_cannot_close_the_script():
+    data = {"y": [5, 50, 500], "note": "</script><script>alert(1)</script> & <b>"}
+    twin = tiny(data=data)
+    assert twin.html.count("</script>") == 2          # the spec and the runtime, nothing injected
+    payload = re.search(r"<script type=\"application/json\" data-spec>(.*?)</script>", twin.html, re.S).group(1)
+    spec = json.loads(payload)
+    assert spec["data"] == data
+    assert spec["sliders"][0] == {"name": "i", "label": "point", "values": [0, 1, 2],
+                                  "labels": ["0", "1", "2"], "index": 1}
+    assert spec["plot"]["logx"] is True and spec["plot"]["logy"] is False
+
+
+def test_bad_explorer_definitions_are_refused_with_the_reason():
+    with pytest.raises(ValueError, match="NaN"):
+        tiny(data={"y": [float("nan")]})
+    with pytest.raises(TypeError, match="JSON-serializable"):
+        tiny(data={"y": {1, 2}})
+    with pytest.raises(ValueError, match="at least one Slider"):
+        tiny(sliders=[])
+    with pytest.raises(ValueError, match="unique"):
+        tiny(sliders=[Slider("i", "a", [1, 2]), Slider("i", "b", [1, 2])])
+    with pytest.raises(ValueError, match="function expression"):
+        tiny(render="return 1;")
+    with pytest.raises(ValueError, match="readout name"):
+        tiny(readouts=[("bits sent", "x")])
+
+
+def test_split_point_data_sends_float32_or_8bit_features_and_the_image_at_input(full_rows):
+    data32 = split_point_data(full_rows, 32, input_bits=24576)
+    data8 = split_point_data(full_rows, 8)
+    by32 = {p["point"]: p for p in data32["points"]}
+    by8 = {p["point"]: p for p in data8["points"]}
+    assert [p["point"] for p in data32["points"]] == list(SPLIT_POINTS)
+    assert by32["layer2.1"]["bits"] == 32 * 128 * 16 * 16 and by8["layer2.1"]["bits"] == 8 * 128 * 16 * 16
+    assert by32["layer2.1"]["label"] == "layer2.1 (s3)" and by32["layer2.1"]["shape"] == "128x16x16"
+    assert by32["input"]["bits"] == 24576          # the uint8 image, not its float32 tensor
+    assert by8["input"]["bits"] == 8 * 3 * 32 * 32  # without input_bits: the tensor at 8 bits
+    assert by32["pool"]["bits"] == 32 * 512
+    with pytest.raises(ValueError, match="bits_per_element must be 8 or 32"):
+        split_point_data(full_rows, 16)
+    with pytest.raises(ValueError, match="input_bits"):
+        split_point_data(full_rows, 32, input_bits=0)
+
+
+def test_split_point_readout_numbers(full_rows):
+    s3 = {p["point"]: p for p in split_point_data(full_rows, 32)["points"]}["layer2.1"]
+    shown = split_point_readout(s3, rate_kBps=100, input_bits=24576)
+    # 1,048,576 bits at 100 kB/s = 800,000 bit/s -> 1.31 s; 42.67 times the raw CIFAR-10 image.
+    assert shown == {"device": format_macs(s3["device_macs"]), "shape": "128x16x16",
+                     "bits": "1,048,576 bits (131.1 kB)", "time": "1.31 s",
+                     "amplification": "42.67 x the input"}
+    assert split_point_readout(s3, rate_kBps=1000)["time"] == "131.1 ms"
+    with pytest.raises(ValueError, match="rate_kBps"):
+        split_point_readout(s3, rate_kBps=0)
+
+
+def test_rate_values_are_increasing_1_2_5_steps():
+    rates = rate_values_kBps()
+    assert rates[:4] == [1, 2, 5, 10] and rates[-1] == 10_000
+    assert all(a < b for a, b in zip(rates, rates[1:]))
+
+
+def test_split_point_twin_starts_at_the_requested_point_and_rate(full_rows):
+    twin = split_point_twin(full_rows, input_bits=24576, split="layer3.1", rate_kBps=40)
+    ranges = {a["data-slider"]: a for t, a in tags(twin.html) if t == "input"}
+    assert int(ranges["split"]["value"]) == SPLIT_POINTS.index("layer3.1")
+    assert int(ranges["split"]["max"]) == len(SPLIT_POINTS) - 1
+    assert rate_values_kBps()[int(ranges["rate"]["value"])] == 50    # nearest offered rate to 40
+    with pytest.raises(ValueError, match="unknown split point 'layer9'"):
+        split_point_twin(full_rows, split="layer9")
+
+
+def test_ipywidgets_explorer_updates_when_its_sliders_move(full_rows):
+    pytest.importorskip("ipywidgets")
+    box = split_point_explorer(full_rows, input_bits=24576, split="layer2.1", rate_kBps=100)
+    point, rate, shown = box.children
+    assert "1.31 s" in shown.value and "42.67 x the input" in shown.value
+    point.value = "pool"
+    # 512 float32 values = 16,384 bits; at 100 kB/s (800,000 bit/s) that is 20.5 ms.
+    assert "16,384 bits" in shown.value and "20.5 ms" in shown.value and "0.67 x the input" in shown.value
+    rate.value = 1000
+    assert "2.0 ms" in shown.value
+    with pytest.raises(ValueError, match="unknown split point"):
+        split_point_explorer(full_rows, split="nowhere")
+
+
+def test_columns_turn_records_into_json_lists():
+    from coinfer.results import Record
+
+    records = [Record(method="original", split=s, accuracy=0.9, device_macs=m, device_params=1,
+                      server_macs=2, bits_per_image=b) for s, m, b in (("stem", 10, 800.0), ("pool", 99, 16.0))]
+    assert columns(records, ["split", "device_macs", "bits_per_image"]) == {
+        "split": ["stem", "pool"], "device_macs": [10, 99], "bits_per_image": [800.0, 16.0]}
+    assert columns([{"a": 1}, {"a": 2}], ["a"]) == {"a": [1, 2]}
+    json.dumps(columns(records, ["extra", "channel"]))
+    with pytest.raises(KeyError, match="no field 'latency'"):
+        columns(records, ["latency"])
