@@ -538,7 +538,7 @@ def plot_fig5(table, axes=None):
             if not pts:
                 continue
             xs = [r["value"] for r in pts]
-            ys = [r["latency_s"] * 1e3 if kind == "awgn" else r["channel_uses"] for r in pts]
+            ys = [r["latency_s"] * 1e6 if kind == "awgn" else r["channel_uses"] for r in pts]
             ax.plot(xs, ys, styles[method], color=_COLORS[method], label=FIG5_LABELS[method])
             if method == "framework-jscc":
                 for r, x, y in zip(pts, xs, ys):
@@ -548,13 +548,13 @@ def plot_fig5(table, axes=None):
         finite = [r for r in rows if r["method"] == "learned-source-coding+capacity" and r["kind"] == kind]
         if finite:
             ax.plot([r["value"] for r in finite],
-                    [r["finite_latency_s"] * 1e3 if kind == "awgn" else r["finite_uses"] for r in finite],
+                    [r["finite_latency_s"] * 1e6 if kind == "awgn" else r["finite_uses"] for r in finite],
                     "s:", color=_COLORS["learned-source-coding+capacity"], alpha=0.6, markerfacecolor="none",
                     label=f"learned source coding + best finite-length code (block error {FINITE_BLOCK_ERROR:g})")
         ax.set_yscale("log")
         ax.grid(True, which="both", alpha=0.3)
     axes[0].set_xlabel("SNR per real dimension (dB)")
-    axes[0].set_ylabel("communication latency per image (ms)")
+    axes[0].set_ylabel("communication latency per image (µs)")
     bw = table.records[0].extra.get("bandwidth_hz", 1e6) if table.records else 1e6
     axes[0].set_title(f"(a) AWGN, W = {bw / 1e6:g} MHz")
     axes[1].set_xlabel("bit flip probability p")
@@ -816,24 +816,25 @@ _COLORS = {"framework-jscc": "#d62728", "learned-source-coding+capacity": "#1f77
 
 _AWGN_RENDER = r"""function (data, state, util) {
   var snr = state.snr, W = state.bw * 1e6, lin = Math.pow(10, snr / 10);
+  function time(t) { return !isFinite(t) ? "inf" : (t < 1e-3 ? util.fixed(t * 1e6, 2) + " \u00b5s" : util.seconds(t)); }
   var cUse = 0.5 * Math.log2(1 + lin), cBps = 2 * W * cUse;
   var text = {cap: util.fixed(cUse, 3) + " bit per real use, " + util.si(cBps, "bit/s")};
   var series = [], highlight = [];
   data.separate.forEach(function (s) {
-    var pts = data.grid.map(function (x) { return [x, 1e3 * s.bits / (2 * W * 0.5 * Math.log2(1 + Math.pow(10, x / 10)))]; });
+    var pts = data.grid.map(function (x) { return [x, 1e6 * s.bits / (2 * W * 0.5 * Math.log2(1 + Math.pow(10, x / 10)))]; });
     series.push({label: s.label, points: pts, color: data.colors[s.method], line: true, marker: "none"});
     var t = s.bits / cBps;
-    text[s.method.replace(/[^a-z]/g, "_")] = util.seconds(t) + " (" + util.fixed(s.bits, 1) + " bits)";
-    highlight.push({x: snr, y: 1e3 * t, color: data.colors[s.method]});
+    text[s.method.replace(/[^a-z]/g, "_")] = time(t) + " (" + util.fixed(s.bits, 1) + " bits)";
+    highlight.push({x: snr, y: 1e6 * t, color: data.colors[s.method]});
   });
   var usable = data.jscc_awgn.filter(function (p) { return p.value <= snr; });
-  var jpts = data.jscc_awgn.map(function (p) { return [p.value, 1e3 * p.k / (2 * W)]; });
+  var jpts = data.jscc_awgn.map(function (p) { return [p.value, 1e6 * p.k / (2 * W)]; });
   series.push({label: "JSCC (trained points)", points: jpts, color: data.colors["framework-jscc"], line: true});
   if (usable.length) {
     var p = usable[usable.length - 1], t = p.k / (2 * W);
-    text.jscc = util.seconds(t) + " (k = " + p.k + " real uses, trained at " + p.value + " dB, accuracy " +
+    text.jscc = time(t) + " (k = " + p.k + " real uses, trained at " + p.value + " dB, accuracy " +
       util.fixed(100 * p.accuracy, 1) + "%)";
-    highlight.push({x: snr, y: 1e3 * t, color: data.colors["framework-jscc"], marker: "star", label: "JSCC"});
+    highlight.push({x: snr, y: 1e6 * t, color: data.colors["framework-jscc"], marker: "star", label: "JSCC"});
   } else {
     text.jscc = "no JSCC code trained for a channel this noisy";
   }
@@ -887,7 +888,7 @@ def awgn_twin(table, snr_db: float = 10.0, bandwidth_mhz: float = 1.0):
         data=data, render=_AWGN_RENDER, readouts=readouts,
         sliders=[Slider("snr", "SNR per real dimension (dB)", SNR_SLIDER_DB, value=float(snr_db)),
                  Slider("bw", "bandwidth W (MHz)", BANDWIDTH_SLIDER_MHZ, value=float(bandwidth_mhz))],
-        plot=Plot(xlabel="SNR (dB)", ylabel="latency per image (ms)", logy=True),
+        plot=Plot(xlabel="SNR (dB)", ylabel="latency per image (µs)", logy=True),
         title="AWGN: communication latency per image (runs in the page, no kernel)",
         note=("Separate schemes at the Shannon capacity W log2(1 + SNR); JSCC sends k real symbols, 2W per "
               "second. JSCC readout: the code trained at the highest SNR not above the slider's."))
@@ -929,7 +930,9 @@ def channel_explorer(table, snr_db: float = 10.0, bandwidth_mhz: float = 1.0, p:
     shown = w.HTML()
 
     def fmt_s(t):
-        return "inf" if not math.isfinite(t) else (f"{t * 1e3:,.3f} ms" if t < 1 else f"{t:,.2f} s")
+        if not math.isfinite(t):
+            return "inf"
+        return f"{t * 1e6:,.2f} µs" if t < 1e-3 else (f"{t * 1e3:,.2f} ms" if t < 1 else f"{t:,.2f} s")
 
     def refresh(*_):
         a = awgn_readout(data, snr.value, bw.value * 1e6)
