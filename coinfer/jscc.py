@@ -544,7 +544,8 @@ def plot_fig5(table, axes=None):
                 for r, x, y in zip(pts, xs, ys):
                     mark = "" if r["meets_threshold"] else " (below threshold)"
                     ax.annotate(f"k={r['channel_uses']:g}\n{100 * r['accuracy']:.1f}%{mark}", (x, y),
-                                textcoords="offset points", xytext=(0, 6), ha="center", fontsize=7)
+                                textcoords="offset points", xytext=(0, 6), ha="center", fontsize=7,
+                                bbox={"boxstyle": "round,pad=0.1", "fc": "white", "ec": "none", "alpha": 0.8})
         finite = [r for r in rows if r["method"] == "learned-source-coding+capacity" and r["kind"] == kind]
         if finite:
             ax.plot([r["value"] for r in finite],
