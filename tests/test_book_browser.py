@@ -239,3 +239,47 @@ def test_chapter1_colab_button_opens_the_paired_notebook_on_main(chapter1):
     assert all(h.endswith("blob/main/book/01_data_amplification.ipynb") for h in links), links
     assert f"https://colab.research.google.com/github/{owner_repo}/blob/main/book/01_data_amplification.ipynb" in links
     assert (ROOT / "book" / "01_data_amplification.ipynb").exists()
+
+
+# ---------------------------------------------------------------------------------------------
+# Chapter 2 (pruning) in the built book
+# ---------------------------------------------------------------------------------------------
+
+CHAPTER2 = BOOK / "book" / "02_pruning.html"
+
+
+def test_chapter2_sparsity_twin_moves_to_the_recorded_numbers(browser):
+    from coinfer.paths import results_dir
+    from coinfer.results import load_table
+    from coinfer.widgets import pruning_data
+
+    By, Keys = _by(), _keys()
+    if not CHAPTER2.exists():
+        _unavailable(f"the built book is missing ({CHAPTER2}); run `make book` first")
+    browser.get(CHAPTER2.as_uri())
+    twins = browser.find_elements(By.CSS_SELECTOR, ".coinfer-explorer")
+    assert len(twins) == 1, f"expected chapter 2 to hold one kernel-free explorer, found {len(twins)}"
+    twin = twins[0]
+    assert_no_error(twin)
+    data = pruning_data(load_table(results_dir() / "pruning_quick.json").records,
+                        profile_splits(resnet18(width=1 / 8)))
+    slider = twin.find_element(By.CSS_SELECTOR, 'input[data-slider="sparsity"]')
+
+    def check(k):
+        assert int(slider.get_attribute("value")) == k
+        shown = readouts(twin)
+        for j, split in enumerate(data["splits"]):
+            cell = data["grid"][k][j]
+            text = shown[f"p{j}"]
+            assert f"{100 * cell['accuracy']:.2f}%" in text, (split, text)
+            assert f"{cell['device_macs'] / 1e6:.3f} M MACs" in text, (split, text)
+            assert f"{round(cell['bits']):,} bits" in text, (split, text)
+        return shown
+
+    last = len(data["sparsities"]) - 1
+    highest = check(last)                                # starts at the highest sparsity
+    slider.send_keys(Keys.ARROW_LEFT)
+    assert check(last - 1) != highest
+    slider.send_keys(Keys.HOME)                          # sparsity 0: the unpruned network
+    check(0)
+    assert "100%" in readouts(twin)["p0"]

@@ -4,6 +4,7 @@ encoding experiment (coinfer.encode_experiment). Tiny networks and inputs: secon
 from __future__ import annotations
 
 import math
+import os
 import zlib
 
 import numpy as np
@@ -472,3 +473,62 @@ def test_any_device_module_can_feed_the_codec(net):
     assert costs.device_macs == thop_macs(pruned, (3, 32, 32))[0] + costs.encoder_macs
     with pytest.raises(ValueError, match="same rank"):
         build_codec((5, 16, 16), "c2-d8-l4", output_shape=(8,))
+
+
+def test_paper_style_settings_compute_features_per_batch(net, tmp_path):
+    """The paper preset's path (no cached features, augmentation, a stem split), on a few real images."""
+    from coinfer.data import load_dataset
+    from coinfer.encode_experiment import get_encode_config, run_encoding
+
+    try:
+        load_dataset("fashion-mnist", train=False, limit=1)
+    except Exception as error:   # pragma: no cover
+        pytest.skip(f"Fashion-MNIST unavailable: {error}")
+    paper = get_encode_config("paper")
+    assert not paper.precompute and paper.augment and paper.train_limit is None
+    config = get_encode_config("paper", splits=("stem",), code_sizes=("d4-l2",), train_limit=32, test_limit=16,
+                               warmup_epochs=1, epochs=1, batch_size=16, huffman_splits=(), eval_batch_size=8)
+    table = run_encoding("quick", config, model=net, command="test", log=lambda *_: None)
+    (record,) = table.records
+    assert record.split == "stem" and record.code_size == "c1-d4-l2"     # 4 channels // 8, at least 1
+    assert record.extra["roundtrip_exact"] and record.extra["test_images"] == 16
+
+
+def test_unknown_settings_are_refused():
+    from coinfer.encode_experiment import get_encode_config
+
+    with pytest.raises(ValueError, match="unknown encoding setting"):
+        get_encode_config("quick", epoch=3)
+    with pytest.raises(ValueError, match="no encoding settings for preset 'cifar'"):
+        get_encode_config("cifar")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(os.environ.get("COINFER_SLOW_TESTS") != "1",
+                    reason="~25 s on an idle 2-core machine: set COINFER_SLOW_TESTS=1")
+def test_committed_table_is_what_the_command_produces():
+    """Re-run one cell of `python -m coinfer encode --preset quick` (the cheapest split point, after
+    `pool`) and compare it with the committed table, number for number."""
+    from coinfer.encode_experiment import get_encode_config, run_encoding
+    from coinfer.paths import results_dir
+    from coinfer.results import load_table
+    from coinfer.train import checkpoint_dir
+    from coinfer.presets import get_preset
+
+    path = results_dir() / "encoding_quick.json"
+    if not path.exists() or not (checkpoint_dir(get_preset("quick")) / "baseline.pt").exists():
+        pytest.skip("needs the committed table and the quick baseline checkpoint")
+    committed = load_table(path)
+    config = get_encode_config("quick", splits=("pool",), code_sizes=("d8-l2",), huffman_splits=("pool",))
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)   # as the committed run (thread count can change float sums)
+    try:
+        fresh = run_encoding("quick", config, command="test", log=lambda *_: None)
+    finally:
+        torch.set_num_threads(threads)
+    for record in fresh.records:
+        (old,) = [r for r in committed.records if r.key == record.key]
+        new, old = record.to_dict(), old.to_dict()
+        for volatile in ("train_time_s",):
+            new["extra"].pop(volatile, None), old["extra"].pop(volatile, None)
+        assert new == old, record.key
