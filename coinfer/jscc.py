@@ -608,6 +608,9 @@ def run_jscc(preset: str | Preset = "quick", settings: JsccSettings | None = Non
     if split_point is not None:
         settings = replace(settings, split=split_point)
     point = canonical_split_point(settings.split)
+    if point == "output":
+        raise ValueError("split point 'output' leaves nothing to the server (the device sends its decision); "
+                         "choose a split point from 'input' to 'pool'")
     device = device or torch.device("cuda" if torch.cuda.is_available() else "cpu")
     seed_everything(preset.seed)
 
@@ -622,9 +625,9 @@ def run_jscc(preset: str | Preset = "quick", settings: JsccSettings | None = Non
     train_set = load_dataset(preset.dataset, train=True, limit=settings.train_images)
     test_set = load_dataset(preset.dataset, train=False, limit=settings.test_images)
     train, test = extract_features(device_part, train_set, device=device), extract_features(device_part, test_set, device=device)
-    if len(train.shape) != 3:
-        raise ValueError(f"split point {point!r} gives a feature of shape {train.shape}; JSCC here needs a "
-                         "C x H x W map (choose a split point from stem to layer4.1)")
+    if len(train.shape) not in (1, 3):
+        raise ValueError(f"split point {point!r} gives a feature of shape {train.shape}; JSCC needs a "
+                         "C x H x W map or a vector")
     log(f"features {tuple(train.x.shape)} train, {tuple(test.x.shape)} test ({time.time() - start_time:.0f} s)")
 
     trainer = JsccTrainer(train, test, server_part, settings, preset.seed, device, progress=log)

@@ -106,6 +106,23 @@ def test_search_finds_smallest_size():
     assert missing[0.0][0] is None and missing[0.0][1][-1].code_size == 4
 
 
+def test_run_jscc_rejects_the_output_split():
+    with pytest.raises(ValueError, match="output"):
+        jscc.run_jscc("quick", split_point="output", log=lambda m: None)
+
+
+def test_jscc_on_a_vector_feature():
+    """After ``pool`` the feature is a vector: the codec has no convolution, the rest is the same."""
+    torch.manual_seed(0)
+    net = resnet18(width=1 / 16).eval()
+    device_part, server_part = split(net, "pool")
+    with torch.no_grad():
+        x = device_part(torch.randn(6, 3, 32, 32))
+    codec = jscc.make_codec(tuple(x.shape[1:]), 3, jscc.make_channel("bsc", 0.1))
+    out = jscc.JSCC(codec, server_part)(x)
+    assert out.shape == (6, 10)
+
+
 def test_learned_source_payload_reads_encoding_table(tmp_path):
     from coinfer.results import LookupTable, Provenance, Record
 
