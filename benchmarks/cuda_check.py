@@ -23,6 +23,7 @@ import argparse
 import json
 import tempfile
 import time
+import traceback
 from pathlib import Path
 
 import torch
@@ -81,7 +82,14 @@ def throughput(device: torch.device, dataset: str, steps: int) -> dict:
             "paper_epochs": paper.epochs}
 
 
+def error_report(error: BaseException) -> dict:
+    """What a failed check leaves in the JSON: the message and the whole traceback (the first GPU
+    run kept only the message, which did not say where the CUDA tensor met numpy)."""
+    return {"error": f"{type(error).__name__}: {error}", "traceback": traceback.format_exc()}
+
+
 def quick_pipeline(device: torch.device, workdir: Path) -> dict:
+    """Baseline, pruning and encoding, each tried on its own so that one failure hides no other."""
     from coinfer.prune import get_prune_config, run_pruning
     from coinfer.encode_experiment import get_encode_config, run_encoding
     from coinfer.presets import get_preset
@@ -89,18 +97,33 @@ def quick_pipeline(device: torch.device, workdir: Path) -> dict:
 
     out: dict = {}
     preset = get_preset("quick")
-    (model, meta), seconds = timed(get_baseline, preset, checkpoints=workdir / "checkpoints", retrain=True)
-    out["baseline"] = {"test_accuracy": meta["test_accuracy"], "seconds": round(seconds, 1),
-                       "cpu_committed_accuracy": 0.9046}
-    config = get_prune_config("quick", splits=("layer2.1",), sparsities=(0.5,), control=False)
-    table, seconds = timed(run_pruning, "quick", config, out=workdir / "prune.json",
-                           checkpoints=workdir / "checkpoints", device=device, save_checkpoints=False)
-    out["prune"] = {"records": [(r.split, r.sparsity, r.accuracy, r.device_macs) for r in table.records],
-                    "seconds": round(seconds, 1)}
-    config = get_encode_config("quick", splits=("layer3.1",), code_sizes=("d16-l4",), huffman_splits=("layer3.1",))
-    table, seconds = timed(run_encoding, "quick", config, model=model, device=device, log=lambda *a: None)
-    out["encode"] = {"records": [(r.method, r.split, r.code_size, r.accuracy, r.bits_per_image)
-                                 for r in table.records], "seconds": round(seconds, 1)}
+    model = None
+    try:
+        (model, meta), seconds = timed(get_baseline, preset, checkpoints=workdir / "checkpoints", retrain=True)
+        out["baseline"] = {"test_accuracy": meta["test_accuracy"], "seconds": round(seconds, 1),
+                           "cpu_committed_accuracy": 0.9046}
+    except Exception as error:
+        out["baseline"] = error_report(error)
+    try:
+        if model is None:
+            raise RuntimeError("no GPU-trained baseline (see 'baseline')")
+        config = get_prune_config("quick", splits=("layer2.1",), sparsities=(0.5,), control=False)
+        table, seconds = timed(run_pruning, "quick", config, out=workdir / "prune.json",
+                               checkpoints=workdir / "checkpoints", device=device, save_checkpoints=False)
+        out["prune"] = {"records": [(r.split, r.sparsity, r.accuracy, r.device_macs) for r in table.records],
+                        "seconds": round(seconds, 1)}
+    except Exception as error:
+        out["prune"] = error_report(error)
+    try:
+        if model is None:
+            raise RuntimeError("no GPU-trained baseline (see 'baseline')")
+        config = get_encode_config("quick", splits=("layer3.1",), code_sizes=("d16-l4",),
+                                   huffman_splits=("layer3.1",))
+        table, seconds = timed(run_encoding, "quick", config, model=model, device=device, log=lambda *a: None)
+        out["encode"] = {"records": [(r.method, r.split, r.code_size, r.accuracy, r.bits_per_image)
+                                     for r in table.records], "seconds": round(seconds, 1)}
+    except Exception as error:
+        out["encode"] = error_report(error)
     return out
 
 
@@ -125,7 +148,7 @@ def main() -> None:
             report[name], seconds = timed(check)
             report[name + "_seconds"] = round(seconds, 1)
         except Exception as error:  # report every check, even after one fails
-            report[name] = {"error": f"{type(error).__name__}: {error}"}
+            report[name] = error_report(error)
         print(name, json.dumps(report[name])[:2000], flush=True)
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(json.dumps(report, indent=1))

@@ -9,6 +9,7 @@ Commands::
     python -m coinfer measure --preset quick --images 50 --save    # measured vs predicted latency
     python -m coinfer train-codec --split layer3.1 --code-size d16-l4  # a learned codec to serve
     python -m coinfer encode --preset quick|paper                  # feature encoders + Huffman baseline
+    python -m coinfer jscc --preset quick|paper [--split P]        # Fig. 5: JSCC over AWGN and BSC
     python -m coinfer original-table --preset quick                # float32 records of the baseline
     python -m coinfer latency --rate 40KB/s [--device rpi3|<FLOP/s>,<bytes>] [--server rtx2080ti|<FLOP/s>]
                               [--table PATH ...] [--threshold 0.89|89%] [--scaled] [--channel noiseless]
@@ -250,6 +251,31 @@ def _original_table(args: argparse.Namespace) -> int:
     return 0
 
 
+def _jscc(args: argparse.Namespace) -> int:
+    import torch
+
+    from .jscc import FIG5_METHODS, fig5_rows, mismatch_grid, run_jscc
+    from .paths import results_dir
+    from .presets import get_preset
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    preset = get_preset(args.preset)
+    table = run_jscc(preset, split_point=args.split)
+    path = table.save(args.out or results_dir() / f"jscc_{preset.name}.json")
+    for row in fig5_rows(table):
+        cost = (f"latency {1e3 * row['latency_s']:.4f} ms" if row["kind"] == "awgn"
+                else f"{row['channel_uses']:.1f} channel uses")
+        print(f"{row['kind']}:{row['value']:<5g} {row['method']:<32} {cost:<26} accuracy {row['accuracy']:.4f}")
+    for kind in ("awgn", "bsc"):
+        trained, tests, grid = mismatch_grid(table, kind)
+        print(f"{kind} mismatch (rows: trained at; columns: tested at {tests})")
+        for name, row in zip(trained, grid):
+            print(f"  {name:<14} " + " ".join(f"{a:.4f}" for a in row))
+    print(f"wrote {path}")
+    return 0
+
+
 def parse_threshold(text: str) -> float:
     """An accuracy threshold from ``"0.89"`` or ``"89%"``, as a fraction in [0, 1]."""
     value = text.strip()
@@ -438,6 +464,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=None, help="output JSON (default: data/results/encoding_<preset>.json)")
     p.set_defaults(func=_encode)
 
+    p = commands.add_parser("jscc", help="Fig. 5: learned JSCC vs separate coding at capacity, AWGN and BSC")
+    p.add_argument("--preset", default="quick")
+    p.add_argument("--split", default=None, help="split point (default: layer3.1, the paper's Conv_4x)")
+    p.add_argument("--out", default=None, help="output JSON (default: data/results/jscc_<preset>.json)")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    p.set_defaults(func=_jscc)
     p = commands.add_parser("original-table", help="float32 records of the trained baseline at every split point")
     p.add_argument("--preset", default="quick")
     p.set_defaults(func=_original_table)

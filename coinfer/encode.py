@@ -621,13 +621,18 @@ class CodecCosts:
 
 def codec_costs(device_part: nn.Module, codec: FeatureCodec, server_part: nn.Module,
                 input_shape: tuple[int, ...] = (3, 32, 32)) -> CodecCosts:
-    """Count MACs (thop) and parameters of device part + encoder and decoder + server part."""
+    """Count MACs (thop) and parameters of device part + encoder and decoder + server part.
+
+    Counts on CPU copies in eval mode: the shape probes below are CPU tensors, and the caller's
+    modules (possibly on a GPU, possibly training) are left as they are.
+    """
+    import copy
+
     from .profile import count_params, thop_macs
 
+    device_part, codec, server_part = (copy.deepcopy(m).cpu().eval() for m in (device_part, codec, server_part))
     with torch.no_grad():
-        device_part.eval()
         feature_shape = tuple(device_part(torch.zeros(1, *input_shape)).shape[1:])
-        codec.eval()
         z = codec.encoder(torch.zeros(2, *feature_shape))
         z_shape, server_shape = tuple(z.shape[1:]), tuple(codec.decoder(z).shape[1:])
     device_macs = thop_macs(device_part, tuple(input_shape))[0] if len(list(device_part.children())) else 0

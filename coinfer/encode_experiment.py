@@ -131,7 +131,11 @@ class FeatureSource:
 
     def __init__(self, device_part: nn.Module, dataset, precompute: bool, batch_size: int = 500,
                  device: torch.device | None = None):
-        self.device_part, self.dataset, self.device = device_part.eval(), dataset, device or torch.device("cpu")
+        from .profile import module_device
+
+        # Default: where the device part's weights are, so that its input batches go there too.
+        self.device_part, self.dataset = device_part.eval(), dataset
+        self.device = device or module_device(device_part)
         self.features = self.labels = None
         if precompute:
             feats, labels = [], []
@@ -153,7 +157,7 @@ class FeatureSource:
         return self.device_part(images.to(self.device))
 
     def batches(self, batch_size: int, shuffle: bool = False, seed: int = 0) -> Iterator[tuple]:
-        """``(features, labels)`` batches on ``self.device``."""
+        """``(features, labels)`` batches on ``self.device`` (labels too: they meet the logits there)."""
         if self.features is not None:
             if shuffle:
                 order = torch.randperm(len(self.features), generator=torch.Generator().manual_seed(seed))
@@ -265,14 +269,15 @@ def evaluate_codec(codec: FeatureCodec, server_part: nn.Module, source: FeatureS
     edges = torch.linspace(-1, 1, HISTOGRAM_BINS + 1)
     histogram = torch.zeros(HISTOGRAM_ELEMENTS, HISTOGRAM_BINS, dtype=torch.long)
     for features, labels in source.batches(batch_size):
-        z = codec.encoder(features).cpu()
+        z = codec.encoder(features).cpu()   # torch.histogram exists for CPU tensors only
         for i in range(min(HISTOGRAM_ELEMENTS, z.shape[1])):
             histogram[i] += torch.histogram(z[:, i].float(), bins=edges).hist.long()
         symbols = codec.symbols(features)
-        packets = codec.entropy_model.encode(symbols)
-        decoded = codec.entropy_model.decode(packets)
+        packets = codec.entropy_model.encode(symbols)     # range coding runs on the CPU (constriction)
+        decoded = codec.entropy_model.decode(packets)     # int64 on the CPU
         exact &= bool(torch.equal(decoded, symbols.cpu()))
-        feature_hat = codec.decoder(codec.bottleneck.dequantize(decoded))
+        # The server classifies what it decoded, on the codec's device.
+        feature_hat = codec.decoder(codec.bottleneck.dequantize(decoded.to(symbols.device)))
         correct += (server_part(feature_hat).argmax(1) == labels).sum().item()
         total += len(labels)
         bits.append(bits_per_image(packets, MAGIC_RANGE))
@@ -287,7 +292,8 @@ def evaluate_codec(codec: FeatureCodec, server_part: nn.Module, source: FeatureS
         "bits_model": float(torch.cat(model_bits).mean()),
         "bits_entropy": empirical_entropy_bits(symbols_all, alphabet),
         "bits_fixed": size_positions * math.ceil(math.log2(alphabet)),
-        "bits_one_stream": range_stream_bits(symbols_all.numpy(), codec.entropy_model.probabilities.numpy())
+        "bits_one_stream": range_stream_bits(symbols_all.cpu().numpy(),
+                                             codec.entropy_model.probabilities.detach().cpu().numpy())
         / len(symbols_all),
         "roundtrip_exact": exact,
         "test_images": total,
@@ -330,7 +336,7 @@ def original_huffman(model: nn.Module, point: str, train_set, test_set, config: 
     low, high = float("inf"), float("-inf")
     for features in train_features():
         low, high = min(low, float(features.min())), max(high, float(features.max()))
-    quantizer = UniformQuantizer(8).fit_range(torch.tensor([low, high]))
+    quantizer = UniformQuantizer(8).fit_range(torch.tensor([low, high])).to(device)   # beside the features
     histogram = np.zeros(256, dtype=np.int64)
     for features in train_features():
         histogram += np.bincount(quantizer.quantize(features).cpu().numpy().reshape(-1), minlength=256)
@@ -416,7 +422,7 @@ def run_encoding(preset: str = "quick", config: EncodeConfig | None = None, mode
     for point in config.splits:
         point = canonical_split_point(point)
         unpruned_device, server_part = split(model, point)
-        device_part = (device_parts or {}).get(point, unpruned_device)
+        device_part = (device_parts or {}).get(point, unpruned_device).to(device)   # beside the server part
         point_sparsity = sparsity.get(point, 0.0) if isinstance(sparsity, dict) else sparsity
         t0 = time.time()
         train_src = FeatureSource(device_part, train_set, config.precompute, config.eval_batch_size, device)
@@ -435,8 +441,7 @@ def run_encoding(preset: str = "quick", config: EncodeConfig | None = None, mode
                                   desc=f"{point} {size}")
             train_s = time.time() - t1
             result = evaluate_codec(codec, server_part, test_src, config.eval_batch_size)
-            costs = codec_costs(device_part.cpu(), codec.cpu(), server_part.cpu())
-            device_part.to(device), server_part.to(device)
+            costs = codec_costs(device_part, codec, server_part)   # counts CPU copies; nothing moves
             records.append(Record(
                 method="framework", split=point, sparsity=point_sparsity, code_size=str(size),
                 accuracy=result["accuracy"], device_macs=costs.device_macs, device_params=costs.device_params,
@@ -460,11 +465,13 @@ def run_encoding(preset: str = "quick", config: EncodeConfig | None = None, mode
         t1 = time.time()
         base = original_huffman(model, point, huffman_train_set, test_set, config, device)
         device_part, server_part = split(model, point)
-        device_macs, device_params = (thop_macs(device_part.cpu(), (3, 32, 32))[0], count_params(device_part)) \
+        # thop_macs profiles CPU copies, so the model stays on its device for the next split point.
+        device_macs, device_params = (thop_macs(device_part, (3, 32, 32))[0], count_params(device_part)) \
             if len(device_part) else (0, 0)
-        shape = tuple(device_part(torch.zeros(1, 3, 32, 32)).shape[1:]) if len(device_part) else (3, 32, 32)
-        server_macs = thop_macs(server_part.cpu(), shape)[0] if len(server_part) else 0
-        model.to(device)
+        with torch.no_grad():
+            shape = tuple(device_part(torch.zeros(1, 3, 32, 32, device=device)).shape[1:]) \
+                if len(device_part) else (3, 32, 32)
+        server_macs = thop_macs(server_part, shape)[0] if len(server_part) else 0
         records.append(Record(
             method="original", split=point, code_size="8bit-huffman", accuracy=base["accuracy"],
             device_macs=device_macs, device_params=device_params, server_macs=server_macs,

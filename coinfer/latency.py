@@ -70,6 +70,7 @@ import torch
 from torch import nn
 
 from .models import SPLIT_POINTS, CifarResNet18, split
+from .profile import module_device
 from .results import Record
 
 BITS_PER_BYTE = 8
@@ -326,7 +327,7 @@ def peak_activation_elements(module: nn.Module, input_shape: Sequence[int]) -> i
         was_training = module.training
         module.eval()
         with torch.no_grad():
-            module(torch.zeros(1, *input_shape))
+            module(torch.zeros(1, *input_shape, device=module_device(module)))
         module.train(was_training)
     finally:
         for handle in handles:
@@ -343,7 +344,7 @@ def split_activations(model: CifarResNet18, input_shape: Sequence[int] = (3, 32,
     values of the unpruned network bound those of a pruned device part at the same split.
     """
     peaks, shape = [math.prod(input_shape)], tuple(input_shape)
-    x = torch.zeros(1, *shape)
+    x = torch.zeros(1, *shape, device=module_device(model))
     with torch.no_grad():
         for stage in model.eval().stages().values():
             peaks.append(max(peaks[-1], peak_activation_elements(stage, tuple(x.shape[1:]))))
@@ -656,6 +657,9 @@ def time_forward(module: nn.Module, input_shape: Sequence[int], repeats: int = 2
     """
     if repeats < 1 or warmup < 0:
         raise ValueError(f"repeats must be >= 1 and warmup >= 0, got repeats={repeats}, warmup={warmup}")
+    device = module_device(module)
+    if device.type != "cpu":   # no synchronization here: GPU kernels would run on after the clock stops
+        raise ValueError(f"time_forward times CPU execution; the module is on {device} (move it with .cpu())")
     module = module.eval()
     x = torch.zeros(batch, *input_shape)
     times = []

@@ -344,10 +344,12 @@ def fit_huffman_codec(device_part: nn.Module, dataset: str, images: int = 2000,
     if images < 1:
         raise ValueError(f"need >= 1 training image to fit a Huffman code, got {images!r}")
     train = load_dataset(dataset, train=True, limit=images)
-    exact = copy.deepcopy(device_part).double().eval()
+    # A CPU copy: the loader's images are CPU tensors, and the result must not depend on a GPU's sums.
+    exact = copy.deepcopy(device_part).cpu().double().eval()
     features = torch.cat([exact(x.double()) for x, _ in make_loader(train, batch_size, shuffle=False)])
     quantizer = UniformQuantizer(8).fit_range(features)  # buffers stay float32
-    code = HuffmanCode.from_samples(quantizer.quantize(features.float()).numpy().reshape(-1), quantizer.alphabet)
+    code = HuffmanCode.from_samples(quantizer.quantize(features.float()).cpu().numpy().reshape(-1),
+                                    quantizer.alphabet)
     return HuffmanCodec(tuple(features.shape[1:]), quantizer, code)
 
 
@@ -420,7 +422,8 @@ def train_learned_codec(model: nn.Module, point: str, code_size: str, preset: st
     shape = train_src.feature_shape
     size = config.code_size_at(code_size, shape)
     seed_everything(preset_obj.seed)
-    codec = build_codec(shape, size, config.kernel_size, config.temperature, config.commitment)
+    # Beside the device part (FeatureSource's features are there), on a GPU if the model is on one.
+    codec = build_codec(shape, size, config.kernel_size, config.temperature, config.commitment).to(train_src.device)
     history = train_codec(codec, server_part, train_src, config, seed=preset_obj.seed, desc=f"{point} {size}")
     del train_src
     result = evaluate_codec(codec, server_part,
@@ -842,7 +845,7 @@ class EdgeServer:
             log.exception("configuration %s failed", configuration.spec)
             self._send_error(conn, frame.request_id, ErrorCode.INTERNAL, f"{type(error).__name__}: {error}")
             return True
-        payload = wire.pack_result(int(logits.argmax()), logits.numpy(), decode_s, compute_s)
+        payload = wire.pack_result(int(logits.argmax()), logits.detach().cpu().numpy(), decode_s, compute_s)
         with self._lock:  # counted before the reply leaves, so a device that has its answer sees it counted
             self._stats["requests"] += 1
             done = self.max_requests is not None and self._stats["requests"] >= self.max_requests
