@@ -8,7 +8,7 @@ of Fig. 5 are charged at::
     device features --encoder--> logits (k) --binarize--> bits --BSCChannel(p)--> bits ^ e --decoder-->
 
 Conventions (used by every function here, by :mod:`coinfer.jscc` and by chapter 4)
---------------------------------------------------------------------------------
+----------------------------------------------------------------------------------
 **AWGN, real channel uses.** The encoder emits ``k`` real numbers per image; each is one *real
 channel use*. :func:`normalize_power` scales every image's ``k`` numbers to unit average power per real
 symbol, ``sum(x**2) / k == 1`` (a per-image, not per-batch, constraint: every transmission meets it).

@@ -73,6 +73,22 @@ def module_device(module: nn.Module) -> torch.device:
 
     Lets a function that builds its own input (zeros for a shape probe, say) put it where the module
     is, so the same code runs for a model on the CPU and on a GPU.
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+        Any module.
+
+    Returns
+    -------
+    torch.device
+
+    Examples
+    --------
+    >>> from torch import nn
+    >>> from coinfer.profile import module_device
+    >>> module_device(nn.Linear(4, 2)), module_device(nn.ReLU())
+    (device(type='cpu'), device(type='cpu'))
     """
     for tensor in module.parameters():
         return tensor.device
