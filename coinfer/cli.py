@@ -4,6 +4,7 @@ Commands::
 
     python -m coinfer profile [--width W] [--dataset D] [--json]   # Fig. 1's numbers
     python -m coinfer train --preset quick|paper                   # the baseline network
+    python -m coinfer prune --preset quick|paper                   # pruned device parts -> data/results/pruning_<preset>.json
 """
 
 from __future__ import annotations
@@ -42,6 +43,30 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _prune(args: argparse.Namespace) -> int:
+    import torch
+
+    from .prune import get_prune_config, run_pruning
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    overrides = {}
+    if args.splits:
+        overrides["splits"] = tuple(args.splits)
+    if args.sparsities:
+        overrides["sparsities"] = tuple(args.sparsities)
+    for name in ("epochs", "train_limit", "output_sparsity"):
+        if getattr(args, name) is not None:
+            overrides[name] = getattr(args, name)
+    config = get_prune_config(args.preset, **overrides)
+    table = run_pruning(args.preset, config, out=args.out, checkpoints=args.checkpoints,
+                        save_checkpoints=not args.no_checkpoints,
+                        command="python -m coinfer " + " ".join(args.argv))
+    print(f"{len(table.records)} records in {table.provenance.wall_time_s} s "
+          f"({table.provenance.describe()})")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m coinfer", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -61,11 +86,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoints", default=None, help="checkpoint folder (default: data/checkpoints)")
     p.add_argument("--retrain", action="store_true", help="train even if a checkpoint exists")
     p.set_defaults(func=_train)
+
+    p = commands.add_parser("prune", help="prune the device part at each (split, sparsity) of a preset; "
+                                          "writes data/results/pruning_<preset>.json")
+    p.add_argument("--preset", default="quick")
+    p.add_argument("--splits", nargs="+", default=None, help="split points (default: the preset's)")
+    p.add_argument("--sparsities", nargs="+", type=float, default=None,
+                   help="target channel sparsities in [0, 1) (default: the preset's)")
+    p.add_argument("--output-sparsity", type=float, default=None,
+                   help="sparsity of the sent channels (activation pruning); default: the same target")
+    p.add_argument("--epochs", type=int, default=None, help="override the fine-tuning epochs")
+    p.add_argument("--train-limit", type=int, default=None, help="fine-tune on the first N training images")
+    p.add_argument("--out", default=None, help="output JSON (default: data/results/pruning_<preset>.json)")
+    p.add_argument("--checkpoints", default=None, help="checkpoint folder (default: data/checkpoints)")
+    p.add_argument("--no-checkpoints", action="store_true", help="do not save the pruned models")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    p.set_defaults(func=_prune)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    args.argv = list(argv) if argv is not None else sys.argv[1:]   # for provenance
     try:
         return args.func(args)
     except (ValueError, FileNotFoundError, RuntimeError) as error:

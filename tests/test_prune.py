@@ -1,0 +1,357 @@
+"""Tests of coinfer.prune: masks, restoration, schedule, residual coupling, compaction, records.
+
+Tiny networks (width 1/16 or 1/8) and a handful of images, so the whole file runs in seconds.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+
+import pytest
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+
+from coinfer.models import SPLIT_POINTS, resnet18, split
+from coinfer.profile import thop_macs
+from coinfer.prune import (
+    ChannelScatter,
+    IncrementalPruner,
+    PruneConfig,
+    PrunedModel,
+    SparsitySchedule,
+    channel_scores,
+    compact,
+    device_layout,
+    get_prune_config,
+    load_pruned,
+    prune_finetune,
+    pruned_costs,
+    save_pruned,
+    smallest_channel_mask,
+    sparsity_schedule,
+)
+
+INPUT = (3, 32, 32)
+
+
+def randomize_batchnorm(model: nn.Module, seed: int = 0) -> nn.Module:
+    """Give every BatchNorm non-trivial statistics, so that a wrongly kept channel would show."""
+    g = torch.Generator().manual_seed(seed)
+    for m in model.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            n = m.num_features
+            m.running_mean.copy_(torch.rand(n, generator=g) * 2 - 1)
+            m.running_var.copy_(torch.rand(n, generator=g) + 0.5)
+            m.weight.data.copy_(torch.rand(n, generator=g) + 0.5)
+            m.bias.data.copy_(torch.rand(n, generator=g) - 0.5)
+    return model
+
+
+def tiny_net(width: float = 1 / 16, seed: int = 0) -> nn.Module:
+    torch.manual_seed(seed)
+    return randomize_batchnorm(resnet18(width=width), seed)
+
+
+def pruned_at(point: str, sparsity: float = 0.5, width: float = 1 / 16, **kwargs):
+    net = tiny_net(width)
+    device, _ = split(net, point)
+    pruner = IncrementalPruner(device, sparsity, total_steps=4, schedule=SparsitySchedule(interval=2), **kwargs)
+    pruner.finish()
+    return net.eval(), device, pruner
+
+
+def batches(n: int = 16, batch: int = 8, seed: int = 0) -> DataLoader:
+    g = torch.Generator().manual_seed(seed)
+    data = TensorDataset(torch.randn(n, *INPUT, generator=g), torch.randint(0, 10, (n,), generator=g))
+    return DataLoader(data, batch_size=batch, shuffle=True, generator=torch.Generator().manual_seed(seed))
+
+
+# -- masks --------------------------------------------------------------------------------------
+
+def test_mask_masks_the_smallest_scores_and_floor_of_the_fraction():
+    scores = torch.tensor([5.0, 1.0, 4.0, 0.5, 3.0, 2.0, 6.0, 7.0])
+    keep = smallest_channel_mask(scores, 0.5)
+    assert keep.tolist() == [True, False, True, False, False, False, True, True]
+    assert smallest_channel_mask(scores, 0.3).sum().item() == 8 - math.floor(0.3 * 8)
+    assert smallest_channel_mask(scores, 0.0).all()
+
+
+def test_free_group_is_ranked_by_the_l2_norm_of_each_output_filter():
+    net = tiny_net()
+    device, _ = split(net, "layer1.1")
+    conv = device.get_submodule("layer1_0.conv1")
+    with torch.no_grad():
+        # l2 and L1 disagree on purpose: filter 0 has the larger L1 norm but the smaller l2 norm.
+        conv.weight.copy_(torch.ones_like(conv.weight))
+        conv.weight[0].fill_(0.1)                       # l2 = 0.1 * sqrt(36) = 0.6, L1 = 3.6
+        conv.weight[1].zero_()
+        conv.weight[1, 0, 0, 0] = 1.0                   # l2 = 1.0, L1 = 1.0
+        conv.weight[2].fill_(0.05)                      # l2 = 0.3
+    pruner = IncrementalPruner(device, 0.75, total_steps=1)   # 4 channels -> 3 masked
+    pruner.start_iteration(1.0)
+    assert torch.nonzero(~pruner.masks["layer1_0.conv1"]).flatten().tolist() == [0, 1, 2]
+
+
+def test_coupled_group_is_ranked_by_all_member_filters_together():
+    net = tiny_net()
+    device, _ = split(net, "layer2.1")
+    layout = device_layout(device)
+    group = layout.group("layer2_0")
+    scores = channel_scores(device, layout)["layer2_0"]
+    expected = sum(device.get_submodule(m).weight.detach().pow(2).flatten(1).sum(1) for m in group.members).sqrt()
+    torch.testing.assert_close(scores, expected)
+
+
+# -- residual coupling ---------------------------------------------------------------------------
+
+def test_residual_streams_are_grouped_across_consecutive_blocks():
+    net = tiny_net()
+    device, _ = split(net, "layer3.1")
+    layout = device_layout(device)
+    groups = {g.name: g for g in layout.groups}
+    assert set(groups["stem"].members) == {"stem.0", "layer1_0.conv2", "layer1_1.conv2"}
+    assert set(groups["layer2_0"].members) == {"layer2_0.conv2", "layer2_0.shortcut.0", "layer2_1.conv2"}
+    assert set(groups["layer3_0"].members) == {"layer3_0.conv2", "layer3_0.shortcut.0", "layer3_1.conv2"}
+    assert not groups["layer2_1.conv1"].coupled
+    assert layout.output_group.name == "layer3_0"
+    # A block's first conv reads the stream of the previous stage.
+    ins = {c.conv: c.in_group for c in layout.convs}
+    assert ins["layer2_0.conv1"] == ins["layer2_0.shortcut.0"] == "stem"
+    assert ins["layer3_1.conv1"] == "layer3_0"
+
+
+def test_coupled_members_are_masked_on_the_same_channels_and_the_sum_is_zero_there():
+    net, device, pruner = pruned_at("layer2.1", 0.5)
+    for group in pruner.layout.groups:
+        masked = ~pruner.masks[group.name]
+        assert masked.sum().item() == math.floor(0.5 * group.channels)
+        for member in group.members:
+            w = device.get_submodule(member).weight
+            assert torch.all(w[masked] == 0) and torch.all(w[~masked].abs().sum((1, 2, 3)) > 0)
+    with torch.no_grad():
+        feature = device(torch.randn(2, *INPUT))
+    out_masked = ~pruner.masks[pruner.layout.output_group.name]
+    assert torch.all(feature[:, out_masked] == 0) and feature[:, ~out_masked].abs().sum() > 0
+
+
+# -- training: zero in forward, no update, restoration ------------------------------------------
+
+def test_masked_weights_stay_zero_and_get_no_update_even_with_adam_momentum():
+    net = tiny_net()
+    device, _ = split(net, "layer2.1")
+    optimizer = torch.optim.Adam(net.parameters(), lr=1e-2, weight_decay=5e-4)
+    loader = batches()
+    loss_fn = nn.CrossEntropyLoss()
+    x, y = next(iter(loader))
+    for _ in range(2):          # momentum built up before masking: it would move masked weights
+        optimizer.zero_grad()
+        loss_fn(net(x), y).backward()
+        optimizer.step()
+    pruner = IncrementalPruner(device, 0.5, total_steps=100, schedule=SparsitySchedule("constant", interval=100))
+    pruner.attach(optimizer)
+    pruner.step(0)
+    activations = {}
+    net.get_submodule("layer1.0.bn1").register_forward_hook(lambda m, i, o: activations.update(bn1=o.detach()))
+    before = {n: p.detach().clone() for n, p in device.named_parameters()}
+    net.train()
+    for _ in range(3):
+        optimizer.zero_grad()
+        loss_fn(net(x), y).backward()
+        optimizer.step()
+        masked = ~pruner.masks["layer1_0.conv1"]
+        assert torch.all(activations["bn1"][:, masked] == 0)     # zero in the forward pass
+    pruner.detach()
+    for group in pruner.layout.groups:
+        masked = ~pruner.masks[group.name]
+        for member in group.members:
+            w = device.get_submodule(member).weight
+            assert torch.all(w[masked] == 0)
+            changed = (w[~masked] - before[member + ".weight"][~masked]).abs().sum()
+            assert changed > 0                                  # unmasked weights did train
+    bn = device.get_submodule("layer2_0.bn2")
+    assert torch.all(bn.weight[~pruner.masks["layer2_0"]] == 0)
+
+
+def test_next_iteration_restores_masked_weights_to_their_values_at_the_iteration_start():
+    net = tiny_net()
+    device, _ = split(net, "layer1.1")
+    optimizer = torch.optim.SGD(net.parameters(), lr=0.1)
+    pruner = IncrementalPruner(device, 0.5, total_steps=4, schedule=SparsitySchedule("constant", interval=2))
+    pruner.attach(optimizer)
+    start = {n: p.detach().clone() for n, p in device.named_parameters()}
+    pruner.step(0)
+    masks = {g: m.clone() for g, m in pruner.masks.items()}
+    x, y = next(iter(batches()))
+    for step in (0, 1):
+        optimizer.zero_grad()
+        nn.functional.cross_entropy(net(x), y).backward()
+        optimizer.step()
+    trained = {n: p.detach().clone() for n, p in device.named_parameters()}
+    pruner.restore()                                            # what step(2) does first
+    for conv in pruner.layout.convs:
+        keep = masks[conv.out_group]
+        w = device.get_submodule(conv.conv).weight
+        torch.testing.assert_close(w[~keep], start[conv.conv + ".weight"][~keep], rtol=0, atol=0)
+        torch.testing.assert_close(w[keep], trained[conv.conv + ".weight"][keep], rtol=0, atol=0)
+        bn = device.get_submodule(conv.bn)
+        torch.testing.assert_close(bn.weight[~keep], start[conv.bn + ".weight"][~keep], rtol=0, atol=0)
+    pruner.step(2)                                              # masks recomputed from restored weights
+    assert pruner.iteration == 1 and all(pruner.masks[g].sum() == masks[g].sum() for g in masks)
+    pruner.detach()
+
+
+def test_schedule_rises_monotonically_to_the_target():
+    for kind in ("cubic", "linear"):
+        values = [s for _, s in sparsity_schedule(0.6, 1000, SparsitySchedule(kind, 0.5, 50))]
+        assert len(values) == 20
+        assert values[0] > 0 and all(b >= a for a, b in zip(values, values[1:]))
+        assert values[9] == pytest.approx(0.6) and values[-1] == pytest.approx(0.6)
+        assert values[8] < 0.6
+    assert {s for _, s in sparsity_schedule(0.6, 1000, SparsitySchedule("constant", 0.5, 50))} == {0.6}
+    cubic = sparsity_schedule(0.6, 1000, SparsitySchedule("cubic", 0.5, 50))
+    linear = sparsity_schedule(0.6, 1000, SparsitySchedule("linear", 0.5, 50))
+    assert cubic[2][1] > linear[2][1]                           # cubic prunes early, then slowly
+
+
+def test_pruner_masks_more_channels_as_the_iterations_go():
+    net = tiny_net(1 / 8)
+    device, _ = split(net, "layer2.1")
+    pruner = IncrementalPruner(device, 0.75, total_steps=40, schedule=SparsitySchedule("linear", 1.0, 10))
+    masked = []
+    for step in range(40):
+        pruner.step(step)
+        masked.append(sum(int((~m).sum()) for m in pruner.masks.values()))
+    assert masked[0] < masked[10] < masked[20] < masked[30] == masked[39]
+    assert masked[39] == sum(math.floor(0.75 * g.channels) for g in pruner.layout.groups)
+
+
+# -- compaction ----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("point", ["stem", "layer1.0", "layer1.1", "layer2.0", "layer2.1", "layer3.1", "pool", "output"])
+def test_compacted_device_part_equals_the_masked_one(point):
+    net, device, pruner = pruned_at(point, 0.5, width=1 / 8)
+    x = torch.randn(3, *INPUT)
+    small, scatter = compact(device, pruner.keep_indices())
+    with torch.no_grad():
+        masked_out, small_out = device(x), small(x)
+        full = PrunedModel(point, 0.5, 0.5, net, pruner.keep_indices())
+        end_to_end = full.pipeline().eval()(x)
+        reference = net(x)
+    if scatter is None:
+        torch.testing.assert_close(small_out, masked_out, rtol=1e-5, atol=1e-5)
+    else:
+        kept = pruner.keep_indices()[pruner.layout.output_group.name]
+        assert small_out.shape[1] == len(kept) < masked_out.shape[1]
+        torch.testing.assert_close(small_out, masked_out[:, kept], rtol=1e-5, atol=1e-5)
+        torch.testing.assert_close(scatter(small_out), masked_out, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(end_to_end, reference, rtol=1e-5, atol=1e-5)
+
+
+def test_compacted_device_part_has_fewer_macs_params_and_feature_bits():
+    net, device, pruner = pruned_at("layer2.1", 0.5, width=1 / 8)
+    small, _ = compact(device, pruner.keep_indices())
+    macs, params = thop_macs(device, INPUT)
+    small_macs, small_params = thop_macs(small, INPUT)
+    assert small_macs < 0.5 * macs and small_params < 0.5 * params   # in and out channels both halve
+    costs = pruned_costs(PrunedModel("layer2.1", 0.5, 0.5, net, pruner.keep_indices()))
+    assert costs["device_macs"] == small_macs
+    assert costs["feature_shape"] == [8, 16, 16]                      # 16 channels, half sent
+    assert costs["feature_bits_float32"] == 32 * 8 * 16 * 16 == 4 * costs["feature_bits_8bit"]
+
+
+def test_output_sparsity_controls_the_sent_channels_separately():
+    _, _, pruner = pruned_at("layer2.1", 0.5, width=1 / 8, output_sparsity=0.75)
+    keep = pruner.keep_indices()
+    assert len(keep["layer2_0"]) == 4          # output group, 16 channels, 75% pruned
+    assert len(keep["stem"]) == 4              # 8 channels, 50%
+    assert len(keep["layer2_1.conv1"]) == 8
+
+
+def test_scatter_rejects_bad_indices():
+    with pytest.raises(ValueError, match="distinct indices"):
+        ChannelScatter([0, 9], 8)
+
+
+# -- errors --------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("bad", [1.0, 1.5, -0.1, float("nan"), True])
+def test_bad_sparsity_is_refused_with_its_value(bad):
+    net = tiny_net()
+    device, _ = split(net, "layer1.1")
+    with pytest.raises(ValueError, match=r"sparsity must be"):
+        IncrementalPruner(device, bad, total_steps=10)
+    with pytest.raises(ValueError, match=r"output_sparsity must be"):
+        IncrementalPruner(device, 0.5, total_steps=10, output_sparsity=bad)
+
+
+def test_split_points_with_nothing_to_prune_or_unknown_are_refused():
+    with pytest.raises(ValueError, match="nothing to prune"):
+        get_prune_config("quick", splits=("input",))
+    with pytest.raises(ValueError, match="unknown split point 'layer9'"):
+        get_prune_config("quick", splits=("layer9",))
+    with pytest.raises(ValueError, match="nothing to prune"):
+        device_layout(split(tiny_net(), "input")[0])
+    with pytest.raises(ValueError, match="unknown schedule kind"):
+        SparsitySchedule(kind="exponential")
+    with pytest.raises(ValueError, match="unknown PruneConfig field"):
+        get_prune_config("quick", sparsity=0.5)
+    with pytest.raises(ValueError, match=r"sparsity must be in \[0, 1\)"):
+        get_prune_config("quick", sparsities=(0.5, 1.0))
+
+
+def test_presets_use_the_authors_optimizer_for_the_paper():
+    paper = get_prune_config("paper")
+    assert (paper.lr, paper.weight_decay, paper.lr_step_epochs, paper.lr_gamma, paper.epochs) == (1e-4, 5e-4, 40, 0.3, 100)
+    assert paper.schedule.interval == 150
+    assert isinstance(get_prune_config("quick"), PruneConfig)
+
+
+# -- fine-tuning: determinism and checkpoints ----------------------------------------------------
+
+def _finetune(seed: int = 0) -> PrunedModel:
+    from coinfer.train import seed_everything
+
+    config = PruneConfig(splits=("layer2.1",), sparsities=(0.5,), epochs=2, lr=1e-3,
+                         schedule=SparsitySchedule("cubic", 0.5, interval=1))
+    seed_everything(seed)
+    return prune_finetune(tiny_net(), "layer2.1", 0.5, config, batches(8, 4, seed), torch.device("cpu"))
+
+
+def test_finetuning_is_deterministic_and_ends_at_the_target():
+    a, b = _finetune(), _finetune()
+    assert a.keep == b.keep
+    for (name, x), (_, y) in zip(a.model.state_dict().items(), b.model.state_dict().items()):
+        torch.testing.assert_close(x, y, rtol=0, atol=0, msg=name)
+    assert a.meta["iterations"] == 4 and a.meta["train_steps"] == 4
+    assert {len(k) for g, k in a.keep.items() if g == "layer2_0"} == {4}
+
+
+def test_checkpoint_round_trip_rebuilds_the_same_compacted_network(tmp_path):
+    pruned = _finetune()
+    path = save_pruned(tmp_path / "p.pt", pruned)
+    payload = torch.load(path, weights_only=True)           # loadable safely
+    assert payload["meta"]["kind"] == "pruned"
+    loaded = load_pruned(path, torch.device("cpu"))
+    assert loaded.keep == pruned.keep and loaded.split == "layer2.1"
+    x = torch.randn(2, *INPUT)
+    with torch.no_grad():
+        torch.testing.assert_close(loaded.pipeline().eval()(x), pruned.pipeline().eval()(x), rtol=0, atol=0)
+    assert pruned_costs(loaded) == pruned_costs(pruned)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_pruning_and_compaction_on_a_gpu():
+    from coinfer.train import seed_everything
+
+    cuda = torch.device("cuda")
+    config = PruneConfig(splits=("layer2.1",), sparsities=(0.5,), epochs=1, lr=1e-3,
+                         schedule=SparsitySchedule("cubic", 0.5, interval=1))
+    seed_everything(0)
+    pruned = prune_finetune(tiny_net(1 / 8), "layer2.1", 0.5, config, batches(16, 4), cuda)
+    assert all(p.is_cuda for p in pruned.model.parameters())
+    x = torch.randn(4, *INPUT, device=cuda)
+    with torch.no_grad():
+        torch.testing.assert_close(pruned.pipeline().eval()(x), pruned.model.eval()(x), rtol=1e-4, atol=1e-4)
+    assert pruned_costs(pruned)["feature_shape"] == [8, 16, 16]
