@@ -5,6 +5,7 @@ Commands::
     python -m coinfer profile [--width W] [--dataset D] [--json]   # Fig. 1's numbers
     python -m coinfer train --preset quick|paper                   # the baseline network
     python -m coinfer prune --preset quick|paper                   # pruned device parts -> data/results/pruning_<preset>.json
+    python -m coinfer encode --preset quick|paper                  # feature encoders + Huffman baseline
 """
 
 from __future__ import annotations
@@ -67,6 +68,27 @@ def _prune(args: argparse.Namespace) -> int:
     return 0
 
 
+def _encode(args: argparse.Namespace) -> int:
+    from .encode_experiment import get_encode_config, run_encoding
+    from .paths import results_dir
+    from .presets import get_preset
+
+    preset = get_preset(args.preset)
+    overrides = {k: v for k, v in {"splits": args.splits, "code_sizes": args.code_sizes,
+                                   "train_limit": args.train_limit}.items() if v is not None}
+    config = get_encode_config(preset.name, **overrides)
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    command = "python -m coinfer encode " + " ".join(sys.argv[2:] if sys.argv[1:2] == ["encode"] else [])
+    table = run_encoding(preset.name, config, command=command.strip())
+    path = args.out or results_dir() / f"encoding_{preset.name}.json"
+    table.save(path)
+    print(f"wrote {len(table.records)} records to {path} in {table.provenance.wall_time_s:.0f} s")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m coinfer", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -102,6 +124,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-checkpoints", action="store_true", help="do not save the pruned models")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     p.set_defaults(func=_prune)
+
+
+    p = commands.add_parser("encode", help="train feature encoders (section IV) and the 8-bit Huffman baseline")
+    p.add_argument("--preset", default="quick")
+    p.add_argument("--splits", nargs="+", default=None, help="override the preset's split points")
+    p.add_argument("--code-sizes", nargs="+", default=None, help="override the code sizes, e.g. d16-l4 d16-k16")
+    p.add_argument("--train-limit", type=int, default=None, help="training images for the codecs")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    p.add_argument("--out", default=None, help="output JSON (default: data/results/encoding_<preset>.json)")
+    p.set_defaults(func=_encode)
     return parser
 
 

@@ -1,0 +1,299 @@
+"""Views of the encoding lookup table for chapter 3: accuracy vs bits, codewords, real vs entropy bits.
+
+Everything here reads a :class:`coinfer.results.LookupTable` written by
+``python -m coinfer encode`` (records of method ``"framework"`` and ``"original"``), so the chapter
+runs in seconds::
+
+    data/results/encoding_quick.json --load_table--> LookupTable
+        --> plot_accuracy_vs_bits      (accuracy vs bits per image, log x; Huffman baseline; log2(10))
+        --> plot_codewords             (learned codewords over the histogram of one element of z)
+        --> plot_real_vs_entropy       (real encoded bits vs empirical entropy)
+        --> code_size_twin / code_size_explorer   (slider over code sizes: static HTML / ipywidgets)
+
+Units: bits per image; accuracy as a fraction (shown in percent); MACs = multiply-accumulates.
+"""
+
+from __future__ import annotations
+
+import math
+
+from .encode import CodeSize
+from .encode_experiment import DECISION_BITS, HISTOGRAM_BINS
+from .models import SPLIT_POINTS
+from .results import LookupTable, Record
+
+#: One colour per split point, shared by every plot of the chapter.
+SPLIT_COLORS = {"stem": "#8c564b", "layer1.0": "#e377c2", "layer1.1": "#1f77b4", "layer2.0": "#17becf",
+                "layer2.1": "#ff7f0e", "layer3.0": "#bcbd22", "layer3.1": "#2ca02c", "layer4.0": "#7f7f7f",
+                "layer4.1": "#9467bd", "pool": "#d62728"}
+
+
+def _split_order(split: str) -> int:
+    return SPLIT_POINTS.index(split)
+
+
+def _size_order(record: Record) -> tuple:
+    size = CodeSize.parse(record.code_size)
+    return (size.fixed_bits, size.kind, size.dim)
+
+
+def framework_records(table: LookupTable, split: str | None = None) -> list[Record]:
+    """Framework records (of one split point), sorted by split point then fixed-length bits."""
+    records = [r for r in table.select(method="framework") if split is None or r.split == split]
+    return sorted(records, key=lambda r: (_split_order(r.split), _size_order(r)))
+
+
+def original_records(table: LookupTable) -> list[Record]:
+    return sorted(table.select(method="original"), key=lambda r: _split_order(r.split))
+
+
+def unsplit_accuracy(table: LookupTable) -> float:
+    """Accuracy of the unmodified float network (the same at every split point)."""
+    values = [r.extra["accuracy_float"] for r in original_records(table) if "accuracy_float" in r.extra]
+    if not values:
+        raise ValueError("the table has no 'original' records with 'accuracy_float'")
+    return max(values)
+
+
+def summary_rows(table: LookupTable) -> list[dict]:
+    """One row per framework record, for a readable table (bits per image, accuracy in %)."""
+    originals = {r.split: r for r in original_records(table)}
+    rows = []
+    for r in framework_records(table):
+        base = originals.get(r.split)
+        rows.append({
+            "split": r.split, "code size": r.code_size, "quantizer": r.extra.get("quantizer", ""),
+            "accuracy %": round(100 * r.accuracy, 2),
+            "bits real": round(r.bits_per_image, 2),
+            "bits model": round(r.extra.get("bits_model", float("nan")), 2),
+            "bits entropy": round(r.bits_entropy, 2) if r.bits_entropy is not None else None,
+            "bits fixed": r.extra.get("bits_fixed"),
+            "bits one stream": round(r.extra.get("bits_one_stream", float("nan")), 2),
+            "original+Huffman bits": round(base.bits_per_image) if base else None,
+            "encoder MACs % of net": round(100 * r.extra.get("encoder_share", float("nan")), 3),
+            "device MMACs": round(r.device_macs / 1e6, 3),
+        })
+    return rows
+
+
+def plot_accuracy_vs_bits(table: LookupTable, ax=None, threshold_drop: float = 0.02,
+                          splits: list[str] | None = None):
+    """Accuracy vs real bits per image (log x) at each split point, with the 8-bit Huffman baseline.
+
+    Circles: per-element (scalar) codewords; squares: one vector codebook index per image; stars:
+    the original feature, 8-bit + Huffman. Dashed lines: the unsplit network's accuracy and the
+    threshold ``threshold_drop`` below it; dotted: ``log2(10)`` bits, enough to send the decision.
+    """
+    import matplotlib.pyplot as plt
+
+    ax = ax or plt.subplots(figsize=(8, 4.8))[1]
+    framework = framework_records(table)
+    originals = original_records(table)
+    splits = splits or sorted({r.split for r in framework}, key=_split_order)
+    for split in splits:
+        color = SPLIT_COLORS.get(split, "k")
+        for kind, marker in (("scalar", "o"), ("vector", "s")):
+            pts = sorted((r.bits_per_image, 100 * r.accuracy) for r in framework
+                         if r.split == split and r.extra.get("quantizer") == kind)
+            if pts:
+                ax.plot(*zip(*pts), marker=marker, color=color, linestyle="-" if kind == "scalar" else ":",
+                        label=f"{split}, {'per-element' if kind == 'scalar' else 'vector'} codewords")
+        for r in originals:
+            if r.split == split:
+                ax.plot(r.bits_per_image, 100 * r.accuracy, marker="*", markersize=13, color=color,
+                        markeredgecolor="k", linestyle="none", label=f"{split}, original 8-bit + Huffman")
+    base = unsplit_accuracy(table)
+    ax.axhline(100 * base, color="0.3", linestyle="--", linewidth=1, label=f"unsplit network {100 * base:.2f}%")
+    ax.axhline(100 * (base - threshold_drop), color="0.6", linestyle="--", linewidth=1,
+               label=f"threshold ({100 * threshold_drop:.0f} points below)")
+    ax.axvline(DECISION_BITS, color="k", linestyle=":", linewidth=1, label="log2(10) = 3.32 bits")
+    ax.set_xscale("log")
+    ax.set_xlabel("bits per image (real encoded length, log scale)")
+    ax.set_ylabel("test accuracy (%)")
+    ax.legend(fontsize=7, ncol=2, loc="lower right")
+    ax.grid(True, which="both", alpha=0.3)
+    return ax
+
+
+def plot_codewords(record: Record, ax=None, element: int = 0):
+    """The learned codewords of one element of ``z`` over the histogram of that element's values.
+
+    Reads the record's ``extra["z_histogram"]`` (test images, 40 bins over [-1, 1]) and
+    ``extra["codewords"]`` (per-element codewords; scalar quantizers only).
+    """
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    if record.extra.get("quantizer") != "scalar" or not record.extra.get("codewords"):
+        raise ValueError(f"record {record.split} {record.code_size} has no per-element codewords to draw")
+    ax = ax or plt.subplots(figsize=(6, 3))[1]
+    counts = np.asarray(record.extra["z_histogram"][element], dtype=float)
+    edges = np.linspace(-1, 1, HISTOGRAM_BINS + 1)
+    ax.bar(edges[:-1], counts / counts.sum(), width=np.diff(edges), align="edge", color="0.75",
+           edgecolor="0.5", label=f"encoder output z[{element}] (test images)")
+    for i, c in enumerate(record.extra["codewords"][element]):
+        ax.axvline(c, color="#d62728", linewidth=2, label="learned codewords" if i == 0 else None)
+    ax.set_xlim(-1.05, 1.05)
+    ax.set_xlabel(f"value of z[{element}] (tanh output)")
+    ax.set_ylabel("fraction of images")
+    ax.set_title(f"{record.split}, {record.code_size}", fontsize=9)
+    ax.legend(fontsize=8)
+    return ax
+
+
+def plot_real_vs_entropy(table: LookupTable, ax=None):
+    """Real encoded bits per image against the empirical entropy, for every record (log-log).
+
+    Solid line: real = entropy; dashed: real = entropy + 8 (one byte of alignment per packet).
+    """
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    ax = ax or plt.subplots(figsize=(5.5, 4.5))[1]
+    for method, marker, label in (("framework", "o", "learned encoder (range coder)"),
+                                  ("original", "*", "original 8-bit (Huffman)")):
+        records = [r for r in table.select(method=method) if r.bits_entropy]
+        for r in records:
+            ax.plot(r.bits_entropy, r.bits_per_image, marker=marker, linestyle="none",
+                    color=SPLIT_COLORS.get(r.split, "k"), markersize=9 if marker == "*" else 6)
+        if records:
+            ax.plot([], [], marker=marker, color="0.3", linestyle="none", label=label)
+    lo, hi = 0.5, 2e5
+    x = np.logspace(math.log10(lo), math.log10(hi), 100)
+    ax.plot(x, x, color="k", linewidth=1, label="real = entropy")
+    ax.plot(x, x + 8, color="k", linewidth=1, linestyle="--", label="real = entropy + 8 bits")
+    ax.set_xscale("log"), ax.set_yscale("log")
+    ax.set_xlabel("empirical entropy of the sent symbols (bits per image)")
+    ax.set_ylabel("real encoded length (bits per image)")
+    ax.legend(fontsize=8)
+    ax.grid(True, which="both", alpha=0.3)
+    return ax
+
+
+def floor_gap(table: LookupTable, threshold_drop: float = 0.02) -> dict:
+    """The fewest real bits per image that keep accuracy within ``threshold_drop`` of the unsplit
+    network, at each split point and overall, against ``log2(10)`` bits."""
+    base = unsplit_accuracy(table)
+    best = {}
+    for r in framework_records(table):
+        if r.accuracy >= base - threshold_drop and (r.split not in best or r.bits_per_image < best[r.split].bits_per_image):
+            best[r.split] = r
+    overall = min(best.values(), key=lambda r: r.bits_per_image) if best else None
+    return {"unsplit_accuracy": base, "threshold": base - threshold_drop, "best_per_split": best,
+            "best": overall, "floor_bits": DECISION_BITS,
+            "ratio_to_floor": overall.bits_per_image / DECISION_BITS if overall else None}
+
+
+# --------------------------------------------------------------------------------------------
+# The code-size explorer: ipywidgets (kernel) and kernel-free twin (static book)
+# --------------------------------------------------------------------------------------------
+
+def code_size_data(table: LookupTable) -> dict:
+    """JSON-able numbers behind the code-size explorers: per split point, its records by code size."""
+    originals = {r.split: r for r in original_records(table)}
+    splits = sorted({r.split for r in framework_records(table)}, key=_split_order)
+    data = {"splits": [], "floor": DECISION_BITS, "unsplit": unsplit_accuracy(table)}
+    for split in splits:
+        records = framework_records(table, split)
+        base = originals.get(split)
+        data["splits"].append({
+            "split": split, "color": SPLIT_COLORS.get(split, "#000"),
+            "original_bits": base.bits_per_image if base else None,
+            "original_accuracy": base.accuracy if base else None,
+            "sizes": [{"code_size": r.code_size, "kind": r.extra.get("quantizer", ""),
+                       "accuracy": r.accuracy, "bits": r.bits_per_image, "entropy": r.bits_entropy or 0.0,
+                       "fixed": r.extra.get("bits_fixed", 0), "device_macs": r.device_macs,
+                       "encoder_share": r.extra.get("encoder_share", 0.0)} for r in records]})
+    return data
+
+
+def code_size_readout(entry: dict, size: dict) -> dict:
+    """Formatted readouts for one split point ``entry`` and one of its ``size`` entries
+    (matches what the twin's JavaScript shows)."""
+    out = {"accuracy": f"{100 * size['accuracy']:.2f} %",
+           "bits": f"{size['bits']:.1f} bits real, {size['entropy']:.1f} entropy, {size['fixed']} fixed-length",
+           "device": f"{size['device_macs'] / 1e6:,.2f} M MACs (encoder {100 * size['encoder_share']:.2f} % of the network)"}
+    if entry["original_bits"]:
+        out["saving"] = (f"{entry['original_bits'] / size['bits']:,.0f} x fewer bits than the original "
+                         f"8-bit + Huffman feature ({entry['original_bits']:,.0f} bits, "
+                         f"{100 * entry['original_accuracy']:.2f} %)")
+    return out
+
+
+_CODE_SIZE_RENDER = r"""function (data, state, util) {
+  var e = data.splits[util.index("split")];
+  var k = Math.min(util.index("size"), e.sizes.length - 1), s = e.sizes[k];
+  var text = {
+    code: s.code_size + " (" + (s.kind === "scalar" ? "per-element codewords" : "vector codebook") + ")",
+    accuracy: util.fixed(100 * s.accuracy, 2) + " %",
+    bits: util.fixed(s.bits, 1) + " bits real, " + util.fixed(s.entropy, 1) + " entropy, " + s.fixed + " fixed-length",
+    device: util.fixed(s.device_macs / 1e6, 2) + " M MACs (encoder " + util.fixed(100 * s.encoder_share, 2) + " % of the network)"
+  };
+  if (e.original_bits) {
+    text.saving = util.int(e.original_bits / s.bits) + " x fewer bits than the original 8-bit + Huffman feature (" +
+      util.int(e.original_bits) + " bits, " + util.fixed(100 * e.original_accuracy, 2) + " %)";
+  }
+  var series = data.splits.map(function (q) {
+    return {label: q.split, color: q.color, line: false,
+            points: q.sizes.map(function (z) { return [z.bits, 100 * z.accuracy]; })};
+  });
+  return {text: text, plot: {series: series,
+    vlines: [{x: data.floor, label: "log2(10) = 3.32 bits", color: "#444"}],
+    hlines: [{y: 100 * data.unsplit, label: "unsplit network", color: "#888"}],
+    highlight: [{x: s.bits, y: 100 * s.accuracy, label: e.split + " " + s.code_size, color: e.color}]}};
+}"""
+
+
+def code_size_twin(table: LookupTable, split: str | None = None):
+    """Kernel-free twin (static HTML + inline JS, no kernel) of :func:`code_size_explorer`.
+
+    Needs :mod:`coinfer.widgets` (the book's explorer builder).
+    """
+    from .widgets import Plot, Slider, static_explorer
+
+    data = code_size_data(table)
+    names = [e["split"] for e in data["splits"]]
+    if split is not None and split not in names:
+        raise ValueError(f"no encoder records at split {split!r}; available: {', '.join(names)}")
+    n_sizes = max(len(e["sizes"]) for e in data["splits"])
+    return static_explorer(
+        data=data,
+        sliders=[Slider("split", "split point", values=names, value=split or names[len(names) // 2]),
+                 Slider("size", "code size (smallest to largest)", values=list(range(n_sizes)),
+                        labels=[f"#{i + 1}" for i in range(n_sizes)])],
+        readouts=[("code", "code size"), ("accuracy", "test accuracy"), ("bits", "bits per image"),
+                  ("device", "device computation"), ("saving", "vs original")],
+        render=_CODE_SIZE_RENDER,
+        plot=Plot(xlabel="bits per image (real encoded length)", ylabel="test accuracy (%)", logx=True),
+        title="Code-size explorer (runs in the page, no kernel)",
+        note="Precomputed by python -m coinfer encode; bits are payload bytes x 8 of one packet per image.")
+
+
+def code_size_explorer(table: LookupTable, split: str | None = None):
+    """ipywidgets explorer for Jupyter/Colab: choose a split point and a code size, read the numbers."""
+    import ipywidgets as w
+
+    data = code_size_data(table)
+    by_split = {e["split"]: e for e in data["splits"]}
+    split = split or list(by_split)[len(by_split) // 2]
+    if split not in by_split:
+        raise ValueError(f"no encoder records at split {split!r}; available: {', '.join(by_split)}")
+    split_w = w.Dropdown(options=list(by_split), value=split, description="split point")
+    size_w = w.SelectionSlider(options=[s["code_size"] for s in by_split[split]["sizes"]], description="code size",
+                               layout=w.Layout(width="480px"))
+    shown = w.HTML()
+
+    def on_split(*_):
+        size_w.options = [s["code_size"] for s in by_split[split_w.value]["sizes"]]
+        refresh()
+
+    def refresh(*_):
+        entry = by_split[split_w.value]
+        size = next(s for s in entry["sizes"] if s["code_size"] == size_w.value)
+        rows = code_size_readout(entry, size)
+        shown.value = "<table>" + "".join(f"<tr><td>{k}</td><td><b>{v}</b></td></tr>" for k, v in rows.items()) + "</table>"
+
+    split_w.observe(on_split, names="value")
+    size_w.observe(refresh, names="value")
+    refresh()
+    return w.VBox([split_w, size_w, shown])
