@@ -59,7 +59,9 @@ class EncodeConfig:
     """
 
     splits: tuple[str, ...] = ("layer1.1", "layer2.1", "layer3.1", "pool")
-    code_sizes: tuple[str, ...] = ("d8-l2", "d16-l2", "d16-l4", "d16-k16")
+    # 4, 8, 16 and 32 bits per image at fixed length: one vector-codebook index, then per-element
+    # codewords with 2 levels (1 bit) or 4 levels (2 bits, as in the paper's Fig. 2).
+    code_sizes: tuple[str, ...] = ("d16-k16", "d8-l2", "d8-l4", "d16-l4")
     channel_divisor: int = 4
     kernel_size: int = 3
     train_limit: int | None = 8000        # training images used to train the codec (None: all)
@@ -89,7 +91,7 @@ class EncodeConfig:
 
 
 ENCODE_PRESETS = {
-    # ~10 minutes on 2 CPU cores: 8,000 training images, cached features, 2 + 5 epochs.
+    # ~12 minutes on 2 shared CPU cores: 8,000 training images, cached features, 2 + 5 epochs.
     "quick": EncodeConfig(),
     # CIFAR-10 on a GPU: all 50,000 training images with augmentation, features computed per batch
     # (a 64x32x32 feature of 50,000 images would not fit in memory), the authors' 60 epochs.
