@@ -49,7 +49,7 @@ from torch import nn
 from .encode import DimensionReductionDecoder, DimensionReductionEncoder, FeatureCodec, UniformQuantizer, codec_costs
 from .encode_experiment import (EncodeConfig, FeatureSource, freeze, huffman_8bit, original_record,  # noqa: F401
                                 train_codec)
-from .models import canonical_split_point, split
+from .models import canonical_split_point
 from .prune import PruneConfig, PrunedModel, compact, prune_finetune, pruned_costs, split_stages
 from .results import Record
 
@@ -143,11 +143,13 @@ def bottlenet_evaluate(codec: FeatureCodec, server_part: nn.Module, source: Feat
             "bits_entropy": float(-(p * np.log2(p)).sum() * positions), "test_images": total}
 
 
-def bottlenet_record(point: str, model: nn.Module, train_src: FeatureSource, test_src: FeatureSource,
-                     reduction: int, config: EncodeConfig, seed: int = 0, device=None, log=print) -> Record:
-    """Train BottleNet++ at ``point`` in front of the frozen server part; its :class:`Record`.
+def bottlenet_record(point: str, device_part: nn.Module, server_part: nn.Module, train_src: FeatureSource,
+                     test_src: FeatureSource, reduction: int, config: EncodeConfig, seed: int = 0, device=None,
+                     log=print) -> Record:
+    """Train BottleNet++ at ``point`` in front of the frozen ``server_part``; its :class:`Record`.
 
-    ``train_src``/``test_src`` hold the unpruned device part's features. Training reuses
+    ``train_src``/``test_src`` hold the features of ``device_part`` (the unpruned split of the
+    baseline: BottleNet++ does not compress the device model). Training reuses
     :func:`coinfer.encode_experiment.train_codec` (straight-through rounding to 8 bits, no warm-up).
     """
     from dataclasses import replace
@@ -156,7 +158,6 @@ def bottlenet_record(point: str, model: nn.Module, train_src: FeatureSource, tes
 
     device = device or torch.device("cpu")
     point = canonical_split_point(point)
-    device_part, server_part = split(model, point)
     shape = train_src.feature_shape
     channels = bottlenet_channels(shape, reduction)
     seed_everything(seed)
