@@ -35,7 +35,8 @@ from typing import Sequence
 from .models import PAPER_SPLIT_POINTS
 
 __all__ = ["InputLine", "input_lines", "raw_input_line", "plot_comm_comp_plane", "add_curve",
-           "MACS_LINTHRESH"]
+           "MACS_LINTHRESH", "accuracy_threshold", "pareto_front", "tradeoff_points", "dominance_check",
+           "plot_tradeoff"]
 
 #: Below this many MACs the x axis is linear (so that 0 MACs, server-based inference, is drawn).
 MACS_LINTHRESH = 1e6
@@ -207,4 +208,175 @@ def plot_comm_comp_plane(rows, inputs: Sequence[InputLine] = (), *, ax=None, bit
     ax.grid(True, which="major", alpha=0.3)
     if legend:
         ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
+    return ax
+
+
+# ----------------------------------------------------------------------------------------------
+# Fig. 3: the trade-off curves of the framework and the baselines at the accuracy threshold
+# ----------------------------------------------------------------------------------------------
+#
+#   lookup table (python -m coinfer sweep) --accuracy >= threshold--> points per method
+#        --pareto_front--> one curve per method --plot_tradeoff--> Fig. 3
+#        --dominance_check--> which baseline points the framework does not beat (printed)
+
+#: Fig. 3's methods in legend order, with their colours and markers.
+FIG3_METHODS = {
+    "framework": ("our framework (pruning + two-step encoding)", "tab:red", "o"),
+    "original": ("original network + 8-bit Huffman", "tab:blue", "s"),
+    "2-step-pruning": ("2-Step Pruning + 8-bit Huffman", "tab:orange", "^"),
+    "bottlenet++": ("BottleNet++ (8-bit values)", "tab:purple", "D"),
+}
+#: The paper's threshold on CIFAR-10 (section V-A): 93% from the unsplit network's ~95%.
+PAPER_ACCURACY_THRESHOLD = 0.93
+
+
+def accuracy_threshold(table) -> float:
+    """Fig. 3's accuracy threshold for ``table``: 93% for the paper preset; otherwise the unsplit
+    network's accuracy (the table's ``png`` record) minus the preset's ``accuracy_drop`` points."""
+    from .presets import get_preset
+
+    if table.provenance.preset == "paper":
+        return PAPER_ACCURACY_THRESHOLD
+    png = table.select(method="png")
+    if not png:
+        raise ValueError("the table has no 'png' record, which carries the unsplit network's accuracy; "
+                         "pass threshold= explicitly")
+    return png[0].accuracy - get_preset(table.provenance.preset).accuracy_drop / 100
+
+
+def pareto_front(points: Sequence[tuple[float, float]]) -> list[int]:
+    """Indices of the points no other point dominates, minimizing both coordinates, sorted by the first.
+
+    ``a`` dominates ``b`` when ``a <= b`` in both coordinates and ``a != b``. Of equal points the
+    first is kept.
+    """
+    order = sorted(range(len(points)), key=lambda i: (points[i][0], points[i][1], i))
+    front, best = [], math.inf
+    for i in order:
+        if points[i][1] < best:
+            front.append(i)
+            best = points[i][1]
+    return front
+
+
+def _dominates(a, b) -> bool:
+    return a.device_macs <= b.device_macs and a.bits_per_image <= b.bits_per_image and \
+        (a.device_macs < b.device_macs or a.bits_per_image < b.bits_per_image)
+
+
+def tradeoff_points(table, threshold: float | None = None) -> dict:
+    """Per method, the records at or above the accuracy threshold and the indices of their Pareto front.
+
+    Returns ``{"threshold": t, "methods": {method: {"records": [...], "front": [...], "tried": n}}}``
+    (``tried``: records of that method before the threshold).
+    """
+    threshold = accuracy_threshold(table) if threshold is None else float(threshold)
+    out = {}
+    for method in FIG3_METHODS:
+        tried = table.select(method=method, channel="noiseless")
+        ok = [r for r in tried if r.accuracy >= threshold]
+        front = pareto_front([(r.device_macs, r.bits_per_image) for r in ok])
+        out[method] = {"records": ok, "front": [ok[i] for i in front], "tried": len(tried)}
+    return {"threshold": threshold, "methods": out}
+
+
+def dominance_check(table, threshold: float | None = None, verbose: bool = True) -> dict:
+    """The paper's claim: no baseline point has both less device computation and fewer bits.
+
+    For every baseline point at or above the threshold, finds whether some framework point (also at
+    or above it) dominates it, i.e. needs no more MACs *and* no more bits, and strictly less of one.
+
+    Returns
+    -------
+    dict
+        ``threshold``; ``not_dominated``: ``{method: [record, ...]}`` baseline points no framework
+        point dominates; ``dominated``/``total`` counts per method; ``claim_holds``: whether no
+        baseline point beats a framework point in both coordinates (``beats_framework``: such pairs);
+        ``framework_points``.
+        With ``verbose``, prints a summary.
+    """
+    data = tradeoff_points(table, threshold)
+    framework = data["methods"]["framework"]["records"]
+    result = {"threshold": data["threshold"], "framework_points": len(framework), "not_dominated": {},
+              "dominated": {}, "total": {}, "beats_framework": []}
+    for method, entry in data["methods"].items():
+        if method == "framework":
+            continue
+        free = [r for r in entry["records"] if not any(_dominates(f, r) for f in framework)]
+        result["not_dominated"][method] = free
+        result["total"][method] = len(entry["records"])
+        result["dominated"][method] = len(entry["records"]) - len(free)
+        result["beats_framework"] += [(r, f) for r in entry["records"] for f in framework if _dominates(r, f)]
+    # The paper's sentence: for each framework point, no other point is better in both coordinates.
+    result["claim_holds"] = not result["beats_framework"]
+    if verbose:
+        print(f"accuracy threshold {100 * result['threshold']:.2f}%; framework points at or above it: "
+              f"{len(framework)}")
+        for method in result["total"]:
+            free = result["not_dominated"][method]
+            print(f"  {method:>15}: {result['dominated'][method]} of {result['total'][method]} points at the "
+                  f"threshold dominated by a framework point"
+                  + ("" if not free else "; not dominated: " + ", ".join(
+                      f"{r.split} {r.code_size or ''} ({r.device_macs / 1e6:.2f} MMACs, {r.bits_per_image:,.0f} bits)"
+                      for r in free)))
+        print("  claim 'no baseline point has both fewer MACs and fewer bits than a framework point': "
+              + ("holds" if result["claim_holds"] else
+                 f"fails for {len(result['beats_framework'])} pair(s), e.g. "
+                 f"{result['beats_framework'][0][0].method} {result['beats_framework'][0][0].split} beats framework "
+                 f"{result['beats_framework'][0][1].split} {result['beats_framework'][0][1].code_size}"))
+    return result
+
+
+def plot_tradeoff(table, threshold: float | None = None, *, ax=None, show_all: bool = True, legend: bool = True,
+                  caption: bool = True):
+    """Fig. 3: device computation vs communication per image, each method at the accuracy threshold.
+
+    Every record at or above the threshold is a faint marker; each method's Pareto front is a line.
+    The PNG record (server-based inference: the device sends the image) is a horizontal line.
+    Both axes are logarithmic; computation is in MACs (FLOPs = 2 x MACs).
+
+    Parameters
+    ----------
+    table : coinfer.results.LookupTable
+        From ``python -m coinfer sweep`` (e.g. ``load_table("data/results/sweep_quick.json")``).
+    threshold : float, optional
+        Accuracy fraction; default :func:`accuracy_threshold`.
+    show_all : bool
+        Also draw the points off the front.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    import matplotlib.pyplot as plt
+
+    data = tradeoff_points(table, threshold)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(9, 5.2), constrained_layout=True)
+    for method, (label, color, marker) in FIG3_METHODS.items():
+        entry = data["methods"][method]
+        if show_all and entry["records"]:
+            ax.plot([r.device_macs for r in entry["records"]], [r.bits_per_image for r in entry["records"]],
+                    linestyle="none", marker=marker, color=color, alpha=0.3, markersize=6)
+        if entry["front"]:
+            add_curve(ax, [r.device_macs for r in entry["front"]], [r.bits_per_image for r in entry["front"]],
+                      label=f"{label}: {len(entry['records'])} of {entry['tried']} settings", color=color,
+                      marker=marker, markersize=7, zorder=3)
+        else:
+            ax.plot([], [], color=color, marker=marker, label=f"{label}: none of {entry['tried']} settings")
+    png = table.select(method="png")
+    if png:
+        ax.axhline(png[0].bits_per_image, linestyle="--", color="0.45", linewidth=1.4,
+                   label=f"PNG of the input image ({png[0].bits_per_image:,.0f} bits, server-based)")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("on-device computation (MACs per image, incl. encoder; FLOPs = 2 x MACs)")
+    ax.set_ylabel("communication (bits per image, real encoded length)")
+    ax.set_title(f"Fig. 3: trade-off at accuracy >= {100 * data['threshold']:.2f}%")
+    ax.grid(True, which="both", alpha=0.25)
+    if legend:
+        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
+    if caption:
+        ax.figure.text(0.0, -0.02, f"Data: {table.provenance.describe()}", fontsize=8, ha="left", va="top",
+                       transform=ax.transAxes)
     return ax
