@@ -204,14 +204,16 @@ class PruneConfig:
         return asdict(self)
 
 
-#: Per-preset pruning settings. ``quick``: ~1 minute per (split, sparsity) on a 2-core CPU;
+#: Per-preset pruning settings. ``quick``: 200 steps of 128 images (the first 25,600 training images,
+#: one epoch) per (split, sparsity), about a minute each on a shared 2-core CPU; Adam at 1e-3 because
+#: 200 steps at the paper's 1e-4 do not recover (measured: 42.7% vs 62.6% at layer2.1, 75%, 100 steps);
 #: ``paper``: the authors' 100 epochs of Adam (lr 1e-4, weight decay 5e-4, StepLR(40, 0.3)) on a GPU.
 PRUNE_PRESETS = {
     "quick": PruneConfig(
         splits=("layer1.1", "layer2.1", "layer3.1"),
         sparsities=(0.25, 0.5, 0.75),
         epochs=1,
-        train_limit=12_800,
+        train_limit=25_600,
         lr=1e-3,
         lr_step_epochs=1,
         schedule=SparsitySchedule(kind="cubic", ramp_fraction=0.6, interval=10),
