@@ -114,8 +114,15 @@ def _sweep(args: argparse.Namespace) -> int:
         import torch
 
         torch.set_num_threads(args.threads)
+    shard = None
+    if args.shard:
+        try:
+            i, n = (int(v) for v in args.shard.split("/"))
+        except ValueError:
+            raise ValueError(f"--shard must look like 3/8 (worker 3 of 8, counting from 0), got {args.shard!r}")
+        shard = (i, n)
     result = run_sweep(args.preset, config, cells_dir=cells_dir, table=table,
-                       cache_dir=args.cache or paths["cache_dir"], only=args.cell, command=command,
+                       cache_dir=args.cache or paths["cache_dir"], only=args.cell, shard=shard, command=command,
                        progress=not args.no_progress)
     if result is None:
         print("some cells are not finished yet; run the sweep again (or --gather once all are done)")
@@ -174,6 +181,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--grid", default=None, help="sweep grid (default: the preset's; 'tiny' for tests)")
     p.add_argument("--list-cells", action="store_true", help="print every cell id and whether it is done")
     p.add_argument("--cell", nargs="+", default=None, metavar="ID", help="run only these cells")
+    p.add_argument("--shard", default=None, metavar="I/N", help="run only slice I of N of the grid (0-based)")
     p.add_argument("--gather", action="store_true", help="only write the table from finished cells")
     p.add_argument("--cells-dir", default=None, help="cell results folder (default: data/results/cells/<preset>)")
     p.add_argument("--table", default=None, help="table path (default: data/results/sweep_<preset>.json)")

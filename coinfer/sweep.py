@@ -35,6 +35,7 @@ Command line::
     python -m coinfer sweep --preset paper                 # a GPU, see book/paper_scale.md
     python -m coinfer sweep --preset quick --list-cells
     python -m coinfer sweep --preset quick --cell <id>
+    python -m coinfer sweep --preset paper --shard 3/8           # worker 3 of 8 (e.g. one per GPU)
     python -m coinfer sweep --preset quick --gather
 """
 
@@ -493,11 +494,15 @@ def gather(preset: str, config: SweepConfig, cells_dir: str | Path, table: str |
 
 
 def run_sweep(preset: str = "quick", config: SweepConfig | None = None, cells_dir=None, table=None, cache_dir=None,
-              only: list[str] | None = None, device=None, command: str | None = None, progress: bool = True,
-              log=print) -> LookupTable | None:
+              only: list[str] | None = None, shard: tuple[int, int] | None = None, device=None,
+              command: str | None = None, progress: bool = True, log=print) -> LookupTable | None:
     """Run every unfinished cell (or only the ids in ``only``); gather the table when all are done.
 
-    Returns the table, or None when cells remain (``only`` given, or another worker still busy).
+    ``shard=(i, n)`` runs only the i-th (0-based) of n contiguous slices of the grid: n workers
+    (e.g. one per GPU) given 0..n-1 cover every cell once, and neighbouring cells, which share
+    pruned models and features, mostly land on the same worker.
+
+    Returns the table, or None when cells remain (``only``/``shard`` given, or another worker busy).
     """
     config = config or get_sweep_config(preset)
     paths = default_paths(preset, preset)
@@ -513,6 +518,11 @@ def run_sweep(preset: str = "quick", config: SweepConfig | None = None, cells_di
         todo = [known[i] for i in only]
     else:
         todo = all_cells
+    if shard is not None:
+        i, n = shard
+        if not (isinstance(n, int) and n >= 1 and isinstance(i, int) and 0 <= i < n):
+            raise ValueError(f"shard must be (i, n) with 0 <= i < n, got {shard!r}")
+        todo = todo[i * len(todo) // n:(i + 1) * len(todo) // n]
     for stale in cells_dir.glob(".*.tmp") if cells_dir.exists() else []:
         stale.unlink(missing_ok=True)        # a temporary file of a killed run
     start = time.time()
