@@ -90,6 +90,25 @@ def _encode(args: argparse.Namespace) -> int:
     return 0
 
 
+def _regenerating_argv(argv: list[str]) -> list[str]:
+    """``argv`` without the flags that only schedule work (which cells, progress bar): the command
+    recorded in the table is the one that regenerates all of it."""
+    out, skip = [], 0
+    for arg in argv:
+        if skip:
+            if arg.startswith("--"):
+                skip = 0
+            else:
+                continue
+        if arg in ("--gather", "--no-progress", "--list-cells"):
+            continue
+        if arg in ("--cell", "--shard"):
+            skip = 1
+            continue
+        out.append(arg)
+    return out
+
+
 def _sweep(args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -100,7 +119,7 @@ def _sweep(args: argparse.Namespace) -> int:
     paths = default_paths(args.preset, grid)
     cells_dir = Path(args.cells_dir) if args.cells_dir else paths["cells_dir"]
     table = Path(args.table) if args.table else paths["table"]
-    command = "python -m coinfer " + " ".join(args.argv)
+    command = "python -m coinfer " + " ".join(_regenerating_argv(args.argv))
     if args.list_cells:
         for cell in cells(args.preset, config):
             done = (cells_dir / f"{cell.id}.json").exists()

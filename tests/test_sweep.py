@@ -173,3 +173,16 @@ def test_dominance_check_names_the_baseline_points_the_framework_does_not_beat(c
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
     assert any(label.startswith("PNG") for label in labels)
     assert any("1 of 2 settings" in label for label in labels)
+
+
+def test_bad_shard_is_named(tmp_path):
+    with pytest.raises(ValueError, match="0 <= i < n"):
+        run_sweep("quick", get_sweep_config("tiny"), cells_dir=tmp_path, table=tmp_path / "t.json",
+                  cache_dir=tmp_path, shard=(3, 3), progress=False)
+
+
+def test_recorded_command_leaves_out_scheduling_flags():
+    from coinfer.cli import _regenerating_argv
+
+    argv = ["sweep", "--preset", "quick", "--cell", "a", "b", "--threads", "1", "--gather", "--shard", "1/2"]
+    assert _regenerating_argv(argv) == ["sweep", "--preset", "quick", "--threads", "1"]
