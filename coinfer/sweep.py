@@ -116,7 +116,7 @@ SWEEP_GRIDS = {
     # About 25 minutes on 2 shared CPU cores (measured: see the table's provenance).
     "quick": SweepConfig(
         framework_splits=("layer2.1", "layer3.1"),
-        sparsities=(0.0, 0.5),
+        sparsities=(0.0, 0.25, 0.5),
         code_sizes=("d16-l4", "d32-l4"),
         original_splits=("stem", "layer1.1", "layer2.1", "layer3.1", "pool"),
         bottlenet_splits=("layer2.1", "layer3.1", "layer4.1"),

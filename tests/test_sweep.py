@@ -165,6 +165,7 @@ def test_dominance_check_names_the_baseline_points_the_framework_does_not_beat(c
     assert result["framework_points"] == 1
     assert result["dominated"] == {"original": 1, "2-step-pruning": 0, "bottlenet++": 0}
     assert [r.split for r in result["not_dominated"]["2-step-pruning"]] == ["layer2.1"]
+    assert len(result["above_png"]["2-step-pruning"]) == 1       # 5000 bits > the PNG's 4000
     assert not result["claim_holds"] and result["beats_framework"][0][0].method == "bottlenet++"
     out = capsys.readouterr().out
     assert "88.00%" in out and "fails" in out
