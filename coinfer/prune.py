@@ -372,8 +372,12 @@ class TaylorImportance:
             if not (module.training and torch.is_grad_enabled() and output.requires_grad):
                 return
 
+            # Capture a detached alias, never ``output`` itself: a closure holding the tensor it is
+            # registered on is a reference cycle through C++ that keeps every activation alive.
+            activation = output.detach()
+
             def grad_hook(grad):
-                score = (output.detach() * grad).mean(dim=(2, 3)).abs().sum(0)
+                score = (activation * grad).mean(dim=(2, 3)).abs().sum(0)
                 self.sums[group] = self.sums[group] + score if group in self.sums else score
                 if counts_images:
                     self.images += grad.shape[0]
