@@ -339,8 +339,8 @@ def dominance_check(table, threshold: float | None = None, verbose: bool = True)
     return result
 
 
-def plot_tradeoff(table, threshold: float | None = None, *, ax=None, show_all: bool = True, legend: bool = True,
-                  caption: bool = True):
+def plot_tradeoff(table, threshold: float | None = None, *, ax=None, show_all: bool = True,
+                  show_below: bool = True, legend: bool = True, caption: bool = True):
     """Fig. 3: device computation vs communication per image, each method at the accuracy threshold.
 
     Every record at or above the threshold is a faint marker; each method's Pareto front is a line.
@@ -355,6 +355,9 @@ def plot_tradeoff(table, threshold: float | None = None, *, ax=None, show_all: b
         Accuracy fraction; default :func:`accuracy_threshold`.
     show_all : bool
         Also draw the points off the front.
+    show_below : bool
+        Also draw the configurations below the threshold, as small hollow markers (context only:
+        they take no part in the fronts).
 
     Returns
     -------
@@ -365,8 +368,17 @@ def plot_tradeoff(table, threshold: float | None = None, *, ax=None, show_all: b
     data = tradeoff_points(table, threshold)
     if ax is None:
         _, ax = plt.subplots(figsize=(9, 5.2), constrained_layout=True)
+    below_drawn = False
     for method, (label, color, marker) in FIG3_METHODS.items():
         entry = data["methods"][method]
+        below = [r for r in table.select(method=method, channel="noiseless") if r.accuracy < data["threshold"]]
+        if show_below and below:
+            ax.plot([r.device_macs for r in below], [r.bits_per_image for r in below], linestyle="none",
+                    marker=marker, markersize=5, markerfacecolor="none", markeredgecolor=color, alpha=0.6)
+            if not below_drawn:   # one grey legend entry for every method's hollow markers
+                ax.plot([], [], linestyle="none", marker="o", markerfacecolor="none", markeredgecolor="0.4",
+                        label="hollow: below the threshold (not compared)")
+            below_drawn = True
         if show_all and entry["records"]:
             ax.plot([r.device_macs for r in entry["records"]], [r.bits_per_image for r in entry["records"]],
                     linestyle="none", marker=marker, color=color, alpha=0.3, markersize=6)
