@@ -331,7 +331,8 @@ def dominance_check(table, threshold: float | None = None, verbose: bool = True)
                       for r in free))
                   + ("" if not result["above_png"][method] else
                      f" ({len(result['above_png'][method])} of them send more bits than the PNG image)"))
-        print("  claim 'no baseline point has both fewer MACs and fewer bits than a framework point': "
+        print("  claim 'no baseline point has both fewer MACs and fewer bits than a point of the framework's "
+              "curve': "
               + ("holds" if result["claim_holds"] else
                  f"fails for {len(result['beats_framework'])} pair(s), e.g. "
                  f"{result['beats_framework'][0][0].method} {result['beats_framework'][0][0].split} beats framework "
