@@ -36,7 +36,7 @@ from .models import PAPER_SPLIT_POINTS
 
 __all__ = ["InputLine", "input_lines", "raw_input_line", "plot_comm_comp_plane", "add_curve",
            "MACS_LINTHRESH", "accuracy_threshold", "pareto_front", "tradeoff_points", "dominance_check",
-           "plot_tradeoff"]
+           "plot_tradeoff", "tradeoff_data", "tradeoff_summary", "tradeoff_twin", "tradeoff_explorer"]
 
 #: Below this many MACs the x axis is linear (so that 0 MACs, server-based inference, is drawn).
 MACS_LINTHRESH = 1e6
@@ -405,3 +405,133 @@ def plot_tradeoff(table, threshold: float | None = None, *, ax=None, show_all: b
         ax.figure.text(0.0, -0.02, f"Data: {table.provenance.describe()}", fontsize=8, ha="left", va="top",
                        transform=ax.transAxes)
     return ax
+
+
+# ----------------------------------------------------------------------------------------------
+# Fig. 3 explorers: move the accuracy threshold, watch the fronts and the dominance check
+# ----------------------------------------------------------------------------------------------
+
+#: Slider positions: points below the unsplit network's accuracy (0 to 5 in steps of 0.25).
+THRESHOLD_DROPS = tuple(k / 4 for k in range(21))
+
+
+def tradeoff_data(table) -> dict:
+    """What the threshold explorers need from ``table`` (JSON-able): every point, the PNG size, the
+    unsplit accuracy, and the drop (points) that gives the table's default threshold."""
+    png = table.select(method="png")
+    if not png:
+        raise ValueError("the table has no 'png' record (the unsplit network's accuracy)")
+    base = png[0].accuracy
+    drop = (base - accuracy_threshold(table)) * 100
+    return {"base": base, "png_bits": png[0].bits_per_image, "default_drop": min(THRESHOLD_DROPS,
+            key=lambda d: abs(d - drop)),
+            "methods": [{"key": m, "label": label, "color": _hex(color)}
+                        for m, (label, color, _) in FIG3_METHODS.items()],
+            "points": [{"m": r.method, "split": r.split, "code": r.code_size, "acc": r.accuracy,
+                        "x": r.device_macs, "y": r.bits_per_image}
+                       for r in table.records if r.method in FIG3_METHODS and r.channel == "noiseless"]}
+
+
+def _hex(color: str) -> str:
+    from matplotlib.colors import to_hex
+
+    return to_hex(color)
+
+
+def tradeoff_summary(data: dict, drop: float) -> dict:
+    """The readouts of the twin at ``drop`` points below the unsplit accuracy, computed in Python
+    exactly as the twin's JavaScript does (a test compares the two)."""
+    threshold = data["base"] - drop / 100
+    ok = [p for p in data["points"] if p["acc"] >= threshold]
+    fw = [p for p in ok if p["m"] == "framework"]
+    front = [fw[i] for i in pareto_front([(p["x"], p["y"]) for p in fw])]
+
+    def dominates(a, b):
+        return a["x"] <= b["x"] and a["y"] <= b["y"] and (a["x"] < b["x"] or a["y"] < b["y"])
+
+    baseline = [p for p in ok if p["m"] != "framework"]
+    free = [p for p in baseline if not any(dominates(f, p) for f in fw)]
+    beaten = any(dominates(b, f) for b in baseline for f in front)
+    return {"threshold": f"{100 * threshold:.2f}%", "framework": f"{len(fw)} of "
+            f"{sum(p['m'] == 'framework' for p in data['points'])}",
+            "claim": "does not hold" if beaten else ("holds" if fw else "no framework point"),
+            "free": str(len(free)) + (": " + ", ".join(f"{p['m']} {p['split']}" for p in free) if free else "")}
+
+
+_TRADEOFF_RENDER = r"""function (data, state, util) {
+  var t = data.base - state.drop / 100;
+  var ok = data.points.filter(function (p) { return p.acc >= t; });
+  function front(pts) {
+    var s = pts.slice().sort(function (a, b) { return a.x - b.x || a.y - b.y; }), out = [], best = Infinity;
+    s.forEach(function (p) { if (p.y < best) { out.push(p); best = p.y; } });
+    return out;
+  }
+  function dom(a, b) { return a.x <= b.x && a.y <= b.y && (a.x < b.x || a.y < b.y); }
+  var fw = ok.filter(function (p) { return p.m === "framework"; }), fwFront = front(fw);
+  var base = ok.filter(function (p) { return p.m !== "framework"; });
+  var free = base.filter(function (p) { return !fw.some(function (f) { return dom(f, p); }); });
+  var beaten = base.some(function (b) { return fwFront.some(function (f) { return dom(b, f); }); });
+  var series = [];
+  data.methods.forEach(function (m) {
+    var mine = ok.filter(function (p) { return p.m === m.key; });
+    if (!mine.length) { return; }
+    series.push({label: m.label, points: front(mine).map(function (p) { return [p.x, p.y]; }),
+                 color: m.color, line: true, size: 4});
+    series.push({label: "", points: mine.map(function (p) { return [p.x, p.y]; }), color: m.color,
+                 line: false, size: 2});
+  });
+  var nfw = data.points.filter(function (p) { return p.m === "framework"; }).length;
+  return {
+    text: {
+      threshold: util.fixed(100 * t, 2) + "%",
+      framework: fw.length + " of " + nfw,
+      claim: beaten ? "does not hold" : (fw.length ? "holds" : "no framework point"),
+      free: free.length + (free.length ? ": " + free.map(function (p) { return p.m + " " + p.split; }).join(", ") : "")
+    },
+    plot: {series: series, hlines: [{y: data.png_bits, label: "PNG of the input image", color: "#7f7f7f"}]}
+  };
+}"""
+
+
+def tradeoff_twin(table):
+    """Kernel-free twin of :func:`tradeoff_explorer`: a slider over the accuracy threshold (points
+    below the unsplit network), the fronts redrawn and the dominance check recomputed in the page."""
+    from .widgets import Plot, Slider, static_explorer
+
+    data = tradeoff_data(table)
+    return static_explorer(
+        data=data,
+        sliders=[Slider("drop", "threshold: points below the unsplit accuracy", values=THRESHOLD_DROPS,
+                        value=data["default_drop"], labels=[f"-{d:g} points" for d in THRESHOLD_DROPS])],
+        readouts=[("threshold", "accuracy threshold"), ("framework", "framework settings at the threshold"),
+                  ("claim", "paper's claim (framework curve never beaten)"),
+                  ("free", "baseline points not dominated")],
+        render=_TRADEOFF_RENDER,
+        plot=Plot(xlabel="device computation (MACs per image)", ylabel="bits per image", logx=True, logy=True),
+        title="Fig. 3 at any threshold (runs in the page, no kernel)",
+        note=f"Data: {table.provenance.describe()}. Lines: Pareto fronts; dots: every setting at the threshold.")
+
+
+def tradeoff_explorer(table):
+    """ipywidgets explorer for Jupyter/Colab: Fig. 3 and the dominance check at a chosen threshold."""
+    import ipywidgets as w
+    import matplotlib.pyplot as plt
+
+    data = tradeoff_data(table)
+    drop = w.SelectionSlider(options=[(f"-{d:g} points", d) for d in THRESHOLD_DROPS], value=data["default_drop"],
+                             description="threshold", style={"description_width": "100px"},
+                             layout=w.Layout(width="520px"))
+    out = w.Output()
+
+    def refresh(*_):
+        with out:
+            out.clear_output(wait=True)
+            threshold = data["base"] - drop.value / 100
+            fig, ax = plt.subplots(figsize=(9, 5), constrained_layout=True)
+            plot_tradeoff(table, threshold, ax=ax, caption=False)
+            plt.show()
+            dominance_check(table, threshold)
+
+    drop.observe(refresh, names="value")
+    refresh()
+    return w.VBox([drop, out])
