@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 from collections import defaultdict
-from pathlib import Path
 
 from coinfer.paths import project_root, results_dir
 from coinfer.results import load_table
