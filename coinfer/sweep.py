@@ -19,6 +19,13 @@ file exists (``resume``). Nothing is ever half-written: files appear by an atomi
 GPUs, ``--list-cells`` prints the ids and ``--cell ID`` runs one, so a scheduler can hand them out;
 ``--gather`` then writes the table.
 
+A cell id hashes everything its result depends on: the preset, the sweep grid's settings, and the
+pruning and encoding settings taken from :data:`coinfer.prune.PRUNE_PRESETS` and
+:data:`coinfer.encode_experiment.ENCODE_PRESETS`. Change one of those and the affected cells get new
+ids (the committed table then no longer matches the grid, which ``tests/test_sweep.py`` reports);
+the next sweep recomputes only those cells. Same seed, same settings and the same number of CPU
+threads give the same numbers (the committed quick table was made with ``--threads 1``).
+
 Methods and their cells (see :mod:`coinfer.baselines`):
 
 ``framework``       split x sparsity x code size: the device part pruned by :mod:`coinfer.prune`
