@@ -167,8 +167,7 @@ def bottlenet_record(point: str, device_part: nn.Module, server_part: nn.Module,
                           desc=f"bottlenet++ {point} c{channels}")
     train_s = time.time() - t0
     result = bottlenet_evaluate(codec, server_part, test_src, config.eval_batch_size)
-    costs = codec_costs(device_part.cpu(), codec.cpu(), server_part.cpu())
-    device_part.to(device), server_part.to(device)
+    costs = codec_costs(device_part, codec, server_part)   # counts CPU copies; nothing moves
     log(f"[bottlenet++] {point} c={channels}: accuracy {result['accuracy']:.4f}, "
         f"{result['bits_real']:.0f} bits, {train_s:.0f} s")
     return Record(method="bottlenet++", split=point, accuracy=result["accuracy"], device_macs=costs.device_macs,

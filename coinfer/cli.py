@@ -4,8 +4,17 @@ Commands::
 
     python -m coinfer profile [--width W] [--dataset D] [--json]   # Fig. 1's numbers
     python -m coinfer train --preset quick|paper                   # the baseline network
-    python -m coinfer prune --preset quick|paper                   # pruned device parts -> data/results/pruning_<preset>.json
+    python -m coinfer serve --config layer2.1:uint8 --port 5000    # an edge server (TCP)
+    python -m coinfer device --config layer2.1:uint8 --port 5000 --rate 40KB/s --images 20
+    python -m coinfer measure --preset quick --images 50 --save    # measured vs predicted latency
+    python -m coinfer train-codec --split layer3.1 --code-size d16-l4  # a learned codec to serve
     python -m coinfer encode --preset quick|paper                  # feature encoders + Huffman baseline
+    python -m coinfer jscc --preset quick|paper [--split P]        # Fig. 5: JSCC over AWGN and BSC
+    python -m coinfer original-table --preset quick                # float32 records of the baseline
+    python -m coinfer latency --rate 40KB/s [--device rpi3|<FLOP/s>,<bytes>] [--server rtx2080ti|<FLOP/s>]
+                              [--table PATH ...] [--threshold 0.89|89%] [--scaled] [--channel noiseless]
+                              [--json]
+    python -m coinfer prune --preset quick|paper                   # pruned device parts -> data/results/pruning_<preset>.json
     python -m coinfer sweep --preset quick|paper                   # every method's grid -> data/results/sweep_<preset>.json
 """
 
@@ -45,6 +54,302 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
+#: Configurations ``measure`` runs when none are named: the raw and 8-bit feature after stage 2, the
+#: 8-bit feature after stage 3 plain and Huffman-coded (the paper's "original network" baseline), and
+#: the raw pooled feature (paper split points s3, s3, s4, s4, s5).
+DEFAULT_SERVE_CONFIGS = ("layer2.1:float32", "layer2.1:uint8", "layer3.1:uint8", "layer3.1:huffman",
+                         "pool:float32")
+
+
+#: Learned codecs ``measure`` adds when their checkpoints exist (``python -m coinfer train-codec``).
+DEFAULT_LEARNED_CONFIGS = ("layer2.1:learned:d16-l4", "layer3.1:learned:d16-l4")
+
+
+def _serve_model(args: argparse.Namespace):
+    from .serve import build_configurations, codec_checkpoint_path, load_model_for, parse_spec
+
+    model, meta = load_model_for(args.preset, args.checkpoint)
+    specs = args.config
+    if not specs:
+        specs = list(DEFAULT_SERVE_CONFIGS)
+        for spec in DEFAULT_LEARNED_CONFIGS:
+            point, _, size = parse_spec(spec)
+            if args.checkpoint is None and codec_checkpoint_path(args.preset, point, size).exists():
+                specs.append(spec)
+    return model, meta, build_configurations(model, specs, preset=args.preset, dataset=meta.get("dataset"))
+
+
+def _test_images(meta: dict, preset: str, n: int, offset: int = 0):
+    from .presets import get_preset
+    from .serve import load_test_images
+
+    if n < 1:
+        raise ValueError(f"--images must be >= 1, got {n}")
+    return load_test_images(meta.get("dataset") or get_preset(preset).dataset, n, offset)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import logging
+
+    from .serve import EdgeServer
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    if args.threads:
+        import torch
+        torch.set_num_threads(args.threads)
+    _, meta, configurations = _serve_model(args)
+    server = EdgeServer(configurations, host=args.host, port=args.port, max_connections=args.max_connections,
+                        max_payload=args.max_payload, idle_timeout=args.idle_timeout,
+                        max_requests=args.max_requests)
+    host, port = server.address
+    for c in configurations:
+        print(f"configuration {c.config_id:>10}  {c.spec:<20} feature {'x'.join(map(str, c.feature_shape))}")
+    print(f"coinfer edge server listening on {host}:{port}", flush=True)
+    import signal
+
+    # Ctrl-C and SIGTERM stop the server cleanly (set explicitly: a process started in the background
+    # by a shell inherits SIGINT as ignored, and Python's default SIGTERM ends it without a word).
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: server.request_stop())
+    server.serve_forever()
+    print(f"stopped; {json.dumps(server.stats())}", flush=True)
+    return 0
+
+
+def _device(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from .serve import DeviceClient, format_link_rate, parse_link_rate, summarize
+
+    rate = parse_link_rate(args.rate)
+    if args.threads:
+        import torch
+        torch.set_num_threads(args.threads)
+    _, meta, configurations = _serve_model(argparse.Namespace(**{**vars(args), "config": [args.config]}))
+    configuration = configurations[0]
+    images, labels = _test_images(meta, args.preset, args.images, args.offset)
+    with DeviceClient(configuration, args.host, args.port, rate=rate, burst=args.burst,
+                      timeout=args.timeout) as client:
+        client.check()
+        runs = [client.infer(image) for image in images]
+    correct = int(sum(m.predicted_class == int(y) for m, y in zip(runs, labels)))
+    summary = summarize(runs)
+    if args.json:
+        print(json.dumps({"spec": configuration.spec, "config_id": configuration.config_id,
+                          "rate_Bps": rate, "correct": correct, **summary,
+                          "classes": [m.predicted_class for m in runs]}, indent=1))
+        return 0
+    for i, (m, y) in enumerate(zip(runs, labels)):
+        if i < args.show:
+            print(f"image {args.offset + i:>5}: class {m.predicted_class} (label {int(y)}), "
+                  f"{m.frame_bytes} B sent, {m.total_s * 1e3:.1f} ms")
+    print(f"{configuration.spec} at {format_link_rate(rate)}: {correct}/{len(runs)} correct; latency median "
+          f"{summary['total_median_s'] * 1e3:.1f} ms, p95 {summary['total_p95_s'] * 1e3:.1f} ms "
+          f"(device {summary['device_median_s'] * 1e3:.1f}, send {summary['send_median_s'] * 1e3:.1f}, "
+          f"server {summary['server_median_s'] * 1e3:.1f} ms); {int(np.mean([m.frame_bytes for m in runs]))} "
+          "B per frame")
+    return 0
+
+
+def _measure(args: argparse.Namespace) -> int:
+    import os
+    import time
+
+    from .paths import project_root, results_dir
+    from .results import write_json_atomic
+    from .serve import concurrency_probe, measure, parse_link_rate, save_measurements
+
+    start = time.time()
+    if args.threads:
+        import torch
+        torch.set_num_threads(args.threads)
+    _, meta, configurations = _serve_model(args)
+    rates = [parse_link_rate(r) for r in args.rates.split(",")]
+    images, labels = _test_images(meta, args.preset, args.images)
+    progress = lambda line: print(line, file=sys.stderr, flush=True)  # noqa: E731
+    server, address = None, None
+    if args.connect:
+        host, _, port = args.connect.rpartition(":")
+        address = (host, int(port))
+    else:  # a real second process, as on two machines
+        from .serve import ServerProcess
+
+        serve_args = [a for spec in (c.spec for c in configurations) for a in ("--config", spec)]
+        serve_args += ["--preset", args.preset] + (["--checkpoint", args.checkpoint] if args.checkpoint else [])
+        serve_args += (["--threads", str(args.threads)] if args.threads else [])
+        serve_args += ["--max-connections", str(max(8, args.clients))]
+        server = ServerProcess(serve_args)
+        address = server.address
+    try:
+        result = measure(configurations, images, labels, rates, address=address, burst=args.burst,
+                         flops_per_s=args.flops * 1e9 if args.flops else None, progress=progress)
+        probe = None
+        if args.clients > 1:
+            probe = concurrency_probe(configurations[0], address, images[:args.probe_images], args.clients)
+    finally:
+        if server is not None:
+            result_stats = server.stop()
+    if server is not None:
+        result.server_stats = result_stats
+        if probe is not None:
+            probe["server_max_concurrent_connections"] = result_stats.get("max_concurrent_connections")
+    print(result.table())
+    print(f"load average (1 min) of this machine: {result.load_average[0]:.1f} before, "
+          f"{result.load_average[1]:.1f} after, on {os.cpu_count()} CPU cores")
+    if probe:
+        print(f"concurrency: {probe['clients']} clients x {probe['images_per_client']} images at once, "
+              f"{len(probe['failures'])} failures, {probe['throughput_images_per_s']:.1f} images/s, "
+              f"server held at most {probe.get('server_max_concurrent_connections', '?')} connections at once")
+    out = project_root() / "benchmarks" / "out" / f"serve_measure_{args.preset}.json"
+    write_json_atomic(out, {"rows": result.rows, "flops_per_s": result.flops_per_s,
+                            "server_stats": result.server_stats, "concurrency": probe})
+    print(f"wrote {out}")
+    if args.save:
+        path = results_dir() / f"serve_latency_{args.preset}.json" if args.save == "default" else args.save
+        save_measurements(path, result, configurations, meta, args.preset, time.time() - start,
+                          concurrency=probe, command="python -m coinfer " + " ".join(sys.argv[1:]))
+        print(f"wrote {path}")
+    return 0
+
+
+def _encode(args: argparse.Namespace) -> int:
+    from .encode_experiment import get_encode_config, run_encoding
+    from .paths import results_dir
+    from .presets import get_preset
+
+    preset = get_preset(args.preset)
+    overrides = {k: v for k, v in {"splits": args.splits, "code_sizes": args.code_sizes,
+                                   "train_limit": args.train_limit}.items() if v is not None}
+    config = get_encode_config(preset.name, **overrides)
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    table = run_encoding(preset.name, config, command="python -m coinfer " + " ".join(args.argv))
+    path = args.out or results_dir() / f"encoding_{preset.name}.json"
+    table.save(path)
+    print(f"wrote {len(table.records)} records to {path} in {table.provenance.wall_time_s:.0f} s")
+    return 0
+
+
+def _train_codec(args: argparse.Namespace) -> int:
+    from .serve import load_model_for, train_learned_codec
+
+    if args.threads:
+        import torch
+        torch.set_num_threads(args.threads)
+    model, _ = load_model_for(args.preset, args.checkpoint)
+    overrides = {k: v for k, v in {"train_limit": args.train_limit, "epochs": args.epochs}.items() if v is not None}
+    train_learned_codec(model, args.split, args.code_size, args.preset, path=args.out, **overrides)
+    return 0
+
+
+def _original_table(args: argparse.Namespace) -> int:
+    from .latency import write_original_table
+
+    path = write_original_table(args.preset)
+    print(f"wrote {path}")
+    return 0
+
+
+def _jscc(args: argparse.Namespace) -> int:
+    import torch
+
+    from .jscc import FIG5_METHODS, fig5_rows, mismatch_grid, run_jscc
+    from .paths import results_dir
+    from .presets import get_preset
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    preset = get_preset(args.preset)
+    table = run_jscc(preset, split_point=args.split)
+    path = table.save(args.out or results_dir() / f"jscc_{preset.name}.json")
+    for row in fig5_rows(table):
+        cost = (f"latency {1e3 * row['latency_s']:.4f} ms" if row["kind"] == "awgn"
+                else f"{row['channel_uses']:.1f} channel uses")
+        print(f"{row['kind']}:{row['value']:<5g} {row['method']:<32} {cost:<26} accuracy {row['accuracy']:.4f}")
+    for kind in ("awgn", "bsc"):
+        trained, tests, grid = mismatch_grid(table, kind)
+        print(f"{kind} mismatch (rows: trained at; columns: tested at {tests})")
+        for name, row in zip(trained, grid):
+            print(f"  {name:<14} " + " ".join(f"{a:.4f}" for a in row))
+    print(f"wrote {path}")
+    return 0
+
+
+def parse_threshold(text: str) -> float:
+    """An accuracy threshold from ``"0.89"`` or ``"89%"``, as a fraction in [0, 1]."""
+    value = text.strip()
+    try:
+        number = float(value[:-1]) / 100 if value.endswith("%") else float(value)
+    except ValueError:
+        raise ValueError(f"cannot read accuracy threshold {text!r}: give a fraction (0.89) or a percentage (89%)") from None
+    if not 0.0 <= number <= 1.0:
+        raise ValueError(f"accuracy threshold {text!r} must be a fraction in [0, 1] or a percentage in [0%, 100%]")
+    return number
+
+
+def _latency(args: argparse.Namespace) -> int:
+    from .latency import (Choice, Environment, load_candidates, parse_device, parse_rate, parse_server,
+                          scale_to_width, choose_per_method, choose, NoFeasibleConfiguration)
+
+    rate = parse_rate(args.rate)
+    device, server = parse_device(args.device), parse_server(args.server)
+    candidates = load_candidates(args.table, preset=args.preset)
+    if args.scaled:
+        device, server = scale_to_width(device, server, candidates.width)
+    env = Environment(device, server, rate)
+    threshold = parse_threshold(args.threshold) if args.threshold is not None else candidates.threshold()
+    records = [r for r in candidates.records if args.channel == "any" or r.channel == args.channel]
+    if not records:
+        channels = sorted({r.channel for r in candidates.records})
+        raise ValueError(f"no records for channel {args.channel!r}; the tables have {', '.join(channels)} (or 'any')")
+    per_method = choose_per_method(records, env, threshold, candidates.activations)
+    try:
+        overall: Choice | NoFeasibleConfiguration = choose(records, env, threshold,
+                                                           activations=candidates.activations)
+    except NoFeasibleConfiguration as none:
+        overall = none
+
+    def row(choice) -> dict:
+        if isinstance(choice, NoFeasibleConfiguration):
+            return {"fits": False, "reason": choice.reason, "message": str(choice)}
+        r, t = choice.record, choice.latency
+        return {"fits": True, "method": r.method, "split": r.split, "sparsity": r.sparsity,
+                "code_size": r.code_size, "channel": r.channel, "accuracy": r.accuracy,
+                "device_macs": r.device_macs, "bits_per_image": r.bits_per_image,
+                "device_s": t.device_s, "communication_s": t.communication_s, "server_s": t.server_s,
+                "total_s": t.total_s, "footprint_bytes": choice.footprint_bytes,
+                "feasible": choice.feasible, "candidates": choice.candidates}
+
+    if args.json:
+        print(json.dumps({"environment": env.describe(), "rate_bits_per_s": rate, "threshold": threshold,
+                          "tables": candidates.sources, "methods": {m: row(c) for m, c in per_method.items()},
+                          "overall": row(overall)}, indent=1))
+        return 0
+    print(f"environment : {env.describe()}")
+    print(f"threshold   : accuracy >= {threshold:.4f}   memory <= {device.budget_bytes / 1e6:.4g} MB "
+          f"(footprint = {env.memory.overhead_factor:.3g} x 4 B x (params + peak activations))")
+    for source in candidates.sources:
+        print(f"table       : {source}")
+    w = max([16] + [len(m) for m in per_method])
+    c = max([12] + [len(r.code_size) for r in records])
+    header = (f"{'method':<{w}} {'split':<9} {'sparsity':>8} {'code':<{c}} {'accuracy':>8} {'kbit':>9} "
+              f"{'device ms':>10} {'link ms':>10} {'server ms':>10} {'total ms':>10} {'memory MB':>9}")
+    print(header)
+    print("-" * len(header))
+    for method, choice in list(per_method.items()) + [("OVERALL BEST", overall)]:
+        if isinstance(choice, NoFeasibleConfiguration):
+            print(f"{method:<{w}} none fits: {str(choice).split(': ', 1)[1]}")
+            continue
+        r, t = choice.record, choice.latency
+        print(f"{method:<{w}} {r.split:<9} {r.sparsity:>8.2f} {r.code_size or '-':<{c}} {r.accuracy:>8.4f} "
+              f"{r.bits_per_image / 1e3:>9.3f} {t.device_s * 1e3:>10.3f} {t.communication_s * 1e3:>10.3f} "
+              f"{t.server_s * 1e3:>10.4f} {t.total_s * 1e3:>10.3f} {choice.footprint_bytes / 1e6:>9.3g}")
+    print("kbit = 1000 bits per image; rates: 1 KB/s = 1000 bytes/s = 8000 bit/s; FLOPs = 2 x MACs.")
+    return 0
+
+
 def _prune(args: argparse.Namespace) -> int:
     import torch
 
@@ -66,27 +371,6 @@ def _prune(args: argparse.Namespace) -> int:
                         command="python -m coinfer " + " ".join(args.argv))
     print(f"{len(table.records)} records in {table.provenance.wall_time_s} s "
           f"({table.provenance.describe()})")
-    return 0
-
-
-def _encode(args: argparse.Namespace) -> int:
-    from .encode_experiment import get_encode_config, run_encoding
-    from .paths import results_dir
-    from .presets import get_preset
-
-    preset = get_preset(args.preset)
-    overrides = {k: v for k, v in {"splits": args.splits, "code_sizes": args.code_sizes,
-                                   "train_limit": args.train_limit}.items() if v is not None}
-    config = get_encode_config(preset.name, **overrides)
-    if args.threads:
-        import torch
-
-        torch.set_num_threads(args.threads)
-    command = "python -m coinfer encode " + " ".join(sys.argv[2:] if sys.argv[1:2] == ["encode"] else [])
-    table = run_encoding(preset.name, config, command=command.strip())
-    path = args.out or results_dir() / f"encoding_{preset.name}.json"
-    table.save(path)
-    print(f"wrote {len(table.records)} records to {path} in {table.provenance.wall_time_s:.0f} s")
     return 0
 
 
@@ -168,6 +452,113 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--retrain", action="store_true", help="train even if a checkpoint exists")
     p.set_defaults(func=_train)
 
+    def model_args(p, many: bool):
+        p.add_argument("--preset", default="quick", help="whose baseline checkpoint to load (default quick)")
+        p.add_argument("--checkpoint", default=None, help="a coinfer checkpoint instead of the preset's baseline")
+        if many:
+            p.add_argument("--config", action="append", default=None, metavar="SPLIT:CODEC",
+                           help="configuration to run, e.g. layer2.1:uint8 or s3:float32; repeat for several "
+                                f"(default: {' '.join(DEFAULT_SERVE_CONFIGS)})")
+        else:
+            p.add_argument("--config", required=True, metavar="SPLIT:CODEC",
+                           help="configuration to run, e.g. layer2.1:uint8 (must be one the server holds)")
+        p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
+
+    p = commands.add_parser("serve", help="run an edge server: decoder + server part, over TCP")
+    model_args(p, many=True)
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to bind (default 127.0.0.1, this machine only; 0.0.0.0 for all interfaces)")
+    p.add_argument("--port", type=int, default=5000, help="TCP port (0 picks a free one; default 5000)")
+    p.add_argument("--max-connections", type=int, default=8, help="connections served at once (default 8)")
+    p.add_argument("--max-payload", type=int, default=4 * 1024 * 1024, help="largest payload accepted, bytes")
+    p.add_argument("--idle-timeout", type=float, default=30.0, help="close a silent connection after this many s")
+    p.add_argument("--max-requests", type=int, default=None, help="stop after answering this many features")
+    p.set_defaults(func=_serve)
+
+    p = commands.add_parser("device", help="run the device part + encoder on test images, classify via a server")
+    model_args(p, many=False)
+    p.add_argument("--host", default="127.0.0.1", help="the edge server's address")
+    p.add_argument("--port", type=int, default=5000)
+    p.add_argument("--rate", default="inf", help="uplink rate, e.g. 40KB/s (1 KB = 1000 B), 800kbit/s, or inf")
+    p.add_argument("--burst", type=float, default=0.0, help="token-bucket depth, bytes (default 0)")
+    p.add_argument("--images", type=int, default=10, help="test images to classify")
+    p.add_argument("--offset", type=int, default=0, help="index of the first test image")
+    p.add_argument("--show", type=int, default=10, help="print this many per-image lines")
+    p.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for a reply")
+    p.add_argument("--json", action="store_true", help="print JSON instead of text")
+    p.set_defaults(func=_device)
+
+    p = commands.add_parser("measure", help="measured vs predicted co-inference latency per configuration and rate")
+    model_args(p, many=True)
+    p.add_argument("--rates", default="10KB/s,40KB/s,1000KB/s", help="comma-separated link rates")
+    p.add_argument("--images", type=int, default=20, help="test images per configuration and rate")
+    p.add_argument("--burst", type=float, default=0.0, help="token-bucket depth, bytes (default 0)")
+    p.add_argument("--flops", type=float, default=None,
+                   help="FLOP rate (GFLOP/s) for the prediction; default: calibrated on this CPU")
+    p.add_argument("--connect", default=None, metavar="HOST:PORT",
+                   help="measure against a running server instead of one started in this process")
+    p.add_argument("--clients", type=int, default=4, help="concurrent devices in the concurrency probe (1: skip)")
+    p.add_argument("--probe-images", type=int, default=5, help="images per client in the concurrency probe")
+    p.add_argument("--save", nargs="?", const="default", default=None, metavar="PATH",
+                   help="also write a lookup table (default data/results/serve_latency_<preset>.json)")
+    p.set_defaults(func=_measure)
+
+    p = commands.add_parser("train-codec", help="train one learned codec and save it for serve/device/measure")
+    p.add_argument("--preset", default="quick")
+    p.add_argument("--checkpoint", default=None, help="the backbone (default: the preset's baseline)")
+    p.add_argument("--split", required=True, help="split point, e.g. layer3.1 or s4")
+    p.add_argument("--code-size", required=True, help="e.g. d16-l4 (scalar codewords) or d16-k16 (vector codebook)")
+    p.add_argument("--train-limit", type=int, default=None, help="training images (default: the encode preset's)")
+    p.add_argument("--epochs", type=int, default=None, help="quantized epochs (default: the encode preset's)")
+    p.add_argument("--out", default=None, help="checkpoint path (default data/checkpoints/<preset>/codec_<split>_<size>.pt)")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    p.set_defaults(func=_train_codec)
+
+    p = commands.add_parser("encode", help="train feature encoders (section IV) and the 8-bit Huffman baseline")
+    p.add_argument("--preset", default="quick")
+    p.add_argument("--splits", nargs="+", default=None, help="override the preset's split points")
+    p.add_argument("--code-sizes", nargs="+", default=None, help="override the code sizes, e.g. d16-l4 d16-k16")
+    p.add_argument("--train-limit", type=int, default=None, help="training images for the codecs")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    p.add_argument("--out", default=None, help="output JSON (default: data/results/encoding_<preset>.json)")
+    p.set_defaults(func=_encode)
+
+    p = commands.add_parser("jscc", help="Fig. 5: learned JSCC vs separate coding at capacity, AWGN and BSC")
+    p.add_argument("--preset", default="quick")
+    p.add_argument("--split", default=None, help="split point (default: layer3.1, the paper's Conv_4x)")
+    p.add_argument("--out", default=None, help="output JSON (default: data/results/jscc_<preset>.json)")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    p.set_defaults(func=_jscc)
+    p = commands.add_parser("original-table", help="float32 records of the trained baseline at every split point")
+    p.add_argument("--preset", default="quick")
+    p.set_defaults(func=_original_table)
+
+    p = commands.add_parser("latency", help="choose the fastest configuration for a device, link and server",
+                            description="Section V-C: T = 2 x device MACs / device FLOP/s + bits / rate "
+                                        "+ 2 x server MACs / server FLOP/s, among the records that reach "
+                                        "the accuracy threshold and fit the device's memory.")
+    p.add_argument("--rate", required=True,
+                   help="uplink rate with a unit: B/s, KB/s, MB/s, GB/s, bit/s, kbit/s, Mbit/s, Gbit/s "
+                        "(1 KB = 1000 bytes), e.g. 40KB/s")
+    p.add_argument("--device", default="rpi3",
+                   help="'rpi3' (24 GFLOP/s, 1 GB, 36%% for the model) or '<FLOP/s>,<memory>[,<fraction>]', "
+                        "e.g. '24GFLOP/s,360MB'")
+    p.add_argument("--server", default="rtx2080ti", help="'rtx2080ti' (13.45 TFLOP/s) or '<FLOP/s>'")
+    p.add_argument("--table", nargs="+", default=None,
+                   help="lookup table JSON file(s) (default: data/results/sweep_<preset>.json, or the float32 "
+                        "original table until the sweep has run)")
+    p.add_argument("--preset", default="quick", help="whose default table to read when --table is not given")
+    p.add_argument("--threshold", default=None,
+                   help="minimum accuracy, 0.89 or 89%% (default: the table's baseline minus the preset's drop)")
+    p.add_argument("--scaled", action="store_true",
+                   help="slow the hardware down to the tables' network width, so that it runs the narrow "
+                        "network as long as the paper's hardware runs the paper's (see scale_to_width)")
+    p.add_argument("--channel", default="noiseless",
+                   help="only records of this channel (default: noiseless, as in the paper's Fig. 4; "
+                        "e.g. awgn:10, bsc:0.01, or 'any')")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.set_defaults(func=_latency)
+
     p = commands.add_parser("prune", help="prune the device part at each (split, sparsity) of a preset; "
                                           "writes data/results/pruning_<preset>.json")
     p.add_argument("--preset", default="quick")
@@ -183,16 +574,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-checkpoints", action="store_true", help="do not save the pruned models")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     p.set_defaults(func=_prune)
-
-
-    p = commands.add_parser("encode", help="train feature encoders (section IV) and the 8-bit Huffman baseline")
-    p.add_argument("--preset", default="quick")
-    p.add_argument("--splits", nargs="+", default=None, help="override the preset's split points")
-    p.add_argument("--code-sizes", nargs="+", default=None, help="override the code sizes, e.g. d16-l4 d16-k16")
-    p.add_argument("--train-limit", type=int, default=None, help="training images for the codecs")
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
-    p.add_argument("--out", default=None, help="output JSON (default: data/results/encoding_<preset>.json)")
-    p.set_defaults(func=_encode)
 
     p = commands.add_parser("sweep", help="brute-force search over every method's settings (resumable cells) "
                                           "-> data/results/sweep_<preset>.json")
@@ -216,6 +597,6 @@ def main(argv: list[str] | None = None) -> int:
     args.argv = list(argv) if argv is not None else sys.argv[1:]   # for provenance
     try:
         return args.func(args)
-    except (ValueError, FileNotFoundError, RuntimeError) as error:
+    except (ValueError, FileNotFoundError, RuntimeError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

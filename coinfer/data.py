@@ -165,7 +165,8 @@ def native_images(name: str, train: bool = False, root: str | Path | None = None
     _check_name(name)
     root = Path(root) if root is not None else default_root()
     data = _torchvision_dataset(name, root, train, transform=None).data
-    data = data.numpy() if isinstance(data, torch.Tensor) else np.asarray(data)
+    # torchvision keeps a dataset's arrays in host memory, so no .cpu() is needed here.
+    data = data.numpy() if isinstance(data, torch.Tensor) else np.asarray(data)   # cpu: host-memory dataset
     return data[:limit] if limit is not None else data
 
 

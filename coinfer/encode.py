@@ -40,7 +40,8 @@ T)_j c_j`` (Agustsson et al., "Soft-to-hard vector quantization", 2017), impleme
 ``hard + (soft - soft.detach())``. Unlike plain straight-through rounding, this lets the task
 loss move the codewords themselves as well as the encoder: they are learned for accuracy, not for
 reconstruction. ``T`` is tied to the spacing of the codewords, so one setting fits every scale.
-A small commitment term (VQ-VAE) pulls ``z`` towards its codeword so soft and hard agree.
+Two small VQ-VAE terms in ``aux_loss`` help soft and hard agree: a commitment term pulls ``z``
+towards its codeword, a codebook term pulls the codeword towards the ``z`` it serves.
 
 Example::
 
@@ -282,7 +283,8 @@ class ScalarCodebookQuantizer(_CodebookQuantizer):
     temperature : float
         Softness of the backward pass, relative to the squared gap between neighbouring codewords.
     commitment : float
-        Weight of ``|z - sg(hard)|^2`` in ``aux_loss``.
+        Weight of the commitment term ``|z - sg(hard)|^2`` in ``aux_loss`` (which also holds the
+        codebook term ``|sg(z) - hard|^2`` with weight 1).
 
     Forward returns ``{"z_hat", "symbols" (B, d) int64, "aux_loss"}``.
     """
@@ -547,11 +549,14 @@ class FeatureCodec(nn.Module):
 
 
 def build_codec(feature_shape: tuple[int, ...], code_size: "str | CodeSize", kernel_size: int = 3,
-                temperature: float = 0.2, commitment: float = 0.25) -> FeatureCodec:
+                temperature: float = 0.2, commitment: float = 0.25,
+                output_shape: tuple[int, ...] | None = None) -> FeatureCodec:
     """The two-step encoder of section IV-B for features of ``feature_shape``, sized by ``code_size``.
 
     ``code_size`` such as ``"c4-d16-l4"`` (3-D features) or ``"d16-k64"`` (1-D features, after
-    ``pool``); see :class:`CodeSize`.
+    ``pool``); see :class:`CodeSize`. ``output_shape`` is what the decoder must produce for the
+    server part, if it differs from ``feature_shape`` (a pruned device part may send fewer channels
+    than the unpruned server part expects); by default the same.
     """
     size = CodeSize.parse(code_size)
     feature_shape = tuple(feature_shape)
@@ -561,7 +566,10 @@ def build_codec(feature_shape: tuple[int, ...], code_size: "str | CodeSize", ker
         raise ValueError(f"code size {str(size)!r} names channels, but a {feature_shape} feature has none; "
                          f"use {str(CodeSize(size.dim, size.levels, size.kind))!r}")
     encoder = DimensionReductionEncoder(feature_shape, size.dim, size.channels, kernel_size)
-    decoder = DimensionReductionDecoder(feature_shape, size.dim, size.channels, kernel_size)
+    output_shape = tuple(output_shape) if output_shape is not None else feature_shape
+    if len(output_shape) != len(feature_shape):
+        raise ValueError(f"output_shape {output_shape} and feature_shape {feature_shape} must have the same rank")
+    decoder = DimensionReductionDecoder(output_shape, size.dim, size.channels, kernel_size)
     quantizer_cls = ScalarCodebookQuantizer if size.kind == "scalar" else VectorCodebookQuantizer
     quantizer = quantizer_cls(size.dim, size.levels, temperature, commitment)
     return FeatureCodec(encoder, quantizer, decoder, CategoricalEntropyModel(size.positions, size.levels))
@@ -571,7 +579,8 @@ class CoInferenceModel(nn.Module):
     """Device part -> codec -> server part; ``forward(images)`` gives logits, as the server would.
 
     The device part can be any module (the unpruned split of :func:`coinfer.models.split` or a
-    pruned, compacted one); its output shape must match the codec's ``feature_shape``.
+    pruned, compacted one); its output shape must match the codec's encoder, and the decoder's
+    output the server part's input (``build_codec(..., output_shape=...)``).
     """
 
     def __init__(self, device_part: nn.Module, codec: FeatureCodec, server_part: nn.Module):
@@ -611,16 +620,22 @@ class CodecCosts:
 
 def codec_costs(device_part: nn.Module, codec: FeatureCodec, server_part: nn.Module,
                 input_shape: tuple[int, ...] = (3, 32, 32)) -> CodecCosts:
-    """Count MACs (thop) and parameters of device part + encoder and decoder + server part."""
+    """Count MACs (thop) and parameters of device part + encoder and decoder + server part.
+
+    Counts on CPU copies in eval mode: the shape probes below are CPU tensors, and the caller's
+    modules (possibly on a GPU, possibly training) are left as they are.
+    """
+    import copy
+
     from .profile import count_params, thop_macs
 
+    device_part, codec, server_part = (copy.deepcopy(m).cpu().eval() for m in (device_part, codec, server_part))
     with torch.no_grad():
-        device_part.eval()
         feature_shape = tuple(device_part(torch.zeros(1, *input_shape)).shape[1:])
-        codec.eval()
-        z_shape = tuple(codec.encoder(torch.zeros(2, *feature_shape)).shape[1:])
+        z = codec.encoder(torch.zeros(2, *feature_shape))
+        z_shape, server_shape = tuple(z.shape[1:]), tuple(codec.decoder(z).shape[1:])
     device_macs = thop_macs(device_part, tuple(input_shape))[0] if len(list(device_part.children())) else 0
-    server_macs = thop_macs(server_part, feature_shape)[0] if len(list(server_part.children())) else 0
+    server_macs = thop_macs(server_part, server_shape)[0] if len(list(server_part.children())) else 0
     encoder_macs, decoder_macs = codec.encoder_macs(feature_shape), codec.decoder_macs(z_shape)
     return CodecCosts(device_macs=device_macs + encoder_macs,
                       device_params=count_params(device_part) + codec.encoder_params(),

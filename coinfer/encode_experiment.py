@@ -91,7 +91,8 @@ class EncodeConfig:
 
 
 ENCODE_PRESETS = {
-    # ~12 minutes on 2 shared CPU cores: 8,000 training images, cached features, 2 + 5 epochs.
+    # About 6 minutes of one CPU core (18 minutes wall on a busy shared 2-core machine): 8,000
+    # training images, cached features, 2 + 5 epochs; all 10,000 test images.
     "quick": EncodeConfig(),
     # CIFAR-10 on a GPU: all 50,000 training images with augmentation, features computed per batch
     # (a 64x32x32 feature of 50,000 images would not fit in memory), the authors' 60 epochs.
@@ -130,7 +131,11 @@ class FeatureSource:
 
     def __init__(self, device_part: nn.Module, dataset, precompute: bool, batch_size: int = 500,
                  device: torch.device | None = None):
-        self.device_part, self.dataset, self.device = device_part.eval(), dataset, device or torch.device("cpu")
+        from .profile import module_device
+
+        # Default: where the device part's weights are, so that its input batches go there too.
+        self.device_part, self.dataset = device_part.eval(), dataset
+        self.device = device or module_device(device_part)
         self.features = self.labels = None
         if precompute:
             feats, labels = [], []
@@ -152,7 +157,7 @@ class FeatureSource:
         return self.device_part(images.to(self.device))
 
     def batches(self, batch_size: int, shuffle: bool = False, seed: int = 0) -> Iterator[tuple]:
-        """``(features, labels)`` batches on ``self.device``."""
+        """``(features, labels)`` batches on ``self.device`` (labels too: they meet the logits there)."""
         if self.features is not None:
             if shuffle:
                 order = torch.randperm(len(self.features), generator=torch.Generator().manual_seed(seed))
@@ -266,14 +271,15 @@ def evaluate_codec(codec: FeatureCodec, server_part: nn.Module, source: FeatureS
     edges = torch.linspace(-1, 1, HISTOGRAM_BINS + 1)
     histogram = torch.zeros(HISTOGRAM_ELEMENTS, HISTOGRAM_BINS, dtype=torch.long)
     for features, labels in source.batches(batch_size):
-        z = codec.encoder(features).cpu()
+        z = codec.encoder(features).cpu()   # torch.histogram exists for CPU tensors only
         for i in range(min(HISTOGRAM_ELEMENTS, z.shape[1])):
             histogram[i] += torch.histogram(z[:, i].float(), bins=edges).hist.long()
         symbols = codec.symbols(features)
-        packets = codec.entropy_model.encode(symbols)
-        decoded = codec.entropy_model.decode(packets)
+        packets = codec.entropy_model.encode(symbols)     # range coding runs on the CPU (constriction)
+        decoded = codec.entropy_model.decode(packets)     # int64 on the CPU
         exact &= bool(torch.equal(decoded, symbols.cpu()))
-        feature_hat = codec.decoder(codec.bottleneck.dequantize(decoded))
+        # The server classifies what it decoded, on the codec's device.
+        feature_hat = codec.decoder(codec.bottleneck.dequantize(decoded.to(symbols.device)))
         correct += (server_part(feature_hat).argmax(1) == labels).sum().item()
         total += len(labels)
         bits.append(bits_per_image(packets, MAGIC_RANGE))
@@ -288,7 +294,8 @@ def evaluate_codec(codec: FeatureCodec, server_part: nn.Module, source: FeatureS
         "bits_model": float(torch.cat(model_bits).mean()),
         "bits_entropy": empirical_entropy_bits(symbols_all, alphabet),
         "bits_fixed": size_positions * math.ceil(math.log2(alphabet)),
-        "bits_one_stream": range_stream_bits(symbols_all.numpy(), codec.entropy_model.probabilities.numpy())
+        "bits_one_stream": range_stream_bits(symbols_all.cpu().numpy(),
+                                             codec.entropy_model.probabilities.detach().cpu().numpy())
         / len(symbols_all),
         "roundtrip_exact": exact,
         "test_images": total,
@@ -328,17 +335,26 @@ def huffman_8bit(device_part: nn.Module, server_part: nn.Module, train_set, test
     device = device or torch.device("cpu")
     point = name
     device_part.eval(), server_part.eval()
-    train_feats = []
-    seen = 0
-    for images, _ in make_loader(train_set, config.eval_batch_size, shuffle=False):
-        train_feats.append(device_part(images.to(device)).cpu())
-        seen += len(images)
-        if seen >= config.huffman_train_images:
-            break
-    train_feats = torch.cat(train_feats)[:config.huffman_train_images]
-    quantizer = UniformQuantizer(8).fit_range(train_feats)
-    code = HuffmanCode.from_samples(quantizer.quantize(train_feats).numpy().reshape(-1), 256)
-    del train_feats
+
+    def train_features():
+        # Two streaming passes (range, then histogram) instead of holding every feature: a
+        # 64x32x32 float feature of 5,000 images would take 1.3 GB.
+        seen = 0
+        for images, _ in make_loader(train_set, config.eval_batch_size, shuffle=False):
+            images = images[:config.huffman_train_images - seen]
+            yield device_part(images.to(device))
+            seen += len(images)
+            if seen >= config.huffman_train_images:
+                return
+
+    low, high = float("inf"), float("-inf")
+    for features in train_features():
+        low, high = min(low, float(features.min())), max(high, float(features.max()))
+    quantizer = UniformQuantizer(8).fit_range(torch.tensor([low, high])).to(device)   # beside the features
+    histogram = np.zeros(256, dtype=np.int64)
+    for features in train_features():
+        histogram += np.bincount(quantizer.quantize(features).cpu().numpy().reshape(-1), minlength=256)
+    code = HuffmanCode.from_counts(histogram + 1)   # +1: every level stays codable
     correct_q = correct_f = total = 0
     bits, bits_exact, counts = [], [], np.zeros(256, dtype=np.int64)
     for images, labels in make_loader(test_set, config.eval_batch_size, shuffle=False):
@@ -378,7 +394,8 @@ def huffman_8bit(device_part: nn.Module, server_part: nn.Module, train_set, test
 
 def run_encoding(preset: str = "quick", config: EncodeConfig | None = None, model: nn.Module | None = None,
                  device_parts: dict[str, nn.Module] | None = None, device: torch.device | None = None,
-                 command: str | None = None, sparsity: float = 0.0, log=print) -> LookupTable:
+                 command: str | None = None, sparsity: float | dict[str, float] = 0.0,
+                 log=print) -> LookupTable:
     """Train and evaluate every (split, code size) of ``config``, plus the Huffman baseline.
 
     Parameters
@@ -391,8 +408,10 @@ def run_encoding(preset: str = "quick", config: EncodeConfig | None = None, mode
         The trained network to split (default: the preset's baseline).
     device_parts : dict, optional
         ``{split: device module}`` replacing the unpruned device part at that split (e.g. a pruned,
-        compacted one); its output must have the unpruned feature's shape unless the server part
-        is adapted too. Records then carry ``sparsity``.
+        compacted one). Any module works: the encoder takes whatever shape it outputs, and the
+        decoder restores the shape the unpruned server part expects.
+    sparsity : float or dict
+        Recorded in the records (one value, or ``{split: sparsity}``) when ``device_parts`` are pruned.
     """
     from .data import load_dataset
     from .presets import get_preset
@@ -409,24 +428,30 @@ def run_encoding(preset: str = "quick", config: EncodeConfig | None = None, mode
     train_set = load_dataset(preset_obj.dataset, train=True, limit=config.train_limit,
                              augment=config.augment and not config.precompute)
     test_set = load_dataset(preset_obj.dataset, train=False, limit=config.test_limit)
+    # The Huffman baseline's range and code come from plain (never augmented) training images.
+    huffman_train_set = load_dataset(preset_obj.dataset, train=True, limit=config.huffman_train_images)
     records: list[Record] = []
 
     for point in config.splits:
         point = canonical_split_point(point)
         unpruned_device, server_part = split(model, point)
-        device_part = (device_parts or {}).get(point, unpruned_device)
+        device_part = (device_parts or {}).get(point, unpruned_device).to(device)   # beside the server part
+        point_sparsity = sparsity.get(point, 0.0) if isinstance(sparsity, dict) else sparsity
         t0 = time.time()
         train_src = FeatureSource(device_part, train_set, config.precompute, config.eval_batch_size, device)
         test_src = FeatureSource(device_part, test_set, config.precompute, config.eval_batch_size, device)
         shape = train_src.feature_shape
+        with torch.no_grad():   # what the server part expects (differs if a pruned device part sends fewer channels)
+            server_shape = tuple(unpruned_device.eval()(torch.zeros(1, 3, 32, 32, device=device)).shape[1:])
         log(f"[encode] {point}: feature {'x'.join(map(str, shape))}, features in {time.time() - t0:.1f} s")
         for code_size in config.code_sizes:
             records.append(codec_record(point, device_part, server_part, train_src, test_src, code_size, config,
-                                        seed=preset_obj.seed, sparsity=sparsity, device=device, log=log))
+                                        seed=preset_obj.seed, sparsity=point_sparsity, device=device,
+                                        output_shape=server_shape, log=log))
         del train_src, test_src
 
     for point in config.huffman_splits:
-        records.append(original_record(model, point, train_set, test_set, config, device, log=log))
+        records.append(original_record(model, point, huffman_train_set, test_set, config, device, log=log))
 
     provenance = Provenance.collect(dataset=preset_obj.dataset, preset=preset_obj.name,
                                     wall_time_s=time.time() - start, command=command, seed=preset_obj.seed)
@@ -436,12 +461,13 @@ def run_encoding(preset: str = "quick", config: EncodeConfig | None = None, mode
 def codec_record(point: str, device_part: nn.Module, server_part: nn.Module, train_src: FeatureSource,
                  test_src: FeatureSource, code_size: str, config: EncodeConfig, seed: int = 0,
                  sparsity: float = 0.0, device: torch.device | None = None, method: str = "framework",
-                 log=print) -> Record:
+                 output_shape: tuple[int, ...] | None = None, log=print) -> Record:
     """Build, train and evaluate one codec at ``point``; its :class:`Record`.
 
     ``train_src``/``test_src`` hold the (frozen) ``device_part``'s features; ``code_size`` is
     written without channels (:meth:`EncodeConfig.code_size_at` adds them for this feature).
-    Device MACs and parameters include the encoder; server MACs include the decoder.
+    ``output_shape``: what the decoder must produce for ``server_part`` (default: the feature's
+    shape). Device MACs and parameters include the encoder; server MACs include the decoder.
     """
     from .train import seed_everything
 
@@ -449,13 +475,13 @@ def codec_record(point: str, device_part: nn.Module, server_part: nn.Module, tra
     shape = train_src.feature_shape
     size = config.code_size_at(code_size, shape)
     seed_everything(seed)   # the codec's initial weights too
-    codec = build_codec(shape, size, config.kernel_size, config.temperature, config.commitment).to(device)
+    codec = build_codec(shape, size, config.kernel_size, config.temperature, config.commitment,
+                        output_shape=output_shape).to(device)
     t1 = time.time()
     history = train_codec(codec, server_part, train_src, config, seed=seed, desc=f"{point} {size}")
     train_s = time.time() - t1
     result = evaluate_codec(codec, server_part, test_src, config.eval_batch_size)
-    costs = codec_costs(device_part.cpu(), codec.cpu(), server_part.cpu())
-    device_part.to(device), server_part.to(device)
+    costs = codec_costs(device_part, codec, server_part)   # counts CPU copies; nothing moves
     log(f"[encode] {point} {size}: accuracy {result['accuracy']:.4f}, bits real "
         f"{result['bits_real']:.2f} / model {result['bits_model']:.2f} / entropy "
         f"{result['bits_entropy']:.2f} / fixed {result['bits_fixed']}, {train_s:.0f} s")
@@ -476,7 +502,10 @@ def codec_record(point: str, device_part: nn.Module, server_part: nn.Module, tra
 
 def original_record(model: nn.Module, point: str, train_set, test_set, config: EncodeConfig,
                     device: torch.device | None = None, log=print) -> Record:
-    """The ``"original"`` baseline's :class:`Record` at ``point``: :func:`original_huffman` plus thop costs."""
+    """The ``"original"`` baseline's :class:`Record` at ``point``: :func:`original_huffman` plus thop costs.
+
+    ``train_set`` sets the 8-bit range and the Huffman code (plain, never augmented images; the
+    first ``config.huffman_train_images``)."""
     from .profile import count_params, thop_macs
 
     device = device or torch.device("cpu")
@@ -484,11 +513,13 @@ def original_record(model: nn.Module, point: str, train_set, test_set, config: E
     t1 = time.time()
     base = original_huffman(model, point, train_set, test_set, config, device)
     device_part, server_part = split(model, point)
-    device_macs, device_params = (thop_macs(device_part.cpu(), (3, 32, 32))[0], count_params(device_part)) \
+    # thop_macs profiles CPU copies, so the model stays on its device.
+    device_macs, device_params = (thop_macs(device_part, (3, 32, 32))[0], count_params(device_part)) \
         if len(device_part) else (0, 0)
-    shape = tuple(device_part(torch.zeros(1, 3, 32, 32)).shape[1:]) if len(device_part) else (3, 32, 32)
-    server_macs = thop_macs(server_part.cpu(), shape)[0] if len(server_part) else 0
-    model.to(device)
+    with torch.no_grad():
+        shape = tuple(device_part(torch.zeros(1, 3, 32, 32, device=device)).shape[1:]) \
+            if len(device_part) else (3, 32, 32)
+    server_macs = thop_macs(server_part, shape)[0] if len(server_part) else 0
     log(f"[encode] original {point}: accuracy {base['accuracy']:.4f} (float {base['accuracy_float']:.4f}), "
         f"bits real {base['bits_real']:.0f} / entropy {base['bits_entropy']:.0f} / fixed {base['bits_fixed']}, "
         f"{time.time() - t1:.0f} s")

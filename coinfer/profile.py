@@ -68,14 +68,28 @@ class SplitProfile:
         return row
 
 
+def module_device(module: nn.Module) -> torch.device:
+    """The device of ``module``'s first parameter (or buffer); the CPU for a module holding neither.
+
+    Lets a function that builds its own input (zeros for a shape probe, say) put it where the module
+    is, so the same code runs for a model on the CPU and on a GPU.
+    """
+    for tensor in module.parameters():
+        return tensor.device
+    for tensor in module.buffers():
+        return tensor.device
+    return torch.device("cpu")
+
+
 def thop_macs(module: nn.Module, input_shape: tuple[int, ...]) -> tuple[int, int]:
     """MACs and parameters of ``module`` on one input of ``input_shape`` (no batch axis), by thop.
 
-    Profiles a copy, because thop attaches counters to the modules it visits.
+    Profiles a CPU copy: thop attaches counters to the modules it visits, its input is a CPU
+    tensor, and counts do not depend on the device, so ``module`` may live anywhere and stays there.
     """
     from thop import profile as thop_profile
 
-    module = copy.deepcopy(module).eval()
+    module = copy.deepcopy(module).cpu().eval()
     with torch.no_grad():
         macs, params = thop_profile(module, inputs=(torch.zeros(1, *input_shape),), verbose=False)
     return int(macs), int(params)
@@ -90,7 +104,7 @@ def flop_counter_macs(module: nn.Module, input_shape: tuple[int, ...]) -> int:
 
     counter = FlopCounterMode(display=False)
     with counter, torch.no_grad():
-        copy.deepcopy(module).eval()(torch.zeros(1, *input_shape))
+        copy.deepcopy(module).cpu().eval()(torch.zeros(1, *input_shape))   # a CPU copy, as thop_macs
     return counter.get_total_flops() // 2
 
 
@@ -105,7 +119,7 @@ def profile_splits(model: CifarResNet18, input_shape: tuple[int, ...] = INPUT_SH
     before it, which equals profiling the device part as a whole (tested).
     """
     stage_macs, stage_params, shapes = [], [], [tuple(input_shape)]
-    x = torch.zeros(1, *input_shape)
+    x = torch.zeros(1, *input_shape, device=module_device(model))   # the shape probe runs where the model is
     model = model.eval()
     with torch.no_grad():
         for stage in model.stages().values():

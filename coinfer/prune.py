@@ -51,6 +51,11 @@ ranks by L1 norm, keeps one fixed sparsity per run (``SparsitySchedule(kind="con
 re-masks every 150 iterations, and prunes neither shortcut convolutions nor activations. We follow
 the paper, and prune residual streams as coupled groups.
 
+Command line (one lookup table per preset, one record per (split point, sparsity))::
+
+    python -m coinfer prune --preset quick   # data/results/pruning_quick.json; ~15 min on 2 shared CPU cores
+    python -m coinfer prune --preset paper   # CIFAR-10, full width, 100 epochs per point: a GPU, hours
+
 Example::
 
     >>> from coinfer.models import resnet18, split
@@ -187,6 +192,10 @@ class PruneConfig:
     weight_decay: float = 5e-4
     lr_step_epochs: int = 40
     lr_gamma: float = 0.3
+    # Also fine-tune once without pruning (same recipe; at sparsity 0 the split point makes no
+    # difference) and keep its accuracy beside the baseline's: it separates what pruning costs from
+    # what the fine-tuning recipe itself costs.
+    control: bool = True
 
     def __post_init__(self):
         for s in self.sparsities:
@@ -782,12 +791,13 @@ def pruned_costs(pruned: PrunedModel, input_shape: tuple[int, ...] = (3, 32, 32)
     from .profile import thop_macs
 
     small, server = pruned.parts()
-    small = small.cpu().eval()
+    # Copies: the server part holds the model's own modules, which must stay on their device.
+    small, server = copy.deepcopy(small).cpu().eval(), copy.deepcopy(server).cpu().eval()
     with torch.no_grad():
         feature = small(torch.zeros(1, *input_shape))
     device_macs, device_params = thop_macs(small, input_shape)
     shape = tuple(feature.shape[1:])
-    server_macs, server_params = thop_macs(server.cpu(), shape)
+    server_macs, server_params = thop_macs(server, shape)
     elements = math.prod(shape)
     return {"device_macs": device_macs, "device_params": device_params, "server_macs": server_macs,
             "server_params": server_params, "feature_shape": list(shape), "feature_elements": elements,
@@ -805,7 +815,9 @@ def run_pruning(preset: str = "quick", config: PruneConfig | None = None, out: s
     One record per configuration, method ``"framework-pruned"``: test accuracy of the compacted
     pipeline on the full test split, thop MACs and parameters of the compacted device part, float32
     bits of the compacted feature (8-bit in ``extra``), server MACs. Sparsity 0 records are the
-    baseline itself (not fine-tuned). Returns the :class:`coinfer.results.LookupTable`.
+    baseline itself (not fine-tuned); with ``config.control`` their ``extra`` also holds the accuracy
+    of the baseline fine-tuned by the same recipe without pruning. Returns the
+    :class:`coinfer.results.LookupTable`.
     """
     from .data import load_dataset, make_loader
     from .paths import results_dir
@@ -824,15 +836,25 @@ def run_pruning(preset: str = "quick", config: PruneConfig | None = None, out: s
     test_loader = make_loader(load_dataset(settings.dataset, train=False, root=data_root),
                               settings.eval_batch_size, shuffle=False)
     profiles = {p.point: p for p in profile_splits(baseline)}
+    splits = [prunable_split_point(point) for point in config.splits]
+    control = {}
+    if config.control:
+        seed_everything(settings.seed)
+        loader = make_loader(train_set, config.batch_size, shuffle=True, seed=settings.seed)
+        unpruned = prune_finetune(copy.deepcopy(baseline), splits[0], 0.0, config, loader, device,
+                                  desc="control: fine-tune, no pruning")
+        control = {"fine_tuned_control_accuracy": evaluate(unpruned.pipeline().to(device), test_loader, device),
+                   "fine_tuned_control": "the baseline fine-tuned with the same recipe, nothing pruned"}
+        print(f"control (fine-tuned, unpruned): accuracy {control['fine_tuned_control_accuracy']:.4f}", flush=True)
     records = []
-    for point in map(prunable_split_point, config.splits):
+    for point in splits:
         p = profiles[point]
         records.append(Record(
             method=METHOD, split=point, accuracy=float(base_meta["test_accuracy"]),
             device_macs=p.device_macs, device_params=p.device_params, server_macs=p.server_macs,
             bits_per_image=float(p.feature_bits_float32), sparsity=0.0,
             extra={"feature_bits_8bit": p.feature_bits_8bit, "feature_shape": list(p.feature_shape),
-                   "fine_tuned": False, "source": "baseline checkpoint, unpruned"}))
+                   "fine_tuned": False, "source": "baseline checkpoint, unpruned", **control}))
         for sparsity in config.sparsities:
             seed_everything(settings.seed)
             loader = make_loader(train_set, config.batch_size, shuffle=True, seed=settings.seed)

@@ -268,6 +268,10 @@ def write_json_atomic(path: str | Path, data: Any) -> Path:
         tmp.write("\n")
         tmp.flush()
         os.fsync(tmp.fileno())
+    # NamedTemporaryFile creates the file 0600; give it the mode a plain open() would.
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp.name, 0o666 & ~umask)
     os.replace(tmp.name, path)
     return path
 

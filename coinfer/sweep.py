@@ -68,7 +68,9 @@ from .models import canonical_split_point
 from .results import LookupTable, Provenance, Record, SchemaError, validate_record, write_json_atomic
 
 #: Bumped when a change of the code changes what a cell computes (it is part of every cell id).
-SWEEP_VERSION = 1
+#: 2: the Huffman code is built from smoothed counts (every level codable), and the framework's
+#: decoder restores the unpruned feature's shape for the server part (no zero-filled channels).
+SWEEP_VERSION = 2
 METHODS = ("png", "original", "framework", "bottlenet++", "2-step-pruning")
 CELL_SCHEMA = "coinfer.sweep-cell"
 #: Record ``extra`` keys that measure time: they differ between two runs of the same cell.
@@ -190,12 +192,14 @@ def _digest(obj) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:10]
 
 
-_GRID_FIELDS = ("splits", "code_sizes", "huffman_splits", "sparsities")
+#: Config fields that do not change what one cell computes: the configs' own grids, and the pruning
+#: run's unpruned control (a separate model that ``python -m coinfer prune`` trains, not a cell's).
+_NOT_CELL_FIELDS = ("splits", "code_sizes", "huffman_splits", "sparsities", "control")
 
 
 def _settings(config) -> dict:
-    """A config's fields that change what one cell computes (its own grid lists left out)."""
-    return {k: v for k, v in config.to_dict().items() if k not in _GRID_FIELDS}
+    """A config's fields that change what one cell computes."""
+    return {k: v for k, v in config.to_dict().items() if k not in _NOT_CELL_FIELDS}
 
 
 @dataclass(frozen=True)
@@ -375,20 +379,35 @@ class SweepRunner:
         return self._cached_pruned(f"two-step1-s{sparsity:g}", key, compute)
 
     def _features(self, cell: Cell):
-        """(device part, server part, train features, test features) shared by ``cell.shares``."""
+        """(device part, server part, train features, test features, server input shape) shared by
+        ``cell.shares``.
+
+        For a pruned device part, the device part is the compacted one (it computes and sends only
+        the kept channels) and the server part is the fine-tuned network's own, unchanged: the
+        framework's decoder restores the full feature shape it expects (``output_shape``).
+        """
         from .baselines import feature_sources
         from .models import split
+        from .prune import compact, split_stages
 
         if self._shared_key != cell.shares:
             self._shared = None            # free the previous features first
             if cell.sparsity > 0:
-                device_part, server_part = self.pruned_device(cell.split, cell.sparsity).parts()
+                pruned = self.pruned_device(cell.split, cell.sparsity)
+                masked_device, server_part = split_stages(pruned.model, cell.split)
+                device_part, _ = compact(masked_device, pruned.keep)
             else:
+                masked_device = None
                 device_part, server_part = split(copy.deepcopy(self.baseline[0]), cell.split)
             device_part, server_part = device_part.to(self.device), server_part.to(self.device)
+            output_shape = None
+            if masked_device is not None:
+                with torch.no_grad():
+                    output_shape = tuple(masked_device.eval()(torch.zeros(1, 3, 32, 32, device=self.device)).shape[1:])
             train_src, test_src = feature_sources(device_part, self.dataset("train"), self.dataset("test"),
                                                   self.encode_config, self.device)
-            self._shared_key, self._shared = cell.shares, (device_part, server_part, train_src, test_src)
+            self._shared_key = cell.shares
+            self._shared = (device_part, server_part, train_src, test_src, output_shape)
         return self._shared
 
     def compute(self, cell: Cell) -> Record:
@@ -408,11 +427,12 @@ class SweepRunner:
             record = baselines.original_record(copy.deepcopy(self.baseline[0]), cell.split, self.dataset("train"),
                                                self.dataset("test"), enc, self.device, log=self.log)
         elif cell.method == "framework":
-            device_part, server_part, train_src, test_src = self._features(cell)
+            device_part, server_part, train_src, test_src, output_shape = self._features(cell)
             record = codec_record(cell.split, device_part, server_part, train_src, test_src, cell.setting, enc,
-                                  seed=seed, sparsity=cell.sparsity, device=self.device, log=self.log)
+                                  seed=seed, sparsity=cell.sparsity, device=self.device, output_shape=output_shape,
+                                  log=self.log)
         elif cell.method == "bottlenet++":
-            device_part, server_part, train_src, test_src = self._features(cell)
+            device_part, server_part, train_src, test_src, _ = self._features(cell)
             record = baselines.bottlenet_record(cell.split, device_part, server_part, train_src, test_src,
                                                 int(cell.setting[1:]), enc, seed=seed, device=self.device,
                                                 log=self.log)

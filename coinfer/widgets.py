@@ -35,6 +35,11 @@ The ``render`` contract (JavaScript), for chapter authors::
       };
     }
 
+A lookup-table explorer (e.g. chapter 6: pick, for the sliders' device, link and server, the
+fastest record that fits) passes the table as columns (:func:`columns`) and lets ``render``
+scan them: infeasible and feasible records as two series (``line: false``), the chosen one as a
+``highlight``, its latency terms as ``bars``, and a readout saying so when nothing fits.
+
 ``util`` offers formatting helpers that match :func:`format_int`, :func:`format_fixed` and
 :func:`format_seconds` here: ``util.int(x)`` ("1,234"), ``util.fixed(x, d)``, ``util.si(x, unit)``
 ("2.10 M" + unit), ``util.seconds(t)`` ("26.2 ms" / "1.05 s"), ``util.index(name)``, and
@@ -64,10 +69,11 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Sequence
 
 __all__ = [
-    "Slider", "Plot", "StaticExplorer", "static_explorer",
+    "Slider", "Plot", "StaticExplorer", "static_explorer", "columns",
     "format_int", "format_fixed", "format_seconds", "format_macs",
     "rate_values_kBps", "split_point_data", "split_point_readout",
     "split_point_explorer", "split_point_twin",
+    "pruning_data", "pruning_explorer", "pruning_twin",
 ]
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -142,6 +148,9 @@ class Slider:
                              "(letters, digits and _, not starting with a digit)")
         if len(self.values) < 2:
             raise ValueError(f"slider {self.name!r} needs at least 2 values, got {list(self.values)!r}")
+        if len(set(self.values)) != len(self.values):
+            raise ValueError(f"slider {self.name!r}: values must be distinct, got {list(self.values)!r} "
+                             "(for Slider.log/linear: more digits or fewer steps)")
         if self.value is not None and self.value not in self.values:
             raise ValueError(f"slider {self.name!r}: initial value {self.value!r} is not one of its "
                              f"values {list(self.values)!r}")
@@ -246,6 +255,27 @@ class StaticExplorer:
         from pathlib import Path
 
         Path(path).write_text(self.to_page(), encoding="utf-8")
+
+
+def columns(records, fields: Sequence[str]) -> dict[str, list]:
+    """Records (e.g. a :class:`coinfer.results.LookupTable`'s) as JSON-able columns for a twin.
+
+    ``columns(table.records, ["split", "accuracy", "device_macs", "bits_per_image"])`` gives
+    ``{"split": [...], "accuracy": [...], ...}``: one list per field, in record order, which is
+    smaller than a list of dicts and easy to scan in a render function (``data.accuracy[i]``).
+    Dicts are accepted as records too.
+    """
+    records = list(records)
+    out = {}
+    for name in fields:
+        values = []
+        for i, record in enumerate(records):
+            row = record if isinstance(record, dict) else getattr(record, "__dict__", {})
+            if name not in row:
+                raise KeyError(f"record {i} has no field {name!r}; it has {sorted(row)}")
+            values.append(row[name])
+        out[name] = values
+    return out
 
 
 def _json_for_script(obj: Any) -> str:
@@ -481,7 +511,10 @@ function drawPlot(out) {
   el("text", {x: 14, y: (m.t + H - m.b) / 2, "text-anchor": "middle",
               transform: "rotate(-90 14 " + (m.t + H - m.b) / 2 + ")"}, axes).textContent = pl.ylabel;
   var legend = root.querySelector("[data-legend]"), items = [];
-  var g = el("g", {}, svg);
+  // Data are clipped to the plot area, so that points outside fixed limits do not spill over.
+  var clip = el("clipPath", {id: "__ID__-clip"}, el("defs", {}, svg));
+  el("rect", {x: m.l, y: m.t, width: W - m.l - m.r, height: H - m.t - m.b}, clip);
+  var g = el("g", {"clip-path": "url(#__ID__-clip)"}, svg);
   (out.hlines || []).forEach(function (h) {
     el("line", {x1: m.l, x2: W - m.r, y1: sy(h.y), y2: sy(h.y), stroke: h.color || "#888",
                 "stroke-dasharray": h.dash || "6 4", "stroke-width": 1.5}, g);
@@ -510,7 +543,7 @@ function drawPlot(out) {
     if (h.marker !== "star") { shape.setAttribute("fill-opacity", "0.85"); shape.setAttribute("stroke", "#222"); }
     if (h.label) {
       el("text", {x: Math.min(x + 10, W - m.r - 4), y: Math.max(y - 10, m.t + 10),
-                  "text-anchor": x + 10 > W - 120 ? "end" : "start"}, g).textContent = h.label;
+                  "text-anchor": x + 10 > W - 120 ? "end" : "start"}, svg).textContent = h.label;
     }
   });
   if (legend) {
@@ -719,3 +752,129 @@ def split_point_explorer(rows, bits_per_element: int = 32, input_bits: float | N
     rate.observe(refresh, names="value")
     refresh()
     return w.VBox([point, rate, shown])
+
+
+# --------------------------------------------------------------------------------------------
+# Chapter 2: the sparsity explorer (ipywidgets) and its kernel-free twin
+# --------------------------------------------------------------------------------------------
+
+def pruning_data(records, rows, bits_per_element: int = 32) -> dict:
+    """The JSON-able numbers behind the sparsity explorers.
+
+    Parameters
+    ----------
+    records : sequence of coinfer.results.Record
+        Pruned configurations (method ``"framework-pruned"``), several split points and sparsities,
+        e.g. ``load_table("data/results/pruning_quick.json").records``.
+    rows : list of coinfer.profile.SplitProfile
+        The unpruned network's split points (:func:`coinfer.profile.profile_splits`), drawn as the
+        original curve.
+    bits_per_element : {32, 8}
+        32: ``bits_per_image`` of the records (float32 features); 8: their ``extra["feature_bits_8bit"]``.
+    """
+    if bits_per_element not in (8, 32):
+        raise ValueError(f"bits_per_element must be 8 or 32, got {bits_per_element!r}")
+    records = list(records)
+    if not records:
+        raise ValueError("no pruned records to explore")
+    splits = [r.point for r in rows if any(rec.split == r.point for rec in records)]
+    sparsities = sorted({round(rec.sparsity, 6) for rec in records})
+    by_key = {(rec.split, round(rec.sparsity, 6)): rec for rec in records}
+    missing = [(s, p) for s in splits for p in sparsities if (s, p) not in by_key]
+    if missing:
+        raise ValueError(f"records miss (split, sparsity) pairs {missing[:4]}; every split point needs "
+                         "every sparsity for the slider")
+
+    def bits(rec):
+        return rec.bits_per_image if bits_per_element == 32 else rec.extra["feature_bits_8bit"]
+
+    grid = [[{"accuracy": by_key[(s, p)].accuracy, "device_macs": by_key[(s, p)].device_macs,
+              "device_params": by_key[(s, p)].device_params, "bits": bits(by_key[(s, p)])}
+             for s in splits] for p in sparsities]
+    original = [[r.device_macs, r.feature_elements * bits_per_element] for r in rows[1:-1]]
+    return {"splits": splits, "sparsities": sparsities, "grid": grid, "original": original,
+            "bits_per_element": bits_per_element}
+
+
+_PRUNING_RENDER = r"""function (data, state, util) {
+  var k = util.index("sparsity"), row = data.grid[k], colors = ["#d62728", "#2ca02c", "#9467bd", "#8c564b", "#e377c2"];
+  var html = {};
+  var highlight = [];
+  data.splits.forEach(function (s, j) {
+    var c = row[j], base = data.grid[0][j];
+    html["p" + j] = "accuracy <b>" + util.fixed(100 * c.accuracy, 2) + "%</b> &middot; device <b>" +
+      util.fixed(c.device_macs / 1e6, 3) + " M MACs</b> (" + util.fixed(100 * c.device_macs / base.device_macs, 0) +
+      "%) &middot; sends <b>" + util.int(c.bits) + " bits</b> (" + util.fixed(100 * c.bits / base.bits, 0) + "%)";
+    highlight.push({x: c.device_macs, y: c.bits, label: s, color: colors[j % colors.length]});
+  });
+  var pruned = row.map(function (c) { return [c.device_macs, c.bits]; });
+  return {html: html, plot: {
+    series: [{label: "original network, every split point", points: data.original, color: "#1f77b4"},
+             {label: "pruned, sparsity " + util.fixed(data.sparsities[k], 2), points: pruned, color: "#ff7f0e", dash: "4 3"}],
+    highlight: highlight}};
+}"""
+
+
+def pruning_twin(records, rows, bits_per_element: int = 32, sparsity: float | None = None,
+                 note: str = "") -> StaticExplorer:
+    """Kernel-free twin of :func:`pruning_explorer`: a slider over the recorded sparsities.
+
+    For each split point of the records: test accuracy, device MACs and bits sent (and their
+    fraction of the unpruned values); the communication-computation plane with the original curve
+    and the pruned points.
+    """
+    data = pruning_data(records, rows, bits_per_element)
+    values = data["sparsities"]
+    start = values[-1] if sparsity is None else _nearest(values, sparsity)
+    return static_explorer(
+        data=data,
+        sliders=[Slider("sparsity", "channel sparsity", values=values, value=start,
+                        labels=[f"{100 * v:.0f}%" for v in values])],
+        readouts=[(f"p{j}", f"split after {s}") for j, s in enumerate(data["splits"])],
+        render=_PRUNING_RENDER,
+        plot=Plot(xlabel="device computation (MACs per image)",
+                  ylabel=f"bits sent per image ({bits_per_element}-bit features)", logx=True, logy=True),
+        title="Sparsity explorer (runs in the page, no kernel)",
+        note=note or ("MACs = multiply-accumulates (FLOPs = 2 x MACs), thop on the compacted device part; "
+                      "percentages relative to the unpruned network."))
+
+
+def pruning_explorer(records, rows, bits_per_element: int = 32, sparsity: float | None = None):
+    """ipywidgets explorer for Jupyter/Colab: a slider over the recorded sparsities, redrawing the
+    communication-computation plane (matplotlib) and a table of accuracy, MACs and bits.
+
+    Needs a running kernel; in the static book use :func:`pruning_twin`.
+    """
+    import ipywidgets as w
+    import matplotlib.pyplot as plt
+
+    data = pruning_data(records, rows, bits_per_element)
+    values = data["sparsities"]
+    slider = w.SelectionSlider(options=[(f"{100 * v:.0f}%", v) for v in values],
+                               value=values[-1] if sparsity is None else _nearest(values, sparsity),
+                               description="sparsity", style={"description_width": "80px"},
+                               layout=w.Layout(width="480px"))
+    out = w.Output()
+
+    def refresh(*_):
+        k = values.index(slider.value)
+        with out:
+            out.clear_output(wait=True)
+            fig, ax = plt.subplots(figsize=(7, 4), constrained_layout=True)
+            xs, ys = zip(*data["original"])
+            ax.plot(xs, ys, "o-", color="tab:blue", label="original network, every split point")
+            cells = data["grid"][k]
+            ax.plot([c["device_macs"] for c in cells], [c["bits"] for c in cells], "s--", color="tab:orange",
+                    label=f"pruned, sparsity {slider.value:.2f}")
+            for s, c in zip(data["splits"], cells):
+                ax.annotate(f"{s}\n{100 * c['accuracy']:.1f}%", (c["device_macs"], c["bits"]),
+                            textcoords="offset points", xytext=(5, 5), fontsize=8)
+            ax.set(xscale="log", yscale="log", xlabel="device computation (MACs per image)",
+                   ylabel=f"bits sent per image ({bits_per_element}-bit)")
+            ax.grid(True, alpha=0.3)
+            ax.legend(fontsize=8)
+            plt.show()
+
+    slider.observe(refresh, names="value")
+    refresh()
+    return w.VBox([slider, out])

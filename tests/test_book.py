@@ -147,3 +147,13 @@ def test_install_cell_in_colab_clones_installs_without_replacing_torch_and_enter
     constraints = Path(pip[pip.index("-c") + 1]).read_text().splitlines()
     assert f"torch=={importlib.metadata.version('torch')}" in constraints
     assert chdir == "/content/coinfer-repo/book"
+
+
+def test_a_notebook_from_plain_jupytext_counts_as_synced_but_one_with_outputs_does_not():
+    md = CHAPTERS[0]
+    plain = jupytext.writes(jupytext.read(md), fmt="ipynb")     # random cell ids
+    assert sync.same_notebook(plain, sync.paired_notebook_text(md))
+    nb = nbformat.reads(plain, as_version=4)
+    code = next(c for c in nb.cells if c.cell_type == "code")
+    code.outputs = [nbformat.v4.new_output("stream", name="stdout", text="hello\n")]
+    assert not sync.same_notebook(nbformat.writes(nb), sync.paired_notebook_text(md))

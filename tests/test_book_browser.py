@@ -96,7 +96,9 @@ def assert_no_error(explorer):
 RENDER = """function (data, state, util) {
   var i = util.index("i");
   return {text: {y: util.int(data.y[i] * state.k)},
-          plot: {series: [{label: "curve", points: data.x.map(function (x, j) { return [x, data.y[j]]; })}],
+          plot: {series: [{label: "curve", points: data.x.map(function (x, j) { return [x, data.y[j]]; })},
+                          {label: "feasible", points: [[10, 300]], line: false, marker: "square"},
+                          {label: "none", points: []}],
                  highlight: [{x: data.x[i], y: data.y[i], label: "now"}],
                  hlines: [{y: 100, label: "line"}]},
           bars: [{label: "a", value: i + 1}, {label: "b", value: 1}]};
@@ -124,7 +126,9 @@ def test_standalone_explorers_move_with_the_arrow_keys_independently(browser, tm
     assert one.find_element(By.CSS_SELECTOR, 'output[data-slider-value="k"]').text == "10"
     # The plot: one polyline, four markers, a highlighted point that moved right, a legend.
     svg = one.find_element(By.CSS_SELECTOR, "svg[data-plot]")
-    assert len(svg.find_elements(By.TAG_NAME, "polyline")) == 1
+    assert len(svg.find_elements(By.TAG_NAME, "polyline")) == 1      # only the curve has a line
+    assert len(svg.find_elements(By.CSS_SELECTOR, "g[clip-path] circle")) == 4 + 1  # 4 markers + highlight
+    assert len(svg.find_elements(By.CSS_SELECTOR, "g[clip-path] rect")) == 1        # the square marker
     moved = float(svg.find_element(By.CSS_SELECTOR, '[data-highlight="now"]').get_attribute("cx"))
     still = float(two.find_element(By.CSS_SELECTOR, '[data-highlight="now"]').get_attribute("cx"))
     assert moved > still
@@ -220,7 +224,9 @@ def test_chapter1_twin_needs_nothing_from_outside_the_page(chapter1):
     # Everything the page requested: its own files, plus at most the allow-listed theme hosts.
     requested = chapter1.execute_script(
         "return performance.getEntriesByType('resource').map(function (e) { return e.name; })")
-    requested += [e.get_attribute("src") for e in chapter1.find_elements(By.CSS_SELECTOR, "script[src]")]
+    requested += [e.get_attribute("src") for e in chapter1.find_elements(By.CSS_SELECTOR, "script[src], img[src], iframe[src]")]
+    requested += [e.get_attribute("href") for e in chapter1.find_elements(By.CSS_SELECTOR, "link[href]")
+                  if (e.get_attribute("rel") or "") in ("stylesheet", "preload", "icon", "modulepreload")]
     external = {urlparse(u).hostname for u in requested if urlparse(u).scheme in ("http", "https")}
     assert external <= ALLOWED_EXTERNAL_HOSTS, f"the page loads from {sorted(external)}"
 
@@ -233,3 +239,47 @@ def test_chapter1_colab_button_opens_the_paired_notebook_on_main(chapter1):
     assert all(h.endswith("blob/main/book/01_data_amplification.ipynb") for h in links), links
     assert f"https://colab.research.google.com/github/{owner_repo}/blob/main/book/01_data_amplification.ipynb" in links
     assert (ROOT / "book" / "01_data_amplification.ipynb").exists()
+
+
+# ---------------------------------------------------------------------------------------------
+# Chapter 2 (pruning) in the built book
+# ---------------------------------------------------------------------------------------------
+
+CHAPTER2 = BOOK / "book" / "02_pruning.html"
+
+
+def test_chapter2_sparsity_twin_moves_to_the_recorded_numbers(browser):
+    from coinfer.paths import results_dir
+    from coinfer.results import load_table
+    from coinfer.widgets import pruning_data
+
+    By, Keys = _by(), _keys()
+    if not CHAPTER2.exists():
+        _unavailable(f"the built book is missing ({CHAPTER2}); run `make book` first")
+    browser.get(CHAPTER2.as_uri())
+    twins = browser.find_elements(By.CSS_SELECTOR, ".coinfer-explorer")
+    assert len(twins) == 1, f"expected chapter 2 to hold one kernel-free explorer, found {len(twins)}"
+    twin = twins[0]
+    assert_no_error(twin)
+    data = pruning_data(load_table(results_dir() / "pruning_quick.json").records,
+                        profile_splits(resnet18(width=1 / 8)))
+    slider = twin.find_element(By.CSS_SELECTOR, 'input[data-slider="sparsity"]')
+
+    def check(k):
+        assert int(slider.get_attribute("value")) == k
+        shown = readouts(twin)
+        for j, split in enumerate(data["splits"]):
+            cell = data["grid"][k][j]
+            text = shown[f"p{j}"]
+            assert f"{100 * cell['accuracy']:.2f}%" in text, (split, text)
+            assert f"{cell['device_macs'] / 1e6:.3f} M MACs" in text, (split, text)
+            assert f"{round(cell['bits']):,} bits" in text, (split, text)
+        return shown
+
+    last = len(data["sparsities"]) - 1
+    highest = check(last)                                # starts at the highest sparsity
+    slider.send_keys(Keys.ARROW_LEFT)
+    assert check(last - 1) != highest
+    slider.send_keys(Keys.HOME)                          # sparsity 0: the unpruned network
+    check(0)
+    assert "100%" in readouts(twin)["p0"]

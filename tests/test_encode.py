@@ -4,6 +4,7 @@ encoding experiment (coinfer.encode_experiment). Tiny networks and inputs: secon
 from __future__ import annotations
 
 import math
+import os
 import zlib
 
 import numpy as np
@@ -382,3 +383,152 @@ def test_run_encoding_writes_valid_records(net, tmp_path):
         assert r.device_macs > r.extra["encoder_macs"] > 0
     pool = loaded.select(method="original", split="pool")[0]
     assert pool.extra["bits_fixed"] == 8 * 32 and pool.bits_per_image <= pool.extra["bits_fixed"] + 8
+
+
+# ------------------------------------------------------------------------------- chapter 3 views
+
+def _table():
+    from coinfer.results import LookupTable, Provenance, Record
+
+    records = []
+    for split, acc in (("layer2.1", 0.85), ("pool", 0.89)):
+        for size, bits, entropy, kind in (("d16-k16", 7.5, 3.6, "vector"), ("d16-l4", 33.0, 31.0, "scalar")):
+            code = f"c4-{size}" if split != "pool" else size
+            records.append(Record(method="framework", split=split, code_size=code, accuracy=acc + (bits > 8) * 0.01,
+                                  device_macs=1000, device_params=10, server_macs=10, bits_per_image=bits,
+                                  bits_entropy=entropy,
+                                  extra={"quantizer": kind, "bits_model": entropy + 0.1, "bits_fixed": 4 if kind == "vector" else 32,
+                                         "bits_one_stream": entropy + 0.2, "encoder_share": 0.01, "encoder_macs": 10,
+                                         "codewords": [[-0.5, 0, 0.5, 0.9]] if kind == "scalar" else [],
+                                         "z_histogram": [[1] * 40]}))
+        records.append(Record(method="original", split=split, code_size="8bit-huffman", accuracy=0.9, device_macs=900,
+                              device_params=9, server_macs=11, bits_per_image=20000.0, bits_entropy=19900.0,
+                              extra={"accuracy_float": 0.905, "bits_fixed": 32768}))
+    return LookupTable(Provenance(dataset="fashion-mnist", preset="quick", command="test", wall_time_s=0), records)
+
+
+def test_floor_gap_and_summary():
+    from coinfer.encode_plots import floor_gap, summary_rows, unsplit_accuracy
+
+    table = _table()
+    assert unsplit_accuracy(table) == 0.905
+    gap = floor_gap(table, threshold_drop=0.02)          # threshold 0.885
+    assert set(gap["best_per_split"]) == {"pool"}
+    assert gap["best"].code_size == "d16-k16" and gap["ratio_to_floor"] == pytest.approx(7.5 / math.log2(10))
+    rows = summary_rows(table)
+    assert [r["code size"] for r in rows] == ["c4-d16-k16", "c4-d16-l4", "d16-k16", "d16-l4"]
+    assert rows[0]["original+Huffman bits"] == 20000
+
+
+def test_code_size_readout_matches_the_data():
+    from coinfer.encode_plots import code_size_data, code_size_readout
+
+    data = code_size_data(_table())
+    entry = data["splits"][1]
+    assert entry["split"] == "pool" and [s["code_size"] for s in entry["sizes"]] == ["d16-k16", "d16-l4"]
+    out = code_size_readout(entry, entry["sizes"][0])
+    assert out["accuracy"] == "89.00 %"
+    assert out["saving"].startswith("2,667 x fewer bits")
+
+
+def test_plots_draw(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from coinfer.encode_plots import framework_records, plot_accuracy_vs_bits, plot_codewords, plot_real_vs_entropy
+
+    table = _table()
+    plot_accuracy_vs_bits(table)
+    plot_real_vs_entropy(table)
+    plot_codewords(framework_records(table, "pool")[1])
+    with pytest.raises(ValueError, match="no per-element codewords"):
+        plot_codewords(framework_records(table, "pool")[0])
+
+
+def test_code_size_twin_is_self_contained():
+    pytest.importorskip("coinfer.widgets")
+    from coinfer.encode_plots import code_size_twin
+
+    html = code_size_twin(_table()).html
+    assert "<script" in html
+    assert 'src="http' not in html and "src='http" not in html     # nothing fetched from a CDN
+    assert "d16-k16" in html
+
+
+def test_any_device_module_can_feed_the_codec(net):
+    """A 'pruned' device part sending fewer channels: the decoder restores the server's shape."""
+    from coinfer.encode import CoInferenceModel
+
+    device_part, server_part = split(net, "layer2.1")
+    pruned = torch.nn.Sequential(device_part, torch.nn.Conv2d(8, 5, 1))     # 5 of 8 channels survive
+    codec = build_codec((5, 16, 16), "c2-d8-l4", output_shape=(8, 16, 16))
+    model = CoInferenceModel(pruned, codec, server_part).eval()
+    images = torch.randn(4, 3, 32, 32)
+    assert model(images).shape == (4, 10)
+    with torch.no_grad():
+        codec.bottleneck.init_kmeans(codec.encoder(pruned(images)))
+    codec.fit_entropy_model(pruned(images).detach())
+    assert torch.equal(model.receive(model.send(images)), model(images))
+    costs = codec_costs(pruned, codec, server_part)
+    assert costs.device_macs == thop_macs(pruned, (3, 32, 32))[0] + costs.encoder_macs
+    with pytest.raises(ValueError, match="same rank"):
+        build_codec((5, 16, 16), "c2-d8-l4", output_shape=(8,))
+
+
+def test_paper_style_settings_compute_features_per_batch(net, tmp_path):
+    """The paper preset's path (no cached features, augmentation, a stem split), on a few real images."""
+    from coinfer.data import load_dataset
+    from coinfer.encode_experiment import get_encode_config, run_encoding
+
+    try:
+        load_dataset("fashion-mnist", train=False, limit=1)
+    except Exception as error:   # pragma: no cover
+        pytest.skip(f"Fashion-MNIST unavailable: {error}")
+    paper = get_encode_config("paper")
+    assert not paper.precompute and paper.augment and paper.train_limit is None
+    config = get_encode_config("paper", splits=("stem",), code_sizes=("d4-l2",), train_limit=32, test_limit=16,
+                               warmup_epochs=1, epochs=1, batch_size=16, huffman_splits=(), eval_batch_size=8)
+    table = run_encoding("quick", config, model=net, command="test", log=lambda *_: None)
+    (record,) = table.records
+    assert record.split == "stem" and record.code_size == "c1-d4-l2"     # 4 channels // 8, at least 1
+    assert record.extra["roundtrip_exact"] and record.extra["test_images"] == 16
+
+
+def test_unknown_settings_are_refused():
+    from coinfer.encode_experiment import get_encode_config
+
+    with pytest.raises(ValueError, match="unknown encoding setting"):
+        get_encode_config("quick", epoch=3)
+    with pytest.raises(ValueError, match="no encoding settings for preset 'cifar'"):
+        get_encode_config("cifar")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(os.environ.get("COINFER_SLOW_TESTS") != "1",
+                    reason="~25 s on an idle 2-core machine: set COINFER_SLOW_TESTS=1")
+def test_committed_table_is_what_the_command_produces():
+    """Re-run one cell of `python -m coinfer encode --preset quick` (the cheapest split point, after
+    `pool`) and compare it with the committed table, number for number."""
+    from coinfer.encode_experiment import get_encode_config, run_encoding
+    from coinfer.paths import results_dir
+    from coinfer.results import load_table
+    from coinfer.train import checkpoint_dir
+    from coinfer.presets import get_preset
+
+    path = results_dir() / "encoding_quick.json"
+    if not path.exists() or not (checkpoint_dir(get_preset("quick")) / "baseline.pt").exists():
+        pytest.skip("needs the committed table and the quick baseline checkpoint")
+    committed = load_table(path)
+    config = get_encode_config("quick", splits=("pool",), code_sizes=("d8-l2",), huffman_splits=("pool",))
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)   # as the committed run (thread count can change float sums)
+    try:
+        fresh = run_encoding("quick", config, command="test", log=lambda *_: None)
+    finally:
+        torch.set_num_threads(threads)
+    for record in fresh.records:
+        (old,) = [r for r in committed.records if r.key == record.key]
+        new, old = record.to_dict(), old.to_dict()
+        for volatile in ("train_time_s",):
+            new["extra"].pop(volatile, None), old["extra"].pop(volatile, None)
+        assert new == old, record.key

@@ -355,3 +355,67 @@ def test_pruning_and_compaction_on_a_gpu():
     with torch.no_grad():
         torch.testing.assert_close(pruned.pipeline().eval()(x), pruned.model.eval()(x), rtol=1e-4, atol=1e-4)
     assert pruned_costs(pruned)["feature_shape"] == [8, 16, 16]
+    assert all(p.is_cuda for p in pruned.model.parameters())          # profiling moved nothing
+
+
+# -- the committed table and the chapter's explorers ---------------------------------------------
+
+def _quick_table():
+    from coinfer.paths import results_dir
+    from coinfer.results import load_table
+
+    return load_table(results_dir() / "pruning_quick.json")
+
+
+def test_committed_quick_table_is_consistent_with_the_network_it_describes():
+    from coinfer.profile import profile_splits
+
+    table = _quick_table()
+    config = get_prune_config("quick")
+    assert table.provenance.preset == "quick" and table.provenance.command.startswith("python -m coinfer prune")
+    records = table.select(method="framework-pruned")
+    assert len(records) == len(config.splits) * (len(config.sparsities) + 1)
+    profiles = {p.point: p for p in profile_splits(resnet18(width=1 / 8))}
+    for point in config.splits:
+        rows = sorted((r for r in records if r.split == point), key=lambda r: r.sparsity)
+        assert [r.sparsity for r in rows] == [0.0, *config.sparsities]
+        base = profiles[point]
+        assert (rows[0].device_macs, rows[0].bits_per_image) == (base.device_macs, base.feature_bits_float32)
+        channels = base.feature_shape[0]
+        for r in rows:
+            kept = channels - math.floor(r.sparsity * channels + 1e-9)
+            assert r.bits_per_image == 32 * kept * math.prod(base.feature_shape[1:])
+            assert r.extra["feature_bits_8bit"] * 4 == r.bits_per_image
+            assert r.server_macs == base.server_macs                      # the server is not pruned
+        macs = [r.device_macs for r in rows]
+        assert all(b < a for a, b in zip(macs, macs[1:]))
+        assert all(0.0 <= r.accuracy <= 1.0 for r in rows) and rows[-1].accuracy > 0.5
+
+
+def test_pruning_explorer_data_and_twin_from_the_committed_table():
+    from coinfer.profile import profile_splits
+    from coinfer.widgets import pruning_data, pruning_twin
+
+    records = _quick_table().records
+    rows = profile_splits(resnet18(width=1 / 8))
+    data = pruning_data(records, rows)
+    assert data["splits"] == ["layer1.1", "layer2.1", "layer3.1"]
+    assert data["sparsities"] == [0.0, 0.25, 0.5, 0.75]
+    assert len(data["grid"]) == 4 and all(len(row) == 3 for row in data["grid"])
+    assert data["grid"][0][1]["bits"] == 32 * 16 * 16 * 16
+    assert pruning_data(records, rows, bits_per_element=8)["grid"][0][1]["bits"] == 8 * 16 * 16 * 16
+    twin = pruning_twin(records, rows)
+    assert 'type="range"' in twin.html and "split after layer2.1" in twin.html
+    with pytest.raises(ValueError, match="miss"):
+        pruning_data([r for r in records if not (r.split == "layer2.1" and r.sparsity == 0.5)], rows)
+    with pytest.raises(ValueError, match="bits_per_element"):
+        pruning_data(records, rows, bits_per_element=16)
+
+
+def test_costs_leave_the_model_where_it_is():
+    net, device, pruner = pruned_at("layer2.1", 0.5, width=1 / 8)
+    pruned = PrunedModel("layer2.1", 0.5, 0.5, net, pruner.keep_indices())
+    before = {n: p.data_ptr() for n, p in net.named_parameters()}
+    pruned_costs(pruned)
+    assert {n: p.data_ptr() for n, p in net.named_parameters()} == before
+    assert not any(hasattr(m, "total_ops") for m in net.modules())      # thop counted copies

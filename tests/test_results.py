@@ -97,6 +97,8 @@ def test_save_is_atomic_and_leaves_no_temporary_files(table, tmp_path):
     table.save(tmp_path / "t.json")
     table.save(tmp_path / "t.json")
     assert [p.name for p in tmp_path.iterdir()] == ["t.json"]
+    # readable by others, like a file written with open(): the temporary file's 0600 is not kept
+    assert (tmp_path / "t.json").stat().st_mode & 0o044 == 0o044
 
 
 def test_merge_prefers_later_tables(table):

@@ -12,7 +12,7 @@ import pytest
 
 from coinfer.models import SPLIT_POINTS, resnet18
 from coinfer.profile import profile_splits
-from coinfer.widgets import (Plot, Slider, format_fixed, format_int, format_macs, format_seconds,
+from coinfer.widgets import (Plot, Slider, columns, format_fixed, format_int, format_macs, format_seconds,
                              rate_values_kBps, split_point_data, split_point_explorer, split_point_readout,
                              split_point_twin, static_explorer)
 
@@ -65,6 +65,8 @@ def test_slider_constructors_and_validation():
     assert Slider("a", "a", ["x", "y"]).shown == ("x", "y")
     with pytest.raises(ValueError, match="JavaScript identifier"):
         Slider("link rate", "x", [1, 2])
+    with pytest.raises(ValueError, match="distinct"):
+        Slider.log("a", "x", 1, 1.001, 5, digits=2)
     with pytest.raises(ValueError, match="at least 2 values"):
         Slider("a", "x", [1])
     with pytest.raises(ValueError, match="not one of its values"):
@@ -85,7 +87,7 @@ def test_explorer_html_is_self_contained_with_one_range_input_per_slider():
     # Nothing is fetched: no script/img/link sources, no stylesheet links, no CSS url().
     assert not [a for t, a in found if "src" in a or (t == "link")]
     assert not [a["href"] for t, a in found if "href" in a]
-    assert "url(" not in twin.html and "@import" not in twin.html
+    assert "@import" not in twin.html and not re.search(r"url\((?!#)", twin.html)  # only url(#clip)
     # Every id is unique and carries the explorer's id.
     ids = [a["id"] for _, a in found if "id" in a]
     assert len(ids) == len(set(ids)) and all(i.startswith(twin.element_id) for i in ids)
@@ -185,3 +187,16 @@ def test_ipywidgets_explorer_updates_when_its_sliders_move(full_rows):
     assert "2.0 ms" in shown.value
     with pytest.raises(ValueError, match="unknown split point"):
         split_point_explorer(full_rows, split="nowhere")
+
+
+def test_columns_turn_records_into_json_lists():
+    from coinfer.results import Record
+
+    records = [Record(method="original", split=s, accuracy=0.9, device_macs=m, device_params=1,
+                      server_macs=2, bits_per_image=b) for s, m, b in (("stem", 10, 800.0), ("pool", 99, 16.0))]
+    assert columns(records, ["split", "device_macs", "bits_per_image"]) == {
+        "split": ["stem", "pool"], "device_macs": [10, 99], "bits_per_image": [800.0, 16.0]}
+    assert columns([{"a": 1}, {"a": 2}], ["a"]) == {"a": [1, 2]}
+    json.dumps(columns(records, ["extra", "channel"]))
+    with pytest.raises(KeyError, match="no field 'latency'"):
+        columns(records, ["latency"])

@@ -24,6 +24,7 @@ import sys
 from pathlib import Path
 
 import jupytext
+import nbformat
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -132,6 +133,19 @@ def paired_notebook_text(md: Path) -> str:
     return jupytext.writes(nb, fmt="ipynb")
 
 
+def _content(text: str) -> tuple:
+    nb = nbformat.reads(text, as_version=4)
+    cells = [(c.cell_type, c.source, dict(c.metadata), c.get("outputs", []), c.get("execution_count"))
+             for c in nb.cells]
+    return cells, nb.metadata.get("kernelspec"), (nb.metadata.get("jupytext") or {}).get("formats")
+
+
+def same_notebook(text_a: str, text_b: str) -> bool:
+    """Whether two .ipynb texts hold the same cells, outputs and pairing, ignoring cell ids and
+    jupytext's version stamps (so that a notebook written by ``jupytext --sync`` counts as synced)."""
+    return _content(text_a) == _content(text_b)
+
+
 def sync_chapter(md: Path, source: str, check: bool = False) -> list[str]:
     """Bring one chapter's install cell and paired notebook up to date; return what changed."""
     changes = []
@@ -150,7 +164,7 @@ def sync_chapter(md: Path, source: str, check: bool = False) -> list[str]:
             raise RuntimeError(f"{md}: could not write the {TAG} cell; fix the chapter's first code cell by hand")
     ipynb = md.with_suffix(".ipynb")
     paired = paired_notebook_text(md)
-    if not ipynb.exists() or ipynb.read_text() != paired:
+    if not ipynb.exists() or not same_notebook(ipynb.read_text(), paired):
         changes.append(f"{ipynb.name}: re-pair from {md.name} (no outputs)")
         if not check:
             ipynb.write_text(paired)

@@ -1,0 +1,42 @@
+# coinfer: the two commands of the README, and a few helpers.
+#
+#   make book    set up (once), then build the book into _build/html, executing every chapter;
+#                any warning or failing cell fails the build
+#   make test    set up (once), then run the tests
+#
+# Setup (scripts/setup.sh) installs Fashion-MNIST and Chromium with apt-get when missing and
+# allowed, and `pip install -e .[book,test]` into the active env or ./.venv.
+
+# The interpreter chosen by setup; every command runs the checkout's own coinfer.
+PY = $$(cat .coinfer-python)
+RUN = PYTHONPATH="$(CURDIR)$${PYTHONPATH:+:$$PYTHONPATH}" $(PY)
+JUPYTER_BOOK = $(RUN) -c 'import sys; from jupyter_book.cli.main import main; sys.exit(main())'
+PYTEST_ARGS ?=
+
+.PHONY: book test browser-test setup colab-cells diagram clean
+
+book: .coinfer-python
+	rm -rf _build/html _build/jupyter_execute _build/.doctrees
+	$(JUPYTER_BOOK) build . -W -n || { echo "book build failed (see the warnings above)"; exit 1; }
+	@echo "book: open _build/html/index.html"
+
+# pytest exits with 5 when it collects no tests; that is not a failure.
+test: .coinfer-python
+	$(RUN) -m pytest $(PYTEST_ARGS) || [ $$? -eq 5 ]
+
+# Headless Chromium against the built book (run `make book` first).
+browser-test: .coinfer-python
+	COINFER_REQUIRE_BROWSER=1 $(RUN) -m pytest -m browser $(PYTEST_ARGS)
+
+setup .coinfer-python: pyproject.toml scripts/setup.sh
+	bash scripts/setup.sh
+
+# After editing _config.yml's repository.url or a chapter: rewrite the Colab cells and the .ipynb.
+colab-cells: .coinfer-python
+	$(RUN) tools/sync_colab_cells.py
+
+diagram: .coinfer-python
+	$(RUN) tools/make_framework_diagram.py
+
+clean:
+	rm -rf _build .pytest_cache

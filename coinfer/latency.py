@@ -1,0 +1,827 @@
+"""The co-inference latency model, the device's memory constraint, and choosing the best record.
+
+Shao & Zhang (2020), section V-C: a Raspberry Pi 3 (24 GFLOP/s, 1 GB RAM shared by CPU, GPU and
+other modules) runs the device part, an RTX 2080 Ti (13.45 TFLOP/s) the server part, and the
+configuration to deploy is "the best model from the [lookup] table for the particular edge
+environment" (section II-D). As in Neurosurgeon, each compute term is work / speed::
+
+    record (from a LookupTable)                      environment
+      device_macs, bits_per_image, server_macs  +    device FLOP/s, link rate, server FLOP/s, memory
+                     |
+                     v
+    T = 2 * device_macs / device_flops          (device computation,  s)
+      + bits_per_image  / rate_bits_per_s       (uplink transmission, s)
+      + 2 * server_macs / server_flops          (server computation,  s)
+
+    fits if  footprint(device part) <= memory the device gives the model
+    best  = argmin T over the records that fit and reach the accuracy threshold
+
+Units, stated once and used everywhere in coinfer:
+
+* **MACs** are multiply-accumulates; **FLOPs = 2 x MACs**; speeds are FLOP/s.
+* Link rates are **bits per second** inside the library. The paper quotes rates in KB/s
+  ("40 KBps"); coinfer reads **1 KB = 1000 bytes = 8000 bits** (decimal SI prefixes throughout, so
+  40 KB/s = 320,000 bit/s). :func:`parse_rate` accepts ``B/s``, ``KB/s``, ``MB/s``, ``GB/s``,
+  ``bit/s``, ``kbit/s``, ``Mbit/s`` and ``Gbit/s``.
+* Memory is in **bytes** (1 GB = 10^9 bytes).
+
+Not modelled (as in the paper): queueing, protocol overhead, the downlink of the answer, the time
+to encode/decode symbols (only the encoder/decoder networks' MACs are in the records), and the
+difference between FLOP/s on paper and FLOP/s in practice (``benchmarks/latency_calibration.py``
+measures that gap on this machine; chapter 6 discusses it).
+
+**The memory model.** The paper reports (i) that its PyTorch ResNet18 "needs more than 0.9 GB" on
+the Pi, while the float32 weights are only 44.7 MB, and (ii) that "roughly 40% of the uncompressed
+and 90% of the compressed model" fit. A byte-exact model of PyTorch on a Pi (interpreter, libtorch,
+allocator caches, convolution workspaces) is out of reach, so coinfer uses the simplest model that
+reproduces both statements and says what its two numbers mean::
+
+    footprint(device part) = overhead_factor x 4 bytes x (parameters + peak activation elements)
+    budget                 = device RAM x available_fraction
+
+``overhead_factor`` (:data:`PAPER_OVERHEAD_FACTOR`, about 20) is calibrated so that the full-width,
+unsplit ResNet18 needs 0.9 GB: it folds everything PyTorch needs beyond the raw float32 tensors into
+a proportional cost. ``available_fraction`` (0.36 for the Pi preset) is the share of the Pi's 1 GB
+that the model may use (the rest: operating system, GPU share, other modules), chosen so that the
+budget is 40% of the 0.9 GB footprint of the uncompressed network. With it, the original network
+can be split at most after ``layer3.1`` (the paper's s4, 25% of the parameters); a pruned device
+part fits deeper. Peak activations are counted by running the device part once on one image with
+forward hooks (:func:`peak_activation_elements`). The model is monotone in the split point.
+
+Example::
+
+    >>> from coinfer.latency import Environment, DEVICES, SERVERS, parse_rate, choose
+    >>> env = Environment(DEVICES["rpi3"], SERVERS["rtx2080ti"], parse_rate("40KB/s"))
+    >>> choice = choose(records, env, threshold=0.93)        # doctest: +SKIP
+    >>> choice.record.split, choice.latency.total_s          # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import re
+import statistics
+import time
+from dataclasses import dataclass, field, replace
+from typing import Iterable, Mapping, Sequence
+
+import torch
+from torch import nn
+
+from .models import SPLIT_POINTS, CifarResNet18, split
+from .profile import module_device
+from .results import Record
+
+BITS_PER_BYTE = 8
+#: 1 KB = 1000 bytes (decimal prefixes, as link rates are usually quoted).
+KILO = 1000
+BYTES_PER_FLOAT32 = 4
+
+#: The paper's statement: the PyTorch ResNet18 "needs more than 0.9 GB memory" on the Pi.
+PAPER_FULL_NETWORK_BYTES = 0.9e9
+#: The paper's statement: "roughly ... 40% of the uncompressed model" fits on the Pi.
+PAPER_UNCOMPRESSED_FRACTION = 0.40
+#: The paper's threshold rate: below ~40 KB/s the framework keeps latency near 0.1 s.
+PAPER_LOW_RATE_BPS = 40 * KILO * BITS_PER_BYTE
+PAPER_LOW_RATE_LATENCY_S = 0.1
+
+
+def _check_positive(name: str, value, allow_zero: bool = False) -> float:
+    """``value`` as a float, or a ValueError naming ``name``, the bad value and what is allowed."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"{name} must be a number, got {value!r} ({type(value).__name__})")
+    value = float(value)
+    if not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
+        allowed = ">= 0" if allow_zero else "> 0"
+        raise ValueError(f"{name} must be finite and {allowed}, got {value!r}")
+    return value
+
+
+# --------------------------------------------------------------------------------------------------
+# Hardware
+# --------------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class DeviceSpec:
+    """The edge device: its speed and the memory it gives the device part.
+
+    Parameters
+    ----------
+    name : str
+    flops : float
+        Sustained speed in FLOP/s (FLOPs = 2 x MACs).
+    memory_bytes : float
+        RAM in bytes.
+    available_fraction : float
+        Share of ``memory_bytes`` the device part may occupy, in (0, 1]; the rest is taken by the
+        operating system and other modules. The memory budget is ``memory_bytes * available_fraction``.
+    """
+
+    name: str
+    flops: float
+    memory_bytes: float
+    available_fraction: float = 1.0
+
+    def __post_init__(self):
+        object.__setattr__(self, "flops", _check_positive(f"{self.name}: flops (FLOP/s)", self.flops))
+        object.__setattr__(self, "memory_bytes",
+                           _check_positive(f"{self.name}: memory_bytes", self.memory_bytes))
+        fraction = _check_positive(f"{self.name}: available_fraction", self.available_fraction)
+        if fraction > 1:
+            raise ValueError(f"{self.name}: available_fraction must be in (0, 1], got {fraction!r}")
+        object.__setattr__(self, "available_fraction", fraction)
+
+    @property
+    def budget_bytes(self) -> float:
+        """Memory the device part may use, in bytes."""
+        return self.memory_bytes * self.available_fraction
+
+    def scaled(self, compute: float = 1.0, memory: float = 1.0, name: str | None = None) -> "DeviceSpec":
+        """This device with its speed multiplied by ``compute`` and its memory by ``memory``.
+
+        Used to ask the paper's question of a smaller network: a width-1/8 ResNet18 does 1/61 of
+        the full network's work, so a Pi slowed down 61 times runs it as long as the real Pi runs
+        the paper's network (see :func:`scale_to_width`).
+        """
+        compute = _check_positive("compute scale", compute)
+        memory = _check_positive("memory scale", memory)
+        return replace(self, name=name or f"{self.name} (x{compute:.3g} speed, x{memory:.3g} memory)",
+                       flops=self.flops * compute, memory_bytes=self.memory_bytes * memory)
+
+
+@dataclass(frozen=True)
+class ServerSpec:
+    """The edge server: its speed in FLOP/s (and memory in bytes, informational; never binding)."""
+
+    name: str
+    flops: float
+    memory_bytes: float | None = None
+
+    def __post_init__(self):
+        object.__setattr__(self, "flops", _check_positive(f"{self.name}: flops (FLOP/s)", self.flops))
+        if self.memory_bytes is not None:
+            object.__setattr__(self, "memory_bytes",
+                               _check_positive(f"{self.name}: memory_bytes", self.memory_bytes))
+
+    def scaled(self, compute: float = 1.0, name: str | None = None) -> "ServerSpec":
+        compute = _check_positive("compute scale", compute)
+        return replace(self, name=name or f"{self.name} (x{compute:.3g} speed)", flops=self.flops * compute)
+
+
+#: The paper's edge device (section V-C). 36% of its 1 GB is available to the model: the budget is
+#: then 0.36 GB = 40% of the 0.9 GB the uncompressed network needs (see the module docstring).
+DEVICES = {
+    "rpi3": DeviceSpec("Raspberry Pi 3", flops=24e9, memory_bytes=1e9,
+                       available_fraction=PAPER_UNCOMPRESSED_FRACTION * PAPER_FULL_NETWORK_BYTES / 1e9),
+}
+#: The paper's edge server (section V-C).
+SERVERS = {
+    "rtx2080ti": ServerSpec("RTX 2080 Ti", flops=13.45e12, memory_bytes=11e9),
+}
+
+
+# --------------------------------------------------------------------------------------------------
+# Parsing quantities with units
+# --------------------------------------------------------------------------------------------------
+
+_SI = {"": 1.0, "k": 1e3, "K": 1e3, "M": 1e6, "G": 1e9, "T": 1e12}
+_NUMBER = r"([+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)"
+_RATE_RE = re.compile(_NUMBER + r"\s*([kKMGT]?)(B|bit)(?:/s|ps)$")
+RATE_UNITS = ("B/s", "KB/s", "MB/s", "GB/s", "bit/s", "kbit/s", "Mbit/s", "Gbit/s")
+
+
+def parse_rate(text: str | float) -> float:
+    """A link rate in bits per second, from a string with a unit (``"40KB/s"``, ``"2 Mbit/s"``).
+
+    ``B`` is bytes (8 bits), ``bit`` is bits; prefixes are decimal (1 KB/s = 8000 bit/s). ``ps``
+    may stand for ``/s`` (the paper writes "40KBps"). A bare number is read as bit/s only when it
+    is a Python number, never from a string, so that "40" cannot silently mean 40 bit/s.
+
+    Raises
+    ------
+    ValueError
+        For a string without a known unit, or a rate that is not finite and > 0.
+    """
+    if isinstance(text, (int, float)) and not isinstance(text, bool):
+        return _check_positive("link rate (bit/s)", text)
+    if not isinstance(text, str):
+        raise ValueError(f"link rate must be a string with a unit or a number of bit/s, got {text!r}")
+    match = _RATE_RE.match(text.strip())
+    if not match:
+        raise ValueError(f"cannot read link rate {text!r}: expected a number and one of the units "
+                         f"{', '.join(RATE_UNITS)} (e.g. '40KB/s', '1.5 Mbit/s'); 1 KB = 1000 bytes")
+    number, prefix, unit = match.groups()
+    value = float(number) * _SI[prefix] * (BITS_PER_BYTE if unit == "B" else 1)
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(f"link rate {text!r} must be finite and > 0")
+    return value
+
+
+def format_rate(bits_per_s: float) -> str:
+    """A rate in bit/s as the paper would write it, in bytes per second (``"40 KB/s"``)."""
+    bytes_per_s = bits_per_s / BITS_PER_BYTE
+    for unit, size in (("GB/s", 1e9), ("MB/s", 1e6), ("KB/s", 1e3)):
+        if bytes_per_s >= size:
+            return f"{bytes_per_s / size:.4g} {unit}"
+    return f"{bytes_per_s:.4g} B/s"
+
+
+def _parse_quantity(text: str, unit_pattern: str, what: str, example: str) -> float:
+    match = re.fullmatch(_NUMBER + r"\s*([kKMGT]?)" + unit_pattern, text.strip())
+    if not match:
+        raise ValueError(f"cannot read {what} {text!r}: expected a number with an optional SI prefix, "
+                         f"e.g. {example}")
+    value = float(match.group(1)) * _SI[match.group(2)]
+    return _check_positive(what, value)
+
+
+def parse_flops(text: str) -> float:
+    """FLOP/s from ``"24e9"``, ``"24G"``, ``"24 GFLOP/s"`` or ``"13.45TFLOPS"``."""
+    return _parse_quantity(text, r"(?:FLOP/s|FLOPS|flop/s|flops)?", "speed (FLOP/s)", "'24e9' or '24GFLOP/s'")
+
+
+def parse_bytes(text: str) -> float:
+    """Bytes from ``"1e9"``, ``"1GB"`` or ``"512 MB"`` (decimal prefixes)."""
+    return _parse_quantity(text, r"B?", "memory (bytes)", "'1e9', '1GB' or '512MB'")
+
+
+def parse_device(text: str) -> DeviceSpec:
+    """A preset name (``rpi3``) or ``<FLOP/s>,<memory>[,<available fraction>]`` (``"24e9,1GB"``).
+
+    A typed device gives the whole of its memory to the model unless a fraction follows.
+    """
+    if text in DEVICES:
+        return DEVICES[text]
+    parts = [p.strip() for p in text.split(",")]
+    if len(parts) not in (2, 3):
+        raise ValueError(f"cannot read device {text!r}: give a preset ({', '.join(DEVICES)}) or "
+                         "'<FLOP/s>,<memory>[,<available fraction>]', e.g. '24GFLOP/s,1GB' or '24e9,1e9,0.36'")
+    fraction = 1.0
+    if len(parts) == 3:
+        try:
+            fraction = float(parts[2])
+        except ValueError:
+            raise ValueError(f"device {text!r}: available fraction {parts[2]!r} is not a number in (0, 1]") from None
+    return DeviceSpec(f"device {parts[0]} FLOP/s, {parts[1]}", flops=parse_flops(parts[0]),
+                      memory_bytes=parse_bytes(parts[1]), available_fraction=fraction)
+
+
+def parse_server(text: str) -> ServerSpec:
+    """A preset name (``rtx2080ti``) or a speed (``"13.45TFLOP/s"``, ``"1e12"``)."""
+    if text in SERVERS:
+        return SERVERS[text]
+    try:
+        flops = parse_flops(text)
+    except ValueError as error:
+        raise ValueError(f"{error}; or give a server preset: {', '.join(SERVERS)}") from None
+    return ServerSpec(f"server {text} FLOP/s", flops=flops)
+
+
+# --------------------------------------------------------------------------------------------------
+# Memory
+# --------------------------------------------------------------------------------------------------
+
+def peak_activation_elements(module: nn.Module, input_shape: Sequence[int]) -> int:
+    """Largest number of activation elements alive at once while ``module`` runs on one input.
+
+    Runs ``module`` on one zero input of ``input_shape`` (no batch axis) with forward hooks on
+    every submodule. At each leaf module the live set is: its input, its output (once, if computed
+    in place), and the inputs held by the containers around it that are not ``nn.Sequential``
+    (a residual block keeps its input until the addition). Tensors are identified by their storage,
+    so a tensor is never counted twice. This estimates what PyTorch keeps alive; it misses
+    temporaries held only in Python locals (e.g. the residual branch's output while the shortcut
+    convolution runs), which the memory model's overhead factor absorbs. Parameters are not
+    included. The input image counts (it is alive at the start).
+    """
+    held: list[dict[int, int]] = []
+    peak = [math.prod(input_shape)]
+
+    def tensors(value) -> dict[int, int]:
+        found = {}
+        for t in (value if isinstance(value, (tuple, list)) else (value,)):
+            if isinstance(t, torch.Tensor):
+                found[t.untyped_storage().data_ptr()] = t.numel()
+        return found
+
+    def before(mod, inputs):
+        keeps_input = not isinstance(mod, nn.Sequential) and any(True for _ in mod.children())
+        held.append(tensors(inputs) if keeps_input else {})
+
+    def after(mod, inputs, output):
+        held.pop()
+        if any(True for _ in mod.children()):
+            return
+        live: dict[int, int] = {}
+        for group in held:
+            live.update(group)
+        live.update(tensors(inputs))
+        live.update(tensors(output))
+        peak[0] = max(peak[0], sum(live.values()))
+
+    handles = []
+    for mod in module.modules():
+        handles.append(mod.register_forward_pre_hook(before))
+        handles.append(mod.register_forward_hook(after))
+    try:
+        was_training = module.training
+        module.eval()
+        with torch.no_grad():
+            module(torch.zeros(1, *input_shape, device=module_device(module)))
+        module.train(was_training)
+    finally:
+        for handle in handles:
+            handle.remove()
+    return int(peak[0])
+
+
+def split_activations(model: CifarResNet18, input_shape: Sequence[int] = (3, 32, 32)) -> dict[str, int]:
+    """:func:`peak_activation_elements` of the device part at every split point of ``model``.
+
+    Between stages only the stage's output is alive, so the device part's peak after stage k is the
+    largest of the stages' own peaks up to k (each includes the stage's input); the stages are run
+    once. At ``input`` the device holds only the image. Pruning never enlarges activations, so these
+    values of the unpruned network bound those of a pruned device part at the same split.
+    """
+    peaks, shape = [math.prod(input_shape)], tuple(input_shape)
+    x = torch.zeros(1, *shape, device=module_device(model))
+    with torch.no_grad():
+        for stage in model.eval().stages().values():
+            peaks.append(max(peaks[-1], peak_activation_elements(stage, tuple(x.shape[1:]))))
+            x = stage(x)
+    return dict(zip(SPLIT_POINTS, peaks))
+
+
+@dataclass(frozen=True)
+class MemoryModel:
+    """Footprint of a device part: ``overhead_factor x bytes_per_value x (params + peak activations)``.
+
+    ``overhead_factor`` folds PyTorch's runtime costs into a proportional factor (see the module
+    docstring); ``1.0`` gives the raw float32 size.
+    """
+
+    overhead_factor: float
+    bytes_per_value: int = BYTES_PER_FLOAT32
+
+    def __post_init__(self):
+        object.__setattr__(self, "overhead_factor", _check_positive("overhead_factor", self.overhead_factor))
+
+    def footprint_bytes(self, params: int, activations: int) -> float:
+        """Bytes the device part needs (parameters and activations are element counts)."""
+        return self.overhead_factor * (self.bytes_per_value * (params + activations))
+
+
+def calibrate_overhead_factor(model: CifarResNet18 | None = None,
+                              target_bytes: float = PAPER_FULL_NETWORK_BYTES) -> float:
+    """The overhead factor that makes the whole ``model`` (default: full-width ResNet18) need ``target_bytes``."""
+    _, params, activations = _whole_network(model) if model is not None else _width_totals(1.0)
+    return target_bytes / (BYTES_PER_FLOAT32 * (params + activations))
+
+
+def _whole_network(model: CifarResNet18) -> tuple[int, int, int]:
+    """MACs, parameters (as :mod:`coinfer.profile` counts them) and peak activations of all of ``model``."""
+    from .profile import profile_splits
+
+    whole = profile_splits(model)[-1]
+    return whole.device_macs, whole.device_params, split_activations(model)["output"]
+
+
+@functools.lru_cache(maxsize=8)
+def _width_totals(width: float) -> tuple[int, int, int]:
+    from .models import resnet18
+
+    return _whole_network(resnet18(width=width))
+
+
+#: :func:`calibrate_overhead_factor` of the full-width ResNet18 (11,173,962 parameters, 196,608
+#: peak activation elements), so that it needs the paper's 0.9 GB; a test recomputes it.
+PAPER_OVERHEAD_FACTOR = 0.9e9 / (4 * (11_173_962 + 196_608))
+PAPER_MEMORY = MemoryModel(PAPER_OVERHEAD_FACTOR)
+
+
+# --------------------------------------------------------------------------------------------------
+# Latency and the choice
+# --------------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Environment:
+    """Where the inference runs: device, server, uplink rate (bit/s) and the memory model."""
+
+    device: DeviceSpec
+    server: ServerSpec
+    rate_bps: float
+    memory: MemoryModel = PAPER_MEMORY
+
+    def __post_init__(self):
+        object.__setattr__(self, "rate_bps", parse_rate(self.rate_bps))
+
+    def with_rate(self, rate: str | float) -> "Environment":
+        return replace(self, rate_bps=parse_rate(rate))
+
+    def describe(self) -> str:
+        return (f"{self.device.name} ({self.device.flops / 1e9:.4g} GFLOP/s, "
+                f"{self.device.budget_bytes / 1e6:.4g} MB for the model) -> {format_rate(self.rate_bps)} -> "
+                f"{self.server.name} ({self.server.flops / 1e12:.4g} TFLOP/s)")
+
+
+@dataclass(frozen=True)
+class LatencyBreakdown:
+    """Seconds per image on the device, on the link and on the server."""
+
+    device_s: float
+    communication_s: float
+    server_s: float
+
+    @property
+    def total_s(self) -> float:
+        # Summed in this order everywhere (the explorer's JavaScript too), so that both agree exactly.
+        return self.device_s + self.communication_s + self.server_s
+
+
+def latency(record: Record, env: Environment) -> LatencyBreakdown:
+    """End-to-end latency of ``record`` in ``env`` (see the module docstring for the formula)."""
+    return LatencyBreakdown(device_s=2 * record.device_macs / env.device.flops,
+                            communication_s=record.bits_per_image / env.rate_bps,
+                            server_s=2 * record.server_macs / env.server.flops)
+
+
+#: Where a record may carry its own peak activation count (elements, batch of one).
+ACTIVATIONS_KEY = "device_peak_activations"
+
+
+def record_activations(record: Record, activations: Mapping[str, int] | None = None) -> int:
+    """Peak activation elements of ``record``'s device part.
+
+    Taken from ``record.extra["device_peak_activations"]`` when the record carries it, else from
+    ``activations[record.split]`` (e.g. :func:`split_activations` of the table's unpruned network,
+    an upper bound for pruned parts).
+    """
+    if ACTIVATIONS_KEY in record.extra:
+        return int(record.extra[ACTIVATIONS_KEY])
+    if activations is None or record.split not in activations:
+        raise ValueError(f"record {record.key} has no extra[{ACTIVATIONS_KEY!r}] and no activation count "
+                         f"was given for split {record.split!r}; pass activations=split_activations(model)")
+    return int(activations[record.split])
+
+
+def footprint_bytes(record: Record, memory: MemoryModel = PAPER_MEMORY,
+                    activations: Mapping[str, int] | None = None) -> float:
+    """Memory ``record``'s device part needs under ``memory``, in bytes."""
+    return memory.footprint_bytes(record.device_params, record_activations(record, activations))
+
+
+@dataclass(frozen=True)
+class Choice:
+    """The best record for an environment, with why it won."""
+
+    record: Record
+    latency: LatencyBreakdown
+    footprint_bytes: float
+    candidates: int     # records of the method(s) considered
+    feasible: int       # of which met the accuracy threshold and fit in memory
+
+
+class NoFeasibleConfiguration(ValueError):
+    """No record meets both the accuracy threshold and the memory budget; says which failed how."""
+
+    def __init__(self, method: str | None, candidates: int, below_accuracy: int, over_memory: int,
+                 threshold: float | None, budget_bytes: float, best_accuracy: float | None,
+                 smallest_footprint: float | None):
+        self.method, self.candidates = method, candidates
+        self.below_accuracy, self.over_memory = below_accuracy, over_memory
+        self.threshold, self.budget_bytes = threshold, budget_bytes
+        who = f"method {method!r}" if method else "any method"
+        if candidates == 0:
+            reason = "the table has no records" + (f" of method {method!r}" if method else "")
+        else:
+            parts = []
+            if below_accuracy:
+                parts.append(f"{below_accuracy} below the accuracy threshold {threshold:.4f} "
+                             f"(best accuracy {best_accuracy:.4f})")
+            if over_memory:
+                parts.append(f"{over_memory} over the memory budget {budget_bytes / 1e6:.4g} MB "
+                             f"(smallest footprint {smallest_footprint / 1e6:.4g} MB)")
+            reason = f"of {candidates} records, " + " and ".join(parts)
+        super().__init__(f"no configuration of {who} fits: {reason}")
+
+    @property
+    def reason(self) -> str:
+        """``"accuracy"``, ``"memory"``, ``"accuracy and memory"`` or ``"no records"``."""
+        if self.candidates == 0:
+            return "no records"
+        return " and ".join(w for w, n in (("accuracy", self.below_accuracy), ("memory", self.over_memory)) if n)
+
+
+def _sort_key(record: Record, breakdown: LatencyBreakdown) -> tuple:
+    # Ties (equal latency to the last bit) go to less device work, then fewer bits, then the higher
+    # accuracy, then a fixed order of the key, so the choice never depends on the table's order.
+    return (breakdown.total_s, record.device_macs, record.bits_per_image, -record.accuracy,
+            record.method, SPLIT_POINTS.index(record.split), record.sparsity, record.code_size, record.channel)
+
+
+def choose(records: Iterable[Record], env: Environment, threshold: float | None = None,
+           method: str | None = None, activations: Mapping[str, int] | None = None) -> Choice:
+    """The record with the least latency in ``env`` among those that fit.
+
+    Parameters
+    ----------
+    records : iterable of Record
+    env : Environment
+    threshold : float or None
+        Minimum accuracy (a fraction); ``None`` accepts every accuracy.
+    method : str or None
+        Consider only this method's records (``None``: all methods, the overall best).
+    activations : mapping split point -> elements, optional
+        Peak activations for records that do not carry their own (see :func:`record_activations`).
+
+    Raises
+    ------
+    NoFeasibleConfiguration
+        When no record reaches ``threshold`` and fits the device's memory; its message counts the
+        records that failed on accuracy and on memory.
+    """
+    if threshold is not None:
+        threshold = _check_positive("accuracy threshold", threshold, allow_zero=True)
+        if threshold > 1:
+            raise ValueError(f"accuracy threshold must be a fraction in [0, 1], got {threshold!r}")
+    pool = [r for r in records if method is None or r.method == method]
+    budget = env.device.budget_bytes
+    best, below, over, feasible = None, 0, 0, 0
+    for record in pool:
+        size = footprint_bytes(record, env.memory, activations)
+        accurate = threshold is None or record.accuracy >= threshold
+        fits = size <= budget
+        below += not accurate
+        over += not fits
+        if accurate and fits:
+            feasible += 1
+            breakdown = latency(record, env)
+            if best is None or _sort_key(record, breakdown) < _sort_key(best[0], best[1]):
+                best = (record, breakdown, size)
+    if best is None:
+        raise NoFeasibleConfiguration(
+            method, len(pool), below, over, threshold, budget,
+            max((r.accuracy for r in pool), default=None),
+            min((footprint_bytes(r, env.memory, activations) for r in pool), default=None))
+    return Choice(best[0], best[1], best[2], candidates=len(pool), feasible=feasible)
+
+
+def choose_per_method(records: Sequence[Record], env: Environment, threshold: float | None = None,
+                      activations: Mapping[str, int] | None = None
+                      ) -> dict[str, Choice | NoFeasibleConfiguration]:
+    """:func:`choose` for every method in ``records`` (in order of first appearance)."""
+    out: dict[str, Choice | NoFeasibleConfiguration] = {}
+    for method in dict.fromkeys(r.method for r in records):
+        try:
+            out[method] = choose(records, env, threshold, method=method, activations=activations)
+        except NoFeasibleConfiguration as none_fits:
+            out[method] = none_fits
+    return out
+
+
+def default_threshold(records: Sequence[Record], drop_points: float) -> float:
+    """The accuracy threshold of a table: its baseline accuracy minus ``drop_points`` points.
+
+    The baseline is the best accuracy of the ``original`` records (splitting is lossless, so they
+    all carry the unsplit network's accuracy), or of all records when there is no ``original``.
+    Paper: 95% - 2 points = 93%.
+    """
+    if not records:
+        raise ValueError("cannot derive an accuracy threshold from an empty table")
+    pool = [r for r in records if r.method == "original"] or list(records)
+    return max(r.accuracy for r in pool) - drop_points / 100
+
+
+# --------------------------------------------------------------------------------------------------
+# Records of the original network, and hardware scaled to a narrower network
+# --------------------------------------------------------------------------------------------------
+
+def original_records(model: CifarResNet18, accuracy: float, input_shape: Sequence[int] = (3, 32, 32),
+                     points: Sequence[str] = SPLIT_POINTS) -> list[Record]:
+    """Records of the uncompressed ``model`` split at each of ``points``, sending float32 features.
+
+    Splitting is lossless, so every record has the unsplit network's ``accuracy``. MACs and
+    parameters come from :func:`coinfer.profile.profile_splits` (thop). The device sends its
+    feature as float32 (``feature_bits_float32``): at ``input`` that is the normalized image tensor
+    (the server-based method's PNG is its own baseline); at ``output`` only the decision is sent,
+    ceil(log2(classes)) bits. Each record carries its peak activations in
+    ``extra["device_peak_activations"]``. (The sweep's ``original`` baseline, with 8-bit features
+    and Huffman coding, replaces these records where it exists.)
+    """
+    from .profile import profile_splits
+
+    activations = split_activations(model, input_shape)
+    classes = model.config.num_classes
+    records = []
+    for row in profile_splits(model, tuple(input_shape)):
+        if row.point not in points:
+            continue
+        bits = math.ceil(math.log2(classes)) if row.point == "output" else row.feature_bits_float32
+        records.append(Record(
+            method="original", split=row.point, accuracy=float(accuracy),
+            device_macs=row.device_macs, device_params=row.device_params, server_macs=row.server_macs,
+            bits_per_image=float(bits), code_size="float32",
+            extra={ACTIVATIONS_KEY: activations[row.point], "width": model.config.width,
+                   "feature_shape": list(row.feature_shape)}))
+    return records
+
+
+def scale_to_width(device: DeviceSpec, server: ServerSpec, width: float,
+                   memory: MemoryModel = PAPER_MEMORY) -> tuple[DeviceSpec, ServerSpec]:
+    """``device`` and ``server`` slowed (and the device's memory shrunk) for a ResNet18 of ``width``.
+
+    A width-``w`` network needs less work and memory than the paper's full-width one; dividing the
+    hardware's speeds by the ratio of the unsplit networks' MACs, and the device's memory by the
+    ratio of their footprints, makes the narrow network take as long and fill as large a share of
+    memory as the paper's network does on the paper's hardware. The link is not scaled: that is
+    the variable of Fig. 4.
+    """
+    (macs, params, act), (full_macs, full_params, full_act) = _width_totals(width), _width_totals(1.0)
+    size, full_size = memory.footprint_bytes(params, act), memory.footprint_bytes(full_params, full_act)
+    label = f"width {width:g}"
+    return (device.scaled(compute=macs / full_macs, memory=size / full_size,
+                          name=f"{device.name}, scaled to {label}"),
+            server.scaled(compute=macs / full_macs, name=f"{server.name}, scaled to {label}"))
+
+
+# --------------------------------------------------------------------------------------------------
+# Measuring real device time (for calibrating the FLOP model)
+# --------------------------------------------------------------------------------------------------
+
+def time_forward(module: nn.Module, input_shape: Sequence[int], repeats: int = 20, warmup: int = 3,
+                 batch: int = 1) -> list[float]:
+    """Wall-clock seconds of ``repeats`` forward passes of ``module`` on a zero batch, after ``warmup``.
+
+    Runs under ``torch.no_grad()`` in eval mode with the current ``torch.get_num_threads()``.
+    Returns every repeat (take the median; the first runs after start-up are the slowest).
+    """
+    if repeats < 1 or warmup < 0:
+        raise ValueError(f"repeats must be >= 1 and warmup >= 0, got repeats={repeats}, warmup={warmup}")
+    device = module_device(module)
+    if device.type != "cpu":   # no synchronization here: GPU kernels would run on after the clock stops
+        raise ValueError(f"time_forward times CPU execution; the module is on {device} (move it with .cpu())")
+    module = module.eval()
+    x = torch.zeros(batch, *input_shape)
+    times = []
+    with torch.no_grad():
+        for i in range(warmup + repeats):
+            start = time.perf_counter()
+            module(x)
+            elapsed = time.perf_counter() - start
+            if i >= warmup:
+                times.append(elapsed)
+    return times
+
+
+@dataclass(frozen=True)
+class CalibrationRow:
+    """Measured vs FLOP-predicted time of one device part."""
+
+    width: float
+    split: str
+    device_macs: int
+    measured_s: float        # median over repeats
+    predicted_s: float       # 2 * MACs / effective FLOP/s
+
+    @property
+    def ratio(self) -> float:
+        """measured / predicted (1 = the FLOP model is exact)."""
+        return self.measured_s / self.predicted_s
+
+
+def calibrate(widths: Sequence[float] = (0.125, 1.0), points: Sequence[str] = ("stem", "layer1.1", "layer2.1",
+              "layer3.1", "pool"), repeats: int = 20, warmup: int = 3, seed: int = 0
+              ) -> tuple[float, list[CalibrationRow]]:
+    """Time device parts on this machine and compare them with the FLOP model.
+
+    The effective speed is fitted as total FLOPs / total median time over all measured parts
+    (a least-work-weighted average, dominated by the largest parts); each row's prediction uses it.
+
+    Returns
+    -------
+    effective_flops : float
+        FLOP/s of this machine for these networks, as the FLOP model sees it.
+    rows : list of CalibrationRow
+    """
+    from .models import resnet18
+    from .profile import profile_splits
+
+    torch.manual_seed(seed)
+    parts = []      # (width, point, MACs, device part)
+    for width in widths:
+        model = resnet18(width=width).eval()
+        macs = {row.point: row.device_macs for row in profile_splits(model)}
+        parts += [(width, point, macs[point], split(model, point)[0]) for point in points]
+    # Round-robin over the parts, one run each per round, so that a burst of load from other
+    # processes slows every part alike instead of a few of them.
+    times: list[list[float]] = [[] for _ in parts]
+    for _, _, _, part in parts:
+        time_forward(part, (3, 32, 32), repeats=1, warmup=warmup)
+    for _ in range(repeats):
+        for i, (_, _, _, part) in enumerate(parts):
+            times[i] += time_forward(part, (3, 32, 32), repeats=1, warmup=0)
+    measured = [(w, p, m, statistics.median(t)) for (w, p, m, _), t in zip(parts, times)]
+    effective = sum(2 * m for _, _, m, _ in measured) / sum(s for *_, s in measured)
+    rows = [CalibrationRow(w, p, m, s, 2 * m / effective) for w, p, m, s in measured]
+    return effective, rows
+
+
+# --------------------------------------------------------------------------------------------------
+# Tables: loading records with what the chooser needs, and the float32 original table
+# --------------------------------------------------------------------------------------------------
+
+@dataclass
+class Candidates:
+    """Records from one or more lookup tables, ready for :func:`choose`.
+
+    ``activations`` bounds the peak activations of records that carry none (those of the unpruned
+    network of the tables' width); ``width`` is that network's width; ``sources`` describe the tables.
+    """
+
+    records: list[Record]
+    activations: dict[str, int]
+    width: float
+    preset: str
+    accuracy_drop: float
+    sources: list[str] = field(default_factory=list)
+
+    @property
+    def methods(self) -> list[str]:
+        return list(dict.fromkeys(r.method for r in self.records))
+
+    def threshold(self) -> float:
+        """The preset's threshold: the table's baseline accuracy minus the preset's accuracy drop."""
+        return default_threshold(self.records, self.accuracy_drop)
+
+
+def original_table_path(preset: str = "quick"):
+    """Where :func:`write_original_table` writes the preset's float32 ``original`` table."""
+    from .paths import results_dir
+
+    return results_dir() / f"original-float32-{preset}.json"
+
+
+def write_original_table(preset: str = "quick", path=None):
+    """Profile the preset's trained baseline at every split point and save its float32 records.
+
+    Regenerate with ``python -m coinfer original-table --preset quick``. The baseline checkpoint
+    must exist (``python -m coinfer train --preset quick``); nothing is trained here.
+    """
+    from .presets import get_preset
+    from .results import LookupTable, Provenance
+    from .train import checkpoint_dir, load_model
+
+    spec = get_preset(preset)
+    checkpoint = checkpoint_dir(spec) / "baseline.pt"
+    if not checkpoint.exists():
+        raise FileNotFoundError(f"no baseline checkpoint at {checkpoint}; train it first with "
+                                f"'python -m coinfer train --preset {preset}'")
+    start = time.time()
+    model, meta = load_model(checkpoint, torch.device("cpu"))
+    records = original_records(model, meta["test_accuracy"])
+    table = LookupTable(Provenance.collect(spec.dataset, spec.name, time.time() - start,
+                                           command=f"python -m coinfer original-table --preset {preset}",
+                                           seed=meta.get("seed")), records)
+    return table.save(path or original_table_path(preset))
+
+
+def default_table_paths(preset: str = "quick") -> list:
+    """The lookup tables the latency tools read unless told otherwise.
+
+    The sweep's table ``data/results/sweep_<preset>.json`` (``python -m coinfer sweep``, chapter 5:
+    every method's configurations, evaluated the same way) when it exists; else this module's
+    float32 ``original`` table. Other JSON under ``data/results/`` (one step's own results,
+    measurements) is not read by default: it may repeat configurations with other numbers.
+    """
+    from .paths import results_dir
+
+    sweep = results_dir() / f"sweep_{preset}.json"
+    return [sweep] if sweep.exists() else [original_table_path(preset)]
+
+
+def load_candidates(paths: Sequence | None = None, preset: str = "quick") -> Candidates:
+    """Records of the lookup tables at ``paths`` (default: :func:`default_table_paths`).
+
+    All tables must come from the same preset (a quick table and a paper table describe different
+    networks). Later tables replace records of the same configuration in earlier ones.
+    """
+    from pathlib import Path
+
+    from .models import resnet18
+    from .presets import get_preset
+    from .results import load_table, merge_tables
+
+    paths = [Path(p) for p in (default_table_paths(preset) if paths is None else paths)]
+    missing = [str(p) for p in paths if not p.exists()]
+    if missing:
+        raise FileNotFoundError(f"no lookup table at {', '.join(missing)}; build one with 'python -m coinfer sweep "
+                                f"--preset {preset}' or 'python -m coinfer original-table --preset {preset}', "
+                                "or name tables with --table")
+    tables = [load_table(p) for p in paths]
+    presets = {t.provenance.preset for t in tables}
+    if len(presets) != 1:
+        raise ValueError(f"the tables come from different presets {sorted(presets)}; choose among one preset's tables")
+    preset = get_preset(presets.pop())
+    return Candidates(records=merge_tables(tables), activations=split_activations(resnet18(width=preset.width)),
+                      width=preset.width, preset=preset.name, accuracy_drop=preset.accuracy_drop,
+                      sources=[t.provenance.describe() for t in tables])

@@ -1,0 +1,235 @@
+"""Device handling: every path that takes a ``device`` runs on a CUDA GPU and gives the CPU's numbers.
+
+Two kinds of test:
+
+* a **static check**, run everywhere (no GPU needed): an AST scan of ``coinfer/*.py`` that flags
+  ``.numpy()`` on a tensor whose expression does not pass through ``.cpu()``, and ``torch.load``
+  without ``map_location``. That is the class of bug behind ``TypeError: can't convert cuda:0 device
+  type tensor to numpy``, which a CPU-only test suite never triggers. A line that converts a tensor
+  known to live in host memory says so with a ``# cpu: <why>`` comment;
+* **GPU runs** (skipped without CUDA): the pruning and encoding experiments with tiny settings on
+  ``cuda``, compared with the same runs on the CPU, and the helpers that build their own inputs
+  (profiling, activations, feature sources, the Huffman codec, a learned codec).
+
+On a GPU machine: ``python -m pytest tests/test_cuda.py -q`` (well under a minute).
+"""
+
+from __future__ import annotations
+
+import ast
+import textwrap
+from pathlib import Path
+
+import pytest
+import torch
+
+from coinfer.models import resnet18, split
+
+PACKAGE = Path(__file__).resolve().parents[1] / "coinfer"
+needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+
+
+# ------------------------------------------------------------------------------- static check
+
+def _passes_through_cpu(node: ast.AST) -> bool:
+    """Whether the receiver expression ``node`` (of ``<node>.numpy()``) calls ``.cpu()`` somewhere."""
+    while True:
+        if isinstance(node, ast.Call):
+            if isinstance(node.func, ast.Attribute) and node.func.attr == "cpu":
+                return True
+            node = node.func
+        elif isinstance(node, (ast.Attribute, ast.Subscript)):
+            node = node.value
+        else:
+            return False
+
+
+def device_problems(source: str, filename: str = "<source>") -> list[str]:
+    """``file:line: message`` for each ``.numpy()`` without ``.cpu()`` and each ``torch.load`` without
+    ``map_location``; a ``# cpu: <reason>`` comment on the line allows a ``.numpy()``."""
+    lines = source.splitlines()
+    problems = []
+    for node in ast.walk(ast.parse(source, filename)):
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
+            continue
+        text = " ".join(lines[node.lineno - 1:node.end_lineno])
+        if node.func.attr == "numpy" and not node.args and not _passes_through_cpu(node.func.value):
+            comment = text.partition("# cpu:")[2].strip()
+            if not comment:
+                problems.append(f"{filename}:{node.lineno}: .numpy() on an expression without .cpu() "
+                                f"(add .detach().cpu(), or '# cpu: <why it is in host memory>')")
+        if (node.func.attr == "load" and isinstance(node.func.value, ast.Name) and node.func.value.id == "torch"
+                and not any(k.arg == "map_location" for k in node.keywords)):
+            problems.append(f"{filename}:{node.lineno}: torch.load without map_location")
+    return problems
+
+
+def test_the_static_check_flags_what_it_should_and_only_that():
+    source = textwrap.dedent("""
+        a = x.numpy()
+        b = probs.detach().numpy()
+        c = model(x)[0].numpy()
+        d = x.detach().cpu().numpy()
+        e = x.cpu()[0].double().numpy()
+        f = x.numpy()   # cpu: a dataset array in host memory
+        g = x.numpy()   # cpu:
+        h = torch.load(path, weights_only=True)
+        i = torch.load(path, map_location="cpu", weights_only=True)
+        j = np.asarray(x).tolist()
+    """)
+    flagged = [int(p.split(":")[1]) for p in device_problems(source)]
+    assert flagged == [2, 3, 4, 8, 9]          # a, b, c, g (a reasonless allowance), h
+
+
+def test_no_tensor_reaches_numpy_without_cpu():
+    problems = [p for path in sorted(PACKAGE.glob("*.py"))
+                for p in device_problems(path.read_text(), str(path.relative_to(PACKAGE.parent)))]
+    assert not problems, "\n".join(problems)
+
+
+# ------------------------------------------------------------------------------- GPU runs
+
+@pytest.fixture(scope="module")
+def fashion():
+    from coinfer.data import load_dataset
+
+    try:
+        load_dataset("fashion-mnist", train=False, limit=1)
+    except Exception as error:   # pragma: no cover - no dataset on this machine
+        pytest.skip(f"Fashion-MNIST unavailable: {error}")
+
+
+def _net(width: float = 1 / 16):
+    torch.manual_seed(0)
+    return resnet18(width=width).eval()
+
+
+@needs_cuda
+def test_profiling_and_shape_probes_accept_a_gpu_model_and_leave_it_there():
+    from coinfer.encode import build_codec, codec_costs
+    from coinfer.profile import flop_counter_macs, module_device, profile_splits, thop_macs
+
+    cpu, gpu = _net(), _net().cuda()
+    assert module_device(gpu).type == "cuda" and module_device(torch.nn.ReLU()).type == "cpu"
+    assert profile_splits(gpu) == profile_splits(cpu)
+    assert thop_macs(gpu, (3, 32, 32)) == thop_macs(cpu, (3, 32, 32))
+    assert flop_counter_macs(gpu, (3, 32, 32)) == flop_counter_macs(cpu, (3, 32, 32))
+    (dev_c, srv_c), (dev_g, srv_g) = split(cpu, "layer2.1"), split(gpu, "layer2.1")
+    codec = build_codec((8, 16, 16), "c2-d8-l4")
+    assert codec_costs(dev_g, codec.cuda(), srv_g) == codec_costs(dev_c, codec.cpu(), srv_c)
+    assert all(p.is_cuda for p in gpu.parameters())                  # nothing was moved in place
+
+
+@needs_cuda
+def test_activation_counts_accept_a_gpu_model():
+    from coinfer.latency import split_activations
+
+    assert split_activations(_net().cuda()) == split_activations(_net())
+
+
+@needs_cuda
+def test_time_forward_refuses_a_gpu_module_by_name():
+    from coinfer.latency import time_forward
+
+    with pytest.raises(ValueError, match="cuda"):
+        time_forward(_net().cuda(), (3, 32, 32), repeats=1, warmup=0)
+
+
+@needs_cuda
+def test_codec_evaluation_on_a_gpu_matches_the_cpu(fashion):
+    """Train a tiny codec on each device from the same features; bits and round trip agree."""
+    from coinfer.data import load_dataset
+    from coinfer.encode import build_codec
+    from coinfer.encode_experiment import FeatureSource, evaluate_codec, get_encode_config, train_codec
+    from coinfer.train import seed_everything
+
+    config = get_encode_config("quick", warmup_epochs=1, epochs=1, batch_size=16, eval_batch_size=12)
+    train, test = (load_dataset("fashion-mnist", train=t, limit=n) for t, n in ((True, 48), (False, 24)))
+    results = {}
+    for device in ("cpu", "cuda"):
+        device_part, server_part = split(_net().to(device), "layer3.1")
+        source = FeatureSource(device_part, train, precompute=True, batch_size=12)   # device from the part
+        assert source.device.type == device
+        seed_everything(0)
+        codec = build_codec(source.feature_shape, "c4-d4-l2").to(device)
+        train_codec(codec, server_part, source, config)
+        results[device] = evaluate_codec(codec, server_part, FeatureSource(device_part, test, True, 12), 12)
+    cpu, gpu = results["cpu"], results["cuda"]
+    assert gpu["roundtrip_exact"] and gpu["test_images"] == cpu["test_images"] == 24
+    assert gpu["bits_fixed"] == cpu["bits_fixed"] == 4
+    for key in ("bits_real", "bits_model", "bits_one_stream"):
+        assert 0 < gpu[key] < 32, key              # 4 one-bit symbols, a few bytes at most
+    assert sum(map(sum, gpu["z_histogram"])) == sum(map(sum, cpu["z_histogram"]))
+
+
+@needs_cuda
+def test_run_encoding_on_a_gpu(fashion):
+    from coinfer.encode_experiment import get_encode_config, run_encoding
+
+    config = get_encode_config("quick", splits=("layer3.1", "pool"), code_sizes=("d4-l2", "d4-k4"),
+                               train_limit=48, test_limit=24, warmup_epochs=1, epochs=1, batch_size=16,
+                               huffman_splits=("layer2.1", "pool"), huffman_train_images=16, eval_batch_size=12)
+    tables = {}
+    for device in ("cpu", "cuda"):
+        model = _net().to(device)
+        tables[device] = run_encoding("quick", config, model=model, device=torch.device(device),
+                                      command="test", log=lambda *_: None)
+        assert all(p.device.type == device for p in model.parameters())   # the model stayed where it was
+    key = lambda r: (r.method, r.split, r.code_size)                       # noqa: E731
+    cpu = {key(r): r for r in tables["cpu"].records}
+    gpu = {key(r): r for r in tables["cuda"].records}
+    assert set(cpu) == set(gpu) and len(gpu) == 6
+    for k, r in gpu.items():
+        c = cpu[k]
+        # Costs do not depend on the device; accuracy and bits may move a little with float rounding.
+        assert (r.device_macs, r.device_params, r.server_macs) == (c.device_macs, c.device_params, c.server_macs), k
+        assert abs(r.accuracy - c.accuracy) <= 0.25, k
+        if r.method == "framework":
+            assert r.extra["roundtrip_exact"] and r.extra["test_images"] == 24
+        else:
+            assert r.extra["bits_fixed"] == c.extra["bits_fixed"]
+            assert r.bits_per_image == pytest.approx(c.bits_per_image, rel=0.05), k
+
+
+@needs_cuda
+def test_run_pruning_on_a_gpu(fashion, tmp_path):
+    """Prune on the GPU; the saved weights, re-evaluated and re-profiled on the CPU, give its record."""
+    import shutil
+
+    from coinfer.data import load_dataset, make_loader
+    from coinfer.paths import checkpoints_dir
+    from coinfer.prune import get_prune_config, load_pruned, pruned_costs, run_pruning
+    from coinfer.train import evaluate
+
+    baseline = checkpoints_dir() / "quick" / "baseline.pt"
+    if not baseline.exists():   # else run_pruning would train one
+        pytest.skip("the quick preset's baseline checkpoint is not here")
+    checkpoints = tmp_path / "checkpoints"
+    (checkpoints / "quick").mkdir(parents=True)
+    shutil.copy(baseline, checkpoints / "quick" / "baseline.pt")
+    # 10 steps of 128 images: enough to leave the collapse right after masking (37% on the CPU).
+    config = get_prune_config("quick", splits=("layer2.1",), sparsities=(0.5,), control=False, train_limit=1280)
+    table = run_pruning("quick", config, out=tmp_path / "pruning.json", checkpoints=checkpoints,
+                        device=torch.device("cuda"), save_checkpoints=True)
+    assert sorted(r.sparsity for r in table.records) == [0.0, 0.5]
+    record = next(r for r in table.records if r.sparsity == 0.5)
+    pruned = load_pruned(checkpoints / "quick" / "pruned" / "layer2.1_s0.5.pt", torch.device("cpu"))
+    costs = pruned_costs(pruned)
+    assert (record.device_macs, record.device_params, record.server_macs, record.bits_per_image) == \
+        (costs["device_macs"], costs["device_params"], costs["server_macs"], costs["feature_bits_float32"])
+    test = make_loader(load_dataset("fashion-mnist", train=False), 500, shuffle=False)
+    assert abs(record.accuracy - evaluate(pruned.pipeline(), test, torch.device("cpu"))) <= 0.02
+
+
+@needs_cuda
+def test_serve_codecs_fit_on_a_gpu_model(fashion, tmp_path):
+    from coinfer.serve import fit_huffman_codec, train_learned_codec
+
+    cpu, gpu = _net(), _net().cuda()
+    # Fitted on a CPU float64 copy: the same code whatever device holds the weights.
+    assert (fit_huffman_codec(split(gpu, "layer3.1")[0], "fashion-mnist", images=16).fingerprint()
+            == fit_huffman_codec(split(cpu, "layer3.1")[0], "fashion-mnist", images=16).fingerprint())
+    codec, meta = train_learned_codec(gpu, "pool", "d4-l2", path=tmp_path / "codec.pt", log=lambda *_: None,
+                                      train_limit=48, test_limit=24, warmup_epochs=1, epochs=1, batch_size=16,
+                                      eval_batch_size=12)
+    assert meta["test_images"] == 24 and (tmp_path / "codec.pt").exists()

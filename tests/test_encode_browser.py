@@ -1,0 +1,77 @@
+"""Chapter 3's kernel-free code-size explorer, driven in headless Chromium in the built book
+(``make book`` first; ``$COINFER_BOOK_HTML`` points elsewhere than ``_build/html``)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from coinfer.encode_plots import code_size_data, code_size_readout
+from coinfer.results import load_table
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parents[1]
+BOOK = Path(os.environ.get("COINFER_BOOK_HTML", ROOT / "_build" / "html"))
+CHAPTER3 = BOOK / "book" / "03_feature_encoding.html"
+FLAGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--no-first-run")
+
+
+def _unavailable(reason):
+    if os.environ.get("COINFER_REQUIRE_BROWSER") == "1":
+        pytest.fail(reason)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def page():
+    webdriver = pytest.importorskip("selenium.webdriver")
+    from selenium.webdriver.chrome.service import Service
+
+    if not (shutil.which("/usr/bin/chromium") and shutil.which("/usr/bin/chromedriver")):
+        _unavailable("needs chromium and chromium-driver")
+    if not CHAPTER3.exists():
+        _unavailable(f"the built book is missing ({CHAPTER3}); run `make book` first")
+    options = webdriver.ChromeOptions()
+    options.binary_location = "/usr/bin/chromium"
+    for flag in FLAGS:
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+    driver.set_page_load_timeout(60)
+    driver.get(CHAPTER3.as_uri())
+    yield driver
+    driver.quit()
+
+
+def test_chapter3_twin_shows_the_tables_numbers(page):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    data = code_size_data(load_table(ROOT / "data" / "results" / "encoding_quick.json"))
+    twins = page.find_elements(By.CSS_SELECTOR, ".coinfer-explorer")
+    assert len(twins) == 1
+    twin = twins[0]
+    assert twin.get_attribute("data-ready") == "1"
+    assert twin.find_element(By.CSS_SELECTOR, "[data-error]").get_attribute("hidden") is not None
+    split = twin.find_element(By.CSS_SELECTOR, 'input[data-slider="split"]')
+    size = twin.find_element(By.CSS_SELECTOR, 'input[data-slider="size"]')
+
+    def shown():
+        return {c.get_attribute("data-readout"): c.text for c in twin.find_elements(By.CSS_SELECTOR, "[data-readout]")}
+
+    def expected():
+        entry = data["splits"][int(split.get_attribute("value"))]
+        return code_size_readout(entry, entry["sizes"][int(size.get_attribute("value"))])
+
+    for key, value in expected().items():
+        assert shown()[key] == value, key
+    before = shown()
+    size.send_keys(Keys.ARROW_RIGHT)
+    split.send_keys(Keys.HOME)
+    assert shown() != before
+    for key, value in expected().items():
+        assert shown()[key] == value, key

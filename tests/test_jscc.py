@@ -1,0 +1,188 @@
+"""JSCC through the channel layers (coinfer.jscc): tiny forward/backward, training, the Fig. 5 pipeline."""
+
+import math
+from dataclasses import replace
+
+import pytest
+import torch
+
+from coinfer import channel as ch
+from coinfer import jscc
+from coinfer.models import resnet18, split
+
+
+@pytest.fixture(scope="module")
+def parts():
+    torch.manual_seed(0)
+    net = resnet18(width=1 / 16).eval()
+    return split(net, "layer3.1")
+
+
+def _features(device_part, n=64, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        x = device_part(torch.randn(n, 3, 32, 32, generator=g))
+    return jscc.Features(x, torch.randint(0, 10, (n,), generator=g))
+
+
+@pytest.mark.parametrize("kind,value", [("awgn", 10.0), ("bsc", 0.1)])
+def test_tiny_jscc_forward_backward(parts, kind, value):
+    device_part, server_part = parts
+    feats = _features(device_part, 8)
+    codec = jscc.make_codec(feats.shape, 6, jscc.make_channel(kind, value))
+    model = jscc.JSCC(codec, server_part).train()
+    enc, dec = codec.encoder, codec.decoder
+    assert not server_part.training                      # frozen BN statistics
+    sent = model.transmit(feats.x)
+    assert sent.shape == (8, 6)
+    if kind == "bsc":
+        assert set(sent.unique().tolist()) <= {-1.0, 1.0}
+    else:
+        # power-normalized symbols + noise of variance 1/SNR: average power about 1 + 0.1
+        assert 0.5 < sent.pow(2).mean().item() < 2.0
+    logits = model(feats.x)
+    assert logits.shape == (8, 10)
+    torch.nn.functional.cross_entropy(logits, feats.y).backward()
+    assert all(p.grad is None for p in server_part.parameters())
+    for name, module in (("encoder", enc), ("decoder", dec)):
+        grads = [p.grad for p in module.parameters()]
+        assert all(g is not None and torch.isfinite(g).all() for g in grads), name
+        assert sum(g.abs().sum().item() for g in grads) > 0, name
+
+
+def test_codec_rejects_bad_code_size():
+    with pytest.raises(ValueError, match="code_size"):
+        jscc.make_codec((4, 8, 8), 0, jscc.make_channel("bsc", 0.1))
+    with pytest.raises(TypeError, match="AWGNChannel"):
+        jscc.make_codec((4, 8, 8), 4, torch.nn.Identity())
+    with pytest.raises(ValueError, match=r"\[0, 0.5\)"):
+        replace(jscc.JSCC_SETTINGS["quick"], flip_rates=(0.0, 0.5))
+    with pytest.raises(ValueError, match="bandwidth_hz"):
+        replace(jscc.JSCC_SETTINGS["quick"], bandwidth_hz=0.0)
+    with pytest.raises(ValueError, match="awgn"):
+        jscc.make_channel("rayleigh", 1.0)
+
+
+def test_training_learns_and_is_deterministic():
+    # A learnable task: label = which of two patterns (plus noise) the feature came from; the frozen
+    # "server part" reads class scores off the first two channels' means.
+    g = torch.Generator().manual_seed(1)
+    base = torch.randn(2, 4, 4, 4, generator=g)
+    labels = torch.randint(0, 2, (320,), generator=g)
+    x = torch.relu(base[labels] + 0.5 * torch.randn(320, 4, 4, 4, generator=g))
+    server = torch.nn.Sequential(torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(4, 2))
+    with torch.no_grad():
+        server[2].weight.copy_(torch.eye(2, 4))
+        server[2].bias.zero_()
+    train, test = jscc.Features(x[:256], labels[:256]), jscc.Features(x[256:], labels[256:])
+    settings = replace(jscc.JSCC_SETTINGS["quick"], epochs=8, batch_size=32, lr=1e-2)
+    a = jscc.train_jscc(train, server, "bsc", 0.0, 4, settings, seed=3)
+    b = jscc.train_jscc(train, server, "bsc", 0.0, 4, settings, seed=3)
+    acc_a, acc_b = jscc.evaluate_jscc(a, test), jscc.evaluate_jscc(b, test)
+    assert acc_a == acc_b
+    assert all(torch.equal(p, q) for p, q in zip(a.state_dict().values(), b.state_dict().values()))
+    assert acc_a > 0.9                                   # two classes, learned through 4 bits
+    # at p = 0.5 the received bits carry nothing about the feature: chance level
+    assert jscc.evaluate_jscc(a, test, 0.5) < 0.75
+    assert a.channel.p == 0.0                            # evaluation at another p restores the setting
+
+
+def test_search_finds_smallest_size():
+    class FakeTrainer:
+        """Accuracy = min(1, k / need) with ``need`` growing as the channel gets noisier."""
+        def __init__(self):
+            self.calls = []
+
+        def probe(self, kind, value, k):
+            self.calls.append((value, k))
+            need = {20.0: 4, 10.0: 8, 0.0: 32}[value]
+            return jscc.Probe(kind, value, k, min(1.0, k / need))
+
+    trainer = FakeTrainer()
+    found = jscc.smallest_code_sizes(trainer, "awgn", (0.0, 10.0, 20.0), (1, 2, 4, 8, 16, 32), 0.99)
+    assert {v: p.code_size for v, (p, _) in found.items()} == {20.0: 4, 10.0: 8, 0.0: 32}
+    assert trainer.calls[0] == (20.0, 4)                 # least noisy first, binary search from the middle
+    missing = jscc.smallest_code_sizes(FakeTrainer(), "awgn", (0.0,), (1, 2, 4), 0.99)
+    assert missing[0.0][0] is None and missing[0.0][1][-1].code_size == 4
+
+
+def test_run_jscc_rejects_the_output_split():
+    with pytest.raises(ValueError, match="output"):
+        jscc.run_jscc("quick", split_point="output", log=lambda m: None)
+
+
+def test_jscc_on_a_vector_feature():
+    """After ``pool`` the feature is a vector: the codec has no convolution, the rest is the same."""
+    torch.manual_seed(0)
+    net = resnet18(width=1 / 16).eval()
+    device_part, server_part = split(net, "pool")
+    with torch.no_grad():
+        x = device_part(torch.randn(6, 3, 32, 32))
+    codec = jscc.make_codec(tuple(x.shape[1:]), 3, jscc.make_channel("bsc", 0.1))
+    out = jscc.JSCC(codec, server_part)(x)
+    assert out.shape == (6, 10)
+
+
+def test_learned_source_payload_reads_encoding_table(tmp_path):
+    from coinfer.results import LookupTable, Provenance, Record
+
+    table = LookupTable(Provenance(dataset="fashion-mnist", preset="quick", command="test", wall_time_s=0))
+    common = dict(method="framework", split="layer3.1", device_macs=1, device_params=1, server_macs=1)
+    table.add(Record(accuracy=0.80, bits_per_image=2.0, code_size="c8-d2-l2", **common))   # below threshold
+    table.add(Record(accuracy=0.91, bits_per_image=3.5, code_size="c8-d16-k16", **common))
+    table.add(Record(accuracy=0.92, bits_per_image=9.0, code_size="c8-d16-l2", **common))
+    table.add(Record(accuracy=0.95, bits_per_image=1.0, code_size="c8-d4-l2", **{**common, "split": "pool"}))
+    path = table.save(tmp_path / "encoding_quick.json")
+    best = jscc.learned_source_payload("layer3.1", 0.9, "quick", path)
+    assert best["bits_per_image"] == 3.5 and best["code_size"] == "c8-d16-k16"
+    assert jscc.learned_source_payload("layer3.1", 0.99, "quick", path) is None
+    assert jscc.learned_source_payload("layer3.1", 0.9, "quick", tmp_path / "missing.json") is None
+
+
+def test_run_jscc_pipeline(tmp_path, monkeypatch):
+    """The whole Fig. 5 pipeline on a few images with an untrained network (structure, not accuracy)."""
+    from coinfer.train import save_checkpoint
+
+    # use this run's own learned binary code, whatever encoding table the checkout holds
+    monkeypatch.setattr(jscc, "learned_source_payload", lambda *args, **kwargs: None)
+    torch.manual_seed(0)
+    save_checkpoint(tmp_path / "quick" / "baseline.pt", resnet18(width=1 / 8),
+                    {"width": 0.125, "test_accuracy": 0.12})
+    settings = replace(jscc.JSCC_SETTINGS["quick"], train_images=64, test_images=64, epochs=1,
+                       snrs_db=(0.0, 20.0), flip_rates=(0.0, 0.1), awgn_code_sizes=(2, 4),
+                       bsc_code_sizes=(4, 8), mismatch_snrs_db=(0.0, 20.0), mismatch_flip_rates=(0.0, 0.1))
+    table = jscc.run_jscc("quick", settings, checkpoints=tmp_path, log=lambda m: None)
+    rows = jscc.fig5_rows(table)
+    assert {r["method"] for r in rows} == set(jscc.FIG5_METHODS)
+    own = [r for r in rows if r["method"] == "learned-source-coding+capacity" and r["kind"] == "bsc"]
+    assert own[0]["bits_per_image"] in settings.bsc_code_sizes      # the p = 0 binary code, k bits
+    for r in rows:
+        if r["kind"] == "awgn":
+            assert r["latency_s"] == pytest.approx(r["channel_uses"] / 2e6)   # 2W real uses per second
+        elif r["method"] != "framework-jscc":
+            assert r["channel_uses"] == pytest.approx(ch.bsc_channel_uses(r["bits_per_image"], r["value"]))
+    png = [r for r in rows if r["method"] == "png+capacity" and r["kind"] == "awgn"]
+    assert png[0]["latency_s"] > png[1]["latency_s"]                          # higher SNR, faster
+    trained, tests, grid = jscc.mismatch_grid(table, "bsc")
+    assert trained == ["bsc:0", "bsc:0.1", "bsc:0..0.1"] and tests == [0.0, 0.1]
+    assert not any(math.isnan(a) for a in grid.ravel())
+    path = table.save(tmp_path / "jscc.json")
+    from coinfer.results import load_table
+    assert len(load_table(path).records) == len(table.records)
+
+    # the chapter's explorers: readouts follow the capacity formulas, twins are self-contained HTML
+    data = jscc.explorer_data(table)
+    lsc = next(s for s in data["separate"] if s["method"] == "learned-source-coding+capacity")
+    out = jscc.awgn_readout(data, 10.0, 2e6)
+    assert out["latency"]["learned-source-coding+capacity"] == pytest.approx(lsc["bits"] / (2e6 * math.log2(11)))
+    trained_at = out["jscc"]["value"]
+    assert trained_at == 0.0                                     # highest trained SNR not above 10 dB
+    assert out["latency"]["framework-jscc"] == pytest.approx(out["jscc"]["k"] / 4e6)
+    assert jscc.awgn_readout(data, -3.0, 1e6)["latency"]["framework-jscc"] == math.inf
+    b = jscc.bsc_readout(data, 0.05)
+    assert b["jscc"]["value"] == 0.1 and b["uses"]["png+capacity"] > b["uses"]["learned-source-coding+capacity"]
+    for twin in (jscc.awgn_twin(table), jscc.bsc_twin(table)):
+        html = twin._repr_html_()
+        assert 'type="range"' in html and "<script" in html and "http" not in html.replace("http://www.w3.org", "")
+    rows = jscc.fig5_rows(table)
+    assert all(r["finite_uses"] >= math.floor(r["channel_uses"]) for r in rows if r["method"] != "framework-jscc")
