@@ -28,8 +28,9 @@ threads give the same numbers (the committed quick table was made with ``--threa
 caveat measured here: evaluation-only cells are bit-exact however they are scheduled, but a cell that
 trains can differ in the last digits when the same process ran other cells before it (CPU kernels'
 floating-point paths depend on memory layout), and training amplifies that. In an uninterrupted
-quick sweep 25 of 27 cells matched a resumed one exactly; the two pruned ``layer2.1`` cells at 25%
-did not (87.52% vs 87.01% accuracy). The committed table is one uninterrupted run.
+quick sweep (sweep version 1) 25 of 27 cells matched a resumed one exactly; the two pruned
+``layer2.1`` cells at 25% did not (87.52% vs 87.01% accuracy). The committed table is one
+uninterrupted run.
 
 Methods and their cells (see :mod:`coinfer.baselines`):
 
@@ -43,7 +44,7 @@ Methods and their cells (see :mod:`coinfer.baselines`):
 
 Command line::
 
-    python -m coinfer sweep --preset quick --threads 1     # 10-22 min on 2 shared CPU cores
+    python -m coinfer sweep --preset quick --threads 1     # 6-22 min on 2 shared CPU cores
     python -m coinfer sweep --preset paper                 # a GPU, see book/paper_scale.md
     python -m coinfer sweep --preset quick --list-cells
     python -m coinfer sweep --preset quick --cell <id>
@@ -127,8 +128,8 @@ class SweepConfig:
 
 
 SWEEP_GRIDS = {
-    # 27 cells. One uninterrupted run took 9 min 53 s on 2 shared CPU cores (load ~3); the same cells
-    # summed to 21 min under a load of ~7. The table's provenance sums the cells' wall times.
+    # 27 cells. One uninterrupted run took 6 min 0 s on 2 shared CPU cores at a load of ~1 (9 min 53 s
+    # at ~3; the cells summed to 21 min at ~7). The table's provenance sums the cells' wall times.
     "quick": SweepConfig(
         framework_splits=("layer2.1", "layer3.1"),
         sparsities=(0.0, 0.25, 0.5),
