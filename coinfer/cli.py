@@ -15,6 +15,7 @@ Commands::
                               [--table PATH ...] [--threshold 0.89|89%] [--scaled] [--channel noiseless]
                               [--json]
     python -m coinfer prune --preset quick|paper                   # pruned device parts -> data/results/pruning_<preset>.json
+    python -m coinfer sweep --preset quick|paper                   # every method's grid -> data/results/sweep_<preset>.json
 """
 
 from __future__ import annotations
@@ -373,6 +374,64 @@ def _prune(args: argparse.Namespace) -> int:
     return 0
 
 
+def _regenerating_argv(argv: list[str]) -> list[str]:
+    """``argv`` without the flags that only schedule work (which cells, progress bar): the command
+    recorded in the table is the one that regenerates all of it."""
+    out, skip = [], 0
+    for arg in argv:
+        if skip:
+            if arg.startswith("--"):
+                skip = 0
+            else:
+                continue
+        if arg in ("--gather", "--no-progress", "--list-cells"):
+            continue
+        if arg in ("--cell", "--shard"):
+            skip = 1
+            continue
+        out.append(arg)
+    return out
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .sweep import cells, default_paths, gather, get_sweep_config, run_sweep
+
+    grid = args.grid or args.preset
+    config = get_sweep_config(grid)
+    paths = default_paths(args.preset, grid)
+    cells_dir = Path(args.cells_dir) if args.cells_dir else paths["cells_dir"]
+    table = Path(args.table) if args.table else paths["table"]
+    command = "python -m coinfer " + " ".join(_regenerating_argv(args.argv))
+    if args.list_cells:
+        for cell in cells(args.preset, config):
+            done = (cells_dir / f"{cell.id}.json").exists()
+            print(f"{cell.id}\t{'done' if done else 'todo'}")
+        return 0
+    if args.gather:
+        result = gather(args.preset, config, cells_dir, table, command=command)
+        print(f"wrote {len(result.records)} records to {table}")
+        return 0
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    shard = None
+    if args.shard:
+        try:
+            i, n = (int(v) for v in args.shard.split("/"))
+        except ValueError:
+            raise ValueError(f"--shard must look like 3/8 (worker 3 of 8, counting from 0), got {args.shard!r}")
+        shard = (i, n)
+    result = run_sweep(args.preset, config, cells_dir=cells_dir, table=table,
+                       cache_dir=args.cache or paths["cache_dir"], only=args.cell, shard=shard, command=command,
+                       progress=not args.no_progress)
+    if result is None:
+        print("some cells are not finished yet; run the sweep again (or --gather once all are done)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m coinfer", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -515,6 +574,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-checkpoints", action="store_true", help="do not save the pruned models")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     p.set_defaults(func=_prune)
+
+    p = commands.add_parser("sweep", help="brute-force search over every method's settings (resumable cells) "
+                                          "-> data/results/sweep_<preset>.json")
+    p.add_argument("--preset", default="quick", help="dataset, baseline network and seed (quick or paper)")
+    p.add_argument("--grid", default=None, help="sweep grid (default: the preset's; 'tiny' for tests)")
+    p.add_argument("--list-cells", action="store_true", help="print every cell id and whether it is done")
+    p.add_argument("--cell", nargs="+", default=None, metavar="ID", help="run only these cells")
+    p.add_argument("--shard", default=None, metavar="I/N", help="run only slice I of N of the grid (0-based)")
+    p.add_argument("--gather", action="store_true", help="only write the table from finished cells")
+    p.add_argument("--cells-dir", default=None, help="cell results folder (default: data/results/cells/<preset>)")
+    p.add_argument("--table", default=None, help="table path (default: data/results/sweep_<preset>.json)")
+    p.add_argument("--cache", default=None, help="checkpoint cache (default: data/checkpoints/<preset>/sweep)")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=_sweep)
     return parser
 
 

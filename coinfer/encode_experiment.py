@@ -233,7 +233,8 @@ def train_codec(codec: FeatureCodec, server_part: nn.Module, source: FeatureSour
     """Train ``codec`` in front of the frozen ``server_part`` on ``source``; fit its entropy model.
 
     Warm-up epochs without quantization, k-means initialization of the codewords, quantized
-    epochs, then the entropy model from the training symbols. Returns the loss history.
+    epochs, then the entropy model from the training symbols (skipped for a codec without one,
+    such as BottleNet++'s, which sends fixed-length 8-bit values). Returns the loss history.
     """
     from .train import seed_everything
 
@@ -247,8 +248,9 @@ def train_codec(codec: FeatureCodec, server_part: nn.Module, source: FeatureSour
         quantizer.init_kmeans(_encoder_outputs(codec, source, config.eval_batch_size))
     quantized = _run_epochs(codec, server_part, source, config, config.epochs, seed + 1, desc, True)
     codec.eval()
-    symbols = torch.cat([codec.symbols(f).cpu() for f, _ in source.batches(config.eval_batch_size)])
-    codec.entropy_model.fit(symbols)
+    if codec.entropy_model is not None:
+        symbols = torch.cat([codec.symbols(f).cpu() for f, _ in source.batches(config.eval_batch_size)])
+        codec.entropy_model.fit(symbols)
     return {"warmup_loss": warmup, "loss": quantized}
 
 
@@ -315,11 +317,23 @@ def original_huffman(model: nn.Module, point: str, train_set, test_set, config: 
     first ``verify_images`` packets are also decoded and compared. Returns accuracy (from the 8-bit
     feature), real bits per image, pooled empirical entropy, fixed length (8 bits per element).
     """
+    device_part, server_part = split(model, point)
+    return huffman_8bit(device_part, server_part, train_set, test_set, config, device, verify_images, point)
+
+
+@torch.no_grad()
+def huffman_8bit(device_part: nn.Module, server_part: nn.Module, train_set, test_set, config: EncodeConfig,
+                 device: torch.device | None = None, verify_images: int = 2, name: str = "") -> dict:
+    """:func:`original_huffman` for any (device part, server part) pair, e.g. a pruned, compacted one.
+
+    The feature ``device_part`` sends is quantized to 8 bits and Huffman-coded per image; the
+    server part receives the dequantized feature. 2-Step Pruning (:mod:`coinfer.baselines`) uses it.
+    """
     from .data import make_loader
     from .encode import UniformQuantizer
 
     device = device or torch.device("cpu")
-    device_part, server_part = split(model, point)
+    point = name
     device_part.eval(), server_part.eval()
 
     def train_features():
@@ -401,8 +415,7 @@ def run_encoding(preset: str = "quick", config: EncodeConfig | None = None, mode
     """
     from .data import load_dataset
     from .presets import get_preset
-    from .profile import count_params, thop_macs
-    from .train import default_device, get_baseline, seed_everything
+    from .train import default_device, get_baseline
 
     start = time.time()
     preset_obj = get_preset(preset)
@@ -432,59 +445,90 @@ def run_encoding(preset: str = "quick", config: EncodeConfig | None = None, mode
             server_shape = tuple(unpruned_device.eval()(torch.zeros(1, 3, 32, 32, device=device)).shape[1:])
         log(f"[encode] {point}: feature {'x'.join(map(str, shape))}, features in {time.time() - t0:.1f} s")
         for code_size in config.code_sizes:
-            size = config.code_size_at(code_size, shape)
-            seed_everything(preset_obj.seed)   # the codec's initial weights too
-            codec = build_codec(shape, size, config.kernel_size, config.temperature, config.commitment,
-                                output_shape=server_shape).to(device)
-            t1 = time.time()
-            history = train_codec(codec, server_part, train_src, config, seed=preset_obj.seed,
-                                  desc=f"{point} {size}")
-            train_s = time.time() - t1
-            result = evaluate_codec(codec, server_part, test_src, config.eval_batch_size)
-            costs = codec_costs(device_part, codec, server_part)   # counts CPU copies; nothing moves
-            records.append(Record(
-                method="framework", split=point, sparsity=point_sparsity, code_size=str(size),
-                accuracy=result["accuracy"], device_macs=costs.device_macs, device_params=costs.device_params,
-                server_macs=costs.server_macs, bits_per_image=result["bits_real"],
-                bits_entropy=result["bits_entropy"],
-                extra={"bits_model": result["bits_model"], "bits_fixed": result["bits_fixed"],
-                       "bits_one_stream": result["bits_one_stream"], "quantizer": size.kind,
-                       "encoder_macs": costs.encoder_macs, "decoder_macs": costs.decoder_macs,
-                       "network_macs": costs.network_macs, "encoder_share": costs.encoder_share,
-                       "roundtrip_exact": result["roundtrip_exact"], "test_images": result["test_images"],
-                       "train_images": len(train_src), "train_loss": [round(v, 4) for v in history["loss"]],
-                       "train_time_s": round(train_s, 1),
-                       "codewords": _codewords(codec), "z_histogram": result["z_histogram"]}))
-            log(f"[encode] {point} {size}: accuracy {result['accuracy']:.4f}, bits real "
-                f"{result['bits_real']:.2f} / model {result['bits_model']:.2f} / entropy "
-                f"{result['bits_entropy']:.2f} / fixed {result['bits_fixed']}, {train_s:.0f} s")
+            records.append(codec_record(point, device_part, server_part, train_src, test_src, code_size, config,
+                                        seed=preset_obj.seed, sparsity=point_sparsity, device=device,
+                                        output_shape=server_shape, log=log))
         del train_src, test_src
 
     for point in config.huffman_splits:
-        point = canonical_split_point(point)
-        t1 = time.time()
-        base = original_huffman(model, point, huffman_train_set, test_set, config, device)
-        device_part, server_part = split(model, point)
-        # thop_macs profiles CPU copies, so the model stays on its device for the next split point.
-        device_macs, device_params = (thop_macs(device_part, (3, 32, 32))[0], count_params(device_part)) \
-            if len(device_part) else (0, 0)
-        with torch.no_grad():
-            shape = tuple(device_part(torch.zeros(1, 3, 32, 32, device=device)).shape[1:]) \
-                if len(device_part) else (3, 32, 32)
-        server_macs = thop_macs(server_part, shape)[0] if len(server_part) else 0
-        records.append(Record(
-            method="original", split=point, code_size="8bit-huffman", accuracy=base["accuracy"],
-            device_macs=device_macs, device_params=device_params, server_macs=server_macs,
-            bits_per_image=base["bits_real"], bits_entropy=base["bits_entropy"],
-            extra={k: base[k] for k in ("accuracy_float", "bits_exact", "bits_fixed", "bits_float32",
-                                        "range", "test_images")}))
-        log(f"[encode] original {point}: accuracy {base['accuracy']:.4f} (float {base['accuracy_float']:.4f}), "
-            f"bits real {base['bits_real']:.0f} / entropy {base['bits_entropy']:.0f} / fixed {base['bits_fixed']}, "
-            f"{time.time() - t1:.0f} s")
+        records.append(original_record(model, point, huffman_train_set, test_set, config, device, log=log))
 
     provenance = Provenance.collect(dataset=preset_obj.dataset, preset=preset_obj.name,
                                     wall_time_s=time.time() - start, command=command, seed=preset_obj.seed)
     return LookupTable(provenance=provenance, records=records)
+
+
+def codec_record(point: str, device_part: nn.Module, server_part: nn.Module, train_src: FeatureSource,
+                 test_src: FeatureSource, code_size: str, config: EncodeConfig, seed: int = 0,
+                 sparsity: float = 0.0, device: torch.device | None = None, method: str = "framework",
+                 output_shape: tuple[int, ...] | None = None, log=print) -> Record:
+    """Build, train and evaluate one codec at ``point``; its :class:`Record`.
+
+    ``train_src``/``test_src`` hold the (frozen) ``device_part``'s features; ``code_size`` is
+    written without channels (:meth:`EncodeConfig.code_size_at` adds them for this feature).
+    ``output_shape``: what the decoder must produce for ``server_part`` (default: the feature's
+    shape). Device MACs and parameters include the encoder; server MACs include the decoder.
+    """
+    from .train import seed_everything
+
+    device = device or torch.device("cpu")
+    shape = train_src.feature_shape
+    size = config.code_size_at(code_size, shape)
+    seed_everything(seed)   # the codec's initial weights too
+    codec = build_codec(shape, size, config.kernel_size, config.temperature, config.commitment,
+                        output_shape=output_shape).to(device)
+    t1 = time.time()
+    history = train_codec(codec, server_part, train_src, config, seed=seed, desc=f"{point} {size}")
+    train_s = time.time() - t1
+    result = evaluate_codec(codec, server_part, test_src, config.eval_batch_size)
+    costs = codec_costs(device_part, codec, server_part)   # counts CPU copies; nothing moves
+    log(f"[encode] {point} {size}: accuracy {result['accuracy']:.4f}, bits real "
+        f"{result['bits_real']:.2f} / model {result['bits_model']:.2f} / entropy "
+        f"{result['bits_entropy']:.2f} / fixed {result['bits_fixed']}, {train_s:.0f} s")
+    return Record(
+        method=method, split=point, sparsity=sparsity, code_size=str(size),
+        accuracy=result["accuracy"], device_macs=costs.device_macs, device_params=costs.device_params,
+        server_macs=costs.server_macs, bits_per_image=result["bits_real"],
+        bits_entropy=result["bits_entropy"],
+        extra={"bits_model": result["bits_model"], "bits_fixed": result["bits_fixed"],
+               "bits_one_stream": result["bits_one_stream"], "quantizer": size.kind,
+               "encoder_macs": costs.encoder_macs, "decoder_macs": costs.decoder_macs,
+               "network_macs": costs.network_macs, "encoder_share": costs.encoder_share,
+               "roundtrip_exact": result["roundtrip_exact"], "test_images": result["test_images"],
+               "train_images": len(train_src), "train_loss": [round(v, 4) for v in history["loss"]],
+               "train_time_s": round(train_s, 1),
+               "codewords": _codewords(codec), "z_histogram": result["z_histogram"]})
+
+
+def original_record(model: nn.Module, point: str, train_set, test_set, config: EncodeConfig,
+                    device: torch.device | None = None, log=print) -> Record:
+    """The ``"original"`` baseline's :class:`Record` at ``point``: :func:`original_huffman` plus thop costs.
+
+    ``train_set`` sets the 8-bit range and the Huffman code (plain, never augmented images; the
+    first ``config.huffman_train_images``)."""
+    from .profile import count_params, thop_macs
+
+    device = device or torch.device("cpu")
+    point = canonical_split_point(point)
+    t1 = time.time()
+    base = original_huffman(model, point, train_set, test_set, config, device)
+    device_part, server_part = split(model, point)
+    # thop_macs profiles CPU copies, so the model stays on its device.
+    device_macs, device_params = (thop_macs(device_part, (3, 32, 32))[0], count_params(device_part)) \
+        if len(device_part) else (0, 0)
+    with torch.no_grad():
+        shape = tuple(device_part(torch.zeros(1, 3, 32, 32, device=device)).shape[1:]) \
+            if len(device_part) else (3, 32, 32)
+    server_macs = thop_macs(server_part, shape)[0] if len(server_part) else 0
+    log(f"[encode] original {point}: accuracy {base['accuracy']:.4f} (float {base['accuracy_float']:.4f}), "
+        f"bits real {base['bits_real']:.0f} / entropy {base['bits_entropy']:.0f} / fixed {base['bits_fixed']}, "
+        f"{time.time() - t1:.0f} s")
+    return Record(
+        method="original", split=point, code_size="8bit-huffman", accuracy=base["accuracy"],
+        device_macs=device_macs, device_params=device_params, server_macs=server_macs,
+        bits_per_image=base["bits_real"], bits_entropy=base["bits_entropy"],
+        extra={k: base[k] for k in ("accuracy_float", "bits_exact", "bits_fixed", "bits_float32",
+                                    "range", "test_images")})
 
 
 def _codewords(codec: FeatureCodec) -> list:

@@ -35,7 +35,8 @@ from typing import Sequence
 from .models import PAPER_SPLIT_POINTS
 
 __all__ = ["InputLine", "input_lines", "raw_input_line", "plot_comm_comp_plane", "add_curve",
-           "MACS_LINTHRESH"]
+           "MACS_LINTHRESH", "accuracy_threshold", "pareto_front", "tradeoff_points", "dominance_check",
+           "plot_tradeoff", "tradeoff_data", "tradeoff_summary", "tradeoff_twin", "tradeoff_explorer"]
 
 #: Below this many MACs the x axis is linear (so that 0 MACs, server-based inference, is drawn).
 MACS_LINTHRESH = 1e6
@@ -293,3 +294,329 @@ def plot_comm_comp_plane(rows, inputs: Sequence[InputLine] = (), *, ax=None, bit
     if legend:
         ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
     return ax
+
+
+# ----------------------------------------------------------------------------------------------
+# Fig. 3: the trade-off curves of the framework and the baselines at the accuracy threshold
+# ----------------------------------------------------------------------------------------------
+#
+#   lookup table (python -m coinfer sweep) --accuracy >= threshold--> points per method
+#        --pareto_front--> one curve per method --plot_tradeoff--> Fig. 3
+#        --dominance_check--> which baseline points the framework does not beat (printed)
+
+#: Fig. 3's methods in legend order, with their colours and markers.
+FIG3_METHODS = {
+    "framework": ("our framework (pruning + two-step encoding)", "tab:red", "o"),
+    "original": ("original network + 8-bit Huffman", "tab:blue", "s"),
+    "2-step-pruning": ("2-Step Pruning + 8-bit Huffman", "tab:orange", "^"),
+    "bottlenet++": ("BottleNet++ (8-bit values)", "tab:purple", "D"),
+}
+#: The paper's threshold on CIFAR-10 (section V-A): 93% from the unsplit network's ~95%.
+PAPER_ACCURACY_THRESHOLD = 0.93
+
+
+def accuracy_threshold(table) -> float:
+    """Fig. 3's accuracy threshold for ``table``: 93% for the paper preset; otherwise the unsplit
+    network's accuracy (the table's ``png`` record) minus the preset's ``accuracy_drop`` points."""
+    from .presets import get_preset
+
+    if table.provenance.preset == "paper":
+        return PAPER_ACCURACY_THRESHOLD
+    png = table.select(method="png")
+    if not png:
+        raise ValueError("the table has no 'png' record, which carries the unsplit network's accuracy; "
+                         "pass threshold= explicitly")
+    return png[0].accuracy - get_preset(table.provenance.preset).accuracy_drop / 100
+
+
+def pareto_front(points: Sequence[tuple[float, float]]) -> list[int]:
+    """Indices of the points no other point dominates, minimizing both coordinates, sorted by the first.
+
+    ``a`` dominates ``b`` when ``a <= b`` in both coordinates and ``a != b``. Of equal points the
+    first is kept.
+    """
+    order = sorted(range(len(points)), key=lambda i: (points[i][0], points[i][1], i))
+    front, best = [], math.inf
+    for i in order:
+        if points[i][1] < best:
+            front.append(i)
+            best = points[i][1]
+    return front
+
+
+def _dominates(a, b) -> bool:
+    return a.device_macs <= b.device_macs and a.bits_per_image <= b.bits_per_image and \
+        (a.device_macs < b.device_macs or a.bits_per_image < b.bits_per_image)
+
+
+def tradeoff_points(table, threshold: float | None = None) -> dict:
+    """Per method, the records at or above the accuracy threshold and the indices of their Pareto front.
+
+    Returns ``{"threshold": t, "methods": {method: {"records": [...], "front": [...], "tried": n}}}``
+    (``tried``: records of that method before the threshold).
+    """
+    threshold = accuracy_threshold(table) if threshold is None else float(threshold)
+    out = {}
+    for method in FIG3_METHODS:
+        tried = table.select(method=method, channel="noiseless")
+        ok = [r for r in tried if r.accuracy >= threshold]
+        front = pareto_front([(r.device_macs, r.bits_per_image) for r in ok])
+        out[method] = {"records": ok, "front": [ok[i] for i in front], "tried": len(tried)}
+    return {"threshold": threshold, "methods": out}
+
+
+def dominance_check(table, threshold: float | None = None, verbose: bool = True) -> dict:
+    """The paper's claim: no baseline point has both less device computation and fewer bits.
+
+    For every baseline point at or above the threshold, finds whether some framework point (also at
+    or above it) dominates it, i.e. needs no more MACs *and* no more bits, and strictly less of one.
+
+    Returns
+    -------
+    dict
+        ``threshold``; ``not_dominated``: ``{method: [record, ...]}`` baseline points no framework
+        point dominates; ``above_png``: those of them that send more bits than the input's PNG (so
+        server-based inference beats them anyway); ``dominated``/``total``: counts per method;
+        ``claim_holds``: the paper's sentence, i.e. no baseline point beats a point of the
+        framework's Pareto front in both coordinates (``beats_framework``: such (baseline,
+        framework) pairs); ``framework_points``. With ``verbose``, prints a summary.
+
+    Two different questions: ``claim_holds`` asks whether the framework's curve is never beaten;
+    ``not_dominated`` asks whether the framework beats every baseline point (it cannot where a
+    baseline needs less computation than any framework configuration tried).
+    """
+    data = tradeoff_points(table, threshold)
+    framework = data["methods"]["framework"]["records"]
+    front = data["methods"]["framework"]["front"]
+    png = (table.select(method="png") or [None])[0]
+    result = {"threshold": data["threshold"], "framework_points": len(framework), "not_dominated": {},
+              "dominated": {}, "total": {}, "beats_framework": [], "above_png": {}}
+    for method, entry in data["methods"].items():
+        if method == "framework":
+            continue
+        free = [r for r in entry["records"] if not any(_dominates(f, r) for f in framework)]
+        result["not_dominated"][method] = free
+        # Points that send more bits than the image's PNG are beaten by server-based inference anyway.
+        result["above_png"][method] = [r for r in free if png is not None and r.bits_per_image > png.bits_per_image]
+        result["total"][method] = len(entry["records"])
+        result["dominated"][method] = len(entry["records"]) - len(free)
+        result["beats_framework"] += [(r, f) for r in entry["records"] for f in front if _dominates(r, f)]
+    # The paper's sentence: for each point on the framework's curve (its Pareto front), no point of
+    # another method is better in both coordinates.
+    result["claim_holds"] = not result["beats_framework"]
+    if verbose:
+        print(f"accuracy threshold {100 * result['threshold']:.2f}%; framework points at or above it: "
+              f"{len(framework)}")
+        for method in result["total"]:
+            free = result["not_dominated"][method]
+            print(f"  {method:>15}: {result['dominated'][method]} of {result['total'][method]} points at the "
+                  f"threshold dominated by a framework point"
+                  + ("" if not free else "; not dominated: " + ", ".join(
+                      f"{r.split} {r.code_size or ''} ({r.device_macs / 1e6:.2f} MMACs, {r.bits_per_image:,.0f} bits)"
+                      for r in free))
+                  + ("" if not result["above_png"][method] else
+                     f" ({len(result['above_png'][method])} of them send more bits than the PNG image)"))
+        print("  claim 'no baseline point has both fewer MACs and fewer bits than a point of the framework's "
+              "curve': "
+              + ("holds" if result["claim_holds"] else
+                 f"fails for {len(result['beats_framework'])} pair(s), e.g. "
+                 f"{result['beats_framework'][0][0].method} {result['beats_framework'][0][0].split} beats framework "
+                 f"{result['beats_framework'][0][1].split} {result['beats_framework'][0][1].code_size}"))
+    return result
+
+
+def plot_tradeoff(table, threshold: float | None = None, *, ax=None, show_all: bool = True,
+                  show_below: bool = True, legend: bool = True, caption: bool = True):
+    """Fig. 3: device computation vs communication per image, each method at the accuracy threshold.
+
+    Every record at or above the threshold is a faint marker; each method's Pareto front is a line.
+    The PNG record (server-based inference: the device sends the image) is a horizontal line.
+    Both axes are logarithmic; computation is in MACs (FLOPs = 2 x MACs).
+
+    Parameters
+    ----------
+    table : coinfer.results.LookupTable
+        From ``python -m coinfer sweep`` (e.g. ``load_table("data/results/sweep_quick.json")``).
+    threshold : float, optional
+        Accuracy fraction; default :func:`accuracy_threshold`.
+    show_all : bool
+        Also draw the points off the front.
+    show_below : bool
+        Also draw the configurations below the threshold, as small hollow markers (context only:
+        they take no part in the fronts).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    import matplotlib.pyplot as plt
+
+    data = tradeoff_points(table, threshold)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(9, 5.2), constrained_layout=True)
+    below_drawn = False
+    for method, (label, color, marker) in FIG3_METHODS.items():
+        entry = data["methods"][method]
+        below = [r for r in table.select(method=method, channel="noiseless") if r.accuracy < data["threshold"]]
+        if show_below and below:
+            ax.plot([r.device_macs for r in below], [r.bits_per_image for r in below], linestyle="none",
+                    marker=marker, markersize=5, markerfacecolor="none", markeredgecolor=color, alpha=0.6)
+            if not below_drawn:   # one grey legend entry for every method's hollow markers
+                ax.plot([], [], linestyle="none", marker="o", markerfacecolor="none", markeredgecolor="0.4",
+                        label="hollow: below the threshold (not compared)")
+            below_drawn = True
+        if show_all and entry["records"]:
+            ax.plot([r.device_macs for r in entry["records"]], [r.bits_per_image for r in entry["records"]],
+                    linestyle="none", marker=marker, color=color, alpha=0.3, markersize=6)
+        if entry["front"]:
+            add_curve(ax, [r.device_macs for r in entry["front"]], [r.bits_per_image for r in entry["front"]],
+                      label=f"{label}: {len(entry['records'])} of {entry['tried']} settings", color=color,
+                      marker=marker, markersize=7, zorder=3)
+        else:
+            ax.plot([], [], color=color, marker=marker, label=f"{label}: none of {entry['tried']} settings")
+    png = table.select(method="png")
+    if png:
+        ax.axhline(png[0].bits_per_image, linestyle="--", color="0.45", linewidth=1.4,
+                   label=f"PNG of the input image ({png[0].bits_per_image:,.0f} bits, server-based)")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("on-device computation (MACs per image, incl. encoder; FLOPs = 2 x MACs)")
+    ax.set_ylabel("communication (bits per image, real encoded length)")
+    ax.set_title(f"Fig. 3: trade-off at accuracy >= {100 * data['threshold']:.2f}%")
+    ax.grid(True, which="both", alpha=0.25)
+    if legend:
+        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
+    if caption:
+        ax.figure.text(0.0, -0.02, f"Data: {table.provenance.describe()}", fontsize=8, ha="left", va="top",
+                       transform=ax.transAxes)
+    return ax
+
+
+# ----------------------------------------------------------------------------------------------
+# Fig. 3 explorers: move the accuracy threshold, watch the fronts and the dominance check
+# ----------------------------------------------------------------------------------------------
+
+#: Slider positions: points below the unsplit network's accuracy (0 to 5 in steps of 0.25).
+THRESHOLD_DROPS = tuple(k / 4 for k in range(21))
+
+
+def tradeoff_data(table) -> dict:
+    """What the threshold explorers need from ``table`` (JSON-able): every point, the PNG size, the
+    unsplit accuracy, and the drop (points) that gives the table's default threshold."""
+    png = table.select(method="png")
+    if not png:
+        raise ValueError("the table has no 'png' record (the unsplit network's accuracy)")
+    base = png[0].accuracy
+    drop = (base - accuracy_threshold(table)) * 100
+    return {"base": base, "png_bits": png[0].bits_per_image, "default_drop": min(THRESHOLD_DROPS,
+            key=lambda d: abs(d - drop)),
+            "methods": [{"key": m, "label": label, "color": _hex(color)}
+                        for m, (label, color, _) in FIG3_METHODS.items()],
+            "points": [{"m": r.method, "split": r.split, "code": r.code_size, "acc": r.accuracy,
+                        "x": r.device_macs, "y": r.bits_per_image}
+                       for r in table.records if r.method in FIG3_METHODS and r.channel == "noiseless"]}
+
+
+def _hex(color: str) -> str:
+    from matplotlib.colors import to_hex
+
+    return to_hex(color)
+
+
+def tradeoff_summary(data: dict, drop: float) -> dict:
+    """The readouts of the twin at ``drop`` points below the unsplit accuracy, computed in Python
+    exactly as the twin's JavaScript does (a test compares the two)."""
+    threshold = data["base"] - drop / 100
+    ok = [p for p in data["points"] if p["acc"] >= threshold]
+    fw = [p for p in ok if p["m"] == "framework"]
+    front = [fw[i] for i in pareto_front([(p["x"], p["y"]) for p in fw])]
+
+    def dominates(a, b):
+        return a["x"] <= b["x"] and a["y"] <= b["y"] and (a["x"] < b["x"] or a["y"] < b["y"])
+
+    baseline = [p for p in ok if p["m"] != "framework"]
+    free = [p for p in baseline if not any(dominates(f, p) for f in fw)]
+    beaten = any(dominates(b, f) for b in baseline for f in front)
+    return {"threshold": f"{100 * threshold:.2f}%", "framework": f"{len(fw)} of "
+            f"{sum(p['m'] == 'framework' for p in data['points'])}",
+            "claim": "does not hold" if beaten else ("holds" if fw else "no framework point"),
+            "free": str(len(free)) + (": " + ", ".join(f"{p['m']} {p['split']}" for p in free) if free else "")}
+
+
+_TRADEOFF_RENDER = r"""function (data, state, util) {
+  var t = data.base - state.drop / 100;
+  var ok = data.points.filter(function (p) { return p.acc >= t; });
+  function front(pts) {
+    var s = pts.slice().sort(function (a, b) { return a.x - b.x || a.y - b.y; }), out = [], best = Infinity;
+    s.forEach(function (p) { if (p.y < best) { out.push(p); best = p.y; } });
+    return out;
+  }
+  function dom(a, b) { return a.x <= b.x && a.y <= b.y && (a.x < b.x || a.y < b.y); }
+  var fw = ok.filter(function (p) { return p.m === "framework"; }), fwFront = front(fw);
+  var base = ok.filter(function (p) { return p.m !== "framework"; });
+  var free = base.filter(function (p) { return !fw.some(function (f) { return dom(f, p); }); });
+  var beaten = base.some(function (b) { return fwFront.some(function (f) { return dom(b, f); }); });
+  var series = [];
+  data.methods.forEach(function (m) {
+    var mine = ok.filter(function (p) { return p.m === m.key; });
+    if (!mine.length) { return; }
+    series.push({label: m.label, points: front(mine).map(function (p) { return [p.x, p.y]; }),
+                 color: m.color, line: true, size: 4});
+    series.push({label: "", points: mine.map(function (p) { return [p.x, p.y]; }), color: m.color,
+                 line: false, size: 2});
+  });
+  var nfw = data.points.filter(function (p) { return p.m === "framework"; }).length;
+  return {
+    text: {
+      threshold: util.fixed(100 * t, 2) + "%",
+      framework: fw.length + " of " + nfw,
+      claim: beaten ? "does not hold" : (fw.length ? "holds" : "no framework point"),
+      free: free.length + (free.length ? ": " + free.map(function (p) { return p.m + " " + p.split; }).join(", ") : "")
+    },
+    plot: {series: series, hlines: [{y: data.png_bits, label: "PNG of the input image", color: "#7f7f7f"}]}
+  };
+}"""
+
+
+def tradeoff_twin(table):
+    """Kernel-free twin of :func:`tradeoff_explorer`: a slider over the accuracy threshold (points
+    below the unsplit network), the fronts redrawn and the dominance check recomputed in the page."""
+    from .widgets import Plot, Slider, static_explorer
+
+    data = tradeoff_data(table)
+    return static_explorer(
+        data=data,
+        sliders=[Slider("drop", "threshold: points below the unsplit accuracy", values=THRESHOLD_DROPS,
+                        value=data["default_drop"], labels=[f"-{d:g} points" for d in THRESHOLD_DROPS])],
+        readouts=[("threshold", "accuracy threshold"), ("framework", "framework settings at the threshold"),
+                  ("claim", "paper's claim (framework curve never beaten)"),
+                  ("free", "baseline points not dominated")],
+        render=_TRADEOFF_RENDER,
+        plot=Plot(xlabel="device computation (MACs per image)", ylabel="bits per image", logx=True, logy=True),
+        title="Fig. 3 at any threshold (runs in the page, no kernel)",
+        note=f"Data: {table.provenance.describe()}. Lines: Pareto fronts; dots: every setting at the threshold.")
+
+
+def tradeoff_explorer(table):
+    """ipywidgets explorer for Jupyter/Colab: Fig. 3 and the dominance check at a chosen threshold."""
+    import ipywidgets as w
+    import matplotlib.pyplot as plt
+
+    data = tradeoff_data(table)
+    drop = w.SelectionSlider(options=[(f"-{d:g} points", d) for d in THRESHOLD_DROPS], value=data["default_drop"],
+                             description="threshold", style={"description_width": "100px"},
+                             layout=w.Layout(width="520px"))
+    out = w.Output()
+
+    def refresh(*_):
+        with out:
+            out.clear_output(wait=True)
+            threshold = data["base"] - drop.value / 100
+            fig, ax = plt.subplots(figsize=(9, 5), constrained_layout=True)
+            plot_tradeoff(table, threshold, ax=ax, caption=False)
+            plt.show()
+            dominance_check(table, threshold)
+
+    drop.observe(refresh, names="value")
+    refresh()
+    return w.VBox([drop, out])

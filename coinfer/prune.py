@@ -70,6 +70,7 @@ from __future__ import annotations
 
 import copy
 import math
+from collections import OrderedDict
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -80,6 +81,9 @@ from torch import nn
 from .models import BasicBlock, CifarResNet18, canonical_split_point, split, split_index
 
 SCHEDULE_KINDS = ("cubic", "linear", "constant")
+#: How channels are ranked: ``"l2"`` (the paper) or ``"taylor"`` (first-order Taylor importance,
+#: Molchanov et al. 2017, used by the 2-Step Pruning baseline of Shi et al. 2019).
+CRITERIA = ("l2", "taylor")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -181,6 +185,7 @@ class PruneConfig:
     epochs: int
     schedule: SparsitySchedule = SparsitySchedule()
     output_sparsity: float | None = None     # None: the same target as every other group
+    criterion: str = "l2"                    # channel ranking, see CRITERIA
     train_limit: int | None = None           # fine-tune on the first N training images (None: all)
     batch_size: int = 128
     lr: float = 1e-4
@@ -201,6 +206,8 @@ class PruneConfig:
             prunable_split_point(point)
         if self.epochs < 1:
             raise ValueError(f"epochs must be >= 1, got {self.epochs!r}")
+        if self.criterion not in CRITERIA:
+            raise ValueError(f"unknown pruning criterion {self.criterion!r}; choose one of {', '.join(CRITERIA)}")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -349,6 +356,58 @@ def channel_scores(device_part: nn.Module, layout: DeviceLayout) -> dict[str, to
     return {g: s.sqrt() for g, s in squares.items()}
 
 
+class TaylorImportance:
+    """First-order Taylor importance of every output channel of a device part (Molchanov et al. 2017).
+
+    The importance of channel ``k`` of a layer with output ``a`` is the estimated change of the loss
+    when the channel is removed, ``|mean over positions of a_k * dL/da_k|``, averaged over images.
+    Hooks on the BatchNorm after every convolution collect it during ordinary training steps (the
+    gradient comes from the training loss, so it costs no extra pass). A group's score is the sum over
+    its member layers. A masked channel outputs 0, so its importance is 0: it stays pruned.
+    """
+
+    def __init__(self, device_part: nn.Module, layout: DeviceLayout):
+        self.layout = layout
+        self.sums: dict[str, torch.Tensor] = {}
+        self.images = 0
+        self._handles = []
+        for i, conv in enumerate(layout.convs):
+            bn = device_part.get_submodule(conv.bn)
+            # Images are counted once per batch, at the first layer.
+            self._handles.append(bn.register_forward_hook(self._hook(conv.out_group, counts_images=i == 0)))
+
+    def _hook(self, group: str, counts_images: bool):
+        def forward_hook(module, inputs, output):
+            if not (module.training and torch.is_grad_enabled() and output.requires_grad):
+                return
+
+            # Capture a detached alias, never ``output`` itself: a closure holding the tensor it is
+            # registered on is a reference cycle through C++ that keeps every activation alive.
+            activation = output.detach()
+
+            def grad_hook(grad):
+                score = (activation * grad).mean(dim=(2, 3)).abs().sum(0)
+                self.sums[group] = self.sums[group] + score if group in self.sums else score
+                if counts_images:
+                    self.images += grad.shape[0]
+            output.register_hook(grad_hook)
+        return forward_hook
+
+    def scores(self) -> dict[str, torch.Tensor] | None:
+        """Mean importance per group since the last :meth:`reset`; None before any gradient was seen."""
+        if self.images == 0 or set(self.sums) != {g.name for g in self.layout.groups}:
+            return None
+        return {g: s / self.images for g, s in self.sums.items()}
+
+    def reset(self) -> None:
+        self.sums, self.images = {}, 0
+
+    def remove(self) -> None:
+        for handle in self._handles:
+            handle.remove()
+        self._handles = []
+
+
 def smallest_channel_mask(scores: torch.Tensor, sparsity: float) -> torch.Tensor:
     """Boolean keep-mask masking the ``floor(sparsity * C)`` channels with the smallest scores.
 
@@ -385,11 +444,19 @@ class IncrementalPruner:
         Target of the output group (the sent channels); default ``sparsity``.
     schedule : SparsitySchedule
         How the sparsity rises over the steps (default: cubic, as in Zhu & Gupta).
+    criterion : {"l2", "taylor"}
+        How channels are ranked at the start of each iteration. ``"taylor"`` uses the importance
+        gathered over the previous iteration's training steps (:class:`TaylorImportance`); the
+        first iteration, having seen no gradient yet, masks nothing.
 
     """
 
     def __init__(self, device_part: nn.Sequential, sparsity: float, total_steps: int,
-                 output_sparsity: float | None = None, schedule: SparsitySchedule = SparsitySchedule()):
+                 output_sparsity: float | None = None, schedule: SparsitySchedule = SparsitySchedule(),
+                 criterion: str = "l2"):
+        if criterion not in CRITERIA:
+            raise ValueError(f"unknown pruning criterion {criterion!r}; choose one of {', '.join(CRITERIA)}")
+        self.criterion = criterion
         self.device_part = device_part
         self.layout = device_layout(device_part)
         self.sparsity = check_sparsity(sparsity)
@@ -403,6 +470,7 @@ class IncrementalPruner:
         self.masks: dict[str, torch.Tensor] = {}       # group -> bool keep-mask, [channels]
         self._snapshot: dict[str, torch.Tensor] = {}   # tensor path -> value at iteration start
         self._hooks: list = []
+        self._taylor: TaylorImportance | None = None
 
     # -- what is masked --------------------------------------------------------------------------
     def target(self, group: ChannelGroup) -> float:
@@ -454,8 +522,17 @@ class IncrementalPruner:
         """Restore, then mask ``fraction`` of each group's target by the channels' l2 norms."""
         if self.masks:
             self.restore()
+        if self.criterion == "taylor":
+            if self._taylor is None:
+                self._taylor = TaylorImportance(self.device_part, self.layout)
+            scores = self._taylor.scores()
+            self._taylor.reset()
+            if scores is None:               # no gradient seen yet: nothing to rank by
+                self.current_fraction = 0.0
+                return
+        else:
+            scores = channel_scores(self.device_part, self.layout)
         self.current_fraction = fraction
-        scores = channel_scores(self.device_part, self.layout)
         for group in self.layout.groups:
             self.masks[group.name] = smallest_channel_mask(scores[group.name], fraction * self.target(group))
         self._snapshot = {path: tensor.detach().clone() for path, tensor, _ in self._masked_tensors()}
@@ -481,11 +558,16 @@ class IncrementalPruner:
         """
         self._hooks.append(optimizer.register_step_pre_hook(lambda *_: self.mask_gradients()))
         self._hooks.append(optimizer.register_step_post_hook(lambda *_: self.apply_masks()))
+        if self.criterion == "taylor" and self._taylor is None:
+            self._taylor = TaylorImportance(self.device_part, self.layout)
 
     def detach(self) -> None:
+        """Remove the optimizer hooks (and the Taylor hooks; their last scores are kept for :meth:`finish`)."""
         for handle in self._hooks:
             handle.remove()
         self._hooks = []
+        if self._taylor is not None:
+            self._taylor.remove()
 
 
 # ----------------------------------------------------------------------------------------------
@@ -512,6 +594,27 @@ class ChannelScatter(nn.Module):
 
     def extra_repr(self) -> str:
         return f"{len(self.kept)} -> {self.channels} channels"
+
+
+def split_stages(model: nn.Module, point: str) -> tuple[nn.Sequential, nn.Sequential]:
+    """:func:`coinfer.models.split` for a :class:`CifarResNet18` *or* for its compacted copy.
+
+    :func:`compact` applied to the whole network (split point ``output``) returns an
+    ``nn.Sequential`` of the same named stages with fewer channels; this splits such a sequence at
+    ``point`` the same way (sharing its modules, no copy). 2-Step Pruning uses it.
+    """
+    if isinstance(model, CifarResNet18):
+        return split(model, point)
+    from .models import STAGES
+
+    names = [name for name, _ in model.named_children()]
+    expected = [name.replace(".", "_") for name in STAGES]
+    if not isinstance(model, nn.Sequential) or names != expected:
+        raise ValueError(f"can only split a CifarResNet18 or a Sequential of its stages {expected}, got "
+                         f"{type(model).__name__} with children {names}")
+    k = split_index(point)
+    stages = list(model.named_children())
+    return nn.Sequential(OrderedDict(stages[:k])), nn.Sequential(OrderedDict(stages[k:]))
 
 
 def _set_submodule(root: nn.Module, path: str, module: nn.Module) -> None:
@@ -597,13 +700,14 @@ class PrunedModel:
     split: str
     sparsity: float
     output_sparsity: float
-    model: CifarResNet18                 # full-size, masked device part, fine-tuned server part
+    model: nn.Module                     # full-size, masked device part, fine-tuned server part
+                                         # (a CifarResNet18, or a compacted stage sequence: see split_stages)
     keep: dict[str, list[int]]
     meta: dict = field(default_factory=dict)
 
     def parts(self) -> tuple[nn.Sequential, nn.Sequential]:
         """(compacted device part, server part with the scatter in front)."""
-        device, server = split(self.model, self.split)
+        device, server = split_stages(self.model, self.split)
         small, scatter = compact(device, self.keep)
         if scatter is not None:
             server = nn.Sequential(scatter, *server.children())
@@ -615,9 +719,12 @@ class PrunedModel:
         return nn.Sequential(small, server)
 
 
-def prune_finetune(model: CifarResNet18, point: str, sparsity: float, config: PruneConfig, train_loader,
+def prune_finetune(model: nn.Module, point: str, sparsity: float, config: PruneConfig, train_loader,
                    device: torch.device | None = None, desc: str | None = None) -> PrunedModel:
     """Prune ``model``'s device part at ``point`` to ``sparsity`` while fine-tuning the whole network.
+
+    ``model`` is a :class:`CifarResNet18` or a compacted stage sequence (:func:`split_stages`);
+    ``config.criterion`` ranks the channels.
 
     ``model`` is changed in place (pass a copy of the baseline). Seed before calling for repeatable
     numbers. The optimizer is :class:`PruneConfig`'s Adam + StepLR (stepped per batch, with the step
@@ -629,9 +736,10 @@ def prune_finetune(model: CifarResNet18, point: str, sparsity: float, config: Pr
     sparsity = check_sparsity(sparsity)
     device = device or next(model.parameters()).device
     model = model.to(device)
-    device_part, _ = split(model, point)
+    device_part, _ = split_stages(model, point)
     total_steps = config.epochs * len(train_loader)
-    pruner = IncrementalPruner(device_part, sparsity, total_steps, config.output_sparsity, config.schedule)
+    pruner = IncrementalPruner(device_part, sparsity, total_steps, config.output_sparsity, config.schedule,
+                               config.criterion)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=config.lr_step_epochs * len(train_loader),
                                                 gamma=config.lr_gamma)

@@ -1,0 +1,577 @@
+"""The brute-force search behind Fig. 3 and the lookup table (Shao & Zhang 2020, sections II-D and V-B).
+
+"All the output models are profiled and stored in a lookup table": the paper tries every split point,
+sparsity and code size of its framework, and each baseline's own settings, then reads the trade-off
+off the table. Here every configuration is one **cell**: an independent, idempotent job addressed by
+its parameters, whose result (one :class:`~coinfer.results.Record`) goes to its own small JSON file::
+
+    sweep grid (SweepConfig) --cells()--> [Cell, ...]          ids like framework_layer2.1_s0.5_d16-l4_3fa1c2d9e0
+         for each unfinished cell:                                (the hash covers every setting it depends on)
+             shared inputs, computed once and cached:
+                 pruned device part (split, sparsity)  -> <cache>/pruned-<split>-s<sparsity>-<hash>.pt
+                 2-Step Pruning's step 1 (sparsity)     -> <cache>/two-step1-s<sparsity>-<hash>.pt
+                 the frozen device part's features      -> memory (cells that share them run together)
+             run the cell -> Record -> data/results/cells/<preset>/<id>.json   (atomic write)
+         all cells done -> gather -> data/results/sweep_<preset>.json          (atomic write, with provenance)
+
+Killing the sweep at any moment loses at most the running cell; the next run skips every cell whose
+file exists (``resume``). Nothing is ever half-written: files appear by an atomic rename. On many
+GPUs, ``--list-cells`` prints the ids and ``--cell ID`` runs one, so a scheduler can hand them out;
+``--gather`` then writes the table.
+
+A cell id hashes everything its result depends on: the preset, the sweep grid's settings, and the
+pruning and encoding settings taken from :data:`coinfer.prune.PRUNE_PRESETS` and
+:data:`coinfer.encode_experiment.ENCODE_PRESETS`. Change one of those and the affected cells get new
+ids (the committed table then no longer matches the grid, which ``tests/test_sweep.py`` reports);
+the next sweep recomputes only those cells. Same seed, same settings and the same number of CPU
+threads give the same numbers (the committed quick table was made with ``--threads 1``), with one
+caveat measured here: evaluation-only cells are bit-exact however they are scheduled, but a cell that
+trains can differ in the last digits when the same process ran other cells before it (CPU kernels'
+floating-point paths depend on memory layout), and training amplifies that. In an uninterrupted
+quick sweep (sweep version 1) 25 of 27 cells matched a resumed one exactly; the two pruned
+``layer2.1`` cells at 25% did not (87.52% vs 87.01% accuracy). The committed table is one
+uninterrupted run.
+
+Methods and their cells (see :mod:`coinfer.baselines`):
+
+``framework``       split x sparsity x code size: the device part pruned by :mod:`coinfer.prune`
+                    (sparsity 0: unpruned), then the two-step encoder of :mod:`coinfer.encode`
+                    trained on its frozen features.
+``original``        split: 8-bit + Huffman.
+``2-step-pruning``  split x step-1 sparsity x step-2 sparsity.
+``bottlenet++``     split x channel reduction.
+``png``             one cell.
+
+Command line::
+
+    python -m coinfer sweep --preset quick --threads 1     # 6-22 min on 2 shared CPU cores
+    python -m coinfer sweep --preset paper                 # a GPU, see book/paper_scale.md
+    python -m coinfer sweep --preset quick --list-cells
+    python -m coinfer sweep --preset quick --cell <id>
+    python -m coinfer sweep --preset paper --shard 3/8           # worker 3 of 8 (e.g. one per GPU)
+    python -m coinfer sweep --preset quick --gather
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as _dt
+import hashlib
+import json
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+import torch
+from tqdm.auto import tqdm
+
+from .models import canonical_split_point
+from .results import LookupTable, Provenance, Record, SchemaError, validate_record, write_json_atomic
+
+#: Bumped when a change of the code changes what a cell computes (it is part of every cell id).
+#: 2: the Huffman code is built from smoothed counts (every level codable), and the framework's
+#: decoder restores the unpruned feature's shape for the server part (no zero-filled channels).
+SWEEP_VERSION = 2
+METHODS = ("png", "original", "framework", "bottlenet++", "2-step-pruning")
+CELL_SCHEMA = "coinfer.sweep-cell"
+#: Record ``extra`` keys that measure time: they differ between two runs of the same cell.
+VOLATILE_EXTRA = ("wall_time_s", "train_time_s", "fine_tune_s")
+
+
+@dataclass(frozen=True)
+class SweepConfig:
+    """The grid of one sweep.
+
+    ``prune`` and ``encode`` override fields of the preset's :class:`~coinfer.prune.PruneConfig`
+    and :class:`~coinfer.encode_experiment.EncodeConfig` (their own grids, ``splits`` etc., are
+    ignored: the sweep's grid is here).
+    """
+
+    framework_splits: tuple[str, ...]
+    sparsities: tuple[float, ...]                  # 0.0: the unpruned device part
+    code_sizes: tuple[str, ...]                    # without channels, see EncodeConfig.code_size_at
+    original_splits: tuple[str, ...]
+    bottlenet_splits: tuple[str, ...]
+    bottlenet_reductions: tuple[int, ...]          # BottleNet++ keeps C // reduction channels
+    two_step_splits: tuple[str, ...]
+    two_step_step1: tuple[float, ...]              # step-1 sparsity (whole network)
+    two_step_step2: tuple[float, ...]              # step-2 sparsity (the sent channels)
+    png: bool = True
+    png_images: int | None = None                  # None: the whole test split
+    prune: dict = field(default_factory=dict)
+    encode: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        from .prune import check_sparsity
+
+        for name in ("framework_splits", "original_splits", "bottlenet_splits", "two_step_splits"):
+            for point in getattr(self, name):
+                canonical_split_point(point)
+        for s in self.sparsities + self.two_step_step1 + self.two_step_step2:
+            check_sparsity(s)
+        for r in self.bottlenet_reductions:
+            if isinstance(r, bool) or not (isinstance(r, int) and r >= 1):
+                raise ValueError(f"bottlenet_reductions must be positive integers, got {r!r}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def prune_config(self, preset: str):
+        from .prune import get_prune_config
+
+        return get_prune_config(preset, **self.prune)
+
+    def encode_config(self, preset: str):
+        from .encode_experiment import get_encode_config
+
+        return get_encode_config(preset, **self.encode)
+
+
+SWEEP_GRIDS = {
+    # 27 cells. One uninterrupted run took 6 min 0 s on 2 shared CPU cores at a load of ~1 (9 min 53 s
+    # at ~3; the cells summed to 21 min at ~7). The table's provenance sums the cells' wall times.
+    "quick": SweepConfig(
+        framework_splits=("layer2.1", "layer3.1"),
+        sparsities=(0.0, 0.25, 0.5),
+        code_sizes=("d16-l4", "d32-l4"),
+        original_splits=("stem", "layer1.1", "layer2.1", "layer3.1", "pool"),
+        bottlenet_splits=("layer2.1", "layer3.1", "layer4.1"),
+        bottlenet_reductions=(4, 16),
+        two_step_splits=("layer2.1", "layer3.1", "layer4.1"),
+        two_step_step1=(0.25,),
+        two_step_step2=(0.5,),
+        encode={"train_limit": 6000, "warmup_epochs": 1, "epochs": 4},
+    ),
+    # The paper's grid on CIFAR-10 (a GPU; see book/paper_scale.md).
+    "paper": SweepConfig(
+        framework_splits=("stem", "layer1.1", "layer2.1", "layer3.1", "pool"),
+        sparsities=(0.0, 0.25, 0.5, 0.75),
+        code_sizes=("d8-l2", "d16-l2", "d16-l4", "d32-l4", "d16-k16", "d16-k64"),
+        original_splits=("stem", "layer1.1", "layer2.1", "layer3.1", "pool"),
+        bottlenet_splits=("stem", "layer1.1", "layer2.1", "layer3.1"),
+        bottlenet_reductions=(16, 32, 64),
+        two_step_splits=("stem", "layer1.1", "layer2.1", "layer3.1", "pool"),
+        two_step_step1=(0.25, 0.5),
+        two_step_step2=(0.5, 0.75),
+    ),
+    # For tests: a few images and steps, one cell of each method; its numbers mean nothing.
+    "tiny": SweepConfig(
+        framework_splits=("layer3.1",),
+        sparsities=(0.5,),
+        code_sizes=("d4-l2",),
+        original_splits=("pool",),
+        bottlenet_splits=("layer3.1",),
+        bottlenet_reductions=(16,),
+        two_step_splits=("layer3.1",),
+        two_step_step1=(0.25,),
+        two_step_step2=(0.5,),
+        png_images=50,
+        prune={"train_limit": 256, "batch_size": 64},
+        encode={"train_limit": 256, "warmup_epochs": 0, "epochs": 1, "test_limit": 200,
+                "huffman_train_images": 200, "eval_batch_size": 200},
+    ),
+}
+
+
+def get_sweep_config(grid: str, **overrides) -> SweepConfig:
+    """The sweep grid called ``grid`` (``quick``, ``paper`` or ``tiny``), with fields replaced."""
+    if grid not in SWEEP_GRIDS:
+        raise ValueError(f"unknown sweep grid {grid!r}; available: {', '.join(SWEEP_GRIDS)}")
+    config = SWEEP_GRIDS[grid]
+    unknown = set(overrides) - set(config.to_dict())
+    if unknown:
+        raise ValueError(f"unknown sweep setting(s) {sorted(unknown)}; settings are {sorted(config.to_dict())}")
+    return replace(config, **overrides)
+
+
+# --------------------------------------------------------------------------------------------
+# Cells
+# --------------------------------------------------------------------------------------------
+
+def _digest(obj) -> str:
+    text = json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:10]
+
+
+#: Config fields that do not change what one cell computes: the configs' own grids, and the pruning
+#: run's unpruned control (a separate model that ``python -m coinfer prune`` trains, not a cell's).
+_NOT_CELL_FIELDS = ("splits", "code_sizes", "huffman_splits", "sparsities", "control")
+
+
+def _settings(config) -> dict:
+    """A config's fields that change what one cell computes."""
+    return {k: v for k, v in config.to_dict().items() if k not in _NOT_CELL_FIELDS}
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One sweep job. ``setting`` is the method's own knob (code size, reduction, step-2 sparsity).
+
+    ``depends`` holds every setting the result depends on (preset, training configs, version);
+    the id is readable and ends with a hash of everything, so two different jobs never share an id.
+    """
+
+    method: str
+    split: str
+    sparsity: float
+    setting: str
+    depends: dict = field(compare=False, repr=False, default_factory=dict)
+
+    @property
+    def id(self) -> str:
+        key = {"method": self.method, "split": self.split, "sparsity": self.sparsity, "setting": self.setting,
+               "depends": self.depends, "version": SWEEP_VERSION}
+        readable = f"{self.method}_{self.split}_s{self.sparsity:g}" + (f"_{self.setting}" if self.setting else "")
+        return f"{readable}_{_digest(key)}"
+
+    @property
+    def shares(self) -> tuple:
+        """Cells with equal ``shares`` use the same device-part features: run them together."""
+        if self.method == "framework":
+            return ("features", self.split, self.sparsity)
+        if self.method == "bottlenet++":
+            return ("features", self.split, 0.0)
+        if self.method == "2-step-pruning":
+            return ("two-step", self.sparsity)
+        return (self.method,)
+
+
+def cells(preset: str, config: SweepConfig) -> list[Cell]:
+    """Every cell of ``config``'s grid, ordered so that cells sharing inputs run one after another."""
+    from .presets import get_preset
+
+    p = get_preset(preset).to_dict()
+    prune, encode = _settings(config.prune_config(preset)), _settings(config.encode_config(preset))
+    out = []
+    if config.png:
+        out.append(Cell("png", "input", 0.0, "png", {"preset": p, "images": config.png_images}))
+    for point in map(canonical_split_point, config.original_splits):
+        out.append(Cell("original", point, 0.0, "8bit-huffman", {"preset": p, "encode": encode}))
+    bottlenet = list(map(canonical_split_point, config.bottlenet_splits))
+    for point in map(canonical_split_point, config.framework_splits):
+        # Unpruned first, then BottleNet++ on the same (unpruned) features, then each sparsity.
+        for sparsity in sorted(config.sparsities):
+            for code in config.code_sizes:
+                depends = {"preset": p, "encode": encode, "prune": prune if sparsity > 0 else None}
+                out.append(Cell("framework", point, float(sparsity), code, depends))
+            if sparsity == min(config.sparsities) and point in bottlenet:
+                out += _bottlenet_cells(point, config, p, encode)
+    framework = set(map(canonical_split_point, config.framework_splits))
+    for point in bottlenet:
+        if point not in framework:
+            out += _bottlenet_cells(point, config, p, encode)
+    for s1 in config.two_step_step1:
+        for point in map(canonical_split_point, config.two_step_splits):
+            for s2 in config.two_step_step2:
+                out.append(Cell("2-step-pruning", point, float(s1), f"out{s2:g}",
+                                {"preset": p, "encode": encode, "prune": prune}))
+    ids = [c.id for c in out]
+    if len(set(ids)) != len(ids):
+        raise ValueError("the sweep grid lists a configuration twice")
+    return out
+
+
+def _bottlenet_cells(point, config, p, encode) -> list[Cell]:
+    return [Cell("bottlenet++", point, 0.0, f"r{r}", {"preset": p, "encode": encode})
+            for r in config.bottlenet_reductions]
+
+
+# --------------------------------------------------------------------------------------------
+# Running cells
+# --------------------------------------------------------------------------------------------
+
+class SweepRunner:
+    """Runs cells of one preset's sweep, keeping what consecutive cells share.
+
+    Parameters
+    ----------
+    preset : str
+        The preset (dataset, baseline network, seed).
+    config : SweepConfig
+    cells_dir : path
+        One ``<cell id>.json`` per finished cell.
+    cache_dir : path
+        Intermediate checkpoints (pruned models), keyed by their parameters.
+    """
+
+    def __init__(self, preset: str, config: SweepConfig, cells_dir: str | Path, cache_dir: str | Path,
+                 device: torch.device | None = None, log=print):
+        from .presets import get_preset
+        from .train import default_device
+
+        self.preset = get_preset(preset)
+        self.config = config
+        self.cells_dir, self.cache_dir = Path(cells_dir), Path(cache_dir)
+        self.device = device or default_device()
+        self.log = log
+        self.prune_config = config.prune_config(preset)
+        self.encode_config = config.encode_config(preset)
+        self._baseline = None
+        self._data: dict = {}
+        self._shared_key = None
+        self._shared = None
+
+    # -- inputs, loaded on first use ----------------------------------------------------------
+    @property
+    def baseline(self):
+        if self._baseline is None:
+            from .train import get_baseline
+
+            model, meta = get_baseline(self.preset)
+            self._baseline = (model.cpu().eval(), meta)
+        return self._baseline
+
+    def dataset(self, kind: str):
+        """``"train"`` (codec/Huffman images), ``"test"``, or ``"prune"`` (augmented fine-tuning images)."""
+        if kind not in self._data:
+            from .data import load_dataset
+
+            name, enc = self.preset.dataset, self.encode_config
+            if kind == "train":
+                self._data[kind] = load_dataset(name, train=True, limit=enc.train_limit)
+            elif kind == "test":
+                self._data[kind] = load_dataset(name, train=False, limit=enc.test_limit)
+            else:
+                self._data[kind] = load_dataset(name, train=True, augment=True, limit=self.prune_config.train_limit)
+        return self._data[kind]
+
+    def _prune_loader(self):
+        from .data import make_loader
+
+        return make_loader(self.dataset("prune"), self.prune_config.batch_size, shuffle=True, seed=self.preset.seed)
+
+    def _cached_pruned(self, name: str, key: dict, compute):
+        """A :class:`~coinfer.prune.PrunedModel` from the cache, or computed, saved, and returned."""
+        from .prune import load_pruned, save_pruned
+
+        path = self.cache_dir / f"{name}-{_digest({**key, 'version': SWEEP_VERSION})}.pt"
+        if path.exists():
+            try:
+                return load_pruned(path, device=self.device)
+            except (ValueError, RuntimeError, KeyError, EOFError) as error:   # a damaged cache file
+                self.log(f"[sweep] recomputing {path.name}: {error}")
+        pruned = compute()
+        save_pruned(path, pruned)
+        return pruned
+
+    def pruned_device(self, point: str, sparsity: float):
+        """The framework's pruned model at (point, sparsity), from the cache when it is there."""
+        from .prune import prune_finetune
+        from .train import seed_everything
+
+        def compute():
+            seed_everything(self.preset.seed)
+            return prune_finetune(copy.deepcopy(self.baseline[0]), point, sparsity, self.prune_config,
+                                  self._prune_loader(), self.device)
+
+        key = {"preset": self.preset.to_dict(), "prune": _settings(self.prune_config), "split": point,
+               "sparsity": sparsity}
+        return self._cached_pruned(f"pruned-{point}-s{sparsity:g}", key, compute)
+
+    def two_step_step1(self, sparsity: float):
+        from .baselines import two_step_step1
+        from .train import seed_everything
+
+        def compute():
+            seed_everything(self.preset.seed)
+            return two_step_step1(self.baseline[0], sparsity, self.prune_config, self._prune_loader(), self.device)
+
+        key = {"preset": self.preset.to_dict(), "prune": _settings(self.prune_config), "step1": sparsity}
+        return self._cached_pruned(f"two-step1-s{sparsity:g}", key, compute)
+
+    def _features(self, cell: Cell):
+        """(device part, server part, train features, test features, server input shape) shared by
+        ``cell.shares``.
+
+        For a pruned device part, the device part is the compacted one (it computes and sends only
+        the kept channels) and the server part is the fine-tuned network's own, unchanged: the
+        framework's decoder restores the full feature shape it expects (``output_shape``).
+        """
+        from .baselines import feature_sources
+        from .models import split
+        from .prune import compact, split_stages
+
+        if self._shared_key != cell.shares:
+            self._shared = None            # free the previous features first
+            if cell.sparsity > 0:
+                pruned = self.pruned_device(cell.split, cell.sparsity)
+                masked_device, server_part = split_stages(pruned.model, cell.split)
+                device_part, _ = compact(masked_device, pruned.keep)
+            else:
+                masked_device = None
+                device_part, server_part = split(copy.deepcopy(self.baseline[0]), cell.split)
+            device_part, server_part = device_part.to(self.device), server_part.to(self.device)
+            output_shape = None
+            if masked_device is not None:
+                with torch.no_grad():
+                    output_shape = tuple(masked_device.eval()(torch.zeros(1, 3, 32, 32, device=self.device)).shape[1:])
+            train_src, test_src = feature_sources(device_part, self.dataset("train"), self.dataset("test"),
+                                                  self.encode_config, self.device)
+            self._shared_key = cell.shares
+            self._shared = (device_part, server_part, train_src, test_src, output_shape)
+        return self._shared
+
+    def compute(self, cell: Cell) -> Record:
+        """Run one cell; its :class:`Record` (not saved)."""
+        from . import baselines
+        from .encode_experiment import codec_record
+        from .profile import thop_macs
+        from .train import seed_everything
+
+        seed_everything(self.preset.seed)
+        enc, seed = self.encode_config, self.preset.seed
+        if cell.method == "png":
+            model, meta = self.baseline
+            record = baselines.png_record(self.preset.dataset, meta["test_accuracy"],
+                                          thop_macs(model, (3, 32, 32))[0], images=self.config.png_images)
+        elif cell.method == "original":
+            record = baselines.original_record(copy.deepcopy(self.baseline[0]), cell.split, self.dataset("train"),
+                                               self.dataset("test"), enc, self.device, log=self.log)
+        elif cell.method == "framework":
+            device_part, server_part, train_src, test_src, output_shape = self._features(cell)
+            record = codec_record(cell.split, device_part, server_part, train_src, test_src, cell.setting, enc,
+                                  seed=seed, sparsity=cell.sparsity, device=self.device, output_shape=output_shape,
+                                  log=self.log)
+        elif cell.method == "bottlenet++":
+            device_part, server_part, train_src, test_src, _ = self._features(cell)
+            record = baselines.bottlenet_record(cell.split, device_part, server_part, train_src, test_src,
+                                                int(cell.setting[1:]), enc, seed=seed, device=self.device,
+                                                log=self.log)
+        elif cell.method == "2-step-pruning":
+            step1 = self.two_step_step1(cell.sparsity)
+            seed_everything(seed)
+            step2 = baselines.two_step_step2(step1, cell.split, float(cell.setting[3:]), self.prune_config,
+                                             self._prune_loader(), self.device)
+            record = baselines.two_step_record(step2, cell.sparsity, self.dataset("train"), self.dataset("test"),
+                                               enc, self.device, log=self.log)
+        else:
+            raise ValueError(f"unknown method {cell.method!r}; methods are {', '.join(METHODS)}")
+        return record
+
+    def cell_path(self, cell: Cell) -> Path:
+        return self.cells_dir / f"{cell.id}.json"
+
+    def done(self, cell: Cell) -> bool:
+        """Whether ``cell`` has a valid result file."""
+        return read_cell(self.cell_path(cell), cell.id) is not None
+
+    def run(self, cell: Cell) -> dict:
+        """Compute ``cell`` and write its file atomically; returns the file's content."""
+        from .results import git_commit, hardware
+
+        start = time.time()
+        record = self.compute(cell)
+        wall = round(time.time() - start, 1)
+        record = replace(record, extra={**record.extra, "cell": cell.id, "dataset": self.preset.dataset,
+                                        "preset": self.preset.name, "wall_time_s": wall})
+        payload = {"schema": CELL_SCHEMA, "id": cell.id, "method": cell.method, "split": cell.split,
+                   "sparsity": cell.sparsity, "setting": cell.setting, "depends": cell.depends,
+                   "record": record.to_dict(), "wall_time_s": wall, "hardware": hardware(),
+                   "git_commit": git_commit(), "torch_threads": torch.get_num_threads(),
+                   "date": _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()}
+        write_json_atomic(self.cell_path(cell), payload)
+        return payload
+
+
+def read_cell(path: str | Path, cell_id: str | None = None) -> dict | None:
+    """A finished cell's file, or None if it is missing or not a valid cell result."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text())
+        if data.get("schema") != CELL_SCHEMA or (cell_id is not None and data.get("id") != cell_id):
+            return None
+        validate_record(data["record"], where=str(path))
+        return data
+    except (OSError, json.JSONDecodeError, KeyError, SchemaError, AttributeError):
+        return None
+
+
+# --------------------------------------------------------------------------------------------
+# The sweep: run what is missing, gather the table
+# --------------------------------------------------------------------------------------------
+
+def default_paths(preset: str, grid: str) -> dict:
+    """Where cells, the table and the checkpoint cache go for ``preset`` and ``grid``."""
+    from .paths import checkpoints_dir, results_dir
+
+    name = preset if grid == preset else f"{preset}-{grid}"
+    return {"cells_dir": results_dir() / "cells" / name, "table": results_dir() / f"sweep_{name}.json",
+            "cache_dir": checkpoints_dir() / preset / "sweep"}
+
+
+def gather(preset: str, config: SweepConfig, cells_dir: str | Path, table: str | Path,
+           command: str | None = None) -> LookupTable:
+    """Collect every cell's record, in grid order, into the lookup table at ``table`` (atomic write).
+
+    Raises
+    ------
+    RuntimeError
+        If a cell has no result yet (naming how many and the first few).
+
+    The provenance's ``wall_time_s`` is the sum of the cells' own wall times (the compute the
+    table cost, however many runs or machines it took).
+    """
+    from .presets import get_preset
+
+    settings = get_preset(preset)
+    all_cells = cells(preset, config)
+    found = [read_cell(Path(cells_dir) / f"{c.id}.json", c.id) for c in all_cells]
+    missing = [c.id for c, f in zip(all_cells, found) if f is None]
+    if missing:
+        raise RuntimeError(f"{len(missing)} of {len(all_cells)} cells have no result yet (e.g. "
+                           f"{', '.join(missing[:3])}); run the sweep to finish them")
+    wall = sum(f["wall_time_s"] for f in found)
+    provenance = Provenance.collect(settings.dataset, settings.name, wall, command=command, seed=settings.seed)
+    result = LookupTable(provenance, [Record.from_dict(f["record"]) for f in found])
+    result.save(table)
+    return result
+
+
+def run_sweep(preset: str = "quick", config: SweepConfig | None = None, cells_dir=None, table=None, cache_dir=None,
+              only: list[str] | None = None, shard: tuple[int, int] | None = None, device=None,
+              command: str | None = None, progress: bool = True, log=print) -> LookupTable | None:
+    """Run every unfinished cell (or only the ids in ``only``); gather the table when all are done.
+
+    ``shard=(i, n)`` runs only the i-th (0-based) of n contiguous slices of the grid: n workers
+    (e.g. one per GPU) given 0..n-1 cover every cell once, and neighbouring cells, which share
+    pruned models and features, mostly land on the same worker.
+
+    Returns the table, or None when cells remain (``only``/``shard`` given, or another worker busy).
+    """
+    config = config or get_sweep_config(preset)
+    paths = default_paths(preset, preset)
+    cells_dir = Path(cells_dir or paths["cells_dir"])
+    table = Path(table or paths["table"])
+    runner = SweepRunner(preset, config, cells_dir, cache_dir or paths["cache_dir"], device, log=log)
+    all_cells = cells(preset, config)
+    if only:
+        known = {c.id: c for c in all_cells}
+        unknown = [i for i in only if i not in known]
+        if unknown:
+            raise ValueError(f"unknown cell id(s) {unknown}; list them with --list-cells")
+        todo = [known[i] for i in only]
+    else:
+        todo = all_cells
+    if shard is not None:
+        i, n = shard
+        if not (isinstance(n, int) and n >= 1 and isinstance(i, int) and 0 <= i < n):
+            raise ValueError(f"shard must be (i, n) with 0 <= i < n, got {shard!r}")
+        todo = todo[i * len(todo) // n:(i + 1) * len(todo) // n]
+    for stale in cells_dir.glob(".*.tmp") if cells_dir.exists() else []:
+        stale.unlink(missing_ok=True)        # a temporary file of a killed run
+    start = time.time()
+    bar = tqdm(todo, desc=f"sweep {preset}", unit="cell", disable=not progress)
+    skipped = ran = 0
+    for cell in bar:
+        bar.set_postfix_str(cell.id[:48])
+        if runner.done(cell):
+            skipped += 1
+            continue
+        runner.run(cell)
+        ran += 1
+    log(f"[sweep] {ran} cells run, {skipped} already done, {time.time() - start:.0f} s")
+    if all(runner.done(c) for c in all_cells):
+        result = gather(preset, config, cells_dir, table, command=command)
+        log(f"[sweep] wrote {len(result.records)} records to {table}")
+        return result
+    return None

@@ -1,0 +1,200 @@
+"""Tests of the Fig. 3 baselines (coinfer.baselines) and the Taylor criterion they add to coinfer.prune.
+Tiny networks, a few images: seconds on 2 CPU cores."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from coinfer.baselines import (bottlenet_channels, bottlenet_codec, bottlenet_evaluate, png_record,
+                               two_step_record, two_step_step1, two_step_step2)
+from coinfer.encode import UniformQuantizer
+from coinfer.encode_experiment import FeatureSource, get_encode_config
+from coinfer.models import resnet18, split
+from coinfer.prune import (IncrementalPruner, PruneConfig, SparsitySchedule, TaylorImportance, device_layout,
+                           split_stages)
+
+
+def _loader(n=32, batch=8, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    x, y = torch.randn(n, 3, 32, 32, generator=g), torch.randint(0, 10, (n,), generator=g)
+    return [(x[i:i + batch], y[i:i + batch]) for i in range(0, n, batch)]
+
+
+TAYLOR = PruneConfig(splits=("layer2.1",), sparsities=(0.5,), epochs=2, criterion="taylor", lr=1e-3,
+                     schedule=SparsitySchedule(kind="linear", ramp_fraction=1.0, interval=2))
+
+
+# ----------------------------------------------------------------------------------- PNG
+
+def test_png_record_is_the_mean_real_png_size(fashion_root):
+    from PIL import Image
+    import io
+
+    from coinfer.data import native_images
+
+    record = png_record("fashion-mnist", 0.9, 1234, images=20, root=fashion_root)
+    sizes = []
+    for image in native_images("fashion-mnist", train=False, root=fashion_root, limit=20):
+        buffer = io.BytesIO()
+        Image.fromarray(image).save(buffer, format="PNG")
+        sizes.append(8 * len(buffer.getvalue()))
+    assert record.bits_per_image == pytest.approx(np.mean(sizes))
+    assert (record.method, record.split, record.device_macs, record.server_macs) == ("png", "input", 0, 1234)
+    assert record.accuracy == 0.9 and record.extra["raw_bits"] == 28 * 28 * 8
+    assert record.bits_per_image < record.extra["raw_bits"]   # PNG compresses these images
+
+
+# ----------------------------------------------------------------------------------- BottleNet++
+
+def test_bottlenet_codec_is_conv_bn_sigmoid_8bit_without_entropy_model():
+    codec = bottlenet_codec((32, 8, 8), bottlenet_channels((32, 8, 8), 16))
+    layers = list(codec.encoder.net)
+    assert [type(m) for m in layers] == [nn.Conv2d, nn.BatchNorm2d, nn.Sigmoid]
+    assert layers[0].out_channels == 2 and not any(isinstance(m, nn.Linear) for m in codec.modules())
+    assert isinstance(codec.bottleneck, UniformQuantizer) and codec.bottleneck.levels == 256
+    assert codec.entropy_model is None
+
+
+@pytest.mark.parametrize("reduction", [0, -2, 1.5, True])
+def test_bottlenet_bad_reduction_names_it(reduction):
+    with pytest.raises(ValueError, match="reduction"):
+        bottlenet_channels((32, 8, 8), reduction)
+
+
+def test_bottlenet_needs_a_spatial_feature():
+    with pytest.raises(ValueError, match="pool"):
+        bottlenet_channels((64,), 4)
+
+
+def test_bottlenet_sends_one_byte_per_value_and_decodes_exactly():
+    torch.manual_seed(0)
+    net = resnet18(width=1 / 16).eval()
+    device_part, server_part = split(net, "layer3.1")
+    images = torch.randn(10, 3, 32, 32)
+    dataset = torch.utils.data.TensorDataset(images, torch.arange(10) % 10)
+    source = FeatureSource(device_part, dataset, precompute=True, batch_size=5)
+    shape = source.feature_shape                       # (16, 8, 8) at width 1/16
+    codec = bottlenet_codec(shape, bottlenet_channels(shape, 8)).eval()
+    result = bottlenet_evaluate(codec, server_part, source, batch_size=5)
+    assert result["bits_real"] == 8 * 2 * 8 * 8        # c = 16 // 8 = 2 channels of 8 x 8 bytes
+    with torch.no_grad():                              # the same logits as the codec's own eval forward
+        expected = server_part(codec(source.features)["feature_hat"]).argmax(1)
+    assert result["accuracy"] == pytest.approx((expected == source.labels).float().mean().item())
+    assert 0 < result["bits_entropy"] <= result["bits_real"]
+
+
+# ----------------------------------------------------------------------------------- Taylor criterion
+
+def test_taylor_importance_is_mean_activation_times_gradient():
+    torch.manual_seed(0)
+    net = resnet18(width=1 / 16).train()
+    device_part, _ = split(net, "output")
+    importance = TaylorImportance(device_part, device_layout(device_part))
+    x, y = _loader(n=6, batch=6)[0]
+    saved = {}
+    handle = net.layer1[0].bn1.register_forward_hook(lambda m, i, o: saved.setdefault("a", o))
+    loss = nn.functional.cross_entropy(net(x), y)
+    (grad,) = torch.autograd.grad(loss, saved["a"], retain_graph=True)
+    handle.remove()
+    loss.backward()
+    # relu(inplace) overwrote a's negative entries, where the gradient is 0 anyway.
+    expected = (saved["a"].detach() * grad).mean(dim=(2, 3)).abs().mean(0)
+    torch.testing.assert_close(importance.scores()["layer1_0.conv1"], expected)
+    importance.remove()
+
+
+def test_taylor_pruner_waits_for_a_gradient_then_reaches_the_target():
+    torch.manual_seed(0)
+    net = resnet18(width=1 / 16).train()
+    device_part, _ = split(net, "layer2.1")
+    pruner = IncrementalPruner(device_part, 0.5, total_steps=4, criterion="taylor",
+                               schedule=SparsitySchedule(kind="linear", ramp_fraction=1.0, interval=2))
+    optimizer = torch.optim.SGD(net.parameters(), lr=0.01)
+    pruner.attach(optimizer)
+    pruner.step(0)
+    assert pruner.masks == {} and pruner.current_fraction == 0.0      # no gradient seen yet
+    for step, (x, y) in enumerate(_loader(n=32, batch=8)):
+        pruner.step(step)
+        optimizer.zero_grad()
+        nn.functional.cross_entropy(net(x), y).backward()
+        optimizer.step()
+    pruner.detach()
+    pruner.finish()
+    for group in pruner.layout.groups:
+        assert len(pruner.keep_indices()[group.name]) == group.channels - math.floor(0.5 * group.channels)
+
+
+def test_unknown_criterion_names_the_choices():
+    net = resnet18(width=1 / 16)
+    with pytest.raises(ValueError, match="l2, taylor"):
+        IncrementalPruner(split(net, "layer1.1")[0], 0.5, 10, criterion="l1")
+    with pytest.raises(ValueError, match="criterion"):
+        PruneConfig(splits=("layer1.1",), sparsities=(0.5,), epochs=1, criterion="random")
+
+
+def test_split_stages_rejects_other_modules():
+    with pytest.raises(ValueError, match="CifarResNet18"):
+        split_stages(nn.Sequential(nn.Linear(2, 2)), "layer1.1")
+
+
+# ----------------------------------------------------------------------------------- 2-Step Pruning
+
+def test_two_step_prunes_everything_then_only_the_sent_channels(fashion_root):
+    from coinfer.data import load_dataset
+
+    torch.manual_seed(0)
+    base = resnet18(width=1 / 16).eval()
+    step1 = two_step_step1(base, 0.25, TAYLOR, _loader())
+    layout1 = device_layout(split(step1.model, "output")[0])
+    for group in layout1.groups:     # step 1: every group of the whole network, by the same fraction
+        assert len(step1.keep[group.name]) == group.channels - math.floor(0.25 * group.channels)
+    assert next(base.parameters()).abs().sum() > 0   # the baseline itself is untouched
+
+    step2 = two_step_step2(step1, "layer3.1", 0.5, TAYLOR, _loader(seed=1))
+    kept1 = {g: len(k) for g, k in step1.keep.items()}
+    for group in device_layout(split_stages(step2.model, "layer3.1")[0]).groups:
+        if group.is_output:          # step 2: only the stream that reaches the split point
+            assert len(step2.keep[group.name]) == kept1[group.name] - math.floor(0.5 * kept1[group.name])
+        else:
+            assert len(step2.keep[group.name]) == kept1[group.name]
+
+    device_part, server_part = step2.parts()
+    x = _loader(n=4, batch=4)[0][0]
+    with torch.no_grad():            # the compacted pipeline equals the masked compacted network
+        torch.testing.assert_close(server_part(device_part(x)), step2.model.eval()(x), atol=1e-5, rtol=1e-4)
+
+    config = get_encode_config("quick", huffman_train_images=20, eval_batch_size=10)
+    train = load_dataset("fashion-mnist", True, root=fashion_root, limit=20)
+    test = load_dataset("fashion-mnist", False, root=fashion_root, limit=10)
+    record = two_step_record(step2, 0.25, train, test, config, log=lambda *_: None)
+    sent = record.extra["feature_shape"]
+    assert sent[0] == len(step2.keep["layer3_0"])     # the stream of stage 3 reaches layer3.1
+    assert record.method == "2-step-pruning" and record.split == "layer3.1" and record.sparsity == 0.25
+    assert 0 < record.bits_per_image < 8 * math.prod(sent) + 64     # Huffman beats 8 bits per value (+ header)
+    from coinfer.profile import thop_macs
+
+    unpruned_server = thop_macs(split(base, "layer3.1")[1], (16, 8, 8))[0]
+    assert record.server_macs < unpruned_server                     # the server part was pruned in step 1
+
+
+def test_taylor_hooks_do_not_keep_activations_alive():
+    """Regression: a hook closure holding its own tensor leaked every activation (21 GB in a sweep)."""
+    import gc
+    import weakref
+
+    torch.manual_seed(0)
+    net = resnet18(width=1 / 16).train()
+    device_part, _ = split(net, "layer2.1")
+    importance = TaylorImportance(device_part, device_layout(device_part))
+    refs = []
+    handle = net.stem[1].register_forward_hook(lambda m, i, o: refs.append(weakref.ref(o)))
+    x, y = _loader(n=4, batch=4)[0]
+    nn.functional.cross_entropy(net(x), y).backward()
+    handle.remove()
+    gc.collect()
+    assert importance.scores() is not None and refs[0]() is None
