@@ -317,7 +317,27 @@ PAPER_ACCURACY_THRESHOLD = 0.93
 
 def accuracy_threshold(table) -> float:
     """Fig. 3's accuracy threshold for ``table``: 93% for the paper preset; otherwise the unsplit
-    network's accuracy (the table's ``png`` record) minus the preset's ``accuracy_drop`` points."""
+    network's accuracy (the table's ``png`` record) minus the preset's ``accuracy_drop`` points.
+
+    Parameters
+    ----------
+    table : coinfer.results.LookupTable
+        A sweep table (``python -m coinfer sweep``).
+
+    Returns
+    -------
+    float
+        The threshold as a fraction in [0, 1].
+
+    Examples
+    --------
+    >>> from coinfer.paths import results_dir
+    >>> from coinfer.results import load_table
+    >>> table = load_table(results_dir() / "sweep_quick.json")        # chapter 5's lookup table
+    >>> from coinfer.figures import accuracy_threshold
+    >>> round(accuracy_threshold(table), 4)        # 90.46 % unsplit, minus 2 points
+    0.8846
+    """
     from .presets import get_preset
 
     if table.provenance.preset == "paper":
@@ -334,6 +354,22 @@ def pareto_front(points: Sequence[tuple[float, float]]) -> list[int]:
 
     ``a`` dominates ``b`` when ``a <= b`` in both coordinates and ``a != b``. Of equal points the
     first is kept.
+
+    Parameters
+    ----------
+    points : sequence of (float, float)
+        For Fig. 3, ``(device MACs, bits per image)`` pairs.
+
+    Returns
+    -------
+    list of int
+        Indices into ``points`` of the front, by increasing first coordinate.
+
+    Examples
+    --------
+    >>> from coinfer.figures import pareto_front
+    >>> pareto_front([(1, 5), (2, 2), (3, 3), (5, 1)])          # (3, 3) is dominated by (2, 2)
+    [0, 1, 3]
     """
     order = sorted(range(len(points)), key=lambda i: (points[i][0], points[i][1], i))
     front, best = [], math.inf
@@ -354,6 +390,29 @@ def tradeoff_points(table, threshold: float | None = None) -> dict:
 
     Returns ``{"threshold": t, "methods": {method: {"records": [...], "front": [...], "tried": n}}}``
     (``tried``: records of that method before the threshold).
+
+    Parameters
+    ----------
+    table : coinfer.results.LookupTable
+        A sweep table (``python -m coinfer sweep``).
+    threshold : float, optional
+        Accuracy fraction; default :func:`accuracy_threshold`.
+
+    Returns
+    -------
+    dict
+        As above; ``records`` and ``front`` hold :class:`~coinfer.results.Record` objects, the
+        front's sorted by device MACs.
+
+    Examples
+    --------
+    >>> from coinfer.paths import results_dir
+    >>> from coinfer.results import load_table
+    >>> table = load_table(results_dir() / "sweep_quick.json")        # chapter 5's lookup table
+    >>> from coinfer.figures import tradeoff_points
+    >>> framework = tradeoff_points(table)["methods"]["framework"]
+    >>> len(framework["records"]), framework["tried"]        # at the threshold, of all tried
+    (5, 12)
     """
     threshold = accuracy_threshold(table) if threshold is None else float(threshold)
     out = {}
@@ -384,6 +443,25 @@ def dominance_check(table, threshold: float | None = None, verbose: bool = True)
     Two different questions: ``claim_holds`` asks whether the framework's curve is never beaten;
     ``not_dominated`` asks whether the framework beats every baseline point (it cannot where a
     baseline needs less computation than any framework configuration tried).
+
+    Parameters
+    ----------
+    table : coinfer.results.LookupTable
+        A sweep table (``python -m coinfer sweep``).
+    threshold : float, optional
+        Accuracy fraction; default :func:`accuracy_threshold`.
+    verbose : bool
+        Print a summary.
+
+    Examples
+    --------
+    >>> from coinfer.paths import results_dir
+    >>> from coinfer.results import load_table
+    >>> table = load_table(results_dir() / "sweep_quick.json")        # chapter 5's lookup table
+    >>> from coinfer.figures import dominance_check
+    >>> check = dominance_check(table, verbose=False)
+    >>> check["claim_holds"], check["dominated"]["bottlenet++"], check["total"]["bottlenet++"]
+    (True, 3, 3)
     """
     data = tradeoff_points(table, threshold)
     framework = data["methods"]["framework"]["records"]
@@ -444,10 +522,28 @@ def plot_tradeoff(table, threshold: float | None = None, *, ax=None, show_all: b
     show_below : bool
         Also draw the configurations below the threshold, as small hollow markers (context only:
         they take no part in the fronts).
+    ax : matplotlib.axes.Axes, optional
+        Draw into this Axes; a new figure is made otherwise.
+    legend : bool
+        Draw the legend.
+    caption : bool
+        Put the table's provenance (data, preset, hardware, commit) under the plot.
 
     Returns
     -------
     matplotlib.axes.Axes
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> from coinfer.paths import results_dir
+    >>> from coinfer.results import load_table
+    >>> table = load_table(results_dir() / "sweep_quick.json")        # chapter 5's lookup table
+    >>> from coinfer.figures import plot_tradeoff
+    >>> ax = plot_tradeoff(table, caption=False)
+    >>> ax.get_xscale(), ax.get_yscale()
+    ('log', 'log')
     """
     import matplotlib.pyplot as plt
 
@@ -502,7 +598,28 @@ THRESHOLD_DROPS = tuple(k / 4 for k in range(21))
 
 def tradeoff_data(table) -> dict:
     """What the threshold explorers need from ``table`` (JSON-able): every point, the PNG size, the
-    unsplit accuracy, and the drop (points) that gives the table's default threshold."""
+    unsplit accuracy, and the drop (points) that gives the table's default threshold.
+
+    Parameters
+    ----------
+    table : coinfer.results.LookupTable
+        A sweep table (``python -m coinfer sweep``).
+
+    Returns
+    -------
+    dict
+        ``points`` (per record: method, MACs, bits, accuracy, ...), ``png_bits`` (bits per image),
+        ``base`` (the unsplit accuracy), ``default_drop`` (percentage points) and ``methods``.
+
+    Examples
+    --------
+    >>> from coinfer.paths import results_dir
+    >>> from coinfer.results import load_table
+    >>> table = load_table(results_dir() / "sweep_quick.json")        # chapter 5's lookup table
+    >>> from coinfer.figures import tradeoff_data
+    >>> sorted(tradeoff_data(table))
+    ['base', 'default_drop', 'methods', 'png_bits', 'points']
+    """
     png = table.select(method="png")
     if not png:
         raise ValueError("the table has no 'png' record (the unsplit network's accuracy)")
@@ -525,7 +642,31 @@ def _hex(color: str) -> str:
 
 def tradeoff_summary(data: dict, drop: float) -> dict:
     """The readouts of the twin at ``drop`` points below the unsplit accuracy, computed in Python
-    exactly as the twin's JavaScript does (a test compares the two)."""
+    exactly as the twin's JavaScript does (a test compares the two).
+
+    Parameters
+    ----------
+    data : dict
+        From :func:`tradeoff_data`.
+    drop : float
+        Percentage points below the unsplit network's accuracy.
+
+    Returns
+    -------
+    dict of str to str
+        ``threshold``, ``framework`` (configurations at the threshold, of all tried), ``claim``
+        (whether the paper's dominance claim holds) and ``free`` (baseline points the framework
+        does not dominate).
+
+    Examples
+    --------
+    >>> from coinfer.paths import results_dir
+    >>> from coinfer.results import load_table
+    >>> table = load_table(results_dir() / "sweep_quick.json")        # chapter 5's lookup table
+    >>> from coinfer.figures import tradeoff_data, tradeoff_summary
+    >>> tradeoff_summary(tradeoff_data(table), drop=2.0)["threshold"]
+    '88.46%'
+    """
     threshold = data["base"] - drop / 100
     ok = [p for p in data["points"] if p["acc"] >= threshold]
     fw = [p for p in ok if p["m"] == "framework"]
@@ -580,7 +721,26 @@ _TRADEOFF_RENDER = r"""function (data, state, util) {
 
 def tradeoff_twin(table):
     """Kernel-free twin of :func:`tradeoff_explorer`: a slider over the accuracy threshold (points
-    below the unsplit network), the fronts redrawn and the dominance check recomputed in the page."""
+    below the unsplit network), the fronts redrawn and the dominance check recomputed in the page.
+
+    Parameters
+    ----------
+    table : coinfer.results.LookupTable
+        A sweep table (``python -m coinfer sweep``).
+
+    Returns
+    -------
+    coinfer.widgets.StaticExplorer
+
+    Examples
+    --------
+    >>> from coinfer.paths import results_dir
+    >>> from coinfer.results import load_table
+    >>> table = load_table(results_dir() / "sweep_quick.json")        # chapter 5's lookup table
+    >>> from coinfer.figures import tradeoff_twin
+    >>> 'data-slider="drop"' in tradeoff_twin(table).html
+    True
+    """
     from .widgets import Plot, Slider, static_explorer
 
     data = tradeoff_data(table)
@@ -598,7 +758,30 @@ def tradeoff_twin(table):
 
 
 def tradeoff_explorer(table):
-    """ipywidgets explorer for Jupyter/Colab: Fig. 3 and the dominance check at a chosen threshold."""
+    """ipywidgets explorer for Jupyter/Colab: Fig. 3 and the dominance check at a chosen threshold.
+
+    Parameters
+    ----------
+    table : coinfer.results.LookupTable
+        A sweep table (``python -m coinfer sweep``).
+
+    Returns
+    -------
+    ipywidgets.VBox
+        The threshold slider and the output area it redraws.
+
+    Examples
+    --------
+    >>> from coinfer.paths import results_dir
+    >>> from coinfer.results import load_table
+    >>> table = load_table(results_dir() / "sweep_quick.json")        # chapter 5's lookup table
+    >>> import contextlib, io
+    >>> from coinfer.figures import tradeoff_explorer
+    >>> with contextlib.redirect_stdout(io.StringIO()):       # display(box) in Jupyter or Colab
+    ...     box = tradeoff_explorer(table)
+    >>> len(box.children)
+    2
+    """
     import ipywidgets as w
     import matplotlib.pyplot as plt
 
