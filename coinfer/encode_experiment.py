@@ -90,6 +90,8 @@ class EncodeConfig:
         return asdict(self)
 
 
+#: Encoding settings of each preset (``quick``, ``paper``): training images, epochs, code sizes
+#: per split point; ``python -m coinfer encode --preset NAME`` runs them.
 ENCODE_PRESETS = {
     # About 6 minutes of one CPU core (18 minutes wall on a busy shared 2-core machine): 8,000
     # training images, cached features, 2 + 5 epochs; all 10,000 test images.

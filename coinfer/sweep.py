@@ -34,13 +34,17 @@ uninterrupted run.
 
 Methods and their cells (see :mod:`coinfer.baselines`):
 
-``framework``       split x sparsity x code size: the device part pruned by :mod:`coinfer.prune`
-                    (sparsity 0: unpruned), then the two-step encoder of :mod:`coinfer.encode`
-                    trained on its frozen features.
-``original``        split: 8-bit + Huffman.
-``2-step-pruning``  split x step-1 sparsity x step-2 sparsity.
-``bottlenet++``     split x channel reduction.
-``png``             one cell.
+``framework``
+    split x sparsity x code size: the device part pruned by :mod:`coinfer.prune` (sparsity 0:
+    unpruned), then the two-step encoder of :mod:`coinfer.encode` trained on its frozen features.
+``original``
+    split: 8-bit + Huffman.
+``2-step-pruning``
+    split x step-1 sparsity x step-2 sparsity.
+``bottlenet++``
+    split x channel reduction.
+``png``
+    one cell.
 
 Command line::
 
