@@ -44,7 +44,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.fresh_env]
 ROOT = Path(__file__).resolve().parents[1]
 COLAB_CLONE = "/content/coinfer-repo"
 INSTALL_TIMEOUT_S = 1200
-CELL_TIMEOUT_S = 600
+CELL_TIMEOUT_S = 300                 # as the book build (_config.yml execute.timeout)
 TIMES: dict[str, float] = {}
 
 
