@@ -30,3 +30,13 @@ def fashion_root(tmp_path_factory):
     root = tmp_path_factory.mktemp("datasets")
     assert lay_out_debian_fashion_mnist(root)
     return root
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """One headless Chromium for every browser test (see tests/browser_support.py)."""
+    from browser_support import start_chromium
+
+    driver = start_chromium()
+    yield driver
+    driver.quit()

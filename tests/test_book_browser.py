@@ -5,10 +5,7 @@ Marked ``browser``. They skip when Chromium, chromedriver or the built book are 
 ``COINFER_REQUIRE_BROWSER=1`` (set by .ci/run), which turns every skip into a failure.
 """
 
-import os
 import re
-import shutil
-from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
@@ -19,41 +16,15 @@ from coinfer.profile import profile_splits
 from coinfer.widgets import (Plot, Slider, rate_values_kBps, split_point_data, split_point_readout,
                              static_explorer)
 
+from browser_support import BOOK, ROOT, eventually, unavailable
+
 pytestmark = pytest.mark.browser
 
-ROOT = Path(__file__).resolve().parents[1]
-BOOK = Path(os.environ.get("COINFER_BOOK_HTML", ROOT / "_build" / "html"))
 CHAPTER1 = BOOK / "book" / "01_data_amplification.html"
-CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
-FLAGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--no-first-run")
 #: Hosts the book's theme may load from when online (MathJax renders the chapters' formulas).
 #: The explorers never need them: these tests run offline.
 ALLOWED_EXTERNAL_HOSTS = {"cdn.jsdelivr.net"}
 CIFAR_RAW_BITS = 24576
-
-
-def _unavailable(reason):
-    if os.environ.get("COINFER_REQUIRE_BROWSER") == "1":
-        pytest.fail(reason)
-    pytest.skip(reason)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    webdriver = pytest.importorskip("selenium.webdriver")
-    from selenium.webdriver.chrome.service import Service
-
-    if not (shutil.which(CHROMIUM) and shutil.which(CHROMEDRIVER)):
-        _unavailable(f"needs {CHROMIUM} and {CHROMEDRIVER} (apt-get install chromium chromium-driver)")
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in FLAGS:
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    driver.set_page_load_timeout(60)
-    yield driver
-    driver.quit()
 
 
 def _keys():
@@ -66,21 +37,6 @@ def _by():
     from selenium.webdriver.common.by import By
 
     return By
-
-
-def eventually(check, timeout=10.0, interval=0.1):
-    """``check()``'s result once it stops raising AssertionError (a loaded machine may deliver a key
-    press's input event late); re-raises the last failure after ``timeout`` seconds."""
-    import time
-
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            return check()
-        except AssertionError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(interval)
 
 
 def readouts(explorer):
@@ -169,7 +125,7 @@ def test_a_failing_render_function_shows_its_error(browser, tmp_path):
 @pytest.fixture(scope="module")
 def chapter1(browser):
     if not CHAPTER1.exists():
-        _unavailable(f"the built book is missing ({CHAPTER1}); run `make book` first")
+        unavailable(f"the built book is missing ({CHAPTER1}); run `make book` first")
     browser.get(CHAPTER1.as_uri())
     return browser
 
@@ -270,7 +226,7 @@ def test_chapter2_sparsity_twin_moves_to_the_recorded_numbers(browser):
 
     By, Keys = _by(), _keys()
     if not CHAPTER2.exists():
-        _unavailable(f"the built book is missing ({CHAPTER2}); run `make book` first")
+        unavailable(f"the built book is missing ({CHAPTER2}); run `make book` first")
     browser.get(CHAPTER2.as_uri())
     twins = browser.find_elements(By.CSS_SELECTOR, ".coinfer-explorer")
     assert len(twins) == 1, f"expected chapter 2 to hold one kernel-free explorer, found {len(twins)}"
