@@ -34,6 +34,16 @@ def fashion_root(tmp_path_factory):
     return root
 
 
+@pytest.fixture(scope="session")
+def browser():
+    """One headless Chromium for every browser test (see tests/browser_support.py)."""
+    from browser_support import start_chromium
+
+    driver = start_chromium()
+    yield driver
+    driver.quit()
+
+
 def pytest_collection_modifyitems(config, items):
     """Tests marked ``fresh_env`` build a new virtualenv (minutes): run them only when asked,
     with ``-m fresh_env`` or ``COINFER_FRESH_ENV=1`` (``make fresh-env-test``, .ci/run)."""

@@ -5,10 +5,7 @@ Marked ``browser``. They skip when Chromium, chromedriver or the built book are 
 ``COINFER_REQUIRE_BROWSER=1`` (set by .ci/run), which turns every skip into a failure.
 """
 
-import os
 import re
-import shutil
-from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
@@ -19,41 +16,15 @@ from coinfer.profile import profile_splits
 from coinfer.widgets import (Plot, Slider, rate_values_kBps, split_point_data, split_point_readout,
                              static_explorer)
 
+from browser_support import BOOK, ROOT, eventually, unavailable
+
 pytestmark = pytest.mark.browser
 
-ROOT = Path(__file__).resolve().parents[1]
-BOOK = Path(os.environ.get("COINFER_BOOK_HTML", ROOT / "_build" / "html"))
 CHAPTER1 = BOOK / "book" / "01_data_amplification.html"
-CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
-FLAGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--no-first-run")
 #: Hosts a page may load from: none. MathJax is served from the build's _static/mathjax
 #: (sphinx-mathjax-offline), so the formulas render offline too.
 ALLOWED_EXTERNAL_HOSTS: set[str] = set()
 CIFAR_RAW_BITS = 24576
-
-
-def _unavailable(reason):
-    if os.environ.get("COINFER_REQUIRE_BROWSER") == "1":
-        pytest.fail(reason)
-    pytest.skip(reason)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    webdriver = pytest.importorskip("selenium.webdriver")
-    from selenium.webdriver.chrome.service import Service
-
-    if not (shutil.which(CHROMIUM) and shutil.which(CHROMEDRIVER)):
-        _unavailable(f"needs {CHROMIUM} and {CHROMEDRIVER} (apt-get install chromium chromium-driver)")
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in FLAGS:
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    driver.set_page_load_timeout(60)
-    yield driver
-    driver.quit()
 
 
 def _keys():
@@ -154,7 +125,7 @@ def test_a_failing_render_function_shows_its_error(browser, tmp_path):
 @pytest.fixture(scope="module")
 def chapter1(browser):
     if not CHAPTER1.exists():
-        _unavailable(f"the built book is missing ({CHAPTER1}); run `make book` first")
+        unavailable(f"the built book is missing ({CHAPTER1}); run `make book` first")
     browser.get(CHAPTER1.as_uri())
     return browser
 
@@ -255,7 +226,7 @@ def test_chapter2_sparsity_twin_moves_to_the_recorded_numbers(browser):
 
     By, Keys = _by(), _keys()
     if not CHAPTER2.exists():
-        _unavailable(f"the built book is missing ({CHAPTER2}); run `make book` first")
+        unavailable(f"the built book is missing ({CHAPTER2}); run `make book` first")
     browser.get(CHAPTER2.as_uri())
     twins = browser.find_elements(By.CSS_SELECTOR, ".coinfer-explorer")
     assert len(twins) == 1, f"expected chapter 2 to hold one kernel-free explorer, found {len(twins)}"
@@ -277,9 +248,9 @@ def test_chapter2_sparsity_twin_moves_to_the_recorded_numbers(browser):
         return shown
 
     last = len(data["sparsities"]) - 1
-    highest = check(last)                                # starts at the highest sparsity
+    highest = eventually(lambda: check(last))            # starts at the highest sparsity
     slider.send_keys(Keys.ARROW_LEFT)
-    assert check(last - 1) != highest
+    assert eventually(lambda: check(last - 1)) != highest
     slider.send_keys(Keys.HOME)                          # sparsity 0: the unpruned network
-    check(0)
+    eventually(lambda: check(0))
     assert "100%" in readouts(twin)["p0"]

@@ -3,48 +3,18 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-from pathlib import Path
-
 import pytest
 
+from browser_support import ROOT, chapter_page
 from coinfer.encode_plots import code_size_data, code_size_readout
 from coinfer.results import load_table
 
 pytestmark = pytest.mark.browser
 
-ROOT = Path(__file__).resolve().parents[1]
-BOOK = Path(os.environ.get("COINFER_BOOK_HTML", ROOT / "_build" / "html"))
-CHAPTER3 = BOOK / "book" / "03_feature_encoding.html"
-FLAGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--no-first-run")
-
-
-def _unavailable(reason):
-    if os.environ.get("COINFER_REQUIRE_BROWSER") == "1":
-        pytest.fail(reason)
-    pytest.skip(reason)
-
-
 @pytest.fixture(scope="module")
-def page():
-    webdriver = pytest.importorskip("selenium.webdriver")
-    from selenium.webdriver.chrome.service import Service
-
-    if not (shutil.which("/usr/bin/chromium") and shutil.which("/usr/bin/chromedriver")):
-        _unavailable("needs chromium and chromium-driver")
-    if not CHAPTER3.exists():
-        _unavailable(f"the built book is missing ({CHAPTER3}); run `make book` first")
-    options = webdriver.ChromeOptions()
-    options.binary_location = "/usr/bin/chromium"
-    for flag in FLAGS:
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
-    driver.set_page_load_timeout(60)
-    driver.get(CHAPTER3.as_uri())
-    yield driver
-    driver.quit()
+def page(browser):
+    browser.get(chapter_page("03_feature_encoding").as_uri())
+    return browser
 
 
 def test_chapter3_twin_shows_the_tables_numbers(page):

@@ -6,49 +6,19 @@ The twins compute in JavaScript what :func:`coinfer.jscc.awgn_readout` and
 
 from __future__ import annotations
 
-import os
-import shutil
-from pathlib import Path
-
 import pytest
 
+from browser_support import ROOT, chapter_page
 from coinfer import channel as ch
 from coinfer.jscc import BANDWIDTH_SLIDER_MHZ, FLIP_SLIDER, SNR_SLIDER_DB, awgn_readout, bsc_readout, explorer_data
 from coinfer.results import load_table
 
 pytestmark = pytest.mark.browser
 
-ROOT = Path(__file__).resolve().parents[1]
-BOOK = Path(os.environ.get("COINFER_BOOK_HTML", ROOT / "_build" / "html"))
-CHAPTER4 = BOOK / "book" / "04_jscc.html"
-FLAGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--no-first-run")
-
-
-def _unavailable(reason):
-    if os.environ.get("COINFER_REQUIRE_BROWSER") == "1":
-        pytest.fail(reason)
-    pytest.skip(reason)
-
-
 @pytest.fixture(scope="module")
-def page():
-    webdriver = pytest.importorskip("selenium.webdriver")
-    from selenium.webdriver.chrome.service import Service
-
-    if not (shutil.which("/usr/bin/chromium") and shutil.which("/usr/bin/chromedriver")):
-        _unavailable("needs chromium and chromium-driver")
-    if not CHAPTER4.exists():
-        _unavailable(f"the built book is missing ({CHAPTER4}); run `make book` first")
-    options = webdriver.ChromeOptions()
-    options.binary_location = "/usr/bin/chromium"
-    for flag in FLAGS:
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
-    driver.set_page_load_timeout(60)
-    driver.get(CHAPTER4.as_uri())
-    yield driver
-    driver.quit()
+def page(browser):
+    browser.get(chapter_page("04_jscc").as_uri())
+    return browser
 
 
 @pytest.fixture(scope="module")

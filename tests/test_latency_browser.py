@@ -8,14 +8,12 @@ book unless ``COINFER_REQUIRE_BROWSER=1``, which turns every skip into a failure
 
 from __future__ import annotations
 
-import os
 import random
-import shutil
-from pathlib import Path
 
 import pytest
 import torch
 
+from browser_support import chapter_page
 from coinfer.latency import (DEVICES, SERVERS, NoFeasibleConfiguration, choose, original_records,
                              scale_to_width)
 from coinfer.latency_figures import config_label, latency_twin, slider_environment
@@ -25,15 +23,6 @@ from coinfer.widgets import format_seconds
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM, DRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
-ROOT = Path(__file__).resolve().parents[1]
-CHAPTER6 = Path(os.environ.get("COINFER_BOOK_HTML", ROOT / "_build" / "html")) / "book" / "06_latency.html"
-
-
-def _unavailable(reason):
-    if os.environ.get("COINFER_REQUIRE_BROWSER") == "1":
-        pytest.fail(reason)
-    pytest.skip(reason)
 
 
 @pytest.fixture(scope="module")
@@ -62,23 +51,6 @@ def page(records, tmp_path_factory):
     path = tmp_path_factory.mktemp("twin") / "latency.html"
     twin.save(path)
     return path, twin
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not (shutil.which(CHROMIUM) and shutil.which(DRIVER)):
-        _unavailable(f"needs {CHROMIUM} and {DRIVER} (apt-get install chromium chromium-driver)")
-    webdriver = pytest.importorskip("selenium.webdriver")
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(DRIVER), options=options)
-    yield driver
-    driver.quit()
 
 
 def _set(driver, name: str, position: int, root: str = "#latency-twin") -> None:
@@ -135,9 +107,7 @@ def test_javascript_choice_equals_python_choice(browser, page, records):
 
 
 def test_chapter6_twin_moves_in_the_built_book(browser):
-    if not CHAPTER6.exists():
-        _unavailable(f"the built book has no {CHAPTER6} (run make book)")
-    browser.get(CHAPTER6.as_uri())
+    browser.get(chapter_page("06_latency").as_uri())
     roots = browser.execute_script(
         "return Array.from(document.querySelectorAll('.coinfer-explorer'))"
         ".filter(function (e) { return e.querySelector('input[data-slider=\"memory\"]'); })"
