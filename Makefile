@@ -13,7 +13,7 @@ RUN = PYTHONPATH="$(CURDIR)$${PYTHONPATH:+:$$PYTHONPATH}" $(PY)
 JUPYTER_BOOK = $(RUN) -c 'import sys; from jupyter_book.cli.main import main; sys.exit(main())'
 PYTEST_ARGS ?=
 
-.PHONY: book test browser-test fresh-env-test setup colab-cells diagram clean
+.PHONY: book test browser-test fresh-env-test setup colab-cells diagram clean results
 
 book: .coinfer-python
 	rm -rf _build/html _build/jupyter_execute _build/.doctrees
@@ -42,6 +42,20 @@ colab-cells: .coinfer-python
 
 diagram: .coinfer-python
 	$(RUN) tools/make_framework_diagram.py
+
+# Regenerate every committed quick-preset artifact under data/ from scratch, one step per table
+# (about an hour on an idle 2-core CPU; each step is also a documented command on its own).
+# The baseline checkpoint is retrained only with RETRAIN=1: every table depends on it.
+results: .coinfer-python
+	$(RUN) -m coinfer train --preset quick $(if $(RETRAIN),--retrain,)
+	$(RUN) -m coinfer original-table --preset quick
+	$(RUN) -m coinfer prune --preset quick --threads 1
+	$(RUN) -m coinfer encode --preset quick
+	$(RUN) -m coinfer jscc --preset quick
+	$(RUN) -m coinfer sweep --preset quick --threads 1
+	$(RUN) -m coinfer train-codec --preset quick --split layer2.1 --code-size d16-l4
+	$(RUN) -m coinfer train-codec --preset quick --split layer3.1 --code-size d16-l4
+	$(RUN) -m coinfer measure --preset quick --images 20 --threads 1 --save
 
 clean:
 	rm -rf _build .pytest_cache
