@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from typing import Iterator
 
 import numpy as np
@@ -108,16 +108,13 @@ ENCODE_PRESETS = {
 
 def get_encode_config(preset: str, **overrides) -> EncodeConfig:
     """The encoding settings of ``preset`` (``quick`` or ``paper``) with ``overrides`` applied."""
-    if preset not in ENCODE_PRESETS:
-        raise ValueError(f"no encoding settings for preset {preset!r}; available: {', '.join(ENCODE_PRESETS)}")
-    config = ENCODE_PRESETS[preset]
-    unknown = set(overrides) - set(config.to_dict())
-    if unknown:
-        raise ValueError(f"unknown encoding setting(s) {sorted(unknown)}; settings are {sorted(config.to_dict())}")
+    from .presets import pick_settings
+
     for name in ("splits", "code_sizes", "huffman_splits"):
         if name in overrides and overrides[name] is not None:
             overrides[name] = tuple(overrides[name])
-    return replace(config, **overrides)
+    return pick_settings(ENCODE_PRESETS, preset, overrides, unknown_name="no encoding settings for preset",
+                         unknown_field="unknown encoding setting")
 
 
 # --------------------------------------------------------------------------------------------

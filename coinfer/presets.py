@@ -79,10 +79,43 @@ def get_preset(name: str, **overrides) -> Preset:
     >>> get_preset("quick", epochs=1).epochs
     1
     """
-    if name not in PRESETS:
-        raise ValueError(f"unknown preset {name!r}; available presets are {', '.join(PRESETS)}")
-    preset = PRESETS[name]
-    unknown = set(overrides) - set(preset.to_dict())
+    return pick_settings(PRESETS, name, overrides, unknown_name="unknown preset",
+                         unknown_field="unknown preset field")
+
+
+def pick_settings(table: dict, name: str, overrides: dict, *, unknown_name: str, unknown_field: str):
+    """``table[name]`` (a dataclass with ``to_dict``) with fields replaced by ``overrides``.
+
+    Shared by every per-preset settings table (presets, pruning, encoding, sweep grids), so that a
+    wrong name or field gets the same kind of error everywhere: ``unknown_name`` / ``unknown_field``
+    start the message, which then names the bad value and what is allowed.
+
+    Parameters
+    ----------
+    table : dict
+        Settings by name, e.g. :data:`PRESETS`.
+    name : str
+        The entry to take.
+    overrides : dict
+        Field values replacing the entry's.
+    unknown_name, unknown_field : str
+        How the error for an unknown name, or an unknown field, begins.
+
+    Returns
+    -------
+    The entry, a new instance if anything was overridden.
+
+    Examples
+    --------
+    >>> pick_settings(PRESETS, "quick", {"epochs": 1}, unknown_name="unknown preset",
+    ...               unknown_field="unknown preset field").epochs
+    1
+    """
+    if name not in table:
+        raise ValueError(f"{unknown_name} {name!r}; available: {', '.join(table)}")
+    settings = table[name]
+    fields = settings.to_dict()
+    unknown = set(overrides) - set(fields)
     if unknown:
-        raise ValueError(f"unknown preset field(s) {sorted(unknown)}; fields are {sorted(preset.to_dict())}")
-    return replace(preset, **overrides) if overrides else preset
+        raise ValueError(f"{unknown_field}(s) {sorted(unknown)}; fields are {sorted(fields)}")
+    return replace(settings, **overrides) if overrides else settings

@@ -72,7 +72,7 @@ import copy
 import math
 from collections import OrderedDict
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
@@ -238,13 +238,10 @@ PRUNE_PRESETS = {
 
 def get_prune_config(preset: str, **overrides) -> PruneConfig:
     """The pruning settings of ``preset``, with any fields replaced by ``overrides``."""
-    if preset not in PRUNE_PRESETS:
-        raise ValueError(f"no pruning settings for preset {preset!r}; available: {', '.join(PRUNE_PRESETS)}")
-    config = PRUNE_PRESETS[preset]
-    unknown = set(overrides) - set(config.to_dict())
-    if unknown:
-        raise ValueError(f"unknown PruneConfig field(s) {sorted(unknown)}; fields are {sorted(config.to_dict())}")
-    return replace(config, **overrides) if overrides else config
+    from .presets import pick_settings
+
+    return pick_settings(PRUNE_PRESETS, preset, overrides, unknown_name="no pruning settings for preset",
+                         unknown_field="unknown PruneConfig field")
 
 
 # ----------------------------------------------------------------------------------------------

@@ -179,13 +179,10 @@ SWEEP_GRIDS = {
 
 def get_sweep_config(grid: str, **overrides) -> SweepConfig:
     """The sweep grid called ``grid`` (``quick``, ``paper`` or ``tiny``), with fields replaced."""
-    if grid not in SWEEP_GRIDS:
-        raise ValueError(f"unknown sweep grid {grid!r}; available: {', '.join(SWEEP_GRIDS)}")
-    config = SWEEP_GRIDS[grid]
-    unknown = set(overrides) - set(config.to_dict())
-    if unknown:
-        raise ValueError(f"unknown sweep setting(s) {sorted(unknown)}; settings are {sorted(config.to_dict())}")
-    return replace(config, **overrides)
+    from .presets import pick_settings
+
+    return pick_settings(SWEEP_GRIDS, grid, overrides, unknown_name="unknown sweep grid",
+                         unknown_field="unknown sweep setting")
 
 
 # --------------------------------------------------------------------------------------------
