@@ -37,6 +37,20 @@ def chapter_page(name: str) -> Path:
     return path
 
 
+def open_page(browser, path: Path):
+    """Navigate to ``path`` and wait until its explorers are in the DOM (twice in CI, on a loaded
+    machine, a page showed none right after ``get()``); returns ``browser``."""
+    from selenium.webdriver.common.by import By
+
+    browser.get(path.as_uri())
+
+    def loaded():
+        assert browser.find_elements(By.CSS_SELECTOR, ".coinfer-explorer"), browser.current_url
+
+    eventually(loaded)
+    return browser
+
+
 def start_chromium():
     """A headless Chromium driven by Selenium, offline."""
     webdriver = pytest.importorskip("selenium.webdriver")

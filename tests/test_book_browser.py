@@ -16,7 +16,7 @@ from coinfer.profile import profile_splits
 from coinfer.widgets import (Plot, Slider, rate_values_kBps, split_point_data, split_point_readout,
                              static_explorer)
 
-from browser_support import BOOK, ROOT, eventually, unavailable
+from browser_support import BOOK, ROOT, eventually, open_page, unavailable
 
 pytestmark = pytest.mark.browser
 
@@ -126,7 +126,7 @@ def test_a_failing_render_function_shows_its_error(browser, tmp_path):
 def chapter1(browser):
     if not CHAPTER1.exists():
         unavailable(f"the built book is missing ({CHAPTER1}); run `make book` first")
-    browser.get(CHAPTER1.as_uri())
+    open_page(browser, CHAPTER1)
     return browser
 
 
@@ -227,7 +227,7 @@ def test_chapter2_sparsity_twin_moves_to_the_recorded_numbers(browser):
     By, Keys = _by(), _keys()
     if not CHAPTER2.exists():
         unavailable(f"the built book is missing ({CHAPTER2}); run `make book` first")
-    browser.get(CHAPTER2.as_uri())
+    open_page(browser, CHAPTER2)
     twins = browser.find_elements(By.CSS_SELECTOR, ".coinfer-explorer")
     assert len(twins) == 1, f"expected chapter 2 to hold one kernel-free explorer, found {len(twins)}"
     twin = twins[0]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from browser_support import ROOT, chapter_page, eventually
+from browser_support import ROOT, chapter_page, open_page
 from coinfer.encode_plots import code_size_data, code_size_readout
 from coinfer.results import load_table
 
@@ -13,14 +13,7 @@ pytestmark = pytest.mark.browser
 
 @pytest.fixture(scope="module")
 def page(browser):
-    from selenium.webdriver.common.by import By
-
-    browser.get(chapter_page("03_feature_encoding").as_uri())
-    # Seen twice in CI: no explorer found right after get() on a loaded machine; wait for the page.
-    def loaded():
-        assert browser.find_elements(By.CSS_SELECTOR, ".coinfer-explorer"), browser.current_url
-    eventually(loaded)
-    return browser
+    return open_page(browser, chapter_page("03_feature_encoding"))
 
 
 def test_chapter3_twin_shows_the_tables_numbers(page):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from browser_support import ROOT, chapter_page
+from browser_support import ROOT, chapter_page, open_page
 from coinfer import channel as ch
 from coinfer.jscc import BANDWIDTH_SLIDER_MHZ, FLIP_SLIDER, SNR_SLIDER_DB, awgn_readout, bsc_readout, explorer_data
 from coinfer.results import load_table
@@ -17,8 +17,7 @@ pytestmark = pytest.mark.browser
 
 @pytest.fixture(scope="module")
 def page(browser):
-    browser.get(chapter_page("04_jscc").as_uri())
-    return browser
+    return open_page(browser, chapter_page("04_jscc"))
 
 
 @pytest.fixture(scope="module")

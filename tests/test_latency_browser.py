@@ -13,7 +13,7 @@ import random
 import pytest
 import torch
 
-from browser_support import chapter_page
+from browser_support import chapter_page, open_page
 from coinfer.latency import (DEVICES, SERVERS, NoFeasibleConfiguration, choose, original_records,
                              scale_to_width)
 from coinfer.latency_figures import config_label, latency_twin, slider_environment
@@ -107,7 +107,7 @@ def test_javascript_choice_equals_python_choice(browser, page, records):
 
 
 def test_chapter6_twin_moves_in_the_built_book(browser):
-    browser.get(chapter_page("06_latency").as_uri())
+    open_page(browser, chapter_page("06_latency"))
     roots = browser.execute_script(
         "return Array.from(document.querySelectorAll('.coinfer-explorer'))"
         ".filter(function (e) { return e.querySelector('input[data-slider=\"memory\"]'); })"
