@@ -38,7 +38,7 @@ def timed(fn, *args, **kwargs):
 
 
 def split_exactness(device: torch.device) -> dict:
-    from coinfer.models import SPLIT_POINTS, resnet18, split
+    from coinfer.core.network import SPLIT_POINTS, resnet18, split
 
     torch.manual_seed(0)
     net = resnet18(width=1.0).to(device).eval()
@@ -51,8 +51,8 @@ def split_exactness(device: torch.device) -> dict:
 
 def throughput(device: torch.device, dataset: str, steps: int) -> dict:
     from coinfer.data import load_dataset, make_loader
-    from coinfer.models import resnet18
-    from coinfer.presets import get_preset
+    from coinfer.core.network import resnet18
+    from coinfer.config import get_preset
 
     paper = get_preset("paper")
     net = resnet18(width=paper.width).to(device)
@@ -90,9 +90,9 @@ def error_report(error: BaseException) -> dict:
 
 def quick_pipeline(device: torch.device, workdir: Path) -> dict:
     """Baseline, pruning and encoding, each tried on its own so that one failure hides no other."""
-    from coinfer.prune import get_prune_config, run_pruning
-    from coinfer.encode_experiment import get_encode_config, run_encoding
-    from coinfer.presets import get_preset
+    from coinfer.core.pruning import get_prune_config, run_pruning
+    from coinfer.experiments.encoding import get_encode_config, run_encoding
+    from coinfer.config import get_preset
     from coinfer.train import get_baseline
 
     out: dict = {}

@@ -23,7 +23,7 @@ import torch
 
 
 def coder_speed(images: int = 2000) -> dict:
-    from coinfer.entropy import CategoricalEntropyModel, HuffmanCode
+    from coinfer.core.entropy import CategoricalEntropyModel, HuffmanCode
 
     g = torch.Generator().manual_seed(0)
     out = {}
@@ -49,9 +49,9 @@ def coder_speed(images: int = 2000) -> dict:
 def training_speed(width: float, splits: tuple[str, ...], images: int, device: torch.device) -> dict:
     from torch.utils.data import TensorDataset
 
-    from coinfer.encode import build_codec
-    from coinfer.encode_experiment import FeatureSource, _run_epochs, evaluate_codec, freeze, get_encode_config
-    from coinfer.models import resnet18, split
+    from coinfer.core.encoding import build_codec
+    from coinfer.experiments.encoding import FeatureSource, _run_epochs, evaluate_codec, freeze, get_encode_config
+    from coinfer.core.network import resnet18, split
 
     net = resnet18(width=width).to(device).eval()
     freeze(net)
@@ -82,7 +82,7 @@ def training_speed(width: float, splits: tuple[str, ...], images: int, device: t
 
 def paper_estimate(speeds: dict, splits: tuple[str, ...]) -> dict:
     """Hours the paper preset's encoding run would take at these training speeds (no evaluation)."""
-    from coinfer.encode_experiment import get_encode_config
+    from coinfer.experiments.encoding import get_encode_config
 
     config = get_encode_config("paper")
     epochs, train_images = config.warmup_epochs + config.epochs, 50_000

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Device check for coinfer.prune on a CUDA machine: the prune tests (including the GPU test) and
+# Device check for coinfer.core.pruning on a CUDA machine: the prune tests (including the GPU test) and
 # the masked-vs-plain step benchmark at the paper's full width. Writes under $OUT when set.
 set -euo pipefail
 OUT=${OUT:-benchmarks/out}

@@ -28,9 +28,9 @@ import torch
 from torch import nn
 
 from coinfer.data import load_dataset
-from coinfer.models import resnet18, split
+from coinfer.core.network import resnet18, split
 from coinfer.paths import project_root, results_dir
-from coinfer.prune import IncrementalPruner, SparsitySchedule
+from coinfer.core.pruning import IncrementalPruner, SparsitySchedule
 from coinfer.results import hardware, load_table, write_json_atomic
 from coinfer.train import seed_everything
 

@@ -19,7 +19,7 @@ import torch
 
 from coinfer.paths import project_root
 from coinfer.results import git_commit, hardware, write_json_atomic
-from coinfer.serve import (ServerProcess, build_configurations, concurrency_probe, load_model_for,
+from coinfer.serve.server import (ServerProcess, build_configurations, concurrency_probe, load_model_for,
                            load_test_images)
 
 

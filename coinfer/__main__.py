@@ -1,3 +1,3 @@
-from .cli import main
+from coinfer.cli import main
 
 raise SystemExit(main())

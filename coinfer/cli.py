@@ -26,8 +26,8 @@ import sys
 
 
 def _profile(args: argparse.Namespace) -> int:
-    from .models import resnet18
-    from .profile import format_table, input_size, profile_splits
+    from coinfer.core.network import resnet18
+    from coinfer.core.costs import format_table, input_size, profile_splits
 
     rows = profile_splits(resnet18(width=args.width))
     size = input_size(args.dataset, limit=args.images) if args.dataset else None
@@ -44,8 +44,8 @@ def _profile(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from .presets import get_preset
-    from .train import get_baseline
+    from coinfer.config import get_preset
+    from coinfer.train import get_baseline
 
     preset = get_preset(args.preset, **({"epochs": args.epochs} if args.epochs else {}))
     _, meta = get_baseline(preset, checkpoints=args.checkpoints, retrain=args.retrain)
@@ -66,7 +66,7 @@ DEFAULT_LEARNED_CONFIGS = ("layer2.1:learned:d16-l4", "layer3.1:learned:d16-l4")
 
 
 def _serve_model(args: argparse.Namespace):
-    from .serve import build_configurations, codec_checkpoint_path, load_model_for, parse_spec
+    from coinfer.serve.server import build_configurations, codec_checkpoint_path, load_model_for, parse_spec
 
     model, meta = load_model_for(args.preset, args.checkpoint)
     specs = args.config
@@ -80,8 +80,8 @@ def _serve_model(args: argparse.Namespace):
 
 
 def _test_images(meta: dict, preset: str, n: int, offset: int = 0):
-    from .presets import get_preset
-    from .serve import load_test_images
+    from coinfer.config import get_preset
+    from coinfer.serve.server import load_test_images
 
     if n < 1:
         raise ValueError(f"--images must be >= 1, got {n}")
@@ -91,7 +91,7 @@ def _test_images(meta: dict, preset: str, n: int, offset: int = 0):
 def _serve(args: argparse.Namespace) -> int:
     import logging
 
-    from .serve import EdgeServer
+    from coinfer.serve.server import EdgeServer
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     if args.threads:
@@ -119,7 +119,7 @@ def _serve(args: argparse.Namespace) -> int:
 def _device(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from .serve import DeviceClient, format_link_rate, parse_link_rate, summarize
+    from coinfer.serve.server import DeviceClient, format_link_rate, parse_link_rate, summarize
 
     rate = parse_link_rate(args.rate)
     if args.threads:
@@ -155,9 +155,9 @@ def _measure(args: argparse.Namespace) -> int:
     import os
     import time
 
-    from .paths import project_root, results_dir
-    from .results import write_json_atomic
-    from .serve import concurrency_probe, measure, parse_link_rate, save_measurements
+    from coinfer.paths import project_root, results_dir
+    from coinfer.results import write_json_atomic
+    from coinfer.serve.server import concurrency_probe, measure, parse_link_rate, save_measurements
 
     start = time.time()
     if args.threads:
@@ -172,7 +172,7 @@ def _measure(args: argparse.Namespace) -> int:
         host, _, port = args.connect.rpartition(":")
         address = (host, int(port))
     else:  # a real second process, as on two machines
-        from .serve import ServerProcess
+        from coinfer.serve.server import ServerProcess
 
         serve_args = [a for spec in (c.spec for c in configurations) for a in ("--config", spec)]
         serve_args += ["--preset", args.preset] + (["--checkpoint", args.checkpoint] if args.checkpoint else [])
@@ -213,9 +213,9 @@ def _measure(args: argparse.Namespace) -> int:
 
 
 def _encode(args: argparse.Namespace) -> int:
-    from .encode_experiment import get_encode_config, run_encoding
-    from .paths import results_dir
-    from .presets import get_preset
+    from coinfer.experiments.encoding import get_encode_config, run_encoding
+    from coinfer.paths import results_dir
+    from coinfer.config import get_preset
 
     preset = get_preset(args.preset)
     overrides = {k: v for k, v in {"splits": args.splits, "code_sizes": args.code_sizes,
@@ -233,7 +233,7 @@ def _encode(args: argparse.Namespace) -> int:
 
 
 def _train_codec(args: argparse.Namespace) -> int:
-    from .serve import load_model_for, train_learned_codec
+    from coinfer.serve.server import load_model_for, train_learned_codec
 
     if args.threads:
         import torch
@@ -245,7 +245,7 @@ def _train_codec(args: argparse.Namespace) -> int:
 
 
 def _original_table(args: argparse.Namespace) -> int:
-    from .latency import write_original_table
+    from coinfer.core.latency import write_original_table
 
     path = write_original_table(args.preset)
     print(f"wrote {path}")
@@ -255,9 +255,9 @@ def _original_table(args: argparse.Namespace) -> int:
 def _jscc(args: argparse.Namespace) -> int:
     import torch
 
-    from .jscc import FIG5_METHODS, fig5_rows, mismatch_grid, run_jscc
-    from .paths import results_dir
-    from .presets import get_preset
+    from coinfer.core.jscc import FIG5_METHODS, fig5_rows, mismatch_grid, run_jscc
+    from coinfer.paths import results_dir
+    from coinfer.config import get_preset
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -290,7 +290,7 @@ def parse_threshold(text: str) -> float:
 
 
 def _latency(args: argparse.Namespace) -> int:
-    from .latency import (Choice, Environment, load_candidates, parse_device, parse_rate, parse_server,
+    from coinfer.core.latency import (Choice, Environment, load_candidates, parse_device, parse_rate, parse_server,
                           scale_to_width, choose_per_method, choose, NoFeasibleConfiguration)
 
     rate = parse_rate(args.rate)
@@ -353,7 +353,7 @@ def _latency(args: argparse.Namespace) -> int:
 def _prune(args: argparse.Namespace) -> int:
     import torch
 
-    from .prune import get_prune_config, run_pruning
+    from coinfer.core.pruning import get_prune_config, run_pruning
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -396,7 +396,7 @@ def _regenerating_argv(argv: list[str]) -> list[str]:
 def _sweep(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from .sweep import cells, default_paths, gather, get_sweep_config, run_sweep
+    from coinfer.experiments.sweep import cells, default_paths, gather, get_sweep_config, run_sweep
 
     grid = args.grid or args.preset
     config = get_sweep_config(grid)

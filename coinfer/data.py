@@ -69,7 +69,7 @@ def default_root() -> Path:
     >>> default_root().name
     'data'
     """
-    from .paths import data_dir
+    from coinfer.paths import data_dir
 
     return data_dir()
 
@@ -211,7 +211,7 @@ def native_images(name: str, train: bool = False, root: str | Path | None = None
                   limit: int | None = None) -> np.ndarray:
     """The dataset's images as stored, uint8 ``[N, H, W]`` (grey) or ``[N, H, W, 3]`` (colour).
 
-    These are what a server-based system would send; :func:`coinfer.profile.input_size` measures
+    These are what a server-based system would send; :func:`coinfer.core.costs.input_size` measures
     their raw and PNG sizes.
 
     Parameters

@@ -48,7 +48,7 @@ class Record:
         What produced it, e.g. ``"original"``, ``"framework"``, ``"2-step-pruning"``,
         ``"bottlenet++"``, ``"png"``.
     split : str
-        Canonical split point (:data:`coinfer.models.SPLIT_POINTS`).
+        Canonical split point (:data:`coinfer.core.network.SPLIT_POINTS`).
     accuracy : float
         Top-1 test accuracy, a fraction in [0, 1].
     device_macs, server_macs : int
@@ -152,7 +152,7 @@ def validate_record(row: Any, where: str = "record") -> None:
     ...
     coinfer.results.SchemaError: record: accuracy 91.0 must be a fraction in [0, 1]
     """
-    from .models import SPLIT_POINTS
+    from coinfer.core.network import SPLIT_POINTS
 
     if not isinstance(row, dict):
         raise SchemaError(f"{where} must be a JSON object, got {type(row).__name__}")
@@ -209,7 +209,7 @@ class Provenance:
     def collect(cls, dataset: str, preset: str, wall_time_s: float, command: str | None = None,
                 seed: int | None = None) -> "Provenance":
         """Provenance of a run in this process: version, commit, hardware and date filled in."""
-        from . import __version__
+        from coinfer import __version__
 
         return cls(dataset=dataset, preset=preset, wall_time_s=round(float(wall_time_s), 1),
                    command=command if command is not None else " ".join(["python"] + sys.argv),
@@ -224,7 +224,7 @@ class Provenance:
 
 
 def git_commit() -> str:
-    """The commit of the coinfer checkout, with ``+dirty`` if it has uncommitted changes; ``""`` outside git.
+    r"""The commit of the coinfer checkout, with ``+dirty`` if it has uncommitted changes; ``""`` outside git.
 
     Returns
     -------

@@ -21,9 +21,9 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from .data import load_dataset, make_loader
-from .models import CifarResNet18, ResNetConfig
-from .presets import Preset, get_preset
+from coinfer.data import load_dataset, make_loader
+from coinfer.core.network import CifarResNet18, ResNetConfig
+from coinfer.config import Preset, get_preset
 
 CHECKPOINT_FORMAT = "coinfer.checkpoint/1"
 
@@ -145,7 +145,7 @@ def train_epochs(model: nn.Module, loader, optimizer: torch.optim.Optimizer, epo
     --------
     >>> import torch
     >>> from coinfer.data import load_dataset, make_loader
-    >>> from coinfer.models import resnet18
+    >>> from coinfer.core.network import resnet18
     >>> from coinfer.train import seed_everything, train_epochs
     >>> seed_everything(0)
     >>> net = resnet18(width=1 / 16)
@@ -202,7 +202,7 @@ def save_checkpoint(path: str | Path, model: nn.Module, meta: dict) -> Path:
     --------
     >>> import tempfile
     >>> from pathlib import Path
-    >>> from coinfer.models import resnet18
+    >>> from coinfer.core.network import resnet18
     >>> from coinfer.train import load_checkpoint, save_checkpoint
     >>> path = save_checkpoint(Path(tempfile.mkdtemp()) / "net.pt", resnet18(width=1 / 16), {"width": 1 / 16})
     >>> state, meta = load_checkpoint(path)
@@ -265,7 +265,7 @@ def checkpoint_dir(preset: Preset, root: str | Path | None = None) -> Path:
     Parameters
     ----------
     preset : Preset
-        From :func:`coinfer.presets.get_preset`.
+        From :func:`coinfer.config.get_preset`.
     root : str or Path, optional
         Default :func:`coinfer.paths.checkpoints_dir`.
 
@@ -275,12 +275,12 @@ def checkpoint_dir(preset: Preset, root: str | Path | None = None) -> Path:
 
     Examples
     --------
-    >>> from coinfer.presets import get_preset
+    >>> from coinfer.config import get_preset
     >>> from coinfer.train import checkpoint_dir
     >>> checkpoint_dir(get_preset("quick"), root="/tmp/ckpt").as_posix()
     '/tmp/ckpt/quick'
     """
-    from .paths import checkpoints_dir
+    from coinfer.paths import checkpoints_dir
 
     return Path(root if root is not None else checkpoints_dir()) / preset.name
 
@@ -295,7 +295,7 @@ def train_baseline(preset: Preset, data_root: str | Path | None = None,
     Parameters
     ----------
     preset : Preset
-        Dataset, width, epochs, batch size, learning rate, ... (see :class:`coinfer.presets.Preset`).
+        Dataset, width, epochs, batch size, learning rate, ... (see :class:`coinfer.config.Preset`).
     data_root : str or Path, optional
         Dataset folder (default :func:`coinfer.paths.data_dir`).
     device : torch.device, optional
@@ -304,14 +304,14 @@ def train_baseline(preset: Preset, data_root: str | Path | None = None,
     Returns
     -------
     model, meta
-        The trained :class:`~coinfer.models.CifarResNet18` and a dict with ``test_accuracy`` (a
+        The trained :class:`~coinfer.core.network.CifarResNet18` and a dict with ``test_accuracy`` (a
         fraction), ``train_loss`` (per epoch), ``wall_time_s`` (seconds) and the preset's fields.
 
     Examples
     --------
     A tiny run (the quick preset's real baseline takes about 4 minutes on 2 CPU cores):
 
-    >>> from coinfer.presets import get_preset
+    >>> from coinfer.config import get_preset
     >>> from coinfer.train import train_baseline
     >>> tiny = get_preset("quick", width=1 / 16, epochs=1, train_limit=256, batch_size=64)
     >>> model, meta = train_baseline(tiny)                  # doctest: +SKIP
@@ -380,7 +380,7 @@ def get_baseline(preset: str | Preset = "quick", checkpoints: str | Path | None 
     ----------
     preset : str or Preset
         ``"quick"`` (its checkpoint is committed) or ``"paper"`` (trained on first use: hours
-        on a GPU), or a :class:`~coinfer.presets.Preset`.
+        on a GPU), or a :class:`~coinfer.config.Preset`.
     checkpoints : str or Path, optional
         Checkpoint root (default :func:`coinfer.paths.checkpoints_dir`).
     data_root : str or Path, optional

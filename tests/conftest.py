@@ -7,7 +7,7 @@ import os
 import pytest
 import torch
 
-from coinfer.models import resnet18
+from coinfer.core.network import resnet18
 
 
 @pytest.fixture

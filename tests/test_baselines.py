@@ -1,4 +1,4 @@
-"""Tests of the Fig. 3 baselines (coinfer.baselines) and the Taylor criterion they add to coinfer.prune.
+"""Tests of the Fig. 3 baselines (coinfer.core.baselines) and the Taylor criterion they add to coinfer.core.pruning.
 Tiny networks, a few images: seconds on 2 CPU cores."""
 
 from __future__ import annotations
@@ -10,12 +10,12 @@ import pytest
 import torch
 from torch import nn
 
-from coinfer.baselines import (bottlenet_channels, bottlenet_codec, bottlenet_evaluate, png_record,
+from coinfer.core.baselines import (bottlenet_channels, bottlenet_codec, bottlenet_evaluate, png_record,
                                two_step_record, two_step_step1, two_step_step2)
-from coinfer.encode import UniformQuantizer
-from coinfer.encode_experiment import FeatureSource, get_encode_config
-from coinfer.models import resnet18, split
-from coinfer.prune import (IncrementalPruner, PruneConfig, SparsitySchedule, TaylorImportance, device_layout,
+from coinfer.core.encoding import UniformQuantizer
+from coinfer.experiments.encoding import FeatureSource, get_encode_config
+from coinfer.core.network import resnet18, split
+from coinfer.core.pruning import (IncrementalPruner, PruneConfig, SparsitySchedule, TaylorImportance, device_layout,
                            split_stages)
 
 
@@ -176,7 +176,7 @@ def test_two_step_prunes_everything_then_only_the_sent_channels(fashion_root):
     assert sent[0] == len(step2.keep["layer3_0"])     # the stream of stage 3 reaches layer3.1
     assert record.method == "2-step-pruning" and record.split == "layer3.1" and record.sparsity == 0.25
     assert 0 < record.bits_per_image < 8 * math.prod(sent) + 64     # Huffman beats 8 bits per value (+ header)
-    from coinfer.profile import thop_macs
+    from coinfer.core.costs import thop_macs
 
     unpruned_server = thop_macs(split(base, "layer3.1")[1], (16, 8, 8))[0]
     assert record.server_macs < unpruned_server                     # the server part was pruned in step 1

@@ -1,11 +1,11 @@
-"""Channel layers and capacities (coinfer.channel): known values, statistics, gradients, errors."""
+"""Channel layers and capacities (coinfer.core.channel): known values, statistics, gradients, errors."""
 
 import math
 
 import pytest
 import torch
 
-from coinfer import channel as ch
+from coinfer.core import channel as ch
 
 
 # ----------------------------------------------------------------------------- capacities

@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from coinfer.models import resnet18, split
+from coinfer.core.network import resnet18, split
 
 PACKAGE = Path(__file__).resolve().parents[1] / "coinfer"
 needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
@@ -106,8 +106,8 @@ def _net(width: float = 1 / 16):
 
 @needs_cuda
 def test_profiling_and_shape_probes_accept_a_gpu_model_and_leave_it_there():
-    from coinfer.encode import build_codec, codec_costs
-    from coinfer.profile import flop_counter_macs, module_device, profile_splits, thop_macs
+    from coinfer.core.encoding import build_codec, codec_costs
+    from coinfer.core.costs import flop_counter_macs, module_device, profile_splits, thop_macs
 
     cpu, gpu = _net(), _net().cuda()
     assert module_device(gpu).type == "cuda" and module_device(torch.nn.ReLU()).type == "cpu"
@@ -122,14 +122,14 @@ def test_profiling_and_shape_probes_accept_a_gpu_model_and_leave_it_there():
 
 @needs_cuda
 def test_activation_counts_accept_a_gpu_model():
-    from coinfer.latency import split_activations
+    from coinfer.core.latency import split_activations
 
     assert split_activations(_net().cuda()) == split_activations(_net())
 
 
 @needs_cuda
 def test_time_forward_refuses_a_gpu_module_by_name():
-    from coinfer.latency import time_forward
+    from coinfer.core.latency import time_forward
 
     with pytest.raises(ValueError, match="cuda"):
         time_forward(_net().cuda(), (3, 32, 32), repeats=1, warmup=0)
@@ -139,8 +139,8 @@ def test_time_forward_refuses_a_gpu_module_by_name():
 def test_codec_evaluation_on_a_gpu_matches_the_cpu(fashion):
     """Train a tiny codec on each device from the same features; bits and round trip agree."""
     from coinfer.data import load_dataset
-    from coinfer.encode import build_codec
-    from coinfer.encode_experiment import FeatureSource, evaluate_codec, get_encode_config, train_codec
+    from coinfer.core.encoding import build_codec
+    from coinfer.experiments.encoding import FeatureSource, evaluate_codec, get_encode_config, train_codec
     from coinfer.train import seed_everything
 
     config = get_encode_config("quick", warmup_epochs=1, epochs=1, batch_size=16, eval_batch_size=12)
@@ -164,7 +164,7 @@ def test_codec_evaluation_on_a_gpu_matches_the_cpu(fashion):
 
 @needs_cuda
 def test_run_encoding_on_a_gpu(fashion):
-    from coinfer.encode_experiment import get_encode_config, run_encoding
+    from coinfer.experiments.encoding import get_encode_config, run_encoding
 
     config = get_encode_config("quick", splits=("layer3.1", "pool"), code_sizes=("d4-l2", "d4-k4"),
                                train_limit=48, test_limit=24, warmup_epochs=1, epochs=1, batch_size=16,
@@ -198,7 +198,7 @@ def test_run_pruning_on_a_gpu(fashion, tmp_path):
 
     from coinfer.data import load_dataset, make_loader
     from coinfer.paths import checkpoints_dir
-    from coinfer.prune import get_prune_config, load_pruned, pruned_costs, run_pruning
+    from coinfer.core.pruning import get_prune_config, load_pruned, pruned_costs, run_pruning
     from coinfer.train import evaluate
 
     baseline = checkpoints_dir() / "quick" / "baseline.pt"
@@ -223,7 +223,7 @@ def test_run_pruning_on_a_gpu(fashion, tmp_path):
 
 @needs_cuda
 def test_serve_codecs_fit_on_a_gpu_model(fashion, tmp_path):
-    from coinfer.serve import fit_huffman_codec, train_learned_codec
+    from coinfer.serve.server import fit_huffman_codec, train_learned_codec
 
     cpu, gpu = _net(), _net().cuda()
     # Fitted on a CPU float64 copy: the same code whatever device holds the weights.

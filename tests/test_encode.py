@@ -1,5 +1,5 @@
-"""Tests of the two-step feature encoder (coinfer.encode), its bitstreams (coinfer.entropy) and the
-encoding experiment (coinfer.encode_experiment). Tiny networks and inputs: seconds on 2 CPU cores."""
+"""Tests of the two-step feature encoder (coinfer.core.encoding), its bitstreams (coinfer.core.entropy) and the
+encoding experiment (coinfer.experiments.encoding). Tiny networks and inputs: seconds on 2 CPU cores."""
 
 from __future__ import annotations
 
@@ -11,14 +11,14 @@ import numpy as np
 import pytest
 import torch
 
-from coinfer.encode import (CodeSize, DimensionReductionDecoder, DimensionReductionEncoder, FeatureCodec,
+from coinfer.core.encoding import (CodeSize, DimensionReductionDecoder, DimensionReductionEncoder, FeatureCodec,
                             ScalarCodebookQuantizer, UniformQuantizer, VectorCodebookQuantizer, build_codec,
                             codec_costs)
-from coinfer.entropy import (HEADER_BITS_MIN, MAGIC_HUFFMAN, MAGIC_RANGE, BitstreamError,
+from coinfer.core.entropy import (HEADER_BITS_MIN, MAGIC_HUFFMAN, MAGIC_RANGE, BitstreamError,
                              CategoricalEntropyModel, HuffmanCode, bits_per_image, empirical_entropy_bits,
                              frame, range_decode, range_encode, unframe)
-from coinfer.models import resnet18, split
-from coinfer.profile import flop_counter_macs, thop_macs
+from coinfer.core.network import resnet18, split
+from coinfer.core.costs import flop_counter_macs, thop_macs
 
 
 @pytest.fixture(scope="module")
@@ -319,7 +319,7 @@ def test_canonical_codes_are_prefix_free():
 # ------------------------------------------------------------------------------- training, experiment
 
 def _tiny_sources(net, point, n_train=64, n_test=32):
-    from coinfer.encode_experiment import FeatureSource
+    from coinfer.experiments.encoding import FeatureSource
     from torch.utils.data import TensorDataset
 
     g = torch.Generator().manual_seed(0)
@@ -332,7 +332,7 @@ def _tiny_sources(net, point, n_train=64, n_test=32):
 
 
 def test_training_is_deterministic_and_evaluation_is_real(net):
-    from coinfer.encode_experiment import evaluate_codec, get_encode_config, train_codec
+    from coinfer.experiments.encoding import evaluate_codec, get_encode_config, train_codec
 
     train, test, server_part = _tiny_sources(net, "layer3.1")
     config = get_encode_config("quick", warmup_epochs=1, epochs=1, batch_size=16)
@@ -359,7 +359,7 @@ def test_training_is_deterministic_and_evaluation_is_real(net):
 def test_run_encoding_writes_valid_records(net, tmp_path):
     """End to end on real Fashion-MNIST images (a handful), with an untrained tiny network."""
     from coinfer.data import load_dataset
-    from coinfer.encode_experiment import get_encode_config, run_encoding
+    from coinfer.experiments.encoding import get_encode_config, run_encoding
     from coinfer.results import load_table
 
     try:
@@ -408,7 +408,7 @@ def _table():
 
 
 def test_floor_gap_and_summary():
-    from coinfer.encode_plots import floor_gap, summary_rows, unsplit_accuracy
+    from coinfer.views.encoding import floor_gap, summary_rows, unsplit_accuracy
 
     table = _table()
     assert unsplit_accuracy(table) == 0.905
@@ -421,7 +421,7 @@ def test_floor_gap_and_summary():
 
 
 def test_code_size_readout_matches_the_data():
-    from coinfer.encode_plots import code_size_data, code_size_readout
+    from coinfer.views.encoding import code_size_data, code_size_readout
 
     data = code_size_data(_table())
     entry = data["splits"][1]
@@ -435,7 +435,7 @@ def test_plots_draw(tmp_path):
     import matplotlib
 
     matplotlib.use("Agg")
-    from coinfer.encode_plots import framework_records, plot_accuracy_vs_bits, plot_codewords, plot_real_vs_entropy
+    from coinfer.views.encoding import framework_records, plot_accuracy_vs_bits, plot_codewords, plot_real_vs_entropy
 
     table = _table()
     plot_accuracy_vs_bits(table)
@@ -446,8 +446,8 @@ def test_plots_draw(tmp_path):
 
 
 def test_code_size_twin_is_self_contained():
-    pytest.importorskip("coinfer.widgets")
-    from coinfer.encode_plots import code_size_twin
+    pytest.importorskip("coinfer.views.explorer")
+    from coinfer.views.encoding import code_size_twin
 
     html = code_size_twin(_table()).html
     assert "<script" in html
@@ -457,7 +457,7 @@ def test_code_size_twin_is_self_contained():
 
 def test_any_device_module_can_feed_the_codec(net):
     """A 'pruned' device part sending fewer channels: the decoder restores the server's shape."""
-    from coinfer.encode import CoInferenceModel
+    from coinfer.core.encoding import CoInferenceModel
 
     device_part, server_part = split(net, "layer2.1")
     pruned = torch.nn.Sequential(device_part, torch.nn.Conv2d(8, 5, 1))     # 5 of 8 channels survive
@@ -478,7 +478,7 @@ def test_any_device_module_can_feed_the_codec(net):
 def test_paper_style_settings_compute_features_per_batch(net, tmp_path):
     """The paper preset's path (no cached features, augmentation, a stem split), on a few real images."""
     from coinfer.data import load_dataset
-    from coinfer.encode_experiment import get_encode_config, run_encoding
+    from coinfer.experiments.encoding import get_encode_config, run_encoding
 
     try:
         load_dataset("fashion-mnist", train=False, limit=1)
@@ -495,7 +495,7 @@ def test_paper_style_settings_compute_features_per_batch(net, tmp_path):
 
 
 def test_unknown_settings_are_refused():
-    from coinfer.encode_experiment import get_encode_config
+    from coinfer.experiments.encoding import get_encode_config
 
     with pytest.raises(ValueError, match="unknown encoding setting"):
         get_encode_config("quick", epoch=3)
@@ -509,11 +509,11 @@ def test_unknown_settings_are_refused():
 def test_committed_table_is_what_the_command_produces():
     """Re-run one cell of `python -m coinfer encode --preset quick` (the cheapest split point, after
     `pool`) and compare it with the committed table, number for number."""
-    from coinfer.encode_experiment import get_encode_config, run_encoding
+    from coinfer.experiments.encoding import get_encode_config, run_encoding
     from coinfer.paths import results_dir
     from coinfer.results import load_table
     from coinfer.train import checkpoint_dir
-    from coinfer.presets import get_preset
+    from coinfer.config import get_preset
 
     path = results_dir() / "encoding_quick.json"
     if not path.exists() or not (checkpoint_dir(get_preset("quick")) / "baseline.pt").exists():

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from browser_support import ROOT, chapter_page, open_page
-from coinfer.encode_plots import code_size_data, code_size_readout
+from coinfer.views.encoding import code_size_data, code_size_readout
 from coinfer.results import load_table
 
 pytestmark = pytest.mark.browser

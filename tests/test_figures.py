@@ -1,4 +1,4 @@
-"""coinfer.figures: the communication-computation plane (the paper's Fig. 1) and its extension points."""
+"""coinfer.views.figures: the communication-computation plane (the paper's Fig. 1) and its extension points."""
 
 import matplotlib
 
@@ -8,10 +8,10 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from coinfer.figures import (MACS_LINTHRESH, InputLine, add_curve, input_lines,  # noqa: E402
+from coinfer.views.figures import (MACS_LINTHRESH, InputLine, add_curve, input_lines,  # noqa: E402
                              plot_comm_comp_plane, raw_input_line)
-from coinfer.models import PAPER_SPLIT_POINTS, resnet18  # noqa: E402
-from coinfer.profile import InputSize, profile_splits  # noqa: E402
+from coinfer.core.network import PAPER_SPLIT_POINTS, resnet18  # noqa: E402
+from coinfer.core.costs import InputSize, profile_splits  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""JSCC through the channel layers (coinfer.jscc): tiny forward/backward, training, the Fig. 5 pipeline."""
+"""JSCC through the channel layers (coinfer.core.jscc): tiny forward/backward, training, the Fig. 5 pipeline."""
 
 import math
 from dataclasses import replace
@@ -6,9 +6,9 @@ from dataclasses import replace
 import pytest
 import torch
 
-from coinfer import channel as ch
-from coinfer import jscc
-from coinfer.models import resnet18, split
+from coinfer.core import channel as ch
+from coinfer.core import jscc as jscc
+from coinfer.core.network import resnet18, split
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""Tests of the latency model, the memory model and the chooser (coinfer.latency)."""
+"""Tests of the latency model, the memory model and the chooser (coinfer.core.latency)."""
 
 from __future__ import annotations
 
@@ -7,14 +7,14 @@ import math
 import pytest
 import torch
 
-from coinfer.latency import (DEVICES, PAPER_MEMORY, PAPER_OVERHEAD_FACTOR, SERVERS, DeviceSpec, Environment,
+from coinfer.core.latency import (DEVICES, PAPER_MEMORY, PAPER_OVERHEAD_FACTOR, SERVERS, DeviceSpec, Environment,
                              MemoryModel, NoFeasibleConfiguration, ServerSpec, calibrate_overhead_factor,
                              choose, choose_per_method, default_threshold, footprint_bytes, format_rate,
                              latency, original_records, parse_bytes, parse_device, parse_flops, parse_rate,
                              parse_server, peak_activation_elements, scale_to_width, split_activations,
                              time_forward)
-from coinfer.models import SPLIT_POINTS, resnet18, split
-from coinfer.profile import profile_splits
+from coinfer.core.network import SPLIT_POINTS, resnet18, split
+from coinfer.core.costs import profile_splits
 from coinfer.results import Record
 
 
@@ -127,10 +127,10 @@ def test_memory_model_monotone_in_split_point(tiny_net):
 
 
 def test_overhead_factor_reproduces_the_papers_memory_statements(full_records):
-    # (rel 1e-3: thop's parameter count, used by coinfer.profile, can miss a few parameters)
+    # (rel 1e-3: thop's parameter count, used by coinfer.core.costs, can miss a few parameters)
     assert calibrate_overhead_factor() == pytest.approx(PAPER_OVERHEAD_FACTOR, rel=1e-3)
     records = full_records
-    # (rel 1e-3: thop's parameter count, used by coinfer.profile, can miss a few parameters)
+    # (rel 1e-3: thop's parameter count, used by coinfer.core.costs, can miss a few parameters)
     assert footprint_bytes(records["output"]) == pytest.approx(0.9e9, rel=1e-3)
     budget = DEVICES["rpi3"].budget_bytes
     assert budget == pytest.approx(0.4 * 0.9e9)
@@ -272,7 +272,7 @@ def _save(tmp_path, name, records, preset="quick"):
 
 
 def test_load_candidates_merges_one_presets_tables(tmp_path):
-    from coinfer.latency import load_candidates
+    from coinfer.core.latency import load_candidates
 
     a = _save(tmp_path, "a.json", [rec(method="original", acc=0.9)])
     b = _save(tmp_path, "b.json", [rec("stem", method="framework", acc=0.88)])
@@ -320,7 +320,7 @@ def _mixed_records(tiny_net):
 def test_latency_curves_never_rise_with_the_rate(tiny_net):
     import numpy as np
 
-    from coinfer.latency_figures import fig4_records, latency_curves, rate_grid
+    from coinfer.views.latency import fig4_records, latency_curves, rate_grid
 
     records = fig4_records(_mixed_records(tiny_net))
     assert {r.method for r in records} == {"original", "framework"}      # no noisy-channel records
@@ -335,7 +335,7 @@ def test_latency_curves_never_rise_with_the_rate(tiny_net):
     assert curves["framework"].choices[0].record.code_size == "c8"
     assert curves["original"].choices[-1].record.split == "input"
     # the paper's three rates, recomputed exactly
-    from coinfer.latency_figures import summarize_curves
+    from coinfer.views.latency import summarize_curves
 
     rows = summarize_curves(curves, device, ServerSpec("s", 1e11), 0.85, records)
     assert [r["rate"] for r in rows] == ["10 KB/s"] * 2 + ["40 KB/s"] * 2 + ["1 MB/s"] * 2
@@ -346,7 +346,7 @@ def test_plot_latency_vs_rate_draws_every_method(tiny_net):
     import matplotlib
 
     matplotlib.use("Agg")
-    from coinfer.latency_figures import plot_latency_vs_rate
+    from coinfer.views.latency import plot_latency_vs_rate
 
     records = _mixed_records(tiny_net)[:-1]
     ax, curves = plot_latency_vs_rate(records, DeviceSpec("d", 1e8, 1e4), ServerSpec("s", 1e11), threshold=0.85,
@@ -362,7 +362,7 @@ def test_ipywidgets_explorer_follows_its_sliders(tiny_net):
     import matplotlib
 
     matplotlib.use("Agg")
-    from coinfer.latency_figures import latency_explorer
+    from coinfer.views.latency import latency_explorer
 
     records = _mixed_records(tiny_net)[:-1]
     box = latency_explorer(records, DeviceSpec("d", 1e8, 1e9), ServerSpec("s", 1e11), threshold=0.85)
@@ -376,7 +376,7 @@ def test_ipywidgets_explorer_follows_its_sliders(tiny_net):
 
 
 def test_default_tables_prefer_the_sweep(tmp_path, monkeypatch):
-    from coinfer.latency import default_table_paths, load_candidates
+    from coinfer.core.latency import default_table_paths, load_candidates
 
     monkeypatch.setenv("COINFER_HOME", str(tmp_path))
     with pytest.raises(FileNotFoundError, match="python -m coinfer sweep --preset quick"):

@@ -14,12 +14,12 @@ import pytest
 import torch
 
 from browser_support import chapter_page, open_page
-from coinfer.latency import (DEVICES, SERVERS, NoFeasibleConfiguration, choose, original_records,
+from coinfer.core.latency import (DEVICES, SERVERS, NoFeasibleConfiguration, choose, original_records,
                              scale_to_width)
-from coinfer.latency_figures import config_label, latency_twin, slider_environment
-from coinfer.models import resnet18
+from coinfer.views.latency import config_label, latency_twin, slider_environment
+from coinfer.core.network import resnet18
 from coinfer.results import Record
-from coinfer.widgets import format_seconds
+from coinfer.views.explorer import format_seconds
 
 pytestmark = pytest.mark.browser
 

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from coinfer.models import (PAPER_SPLIT_POINTS, SPLIT_ALIASES, SPLIT_POINTS, canonical_split_point,
+from coinfer.core.network import (PAPER_SPLIT_POINTS, SPLIT_ALIASES, SPLIT_POINTS, canonical_split_point,
                             resnet18, split, split_index)
 
 

@@ -3,8 +3,8 @@ import math
 import pytest
 import torch
 
-from coinfer.models import SPLIT_POINTS, resnet18, split
-from coinfer.profile import (amplifies, count_params, flop_counter_macs, format_table, input_size,
+from coinfer.core.network import SPLIT_POINTS, resnet18, split
+from coinfer.core.costs import (amplifies, count_params, flop_counter_macs, format_table, input_size,
                              profile_splits, thop_macs)
 
 

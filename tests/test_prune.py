@@ -1,4 +1,4 @@
-"""Tests of coinfer.prune: masks, restoration, schedule, residual coupling, compaction, records.
+"""Tests of coinfer.core.pruning: masks, restoration, schedule, residual coupling, compaction, records.
 
 Tiny networks (width 1/16 or 1/8) and a handful of images, so the whole file runs in seconds.
 """
@@ -13,9 +13,9 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from coinfer.models import SPLIT_POINTS, resnet18, split
-from coinfer.profile import thop_macs
-from coinfer.prune import (
+from coinfer.core.network import SPLIT_POINTS, resnet18, split
+from coinfer.core.costs import thop_macs
+from coinfer.core.pruning import (
     ChannelScatter,
     IncrementalPruner,
     PruneConfig,
@@ -368,7 +368,7 @@ def _quick_table():
 
 
 def test_committed_quick_table_is_consistent_with_the_network_it_describes():
-    from coinfer.profile import profile_splits
+    from coinfer.core.costs import profile_splits
 
     table = _quick_table()
     config = get_prune_config("quick")
@@ -393,8 +393,8 @@ def test_committed_quick_table_is_consistent_with_the_network_it_describes():
 
 
 def test_pruning_explorer_data_and_twin_from_the_committed_table():
-    from coinfer.profile import profile_splits
-    from coinfer.widgets import pruning_data, pruning_twin
+    from coinfer.core.costs import profile_splits
+    from coinfer.views.explorer import pruning_data, pruning_twin
 
     records = _quick_table().records
     rows = profile_splits(resnet18(width=1 / 8))

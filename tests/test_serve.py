@@ -1,4 +1,4 @@
-"""Tests of the real co-inference server, client, wire format and link shaper (coinfer.serve, coinfer.wire).
+"""Tests of the real co-inference server, client, wire format and link shaper (coinfer.serve.server, coinfer.serve.wire).
 
 Everything runs on 127.0.0.1 with a width-1/16 network and a few Fashion-MNIST test images; every
 server is bounded (stopped by the fixture, or by ``--max-requests``), so the file ends by itself.
@@ -19,10 +19,10 @@ import numpy as np
 import pytest
 import torch
 
-from coinfer import wire
+from coinfer.serve import wire as wire
 from coinfer.data import load_dataset
-from coinfer.models import resnet18
-from coinfer.serve import (DeviceClient, EdgeServer, Float32Codec, LinkShaper, TokenBucket,
+from coinfer.core.network import resnet18
+from coinfer.serve.server import (DeviceClient, EdgeServer, Float32Codec, LinkShaper, TokenBucket,
                            Uniform8BitCodec, build_configurations, measure, parse_link_rate)
 from coinfer.train import save_checkpoint
 
@@ -424,7 +424,7 @@ def test_serve_and_device_commands_in_two_processes(tmp_path, model, batch, caps
 # -- a learned codec -----------------------------------------------------------------------------
 
 def test_learned_codec_served_with_real_range_coded_bytes(tmp_path, model, batch):
-    from coinfer.serve import LearnedCodec, load_learned_codec, train_learned_codec
+    from coinfer.serve.server import LearnedCodec, load_learned_codec, train_learned_codec
 
     path = tmp_path / "codec.pt"
     codec, meta = train_learned_codec(model, "pool", "d8-l4", "quick", path=path, log=lambda line: None,

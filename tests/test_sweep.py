@@ -1,4 +1,4 @@
-"""Tests of the sweep (coinfer.sweep): cell ids, kill-and-resume, atomic files, and that the committed
+"""Tests of the sweep (coinfer.experiments.sweep): cell ids, kill-and-resume, atomic files, and that the committed
 quick table is what the code produces. The 'tiny' grid: a few images and steps per cell."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import torch
 
 from coinfer.paths import project_root, results_dir
 from coinfer.results import load_table
-from coinfer.sweep import (VOLATILE_EXTRA, SweepRunner, cells, gather, get_sweep_config, read_cell,
+from coinfer.experiments.sweep import (VOLATILE_EXTRA, SweepRunner, cells, gather, get_sweep_config, read_cell,
                            run_sweep)
 
 ROOT = project_root(Path(__file__).parent)
@@ -95,9 +95,9 @@ def test_gather_refuses_a_partial_sweep(tmp_path):
 
 def test_a_damaged_cell_file_is_not_a_result(tmp_path):
     path = tmp_path / "x.json"
-    path.write_text('{"schema": "coinfer.sweep-cell", "id": "x", "record": {"method": ')
+    path.write_text('{"schema": "coinfer.experiments.sweep-cell", "id": "x", "record": {"method": ')
     assert read_cell(path, "x") is None
-    path.write_text(json.dumps({"schema": "coinfer.sweep-cell", "id": "y", "record": {}}))
+    path.write_text(json.dumps({"schema": "coinfer.experiments.sweep-cell", "id": "y", "record": {}}))
     assert read_cell(path, "x") is None
 
 
@@ -141,7 +141,7 @@ def _table(rows):
 
 
 def test_pareto_front_keeps_only_undominated_points():
-    from coinfer.figures import pareto_front
+    from coinfer.views.figures import pareto_front
 
     points = [(5, 5), (1, 10), (2, 2), (3, 1), (2, 3), (10, 1), (2, 2)]
     assert pareto_front(points) == [1, 2, 3]
@@ -149,7 +149,7 @@ def test_pareto_front_keeps_only_undominated_points():
 
 
 def test_dominance_check_names_the_baseline_points_the_framework_does_not_beat(capsys):
-    from coinfer.figures import accuracy_threshold, dominance_check, plot_tradeoff
+    from coinfer.views.figures import accuracy_threshold, dominance_check, plot_tradeoff
 
     table = _table([
         ("png", "input", 0.90, 0, 4000, "png"),

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from coinfer.models import resnet18
+from coinfer.core.network import resnet18
 from coinfer.train import (evaluate, load_checkpoint, load_model, save_checkpoint, seed_everything,
                            train_epochs)
 

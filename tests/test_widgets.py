@@ -1,4 +1,4 @@
-"""coinfer.widgets: the kernel-free explorer builder and chapter 1's split-point explorers.
+"""coinfer.views.explorer: the kernel-free explorer builder and chapter 1's split-point explorers.
 
 What the JavaScript does in a browser is tested in test_book_browser.py; here: the HTML the
 builder writes, its validation, and the numbers both explorers show.
@@ -10,9 +10,9 @@ from html.parser import HTMLParser
 
 import pytest
 
-from coinfer.models import SPLIT_POINTS, resnet18
-from coinfer.profile import profile_splits
-from coinfer.widgets import (Plot, Slider, columns, format_fixed, format_int, format_macs, format_seconds,
+from coinfer.core.network import SPLIT_POINTS, resnet18
+from coinfer.core.costs import profile_splits
+from coinfer.views.explorer import (Plot, Slider, columns, format_fixed, format_int, format_macs, format_seconds,
                              rate_values_kBps, split_point_data, split_point_explorer, split_point_readout,
                              split_point_twin, static_explorer)
 

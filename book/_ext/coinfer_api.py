@@ -1,4 +1,4 @@
-"""A one-line directive for book/api.md: ``.. coinfer-module:: coinfer.models`` gives the module a
+"""A one-line directive for book/api.md: ``.. coinfer-module:: coinfer.core.network`` gives the module a
 section of its own (a heading named after it, so it appears in the page's contents) followed by
 ``automodule`` of it. Registered in _config.yml (sphinx.local_extensions)."""
 

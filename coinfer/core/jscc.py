@@ -6,15 +6,15 @@ device part and the server part are the frozen, pre-trained baseline, and only t
 decoder learn::
 
     image -> device part (frozen) -> feature --encoder--> k symbols
-          AWGN: k reals, power-normalized, + Gaussian noise      (coinfer.channel.AWGNChannel)
-          BSC:  k bits (straight-through binarizer), flipped w.p. p  (coinfer.channel.BSCChannel)
+          AWGN: k reals, power-normalized, + Gaussian noise      (coinfer.core.channel.AWGNChannel)
+          BSC:  k bits (straight-through binarizer), flipped w.p. p  (coinfer.core.channel.BSCChannel)
           --decoder--> feature estimate -> server part (frozen) -> class scores
 
 Because the backbone is frozen, the device part runs once over the images (:func:`extract_features`)
 and training sees only the small encoder, the channel, the decoder and the server part.
 
 Fig. 5 compares, per image, what each scheme costs on the channel (conventions in
-:mod:`coinfer.channel`: real channel uses, ``2W`` of them per second):
+:mod:`coinfer.core.channel`: real channel uses, ``2W`` of them per second):
 
 * **JSCC**: ``k`` channel uses, the smallest ``k`` whose accuracy stays at or above the preset's
   threshold (baseline accuracy minus ``preset.accuracy_drop`` points) at that SNR or ``p``;
@@ -43,9 +43,9 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from . import channel as ch
-from .models import canonical_split_point, split
-from .presets import Preset, get_preset
+from coinfer.core import channel as ch
+from coinfer.core.network import canonical_split_point, split
+from coinfer.config import Preset, get_preset
 
 # ----------------------------------------------------------------------------- settings
 
@@ -104,7 +104,7 @@ class BitChannel(nn.Module):
 
     ``logits -> bits = binarize(logits) -> y = BSC(bits) -> 2 y - 1`` (values -1/+1 for the decoder).
     The gradient reaches the logits through the straight-through estimator of
-    :func:`coinfer.channel.binarize`.
+    :func:`coinfer.core.channel.binarize`.
     """
 
     def __init__(self, bsc: ch.BSCChannel, stochastic: bool = False):
@@ -120,7 +120,7 @@ def make_codec(feature_shape: tuple[int, int, int], code_size: int, channel: nn.
                reduced_channels: int | None = None, kernel_size: int = 3):
     """A JSCC codec: the dimension-reduction encoder, ``channel`` as the bottleneck, the decoder.
 
-    Reuses :class:`coinfer.encode.DimensionReductionEncoder` / ``DimensionReductionDecoder`` (conv to
+    Reuses :class:`coinfer.core.encoding.DimensionReductionEncoder` / ``DimensionReductionDecoder`` (conv to
     ``reduced_channels`` channels, then a fully connected layer to ``code_size`` outputs; the mirror on
     the server), with no bounded activation at the encoder's end: for AWGN its outputs are scaled by the
     channel's power normalization, for the BSC they are the logits of the bits.
@@ -136,10 +136,10 @@ def make_codec(feature_shape: tuple[int, int, int], code_size: int, channel: nn.
 
     Returns
     -------
-    coinfer.encode.FeatureCodec
+    coinfer.core.encoding.FeatureCodec
         ``codec(feature)["feature_hat"]`` is what the server part receives.
     """
-    from .encode import DimensionReductionDecoder, DimensionReductionEncoder, FeatureCodec
+    from coinfer.core.encoding import DimensionReductionDecoder, DimensionReductionEncoder, FeatureCodec
 
     if not (isinstance(code_size, int) and code_size >= 1):
         raise ValueError(f"code_size must be a positive number of channel uses, got {code_size!r}")
@@ -166,9 +166,9 @@ class JSCC(nn.Module):
 
     Parameters
     ----------
-    codec : coinfer.encode.FeatureCodec
+    codec : coinfer.core.encoding.FeatureCodec
         From :func:`make_codec`. For a BSC the encoder's outputs are logits, binarized
-        (:func:`coinfer.channel.binarize`) before the channel; the received bits enter the decoder as
+        (:func:`coinfer.core.channel.binarize`) before the channel; the received bits enter the decoder as
         ``2 y - 1`` (antipodal).
     server_part : nn.Module
         The frozen rest of the network; kept in eval mode (its batch-norm statistics never change)
@@ -183,7 +183,7 @@ class JSCC(nn.Module):
 
     @property
     def channel(self) -> nn.Module:
-        """The :class:`~coinfer.channel.AWGNChannel` or :class:`~coinfer.channel.BSCChannel` inside."""
+        """The :class:`~coinfer.core.channel.AWGNChannel` or :class:`~coinfer.core.channel.BSCChannel` inside."""
         bottleneck = self.codec.bottleneck
         return bottleneck.bsc if isinstance(bottleneck, BitChannel) else bottleneck
 
@@ -227,7 +227,7 @@ class Features:
 def extract_features(device_part: nn.Module, dataset, batch_size: int = 500,
                      device: torch.device | None = None) -> Features:
     """Run the frozen ``device_part`` (eval mode) over ``dataset`` once; keep outputs on the CPU."""
-    from .data import make_loader
+    from coinfer.data import make_loader
 
     device = device or next(iter(device_part.parameters()), torch.zeros(0)).device
     device_part.eval()
@@ -427,8 +427,8 @@ def learned_source_payload(point: str, threshold: float, preset_name: str, path=
     bits per image are the length of really range-coded packets. ``None`` if the table is missing or
     no record there meets the threshold.
     """
-    from .paths import results_dir
-    from .results import load_table
+    from coinfer.paths import results_dir
+    from coinfer.results import load_table
 
     from pathlib import Path
 
@@ -444,7 +444,7 @@ def learned_source_payload(point: str, threshold: float, preset_name: str, path=
     return {"bits_per_image": best.bits_per_image, "accuracy": best.accuracy, "device_macs": best.device_macs,
             "device_params": best.device_params, "server_macs": best.server_macs, "code_size": best.code_size,
             "bits_entropy": best.bits_entropy, "meets_threshold": True,
-            "coder": f"learned quantizer + range coder (coinfer.encode), from {path.name} "
+            "coder": f"learned quantizer + range coder (coinfer.core.encoding), from {path.name} "
                      f"(commit {table.provenance.git_commit[:10] or 'unknown'})"}
 
 
@@ -458,7 +458,7 @@ FINITE_BLOCK_ERROR = 1e-3
 def finite_length_uses(bits: float, kind: str, value: float, error_prob: float = FINITE_BLOCK_ERROR) -> int:
     """Channel uses for ``bits`` with the best code of finite length at block error ``error_prob``.
 
-    The normal approximation (:func:`coinfer.channel.normal_approximation_uses`): real uses of the AWGN
+    The normal approximation (:func:`coinfer.core.channel.normal_approximation_uses`): real uses of the AWGN
     channel at ``value`` dB, or uses of the BSC with flip probability ``value``. Not in the paper, which
     charges separate schemes at capacity; shown beside it because a payload of a few bits is far from
     the long blocks that capacity assumes.
@@ -596,11 +596,11 @@ def run_jscc(preset: str | Preset = "quick", settings: JsccSettings | None = Non
     checkpoints : path, optional
         Folder holding ``<preset>/baseline.pt`` (default :func:`coinfer.paths.checkpoints_dir`).
     """
-    from .data import load_dataset
-    from .encode_experiment import get_encode_config, original_huffman
-    from .profile import input_size, profile_splits
-    from .results import LookupTable, Provenance, Record
-    from .train import get_baseline, seed_everything
+    from coinfer.data import load_dataset
+    from coinfer.experiments.encoding import get_encode_config, original_huffman
+    from coinfer.core.costs import input_size, profile_splits
+    from coinfer.results import LookupTable, Provenance, Record
+    from coinfer.train import get_baseline, seed_everything
 
     start_time = time.time()
     preset = get_preset(preset) if isinstance(preset, str) else preset
@@ -692,7 +692,7 @@ def run_jscc(preset: str | Preset = "quick", settings: JsccSettings | None = Non
             "bits_per_image": huffman["bits_real"], "accuracy": huffman["accuracy"],
             "device_macs": costs.device_macs, "device_params": costs.device_params, "server_macs": costs.server_macs,
             "code_size": "8bit-huffman", "bits_entropy": huffman["bits_entropy"], "bits_fixed": huffman["bits_fixed"],
-            "coder": "8-bit uniform quantizer + Huffman (coinfer.encode_experiment.original_huffman)"},
+            "coder": "8-bit uniform quantizer + Huffman (coinfer.experiments.encoding.original_huffman)"},
         "png+capacity": {"bits_per_image": png.png_bits_mean, "accuracy": baseline_accuracy, "device_macs": 0,
                          "device_params": 0, "server_macs": costs.device_macs + costs.server_macs,
                          "code_size": "png", "coder": f"Pillow PNG of the {png.image_shape} uint8 image",
@@ -883,7 +883,7 @@ BANDWIDTH_SLIDER_MHZ = (0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0)
 
 def awgn_twin(table, snr_db: float = 10.0, bandwidth_mhz: float = 1.0):
     """Kernel-free explorer of panel (a): sliders over SNR (dB) and bandwidth W (MHz)."""
-    from .widgets import Plot, Slider, static_explorer
+    from coinfer.views.explorer import Plot, Slider, static_explorer
 
     data = {**explorer_data(table), "grid": list(SNR_SLIDER_DB), "colors": _COLORS}
     readouts = [("cap", "capacity")] + [(_readout_name(s["method"]), s["label"]) for s in data["separate"]]
@@ -900,7 +900,7 @@ def awgn_twin(table, snr_db: float = 10.0, bandwidth_mhz: float = 1.0):
 
 def bsc_twin(table, p: float = 0.05):
     """Kernel-free explorer of panel (b): a slider over the bit flip probability p."""
-    from .widgets import Plot, Slider, static_explorer
+    from coinfer.views.explorer import Plot, Slider, static_explorer
 
     data = {**explorer_data(table), "grid": [x for x in FLIP_SLIDER], "colors": _COLORS}
     readouts = [("cap", "capacity 1 - H2(p)")] + [(_readout_name(s["method"]), s["label"]) for s in data["separate"]]

@@ -13,10 +13,10 @@ the latency near 0.1 s while the baselines climb::
                  |                                   |
      plot_latency_vs_rate (matplotlib)     latency_twin / latency_explorer (sliders)
 
-The explorer comes twice: :func:`latency_explorer` (ipywidgets; calls :func:`coinfer.latency.choose`
+The explorer comes twice: :func:`latency_explorer` (ipywidgets; calls :func:`coinfer.core.latency.choose`
 live) and :func:`latency_twin` (kernel-free: the records as JSON and :data:`LATENCY_RENDER`, a
 JavaScript copy of the latency, memory and choice rules that a browser test checks against
-Python at several settings). Units as in :mod:`coinfer.latency`: FLOPs = 2 x MACs, 1 KB/s =
+Python at several settings). Units as in :mod:`coinfer.core.latency`: FLOPs = 2 x MACs, 1 KB/s =
 8000 bit/s.
 """
 
@@ -28,11 +28,11 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from .latency import (BITS_PER_BYTE, KILO, PAPER_LOW_RATE_BPS, PAPER_LOW_RATE_LATENCY_S, PAPER_MEMORY,
+from coinfer.core.latency import (BITS_PER_BYTE, KILO, PAPER_LOW_RATE_BPS, PAPER_LOW_RATE_LATENCY_S, PAPER_MEMORY,
                       Choice, DeviceSpec, Environment, MemoryModel, NoFeasibleConfiguration, ServerSpec,
                       choose, choose_per_method, format_rate, parse_rate, record_activations)
-from .models import SPLIT_POINTS
-from .results import Record
+from coinfer.core.network import SPLIT_POINTS
+from coinfer.results import Record
 
 #: How each method is drawn and named, in the order of the legend.
 METHOD_STYLE = {
@@ -113,7 +113,7 @@ def latency_curves(records: Sequence[Record], device: DeviceSpec, server: Server
     Parameters
     ----------
     records : sequence of Record
-        One or more methods' records (e.g. the ``records`` of a :class:`coinfer.latency.Candidates`).
+        One or more methods' records (e.g. the ``records`` of a :class:`coinfer.core.latency.Candidates`).
     device, server : DeviceSpec, ServerSpec
     threshold : float or None
         Minimum accuracy (fraction).
@@ -232,7 +232,7 @@ _RECORD_FIELDS = ("method", "split", "split_index", "sparsity", "code_size", "ch
 def explorer_data(records: Sequence[Record], activations: Mapping[str, int] | None = None,
                   memory: MemoryModel = PAPER_MEMORY) -> dict:
     """The JSON-able numbers behind the latency explorers: every record (as columns, one list per
-    field: :func:`coinfer.widgets.columns`), the memory model, the methods' colours."""
+    field: :func:`coinfer.views.explorer.columns`), the memory model, the methods' colours."""
     methods = ordered_methods({r.method for r in records})
     rows = []
     for r in records:
@@ -241,7 +241,7 @@ def explorer_data(records: Sequence[Record], activations: Mapping[str, int] | No
                      "accuracy": r.accuracy, "device_macs": r.device_macs, "server_macs": r.server_macs,
                      "bits": r.bits_per_image, "params": r.device_params,
                      "activations": record_activations(r, activations), "label": config_label(r)})
-    from .widgets import columns
+    from coinfer.views.explorer import columns
 
     return {"records": columns(rows, _RECORD_FIELDS), "methods": methods,
             "colors": {m: _css_color(method_style(m, i)[0]) for i, m in enumerate(methods)},
@@ -255,13 +255,13 @@ def _css_color(color: str) -> str:
 
 
 #: The explorer's rules in JavaScript: the same formulas, order of operations, comparisons and
-#: tie-breaking as coinfer.latency.latency, footprint_bytes and choose (checked by a browser test).
+#: tie-breaking as coinfer.core.latency.latency, footprint_bytes and choose (checked by a browser test).
 #: Slider units: rate in KB/s, device in GFLOP/s, memory in MB available to the model, server in
 #: TFLOP/s, accuracy threshold in percent.
 LATENCY_RENDER = r"""function (data, state, util) {
   var rate = state.rate * 8000, df = state.device * 1e9, sf = state.server * 1e12;
   var budget = state.memory * 1e6 * 1.0, thr = state.accuracy / 100;
-  function cmp(a, b) {            // coinfer.latency._sort_key
+  function cmp(a, b) {            // coinfer.core.latency._sort_key
     var ka = [a.total, a.r.device_macs, a.r.bits, -a.r.accuracy], kb = [b.total, b.r.device_macs, b.r.bits, -b.r.accuracy];
     for (var i = 0; i < ka.length; i++) { if (ka[i] !== kb[i]) { return ka[i] < kb[i] ? -1 : 1; } }
     var sa = [a.r.method, a.r.split_index, a.r.sparsity, a.r.code_size, a.r.channel];
@@ -343,7 +343,7 @@ RATE_VALUES_KBPS = [m * 10 ** e for e in range(4) for m in (1, 1.5, 2, 3, 4, 5, 
 def _sliders(device: DeviceSpec, server: ServerSpec, threshold: float | None, records: Sequence[Record],
              rate: str | float = "40KB/s"):
     """The explorer's five sliders, centred on the given environment (values in slider units)."""
-    from .widgets import Slider
+    from coinfer.views.explorer import Slider
 
     top = max(r.accuracy for r in records)
     acc_values = sorted({round(100 * top - 0.25 * k, 2) for k in range(0, 41)} |
@@ -376,7 +376,7 @@ def latency_twin(records: Sequence[Record], device: DeviceSpec, server: ServerSp
     The sliders start at ``device``, ``server``, ``threshold`` and ``rate`` (rounded to the
     sliders' steps); the device slider sets the memory available to the model directly.
     """
-    from .widgets import Plot, static_explorer
+    from coinfer.views.explorer import Plot, static_explorer
 
     data = explorer_data(records, activations, memory)
     return static_explorer(
@@ -407,7 +407,7 @@ def latency_explorer(records: Sequence[Record], device: DeviceSpec, server: Serv
                      rate: str | float = "40KB/s"):
     """ipywidgets explorer for Jupyter/Colab: five sliders, the plane and the latency breakdown.
 
-    Calls :func:`coinfer.latency.choose` on every move. Needs a running kernel; in the static book
+    Calls :func:`coinfer.core.latency.choose` on every move. Needs a running kernel; in the static book
     use :func:`latency_twin`.
     """
     import ipywidgets as w

@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import math
 
-from .encode import CodeSize
-from .encode_experiment import DECISION_BITS, HISTOGRAM_BINS
-from .models import SPLIT_POINTS
-from .results import LookupTable, Record
+from coinfer.core.encoding import CodeSize
+from coinfer.experiments.encoding import DECISION_BITS, HISTOGRAM_BINS
+from coinfer.core.network import SPLIT_POINTS
+from coinfer.results import LookupTable, Record
 
 #: One colour per split point, shared by every plot of the chapter.
 SPLIT_COLORS = {"stem": "#8c564b", "layer1.0": "#e377c2", "layer1.1": "#1f77b4", "layer2.0": "#17becf",
@@ -247,9 +247,9 @@ _CODE_SIZE_RENDER = r"""function (data, state, util) {
 def code_size_twin(table: LookupTable, split: str | None = None):
     """Kernel-free twin (static HTML + inline JS, no kernel) of :func:`code_size_explorer`.
 
-    Needs :mod:`coinfer.widgets` (the book's explorer builder).
+    Needs :mod:`coinfer.views.explorer` (the book's explorer builder).
     """
-    from .widgets import Plot, Slider, static_explorer
+    from coinfer.views.explorer import Plot, Slider, static_explorer
 
     data = code_size_data(table)
     names = [e["split"] for e in data["splits"]]

@@ -4,17 +4,17 @@ The paper compares its framework with three device-edge co-inference methods and
 method, all on the same network, data and accuracy threshold:
 
 ``original``        the unmodified network split at a point; the feature is quantized to 8 bits and
-                    Huffman-coded. Implemented in :mod:`coinfer.encode_experiment`
-                    (:func:`~coinfer.encode_experiment.original_record`); re-exported here.
+                    Huffman-coded. Implemented in :mod:`coinfer.experiments.encoding`
+                    (:func:`~coinfer.experiments.encoding.original_record`); re-exported here.
 ``2-step-pruning``  Shi et al. 2019 (arXiv 1903.03472). Step 1 prunes filters over the *whole*
                     network by first-order Taylor importance; step 2 prunes only the layer right
                     before the split point (one model per split point); the feature is then 8-bit
-                    Huffman-coded like ``original``. Built from :mod:`coinfer.prune` (criterion
-                    ``"taylor"``, compaction) and :func:`~coinfer.encode_experiment.huffman_8bit`.
+                    Huffman-coded like ``original``. Built from :mod:`coinfer.core.pruning` (criterion
+                    ``"taylor"``, compaction) and :func:`~coinfer.experiments.encoding.huffman_8bit`.
 ``bottlenet++``     Shao & Zhang, ICC Workshops 2020. A convolutional encoder (conv + BN + sigmoid)
                     reduces the feature's channels, a decoder restores them; values are sent as
                     8-bit integers, no entropy coding; the on-device model is not compressed. Built
-                    from :mod:`coinfer.encode`'s building blocks (:class:`DimensionReductionEncoder`
+                    from :mod:`coinfer.core.encoding`'s building blocks (:class:`DimensionReductionEncoder`
                     with ``dim=None``, :class:`UniformQuantizer`, :class:`DimensionReductionDecoder`).
 ``png``             the server-based method: the device sends the input image as a PNG file and
                     runs nothing; accuracy is the unsplit network's.
@@ -27,11 +27,11 @@ Data flow of the two pruning-based methods::
              --compact device part--> device | scatter + server --8-bit + Huffman--> Record
 
 Where this differs from Shi et al.: their public code removes 1/16 of the filters per round and
-stops at 95% of the starting accuracy; here each step is one :class:`~coinfer.prune.PruneConfig`
+stops at 95% of the starting accuracy; here each step is one :class:`~coinfer.core.pruning.PruneConfig`
 run with a linear schedule to a fixed target (the sweep tries several), every channel group is
 pruned by the same fraction (their ranking is global over layers), and because a residual addition
 couples channels, "the layer right before the split" is the whole residual stream that reaches it
-(:func:`coinfer.prune.device_layout`). BottleNet++ is trained here without a noisy channel (Fig. 3
+(:func:`coinfer.core.pruning.device_layout`). BottleNet++ is trained here without a noisy channel (Fig. 3
 is about noiseless source coding); the original was trained through an AWGN or erasure channel.
 
 Units: MACs (FLOPs = 2 x MACs) per image; bits per image are real encoded lengths.
@@ -46,12 +46,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from .encode import DimensionReductionDecoder, DimensionReductionEncoder, FeatureCodec, UniformQuantizer, codec_costs
-from .encode_experiment import (EncodeConfig, FeatureSource, freeze, huffman_8bit, original_record,  # noqa: F401
+from coinfer.core.encoding import DimensionReductionDecoder, DimensionReductionEncoder, FeatureCodec, UniformQuantizer, codec_costs
+from coinfer.experiments.encoding import (EncodeConfig, FeatureSource, freeze, huffman_8bit, original_record,  # noqa: F401
                                 train_codec)
-from .models import canonical_split_point
-from .prune import PruneConfig, PrunedModel, compact, prune_finetune, pruned_costs, split_stages
-from .results import Record
+from coinfer.core.network import canonical_split_point
+from coinfer.core.pruning import PruneConfig, PrunedModel, compact, prune_finetune, pruned_costs, split_stages
+from coinfer.results import Record
 
 __all__ = ["original_record", "png_record", "bottlenet_channels", "bottlenet_codec", "bottlenet_record",
            "bottlenet_evaluate", "two_step_step1", "two_step_step2", "two_step_record", "feature_sources"]
@@ -68,7 +68,7 @@ def png_record(dataset: str, accuracy: float, network_macs: int, images: int | N
     Parameters
     ----------
     dataset : str
-        Whose test images are PNG-encoded (in their native format, :func:`coinfer.profile.input_size`).
+        Whose test images are PNG-encoded (in their native format, :func:`coinfer.core.costs.input_size`).
     accuracy : float
         The unsplit network's test accuracy (the server runs it unchanged).
     network_macs : int
@@ -76,8 +76,8 @@ def png_record(dataset: str, accuracy: float, network_macs: int, images: int | N
     images : int, optional
         Test images averaged (default: the whole test split).
     """
-    from .data import native_images
-    from .profile import input_size
+    from coinfer.data import native_images
+    from coinfer.core.costs import input_size
 
     images = images if images is not None else len(native_images(dataset, train=False, root=root))
     size = input_size(dataset, root=root, limit=images)
@@ -102,7 +102,7 @@ def bottlenet_channels(feature_shape: tuple[int, ...], reduction: int) -> int:
 
 
 def bottlenet_codec(feature_shape: tuple[int, ...], channels: int, kernel_size: int = 3) -> FeatureCodec:
-    """BottleNet++'s encoder/decoder from :mod:`coinfer.encode`'s blocks.
+    """BottleNet++'s encoder/decoder from :mod:`coinfer.core.encoding`'s blocks.
 
     Device: conv (C -> c) + BN + sigmoid (values in [0, 1]), rounded to 8 bits; server: conv
     (c -> C) + BN + ReLU. No entropy model: the ``c x H x W`` bytes are sent as they are.
@@ -150,11 +150,11 @@ def bottlenet_record(point: str, device_part: nn.Module, server_part: nn.Module,
 
     ``train_src``/``test_src`` hold the features of ``device_part`` (the unpruned split of the
     baseline: BottleNet++ does not compress the device model). Training reuses
-    :func:`coinfer.encode_experiment.train_codec` (straight-through rounding to 8 bits, no warm-up).
+    :func:`coinfer.experiments.encoding.train_codec` (straight-through rounding to 8 bits, no warm-up).
     """
     from dataclasses import replace
 
-    from .train import seed_everything
+    from coinfer.train import seed_everything
 
     device = device or torch.device("cpu")
     point = canonical_split_point(point)
@@ -188,7 +188,7 @@ def taylor_config(config: PruneConfig) -> PruneConfig:
     """``config`` with the Taylor criterion and a linear schedule (Shi et al. prune equal steps per round)."""
     from dataclasses import replace
 
-    from .prune import SparsitySchedule
+    from coinfer.core.pruning import SparsitySchedule
 
     schedule = SparsitySchedule(kind="linear", ramp_fraction=config.schedule.ramp_fraction,
                                 interval=config.schedule.interval)
@@ -211,7 +211,7 @@ def two_step_step2(step1: PrunedModel, point: str, sparsity: float, config: Prun
     """Step 2: compact step 1's network, then Taylor-prune only the channels sent at ``point``.
 
     Every other group keeps all its (step-1) channels; the whole compacted network is fine-tuned.
-    The returned model is the compacted stage sequence (:func:`coinfer.prune.split_stages`).
+    The returned model is the compacted stage sequence (:func:`coinfer.core.pruning.split_stages`).
     """
     from dataclasses import replace
 

@@ -19,7 +19,7 @@ that splitting it after any stage and running the two parts in turn gives exactl
 
 Example::
 
-    >>> from coinfer.models import resnet18, split
+    >>> from coinfer.core.network import resnet18, split
     >>> net = resnet18(width=1.0)
     >>> device_part, server_part = split(net, "layer2")  # the paper's s3
 """
@@ -167,7 +167,7 @@ def resnet18(width: float = 1.0, num_classes: int = 10, in_channels: int = 3) ->
 
     Examples
     --------
-    >>> from coinfer.models import resnet18
+    >>> from coinfer.core.network import resnet18
     >>> net = resnet18(width=1 / 16)
     >>> net.config.stage_channels
     (4, 8, 16, 32)
@@ -198,7 +198,7 @@ def canonical_split_point(point: str) -> str:
 
     Examples
     --------
-    >>> from coinfer.models import canonical_split_point
+    >>> from coinfer.core.network import canonical_split_point
     >>> canonical_split_point("s3"), canonical_split_point("layer4"), canonical_split_point("pool")
     ('layer2.1', 'layer4.1', 'pool')
     """
@@ -226,7 +226,7 @@ def split_index(point: str) -> int:
 
     Examples
     --------
-    >>> from coinfer.models import split_index
+    >>> from coinfer.core.network import split_index
     >>> split_index("input"), split_index("s3"), split_index("output")
     (0, 5, 11)
     """
@@ -257,7 +257,7 @@ def split(model: CifarResNet18, point: str) -> tuple[nn.Sequential, nn.Sequentia
     Examples
     --------
     >>> import torch
-    >>> from coinfer.models import resnet18, split
+    >>> from coinfer.core.network import resnet18, split
     >>> net = resnet18(width=1 / 16).eval()
     >>> device_part, server_part = split(net, "s3")          # after layer2.1
     >>> x = torch.zeros(2, 3, 32, 32)

@@ -7,8 +7,8 @@ of Fig. 5 are charged at::
     device features --encoder--> z (k reals) --AWGNChannel(SNR)--> z + n --decoder--> server
     device features --encoder--> logits (k) --binarize--> bits --BSCChannel(p)--> bits ^ e --decoder-->
 
-Conventions (used by every function here, by :mod:`coinfer.jscc` and by chapter 4)
-----------------------------------------------------------------------------------
+Conventions (used by every function here, by :mod:`coinfer.core.jscc` and by chapter 4)
+---------------------------------------------------------------------------------------
 **AWGN, real channel uses.** The encoder emits ``k`` real numbers per image; each is one *real
 channel use*. :func:`normalize_power` scales every image's ``k`` numbers to unit average power per real
 symbol, ``sum(x**2) / k == 1`` (a per-image, not per-batch, constraint: every transmission meets it).
@@ -425,7 +425,7 @@ class BSCChannel(nn.Module):
             if not ((bits == 0) | (bits == 1)).all():
                 bad = bits[(bits != 0) & (bits != 1)].flatten()[:3].tolist()
                 raise ValueError(f"BSCChannel expects bits (0.0 or 1.0), got values such as {bad}; "
-                                 "binarize the encoder output first (coinfer.channel.binarize)")
+                                 "binarize the encoder output first (coinfer.core.channel.binarize)")
         p = self._p if not isinstance(self._p, tuple) else _uniform(*self._p, self.generator)
         self.last_p = p
         flips = (torch.rand(bits.shape, generator=self.generator) < p).to(bits.dtype).to(bits.device)

@@ -4,7 +4,7 @@ Step 1, **dimension reduction**: a light encoder on the device shrinks the featu
 that reduces the channels, then a fully connected layer that reduces the dimension further — and
 a decoder with the complementary structure on the server restores the shape the server part expects.
 Step 2, **learning-driven source coding**: the reduced vector is quantized to *learned* codewords
-(not fixed rounding) and the symbols are entropy-coded into real bytes (:mod:`coinfer.entropy`)::
+(not fixed rounding) and the symbols are entropy-coded into real bytes (:mod:`coinfer.core.entropy`)::
 
     device                                                         |  server
     feature C x H x W                                              |
@@ -23,7 +23,7 @@ without it the tanh saturated after stage 2 in our calibration and every image g
 Modules, each usable alone (CompressAI style):
 
 * :class:`DimensionReductionEncoder` / :class:`DimensionReductionDecoder` — step 1. A channel layer
-  (``coinfer.channel``, JSCC) or any other bottleneck plugs in between them.
+  (``coinfer.core.channel``, JSCC) or any other bottleneck plugs in between them.
 * :class:`ScalarCodebookQuantizer` — the paper's Fig. 2: every element ``i`` of ``z`` has its own
   ``L`` learned codewords, so an image costs ``d x log2 L`` bits at fixed length.
 * :class:`VectorCodebookQuantizer` — the authors' code at s4/s5: one learned codebook of ``K``
@@ -61,7 +61,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .entropy import CategoricalEntropyModel, fixed_length_bits
+from coinfer.core.entropy import CategoricalEntropyModel, fixed_length_bits
 
 # --------------------------------------------------------------------------------------------
 # Code size: what one encoder configuration is called in records ("c4-d16-l4", "d16-k64")
@@ -532,14 +532,14 @@ class FeatureCodec(nn.Module):
 
     def encoder_macs(self, feature_shape: tuple[int, ...]) -> int:
         """Device-side MACs per image: encoder (thop) + nearest-codeword search."""
-        from .profile import thop_macs
+        from coinfer.core.costs import thop_macs
 
         macs, _ = thop_macs(self.encoder, tuple(feature_shape))
         return macs + (self.bottleneck.macs() if hasattr(self.bottleneck, "macs") else 0)
 
     def decoder_macs(self, z_shape: tuple[int, ...]) -> int:
         """Server-side MACs per image of the decoder (thop)."""
-        from .profile import thop_macs
+        from coinfer.core.costs import thop_macs
 
         return thop_macs(self.decoder, tuple(z_shape))[0]
 
@@ -579,7 +579,7 @@ def build_codec(feature_shape: tuple[int, ...], code_size: "str | CodeSize", ker
 class CoInferenceModel(nn.Module):
     """Device part -> codec -> server part; ``forward(images)`` gives logits, as the server would.
 
-    The device part can be any module (the unpruned split of :func:`coinfer.models.split` or a
+    The device part can be any module (the unpruned split of :func:`coinfer.core.network.split` or a
     pruned, compacted one); its output shape must match the codec's encoder, and the decoder's
     output the server part's input (``build_codec(..., output_shape=...)``).
     """
@@ -628,7 +628,7 @@ def codec_costs(device_part: nn.Module, codec: FeatureCodec, server_part: nn.Mod
     """
     import copy
 
-    from .profile import count_params, thop_macs
+    from coinfer.core.costs import count_params, thop_macs
 
     device_part, codec, server_part = (copy.deepcopy(m).cpu().eval() for m in (device_part, codec, server_part))
     with torch.no_grad():

@@ -12,7 +12,7 @@ Two coders:
 * :class:`CategoricalEntropyModel` — per-position categorical distributions estimated from the
   symbols of the training images and stored with the model (a buffer in its ``state_dict``); the
   symbols are range-coded with `constriction <https://bamler-lab.github.io/constriction/>`_.
-  Used by the learned encoder (:mod:`coinfer.encode`).
+  Used by the learned encoder (:mod:`coinfer.core.encoding`).
 * :class:`HuffmanCode` — a canonical Huffman code over 256 symbols built from a histogram of
   8-bit training features; the baseline of the paper's Fig. 3 ("Huffman coding is used in the
   original network ... for a fair comparison").

@@ -20,8 +20,8 @@ GPUs, ``--list-cells`` prints the ids and ``--cell ID`` runs one, so a scheduler
 ``--gather`` then writes the table.
 
 A cell id hashes everything its result depends on: the preset, the sweep grid's settings, and the
-pruning and encoding settings taken from :data:`coinfer.prune.PRUNE_PRESETS` and
-:data:`coinfer.encode_experiment.ENCODE_PRESETS`. Change one of those and the affected cells get new
+pruning and encoding settings taken from :data:`coinfer.core.pruning.PRUNE_PRESETS` and
+:data:`coinfer.experiments.encoding.ENCODE_PRESETS`. Change one of those and the affected cells get new
 ids (the committed table then no longer matches the grid, which ``tests/test_sweep.py`` reports);
 the next sweep recomputes only those cells. Same seed, same settings and the same number of CPU
 threads give the same numbers (the committed quick table was made with ``--threads 1``), with one
@@ -32,11 +32,11 @@ quick sweep (sweep version 1) 25 of 27 cells matched a resumed one exactly; the 
 ``layer2.1`` cells at 25% did not (87.52% vs 87.01% accuracy). The committed table is one
 uninterrupted run.
 
-Methods and their cells (see :mod:`coinfer.baselines`):
+Methods and their cells (see :mod:`coinfer.core.baselines`):
 
 ``framework``
-    split x sparsity x code size: the device part pruned by :mod:`coinfer.prune` (sparsity 0:
-    unpruned), then the two-step encoder of :mod:`coinfer.encode` trained on its frozen features.
+    split x sparsity x code size: the device part pruned by :mod:`coinfer.core.pruning` (sparsity 0:
+    unpruned), then the two-step encoder of :mod:`coinfer.core.encoding` trained on its frozen features.
 ``original``
     split: 8-bit + Huffman.
 ``2-step-pruning``
@@ -69,15 +69,15 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
-from .models import canonical_split_point
-from .results import LookupTable, Provenance, Record, SchemaError, validate_record, write_json_atomic
+from coinfer.core.network import canonical_split_point
+from coinfer.results import LookupTable, Provenance, Record, SchemaError, validate_record, write_json_atomic
 
 #: Bumped when a change of the code changes what a cell computes (it is part of every cell id).
 #: 2: the Huffman code is built from smoothed counts (every level codable), and the framework's
 #: decoder restores the unpruned feature's shape for the server part (no zero-filled channels).
 SWEEP_VERSION = 2
 METHODS = ("png", "original", "framework", "bottlenet++", "2-step-pruning")
-CELL_SCHEMA = "coinfer.sweep-cell"
+CELL_SCHEMA = "coinfer.experiments.sweep-cell"
 #: Record ``extra`` keys that measure time: they differ between two runs of the same cell.
 VOLATILE_EXTRA = ("wall_time_s", "train_time_s", "fine_tune_s")
 
@@ -86,8 +86,8 @@ VOLATILE_EXTRA = ("wall_time_s", "train_time_s", "fine_tune_s")
 class SweepConfig:
     """The grid of one sweep.
 
-    ``prune`` and ``encode`` override fields of the preset's :class:`~coinfer.prune.PruneConfig`
-    and :class:`~coinfer.encode_experiment.EncodeConfig` (their own grids, ``splits`` etc., are
+    ``prune`` and ``encode`` override fields of the preset's :class:`~coinfer.core.pruning.PruneConfig`
+    and :class:`~coinfer.experiments.encoding.EncodeConfig` (their own grids, ``splits`` etc., are
     ignored: the sweep's grid is here).
     """
 
@@ -106,7 +106,7 @@ class SweepConfig:
     encode: dict = field(default_factory=dict)
 
     def __post_init__(self):
-        from .prune import check_sparsity
+        from coinfer.core.pruning import check_sparsity
 
         for name in ("framework_splits", "original_splits", "bottlenet_splits", "two_step_splits"):
             for point in getattr(self, name):
@@ -121,12 +121,12 @@ class SweepConfig:
         return asdict(self)
 
     def prune_config(self, preset: str):
-        from .prune import get_prune_config
+        from coinfer.core.pruning import get_prune_config
 
         return get_prune_config(preset, **self.prune)
 
     def encode_config(self, preset: str):
-        from .encode_experiment import get_encode_config
+        from coinfer.experiments.encoding import get_encode_config
 
         return get_encode_config(preset, **self.encode)
 
@@ -179,7 +179,7 @@ SWEEP_GRIDS = {
 
 def get_sweep_config(grid: str, **overrides) -> SweepConfig:
     """The sweep grid called ``grid`` (``quick``, ``paper`` or ``tiny``), with fields replaced."""
-    from .presets import pick_settings
+    from coinfer.config import pick_settings
 
     return pick_settings(SWEEP_GRIDS, grid, overrides, unknown_name="unknown sweep grid",
                          unknown_field="unknown sweep setting")
@@ -239,7 +239,7 @@ class Cell:
 
 def cells(preset: str, config: SweepConfig) -> list[Cell]:
     """Every cell of ``config``'s grid, ordered so that cells sharing inputs run one after another."""
-    from .presets import get_preset
+    from coinfer.config import get_preset
 
     p = get_preset(preset).to_dict()
     prune, encode = _settings(config.prune_config(preset)), _settings(config.encode_config(preset))
@@ -297,8 +297,8 @@ class SweepRunner:
 
     def __init__(self, preset: str, config: SweepConfig, cells_dir: str | Path, cache_dir: str | Path,
                  device: torch.device | None = None, log=print):
-        from .presets import get_preset
-        from .train import default_device
+        from coinfer.config import get_preset
+        from coinfer.train import default_device
 
         self.preset = get_preset(preset)
         self.config = config
@@ -316,7 +316,7 @@ class SweepRunner:
     @property
     def baseline(self):
         if self._baseline is None:
-            from .train import get_baseline
+            from coinfer.train import get_baseline
 
             model, meta = get_baseline(self.preset)
             self._baseline = (model.cpu().eval(), meta)
@@ -325,7 +325,7 @@ class SweepRunner:
     def dataset(self, kind: str):
         """``"train"`` (codec/Huffman images), ``"test"``, or ``"prune"`` (augmented fine-tuning images)."""
         if kind not in self._data:
-            from .data import load_dataset
+            from coinfer.data import load_dataset
 
             name, enc = self.preset.dataset, self.encode_config
             if kind == "train":
@@ -337,13 +337,13 @@ class SweepRunner:
         return self._data[kind]
 
     def _prune_loader(self):
-        from .data import make_loader
+        from coinfer.data import make_loader
 
         return make_loader(self.dataset("prune"), self.prune_config.batch_size, shuffle=True, seed=self.preset.seed)
 
     def _cached_pruned(self, name: str, key: dict, compute):
-        """A :class:`~coinfer.prune.PrunedModel` from the cache, or computed, saved, and returned."""
-        from .prune import load_pruned, save_pruned
+        """A :class:`~coinfer.core.pruning.PrunedModel` from the cache, or computed, saved, and returned."""
+        from coinfer.core.pruning import load_pruned, save_pruned
 
         path = self.cache_dir / f"{name}-{_digest({**key, 'version': SWEEP_VERSION})}.pt"
         if path.exists():
@@ -357,8 +357,8 @@ class SweepRunner:
 
     def pruned_device(self, point: str, sparsity: float):
         """The framework's pruned model at (point, sparsity), from the cache when it is there."""
-        from .prune import prune_finetune
-        from .train import seed_everything
+        from coinfer.core.pruning import prune_finetune
+        from coinfer.train import seed_everything
 
         def compute():
             seed_everything(self.preset.seed)
@@ -370,8 +370,8 @@ class SweepRunner:
         return self._cached_pruned(f"pruned-{point}-s{sparsity:g}", key, compute)
 
     def two_step_step1(self, sparsity: float):
-        from .baselines import two_step_step1
-        from .train import seed_everything
+        from coinfer.core.baselines import two_step_step1
+        from coinfer.train import seed_everything
 
         def compute():
             seed_everything(self.preset.seed)
@@ -388,9 +388,9 @@ class SweepRunner:
         the kept channels) and the server part is the fine-tuned network's own, unchanged: the
         framework's decoder restores the full feature shape it expects (``output_shape``).
         """
-        from .baselines import feature_sources
-        from .models import split
-        from .prune import compact, split_stages
+        from coinfer.core.baselines import feature_sources
+        from coinfer.core.network import split
+        from coinfer.core.pruning import compact, split_stages
 
         if self._shared_key != cell.shares:
             self._shared = None            # free the previous features first
@@ -414,10 +414,10 @@ class SweepRunner:
 
     def compute(self, cell: Cell) -> Record:
         """Run one cell; its :class:`Record` (not saved)."""
-        from . import baselines
-        from .encode_experiment import codec_record
-        from .profile import thop_macs
-        from .train import seed_everything
+        from coinfer.core import baselines
+        from coinfer.experiments.encoding import codec_record
+        from coinfer.core.costs import thop_macs
+        from coinfer.train import seed_everything
 
         seed_everything(self.preset.seed)
         enc, seed = self.encode_config, self.preset.seed
@@ -458,7 +458,7 @@ class SweepRunner:
 
     def run(self, cell: Cell) -> dict:
         """Compute ``cell`` and write its file atomically; returns the file's content."""
-        from .results import git_commit, hardware
+        from coinfer.results import git_commit, hardware
 
         start = time.time()
         record = self.compute(cell)
@@ -493,7 +493,7 @@ def read_cell(path: str | Path, cell_id: str | None = None) -> dict | None:
 
 def default_paths(preset: str, grid: str) -> dict:
     """Where cells, the table and the checkpoint cache go for ``preset`` and ``grid``."""
-    from .paths import checkpoints_dir, results_dir
+    from coinfer.paths import checkpoints_dir, results_dir
 
     name = preset if grid == preset else f"{preset}-{grid}"
     return {"cells_dir": results_dir() / "cells" / name, "table": results_dir() / f"sweep_{name}.json",
@@ -512,7 +512,7 @@ def gather(preset: str, config: SweepConfig, cells_dir: str | Path, table: str |
     The provenance's ``wall_time_s`` is the sum of the cells' own wall times (the compute the
     table cost, however many runs or machines it took).
     """
-    from .presets import get_preset
+    from coinfer.config import get_preset
 
     settings = get_preset(preset)
     all_cells = cells(preset, config)

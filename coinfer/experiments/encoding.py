@@ -37,11 +37,11 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from .encode import CodeSize, FeatureCodec, build_codec, codec_costs
-from .entropy import (MAGIC_HUFFMAN, MAGIC_RANGE, HuffmanCode, bits_per_image, empirical_entropy_bits,
+from coinfer.core.encoding import CodeSize, FeatureCodec, build_codec, codec_costs
+from coinfer.core.entropy import (MAGIC_HUFFMAN, MAGIC_RANGE, HuffmanCode, bits_per_image, empirical_entropy_bits,
                       range_stream_bits)
-from .models import SPLIT_POINTS, canonical_split_point, split
-from .results import LookupTable, Provenance, Record
+from coinfer.core.network import SPLIT_POINTS, canonical_split_point, split
+from coinfer.results import LookupTable, Provenance, Record
 
 #: Encoder outputs summarized per record: a histogram of the first few elements' values in [-1, 1].
 HISTOGRAM_ELEMENTS, HISTOGRAM_BINS = 4, 40
@@ -108,7 +108,7 @@ ENCODE_PRESETS = {
 
 def get_encode_config(preset: str, **overrides) -> EncodeConfig:
     """The encoding settings of ``preset`` (``quick`` or ``paper``) with ``overrides`` applied."""
-    from .presets import pick_settings
+    from coinfer.config import pick_settings
 
     for name in ("splits", "code_sizes", "huffman_splits"):
         if name in overrides and overrides[name] is not None:
@@ -130,7 +130,7 @@ class FeatureSource:
 
     def __init__(self, device_part: nn.Module, dataset, precompute: bool, batch_size: int = 500,
                  device: torch.device | None = None):
-        from .profile import module_device
+        from coinfer.core.costs import module_device
 
         # Default: where the device part's weights are, so that its input batches go there too.
         self.device_part, self.dataset = device_part.eval(), dataset
@@ -147,7 +147,7 @@ class FeatureSource:
         return len(self.dataset)
 
     def _loader(self, batch_size: int, shuffle: bool, seed: int):
-        from .data import make_loader
+        from coinfer.data import make_loader
 
         return make_loader(self.dataset, batch_size, shuffle=shuffle, seed=seed)
 
@@ -235,7 +235,7 @@ def train_codec(codec: FeatureCodec, server_part: nn.Module, source: FeatureSour
     epochs, then the entropy model from the training symbols (skipped for a codec without one,
     such as BottleNet++'s, which sends fixed-length 8-bit values). Returns the loss history.
     """
-    from .train import seed_everything
+    from coinfer.train import seed_everything
 
     seed_everything(seed)
     freeze(server_part)
@@ -326,10 +326,10 @@ def huffman_8bit(device_part: nn.Module, server_part: nn.Module, train_set, test
     """:func:`original_huffman` for any (device part, server part) pair, e.g. a pruned, compacted one.
 
     The feature ``device_part`` sends is quantized to 8 bits and Huffman-coded per image; the
-    server part receives the dequantized feature. 2-Step Pruning (:mod:`coinfer.baselines`) uses it.
+    server part receives the dequantized feature. 2-Step Pruning (:mod:`coinfer.core.baselines`) uses it.
     """
-    from .data import make_loader
-    from .encode import UniformQuantizer
+    from coinfer.data import make_loader
+    from coinfer.core.encoding import UniformQuantizer
 
     device = device or torch.device("cpu")
     point = name
@@ -412,9 +412,9 @@ def run_encoding(preset: str = "quick", config: EncodeConfig | None = None, mode
     sparsity : float or dict
         Recorded in the records (one value, or ``{split: sparsity}``) when ``device_parts`` are pruned.
     """
-    from .data import load_dataset
-    from .presets import get_preset
-    from .train import default_device, get_baseline
+    from coinfer.data import load_dataset
+    from coinfer.config import get_preset
+    from coinfer.train import default_device, get_baseline
 
     start = time.time()
     preset_obj = get_preset(preset)
@@ -468,7 +468,7 @@ def codec_record(point: str, device_part: nn.Module, server_part: nn.Module, tra
     ``output_shape``: what the decoder must produce for ``server_part`` (default: the feature's
     shape). Device MACs and parameters include the encoder; server MACs include the decoder.
     """
-    from .train import seed_everything
+    from coinfer.train import seed_everything
 
     device = device or torch.device("cpu")
     shape = train_src.feature_shape
@@ -505,7 +505,7 @@ def original_record(model: nn.Module, point: str, train_set, test_set, config: E
 
     ``train_set`` sets the 8-bit range and the Huffman code (plain, never augmented images; the
     first ``config.huffman_train_images``)."""
-    from .profile import count_params, thop_macs
+    from coinfer.core.costs import count_params, thop_macs
 
     device = device or torch.device("cpu")
     point = canonical_split_point(point)

@@ -17,9 +17,9 @@ drawn) and logarithmic above.
 
 Example::
 
-    >>> from coinfer.models import resnet18
-    >>> from coinfer.profile import profile_splits
-    >>> from coinfer.figures import InputLine, plot_comm_comp_plane, add_curve
+    >>> from coinfer.core.network import resnet18
+    >>> from coinfer.core.costs import profile_splits
+    >>> from coinfer.views.figures import InputLine, plot_comm_comp_plane, add_curve
     >>> rows = profile_splits(resnet18(width=1.0))
     >>> ax = plot_comm_comp_plane(rows, inputs=[InputLine(24576, "CIFAR-10 image, raw")])
     >>> # a later chapter adds its own curve to the same plane:
@@ -32,7 +32,7 @@ import math
 from dataclasses import dataclass
 from typing import Sequence
 
-from .models import PAPER_SPLIT_POINTS
+from coinfer.core.network import PAPER_SPLIT_POINTS
 
 __all__ = ["InputLine", "input_lines", "raw_input_line", "plot_comm_comp_plane", "add_curve",
            "MACS_LINTHRESH", "accuracy_threshold", "pareto_front", "tradeoff_points", "dominance_check",
@@ -79,7 +79,7 @@ def raw_input_line(shape: Sequence[int], label: str, bits_per_value: int = 8, co
 
     Examples
     --------
-    >>> from coinfer.figures import raw_input_line
+    >>> from coinfer.views.figures import raw_input_line
     >>> line = raw_input_line((3, 32, 32), "CIFAR-10 image")
     >>> line.bits, line.label
     (24576, 'CIFAR-10 image, raw (24,576 bits)')
@@ -89,13 +89,13 @@ def raw_input_line(shape: Sequence[int], label: str, bits_per_value: int = 8, co
 
 
 def input_lines(size, name: str | None = None, color: str = "tab:green") -> list[InputLine]:
-    """Raw and PNG lines for a measured :class:`coinfer.profile.InputSize` (``name`` defaults to
+    """Raw and PNG lines for a measured :class:`coinfer.core.costs.InputSize` (``name`` defaults to
     its dataset).
 
     Parameters
     ----------
-    size : coinfer.profile.InputSize
-        From :func:`coinfer.profile.input_size`.
+    size : coinfer.core.costs.InputSize
+        From :func:`coinfer.core.costs.input_size`.
     name : str, optional
         Dataset name for the legend (default ``size.dataset``).
     color : str
@@ -108,8 +108,8 @@ def input_lines(size, name: str | None = None, color: str = "tab:green") -> list
 
     Examples
     --------
-    >>> from coinfer.figures import input_lines
-    >>> from coinfer.profile import InputSize
+    >>> from coinfer.views.figures import input_lines
+    >>> from coinfer.core.costs import InputSize
     >>> size = InputSize("fashion-mnist", (28, 28), raw_bits=6272, png_bits_mean=4064.0, png_bits_std=600.0, images=1000)
     >>> [line.bits for line in input_lines(size, "Fashion-MNIST")]
     [6272, 4064.0]
@@ -158,7 +158,7 @@ def add_curve(ax, device_macs: Sequence[float], bits: Sequence[float], label: st
     >>> import matplotlib
     >>> matplotlib.use("Agg")
     >>> import matplotlib.pyplot as plt
-    >>> from coinfer.figures import add_curve
+    >>> from coinfer.views.figures import add_curve
     >>> fig, ax = plt.subplots()
     >>> line = add_curve(ax, [2e6, 1e8], [3e4, 2e3], label="pruned + encoded", annotations=["s2", ""])
     >>> [float(y) for y in line.get_ydata()]
@@ -198,8 +198,8 @@ def plot_comm_comp_plane(rows, inputs: Sequence[InputLine] = (), *, ax=None, bit
 
     Parameters
     ----------
-    rows : list of coinfer.profile.SplitProfile
-        All split points of one network, from :func:`coinfer.profile.profile_splits`, in order
+    rows : list of coinfer.core.costs.SplitProfile
+        All split points of one network, from :func:`coinfer.core.costs.profile_splits`, in order
         (``input`` first, ``output`` last).
     inputs : sequence of InputLine
         Input-image sizes drawn as horizontal lines (raw, PNG, ...). The first also places the
@@ -231,9 +231,9 @@ def plot_comm_comp_plane(rows, inputs: Sequence[InputLine] = (), *, ax=None, bit
     --------
     >>> import matplotlib
     >>> matplotlib.use("Agg")
-    >>> from coinfer.figures import plot_comm_comp_plane, raw_input_line
-    >>> from coinfer.models import resnet18
-    >>> from coinfer.profile import profile_splits
+    >>> from coinfer.views.figures import plot_comm_comp_plane, raw_input_line
+    >>> from coinfer.core.network import resnet18
+    >>> from coinfer.core.costs import profile_splits
     >>> ax = plot_comm_comp_plane(profile_splits(resnet18(width=1.0)), [raw_input_line((3, 32, 32), "CIFAR-10")])
     >>> ax.get_xlabel(), ax.get_yscale()
     ('on-device computation (MACs per image; FLOPs = 2 x MACs)', 'log')
@@ -334,11 +334,11 @@ def accuracy_threshold(table) -> float:
     >>> from coinfer.paths import results_dir
     >>> from coinfer.results import load_table
     >>> table = load_table(results_dir() / "sweep_quick.json")        # chapter 5's lookup table
-    >>> from coinfer.figures import accuracy_threshold
+    >>> from coinfer.views.figures import accuracy_threshold
     >>> round(accuracy_threshold(table), 4)        # 90.46 % unsplit, minus 2 points
     0.8846
     """
-    from .presets import get_preset
+    from coinfer.config import get_preset
 
     if table.provenance.preset == "paper":
         return PAPER_ACCURACY_THRESHOLD
@@ -367,7 +367,7 @@ def pareto_front(points: Sequence[tuple[float, float]]) -> list[int]:
 
     Examples
     --------
-    >>> from coinfer.figures import pareto_front
+    >>> from coinfer.views.figures import pareto_front
     >>> pareto_front([(1, 5), (2, 2), (3, 3), (5, 1)])          # (3, 3) is dominated by (2, 2)
     [0, 1, 3]
     """
@@ -409,7 +409,7 @@ def tradeoff_points(table, threshold: float | None = None) -> dict:
     >>> from coinfer.paths import results_dir
     >>> from coinfer.results import load_table
     >>> table = load_table(results_dir() / "sweep_quick.json")        # chapter 5's lookup table
-    >>> from coinfer.figures import tradeoff_points
+    >>> from coinfer.views.figures import tradeoff_points
     >>> framework = tradeoff_points(table)["methods"]["framework"]
     >>> len(framework["records"]), framework["tried"]        # at the threshold, of all tried
     (5, 12)
@@ -458,7 +458,7 @@ def dominance_check(table, threshold: float | None = None, verbose: bool = True)
     >>> from coinfer.paths import results_dir
     >>> from coinfer.results import load_table
     >>> table = load_table(results_dir() / "sweep_quick.json")        # chapter 5's lookup table
-    >>> from coinfer.figures import dominance_check
+    >>> from coinfer.views.figures import dominance_check
     >>> check = dominance_check(table, verbose=False)
     >>> check["claim_holds"], check["dominated"]["bottlenet++"], check["total"]["bottlenet++"]
     (True, 3, 3)
@@ -540,7 +540,7 @@ def plot_tradeoff(table, threshold: float | None = None, *, ax=None, show_all: b
     >>> from coinfer.paths import results_dir
     >>> from coinfer.results import load_table
     >>> table = load_table(results_dir() / "sweep_quick.json")        # chapter 5's lookup table
-    >>> from coinfer.figures import plot_tradeoff
+    >>> from coinfer.views.figures import plot_tradeoff
     >>> ax = plot_tradeoff(table, caption=False)
     >>> ax.get_xscale(), ax.get_yscale()
     ('log', 'log')
@@ -616,7 +616,7 @@ def tradeoff_data(table) -> dict:
     >>> from coinfer.paths import results_dir
     >>> from coinfer.results import load_table
     >>> table = load_table(results_dir() / "sweep_quick.json")        # chapter 5's lookup table
-    >>> from coinfer.figures import tradeoff_data
+    >>> from coinfer.views.figures import tradeoff_data
     >>> sorted(tradeoff_data(table))
     ['base', 'default_drop', 'methods', 'png_bits', 'points']
     """
@@ -663,7 +663,7 @@ def tradeoff_summary(data: dict, drop: float) -> dict:
     >>> from coinfer.paths import results_dir
     >>> from coinfer.results import load_table
     >>> table = load_table(results_dir() / "sweep_quick.json")        # chapter 5's lookup table
-    >>> from coinfer.figures import tradeoff_data, tradeoff_summary
+    >>> from coinfer.views.figures import tradeoff_data, tradeoff_summary
     >>> tradeoff_summary(tradeoff_data(table), drop=2.0)["threshold"]
     '88.46%'
     """
@@ -730,18 +730,18 @@ def tradeoff_twin(table):
 
     Returns
     -------
-    coinfer.widgets.StaticExplorer
+    coinfer.views.explorer.StaticExplorer
 
     Examples
     --------
     >>> from coinfer.paths import results_dir
     >>> from coinfer.results import load_table
     >>> table = load_table(results_dir() / "sweep_quick.json")        # chapter 5's lookup table
-    >>> from coinfer.figures import tradeoff_twin
+    >>> from coinfer.views.figures import tradeoff_twin
     >>> 'data-slider="drop"' in tradeoff_twin(table).html
     True
     """
-    from .widgets import Plot, Slider, static_explorer
+    from coinfer.views.explorer import Plot, Slider, static_explorer
 
     data = tradeoff_data(table)
     return static_explorer(
@@ -776,7 +776,7 @@ def tradeoff_explorer(table):
     >>> from coinfer.results import load_table
     >>> table = load_table(results_dir() / "sweep_quick.json")        # chapter 5's lookup table
     >>> import contextlib, io
-    >>> from coinfer.figures import tradeoff_explorer
+    >>> from coinfer.views.figures import tradeoff_explorer
     >>> with contextlib.redirect_stdout(io.StringIO()):       # display(box) in Jupyter or Colab
     ...     box = tradeoff_explorer(table)
     >>> len(box.children)

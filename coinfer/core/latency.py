@@ -50,7 +50,7 @@ forward hooks (:func:`peak_activation_elements`). The model is monotone in the s
 
 Example::
 
-    >>> from coinfer.latency import Environment, DEVICES, SERVERS, parse_rate, choose
+    >>> from coinfer.core.latency import Environment, DEVICES, SERVERS, parse_rate, choose
     >>> env = Environment(DEVICES["rpi3"], SERVERS["rtx2080ti"], parse_rate("40KB/s"))
     >>> choice = choose(records, env, threshold=0.93)        # doctest: +SKIP
     >>> choice.record.split, choice.latency.total_s          # doctest: +SKIP
@@ -69,9 +69,9 @@ from typing import Iterable, Mapping, Sequence
 import torch
 from torch import nn
 
-from .models import SPLIT_POINTS, CifarResNet18, split
-from .profile import module_device
-from .results import Record
+from coinfer.core.network import SPLIT_POINTS, CifarResNet18, split
+from coinfer.core.costs import module_device
+from coinfer.results import Record
 
 BITS_PER_BYTE = 8
 #: 1 KB = 1000 bytes (decimal prefixes, as link rates are usually quoted).
@@ -379,8 +379,8 @@ def calibrate_overhead_factor(model: CifarResNet18 | None = None,
 
 
 def _whole_network(model: CifarResNet18) -> tuple[int, int, int]:
-    """MACs, parameters (as :mod:`coinfer.profile` counts them) and peak activations of all of ``model``."""
-    from .profile import profile_splits
+    """MACs, parameters (as :mod:`coinfer.core.costs` counts them) and peak activations of all of ``model``."""
+    from coinfer.core.costs import profile_splits
 
     whole = profile_splits(model)[-1]
     return whole.device_macs, whole.device_params, split_activations(model)["output"]
@@ -388,7 +388,7 @@ def _whole_network(model: CifarResNet18) -> tuple[int, int, int]:
 
 @functools.lru_cache(maxsize=8)
 def _width_totals(width: float) -> tuple[int, int, int]:
-    from .models import resnet18
+    from coinfer.core.network import resnet18
 
     return _whole_network(resnet18(width=width))
 
@@ -601,14 +601,14 @@ def original_records(model: CifarResNet18, accuracy: float, input_shape: Sequenc
     """Records of the uncompressed ``model`` split at each of ``points``, sending float32 features.
 
     Splitting is lossless, so every record has the unsplit network's ``accuracy``. MACs and
-    parameters come from :func:`coinfer.profile.profile_splits` (thop). The device sends its
+    parameters come from :func:`coinfer.core.costs.profile_splits` (thop). The device sends its
     feature as float32 (``feature_bits_float32``): at ``input`` that is the normalized image tensor
     (the server-based method's PNG is its own baseline); at ``output`` only the decision is sent,
     ceil(log2(classes)) bits. Each record carries its peak activations in
     ``extra["device_peak_activations"]``. (The sweep's ``original`` baseline, with 8-bit features
     and Huffman coding, replaces these records where it exists.)
     """
-    from .profile import profile_splits
+    from coinfer.core.costs import profile_splits
 
     activations = split_activations(model, input_shape)
     classes = model.config.num_classes
@@ -703,8 +703,8 @@ def calibrate(widths: Sequence[float] = (0.125, 1.0), points: Sequence[str] = ("
         FLOP/s of this machine for these networks, as the FLOP model sees it.
     rows : list of CalibrationRow
     """
-    from .models import resnet18
-    from .profile import profile_splits
+    from coinfer.core.network import resnet18
+    from coinfer.core.costs import profile_splits
 
     torch.manual_seed(seed)
     parts = []      # (width, point, MACs, device part)
@@ -756,7 +756,7 @@ class Candidates:
 
 def original_table_path(preset: str = "quick"):
     """Where :func:`write_original_table` writes the preset's float32 ``original`` table."""
-    from .paths import results_dir
+    from coinfer.paths import results_dir
 
     return results_dir() / f"original-float32-{preset}.json"
 
@@ -767,9 +767,9 @@ def write_original_table(preset: str = "quick", path=None):
     Regenerate with ``python -m coinfer original-table --preset quick``. The baseline checkpoint
     must exist (``python -m coinfer train --preset quick``); nothing is trained here.
     """
-    from .presets import get_preset
-    from .results import LookupTable, Provenance
-    from .train import checkpoint_dir, load_model
+    from coinfer.config import get_preset
+    from coinfer.results import LookupTable, Provenance
+    from coinfer.train import checkpoint_dir, load_model
 
     spec = get_preset(preset)
     checkpoint = checkpoint_dir(spec) / "baseline.pt"
@@ -793,7 +793,7 @@ def default_table_paths(preset: str = "quick") -> list:
     float32 ``original`` table. Other JSON under ``data/results/`` (one step's own results,
     measurements) is not read by default: it may repeat configurations with other numbers.
     """
-    from .paths import results_dir
+    from coinfer.paths import results_dir
 
     sweep = results_dir() / f"sweep_{preset}.json"
     return [sweep] if sweep.exists() else [original_table_path(preset)]
@@ -807,9 +807,9 @@ def load_candidates(paths: Sequence | None = None, preset: str = "quick") -> Can
     """
     from pathlib import Path
 
-    from .models import resnet18
-    from .presets import get_preset
-    from .results import load_table, merge_tables
+    from coinfer.core.network import resnet18
+    from coinfer.config import get_preset
+    from coinfer.results import load_table, merge_tables
 
     paths = [Path(p) for p in (default_table_paths(preset) if paths is None else paths)]
     missing = [str(p) for p in paths if not p.exists()]

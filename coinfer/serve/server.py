@@ -19,13 +19,13 @@ This module runs the real thing so that the model can be checked::
 * Codecs are a two-method interface, ``encode(feature) -> bytes`` and ``decode(bytes) -> feature``:
   ``float32`` (the raw feature), ``uint8`` (8-bit uniform quantization between the feature's own
   min and max), ``huffman`` (:class:`HuffmanCodec`, the paper's "original + Huffman" baseline) and
-  ``learned`` (:class:`LearnedCodec`, any trained :class:`coinfer.encode.FeatureCodec`: section IV-B's
+  ``learned`` (:class:`LearnedCodec`, any trained :class:`coinfer.core.encoding.FeatureCodec`: section IV-B's
   encoder, learned quantizer and range coder) are built in; :func:`register_codec` plugs in others.
 * :class:`EdgeServer` serves any number of configurations on one port, one thread per connection, at
-  most ``max_connections`` at a time; frames follow :mod:`coinfer.wire`.
+  most ``max_connections`` at a time; frames follow :mod:`coinfer.serve.wire`.
 * :class:`LinkShaper` emulates an uplink of a given rate on loopback with a token bucket.
 * :class:`DeviceClient` runs the device side and times every part; :func:`measure` sweeps
-  configurations and link rates and sets the measurements beside :mod:`coinfer.latency`'s prediction;
+  configurations and link rates and sets the measurements beside :mod:`coinfer.core.latency`'s prediction;
   :class:`ServerProcess` runs ``python -m coinfer serve`` as a child process for it.
 
 Command line::
@@ -59,20 +59,20 @@ import numpy as np
 import torch
 from torch import nn
 
-from . import wire
-from .models import canonical_split_point, split
-from .wire import ErrorCode, MessageType
+from coinfer.serve import wire
+from coinfer.core.network import canonical_split_point, split
+from coinfer.serve.wire import ErrorCode, MessageType
 
-log = logging.getLogger("coinfer.serve")
+log = logging.getLogger("coinfer.serve.server")
 
 
 # -- link rates ------------------------------------------------------------------------------------
 
 def parse_link_rate(text: str | float | None) -> float | None:
-    """A link rate in **bytes** per second for the shaper, from :func:`coinfer.latency.parse_rate`'s
+    """A link rate in **bytes** per second for the shaper, from :func:`coinfer.core.latency.parse_rate`'s
     units (``"40KB/s"`` is 40,000 B/s; ``"800kbit/s"`` is 100,000 B/s), or None for ``"inf"``/None
     (no shaping). A bare Python number is taken as bytes/s."""
-    from .latency import parse_rate
+    from coinfer.core.latency import parse_rate
 
     if text is None or (isinstance(text, str) and text.strip().lower() in ("inf", "unlimited", "none")):
         return None
@@ -83,7 +83,7 @@ def parse_link_rate(text: str | float | None) -> float | None:
 
 def format_link_rate(rate: float | None) -> str:
     """Bytes/s as the paper writes it (``"40 KB/s"``), ``"inf"`` for None."""
-    from .latency import format_rate
+    from coinfer.core.latency import format_rate
 
     return "inf" if rate is None else format_rate(8 * rate)
 
@@ -253,11 +253,11 @@ class Uniform8BitCodec(PayloadCodec):
 
 
 class LearnedCodec(PayloadCodec):
-    """Adapter for a trained :class:`coinfer.encode.FeatureCodec` (section IV-B's two-step encoder).
+    """Adapter for a trained :class:`coinfer.core.encoding.FeatureCodec` (section IV-B's two-step encoder).
 
     ``encode`` runs the dimension-reduction encoder, the learned quantizer and the range coder
-    (:meth:`~coinfer.encode.FeatureCodec.compress`); ``decode`` the range decoder, the codewords and
-    the decoder network (:meth:`~coinfer.encode.FeatureCodec.decompress`). The payload is the
+    (:meth:`~coinfer.core.encoding.FeatureCodec.compress`); ``decode`` the range decoder, the codewords and
+    the decoder network (:meth:`~coinfer.core.encoding.FeatureCodec.decompress`). The payload is the
     codec's own packet (magic byte, symbol count, CRC-32, range-coded symbols). Its networks' MACs
     count on the device and server sides.
     """
@@ -267,7 +267,7 @@ class LearnedCodec(PayloadCodec):
 
     def __init__(self, feature_shape: Sequence[int], codec: nn.Module, code_size: str, source: str = ""):
         super().__init__(feature_shape)
-        from .encode import CodeSize
+        from coinfer.core.encoding import CodeSize
 
         self.codec = codec.eval()
         self.code_size = str(code_size)
@@ -290,10 +290,10 @@ class LearnedCodec(PayloadCodec):
 
 class HuffmanCodec(PayloadCodec):
     """The paper's "original network + Huffman" baseline on the wire: every element quantized to
-    8 bits over a range fixed in advance, then a canonical Huffman code (:class:`coinfer.entropy.HuffmanCode`).
+    8 bits over a range fixed in advance, then a canonical Huffman code (:class:`coinfer.core.entropy.HuffmanCode`).
 
     The range and the code are fitted on the device part's features of the first training images
-    (:func:`fit_huffman_codec`), the same recipe as :func:`coinfer.encode_experiment.original_huffman`;
+    (:func:`fit_huffman_codec`), the same recipe as :func:`coinfer.experiments.encoding.original_huffman`;
     both sides fit them from the same data and weights, and the configuration id covers the result.
     Values outside the training range clip to the end levels. The payload is the code's packet: a
     magic byte (``0xC2``), the symbol count, a CRC-32, the Huffman bits.
@@ -311,7 +311,7 @@ class HuffmanCodec(PayloadCodec):
         return self.code.encode(symbols)[0]
 
     def decode(self, payload: bytes) -> torch.Tensor:
-        from .entropy import unframe
+        from coinfer.core.entropy import unframe
 
         n, _ = unframe(payload, self.code.magic)  # BitstreamError (a ValueError) for a broken packet
         if n != self.feature_elements:
@@ -337,9 +337,9 @@ def fit_huffman_codec(device_part: nn.Module, dataset: str, images: int = 2000,
     """
     import copy
 
-    from .data import load_dataset, make_loader
-    from .encode import UniformQuantizer
-    from .entropy import HuffmanCode
+    from coinfer.data import load_dataset, make_loader
+    from coinfer.core.encoding import UniformQuantizer
+    from coinfer.core.entropy import HuffmanCode
 
     if images < 1:
         raise ValueError(f"need >= 1 training image to fit a Huffman code, got {images!r}")
@@ -369,8 +369,8 @@ def _huffman_factory(shape: tuple[int, ...], argument: str | None, context: dict
 
 def codec_checkpoint_path(preset: str, point: str, code_size: str):
     """Where :func:`train_learned_codec` keeps a codec: ``data/checkpoints/<preset>/codec_<split>_<size>.pt``."""
-    from .presets import get_preset
-    from .train import checkpoint_dir
+    from coinfer.config import get_preset
+    from coinfer.train import checkpoint_dir
 
     return checkpoint_dir(get_preset(preset)) / f"codec_{canonical_split_point(point)}_{code_size}.pt"
 
@@ -381,8 +381,8 @@ def load_learned_codec(path, weights: str | None = None) -> tuple[nn.Module, dic
     ``weights``, the SHA-256 of the network the codec will sit in (:func:`weights_digest`), is checked
     against the digest the codec was trained on: a codec is only valid for its own backbone.
     """
-    from .encode import build_codec
-    from .train import load_checkpoint
+    from coinfer.core.encoding import build_codec
+    from coinfer.train import load_checkpoint
 
     state, meta = load_checkpoint(path)
     if meta.get("kind") != "feature-codec":
@@ -399,16 +399,16 @@ def train_learned_codec(model: nn.Module, point: str, code_size: str, preset: st
                         path=None, log: Callable[[str], None] = print, **overrides) -> tuple[nn.Module, dict]:
     """Train a learned codec at ``point`` in front of ``model``'s frozen server part and save it.
 
-    Runs :mod:`coinfer.encode_experiment`'s recipe (``get_encode_config(preset)`` with ``overrides``,
+    Runs :mod:`coinfer.experiments.encoding`'s recipe (``get_encode_config(preset)`` with ``overrides``,
     cached features of the frozen device part, warm-up, k-means codewords, quantized epochs, entropy
     model) and evaluates it on the test split. Saved with :func:`coinfer.train.save_checkpoint` at
     ``path`` (default :func:`codec_checkpoint_path`), with the backbone's digest in the metadata.
     """
-    from .data import load_dataset
-    from .encode import build_codec
-    from .encode_experiment import FeatureSource, evaluate_codec, freeze, get_encode_config, train_codec
-    from .presets import get_preset
-    from .train import save_checkpoint, seed_everything
+    from coinfer.data import load_dataset
+    from coinfer.core.encoding import build_codec
+    from coinfer.experiments.encoding import FeatureSource, evaluate_codec, freeze, get_encode_config, train_codec
+    from coinfer.config import get_preset
+    from coinfer.train import save_checkpoint, seed_everything
 
     point = canonical_split_point(point)
     preset_obj = get_preset(preset)
@@ -558,13 +558,13 @@ def build_configurations(model: nn.Module, specs: Iterable[str], preset: str | N
                          dataset: str | None = None) -> list[Configuration]:
     """A :class:`Configuration` for every spec, all sharing ``model``'s weights (no copies).
 
-    MACs come from :func:`coinfer.profile.profile_splits` (thop) plus the codec's own. ``preset``
+    MACs come from :func:`coinfer.core.costs.profile_splits` (thop) plus the codec's own. ``preset``
     tells learned codecs given by code size where to find their checkpoints; ``dataset`` (default: the
     preset's) is what codecs fitted on training features (``huffman``) read.
     """
-    from .profile import profile_splits
+    from coinfer.core.costs import profile_splits
 
-    from .presets import get_preset
+    from coinfer.config import get_preset
 
     specs = list(specs)
     dataset = dataset or get_preset(preset or "quick").dataset
@@ -595,8 +595,8 @@ def load_model_for(preset: str | None = None, checkpoint: str | None = None) -> 
 
     Never trains: serving an untrained network by accident would look like a broken server.
     """
-    from .train import checkpoint_dir, load_model
-    from .presets import get_preset
+    from coinfer.train import checkpoint_dir, load_model
+    from coinfer.config import get_preset
 
     if checkpoint is None:
         path = checkpoint_dir(get_preset(preset or "quick")) / "baseline.pt"
@@ -610,7 +610,7 @@ def load_model_for(preset: str | None = None, checkpoint: str | None = None) -> 
 
 def load_test_images(dataset: str, n: int, offset: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     """Test images ``offset .. offset + n - 1`` of ``dataset`` as a batch ``[n, 3, 32, 32]`` and their labels."""
-    from .data import load_dataset
+    from coinfer.data import load_dataset
 
     if n < 1 or offset < 0:
         raise ValueError(f"need n >= 1 images from offset >= 0, got n={n!r}, offset={offset!r}")
@@ -628,7 +628,7 @@ class EdgeServer:
 
     One thread per connection, at most ``max_connections`` at a time (a connection beyond that gets a
     BUSY error and is closed). Each connection may send any number of frames; a frame that breaks the
-    wire format closes only that connection (see :mod:`coinfer.wire`); a connection idle for
+    wire format closes only that connection (see :mod:`coinfer.serve.wire`); a connection idle for
     ``idle_timeout`` seconds is closed, so a stalled client cannot hold a slot forever.
 
     Parameters
@@ -1078,7 +1078,7 @@ class DeviceClient:
 def configuration_record(configuration: Configuration, frame_bytes: float, accuracy: float):
     """The configuration as a :class:`coinfer.results.Record`; ``bits_per_image`` is what the link
     carries per image, ``8 x frame_bytes`` (payload and the 20-byte header)."""
-    from .results import Record
+    from coinfer.results import Record
 
     return Record(method=getattr(configuration.codec, "method", "original"), split=configuration.split,
                   accuracy=accuracy, device_macs=configuration.device_macs,
@@ -1089,11 +1089,11 @@ def configuration_record(configuration: Configuration, frame_bytes: float, accur
 
 
 def predict_latency(record, rate: float | None, device_flops: float, server_flops: float) -> dict:
-    """:func:`coinfer.latency.latency` of ``record`` with both sides at the given FLOP/s, seconds.
+    """:func:`coinfer.core.latency.latency` of ``record`` with both sides at the given FLOP/s, seconds.
 
     ``rate`` in bytes/s; None (an unshaped loopback link) is modelled as an infinitely fast link.
     """
-    from .latency import DeviceSpec, Environment, ServerSpec, latency
+    from coinfer.core.latency import DeviceSpec, Environment, ServerSpec, latency
 
     memory = float(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
     env = Environment(DeviceSpec("device process (this CPU)", flops=device_flops, memory_bytes=memory),
@@ -1107,13 +1107,13 @@ def predict_latency(record, rate: float | None, device_flops: float, server_flop
 
 def calibrate_flops(model: nn.Module, input_shape: tuple[int, ...] = (3, 32, 32), repeats: int = 20) -> float:
     """This CPU's effective FLOP/s on ``model`` at batch size 1: 2 x MACs (thop) / median forward time
-    (:func:`coinfer.latency.time_forward`).
+    (:func:`coinfer.core.latency.time_forward`).
 
     The device and the server share one machine on loopback, so one calibrated speed stands in for the
     paper's 24 GFLOP/s (Raspberry Pi 3) and 13.45 TFLOP/s (RTX 2080 Ti).
     """
-    from .latency import time_forward
-    from .profile import thop_macs
+    from coinfer.core.latency import time_forward
+    from coinfer.core.costs import thop_macs
 
     macs, _ = thop_macs(model, tuple(input_shape))
     return 2 * macs / float(np.median(time_forward(model, tuple(input_shape), repeats=repeats)))
@@ -1258,7 +1258,7 @@ def save_measurements(path, result: MeasureResult, configurations: Sequence[Conf
     says how many), not the whole test split. ``bits_per_image`` is the payload in bits (without the
     20-byte header, ``extra["header_bits"]``; the predictions in ``measurements`` include it).
     """
-    from .results import LookupTable, Provenance, Record
+    from coinfer.results import LookupTable, Provenance, Record
 
     table = LookupTable(Provenance.collect(dataset=meta.get("dataset", ""), preset=preset,
                                            wall_time_s=wall_time_s, seed=meta.get("seed"), command=command))

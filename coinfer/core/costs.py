@@ -29,7 +29,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .models import PAPER_SPLIT_POINTS, SPLIT_ALIASES, SPLIT_POINTS, CifarResNet18
+from coinfer.core.network import PAPER_SPLIT_POINTS, SPLIT_ALIASES, SPLIT_POINTS, CifarResNet18
 
 INPUT_SHAPE = (3, 32, 32)
 _PAPER_NAME = {name: alias for alias, name in SPLIT_ALIASES.items() if alias.startswith("s")}
@@ -86,7 +86,7 @@ def module_device(module: nn.Module) -> torch.device:
     Examples
     --------
     >>> from torch import nn
-    >>> from coinfer.profile import module_device
+    >>> from coinfer.core.costs import module_device
     >>> module_device(nn.Linear(4, 2)), module_device(nn.ReLU())
     (device(type='cpu'), device(type='cpu'))
     """
@@ -119,8 +119,8 @@ def thop_macs(module: nn.Module, input_shape: tuple[int, ...]) -> tuple[int, int
 
     Examples
     --------
-    >>> from coinfer.models import resnet18
-    >>> from coinfer.profile import thop_macs
+    >>> from coinfer.core.network import resnet18
+    >>> from coinfer.core.costs import thop_macs
     >>> thop_macs(resnet18(width=1 / 16), (3, 32, 32))
     (2427744, 44622)
     """
@@ -152,8 +152,8 @@ def flop_counter_macs(module: nn.Module, input_shape: tuple[int, ...]) -> int:
 
     Examples
     --------
-    >>> from coinfer.models import resnet18
-    >>> from coinfer.profile import flop_counter_macs
+    >>> from coinfer.core.network import resnet18
+    >>> from coinfer.core.costs import flop_counter_macs
     >>> flop_counter_macs(resnet18(width=1 / 16), (3, 32, 32))
     2273600
     """
@@ -181,7 +181,7 @@ def count_params(module: nn.Module) -> int:
     Examples
     --------
     >>> from torch import nn
-    >>> from coinfer.profile import count_params
+    >>> from coinfer.core.costs import count_params
     >>> count_params(nn.Conv2d(3, 8, 3))          # 8 x 3 x 3 x 3 weights + 8 biases
     224
     """
@@ -204,13 +204,13 @@ def profile_splits(model: CifarResNet18, input_shape: tuple[int, ...] = INPUT_SH
     Returns
     -------
     list of SplitProfile
-        One per name in :data:`coinfer.models.SPLIT_POINTS`: device and server MACs and
+        One per name in :data:`coinfer.core.network.SPLIT_POINTS`: device and server MACs and
         parameters, and the feature's shape (its sizes in bits are properties).
 
     Examples
     --------
-    >>> from coinfer.models import resnet18
-    >>> from coinfer.profile import profile_splits
+    >>> from coinfer.core.network import resnet18
+    >>> from coinfer.core.costs import profile_splits
     >>> rows = profile_splits(resnet18(width=1 / 16))
     >>> s3 = rows[5]
     >>> s3.point, s3.paper_name, s3.device_macs, s3.feature_shape, s3.feature_bits_float32
@@ -279,12 +279,12 @@ def input_size(dataset: str, root: str | Path | None = None, limit: int = 1000) 
 
     Examples
     --------
-    >>> from coinfer.profile import input_size
+    >>> from coinfer.core.costs import input_size
     >>> size = input_size("fashion-mnist", limit=10)     # Debian's package, or a download
     >>> size.raw_bits, size.images, size.png_bits_mean > 1000
     (6272, 10, True)
     """
-    from .data import native_images, png_bytes
+    from coinfer.data import native_images, png_bytes
 
     images = native_images(dataset, train=False, root=root, limit=limit)
     png_bits = np.array([8 * len(png_bytes(image)) for image in images], dtype=float)
@@ -317,8 +317,8 @@ def amplifies(row: SplitProfile, input_bits: float, bits_per_element: int = 32) 
 
     Examples
     --------
-    >>> from coinfer.models import resnet18
-    >>> from coinfer.profile import amplifies, profile_splits
+    >>> from coinfer.core.network import resnet18
+    >>> from coinfer.core.costs import amplifies, profile_splits
     >>> s3 = profile_splits(resnet18(width=1 / 16))[5]           # 8 x 16 x 16 elements
     >>> amplifies(s3, 24576), amplifies(s3, 24576, bits_per_element=1)
     (True, False)
@@ -343,8 +343,8 @@ def format_table(rows: list[SplitProfile], input_bits: InputSize | None = None) 
 
     Examples
     --------
-    >>> from coinfer.models import resnet18
-    >>> from coinfer.profile import format_table, profile_splits
+    >>> from coinfer.core.network import resnet18
+    >>> from coinfer.core.costs import format_table, profile_splits
     >>> print(format_table(profile_splits(resnet18(width=1 / 16))[:2]))   # doctest: +NORMALIZE_WHITESPACE
     split point paper device MMACs device Mparams server MMACs feature shape  float32 kbit 8-bit kbit
     -------------------------------------------------------------------------------------------------

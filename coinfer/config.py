@@ -8,7 +8,7 @@
 
 Every result records the preset that produced it. Example::
 
-    >>> from coinfer.presets import get_preset
+    >>> from coinfer.config import get_preset
     >>> get_preset("quick").width
     0.125
 """
@@ -72,7 +72,7 @@ def get_preset(name: str, **overrides) -> Preset:
 
     Examples
     --------
-    >>> from coinfer.presets import get_preset
+    >>> from coinfer.config import get_preset
     >>> quick = get_preset("quick")
     >>> quick.dataset, quick.width, quick.epochs
     ('fashion-mnist', 0.125, 3)

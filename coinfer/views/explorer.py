@@ -47,7 +47,7 @@ scan them: infeasible and feasible records as two series (``line: false``), the 
 
 Example (a tiny twin; chapters 2-6 build theirs the same way)::
 
-    >>> from coinfer.widgets import Slider, Plot, static_explorer
+    >>> from coinfer.views.explorer import Slider, Plot, static_explorer
     >>> twin = static_explorer(
     ...     data={"x": [1, 10, 100], "y": [5, 50, 500]},
     ...     sliders=[Slider("i", "point", values=[0, 1, 2])],
@@ -100,7 +100,7 @@ def format_int(x: float) -> str:
 
     Examples
     --------
-    >>> from coinfer.widgets import format_int
+    >>> from coinfer.views.explorer import format_int
     >>> format_int(1234567.8), format_int(24576)
     ('1,234,568', '24,576')
     """
@@ -123,7 +123,7 @@ def format_fixed(x: float, digits: int) -> str:
 
     Examples
     --------
-    >>> from coinfer.widgets import format_fixed
+    >>> from coinfer.views.explorer import format_fixed
     >>> format_fixed(65536 / 8e3, 1), format_fixed(1234.5678, 2)
     ('8.2', '1,234.57')
     """
@@ -144,7 +144,7 @@ def format_seconds(t: float) -> str:
 
     Examples
     --------
-    >>> from coinfer.widgets import format_seconds
+    >>> from coinfer.views.explorer import format_seconds
     >>> format_seconds(0.0262), format_seconds(1.048576), format_seconds(float("inf"))
     ('26.2 ms', '1.05 s', 'inf')
     """
@@ -167,7 +167,7 @@ def format_macs(macs: float) -> str:
 
     Examples
     --------
-    >>> from coinfer.widgets import format_macs
+    >>> from coinfer.views.explorer import format_macs
     >>> format_macs(154076160)
     '154.08 M MACs'
     """
@@ -351,7 +351,7 @@ def columns(records, fields: Sequence[str]) -> dict[str, list]:
 
     Examples
     --------
-    >>> from coinfer.widgets import columns
+    >>> from coinfer.views.explorer import columns
     >>> columns([{"split": "stem", "bits": 4096}, {"split": "pool", "bits": 512}], ["split", "bits"])
     {'split': ['stem', 'pool'], 'bits': [4096, 512]}
     """
@@ -412,7 +412,7 @@ def static_explorer(data: Any, sliders: Sequence[Slider], render: str,
 
     Examples
     --------
-    >>> from coinfer.widgets import Slider, static_explorer
+    >>> from coinfer.views.explorer import Slider, static_explorer
     >>> twin = static_explorer(
     ...     data={"bits": [4096, 512]},
     ...     sliders=[Slider("i", "split point", values=[0, 1], labels=["stem", "pool"])],
@@ -716,7 +716,7 @@ def rate_values_kBps() -> list[float]:
 
     Examples
     --------
-    >>> from coinfer.widgets import rate_values_kBps
+    >>> from coinfer.views.explorer import rate_values_kBps
     >>> rate_values_kBps()
     [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000]
     """
@@ -729,8 +729,8 @@ def split_point_data(rows, bits_per_element: int = 32, input_bits: float | None 
 
     Parameters
     ----------
-    rows : list of coinfer.profile.SplitProfile
-        From :func:`coinfer.profile.profile_splits`.
+    rows : list of coinfer.core.costs.SplitProfile
+        From :func:`coinfer.core.costs.profile_splits`.
     bits_per_element : int
         Bits per feature element on the link: 32 (float32) or 8 (8-bit quantized).
     input_bits : float, optional
@@ -748,10 +748,10 @@ def split_point_data(rows, bits_per_element: int = 32, input_bits: float | None 
 
     Examples
     --------
-    >>> from coinfer.models import resnet18
-    >>> from coinfer.profile import profile_splits
+    >>> from coinfer.core.network import resnet18
+    >>> from coinfer.core.costs import profile_splits
     >>> rows = profile_splits(resnet18(width=1 / 16))
-    >>> from coinfer.widgets import split_point_data
+    >>> from coinfer.views.explorer import split_point_data
     >>> data = split_point_data(rows, bits_per_element=32, input_bits=24576)
     >>> data["points"][0]["bits"], data["points"][5]["label"], data["points"][5]["bits"]
     (24576, 'layer2.1 (s3)', 65536)
@@ -795,10 +795,10 @@ def split_point_readout(point: dict, rate_kBps: float, input_bits: float | None 
 
     Examples
     --------
-    >>> from coinfer.models import resnet18
-    >>> from coinfer.profile import profile_splits
+    >>> from coinfer.core.network import resnet18
+    >>> from coinfer.core.costs import profile_splits
     >>> rows = profile_splits(resnet18(width=1 / 16))
-    >>> from coinfer.widgets import split_point_data, split_point_readout
+    >>> from coinfer.views.explorer import split_point_data, split_point_readout
     >>> s3 = split_point_data(rows, 32, input_bits=24576)["points"][5]
     >>> split_point_readout(s3, rate_kBps=100, input_bits=24576)
     {'device': '1.35 M MACs', 'shape': '8x16x16', 'bits': '65,536 bits (8.2 kB)', 'time': '81.9 ms', 'amplification': '2.67 x the input'}
@@ -849,8 +849,8 @@ def split_point_twin(rows, bits_per_element: int = 32, input_bits: float | None 
 
     Parameters
     ----------
-    rows : list of coinfer.profile.SplitProfile
-        From :func:`coinfer.profile.profile_splits`.
+    rows : list of coinfer.core.costs.SplitProfile
+        From :func:`coinfer.core.costs.profile_splits`.
     bits_per_element : {32, 8}
         Bits per feature element on the link.
     input_bits : float, optional
@@ -868,10 +868,10 @@ def split_point_twin(rows, bits_per_element: int = 32, input_bits: float | None 
 
     Examples
     --------
-    >>> from coinfer.models import resnet18
-    >>> from coinfer.profile import profile_splits
+    >>> from coinfer.core.network import resnet18
+    >>> from coinfer.core.costs import profile_splits
     >>> rows = profile_splits(resnet18(width=1 / 16))
-    >>> from coinfer.widgets import split_point_twin
+    >>> from coinfer.views.explorer import split_point_twin
     >>> twin = split_point_twin(rows, input_bits=24576, split="stem", rate_kBps=40)
     >>> 'data-slider="split"' in twin.html and 'data-slider="rate"' in twin.html
     True
@@ -897,7 +897,7 @@ def split_point_twin(rows, bits_per_element: int = 32, input_bits: float | None 
                   ylabel="bits sent per image", logx=True, logy=True),
         title="Split-point explorer (runs in the page, no kernel)",
         note=("1 kB/s = 8,000 bit/s; MACs = multiply-accumulates (FLOPs = 2 x MACs). "
-              "Numbers precomputed with coinfer.profile.profile_splits."))
+              "Numbers precomputed with coinfer.core.costs.profile_splits."))
 
 
 def split_point_explorer(rows, bits_per_element: int = 32, input_bits: float | None = None,
@@ -910,8 +910,8 @@ def split_point_explorer(rows, bits_per_element: int = 32, input_bits: float | N
 
     Parameters
     ----------
-    rows : list of coinfer.profile.SplitProfile
-        From :func:`coinfer.profile.profile_splits`.
+    rows : list of coinfer.core.costs.SplitProfile
+        From :func:`coinfer.core.costs.profile_splits`.
     bits_per_element : {32, 8}
         Bits per feature element on the link.
     input_bits : float, optional
@@ -928,10 +928,10 @@ def split_point_explorer(rows, bits_per_element: int = 32, input_bits: float | N
 
     Examples
     --------
-    >>> from coinfer.models import resnet18
-    >>> from coinfer.profile import profile_splits
+    >>> from coinfer.core.network import resnet18
+    >>> from coinfer.core.costs import profile_splits
     >>> rows = profile_splits(resnet18(width=1 / 16))
-    >>> from coinfer.widgets import split_point_explorer
+    >>> from coinfer.views.explorer import split_point_explorer
     >>> box = split_point_explorer(rows, input_bits=24576)     # display(box) in Jupyter or Colab
     >>> "65,536 bits" in box.children[2].value
     True
@@ -974,8 +974,8 @@ def pruning_data(records, rows, bits_per_element: int = 32) -> dict:
     records : sequence of coinfer.results.Record
         Pruned configurations (method ``"framework-pruned"``), several split points and sparsities,
         e.g. ``load_table("data/results/pruning_quick.json").records``.
-    rows : list of coinfer.profile.SplitProfile
-        The unpruned network's split points (:func:`coinfer.profile.profile_splits`), drawn as the
+    rows : list of coinfer.core.costs.SplitProfile
+        The unpruned network's split points (:func:`coinfer.core.costs.profile_splits`), drawn as the
         original curve.
     bits_per_element : {32, 8}
         32: ``bits_per_image`` of the records (float32 features); 8: their ``extra["feature_bits_8bit"]``.
@@ -989,13 +989,13 @@ def pruning_data(records, rows, bits_per_element: int = 32) -> dict:
 
     Examples
     --------
-    >>> from coinfer.models import resnet18
+    >>> from coinfer.core.network import resnet18
     >>> from coinfer.paths import results_dir
-    >>> from coinfer.profile import profile_splits
+    >>> from coinfer.core.costs import profile_splits
     >>> from coinfer.results import load_table
     >>> records = load_table(results_dir() / "pruning_quick.json").records   # chapter 2's table
     >>> rows = profile_splits(resnet18(width=1 / 8))
-    >>> from coinfer.widgets import pruning_data
+    >>> from coinfer.views.explorer import pruning_data
     >>> data = pruning_data(records, rows)
     >>> data["splits"], data["sparsities"]
     (['layer1.1', 'layer2.1', 'layer3.1'], [0.0, 0.25, 0.5, 0.75])
@@ -1055,7 +1055,7 @@ def pruning_twin(records, rows, bits_per_element: int = 32, sparsity: float | No
     ----------
     records : sequence of coinfer.results.Record
         Pruned configurations, every split point at every sparsity (as for :func:`pruning_data`).
-    rows : list of coinfer.profile.SplitProfile
+    rows : list of coinfer.core.costs.SplitProfile
         The unpruned network's split points.
     bits_per_element : {32, 8}
         Float32 or 8-bit features.
@@ -1070,13 +1070,13 @@ def pruning_twin(records, rows, bits_per_element: int = 32, sparsity: float | No
 
     Examples
     --------
-    >>> from coinfer.models import resnet18
+    >>> from coinfer.core.network import resnet18
     >>> from coinfer.paths import results_dir
-    >>> from coinfer.profile import profile_splits
+    >>> from coinfer.core.costs import profile_splits
     >>> from coinfer.results import load_table
     >>> records = load_table(results_dir() / "pruning_quick.json").records   # chapter 2's table
     >>> rows = profile_splits(resnet18(width=1 / 8))
-    >>> from coinfer.widgets import pruning_twin
+    >>> from coinfer.views.explorer import pruning_twin
     >>> twin = pruning_twin(records, rows, sparsity=0.5)
     >>> 'data-slider="sparsity"' in twin.html
     True
@@ -1107,7 +1107,7 @@ def pruning_explorer(records, rows, bits_per_element: int = 32, sparsity: float 
     ----------
     records : sequence of coinfer.results.Record
         Pruned configurations, every split point at every sparsity.
-    rows : list of coinfer.profile.SplitProfile
+    rows : list of coinfer.core.costs.SplitProfile
         The unpruned network's split points.
     bits_per_element : {32, 8}
         Float32 or 8-bit features.
@@ -1121,13 +1121,13 @@ def pruning_explorer(records, rows, bits_per_element: int = 32, sparsity: float 
 
     Examples
     --------
-    >>> from coinfer.models import resnet18
+    >>> from coinfer.core.network import resnet18
     >>> from coinfer.paths import results_dir
-    >>> from coinfer.profile import profile_splits
+    >>> from coinfer.core.costs import profile_splits
     >>> from coinfer.results import load_table
     >>> records = load_table(results_dir() / "pruning_quick.json").records   # chapter 2's table
     >>> rows = profile_splits(resnet18(width=1 / 8))
-    >>> from coinfer.widgets import pruning_explorer
+    >>> from coinfer.views.explorer import pruning_explorer
     >>> import contextlib, io
     >>> with contextlib.redirect_stdout(io.StringIO()):   # it clears its output area when drawn
     ...     box = pruning_explorer(records, rows)          # display(box) in Jupyter or Colab

@@ -58,7 +58,7 @@ Command line (one lookup table per preset, one record per (split point, sparsity
 
 Example::
 
-    >>> from coinfer.models import resnet18, split
+    >>> from coinfer.core.network import resnet18, split
     >>> net = resnet18(width=1 / 8)
     >>> device, server = split(net, "layer2.1")
     >>> pruner = IncrementalPruner(device, sparsity=0.5, total_steps=100)
@@ -78,7 +78,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .models import BasicBlock, CifarResNet18, canonical_split_point, split, split_index
+from coinfer.core.network import BasicBlock, CifarResNet18, canonical_split_point, split, split_index
 
 SCHEDULE_KINDS = ("cubic", "linear", "constant")
 #: How channels are ranked: ``"l2"`` (the paper) or ``"taylor"`` (first-order Taylor importance,
@@ -238,7 +238,7 @@ PRUNE_PRESETS = {
 
 def get_prune_config(preset: str, **overrides) -> PruneConfig:
     """The pruning settings of ``preset``, with any fields replaced by ``overrides``."""
-    from .presets import pick_settings
+    from coinfer.config import pick_settings
 
     return pick_settings(PRUNE_PRESETS, preset, overrides, unknown_name="no pruning settings for preset",
                          unknown_field="unknown PruneConfig field")
@@ -298,7 +298,7 @@ class DeviceLayout:
 
 
 def device_layout(device_part: nn.Sequential) -> DeviceLayout:
-    """Walk a device part made by :func:`coinfer.models.split` and find its channel groups.
+    """Walk a device part made by :func:`coinfer.core.network.split` and find its channel groups.
 
     Raises
     ------
@@ -432,7 +432,7 @@ class IncrementalPruner:
     Parameters
     ----------
     device_part : nn.Sequential
-        From :func:`coinfer.models.split`; pruned in place (it shares modules with the full model).
+        From :func:`coinfer.core.network.split`; pruned in place (it shares modules with the full model).
     sparsity : float
         Target fraction of output channels masked in every group, in [0, 1).
     total_steps : int
@@ -594,7 +594,7 @@ class ChannelScatter(nn.Module):
 
 
 def split_stages(model: nn.Module, point: str) -> tuple[nn.Sequential, nn.Sequential]:
-    """:func:`coinfer.models.split` for a :class:`CifarResNet18` *or* for its compacted copy.
+    """:func:`coinfer.core.network.split` for a :class:`CifarResNet18` *or* for its compacted copy.
 
     :func:`compact` applied to the whole network (split point ``output``) returns an
     ``nn.Sequential`` of the same named stages with fewer channels; this splits such a sequence at
@@ -602,7 +602,7 @@ def split_stages(model: nn.Module, point: str) -> tuple[nn.Sequential, nn.Sequen
     """
     if isinstance(model, CifarResNet18):
         return split(model, point)
-    from .models import STAGES
+    from coinfer.core.network import STAGES
 
     names = [name for name, _ in model.named_children()]
     expected = [name.replace(".", "_") for name in STAGES]
@@ -727,7 +727,7 @@ def prune_finetune(model: nn.Module, point: str, sparsity: float, config: PruneC
     numbers. The optimizer is :class:`PruneConfig`'s Adam + StepLR (stepped per batch, with the step
     size converted from epochs to batches).
     """
-    from .train import train_epochs
+    from coinfer.train import train_epochs
 
     point = prunable_split_point(point)
     sparsity = check_sparsity(sparsity)
@@ -757,7 +757,7 @@ def prune_finetune(model: nn.Module, point: str, sparsity: float, config: PruneC
 
 def save_pruned(path: str | Path, pruned: PrunedModel) -> Path:
     """Save the masked model with its kept channels (for :func:`load_pruned`, weights_only=True)."""
-    from .train import save_checkpoint
+    from coinfer.train import save_checkpoint
 
     meta = dict(pruned.meta, split=pruned.split, sparsity=pruned.sparsity,
                 output_sparsity=pruned.output_sparsity, keep=pruned.keep,
@@ -768,8 +768,8 @@ def save_pruned(path: str | Path, pruned: PrunedModel) -> Path:
 
 def load_pruned(path: str | Path, device: torch.device | None = None) -> PrunedModel:
     """A :class:`PrunedModel` from :func:`save_pruned`'s checkpoint."""
-    from .models import ResNetConfig
-    from .train import default_device, load_checkpoint
+    from coinfer.core.network import ResNetConfig
+    from coinfer.train import default_device, load_checkpoint
 
     state, meta = load_checkpoint(path)
     if meta.get("kind") != "pruned":
@@ -787,7 +787,7 @@ def pruned_costs(pruned: PrunedModel, input_shape: tuple[int, ...] = (3, 32, 32)
     Returns device/server MACs and parameters, the shape of the sent feature and its size in bits
     (float32 and 8-bit elements).
     """
-    from .profile import thop_macs
+    from coinfer.core.costs import thop_macs
 
     small, server = pruned.parts()
     # Copies: the server part holds the model's own modules, which must stay on their device.
@@ -818,12 +818,12 @@ def run_pruning(preset: str = "quick", config: PruneConfig | None = None, out: s
     of the baseline fine-tuned by the same recipe without pruning. Returns the
     :class:`coinfer.results.LookupTable`.
     """
-    from .data import load_dataset, make_loader
-    from .paths import results_dir
-    from .presets import get_preset
-    from .profile import profile_splits
-    from .results import LookupTable, Provenance, Record
-    from .train import checkpoint_dir, default_device, evaluate, get_baseline, seed_everything
+    from coinfer.data import load_dataset, make_loader
+    from coinfer.paths import results_dir
+    from coinfer.config import get_preset
+    from coinfer.core.costs import profile_splits
+    from coinfer.results import LookupTable, Provenance, Record
+    from coinfer.train import checkpoint_dir, default_device, evaluate, get_baseline, seed_everything
 
     start = time.time()
     settings = get_preset(preset)

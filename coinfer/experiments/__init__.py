@@ -1,0 +1,1 @@
+"""One module per committed lookup table: run(preset) -> LookupTable."""

@@ -1,0 +1,1 @@
+"""The running system: wire format, link shaper, edge server and device over TCP."""
