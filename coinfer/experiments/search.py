@@ -509,7 +509,9 @@ def make_sampler(name: str, seed: int | None = None):
 
     TPE starts from 5 random trials (not 10: the quick grid has 27 cells) and models the knobs
     jointly (``multivariate``, ``group`` for the method's branches); NSGA-II evolves populations
-    of 8.
+    of 8 with mutation probability 0.25. (Its default, 1 / the number of parameters every trial
+    shares, is 1 here, the method being the only one: every child's method was drawn afresh, and
+    the replay reproduced random search trial for trial.)
 
     Parameters
     ----------
@@ -534,7 +536,7 @@ def make_sampler(name: str, seed: int | None = None):
         if name == "tpe":
             return optuna.samplers.TPESampler(seed=seed, n_startup_trials=5, multivariate=True, group=True)
         if name == "nsga2":
-            return optuna.samplers.NSGAIISampler(seed=seed, population_size=8)
+            return optuna.samplers.NSGAIISampler(seed=seed, population_size=8, mutation_prob=0.25)
         if name == "gp":
             return optuna.samplers.GPSampler(seed=seed, n_startup_trials=5)
         if name == "random":
