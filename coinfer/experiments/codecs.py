@@ -16,7 +16,7 @@ from typing import Callable
 
 from torch import nn
 
-from coinfer.core.network import canonical_split_point, split
+from coinfer.core.network import SplitPoint, split
 from coinfer.serve.configuration import codec_checkpoint_path, weights_digest
 
 
@@ -35,7 +35,7 @@ def train_learned_codec(model: nn.Module, point: str, code_size: str, preset: st
     from coinfer.config import get_preset
     from coinfer.train import save_checkpoint, seed_everything
 
-    point = canonical_split_point(point)
+    point = SplitPoint(point)
     preset_obj = get_preset(preset)
     config = get_encode_config(preset, **overrides)
     start = time.time()

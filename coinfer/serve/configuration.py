@@ -31,7 +31,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from coinfer.core.network import canonical_split_point, split
+from coinfer.core.network import SplitPoint, split
 from coinfer.serve import wire
 
 
@@ -225,12 +225,12 @@ def _huffman_factory(shape: tuple[int, ...], argument: str | None, context: dict
     return fit_huffman_codec(context["device_part"], context["dataset"], images)
 
 
-def codec_checkpoint_path(preset: str, point: str, code_size: str):
+def codec_checkpoint_path(preset: str, point: SplitPoint | str, code_size: str):
     """Where :func:`train_learned_codec` keeps a codec: ``data/checkpoints/<preset>/codec_<split>_<size>.pt``."""
     from coinfer.config import get_preset
     from coinfer.train import checkpoint_dir
 
-    return checkpoint_dir(get_preset(preset)) / f"codec_{canonical_split_point(point)}_{code_size}.pt"
+    return checkpoint_dir(get_preset(preset)) / f"codec_{SplitPoint(point)}_{code_size}.pt"
 
 
 def load_learned_codec(path, weights: str | None = None) -> tuple[nn.Module, dict]:
@@ -269,7 +269,7 @@ def _learned_factory(shape: tuple[int, ...], argument: str | None, context: dict
                                 f"--preset {context.get('preset') or 'quick'} --split {context['split']} "
                                 f"--code-size {argument}'")
     codec, meta = load_learned_codec(path, context.get("weights"))
-    if canonical_split_point(meta["split"]) != context["split"] or tuple(meta["feature_shape"]) != tuple(shape):
+    if meta["split"] != context["split"] or tuple(meta["feature_shape"]) != tuple(shape):
         raise ValueError(f"codec {path} was trained at {meta['split']} on {meta['feature_shape']} features, "
                          f"not at {context['split']} on {list(shape)}")
     return LearnedCodec(shape, codec, meta["code_size"], source=str(path))
@@ -352,13 +352,13 @@ class Configuration:
                 "server_macs": self.server_macs, "weights_sha256": self.weights}
 
 
-def parse_spec(spec: str) -> tuple[str, str, str | None]:
-    """``"s3:uint8"`` -> ``("layer2.1", "uint8", None)``; the split point is canonicalized."""
+def parse_spec(spec: str) -> tuple[SplitPoint, str, str | None]:
+    """``"s3:uint8"`` -> ``("layer2.1", "uint8", None)``: where a spec enters, its split point is validated."""
     parts = spec.split(":", 2)
     if len(parts) < 2 or not parts[0] or not parts[1]:
         raise ValueError(f"configuration spec {spec!r} must read '<split point>:<codec>[:<argument>]', "
                          f"e.g. 'layer2.1:uint8'; codecs: {', '.join(CODECS)}")
-    point = canonical_split_point(parts[0])
+    point = SplitPoint(parts[0])
     if parts[1] not in CODECS:
         raise ValueError(f"unknown codec {parts[1]!r} in spec {spec!r}; available codecs: {', '.join(CODECS)}")
     return point, parts[1], parts[2] if len(parts) == 3 else None
