@@ -970,3 +970,27 @@ def _front(records: list[Record]) -> list[Record]:
     return [r for r in records
             if not any((o.device_macs <= r.device_macs and o.bits_per_image <= r.bits_per_image)
                        and (o.device_macs, o.bits_per_image) != (r.device_macs, r.bits_per_image) for o in records)]
+
+
+def load_replay(preset: str = "quick") -> dict:
+    """The committed replay of ``preset`` (:func:`replay`'s result, written by ``search --replay``).
+
+    Parameters
+    ----------
+    preset : str
+
+    Returns
+    -------
+    dict
+
+    Examples
+    --------
+    >>> from coinfer.experiments.search import load_replay
+    >>> load_replay("quick")["grid"]["trainings"]
+    27
+    """
+    import json
+
+    from coinfer.paths import search_replay_path
+
+    return json.loads(search_replay_path(preset).read_text())
