@@ -1,10 +1,10 @@
 """Search instead of brute force: a multi-objective configuration search over the sweep's cells.
 
 The paper finds its split point, pruning ratio and code size by trying every point of a hand-made
-grid (section II-D; :mod:`coinfer.experiments.sweep`). This module asks for the same front with
+grid (section II-D; ``coinfer.experiments.sweep``). This module asks for the same front with
 fewer trainings: an `Optuna <https://optuna.org>`_ study (``pip install coinfer[search]``) that
 minimises **device MACs** and **bits per image** under the constraint **accuracy >= threshold**
-(:func:`coinfer.results.table_threshold`'s definition), over method x split point x sparsity x code
+(``coinfer.results.table_threshold``'s definition), over method x split point x sparsity x code
 size, each knob taking the values of the preset's sweep grid::
 
     trial --suggest--> (method, split, sparsity, setting) --cell_for--> sweep Cell (same id as the sweep's)
@@ -19,13 +19,13 @@ afterwards trains only the cells the search did not. The accuracy is the cell's 
 committed tables have no validation split yet (it comes with issue 13), so the constraint uses the
 same number the sweep's tables report.
 
-Storage is a journal file per preset (:func:`coinfer.paths.search_journal_path`), so no server is
+Storage is a journal file per preset (``coinfer.paths.search_journal_path``), so no server is
 needed; ``--workers N`` runs N processes against it, and any Optuna storage URL (PostgreSQL for many
 machines) works the same. A worker killed mid-trial leaves a RUNNING trial and no half-written cell
-(cells are written by an atomic rename); :func:`recover` marks such trials FAILED and queues their
+(cells are written by an atomic rename); ``recover`` marks such trials FAILED and queues their
 parameters again.
 
-The replay (:func:`replay`) uses a committed sweep table as an oracle (a trial's outcome is the
+The replay (``replay``) uses a committed sweep table as an oracle (a trial's outcome is the
 table's record) to measure how many trainings each sampler needs to find the grid's front.
 
 Command line::
@@ -50,7 +50,7 @@ from typing import Callable
 from coinfer.results import LookupTable, Provenance, Record, table_threshold
 
 SAMPLERS = ("tpe", "nsga2", "gp", "random")
-#: Objectives, both minimised (units as in :class:`coinfer.results.Record`).
+#: Objectives, both minimised (units as in ``coinfer.results.Record``).
 OBJECTIVES = ("device_macs", "bits_per_image")
 #: Replay settings: trials per study, samplers and their seeds.
 REPLAY_TRIALS = 100
@@ -142,14 +142,14 @@ def configuration(method: str, params: dict) -> tuple[str, str, float, str]:
     Parameters
     ----------
     method : str
-        One of :data:`coinfer.experiments.sweep.METHODS`.
+        One of ``coinfer.experiments.sweep.METHODS``.
     params : dict
-        The method's knobs, named as in :func:`search_space`.
+        The method's knobs, named as in ``search_space``.
 
     Returns
     -------
     tuple
-        The fields of :class:`coinfer.experiments.sweep.Cell` that identify it.
+        The fields of ``coinfer.experiments.sweep.Cell`` that identify it.
 
     Examples
     --------
@@ -175,7 +175,7 @@ def configuration(method: str, params: dict) -> tuple[str, str, float, str]:
 
 
 def suggest(trial, space: dict) -> tuple[str, str, float, str]:
-    """Ask ``trial`` for a method and its knobs from ``space`` (:func:`search_space`).
+    """Ask ``trial`` for a method and its knobs from ``space`` (``search_space``).
 
     Parameters
     ----------
@@ -185,7 +185,7 @@ def suggest(trial, space: dict) -> tuple[str, str, float, str]:
     Returns
     -------
     tuple
-        :func:`configuration` of the suggested parameters.
+        ``configuration`` of the suggested parameters.
 
     Examples
     --------
@@ -207,7 +207,7 @@ def readable_key(method: str, split: str, sparsity: float, setting: str) -> str:
     Parameters
     ----------
     method, split, sparsity, setting
-        As in :class:`coinfer.experiments.sweep.Cell`.
+        As in ``coinfer.experiments.sweep.Cell``.
 
     Returns
     -------
@@ -225,13 +225,13 @@ def readable_key(method: str, split: str, sparsity: float, setting: str) -> str:
 
 
 def cell_for(preset, config: tuple, grid_cells: list | None = None):
-    """The sweep's :class:`~coinfer.experiments.sweep.Cell` of ``config``: the same id as the sweep's.
+    """The sweep's ``coinfer.experiments.sweep.Cell`` of ``config``: the same id as the sweep's.
 
     Parameters
     ----------
     preset : coinfer.config.Preset
     config : tuple
-        ``(method, split, sparsity, setting)``, e.g. from :func:`suggest`.
+        ``(method, split, sparsity, setting)``, e.g. from ``suggest``.
     grid_cells : list of Cell, optional
         ``coinfer.experiments.sweep.cells(preset)``, if already computed.
 
@@ -344,8 +344,8 @@ def dominated(bounds: tuple, front: list[tuple]) -> bool:
 class Objective:
     """A study's objective: a trial's configuration -> its cell's record -> objectives and constraint.
 
-    ``outcome(config)`` returns the configuration's :class:`~coinfer.results.Record` and whether it
-    trained; subclasses give it (:class:`LiveObjective` runs cells, :class:`ReplayObjective` reads a
+    ``outcome(config)`` returns the configuration's ``coinfer.results.Record`` and whether it
+    trained; subclasses give it (``LiveObjective`` runs cells, ``ReplayObjective`` reads a
     table). A trial whose cost bounds are dominated by a feasible record found so far (in this
     study's storage) is pruned before training.
     """
@@ -429,7 +429,7 @@ class LiveObjective(Objective):
     threshold : float
         The accuracy constraint (a fraction).
     cells_dir, cache_dir : path
-        The sweep's (:func:`coinfer.experiments.sweep.default_paths`): search and sweep share them.
+        The sweep's (``coinfer.experiments.sweep.default_paths``): search and sweep share them.
     """
 
     def __init__(self, preset, threshold: float, cells_dir, cache_dir, device=None, log: Callable = print):
@@ -469,7 +469,7 @@ class LiveObjective(Objective):
 
 def storage_for(preset_name: str, storage: str | None = None):
     """The study's storage: an Optuna URL (``postgresql://...``, ``sqlite:///...``) as given, else a
-    journal file (default :func:`coinfer.paths.search_journal_path`).
+    journal file (default ``coinfer.paths.search_journal_path``).
 
     Parameters
     ----------
@@ -505,7 +505,7 @@ def storage_for(preset_name: str, storage: str | None = None):
 
 
 def make_sampler(name: str, seed: int | None = None):
-    """An Optuna sampler by name (:data:`SAMPLERS`), set up for a small discrete space.
+    """An Optuna sampler by name (``SAMPLERS``), set up for a small discrete space.
 
     TPE starts from 5 random trials (not 10: the quick grid has 27 cells) and models the knobs
     jointly (``multivariate``, ``group`` for the method's branches); NSGA-II evolves populations
@@ -552,9 +552,9 @@ def open_study(preset_name: str, storage=None, sampler: str = "tpe", seed: int |
     ----------
     preset_name : str
     storage : str or optuna storage, optional
-        See :func:`storage_for`.
+        See ``storage_for``.
     sampler : str
-        See :func:`make_sampler`.
+        See ``make_sampler``.
     seed : int, optional
     study_name : str, optional
         Default ``coinfer-<preset>``.
@@ -587,7 +587,7 @@ def optimize(study, objective: Objective, trials: int, baseline_accuracy: float 
     objective : Objective
     trials : int
     baseline_accuracy : float, optional
-        Kept in the study (with the preset's drop) so that :func:`export` can give its table a
+        Kept in the study (with the preset's drop) so that ``export`` can give its table a
         threshold.
 
     Examples
@@ -666,14 +666,14 @@ def export(study, path: str | Path | None = None, command: str | None = None) ->
 
     ``latency``, the figures and the book read it like the sweep's table: the records are the
     cells' own, and the provenance carries the baseline accuracy and drop, so
-    :func:`coinfer.results.table_threshold` works on it.
+    ``coinfer.results.table_threshold`` works on it.
 
     Parameters
     ----------
     study : optuna.Study
-        A study run by :func:`optimize` (it keeps the preset, dataset and baseline accuracy).
+        A study run by ``optimize`` (it keeps the preset, dataset and baseline accuracy).
     path : str or Path or False, optional
-        Default :func:`coinfer.paths.search_table_path` of the study's preset; ``False``: do not
+        Default ``coinfer.paths.search_table_path`` of the study's preset; ``False``: do not
         save, only return the table.
     command : str, optional
         The regenerating command, for the provenance.
@@ -769,8 +769,8 @@ def hypervolume(points: list[tuple[float, float]], reference: tuple[float, float
 def grid_reference(table: LookupTable) -> tuple[tuple[float, float], list[Record]]:
     """The hypervolume's reference point and the feasible records of ``table``.
 
-    Feasible: accuracy at or above :func:`coinfer.results.table_threshold`. The reference lies
-    :data:`REFERENCE_MARGIN` decades beyond the worst feasible record in each objective.
+    Feasible: accuracy at or above ``coinfer.results.table_threshold``. The reference lies
+    ``REFERENCE_MARGIN`` decades beyond the worst feasible record in each objective.
 
     Parameters
     ----------
@@ -803,7 +803,7 @@ def trace(study, reference: tuple[float, float], threshold: float) -> list[dict]
     ----------
     study : optuna.Study
     reference : (float, float)
-        In log10 units (:func:`grid_reference`).
+        In log10 units (``grid_reference``).
     threshold : float
 
     Returns
@@ -857,8 +857,8 @@ def replay(preset, table: LookupTable, samplers=REPLAY_SAMPLERS, seeds=REPLAY_SE
     """Replay the search on ``table`` (a finished sweep) as an oracle: trainings to the grid's front.
 
     Each sampler runs one study per seed of ``trials`` trials; a trial's outcome is the table's
-    record (:class:`ReplayObjective`). The hypervolume is measured in (log10 device MACs, log10
-    bits) over the feasible records (:func:`grid_reference`); the grid's hypervolume is that of
+    record (``ReplayObjective``). The hypervolume is measured in (log10 device MACs, log10
+    bits) over the feasible records (``grid_reference``); the grid's hypervolume is that of
     every feasible record, found by the brute-force sweep with ``len(table.records)`` trainings.
 
     Parameters
@@ -973,7 +973,7 @@ def _front(records: list[Record]) -> list[Record]:
 
 
 def load_replay(preset: str = "quick") -> dict:
-    """The committed replay of ``preset`` (:func:`replay`'s result, written by ``search --replay``).
+    """The committed replay of ``preset`` (``replay``'s result, written by ``search --replay``).
 
     Parameters
     ----------

@@ -1,7 +1,7 @@
 """The search chapter's figure (book/08_search.md): how many trainings the front costs.
 
 Takes the replay result that ``python -m coinfer search --replay`` writes
-(:func:`coinfer.experiments.search.replay`, a plain dict), so that this view imports no experiment.
+(``coinfer.experiments.search.replay``, a plain dict), so that this view imports no experiment.
 """
 
 from __future__ import annotations
