@@ -72,11 +72,59 @@ def ordered_methods(methods) -> list[str]:
 
 
 def rate_grid(start: str | float = "1KB/s", stop: str | float = "10MB/s", num: int = 61) -> np.ndarray:
-    """``num`` link rates in bit/s, evenly spaced on a log axis from ``start`` to ``stop`` (inclusive)."""
+    """``num`` link rates in bit/s, evenly spaced on a log axis from ``start`` to ``stop`` (inclusive):
+    the x axis of Fig. 4.
+
+    Parameters
+    ----------
+    start, stop : str or float
+        Rates with a unit (``"1KB/s"``) or in bit/s.
+    num : int
+        How many rates (at least 2).
+
+    Returns
+    -------
+    numpy.ndarray
+        Rates in bit/s, increasing.
+
+    Examples
+    --------
+    >>> from coinfer.views.latency import rate_grid
+    >>> [round(r) for r in rate_grid("1KB/s", "100KB/s", 3)]
+    [8000, 80000, 800000]
+    """
     lo, hi = parse_rate(start), parse_rate(stop)
     if not hi > lo or num < 2:
         raise ValueError(f"rate grid needs stop > start and num >= 2, got {start!r}, {stop!r}, {num!r}")
     return np.geomspace(lo, hi, num)
+
+
+def slider_rates_kBps(steps: Sequence[float] = (1, 1.5, 2, 3, 4, 5, 7)) -> list[float]:
+    """The link rates an explorer's slider offers, in KB/s (1 KB/s = 8000 bit/s): ``steps`` in every
+    decade from 1 KB/s to 10 MB/s, the range of the paper's Fig. 4.
+
+    The default (1-1.5-2-3-4-5-7) puts the paper's 10, 40 and 1000 KB/s on the slider (chapter 6);
+    ``(1, 2, 5)`` gives a coarser one.
+
+    Parameters
+    ----------
+    steps : sequence of float
+        Mantissas in [1, 10), increasing.
+
+    Returns
+    -------
+    list of float
+        Rates in KB/s, increasing, ending at 10,000.
+
+    Examples
+    --------
+    >>> from coinfer.views.latency import slider_rates_kBps
+    >>> slider_rates_kBps((1, 2, 5))
+    [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000]
+    >>> 40 in slider_rates_kBps()
+    True
+    """
+    return [m * 10 ** e for e in range(4) for m in steps] + [10_000]
 
 
 def config_label(record: Record) -> str:
@@ -432,10 +480,6 @@ LATENCY_RENDER = r"""function (data, state, util) {
 }"""
 
 
-#: The explorer's link rates in KB/s: 1-1.5-2-3-4-5-7 steps from 1 KB/s to 10 MB/s (so 10, 40 and 1000 are on it).
-RATE_VALUES_KBPS = [m * 10 ** e for e in range(4) for m in (1, 1.5, 2, 3, 4, 5, 7)] + [10_000]
-
-
 def _sliders(device: DeviceSpec, server: ServerSpec, threshold: float | None, records: Sequence[Record],
              rate: str | float = "40KB/s"):
     """The explorer's five sliders, centred on the given environment (values in slider units)."""
@@ -447,8 +491,9 @@ def _sliders(device: DeviceSpec, server: ServerSpec, threshold: float | None, re
     acc_values = [a for a in acc_values if a >= 0]
     acc_default = round(100 * threshold, 2) if threshold is not None else acc_values[0]
     budget_MB = device.budget_bytes / 1e6
+    rates = slider_rates_kBps()
     return [
-        Slider("rate", "link rate (KB/s)", RATE_VALUES_KBPS, value=min(RATE_VALUES_KBPS, key=lambda v: abs(
+        Slider("rate", "link rate (KB/s)", rates, value=min(rates, key=lambda v: abs(
             math.log(v) - math.log(parse_rate(rate) / 8000)))),
         Slider.log("device", "device speed (GFLOP/s)", device.flops / 1e9 / 100, device.flops / 1e9 * 100, 41,
                    value=device.flops / 1e9),
