@@ -590,12 +590,46 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_sweep)
+    for name in DATA_COMMANDS:
+        add_data_arguments(commands.choices[name])
     return parser
+
+
+#: The commands that load a dataset (profile only with --dataset).
+DATA_COMMANDS = ("profile", "train", "serve", "device", "measure", "train-codec", "encode", "jscc",
+                 "original-table", "prune", "sweep")
+
+
+def add_data_arguments(parser: argparse.ArgumentParser) -> None:
+    """The dataset options every data-loading command shares: ``--trust-local-data``.
+
+    Parameters
+    ----------
+    parser : argparse.ArgumentParser
+        A command's parser; :func:`main` applies the option before the command runs.
+
+    Examples
+    --------
+    >>> import argparse
+    >>> from coinfer.cli import add_data_arguments
+    >>> p = argparse.ArgumentParser()
+    >>> add_data_arguments(p)
+    >>> p.parse_args(["--trust-local-data"]).trust_local_data
+    True
+    """
+    parser.add_argument("--trust-local-data", action="store_true",
+                        help="use a local CIFAR-10 folder whose files differ from the official release "
+                             "(skips the md5 check: you vouch for the files; same as "
+                             "COINFER_TRUST_LOCAL_DATA=1)")
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     args.argv = list(argv) if argv is not None else sys.argv[1:]   # for provenance
+    if getattr(args, "trust_local_data", False):
+        from coinfer.data import trust_local_data
+
+        trust_local_data(True)   # the environment carries it to loader workers and sub-processes
     try:
         return args.func(args)
     except (ValueError, FileNotFoundError, RuntimeError, OSError) as error:
