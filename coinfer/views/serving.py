@@ -1,4 +1,4 @@
-"""Figures of the real co-inference measurements (:mod:`coinfer.serve.server`): measured beside predicted latency.
+"""Figures of the real co-inference measurements (:mod:`coinfer.experiments.serving`): measured beside predicted latency.
 
 The paper's Fig. 4 plots *predicted* latency against the link rate. Here each configuration gets its
 measured median end-to-end latency (markers, with the 95th percentile as an upper whisker) and the
@@ -20,7 +20,7 @@ from typing import Iterable
 
 def measurement_frame(source):
     """One row per (configuration, rate) from a :class:`coinfer.results.LookupTable` written by
-    ``python -m coinfer measure --save`` or from the ``rows`` of a :class:`coinfer.serve.server.MeasureResult`.
+    ``python -m coinfer measure --save`` or from the ``rows`` of a :class:`coinfer.experiments.serving.MeasureResult`.
 
     Parameters
     ----------
@@ -69,7 +69,7 @@ def fig_measured_latency(table, ax=None, title: str | None = None, paper_referen
     Parameters
     ----------
     table : LookupTable or list of dict
-        ``data/results/serve_latency_<preset>.json`` or a :class:`coinfer.serve.server.MeasureResult`'s
+        ``data/results/serve_latency_<preset>.json`` or a :class:`coinfer.experiments.serving.MeasureResult`'s
         ``rows`` (anything :func:`measurement_frame` reads).
     ax : matplotlib Axes, optional
         Where to draw; default a new 7.5 x 4.5 in figure.
