@@ -27,7 +27,7 @@ import ast
 import dataclasses
 from dataclasses import asdict, dataclass, field, replace
 
-from coinfer.core.network import canonical_split_point
+from coinfer.core.network import SplitPoint
 from coinfer.core.pruning import CRITERIA, SparsitySchedule, check_sparsity, prunable_split_point
 
 
@@ -90,8 +90,8 @@ class PruneSettings(_Settings):
             check_sparsity(s)
         if self.output_sparsity is not None:
             check_sparsity(self.output_sparsity, "output_sparsity")
-        for point in self.splits:
-            prunable_split_point(point)
+        # Validated once, here: the split points are SplitPoints from now on.
+        object.__setattr__(self, "splits", tuple(prunable_split_point(point) for point in self.splits))
         if self.epochs < 1:
             raise ValueError(f"epochs must be >= 1, got {self.epochs!r}")
         if self.criterion not in CRITERIA:
@@ -122,8 +122,8 @@ class SweepGrid(_Settings):
 
     def __post_init__(self):
         for name in ("framework_splits", "original_splits", "bottlenet_splits", "two_step_splits"):
-            for point in getattr(self, name):
-                canonical_split_point(point)
+            # Validated once, here: the split points are SplitPoints from now on.
+            object.__setattr__(self, name, tuple(SplitPoint(point) for point in getattr(self, name)))
         for s in self.sparsities + self.two_step_step1 + self.two_step_step2:
             check_sparsity(s)
         for r in self.bottlenet_reductions:

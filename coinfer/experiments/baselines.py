@@ -25,7 +25,7 @@ from torch import nn
 from coinfer.config import PruneSettings
 from coinfer.core.baselines import bottlenet_channels, bottlenet_codec
 from coinfer.core.encoding import FeatureCodec, codec_costs
-from coinfer.core.network import canonical_split_point
+from coinfer.core.network import SplitPoint
 from coinfer.core.pruning import PrunedModel, SparsitySchedule, compact, pruned_costs, split_stages
 from coinfer.experiments.encoding import EncodeConfig, FeatureSource, freeze, huffman_8bit, train_codec
 from coinfer.experiments.pruning import prune_finetune
@@ -106,7 +106,7 @@ def bottlenet_record(point: str, device_part: nn.Module, server_part: nn.Module,
     :func:`coinfer.experiments.encoding.train_codec` (straight-through rounding to 8 bits, no warm-up).
     """
     device = device or torch.device("cpu")
-    point = canonical_split_point(point)
+    point = SplitPoint(point)
     shape = train_src.feature_shape
     channels = bottlenet_channels(shape, reduction)
     seed_everything(seed)

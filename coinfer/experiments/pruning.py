@@ -220,7 +220,7 @@ def run(preset: Preset, *, out: str | Path | None = None, checkpoints: str | Pat
     test_loader = make_loader(load_dataset(preset.dataset, train=False, root=data_root),
                               preset.eval_batch_size, shuffle=False)
     profiles = {p.point: p for p in profile_splits(baseline)}
-    splits = [prunable_split_point(point) for point in config.splits]
+    splits = config.splits                      # SplitPoints, validated by PruneSettings
     control = {}
     if config.control:
         seed_everything(preset.seed)

@@ -70,7 +70,6 @@ import torch
 from tqdm.auto import tqdm
 
 from coinfer.config import Preset, PruneSettings, override
-from coinfer.core.network import canonical_split_point
 from coinfer.results import LookupTable, Provenance, Record, SchemaError, validate_record, write_json_atomic
 
 #: Bumped when a change of the code changes what a cell computes (it is part of every cell id).
@@ -212,10 +211,10 @@ def cells(preset: Preset) -> list[Cell]:
     out = []
     if config.png:
         out.append(Cell("png", "input", 0.0, "png", {"preset": p, "images": config.png_images}))
-    for point in map(canonical_split_point, config.original_splits):
+    for point in config.original_splits:          # SplitPoints, validated by SweepGrid
         out.append(Cell("original", point, 0.0, "8bit-huffman", {"preset": p, "encode": encode}))
-    bottlenet = list(map(canonical_split_point, config.bottlenet_splits))
-    for point in map(canonical_split_point, config.framework_splits):
+    bottlenet = list(config.bottlenet_splits)
+    for point in config.framework_splits:
         # Unpruned first, then BottleNet++ on the same (unpruned) features, then each sparsity.
         for sparsity in sorted(config.sparsities):
             for code in config.code_sizes:
@@ -223,12 +222,12 @@ def cells(preset: Preset) -> list[Cell]:
                 out.append(Cell("framework", point, float(sparsity), code, depends))
             if sparsity == min(config.sparsities) and point in bottlenet:
                 out += _bottlenet_cells(point, config, p, encode)
-    framework = set(map(canonical_split_point, config.framework_splits))
+    framework = set(config.framework_splits)
     for point in bottlenet:
         if point not in framework:
             out += _bottlenet_cells(point, config, p, encode)
     for s1 in config.two_step_step1:
-        for point in map(canonical_split_point, config.two_step_splits):
+        for point in config.two_step_splits:
             for s2 in config.two_step_step2:
                 out.append(Cell("2-step-pruning", point, float(s1), f"out{s2:g}",
                                 {"preset": p, "encode": encode, "prune": prune}))

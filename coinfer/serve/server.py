@@ -60,7 +60,7 @@ import torch
 from torch import nn
 
 from coinfer.serve import wire
-from coinfer.core.network import canonical_split_point, split
+from coinfer.core.network import SplitPoint as canonical_split_point, split
 from coinfer.serve.wire import ErrorCode, MessageType
 
 log = logging.getLogger("coinfer.serve.server")
