@@ -408,7 +408,7 @@ def _search(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from coinfer.config import get_preset
-    from coinfer.experiments import search
+    from coinfer.experiments import search, search_replay
     from coinfer.results import load_table, write_json_atomic
 
     preset = get_preset(args.preset)
@@ -417,7 +417,7 @@ def _search(args: argparse.Namespace) -> int:
         from coinfer.paths import results_dir, search_replay_path
 
         table = load_table(args.oracle or results_dir() / f"sweep_{preset.name}.json")
-        out = search.replay(preset, table, trials=args.trials or search.REPLAY_TRIALS, command=command)
+        out = search_replay.replay(preset, table, trials=args.trials or search_replay.REPLAY_TRIALS, command=command)
         path = write_json_atomic(args.out or search_replay_path(preset.name), out)
         for name, s in out["summary"].items():
             t, f = s["trainings_to_target"], s["trainings_to_front"]
@@ -464,7 +464,7 @@ def _search(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     if args.oracle:
         table = load_table(args.oracle)
-        objective = search.ReplayObjective(preset, table, delay_s=args.delay)
+        objective = search_replay.ReplayObjective(preset, table, delay_s=args.delay)
         baseline = table.provenance.baseline_accuracy
     else:
         from coinfer.experiments.sweep import default_paths

@@ -15,7 +15,7 @@ import pytest
 optuna = pytest.importorskip("optuna")
 
 from coinfer.config import get_preset
-from coinfer.experiments import search
+from coinfer.experiments import search, search_replay
 from coinfer.experiments import sweep
 from coinfer.paths import project_root, results_dir
 from coinfer.results import load_table, table_threshold, write_json_atomic
@@ -62,7 +62,7 @@ def test_a_trial_is_the_sweeps_cell_with_the_same_id():
 def test_replay_on_the_committed_table_is_fast_and_finds_only_feasible_table_points():
     preset, table = get_preset("quick"), load_table(TABLE)
     start = time.time()
-    out = search.replay(preset, table, samplers=["tpe", "nsga2", "random"], seeds=[0, 1], trials=30,
+    out = search_replay.replay(preset, table, samplers=["tpe", "nsga2", "random"], seeds=[0, 1], trials=30,
                         log=lambda *a: None)
     assert time.time() - start < 120
     keys = {r.extra["cell"].rsplit("_", 1)[0] for r in table.records}
@@ -73,21 +73,15 @@ def test_replay_on_the_committed_table_is_fast_and_finds_only_feasible_table_poi
     # The front a study finds is a subset of the table's feasible points.
     threshold = table_threshold(table)
     study = search.open_study("quick", optuna.storages.InMemoryStorage(), sampler="tpe", seed=0)
-    search.optimize(study, search.ReplayObjective(preset, table), trials=30, baseline_accuracy=0.9046)
+    search.optimize(study, search_replay.ReplayObjective(preset, table), trials=30, baseline_accuracy=0.9046)
     feasible = {(r.device_macs, r.bits_per_image) for r in table.records if r.accuracy >= threshold}
     front = [t for t in study.best_trials if all(v <= 0 for v in t.constraints.values())]
     assert front and {tuple(t.values) for t in front} <= feasible
     assert all(r in table.records for r in search.export(study, path=False).records)
     # The committed replay was made by this code and settings.
-    committed = __import__("json").loads(search_replay().read_text())
-    assert committed["grid"]["trainings"] == 27 and committed["settings"]["seeds"] == list(search.REPLAY_SEEDS)
-    assert set(committed["summary"]) == set(search.REPLAY_SAMPLERS)
-
-
-def search_replay():
-    from coinfer.paths import search_replay_path
-
-    return search_replay_path("quick")
+    committed = search_replay.load_replay("quick")
+    assert committed["grid"]["trainings"] == 27 and committed["settings"]["seeds"] == list(search_replay.REPLAY_SEEDS)
+    assert set(committed["summary"]) == set(search_replay.REPLAY_SAMPLERS)
 
 
 def _write_cells(cells_dir: Path, preset) -> dict:
@@ -135,6 +129,8 @@ def test_two_workers_share_one_journal_without_losing_or_repeating_a_trial(tmp_p
     assert numbers == list(range(12))                                 # none lost, none twice
     assert all(t.state in (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED) for t in study.trials)
     assert len({t.user_attrs["worker"] for t in study.trials}) == 2   # both workers ran trials
+    trained = [t.user_attrs["cell"] for t in study.trials if t.user_attrs.get("trained")]
+    assert trained and len(trained) == len(set(trained))              # no configuration trained twice
     table = search.export(study, path=tmp_path / "found.json")
     assert load_table(tmp_path / "found.json").records == table.records and table.records
     assert round(table_threshold(table), 4) == 0.8846
