@@ -407,11 +407,14 @@ def _search(args: argparse.Namespace) -> int:
     import subprocess
     from pathlib import Path
 
-    from coinfer.config import get_preset
+    from coinfer.config import get_preset, parse_overrides, sweep_grid
     from coinfer.experiments import search, search_replay
     from coinfer.results import load_table, write_json_atomic
 
-    preset = get_preset(args.preset)
+    overrides = parse_overrides(args.set)
+    if args.grid:
+        overrides = {"sweep": sweep_grid(args.grid), **overrides}
+    preset = get_preset(args.preset, **overrides)
     command = "python -m coinfer " + " ".join(args.argv)
     if args.replay:
         from coinfer.paths import results_dir, search_replay_path
@@ -427,14 +430,20 @@ def _search(args: argparse.Namespace) -> int:
                   f"the whole front after {f['mean']} +- {f['std']} ({s['reached_front']}/{s['runs']} seeds)")
         print(f"wrote {path}")
         return 0
+    from coinfer.experiments.sweep import grid_name
+
+    grid = grid_name(preset)          # one study per preset and grid (its search space)
+    label = preset.name if grid == preset.name else f"{preset.name}-{grid}"
     study = search.open_study(preset.name, args.storage, sampler=args.sampler, seed=args.seed,
-                              study_name=args.study)
+                              study_name=args.study or f"coinfer-{label}")
     if args.recover:
         stale = search.recover(study, all_running=args.all)
         print(f"{len(stale)} stale trial(s) marked FAILED and queued again: {stale}")
         return 0
     if args.export:
-        table = search.export(study, path=args.out, command=command)
+        from coinfer.paths import search_table_path
+
+        table = search.export(study, path=args.out or search_table_path(label), command=command)
         print(f"wrote {len(table.records)} records of {len(study.trials)} trials")
         return 0
     if not args.trials:
@@ -453,6 +462,9 @@ def _search(args: argparse.Namespace) -> int:
             argv += ["--seed", str(args.seed + i)] if args.seed is not None else []
             argv += ["--study", args.study] if args.study else []
             argv += ["--oracle", args.oracle] if args.oracle else []
+            argv += ["--grid", args.grid] if args.grid else []
+            argv += ["--cells-dir", args.cells_dir] if args.cells_dir else []
+            argv += [a for v in args.set or [] for a in ("--set", v)]
             argv += ["--threads", str(args.threads)] if args.threads else []
             procs.append(subprocess.Popen(argv))
         codes = [p.wait() for p in procs]
@@ -471,10 +483,7 @@ def _search(args: argparse.Namespace) -> int:
         from coinfer.results import accuracy_threshold
         from coinfer.train import get_baseline
 
-        try:
-            paths = default_paths(preset)
-        except (TypeError, AttributeError):      # default_paths(name, grid) before issue 12's one Preset
-            paths = default_paths(preset.name, preset.name)
+        paths = default_paths(preset)
         baseline = get_baseline(preset)[1]["test_accuracy"]
         objective = search.LiveObjective(preset, accuracy_threshold(baseline, preset.accuracy_drop),
                                          Path(args.cells_dir or paths["cells_dir"]), paths["cache_dir"])
@@ -655,6 +664,8 @@ def build_parser() -> argparse.ArgumentParser:
                             description="Each trial is a sweep cell (same id, same result file): repeats are free. "
                                         "Default storage: the journal data/search/<preset>.journal.")
     p.add_argument("--preset", default="quick", help="dataset, network and sweep grid (the search space)")
+    p.add_argument("--grid", default=None, help="another sweep grid as the search space (e.g. 'tiny')")
+    set_arg(p)
     p.add_argument("--trials", type=int, default=None, help="trials to run (in all workers together)")
     p.add_argument("--seed", type=int, default=None, help="sampler seed (worker i gets seed + i)")
     p.add_argument("--sampler", choices=["tpe", "nsga2", "gp", "random"], default="tpe")
