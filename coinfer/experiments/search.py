@@ -478,7 +478,8 @@ def make_sampler(name: str, seed: int | None = None):
     jointly (``multivariate``, ``group`` for the method's branches); NSGA-II evolves populations
     of 8 with mutation probability 0.25. (Its default, 1 / the number of parameters every trial
     shares, is 1 here, the method being the only one: every child's method was drawn afresh, and
-    the replay reproduced random search trial for trial.)
+    the replay reproduced random search trial for trial.) The Gaussian process does not support a
+    conditional space: it models the method and draws each method's knobs at random.
 
     Parameters
     ----------
@@ -505,7 +506,7 @@ def make_sampler(name: str, seed: int | None = None):
         if name == "nsga2":
             return optuna.samplers.NSGAIISampler(seed=seed, population_size=8, mutation_prob=0.25)
         if name == "gp":
-            return optuna.samplers.GPSampler(seed=seed, n_startup_trials=5)
+            return optuna.samplers.GPSampler(seed=seed, n_startup_trials=5, warn_independent_sampling=False)
         if name == "random":
             return optuna.samplers.RandomSampler(seed=seed)
     raise ValueError(f"unknown sampler {name!r}; samplers are {', '.join(SAMPLERS)}")
