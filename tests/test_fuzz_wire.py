@@ -185,7 +185,8 @@ def test_deeply_nested_info_reply_is_a_wire_error():
 @pytest.fixture(scope="module")
 def fuzz_server():
     from coinfer.core.network import resnet18
-    from coinfer.serve.server import EdgeServer, build_configurations
+    from coinfer.serve.configuration import build_configurations
+    from coinfer.serve.server import EdgeServer
 
     torch.manual_seed(0)
     configurations = build_configurations(resnet18(width=1 / 16).eval(), ["layer2.1:float32", "layer2.1:uint8"])
@@ -259,7 +260,7 @@ def test_server_answers_every_complete_frame_and_keeps_serving(fuzz_server, data
 
 
 def test_server_still_serves_after_the_fuzzing(fuzz_server):
-    from coinfer.serve.server import DeviceClient
+    from coinfer.serve.device import DeviceClient
 
     server, configurations, _ = fuzz_server
     image = torch.randn(3, 32, 32)
