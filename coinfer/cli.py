@@ -681,7 +681,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="write the completed trials as a lookup table (default data/results/search_<preset>.json)")
     p.add_argument("--replay", action="store_true",
                    help="replay TPE, NSGA-II and random search on the sweep table as an oracle "
-                        "-> data/results/search_replay_<preset>.json")
+                        "-> data/results/search/replay_<preset>.json")
     p.add_argument("--oracle", default=None, metavar="TABLE",
                    help="answer trials from this lookup table instead of training (a rehearsal)")
     p.add_argument("--delay", type=float, default=0.0, help="with --oracle: seconds each training takes")

@@ -144,7 +144,9 @@ def search_table_path(preset: str) -> Path:
 
 
 def search_replay_path(preset: str) -> Path:
-    """The committed replay of the search on ``preset``'s sweep table: ``data/results/search_replay_<preset>.json``.
+    """The committed replay of the search on ``preset``'s sweep table: ``data/results/search/replay_<preset>.json``.
+
+    Not a lookup table (it holds hypervolume curves), so it lives beside them, in a subfolder.
 
     Parameters
     ----------
@@ -157,8 +159,8 @@ def search_replay_path(preset: str) -> Path:
 
     Examples
     --------
-    >>> from coinfer.paths import search_replay_path
-    >>> search_replay_path("quick").name
-    'search_replay_quick.json'
+    >>> from coinfer.paths import results_dir, search_replay_path
+    >>> search_replay_path("quick").relative_to(results_dir()).as_posix()
+    'search/replay_quick.json'
     """
-    return results_dir() / f"search_replay_{preset}.json"
+    return results_dir() / "search" / f"replay_{preset}.json"

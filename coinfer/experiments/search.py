@@ -35,7 +35,7 @@ Command line::
     python -m coinfer search --preset quick --trials 20 --workers 2      # two processes, one journal
     python -m coinfer search --preset quick --recover                    # after a killed worker
     python -m coinfer search --preset quick --export                     # -> data/results/search_quick.json
-    python -m coinfer search --preset quick --replay                     # -> data/results/search_replay_quick.json
+    python -m coinfer search --preset quick --replay                     # -> data/results/search/replay_quick.json
 """
 
 from __future__ import annotations

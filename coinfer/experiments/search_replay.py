@@ -7,7 +7,7 @@ in (log10 device MACs, log10 bits per image), as a share of the hypervolume of e
 record of the table (the brute-force grid's front). ``replay`` runs TPE, NSGA-II and random search
 over several sampler seeds and counts the trainings each needs to reach 95 % of it::
 
-    python -m coinfer search --preset quick --replay     # -> data/results/search_replay_quick.json
+    python -m coinfer search --preset quick --replay     # -> data/results/search/replay_quick.json
 
 ``coinfer.views.search.fig_search`` draws the result (book/08_search.md).
 """

@@ -17,7 +17,7 @@ def fig_search(replay: dict, ax=None):
     Parameters
     ----------
     replay : dict
-        The replay result (``data/results/search_replay_<preset>.json``).
+        The replay result (``data/results/search/replay_<preset>.json``).
     ax : matplotlib.axes.Axes, optional
         Drawn into a new figure when missing.
 
