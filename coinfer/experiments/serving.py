@@ -30,7 +30,8 @@ from coinfer.results import LookupTable
 from coinfer.serve import wire
 from coinfer.serve.configuration import (Configuration, build_configurations, codec_checkpoint_path,
                                          load_model_for, load_test_images, parse_spec)
-from coinfer.serve.device import DeviceClient, concurrency_probe, summarize
+from coinfer.serve.device import DeviceClient, summarize
+from coinfer.serve.load import concurrency_probe
 from coinfer.serve.link import LinkShaper, format_link_rate, parse_link_rate
 from coinfer.serve.server import EdgeServer, ServerProcess
 
@@ -220,7 +221,7 @@ def measurement_table(result: MeasureResult, configurations: Sequence[Configurat
     wall_time_s : float
         Seconds the whole measurement took.
     concurrency : dict, optional
-        :func:`coinfer.serve.device.concurrency_probe`'s result.
+        :func:`coinfer.serve.load.concurrency_probe`'s result.
     command : str, optional
         The command line that produced the table.
 
@@ -282,7 +283,7 @@ def run_measurement(preset: Preset | str = "quick", specs: Sequence[str] | None 
 
     Starts ``python -m coinfer serve`` (:class:`coinfer.serve.server.ServerProcess`) on 127.0.0.1
     unless ``connect`` names a running server; runs :func:`measure` for every configuration and rate,
-    then :func:`coinfer.serve.device.concurrency_probe` with ``clients`` devices at once (1: skip).
+    then :func:`coinfer.serve.load.concurrency_probe` with ``clients`` devices at once (1: skip).
 
     Parameters
     ----------
@@ -324,7 +325,6 @@ def run_measurement(preset: Preset | str = "quick", specs: Sequence[str] | None 
         serve_args = [a for spec in (c.spec for c in configurations) for a in ("--config", spec)]
         serve_args += ["--preset", preset.name] + (["--checkpoint", str(checkpoint)] if checkpoint else [])
         serve_args += (["--threads", str(threads)] if threads else [])
-        serve_args += ["--max-connections", str(max(8, clients))]
         server = ServerProcess(serve_args)
         address = server.address
     probe = None
