@@ -158,7 +158,8 @@ def _measure(args: argparse.Namespace) -> int:
                           rates=args.rates.split(","), burst=args.burst,
                           flops_per_s=args.flops * 1e9 if args.flops else None, connect=connect,
                           clients=args.clients, probe_images=args.probe_images, threads=args.threads,
-                          progress=lambda line: print(line, file=sys.stderr, flush=True))
+                          progress=lambda line: print(line, file=sys.stderr, flush=True),
+                          per_request=not args.no_per_request)
     result, probe = run.result, run.concurrency
     print(result.table())
     print(f"load average (1 min) of this machine: {result.load_average[0]:.1f} before, "
@@ -470,6 +471,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="FLOP rate (GFLOP/s) for the prediction; default: calibrated on this CPU")
     p.add_argument("--connect", default=None, metavar="HOST:PORT",
                    help="measure against a running server instead of one started in this process")
+    p.add_argument("--no-per-request", action="store_true",
+                   help="predict with FLOPs and bits only (the paper's model), without the per-request term "
+                        "calibrated on an unshaped link")
     p.add_argument("--clients", type=int, default=4, help="concurrent devices in the concurrency probe (1: skip)")
     p.add_argument("--probe-images", type=int, default=5, help="images per client in the concurrency probe")
     p.add_argument("--save", nargs="?", const="default", default=None, metavar="PATH",
