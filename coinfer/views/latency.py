@@ -366,6 +366,133 @@ def summarize_choices(records: Sequence[Record], device: DeviceSpec, server: Ser
 
 
 # --------------------------------------------------------------------------------------------------
+# Chapter 6's tables
+# --------------------------------------------------------------------------------------------------
+
+def footprint_rows(records: Mapping[str, Record], budget_bytes: float,
+                   memory: MemoryModel = PAPER_MEMORY) -> list[dict]:
+    """The memory model at every split point: parameters, peak activations, footprint, its share of
+    the whole network's and whether it fits ``budget_bytes``.
+
+    Parameters
+    ----------
+    records : mapping of str to Record
+        One record per split point (keys of :data:`coinfer.core.network.SPLIT_POINTS`, ``"output"``
+        among them: the whole network), e.g. the original network's.
+    budget_bytes : float
+        The memory the device gives the model.
+    memory : MemoryModel
+        The memory model.
+
+    Returns
+    -------
+    list of dict
+        One row per split point, in network order.
+
+    Examples
+    --------
+    >>> from coinfer.core.latency import DEVICES, original_records
+    >>> from coinfer.core.network import resnet18
+    >>> from coinfer.views.latency import footprint_rows
+    >>> records = {r.split: r for r in original_records(resnet18(width=1 / 8), accuracy=0.9)}
+    >>> footprint_rows(records, DEVICES["rpi3"].budget_bytes)[-1]["share of the whole"]
+    1.0
+    """
+    from coinfer.core.latency import footprint_bytes
+
+    whole = footprint_bytes(records["output"], memory)
+    rows = []
+    for p in SPLIT_POINTS:
+        size = footprint_bytes(records[p], memory)
+        rows.append({"split": p, "device params (M)": records[p].device_params / 1e6,
+                     "peak activations (k)": records[p].extra["device_peak_activations"] / 1e3,
+                     "footprint (MB)": size / 1e6, "share of the whole": size / whole,
+                     f"fits in {budget_bytes / 1e6:.0f} MB": size <= budget_bytes})
+    return rows
+
+
+def deepest_fit_rows(records: Sequence[Record], device: DeviceSpec, threshold: float, whole_macs: float,
+                     activations: Mapping[str, int] | None = None,
+                     memory: MemoryModel = PAPER_MEMORY) -> list[dict]:
+    """Per method, the deepest split point among its records that reach ``threshold`` and fit the
+    device's memory (the paper's "40% of the uncompressed and 90% of the compressed model").
+
+    Parameters
+    ----------
+    records : sequence of Record
+        The candidates.
+    device : DeviceSpec
+        Its ``budget_bytes`` is the memory for the model.
+    threshold : float
+        Minimum accuracy, a fraction.
+    whole_macs : float
+        The unsplit, unpruned network's MACs (the share's denominator).
+    activations : mapping, optional
+        Peak activations per split for records that carry none.
+    memory : MemoryModel
+        The memory model.
+
+    Returns
+    -------
+    list of dict
+        One row per method (alphabetical): the split, sparsity, footprint, budget and the share
+        of the original network's MACs that runs on the device; ``"none"`` where nothing fits.
+
+    Examples
+    --------
+    >>> from coinfer.core.latency import load_candidates
+    >>> from coinfer.views.latency import deepest_fit_rows, fig4_hardware, fig4_records
+    >>> tables = load_candidates(preset="quick")
+    >>> device, _ = fig4_hardware(tables)
+    >>> rows = deepest_fit_rows(fig4_records(tables.records), device, tables.threshold(), 1e7,
+    ...                         tables.activations)
+    >>> rows[0]["method"]
+    '2-step-pruning'
+    """
+    from coinfer.core.latency import footprint_bytes
+
+    rows = []
+    for method in sorted({r.method for r in records}):
+        fits = [r for r in records if r.method == method and r.accuracy >= threshold
+                and footprint_bytes(r, memory, activations) <= device.budget_bytes]
+        if not fits:
+            rows.append({"method": method, "deepest split that fits": "none"})
+            continue
+        r = max(fits, key=lambda r: (SPLIT_POINTS.index(r.split), r.device_macs))
+        rows.append({"method": method, "deepest split that fits": r.split, "sparsity": r.sparsity,
+                     "footprint (MB)": footprint_bytes(r, memory, activations) / 1e6,
+                     "budget (MB)": device.budget_bytes / 1e6,
+                     "stages on the device (share of the original's MACs)": r.device_macs / whole_macs})
+    return rows
+
+
+def calibration_rows(rows) -> list[dict]:
+    """:func:`coinfer.core.latency.calibrate`'s measurements as table rows (times in ms).
+
+    Parameters
+    ----------
+    rows : sequence
+        Objects with ``width``, ``split``, ``device_macs``, ``measured_s``, ``predicted_s``, ``ratio``.
+
+    Returns
+    -------
+    list of dict
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> from coinfer.views.latency import calibration_rows
+    >>> row = SimpleNamespace(width=0.125, split="pool", device_macs=2e6, measured_s=0.002,
+    ...                       predicted_s=0.001, ratio=2.0)
+    >>> calibration_rows([row])[0]["measured ms"]
+    2.0
+    """
+    return [{"width": f"{r.width:g}", "split": r.split, "device MMACs": r.device_macs / 1e6,
+             "measured ms": r.measured_s * 1e3, "predicted ms": r.predicted_s * 1e3,
+             "measured / predicted": r.ratio} for r in rows]
+
+
+# --------------------------------------------------------------------------------------------------
 # The explorer
 # --------------------------------------------------------------------------------------------------
 
