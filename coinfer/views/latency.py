@@ -199,9 +199,10 @@ def fig_latency_vs_rate(candidates, ax=None, *, scaled: bool = True, device: Dev
 
     Parameters
     ----------
-    candidates : coinfer.core.latency.Candidates
+    candidates : coinfer.core.latency.Candidates or LookupTable
         The lookup tables (:func:`coinfer.core.latency.load_candidates`): records, their
-        network's width and activations, the preset's threshold.
+        network's width and activations, the preset's threshold; or one table (e.g. the sweep's,
+        as ``python -m coinfer figure latency-vs-rate`` passes it).
     ax : matplotlib Axes, optional
         Where to draw; default a new 7.5 x 4.8 in figure (6.5 x 3.6 unscaled).
     scaled : bool
@@ -236,6 +237,7 @@ def fig_latency_vs_rate(candidates, ax=None, *, scaled: bool = True, device: Dev
     """
     import matplotlib.pyplot as plt
 
+    candidates = _as_candidates(candidates)
     default_device, default_server = fig4_hardware(candidates, scaled)
     device, server = device or default_device, server or default_server
     threshold = candidates.threshold() if threshold is None else threshold
@@ -281,6 +283,20 @@ def fig_latency_vs_rate(candidates, ax=None, *, scaled: bool = True, device: Dev
         ax.figure.subplots_adjust(bottom=0.13 + 0.025 * len(lines))
         ax.figure.text(0.01, 0.005, "\n".join(lines), fontsize=7, color="0.35", ha="left", va="bottom")
     return ax.figure
+
+
+def _as_candidates(table):
+    """A :class:`~coinfer.core.latency.Candidates` for one lookup table (its preset's network)."""
+    from coinfer.config import get_preset
+    from coinfer.core.latency import Candidates, split_activations
+    from coinfer.core.network import resnet18
+
+    if isinstance(table, Candidates):
+        return table
+    preset = get_preset(table.provenance.preset)
+    return Candidates(records=list(table.records), activations=split_activations(resnet18(width=preset.width)),
+                      width=preset.width, preset=preset.name, accuracy_drop=preset.accuracy_drop,
+                      sources=[table.provenance.describe()])
 
 
 def fig4_hardware(candidates, scaled: bool = True) -> tuple[DeviceSpec, ServerSpec]:
