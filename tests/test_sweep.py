@@ -141,7 +141,7 @@ def _table(rows):
 
 
 def test_pareto_front_keeps_only_undominated_points():
-    from coinfer.views.figures import pareto_front
+    from coinfer.views.tradeoff import pareto_front
 
     points = [(5, 5), (1, 10), (2, 2), (3, 1), (2, 3), (10, 1), (2, 2)]
     assert pareto_front(points) == [1, 2, 3]
@@ -149,7 +149,7 @@ def test_pareto_front_keeps_only_undominated_points():
 
 
 def test_dominance_check_names_the_baseline_points_the_framework_does_not_beat(capsys):
-    from coinfer.views.figures import accuracy_threshold, dominance_check, plot_tradeoff
+    from coinfer.views.tradeoff import accuracy_threshold, dominance_check, plot_tradeoff
 
     table = _table([
         ("png", "input", 0.90, 0, 4000, "png"),
