@@ -170,8 +170,8 @@ def fig_pruning_results(table, ax=None, threshold: float | None = None):
     ax : sequence of three matplotlib Axes, optional
         Draw here; a new figure is made otherwise.
     threshold : float, optional
-        The accuracy threshold (a fraction) drawn as a dashed line; default the table's
-        (:func:`coinfer.results.table_threshold`).
+        The accuracy threshold (a fraction) drawn as a dashed line; default the unpruned
+        network's accuracy minus the preset's ``accuracy_drop`` points.
 
     Returns
     -------
