@@ -256,7 +256,8 @@ def _original_table(args: argparse.Namespace) -> int:
 def _jscc(args: argparse.Namespace) -> int:
     import torch
 
-    from coinfer.core.jscc import FIG5_METHODS, fig5_rows, mismatch_grid, run_jscc
+    from coinfer.core.jscc import run_jscc
+    from coinfer.views.jscc import fig5_rows, mismatch_grid
     from coinfer.paths import results_dir
     from coinfer.config import get_preset
 

@@ -8,6 +8,7 @@ import torch
 
 from coinfer.core import channel as ch
 from coinfer.core import jscc as jscc
+from coinfer.views import jscc as jscc_views
 from coinfer.core.network import resnet18, split
 
 
@@ -152,8 +153,8 @@ def test_run_jscc_pipeline(tmp_path, monkeypatch):
                        snrs_db=(0.0, 20.0), flip_rates=(0.0, 0.1), awgn_code_sizes=(2, 4),
                        bsc_code_sizes=(4, 8), mismatch_snrs_db=(0.0, 20.0), mismatch_flip_rates=(0.0, 0.1))
     table = jscc.run_jscc("quick", settings, checkpoints=tmp_path, log=lambda m: None)
-    rows = jscc.fig5_rows(table)
-    assert {r["method"] for r in rows} == set(jscc.FIG5_METHODS)
+    rows = jscc_views.fig5_rows(table)
+    assert {r["method"] for r in rows} == set(jscc_views.FIG5_METHODS)
     own = [r for r in rows if r["method"] == "learned-source-coding+capacity" and r["kind"] == "bsc"]
     assert own[0]["bits_per_image"] in settings.bsc_code_sizes      # the p = 0 binary code, k bits
     for r in rows:
@@ -163,7 +164,7 @@ def test_run_jscc_pipeline(tmp_path, monkeypatch):
             assert r["channel_uses"] == pytest.approx(ch.bsc_channel_uses(r["bits_per_image"], r["value"]))
     png = [r for r in rows if r["method"] == "png+capacity" and r["kind"] == "awgn"]
     assert png[0]["latency_s"] > png[1]["latency_s"]                          # higher SNR, faster
-    trained, tests, grid = jscc.mismatch_grid(table, "bsc")
+    trained, tests, grid = jscc_views.mismatch_grid(table, "bsc")
     assert trained == ["bsc:0", "bsc:0.1", "bsc:0..0.1"] and tests == [0.0, 0.1]
     assert not any(math.isnan(a) for a in grid.ravel())
     path = table.save(tmp_path / "jscc.json")
@@ -171,18 +172,18 @@ def test_run_jscc_pipeline(tmp_path, monkeypatch):
     assert len(load_table(path).records) == len(table.records)
 
     # the chapter's explorers: readouts follow the capacity formulas, twins are self-contained HTML
-    data = jscc.explorer_data(table)
+    data = jscc_views.explorer_data(table)
     lsc = next(s for s in data["separate"] if s["method"] == "learned-source-coding+capacity")
-    out = jscc.awgn_readout(data, 10.0, 2e6)
+    out = jscc_views.awgn_readout(data, 10.0, 2e6)
     assert out["latency"]["learned-source-coding+capacity"] == pytest.approx(lsc["bits"] / (2e6 * math.log2(11)))
     trained_at = out["jscc"]["value"]
     assert trained_at == 0.0                                     # highest trained SNR not above 10 dB
     assert out["latency"]["framework-jscc"] == pytest.approx(out["jscc"]["k"] / 4e6)
-    assert jscc.awgn_readout(data, -3.0, 1e6)["latency"]["framework-jscc"] == math.inf
-    b = jscc.bsc_readout(data, 0.05)
+    assert jscc_views.awgn_readout(data, -3.0, 1e6)["latency"]["framework-jscc"] == math.inf
+    b = jscc_views.bsc_readout(data, 0.05)
     assert b["jscc"]["value"] == 0.1 and b["uses"]["png+capacity"] > b["uses"]["learned-source-coding+capacity"]
-    for twin in (jscc.awgn_twin(table), jscc.bsc_twin(table)):
+    for twin in (jscc_views.awgn_twin(table), jscc_views.bsc_twin(table)):
         html = twin._repr_html_()
         assert 'type="range"' in html and "<script" in html and "http" not in html.replace("http://www.w3.org", "")
-    rows = jscc.fig5_rows(table)
+    rows = jscc_views.fig5_rows(table)
     assert all(r["finite_uses"] >= math.floor(r["channel_uses"]) for r in rows if r["method"] != "framework-jscc")

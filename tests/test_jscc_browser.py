@@ -1,8 +1,8 @@
 """Chapter 4's kernel-free SNR and p explorers, driven in headless Chromium in the built book
 (``make book`` first; ``$COINFER_BOOK_HTML`` points elsewhere than ``_build/html``).
 
-The twins compute in JavaScript what :func:`coinfer.core.jscc.awgn_readout` and
-:func:`coinfer.core.jscc.bsc_readout` compute in Python; these tests move the sliders and compare."""
+The twins compute in JavaScript what :func:`coinfer.views.jscc.awgn_readout` and
+:func:`coinfer.views.jscc.bsc_readout` compute in Python; these tests move the sliders and compare."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 
 from browser_support import ROOT, chapter_page, open_page
 from coinfer.core import channel as ch
-from coinfer.core.jscc import BANDWIDTH_SLIDER_MHZ, FLIP_SLIDER, SNR_SLIDER_DB, awgn_readout, bsc_readout, explorer_data
+from coinfer.views.jscc import BANDWIDTH_SLIDER_MHZ, FLIP_SLIDER, SNR_SLIDER_DB, awgn_readout, bsc_readout, explorer_data
 from coinfer.results import load_table
 
 pytestmark = pytest.mark.browser

@@ -1,0 +1,311 @@
+"""Chapter 4's figures and explorers: Fig. 5 (latency / channel uses per scheme), the robustness grid,
+and the SNR / bandwidth / flip-rate explorers, drawn from a JSCC lookup table
+(written by the experiment behind ``python -m coinfer jscc``)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from coinfer.core import channel as ch
+from coinfer.core.jscc import FINITE_BLOCK_ERROR, finite_length_uses
+
+# ----------------------------------------------------------------------------- Fig. 5
+
+
+def fig5_rows(table, finite_error_prob: float = FINITE_BLOCK_ERROR) -> list[dict]:
+    """Both panels of Fig. 5 from a JSCC lookup table, one row per (method, channel).
+
+    Each row: ``method``, ``kind`` (awgn/bsc), ``value`` (SNR dB or p), ``accuracy``,
+    ``channel_uses`` (real uses for AWGN, binary uses for the BSC), ``latency_s`` (AWGN only),
+    ``bits_per_image`` (the source bits, separate schemes; ``None`` for JSCC), ``meets_threshold``,
+    and for the separate schemes ``finite_uses`` / ``finite_latency_s``: the same payload with a code of
+    finite length at block error ``finite_error_prob`` (:func:`finite_length_uses`).
+    """
+    rows = []
+    for r in table.records:
+        if r.method not in FIG5_METHODS or r.channel == "noiseless":
+            continue
+        kind, value = ch.parse_channel(r.channel)
+        row = {"method": r.method, "kind": kind, "value": value, "accuracy": r.accuracy,
+               "channel_uses": r.extra.get("channel_uses"), "latency_s": r.extra.get("latency_s"),
+               "bits_per_image": None if r.method == "framework-jscc" else r.bits_per_image,
+               "code_size": r.code_size, "meets_threshold": r.extra.get("meets_threshold", True),
+               "finite_uses": None, "finite_latency_s": None}
+        if r.method != "framework-jscc":
+            row["finite_uses"] = finite_length_uses(r.bits_per_image, kind, value, finite_error_prob)
+            if kind == "awgn":
+                row["finite_latency_s"] = ch.awgn_airtime_s(row["finite_uses"], r.extra.get("bandwidth_hz", 1e6))
+        rows.append(row)
+    return sorted(rows, key=lambda row: (row["kind"], FIG5_METHODS.index(row["method"]), row["value"]))
+
+
+#: The four curves of Fig. 5, in legend order.
+FIG5_METHODS = ("framework-jscc", "learned-source-coding+capacity", "original-huffman+capacity", "png+capacity")
+FIG5_LABELS = {
+    "framework-jscc": "JSCC (learned, through the channel)",
+    "learned-source-coding+capacity": "learned source coding + capacity-achieving code",
+    "original-huffman+capacity": "original feature (8-bit Huffman) at capacity",
+    "png+capacity": "input image (PNG) at capacity",
+}
+
+
+def mismatch_grid(table, kind: str) -> tuple[list[str], list[float], np.ndarray]:
+    """The robustness grid: rows = how it was trained, columns = test SNR (dB) or p, values = accuracy."""
+    records = [r for r in table.records if r.method == "framework-jscc-mismatch" and r.channel.startswith(kind)]
+    trained = sorted({r.extra["train_channel"] for r in records}, key=_train_sort_key)
+    tests = sorted({ch.parse_channel(r.channel)[1] for r in records})
+    grid = np.full((len(trained), len(tests)), np.nan)
+    for r in records:
+        grid[trained.index(r.extra["train_channel"]), tests.index(ch.parse_channel(r.channel)[1])] = r.accuracy
+    return trained, tests, grid
+
+
+def _train_sort_key(name: str):
+    spec = name.split(":", 1)[1]
+    return (1, 0.0) if ".." in spec else (0, float(spec))
+
+
+def plot_fig5(table, axes=None):
+    """Fig. 5 (a) latency vs SNR over AWGN at W and (b) channel uses vs p over a BSC, from ``table``."""
+    import matplotlib.pyplot as plt
+
+    if axes is None:
+        _, axes = plt.subplots(1, 2, figsize=(12, 4.2))
+    rows = fig5_rows(table)
+    styles = {"framework-jscc": "o-", "learned-source-coding+capacity": "s--",
+              "original-huffman+capacity": "^:", "png+capacity": "d-."}
+    for ax, kind in zip(axes, ("awgn", "bsc")):
+        for method in FIG5_METHODS:
+            pts = [r for r in rows if r["method"] == method and r["kind"] == kind
+                   and math.isfinite(r["latency_s" if kind == "awgn" else "channel_uses"] or math.nan)]
+            if not pts:
+                continue
+            xs = [r["value"] for r in pts]
+            ys = [r["latency_s"] * 1e6 if kind == "awgn" else r["channel_uses"] for r in pts]
+            ax.plot(xs, ys, styles[method], color=_COLORS[method], label=FIG5_LABELS[method])
+            if method == "framework-jscc":
+                for r, x, y in zip(pts, xs, ys):
+                    mark = "" if r["meets_threshold"] else " (below threshold)"
+                    ax.annotate(f"k={r['channel_uses']:g}\n{100 * r['accuracy']:.1f}%{mark}", (x, y),
+                                textcoords="offset points", xytext=(0, 6), ha="center", fontsize=7,
+                                bbox={"boxstyle": "round,pad=0.1", "fc": "white", "ec": "none", "alpha": 0.8})
+        finite = [r for r in rows if r["method"] == "learned-source-coding+capacity" and r["kind"] == kind]
+        if finite:
+            ax.plot([r["value"] for r in finite],
+                    [r["finite_latency_s"] * 1e6 if kind == "awgn" else r["finite_uses"] for r in finite],
+                    "s:", color=_COLORS["learned-source-coding+capacity"], alpha=0.6, markerfacecolor="none",
+                    label=f"learned source coding + best finite-length code (block error {FINITE_BLOCK_ERROR:g})")
+        ax.set_yscale("log")
+        ax.grid(True, which="both", alpha=0.3)
+    axes[0].set_xlabel("SNR per real dimension (dB)")
+    axes[0].set_ylabel("communication latency per image (µs)")
+    bw = table.records[0].extra.get("bandwidth_hz", 1e6) if table.records else 1e6
+    axes[0].set_title(f"(a) AWGN, W = {bw / 1e6:g} MHz")
+    axes[1].set_xlabel("bit flip probability p")
+    axes[1].set_ylabel("channel uses per image")
+    axes[1].set_title("(b) binary symmetric channel")
+    axes[1].legend(fontsize=8)
+    return axes
+
+
+# ----------------------------------------------------------------------------- explorers (chapter 4)
+
+
+def explorer_data(table) -> dict:
+    """The JSON-able numbers behind the chapter's SNR and p explorers, from a JSCC table.
+
+    ``separate``: per separate scheme its source bits per image; ``jscc_awgn`` / ``jscc_bsc``: the JSCC
+    operating points (trained value, channel uses ``k``, accuracy), sorted from noisiest.
+    """
+    rows = fig5_rows(table)
+    separate = {}
+    for r in rows:
+        if r["method"] != "framework-jscc":
+            separate[r["method"]] = {"label": FIG5_LABELS[r["method"]], "bits": r["bits_per_image"]}
+    jscc_points = {kind: sorted(({"value": r["value"], "k": r["channel_uses"], "accuracy": r["accuracy"],
+                                  "meets": bool(r["meets_threshold"])}
+                                 for r in rows if r["method"] == "framework-jscc" and r["kind"] == kind),
+                                key=lambda p: p["value"])
+                   for kind in ("awgn", "bsc")}
+    bandwidth = next((r.extra["bandwidth_hz"] for r in table.records if "bandwidth_hz" in r.extra), 1e6)
+    threshold = next((r.extra["threshold"] for r in table.records if "threshold" in r.extra), None)
+    return {"separate": [dict(method=m, **v) for m, v in separate.items()],
+            "jscc_awgn": jscc_points["awgn"], "jscc_bsc": jscc_points["bsc"],
+            "bandwidth_hz": bandwidth, "threshold": threshold}
+
+
+def _jscc_at(points: list[dict], value: float, kind: str) -> dict | None:
+    """The JSCC point trained for the noisiest channel no worse than ``value`` (conservative)."""
+    usable = [p for p in points if (p["value"] <= value if kind == "awgn" else p["value"] >= value)]
+    if not usable:
+        return None
+    return max(usable, key=lambda p: p["value"]) if kind == "awgn" else min(usable, key=lambda p: p["value"])
+
+
+def awgn_readout(data: dict, snr_db: float, bandwidth_hz: float) -> dict:
+    """What the AWGN explorers show at ``snr_db`` and ``bandwidth_hz``: capacity and each scheme's latency.
+
+    Separate schemes: ``bits / (W log2(1 + SNR))``. JSCC: ``k / (2W)`` for the point trained at the
+    highest SNR not above ``snr_db`` (a code trained for a noisier channel, used on a cleaner one).
+    Returns seconds (``latency``), and the capacity per real use and per second.
+    """
+    out = {"capacity_per_use": ch.awgn_capacity_per_real_use(snr_db),
+           "capacity_bps": ch.awgn_capacity_bps(snr_db, bandwidth_hz), "latency": {}}
+    for s in data["separate"]:
+        out["latency"][s["method"]] = ch.capacity_airtime_s(s["bits"], snr_db, bandwidth_hz)
+    point = _jscc_at(data["jscc_awgn"], snr_db, "awgn")
+    out["jscc"] = point
+    out["latency"]["framework-jscc"] = ch.awgn_airtime_s(point["k"], bandwidth_hz) if point else math.inf
+    return out
+
+
+def bsc_readout(data: dict, p: float) -> dict:
+    """What the BSC explorers show at flip rate ``p``: capacity and channel uses per image per scheme."""
+    out = {"capacity": ch.bsc_capacity(p), "uses": {}}
+    for s in data["separate"]:
+        out["uses"][s["method"]] = ch.bsc_channel_uses(s["bits"], p)
+    point = _jscc_at(data["jscc_bsc"], p, "bsc")
+    out["jscc"] = point
+    out["uses"]["framework-jscc"] = point["k"] if point else math.inf
+    return out
+
+
+_COLORS = {"framework-jscc": "#d62728", "learned-source-coding+capacity": "#1f77b4",
+           "original-huffman+capacity": "#2ca02c", "png+capacity": "#7f7f7f"}
+
+_AWGN_RENDER = r"""function (data, state, util) {
+  var snr = state.snr, W = state.bw * 1e6, lin = Math.pow(10, snr / 10);
+  function time(t) { return !isFinite(t) ? "inf" : (t < 1e-3 ? util.fixed(t * 1e6, 2) + " \u00b5s" : util.seconds(t)); }
+  var cUse = 0.5 * Math.log2(1 + lin), cBps = 2 * W * cUse;
+  var text = {cap: util.fixed(cUse, 3) + " bit per real use, " + util.si(cBps, "bit/s")};
+  var series = [], highlight = [];
+  data.separate.forEach(function (s) {
+    var pts = data.grid.map(function (x) { return [x, 1e6 * s.bits / (2 * W * 0.5 * Math.log2(1 + Math.pow(10, x / 10)))]; });
+    series.push({label: s.label, points: pts, color: data.colors[s.method], line: true, marker: "none"});
+    var t = s.bits / cBps;
+    text[s.method.replace(/[^a-z]/g, "_")] = time(t) + " (" + util.fixed(s.bits, 1) + " bits)";
+    highlight.push({x: snr, y: 1e6 * t, color: data.colors[s.method]});
+  });
+  var usable = data.jscc_awgn.filter(function (p) { return p.value <= snr; });
+  var jpts = data.jscc_awgn.map(function (p) { return [p.value, 1e6 * p.k / (2 * W)]; });
+  series.push({label: "JSCC (trained points)", points: jpts, color: data.colors["framework-jscc"], line: true});
+  if (usable.length) {
+    var p = usable[usable.length - 1], t = p.k / (2 * W);
+    text.jscc = time(t) + " (k = " + p.k + " real uses, trained at " + p.value + " dB, accuracy " +
+      util.fixed(100 * p.accuracy, 1) + "%)";
+    highlight.push({x: snr, y: 1e6 * t, color: data.colors["framework-jscc"], marker: "star", label: "JSCC"});
+  } else {
+    text.jscc = "no JSCC code trained for a channel this noisy";
+  }
+  return {text: text, plot: {series: series, highlight: highlight, vlines: [{x: snr, color: "#999", dash: "3 3"}]}};
+}"""
+
+_BSC_RENDER = r"""function (data, state, util) {
+  var p = state.p;
+  function h2(q) { return q <= 0 ? 0 : (q >= 0.5 ? 1 : -q * Math.log2(q) - (1 - q) * Math.log2(1 - q)); }
+  var cap = 1 - h2(p);
+  var text = {cap: util.fixed(cap, 4) + " bit per channel use"};
+  var series = [], highlight = [];
+  data.separate.forEach(function (s) {
+    var pts = data.grid.map(function (x) { return [x, s.bits / (1 - h2(x))]; });
+    series.push({label: s.label, points: pts, color: data.colors[s.method], line: true, marker: "none"});
+    var u = cap > 0 ? s.bits / cap : Infinity;
+    text[s.method.replace(/[^a-z]/g, "_")] = util.fixed(u, 1) + " uses (" + util.fixed(s.bits, 1) + " bits)";
+    highlight.push({x: p, y: u, color: data.colors[s.method]});
+  });
+  var usable = data.jscc_bsc.filter(function (q) { return q.value >= p; });
+  series.push({label: "JSCC (trained points)", points: data.jscc_bsc.map(function (q) { return [q.value, q.k]; }),
+               color: data.colors["framework-jscc"], line: true});
+  if (usable.length) {
+    var q = usable[0];
+    text.jscc = q.k + " uses (trained at p = " + q.value + ", accuracy " + util.fixed(100 * q.accuracy, 1) + "%)";
+    highlight.push({x: p, y: q.k, color: data.colors["framework-jscc"], marker: "star", label: "JSCC"});
+  } else {
+    text.jscc = "no JSCC code trained for a channel this noisy";
+  }
+  return {text: text, plot: {series: series, highlight: highlight, vlines: [{x: p, color: "#999", dash: "3 3"}]}};
+}"""
+
+
+def _readout_name(method: str) -> str:
+    return "".join(c if "a" <= c <= "z" else "_" for c in method)
+
+
+SNR_SLIDER_DB = tuple(float(x) for x in range(-5, 26))
+FLIP_SLIDER = (0.0, 0.001, 0.002, 0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.125, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4)
+BANDWIDTH_SLIDER_MHZ = (0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0)
+
+
+def awgn_twin(table, snr_db: float = 10.0, bandwidth_mhz: float = 1.0):
+    """Kernel-free explorer of panel (a): sliders over SNR (dB) and bandwidth W (MHz)."""
+    from coinfer.views.explorer import Plot, Slider, static_explorer
+
+    data = {**explorer_data(table), "grid": list(SNR_SLIDER_DB), "colors": _COLORS}
+    readouts = [("cap", "capacity")] + [(_readout_name(s["method"]), s["label"]) for s in data["separate"]]
+    readouts.append(("jscc", "JSCC (learned, through the channel)"))
+    return static_explorer(
+        data=data, render=_AWGN_RENDER, readouts=readouts,
+        sliders=[Slider("snr", "SNR per real dimension (dB)", SNR_SLIDER_DB, value=float(snr_db)),
+                 Slider("bw", "bandwidth W (MHz)", BANDWIDTH_SLIDER_MHZ, value=float(bandwidth_mhz))],
+        plot=Plot(xlabel="SNR (dB)", ylabel="latency per image (µs)", logy=True),
+        title="AWGN: communication latency per image (runs in the page, no kernel)",
+        note=("Separate schemes at the Shannon capacity W log2(1 + SNR); JSCC sends k real symbols, 2W per "
+              "second. JSCC readout: the code trained at the highest SNR not above the slider's."))
+
+
+def bsc_twin(table, p: float = 0.05):
+    """Kernel-free explorer of panel (b): a slider over the bit flip probability p."""
+    from coinfer.views.explorer import Plot, Slider, static_explorer
+
+    data = {**explorer_data(table), "grid": [x for x in FLIP_SLIDER], "colors": _COLORS}
+    readouts = [("cap", "capacity 1 - H2(p)")] + [(_readout_name(s["method"]), s["label"]) for s in data["separate"]]
+    readouts.append(("jscc", "JSCC (learned, through the channel)"))
+    return static_explorer(
+        data=data, render=_BSC_RENDER, readouts=readouts,
+        sliders=[Slider("p", "bit flip probability p", FLIP_SLIDER, value=p)],
+        plot=Plot(xlabel="bit flip probability p", ylabel="channel uses per image", logy=True),
+        title="BSC: channel uses per image (runs in the page, no kernel)",
+        note=("Separate schemes: bits / (1 - H2(p)) channel uses with an ideal channel code; JSCC sends k bits. "
+              "JSCC readout: the code trained at the lowest p not below the slider's."))
+
+
+def channel_explorer(table, snr_db: float = 10.0, bandwidth_mhz: float = 1.0, p: float = 0.05):
+    """ipywidgets explorer (Jupyter/Colab): SNR, bandwidth and p sliders over both panels of Fig. 5.
+
+    Calls :func:`awgn_readout` and :func:`bsc_readout` live; needs a kernel (the static book uses
+    :func:`awgn_twin` and :func:`bsc_twin`).
+    """
+    import html as _html
+
+    import ipywidgets as w
+
+    data = explorer_data(table)
+    style, layout = {"description_width": "170px"}, w.Layout(width="520px")
+    snr = w.FloatSlider(value=snr_db, min=-5, max=25, step=0.5, description="SNR (dB)", style=style, layout=layout)
+    bw = w.SelectionSlider(options=list(BANDWIDTH_SLIDER_MHZ), value=bandwidth_mhz, description="bandwidth W (MHz)",
+                           style=style, layout=layout)
+    flip = w.FloatSlider(value=p, min=0.0, max=0.45, step=0.005, readout_format=".3f",
+                         description="flip probability p", style=style, layout=layout)
+    shown = w.HTML()
+
+    def fmt_s(t):
+        if not math.isfinite(t):
+            return "inf"
+        return f"{t * 1e6:,.2f} µs" if t < 1e-3 else (f"{t * 1e3:,.2f} ms" if t < 1 else f"{t:,.2f} s")
+
+    def refresh(*_):
+        a = awgn_readout(data, snr.value, bw.value * 1e6)
+        b = bsc_readout(data, flip.value)
+        rows = [("AWGN capacity", f"{a['capacity_per_use']:.3f} bit/real use, {a['capacity_bps'] / 1e6:,.3f} Mbit/s")]
+        rows += [(FIG5_LABELS[m], fmt_s(t)) for m, t in a["latency"].items()]
+        rows += [("BSC capacity", f"{b['capacity']:.4f} bit/use")]
+        rows += [(FIG5_LABELS[m], f"{u:,.1f} channel uses") for m, u in b["uses"].items()]
+        shown.value = "<table>" + "".join(f"<tr><td>{_html.escape(k)}</td><td><b>{_html.escape(v)}</b></td></tr>"
+                                          for k, v in rows) + "</table>"
+
+    for slider in (snr, bw, flip):
+        slider.observe(refresh, names="value")
+    refresh()
+    return w.VBox([snr, bw, flip, shown])
