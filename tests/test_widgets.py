@@ -234,10 +234,10 @@ def test_precomputed_explorer_calls_the_readout_once_per_state_and_stores_shared
     assert len(calls) == 6
     data = _spec(twin.html)["data"]
     assert data["sliders"] == ["a", "b"] and len(data["states"]) == 6
-    assert len(data["parts"]) == 6 + 3           # six texts, three plots (one per value of a)
-    ref = data["states"]["2,1"]                   # a = 3, b = "y"
-    assert data["parts"][ref["text"]] == {"y": "30 y"}
-    assert data["parts"][ref["plot"]]["series"][0]["points"] == [[3, 1]]
+    assert len(data["parts"]) == 6 + 3           # six readouts, three series lists (one per value of a)
+    assert data["fields"] == [["text", "y"], ["plot", "series"]]
+    text, series = data["states"]["2,1"]          # a = 3, b = "y"
+    assert data["parts"][text] == "30 y" and data["parts"][series][0]["points"] == [[3, 1]]
     assert "no precomputed output" in twin.html   # the lookup render, from static/lookup.js
 
 

@@ -475,17 +475,27 @@ def precomputed_explorer(sliders: Sequence[Slider], readout: Readout,
     if len(states) > max_states:
         raise ValueError(f"{len(states):,} slider states exceed max_states={max_states:,}; precompute fewer "
                          "values, or write a JavaScript render for static_explorer")
-    parts, index, table = [], {}, {}
+    parts, index, fields, rows = [], {}, {}, {}
+
+    def intern(value) -> int:
+        key = _json_for_script(value)
+        if key not in index:
+            index[key] = len(parts)
+            parts.append(value)
+        return index[key]
+
     for positions, state in states:
-        refs = {}
-        for name, value in _check_output(readout(state), state).items():
-            key = _json_for_script(value)
-            if key not in index:
-                index[key] = len(parts)
-                parts.append(value)
-            refs[name] = index[key]
-        table[",".join(map(str, positions))] = refs
-    data = {"sliders": [s.name for s in sliders], "parts": parts, "states": table}
+        output = _check_output(readout(state), state)
+        # a part that is a dict (text, html, plot) is stored field by field, so that a readout or a
+        # series several states share is stored once; a state is one index per (part, field)
+        row = {}
+        for name, value in output.items():
+            for field_name, v in (value.items() if isinstance(value, dict) else [(None, value)]):
+                row[fields.setdefault((name, field_name), len(fields))] = intern(v)
+        rows[",".join(map(str, positions))] = row
+    table = {key: [row.get(i, -1) for i in range(len(fields))] for key, row in rows.items()}
+    data = {"sliders": [s.name for s in sliders], "fields": [list(f) for f in fields], "parts": parts,
+            "states": table}
     return static_explorer(data, sliders, _static("lookup.js"), readouts=readouts, plot=plot, title=title,
                            note=note, element_id=element_id, bars_label=bars_label)
 
