@@ -38,7 +38,8 @@ from coinfer.views.explorer import Plot, Slider, live_explorer, precomputed_expl
 from coinfer.views.style import format_fixed, format_int, format_macs, format_seconds, hex_color, method_style
 
 __all__ = ["InputLine", "input_lines", "raw_input_line", "plot_comm_comp_plane", "add_curve", "MACS_LINTHRESH",
-           "CIFAR_RAW_BITS", "amplification_inputs", "fig_amplification",
+           "CIFAR_RAW_BITS", "amplification_inputs", "fig_amplification", "profile_frame", "PROFILE_FORMATS",
+           "paper_macs_frame", "AUTHORS_MMACS", "input_size_summary",
            "rate_values_kBps", "split_point_data", "split_point_readout", "split_point_twin",
            "split_point_explorer"]
 
@@ -378,6 +379,115 @@ def fig_amplification(table=None, ax=None, *, inputs: Sequence[InputLine] | None
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
     ax.set_title("Full-width CIFAR ResNet18: every split point", fontsize=11)
     return ax.figure
+
+
+# --------------------------------------------------------------------------------------------
+# Chapter 1's tables
+# --------------------------------------------------------------------------------------------
+
+#: How :func:`profile_frame`'s columns are shown (``frame.style.format(PROFILE_FORMATS)``).
+PROFILE_FORMATS = {"device MMACs": "{:.2f}", "device params (M)": "{:.4f}", "server MMACs": "{:.2f}",
+                   "float32 bits": "{:,}", "8-bit bits": "{:,}", "float32 / CIFAR raw": "{:.2f}"}
+
+#: Cumulative MACs (millions) of the device part at s1..s5 in the authors' code (the reference notes).
+AUTHORS_MMACS = {"s1": 1.8, "s2": 152.8, "s3": 287.0, "s4": 421.2, "s5": 555.4}
+
+
+def profile_frame(rows, input_bits: float = CIFAR_RAW_BITS):
+    """Chapter 1's first table: one row per split point (MACs, parameters, feature size in bits).
+
+    Parameters
+    ----------
+    rows : list of coinfer.core.costs.SplitProfile
+        From :func:`coinfer.core.costs.profile_splits`.
+    input_bits : float
+        The raw image's bits, for the last column (float32 feature over raw image).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by split point; show it with ``.style.format(PROFILE_FORMATS)``.
+
+    Examples
+    --------
+    >>> from coinfer.core.network import resnet18
+    >>> from coinfer.core.costs import profile_splits
+    >>> from coinfer.views.amplification import profile_frame
+    >>> profile_frame(profile_splits(resnet18(width=1.0))).loc["layer2.1", "float32 / CIFAR raw"]
+    np.float64(42.666666666666664)
+    """
+    import pandas as pd
+
+    return pd.DataFrame([{
+        "split point": r.point, "paper": r.paper_name, "device MMACs": r.device_macs / 1e6,
+        "device params (M)": r.device_params / 1e6, "server MMACs": r.server_macs / 1e6,
+        "feature shape": "x".join(map(str, r.feature_shape)), "float32 bits": r.feature_bits_float32,
+        "8-bit bits": r.feature_bits_8bit, "float32 / CIFAR raw": r.feature_bits_float32 / input_bits,
+    } for r in rows]).set_index("split point")
+
+
+def paper_macs_frame(rows, net):
+    """The device part's MACs at the paper's split points, counted three ways: thop (coinfer's
+    count, batch normalizations included), PyTorch's ``FlopCounterMode`` and the authors' code.
+
+    Parameters
+    ----------
+    rows : list of coinfer.core.costs.SplitProfile
+        From :func:`coinfer.core.costs.profile_splits` of ``net``.
+    net : torch.nn.Module
+        The network ``rows`` profile (split here at each paper split point).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by the paper's names s1..s5.
+
+    Examples
+    --------
+    >>> from coinfer.core.network import resnet18
+    >>> from coinfer.core.costs import profile_splits
+    >>> from coinfer.views.amplification import paper_macs_frame
+    >>> net = resnet18(width=1.0)
+    >>> paper_macs_frame(profile_splits(net), net).loc["s5", "authors' code MMACs"]
+    np.float64(555.4)
+    """
+    import pandas as pd
+
+    from coinfer.core.costs import flop_counter_macs
+    from coinfer.core.network import split
+
+    paper_rows = [r for r in rows if r.point in PAPER_SPLIT_POINTS]
+    torch_macs = {r.point: flop_counter_macs(split(net, r.point)[0], (3, 32, 32)) for r in paper_rows}
+    return pd.DataFrame([{"paper": r.paper_name, "split point": r.point,
+                          "thop MMACs": round(r.device_macs / 1e6, 2),
+                          "PyTorch counter MMACs": round(torch_macs[r.point] / 1e6, 2),
+                          "authors' code MMACs": AUTHORS_MMACS[r.paper_name],
+                          "feature": "x".join(map(str, r.feature_shape))} for r in paper_rows]).set_index("paper")
+
+
+def input_size_summary(size) -> str:
+    """Two lines on a measured input size: the images, their raw and mean PNG bits.
+
+    Parameters
+    ----------
+    size : coinfer.core.costs.InputSize
+        From :func:`coinfer.core.costs.input_size`.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> from coinfer.core.costs import InputSize
+    >>> from coinfer.views.amplification import input_size_summary
+    >>> print(input_size_summary(InputSize("fashion-mnist", (28, 28), 6272, 4064.0, 600.0, 1000)))
+    Fashion-MNIST, first 1,000 test images, 28x28 uint8:
+      raw 6,272 bits, PNG mean 4,064 bits (std 600)
+    """
+    name = _DATASET_NAMES.get(size.dataset, size.dataset)
+    return (f"{name}, first {size.images:,} test images, {'x'.join(map(str, size.image_shape))} uint8:\n"
+            f"  raw {size.raw_bits:,} bits, PNG mean {size.png_bits_mean:,.0f} bits (std {size.png_bits_std:,.0f})")
 
 
 # --------------------------------------------------------------------------------------------

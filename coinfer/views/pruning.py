@@ -28,7 +28,7 @@ from coinfer.core.network import SPLIT_POINTS
 from coinfer.views.explorer import Plot, Slider, live_explorer, precomputed_explorer
 from coinfer.views.style import format_fixed, format_int, hex_color, method_style
 
-__all__ = ["pruning_records", "fig_channel_norms", "fig_schedule", "fig_pruning_results", "fig_pruning_plane",
+__all__ = ["pruning_records", "channel_groups_frame", "pruning_frame", "PRUNING_FORMATS", "fig_channel_norms", "fig_schedule", "fig_pruning_results", "fig_pruning_plane",
            "pruning_summary", "pruning_data", "pruning_twin", "pruning_explorer"]
 
 _IMAGE = {"fashion-mnist": ((28, 28), "Fashion-MNIST image 28x28"),
@@ -65,6 +65,75 @@ def _splits(records) -> list[str]:
 def _baseline_accuracy(records) -> float:
     """The unpruned network's test accuracy: the records at sparsity 0 are the baseline checkpoint."""
     return next(r.accuracy for r in records if r.sparsity == 0)
+
+
+def channel_groups_frame(layout):
+    """The channel groups of a device part (which channels must be pruned together), one row each.
+
+    Parameters
+    ----------
+    layout : coinfer.core.pruning.DeviceLayout
+        From :func:`coinfer.core.pruning.device_layout`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by group: its channels, whether it is a residual stream, whether it is sent, and
+        the convolutions writing it.
+
+    Examples
+    --------
+    >>> from coinfer.core.network import resnet18, split
+    >>> from coinfer.core.pruning import device_layout
+    >>> from coinfer.views.pruning import channel_groups_frame
+    >>> frame = channel_groups_frame(device_layout(split(resnet18(width=1.0), "layer2.1")[0]))
+    >>> frame.loc["layer2_0", "sent to the server"]
+    'yes (activation pruning)'
+    """
+    import pandas as pd
+
+    return pd.DataFrame([{"group": g.name, "channels": g.channels,
+                          "kind": "residual stream" if g.coupled else "free",
+                          "sent to the server": "yes (activation pruning)" if g.is_output else "",
+                          "convolutions writing it": ", ".join(g.members)} for g in layout.groups]).set_index("group")
+
+
+#: How :func:`pruning_frame`'s columns are shown (``frame.style.format(PRUNING_FORMATS)``).
+PRUNING_FORMATS = {"accuracy (%)": "{:.2f}", "device MACs (M)": "{:.3f}", "device params (k)": "{:.2f}",
+                   "float32 bits": "{:,}", "8-bit bits": "{:,}", "server MACs (M)": "{:.3f}"}
+
+
+def pruning_frame(records):
+    """Chapter 2's results table: one row per (split point, sparsity).
+
+    Parameters
+    ----------
+    records : sequence of coinfer.results.Record
+        Pruned configurations (:func:`pruning_records`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by split point and sparsity: accuracy (%), device MACs (M) and parameters (k), the
+        feature's shape and bits (float32, 8-bit), server MACs (M).
+
+    Examples
+    --------
+    >>> from coinfer.paths import results_dir
+    >>> from coinfer.results import load_table
+    >>> from coinfer.views.pruning import pruning_frame, pruning_records
+    >>> frame = pruning_frame(pruning_records(load_table(results_dir() / "pruning_quick.json")))
+    >>> frame.loc[("layer2.1", 0.5), "float32 bits"]
+    np.int64(65536)
+    """
+    import pandas as pd
+
+    return pd.DataFrame([{
+        "split": r.split, "sparsity": r.sparsity, "accuracy (%)": 100 * r.accuracy,
+        "device MACs (M)": r.device_macs / 1e6, "device params (k)": r.device_params / 1e3,
+        "feature": "x".join(map(str, r.extra["feature_shape"])),
+        "float32 bits": int(r.bits_per_image), "8-bit bits": r.extra["feature_bits_8bit"],
+        "server MACs (M)": r.server_macs / 1e6} for r in records]).set_index(["split", "sparsity"])
 
 
 def fig_channel_norms(scores, masks, ax=None, groups=("layer2_1.conv1", "layer2_0")):
@@ -283,7 +352,7 @@ def fig_pruning_plane(table, ax=None, rows=None):
 
 
 def pruning_summary(table) -> list[str]:
-    """One line per split point: what the highest sparsity keeps of its MACs and bits, and its accuracy.
+    """Per split point (two lines each): what the highest sparsity keeps of its MACs and bits, and its accuracy.
 
     Parameters
     ----------
@@ -300,7 +369,8 @@ def pruning_summary(table) -> list[str]:
     >>> from coinfer.results import load_table
     >>> from coinfer.views.pruning import pruning_summary
     >>> print(pruning_summary(load_table(results_dir() / "pruning_quick.json"))[1])
-     layer2.1 at sparsity 0.75:  8.0% of the MACs, 25.0% of the bits ( 5.2 x the raw image), accuracy 77.3% (unpruned 90.5%)
+     layer2.1 at sparsity 0.75:  8.0% of the MACs, 25.0% of the bits
+              ( 5.2 x the raw image), accuracy 77.3% (unpruned 90.5%)
     """
     from coinfer.config import get_preset
 
@@ -312,8 +382,9 @@ def pruning_summary(table) -> list[str]:
         base = next(r for r in records if r.split == s and r.sparsity == 0)
         most = next(r for r in records if r.split == s and r.sparsity == top)
         lines.append(f"{s:>9} at sparsity {top:.2f}: {most.device_macs / base.device_macs:5.1%} of the MACs, "
-                     f"{most.bits_per_image / base.bits_per_image:5.1%} of the bits ({most.bits_per_image / raw_bits:4.1f} "
-                     f"x the raw image), accuracy {100 * most.accuracy:.1f}% (unpruned {100 * base.accuracy:.1f}%)")
+                     f"{most.bits_per_image / base.bits_per_image:5.1%} of the bits\n"
+                     f"{'':>9} ({most.bits_per_image / raw_bits:4.1f} x the raw image), accuracy "
+                     f"{100 * most.accuracy:.1f}% (unpruned {100 * base.accuracy:.1f}%)")
     return lines
 
 

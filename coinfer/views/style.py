@@ -18,10 +18,11 @@ Examples
 from __future__ import annotations
 
 import math
+import textwrap
 from typing import Iterable, NamedTuple
 
 __all__ = ["MethodStyle", "METHOD_STYLES", "method_style", "ordered_methods", "hex_color",
-           "format_int", "format_fixed", "format_seconds", "format_macs"]
+           "format_int", "format_fixed", "format_seconds", "format_macs", "data_note"]
 
 
 class MethodStyle(NamedTuple):
@@ -221,3 +222,33 @@ def format_macs(macs: float) -> str:
     '154.08 M MACs'
     """
     return f"{macs / 1e6:,.2f} M MACs"
+
+
+def data_note(table, extra: str = "", label: str = "Data:", width: int = 76) -> str:
+    """The line under a figure or table: where its numbers come from, wrapped to the page's width.
+
+    Parameters
+    ----------
+    table : coinfer.results.LookupTable
+        The table drawn; its provenance (dataset, preset, hardware, commit, date) is described.
+    extra : str
+        More text after the provenance (e.g. the wall time and command).
+    label : str
+        What comes first (``""`` for nothing).
+    width : int
+        Characters per line (76 fits a code cell's output at the book's default width).
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> from coinfer.paths import results_dir
+    >>> from coinfer.results import load_table
+    >>> from coinfer.views.style import data_note
+    >>> note = data_note(load_table(results_dir() / "pruning_quick.json"))
+    >>> note.startswith("Data: fashion-mnist, preset 'quick'"), max(map(len, note.splitlines())) <= 76
+    (True, True)
+    """
+    return textwrap.fill(" ".join(part for part in (label, table.provenance.describe(), extra) if part), width)

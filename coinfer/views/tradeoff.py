@@ -24,7 +24,8 @@ from coinfer.views.explorer import Plot, Slider, live_explorer, precomputed_expl
 from coinfer.views.style import hex_color, method_style
 
 __all__ = ["FIG3_METHODS", "accuracy_threshold", "pareto_front", "tradeoff_points", "dominance_check",
-           "plot_tradeoff", "fig_tradeoff", "THRESHOLD_DROPS", "tradeoff_readout",
+           "plot_tradeoff", "fig_tradeoff", "records_frame", "summary_frame", "tradeoff_facts", "THRESHOLD_DROPS",
+           "tradeoff_readout",
            "tradeoff_data", "tradeoff_summary", "tradeoff_twin", "tradeoff_explorer"]
 
 #: Fig. 3's methods in legend order (their label, colour and marker: coinfer.views.style).
@@ -142,6 +143,13 @@ def tradeoff_points(table, threshold: float | None = None) -> dict:
     return {"threshold": threshold, "methods": out}
 
 
+def _say(text: str) -> None:
+    """Print ``text`` wrapped to a code cell's output width (76 characters) at the book's default width."""
+    import textwrap
+
+    print(textwrap.fill(text, 76, subsequent_indent="    "))
+
+
 def dominance_check(table, threshold: float | None = None, verbose: bool = True) -> dict:
     """The paper's claim: no baseline point has both less device computation and fewer bits.
 
@@ -201,18 +209,18 @@ def dominance_check(table, threshold: float | None = None, verbose: bool = True)
     # another method is better in both coordinates.
     result["claim_holds"] = not result["beats_framework"]
     if verbose:
-        print(f"accuracy threshold {100 * result['threshold']:.2f}%; framework points at or above it: "
+        _say(f"accuracy threshold {100 * result['threshold']:.2f}%; framework points at or above it: "
               f"{len(framework)}")
         for method in result["total"]:
             free = result["not_dominated"][method]
-            print(f"  {method:>15}: {result['dominated'][method]} of {result['total'][method]} points at the "
+            _say(f"  {method:>15}: {result['dominated'][method]} of {result['total'][method]} points at the "
                   f"threshold dominated by a framework point"
                   + ("" if not free else "; not dominated: " + ", ".join(
                       f"{r.split} {r.code_size or ''} ({r.device_macs / 1e6:.2f} MMACs, {r.bits_per_image:,.0f} bits)"
                       for r in free))
                   + ("" if not result["above_png"][method] else
                      f" ({len(result['above_png'][method])} of them send more bits than the PNG image)"))
-        print("  claim 'no baseline point has both fewer MACs and fewer bits than a point of the framework's "
+        _say("  claim 'no baseline point has both fewer MACs and fewer bits than a point of the framework's "
               "curve': "
               + ("holds" if result["claim_holds"] else
                  f"fails for {len(result['beats_framework'])} pair(s), e.g. "
@@ -305,6 +313,134 @@ def plot_tradeoff(table, threshold: float | None = None, *, ax=None, show_all: b
         ax.figure.text(0.0, -0.02, f"Data: {table.provenance.describe()}", fontsize=8, ha="left", va="top",
                        transform=ax.transAxes)
     return ax
+
+
+def records_frame(table, threshold: float | None = None):
+    """Chapter 5's lookup table: one row per record, by method (PNG, the baselines, the framework),
+    split point and device computation.
+
+    Parameters
+    ----------
+    table : coinfer.results.LookupTable
+        A sweep table (``python -m coinfer sweep``).
+    threshold : float, optional
+        Accuracy fraction for the ``at threshold`` column; default :func:`accuracy_threshold`.
+
+    Returns
+    -------
+    pandas.DataFrame
+
+    Examples
+    --------
+    >>> from coinfer.paths import results_dir
+    >>> from coinfer.results import load_table
+    >>> from coinfer.views.tradeoff import records_frame
+    >>> frame = records_frame(load_table(results_dir() / "sweep_quick.json"))
+    >>> list(frame["method"][:2]), int(frame["at threshold"].sum())
+    (['png', 'original'], 14)
+    """
+    import pandas as pd
+
+    from coinfer.core.network import SPLIT_POINTS
+
+    threshold = accuracy_threshold(table) if threshold is None else threshold
+    frame = pd.DataFrame([{
+        "method": r.method, "split": r.split, "sparsity": r.sparsity, "code size": r.code_size,
+        "accuracy %": round(100 * r.accuracy, 2), "at threshold": r.accuracy >= threshold,
+        "device kMACs": round(r.device_macs / 1e3, 1), "device params": r.device_params,
+        "server kMACs": round(r.server_macs / 1e3, 1), "bits per image": round(r.bits_per_image, 1),
+    } for r in table.records])
+    rank = {"method": {m: i for i, m in enumerate(("png",) + FIG3_METHODS[1:] + FIG3_METHODS[:1])},
+            "split": {p: i for i, p in enumerate(SPLIT_POINTS)}}
+    frame = frame.sort_values(["method", "split", "device kMACs"],
+                              key=lambda c: c.map(rank[c.name]) if c.name in rank else c)
+    return frame.reset_index(drop=True)
+
+
+def summary_frame(points: dict):
+    """Per method: settings tried, how many reach the threshold, and the fewest MACs and bits among them.
+
+    Parameters
+    ----------
+    points : dict
+        From :func:`tradeoff_points`.
+
+    Returns
+    -------
+    pandas.DataFrame
+
+    Examples
+    --------
+    >>> from coinfer.paths import results_dir
+    >>> from coinfer.results import load_table
+    >>> from coinfer.views.tradeoff import summary_frame, tradeoff_points
+    >>> summary_frame(tradeoff_points(load_table(results_dir() / "sweep_quick.json")))["at threshold"].tolist()
+    [5, 5, 0, 3]
+    """
+    import pandas as pd
+
+    return pd.DataFrame([{
+        "method": m, "settings tried": e["tried"], "at threshold": len(e["records"]),
+        "fewest MACs at threshold": min((r.device_macs for r in e["records"]), default=None),
+        "fewest bits at threshold": min((round(r.bits_per_image, 1) for r in e["records"]), default=None),
+    } for m, e in points["methods"].items()])
+
+
+def tradeoff_facts(table, points: dict, check: dict) -> dict:
+    """The numbers chapter 5's text states (glued into it), from the table, its points at the
+    threshold and the dominance check.
+
+    Parameters
+    ----------
+    table : coinfer.results.LookupTable
+        A sweep table.
+    points : dict
+        :func:`tradeoff_points` of ``table``.
+    check : dict
+        :func:`dominance_check` of ``table``.
+
+    Returns
+    -------
+    dict
+        ``bits_ratio`` (original over framework bits at the framework's fewest-bits split point),
+        ``fw_at_threshold``, ``fw_tried``, per baseline ``<name>_above_png`` and ``<name>_n``
+        (``orig``, ``twostep``, ``bn``), ``claim_verdict``, ``undominated``, ``n_undominated``,
+        ``fw_margin_images`` (test images by which the front's least accurate point clears the threshold).
+
+    Examples
+    --------
+    >>> from coinfer.paths import results_dir
+    >>> from coinfer.results import load_table
+    >>> from coinfer.views.tradeoff import dominance_check, tradeoff_facts, tradeoff_points
+    >>> table = load_table(results_dir() / "sweep_quick.json")
+    >>> facts = tradeoff_facts(table, tradeoff_points(table), dominance_check(table, verbose=False))
+    >>> facts["claim_verdict"], facts["fw_at_threshold"], facts["fw_tried"]
+    ('holds', 5, 12)
+    """
+    fw = points["methods"]["framework"]["records"]
+    orig = points["methods"]["original"]["records"]
+    facts = {"bits_ratio": float("nan")}
+    if fw and orig:
+        best_fw = min(fw, key=lambda r: r.bits_per_image)
+        same_split = [r for r in orig if r.split == best_fw.split]
+        if same_split:
+            facts["bits_ratio"] = same_split[0].bits_per_image / best_fw.bits_per_image
+    facts["fw_at_threshold"] = len(fw)
+    facts["fw_tried"] = points["methods"]["framework"]["tried"]
+    png_bits = table.select(method="png")[0].bits_per_image
+    for name, method in [("orig", "original"), ("twostep", "2-step-pruning"), ("bn", "bottlenet++")]:
+        rows = table.select(method=method)
+        facts[f"{name}_above_png"] = sum(r.bits_per_image > png_bits for r in rows)
+        facts[f"{name}_n"] = len(rows)
+    facts["claim_verdict"] = "holds" if check["claim_holds"] else "does not hold"
+    free = [f"{m} after {r.split}" + (f" ({r.code_size})" if m != "original" else "")
+            for m, rows in check["not_dominated"].items() for r in rows]
+    facts["undominated"] = "; ".join(free) if free else "none"
+    facts["n_undominated"] = len(free)
+    front = points["methods"]["framework"]["front"]
+    margin = min(r.accuracy for r in front) - points["threshold"] if front else float("nan")
+    facts["fw_margin_images"] = round(margin * front[0].extra["test_images"]) if front else 0
+    return facts
 
 
 def fig_tradeoff(table, ax=None):
