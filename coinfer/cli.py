@@ -45,44 +45,33 @@ def _profile(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from coinfer.config import get_preset
+    from coinfer.config import get_preset, parse_overrides
     from coinfer.train import get_baseline
 
-    preset = get_preset(args.preset, **({"epochs": args.epochs} if args.epochs else {}))
+    overrides = parse_overrides(args.set)
+    if args.epochs:
+        overrides["baseline.epochs"] = args.epochs
+    preset = get_preset(args.preset, **overrides)
     _, meta = get_baseline(preset, checkpoints=args.checkpoints, retrain=args.retrain)
     print(f"baseline ({preset.name}, {preset.dataset}, width {preset.width:g}): "
           f"test accuracy {meta['test_accuracy']:.4f}, trained in {meta['wall_time_s']} s")
     return 0
 
 
-#: Configurations ``measure`` runs when none are named: the raw and 8-bit feature after stage 2, the
-#: 8-bit feature after stage 3 plain and Huffman-coded (the paper's "original network" baseline), and
-#: the raw pooled feature (paper split points s3, s3, s4, s4, s5).
-DEFAULT_SERVE_CONFIGS = ("layer2.1:float32", "layer2.1:uint8", "layer3.1:uint8", "layer3.1:huffman",
-                         "pool:float32")
-
-
-#: Learned codecs ``measure`` adds when their checkpoints exist (``python -m coinfer train-codec``).
-DEFAULT_LEARNED_CONFIGS = ("layer2.1:learned:d16-l4", "layer3.1:learned:d16-l4")
-
-
 def _serve_model(args: argparse.Namespace):
-    from coinfer.serve.server import build_configurations, codec_checkpoint_path, load_model_for, parse_spec
+    from coinfer.config import get_preset
+    from coinfer.experiments.serving import default_specs
+    from coinfer.serve.configuration import build_configurations, load_model_for
 
-    model, meta = load_model_for(args.preset, args.checkpoint)
-    specs = args.config
-    if not specs:
-        specs = list(DEFAULT_SERVE_CONFIGS)
-        for spec in DEFAULT_LEARNED_CONFIGS:
-            point, _, size = parse_spec(spec)
-            if args.checkpoint is None and codec_checkpoint_path(args.preset, point, size).exists():
-                specs.append(spec)
-    return model, meta, build_configurations(model, specs, preset=args.preset, dataset=meta.get("dataset"))
+    preset = get_preset(args.preset)
+    model, meta = load_model_for(preset.name, args.checkpoint)
+    specs = args.config or default_specs(preset, args.checkpoint)
+    return model, meta, build_configurations(model, specs, preset=preset.name, dataset=meta.get("dataset"))
 
 
 def _test_images(meta: dict, preset: str, n: int, offset: int = 0):
     from coinfer.config import get_preset
-    from coinfer.serve.server import load_test_images
+    from coinfer.serve.configuration import load_test_images
 
     if n < 1:
         raise ValueError(f"--images must be >= 1, got {n}")
@@ -120,7 +109,8 @@ def _serve(args: argparse.Namespace) -> int:
 def _device(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from coinfer.serve.server import DeviceClient, format_link_rate, parse_link_rate, summarize
+    from coinfer.serve.device import DeviceClient, summarize
+    from coinfer.serve.link import format_link_rate, parse_link_rate
 
     rate = parse_link_rate(args.rate)
     if args.threads:
@@ -154,46 +144,21 @@ def _device(args: argparse.Namespace) -> int:
 
 def _measure(args: argparse.Namespace) -> int:
     import os
-    import time
 
+    from coinfer.experiments.serving import run_measurement
     from coinfer.paths import project_root, results_dir
     from coinfer.results import write_json_atomic
-    from coinfer.serve.server import concurrency_probe, measure, parse_link_rate, save_measurements
 
-    start = time.time()
-    if args.threads:
-        import torch
-        torch.set_num_threads(args.threads)
-    _, meta, configurations = _serve_model(args)
-    rates = [parse_link_rate(r) for r in args.rates.split(",")]
-    images, labels = _test_images(meta, args.preset, args.images)
-    progress = lambda line: print(line, file=sys.stderr, flush=True)  # noqa: E731
-    server, address = None, None
+    connect = None
     if args.connect:
         host, _, port = args.connect.rpartition(":")
-        address = (host, int(port))
-    else:  # a real second process, as on two machines
-        from coinfer.serve.server import ServerProcess
-
-        serve_args = [a for spec in (c.spec for c in configurations) for a in ("--config", spec)]
-        serve_args += ["--preset", args.preset] + (["--checkpoint", args.checkpoint] if args.checkpoint else [])
-        serve_args += (["--threads", str(args.threads)] if args.threads else [])
-        serve_args += ["--max-connections", str(max(8, args.clients))]
-        server = ServerProcess(serve_args)
-        address = server.address
-    try:
-        result = measure(configurations, images, labels, rates, address=address, burst=args.burst,
-                         flops_per_s=args.flops * 1e9 if args.flops else None, progress=progress)
-        probe = None
-        if args.clients > 1:
-            probe = concurrency_probe(configurations[0], address, images[:args.probe_images], args.clients)
-    finally:
-        if server is not None:
-            result_stats = server.stop()
-    if server is not None:
-        result.server_stats = result_stats
-        if probe is not None:
-            probe["server_max_concurrent_connections"] = result_stats.get("max_concurrent_connections")
+        connect = (host, int(port))
+    run = run_measurement(args.preset, specs=args.config, checkpoint=args.checkpoint, images=args.images,
+                          rates=args.rates.split(","), burst=args.burst,
+                          flops_per_s=args.flops * 1e9 if args.flops else None, connect=connect,
+                          clients=args.clients, probe_images=args.probe_images, threads=args.threads,
+                          progress=lambda line: print(line, file=sys.stderr, flush=True))
+    result, probe = run.result, run.concurrency
     print(result.table())
     print(f"load average (1 min) of this machine: {result.load_average[0]:.1f} before, "
           f"{result.load_average[1]:.1f} after, on {os.cpu_count()} CPU cores")
@@ -207,8 +172,7 @@ def _measure(args: argparse.Namespace) -> int:
     print(f"wrote {out}")
     if args.save:
         path = results_dir() / f"serve_latency_{args.preset}.json" if args.save == "default" else args.save
-        save_measurements(path, result, configurations, meta, args.preset, time.time() - start,
-                          concurrency=probe, command="python -m coinfer " + " ".join(sys.argv[1:]))
+        run.table(command="python -m coinfer " + " ".join(sys.argv[1:])).save(path)
         print(f"wrote {path}")
     return 0
 
@@ -234,7 +198,8 @@ def _encode(args: argparse.Namespace) -> int:
 
 
 def _train_codec(args: argparse.Namespace) -> int:
-    from coinfer.serve.server import load_model_for, train_learned_codec
+    from coinfer.experiments.codecs import train_learned_codec
+    from coinfer.serve.configuration import load_model_for
 
     if args.threads:
         import torch
@@ -355,22 +320,22 @@ def _latency(args: argparse.Namespace) -> int:
 def _prune(args: argparse.Namespace) -> int:
     import torch
 
-    from coinfer.core.pruning import get_prune_config, run_pruning
+    from coinfer.config import get_preset, parse_overrides
+    from coinfer.experiments.pruning import run
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    overrides = {}
+    overrides = parse_overrides(args.set)
     if args.splits:
-        overrides["splits"] = tuple(args.splits)
+        overrides["pruning.splits"] = tuple(args.splits)
     if args.sparsities:
-        overrides["sparsities"] = tuple(args.sparsities)
+        overrides["pruning.sparsities"] = tuple(args.sparsities)
     for name in ("epochs", "train_limit", "output_sparsity"):
         if getattr(args, name) is not None:
-            overrides[name] = getattr(args, name)
-    config = get_prune_config(args.preset, **overrides)
-    table = run_pruning(args.preset, config, out=args.out, checkpoints=args.checkpoints,
-                        save_checkpoints=not args.no_checkpoints,
-                        command="python -m coinfer " + " ".join(args.argv))
+            overrides[f"pruning.{name}"] = getattr(args, name)
+    preset = get_preset(args.preset, **overrides)
+    table = run(preset, out=args.out, checkpoints=args.checkpoints, save_checkpoints=not args.no_checkpoints,
+                command="python -m coinfer " + " ".join(args.argv))
     print(f"{len(table.records)} records in {table.provenance.wall_time_s} s "
           f"({table.provenance.describe()})")
     return 0
@@ -398,21 +363,24 @@ def _regenerating_argv(argv: list[str]) -> list[str]:
 def _sweep(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from coinfer.experiments.sweep import cells, default_paths, gather, get_sweep_config, run_sweep
+    from coinfer.config import get_preset, parse_overrides, sweep_grid
+    from coinfer.experiments.sweep import cells, default_paths, gather, run
 
-    grid = args.grid or args.preset
-    config = get_sweep_config(grid)
-    paths = default_paths(args.preset, grid)
+    overrides = parse_overrides(args.set)
+    if args.grid:
+        overrides = {"sweep": sweep_grid(args.grid), **overrides}
+    preset = get_preset(args.preset, **overrides)
+    paths = default_paths(preset)
     cells_dir = Path(args.cells_dir) if args.cells_dir else paths["cells_dir"]
     table = Path(args.table) if args.table else paths["table"]
     command = "python -m coinfer " + " ".join(_regenerating_argv(args.argv))
     if args.list_cells:
-        for cell in cells(args.preset, config):
+        for cell in cells(preset):
             done = (cells_dir / f"{cell.id}.json").exists()
             print(f"{cell.id}\t{'done' if done else 'todo'}")
         return 0
     if args.gather:
-        result = gather(args.preset, config, cells_dir, table, command=command)
+        result = gather(preset, cells_dir, table, command=command)
         print(f"wrote {len(result.records)} records to {table}")
         return 0
     if args.threads:
@@ -426,9 +394,8 @@ def _sweep(args: argparse.Namespace) -> int:
         except ValueError:
             raise ValueError(f"--shard must look like 3/8 (worker 3 of 8, counting from 0), got {args.shard!r}")
         shard = (i, n)
-    result = run_sweep(args.preset, config, cells_dir=cells_dir, table=table,
-                       cache_dir=args.cache or paths["cache_dir"], only=args.cell, shard=shard, command=command,
-                       progress=not args.no_progress)
+    result = run(preset, cells_dir=cells_dir, table=table, cache_dir=args.cache or paths["cache_dir"],
+                 only=args.cell, shard=shard, command=command, progress=not args.no_progress)
     if result is None:
         print("some cells are not finished yet; run the sweep again (or --gather once all are done)")
     return 0
@@ -455,6 +422,10 @@ def build_parser() -> argparse.ArgumentParser:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
 
+    def set_arg(p):
+        p.add_argument("--set", action="append", default=None, metavar="NAME=VALUE",
+                       help="override a preset setting by its dotted name, e.g. pruning.epochs=2 (repeatable)")
+
     p = commands.add_parser("profile", help="per split point: device/server MACs, parameters, feature size")
     p.add_argument("--width", type=float, default=1.0, help="width multiplier (1.0: the paper's network)")
     p.add_argument("--dataset", choices=["cifar10", "fashion-mnist"], default=None,
@@ -468,6 +439,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=int, default=None, help="override the preset's epochs")
     p.add_argument("--checkpoints", default=None, help="checkpoint folder (default: data/checkpoints)")
     p.add_argument("--retrain", action="store_true", help="train even if a checkpoint exists")
+    set_arg(p)
     p.set_defaults(func=_train)
 
     def model_args(p, many: bool):
@@ -476,7 +448,7 @@ def build_parser() -> argparse.ArgumentParser:
         if many:
             p.add_argument("--config", action="append", default=None, metavar="SPLIT:CODEC",
                            help="configuration to run, e.g. layer2.1:uint8 or s3:float32; repeat for several "
-                                f"(default: {' '.join(DEFAULT_SERVE_CONFIGS)})")
+                                "(default: the serving table's, coinfer.experiments.serving.DEFAULT_SERVE_CONFIGS)")
         else:
             p.add_argument("--config", required=True, metavar="SPLIT:CODEC",
                            help="configuration to run, e.g. layer2.1:uint8 (must be one the server holds)")
@@ -591,6 +563,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoints", default=None, help="checkpoint folder (default: data/checkpoints)")
     p.add_argument("--no-checkpoints", action="store_true", help="do not save the pruned models")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    set_arg(p)
     p.set_defaults(func=_prune)
 
     p = commands.add_parser("sweep", help="brute-force search over every method's settings (resumable cells) "
@@ -606,6 +579,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cache", default=None, help="checkpoint cache (default: data/checkpoints/<preset>/sweep)")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    set_arg(p)
     p.set_defaults(func=_sweep)
 
     p = commands.add_parser("figure", help="draw a book figure from the committed tables (--list: which)")
@@ -614,12 +588,46 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--preset", default="quick", help="whose tables to draw")
     p.add_argument("--out", default=None, help="output file, .png or .svg (default: <name>_<preset>.png)")
     p.set_defaults(func=_figure)
+    for name in DATA_COMMANDS:
+        add_data_arguments(commands.choices[name])
     return parser
+
+
+#: The commands that load a dataset (profile only with --dataset).
+DATA_COMMANDS = ("profile", "train", "serve", "device", "measure", "train-codec", "encode", "jscc",
+                 "original-table", "prune", "sweep")
+
+
+def add_data_arguments(parser: argparse.ArgumentParser) -> None:
+    """The dataset options every data-loading command shares: ``--trust-local-data``.
+
+    Parameters
+    ----------
+    parser : argparse.ArgumentParser
+        A command's parser; :func:`main` applies the option before the command runs.
+
+    Examples
+    --------
+    >>> import argparse
+    >>> from coinfer.cli import add_data_arguments
+    >>> p = argparse.ArgumentParser()
+    >>> add_data_arguments(p)
+    >>> p.parse_args(["--trust-local-data"]).trust_local_data
+    True
+    """
+    parser.add_argument("--trust-local-data", action="store_true",
+                        help="use a local CIFAR-10 folder whose files differ from the official release "
+                             "(skips the md5 check: you vouch for the files; same as "
+                             "COINFER_TRUST_LOCAL_DATA=1)")
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     args.argv = list(argv) if argv is not None else sys.argv[1:]   # for provenance
+    if getattr(args, "trust_local_data", False):
+        from coinfer.data import trust_local_data
+
+        trust_local_data(True)   # the environment carries it to loader workers and sub-processes
     try:
         return args.func(args)
     except (ValueError, FileNotFoundError, RuntimeError, OSError) as error:

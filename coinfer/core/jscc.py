@@ -43,7 +43,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from coinfer.core import channel as ch
-from coinfer.core.network import canonical_split_point, split
+from coinfer.core.network import SplitPoint as canonical_split_point, split
 from coinfer.config import Preset, get_preset
 
 # ----------------------------------------------------------------------------- settings

@@ -40,7 +40,7 @@ from tqdm.auto import tqdm
 from coinfer.core.encoding import CodeSize, FeatureCodec, build_codec, codec_costs
 from coinfer.core.entropy import (MAGIC_HUFFMAN, MAGIC_RANGE, HuffmanCode, bits_per_image, empirical_entropy_bits,
                       range_stream_bits)
-from coinfer.core.network import SPLIT_POINTS, canonical_split_point, split
+from coinfer.core.network import SPLIT_POINTS, SplitPoint as canonical_split_point, split
 from coinfer.results import LookupTable, Provenance, Record
 
 #: Encoder outputs summarized per record: a histogram of the first few elements' values in [-1, 1].

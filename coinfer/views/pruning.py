@@ -25,6 +25,7 @@ from __future__ import annotations
 import math
 
 from coinfer.core.network import SPLIT_POINTS
+from coinfer.results import table_threshold
 from coinfer.views.explorer import Plot, Slider, live_explorer, precomputed_explorer
 from coinfer.views.style import format_fixed, format_int, hex_color, method_style
 
@@ -60,11 +61,6 @@ def pruning_records(table) -> list:
 
 def _splits(records) -> list[str]:
     return list(dict.fromkeys(r.split for r in records))
-
-
-def _baseline_accuracy(records) -> float:
-    """The unpruned network's test accuracy: the records at sparsity 0 are the baseline checkpoint."""
-    return next(r.accuracy for r in records if r.sparsity == 0)
 
 
 def channel_groups_frame(layout):
@@ -210,12 +206,13 @@ def fig_schedule(table=None, ax=None, target: float = 0.75, presets=("quick", "p
     """
     import matplotlib.pyplot as plt
 
-    from coinfer.core.pruning import SparsitySchedule, get_prune_config, sparsity_schedule
+    from coinfer.config import get_preset
+    from coinfer.core.pruning import SparsitySchedule, sparsity_schedule
 
     if ax is None:
         _, ax = plt.subplots(1, len(presets), figsize=(10, 3.2), constrained_layout=True)
     for a, name in zip(ax, presets):
-        config = get_prune_config(name)
+        config = get_preset(name).pruning
         steps_per_epoch = (config.train_limit or {"quick": 60_000, "paper": 50_000}[name]) // config.batch_size
         total = config.epochs * steps_per_epoch
         for kind, style in [("cubic", "-"), ("linear", "--"), ("constant", ":")]:
@@ -239,8 +236,8 @@ def fig_pruning_results(table, ax=None, threshold: float | None = None):
     ax : sequence of three matplotlib Axes, optional
         Draw here; a new figure is made otherwise.
     threshold : float, optional
-        The accuracy threshold (a fraction) drawn as a dashed line; default the unpruned
-        network's accuracy minus the preset's ``accuracy_drop`` points.
+        The accuracy threshold (a fraction) drawn as a dashed line; default the table's
+        (:func:`coinfer.results.table_threshold`).
 
     Returns
     -------
@@ -268,9 +265,9 @@ def fig_pruning_results(table, ax=None, threshold: float | None = None):
         ax[0].plot(sp, [100 * r.accuracy for r in rs], "o-", label=f"split after {s}")
         ax[1].plot(sp, [r.device_macs / 1e6 for r in rs], "o-", label=f"split after {s}")
         ax[2].plot(sp, [r.bits_per_image for r in rs], "o-", label=f"split after {s}")
-    drop = _accuracy_drop(table)
     if threshold is None:
-        threshold = _threshold(table)
+        threshold = table_threshold(table)
+    drop = table.provenance.accuracy_drop
     ax[0].axhline(100 * threshold, color="gray", linestyle="--", label=f"threshold: baseline - {drop:g} points")
     control = records[0].extra.get("fine_tuned_control_accuracy")
     if control is not None:     # the baseline fine-tuned by the same recipe, nothing pruned
@@ -284,16 +281,6 @@ def fig_pruning_results(table, ax=None, threshold: float | None = None):
         a.grid(alpha=0.3)
     ax[0].legend(fontsize=8)
     return ax[0].figure
-
-
-def _accuracy_drop(table) -> float:
-    from coinfer.config import get_preset
-
-    return get_preset(table.provenance.preset).accuracy_drop
-
-
-def _threshold(table) -> float:
-    return _baseline_accuracy(pruning_records(table)) - _accuracy_drop(table) / 100
 
 
 def _profile(table):

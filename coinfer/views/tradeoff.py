@@ -19,55 +19,18 @@ from __future__ import annotations
 import math
 from typing import Sequence
 
+from coinfer.results import accuracy_threshold, table_threshold
 from coinfer.views.amplification import add_curve
 from coinfer.views.explorer import Plot, Slider, live_explorer, precomputed_explorer
 from coinfer.views.style import hex_color, method_style
 
-__all__ = ["FIG3_METHODS", "accuracy_threshold", "pareto_front", "tradeoff_points", "dominance_check",
+__all__ = ["FIG3_METHODS", "pareto_front", "tradeoff_points", "dominance_check",
            "plot_tradeoff", "fig_tradeoff", "records_frame", "summary_frame", "tradeoff_facts", "THRESHOLD_DROPS",
            "tradeoff_readout",
            "tradeoff_data", "tradeoff_summary", "tradeoff_twin", "tradeoff_explorer"]
 
 #: Fig. 3's methods in legend order (their label, colour and marker: coinfer.views.style).
 FIG3_METHODS = ("framework", "original", "2-step-pruning", "bottlenet++")
-#: The paper's threshold on CIFAR-10 (section V-A): 93% from the unsplit network's ~95%.
-PAPER_ACCURACY_THRESHOLD = 0.93
-
-
-def accuracy_threshold(table) -> float:
-    """Fig. 3's accuracy threshold for ``table``: 93% for the paper preset; otherwise the unsplit
-    network's accuracy (the table's ``png`` record) minus the preset's ``accuracy_drop`` points.
-
-    Parameters
-    ----------
-    table : coinfer.results.LookupTable
-        A sweep table (``python -m coinfer sweep``).
-
-    Returns
-    -------
-    float
-        The threshold as a fraction in [0, 1].
-
-    Examples
-    --------
-    >>> from coinfer.paths import results_dir
-    >>> from coinfer.results import load_table
-    >>> table = load_table(results_dir() / "sweep_quick.json")        # chapter 5's lookup table
-    >>> from coinfer.views.tradeoff import accuracy_threshold
-    >>> round(accuracy_threshold(table), 4)        # 90.46 % unsplit, minus 2 points
-    0.8846
-    """
-    from coinfer.config import get_preset
-
-    if table.provenance.preset == "paper":
-        return PAPER_ACCURACY_THRESHOLD
-    png = table.select(method="png")
-    if not png:
-        raise ValueError("the table has no 'png' record, which carries the unsplit network's accuracy; "
-                         "pass threshold= explicitly")
-    return png[0].accuracy - get_preset(table.provenance.preset).accuracy_drop / 100
-
-
 def pareto_front(points: Sequence[tuple[float, float]]) -> list[int]:
     """Indices of the points no other point dominates, minimizing both coordinates, sorted by the first.
 
@@ -115,7 +78,7 @@ def tradeoff_points(table, threshold: float | None = None) -> dict:
     table : coinfer.results.LookupTable
         A sweep table (``python -m coinfer sweep``).
     threshold : float, optional
-        Accuracy fraction; default :func:`accuracy_threshold`.
+        Accuracy fraction; default the table's (:func:`coinfer.results.table_threshold`).
 
     Returns
     -------
@@ -133,7 +96,7 @@ def tradeoff_points(table, threshold: float | None = None) -> dict:
     >>> len(framework["records"]), framework["tried"]        # at the threshold, of all tried
     (5, 12)
     """
-    threshold = accuracy_threshold(table) if threshold is None else float(threshold)
+    threshold = table_threshold(table) if threshold is None else float(threshold)
     out = {}
     for method in FIG3_METHODS:
         tried = table.select(method=method, channel="noiseless")
@@ -175,7 +138,7 @@ def dominance_check(table, threshold: float | None = None, verbose: bool = True)
     table : coinfer.results.LookupTable
         A sweep table (``python -m coinfer sweep``).
     threshold : float, optional
-        Accuracy fraction; default :func:`accuracy_threshold`.
+        Accuracy fraction; default the table's (:func:`coinfer.results.table_threshold`).
     verbose : bool
         Print a summary.
 
@@ -242,7 +205,7 @@ def plot_tradeoff(table, threshold: float | None = None, *, ax=None, show_all: b
     table : coinfer.results.LookupTable
         From ``python -m coinfer sweep`` (e.g. ``load_table("data/results/sweep_quick.json")``).
     threshold : float, optional
-        Accuracy fraction; default :func:`accuracy_threshold`.
+        Accuracy fraction; default the table's (:func:`coinfer.results.table_threshold`).
     show_all : bool
         Also draw the points off the front.
     show_below : bool
@@ -324,7 +287,7 @@ def records_frame(table, threshold: float | None = None):
     table : coinfer.results.LookupTable
         A sweep table (``python -m coinfer sweep``).
     threshold : float, optional
-        Accuracy fraction for the ``at threshold`` column; default :func:`accuracy_threshold`.
+        Accuracy fraction for the ``at threshold`` column; default the table's (:func:`coinfer.results.table_threshold`).
 
     Returns
     -------
@@ -343,7 +306,7 @@ def records_frame(table, threshold: float | None = None):
 
     from coinfer.core.network import SPLIT_POINTS
 
-    threshold = accuracy_threshold(table) if threshold is None else threshold
+    threshold = table_threshold(table) if threshold is None else threshold
     frame = pd.DataFrame([{
         "method": r.method, "split": r.split, "sparsity": r.sparsity, "code size": r.code_size,
         "accuracy %": round(100 * r.accuracy, 2), "at threshold": r.accuracy >= threshold,
@@ -509,9 +472,9 @@ def tradeoff_data(table) -> dict:
     """
     png = table.select(method="png")
     if not png:
-        raise ValueError("the table has no 'png' record (the unsplit network's accuracy)")
-    base = png[0].accuracy
-    drop = (base - accuracy_threshold(table)) * 100
+        raise ValueError("the table has no 'png' record (the size of the image, server-based inference)")
+    table_threshold(table)                         # checks that the table carries both numbers
+    base, drop = table.provenance.baseline_accuracy, table.provenance.accuracy_drop   # the unsplit accuracy
     return {"base": base, "png_bits": png[0].bits_per_image, "default_drop": min(THRESHOLD_DROPS,
             key=lambda d: abs(d - drop)),
             "methods": [{"key": m, "label": method_style(m).label, "color": hex_color(method_style(m).color)}
@@ -548,7 +511,7 @@ def tradeoff_summary(data: dict, drop: float) -> dict:
     >>> tradeoff_summary(tradeoff_data(table), drop=2.0)["threshold"]
     '88.46%'
     """
-    threshold = data["base"] - drop / 100
+    threshold = accuracy_threshold(data["base"], drop)
     ok = [p for p in data["points"] if p["acc"] >= threshold]
     fw = [p for p in ok if p["m"] == "framework"]
     front = [fw[i] for i in pareto_front([(p["x"], p["y"]) for p in fw])]
@@ -592,7 +555,7 @@ def tradeoff_readout(data: dict, drop: float) -> dict:
     >>> out["text"]["claim"], out["plot"]["hlines"][0]["label"]
     ('holds', 'PNG of the input image')
     """
-    threshold = data["base"] - drop / 100
+    threshold = accuracy_threshold(data["base"], drop)
     ok = [p for p in data["points"] if p["acc"] >= threshold]
     series = []
     for m in data["methods"]:
