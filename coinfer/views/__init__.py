@@ -55,8 +55,21 @@ FIGURES: dict[str, FigureEntry] = {
                                    "Figure 2.3: accuracy, device MACs and bits against the sparsity"),
     "pruning-plane": FigureEntry("coinfer.views.pruning", "fig_pruning_plane", 2, "pruning",
                                  "Figure 2.4: the pruned split points on the plane"),
+    "codewords": FigureEntry("coinfer.views.encoding", "fig_codewords", 3, "encoding",
+                             "Figure 3.1: the codewords learned for one element, per split point"),
+    "accuracy-vs-bits": FigureEntry("coinfer.views.encoding", "fig_accuracy_vs_bits", 3, "encoding",
+                                    "Figure 3.2: test accuracy against bits per image, per split point"),
+    "real-vs-entropy": FigureEntry("coinfer.views.encoding", "fig_real_vs_entropy", 3, "encoding",
+                                   "Figure 3.3: real encoded length against empirical entropy"),
+    "jscc": FigureEntry("coinfer.views.jscc", "fig_jscc_vs_separate", 4, "jscc",
+                        "Figure 4.1 (the paper's Fig. 5): JSCC against separate coding, AWGN and BSC"),
     "tradeoff": FigureEntry("coinfer.views.tradeoff", "fig_tradeoff", 5, "sweep",
                             "Figure 5.1 (the paper's Fig. 3): every method at the accuracy threshold"),
+    "measured-latency": FigureEntry("coinfer.views.serving", "fig_measured_latency", 7, "serve_latency",
+                                    "Figure 7.1: measured end-to-end latency against the uplink rate"),
+    # Not yet registered: chapter 6's Fig. 4 (views.latency.fig_latency_vs_rate) takes latency
+    # candidates, not a table; register it once it draws from a sweep table (fig_*(table, ax=None)).
+    # Figure 2.1 (views.pruning.fig_channel_norms) draws a live pruner's masks, from no table.
 }
 
 
