@@ -65,11 +65,12 @@ FIGURES: dict[str, FigureEntry] = {
                         "Figure 4.1 (the paper's Fig. 5): JSCC against separate coding, AWGN and BSC"),
     "tradeoff": FigureEntry("coinfer.views.tradeoff", "fig_tradeoff", 5, "sweep",
                             "Figure 5.1 (the paper's Fig. 3): every method at the accuracy threshold"),
+    "latency": FigureEntry("coinfer.views.latency", "fig_latency_vs_rate", 6, "sweep",
+                           "Figure 6.1 (the paper's Fig. 4): end-to-end latency against the link rate"),
     "measured-latency": FigureEntry("coinfer.views.serving", "fig_measured_latency", 7, "serve_latency",
                                     "Figure 7.1: measured end-to-end latency against the uplink rate"),
-    # Not yet registered: chapter 6's Fig. 4 (views.latency.fig_latency_vs_rate) takes latency
-    # candidates, not a table; register it once it draws from a sweep table (fig_*(table, ax=None)).
-    # Figure 2.1 (views.pruning.fig_channel_norms) draws a live pruner's masks, from no table.
+    # Not registered: Figure 2.1 (views.pruning.fig_channel_norms) draws a live pruner's masks on the
+    # baseline checkpoint, from no table (views may not load checkpoints: that is train's job).
 }
 
 
