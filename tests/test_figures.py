@@ -1,4 +1,4 @@
-"""coinfer.views.amplification: the communication-computation plane (the paper's Fig. 1) and its extension points."""
+"""coinfer.views.plane: the communication-computation plane (the paper's Fig. 1) and its extension points."""
 
 import matplotlib
 
@@ -8,7 +8,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from coinfer.views.amplification import (MACS_LINTHRESH, InputLine, add_curve, input_lines,  # noqa: E402
+from coinfer.views.plane import (MACS_LINTHRESH, InputLine, add_curve, input_lines,  # noqa: E402
                              plot_comm_comp_plane, raw_input_line)
 from coinfer.core.network import PAPER_SPLIT_POINTS, resnet18  # noqa: E402
 from coinfer.core.costs import InputSize, profile_splits  # noqa: E402

@@ -3,6 +3,7 @@
 ::
 
     style          one label, colour and marker per method (every figure and explorer)
+    plane          the communication-computation plane (Fig. 1) that chapters 1, 2, 5 draw on
     explorer       the explorer runtime: precomputed_explorer / live_explorer (one readout, two
                    forms), static_explorer (JavaScript render; chapter 6's chooser)
     amplification  chapter 1: the communication-computation plane (Fig. 1), split-point explorer

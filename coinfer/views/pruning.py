@@ -318,7 +318,7 @@ def fig_pruning_plane(table, ax=None, rows=None):
     'log'
     """
     from coinfer.config import get_preset
-    from coinfer.views.amplification import add_curve, plot_comm_comp_plane, raw_input_line
+    from coinfer.views.plane import add_curve, plot_comm_comp_plane, raw_input_line
 
     preset = get_preset(table.provenance.preset)
     rows = _profile(table) if rows is None else rows

@@ -20,7 +20,7 @@ import math
 from typing import Sequence
 
 from coinfer.results import accuracy_threshold, table_threshold
-from coinfer.views.amplification import add_curve
+from coinfer.views.plane import add_curve
 from coinfer.views.explorer import Plot, Slider, live_explorer, precomputed_explorer
 from coinfer.views.style import hex_color, method_style
 
@@ -292,6 +292,9 @@ def records_frame(table, threshold: float | None = None):
     Returns
     -------
     pandas.DataFrame
+        Indexed by method; columns: split point, sparsity, code size, test accuracy (``acc. %``),
+        whether it reaches the threshold (``≥ thr.``), device MACs (thousands) and parameters,
+        server MACs (thousands), bits per image (narrow headers, so that the table fits the page).
 
     Examples
     --------
@@ -299,7 +302,7 @@ def records_frame(table, threshold: float | None = None):
     >>> from coinfer.results import load_table
     >>> from coinfer.views.tradeoff import records_frame
     >>> frame = records_frame(load_table(results_dir() / "sweep_quick.json"))
-    >>> list(frame["method"][:2]), int(frame["at threshold"].sum())
+    >>> list(frame.index[:2]), int(frame["≥ thr."].sum())
     (['png', 'original'], 14)
     """
     import pandas as pd
@@ -309,15 +312,15 @@ def records_frame(table, threshold: float | None = None):
     threshold = table_threshold(table) if threshold is None else threshold
     frame = pd.DataFrame([{
         "method": r.method, "split": r.split, "sparsity": r.sparsity, "code size": r.code_size,
-        "accuracy %": round(100 * r.accuracy, 2), "at threshold": r.accuracy >= threshold,
-        "device kMACs": round(r.device_macs / 1e3, 1), "device params": r.device_params,
-        "server kMACs": round(r.server_macs / 1e3, 1), "bits per image": round(r.bits_per_image, 1),
+        "acc. %": round(100 * r.accuracy, 2), "≥ thr.": r.accuracy >= threshold,
+        "dev. kMACs": round(r.device_macs / 1e3, 1), "dev. params": r.device_params,
+        "srv. kMACs": round(r.server_macs / 1e3, 1), "bits": round(r.bits_per_image, 1),
     } for r in table.records])
     rank = {"method": {m: i for i, m in enumerate(("png",) + FIG3_METHODS[1:] + FIG3_METHODS[:1])},
             "split": {p: i for i, p in enumerate(SPLIT_POINTS)}}
-    frame = frame.sort_values(["method", "split", "device kMACs"],
+    frame = frame.sort_values(["method", "split", "dev. kMACs"],
                               key=lambda c: c.map(rank[c.name]) if c.name in rank else c)
-    return frame.reset_index(drop=True)
+    return frame.set_index("method")
 
 
 def summary_frame(points: dict):
