@@ -25,7 +25,7 @@ from coinfer.views.explorer import Plot, Slider, live_explorer, precomputed_expl
 from coinfer.views.style import hex_color, method_style
 
 __all__ = ["FIG3_METHODS", "pareto_front", "tradeoff_points", "dominance_check",
-           "plot_tradeoff", "fig_tradeoff", "records_frame", "summary_frame", "tradeoff_facts", "THRESHOLD_DROPS",
+           "plot_tradeoff", "fig_tradeoff", "records_frame", "records_table", "summary_frame", "tradeoff_facts", "THRESHOLD_DROPS",
            "tradeoff_readout",
            "tradeoff_data", "tradeoff_summary", "tradeoff_twin", "tradeoff_explorer"]
 
@@ -293,7 +293,7 @@ def records_frame(table, threshold: float | None = None):
     -------
     pandas.DataFrame
         Indexed by method; columns: split point, sparsity, code size, test accuracy (``acc. %``),
-        whether it reaches the threshold (``≥ thr.``), device MACs (thousands) and parameters,
+        whether it reaches the threshold (``≥ thr.``), device MACs (thousands), device parameters,
         server MACs (thousands), bits per image (narrow headers, so that the table fits the page).
 
     Examples
@@ -313,14 +313,43 @@ def records_frame(table, threshold: float | None = None):
     frame = pd.DataFrame([{
         "method": r.method, "split": r.split, "sparsity": r.sparsity, "code size": r.code_size,
         "acc. %": round(100 * r.accuracy, 2), "≥ thr.": r.accuracy >= threshold,
-        "dev. kMACs": round(r.device_macs / 1e3, 1), "dev. params": r.device_params,
-        "srv. kMACs": round(r.server_macs / 1e3, 1), "bits": round(r.bits_per_image, 1),
+        "dev kMACs": round(r.device_macs / 1e3, 1), "params": r.device_params,
+        "srv kMACs": round(r.server_macs / 1e3, 1), "bits": round(r.bits_per_image, 1),
     } for r in table.records])
     rank = {"method": {m: i for i, m in enumerate(("png",) + FIG3_METHODS[1:] + FIG3_METHODS[:1])},
             "split": {p: i for i, p in enumerate(SPLIT_POINTS)}}
-    frame = frame.sort_values(["method", "split", "dev. kMACs"],
+    frame = frame.sort_values(["method", "split", "dev kMACs"],
                               key=lambda c: c.map(rank[c.name]) if c.name in rank else c)
     return frame.set_index("method")
+
+
+def records_table(table, threshold: float | None = None):
+    """:func:`records_frame` as the book shows it: each column with its decimals, in a font small
+    enough that the ten columns fit the page without scrolling.
+
+    Parameters
+    ----------
+    table : coinfer.results.LookupTable
+        A sweep table (``python -m coinfer sweep``).
+    threshold : float, optional
+        Accuracy fraction; default the table's (:func:`coinfer.results.table_threshold`).
+
+    Returns
+    -------
+    pandas.io.formats.style.Styler
+
+    Examples
+    --------
+    >>> from coinfer.paths import results_dir
+    >>> from coinfer.results import load_table
+    >>> from coinfer.views.tradeoff import records_table
+    >>> "90.46" in records_table(load_table(results_dir() / "sweep_quick.json")).to_html()
+    True
+    """
+    formats = {"sparsity": "{:.2f}", "acc. %": "{:.2f}", "dev kMACs": "{:.1f}", "srv kMACs": "{:.1f}",
+               "bits": "{:.1f}"}
+    return (records_frame(table, threshold).style.format(formats)
+            .set_table_styles([{"selector": "", "props": "font-size: 0.85em"}]))
 
 
 def summary_frame(points: dict):
