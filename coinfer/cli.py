@@ -18,6 +18,7 @@ Commands::
     python -m coinfer sweep --preset quick|paper                   # every method's grid -> data/results/sweep_<preset>.json
     python -m coinfer search --preset quick --trials 20 [--workers N] [--storage URL] [--sampler tpe|nsga2|gp|random]
                              [--recover] [--export] [--replay]       # multi-objective search over the sweep's cells
+    python -m coinfer figure NAME [--preset P] [--out F.png|F.svg]  # draw a book figure (--list: which)
 """
 
 from __future__ import annotations
@@ -500,6 +501,22 @@ def _search(args: argparse.Namespace) -> int:
     return 0
 
 
+def _figure(args: argparse.Namespace) -> int:
+    from coinfer.views import FIGURES, draw_figure
+
+    if args.list or not args.name:
+        for name, entry in FIGURES.items():
+            print(f"{name:<20} chapter {entry.chapter}  {entry.caption}")
+        return 0
+    import matplotlib
+
+    matplotlib.use("Agg")
+    out = args.out or f"{args.name}_{args.preset}.png"
+    draw_figure(args.name, args.preset).savefig(out, bbox_inches="tight")
+    print(out)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m coinfer", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -703,6 +720,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=None, help="output file of --export or --replay")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     p.set_defaults(func=_search)
+
+    p = commands.add_parser("figure", help="draw a book figure from the committed tables (--list: which)")
+    p.add_argument("name", nargs="?", default=None, help="the figure (see --list)")
+    p.add_argument("--list", action="store_true", help="name every figure with its chapter")
+    p.add_argument("--preset", default="quick", help="whose tables to draw")
+    p.add_argument("--out", default=None, help="output file, .png or .svg (default: <name>_<preset>.png)")
+    p.set_defaults(func=_figure)
     for name in DATA_COMMANDS:
         add_data_arguments(commands.choices[name])
     return parser
