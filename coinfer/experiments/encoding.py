@@ -38,7 +38,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from coinfer.core.encoding import CodeSize, FeatureCodec, build_codec, codec_costs
-from coinfer.core.entropy import (MAGIC_HUFFMAN, MAGIC_RANGE, HuffmanCode, bits_per_image, empirical_entropy_bits,
+from coinfer.core.entropy import (MAGIC_HUFFMAN, MAGIC_RANGE, bits_per_image, empirical_entropy_bits,
                       range_stream_bits)
 from coinfer.core.network import SPLIT_POINTS, canonical_split_point, split
 from coinfer.results import LookupTable, Provenance, Record
@@ -328,8 +328,8 @@ def huffman_8bit(device_part: nn.Module, server_part: nn.Module, train_set, test
     The feature ``device_part`` sends is quantized to 8 bits and Huffman-coded per image; the
     server part receives the dequantized feature. 2-Step Pruning (:mod:`coinfer.core.baselines`) uses it.
     """
+    from coinfer.core.codecs import Huffman8Codec
     from coinfer.data import make_loader
-    from coinfer.core.encoding import UniformQuantizer
 
     device = device or torch.device("cpu")
     point = name
@@ -346,28 +346,21 @@ def huffman_8bit(device_part: nn.Module, server_part: nn.Module, train_set, test
             if seen >= config.huffman_train_images:
                 return
 
-    low, high = float("inf"), float("-inf")
-    for features in train_features():
-        low, high = min(low, float(features.min())), max(high, float(features.max()))
-    quantizer = UniformQuantizer(8).fit_range(torch.tensor([low, high])).to(device)   # beside the features
-    histogram = np.zeros(256, dtype=np.int64)
-    for features in train_features():
-        histogram += np.bincount(quantizer.quantize(features).cpu().numpy().reshape(-1), minlength=256)
-    code = HuffmanCode.from_counts(histogram + 1)   # +1: every level stays codable
+    codec = Huffman8Codec().fit(train_features)
     correct_q = correct_f = total = 0
     bits, bits_exact, counts = [], [], np.zeros(256, dtype=np.int64)
     for images, labels in make_loader(test_set, config.eval_batch_size, shuffle=False):
         features = device_part(images.to(device))
-        symbols = quantizer.quantize(features).flatten(1).cpu().numpy()
-        packets = code.encode(symbols)
+        packets = codec.compress(features)
+        symbols = codec.symbols(features)
+        feature_q = codec.dequantize(symbols)   # what the server part receives, beside the features
         if total < verify_images:
             n = min(verify_images - total, len(packets))
-            if not np.array_equal(code.decode(packets[:n]), symbols[:n]):
+            if not torch.equal(codec.decompress(packets[:n]), feature_q[:n].cpu()):
                 raise RuntimeError(f"Huffman round trip failed at {point}")
         bits.append(bits_per_image(packets, MAGIC_HUFFMAN))
-        bits_exact.append(code.bit_length(symbols))
+        bits_exact.append(codec.code.bit_length(symbols))
         counts += np.bincount(symbols.reshape(-1), minlength=256)
-        feature_q = quantizer.dequantize(torch.as_tensor(symbols).to(device)).view_as(features)
         labels = labels.to(device)
         correct_q += (server_part(feature_q).argmax(1) == labels).sum().item()
         correct_f += (server_part(features).argmax(1) == labels).sum().item()
@@ -382,7 +375,7 @@ def huffman_8bit(device_part: nn.Module, server_part: nn.Module, train_set, test
         "bits_entropy": float(-(p * np.log2(p)).sum() * elements),
         "bits_fixed": 8 * elements,
         "bits_float32": 32 * elements,
-        "range": [float(quantizer.low), float(quantizer.high)],
+        "range": list(codec.range),
         "test_images": total,
     }
 
