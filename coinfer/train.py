@@ -68,16 +68,17 @@ def default_device() -> torch.device:
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, loader, device: torch.device | None = None,
+def evaluate(model: nn.Module, batches, device: torch.device | None = None,
              progress: bool = False) -> float:
-    """Top-1 accuracy of ``model`` on ``loader``, a fraction in [0, 1].
+    """Top-1 accuracy of ``model`` on ``batches``, a fraction in [0, 1]: the one evaluate of the library.
 
     Parameters
     ----------
     model : torch.nn.Module
-        Maps images to class scores; put in eval mode.
-    loader : iterable
-        Batches of ``(images, labels)``, e.g. from :func:`coinfer.data.make_loader`.
+        Maps inputs to class scores; put in eval mode.
+    batches : iterable
+        Batches of ``(inputs, labels)``: a loader from :func:`coinfer.data.make_loader`, a list of
+        tensor pairs, or a generator (e.g. of cached features).
     device : torch.device, optional
         Where to run (default: where the model's parameters are).
     progress : bool
@@ -86,7 +87,7 @@ def evaluate(model: nn.Module, loader, device: torch.device | None = None,
     Returns
     -------
     float
-        Correct predictions / images.
+        Correct predictions / inputs.
 
     Examples
     --------
@@ -100,72 +101,95 @@ def evaluate(model: nn.Module, loader, device: torch.device | None = None,
     device = device or next(model.parameters()).device
     model.eval()
     correct = total = 0
-    for images, labels in tqdm(loader, desc="evaluate", leave=False, disable=not progress):
-        logits = model(images.to(device))
-        correct += (logits.argmax(1).cpu() == labels).sum().item()
+    for inputs, labels in tqdm(batches, desc="evaluate", leave=False, disable=not progress):
+        predicted = model(inputs.to(device)).argmax(1)
+        correct += (predicted == labels.to(predicted.device)).sum().item()
         total += labels.numel()
     return correct / total
 
 
-def train_epochs(model: nn.Module, loader, optimizer: torch.optim.Optimizer, epochs: int,
-                 scheduler=None, loss_fn: Callable | None = None, device: torch.device | None = None,
-                 desc: str = "train", on_step: Callable[[int], None] | None = None) -> list[float]:
-    """Train ``model`` for ``epochs`` epochs with a progress bar; returns the mean loss per epoch.
+def fit(model: nn.Module, batches, *, optimizer: torch.optim.Optimizer, epochs: int | None = None,
+        steps: int | None = None, loss_fn: Callable | None = None, scheduler=None,
+        on_step: Callable[[int], None] | None = None, progress: bool = True,
+        device: torch.device | None = None, desc: str = "train") -> list[float]:
+    """Train ``model`` on ``batches``: the one training loop of the library.
 
-    ``scheduler`` is stepped after every batch; ``on_step(step)`` runs before every batch (pruning
-    uses it to refresh masks).
+    Every step: ``on_step(step)``, forward, ``loss_fn(model(inputs), labels)``, zero the gradients,
+    backward, ``optimizer.step()``, ``scheduler.step()`` (per step, not per epoch). The model is put
+    in training mode at the start of every epoch. Randomness (batch order, augmentation, noise) is
+    the caller's: seed with :func:`seed_everything` and give the loader its own seed
+    (:func:`coinfer.data.make_loader`), or pass ``batches`` as a function of the epoch.
 
     Parameters
     ----------
     model : torch.nn.Module
-        Put in training mode each epoch.
-    loader : iterable
-        Batches of ``(images, labels)``.
+        What is trained (only its parameters in ``optimizer`` change).
+    batches : iterable or callable
+        Batches of ``(inputs, labels)``, iterated again every epoch (a loader, a list), or a
+        function ``batches(epoch) -> iterable`` for a batch order of its own per epoch.
     optimizer : torch.optim.Optimizer
         Over the parameters to train.
-    epochs : int
-        Passes over ``loader``.
-    scheduler : optional
-        A learning-rate scheduler, stepped once per batch (per step, not per epoch).
+    epochs : int, optional
+        Passes over ``batches``.
+    steps : int, optional
+        Stop after this many steps in all (instead of ``epochs``; the last pass may be partial).
     loss_fn : callable, optional
-        ``loss_fn(scores, labels)``; default cross-entropy.
+        ``loss_fn(output, labels) -> scalar``; default cross-entropy of the class scores. The output
+        may be anything the model returns (e.g. a codec's dict): the loss function reads it.
+    scheduler : optional
+        A learning-rate scheduler, stepped once per step.
+    on_step : callable, optional
+        ``on_step(step)`` with the global step index (0, 1, ...) before each batch: pruning masks,
+        annealing, channel noise.
+    progress : bool
+        Show a progress bar (with the running mean loss).
     device : torch.device, optional
-        Default: where the model's parameters are.
+        Where the inputs are moved (default: where the model's parameters are).
     desc : str
         Label of the progress bar.
-    on_step : callable, optional
-        Called with the global step index (0, 1, ...) before each batch.
 
     Returns
     -------
     list of float
-        Mean training loss of each epoch (nats per image for cross-entropy).
+        Mean training loss of each (possibly partial) epoch, per example.
 
     Examples
     --------
     >>> import torch
     >>> from coinfer.data import load_dataset, make_loader
     >>> from coinfer.core.network import resnet18
-    >>> from coinfer.train import seed_everything, train_epochs
+    >>> from coinfer.train import fit, seed_everything
     >>> seed_everything(0)
     >>> net = resnet18(width=1 / 16)
     >>> loader = make_loader(load_dataset("fashion-mnist", train=True, limit=64), 32, shuffle=True)
-    >>> losses = train_epochs(net, loader, torch.optim.SGD(net.parameters(), lr=0.05), epochs=2)
+    >>> losses = fit(net, loader, optimizer=torch.optim.SGD(net.parameters(), lr=0.05), epochs=2,
+    ...              progress=False)
     >>> len(losses), losses[0] > 0
     (2, True)
+    >>> len(fit(net, loader, optimizer=torch.optim.SGD(net.parameters(), lr=0.05), steps=3, progress=False))
+    2
     """
+    if (epochs is None) == (steps is None):
+        raise ValueError("give exactly one of epochs and steps")
+    limit = epochs if epochs is not None else steps
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
+        raise ValueError(f"{'epochs' if epochs is not None else 'steps'} must be a non-negative integer, "
+                         f"got {limit!r}")
     device = device or next(model.parameters()).device
     loss_fn = loss_fn or nn.CrossEntropyLoss()
-    history, step = [], 0
-    for epoch in range(epochs):
+    history, step, epoch = [], 0, 0
+    while (epoch < epochs) if epochs is not None else (step < steps):
         model.train()
         total, count = 0.0, 0
-        bar = tqdm(loader, desc=f"{desc} {epoch + 1}/{epochs}", leave=False)
-        for images, labels in bar:
+        data = batches(epoch) if callable(batches) else batches
+        label = f"{desc} {epoch + 1}/{epochs}" if epochs is not None else f"{desc} {step}/{steps} steps"
+        bar = tqdm(data, desc=label, leave=False, disable=not progress,
+                   total=len(data) if hasattr(data, "__len__") else None)
+        for inputs, labels in bar:
             if on_step is not None:
                 on_step(step)
-            images, labels = images.to(device), labels.to(device)
-            loss = loss_fn(model(images), labels)
+            inputs, labels = inputs.to(device), labels.to(device)
+            loss = loss_fn(model(inputs), labels)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -175,7 +199,14 @@ def train_epochs(model: nn.Module, loader, optimizer: torch.optim.Optimizer, epo
             count += labels.numel()
             step += 1
             bar.set_postfix(loss=f"{total / count:.3f}")
+            if steps is not None and step >= steps:
+                break
+        if count == 0:
+            if steps is not None and step < steps:
+                raise ValueError("batches yielded nothing: cannot train for a number of steps")
+            break
         history.append(total / count)
+        epoch += 1
     return history
 
 
@@ -331,8 +362,8 @@ def train_baseline(preset: Preset, data_root: str | Path | None = None,
     scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=preset.lr, epochs=preset.epochs,
                                                     steps_per_epoch=len(train_loader))
     start = time.time()
-    losses = train_epochs(model, train_loader, optimizer, preset.epochs, scheduler,
-                          device=device, desc="baseline")
+    losses = fit(model, train_loader, optimizer=optimizer, epochs=preset.epochs, scheduler=scheduler,
+                 device=device, desc="baseline")
     wall = time.time() - start
     accuracy = evaluate(model, test_loader, device)
     meta = {"kind": "baseline", "preset": preset.name, "dataset": preset.dataset, "width": preset.width,

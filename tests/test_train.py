@@ -2,8 +2,7 @@ import pytest
 import torch
 
 from coinfer.core.network import resnet18
-from coinfer.train import (evaluate, load_checkpoint, load_model, save_checkpoint, seed_everything,
-                           train_epochs)
+from coinfer.train import evaluate, fit, load_checkpoint, load_model, save_checkpoint, seed_everything
 
 
 def tiny_batches(n=3, batch=6, seed=0):
@@ -16,7 +15,7 @@ def run(seed):
     seed_everything(seed)
     net = resnet18(width=1 / 16)
     opt = torch.optim.SGD(net.parameters(), lr=0.05)
-    losses = train_epochs(net, tiny_batches(), opt, epochs=2)
+    losses = fit(net, tiny_batches(), optimizer=opt, epochs=2)
     return net, losses
 
 
@@ -29,6 +28,92 @@ def test_training_lowers_the_loss_and_is_deterministic():
         assert torch.equal(pa, pb)
     _, losses_c = run(4)
     assert losses_c != losses_a
+
+
+def plain_loop(net, batches, opt, epochs, scheduler=None, on_step=None):
+    """The loop fit replaced (train.train_epochs, pruning's fine-tuning), written out as the oracle."""
+    loss_fn, history, step = torch.nn.CrossEntropyLoss(), [], 0
+    for _ in range(epochs):
+        net.train()
+        total = count = 0.0
+        for x, y in batches:
+            if on_step is not None:
+                on_step(step)
+            loss = loss_fn(net(x), y)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            if scheduler is not None:
+                scheduler.step()
+            total += loss.item() * y.numel()
+            count += y.numel()
+            step += 1
+        history.append(total / count)
+    return history
+
+
+def make(seed, lr=0.05):
+    seed_everything(seed)
+    net = resnet18(width=1 / 16)
+    opt = torch.optim.Adam(net.parameters(), lr=lr)
+    return net, opt, torch.optim.lr_scheduler.StepLR(opt, step_size=2, gamma=0.5)
+
+
+def test_fit_is_bit_identical_to_the_plain_loop_it_replaced():
+    seen_a, seen_b = [], []
+    net_a, opt_a, sched_a = make(1, lr=1e-3)
+    losses_a = plain_loop(net_a, tiny_batches(), opt_a, 2, sched_a, seen_a.append)
+    net_b, opt_b, sched_b = make(1, lr=1e-3)
+    losses_b = fit(net_b, tiny_batches(), optimizer=opt_b, epochs=2, scheduler=sched_b, on_step=seen_b.append,
+                   progress=False)
+    assert losses_a == losses_b
+    assert seen_a == seen_b == list(range(6))
+    for (name, a), (_, b) in zip(net_a.state_dict().items(), net_b.state_dict().items()):
+        assert torch.equal(a, b), name
+
+
+def test_fit_by_steps_and_by_epoch_function():
+    batches = tiny_batches(n=3)
+    seen, epochs_asked = [], []
+
+    def per_epoch(epoch):
+        epochs_asked.append(epoch)
+        return batches
+
+    net, opt, _ = make(0)
+    losses = fit(net, per_epoch, optimizer=opt, steps=5, on_step=seen.append, progress=False)
+    assert seen == list(range(5)) and epochs_asked == [0, 1] and len(losses) == 2
+    # Five steps by steps= equal three + two steps of a plain loop over the same batches.
+    net_ref, opt_ref, _ = make(0)
+    plain_loop(net_ref, batches, opt_ref, 1)
+    plain_loop(net_ref, batches[:2], opt_ref, 1)
+    for a, b in zip(net.parameters(), net_ref.parameters()):
+        assert torch.equal(a, b)
+
+
+def test_fit_custom_loss_reads_any_output():
+    net, opt, _ = make(0)
+    calls = []
+
+    def loss_fn(output, labels):
+        calls.append(output.shape)
+        return torch.nn.functional.cross_entropy(output, labels) + 0.0 * output.pow(2).mean()
+
+    fit(net, tiny_batches(n=2), optimizer=opt, epochs=1, loss_fn=loss_fn, progress=False)
+    assert calls == [torch.Size([6, 10])] * 2
+
+
+def test_fit_rejects_bad_lengths():
+    net, opt, _ = make(0)
+    with pytest.raises(ValueError, match="exactly one of epochs and steps"):
+        fit(net, tiny_batches(), optimizer=opt)
+    with pytest.raises(ValueError, match="exactly one of epochs and steps"):
+        fit(net, tiny_batches(), optimizer=opt, epochs=1, steps=2)
+    with pytest.raises(ValueError, match="non-negative integer"):
+        fit(net, tiny_batches(), optimizer=opt, epochs=-1)
+    with pytest.raises(ValueError, match="yielded nothing"):
+        fit(net, [], optimizer=opt, steps=2)
+    assert fit(net, tiny_batches(), optimizer=opt, epochs=0) == []
 
 
 def test_evaluate_counts_correct_predictions():

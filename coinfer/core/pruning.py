@@ -62,7 +62,7 @@ Example::
     >>> net = resnet18(width=1 / 8)
     >>> device, server = split(net, "layer2.1")
     >>> pruner = IncrementalPruner(device, sparsity=0.5, total_steps=100)
-    >>> pruner.step(0)                      # before every training batch (train_epochs' on_step)
+    >>> pruner.step(0)                      # before every training batch (fit's on_step)
     >>> small_device, scatter = compact(device, pruner.keep_indices())
 """
 
@@ -426,7 +426,7 @@ def smallest_channel_mask(scores: torch.Tensor, sparsity: float) -> torch.Tensor
 class IncrementalPruner:
     """Incremental structured pruning of one device part (see the module docstring).
 
-    Use :meth:`step` before every training batch (``train_epochs(on_step=pruner.step)``) and
+    Use :meth:`step` before every training batch (``fit(..., on_step=pruner.step)``) and
     :meth:`attach` the optimizer so that masked weights get no update.
 
     Parameters
@@ -727,7 +727,7 @@ def prune_finetune(model: nn.Module, point: str, sparsity: float, config: PruneC
     numbers. The optimizer is :class:`PruneConfig`'s Adam + StepLR (stepped per batch, with the step
     size converted from epochs to batches).
     """
-    from coinfer.train import train_epochs
+    from coinfer.train import fit
 
     point = prunable_split_point(point)
     sparsity = check_sparsity(sparsity)
@@ -743,8 +743,8 @@ def prune_finetune(model: nn.Module, point: str, sparsity: float, config: PruneC
     pruner.attach(optimizer)
     start = time.time()
     try:
-        losses = train_epochs(model, train_loader, optimizer, config.epochs, scheduler, device=device,
-                              desc=desc or f"prune {point} s={sparsity:g}", on_step=pruner.step)
+        losses = fit(model, train_loader, optimizer=optimizer, epochs=config.epochs, scheduler=scheduler,
+                     device=device, desc=desc or f"prune {point} s={sparsity:g}", on_step=pruner.step)
     finally:
         pruner.detach()
     pruner.finish()
