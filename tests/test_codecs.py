@@ -122,3 +122,46 @@ def test_huffman8_reproduces_the_committed_original_record():
     assert (record.accuracy, record.bits_per_image, record.bits_entropy) == \
         (committed.accuracy, committed.bits_per_image, committed.bits_entropy)
     assert record.extra == committed.extra
+
+
+# ------------------------------------------------------------------------------- the pipeline
+
+def test_split_network_sends_and_receives_through_any_codec():
+    from torch import nn
+
+    from coinfer.core.pipeline import SplitNetwork
+
+    torch.manual_seed(0)
+    device_part, server_part = nn.Conv2d(3, 4, 3, padding=1), nn.Sequential(nn.Flatten(), nn.Linear(4 * 9, 5))
+    images = torch.randn(6, 3, 3, 3)
+    with torch.no_grad():
+        features = device_part(images)
+    for codec in (Float32Codec((4, 3, 3)), Uint8Codec((4, 3, 3)), Huffman8Codec().fit(features)):
+        net = SplitNetwork(device_part, codec, server_part).eval()
+        packets = net.send(images)
+        assert len(packets) == 6
+        logits = net.receive(packets)
+        assert torch.equal(logits, net(images))                  # forward goes through the same bytes
+        assert torch.equal(logits, server_part(codec.decompress(codec.compress(features))))
+    assert torch.equal(SplitNetwork(device_part, Float32Codec((4, 3, 3)), server_part)(images),
+                       server_part(features))                     # float32 is lossless
+    assert SplitNetwork(device_part, Uint8Codec((4, 3, 3)), server_part).costs((3, 3, 3)).encoder_macs == 0
+
+
+def test_split_network_trains_a_learned_codec_with_frozen_parts():
+    from torch import nn
+
+    from coinfer.core.pipeline import SplitNetwork
+
+    torch.manual_seed(0)
+    device_part, server_part = nn.Sequential(nn.Conv2d(3, 8, 1), nn.BatchNorm2d(8)), nn.Sequential(
+        nn.BatchNorm2d(8), nn.Flatten(), nn.Linear(8 * 16, 3))
+    codec = build_codec((8, 4, 4), "c2-d4-l2")
+    net = SplitNetwork(device_part, codec, server_part, frozen=("device_part", "server_part")).train()
+    assert codec.training and not device_part.training and not server_part.training
+    loss = torch.nn.functional.cross_entropy(net(torch.randn(5, 3, 4, 4)), torch.zeros(5, dtype=torch.long))
+    loss.backward()
+    assert all(p.grad is None for p in [*device_part.parameters(), *server_part.parameters()])
+    assert all(p.grad is not None for p in codec.encoder.parameters())
+    with pytest.raises(ValueError, match="frozen"):
+        SplitNetwork(device_part, codec, server_part, frozen=("codec",))

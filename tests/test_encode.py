@@ -457,12 +457,12 @@ def test_code_size_twin_is_self_contained():
 
 def test_any_device_module_can_feed_the_codec(net):
     """A 'pruned' device part sending fewer channels: the decoder restores the server's shape."""
-    from coinfer.core.encoding import CoInferenceModel
+    from coinfer.core.pipeline import SplitNetwork
 
     device_part, server_part = split(net, "layer2.1")
     pruned = torch.nn.Sequential(device_part, torch.nn.Conv2d(8, 5, 1))     # 5 of 8 channels survive
     codec = build_codec((5, 16, 16), "c2-d8-l4", output_shape=(8, 16, 16))
-    model = CoInferenceModel(pruned, codec, server_part).eval()
+    model = SplitNetwork(pruned, codec, server_part).eval()
     images = torch.randn(4, 3, 32, 32)
     assert model(images).shape == (4, 10)
     with torch.no_grad():
@@ -471,6 +471,7 @@ def test_any_device_module_can_feed_the_codec(net):
     assert torch.equal(model.receive(model.send(images)), model(images))
     costs = codec_costs(pruned, codec, server_part)
     assert costs.device_macs == thop_macs(pruned, (3, 32, 32))[0] + costs.encoder_macs
+    assert model.costs() == costs
     with pytest.raises(ValueError, match="same rank"):
         build_codec((5, 16, 16), "c2-d8-l4", output_shape=(8,))
 

@@ -8,6 +8,7 @@ import torch
 
 from coinfer.core import channel as ch
 from coinfer.core import jscc as jscc
+from coinfer.data import FeatureSource
 from coinfer.views import jscc as jscc_views
 from coinfer.core.network import resnet18, split
 
@@ -23,27 +24,27 @@ def _features(device_part, n=64, seed=0):
     g = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         x = device_part(torch.randn(n, 3, 32, 32, generator=g))
-    return jscc.Features(x, torch.randint(0, 10, (n,), generator=g))
+    return FeatureSource.from_tensors(x, torch.randint(0, 10, (n,), generator=g))
 
 
 @pytest.mark.parametrize("kind,value", [("awgn", 10.0), ("bsc", 0.1)])
 def test_tiny_jscc_forward_backward(parts, kind, value):
     device_part, server_part = parts
     feats = _features(device_part, 8)
-    codec = jscc.make_codec(feats.shape, 6, jscc.make_channel(kind, value))
+    codec = jscc.make_codec(feats.feature_shape, 6, jscc.make_channel(kind, value))
     model = jscc.JSCC(codec, server_part).train()
     enc, dec = codec.encoder, codec.decoder
     assert not server_part.training                      # frozen BN statistics
-    sent = model.transmit(feats.x)
+    sent = model.channel_output(feats.features)
     assert sent.shape == (8, 6)
     if kind == "bsc":
         assert set(sent.unique().tolist()) <= {-1.0, 1.0}
     else:
         # power-normalized symbols + noise of variance 1/SNR: average power about 1 + 0.1
         assert 0.5 < sent.pow(2).mean().item() < 2.0
-    logits = model(feats.x)
+    logits = model(feats.features)
     assert logits.shape == (8, 10)
-    torch.nn.functional.cross_entropy(logits, feats.y).backward()
+    torch.nn.functional.cross_entropy(logits, feats.labels).backward()
     assert all(p.grad is None for p in server_part.parameters())
     for name, module in (("encoder", enc), ("decoder", dec)):
         grads = [p.grad for p in module.parameters()]
@@ -75,7 +76,7 @@ def test_training_learns_and_is_deterministic():
     with torch.no_grad():
         server[2].weight.copy_(torch.eye(2, 4))
         server[2].bias.zero_()
-    train, test = jscc.Features(x[:256], labels[:256]), jscc.Features(x[256:], labels[256:])
+    train, test = FeatureSource.from_tensors(x[:256], labels[:256]), FeatureSource.from_tensors(x[256:], labels[256:])
     settings = replace(jscc.JSCC_SETTINGS["quick"], epochs=8, batch_size=32, lr=1e-2)
     a = jscc.train_jscc(train, server, "bsc", 0.0, 4, settings, seed=3)
     b = jscc.train_jscc(train, server, "bsc", 0.0, 4, settings, seed=3)

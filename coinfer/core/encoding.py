@@ -576,32 +576,6 @@ def build_codec(feature_shape: tuple[int, ...], code_size: "str | CodeSize", ker
     return FeatureCodec(encoder, quantizer, decoder, CategoricalEntropyModel(size.positions, size.levels))
 
 
-class CoInferenceModel(nn.Module):
-    """Device part -> codec -> server part; ``forward(images)`` gives logits, as the server would.
-
-    The device part can be any module (the unpruned split of :func:`coinfer.core.network.split` or a
-    pruned, compacted one); its output shape must match the codec's encoder, and the decoder's
-    output the server part's input (``build_codec(..., output_shape=...)``).
-    """
-
-    def __init__(self, device_part: nn.Module, codec: FeatureCodec, server_part: nn.Module):
-        super().__init__()
-        self.device_part, self.codec, self.server_part = device_part, codec, server_part
-
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
-        return self.server_part(self.codec(self.device_part(images))["feature_hat"])
-
-    @torch.no_grad()
-    def send(self, images: torch.Tensor) -> list[bytes]:
-        """What the device transmits: one packet per image."""
-        return self.codec.compress(self.device_part(images))
-
-    @torch.no_grad()
-    def receive(self, packets: list[bytes]) -> torch.Tensor:
-        """What the server computes from the packets: logits."""
-        return self.server_part(self.codec.decompress(packets))
-
-
 @dataclass(frozen=True)
 class CodecCosts:
     """Per-image costs of a co-inference model with a codec. MACs: multiply-accumulates (FLOPs = 2 x MACs)."""

@@ -10,7 +10,7 @@ decoder learn::
           BSC:  k bits (straight-through binarizer), flipped w.p. p  (coinfer.core.channel.BSCChannel)
           --decoder--> feature estimate -> server part (frozen) -> class scores
 
-Because the backbone is frozen, the device part runs once over the images (:func:`extract_features`)
+Because the backbone is frozen, the device part runs once over the images (:class:`coinfer.data.FeatureSource`)
 and training sees only the small encoder, the channel, the decoder and the server part.
 
 Fig. 5 compares, per image, what each scheme costs on the channel (conventions in
@@ -40,10 +40,11 @@ from typing import Callable
 
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from coinfer.core import channel as ch
 from coinfer.core.network import canonical_split_point, split
+from coinfer.core.pipeline import SplitNetwork
+from coinfer.data import FeatureSource
 from coinfer.config import Preset, get_preset
 
 # ----------------------------------------------------------------------------- settings
@@ -160,8 +161,11 @@ def make_codec(feature_shape: tuple[int, int, int], code_size: int, channel: nn.
 # ----------------------------------------------------------------------------- the JSCC network
 
 
-class JSCC(nn.Module):
+class JSCC(SplitNetwork):
     """Codec (encoder -> channel -> decoder) followed by the frozen server part, on device features.
+
+    A :class:`~coinfer.core.pipeline.SplitNetwork` whose input is already the device part's feature
+    (the backbone is frozen, so its features are computed once: :class:`coinfer.data.FeatureSource`).
 
     Parameters
     ----------
@@ -175,10 +179,7 @@ class JSCC(nn.Module):
     """
 
     def __init__(self, codec: nn.Module, server_part: nn.Module):
-        super().__init__()
-        self.codec, self.server_part = codec, server_part
-        for p in self.server_part.parameters():
-            p.requires_grad_(False)
+        super().__init__(nn.Identity(), codec, server_part, frozen=("server_part",))
 
     @property
     def channel(self) -> nn.Module:
@@ -194,47 +195,9 @@ class JSCC(nn.Module):
     def code_size(self) -> int:
         return self.codec.encoder.dim
 
-    def train(self, mode: bool = True):
-        super().train(mode)
-        self.server_part.eval()
-        return self
-
-    def transmit(self, features: torch.Tensor) -> torch.Tensor:
+    def channel_output(self, features: torch.Tensor) -> torch.Tensor:
         """What the decoder receives for ``features``: noisy reals (AWGN) or flipped bits as +-1 (BSC)."""
         return self.codec(features)["z_hat"]
-
-    def forward(self, features: torch.Tensor) -> torch.Tensor:
-        return self.server_part(self.codec(features)["feature_hat"])
-
-
-# ----------------------------------------------------------------------------- data: frozen features
-
-
-@dataclass
-class Features:
-    """Device-part outputs of a dataset split, computed once with the frozen backbone."""
-
-    x: torch.Tensor          # [N, C, H, W] float32
-    y: torch.Tensor          # [N] int64
-
-    @property
-    def shape(self) -> tuple[int, int, int]:
-        return tuple(self.x.shape[1:])
-
-
-@torch.no_grad()
-def extract_features(device_part: nn.Module, dataset, batch_size: int = 500,
-                     device: torch.device | None = None) -> Features:
-    """Run the frozen ``device_part`` (eval mode) over ``dataset`` once; keep outputs on the CPU."""
-    from coinfer.data import make_loader
-
-    device = device or next(iter(device_part.parameters()), torch.zeros(0)).device
-    device_part.eval()
-    xs, ys = [], []
-    for images, labels in tqdm(make_loader(dataset, batch_size, shuffle=False), desc="features", leave=False):
-        xs.append(device_part(images.to(device)).cpu())
-        ys.append(labels)
-    return Features(torch.cat(xs), torch.cat(ys))
 
 
 # ----------------------------------------------------------------------------- train and evaluate
@@ -254,7 +217,7 @@ def make_channel(kind: str, value, generator: torch.Generator | None = None) -> 
     raise ValueError(f"channel kind must be 'awgn' or 'bsc', got {kind!r}")
 
 
-def train_jscc(train: Features, server_part: nn.Module, kind: str, value, code_size: int,
+def train_jscc(train: FeatureSource, server_part: nn.Module, kind: str, value, code_size: int,
                settings: JsccSettings, seed: int = 0, device: torch.device | None = None,
                init: JSCC | None = None, epochs: int | None = None) -> JSCC:
     """Train an encoder/decoder of ``code_size`` channel uses through the channel ``(kind, value)``.
@@ -276,7 +239,7 @@ def train_jscc(train: Features, server_part: nn.Module, kind: str, value, code_s
     run_seed = _stable_seed(seed, kind, value, code_size)
     torch.manual_seed(run_seed)
     noise = torch.Generator().manual_seed(run_seed + 1)
-    codec = make_codec(train.shape, code_size, make_channel(kind, value, noise), settings.reduced_channels)
+    codec = make_codec(train.feature_shape, code_size, make_channel(kind, value, noise), settings.reduced_channels)
     if init is not None:
         if init.code_size != code_size:
             raise ValueError(f"cannot start a code of size {code_size} from one of size {init.code_size}")
@@ -285,17 +248,17 @@ def train_jscc(train: Features, server_part: nn.Module, kind: str, value, code_s
     model = JSCC(codec, server_part).to(device)
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.Adam(params, lr=settings.lr)
-    steps_per_epoch = math.ceil(len(train.y) / settings.batch_size)
+    steps_per_epoch = math.ceil(len(train.labels) / settings.batch_size)
     scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=settings.lr, epochs=epochs,
                                                     steps_per_epoch=steps_per_epoch)
     order = torch.Generator().manual_seed(run_seed + 2)
     loss_fn = nn.CrossEntropyLoss()
     model.train()
     for _ in range(epochs):
-        perm = torch.randperm(len(train.y), generator=order)
+        perm = torch.randperm(len(train.labels), generator=order)
         for i in range(0, len(perm), settings.batch_size):
             idx = perm[i:i + settings.batch_size]
-            x, y = train.x[idx].to(device), train.y[idx].to(device)
+            x, y = train.features[idx].to(device), train.labels[idx].to(device)
             loss = loss_fn(model(x), y)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -305,7 +268,7 @@ def train_jscc(train: Features, server_part: nn.Module, kind: str, value, code_s
 
 
 @torch.no_grad()
-def evaluate_jscc(model: JSCC, test: Features, value=None, seed: int = 0, batch_size: int = 1000) -> float:
+def evaluate_jscc(model: JSCC, test: FeatureSource, value=None, seed: int = 0, batch_size: int = 1000) -> float:
     """Top-1 accuracy over ``test`` with the channel at ``value`` (default: the training value).
 
     The channel's noise is redrawn from its own generator seeded by ``seed``, so an evaluation repeats
@@ -323,16 +286,16 @@ def evaluate_jscc(model: JSCC, test: Features, value=None, seed: int = 0, batch_
         model.channel.generator = torch.Generator().manual_seed(_stable_seed("eval", seed, value))
         model.eval()
         correct = 0
-        for i in range(0, len(test.y), batch_size):
-            logits = model(test.x[i:i + batch_size].to(device))
-            correct += (logits.argmax(1).cpu() == test.y[i:i + batch_size]).sum().item()
+        for i in range(0, len(test.labels), batch_size):
+            logits = model(test.features[i:i + batch_size].to(device))
+            correct += (logits.argmax(1).cpu() == test.labels[i:i + batch_size]).sum().item()
     finally:
         if model.kind == "awgn":
             model.channel.snr_db = saved_value
         else:
             model.channel.p = saved_value
         model.channel.generator = saved_generator
-    return correct / len(test.y)
+    return correct / len(test.labels)
 
 
 @dataclass
@@ -350,7 +313,7 @@ class JsccTrainer:
     """Trains JSCC models on demand and remembers them, so that the search and the robustness grid
     never train the same configuration twice."""
 
-    def __init__(self, train: Features, test: Features, server_part: nn.Module, settings: JsccSettings,
+    def __init__(self, train: FeatureSource, test: FeatureSource, server_part: nn.Module, settings: JsccSettings,
                  seed: int = 0, device: torch.device | None = None, progress: Callable[[str], None] | None = None):
         self.train, self.test, self.server_part = train, test, server_part
         self.settings, self.seed, self.device = settings, seed, device
@@ -527,11 +490,12 @@ def run_jscc(preset: str | Preset = "quick", settings: JsccSettings | None = Non
 
     train_set = load_dataset(preset.dataset, train=True, limit=settings.train_images)
     test_set = load_dataset(preset.dataset, train=False, limit=settings.test_images)
-    train, test = extract_features(device_part, train_set, device=device), extract_features(device_part, test_set, device=device)
-    if len(train.shape) not in (1, 3):
-        raise ValueError(f"split point {point!r} gives a feature of shape {train.shape}; JSCC needs a "
+    train = FeatureSource(device_part, train_set, batch_size=500, device=device)
+    test = FeatureSource(device_part, test_set, batch_size=500, device=device)
+    if len(train.feature_shape) not in (1, 3):
+        raise ValueError(f"split point {point!r} gives a feature of shape {train.feature_shape}; JSCC needs a "
                          "C x H x W map or a vector")
-    log(f"features {tuple(train.x.shape)} train, {tuple(test.x.shape)} test ({time.time() - start_time:.0f} s)")
+    log(f"features {tuple(train.features.shape)} train, {tuple(test.features.shape)} test ({time.time() - start_time:.0f} s)")
 
     trainer = JsccTrainer(train, test, server_part, settings, preset.seed, device, progress=log)
     W = settings.bandwidth_hz
@@ -543,7 +507,7 @@ def run_jscc(preset: str | Preset = "quick", settings: JsccSettings | None = Non
     records: list[Record] = []
 
     def jscc_record(kind, value, probe: Probe, tried, method="framework-jscc", code_size=None, extra=None):
-        c = _codec_costs(probe.model, train.shape)
+        c = _codec_costs(probe.model, train.feature_shape)
         k = probe.code_size
         uses = {"channel_uses": k,
                 "channel_use": "real symbol (2W per second)" if kind == "awgn" else "bit",
@@ -580,14 +544,14 @@ def run_jscc(preset: str | Preset = "quick", settings: JsccSettings | None = Non
                              "(its BSC-trained encoder is the learned binary source code) or pass source_bits")
         own, tried = bsc[0.0]
         own = own or fallback("bsc", 0.0, tried)
-        c = _codec_costs(own.model, train.shape)
+        c = _codec_costs(own.model, train.feature_shape)
         source_bits = {"bits_per_image": float(own.code_size), "accuracy": own.accuracy,
                        "device_macs": costs.device_macs + c["encoder_macs"],
                        "device_params": costs.device_params + c["encoder_params"],
                        "server_macs": costs.server_macs + c["decoder_macs"], "code_size": f"k{own.code_size}",
                        "coder": "learned binary code (BSC encoder trained at p = 0), fixed length",
                        "meets_threshold": own.accuracy >= threshold}
-    png = input_size(preset.dataset, limit=len(test.y))
+    png = input_size(preset.dataset, limit=len(test.labels))
     huffman = original_huffman(model, point, train_set, test_set, get_encode_config(preset.name), device)
     separate = {
         "learned-source-coding+capacity": source_bits,
@@ -634,7 +598,7 @@ def run_jscc(preset: str | Preset = "quick", settings: JsccSettings | None = Non
                 f"{kind}:{train_value[0]:g}..{train_value[1]:g}"
             for test_value in test_values:
                 accuracy = evaluate_jscc(trained.model, test, test_value, preset.seed)
-                c = _codec_costs(trained.model, train.shape)
+                c = _codec_costs(trained.model, train.feature_shape)
                 records.append(Record(
                     method="framework-jscc-mismatch", split=point, accuracy=accuracy,
                     device_macs=costs.device_macs + c["encoder_macs"],

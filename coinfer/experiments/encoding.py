@@ -29,7 +29,6 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import asdict, dataclass, replace
-from typing import Iterator
 
 import numpy as np
 import torch
@@ -41,6 +40,7 @@ from coinfer.core.encoding import CodeSize, FeatureCodec, build_codec, codec_cos
 from coinfer.core.entropy import (MAGIC_HUFFMAN, MAGIC_RANGE, bits_per_image, empirical_entropy_bits,
                       range_stream_bits)
 from coinfer.core.network import SPLIT_POINTS, canonical_split_point, split
+from coinfer.data import FeatureSource  # noqa: F401  (the feature cache; imported from here by older callers)
 from coinfer.results import LookupTable, Provenance, Record
 
 #: Encoder outputs summarized per record: a histogram of the first few elements' values in [-1, 1].
@@ -118,64 +118,8 @@ def get_encode_config(preset: str, **overrides) -> EncodeConfig:
 
 
 # --------------------------------------------------------------------------------------------
-# Features of a frozen device part
+# Freezing the network around a codec
 # --------------------------------------------------------------------------------------------
-
-class FeatureSource:
-    """Features of a frozen ``device_part`` over ``dataset``, with their labels.
-
-    ``precompute=True`` computes them once and keeps them in memory (fast training of small
-    codecs); otherwise each batch runs the device part (large features, augmentation).
-    """
-
-    def __init__(self, device_part: nn.Module, dataset, precompute: bool, batch_size: int = 500,
-                 device: torch.device | None = None):
-        from coinfer.core.costs import module_device
-
-        # Default: where the device part's weights are, so that its input batches go there too.
-        self.device_part, self.dataset = device_part.eval(), dataset
-        self.device = device or module_device(device_part)
-        self.features = self.labels = None
-        if precompute:
-            feats, labels = [], []
-            for images, y in self._loader(batch_size, shuffle=False, seed=0):
-                feats.append(self._run(images).cpu())
-                labels.append(y)
-            self.features, self.labels = torch.cat(feats), torch.cat(labels)
-
-    def __len__(self) -> int:
-        return len(self.dataset)
-
-    def _loader(self, batch_size: int, shuffle: bool, seed: int):
-        from coinfer.data import make_loader
-
-        return make_loader(self.dataset, batch_size, shuffle=shuffle, seed=seed)
-
-    @torch.no_grad()
-    def _run(self, images: torch.Tensor) -> torch.Tensor:
-        return self.device_part(images.to(self.device))
-
-    def batches(self, batch_size: int, shuffle: bool = False, seed: int = 0) -> Iterator[tuple]:
-        """``(features, labels)`` batches on ``self.device`` (labels too: they meet the logits there)."""
-        if self.features is not None:
-            if shuffle:
-                order = torch.randperm(len(self.features), generator=torch.Generator().manual_seed(seed))
-            else:
-                order = torch.arange(len(self.features))
-            for i in range(0, len(order), batch_size):
-                idx = order[i:i + batch_size]
-                yield self.features[idx].to(self.device), self.labels[idx].to(self.device)
-        else:
-            for images, y in self._loader(batch_size, shuffle, seed):
-                yield self._run(images), y.to(self.device)
-
-    @property
-    def feature_shape(self) -> tuple[int, ...]:
-        if self.features is not None:
-            return tuple(self.features.shape[1:])
-        images, _ = next(iter(self._loader(2, shuffle=False, seed=0)))
-        return tuple(self._run(images).shape[1:])
-
 
 def freeze(module: nn.Module) -> nn.Module:
     """Put ``module`` in eval mode with no trainable parameters (its BN statistics stay fixed)."""
