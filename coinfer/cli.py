@@ -54,34 +54,20 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
-#: Configurations ``measure`` runs when none are named: the raw and 8-bit feature after stage 2, the
-#: 8-bit feature after stage 3 plain and Huffman-coded (the paper's "original network" baseline), and
-#: the raw pooled feature (paper split points s3, s3, s4, s4, s5).
-DEFAULT_SERVE_CONFIGS = ("layer2.1:float32", "layer2.1:uint8", "layer3.1:uint8", "layer3.1:huffman",
-                         "pool:float32")
-
-
-#: Learned codecs ``measure`` adds when their checkpoints exist (``python -m coinfer train-codec``).
-DEFAULT_LEARNED_CONFIGS = ("layer2.1:learned:d16-l4", "layer3.1:learned:d16-l4")
-
-
 def _serve_model(args: argparse.Namespace):
-    from coinfer.serve.server import build_configurations, codec_checkpoint_path, load_model_for, parse_spec
+    from coinfer.config import get_preset
+    from coinfer.experiments.serving import default_specs
+    from coinfer.serve.configuration import build_configurations, load_model_for
 
-    model, meta = load_model_for(args.preset, args.checkpoint)
-    specs = args.config
-    if not specs:
-        specs = list(DEFAULT_SERVE_CONFIGS)
-        for spec in DEFAULT_LEARNED_CONFIGS:
-            point, _, size = parse_spec(spec)
-            if args.checkpoint is None and codec_checkpoint_path(args.preset, point, size).exists():
-                specs.append(spec)
-    return model, meta, build_configurations(model, specs, preset=args.preset, dataset=meta.get("dataset"))
+    preset = get_preset(args.preset)
+    model, meta = load_model_for(preset.name, args.checkpoint)
+    specs = args.config or default_specs(preset, args.checkpoint)
+    return model, meta, build_configurations(model, specs, preset=preset.name, dataset=meta.get("dataset"))
 
 
 def _test_images(meta: dict, preset: str, n: int, offset: int = 0):
     from coinfer.config import get_preset
-    from coinfer.serve.server import load_test_images
+    from coinfer.serve.configuration import load_test_images
 
     if n < 1:
         raise ValueError(f"--images must be >= 1, got {n}")
@@ -119,7 +105,8 @@ def _serve(args: argparse.Namespace) -> int:
 def _device(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from coinfer.serve.server import DeviceClient, format_link_rate, parse_link_rate, summarize
+    from coinfer.serve.device import DeviceClient, summarize
+    from coinfer.serve.link import format_link_rate, parse_link_rate
 
     rate = parse_link_rate(args.rate)
     if args.threads:
@@ -153,46 +140,21 @@ def _device(args: argparse.Namespace) -> int:
 
 def _measure(args: argparse.Namespace) -> int:
     import os
-    import time
 
+    from coinfer.experiments.serving import run_measurement
     from coinfer.paths import project_root, results_dir
     from coinfer.results import write_json_atomic
-    from coinfer.serve.server import concurrency_probe, measure, parse_link_rate, save_measurements
 
-    start = time.time()
-    if args.threads:
-        import torch
-        torch.set_num_threads(args.threads)
-    _, meta, configurations = _serve_model(args)
-    rates = [parse_link_rate(r) for r in args.rates.split(",")]
-    images, labels = _test_images(meta, args.preset, args.images)
-    progress = lambda line: print(line, file=sys.stderr, flush=True)  # noqa: E731
-    server, address = None, None
+    connect = None
     if args.connect:
         host, _, port = args.connect.rpartition(":")
-        address = (host, int(port))
-    else:  # a real second process, as on two machines
-        from coinfer.serve.server import ServerProcess
-
-        serve_args = [a for spec in (c.spec for c in configurations) for a in ("--config", spec)]
-        serve_args += ["--preset", args.preset] + (["--checkpoint", args.checkpoint] if args.checkpoint else [])
-        serve_args += (["--threads", str(args.threads)] if args.threads else [])
-        serve_args += ["--max-connections", str(max(8, args.clients))]
-        server = ServerProcess(serve_args)
-        address = server.address
-    try:
-        result = measure(configurations, images, labels, rates, address=address, burst=args.burst,
-                         flops_per_s=args.flops * 1e9 if args.flops else None, progress=progress)
-        probe = None
-        if args.clients > 1:
-            probe = concurrency_probe(configurations[0], address, images[:args.probe_images], args.clients)
-    finally:
-        if server is not None:
-            result_stats = server.stop()
-    if server is not None:
-        result.server_stats = result_stats
-        if probe is not None:
-            probe["server_max_concurrent_connections"] = result_stats.get("max_concurrent_connections")
+        connect = (host, int(port))
+    run = run_measurement(args.preset, specs=args.config, checkpoint=args.checkpoint, images=args.images,
+                          rates=args.rates.split(","), burst=args.burst,
+                          flops_per_s=args.flops * 1e9 if args.flops else None, connect=connect,
+                          clients=args.clients, probe_images=args.probe_images, threads=args.threads,
+                          progress=lambda line: print(line, file=sys.stderr, flush=True))
+    result, probe = run.result, run.concurrency
     print(result.table())
     print(f"load average (1 min) of this machine: {result.load_average[0]:.1f} before, "
           f"{result.load_average[1]:.1f} after, on {os.cpu_count()} CPU cores")
@@ -206,8 +168,7 @@ def _measure(args: argparse.Namespace) -> int:
     print(f"wrote {out}")
     if args.save:
         path = results_dir() / f"serve_latency_{args.preset}.json" if args.save == "default" else args.save
-        save_measurements(path, result, configurations, meta, args.preset, time.time() - start,
-                          concurrency=probe, command="python -m coinfer " + " ".join(sys.argv[1:]))
+        run.table(command="python -m coinfer " + " ".join(sys.argv[1:])).save(path)
         print(f"wrote {path}")
     return 0
 
@@ -233,7 +194,8 @@ def _encode(args: argparse.Namespace) -> int:
 
 
 def _train_codec(args: argparse.Namespace) -> int:
-    from coinfer.serve.server import load_model_for, train_learned_codec
+    from coinfer.experiments.codecs import train_learned_codec
+    from coinfer.serve.configuration import load_model_for
 
     if args.threads:
         import torch
@@ -459,7 +421,7 @@ def build_parser() -> argparse.ArgumentParser:
         if many:
             p.add_argument("--config", action="append", default=None, metavar="SPLIT:CODEC",
                            help="configuration to run, e.g. layer2.1:uint8 or s3:float32; repeat for several "
-                                f"(default: {' '.join(DEFAULT_SERVE_CONFIGS)})")
+                                "(default: the serving table's, coinfer.experiments.serving.DEFAULT_SERVE_CONFIGS)")
         else:
             p.add_argument("--config", required=True, metavar="SPLIT:CODEC",
                            help="configuration to run, e.g. layer2.1:uint8 (must be one the server holds)")
@@ -590,12 +552,46 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_sweep)
+    for name in DATA_COMMANDS:
+        add_data_arguments(commands.choices[name])
     return parser
+
+
+#: The commands that load a dataset (profile only with --dataset).
+DATA_COMMANDS = ("profile", "train", "serve", "device", "measure", "train-codec", "encode", "jscc",
+                 "original-table", "prune", "sweep")
+
+
+def add_data_arguments(parser: argparse.ArgumentParser) -> None:
+    """The dataset options every data-loading command shares: ``--trust-local-data``.
+
+    Parameters
+    ----------
+    parser : argparse.ArgumentParser
+        A command's parser; :func:`main` applies the option before the command runs.
+
+    Examples
+    --------
+    >>> import argparse
+    >>> from coinfer.cli import add_data_arguments
+    >>> p = argparse.ArgumentParser()
+    >>> add_data_arguments(p)
+    >>> p.parse_args(["--trust-local-data"]).trust_local_data
+    True
+    """
+    parser.add_argument("--trust-local-data", action="store_true",
+                        help="use a local CIFAR-10 folder whose files differ from the official release "
+                             "(skips the md5 check: you vouch for the files; same as "
+                             "COINFER_TRUST_LOCAL_DATA=1)")
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     args.argv = list(argv) if argv is not None else sys.argv[1:]   # for provenance
+    if getattr(args, "trust_local_data", False):
+        from coinfer.data import trust_local_data
+
+        trust_local_data(True)   # the environment carries it to loader workers and sub-processes
     try:
         return args.func(args)
     except (ValueError, FileNotFoundError, RuntimeError, OSError) as error:

@@ -183,7 +183,10 @@ class Provenance:
 
     Fields: ``dataset`` and ``preset`` (what was measured), ``command`` (the one command that
     regenerates the table), ``wall_time_s`` (seconds it took), and, filled in by :meth:`collect`,
-    the coinfer version, git commit, hardware, UTC date and seed.
+    the coinfer version, git commit, hardware, UTC date and seed. ``baseline_accuracy`` (the trained
+    unsplit network's test accuracy, a fraction) and ``accuracy_drop`` (the preset's allowed drop,
+    in percentage points) give the table's accuracy threshold (:func:`table_threshold`); tables
+    written before they existed load with ``None``.
 
     Examples
     --------
@@ -204,23 +207,100 @@ class Provenance:
     hardware: str = ""
     date: str = ""
     seed: int | None = None
+    baseline_accuracy: float | None = None
+    accuracy_drop: float | None = None
 
     @classmethod
     def collect(cls, dataset: str, preset: str, wall_time_s: float, command: str | None = None,
-                seed: int | None = None) -> "Provenance":
-        """Provenance of a run in this process: version, commit, hardware and date filled in."""
+                seed: int | None = None, baseline_accuracy: float | None = None,
+                accuracy_drop: float | None = None) -> "Provenance":
+        """Provenance of a run in this process: version, commit, hardware and date filled in.
+
+        ``baseline_accuracy`` is the baseline checkpoint's ``test_accuracy`` (a fraction) and
+        ``accuracy_drop`` the preset's ``accuracy_drop`` (points); pass both so that
+        :func:`table_threshold` works on the table.
+        """
         from coinfer import __version__
 
         return cls(dataset=dataset, preset=preset, wall_time_s=round(float(wall_time_s), 1),
                    command=command if command is not None else " ".join(["python"] + sys.argv),
                    coinfer_version=__version__, git_commit=git_commit(), hardware=hardware(),
-                   date=_dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat(), seed=seed)
+                   date=_dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat(), seed=seed,
+                   baseline_accuracy=None if baseline_accuracy is None else float(baseline_accuracy),
+                   accuracy_drop=None if accuracy_drop is None else float(accuracy_drop))
 
     def describe(self) -> str:
         """One line for a figure caption."""
         commit = self.git_commit[:10] if self.git_commit else "unknown commit"
         return (f"{self.dataset}, preset '{self.preset}', {self.hardware or 'unknown hardware'}, "
                 f"coinfer {self.coinfer_version} @ {commit}, {self.date[:10]}")
+
+
+def accuracy_threshold(baseline_accuracy: float, drop_points: float) -> float:
+    """The accuracy a configuration must reach: the baseline's accuracy minus an allowed drop.
+
+    The one definition of the threshold (the paper, section V-A: 93% from the unsplit network's
+    ~95%, a 2-point drop). Every table, figure, explorer, chooser and chapter uses it, through
+    :func:`table_threshold` where a table is at hand.
+
+    Parameters
+    ----------
+    baseline_accuracy : float
+        The unsplit, unpruned network's test accuracy, a fraction in [0, 1].
+    drop_points : float
+        The allowed drop in percentage points (a preset's ``accuracy_drop``, 2.0).
+
+    Returns
+    -------
+    float
+        ``baseline_accuracy - drop_points / 100``, a fraction.
+
+    Examples
+    --------
+    >>> from coinfer.results import accuracy_threshold
+    >>> round(accuracy_threshold(0.9046, 2.0), 4)
+    0.8846
+    """
+    return float(baseline_accuracy) - float(drop_points) / 100
+
+
+def table_threshold(table: "LookupTable") -> float:
+    """The accuracy threshold of ``table``: its baseline accuracy minus its preset's drop.
+
+    Both come from the table's :class:`Provenance` (``baseline_accuracy``: the baseline
+    checkpoint's test accuracy; ``accuracy_drop``: the preset's drop in points), so the threshold
+    is the one the table was made with.
+
+    Parameters
+    ----------
+    table : LookupTable
+        A table whose provenance carries ``baseline_accuracy`` and ``accuracy_drop``.
+
+    Returns
+    -------
+    float
+        :func:`accuracy_threshold` of the two, a fraction.
+
+    Raises
+    ------
+    ValueError
+        If the provenance lacks either value (a table written before they were recorded).
+
+    Examples
+    --------
+    >>> from coinfer.paths import results_dir
+    >>> from coinfer.results import load_table, table_threshold
+    >>> table = load_table(results_dir() / "sweep_quick.json")
+    >>> table.provenance.baseline_accuracy, table.provenance.accuracy_drop
+    (0.9046, 2.0)
+    >>> round(table_threshold(table), 4)
+    0.8846
+    """
+    prov = table.provenance
+    if prov.baseline_accuracy is None or prov.accuracy_drop is None:
+        raise ValueError(f"the table's provenance ({prov.describe()}) lacks baseline_accuracy or accuracy_drop, "
+                         "which give its accuracy threshold; regenerate it or use accuracy_threshold()")
+    return accuracy_threshold(prov.baseline_accuracy, prov.accuracy_drop)
 
 
 def git_commit() -> str:

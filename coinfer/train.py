@@ -244,9 +244,20 @@ def save_checkpoint(path: str | Path, model: nn.Module, meta: dict) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     tmp = path.with_suffix(path.suffix + ".tmp")
-    torch.save({"format": CHECKPOINT_FORMAT, "meta": meta, "state_dict": state}, tmp)
+    torch.save({"format": CHECKPOINT_FORMAT, "meta": _plain(meta), "state_dict": state}, tmp)
     tmp.replace(path)
     return path
+
+
+def _plain(value):
+    """``value`` with str subclasses (e.g. a SplitPoint) made plain str, which weights_only loading accepts."""
+    if isinstance(value, str):
+        return str(value)
+    if isinstance(value, dict):
+        return {_plain(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_plain(v) for v in value)
+    return value
 
 
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> tuple[dict, dict]:

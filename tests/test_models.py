@@ -1,8 +1,11 @@
+import copy
+import json
+import pickle
+
 import pytest
 import torch
 
-from coinfer.core.network import (PAPER_SPLIT_POINTS, SPLIT_ALIASES, SPLIT_POINTS, canonical_split_point,
-                            resnet18, split, split_index)
+from coinfer.core.network import PAPER_SPLIT_POINTS, SPLIT_ALIASES, SPLIT_POINTS, SplitPoint, resnet18, split
 
 
 def test_every_split_point_composes_to_the_full_model(tiny_net):
@@ -22,9 +25,9 @@ def test_split_points_cover_the_paper_and_every_block():
 
 
 def test_aliases_resolve_to_the_paper_points():
-    assert [canonical_split_point(f"s{i}") for i in range(1, 6)] == list(PAPER_SPLIT_POINTS)
-    assert canonical_split_point("layer3") == "layer3.1"
-    assert all(canonical_split_point(a) in SPLIT_POINTS for a in SPLIT_ALIASES)
+    assert [SplitPoint(f"s{i}") for i in range(1, 6)] == list(PAPER_SPLIT_POINTS)
+    assert SplitPoint("layer3") == "layer3.1"
+    assert all(SplitPoint(a) in SPLIT_POINTS for a in SPLIT_ALIASES)
 
 
 def test_unknown_split_point_lists_the_valid_ones(tiny_net):
@@ -34,12 +37,25 @@ def test_unknown_split_point_lists_the_valid_ones(tiny_net):
     assert "'layer5'" in message and "layer2.1" in message and "stem" in message
 
 
+def test_split_point_is_a_validated_str():
+    point = SplitPoint("s4")
+    assert isinstance(point, str) and point == "layer3.1" and str(point) == "layer3.1"
+    assert SplitPoint(point) is point                       # already validated: returned as is
+    assert [SplitPoint(p).index for p in SPLIT_POINTS] == list(range(len(SPLIT_POINTS)))
+    assert {point: 1}["layer3.1"] == 1 and json.dumps(point) == '"layer3.1"'
+    assert copy.deepcopy(point) == point and pickle.loads(pickle.dumps(point)) == point
+    with pytest.raises(ValueError) as info:
+        SplitPoint("layer5")
+    message = str(info.value)
+    assert "'layer5'" in message and all(p in message for p in SPLIT_POINTS) and "s4=layer3.1" in message
+
+
 def test_extremes_put_nothing_on_one_side(tiny_net):
     device, server = split(tiny_net, "input")
     assert len(device) == 0 and len(server) == len(SPLIT_POINTS) - 1
     device, server = split(tiny_net, "output")
     assert len(server) == 0
-    assert split_index("output") == len(SPLIT_POINTS) - 1
+    assert SplitPoint("output").index == len(SPLIT_POINTS) - 1
 
 
 def test_parts_share_the_model_weights(tiny_net):

@@ -2,8 +2,9 @@ import json
 
 import pytest
 
-from coinfer.results import (LookupTable, Provenance, Record, SchemaError, load_table, merge_tables,
-                             validate_record)
+from coinfer.paths import results_dir
+from coinfer.results import (LookupTable, Provenance, Record, SchemaError, accuracy_threshold, load_table,
+                             merge_tables, table_threshold, validate_record)
 
 
 def make_record(**overrides):
@@ -106,3 +107,38 @@ def test_merge_prefers_later_tables(table):
     merged = merge_tables([table, newer])
     assert len(merged) == 2
     assert [r for r in merged if r.method == "original"][0].accuracy == 0.99
+
+
+def test_accuracy_threshold_is_the_baseline_minus_points():
+    assert accuracy_threshold(0.95, 2.0) == pytest.approx(0.93)
+    assert accuracy_threshold(0.9046, 0.0) == 0.9046
+
+
+def test_table_threshold_comes_from_the_provenance(table, tmp_path):
+    with pytest.raises(ValueError, match="baseline_accuracy"):
+        table_threshold(table)                                # written without them
+    from dataclasses import replace
+    table = replace(table, provenance=replace(table.provenance, baseline_accuracy=0.91, accuracy_drop=2.0))
+    loaded = load_table(table.save(tmp_path / "t.json"))
+    assert loaded.provenance == table.provenance
+    assert table_threshold(loaded) == pytest.approx(0.89)
+
+
+def test_old_tables_without_baseline_still_load(table, tmp_path):
+    data = table.to_dict()
+    del data["provenance"]["baseline_accuracy"], data["provenance"]["accuracy_drop"]
+    path = tmp_path / "old.json"
+    path.write_text(json.dumps(data))
+    assert load_table(path).provenance.baseline_accuracy is None
+
+
+@pytest.mark.parametrize("path", sorted(results_dir().glob("*.json")), ids=lambda p: p.name)
+def test_committed_tables_carry_the_baseline_checkpoint_accuracy(path):
+    from coinfer.config import get_preset
+    from coinfer.paths import checkpoints_dir
+    from coinfer.train import load_checkpoint
+
+    prov = load_table(path).provenance
+    _, meta = load_checkpoint(checkpoints_dir() / prov.preset / "baseline.pt")
+    assert prov.baseline_accuracy == meta["test_accuracy"]
+    assert prov.accuracy_drop == get_preset(prov.preset).accuracy_drop

@@ -49,7 +49,7 @@ from torch import nn
 from coinfer.core.encoding import DimensionReductionDecoder, DimensionReductionEncoder, FeatureCodec, UniformQuantizer, codec_costs
 from coinfer.experiments.encoding import (EncodeConfig, FeatureSource, freeze, huffman_8bit, original_record,  # noqa: F401
                                 train_codec)
-from coinfer.core.network import canonical_split_point
+from coinfer.core.network import SplitPoint as canonical_split_point
 from coinfer.core.pruning import PruneConfig, PrunedModel, compact, prune_finetune, pruned_costs, split_stages
 from coinfer.results import Record
 

@@ -42,7 +42,7 @@ import torch
 from torch import nn
 
 from coinfer.core import channel as ch
-from coinfer.core.network import canonical_split_point, split
+from coinfer.core.network import SplitPoint, split
 from coinfer.core.pipeline import SplitNetwork
 from coinfer.data import FeatureSource
 from coinfer.config import Preset, get_preset
@@ -473,7 +473,7 @@ def run_jscc(preset: str | Preset = "quick", settings: JsccSettings | None = Non
     settings = settings or JSCC_SETTINGS[preset.name]
     if split_point is not None:
         settings = replace(settings, split=split_point)
-    point = canonical_split_point(settings.split)
+    point = SplitPoint(settings.split)
     if point == "output":
         raise ValueError("split point 'output' leaves nothing to the server (the device sends its decision); "
                          "choose a split point from 'input' to 'pool'")

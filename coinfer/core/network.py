@@ -177,63 +177,61 @@ def resnet18(width: float = 1.0, num_classes: int = 10, in_channels: int = 3) ->
     return CifarResNet18(ResNetConfig(width=width, num_classes=num_classes, in_channels=in_channels))
 
 
-def canonical_split_point(point: str) -> str:
-    """The canonical name of a split point, resolving aliases (``"s3"`` -> ``"layer2.1"``).
+class SplitPoint(str):
+    """A validated split point: a canonical name from :data:`SPLIT_POINTS`, aliases resolved.
+
+    A split point is validated once, where it enters (a command-line argument, a public
+    function); code that receives a :class:`SplitPoint` uses it as is. It is a ``str``, so it
+    compares, hashes and serializes as its canonical name; ``SplitPoint(SplitPoint(x))`` returns
+    the same object without checking again.
 
     Parameters
     ----------
     point : str
-        A name from :data:`SPLIT_POINTS` (returned as is) or from :data:`SPLIT_ALIASES`
-        (``"layer1"`` to ``"layer4"``, ``"s1"`` to ``"s5"``).
-
-    Returns
-    -------
-    str
-        The name in :data:`SPLIT_POINTS`.
+        A name from :data:`SPLIT_POINTS` or an alias from :data:`SPLIT_ALIASES` (``"layer1"`` to
+        ``"layer4"``, ``"s1"`` to ``"s5"``).
 
     Raises
     ------
     ValueError
-        If ``point`` names no split point; the message lists the valid names.
+        If ``point`` names no split point; the message lists the valid names and aliases.
 
     Examples
     --------
-    >>> from coinfer.core.network import canonical_split_point
-    >>> canonical_split_point("s3"), canonical_split_point("layer4"), canonical_split_point("pool")
-    ('layer2.1', 'layer4.1', 'pool')
-    """
-    name = SPLIT_ALIASES.get(point, point)
-    if name not in SPLIT_POINTS:
-        raise ValueError(
-            f"unknown split point {point!r}; valid split points are {', '.join(SPLIT_POINTS)} "
-            f"(aliases: {', '.join(f'{a}={n}' for a, n in SPLIT_ALIASES.items())})"
-        )
-    return name
-
-
-def split_index(point: str) -> int:
-    """How many stages run on the device at ``point`` (0 for ``input``, all for ``output``).
-
-    Parameters
-    ----------
-    point : str
-        A split point or alias, as for :func:`canonical_split_point`.
-
-    Returns
-    -------
-    int
-        The number of stages (of the 11 in :data:`STAGES`) before the split.
-
-    Examples
-    --------
-    >>> from coinfer.core.network import split_index
-    >>> split_index("input"), split_index("s3"), split_index("output")
+    >>> from coinfer.core.network import SplitPoint
+    >>> SplitPoint("s4") == "layer3.1", SplitPoint("layer4"), SplitPoint("pool")
+    (True, 'layer4.1', 'pool')
+    >>> SplitPoint("input").index, SplitPoint("s3").index, SplitPoint("output").index
     (0, 5, 11)
+    >>> SplitPoint("layer5")
+    Traceback (most recent call last):
+    ...
+    ValueError: unknown split point 'layer5'; valid split points are input, stem, layer1.0, \
+layer1.1, layer2.0, layer2.1, layer3.0, layer3.1, layer4.0, layer4.1, pool, output (aliases: \
+layer1=layer1.1, layer2=layer2.1, layer3=layer3.1, layer4=layer4.1, s1=stem, s2=layer1.1, \
+s3=layer2.1, s4=layer3.1, s5=pool)
     """
-    return SPLIT_POINTS.index(canonical_split_point(point))
+
+    __slots__ = ()
+
+    def __new__(cls, point: str) -> "SplitPoint":
+        if type(point) is cls:
+            return point
+        name = SPLIT_ALIASES.get(point, point) if isinstance(point, str) else point
+        if name not in SPLIT_POINTS:
+            raise ValueError(
+                f"unknown split point {point!r}; valid split points are {', '.join(SPLIT_POINTS)} "
+                f"(aliases: {', '.join(f'{a}={n}' for a, n in SPLIT_ALIASES.items())})"
+            )
+        return super().__new__(cls, name)
+
+    @property
+    def index(self) -> int:  # type: ignore[override]  # shadows str.index on purpose
+        """How many stages run on the device at this point: 0 for ``input``, 11 (all) for ``output``."""
+        return SPLIT_POINTS.index(str(self))
 
 
-def split(model: CifarResNet18, point: str) -> tuple[nn.Sequential, nn.Sequential]:
+def split(model: CifarResNet18, point: "str | SplitPoint") -> tuple[nn.Sequential, nn.Sequential]:
     """Split ``model`` after ``point`` into a device part and a server part.
 
     The parts hold the model's own stage modules (no copy): training or pruning a part changes the
@@ -244,8 +242,9 @@ def split(model: CifarResNet18, point: str) -> tuple[nn.Sequential, nn.Sequentia
     ----------
     model : CifarResNet18
         The network to split (its modules are shared with the parts, not copied).
-    point : str
-        A name from :data:`SPLIT_POINTS` or :data:`SPLIT_ALIASES`.
+    point : str or SplitPoint
+        A name from :data:`SPLIT_POINTS` or :data:`SPLIT_ALIASES` (validated here, see
+        :class:`SplitPoint`).
 
     Returns
     -------
@@ -266,7 +265,7 @@ def split(model: CifarResNet18, point: str) -> tuple[nn.Sequential, nn.Sequentia
     >>> torch.equal(server_part(device_part(x)), net(x))
     True
     """
-    k = split_index(point)
+    k = SplitPoint(point).index
     # Module names may not contain dots, so "layer2.1" becomes "layer2_1" inside the parts.
     stages = [(name.replace(".", "_"), module) for name, module in model.stages().items()]
     return nn.Sequential(OrderedDict(stages[:k])), nn.Sequential(OrderedDict(stages[k:]))

@@ -78,7 +78,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from coinfer.core.network import BasicBlock, CifarResNet18, canonical_split_point, split, split_index
+from coinfer.core.network import BasicBlock, CifarResNet18, SplitPoint, SplitPoint as canonical_split_point, split
 
 SCHEDULE_KINDS = ("cubic", "linear", "constant")
 #: How channels are ranked: ``"l2"`` (the paper) or ``"taylor"`` (first-order Taylor importance,
@@ -105,7 +105,7 @@ def check_sparsity(value: float, name: str = "sparsity") -> float:
 def prunable_split_point(point: str) -> str:
     """The canonical name of ``point`` if its device part has a convolution to prune."""
     name = canonical_split_point(point)
-    if split_index(name) == 0:
+    if name.index == 0:
         raise ValueError(f"split point {point!r} puts no layer on the device, so there is nothing to "
                          "prune; choose a later split point (e.g. 'stem', 'layer1.1', 'layer2.1')")
     return name
@@ -609,7 +609,7 @@ def split_stages(model: nn.Module, point: str) -> tuple[nn.Sequential, nn.Sequen
     if not isinstance(model, nn.Sequential) or names != expected:
         raise ValueError(f"can only split a CifarResNet18 or a Sequential of its stages {expected}, got "
                          f"{type(model).__name__} with children {names}")
-    k = split_index(point)
+    k = SplitPoint(point).index
     stages = list(model.named_children())
     return nn.Sequential(OrderedDict(stages[:k])), nn.Sequential(OrderedDict(stages[k:]))
 

@@ -39,8 +39,8 @@ from tqdm.auto import tqdm
 from coinfer.core.encoding import CodeSize, FeatureCodec, build_codec, codec_costs
 from coinfer.core.entropy import (MAGIC_HUFFMAN, MAGIC_RANGE, bits_per_image, empirical_entropy_bits,
                       range_stream_bits)
-from coinfer.core.network import SPLIT_POINTS, canonical_split_point, split
-from coinfer.data import FeatureSource  # noqa: F401  (the feature cache; imported from here by older callers)
+from coinfer.core.network import SPLIT_POINTS, SplitPoint, split
+from coinfer.data import FeatureSource
 from coinfer.results import LookupTable, Provenance, Record
 
 #: Encoder outputs summarized per record: a histogram of the first few elements' values in [-1, 1].
@@ -369,7 +369,7 @@ def run_encoding(preset: str = "quick", config: EncodeConfig | None = None, mode
     records: list[Record] = []
 
     for point in config.splits:
-        point = canonical_split_point(point)
+        point = SplitPoint(point)
         unpruned_device, server_part = split(model, point)
         device_part = (device_parts or {}).get(point, unpruned_device).to(device)   # beside the server part
         point_sparsity = sparsity.get(point, 0.0) if isinstance(sparsity, dict) else sparsity
@@ -445,7 +445,7 @@ def original_record(model: nn.Module, point: str, train_set, test_set, config: E
     from coinfer.core.costs import count_params, thop_macs
 
     device = device or torch.device("cpu")
-    point = canonical_split_point(point)
+    point = SplitPoint(point)
     t1 = time.time()
     base = original_huffman(model, point, train_set, test_set, config, device)
     device_part, server_part = split(model, point)

@@ -69,7 +69,7 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
-from coinfer.core.network import canonical_split_point
+from coinfer.core.network import SplitPoint as canonical_split_point
 from coinfer.results import LookupTable, Provenance, Record, SchemaError, validate_record, write_json_atomic
 
 #: Bumped when a change of the code changes what a cell computes (it is part of every cell id).

@@ -1,4 +1,4 @@
-"""Figures of the real co-inference measurements (:mod:`coinfer.serve.server`): measured beside predicted latency.
+"""Figures of the real co-inference measurements (:mod:`coinfer.experiments.serving`): measured beside predicted latency.
 
 The paper's Fig. 4 plots *predicted* latency against the link rate. Here each configuration gets its
 measured median end-to-end latency (markers, with the 95th percentile as an upper whisker) and the
@@ -17,7 +17,7 @@ from typing import Iterable
 
 def measurement_frame(source):
     """One row per (configuration, rate) from a :class:`coinfer.results.LookupTable` written by
-    ``python -m coinfer measure --save`` or from the ``rows`` of a :class:`coinfer.serve.server.MeasureResult`.
+    ``python -m coinfer measure --save`` or from the ``rows`` of a :class:`coinfer.experiments.serving.MeasureResult`.
 
     Columns: ``spec``, ``rate_KBps`` (1 KB = 1000 B; NaN for an unshaped link), ``bytes`` (frame, with
     header), ``measured_s``, ``p95_s``, ``device_s``, ``send_s``, ``server_s``, ``other_s``,
