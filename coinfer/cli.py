@@ -174,7 +174,7 @@ def _measure(args: argparse.Namespace) -> int:
 
 
 def _encode(args: argparse.Namespace) -> int:
-    from coinfer.experiments.encoding import get_encode_config, run_encoding
+    from coinfer.experiments.encoding import get_encode_config, run as run_encoding
     from coinfer.paths import results_dir
     from coinfer.config import get_preset
 
@@ -217,7 +217,7 @@ def _original_table(args: argparse.Namespace) -> int:
 def _jscc(args: argparse.Namespace) -> int:
     import torch
 
-    from coinfer.core.jscc import run_jscc
+    from coinfer.experiments.jscc import run as run_jscc
     from coinfer.views.jscc import fig5_rows, mismatch_grid
     from coinfer.paths import results_dir
     from coinfer.config import get_preset

@@ -328,15 +328,15 @@ def huffman_8bit(device_part: nn.Module, server_part: nn.Module, train_set, test
 # The whole experiment -> lookup table
 # --------------------------------------------------------------------------------------------
 
-def run_encoding(preset: str = "quick", config: EncodeConfig | None = None, model: nn.Module | None = None,
-                 device_parts: dict[str, nn.Module] | None = None, device: torch.device | None = None,
-                 command: str | None = None, sparsity: float | dict[str, float] = 0.0,
-                 log=print) -> LookupTable:
+def run(preset="quick", config: EncodeConfig | None = None, model: nn.Module | None = None,
+        device_parts: dict[str, nn.Module] | None = None, device: torch.device | None = None,
+        command: str | None = None, sparsity: float | dict[str, float] = 0.0,
+        log=print) -> LookupTable:
     """Train and evaluate every (split, code size) of ``config``, plus the Huffman baseline.
 
     Parameters
     ----------
-    preset : str
+    preset : str or Preset
         Names the dataset and the baseline network (:func:`coinfer.train.get_baseline`).
     config : EncodeConfig, optional
         Default: ``get_encode_config(preset)``.
@@ -354,11 +354,13 @@ def run_encoding(preset: str = "quick", config: EncodeConfig | None = None, mode
     from coinfer.train import default_device, get_baseline
 
     start = time.time()
-    preset_obj = get_preset(preset)
-    config = config or get_encode_config(preset)
+    preset_obj = get_preset(preset) if isinstance(preset, str) else preset
+    config = config or get_encode_config(preset_obj.name)
     device = device or default_device()
+    baseline_accuracy = None   # the threshold's baseline, known when the preset's baseline is used
     if model is None:
-        model, _ = get_baseline(preset_obj)
+        model, meta = get_baseline(preset_obj)
+        baseline_accuracy = meta.get("test_accuracy")
     model = model.to(device).eval()
     freeze(model)
     train_set = load_dataset(preset_obj.dataset, train=True, limit=config.train_limit,
@@ -390,7 +392,8 @@ def run_encoding(preset: str = "quick", config: EncodeConfig | None = None, mode
         records.append(original_record(model, point, huffman_train_set, test_set, config, device, log=log))
 
     provenance = Provenance.collect(dataset=preset_obj.dataset, preset=preset_obj.name,
-                                    wall_time_s=time.time() - start, command=command, seed=preset_obj.seed)
+                                    wall_time_s=time.time() - start, command=command, seed=preset_obj.seed,
+                                    baseline_accuracy=baseline_accuracy, accuracy_drop=preset_obj.accuracy_drop)
     return LookupTable(provenance=provenance, records=records)
 
 
