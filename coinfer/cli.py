@@ -44,10 +44,13 @@ def _profile(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from coinfer.config import get_preset
+    from coinfer.config import get_preset, parse_overrides
     from coinfer.train import get_baseline
 
-    preset = get_preset(args.preset, **({"epochs": args.epochs} if args.epochs else {}))
+    overrides = parse_overrides(args.set)
+    if args.epochs:
+        overrides["baseline.epochs"] = args.epochs
+    preset = get_preset(args.preset, **overrides)
     _, meta = get_baseline(preset, checkpoints=args.checkpoints, retrain=args.retrain)
     print(f"baseline ({preset.name}, {preset.dataset}, width {preset.width:g}): "
           f"test accuracy {meta['test_accuracy']:.4f}, trained in {meta['wall_time_s']} s")
@@ -316,22 +319,22 @@ def _latency(args: argparse.Namespace) -> int:
 def _prune(args: argparse.Namespace) -> int:
     import torch
 
-    from coinfer.core.pruning import get_prune_config, run_pruning
+    from coinfer.config import get_preset, parse_overrides
+    from coinfer.experiments.pruning import run
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    overrides = {}
+    overrides = parse_overrides(args.set)
     if args.splits:
-        overrides["splits"] = tuple(args.splits)
+        overrides["pruning.splits"] = tuple(args.splits)
     if args.sparsities:
-        overrides["sparsities"] = tuple(args.sparsities)
+        overrides["pruning.sparsities"] = tuple(args.sparsities)
     for name in ("epochs", "train_limit", "output_sparsity"):
         if getattr(args, name) is not None:
-            overrides[name] = getattr(args, name)
-    config = get_prune_config(args.preset, **overrides)
-    table = run_pruning(args.preset, config, out=args.out, checkpoints=args.checkpoints,
-                        save_checkpoints=not args.no_checkpoints,
-                        command="python -m coinfer " + " ".join(args.argv))
+            overrides[f"pruning.{name}"] = getattr(args, name)
+    preset = get_preset(args.preset, **overrides)
+    table = run(preset, out=args.out, checkpoints=args.checkpoints, save_checkpoints=not args.no_checkpoints,
+                command="python -m coinfer " + " ".join(args.argv))
     print(f"{len(table.records)} records in {table.provenance.wall_time_s} s "
           f"({table.provenance.describe()})")
     return 0
@@ -359,21 +362,24 @@ def _regenerating_argv(argv: list[str]) -> list[str]:
 def _sweep(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from coinfer.experiments.sweep import cells, default_paths, gather, get_sweep_config, run_sweep
+    from coinfer.config import get_preset, parse_overrides, sweep_grid
+    from coinfer.experiments.sweep import cells, default_paths, gather, run
 
-    grid = args.grid or args.preset
-    config = get_sweep_config(grid)
-    paths = default_paths(args.preset, grid)
+    overrides = parse_overrides(args.set)
+    if args.grid:
+        overrides = {"sweep": sweep_grid(args.grid), **overrides}
+    preset = get_preset(args.preset, **overrides)
+    paths = default_paths(preset)
     cells_dir = Path(args.cells_dir) if args.cells_dir else paths["cells_dir"]
     table = Path(args.table) if args.table else paths["table"]
     command = "python -m coinfer " + " ".join(_regenerating_argv(args.argv))
     if args.list_cells:
-        for cell in cells(args.preset, config):
+        for cell in cells(preset):
             done = (cells_dir / f"{cell.id}.json").exists()
             print(f"{cell.id}\t{'done' if done else 'todo'}")
         return 0
     if args.gather:
-        result = gather(args.preset, config, cells_dir, table, command=command)
+        result = gather(preset, cells_dir, table, command=command)
         print(f"wrote {len(result.records)} records to {table}")
         return 0
     if args.threads:
@@ -387,9 +393,8 @@ def _sweep(args: argparse.Namespace) -> int:
         except ValueError:
             raise ValueError(f"--shard must look like 3/8 (worker 3 of 8, counting from 0), got {args.shard!r}")
         shard = (i, n)
-    result = run_sweep(args.preset, config, cells_dir=cells_dir, table=table,
-                       cache_dir=args.cache or paths["cache_dir"], only=args.cell, shard=shard, command=command,
-                       progress=not args.no_progress)
+    result = run(preset, cells_dir=cells_dir, table=table, cache_dir=args.cache or paths["cache_dir"],
+                 only=args.cell, shard=shard, command=command, progress=not args.no_progress)
     if result is None:
         print("some cells are not finished yet; run the sweep again (or --gather once all are done)")
     return 0
@@ -399,6 +404,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m coinfer", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
+
+    def set_arg(p):
+        p.add_argument("--set", action="append", default=None, metavar="NAME=VALUE",
+                       help="override a preset setting by its dotted name, e.g. pruning.epochs=2 (repeatable)")
 
     p = commands.add_parser("profile", help="per split point: device/server MACs, parameters, feature size")
     p.add_argument("--width", type=float, default=1.0, help="width multiplier (1.0: the paper's network)")
@@ -413,6 +422,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=int, default=None, help="override the preset's epochs")
     p.add_argument("--checkpoints", default=None, help="checkpoint folder (default: data/checkpoints)")
     p.add_argument("--retrain", action="store_true", help="train even if a checkpoint exists")
+    set_arg(p)
     p.set_defaults(func=_train)
 
     def model_args(p, many: bool):
@@ -536,6 +546,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoints", default=None, help="checkpoint folder (default: data/checkpoints)")
     p.add_argument("--no-checkpoints", action="store_true", help="do not save the pruned models")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    set_arg(p)
     p.set_defaults(func=_prune)
 
     p = commands.add_parser("sweep", help="brute-force search over every method's settings (resumable cells) "
@@ -551,6 +562,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cache", default=None, help="checkpoint cache (default: data/checkpoints/<preset>/sweep)")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    set_arg(p)
     p.set_defaults(func=_sweep)
     for name in DATA_COMMANDS:
         add_data_arguments(commands.choices[name])
