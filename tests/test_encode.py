@@ -428,9 +428,9 @@ def test_paper_style_settings_compute_features_per_batch(net, tmp_path):
 def test_unknown_settings_are_refused():
     from coinfer.experiments.encoding import get_encode_config
 
-    with pytest.raises(ValueError, match="unknown encoding setting"):
+    with pytest.raises(ValueError, match=r"unknown preset field\(s\) \['epoch'\]"):
         get_encode_config("quick", epoch=3)
-    with pytest.raises(ValueError, match="no encoding settings for preset 'cifar'"):
+    with pytest.raises(ValueError, match="unknown preset 'cifar'"):
         get_encode_config("cifar")
 
 

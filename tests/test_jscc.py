@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from coinfer.core import channel as ch
+from coinfer.config import get_preset
 from coinfer.core import jscc as jscc
 from coinfer.experiments import jscc as jscc_exp
 from coinfer.data import FeatureSource
@@ -59,9 +60,9 @@ def test_codec_rejects_bad_code_size():
     with pytest.raises(TypeError, match="AWGNChannel"):
         jscc.make_codec((4, 8, 8), 4, torch.nn.Identity())
     with pytest.raises(ValueError, match=r"\[0, 0.5\)"):
-        replace(jscc_exp.JSCC_SETTINGS["quick"], flip_rates=(0.0, 0.5))
+        replace(get_preset("quick").jscc, flip_rates=(0.0, 0.5))
     with pytest.raises(ValueError, match="bandwidth_hz"):
-        replace(jscc_exp.JSCC_SETTINGS["quick"], bandwidth_hz=0.0)
+        replace(get_preset("quick").jscc, bandwidth_hz=0.0)
     with pytest.raises(ValueError, match="awgn"):
         jscc.make_channel("rayleigh", 1.0)
 
@@ -78,7 +79,7 @@ def test_training_learns_and_is_deterministic():
         server[2].weight.copy_(torch.eye(2, 4))
         server[2].bias.zero_()
     train, test = FeatureSource.from_tensors(x[:256], labels[:256]), FeatureSource.from_tensors(x[256:], labels[256:])
-    settings = replace(jscc_exp.JSCC_SETTINGS["quick"], epochs=8, batch_size=32, lr=1e-2)
+    settings = replace(get_preset("quick").jscc, epochs=8, batch_size=32, lr=1e-2)
     a = jscc_exp.train_jscc(train, server, "bsc", 0.0, 4, settings, seed=3)
     b = jscc_exp.train_jscc(train, server, "bsc", 0.0, 4, settings, seed=3)
     acc_a, acc_b = jscc_exp.evaluate_jscc(a, test), jscc_exp.evaluate_jscc(b, test)
@@ -151,7 +152,7 @@ def test_run_jscc_pipeline(tmp_path, monkeypatch):
     torch.manual_seed(0)
     save_checkpoint(tmp_path / "quick" / "baseline.pt", resnet18(width=1 / 8),
                     {"width": 0.125, "test_accuracy": 0.12})
-    settings = replace(jscc_exp.JSCC_SETTINGS["quick"], train_images=64, test_images=64, epochs=1,
+    settings = replace(get_preset("quick").jscc, train_images=64, test_images=64, epochs=1,
                        snrs_db=(0.0, 20.0), flip_rates=(0.0, 0.1), awgn_code_sizes=(2, 4),
                        bsc_code_sizes=(4, 8), mismatch_snrs_db=(0.0, 20.0), mismatch_flip_rates=(0.0, 0.1))
     table = jscc_exp.run("quick", settings, checkpoints=tmp_path, log=lambda m: None)

@@ -25,67 +25,19 @@ import copy
 import math
 import time
 import zlib
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from typing import Callable
 
 import torch
 from torch import nn
 
-from coinfer.config import Preset, get_preset
+from coinfer.config import JsccSettings, Preset, get_preset
 from coinfer.core import channel as ch
 from coinfer.core.jscc import JSCC, make_channel, make_codec
 from coinfer.core.network import SplitPoint, split
 from coinfer.data import FeatureSource
 from coinfer.results import LookupTable, accuracy_threshold
-
-# ----------------------------------------------------------------------------- settings
-
-
-@dataclass(frozen=True)
-class JsccSettings:
-    """What the Fig. 5 experiment trains and sweeps (per preset: :data:`JSCC_SETTINGS`).
-
-    Code sizes are counted in channel uses per image: real numbers for AWGN, bits for the BSC.
-    """
-
-    split: str = "layer3.1"                  # the paper's Conv_4x (stage 3)
-    bandwidth_hz: float = 1e6                # the paper's W = 1 MHz
-    snrs_db: tuple[float, ...] = (0.0, 5.0, 10.0, 15.0, 20.0)
-    flip_rates: tuple[float, ...] = (0.0, 0.01, 0.05, 0.1, 0.2)
-    awgn_code_sizes: tuple[int, ...] = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128)
-    bsc_code_sizes: tuple[int, ...] = (2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256)
-    # Robustness grid: train at these values (and over the whole range, drawn per batch), test at all.
-    mismatch_snrs_db: tuple[float, ...] = (0.0, 10.0, 20.0)
-    mismatch_flip_rates: tuple[float, ...] = (0.0, 0.05, 0.2)
-    # Training of the encoder/decoder on frozen-backbone features.
-    train_images: int | None = 12000         # first N training images (None: all)
-    test_images: int | None = None           # first N test images (None: all 10,000)
-    epochs: int = 4
-    batch_size: int = 128
-    lr: float = 5e-3
-    reduced_channels: int | None = None      # encoder's conv output channels (None: a quarter)
-
-    def __post_init__(self):
-        for snr in self.snrs_db + self.mismatch_snrs_db:
-            ch.db_to_linear(snr)  # raises on a non-finite SNR
-        for p in self.flip_rates + self.mismatch_flip_rates:
-            if not 0.0 <= p < 0.5:
-                raise ValueError(f"flip rates must be in [0, 0.5) (at 0.5 nothing gets through), got {p!r}")
-        if not (self.awgn_code_sizes and self.bsc_code_sizes) or min(self.awgn_code_sizes + self.bsc_code_sizes) < 1:
-            raise ValueError("code sizes must be non-empty lists of positive channel-use counts")
-        ch.real_uses_per_second(self.bandwidth_hz)  # raises on W <= 0
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-
-JSCC_SETTINGS = {
-    # ~10 minutes on 2 shared CPU cores (about 35 trainings of ~15 s each).
-    "quick": JsccSettings(),
-    # Paper scale: every training image, longer training; the same sweep. A GPU run.
-    "paper": JsccSettings(train_images=None, epochs=20, batch_size=128, lr=1e-3),
-}
-
+from coinfer.train import evaluate, fit
 
 # ----------------------------------------------------------------------------- train and evaluate
 
@@ -130,18 +82,15 @@ def train_jscc(train: FeatureSource, server_part: nn.Module, kind: str, value, c
     scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=settings.lr, epochs=epochs,
                                                     steps_per_epoch=steps_per_epoch)
     order = torch.Generator().manual_seed(run_seed + 2)
-    loss_fn = nn.CrossEntropyLoss()
-    model.train()
-    for _ in range(epochs):
+
+    def batches(epoch):   # one permutation per epoch, drawn from this run's own generator
         perm = torch.randperm(len(train.labels), generator=order)
         for i in range(0, len(perm), settings.batch_size):
             idx = perm[i:i + settings.batch_size]
-            x, y = train.features[idx].to(device), train.labels[idx].to(device)
-            loss = loss_fn(model(x), y)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            scheduler.step()
+            yield train.features[idx], train.labels[idx]
+
+    fit(model, batches, optimizer=optimizer, epochs=epochs, scheduler=scheduler, device=device,
+        progress=False)
     return model.eval()
 
 
@@ -152,7 +101,6 @@ def evaluate_jscc(model: JSCC, test: FeatureSource, value=None, seed: int = 0, b
     The channel's noise is redrawn from its own generator seeded by ``seed``, so an evaluation repeats
     exactly; the model's channel setting is restored afterwards.
     """
-    device = next(model.parameters()).device
     saved_value = model.channel.snr_db if model.kind == "awgn" else model.channel.p
     saved_generator = model.channel.generator
     try:
@@ -162,18 +110,13 @@ def evaluate_jscc(model: JSCC, test: FeatureSource, value=None, seed: int = 0, b
             else:
                 model.channel.p = value
         model.channel.generator = torch.Generator().manual_seed(_stable_seed("eval", seed, value))
-        model.eval()
-        correct = 0
-        for i in range(0, len(test.labels), batch_size):
-            logits = model(test.features[i:i + batch_size].to(device))
-            correct += (logits.argmax(1).cpu() == test.labels[i:i + batch_size]).sum().item()
+        return evaluate(model, test.batches(batch_size))
     finally:
         if model.kind == "awgn":
             model.channel.snr_db = saved_value
         else:
             model.channel.p = saved_value
         model.channel.generator = saved_generator
-    return correct / len(test.labels)
 
 
 @dataclass
@@ -309,7 +252,7 @@ def run(preset: str | Preset = "quick", settings: JsccSettings | None = None,
     preset : str or Preset
         Whose baseline network, dataset and accuracy threshold to use.
     settings : JsccSettings, optional
-        Default :data:`JSCC_SETTINGS` ``[preset.name]``.
+        Default ``preset.jscc``.
     split_point : str, optional
         Override ``settings.split`` (any split point with a ``C x H x W`` feature).
     source_bits : dict, optional
@@ -324,14 +267,14 @@ def run(preset: str | Preset = "quick", settings: JsccSettings | None = None,
         Progress messages.
     """
     from coinfer.data import load_dataset
-    from coinfer.experiments.encoding import get_encode_config, original_huffman
+    from coinfer.experiments.encoding import original_huffman
     from coinfer.core.costs import input_size, profile_splits
     from coinfer.results import Provenance, Record
     from coinfer.train import get_baseline, seed_everything
 
     start_time = time.time()
     preset = get_preset(preset) if isinstance(preset, str) else preset
-    settings = settings or JSCC_SETTINGS[preset.name]
+    settings = settings or preset.jscc
     if split_point is not None:
         settings = replace(settings, split=split_point)
     point = SplitPoint(settings.split)
@@ -413,7 +356,7 @@ def run(preset: str | Preset = "quick", settings: JsccSettings | None = None,
                        "coder": "learned binary code (BSC encoder trained at p = 0), fixed length",
                        "meets_threshold": own.accuracy >= threshold}
     png = input_size(preset.dataset, limit=len(test.labels))
-    huffman = original_huffman(model, point, train_set, test_set, get_encode_config(preset.name), device)
+    huffman = original_huffman(model, point, train_set, test_set, preset.encoding, device)
     separate = {
         "learned-source-coding+capacity": source_bits,
         "original-huffman+capacity": {
