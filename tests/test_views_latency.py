@@ -78,3 +78,18 @@ def test_ipywidgets_explorer_follows_its_sliders(tiny_net):
     assert text.value != slow and "original @ input" in text.value
 
 
+
+
+def test_fig_latency_vs_rate_takes_one_committed_table():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from coinfer.core.latency import load_candidates
+    from coinfer.paths import results_dir
+    from coinfer.results import load_table
+
+    from_table = fig_latency_vs_rate(load_table(results_dir() / "sweep_quick.json"), caption=False)
+    from_candidates = fig_latency_vs_rate(load_candidates(preset="quick"), caption=False)
+    assert from_table.axes[0].get_title() == from_candidates.axes[0].get_title()
+    lines = [[tuple(l.get_ydata()) for l in f.axes[0].get_lines()] for f in (from_table, from_candidates)]
+    assert lines[0] == lines[1]

@@ -4,12 +4,12 @@ What each method is, and where it differs from its paper, is told in :mod:`coinf
 this module runs them on a preset's data and returns one :class:`~coinfer.results.Record` per
 configuration (the sweep, :mod:`coinfer.experiments.sweep`, calls these per cell):
 
-``png``             :func:`png_record`
-``bottlenet++``     :func:`bottlenet_record` (training by :func:`coinfer.experiments.encoding.train_codec`),
-                    :func:`bottlenet_evaluate` (real bytes)
-``2-step-pruning``  :func:`two_step_step1`, :func:`two_step_step2` (Taylor pruning fine-tuned by
-                    :func:`coinfer.experiments.pruning.prune_finetune`), :func:`two_step_record`
-``original``        :func:`coinfer.experiments.encoding.original_record`
+- ``png``: :func:`png_record`;
+- ``bottlenet++``: :func:`bottlenet_record` (training by :func:`coinfer.experiments.encoding.train_codec`),
+  :func:`bottlenet_evaluate` (real bytes);
+- ``2-step-pruning``: :func:`two_step_step1`, :func:`two_step_step2` (Taylor pruning fine-tuned by
+  :func:`coinfer.experiments.pruning.prune_finetune`), :func:`two_step_record`;
+- ``original``: :func:`coinfer.experiments.encoding.original_record`.
 """
 
 from __future__ import annotations
