@@ -628,16 +628,8 @@ class FeatureSource:
     @classmethod
     def from_tensors(cls, features: torch.Tensor, labels: torch.Tensor,
                      device: torch.device | None = None) -> "FeatureSource":
-        """A source over features already computed (kept where they are; batches go to ``device``).
-
-        Parameters
-        ----------
-        features : torch.Tensor
-            ``[N, *feature_shape]``.
-        labels : torch.Tensor
-            ``[N]`` class indices.
-        device : torch.device, optional
-            Where :meth:`batches` delivers them (default the CPU).
+        """A source over ``features`` ``[N, ...]`` and ``labels`` ``[N]`` already computed; batches go to
+        ``device`` (default the CPU).
 
         >>> FeatureSource.from_tensors(torch.zeros(5, 2, 3), torch.zeros(5, dtype=torch.long)).feature_shape
         (2, 3)
@@ -659,16 +651,8 @@ class FeatureSource:
         return self.device_part(images.to(self.device))
 
     def batches(self, batch_size: int, shuffle: bool = False, seed: int = 0):
-        """``(features, labels)`` batches on ``self.device`` (labels too: they meet the logits there).
-
-        Parameters
-        ----------
-        batch_size : int
-            Images per batch (the last may be smaller).
-        shuffle : bool
-            A random order, fixed by ``seed``.
-        seed : int
-            Seed of the order.
+        """``(features, labels)`` batches on ``self.device`` (labels too: they meet the logits there), in
+        order or, with ``shuffle``, in a random order fixed by ``seed``.
 
         >>> source = FeatureSource.from_tensors(torch.arange(5.0)[:, None], torch.arange(5))
         >>> [y.tolist() for _, y in source.batches(2)]
