@@ -262,6 +262,14 @@ class _CodebookQuantizer(nn.Module):
         self.temperature, self.commitment = float(temperature), float(commitment)
         self.enabled = True   # False: pass z through unquantized (warm-up epochs)
 
+    @property
+    def alphabet(self) -> int:
+        return self.levels
+
+    def _check(self, z: torch.Tensor) -> None:
+        if z.ndim != 2 or z.shape[1] != self.dim:
+            raise ValueError(f"quantizer expects z of shape (B, {self.dim}), got {tuple(z.shape)}")
+
     def _output(self, z, hard, soft, symbols, positions):
         if not self.enabled:
             return {"z_hat": z, "symbols": None, "aux_loss": z.new_zeros(())}
@@ -299,13 +307,8 @@ class ScalarCodebookQuantizer(_CodebookQuantizer):
     def positions(self) -> int:
         return self.dim
 
-    @property
-    def alphabet(self) -> int:
-        return self.levels
-
     def forward(self, z: torch.Tensor) -> dict:
-        if z.ndim != 2 or z.shape[1] != self.dim:
-            raise ValueError(f"quantizer expects z of shape (B, {self.dim}), got {tuple(z.shape)}")
+        self._check(z)
         dist2 = (z.unsqueeze(2) - self.codewords.unsqueeze(0)) ** 2                   # B x d x L
         symbols = dist2.argmin(2)
         hard = self.codewords.expand(len(z), -1, -1).gather(2, symbols.unsqueeze(2)).squeeze(2)
@@ -348,13 +351,8 @@ class VectorCodebookQuantizer(_CodebookQuantizer):
     def positions(self) -> int:
         return 1
 
-    @property
-    def alphabet(self) -> int:
-        return self.levels
-
     def forward(self, z: torch.Tensor) -> dict:
-        if z.ndim != 2 or z.shape[1] != self.dim:
-            raise ValueError(f"quantizer expects z of shape (B, {self.dim}), got {tuple(z.shape)}")
+        self._check(z)
         dist2 = torch.cdist(z, self.codebook).pow(2)                                       # B x K
         symbols = dist2.argmin(1)
         hard = self.codebook[symbols]
