@@ -184,12 +184,12 @@ def _encode(args: argparse.Namespace) -> int:
     preset = get_preset(args.preset)
     overrides = {k: v for k, v in {"splits": args.splits, "code_sizes": args.code_sizes,
                                    "train_limit": args.train_limit}.items() if v is not None}
-    config = get_encode_config(preset.name, **overrides)
+    config = get_encode_config(preset, **overrides)
     if args.threads:
         import torch
 
         torch.set_num_threads(args.threads)
-    table = run_encoding(preset.name, config, command="python -m coinfer " + " ".join(args.argv))
+    table = run_encoding(preset, config, command="python -m coinfer " + " ".join(args.argv))
     path = args.out or results_dir() / f"encoding_{preset.name}.json"
     table.save(path)
     print(f"wrote {len(table.records)} records to {path} in {table.provenance.wall_time_s:.0f} s")
