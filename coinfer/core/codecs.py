@@ -18,7 +18,7 @@ stacked. A codec that must be fitted (``huffman8``) has :meth:`Codec.fit`; the o
 a codec that is not a network); ``fingerprint()`` identifies its fitted state (range, code, weights).
 
 The encoding experiment (:mod:`coinfer.experiments.encoding`) measures the bits of these codecs,
-and the server (:mod:`coinfer.serve`) sends exactly the same packets.
+and the server (``coinfer.serve``) sends exactly the same packets.
 
 >>> import torch
 >>> codec = Huffman8Codec().fit(torch.rand(20, 4, 2, 2))
