@@ -80,16 +80,18 @@ def _test_images(meta: dict, preset: str, n: int, offset: int = 0):
 def _serve(args: argparse.Namespace) -> int:
     import logging
 
-    from coinfer.serve.server import EdgeServer
+    from coinfer.serve.server import EdgeServer, check_server_options
 
+    options = dict(port=args.port, max_connections=args.max_connections, max_payload=args.max_payload,
+                   idle_timeout=args.idle_timeout, handshake_timeout=args.handshake_timeout,
+                   frame_timeout=args.frame_timeout, max_requests=args.max_requests)
+    check_server_options(**options)   # before the network loads: a bad option fails at once
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     if args.threads:
         import torch
         torch.set_num_threads(args.threads)
     _, meta, configurations = _serve_model(args)
-    server = EdgeServer(configurations, host=args.host, port=args.port, max_connections=args.max_connections,
-                        max_payload=args.max_payload, idle_timeout=args.idle_timeout,
-                        max_requests=args.max_requests)
+    server = EdgeServer(configurations, host=args.host, **options)
     host, port = server.address
     for c in configurations:
         print(f"configuration {c.config_id:>10}  {c.spec:<20} feature {'x'.join(map(str, c.feature_shape))}")
@@ -108,9 +110,12 @@ def _serve(args: argparse.Namespace) -> int:
 def _device(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from coinfer.serve.device import DeviceClient, summarize
+    from coinfer.serve.device import DeviceClient, check_device_options, summarize
     from coinfer.serve.link import format_link_rate, parse_link_rate
 
+    # Every option checked before the network loads: a bad one fails at once, naming itself.
+    check_device_options(port=args.port, timeout=args.timeout, burst=args.burst, images=args.images,
+                         offset=args.offset)
     rate = parse_link_rate(args.rate)
     if args.threads:
         import torch
@@ -156,7 +161,8 @@ def _measure(args: argparse.Namespace) -> int:
                           rates=args.rates.split(","), burst=args.burst,
                           flops_per_s=args.flops * 1e9 if args.flops else None, connect=connect,
                           clients=args.clients, probe_images=args.probe_images, threads=args.threads,
-                          progress=lambda line: print(line, file=sys.stderr, flush=True))
+                          progress=lambda line: print(line, file=sys.stderr, flush=True),
+                          per_request=not args.no_per_request)
     result, probe = run.result, run.concurrency
     print(result.table())
     print(f"load average (1 min) of this machine: {result.load_average[0]:.1f} before, "
@@ -442,9 +448,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1",
                    help="address to bind (default 127.0.0.1, this machine only; 0.0.0.0 for all interfaces)")
     p.add_argument("--port", type=int, default=5000, help="TCP port (0 picks a free one; default 5000)")
-    p.add_argument("--max-connections", type=int, default=8, help="connections served at once (default 8)")
+    p.add_argument("--max-connections", type=int, default=1024, help="connections held at once (default 1024)")
     p.add_argument("--max-payload", type=int, default=4 * 1024 * 1024, help="largest payload accepted, bytes")
-    p.add_argument("--idle-timeout", type=float, default=30.0, help="close a silent connection after this many s")
+    p.add_argument("--idle-timeout", type=float, default=30.0,
+                   help="close a connection silent between frames for this many s (default 30)")
+    p.add_argument("--handshake-timeout", type=float, default=5.0,
+                   help="a new connection must send its first frame's header within this many s (default 5)")
+    p.add_argument("--frame-timeout", type=float, default=60.0,
+                   help="a frame, once started, must arrive whole within this many s (default 60)")
     p.add_argument("--max-requests", type=int, default=None, help="stop after answering this many features")
     p.set_defaults(func=_serve)
 
@@ -470,6 +481,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="FLOP rate (GFLOP/s) for the prediction; default: calibrated on this CPU")
     p.add_argument("--connect", default=None, metavar="HOST:PORT",
                    help="measure against a running server instead of one started in this process")
+    p.add_argument("--no-per-request", action="store_true",
+                   help="predict with FLOPs and bits only (the paper's model), without the per-request term "
+                        "calibrated on an unshaped link")
     p.add_argument("--clients", type=int, default=4, help="concurrent devices in the concurrency probe (1: skip)")
     p.add_argument("--probe-images", type=int, default=5, help="images per client in the concurrency probe")
     p.add_argument("--save", nargs="?", const="default", default=None, metavar="PATH",

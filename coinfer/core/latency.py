@@ -28,7 +28,10 @@ Units, stated once and used everywhere in coinfer:
 Not modelled (as in the paper): queueing, protocol overhead, the downlink of the answer, the time
 to encode/decode symbols (only the encoder/decoder networks' MACs are in the records), and the
 difference between FLOP/s on paper and FLOP/s in practice (``benchmarks/latency_calibration.py``
-measures that gap on this machine; chapter 6 discusses it).
+measures that gap on this machine; chapter 6 discusses it). Where they matter (small payloads on a
+real system), an optional measured term adds them as one number: ``Environment.per_request_s``
+seconds per request (0 by default, the paper's model), which
+:func:`coinfer.experiments.serving.measure` calibrates on an unshaped link.
 
 **The memory model.** The paper reports (i) that its PyTorch ResNet18 "needs more than 0.9 GB" on
 the Pi, while the float32 weights are only 44.7 MB, and (ii) that "roughly 40% of the uncompressed
@@ -405,15 +408,22 @@ PAPER_MEMORY = MemoryModel(PAPER_OVERHEAD_FACTOR)
 
 @dataclass(frozen=True)
 class Environment:
-    """Where the inference runs: device, server, uplink rate (bit/s) and the memory model."""
+    """Where the inference runs: device, server, uplink rate (bit/s) and the memory model.
+
+    ``per_request_s`` is a measured cost of every request beyond FLOPs and bits (round trip, framing,
+    codec and interpreter overheads), seconds; 0 (the default) is the paper's model.
+    """
 
     device: DeviceSpec
     server: ServerSpec
     rate_bps: float
     memory: MemoryModel = PAPER_MEMORY
+    per_request_s: float = 0.0
 
     def __post_init__(self):
         object.__setattr__(self, "rate_bps", parse_rate(self.rate_bps))
+        object.__setattr__(self, "per_request_s", _check_positive("per_request_s", self.per_request_s,
+                                                                  allow_zero=True))
 
     def with_rate(self, rate: str | float) -> "Environment":
         return replace(self, rate_bps=parse_rate(rate))
@@ -426,23 +436,26 @@ class Environment:
 
 @dataclass(frozen=True)
 class LatencyBreakdown:
-    """Seconds per image on the device, on the link and on the server."""
+    """Seconds per image on the device, on the link and on the server, and the per-request term."""
 
     device_s: float
     communication_s: float
     server_s: float
+    request_s: float = 0.0
 
     @property
     def total_s(self) -> float:
-        # Summed in this order everywhere (the explorer's JavaScript too), so that both agree exactly.
-        return self.device_s + self.communication_s + self.server_s
+        # Summed in this order everywhere (the explorer's JavaScript too, whose request term is 0), so
+        # that both agree exactly: adding 0.0 changes no float.
+        return self.device_s + self.communication_s + self.server_s + self.request_s
 
 
 def latency(record: Record, env: Environment) -> LatencyBreakdown:
     """End-to-end latency of ``record`` in ``env`` (see the module docstring for the formula)."""
     return LatencyBreakdown(device_s=2 * record.device_macs / env.device.flops,
                             communication_s=record.bits_per_image / env.rate_bps,
-                            server_s=2 * record.server_macs / env.server.flops)
+                            server_s=2 * record.server_macs / env.server.flops,
+                            request_s=env.per_request_s)
 
 
 #: Where a record may carry its own peak activation count (elements, batch of one).
