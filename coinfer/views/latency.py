@@ -11,18 +11,15 @@ the latency near 0.1 s while the baselines climb::
                                               |
               LatencyCurve per method (Choice or NoFeasibleConfiguration at every rate)
                  |                                   |
-     fig_latency_vs_rate (matplotlib)      latency_twin / latency_explorer (sliders)
+     fig_latency_vs_rate (matplotlib)      views.chooser: latency_twin / latency_explorer
 
-The explorer comes twice: :func:`latency_explorer` (ipywidgets; calls :func:`coinfer.core.latency.choose`
-live) and :func:`latency_twin` (kernel-free: the records as JSON and :data:`LATENCY_RENDER`, a
-JavaScript copy of the latency, memory and choice rules that a browser test checks against
-Python at several settings). Units as in :mod:`coinfer.core.latency`: FLOPs = 2 x MACs, 1 KB/s =
-8000 bit/s.
+The chooser explorer (sliders over rate, device, memory, server and threshold) is
+:mod:`coinfer.views.chooser`. Colours and labels come from :mod:`coinfer.views.style`. Units as in
+:mod:`coinfer.core.latency`: FLOPs = 2 x MACs, 1 KB/s = 8000 bit/s.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Mapping, Sequence
 
@@ -30,20 +27,11 @@ import numpy as np
 
 from coinfer.core.latency import (BITS_PER_BYTE, DEVICES, KILO, PAPER_LOW_RATE_BPS, PAPER_LOW_RATE_LATENCY_S,
                                   PAPER_MEMORY, SERVERS, Choice, DeviceSpec, Environment, MemoryModel,
-                                  NoFeasibleConfiguration, ServerSpec, choose, choose_per_method, format_rate,
-                                  parse_rate, record_activations, scale_to_width)
+                                  NoFeasibleConfiguration, ServerSpec, choose_per_method, format_rate,
+                                  parse_rate, scale_to_width)
 from coinfer.core.network import SPLIT_POINTS
 from coinfer.results import Record
-
-#: How each method is drawn and named, in the order of the legend.
-METHOD_STYLE = {
-    "framework": ("tab:orange", "framework (split + prune + encode)"),
-    "original": ("tab:blue", "original network (split only)"),
-    "2-step-pruning": ("tab:green", "2-Step Pruning"),
-    "bottlenet++": ("tab:purple", "BottleNet++"),
-    "png": ("0.45", "PNG of the image (server-based)"),
-}
-_EXTRA_COLORS = ("tab:red", "tab:brown", "tab:pink", "tab:olive", "tab:cyan")
+from coinfer.views.style import method_style, ordered_methods
 
 #: The methods of the paper's Fig. 4: the framework and the three baselines (plus the PNG line,
 #: server-based inference, where a table has it).
@@ -58,17 +46,6 @@ def fig4_records(records: Sequence[Record], methods: Sequence[str] = FIG4_METHOD
     without encoding) are left out.
     """
     return [r for r in records if r.method in methods and r.channel == "noiseless"]
-
-
-def method_style(method: str, index: int = 0) -> tuple[str, str]:
-    """``(color, label)`` of ``method``; unknown methods get a spare color and their own name."""
-    return METHOD_STYLE.get(method, (_EXTRA_COLORS[index % len(_EXTRA_COLORS)], method))
-
-
-def ordered_methods(methods) -> list[str]:
-    """``methods`` in legend order: the paper's methods first, then others alphabetically."""
-    known = [m for m in METHOD_STYLE if m in methods]
-    return known + sorted(set(methods) - set(known))
 
 
 def rate_grid(start: str | float = "1KB/s", stop: str | float = "10MB/s", num: int = 61) -> np.ndarray:
@@ -246,7 +223,7 @@ def fig_latency_vs_rate(candidates, ax=None, *, scaled: bool = True, device: Dev
     if ax is None:
         _, ax = plt.subplots(figsize=(7.5, 4.8) if scaled else (6.5, 3.6))
     for i, (method, curve) in enumerate(curves.items()):
-        color, label = method_style(method, i)
+        color, label = method_style(method, i).color, method_style(method, i).label
         kBps = curve.rates_bps / (BITS_PER_BYTE * KILO)
         totals = curve.total_s
         if np.all(np.isnan(totals)):
@@ -506,250 +483,3 @@ def calibration_rows(rows) -> list[dict]:
     return [{"width": f"{r.width:g}", "split": r.split, "device MMACs": r.device_macs / 1e6,
              "measured ms": r.measured_s * 1e3, "predicted ms": r.predicted_s * 1e3,
              "measured / predicted": r.ratio} for r in rows]
-
-
-# --------------------------------------------------------------------------------------------------
-# The explorer
-# --------------------------------------------------------------------------------------------------
-
-_RECORD_FIELDS = ("method", "split", "split_index", "sparsity", "code_size", "channel", "accuracy", "device_macs",
-                  "server_macs", "bits", "params", "activations", "label")
-
-
-def explorer_data(records: Sequence[Record], activations: Mapping[str, int] | None = None,
-                  memory: MemoryModel = PAPER_MEMORY) -> dict:
-    """The JSON-able numbers behind the latency explorers: every record (as columns, one list per
-    field: :func:`coinfer.views.explorer.columns`), the memory model, the methods' colours."""
-    methods = ordered_methods({r.method for r in records})
-    rows = []
-    for r in records:
-        rows.append({"method": r.method, "split": r.split, "split_index": SPLIT_POINTS.index(r.split),
-                     "sparsity": r.sparsity, "code_size": r.code_size, "channel": r.channel,
-                     "accuracy": r.accuracy, "device_macs": r.device_macs, "server_macs": r.server_macs,
-                     "bits": r.bits_per_image, "params": r.device_params,
-                     "activations": record_activations(r, activations), "label": config_label(r)})
-    from coinfer.views.explorer import columns
-
-    return {"records": columns(rows, _RECORD_FIELDS), "methods": methods,
-            "colors": {m: _css_color(method_style(m, i)[0]) for i, m in enumerate(methods)},
-            "overhead_factor": memory.overhead_factor, "bytes_per_value": memory.bytes_per_value}
-
-
-def _css_color(color: str) -> str:
-    from matplotlib.colors import to_hex
-
-    return to_hex(color)
-
-
-#: The explorer's rules in JavaScript: the same formulas, order of operations, comparisons and
-#: tie-breaking as coinfer.core.latency.latency, footprint_bytes and choose (checked by a browser test).
-#: Slider units: rate in KB/s, device in GFLOP/s, memory in MB available to the model, server in
-#: TFLOP/s, accuracy threshold in percent.
-LATENCY_RENDER = r"""function (data, state, util) {
-  var rate = state.rate * 8000, df = state.device * 1e9, sf = state.server * 1e12;
-  var budget = state.memory * 1e6 * 1.0, thr = state.accuracy / 100;
-  function cmp(a, b) {            // coinfer.core.latency._sort_key
-    var ka = [a.total, a.r.device_macs, a.r.bits, -a.r.accuracy], kb = [b.total, b.r.device_macs, b.r.bits, -b.r.accuracy];
-    for (var i = 0; i < ka.length; i++) { if (ka[i] !== kb[i]) { return ka[i] < kb[i] ? -1 : 1; } }
-    var sa = [a.r.method, a.r.split_index, a.r.sparsity, a.r.code_size, a.r.channel];
-    var sb = [b.r.method, b.r.split_index, b.r.sparsity, b.r.code_size, b.r.channel];
-    for (var j = 0; j < sa.length; j++) { if (sa[j] !== sb[j]) { return sa[j] < sb[j] ? -1 : 1; } }
-    return 0;
-  }
-  var cols = data.records, names = Object.keys(cols), records = [];
-  for (var i = 0; i < cols.method.length; i++) {
-    var rec = {};
-    names.forEach(function (f) { rec[f] = cols[f][i]; });
-    records.push(rec);
-  }
-  var all = records.map(function (r) {
-    var dev = 2 * r.device_macs / df, link = r.bits / rate, srv = 2 * r.server_macs / sf;
-    var size = data.overhead_factor * (data.bytes_per_value * (r.params + r.activations));
-    return {r: r, dev: dev, link: link, srv: srv, total: dev + link + srv, size: size,
-            accurate: r.accuracy >= thr, fits: size <= budget};
-  });
-  var best = null, perMethod = {};
-  all.forEach(function (c) {
-    if (!(c.accurate && c.fits)) { return; }
-    if (best === null || cmp(c, best) < 0) { best = c; }
-    var m = c.r.method;
-    if (!(m in perMethod) || cmp(c, perMethod[m]) < 0) { perMethod[m] = c; }
-  });
-  var series = data.methods.map(function (m) {
-    return {label: m, color: data.colors[m], marker: "circle", size: 4, line: false,
-            points: all.filter(function (c) { return c.r.method === m && c.accurate && c.fits; })
-                       .map(function (c) { return [c.r.device_macs, c.r.bits]; })};
-  });
-  series.push({label: "does not fit (accuracy or memory)", color: "#c0c0c0", marker: "circle", size: 2.5, line: false,
-               points: all.filter(function (c) { return !(c.accurate && c.fits); })
-                          .map(function (c) { return [c.r.device_macs, c.r.bits]; })});
-  var highlight = [];
-  data.methods.forEach(function (m) {
-    if (perMethod[m] && perMethod[m] !== best) {
-      highlight.push({x: perMethod[m].r.device_macs, y: perMethod[m].r.bits, color: data.colors[m], marker: "circle", size: 6});
-    }
-  });
-  var rows = data.methods.map(function (m) {
-    var c = perMethod[m];
-    var n = all.filter(function (a) { return a.r.method === m; });
-    var why = [];
-    if (!c) {
-      if (n.some(function (a) { return !a.accurate; })) { why.push("accuracy"); }
-      if (n.some(function (a) { return !a.fits; })) { why.push("memory"); }
-    }
-    return "<tr><td style='color:" + data.colors[m] + ";padding-right:10px'>" + m + "</td><td style='padding-right:10px'>" +
-           (c ? c.r.label.replace(m + " @ ", "") + "</td><td>" + util.seconds(c.total)
-              : "none fits</td><td>(" + why.join(" and ") + ")") + "</td></tr>";
-  });
-  var out = {html: {methods: "<table>" + rows.join("") + "</table>"}, plot: {series: series, highlight: highlight}};
-  if (best === null) {
-    out.text = {choice: "none fits", latency: "-", breakdown: "-",
-                memory: "budget " + util.fixed(budget / 1e6, 2) + " MB", feasible: "0 of " + all.length};
-    out.bars = [];
-    return out;
-  }
-  highlight.push({x: best.r.device_macs, y: best.r.bits, label: "chosen", color: data.colors[best.r.method], marker: "star", size: 10});
-  out.text = {
-    choice: best.r.label + " (accuracy " + util.fixed(100 * best.r.accuracy, 2) + "%)",
-    latency: util.seconds(best.total),
-    breakdown: "device " + util.seconds(best.dev) + " + link " + util.seconds(best.link) + " + server " + util.seconds(best.srv),
-    memory: util.fixed(best.size / 1e6, 2) + " MB of " + util.fixed(budget / 1e6, 2) + " MB",
-    feasible: all.filter(function (c) { return c.accurate && c.fits; }).length + " of " + all.length
-  };
-  out.bars = [{label: "device " + util.seconds(best.dev), value: best.dev, color: "#1f77b4"},
-              {label: "link " + util.seconds(best.link), value: best.link, color: "#ff7f0e"},
-              {label: "server " + util.seconds(best.srv), value: best.srv, color: "#2ca02c"}];
-  return out;
-}"""
-
-
-def _sliders(device: DeviceSpec, server: ServerSpec, threshold: float | None, records: Sequence[Record],
-             rate: str | float = "40KB/s"):
-    """The explorer's five sliders, centred on the given environment (values in slider units)."""
-    from coinfer.views.explorer import Slider
-
-    top = max(r.accuracy for r in records)
-    acc_values = sorted({round(100 * top - 0.25 * k, 2) for k in range(0, 41)} |
-                        ({round(100 * threshold, 2)} if threshold is not None else set()))
-    acc_values = [a for a in acc_values if a >= 0]
-    acc_default = round(100 * threshold, 2) if threshold is not None else acc_values[0]
-    budget_MB = device.budget_bytes / 1e6
-    rates = slider_rates_kBps()
-    return [
-        Slider("rate", "link rate (KB/s)", rates, value=min(rates, key=lambda v: abs(
-            math.log(v) - math.log(parse_rate(rate) / 8000)))),
-        Slider.log("device", "device speed (GFLOP/s)", device.flops / 1e9 / 100, device.flops / 1e9 * 100, 41,
-                   value=device.flops / 1e9),
-        Slider.log("memory", "device memory for the model (MB)", budget_MB / 30, budget_MB * 30, 41, value=budget_MB),
-        Slider.log("server", "server speed (TFLOP/s)", server.flops / 1e12 / 100, server.flops / 1e12 * 100, 41,
-                   value=server.flops / 1e12),
-        Slider("accuracy", "accuracy threshold (%)", acc_values, value=acc_default),
-    ]
-
-
-_READOUTS = [("choice", "chosen configuration"), ("latency", "end-to-end latency"),
-             ("breakdown", "breakdown"), ("memory", "device memory used"),
-             ("feasible", "configurations that fit"), ("methods", "best per method")]
-
-
-def latency_twin(records: Sequence[Record], device: DeviceSpec, server: ServerSpec, threshold: float | None,
-                 activations: Mapping[str, int] | None = None, memory: MemoryModel = PAPER_MEMORY,
-                 rate: str | float = "40KB/s", note: str = "", element_id: str | None = None):
-    """Kernel-free twin of :func:`latency_explorer` for the static book (see the module docstring).
-
-    The sliders start at ``device``, ``server``, ``threshold`` and ``rate`` (rounded to the
-    sliders' steps); the device slider sets the memory available to the model directly.
-    """
-    from coinfer.views.explorer import Plot, static_explorer
-
-    data = explorer_data(records, activations, memory)
-    return static_explorer(
-        data=data, sliders=_sliders(device, server, threshold, records, rate), render=LATENCY_RENDER,
-        readouts=_READOUTS,
-        plot=Plot(xlabel="device computation (MACs per image; 0 at the left edge)",
-                  ylabel="bits sent per image", logx=True, logy=True),
-        title="Latency explorer: which configuration answers fastest? (runs in the page, no kernel)",
-        bars_label="latency of the chosen configuration",
-        note=(note or "") + " Footprint = overhead factor x 4 bytes x (parameters + peak activations); "
-             "1 KB/s = 8000 bit/s; FLOPs = 2 x MACs.", element_id=element_id)
-
-
-def slider_environment(state: Mapping[str, float], memory: MemoryModel = PAPER_MEMORY) -> tuple[Environment, float]:
-    """The :class:`Environment` and threshold that the explorers' slider values mean.
-
-    Computed with the same operations as :data:`LATENCY_RENDER`, so Python and JavaScript agree to
-    the last bit. ``state``: rate (KB/s), device (GFLOP/s), memory (MB), server (TFLOP/s),
-    accuracy (%).
-    """
-    device = DeviceSpec("explorer device", state["device"] * 1e9, state["memory"] * 1e6, 1.0)
-    server = ServerSpec("explorer server", state["server"] * 1e12)
-    return Environment(device, server, state["rate"] * 8000, memory), state["accuracy"] / 100
-
-
-def latency_explorer(records: Sequence[Record], device: DeviceSpec, server: ServerSpec, threshold: float | None,
-                     activations: Mapping[str, int] | None = None, memory: MemoryModel = PAPER_MEMORY,
-                     rate: str | float = "40KB/s"):
-    """ipywidgets explorer for Jupyter/Colab: five sliders, the plane and the latency breakdown.
-
-    Calls :func:`coinfer.core.latency.choose` on every move. Needs a running kernel; in the static book
-    use :func:`latency_twin`.
-    """
-    import ipywidgets as w
-    import matplotlib.pyplot as plt
-
-    specs = _sliders(device, server, threshold, records, rate)
-    style, layout = {"description_width": "220px"}, w.Layout(width="620px")
-    controls = {}
-    for s in specs:
-        options = [(label, value) for label, value in zip(s.shown, s.values)]
-        controls[s.name] = w.SelectionSlider(options=options, value=s.values[s.index], description=s.label,
-                                             style=style, layout=layout, continuous_update=False)
-    text, plot = w.HTML(), w.Output()
-    data = explorer_data(records, activations, memory)
-
-    def refresh(*_):
-        env, thr = slider_environment({k: c.value for k, c in controls.items()}, memory)
-        try:
-            best = choose(records, env, thr, activations=activations)
-        except NoFeasibleConfiguration as none:
-            best, message = None, str(none)
-        per_method = choose_per_method(records, env, thr, activations)
-        lines = []
-        if best is not None:
-            t = best.latency
-            lines.append(f"<b>chosen:</b> {config_label(best.record)} (accuracy {best.record.accuracy:.2%})<br>"
-                         f"<b>latency:</b> {t.total_s * 1e3:.2f} ms = device {t.device_s * 1e3:.2f} ms + link "
-                         f"{t.communication_s * 1e3:.2f} ms + server {t.server_s * 1e3:.3f} ms<br>"
-                         f"<b>memory:</b> {best.footprint_bytes / 1e6:.2f} MB of {env.device.budget_bytes / 1e6:.2f} MB")
-        else:
-            lines.append(f"<b>none fits:</b> {message}")
-        for m, c in per_method.items():
-            lines.append(f"{m}: " + (f"{config_label(c.record)}, {c.latency.total_s * 1e3:.2f} ms"
-                                     if isinstance(c, Choice) else f"none fits ({c.reason})"))
-        text.value = "<br>".join(lines)
-        with plot:
-            plot.clear_output(wait=True)
-            fig, ax = plt.subplots(figsize=(6.5, 4))
-            budget = env.device.budget_bytes
-            for i, m in enumerate(data["methods"]):
-                color = method_style(m, i)[0]
-                ok = [r for r in records if r.method == m and r.accuracy >= thr
-                      and memory.footprint_bytes(r.device_params, record_activations(r, activations)) <= budget]
-                ax.scatter([max(r.device_macs, 1) for r in ok], [r.bits_per_image for r in ok], s=18, color=color, label=m)
-            bad = [r for r in records if r.accuracy < thr
-                   or memory.footprint_bytes(r.device_params, record_activations(r, activations)) > budget]
-            ax.scatter([max(r.device_macs, 1) for r in bad], [r.bits_per_image for r in bad], s=8, color="0.75",
-                       label="does not fit")
-            if best is not None:
-                ax.scatter([max(best.record.device_macs, 1)], [best.record.bits_per_image], marker="*", s=250,
-                           color=method_style(best.record.method)[0], edgecolor="k", label="chosen", zorder=5)
-            ax.set_xscale("log"), ax.set_yscale("log")
-            ax.set_xlabel("device computation (MACs per image)")
-            ax.set_ylabel("bits sent per image")
-            ax.legend(fontsize=8)
-            plt.show()
-
-    for c in controls.values():
-        c.observe(refresh, names="value")
-    refresh()
-    return w.VBox(list(controls.values()) + [text, plot])
