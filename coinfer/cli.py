@@ -191,19 +191,19 @@ def _measure(args: argparse.Namespace) -> int:
 
 
 def _encode(args: argparse.Namespace) -> int:
-    from coinfer.experiments.encoding import get_encode_config, run_encoding
+    from coinfer.experiments.encoding import get_encode_config, run as run_encoding
     from coinfer.paths import results_dir
     from coinfer.config import get_preset
 
     preset = get_preset(args.preset)
     overrides = {k: v for k, v in {"splits": args.splits, "code_sizes": args.code_sizes,
                                    "train_limit": args.train_limit}.items() if v is not None}
-    config = get_encode_config(preset.name, **overrides)
+    config = get_encode_config(preset, **overrides)
     if args.threads:
         import torch
 
         torch.set_num_threads(args.threads)
-    table = run_encoding(preset.name, config, command="python -m coinfer " + " ".join(args.argv))
+    table = run_encoding(preset, config, command="python -m coinfer " + " ".join(args.argv))
     path = args.out or results_dir() / f"encoding_{preset.name}.json"
     table.save(path)
     print(f"wrote {len(table.records)} records to {path} in {table.provenance.wall_time_s:.0f} s")
@@ -234,7 +234,7 @@ def _original_table(args: argparse.Namespace) -> int:
 def _jscc(args: argparse.Namespace) -> int:
     import torch
 
-    from coinfer.core.jscc import run_jscc
+    from coinfer.experiments.jscc import run as run_jscc
     from coinfer.views.jscc import fig5_rows, mismatch_grid
     from coinfer.paths import results_dir
     from coinfer.config import get_preset
