@@ -80,6 +80,13 @@ def _test_images(meta: dict, preset: str, n: int, offset: int = 0):
     return load_test_images(meta.get("dataset") or get_preset(preset).dataset, n, offset)
 
 
+def _link_rate(text: str) -> float | None:
+    """A ``--rate`` value: bits/s from a rate with a unit (``40KB/s``), or None for ``inf`` (no shaping)."""
+    from coinfer.core.latency import parse_rate
+
+    return None if text.strip().lower() == "inf" else parse_rate(text)
+
+
 def _serve(args: argparse.Namespace) -> int:
     import logging
 
@@ -113,20 +120,20 @@ def _serve(args: argparse.Namespace) -> int:
 def _device(args: argparse.Namespace) -> int:
     import numpy as np
 
+    from coinfer.experiments.serving import rate_label
     from coinfer.serve.device import DeviceClient, check_device_options, summarize
-    from coinfer.serve.link import format_link_rate, parse_link_rate
 
     # Every option checked before the network loads: a bad one fails at once, naming itself.
     check_device_options(port=args.port, timeout=args.timeout, burst=args.burst, images=args.images,
                          offset=args.offset)
-    rate = parse_link_rate(args.rate)
+    rate = _link_rate(args.rate)
     if args.threads:
         import torch
         torch.set_num_threads(args.threads)
     _, meta, configurations = _serve_model(argparse.Namespace(**{**vars(args), "config": [args.config]}))
     configuration = configurations[0]
     images, labels = _test_images(meta, args.preset, args.images, args.offset)
-    with DeviceClient(configuration, args.host, args.port, rate=rate, burst=args.burst,
+    with DeviceClient(configuration, args.host, args.port, rate_bps=rate, burst=args.burst,
                       timeout=args.timeout) as client:
         client.check()
         runs = [client.infer(image) for image in images]
@@ -134,14 +141,14 @@ def _device(args: argparse.Namespace) -> int:
     summary = summarize(runs)
     if args.json:
         print(json.dumps({"spec": configuration.spec, "config_id": configuration.config_id,
-                          "rate_Bps": rate, "correct": correct, **summary,
+                          "rate_Bps": rate / 8 if rate else None, "correct": correct, **summary,
                           "classes": [m.predicted_class for m in runs]}, indent=1))
         return 0
     for i, (m, y) in enumerate(zip(runs, labels)):
         if i < args.show:
             print(f"image {args.offset + i:>5}: class {m.predicted_class} (label {int(y)}), "
                   f"{m.frame_bytes} B sent, {m.total_s * 1e3:.1f} ms")
-    print(f"{configuration.spec} at {format_link_rate(rate)}: {correct}/{len(runs)} correct; latency median "
+    print(f"{configuration.spec} at {rate_label(rate)}: {correct}/{len(runs)} correct; latency median "
           f"{summary['total_median_s'] * 1e3:.1f} ms, p95 {summary['total_p95_s'] * 1e3:.1f} ms "
           f"(device {summary['device_median_s'] * 1e3:.1f}, send {summary['send_median_s'] * 1e3:.1f}, "
           f"server {summary['server_median_s'] * 1e3:.1f} ms); {int(np.mean([m.frame_bytes for m in runs]))} "
@@ -161,7 +168,7 @@ def _measure(args: argparse.Namespace) -> int:
         host, _, port = args.connect.rpartition(":")
         connect = (host, int(port))
     run = run_measurement(args.preset, specs=args.config, checkpoint=args.checkpoint, images=args.images,
-                          rates=args.rates.split(","), burst=args.burst,
+                          rates=[_link_rate(r) for r in args.rates.split(",")], burst=args.burst,
                           flops_per_s=args.flops * 1e9 if args.flops else None, connect=connect,
                           clients=args.clients, probe_images=args.probe_images, threads=args.threads,
                           progress=lambda line: print(line, file=sys.stderr, flush=True),
