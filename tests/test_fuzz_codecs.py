@@ -28,7 +28,7 @@ from hypothesis import strategies as st
 
 from coinfer.core.entropy import (MAGIC_HUFFMAN, MAGIC_RANGE, BitstreamError, CategoricalEntropyModel,
                                   HuffmanCode, frame, range_decode, unframe)
-from coinfer.serve.configuration import Float32Codec, Uniform8BitCodec
+from coinfer.core.codecs import Float32Codec, Uint8Codec
 from fuzz_support import fuzz_settings, mutated, no_hang, peak_allocation
 
 #: max_examples of each test below; their sum is the number of fuzz cases per run.
@@ -160,8 +160,8 @@ def served_codecs() -> dict:
     """Each codec with valid payloads of features at three scales (1e-30, 1, 1e30)."""
     torch.manual_seed(0)
     features = torch.cat([torch.randn(2, *SHAPE) * scale for scale in (1e-30, 1.0, 1e30)])
-    return {codec.name: (codec, [codec.encode(x) for x in features])
-            for codec in (Float32Codec(SHAPE), Uniform8BitCodec(SHAPE))}
+    return {codec.name: (codec, codec.compress(features))
+            for codec in (Float32Codec(SHAPE), Uint8Codec(SHAPE))}
 
 
 def _with_floats(packet: bytes, draw, offsets) -> bytes:
@@ -192,7 +192,7 @@ def test_float32_and_uint8_decoders_return_finite_features_or_raise_value_error(
     payload = data.draw(served_payloads(name))
     with no_hang():
         try:
-            feature = codec.decode(payload)
+            feature = codec.decompress([payload])[0]
         except ValueError:   # the server answers BAD_PAYLOAD
             return
     assert feature.shape == SHAPE and feature.dtype == torch.float32
@@ -209,14 +209,14 @@ def test_float32_and_uint8_decoders_return_finite_features_or_raise_value_error(
 def test_non_finite_features_are_refused():
     """Found by the fuzzing above: a NaN in a float32 payload, or a uint8 range whose levels overflow
     float32, used to decode into a feature that made the server answer NaN logits."""
-    float32, uint8 = Float32Codec(SHAPE), Uniform8BitCodec(SHAPE)
-    payload = bytearray(float32.encode(torch.zeros(SHAPE)))
+    float32, uint8 = Float32Codec(SHAPE), Uint8Codec(SHAPE)
+    payload = bytearray(float32.compress(torch.zeros(1, *SHAPE))[0])
     payload[:4] = np.float32("nan").tobytes()
     with pytest.raises(ValueError, match="NaN or infinite"):
-        float32.decode(bytes(payload))
+        float32.decompress([bytes(payload)])
     wide = np.array([-3.4e38, 3.4e38], dtype="<f4").tobytes() + b"\xff" * math.prod(SHAPE)
     with pytest.raises(ValueError, match="overflows float32"):
-        uint8.decode(wide)
+        uint8.decompress([wide])
 
 
 # -- adversarial counts: refused before allocating -------------------------------------------------
