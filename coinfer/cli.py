@@ -1,21 +1,24 @@
 """The command line: ``python -m coinfer <command>``.
 
-Commands::
+Regenerate any committed lookup table (``data/results/<table>_<preset>.json``)::
+
+    python -m coinfer run --list                                   # the tables, what they hold, their chapter
+    python -m coinfer run <table> --preset quick|paper             # e.g. run sweep --preset quick
+
+Other commands::
 
     python -m coinfer profile [--width W] [--dataset D] [--json]   # Fig. 1's numbers
     python -m coinfer train --preset quick|paper                   # the baseline network
-    python -m coinfer serve --config layer2.1:uint8 --port 5000    # an edge server (TCP)
-    python -m coinfer device --config layer2.1:uint8 --port 5000 --rate 40KB/s --images 20
-    python -m coinfer measure --preset quick --images 50 --save    # measured vs predicted latency
-    python -m coinfer train-codec --split layer3.1 --code-size d16-l4  # a learned codec to serve
-    python -m coinfer encode --preset quick|paper                  # feature encoders + Huffman baseline
-    python -m coinfer jscc --preset quick|paper [--split P]        # Fig. 5: JSCC over AWGN and BSC
-    python -m coinfer original-table --preset quick                # float32 records of the baseline
     python -m coinfer latency --rate 40KB/s [--device rpi3|<FLOP/s>,<bytes>] [--server rtx2080ti|<FLOP/s>]
                               [--table PATH ...] [--threshold 0.89|89%] [--scaled] [--channel noiseless]
                               [--json]
-    python -m coinfer prune --preset quick|paper                   # pruned device parts -> data/results/pruning_<preset>.json
-    python -m coinfer sweep --preset quick|paper                   # every method's grid -> data/results/sweep_<preset>.json
+    python -m coinfer serve --config layer2.1:uint8 --port 5000    # an edge server (TCP)
+    python -m coinfer device --config layer2.1:uint8 --port 5000 --rate 40KB/s --images 20
+    python -m coinfer measure --preset quick --images 50 --save    # run serve_latency, with more options
+    python -m coinfer train-codec --split layer3.1 --code-size d16-l4  # a learned codec to serve
+
+The steps behind ``run``, with their own options: ``prune``, ``encode``, ``jscc``, ``sweep``,
+``original-table`` (``--preset quick|paper``; see ``python -m coinfer <command> --help``).
 """
 
 from __future__ import annotations
@@ -23,6 +26,19 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+
+
+def split_point(text: str):
+    """A ``--split`` argument as a :class:`~coinfer.core.network.SplitPoint`: validated once, here.
+
+    An unknown point is an argparse error whose message lists the valid points and aliases.
+    """
+    from coinfer.core.network import SplitPoint
+
+    try:
+        return SplitPoint(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _profile(args: argparse.Namespace) -> int:
@@ -54,38 +70,10 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
-#: Configurations ``measure`` runs when none are named: the raw and 8-bit feature after stage 2, the
-#: 8-bit feature after stage 3 plain and Huffman-coded (the paper's "original network" baseline), and
-#: the raw pooled feature (paper split points s3, s3, s4, s4, s5).
-DEFAULT_SERVE_CONFIGS = ("layer2.1:float32", "layer2.1:uint8", "layer3.1:uint8", "layer3.1:huffman",
-                         "pool:float32")
-
-
-#: Learned codecs ``measure`` adds when their checkpoints exist (``python -m coinfer train-codec``).
-DEFAULT_LEARNED_CONFIGS = ("layer2.1:learned:d16-l4", "layer3.1:learned:d16-l4")
-
-
 def _serve_model(args: argparse.Namespace):
-    from coinfer.serve.server import build_configurations, codec_checkpoint_path, load_model_for, parse_spec
+    from coinfer.experiments.serve_latency import serve_model
 
-    model, meta = load_model_for(args.preset, args.checkpoint)
-    specs = args.config
-    if not specs:
-        specs = list(DEFAULT_SERVE_CONFIGS)
-        for spec in DEFAULT_LEARNED_CONFIGS:
-            point, _, size = parse_spec(spec)
-            if args.checkpoint is None and codec_checkpoint_path(args.preset, point, size).exists():
-                specs.append(spec)
-    return model, meta, build_configurations(model, specs, preset=args.preset, dataset=meta.get("dataset"))
-
-
-def _test_images(meta: dict, preset: str, n: int, offset: int = 0):
-    from coinfer.config import get_preset
-    from coinfer.serve.server import load_test_images
-
-    if n < 1:
-        raise ValueError(f"--images must be >= 1, got {n}")
-    return load_test_images(meta.get("dataset") or get_preset(preset).dataset, n, offset)
+    return serve_model(args.preset, args.checkpoint, args.config)
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -127,7 +115,9 @@ def _device(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     _, meta, configurations = _serve_model(argparse.Namespace(**{**vars(args), "config": [args.config]}))
     configuration = configurations[0]
-    images, labels = _test_images(meta, args.preset, args.images, args.offset)
+    from coinfer.experiments.serve_latency import load_images
+
+    images, labels = load_images(meta, args.preset, args.images, args.offset)
     with DeviceClient(configuration, args.host, args.port, rate=rate, burst=args.burst,
                       timeout=args.timeout) as client:
         client.check()
@@ -153,46 +143,17 @@ def _device(args: argparse.Namespace) -> int:
 
 def _measure(args: argparse.Namespace) -> int:
     import os
-    import time
 
-    from coinfer.paths import project_root, results_dir
+    from coinfer.experiments.serve_latency import measure_configurations, measurement_table
+    from coinfer.paths import project_root, table_path
     from coinfer.results import write_json_atomic
-    from coinfer.serve.server import concurrency_probe, measure, parse_link_rate, save_measurements
 
-    start = time.time()
-    if args.threads:
-        import torch
-        torch.set_num_threads(args.threads)
-    _, meta, configurations = _serve_model(args)
-    rates = [parse_link_rate(r) for r in args.rates.split(",")]
-    images, labels = _test_images(meta, args.preset, args.images)
     progress = lambda line: print(line, file=sys.stderr, flush=True)  # noqa: E731
-    server, address = None, None
-    if args.connect:
-        host, _, port = args.connect.rpartition(":")
-        address = (host, int(port))
-    else:  # a real second process, as on two machines
-        from coinfer.serve.server import ServerProcess
-
-        serve_args = [a for spec in (c.spec for c in configurations) for a in ("--config", spec)]
-        serve_args += ["--preset", args.preset] + (["--checkpoint", args.checkpoint] if args.checkpoint else [])
-        serve_args += (["--threads", str(args.threads)] if args.threads else [])
-        serve_args += ["--max-connections", str(max(8, args.clients))]
-        server = ServerProcess(serve_args)
-        address = server.address
-    try:
-        result = measure(configurations, images, labels, rates, address=address, burst=args.burst,
-                         flops_per_s=args.flops * 1e9 if args.flops else None, progress=progress)
-        probe = None
-        if args.clients > 1:
-            probe = concurrency_probe(configurations[0], address, images[:args.probe_images], args.clients)
-    finally:
-        if server is not None:
-            result_stats = server.stop()
-    if server is not None:
-        result.server_stats = result_stats
-        if probe is not None:
-            probe["server_max_concurrent_connections"] = result_stats.get("max_concurrent_connections")
+    run = measure_configurations(args.preset, args.config, args.checkpoint, images=args.images,
+                                 rates=args.rates.split(","), threads=args.threads, burst=args.burst,
+                                 flops_per_s=args.flops * 1e9 if args.flops else None, connect=args.connect,
+                                 clients=args.clients, probe_images=args.probe_images, progress=progress)
+    result, probe = run["result"], run["probe"]
     print(result.table())
     print(f"load average (1 min) of this machine: {result.load_average[0]:.1f} before, "
           f"{result.load_average[1]:.1f} after, on {os.cpu_count()} CPU cores")
@@ -205,16 +166,16 @@ def _measure(args: argparse.Namespace) -> int:
                             "server_stats": result.server_stats, "concurrency": probe})
     print(f"wrote {out}")
     if args.save:
-        path = results_dir() / f"serve_latency_{args.preset}.json" if args.save == "default" else args.save
-        save_measurements(path, result, configurations, meta, args.preset, time.time() - start,
-                          concurrency=probe, command="python -m coinfer " + " ".join(sys.argv[1:]))
+        path = table_path("serve_latency", args.preset) if args.save == "default" else args.save
+        measurement_table(result, run["configurations"], run["meta"], args.preset, run["wall_time_s"],
+                          concurrency=probe, command="python -m coinfer " + " ".join(sys.argv[1:])).save(path)
         print(f"wrote {path}")
     return 0
 
 
 def _encode(args: argparse.Namespace) -> int:
     from coinfer.experiments.encoding import get_encode_config, run_encoding
-    from coinfer.paths import results_dir
+    from coinfer.paths import table_path
     from coinfer.config import get_preset
 
     preset = get_preset(args.preset)
@@ -226,7 +187,7 @@ def _encode(args: argparse.Namespace) -> int:
 
         torch.set_num_threads(args.threads)
     table = run_encoding(preset.name, config, command="python -m coinfer " + " ".join(args.argv))
-    path = args.out or results_dir() / f"encoding_{preset.name}.json"
+    path = args.out or table_path("encoding", preset.name)
     table.save(path)
     print(f"wrote {len(table.records)} records to {path} in {table.provenance.wall_time_s:.0f} s")
     return 0
@@ -245,9 +206,27 @@ def _train_codec(args: argparse.Namespace) -> int:
 
 
 def _original_table(args: argparse.Namespace) -> int:
-    from coinfer.core.latency import write_original_table
+    from coinfer.experiments import run_table
 
-    path = write_original_table(args.preset)
+    print(f"wrote {run_table('original-float32', args.preset)}")
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    from coinfer.experiments import TABLES, run_table
+
+    if args.list or not args.table:
+        width = max(len(name) for name in TABLES)
+        for name, entry in TABLES.items():
+            print(f"{name:<{width}}  {entry.description}  [chapter {entry.chapter}]")
+        if not args.list:
+            print("give a table name: python -m coinfer run <table> --preset quick")
+        return 0 if args.list else 2
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    path = run_table(args.table, args.preset, args.out)
     print(f"wrote {path}")
     return 0
 
@@ -257,14 +236,14 @@ def _jscc(args: argparse.Namespace) -> int:
 
     from coinfer.core.jscc import run_jscc
     from coinfer.views.jscc import fig5_rows, mismatch_grid
-    from coinfer.paths import results_dir
+    from coinfer.paths import table_path
     from coinfer.config import get_preset
 
     if args.threads:
         torch.set_num_threads(args.threads)
     preset = get_preset(args.preset)
     table = run_jscc(preset, split_point=args.split)
-    path = table.save(args.out or results_dir() / f"jscc_{preset.name}.json")
+    path = table.save(args.out or table_path("jscc", preset.name))
     for row in fig5_rows(table):
         cost = (f"latency {1e3 * row['latency_s']:.4f} ms" if row["kind"] == "awgn"
                 else f"{row['channel_uses']:.1f} channel uses")
@@ -291,8 +270,10 @@ def parse_threshold(text: str) -> float:
 
 
 def _latency(args: argparse.Namespace) -> int:
-    from coinfer.core.latency import (Choice, Environment, load_candidates, parse_device, parse_rate, parse_server,
-                          scale_to_width, choose_per_method, choose, NoFeasibleConfiguration)
+    from coinfer.core.latency import (Choice, Environment, NoFeasibleConfiguration, choose, choose_per_method,
+                                      parse_device, parse_server, scale_to_width)
+    from coinfer.experiments.candidates import load_candidates
+    from coinfer.units import parse_rate
 
     rate = parse_rate(args.rate)
     device, server = parse_device(args.device), parse_server(args.server)
@@ -459,7 +440,7 @@ def build_parser() -> argparse.ArgumentParser:
         if many:
             p.add_argument("--config", action="append", default=None, metavar="SPLIT:CODEC",
                            help="configuration to run, e.g. layer2.1:uint8 or s3:float32; repeat for several "
-                                f"(default: {' '.join(DEFAULT_SERVE_CONFIGS)})")
+                                "(default: the configurations of coinfer.experiments.serve_latency)")
         else:
             p.add_argument("--config", required=True, metavar="SPLIT:CODEC",
                            help="configuration to run, e.g. layer2.1:uint8 (must be one the server holds)")
@@ -507,7 +488,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = commands.add_parser("train-codec", help="train one learned codec and save it for serve/device/measure")
     p.add_argument("--preset", default="quick")
     p.add_argument("--checkpoint", default=None, help="the backbone (default: the preset's baseline)")
-    p.add_argument("--split", required=True, help="split point, e.g. layer3.1 or s4")
+    p.add_argument("--split", required=True, type=split_point, help="split point, e.g. layer3.1 or s4")
     p.add_argument("--code-size", required=True, help="e.g. d16-l4 (scalar codewords) or d16-k16 (vector codebook)")
     p.add_argument("--train-limit", type=int, default=None, help="training images (default: the encode preset's)")
     p.add_argument("--epochs", type=int, default=None, help="quantized epochs (default: the encode preset's)")
@@ -517,7 +498,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = commands.add_parser("encode", help="train feature encoders (section IV) and the 8-bit Huffman baseline")
     p.add_argument("--preset", default="quick")
-    p.add_argument("--splits", nargs="+", default=None, help="override the preset's split points")
+    p.add_argument("--splits", nargs="+", type=split_point, default=None, help="override the preset's split points")
     p.add_argument("--code-sizes", nargs="+", default=None, help="override the code sizes, e.g. d16-l4 d16-k16")
     p.add_argument("--train-limit", type=int, default=None, help="training images for the codecs")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
@@ -526,13 +507,26 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = commands.add_parser("jscc", help="Fig. 5: learned JSCC vs separate coding at capacity, AWGN and BSC")
     p.add_argument("--preset", default="quick")
-    p.add_argument("--split", default=None, help="split point (default: layer3.1, the paper's Conv_4x)")
+    p.add_argument("--split", default=None, type=split_point,
+                   help="split point (default: layer3.1, the paper's Conv_4x)")
     p.add_argument("--out", default=None, help="output JSON (default: data/results/jscc_<preset>.json)")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     p.set_defaults(func=_jscc)
-    p = commands.add_parser("original-table", help="float32 records of the trained baseline at every split point")
+    p = commands.add_parser("original-table", help="float32 records of the trained baseline at every split point "
+                                                   "(the same as: run original-float32)")
     p.add_argument("--preset", default="quick")
     p.set_defaults(func=_original_table)
+
+    p = commands.add_parser("run", help="regenerate a committed lookup table: run <table> --preset P (--list names them)",
+                            description="Regenerate a committed lookup table (data/results/<table>_<preset>.json) "
+                                        "with its experiment's run(preset). --list names the tables, what they hold "
+                                        "and the chapter that shows them.")
+    p.add_argument("table", nargs="?", default=None, help="the table's name (see --list)")
+    p.add_argument("--preset", default="quick", help="quick (CPU, minutes) or paper (GPU, hours)")
+    p.add_argument("--list", action="store_true", help="name the committed tables and exit")
+    p.add_argument("--out", default=None, help="output JSON (default: data/results/<table>_<preset>.json)")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    p.set_defaults(func=_run)
 
     p = commands.add_parser("latency", help="choose the fastest configuration for a device, link and server",
                             description="Section V-C: T = 2 x device MACs / device FLOP/s + bits / rate "
@@ -563,7 +557,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = commands.add_parser("prune", help="prune the device part at each (split, sparsity) of a preset; "
                                           "writes data/results/pruning_<preset>.json")
     p.add_argument("--preset", default="quick")
-    p.add_argument("--splits", nargs="+", default=None, help="split points (default: the preset's)")
+    p.add_argument("--splits", nargs="+", type=split_point, default=None, help="split points (default: the preset's)")
     p.add_argument("--sparsities", nargs="+", type=float, default=None,
                    help="target channel sparsities in [0, 1) (default: the preset's)")
     p.add_argument("--output-sparsity", type=float, default=None,

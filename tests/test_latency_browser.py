@@ -14,8 +14,8 @@ import pytest
 import torch
 
 from browser_support import chapter_page, open_page
-from coinfer.core.latency import (DEVICES, SERVERS, NoFeasibleConfiguration, choose, original_records,
-                             scale_to_width)
+from coinfer.core.latency import DEVICES, SERVERS, NoFeasibleConfiguration, choose, scale_to_width
+from coinfer.experiments.original import original_records
 from coinfer.views.latency import config_label, latency_twin, slider_environment
 from coinfer.core.network import resnet18
 from coinfer.results import Record

@@ -50,7 +50,8 @@ from coinfer.core.encoding import DimensionReductionDecoder, DimensionReductionE
 from coinfer.experiments.encoding import (EncodeConfig, FeatureSource, freeze, huffman_8bit, original_record,  # noqa: F401
                                 train_codec)
 from coinfer.core.network import SplitPoint as canonical_split_point
-from coinfer.core.pruning import PruneConfig, PrunedModel, compact, prune_finetune, pruned_costs, split_stages
+from coinfer.core.network import split as split_stages
+from coinfer.core.pruning import PruneConfig, PrunedModel, compact, prune_finetune, pruned_costs
 from coinfer.results import Record
 
 __all__ = ["original_record", "png_record", "bottlenet_channels", "bottlenet_codec", "bottlenet_record",
@@ -211,7 +212,7 @@ def two_step_step2(step1: PrunedModel, point: str, sparsity: float, config: Prun
     """Step 2: compact step 1's network, then Taylor-prune only the channels sent at ``point``.
 
     Every other group keeps all its (step-1) channels; the whole compacted network is fine-tuned.
-    The returned model is the compacted stage sequence (:func:`coinfer.core.pruning.split_stages`).
+    The returned model is the compacted stage sequence (:func:`coinfer.core.network.split`).
     """
     from dataclasses import replace
 

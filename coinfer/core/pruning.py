@@ -70,7 +70,6 @@ from __future__ import annotations
 
 import copy
 import math
-from collections import OrderedDict
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -78,7 +77,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from coinfer.core.network import BasicBlock, CifarResNet18, SplitPoint, SplitPoint as canonical_split_point, split
+from coinfer.core.network import BasicBlock, CifarResNet18, SplitPoint as canonical_split_point, split
 
 SCHEDULE_KINDS = ("cubic", "linear", "constant")
 #: How channels are ranked: ``"l2"`` (the paper) or ``"taylor"`` (first-order Taylor importance,
@@ -593,27 +592,6 @@ class ChannelScatter(nn.Module):
         return f"{len(self.kept)} -> {self.channels} channels"
 
 
-def split_stages(model: nn.Module, point: str) -> tuple[nn.Sequential, nn.Sequential]:
-    """:func:`coinfer.core.network.split` for a :class:`CifarResNet18` *or* for its compacted copy.
-
-    :func:`compact` applied to the whole network (split point ``output``) returns an
-    ``nn.Sequential`` of the same named stages with fewer channels; this splits such a sequence at
-    ``point`` the same way (sharing its modules, no copy). 2-Step Pruning uses it.
-    """
-    if isinstance(model, CifarResNet18):
-        return split(model, point)
-    from coinfer.core.network import STAGES
-
-    names = [name for name, _ in model.named_children()]
-    expected = [name.replace(".", "_") for name in STAGES]
-    if not isinstance(model, nn.Sequential) or names != expected:
-        raise ValueError(f"can only split a CifarResNet18 or a Sequential of its stages {expected}, got "
-                         f"{type(model).__name__} with children {names}")
-    k = SplitPoint(point).index
-    stages = list(model.named_children())
-    return nn.Sequential(OrderedDict(stages[:k])), nn.Sequential(OrderedDict(stages[k:]))
-
-
 def _set_submodule(root: nn.Module, path: str, module: nn.Module) -> None:
     parent, _, leaf = path.rpartition(".")
     setattr(root.get_submodule(parent) if parent else root, leaf, module)
@@ -698,13 +676,13 @@ class PrunedModel:
     sparsity: float
     output_sparsity: float
     model: nn.Module                     # full-size, masked device part, fine-tuned server part
-                                         # (a CifarResNet18, or a compacted stage sequence: see split_stages)
+                                         # (a CifarResNet18, or a compacted stage sequence: see coinfer.core.network.split)
     keep: dict[str, list[int]]
     meta: dict = field(default_factory=dict)
 
     def parts(self) -> tuple[nn.Sequential, nn.Sequential]:
         """(compacted device part, server part with the scatter in front)."""
-        device, server = split_stages(self.model, self.split)
+        device, server = split(self.model, self.split)
         small, scatter = compact(device, self.keep)
         if scatter is not None:
             server = nn.Sequential(scatter, *server.children())
@@ -720,7 +698,7 @@ def prune_finetune(model: nn.Module, point: str, sparsity: float, config: PruneC
                    device: torch.device | None = None, desc: str | None = None) -> PrunedModel:
     """Prune ``model``'s device part at ``point`` to ``sparsity`` while fine-tuning the whole network.
 
-    ``model`` is a :class:`CifarResNet18` or a compacted stage sequence (:func:`split_stages`);
+    ``model`` is a :class:`CifarResNet18` or a compacted stage sequence (:func:`coinfer.core.network.split`);
     ``config.criterion`` ranks the channels.
 
     ``model`` is changed in place (pass a copy of the baseline). Seed before calling for repeatable
@@ -733,7 +711,7 @@ def prune_finetune(model: nn.Module, point: str, sparsity: float, config: PruneC
     sparsity = check_sparsity(sparsity)
     device = device or next(model.parameters()).device
     model = model.to(device)
-    device_part, _ = split_stages(model, point)
+    device_part, _ = split(model, point)
     total_steps = config.epochs * len(train_loader)
     pruner = IncrementalPruner(device_part, sparsity, total_steps, config.output_sparsity, config.schedule,
                                config.criterion)

@@ -69,10 +69,10 @@ log = logging.getLogger("coinfer.serve.server")
 # -- link rates ------------------------------------------------------------------------------------
 
 def parse_link_rate(text: str | float | None) -> float | None:
-    """A link rate in **bytes** per second for the shaper, from :func:`coinfer.core.latency.parse_rate`'s
+    """A link rate in **bytes** per second for the shaper, from :func:`coinfer.units.parse_rate`'s
     units (``"40KB/s"`` is 40,000 B/s; ``"800kbit/s"`` is 100,000 B/s), or None for ``"inf"``/None
     (no shaping). A bare Python number is taken as bytes/s."""
-    from coinfer.core.latency import parse_rate
+    from coinfer.units import parse_rate
 
     if text is None or (isinstance(text, str) and text.strip().lower() in ("inf", "unlimited", "none")):
         return None
@@ -83,7 +83,7 @@ def parse_link_rate(text: str | float | None) -> float | None:
 
 def format_link_rate(rate: float | None) -> str:
     """Bytes/s as the paper writes it (``"40 KB/s"``), ``"inf"`` for None."""
-    from coinfer.core.latency import format_rate
+    from coinfer.units import format_rate
 
     return "inf" if rate is None else format_rate(8 * rate)
 
@@ -1107,13 +1107,12 @@ def predict_latency(record, rate: float | None, device_flops: float, server_flop
 
 def calibrate_flops(model: nn.Module, input_shape: tuple[int, ...] = (3, 32, 32), repeats: int = 20) -> float:
     """This CPU's effective FLOP/s on ``model`` at batch size 1: 2 x MACs (thop) / median forward time
-    (:func:`coinfer.core.latency.time_forward`).
+    (:func:`coinfer.core.costs.time_forward`).
 
     The device and the server share one machine on loopback, so one calibrated speed stands in for the
     paper's 24 GFLOP/s (Raspberry Pi 3) and 13.45 TFLOP/s (RTX 2080 Ti).
     """
-    from coinfer.core.latency import time_forward
-    from coinfer.core.costs import thop_macs
+    from coinfer.core.costs import thop_macs, time_forward
 
     macs, _ = thop_macs(model, tuple(input_shape))
     return 2 * macs / float(np.median(time_forward(model, tuple(input_shape), repeats=repeats)))
@@ -1243,42 +1242,3 @@ def concurrency_probe(configuration: Configuration, address: tuple[str, int], im
     return {"clients": clients, "images_per_client": len(images), "failures": failures,
             "wall_s": wall, "throughput_images_per_s": len(times) / wall if wall else 0.0,
             "total_median_s": float(np.median(times)) if times else float("nan")}
-
-
-def save_measurements(path, result: MeasureResult, configurations: Sequence[Configuration], meta: dict,
-                      preset: str, wall_time_s: float, concurrency: dict | None = None,
-                      command: str | None = None):
-    """Write ``result`` as a :class:`coinfer.results.LookupTable`: one record per configuration.
-
-    Methods are named ``measured:<method>`` (e.g. ``measured:framework``), so that merging this table
-    with the sweep's never replaces a record measured on the whole test split.
-
-    Each record's ``extra["measurements"]`` holds one row per link rate (medians, p95, parts and the
-    prediction, seconds). Its ``accuracy`` is over the measured images only (``extra["accuracy_images"]``
-    says how many), not the whole test split. ``bits_per_image`` is the payload in bits (without the
-    20-byte header, ``extra["header_bits"]``; the predictions in ``measurements`` include it).
-    """
-    from coinfer.results import LookupTable, Provenance, Record
-
-    table = LookupTable(Provenance.collect(dataset=meta.get("dataset", ""), preset=preset,
-                                           wall_time_s=wall_time_s, seed=meta.get("seed"), command=command))
-    for configuration in configurations:
-        rows = [r for r in result.rows if r["config_id"] == configuration.config_id]
-        if not rows:
-            continue
-        images = sum(r["images"] for r in rows)
-        accuracy = sum(r["accuracy"] * r["images"] for r in rows) / images
-        keep = ("rate", "rate_Bps", "images", "total_median_s", "total_p95_s", "device_median_s", "send_median_s",
-                "server_median_s", "other_median_s", "frame_bytes_mean", "predicted", "ratio")
-        base = configuration_record(configuration, rows[0]["payload_bytes_mean"], accuracy).to_dict()
-        # A distinct method name keeps these few-image measurements from replacing the full-test-split
-        # records of the same configuration when tables are merged.
-        base["method"] = f"measured:{base['method']}"
-        table.add(Record(**{**base, "extra": {
-            "kind": "measured-latency", "spec": configuration.spec, "config_id": configuration.config_id,
-            "accuracy_images": images, "header_bits": 8 * wire.HEADER_SIZE,
-            "flops_per_s": result.flops_per_s, "server_stats": result.server_stats,
-            "load_average_1min": list(result.load_average), "torch_threads": torch.get_num_threads(),
-            "concurrency": concurrency, "baseline_test_accuracy": meta.get("test_accuracy"),
-            "measurements": [{k: r[k] for k in keep} for r in rows]}}))
-    return table.save(path)

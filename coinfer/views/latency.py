@@ -28,9 +28,10 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from coinfer.core.latency import (BITS_PER_BYTE, KILO, PAPER_LOW_RATE_BPS, PAPER_LOW_RATE_LATENCY_S, PAPER_MEMORY,
+from coinfer.core.latency import (PAPER_LOW_RATE_BPS, PAPER_LOW_RATE_LATENCY_S, PAPER_MEMORY,
                       Choice, DeviceSpec, Environment, MemoryModel, NoFeasibleConfiguration, ServerSpec,
-                      choose, choose_per_method, format_rate, parse_rate, record_activations)
+                      choose, choose_per_method, record_activations)
+from coinfer.units import BITS_PER_BYTE, KILO, format_rate, parse_rate
 from coinfer.core.network import SPLIT_POINTS
 from coinfer.results import Record
 
@@ -113,7 +114,7 @@ def latency_curves(records: Sequence[Record], device: DeviceSpec, server: Server
     Parameters
     ----------
     records : sequence of Record
-        One or more methods' records (e.g. the ``records`` of a :class:`coinfer.core.latency.Candidates`).
+        One or more methods' records (e.g. the ``records`` of a :class:`coinfer.experiments.candidates.Candidates`).
     device, server : DeviceSpec, ServerSpec
     threshold : float or None
         Minimum accuracy (fraction).
