@@ -13,7 +13,7 @@ RUN = PYTHONPATH="$(CURDIR)$${PYTHONPATH:+:$$PYTHONPATH}" $(PY)
 JUPYTER_BOOK = $(RUN) -c 'import sys; from jupyter_book.cli.main import main; sys.exit(main())'
 PYTEST_ARGS ?=
 
-.PHONY: book test browser-test fresh-env-test setup colab-cells diagram clean results
+.PHONY: book test browser-test fresh-env-test pdf setup colab-cells diagram clean results
 
 book: .coinfer-python
 	rm -rf _build/html _build/jupyter_execute _build/.doctrees
@@ -32,6 +32,13 @@ browser-test: .coinfer-python
 # (tests/test_fresh_env.py; minutes: it installs coinfer[book] from scratch).
 fresh-env-test: .coinfer-python
 	COINFER_FRESH_ENV=1 $(RUN) -m pytest -m fresh_env $(PYTEST_ARGS)
+
+# The whole book as one PDF, offline (_build/pdf/coinfer.pdf): one-page HTML build printed by Chromium
+# (tools/print_book.py), then checked (tests/test_book_pdf.py: every page of the toc is in it).
+pdf: .coinfer-python
+	rm -rf _build/singlehtml _build/pdf
+	$(RUN) tools/print_book.py
+	COINFER_REQUIRE_PDF=1 $(RUN) -m pytest -m pdf $(PYTEST_ARGS)
 
 setup .coinfer-python: pyproject.toml scripts/setup.sh
 	bash scripts/setup.sh

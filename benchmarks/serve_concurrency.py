@@ -19,8 +19,9 @@ import torch
 
 from coinfer.paths import project_root
 from coinfer.results import git_commit, hardware, write_json_atomic
-from coinfer.serve.server import (ServerProcess, build_configurations, concurrency_probe, load_model_for,
-                           load_test_images)
+from coinfer.serve.configuration import build_configurations, load_model_for, load_test_images
+from coinfer.serve.device import concurrency_probe
+from coinfer.serve.server import ServerProcess
 
 
 def main() -> None:

@@ -71,9 +71,23 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _serve_model(args: argparse.Namespace):
-    from coinfer.experiments.serve_latency import serve_model
+    from coinfer.config import get_preset
+    from coinfer.experiments.serving import default_specs
+    from coinfer.serve.configuration import build_configurations, load_model_for
 
-    return serve_model(args.preset, args.checkpoint, args.config)
+    preset = get_preset(args.preset)
+    model, meta = load_model_for(preset.name, args.checkpoint)
+    specs = args.config or default_specs(preset, args.checkpoint)
+    return model, meta, build_configurations(model, specs, preset=preset.name, dataset=meta.get("dataset"))
+
+
+def _test_images(meta: dict, preset: str, n: int, offset: int = 0):
+    from coinfer.config import get_preset
+    from coinfer.serve.configuration import load_test_images
+
+    if n < 1:
+        raise ValueError(f"--images must be >= 1, got {n}")
+    return load_test_images(meta.get("dataset") or get_preset(preset).dataset, n, offset)
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -107,7 +121,8 @@ def _serve(args: argparse.Namespace) -> int:
 def _device(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from coinfer.serve.server import DeviceClient, format_link_rate, parse_link_rate, summarize
+    from coinfer.serve.device import DeviceClient, summarize
+    from coinfer.serve.link import format_link_rate, parse_link_rate
 
     rate = parse_link_rate(args.rate)
     if args.threads:
@@ -115,9 +130,7 @@ def _device(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     _, meta, configurations = _serve_model(argparse.Namespace(**{**vars(args), "config": [args.config]}))
     configuration = configurations[0]
-    from coinfer.experiments.serve_latency import load_images
-
-    images, labels = load_images(meta, args.preset, args.images, args.offset)
+    images, labels = _test_images(meta, args.preset, args.images, args.offset)
     with DeviceClient(configuration, args.host, args.port, rate=rate, burst=args.burst,
                       timeout=args.timeout) as client:
         client.check()
@@ -144,16 +157,20 @@ def _device(args: argparse.Namespace) -> int:
 def _measure(args: argparse.Namespace) -> int:
     import os
 
-    from coinfer.experiments.serve_latency import measure_configurations, measurement_table
+    from coinfer.experiments.serving import run_measurement
     from coinfer.paths import project_root, table_path
     from coinfer.results import write_json_atomic
 
-    progress = lambda line: print(line, file=sys.stderr, flush=True)  # noqa: E731
-    run = measure_configurations(args.preset, args.config, args.checkpoint, images=args.images,
-                                 rates=args.rates.split(","), threads=args.threads, burst=args.burst,
-                                 flops_per_s=args.flops * 1e9 if args.flops else None, connect=args.connect,
-                                 clients=args.clients, probe_images=args.probe_images, progress=progress)
-    result, probe = run["result"], run["probe"]
+    connect = None
+    if args.connect:
+        host, _, port = args.connect.rpartition(":")
+        connect = (host, int(port))
+    run = run_measurement(args.preset, specs=args.config, checkpoint=args.checkpoint, images=args.images,
+                          rates=args.rates.split(","), burst=args.burst,
+                          flops_per_s=args.flops * 1e9 if args.flops else None, connect=connect,
+                          clients=args.clients, probe_images=args.probe_images, threads=args.threads,
+                          progress=lambda line: print(line, file=sys.stderr, flush=True))
+    result, probe = run.result, run.concurrency
     print(result.table())
     print(f"load average (1 min) of this machine: {result.load_average[0]:.1f} before, "
           f"{result.load_average[1]:.1f} after, on {os.cpu_count()} CPU cores")
@@ -167,8 +184,7 @@ def _measure(args: argparse.Namespace) -> int:
     print(f"wrote {out}")
     if args.save:
         path = table_path("serve_latency", args.preset) if args.save == "default" else args.save
-        measurement_table(result, run["configurations"], run["meta"], args.preset, run["wall_time_s"],
-                          concurrency=probe, command="python -m coinfer " + " ".join(sys.argv[1:])).save(path)
+        run.table(command="python -m coinfer " + " ".join(sys.argv[1:])).save(path)
         print(f"wrote {path}")
     return 0
 
@@ -194,7 +210,8 @@ def _encode(args: argparse.Namespace) -> int:
 
 
 def _train_codec(args: argparse.Namespace) -> int:
-    from coinfer.serve.server import load_model_for, train_learned_codec
+    from coinfer.experiments.codecs import train_learned_codec
+    from coinfer.serve.configuration import load_model_for
 
     if args.threads:
         import torch
@@ -222,11 +239,19 @@ def _run(args: argparse.Namespace) -> int:
         if not args.list:
             print("give a table name: python -m coinfer run <table> --preset quick")
         return 0 if args.list else 2
+    options = {}
     if args.threads:
+        import inspect
+
         import torch
 
+        from coinfer.experiments import experiment
+
         torch.set_num_threads(args.threads)
-    path = run_table(args.table, args.preset, args.out)
+        parameters = inspect.signature(experiment(args.table)).parameters.values()
+        if any(p.name == "threads" or p.kind is p.VAR_KEYWORD for p in parameters):
+            options["threads"] = args.threads        # e.g. the serving experiment's server process
+    path = run_table(args.table, args.preset, args.out, **options)
     print(f"wrote {path}")
     return 0
 
@@ -440,7 +465,7 @@ def build_parser() -> argparse.ArgumentParser:
         if many:
             p.add_argument("--config", action="append", default=None, metavar="SPLIT:CODEC",
                            help="configuration to run, e.g. layer2.1:uint8 or s3:float32; repeat for several "
-                                "(default: the configurations of coinfer.experiments.serve_latency)")
+                                "(default: the serving table's, coinfer.experiments.serving.DEFAULT_SERVE_CONFIGS)")
         else:
             p.add_argument("--config", required=True, metavar="SPLIT:CODEC",
                            help="configuration to run, e.g. layer2.1:uint8 (must be one the server holds)")
@@ -584,12 +609,46 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_sweep)
+    for name in DATA_COMMANDS:
+        add_data_arguments(commands.choices[name])
     return parser
+
+
+#: The commands that load a dataset (profile only with --dataset).
+DATA_COMMANDS = ("profile", "train", "serve", "device", "measure", "train-codec", "encode", "jscc",
+                 "original-table", "prune", "sweep")
+
+
+def add_data_arguments(parser: argparse.ArgumentParser) -> None:
+    """The dataset options every data-loading command shares: ``--trust-local-data``.
+
+    Parameters
+    ----------
+    parser : argparse.ArgumentParser
+        A command's parser; :func:`main` applies the option before the command runs.
+
+    Examples
+    --------
+    >>> import argparse
+    >>> from coinfer.cli import add_data_arguments
+    >>> p = argparse.ArgumentParser()
+    >>> add_data_arguments(p)
+    >>> p.parse_args(["--trust-local-data"]).trust_local_data
+    True
+    """
+    parser.add_argument("--trust-local-data", action="store_true",
+                        help="use a local CIFAR-10 folder whose files differ from the official release "
+                             "(skips the md5 check: you vouch for the files; same as "
+                             "COINFER_TRUST_LOCAL_DATA=1)")
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     args.argv = list(argv) if argv is not None else sys.argv[1:]   # for provenance
+    if getattr(args, "trust_local_data", False):
+        from coinfer.data import trust_local_data
+
+        trust_local_data(True)   # the environment carries it to loader workers and sub-processes
     try:
         return args.func(args)
     except (ValueError, FileNotFoundError, RuntimeError, OSError) as error:

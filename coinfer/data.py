@@ -1,10 +1,19 @@
 """Datasets: CIFAR-10 (the paper's) and Fashion-MNIST (the quick preset's), both as 3x32x32 tensors.
 
-CIFAR-10 comes through torchvision and downloads on first use. Fashion-MNIST comes through
-torchvision too; where Debian's package ``dataset-fashion-mnist`` is installed (this project's CI
-and offline book build), its original files are laid out where torchvision expects them, so that
-nothing is downloaded. Fashion-MNIST's 28x28 grey images are padded to 32x32 and repeated over
-three channels, so the same network serves both datasets.
+CIFAR-10 lives in ``<root>/cifar-10-batches-py`` in its own on-disk format. A folder that is there
+is used when every batch file has the md5 torchvision records for the official release; when one
+does not, :class:`DatasetUnavailable` names the file and the two ways forward (the official
+archive, or vouching for the files with ``--trust-local-data`` / ``COINFER_TRUST_LOCAL_DATA=1``,
+which skips the checksum). A present folder never triggers a download. Without the folder, the
+official archive ``cifar-10-python.tar.gz`` in ``<root>`` is checked and extracted; without it, the
+archive is downloaded (170 MB) unless ``COINFER_OFFLINE=1``, which never touches the network.
+The batch files are pickles: they are read by a restricted unpickler that builds only dicts,
+lists, strings, numbers and numpy arrays, so even a trusted-but-foreign file cannot run code.
+
+Fashion-MNIST comes through torchvision; where Debian's package ``dataset-fashion-mnist`` is
+installed (this project's CI and offline book build), its original files are laid out where
+torchvision expects them, so that nothing is downloaded. Fashion-MNIST's 28x28 grey images are
+padded to 32x32 and repeated over three channels, so the same network serves both datasets.
 
 Example::
 
@@ -15,8 +24,10 @@ Example::
 from __future__ import annotations
 
 import gzip
+import hashlib
 import io
 import os
+import pickle
 import shutil
 from pathlib import Path
 
@@ -136,33 +147,273 @@ def lay_out_debian_fashion_mnist(root: Path, source: Path | None = None) -> bool
     return True
 
 
+#: Environment switches (``1`` turns them on): never touch the network; accept a CIFAR-10 folder whose
+#: files differ from the official release (the user vouches for them).
+OFFLINE_ENV = "COINFER_OFFLINE"
+TRUST_ENV = "COINFER_TRUST_LOCAL_DATA"
+
+
+def _switch(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def offline() -> bool:
+    """Whether ``COINFER_OFFLINE`` forbids every download (then nothing here touches the network).
+
+    Returns
+    -------
+    bool
+        True when the environment variable is ``1`` (or ``true``, ``yes``, ``on``).
+
+    Examples
+    --------
+    >>> import os
+    >>> from coinfer.data import offline
+    >>> offline() == (os.environ.get("COINFER_OFFLINE", "") in ("1", "true", "yes", "on"))
+    True
+    """
+    return _switch(OFFLINE_ENV)
+
+
+def trust_local_data(enable: bool | None = None) -> bool:
+    """Whether a local CIFAR-10 folder is used without its checksum; ``enable=True`` turns it on.
+
+    ``enable=True`` sets ``COINFER_TRUST_LOCAL_DATA=1`` for this process and the processes it starts
+    (data-loader workers, sub-commands); the CLI's ``--trust-local-data`` calls this. With it, the
+    user vouches that the files are CIFAR-10: their pixels and labels are not checked (they are still
+    read by the restricted unpickler, so they cannot run code).
+
+    Parameters
+    ----------
+    enable : bool, optional
+        True: turn the switch on. None (default): only report it.
+
+    Returns
+    -------
+    bool
+        The switch's state after the call.
+
+    Examples
+    --------
+    >>> import os
+    >>> from coinfer.data import trust_local_data
+    >>> trust_local_data() == (os.environ.get("COINFER_TRUST_LOCAL_DATA", "") in ("1", "true", "yes", "on"))
+    True
+    """
+    if enable:
+        os.environ[TRUST_ENV] = "1"
+    return _switch(TRUST_ENV)
+
+
 def _unavailable(name: str, root: Path, error: Exception) -> DatasetUnavailable:
     if name == "fashion-mnist":
         how = ("install Debian's package (sudo apt-get install dataset-fashion-mnist), "
                "or connect to the internet so torchvision can download it, "
                f"or place the four *-ubyte files in {root / 'FashionMNIST' / 'raw'}")
     else:
-        how = ("connect to the internet so torchvision can download it (about 170 MB), "
-               f"or place the extracted cifar-10-batches-py folder in {root}")
+        how = (f"connect to the internet so it can be downloaded (about 170 MB), or place the official "
+               f"archive {CIFAR10_ARCHIVE} ({CIFAR10_URL}, md5 {CIFAR10_ARCHIVE_MD5}) "
+               f"or its extracted {CIFAR10_FOLDER} folder in {root}")
     return DatasetUnavailable(f"dataset {name!r} is not in {root} and could not be downloaded "
                               f"({type(error).__name__}: {error}); to fix: {how}")
 
 
-def _torchvision_dataset(name: str, root: Path, train: bool, transform) -> Dataset:
+# -- CIFAR-10 ----------------------------------------------------------------------------------------
+
+CIFAR10_FOLDER = datasets.CIFAR10.base_folder          # "cifar-10-batches-py"
+CIFAR10_ARCHIVE = datasets.CIFAR10.filename            # "cifar-10-python.tar.gz"
+CIFAR10_ARCHIVE_MD5 = datasets.CIFAR10.tgz_md5
+CIFAR10_URL = datasets.CIFAR10.url
+
+
+def cifar10_official_md5() -> dict[str, str]:
+    """The md5 of every official CIFAR-10 batch file, as torchvision records them.
+
+    Returns
+    -------
+    dict
+        File name (``data_batch_1`` ... ``data_batch_5``, ``test_batch``) -> md5 hex digest.
+
+    Examples
+    --------
+    >>> from coinfer.data import cifar10_official_md5
+    >>> sorted(cifar10_official_md5())[-1], len(cifar10_official_md5())
+    ('test_batch', 6)
+    """
+    return {name: md5 for name, md5 in datasets.CIFAR10.train_list + datasets.CIFAR10.test_list}
+
+
+def _md5(path: Path) -> str:
+    digest = hashlib.md5(usedforsecurity=False)
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def check_cifar10_folder(folder: str | Path, expected: dict[str, str] | None = None) -> list[str]:
+    """What is wrong with a ``cifar-10-batches-py`` folder: one line per missing or differing file.
+
+    Parameters
+    ----------
+    folder : path
+        The extracted folder.
+    expected : dict, optional
+        File name -> md5; default :func:`cifar10_official_md5` (torchvision's record of the release).
+
+    Returns
+    -------
+    list of str
+        Empty when every file is there with its expected md5; else e.g.
+        ``"data_batch_1: md5 0f3c..., expected c99c..."`` or ``"test_batch: missing"``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from coinfer.data import check_cifar10_folder
+    >>> check_cifar10_folder(tempfile.mkdtemp())[0]
+    'data_batch_1: missing'
+    """
+    folder = Path(folder)
+    expected = cifar10_official_md5() if expected is None else expected
+    problems = []
+    for name, md5 in expected.items():
+        path = folder / name
+        if not path.is_file():
+            problems.append(f"{name}: missing")
+        else:
+            actual = _md5(path)
+            if actual != md5:
+                problems.append(f"{name}: md5 {actual}, expected {md5}")
+    return problems
+
+
+class _ArrayUnpickler(pickle.Unpickler):
+    """Builds only plain containers, strings, numbers and numpy arrays; any other class is refused,
+    so a pickle cannot run code (the CIFAR-10 batches are pickles of a dict of arrays and lists)."""
+
+    _ALLOWED = {
+        ("numpy", "ndarray"), ("numpy", "dtype"),
+        ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+        ("numpy.core.numeric", "_frombuffer"), ("numpy._core.numeric", "_frombuffer"),
+        ("_codecs", "encode"),
+    }
+
+    def find_class(self, module: str, name: str):
+        if (module, name) not in self._ALLOWED:
+            raise pickle.UnpicklingError(f"refusing {module}.{name}: a CIFAR-10 batch holds only "
+                                         "arrays, lists and strings")
+        if module == "_codecs":
+            import codecs
+
+            return codecs.encode
+        if name in ("ndarray", "dtype"):
+            return getattr(np, name)
+        core = np._core if hasattr(np, "_core") else np.core
+        return getattr(core.multiarray if name == "_reconstruct" else core.numeric, name)
+
+
+def _read_cifar10_batch(path: Path) -> tuple[np.ndarray, list[int]]:
+    try:
+        with open(path, "rb") as f:
+            entry = _ArrayUnpickler(f, encoding="latin1").load()
+        data = np.asarray(entry["data"], dtype=np.uint8).reshape(-1, 3, 32, 32)
+        labels = [int(y) for y in entry["labels" if "labels" in entry else "fine_labels"]]
+    except Exception as error:
+        raise DatasetUnavailable(f"{path} is not a CIFAR-10 batch ({type(error).__name__}: {error})") from error
+    if len(labels) != len(data):
+        raise DatasetUnavailable(f"{path} holds {len(data)} images but {len(labels)} labels")
+    return data, labels
+
+
+class Cifar10(Dataset):
+    """CIFAR-10 read from its ``cifar-10-batches-py`` folder: what ``torchvision.datasets.CIFAR10``
+    gives (``data`` uint8 ``(N, 32, 32, 3)``, ``targets``, PIL images through ``transform``), without
+    executing the pickles. Use :func:`load_dataset`, which checks the files first.
+
+    Parameters
+    ----------
+    folder : path
+        The ``cifar-10-batches-py`` folder.
+    train : bool
+        ``data_batch_1`` ... ``data_batch_5`` (True) or ``test_batch``.
+    transform : callable, optional
+        Applied to each PIL image.
+    """
+
+    classes = list(CLASS_NAMES["cifar10"])
+
+    def __init__(self, folder: str | Path, train: bool, transform=None):
+        names = [n for n, _ in (datasets.CIFAR10.train_list if train else datasets.CIFAR10.test_list)]
+        parts = [_read_cifar10_batch(Path(folder) / n) for n in names]
+        self.data = np.vstack([d for d, _ in parts]).transpose(0, 2, 3, 1)  # HWC, as torchvision
+        self.targets = [y for _, labels in parts for y in labels]
+        self.transform = transform
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def __getitem__(self, index: int):
+        from PIL import Image
+
+        image = Image.fromarray(self.data[index])
+        if self.transform is not None:
+            image = self.transform(image)
+        return image, self.targets[index]
+
+
+def _cifar10(root: Path, train: bool, transform, trust: bool | None) -> Cifar10:
+    trust = trust_local_data() if trust is None else trust
+    folder = root / CIFAR10_FOLDER
+    if not folder.is_dir():
+        _fetch_cifar10(root)
+    problems = [] if trust else check_cifar10_folder(folder)
+    if problems:
+        raise DatasetUnavailable(
+            f"CIFAR-10 in {folder} is not the official release: {'; '.join(problems)} "
+            "(expected: torchvision's md5 of the official files). Two ways forward: "
+            f"(1) use the official files: remove {folder} and put the archive {CIFAR10_ARCHIVE} "
+            f"(md5 {CIFAR10_ARCHIVE_MD5}, {CIFAR10_URL}) in {root}, where it is checked and extracted, "
+            "or let it download (not with COINFER_OFFLINE=1); "
+            "(2) if you vouch for these files, pass --trust-local-data or set COINFER_TRUST_LOCAL_DATA=1 "
+            "to use them without the checksum")
+    return Cifar10(folder, train, transform)
+
+
+def _fetch_cifar10(root: Path) -> None:
+    """Make ``root/cifar-10-batches-py`` from the official archive: a checked local copy, else a
+    download (never with ``COINFER_OFFLINE=1``)."""
+    from torchvision.datasets.utils import check_integrity, download_and_extract_archive, extract_archive
+
+    archive = root / CIFAR10_ARCHIVE
+    if check_integrity(str(archive), CIFAR10_ARCHIVE_MD5):
+        extract_archive(str(archive), str(root))
+        return
+    if offline():
+        state = "is not the official one (md5 differs)" if archive.exists() else "is absent"
+        raise _unavailable("cifar10", root, OSError(
+            f"{OFFLINE_ENV}=1 forbids downloading; {root / CIFAR10_FOLDER} is absent and {archive} {state}"))
+    try:
+        download_and_extract_archive(CIFAR10_URL, str(root), filename=CIFAR10_ARCHIVE, md5=CIFAR10_ARCHIVE_MD5)
+    except Exception as error:  # URLError, RuntimeError (bad md5), ... offline
+        raise _unavailable("cifar10", root, error) from error
+
+
+def _torchvision_dataset(name: str, root: Path, train: bool, transform, trust: bool | None = None) -> Dataset:
     if name == "fashion-mnist":
         local = lay_out_debian_fashion_mnist(root)
         try:
-            return datasets.FashionMNIST(root, train=train, transform=transform, download=not local)
+            return datasets.FashionMNIST(root, train=train, transform=transform,
+                                         download=not local and not offline())
         except Exception as error:  # torchvision raises URLError, RuntimeError, ... offline
+            if offline():
+                error = OSError(f"{OFFLINE_ENV}=1 forbids downloading and the files are not in place")
             raise _unavailable(name, root, error) from error
-    try:
-        return datasets.CIFAR10(root, train=train, transform=transform, download=True)
-    except Exception as error:
-        raise _unavailable(name, root, error) from error
+    return _cifar10(root, train, transform, trust)
 
 
 def load_dataset(name: str, train: bool, root: str | Path | None = None, augment: bool = False,
-                 limit: int | None = None) -> Dataset:
+                 limit: int | None = None, trust: bool | None = None) -> Dataset:
     """A dataset split as normalized 3x32x32 float tensors with integer labels.
 
     Parameters
@@ -178,11 +429,15 @@ def load_dataset(name: str, train: bool, root: str | Path | None = None, augment
         Random crops (4-pixel padding) and horizontal flips, for training.
     limit : int, optional
         Keep only the first ``limit`` images (for tests and quick runs).
+    trust : bool, optional
+        Use a local CIFAR-10 folder without comparing its files with the official md5 (the caller
+        vouches for them); default :func:`trust_local_data` (``COINFER_TRUST_LOCAL_DATA``).
 
     Raises
     ------
     DatasetUnavailable
-        If the data is neither on disk nor downloadable; the message says what to do.
+        If the data is neither on disk nor downloadable, or a CIFAR-10 folder's files are not the
+        official ones; the message names the file and says what to do.
 
     Returns
     -------
@@ -199,7 +454,7 @@ def load_dataset(name: str, train: bool, root: str | Path | None = None, augment
     """
     _check_name(name)
     root = Path(root) if root is not None else default_root()
-    dataset = _torchvision_dataset(name, root, train, _transform(name, train, augment))
+    dataset = _torchvision_dataset(name, root, train, _transform(name, train, augment), trust)
     if limit is not None:
         if not 0 < limit:
             raise ValueError(f"limit must be a positive number of images, got {limit!r}")
@@ -208,7 +463,7 @@ def load_dataset(name: str, train: bool, root: str | Path | None = None, augment
 
 
 def native_images(name: str, train: bool = False, root: str | Path | None = None,
-                  limit: int | None = None) -> np.ndarray:
+                  limit: int | None = None, trust: bool | None = None) -> np.ndarray:
     """The dataset's images as stored, uint8 ``[N, H, W]`` (grey) or ``[N, H, W, 3]`` (colour).
 
     These are what a server-based system would send; :func:`coinfer.core.costs.input_size` measures
@@ -224,6 +479,8 @@ def native_images(name: str, train: bool = False, root: str | Path | None = None
         Dataset folder; default :func:`default_root`.
     limit : int, optional
         Keep only the first ``limit`` images.
+    trust : bool, optional
+        As in :func:`load_dataset`.
 
     Returns
     -------
@@ -239,7 +496,7 @@ def native_images(name: str, train: bool = False, root: str | Path | None = None
     """
     _check_name(name)
     root = Path(root) if root is not None else default_root()
-    data = _torchvision_dataset(name, root, train, transform=None).data
+    data = _torchvision_dataset(name, root, train, None, trust).data
     # torchvision keeps a dataset's arrays in host memory, so no .cpu() is needed here.
     data = data.numpy() if isinstance(data, torch.Tensor) else np.asarray(data)   # cpu: host-memory dataset
     return data[:limit] if limit is not None else data

@@ -223,7 +223,8 @@ def test_run_pruning_on_a_gpu(fashion, tmp_path):
 
 @needs_cuda
 def test_serve_codecs_fit_on_a_gpu_model(fashion, tmp_path):
-    from coinfer.serve.server import fit_huffman_codec, train_learned_codec
+    from coinfer.experiments.codecs import train_learned_codec
+    from coinfer.serve.configuration import fit_huffman_codec
 
     cpu, gpu = _net(), _net().cuda()
     # Fitted on a CPU float64 copy: the same code whatever device holds the weights.

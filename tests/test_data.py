@@ -1,76 +1,243 @@
+import hashlib
+import os
 import pickle
+import socket
+import tarfile
 
 import numpy as np
 import pytest
 import torch
+from torchvision import datasets
 
 from coinfer import data
 from coinfer.data import DatasetUnavailable, load_dataset, make_loader, native_images, png_bytes
 
 
 def write_tiny_cifar10(root, n_train=20, n_test=10, seed=0):
-    """Write a tiny dataset in CIFAR-10's own on-disk format (cifar-10-batches-py, pickled dicts)."""
+    """Write a tiny dataset in CIFAR-10's own on-disk format: cifar-10-batches-py, one pickled dict
+    per batch (protocol 2, as the official Python 2 files), uint8 rows of 3,072 channel-major pixels.
+    Returns ``{batch name: (pixels, labels)}``."""
     rng = np.random.default_rng(seed)
     folder = root / "cifar-10-batches-py"
     folder.mkdir(parents=True)
-    labels = {}
+    written = {}
     batches = [(f"data_batch_{i}", n_train // 5) for i in range(1, 6)] + [("test_batch", n_test)]
     for name, n in batches:
         batch = {"data": rng.integers(0, 256, size=(n, 3072), dtype=np.uint8),
-                 "labels": rng.integers(0, 10, size=n).tolist(), "batch_label": name}
-        labels[name] = batch["labels"]
+                 "labels": rng.integers(0, 10, size=n).tolist(), "batch_label": name,
+                 "filenames": [f"image_{i}.png" for i in range(n)]}
+        written[name] = (batch["data"], batch["labels"])
         with open(folder / name, "wb") as f:
-            pickle.dump(batch, f)
+            pickle.dump(batch, f, protocol=2)
     with open(folder / "batches.meta", "wb") as f:
-        pickle.dump({"label_names": list(data.CLASS_NAMES["cifar10"])}, f)
-    return labels
+        pickle.dump({"label_names": list(data.CLASS_NAMES["cifar10"])}, f, protocol=2)
+    return written
 
 
 @pytest.fixture
-def tiny_cifar(tmp_path, monkeypatch):
-    labels = write_tiny_cifar10(tmp_path)
-    # torchvision checks the md5 of the real files; these are not the real files.
-    monkeypatch.setattr("torchvision.datasets.cifar.check_integrity", lambda *a, **k: True)
-    return tmp_path, labels
+def no_network(monkeypatch):
+    """Fail the test if anything resolves a name or opens a connection."""
+    def forbidden(*args, **kwargs):
+        pytest.fail(f"the network was touched: {args!r}")
+
+    monkeypatch.setattr(socket, "getaddrinfo", forbidden)
+    monkeypatch.setattr(socket, "create_connection", forbidden)
+    monkeypatch.setattr(socket.socket, "connect", forbidden)
 
 
-def test_cifar10_loads_from_its_on_disk_format(tiny_cifar):
-    root, labels = tiny_cifar
-    train = load_dataset("cifar10", train=True, root=root)
-    test = load_dataset("cifar10", train=False, root=root)
+@pytest.fixture
+def clean_switches(monkeypatch):
+    monkeypatch.setenv(data.OFFLINE_ENV, "0")
+    monkeypatch.setenv(data.TRUST_ENV, "0")
+
+
+@pytest.fixture
+def tiny_cifar(tmp_path, clean_switches):
+    """A tiny CIFAR-10 folder (not the official files, so it loads only when trusted)."""
+    return tmp_path, write_tiny_cifar10(tmp_path)
+
+
+def md5(path):
+    return hashlib.md5(path.read_bytes()).hexdigest()
+
+
+def test_cifar10_loads_from_its_on_disk_format(tiny_cifar, no_network):
+    root, written = tiny_cifar
+    train = load_dataset("cifar10", train=True, root=root, trust=True)
+    test = load_dataset("cifar10", train=False, root=root, trust=True)
     assert len(train) == 20 and len(test) == 10
     image, label = test[3]
     assert image.shape == (3, 32, 32) and image.dtype == torch.float32
-    assert label == labels["test_batch"][3]
-    raw = native_images("cifar10", root=root)
+    assert label == written["test_batch"][1][3]
+    raw = native_images("cifar10", root=root, trust=True)
     assert raw.shape == (10, 32, 32, 3) and raw.dtype == np.uint8
+    # torchvision's layout: channel-major rows -> (N, 32, 32, 3); batches in order 1..5
+    pixels, _ = written["test_batch"]
+    assert np.array_equal(raw, pixels.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1))
+    train_raw = native_images("cifar10", train=True, root=root, trust=True)
+    assert np.array_equal(train_raw[4:8], written["data_batch_2"][0].reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1))
+    assert [train[i][1] for i in range(20)] == sum((written[f"data_batch_{i}"][1] for i in range(1, 6)), [])
 
 
 def test_cifar10_normalization_is_per_channel(tiny_cifar):
     root, _ = tiny_cifar
-    image, _ = load_dataset("cifar10", train=False, root=root)[0]
-    raw = native_images("cifar10", root=root)[0].astype(np.float32) / 255
+    image, _ = load_dataset("cifar10", train=False, root=root, trust=True)[0]
+    raw = native_images("cifar10", root=root, trust=True)[0].astype(np.float32) / 255
     mean, std = data._STATS["cifar10"]
     expected = (raw.transpose(2, 0, 1) - np.array(mean)[:, None, None]) / np.array(std)[:, None, None]
     np.testing.assert_allclose(image.numpy(), expected, atol=1e-5)
 
 
-def test_missing_dataset_says_what_to_do(tmp_path, monkeypatch):
-    def offline(*args, **kwargs):
+def test_cifar10_checksums_are_torchvisions(tiny_cifar):
+    """The folder is compared with torchvision's md5 of the official files, file by file."""
+    official = {name: m for name, m in datasets.CIFAR10.train_list + datasets.CIFAR10.test_list}
+    assert data.cifar10_official_md5() == official and len(official) == 6
+    folder = tiny_cifar[0] / "cifar-10-batches-py"
+    problems = data.check_cifar10_folder(folder)
+    assert problems == [f"{name}: md5 {md5(folder / name)}, expected {official[name]}" for name in official]
+    # the comparison itself: the same files against their own md5 check out; one changed byte is named
+    own = {name: md5(folder / name) for name in official}
+    assert data.check_cifar10_folder(folder, own) == []
+    with open(folder / "data_batch_3", "r+b") as f:
+        f.seek(100)
+        byte = f.read(1)
+        f.seek(100)
+        f.write(bytes([byte[0] ^ 1]))
+    assert data.check_cifar10_folder(folder, own) == [
+        f"data_batch_3: md5 {md5(folder / 'data_batch_3')}, expected {own['data_batch_3']}"]
+    (folder / "test_batch").unlink()
+    assert data.check_cifar10_folder(folder, own)[-1] == "test_batch: missing"
+
+
+@pytest.mark.parametrize("offline", ["1", "0"])
+def test_cifar10_folder_that_differs_names_the_file_and_both_ways_forward(tiny_cifar, no_network,
+                                                                          monkeypatch, offline):
+    """A present folder is never replaced by a download, offline or not: the error says what to do."""
+    root, _ = tiny_cifar
+    monkeypatch.setenv(data.OFFLINE_ENV, offline)
+    folder = root / "cifar-10-batches-py"
+    with pytest.raises(DatasetUnavailable) as info:
+        load_dataset("cifar10", train=False, root=root)
+    message = str(info.value)
+    first = datasets.CIFAR10.train_list[0]
+    assert f"data_batch_1: md5 {md5(folder / 'data_batch_1')}, expected {first[1]}" in message
+    assert f"test_batch: md5 {md5(folder / 'test_batch')}" in message
+    assert str(folder) in message and "not the official release" in message
+    # way 1: the official archive, named with its md5 and where to put it
+    assert "cifar-10-python.tar.gz" in message and datasets.CIFAR10.tgz_md5 in message and str(root) in message
+    # way 2: vouch for the files
+    assert "--trust-local-data" in message and "COINFER_TRUST_LOCAL_DATA=1" in message
+    assert "place the extracted" not in message   # no longer tells the user to put it where it is
+    with pytest.raises(DatasetUnavailable, match="data_batch_1"):
+        native_images("cifar10", root=root)
+
+
+def test_cifar10_trust_switch_loads_the_tiny_dataset(tiny_cifar, no_network, monkeypatch):
+    root, written = tiny_cifar
+    monkeypatch.setenv(data.OFFLINE_ENV, "1")
+    monkeypatch.setenv(data.TRUST_ENV, "1")
+    assert data.trust_local_data() and data.offline()
+    test = load_dataset("cifar10", train=False, root=root)
+    assert len(test) == 10 and test[5][1] == written["test_batch"][1][5]
+    # an explicit trust=False overrides the environment
+    with pytest.raises(DatasetUnavailable, match="test_batch: md5"):
+        load_dataset("cifar10", train=False, root=root, trust=False)
+
+
+def test_cli_trust_local_data_flag(tiny_cifar, no_network, monkeypatch, capsys):
+    from coinfer.cli import main
+
+    root, _ = tiny_cifar
+    monkeypatch.setenv("COINFER_DATA", str(root))
+    monkeypatch.setenv(data.OFFLINE_ENV, "1")
+    argv = ["profile", "--width", "0.0625", "--dataset", "cifar10", "--images", "4", "--json"]
+    assert main(argv) == 2
+    assert "--trust-local-data" in capsys.readouterr().err
+    assert main(argv + ["--trust-local-data"]) == 0
+    assert os.environ[data.TRUST_ENV] == "1"   # passed on to loader workers and sub-processes
+    assert "png" in capsys.readouterr().out.lower()
+
+
+def test_cifar10_offline_without_the_folder_never_downloads(tmp_path, clean_switches, no_network, monkeypatch):
+    monkeypatch.setenv(data.OFFLINE_ENV, "1")
+    with pytest.raises(DatasetUnavailable) as info:
+        load_dataset("cifar10", train=False, root=tmp_path)
+    message = str(info.value)
+    assert "COINFER_OFFLINE=1" in message and "absent" in message and str(tmp_path) in message
+    assert "cifar-10-python.tar.gz" in message and datasets.CIFAR10.tgz_md5 in message
+    # an archive that is not the official one is not extracted either, and not replaced
+    (tmp_path / "cifar-10-python.tar.gz").write_bytes(b"not the archive")
+    with pytest.raises(DatasetUnavailable, match="md5 differs"):
+        load_dataset("cifar10", train=False, root=tmp_path)
+    assert not (tmp_path / "cifar-10-batches-py").exists()
+
+
+def test_cifar10_archive_is_extracted_then_checked(tmp_path, clean_switches, no_network, monkeypatch):
+    """A local archive is extracted (no network); its files then face the same checksum."""
+    source = tmp_path / "source"
+    write_tiny_cifar10(source)
+    root = tmp_path / "root"
+    root.mkdir()
+    with tarfile.open(root / "cifar-10-python.tar.gz", "w:gz") as tar:
+        tar.add(source / "cifar-10-batches-py", arcname="cifar-10-batches-py")
+    archive_md5 = md5(root / "cifar-10-python.tar.gz")
+    monkeypatch.setattr(data, "CIFAR10_ARCHIVE_MD5", archive_md5)   # the archive's, not the batches'
+    monkeypatch.setenv(data.OFFLINE_ENV, "1")
+    with pytest.raises(DatasetUnavailable, match="data_batch_1: md5"):
+        load_dataset("cifar10", train=False, root=root)
+    assert (root / "cifar-10-batches-py" / "test_batch").exists()
+    assert len(load_dataset("cifar10", train=False, root=root, trust=True)) == 10
+
+
+def test_cifar10_batches_cannot_run_code(tiny_cifar, no_network, tmp_path):
+    """Even a trusted folder is read by a restricted unpickler: a pickle that calls a function fails."""
+    root, _ = tiny_cifar
+    marker = tmp_path / "ran"
+
+    class Exploit:
+        def __reduce__(self):
+            return (os.system, (f"touch {marker}",))
+
+    with open(root / "cifar-10-batches-py" / "test_batch", "wb") as f:
+        pickle.dump({"data": Exploit(), "labels": []}, f, protocol=2)
+    with pytest.raises(DatasetUnavailable, match="refusing .*system"):
+        load_dataset("cifar10", train=False, root=root, trust=True)
+    assert not marker.exists()
+
+
+def test_cifar10_reads_the_default_pickle_protocol_too(tmp_path, clean_switches):
+    folder = tmp_path / "cifar-10-batches-py"
+    write_tiny_cifar10(tmp_path)
+    pixels = np.arange(2 * 3072, dtype=np.uint8).reshape(2, 3072)
+    with open(folder / "test_batch", "wb") as f:
+        pickle.dump({"data": pixels, "labels": [3, 7]}, f, protocol=pickle.HIGHEST_PROTOCOL)
+    assert np.array_equal(native_images("cifar10", root=tmp_path, trust=True)[1],
+                          pixels[1].reshape(3, 32, 32).transpose(1, 2, 0))
+
+
+def test_missing_dataset_says_what_to_do(tmp_path, clean_switches, monkeypatch):
+    def unreachable(*args, **kwargs):
         raise OSError("network is unreachable")
 
-    monkeypatch.setattr("torchvision.datasets.utils.urllib.request.urlopen", offline)
+    monkeypatch.setattr("torchvision.datasets.utils.urllib.request.urlopen", unreachable)
     with pytest.raises(DatasetUnavailable) as info:
         load_dataset("cifar10", train=False, root=tmp_path)
     message = str(info.value)
     assert "cifar10" in message and str(tmp_path) in message and "internet" in message
 
 
-def test_missing_fashion_mnist_names_the_debian_package(tmp_path, monkeypatch):
+def test_missing_fashion_mnist_names_the_debian_package(tmp_path, clean_switches, monkeypatch):
     monkeypatch.setattr(data, "DEBIAN_FASHION_MNIST", tmp_path / "absent")
     monkeypatch.setattr("torchvision.datasets.utils.urllib.request.urlopen",
                         lambda *a, **k: (_ for _ in ()).throw(OSError("offline")))
     with pytest.raises(DatasetUnavailable, match="dataset-fashion-mnist"):
+        load_dataset("fashion-mnist", train=False, root=tmp_path / "root")
+
+
+def test_fashion_mnist_offline_never_downloads(tmp_path, clean_switches, no_network, monkeypatch):
+    monkeypatch.setattr(data, "DEBIAN_FASHION_MNIST", tmp_path / "absent")
+    monkeypatch.setenv(data.OFFLINE_ENV, "1")
+    with pytest.raises(DatasetUnavailable, match="COINFER_OFFLINE=1.*dataset-fashion-mnist"):
         load_dataset("fashion-mnist", train=False, root=tmp_path / "root")
 
 

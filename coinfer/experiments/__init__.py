@@ -48,7 +48,7 @@ TABLES = {
     "sweep": Experiment("coinfer.experiments.sweep:run_sweep",
                         "every method's settings grid: the framework and three baselines",
                         "5. The trade-off (Fig. 3)"),
-    "serve_latency": Experiment("coinfer.experiments.serve_latency:run",
+    "serve_latency": Experiment("coinfer.experiments.serving:run",
                                 "measured vs predicted latency of real co-inference over TCP",
                                 "7. Real co-inference"),
 }

@@ -19,7 +19,7 @@ Header integers are unsigned big-endian (network order); arrays inside payloads 
 
 FEATURE (device -> server)
     Exactly the bytes the configuration's codec produced for one image's feature (see
-    :mod:`coinfer.serve.server`); nothing is added, so ``8 * payload_length`` is the real number of bits
+    :mod:`coinfer.serve.configuration`); nothing is added, so ``8 * payload_length`` is the real number of bits
     the link carries for the feature (plus the 20-byte header, 160 bits, per image).
 RESULT (server -> device)
     ``uint32 predicted_class, float64 server_decode_s, float64 server_compute_s, uint16 n`` then

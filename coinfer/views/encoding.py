@@ -5,9 +5,9 @@ Everything here reads a :class:`coinfer.results.LookupTable` written by
 runs in seconds::
 
     data/results/encoding_quick.json --load_table--> LookupTable
-        --> plot_accuracy_vs_bits      (accuracy vs bits per image, log x; Huffman baseline; log2(10))
-        --> plot_codewords             (learned codewords over the histogram of one element of z)
-        --> plot_real_vs_entropy       (real encoded bits vs empirical entropy)
+        --> fig_codewords          (Fig. 3.1: learned codewords over the histogram of one element of z)
+        --> fig_accuracy_vs_bits   (Fig. 3.2: accuracy vs bits per image, log x; Huffman; log2(10))
+        --> fig_real_vs_entropy    (Fig. 3.3: real encoded bits vs empirical entropy)
         --> code_size_twin / code_size_explorer   (slider over code sizes: static HTML / ipywidgets)
 
 Units: bits per image; accuracy as a fraction (shown in percent); MACs = multiply-accumulates.
@@ -76,17 +76,42 @@ def summary_rows(table: LookupTable) -> list[dict]:
     return rows
 
 
-def plot_accuracy_vs_bits(table: LookupTable, ax=None, threshold_drop: float = 0.02,
-                          splits: list[str] | None = None):
-    """Accuracy vs real bits per image (log x) at each split point, with the 8-bit Huffman baseline.
+def fig_accuracy_vs_bits(table: LookupTable, ax=None, threshold_drop: float = 0.02,
+                         splits: list[str] | None = None):
+    """Figure 3.2: accuracy vs real bits per image (log x) at each split point, with the 8-bit
+    Huffman baseline.
 
     Circles: per-element (scalar) codewords; squares: one vector codebook index per image; stars:
     the original feature, 8-bit + Huffman. Dashed lines: the unsplit network's accuracy and the
     threshold ``threshold_drop`` below it; dotted: ``log2(10)`` bits, enough to send the decision.
+
+    Parameters
+    ----------
+    table : LookupTable
+        The encoding table (``data/results/encoding_<preset>.json``).
+    ax : matplotlib Axes, optional
+        Where to draw; default a new 9 x 5 in figure.
+    threshold_drop : float
+        The threshold's distance below the unsplit accuracy.
+    splits : list of str, optional
+        Which split points to draw (default all).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> from coinfer.paths import results_dir
+    >>> from coinfer.results import load_table
+    >>> from coinfer.views.encoding import fig_accuracy_vs_bits
+    >>> fig = fig_accuracy_vs_bits(load_table(results_dir() / "encoding_quick.json"))
+    >>> fig.axes[0].get_xscale()
+    'log'
     """
     import matplotlib.pyplot as plt
 
-    ax = ax or plt.subplots(figsize=(8, 4.8))[1]
+    ax = ax or plt.subplots(figsize=(9, 5))[1]
     framework = framework_records(table)
     originals = original_records(table)
     splits = splits or sorted({r.split for r in framework}, key=_split_order)
@@ -110,23 +135,22 @@ def plot_accuracy_vs_bits(table: LookupTable, ax=None, threshold_drop: float = 0
     ax.set_xscale("log")
     ax.set_xlabel("bits per image (real encoded length, log scale)")
     ax.set_ylabel("test accuracy (%)")
-    ax.legend(fontsize=7, ncol=2, loc="lower right")
+    ax.set_title("Accuracy vs bits per image: learned encoder vs original 8-bit + Huffman", fontsize=11)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
     ax.grid(True, which="both", alpha=0.3)
-    return ax
+    return ax.figure
 
 
-def plot_codewords(record: Record, ax=None, element: int = 0):
+def _codewords_panel(record: Record, ax, element: int = 0):
     """The learned codewords of one element of ``z`` over the histogram of that element's values.
 
     Reads the record's ``extra["z_histogram"]`` (test images, 40 bins over [-1, 1]) and
     ``extra["codewords"]`` (per-element codewords; scalar quantizers only).
     """
-    import matplotlib.pyplot as plt
     import numpy as np
 
     if record.extra.get("quantizer") != "scalar" or not record.extra.get("codewords"):
         raise ValueError(f"record {record.split} {record.code_size} has no per-element codewords to draw")
-    ax = ax or plt.subplots(figsize=(6, 3))[1]
     counts = np.asarray(record.extra["z_histogram"][element], dtype=float)
     edges = np.linspace(-1, 1, HISTOGRAM_BINS + 1)
     ax.bar(edges[:-1], counts / counts.sum(), width=np.diff(edges), align="edge", color="0.75",
@@ -137,19 +161,111 @@ def plot_codewords(record: Record, ax=None, element: int = 0):
     ax.set_xlabel(f"value of z[{element}] (tanh output)")
     ax.set_ylabel("fraction of images")
     ax.set_title(f"{record.split}, {record.code_size}", fontsize=9)
-    ax.legend(fontsize=8)
-    return ax
 
 
-def plot_real_vs_entropy(table: LookupTable, ax=None):
-    """Real encoded bits per image against the empirical entropy, for every record (log-log).
+def codeword_records(table: LookupTable, code: str = "d16-l4") -> list[Record]:
+    """The per-element (scalar) records whose code size ends in ``code``, one per split point.
 
-    Solid line: real = entropy; dashed: real = entropy + 8 (one byte of alignment per packet).
+    Parameters
+    ----------
+    table : LookupTable
+        The encoding table.
+    code : str
+        The end of the code size, e.g. ``"d16-l4"`` (16 elements of 4 learned levels).
+
+    Returns
+    -------
+    list of Record
+        Sorted by split point.
+
+    Examples
+    --------
+    >>> from coinfer.paths import results_dir
+    >>> from coinfer.results import load_table
+    >>> from coinfer.views.encoding import codeword_records
+    >>> [r.split for r in codeword_records(load_table(results_dir() / "encoding_quick.json"))]
+    ['layer1.1', 'layer2.1', 'layer3.1', 'pool']
+    """
+    return [r for r in framework_records(table)
+            if r.extra.get("quantizer") == "scalar" and r.code_size.endswith(code)]
+
+
+def fig_codewords(table: LookupTable, ax=None, element: int = 0):
+    """Figure 3.1: the 2-bit codewords learned for ``z[element]``, over that element's histogram,
+    one panel per split point (records of :func:`codeword_records`).
+
+    Parameters
+    ----------
+    table : LookupTable
+        The encoding table.
+    ax : sequence of matplotlib Axes, optional
+        One per split point; default a new row of panels.
+    element : int
+        Which element of ``z`` to draw.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Raises
+    ------
+    ValueError
+        If the table has no per-element codewords to draw.
+
+    Examples
+    --------
+    >>> from coinfer.paths import results_dir
+    >>> from coinfer.results import load_table
+    >>> from coinfer.views.encoding import fig_codewords
+    >>> len(fig_codewords(load_table(results_dir() / "encoding_quick.json")).axes)
+    4
     """
     import matplotlib.pyplot as plt
     import numpy as np
 
-    ax = ax or plt.subplots(figsize=(5.5, 4.5))[1]
+    records = codeword_records(table)
+    if not records:
+        raise ValueError("the table has no per-element codewords to draw (no scalar d16-l4 records)")
+    if ax is None:
+        fig, ax = plt.subplots(1, len(records), figsize=(3.6 * len(records), 3), sharey=True)
+    axes = list(np.atleast_1d(ax))
+    for panel, record in zip(axes, records):
+        _codewords_panel(record, panel, element)
+    axes[0].legend(fontsize=7, loc="upper left")
+    fig = axes[0].figure
+    fig.suptitle("Learned 2-bit codewords (red) over the values of z[0] (grey), per split point", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def fig_real_vs_entropy(table: LookupTable, ax=None):
+    """Figure 3.3: real encoded bits per image against the empirical entropy, every record (log-log).
+
+    Solid line: real = entropy; dashed: real = entropy + 8 (one byte of alignment per packet).
+
+    Parameters
+    ----------
+    table : LookupTable
+        The encoding table.
+    ax : matplotlib Axes, optional
+        Where to draw; default a new 6 x 5 in figure.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> from coinfer.paths import results_dir
+    >>> from coinfer.results import load_table
+    >>> from coinfer.views.encoding import fig_real_vs_entropy
+    >>> fig_real_vs_entropy(load_table(results_dir() / "encoding_quick.json")).axes[0].get_yscale()
+    'log'
+    """
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    ax = ax or plt.subplots(figsize=(6, 5))[1]
     for method, marker, label in (("framework", "o", "learned encoder (range coder)"),
                                   ("original", "*", "original 8-bit (Huffman)")):
         records = [r for r in table.select(method=method) if r.bits_entropy]
@@ -167,21 +283,137 @@ def plot_real_vs_entropy(table: LookupTable, ax=None):
     ax.set_ylabel("real encoded length (bits per image)")
     ax.legend(fontsize=8)
     ax.grid(True, which="both", alpha=0.3)
-    return ax
+    return ax.figure
 
 
 def floor_gap(table: LookupTable, threshold_drop: float = 0.02) -> dict:
     """The fewest real bits per image that keep accuracy within ``threshold_drop`` of the unsplit
-    network, at each split point and overall, against ``log2(10)`` bits."""
+    network, at each split point and overall, against ``log2(10)`` bits.
+
+    Parameters
+    ----------
+    table : LookupTable
+        The encoding table.
+    threshold_drop : float
+        The threshold's distance below the unsplit accuracy.
+
+    Returns
+    -------
+    dict
+        ``unsplit_accuracy``, ``threshold``, ``best_per_split`` (split -> Record), ``best`` (the
+        fewest bits overall, or None), ``floor_bits`` (log2 10), ``ratio_to_floor``,
+        ``saving_per_split`` (split -> the original 8-bit + Huffman bits over the best code's) and
+        ``splits_below`` (split points where no code size reaches the threshold).
+
+    Examples
+    --------
+    >>> from coinfer.paths import results_dir
+    >>> from coinfer.results import load_table
+    >>> from coinfer.views.encoding import floor_gap
+    >>> gap = floor_gap(load_table(results_dir() / "encoding_quick.json"))
+    >>> gap["best"].bits_per_image >= gap["floor_bits"]
+    True
+    """
     base = unsplit_accuracy(table)
     best = {}
     for r in framework_records(table):
         if r.accuracy >= base - threshold_drop and (r.split not in best or r.bits_per_image < best[r.split].bits_per_image):
             best[r.split] = r
     overall = min(best.values(), key=lambda r: r.bits_per_image) if best else None
+    originals = {r.split: r for r in original_records(table)}
+    splits = dict.fromkeys(r.split for r in framework_records(table))
     return {"unsplit_accuracy": base, "threshold": base - threshold_drop, "best_per_split": best,
             "best": overall, "floor_bits": DECISION_BITS,
-            "ratio_to_floor": overall.bits_per_image / DECISION_BITS if overall else None}
+            "ratio_to_floor": overall.bits_per_image / DECISION_BITS if overall else None,
+            "saving_per_split": {s: originals[s].bits_per_image / r.bits_per_image for s, r in best.items()},
+            "splits_below": [s for s in splits if s not in best]}
+
+
+def encoder_share_range(table: LookupTable):
+    """The encoder's MACs as a percentage of the whole network's: min and max over the code sizes,
+    one row per split point (a pandas DataFrame, 3 decimals).
+
+    Parameters
+    ----------
+    table : LookupTable
+        The encoding table.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index ``split``; columns ``min`` and ``max``.
+
+    Examples
+    --------
+    >>> from coinfer.paths import results_dir
+    >>> from coinfer.results import load_table
+    >>> from coinfer.views.encoding import encoder_share_range
+    >>> list(encoder_share_range(load_table(results_dir() / "encoding_quick.json")).columns)
+    ['min', 'max']
+    """
+    import pandas as pd
+
+    shares = pd.DataFrame([{"split": r.split, "% of network": 100 * r.extra["encoder_share"]}
+                           for r in framework_records(table)])
+    return shares.groupby("split", sort=False)["% of network"].agg(["min", "max"]).round(3)
+
+
+def original_rows(table: LookupTable) -> list[dict]:
+    """One row per 'original' record: 8-bit and float accuracy (%), Huffman, entropy and fixed bits.
+
+    Parameters
+    ----------
+    table : LookupTable
+        The encoding table.
+
+    Returns
+    -------
+    list of dict
+
+    Examples
+    --------
+    >>> from coinfer.paths import results_dir
+    >>> from coinfer.results import load_table
+    >>> from coinfer.views.encoding import original_rows
+    >>> original_rows(load_table(results_dir() / "encoding_quick.json"))[0]["split"]
+    'stem'
+    """
+    return [{"split": r.split, "accuracy % (8-bit)": 100 * r.accuracy,
+             "accuracy % (float)": 100 * r.extra["accuracy_float"],
+             "bits real (Huffman)": r.bits_per_image, "bits entropy": r.bits_entropy,
+             "bits fixed (8-bit)": r.extra["bits_fixed"]} for r in original_records(table)]
+
+
+def coding_overheads(table: LookupTable) -> dict:
+    """What whole bytes and entropy coding cost, in bits per image (Fig. 3.3's numbers).
+
+    Parameters
+    ----------
+    table : LookupTable
+        The encoding table.
+
+    Returns
+    -------
+    dict
+        ``packet``: real bits minus the model's information content, per framework record (one
+        packet per image); ``stream``: the same with all test images in one stream; ``huffman``:
+        the Huffman-coded originals' relative excess over the pooled entropy; ``scalar_saving``:
+        per scalar code, the entropy's saving on the fixed length, in %. Lists of floats.
+
+    Examples
+    --------
+    >>> from coinfer.paths import results_dir
+    >>> from coinfer.results import load_table
+    >>> from coinfer.views.encoding import coding_overheads
+    >>> min(coding_overheads(load_table(results_dir() / "encoding_quick.json"))["packet"]) >= 0
+    True
+    """
+    fw = table.select(method="framework")
+    return {"packet": [r.bits_per_image - r.extra["bits_model"] for r in fw],
+            "stream": [r.extra["bits_one_stream"] - r.extra["bits_model"] for r in fw],
+            "huffman": [r.bits_per_image / r.bits_entropy - 1 for r in table.select(method="original")],
+            "scalar_saving": [100 * (1 - r.bits_entropy / r.extra["bits_fixed"]) for r in fw
+                              if r.extra["quantizer"] == "scalar"]}
 
 
 # --------------------------------------------------------------------------------------------

@@ -67,12 +67,34 @@ def _train_sort_key(name: str):
     return (1, 0.0) if ".." in spec else (0, float(spec))
 
 
-def plot_fig5(table, axes=None):
-    """Fig. 5 (a) latency vs SNR over AWGN at W and (b) channel uses vs p over a BSC, from ``table``."""
+def fig_jscc_vs_separate(table, ax=None):
+    """Figure 4.1, the paper's Fig. 5: (a) latency vs SNR over AWGN at bandwidth W and (b) channel
+    uses vs p over a BSC, for JSCC and the separate schemes at capacity (and, dotted, learned source
+    coding with the best finite-length code).
+
+    Parameters
+    ----------
+    table : LookupTable
+        The JSCC table (``data/results/jscc_<preset>.json``).
+    ax : sequence of two matplotlib Axes, optional
+        Panels (a) and (b); default a new 13 x 4.6 in figure.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> from coinfer.paths import results_dir
+    >>> from coinfer.results import load_table
+    >>> from coinfer.views.jscc import fig_jscc_vs_separate
+    >>> fig = fig_jscc_vs_separate(load_table(results_dir() / "jscc_quick.json"))
+    >>> [a.get_title() for a in fig.axes]
+    ['(a) AWGN, W = 1 MHz', '(b) binary symmetric channel']
+    """
     import matplotlib.pyplot as plt
 
-    if axes is None:
-        _, axes = plt.subplots(1, 2, figsize=(12, 4.2))
+    axes = plt.subplots(1, 2, figsize=(13, 4.6))[1] if ax is None else ax
     rows = fig5_rows(table)
     styles = {"framework-jscc": "o-", "learned-source-coding+capacity": "s--",
               "original-huffman+capacity": "^:", "png+capacity": "d-."}
@@ -101,13 +123,126 @@ def plot_fig5(table, axes=None):
         ax.grid(True, which="both", alpha=0.3)
     axes[0].set_xlabel("SNR per real dimension (dB)")
     axes[0].set_ylabel("communication latency per image (µs)")
-    bw = table.records[0].extra.get("bandwidth_hz", 1e6) if table.records else 1e6
-    axes[0].set_title(f"(a) AWGN, W = {bw / 1e6:g} MHz")
+    axes[0].set_title(f"(a) AWGN, W = {_bandwidth_hz(table) / 1e6:g} MHz")
     axes[1].set_xlabel("bit flip probability p")
     axes[1].set_ylabel("channel uses per image")
     axes[1].set_title("(b) binary symmetric channel")
-    axes[1].legend(fontsize=8)
-    return axes
+    axes[1].legend(fontsize=8, loc="center right")
+    fig = axes[0].figure
+    fig.tight_layout()
+    return fig
+
+
+def _bandwidth_hz(table) -> float:
+    return next((r.extra["bandwidth_hz"] for r in table.records if "bandwidth_hz" in r.extra), 1e6)
+
+
+def fig5_frame(table, kind: str):
+    """The numbers behind one panel of Fig. 5, one row per SNR (dB) or flip probability p.
+
+    Parameters
+    ----------
+    table : LookupTable
+        The JSCC table.
+    kind : {"awgn", "bsc"}
+        Which panel: AWGN latency in µs per scheme, plus JSCC's channel uses ``k``; or BSC channel
+        uses per scheme. Both end with JSCC's accuracy (a fraction).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns: the :data:`FIG5_METHODS`, then ``"JSCC k (real uses)"`` (AWGN only) and
+        ``"JSCC accuracy"``.
+
+    Examples
+    --------
+    >>> from coinfer.paths import results_dir
+    >>> from coinfer.results import load_table
+    >>> from coinfer.views.jscc import fig5_frame
+    >>> fig5_frame(load_table(results_dir() / "jscc_quick.json"), "bsc").index.name
+    'flip probability p'
+    """
+    import pandas as pd
+
+    rows = pd.DataFrame(fig5_rows(table))
+    rows = rows[rows.kind == kind]
+    jscc = rows[rows.method == "framework-jscc"].set_index("value")
+    if kind == "awgn":
+        frame = rows.pivot(index="value", columns="method", values="latency_s") * 1e6  # µs
+        frame = frame[list(FIG5_METHODS)]
+        frame["JSCC k (real uses)"] = jscc.channel_uses
+    else:
+        frame = rows.pivot(index="value", columns="method", values="channel_uses")[list(FIG5_METHODS)]
+    frame["JSCC accuracy"] = jscc.accuracy
+    frame.index.name = "SNR (dB)" if kind == "awgn" else "flip probability p"
+    return frame
+
+
+def finite_length_frame(table):
+    """Learned source coding's channel uses at capacity and with the best finite-length code (block
+    error :data:`~coinfer.core.jscc.FINITE_BLOCK_ERROR`), beside JSCC's, per channel.
+
+    Parameters
+    ----------
+    table : LookupTable
+        The JSCC table.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index (kind, value); columns ``source bits``, ``uses at capacity``,
+        ``uses, finite length (eps 1e-3)``, ``JSCC uses``.
+
+    Examples
+    --------
+    >>> from coinfer.paths import results_dir
+    >>> from coinfer.results import load_table
+    >>> from coinfer.views.jscc import finite_length_frame
+    >>> list(finite_length_frame(load_table(results_dir() / "jscc_quick.json")).columns)[-1]
+    'JSCC uses'
+    """
+    import pandas as pd
+
+    rows = pd.DataFrame(fig5_rows(table))
+    lsc = rows[rows.method == "learned-source-coding+capacity"].set_index(["kind", "value"])
+    jscc_uses = rows[rows.method == "framework-jscc"].set_index(["kind", "value"]).channel_uses
+    return pd.DataFrame({"source bits": lsc.bits_per_image, "uses at capacity": lsc.channel_uses,
+                         "uses, finite length (eps 1e-3)": lsc.finite_uses.astype(float),
+                         "JSCC uses": jscc_uses})
+
+
+def mismatch_frame(table, kind: str):
+    """The robustness grid as a labelled table: rows "trained at ...", columns "test ...".
+
+    Parameters
+    ----------
+    table : LookupTable
+        The JSCC table.
+    kind : {"awgn", "bsc"}
+        Which channel (AWGN values in dB).
+
+    Returns
+    -------
+    (pandas.DataFrame, int)
+        Accuracies (fractions), and the code size ``k`` (channel uses) every codec of the grid has.
+
+    Examples
+    --------
+    >>> from coinfer.paths import results_dir
+    >>> from coinfer.results import load_table
+    >>> from coinfer.views.jscc import mismatch_frame
+    >>> frame, k = mismatch_frame(load_table(results_dir() / "jscc_quick.json"), "bsc")
+    >>> frame.index[-1].startswith("trained at 0..")
+    True
+    """
+    import pandas as pd
+
+    unit = " dB" if kind == "awgn" else ""
+    trained, tests, grid = mismatch_grid(table, kind)
+    k = next(r.extra["channel_uses"] for r in table.records
+             if r.method == "framework-jscc-mismatch" and r.channel.startswith(kind))
+    return pd.DataFrame(grid, index=[f"trained at {t.split(':', 1)[1]}{unit}" for t in trained],
+                        columns=[f"test {v:g}{unit}" for v in tests]), k
 
 
 # ----------------------------------------------------------------------------- explorers (chapter 4)
@@ -129,7 +264,7 @@ def explorer_data(table) -> dict:
                                  for r in rows if r["method"] == "framework-jscc" and r["kind"] == kind),
                                 key=lambda p: p["value"])
                    for kind in ("awgn", "bsc")}
-    bandwidth = next((r.extra["bandwidth_hz"] for r in table.records if "bandwidth_hz" in r.extra), 1e6)
+    bandwidth = _bandwidth_hz(table)
     threshold = next((r.extra["threshold"] for r in table.records if "threshold" in r.extra), None)
     return {"separate": [dict(method=m, **v) for m, v in separate.items()],
             "jscc_awgn": jscc_points["awgn"], "jscc_bsc": jscc_points["bsc"],

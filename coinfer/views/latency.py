@@ -11,7 +11,7 @@ the latency near 0.1 s while the baselines climb::
                                               |
               LatencyCurve per method (Choice or NoFeasibleConfiguration at every rate)
                  |                                   |
-     plot_latency_vs_rate (matplotlib)     latency_twin / latency_explorer (sliders)
+     fig_latency_vs_rate (matplotlib)      latency_twin / latency_explorer (sliders)
 
 The explorer comes twice: :func:`latency_explorer` (ipywidgets; calls :func:`coinfer.core.latency.choose`
 live) and :func:`latency_twin` (kernel-free: the records as JSON and :data:`LATENCY_RENDER`, a
@@ -28,9 +28,9 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from coinfer.core.latency import (PAPER_LOW_RATE_BPS, PAPER_LOW_RATE_LATENCY_S, PAPER_MEMORY,
-                      Choice, DeviceSpec, Environment, MemoryModel, NoFeasibleConfiguration, ServerSpec,
-                      choose, choose_per_method, record_activations)
+from coinfer.core.latency import (DEVICES, PAPER_LOW_RATE_BPS, PAPER_LOW_RATE_LATENCY_S, PAPER_MEMORY, SERVERS,
+                                  Choice, DeviceSpec, Environment, MemoryModel, NoFeasibleConfiguration, ServerSpec,
+                                  choose, choose_per_method, record_activations, scale_to_width)
 from coinfer.units import BITS_PER_BYTE, KILO, format_rate, parse_rate
 from coinfer.core.network import SPLIT_POINTS
 from coinfer.results import Record
@@ -72,11 +72,59 @@ def ordered_methods(methods) -> list[str]:
 
 
 def rate_grid(start: str | float = "1KB/s", stop: str | float = "10MB/s", num: int = 61) -> np.ndarray:
-    """``num`` link rates in bit/s, evenly spaced on a log axis from ``start`` to ``stop`` (inclusive)."""
+    """``num`` link rates in bit/s, evenly spaced on a log axis from ``start`` to ``stop`` (inclusive):
+    the x axis of Fig. 4.
+
+    Parameters
+    ----------
+    start, stop : str or float
+        Rates with a unit (``"1KB/s"``) or in bit/s.
+    num : int
+        How many rates (at least 2).
+
+    Returns
+    -------
+    numpy.ndarray
+        Rates in bit/s, increasing.
+
+    Examples
+    --------
+    >>> from coinfer.views.latency import rate_grid
+    >>> [round(r) for r in rate_grid("1KB/s", "100KB/s", 3)]
+    [8000, 80000, 800000]
+    """
     lo, hi = parse_rate(start), parse_rate(stop)
     if not hi > lo or num < 2:
         raise ValueError(f"rate grid needs stop > start and num >= 2, got {start!r}, {stop!r}, {num!r}")
     return np.geomspace(lo, hi, num)
+
+
+def slider_rates_kBps(steps: Sequence[float] = (1, 1.5, 2, 3, 4, 5, 7)) -> list[float]:
+    """The link rates an explorer's slider offers, in KB/s (1 KB/s = 8000 bit/s): ``steps`` in every
+    decade from 1 KB/s to 10 MB/s, the range of the paper's Fig. 4.
+
+    The default (1-1.5-2-3-4-5-7) puts the paper's 10, 40 and 1000 KB/s on the slider (chapter 6);
+    ``(1, 2, 5)`` gives a coarser one.
+
+    Parameters
+    ----------
+    steps : sequence of float
+        Mantissas in [1, 10), increasing.
+
+    Returns
+    -------
+    list of float
+        Rates in KB/s, increasing, ending at 10,000.
+
+    Examples
+    --------
+    >>> from coinfer.views.latency import slider_rates_kBps
+    >>> slider_rates_kBps((1, 2, 5))
+    [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000]
+    >>> 40 in slider_rates_kBps()
+    True
+    """
+    return [m * 10 ** e for e in range(4) for m in steps] + [10_000]
 
 
 def config_label(record: Record) -> str:
@@ -137,29 +185,64 @@ def latency_curves(records: Sequence[Record], device: DeviceSpec, server: Server
     return curves
 
 
-def plot_latency_vs_rate(records: Sequence[Record], device: DeviceSpec, server: ServerSpec,
-                         threshold: float | None, rates: Sequence[float] | None = None,
-                         activations: Mapping[str, int] | None = None, memory: MemoryModel = PAPER_MEMORY,
-                         methods: Sequence[str] | None = None, ax=None, mark_paper: bool = True,
-                         caption: str | None = None, annotate_splits: bool = True):
-    """Fig. 4: end-to-end latency against link rate, each method at its best configuration.
+def fig_latency_vs_rate(candidates, ax=None, *, scaled: bool = True, device: DeviceSpec | None = None,
+                        server: ServerSpec | None = None, threshold: float | None = None,
+                        rates: Sequence[float] | None = None, memory: MemoryModel = PAPER_MEMORY,
+                        mark_paper: bool = True, caption: bool = True, annotate_splits: bool = True):
+    """Fig. 4 (figures 6.1 and 6.2): end-to-end latency against link rate, each method at its best
+    configuration among the records of :func:`fig4_records`.
 
     Both axes are logarithmic; the x axis is in KB/s (1 KB = 1000 bytes). A method's line breaks
-    where none of its records fits (accuracy or memory). Where the chosen split point changes,
-    a small label names the new one. With ``mark_paper``, the paper's statement (about 0.1 s
-    below 40 KB/s, for the framework) is drawn as dotted lines.
+    where none of its records fits (accuracy or memory); where the chosen split point changes, a
+    small label names the new one. With ``mark_paper`` the paper's statement (about 0.1 s below
+    40 KB/s, for the framework) is drawn as dotted lines.
+
+    Parameters
+    ----------
+    candidates : coinfer.experiments.candidates.Candidates
+        The lookup tables (:func:`coinfer.experiments.candidates.load_candidates`): records, their
+        network's width and activations, the preset's threshold.
+    ax : matplotlib Axes, optional
+        Where to draw; default a new 7.5 x 4.8 in figure (6.5 x 3.6 unscaled).
+    scaled : bool
+        True: the paper's Raspberry Pi 3 and RTX 2080 Ti slowed down to the tables' network width
+        (:func:`coinfer.core.latency.scale_to_width`, figure 6.1); False: the real ones (figure 6.2).
+    device, server : DeviceSpec, ServerSpec, optional
+        Other hardware (overrides ``scaled``).
+    threshold : float, optional
+        Minimum accuracy, a fraction; default the tables' threshold.
+    rates : sequence of float or str, optional
+        Link rates (default :func:`rate_grid`: 61 rates from 1 KB/s to 10 MB/s).
+    memory : MemoryModel
+        The device's memory model.
+    mark_paper : bool
+        Draw the paper's statement.
+    caption : bool
+        Name the tables under the axes.
+    annotate_splits : bool
+        Label each change of the chosen split point.
 
     Returns
     -------
-    ax : matplotlib Axes
-    curves : dict of LatencyCurve
-        The plotted data (see :func:`latency_curves`).
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> from coinfer.experiments.candidates import load_candidates
+    >>> from coinfer.views.latency import fig_latency_vs_rate
+    >>> fig = fig_latency_vs_rate(load_candidates(preset="quick"))
+    >>> fig.axes[0].get_xscale(), fig.axes[0].get_yscale()
+    ('log', 'log')
     """
     import matplotlib.pyplot as plt
 
-    curves = latency_curves(records, device, server, threshold, rates, activations, memory, methods)
+    default_device, default_server = fig4_hardware(candidates, scaled)
+    device, server = device or default_device, server or default_server
+    threshold = candidates.threshold() if threshold is None else threshold
+    curves = latency_curves(fig4_records(candidates.records), device, server, threshold, rates,
+                            candidates.activations, memory)
     if ax is None:
-        _, ax = plt.subplots(figsize=(7.5, 4.8))
+        _, ax = plt.subplots(figsize=(7.5, 4.8) if scaled else (6.5, 3.6))
     for i, (method, curve) in enumerate(curves.items()):
         color, label = method_style(method, i)
         kBps = curve.rates_bps / (BITS_PER_BYTE * KILO)
@@ -191,24 +274,84 @@ def plot_latency_vs_rate(records: Sequence[Record], device: DeviceSpec, server: 
                  f"device: {device.name}; server: {server.name}", fontsize=9)
     ax.grid(True, which="both", alpha=0.25)
     ax.legend(fontsize=8, loc="upper right")
-    if caption:
+    if caption and candidates.sources:
         import textwrap
 
-        lines = textwrap.wrap(caption, 150)
+        lines = textwrap.wrap("Data: " + "; ".join(candidates.sources), 150)
         ax.figure.subplots_adjust(bottom=0.13 + 0.025 * len(lines))
         ax.figure.text(0.01, 0.005, "\n".join(lines), fontsize=7, color="0.35", ha="left", va="bottom")
-    return ax, curves
+    return ax.figure
 
 
-def summarize_curves(curves: Mapping[str, LatencyCurve], device: DeviceSpec, server: ServerSpec,
-                     threshold: float | None, records: Sequence[Record], at: Sequence[str] = ("10KB/s", "40KB/s", "1000KB/s"),
-                     activations: Mapping[str, int] | None = None, memory: MemoryModel = PAPER_MEMORY) -> list[dict]:
-    """Each method's choice at the rates ``at`` (recomputed exactly), as rows for a table or a report."""
+def fig4_hardware(candidates, scaled: bool = True) -> tuple[DeviceSpec, ServerSpec]:
+    """The paper's Raspberry Pi 3 and RTX 2080 Ti, scaled to the tables' network width or not.
+
+    Parameters
+    ----------
+    candidates : coinfer.experiments.candidates.Candidates
+        The lookup tables (their ``width``).
+    scaled : bool
+        Slow the hardware down by the narrow network's share of the paper network's work and memory
+        (:func:`coinfer.core.latency.scale_to_width`).
+
+    Returns
+    -------
+    (DeviceSpec, ServerSpec)
+
+    Examples
+    --------
+    >>> from coinfer.experiments.candidates import load_candidates
+    >>> from coinfer.views.latency import fig4_hardware
+    >>> device, server = fig4_hardware(load_candidates(preset="quick"))
+    >>> round(device.flops / 1e9, 3)
+    0.395
+    """
+    device, server = DEVICES["rpi3"], SERVERS["rtx2080ti"]
+    return scale_to_width(device, server, candidates.width) if scaled else (device, server)
+
+
+def summarize_choices(records: Sequence[Record], device: DeviceSpec, server: ServerSpec, threshold: float | None,
+                      at: Sequence[str] = ("10KB/s", "40KB/s", "1000KB/s"),
+                      activations: Mapping[str, int] | None = None, memory: MemoryModel = PAPER_MEMORY) -> list[dict]:
+    """Each method's choice at the rates ``at``, as rows for a table or a report.
+
+    Parameters
+    ----------
+    records : sequence of Record
+        The candidates (e.g. :func:`fig4_records`).
+    device, server : DeviceSpec, ServerSpec
+        The hardware.
+    threshold : float or None
+        Minimum accuracy, a fraction.
+    at : sequence of str
+        Link rates with their unit.
+    activations : mapping, optional
+        Peak activations per split for records that carry none.
+    memory : MemoryModel
+        The device's memory model.
+
+    Returns
+    -------
+    list of dict
+        One row per (rate, method), methods in legend order: the configuration and its latency
+        terms in ms, or why none fits.
+
+    Examples
+    --------
+    >>> from coinfer.experiments.candidates import load_candidates
+    >>> from coinfer.views.latency import fig4_hardware, fig4_records, summarize_choices
+    >>> tables = load_candidates(preset="quick")
+    >>> rows = summarize_choices(fig4_records(tables.records), *fig4_hardware(tables), tables.threshold(),
+    ...                          at=["40KB/s"], activations=tables.activations)
+    >>> rows[0]["rate"], rows[0]["method"]
+    ('40 KB/s', 'framework')
+    """
+    methods = ordered_methods({r.method for r in records})
     rows = []
     for text in at:
         env = Environment(device, server, parse_rate(text), memory)
         per_method = choose_per_method(records, env, threshold, activations)
-        for method in curves:
+        for method in methods:
             c = per_method.get(method)
             row = {"rate": format_rate(env.rate_bps), "method": method}
             if isinstance(c, Choice):
@@ -337,10 +480,6 @@ LATENCY_RENDER = r"""function (data, state, util) {
 }"""
 
 
-#: The explorer's link rates in KB/s: 1-1.5-2-3-4-5-7 steps from 1 KB/s to 10 MB/s (so 10, 40 and 1000 are on it).
-RATE_VALUES_KBPS = [m * 10 ** e for e in range(4) for m in (1, 1.5, 2, 3, 4, 5, 7)] + [10_000]
-
-
 def _sliders(device: DeviceSpec, server: ServerSpec, threshold: float | None, records: Sequence[Record],
              rate: str | float = "40KB/s"):
     """The explorer's five sliders, centred on the given environment (values in slider units)."""
@@ -352,8 +491,9 @@ def _sliders(device: DeviceSpec, server: ServerSpec, threshold: float | None, re
     acc_values = [a for a in acc_values if a >= 0]
     acc_default = round(100 * threshold, 2) if threshold is not None else acc_values[0]
     budget_MB = device.budget_bytes / 1e6
+    rates = slider_rates_kBps()
     return [
-        Slider("rate", "link rate (KB/s)", RATE_VALUES_KBPS, value=min(RATE_VALUES_KBPS, key=lambda v: abs(
+        Slider("rate", "link rate (KB/s)", rates, value=min(rates, key=lambda v: abs(
             math.log(v) - math.log(parse_rate(rate) / 8000)))),
         Slider.log("device", "device speed (GFLOP/s)", device.flops / 1e9 / 100, device.flops / 1e9 * 100, 41,
                    value=device.flops / 1e9),

@@ -1,4 +1,4 @@
-"""Figures of the real co-inference measurements (:mod:`coinfer.serve.server`): measured beside predicted latency.
+"""Figures of the real co-inference measurements (:mod:`coinfer.experiments.serving`): measured beside predicted latency.
 
 The paper's Fig. 4 plots *predicted* latency against the link rate. Here each configuration gets its
 measured median end-to-end latency (markers, with the 95th percentile as an upper whisker) and the
@@ -6,8 +6,11 @@ latency model's prediction for the same hardware (a line), so a reader sees wher
 where it does not::
 
     measurements (data/results/serve_latency_<preset>.json or measure()'s rows)
-        -> measurement_frame()  one row per (configuration, rate)
-        -> plot_latency_vs_rate()  latency [s] vs rate [KB/s], log-log
+        -> measurement_frame()     one row per (configuration, rate)
+        -> fig_measured_latency()  Fig. 7.1: latency [s] vs rate [KB/s], log-log
+
+(Fig. 4's *predicted* latency, each method at its best configuration, is
+:func:`coinfer.views.latency.fig_latency_vs_rate`.)
 """
 
 from __future__ import annotations
@@ -17,11 +20,28 @@ from typing import Iterable
 
 def measurement_frame(source):
     """One row per (configuration, rate) from a :class:`coinfer.results.LookupTable` written by
-    ``python -m coinfer measure --save`` or from the ``rows`` of a :class:`coinfer.serve.server.MeasureResult`.
+    ``python -m coinfer measure --save`` or from the ``rows`` of a :class:`coinfer.experiments.serving.MeasureResult`.
 
-    Columns: ``spec``, ``rate_KBps`` (1 KB = 1000 B; NaN for an unshaped link), ``bytes`` (frame, with
-    header), ``measured_s``, ``p95_s``, ``device_s``, ``send_s``, ``server_s``, ``other_s``,
-    ``predicted_s``, ``ratio`` (measured / predicted).
+    Parameters
+    ----------
+    source : LookupTable or iterable of dict
+        A measurement table or measure()'s rows.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns: ``spec``, ``rate_KBps`` (1 KB = 1000 B; NaN for an unshaped link), ``bytes`` (frame,
+        with header), ``measured_s``, ``p95_s``, ``device_s``, ``send_s``, ``server_s``, ``other_s``,
+        ``predicted_s``, ``ratio`` (measured / predicted).
+
+    Examples
+    --------
+    >>> from coinfer.paths import results_dir
+    >>> from coinfer.results import load_table
+    >>> from coinfer.views.serving import measurement_frame
+    >>> frame = measurement_frame(load_table(results_dir() / "serve_latency_quick.json"))
+    >>> sorted(frame["rate_KBps"].unique().tolist())
+    [10.0, 40.0, 1000.0]
     """
     import pandas as pd
 
@@ -42,19 +62,45 @@ def measurement_frame(source):
     return frame
 
 
-#: The paper's statement on Fig. 4 (section V-C): below about 40 KB/s its framework keeps the latency
-#: around 0.1 s (Raspberry Pi 3 + RTX 2080 Ti, full-width ResNet18 on CIFAR-10).
-PAPER_FRAMEWORK_LATENCY_S, PAPER_LOW_RATE_KBPS = 0.1, 40.0
+def fig_measured_latency(table, ax=None, title: str | None = None, paper_reference: bool = True):
+    """Figure 7.1: measured median latency (markers, whisker up to p95) and predicted latency (dashed
+    line) against the link rate, one colour per configuration; log-log axes.
 
+    Parameters
+    ----------
+    table : LookupTable or list of dict
+        ``data/results/serve_latency_<preset>.json`` or a :class:`coinfer.experiments.serving.MeasureResult`'s
+        ``rows`` (anything :func:`measurement_frame` reads).
+    ax : matplotlib Axes, optional
+        Where to draw; default a new 7.5 x 4.5 in figure.
+    title : str, optional
+        Default: "Measured (markers) vs predicted (dashed) latency, <preset> preset" for a table.
+    paper_reference : bool
+        Add the paper's stated ~0.1 s of its framework below 40 KB/s (section V-C; a different
+        network and hardware: for scale only).
 
-def plot_latency_vs_rate(frame, ax=None, title: str | None = None, paper_reference: bool = True):
-    """Measured median latency (markers, whisker up to p95) and predicted latency (dashed line) against
-    the link rate, one colour per configuration; log-log axes. ``paper_reference`` adds the paper's
-    stated ~0.1 s of its framework below 40 KB/s (a different network and hardware: for scale only).
-    Returns the axes."""
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> from coinfer.paths import results_dir
+    >>> from coinfer.results import load_table
+    >>> from coinfer.views.serving import fig_measured_latency
+    >>> fig = fig_measured_latency(load_table(results_dir() / "serve_latency_quick.json"))
+    >>> fig.axes[0].get_xscale(), fig.axes[0].get_title()
+    ('log', 'Measured (markers) vs predicted (dashed) latency, quick preset')
+    """
     import matplotlib.pyplot as plt
     import numpy as np
 
+    from coinfer.core.latency import PAPER_LOW_RATE_BPS, PAPER_LOW_RATE_LATENCY_S
+    from coinfer.units import BITS_PER_BYTE, KILO
+
+    frame = measurement_frame(table)
+    if title is None and hasattr(table, "provenance"):
+        title = f"Measured (markers) vs predicted (dashed) latency, {table.provenance.preset} preset"
     if ax is None:
         _, ax = plt.subplots(figsize=(7.5, 4.5))
     shaped = frame[frame["rate_KBps"].notna()]
@@ -67,8 +113,9 @@ def plot_latency_vs_rate(frame, ax=None, title: str | None = None, paper_referen
         ax.plot(rows["rate_KBps"], rows["predicted_s"], "--", color=color, alpha=0.8)
     ax.plot([], [], "--", color="grey", label="latency model (same line colour)")
     if paper_reference and len(shaped):
-        low = min(shaped["rate_KBps"].min(), PAPER_LOW_RATE_KBPS)
-        ax.plot([low, PAPER_LOW_RATE_KBPS], [PAPER_FRAMEWORK_LATENCY_S] * 2, ":", color="black", lw=2,
+        paper_kBps = PAPER_LOW_RATE_BPS / (BITS_PER_BYTE * KILO)
+        low = min(shaped["rate_KBps"].min(), paper_kBps)
+        ax.plot([low, paper_kBps], [PAPER_LOW_RATE_LATENCY_S] * 2, ":", color="black", lw=2,
                 label="paper, Fig. 4: framework ~0.1 s below 40 KB/s (RPi 3, CIFAR-10)")
     ax.set_xscale("log")
     ax.set_yscale("log")
@@ -78,4 +125,4 @@ def plot_latency_vs_rate(frame, ax=None, title: str | None = None, paper_referen
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
     if title:
         ax.set_title(title, fontsize=11)
-    return ax
+    return ax.figure

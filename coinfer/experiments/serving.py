@@ -1,0 +1,359 @@
+"""The serving table: measured co-inference latency beside the latency model's prediction.
+
+Shao & Zhang (2020), section V-C, predict the end-to-end latency of a split network from a model:
+device FLOPs over device FLOP/s, plus bits over the link rate, plus server FLOPs over server FLOP/s
+(:func:`coinfer.core.latency.latency`). This experiment runs the real system
+(:mod:`coinfer.serve`: a device process and an edge-server process over a shaped TCP link) for every
+configuration and link rate, and sets the measurements beside the prediction.
+
+:func:`run` produces ``data/results/serve_latency_<preset>.json``::
+
+    python -m coinfer measure --preset quick --images 20 --threads 1 --save
+
+Units: rates in bytes per second (``40KB/s`` is 40,000 B/s); times in seconds; MACs are
+multiply-accumulates (FLOPs = 2 x MACs).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from coinfer.config import Preset, get_preset
+from coinfer.results import LookupTable
+from coinfer.serve import wire
+from coinfer.serve.configuration import (Configuration, build_configurations, codec_checkpoint_path,
+                                         load_model_for, load_test_images, parse_spec)
+from coinfer.serve.device import DeviceClient, concurrency_probe, summarize
+from coinfer.serve.link import LinkShaper, format_link_rate, parse_link_rate
+from coinfer.serve.server import EdgeServer, ServerProcess
+
+#: Configurations measured when none are named: the raw and 8-bit feature after stage 2, the 8-bit
+#: feature after stage 3 plain and Huffman-coded (the paper's "original network" baseline), and the
+#: raw pooled feature (paper split points s3, s3, s4, s4, s5).
+DEFAULT_SERVE_CONFIGS = ("layer2.1:float32", "layer2.1:uint8", "layer3.1:uint8", "layer3.1:huffman",
+                         "pool:float32")
+
+#: Learned codecs added when their checkpoints exist (``python -m coinfer train-codec``).
+DEFAULT_LEARNED_CONFIGS = ("layer2.1:learned:d16-l4", "layer3.1:learned:d16-l4")
+
+#: Link rates of the committed table.
+DEFAULT_RATES = ("10KB/s", "40KB/s", "1000KB/s")
+
+
+def default_specs(preset: Preset, checkpoint=None) -> list[str]:
+    """The configurations served and measured when none are named: :data:`DEFAULT_SERVE_CONFIGS`, plus
+    :data:`DEFAULT_LEARNED_CONFIGS` whose codec checkpoints exist (only for the preset's own baseline).
+
+    Parameters
+    ----------
+    preset : Preset
+    checkpoint : path, optional
+        A backbone other than the preset's baseline: then no stored learned codec fits it.
+
+    Examples
+    --------
+    >>> from coinfer.config import get_preset
+    >>> default_specs(get_preset("quick"))[:2]
+    ['layer2.1:float32', 'layer2.1:uint8']
+    """
+    specs = list(DEFAULT_SERVE_CONFIGS)
+    for spec in DEFAULT_LEARNED_CONFIGS:
+        point, _, size = parse_spec(spec)
+        if checkpoint is None and codec_checkpoint_path(preset.name, point, size).exists():
+            specs.append(spec)
+    return specs
+
+
+def configuration_record(configuration: Configuration, frame_bytes: float, accuracy: float):
+    """The configuration as a :class:`coinfer.results.Record`; ``bits_per_image`` is what the link
+    carries per image, ``8 x frame_bytes`` (payload and the 20-byte header)."""
+    from coinfer.results import Record
+
+    return Record(method=getattr(configuration.codec, "method", "original"), split=configuration.split,
+                  accuracy=accuracy, device_macs=configuration.device_macs,
+                  device_params=sum(p.numel() for p in configuration.device_part.parameters())
+                  + getattr(configuration.codec, "device_params", 0),
+                  server_macs=configuration.server_macs, bits_per_image=8 * frame_bytes,
+                  code_size=getattr(configuration.codec, "code_size", configuration.codec.name))
+
+
+def predict_latency(record, rate: float | None, device_flops: float, server_flops: float) -> dict:
+    """:func:`coinfer.core.latency.latency` of ``record`` with both sides at the given FLOP/s, seconds.
+
+    ``rate`` in bytes/s; None (an unshaped loopback link) is modelled as an infinitely fast link.
+    """
+    from coinfer.core.latency import DeviceSpec, Environment, ServerSpec, latency
+
+    memory = float(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    env = Environment(DeviceSpec("device process (this CPU)", flops=device_flops, memory_bytes=memory),
+                      ServerSpec("server process (this CPU)", flops=server_flops),
+                      rate_bps=8 * rate if rate is not None else 1.0)
+    breakdown = latency(record, env)
+    send_s = breakdown.communication_s if rate is not None else 0.0
+    return {"device_s": breakdown.device_s, "send_s": send_s, "server_s": breakdown.server_s,
+            "total_s": breakdown.device_s + send_s + breakdown.server_s}
+
+
+def calibrate_flops(model: nn.Module, input_shape: tuple[int, ...] = (3, 32, 32), repeats: int = 20) -> float:
+    """This CPU's effective FLOP/s on ``model`` at batch size 1: 2 x MACs (thop) / median forward time
+    (:func:`coinfer.core.costs.time_forward`).
+
+    The device and the server share one machine on loopback, so one calibrated speed stands in for the
+    paper's 24 GFLOP/s (Raspberry Pi 3) and 13.45 TFLOP/s (RTX 2080 Ti).
+    """
+    from coinfer.core.costs import thop_macs, time_forward
+
+    macs, _ = thop_macs(model, tuple(input_shape))
+    return 2 * macs / float(np.median(time_forward(model, tuple(input_shape), repeats=repeats)))
+
+
+
+@dataclass
+class MeasureResult:
+    """What :func:`measure` found: one row per (configuration, rate), plus the server's counters."""
+
+    rows: list[dict] = field(default_factory=list)
+    flops_per_s: float = 0.0
+    server_stats: dict = field(default_factory=dict)
+    #: The machine's 1-minute load average before and after (other processes' load disturbs timings).
+    load_average: tuple[float, float] = (float("nan"), float("nan"))
+
+    def table(self) -> str:
+        head = (f"{'configuration':<22} {'rate':>9} {'bytes':>7} {'median s':>9} {'p95 s':>8} "
+                f"{'device':>8} {'send':>8} {'server':>8} {'other':>7} {'predicted':>9} {'meas/pred':>9} {'acc':>5}")
+        lines = [head, "-" * len(head)]
+        for r in self.rows:
+            lines.append(
+                f"{r['spec']:<22} {r['rate']:>9} {r['frame_bytes_mean']:>7.0f} {r['total_median_s']:>9.4f} "
+                f"{r['total_p95_s']:>8.4f} {r['device_median_s']:>8.4f} {r['send_median_s']:>8.4f} "
+                f"{r['server_median_s']:>8.4f} {r['other_median_s']:>7.4f} {r['predicted']['total_s']:>9.4f} "
+                f"{r['ratio']:>9.2f} {r['accuracy']:>5.2f}")
+        lines.append(f"times in seconds (median over images unless p95); bytes per frame incl. the "
+                     f"{wire.HEADER_SIZE}-byte header; prediction: FLOPs / {self.flops_per_s / 1e9:.2f} GFLOP/s "
+                     f"(calibrated) + frame bits / rate; server held at most "
+                     f"{self.server_stats.get('max_concurrent_connections', 0)} connections at once")
+        return "\n".join(lines)
+
+
+def measure(configurations: Sequence[Configuration], images: torch.Tensor, labels: torch.Tensor,
+            rates: Sequence[float | None], address: tuple[str, int] | None = None,
+            flops_per_s: float | None = None, burst: float = 0.0, warmup: int = 2,
+            progress: Callable[[str], None] | None = None) -> MeasureResult:
+    """Measure every configuration at every link rate, ``len(images)`` images each.
+
+    Starts an :class:`EdgeServer` on loopback in this process unless ``address`` points at a running
+    one. ``flops_per_s`` (FLOPs per second) defaults to :func:`calibrate_flops` on the first
+    configuration's network. Each (configuration, rate) pair first runs ``warmup`` unshaped images
+    that are not counted.
+    """
+    if flops_per_s is None:
+        full = nn.Sequential(configurations[0].device_part, configurations[0].server_part)
+        flops_per_s = calibrate_flops(full, tuple(images.shape[1:]))
+    server = None
+    if address is None:
+        server = EdgeServer(configurations).start()
+        address = server.address
+    result = MeasureResult(flops_per_s=flops_per_s)
+    load_before = os.getloadavg()[0]
+    try:
+        for configuration in configurations:
+            for rate in rates:
+                with DeviceClient(configuration, *address, rate=None) as client:
+                    client.check()
+                    for image in images[:warmup]:
+                        client.infer(image)
+                    client.link = LinkShaper(client.sock, rate, burst)
+                    runs = [client.infer(image) for image in images]
+                row = summarize(runs)
+                correct = sum(int(m.predicted_class == int(y)) for m, y in zip(runs, labels))
+                record = configuration_record(configuration, row["frame_bytes_mean"], correct / len(runs))
+                predicted = predict_latency(record, rate, flops_per_s, flops_per_s)
+                row.update(spec=configuration.spec, split=configuration.split, codec=configuration.codec.name,
+                           config_id=configuration.config_id, rate=format_link_rate(rate), rate_Bps=rate,
+                           device_macs=configuration.device_macs, server_macs=configuration.server_macs,
+                           predicted=predicted, ratio=row["total_median_s"] / predicted["total_s"],
+                           accuracy=correct / len(runs))
+                result.rows.append(row)
+                if progress:
+                    progress(f"{configuration.spec} at {format_link_rate(rate)}: median {row['total_median_s']:.4f} s, "
+                             f"predicted {predicted['total_s']:.4f} s")
+    finally:
+        result.load_average = (load_before, os.getloadavg()[0])
+        if server is not None:
+            result.server_stats = server.stats()
+            server.stop()
+    return result
+
+
+
+def measurement_table(result: MeasureResult, configurations: Sequence[Configuration], meta: dict,
+                      preset: str, wall_time_s: float, concurrency: dict | None = None,
+                      command: str | None = None) -> LookupTable:
+    """``result`` as a :class:`coinfer.results.LookupTable`: one record per configuration.
+
+    Methods are named ``measured:<method>`` (e.g. ``measured:framework``), so that merging this table
+    with the sweep's never replaces a record measured on the whole test split.
+
+    Each record's ``extra["measurements"]`` holds one row per link rate (medians, p95, parts and the
+    prediction, seconds). Its ``accuracy`` is over the measured images only (``extra["accuracy_images"]``
+    says how many), not the whole test split. ``bits_per_image`` is the payload in bits (without the
+    20-byte header, ``extra["header_bits"]``; the predictions in ``measurements`` include it).
+
+    Parameters
+    ----------
+    result : MeasureResult
+        What :func:`measure` found.
+    configurations : sequence of Configuration
+        The measured configurations (records keep this order).
+    meta : dict
+        The backbone checkpoint's metadata (``dataset``, ``seed``, ``test_accuracy``).
+    preset : str
+        The preset's name, for the provenance.
+    wall_time_s : float
+        Seconds the whole measurement took.
+    concurrency : dict, optional
+        :func:`coinfer.serve.device.concurrency_probe`'s result.
+    command : str, optional
+        The command line that produced the table.
+
+    Examples
+    --------
+    >>> table = measurement_table(MeasureResult(), [], {"dataset": "fashion-mnist"}, "quick", 1.0)
+    >>> table.provenance.preset, len(table.records)
+    ('quick', 0)
+    """
+    from coinfer.results import Provenance, Record
+
+    table = LookupTable(Provenance.collect(dataset=meta.get("dataset", ""), preset=preset,
+                                           wall_time_s=wall_time_s, seed=meta.get("seed"), command=command))
+    for configuration in configurations:
+        rows = [r for r in result.rows if r["config_id"] == configuration.config_id]
+        if not rows:
+            continue
+        images = sum(r["images"] for r in rows)
+        accuracy = sum(r["accuracy"] * r["images"] for r in rows) / images
+        keep = ("rate", "rate_Bps", "images", "total_median_s", "total_p95_s", "device_median_s", "send_median_s",
+                "server_median_s", "other_median_s", "frame_bytes_mean", "predicted", "ratio")
+        base = configuration_record(configuration, rows[0]["payload_bytes_mean"], accuracy).to_dict()
+        # A distinct method name keeps these few-image measurements from replacing the full-test-split
+        # records of the same configuration when tables are merged.
+        base["method"] = f"measured:{base['method']}"
+        table.add(Record(**{**base, "extra": {
+            "kind": "measured-latency", "spec": configuration.spec, "config_id": configuration.config_id,
+            "accuracy_images": images, "header_bits": 8 * wire.HEADER_SIZE,
+            "flops_per_s": result.flops_per_s, "server_stats": result.server_stats,
+            "load_average_1min": list(result.load_average), "torch_threads": torch.get_num_threads(),
+            "concurrency": concurrency, "baseline_test_accuracy": meta.get("test_accuracy"),
+            "measurements": [{k: r[k] for k in keep} for r in rows]}}))
+    return table
+
+
+@dataclass
+class ServingRun:
+    """One :func:`run_measurement`: what was measured, on what, and how long it took."""
+
+    result: MeasureResult
+    configurations: list
+    meta: dict
+    preset: str
+    wall_time_s: float
+    concurrency: dict | None = None
+
+    def table(self, command: str | None = None) -> LookupTable:
+        """The run as the serving lookup table (:func:`measurement_table`)."""
+        return measurement_table(self.result, self.configurations, self.meta, self.preset, self.wall_time_s,
+                                 concurrency=self.concurrency, command=command)
+
+
+def run_measurement(preset: Preset | str = "quick", specs: Sequence[str] | None = None, checkpoint=None,
+                    images: int = 20, rates: Sequence[str] = DEFAULT_RATES, burst: float = 0.0,
+                    flops_per_s: float | None = None, connect: tuple[str, int] | None = None,
+                    clients: int = 4, probe_images: int = 5, threads: int | None = None,
+                    progress: Callable[[str], None] | None = None) -> ServingRun:
+    """Measure the preset's baseline (or ``checkpoint``) through a real server process, as on two machines.
+
+    Starts ``python -m coinfer serve`` (:class:`coinfer.serve.server.ServerProcess`) on 127.0.0.1
+    unless ``connect`` names a running server; runs :func:`measure` for every configuration and rate,
+    then :func:`coinfer.serve.device.concurrency_probe` with ``clients`` devices at once (1: skip).
+
+    Parameters
+    ----------
+    preset : Preset or str
+    specs : sequence of str, optional
+        Configuration specs (default :func:`default_specs`).
+    checkpoint : path, optional
+        A backbone instead of the preset's baseline.
+    images : int
+        Test images per configuration and rate.
+    rates : sequence of str
+        Link rates (``"40KB/s"``, ``"inf"``).
+    burst, flops_per_s : float
+        See :func:`measure`.
+    connect : (host, port), optional
+    clients, probe_images : int
+        The concurrency probe's devices and images per device.
+    threads : int, optional
+        Torch threads in both processes.
+    progress : callable, optional
+        Called with a line per (configuration, rate).
+
+    Examples
+    --------
+    >>> run = run_measurement("quick", images=20)   # doctest: +SKIP
+    >>> run.table().save("serve_latency_quick.json")  # doctest: +SKIP
+    """
+    preset = get_preset(preset) if isinstance(preset, str) else preset
+    start = time.time()
+    if threads:
+        torch.set_num_threads(threads)
+    model, meta = load_model_for(preset.name, checkpoint)
+    configurations = build_configurations(model, specs or default_specs(preset, checkpoint), preset=preset.name,
+                                          dataset=meta.get("dataset"))
+    link_rates = [parse_link_rate(r) for r in rates]
+    test_images, labels = load_test_images(meta.get("dataset") or preset.dataset, images)
+    server, address = None, connect
+    if address is None:  # a real second process, as on two machines
+        serve_args = [a for spec in (c.spec for c in configurations) for a in ("--config", spec)]
+        serve_args += ["--preset", preset.name] + (["--checkpoint", str(checkpoint)] if checkpoint else [])
+        serve_args += (["--threads", str(threads)] if threads else [])
+        serve_args += ["--max-connections", str(max(8, clients))]
+        server = ServerProcess(serve_args)
+        address = server.address
+    probe = None
+    try:
+        result = measure(configurations, test_images, labels, link_rates, address=address, burst=burst,
+                         flops_per_s=flops_per_s, progress=progress)
+        if clients > 1:
+            probe = concurrency_probe(configurations[0], address, test_images[:probe_images], clients)
+    finally:
+        stats = server.stop() if server is not None else None
+    if stats is not None:
+        result.server_stats = stats
+        if probe is not None:
+            probe["server_max_concurrent_connections"] = stats.get("max_concurrent_connections")
+    return ServingRun(result, configurations, meta, preset.name, time.time() - start, probe)
+
+
+def run(preset: Preset | str = "quick", command: str | None = None, **options) -> LookupTable:
+    """The serving table ``serve_latency_<preset>.json``: :func:`run_measurement` as a lookup table.
+
+    Parameters
+    ----------
+    preset : Preset or str
+    command : str, optional
+        The command line recorded in the provenance.
+    **options
+        Passed to :func:`run_measurement` (the committed quick table used ``images=20, threads=1``).
+
+    Examples
+    --------
+    >>> table = run("quick", images=20, threads=1)   # doctest: +SKIP
+    """
+    return run_measurement(preset, **options).table(command=command)

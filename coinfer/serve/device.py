@@ -1,0 +1,201 @@
+"""The device side of real co-inference: run the device part and codec, send, time every part.
+
+Shao & Zhang (2020), section V-C: a device computes its part of the network, sends the encoded
+feature over its uplink and waits for the class. :class:`DeviceClient` does exactly that against an
+:class:`coinfer.serve.server.EdgeServer`, through a :class:`coinfer.serve.link.LinkShaper` of a given
+rate, and returns a :class:`Measurement` (seconds per part) for every image; :func:`summarize` gives
+medians and percentiles; :func:`concurrency_probe` runs many devices at once.
+
+Command line::
+
+    python -m coinfer device --preset quick --config layer2.1:uint8 --host HOST --port 5000 \\
+                             --rate 40KB/s --images 20
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from coinfer.serve import wire
+from coinfer.serve.configuration import Configuration
+from coinfer.serve.link import LinkShaper
+from coinfer.serve.wire import ErrorCode, MessageType
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """One image through a real link. Times in seconds, all from ``time.perf_counter``.
+
+    ``device_s``: device part + codec encoder. ``send_s``: handing the frame (header + payload) to the
+    shaped link. ``server_decode_s`` / ``server_compute_s``: measured by the server. ``total_s``: from
+    the image entering the device part to the class arriving back; ``other_s`` is what the parts leave
+    over (the reply, loopback, thread scheduling).
+    """
+
+    predicted_class: int
+    payload_bytes: int
+    device_s: float
+    send_s: float
+    server_decode_s: float
+    server_compute_s: float
+    total_s: float
+
+    @property
+    def server_s(self) -> float:
+        return self.server_decode_s + self.server_compute_s
+
+    @property
+    def other_s(self) -> float:
+        return self.total_s - self.device_s - self.send_s - self.server_s
+
+    @property
+    def frame_bytes(self) -> int:
+        return self.payload_bytes + wire.HEADER_SIZE
+
+
+class DeviceClient:
+    """The device side: runs a configuration's device part and codec, sends through a shaped link.
+
+    Parameters
+    ----------
+    configuration : Configuration
+        Must be one the server holds (same split, codec and weights); checked by :meth:`check`.
+    host, port : str, int
+    rate : float or None
+        Uplink rate in bytes/s (None: unshaped).
+    burst : float
+        Token-bucket depth in bytes (see :class:`LinkShaper`).
+    timeout : float
+        Seconds to wait for any reply.
+    """
+
+    def __init__(self, configuration: Configuration, host: str, port: int, rate: float | None = None,
+                 burst: float = 0.0, timeout: float = 60.0, max_reply: int = 1 << 20):
+        self.configuration = configuration
+        try:
+            self.sock = socket.create_connection((host, port), timeout=timeout)
+        except OSError as error:
+            raise ConnectionError(f"cannot reach an edge server at {host}:{port} ({error}); is "
+                                  "'python -m coinfer serve' running there, on that port and address?") from error
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.link = LinkShaper(self.sock, rate, burst)
+        self.max_reply = max_reply
+        self._next_id = 1
+
+    def close(self) -> None:
+        self.sock.close()
+
+    def __enter__(self) -> "DeviceClient":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def _request_id(self) -> int:
+        rid, self._next_id = self._next_id, (self._next_id % (2**32 - 1)) + 1
+        return rid
+
+    def _reply(self, request_id: int) -> wire.Frame:
+        frame = wire.read_frame(self.sock, self.max_reply)
+        if frame.type == MessageType.ERROR:
+            raise wire.RemoteError(*wire.unpack_error(frame.payload))
+        if frame.request_id != request_id:
+            raise wire.WireError(ErrorCode.BAD_PAYLOAD, f"reply to request {frame.request_id}, "
+                                 f"expected {request_id}")
+        return frame
+
+    def info(self) -> dict:
+        """The server's configurations and limits (an INFO round trip, unshaped)."""
+        rid = self._request_id()
+        self.sock.sendall(wire.Frame(MessageType.INFO, 0, rid, b"").to_bytes())
+        frame = self._reply(rid)
+        if frame.type != MessageType.INFO_REPLY:
+            raise wire.WireError(ErrorCode.UNEXPECTED_TYPE, f"expected INFO_REPLY, got {frame.type.name}")
+        return wire.unpack_info(frame.payload)
+
+    def check(self) -> None:
+        """Raise ValueError unless the server holds this client's configuration (same id)."""
+        held = self.info()["configurations"]
+        if not any(c.get("config_id") == self.configuration.config_id for c in held):
+            same_spec = [c for c in held if c.get("spec") == self.configuration.spec]
+            hint = (" (the server has this spec with other weights or codec settings: load the same "
+                    "checkpoint on both sides)" if same_spec else "")
+            raise ValueError(f"server does not hold configuration {self.configuration.spec!r} "
+                             f"(id {self.configuration.config_id}){hint}; it holds "
+                             + ", ".join(f"{c.get('spec')} (id {c.get('config_id')})" for c in held))
+
+    def infer(self, image: torch.Tensor) -> Measurement:
+        """Classify one image ``[C, H, W]`` through the server, timing each part."""
+        t0 = time.perf_counter()
+        payload = self.configuration.run_device(image)
+        t1 = time.perf_counter()
+        rid = self._request_id()
+        self.link.send(wire.Frame(MessageType.FEATURE, self.configuration.config_id, rid, payload).to_bytes())
+        t2 = time.perf_counter()
+        frame = self._reply(rid)
+        t3 = time.perf_counter()
+        if frame.type != MessageType.RESULT:
+            raise wire.WireError(ErrorCode.UNEXPECTED_TYPE, f"expected RESULT, got {frame.type.name}")
+        result = wire.unpack_result(frame.payload)
+        return Measurement(result.predicted_class, len(payload), t1 - t0, t2 - t1,
+                           result.server_decode_s, result.server_compute_s, t3 - t0)
+
+
+
+def summarize(measurements: Sequence[Measurement]) -> dict:
+    """Median and 95th percentile of the total, and the median of every part (seconds)."""
+    def pct(values, q):
+        return float(np.percentile(np.asarray(values, dtype=float), q))
+
+    m = measurements
+    return {"images": len(m),
+            "total_median_s": pct([x.total_s for x in m], 50), "total_p95_s": pct([x.total_s for x in m], 95),
+            "device_median_s": pct([x.device_s for x in m], 50), "send_median_s": pct([x.send_s for x in m], 50),
+            "server_median_s": pct([x.server_s for x in m], 50), "other_median_s": pct([x.other_s for x in m], 50),
+            "payload_bytes_mean": float(np.mean([x.payload_bytes for x in m])),
+            "frame_bytes_mean": float(np.mean([x.frame_bytes for x in m]))}
+
+
+
+def concurrency_probe(configuration: Configuration, address: tuple[str, int], images: torch.Tensor,
+                      clients: int) -> dict:
+    """Run ``clients`` devices at once (unshaped), each classifying all ``images``; returns timings.
+
+    All clients connect before any sends, so the server must hold ``clients`` connections together.
+    """
+    barrier = threading.Barrier(clients)
+    times: list[float] = []
+    failures: list[str] = []
+    lock = threading.Lock()
+
+    def one():
+        try:
+            with DeviceClient(configuration, *address) as client:
+                barrier.wait(timeout=30)
+                runs = [client.infer(image) for image in images]
+                barrier.wait(timeout=120)
+            with lock:
+                times.extend(m.total_s for m in runs)
+        except Exception as error:  # collected and reported, not swallowed
+            with lock:
+                failures.append(f"{type(error).__name__}: {error}")
+
+    threads = [threading.Thread(target=one) for _ in range(clients)]
+    t0 = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    wall = time.perf_counter() - t0
+    return {"clients": clients, "images_per_client": len(images), "failures": failures,
+            "wall_s": wall, "throughput_images_per_s": len(times) / wall if wall else 0.0,
+            "total_median_s": float(np.median(times)) if times else float("nan")}
+
+

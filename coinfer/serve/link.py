@@ -1,0 +1,125 @@
+"""An uplink of a given rate, emulated on loopback: a token bucket in front of a socket.
+
+Shao & Zhang (2020), section V-C, charge ``bits / rate`` seconds for sending a feature over the
+device's uplink. On one machine the socket moves bytes at memory speed, so the device side
+(:class:`coinfer.serve.device.DeviceClient`) sends every frame through a :class:`LinkShaper`: a
+:class:`TokenBucket` of ``rate`` bytes per second releases each packet at the moment its last byte
+would have arrived over a real link of that rate.
+
+Units: rates in **bytes** per second (``40KB/s`` is 40,000 B/s: 1 KB = 1000 B, as in the paper);
+times in seconds.
+"""
+
+from __future__ import annotations
+
+import math
+import socket
+import time
+from typing import Callable
+
+
+def parse_link_rate(text: str | float | None) -> float | None:
+    """A link rate in **bytes** per second for the shaper, from :func:`coinfer.units.parse_rate`'s
+    units (``"40KB/s"`` is 40,000 B/s; ``"800kbit/s"`` is 100,000 B/s), or None for ``"inf"``/None
+    (no shaping). A bare Python number is taken as bytes/s."""
+    from coinfer.units import parse_rate
+
+    if text is None or (isinstance(text, str) and text.strip().lower() in ("inf", "unlimited", "none")):
+        return None
+    if isinstance(text, (int, float)) and not isinstance(text, bool):
+        return parse_rate(float(text) * 8) / 8
+    return parse_rate(text) / 8
+
+
+def format_link_rate(rate: float | None) -> str:
+    """Bytes/s as the paper writes it (``"40 KB/s"``), ``"inf"`` for None."""
+    from coinfer.units import format_rate
+
+    return "inf" if rate is None else format_rate(8 * rate)
+
+
+def precise_sleep(seconds: float, spin: float = 0.001) -> None:
+    """Sleep ``seconds``: ``time.sleep`` for all but the last ``spin`` seconds, then a busy wait, because
+    an operating-system sleep can overshoot by a millisecond or more and a link of 1 MB/s moves a
+    1460-byte packet in 1.46 ms."""
+    deadline = time.perf_counter() + seconds
+    if seconds > spin:
+        time.sleep(seconds - spin)
+    while time.perf_counter() < deadline:
+        pass
+
+
+class TokenBucket:
+    """A token bucket of ``rate`` tokens (bytes) per second holding at most ``burst`` tokens.
+
+    Implemented in its equivalent "virtual scheduling" form (the generic cell rate algorithm): the
+    bucket remembers the time ``tat`` at which everything granted so far will have drained at
+    ``rate``; a request of ``n`` bytes is granted once ``now >= tat + n / rate - burst / rate``.
+    With ``burst = 0`` (the default of :class:`LinkShaper`) a packet is released at the moment its
+    last byte would have arrived over a link of this rate, which is what the latency model's
+    ``bits / rate`` term assumes.
+
+    ``time.sleep`` wakes up late by tens of microseconds to milliseconds. A request made with
+    ``continuing=True`` says the sender has been busy since its last grant (the next packet of the same
+    message), so the time lost to a late wake-up is made up instead of counted as idleness; the
+    long-run rate of a message is then exact.
+    """
+
+    def __init__(self, rate: float, burst: float = 0.0,
+                 clock: Callable[[], float] = time.perf_counter, sleep: Callable[[float], None] = precise_sleep):
+        if not (rate > 0 and math.isfinite(rate)):
+            raise ValueError(f"rate must be a positive, finite number of bytes/s, got {rate!r}")
+        if not (burst >= 0 and math.isfinite(burst)):
+            raise ValueError(f"burst must be a finite number of bytes >= 0, got {burst!r}")
+        self.rate, self.burst = float(rate), float(burst)
+        self._clock, self._sleep = clock, sleep
+        self._tat = clock()  # an idle bucket starts full
+
+    def consume(self, n: int, continuing: bool = False) -> float:
+        """Block until ``n`` bytes may go; returns the seconds waited."""
+        now = self._clock()
+        tat = self._tat if continuing else max(self._tat, now)
+        new_tat = tat + n / self.rate
+        release = new_tat - self.burst / self.rate
+        waited = 0.0
+        if release > now:
+            self._sleep(release - now)
+            waited = release - now
+        self._tat = new_tat
+        return waited
+
+
+class LinkShaper:
+    """Send bytes on a socket no faster than ``rate`` bytes/s, in packets of ``packet_bytes``.
+
+    Parameters
+    ----------
+    sock : socket.socket
+    rate : float or None
+        Bytes per second; None sends at loopback speed (no shaping).
+    burst : float
+        Token-bucket depth in bytes: how much an idle link may send at once. 0 (default) emulates a
+        link of exactly ``rate``: ``n`` bytes take ``n / rate`` seconds to arrive.
+    packet_bytes : int
+        Largest piece handed to the socket at once (default 1460, an Ethernet TCP segment).
+    """
+
+    def __init__(self, sock: socket.socket, rate: float | None, burst: float = 0.0, packet_bytes: int = 1460):
+        if packet_bytes < 1:
+            raise ValueError(f"packet_bytes must be >= 1, got {packet_bytes!r}")
+        self.sock = sock
+        self.rate = rate
+        self.packet_bytes = packet_bytes
+        self.bucket = TokenBucket(rate, burst) if rate is not None else None
+
+    def send(self, data: bytes) -> None:
+        if self.bucket is None:
+            self.sock.sendall(data)
+            return
+        view = memoryview(data)
+        for start in range(0, len(view), self.packet_bytes):
+            packet = view[start:start + self.packet_bytes]
+            self.bucket.consume(len(packet), continuing=start > 0)
+            self.sock.sendall(packet)
+
+

@@ -1,0 +1,66 @@
+"""The printable book (``make pdf``): one PDF holding every page of the table of contents.
+
+Reads ``_build/pdf/coinfer.pdf`` (``$COINFER_BOOK_PDF`` points elsewhere). Skips when it has not been
+built, unless ``COINFER_REQUIRE_PDF=1`` (set by ``make pdf`` and so by CI), which makes it fail.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import unicodedata
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+PDF = Path(os.environ.get("COINFER_BOOK_PDF", ROOT / "_build" / "pdf" / "coinfer.pdf"))
+
+pytestmark = pytest.mark.pdf
+
+
+def _pages_in_toc() -> list[str]:
+    data = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    return [data["root"]] + [c["file"] for part in data["parts"] for c in part["chapters"]]
+
+
+def _title(page: str) -> str:
+    """The first level-1 heading of a page's MyST source, without markup."""
+    for line in (ROOT / f"{page}.md").read_text().splitlines():
+        if line.startswith("# "):
+            return re.sub(r"[`*]", "", line[2:]).strip()
+    raise AssertionError(f"{page}.md has no '# ' title")
+
+
+@pytest.fixture(scope="module")
+def pdf_text():
+    if not PDF.exists():
+        if os.environ.get("COINFER_REQUIRE_PDF") == "1":
+            pytest.fail(f"{PDF} is missing: run `make pdf`")
+        pytest.skip(f"{PDF} is missing: run `make pdf`")
+    pypdf = pytest.importorskip("pypdf")
+    reader = pypdf.PdfReader(PDF)
+    text = "\n".join(page.extract_text() or "" for page in reader.pages)
+    return len(reader.pages), _normalize(text)
+
+
+def _normalize(text: str) -> str:
+    """Text as printed and as written compare equal: ligatures (ﬁ) unfolded, words joined across
+    a line-end hyphen, whitespace collapsed."""
+    text = unicodedata.normalize("NFKC", text)
+    return re.sub(r"-\s+", "-", " ".join(text.split()))
+
+
+def test_the_pdf_has_a_book_length(pdf_text):
+    pages, _ = pdf_text
+    # Seven chapters with figures, exercises and the API reference: well over a hundred A4 pages.
+    assert pages >= 80, f"the printed book has only {pages} pages"
+
+
+@pytest.mark.parametrize("page", _pages_in_toc())
+def test_every_page_of_the_toc_is_printed(pdf_text, page):
+    _, text = pdf_text
+    title = _normalize(_title(page))
+    assert title in text, f"{page}: its title {title!r} is not in {PDF.name}"
+

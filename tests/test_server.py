@@ -1,0 +1,222 @@
+"""The edge server (coinfer.serve.server) with real devices (coinfer.serve.device) on 127.0.0.1.
+
+Malformed, truncated and random frames, busy and idle connections, mismatched weights, several
+devices at once, and the ``serve`` / ``device`` commands in two processes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+
+import numpy as np
+import pytest
+import torch
+
+from coinfer.core.network import resnet18
+from coinfer.serve import wire
+from coinfer.serve.configuration import build_configurations
+from coinfer.serve.device import DeviceClient
+from coinfer.serve.server import EdgeServer
+from coinfer.train import save_checkpoint
+from serve_support import (ROOT, assert_closed, batch, configurations, expect_error, model,  # noqa: F401
+                           raw_connection, server, wait_for)
+
+
+def test_batch_classes_equal_the_full_model_run_locally(server, configurations, model, batch):
+    images, _ = batch
+    with torch.inference_mode():
+        full_logits = model(images)
+    for configuration in configurations:
+        local = configuration.run_local(images)
+        with DeviceClient(configuration, *server.address) as client:
+            client.check()
+            runs = [client.infer(image) for image in images]
+        classes = [m.predicted_class for m in runs]
+        assert classes == local.argmax(1).tolist()
+        assert all(m.payload_bytes == len(configuration.run_device(images[0])) for m in runs)
+        if configuration.codec.name == "float32":  # lossless: the split network is the full network
+            assert classes == full_logits.argmax(1).tolist()
+    assert server.stats()["requests"] == len(configurations) * len(images)
+
+
+def test_result_logits_match_local_logits(server, configurations, batch):
+    images, _ = batch
+    configuration = configurations[0]
+    with DeviceClient(configuration, *server.address) as client:
+        sock = client.sock
+        payload = configuration.run_device(images[0])
+        sock.sendall(wire.Frame(wire.MessageType.FEATURE, configuration.config_id, 42, payload).to_bytes())
+        frame = wire.read_frame(sock)
+    assert frame.type == wire.MessageType.RESULT and frame.request_id == 42
+    result = wire.unpack_result(frame.payload)
+    expected = configuration.run_local(images[:1])[0]
+    assert np.allclose(result.logits, expected.numpy(), atol=1e-5)
+
+
+def test_malformed_frames_are_rejected_and_the_server_keeps_serving(server, configurations, batch):
+    images, _ = batch
+    configuration = configurations[1]
+    # 1. garbage instead of a header: error reply, then the connection is closed
+    with raw_connection(server) as sock:
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        expect_error(sock, wire.ErrorCode.BAD_HEADER)
+        assert_closed(sock)
+    # 2. an oversized payload is refused from its header alone (nothing is read or allocated)
+    with raw_connection(server) as sock:
+        sock.sendall(wire.pack_header(wire.MessageType.FEATURE, configuration.config_id, 1, 2**31))
+        expect_error(sock, wire.ErrorCode.PAYLOAD_TOO_LARGE)
+        assert_closed(sock)
+    # 3. well-formed frames the server cannot use: error reply, and the connection stays usable
+    with raw_connection(server) as sock:
+        sock.sendall(wire.Frame(wire.MessageType.FEATURE, 12345, 2, b"abc").to_bytes())
+        assert expect_error(sock, wire.ErrorCode.UNKNOWN_CONFIG).request_id == 2
+        sock.sendall(wire.Frame(wire.MessageType.FEATURE, configuration.config_id, 3, b"\x00" * 10).to_bytes())
+        expect_error(sock, wire.ErrorCode.BAD_PAYLOAD)
+        sock.sendall(wire.Frame(wire.MessageType.RESULT, configuration.config_id, 4, b"").to_bytes())
+        expect_error(sock, wire.ErrorCode.UNEXPECTED_TYPE)
+        payload = configuration.run_device(images[0])
+        sock.sendall(wire.Frame(wire.MessageType.FEATURE, configuration.config_id, 5, payload).to_bytes())
+        frame = wire.read_frame(sock)
+        assert frame.type == wire.MessageType.RESULT and frame.request_id == 5
+    # 4. a fresh, well-behaved device is still served
+    with DeviceClient(configuration, *server.address) as client:
+        assert client.infer(images[1]).predicted_class == int(configuration.run_local(images[1:2]).argmax())
+    errors = server.stats()["errors"]
+    assert errors["BAD_HEADER"] == 1 and errors["PAYLOAD_TOO_LARGE"] == 1 and errors["UNKNOWN_CONFIG"] == 1
+
+
+def test_random_frames_never_take_the_server_down(server, configurations, batch):
+    """Seeded fuzzing: valid and broken headers, random payloads of the right and wrong sizes, cuts."""
+    rng = np.random.default_rng(0)
+    ids = [c.config_id for c in configurations]
+    sizes = [len(c.run_device(batch[0][0])) for c in configurations]
+    for _ in range(40):
+        k = int(rng.integers(len(ids)))
+        length = int(rng.choice([0, 1, sizes[k], sizes[k] + 1, int(rng.integers(1, 5000))]))
+        header = bytearray(wire.pack_header(wire.MessageType.FEATURE, ids[k], 1, length))
+        if rng.random() < 0.3:  # break one header byte
+            header[int(rng.integers(wire.HEADER_SIZE))] ^= int(rng.integers(1, 256))
+        frame = bytes(header) + rng.integers(0, 256, length, dtype=np.uint8).tobytes()
+        if rng.random() < 0.2:
+            frame = frame[:int(rng.integers(len(frame) + 1))]
+        with raw_connection(server) as sock:
+            sock.sendall(frame)
+            sock.shutdown(socket.SHUT_WR)
+            sock.settimeout(10)
+            try:
+                while sock.recv(65536):
+                    pass
+            except ConnectionResetError:
+                pass
+    stats = server.stats()
+    assert "INTERNAL" not in stats["errors"]
+    with DeviceClient(configurations[1], *server.address) as client:
+        assert client.infer(batch[0][0]).predicted_class == int(configurations[1].run_local(batch[0][:1]).argmax())
+    assert wait_for(lambda: server.stats()["open_connections"] == 0)
+
+
+def test_client_disconnecting_mid_message(server, configurations, batch):
+    images, _ = batch
+    configuration = configurations[0]
+    payload = configuration.run_device(images[0])
+    frame = wire.Frame(wire.MessageType.FEATURE, configuration.config_id, 1, payload).to_bytes()
+    for cut in (7, wire.HEADER_SIZE + 100):  # inside the header, then inside the payload
+        with raw_connection(server) as sock:
+            sock.sendall(frame[:cut])
+    assert wait_for(lambda: server.stats()["truncated_frames"] == 2)
+    assert wait_for(lambda: server.stats()["open_connections"] == 0)
+    with DeviceClient(configuration, *server.address) as client:
+        client.infer(images[0])
+
+
+def test_several_concurrent_clients(server, configurations, batch):
+    images, _ = batch
+    clients = 4
+    barrier = threading.Barrier(clients)
+    results: dict[int, list[int]] = {}
+    failures = []
+
+    def device(k):
+        configuration = configurations[k % len(configurations)]
+        try:
+            with DeviceClient(configuration, *server.address) as client:
+                barrier.wait(timeout=20)  # all connected before any sends
+                results[k] = [client.infer(image).predicted_class for image in images[:3]]
+                barrier.wait(timeout=30)  # all hold their connections until all are done
+        except Exception as error:
+            failures.append(repr(error))
+
+    threads = [threading.Thread(target=device, args=(k,)) for k in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert not failures
+    for k, classes in results.items():
+        expected = configurations[k % len(configurations)].run_local(images[:3]).argmax(1).tolist()
+        assert classes == expected
+    assert len(results) == clients
+    assert server.stats()["max_concurrent_connections"] == clients
+
+
+def test_connections_beyond_the_limit_are_refused_busy(configurations, batch):
+    images, _ = batch
+    with EdgeServer(configurations, max_connections=1) as srv:
+        with DeviceClient(configurations[0], *srv.address) as first:
+            first.infer(images[0])  # the server has accepted it: its only slot is taken
+            with raw_connection(srv) as second:
+                expect_error(second, wire.ErrorCode.BUSY)
+                assert_closed(second)
+            first.infer(images[1])
+        assert srv.stats()["busy_refused"] == 1
+
+
+def test_idle_connection_is_closed(configurations):
+    with EdgeServer(configurations, idle_timeout=0.3) as srv:
+        with raw_connection(srv) as sock:
+            assert_closed(sock)
+        assert wait_for(lambda: srv.stats()["idle_closed"] == 1)
+
+
+def test_mismatched_weights_are_detected(server, batch):
+    torch.manual_seed(123)
+    other = build_configurations(resnet18(width=1 / 16).eval(), ["layer2.1:float32"])[0]
+    with DeviceClient(other, *server.address) as client:
+        with pytest.raises(ValueError, match="other weights"):
+            client.check()
+        with pytest.raises(wire.RemoteError, match="UNKNOWN_CONFIG"):
+            client.infer(batch[0][0])
+
+
+def test_serve_and_device_commands_in_two_processes(tmp_path, model, batch, capsys):
+    from coinfer.cli import main
+
+    checkpoint = save_checkpoint(tmp_path / "net.pt", model, {"width": 1 / 16, "dataset": "fashion-mnist"})
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "COINFER_HOME": str(ROOT)}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "coinfer", "serve", "--checkpoint", str(checkpoint), "--config", "s3:uint8",
+         "--host", "127.0.0.1", "--port", "0", "--max-requests", "3", "--threads", "1"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    try:
+        port = None
+        for line in server.stdout:
+            if "listening on" in line:
+                port = int(line.rsplit(":", 1)[1])
+                break
+        assert port, "the server never said where it listens"
+        code = main(["device", "--checkpoint", str(checkpoint), "--config", "layer2.1:uint8",
+                     "--port", str(port), "--rate", "400KB/s", "--images", "3", "--json"])
+        assert code == 0
+        assert server.wait(timeout=30) == 0  # --max-requests 3: it stops by itself
+    finally:
+        if server.poll() is None:
+            server.kill()
+    out = json.loads(capsys.readouterr().out)
+    configuration = build_configurations(model, ["layer2.1:uint8"])[0]
+    assert out["classes"] == configuration.run_local(batch[0][:3]).argmax(1).tolist()
+    assert out["frame_bytes_mean"] == 8 * 16 * 16 + 8 + wire.HEADER_SIZE

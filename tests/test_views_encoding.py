@@ -1,0 +1,81 @@
+"""Chapter 3's views of the encoding table: summaries, the floor gap, figures and the explorer."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+
+def _table():
+    from coinfer.results import LookupTable, Provenance, Record
+
+    records = []
+    for split, acc in (("layer2.1", 0.85), ("pool", 0.89)):
+        for size, bits, entropy, kind in (("d16-k16", 7.5, 3.6, "vector"), ("d16-l4", 33.0, 31.0, "scalar")):
+            code = f"c4-{size}" if split != "pool" else size
+            records.append(Record(method="framework", split=split, code_size=code, accuracy=acc + (bits > 8) * 0.01,
+                                  device_macs=1000, device_params=10, server_macs=10, bits_per_image=bits,
+                                  bits_entropy=entropy,
+                                  extra={"quantizer": kind, "bits_model": entropy + 0.1, "bits_fixed": 4 if kind == "vector" else 32,
+                                         "bits_one_stream": entropy + 0.2, "encoder_share": 0.01, "encoder_macs": 10,
+                                         "codewords": [[-0.5, 0, 0.5, 0.9]] if kind == "scalar" else [],
+                                         "z_histogram": [[1] * 40]}))
+        records.append(Record(method="original", split=split, code_size="8bit-huffman", accuracy=0.9, device_macs=900,
+                              device_params=9, server_macs=11, bits_per_image=20000.0, bits_entropy=19900.0,
+                              extra={"accuracy_float": 0.905, "bits_fixed": 32768}))
+    return LookupTable(Provenance(dataset="fashion-mnist", preset="quick", command="test", wall_time_s=0), records)
+
+
+def test_floor_gap_and_summary():
+    from coinfer.views.encoding import floor_gap, summary_rows, unsplit_accuracy
+
+    table = _table()
+    assert unsplit_accuracy(table) == 0.905
+    gap = floor_gap(table, threshold_drop=0.02)          # threshold 0.885
+    assert set(gap["best_per_split"]) == {"pool"}
+    assert gap["best"].code_size == "d16-k16" and gap["ratio_to_floor"] == pytest.approx(7.5 / math.log2(10))
+    rows = summary_rows(table)
+    assert [r["code size"] for r in rows] == ["c4-d16-k16", "c4-d16-l4", "d16-k16", "d16-l4"]
+    assert rows[0]["original+Huffman bits"] == 20000
+
+
+def test_code_size_readout_matches_the_data():
+    from coinfer.views.encoding import code_size_data, code_size_readout
+
+    data = code_size_data(_table())
+    entry = data["splits"][1]
+    assert entry["split"] == "pool" and [s["code_size"] for s in entry["sizes"]] == ["d16-k16", "d16-l4"]
+    out = code_size_readout(entry, entry["sizes"][0])
+    assert out["accuracy"] == "89.00 %"
+    assert out["saving"].startswith("2,667 x fewer bits")
+
+
+def test_plots_draw(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from coinfer.views.encoding import (_codewords_panel, fig_accuracy_vs_bits, fig_codewords, fig_real_vs_entropy,
+                                        framework_records)
+
+    table = _table()
+    fig_accuracy_vs_bits(table)
+    fig_real_vs_entropy(table)
+    fig_codewords(table)
+    _codewords_panel(framework_records(table, "pool")[1], plt.subplots()[1])
+    with pytest.raises(ValueError, match="no per-element codewords"):
+        _codewords_panel(framework_records(table, "pool")[0], plt.subplots()[1])
+
+
+def test_code_size_twin_is_self_contained():
+    pytest.importorskip("coinfer.views.explorer")
+    from coinfer.views.encoding import code_size_twin
+
+    html = code_size_twin(_table()).html
+    assert "<script" in html
+    assert 'src="http' not in html and "src='http" not in html     # nothing fetched from a CDN
+    assert "d16-k16" in html
+
+

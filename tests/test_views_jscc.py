@@ -1,0 +1,57 @@
+"""Chapter 4's views of the JSCC table: Fig. 5's figure and frames, the robustness grid and the
+SNR / p explorers (their pages are checked in a browser: tests/test_jscc_browser.py)."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from coinfer.paths import results_dir
+from coinfer.results import LookupTable, load_table
+from coinfer.views import jscc as jscc_views
+
+
+@pytest.fixture(scope="module")
+def table():
+    """The committed quick table, cut to two SNRs (0 and 20 dB) and two flip rates (0 and 0.1)."""
+    full = load_table(results_dir() / "jscc_quick.json")
+    keep = {"awgn:0", "awgn:20", "bsc:0", "bsc:0.1"}
+    return LookupTable(full.provenance, [r for r in full.records if r.channel in keep])
+
+
+def test_readouts_follow_the_capacity_formulas(table):
+    data = jscc_views.explorer_data(table)
+    lsc = next(s for s in data["separate"] if s["method"] == "learned-source-coding+capacity")
+    out = jscc_views.awgn_readout(data, 10.0, 2e6)
+    assert out["latency"]["learned-source-coding+capacity"] == pytest.approx(lsc["bits"] / (2e6 * math.log2(11)))
+    trained_at = out["jscc"]["value"]
+    assert trained_at == 0.0                                     # highest trained SNR not above 10 dB
+    assert out["latency"]["framework-jscc"] == pytest.approx(out["jscc"]["k"] / 4e6)
+    assert jscc_views.awgn_readout(data, -3.0, 1e6)["latency"]["framework-jscc"] == math.inf
+    b = jscc_views.bsc_readout(data, 0.05)
+    assert b["jscc"]["value"] == 0.1 and b["uses"]["png+capacity"] > b["uses"]["learned-source-coding+capacity"]
+
+
+def test_twins_are_self_contained_html(table):
+    for twin in (jscc_views.awgn_twin(table), jscc_views.bsc_twin(table)):
+        html = twin._repr_html_()
+        assert 'type="range"' in html and "<script" in html and "http" not in html.replace("http://www.w3.org", "")
+
+
+def test_fig5_figure_and_frames(table):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    fig = jscc_views.fig_jscc_vs_separate(table)
+    assert [a.get_yscale() for a in fig.axes] == ["log", "log"]
+    awgn = jscc_views.fig5_frame(table, "awgn")
+    assert list(awgn.index) == [0.0, 20.0] and list(awgn.columns[:4]) == list(jscc_views.FIG5_METHODS)
+    assert awgn.loc[0.0, "framework-jscc"] == pytest.approx(awgn.loc[0.0, "JSCC k (real uses)"] / 2)  # µs at 1 MHz
+    bsc = jscc_views.fig5_frame(table, "bsc")
+    assert list(bsc.index) == [0.0, 0.1] and "JSCC k (real uses)" not in bsc
+    finite = jscc_views.finite_length_frame(table)
+    assert (finite["uses, finite length (eps 1e-3)"] >= finite["uses at capacity"]).all()
+    frame, k = jscc_views.mismatch_frame(table, "awgn")
+    assert list(frame.columns) == ["test 0 dB", "test 20 dB"] and frame.index[0] == "trained at 0 dB"
+    assert isinstance(k, int) and k > 0
