@@ -100,7 +100,7 @@ def checkpoints_dir() -> Path:
 def table_path(table: str, preset: str) -> Path:
     """The committed lookup table ``table`` of ``preset``: ``<root>/data/results/<table>_<preset>.json``.
 
-    The one place a table's file name is spelled; :mod:`coinfer.experiments` names the tables.
+    The one place a table's file name is spelled; ``coinfer.experiments.TABLES`` names the tables.
 
     Parameters
     ----------

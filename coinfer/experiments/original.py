@@ -82,7 +82,7 @@ def run(preset: str | Preset = "quick") -> LookupTable:
     """Profile the preset's trained baseline at every split point: its float32 records as a table.
 
     The baseline checkpoint must exist (``python -m coinfer train --preset quick``); nothing is
-    trained here. Save it with :func:`coinfer.experiments.run_table` (or ``python -m coinfer run``).
+    trained here. Save it with ``coinfer.experiments.run_table`` (or ``python -m coinfer run``).
 
     Parameters
     ----------
