@@ -57,7 +57,7 @@ def throughput(device: torch.device, dataset: str, steps: int) -> dict:
     paper = get_preset("paper")
     net = resnet18(width=paper.width).to(device)
     opt = torch.optim.SGD(net.parameters(), lr=0.05, momentum=0.9)
-    loader = make_loader(load_dataset(dataset, train=True, augment=True), paper.batch_size, shuffle=True,
+    loader = make_loader(load_dataset(dataset, train=True, augment=True), paper.baseline.batch_size, shuffle=True,
                          num_workers=8)
     loss_fn = torch.nn.CrossEntropyLoss()
     seen, start = 0, None
@@ -76,10 +76,10 @@ def throughput(device: torch.device, dataset: str, steps: int) -> dict:
     torch.cuda.synchronize()
     ips = seen / (time.time() - start)
     cifar_train = 50_000
-    return {"dataset": dataset, "width": paper.width, "batch_size": paper.batch_size, "steps": steps,
+    return {"dataset": dataset, "width": paper.width, "batch_size": paper.baseline.batch_size, "steps": steps,
             "train_images_per_s": round(ips, 1),
-            "paper_baseline_estimate_min": round(paper.epochs * cifar_train / ips / 60, 1),
-            "paper_epochs": paper.epochs}
+            "paper_baseline_estimate_min": round(paper.baseline.epochs * cifar_train / ips / 60, 1),
+            "paper_epochs": paper.baseline.epochs}
 
 
 def error_report(error: BaseException) -> dict:
@@ -90,7 +90,7 @@ def error_report(error: BaseException) -> dict:
 
 def quick_pipeline(device: torch.device, workdir: Path) -> dict:
     """Baseline, pruning and encoding, each tried on its own so that one failure hides no other."""
-    from coinfer.core.pruning import get_prune_config, run_pruning
+    from coinfer.experiments.pruning import run as run_pruning
     from coinfer.experiments.encoding import get_encode_config, run_encoding
     from coinfer.config import get_preset
     from coinfer.train import get_baseline
@@ -107,8 +107,8 @@ def quick_pipeline(device: torch.device, workdir: Path) -> dict:
     try:
         if model is None:
             raise RuntimeError("no GPU-trained baseline (see 'baseline')")
-        config = get_prune_config("quick", splits=("layer2.1",), sparsities=(0.5,), control=False)
-        table, seconds = timed(run_pruning, "quick", config, out=workdir / "prune.json",
+        pruned_preset = get_preset("quick", pruning={"splits": ("layer2.1",), "sparsities": (0.5,), "control": False})
+        table, seconds = timed(run_pruning, pruned_preset, out=workdir / "prune.json",
                                checkpoints=workdir / "checkpoints", device=device, save_checkpoints=False)
         out["prune"] = {"records": [(r.split, r.sparsity, r.accuracy, r.device_macs) for r in table.records],
                         "seconds": round(seconds, 1)}

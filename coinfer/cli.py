@@ -60,10 +60,13 @@ def _profile(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from coinfer.config import get_preset
+    from coinfer.config import get_preset, parse_overrides
     from coinfer.train import get_baseline
 
-    preset = get_preset(args.preset, **({"epochs": args.epochs} if args.epochs else {}))
+    overrides = parse_overrides(args.set)
+    if args.epochs:
+        overrides["baseline.epochs"] = args.epochs
+    preset = get_preset(args.preset, **overrides)
     _, meta = get_baseline(preset, checkpoints=args.checkpoints, retrain=args.retrain)
     print(f"baseline ({preset.name}, {preset.dataset}, width {preset.width:g}): "
           f"test accuracy {meta['test_accuracy']:.4f}, trained in {meta['wall_time_s']} s")
@@ -93,16 +96,18 @@ def _test_images(meta: dict, preset: str, n: int, offset: int = 0):
 def _serve(args: argparse.Namespace) -> int:
     import logging
 
-    from coinfer.serve.server import EdgeServer
+    from coinfer.serve.server import EdgeServer, check_server_options
 
+    options = dict(port=args.port, max_connections=args.max_connections, max_payload=args.max_payload,
+                   idle_timeout=args.idle_timeout, handshake_timeout=args.handshake_timeout,
+                   frame_timeout=args.frame_timeout, max_requests=args.max_requests)
+    check_server_options(**options)   # before the network loads: a bad option fails at once
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     if args.threads:
         import torch
         torch.set_num_threads(args.threads)
     _, meta, configurations = _serve_model(args)
-    server = EdgeServer(configurations, host=args.host, port=args.port, max_connections=args.max_connections,
-                        max_payload=args.max_payload, idle_timeout=args.idle_timeout,
-                        max_requests=args.max_requests)
+    server = EdgeServer(configurations, host=args.host, **options)
     host, port = server.address
     for c in configurations:
         print(f"configuration {c.config_id:>10}  {c.spec:<20} feature {'x'.join(map(str, c.feature_shape))}")
@@ -121,9 +126,12 @@ def _serve(args: argparse.Namespace) -> int:
 def _device(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from coinfer.serve.device import DeviceClient, summarize
+    from coinfer.serve.device import DeviceClient, check_device_options, summarize
     from coinfer.serve.link import format_link_rate, parse_link_rate
 
+    # Every option checked before the network loads: a bad one fails at once, naming itself.
+    check_device_options(port=args.port, timeout=args.timeout, burst=args.burst, images=args.images,
+                         offset=args.offset)
     rate = parse_link_rate(args.rate)
     if args.threads:
         import torch
@@ -169,7 +177,8 @@ def _measure(args: argparse.Namespace) -> int:
                           rates=args.rates.split(","), burst=args.burst,
                           flops_per_s=args.flops * 1e9 if args.flops else None, connect=connect,
                           clients=args.clients, probe_images=args.probe_images, threads=args.threads,
-                          progress=lambda line: print(line, file=sys.stderr, flush=True))
+                          progress=lambda line: print(line, file=sys.stderr, flush=True),
+                          per_request=not args.no_per_request)
     result, probe = run.result, run.concurrency
     print(result.table())
     print(f"load average (1 min) of this machine: {result.load_average[0]:.1f} before, "
@@ -360,22 +369,22 @@ def _latency(args: argparse.Namespace) -> int:
 def _prune(args: argparse.Namespace) -> int:
     import torch
 
-    from coinfer.core.pruning import get_prune_config, run_pruning
+    from coinfer.config import get_preset, parse_overrides
+    from coinfer.experiments.pruning import run
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    overrides = {}
+    overrides = parse_overrides(args.set)
     if args.splits:
-        overrides["splits"] = tuple(args.splits)
+        overrides["pruning.splits"] = tuple(args.splits)
     if args.sparsities:
-        overrides["sparsities"] = tuple(args.sparsities)
+        overrides["pruning.sparsities"] = tuple(args.sparsities)
     for name in ("epochs", "train_limit", "output_sparsity"):
         if getattr(args, name) is not None:
-            overrides[name] = getattr(args, name)
-    config = get_prune_config(args.preset, **overrides)
-    table = run_pruning(args.preset, config, out=args.out, checkpoints=args.checkpoints,
-                        save_checkpoints=not args.no_checkpoints,
-                        command="python -m coinfer " + " ".join(args.argv))
+            overrides[f"pruning.{name}"] = getattr(args, name)
+    preset = get_preset(args.preset, **overrides)
+    table = run(preset, out=args.out, checkpoints=args.checkpoints, save_checkpoints=not args.no_checkpoints,
+                command="python -m coinfer " + " ".join(args.argv))
     print(f"{len(table.records)} records in {table.provenance.wall_time_s} s "
           f"({table.provenance.describe()})")
     return 0
@@ -403,21 +412,24 @@ def _regenerating_argv(argv: list[str]) -> list[str]:
 def _sweep(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from coinfer.experiments.sweep import cells, default_paths, gather, get_sweep_config, run_sweep
+    from coinfer.config import get_preset, parse_overrides, sweep_grid
+    from coinfer.experiments.sweep import cells, default_paths, gather, run
 
-    grid = args.grid or args.preset
-    config = get_sweep_config(grid)
-    paths = default_paths(args.preset, grid)
+    overrides = parse_overrides(args.set)
+    if args.grid:
+        overrides = {"sweep": sweep_grid(args.grid), **overrides}
+    preset = get_preset(args.preset, **overrides)
+    paths = default_paths(preset)
     cells_dir = Path(args.cells_dir) if args.cells_dir else paths["cells_dir"]
     table = Path(args.table) if args.table else paths["table"]
     command = "python -m coinfer " + " ".join(_regenerating_argv(args.argv))
     if args.list_cells:
-        for cell in cells(args.preset, config):
+        for cell in cells(preset):
             done = (cells_dir / f"{cell.id}.json").exists()
             print(f"{cell.id}\t{'done' if done else 'todo'}")
         return 0
     if args.gather:
-        result = gather(args.preset, config, cells_dir, table, command=command)
+        result = gather(preset, cells_dir, table, command=command)
         print(f"wrote {len(result.records)} records to {table}")
         return 0
     if args.threads:
@@ -431,9 +443,8 @@ def _sweep(args: argparse.Namespace) -> int:
         except ValueError:
             raise ValueError(f"--shard must look like 3/8 (worker 3 of 8, counting from 0), got {args.shard!r}")
         shard = (i, n)
-    result = run_sweep(args.preset, config, cells_dir=cells_dir, table=table,
-                       cache_dir=args.cache or paths["cache_dir"], only=args.cell, shard=shard, command=command,
-                       progress=not args.no_progress)
+    result = run(preset, cells_dir=cells_dir, table=table, cache_dir=args.cache or paths["cache_dir"],
+                 only=args.cell, shard=shard, command=command, progress=not args.no_progress)
     if result is None:
         print("some cells are not finished yet; run the sweep again (or --gather once all are done)")
     return 0
@@ -443,6 +454,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m coinfer", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
+
+    def set_arg(p):
+        p.add_argument("--set", action="append", default=None, metavar="NAME=VALUE",
+                       help="override a preset setting by its dotted name, e.g. pruning.epochs=2 (repeatable)")
 
     p = commands.add_parser("profile", help="per split point: device/server MACs, parameters, feature size")
     p.add_argument("--width", type=float, default=1.0, help="width multiplier (1.0: the paper's network)")
@@ -457,6 +472,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=int, default=None, help="override the preset's epochs")
     p.add_argument("--checkpoints", default=None, help="checkpoint folder (default: data/checkpoints)")
     p.add_argument("--retrain", action="store_true", help="train even if a checkpoint exists")
+    set_arg(p)
     p.set_defaults(func=_train)
 
     def model_args(p, many: bool):
@@ -476,9 +492,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1",
                    help="address to bind (default 127.0.0.1, this machine only; 0.0.0.0 for all interfaces)")
     p.add_argument("--port", type=int, default=5000, help="TCP port (0 picks a free one; default 5000)")
-    p.add_argument("--max-connections", type=int, default=8, help="connections served at once (default 8)")
+    p.add_argument("--max-connections", type=int, default=1024, help="connections held at once (default 1024)")
     p.add_argument("--max-payload", type=int, default=4 * 1024 * 1024, help="largest payload accepted, bytes")
-    p.add_argument("--idle-timeout", type=float, default=30.0, help="close a silent connection after this many s")
+    p.add_argument("--idle-timeout", type=float, default=30.0,
+                   help="close a connection silent between frames for this many s (default 30)")
+    p.add_argument("--handshake-timeout", type=float, default=5.0,
+                   help="a new connection must send its first frame's header within this many s (default 5)")
+    p.add_argument("--frame-timeout", type=float, default=60.0,
+                   help="a frame, once started, must arrive whole within this many s (default 60)")
     p.add_argument("--max-requests", type=int, default=None, help="stop after answering this many features")
     p.set_defaults(func=_serve)
 
@@ -504,6 +525,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="FLOP rate (GFLOP/s) for the prediction; default: calibrated on this CPU")
     p.add_argument("--connect", default=None, metavar="HOST:PORT",
                    help="measure against a running server instead of one started in this process")
+    p.add_argument("--no-per-request", action="store_true",
+                   help="predict with FLOPs and bits only (the paper's model), without the per-request term "
+                        "calibrated on an unshaped link")
     p.add_argument("--clients", type=int, default=4, help="concurrent devices in the concurrency probe (1: skip)")
     p.add_argument("--probe-images", type=int, default=5, help="images per client in the concurrency probe")
     p.add_argument("--save", nargs="?", const="default", default=None, metavar="PATH",
@@ -593,6 +617,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoints", default=None, help="checkpoint folder (default: data/checkpoints)")
     p.add_argument("--no-checkpoints", action="store_true", help="do not save the pruned models")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    set_arg(p)
     p.set_defaults(func=_prune)
 
     p = commands.add_parser("sweep", help="brute-force search over every method's settings (resumable cells) "
@@ -608,6 +633,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cache", default=None, help="checkpoint cache (default: data/checkpoints/<preset>/sweep)")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    set_arg(p)
     p.set_defaults(func=_sweep)
     for name in DATA_COMMANDS:
         add_data_arguments(commands.choices[name])

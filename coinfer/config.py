@@ -1,4 +1,4 @@
-"""Presets: everything that differs between a quick run on a laptop CPU and the paper's experiment.
+"""Presets: every stage's settings in one place, from a quick run on a laptop CPU to the paper's.
 
 ``quick``
     Fashion-MNIST, a width-1/8 ResNet18, a few epochs: minutes on a 2-core CPU. CI, the
@@ -6,59 +6,241 @@
 ``paper``
     CIFAR-10, the full-width ResNet18, the paper's settings: hours on a GPU.
 
-Every result records the preset that produced it. Example::
+A :class:`Preset` holds the network and data (``dataset``, ``width``, ``seed``), the accuracy
+threshold's drop, and one small settings object per stage: ``baseline`` (:class:`TrainSettings`),
+``pruning`` (:class:`PruneSettings`), ``sweep`` (:class:`SweepGrid`). A preset name is looked up
+once, by :func:`get_preset` (at the command line or a public entry point); everything below it
+receives the :class:`Preset` object. Any setting can be overridden by its dotted name::
 
     >>> from coinfer.config import get_preset
     >>> get_preset("quick").width
     0.125
+    >>> get_preset("quick", **{"pruning.epochs": 2, "baseline.lr": 0.05}).pruning.epochs
+    2
+
+Every result records the preset that produced it.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+import ast
+import dataclasses
+from dataclasses import asdict, dataclass, field, replace
+
+from coinfer.core.network import SplitPoint
+from coinfer.core.pruning import CRITERIA, SparsitySchedule, check_sparsity, prunable_split_point
 
 
-@dataclass(frozen=True)
-class Preset:
-    """One named experimental setting. Fields are grouped by the step they configure."""
-
-    name: str
-    dataset: str
-    width: float
-    seed: int = 0
-    # Baseline (unsplit, unpruned) training: SGD with momentum and a one-cycle learning rate.
-    epochs: int = 3
-    batch_size: int = 128
-    lr: float = 0.1
-    momentum: float = 0.9
-    weight_decay: float = 5e-4
-    train_limit: int | None = None  # use only the first N training images (None: all)
-    eval_batch_size: int = 500
-    # Accuracy threshold = baseline accuracy minus this many points (paper: 95% -> 93%).
-    accuracy_drop: float = 2.0
+class _Settings:
+    """``to_dict`` for the settings dataclasses (plain values, nested settings as dicts)."""
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
+@dataclass(frozen=True)
+class TrainSettings(_Settings):
+    """Baseline (unsplit, unpruned) training: SGD with Nesterov momentum and a one-cycle learning rate.
+
+    ``lr`` is the one-cycle peak (per step); ``train_limit`` uses only the first N training images
+    (None: all).
+    """
+
+    epochs: int = 3
+    batch_size: int = 128
+    lr: float = 0.1
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    train_limit: int | None = None
+
+    def __post_init__(self):
+        if isinstance(self.epochs, bool) or not isinstance(self.epochs, int) or self.epochs < 1:
+            raise ValueError(f"baseline epochs must be >= 1, got {self.epochs!r}")
+
+
+@dataclass(frozen=True)
+class PruneSettings(_Settings):
+    """Pruning and fine-tuning settings (section III-C; :mod:`coinfer.experiments.pruning`).
+
+    The fine-tuning optimizer is the authors': Adam with L2 weight decay and a step learning rate
+    (StepLR, ``lr_step_epochs`` epochs, factor ``lr_gamma``). The whole network is fine-tuned: the
+    device part under its masks, the server part unmasked. ``splits`` x ``sparsities`` is the grid
+    of ``python -m coinfer prune``.
+    """
+
+    splits: tuple[str, ...]
+    sparsities: tuple[float, ...]
+    epochs: int
+    schedule: SparsitySchedule = SparsitySchedule()
+    output_sparsity: float | None = None     # None: the same target as every other group
+    criterion: str = "l2"                    # channel ranking, see coinfer.core.pruning.CRITERIA
+    train_limit: int | None = None           # fine-tune on the first N training images (None: all)
+    batch_size: int = 128
+    lr: float = 1e-4
+    weight_decay: float = 5e-4
+    lr_step_epochs: int = 40
+    lr_gamma: float = 0.3
+    # Also fine-tune once without pruning (same recipe; at sparsity 0 the split point makes no
+    # difference) and keep its accuracy beside the baseline's: it separates what pruning costs from
+    # what the fine-tuning recipe itself costs.
+    control: bool = True
+
+    def __post_init__(self):
+        for s in self.sparsities:
+            check_sparsity(s)
+        if self.output_sparsity is not None:
+            check_sparsity(self.output_sparsity, "output_sparsity")
+        # Validated once, here: the split points are SplitPoints from now on.
+        object.__setattr__(self, "splits", tuple(prunable_split_point(point) for point in self.splits))
+        if self.epochs < 1:
+            raise ValueError(f"epochs must be >= 1, got {self.epochs!r}")
+        if self.criterion not in CRITERIA:
+            raise ValueError(f"unknown pruning criterion {self.criterion!r}; choose one of {', '.join(CRITERIA)}")
+
+
+@dataclass(frozen=True)
+class SweepGrid(_Settings):
+    """The grid of one brute-force sweep (:mod:`coinfer.experiments.sweep`).
+
+    ``prune`` and ``encode`` override fields of the preset's pruning and encoding settings for the
+    sweep's cells (their own grids, ``splits`` etc., are ignored: the sweep's grid is here).
+    """
+
+    framework_splits: tuple[str, ...]
+    sparsities: tuple[float, ...]                  # 0.0: the unpruned device part
+    code_sizes: tuple[str, ...]                    # without channels, see EncodeConfig.code_size_at
+    original_splits: tuple[str, ...]
+    bottlenet_splits: tuple[str, ...]
+    bottlenet_reductions: tuple[int, ...]          # BottleNet++ keeps C // reduction channels
+    two_step_splits: tuple[str, ...]
+    two_step_step1: tuple[float, ...]              # step-1 sparsity (whole network)
+    two_step_step2: tuple[float, ...]              # step-2 sparsity (the sent channels)
+    png: bool = True
+    png_images: int | None = None                  # None: the whole test split
+    prune: dict = field(default_factory=dict)
+    encode: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        for name in ("framework_splits", "original_splits", "bottlenet_splits", "two_step_splits"):
+            # Validated once, here: the split points are SplitPoints from now on.
+            object.__setattr__(self, name, tuple(SplitPoint(point) for point in getattr(self, name)))
+        for s in self.sparsities + self.two_step_step1 + self.two_step_step2:
+            check_sparsity(s)
+        for r in self.bottlenet_reductions:
+            if isinstance(r, bool) or not (isinstance(r, int) and r >= 1):
+                raise ValueError(f"bottlenet_reductions must be positive integers, got {r!r}")
+
+
+@dataclass(frozen=True)
+class Preset(_Settings):
+    """One named experimental setting: the network, the data, and every stage's settings.
+
+    ``accuracy_drop`` is in percentage points: the accuracy threshold is the baseline accuracy
+    minus this (the paper: 95% -> 93%). ``eval_batch_size`` is the batch size of every test pass.
+    """
+
+    name: str
+    dataset: str
+    width: float
+    baseline: TrainSettings
+    pruning: PruneSettings
+    sweep: SweepGrid
+    seed: int = 0
+    accuracy_drop: float = 2.0
+    eval_batch_size: int = 500
+
+
+#: The sweep grid for tests (``python -m coinfer sweep --grid tiny``): a few images and steps, one
+#: cell of each method; its numbers mean nothing.
+TINY_SWEEP = SweepGrid(
+    framework_splits=("layer3.1",),
+    sparsities=(0.5,),
+    code_sizes=("d4-l2",),
+    original_splits=("pool",),
+    bottlenet_splits=("layer3.1",),
+    bottlenet_reductions=(16,),
+    two_step_splits=("layer3.1",),
+    two_step_step1=(0.25,),
+    two_step_step2=(0.5,),
+    png_images=50,
+    prune={"train_limit": 256, "batch_size": 64},
+    encode={"train_limit": 256, "warmup_epochs": 0, "epochs": 1, "test_limit": 200,
+            "huffman_train_images": 200, "eval_batch_size": 200},
+)
+
 PRESETS = {
-    "quick": Preset(name="quick", dataset="fashion-mnist", width=1 / 8, epochs=3),
-    # The paper does not state the baseline's schedule; the authors' checkpoint reaches 95.5%.
-    # 60 one-cycle SGD epochs reach about 95% for this network on CIFAR-10.
-    "paper": Preset(name="paper", dataset="cifar10", width=1.0, epochs=60),
+    "quick": Preset(
+        name="quick", dataset="fashion-mnist", width=1 / 8,
+        baseline=TrainSettings(epochs=3),
+        # 200 steps of 128 images (the first 25,600 training images, one epoch) per (split,
+        # sparsity), about a minute each on a shared 2-core CPU; Adam at 1e-3 because 200 steps at
+        # the paper's 1e-4 do not recover (measured: 42.7% vs 62.6% at layer2.1, 75%, 100 steps).
+        pruning=PruneSettings(
+            splits=("layer1.1", "layer2.1", "layer3.1"),
+            sparsities=(0.25, 0.5, 0.75),
+            epochs=1,
+            train_limit=25_600,
+            lr=1e-3,
+            lr_step_epochs=1,
+            schedule=SparsitySchedule(kind="cubic", ramp_fraction=0.6, interval=10),
+        ),
+        # 27 cells. One uninterrupted run took 6 min 0 s on 2 shared CPU cores at a load of ~1
+        # (9 min 53 s at ~3; the cells summed to 21 min at ~7). The table's provenance sums the
+        # cells' wall times.
+        sweep=SweepGrid(
+            framework_splits=("layer2.1", "layer3.1"),
+            sparsities=(0.0, 0.25, 0.5),
+            code_sizes=("d16-l4", "d32-l4"),
+            original_splits=("stem", "layer1.1", "layer2.1", "layer3.1", "pool"),
+            bottlenet_splits=("layer2.1", "layer3.1", "layer4.1"),
+            bottlenet_reductions=(4, 16),
+            two_step_splits=("layer2.1", "layer3.1", "layer4.1"),
+            two_step_step1=(0.25,),
+            two_step_step2=(0.5,),
+            encode={"train_limit": 6000, "warmup_epochs": 1, "epochs": 4},
+        ),
+    ),
+    "paper": Preset(
+        name="paper", dataset="cifar10", width=1.0,
+        # The paper does not state the baseline's schedule; the authors' checkpoint reaches 95.5%.
+        # 60 one-cycle SGD epochs reach about 95% for this network on CIFAR-10.
+        baseline=TrainSettings(epochs=60),
+        # The authors' 100 epochs of Adam (lr 1e-4, weight decay 5e-4, StepLR(40, 0.3)) on a GPU.
+        pruning=PruneSettings(
+            splits=("stem", "layer1.1", "layer2.1", "layer3.1", "pool"),
+            sparsities=(0.25, 0.5, 0.75),
+            epochs=100,
+            schedule=SparsitySchedule(kind="cubic", ramp_fraction=0.6, interval=150),
+        ),
+        # The paper's grid on CIFAR-10 (a GPU; see book/paper_scale.md).
+        sweep=SweepGrid(
+            framework_splits=("stem", "layer1.1", "layer2.1", "layer3.1", "pool"),
+            sparsities=(0.0, 0.25, 0.5, 0.75),
+            code_sizes=("d8-l2", "d16-l2", "d16-l4", "d32-l4", "d16-k16", "d16-k64"),
+            original_splits=("stem", "layer1.1", "layer2.1", "layer3.1", "pool"),
+            bottlenet_splits=("stem", "layer1.1", "layer2.1", "layer3.1"),
+            bottlenet_reductions=(16, 32, 64),
+            two_step_splits=("stem", "layer1.1", "layer2.1", "layer3.1", "pool"),
+            two_step_step1=(0.25, 0.5),
+            two_step_step2=(0.5, 0.75),
+        ),
+    ),
 }
 
 
 def get_preset(name: str, **overrides) -> Preset:
-    """The preset called ``name``, with any fields replaced by ``overrides``.
+    """The preset called ``name``, with any settings replaced by ``overrides``.
 
     Parameters
     ----------
     name : {"quick", "paper"}
         A key of :data:`PRESETS`.
     **overrides
-        Fields of :class:`Preset` to replace, e.g. ``epochs=1`` (units as in :class:`Preset`:
-        ``lr`` per step, ``accuracy_drop`` in percentage points).
+        Settings to replace, by name: a top-level field (``width=1 / 16``), a dotted name of a
+        stage's setting (``**{"pruning.epochs": 2}``, ``**{"pruning.schedule.interval": 10}``), a
+        dict of a stage's settings (``baseline={"epochs": 1}``) or a whole settings object
+        (``sweep=TINY_SWEEP``). Units as in the settings classes (``accuracy_drop`` in percentage
+        points). Every replaced setting is validated again.
 
     Returns
     -------
@@ -68,32 +250,155 @@ def get_preset(name: str, **overrides) -> Preset:
     Raises
     ------
     ValueError
-        For an unknown preset name or field; the message lists the valid ones.
+        For an unknown preset name or setting; the message lists the valid ones.
 
     Examples
     --------
     >>> from coinfer.config import get_preset
     >>> quick = get_preset("quick")
-    >>> quick.dataset, quick.width, quick.epochs
+    >>> quick.dataset, quick.width, quick.baseline.epochs
     ('fashion-mnist', 0.125, 3)
-    >>> get_preset("quick", epochs=1).epochs
+    >>> get_preset("quick", baseline={"epochs": 1}).baseline.epochs
     1
+    >>> get_preset("quick", **{"pruning.schedule.interval": 5}).pruning.schedule.interval
+    5
     """
-    return pick_settings(PRESETS, name, overrides, unknown_name="unknown preset",
-                         unknown_field="unknown preset field")
+    if name not in PRESETS:
+        raise ValueError(f"unknown preset {name!r}; available: {', '.join(PRESETS)}")
+    return override(PRESETS[name], overrides) if overrides else PRESETS[name]
+
+
+def setting_names(settings) -> list[str]:
+    """Every overridable dotted setting name of a settings dataclass (nested ones included).
+
+    Parameters
+    ----------
+    settings : dataclass instance
+        E.g. a :class:`Preset` or its ``pruning``.
+
+    Returns
+    -------
+    list of str
+
+    Examples
+    --------
+    >>> from coinfer.config import get_preset, setting_names
+    >>> [n for n in setting_names(get_preset("quick")) if n.startswith("pruning.schedule")]
+    ['pruning.schedule', 'pruning.schedule.kind', 'pruning.schedule.ramp_fraction', 'pruning.schedule.interval']
+    """
+    names = []
+    for f in dataclasses.fields(settings):
+        names.append(f.name)
+        value = getattr(settings, f.name)
+        if dataclasses.is_dataclass(value):
+            names += [f"{f.name}.{sub}" for sub in setting_names(value)]
+    return names
+
+
+def override(settings, overrides: dict):
+    """``settings`` (a dataclass) with the ``overrides`` of :func:`get_preset` applied.
+
+    Parameters
+    ----------
+    settings : dataclass instance
+        A :class:`Preset` or one of its stage settings.
+    overrides : dict
+        Setting names (plain or dotted) to new values; a dict value for a nested settings object
+        overrides its fields.
+
+    Returns
+    -------
+    A new instance (``settings`` itself is frozen and unchanged).
+
+    Raises
+    ------
+    ValueError
+        For an unknown setting name; the message lists every valid name.
+
+    Examples
+    --------
+    >>> from coinfer.config import PRESETS, override
+    >>> override(PRESETS["quick"].pruning, {"epochs": 3, "schedule.kind": "linear"}).schedule.kind
+    'linear'
+    """
+    flat = _flatten(settings, overrides)
+    valid = setting_names(settings)
+    unknown = sorted(k for k in flat if k not in valid)
+    if unknown:
+        raise ValueError(f"unknown preset field(s) {unknown}; fields are {valid}")
+    for key in sorted(flat, key=lambda k: k.count(".")):      # whole objects before their fields
+        settings = _replace_path(settings, key.split("."), flat[key])
+    return settings
+
+
+def _lookup(settings, dotted: str):
+    for name in dotted.split("."):
+        if not (dataclasses.is_dataclass(settings) and hasattr(settings, name)):
+            return None
+        settings = getattr(settings, name)
+    return settings
+
+
+def _flatten(settings, overrides: dict, prefix: str = "") -> dict:
+    """Overrides with dict values for nested settings objects spelled out as dotted names."""
+    out = {}
+    for key, value in overrides.items():
+        key = prefix + str(key)
+        if isinstance(value, dict) and dataclasses.is_dataclass(_lookup(settings, key)):
+            out.update(_flatten(settings, value, key + "."))
+        else:
+            out[key] = value
+    return out
+
+
+def _replace_path(settings, path: list[str], value):
+    head, rest = path[0], path[1:]
+    return replace(settings, **{head: _replace_path(getattr(settings, head), rest, value) if rest else value})
+
+
+def parse_overrides(items: list[str] | None) -> dict:
+    """``["pruning.epochs=2", "seed=1"]`` (command-line ``--set`` values) as overrides for :func:`get_preset`.
+
+    Values are read as Python literals (numbers, tuples, None, quoted strings); anything else stays
+    a string.
+
+    Parameters
+    ----------
+    items : list of str
+        ``NAME=VALUE`` strings.
+
+    Returns
+    -------
+    dict
+
+    Examples
+    --------
+    >>> from coinfer.config import parse_overrides
+    >>> parse_overrides(["pruning.epochs=2", "pruning.splits=('layer2.1',)", "pruning.schedule.kind=linear"])
+    {'pruning.epochs': 2, 'pruning.splits': ('layer2.1',), 'pruning.schedule.kind': 'linear'}
+    """
+    out = {}
+    for item in items or []:
+        name, eq, text = item.partition("=")
+        if not eq or not name:
+            raise ValueError(f"a setting must look like NAME=VALUE (e.g. pruning.epochs=2), got {item!r}")
+        try:
+            out[name.strip()] = ast.literal_eval(text.strip())
+        except (ValueError, SyntaxError):
+            out[name.strip()] = text.strip()
+    return out
 
 
 def pick_settings(table: dict, name: str, overrides: dict, *, unknown_name: str, unknown_field: str):
     """``table[name]`` (a dataclass with ``to_dict``) with fields replaced by ``overrides``.
 
-    Shared by every per-preset settings table (presets, pruning, encoding, sweep grids), so that a
-    wrong name or field gets the same kind of error everywhere: ``unknown_name`` / ``unknown_field``
-    start the message, which then names the bad value and what is allowed.
+    Only for the settings tables not yet moved into :class:`Preset` (encoding, JSCC); they move
+    into a :class:`Preset` section and then this goes.
 
     Parameters
     ----------
     table : dict
-        Settings by name, e.g. :data:`PRESETS`.
+        Settings by name.
     name : str
         The entry to take.
     overrides : dict
@@ -107,9 +412,9 @@ def pick_settings(table: dict, name: str, overrides: dict, *, unknown_name: str,
 
     Examples
     --------
-    >>> pick_settings(PRESETS, "quick", {"epochs": 1}, unknown_name="unknown preset",
-    ...               unknown_field="unknown preset field").epochs
-    1
+    >>> pick_settings({"a": TINY_SWEEP}, "a", {"png": False}, unknown_name="unknown grid",
+    ...               unknown_field="unknown grid field").png
+    False
     """
     if name not in table:
         raise ValueError(f"{unknown_name} {name!r}; available: {', '.join(table)}")
@@ -119,3 +424,32 @@ def pick_settings(table: dict, name: str, overrides: dict, *, unknown_name: str,
     if unknown:
         raise ValueError(f"{unknown_field}(s) {sorted(unknown)}; fields are {sorted(fields)}")
     return replace(settings, **overrides) if overrides else settings
+
+
+def sweep_grid(name: str) -> SweepGrid:
+    """The sweep grid of preset ``name``, or :data:`TINY_SWEEP` for ``"tiny"`` (``sweep --grid``).
+
+    Parameters
+    ----------
+    name : {"quick", "paper", "tiny"}
+
+    Returns
+    -------
+    SweepGrid
+
+    Raises
+    ------
+    ValueError
+        For an unknown name, listing the valid ones.
+
+    Examples
+    --------
+    >>> from coinfer.config import get_preset, sweep_grid
+    >>> get_preset("quick", sweep=sweep_grid("tiny")).sweep.png_images
+    50
+    """
+    if name == "tiny":
+        return TINY_SWEEP
+    if name not in PRESETS:
+        raise ValueError(f"unknown sweep grid {name!r}; available: {', '.join([*PRESETS, 'tiny'])}")
+    return PRESETS[name].sweep

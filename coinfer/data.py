@@ -33,6 +33,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from PIL import Image
 from torch.utils.data import DataLoader, Dataset, Subset
 from torchvision import datasets, transforms
 
@@ -354,8 +355,6 @@ class Cifar10(Dataset):
         return len(self.data)
 
     def __getitem__(self, index: int):
-        from PIL import Image
-
         image = Image.fromarray(self.data[index])
         if self.transform is not None:
             image = self.transform(image)

@@ -337,7 +337,7 @@ def train_baseline(preset: Preset, data_root: str | Path | None = None,
     Parameters
     ----------
     preset : Preset
-        Dataset, width, epochs, batch size, learning rate, ... (see :class:`coinfer.config.Preset`).
+        Dataset, width, seed and ``baseline`` settings (:class:`coinfer.config.TrainSettings`).
     data_root : str or Path, optional
         Dataset folder (default :func:`coinfer.paths.data_dir`).
     device : torch.device, optional
@@ -355,30 +355,31 @@ def train_baseline(preset: Preset, data_root: str | Path | None = None,
 
     >>> from coinfer.config import get_preset
     >>> from coinfer.train import train_baseline
-    >>> tiny = get_preset("quick", width=1 / 16, epochs=1, train_limit=256, batch_size=64)
+    >>> tiny = get_preset("quick", width=1 / 16, baseline={"epochs": 1, "train_limit": 256, "batch_size": 64})
     >>> model, meta = train_baseline(tiny)                  # doctest: +SKIP
     >>> 0.0 <= meta["test_accuracy"] <= 1.0                 # doctest: +SKIP
     True
     """
     device = device or default_device()
     seed_everything(preset.seed)
+    settings = preset.baseline
     train_set = load_dataset(preset.dataset, train=True, root=data_root, augment=True,
-                             limit=preset.train_limit)
+                             limit=settings.train_limit)
     test_set = load_dataset(preset.dataset, train=False, root=data_root)
-    train_loader = make_loader(train_set, preset.batch_size, shuffle=True, seed=preset.seed)
+    train_loader = make_loader(train_set, settings.batch_size, shuffle=True, seed=preset.seed)
     test_loader = make_loader(test_set, preset.eval_batch_size, shuffle=False)
     model = CifarResNet18(ResNetConfig(width=preset.width)).to(device)
-    optimizer = torch.optim.SGD(model.parameters(), lr=preset.lr, momentum=preset.momentum,
-                                weight_decay=preset.weight_decay, nesterov=True)
-    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=preset.lr, epochs=preset.epochs,
+    optimizer = torch.optim.SGD(model.parameters(), lr=settings.lr, momentum=settings.momentum,
+                                weight_decay=settings.weight_decay, nesterov=True)
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=settings.lr, epochs=settings.epochs,
                                                     steps_per_epoch=len(train_loader))
     start = time.time()
-    losses = fit(model, train_loader, optimizer=optimizer, epochs=preset.epochs, scheduler=scheduler,
+    losses = fit(model, train_loader, optimizer=optimizer, epochs=settings.epochs, scheduler=scheduler,
                  device=device, desc="baseline")
     wall = time.time() - start
     accuracy = evaluate(model, test_loader, device)
     meta = {"kind": "baseline", "preset": preset.name, "dataset": preset.dataset, "width": preset.width,
-            "seed": preset.seed, "epochs": preset.epochs, "train_images": len(train_set),
+            "seed": preset.seed, "epochs": settings.epochs, "train_images": len(train_set),
             "test_accuracy": accuracy, "train_loss": losses, "wall_time_s": round(wall, 1),
             "device": str(device)}
     return model, meta

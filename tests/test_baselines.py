@@ -1,4 +1,4 @@
-"""Tests of the Fig. 3 baselines (coinfer.core.baselines) and the Taylor criterion they add to coinfer.core.pruning.
+"""Tests of the Fig. 3 baselines (coinfer.core.baselines, coinfer.experiments.baselines) and the Taylor criterion they add to coinfer.core.pruning.
 Tiny networks, a few images: seconds on 2 CPU cores."""
 
 from __future__ import annotations
@@ -10,12 +10,14 @@ import pytest
 import torch
 from torch import nn
 
-from coinfer.core.baselines import (bottlenet_channels, bottlenet_codec, bottlenet_evaluate, png_record,
-                               two_step_record, two_step_step1, two_step_step2)
+from coinfer.config import PruneSettings
+from coinfer.core.baselines import bottlenet_channels, bottlenet_codec
+from coinfer.experiments.baselines import (bottlenet_evaluate, png_record, two_step_record, two_step_step1,
+                                           two_step_step2)
 from coinfer.core.encoding import UniformQuantizer
 from coinfer.experiments.encoding import FeatureSource, get_encode_config
 from coinfer.core.network import resnet18, split
-from coinfer.core.pruning import IncrementalPruner, PruneConfig, SparsitySchedule, TaylorImportance, device_layout
+from coinfer.core.pruning import IncrementalPruner, SparsitySchedule, TaylorImportance, device_layout
 
 
 def _loader(n=32, batch=8, seed=0):
@@ -24,8 +26,8 @@ def _loader(n=32, batch=8, seed=0):
     return [(x[i:i + batch], y[i:i + batch]) for i in range(0, n, batch)]
 
 
-TAYLOR = PruneConfig(splits=("layer2.1",), sparsities=(0.5,), epochs=2, criterion="taylor", lr=1e-3,
-                     schedule=SparsitySchedule(kind="linear", ramp_fraction=1.0, interval=2))
+TAYLOR = PruneSettings(splits=("layer2.1",), sparsities=(0.5,), epochs=2, criterion="taylor", lr=1e-3,
+                       schedule=SparsitySchedule(kind="linear", ramp_fraction=1.0, interval=2))
 
 
 # ----------------------------------------------------------------------------------- PNG
@@ -133,7 +135,7 @@ def test_unknown_criterion_names_the_choices():
     with pytest.raises(ValueError, match="l2, taylor"):
         IncrementalPruner(split(net, "layer1.1")[0], 0.5, 10, criterion="l1")
     with pytest.raises(ValueError, match="criterion"):
-        PruneConfig(splits=("layer1.1",), sparsities=(0.5,), epochs=1, criterion="random")
+        PruneSettings(splits=("layer1.1",), sparsities=(0.5,), epochs=1, criterion="random")
 
 
 # ----------------------------------------------------------------------------------- 2-Step Pruning

@@ -198,7 +198,9 @@ def test_run_pruning_on_a_gpu(fashion, tmp_path):
 
     from coinfer.data import load_dataset, make_loader
     from coinfer.paths import checkpoints_dir
-    from coinfer.core.pruning import get_prune_config, load_pruned, pruned_costs, run_pruning
+    from coinfer.config import get_preset
+    from coinfer.core.pruning import pruned_costs
+    from coinfer.experiments.pruning import load_pruned, run as run_pruning
     from coinfer.train import evaluate
 
     baseline = checkpoints_dir() / "quick" / "baseline.pt"
@@ -208,8 +210,9 @@ def test_run_pruning_on_a_gpu(fashion, tmp_path):
     (checkpoints / "quick").mkdir(parents=True)
     shutil.copy(baseline, checkpoints / "quick" / "baseline.pt")
     # 10 steps of 128 images: enough to leave the collapse right after masking (37% on the CPU).
-    config = get_prune_config("quick", splits=("layer2.1",), sparsities=(0.5,), control=False, train_limit=1280)
-    table = run_pruning("quick", config, out=tmp_path / "pruning.json", checkpoints=checkpoints,
+    preset = get_preset("quick", pruning={"splits": ("layer2.1",), "sparsities": (0.5,), "control": False,
+                                          "train_limit": 1280})
+    table = run_pruning(preset, out=tmp_path / "pruning.json", checkpoints=checkpoints,
                         device=torch.device("cuda"), save_checkpoints=True)
     assert sorted(r.sparsity for r in table.records) == [0.0, 0.5]
     record = next(r for r in table.records if r.sparsity == 0.5)

@@ -54,3 +54,27 @@ def test_learned_codec_served_with_real_range_coded_bytes(tmp_path, model, batch
     torch.manual_seed(5)
     with pytest.raises(ValueError, match="trained on a network"):
         load_learned_codec(path, weights="0" * 64)
+
+
+def test_measure_calibrates_a_per_request_term_on_an_unshaped_link(configurations, batch):
+    from coinfer.core.latency import DEVICES, SERVERS, Environment, latency
+    from coinfer.experiments.serving import configuration_record
+
+    images, labels = batch
+    result = measure(configurations[1:2], images[:3], labels[:3], [parse_link_rate("100KB/s")],
+                     flops_per_s=1e9, warmup=1, per_request=True)
+    (row,) = result.rows
+    term = result.per_request_s[configurations[1].spec]
+    assert term > 0  # a real round trip costs more than the FLOPs at 1 GFLOP/s of a width-1/16 net
+    assert row["predicted"]["request_s"] == term
+    assert row["predicted"]["total_s"] == pytest.approx(
+        row["predicted"]["device_s"] + row["predicted"]["send_s"] + row["predicted"]["server_s"] + term)
+    assert row["ratio_without_request"] > row["ratio"]
+    assert result.server_stats["requests"] == (1 + 3) + (1 + 3)  # calibration, then the rate
+    # the same term in the library's one latency model
+    record = configuration_record(configurations[1], row["frame_bytes_mean"], 1.0)
+    env = Environment(DEVICES["rpi3"], SERVERS["rtx2080ti"], 8e5, per_request_s=term)
+    assert latency(record, env).total_s == pytest.approx(latency(record, Environment(
+        DEVICES["rpi3"], SERVERS["rtx2080ti"], 8e5)).total_s + term)
+    with pytest.raises(ValueError, match="per_request_s must be finite and >= 0, got -1.0"):
+        Environment(DEVICES["rpi3"], SERVERS["rtx2080ti"], 8e5, per_request_s=-1)

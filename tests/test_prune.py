@@ -1,4 +1,5 @@
-"""Tests of coinfer.core.pruning: masks, restoration, schedule, residual coupling, compaction, records.
+"""Tests of coinfer.core.pruning (masks, restoration, schedule, residual coupling, compaction) and of
+coinfer.experiments.pruning (fine-tuning with the pruner, checkpoints, the committed table).
 
 Tiny networks (width 1/16 or 1/8) and a handful of images, so the whole file runs in seconds.
 """
@@ -15,23 +16,25 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from coinfer.core.network import SPLIT_POINTS, resnet18, split
 from coinfer.core.costs import thop_macs
+from coinfer.config import PruneSettings, get_preset
 from coinfer.core.pruning import (
     ChannelScatter,
     IncrementalPruner,
-    PruneConfig,
     PrunedModel,
     SparsitySchedule,
     channel_scores,
     compact,
     device_layout,
-    get_prune_config,
-    load_pruned,
-    prune_finetune,
     pruned_costs,
-    save_pruned,
     smallest_channel_mask,
     sparsity_schedule,
 )
+from coinfer.experiments.pruning import load_pruned, prune_finetune, save_pruned
+
+
+def get_prune_config(preset: str, **overrides) -> PruneSettings:
+    """A preset's pruning settings with ``overrides`` (the API these tests were written against)."""
+    return get_preset(preset, **{f"pruning.{k}": v for k, v in overrides.items()}).pruning
 
 INPUT = (3, 32, 32)
 
@@ -295,7 +298,7 @@ def test_split_points_with_nothing_to_prune_or_unknown_are_refused():
         device_layout(split(tiny_net(), "input")[0])
     with pytest.raises(ValueError, match="unknown schedule kind"):
         SparsitySchedule(kind="exponential")
-    with pytest.raises(ValueError, match="unknown PruneConfig field"):
+    with pytest.raises(ValueError, match=r"unknown preset field\(s\) \['pruning.sparsity'\]"):
         get_prune_config("quick", sparsity=0.5)
     with pytest.raises(ValueError, match=r"sparsity must be in \[0, 1\)"):
         get_prune_config("quick", sparsities=(0.5, 1.0))
@@ -305,7 +308,7 @@ def test_presets_use_the_authors_optimizer_for_the_paper():
     paper = get_prune_config("paper")
     assert (paper.lr, paper.weight_decay, paper.lr_step_epochs, paper.lr_gamma, paper.epochs) == (1e-4, 5e-4, 40, 0.3, 100)
     assert paper.schedule.interval == 150
-    assert isinstance(get_prune_config("quick"), PruneConfig)
+    assert isinstance(get_prune_config("quick"), PruneSettings)
 
 
 # -- fine-tuning: determinism and checkpoints ----------------------------------------------------
@@ -313,7 +316,7 @@ def test_presets_use_the_authors_optimizer_for_the_paper():
 def _finetune(seed: int = 0) -> PrunedModel:
     from coinfer.train import seed_everything
 
-    config = PruneConfig(splits=("layer2.1",), sparsities=(0.5,), epochs=2, lr=1e-3,
+    config = PruneSettings(splits=("layer2.1",), sparsities=(0.5,), epochs=2, lr=1e-3,
                          schedule=SparsitySchedule("cubic", 0.5, interval=1))
     seed_everything(seed)
     return prune_finetune(tiny_net(), "layer2.1", 0.5, config, batches(8, 4, seed), torch.device("cpu"))
@@ -346,7 +349,7 @@ def test_pruning_and_compaction_on_a_gpu():
     from coinfer.train import seed_everything
 
     cuda = torch.device("cuda")
-    config = PruneConfig(splits=("layer2.1",), sparsities=(0.5,), epochs=1, lr=1e-3,
+    config = PruneSettings(splits=("layer2.1",), sparsities=(0.5,), epochs=1, lr=1e-3,
                          schedule=SparsitySchedule("cubic", 0.5, interval=1))
     seed_everything(0)
     pruned = prune_finetune(tiny_net(1 / 8), "layer2.1", 0.5, config, batches(16, 4), cuda)

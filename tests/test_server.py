@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -179,8 +181,76 @@ def test_connections_beyond_the_limit_are_refused_busy(configurations, batch):
 def test_idle_connection_is_closed(configurations):
     with EdgeServer(configurations, idle_timeout=0.3) as srv:
         with raw_connection(srv) as sock:
+            sock.sendall(wire.Frame(wire.MessageType.INFO, 0, 1, b"").to_bytes())  # a first frame, then silence
+            assert wire.read_frame(sock).type == wire.MessageType.INFO_REPLY
             assert_closed(sock)
         assert wait_for(lambda: srv.stats()["idle_closed"] == 1)
+
+
+def trickle(sock, data: bytes, interval: float) -> float:
+    """Send ``data`` one byte every ``interval`` s until the server closes; returns the seconds it took."""
+    t0 = time.monotonic()
+    try:
+        for byte in data:
+            sock.sendall(bytes([byte]))
+            time.sleep(interval)
+        sock.settimeout(10)
+        sock.recv(1)
+    except OSError:
+        pass
+    return time.monotonic() - t0
+
+
+def test_deadlines_are_per_frame_not_per_byte(configurations):
+    """A silent or trickling peer is cut off by a deadline, however steadily it sends single bytes."""
+    frame = wire.Frame(wire.MessageType.INFO, 0, 1, b"").to_bytes()
+    with EdgeServer(configurations, handshake_timeout=0.5, frame_timeout=0.5, idle_timeout=30) as srv:
+        with raw_connection(srv) as sock:  # never sends: the handshake deadline closes it
+            assert_closed(sock)
+        with raw_connection(srv) as sock:  # its first header, one byte every 0.1 s (2 s in all): cut at 0.5 s
+            assert trickle(sock, frame, 0.1) < 1.5
+        assert wait_for(lambda: srv.stats()["handshake_timeouts"] == 2)
+        with raw_connection(srv) as sock:  # a good first frame, then a frame trickled: the frame deadline
+            sock.sendall(frame)
+            assert wire.read_frame(sock).type == wire.MessageType.INFO_REPLY
+            assert trickle(sock, frame, 0.1) < 1.5
+        assert wait_for(lambda: srv.stats()["frame_timeouts"] == 1)
+        assert wait_for(lambda: srv.stats()["open_connections"] == 0)
+        with raw_connection(srv) as sock:  # and the server still answers
+            sock.sendall(frame)
+            assert wire.read_frame(sock).type == wire.MessageType.INFO_REPLY
+
+
+@pytest.mark.parametrize("option, value, message", [
+    ("port", 70000, "port 70000 is out of range: use 0"), ("port", -1, "port -1 is out of range"),
+    ("idle_timeout", -1, "idle_timeout must be a finite number of seconds > 0, got -1"),
+    ("idle_timeout", 0, "idle_timeout must be .* > 0, got 0"),
+    ("handshake_timeout", float("nan"), "handshake_timeout must be"),
+    ("frame_timeout", 0, "frame_timeout must be"),
+    ("max_connections", 0, "max_connections must be an integer >= 1, got 0"),
+    ("max_payload", 0, "max_payload must be an integer >= 1, got 0"),
+    ("max_requests", 0, "max_requests must be an integer >= 1 or None, got 0"),
+])
+def test_server_options_are_checked_with_a_message_naming_the_value(configurations, option, value, message):
+    with pytest.raises(ValueError, match=message):
+        EdgeServer(configurations, **{option: value})
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["serve", "--port", "70000"], "port 70000 is out of range"),
+    (["serve", "--idle-timeout", "-1"], "idle_timeout must be a finite number of seconds > 0, got -1.0"),
+    (["serve", "--idle-timeout", "0"], "idle_timeout must be .* > 0, got 0.0"),
+    (["serve", "--max-connections", "0"], "max_connections must be an integer >= 1, got 0"),
+    (["device", "--config", "s3:uint8", "--port", "0"], "port 0 is out of range: a server listens on a port from 1"),
+    (["device", "--config", "s3:uint8", "--timeout", "-2"], "timeout must be a finite number of seconds > 0"),
+    (["device", "--config", "s3:uint8", "--images", "0"], "images must be an integer >= 1, got 0"),
+    (["device", "--config", "s3:uint8", "--rate=-5KB/s"], "link rate .-5KB/s."),
+])
+def test_serve_and_device_commands_refuse_bad_options_before_loading_anything(argv, message, capsys):
+    from coinfer.cli import main
+
+    assert main(argv) == 2
+    assert re.search(message, capsys.readouterr().err)
 
 
 def test_mismatched_weights_are_detected(server, batch):
@@ -220,3 +290,51 @@ def test_serve_and_device_commands_in_two_processes(tmp_path, model, batch, caps
     configuration = build_configurations(model, ["layer2.1:uint8"])[0]
     assert out["classes"] == configuration.run_local(batch[0][:3]).argmax(1).tolist()
     assert out["frame_bytes_mean"] == 8 * 16 * 16 + 8 + wire.HEADER_SIZE
+
+
+# -- under load ----------------------------------------------------------------------------------
+
+@pytest.mark.slow
+def test_legitimate_devices_are_served_while_hostile_clients_hold_connections(tmp_path, model, batch, capsys):
+    """64 clients trickling one byte a second, 200 idle and 8 malformed connections, and 16 devices.
+
+    The server is a real second process (``python -m coinfer serve``); every device's every request
+    must be answered with the right class, the server must hold every connection at once, cut the
+    hostile ones by its deadlines, and still answer after.
+    """
+    from coinfer.serve.load import HostileClients, concurrency_probe, process_memory_bytes
+    from coinfer.serve.server import ServerProcess
+
+    checkpoint = save_checkpoint(tmp_path / "net.pt", model, {"width": 1 / 16, "dataset": "fashion-mnist"})
+    configuration = build_configurations(model, ["layer2.1:uint8"])[0]
+    images = batch[0][:4]
+    expected = configuration.run_local(images).argmax(1).tolist()
+    with ServerProcess(["--checkpoint", str(checkpoint), "--config", "layer2.1:uint8", "--threads", "1",
+                        "--handshake-timeout", "3", "--frame-timeout", "3"]) as server:
+        pid = server.process.pid
+        memory_before = process_memory_bytes(pid)
+        with HostileClients(server.address, idle=200, trickling=64, malformed=8, interval=1.0) as hostile:
+            assert hostile.open_now >= 250, hostile.counts  # (malformed ones come and go)
+            probe = concurrency_probe(configuration, server.address, images, clients=16, expected=expected)
+            memory_during = process_memory_bytes(pid)
+            time.sleep(3.5)  # past the deadlines: the first hostile connections are cut, and come back
+            again = concurrency_probe(configuration, server.address, images, clients=16, expected=expected)
+            counts = dict(hostile.counts)
+        with DeviceClient(configuration, *server.address) as client:  # alive after
+            client.check()
+            assert client.infer(images[0]).predicted_class == expected[0]
+        stats = server.stop()
+    for run in (probe, again):
+        assert run["failures"] == [] and run["wrong"] == 0
+        assert run["answered"] == 16 * len(images)
+    assert stats["max_concurrent_connections"] >= 200 + 64 + 16
+    assert stats["handshake_timeouts"] >= 200 + 64  # every idle and trickling connection was cut at least once
+    assert counts["closed_by_server"] >= 200 + 64
+    assert "INTERNAL" not in stats["errors"] and stats["busy_refused"] == 0
+    with capsys.disabled():
+        print(f"\nload test: server held {stats['max_concurrent_connections']} connections at once "
+              f"({stats['connections']} in all, {stats['handshake_timeouts']} cut by the handshake deadline, "
+              f"{stats['frame_timeouts']} by the frame deadline); 16 devices x {len(images)} images answered "
+              f"twice, median latency {probe['total_median_s'] * 1e3:.1f} ms then "
+              f"{again['total_median_s'] * 1e3:.1f} ms (p95 {probe['total_p95_s'] * 1e3:.1f} ms); server memory "
+              f"{(memory_before or 0) / 1e6:.0f} MB before, {(memory_during or 0) / 1e6:.0f} MB under load")

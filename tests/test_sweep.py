@@ -16,8 +16,13 @@ import torch
 
 from coinfer.paths import project_root, results_dir
 from coinfer.results import load_table
-from coinfer.experiments.sweep import (VOLATILE_EXTRA, SweepRunner, cells, gather, get_sweep_config, read_cell,
-                           run_sweep)
+from coinfer.config import get_preset, sweep_grid
+from coinfer.experiments.sweep import VOLATILE_EXTRA, SweepRunner, cells, gather, read_cell, run as run_sweep
+
+
+def tiny_preset(**sweep_overrides):
+    """The quick preset with the tiny grid (``sweep --grid tiny``), grid fields overridden."""
+    return get_preset("quick", sweep=sweep_grid("tiny"), **{f"sweep.{k}": v for k, v in sweep_overrides.items()})
 
 ROOT = project_root(Path(__file__).parent)
 BASELINE = ROOT / "data" / "checkpoints" / "quick" / "baseline.pt"
@@ -25,27 +30,27 @@ needs_baseline = pytest.mark.skipif(not BASELINE.exists(), reason="the quick bas
 
 
 def test_cell_ids_are_stable_distinct_and_depend_on_their_settings():
-    tiny = get_sweep_config("tiny")
-    ids = [c.id for c in cells("quick", tiny)]
-    assert ids == [c.id for c in cells("quick", tiny)] and len(set(ids)) == len(ids)
-    changed = get_sweep_config("tiny", encode={**tiny.encode, "epochs": 2})
-    before = {c.method + c.split + c.setting: c.id for c in cells("quick", tiny)}
-    after = {c.method + c.split + c.setting: c.id for c in cells("quick", changed)}
+    tiny = tiny_preset()
+    ids = [c.id for c in cells(tiny)]
+    assert ids == [c.id for c in cells(tiny)] and len(set(ids)) == len(ids)
+    changed = tiny_preset(encode={**tiny.sweep.encode, "epochs": 2})
+    before = {c.method + c.split + c.setting: c.id for c in cells(tiny)}
+    after = {c.method + c.split + c.setting: c.id for c in cells(changed)}
     assert after["pnginputpng"] == before["pnginputpng"]              # PNG does not depend on the codec
     assert after["frameworklayer3.1d4-l2"] != before["frameworklayer3.1d4-l2"]
-    assert {c.method for c in cells("quick", tiny)} == {"png", "original", "framework", "bottlenet++",
+    assert {c.method for c in cells(tiny)} == {"png", "original", "framework", "bottlenet++",
                                                        "2-step-pruning"}
 
 
 def test_bad_grid_settings_are_named():
     with pytest.raises(ValueError, match="unknown sweep grid 'huge'"):
-        get_sweep_config("huge")
+        sweep_grid("huge")
     with pytest.raises(ValueError, match="sparsit"):
-        get_sweep_config("tiny", sparsities=(1.0,))
+        tiny_preset(sparsities=(1.0,))
     with pytest.raises(ValueError, match="bottlenet_reductions"):
-        get_sweep_config("tiny", bottlenet_reductions=(0,))
+        tiny_preset(bottlenet_reductions=(0,))
     with pytest.raises(ValueError, match="unknown split point 'layer9'"):
-        get_sweep_config("tiny", original_splits=("layer9",))
+        tiny_preset(original_splits=("layer9",))
 
 
 @needs_baseline
@@ -55,7 +60,7 @@ def test_killed_sweep_keeps_finished_cells_and_resumes(tmp_path):
                "--cells-dir", str(cells_dir), "--table", str(table), "--cache", str(cache), "--no-progress"]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    total = len(cells("quick", get_sweep_config("tiny")))
+    total = len(cells(tiny_preset()))
     deadline = time.time() + 120
     while time.time() < deadline and len(list(cells_dir.glob("*.json"))) < 2 and process.poll() is None:
         time.sleep(0.05)
@@ -71,25 +76,25 @@ def test_killed_sweep_keeps_finished_cells_and_resumes(tmp_path):
 
     torch.set_num_threads(1)
     messages = []
-    result = run_sweep("quick", get_sweep_config("tiny"), cells_dir=cells_dir, table=table, cache_dir=cache,
+    result = run_sweep(tiny_preset(), cells_dir=cells_dir, table=table, cache_dir=cache,
                        progress=False, log=messages.append)
     assert f"{len(finished)} already done" in messages[-2]
     assert {p.name: p.stat().st_mtime_ns for p in finished} == stamps    # not recomputed
     assert len(result.records) == total and [r.extra["cell"] for r in result.records] == \
-        [c.id for c in cells("quick", get_sweep_config("tiny"))]
+        [c.id for c in cells(tiny_preset())]
     assert load_table(table).to_dict()["records"] == result.to_dict()["records"]
     assert not list(cells_dir.glob(".*.tmp"))
 
     # A second run finds everything done and recomputes nothing.
     messages.clear()
-    run_sweep("quick", get_sweep_config("tiny"), cells_dir=cells_dir, table=table, cache_dir=cache,
+    run_sweep(tiny_preset(), cells_dir=cells_dir, table=table, cache_dir=cache,
               progress=False, log=messages.append)
     assert f"0 cells run, {total} already done" in messages[-2]
 
 
 def test_gather_refuses_a_partial_sweep(tmp_path):
     with pytest.raises(RuntimeError, match=r"\d+ of \d+ cells have no result yet"):
-        gather("quick", get_sweep_config("tiny"), tmp_path, tmp_path / "t.json")
+        gather(tiny_preset(), tmp_path, tmp_path / "t.json")
     assert not (tmp_path / "t.json").exists()
 
 
@@ -110,12 +115,12 @@ def _without_volatile(record: dict) -> dict:
 def test_committed_quick_table_is_what_the_sweep_computes(tmp_path):
     """Re-run the table's cheapest cells (PNG, original at pool) and compare every number exactly."""
     table = load_table(results_dir() / "sweep_quick.json")
-    config = get_sweep_config("quick")
-    grid = cells("quick", config)
+    quick = get_preset("quick")
+    grid = cells(quick)
     assert [r.extra["cell"] for r in table.records] == [c.id for c in grid]   # the whole grid, in order
     assert table.provenance.preset == "quick" and table.provenance.dataset == "fashion-mnist"
     by_id = {r.extra["cell"]: r for r in table.records}
-    runner = SweepRunner("quick", config, tmp_path / "cells", tmp_path / "cache", device=torch.device("cpu"),
+    runner = SweepRunner(quick, tmp_path / "cells", tmp_path / "cache", device=torch.device("cpu"),
                          log=lambda *_: None)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)          # the committed table was made with --threads 1
@@ -178,7 +183,7 @@ def test_dominance_check_names_the_baseline_points_the_framework_does_not_beat(c
 
 def test_bad_shard_is_named(tmp_path):
     with pytest.raises(ValueError, match="0 <= i < n"):
-        run_sweep("quick", get_sweep_config("tiny"), cells_dir=tmp_path, table=tmp_path / "t.json",
+        run_sweep(tiny_preset(), cells_dir=tmp_path, table=tmp_path / "t.json",
                   cache_dir=tmp_path, shard=(3, 3), progress=False)
 
 

@@ -24,7 +24,8 @@ def _table():
         records.append(Record(method="original", split=split, code_size="8bit-huffman", accuracy=0.9, device_macs=900,
                               device_params=9, server_macs=11, bits_per_image=20000.0, bits_entropy=19900.0,
                               extra={"accuracy_float": 0.905, "bits_fixed": 32768}))
-    return LookupTable(Provenance(dataset="fashion-mnist", preset="quick", command="test", wall_time_s=0), records)
+    return LookupTable(Provenance(dataset="fashion-mnist", preset="quick", command="test", wall_time_s=0,
+                                  baseline_accuracy=0.905, accuracy_drop=2.0), records)
 
 
 def test_floor_gap_and_summary():
@@ -32,7 +33,7 @@ def test_floor_gap_and_summary():
 
     table = _table()
     assert unsplit_accuracy(table) == 0.905
-    gap = floor_gap(table, threshold_drop=0.02)          # threshold 0.885
+    gap = floor_gap(table)          # threshold 0.905 - 2 points = 0.885
     assert set(gap["best_per_split"]) == {"pool"}
     assert gap["best"].code_size == "d16-k16" and gap["ratio_to_floor"] == pytest.approx(7.5 / math.log2(10))
     rows = summary_rows(table)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from coinfer.core.latency import DeviceSpec, ServerSpec
-from coinfer.experiments.candidates import Candidates
+from coinfer.core.latency import Candidates
 from coinfer.experiments.original import original_records
 from coinfer.results import Record
 from coinfer.views.latency import (fig4_records, fig_latency_vs_rate, latency_curves, latency_explorer, rate_grid,
@@ -80,3 +80,18 @@ def test_ipywidgets_explorer_follows_its_sliders(tiny_net):
     assert text.value != slow and "original @ input" in text.value
 
 
+
+
+def test_fig_latency_vs_rate_takes_one_committed_table():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from coinfer.experiments.candidates import load_candidates
+    from coinfer.paths import results_dir
+    from coinfer.results import load_table
+
+    from_table = fig_latency_vs_rate(load_table(results_dir() / "sweep_quick.json"), caption=False)
+    from_candidates = fig_latency_vs_rate(load_candidates(preset="quick"), caption=False)
+    assert from_table.axes[0].get_title() == from_candidates.axes[0].get_title()
+    lines = [[tuple(l.get_ydata()) for l in f.axes[0].get_lines()] for f in (from_table, from_candidates)]
+    assert lines[0] == lines[1]

@@ -23,7 +23,10 @@ FLOP/s; link rates in **bits per second** inside the library, read from the pape
 Not modelled (as in the paper): queueing, protocol overhead, the downlink of the answer, the time
 to encode/decode symbols (only the encoder/decoder networks' MACs are in the records), and the
 difference between FLOP/s on paper and FLOP/s in practice (:func:`coinfer.experiments.calibration.calibrate`
-measures that gap on this machine; chapter 6 discusses it).
+measures that gap on this machine; chapter 6 discusses it). Where they matter (small payloads on a
+real system), an optional measured term adds them as one number: ``Environment.per_request_s``
+seconds per request (0 by default, the paper's model), which
+:func:`coinfer.experiments.serving.measure` calibrates on an unshaped link.
 
 **The memory model.** The paper reports (i) that its PyTorch ResNet18 "needs more than 0.9 GB" on
 the Pi, while the float32 weights are only 44.7 MB, and (ii) that "roughly 40% of the uncompressed
@@ -56,7 +59,7 @@ from __future__ import annotations
 
 import functools
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Iterable, Mapping, Sequence
 
 import torch
@@ -64,7 +67,7 @@ from torch import nn
 
 from coinfer.core.costs import module_device
 from coinfer.core.network import SPLIT_POINTS, CifarResNet18, split
-from coinfer.results import Record
+from coinfer.results import LookupTable, Record, accuracy_threshold, merge_tables
 from coinfer.units import (BITS_PER_BYTE, BYTES_PER_FLOAT32, FLOPS_PER_MAC, KILO, check_positive, format_rate,
                            parse_bytes, parse_flops, parse_rate)
 
@@ -323,15 +326,22 @@ PAPER_MEMORY = MemoryModel(PAPER_OVERHEAD_FACTOR)
 
 @dataclass(frozen=True)
 class Environment:
-    """Where the inference runs: device, server, uplink rate (bit/s) and the memory model."""
+    """Where the inference runs: device, server, uplink rate (bit/s) and the memory model.
+
+    ``per_request_s`` is a measured cost of every request beyond FLOPs and bits (round trip, framing,
+    codec and interpreter overheads), seconds; 0 (the default) is the paper's model.
+    """
 
     device: DeviceSpec
     server: ServerSpec
     rate_bps: float
     memory: MemoryModel = PAPER_MEMORY
+    per_request_s: float = 0.0
 
     def __post_init__(self):
         object.__setattr__(self, "rate_bps", parse_rate(self.rate_bps))
+        object.__setattr__(self, "per_request_s", _check_positive("per_request_s", self.per_request_s,
+                                                                  allow_zero=True))
 
     def with_rate(self, rate: str | float) -> "Environment":
         return replace(self, rate_bps=parse_rate(rate))
@@ -344,23 +354,26 @@ class Environment:
 
 @dataclass(frozen=True)
 class LatencyBreakdown:
-    """Seconds per image on the device, on the link and on the server."""
+    """Seconds per image on the device, on the link and on the server, and the per-request term."""
 
     device_s: float
     communication_s: float
     server_s: float
+    request_s: float = 0.0
 
     @property
     def total_s(self) -> float:
-        # Summed in this order everywhere (the explorer's JavaScript too), so that both agree exactly.
-        return self.device_s + self.communication_s + self.server_s
+        # Summed in this order everywhere (the explorer's JavaScript too, whose request term is 0), so
+        # that both agree exactly: adding 0.0 changes no float.
+        return self.device_s + self.communication_s + self.server_s + self.request_s
 
 
 def latency(record: Record, env: Environment) -> LatencyBreakdown:
     """End-to-end latency of ``record`` in ``env`` (see the module docstring for the formula)."""
     return LatencyBreakdown(device_s=FLOPS_PER_MAC * record.device_macs / env.device.flops,
                             communication_s=record.bits_per_image / env.rate_bps,
-                            server_s=FLOPS_PER_MAC * record.server_macs / env.server.flops)
+                            server_s=FLOPS_PER_MAC * record.server_macs / env.server.flops,
+                            request_s=env.per_request_s)
 
 
 #: Where a record may carry its own peak activation count (elements, batch of one).
@@ -495,6 +508,92 @@ def choose_per_method(records: Sequence[Record], env: Environment, threshold: fl
         except NoFeasibleConfiguration as none_fits:
             out[method] = none_fits
     return out
+
+
+# --------------------------------------------------------------------------------------------------
+# The candidates: records of lookup tables with what the chooser needs
+# --------------------------------------------------------------------------------------------------
+
+@dataclass
+class Candidates:
+    """Records from one or more lookup tables, ready for :func:`choose`.
+
+    ``activations`` bounds the peak activations of records that carry none (those of the unpruned
+    network of the tables' width); ``width`` is that network's width; ``baseline_accuracy`` and
+    ``accuracy_drop`` come from the tables' provenance (``None`` for tables written before they
+    were recorded); ``sources`` describe the tables. Read from files by
+    :func:`coinfer.experiments.candidates.load_candidates`.
+    """
+
+    records: list[Record]
+    activations: dict[str, int]
+    width: float
+    preset: str
+    baseline_accuracy: float | None = None
+    accuracy_drop: float | None = None
+    sources: list[str] = field(default_factory=list)
+
+    @classmethod
+    def from_tables(cls, tables: Sequence[LookupTable], width: float) -> "Candidates":
+        """The merged records of ``tables`` (later tables replace the same configuration in earlier ones).
+
+        Parameters
+        ----------
+        tables : sequence of LookupTable
+            Tables of one preset and one baseline.
+        width : float
+            Width of the preset's network (its activations bound the records that carry none).
+
+        Returns
+        -------
+        Candidates
+
+        Raises
+        ------
+        ValueError
+            If the tables come from different presets or baselines.
+
+        Examples
+        --------
+        >>> from coinfer.core.latency import Candidates
+        >>> from coinfer.paths import table_path
+        >>> from coinfer.results import load_table
+        >>> tables = Candidates.from_tables([load_table(table_path("original-float32", "quick"))], width=1 / 8)
+        >>> len(tables.records), tables.activations["input"], round(tables.threshold(), 4)
+        (12, 3072, 0.8846)
+        """
+        presets = {t.provenance.preset for t in tables}
+        if len(presets) != 1:
+            raise ValueError(f"the tables come from different presets {sorted(presets)}; "
+                             "choose among one preset's tables")
+        baselines = {(t.provenance.baseline_accuracy, t.provenance.accuracy_drop) for t in tables
+                     if t.provenance.baseline_accuracy is not None}
+        if len(baselines) > 1:
+            raise ValueError(f"the tables come from different baselines (accuracy, drop) {sorted(baselines)}")
+        baseline, drop = baselines.pop() if baselines else (None, None)
+        from coinfer.core.network import resnet18
+
+        return cls(records=merge_tables(tables), activations=split_activations(resnet18(width=width)),
+                   width=width, preset=presets.pop(), baseline_accuracy=baseline, accuracy_drop=drop,
+                   sources=[t.provenance.describe() for t in tables])
+
+    @property
+    def methods(self) -> list[str]:
+        """The methods of the records, in order of first appearance."""
+        return list(dict.fromkeys(r.method for r in self.records))
+
+    def threshold(self) -> float:
+        """The tables' accuracy threshold: their baseline accuracy minus their preset's drop.
+
+        Raises
+        ------
+        ValueError
+            If the tables do not carry their baseline accuracy (give a threshold explicitly).
+        """
+        if self.baseline_accuracy is None or self.accuracy_drop is None:
+            raise ValueError("the tables do not record their baseline accuracy and drop; give the accuracy "
+                             "threshold explicitly (e.g. --threshold 88%)")
+        return accuracy_threshold(self.baseline_accuracy, self.accuracy_drop)
 
 
 # --------------------------------------------------------------------------------------------------

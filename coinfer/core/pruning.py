@@ -51,10 +51,9 @@ ranks by L1 norm, keeps one fixed sparsity per run (``SparsitySchedule(kind="con
 re-masks every 150 iterations, and prunes neither shortcut convolutions nor activations. We follow
 the paper, and prune residual streams as coupled groups.
 
-Command line (one lookup table per preset, one record per (split point, sparsity))::
-
-    python -m coinfer prune --preset quick   # data/results/pruning_quick.json; ~15 min on 2 shared CPU cores
-    python -m coinfer prune --preset paper   # CIFAR-10, full width, 100 epochs per point: a GPU, hours
+This module holds the algorithm only. Fine-tuning with the pruner, saving pruned models and the
+experiment that writes the pruning table are in :mod:`coinfer.experiments.pruning`; the settings
+(:class:`coinfer.config.PruneSettings`) are a section of each :class:`coinfer.config.Preset`.
 
 Example::
 
@@ -70,14 +69,12 @@ from __future__ import annotations
 
 import copy
 import math
-import time
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
+from dataclasses import dataclass, field
 
 import torch
 from torch import nn
 
-from coinfer.core.network import BasicBlock, CifarResNet18, SplitPoint as canonical_split_point, split
+from coinfer.core.network import BasicBlock, CifarResNet18, SplitPoint, split
 
 SCHEDULE_KINDS = ("cubic", "linear", "constant")
 #: How channels are ranked: ``"l2"`` (the paper) or ``"taylor"`` (first-order Taylor importance,
@@ -101,9 +98,9 @@ def check_sparsity(value: float, name: str = "sparsity") -> float:
     return float(value)
 
 
-def prunable_split_point(point: str) -> str:
-    """The canonical name of ``point`` if its device part has a convolution to prune."""
-    name = canonical_split_point(point)
+def prunable_split_point(point: str) -> SplitPoint:
+    """``point`` as a :class:`~coinfer.core.network.SplitPoint` if its device part has a convolution to prune."""
+    name = SplitPoint(point)
     if name.index == 0:
         raise ValueError(f"split point {point!r} puts no layer on the device, so there is nothing to "
                          "prune; choose a later split point (e.g. 'stem', 'layer1.1', 'layer2.1')")
@@ -168,79 +165,6 @@ def sparsity_schedule(target: float, total_steps: int,
     target = check_sparsity(target)
     return [(i * schedule.interval, target * schedule.fraction(i, total_steps))
             for i in range(schedule.iterations(total_steps))]
-
-
-@dataclass(frozen=True)
-class PruneConfig:
-    """Pruning and fine-tuning settings of one preset (see :data:`PRUNE_PRESETS`).
-
-    The fine-tuning optimizer is the authors': Adam with L2 weight decay and a step learning rate
-    (StepLR, ``lr_step_epochs`` epochs, factor ``lr_gamma``). The whole network is fine-tuned: the
-    device part under its masks, the server part unmasked.
-    """
-
-    splits: tuple[str, ...]
-    sparsities: tuple[float, ...]
-    epochs: int
-    schedule: SparsitySchedule = SparsitySchedule()
-    output_sparsity: float | None = None     # None: the same target as every other group
-    criterion: str = "l2"                    # channel ranking, see CRITERIA
-    train_limit: int | None = None           # fine-tune on the first N training images (None: all)
-    batch_size: int = 128
-    lr: float = 1e-4
-    weight_decay: float = 5e-4
-    lr_step_epochs: int = 40
-    lr_gamma: float = 0.3
-    # Also fine-tune once without pruning (same recipe; at sparsity 0 the split point makes no
-    # difference) and keep its accuracy beside the baseline's: it separates what pruning costs from
-    # what the fine-tuning recipe itself costs.
-    control: bool = True
-
-    def __post_init__(self):
-        for s in self.sparsities:
-            check_sparsity(s)
-        if self.output_sparsity is not None:
-            check_sparsity(self.output_sparsity, "output_sparsity")
-        for point in self.splits:
-            prunable_split_point(point)
-        if self.epochs < 1:
-            raise ValueError(f"epochs must be >= 1, got {self.epochs!r}")
-        if self.criterion not in CRITERIA:
-            raise ValueError(f"unknown pruning criterion {self.criterion!r}; choose one of {', '.join(CRITERIA)}")
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-
-#: Per-preset pruning settings. ``quick``: 200 steps of 128 images (the first 25,600 training images,
-#: one epoch) per (split, sparsity), about a minute each on a shared 2-core CPU; Adam at 1e-3 because
-#: 200 steps at the paper's 1e-4 do not recover (measured: 42.7% vs 62.6% at layer2.1, 75%, 100 steps);
-#: ``paper``: the authors' 100 epochs of Adam (lr 1e-4, weight decay 5e-4, StepLR(40, 0.3)) on a GPU.
-PRUNE_PRESETS = {
-    "quick": PruneConfig(
-        splits=("layer1.1", "layer2.1", "layer3.1"),
-        sparsities=(0.25, 0.5, 0.75),
-        epochs=1,
-        train_limit=25_600,
-        lr=1e-3,
-        lr_step_epochs=1,
-        schedule=SparsitySchedule(kind="cubic", ramp_fraction=0.6, interval=10),
-    ),
-    "paper": PruneConfig(
-        splits=("stem", "layer1.1", "layer2.1", "layer3.1", "pool"),
-        sparsities=(0.25, 0.5, 0.75),
-        epochs=100,
-        schedule=SparsitySchedule(kind="cubic", ramp_fraction=0.6, interval=150),
-    ),
-}
-
-
-def get_prune_config(preset: str, **overrides) -> PruneConfig:
-    """The pruning settings of ``preset``, with any fields replaced by ``overrides``."""
-    from coinfer.config import pick_settings
-
-    return pick_settings(PRUNE_PRESETS, preset, overrides, unknown_name="no pruning settings for preset",
-                         unknown_field="unknown PruneConfig field")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -665,7 +589,7 @@ def compact(device_part: nn.Sequential, keep: dict[str, list[int]]) -> tuple[nn.
 
 
 # ----------------------------------------------------------------------------------------------
-# Fine-tuning with pruning, profiling, records
+# A pruned network and its costs
 # ----------------------------------------------------------------------------------------------
 
 @dataclass
@@ -694,71 +618,6 @@ class PrunedModel:
         return nn.Sequential(small, server)
 
 
-def prune_finetune(model: nn.Module, point: str, sparsity: float, config: PruneConfig, train_loader,
-                   device: torch.device | None = None, desc: str | None = None) -> PrunedModel:
-    """Prune ``model``'s device part at ``point`` to ``sparsity`` while fine-tuning the whole network.
-
-    ``model`` is a :class:`CifarResNet18` or a compacted stage sequence (:func:`coinfer.core.network.split`);
-    ``config.criterion`` ranks the channels.
-
-    ``model`` is changed in place (pass a copy of the baseline). Seed before calling for repeatable
-    numbers. The optimizer is :class:`PruneConfig`'s Adam + StepLR (stepped per batch, with the step
-    size converted from epochs to batches).
-    """
-    from coinfer.train import fit
-
-    point = prunable_split_point(point)
-    sparsity = check_sparsity(sparsity)
-    device = device or next(model.parameters()).device
-    model = model.to(device)
-    device_part, _ = split(model, point)
-    total_steps = config.epochs * len(train_loader)
-    pruner = IncrementalPruner(device_part, sparsity, total_steps, config.output_sparsity, config.schedule,
-                               config.criterion)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=config.lr_step_epochs * len(train_loader),
-                                                gamma=config.lr_gamma)
-    pruner.attach(optimizer)
-    start = time.time()
-    try:
-        losses = fit(model, train_loader, optimizer=optimizer, epochs=config.epochs, scheduler=scheduler,
-                     device=device, desc=desc or f"prune {point} s={sparsity:g}", on_step=pruner.step)
-    finally:
-        pruner.detach()
-    pruner.finish()
-    model.eval()
-    meta = {"kind": "pruned", "split": point, "sparsity": sparsity, "output_sparsity": pruner.output_sparsity,
-            "train_loss": losses, "train_steps": total_steps, "iterations": pruner.n_iterations,
-            "fine_tune_s": round(time.time() - start, 1), "config": config.to_dict()}
-    return PrunedModel(point, sparsity, pruner.output_sparsity, model, pruner.keep_indices(), meta)
-
-
-def save_pruned(path: str | Path, pruned: PrunedModel) -> Path:
-    """Save the masked model with its kept channels (for :func:`load_pruned`, weights_only=True)."""
-    from coinfer.train import save_checkpoint
-
-    meta = dict(pruned.meta, split=pruned.split, sparsity=pruned.sparsity,
-                output_sparsity=pruned.output_sparsity, keep=pruned.keep,
-                width=pruned.model.config.width, num_classes=pruned.model.config.num_classes,
-                in_channels=pruned.model.config.in_channels)
-    return save_checkpoint(path, pruned.model, meta)
-
-
-def load_pruned(path: str | Path, device: torch.device | None = None) -> PrunedModel:
-    """A :class:`PrunedModel` from :func:`save_pruned`'s checkpoint."""
-    from coinfer.core.network import ResNetConfig
-    from coinfer.train import default_device, load_checkpoint
-
-    state, meta = load_checkpoint(path)
-    if meta.get("kind") != "pruned":
-        raise ValueError(f"{path} is not a pruned-model checkpoint (kind {meta.get('kind')!r})")
-    model = CifarResNet18(ResNetConfig(meta["width"], meta["num_classes"], meta["in_channels"]))
-    model.load_state_dict(state)
-    model = model.to(device or default_device()).eval()
-    return PrunedModel(meta["split"], meta["sparsity"], meta["output_sparsity"], model,
-                       {g: list(k) for g, k in meta["keep"].items()}, meta)
-
-
 def pruned_costs(pruned: PrunedModel, input_shape: tuple[int, ...] = (3, 32, 32)) -> dict:
     """Real costs of the compacted network, counted by thop on one image.
 
@@ -779,87 +638,3 @@ def pruned_costs(pruned: PrunedModel, input_shape: tuple[int, ...] = (3, 32, 32)
     return {"device_macs": device_macs, "device_params": device_params, "server_macs": server_macs,
             "server_params": server_params, "feature_shape": list(shape), "feature_elements": elements,
             "feature_bits_float32": 32 * elements, "feature_bits_8bit": 8 * elements}
-
-
-METHOD = "framework-pruned"
-
-
-def run_pruning(preset: str = "quick", config: PruneConfig | None = None, out: str | Path | None = None,
-                checkpoints: str | Path | None = None, data_root: str | Path | None = None,
-                device: torch.device | None = None, save_checkpoints: bool = True, command: str | None = None):
-    """Prune at every (split, sparsity) of ``config`` from the preset's baseline; write a lookup table.
-
-    One record per configuration, method ``"framework-pruned"``: test accuracy of the compacted
-    pipeline on the full test split, thop MACs and parameters of the compacted device part, float32
-    bits of the compacted feature (8-bit in ``extra``), server MACs. Sparsity 0 records are the
-    baseline itself (not fine-tuned); with ``config.control`` their ``extra`` also holds the accuracy
-    of the baseline fine-tuned by the same recipe without pruning. Returns the
-    :class:`coinfer.results.LookupTable`.
-    """
-    from coinfer.data import load_dataset, make_loader
-    from coinfer.paths import results_dir
-    from coinfer.config import get_preset
-    from coinfer.core.costs import profile_splits
-    from coinfer.results import LookupTable, Provenance, Record
-    from coinfer.train import checkpoint_dir, default_device, evaluate, get_baseline, seed_everything
-
-    start = time.time()
-    settings = get_preset(preset)
-    config = config or get_prune_config(preset)
-    device = device or default_device()
-    baseline, base_meta = get_baseline(settings, checkpoints=checkpoints, data_root=data_root)
-    baseline = baseline.cpu()
-    train_set = load_dataset(settings.dataset, train=True, root=data_root, augment=True, limit=config.train_limit)
-    test_loader = make_loader(load_dataset(settings.dataset, train=False, root=data_root),
-                              settings.eval_batch_size, shuffle=False)
-    profiles = {p.point: p for p in profile_splits(baseline)}
-    splits = [prunable_split_point(point) for point in config.splits]
-    control = {}
-    if config.control:
-        seed_everything(settings.seed)
-        loader = make_loader(train_set, config.batch_size, shuffle=True, seed=settings.seed)
-        unpruned = prune_finetune(copy.deepcopy(baseline), splits[0], 0.0, config, loader, device,
-                                  desc="control: fine-tune, no pruning")
-        control = {"fine_tuned_control_accuracy": evaluate(unpruned.pipeline().to(device), test_loader, device),
-                   "fine_tuned_control": "the baseline fine-tuned with the same recipe, nothing pruned"}
-        print(f"control (fine-tuned, unpruned): accuracy {control['fine_tuned_control_accuracy']:.4f}", flush=True)
-    records = []
-    for point in splits:
-        p = profiles[point]
-        records.append(Record(
-            method=METHOD, split=point, accuracy=float(base_meta["test_accuracy"]),
-            device_macs=p.device_macs, device_params=p.device_params, server_macs=p.server_macs,
-            bits_per_image=float(p.feature_bits_float32), sparsity=0.0,
-            extra={"feature_bits_8bit": p.feature_bits_8bit, "feature_shape": list(p.feature_shape),
-                   "fine_tuned": False, "source": "baseline checkpoint, unpruned", **control}))
-        for sparsity in config.sparsities:
-            seed_everything(settings.seed)
-            loader = make_loader(train_set, config.batch_size, shuffle=True, seed=settings.seed)
-            pruned = prune_finetune(copy.deepcopy(baseline), point, sparsity, config, loader, device)
-            pipeline = pruned.pipeline().to(device)
-            accuracy = evaluate(pipeline, test_loader, device)
-            costs = pruned_costs(pruned)
-            if save_checkpoints:
-                name = f"{point}_s{sparsity:g}.pt"
-                save_pruned(checkpoint_dir(settings, checkpoints) / "pruned" / name, pruned)
-            records.append(Record(
-                method=METHOD, split=point, accuracy=accuracy, device_macs=costs["device_macs"],
-                device_params=costs["device_params"], server_macs=costs["server_macs"],
-                bits_per_image=float(costs["feature_bits_float32"]), sparsity=sparsity,
-                extra={"feature_bits_8bit": costs["feature_bits_8bit"], "feature_shape": costs["feature_shape"],
-                       "output_sparsity": pruned.output_sparsity,
-                       "channels_kept": {g: len(k) for g, k in pruned.keep.items()},
-                       "unpruned_device_macs": p.device_macs, "fine_tuned": True,
-                       "train_images": len(train_set), "epochs": config.epochs,
-                       "train_steps": pruned.meta["train_steps"], "iterations": pruned.meta["iterations"],
-                       "final_train_loss": round(pruned.meta["train_loss"][-1], 4),
-                       "fine_tune_s": pruned.meta["fine_tune_s"]}))
-            print(f"{point:>9} sparsity {sparsity:.2f}: accuracy {accuracy:.4f}, device "
-                  f"{costs['device_macs'] / 1e6:.2f} MMACs (was {p.device_macs / 1e6:.2f}), feature "
-                  f"{costs['feature_bits_float32'] / 1e3:.1f} kbit (was {p.feature_bits_float32 / 1e3:.1f})",
-                  flush=True)
-    provenance = Provenance.collect(settings.dataset, settings.name, time.time() - start,
-                                    command=command, seed=settings.seed)
-    table = LookupTable(provenance, records)
-    table.save(out if out is not None else results_dir() / f"pruning_{settings.name}.json")
-    return table

@@ -1,10 +1,10 @@
-"""The chooser's candidates: records of the committed lookup tables, with what :func:`choose` needs.
+"""The chooser's candidates read from the committed lookup tables.
 
 Section II-D: "When we need to deploy a DNN to the network edge, we can choose the best model from
-the table." :func:`load_candidates` reads one preset's tables (by default the sweep's, chapter 5),
-merges them, and adds the peak activations of the unpruned network for records that carry none;
-:meth:`Candidates.threshold` is the tables' accuracy threshold
-(:func:`coinfer.results.table_threshold`). The chooser itself is :mod:`coinfer.core.latency`.
+the table." :func:`load_candidates` reads one preset's tables (by default the sweep's, chapter 5)
+into a :class:`coinfer.core.latency.Candidates` (merged records, the activations of the unpruned
+network for records that carry none, the tables' accuracy threshold). The chooser itself is
+:mod:`coinfer.core.latency`.
 
 Example::
 
@@ -16,52 +16,13 @@ Example::
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
 from coinfer.config import get_preset
-from coinfer.core.latency import split_activations
-from coinfer.core.network import resnet18
+from coinfer.core.latency import Candidates
 from coinfer.paths import table_path
-from coinfer.results import Record, accuracy_threshold, load_table, merge_tables
-
-
-@dataclass
-class Candidates:
-    """Records from one or more lookup tables, ready for :func:`coinfer.core.latency.choose`.
-
-    ``activations`` bounds the peak activations of records that carry none (those of the unpruned
-    network of the tables' width); ``width`` is that network's width; ``baseline_accuracy`` and
-    ``accuracy_drop`` come from the tables' provenance (``None`` for tables written before they
-    were recorded); ``sources`` describe the tables.
-    """
-
-    records: list[Record]
-    activations: dict[str, int]
-    width: float
-    preset: str
-    baseline_accuracy: float | None = None
-    accuracy_drop: float | None = None
-    sources: list[str] = field(default_factory=list)
-
-    @property
-    def methods(self) -> list[str]:
-        """The methods of the records, in order of first appearance."""
-        return list(dict.fromkeys(r.method for r in self.records))
-
-    def threshold(self) -> float:
-        """The tables' accuracy threshold: their baseline accuracy minus their preset's drop.
-
-        Raises
-        ------
-        ValueError
-            If the tables do not carry their baseline accuracy (give a threshold explicitly).
-        """
-        if self.baseline_accuracy is None or self.accuracy_drop is None:
-            raise ValueError("the tables do not record their baseline accuracy and drop; give the accuracy "
-                             "threshold explicitly (e.g. --threshold 88%)")
-        return accuracy_threshold(self.baseline_accuracy, self.accuracy_drop)
+from coinfer.results import load_table
 
 
 def default_table_paths(preset: str = "quick") -> list[Path]:
@@ -108,7 +69,7 @@ def load_candidates(paths: Sequence | None = None, preset: str = "quick") -> Can
 
     Returns
     -------
-    Candidates
+    coinfer.core.latency.Candidates
 
     Raises
     ------
@@ -132,15 +93,4 @@ def load_candidates(paths: Sequence | None = None, preset: str = "quick") -> Can
                                 f"--preset {preset}' or 'python -m coinfer run original-float32 --preset {preset}', "
                                 "or name tables with --table")
     tables = [load_table(p) for p in paths]
-    presets = {t.provenance.preset for t in tables}
-    if len(presets) != 1:
-        raise ValueError(f"the tables come from different presets {sorted(presets)}; choose among one preset's tables")
-    baselines = {(t.provenance.baseline_accuracy, t.provenance.accuracy_drop) for t in tables
-                 if t.provenance.baseline_accuracy is not None}
-    if len(baselines) > 1:
-        raise ValueError(f"the tables come from different baselines (accuracy, drop) {sorted(baselines)}")
-    baseline, drop = baselines.pop() if baselines else (None, None)
-    spec = get_preset(presets.pop())
-    return Candidates(records=merge_tables(tables), activations=split_activations(resnet18(width=spec.width)),
-                      width=spec.width, preset=spec.name, baseline_accuracy=baseline, accuracy_drop=drop,
-                      sources=[t.provenance.describe() for t in tables])
+    return Candidates.from_tables(tables, width=get_preset(tables[0].provenance.preset).width)

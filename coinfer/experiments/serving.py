@@ -30,7 +30,8 @@ from coinfer.results import LookupTable
 from coinfer.serve import wire
 from coinfer.serve.configuration import (Configuration, build_configurations, codec_checkpoint_path,
                                          load_model_for, load_test_images, parse_spec)
-from coinfer.serve.device import DeviceClient, concurrency_probe, summarize
+from coinfer.serve.device import DeviceClient, summarize
+from coinfer.serve.load import concurrency_probe
 from coinfer.serve.link import LinkShaper, format_link_rate, parse_link_rate
 from coinfer.serve.server import EdgeServer, ServerProcess
 
@@ -84,21 +85,47 @@ def configuration_record(configuration: Configuration, frame_bytes: float, accur
                   code_size=getattr(configuration.codec, "code_size", configuration.codec.name))
 
 
-def predict_latency(record, rate: float | None, device_flops: float, server_flops: float) -> dict:
+def predict_latency(record, rate: float | None, device_flops: float, server_flops: float,
+                    per_request_s: float = 0.0) -> dict:
     """:func:`coinfer.core.latency.latency` of ``record`` with both sides at the given FLOP/s, seconds.
 
-    ``rate`` in bytes/s; None (an unshaped loopback link) is modelled as an infinitely fast link.
+    Parameters
+    ----------
+    record : coinfer.results.Record
+        The configuration (:func:`configuration_record`).
+    rate : float or None
+        Bytes/s; None (an unshaped loopback link) is modelled as an infinitely fast link.
+    device_flops, server_flops : float
+        FLOP/s of the two sides.
+    per_request_s : float
+        The measured per-request term (:attr:`coinfer.core.latency.Environment.per_request_s`); 0 is
+        the paper's model.
+
+    Returns
+    -------
+    dict
+        ``device_s``, ``send_s``, ``server_s``, ``request_s`` and their sum ``total_s``.
+
+    Examples
+    --------
+    >>> from coinfer.results import Record
+    >>> r = Record(method="original", split="pool", accuracy=0.9, device_macs=10**6, server_macs=0,
+    ...            bits_per_image=8000)
+    >>> p = predict_latency(r, 1000.0, 2e9, 2e9, per_request_s=0.002)
+    >>> round(p["device_s"], 6), p["send_s"], p["request_s"], round(p["total_s"], 6)
+    (0.001, 1.0, 0.002, 1.003)
     """
     from coinfer.core.latency import DeviceSpec, Environment, ServerSpec, latency
 
     memory = float(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
     env = Environment(DeviceSpec("device process (this CPU)", flops=device_flops, memory_bytes=memory),
                       ServerSpec("server process (this CPU)", flops=server_flops),
-                      rate_bps=8 * rate if rate is not None else 1.0)
+                      rate_bps=8 * rate if rate is not None else 1.0, per_request_s=per_request_s)
     breakdown = latency(record, env)
     send_s = breakdown.communication_s if rate is not None else 0.0
     return {"device_s": breakdown.device_s, "send_s": send_s, "server_s": breakdown.server_s,
-            "total_s": breakdown.device_s + send_s + breakdown.server_s}
+            "request_s": breakdown.request_s,
+            "total_s": breakdown.device_s + send_s + breakdown.server_s + breakdown.request_s}
 
 
 def calibrate_flops(model: nn.Module, input_shape: tuple[int, ...] = (3, 32, 32), repeats: int = 20) -> float:
@@ -124,20 +151,25 @@ class MeasureResult:
     server_stats: dict = field(default_factory=dict)
     #: The machine's 1-minute load average before and after (other processes' load disturbs timings).
     load_average: tuple[float, float] = (float("nan"), float("nan"))
+    #: The calibrated per-request term of each configuration (by spec), seconds.
+    per_request_s: dict = field(default_factory=dict)
 
     def table(self) -> str:
         head = (f"{'configuration':<22} {'rate':>9} {'bytes':>7} {'median s':>9} {'p95 s':>8} "
-                f"{'device':>8} {'send':>8} {'server':>8} {'other':>7} {'predicted':>9} {'meas/pred':>9} {'acc':>5}")
+                f"{'device':>8} {'send':>8} {'server':>8} {'other':>7} {'request':>8} {'predicted':>9} "
+                f"{'meas/pred':>9} {'w/o req':>7} {'acc':>5}")
         lines = [head, "-" * len(head)]
         for r in self.rows:
             lines.append(
                 f"{r['spec']:<22} {r['rate']:>9} {r['frame_bytes_mean']:>7.0f} {r['total_median_s']:>9.4f} "
                 f"{r['total_p95_s']:>8.4f} {r['device_median_s']:>8.4f} {r['send_median_s']:>8.4f} "
-                f"{r['server_median_s']:>8.4f} {r['other_median_s']:>7.4f} {r['predicted']['total_s']:>9.4f} "
-                f"{r['ratio']:>9.2f} {r['accuracy']:>5.2f}")
+                f"{r['server_median_s']:>8.4f} {r['other_median_s']:>7.4f} {r['predicted']['request_s']:>8.4f} "
+                f"{r['predicted']['total_s']:>9.4f} {r['ratio']:>9.2f} {r['ratio_without_request']:>7.2f} "
+                f"{r['accuracy']:>5.2f}")
         lines.append(f"times in seconds (median over images unless p95); bytes per frame incl. the "
                      f"{wire.HEADER_SIZE}-byte header; prediction: FLOPs / {self.flops_per_s / 1e9:.2f} GFLOP/s "
-                     f"(calibrated) + frame bits / rate; server held at most "
+                     f"(calibrated) + frame bits / rate + the per-request term (measured unshaped; 'w/o req': the "
+                     f"ratio without it); server held at most "
                      f"{self.server_stats.get('max_concurrent_connections', 0)} connections at once")
         return "\n".join(lines)
 
@@ -145,13 +177,21 @@ class MeasureResult:
 def measure(configurations: Sequence[Configuration], images: torch.Tensor, labels: torch.Tensor,
             rates: Sequence[float | None], address: tuple[str, int] | None = None,
             flops_per_s: float | None = None, burst: float = 0.0, warmup: int = 2,
-            progress: Callable[[str], None] | None = None) -> MeasureResult:
+            progress: Callable[[str], None] | None = None, per_request: bool = False) -> MeasureResult:
     """Measure every configuration at every link rate, ``len(images)`` images each.
 
     Starts an :class:`EdgeServer` on loopback in this process unless ``address`` points at a running
     one. ``flops_per_s`` (FLOPs per second) defaults to :func:`calibrate_flops` on the first
     configuration's network. Each (configuration, rate) pair first runs ``warmup`` unshaped images
     that are not counted.
+
+    With ``per_request`` (as ``python -m coinfer measure`` runs it), each configuration's per-request
+    term is calibrated first:
+    the median total time of ``len(images)`` unshaped requests minus the model's FLOP terms (loopback
+    moves the bits in microseconds). It holds everything the FLOP/s and bits model leaves out (the
+    round trip, framing, the codec's non-network work, the interpreter), and goes into every
+    prediction as :attr:`coinfer.core.latency.Environment.per_request_s`. Each row keeps the paper's
+    prediction's ratio too (``ratio_without_request``).
     """
     if flops_per_s is None:
         full = nn.Sequential(configurations[0].device_part, configurations[0].server_part)
@@ -164,6 +204,17 @@ def measure(configurations: Sequence[Configuration], images: torch.Tensor, label
     load_before = os.getloadavg()[0]
     try:
         for configuration in configurations:
+            per_request_s = 0.0
+            if per_request:
+                with DeviceClient(configuration, *address, rate=None) as client:
+                    client.check()
+                    for image in images[:warmup]:
+                        client.infer(image)
+                    unshaped = summarize([client.infer(image) for image in images])
+                record = configuration_record(configuration, unshaped["frame_bytes_mean"], 0.0)
+                compute = predict_latency(record, None, flops_per_s, flops_per_s)["total_s"]
+                per_request_s = max(0.0, unshaped["total_median_s"] - compute)
+            result.per_request_s[configuration.spec] = per_request_s
             for rate in rates:
                 with DeviceClient(configuration, *address, rate=None) as client:
                     client.check()
@@ -174,11 +225,12 @@ def measure(configurations: Sequence[Configuration], images: torch.Tensor, label
                 row = summarize(runs)
                 correct = sum(int(m.predicted_class == int(y)) for m, y in zip(runs, labels))
                 record = configuration_record(configuration, row["frame_bytes_mean"], correct / len(runs))
-                predicted = predict_latency(record, rate, flops_per_s, flops_per_s)
+                predicted = predict_latency(record, rate, flops_per_s, flops_per_s, per_request_s)
                 row.update(spec=configuration.spec, split=configuration.split, codec=configuration.codec.name,
                            config_id=configuration.config_id, rate=format_link_rate(rate), rate_Bps=rate,
                            device_macs=configuration.device_macs, server_macs=configuration.server_macs,
                            predicted=predicted, ratio=row["total_median_s"] / predicted["total_s"],
+                           ratio_without_request=row["total_median_s"] / (predicted["total_s"] - per_request_s),
                            accuracy=correct / len(runs))
                 result.rows.append(row)
                 if progress:
@@ -219,7 +271,7 @@ def measurement_table(result: MeasureResult, configurations: Sequence[Configurat
     wall_time_s : float
         Seconds the whole measurement took.
     concurrency : dict, optional
-        :func:`coinfer.serve.device.concurrency_probe`'s result.
+        :func:`coinfer.serve.load.concurrency_probe`'s result.
     command : str, optional
         The command line that produced the table.
 
@@ -240,7 +292,7 @@ def measurement_table(result: MeasureResult, configurations: Sequence[Configurat
         images = sum(r["images"] for r in rows)
         accuracy = sum(r["accuracy"] * r["images"] for r in rows) / images
         keep = ("rate", "rate_Bps", "images", "total_median_s", "total_p95_s", "device_median_s", "send_median_s",
-                "server_median_s", "other_median_s", "frame_bytes_mean", "predicted", "ratio")
+                "server_median_s", "other_median_s", "frame_bytes_mean", "predicted", "ratio", "ratio_without_request")
         base = configuration_record(configuration, rows[0]["payload_bytes_mean"], accuracy).to_dict()
         # A distinct method name keeps these few-image measurements from replacing the full-test-split
         # records of the same configuration when tables are merged.
@@ -276,12 +328,12 @@ def run_measurement(preset: Preset | str = "quick", specs: Sequence[str] | None 
                     images: int = 20, rates: Sequence[str] = DEFAULT_RATES, burst: float = 0.0,
                     flops_per_s: float | None = None, connect: tuple[str, int] | None = None,
                     clients: int = 4, probe_images: int = 5, threads: int | None = None,
-                    progress: Callable[[str], None] | None = None) -> ServingRun:
+                    progress: Callable[[str], None] | None = None, per_request: bool = True) -> ServingRun:
     """Measure the preset's baseline (or ``checkpoint``) through a real server process, as on two machines.
 
     Starts ``python -m coinfer serve`` (:class:`coinfer.serve.server.ServerProcess`) on 127.0.0.1
     unless ``connect`` names a running server; runs :func:`measure` for every configuration and rate,
-    then :func:`coinfer.serve.device.concurrency_probe` with ``clients`` devices at once (1: skip).
+    then :func:`coinfer.serve.load.concurrency_probe` with ``clients`` devices at once (1: skip).
 
     Parameters
     ----------
@@ -303,6 +355,8 @@ def run_measurement(preset: Preset | str = "quick", specs: Sequence[str] | None 
         Torch threads in both processes.
     progress : callable, optional
         Called with a line per (configuration, rate).
+    per_request : bool
+        Calibrate each configuration's per-request term (see :func:`measure`).
 
     Examples
     --------
@@ -323,13 +377,12 @@ def run_measurement(preset: Preset | str = "quick", specs: Sequence[str] | None 
         serve_args = [a for spec in (c.spec for c in configurations) for a in ("--config", spec)]
         serve_args += ["--preset", preset.name] + (["--checkpoint", str(checkpoint)] if checkpoint else [])
         serve_args += (["--threads", str(threads)] if threads else [])
-        serve_args += ["--max-connections", str(max(8, clients))]
         server = ServerProcess(serve_args)
         address = server.address
     probe = None
     try:
         result = measure(configurations, test_images, labels, link_rates, address=address, burst=burst,
-                         flops_per_s=flops_per_s, progress=progress)
+                         flops_per_s=flops_per_s, progress=progress, per_request=per_request)
         if clients > 1:
             probe = concurrency_probe(configurations[0], address, test_images[:probe_images], clients)
     finally:

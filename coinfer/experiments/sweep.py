@@ -5,7 +5,7 @@ sparsity and code size of its framework, and each baseline's own settings, then 
 off the table. Here every configuration is one **cell**: an independent, idempotent job addressed by
 its parameters, whose result (one :class:`~coinfer.results.Record`) goes to its own small JSON file::
 
-    sweep grid (SweepConfig) --cells()--> [Cell, ...]          ids like framework_layer2.1_s0.5_d16-l4_3fa1c2d9e0
+    sweep grid (preset.sweep) --cells()--> [Cell, ...]          ids like framework_layer2.1_s0.5_d16-l4_3fa1c2d9e0
          for each unfinished cell:                                (the hash covers every setting it depends on)
              shared inputs, computed once and cached:
                  pruned device part (split, sparsity)  -> <cache>/pruned-<split>-s<sparsity>-<hash>.pt
@@ -20,8 +20,8 @@ GPUs, ``--list-cells`` prints the ids and ``--cell ID`` runs one, so a scheduler
 ``--gather`` then writes the table.
 
 A cell id hashes everything its result depends on: the preset, the sweep grid's settings, and the
-pruning and encoding settings taken from :data:`coinfer.core.pruning.PRUNE_PRESETS` and
-:data:`coinfer.experiments.encoding.ENCODE_PRESETS`. Change one of those and the affected cells get new
+pruning and encoding settings of the preset (``preset.pruning`` and the encoding settings, with the
+grid's ``prune`` and ``encode`` overrides). Change one of those and the affected cells get new
 ids (the committed table then no longer matches the grid, which ``tests/test_sweep.py`` reports);
 the next sweep recomputes only those cells. Same seed, same settings and the same number of CPU
 threads give the same numbers (the committed quick table was made with ``--threads 1``), with one
@@ -32,7 +32,7 @@ quick sweep (sweep version 1) 25 of 27 cells matched a resumed one exactly; the 
 ``layer2.1`` cells at 25% did not (87.52% vs 87.01% accuracy). The committed table is one
 uninterrupted run.
 
-Methods and their cells (see :mod:`coinfer.core.baselines`):
+Methods and their cells (see :mod:`coinfer.core.baselines` and :mod:`coinfer.experiments.baselines`):
 
 ``framework``
     split x sparsity x code size: the device part pruned by :mod:`coinfer.core.pruning` (sparsity 0:
@@ -69,7 +69,7 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
-from coinfer.core.network import SplitPoint as canonical_split_point
+from coinfer.config import Preset, PruneSettings, override
 from coinfer.results import LookupTable, Provenance, Record, SchemaError, validate_record, write_json_atomic
 
 #: Bumped when a change of the code changes what a cell computes (it is part of every cell id).
@@ -82,107 +82,56 @@ CELL_SCHEMA = "coinfer.experiments.sweep-cell"
 VOLATILE_EXTRA = ("wall_time_s", "train_time_s", "fine_tune_s")
 
 
-@dataclass(frozen=True)
-class SweepConfig:
-    """The grid of one sweep.
+def prune_settings(preset: Preset) -> PruneSettings:
+    """The pruning settings of the sweep's cells: ``preset.pruning`` with ``preset.sweep.prune`` applied.
 
-    ``prune`` and ``encode`` override fields of the preset's :class:`~coinfer.core.pruning.PruneConfig`
-    and :class:`~coinfer.experiments.encoding.EncodeConfig` (their own grids, ``splits`` etc., are
-    ignored: the sweep's grid is here).
+    Parameters
+    ----------
+    preset : Preset
+
+    Returns
+    -------
+    PruneSettings
+
+    Examples
+    --------
+    >>> from coinfer.config import get_preset, sweep_grid
+    >>> prune_settings(get_preset("quick", sweep=sweep_grid("tiny"))).batch_size
+    64
     """
-
-    framework_splits: tuple[str, ...]
-    sparsities: tuple[float, ...]                  # 0.0: the unpruned device part
-    code_sizes: tuple[str, ...]                    # without channels, see EncodeConfig.code_size_at
-    original_splits: tuple[str, ...]
-    bottlenet_splits: tuple[str, ...]
-    bottlenet_reductions: tuple[int, ...]          # BottleNet++ keeps C // reduction channels
-    two_step_splits: tuple[str, ...]
-    two_step_step1: tuple[float, ...]              # step-1 sparsity (whole network)
-    two_step_step2: tuple[float, ...]              # step-2 sparsity (the sent channels)
-    png: bool = True
-    png_images: int | None = None                  # None: the whole test split
-    prune: dict = field(default_factory=dict)
-    encode: dict = field(default_factory=dict)
-
-    def __post_init__(self):
-        from coinfer.core.pruning import check_sparsity
-
-        for name in ("framework_splits", "original_splits", "bottlenet_splits", "two_step_splits"):
-            for point in getattr(self, name):
-                canonical_split_point(point)
-        for s in self.sparsities + self.two_step_step1 + self.two_step_step2:
-            check_sparsity(s)
-        for r in self.bottlenet_reductions:
-            if isinstance(r, bool) or not (isinstance(r, int) and r >= 1):
-                raise ValueError(f"bottlenet_reductions must be positive integers, got {r!r}")
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    def prune_config(self, preset: str):
-        from coinfer.core.pruning import get_prune_config
-
-        return get_prune_config(preset, **self.prune)
-
-    def encode_config(self, preset: str):
-        from coinfer.experiments.encoding import get_encode_config
-
-        return get_encode_config(preset, **self.encode)
+    return override(preset.pruning, preset.sweep.prune)
 
 
-SWEEP_GRIDS = {
-    # 27 cells. One uninterrupted run took 6 min 0 s on 2 shared CPU cores at a load of ~1 (9 min 53 s
-    # at ~3; the cells summed to 21 min at ~7). The table's provenance sums the cells' wall times.
-    "quick": SweepConfig(
-        framework_splits=("layer2.1", "layer3.1"),
-        sparsities=(0.0, 0.25, 0.5),
-        code_sizes=("d16-l4", "d32-l4"),
-        original_splits=("stem", "layer1.1", "layer2.1", "layer3.1", "pool"),
-        bottlenet_splits=("layer2.1", "layer3.1", "layer4.1"),
-        bottlenet_reductions=(4, 16),
-        two_step_splits=("layer2.1", "layer3.1", "layer4.1"),
-        two_step_step1=(0.25,),
-        two_step_step2=(0.5,),
-        encode={"train_limit": 6000, "warmup_epochs": 1, "epochs": 4},
-    ),
-    # The paper's grid on CIFAR-10 (a GPU; see book/paper_scale.md).
-    "paper": SweepConfig(
-        framework_splits=("stem", "layer1.1", "layer2.1", "layer3.1", "pool"),
-        sparsities=(0.0, 0.25, 0.5, 0.75),
-        code_sizes=("d8-l2", "d16-l2", "d16-l4", "d32-l4", "d16-k16", "d16-k64"),
-        original_splits=("stem", "layer1.1", "layer2.1", "layer3.1", "pool"),
-        bottlenet_splits=("stem", "layer1.1", "layer2.1", "layer3.1"),
-        bottlenet_reductions=(16, 32, 64),
-        two_step_splits=("stem", "layer1.1", "layer2.1", "layer3.1", "pool"),
-        two_step_step1=(0.25, 0.5),
-        two_step_step2=(0.5, 0.75),
-    ),
-    # For tests: a few images and steps, one cell of each method; its numbers mean nothing.
-    "tiny": SweepConfig(
-        framework_splits=("layer3.1",),
-        sparsities=(0.5,),
-        code_sizes=("d4-l2",),
-        original_splits=("pool",),
-        bottlenet_splits=("layer3.1",),
-        bottlenet_reductions=(16,),
-        two_step_splits=("layer3.1",),
-        two_step_step1=(0.25,),
-        two_step_step2=(0.5,),
-        png_images=50,
-        prune={"train_limit": 256, "batch_size": 64},
-        encode={"train_limit": 256, "warmup_epochs": 0, "epochs": 1, "test_limit": 200,
-                "huffman_train_images": 200, "eval_batch_size": 200},
-    ),
-}
+def encode_settings(preset: Preset):
+    """The encoding settings of the sweep's cells: the preset's with ``preset.sweep.encode`` applied.
+
+    Parameters
+    ----------
+    preset : Preset
+
+    Returns
+    -------
+    coinfer.experiments.encoding.EncodeConfig
+
+    Examples
+    --------
+    >>> from coinfer.config import get_preset
+    >>> encode_settings(get_preset("quick")).epochs
+    4
+    """
+    from coinfer.experiments.encoding import get_encode_config
+
+    return get_encode_config(preset.name, **preset.sweep.encode)
 
 
-def get_sweep_config(grid: str, **overrides) -> SweepConfig:
-    """The sweep grid called ``grid`` (``quick``, ``paper`` or ``tiny``), with fields replaced."""
-    from coinfer.config import pick_settings
+def _preset_key(preset: Preset) -> dict:
+    """What a cell's result depends on of the preset itself: network, data, seed, baseline training.
 
-    return pick_settings(SWEEP_GRIDS, grid, overrides, unknown_name="unknown sweep grid",
-                         unknown_field="unknown sweep setting")
+    Spelled as the flat preset of sweep version 2 was, so that the committed cells keep their ids.
+    """
+    return {"name": preset.name, "dataset": preset.dataset, "width": preset.width, "seed": preset.seed,
+            "accuracy_drop": preset.accuracy_drop, "eval_batch_size": preset.eval_batch_size,
+            **preset.baseline.to_dict()}
 
 
 # --------------------------------------------------------------------------------------------
@@ -237,19 +186,35 @@ class Cell:
         return (self.method,)
 
 
-def cells(preset: str, config: SweepConfig) -> list[Cell]:
-    """Every cell of ``config``'s grid, ordered so that cells sharing inputs run one after another."""
-    from coinfer.config import get_preset
+def cells(preset: Preset) -> list[Cell]:
+    """Every cell of ``preset.sweep``, ordered so that cells sharing inputs run one after another.
 
-    p = get_preset(preset).to_dict()
-    prune, encode = _settings(config.prune_config(preset)), _settings(config.encode_config(preset))
+    Parameters
+    ----------
+    preset : Preset
+        Whose ``sweep`` grid, pruning and encoding settings make the cells.
+
+    Returns
+    -------
+    list of Cell
+
+    Examples
+    --------
+    >>> from coinfer.config import get_preset
+    >>> from coinfer.experiments.sweep import cells
+    >>> len(cells(get_preset("quick")))
+    27
+    """
+    config = preset.sweep
+    p = _preset_key(preset)
+    prune, encode = _settings(prune_settings(preset)), _settings(encode_settings(preset))
     out = []
     if config.png:
         out.append(Cell("png", "input", 0.0, "png", {"preset": p, "images": config.png_images}))
-    for point in map(canonical_split_point, config.original_splits):
+    for point in config.original_splits:          # SplitPoints, validated by SweepGrid
         out.append(Cell("original", point, 0.0, "8bit-huffman", {"preset": p, "encode": encode}))
-    bottlenet = list(map(canonical_split_point, config.bottlenet_splits))
-    for point in map(canonical_split_point, config.framework_splits):
+    bottlenet = list(config.bottlenet_splits)
+    for point in config.framework_splits:
         # Unpruned first, then BottleNet++ on the same (unpruned) features, then each sparsity.
         for sparsity in sorted(config.sparsities):
             for code in config.code_sizes:
@@ -257,12 +222,12 @@ def cells(preset: str, config: SweepConfig) -> list[Cell]:
                 out.append(Cell("framework", point, float(sparsity), code, depends))
             if sparsity == min(config.sparsities) and point in bottlenet:
                 out += _bottlenet_cells(point, config, p, encode)
-    framework = set(map(canonical_split_point, config.framework_splits))
+    framework = set(config.framework_splits)
     for point in bottlenet:
         if point not in framework:
             out += _bottlenet_cells(point, config, p, encode)
     for s1 in config.two_step_step1:
-        for point in map(canonical_split_point, config.two_step_splits):
+        for point in config.two_step_splits:
             for s2 in config.two_step_step2:
                 out.append(Cell("2-step-pruning", point, float(s1), f"out{s2:g}",
                                 {"preset": p, "encode": encode, "prune": prune}))
@@ -286,27 +251,25 @@ class SweepRunner:
 
     Parameters
     ----------
-    preset : str
-        The preset (dataset, baseline network, seed).
-    config : SweepConfig
+    preset : Preset
+        The preset (dataset, baseline network, seed, the grid's pruning and encoding settings).
     cells_dir : path
         One ``<cell id>.json`` per finished cell.
     cache_dir : path
         Intermediate checkpoints (pruned models), keyed by their parameters.
     """
 
-    def __init__(self, preset: str, config: SweepConfig, cells_dir: str | Path, cache_dir: str | Path,
+    def __init__(self, preset: Preset, cells_dir: str | Path, cache_dir: str | Path,
                  device: torch.device | None = None, log=print):
-        from coinfer.config import get_preset
         from coinfer.train import default_device
 
-        self.preset = get_preset(preset)
-        self.config = config
+        self.preset = preset
+        self.config = preset.sweep
         self.cells_dir, self.cache_dir = Path(cells_dir), Path(cache_dir)
         self.device = device or default_device()
         self.log = log
-        self.prune_config = config.prune_config(preset)
-        self.encode_config = config.encode_config(preset)
+        self.prune_config = prune_settings(preset)
+        self.encode_config = encode_settings(preset)
         self._baseline = None
         self._data: dict = {}
         self._shared_key = None
@@ -343,7 +306,7 @@ class SweepRunner:
 
     def _cached_pruned(self, name: str, key: dict, compute):
         """A :class:`~coinfer.core.pruning.PrunedModel` from the cache, or computed, saved, and returned."""
-        from coinfer.core.pruning import load_pruned, save_pruned
+        from coinfer.experiments.pruning import load_pruned, save_pruned
 
         path = self.cache_dir / f"{name}-{_digest({**key, 'version': SWEEP_VERSION})}.pt"
         if path.exists():
@@ -357,7 +320,7 @@ class SweepRunner:
 
     def pruned_device(self, point: str, sparsity: float):
         """The framework's pruned model at (point, sparsity), from the cache when it is there."""
-        from coinfer.core.pruning import prune_finetune
+        from coinfer.experiments.pruning import prune_finetune
         from coinfer.train import seed_everything
 
         def compute():
@@ -365,19 +328,19 @@ class SweepRunner:
             return prune_finetune(copy.deepcopy(self.baseline[0]), point, sparsity, self.prune_config,
                                   self._prune_loader(), self.device)
 
-        key = {"preset": self.preset.to_dict(), "prune": _settings(self.prune_config), "split": point,
+        key = {"preset": _preset_key(self.preset), "prune": _settings(self.prune_config), "split": point,
                "sparsity": sparsity}
         return self._cached_pruned(f"pruned-{point}-s{sparsity:g}", key, compute)
 
     def two_step_step1(self, sparsity: float):
-        from coinfer.core.baselines import two_step_step1
+        from coinfer.experiments.baselines import two_step_step1
         from coinfer.train import seed_everything
 
         def compute():
             seed_everything(self.preset.seed)
             return two_step_step1(self.baseline[0], sparsity, self.prune_config, self._prune_loader(), self.device)
 
-        key = {"preset": self.preset.to_dict(), "prune": _settings(self.prune_config), "step1": sparsity}
+        key = {"preset": _preset_key(self.preset), "prune": _settings(self.prune_config), "step1": sparsity}
         return self._cached_pruned(f"two-step1-s{sparsity:g}", key, compute)
 
     def _features(self, cell: Cell):
@@ -388,7 +351,7 @@ class SweepRunner:
         the kept channels) and the server part is the fine-tuned network's own, unchanged: the
         framework's decoder restores the full feature shape it expects (``output_shape``).
         """
-        from coinfer.core.baselines import feature_sources
+        from coinfer.experiments.baselines import feature_sources
         from coinfer.core.network import split
         from coinfer.core.network import split as split_stages
         from coinfer.core.pruning import compact
@@ -415,8 +378,8 @@ class SweepRunner:
 
     def compute(self, cell: Cell) -> Record:
         """Run one cell; its :class:`Record` (not saved)."""
-        from coinfer.core import baselines
-        from coinfer.experiments.encoding import codec_record
+        from coinfer.experiments import baselines
+        from coinfer.experiments.encoding import codec_record, original_record
         from coinfer.core.costs import thop_macs
         from coinfer.train import seed_everything
 
@@ -427,8 +390,8 @@ class SweepRunner:
             record = baselines.png_record(self.preset.dataset, meta["test_accuracy"],
                                           thop_macs(model, (3, 32, 32))[0], images=self.config.png_images)
         elif cell.method == "original":
-            record = baselines.original_record(copy.deepcopy(self.baseline[0]), cell.split, self.dataset("train"),
-                                               self.dataset("test"), enc, self.device, log=self.log)
+            record = original_record(copy.deepcopy(self.baseline[0]), cell.split, self.dataset("train"),
+                                     self.dataset("test"), enc, self.device, log=self.log)
         elif cell.method == "framework":
             device_part, server_part, train_src, test_src, output_shape = self._features(cell)
             record = codec_record(cell.split, device_part, server_part, train_src, test_src, cell.setting, enc,
@@ -492,17 +455,59 @@ def read_cell(path: str | Path, cell_id: str | None = None) -> dict | None:
 # The sweep: run what is missing, gather the table
 # --------------------------------------------------------------------------------------------
 
-def default_paths(preset: str, grid: str) -> dict:
-    """Where cells, the table and the checkpoint cache go for ``preset`` and ``grid``."""
+def grid_name(preset: Preset) -> str:
+    """The name of ``preset.sweep``: a preset's whose grid it is, ``"tiny"``, or ``"custom"``.
+
+    Parameters
+    ----------
+    preset : Preset
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> from coinfer.config import get_preset, sweep_grid
+    >>> grid_name(get_preset("quick")), grid_name(get_preset("quick", sweep=sweep_grid("tiny")))
+    ('quick', 'tiny')
+    """
+    from coinfer.config import PRESETS, TINY_SWEEP
+
+    for name, stored in PRESETS.items():
+        if preset.sweep == stored.sweep:
+            return name
+    return "tiny" if preset.sweep == TINY_SWEEP else "custom"
+
+
+def default_paths(preset: Preset) -> dict:
+    """Where cells, the table and the checkpoint cache go for ``preset`` and its grid.
+
+    Parameters
+    ----------
+    preset : Preset
+
+    Returns
+    -------
+    dict
+        ``cells_dir``, ``table``, ``cache_dir``: ``sweep_<preset>.json`` for the preset's own grid,
+        ``sweep_<preset>-<grid>.json`` for another (e.g. ``quick-tiny``).
+
+    Examples
+    --------
+    >>> from coinfer.config import get_preset, sweep_grid
+    >>> default_paths(get_preset("quick", sweep=sweep_grid("tiny")))["table"].name
+    'sweep_quick-tiny.json'
+    """
     from coinfer.paths import checkpoints_dir, results_dir
 
-    name = preset if grid == preset else f"{preset}-{grid}"
+    grid = grid_name(preset)
+    name = preset.name if grid == preset.name else f"{preset.name}-{grid}"
     return {"cells_dir": results_dir() / "cells" / name, "table": results_dir() / f"sweep_{name}.json",
-            "cache_dir": checkpoints_dir() / preset / "sweep"}
+            "cache_dir": checkpoints_dir() / preset.name / "sweep"}
 
 
-def gather(preset: str, config: SweepConfig, cells_dir: str | Path, table: str | Path,
-           command: str | None = None) -> LookupTable:
+def gather(preset: Preset, cells_dir: str | Path, table: str | Path, command: str | None = None) -> LookupTable:
     """Collect every cell's record, in grid order, into the lookup table at ``table`` (atomic write).
 
     Raises
@@ -513,10 +518,8 @@ def gather(preset: str, config: SweepConfig, cells_dir: str | Path, table: str |
     The provenance's ``wall_time_s`` is the sum of the cells' own wall times (the compute the
     table cost, however many runs or machines it took).
     """
-    from coinfer.config import get_preset
-
-    settings = get_preset(preset)
-    all_cells = cells(preset, config)
+    settings = preset
+    all_cells = cells(preset)
     found = [read_cell(Path(cells_dir) / f"{c.id}.json", c.id) for c in all_cells]
     missing = [c.id for c, f in zip(all_cells, found) if f is None]
     if missing:
@@ -529,23 +532,49 @@ def gather(preset: str, config: SweepConfig, cells_dir: str | Path, table: str |
     return result
 
 
-def run_sweep(preset: str = "quick", config: SweepConfig | None = None, cells_dir=None, table=None, cache_dir=None,
-              only: list[str] | None = None, shard: tuple[int, int] | None = None, device=None,
-              command: str | None = None, progress: bool = True, log=print) -> LookupTable | None:
+def run(preset: Preset, *, cells_dir=None, table=None, cache_dir=None, only: list[str] | None = None,
+        shard: tuple[int, int] | None = None, device=None, command: str | None = None, progress: bool = True,
+        log=print) -> LookupTable | None:
     """Run every unfinished cell (or only the ids in ``only``); gather the table when all are done.
 
     ``shard=(i, n)`` runs only the i-th (0-based) of n contiguous slices of the grid: n workers
     (e.g. one per GPU) given 0..n-1 cover every cell once, and neighbouring cells, which share
     pruned models and features, mostly land on the same worker.
 
-    Returns the table, or None when cells remain (``only``/``shard`` given, or another worker busy).
+    Parameters
+    ----------
+    preset : Preset
+        Its ``sweep`` grid is run (e.g. ``get_preset("quick", sweep=sweep_grid("tiny"))``).
+    cells_dir, table, cache_dir : path, optional
+        Default :func:`default_paths`.
+    only : list of str, optional
+        Cell ids to run.
+    shard : (int, int), optional
+        ``(i, n)``: the i-th of n slices.
+    device : torch.device, optional
+    command : str, optional
+        The regenerating command, for the provenance.
+    progress : bool
+        Show a progress bar.
+    log : callable
+        Where progress lines go.
+
+    Returns
+    -------
+    LookupTable or None
+        The table, or None when cells remain (``only``/``shard`` given, or another worker busy).
+
+    Examples
+    --------
+    >>> from coinfer.config import get_preset
+    >>> from coinfer.experiments.sweep import run
+    >>> table = run(get_preset("quick"), command="python -m coinfer sweep --preset quick")   # doctest: +SKIP
     """
-    config = config or get_sweep_config(preset)
-    paths = default_paths(preset, preset)
+    paths = default_paths(preset)
     cells_dir = Path(cells_dir or paths["cells_dir"])
     table = Path(table or paths["table"])
-    runner = SweepRunner(preset, config, cells_dir, cache_dir or paths["cache_dir"], device, log=log)
-    all_cells = cells(preset, config)
+    runner = SweepRunner(preset, cells_dir, cache_dir or paths["cache_dir"], device, log=log)
+    all_cells = cells(preset)
     if only:
         known = {c.id: c for c in all_cells}
         unknown = [i for i in only if i not in known]
@@ -562,7 +591,7 @@ def run_sweep(preset: str = "quick", config: SweepConfig | None = None, cells_di
     for stale in cells_dir.glob(".*.tmp") if cells_dir.exists() else []:
         stale.unlink(missing_ok=True)        # a temporary file of a killed run
     start = time.time()
-    bar = tqdm(todo, desc=f"sweep {preset}", unit="cell", disable=not progress)
+    bar = tqdm(todo, desc=f"sweep {preset.name}", unit="cell", disable=not progress)
     skipped = ran = 0
     for cell in bar:
         bar.set_postfix_str(cell.id[:48])
@@ -573,7 +602,7 @@ def run_sweep(preset: str = "quick", config: SweepConfig | None = None, cells_di
         ran += 1
     log(f"[sweep] {ran} cells run, {skipped} already done, {time.time() - start:.0f} s")
     if all(runner.done(c) for c in all_cells):
-        result = gather(preset, config, cells_dir, table, command=command)
+        result = gather(preset, cells_dir, table, command=command)
         log(f"[sweep] wrote {len(result.records)} records to {table}")
         return result
     return None

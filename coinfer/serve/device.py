@@ -4,7 +4,7 @@ Shao & Zhang (2020), section V-C: a device computes its part of the network, sen
 feature over its uplink and waits for the class. :class:`DeviceClient` does exactly that against an
 :class:`coinfer.serve.server.EdgeServer`, through a :class:`coinfer.serve.link.LinkShaper` of a given
 rate, and returns a :class:`Measurement` (seconds per part) for every image; :func:`summarize` gives
-medians and percentiles; :func:`concurrency_probe` runs many devices at once.
+medians and percentiles. :mod:`coinfer.serve.load` runs many devices at once.
 
 Command line::
 
@@ -14,8 +14,8 @@ Command line::
 
 from __future__ import annotations
 
+import math
 import socket
-import threading
 import time
 from dataclasses import dataclass
 from typing import Sequence
@@ -60,6 +60,43 @@ class Measurement:
         return self.payload_bytes + wire.HEADER_SIZE
 
 
+def check_device_options(port: int = 5000, timeout: float = 60.0, burst: float = 0.0, images: int = 1,
+                         offset: int = 0) -> None:
+    """Raise ValueError, naming the value and what is allowed, for a device option out of range.
+
+    Parameters
+    ----------
+    port : int
+        The server's port, 1 to 65535.
+    timeout : float
+        Seconds to wait for a reply, finite and > 0.
+    burst : float
+        Token-bucket depth in bytes, finite and >= 0.
+    images : int
+        Test images to classify, >= 1.
+    offset : int
+        Index of the first test image, >= 0.
+
+    Examples
+    --------
+    >>> check_device_options(port=5000, timeout=10)
+    >>> check_device_options(port=0)
+    Traceback (most recent call last):
+    ...
+    ValueError: port 0 is out of range: a server listens on a port from 1 to 65535
+    """
+    if not (isinstance(port, int) and 1 <= port <= 65535):
+        raise ValueError(f"port {port!r} is out of range: a server listens on a port from 1 to 65535")
+    if not (isinstance(timeout, (int, float)) and math.isfinite(timeout) and timeout > 0):
+        raise ValueError(f"timeout must be a finite number of seconds > 0, got {timeout!r}")
+    if not (isinstance(burst, (int, float)) and math.isfinite(burst) and burst >= 0):
+        raise ValueError(f"burst must be a finite number of bytes >= 0, got {burst!r}")
+    if not (isinstance(images, int) and images >= 1):
+        raise ValueError(f"images must be an integer >= 1, got {images!r}")
+    if not (isinstance(offset, int) and offset >= 0):
+        raise ValueError(f"offset must be an integer >= 0, got {offset!r}")
+
+
 class DeviceClient:
     """The device side: runs a configuration's device part and codec, sends through a shaped link.
 
@@ -78,6 +115,7 @@ class DeviceClient:
 
     def __init__(self, configuration: Configuration, host: str, port: int, rate: float | None = None,
                  burst: float = 0.0, timeout: float = 60.0, max_reply: int = 1 << 20):
+        check_device_options(port=port, timeout=timeout, burst=burst)
         self.configuration = configuration
         try:
             self.sock = socket.create_connection((host, port), timeout=timeout)
@@ -161,41 +199,3 @@ def summarize(measurements: Sequence[Measurement]) -> dict:
             "server_median_s": pct([x.server_s for x in m], 50), "other_median_s": pct([x.other_s for x in m], 50),
             "payload_bytes_mean": float(np.mean([x.payload_bytes for x in m])),
             "frame_bytes_mean": float(np.mean([x.frame_bytes for x in m]))}
-
-
-
-def concurrency_probe(configuration: Configuration, address: tuple[str, int], images: torch.Tensor,
-                      clients: int) -> dict:
-    """Run ``clients`` devices at once (unshaped), each classifying all ``images``; returns timings.
-
-    All clients connect before any sends, so the server must hold ``clients`` connections together.
-    """
-    barrier = threading.Barrier(clients)
-    times: list[float] = []
-    failures: list[str] = []
-    lock = threading.Lock()
-
-    def one():
-        try:
-            with DeviceClient(configuration, *address) as client:
-                barrier.wait(timeout=30)
-                runs = [client.infer(image) for image in images]
-                barrier.wait(timeout=120)
-            with lock:
-                times.extend(m.total_s for m in runs)
-        except Exception as error:  # collected and reported, not swallowed
-            with lock:
-                failures.append(f"{type(error).__name__}: {error}")
-
-    threads = [threading.Thread(target=one) for _ in range(clients)]
-    t0 = time.perf_counter()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    wall = time.perf_counter() - t0
-    return {"clients": clients, "images_per_client": len(images), "failures": failures,
-            "wall_s": wall, "throughput_images_per_s": len(times) / wall if wall else 0.0,
-            "total_median_s": float(np.median(times)) if times else float("nan")}
-
-

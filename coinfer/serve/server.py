@@ -21,12 +21,14 @@ Command line::
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import math
 import os
 import socket
 import threading
-import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from typing import Sequence
 
 from coinfer.serve import wire
@@ -39,10 +41,19 @@ log = logging.getLogger("coinfer.serve.server")
 class EdgeServer:
     """A TCP server running the server side of one or more configurations.
 
-    One thread per connection, at most ``max_connections`` at a time (a connection beyond that gets a
-    BUSY error and is closed). Each connection may send any number of frames; a frame that breaks the
-    wire format closes only that connection (see :mod:`coinfer.serve.wire`); a connection idle for
-    ``idle_timeout`` seconds is closed, so a stalled client cannot hold a slot forever.
+    One event loop (:mod:`asyncio` streams) holds every connection, so a connection costs a few
+    kilobytes, not a thread; the networks run in a small pool of worker threads. At most
+    ``max_connections`` connections are held at a time (one beyond that gets a BUSY error and is
+    closed). Each connection may send any number of frames (:mod:`coinfer.serve.wire`); a frame that
+    breaks the wire format closes only that connection. Three deadlines keep slow, silent and
+    trickling peers from holding slots (each closes the connection, and every exit path frees its slot):
+
+    * ``handshake_timeout``: a new connection must deliver the whole header of its first frame
+      within this many seconds;
+    * ``frame_timeout``: once a frame's first byte has arrived, the whole frame must arrive within
+      this many seconds (a deadline for the frame, not a timeout between bytes, so a peer sending one
+      byte a second is cut off as surely as a silent one);
+    * ``idle_timeout``: between frames, a connection may stay silent this long.
 
     Parameters
     ----------
@@ -51,12 +62,15 @@ class EdgeServer:
         Where to listen. The default host 127.0.0.1 accepts only this machine; use ``"0.0.0.0"`` to
         accept devices on the network. Port 0 picks a free port (see :attr:`address`).
     max_connections : int
+        Connections held at once (>= 1).
     max_payload : int
-        Largest FEATURE payload accepted, bytes.
-    idle_timeout : float
-        Seconds.
+        Largest FEATURE payload accepted, bytes (>= 1).
+    idle_timeout, handshake_timeout, frame_timeout : float
+        Seconds (> 0), see above.
     max_requests : int, optional
         Stop after answering this many FEATURE frames (for tests and scripted runs).
+    workers : int
+        Threads that run the networks (default: up to 4, one per CPU core).
 
     Example::
 
@@ -65,26 +79,26 @@ class EdgeServer:
     """
 
     def __init__(self, configurations: Sequence[Configuration], host: str = "127.0.0.1", port: int = 0,
-                 max_connections: int = 8, max_payload: int = wire.DEFAULT_MAX_PAYLOAD,
-                 idle_timeout: float = 30.0, max_requests: int | None = None):
-        if max_connections < 1:
-            raise ValueError(f"max_connections must be >= 1, got {max_connections!r}")
-        if max_payload < 1:
-            raise ValueError(f"max_payload must be >= 1 byte, got {max_payload!r}")
-        if max_requests is not None and max_requests < 1:
-            raise ValueError(f"max_requests must be >= 1 or None, got {max_requests!r}")
+                 max_connections: int = 1024, max_payload: int = wire.DEFAULT_MAX_PAYLOAD,
+                 idle_timeout: float = 30.0, max_requests: int | None = None, handshake_timeout: float = 5.0,
+                 frame_timeout: float = 60.0, workers: int | None = None):
+        check_server_options(port=port, max_connections=max_connections, max_payload=max_payload,
+                             idle_timeout=idle_timeout, handshake_timeout=handshake_timeout,
+                             frame_timeout=frame_timeout, max_requests=max_requests)
         self.configurations = {c.config_id: c for c in configurations}
         self.max_connections, self.max_payload = max_connections, max_payload
         self.idle_timeout, self.max_requests = idle_timeout, max_requests
+        self.handshake_timeout, self.frame_timeout = handshake_timeout, frame_timeout
+        self.workers = workers or max(1, min(4, os.cpu_count() or 1))
         family = socket.AF_INET6 if ":" in host else socket.AF_INET  # "::" listens on IPv6
-        self._listener = socket.create_server((host, port), family=family)
-        self._listener.settimeout(0.1)
-        self._slots = threading.BoundedSemaphore(max_connections)
+        self._listener = socket.create_server((host, port), family=family, backlog=1024)
+        self._listener.setblocking(False)
         self._lock = threading.Lock()
-        self._open: set[socket.socket] = set()
-        self._threads: list[threading.Thread] = []
+        self._open = 0
         self._stopped = threading.Event()
-        self._accept_thread: threading.Thread | None = None
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._wake: asyncio.Event | None = None
         self._stats = Counter()
         self._errors = Counter()
 
@@ -99,26 +113,30 @@ class EdgeServer:
                 "wire_version": wire.VERSION}
 
     def stats(self) -> dict:
-        """Counters: connections (total, open now, most at once, refused busy), requests, errors by code."""
+        """Counters: connections (total, open now, most at once, refused busy), requests, closings by
+        deadline (``handshake_timeouts``, ``frame_timeouts``, ``idle_closed``), errors by code."""
         with self._lock:
             out = dict(self._stats)
-            out["open_connections"] = len(self._open)
+            out["open_connections"] = self._open
             out["errors"] = dict(self._errors)
         for key in ("connections", "max_concurrent_connections", "busy_refused", "requests",
-                    "truncated_frames", "idle_closed"):
+                    "truncated_frames", "idle_closed", "handshake_timeouts", "frame_timeouts"):
             out.setdefault(key, 0)
         return out
 
     # lifecycle
     def start(self) -> "EdgeServer":
-        self._accept_thread = threading.Thread(target=self._accept_loop, name="coinfer-accept", daemon=True)
-        self._accept_thread.start()
+        """Serve in a background thread (its own event loop); returns at once."""
+        if self._thread is None:
+            started = threading.Event()
+            self._thread = threading.Thread(target=self._run, args=(started,), name="coinfer-server", daemon=True)
+            self._thread.start()
+            started.wait()
         return self
 
     def serve_forever(self) -> None:
         """Run until :meth:`stop` (another thread, Ctrl-C) or ``max_requests`` answers."""
-        if self._accept_thread is None:
-            self.start()
+        self.start()
         try:
             while not self._stopped.wait(0.2):
                 pass
@@ -126,32 +144,28 @@ class EdgeServer:
             self.stop()
 
     def request_stop(self) -> None:
-        """Ask :meth:`serve_forever` to return (safe from a signal handler or another thread)."""
+        """Ask the server to stop (safe from a signal handler or another thread)."""
         self._stopped.set()
+        loop, wake = self._loop, self._wake
+        if loop is not None and wake is not None:
+            try:
+                loop.call_soon_threadsafe(wake.set)
+            except RuntimeError:  # the loop has already closed
+                pass
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until the server stops; returns whether it did within ``timeout`` seconds."""
         return self._stopped.wait(timeout)
 
     def stop(self) -> None:
-        self._stopped.set()
-        if self._accept_thread is not None and self._accept_thread is not threading.current_thread():
-            self._accept_thread.join()
+        """Stop accepting, close every connection, and wait (at most ~5 s) for the handlers to end."""
+        self.request_stop()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout=10)
         try:
             self._listener.close()
         except OSError:
             pass
-        with self._lock:
-            conns = list(self._open)
-        for conn in conns:  # wake up handlers blocked in recv
-            try:
-                conn.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-        deadline = time.monotonic() + 5.0  # one deadline for all handlers, not 5 s each
-        for thread in list(self._threads):
-            if thread is not threading.current_thread():
-                thread.join(timeout=max(0.0, deadline - time.monotonic()))
 
     def __enter__(self) -> "EdgeServer":
         return self.start()
@@ -159,138 +173,221 @@ class EdgeServer:
     def __exit__(self, *exc) -> None:
         self.stop()
 
-    # internals
+    # internals: everything below runs in the server's event loop
+    def _run(self, started: threading.Event) -> None:
+        try:
+            asyncio.run(self._main(started))
+        finally:
+            self._stopped.set()
+
+    async def _main(self, started: threading.Event) -> None:
+        self._loop, self._wake = asyncio.get_running_loop(), asyncio.Event()
+        pool = ThreadPoolExecutor(self.workers, thread_name_prefix="coinfer-compute")
+        tasks: set[asyncio.Task] = set()
+
+        async def on_connect(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            task = asyncio.current_task()
+            tasks.add(task)
+            try:
+                await self._connection(reader, writer, pool)
+            finally:
+                tasks.discard(task)
+
+        try:
+            server = await asyncio.start_server(on_connect, sock=self._listener, limit=1 << 16)
+        finally:
+            started.set()  # start() returns, even if the listener failed (then the server is stopped)
+        try:
+            if not self._stopped.is_set():
+                await self._wake.wait()
+        finally:
+            server.close()
+            for task in list(tasks):
+                task.cancel()
+            try:
+                await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), 5.0)
+            except asyncio.TimeoutError:
+                log.warning("%d connection handlers did not end within 5 s of the stop", len(tasks))
+            pool.shutdown(wait=False, cancel_futures=True)
+            self._stopped.set()
+
     def _count(self, key: str, n: int = 1) -> None:
         with self._lock:
             self._stats[key] += n
 
-    def _accept_loop(self) -> None:
-        while not self._stopped.is_set():
-            try:
-                conn, peer = self._listener.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                break
-            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            if not self._slots.acquire(blocking=False):
-                self._count("busy_refused")
-                self._send_error(conn, 0, ErrorCode.BUSY,
-                                 f"server holds its maximum of {self.max_connections} connections; retry later")
-                try:
-                    conn.shutdown(socket.SHUT_WR)  # FIN after the reply; the peer may still be sending
-                except OSError:
-                    pass
-                conn.close()
-                continue
-            with self._lock:
-                self._open.add(conn)
-                self._stats["connections"] += 1
-                self._stats["max_concurrent_connections"] = max(self._stats["max_concurrent_connections"],
-                                                                len(self._open))
-                self._threads = [t for t in self._threads if t.is_alive()]
-                thread = threading.Thread(target=self._serve_connection, args=(conn, peer),
-                                          name=f"coinfer-conn-{peer}", daemon=True)
-                self._threads.append(thread)
-            thread.start()
-
-    def _send_error(self, conn: socket.socket, request_id: int, code: ErrorCode, message: str) -> None:
+    async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, pool) -> None:
+        sock = writer.get_extra_info("socket")
+        if sock is not None:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         with self._lock:
-            self._errors[code.name] += 1
+            busy = self._open >= self.max_connections
+            if busy:
+                self._stats["busy_refused"] += 1
+            else:
+                self._open += 1
+                self._stats["connections"] += 1
+                self._stats["max_concurrent_connections"] = max(self._stats["max_concurrent_connections"], self._open)
         try:
-            conn.sendall(wire.Frame(MessageType.ERROR, 0, request_id, wire.pack_error(code, message)).to_bytes())
-        except OSError:
-            pass  # the peer is gone; nothing to tell
-
-    def _serve_connection(self, conn: socket.socket, peer) -> None:
-        conn.settimeout(self.idle_timeout)
-        try:
-            while not self._stopped.is_set():
-                try:
-                    frame = wire.read_frame(conn, self.max_payload)
-                except wire.WireError as error:  # the stream is out of step: say why, then close
-                    log.info("closing %s: %s", peer, error)
-                    self._send_error(conn, 0, error.code, str(error))
-                    self._linger(conn)
-                    return
-                except wire.ConnectionClosed as closed:
-                    if closed.partial:
-                        self._count("truncated_frames")
-                        log.info("%s disconnected mid-frame: %s", peer, closed)
-                    return
-                except TimeoutError:
-                    self._count("idle_closed")
-                    return
-                except OSError:
-                    return
-                if not self._answer(conn, frame):
-                    return
+            if busy:
+                await self._refuse(writer, 0, ErrorCode.BUSY,
+                                   f"server holds its maximum of {self.max_connections} connections; retry later")
+                return
+            await self._serve(reader, writer, pool)
+        except (ConnectionError, OSError):
+            pass  # the peer went away: nothing to tell it
         finally:
-            with self._lock:
-                self._open.discard(conn)
-            self._slots.release()
-            try:
-                conn.close()
-            except OSError:
-                pass
+            if not busy:
+                with self._lock:
+                    self._open -= 1
+            writer.close()
 
-    def _answer(self, conn: socket.socket, frame: wire.Frame) -> bool:
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, pool) -> None:
+        loop = asyncio.get_running_loop()
+        connected = loop.time()
+        first = True
+        while not self._stopped.is_set():
+            # The first byte of a frame: within the handshake deadline for the first frame, else idle_timeout.
+            if first:
+                limit, timeout_key = connected + self.handshake_timeout - loop.time(), "handshake_timeouts"
+            else:
+                limit, timeout_key = self.idle_timeout, "idle_closed"
+            try:
+                start = await asyncio.wait_for(reader.read(1), max(limit, 0.0))
+            except asyncio.TimeoutError:
+                self._count(timeout_key)
+                return
+            if not start:
+                return  # a clean close between frames
+            # The rest of the frame: a deadline for the whole frame, not a timeout between bytes.
+            header_deadline = connected + self.handshake_timeout if first else loop.time() + self.frame_timeout
+            frame_deadline = loop.time() + self.frame_timeout
+            try:
+                header = start + await asyncio.wait_for(reader.readexactly(wire.HEADER_SIZE - 1),
+                                                        max(min(header_deadline, frame_deadline) - loop.time(), 0.0))
+                try:
+                    type_, config_id, request_id, length = wire.unpack_header(header, self.max_payload)
+                except wire.WireError as error:  # the stream is out of step: say why, then close
+                    log.info("closing a connection: %s", error)
+                    await self._refuse(writer, 0, error.code, str(error), reader)
+                    return
+                payload = (await asyncio.wait_for(reader.readexactly(length), max(frame_deadline - loop.time(), 0.0))
+                           if length else b"")
+            except asyncio.TimeoutError:
+                self._count("handshake_timeouts" if first else "frame_timeouts")
+                return
+            except asyncio.IncompleteReadError:
+                self._count("truncated_frames")
+                return
+            first = False
+            if not await self._answer(writer, wire.Frame(type_, config_id, request_id, payload), pool):
+                return
+
+    async def _answer(self, writer: asyncio.StreamWriter, frame: wire.Frame, pool) -> bool:
         """Reply to one well-formed frame; returns whether to keep the connection."""
         if frame.type == MessageType.INFO:
-            reply = wire.Frame(MessageType.INFO_REPLY, 0, frame.request_id, wire.pack_info(self.info()))
-            return self._send(conn, reply)
+            return await self._send(writer, wire.Frame(MessageType.INFO_REPLY, 0, frame.request_id,
+                                                       wire.pack_info(self.info())))
         if frame.type != MessageType.FEATURE:
-            self._send_error(conn, frame.request_id, ErrorCode.UNEXPECTED_TYPE,
-                             f"a server accepts FEATURE and INFO frames, not {frame.type.name}")
-            return True
+            return await self._send_error(writer, frame.request_id, ErrorCode.UNEXPECTED_TYPE,
+                                          f"a server accepts FEATURE and INFO frames, not {frame.type.name}")
         configuration = self.configurations.get(frame.config_id)
         if configuration is None:
             known = ", ".join(f"{c.config_id} ({c.spec})" for c in self.configurations.values())
-            self._send_error(conn, frame.request_id, ErrorCode.UNKNOWN_CONFIG,
-                             f"no configuration with id {frame.config_id}; this server holds {known}")
-            return True
+            return await self._send_error(writer, frame.request_id, ErrorCode.UNKNOWN_CONFIG,
+                                          f"no configuration with id {frame.config_id}; this server holds {known}")
         try:
-            logits, decode_s, compute_s = configuration.run_server(frame.payload)
+            logits, decode_s, compute_s = await asyncio.get_running_loop().run_in_executor(
+                pool, configuration.run_server, frame.payload)
         except ValueError as error:
-            self._send_error(conn, frame.request_id, ErrorCode.BAD_PAYLOAD, str(error))
-            return True
+            return await self._send_error(writer, frame.request_id, ErrorCode.BAD_PAYLOAD, str(error))
         except Exception as error:  # a bug or a numerically broken payload must not kill the server
             log.exception("configuration %s failed", configuration.spec)
-            self._send_error(conn, frame.request_id, ErrorCode.INTERNAL, f"{type(error).__name__}: {error}")
-            return True
+            return await self._send_error(writer, frame.request_id, ErrorCode.INTERNAL,
+                                          f"{type(error).__name__}: {error}")
         payload = wire.pack_result(int(logits.argmax()), logits.detach().cpu().numpy(), decode_s, compute_s)
         with self._lock:  # counted before the reply leaves, so a device that has its answer sees it counted
             self._stats["requests"] += 1
             done = self.max_requests is not None and self._stats["requests"] >= self.max_requests
-        keep = self._send(conn, wire.Frame(MessageType.RESULT, frame.config_id, frame.request_id, payload))
+        keep = await self._send(writer, wire.Frame(MessageType.RESULT, frame.config_id, frame.request_id, payload))
         if done:
-            self._stopped.set()
+            self.request_stop()
         return keep
 
-    @staticmethod
-    def _linger(conn: socket.socket, limit_bytes: int = 1 << 18, limit_s: float = 0.5) -> None:
-        """Half-close, then read and drop what the peer already sent (at most ``limit_bytes`` or
-        ``limit_s``): closing with unread input would make the kernel send a reset, which can destroy
-        the error reply before the peer reads it."""
+    async def _send(self, writer: asyncio.StreamWriter, frame: wire.Frame) -> bool:
+        """Send a frame; a peer that does not read it within ``frame_timeout`` is dropped."""
         try:
-            conn.shutdown(socket.SHUT_WR)
-            conn.settimeout(limit_s)
-            deadline, dropped = time.monotonic() + limit_s, 0
-            while dropped < limit_bytes and time.monotonic() < deadline:
-                chunk = conn.recv(65536)
+            writer.write(frame.to_bytes())
+            await asyncio.wait_for(writer.drain(), self.frame_timeout)
+            return True
+        except (asyncio.TimeoutError, ConnectionError, OSError):
+            return False
+
+    async def _send_error(self, writer: asyncio.StreamWriter, request_id: int, code: ErrorCode, message: str) -> bool:
+        with self._lock:
+            self._errors[code.name] += 1
+        return await self._send(writer, wire.Frame(MessageType.ERROR, 0, request_id, wire.pack_error(code, message)))
+
+    async def _refuse(self, writer: asyncio.StreamWriter, request_id: int, code: ErrorCode, message: str,
+                      reader: asyncio.StreamReader | None = None, limit_bytes: int = 1 << 18,
+                      limit_s: float = 0.5) -> None:
+        """Send an ERROR, half-close, then read and drop what the peer already sent (at most
+        ``limit_bytes`` or ``limit_s``): closing with unread input would make the kernel send a reset,
+        which can destroy the error reply before the peer reads it."""
+        if not await self._send_error(writer, request_id, code, message):
+            return
+        try:
+            writer.write_eof()
+        except (OSError, RuntimeError):
+            return
+        if reader is None:
+            return
+        deadline, dropped = asyncio.get_running_loop().time() + limit_s, 0
+        try:
+            while dropped < limit_bytes:
+                left = deadline - asyncio.get_running_loop().time()
+                chunk = await asyncio.wait_for(reader.read(65536), max(left, 0.0))
                 if not chunk:
                     break
                 dropped += len(chunk)
-        except OSError:
+        except (asyncio.TimeoutError, ConnectionError, OSError):
             pass
 
-    @staticmethod
-    def _send(conn: socket.socket, frame: wire.Frame) -> bool:
-        try:
-            conn.sendall(frame.to_bytes())
-            return True
-        except OSError:
-            return False
+
+def check_server_options(port: int = 0, max_connections: int = 1, max_payload: int = 1,
+                         idle_timeout: float = 1.0, handshake_timeout: float = 1.0, frame_timeout: float = 1.0,
+                         max_requests: int | None = None) -> None:
+    """Raise ValueError, naming the value and what is allowed, for any server option out of range.
+
+    Parameters
+    ----------
+    port : int
+        0 (a free port) to 65535.
+    max_connections, max_payload : int
+        >= 1.
+    idle_timeout, handshake_timeout, frame_timeout : float
+        Seconds, finite and > 0.
+    max_requests : int or None
+        >= 1, or None (no limit).
+
+    Examples
+    --------
+    >>> check_server_options(port=5000, idle_timeout=30)
+    >>> check_server_options(port=70000)
+    Traceback (most recent call last):
+    ...
+    ValueError: port 70000 is out of range: use 0 (a free port) to 65535
+    """
+    if not (isinstance(port, int) and 0 <= port <= 65535):
+        raise ValueError(f"port {port!r} is out of range: use 0 (a free port) to 65535")
+    for name, value in (("max_connections", max_connections), ("max_payload", max_payload)):
+        if not (isinstance(value, int) and value >= 1):
+            raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+    for name, value in (("idle_timeout", idle_timeout), ("handshake_timeout", handshake_timeout),
+                        ("frame_timeout", frame_timeout)):
+        if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+            raise ValueError(f"{name} must be a finite number of seconds > 0, got {value!r}")
+    if max_requests is not None and not (isinstance(max_requests, int) and max_requests >= 1):
+        raise ValueError(f"max_requests must be an integer >= 1 or None, got {max_requests!r}")
 
 
 class ServerProcess:

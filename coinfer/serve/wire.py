@@ -243,7 +243,11 @@ def pack_info(info: dict) -> bytes:
 
 
 def unpack_info(payload: bytes) -> dict:
-    info = json.loads(payload.decode("utf-8"))
+    try:
+        info = json.loads(payload.decode("utf-8"))
+    except (ValueError, RecursionError) as error:  # not UTF-8, not JSON, or nested too deeply
+        raise WireError(ErrorCode.BAD_PAYLOAD, f"INFO_REPLY is not UTF-8 JSON ({type(error).__name__}: "
+                        f"{str(error)[:100]})") from None
     if not isinstance(info, dict) or not isinstance(info.get("configurations"), list):
         raise WireError(ErrorCode.BAD_PAYLOAD, "INFO_REPLY must be a JSON object with a 'configurations' list")
     return info

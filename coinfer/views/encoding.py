@@ -18,9 +18,12 @@ from __future__ import annotations
 import math
 
 from coinfer.core.encoding import CodeSize
-from coinfer.experiments.encoding import DECISION_BITS, HISTOGRAM_BINS
 from coinfer.core.network import SPLIT_POINTS
-from coinfer.results import LookupTable, Record
+from coinfer.results import LookupTable, Record, table_threshold
+
+#: Bits that always suffice to send a 10-class decision (the device could send the label): the floor
+#: any encoder that keeps the full accuracy is measured against.
+DECISION_BITS = math.log2(10)
 
 #: One colour per split point, shared by every plot of the chapter.
 SPLIT_COLORS = {"stem": "#8c564b", "layer1.0": "#e377c2", "layer1.1": "#1f77b4", "layer2.0": "#17becf",
@@ -76,14 +79,14 @@ def summary_rows(table: LookupTable) -> list[dict]:
     return rows
 
 
-def fig_accuracy_vs_bits(table: LookupTable, ax=None, threshold_drop: float = 0.02,
-                         splits: list[str] | None = None):
+def fig_accuracy_vs_bits(table: LookupTable, ax=None, splits: list[str] | None = None):
     """Figure 3.2: accuracy vs real bits per image (log x) at each split point, with the 8-bit
     Huffman baseline.
 
     Circles: per-element (scalar) codewords; squares: one vector codebook index per image; stars:
     the original feature, 8-bit + Huffman. Dashed lines: the unsplit network's accuracy and the
-    threshold ``threshold_drop`` below it; dotted: ``log2(10)`` bits, enough to send the decision.
+    table's threshold (:func:`coinfer.results.table_threshold`); dotted: ``log2(10)`` bits, enough
+    to send the decision.
 
     Parameters
     ----------
@@ -91,8 +94,6 @@ def fig_accuracy_vs_bits(table: LookupTable, ax=None, threshold_drop: float = 0.
         The encoding table (``data/results/encoding_<preset>.json``).
     ax : matplotlib Axes, optional
         Where to draw; default a new 9 x 5 in figure.
-    threshold_drop : float
-        The threshold's distance below the unsplit accuracy.
     splits : list of str, optional
         Which split points to draw (default all).
 
@@ -129,8 +130,8 @@ def fig_accuracy_vs_bits(table: LookupTable, ax=None, threshold_drop: float = 0.
                         markeredgecolor="k", linestyle="none", label=f"{split}, original 8-bit + Huffman")
     base = unsplit_accuracy(table)
     ax.axhline(100 * base, color="0.3", linestyle="--", linewidth=1, label=f"unsplit network {100 * base:.2f}%")
-    ax.axhline(100 * (base - threshold_drop), color="0.6", linestyle="--", linewidth=1,
-               label=f"threshold ({100 * threshold_drop:.0f} points below)")
+    ax.axhline(100 * table_threshold(table), color="0.6", linestyle="--", linewidth=1,
+               label=f"threshold ({table.provenance.accuracy_drop:.0f} points below)")
     ax.axvline(DECISION_BITS, color="k", linestyle=":", linewidth=1, label="log2(10) = 3.32 bits")
     ax.set_xscale("log")
     ax.set_xlabel("bits per image (real encoded length, log scale)")
@@ -152,7 +153,7 @@ def _codewords_panel(record: Record, ax, element: int = 0):
     if record.extra.get("quantizer") != "scalar" or not record.extra.get("codewords"):
         raise ValueError(f"record {record.split} {record.code_size} has no per-element codewords to draw")
     counts = np.asarray(record.extra["z_histogram"][element], dtype=float)
-    edges = np.linspace(-1, 1, HISTOGRAM_BINS + 1)
+    edges = np.linspace(-1, 1, len(counts) + 1)       # the experiment's bins, over tanh's range
     ax.bar(edges[:-1], counts / counts.sum(), width=np.diff(edges), align="edge", color="0.75",
            edgecolor="0.5", label=f"encoder output z[{element}] (test images)")
     for i, c in enumerate(record.extra["codewords"][element]):
@@ -286,16 +287,15 @@ def fig_real_vs_entropy(table: LookupTable, ax=None):
     return ax.figure
 
 
-def floor_gap(table: LookupTable, threshold_drop: float = 0.02) -> dict:
-    """The fewest real bits per image that keep accuracy within ``threshold_drop`` of the unsplit
-    network, at each split point and overall, against ``log2(10)`` bits.
+def floor_gap(table: LookupTable) -> dict:
+    """The fewest real bits per image that reach the table's accuracy threshold
+    (:func:`coinfer.results.table_threshold`), at each split point and overall, against
+    ``log2(10)`` bits.
 
     Parameters
     ----------
     table : LookupTable
-        The encoding table.
-    threshold_drop : float
-        The threshold's distance below the unsplit accuracy.
+        The encoding table (its provenance carries the baseline accuracy and the preset's drop).
 
     Returns
     -------
@@ -314,15 +314,15 @@ def floor_gap(table: LookupTable, threshold_drop: float = 0.02) -> dict:
     >>> gap["best"].bits_per_image >= gap["floor_bits"]
     True
     """
-    base = unsplit_accuracy(table)
+    base, threshold = unsplit_accuracy(table), table_threshold(table)
     best = {}
     for r in framework_records(table):
-        if r.accuracy >= base - threshold_drop and (r.split not in best or r.bits_per_image < best[r.split].bits_per_image):
+        if r.accuracy >= threshold and (r.split not in best or r.bits_per_image < best[r.split].bits_per_image):
             best[r.split] = r
     overall = min(best.values(), key=lambda r: r.bits_per_image) if best else None
     originals = {r.split: r for r in original_records(table)}
     splits = dict.fromkeys(r.split for r in framework_records(table))
-    return {"unsplit_accuracy": base, "threshold": base - threshold_drop, "best_per_split": best,
+    return {"unsplit_accuracy": base, "threshold": threshold, "best_per_split": best,
             "best": overall, "floor_bits": DECISION_BITS,
             "ratio_to_floor": overall.bits_per_image / DECISION_BITS if overall else None,
             "saving_per_split": {s: originals[s].bits_per_image / r.bits_per_image for s, r in best.items()},

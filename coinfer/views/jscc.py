@@ -265,10 +265,9 @@ def explorer_data(table) -> dict:
                                 key=lambda p: p["value"])
                    for kind in ("awgn", "bsc")}
     bandwidth = _bandwidth_hz(table)
-    threshold = next((r.extra["threshold"] for r in table.records if "threshold" in r.extra), None)
     return {"separate": [dict(method=m, **v) for m, v in separate.items()],
             "jscc_awgn": jscc_points["awgn"], "jscc_bsc": jscc_points["bsc"],
-            "bandwidth_hz": bandwidth, "threshold": threshold}
+            "bandwidth_hz": bandwidth}
 
 
 def _jscc_at(points: list[dict], value: float, kind: str) -> dict | None:

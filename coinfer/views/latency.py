@@ -162,7 +162,7 @@ def latency_curves(records: Sequence[Record], device: DeviceSpec, server: Server
     Parameters
     ----------
     records : sequence of Record
-        One or more methods' records (e.g. the ``records`` of a :class:`coinfer.experiments.candidates.Candidates`).
+        One or more methods' records (e.g. the ``records`` of a :class:`coinfer.core.latency.Candidates`).
     device, server : DeviceSpec, ServerSpec
     threshold : float or None
         Minimum accuracy (fraction).
@@ -199,9 +199,10 @@ def fig_latency_vs_rate(candidates, ax=None, *, scaled: bool = True, device: Dev
 
     Parameters
     ----------
-    candidates : coinfer.experiments.candidates.Candidates
+    candidates : coinfer.core.latency.Candidates or LookupTable
         The lookup tables (:func:`coinfer.experiments.candidates.load_candidates`): records, their
-        network's width and activations, the preset's threshold.
+        network's width and activations, the preset's threshold; or one table (e.g. the sweep's,
+        as ``python -m coinfer figure latency-vs-rate`` passes it).
     ax : matplotlib Axes, optional
         Where to draw; default a new 7.5 x 4.8 in figure (6.5 x 3.6 unscaled).
     scaled : bool
@@ -236,6 +237,7 @@ def fig_latency_vs_rate(candidates, ax=None, *, scaled: bool = True, device: Dev
     """
     import matplotlib.pyplot as plt
 
+    candidates = _as_candidates(candidates)
     default_device, default_server = fig4_hardware(candidates, scaled)
     device, server = device or default_device, server or default_server
     threshold = candidates.threshold() if threshold is None else threshold
@@ -283,12 +285,22 @@ def fig_latency_vs_rate(candidates, ax=None, *, scaled: bool = True, device: Dev
     return ax.figure
 
 
+def _as_candidates(table):
+    """A :class:`~coinfer.core.latency.Candidates` for one lookup table (its preset's network)."""
+    from coinfer.config import get_preset
+    from coinfer.core.latency import Candidates
+
+    if isinstance(table, Candidates):
+        return table
+    return Candidates.from_tables([table], width=get_preset(table.provenance.preset).width)
+
+
 def fig4_hardware(candidates, scaled: bool = True) -> tuple[DeviceSpec, ServerSpec]:
     """The paper's Raspberry Pi 3 and RTX 2080 Ti, scaled to the tables' network width or not.
 
     Parameters
     ----------
-    candidates : coinfer.experiments.candidates.Candidates
+    candidates : coinfer.core.latency.Candidates
         The lookup tables (their ``width``).
     scaled : bool
         Slow the hardware down by the narrow network's share of the paper network's work and memory
@@ -363,6 +375,134 @@ def summarize_choices(records: Sequence[Record], device: DeviceSpec, server: Ser
                 row.update(configuration=f"none fits ({c.reason if c else 'no records'})")
             rows.append(row)
     return rows
+
+
+# --------------------------------------------------------------------------------------------------
+# Chapter 6's tables
+# --------------------------------------------------------------------------------------------------
+
+def footprint_rows(records: Mapping[str, Record], budget_bytes: float,
+                   memory: MemoryModel = PAPER_MEMORY) -> list[dict]:
+    """The memory model at every split point: parameters, peak activations, footprint, its share of
+    the whole network's and whether it fits ``budget_bytes``.
+
+    Parameters
+    ----------
+    records : mapping of str to Record
+        One record per split point (keys of :data:`coinfer.core.network.SPLIT_POINTS`, ``"output"``
+        among them: the whole network), e.g. the original network's.
+    budget_bytes : float
+        The memory the device gives the model.
+    memory : MemoryModel
+        The memory model.
+
+    Returns
+    -------
+    list of dict
+        One row per split point, in network order.
+
+    Examples
+    --------
+    >>> from coinfer.core.latency import DEVICES
+    >>> from coinfer.experiments.original import original_records
+    >>> from coinfer.core.network import resnet18
+    >>> from coinfer.views.latency import footprint_rows
+    >>> records = {r.split: r for r in original_records(resnet18(width=1 / 8), accuracy=0.9)}
+    >>> footprint_rows(records, DEVICES["rpi3"].budget_bytes)[-1]["share of the whole"]
+    1.0
+    """
+    from coinfer.core.latency import footprint_bytes
+
+    whole = footprint_bytes(records["output"], memory)
+    rows = []
+    for p in SPLIT_POINTS:
+        size = footprint_bytes(records[p], memory)
+        rows.append({"split": p, "device params (M)": records[p].device_params / 1e6,
+                     "peak activations (k)": records[p].extra["device_peak_activations"] / 1e3,
+                     "footprint (MB)": size / 1e6, "share of the whole": size / whole,
+                     f"fits in {budget_bytes / 1e6:.0f} MB": size <= budget_bytes})
+    return rows
+
+
+def deepest_fit_rows(records: Sequence[Record], device: DeviceSpec, threshold: float, whole_macs: float,
+                     activations: Mapping[str, int] | None = None,
+                     memory: MemoryModel = PAPER_MEMORY) -> list[dict]:
+    """Per method, the deepest split point among its records that reach ``threshold`` and fit the
+    device's memory (the paper's "40% of the uncompressed and 90% of the compressed model").
+
+    Parameters
+    ----------
+    records : sequence of Record
+        The candidates.
+    device : DeviceSpec
+        Its ``budget_bytes`` is the memory for the model.
+    threshold : float
+        Minimum accuracy, a fraction.
+    whole_macs : float
+        The unsplit, unpruned network's MACs (the share's denominator).
+    activations : mapping, optional
+        Peak activations per split for records that carry none.
+    memory : MemoryModel
+        The memory model.
+
+    Returns
+    -------
+    list of dict
+        One row per method (alphabetical): the split, sparsity, footprint, budget and the share
+        of the original network's MACs that runs on the device; ``"none"`` where nothing fits.
+
+    Examples
+    --------
+    >>> from coinfer.experiments.candidates import load_candidates
+    >>> from coinfer.views.latency import deepest_fit_rows, fig4_hardware, fig4_records
+    >>> tables = load_candidates(preset="quick")
+    >>> device, _ = fig4_hardware(tables)
+    >>> rows = deepest_fit_rows(fig4_records(tables.records), device, tables.threshold(), 1e7,
+    ...                         tables.activations)
+    >>> rows[0]["method"]
+    '2-step-pruning'
+    """
+    from coinfer.core.latency import footprint_bytes
+
+    rows = []
+    for method in sorted({r.method for r in records}):
+        fits = [r for r in records if r.method == method and r.accuracy >= threshold
+                and footprint_bytes(r, memory, activations) <= device.budget_bytes]
+        if not fits:
+            rows.append({"method": method, "deepest split that fits": "none"})
+            continue
+        r = max(fits, key=lambda r: (SPLIT_POINTS.index(r.split), r.device_macs))
+        rows.append({"method": method, "deepest split that fits": r.split, "sparsity": r.sparsity,
+                     "footprint (MB)": footprint_bytes(r, memory, activations) / 1e6,
+                     "budget (MB)": device.budget_bytes / 1e6,
+                     "stages on the device (share of the original's MACs)": r.device_macs / whole_macs})
+    return rows
+
+
+def calibration_rows(rows) -> list[dict]:
+    """:func:`coinfer.experiments.calibration.calibrate`'s measurements as table rows (times in ms).
+
+    Parameters
+    ----------
+    rows : sequence
+        Objects with ``width``, ``split``, ``device_macs``, ``measured_s``, ``predicted_s``, ``ratio``.
+
+    Returns
+    -------
+    list of dict
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> from coinfer.views.latency import calibration_rows
+    >>> row = SimpleNamespace(width=0.125, split="pool", device_macs=2e6, measured_s=0.002,
+    ...                       predicted_s=0.001, ratio=2.0)
+    >>> calibration_rows([row])[0]["measured ms"]
+    2.0
+    """
+    return [{"width": f"{r.width:g}", "split": r.split, "device MMACs": r.device_macs / 1e6,
+             "measured ms": r.measured_s * 1e3, "predicted ms": r.predicted_s * 1e3,
+             "measured / predicted": r.ratio} for r in rows]
 
 
 # --------------------------------------------------------------------------------------------------

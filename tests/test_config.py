@@ -1,0 +1,88 @@
+"""Tests of coinfer.config: one Preset with every stage's settings, overridable by name."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from coinfer.config import (PRESETS, TINY_SWEEP, Preset, PruneSettings, SweepGrid, TrainSettings, get_preset,
+                            override, parse_overrides, setting_names, sweep_grid)
+
+
+def test_every_preset_holds_every_stage():
+    for name, preset in PRESETS.items():
+        assert preset.name == name
+        assert isinstance(preset.baseline, TrainSettings)
+        assert isinstance(preset.pruning, PruneSettings)
+        assert isinstance(preset.sweep, SweepGrid)
+    quick, paper = get_preset("quick"), get_preset("paper")
+    assert (quick.dataset, quick.width, quick.baseline.epochs, quick.accuracy_drop) == ("fashion-mnist", 0.125, 3, 2.0)
+    assert (paper.dataset, paper.width, paper.baseline.epochs) == ("cifar10", 1.0, 60)
+    assert (paper.pruning.lr, paper.pruning.epochs, paper.pruning.schedule.interval) == (1e-4, 100, 150)
+    assert quick.pruning.schedule.interval == 10 and quick.sweep.encode["epochs"] == 4
+
+
+def test_overrides_by_dotted_name_nested_dict_or_object_leave_the_stored_preset_alone():
+    stored = PRESETS["quick"]
+    p = get_preset("quick", width=1 / 16, **{"pruning.epochs": 3, "pruning.schedule.kind": "linear"},
+                   baseline={"lr": 0.05})
+    assert (p.width, p.pruning.epochs, p.pruning.schedule.kind, p.baseline.lr) == (1 / 16, 3, "linear", 0.05)
+    assert p.pruning.schedule.interval == stored.pruning.schedule.interval        # untouched siblings
+    assert (stored.width, stored.pruning.epochs, stored.baseline.lr) == (0.125, 1, 0.1)
+    tiny = get_preset("quick", sweep=TINY_SWEEP, **{"sweep.png": False})          # object, then its field
+    assert tiny.sweep.png is False and tiny.sweep.png_images == TINY_SWEEP.png_images
+    assert get_preset("quick") is stored                                          # nothing to override
+    assert override(stored.pruning, {}) == stored.pruning
+
+
+def test_unknown_names_get_one_message_listing_the_valid_ones():
+    with pytest.raises(ValueError, match=r"unknown preset 'huge'; available: quick, paper"):
+        get_preset("huge")
+    for bad in ({"epochs": 1}, {"pruning.sparsity": 0.5}, {"width.x": 1}, {"baseline": {"nope": 1}}):
+        with pytest.raises(ValueError, match=r"unknown preset field\(s\) \[.*\]; fields are \[.*'pruning.epochs'"):
+            get_preset("quick", **bad)
+    with pytest.raises(ValueError, match="unknown sweep grid 'huge'; available: quick, paper, tiny"):
+        sweep_grid("huge")
+
+
+def test_overridden_settings_are_validated_again():
+    with pytest.raises(ValueError, match=r"sparsity must be in \[0, 1\)"):
+        get_preset("quick", **{"pruning.sparsities": (0.5, 1.0)})
+    with pytest.raises(ValueError, match="nothing to prune"):
+        get_preset("quick", **{"pruning.splits": ("input",)})
+    with pytest.raises(ValueError, match="unknown schedule kind"):
+        get_preset("quick", **{"pruning.schedule.kind": "exponential"})
+    with pytest.raises(ValueError, match="unknown split point 'layer9'"):
+        get_preset("quick", **{"sweep.original_splits": ("layer9",)})
+    with pytest.raises(ValueError, match="baseline epochs"):
+        get_preset("quick", **{"baseline.epochs": 0})
+
+
+def test_setting_names_cover_every_field():
+    names = setting_names(get_preset("quick"))
+    assert {f.name for f in dataclasses.fields(Preset)} <= set(names)
+    assert "pruning.schedule.ramp_fraction" in names and "sweep.encode" in names and "baseline.lr" in names
+
+
+def test_command_line_overrides_are_read_as_literals():
+    assert parse_overrides(["pruning.epochs=2", "seed = 1", "pruning.output_sparsity=None",
+                            "pruning.schedule.kind=linear", "sweep.sparsities=(0.0, 0.5)"]) == {
+        "pruning.epochs": 2, "seed": 1, "pruning.output_sparsity": None, "pruning.schedule.kind": "linear",
+        "sweep.sparsities": (0.0, 0.5)}
+    assert parse_overrides(None) == {}
+    with pytest.raises(ValueError, match="NAME=VALUE"):
+        parse_overrides(["pruning.epochs"])
+    p = get_preset("quick", **parse_overrides(["pruning.splits=('layer2.1',)", "sweep.png=False"]))
+    assert p.pruning.splits == ("layer2.1",) and p.sweep.png is False
+
+
+def test_a_preset_name_is_looked_up_once_and_the_object_passed_down():
+    """The experiments take a Preset, not a name: an overridden preset reaches the cells unchanged."""
+    from coinfer.experiments.sweep import cells, default_paths, prune_settings
+
+    p = get_preset("quick", sweep=sweep_grid("tiny"), **{"pruning.lr": 5e-4})
+    assert prune_settings(p).lr == 5e-4 and prune_settings(p).batch_size == 64   # grid's own override on top
+    assert {c.depends["prune"]["lr"] for c in cells(p) if c.depends.get("prune")} == {5e-4}
+    assert default_paths(p)["table"].name == "sweep_quick-tiny.json"
+    assert default_paths(get_preset("quick"))["table"].name == "sweep_quick.json"
