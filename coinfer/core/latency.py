@@ -340,7 +340,7 @@ class Environment:
 
     def __post_init__(self):
         object.__setattr__(self, "rate_bps", parse_rate(self.rate_bps))
-        object.__setattr__(self, "per_request_s", _check_positive("per_request_s", self.per_request_s,
+        object.__setattr__(self, "per_request_s", check_positive("per_request_s", self.per_request_s,
                                                                   allow_zero=True))
 
     def with_rate(self, rate: str | float) -> "Environment":

@@ -24,11 +24,16 @@ from typing import Callable
 
 @dataclass(frozen=True)
 class Experiment:
-    """A committed table: ``target`` (``"package.module:function"``) produces it, ``run(preset, **options)``."""
+    """A committed table: ``target`` (``"package.module:function"``) produces it, ``run(preset, **options)``.
+
+    ``preset`` is a :class:`coinfer.config.Preset`, looked up once by :func:`run_table`; an
+    experiment not yet moved to Preset objects says ``takes="name"`` and gets the preset's name.
+    """
 
     target: str
     description: str
     chapter: str
+    takes: str = "preset"
 
 
 #: Every committed lookup table by name (the name in its file, :func:`coinfer.paths.table_path`).
@@ -36,16 +41,16 @@ TABLES = {
     "original-float32": Experiment("coinfer.experiments.original:run",
                                    "float32 records of the trained baseline at every split point (no training)",
                                    "6. Latency (Fig. 4)"),
-    "pruning": Experiment("coinfer.core.pruning:run_pruning",
+    "pruning": Experiment("coinfer.experiments.pruning:run",
                           "pruned device parts at each (split point, sparsity)",
                           "2. Communication-aware pruning"),
     "encoding": Experiment("coinfer.experiments.encoding:run_encoding",
                            "learned feature encoders per (split point, code size), and the 8-bit Huffman baseline",
-                           "3. Task-oriented feature encoding"),
+                           "3. Task-oriented feature encoding", takes="name"),
     "jscc": Experiment("coinfer.core.jscc:run_jscc",
                        "learned JSCC against separate coding at capacity, over AWGN and BSC",
                        "4. Noisy links (Fig. 5)"),
-    "sweep": Experiment("coinfer.experiments.sweep:run_sweep",
+    "sweep": Experiment("coinfer.experiments.sweep:run",
                         "every method's settings grid: the framework and three baselines",
                         "5. The trade-off (Fig. 3)"),
     "serve_latency": Experiment("coinfer.experiments.serving:run",
@@ -100,7 +105,7 @@ def run_table(name: str, preset: str = "quick", path: str | Path | None = None, 
     name : str
         A key of :data:`TABLES`.
     preset : str
-        The preset to run (``quick`` or ``paper``).
+        The preset to run (``quick`` or ``paper``), looked up here once.
     path : str or Path, optional
         Where to save (default: the committed table's path).
     **options
@@ -127,7 +132,8 @@ def run_table(name: str, preset: str = "quick", path: str | Path | None = None, 
     from coinfer.paths import checkpoint_path, table_path
     from coinfer.train import load_checkpoint
 
-    table = experiment(name)(preset, **options)
+    spec = get_preset(preset)
+    table = experiment(name)(spec if TABLES[name].takes == "preset" else spec.name, **options)
     if table is None:
         raise RuntimeError(f"the {name} experiment did not finish (some of its parts are still to run); run it again")
     prov = table.provenance
