@@ -98,7 +98,7 @@ def predict_latency(record, rate: float | None, device_flops: float, server_flop
     device_flops, server_flops : float
         FLOP/s of the two sides.
     per_request_s : float
-        The measured per-request term (:attr:`coinfer.core.latency.Environment.per_request_s`); 0 is
+        The measured per-request term (``Environment.per_request_s`` (:class:`coinfer.core.latency.Environment`)); 0 is
         the paper's model.
 
     Returns
@@ -190,7 +190,7 @@ def measure(configurations: Sequence[Configuration], images: torch.Tensor, label
     the median total time of ``len(images)`` unshaped requests minus the model's FLOP terms (loopback
     moves the bits in microseconds). It holds everything the FLOP/s and bits model leaves out (the
     round trip, framing, the codec's non-network work, the interpreter), and goes into every
-    prediction as :attr:`coinfer.core.latency.Environment.per_request_s`. Each row keeps the paper's
+    prediction as ``Environment.per_request_s`` (:class:`coinfer.core.latency.Environment`). Each row keeps the paper's
     prediction's ratio too (``ratio_without_request``).
     """
     if flops_per_s is None:
