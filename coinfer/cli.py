@@ -243,26 +243,14 @@ def _run(args: argparse.Namespace) -> int:
     from coinfer.experiments import TABLES, run_table
 
     if args.list or not args.table:
-        width = max(len(name) for name in TABLES)
         for name, entry in TABLES.items():
-            print(f"{name:<{width}}  {entry.description}  [chapter {entry.chapter}]")
-        if not args.list:
-            print("give a table name: python -m coinfer run <table> --preset quick")
+            print(f"{name:<{max(map(len, TABLES))}}  {entry.description}  [chapter {entry.chapter}]")
         return 0 if args.list else 2
-    options = {}
     if args.threads:
-        import inspect
-
         import torch
 
-        from coinfer.experiments import experiment
-
         torch.set_num_threads(args.threads)
-        parameters = inspect.signature(experiment(args.table)).parameters.values()
-        if any(p.name == "threads" or p.kind is p.VAR_KEYWORD for p in parameters):
-            options["threads"] = args.threads        # e.g. the serving experiment's server process
-    path = run_table(args.table, args.preset, args.out, **options)
-    print(f"wrote {path}")
+    print(f"wrote {run_table(args.table, args.preset, args.out)}")
     return 0
 
 
