@@ -16,7 +16,8 @@ from importlib import resources
 from typing import Mapping, Sequence
 
 from coinfer.core.latency import (PAPER_MEMORY, Choice, DeviceSpec, Environment, MemoryModel, NoFeasibleConfiguration,
-                                  ServerSpec, choose, choose_per_method, parse_rate, record_activations)
+                                  ServerSpec, choose, choose_per_method, record_activations)
+from coinfer.units import parse_rate
 from coinfer.core.network import SPLIT_POINTS
 from coinfer.results import Record
 from coinfer.views.latency import config_label, slider_rates_kBps
