@@ -97,6 +97,75 @@ def checkpoints_dir() -> Path:
     return project_root() / "data" / "checkpoints"
 
 
+def search_journal_path(preset: str) -> Path:
+    """The Optuna journal of ``preset``'s configuration search: ``<root>/data/search/<preset>.journal``.
+
+    The search's default storage (one file per preset, never committed): every worker on this
+    machine, or on machines sharing the folder, appends its trials to it.
+
+    Parameters
+    ----------
+    preset : str
+        A preset name, e.g. ``"quick"``.
+
+    Returns
+    -------
+    pathlib.Path
+        The file; it may not exist yet (the search creates it).
+
+    Examples
+    --------
+    >>> from coinfer.paths import project_root, search_journal_path
+    >>> search_journal_path("quick").relative_to(project_root()).as_posix()
+    'data/search/quick.journal'
+    """
+    return project_root() / "data" / "search" / f"{preset}.journal"
+
+
+def search_table_path(preset: str) -> Path:
+    """The lookup table a search exports (its completed trials): ``data/results/search_<preset>.json``.
+
+    Parameters
+    ----------
+    preset : str
+        A preset name.
+
+    Returns
+    -------
+    pathlib.Path
+
+    Examples
+    --------
+    >>> from coinfer.paths import search_table_path
+    >>> search_table_path("quick").name
+    'search_quick.json'
+    """
+    return results_dir() / f"search_{preset}.json"
+
+
+def search_replay_path(preset: str) -> Path:
+    """The committed replay of the search on ``preset``'s sweep table: ``data/results/search/replay_<preset>.json``.
+
+    Not a lookup table (it holds hypervolume curves), so it lives beside them, in a subfolder.
+
+    Parameters
+    ----------
+    preset : str
+        A preset name.
+
+    Returns
+    -------
+    pathlib.Path
+
+    Examples
+    --------
+    >>> from coinfer.paths import results_dir, search_replay_path
+    >>> search_replay_path("quick").relative_to(results_dir()).as_posix()
+    'search/replay_quick.json'
+    """
+    return results_dir() / "search" / f"replay_{preset}.json"
+
+
 def table_path(table: str, preset: str) -> Path:
     """The committed lookup table ``table`` of ``preset``: ``<root>/data/results/<table>_<preset>.json``.
 
@@ -109,16 +178,6 @@ def table_path(table: str, preset: str) -> Path:
         (``python -m coinfer run --list`` names them all).
     preset : str
         The preset that produced it, e.g. ``"quick"`` (or a variant such as ``"quick-tiny"``).
-def search_journal_path(preset: str) -> Path:
-    """The Optuna journal of ``preset``'s configuration search: ``<root>/data/search/<preset>.journal``.
-
-    The search's default storage (one file per preset, never committed): every worker on this
-    machine, or on machines sharing the folder, appends its trials to it.
-
-    Parameters
-    ----------
-    preset : str
-        A preset name, e.g. ``"quick"``.
 
     Returns
     -------
@@ -138,19 +197,6 @@ def search_journal_path(preset: str) -> Path:
 
 def checkpoint_path(preset: str, name: str = "baseline", root: str | Path | None = None) -> Path:
     """A checkpoint of ``preset``: ``<checkpoints>/<preset>/<name>.pt``.
-        The file; it may not exist yet (the search creates it).
-
-    Examples
-    --------
-    >>> from coinfer.paths import project_root, search_journal_path
-    >>> search_journal_path("quick").relative_to(project_root()).as_posix()
-    'data/search/quick.journal'
-    """
-    return project_root() / "data" / "search" / f"{preset}.journal"
-
-
-def search_table_path(preset: str) -> Path:
-    """The lookup table a search exports (its completed trials): ``data/results/search_<preset>.json``.
 
     Parameters
     ----------
@@ -191,7 +237,6 @@ def codec_checkpoint_path(preset: str, split: str, code_size: str, root: str | P
         The codec's code size, e.g. ``"d16-l4"``.
     root : str or Path, optional
         The checkpoint folder (default :func:`checkpoints_dir`).
-        A preset name.
 
     Returns
     -------
@@ -208,17 +253,6 @@ def codec_checkpoint_path(preset: str, split: str, code_size: str, root: str | P
 
 def pruned_checkpoint_path(preset: str, split: str, sparsity: float, root: str | Path | None = None) -> Path:
     """A pruned network of ``preset``: ``<checkpoints>/<preset>/pruned/<split>_s<sparsity>.pt``.
-    >>> from coinfer.paths import search_table_path
-    >>> search_table_path("quick").name
-    'search_quick.json'
-    """
-    return results_dir() / f"search_{preset}.json"
-
-
-def search_replay_path(preset: str) -> Path:
-    """The committed replay of the search on ``preset``'s sweep table: ``data/results/search/replay_<preset>.json``.
-
-    Not a lookup table (it holds hypervolume curves), so it lives beside them, in a subfolder.
 
     Parameters
     ----------
@@ -230,7 +264,6 @@ def search_replay_path(preset: str) -> Path:
         The device part's channel sparsity, in [0, 1).
     root : str or Path, optional
         The checkpoint folder (default :func:`checkpoints_dir`).
-        A preset name.
 
     Returns
     -------
@@ -243,8 +276,3 @@ def search_replay_path(preset: str) -> Path:
     True
     """
     return checkpoint_path(preset, f"pruned/{split}_s{sparsity:g}", root)
-    >>> from coinfer.paths import results_dir, search_replay_path
-    >>> search_replay_path("quick").relative_to(results_dir()).as_posix()
-    'search/replay_quick.json'
-    """
-    return results_dir() / "search" / f"replay_{preset}.json"
