@@ -47,7 +47,7 @@ TABLES = {
     "encoding": Experiment("coinfer.experiments.encoding:run",
                            "learned feature encoders per (split point, code size), and the 8-bit Huffman baseline",
                            "3. Task-oriented feature encoding"),
-    "jscc": Experiment("coinfer.core.jscc:run_jscc",
+    "jscc": Experiment("coinfer.experiments.jscc:run",
                        "learned JSCC against separate coding at capacity, over AWGN and BSC",
                        "4. Noisy links (Fig. 5)"),
     "sweep": Experiment("coinfer.experiments.sweep:run",
