@@ -23,15 +23,15 @@ def fig_search(replay: dict, ax=None):
 
     Returns
     -------
-    matplotlib.axes.Axes
+    matplotlib.figure.Figure
 
     Examples
     --------
     >>> import json
     >>> from coinfer.paths import search_replay_path
     >>> from coinfer.views.search import fig_search
-    >>> ax = fig_search(json.loads(search_replay_path("quick").read_text()))
-    >>> ax.get_xlabel()
+    >>> fig = fig_search(json.loads(search_replay_path("quick").read_text()))
+    >>> fig.axes[0].get_xlabel()
     'trainings (configurations trained)'
     """
     import matplotlib.pyplot as plt
@@ -62,4 +62,4 @@ def fig_search(replay: dict, ax=None):
     ax.set_xlabel("trainings (configurations trained)")
     ax.set_ylabel("hypervolume found (% of the grid's)")
     ax.legend(loc="lower right", fontsize=8)
-    return ax
+    return ax.figure
