@@ -32,7 +32,7 @@ from coinfer.core.codecs import Float32Codec, Uint8Codec
 from fuzz_support import fuzz_settings, mutated, no_hang, peak_allocation
 
 #: max_examples of each test below; their sum is the number of fuzz cases per run.
-CASES = {"range": 500, "range_raw": 300, "learned": 200, "huffman": 500, "served": 500}
+CASES = {"range": 500, "range_raw": 300, "learned": 200, "huffman": 500, "served": 800}   # served: the server's codecs are core.codecs'
 
 COUNTS = st.one_of(st.integers(0, 300), st.sampled_from([2**31, 2**32, 2**62, 2**63 - 1]))
 
