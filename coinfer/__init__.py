@@ -1,9 +1,61 @@
 """coinfer: device-edge co-inference, after Shao & Zhang, "Communication-Computation Trade-Off in
 Resource-Constrained Edge Inference", IEEE Communications Magazine, 2020 (arXiv:2006.02166).
 
-Split a CIFAR ResNet18 between a device and an edge server (:mod:`coinfer.core.network`), measure what
-each split costs (:mod:`coinfer.core.costs`), and keep every evaluated configuration as data
-(:mod:`coinfer.results`).
+A weak device runs the first layers of a CIFAR ResNet18 and sends the intermediate feature over a
+link to an edge server, which runs the rest. The package is built in layers; each imports only
+from the layers above it in this list (``tests/test_layers.py`` checks it), and one concept has one
+home::
+
+    units, paths, splits  conventions, file names, the split points' names
+    results, data         tables of records, the threshold; datasets and feature caches
+    core/                 the paper's algorithms: no files, no plots, no presets
+    config, train         one Preset per run; one training loop, one evaluate
+    experiments/, serve/  one module per committed table; the running system over TCP
+    views/                one function per figure, one explorer per chapter
+    cli                   ``python -m coinfer <command>``; the book calls views and experiments
+
+Map (module: what it holds, and the part of the paper it implements)
+
+Conventions
+    :mod:`coinfer.units`: bits, bit/s, bytes, MACs, seconds; link-rate parsing (II-D, V-C).
+    :mod:`coinfer.paths`: where data, checkpoints and tables live; the only place a file name is spelled.
+    :mod:`coinfer.splits`: the split points' names and SplitPoint, the validated value (II-A).
+Data and results
+    :mod:`coinfer.results`: Record, LookupTable, Provenance, the accuracy threshold (II-D, V-A).
+    :mod:`coinfer.data`: CIFAR-10 and Fashion-MNIST loaders, checked offline; frozen-feature caches.
+The algorithms (``core/``)
+    :mod:`coinfer.core.network`: the CIFAR ResNet18 and split() (II-A).
+    :mod:`coinfer.core.costs`: MACs (thop, cross-checked), parameters, feature bits, data amplification (II-A, Fig. 1).
+    :mod:`coinfer.core.pruning`: incremental l2 channel masks, schedule, activation pruning, compaction (III-C).
+    :mod:`coinfer.core.encoding`: dimension-reduction encoder/decoder, learned quantizers, code sizes (IV-B, Fig. 2).
+    :mod:`coinfer.core.entropy`: range coder and canonical Huffman code with framed packets (IV-B).
+    :mod:`coinfer.core.codecs`: one codec protocol, compress/decompress: float32, uint8, Huffman8, learned (IV-B, V-B).
+    :mod:`coinfer.core.pipeline`: SplitNetwork, device part -> codec -> server part (Fig. 2).
+    :mod:`coinfer.core.channel`: AWGN and BSC with their conventions and capacities (IV-B, V-D).
+    :mod:`coinfer.core.jscc`: learned joint source-channel coding (IV-B, Fig. 5).
+    :mod:`coinfer.core.baselines`: BottleNet++'s codec (V-B).
+    :mod:`coinfer.core.latency`: the latency and memory models and the chooser (V-C, Fig. 4).
+Settings and training
+    :mod:`coinfer.config`: one Preset (quick, paper) holding every stage's settings.
+    :mod:`coinfer.train`: fit, evaluate, seeding, weights-only checkpoints.
+Experiments (``experiments/``, one per committed table; ``python -m coinfer run --list``)
+    :mod:`~coinfer.experiments.original`, :mod:`~coinfer.experiments.pruning` (III-C),
+    :mod:`~coinfer.experiments.encoding` (IV-B), :mod:`~coinfer.experiments.jscc` (V-D, Fig. 5),
+    :mod:`~coinfer.experiments.baselines` and :mod:`~coinfer.experiments.sweep` (V-B, Fig. 3),
+    :mod:`~coinfer.experiments.search` and :mod:`~coinfer.experiments.search_replay` (the search
+    the paper leaves to future work), :mod:`~coinfer.experiments.candidates` and
+    :mod:`~coinfer.experiments.calibration` (V-C), :mod:`~coinfer.experiments.codecs` and
+    :mod:`~coinfer.experiments.serving` (the served codecs and measured latency).
+The running system (``serve/``)
+    :mod:`~coinfer.serve.wire` (frames), :mod:`~coinfer.serve.link` (rate shaping),
+    :mod:`~coinfer.serve.configuration`, :mod:`~coinfer.serve.server`, :mod:`~coinfer.serve.device`,
+    :mod:`~coinfer.serve.load` (hostile and concurrent clients).
+Views (``views/``; ``python -m coinfer figure --list``)
+    :mod:`~coinfer.views.style` (one style per method), :mod:`~coinfer.views.explorer` (the explorer
+    runtime), :mod:`~coinfer.views.plane`; one module per chapter: :mod:`~coinfer.views.amplification`
+    (ch. 1), :mod:`~coinfer.views.pruning` (2), :mod:`~coinfer.views.encoding` (3),
+    :mod:`~coinfer.views.jscc` (4), :mod:`~coinfer.views.tradeoff` (5), :mod:`~coinfer.views.latency`
+    and :mod:`~coinfer.views.chooser` (6), :mod:`~coinfer.views.serving` (7), :mod:`~coinfer.views.search` (8).
 """
 
 __version__ = "0.1.0"

@@ -34,7 +34,7 @@ import sys
 
 
 def split_point(text: str):
-    """A ``--split`` argument as a :class:`~coinfer.core.network.SplitPoint`: validated once, here.
+    """A ``--split`` argument as a :class:`~coinfer.splits.SplitPoint`: validated once, here.
 
     An unknown point is an argparse error whose message lists the valid points and aliases.
     """

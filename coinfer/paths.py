@@ -232,7 +232,7 @@ def codec_checkpoint_path(preset: str, split: str, code_size: str, root: str | P
     preset : str
         The preset of the backbone the codec was trained on.
     split : str
-        The canonical split point (a :class:`coinfer.core.network.SplitPoint`).
+        The canonical split point (a :class:`coinfer.splits.SplitPoint`).
     code_size : str
         The codec's code size, e.g. ``"d16-l4"``.
     root : str or Path, optional

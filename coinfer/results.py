@@ -48,7 +48,7 @@ class Record:
         What produced it, e.g. ``"original"``, ``"framework"``, ``"2-step-pruning"``,
         ``"bottlenet++"``, ``"png"``.
     split : str
-        Canonical split point (:data:`coinfer.core.network.SPLIT_POINTS`).
+        Canonical split point (:data:`coinfer.splits.SPLIT_POINTS`).
     accuracy : float
         Top-1 test accuracy, a fraction in [0, 1].
     device_macs, server_macs : int
@@ -152,7 +152,7 @@ def validate_record(row: Any, where: str = "record") -> None:
     ...
     coinfer.results.SchemaError: record: accuracy 91.0 must be a fraction in [0, 1]
     """
-    from coinfer.core.network import SPLIT_POINTS
+    from coinfer.splits import SPLIT_POINTS
 
     if not isinstance(row, dict):
         raise SchemaError(f"{where} must be a JSON object, got {type(row).__name__}")

@@ -206,7 +206,7 @@ def profile_splits(model: CifarResNet18, input_shape: tuple[int, ...] = INPUT_SH
     Returns
     -------
     list of SplitProfile
-        One per name in :data:`coinfer.core.network.SPLIT_POINTS`: device and server MACs and
+        One per name in :data:`coinfer.splits.SPLIT_POINTS`: device and server MACs and
         parameters, and the feature's shape (its sizes in bits are properties).
 
     Examples

@@ -99,7 +99,7 @@ def check_sparsity(value: float, name: str = "sparsity") -> float:
 
 
 def prunable_split_point(point: str) -> SplitPoint:
-    """``point`` as a :class:`~coinfer.core.network.SplitPoint` if its device part has a convolution to prune."""
+    """``point`` as a :class:`~coinfer.splits.SplitPoint` if its device part has a convolution to prune."""
     name = SplitPoint(point)
     if name.index == 0:
         raise ValueError(f"split point {point!r} puts no layer on the device, so there is nothing to "

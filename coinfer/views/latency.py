@@ -366,7 +366,7 @@ def footprint_rows(records: Mapping[str, Record], budget_bytes: float,
     Parameters
     ----------
     records : mapping of str to Record
-        One record per split point (keys of :data:`coinfer.core.network.SPLIT_POINTS`, ``"output"``
+        One record per split point (keys of :data:`coinfer.splits.SPLIT_POINTS`, ``"output"``
         among them: the whole network), e.g. the original network's.
     budget_bytes : float
         The memory the device gives the model.
