@@ -359,7 +359,7 @@ def _sweep(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from coinfer.config import get_preset, parse_overrides, sweep_grid
-    from coinfer.experiments.sweep import cells, default_paths, gather, run
+    from coinfer.experiments.sweep import cell_states, default_paths, gather, run
 
     overrides = parse_overrides(args.set)
     if args.grid:
@@ -370,9 +370,8 @@ def _sweep(args: argparse.Namespace) -> int:
     table = Path(args.table) if args.table else paths["table"]
     command = "python -m coinfer " + " ".join(_regenerating_argv(args.argv))
     if args.list_cells:
-        for cell in cells(preset):
-            done = (cells_dir / f"{cell.id}.json").exists()
-            print(f"{cell.id}\t{'done' if done else 'todo'}")
+        for cell_id, state in cell_states(preset, cells_dir):   # done, todo or invalid: <why>
+            print(f"{cell_id}\t{state}")
         return 0
     if args.gather:
         result = gather(preset, cells_dir, table, command=command)
@@ -603,7 +602,10 @@ def add_data_arguments(parser: argparse.ArgumentParser) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(check.attach_negative_values(parser, sys.argv[1:] if argv is None else list(argv)))
+    try:
+        args = parser.parse_args(check.attach_negative_values(parser, sys.argv[1:] if argv is None else list(argv)))
+    except SystemExit as exit:   # a bad option: argparse printed the message; 2, as for any bad input
+        return exit.code if isinstance(exit.code, int) else 2
     args.argv = list(argv) if argv is not None else sys.argv[1:]   # for provenance
     if getattr(args, "trust_local_data", False):
         from coinfer.data import trust_local_data

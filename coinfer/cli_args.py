@@ -374,9 +374,8 @@ def host_port(text: str) -> str:
     """
     host, _, number = text.rpartition(":")
     allowed = "give HOST:PORT, e.g. 127.0.0.1:5000 (port 1 to 65535)"
-    if not host:
+    if not host or not number.strip().isdigit() or not 1 <= int(number) <= 65535:
         _fail(text, allowed)
-    _integer(number, 1, 65535, allowed) if number.strip().isdigit() else _fail(text, allowed)
     return text
 
 

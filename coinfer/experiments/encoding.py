@@ -42,6 +42,7 @@ from coinfer.core.entropy import (MAGIC_HUFFMAN, MAGIC_RANGE, HuffmanCode, bits_
                       range_stream_bits)
 from coinfer.core.network import SPLIT_POINTS, SplitPoint as canonical_split_point, split
 from coinfer.results import LookupTable, Provenance, Record
+from coinfer.train import show_progress
 
 #: Encoder outputs summarized per record: a histogram of the first few elements' values in [-1, 1].
 HISTOGRAM_ELEMENTS, HISTOGRAM_BINS = 4, 40
@@ -210,7 +211,7 @@ def _run_epochs(codec: FeatureCodec, server_part: nn.Module, source: FeatureSour
         total = count = 0.0
         bar = tqdm(source.batches(config.batch_size, shuffle=True, seed=seed * 1000 + epoch),
                    total=math.ceil(len(source) / config.batch_size), desc=f"{desc} {epoch + 1}/{epochs}",
-                   leave=False)
+                   leave=False, disable=not show_progress())
         for features, labels in bar:
             out = codec(features)
             loss = F.cross_entropy(server_part(out["feature_hat"]), labels)
