@@ -290,15 +290,22 @@ def _kill_sweep_repeatedly(tmp_path, kills: int, seed: int = 16):
     corrupted = None
     outcomes = []
     for _ in range(kills):
-        delay = rng.uniform(3.0, 16.0)    # start-up (imports, baseline, data) takes ~5-10 s here
+        # A random moment of the computing part (the 5 tiny cells take ~5-10 s), counted from the
+        # run's "cells to run" line (importing torch first takes as long again on a loaded machine).
+        delay = rng.uniform(0.0, 6.0)
         stderr = tmp_path / "stderr.txt"
         with open(stderr, "wb") as err:
-            process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=err)
+            process = subprocess.Popen(command, cwd=ROOT, env={**env, "PYTHONUNBUFFERED": "1"},
+                                       stdout=subprocess.PIPE, stderr=err, text=True)
+            for line in process.stdout:
+                if "to run" in line:
+                    break
             try:
                 process.wait(timeout=delay)
             except subprocess.TimeoutExpired:
                 process.send_signal(signal.SIGKILL)
                 process.wait()
+            process.stdout.close()
         assert "%|" not in stderr.read_text(errors="replace"), "--no-progress printed a bar"
         now = {}
         for path in sorted(cells_dir.glob("*.json")):

@@ -673,6 +673,7 @@ def run(preset: Preset, *, cells_dir=None, table=None, cache_dir=None, only: lis
         if state != "done":
             pending.append(cell)
     skipped, ran = len(todo) - len(pending), 0
+    log(f"[sweep] {skipped} of {len(todo)} cells already done, {len(pending)} to run")
     with progress_bars(progress):
         # Finished cells count as done from the start: a resumed sweep shows 3/5, not 0/5.
         bar = tqdm(pending, desc=f"sweep {preset.name}", unit="cell", total=len(todo), initial=skipped,
