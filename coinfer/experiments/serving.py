@@ -3,7 +3,7 @@
 Shao & Zhang (2020), section V-C, predict the end-to-end latency of a split network from a model:
 device FLOPs over device FLOP/s, plus bits over the link rate, plus server FLOPs over server FLOP/s
 (:func:`coinfer.core.latency.latency`). This experiment runs the real system
-(:mod:`coinfer.serve`: a device process and an edge-server process over a shaped TCP link) for every
+(:mod:`coinfer.serve.server`: a device process and an edge-server process over a shaped TCP link) for every
 configuration and link rate, and sets the measurements beside the prediction.
 
 :func:`run` produces ``data/results/serve_latency_<preset>.json``::
