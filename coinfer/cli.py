@@ -26,6 +26,10 @@ import sys
 
 from coinfer import cli_args as check
 
+# The serve and device options are checked by the library's own checks (same messages), imported when used.
+check_server_options = "coinfer.serve.server:check_server_options"
+check_device_options = "coinfer.serve.device:check_device_options"
+
 
 def _profile(args: argparse.Namespace) -> int:
     from coinfer.core.network import resnet18
@@ -436,28 +440,29 @@ def build_parser() -> argparse.ArgumentParser:
     model_args(p, many=True)
     p.add_argument("--host", default="127.0.0.1",
                    help="address to bind (default 127.0.0.1, this machine only; 0.0.0.0 for all interfaces)")
-    p.add_argument("--port", type=check.server_port, default=5000, help="TCP port (0 picks a free one; default 5000)")
-    p.add_argument("--max-connections", type=check.positive_int, default=1024, help="connections held at once (default 1024)")
-    p.add_argument("--max-payload", type=check.positive_int, default=4 * 1024 * 1024, help="largest payload accepted, bytes")
-    p.add_argument("--idle-timeout", type=check.seconds, default=30.0,
+    p.add_argument("--port", type=check.checked_by(check_server_options, "port"), default=5000, help="TCP port (0 picks a free one; default 5000)")
+    p.add_argument("--max-connections", type=check.checked_by(check_server_options, "max_connections"), default=1024, help="connections held at once (default 1024)")
+    p.add_argument("--max-payload", type=check.checked_by(check_server_options, "max_payload"), default=4 * 1024 * 1024, help="largest payload accepted, bytes")
+    p.add_argument("--idle-timeout", type=check.checked_by(check_server_options, "idle_timeout", float), default=30.0,
                    help="close a connection silent between frames for this many s (default 30)")
-    p.add_argument("--handshake-timeout", type=check.seconds, default=5.0,
+    p.add_argument("--handshake-timeout", type=check.checked_by(check_server_options, "handshake_timeout", float), default=5.0,
                    help="a new connection must send its first frame's header within this many s (default 5)")
-    p.add_argument("--frame-timeout", type=check.seconds, default=60.0,
+    p.add_argument("--frame-timeout", type=check.checked_by(check_server_options, "frame_timeout", float), default=60.0,
                    help="a frame, once started, must arrive whole within this many s (default 60)")
-    p.add_argument("--max-requests", type=check.positive_int, default=None, help="stop after answering this many features")
+    p.add_argument("--max-requests", type=check.checked_by(check_server_options, "max_requests"), default=None, help="stop after answering this many features")
     p.set_defaults(func=_serve)
 
     p = commands.add_parser("device", help="run the device part + encoder on test images, classify via a server")
     model_args(p, many=False)
     p.add_argument("--host", default="127.0.0.1", help="the edge server's address")
-    p.add_argument("--port", type=check.port, default=5000)
+    p.add_argument("--port", type=check.checked_by(check_device_options, "port"), default=5000)
     p.add_argument("--rate", type=check.link_rate, default="inf", help="uplink rate, e.g. 40KB/s (1 KB = 1000 B), 800kbit/s, or inf")
-    p.add_argument("--burst", type=check.nonnegative_float, default=0.0, help="token-bucket depth, bytes (default 0)")
-    p.add_argument("--images", type=check.positive_int, default=10, help="test images to classify")
-    p.add_argument("--offset", type=check.nonnegative_int, default=0, help="index of the first test image")
+    p.add_argument("--burst", type=check.checked_by(check_device_options, "burst", float), default=0.0,
+                   help="token-bucket depth, bytes (default 0)")
+    p.add_argument("--images", type=check.checked_by(check_device_options, "images"), default=10, help="test images to classify")
+    p.add_argument("--offset", type=check.checked_by(check_device_options, "offset"), default=0, help="index of the first test image")
     p.add_argument("--show", type=check.nonnegative_int, default=10, help="print this many per-image lines")
-    p.add_argument("--timeout", type=check.seconds, default=60.0, help="seconds to wait for a reply")
+    p.add_argument("--timeout", type=check.checked_by(check_device_options, "timeout", float), default=60.0, help="seconds to wait for a reply")
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
     p.set_defaults(func=_device)
 

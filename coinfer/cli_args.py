@@ -3,9 +3,11 @@
 Each check runs where the value enters (argparse calls it while parsing, before anything loads) and
 its message names the value and what is allowed; argparse prefixes the option, e.g.::
 
-    python -m coinfer train: error: argument --epochs: 0 is not allowed: give an integer >= 1
+    python -m coinfer train: error: argument --epochs: '0' is not allowed: give an integer >= 1
 
-A check returns the value in the form the command's body expects (an ``int``, a ``float``, a
+The server's and the device's options go through the library's own checks
+(:func:`checked_by`), so the command line and the library say the same words. A check returns the
+value in the form the command's body expects (an ``int``, a ``float``, a
 :class:`~coinfer.core.network.SplitPoint`, or the text itself once it is known to parse).
 """
 
@@ -15,8 +17,8 @@ import argparse
 import math
 import re
 
-__all__ = ["positive_int", "nonnegative_int", "positive_float", "nonnegative_float", "seconds", "port",
-           "server_port", "width", "fraction", "sparsity", "preset", "sweep_grid_name", "split_point",
+__all__ = ["checked_by", "attach_negative_values", "positive_int", "nonnegative_int", "positive_float",
+           "nonnegative_float", "width", "sparsity", "preset", "sweep_grid_name", "split_point",
            "rate", "link_rate", "rates", "threshold", "channel", "channel_filter", "shard", "host_port"]
 
 
@@ -96,46 +98,6 @@ def nonnegative_float(text: str) -> float:
     return _number(text, "give a finite number >= 0", lambda v: v >= 0)
 
 
-def seconds(text: str) -> float:
-    """A duration in seconds, finite and > 0 (timeouts).
-
-    Examples
-    --------
-    >>> from coinfer.cli_args import seconds
-    >>> seconds("30")
-    30.0
-    >>> seconds("-1")
-    Traceback (most recent call last):
-    ...
-    argparse.ArgumentTypeError: '-1' is not allowed: give a finite number of seconds > 0
-    """
-    return _number(text, "give a finite number of seconds > 0", lambda v: v > 0)
-
-
-def port(text: str) -> int:
-    """A TCP port to connect to: 1 to 65535.
-
-    Examples
-    --------
-    >>> from coinfer.cli_args import port
-    >>> port("5000")
-    5000
-    """
-    return _integer(text, 1, 65535, "give a TCP port from 1 to 65535")
-
-
-def server_port(text: str) -> int:
-    """A TCP port to listen on: 0 (any free port) to 65535.
-
-    Examples
-    --------
-    >>> from coinfer.cli_args import server_port
-    >>> server_port("0")
-    0
-    """
-    return _integer(text, 0, 65535, "give a TCP port from 1 to 65535, or 0 for any free port")
-
-
 def width(text: str) -> float:
     """A ResNet18 width multiplier in (0, :data:`coinfer.config.MAX_WIDTH`].
 
@@ -149,18 +111,6 @@ def width(text: str) -> float:
 
     return _number(text, f"give a width multiplier in (0, {MAX_WIDTH:g}] (1 is the paper's network)",
                    lambda v: 0 < v <= MAX_WIDTH)
-
-
-def fraction(text: str) -> float:
-    """A fraction in [0, 1].
-
-    Examples
-    --------
-    >>> from coinfer.cli_args import fraction
-    >>> fraction("0.5")
-    0.5
-    """
-    return _number(text, "give a fraction in [0, 1]", lambda v: 0 <= v <= 1)
 
 
 def sparsity(text: str) -> float:
@@ -247,14 +197,14 @@ def rate(text: str) -> str:
     >>> rate("-5KB/s")
     Traceback (most recent call last):
     ...
-    argparse.ArgumentTypeError: '-5KB/s' is not allowed: give a rate > 0 with a unit: B/s, KB/s, MB/s, GB/s, bit/s, kbit/s, Mbit/s or Gbit/s, e.g. 40KB/s or '40 KB/s' (1 KB = 1000 bytes)
+    argparse.ArgumentTypeError: link rate '-5KB/s' is not allowed: give a rate > 0 with a unit: B/s, KB/s, MB/s, GB/s, bit/s, kbit/s, Mbit/s or Gbit/s, e.g. 40KB/s or '40 KB/s' (1 KB = 1000 bytes)
     """
     from coinfer.core.latency import parse_rate
 
     try:
         parse_rate(text)
     except ValueError:
-        _fail(text, _RATE_HELP)
+        raise argparse.ArgumentTypeError(f"link rate {text!r} is not allowed: {_RATE_HELP}") from None
     return text
 
 
@@ -271,8 +221,8 @@ def link_rate(text: str) -> str:
         return text
     try:
         return rate(text)
-    except argparse.ArgumentTypeError:
-        _fail(text, _RATE_HELP + ", or inf (no shaping)")
+    except argparse.ArgumentTypeError as error:
+        raise argparse.ArgumentTypeError(f"{error}, or inf (no shaping)") from None
 
 
 def rates(text: str) -> str:
@@ -377,6 +327,50 @@ def host_port(text: str) -> str:
     if not host or not number.strip().isdigit() or not 1 <= int(number) <= 65535:
         _fail(text, allowed)
     return text
+
+
+def checked_by(check, name: str, kind=int):
+    """A ``type=`` function that reads a ``kind`` and passes it to ``check(**{name: value})``, a
+    library function that raises ValueError naming the value and what is allowed (e.g.
+    :func:`coinfer.serve.server.check_server_options`): the command line and the library then say
+    the same thing.
+
+    Parameters
+    ----------
+    check : callable or str
+        Raises ValueError for a bad value; ``"module:function"`` is imported when first used (the
+        server's checks live beside torch, which a command line should not import to parse).
+    name : str
+        The keyword ``check`` takes the value by.
+    kind : type
+        ``int`` or ``float``.
+
+    Examples
+    --------
+    >>> from coinfer.cli_args import checked_by
+    >>> from coinfer.serve.server import check_server_options
+    >>> checked_by(check_server_options, "port")("5000")
+    5000
+    """
+    def parse(text: str):
+        function = check
+        if isinstance(function, str):
+            import importlib
+
+            module, _, attribute = function.partition(":")
+            function = getattr(importlib.import_module(module), attribute)
+        try:
+            value = kind(str(text).strip())
+        except ValueError:
+            _fail(text, f"give {'an integer' if kind is int else 'a number'} ({name.replace('_', ' ')})")
+        try:
+            function(**{name: value})
+        except ValueError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
+        return value
+
+    parse.__name__ = name
+    return parse
 
 
 def attach_negative_values(parser: argparse.ArgumentParser, argv: list[str]) -> list[str]:
