@@ -16,6 +16,7 @@ Commands::
                               [--json]
     python -m coinfer prune --preset quick|paper                   # pruned device parts -> data/results/pruning_<preset>.json
     python -m coinfer sweep --preset quick|paper                   # every method's grid -> data/results/sweep_<preset>.json
+    python -m coinfer figure NAME [--preset P] [--out F.png|F.svg]  # draw a book figure (--list: which)
 """
 
 from __future__ import annotations
@@ -399,6 +400,22 @@ def _sweep(args: argparse.Namespace) -> int:
     return 0
 
 
+def _figure(args: argparse.Namespace) -> int:
+    from coinfer.views import FIGURES, draw_figure
+
+    if args.list or not args.name:
+        for name, entry in FIGURES.items():
+            print(f"{name:<20} chapter {entry.chapter}  {entry.caption}")
+        return 0
+    import matplotlib
+
+    matplotlib.use("Agg")
+    out = args.out or f"{args.name}_{args.preset}.png"
+    draw_figure(args.name, args.preset).savefig(out, bbox_inches="tight")
+    print(out)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m coinfer", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -572,6 +589,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     set_arg(p)
     p.set_defaults(func=_sweep)
+
+    p = commands.add_parser("figure", help="draw a book figure from the committed tables (--list: which)")
+    p.add_argument("name", nargs="?", default=None, help="the figure (see --list)")
+    p.add_argument("--list", action="store_true", help="name every figure with its chapter")
+    p.add_argument("--preset", default="quick", help="whose tables to draw")
+    p.add_argument("--out", default=None, help="output file, .png or .svg (default: <name>_<preset>.png)")
+    p.set_defaults(func=_figure)
     for name in DATA_COMMANDS:
         add_data_arguments(commands.choices[name])
     return parser

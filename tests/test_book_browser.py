@@ -13,8 +13,8 @@ import yaml
 
 from coinfer.core.network import SPLIT_POINTS, resnet18
 from coinfer.core.costs import profile_splits
-from coinfer.views.explorer import (Plot, Slider, rate_values_kBps, split_point_data, split_point_readout,
-                             static_explorer)
+from coinfer.views.amplification import rate_values_kBps, split_point_data, split_point_readout
+from coinfer.views.explorer import Plot, Slider, static_explorer
 
 from browser_support import BOOK, ROOT, eventually, open_page, unavailable
 
@@ -222,7 +222,7 @@ CHAPTER2 = BOOK / "book" / "02_pruning.html"
 def test_chapter2_sparsity_twin_moves_to_the_recorded_numbers(browser):
     from coinfer.paths import results_dir
     from coinfer.results import load_table
-    from coinfer.views.explorer import pruning_data
+    from coinfer.views.pruning import pruning_data
 
     By, Keys = _by(), _keys()
     if not CHAPTER2.exists():

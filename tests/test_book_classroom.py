@@ -57,7 +57,8 @@ def test_api_page_documents_every_public_module_of_coinfer():
         assert ext in CONFIG["sphinx"]["extra_extensions"]
 
 
-CORE = ("core/network", "core/costs", "data", "config", "results", "train", "paths", "views/figures", "views/explorer")
+CORE = ("core/network", "core/costs", "data", "config", "results", "train", "paths", "views/amplification", "views/explorer",
+        "views/style", "views/plane", "views/pruning", "views/tradeoff")
 
 
 def _public_functions(module: str):

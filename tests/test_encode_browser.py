@@ -32,9 +32,10 @@ def test_chapter3_twin_shows_the_tables_numbers(page):
     def shown():
         return {c.get_attribute("data-readout"): c.text for c in twin.find_elements(By.CSS_SELECTOR, "[data-readout]")}
 
-    def expected():
-        entry = data["splits"][int(split.get_attribute("value"))]
-        return code_size_readout(entry, entry["sizes"][int(size.get_attribute("value"))])
+    def expected():   # the explorer's one Python readout at the sliders' state
+        state = {"split": data["splits"][int(split.get_attribute("value"))]["split"],
+                 "size": int(size.get_attribute("value"))}
+        return code_size_readout(data, state)["text"]
 
     for key, value in expected().items():
         assert shown()[key] == value, key

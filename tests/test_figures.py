@@ -1,4 +1,4 @@
-"""coinfer.views.figures: the communication-computation plane (the paper's Fig. 1) and its extension points."""
+"""coinfer.views.plane: the communication-computation plane (the paper's Fig. 1) and its extension points."""
 
 import matplotlib
 
@@ -8,7 +8,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from coinfer.views.figures import (MACS_LINTHRESH, InputLine, add_curve, input_lines,  # noqa: E402
+from coinfer.views.plane import (MACS_LINTHRESH, InputLine, add_curve, input_lines,  # noqa: E402
                              plot_comm_comp_plane, raw_input_line)
 from coinfer.core.network import PAPER_SPLIT_POINTS, resnet18  # noqa: E402
 from coinfer.core.costs import InputSize, profile_splits  # noqa: E402
@@ -99,3 +99,37 @@ def test_bad_curves_and_rows_are_refused(rows):
         add_curve(ax, [], [], label="x")
     with pytest.raises(ValueError, match="from 'input' to 'output'"):
         plot_comm_comp_plane(rows[1:])
+
+
+# ---------------------------------------------------------------------------------------------
+# The figure registry and `python -m coinfer figure`
+# ---------------------------------------------------------------------------------------------
+
+def test_figure_list_names_every_registered_figure_with_its_chapter(capsys):
+    from coinfer.cli import main
+    from coinfer.views import FIGURES
+
+    assert main(["figure", "--list"]) == 0
+    listed = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in listed] == list(FIGURES)
+    for line, entry in zip(listed, FIGURES.values()):
+        assert f"chapter {entry.chapter}" in line
+
+
+@pytest.mark.parametrize("name", __import__("coinfer.views", fromlist=["FIGURES"]).FIGURES)
+def test_every_registered_figure_draws_from_the_committed_tables(name, tmp_path, capsys):
+    from coinfer.cli import main
+
+    for suffix in (".png", ".svg"):
+        out = tmp_path / f"{name}{suffix}"
+        assert main(["figure", name, "--preset", "quick", "--out", str(out)]) == 0
+        assert out.stat().st_size > 1000
+        plt.close("all")
+    assert (tmp_path / f"{name}.svg").read_text().lstrip().startswith("<?xml")
+
+
+def test_an_unknown_figure_is_refused_with_the_registered_names(capsys):
+    from coinfer.cli import main
+
+    assert main(["figure", "fig-99"]) == 2
+    assert "unknown figure 'fig-99'; registered: amplification" in capsys.readouterr().err

@@ -10,7 +10,8 @@ import pytest
 
 from browser_support import ROOT, chapter_page, open_page
 from coinfer.core import channel as ch
-from coinfer.views.jscc import BANDWIDTH_SLIDER_MHZ, FLIP_SLIDER, SNR_SLIDER_DB, awgn_readout, bsc_readout, explorer_data
+from coinfer.views.jscc import (BANDWIDTH_SLIDER_MHZ, FLIP_SLIDER, SNR_SLIDER_DB, awgn_output, awgn_readout, bsc_output,
+                                bsc_readout, explorer_data)
 from coinfer.results import load_table
 
 pytestmark = pytest.mark.browser
@@ -66,6 +67,7 @@ def test_awgn_twin_matches_python(page, data):
             assert f"k = {expected['jscc']['k']:g} real uses" in shown["jscc"]
         else:
             assert shown["jscc"].startswith("no JSCC code")
+        assert shown == awgn_output(data, {"snr": snr_db, "bw": BANDWIDTH_SLIDER_MHZ[int(bw.get_attribute("value"))]})["text"]
         snr.send_keys(Keys.ARROW_LEFT, Keys.ARROW_LEFT, Keys.ARROW_LEFT, Keys.ARROW_LEFT)
         bw.send_keys(Keys.ARROW_RIGHT)
 
@@ -84,6 +86,7 @@ def test_bsc_twin_matches_python(page, data):
         assert shown["png_capacity"].startswith(f"{expected['uses']['png+capacity']:,.1f} uses")
         if expected["jscc"]:
             assert shown["jscc"].startswith(f"{expected['jscc']['k']:g} uses")
+        assert shown == bsc_output(data, {"p": p})["text"]
         seen.add(shown["jscc"])
         p_slider.send_keys(Keys.ARROW_RIGHT, Keys.ARROW_RIGHT)
     assert len(seen) > 1, "moving p changes the JSCC readout"

@@ -16,7 +16,7 @@ import torch
 from browser_support import chapter_page, open_page
 from coinfer.core.latency import (DEVICES, SERVERS, NoFeasibleConfiguration, choose, original_records,
                              scale_to_width)
-from coinfer.views.latency import config_label, latency_twin, slider_environment
+from coinfer.views.latency import config_label, latency_output, latency_twin, slider_environment
 from coinfer.core.network import resnet18
 from coinfer.results import Record
 from coinfer.views.explorer import format_seconds
@@ -97,11 +97,16 @@ def test_javascript_choice_equals_python_choice(browser, page, records):
             best = choose(records, env, threshold)
         except NoFeasibleConfiguration:
             assert _readout(browser, "choice") == "none fits", state
+            for name, text in latency_output(records, state)["text"].items():
+                assert _readout(browser, name) == text, (name, state)
             checked_none += 1
             continue
         shown = _readout(browser, "choice")
         assert shown == f"{config_label(best.record)} (accuracy {100 * best.record.accuracy:.2f}%)", state
         assert _readout(browser, "latency") == format_seconds(best.latency.total_s), state
+        # every readout the page shows is what the ipywidgets explorer's Python readout shows
+        for name, text in latency_output(records, state)["text"].items():
+            assert _readout(browser, name) == text, (name, state)
         checked_some += 1
     assert checked_some >= 8 and checked_none >= 1, (checked_some, checked_none)
 

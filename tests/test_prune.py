@@ -397,7 +397,7 @@ def test_committed_quick_table_is_consistent_with_the_network_it_describes():
 
 def test_pruning_explorer_data_and_twin_from_the_committed_table():
     from coinfer.core.costs import profile_splits
-    from coinfer.views.explorer import pruning_data, pruning_twin
+    from coinfer.views.pruning import pruning_data, pruning_twin
 
     records = _quick_table().records
     rows = profile_splits(resnet18(width=1 / 8))

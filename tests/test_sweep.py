@@ -138,7 +138,8 @@ def test_committed_quick_table_is_what_the_sweep_computes(tmp_path):
 def _table(rows):
     from coinfer.results import LookupTable, Provenance, Record
 
-    prov = Provenance(dataset="fashion-mnist", preset="quick", command="test", wall_time_s=0.0)
+    prov = Provenance(dataset="fashion-mnist", preset="quick", command="test", wall_time_s=0.0,
+                      baseline_accuracy=0.90, accuracy_drop=2.0)
     records = [Record(method=m, split=s, accuracy=a, device_macs=macs, device_params=1, server_macs=1,
                       bits_per_image=bits, code_size=code)
                for m, s, a, macs, bits, code in rows]
@@ -146,7 +147,7 @@ def _table(rows):
 
 
 def test_pareto_front_keeps_only_undominated_points():
-    from coinfer.views.figures import pareto_front
+    from coinfer.views.tradeoff import pareto_front
 
     points = [(5, 5), (1, 10), (2, 2), (3, 1), (2, 3), (10, 1), (2, 2)]
     assert pareto_front(points) == [1, 2, 3]
@@ -154,7 +155,8 @@ def test_pareto_front_keeps_only_undominated_points():
 
 
 def test_dominance_check_names_the_baseline_points_the_framework_does_not_beat(capsys):
-    from coinfer.views.figures import accuracy_threshold, dominance_check, plot_tradeoff
+    from coinfer.results import table_threshold
+    from coinfer.views.tradeoff import dominance_check, plot_tradeoff
 
     table = _table([
         ("png", "input", 0.90, 0, 4000, "png"),
@@ -165,7 +167,7 @@ def test_dominance_check_names_the_baseline_points_the_framework_does_not_beat(c
         ("bottlenet++", "layer2.1", 0.70, 1, 1, ""),          # below the threshold
         ("bottlenet++", "layer3.1", 0.89, 50, 20, ""),        # beats the framework in both
     ])
-    assert accuracy_threshold(table) == pytest.approx(0.88)   # 90% minus the quick preset's 2 points
+    assert table_threshold(table) == pytest.approx(0.88)   # 90% minus the quick preset's 2 points
     result = dominance_check(table)
     assert result["framework_points"] == 1
     assert result["dominated"] == {"original": 1, "2-step-pruning": 0, "bottlenet++": 0}

@@ -1,5 +1,5 @@
 """Drive Fig. 3's kernel-free threshold explorer in headless Chromium and compare every readout with
-the Python computation (coinfer.views.figures.tradeoff_summary) at several thresholds.
+the Python computation (coinfer.views.tradeoff.tradeoff_summary) at several thresholds.
 
 Marked ``browser``; skips when Chromium or chromedriver is missing, unless ``COINFER_REQUIRE_BROWSER=1``.
 """
@@ -7,7 +7,7 @@ Marked ``browser``; skips when Chromium or chromedriver is missing, unless ``COI
 import pytest
 
 from browser_support import unavailable
-from coinfer.views.figures import THRESHOLD_DROPS, tradeoff_data, tradeoff_summary, tradeoff_twin
+from coinfer.views.tradeoff import THRESHOLD_DROPS, tradeoff_data, tradeoff_summary, tradeoff_twin
 from coinfer.paths import results_dir
 from coinfer.results import load_table
 

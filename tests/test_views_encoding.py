@@ -47,9 +47,21 @@ def test_code_size_readout_matches_the_data():
     data = code_size_data(_table())
     entry = data["splits"][1]
     assert entry["split"] == "pool" and [s["code_size"] for s in entry["sizes"]] == ["d16-k16", "d16-l4"]
-    out = code_size_readout(entry, entry["sizes"][0])
+    out = code_size_readout(data, {"split": "pool", "size": 0})["text"]
     assert out["accuracy"] == "89.00 %"
     assert out["saving"].startswith("2,667 x fewer bits")
+    assert out["code"] == "d16-k16 (vector codebook)"
+    past = code_size_readout(data, {"split": "pool", "size": 5})["text"]     # past the last size: the last
+    assert past["code"] == "d16-l4 (per-element codewords)"
+
+
+def test_live_explorer_shows_the_same_readout():
+    pytest.importorskip("ipywidgets")
+    from coinfer.views.encoding import code_size_data, code_size_explorer, code_size_readout
+
+    box = code_size_explorer(_table(), split="pool")
+    text = code_size_readout(code_size_data(_table()), {"split": "pool", "size": 0})["text"]
+    assert f"<b>{text['accuracy']}</b>" in box.children[-1].value
 
 
 def test_plots_draw(tmp_path):

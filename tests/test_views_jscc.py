@@ -33,6 +33,29 @@ def test_readouts_follow_the_capacity_formulas(table):
     assert b["jscc"]["value"] == 0.1 and b["uses"]["png+capacity"] > b["uses"]["learned-source-coding+capacity"]
 
 
+def test_outputs_format_the_readouts(table):
+    data = jscc_views.explorer_data(table)
+    out = jscc_views.awgn_output(data, {"snr": 10.0, "bw": 2.0})
+    numbers = jscc_views.awgn_readout(data, 10.0, 2e6)
+    assert out["text"]["cap"].startswith(f"{numbers['capacity_per_use']:.3f} bit per real use")
+    assert out["text"]["jscc"].startswith(f"{numbers['latency']['framework-jscc'] * 1e6:,.2f} µs (k = ")
+    assert "trained at 0 dB" in out["text"]["jscc"]
+    assert jscc_views.awgn_output(data, {"snr": -3.0, "bw": 1.0})["text"]["jscc"].startswith("no JSCC code")
+    b = jscc_views.bsc_output(data, {"p": 0.05})
+    assert "trained at p = 0.1," in b["text"]["jscc"]
+    assert b["text"]["png_capacity"].startswith(f"{jscc_views.bsc_readout(data, 0.05)['uses']['png+capacity']:,.1f} uses")
+
+
+def test_live_explorers_show_the_same_outputs(table):
+    pytest.importorskip("ipywidgets")
+    box = jscc_views.channel_explorer(table, snr_db=10.0, bandwidth_mhz=2.0, p=0.05)
+    data = jscc_views.explorer_data(table)
+    awgn_text = jscc_views.awgn_output(data, {"snr": 10.0, "bw": 2.0})["text"]
+    assert f"<b>{awgn_text['jscc']}</b>" in box.children[0].children[-1].value
+    bsc_text = jscc_views.bsc_output(data, {"p": 0.05})["text"]
+    assert f"<b>{bsc_text['cap']}</b>" in box.children[1].children[-1].value
+
+
 def test_twins_are_self_contained_html(table):
     for twin in (jscc_views.awgn_twin(table), jscc_views.bsc_twin(table)):
         html = twin._repr_html_()

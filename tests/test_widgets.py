@@ -12,9 +12,10 @@ import pytest
 
 from coinfer.core.network import SPLIT_POINTS, resnet18
 from coinfer.core.costs import profile_splits
+from coinfer.views.amplification import (rate_values_kBps, split_point_data, split_point_explorer,
+                                         split_point_readout, split_point_twin)
 from coinfer.views.explorer import (Plot, Slider, columns, format_fixed, format_int, format_macs, format_seconds,
-                             rate_values_kBps, split_point_data, split_point_explorer, split_point_readout,
-                             split_point_twin, static_explorer)
+                                    static_explorer)
 
 RENDER = "function (data, state, util) { return {text: {y: util.int(data.y[util.index('i')])}}; }"
 
@@ -200,3 +201,112 @@ def test_columns_turn_records_into_json_lists():
     json.dumps(columns(records, ["extra", "channel"]))
     with pytest.raises(KeyError, match="no field 'latency'"):
         columns(records, ["latency"])
+
+
+# ---------------------------------------------------------------------------------------------
+# One readout, two forms: precomputed (kernel-free) and live (ipywidgets)
+# ---------------------------------------------------------------------------------------------
+
+def _spec(html):
+    return json.loads(re.search(r'<script type="application/json" data-spec>(.*?)</script>', html, re.S).group(1))
+
+
+def test_slider_states_are_the_product_of_the_sliders_values():
+    from coinfer.views.explorer import slider_states
+
+    states = slider_states([Slider("a", "a", [1, 2, 3]), Slider("b", "b", ["x", "y"])])
+    assert len(states) == 6
+    assert states[0] == ((0, 0), {"a": 1, "b": "x"}) and states[-1] == ((2, 1), {"a": 3, "b": "y"})
+
+
+def test_precomputed_explorer_calls_the_readout_once_per_state_and_stores_shared_parts_once():
+    from coinfer.views.explorer import precomputed_explorer
+
+    calls = []
+
+    def readout(state):
+        calls.append(dict(state))
+        return {"text": {"y": f"{state['a'] * 10} {state['b']}"},
+                "plot": {"series": [{"label": "a", "points": [[state["a"], 1]]}]}}   # depends on a only
+
+    twin = precomputed_explorer([Slider("a", "a", [1, 2, 3], value=2), Slider("b", "b", ["x", "y"])], readout,
+                                readouts=[("y", "y")], plot=Plot("x", "y"))
+    assert len(calls) == 6
+    data = _spec(twin.html)["data"]
+    assert data["sliders"] == ["a", "b"] and len(data["states"]) == 6
+    assert len(data["parts"]) == 6 + 3           # six readouts, three series lists (one per value of a)
+    assert data["fields"] == [["text", "y"], ["plot", "series"]]
+    text, series = data["states"]["2,1"]          # a = 3, b = "y"
+    assert data["parts"][text] == "30 y" and data["parts"][series][0]["points"] == [[3, 1]]
+    assert "no precomputed output" in twin.html   # the lookup render, from static/lookup.js
+
+
+def test_precomputed_explorer_refuses_bad_outputs_and_too_many_states():
+    from coinfer.views.explorer import precomputed_explorer
+
+    with pytest.raises(ValueError, match="keys among"):
+        precomputed_explorer([Slider("a", "a", [1, 2])], lambda s: {"txt": {}})
+    with pytest.raises(ValueError, match="exceed max_states=3"):
+        precomputed_explorer([Slider("a", "a", [1, 2]), Slider("b", "b", [1, 2])], lambda s: {}, max_states=3)
+
+
+def test_runtime_and_style_are_package_data_files():
+    from importlib import resources
+
+    static = resources.files("coinfer.views").joinpath("static")
+    twin = tiny()
+    for name in ("explorer.js", "explorer.css"):
+        text = static.joinpath(name).read_text()
+        marker = "__ID__" if name.endswith(".js") else "#ID"
+        assert text.replace(marker, twin.element_id if marker == "__ID__" else f"#{twin.element_id}") in twin.html
+
+
+def test_live_explorer_shows_the_same_readout_and_draws_the_plot():
+    pytest.importorskip("ipywidgets")
+    from coinfer.views.explorer import live_explorer
+
+    def readout(state):
+        return {"text": {"y": f"{state['a'] * 10} <units>"}, "html": {"z": "<i>z</i>"},
+                "plot": {"series": [{"label": "a", "points": [[1, 1], [state["a"], 2]]}]}}
+
+    box = live_explorer([Slider("a", "a", [1, 2, 3])], readout, readouts=[("y", "y"), ("z", "z")],
+                        plot=Plot("x", "y"))
+    slider, shown = box.children
+    assert "10 &lt;units&gt;" in shown.value and "<i>z</i>" in shown.value and "data:image/png;base64," in shown.value
+    slider.value = 3
+    assert "30 &lt;units&gt;" in shown.value
+
+
+def test_draw_plot_draws_series_lines_and_highlights():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from coinfer.views.explorer import draw_plot
+
+    ax = draw_plot({"series": [{"label": "s", "points": [[1, 10], [10, 100]], "color": "#ff0000"},
+                               {"label": "", "points": [[2, 20]], "line": False}],
+                    "hlines": [{"y": 50, "label": "h"}], "highlight": [{"x": 10, "y": 100, "label": "now"}]},
+                   Plot("x", "y", logx=True, logy=True, xlim=(1, 100)))
+    assert ax.get_xscale() == "log" and ax.get_xlim() == (1, 100)
+    assert len(ax.get_lines()) == 4 and "now" in {t.get_text() for t in ax.texts}
+
+
+def test_every_method_has_one_style():
+    from coinfer.views.style import METHOD_STYLES, hex_color, method_style, ordered_methods
+
+    assert method_style("framework") == METHOD_STYLES["framework"]
+    assert len({s.color for m, s in METHOD_STYLES.items() if m in ("framework", "original", "2-step-pruning",
+                                                                      "bottlenet++", "png")}) == 5
+    assert method_style("new-method", 0).label == "new-method"
+    assert method_style("a", 0).color != method_style("b", 1).color
+    assert ordered_methods(["x", "png", "framework"]) == ["framework", "png", "x"]
+    assert hex_color("tab:blue") == "#1f77b4"
+
+
+def test_every_method_of_the_committed_tables_has_a_style():
+    from coinfer.paths import results_dir
+    from coinfer.results import load_table
+    from coinfer.views.style import METHOD_STYLES
+
+    methods = {r.method for path in results_dir().glob("*.json") for r in load_table(path).records}
+    assert methods and methods <= set(METHOD_STYLES), sorted(methods - set(METHOD_STYLES))

@@ -1,1 +1,164 @@
-"""Figures and explorers: one module per chapter, one style table, one explorer runtime."""
+"""Figures and explorers: one module per chapter, one style table, one explorer runtime.
+
+::
+
+    style          one label, colour and marker per method (every figure and explorer)
+    plane          the communication-computation plane (Fig. 1) that chapters 1, 2, 5 draw on
+    explorer       the explorer runtime: precomputed_explorer / live_explorer (one readout, two
+                   forms), static_explorer (JavaScript render; chapter 6's chooser)
+    amplification  chapter 1: the communication-computation plane (Fig. 1), split-point explorer
+    pruning        chapter 2: channel norms, schedules, pruning results, sparsity explorer
+    encoding       chapter 3              jscc       chapter 4 (Fig. 5)
+    tradeoff       chapter 5: Fig. 3, the dominance check, threshold explorer
+    latency        chapter 6 (Fig. 4)     serving    chapter 7
+
+Every book figure drawn from a committed table (or from what the library computes without one) is
+registered in :data:`FIGURES`, and ``python -m coinfer figure NAME [--preset P] [--out F.png]``
+draws it with :func:`draw_figure`. To register a figure: write it as ``fig_<name>(table, ax=None)
+-> matplotlib.figure.Figure`` in its chapter's module, and add one line to :data:`FIGURES` naming
+the module, the function, the chapter and the table it reads (the ``<table>`` of
+``data/results/<table>_<preset>.json``, or ``None`` when the function computes its own data).
+Modules are imported only when a figure is drawn, so that ``import coinfer.views.explorer`` stays light.
+
+Examples
+--------
+>>> from coinfer.views import FIGURES
+>>> FIGURES["tradeoff"].chapter, FIGURES["tradeoff"].table
+(5, 'sweep')
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Callable, NamedTuple
+
+__all__ = ["FigureEntry", "FIGURES", "figure_function", "figure_table", "draw_figure"]
+
+
+class FigureEntry(NamedTuple):
+    """Where a book figure lives: ``module``'s ``function`` draws it, in chapter ``chapter``, from
+    the committed table ``table`` (``None``: the function computes what it draws)."""
+
+    module: str
+    function: str
+    chapter: int
+    table: str | None
+    caption: str
+
+
+#: Every registered book figure, by name (in book order).
+FIGURES: dict[str, FigureEntry] = {
+    "amplification": FigureEntry("coinfer.views.amplification", "fig_amplification", 1, None,
+                                 "Figure 1.1: every split point of the full-width ResNet18 on the plane"),
+    "pruning-schedule": FigureEntry("coinfer.views.pruning", "fig_schedule", 2, None,
+                                    "Figure 2.2: sparsity over training, three schedules, two presets"),
+    "pruning-results": FigureEntry("coinfer.views.pruning", "fig_pruning_results", 2, "pruning",
+                                   "Figure 2.3: accuracy, device MACs and bits against the sparsity"),
+    "pruning-plane": FigureEntry("coinfer.views.pruning", "fig_pruning_plane", 2, "pruning",
+                                 "Figure 2.4: the pruned split points on the plane"),
+    "codewords": FigureEntry("coinfer.views.encoding", "fig_codewords", 3, "encoding",
+                             "Figure 3.1: the codewords learned for one element, per split point"),
+    "accuracy-vs-bits": FigureEntry("coinfer.views.encoding", "fig_accuracy_vs_bits", 3, "encoding",
+                                    "Figure 3.2: test accuracy against bits per image, per split point"),
+    "real-vs-entropy": FigureEntry("coinfer.views.encoding", "fig_real_vs_entropy", 3, "encoding",
+                                   "Figure 3.3: real encoded length against empirical entropy"),
+    "jscc": FigureEntry("coinfer.views.jscc", "fig_jscc_vs_separate", 4, "jscc",
+                        "Figure 4.1 (the paper's Fig. 5): JSCC against separate coding, AWGN and BSC"),
+    "tradeoff": FigureEntry("coinfer.views.tradeoff", "fig_tradeoff", 5, "sweep",
+                            "Figure 5.1 (the paper's Fig. 3): every method at the accuracy threshold"),
+    "latency": FigureEntry("coinfer.views.latency", "fig_latency_vs_rate", 6, "sweep",
+                           "Figure 6.1 (the paper's Fig. 4): end-to-end latency against the link rate"),
+    "measured-latency": FigureEntry("coinfer.views.serving", "fig_measured_latency", 7, "serve_latency",
+                                    "Figure 7.1: measured end-to-end latency against the uplink rate"),
+    # Not registered: Figure 2.1 (views.pruning.fig_channel_norms) draws a live pruner's masks on the
+    # baseline checkpoint, from no table (views may not load checkpoints: that is train's job).
+}
+
+
+def figure_function(name: str) -> Callable:
+    """The ``fig_*(table, ax=None)`` function of the registered figure ``name``.
+
+    Parameters
+    ----------
+    name : str
+        A key of :data:`FIGURES`.
+
+    Returns
+    -------
+    callable
+
+    Raises
+    ------
+    ValueError
+        For an unknown name; the message lists the registered ones.
+
+    Examples
+    --------
+    >>> from coinfer.views import figure_function
+    >>> figure_function("tradeoff").__name__
+    'fig_tradeoff'
+    """
+    if name not in FIGURES:
+        raise ValueError(f"unknown figure {name!r}; registered: {', '.join(FIGURES)}")
+    entry = FIGURES[name]
+    return getattr(importlib.import_module(entry.module), entry.function)
+
+
+def figure_table(name: str, preset: str = "quick"):
+    """The committed table the figure ``name`` draws, for ``preset`` (``None`` if it needs none).
+
+    Parameters
+    ----------
+    name : str
+        A key of :data:`FIGURES`.
+    preset : str
+        Whose table: ``data/results/<table>_<preset>.json``.
+
+    Returns
+    -------
+    coinfer.results.LookupTable or None
+
+    Examples
+    --------
+    >>> from coinfer.views import figure_table
+    >>> len(figure_table("tradeoff").records) > 0, figure_table("amplification")
+    (True, None)
+    """
+    from coinfer.paths import results_dir
+    from coinfer.results import load_table
+
+    figure_function(name)                 # an unknown name: the error lists the registered ones
+    table = FIGURES[name].table
+    if table is None:
+        return None
+    path = results_dir() / f"{table}_{preset}.json"
+    if not path.exists():
+        raise FileNotFoundError(f"figure {name!r} needs {path}; make it with `python -m coinfer {table} "
+                                f"--preset {preset}`")
+    return load_table(path)
+
+
+def draw_figure(name: str, preset: str = "quick"):
+    """Draw the registered figure ``name`` from ``preset``'s committed table.
+
+    Parameters
+    ----------
+    name : str
+        A key of :data:`FIGURES`.
+    preset : str
+        Whose table to read.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> from coinfer.views import draw_figure
+    >>> draw_figure("pruning-results").axes[0].get_ylabel()
+    'test accuracy (%)'
+    """
+    function = figure_function(name)
+    return function(figure_table(name, preset))

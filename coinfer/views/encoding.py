@@ -417,11 +417,33 @@ def coding_overheads(table: LookupTable) -> dict:
 
 
 # --------------------------------------------------------------------------------------------
-# The code-size explorer: ipywidgets (kernel) and kernel-free twin (static book)
+# The code-size explorer: one readout, precomputed for the book and live with a kernel
 # --------------------------------------------------------------------------------------------
 
 def code_size_data(table: LookupTable) -> dict:
-    """JSON-able numbers behind the code-size explorers: per split point, its records by code size."""
+    """The numbers behind the code-size explorer: per split point, its records by code size.
+
+    Parameters
+    ----------
+    table : LookupTable
+        The encoding table.
+
+    Returns
+    -------
+    dict
+        ``splits`` (one entry per split point: ``split``, ``color``, ``original_bits``,
+        ``original_accuracy`` and ``sizes``, its code sizes from smallest to largest), ``floor``
+        (log2 10 bits) and ``unsplit`` (the unsplit network's accuracy, a fraction).
+
+    Examples
+    --------
+    >>> from coinfer.paths import results_dir
+    >>> from coinfer.results import load_table
+    >>> from coinfer.views.encoding import code_size_data
+    >>> data = code_size_data(load_table(results_dir() / "encoding_quick.json"))
+    >>> [e["split"] for e in data["splits"]]
+    ['layer1.1', 'layer2.1', 'layer3.1', 'pool']
+    """
     originals = {r.split: r for r in original_records(table)}
     splits = sorted({r.split for r in framework_records(table)}, key=_split_order)
     data = {"splits": [], "floor": DECISION_BITS, "unsplit": unsplit_accuracy(table)}
@@ -439,93 +461,138 @@ def code_size_data(table: LookupTable) -> dict:
     return data
 
 
-def code_size_readout(entry: dict, size: dict) -> dict:
-    """Formatted readouts for one split point ``entry`` and one of its ``size`` entries
-    (matches what the twin's JavaScript shows)."""
-    out = {"accuracy": f"{100 * size['accuracy']:.2f} %",
-           "bits": f"{size['bits']:.1f} bits real, {size['entropy']:.1f} entropy, {size['fixed']} fixed-length",
-           "device": f"{size['device_macs'] / 1e6:,.2f} M MACs (encoder {100 * size['encoder_share']:.2f} % of the network)"}
-    if entry["original_bits"]:
-        out["saving"] = (f"{entry['original_bits'] / size['bits']:,.0f} x fewer bits than the original "
-                         f"8-bit + Huffman feature ({entry['original_bits']:,.0f} bits, "
-                         f"{100 * entry['original_accuracy']:.2f} %)")
-    return out
+def code_size_readout(data: dict, state: dict) -> dict:
+    """What the code-size explorer shows at one slider state: the readouts and the plot.
 
+    The one logic of the explorer: :func:`code_size_twin` calls it for every state when the page
+    is built, :func:`code_size_explorer` on every slider move.
 
-_CODE_SIZE_RENDER = r"""function (data, state, util) {
-  var e = data.splits[util.index("split")];
-  var k = Math.min(util.index("size"), e.sizes.length - 1), s = e.sizes[k];
-  var text = {
-    code: s.code_size + " (" + (s.kind === "scalar" ? "per-element codewords" : "vector codebook") + ")",
-    accuracy: util.fixed(100 * s.accuracy, 2) + " %",
-    bits: util.fixed(s.bits, 1) + " bits real, " + util.fixed(s.entropy, 1) + " entropy, " + s.fixed + " fixed-length",
-    device: util.fixed(s.device_macs / 1e6, 2) + " M MACs (encoder " + util.fixed(100 * s.encoder_share, 2) + " % of the network)"
-  };
-  if (e.original_bits) {
-    text.saving = util.int(e.original_bits / s.bits) + " x fewer bits than the original 8-bit + Huffman feature (" +
-      util.int(e.original_bits) + " bits, " + util.fixed(100 * e.original_accuracy, 2) + " %)";
-  }
-  var series = data.splits.map(function (q) {
-    return {label: q.split, color: q.color, line: false,
-            points: q.sizes.map(function (z) { return [z.bits, 100 * z.accuracy]; })};
-  });
-  return {text: text, plot: {series: series,
-    vlines: [{x: data.floor, label: "log2(10) = 3.32 bits", color: "#444"}],
-    hlines: [{y: 100 * data.unsplit, label: "unsplit network", color: "#888"}],
-    highlight: [{x: s.bits, y: 100 * s.accuracy, label: e.split + " " + s.code_size, color: e.color}]}};
-}"""
+    Parameters
+    ----------
+    data : dict
+        From :func:`code_size_data`.
+    state : dict
+        ``split`` (a split point of ``data``) and ``size`` (position of the code size, smallest
+        first; past a split point's last size, its last).
 
+    Returns
+    -------
+    dict
+        ``text`` (``code``, ``accuracy``, ``bits``, ``device`` and, where the table has the original
+        feature, ``saving``) and ``plot`` (every split point's codes, the current one highlighted).
 
-def code_size_twin(table: LookupTable, split: str | None = None):
-    """Kernel-free twin (static HTML + inline JS, no kernel) of :func:`code_size_explorer`.
-
-    Needs :mod:`coinfer.views.explorer` (the book's explorer builder).
+    Examples
+    --------
+    >>> from coinfer.paths import results_dir
+    >>> from coinfer.results import load_table
+    >>> from coinfer.views.encoding import code_size_data, code_size_readout
+    >>> data = code_size_data(load_table(results_dir() / "encoding_quick.json"))
+    >>> code_size_readout(data, {"split": "pool", "size": 0})["text"]["code"]
+    'd16-k16 (vector codebook)'
     """
-    from coinfer.views.explorer import Plot, Slider, static_explorer
+    from coinfer.views.explorer import format_fixed, format_int
 
-    data = code_size_data(table)
+    entry = next(e for e in data["splits"] if e["split"] == state["split"])
+    size = entry["sizes"][min(state["size"], len(entry["sizes"]) - 1)]
+    kind = "per-element codewords" if size["kind"] == "scalar" else "vector codebook"
+    text = {"code": f"{size['code_size']} ({kind})",
+            "accuracy": f"{format_fixed(100 * size['accuracy'], 2)} %",
+            "bits": (f"{format_fixed(size['bits'], 1)} bits real, {format_fixed(size['entropy'], 1)} entropy, "
+                     f"{size['fixed']} fixed-length"),
+            "device": (f"{format_fixed(size['device_macs'] / 1e6, 2)} M MACs (encoder "
+                       f"{format_fixed(100 * size['encoder_share'], 2)} % of the network)")}
+    if entry["original_bits"]:
+        text["saving"] = (f"{format_int(entry['original_bits'] / size['bits'])} x fewer bits than the original "
+                          f"8-bit + Huffman feature ({format_int(entry['original_bits'])} bits, "
+                          f"{format_fixed(100 * entry['original_accuracy'], 2)} %)")
+    series = [{"label": e["split"], "color": e["color"], "line": False,
+               "points": [[z["bits"], 100 * z["accuracy"]] for z in e["sizes"]]} for e in data["splits"]]
+    plot = {"series": series,
+            "vlines": [{"x": data["floor"], "label": "log2(10) = 3.32 bits", "color": "#444"}],
+            "hlines": [{"y": 100 * data["unsplit"], "label": "unsplit network", "color": "#888"}],
+            "highlight": [{"x": size["bits"], "y": 100 * size["accuracy"],
+                           "label": f"{entry['split']} {size['code_size']}", "color": entry["color"]}]}
+    return {"text": text, "plot": plot}
+
+
+_CODE_SIZE_READOUTS = [("code", "code size"), ("accuracy", "test accuracy"), ("bits", "bits per image"),
+                       ("device", "device computation"), ("saving", "vs original")]
+
+
+def _code_size_sliders(data: dict, split: str | None):
+    from coinfer.views.explorer import Slider
+
     names = [e["split"] for e in data["splits"]]
     if split is not None and split not in names:
         raise ValueError(f"no encoder records at split {split!r}; available: {', '.join(names)}")
     n_sizes = max(len(e["sizes"]) for e in data["splits"])
-    return static_explorer(
-        data=data,
-        sliders=[Slider("split", "split point", values=names, value=split or names[len(names) // 2]),
-                 Slider("size", "code size (smallest to largest)", values=list(range(n_sizes)),
-                        labels=[f"#{i + 1}" for i in range(n_sizes)])],
-        readouts=[("code", "code size"), ("accuracy", "test accuracy"), ("bits", "bits per image"),
-                  ("device", "device computation"), ("saving", "vs original")],
-        render=_CODE_SIZE_RENDER,
+    return [Slider("split", "split point", values=names, value=split or names[len(names) // 2]),
+            Slider("size", "code size (smallest to largest)", values=list(range(n_sizes)),
+                   labels=[f"#{i + 1}" for i in range(n_sizes)])]
+
+
+def code_size_twin(table: LookupTable, split: str | None = None):
+    """The code-size explorer for the static book: every state of :func:`code_size_readout`,
+    precomputed (:func:`coinfer.views.explorer.precomputed_explorer`); no kernel needed.
+
+    Parameters
+    ----------
+    table : LookupTable
+        The encoding table.
+    split : str, optional
+        The split point shown first (default the middle one).
+
+    Returns
+    -------
+    coinfer.views.explorer.StaticExplorer
+
+    Examples
+    --------
+    >>> from coinfer.paths import results_dir
+    >>> from coinfer.results import load_table
+    >>> from coinfer.views.encoding import code_size_twin
+    >>> 'data-slider="size"' in code_size_twin(load_table(results_dir() / "encoding_quick.json")).html
+    True
+    """
+    from coinfer.views.explorer import Plot, precomputed_explorer
+
+    data = code_size_data(table)
+    return precomputed_explorer(
+        _code_size_sliders(data, split), lambda state: code_size_readout(data, state),
+        readouts=_CODE_SIZE_READOUTS,
         plot=Plot(xlabel="bits per image (real encoded length)", ylabel="test accuracy (%)", logx=True),
         title="Code-size explorer (runs in the page, no kernel)",
         note="Precomputed by python -m coinfer encode; bits are payload bytes x 8 of one packet per image.")
 
 
 def code_size_explorer(table: LookupTable, split: str | None = None):
-    """ipywidgets explorer for Jupyter/Colab: choose a split point and a code size, read the numbers."""
-    import ipywidgets as w
+    """The code-size explorer with ipywidgets (Jupyter, Colab): the same sliders and
+    :func:`code_size_readout` as :func:`code_size_twin`, computed on every move.
+
+    Parameters
+    ----------
+    table : LookupTable
+        The encoding table.
+    split : str, optional
+        The split point shown first.
+
+    Returns
+    -------
+    ipywidgets.VBox
+
+    Examples
+    --------
+    >>> from coinfer.paths import results_dir
+    >>> from coinfer.results import load_table
+    >>> from coinfer.views.encoding import code_size_explorer
+    >>> box = code_size_explorer(load_table(results_dir() / "encoding_quick.json"), split="pool")
+    >>> "vector codebook" in box.children[-1].value
+    True
+    """
+    from coinfer.views.explorer import Plot, live_explorer
 
     data = code_size_data(table)
-    by_split = {e["split"]: e for e in data["splits"]}
-    split = split or list(by_split)[len(by_split) // 2]
-    if split not in by_split:
-        raise ValueError(f"no encoder records at split {split!r}; available: {', '.join(by_split)}")
-    split_w = w.Dropdown(options=list(by_split), value=split, description="split point")
-    size_w = w.SelectionSlider(options=[s["code_size"] for s in by_split[split]["sizes"]], description="code size",
-                               layout=w.Layout(width="480px"))
-    shown = w.HTML()
-
-    def on_split(*_):
-        size_w.options = [s["code_size"] for s in by_split[split_w.value]["sizes"]]
-        refresh()
-
-    def refresh(*_):
-        entry = by_split[split_w.value]
-        size = next(s for s in entry["sizes"] if s["code_size"] == size_w.value)
-        rows = code_size_readout(entry, size)
-        shown.value = "<table>" + "".join(f"<tr><td>{k}</td><td><b>{v}</b></td></tr>" for k, v in rows.items()) + "</table>"
-
-    split_w.observe(on_split, names="value")
-    size_w.observe(refresh, names="value")
-    refresh()
-    return w.VBox([split_w, size_w, shown])
+    return live_explorer(_code_size_sliders(data, split), lambda state: code_size_readout(data, state),
+                         readouts=_CODE_SIZE_READOUTS,
+                         plot=Plot(xlabel="bits per image (real encoded length)", ylabel="test accuracy (%)",
+                                   logx=True))

@@ -10,6 +10,7 @@ import numpy as np
 
 from coinfer.core import channel as ch
 from coinfer.core.jscc import FINITE_BLOCK_ERROR, finite_length_uses
+from coinfer.views.style import hex_color, method_style
 
 # ----------------------------------------------------------------------------- Fig. 5
 
@@ -43,12 +44,8 @@ def fig5_rows(table, finite_error_prob: float = FINITE_BLOCK_ERROR) -> list[dict
 
 #: The four curves of Fig. 5, in legend order.
 FIG5_METHODS = ("framework-jscc", "learned-source-coding+capacity", "original-huffman+capacity", "png+capacity")
-FIG5_LABELS = {
-    "framework-jscc": "JSCC (learned, through the channel)",
-    "learned-source-coding+capacity": "learned source coding + capacity-achieving code",
-    "original-huffman+capacity": "original feature (8-bit Huffman) at capacity",
-    "png+capacity": "input image (PNG) at capacity",
-}
+#: Their legend labels (from the one style table, :mod:`coinfer.views.style`).
+FIG5_LABELS = {m: method_style(m).label for m in FIG5_METHODS}
 
 
 def mismatch_grid(table, kind: str) -> tuple[list[str], list[float], np.ndarray]:
@@ -106,7 +103,7 @@ def fig_jscc_vs_separate(table, ax=None):
                 continue
             xs = [r["value"] for r in pts]
             ys = [r["latency_s"] * 1e6 if kind == "awgn" else r["channel_uses"] for r in pts]
-            ax.plot(xs, ys, styles[method], color=_COLORS[method], label=FIG5_LABELS[method])
+            ax.plot(xs, ys, styles[method], color=method_style(method).color, label=FIG5_LABELS[method])
             if method == "framework-jscc":
                 for r, x, y in zip(pts, xs, ys):
                     mark = "" if r["meets_threshold"] else " (below threshold)"
@@ -117,7 +114,7 @@ def fig_jscc_vs_separate(table, ax=None):
         if finite:
             ax.plot([r["value"] for r in finite],
                     [r["finite_latency_s"] * 1e6 if kind == "awgn" else r["finite_uses"] for r in finite],
-                    "s:", color=_COLORS["learned-source-coding+capacity"], alpha=0.6, markerfacecolor="none",
+                    "s:", color=method_style("learned-source-coding+capacity").color, alpha=0.6, markerfacecolor="none",
                     label=f"learned source coding + best finite-length code (block error {FINITE_BLOCK_ERROR:g})")
         ax.set_yscale("log")
         ax.grid(True, which="both", alpha=0.3)
@@ -306,65 +303,34 @@ def bsc_readout(data: dict, p: float) -> dict:
     return out
 
 
-_COLORS = {"framework-jscc": "#d62728", "learned-source-coding+capacity": "#1f77b4",
-           "original-huffman+capacity": "#2ca02c", "png+capacity": "#7f7f7f"}
-
-_AWGN_RENDER = r"""function (data, state, util) {
-  var snr = state.snr, W = state.bw * 1e6, lin = Math.pow(10, snr / 10);
-  function time(t) { return !isFinite(t) ? "inf" : (t < 1e-3 ? util.fixed(t * 1e6, 2) + " \u00b5s" : util.seconds(t)); }
-  var cUse = 0.5 * Math.log2(1 + lin), cBps = 2 * W * cUse;
-  var text = {cap: util.fixed(cUse, 3) + " bit per real use, " + util.si(cBps, "bit/s")};
-  var series = [], highlight = [];
-  data.separate.forEach(function (s) {
-    var pts = data.grid.map(function (x) { return [x, 1e6 * s.bits / (2 * W * 0.5 * Math.log2(1 + Math.pow(10, x / 10)))]; });
-    series.push({label: s.label, points: pts, color: data.colors[s.method], line: true, marker: "none"});
-    var t = s.bits / cBps;
-    text[s.method.replace(/[^a-z]/g, "_")] = time(t) + " (" + util.fixed(s.bits, 1) + " bits)";
-    highlight.push({x: snr, y: 1e6 * t, color: data.colors[s.method]});
-  });
-  var usable = data.jscc_awgn.filter(function (p) { return p.value <= snr; });
-  var jpts = data.jscc_awgn.map(function (p) { return [p.value, 1e6 * p.k / (2 * W)]; });
-  series.push({label: "JSCC (trained points)", points: jpts, color: data.colors["framework-jscc"], line: true});
-  if (usable.length) {
-    var p = usable[usable.length - 1], t = p.k / (2 * W);
-    text.jscc = time(t) + " (k = " + p.k + " real uses, trained at " + p.value + " dB, accuracy " +
-      util.fixed(100 * p.accuracy, 1) + "%)";
-    highlight.push({x: snr, y: 1e6 * t, color: data.colors["framework-jscc"], marker: "star", label: "JSCC"});
-  } else {
-    text.jscc = "no JSCC code trained for a channel this noisy";
-  }
-  return {text: text, plot: {series: series, highlight: highlight, vlines: [{x: snr, color: "#999", dash: "3 3"}]}};
-}"""
-
-_BSC_RENDER = r"""function (data, state, util) {
-  var p = state.p;
-  function h2(q) { return q <= 0 ? 0 : (q >= 0.5 ? 1 : -q * Math.log2(q) - (1 - q) * Math.log2(1 - q)); }
-  var cap = 1 - h2(p);
-  var text = {cap: util.fixed(cap, 4) + " bit per channel use"};
-  var series = [], highlight = [];
-  data.separate.forEach(function (s) {
-    var pts = data.grid.map(function (x) { return [x, s.bits / (1 - h2(x))]; });
-    series.push({label: s.label, points: pts, color: data.colors[s.method], line: true, marker: "none"});
-    var u = cap > 0 ? s.bits / cap : Infinity;
-    text[s.method.replace(/[^a-z]/g, "_")] = util.fixed(u, 1) + " uses (" + util.fixed(s.bits, 1) + " bits)";
-    highlight.push({x: p, y: u, color: data.colors[s.method]});
-  });
-  var usable = data.jscc_bsc.filter(function (q) { return q.value >= p; });
-  series.push({label: "JSCC (trained points)", points: data.jscc_bsc.map(function (q) { return [q.value, q.k]; }),
-               color: data.colors["framework-jscc"], line: true});
-  if (usable.length) {
-    var q = usable[0];
-    text.jscc = q.k + " uses (trained at p = " + q.value + ", accuracy " + util.fixed(100 * q.accuracy, 1) + "%)";
-    highlight.push({x: p, y: q.k, color: data.colors["framework-jscc"], marker: "star", label: "JSCC"});
-  } else {
-    text.jscc = "no JSCC code trained for a channel this noisy";
-  }
-  return {text: text, plot: {series: series, highlight: highlight, vlines: [{x: p, color: "#999", dash: "3 3"}]}};
-}"""
-
-
 def _readout_name(method: str) -> str:
     return "".join(c if "a" <= c <= "z" else "_" for c in method)
+
+
+def _airtime(t: float) -> str:
+    """Seconds on the air: µs below a millisecond, else as :func:`~coinfer.views.style.format_seconds`."""
+    from coinfer.views.style import format_fixed, format_seconds
+
+    return f"{format_fixed(t * 1e6, 2)} \u00b5s" if t < 1e-3 else format_seconds(t)
+
+
+def _si(x: float, unit: str) -> str:
+    """``2.77e6, "bit/s"`` -> ``"2.77 Mbit/s"`` (the explorers' ``util.si``)."""
+    from coinfer.views.style import format_fixed
+
+    for scale, prefix in ((1e12, " T"), (1e9, " G"), (1e6, " M"), (1e3, " k")):
+        if abs(x) >= scale:
+            return format_fixed(x / scale, 2) + prefix + unit
+    return format_fixed(x, 0 if x == round(x) else 2) + " " + unit
+
+
+def _sig(x: float, digits: int = 4) -> float:
+    """``x`` to ``digits`` significant digits: plenty for a drawn point, and a smaller page."""
+    return float(f"{x:.{digits}g}")
+
+
+def _color(method: str) -> str:
+    return hex_color(method_style(method).color)
 
 
 SNR_SLIDER_DB = tuple(float(x) for x in range(-5, 26))
@@ -372,74 +338,237 @@ FLIP_SLIDER = (0.0, 0.001, 0.002, 0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.1
 BANDWIDTH_SLIDER_MHZ = (0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0)
 
 
-def awgn_twin(table, snr_db: float = 10.0, bandwidth_mhz: float = 1.0):
-    """Kernel-free explorer of panel (a): sliders over SNR (dB) and bandwidth W (MHz)."""
-    from coinfer.views.explorer import Plot, Slider, static_explorer
+def awgn_output(data: dict, state: dict) -> dict:
+    """What the AWGN explorer shows at one slider state: capacity, each scheme's latency, the plot.
 
-    data = {**explorer_data(table), "grid": list(SNR_SLIDER_DB), "colors": _COLORS}
+    The one logic of the explorer (the numbers are :func:`awgn_readout`'s): :func:`awgn_twin`
+    precomputes it for every state, :func:`channel_explorer` calls it on every move.
+
+    Parameters
+    ----------
+    data : dict
+        From :func:`explorer_data`.
+    state : dict
+        ``snr`` (dB, per real dimension) and ``bw`` (bandwidth W in MHz).
+
+    Returns
+    -------
+    dict
+        ``text`` (``cap``, one entry per separate scheme, ``jscc``: latency at the slider's
+        bandwidth) and ``plot`` (real channel uses per image against SNR, which the bandwidth does
+        not change: latency = uses / 2W; the slider's SNR marked).
+
+    Examples
+    --------
+    >>> from coinfer.paths import results_dir
+    >>> from coinfer.results import load_table
+    >>> from coinfer.views.jscc import awgn_output, explorer_data
+    >>> data = explorer_data(load_table(results_dir() / "jscc_quick.json"))
+    >>> awgn_output(data, {"snr": 10.0, "bw": 1.0})["text"]["cap"]
+    '1.730 bit per real use, 3.46 Mbit/s'
+    """
+    from coinfer.views.style import format_fixed
+
+    snr, W = state["snr"], state["bw"] * 1e6
+    numbers = awgn_readout(data, snr, W)
+    text = {"cap": f"{format_fixed(numbers['capacity_per_use'], 3)} bit per real use, "
+                   f"{_si(numbers['capacity_bps'], 'bit/s')}"}
+    series, highlight = [], []
+    for s in data["separate"]:
+        points = [[x, _sig(s["bits"] / ch.awgn_capacity_per_real_use(x))] for x in SNR_SLIDER_DB[::3]]
+        series.append({"label": s["label"], "points": points, "color": _color(s["method"]), "line": True,
+                       "marker": "none"})
+        t = numbers["latency"][s["method"]]
+        text[_readout_name(s["method"])] = f"{_airtime(t)} ({format_fixed(s['bits'], 1)} bits)"
+        highlight.append({"x": snr, "y": _sig(s["bits"] / numbers["capacity_per_use"]), "color": _color(s["method"])})
+    series.append({"label": "JSCC (trained points)", "color": _color("framework-jscc"), "line": True,
+                   "points": [[p["value"], p["k"]] for p in data["jscc_awgn"]]})
+    point = numbers["jscc"]
+    if point:
+        t = numbers["latency"]["framework-jscc"]
+        text["jscc"] = (f"{_airtime(t)} (k = {point['k']:g} real uses, trained at {point['value']:g} dB, "
+                        f"accuracy {format_fixed(100 * point['accuracy'], 1)}%)")
+        highlight.append({"x": snr, "y": point["k"], "color": _color("framework-jscc"), "marker": "star",
+                          "label": "JSCC"})
+    else:
+        text["jscc"] = "no JSCC code trained for a channel this noisy"
+    return {"text": text, "plot": {"series": series, "highlight": highlight,
+                                   "vlines": [{"x": snr, "color": "#999", "dash": "3 3"}]}}
+
+
+def bsc_output(data: dict, state: dict) -> dict:
+    """What the BSC explorer shows at one slider state: capacity, each scheme's channel uses, the plot.
+
+    Parameters
+    ----------
+    data : dict
+        From :func:`explorer_data`.
+    state : dict
+        ``p``: the bit flip probability.
+
+    Returns
+    -------
+    dict
+        ``text`` (``cap``, one entry per separate scheme, ``jscc``) and ``plot`` (channel uses
+        against p, the slider's p marked).
+
+    Examples
+    --------
+    >>> from coinfer.paths import results_dir
+    >>> from coinfer.results import load_table
+    >>> from coinfer.views.jscc import bsc_output, explorer_data
+    >>> data = explorer_data(load_table(results_dir() / "jscc_quick.json"))
+    >>> bsc_output(data, {"p": 0.11})["text"]["cap"]
+    '0.5001 bit per channel use'
+    """
+    from coinfer.views.style import format_fixed
+
+    p = state["p"]
+    numbers = bsc_readout(data, p)
+    text = {"cap": f"{format_fixed(numbers['capacity'], 4)} bit per channel use"}
+    series, highlight = [], []
+    for s in data["separate"]:
+        points = [[x, _sig(ch.bsc_channel_uses(s["bits"], x))] for x in FLIP_SLIDER]
+        series.append({"label": s["label"], "points": points, "color": _color(s["method"]), "line": True,
+                       "marker": "none"})
+        u = numbers["uses"][s["method"]]
+        text[_readout_name(s["method"])] = f"{format_fixed(u, 1)} uses ({format_fixed(s['bits'], 1)} bits)"
+        highlight.append({"x": p, "y": _sig(u), "color": _color(s["method"])})
+    series.append({"label": "JSCC (trained points)", "color": _color("framework-jscc"), "line": True,
+                   "points": [[q["value"], q["k"]] for q in data["jscc_bsc"]]})
+    point = numbers["jscc"]
+    if point:
+        text["jscc"] = (f"{point['k']:g} uses (trained at p = {point['value']:g}, accuracy "
+                        f"{format_fixed(100 * point['accuracy'], 1)}%)")
+        highlight.append({"x": p, "y": point["k"], "color": _color("framework-jscc"), "marker": "star",
+                          "label": "JSCC"})
+    else:
+        text["jscc"] = "no JSCC code trained for a channel this noisy"
+    return {"text": text, "plot": {"series": series, "highlight": highlight,
+                                   "vlines": [{"x": p, "color": "#999", "dash": "3 3"}]}}
+
+
+def _awgn_parts(data: dict, snr_db: float, bandwidth_mhz: float):
+    from coinfer.views.explorer import Plot, Slider
+
     readouts = [("cap", "capacity")] + [(_readout_name(s["method"]), s["label"]) for s in data["separate"]]
-    readouts.append(("jscc", "JSCC (learned, through the channel)"))
-    return static_explorer(
-        data=data, render=_AWGN_RENDER, readouts=readouts,
-        sliders=[Slider("snr", "SNR per real dimension (dB)", SNR_SLIDER_DB, value=float(snr_db)),
-                 Slider("bw", "bandwidth W (MHz)", BANDWIDTH_SLIDER_MHZ, value=float(bandwidth_mhz))],
-        plot=Plot(xlabel="SNR (dB)", ylabel="latency per image (µs)", logy=True),
+    sliders = [Slider("snr", "SNR per real dimension (dB)", SNR_SLIDER_DB, value=float(snr_db)),
+               Slider("bw", "bandwidth W (MHz)", BANDWIDTH_SLIDER_MHZ, value=float(bandwidth_mhz))]
+    return (sliders, readouts + [("jscc", "JSCC (learned, through the channel)")],
+            Plot(xlabel="SNR (dB)", ylabel="real channel uses per image (latency = uses / 2W)", logy=True))
+
+
+def _bsc_parts(data: dict, p: float):
+    from coinfer.views.explorer import Plot, Slider
+
+    readouts = [("cap", "capacity 1 - H2(p)")] + [(_readout_name(s["method"]), s["label"]) for s in data["separate"]]
+    return ([Slider("p", "bit flip probability p", FLIP_SLIDER, value=p)],
+            readouts + [("jscc", "JSCC (learned, through the channel)")],
+            Plot(xlabel="bit flip probability p", ylabel="channel uses per image", logy=True))
+
+
+def awgn_twin(table, snr_db: float = 10.0, bandwidth_mhz: float = 1.0):
+    """Panel (a)'s explorer for the static book: sliders over SNR (dB) and bandwidth W (MHz), every
+    state of :func:`awgn_output` precomputed.
+
+    Parameters
+    ----------
+    table : LookupTable
+        The JSCC table.
+    snr_db, bandwidth_mhz : float
+        The state shown first (values of :data:`SNR_SLIDER_DB`, :data:`BANDWIDTH_SLIDER_MHZ`).
+
+    Returns
+    -------
+    coinfer.views.explorer.StaticExplorer
+
+    Examples
+    --------
+    >>> from coinfer.paths import results_dir
+    >>> from coinfer.results import load_table
+    >>> from coinfer.views.jscc import awgn_twin
+    >>> 'data-slider="bw"' in awgn_twin(load_table(results_dir() / "jscc_quick.json")).html
+    True
+    """
+    from coinfer.views.explorer import precomputed_explorer
+
+    data = explorer_data(table)
+    sliders, readouts, plot = _awgn_parts(data, snr_db, bandwidth_mhz)
+    return precomputed_explorer(
+        sliders, lambda state: awgn_output(data, state), readouts=readouts, plot=plot,
         title="AWGN: communication latency per image (runs in the page, no kernel)",
         note=("Separate schemes at the Shannon capacity W log2(1 + SNR); JSCC sends k real symbols, 2W per "
               "second. JSCC readout: the code trained at the highest SNR not above the slider's."))
 
 
 def bsc_twin(table, p: float = 0.05):
-    """Kernel-free explorer of panel (b): a slider over the bit flip probability p."""
-    from coinfer.views.explorer import Plot, Slider, static_explorer
+    """Panel (b)'s explorer for the static book: a slider over the bit flip probability p, every
+    state of :func:`bsc_output` precomputed.
 
-    data = {**explorer_data(table), "grid": [x for x in FLIP_SLIDER], "colors": _COLORS}
-    readouts = [("cap", "capacity 1 - H2(p)")] + [(_readout_name(s["method"]), s["label"]) for s in data["separate"]]
-    readouts.append(("jscc", "JSCC (learned, through the channel)"))
-    return static_explorer(
-        data=data, render=_BSC_RENDER, readouts=readouts,
-        sliders=[Slider("p", "bit flip probability p", FLIP_SLIDER, value=p)],
-        plot=Plot(xlabel="bit flip probability p", ylabel="channel uses per image", logy=True),
+    Parameters
+    ----------
+    table : LookupTable
+        The JSCC table.
+    p : float
+        The flip probability shown first (a value of :data:`FLIP_SLIDER`).
+
+    Returns
+    -------
+    coinfer.views.explorer.StaticExplorer
+
+    Examples
+    --------
+    >>> from coinfer.paths import results_dir
+    >>> from coinfer.results import load_table
+    >>> from coinfer.views.jscc import bsc_twin
+    >>> 'data-slider="p"' in bsc_twin(load_table(results_dir() / "jscc_quick.json")).html
+    True
+    """
+    from coinfer.views.explorer import precomputed_explorer
+
+    data = explorer_data(table)
+    sliders, readouts, plot = _bsc_parts(data, p)
+    return precomputed_explorer(
+        sliders, lambda state: bsc_output(data, state), readouts=readouts, plot=plot,
         title="BSC: channel uses per image (runs in the page, no kernel)",
         note=("Separate schemes: bits / (1 - H2(p)) channel uses with an ideal channel code; JSCC sends k bits. "
               "JSCC readout: the code trained at the lowest p not below the slider's."))
 
 
 def channel_explorer(table, snr_db: float = 10.0, bandwidth_mhz: float = 1.0, p: float = 0.05):
-    """ipywidgets explorer (Jupyter/Colab): SNR, bandwidth and p sliders over both panels of Fig. 5.
+    """Both explorers with ipywidgets (Jupyter, Colab): the sliders and outputs of :func:`awgn_twin`
+    and :func:`bsc_twin`, computed on every move by :func:`awgn_output` and :func:`bsc_output`.
 
-    Calls :func:`awgn_readout` and :func:`bsc_readout` live; needs a kernel (the static book uses
-    :func:`awgn_twin` and :func:`bsc_twin`).
+    Parameters
+    ----------
+    table : LookupTable
+        The JSCC table.
+    snr_db, bandwidth_mhz, p : float
+        The state shown first.
+
+    Returns
+    -------
+    ipywidgets.VBox
+        The AWGN explorer, then the BSC one.
+
+    Examples
+    --------
+    >>> from coinfer.paths import results_dir
+    >>> from coinfer.results import load_table
+    >>> from coinfer.views.jscc import channel_explorer
+    >>> box = channel_explorer(load_table(results_dir() / "jscc_quick.json"))
+    >>> "bit per real use" in box.children[0].children[-1].value
+    True
     """
-    import html as _html
-
     import ipywidgets as w
 
+    from coinfer.views.explorer import live_explorer
+
     data = explorer_data(table)
-    style, layout = {"description_width": "170px"}, w.Layout(width="520px")
-    snr = w.FloatSlider(value=snr_db, min=-5, max=25, step=0.5, description="SNR (dB)", style=style, layout=layout)
-    bw = w.SelectionSlider(options=list(BANDWIDTH_SLIDER_MHZ), value=bandwidth_mhz, description="bandwidth W (MHz)",
-                           style=style, layout=layout)
-    flip = w.FloatSlider(value=p, min=0.0, max=0.45, step=0.005, readout_format=".3f",
-                         description="flip probability p", style=style, layout=layout)
-    shown = w.HTML()
-
-    def fmt_s(t):
-        if not math.isfinite(t):
-            return "inf"
-        return f"{t * 1e6:,.2f} µs" if t < 1e-3 else (f"{t * 1e3:,.2f} ms" if t < 1 else f"{t:,.2f} s")
-
-    def refresh(*_):
-        a = awgn_readout(data, snr.value, bw.value * 1e6)
-        b = bsc_readout(data, flip.value)
-        rows = [("AWGN capacity", f"{a['capacity_per_use']:.3f} bit/real use, {a['capacity_bps'] / 1e6:,.3f} Mbit/s")]
-        rows += [(FIG5_LABELS[m], fmt_s(t)) for m, t in a["latency"].items()]
-        rows += [("BSC capacity", f"{b['capacity']:.4f} bit/use")]
-        rows += [(FIG5_LABELS[m], f"{u:,.1f} channel uses") for m, u in b["uses"].items()]
-        shown.value = "<table>" + "".join(f"<tr><td>{_html.escape(k)}</td><td><b>{_html.escape(v)}</b></td></tr>"
-                                          for k, v in rows) + "</table>"
-
-    for slider in (snr, bw, flip):
-        slider.observe(refresh, names="value")
-    refresh()
-    return w.VBox([snr, bw, flip, shown])
+    sliders, readouts, plot = _awgn_parts(data, snr_db, bandwidth_mhz)
+    awgn = live_explorer(sliders, lambda state: awgn_output(data, state), readouts=readouts, plot=plot,
+                         title="AWGN: communication latency per image")
+    sliders, readouts, plot = _bsc_parts(data, p)
+    bsc = live_explorer(sliders, lambda state: bsc_output(data, state), readouts=readouts, plot=plot,
+                        title="BSC: channel uses per image")
+    return w.VBox([awgn, bsc])

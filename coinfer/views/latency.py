@@ -13,11 +13,12 @@ the latency near 0.1 s while the baselines climb::
                  |                                   |
      fig_latency_vs_rate (matplotlib)      latency_twin / latency_explorer (sliders)
 
-The explorer comes twice: :func:`latency_explorer` (ipywidgets; calls :func:`coinfer.core.latency.choose`
-live) and :func:`latency_twin` (kernel-free: the records as JSON and :data:`LATENCY_RENDER`, a
-JavaScript copy of the latency, memory and choice rules that a browser test checks against
-Python at several settings). Units as in :mod:`coinfer.core.latency`: FLOPs = 2 x MACs, 1 KB/s =
-8000 bit/s.
+The explorer's slider space (rate, device, memory, server, threshold) is too large to precompute,
+so it comes as :func:`latency_output` (Python: :func:`coinfer.core.latency.choose`, shown by the
+ipywidgets :func:`latency_explorer`) and :data:`LATENCY_RENDER` (its JavaScript copy, run by
+:func:`latency_twin` in the static book); a browser test checks that the two agree at many
+settings. Colours and labels come from :mod:`coinfer.views.style`. Units as in
+:mod:`coinfer.core.latency`: FLOPs = 2 x MACs, 1 KB/s = 8000 bit/s.
 """
 
 from __future__ import annotations
@@ -34,16 +35,7 @@ from coinfer.core.latency import (BITS_PER_BYTE, DEVICES, KILO, PAPER_LOW_RATE_B
                                   parse_rate, record_activations, scale_to_width)
 from coinfer.core.network import SPLIT_POINTS
 from coinfer.results import Record
-
-#: How each method is drawn and named, in the order of the legend.
-METHOD_STYLE = {
-    "framework": ("tab:orange", "framework (split + prune + encode)"),
-    "original": ("tab:blue", "original network (split only)"),
-    "2-step-pruning": ("tab:green", "2-Step Pruning"),
-    "bottlenet++": ("tab:purple", "BottleNet++"),
-    "png": ("0.45", "PNG of the image (server-based)"),
-}
-_EXTRA_COLORS = ("tab:red", "tab:brown", "tab:pink", "tab:olive", "tab:cyan")
+from coinfer.views.style import format_fixed, format_seconds, hex_color, method_style, ordered_methods
 
 #: The methods of the paper's Fig. 4: the framework and the three baselines (plus the PNG line,
 #: server-based inference, where a table has it).
@@ -58,17 +50,6 @@ def fig4_records(records: Sequence[Record], methods: Sequence[str] = FIG4_METHOD
     without encoding) are left out.
     """
     return [r for r in records if r.method in methods and r.channel == "noiseless"]
-
-
-def method_style(method: str, index: int = 0) -> tuple[str, str]:
-    """``(color, label)`` of ``method``; unknown methods get a spare color and their own name."""
-    return METHOD_STYLE.get(method, (_EXTRA_COLORS[index % len(_EXTRA_COLORS)], method))
-
-
-def ordered_methods(methods) -> list[str]:
-    """``methods`` in legend order: the paper's methods first, then others alphabetically."""
-    known = [m for m in METHOD_STYLE if m in methods]
-    return known + sorted(set(methods) - set(known))
 
 
 def rate_grid(start: str | float = "1KB/s", stop: str | float = "10MB/s", num: int = 61) -> np.ndarray:
@@ -246,7 +227,7 @@ def fig_latency_vs_rate(candidates, ax=None, *, scaled: bool = True, device: Dev
     if ax is None:
         _, ax = plt.subplots(figsize=(7.5, 4.8) if scaled else (6.5, 3.6))
     for i, (method, curve) in enumerate(curves.items()):
-        color, label = method_style(method, i)
+        color, label = method_style(method, i).color, method_style(method, i).label
         kBps = curve.rates_bps / (BITS_PER_BYTE * KILO)
         totals = curve.total_s
         if np.all(np.isnan(totals)):
@@ -531,14 +512,8 @@ def explorer_data(records: Sequence[Record], activations: Mapping[str, int] | No
     from coinfer.views.explorer import columns
 
     return {"records": columns(rows, _RECORD_FIELDS), "methods": methods,
-            "colors": {m: _css_color(method_style(m, i)[0]) for i, m in enumerate(methods)},
+            "colors": {m: hex_color(method_style(m, i).color) for i, m in enumerate(methods)},
             "overhead_factor": memory.overhead_factor, "bytes_per_value": memory.bytes_per_value}
-
-
-def _css_color(color: str) -> str:
-    from matplotlib.colors import to_hex
-
-    return to_hex(color)
 
 
 #: The explorer's rules in JavaScript: the same formulas, order of operations, comparisons and
@@ -666,8 +641,7 @@ def latency_twin(records: Sequence[Record], device: DeviceSpec, server: ServerSp
     return static_explorer(
         data=data, sliders=_sliders(device, server, threshold, records, rate), render=LATENCY_RENDER,
         readouts=_READOUTS,
-        plot=Plot(xlabel="device computation (MACs per image; 0 at the left edge)",
-                  ylabel="bits sent per image", logx=True, logy=True),
+        plot=Plot(**_PLANE),
         title="Latency explorer: which configuration answers fastest? (runs in the page, no kernel)",
         bars_label="latency of the chosen configuration",
         note=(note or "") + " Footprint = overhead factor x 4 bytes x (parameters + peak activations); "
@@ -686,70 +660,140 @@ def slider_environment(state: Mapping[str, float], memory: MemoryModel = PAPER_M
     return Environment(device, server, state["rate"] * 8000, memory), state["accuracy"] / 100
 
 
+def latency_output(records: Sequence[Record], state: Mapping[str, float],
+                   activations: Mapping[str, int] | None = None, memory: MemoryModel = PAPER_MEMORY) -> dict:
+    """What the latency explorer shows at one slider state, computed by :func:`coinfer.core.latency.choose`.
+
+    The output :data:`LATENCY_RENDER` computes in the browser (same readouts, plot and bar):
+    :func:`latency_explorer` shows it with a kernel, and the browser test compares the page's
+    JavaScript with it.
+
+    Parameters
+    ----------
+    records : sequence of Record
+        The candidates.
+    state : mapping
+        Slider values: rate (KB/s), device (GFLOP/s), memory (MB), server (TFLOP/s), accuracy (%).
+    activations : mapping, optional
+        Peak activations per split for records that carry none.
+    memory : MemoryModel
+        The device's memory model.
+
+    Returns
+    -------
+    dict
+        ``text`` (``choice``, ``latency``, ``breakdown``, ``memory``, ``feasible``), ``html``
+        (``methods``: each method's best), ``plot`` (every record on the device MACs / bits plane)
+        and ``bars`` (the chosen configuration's device, link and server times).
+
+    Examples
+    --------
+    >>> from coinfer.core.latency import load_candidates
+    >>> from coinfer.views.latency import fig4_records, latency_output
+    >>> tables = load_candidates(preset="quick")
+    >>> state = {"rate": 10, "device": 0.395, "memory": 6.35, "server": 0.221, "accuracy": 88.46}
+    >>> latency_output(fig4_records(tables.records), state, tables.activations)["text"]["choice"]
+    'framework @ layer3.1, sparsity 0.25, code c6-d16-l4 (accuracy 88.78%)'
+    """
+    env, thr = slider_environment(state, memory)
+    budget = env.device.budget_bytes
+    methods = ordered_methods({r.method for r in records})
+    colors = {m: hex_color(method_style(m, i).color) for i, m in enumerate(methods)}
+    fits = {id(r): memory.footprint_bytes(r.device_params, record_activations(r, activations)) <= budget
+            for r in records}
+    ok = [r for r in records if r.accuracy >= thr and fits[id(r)]]
+    per_method = choose_per_method(records, env, thr, activations)
+    try:
+        best = choose(records, env, thr, activations=activations)
+    except NoFeasibleConfiguration:
+        best = None
+    series = [{"label": m, "color": colors[m], "marker": "circle", "size": 4, "line": False,
+               "points": [[r.device_macs, r.bits_per_image] for r in ok if r.method == m]} for m in methods]
+    series.append({"label": "does not fit (accuracy or memory)", "color": "#c0c0c0", "marker": "circle",
+                   "size": 2.5, "line": False,
+                   "points": [[r.device_macs, r.bits_per_image] for r in records if not (r.accuracy >= thr and fits[id(r)])]})
+    highlight, rows = [], []
+    for m in methods:
+        c = per_method.get(m)
+        if isinstance(c, Choice):
+            if best is None or c.record != best.record:
+                highlight.append({"x": c.record.device_macs, "y": c.record.bits_per_image, "color": colors[m],
+                                  "marker": "circle", "size": 6})
+            cell = f"{config_label(c.record).replace(m + ' @ ', '')}</td><td>{format_seconds(c.latency.total_s)}"
+        else:
+            mine = [r for r in records if r.method == m]
+            why = [w for w, bad in (("accuracy", any(r.accuracy < thr for r in mine)),
+                                    ("memory", any(not fits[id(r)] for r in mine))) if bad]
+            cell = f"none fits</td><td>({' and '.join(why)})"
+        rows.append(f"<tr><td style='color:{colors[m]};padding-right:10px'>{m}</td>"
+                    f"<td style='padding-right:10px'>{cell}</td></tr>")
+    out = {"html": {"methods": "<table>" + "".join(rows) + "</table>"}}
+    if best is None:
+        out["text"] = {"choice": "none fits", "latency": "-", "breakdown": "-",
+                       "memory": f"budget {format_fixed(budget / 1e6, 2)} MB", "feasible": f"0 of {len(records)}"}
+        out["plot"], out["bars"] = {"series": series, "highlight": highlight}, []
+        return out
+    t = best.latency
+    highlight.append({"x": best.record.device_macs, "y": best.record.bits_per_image, "label": "chosen",
+                      "color": colors[best.record.method], "marker": "star", "size": 10})
+    out["text"] = {
+        "choice": f"{config_label(best.record)} (accuracy {format_fixed(100 * best.record.accuracy, 2)}%)",
+        "latency": format_seconds(t.total_s),
+        "breakdown": (f"device {format_seconds(t.device_s)} + link {format_seconds(t.communication_s)} + "
+                      f"server {format_seconds(t.server_s)}"),
+        "memory": f"{format_fixed(best.footprint_bytes / 1e6, 2)} MB of {format_fixed(budget / 1e6, 2)} MB",
+        "feasible": f"{len(ok)} of {len(records)}"}
+    out["plot"] = {"series": series, "highlight": highlight}
+    out["bars"] = [{"label": f"device {format_seconds(t.device_s)}", "value": t.device_s, "color": "#1f77b4"},
+                   {"label": f"link {format_seconds(t.communication_s)}", "value": t.communication_s,
+                    "color": "#ff7f0e"},
+                   {"label": f"server {format_seconds(t.server_s)}", "value": t.server_s, "color": "#2ca02c"}]
+    return out
+
+
+_PLANE = dict(xlabel="device computation (MACs per image; 0 at the left edge)", ylabel="bits sent per image",
+              logx=True, logy=True)
+
+
 def latency_explorer(records: Sequence[Record], device: DeviceSpec, server: ServerSpec, threshold: float | None,
                      activations: Mapping[str, int] | None = None, memory: MemoryModel = PAPER_MEMORY,
                      rate: str | float = "40KB/s"):
-    """ipywidgets explorer for Jupyter/Colab: five sliders, the plane and the latency breakdown.
+    """The latency explorer with ipywidgets (Jupyter, Colab): the sliders of :func:`latency_twin`,
+    and :func:`latency_output` (which calls :func:`coinfer.core.latency.choose`) on every move.
 
-    Calls :func:`coinfer.core.latency.choose` on every move. Needs a running kernel; in the static book
-    use :func:`latency_twin`.
+    Parameters
+    ----------
+    records : sequence of Record
+        The candidates.
+    device, server : DeviceSpec, ServerSpec
+        Where the sliders start.
+    threshold : float or None
+        The accuracy threshold the slider starts at (a fraction).
+    activations : mapping, optional
+        Peak activations per split for records that carry none.
+    memory : MemoryModel
+        The device's memory model.
+    rate : str or float
+        The link rate the slider starts at.
+
+    Returns
+    -------
+    ipywidgets.VBox
+        The five sliders, then the readouts and the plane (``children[-1]``).
+
+    Examples
+    --------
+    >>> from coinfer.core.latency import load_candidates
+    >>> from coinfer.views.latency import fig4_hardware, fig4_records, latency_explorer
+    >>> tables = load_candidates(preset="quick")
+    >>> box = latency_explorer(fig4_records(tables.records), *fig4_hardware(tables), tables.threshold(),
+    ...                        activations=tables.activations, rate="10KB/s")
+    >>> "framework @" in box.children[-1].value
+    True
     """
-    import ipywidgets as w
-    import matplotlib.pyplot as plt
+    from coinfer.views.explorer import Plot, live_explorer
 
-    specs = _sliders(device, server, threshold, records, rate)
-    style, layout = {"description_width": "220px"}, w.Layout(width="620px")
-    controls = {}
-    for s in specs:
-        options = [(label, value) for label, value in zip(s.shown, s.values)]
-        controls[s.name] = w.SelectionSlider(options=options, value=s.values[s.index], description=s.label,
-                                             style=style, layout=layout, continuous_update=False)
-    text, plot = w.HTML(), w.Output()
-    data = explorer_data(records, activations, memory)
-
-    def refresh(*_):
-        env, thr = slider_environment({k: c.value for k, c in controls.items()}, memory)
-        try:
-            best = choose(records, env, thr, activations=activations)
-        except NoFeasibleConfiguration as none:
-            best, message = None, str(none)
-        per_method = choose_per_method(records, env, thr, activations)
-        lines = []
-        if best is not None:
-            t = best.latency
-            lines.append(f"<b>chosen:</b> {config_label(best.record)} (accuracy {best.record.accuracy:.2%})<br>"
-                         f"<b>latency:</b> {t.total_s * 1e3:.2f} ms = device {t.device_s * 1e3:.2f} ms + link "
-                         f"{t.communication_s * 1e3:.2f} ms + server {t.server_s * 1e3:.3f} ms<br>"
-                         f"<b>memory:</b> {best.footprint_bytes / 1e6:.2f} MB of {env.device.budget_bytes / 1e6:.2f} MB")
-        else:
-            lines.append(f"<b>none fits:</b> {message}")
-        for m, c in per_method.items():
-            lines.append(f"{m}: " + (f"{config_label(c.record)}, {c.latency.total_s * 1e3:.2f} ms"
-                                     if isinstance(c, Choice) else f"none fits ({c.reason})"))
-        text.value = "<br>".join(lines)
-        with plot:
-            plot.clear_output(wait=True)
-            fig, ax = plt.subplots(figsize=(6.5, 4))
-            budget = env.device.budget_bytes
-            for i, m in enumerate(data["methods"]):
-                color = method_style(m, i)[0]
-                ok = [r for r in records if r.method == m and r.accuracy >= thr
-                      and memory.footprint_bytes(r.device_params, record_activations(r, activations)) <= budget]
-                ax.scatter([max(r.device_macs, 1) for r in ok], [r.bits_per_image for r in ok], s=18, color=color, label=m)
-            bad = [r for r in records if r.accuracy < thr
-                   or memory.footprint_bytes(r.device_params, record_activations(r, activations)) > budget]
-            ax.scatter([max(r.device_macs, 1) for r in bad], [r.bits_per_image for r in bad], s=8, color="0.75",
-                       label="does not fit")
-            if best is not None:
-                ax.scatter([max(best.record.device_macs, 1)], [best.record.bits_per_image], marker="*", s=250,
-                           color=method_style(best.record.method)[0], edgecolor="k", label="chosen", zorder=5)
-            ax.set_xscale("log"), ax.set_yscale("log")
-            ax.set_xlabel("device computation (MACs per image)")
-            ax.set_ylabel("bits sent per image")
-            ax.legend(fontsize=8)
-            plt.show()
-
-    for c in controls.values():
-        c.observe(refresh, names="value")
-    refresh()
-    return w.VBox(list(controls.values()) + [text, plot])
+    return live_explorer(_sliders(device, server, threshold, records, rate),
+                         lambda state: latency_output(records, state, activations, memory),
+                         readouts=_READOUTS, plot=Plot(**_PLANE),
+                         title="Latency explorer: which configuration answers fastest?")

@@ -1,0 +1,667 @@
+"""Chapter 5 (paper sections II-D and V-B, Fig. 3): every method at the accuracy threshold.
+
+    lookup table (python -m coinfer sweep) --accuracy >= threshold--> points per method
+         --pareto_front--> one curve per method --plot_tradeoff / fig_tradeoff--> Fig. 3
+         --dominance_check--> which baseline points the framework does not beat (printed)
+         --tradeoff_summary(data, drop)--> the threshold explorer's readout (twin and ipywidgets)
+
+Examples
+--------
+>>> from coinfer.paths import results_dir
+>>> from coinfer.results import load_table
+>>> from coinfer.views.tradeoff import dominance_check
+>>> dominance_check(load_table(results_dir() / "sweep_quick.json"), verbose=False)["claim_holds"]
+True
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+from coinfer.results import accuracy_threshold, table_threshold
+from coinfer.views.plane import add_curve
+from coinfer.views.explorer import Plot, Slider, live_explorer, precomputed_explorer
+from coinfer.views.style import hex_color, method_style
+
+__all__ = ["FIG3_METHODS", "pareto_front", "tradeoff_points", "dominance_check",
+           "plot_tradeoff", "fig_tradeoff", "records_frame", "records_table", "summary_frame", "tradeoff_facts", "THRESHOLD_DROPS",
+           "tradeoff_readout",
+           "tradeoff_data", "tradeoff_summary", "tradeoff_twin", "tradeoff_explorer"]
+
+#: Fig. 3's methods in legend order (their label, colour and marker: coinfer.views.style).
+FIG3_METHODS = ("framework", "original", "2-step-pruning", "bottlenet++")
+def pareto_front(points: Sequence[tuple[float, float]]) -> list[int]:
+    """Indices of the points no other point dominates, minimizing both coordinates, sorted by the first.
+
+    ``a`` dominates ``b`` when ``a <= b`` in both coordinates and ``a != b``. Of equal points the
+    first is kept.
+
+    Parameters
+    ----------
+    points : sequence of (float, float)
+        For Fig. 3, ``(device MACs, bits per image)`` pairs.
+
+    Returns
+    -------
+    list of int
+        Indices into ``points`` of the front, by increasing first coordinate.
+
+    Examples
+    --------
+    >>> from coinfer.views.tradeoff import pareto_front
+    >>> pareto_front([(1, 5), (2, 2), (3, 3), (5, 1)])          # (3, 3) is dominated by (2, 2)
+    [0, 1, 3]
+    """
+    order = sorted(range(len(points)), key=lambda i: (points[i][0], points[i][1], i))
+    front, best = [], math.inf
+    for i in order:
+        if points[i][1] < best:
+            front.append(i)
+            best = points[i][1]
+    return front
+
+
+def _dominates(a, b) -> bool:
+    return a.device_macs <= b.device_macs and a.bits_per_image <= b.bits_per_image and \
+        (a.device_macs < b.device_macs or a.bits_per_image < b.bits_per_image)
+
+
+def tradeoff_points(table, threshold: float | None = None) -> dict:
+    """Per method, the records at or above the accuracy threshold and the indices of their Pareto front.
+
+    Returns ``{"threshold": t, "methods": {method: {"records": [...], "front": [...], "tried": n}}}``
+    (``tried``: records of that method before the threshold).
+
+    Parameters
+    ----------
+    table : coinfer.results.LookupTable
+        A sweep table (``python -m coinfer sweep``).
+    threshold : float, optional
+        Accuracy fraction; default the table's (:func:`coinfer.results.table_threshold`).
+
+    Returns
+    -------
+    dict
+        As above; ``records`` and ``front`` hold :class:`~coinfer.results.Record` objects, the
+        front's sorted by device MACs.
+
+    Examples
+    --------
+    >>> from coinfer.paths import results_dir
+    >>> from coinfer.results import load_table
+    >>> table = load_table(results_dir() / "sweep_quick.json")        # chapter 5's lookup table
+    >>> from coinfer.views.tradeoff import tradeoff_points
+    >>> framework = tradeoff_points(table)["methods"]["framework"]
+    >>> len(framework["records"]), framework["tried"]        # at the threshold, of all tried
+    (5, 12)
+    """
+    threshold = table_threshold(table) if threshold is None else float(threshold)
+    out = {}
+    for method in FIG3_METHODS:
+        tried = table.select(method=method, channel="noiseless")
+        ok = [r for r in tried if r.accuracy >= threshold]
+        front = pareto_front([(r.device_macs, r.bits_per_image) for r in ok])
+        out[method] = {"records": ok, "front": [ok[i] for i in front], "tried": len(tried)}
+    return {"threshold": threshold, "methods": out}
+
+
+def _say(text: str) -> None:
+    """Print ``text`` wrapped to a code cell's output width (76 characters) at the book's default width."""
+    import textwrap
+
+    print(textwrap.fill(text, 76, subsequent_indent="    "))
+
+
+def dominance_check(table, threshold: float | None = None, verbose: bool = True) -> dict:
+    """The paper's claim: no baseline point has both less device computation and fewer bits.
+
+    For every baseline point at or above the threshold, finds whether some framework point (also at
+    or above it) dominates it, i.e. needs no more MACs *and* no more bits, and strictly less of one.
+
+    Returns
+    -------
+    dict
+        ``threshold``; ``not_dominated``: ``{method: [record, ...]}`` baseline points no framework
+        point dominates; ``above_png``: those of them that send more bits than the input's PNG (so
+        server-based inference beats them anyway); ``dominated``/``total``: counts per method;
+        ``claim_holds``: the paper's sentence, i.e. no baseline point beats a point of the
+        framework's Pareto front in both coordinates (``beats_framework``: such (baseline,
+        framework) pairs); ``framework_points``. With ``verbose``, prints a summary.
+
+    Two different questions: ``claim_holds`` asks whether the framework's curve is never beaten;
+    ``not_dominated`` asks whether the framework beats every baseline point (it cannot where a
+    baseline needs less computation than any framework configuration tried).
+
+    Parameters
+    ----------
+    table : coinfer.results.LookupTable
+        A sweep table (``python -m coinfer sweep``).
+    threshold : float, optional
+        Accuracy fraction; default the table's (:func:`coinfer.results.table_threshold`).
+    verbose : bool
+        Print a summary.
+
+    Examples
+    --------
+    >>> from coinfer.paths import results_dir
+    >>> from coinfer.results import load_table
+    >>> table = load_table(results_dir() / "sweep_quick.json")        # chapter 5's lookup table
+    >>> from coinfer.views.tradeoff import dominance_check
+    >>> check = dominance_check(table, verbose=False)
+    >>> check["claim_holds"], check["dominated"]["bottlenet++"], check["total"]["bottlenet++"]
+    (True, 3, 3)
+    """
+    data = tradeoff_points(table, threshold)
+    framework = data["methods"]["framework"]["records"]
+    front = data["methods"]["framework"]["front"]
+    png = (table.select(method="png") or [None])[0]
+    result = {"threshold": data["threshold"], "framework_points": len(framework), "not_dominated": {},
+              "dominated": {}, "total": {}, "beats_framework": [], "above_png": {}}
+    for method, entry in data["methods"].items():
+        if method == "framework":
+            continue
+        free = [r for r in entry["records"] if not any(_dominates(f, r) for f in framework)]
+        result["not_dominated"][method] = free
+        # Points that send more bits than the image's PNG are beaten by server-based inference anyway.
+        result["above_png"][method] = [r for r in free if png is not None and r.bits_per_image > png.bits_per_image]
+        result["total"][method] = len(entry["records"])
+        result["dominated"][method] = len(entry["records"]) - len(free)
+        result["beats_framework"] += [(r, f) for r in entry["records"] for f in front if _dominates(r, f)]
+    # The paper's sentence: for each point on the framework's curve (its Pareto front), no point of
+    # another method is better in both coordinates.
+    result["claim_holds"] = not result["beats_framework"]
+    if verbose:
+        _say(f"accuracy threshold {100 * result['threshold']:.2f}%; framework points at or above it: "
+              f"{len(framework)}")
+        for method in result["total"]:
+            free = result["not_dominated"][method]
+            _say(f"  {method:>15}: {result['dominated'][method]} of {result['total'][method]} points at the "
+                  f"threshold dominated by a framework point"
+                  + ("" if not free else "; not dominated: " + ", ".join(
+                      f"{r.split} {r.code_size or ''} ({r.device_macs / 1e6:.2f} MMACs, {r.bits_per_image:,.0f} bits)"
+                      for r in free))
+                  + ("" if not result["above_png"][method] else
+                     f" ({len(result['above_png'][method])} of them send more bits than the PNG image)"))
+        _say("  claim 'no baseline point has both fewer MACs and fewer bits than a point of the framework's "
+              "curve': "
+              + ("holds" if result["claim_holds"] else
+                 f"fails for {len(result['beats_framework'])} pair(s), e.g. "
+                 f"{result['beats_framework'][0][0].method} {result['beats_framework'][0][0].split} beats framework "
+                 f"{result['beats_framework'][0][1].split} {result['beats_framework'][0][1].code_size}"))
+    return result
+
+
+def plot_tradeoff(table, threshold: float | None = None, *, ax=None, show_all: bool = True,
+                  show_below: bool = True, legend: bool = True, caption: bool = True):
+    """Fig. 3: device computation vs communication per image, each method at the accuracy threshold.
+
+    Every record at or above the threshold is a faint marker; each method's Pareto front is a line.
+    The PNG record (server-based inference: the device sends the image) is a horizontal line.
+    Both axes are logarithmic; computation is in MACs (FLOPs = 2 x MACs).
+
+    Parameters
+    ----------
+    table : coinfer.results.LookupTable
+        From ``python -m coinfer sweep`` (e.g. ``load_table("data/results/sweep_quick.json")``).
+    threshold : float, optional
+        Accuracy fraction; default the table's (:func:`coinfer.results.table_threshold`).
+    show_all : bool
+        Also draw the points off the front.
+    show_below : bool
+        Also draw the configurations below the threshold, as small hollow markers (context only:
+        they take no part in the fronts).
+    ax : matplotlib.axes.Axes, optional
+        Draw into this Axes; a new figure is made otherwise.
+    legend : bool
+        Draw the legend.
+    caption : bool
+        Put the table's provenance (data, preset, hardware, commit) under the plot.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> from coinfer.paths import results_dir
+    >>> from coinfer.results import load_table
+    >>> table = load_table(results_dir() / "sweep_quick.json")        # chapter 5's lookup table
+    >>> from coinfer.views.tradeoff import plot_tradeoff
+    >>> ax = plot_tradeoff(table, caption=False)
+    >>> ax.get_xscale(), ax.get_yscale()
+    ('log', 'log')
+    """
+    import matplotlib.pyplot as plt
+
+    data = tradeoff_points(table, threshold)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(9, 5.2), constrained_layout=True)
+    below_drawn = False
+    for method in FIG3_METHODS:
+        label, color, marker = method_style(method)
+        entry = data["methods"][method]
+        below = [r for r in table.select(method=method, channel="noiseless") if r.accuracy < data["threshold"]]
+        if show_below and below:
+            ax.plot([r.device_macs for r in below], [r.bits_per_image for r in below], linestyle="none",
+                    marker=marker, markersize=5, markerfacecolor="none", markeredgecolor=color, alpha=0.6)
+            if not below_drawn:   # one grey legend entry for every method's hollow markers
+                ax.plot([], [], linestyle="none", marker="o", markerfacecolor="none", markeredgecolor="0.4",
+                        label="hollow: below the threshold (not compared)")
+            below_drawn = True
+        if show_all and entry["records"]:
+            ax.plot([r.device_macs for r in entry["records"]], [r.bits_per_image for r in entry["records"]],
+                    linestyle="none", marker=marker, color=color, alpha=0.3, markersize=6)
+        if entry["front"]:
+            add_curve(ax, [r.device_macs for r in entry["front"]], [r.bits_per_image for r in entry["front"]],
+                      label=f"{label}: {len(entry['records'])} of {entry['tried']} settings", color=color,
+                      marker=marker, markersize=7, zorder=3)
+        else:
+            ax.plot([], [], color=color, marker=marker, label=f"{label}: none of {entry['tried']} settings")
+    png = table.select(method="png")
+    if png:
+        ax.axhline(png[0].bits_per_image, linestyle="--", color="0.45", linewidth=1.4,
+                   label=f"PNG of the input image ({png[0].bits_per_image:,.0f} bits, server-based)")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("on-device computation (MACs per image, incl. encoder; FLOPs = 2 x MACs)")
+    ax.set_ylabel("communication (bits per image, real encoded length)")
+    ax.set_title(f"Fig. 3: trade-off at accuracy >= {100 * data['threshold']:.2f}%")
+    ax.grid(True, which="both", alpha=0.25)
+    if legend:
+        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
+    if caption:
+        ax.figure.text(0.0, -0.02, f"Data: {table.provenance.describe()}", fontsize=8, ha="left", va="top",
+                       transform=ax.transAxes)
+    return ax
+
+
+def records_frame(table, threshold: float | None = None):
+    """Chapter 5's lookup table: one row per record, by method (PNG, the baselines, the framework),
+    split point and device computation.
+
+    Parameters
+    ----------
+    table : coinfer.results.LookupTable
+        A sweep table (``python -m coinfer sweep``).
+    threshold : float, optional
+        Accuracy fraction for the ``at threshold`` column; default the table's (:func:`coinfer.results.table_threshold`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by method; columns: split point, sparsity, code size, test accuracy (``acc. %``),
+        whether it reaches the threshold (``≥ thr.``), device MACs (thousands), device parameters,
+        server MACs (thousands), bits per image (narrow headers, so that the table fits the page).
+
+    Examples
+    --------
+    >>> from coinfer.paths import results_dir
+    >>> from coinfer.results import load_table
+    >>> from coinfer.views.tradeoff import records_frame
+    >>> frame = records_frame(load_table(results_dir() / "sweep_quick.json"))
+    >>> list(frame.index[:2]), int(frame["≥ thr."].sum())
+    (['png', 'original'], 14)
+    """
+    import pandas as pd
+
+    from coinfer.core.network import SPLIT_POINTS
+
+    threshold = table_threshold(table) if threshold is None else threshold
+    frame = pd.DataFrame([{
+        "method": r.method, "split": r.split, "sparsity": r.sparsity, "code size": r.code_size,
+        "acc. %": round(100 * r.accuracy, 2), "≥ thr.": r.accuracy >= threshold,
+        "dev kMACs": round(r.device_macs / 1e3, 1), "params": r.device_params,
+        "srv kMACs": round(r.server_macs / 1e3, 1), "bits": round(r.bits_per_image, 1),
+    } for r in table.records])
+    rank = {"method": {m: i for i, m in enumerate(("png",) + FIG3_METHODS[1:] + FIG3_METHODS[:1])},
+            "split": {p: i for i, p in enumerate(SPLIT_POINTS)}}
+    frame = frame.sort_values(["method", "split", "dev kMACs"],
+                              key=lambda c: c.map(rank[c.name]) if c.name in rank else c)
+    return frame.set_index("method")
+
+
+def records_table(table, threshold: float | None = None):
+    """:func:`records_frame` as the book shows it: each column with its decimals, in a font small
+    enough that the ten columns fit the page without scrolling.
+
+    Parameters
+    ----------
+    table : coinfer.results.LookupTable
+        A sweep table (``python -m coinfer sweep``).
+    threshold : float, optional
+        Accuracy fraction; default the table's (:func:`coinfer.results.table_threshold`).
+
+    Returns
+    -------
+    pandas.io.formats.style.Styler
+
+    Examples
+    --------
+    >>> from coinfer.paths import results_dir
+    >>> from coinfer.results import load_table
+    >>> from coinfer.views.tradeoff import records_table
+    >>> "90.46" in records_table(load_table(results_dir() / "sweep_quick.json")).to_html()
+    True
+    """
+    formats = {"sparsity": "{:.2f}", "acc. %": "{:.2f}", "dev kMACs": "{:.1f}", "srv kMACs": "{:.1f}",
+               "bits": "{:.1f}"}
+    return (records_frame(table, threshold).style.format(formats)
+            .set_table_styles([{"selector": "", "props": "font-size: 0.85em"}]))
+
+
+def summary_frame(points: dict):
+    """Per method: settings tried, how many reach the threshold, and the fewest MACs and bits among them.
+
+    Parameters
+    ----------
+    points : dict
+        From :func:`tradeoff_points`.
+
+    Returns
+    -------
+    pandas.DataFrame
+
+    Examples
+    --------
+    >>> from coinfer.paths import results_dir
+    >>> from coinfer.results import load_table
+    >>> from coinfer.views.tradeoff import summary_frame, tradeoff_points
+    >>> summary_frame(tradeoff_points(load_table(results_dir() / "sweep_quick.json")))["at threshold"].tolist()
+    [5, 5, 0, 3]
+    """
+    import pandas as pd
+
+    return pd.DataFrame([{
+        "method": m, "settings tried": e["tried"], "at threshold": len(e["records"]),
+        "fewest MACs at threshold": min((r.device_macs for r in e["records"]), default=None),
+        "fewest bits at threshold": min((round(r.bits_per_image, 1) for r in e["records"]), default=None),
+    } for m, e in points["methods"].items()])
+
+
+def tradeoff_facts(table, points: dict, check: dict) -> dict:
+    """The numbers chapter 5's text states (glued into it), from the table, its points at the
+    threshold and the dominance check.
+
+    Parameters
+    ----------
+    table : coinfer.results.LookupTable
+        A sweep table.
+    points : dict
+        :func:`tradeoff_points` of ``table``.
+    check : dict
+        :func:`dominance_check` of ``table``.
+
+    Returns
+    -------
+    dict
+        ``bits_ratio`` (original over framework bits at the framework's fewest-bits split point),
+        ``fw_at_threshold``, ``fw_tried``, per baseline ``<name>_above_png`` and ``<name>_n``
+        (``orig``, ``twostep``, ``bn``), ``claim_verdict``, ``undominated``, ``n_undominated``,
+        ``fw_margin_images`` (test images by which the front's least accurate point clears the threshold).
+
+    Examples
+    --------
+    >>> from coinfer.paths import results_dir
+    >>> from coinfer.results import load_table
+    >>> from coinfer.views.tradeoff import dominance_check, tradeoff_facts, tradeoff_points
+    >>> table = load_table(results_dir() / "sweep_quick.json")
+    >>> facts = tradeoff_facts(table, tradeoff_points(table), dominance_check(table, verbose=False))
+    >>> facts["claim_verdict"], facts["fw_at_threshold"], facts["fw_tried"]
+    ('holds', 5, 12)
+    """
+    fw = points["methods"]["framework"]["records"]
+    orig = points["methods"]["original"]["records"]
+    facts = {"bits_ratio": float("nan")}
+    if fw and orig:
+        best_fw = min(fw, key=lambda r: r.bits_per_image)
+        same_split = [r for r in orig if r.split == best_fw.split]
+        if same_split:
+            facts["bits_ratio"] = same_split[0].bits_per_image / best_fw.bits_per_image
+    facts["fw_at_threshold"] = len(fw)
+    facts["fw_tried"] = points["methods"]["framework"]["tried"]
+    png_bits = table.select(method="png")[0].bits_per_image
+    for name, method in [("orig", "original"), ("twostep", "2-step-pruning"), ("bn", "bottlenet++")]:
+        rows = table.select(method=method)
+        facts[f"{name}_above_png"] = sum(r.bits_per_image > png_bits for r in rows)
+        facts[f"{name}_n"] = len(rows)
+    facts["claim_verdict"] = "holds" if check["claim_holds"] else "does not hold"
+    free = [f"{m} after {r.split}" + (f" ({r.code_size})" if m != "original" else "")
+            for m, rows in check["not_dominated"].items() for r in rows]
+    facts["undominated"] = "; ".join(free) if free else "none"
+    facts["n_undominated"] = len(free)
+    front = points["methods"]["framework"]["front"]
+    margin = min(r.accuracy for r in front) - points["threshold"] if front else float("nan")
+    facts["fw_margin_images"] = round(margin * front[0].extra["test_images"]) if front else 0
+    return facts
+
+
+def fig_tradeoff(table, ax=None):
+    """Fig. 3 as the book draws it (Figure 5.1): :func:`plot_tradeoff` at the table's threshold,
+    without the provenance caption (the chapter prints it).
+
+    Parameters
+    ----------
+    table : coinfer.results.LookupTable
+        A sweep table (``python -m coinfer sweep``).
+    ax : matplotlib.axes.Axes, optional
+        Draw here; a new figure is made otherwise.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> from coinfer.paths import results_dir
+    >>> from coinfer.results import load_table
+    >>> from coinfer.views.tradeoff import fig_tradeoff
+    >>> fig_tradeoff(load_table(results_dir() / "sweep_quick.json")).axes[0].get_xscale()
+    'log'
+    """
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(9.5, 5.4), constrained_layout=True)
+    return plot_tradeoff(table, ax=ax, caption=False).figure
+
+
+# ----------------------------------------------------------------------------------------------
+# Fig. 3 explorers: move the accuracy threshold, watch the fronts and the dominance check
+# ----------------------------------------------------------------------------------------------
+
+#: Slider positions: points below the unsplit network's accuracy (0 to 5 in steps of 0.25).
+THRESHOLD_DROPS = tuple(k / 4 for k in range(21))
+
+
+def tradeoff_data(table) -> dict:
+    """What the threshold explorers need from ``table`` (JSON-able): every point, the PNG size, the
+    unsplit accuracy, and the drop (points) that gives the table's default threshold.
+
+    Parameters
+    ----------
+    table : coinfer.results.LookupTable
+        A sweep table (``python -m coinfer sweep``).
+
+    Returns
+    -------
+    dict
+        ``points`` (per record: method, MACs, bits, accuracy, ...), ``png_bits`` (bits per image),
+        ``base`` (the unsplit accuracy), ``default_drop`` (percentage points) and ``methods``.
+
+    Examples
+    --------
+    >>> from coinfer.paths import results_dir
+    >>> from coinfer.results import load_table
+    >>> table = load_table(results_dir() / "sweep_quick.json")        # chapter 5's lookup table
+    >>> from coinfer.views.tradeoff import tradeoff_data
+    >>> sorted(tradeoff_data(table))
+    ['base', 'default_drop', 'methods', 'png_bits', 'points']
+    """
+    png = table.select(method="png")
+    if not png:
+        raise ValueError("the table has no 'png' record (the size of the image, server-based inference)")
+    table_threshold(table)                         # checks that the table carries both numbers
+    base, drop = table.provenance.baseline_accuracy, table.provenance.accuracy_drop   # the unsplit accuracy
+    return {"base": base, "png_bits": png[0].bits_per_image, "default_drop": min(THRESHOLD_DROPS,
+            key=lambda d: abs(d - drop)),
+            "methods": [{"key": m, "label": method_style(m).label, "color": hex_color(method_style(m).color)}
+                        for m in FIG3_METHODS],
+            "points": [{"m": r.method, "split": r.split, "code": r.code_size, "acc": r.accuracy,
+                        "x": r.device_macs, "y": r.bits_per_image}
+                       for r in table.records if r.method in FIG3_METHODS and r.channel == "noiseless"]}
+
+
+def tradeoff_summary(data: dict, drop: float) -> dict:
+    """The readouts of the twin at ``drop`` points below the unsplit accuracy, computed in Python
+    exactly as the twin's JavaScript does (a test compares the two).
+
+    Parameters
+    ----------
+    data : dict
+        From :func:`tradeoff_data`.
+    drop : float
+        Percentage points below the unsplit network's accuracy.
+
+    Returns
+    -------
+    dict of str to str
+        ``threshold``, ``framework`` (configurations at the threshold, of all tried), ``claim``
+        (whether the paper's dominance claim holds) and ``free`` (baseline points the framework
+        does not dominate).
+
+    Examples
+    --------
+    >>> from coinfer.paths import results_dir
+    >>> from coinfer.results import load_table
+    >>> table = load_table(results_dir() / "sweep_quick.json")        # chapter 5's lookup table
+    >>> from coinfer.views.tradeoff import tradeoff_data, tradeoff_summary
+    >>> tradeoff_summary(tradeoff_data(table), drop=2.0)["threshold"]
+    '88.46%'
+    """
+    threshold = accuracy_threshold(data["base"], drop)
+    ok = [p for p in data["points"] if p["acc"] >= threshold]
+    fw = [p for p in ok if p["m"] == "framework"]
+    front = [fw[i] for i in pareto_front([(p["x"], p["y"]) for p in fw])]
+
+    def dominates(a, b):
+        return a["x"] <= b["x"] and a["y"] <= b["y"] and (a["x"] < b["x"] or a["y"] < b["y"])
+
+    baseline = [p for p in ok if p["m"] != "framework"]
+    free = [p for p in baseline if not any(dominates(f, p) for f in fw)]
+    beaten = any(dominates(b, f) for b in baseline for f in front)
+    return {"threshold": f"{100 * threshold:.2f}%", "framework": f"{len(fw)} of "
+            f"{sum(p['m'] == 'framework' for p in data['points'])}",
+            "claim": "does not hold" if beaten else ("holds" if fw else "no framework point"),
+            "free": str(len(free)) + (": " + ", ".join(f"{p['m']} {p['split']}" for p in free) if free else "")}
+
+
+
+def tradeoff_readout(data: dict, drop: float) -> dict:
+    """The threshold explorer's whole output at ``drop`` points below the unsplit accuracy: the
+    readouts of :func:`tradeoff_summary` and the plot (per method its front as a line, every
+    setting at the threshold as dots; the PNG size as a line).
+
+    Parameters
+    ----------
+    data : dict
+        From :func:`tradeoff_data`.
+    drop : float
+        Percentage points below the unsplit network's accuracy.
+
+    Returns
+    -------
+    dict
+        ``{"text": ..., "plot": ...}`` (see :mod:`coinfer.views.explorer`).
+
+    Examples
+    --------
+    >>> from coinfer.paths import results_dir
+    >>> from coinfer.results import load_table
+    >>> from coinfer.views.tradeoff import tradeoff_data, tradeoff_readout
+    >>> out = tradeoff_readout(tradeoff_data(load_table(results_dir() / "sweep_quick.json")), drop=2.0)
+    >>> out["text"]["claim"], out["plot"]["hlines"][0]["label"]
+    ('holds', 'PNG of the input image')
+    """
+    threshold = accuracy_threshold(data["base"], drop)
+    ok = [p for p in data["points"] if p["acc"] >= threshold]
+    series = []
+    for m in data["methods"]:
+        mine = [p for p in ok if p["m"] == m["key"]]
+        if not mine:
+            continue
+        front = [mine[i] for i in pareto_front([(p["x"], p["y"]) for p in mine])]
+        series.append({"label": m["label"], "points": [[p["x"], p["y"]] for p in front], "color": m["color"],
+                       "line": True, "size": 4})
+        series.append({"label": "", "points": [[p["x"], p["y"]] for p in mine], "color": m["color"],
+                       "line": False, "size": 2})
+    return {"text": tradeoff_summary(data, drop), "plot": {
+        "series": series, "hlines": [{"y": data["png_bits"], "label": "PNG of the input image", "color": "#7f7f7f"}]}}
+
+
+def _tradeoff_view(table) -> dict:
+    data = tradeoff_data(table)
+    return dict(sliders=[Slider("drop", "threshold: points below the unsplit accuracy", values=THRESHOLD_DROPS,
+                                value=data["default_drop"], labels=[f"-{d:g} points" for d in THRESHOLD_DROPS])],
+                readout=lambda state: tradeoff_readout(data, state["drop"]),
+                readouts=[("threshold", "accuracy threshold"),
+                          ("framework", "framework settings at the threshold"),
+                          ("claim", "paper's claim (framework curve never beaten)"),
+                          ("free", "baseline points not dominated")],
+                plot=Plot(xlabel="device computation (MACs per image)", ylabel="bits per image", logx=True, logy=True))
+
+
+def tradeoff_twin(table):
+    """Kernel-free threshold explorer (precomputed at every slider position): Fig. 3's fronts and
+    the dominance check at a chosen accuracy threshold.
+
+    Parameters
+    ----------
+    table : coinfer.results.LookupTable
+        A sweep table (``python -m coinfer sweep``).
+
+    Returns
+    -------
+    coinfer.views.explorer.StaticExplorer
+
+    Examples
+    --------
+    >>> from coinfer.paths import results_dir
+    >>> from coinfer.results import load_table
+    >>> table = load_table(results_dir() / "sweep_quick.json")        # chapter 5's lookup table
+    >>> from coinfer.views.tradeoff import tradeoff_twin
+    >>> 'data-slider="drop"' in tradeoff_twin(table).html
+    True
+    """
+    return precomputed_explorer(**_tradeoff_view(table), title="Fig. 3 at any threshold (runs in the page, no kernel)",
+                                note=f"Data: {table.provenance.describe()}. Lines: Pareto fronts; dots: every "
+                                     "setting at the threshold.")
+
+
+def tradeoff_explorer(table):
+    """ipywidgets threshold explorer for Jupyter/Colab: the readouts and plot of :func:`tradeoff_twin`, live.
+
+    Parameters
+    ----------
+    table : coinfer.results.LookupTable
+        A sweep table (``python -m coinfer sweep``).
+
+    Returns
+    -------
+    ipywidgets.VBox
+        The threshold slider and the HTML area it redraws.
+
+    Examples
+    --------
+    >>> from coinfer.paths import results_dir
+    >>> from coinfer.results import load_table
+    >>> table = load_table(results_dir() / "sweep_quick.json")        # chapter 5's lookup table
+    >>> from coinfer.views.tradeoff import tradeoff_explorer
+    >>> len(tradeoff_explorer(table).children)         # display(box) in Jupyter or Colab
+    2
+    """
+    return live_explorer(**_tradeoff_view(table))
