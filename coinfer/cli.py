@@ -593,7 +593,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = commands.add_parser("figure", help="draw a book figure from the committed tables (--list: which)")
     p.add_argument("name", nargs="?", default=None, help="the figure (see --list)")
     p.add_argument("--list", action="store_true", help="name every figure with its chapter")
-    p.add_argument("--preset", default="quick", help="whose tables to draw")
+    p.add_argument("--preset", type=check.preset, default="quick", help="whose tables to draw")
     p.add_argument("--out", default=None, help="output file, .png or .svg (default: <name>_<preset>.png)")
     p.set_defaults(func=_figure)
     for name in DATA_COMMANDS:

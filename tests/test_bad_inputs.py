@@ -86,7 +86,9 @@ BAD_INPUTS = [
     (["serve", "--preset", "fast"], PRESETS),
     (DEVICE + ["--preset", "fast"], PRESETS),
     (["measure", "--preset", "fast"], PRESETS),
+    (["figure", "tradeoff", "--preset", "fast"], PRESETS),
     ((_preset_named, {"name": "fast"}), PRESETS),
+    (["figure", "nope"], "unknown figure 'nope'; registered: amplification,"),
     (["sweep", "--grid", "huge"], "unknown sweep grid 'huge'; available: quick, paper, tiny"),
     # widths and other preset fields
     (["profile", "--width", "0"], f"argument --width: '0' is not allowed: {WIDTH}"),
