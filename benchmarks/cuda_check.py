@@ -91,7 +91,7 @@ def error_report(error: BaseException) -> dict:
 def quick_pipeline(device: torch.device, workdir: Path) -> dict:
     """Baseline, pruning and encoding, each tried on its own so that one failure hides no other."""
     from coinfer.experiments.pruning import run as run_pruning
-    from coinfer.experiments.encoding import get_encode_config, run_encoding
+    from coinfer.experiments.encoding import get_encode_config, run as run_encoding
     from coinfer.config import get_preset
     from coinfer.train import get_baseline
 

@@ -1,6 +1,6 @@
 """Wall time of the Fig. 5 JSCC experiment on this machine (CPU, or the GPU if there is one).
 
-Runs ``coinfer.core.jscc.run_jscc`` for a preset and prints the total time, the time per trained codec
+Runs ``coinfer.experiments.jscc.run`` for a preset and prints the total time, the time per trained codec
 and the Fig. 5 numbers; writes them to ``benchmarks/out/jscc_<preset>_<device>.json`` (git-ignored)
 and the lookup table beside it. Not a test: timings depend on the machine and its load.
 
@@ -17,7 +17,8 @@ from pathlib import Path
 
 import torch
 
-from coinfer.core.jscc import fig5_rows, mismatch_grid, run_jscc
+from coinfer.experiments.jscc import run as run_jscc
+from coinfer.views.jscc import fig5_rows, mismatch_grid
 from coinfer.config import get_preset
 
 

@@ -16,6 +16,8 @@ Commands::
                               [--json]
     python -m coinfer prune --preset quick|paper                   # pruned device parts -> data/results/pruning_<preset>.json
     python -m coinfer sweep --preset quick|paper                   # every method's grid -> data/results/sweep_<preset>.json
+    python -m coinfer search --preset quick --trials 20 [--workers N] [--storage URL] [--sampler tpe|nsga2|gp|random]
+                             [--recover] [--export] [--replay]       # multi-objective search over the sweep's cells
     python -m coinfer figure NAME [--preset P] [--out F.png|F.svg]  # draw a book figure (--list: which)
 """
 
@@ -84,6 +86,13 @@ def _test_images(meta: dict, preset: str, n: int, offset: int = 0):
     return load_test_images(meta.get("dataset") or get_preset(preset).dataset, n, offset)
 
 
+def _link_rate(text: str) -> float | None:
+    """A ``--rate`` value: bits/s from a rate with a unit (``40KB/s``), or None for ``inf`` (no shaping)."""
+    from coinfer.core.latency import parse_rate
+
+    return None if text.strip().lower() == "inf" else parse_rate(text)
+
+
 def _serve(args: argparse.Namespace) -> int:
     import logging
 
@@ -117,20 +126,20 @@ def _serve(args: argparse.Namespace) -> int:
 def _device(args: argparse.Namespace) -> int:
     import numpy as np
 
+    from coinfer.experiments.serving import rate_label
     from coinfer.serve.device import DeviceClient, check_device_options, summarize
-    from coinfer.serve.link import format_link_rate, parse_link_rate
 
     # Every option checked before the network loads: a bad one fails at once, naming itself.
     check_device_options(port=args.port, timeout=args.timeout, burst=args.burst, images=args.images,
                          offset=args.offset)
-    rate = parse_link_rate(args.rate)
+    rate = _link_rate(args.rate)
     if args.threads:
         import torch
         torch.set_num_threads(args.threads)
     _, meta, configurations = _serve_model(argparse.Namespace(**{**vars(args), "config": [args.config]}))
     configuration = configurations[0]
     images, labels = _test_images(meta, args.preset, args.images, args.offset)
-    with DeviceClient(configuration, args.host, args.port, rate=rate, burst=args.burst,
+    with DeviceClient(configuration, args.host, args.port, rate_bps=rate, burst=args.burst,
                       timeout=args.timeout) as client:
         client.check()
         runs = [client.infer(image) for image in images]
@@ -138,14 +147,14 @@ def _device(args: argparse.Namespace) -> int:
     summary = summarize(runs)
     if args.json:
         print(json.dumps({"spec": configuration.spec, "config_id": configuration.config_id,
-                          "rate_Bps": rate, "correct": correct, **summary,
+                          "rate_Bps": rate / 8 if rate else None, "correct": correct, **summary,
                           "classes": [m.predicted_class for m in runs]}, indent=1))
         return 0
     for i, (m, y) in enumerate(zip(runs, labels)):
         if i < args.show:
             print(f"image {args.offset + i:>5}: class {m.predicted_class} (label {int(y)}), "
                   f"{m.frame_bytes} B sent, {m.total_s * 1e3:.1f} ms")
-    print(f"{configuration.spec} at {format_link_rate(rate)}: {correct}/{len(runs)} correct; latency median "
+    print(f"{configuration.spec} at {rate_label(rate)}: {correct}/{len(runs)} correct; latency median "
           f"{summary['total_median_s'] * 1e3:.1f} ms, p95 {summary['total_p95_s'] * 1e3:.1f} ms "
           f"(device {summary['device_median_s'] * 1e3:.1f}, send {summary['send_median_s'] * 1e3:.1f}, "
           f"server {summary['server_median_s'] * 1e3:.1f} ms); {int(np.mean([m.frame_bytes for m in runs]))} "
@@ -165,7 +174,7 @@ def _measure(args: argparse.Namespace) -> int:
         host, _, port = args.connect.rpartition(":")
         connect = (host, int(port))
     run = run_measurement(args.preset, specs=args.config, checkpoint=args.checkpoint, images=args.images,
-                          rates=args.rates.split(","), burst=args.burst,
+                          rates=[_link_rate(r) for r in args.rates.split(",")], burst=args.burst,
                           flops_per_s=args.flops * 1e9 if args.flops else None, connect=connect,
                           clients=args.clients, probe_images=args.probe_images, threads=args.threads,
                           progress=lambda line: print(line, file=sys.stderr, flush=True),
@@ -190,19 +199,19 @@ def _measure(args: argparse.Namespace) -> int:
 
 
 def _encode(args: argparse.Namespace) -> int:
-    from coinfer.experiments.encoding import get_encode_config, run_encoding
+    from coinfer.experiments.encoding import get_encode_config, run as run_encoding
     from coinfer.paths import results_dir
     from coinfer.config import get_preset
 
     preset = get_preset(args.preset)
     overrides = {k: v for k, v in {"splits": args.splits, "code_sizes": args.code_sizes,
                                    "train_limit": args.train_limit}.items() if v is not None}
-    config = get_encode_config(preset.name, **overrides)
+    config = get_encode_config(preset, **overrides)
     if args.threads:
         import torch
 
         torch.set_num_threads(args.threads)
-    table = run_encoding(preset.name, config, command="python -m coinfer " + " ".join(args.argv))
+    table = run_encoding(preset, config, command="python -m coinfer " + " ".join(args.argv))
     path = args.out or results_dir() / f"encoding_{preset.name}.json"
     table.save(path)
     print(f"wrote {len(table.records)} records to {path} in {table.provenance.wall_time_s:.0f} s")
@@ -233,7 +242,7 @@ def _original_table(args: argparse.Namespace) -> int:
 def _jscc(args: argparse.Namespace) -> int:
     import torch
 
-    from coinfer.core.jscc import run_jscc
+    from coinfer.experiments.jscc import run as run_jscc
     from coinfer.views.jscc import fig5_rows, mismatch_grid
     from coinfer.paths import results_dir
     from coinfer.config import get_preset
@@ -397,6 +406,98 @@ def _sweep(args: argparse.Namespace) -> int:
                  only=args.cell, shard=shard, command=command, progress=not args.no_progress)
     if result is None:
         print("some cells are not finished yet; run the sweep again (or --gather once all are done)")
+    return 0
+
+
+def _search(args: argparse.Namespace) -> int:
+    """The configuration search (coinfer.experiments.search): live, rehearsed on a table, recovery, export."""
+    import subprocess
+    from pathlib import Path
+
+    from coinfer.config import get_preset, parse_overrides, sweep_grid
+    from coinfer.experiments import search, search_replay
+    from coinfer.results import load_table, write_json_atomic
+
+    overrides = parse_overrides(args.set)
+    if args.grid:
+        overrides = {"sweep": sweep_grid(args.grid), **overrides}
+    preset = get_preset(args.preset, **overrides)
+    command = "python -m coinfer " + " ".join(args.argv)
+    if args.replay:
+        from coinfer.paths import results_dir, search_replay_path
+
+        table = load_table(args.oracle or results_dir() / f"sweep_{preset.name}.json")
+        out = search_replay.replay(preset, table, trials=args.trials or search_replay.REPLAY_TRIALS, command=command)
+        path = write_json_atomic(args.out or search_replay_path(preset.name), out)
+        for name, s in out["summary"].items():
+            t, f = s["trainings_to_target"], s["trainings_to_front"]
+            print(f"{name:>7}: {s['reached']}/{s['runs']} seeds reach {out['settings']['target']:.0%} of the grid's "
+                  f"hypervolume after {t['mean']} +- {t['std']} trainings (min {t['min']}, max {t['max']}; "
+                  f"{s['within_a_third']} within a third of the grid's {out['grid']['trainings']}); "
+                  f"the whole front after {f['mean']} +- {f['std']} ({s['reached_front']}/{s['runs']} seeds)")
+        print(f"wrote {path}")
+        return 0
+    from coinfer.experiments.sweep import grid_name
+
+    grid = grid_name(preset)          # one study per preset and grid (its search space)
+    label = preset.name if grid == preset.name else f"{preset.name}-{grid}"
+    study = search.open_study(preset.name, args.storage, sampler=args.sampler, seed=args.seed,
+                              study_name=args.study or f"coinfer-{label}")
+    if args.recover:
+        stale = search.recover(study, all_running=args.all)
+        print(f"{len(stale)} stale trial(s) marked FAILED and queued again: {stale}")
+        return 0
+    if args.export:
+        from coinfer.paths import search_table_path
+
+        table = search.export(study, path=args.out or search_table_path(label), command=command)
+        print(f"wrote {len(table.records)} records of {len(study.trials)} trials")
+        return 0
+    if not args.trials:
+        raise ValueError("--trials N is needed to search (or --recover, --export, --replay)")
+    if args.workers > 1:
+        # N processes against one storage; each gets its share of the trials and its own seed.
+        if args.storage is None:
+            from coinfer.paths import search_journal_path
+
+            args.storage = str(search_journal_path(preset.name))
+        procs = []
+        for i in range(args.workers):
+            share = args.trials // args.workers + (i < args.trials % args.workers)
+            argv = [sys.executable, "-m", "coinfer", "search", "--preset", preset.name, "--trials", str(share),
+                    "--sampler", args.sampler, "--storage", args.storage, "--delay", str(args.delay)]
+            argv += ["--seed", str(args.seed + i)] if args.seed is not None else []
+            argv += ["--study", args.study] if args.study else []
+            argv += ["--oracle", args.oracle] if args.oracle else []
+            argv += ["--grid", args.grid] if args.grid else []
+            argv += ["--cells-dir", args.cells_dir] if args.cells_dir else []
+            argv += [a for v in args.set or [] for a in ("--set", v)]
+            argv += ["--threads", str(args.threads)] if args.threads else []
+            procs.append(subprocess.Popen(argv))
+        codes = [p.wait() for p in procs]
+        print(f"{args.workers} workers done (exit codes {codes}); {len(study.trials)} trials in the study")
+        return max(codes)
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    if args.oracle:
+        table = load_table(args.oracle)
+        objective = search_replay.ReplayObjective(preset, table, delay_s=args.delay)
+        baseline = table.provenance.baseline_accuracy
+    else:
+        from coinfer.experiments.sweep import default_paths
+        from coinfer.results import accuracy_threshold
+        from coinfer.train import get_baseline
+
+        paths = default_paths(preset)
+        baseline = get_baseline(preset)[1]["test_accuracy"]
+        objective = search.LiveObjective(preset, accuracy_threshold(baseline, preset.accuracy_drop),
+                                         Path(args.cells_dir or paths["cells_dir"]), paths["cache_dir"])
+    search.optimize(study, objective, args.trials, baseline_accuracy=baseline)
+    front = {t.user_attrs["cell"]: t.values for t in study.best_trials if all(v <= 0 for v in t.constraints.values())}
+    print(f"{len(study.trials)} trials in the study; feasible front: "
+          + ", ".join(f"{cell} ({v[0]:.3g} MACs, {v[1]:.4g} bits)" for cell, v in front.items()))
     return 0
 
 
@@ -590,6 +691,37 @@ def build_parser() -> argparse.ArgumentParser:
     set_arg(p)
     p.set_defaults(func=_sweep)
 
+    p = commands.add_parser("search", help="multi-objective search (Optuna) over the sweep's cells: device MACs and "
+                                           "bits, accuracy >= threshold",
+                            description="Each trial is a sweep cell (same id, same result file): repeats are free. "
+                                        "Default storage: the journal data/search/<preset>.journal.")
+    p.add_argument("--preset", default="quick", help="dataset, network and sweep grid (the search space)")
+    p.add_argument("--grid", default=None, help="another sweep grid as the search space (e.g. 'tiny')")
+    set_arg(p)
+    p.add_argument("--trials", type=int, default=None, help="trials to run (in all workers together)")
+    p.add_argument("--seed", type=int, default=None, help="sampler seed (worker i gets seed + i)")
+    p.add_argument("--sampler", choices=["tpe", "nsga2", "gp", "random"], default="tpe")
+    p.add_argument("--storage", default=None,
+                   help="an Optuna URL (postgresql://..., sqlite:///...) or a journal file "
+                        "(default data/search/<preset>.journal)")
+    p.add_argument("--study", default=None, help="study name (default coinfer-<preset>)")
+    p.add_argument("--workers", type=int, default=1, help="worker processes on this machine, one storage")
+    p.add_argument("--recover", action="store_true",
+                   help="mark the RUNNING trials of dead workers FAILED and queue their parameters again")
+    p.add_argument("--all", action="store_true", help="with --recover: every RUNNING trial (no worker runs anywhere)")
+    p.add_argument("--export", action="store_true",
+                   help="write the completed trials as a lookup table (default data/results/search_<preset>.json)")
+    p.add_argument("--replay", action="store_true",
+                   help="replay TPE, NSGA-II and random search on the sweep table as an oracle "
+                        "-> data/results/search/replay_<preset>.json")
+    p.add_argument("--oracle", default=None, metavar="TABLE",
+                   help="answer trials from this lookup table instead of training (a rehearsal)")
+    p.add_argument("--delay", type=float, default=0.0, help="with --oracle: seconds each training takes")
+    p.add_argument("--cells-dir", default=None, help="cell results folder (default: the sweep's)")
+    p.add_argument("--out", default=None, help="output file of --export or --replay")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    p.set_defaults(func=_search)
+
     p = commands.add_parser("figure", help="draw a book figure from the committed tables (--list: which)")
     p.add_argument("name", nargs="?", default=None, help="the figure (see --list)")
     p.add_argument("--list", action="store_true", help="name every figure with its chapter")
@@ -603,7 +735,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 #: The commands that load a dataset (profile only with --dataset).
 DATA_COMMANDS = ("profile", "train", "serve", "device", "measure", "train-codec", "encode", "jscc",
-                 "original-table", "prune", "sweep")
+                 "original-table", "prune", "sweep", "search")
 
 
 def add_data_arguments(parser: argparse.ArgumentParser) -> None:

@@ -8,7 +8,8 @@
 
 A :class:`Preset` holds the network and data (``dataset``, ``width``, ``seed``), the accuracy
 threshold's drop, and one small settings object per stage: ``baseline`` (:class:`TrainSettings`),
-``pruning`` (:class:`PruneSettings`), ``sweep`` (:class:`SweepGrid`). A preset name is looked up
+``pruning`` (:class:`PruneSettings`), ``sweep`` (:class:`SweepGrid`), ``encoding``
+(:class:`EncodeSettings`), ``jscc`` (:class:`JsccSettings`). A preset name is looked up
 once, by :func:`get_preset` (at the command line or a public entry point); everything below it
 receives the :class:`Preset` object. Any setting can be overridden by its dotted name::
 
@@ -27,7 +28,9 @@ import ast
 import dataclasses
 from dataclasses import asdict, dataclass, field, replace
 
-from coinfer.core.network import SplitPoint
+from coinfer.core import channel as ch
+from coinfer.core.encoding import CodeSize
+from coinfer.core.network import SPLIT_POINTS, SplitPoint
 from coinfer.core.pruning import CRITERIA, SparsitySchedule, check_sparsity, prunable_split_point
 
 
@@ -108,7 +111,7 @@ class SweepGrid(_Settings):
 
     framework_splits: tuple[str, ...]
     sparsities: tuple[float, ...]                  # 0.0: the unpruned device part
-    code_sizes: tuple[str, ...]                    # without channels, see EncodeConfig.code_size_at
+    code_sizes: tuple[str, ...]                    # without channels, see EncodeSettings.code_size_at
     original_splits: tuple[str, ...]
     bottlenet_splits: tuple[str, ...]
     bottlenet_reductions: tuple[int, ...]          # BottleNet++ keeps C // reduction channels
@@ -132,6 +135,79 @@ class SweepGrid(_Settings):
 
 
 @dataclass(frozen=True)
+class EncodeSettings(_Settings):
+    """Settings of the encoding experiment (:mod:`coinfer.experiments.encoding`, section IV-B).
+
+    ``code_sizes`` are written without channels (``"d16-l4"``, ``"d16-k16"``); at a split point
+    with a ``C x H x W`` feature the convolution keeps ``c = max(1, C // channel_divisor)`` channels.
+    """
+
+    splits: tuple[str, ...] = ("layer1.1", "layer2.1", "layer3.1", "pool")
+    # 4, 8, 16 and 32 bits per image at fixed length: one vector-codebook index, then per-element
+    # codewords with 2 levels (1 bit) or 4 levels (2 bits, as in the paper's Fig. 2).
+    code_sizes: tuple[str, ...] = ("d16-k16", "d8-l2", "d8-l4", "d16-l4")
+    channel_divisor: int = 4
+    kernel_size: int = 3
+    train_limit: int | None = 8000        # training images used to train the codec (None: all)
+    precompute: bool = True               # cache the device part's features in memory
+    augment: bool = False                 # random crops/flips (only without precomputed features)
+    warmup_epochs: int = 2                # unquantized
+    epochs: int = 5                       # quantized
+    batch_size: int = 128
+    lr: float = 2e-3
+    aux_weight: float = 1.0               # weight of the commitment/codebook loss
+    temperature: float = 0.2
+    commitment: float = 0.25
+    huffman_splits: tuple[str, ...] = SPLIT_POINTS[1:-1]   # every split with a feature to send
+    huffman_train_images: int = 2000      # images whose features set the 8-bit range and the code
+    eval_batch_size: int = 500
+    test_limit: int | None = None         # None: the whole test split
+
+    def code_size_at(self, code_size: str, feature_shape: tuple[int, ...]) -> CodeSize:
+        """The full :class:`CodeSize` for a feature of ``feature_shape``."""
+        size = CodeSize.parse(code_size)
+        if len(feature_shape) == 3:
+            return replace(size, channels=max(1, feature_shape[0] // self.channel_divisor))
+        return replace(size, channels=None)
+
+
+@dataclass(frozen=True)
+class JsccSettings(_Settings):
+    """What the Fig. 5 experiment trains and sweeps (:mod:`coinfer.experiments.jscc`, section V-D).
+
+    Code sizes are counted in channel uses per image: real numbers for AWGN, bits for the BSC.
+    """
+
+    split: str = "layer3.1"                  # the paper's Conv_4x (stage 3)
+    bandwidth_hz: float = 1e6                # the paper's W = 1 MHz
+    snrs_db: tuple[float, ...] = (0.0, 5.0, 10.0, 15.0, 20.0)
+    flip_rates: tuple[float, ...] = (0.0, 0.01, 0.05, 0.1, 0.2)
+    awgn_code_sizes: tuple[int, ...] = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128)
+    bsc_code_sizes: tuple[int, ...] = (2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256)
+    # Robustness grid: train at these values (and over the whole range, drawn per batch), test at all.
+    mismatch_snrs_db: tuple[float, ...] = (0.0, 10.0, 20.0)
+    mismatch_flip_rates: tuple[float, ...] = (0.0, 0.05, 0.2)
+    # Training of the encoder/decoder on frozen-backbone features.
+    train_images: int | None = 12000         # first N training images (None: all)
+    test_images: int | None = None           # first N test images (None: all 10,000)
+    epochs: int = 4
+    batch_size: int = 128
+    lr: float = 5e-3
+    reduced_channels: int | None = None      # encoder's conv output channels (None: a quarter)
+
+    def __post_init__(self):
+        object.__setattr__(self, "split", SplitPoint(self.split))   # validated once, here
+        for snr in self.snrs_db + self.mismatch_snrs_db:
+            ch.db_to_linear(snr)  # raises on a non-finite SNR
+        for p in self.flip_rates + self.mismatch_flip_rates:
+            if not 0.0 <= p < 0.5:
+                raise ValueError(f"flip rates must be in [0, 0.5) (at 0.5 nothing gets through), got {p!r}")
+        if not (self.awgn_code_sizes and self.bsc_code_sizes) or min(self.awgn_code_sizes + self.bsc_code_sizes) < 1:
+            raise ValueError("code sizes must be non-empty lists of positive channel-use counts")
+        ch.real_uses_per_second(self.bandwidth_hz)  # raises on W <= 0
+
+
+@dataclass(frozen=True)
 class Preset(_Settings):
     """One named experimental setting: the network, the data, and every stage's settings.
 
@@ -145,6 +221,8 @@ class Preset(_Settings):
     baseline: TrainSettings
     pruning: PruneSettings
     sweep: SweepGrid
+    encoding: EncodeSettings = field(default_factory=EncodeSettings)
+    jscc: JsccSettings = field(default_factory=JsccSettings)
     seed: int = 0
     accuracy_drop: float = 2.0
     eval_batch_size: int = 500
@@ -268,6 +346,11 @@ PRESETS = {
             two_step_step2=(0.5,),
             encode={"train_limit": 6000, "warmup_epochs": 1, "epochs": 4},
         ),
+        # About 6 minutes of one CPU core (18 minutes wall on a busy shared 2-core machine): 8,000
+        # training images, cached features, 2 + 5 epochs; all 10,000 test images.
+        encoding=EncodeSettings(),
+        # ~10 minutes on 2 shared CPU cores (about 35 trainings of ~15 s each).
+        jscc=JsccSettings(),
     ),
     "paper": Preset(
         name="paper", dataset="cifar10", width=1.0,
@@ -293,6 +376,15 @@ PRESETS = {
             two_step_step1=(0.25, 0.5),
             two_step_step2=(0.5, 0.75),
         ),
+        # CIFAR-10 on a GPU: all 50,000 training images with augmentation, features computed per batch
+        # (a 64x32x32 feature of 50,000 images would not fit in memory), the authors' 60 epochs.
+        encoding=EncodeSettings(
+            splits=("stem", "layer1.1", "layer2.1", "layer3.1", "pool"),
+            code_sizes=("d8-l2", "d16-l2", "d16-l4", "d32-l4", "d16-k16", "d16-k64"),
+            channel_divisor=8, train_limit=None, precompute=False, augment=True,
+            warmup_epochs=10, epochs=50, lr=1e-3, huffman_train_images=5000),
+        # Paper scale: every training image, longer training; the same sweep. A GPU run.
+        jscc=JsccSettings(train_images=None, epochs=20, batch_size=128, lr=1e-3),
     ),
 }
 
@@ -456,43 +548,6 @@ def parse_overrides(items: list[str] | None) -> dict:
         except (ValueError, SyntaxError):
             out[name.strip()] = text.strip()
     return out
-
-
-def pick_settings(table: dict, name: str, overrides: dict, *, unknown_name: str, unknown_field: str):
-    """``table[name]`` (a dataclass with ``to_dict``) with fields replaced by ``overrides``.
-
-    Only for the settings tables not yet moved into :class:`Preset` (encoding, JSCC); they move
-    into a :class:`Preset` section and then this goes.
-
-    Parameters
-    ----------
-    table : dict
-        Settings by name.
-    name : str
-        The entry to take.
-    overrides : dict
-        Field values replacing the entry's.
-    unknown_name, unknown_field : str
-        How the error for an unknown name, or an unknown field, begins.
-
-    Returns
-    -------
-    The entry, a new instance if anything was overridden.
-
-    Examples
-    --------
-    >>> pick_settings({"a": TINY_SWEEP}, "a", {"png": False}, unknown_name="unknown grid",
-    ...               unknown_field="unknown grid field").png
-    False
-    """
-    if name not in table:
-        raise ValueError(f"{unknown_name} {name!r}; available: {', '.join(table)}")
-    settings = table[name]
-    fields = settings.to_dict()
-    unknown = set(overrides) - set(fields)
-    if unknown:
-        raise ValueError(f"{unknown_field}(s) {sorted(unknown)}; fields are {sorted(fields)}")
-    return replace(settings, **overrides) if overrides else settings
 
 
 def sweep_grid(name: str) -> SweepGrid:

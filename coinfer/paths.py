@@ -95,3 +95,72 @@ def checkpoints_dir() -> Path:
     True
     """
     return project_root() / "data" / "checkpoints"
+
+
+def search_journal_path(preset: str) -> Path:
+    """The Optuna journal of ``preset``'s configuration search: ``<root>/data/search/<preset>.journal``.
+
+    The search's default storage (one file per preset, never committed): every worker on this
+    machine, or on machines sharing the folder, appends its trials to it.
+
+    Parameters
+    ----------
+    preset : str
+        A preset name, e.g. ``"quick"``.
+
+    Returns
+    -------
+    pathlib.Path
+        The file; it may not exist yet (the search creates it).
+
+    Examples
+    --------
+    >>> from coinfer.paths import project_root, search_journal_path
+    >>> search_journal_path("quick").relative_to(project_root()).as_posix()
+    'data/search/quick.journal'
+    """
+    return project_root() / "data" / "search" / f"{preset}.journal"
+
+
+def search_table_path(preset: str) -> Path:
+    """The lookup table a search exports (its completed trials): ``data/results/search_<preset>.json``.
+
+    Parameters
+    ----------
+    preset : str
+        A preset name.
+
+    Returns
+    -------
+    pathlib.Path
+
+    Examples
+    --------
+    >>> from coinfer.paths import search_table_path
+    >>> search_table_path("quick").name
+    'search_quick.json'
+    """
+    return results_dir() / f"search_{preset}.json"
+
+
+def search_replay_path(preset: str) -> Path:
+    """The committed replay of the search on ``preset``'s sweep table: ``data/results/search/replay_<preset>.json``.
+
+    Not a lookup table (it holds hypervolume curves), so it lives beside them, in a subfolder.
+
+    Parameters
+    ----------
+    preset : str
+        A preset name.
+
+    Returns
+    -------
+    pathlib.Path
+
+    Examples
+    --------
+    >>> from coinfer.paths import results_dir, search_replay_path
+    >>> search_replay_path("quick").relative_to(results_dir()).as_posix()
+    'search/replay_quick.json'
+    """
+    return results_dir() / "search" / f"replay_{preset}.json"

@@ -164,7 +164,7 @@ def test_codec_evaluation_on_a_gpu_matches_the_cpu(fashion):
 
 @needs_cuda
 def test_run_encoding_on_a_gpu(fashion):
-    from coinfer.experiments.encoding import get_encode_config, run_encoding
+    from coinfer.experiments.encoding import get_encode_config, run as run_encoding
 
     config = get_encode_config("quick", splits=("layer3.1", "pool"), code_sizes=("d4-l2", "d4-k4"),
                                train_limit=48, test_limit=24, warmup_epochs=1, epochs=1, batch_size=16,

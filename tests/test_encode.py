@@ -359,7 +359,7 @@ def test_training_is_deterministic_and_evaluation_is_real(net):
 def test_run_encoding_writes_valid_records(net, tmp_path):
     """End to end on real Fashion-MNIST images (a handful), with an untrained tiny network."""
     from coinfer.data import load_dataset
-    from coinfer.experiments.encoding import get_encode_config, run_encoding
+    from coinfer.experiments.encoding import get_encode_config, run
     from coinfer.results import load_table
 
     try:
@@ -369,7 +369,7 @@ def test_run_encoding_writes_valid_records(net, tmp_path):
     config = get_encode_config("quick", splits=("layer3.1", "pool"), code_sizes=("d4-l2", "d4-k4"),
                                train_limit=48, test_limit=24, warmup_epochs=1, epochs=1, batch_size=16,
                                huffman_splits=("layer2.1", "pool"), huffman_train_images=16, eval_batch_size=12)
-    table = run_encoding("quick", config, model=net, command="test", log=lambda *_: None)
+    table = run("quick", config, model=net, command="test", log=lambda *_: None)
     path = table.save(tmp_path / "encoding.json")
     loaded = load_table(path)
     framework = loaded.select(method="framework")
@@ -387,12 +387,12 @@ def test_run_encoding_writes_valid_records(net, tmp_path):
 
 def test_any_device_module_can_feed_the_codec(net):
     """A 'pruned' device part sending fewer channels: the decoder restores the server's shape."""
-    from coinfer.core.encoding import CoInferenceModel
+    from coinfer.core.pipeline import SplitNetwork
 
     device_part, server_part = split(net, "layer2.1")
     pruned = torch.nn.Sequential(device_part, torch.nn.Conv2d(8, 5, 1))     # 5 of 8 channels survive
     codec = build_codec((5, 16, 16), "c2-d8-l4", output_shape=(8, 16, 16))
-    model = CoInferenceModel(pruned, codec, server_part).eval()
+    model = SplitNetwork(pruned, codec, server_part).eval()
     images = torch.randn(4, 3, 32, 32)
     assert model(images).shape == (4, 10)
     with torch.no_grad():
@@ -401,6 +401,7 @@ def test_any_device_module_can_feed_the_codec(net):
     assert torch.equal(model.receive(model.send(images)), model(images))
     costs = codec_costs(pruned, codec, server_part)
     assert costs.device_macs == thop_macs(pruned, (3, 32, 32))[0] + costs.encoder_macs
+    assert model.costs() == costs
     with pytest.raises(ValueError, match="same rank"):
         build_codec((5, 16, 16), "c2-d8-l4", output_shape=(8,))
 
@@ -408,7 +409,7 @@ def test_any_device_module_can_feed_the_codec(net):
 def test_paper_style_settings_compute_features_per_batch(net, tmp_path):
     """The paper preset's path (no cached features, augmentation, a stem split), on a few real images."""
     from coinfer.data import load_dataset
-    from coinfer.experiments.encoding import get_encode_config, run_encoding
+    from coinfer.experiments.encoding import get_encode_config, run
 
     try:
         load_dataset("fashion-mnist", train=False, limit=1)
@@ -418,7 +419,7 @@ def test_paper_style_settings_compute_features_per_batch(net, tmp_path):
     assert not paper.precompute and paper.augment and paper.train_limit is None
     config = get_encode_config("paper", splits=("stem",), code_sizes=("d4-l2",), train_limit=32, test_limit=16,
                                warmup_epochs=1, epochs=1, batch_size=16, huffman_splits=(), eval_batch_size=8)
-    table = run_encoding("quick", config, model=net, command="test", log=lambda *_: None)
+    table = run("quick", config, model=net, command="test", log=lambda *_: None)
     (record,) = table.records
     assert record.split == "stem" and record.code_size == "c1-d4-l2"     # 4 channels // 8, at least 1
     assert record.extra["roundtrip_exact"] and record.extra["test_images"] == 16
@@ -427,9 +428,9 @@ def test_paper_style_settings_compute_features_per_batch(net, tmp_path):
 def test_unknown_settings_are_refused():
     from coinfer.experiments.encoding import get_encode_config
 
-    with pytest.raises(ValueError, match="unknown encoding setting"):
+    with pytest.raises(ValueError, match=r"unknown preset field\(s\) \['epoch'\]"):
         get_encode_config("quick", epoch=3)
-    with pytest.raises(ValueError, match="no encoding settings for preset 'cifar'"):
+    with pytest.raises(ValueError, match="unknown preset 'cifar'"):
         get_encode_config("cifar")
 
 
@@ -439,7 +440,7 @@ def test_unknown_settings_are_refused():
 def test_committed_table_is_what_the_command_produces():
     """Re-run one cell of `python -m coinfer encode --preset quick` (the cheapest split point, after
     `pool`) and compare it with the committed table, number for number."""
-    from coinfer.experiments.encoding import get_encode_config, run_encoding
+    from coinfer.experiments.encoding import get_encode_config, run
     from coinfer.paths import results_dir
     from coinfer.results import load_table
     from coinfer.train import checkpoint_dir
@@ -453,7 +454,7 @@ def test_committed_table_is_what_the_command_produces():
     threads = torch.get_num_threads()
     torch.set_num_threads(1)   # as the committed run (thread count can change float sums)
     try:
-        fresh = run_encoding("quick", config, command="test", log=lambda *_: None)
+        fresh = run("quick", config, command="test", log=lambda *_: None)
     finally:
         torch.set_num_threads(threads)
     for record in fresh.records:

@@ -9,14 +9,14 @@ from coinfer.experiments.serving import measure
 from coinfer.serve import wire
 from coinfer.serve.configuration import build_configurations
 from coinfer.serve.device import DeviceClient
-from coinfer.serve.link import parse_link_rate
+from coinfer.core.latency import parse_rate
 from coinfer.serve.server import EdgeServer
 from serve_support import batch, configurations, expect_error, model  # noqa: F401  (fixtures)
 
 
 def test_measure_rows_hold_parts_and_prediction(configurations, batch):
     images, labels = batch
-    result = measure(configurations[1:2], images[:2], labels[:2], [parse_link_rate("100KB/s"), None],
+    result = measure(configurations[1:2], images[:2], labels[:2], [parse_rate("100KB/s"), None],
                      flops_per_s=1e9, warmup=1)
     shaped, unshaped = result.rows
     assert shaped["rate"] == "100 KB/s" and unshaped["rate"] == "inf"
@@ -61,11 +61,11 @@ def test_measure_calibrates_a_per_request_term_on_an_unshaped_link(configuration
     from coinfer.experiments.serving import configuration_record
 
     images, labels = batch
-    result = measure(configurations[1:2], images[:3], labels[:3], [parse_link_rate("100KB/s")],
-                     flops_per_s=1e9, warmup=1, per_request=True)
+    result = measure(configurations[1:2], images[:3], labels[:3], [parse_rate("100KB/s")],
+                     flops_per_s=1e12, warmup=1, per_request=True)
     (row,) = result.rows
     term = result.per_request_s[configurations[1].spec]
-    assert term > 0  # a real round trip costs more than the FLOPs at 1 GFLOP/s of a width-1/16 net
+    assert term > 0  # a real round trip costs more than a width-1/16 net's FLOPs at 1 TFLOP/s
     assert row["predicted"]["request_s"] == term
     assert row["predicted"]["total_s"] == pytest.approx(
         row["predicted"]["device_s"] + row["predicted"]["send_s"] + row["predicted"]["server_s"] + term)

@@ -1,10 +1,12 @@
-"""Property-based fuzzing of the entropy decoders a server runs on bytes from the network.
+"""Property-based fuzzing of every payload decoder a server runs on bytes from the network.
 
 The range coder and the learned codec (:class:`~coinfer.core.entropy.CategoricalEntropyModel`,
-:class:`~coinfer.core.encoding.FeatureCodec`) and the Huffman code (:class:`~coinfer.core.entropy.HuffmanCode`).
-Contract: any packet decodes to values of the announced shape and alphabet (finite features) or
-raises :class:`~coinfer.core.entropy.BitstreamError`; within a deadline; and a packet that claims a
-huge symbol count is refused before anything is allocated.
+:class:`~coinfer.core.encoding.FeatureCodec`), the Huffman code (:class:`~coinfer.core.entropy.HuffmanCode`)
+and the float32 and uint8 codecs. Contract: any packet decodes to values of the announced shape
+and alphabet (finite features) or raises the documented error (:class:`~coinfer.core.entropy.BitstreamError`
+for entropy-coded packets; ValueError, of which BitstreamError is one, for float32 and uint8, which
+the server answers with BAD_PAYLOAD); within a deadline; and a packet that claims a huge symbol
+count is refused before anything is allocated.
 
 Inputs: random bytes and mutations of valid packets (bit flips, truncation, extension, overwritten,
 inserted or deleted bytes). Most mutations break the packet's CRC-32, so the packets are also
@@ -16,6 +18,7 @@ see ``CASES``.
 from __future__ import annotations
 
 import functools
+import math
 
 import numpy as np
 import pytest
@@ -25,10 +28,11 @@ from hypothesis import strategies as st
 
 from coinfer.core.entropy import (MAGIC_HUFFMAN, MAGIC_RANGE, BitstreamError, CategoricalEntropyModel,
                                   HuffmanCode, frame, range_decode, unframe)
+from coinfer.serve.configuration import Float32Codec, Uniform8BitCodec
 from fuzz_support import fuzz_settings, mutated, no_hang, peak_allocation
 
 #: max_examples of each test below; their sum is the number of fuzz cases per run.
-CASES = {"range": 500, "range_raw": 300, "learned": 200, "huffman": 500}
+CASES = {"range": 500, "range_raw": 300, "learned": 200, "huffman": 500, "served": 500}
 
 COUNTS = st.one_of(st.integers(0, 300), st.sampled_from([2**31, 2**32, 2**62, 2**63 - 1]))
 
@@ -143,6 +147,76 @@ def test_huffman_packets_decode_or_raise_bitstream_error(data):
     n, payload = unframe(packet, MAGIC_HUFFMAN)
     assert symbols.shape == (1, n) and (n == 0 or (symbols.min() >= 0 and symbols.max() < code.alphabet))
     assert code.bit_length(symbols[0]) <= 8 * len(payload) < code.bit_length(symbols[0]) + 8
+
+
+# -- the served float32 and uint8 codecs (coinfer.serve.configuration) ---------------------------
+
+SHAPE = (4, 3, 3)
+SPECIAL = st.floats(width=32) | st.sampled_from([3.4e38, -3.4e38, 1e-45, float("nan"), float("inf"), -float("inf")])
+
+
+@functools.lru_cache(maxsize=None)
+def served_codecs() -> dict:
+    """Each codec with valid payloads of features at three scales (1e-30, 1, 1e30)."""
+    torch.manual_seed(0)
+    features = torch.cat([torch.randn(2, *SHAPE) * scale for scale in (1e-30, 1.0, 1e30)])
+    return {codec.name: (codec, [codec.encode(x) for x in features])
+            for codec in (Float32Codec(SHAPE), Uniform8BitCodec(SHAPE))}
+
+
+def _with_floats(packet: bytes, draw, offsets) -> bytes:
+    """Some float32 fields (at ``offsets``) set to extreme or non-finite values."""
+    data = bytearray(packet)
+    for offset in draw(st.lists(st.sampled_from(offsets), min_size=1, max_size=3)):
+        data[offset:offset + 4] = np.float32(draw(SPECIAL)).astype("<f4").tobytes()
+    return bytes(data)
+
+
+@st.composite
+def served_payloads(draw, name):
+    _, valid = served_codecs()[name]
+    payload = draw(st.sampled_from(valid))
+    kind = draw(st.integers(0, 3))
+    if kind == 0:
+        return draw(st.binary(max_size=len(payload) + 8))
+    if kind == 1:
+        return draw(mutated(payload))
+    floats = [0, 4] if name == "uint8" else list(range(0, len(payload), 4))   # uint8: lo, hi
+    return _with_floats(payload, draw, floats)
+
+
+@fuzz_settings(CASES["served"])
+@given(name=st.sampled_from(["float32", "uint8"]), data=st.data())
+def test_float32_and_uint8_decoders_return_finite_features_or_raise_value_error(name, data):
+    codec, _ = served_codecs()[name]
+    payload = data.draw(served_payloads(name))
+    with no_hang():
+        try:
+            feature = codec.decode(payload)
+        except ValueError:   # the server answers BAD_PAYLOAD
+            return
+    assert feature.shape == SHAPE and feature.dtype == torch.float32
+    assert torch.isfinite(feature).all(), f"{name} decoded a non-finite feature"
+    if name == "float32":
+        assert feature.numpy().astype("<f4").tobytes() == payload
+    else:
+        lo, hi = (float(v) for v in np.frombuffer(payload[:8], dtype="<f4"))
+        span = hi - lo if hi > lo else 1.0   # lo == hi: levels 1/255 apart (an encoder sends q = 0)
+        slack = 1e-5 * max(span, abs(lo), abs(hi))
+        assert lo <= hi and lo - slack <= float(feature.min()) and float(feature.max()) <= lo + span + slack
+
+
+def test_non_finite_features_are_refused():
+    """Found by the fuzzing above: a NaN in a float32 payload, or a uint8 range whose levels overflow
+    float32, used to decode into a feature that made the server answer NaN logits."""
+    float32, uint8 = Float32Codec(SHAPE), Uniform8BitCodec(SHAPE)
+    payload = bytearray(float32.encode(torch.zeros(SHAPE)))
+    payload[:4] = np.float32("nan").tobytes()
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        float32.decode(bytes(payload))
+    wide = np.array([-3.4e38, 3.4e38], dtype="<f4").tobytes() + b"\xff" * math.prod(SHAPE)
+    with pytest.raises(ValueError, match="overflows float32"):
+        uint8.decode(wide)
 
 
 # -- adversarial counts: refused before allocating -------------------------------------------------

@@ -7,7 +7,10 @@ import pytest
 import torch
 
 from coinfer.core import channel as ch
+from coinfer.config import get_preset
 from coinfer.core import jscc as jscc
+from coinfer.experiments import jscc as jscc_exp
+from coinfer.data import FeatureSource
 from coinfer.views import jscc as jscc_views
 from coinfer.core.network import resnet18, split
 
@@ -23,27 +26,27 @@ def _features(device_part, n=64, seed=0):
     g = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         x = device_part(torch.randn(n, 3, 32, 32, generator=g))
-    return jscc.Features(x, torch.randint(0, 10, (n,), generator=g))
+    return FeatureSource.from_tensors(x, torch.randint(0, 10, (n,), generator=g))
 
 
 @pytest.mark.parametrize("kind,value", [("awgn", 10.0), ("bsc", 0.1)])
 def test_tiny_jscc_forward_backward(parts, kind, value):
     device_part, server_part = parts
     feats = _features(device_part, 8)
-    codec = jscc.make_codec(feats.shape, 6, jscc.make_channel(kind, value))
+    codec = jscc.make_codec(feats.feature_shape, 6, jscc.make_channel(kind, value))
     model = jscc.JSCC(codec, server_part).train()
     enc, dec = codec.encoder, codec.decoder
     assert not server_part.training                      # frozen BN statistics
-    sent = model.transmit(feats.x)
+    sent = model.channel_output(feats.features)
     assert sent.shape == (8, 6)
     if kind == "bsc":
         assert set(sent.unique().tolist()) <= {-1.0, 1.0}
     else:
         # power-normalized symbols + noise of variance 1/SNR: average power about 1 + 0.1
         assert 0.5 < sent.pow(2).mean().item() < 2.0
-    logits = model(feats.x)
+    logits = model(feats.features)
     assert logits.shape == (8, 10)
-    torch.nn.functional.cross_entropy(logits, feats.y).backward()
+    torch.nn.functional.cross_entropy(logits, feats.labels).backward()
     assert all(p.grad is None for p in server_part.parameters())
     for name, module in (("encoder", enc), ("decoder", dec)):
         grads = [p.grad for p in module.parameters()]
@@ -57,9 +60,9 @@ def test_codec_rejects_bad_code_size():
     with pytest.raises(TypeError, match="AWGNChannel"):
         jscc.make_codec((4, 8, 8), 4, torch.nn.Identity())
     with pytest.raises(ValueError, match=r"\[0, 0.5\)"):
-        replace(jscc.JSCC_SETTINGS["quick"], flip_rates=(0.0, 0.5))
+        replace(get_preset("quick").jscc, flip_rates=(0.0, 0.5))
     with pytest.raises(ValueError, match="bandwidth_hz"):
-        replace(jscc.JSCC_SETTINGS["quick"], bandwidth_hz=0.0)
+        replace(get_preset("quick").jscc, bandwidth_hz=0.0)
     with pytest.raises(ValueError, match="awgn"):
         jscc.make_channel("rayleigh", 1.0)
 
@@ -75,16 +78,16 @@ def test_training_learns_and_is_deterministic():
     with torch.no_grad():
         server[2].weight.copy_(torch.eye(2, 4))
         server[2].bias.zero_()
-    train, test = jscc.Features(x[:256], labels[:256]), jscc.Features(x[256:], labels[256:])
-    settings = replace(jscc.JSCC_SETTINGS["quick"], epochs=8, batch_size=32, lr=1e-2)
-    a = jscc.train_jscc(train, server, "bsc", 0.0, 4, settings, seed=3)
-    b = jscc.train_jscc(train, server, "bsc", 0.0, 4, settings, seed=3)
-    acc_a, acc_b = jscc.evaluate_jscc(a, test), jscc.evaluate_jscc(b, test)
+    train, test = FeatureSource.from_tensors(x[:256], labels[:256]), FeatureSource.from_tensors(x[256:], labels[256:])
+    settings = replace(get_preset("quick").jscc, epochs=8, batch_size=32, lr=1e-2)
+    a = jscc_exp.train_jscc(train, server, "bsc", 0.0, 4, settings, seed=3)
+    b = jscc_exp.train_jscc(train, server, "bsc", 0.0, 4, settings, seed=3)
+    acc_a, acc_b = jscc_exp.evaluate_jscc(a, test), jscc_exp.evaluate_jscc(b, test)
     assert acc_a == acc_b
     assert all(torch.equal(p, q) for p, q in zip(a.state_dict().values(), b.state_dict().values()))
     assert acc_a > 0.9                                   # two classes, learned through 4 bits
     # at p = 0.5 the received bits carry nothing about the feature: chance level
-    assert jscc.evaluate_jscc(a, test, 0.5) < 0.75
+    assert jscc_exp.evaluate_jscc(a, test, 0.5) < 0.75
     assert a.channel.p == 0.0                            # evaluation at another p restores the setting
 
 
@@ -97,19 +100,19 @@ def test_search_finds_smallest_size():
         def probe(self, kind, value, k):
             self.calls.append((value, k))
             need = {20.0: 4, 10.0: 8, 0.0: 32}[value]
-            return jscc.Probe(kind, value, k, min(1.0, k / need))
+            return jscc_exp.Probe(kind, value, k, min(1.0, k / need))
 
     trainer = FakeTrainer()
-    found = jscc.smallest_code_sizes(trainer, "awgn", (0.0, 10.0, 20.0), (1, 2, 4, 8, 16, 32), 0.99)
+    found = jscc_exp.smallest_code_sizes(trainer, "awgn", (0.0, 10.0, 20.0), (1, 2, 4, 8, 16, 32), 0.99)
     assert {v: p.code_size for v, (p, _) in found.items()} == {20.0: 4, 10.0: 8, 0.0: 32}
     assert trainer.calls[0] == (20.0, 4)                 # least noisy first, binary search from the middle
-    missing = jscc.smallest_code_sizes(FakeTrainer(), "awgn", (0.0,), (1, 2, 4), 0.99)
+    missing = jscc_exp.smallest_code_sizes(FakeTrainer(), "awgn", (0.0,), (1, 2, 4), 0.99)
     assert missing[0.0][0] is None and missing[0.0][1][-1].code_size == 4
 
 
 def test_run_jscc_rejects_the_output_split():
     with pytest.raises(ValueError, match="output"):
-        jscc.run_jscc("quick", split_point="output", log=lambda m: None)
+        jscc_exp.run("quick", split_point="output", log=lambda m: None)
 
 
 def test_jscc_on_a_vector_feature():
@@ -134,10 +137,10 @@ def test_learned_source_payload_reads_encoding_table(tmp_path):
     table.add(Record(accuracy=0.92, bits_per_image=9.0, code_size="c8-d16-l2", **common))
     table.add(Record(accuracy=0.95, bits_per_image=1.0, code_size="c8-d4-l2", **{**common, "split": "pool"}))
     path = table.save(tmp_path / "encoding_quick.json")
-    best = jscc.learned_source_payload("layer3.1", 0.9, "quick", path)
+    best = jscc_exp.learned_source_payload("layer3.1", 0.9, "quick", path)
     assert best["bits_per_image"] == 3.5 and best["code_size"] == "c8-d16-k16"
-    assert jscc.learned_source_payload("layer3.1", 0.99, "quick", path) is None
-    assert jscc.learned_source_payload("layer3.1", 0.9, "quick", tmp_path / "missing.json") is None
+    assert jscc_exp.learned_source_payload("layer3.1", 0.99, "quick", path) is None
+    assert jscc_exp.learned_source_payload("layer3.1", 0.9, "quick", tmp_path / "missing.json") is None
 
 
 def test_run_jscc_pipeline(tmp_path, monkeypatch):
@@ -145,14 +148,14 @@ def test_run_jscc_pipeline(tmp_path, monkeypatch):
     from coinfer.train import save_checkpoint
 
     # use this run's own learned binary code, whatever encoding table the checkout holds
-    monkeypatch.setattr(jscc, "learned_source_payload", lambda *args, **kwargs: None)
+    monkeypatch.setattr(jscc_exp, "learned_source_payload", lambda *args, **kwargs: None)
     torch.manual_seed(0)
     save_checkpoint(tmp_path / "quick" / "baseline.pt", resnet18(width=1 / 8),
                     {"width": 0.125, "test_accuracy": 0.12})
-    settings = replace(jscc.JSCC_SETTINGS["quick"], train_images=64, test_images=64, epochs=1,
+    settings = replace(get_preset("quick").jscc, train_images=64, test_images=64, epochs=1,
                        snrs_db=(0.0, 20.0), flip_rates=(0.0, 0.1), awgn_code_sizes=(2, 4),
                        bsc_code_sizes=(4, 8), mismatch_snrs_db=(0.0, 20.0), mismatch_flip_rates=(0.0, 0.1))
-    table = jscc.run_jscc("quick", settings, checkpoints=tmp_path, log=lambda m: None)
+    table = jscc_exp.run("quick", settings, checkpoints=tmp_path, log=lambda m: None)
     rows = jscc_views.fig5_rows(table)
     assert {r["method"] for r in rows} == set(jscc_views.FIG5_METHODS)
     own = [r for r in rows if r["method"] == "learned-source-coding+capacity" and r["kind"] == "bsc"]

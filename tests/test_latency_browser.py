@@ -16,7 +16,8 @@ import torch
 from browser_support import chapter_page, open_page
 from coinfer.core.latency import (DEVICES, SERVERS, NoFeasibleConfiguration, choose, original_records,
                              scale_to_width)
-from coinfer.views.latency import config_label, latency_output, latency_twin, slider_environment
+from coinfer.views.chooser import latency_output, latency_twin, slider_environment
+from coinfer.views.latency import config_label
 from coinfer.core.network import resnet18
 from coinfer.results import Record
 from coinfer.views.explorer import format_seconds

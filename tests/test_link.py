@@ -1,4 +1,4 @@
-"""The link shaper (coinfer.serve.link): rates in bytes/s, the token bucket, a shaped loopback transfer."""
+"""The link shaper (coinfer.serve.link): a rate in bits/s, the token bucket in bytes, a shaped loopback transfer."""
 
 from __future__ import annotations
 
@@ -10,17 +10,18 @@ import time
 import numpy as np
 import pytest
 
-from coinfer.serve.link import LinkShaper, TokenBucket, parse_link_rate
+from coinfer.core.latency import parse_rate
+from coinfer.serve.link import LinkShaper, TokenBucket
 
 
-def test_link_rates_are_bytes_per_second():
-    assert parse_link_rate("40KB/s") == 40_000
-    assert parse_link_rate("1MB/s") == 1_000_000
-    assert parse_link_rate("800kbit/s") == 100_000
-    assert parse_link_rate("inf") is None
+def test_link_rate_is_in_bits_per_second_and_the_bucket_in_bytes():
+    shaper = LinkShaper(socket.socket(), parse_rate("40KB/s"))
+    assert shaper.rate_bps == 320_000 and shaper.bucket.rate == 40_000  # 40 KB/s: 40,000 bytes a second
+    shaper.sock.close()
+    assert LinkShaper(socket.socket(), None).bucket is None  # unshaped
     for bad in ("40", "40KiB/s", "-3KB/s", "fast"):
         with pytest.raises(ValueError, match="link rate"):
-            parse_link_rate(bad)
+            parse_rate(bad)
 
 
 def test_token_bucket_schedule_is_exact_with_a_virtual_clock():
@@ -61,7 +62,7 @@ def shaped_transfer(n: int, rate: float) -> tuple[float, float]:
     thread.start()
     with socket.create_connection(listener.getsockname()) as sock:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        shaper = LinkShaper(sock, rate)
+        shaper = LinkShaper(sock, 8 * rate)  # bytes/s -> bits/s
         t0 = time.perf_counter()
         shaper.send(os.urandom(n))
         sender_s = time.perf_counter() - t0

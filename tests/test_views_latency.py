@@ -7,8 +7,8 @@ import pytest
 
 from coinfer.core.latency import Candidates, DeviceSpec, ServerSpec, original_records
 from coinfer.results import Record
-from coinfer.views.latency import (fig4_records, fig_latency_vs_rate, latency_curves, latency_explorer, rate_grid,
-                                   summarize_choices)
+from coinfer.views.chooser import latency_explorer
+from coinfer.views.latency import fig4_records, fig_latency_vs_rate, latency_curves, rate_grid, summarize_choices
 
 
 def rec(split="layer2.1", macs=1_000_000, bits=8_000.0, acc=0.9, params=1000, server=2_000_000,

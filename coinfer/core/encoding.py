@@ -262,6 +262,14 @@ class _CodebookQuantizer(nn.Module):
         self.temperature, self.commitment = float(temperature), float(commitment)
         self.enabled = True   # False: pass z through unquantized (warm-up epochs)
 
+    @property
+    def alphabet(self) -> int:
+        return self.levels
+
+    def _check(self, z: torch.Tensor) -> None:
+        if z.ndim != 2 or z.shape[1] != self.dim:
+            raise ValueError(f"quantizer expects z of shape (B, {self.dim}), got {tuple(z.shape)}")
+
     def _output(self, z, hard, soft, symbols, positions):
         if not self.enabled:
             return {"z_hat": z, "symbols": None, "aux_loss": z.new_zeros(())}
@@ -299,13 +307,8 @@ class ScalarCodebookQuantizer(_CodebookQuantizer):
     def positions(self) -> int:
         return self.dim
 
-    @property
-    def alphabet(self) -> int:
-        return self.levels
-
     def forward(self, z: torch.Tensor) -> dict:
-        if z.ndim != 2 or z.shape[1] != self.dim:
-            raise ValueError(f"quantizer expects z of shape (B, {self.dim}), got {tuple(z.shape)}")
+        self._check(z)
         dist2 = (z.unsqueeze(2) - self.codewords.unsqueeze(0)) ** 2                   # B x d x L
         symbols = dist2.argmin(2)
         hard = self.codewords.expand(len(z), -1, -1).gather(2, symbols.unsqueeze(2)).squeeze(2)
@@ -348,13 +351,8 @@ class VectorCodebookQuantizer(_CodebookQuantizer):
     def positions(self) -> int:
         return 1
 
-    @property
-    def alphabet(self) -> int:
-        return self.levels
-
     def forward(self, z: torch.Tensor) -> dict:
-        if z.ndim != 2 or z.shape[1] != self.dim:
-            raise ValueError(f"quantizer expects z of shape (B, {self.dim}), got {tuple(z.shape)}")
+        self._check(z)
         dist2 = torch.cdist(z, self.codebook).pow(2)                                       # B x K
         symbols = dist2.argmin(1)
         hard = self.codebook[symbols]
@@ -574,32 +572,6 @@ def build_codec(feature_shape: tuple[int, ...], code_size: "str | CodeSize", ker
     quantizer_cls = ScalarCodebookQuantizer if size.kind == "scalar" else VectorCodebookQuantizer
     quantizer = quantizer_cls(size.dim, size.levels, temperature, commitment)
     return FeatureCodec(encoder, quantizer, decoder, CategoricalEntropyModel(size.positions, size.levels))
-
-
-class CoInferenceModel(nn.Module):
-    """Device part -> codec -> server part; ``forward(images)`` gives logits, as the server would.
-
-    The device part can be any module (the unpruned split of :func:`coinfer.core.network.split` or a
-    pruned, compacted one); its output shape must match the codec's encoder, and the decoder's
-    output the server part's input (``build_codec(..., output_shape=...)``).
-    """
-
-    def __init__(self, device_part: nn.Module, codec: FeatureCodec, server_part: nn.Module):
-        super().__init__()
-        self.device_part, self.codec, self.server_part = device_part, codec, server_part
-
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
-        return self.server_part(self.codec(self.device_part(images))["feature_hat"])
-
-    @torch.no_grad()
-    def send(self, images: torch.Tensor) -> list[bytes]:
-        """What the device transmits: one packet per image."""
-        return self.codec.compress(self.device_part(images))
-
-    @torch.no_grad()
-    def receive(self, packets: list[bytes]) -> torch.Tensor:
-        """What the server computes from the packets: logits."""
-        return self.server_part(self.codec.decompress(packets))
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Learning-driven joint source-channel coding (JSCC) and the experiment of Fig. 5 (Shao & Zhang, IV-B, V-D).
+"""Learning-driven joint source-channel coding (JSCC) (Shao & Zhang, IV-B, V-D): the model.
 
 JSCC trains the feature encoder *through* a model of the noisy channel, so it needs no separate
 channel code. The network is split (by default after the paper's Conv_4x, our ``layer3.1``); the
@@ -10,90 +10,19 @@ decoder learn::
           BSC:  k bits (straight-through binarizer), flipped w.p. p  (coinfer.core.channel.BSCChannel)
           --decoder--> feature estimate -> server part (frozen) -> class scores
 
-Because the backbone is frozen, the device part runs once over the images (:func:`extract_features`)
-and training sees only the small encoder, the channel, the decoder and the server part.
-
-Fig. 5 compares, per image, what each scheme costs on the channel (conventions in
-:mod:`coinfer.core.channel`: real channel uses, ``2W`` of them per second):
-
-* **JSCC**: ``k`` channel uses, the smallest ``k`` whose accuracy stays at or above the preset's
-  threshold (baseline accuracy minus ``preset.accuracy_drop`` points) at that SNR or ``p``;
-* **learned source coding + ideal channel code**: its bits per image sent at the Shannon capacity;
-* **PNG of the input image** and **the original feature (8-bit, Huffman-coded)**, also at capacity.
-
-(a) AWGN at ``W = 1 MHz``: latency ``k / (2W)`` seconds for JSCC, ``bits / (W log2(1 + SNR))`` for the
-others. (b) BSC: channel uses ``k`` for JSCC, ``bits / (1 - H2(p))`` for the others.
-
-Command line (writes ``data/results/jscc_<preset>.json``)::
-
-    python -m coinfer jscc --preset quick
+Because the backbone is frozen, the device part runs once over the images
+(:class:`coinfer.data.FeatureSource`) and training sees only the small encoder, the channel, the
+decoder and the server part. The experiment of Fig. 5 (training, the search for the smallest code,
+the table) is :mod:`coinfer.experiments.jscc`; its figure and explorers are :mod:`coinfer.views.jscc`.
 """
 
 from __future__ import annotations
 
-import copy
-import math
-import time
-import zlib
-from dataclasses import asdict, dataclass, field, replace
-from typing import Callable
-
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from coinfer.core import channel as ch
-from coinfer.core.network import SplitPoint as canonical_split_point, split
-from coinfer.config import Preset, get_preset
-
-# ----------------------------------------------------------------------------- settings
-
-
-@dataclass(frozen=True)
-class JsccSettings:
-    """What the Fig. 5 experiment trains and sweeps (per preset: :data:`JSCC_SETTINGS`).
-
-    Code sizes are counted in channel uses per image: real numbers for AWGN, bits for the BSC.
-    """
-
-    split: str = "layer3.1"                  # the paper's Conv_4x (stage 3)
-    bandwidth_hz: float = 1e6                # the paper's W = 1 MHz
-    snrs_db: tuple[float, ...] = (0.0, 5.0, 10.0, 15.0, 20.0)
-    flip_rates: tuple[float, ...] = (0.0, 0.01, 0.05, 0.1, 0.2)
-    awgn_code_sizes: tuple[int, ...] = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128)
-    bsc_code_sizes: tuple[int, ...] = (2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256)
-    # Robustness grid: train at these values (and over the whole range, drawn per batch), test at all.
-    mismatch_snrs_db: tuple[float, ...] = (0.0, 10.0, 20.0)
-    mismatch_flip_rates: tuple[float, ...] = (0.0, 0.05, 0.2)
-    # Training of the encoder/decoder on frozen-backbone features.
-    train_images: int | None = 12000         # first N training images (None: all)
-    test_images: int | None = None           # first N test images (None: all 10,000)
-    epochs: int = 4
-    batch_size: int = 128
-    lr: float = 5e-3
-    reduced_channels: int | None = None      # encoder's conv output channels (None: a quarter)
-
-    def __post_init__(self):
-        for snr in self.snrs_db + self.mismatch_snrs_db:
-            ch.db_to_linear(snr)  # raises on a non-finite SNR
-        for p in self.flip_rates + self.mismatch_flip_rates:
-            if not 0.0 <= p < 0.5:
-                raise ValueError(f"flip rates must be in [0, 0.5) (at 0.5 nothing gets through), got {p!r}")
-        if not (self.awgn_code_sizes and self.bsc_code_sizes) or min(self.awgn_code_sizes + self.bsc_code_sizes) < 1:
-            raise ValueError("code sizes must be non-empty lists of positive channel-use counts")
-        ch.real_uses_per_second(self.bandwidth_hz)  # raises on W <= 0
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-
-JSCC_SETTINGS = {
-    # ~10 minutes on 2 shared CPU cores (about 35 trainings of ~15 s each).
-    "quick": JsccSettings(),
-    # Paper scale: every training image, longer training; the same sweep. A GPU run.
-    "paper": JsccSettings(train_images=None, epochs=20, batch_size=128, lr=1e-3),
-}
-
+from coinfer.core.pipeline import SplitNetwork
 
 # ----------------------------------------------------------------------------- encoder / decoder
 
@@ -160,8 +89,11 @@ def make_codec(feature_shape: tuple[int, int, int], code_size: int, channel: nn.
 # ----------------------------------------------------------------------------- the JSCC network
 
 
-class JSCC(nn.Module):
+class JSCC(SplitNetwork):
     """Codec (encoder -> channel -> decoder) followed by the frozen server part, on device features.
+
+    A :class:`~coinfer.core.pipeline.SplitNetwork` whose input is already the device part's feature
+    (the backbone is frozen, so its features are computed once: :class:`coinfer.data.FeatureSource`).
 
     Parameters
     ----------
@@ -175,10 +107,7 @@ class JSCC(nn.Module):
     """
 
     def __init__(self, codec: nn.Module, server_part: nn.Module):
-        super().__init__()
-        self.codec, self.server_part = codec, server_part
-        for p in self.server_part.parameters():
-            p.requires_grad_(False)
+        super().__init__(nn.Identity(), codec, server_part, frozen=("server_part",))
 
     @property
     def channel(self) -> nn.Module:
@@ -194,55 +123,12 @@ class JSCC(nn.Module):
     def code_size(self) -> int:
         return self.codec.encoder.dim
 
-    def train(self, mode: bool = True):
-        super().train(mode)
-        self.server_part.eval()
-        return self
-
-    def transmit(self, features: torch.Tensor) -> torch.Tensor:
+    def channel_output(self, features: torch.Tensor) -> torch.Tensor:
         """What the decoder receives for ``features``: noisy reals (AWGN) or flipped bits as +-1 (BSC)."""
         return self.codec(features)["z_hat"]
 
-    def forward(self, features: torch.Tensor) -> torch.Tensor:
-        return self.server_part(self.codec(features)["feature_hat"])
 
-
-# ----------------------------------------------------------------------------- data: frozen features
-
-
-@dataclass
-class Features:
-    """Device-part outputs of a dataset split, computed once with the frozen backbone."""
-
-    x: torch.Tensor          # [N, C, H, W] float32
-    y: torch.Tensor          # [N] int64
-
-    @property
-    def shape(self) -> tuple[int, int, int]:
-        return tuple(self.x.shape[1:])
-
-
-@torch.no_grad()
-def extract_features(device_part: nn.Module, dataset, batch_size: int = 500,
-                     device: torch.device | None = None) -> Features:
-    """Run the frozen ``device_part`` (eval mode) over ``dataset`` once; keep outputs on the CPU."""
-    from coinfer.data import make_loader
-
-    device = device or next(iter(device_part.parameters()), torch.zeros(0)).device
-    device_part.eval()
-    xs, ys = [], []
-    for images, labels in tqdm(make_loader(dataset, batch_size, shuffle=False), desc="features", leave=False):
-        xs.append(device_part(images.to(device)).cpu())
-        ys.append(labels)
-    return Features(torch.cat(xs), torch.cat(ys))
-
-
-# ----------------------------------------------------------------------------- train and evaluate
-
-
-def _stable_seed(*parts) -> int:
-    """A seed that depends only on ``parts`` (not on Python's hash randomization or call order)."""
-    return zlib.crc32(repr(parts).encode()) & 0x7FFFFFFF
+# ----------------------------------------------------------------------------- channels
 
 
 def make_channel(kind: str, value, generator: torch.Generator | None = None) -> nn.Module:
@@ -252,199 +138,6 @@ def make_channel(kind: str, value, generator: torch.Generator | None = None) -> 
     if kind == "bsc":
         return ch.BSCChannel(value, generator=generator)
     raise ValueError(f"channel kind must be 'awgn' or 'bsc', got {kind!r}")
-
-
-def train_jscc(train: Features, server_part: nn.Module, kind: str, value, code_size: int,
-               settings: JsccSettings, seed: int = 0, device: torch.device | None = None,
-               init: JSCC | None = None, epochs: int | None = None) -> JSCC:
-    """Train an encoder/decoder of ``code_size`` channel uses through the channel ``(kind, value)``.
-
-    Adam with a one-cycle learning rate on the cross-entropy of the frozen server part's output;
-    deterministic given ``seed`` and the arguments (the model initialization, batch order and channel
-    noise each have their own seed).
-
-    Parameters
-    ----------
-    init : JSCC, optional
-        Start from this model's encoder and decoder (same code size) instead of a random
-        initialization: fine-tuning a code trained on a cleaner channel.
-    epochs : int, optional
-        Default ``settings.epochs``.
-    """
-    device = device or torch.device("cpu")
-    epochs = epochs or settings.epochs
-    run_seed = _stable_seed(seed, kind, value, code_size)
-    torch.manual_seed(run_seed)
-    noise = torch.Generator().manual_seed(run_seed + 1)
-    codec = make_codec(train.shape, code_size, make_channel(kind, value, noise), settings.reduced_channels)
-    if init is not None:
-        if init.code_size != code_size:
-            raise ValueError(f"cannot start a code of size {code_size} from one of size {init.code_size}")
-        codec.encoder.load_state_dict(init.codec.encoder.state_dict())
-        codec.decoder.load_state_dict(init.codec.decoder.state_dict())
-    model = JSCC(codec, server_part).to(device)
-    params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.Adam(params, lr=settings.lr)
-    steps_per_epoch = math.ceil(len(train.y) / settings.batch_size)
-    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=settings.lr, epochs=epochs,
-                                                    steps_per_epoch=steps_per_epoch)
-    order = torch.Generator().manual_seed(run_seed + 2)
-    loss_fn = nn.CrossEntropyLoss()
-    model.train()
-    for _ in range(epochs):
-        perm = torch.randperm(len(train.y), generator=order)
-        for i in range(0, len(perm), settings.batch_size):
-            idx = perm[i:i + settings.batch_size]
-            x, y = train.x[idx].to(device), train.y[idx].to(device)
-            loss = loss_fn(model(x), y)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            scheduler.step()
-    return model.eval()
-
-
-@torch.no_grad()
-def evaluate_jscc(model: JSCC, test: Features, value=None, seed: int = 0, batch_size: int = 1000) -> float:
-    """Top-1 accuracy over ``test`` with the channel at ``value`` (default: the training value).
-
-    The channel's noise is redrawn from its own generator seeded by ``seed``, so an evaluation repeats
-    exactly; the model's channel setting is restored afterwards.
-    """
-    device = next(model.parameters()).device
-    saved_value = model.channel.snr_db if model.kind == "awgn" else model.channel.p
-    saved_generator = model.channel.generator
-    try:
-        if value is not None:
-            if model.kind == "awgn":
-                model.channel.snr_db = value
-            else:
-                model.channel.p = value
-        model.channel.generator = torch.Generator().manual_seed(_stable_seed("eval", seed, value))
-        model.eval()
-        correct = 0
-        for i in range(0, len(test.y), batch_size):
-            logits = model(test.x[i:i + batch_size].to(device))
-            correct += (logits.argmax(1).cpu() == test.y[i:i + batch_size]).sum().item()
-    finally:
-        if model.kind == "awgn":
-            model.channel.snr_db = saved_value
-        else:
-            model.channel.p = saved_value
-        model.channel.generator = saved_generator
-    return correct / len(test.y)
-
-
-@dataclass
-class Probe:
-    """One trained-and-evaluated JSCC configuration."""
-
-    kind: str
-    value: float | tuple[float, float]
-    code_size: int
-    accuracy: float
-    model: JSCC | None = field(default=None, repr=False)
-
-
-class JsccTrainer:
-    """Trains JSCC models on demand and remembers them, so that the search and the robustness grid
-    never train the same configuration twice."""
-
-    def __init__(self, train: Features, test: Features, server_part: nn.Module, settings: JsccSettings,
-                 seed: int = 0, device: torch.device | None = None, progress: Callable[[str], None] | None = None):
-        self.train, self.test, self.server_part = train, test, server_part
-        self.settings, self.seed, self.device = settings, seed, device
-        self.progress = progress or (lambda message: None)
-        self.cache: dict[tuple, Probe] = {}
-
-    def probe(self, kind: str, value, code_size: int) -> Probe:
-        key = (kind, value, code_size)
-        if key not in self.cache:
-            start = time.time()
-            model = train_jscc(self.train, self.server_part, kind, value, code_size, self.settings,
-                               self.seed, self.device)
-            test_value = value if not isinstance(value, tuple) else None
-            accuracy = evaluate_jscc(model, self.test, test_value, self.seed) if test_value is not None else math.nan
-            self.cache[key] = Probe(kind, value, code_size, accuracy, model)
-            self.progress(f"{kind} {value} k={code_size}: accuracy {accuracy:.4f} ({time.time() - start:.0f} s)")
-        return self.cache[key]
-
-
-def smallest_code_sizes(trainer: JsccTrainer, kind: str, values: tuple[float, ...], sizes: tuple[int, ...],
-                        threshold: float) -> dict[float, tuple[Probe | None, list[Probe]]]:
-    """For every channel value, the smallest code size from ``sizes`` whose accuracy is >= ``threshold``.
-
-    Search: channel values from the least to the most noisy. At the first, a binary search over
-    ``sizes`` (accuracy assumed to grow with the code size; if even the largest size misses, the
-    search ends there). At each next, noisier value the search
-    starts from the previous answer and steps up, since a noisier channel is assumed never to need
-    fewer channel uses. Returns, per value, the winning probe (``None`` if even the largest size
-    misses the threshold) and every probe tried there.
-    """
-    sizes = tuple(sorted(sizes))
-    # least noisy first: highest SNR, lowest p
-    order = sorted(values, reverse=(kind == "awgn"))
-    results, start = {}, 0
-    for n, value in enumerate(order):
-        tried: list[Probe] = []
-
-        def ok(i):
-            probe = trainer.probe(kind, value, sizes[i])
-            if probe not in tried:
-                tried.append(probe)
-            return probe.accuracy >= threshold
-
-        if n == 0:
-            lo, hi = 0, len(sizes) - 1
-            while lo < hi:  # invariant: no size below sizes[lo] meets it; sizes[hi] does, or is the last
-                mid = (lo + hi) // 2
-                if ok(mid):
-                    hi = mid
-                else:
-                    lo = mid + 1
-            best = hi if ok(hi) else len(sizes)  # ok() of a size already tried costs nothing
-        else:
-            best = min(start, len(sizes) - 1)  # after a miss at the largest size, still measure it here
-            while best < len(sizes) and not ok(best):
-                best += 1
-        if best >= len(sizes):
-            results[value] = (None, tried)
-        else:
-            results[value] = (trainer.probe(kind, value, sizes[best]), tried)
-        start = min(best, len(sizes))
-    return results
-
-
-# ----------------------------------------------------------------------------- separate-coding payloads
-
-
-def learned_source_payload(point: str, threshold: float, preset_name: str, path=None) -> dict | None:
-    """The learned source coder's smallest real payload at ``point`` meeting ``threshold``.
-
-    Read from the encoding experiment's table (``data/results/encoding_<preset>.json``, written by
-    ``python -m coinfer encode``): its ``framework`` records at this split point without pruning, whose
-    bits per image are the length of really range-coded packets. ``None`` if the table is missing or
-    no record there meets the threshold.
-    """
-    from coinfer.paths import results_dir
-    from coinfer.results import load_table
-
-    from pathlib import Path
-
-    path = Path(path) if path is not None else results_dir() / f"encoding_{preset_name}.json"
-    if not path.exists():
-        return None
-    table = load_table(path)
-    candidates = [r for r in table.select(method="framework", split=point)
-                  if r.sparsity == 0 and r.accuracy >= threshold]
-    if not candidates:
-        return None
-    best = min(candidates, key=lambda r: (r.bits_per_image, -r.accuracy))
-    return {"bits_per_image": best.bits_per_image, "accuracy": best.accuracy, "device_macs": best.device_macs,
-            "device_params": best.device_params, "server_macs": best.server_macs, "code_size": best.code_size,
-            "bits_entropy": best.bits_entropy, "meets_threshold": True,
-            "coder": f"learned quantizer + range coder (coinfer.core.encoding), from {path.name} "
-                     f"(commit {table.provenance.git_commit[:10] or 'unknown'})"}
 
 
 # ----------------------------------------------------------------------------- Fig. 5
@@ -466,191 +159,3 @@ def finite_length_uses(bits: float, kind: str, value: float, error_prob: float =
         return ch.normal_approximation_uses(bits, ch.awgn_capacity_per_real_use(value), ch.awgn_dispersion(value),
                                             error_prob)
     return ch.normal_approximation_uses(bits, ch.bsc_capacity(value), ch.bsc_dispersion(value), error_prob)
-
-
-# ----------------------------------------------------------------------------- the experiment
-
-
-def _codec_costs(model: JSCC, feature_shape) -> dict:
-    """MACs (thop) and parameters of the encoder (device side) and the decoder (server side)."""
-    codec = copy.deepcopy(model.codec).cpu().eval()  # thop profiles on the CPU, whatever device trained it
-    return {"encoder_macs": codec.encoder_macs(tuple(feature_shape)), "encoder_params": codec.encoder_params(),
-            "decoder_macs": codec.decoder_macs((model.code_size,)),
-            "decoder_params": sum(p.numel() for p in codec.decoder.parameters())}
-
-
-def run_jscc(preset: str | Preset = "quick", settings: JsccSettings | None = None,
-             split_point: str | None = None, source_bits: dict | None = None,
-             checkpoints=None, device: torch.device | None = None, log: Callable[[str], None] = print):
-    """Run the Fig. 5 experiment for ``preset`` and return its :class:`~coinfer.results.LookupTable`.
-
-    Parameters
-    ----------
-    preset : str or Preset
-        Whose baseline network, dataset and accuracy threshold to use.
-    settings : JsccSettings, optional
-        Default :data:`JSCC_SETTINGS` ``[preset.name]``.
-    split_point : str, optional
-        Override ``settings.split`` (any split point with a ``C x H x W`` feature).
-    source_bits : dict, optional
-        The learned source coder's measured payload, ``{"bits_per_image", "accuracy", ...}``
-        (e.g. from the encoding experiment's table). Default: this experiment's own learned binary
-        code, the BSC-trained encoder at ``p = 0`` (fixed-length, ``k`` real bits per image).
-    checkpoints : path, optional
-        Folder holding ``<preset>/baseline.pt`` (default :func:`coinfer.paths.checkpoints_dir`).
-    """
-    from coinfer.data import load_dataset
-    from coinfer.experiments.encoding import get_encode_config, original_huffman
-    from coinfer.core.costs import input_size, profile_splits
-    from coinfer.results import LookupTable, Provenance, Record
-    from coinfer.train import get_baseline, seed_everything
-
-    start_time = time.time()
-    preset = get_preset(preset) if isinstance(preset, str) else preset
-    settings = settings or JSCC_SETTINGS[preset.name]
-    if split_point is not None:
-        settings = replace(settings, split=split_point)
-    point = canonical_split_point(settings.split)
-    if point == "output":
-        raise ValueError("split point 'output' leaves nothing to the server (the device sends its decision); "
-                         "choose a split point from 'input' to 'pool'")
-    device = device or torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    seed_everything(preset.seed)
-
-    model, meta = get_baseline(preset, checkpoints=checkpoints)
-    baseline_accuracy = float(meta["test_accuracy"])
-    threshold = baseline_accuracy - preset.accuracy_drop / 100
-    log(f"baseline accuracy {baseline_accuracy:.4f}; threshold {threshold:.4f}; split after {point}")
-    device_part, server_part = split(model.to(device).eval(), point)
-    costs = {r.point: r for r in profile_splits(model.cpu())}[point]
-    model.to(device)
-
-    train_set = load_dataset(preset.dataset, train=True, limit=settings.train_images)
-    test_set = load_dataset(preset.dataset, train=False, limit=settings.test_images)
-    train, test = extract_features(device_part, train_set, device=device), extract_features(device_part, test_set, device=device)
-    if len(train.shape) not in (1, 3):
-        raise ValueError(f"split point {point!r} gives a feature of shape {train.shape}; JSCC needs a "
-                         "C x H x W map or a vector")
-    log(f"features {tuple(train.x.shape)} train, {tuple(test.x.shape)} test ({time.time() - start_time:.0f} s)")
-
-    trainer = JsccTrainer(train, test, server_part, settings, preset.seed, device, progress=log)
-    W = settings.bandwidth_hz
-    awgn = smallest_code_sizes(trainer, "awgn", settings.snrs_db, settings.awgn_code_sizes, threshold)
-    bsc = smallest_code_sizes(trainer, "bsc", settings.flip_rates, settings.bsc_code_sizes, threshold)
-
-    provenance_extra = {"bandwidth_hz": W, "threshold": threshold, "baseline_accuracy": baseline_accuracy,
-                        "settings": settings.to_dict()}
-    records: list[Record] = []
-
-    def jscc_record(kind, value, probe: Probe, tried, method="framework-jscc", code_size=None, extra=None):
-        c = _codec_costs(probe.model, train.shape)
-        k = probe.code_size
-        uses = {"channel_uses": k,
-                "channel_use": "real symbol (2W per second)" if kind == "awgn" else "bit",
-                "latency_s": ch.awgn_airtime_s(k, W) if kind == "awgn" else None,
-                "meets_threshold": probe.accuracy >= threshold,
-                "search": [{"code_size": p.code_size, "accuracy": p.accuracy} for p in tried],
-                **c, **provenance_extra, **(extra or {})}
-        # bits_per_image: bits really sent on a BSC; on AWGN (analog symbols) the most the k uses can carry.
-        bits = float(k) if kind == "bsc" else k * ch.awgn_capacity_per_real_use(value)
-        uses["bits_per_image_is"] = ("bits sent (k)" if kind == "bsc"
-                                     else "capacity-equivalent: k x 0.5 log2(1 + SNR); JSCC sends no bits")
-        return Record(method=method, split=point, accuracy=probe.accuracy,
-                      device_macs=costs.device_macs + c["encoder_macs"],
-                      device_params=costs.device_params + c["encoder_params"],
-                      server_macs=costs.server_macs + c["decoder_macs"], bits_per_image=bits,
-                      code_size=code_size or f"k{k}", channel=ch.channel_name(kind, value), extra=uses)
-
-    def fallback(kind, value, tried):
-        """No size met the threshold: record the largest one tried, marked as missing it."""
-        best = max(tried, key=lambda p: (p.code_size, p.accuracy))
-        return best
-
-    for kind, found in (("awgn", awgn), ("bsc", bsc)):
-        for value, (probe, tried) in found.items():
-            probe = probe or fallback(kind, value, tried)
-            records.append(jscc_record(kind, value, probe, tried))
-
-    # --- the separate schemes: a source payload sent at capacity
-    if source_bits is None:
-        source_bits = learned_source_payload(point, threshold, preset.name)
-    if source_bits is None:
-        if 0.0 not in bsc:
-            raise ValueError("no learned source code to compare with: include p = 0 in flip_rates "
-                             "(its BSC-trained encoder is the learned binary source code) or pass source_bits")
-        own, tried = bsc[0.0]
-        own = own or fallback("bsc", 0.0, tried)
-        c = _codec_costs(own.model, train.shape)
-        source_bits = {"bits_per_image": float(own.code_size), "accuracy": own.accuracy,
-                       "device_macs": costs.device_macs + c["encoder_macs"],
-                       "device_params": costs.device_params + c["encoder_params"],
-                       "server_macs": costs.server_macs + c["decoder_macs"], "code_size": f"k{own.code_size}",
-                       "coder": "learned binary code (BSC encoder trained at p = 0), fixed length",
-                       "meets_threshold": own.accuracy >= threshold}
-    png = input_size(preset.dataset, limit=len(test.y))
-    huffman = original_huffman(model, point, train_set, test_set, get_encode_config(preset.name), device)
-    separate = {
-        "learned-source-coding+capacity": source_bits,
-        "original-huffman+capacity": {
-            "bits_per_image": huffman["bits_real"], "accuracy": huffman["accuracy"],
-            "device_macs": costs.device_macs, "device_params": costs.device_params, "server_macs": costs.server_macs,
-            "code_size": "8bit-huffman", "bits_entropy": huffman["bits_entropy"], "bits_fixed": huffman["bits_fixed"],
-            "coder": "8-bit uniform quantizer + Huffman (coinfer.experiments.encoding.original_huffman)"},
-        "png+capacity": {"bits_per_image": png.png_bits_mean, "accuracy": baseline_accuracy, "device_macs": 0,
-                         "device_params": 0, "server_macs": costs.device_macs + costs.server_macs,
-                         "code_size": "png", "coder": f"Pillow PNG of the {png.image_shape} uint8 image",
-                         "images": png.images},
-    }
-    log("separate payloads (bits/image): " + ", ".join(f"{m}: {s['bits_per_image']:.1f}" for m, s in separate.items()))
-    for method, s in separate.items():
-        bits = float(s["bits_per_image"])
-        info = {k: v for k, v in s.items() if k not in ("bits_per_image", "accuracy", "device_macs", "bits_entropy",
-                                                         "device_params", "server_macs", "code_size")}
-        per_channel = [(ch.channel_name("awgn", snr),
-                        {"channel_uses": bits / ch.awgn_capacity_per_real_use(snr),
-                         "channel_use": "real symbol (2W per second)", "latency_s": ch.capacity_airtime_s(bits, snr, W),
-                         "capacity": "0.5 log2(1 + SNR) bits per real use"}) for snr in settings.snrs_db]
-        per_channel += [(ch.channel_name("bsc", p), {"channel_uses": ch.bsc_channel_uses(bits, p), "channel_use": "bit",
-                                                     "capacity": "1 - H2(p) bits per use"}) for p in settings.flip_rates]
-        for name, uses in per_channel:
-            records.append(Record(method=method, split="input" if method == "png+capacity" else point,
-                                  accuracy=float(s["accuracy"]), device_macs=int(s["device_macs"]),
-                                  device_params=int(s["device_params"]), server_macs=int(s["server_macs"]),
-                                  bits_per_image=bits, bits_entropy=s.get("bits_entropy"), code_size=s["code_size"],
-                                  channel=name, extra={**uses, **info, **provenance_extra}))
-
-    # --- robustness: train at one value (or over the range), test at every value, at one code size
-    for kind, found, train_values, test_values in (
-            ("awgn", awgn, settings.mismatch_snrs_db, settings.snrs_db),
-            ("bsc", bsc, settings.mismatch_flip_rates, settings.flip_rates)):
-        middle = sorted(train_values)[len(train_values) // 2]
-        probe = found.get(middle, (None, []))[0]
-        sizes = settings.awgn_code_sizes if kind == "awgn" else settings.bsc_code_sizes
-        k = probe.code_size if probe else max(sizes)
-        ranged = (min(test_values), max(test_values))
-        for train_value in (*train_values, ranged):
-            trained = trainer.probe(kind, train_value, k)
-            name = ch.channel_name(kind, train_value) if not isinstance(train_value, tuple) else \
-                f"{kind}:{train_value[0]:g}..{train_value[1]:g}"
-            for test_value in test_values:
-                accuracy = evaluate_jscc(trained.model, test, test_value, preset.seed)
-                c = _codec_costs(trained.model, train.shape)
-                records.append(Record(
-                    method="framework-jscc-mismatch", split=point, accuracy=accuracy,
-                    device_macs=costs.device_macs + c["encoder_macs"],
-                    device_params=costs.device_params + c["encoder_params"],
-                    server_macs=costs.server_macs + c["decoder_macs"],
-                    bits_per_image=float(k) if kind == "bsc" else k * ch.awgn_capacity_per_real_use(test_value),
-                    code_size=f"k{k}-trained-{name}", channel=ch.channel_name(kind, test_value),
-                    extra={"channel_uses": k, "train_channel": name, "test_channel": ch.channel_name(kind, test_value),
-                           "meets_threshold": accuracy >= threshold, "threshold": threshold}))
-        log(f"{kind} mismatch grid at k={k} done")
-
-    wall = time.time() - start_time
-    provenance = Provenance.collect(dataset=preset.dataset, preset=preset.name, wall_time_s=wall,
-                                    command=f"python -m coinfer jscc --preset {preset.name}", seed=preset.seed)
-    table = LookupTable(provenance=provenance)
-    for r in records:
-        table.add(r)
-    log(f"{len(table.records)} records in {wall:.0f} s")
-    return table

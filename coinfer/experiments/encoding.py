@@ -28,21 +28,23 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import asdict, dataclass, replace
-from typing import Iterator
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from tqdm.auto import tqdm
 
-from coinfer.core.encoding import CodeSize, FeatureCodec, build_codec, codec_costs
-from coinfer.core.entropy import (MAGIC_HUFFMAN, MAGIC_RANGE, HuffmanCode, bits_per_image, empirical_entropy_bits,
+from coinfer.core.encoding import FeatureCodec, build_codec, codec_costs
+from coinfer.core.entropy import (MAGIC_HUFFMAN, MAGIC_RANGE, bits_per_image, empirical_entropy_bits,
                       range_stream_bits)
-from coinfer.core.network import SPLIT_POINTS, SplitPoint as canonical_split_point, split
+from coinfer.config import EncodeSettings
+
+#: The old name of :class:`coinfer.config.EncodeSettings`, until every caller imports that.
+EncodeConfig = EncodeSettings
+from coinfer.core.network import SplitPoint, split
+from coinfer.core.pipeline import SplitNetwork
+from coinfer.data import FeatureSource
 from coinfer.results import LookupTable, Provenance, Record
-from coinfer.train import show_progress
 
 #: Encoder outputs summarized per record: a histogram of the first few elements' values in [-1, 1].
 HISTOGRAM_ELEMENTS, HISTOGRAM_BINS = 4, 40
@@ -51,132 +53,24 @@ HISTOGRAM_ELEMENTS, HISTOGRAM_BINS = 4, 40
 DECISION_BITS = math.log2(10)
 
 
-@dataclass(frozen=True)
-class EncodeConfig:
-    """Settings of the encoding experiment. See :data:`ENCODE_PRESETS` for the per-preset defaults.
+def get_encode_config(preset="quick", **overrides) -> EncodeSettings:
+    """The encoding settings of ``preset`` (a name or a :class:`~coinfer.config.Preset`) with ``overrides``.
 
-    ``code_sizes`` are written without channels (``"d16-l4"``, ``"d16-k16"``); at a split point
-    with a ``C x H x W`` feature the convolution keeps ``c = max(1, C // channel_divisor)`` channels.
+    Shorthand for ``override(preset.encoding, overrides)`` (:func:`coinfer.config.override`); list
+    values of ``splits``, ``code_sizes`` and ``huffman_splits`` become tuples.
     """
+    from coinfer.config import get_preset, override
 
-    splits: tuple[str, ...] = ("layer1.1", "layer2.1", "layer3.1", "pool")
-    # 4, 8, 16 and 32 bits per image at fixed length: one vector-codebook index, then per-element
-    # codewords with 2 levels (1 bit) or 4 levels (2 bits, as in the paper's Fig. 2).
-    code_sizes: tuple[str, ...] = ("d16-k16", "d8-l2", "d8-l4", "d16-l4")
-    channel_divisor: int = 4
-    kernel_size: int = 3
-    train_limit: int | None = 8000        # training images used to train the codec (None: all)
-    precompute: bool = True               # cache the device part's features in memory
-    augment: bool = False                 # random crops/flips (only without precomputed features)
-    warmup_epochs: int = 2                # unquantized
-    epochs: int = 5                       # quantized
-    batch_size: int = 128
-    lr: float = 2e-3
-    aux_weight: float = 1.0               # weight of the commitment/codebook loss
-    temperature: float = 0.2
-    commitment: float = 0.25
-    huffman_splits: tuple[str, ...] = SPLIT_POINTS[1:-1]   # every split with a feature to send
-    huffman_train_images: int = 2000      # images whose features set the 8-bit range and the code
-    eval_batch_size: int = 500
-    test_limit: int | None = None         # None: the whole test split
-
-    def code_size_at(self, code_size: str, feature_shape: tuple[int, ...]) -> CodeSize:
-        """The full :class:`CodeSize` for a feature of ``feature_shape``."""
-        size = CodeSize.parse(code_size)
-        if len(feature_shape) == 3:
-            return replace(size, channels=max(1, feature_shape[0] // self.channel_divisor))
-        return replace(size, channels=None)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-
-#: Encoding settings of each preset (``quick``, ``paper``): training images, epochs, code sizes
-#: per split point; ``python -m coinfer encode --preset NAME`` runs them.
-ENCODE_PRESETS = {
-    # About 6 minutes of one CPU core (18 minutes wall on a busy shared 2-core machine): 8,000
-    # training images, cached features, 2 + 5 epochs; all 10,000 test images.
-    "quick": EncodeConfig(),
-    # CIFAR-10 on a GPU: all 50,000 training images with augmentation, features computed per batch
-    # (a 64x32x32 feature of 50,000 images would not fit in memory), the authors' 60 epochs.
-    "paper": EncodeConfig(
-        splits=("stem", "layer1.1", "layer2.1", "layer3.1", "pool"),
-        code_sizes=("d8-l2", "d16-l2", "d16-l4", "d32-l4", "d16-k16", "d16-k64"),
-        channel_divisor=8, train_limit=None, precompute=False, augment=True,
-        warmup_epochs=10, epochs=50, lr=1e-3, huffman_train_images=5000),
-}
-
-
-def get_encode_config(preset: str, **overrides) -> EncodeConfig:
-    """The encoding settings of ``preset`` (``quick`` or ``paper``) with ``overrides`` applied."""
-    from coinfer.config import pick_settings
-
+    preset = get_preset(preset) if isinstance(preset, str) else preset
     for name in ("splits", "code_sizes", "huffman_splits"):
         if name in overrides and overrides[name] is not None:
             overrides[name] = tuple(overrides[name])
-    return pick_settings(ENCODE_PRESETS, preset, overrides, unknown_name="no encoding settings for preset",
-                         unknown_field="unknown encoding setting")
+    return override(preset.encoding, overrides)
 
 
 # --------------------------------------------------------------------------------------------
-# Features of a frozen device part
+# Freezing the network around a codec
 # --------------------------------------------------------------------------------------------
-
-class FeatureSource:
-    """Features of a frozen ``device_part`` over ``dataset``, with their labels.
-
-    ``precompute=True`` computes them once and keeps them in memory (fast training of small
-    codecs); otherwise each batch runs the device part (large features, augmentation).
-    """
-
-    def __init__(self, device_part: nn.Module, dataset, precompute: bool, batch_size: int = 500,
-                 device: torch.device | None = None):
-        from coinfer.core.costs import module_device
-
-        # Default: where the device part's weights are, so that its input batches go there too.
-        self.device_part, self.dataset = device_part.eval(), dataset
-        self.device = device or module_device(device_part)
-        self.features = self.labels = None
-        if precompute:
-            feats, labels = [], []
-            for images, y in self._loader(batch_size, shuffle=False, seed=0):
-                feats.append(self._run(images).cpu())
-                labels.append(y)
-            self.features, self.labels = torch.cat(feats), torch.cat(labels)
-
-    def __len__(self) -> int:
-        return len(self.dataset)
-
-    def _loader(self, batch_size: int, shuffle: bool, seed: int):
-        from coinfer.data import make_loader
-
-        return make_loader(self.dataset, batch_size, shuffle=shuffle, seed=seed)
-
-    @torch.no_grad()
-    def _run(self, images: torch.Tensor) -> torch.Tensor:
-        return self.device_part(images.to(self.device))
-
-    def batches(self, batch_size: int, shuffle: bool = False, seed: int = 0) -> Iterator[tuple]:
-        """``(features, labels)`` batches on ``self.device`` (labels too: they meet the logits there)."""
-        if self.features is not None:
-            if shuffle:
-                order = torch.randperm(len(self.features), generator=torch.Generator().manual_seed(seed))
-            else:
-                order = torch.arange(len(self.features))
-            for i in range(0, len(order), batch_size):
-                idx = order[i:i + batch_size]
-                yield self.features[idx].to(self.device), self.labels[idx].to(self.device)
-        else:
-            for images, y in self._loader(batch_size, shuffle, seed):
-                yield self._run(images), y.to(self.device)
-
-    @property
-    def feature_shape(self) -> tuple[int, ...]:
-        if self.features is not None:
-            return tuple(self.features.shape[1:])
-        images, _ = next(iter(self._loader(2, shuffle=False, seed=0)))
-        return tuple(self._run(images).shape[1:])
-
 
 def freeze(module: nn.Module) -> nn.Module:
     """Put ``module`` in eval mode with no trainable parameters (its BN statistics stay fixed)."""
@@ -196,39 +90,39 @@ def _encoder_outputs(codec: FeatureCodec, source: FeatureSource, batch_size: int
     return torch.cat([codec.encoder(f).cpu() for f, _ in source.batches(batch_size)])
 
 
-def _run_epochs(codec: FeatureCodec, server_part: nn.Module, source: FeatureSource, config: EncodeConfig,
+class _CodecTraining(SplitNetwork):
+    """Codec and frozen server part on cached features, with the quantizer's loss beside the logits."""
+
+    def __init__(self, codec: FeatureCodec, server_part: nn.Module):
+        super().__init__(nn.Identity(), codec, server_part, frozen=("server_part",))
+
+    def forward(self, features: torch.Tensor) -> dict:
+        out = self.codec(features)
+        return {"logits": self.server_part(out["feature_hat"]), "aux_loss": out["aux_loss"]}
+
+
+def _run_epochs(codec: FeatureCodec, server_part: nn.Module, source: FeatureSource, config: EncodeSettings,
                 epochs: int, seed: int, desc: str, quantized: bool) -> list[float]:
+    """``epochs`` of :func:`coinfer.train.fit` on the codec (Adam, cosine learning rate per step)."""
+    from coinfer.train import fit
+
     if epochs == 0:
         return []
     params = [p for p in codec.parameters() if p.requires_grad]
     optimizer = torch.optim.Adam(params, lr=config.lr)
     steps = epochs * math.ceil(len(source) / config.batch_size)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=steps)
-    history = []
-    for epoch in range(epochs):
-        codec.train()
-        server_part.eval()
-        total = count = 0.0
-        bar = tqdm(source.batches(config.batch_size, shuffle=True, seed=seed * 1000 + epoch),
-                   total=math.ceil(len(source) / config.batch_size), desc=f"{desc} {epoch + 1}/{epochs}",
-                   leave=False, disable=not show_progress())
-        for features, labels in bar:
-            out = codec(features)
-            loss = F.cross_entropy(server_part(out["feature_hat"]), labels)
-            if quantized:
-                loss = loss + config.aux_weight * out["aux_loss"]
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            scheduler.step()
-            total += loss.item() * len(labels)
-            count += len(labels)
-            bar.set_postfix(loss=f"{total / count:.3f}")
-        history.append(total / count)
-    return history
+
+    def loss_fn(out: dict, labels: torch.Tensor) -> torch.Tensor:
+        loss = F.cross_entropy(out["logits"], labels)
+        return loss + config.aux_weight * out["aux_loss"] if quantized else loss
+
+    return fit(_CodecTraining(codec, server_part), lambda epoch: source.batches(
+        config.batch_size, shuffle=True, seed=seed * 1000 + epoch), optimizer=optimizer, epochs=epochs,
+        loss_fn=loss_fn, scheduler=scheduler, device=source.device, desc=desc)
 
 
-def train_codec(codec: FeatureCodec, server_part: nn.Module, source: FeatureSource, config: EncodeConfig,
+def train_codec(codec: FeatureCodec, server_part: nn.Module, source: FeatureSource, config: EncodeSettings,
                 seed: int = 0, desc: str = "codec") -> dict:
     """Train ``codec`` in front of the frozen ``server_part`` on ``source``; fit its entropy model.
 
@@ -308,7 +202,7 @@ def evaluate_codec(codec: FeatureCodec, server_part: nn.Module, source: FeatureS
 # --------------------------------------------------------------------------------------------
 
 @torch.no_grad()
-def original_huffman(model: nn.Module, point: str, train_set, test_set, config: EncodeConfig,
+def original_huffman(model: nn.Module, point: str, train_set, test_set, config: EncodeSettings,
                      device: torch.device | None = None, verify_images: int = 2) -> dict:
     """The unmodified network split at ``point``: 8-bit feature, Huffman-coded, per image.
 
@@ -322,15 +216,15 @@ def original_huffman(model: nn.Module, point: str, train_set, test_set, config: 
 
 
 @torch.no_grad()
-def huffman_8bit(device_part: nn.Module, server_part: nn.Module, train_set, test_set, config: EncodeConfig,
+def huffman_8bit(device_part: nn.Module, server_part: nn.Module, train_set, test_set, config: EncodeSettings,
                  device: torch.device | None = None, verify_images: int = 2, name: str = "") -> dict:
     """:func:`original_huffman` for any (device part, server part) pair, e.g. a pruned, compacted one.
 
     The feature ``device_part`` sends is quantized to 8 bits and Huffman-coded per image; the
     server part receives the dequantized feature. 2-Step Pruning (:mod:`coinfer.core.baselines`) uses it.
     """
+    from coinfer.core.codecs import Huffman8Codec
     from coinfer.data import make_loader
-    from coinfer.core.encoding import UniformQuantizer
 
     device = device or torch.device("cpu")
     point = name
@@ -347,28 +241,21 @@ def huffman_8bit(device_part: nn.Module, server_part: nn.Module, train_set, test
             if seen >= config.huffman_train_images:
                 return
 
-    low, high = float("inf"), float("-inf")
-    for features in train_features():
-        low, high = min(low, float(features.min())), max(high, float(features.max()))
-    quantizer = UniformQuantizer(8).fit_range(torch.tensor([low, high])).to(device)   # beside the features
-    histogram = np.zeros(256, dtype=np.int64)
-    for features in train_features():
-        histogram += np.bincount(quantizer.quantize(features).cpu().numpy().reshape(-1), minlength=256)
-    code = HuffmanCode.from_counts(histogram + 1)   # +1: every level stays codable
+    codec = Huffman8Codec().fit(train_features)
     correct_q = correct_f = total = 0
     bits, bits_exact, counts = [], [], np.zeros(256, dtype=np.int64)
     for images, labels in make_loader(test_set, config.eval_batch_size, shuffle=False):
         features = device_part(images.to(device))
-        symbols = quantizer.quantize(features).flatten(1).cpu().numpy()
-        packets = code.encode(symbols)
+        packets = codec.compress(features)
+        symbols = codec.symbols(features)
+        feature_q = codec.dequantize(symbols)   # what the server part receives, beside the features
         if total < verify_images:
             n = min(verify_images - total, len(packets))
-            if not np.array_equal(code.decode(packets[:n]), symbols[:n]):
+            if not torch.equal(codec.decompress(packets[:n]), feature_q[:n].cpu()):
                 raise RuntimeError(f"Huffman round trip failed at {point}")
         bits.append(bits_per_image(packets, MAGIC_HUFFMAN))
-        bits_exact.append(code.bit_length(symbols))
+        bits_exact.append(codec.code.bit_length(symbols))
         counts += np.bincount(symbols.reshape(-1), minlength=256)
-        feature_q = quantizer.dequantize(torch.as_tensor(symbols).to(device)).view_as(features)
         labels = labels.to(device)
         correct_q += (server_part(feature_q).argmax(1) == labels).sum().item()
         correct_f += (server_part(features).argmax(1) == labels).sum().item()
@@ -383,7 +270,7 @@ def huffman_8bit(device_part: nn.Module, server_part: nn.Module, train_set, test
         "bits_entropy": float(-(p * np.log2(p)).sum() * elements),
         "bits_fixed": 8 * elements,
         "bits_float32": 32 * elements,
-        "range": [float(quantizer.low), float(quantizer.high)],
+        "range": list(codec.range),
         "test_images": total,
     }
 
@@ -392,17 +279,17 @@ def huffman_8bit(device_part: nn.Module, server_part: nn.Module, train_set, test
 # The whole experiment -> lookup table
 # --------------------------------------------------------------------------------------------
 
-def run_encoding(preset: str = "quick", config: EncodeConfig | None = None, model: nn.Module | None = None,
-                 device_parts: dict[str, nn.Module] | None = None, device: torch.device | None = None,
-                 command: str | None = None, sparsity: float | dict[str, float] = 0.0,
-                 log=print) -> LookupTable:
+def run(preset="quick", config: EncodeSettings | None = None, model: nn.Module | None = None,
+        device_parts: dict[str, nn.Module] | None = None, device: torch.device | None = None,
+        command: str | None = None, sparsity: float | dict[str, float] = 0.0,
+        log=print) -> LookupTable:
     """Train and evaluate every (split, code size) of ``config``, plus the Huffman baseline.
 
     Parameters
     ----------
-    preset : str
+    preset : str or Preset
         Names the dataset and the baseline network (:func:`coinfer.train.get_baseline`).
-    config : EncodeConfig, optional
+    config : EncodeSettings, optional
         Default: ``get_encode_config(preset)``.
     model : nn.Module, optional
         The trained network to split (default: the preset's baseline).
@@ -418,11 +305,13 @@ def run_encoding(preset: str = "quick", config: EncodeConfig | None = None, mode
     from coinfer.train import default_device, get_baseline
 
     start = time.time()
-    preset_obj = get_preset(preset)
-    config = config or get_encode_config(preset)
+    preset_obj = get_preset(preset) if isinstance(preset, str) else preset
+    config = config or get_encode_config(preset_obj.name)
     device = device or default_device()
+    baseline_accuracy = None   # the threshold's baseline, known when the preset's baseline is used
     if model is None:
-        model, _ = get_baseline(preset_obj)
+        model, meta = get_baseline(preset_obj)
+        baseline_accuracy = meta.get("test_accuracy")
     model = model.to(device).eval()
     freeze(model)
     train_set = load_dataset(preset_obj.dataset, train=True, limit=config.train_limit,
@@ -433,7 +322,7 @@ def run_encoding(preset: str = "quick", config: EncodeConfig | None = None, mode
     records: list[Record] = []
 
     for point in config.splits:
-        point = canonical_split_point(point)
+        point = SplitPoint(point)
         unpruned_device, server_part = split(model, point)
         device_part = (device_parts or {}).get(point, unpruned_device).to(device)   # beside the server part
         point_sparsity = sparsity.get(point, 0.0) if isinstance(sparsity, dict) else sparsity
@@ -454,18 +343,19 @@ def run_encoding(preset: str = "quick", config: EncodeConfig | None = None, mode
         records.append(original_record(model, point, huffman_train_set, test_set, config, device, log=log))
 
     provenance = Provenance.collect(dataset=preset_obj.dataset, preset=preset_obj.name,
-                                    wall_time_s=time.time() - start, command=command, seed=preset_obj.seed)
+                                    wall_time_s=time.time() - start, command=command, seed=preset_obj.seed,
+                                    baseline_accuracy=baseline_accuracy, accuracy_drop=preset_obj.accuracy_drop)
     return LookupTable(provenance=provenance, records=records)
 
 
 def codec_record(point: str, device_part: nn.Module, server_part: nn.Module, train_src: FeatureSource,
-                 test_src: FeatureSource, code_size: str, config: EncodeConfig, seed: int = 0,
+                 test_src: FeatureSource, code_size: str, config: EncodeSettings, seed: int = 0,
                  sparsity: float = 0.0, device: torch.device | None = None, method: str = "framework",
                  output_shape: tuple[int, ...] | None = None, log=print) -> Record:
     """Build, train and evaluate one codec at ``point``; its :class:`Record`.
 
     ``train_src``/``test_src`` hold the (frozen) ``device_part``'s features; ``code_size`` is
-    written without channels (:meth:`EncodeConfig.code_size_at` adds them for this feature).
+    written without channels (:meth:`EncodeSettings.code_size_at` adds them for this feature).
     ``output_shape``: what the decoder must produce for ``server_part`` (default: the feature's
     shape). Device MACs and parameters include the encoder; server MACs include the decoder.
     """
@@ -500,7 +390,7 @@ def codec_record(point: str, device_part: nn.Module, server_part: nn.Module, tra
                "codewords": _codewords(codec), "z_histogram": result["z_histogram"]})
 
 
-def original_record(model: nn.Module, point: str, train_set, test_set, config: EncodeConfig,
+def original_record(model: nn.Module, point: str, train_set, test_set, config: EncodeSettings,
                     device: torch.device | None = None, log=print) -> Record:
     """The ``"original"`` baseline's :class:`Record` at ``point``: :func:`original_huffman` plus thop costs.
 
@@ -509,7 +399,7 @@ def original_record(model: nn.Module, point: str, train_set, test_set, config: E
     from coinfer.core.costs import count_params, thop_macs
 
     device = device or torch.device("cpu")
-    point = canonical_split_point(point)
+    point = SplitPoint(point)
     t1 = time.time()
     base = original_huffman(model, point, train_set, test_set, config, device)
     device_part, server_part = split(model, point)

@@ -10,7 +10,8 @@ configuration and link rate, and sets the measurements beside the prediction.
 
     python -m coinfer measure --preset quick --images 20 --threads 1 --save
 
-Units: rates in bytes per second (``40KB/s`` is 40,000 B/s); times in seconds; MACs are
+Units: rates in bits per second, written as the paper does (``40KB/s`` is 40,000 B/s, 320,000
+bit/s; a row keeps ``rate_Bps`` in bytes/s too); times in seconds; MACs are
 multiply-accumulates (FLOPs = 2 x MACs).
 """
 
@@ -26,13 +27,14 @@ import torch
 from torch import nn
 
 from coinfer.config import Preset, get_preset
+from coinfer.core.latency import BITS_PER_BYTE, format_rate, parse_rate
 from coinfer.results import LookupTable
 from coinfer.serve import wire
 from coinfer.serve.configuration import (Configuration, build_configurations, codec_checkpoint_path,
                                          load_model_for, load_test_images, parse_spec)
 from coinfer.serve.device import DeviceClient, summarize
 from coinfer.serve.load import concurrency_probe
-from coinfer.serve.link import LinkShaper, format_link_rate, parse_link_rate
+from coinfer.serve.link import LinkShaper
 from coinfer.serve.server import EdgeServer, ServerProcess
 
 #: Configurations measured when none are named: the raw and 8-bit feature after stage 2, the 8-bit
@@ -44,8 +46,24 @@ DEFAULT_SERVE_CONFIGS = ("layer2.1:float32", "layer2.1:uint8", "layer3.1:uint8",
 #: Learned codecs added when their checkpoints exist (``python -m coinfer train-codec``).
 DEFAULT_LEARNED_CONFIGS = ("layer2.1:learned:d16-l4", "layer3.1:learned:d16-l4")
 
-#: Link rates of the committed table.
-DEFAULT_RATES = ("10KB/s", "40KB/s", "1000KB/s")
+#: Link rates of the committed table, bits/s.
+DEFAULT_RATES = tuple(parse_rate(r) for r in ("10KB/s", "40KB/s", "1000KB/s"))
+
+
+def rate_label(rate_bps: float | None) -> str:
+    """A measured row's rate as the paper writes it (``"40 KB/s"``), ``"inf"`` for an unshaped link.
+
+    Parameters
+    ----------
+    rate_bps : float or None
+        Bits per second; None for no shaping.
+
+    Examples
+    --------
+    >>> rate_label(parse_rate("40KB/s")), rate_label(None)
+    ('40 KB/s', 'inf')
+    """
+    return "inf" if rate_bps is None else format_rate(rate_bps)
 
 
 def default_specs(preset: Preset, checkpoint=None) -> list[str]:
@@ -94,11 +112,11 @@ def predict_latency(record, rate: float | None, device_flops: float, server_flop
     record : coinfer.results.Record
         The configuration (:func:`configuration_record`).
     rate : float or None
-        Bytes/s; None (an unshaped loopback link) is modelled as an infinitely fast link.
+        Bits/s; None (an unshaped loopback link) is modelled as an infinitely fast link.
     device_flops, server_flops : float
         FLOP/s of the two sides.
     per_request_s : float
-        The measured per-request term (:attr:`coinfer.core.latency.Environment.per_request_s`); 0 is
+        The measured per-request term (``per_request_s`` of :class:`coinfer.core.latency.Environment`); 0 is
         the paper's model.
 
     Returns
@@ -109,9 +127,9 @@ def predict_latency(record, rate: float | None, device_flops: float, server_flop
     Examples
     --------
     >>> from coinfer.results import Record
-    >>> r = Record(method="original", split="pool", accuracy=0.9, device_macs=10**6, server_macs=0,
+    >>> r = Record(method="original", split="pool", accuracy=0.9, device_macs=10**6, device_params=0, server_macs=0,
     ...            bits_per_image=8000)
-    >>> p = predict_latency(r, 1000.0, 2e9, 2e9, per_request_s=0.002)
+    >>> p = predict_latency(r, 8000.0, 2e9, 2e9, per_request_s=0.002)
     >>> round(p["device_s"], 6), p["send_s"], p["request_s"], round(p["total_s"], 6)
     (0.001, 1.0, 0.002, 1.003)
     """
@@ -120,7 +138,7 @@ def predict_latency(record, rate: float | None, device_flops: float, server_flop
     memory = float(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
     env = Environment(DeviceSpec("device process (this CPU)", flops=device_flops, memory_bytes=memory),
                       ServerSpec("server process (this CPU)", flops=server_flops),
-                      rate_bps=8 * rate if rate is not None else 1.0, per_request_s=per_request_s)
+                      rate_bps=rate if rate is not None else 1.0, per_request_s=per_request_s)
     breakdown = latency(record, env)
     send_s = breakdown.communication_s if rate is not None else 0.0
     return {"device_s": breakdown.device_s, "send_s": send_s, "server_s": breakdown.server_s,
@@ -179,7 +197,7 @@ def measure(configurations: Sequence[Configuration], images: torch.Tensor, label
             rates: Sequence[float | None], address: tuple[str, int] | None = None,
             flops_per_s: float | None = None, burst: float = 0.0, warmup: int = 2,
             progress: Callable[[str], None] | None = None, per_request: bool = False) -> MeasureResult:
-    """Measure every configuration at every link rate, ``len(images)`` images each.
+    """Measure every configuration at every link rate (bits/s; None: unshaped), ``len(images)`` images each.
 
     Starts an :class:`EdgeServer` on loopback in this process unless ``address`` points at a running
     one. ``flops_per_s`` (FLOPs per second) defaults to :func:`calibrate_flops` on the first
@@ -191,7 +209,7 @@ def measure(configurations: Sequence[Configuration], images: torch.Tensor, label
     the median total time of ``len(images)`` unshaped requests minus the model's FLOP terms (loopback
     moves the bits in microseconds). It holds everything the FLOP/s and bits model leaves out (the
     round trip, framing, the codec's non-network work, the interpreter), and goes into every
-    prediction as :attr:`coinfer.core.latency.Environment.per_request_s`. Each row keeps the paper's
+    prediction as ``per_request_s`` of :class:`coinfer.core.latency.Environment`. Each row keeps the paper's
     prediction's ratio too (``ratio_without_request``).
     """
     if flops_per_s is None:
@@ -207,7 +225,7 @@ def measure(configurations: Sequence[Configuration], images: torch.Tensor, label
         for configuration in configurations:
             per_request_s = 0.0
             if per_request:
-                with DeviceClient(configuration, *address, rate=None) as client:
+                with DeviceClient(configuration, *address) as client:
                     client.check()
                     for image in images[:warmup]:
                         client.infer(image)
@@ -217,7 +235,7 @@ def measure(configurations: Sequence[Configuration], images: torch.Tensor, label
                 per_request_s = max(0.0, unshaped["total_median_s"] - compute)
             result.per_request_s[configuration.spec] = per_request_s
             for rate in rates:
-                with DeviceClient(configuration, *address, rate=None) as client:
+                with DeviceClient(configuration, *address) as client:
                     client.check()
                     for image in images[:warmup]:
                         client.infer(image)
@@ -228,14 +246,15 @@ def measure(configurations: Sequence[Configuration], images: torch.Tensor, label
                 record = configuration_record(configuration, row["frame_bytes_mean"], correct / len(runs))
                 predicted = predict_latency(record, rate, flops_per_s, flops_per_s, per_request_s)
                 row.update(spec=configuration.spec, split=configuration.split, codec=configuration.codec.name,
-                           config_id=configuration.config_id, rate=format_link_rate(rate), rate_Bps=rate,
+                           config_id=configuration.config_id, rate=rate_label(rate),
+                           rate_Bps=rate / BITS_PER_BYTE if rate is not None else None,
                            device_macs=configuration.device_macs, server_macs=configuration.server_macs,
                            predicted=predicted, ratio=row["total_median_s"] / predicted["total_s"],
                            ratio_without_request=row["total_median_s"] / (predicted["total_s"] - per_request_s),
                            accuracy=correct / len(runs))
                 result.rows.append(row)
                 if progress:
-                    progress(f"{configuration.spec} at {format_link_rate(rate)}: median {row['total_median_s']:.4f} s, "
+                    progress(f"{configuration.spec} at {rate_label(rate)}: median {row['total_median_s']:.4f} s, "
                              f"predicted {predicted['total_s']:.4f} s")
     finally:
         result.load_average = (load_before, os.getloadavg()[0])
@@ -326,7 +345,7 @@ class ServingRun:
 
 
 def run_measurement(preset: Preset | str = "quick", specs: Sequence[str] | None = None, checkpoint=None,
-                    images: int = 20, rates: Sequence[str] = DEFAULT_RATES, burst: float = 0.0,
+                    images: int = 20, rates: Sequence[float | None] = DEFAULT_RATES, burst: float = 0.0,
                     flops_per_s: float | None = None, connect: tuple[str, int] | None = None,
                     clients: int = 4, probe_images: int = 5, threads: int | None = None,
                     progress: Callable[[str], None] | None = None, per_request: bool = True) -> ServingRun:
@@ -345,8 +364,8 @@ def run_measurement(preset: Preset | str = "quick", specs: Sequence[str] | None 
         A backbone instead of the preset's baseline.
     images : int
         Test images per configuration and rate.
-    rates : sequence of str
-        Link rates (``"40KB/s"``, ``"inf"``).
+    rates : sequence of float or None
+        Link rates, bits/s (None: unshaped).
     burst, flops_per_s : float
         See :func:`measure`.
     connect : (host, port), optional
@@ -371,7 +390,6 @@ def run_measurement(preset: Preset | str = "quick", specs: Sequence[str] | None 
     model, meta = load_model_for(preset.name, checkpoint)
     configurations = build_configurations(model, specs or default_specs(preset, checkpoint), preset=preset.name,
                                           dataset=meta.get("dataset"))
-    link_rates = [parse_link_rate(r) for r in rates]
     test_images, labels = load_test_images(meta.get("dataset") or preset.dataset, images)
     server, address = None, connect
     if address is None:  # a real second process, as on two machines
@@ -382,7 +400,7 @@ def run_measurement(preset: Preset | str = "quick", specs: Sequence[str] | None 
         address = server.address
     probe = None
     try:
-        result = measure(configurations, test_images, labels, link_rates, address=address, burst=burst,
+        result = measure(configurations, test_images, labels, rates, address=address, burst=burst,
                          flops_per_s=flops_per_s, progress=progress, per_request=per_request)
         if clients > 1:
             probe = concurrency_probe(configurations[0], address, test_images[:probe_images], clients)

@@ -79,6 +79,8 @@ class Float32Codec(PayloadCodec):
     def decode(self, payload: bytes) -> torch.Tensor:
         self._check_length(payload, 4 * self.feature_elements)
         array = np.frombuffer(payload, dtype="<f4").reshape(self.feature_shape)
+        if not np.isfinite(array).all():   # a device part's feature is finite; NaN would reach the logits
+            raise ValueError(f"float32 payload holds {int((~np.isfinite(array)).sum())} NaN or infinite values")
         return torch.from_numpy(array.astype(np.float32))
 
 
@@ -107,7 +109,11 @@ class Uniform8BitCodec(PayloadCodec):
             raise ValueError(f"uint8 payload has an invalid range lo={lo!r}, hi={hi!r}")
         span = hi - lo if hi > lo else 1.0
         q = np.frombuffer(payload, dtype=np.uint8, offset=self._RANGE.size).reshape(self.feature_shape)
-        return torch.from_numpy((lo + q.astype(np.float32) * np.float32(span / 255.0)).astype(np.float32))
+        with np.errstate(over="ignore", invalid="ignore"):   # an overflow is refused just below
+            feature = (lo + q.astype(np.float32) * np.float32(span / 255.0)).astype(np.float32)
+        if not np.isfinite(feature).all():   # e.g. lo=-3e38, hi=3e38: finite ends, but levels overflow float32
+            raise ValueError(f"uint8 payload's range lo={lo!r}, hi={hi!r} overflows float32")
+        return torch.from_numpy(feature)
 
 
 class LearnedCodec(PayloadCodec):

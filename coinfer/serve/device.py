@@ -105,15 +105,15 @@ class DeviceClient:
     configuration : Configuration
         Must be one the server holds (same split, codec and weights); checked by :meth:`check`.
     host, port : str, int
-    rate : float or None
-        Uplink rate in bytes/s (None: unshaped).
+    rate_bps : float or None
+        Uplink rate in bits/s (None: unshaped).
     burst : float
         Token-bucket depth in bytes (see :class:`LinkShaper`).
     timeout : float
         Seconds to wait for any reply.
     """
 
-    def __init__(self, configuration: Configuration, host: str, port: int, rate: float | None = None,
+    def __init__(self, configuration: Configuration, host: str, port: int, rate_bps: float | None = None,
                  burst: float = 0.0, timeout: float = 60.0, max_reply: int = 1 << 20):
         check_device_options(port=port, timeout=timeout, burst=burst)
         self.configuration = configuration
@@ -123,7 +123,7 @@ class DeviceClient:
             raise ConnectionError(f"cannot reach an edge server at {host}:{port} ({error}); is "
                                   "'python -m coinfer serve' running there, on that port and address?") from error
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.link = LinkShaper(self.sock, rate, burst)
+        self.link = LinkShaper(self.sock, rate_bps, burst)
         self.max_reply = max_reply
         self._next_id = 1
 

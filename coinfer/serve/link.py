@@ -3,11 +3,12 @@
 Shao & Zhang (2020), section V-C, charge ``bits / rate`` seconds for sending a feature over the
 device's uplink. On one machine the socket moves bytes at memory speed, so the device side
 (:class:`coinfer.serve.device.DeviceClient`) sends every frame through a :class:`LinkShaper`: a
-:class:`TokenBucket` of ``rate`` bytes per second releases each packet at the moment its last byte
-would have arrived over a real link of that rate.
+:class:`TokenBucket` releases each packet at the moment its last byte would have arrived over a real
+link of that rate.
 
-Units: rates in **bytes** per second (``40KB/s`` is 40,000 B/s: 1 KB = 1000 B, as in the paper);
-times in seconds.
+Units: a link rate is in **bits** per second, as everywhere in coinfer (``parse_rate("40KB/s")`` is
+320,000 bit/s: 1 KB = 1000 B, as in the paper); the token bucket counts bytes (a token is a byte, its
+rate is in bytes/s); times in seconds.
 """
 
 from __future__ import annotations
@@ -17,25 +18,7 @@ import socket
 import time
 from typing import Callable
 
-
-def parse_link_rate(text: str | float | None) -> float | None:
-    """A link rate in **bytes** per second for the shaper, from :func:`coinfer.core.latency.parse_rate`'s
-    units (``"40KB/s"`` is 40,000 B/s; ``"800kbit/s"`` is 100,000 B/s), or None for ``"inf"``/None
-    (no shaping). A bare Python number is taken as bytes/s."""
-    from coinfer.core.latency import parse_rate
-
-    if text is None or (isinstance(text, str) and text.strip().lower() in ("inf", "unlimited", "none")):
-        return None
-    if isinstance(text, (int, float)) and not isinstance(text, bool):
-        return parse_rate(float(text) * 8) / 8
-    return parse_rate(text) / 8
-
-
-def format_link_rate(rate: float | None) -> str:
-    """Bytes/s as the paper writes it (``"40 KB/s"``), ``"inf"`` for None."""
-    from coinfer.core.latency import format_rate
-
-    return "inf" if rate is None else format_rate(8 * rate)
+from coinfer.core.latency import BITS_PER_BYTE
 
 
 def precise_sleep(seconds: float, spin: float = 0.001) -> None:
@@ -90,27 +73,27 @@ class TokenBucket:
 
 
 class LinkShaper:
-    """Send bytes on a socket no faster than ``rate`` bytes/s, in packets of ``packet_bytes``.
+    """Send bytes on a socket no faster than ``rate_bps`` bits/s, in packets of ``packet_bytes``.
 
     Parameters
     ----------
     sock : socket.socket
-    rate : float or None
-        Bytes per second; None sends at loopback speed (no shaping).
+    rate_bps : float or None
+        Bits per second (:func:`coinfer.core.latency.parse_rate`); None sends at loopback speed (no shaping).
     burst : float
         Token-bucket depth in bytes: how much an idle link may send at once. 0 (default) emulates a
-        link of exactly ``rate``: ``n`` bytes take ``n / rate`` seconds to arrive.
+        link of exactly ``rate_bps``: ``n`` bytes take ``8 n / rate_bps`` seconds to arrive.
     packet_bytes : int
         Largest piece handed to the socket at once (default 1460, an Ethernet TCP segment).
     """
 
-    def __init__(self, sock: socket.socket, rate: float | None, burst: float = 0.0, packet_bytes: int = 1460):
+    def __init__(self, sock: socket.socket, rate_bps: float | None, burst: float = 0.0, packet_bytes: int = 1460):
         if packet_bytes < 1:
             raise ValueError(f"packet_bytes must be >= 1, got {packet_bytes!r}")
         self.sock = sock
-        self.rate = rate
+        self.rate_bps = rate_bps
         self.packet_bytes = packet_bytes
-        self.bucket = TokenBucket(rate, burst) if rate is not None else None
+        self.bucket = TokenBucket(rate_bps / BITS_PER_BYTE, burst) if rate_bps is not None else None
 
     def send(self, data: bytes) -> None:
         if self.bucket is None:

@@ -1,0 +1,691 @@
+"""Search instead of brute force: a multi-objective configuration search over the sweep's cells.
+
+The paper finds its split point, pruning ratio and code size by trying every point of a hand-made
+grid (section II-D; ``coinfer.experiments.sweep``). This module asks for the same front with
+fewer trainings: an `Optuna <https://optuna.org>`_ study (``pip install coinfer[search]``) that
+minimises **device MACs** and **bits per image** under the constraint **accuracy >= threshold**
+(``coinfer.results.table_threshold``'s definition), over method x split point x sparsity x code
+size, each knob taking the values of the preset's sweep grid::
+
+    trial --suggest--> (method, split, sparsity, setting) --cell_for--> sweep Cell (same id as the sweep's)
+        cell file exists?            -> its record, no training (search and sweep share one store)
+        bounds dominated by a found  -> pruned before training: it cannot improve the front
+        feasible configuration?
+        else                         -> SweepRunner.run(cell): trains, writes the cell file atomically
+    objectives (device MACs, bits per image); constraint threshold - accuracy <= 0
+
+A trial **is** a sweep cell, so a repeated configuration is free, and ``python -m coinfer sweep``
+afterwards trains only the cells the search did not. The accuracy is the cell's test accuracy: the
+committed tables have no validation split yet (it comes with issue 13), so the constraint uses the
+same number the sweep's tables report.
+
+Storage is a journal file per preset (``coinfer.paths.search_journal_path``), so no server is
+needed; ``--workers N`` runs N processes against it, and any Optuna storage URL (PostgreSQL for many
+machines) works the same. A worker killed mid-trial leaves a RUNNING trial and no half-written cell
+(cells are written by an atomic rename); ``recover`` marks such trials FAILED and queues their
+parameters again.
+
+The replay (``coinfer.experiments.search_replay``) uses a committed sweep table as an oracle (a
+trial's outcome is the table's record) to measure how many trainings each sampler needs to find
+the grid's front.
+
+Command line::
+
+    python -m coinfer search --preset quick --trials 20                  # live: trains missing cells
+    python -m coinfer search --preset quick --trials 20 --workers 2      # two processes, one journal
+    python -m coinfer search --preset quick --recover                    # after a killed worker
+    python -m coinfer search --preset quick --export                     # -> data/results/search_quick.json
+    python -m coinfer search --preset quick --replay                     # -> data/results/search/replay_quick.json
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from pathlib import Path
+from typing import Callable
+
+from coinfer.results import LookupTable, Provenance, Record
+
+SAMPLERS = ("tpe", "nsga2", "gp", "random")
+#: Objectives, both minimised (units as in ``coinfer.results.Record``).
+OBJECTIVES = ("device_macs", "bits_per_image")
+
+
+def _optuna():
+    try:
+        import optuna
+    except ImportError as error:   # pragma: no cover - the extra is installed in tests
+        raise RuntimeError("the search needs Optuna: pip install 'coinfer[search]' (optuna>=5)") from error
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    return optuna
+
+
+# --------------------------------------------------------------------------------------------
+# The search space: the sweep grid's values, one branch per method
+# --------------------------------------------------------------------------------------------
+
+def _grid_cells(preset) -> list:
+    from coinfer.experiments.sweep import cells
+
+    return cells(preset)
+
+
+def search_space(preset) -> dict[str, dict[str, tuple]]:
+    """Each method's knobs and their values: the preset's sweep grid, as a conditional search space.
+
+    Parameters
+    ----------
+    preset : coinfer.config.Preset
+
+    Returns
+    -------
+    dict
+        ``{method: {parameter: choices}}``; a parameter is named ``<method>.<knob>`` so that each
+        method's knobs are separate dimensions.
+
+    Examples
+    --------
+    >>> from coinfer.config import get_preset
+    >>> from coinfer.experiments.search import search_space
+    >>> space = search_space(get_preset("quick"))
+    >>> sorted(space["framework"])
+    ['framework.code_size', 'framework.sparsity', 'framework.split']
+    >>> space["framework"]["framework.sparsity"]
+    (0.0, 0.25, 0.5)
+    """
+    g = preset.sweep
+    space: dict[str, dict[str, tuple]] = {}
+    if g.png:
+        space["png"] = {}
+    if g.original_splits:
+        space["original"] = {"original.split": tuple(map(str, g.original_splits))}
+    if g.framework_splits:
+        space["framework"] = {"framework.split": tuple(map(str, g.framework_splits)),
+                              "framework.sparsity": tuple(sorted(float(s) for s in g.sparsities)),
+                              "framework.code_size": tuple(g.code_sizes)}
+    if g.bottlenet_splits:
+        space["bottlenet++"] = {"bottlenet++.split": tuple(map(str, g.bottlenet_splits)),
+                                "bottlenet++.reduction": tuple(int(r) for r in g.bottlenet_reductions)}
+    if g.two_step_splits:
+        space["2-step-pruning"] = {"2-step-pruning.split": tuple(map(str, g.two_step_splits)),
+                                   "2-step-pruning.step1": tuple(float(s) for s in g.two_step_step1),
+                                   "2-step-pruning.step2": tuple(float(s) for s in g.two_step_step2)}
+    return space
+
+
+def configuration(method: str, params: dict) -> tuple[str, str, float, str]:
+    """``(method, split, sparsity, setting)`` of a sweep cell from a trial's parameters.
+
+    Parameters
+    ----------
+    method : str
+        One of ``coinfer.experiments.sweep.METHODS``.
+    params : dict
+        The method's knobs, named as in ``search_space``.
+
+    Returns
+    -------
+    tuple
+        The fields of ``coinfer.experiments.sweep.Cell`` that identify it.
+
+    Examples
+    --------
+    >>> from coinfer.experiments.search import configuration
+    >>> configuration("framework", {"framework.split": "layer3.1", "framework.sparsity": 0.25,
+    ...                             "framework.code_size": "d16-l4"})
+    ('framework', 'layer3.1', 0.25, 'd16-l4')
+    >>> configuration("bottlenet++", {"bottlenet++.split": "layer4.1", "bottlenet++.reduction": 16})
+    ('bottlenet++', 'layer4.1', 0.0, 'r16')
+    """
+    p = {k.split(".", 1)[1]: v for k, v in params.items() if k.startswith(method + ".")}
+    if method == "png":
+        return ("png", "input", 0.0, "png")
+    if method == "original":
+        return ("original", p["split"], 0.0, "8bit-huffman")
+    if method == "framework":
+        return ("framework", p["split"], float(p["sparsity"]), p["code_size"])
+    if method == "bottlenet++":
+        return ("bottlenet++", p["split"], 0.0, f"r{int(p['reduction'])}")
+    if method == "2-step-pruning":
+        return ("2-step-pruning", p["split"], float(p["step1"]), f"out{float(p['step2']):g}")
+    raise ValueError(f"unknown method {method!r}")
+
+
+def suggest(trial, space: dict) -> tuple[str, str, float, str]:
+    """Ask ``trial`` for a method and its knobs from ``space`` (``search_space``).
+
+    Parameters
+    ----------
+    trial : optuna.trial.Trial
+    space : dict
+
+    Returns
+    -------
+    tuple
+        ``configuration`` of the suggested parameters.
+
+    Examples
+    --------
+    >>> import optuna
+    >>> from coinfer.config import get_preset
+    >>> from coinfer.experiments.search import search_space, suggest
+    >>> trial = optuna.trial.FixedTrial({"method": "original", "original.split": "pool"})
+    >>> suggest(trial, search_space(get_preset("quick")))
+    ('original', 'pool', 0.0, '8bit-huffman')
+    """
+    method = trial.suggest_categorical("method", list(space))
+    params = {name: trial.suggest_categorical(name, list(choices)) for name, choices in space[method].items()}
+    return configuration(method, params)
+
+
+def readable_key(method: str, split: str, sparsity: float, setting: str) -> str:
+    """A configuration's readable name: a sweep cell id without its settings hash.
+
+    Parameters
+    ----------
+    method, split, sparsity, setting
+        As in ``coinfer.experiments.sweep.Cell``.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> from coinfer.experiments.search import readable_key
+    >>> readable_key("framework", "layer3.1", 0.25, "d16-l4")
+    'framework_layer3.1_s0.25_d16-l4'
+    """
+    from coinfer.experiments.sweep import Cell
+
+    return Cell(method, split, float(sparsity), setting).id.rsplit("_", 1)[0]
+
+
+def cell_for(preset, config: tuple, grid_cells: list | None = None):
+    """The sweep's ``coinfer.experiments.sweep.Cell`` of ``config``: the same id as the sweep's.
+
+    Parameters
+    ----------
+    preset : coinfer.config.Preset
+    config : tuple
+        ``(method, split, sparsity, setting)``, e.g. from ``suggest``.
+    grid_cells : list of Cell, optional
+        ``coinfer.experiments.sweep.cells(preset)``, if already computed.
+
+    Returns
+    -------
+    coinfer.experiments.sweep.Cell
+
+    Raises
+    ------
+    ValueError
+        If the configuration is not a cell of the preset's grid.
+
+    Examples
+    --------
+    >>> from coinfer.config import get_preset
+    >>> from coinfer.experiments.search import cell_for
+    >>> cell_for(get_preset("quick"), ("original", "pool", 0.0, "8bit-huffman")).id
+    'original_pool_s0_8bit-huffman_abf50e8b1f'
+    """
+    key = readable_key(*config)
+    for cell in grid_cells if grid_cells is not None else _grid_cells(preset):
+        if cell.id.rsplit("_", 1)[0] == key:
+            return cell
+    raise ValueError(f"{key} is not a cell of preset {preset.name!r}'s sweep grid")
+
+
+# --------------------------------------------------------------------------------------------
+# What is known before training: lower bounds of the objectives
+# --------------------------------------------------------------------------------------------
+
+def _profile(width: float) -> dict:
+    from coinfer.core.costs import profile_splits
+    from coinfer.core.network import resnet18
+
+    key = float(width)
+    if key not in _PROFILES:
+        _PROFILES[key] = {p.point: p for p in profile_splits(resnet18(width=width))}
+    return _PROFILES[key]
+
+
+_PROFILES: dict = {}
+
+
+def cost_bounds(config: tuple, width: float) -> tuple[float, float]:
+    """Lower bounds of (device MACs, bits per image) that hold before a configuration is trained.
+
+    From the network's profile alone: an unpruned device part costs at least its layers' MACs
+    (an encoder only adds to them), and BottleNet++'s 8-bit code sends exactly
+    ``C/r x H x W x 8`` bits. Pruned parts and entropy-coded bits are bounded by 0.
+
+    Parameters
+    ----------
+    config : tuple
+        ``(method, split, sparsity, setting)``.
+    width : float
+        The network's width multiplier (the preset's).
+
+    Returns
+    -------
+    (float, float)
+
+    Examples
+    --------
+    >>> from coinfer.experiments.search import cost_bounds
+    >>> cost_bounds(("bottlenet++", "layer4.1", 0.0, "r16"), 1 / 8)
+    (9179136, 512)
+    >>> cost_bounds(("framework", "layer3.1", 0.25, "d16-l4"), 1 / 8)
+    (0, 0)
+    """
+    method, split, sparsity, setting = config
+    if method == "png":
+        return (0, 0)
+    profile = _profile(width)[split]
+    macs = profile.device_macs if sparsity == 0 and method != "2-step-pruning" else 0
+    bits = 0
+    if method == "bottlenet++":
+        c, h, w = profile.feature_shape
+        bits = (c // int(setting[1:])) * h * w * 8
+    return (macs, bits)
+
+
+def dominated(bounds: tuple, front: list[tuple]) -> bool:
+    """Whether a point of ``front`` is at least as good as ``bounds`` in both objectives.
+
+    Such a configuration cannot improve the front, whatever its accuracy: the search skips it.
+
+    Parameters
+    ----------
+    bounds : (float, float)
+    front : list of (float, float)
+        Objectives of feasible configurations found so far.
+
+    Returns
+    -------
+    bool
+
+    Examples
+    --------
+    >>> from coinfer.experiments.search import dominated
+    >>> dominated((9179136, 2048), [(9216256, 512)]), dominated((9179136, 2048), [(4158080, 33)])
+    (False, True)
+    """
+    return any(p[0] <= bounds[0] and p[1] <= bounds[1] for p in front)
+
+
+# --------------------------------------------------------------------------------------------
+# The objective: a trial runs (or reuses) one cell
+# --------------------------------------------------------------------------------------------
+
+class Objective:
+    """A study's objective: a trial's configuration -> its cell's record -> objectives and constraint.
+
+    ``outcome(config)`` returns the configuration's ``coinfer.results.Record`` and whether it
+    trained; subclasses give it (``LiveObjective`` runs cells, ``search_replay.ReplayObjective`` reads a
+    table). A trial whose cost bounds are dominated by a feasible record found so far (in this
+    study's storage) is pruned before training.
+    """
+
+    def __init__(self, preset, threshold: float, log: Callable = print):
+        self.preset = preset
+        self.threshold = float(threshold)
+        self.space = search_space(preset)
+        self.log = log
+
+    def cached(self, config: tuple) -> Record | None:
+        """The record of ``config`` if it costs no training now, else None."""
+        raise NotImplementedError
+
+    def compute(self, config: tuple) -> Record | None:
+        """Train ``config``'s cell; its record (None: not available, the trial is pruned)."""
+        raise NotImplementedError
+
+    def completed(self, study, key: str) -> Record | None:
+        """The record of a completed trial of ``study`` with the same configuration, if any."""
+        for t in study.get_trials(deepcopy=False, states=(_optuna().trial.TrialState.COMPLETE,)):
+            if t.user_attrs.get("cell") == key and "record" in t.user_attrs:
+                return Record.from_dict(t.user_attrs["record"])
+        return None
+
+    def front(self, study) -> list[tuple]:
+        """Objectives of the study's feasible completed trials."""
+        return [tuple(t.values) for t in study.get_trials(deepcopy=False, states=(_optuna().trial.TrialState.COMPLETE,))
+                if all(v <= 0 for v in t.constraints.values())]
+
+    def wait_for_twin(self, trial, key: str, poll_s: float = 0.5) -> None:
+        """Wait while an earlier RUNNING trial of a live worker trains the same configuration.
+
+        Two workers that drew the same configuration train it once: the later trial waits and then
+        reuses the earlier one's result. (Both train it only if they draw it within the instant
+        between the earlier one's draw and its ``cell`` attribute.) A worker of another machine
+        counts as live until ``recover(all_running=True)`` fails its trial.
+        """
+        running = (_optuna().trial.TrialState.RUNNING,)
+        while any(t.number < trial.number and t.user_attrs.get("cell") == key and _worker_alive(t)
+                  for t in trial.study.get_trials(deepcopy=False, states=running)):
+            time.sleep(poll_s)
+
+    def __call__(self, trial) -> tuple[float, float]:
+        optuna = _optuna()
+        trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
+        config = suggest(trial, self.space)
+        key = readable_key(*config)
+        trial.set_user_attr("cell", key)
+        self.wait_for_twin(trial, key)
+        record, trained = self.completed(trial.study, key) or self.cached(config), False
+        if record is None:
+            bounds = cost_bounds(config, self.preset.width)
+            if dominated(bounds, self.front(trial.study)):
+                trial.set_user_attr("rejected", "cost bounds dominated by a feasible configuration")
+                raise optuna.TrialPruned(f"{readable_key(*config)}: cannot improve the front")
+            record, trained = self.compute(config), True
+            if record is None:
+                trial.set_user_attr("rejected", "no record")
+                raise optuna.TrialPruned(f"{readable_key(*config)}: no record")
+        trial.set_user_attr("trained", trained)
+        trial.set_user_attr("record", record.to_dict())
+        trial.set_constraint("accuracy", self.threshold - record.accuracy)
+        return float(record.device_macs), float(record.bits_per_image)
+
+
+class LiveObjective(Objective):
+    """Runs the sweep's cells: a configuration's record is its cell file, computed when missing.
+
+    Parameters
+    ----------
+    preset : coinfer.config.Preset
+    threshold : float
+        The accuracy constraint (a fraction).
+    cells_dir, cache_dir : path
+        The sweep's (``coinfer.experiments.sweep.default_paths``): search and sweep share them.
+    """
+
+    def __init__(self, preset, threshold: float, cells_dir, cache_dir, device=None, log: Callable = print):
+        super().__init__(preset, threshold, log)
+        self.cells_dir, self.cache_dir, self.device = Path(cells_dir), Path(cache_dir), device
+        self.grid_cells = _grid_cells(preset)
+        self._runner = None
+
+    @property
+    def runner(self):
+        if self._runner is None:
+            from coinfer.experiments.sweep import SweepRunner
+
+            self._runner = SweepRunner(self.preset, self.cells_dir, self.cache_dir, self.device, log=self.log)
+        return self._runner
+
+    def cached(self, config):
+        from coinfer.experiments.sweep import read_cell
+
+        cell = cell_for(self.preset, config, self.grid_cells)
+        found = read_cell(self.cells_dir / f"{cell.id}.json", cell.id)
+        return Record.from_dict(found["record"]) if found else None
+
+    def compute(self, config):
+        cell = cell_for(self.preset, config, self.grid_cells)
+        self.log(f"[search] training {cell.id}")
+        return Record.from_dict(self.runner.run(cell)["record"])
+
+
+# --------------------------------------------------------------------------------------------
+# Studies: storage, sampler, workers, recovery, export
+# --------------------------------------------------------------------------------------------
+
+def storage_for(preset_name: str, storage: str | None = None):
+    """The study's storage: an Optuna URL (``postgresql://...``, ``sqlite:///...``) as given, else a
+    journal file (default ``coinfer.paths.search_journal_path``).
+
+    Parameters
+    ----------
+    preset_name : str
+    storage : str, optional
+        A URL (contains ``://``) or a journal file path.
+
+    Returns
+    -------
+    str or optuna.storages.JournalStorage
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from coinfer.experiments.search import storage_for
+    >>> type(storage_for("quick", str(Path(tempfile.mkdtemp()) / "q.journal"))).__name__
+    'JournalStorage'
+    >>> storage_for("quick", "postgresql://user@db.example/coinfer")
+    'postgresql://user@db.example/coinfer'
+    """
+    optuna = _optuna()
+    if storage and "://" in storage:
+        return storage
+    from coinfer.paths import search_journal_path
+
+    path = Path(storage) if storage else search_journal_path(preset_name)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    from optuna.storages.journal import JournalFileBackend, JournalFileOpenLock
+
+    # The open lock (O_EXCL on a lock file) also works on NFS and other shared file systems.
+    return optuna.storages.JournalStorage(JournalFileBackend(str(path), lock_obj=JournalFileOpenLock(str(path))))
+
+
+def make_sampler(name: str, seed: int | None = None):
+    """An Optuna sampler by name (``SAMPLERS``), set up for a small discrete space.
+
+    TPE starts from 5 random trials (not 10: the quick grid has 27 cells) and models the knobs
+    jointly (``multivariate``, ``group`` for the method's branches); NSGA-II evolves populations
+    of 8 with mutation probability 0.25. (Its default, 1 / the number of parameters every trial
+    shares, is 1 here, the method being the only one: every child's method was drawn afresh, and
+    the replay reproduced random search trial for trial.) The Gaussian process does not support a
+    conditional space: it models the method and draws each method's knobs at random.
+
+    Parameters
+    ----------
+    name : {"tpe", "nsga2", "gp", "random"}
+    seed : int, optional
+
+    Returns
+    -------
+    optuna.samplers.BaseSampler
+
+    Examples
+    --------
+    >>> from coinfer.experiments.search import make_sampler
+    >>> type(make_sampler("nsga2", seed=0)).__name__
+    'NSGAIISampler'
+    """
+    optuna = _optuna()
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        if name == "tpe":
+            return optuna.samplers.TPESampler(seed=seed, n_startup_trials=5, multivariate=True, group=True)
+        if name == "nsga2":
+            return optuna.samplers.NSGAIISampler(seed=seed, population_size=8, mutation_prob=0.25)
+        if name == "gp":
+            return optuna.samplers.GPSampler(seed=seed, n_startup_trials=5, warn_independent_sampling=False)
+        if name == "random":
+            return optuna.samplers.RandomSampler(seed=seed)
+    raise ValueError(f"unknown sampler {name!r}; samplers are {', '.join(SAMPLERS)}")
+
+
+def open_study(preset_name: str, storage=None, sampler: str = "tpe", seed: int | None = None,
+               study_name: str | None = None):
+    """Create or load the search study of ``preset_name`` (two objectives, both minimised).
+
+    Parameters
+    ----------
+    preset_name : str
+    storage : str or optuna storage, optional
+        See ``storage_for``.
+    sampler : str
+        See ``make_sampler``.
+    seed : int, optional
+    study_name : str, optional
+        Default ``coinfer-<preset>``.
+
+    Returns
+    -------
+    optuna.Study
+
+    Examples
+    --------
+    >>> import optuna
+    >>> from coinfer.experiments.search import open_study
+    >>> open_study("quick", optuna.storages.InMemoryStorage()).directions
+    [<StudyDirection.MINIMIZE: 1>, <StudyDirection.MINIMIZE: 1>]
+    """
+    optuna = _optuna()
+    if storage is None or isinstance(storage, str):
+        storage = storage_for(preset_name, storage)
+    return optuna.create_study(study_name=study_name or f"coinfer-{preset_name}", storage=storage,
+                               directions=["minimize"] * len(OBJECTIVES), load_if_exists=True,
+                               sampler=make_sampler(sampler, seed))
+
+
+def optimize(study, objective: Objective, trials: int, baseline_accuracy: float | None = None) -> None:
+    """Run ``trials`` trials of ``objective`` in this process (others may share the study).
+
+    Parameters
+    ----------
+    study : optuna.Study
+    objective : Objective
+    trials : int
+    baseline_accuracy : float, optional
+        Kept in the study (with the preset's drop) so that ``export`` can give its table a
+        threshold.
+
+    Examples
+    --------
+    >>> import optuna
+    >>> from coinfer.config import get_preset
+    >>> from coinfer.paths import results_dir
+    >>> from coinfer.results import load_table
+    >>> from coinfer.experiments.search import open_study, optimize
+    >>> from coinfer.experiments.search_replay import ReplayObjective
+    >>> study = open_study("quick", optuna.storages.InMemoryStorage(), seed=0)
+    >>> table = load_table(results_dir() / "sweep_quick.json")
+    >>> optimize(study, ReplayObjective(get_preset("quick"), table), trials=3)
+    >>> len(study.trials)
+    3
+    """
+    if baseline_accuracy is not None:
+        study.set_user_attr("baseline_accuracy", float(baseline_accuracy))
+        study.set_user_attr("accuracy_drop", float(objective.preset.accuracy_drop))
+        study.set_user_attr("preset", objective.preset.name)
+        study.set_user_attr("dataset", objective.preset.dataset)
+    study.optimize(objective, n_trials=trials, catch=())
+
+
+def recover(study, all_running: bool = False) -> list[int]:
+    """Mark a dead worker's RUNNING trials FAILED and queue their parameters again.
+
+    A worker killed mid-trial (SIGKILL, a lost machine) leaves its trial RUNNING and no cell file
+    (cells appear by an atomic rename). A RUNNING trial is stale when its worker ran on this
+    machine and its process is gone; ``all_running`` treats every RUNNING trial as stale (use it
+    when no worker runs anywhere, e.g. for workers of other machines).
+
+    Parameters
+    ----------
+    study : optuna.Study
+    all_running : bool
+
+    Returns
+    -------
+    list of int
+        The numbers of the trials marked FAILED; their parameters wait in the queue
+        (``enqueue_trial``), and the next worker runs them first.
+
+    Examples
+    --------
+    >>> import optuna
+    >>> from coinfer.experiments.search import open_study, recover
+    >>> recover(open_study("quick", optuna.storages.InMemoryStorage()))
+    []
+    """
+    optuna = _optuna()
+    host = socket.gethostname()
+    stale = []
+    for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
+        name = t.user_attrs.get("worker", "").rpartition(":")[0]
+        if not all_running and not (name == host and not _worker_alive(t)):
+            continue
+        study.tell(t.number, state=optuna.trial.TrialState.FAIL)
+        study.enqueue_trial(dict(t.params), user_attrs={"requeued_from": t.number})
+        stale.append(t.number)
+    return stale
+
+
+def _worker_alive(trial) -> bool:
+    """Whether ``trial``'s worker may still run: on another machine always, on this one if its process lives."""
+    name, _, pid = trial.user_attrs.get("worker", "").rpartition(":")
+    if name != socket.gethostname() or not pid.isdigit():
+        return True
+    return _alive(int(pid))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def export(study, path: str | Path | None = None, command: str | None = None) -> LookupTable:
+    """The study's completed trials as a lookup table (one record per configuration), saved at ``path``.
+
+    ``latency``, the figures and the book read it like the sweep's table: the records are the
+    cells' own, and the provenance carries the baseline accuracy and drop, so
+    ``coinfer.results.table_threshold`` works on it.
+
+    Parameters
+    ----------
+    study : optuna.Study
+        A study run by ``optimize`` (it keeps the preset, dataset and baseline accuracy).
+    path : str or Path or False, optional
+        Default ``coinfer.paths.search_table_path`` of the study's preset; ``False``: do not
+        save, only return the table.
+    command : str, optional
+        The regenerating command, for the provenance.
+
+    Returns
+    -------
+    LookupTable
+
+    Examples
+    --------
+    >>> import optuna
+    >>> from coinfer.config import get_preset
+    >>> from coinfer.paths import results_dir
+    >>> from coinfer.results import load_table, table_threshold
+    >>> from coinfer.experiments.search import export, open_study, optimize
+    >>> from coinfer.experiments.search_replay import ReplayObjective
+    >>> table = load_table(results_dir() / "sweep_quick.json")
+    >>> study = open_study("quick", optuna.storages.InMemoryStorage(), seed=0)
+    >>> optimize(study, ReplayObjective(get_preset("quick"), table), trials=5, baseline_accuracy=0.9046)
+    >>> found = export(study, path=False)
+    >>> round(table_threshold(found), 4), 1 <= len(found.records) <= 5
+    (0.8846, True)
+    """
+    optuna = _optuna()
+    attrs = study.user_attrs
+    records: dict[str, Record] = {}
+    for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)):
+        if "record" in t.user_attrs:
+            records.setdefault(t.user_attrs["cell"], Record.from_dict(t.user_attrs["record"]))
+    wall = sum(float(r.extra.get("wall_time_s", 0.0)) for r in records.values())
+    provenance = Provenance.collect(attrs.get("dataset", ""), attrs.get("preset", ""), wall, command=command,
+                                    baseline_accuracy=attrs.get("baseline_accuracy"),
+                                    accuracy_drop=attrs.get("accuracy_drop"))
+    table = LookupTable(provenance, list(records.values()))
+    if path is not False:
+        from coinfer.paths import search_table_path
+
+        table.save(path or search_table_path(attrs.get("preset", "custom")))
+    return table
