@@ -695,8 +695,10 @@ def build_parser() -> argparse.ArgumentParser:
                                            "bits, accuracy >= threshold",
                             description="Each trial is a sweep cell (same id, same result file): repeats are free. "
                                         "Default storage: the journal data/search/<preset>.journal.")
-    p.add_argument("--preset", default="quick", help="dataset, network and sweep grid (the search space)")
-    p.add_argument("--grid", default=None, help="another sweep grid as the search space (e.g. 'tiny')")
+    p.add_argument("--preset", type=check.preset, default="quick",
+                   help="dataset, network and sweep grid (the search space)")
+    p.add_argument("--grid", type=check.sweep_grid_name, default=None,
+                   help="another sweep grid as the search space (e.g. 'tiny')")
     set_arg(p)
     p.add_argument("--trials", type=int, default=None, help="trials to run (in all workers together)")
     p.add_argument("--seed", type=int, default=None, help="sampler seed (worker i gets seed + i)")

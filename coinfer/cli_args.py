@@ -99,7 +99,7 @@ def nonnegative_float(text: str) -> float:
 
 
 def width(text: str) -> float:
-    """A ResNet18 width multiplier in (0, :data:`coinfer.config.MAX_WIDTH`].
+    """A ResNet18 width multiplier in (0, ``coinfer.config.MAX_WIDTH``].
 
     Examples
     --------
@@ -126,7 +126,7 @@ def sparsity(text: str) -> float:
 
 
 def preset(text: str) -> str:
-    """A preset name (a key of :data:`coinfer.config.PRESETS`); the one message lists them.
+    """A preset name (a key of ``coinfer.config.PRESETS``); the one message lists them.
 
     Examples
     --------

@@ -248,7 +248,7 @@ MAX_WIDTH = 4.0
 
 
 def check_width(width) -> float:
-    """``width`` if it is a usable width multiplier, in (0, :data:`MAX_WIDTH`]; else ValueError.
+    """``width`` if it is a usable width multiplier, in (0, ``MAX_WIDTH``]; else ValueError.
 
     Parameters
     ----------
@@ -276,7 +276,7 @@ def check_width(width) -> float:
 
 
 def unknown_preset(name) -> ValueError:
-    """The one error for a preset name that is not in :data:`PRESETS` (every command and function
+    """The one error for a preset name that is not in ``PRESETS`` (every command and function
     raises this message).
 
     Parameters

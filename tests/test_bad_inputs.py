@@ -87,6 +87,8 @@ BAD_INPUTS = [
     (DEVICE + ["--preset", "fast"], PRESETS),
     (["measure", "--preset", "fast"], PRESETS),
     (["figure", "tradeoff", "--preset", "fast"], PRESETS),
+    (["search", "--preset", "fast"], PRESETS),
+    (["search", "--grid", "huge"], "unknown sweep grid 'huge'; available: quick, paper, tiny"),
     ((_preset_named, {"name": "fast"}), PRESETS),
     (["figure", "nope"], "unknown figure 'nope'; registered: amplification,"),
     (["sweep", "--grid", "huge"], "unknown sweep grid 'huge'; available: quick, paper, tiny"),
