@@ -55,14 +55,14 @@ diagram: .coinfer-python
 # The baseline checkpoint is retrained only with RETRAIN=1: every table depends on it.
 results: .coinfer-python
 	$(RUN) -m coinfer train --preset quick $(if $(RETRAIN),--retrain,)
-	$(RUN) -m coinfer original-table --preset quick
-	$(RUN) -m coinfer prune --preset quick --threads 1
-	$(RUN) -m coinfer encode --preset quick
-	$(RUN) -m coinfer jscc --preset quick
-	$(RUN) -m coinfer sweep --preset quick --threads 1
+	$(RUN) -m coinfer run original-float32 --preset quick
+	$(RUN) -m coinfer run pruning --preset quick --threads 1
+	$(RUN) -m coinfer run encoding --preset quick
+	$(RUN) -m coinfer run jscc --preset quick
+	$(RUN) -m coinfer run sweep --preset quick --threads 1
 	$(RUN) -m coinfer train-codec --preset quick --split layer2.1 --code-size d16-l4
 	$(RUN) -m coinfer train-codec --preset quick --split layer3.1 --code-size d16-l4
-	$(RUN) -m coinfer measure --preset quick --images 20 --threads 1 --save
+	$(RUN) -m coinfer run serve_latency --preset quick --threads 1
 
 clean:
 	rm -rf _build .pytest_cache

@@ -24,7 +24,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from coinfer.core.latency import calibrate  # noqa: E402
+from coinfer.experiments.calibration import calibrate  # noqa: E402
 
 
 def main() -> int:

@@ -1,16 +1,14 @@
 """The command line: ``python -m coinfer <command>``.
 
-Commands::
+Regenerate any committed lookup table (``data/results/<table>_<preset>.json``)::
+
+    python -m coinfer run --list                                   # the tables, what they hold, their chapter
+    python -m coinfer run <table> --preset quick|paper             # e.g. run sweep --preset quick
+
+Other commands::
 
     python -m coinfer profile [--width W] [--dataset D] [--json]   # Fig. 1's numbers
     python -m coinfer train --preset quick|paper                   # the baseline network
-    python -m coinfer serve --config layer2.1:uint8 --port 5000    # an edge server (TCP)
-    python -m coinfer device --config layer2.1:uint8 --port 5000 --rate 40KB/s --images 20
-    python -m coinfer measure --preset quick --images 50 --save    # measured vs predicted latency
-    python -m coinfer train-codec --split layer3.1 --code-size d16-l4  # a learned codec to serve
-    python -m coinfer encode --preset quick|paper                  # feature encoders + Huffman baseline
-    python -m coinfer jscc --preset quick|paper [--split P]        # Fig. 5: JSCC over AWGN and BSC
-    python -m coinfer original-table --preset quick                # float32 records of the baseline
     python -m coinfer latency --rate 40KB/s [--device rpi3|<FLOP/s>,<bytes>] [--server rtx2080ti|<FLOP/s>]
                               [--table PATH ...] [--threshold 0.89|89%] [--scaled] [--channel noiseless]
                               [--json]
@@ -19,6 +17,13 @@ Commands::
     python -m coinfer search --preset quick --trials 20 [--workers N] [--storage URL] [--sampler tpe|nsga2|gp|random]
                              [--recover] [--export] [--replay]       # multi-objective search over the sweep's cells
     python -m coinfer figure NAME [--preset P] [--out F.png|F.svg]  # draw a book figure (--list: which)
+    python -m coinfer serve --config layer2.1:uint8 --port 5000    # an edge server (TCP)
+    python -m coinfer device --config layer2.1:uint8 --port 5000 --rate 40KB/s --images 20
+    python -m coinfer measure --preset quick --images 50 --save    # run serve_latency, with more options
+    python -m coinfer train-codec --split layer3.1 --code-size d16-l4  # a learned codec to serve
+
+The steps behind ``run``, with their own options: ``prune``, ``encode``, ``jscc``, ``sweep``,
+``original-table`` (``--preset quick|paper``; see ``python -m coinfer <command> --help``).
 """
 
 from __future__ import annotations
@@ -88,7 +93,7 @@ def _test_images(meta: dict, preset: str, n: int, offset: int = 0):
 
 def _link_rate(text: str) -> float | None:
     """A ``--rate`` value: bits/s from a rate with a unit (``40KB/s``), or None for ``inf`` (no shaping)."""
-    from coinfer.core.latency import parse_rate
+    from coinfer.units import parse_rate
 
     return None if text.strip().lower() == "inf" else parse_rate(text)
 
@@ -166,7 +171,7 @@ def _measure(args: argparse.Namespace) -> int:
     import os
 
     from coinfer.experiments.serving import run_measurement
-    from coinfer.paths import project_root, results_dir
+    from coinfer.paths import project_root, table_path
     from coinfer.results import write_json_atomic
 
     connect = None
@@ -192,7 +197,7 @@ def _measure(args: argparse.Namespace) -> int:
                             "server_stats": result.server_stats, "concurrency": probe})
     print(f"wrote {out}")
     if args.save:
-        path = results_dir() / f"serve_latency_{args.preset}.json" if args.save == "default" else args.save
+        path = table_path("serve_latency", args.preset) if args.save == "default" else args.save
         run.table(command="python -m coinfer " + " ".join(sys.argv[1:])).save(path)
         print(f"wrote {path}")
     return 0
@@ -200,7 +205,7 @@ def _measure(args: argparse.Namespace) -> int:
 
 def _encode(args: argparse.Namespace) -> int:
     from coinfer.experiments.encoding import get_encode_config, run as run_encoding
-    from coinfer.paths import results_dir
+    from coinfer.paths import table_path
     from coinfer.config import get_preset
 
     preset = get_preset(args.preset)
@@ -212,7 +217,7 @@ def _encode(args: argparse.Namespace) -> int:
 
         torch.set_num_threads(args.threads)
     table = run_encoding(preset, config, command="python -m coinfer " + " ".join(args.argv))
-    path = args.out or results_dir() / f"encoding_{preset.name}.json"
+    path = args.out or table_path("encoding", preset.name)
     table.save(path)
     print(f"wrote {len(table.records)} records to {path} in {table.provenance.wall_time_s:.0f} s")
     return 0
@@ -232,10 +237,24 @@ def _train_codec(args: argparse.Namespace) -> int:
 
 
 def _original_table(args: argparse.Namespace) -> int:
-    from coinfer.core.latency import write_original_table
+    from coinfer.experiments import run_table
 
-    path = write_original_table(args.preset)
-    print(f"wrote {path}")
+    print(f"wrote {run_table('original-float32', args.preset)}")
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    from coinfer.experiments import TABLES, run_table
+
+    if args.list or not args.table:
+        for name, entry in TABLES.items():
+            print(f"{name:<{max(map(len, TABLES))}}  {entry.description}  [chapter {entry.chapter}]")
+        return 0 if args.list else 2
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    print(f"wrote {run_table(args.table, args.preset, args.out)}")
     return 0
 
 
@@ -244,14 +263,14 @@ def _jscc(args: argparse.Namespace) -> int:
 
     from coinfer.experiments.jscc import run as run_jscc
     from coinfer.views.jscc import fig5_rows, mismatch_grid
-    from coinfer.paths import results_dir
+    from coinfer.paths import table_path
     from coinfer.config import get_preset
 
     if args.threads:
         torch.set_num_threads(args.threads)
     preset = get_preset(args.preset)
     table = run_jscc(preset, split_point=args.split)
-    path = table.save(args.out or results_dir() / f"jscc_{preset.name}.json")
+    path = table.save(args.out or table_path("jscc", preset.name))
     for row in fig5_rows(table):
         cost = (f"latency {1e3 * row['latency_s']:.4f} ms" if row["kind"] == "awgn"
                 else f"{row['channel_uses']:.1f} channel uses")
@@ -266,8 +285,10 @@ def _jscc(args: argparse.Namespace) -> int:
 
 
 def _latency(args: argparse.Namespace) -> int:
-    from coinfer.core.latency import (Choice, Environment, load_candidates, parse_device, parse_rate, parse_server,
-                          scale_to_width, choose_per_method, choose, NoFeasibleConfiguration)
+    from coinfer.core.latency import (Choice, Environment, NoFeasibleConfiguration, choose, choose_per_method,
+                                      parse_device, parse_server, scale_to_width)
+    from coinfer.experiments.candidates import load_candidates
+    from coinfer.units import parse_rate
 
     rate = parse_rate(args.rate)
     device, server = parse_device(args.device), parse_server(args.server)
@@ -628,9 +649,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=None, help="output JSON (default: data/results/jscc_<preset>.json)")
     p.add_argument("--threads", type=check.positive_int, default=None, help="torch CPU threads (default: torch's choice)")
     p.set_defaults(func=_jscc)
-    p = commands.add_parser("original-table", help="float32 records of the trained baseline at every split point")
+    p = commands.add_parser("original-table", help="float32 records of the trained baseline at every split point "
+                                                   "(the same as: run original-float32)")
     p.add_argument("--preset", type=check.preset, default="quick")
     p.set_defaults(func=_original_table)
+
+    p = commands.add_parser("run", help="regenerate a committed lookup table: run <table> --preset P (--list names them)",
+                            description="Regenerate a committed lookup table (data/results/<table>_<preset>.json) "
+                                        "with its experiment's run(preset). --list names the tables, what they hold "
+                                        "and the chapter that shows them.")
+    p.add_argument("table", nargs="?", default=None, help="the table's name (see --list)")
+    p.add_argument("--preset", type=check.preset, default="quick", help="quick (CPU, minutes) or paper (GPU, hours)")
+    p.add_argument("--list", action="store_true", help="name the committed tables and exit")
+    p.add_argument("--out", default=None, help="output JSON (default: data/results/<table>_<preset>.json)")
+    p.add_argument("--threads", type=check.positive_int, default=None, help="torch CPU threads (default: torch's choice)")
+    p.set_defaults(func=_run)
 
     p = commands.add_parser("latency", help="choose the fastest configuration for a device, link and server",
                             description="Section V-C: T = 2 x device MACs / device FLOP/s + bits / rate "
@@ -700,14 +733,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--grid", type=check.sweep_grid_name, default=None,
                    help="another sweep grid as the search space (e.g. 'tiny')")
     set_arg(p)
-    p.add_argument("--trials", type=int, default=None, help="trials to run (in all workers together)")
+    p.add_argument("--trials", type=check.positive_int, default=None, help="trials to run (in all workers together)")
     p.add_argument("--seed", type=int, default=None, help="sampler seed (worker i gets seed + i)")
     p.add_argument("--sampler", choices=["tpe", "nsga2", "gp", "random"], default="tpe")
     p.add_argument("--storage", default=None,
                    help="an Optuna URL (postgresql://..., sqlite:///...) or a journal file "
                         "(default data/search/<preset>.journal)")
     p.add_argument("--study", default=None, help="study name (default coinfer-<preset>)")
-    p.add_argument("--workers", type=int, default=1, help="worker processes on this machine, one storage")
+    p.add_argument("--workers", type=check.positive_int, default=1, help="worker processes on this machine, one storage")
     p.add_argument("--recover", action="store_true",
                    help="mark the RUNNING trials of dead workers FAILED and queue their parameters again")
     p.add_argument("--all", action="store_true", help="with --recover: every RUNNING trial (no worker runs anywhere)")
@@ -718,10 +751,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "-> data/results/search/replay_<preset>.json")
     p.add_argument("--oracle", default=None, metavar="TABLE",
                    help="answer trials from this lookup table instead of training (a rehearsal)")
-    p.add_argument("--delay", type=float, default=0.0, help="with --oracle: seconds each training takes")
+    p.add_argument("--delay", type=check.nonnegative_float, default=0.0, help="with --oracle: seconds each training takes")
     p.add_argument("--cells-dir", default=None, help="cell results folder (default: the sweep's)")
     p.add_argument("--out", default=None, help="output file of --export or --replay")
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    p.add_argument("--threads", type=check.positive_int, default=None, help="torch CPU threads")
     p.set_defaults(func=_search)
 
     p = commands.add_parser("figure", help="draw a book figure from the committed tables (--list: which)")

@@ -164,3 +164,115 @@ def search_replay_path(preset: str) -> Path:
     'search/replay_quick.json'
     """
     return results_dir() / "search" / f"replay_{preset}.json"
+
+
+def table_path(table: str, preset: str) -> Path:
+    """The committed lookup table ``table`` of ``preset``: ``<root>/data/results/<table>_<preset>.json``.
+
+    The one place a table's file name is spelled; ``coinfer.experiments.TABLES`` names the tables.
+
+    Parameters
+    ----------
+    table : str
+        The table's name, e.g. ``"sweep"``, ``"encoding"``, ``"original-float32"``
+        (``python -m coinfer run --list`` names them all).
+    preset : str
+        The preset that produced it, e.g. ``"quick"`` (or a variant such as ``"quick-tiny"``).
+
+    Returns
+    -------
+    pathlib.Path
+        Under :func:`results_dir`; the file may not exist yet.
+
+    Examples
+    --------
+    >>> from coinfer.paths import results_dir, table_path
+    >>> table_path("sweep", "quick") == results_dir() / "sweep_quick.json"
+    True
+    >>> table_path("sweep", "quick").exists()
+    True
+    """
+    return results_dir() / f"{table}_{preset}.json"
+
+
+def checkpoint_path(preset: str, name: str = "baseline", root: str | Path | None = None) -> Path:
+    """A checkpoint of ``preset``: ``<checkpoints>/<preset>/<name>.pt``.
+
+    Parameters
+    ----------
+    preset : str
+        The preset whose checkpoint it is, e.g. ``"quick"``.
+    name : str
+        The checkpoint's name without ``.pt``: ``"baseline"`` (the trained unsplit network), or a
+        name from :func:`codec_checkpoint_path` / :func:`pruned_checkpoint_path`.
+    root : str or Path, optional
+        The checkpoint folder (default :func:`checkpoints_dir`).
+
+    Returns
+    -------
+    pathlib.Path
+        The file may not exist yet.
+
+    Examples
+    --------
+    >>> from coinfer.paths import checkpoint_path
+    >>> checkpoint_path("quick").as_posix().endswith("data/checkpoints/quick/baseline.pt")
+    True
+    >>> checkpoint_path("quick").exists()
+    True
+    """
+    return Path(root if root is not None else checkpoints_dir()) / preset / f"{name}.pt"
+
+
+def codec_checkpoint_path(preset: str, split: str, code_size: str, root: str | Path | None = None) -> Path:
+    """A learned feature codec of ``preset``: ``<checkpoints>/<preset>/codec_<split>_<code size>.pt``.
+
+    Parameters
+    ----------
+    preset : str
+        The preset of the backbone the codec was trained on.
+    split : str
+        The canonical split point (a :class:`coinfer.core.network.SplitPoint`).
+    code_size : str
+        The codec's code size, e.g. ``"d16-l4"``.
+    root : str or Path, optional
+        The checkpoint folder (default :func:`checkpoints_dir`).
+
+    Returns
+    -------
+    pathlib.Path
+
+    Examples
+    --------
+    >>> from coinfer.paths import codec_checkpoint_path
+    >>> codec_checkpoint_path("quick", "layer3.1", "d16-l4").name
+    'codec_layer3.1_d16-l4.pt'
+    """
+    return checkpoint_path(preset, f"codec_{split}_{code_size}", root)
+
+
+def pruned_checkpoint_path(preset: str, split: str, sparsity: float, root: str | Path | None = None) -> Path:
+    """A pruned network of ``preset``: ``<checkpoints>/<preset>/pruned/<split>_s<sparsity>.pt``.
+
+    Parameters
+    ----------
+    preset : str
+        The preset of the pruned baseline.
+    split : str
+        The canonical split point.
+    sparsity : float
+        The device part's channel sparsity, in [0, 1).
+    root : str or Path, optional
+        The checkpoint folder (default :func:`checkpoints_dir`).
+
+    Returns
+    -------
+    pathlib.Path
+
+    Examples
+    --------
+    >>> from coinfer.paths import pruned_checkpoint_path
+    >>> pruned_checkpoint_path("quick", "layer2.1", 0.5).as_posix().endswith("checkpoints/quick/pruned/layer2.1_s0.5.pt")
+    True
+    """
+    return checkpoint_path(preset, f"pruned/{split}_s{sparsity:g}", root)

@@ -333,9 +333,9 @@ def table_threshold(table: "LookupTable") -> float:
 
     Examples
     --------
-    >>> from coinfer.paths import results_dir
+    >>> from coinfer.paths import table_path
     >>> from coinfer.results import load_table, table_threshold
-    >>> table = load_table(results_dir() / "sweep_quick.json")
+    >>> table = load_table(table_path("sweep", "quick"))
     >>> table.provenance.baseline_accuracy, table.provenance.accuracy_drop
     (0.9046, 2.0)
     >>> round(table_threshold(table), 4)

@@ -17,7 +17,7 @@ from coinfer.experiments.baselines import (bottlenet_evaluate, png_record, two_s
 from coinfer.core.encoding import UniformQuantizer
 from coinfer.experiments.encoding import FeatureSource, get_encode_config
 from coinfer.core.network import resnet18, split
-from coinfer.core.pruning import IncrementalPruner, SparsitySchedule, TaylorImportance, device_layout, split_stages
+from coinfer.core.pruning import IncrementalPruner, SparsitySchedule, TaylorImportance, device_layout
 
 
 def _loader(n=32, batch=8, seed=0):
@@ -138,11 +138,6 @@ def test_unknown_criterion_names_the_choices():
         PruneSettings(splits=("layer1.1",), sparsities=(0.5,), epochs=1, criterion="random")
 
 
-def test_split_stages_rejects_other_modules():
-    with pytest.raises(ValueError, match="CifarResNet18"):
-        split_stages(nn.Sequential(nn.Linear(2, 2)), "layer1.1")
-
-
 # ----------------------------------------------------------------------------------- 2-Step Pruning
 
 def test_two_step_prunes_everything_then_only_the_sent_channels(fashion_root):
@@ -158,7 +153,7 @@ def test_two_step_prunes_everything_then_only_the_sent_channels(fashion_root):
 
     step2 = two_step_step2(step1, "layer3.1", 0.5, TAYLOR, _loader(seed=1))
     kept1 = {g: len(k) for g, k in step1.keep.items()}
-    for group in device_layout(split_stages(step2.model, "layer3.1")[0]).groups:
+    for group in device_layout(split(step2.model, "layer3.1")[0]).groups:
         if group.is_output:          # step 2: only the stream that reaches the split point
             assert len(step2.keep[group.name]) == kept1[group.name] - math.floor(0.5 * kept1[group.name])
         else:

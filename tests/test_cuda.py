@@ -129,7 +129,7 @@ def test_activation_counts_accept_a_gpu_model():
 
 @needs_cuda
 def test_time_forward_refuses_a_gpu_module_by_name():
-    from coinfer.core.latency import time_forward
+    from coinfer.core.costs import time_forward
 
     with pytest.raises(ValueError, match="cuda"):
         time_forward(_net().cuda(), (3, 32, 32), repeats=1, warmup=0)

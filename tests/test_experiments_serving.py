@@ -9,7 +9,7 @@ from coinfer.experiments.serving import measure
 from coinfer.serve import wire
 from coinfer.serve.configuration import build_configurations
 from coinfer.serve.device import DeviceClient
-from coinfer.core.latency import parse_rate
+from coinfer.units import parse_rate
 from coinfer.serve.server import EdgeServer
 from serve_support import batch, configurations, expect_error, model  # noqa: F401  (fixtures)
 

@@ -7,15 +7,17 @@ import math
 import pytest
 import torch
 
-from coinfer.core.latency import (DEVICES, PAPER_MEMORY, PAPER_OVERHEAD_FACTOR, SERVERS, DeviceSpec, Environment,
-                             MemoryModel, NoFeasibleConfiguration, ServerSpec, calibrate_overhead_factor,
-                             choose, choose_per_method, default_threshold, footprint_bytes, format_rate,
-                             latency, original_records, parse_bytes, parse_device, parse_flops, parse_rate,
-                             parse_server, peak_activation_elements, scale_to_width, split_activations,
-                             time_forward)
-from coinfer.core.network import SPLIT_POINTS, resnet18, split
 from coinfer.core.costs import profile_splits
+from coinfer.core.latency import (DEVICES, PAPER_MEMORY, PAPER_OVERHEAD_FACTOR, SERVERS, DeviceSpec, Environment,
+                                  MemoryModel, NoFeasibleConfiguration, ServerSpec, calibrate_overhead_factor, choose,
+                                  choose_per_method, footprint_bytes, latency, parse_device, parse_server,
+                                  peak_activation_elements, scale_to_width, split_activations)
+from coinfer.core.network import SPLIT_POINTS, resnet18, split
+from coinfer.experiments.candidates import default_table_paths, load_candidates
+from coinfer.experiments.original import original_records
+from coinfer.paths import table_path
 from coinfer.results import Record
+from coinfer.units import parse_bytes, parse_flops, parse_rate
 
 
 def rec(split="layer2.1", macs=1_000_000, bits=8_000.0, acc=0.9, params=1000, server=2_000_000,
@@ -29,33 +31,7 @@ def env(rate="40KB/s", device_flops=1e9, memory=1e9, server_flops=1e12, factor=1
                        MemoryModel(factor))
 
 
-# ----- units ---------------------------------------------------------------------------------------
-
-@pytest.mark.parametrize("text, bits_per_s", [
-    ("40KB/s", 320_000), ("40 KB/s", 320_000), ("40kB/s", 320_000), ("40KBps", 320_000),
-    ("1B/s", 8), ("2.5MB/s", 20e6), ("1GB/s", 8e9), ("100bit/s", 100), ("64kbit/s", 64_000),
-    ("1.5 Mbit/s", 1.5e6), ("1e3KB/s", 8e6),
-])
-def test_parse_rate_units(text, bits_per_s):
-    assert parse_rate(text) == pytest.approx(bits_per_s)
-
-
-@pytest.mark.parametrize("bad", ["40", "40 KB", "fast", "-5KB/s", "0KB/s", "40 XB/s", "inf KB/s", "", "KB/s"])
-def test_parse_rate_rejects_bad_strings(bad):
-    with pytest.raises(ValueError, match="rate"):
-        parse_rate(bad)
-
-
-@pytest.mark.parametrize("bad", [0, -1.0, float("nan"), float("inf"), True, None])
-def test_parse_rate_rejects_bad_numbers(bad):
-    with pytest.raises(ValueError):
-        parse_rate(bad)
-
-
-def test_format_rate_round_trips():
-    for text in ("40 KB/s", "1.5 MB/s", "500 B/s"):
-        assert format_rate(parse_rate(text)) == text
-
+# ----- the latency model --------------------------------------------------------------------------
 
 def test_latency_arithmetic_with_units():
     # 1e6 MACs = 2e6 FLOPs on a 1 GFLOP/s device: 2 ms. 8000 bits = 1000 bytes = 1 KB at 40 KB/s: 25 ms.
@@ -219,14 +195,7 @@ def test_chooser_rejects_bad_threshold_and_missing_activations():
     assert choose([bare], env(), activations={"stem": 10}).footprint_bytes == 4 * 11
 
 
-def test_default_threshold():
-    assert default_threshold([rec(acc=0.91, method="original"), rec(acc=0.95)], 2.0) == pytest.approx(0.89)
-    assert default_threshold([rec(acc=0.95)], 2.0) == pytest.approx(0.93)
-    with pytest.raises(ValueError):
-        default_threshold([], 2.0)
-
-
-# ----- original records, timing --------------------------------------------------------------------
+# ----- original records ----------------------------------------------------------------------------
 
 def test_original_records_match_the_profile(tiny_net):
     records = {r.split: r for r in original_records(tiny_net, 0.875)}
@@ -246,14 +215,6 @@ def test_original_records_match_the_profile(tiny_net):
     assert records["layer2.1"].extra["device_peak_activations"] == split_activations(tiny_net)["layer2.1"]
 
 
-def test_time_forward_counts_repeats(tiny_net):
-    times = time_forward(tiny_net, (3, 32, 32), repeats=3, warmup=1)
-    assert len(times) == 3 and all(t > 0 for t in times)
-    with pytest.raises(ValueError):
-        time_forward(tiny_net, (3, 32, 32), repeats=0)
-
-
-
 @pytest.fixture(scope="module")
 def full_records():
     """The paper's full-width network split at every point (profiled once: it takes seconds)."""
@@ -267,13 +228,12 @@ def _save(tmp_path, name, records, preset="quick"):
     from coinfer.results import LookupTable, Provenance
 
     path = tmp_path / name
-    LookupTable(Provenance(dataset="fashion-mnist", preset=preset, command="test", wall_time_s=0.0), records).save(path)
+    LookupTable(Provenance(dataset="fashion-mnist", preset=preset, command="test", wall_time_s=0.0,
+                           baseline_accuracy=0.9, accuracy_drop=2.0), records).save(path)
     return path
 
 
 def test_load_candidates_merges_one_presets_tables(tmp_path):
-    from coinfer.core.latency import load_candidates
-
     a = _save(tmp_path, "a.json", [rec(method="original", acc=0.9)])
     b = _save(tmp_path, "b.json", [rec("stem", method="framework", acc=0.88)])
     c = load_candidates([a, b])
@@ -308,16 +268,14 @@ def test_cli_latency_prints_choice_and_breakdown(tmp_path, capsys):
 
 
 def test_default_tables_prefer_the_sweep(tmp_path, monkeypatch):
-    from coinfer.core.latency import default_table_paths, load_candidates
-
     monkeypatch.setenv("COINFER_HOME", str(tmp_path))
-    with pytest.raises(FileNotFoundError, match="python -m coinfer sweep --preset quick"):
+    with pytest.raises(FileNotFoundError, match="python -m coinfer run sweep --preset quick"):
         load_candidates()
     results = tmp_path / "data" / "results"
     results.mkdir(parents=True)
-    _save(results, "original-float32-quick.json", [rec(method="original", code_size="float32")])
+    _save(results, table_path("original-float32", "quick").name, [rec(method="original", code_size="float32")])
     _save(results, "serve_measurements.json", [rec(method="original", acc=1.0, code_size="float32")])
     assert [r.accuracy for r in load_candidates().records] == [0.9]      # other JSON is not read
-    _save(results, "sweep_quick.json", [rec(method="framework"), rec("stem", method="original")])
-    assert default_table_paths("quick") == [results / "sweep_quick.json"]
+    _save(results, table_path("sweep", "quick").name, [rec(method="framework"), rec("stem", method="original")])
+    assert default_table_paths("quick") == [table_path("sweep", "quick")] == [results / "sweep_quick.json"]
     assert load_candidates().methods == ["framework", "original"]

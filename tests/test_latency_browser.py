@@ -14,8 +14,8 @@ import pytest
 import torch
 
 from browser_support import chapter_page, open_page
-from coinfer.core.latency import (DEVICES, SERVERS, NoFeasibleConfiguration, choose, original_records,
-                             scale_to_width)
+from coinfer.core.latency import DEVICES, SERVERS, NoFeasibleConfiguration, choose, scale_to_width
+from coinfer.experiments.original import original_records
 from coinfer.views.chooser import latency_output, latency_twin, slider_environment
 from coinfer.views.latency import config_label
 from coinfer.core.network import resnet18

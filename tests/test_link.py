@@ -10,7 +10,7 @@ import time
 import numpy as np
 import pytest
 
-from coinfer.core.latency import parse_rate
+from coinfer.units import parse_rate
 from coinfer.serve.link import LinkShaper, TokenBucket
 
 

@@ -50,6 +50,20 @@ def test_split_point_is_a_validated_str():
     assert "'layer5'" in message and all(p in message for p in SPLIT_POINTS) and "s4=layer3.1" in message
 
 
+def test_split_rejects_other_modules():
+    with pytest.raises(ValueError, match="CifarResNet18"):
+        split(torch.nn.Sequential(torch.nn.Linear(2, 2)), "layer1.1")
+
+
+def test_a_sequence_of_the_stages_splits_like_the_network(tiny_net):
+    x = torch.randn(2, 3, 32, 32)
+    whole, _ = split(tiny_net, "output")
+    for point in SPLIT_POINTS:
+        device, server = split(whole, point)
+        assert [n for n, _ in device.named_children()] == [n for n, _ in split(tiny_net, point)[0].named_children()]
+        assert torch.equal(server(device(x)), tiny_net(x)), point
+
+
 def test_extremes_put_nothing_on_one_side(tiny_net):
     device, server = split(tiny_net, "input")
     assert len(device) == 0 and len(server) == len(SPLIT_POINTS) - 1

@@ -5,7 +5,7 @@ import torch
 
 from coinfer.core.network import SPLIT_POINTS, resnet18, split
 from coinfer.core.costs import (amplifies, count_params, flop_counter_macs, format_table, input_size,
-                             profile_splits, thop_macs)
+                                profile_splits, thop_macs, time_forward)
 
 
 @pytest.fixture(scope="module")
@@ -81,3 +81,10 @@ def test_table_mentions_units(full_rows):
     assert "MACs" in text and "FLOPs = 2 x MACs" in text
     assert len(text.splitlines()) == len(SPLIT_POINTS) + 3
     assert math.isclose(full_rows[0].feature_bits_float32, 32 * 3 * 32 * 32)
+
+
+def test_time_forward_counts_repeats(tiny_net):
+    times = time_forward(tiny_net, (3, 32, 32), repeats=3, warmup=1)
+    assert len(times) == 3 and all(t > 0 for t in times)
+    with pytest.raises(ValueError):
+        time_forward(tiny_net, (3, 32, 32), repeats=0)

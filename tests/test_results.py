@@ -135,10 +135,10 @@ def test_old_tables_without_baseline_still_load(table, tmp_path):
 @pytest.mark.parametrize("path", sorted(results_dir().glob("*.json")), ids=lambda p: p.name)
 def test_committed_tables_carry_the_baseline_checkpoint_accuracy(path):
     from coinfer.config import get_preset
-    from coinfer.paths import checkpoints_dir
+    from coinfer.paths import checkpoint_path
     from coinfer.train import load_checkpoint
 
     prov = load_table(path).provenance
-    _, meta = load_checkpoint(checkpoints_dir() / prov.preset / "baseline.pt")
+    _, meta = load_checkpoint(checkpoint_path(prov.preset))
     assert prov.baseline_accuracy == meta["test_accuracy"]
     assert prov.accuracy_drop == get_preset(prov.preset).accuracy_drop

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from coinfer.core.latency import Candidates, DeviceSpec, ServerSpec, original_records
+from coinfer.core.latency import DeviceSpec, ServerSpec
+from coinfer.core.latency import Candidates
+from coinfer.experiments.original import original_records
 from coinfer.results import Record
 from coinfer.views.chooser import latency_explorer
 from coinfer.views.latency import fig4_records, fig_latency_vs_rate, latency_curves, rate_grid, summarize_choices
@@ -84,7 +86,7 @@ def test_fig_latency_vs_rate_takes_one_committed_table():
     import matplotlib
 
     matplotlib.use("Agg")
-    from coinfer.core.latency import load_candidates
+    from coinfer.experiments.candidates import load_candidates
     from coinfer.paths import results_dir
     from coinfer.results import load_table
 

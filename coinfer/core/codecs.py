@@ -113,6 +113,8 @@ class Float32Codec(Codec):
         for payload in packets:
             self._check_length(payload, 4 * self.feature_elements)
             array = np.frombuffer(payload, dtype="<f4").reshape(self.feature_shape)
+            if not np.isfinite(array).all():   # a feature is finite; NaN would reach the logits
+                raise ValueError(f"float32 payload holds {int((~np.isfinite(array)).sum())} NaN or infinite values")
             out.append(torch.from_numpy(array.astype(np.float32)))
         return self._stack(out)
 
@@ -150,7 +152,11 @@ class Uint8Codec(Codec):
                 raise ValueError(f"uint8 payload has an invalid range lo={lo!r}, hi={hi!r}")
             span = hi - lo if hi > lo else 1.0
             q = np.frombuffer(payload, dtype=np.uint8, offset=self._RANGE.size).reshape(self.feature_shape)
-            out.append(torch.from_numpy((lo + q.astype(np.float32) * np.float32(span / 255.0)).astype(np.float32)))
+            with np.errstate(over="ignore", invalid="ignore"):   # an overflow is refused just below
+                feature = (lo + q.astype(np.float32) * np.float32(span / 255.0)).astype(np.float32)
+            if not np.isfinite(feature).all():   # e.g. lo=-3e38, hi=3e38: finite ends, levels overflow float32
+                raise ValueError(f"uint8 payload's range lo={lo!r}, hi={hi!r} overflows float32")
+            out.append(torch.from_numpy(feature))
         return self._stack(out)
 
 

@@ -22,8 +22,10 @@ from __future__ import annotations
 
 import copy
 import math
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 import torch
@@ -367,3 +369,55 @@ def format_table(rows: list[SplitProfile], input_bits: InputSize | None = None) 
                      f"raw {input_bits.raw_bits / 1e3:.1f} kbit, PNG {input_bits.png_bits_mean / 1e3:.1f} kbit "
                      f"(mean of {input_bits.images} test images)")
     return "\n".join(lines)
+
+
+def time_forward(module: nn.Module, input_shape: Sequence[int], repeats: int = 20, warmup: int = 3,
+                 batch: int = 1) -> list[float]:
+    """Wall-clock seconds of ``repeats`` forward passes of ``module`` on a zero batch, after ``warmup``.
+
+    The measured counterpart of the counted MACs: runs under ``torch.no_grad()`` in eval mode with
+    the current ``torch.get_num_threads()``, on the CPU only (a GPU's kernels would run on after
+    the clock stops).
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+        On the CPU; set to eval mode.
+    input_shape : sequence of int
+        One input's shape, without the batch axis (e.g. ``(3, 32, 32)``).
+    repeats : int
+        Timed passes (>= 1).
+    warmup : int
+        Untimed passes first (>= 0).
+    batch : int
+        Images per pass.
+
+    Returns
+    -------
+    list of float
+        Seconds of every timed pass (take the median; the first runs after start-up are the slowest).
+
+    Examples
+    --------
+    >>> from coinfer.core.costs import time_forward
+    >>> from coinfer.core.network import resnet18
+    >>> times = time_forward(resnet18(width=1 / 16), (3, 32, 32), repeats=3, warmup=1)
+    >>> len(times), all(t > 0 for t in times)
+    (3, True)
+    """
+    if repeats < 1 or warmup < 0:
+        raise ValueError(f"repeats must be >= 1 and warmup >= 0, got repeats={repeats}, warmup={warmup}")
+    device = module_device(module)
+    if device.type != "cpu":   # no synchronization here: GPU kernels would run on after the clock stops
+        raise ValueError(f"time_forward times CPU execution; the module is on {device} (move it with .cpu())")
+    module = module.eval()
+    x = torch.zeros(batch, *input_shape)
+    times = []
+    with torch.no_grad():
+        for i in range(warmup + repeats):
+            start = time.perf_counter()
+            module(x)
+            elapsed = time.perf_counter() - start
+            if i >= warmup:
+                times.append(elapsed)
+    return times

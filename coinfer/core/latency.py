@@ -16,18 +16,13 @@ environment" (section II-D). As in Neurosurgeon, each compute term is work / spe
     fits if  footprint(device part) <= memory the device gives the model
     best  = argmin T over the records that fit and reach the accuracy threshold
 
-Units, stated once and used everywhere in coinfer:
-
-* **MACs** are multiply-accumulates; **FLOPs = 2 x MACs**; speeds are FLOP/s.
-* Link rates are **bits per second** inside the library. The paper quotes rates in KB/s
-  ("40 KBps"); coinfer reads **1 KB = 1000 bytes = 8000 bits** (decimal SI prefixes throughout, so
-  40 KB/s = 320,000 bit/s). :func:`parse_rate` accepts ``B/s``, ``KB/s``, ``MB/s``, ``GB/s``,
-  ``bit/s``, ``kbit/s``, ``Mbit/s`` and ``Gbit/s``.
-* Memory is in **bytes** (1 GB = 10^9 bytes).
+Units are :mod:`coinfer.units`' (stated once there): MACs with FLOPs = 2 x MACs and speeds in
+FLOP/s; link rates in **bits per second** inside the library, read from the paper's KB/s with
+**1 KB = 1000 bytes = 8000 bits** (:func:`coinfer.units.parse_rate`); memory in bytes.
 
 Not modelled (as in the paper): queueing, protocol overhead, the downlink of the answer, the time
 to encode/decode symbols (only the encoder/decoder networks' MACs are in the records), and the
-difference between FLOP/s on paper and FLOP/s in practice (``benchmarks/latency_calibration.py``
+difference between FLOP/s on paper and FLOP/s in practice (:func:`coinfer.experiments.calibration.calibrate`
 measures that gap on this machine; chapter 6 discusses it). Where they matter (small payloads on a
 real system), an optional measured term adds them as one number: ``Environment.per_request_s``
 seconds per request (0 by default, the paper's model), which
@@ -53,7 +48,8 @@ forward hooks (:func:`peak_activation_elements`). The model is monotone in the s
 
 Example::
 
-    >>> from coinfer.core.latency import Environment, DEVICES, SERVERS, parse_rate, choose
+    >>> from coinfer.core.latency import Environment, DEVICES, SERVERS, choose
+    >>> from coinfer.units import parse_rate
     >>> env = Environment(DEVICES["rpi3"], SERVERS["rtx2080ti"], parse_rate("40KB/s"))
     >>> choice = choose(records, env, threshold=0.93)        # doctest: +SKIP
     >>> choice.record.split, choice.latency.total_s          # doctest: +SKIP
@@ -63,23 +59,17 @@ from __future__ import annotations
 
 import functools
 import math
-import re
-import statistics
-import time
 from dataclasses import dataclass, field, replace
 from typing import Iterable, Mapping, Sequence
 
 import torch
 from torch import nn
 
-from coinfer.core.network import SPLIT_POINTS, CifarResNet18, split
 from coinfer.core.costs import module_device
-from coinfer.results import Record
-
-BITS_PER_BYTE = 8
-#: 1 KB = 1000 bytes (decimal prefixes, as link rates are usually quoted).
-KILO = 1000
-BYTES_PER_FLOAT32 = 4
+from coinfer.core.network import SPLIT_POINTS, CifarResNet18, split
+from coinfer.results import LookupTable, Record, accuracy_threshold, merge_tables
+from coinfer.units import (BITS_PER_BYTE, BYTES_PER_FLOAT32, FLOPS_PER_MAC, KILO, check_positive, format_rate,
+                           parse_bytes, parse_flops, parse_rate)
 
 #: The paper's statement: the PyTorch ResNet18 "needs more than 0.9 GB memory" on the Pi.
 PAPER_FULL_NETWORK_BYTES = 0.9e9
@@ -88,17 +78,6 @@ PAPER_UNCOMPRESSED_FRACTION = 0.40
 #: The paper's threshold rate: below ~40 KB/s the framework keeps latency near 0.1 s.
 PAPER_LOW_RATE_BPS = 40 * KILO * BITS_PER_BYTE
 PAPER_LOW_RATE_LATENCY_S = 0.1
-
-
-def _check_positive(name: str, value, allow_zero: bool = False) -> float:
-    """``value`` as a float, or a ValueError naming ``name``, the bad value and what is allowed."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValueError(f"{name} must be a number, got {value!r} ({type(value).__name__})")
-    value = float(value)
-    if not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
-        allowed = ">= 0" if allow_zero else "> 0"
-        raise ValueError(f"{name} must be finite and {allowed}, got {value!r}")
-    return value
 
 
 # --------------------------------------------------------------------------------------------------
@@ -127,10 +106,10 @@ class DeviceSpec:
     available_fraction: float = 1.0
 
     def __post_init__(self):
-        object.__setattr__(self, "flops", _check_positive(f"{self.name}: flops (FLOP/s)", self.flops))
+        object.__setattr__(self, "flops", check_positive(f"{self.name}: flops (FLOP/s)", self.flops))
         object.__setattr__(self, "memory_bytes",
-                           _check_positive(f"{self.name}: memory_bytes", self.memory_bytes))
-        fraction = _check_positive(f"{self.name}: available_fraction", self.available_fraction)
+                           check_positive(f"{self.name}: memory_bytes", self.memory_bytes))
+        fraction = check_positive(f"{self.name}: available_fraction", self.available_fraction)
         if fraction > 1:
             raise ValueError(f"{self.name}: available_fraction must be in (0, 1], got {fraction!r}")
         object.__setattr__(self, "available_fraction", fraction)
@@ -147,8 +126,8 @@ class DeviceSpec:
         the full network's work, so a Pi slowed down 61 times runs it as long as the real Pi runs
         the paper's network (see :func:`scale_to_width`).
         """
-        compute = _check_positive("compute scale", compute)
-        memory = _check_positive("memory scale", memory)
+        compute = check_positive("compute scale", compute)
+        memory = check_positive("memory scale", memory)
         return replace(self, name=name or f"{self.name} (x{compute:.3g} speed, x{memory:.3g} memory)",
                        flops=self.flops * compute, memory_bytes=self.memory_bytes * memory)
 
@@ -162,13 +141,13 @@ class ServerSpec:
     memory_bytes: float | None = None
 
     def __post_init__(self):
-        object.__setattr__(self, "flops", _check_positive(f"{self.name}: flops (FLOP/s)", self.flops))
+        object.__setattr__(self, "flops", check_positive(f"{self.name}: flops (FLOP/s)", self.flops))
         if self.memory_bytes is not None:
             object.__setattr__(self, "memory_bytes",
-                               _check_positive(f"{self.name}: memory_bytes", self.memory_bytes))
+                               check_positive(f"{self.name}: memory_bytes", self.memory_bytes))
 
     def scaled(self, compute: float = 1.0, name: str | None = None) -> "ServerSpec":
-        compute = _check_positive("compute scale", compute)
+        compute = check_positive("compute scale", compute)
         return replace(self, name=name or f"{self.name} (x{compute:.3g} speed)", flops=self.flops * compute)
 
 
@@ -185,69 +164,8 @@ SERVERS = {
 
 
 # --------------------------------------------------------------------------------------------------
-# Parsing quantities with units
+# Hardware from the command line (quantities and units: coinfer.units)
 # --------------------------------------------------------------------------------------------------
-
-_SI = {"": 1.0, "k": 1e3, "K": 1e3, "M": 1e6, "G": 1e9, "T": 1e12}
-_NUMBER = r"([+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)"
-_RATE_RE = re.compile(_NUMBER + r"\s*([kKMGT]?)(B|bit)(?:/s|ps)$")
-RATE_UNITS = ("B/s", "KB/s", "MB/s", "GB/s", "bit/s", "kbit/s", "Mbit/s", "Gbit/s")
-
-
-def parse_rate(text: str | float) -> float:
-    """A link rate in bits per second, from a string with a unit (``"40KB/s"``, ``"2 Mbit/s"``).
-
-    ``B`` is bytes (8 bits), ``bit`` is bits; prefixes are decimal (1 KB/s = 8000 bit/s). ``ps``
-    may stand for ``/s`` (the paper writes "40KBps"). A bare number is read as bit/s only when it
-    is a Python number, never from a string, so that "40" cannot silently mean 40 bit/s.
-
-    Raises
-    ------
-    ValueError
-        For a string without a known unit, or a rate that is not finite and > 0.
-    """
-    if isinstance(text, (int, float)) and not isinstance(text, bool):
-        return _check_positive("link rate (bit/s)", text)
-    if not isinstance(text, str):
-        raise ValueError(f"link rate must be a string with a unit or a number of bit/s, got {text!r}")
-    match = _RATE_RE.match(text.strip())
-    if not match:
-        raise ValueError(f"cannot read link rate {text!r}: expected a number and one of the units "
-                         f"{', '.join(RATE_UNITS)} (e.g. '40KB/s', '1.5 Mbit/s'); 1 KB = 1000 bytes")
-    number, prefix, unit = match.groups()
-    value = float(number) * _SI[prefix] * (BITS_PER_BYTE if unit == "B" else 1)
-    if not math.isfinite(value) or value <= 0:
-        raise ValueError(f"link rate {text!r} must be finite and > 0")
-    return value
-
-
-def format_rate(bits_per_s: float) -> str:
-    """A rate in bit/s as the paper would write it, in bytes per second (``"40 KB/s"``)."""
-    bytes_per_s = bits_per_s / BITS_PER_BYTE
-    for unit, size in (("GB/s", 1e9), ("MB/s", 1e6), ("KB/s", 1e3)):
-        if bytes_per_s >= size:
-            return f"{bytes_per_s / size:.4g} {unit}"
-    return f"{bytes_per_s:.4g} B/s"
-
-
-def _parse_quantity(text: str, unit_pattern: str, what: str, example: str) -> float:
-    match = re.fullmatch(_NUMBER + r"\s*([kKMGT]?)" + unit_pattern, text.strip())
-    if not match:
-        raise ValueError(f"cannot read {what} {text!r}: expected a number with an optional SI prefix, "
-                         f"e.g. {example}")
-    value = float(match.group(1)) * _SI[match.group(2)]
-    return _check_positive(what, value)
-
-
-def parse_flops(text: str) -> float:
-    """FLOP/s from ``"24e9"``, ``"24G"``, ``"24 GFLOP/s"`` or ``"13.45TFLOPS"``."""
-    return _parse_quantity(text, r"(?:FLOP/s|FLOPS|flop/s|flops)?", "speed (FLOP/s)", "'24e9' or '24GFLOP/s'")
-
-
-def parse_bytes(text: str) -> float:
-    """Bytes from ``"1e9"``, ``"1GB"`` or ``"512 MB"`` (decimal prefixes)."""
-    return _parse_quantity(text, r"B?", "memory (bytes)", "'1e9', '1GB' or '512MB'")
-
 
 def parse_device(text: str) -> DeviceSpec:
     """A preset name (``rpi3``) or ``<FLOP/s>,<memory>[,<available fraction>]`` (``"24e9,1GB"``).
@@ -367,7 +285,7 @@ class MemoryModel:
     bytes_per_value: int = BYTES_PER_FLOAT32
 
     def __post_init__(self):
-        object.__setattr__(self, "overhead_factor", _check_positive("overhead_factor", self.overhead_factor))
+        object.__setattr__(self, "overhead_factor", check_positive("overhead_factor", self.overhead_factor))
 
     def footprint_bytes(self, params: int, activations: int) -> float:
         """Bytes the device part needs (parameters and activations are element counts)."""
@@ -422,7 +340,7 @@ class Environment:
 
     def __post_init__(self):
         object.__setattr__(self, "rate_bps", parse_rate(self.rate_bps))
-        object.__setattr__(self, "per_request_s", _check_positive("per_request_s", self.per_request_s,
+        object.__setattr__(self, "per_request_s", check_positive("per_request_s", self.per_request_s,
                                                                   allow_zero=True))
 
     def with_rate(self, rate: str | float) -> "Environment":
@@ -452,9 +370,9 @@ class LatencyBreakdown:
 
 def latency(record: Record, env: Environment) -> LatencyBreakdown:
     """End-to-end latency of ``record`` in ``env`` (see the module docstring for the formula)."""
-    return LatencyBreakdown(device_s=2 * record.device_macs / env.device.flops,
+    return LatencyBreakdown(device_s=FLOPS_PER_MAC * record.device_macs / env.device.flops,
                             communication_s=record.bits_per_image / env.rate_bps,
-                            server_s=2 * record.server_macs / env.server.flops,
+                            server_s=FLOPS_PER_MAC * record.server_macs / env.server.flops,
                             request_s=env.per_request_s)
 
 
@@ -554,7 +472,7 @@ def choose(records: Iterable[Record], env: Environment, threshold: float | None 
         records that failed on accuracy and on memory.
     """
     if threshold is not None:
-        threshold = _check_positive("accuracy threshold", threshold, allow_zero=True)
+        threshold = check_positive("accuracy threshold", threshold, allow_zero=True)
         if threshold > 1:
             raise ValueError(f"accuracy threshold must be a fraction in [0, 1], got {threshold!r}")
     pool = [r for r in records if method is None or r.method == method]
@@ -592,52 +510,95 @@ def choose_per_method(records: Sequence[Record], env: Environment, threshold: fl
     return out
 
 
-def default_threshold(records: Sequence[Record], drop_points: float) -> float:
-    """The accuracy threshold of a table: its baseline accuracy minus ``drop_points`` points.
+# --------------------------------------------------------------------------------------------------
+# The candidates: records of lookup tables with what the chooser needs
+# --------------------------------------------------------------------------------------------------
 
-    The baseline is the best accuracy of the ``original`` records (splitting is lossless, so they
-    all carry the unsplit network's accuracy), or of all records when there is no ``original``.
-    Paper: 95% - 2 points = 93%.
+@dataclass
+class Candidates:
+    """Records from one or more lookup tables, ready for :func:`choose`.
+
+    ``activations`` bounds the peak activations of records that carry none (those of the unpruned
+    network of the tables' width); ``width`` is that network's width; ``baseline_accuracy`` and
+    ``accuracy_drop`` come from the tables' provenance (``None`` for tables written before they
+    were recorded); ``sources`` describe the tables. Read from files by
+    :func:`coinfer.experiments.candidates.load_candidates`.
     """
-    if not records:
-        raise ValueError("cannot derive an accuracy threshold from an empty table")
-    pool = [r for r in records if r.method == "original"] or list(records)
-    return max(r.accuracy for r in pool) - drop_points / 100
+
+    records: list[Record]
+    activations: dict[str, int]
+    width: float
+    preset: str
+    baseline_accuracy: float | None = None
+    accuracy_drop: float | None = None
+    sources: list[str] = field(default_factory=list)
+
+    @classmethod
+    def from_tables(cls, tables: Sequence[LookupTable], width: float) -> "Candidates":
+        """The merged records of ``tables`` (later tables replace the same configuration in earlier ones).
+
+        Parameters
+        ----------
+        tables : sequence of LookupTable
+            Tables of one preset and one baseline.
+        width : float
+            Width of the preset's network (its activations bound the records that carry none).
+
+        Returns
+        -------
+        Candidates
+
+        Raises
+        ------
+        ValueError
+            If the tables come from different presets or baselines.
+
+        Examples
+        --------
+        >>> from coinfer.core.latency import Candidates
+        >>> from coinfer.paths import table_path
+        >>> from coinfer.results import load_table
+        >>> tables = Candidates.from_tables([load_table(table_path("original-float32", "quick"))], width=1 / 8)
+        >>> len(tables.records), tables.activations["input"], round(tables.threshold(), 4)
+        (12, 3072, 0.8846)
+        """
+        presets = {t.provenance.preset for t in tables}
+        if len(presets) != 1:
+            raise ValueError(f"the tables come from different presets {sorted(presets)}; "
+                             "choose among one preset's tables")
+        baselines = {(t.provenance.baseline_accuracy, t.provenance.accuracy_drop) for t in tables
+                     if t.provenance.baseline_accuracy is not None}
+        if len(baselines) > 1:
+            raise ValueError(f"the tables come from different baselines (accuracy, drop) {sorted(baselines)}")
+        baseline, drop = baselines.pop() if baselines else (None, None)
+        from coinfer.core.network import resnet18
+
+        return cls(records=merge_tables(tables), activations=split_activations(resnet18(width=width)),
+                   width=width, preset=presets.pop(), baseline_accuracy=baseline, accuracy_drop=drop,
+                   sources=[t.provenance.describe() for t in tables])
+
+    @property
+    def methods(self) -> list[str]:
+        """The methods of the records, in order of first appearance."""
+        return list(dict.fromkeys(r.method for r in self.records))
+
+    def threshold(self) -> float:
+        """The tables' accuracy threshold: their baseline accuracy minus their preset's drop.
+
+        Raises
+        ------
+        ValueError
+            If the tables do not carry their baseline accuracy (give a threshold explicitly).
+        """
+        if self.baseline_accuracy is None or self.accuracy_drop is None:
+            raise ValueError("the tables do not record their baseline accuracy and drop; give the accuracy "
+                             "threshold explicitly (e.g. --threshold 88%)")
+        return accuracy_threshold(self.baseline_accuracy, self.accuracy_drop)
 
 
 # --------------------------------------------------------------------------------------------------
-# Records of the original network, and hardware scaled to a narrower network
+# Hardware scaled to a narrower network
 # --------------------------------------------------------------------------------------------------
-
-def original_records(model: CifarResNet18, accuracy: float, input_shape: Sequence[int] = (3, 32, 32),
-                     points: Sequence[str] = SPLIT_POINTS) -> list[Record]:
-    """Records of the uncompressed ``model`` split at each of ``points``, sending float32 features.
-
-    Splitting is lossless, so every record has the unsplit network's ``accuracy``. MACs and
-    parameters come from :func:`coinfer.core.costs.profile_splits` (thop). The device sends its
-    feature as float32 (``feature_bits_float32``): at ``input`` that is the normalized image tensor
-    (the server-based method's PNG is its own baseline); at ``output`` only the decision is sent,
-    ceil(log2(classes)) bits. Each record carries its peak activations in
-    ``extra["device_peak_activations"]``. (The sweep's ``original`` baseline, with 8-bit features
-    and Huffman coding, replaces these records where it exists.)
-    """
-    from coinfer.core.costs import profile_splits
-
-    activations = split_activations(model, input_shape)
-    classes = model.config.num_classes
-    records = []
-    for row in profile_splits(model, tuple(input_shape)):
-        if row.point not in points:
-            continue
-        bits = math.ceil(math.log2(classes)) if row.point == "output" else row.feature_bits_float32
-        records.append(Record(
-            method="original", split=row.point, accuracy=float(accuracy),
-            device_macs=row.device_macs, device_params=row.device_params, server_macs=row.server_macs,
-            bits_per_image=float(bits), code_size="float32",
-            extra={ACTIVATIONS_KEY: activations[row.point], "width": model.config.width,
-                   "feature_shape": list(row.feature_shape)}))
-    return records
-
 
 def scale_to_width(device: DeviceSpec, server: ServerSpec, width: float,
                    memory: MemoryModel = PAPER_MEMORY) -> tuple[DeviceSpec, ServerSpec]:
@@ -655,186 +616,3 @@ def scale_to_width(device: DeviceSpec, server: ServerSpec, width: float,
     return (device.scaled(compute=macs / full_macs, memory=size / full_size,
                           name=f"{device.name}, scaled to {label}"),
             server.scaled(compute=macs / full_macs, name=f"{server.name}, scaled to {label}"))
-
-
-# --------------------------------------------------------------------------------------------------
-# Measuring real device time (for calibrating the FLOP model)
-# --------------------------------------------------------------------------------------------------
-
-def time_forward(module: nn.Module, input_shape: Sequence[int], repeats: int = 20, warmup: int = 3,
-                 batch: int = 1) -> list[float]:
-    """Wall-clock seconds of ``repeats`` forward passes of ``module`` on a zero batch, after ``warmup``.
-
-    Runs under ``torch.no_grad()`` in eval mode with the current ``torch.get_num_threads()``.
-    Returns every repeat (take the median; the first runs after start-up are the slowest).
-    """
-    if repeats < 1 or warmup < 0:
-        raise ValueError(f"repeats must be >= 1 and warmup >= 0, got repeats={repeats}, warmup={warmup}")
-    device = module_device(module)
-    if device.type != "cpu":   # no synchronization here: GPU kernels would run on after the clock stops
-        raise ValueError(f"time_forward times CPU execution; the module is on {device} (move it with .cpu())")
-    module = module.eval()
-    x = torch.zeros(batch, *input_shape)
-    times = []
-    with torch.no_grad():
-        for i in range(warmup + repeats):
-            start = time.perf_counter()
-            module(x)
-            elapsed = time.perf_counter() - start
-            if i >= warmup:
-                times.append(elapsed)
-    return times
-
-
-@dataclass(frozen=True)
-class CalibrationRow:
-    """Measured vs FLOP-predicted time of one device part."""
-
-    width: float
-    split: str
-    device_macs: int
-    measured_s: float        # median over repeats
-    predicted_s: float       # 2 * MACs / effective FLOP/s
-
-    @property
-    def ratio(self) -> float:
-        """measured / predicted (1 = the FLOP model is exact)."""
-        return self.measured_s / self.predicted_s
-
-
-def calibrate(widths: Sequence[float] = (0.125, 1.0), points: Sequence[str] = ("stem", "layer1.1", "layer2.1",
-              "layer3.1", "pool"), repeats: int = 20, warmup: int = 3, seed: int = 0
-              ) -> tuple[float, list[CalibrationRow]]:
-    """Time device parts on this machine and compare them with the FLOP model.
-
-    The effective speed is fitted as total FLOPs / total median time over all measured parts
-    (a least-work-weighted average, dominated by the largest parts); each row's prediction uses it.
-
-    Returns
-    -------
-    effective_flops : float
-        FLOP/s of this machine for these networks, as the FLOP model sees it.
-    rows : list of CalibrationRow
-    """
-    from coinfer.core.network import resnet18
-    from coinfer.core.costs import profile_splits
-
-    torch.manual_seed(seed)
-    parts = []      # (width, point, MACs, device part)
-    for width in widths:
-        model = resnet18(width=width).eval()
-        macs = {row.point: row.device_macs for row in profile_splits(model)}
-        parts += [(width, point, macs[point], split(model, point)[0]) for point in points]
-    # Round-robin over the parts, one run each per round, so that a burst of load from other
-    # processes slows every part alike instead of a few of them.
-    times: list[list[float]] = [[] for _ in parts]
-    for _, _, _, part in parts:
-        time_forward(part, (3, 32, 32), repeats=1, warmup=warmup)
-    for _ in range(repeats):
-        for i, (_, _, _, part) in enumerate(parts):
-            times[i] += time_forward(part, (3, 32, 32), repeats=1, warmup=0)
-    measured = [(w, p, m, statistics.median(t)) for (w, p, m, _), t in zip(parts, times)]
-    effective = sum(2 * m for _, _, m, _ in measured) / sum(s for *_, s in measured)
-    rows = [CalibrationRow(w, p, m, s, 2 * m / effective) for w, p, m, s in measured]
-    return effective, rows
-
-
-# --------------------------------------------------------------------------------------------------
-# Tables: loading records with what the chooser needs, and the float32 original table
-# --------------------------------------------------------------------------------------------------
-
-@dataclass
-class Candidates:
-    """Records from one or more lookup tables, ready for :func:`choose`.
-
-    ``activations`` bounds the peak activations of records that carry none (those of the unpruned
-    network of the tables' width); ``width`` is that network's width; ``sources`` describe the tables.
-    """
-
-    records: list[Record]
-    activations: dict[str, int]
-    width: float
-    preset: str
-    accuracy_drop: float
-    sources: list[str] = field(default_factory=list)
-
-    @property
-    def methods(self) -> list[str]:
-        return list(dict.fromkeys(r.method for r in self.records))
-
-    def threshold(self) -> float:
-        """The preset's threshold: the table's baseline accuracy minus the preset's accuracy drop."""
-        return default_threshold(self.records, self.accuracy_drop)
-
-
-def original_table_path(preset: str = "quick"):
-    """Where :func:`write_original_table` writes the preset's float32 ``original`` table."""
-    from coinfer.paths import results_dir
-
-    return results_dir() / f"original-float32-{preset}.json"
-
-
-def write_original_table(preset: str = "quick", path=None):
-    """Profile the preset's trained baseline at every split point and save its float32 records.
-
-    Regenerate with ``python -m coinfer original-table --preset quick``. The baseline checkpoint
-    must exist (``python -m coinfer train --preset quick``); nothing is trained here.
-    """
-    from coinfer.config import get_preset
-    from coinfer.results import LookupTable, Provenance
-    from coinfer.train import checkpoint_dir, load_model
-
-    spec = get_preset(preset)
-    checkpoint = checkpoint_dir(spec) / "baseline.pt"
-    if not checkpoint.exists():
-        raise FileNotFoundError(f"no baseline checkpoint at {checkpoint}; train it first with "
-                                f"'python -m coinfer train --preset {preset}'")
-    start = time.time()
-    model, meta = load_model(checkpoint, torch.device("cpu"))
-    records = original_records(model, meta["test_accuracy"])
-    table = LookupTable(Provenance.collect(spec.dataset, spec.name, time.time() - start,
-                                           command=f"python -m coinfer original-table --preset {preset}",
-                                           seed=meta.get("seed")), records)
-    return table.save(path or original_table_path(preset))
-
-
-def default_table_paths(preset: str = "quick") -> list:
-    """The lookup tables the latency tools read unless told otherwise.
-
-    The sweep's table ``data/results/sweep_<preset>.json`` (``python -m coinfer sweep``, chapter 5:
-    every method's configurations, evaluated the same way) when it exists; else this module's
-    float32 ``original`` table. Other JSON under ``data/results/`` (one step's own results,
-    measurements) is not read by default: it may repeat configurations with other numbers.
-    """
-    from coinfer.paths import results_dir
-
-    sweep = results_dir() / f"sweep_{preset}.json"
-    return [sweep] if sweep.exists() else [original_table_path(preset)]
-
-
-def load_candidates(paths: Sequence | None = None, preset: str = "quick") -> Candidates:
-    """Records of the lookup tables at ``paths`` (default: :func:`default_table_paths`).
-
-    All tables must come from the same preset (a quick table and a paper table describe different
-    networks). Later tables replace records of the same configuration in earlier ones.
-    """
-    from pathlib import Path
-
-    from coinfer.core.network import resnet18
-    from coinfer.config import get_preset
-    from coinfer.results import load_table, merge_tables
-
-    paths = [Path(p) for p in (default_table_paths(preset) if paths is None else paths)]
-    missing = [str(p) for p in paths if not p.exists()]
-    if missing:
-        raise FileNotFoundError(f"no lookup table at {', '.join(missing)}; build one with 'python -m coinfer sweep "
-                                f"--preset {preset}' or 'python -m coinfer original-table --preset {preset}', "
-                                "or name tables with --table")
-    tables = [load_table(p) for p in paths]
-    presets = {t.provenance.preset for t in tables}
-    if len(presets) != 1:
-        raise ValueError(f"the tables come from different presets {sorted(presets)}; choose among one preset's tables")
-    preset = get_preset(presets.pop())
-    return Candidates(records=merge_tables(tables), activations=split_activations(resnet18(width=preset.width)),
-                      width=preset.width, preset=preset.name, accuracy_drop=preset.accuracy_drop,
-                      sources=[t.provenance.describe() for t in tables])

@@ -231,7 +231,7 @@ s3=layer2.1, s4=layer3.1, s5=pool)
         return SPLIT_POINTS.index(str(self))
 
 
-def split(model: CifarResNet18, point: "str | SplitPoint") -> tuple[nn.Sequential, nn.Sequential]:
+def split(model: "CifarResNet18 | nn.Sequential", point: "str | SplitPoint") -> tuple[nn.Sequential, nn.Sequential]:
     """Split ``model`` after ``point`` into a device part and a server part.
 
     The parts hold the model's own stage modules (no copy): training or pruning a part changes the
@@ -240,8 +240,10 @@ def split(model: CifarResNet18, point: "str | SplitPoint") -> tuple[nn.Sequentia
 
     Parameters
     ----------
-    model : CifarResNet18
-        The network to split (its modules are shared with the parts, not copied).
+    model : CifarResNet18 or torch.nn.Sequential
+        The network to split (its modules are shared with the parts, not copied), or a sequence of
+        its stages under the parts' names (``stem``, ``layer1_0``, ..., ``fc``), such as
+        :func:`coinfer.core.pruning.compact` makes of a whole pruned network.
     point : str or SplitPoint
         A name from :data:`SPLIT_POINTS` or :data:`SPLIT_ALIASES` (validated here, see
         :class:`SplitPoint`).
@@ -252,6 +254,12 @@ def split(model: CifarResNet18, point: "str | SplitPoint") -> tuple[nn.Sequentia
         The stages before and after ``point``. The device part maps a batch of images
         ``(N, 3, 32, 32)`` to the intermediate feature; the server part maps that to class scores
         ``(N, num_classes)``.
+
+    Raises
+    ------
+    ValueError
+        For an unknown split point, or a ``model`` that is neither a :class:`CifarResNet18` nor a
+        sequence of its stages.
 
     Examples
     --------
@@ -264,8 +272,18 @@ def split(model: CifarResNet18, point: "str | SplitPoint") -> tuple[nn.Sequentia
     torch.Size([2, 8, 16, 16])
     >>> torch.equal(server_part(device_part(x)), net(x))
     True
+    >>> whole, _ = split(net, "output")                      # a Sequential of the stages splits alike
+    >>> [len(part) for part in split(whole, "s3")]
+    [5, 6]
     """
+    if isinstance(model, CifarResNet18):
+        # Module names may not contain dots, so "layer2.1" becomes "layer2_1" inside the parts.
+        stages = [(name.replace(".", "_"), module) for name, module in model.stages().items()]
+    else:
+        stages = list(model.named_children())
+        names, expected = [name for name, _ in stages], [name.replace(".", "_") for name in STAGES]
+        if not isinstance(model, nn.Sequential) or names != expected:
+            raise ValueError(f"can only split a CifarResNet18 or a Sequential of its stages {expected}, got "
+                             f"{type(model).__name__} with children {names}")
     k = SplitPoint(point).index
-    # Module names may not contain dots, so "layer2.1" becomes "layer2_1" inside the parts.
-    stages = [(name.replace(".", "_"), module) for name, module in model.stages().items()]
     return nn.Sequential(OrderedDict(stages[:k])), nn.Sequential(OrderedDict(stages[k:]))

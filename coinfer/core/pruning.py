@@ -69,7 +69,6 @@ from __future__ import annotations
 
 import copy
 import math
-from collections import OrderedDict
 from dataclasses import dataclass, field
 
 import torch
@@ -517,27 +516,6 @@ class ChannelScatter(nn.Module):
         return f"{len(self.kept)} -> {self.channels} channels"
 
 
-def split_stages(model: nn.Module, point: str) -> tuple[nn.Sequential, nn.Sequential]:
-    """:func:`coinfer.core.network.split` for a :class:`CifarResNet18` *or* for its compacted copy.
-
-    :func:`compact` applied to the whole network (split point ``output``) returns an
-    ``nn.Sequential`` of the same named stages with fewer channels; this splits such a sequence at
-    ``point`` the same way (sharing its modules, no copy). 2-Step Pruning uses it.
-    """
-    if isinstance(model, CifarResNet18):
-        return split(model, point)
-    from coinfer.core.network import STAGES
-
-    names = [name for name, _ in model.named_children()]
-    expected = [name.replace(".", "_") for name in STAGES]
-    if not isinstance(model, nn.Sequential) or names != expected:
-        raise ValueError(f"can only split a CifarResNet18 or a Sequential of its stages {expected}, got "
-                         f"{type(model).__name__} with children {names}")
-    k = SplitPoint(point).index
-    stages = list(model.named_children())
-    return nn.Sequential(OrderedDict(stages[:k])), nn.Sequential(OrderedDict(stages[k:]))
-
-
 def _set_submodule(root: nn.Module, path: str, module: nn.Module) -> None:
     parent, _, leaf = path.rpartition(".")
     setattr(root.get_submodule(parent) if parent else root, leaf, module)
@@ -622,13 +600,13 @@ class PrunedModel:
     sparsity: float
     output_sparsity: float
     model: nn.Module                     # full-size, masked device part, fine-tuned server part
-                                         # (a CifarResNet18, or a compacted stage sequence: see split_stages)
+                                         # (a CifarResNet18, or a compacted stage sequence: see coinfer.core.network.split)
     keep: dict[str, list[int]]
     meta: dict = field(default_factory=dict)
 
     def parts(self) -> tuple[nn.Sequential, nn.Sequential]:
         """(compacted device part, server part with the scatter in front)."""
-        device, server = split_stages(self.model, self.split)
+        device, server = split(self.model, self.split)
         small, scatter = compact(device, self.keep)
         if scatter is not None:
             server = nn.Sequential(scatter, *server.children())

@@ -1,1 +1,147 @@
-"""One module per committed lookup table: run(preset) -> LookupTable."""
+"""One module per committed lookup table: ``run(preset, **options) -> LookupTable``.
+
+:data:`TABLES` names every committed table with the function that produces it, what it holds and
+the chapter that shows it; ``python -m coinfer run <table> --preset P`` regenerates one
+(:func:`run_table`) and ``python -m coinfer run --list`` names them. Targets are dotted paths,
+imported only when run, so listing the tables imports no experiment.
+
+Example::
+
+    >>> from coinfer.experiments import TABLES, experiment
+    >>> sorted(TABLES)
+    ['encoding', 'jscc', 'original-float32', 'pruning', 'serve_latency', 'sweep']
+    >>> TABLES["sweep"].chapter
+    '5. The trade-off (Fig. 3)'
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """A committed table: ``target`` (``"package.module:function"``) produces it, ``run(preset, **options)``.
+
+    ``preset`` is a :class:`coinfer.config.Preset`, looked up once by :func:`run_table`; an
+    experiment not yet moved to Preset objects says ``takes="name"`` and gets the preset's name.
+    """
+
+    target: str
+    description: str
+    chapter: str
+    takes: str = "preset"
+
+
+#: Every committed lookup table by name (the name in its file, :func:`coinfer.paths.table_path`).
+TABLES = {
+    "original-float32": Experiment("coinfer.experiments.original:run",
+                                   "float32 records of the trained baseline at every split point (no training)",
+                                   "6. Latency (Fig. 4)"),
+    "pruning": Experiment("coinfer.experiments.pruning:run",
+                          "pruned device parts at each (split point, sparsity)",
+                          "2. Communication-aware pruning"),
+    "encoding": Experiment("coinfer.experiments.encoding:run",
+                           "learned feature encoders per (split point, code size), and the 8-bit Huffman baseline",
+                           "3. Task-oriented feature encoding"),
+    "jscc": Experiment("coinfer.experiments.jscc:run",
+                       "learned JSCC against separate coding at capacity, over AWGN and BSC",
+                       "4. Noisy links (Fig. 5)"),
+    "sweep": Experiment("coinfer.experiments.sweep:run",
+                        "every method's settings grid: the framework and three baselines",
+                        "5. The trade-off (Fig. 3)"),
+    "serve_latency": Experiment("coinfer.experiments.serving:run",
+                                "measured vs predicted latency of real co-inference over TCP",
+                                "7. Real co-inference"),
+}
+
+
+def experiment(name: str) -> Callable:
+    """The function that produces the table ``name``, imported now.
+
+    Parameters
+    ----------
+    name : str
+        A key of :data:`TABLES`.
+
+    Returns
+    -------
+    callable
+        ``run(preset, **options) -> LookupTable``.
+
+    Raises
+    ------
+    ValueError
+        For an unknown name; the message lists the tables.
+
+    Examples
+    --------
+    >>> from coinfer.experiments import experiment
+    >>> experiment("original-float32").__module__
+    'coinfer.experiments.original'
+    >>> experiment("fig3")
+    Traceback (most recent call last):
+    ...
+    ValueError: unknown table 'fig3'; the committed tables are encoding, jscc, original-float32, pruning, serve_latency, sweep
+    """
+    if name not in TABLES:
+        raise ValueError(f"unknown table {name!r}; the committed tables are {', '.join(sorted(TABLES))}")
+    module, _, function = TABLES[name].target.partition(":")
+    return getattr(importlib.import_module(module), function)
+
+
+def run_table(name: str, preset: str = "quick", path: str | Path | None = None, **options) -> Path:
+    """Regenerate the table ``name`` for ``preset`` and save it (default :func:`coinfer.paths.table_path`).
+
+    The provenance gets the baseline checkpoint's test accuracy and the preset's accuracy drop when
+    the experiment did not record them, so that :func:`coinfer.results.table_threshold` works on
+    every table made here.
+
+    Parameters
+    ----------
+    name : str
+        A key of :data:`TABLES`.
+    preset : str
+        The preset to run (``quick`` or ``paper``), looked up here once.
+    path : str or Path, optional
+        Where to save (default: the committed table's path).
+    **options
+        Passed to the experiment.
+
+    Returns
+    -------
+    pathlib.Path
+        Where the table was saved.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from coinfer.experiments import run_table
+    >>> from coinfer.results import load_table, table_threshold
+    >>> path = run_table("original-float32", "quick", Path(tempfile.mkdtemp()) / "t.json")
+    >>> round(table_threshold(load_table(path)), 4)
+    0.8846
+    """
+    from dataclasses import replace
+
+    from coinfer.config import get_preset
+    from coinfer.paths import checkpoint_path, table_path
+    from coinfer.train import load_checkpoint
+
+    spec = get_preset(preset)
+    table = experiment(name)(spec if TABLES[name].takes == "preset" else spec.name, **options)
+    if table is None:
+        raise RuntimeError(f"the {name} experiment did not finish (some of its parts are still to run); run it again")
+    prov = table.provenance
+    if prov.baseline_accuracy is None or prov.accuracy_drop is None:
+        _, meta = load_checkpoint(checkpoint_path(prov.preset))
+        table = replace(table, provenance=replace(
+            prov, baseline_accuracy=prov.baseline_accuracy if prov.baseline_accuracy is not None
+            else float(meta["test_accuracy"]),
+            accuracy_drop=prov.accuracy_drop if prov.accuracy_drop is not None
+            else get_preset(prov.preset).accuracy_drop))
+    return table.save(path if path is not None else table_path(name, preset))

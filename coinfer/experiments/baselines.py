@@ -26,7 +26,8 @@ from coinfer.config import PruneSettings
 from coinfer.core.baselines import bottlenet_channels, bottlenet_codec
 from coinfer.core.encoding import FeatureCodec, codec_costs
 from coinfer.core.network import SplitPoint
-from coinfer.core.pruning import PrunedModel, SparsitySchedule, compact, pruned_costs, split_stages
+from coinfer.core.network import split as split_stages
+from coinfer.core.pruning import PrunedModel, SparsitySchedule, compact, pruned_costs
 from coinfer.experiments.encoding import EncodeConfig, FeatureSource, freeze, huffman_8bit, train_codec
 from coinfer.experiments.pruning import prune_finetune
 from coinfer.results import Record
@@ -156,7 +157,7 @@ def two_step_step2(step1: PrunedModel, point: str, sparsity: float, config: Prun
     """Step 2: compact step 1's network, then Taylor-prune only the channels sent at ``point``.
 
     Every other group keeps all its (step-1) channels; the whole compacted network is fine-tuned.
-    The returned model is the compacted stage sequence (:func:`coinfer.core.pruning.split_stages`).
+    The returned model is the compacted stage sequence (:func:`coinfer.core.network.split`).
     """
     whole, _ = split_stages(step1.model, "output")
     small, _ = compact(whole, step1.keep)

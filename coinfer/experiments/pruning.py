@@ -22,8 +22,8 @@ from torch import nn
 
 from coinfer.config import Preset, PruneSettings
 from coinfer.core.network import CifarResNet18, ResNetConfig
-from coinfer.core.pruning import (IncrementalPruner, PrunedModel, check_sparsity, prunable_split_point,
-                                  pruned_costs, split_stages)
+from coinfer.core.network import split as split_stages
+from coinfer.core.pruning import IncrementalPruner, PrunedModel, check_sparsity, prunable_split_point, pruned_costs
 from coinfer.results import LookupTable, Provenance, Record
 from coinfer.train import (checkpoint_dir, default_device, evaluate, fit, get_baseline, load_checkpoint,
                            save_checkpoint, seed_everything)
@@ -45,7 +45,7 @@ def prune_finetune(model: nn.Module, point: str, sparsity: float, settings: Prun
     ----------
     model : torch.nn.Module
         A :class:`~coinfer.core.network.CifarResNet18` or a compacted stage sequence
-        (:func:`coinfer.core.pruning.split_stages`).
+        (:func:`coinfer.core.network.split`).
     point : str
         Split point whose device part is pruned (one with a convolution).
     sparsity : float

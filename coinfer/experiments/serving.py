@@ -27,7 +27,7 @@ import torch
 from torch import nn
 
 from coinfer.config import Preset, get_preset
-from coinfer.core.latency import BITS_PER_BYTE, format_rate, parse_rate
+from coinfer.units import BITS_PER_BYTE, format_rate, parse_rate
 from coinfer.results import LookupTable
 from coinfer.serve import wire
 from coinfer.serve.configuration import (Configuration, build_configurations, codec_checkpoint_path,
@@ -148,13 +148,12 @@ def predict_latency(record, rate: float | None, device_flops: float, server_flop
 
 def calibrate_flops(model: nn.Module, input_shape: tuple[int, ...] = (3, 32, 32), repeats: int = 20) -> float:
     """This CPU's effective FLOP/s on ``model`` at batch size 1: 2 x MACs (thop) / median forward time
-    (:func:`coinfer.core.latency.time_forward`).
+    (:func:`coinfer.core.costs.time_forward`).
 
     The device and the server share one machine on loopback, so one calibrated speed stands in for the
     paper's 24 GFLOP/s (Raspberry Pi 3) and 13.45 TFLOP/s (RTX 2080 Ti).
     """
-    from coinfer.core.latency import time_forward
-    from coinfer.core.costs import thop_macs
+    from coinfer.core.costs import thop_macs, time_forward
 
     macs, _ = thop_macs(model, tuple(input_shape))
     return 2 * macs / float(np.median(time_forward(model, tuple(input_shape), repeats=repeats)))

@@ -356,7 +356,8 @@ class SweepRunner:
         """
         from coinfer.experiments.baselines import feature_sources
         from coinfer.core.network import split
-        from coinfer.core.pruning import compact, split_stages
+        from coinfer.core.network import split as split_stages
+        from coinfer.core.pruning import compact
 
         if self._shared_key != cell.shares:
             self._shared = None            # free the previous features first

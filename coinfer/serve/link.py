@@ -18,7 +18,7 @@ import socket
 import time
 from typing import Callable
 
-from coinfer.core.latency import BITS_PER_BYTE
+from coinfer.units import BITS_PER_BYTE
 
 
 def precise_sleep(seconds: float, spin: float = 0.001) -> None:

@@ -16,7 +16,8 @@ from importlib import resources
 from typing import Mapping, Sequence
 
 from coinfer.core.latency import (PAPER_MEMORY, Choice, DeviceSpec, Environment, MemoryModel, NoFeasibleConfiguration,
-                                  ServerSpec, choose, choose_per_method, parse_rate, record_activations)
+                                  ServerSpec, choose, choose_per_method, record_activations)
+from coinfer.units import parse_rate
 from coinfer.core.network import SPLIT_POINTS
 from coinfer.results import Record
 from coinfer.views.latency import config_label, slider_rates_kBps
@@ -144,7 +145,7 @@ def latency_output(records: Sequence[Record], state: Mapping[str, float],
 
     Examples
     --------
-    >>> from coinfer.core.latency import load_candidates
+    >>> from coinfer.experiments.candidates import load_candidates
     >>> from coinfer.views.latency import fig4_records
     >>> from coinfer.views.chooser import latency_output
     >>> tables = load_candidates(preset="quick")
@@ -240,7 +241,7 @@ def latency_explorer(records: Sequence[Record], device: DeviceSpec, server: Serv
 
     Examples
     --------
-    >>> from coinfer.core.latency import load_candidates
+    >>> from coinfer.experiments.candidates import load_candidates
     >>> from coinfer.views.latency import fig4_hardware, fig4_records
     >>> from coinfer.views.chooser import latency_explorer
     >>> tables = load_candidates(preset="quick")

@@ -25,10 +25,10 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from coinfer.core.latency import (BITS_PER_BYTE, DEVICES, KILO, PAPER_LOW_RATE_BPS, PAPER_LOW_RATE_LATENCY_S,
-                                  PAPER_MEMORY, SERVERS, Choice, DeviceSpec, Environment, MemoryModel,
-                                  NoFeasibleConfiguration, ServerSpec, choose_per_method, format_rate,
-                                  parse_rate, scale_to_width)
+from coinfer.core.latency import (DEVICES, PAPER_LOW_RATE_BPS, PAPER_LOW_RATE_LATENCY_S, PAPER_MEMORY, SERVERS,
+                                  Choice, DeviceSpec, Environment, MemoryModel, NoFeasibleConfiguration, ServerSpec,
+                                  choose_per_method, scale_to_width)
+from coinfer.units import BITS_PER_BYTE, KILO, format_rate, parse_rate
 from coinfer.core.network import SPLIT_POINTS
 from coinfer.results import Record
 from coinfer.views.style import method_style, ordered_methods
@@ -177,7 +177,7 @@ def fig_latency_vs_rate(candidates, ax=None, *, scaled: bool = True, device: Dev
     Parameters
     ----------
     candidates : coinfer.core.latency.Candidates or LookupTable
-        The lookup tables (:func:`coinfer.core.latency.load_candidates`): records, their
+        The lookup tables (:func:`coinfer.experiments.candidates.load_candidates`): records, their
         network's width and activations, the preset's threshold; or one table (e.g. the sweep's,
         as ``python -m coinfer figure latency-vs-rate`` passes it).
     ax : matplotlib Axes, optional
@@ -206,7 +206,7 @@ def fig_latency_vs_rate(candidates, ax=None, *, scaled: bool = True, device: Dev
 
     Examples
     --------
-    >>> from coinfer.core.latency import load_candidates
+    >>> from coinfer.experiments.candidates import load_candidates
     >>> from coinfer.views.latency import fig_latency_vs_rate
     >>> fig = fig_latency_vs_rate(load_candidates(preset="quick"))
     >>> fig.axes[0].get_xscale(), fig.axes[0].get_yscale()
@@ -265,15 +265,11 @@ def fig_latency_vs_rate(candidates, ax=None, *, scaled: bool = True, device: Dev
 def _as_candidates(table):
     """A :class:`~coinfer.core.latency.Candidates` for one lookup table (its preset's network)."""
     from coinfer.config import get_preset
-    from coinfer.core.latency import Candidates, split_activations
-    from coinfer.core.network import resnet18
+    from coinfer.core.latency import Candidates
 
     if isinstance(table, Candidates):
         return table
-    preset = get_preset(table.provenance.preset)
-    return Candidates(records=list(table.records), activations=split_activations(resnet18(width=preset.width)),
-                      width=preset.width, preset=preset.name, accuracy_drop=preset.accuracy_drop,
-                      sources=[table.provenance.describe()])
+    return Candidates.from_tables([table], width=get_preset(table.provenance.preset).width)
 
 
 def fig4_hardware(candidates, scaled: bool = True) -> tuple[DeviceSpec, ServerSpec]:
@@ -293,7 +289,7 @@ def fig4_hardware(candidates, scaled: bool = True) -> tuple[DeviceSpec, ServerSp
 
     Examples
     --------
-    >>> from coinfer.core.latency import load_candidates
+    >>> from coinfer.experiments.candidates import load_candidates
     >>> from coinfer.views.latency import fig4_hardware
     >>> device, server = fig4_hardware(load_candidates(preset="quick"))
     >>> round(device.flops / 1e9, 3)
@@ -331,7 +327,7 @@ def summarize_choices(records: Sequence[Record], device: DeviceSpec, server: Ser
 
     Examples
     --------
-    >>> from coinfer.core.latency import load_candidates
+    >>> from coinfer.experiments.candidates import load_candidates
     >>> from coinfer.views.latency import fig4_hardware, fig4_records, summarize_choices
     >>> tables = load_candidates(preset="quick")
     >>> rows = summarize_choices(fig4_records(tables.records), *fig4_hardware(tables), tables.threshold(),
@@ -384,7 +380,8 @@ def footprint_rows(records: Mapping[str, Record], budget_bytes: float,
 
     Examples
     --------
-    >>> from coinfer.core.latency import DEVICES, original_records
+    >>> from coinfer.core.latency import DEVICES
+    >>> from coinfer.experiments.original import original_records
     >>> from coinfer.core.network import resnet18
     >>> from coinfer.views.latency import footprint_rows
     >>> records = {r.split: r for r in original_records(resnet18(width=1 / 8), accuracy=0.9)}
@@ -433,7 +430,7 @@ def deepest_fit_rows(records: Sequence[Record], device: DeviceSpec, threshold: f
 
     Examples
     --------
-    >>> from coinfer.core.latency import load_candidates
+    >>> from coinfer.experiments.candidates import load_candidates
     >>> from coinfer.views.latency import deepest_fit_rows, fig4_hardware, fig4_records
     >>> tables = load_candidates(preset="quick")
     >>> device, _ = fig4_hardware(tables)
@@ -460,7 +457,7 @@ def deepest_fit_rows(records: Sequence[Record], device: DeviceSpec, threshold: f
 
 
 def calibration_rows(rows) -> list[dict]:
-    """:func:`coinfer.core.latency.calibrate`'s measurements as table rows (times in ms).
+    """:func:`coinfer.experiments.calibration.calibrate`'s measurements as table rows (times in ms).
 
     Parameters
     ----------

@@ -95,7 +95,8 @@ def fig_measured_latency(table, ax=None, title: str | None = None, paper_referen
     import matplotlib.pyplot as plt
     import numpy as np
 
-    from coinfer.core.latency import BITS_PER_BYTE, KILO, PAPER_LOW_RATE_BPS, PAPER_LOW_RATE_LATENCY_S
+    from coinfer.core.latency import PAPER_LOW_RATE_BPS, PAPER_LOW_RATE_LATENCY_S
+    from coinfer.units import BITS_PER_BYTE, KILO
 
     frame = measurement_frame(table)
     if title is None and hasattr(table, "provenance"):

@@ -1,0 +1,65 @@
+"""Tests of the experiments registry (coinfer.experiments) and the `run` command."""
+
+import importlib
+
+import pytest
+
+from coinfer.cli import main
+from coinfer.experiments import TABLES, experiment, run_table
+from coinfer.paths import results_dir, table_path
+from coinfer.results import load_table, table_threshold
+
+
+def test_every_committed_table_is_registered():
+    committed = {p.name for p in results_dir().glob("*.json")}
+    assert committed == {table_path(name, "quick").name for name in TABLES}
+
+
+@pytest.mark.parametrize("name", sorted(TABLES))
+def test_every_registry_entry_resolves_to_a_callable(name):
+    module, _, function = TABLES[name].target.partition(":")
+    assert callable(getattr(importlib.import_module(module), function))
+    assert callable(experiment(name))
+    assert TABLES[name].description and TABLES[name].chapter[0].isdigit()
+
+
+def test_run_list_names_every_table_with_its_chapter(capsys):
+    assert main(["run", "--list"]) == 0
+    out = capsys.readouterr().out
+    for name, entry in TABLES.items():
+        line = next(line for line in out.splitlines() if line.startswith(name + " "))
+        assert entry.description in line and entry.chapter in line
+
+
+def test_run_unknown_table_lists_the_valid_ones(capsys):
+    assert main(["run", "fig3"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown table 'fig3'" in err and all(name in err for name in TABLES)
+
+
+def test_run_regenerates_the_original_table(tmp_path, capsys):
+    out = tmp_path / "original.json"
+    assert main(["run", "original-float32", "--preset", "quick", "--out", str(out)]) == 0
+    assert str(out) in capsys.readouterr().out
+    fresh, committed = load_table(out), load_table(table_path("original-float32", "quick"))
+    assert fresh.records == committed.records
+    assert table_threshold(fresh) == table_threshold(committed)
+
+
+def test_run_table_fills_in_the_baseline_of_a_table_that_lacks_it(tmp_path, monkeypatch):
+    from dataclasses import replace
+
+    import coinfer.experiments.original as original
+
+    made = original.run("quick")
+    bare = replace(made, provenance=replace(made.provenance, baseline_accuracy=None, accuracy_drop=None))
+    monkeypatch.setattr(original, "run", lambda preset: bare)
+    table = load_table(run_table("original-float32", "quick", tmp_path / "t.json"))
+    assert (table.provenance.baseline_accuracy, table.provenance.accuracy_drop) == (0.9046, 2.0)
+
+
+def test_split_argument_is_validated_once_by_argparse(capsys):
+    with pytest.raises(SystemExit):
+        main(["jscc", "--split", "layer9"])
+    err = capsys.readouterr().err
+    assert "unknown split point 'layer9'" in err and "layer3.1" in err and "s4=layer3.1" in err
