@@ -185,7 +185,7 @@ _RATE_HELP = ("give a rate > 0 with a unit: B/s, KB/s, MB/s, GB/s, bit/s, kbit/s
 
 
 def rate(text: str) -> str:
-    """A link rate with a unit (:func:`coinfer.core.latency.parse_rate`): ``40KB/s`` or ``40 KB/s``
+    """A link rate with a unit (:func:`coinfer.units.parse_rate`): ``40KB/s`` or ``40 KB/s``
     (a space between number and unit is allowed); zero, negative, infinite or unit-less rates are not.
     Returns the text; the command parses it.
 
@@ -199,7 +199,7 @@ def rate(text: str) -> str:
     ...
     argparse.ArgumentTypeError: link rate '-5KB/s' is not allowed: give a rate > 0 with a unit: B/s, KB/s, MB/s, GB/s, bit/s, kbit/s, Mbit/s or Gbit/s, e.g. 40KB/s or '40 KB/s' (1 KB = 1000 bytes)
     """
-    from coinfer.core.latency import parse_rate
+    from coinfer.units import parse_rate
 
     try:
         parse_rate(text)

@@ -52,7 +52,7 @@ def _server(**options):
 
 
 def _rate(text):
-    from coinfer.core.latency import parse_rate
+    from coinfer.units import parse_rate
 
     return parse_rate(text)
 
