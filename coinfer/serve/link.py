@@ -79,7 +79,7 @@ class LinkShaper:
     ----------
     sock : socket.socket
     rate_bps : float or None
-        Bits per second (:func:`coinfer.core.latency.parse_rate`); None sends at loopback speed (no shaping).
+        Bits per second (:func:`coinfer.units.parse_rate`); None sends at loopback speed (no shaping).
     burst : float
         Token-bucket depth in bytes: how much an idle link may send at once. 0 (default) emulates a
         link of exactly ``rate_bps``: ``n`` bytes take ``8 n / rate_bps`` seconds to arrive.
