@@ -28,12 +28,11 @@ from hypothesis import strategies as st
 
 from coinfer.core.entropy import (MAGIC_HUFFMAN, MAGIC_RANGE, BitstreamError, CategoricalEntropyModel,
                                   HuffmanCode, frame, range_decode, unframe)
-from coinfer.core import codecs
-from coinfer.serve.configuration import Float32Codec, Uniform8BitCodec
+from coinfer.core.codecs import Float32Codec, Uint8Codec
 from fuzz_support import fuzz_settings, mutated, no_hang, peak_allocation
 
 #: max_examples of each test below; their sum is the number of fuzz cases per run.
-CASES = {"range": 500, "range_raw": 300, "learned": 200, "huffman": 500, "served": 500, "core": 300}
+CASES = {"range": 500, "range_raw": 300, "learned": 200, "huffman": 500, "served": 800}   # served: the server's codecs are core.codecs'
 
 COUNTS = st.one_of(st.integers(0, 300), st.sampled_from([2**31, 2**32, 2**62, 2**63 - 1]))
 
@@ -161,8 +160,8 @@ def served_codecs() -> dict:
     """Each codec with valid payloads of features at three scales (1e-30, 1, 1e30)."""
     torch.manual_seed(0)
     features = torch.cat([torch.randn(2, *SHAPE) * scale for scale in (1e-30, 1.0, 1e30)])
-    return {codec.name: (codec, [codec.encode(x) for x in features])
-            for codec in (Float32Codec(SHAPE), Uniform8BitCodec(SHAPE))}
+    return {codec.name: (codec, codec.compress(features))
+            for codec in (Float32Codec(SHAPE), Uint8Codec(SHAPE))}
 
 
 def _with_floats(packet: bytes, draw, offsets) -> bytes:
@@ -193,7 +192,7 @@ def test_float32_and_uint8_decoders_return_finite_features_or_raise_value_error(
     payload = data.draw(served_payloads(name))
     with no_hang():
         try:
-            feature = codec.decode(payload)
+            feature = codec.decompress([payload])[0]
         except ValueError:   # the server answers BAD_PAYLOAD
             return
     assert feature.shape == SHAPE and feature.dtype == torch.float32
@@ -207,36 +206,17 @@ def test_float32_and_uint8_decoders_return_finite_features_or_raise_value_error(
         assert lo <= hi and lo - slack <= float(feature.min()) and float(feature.max()) <= lo + span + slack
 
 
-@fuzz_settings(CASES["core"])
-@given(name=st.sampled_from(["float32", "uint8"]), data=st.data())
-def test_core_codecs_decompress_finite_features_or_raise_value_error(name, data):
-    """The same contract for the library's codecs (coinfer.core.codecs), which the server moves to."""
-    codec = {"float32": codecs.Float32Codec, "uint8": codecs.Uint8Codec}[name](SHAPE)
-    payload = data.draw(served_payloads(name))
-    with no_hang():
-        try:
-            features = codec.decompress([payload])
-        except ValueError:
-            return
-    assert features.shape == (1, *SHAPE) and torch.isfinite(features).all()
-    assert torch.equal(features[0], served_codecs()[name][0].decode(payload))   # both homes agree
-
-
 def test_non_finite_features_are_refused():
     """Found by the fuzzing above: a NaN in a float32 payload, or a uint8 range whose levels overflow
     float32, used to decode into a feature that made the server answer NaN logits."""
-    float32, uint8 = Float32Codec(SHAPE), Uniform8BitCodec(SHAPE)
-    payload = bytearray(float32.encode(torch.zeros(SHAPE)))
+    float32, uint8 = Float32Codec(SHAPE), Uint8Codec(SHAPE)
+    payload = bytearray(float32.compress(torch.zeros(1, *SHAPE))[0])
     payload[:4] = np.float32("nan").tobytes()
     with pytest.raises(ValueError, match="NaN or infinite"):
-        float32.decode(bytes(payload))
+        float32.decompress([bytes(payload)])
     wide = np.array([-3.4e38, 3.4e38], dtype="<f4").tobytes() + b"\xff" * math.prod(SHAPE)
     with pytest.raises(ValueError, match="overflows float32"):
-        uint8.decode(wide)
-    with pytest.raises(ValueError, match="NaN or infinite"):
-        codecs.Float32Codec(SHAPE).decompress([bytes(payload)])
-    with pytest.raises(ValueError, match="overflows float32"):
-        codecs.Uint8Codec(SHAPE).decompress([wide])
+        uint8.decompress([wide])
 
 
 # -- adversarial counts: refused before allocating -------------------------------------------------

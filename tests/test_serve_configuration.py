@@ -8,7 +8,12 @@ import pytest
 import torch
 
 from coinfer.serve import wire
-from coinfer.serve.configuration import Float32Codec, Uniform8BitCodec, build_configurations
+from coinfer.config import get_preset, override
+from coinfer.core.codecs import Float32Codec, Huffman8Codec, Uint8Codec
+from coinfer.core.entropy import MAGIC_HUFFMAN, bits_per_image
+from coinfer.core.network import split
+from coinfer.data import load_dataset, make_loader
+from coinfer.serve.configuration import build_configurations
 from coinfer.serve.device import DeviceClient
 from coinfer.serve.server import EdgeServer
 from serve_support import batch, expect_error, model  # noqa: F401  (fixtures)
@@ -18,21 +23,51 @@ def test_codecs_round_trip_real_bytes():
     torch.manual_seed(1)
     feature = torch.randn(4, 5, 6)
     f32 = Float32Codec(feature.shape)
-    payload = f32.encode(feature)
+    payload = f32.compress(feature[None])[0]
     assert len(payload) == 4 * 120
-    assert torch.equal(f32.decode(payload), feature)
-    u8 = Uniform8BitCodec(feature.shape)
-    payload = u8.encode(feature)
+    assert torch.equal(f32.decompress([payload])[0], feature)
+    u8 = Uint8Codec(feature.shape)
+    payload = u8.compress(feature[None])[0]
     assert len(payload) == 120 + 8
     span = float(feature.max() - feature.min())
-    assert float((u8.decode(payload) - feature).abs().max()) <= span / 510 + 1e-6
+    assert float((u8.decompress([payload])[0] - feature).abs().max()) <= span / 510 + 1e-6
     with pytest.raises(ValueError, match="must be 128 bytes, got 127"):
-        u8.decode(payload[:-1])
+        u8.decompress([payload[:-1]])
     with pytest.raises(ValueError, match="invalid range"):
-        u8.decode(struct.pack("<ff", 1.0, float("nan")) + payload[8:])
-    constant = torch.full((2, 3), 0.25)
-    u8_small = Uniform8BitCodec(constant.shape)
-    assert torch.allclose(u8_small.decode(u8_small.encode(constant)), constant)
+        u8.decompress([struct.pack("<ff", 1.0, float("nan")) + payload[8:]])
+    constant = torch.full((1, 2, 3), 0.25)
+    u8_small = Uint8Codec(constant.shape[1:])
+    assert torch.allclose(u8_small.decompress(u8_small.compress(constant)), constant)
+
+
+def test_served_huffman_bits_are_the_encoding_tables_bits(model, batch):
+    """The served ``huffman`` codec is the encoding table's: fitted on the preset's
+    ``huffman_train_images`` training images (as :func:`coinfer.experiments.encoding.huffman_8bit`
+    fits it), so a served payload carries exactly the bits the table reports."""
+    from coinfer.experiments.encoding import huffman_8bit
+
+    images, _ = batch
+    encoding = get_preset("quick").encoding
+    served = build_configurations(model, ["layer2.1:huffman"], preset="quick")[0]
+    device_part, server_part = split(model, "layer2.1")
+    train = load_dataset("fashion-mnist", train=True, limit=encoding.huffman_train_images)
+    with torch.no_grad():   # the table's recipe: float32 features in batches of the preset's eval_batch_size
+        batches = [device_part(x) for x, _ in make_loader(train, encoding.eval_batch_size, shuffle=False)]
+        table_codec = Huffman8Codec().fit(lambda: iter(batches))
+        assert served.codec.fingerprint() == table_codec.fingerprint()   # same range, same code
+        assert ([served.run_device(image) for image in images]
+                == [table_codec.compress(device_part(image[None]))[0] for image in images])
+
+    class Images(torch.utils.data.Dataset):
+        def __len__(self):
+            return len(images)
+
+        def __getitem__(self, i):
+            return images[i], batch[1][i]
+
+    table = huffman_8bit(device_part, server_part, train, Images(), override(encoding, {"eval_batch_size": 8}))
+    served_bits = bits_per_image([served.run_device(image) for image in images], MAGIC_HUFFMAN)
+    assert table["bits_real"] == float(served_bits.mean()) and table["range"] == list(served.codec.range)
 
 
 def test_huffman_baseline_served_and_fitted_identically_on_both_sides(model, batch):

@@ -2,17 +2,20 @@
 
 Shao & Zhang (2020), Fig. 2: the device runs the network up to a split point and encodes the
 feature; the server decodes it and runs the rest. A :class:`Configuration` is one such way of
-running the network: a split point, a :class:`PayloadCodec` that turns the split feature into real
+running the network: a split point, a :class:`Codec` that turns the split feature into real
 bytes and back, and the weights. Its ``config_id`` (a 32-bit hash of the three) travels in every
 frame (:mod:`coinfer.serve.wire`), so a device and a server holding different weights or codecs are
 told so instead of computing garbage.
 
-Codecs are a two-method interface, ``encode(feature) -> bytes`` and ``decode(bytes) -> feature``:
-``float32`` (the raw feature), ``uint8`` (8-bit uniform quantization between the feature's own min
-and max), ``huffman`` (:class:`HuffmanCodec`, the paper's "original + Huffman" baseline) and
-``learned`` (:class:`LearnedCodec`, a trained :class:`coinfer.core.encoding.FeatureCodec`: section
-IV-B's encoder, learned quantizer and range coder) are built in; :func:`register_codec` plugs in
-others. A spec names one: ``"layer3.1:uint8"``, ``"s4:huffman:2000"``, ``"layer3.1:learned:d16-l4"``.
+The codecs are :mod:`coinfer.core.codecs`' (the very ones the encoding experiment measures): the
+device sends ``codec.compress(features)[0]``, the server decodes ``codec.decompress([payload])``.
+``float32`` (:class:`~coinfer.core.codecs.Float32Codec`, the raw feature), ``uint8``
+(:class:`~coinfer.core.codecs.Uint8Codec`, 8-bit uniform quantization between the feature's own min
+and max), ``huffman`` (:class:`~coinfer.core.codecs.Huffman8Codec`, the paper's "original + Huffman"
+baseline, fitted as the encoding table fits it) and ``learned``
+(:class:`~coinfer.core.codecs.LearnedCodec`, a trained :class:`coinfer.core.encoding.FeatureCodec`:
+section IV-B's encoder, learned quantizer and range coder) are built in; :func:`register_codec` plugs
+in others. A spec names one: ``"layer3.1:uint8"``, ``"s4:huffman:2000"``, ``"layer3.1:learned:d16-l4"``.
 Learned codecs are trained by :func:`coinfer.experiments.codecs.train_learned_codec`; this module
 only loads them.
 """
@@ -20,215 +23,76 @@ only loads them.
 from __future__ import annotations
 
 import hashlib
-import math
 import re
-import struct
 import time
 from dataclasses import dataclass
-from typing import Callable, Iterable, Sequence
+from typing import Callable, Iterable
 
-import numpy as np
 import torch
 from torch import nn
 
+from coinfer.core.codecs import Codec, Float32Codec, Huffman8Codec, LearnedCodec, Uint8Codec, weights_digest
 from coinfer.core.network import SplitPoint, split
 from coinfer.serve import wire
 
 
-class PayloadCodec:
-    """Turns one image's split feature into bytes and back: the only thing a server and device share
-    besides the weights.
-
-    Subclasses set ``name`` and implement :meth:`encode` and :meth:`decode`. ``encode`` runs on the
-    device (its time counts as device compute), ``decode`` on the server. ``device_macs`` and
-    ``server_macs`` are the codec's own multiply-accumulates per image (0 for a codec that is not a
-    neural network). ``fingerprint`` goes into the configuration id (e.g. a digest of learned weights).
-    """
-
-    name: str = ""
-    device_macs: int = 0
-    server_macs: int = 0
-
-    def __init__(self, feature_shape: Sequence[int]):
-        self.feature_shape = tuple(int(d) for d in feature_shape)
-        self.feature_elements = math.prod(self.feature_shape)
-
-    def encode(self, feature: torch.Tensor) -> bytes:  # pragma: no cover - interface
-        raise NotImplementedError
-
-    def decode(self, payload: bytes) -> torch.Tensor:  # pragma: no cover - interface
-        raise NotImplementedError
-
-    def fingerprint(self) -> str:
-        return self.name
-
-    def _check_length(self, payload: bytes, expected: int) -> None:
-        if len(payload) != expected:
-            raise ValueError(f"{self.name} payload for a feature of shape {self.feature_shape} must be "
-                             f"{expected} bytes, got {len(payload)}")
-
-
-class Float32Codec(PayloadCodec):
-    """The raw feature: float32 little-endian, ``4 x elements`` bytes (the paper's "original network")."""
-
-    name = "float32"
-
-    def encode(self, feature: torch.Tensor) -> bytes:
-        return feature.detach().to(torch.float32).cpu().numpy().astype("<f4", copy=False).tobytes()
-
-    def decode(self, payload: bytes) -> torch.Tensor:
-        self._check_length(payload, 4 * self.feature_elements)
-        array = np.frombuffer(payload, dtype="<f4").reshape(self.feature_shape)
-        if not np.isfinite(array).all():   # a device part's feature is finite; NaN would reach the logits
-            raise ValueError(f"float32 payload holds {int((~np.isfinite(array)).sum())} NaN or infinite values")
-        return torch.from_numpy(array.astype(np.float32))
-
-
-class Uniform8BitCodec(PayloadCodec):
-    """8-bit uniform quantization between the feature's own minimum and maximum.
-
-    Payload: ``float32 lo, float32 hi`` (little-endian) then one uint8 per element,
-    ``q = round(255 (x - lo) / (hi - lo))``; decoding gives ``lo + q (hi - lo) / 255``. That is
-    ``elements + 8`` bytes; the maximum error is ``(hi - lo) / 510``.
-    """
-
-    name = "uint8"
-    _RANGE = struct.Struct("<ff")
-
-    def encode(self, feature: torch.Tensor) -> bytes:
-        x = feature.detach().to(torch.float32).cpu().numpy()
-        lo, hi = float(x.min()), float(x.max())
-        span = hi - lo if hi > lo else 1.0
-        q = np.rint((x - lo) * (255.0 / span)).clip(0, 255).astype(np.uint8)
-        return self._RANGE.pack(lo, hi) + q.tobytes()
-
-    def decode(self, payload: bytes) -> torch.Tensor:
-        self._check_length(payload, self._RANGE.size + self.feature_elements)
-        lo, hi = self._RANGE.unpack_from(payload)
-        if not (math.isfinite(lo) and math.isfinite(hi) and hi >= lo):
-            raise ValueError(f"uint8 payload has an invalid range lo={lo!r}, hi={hi!r}")
-        span = hi - lo if hi > lo else 1.0
-        q = np.frombuffer(payload, dtype=np.uint8, offset=self._RANGE.size).reshape(self.feature_shape)
-        with np.errstate(over="ignore", invalid="ignore"):   # an overflow is refused just below
-            feature = (lo + q.astype(np.float32) * np.float32(span / 255.0)).astype(np.float32)
-        if not np.isfinite(feature).all():   # e.g. lo=-3e38, hi=3e38: finite ends, but levels overflow float32
-            raise ValueError(f"uint8 payload's range lo={lo!r}, hi={hi!r} overflows float32")
-        return torch.from_numpy(feature)
-
-
-class LearnedCodec(PayloadCodec):
-    """Adapter for a trained :class:`coinfer.core.encoding.FeatureCodec` (section IV-B's two-step encoder).
-
-    ``encode`` runs the dimension-reduction encoder, the learned quantizer and the range coder
-    (:meth:`~coinfer.core.encoding.FeatureCodec.compress`); ``decode`` the range decoder, the codewords and
-    the decoder network (:meth:`~coinfer.core.encoding.FeatureCodec.decompress`). The payload is the
-    codec's own packet (magic byte, symbol count, CRC-32, range-coded symbols). Its networks' MACs
-    count on the device and server sides.
-    """
-
-    name = "learned"
-    method = "framework"
-
-    def __init__(self, feature_shape: Sequence[int], codec: nn.Module, code_size: str, source: str = ""):
-        super().__init__(feature_shape)
-        from coinfer.core.encoding import CodeSize
-
-        self.codec = codec.eval()
-        self.code_size = str(code_size)
-        self.source = source
-        size = CodeSize.parse(self.code_size)
-        self.device_macs = int(codec.encoder_macs(self.feature_shape))
-        self.server_macs = int(codec.decoder_macs((size.dim,)))
-        self.device_params = int(codec.encoder_params())
-        self._digest = weights_digest(codec)
-
-    def encode(self, feature: torch.Tensor) -> bytes:
-        return self.codec.compress(feature.unsqueeze(0))[0]
-
-    def decode(self, payload: bytes) -> torch.Tensor:
-        return self.codec.decompress([payload])[0]  # BitstreamError (a ValueError) for a bad packet
-
-    def fingerprint(self) -> str:
-        return f"learned|{self.code_size}|{self._digest}"
-
-
-class HuffmanCodec(PayloadCodec):
-    """The paper's "original network + Huffman" baseline on the wire: every element quantized to
-    8 bits over a range fixed in advance, then a canonical Huffman code (:class:`coinfer.core.entropy.HuffmanCode`).
-
-    The range and the code are fitted on the device part's features of the first training images
-    (:func:`fit_huffman_codec`), the same recipe as :func:`coinfer.experiments.encoding.original_huffman`;
-    both sides fit them from the same data and weights, and the configuration id covers the result.
-    Values outside the training range clip to the end levels. The payload is the code's packet: a
-    magic byte (``0xC2``), the symbol count, a CRC-32, the Huffman bits.
-    """
-
-    name = "huffman"
-
-    def __init__(self, feature_shape: Sequence[int], quantizer: nn.Module, code):
-        super().__init__(feature_shape)
-        self.quantizer, self.code = quantizer, code
-        self.code_size = "8bit-huffman"
-
-    def encode(self, feature: torch.Tensor) -> bytes:
-        symbols = self.quantizer.quantize(feature.unsqueeze(0)).flatten(1).cpu().numpy()
-        return self.code.encode(symbols)[0]
-
-    def decode(self, payload: bytes) -> torch.Tensor:
-        from coinfer.core.entropy import unframe
-
-        n, _ = unframe(payload, self.code.magic)  # BitstreamError (a ValueError) for a broken packet
-        if n != self.feature_elements:
-            raise ValueError(f"huffman packet announces {n} symbols; a {self.feature_shape} feature has "
-                             f"{self.feature_elements}")
-        symbols = torch.as_tensor(self.code.decode([payload])[0])
-        return self.quantizer.dequantize(symbols).view(self.feature_shape)
-
-    def fingerprint(self) -> str:
-        digest = hashlib.sha256(repr((float(self.quantizer.low), float(self.quantizer.high),
-                                      tuple(self.code.lengths))).encode()).hexdigest()
-        return f"huffman|{digest}"
-
-
 @torch.inference_mode()
 def fit_huffman_codec(device_part: nn.Module, dataset: str, images: int = 2000,
-                      batch_size: int = 500) -> HuffmanCodec:
-    """Fit the 8-bit range and the Huffman code on the features of the first ``images`` training images.
+                      batch_size: int = 500) -> Huffman8Codec:
+    """The encoding table's 8-bit Huffman codec (:class:`coinfer.core.codecs.Huffman8Codec`), fitted on the
+    device part's features of the first ``images`` training images, as
+    :func:`coinfer.experiments.encoding.huffman_8bit` fits it: the served code is the one whose bits
+    the table reports.
 
-    The features are computed in float64 so that a device and a server fitting independently (with
-    different numbers of CPU threads, whose float32 sums may round differently) get the same range
-    and the same code; the range is then stored in float32, as the quantizer uses it.
+    The features are computed in float64 on a CPU copy and rounded once to float32, so that a device
+    and a server fitting independently (with different numbers of CPU threads, whose float32 sums may
+    round differently) get the same range and the same code.
+
+    Parameters
+    ----------
+    device_part : nn.Module
+        The network up to the split point.
+    dataset : str
+        Whose training split the features come from.
+    images, batch_size : int
+        The preset's ``encoding.huffman_train_images`` and its batch size (the batch size changes nothing).
+
+    >>> from coinfer.core.network import resnet18, split
+    >>> codec = fit_huffman_codec(split(resnet18(width=1 / 16), "layer1.1")[0], "fashion-mnist", images=4)
+    >>> codec.name, codec.feature_shape  # doctest: +SKIP
+    ('huffman8', (4, 32, 32))
     """
     import copy
 
     from coinfer.data import load_dataset, make_loader
-    from coinfer.core.encoding import UniformQuantizer
-    from coinfer.core.entropy import HuffmanCode
 
     if images < 1:
         raise ValueError(f"need >= 1 training image to fit a Huffman code, got {images!r}")
     train = load_dataset(dataset, train=True, limit=images)
     # A CPU copy: the loader's images are CPU tensors, and the result must not depend on a GPU's sums.
     exact = copy.deepcopy(device_part).cpu().double().eval()
-    features = torch.cat([exact(x.double()) for x, _ in make_loader(train, batch_size, shuffle=False)])
-    quantizer = UniformQuantizer(8).fit_range(features)  # buffers stay float32
-    code = HuffmanCode.from_samples(quantizer.quantize(features.float()).cpu().numpy().reshape(-1),
-                                    quantizer.alphabet)
-    return HuffmanCodec(tuple(features.shape[1:]), quantizer, code)
+
+    def features():
+        for x, _ in make_loader(train, batch_size, shuffle=False):
+            yield exact(x.double()).float()
+
+    return Huffman8Codec().fit(features)
 
 
-def _huffman_factory(shape: tuple[int, ...], argument: str | None, context: dict) -> PayloadCodec:
-    """``<split>:huffman[:<training images>]`` (default 2000, as the encoding experiment)."""
+def _huffman_factory(shape: tuple[int, ...], argument: str | None, context: dict) -> Codec:
+    """``<split>:huffman[:<training images>]`` (default: the preset's ``encoding.huffman_train_images``,
+    the images the encoding table's Huffman code is fitted on)."""
     if context.get("device_part") is None or context.get("dataset") is None:
         raise ValueError("a huffman codec is fitted on training features: build it through build_configurations")
     try:
-        images = int(argument) if argument else 2000
+        images = int(argument) if argument else int(context.get("huffman_images") or 2000)
     except ValueError:
         raise ValueError(f"huffman takes a number of training images, e.g. 'layer3.1:huffman:2000', "
                          f"got {argument!r}") from None
     if len(context["device_part"]) == 0:
         raise ValueError("huffman needs a split point after at least one stage (not 'input')")
-    return fit_huffman_codec(context["device_part"], context["dataset"], images)
+    return fit_huffman_codec(context["device_part"], context["dataset"], images,
+                             int(context.get("batch_size") or 500))
 
 
 def codec_checkpoint_path(preset: str, point: SplitPoint | str, code_size: str):
@@ -259,7 +123,7 @@ def load_learned_codec(path, weights: str | None = None) -> tuple[nn.Module, dic
     return codec.eval(), meta
 
 
-def _learned_factory(shape: tuple[int, ...], argument: str | None, context: dict) -> PayloadCodec:
+def _learned_factory(shape: tuple[int, ...], argument: str | None, context: dict) -> Codec:
     """``<split>:learned:<path or code size>``: a codec checkpoint by path, or by code size in the
     preset's checkpoint folder (:func:`codec_checkpoint_path`)."""
     from pathlib import Path
@@ -281,33 +145,23 @@ def _learned_factory(shape: tuple[int, ...], argument: str | None, context: dict
     return LearnedCodec(shape, codec, meta["code_size"], source=str(path))
 
 
-#: Codec factories by name: ``factory(feature_shape, argument, context) -> PayloadCodec``; ``argument``
+#: Codec factories by name: ``factory(feature_shape, argument, context) -> Codec``; ``argument``
 #: is the text after a second colon in a configuration spec (``"layer3.1:learned:d16-l4"``) or None;
 #: ``context`` holds ``split``, ``weights`` (the network's digest), ``preset``, ``device_part`` (the
 #: network's part before the split) and ``dataset`` (its training data, for codecs fitted on features).
-CODECS: dict[str, Callable[[tuple[int, ...], str | None, dict], PayloadCodec]] = {
+CODECS: dict[str, Callable[[tuple[int, ...], str | None, dict], Codec]] = {
     "float32": lambda shape, arg, context: Float32Codec(shape),
-    "uint8": lambda shape, arg, context: Uniform8BitCodec(shape),
+    "uint8": lambda shape, arg, context: Uint8Codec(shape),
     "learned": _learned_factory,
     "huffman": _huffman_factory,
 }
 
 
-def register_codec(name: str, factory: Callable[[tuple[int, ...], str | None, dict], PayloadCodec]) -> None:
+def register_codec(name: str, factory: Callable[[tuple[int, ...], str | None, dict], Codec]) -> None:
     """Make ``"<split>:<name>[:<argument>]"`` configuration specs build codecs with ``factory``."""
     if not re.fullmatch(r"[A-Za-z0-9_+.-]+", name):
         raise ValueError(f"codec name {name!r} may contain only letters, digits and _+.-")
     CODECS[name] = factory
-
-
-def weights_digest(*modules: nn.Module) -> str:
-    """SHA-256 (hex) over the modules' state dicts, names and values: equal weights, equal digest."""
-    h = hashlib.sha256()
-    for module in modules:
-        for name, tensor in sorted(module.state_dict().items()):
-            h.update(name.encode())
-            h.update(tensor.detach().cpu().contiguous().numpy().tobytes())
-    return h.hexdigest()
 
 
 @dataclass
@@ -320,7 +174,7 @@ class Configuration:
 
     spec: str
     split: str
-    codec: PayloadCodec
+    codec: Codec
     device_part: nn.Module
     server_part: nn.Module
     feature_shape: tuple[int, ...]
@@ -336,15 +190,15 @@ class Configuration:
     @torch.inference_mode()
     def run_device(self, image: torch.Tensor) -> bytes:
         """One image ``[C, H, W]`` -> the payload bytes (device part, then the codec's encoder)."""
-        return self.codec.encode(self.device_part(image.unsqueeze(0))[0])
+        return self.codec.compress(self.device_part(image.unsqueeze(0)))[0]
 
     @torch.inference_mode()
     def run_server(self, payload: bytes) -> tuple[torch.Tensor, float, float]:
         """Payload -> ``(logits, decode_s, compute_s)``; raises ValueError for a payload the codec refuses."""
         t0 = time.perf_counter()
-        feature = self.codec.decode(payload)
+        feature = self.codec.decompress([payload])
         t1 = time.perf_counter()
-        logits = self.server_part(feature.unsqueeze(0))[0]
+        logits = self.server_part(feature)[0]
         return logits, t1 - t0, time.perf_counter() - t1
 
     @torch.inference_mode()
@@ -383,7 +237,8 @@ def build_configurations(model: nn.Module, specs: Iterable[str], preset: str | N
     from coinfer.config import get_preset
 
     specs = list(specs)
-    dataset = dataset or get_preset(preset or "quick").dataset
+    preset_obj = get_preset(preset or "quick")
+    dataset = dataset or preset_obj.dataset
     model = model.eval()
     profiles = {row.point: row for row in profile_splits(model)}
     digest = weights_digest(model)
@@ -394,7 +249,9 @@ def build_configurations(model: nn.Module, specs: Iterable[str], preset: str | N
         device_part, server_part = split(model, point)
         codec = CODECS[codec_name](tuple(row.feature_shape), argument,
                                    {"split": point, "weights": digest, "preset": preset,
-                                    "device_part": device_part, "dataset": dataset})
+                                    "device_part": device_part, "dataset": dataset,
+                                    "huffman_images": preset_obj.encoding.huffman_train_images,
+                                    "batch_size": preset_obj.encoding.eval_batch_size})
         canonical = f"{point}:{codec_name}" + (f":{argument}" if argument is not None else "")
         configurations.append(Configuration(
             spec=canonical, split=point, codec=codec, device_part=device_part, server_part=server_part,

@@ -7,7 +7,7 @@ at a time; frames follow :mod:`coinfer.serve.wire`. :class:`ServerProcess` runs
 ``python -m coinfer serve`` as a child process (a real second process, as on two machines)::
 
     device process                                           edge-server process
-    image -> device part -> codec.encode -> bytes            bytes -> codec.decode -> server part -> class
+    image -> device part -> codec.compress -> bytes          bytes -> codec.decompress -> server part -> class
                                      |                         ^
                                      v                         |
                     LinkShaper (token bucket, B/s) ---TCP--->  EdgeServer
