@@ -32,18 +32,11 @@ import argparse
 import json
 import sys
 
+from coinfer import cli_args as check
 
-def split_point(text: str):
-    """A ``--split`` argument as a :class:`~coinfer.splits.SplitPoint`: validated once, here.
-
-    An unknown point is an argparse error whose message lists the valid points and aliases.
-    """
-    from coinfer.core.network import SplitPoint
-
-    try:
-        return SplitPoint(text)
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
+# The serve and device options are checked by the library's own checks (same messages), imported when used.
+check_server_options = "coinfer.serve.server:check_server_options"
+check_device_options = "coinfer.serve.device:check_device_options"
 
 
 def _profile(args: argparse.Namespace) -> int:
@@ -69,7 +62,7 @@ def _train(args: argparse.Namespace) -> int:
     from coinfer.train import get_baseline
 
     overrides = parse_overrides(args.set)
-    if args.epochs:
+    if args.epochs is not None:
         overrides["baseline.epochs"] = args.epochs
     preset = get_preset(args.preset, **overrides)
     _, meta = get_baseline(preset, checkpoints=args.checkpoints, retrain=args.retrain)
@@ -291,18 +284,6 @@ def _jscc(args: argparse.Namespace) -> int:
     return 0
 
 
-def parse_threshold(text: str) -> float:
-    """An accuracy threshold from ``"0.89"`` or ``"89%"``, as a fraction in [0, 1]."""
-    value = text.strip()
-    try:
-        number = float(value[:-1]) / 100 if value.endswith("%") else float(value)
-    except ValueError:
-        raise ValueError(f"cannot read accuracy threshold {text!r}: give a fraction (0.89) or a percentage (89%)") from None
-    if not 0.0 <= number <= 1.0:
-        raise ValueError(f"accuracy threshold {text!r} must be a fraction in [0, 1] or a percentage in [0%, 100%]")
-    return number
-
-
 def _latency(args: argparse.Namespace) -> int:
     from coinfer.core.latency import (Choice, Environment, NoFeasibleConfiguration, choose, choose_per_method,
                                       parse_device, parse_server, scale_to_width)
@@ -315,7 +296,7 @@ def _latency(args: argparse.Namespace) -> int:
     if args.scaled:
         device, server = scale_to_width(device, server, candidates.width)
     env = Environment(device, server, rate)
-    threshold = parse_threshold(args.threshold) if args.threshold is not None else candidates.threshold()
+    threshold = args.threshold if args.threshold is not None else candidates.threshold()
     records = [r for r in candidates.records if args.channel == "any" or r.channel == args.channel]
     if not records:
         channels = sorted({r.channel for r in candidates.records})
@@ -413,7 +394,7 @@ def _sweep(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from coinfer.config import get_preset, parse_overrides, sweep_grid
-    from coinfer.experiments.sweep import cells, default_paths, gather, run
+    from coinfer.experiments.sweep import cell_states, default_paths, gather, run
 
     overrides = parse_overrides(args.set)
     if args.grid:
@@ -424,9 +405,8 @@ def _sweep(args: argparse.Namespace) -> int:
     table = Path(args.table) if args.table else paths["table"]
     command = "python -m coinfer " + " ".join(_regenerating_argv(args.argv))
     if args.list_cells:
-        for cell in cells(preset):
-            done = (cells_dir / f"{cell.id}.json").exists()
-            print(f"{cell.id}\t{'done' if done else 'todo'}")
+        for cell_id, state in cell_states(preset, cells_dir):   # done, todo or invalid: <why>
+            print(f"{cell_id}\t{state}")
         return 0
     if args.gather:
         result = gather(preset, cells_dir, table, command=command)
@@ -568,23 +548,23 @@ def build_parser() -> argparse.ArgumentParser:
                        help="override a preset setting by its dotted name, e.g. pruning.epochs=2 (repeatable)")
 
     p = commands.add_parser("profile", help="per split point: device/server MACs, parameters, feature size")
-    p.add_argument("--width", type=float, default=1.0, help="width multiplier (1.0: the paper's network)")
+    p.add_argument("--width", type=check.width, default=1.0, help="width multiplier (1.0: the paper's network)")
     p.add_argument("--dataset", choices=["cifar10", "fashion-mnist"], default=None,
                    help="also measure this dataset's raw and PNG image size")
-    p.add_argument("--images", type=int, default=1000, help="test images averaged for the PNG size")
+    p.add_argument("--images", type=check.positive_int, default=1000, help="test images averaged for the PNG size")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(func=_profile)
 
     p = commands.add_parser("train", help="train (or load) a preset's baseline network")
-    p.add_argument("--preset", default="quick")
-    p.add_argument("--epochs", type=int, default=None, help="override the preset's epochs")
+    p.add_argument("--preset", type=check.preset, default="quick")
+    p.add_argument("--epochs", type=check.positive_int, default=None, help="override the preset's epochs")
     p.add_argument("--checkpoints", default=None, help="checkpoint folder (default: data/checkpoints)")
     p.add_argument("--retrain", action="store_true", help="train even if a checkpoint exists")
     set_arg(p)
     p.set_defaults(func=_train)
 
     def model_args(p, many: bool):
-        p.add_argument("--preset", default="quick", help="whose baseline checkpoint to load (default quick)")
+        p.add_argument("--preset", type=check.preset, default="quick", help="whose baseline checkpoint to load (default quick)")
         p.add_argument("--checkpoint", default=None, help="a coinfer checkpoint instead of the preset's baseline")
         if many:
             p.add_argument("--config", action="append", default=None, metavar="SPLIT:CODEC",
@@ -593,85 +573,85 @@ def build_parser() -> argparse.ArgumentParser:
         else:
             p.add_argument("--config", required=True, metavar="SPLIT:CODEC",
                            help="configuration to run, e.g. layer2.1:uint8 (must be one the server holds)")
-        p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
+        p.add_argument("--threads", type=check.positive_int, default=None, help="torch CPU threads (default: torch's)")
 
     p = commands.add_parser("serve", help="run an edge server: decoder + server part, over TCP")
     model_args(p, many=True)
     p.add_argument("--host", default="127.0.0.1",
                    help="address to bind (default 127.0.0.1, this machine only; 0.0.0.0 for all interfaces)")
-    p.add_argument("--port", type=int, default=5000, help="TCP port (0 picks a free one; default 5000)")
-    p.add_argument("--max-connections", type=int, default=1024, help="connections held at once (default 1024)")
-    p.add_argument("--max-payload", type=int, default=4 * 1024 * 1024, help="largest payload accepted, bytes")
-    p.add_argument("--idle-timeout", type=float, default=30.0,
+    p.add_argument("--port", type=check.checked_by(check_server_options, "port"), default=5000, help="TCP port (0 picks a free one; default 5000)")
+    p.add_argument("--max-connections", type=check.checked_by(check_server_options, "max_connections"), default=1024, help="connections held at once (default 1024)")
+    p.add_argument("--max-payload", type=check.checked_by(check_server_options, "max_payload"), default=4 * 1024 * 1024, help="largest payload accepted, bytes")
+    p.add_argument("--idle-timeout", type=check.checked_by(check_server_options, "idle_timeout", float), default=30.0,
                    help="close a connection silent between frames for this many s (default 30)")
-    p.add_argument("--handshake-timeout", type=float, default=5.0,
+    p.add_argument("--handshake-timeout", type=check.checked_by(check_server_options, "handshake_timeout", float), default=5.0,
                    help="a new connection must send its first frame's header within this many s (default 5)")
-    p.add_argument("--frame-timeout", type=float, default=60.0,
+    p.add_argument("--frame-timeout", type=check.checked_by(check_server_options, "frame_timeout", float), default=60.0,
                    help="a frame, once started, must arrive whole within this many s (default 60)")
-    p.add_argument("--max-requests", type=int, default=None, help="stop after answering this many features")
+    p.add_argument("--max-requests", type=check.checked_by(check_server_options, "max_requests"), default=None, help="stop after answering this many features")
     p.set_defaults(func=_serve)
 
     p = commands.add_parser("device", help="run the device part + encoder on test images, classify via a server")
     model_args(p, many=False)
     p.add_argument("--host", default="127.0.0.1", help="the edge server's address")
-    p.add_argument("--port", type=int, default=5000)
-    p.add_argument("--rate", default="inf", help="uplink rate, e.g. 40KB/s (1 KB = 1000 B), 800kbit/s, or inf")
-    p.add_argument("--burst", type=float, default=0.0, help="token-bucket depth, bytes (default 0)")
-    p.add_argument("--images", type=int, default=10, help="test images to classify")
-    p.add_argument("--offset", type=int, default=0, help="index of the first test image")
-    p.add_argument("--show", type=int, default=10, help="print this many per-image lines")
-    p.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for a reply")
+    p.add_argument("--port", type=check.checked_by(check_device_options, "port"), default=5000)
+    p.add_argument("--rate", type=check.link_rate, default="inf", help="uplink rate, e.g. 40KB/s (1 KB = 1000 B), 800kbit/s, or inf")
+    p.add_argument("--burst", type=check.checked_by(check_device_options, "burst", float), default=0.0,
+                   help="token-bucket depth, bytes (default 0)")
+    p.add_argument("--images", type=check.checked_by(check_device_options, "images"), default=10, help="test images to classify")
+    p.add_argument("--offset", type=check.checked_by(check_device_options, "offset"), default=0, help="index of the first test image")
+    p.add_argument("--show", type=check.nonnegative_int, default=10, help="print this many per-image lines")
+    p.add_argument("--timeout", type=check.checked_by(check_device_options, "timeout", float), default=60.0, help="seconds to wait for a reply")
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
     p.set_defaults(func=_device)
 
     p = commands.add_parser("measure", help="measured vs predicted co-inference latency per configuration and rate")
     model_args(p, many=True)
-    p.add_argument("--rates", default="10KB/s,40KB/s,1000KB/s", help="comma-separated link rates")
-    p.add_argument("--images", type=int, default=20, help="test images per configuration and rate")
-    p.add_argument("--burst", type=float, default=0.0, help="token-bucket depth, bytes (default 0)")
-    p.add_argument("--flops", type=float, default=None,
+    p.add_argument("--rates", type=check.rates, default="10KB/s,40KB/s,1000KB/s", help="comma-separated link rates")
+    p.add_argument("--images", type=check.positive_int, default=20, help="test images per configuration and rate")
+    p.add_argument("--burst", type=check.nonnegative_float, default=0.0, help="token-bucket depth, bytes (default 0)")
+    p.add_argument("--flops", type=check.positive_float, default=None,
                    help="FLOP rate (GFLOP/s) for the prediction; default: calibrated on this CPU")
-    p.add_argument("--connect", default=None, metavar="HOST:PORT",
+    p.add_argument("--connect", type=check.host_port, default=None, metavar="HOST:PORT",
                    help="measure against a running server instead of one started in this process")
     p.add_argument("--no-per-request", action="store_true",
                    help="predict with FLOPs and bits only (the paper's model), without the per-request term "
                         "calibrated on an unshaped link")
-    p.add_argument("--clients", type=int, default=4, help="concurrent devices in the concurrency probe (1: skip)")
-    p.add_argument("--probe-images", type=int, default=5, help="images per client in the concurrency probe")
+    p.add_argument("--clients", type=check.positive_int, default=4, help="concurrent devices in the concurrency probe (1: skip)")
+    p.add_argument("--probe-images", type=check.positive_int, default=5, help="images per client in the concurrency probe")
     p.add_argument("--save", nargs="?", const="default", default=None, metavar="PATH",
                    help="also write a lookup table (default data/results/serve_latency_<preset>.json)")
     p.set_defaults(func=_measure)
 
     p = commands.add_parser("train-codec", help="train one learned codec and save it for serve/device/measure")
-    p.add_argument("--preset", default="quick")
+    p.add_argument("--preset", type=check.preset, default="quick")
     p.add_argument("--checkpoint", default=None, help="the backbone (default: the preset's baseline)")
-    p.add_argument("--split", required=True, type=split_point, help="split point, e.g. layer3.1 or s4")
+    p.add_argument("--split", type=check.split_point, required=True, help="split point, e.g. layer3.1 or s4")
     p.add_argument("--code-size", required=True, help="e.g. d16-l4 (scalar codewords) or d16-k16 (vector codebook)")
-    p.add_argument("--train-limit", type=int, default=None, help="training images (default: the encode preset's)")
-    p.add_argument("--epochs", type=int, default=None, help="quantized epochs (default: the encode preset's)")
+    p.add_argument("--train-limit", type=check.positive_int, default=None, help="training images (default: the encode preset's)")
+    p.add_argument("--epochs", type=check.positive_int, default=None, help="quantized epochs (default: the encode preset's)")
     p.add_argument("--out", default=None, help="checkpoint path (default data/checkpoints/<preset>/codec_<split>_<size>.pt)")
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    p.add_argument("--threads", type=check.positive_int, default=None, help="torch CPU threads")
     p.set_defaults(func=_train_codec)
 
     p = commands.add_parser("encode", help="train feature encoders (section IV) and the 8-bit Huffman baseline")
-    p.add_argument("--preset", default="quick")
-    p.add_argument("--splits", nargs="+", type=split_point, default=None, help="override the preset's split points")
+    p.add_argument("--preset", type=check.preset, default="quick")
+    p.add_argument("--splits", nargs="+", type=check.split_point, default=None, help="override the preset's split points")
     p.add_argument("--code-sizes", nargs="+", default=None, help="override the code sizes, e.g. d16-l4 d16-k16")
-    p.add_argument("--train-limit", type=int, default=None, help="training images for the codecs")
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    p.add_argument("--train-limit", type=check.positive_int, default=None, help="training images for the codecs")
+    p.add_argument("--threads", type=check.positive_int, default=None, help="torch CPU threads")
     p.add_argument("--out", default=None, help="output JSON (default: data/results/encoding_<preset>.json)")
     p.set_defaults(func=_encode)
 
     p = commands.add_parser("jscc", help="Fig. 5: learned JSCC vs separate coding at capacity, AWGN and BSC")
-    p.add_argument("--preset", default="quick")
-    p.add_argument("--split", default=None, type=split_point,
-                   help="split point (default: layer3.1, the paper's Conv_4x)")
+    p.add_argument("--preset", type=check.preset, default="quick")
+    p.add_argument("--split", type=check.split_point, default=None, help="split point (default: layer3.1, the paper's Conv_4x)")
     p.add_argument("--out", default=None, help="output JSON (default: data/results/jscc_<preset>.json)")
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    p.add_argument("--threads", type=check.positive_int, default=None, help="torch CPU threads (default: torch's choice)")
     p.set_defaults(func=_jscc)
     p = commands.add_parser("original-table", help="float32 records of the trained baseline at every split point "
                                                    "(the same as: run original-float32)")
-    p.add_argument("--preset", default="quick")
+    p.add_argument("--preset", type=check.preset, default="quick")
     p.set_defaults(func=_original_table)
 
     p = commands.add_parser("run", help="regenerate a committed lookup table: run <table> --preset P (--list names them)",
@@ -679,17 +659,17 @@ def build_parser() -> argparse.ArgumentParser:
                                         "with its experiment's run(preset). --list names the tables, what they hold "
                                         "and the chapter that shows them.")
     p.add_argument("table", nargs="?", default=None, help="the table's name (see --list)")
-    p.add_argument("--preset", default="quick", help="quick (CPU, minutes) or paper (GPU, hours)")
+    p.add_argument("--preset", type=check.preset, default="quick", help="quick (CPU, minutes) or paper (GPU, hours)")
     p.add_argument("--list", action="store_true", help="name the committed tables and exit")
     p.add_argument("--out", default=None, help="output JSON (default: data/results/<table>_<preset>.json)")
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    p.add_argument("--threads", type=check.positive_int, default=None, help="torch CPU threads (default: torch's choice)")
     p.set_defaults(func=_run)
 
     p = commands.add_parser("latency", help="choose the fastest configuration for a device, link and server",
                             description="Section V-C: T = 2 x device MACs / device FLOP/s + bits / rate "
                                         "+ 2 x server MACs / server FLOP/s, among the records that reach "
                                         "the accuracy threshold and fit the device's memory.")
-    p.add_argument("--rate", required=True,
+    p.add_argument("--rate", type=check.rate, required=True,
                    help="uplink rate with a unit: B/s, KB/s, MB/s, GB/s, bit/s, kbit/s, Mbit/s, Gbit/s "
                         "(1 KB = 1000 bytes), e.g. 40KB/s")
     p.add_argument("--device", default="rpi3",
@@ -699,13 +679,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--table", nargs="+", default=None,
                    help="lookup table JSON file(s) (default: data/results/sweep_<preset>.json, or the float32 "
                         "original table until the sweep has run)")
-    p.add_argument("--preset", default="quick", help="whose default table to read when --table is not given")
-    p.add_argument("--threshold", default=None,
+    p.add_argument("--preset", type=check.preset, default="quick", help="whose default table to read when --table is not given")
+    p.add_argument("--threshold", type=check.threshold, default=None,
                    help="minimum accuracy, 0.89 or 89%% (default: the table's baseline minus the preset's drop)")
     p.add_argument("--scaled", action="store_true",
                    help="slow the hardware down to the tables' network width, so that it runs the narrow "
                         "network as long as the paper's hardware runs the paper's (see scale_to_width)")
-    p.add_argument("--channel", default="noiseless",
+    p.add_argument("--channel", type=check.channel_filter, default="noiseless",
                    help="only records of this channel (default: noiseless, as in the paper's Fig. 4; "
                         "e.g. awgn:10, bsc:0.01, or 'any')")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
@@ -713,33 +693,33 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = commands.add_parser("prune", help="prune the device part at each (split, sparsity) of a preset; "
                                           "writes data/results/pruning_<preset>.json")
-    p.add_argument("--preset", default="quick")
-    p.add_argument("--splits", nargs="+", type=split_point, default=None, help="split points (default: the preset's)")
-    p.add_argument("--sparsities", nargs="+", type=float, default=None,
+    p.add_argument("--preset", type=check.preset, default="quick")
+    p.add_argument("--splits", nargs="+", type=check.split_point, default=None, help="split points (default: the preset's)")
+    p.add_argument("--sparsities", nargs="+", type=check.sparsity, default=None,
                    help="target channel sparsities in [0, 1) (default: the preset's)")
-    p.add_argument("--output-sparsity", type=float, default=None,
+    p.add_argument("--output-sparsity", type=check.sparsity, default=None,
                    help="sparsity of the sent channels (activation pruning); default: the same target")
-    p.add_argument("--epochs", type=int, default=None, help="override the fine-tuning epochs")
-    p.add_argument("--train-limit", type=int, default=None, help="fine-tune on the first N training images")
+    p.add_argument("--epochs", type=check.positive_int, default=None, help="override the fine-tuning epochs")
+    p.add_argument("--train-limit", type=check.positive_int, default=None, help="fine-tune on the first N training images")
     p.add_argument("--out", default=None, help="output JSON (default: data/results/pruning_<preset>.json)")
     p.add_argument("--checkpoints", default=None, help="checkpoint folder (default: data/checkpoints)")
     p.add_argument("--no-checkpoints", action="store_true", help="do not save the pruned models")
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    p.add_argument("--threads", type=check.positive_int, default=None, help="torch CPU threads (default: torch's choice)")
     set_arg(p)
     p.set_defaults(func=_prune)
 
     p = commands.add_parser("sweep", help="brute-force search over every method's settings (resumable cells) "
                                           "-> data/results/sweep_<preset>.json")
-    p.add_argument("--preset", default="quick", help="dataset, baseline network and seed (quick or paper)")
-    p.add_argument("--grid", default=None, help="sweep grid (default: the preset's; 'tiny' for tests)")
+    p.add_argument("--preset", type=check.preset, default="quick", help="dataset, baseline network and seed (quick or paper)")
+    p.add_argument("--grid", type=check.sweep_grid_name, default=None, help="sweep grid (default: the preset's; 'tiny' for tests)")
     p.add_argument("--list-cells", action="store_true", help="print every cell id and whether it is done")
     p.add_argument("--cell", nargs="+", default=None, metavar="ID", help="run only these cells")
-    p.add_argument("--shard", default=None, metavar="I/N", help="run only slice I of N of the grid (0-based)")
+    p.add_argument("--shard", type=check.shard, default=None, metavar="I/N", help="run only slice I of N of the grid (0-based)")
     p.add_argument("--gather", action="store_true", help="only write the table from finished cells")
     p.add_argument("--cells-dir", default=None, help="cell results folder (default: data/results/cells/<preset>)")
     p.add_argument("--table", default=None, help="table path (default: data/results/sweep_<preset>.json)")
     p.add_argument("--cache", default=None, help="checkpoint cache (default: data/checkpoints/<preset>/sweep)")
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    p.add_argument("--threads", type=check.positive_int, default=None, help="torch CPU threads")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     set_arg(p)
     p.set_defaults(func=_sweep)
@@ -748,17 +728,19 @@ def build_parser() -> argparse.ArgumentParser:
                                            "bits, accuracy >= threshold",
                             description="Each trial is a sweep cell (same id, same result file): repeats are free. "
                                         "Default storage: the journal data/search/<preset>.journal.")
-    p.add_argument("--preset", default="quick", help="dataset, network and sweep grid (the search space)")
-    p.add_argument("--grid", default=None, help="another sweep grid as the search space (e.g. 'tiny')")
+    p.add_argument("--preset", type=check.preset, default="quick",
+                   help="dataset, network and sweep grid (the search space)")
+    p.add_argument("--grid", type=check.sweep_grid_name, default=None,
+                   help="another sweep grid as the search space (e.g. 'tiny')")
     set_arg(p)
-    p.add_argument("--trials", type=int, default=None, help="trials to run (in all workers together)")
+    p.add_argument("--trials", type=check.positive_int, default=None, help="trials to run (in all workers together)")
     p.add_argument("--seed", type=int, default=None, help="sampler seed (worker i gets seed + i)")
     p.add_argument("--sampler", choices=["tpe", "nsga2", "gp", "random"], default="tpe")
     p.add_argument("--storage", default=None,
                    help="an Optuna URL (postgresql://..., sqlite:///...) or a journal file "
                         "(default data/search/<preset>.journal)")
     p.add_argument("--study", default=None, help="study name (default coinfer-<preset>)")
-    p.add_argument("--workers", type=int, default=1, help="worker processes on this machine, one storage")
+    p.add_argument("--workers", type=check.positive_int, default=1, help="worker processes on this machine, one storage")
     p.add_argument("--recover", action="store_true",
                    help="mark the RUNNING trials of dead workers FAILED and queue their parameters again")
     p.add_argument("--all", action="store_true", help="with --recover: every RUNNING trial (no worker runs anywhere)")
@@ -769,16 +751,16 @@ def build_parser() -> argparse.ArgumentParser:
                         "-> data/results/search/replay_<preset>.json")
     p.add_argument("--oracle", default=None, metavar="TABLE",
                    help="answer trials from this lookup table instead of training (a rehearsal)")
-    p.add_argument("--delay", type=float, default=0.0, help="with --oracle: seconds each training takes")
+    p.add_argument("--delay", type=check.nonnegative_float, default=0.0, help="with --oracle: seconds each training takes")
     p.add_argument("--cells-dir", default=None, help="cell results folder (default: the sweep's)")
     p.add_argument("--out", default=None, help="output file of --export or --replay")
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    p.add_argument("--threads", type=check.positive_int, default=None, help="torch CPU threads")
     p.set_defaults(func=_search)
 
     p = commands.add_parser("figure", help="draw a book figure from the committed tables (--list: which)")
     p.add_argument("name", nargs="?", default=None, help="the figure (see --list)")
     p.add_argument("--list", action="store_true", help="name every figure with its chapter")
-    p.add_argument("--preset", default="quick", help="whose tables to draw")
+    p.add_argument("--preset", type=check.preset, default="quick", help="whose tables to draw")
     p.add_argument("--out", default=None, help="output file, .png or .svg (default: <name>_<preset>.png)")
     p.set_defaults(func=_figure)
     for name in DATA_COMMANDS:
@@ -815,7 +797,11 @@ def add_data_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    try:
+        args = parser.parse_args(check.attach_negative_values(parser, sys.argv[1:] if argv is None else list(argv)))
+    except SystemExit as exit:   # a bad option: argparse printed the message; 2, as for any bad input
+        return exit.code if isinstance(exit.code, int) else 2
     args.argv = list(argv) if argv is not None else sys.argv[1:]   # for provenance
     if getattr(args, "trust_local_data", False):
         from coinfer.data import trust_local_data

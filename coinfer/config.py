@@ -227,6 +227,75 @@ class Preset(_Settings):
     accuracy_drop: float = 2.0
     eval_batch_size: int = 500
 
+    def __post_init__(self):
+        from coinfer.data import DATASETS
+
+        check_width(self.width)
+        if self.dataset not in DATASETS:
+            raise ValueError(f"unknown dataset {self.dataset!r}; available datasets are {', '.join(DATASETS)}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise ValueError(f"seed {self.seed!r} must be an integer >= 0")
+        if (isinstance(self.accuracy_drop, bool) or not isinstance(self.accuracy_drop, (int, float))
+                or not 0 <= self.accuracy_drop < 100):
+            raise ValueError(f"accuracy_drop {self.accuracy_drop!r} must be in [0, 100) percentage points")
+        if isinstance(self.eval_batch_size, bool) or not isinstance(self.eval_batch_size, int) \
+                or self.eval_batch_size < 1:
+            raise ValueError(f"eval_batch_size {self.eval_batch_size!r} must be an integer >= 1")
+
+
+#: The widest network a preset may ask for (the paper's is 1.0; wider ones only cost memory and time).
+MAX_WIDTH = 4.0
+
+
+def check_width(width) -> float:
+    """``width`` if it is a usable width multiplier, in (0, ``MAX_WIDTH``]; else ValueError.
+
+    Parameters
+    ----------
+    width : float
+        The ResNet18 width multiplier (1.0: the paper's network).
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
+    >>> from coinfer.config import check_width
+    >>> check_width(0.125)
+    0.125
+    >>> check_width(0)
+    Traceback (most recent call last):
+    ...
+    ValueError: width 0 is out of range: give a width multiplier in (0, 4] (1 is the paper's network)
+    """
+    if isinstance(width, bool) or not isinstance(width, (int, float)) or not 0 < width <= MAX_WIDTH:
+        raise ValueError(f"width {width!r} is out of range: give a width multiplier in (0, {MAX_WIDTH:g}] "
+                         "(1 is the paper's network)")
+    return width
+
+
+def unknown_preset(name) -> ValueError:
+    """The one error for a preset name that is not in ``PRESETS`` (every command and function
+    raises this message).
+
+    Parameters
+    ----------
+    name : str
+        The name given.
+
+    Returns
+    -------
+    ValueError
+
+    Examples
+    --------
+    >>> from coinfer.config import unknown_preset
+    >>> str(unknown_preset("fast"))
+    "unknown preset 'fast'; available: quick, paper"
+    """
+    return ValueError(f"unknown preset {name!r}; available: {', '.join(PRESETS)}")
+
 
 #: The sweep grid for tests (``python -m coinfer sweep --grid tiny``): a few images and steps, one
 #: cell of each method; its numbers mean nothing.
@@ -355,8 +424,8 @@ def get_preset(name: str, **overrides) -> Preset:
     >>> get_preset("quick", **{"pruning.schedule.interval": 5}).pruning.schedule.interval
     5
     """
-    if name not in PRESETS:
-        raise ValueError(f"unknown preset {name!r}; available: {', '.join(PRESETS)}")
+    if not isinstance(name, str) or name not in PRESETS:
+        raise unknown_preset(name)
     return override(PRESETS[name], overrides) if overrides else PRESETS[name]
 
 

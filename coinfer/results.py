@@ -125,6 +125,46 @@ def _type_names(types) -> str:
     return " or ".join("null" if t is type(None) else t.__name__ for t in types)
 
 
+def check_channel(channel: Any) -> tuple[str, float | None]:
+    """The kind and value of a channel string: ``"noiseless"``, ``"awgn:<SNR in dB>"`` (finite) or
+    ``"bsc:<flip probability>"`` (in [0, 0.5]); a :class:`SchemaError` naming it otherwise.
+
+    Parameters
+    ----------
+    channel : str
+
+    Returns
+    -------
+    (str, float or None)
+        ``("noiseless", None)``, ``("awgn", snr_db)`` or ``("bsc", p)``.
+
+    Examples
+    --------
+    >>> from coinfer.results import check_channel
+    >>> check_channel("awgn:10"), check_channel("bsc:0.01"), check_channel("noiseless")
+    (('awgn', 10.0), ('bsc', 0.01), ('noiseless', None))
+    >>> check_channel("bsc:0.7")
+    Traceback (most recent call last):
+    ...
+    coinfer.results.SchemaError: channel 'bsc:0.7': a flip probability must be in [0, 0.5]
+    """
+    allowed = "use 'noiseless', 'awgn:<SNR dB>' (e.g. awgn:10) or 'bsc:<p>' (e.g. bsc:0.01, p in [0, 0.5])"
+    if channel == "noiseless":
+        return "noiseless", None
+    kind, _, value = channel.partition(":") if isinstance(channel, str) else ("", "", "")
+    if kind not in ("awgn", "bsc") or not value:
+        raise SchemaError(f"unknown channel {channel!r}: {allowed}")
+    try:
+        number = float(value)
+    except ValueError:
+        raise SchemaError(f"channel {channel!r}: {value!r} is not a number; {allowed}") from None
+    if kind == "awgn" and not math.isfinite(number):
+        raise SchemaError(f"channel {channel!r}: an SNR must be a finite number of dB")
+    if kind == "bsc" and not 0.0 <= number <= 0.5:
+        raise SchemaError(f"channel {channel!r}: a flip probability must be in [0, 0.5]")
+    return kind, number
+
+
 def validate_record(row: Any, where: str = "record") -> None:
     """Raise :class:`SchemaError` naming the first field of ``row`` that breaks the schema.
 
@@ -139,7 +179,8 @@ def validate_record(row: Any, where: str = "record") -> None:
     ------
     SchemaError
         On a missing, unknown or mistyped field, an unknown split point, an accuracy outside
-        [0, 1], a sparsity outside [0, 1) or a negative or infinite cost.
+        [0, 1], a sparsity outside [0, 1), a negative or infinite cost, or a channel that
+        :func:`check_channel` refuses.
 
     Examples
     --------
@@ -175,6 +216,10 @@ def validate_record(row: Any, where: str = "record") -> None:
     for name in ("device_macs", "device_params", "server_macs", "bits_per_image"):
         if not (math.isfinite(row[name]) and row[name] >= 0):
             raise SchemaError(f"{where}: {name} {row[name]!r} must be finite and >= 0")
+    try:
+        check_channel(row.get("channel", "noiseless"))
+    except SchemaError as error:
+        raise SchemaError(f"{where}: {error}") from None
 
 
 @dataclass(frozen=True)

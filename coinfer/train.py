@@ -11,6 +11,7 @@ The baseline (unsplit, unpruned) network of a preset is trained once and reused:
 
 from __future__ import annotations
 
+import contextlib
 import random
 import time
 from pathlib import Path
@@ -26,6 +27,54 @@ from coinfer.core.network import CifarResNet18, ResNetConfig
 from coinfer.config import Preset, get_preset
 
 CHECKPOINT_FORMAT = "coinfer.checkpoint/1"
+
+_BARS = [True]   # progress_bars(False) silences every bar below it (a list: one mutable cell)
+
+
+@contextlib.contextmanager
+def progress_bars(enabled: bool):
+    """Within the block, every progress bar of :func:`fit`, :func:`evaluate` and the code that runs
+    them (codec training, pruning) is shown only if ``enabled`` (and its own ``progress`` says so).
+
+    ``sweep --no-progress`` runs the whole sweep inside ``progress_bars(False)``: the flag reaches
+    every per-epoch bar without each function in between taking it as a parameter.
+
+    Parameters
+    ----------
+    enabled : bool
+
+    Examples
+    --------
+    >>> from coinfer.train import progress_bars, show_progress
+    >>> with progress_bars(False):
+    ...     show_progress(True)
+    False
+    >>> show_progress(True)
+    True
+    """
+    before = _BARS[0]
+    _BARS[0] = bool(enabled) and before
+    try:
+        yield
+    finally:
+        _BARS[0] = before
+
+
+def show_progress(progress: bool = True) -> bool:
+    """Whether a bar asked for with ``progress`` is shown (False inside ``progress_bars(False)``).
+
+    Parameters
+    ----------
+    progress : bool
+        The caller's own wish.
+
+    Examples
+    --------
+    >>> from coinfer.train import show_progress
+    >>> show_progress(False)
+    False
+    """
+    return bool(progress) and _BARS[0]
 
 
 def seed_everything(seed: int) -> None:
@@ -101,7 +150,7 @@ def evaluate(model: nn.Module, batches, device: torch.device | None = None,
     device = device or next(model.parameters()).device
     model.eval()
     correct = total = 0
-    for inputs, labels in tqdm(batches, desc="evaluate", leave=False, disable=not progress):
+    for inputs, labels in tqdm(batches, desc="evaluate", leave=False, disable=not show_progress(progress)):
         predicted = model(inputs.to(device)).argmax(1)
         correct += (predicted == labels.to(predicted.device)).sum().item()
         total += labels.numel()
@@ -183,7 +232,7 @@ def fit(model: nn.Module, batches, *, optimizer: torch.optim.Optimizer, epochs: 
         total, count = 0.0, 0
         data = batches(epoch) if callable(batches) else batches
         label = f"{desc} {epoch + 1}/{epochs}" if epochs is not None else f"{desc} {step}/{steps} steps"
-        bar = tqdm(data, desc=label, leave=False, disable=not progress,
+        bar = tqdm(data, desc=label, leave=False, disable=not show_progress(progress),
                    total=len(data) if hasattr(data, "__len__") else None)
         for inputs, labels in bar:
             if on_step is not None:

@@ -15,7 +15,9 @@ its parameters, whose result (one :class:`~coinfer.results.Record`) goes to its 
          all cells done -> gather -> data/results/sweep_<preset>.json          (atomic write, with provenance)
 
 Killing the sweep at any moment loses at most the running cell; the next run skips every cell whose
-file exists (``resume``). Nothing is ever half-written: files appear by an atomic rename. On many
+file holds a whole, valid result (``resume``) and redoes one that does not (a truncated or damaged
+file, which ``--list-cells`` lists as ``invalid``). Nothing is ever half-written: files appear by an
+atomic rename. On many
 GPUs, ``--list-cells`` prints the ids and ``--cell ID`` runs one, so a scheduler can hand them out;
 ``--gather`` then writes the table.
 
@@ -71,6 +73,7 @@ from tqdm.auto import tqdm
 
 from coinfer.config import Preset, PruneSettings, override
 from coinfer.results import LookupTable, Provenance, Record, SchemaError, validate_record, write_json_atomic
+from coinfer.train import progress_bars, show_progress
 
 #: Bumped when a change of the code changes what a cell computes (it is part of every cell id).
 #: 2: the Huffman code is built from smoothed counts (every level codable), and the framework's
@@ -440,15 +443,86 @@ class SweepRunner:
 
 def read_cell(path: str | Path, cell_id: str | None = None) -> dict | None:
     """A finished cell's file, or None if it is missing or not a valid cell result."""
+    return check_cell(path, cell_id)[0]
+
+
+def check_cell(path: str | Path, cell_id: str | None = None) -> tuple[dict | None, str]:
+    """A cell file's content and state: ``(data, "done")``, ``(None, "todo")`` when there is no file,
+    or ``(None, "invalid: <why>")`` for a file that is not a whole, valid result of ``cell_id``
+    (truncated, not JSON, another schema or cell, a record that breaks the schema).
+
+    Parameters
+    ----------
+    path : path
+        ``<cells_dir>/<cell id>.json``.
+    cell_id : str, optional
+        The id the file must carry.
+
+    Returns
+    -------
+    (dict or None, str)
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> from coinfer.experiments.sweep import check_cell
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "x.json"
+    >>> check_cell(path, "x")
+    (None, 'todo')
+    >>> _ = path.write_text('{"schema": "coinfer')
+    >>> check_cell(path, "x")[1]
+    'invalid: truncated or not JSON (19 bytes)'
+    """
     path = Path(path)
     try:
-        data = json.loads(path.read_text())
-        if data.get("schema") != CELL_SCHEMA or (cell_id is not None and data.get("id") != cell_id):
-            return None
-        validate_record(data["record"], where=str(path))
-        return data
-    except (OSError, json.JSONDecodeError, KeyError, SchemaError, AttributeError):
-        return None
+        text = path.read_text()
+    except FileNotFoundError:
+        return None, "todo"
+    except (OSError, UnicodeDecodeError) as error:
+        return None, f"invalid: unreadable ({error})"
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError:
+        return None, f"invalid: truncated or not JSON ({len(text.encode())} bytes)"
+    if not isinstance(data, dict) or data.get("schema") != CELL_SCHEMA:
+        return None, "invalid: not a sweep cell file"
+    if cell_id is not None and data.get("id") != cell_id:
+        return None, f"invalid: holds cell {data.get('id')!r}"
+    try:
+        validate_record(data["record"], where="record")
+        if not isinstance(data["wall_time_s"], (int, float)):
+            raise SchemaError("wall_time_s is not a number")
+    except KeyError as missing:
+        return None, f"invalid: no {missing}"
+    except SchemaError as error:
+        return None, f"invalid: {error}"
+    return data, "done"
+
+
+def cell_states(preset: Preset, cells_dir: str | Path) -> list[tuple[str, str]]:
+    """``(cell id, state)`` for every cell of ``preset``'s grid, in grid order (``sweep --list-cells``);
+    states as :func:`check_cell`: ``done``, ``todo`` or ``invalid: <why>`` (an invalid cell is redone
+    by the next run).
+
+    Parameters
+    ----------
+    preset : Preset
+    cells_dir : path
+
+    Returns
+    -------
+    list of (str, str)
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from coinfer.config import get_preset, sweep_grid
+    >>> from coinfer.experiments.sweep import cell_states
+    >>> states = cell_states(get_preset("quick", sweep=sweep_grid("tiny")), tempfile.mkdtemp())
+    >>> len(states), {state for _, state in states}
+    (5, {'todo'})
+    """
+    return [(cell.id, check_cell(Path(cells_dir) / f"{cell.id}.json", cell.id)[1]) for cell in cells(preset)]
 
 
 # --------------------------------------------------------------------------------------------
@@ -555,7 +629,8 @@ def run(preset: Preset, *, cells_dir=None, table=None, cache_dir=None, only: lis
     command : str, optional
         The regenerating command, for the provenance.
     progress : bool
-        Show a progress bar.
+        Show progress bars: the sweep's (finished cells count as done from the start) and every
+        per-epoch bar below it; False silences them all (``--no-progress``).
     log : callable
         Where progress lines go.
 
@@ -591,15 +666,24 @@ def run(preset: Preset, *, cells_dir=None, table=None, cache_dir=None, only: lis
     for stale in cells_dir.glob(".*.tmp") if cells_dir.exists() else []:
         stale.unlink(missing_ok=True)        # a temporary file of a killed run
     start = time.time()
-    bar = tqdm(todo, desc=f"sweep {preset.name}", unit="cell", disable=not progress)
-    skipped = ran = 0
-    for cell in bar:
-        bar.set_postfix_str(cell.id[:48])
-        if runner.done(cell):
-            skipped += 1
-            continue
-        runner.run(cell)
-        ran += 1
+    pending = []
+    for cell in todo:
+        state = check_cell(runner.cell_path(cell), cell.id)[1]
+        if state.startswith("invalid"):
+            log(f"[sweep] redoing {cell.id}: its file is {state}")
+        if state != "done":
+            pending.append(cell)
+    skipped, ran = len(todo) - len(pending), 0
+    log(f"[sweep] {skipped} of {len(todo)} cells already done, {len(pending)} to run")
+    with progress_bars(progress):
+        # Finished cells count as done from the start: a resumed sweep shows 3/5, not 0/5.
+        bar = tqdm(pending, desc=f"sweep {preset.name}", unit="cell", total=len(todo), initial=skipped,
+                   disable=not show_progress())
+        for cell in bar:
+            bar.set_postfix_str(cell.id[:48])
+            runner.run(cell)
+            ran += 1
+        bar.close()
     log(f"[sweep] {ran} cells run, {skipped} already done, {time.time() - start:.0f} s")
     if all(runner.done(c) for c in all_cells):
         result = gather(preset, cells_dir, table, command=command)

@@ -1,0 +1,277 @@
+"""Every bad input tried, and the message it must get (issue 16, item 3).
+
+One table: a command line run in-process through ``coinfer.cli.main`` (or a library call) and a
+fragment of the message, which names the value and what is allowed. Every option of every command
+is checked where it enters (``coinfer/cli_args.py``, before anything loads), so the table runs in
+seconds. ``len(BAD_INPUTS)`` is the figure reported for the issue.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from coinfer.cli import main
+
+PRESETS = "unknown preset 'fast'; available: quick, paper"
+INT1 = "is not allowed: give an integer >= 1"
+RATE = "is not allowed: give a rate > 0 with a unit: B/s, KB/s"
+WIDTH = "give a width multiplier in (0, 4]"
+SPARSITY = "is not allowed: give a sparsity in [0, 1)"
+SPLIT = "unknown split point 'layer9'"
+CHANNEL = "use 'noiseless', 'awgn:<SNR dB>'"
+DEVICE = ["device", "--config", "s3:uint8"]
+CODEC = ["train-codec", "--split", "s4", "--code-size", "d16-l4"]
+
+
+def _preset(**overrides):
+    from coinfer.config import get_preset
+
+    return get_preset("quick", **overrides)
+
+
+def _preset_named(name):
+    from coinfer.config import get_preset
+
+    return get_preset(name)
+
+
+def _record(**fields):
+    from coinfer.results import Record
+
+    return Record(**{**dict(method="original", split="layer2.1", accuracy=0.9, device_macs=1, device_params=1,
+                            server_macs=1, bits_per_image=8.0), **fields})
+
+
+def _server(**options):
+    from coinfer.serve.server import check_server_options
+
+    return check_server_options(**options)
+
+
+def _rate(text):
+    from coinfer.units import parse_rate
+
+    return parse_rate(text)
+
+
+#: (command line or (function, keyword arguments), message fragment). ``{bad_table}`` is a lookup
+#: table file whose record has channel "bsc:0.7".
+BAD_INPUTS = [
+    # epochs, images, threads, limits: integers >= 1
+    (["train", "--epochs", "0"], f"argument --epochs: '0' {INT1}"),
+    (["train", "--epochs", "-3"], f"argument --epochs: '-3' {INT1}"),
+    (["train", "--epochs", "three"], f"'three' {INT1}"),
+    (["train", "--set", "baseline.epochs=0"], "baseline epochs must be >= 1, got 0"),
+    (["prune", "--epochs", "0"], f"'0' {INT1}"),
+    (CODEC + ["--epochs", "0"], f"'0' {INT1}"),
+    (["prune", "--train-limit", "0"], f"argument --train-limit: '0' {INT1}"),
+    (["encode", "--train-limit", "-5"], f"'-5' {INT1}"),
+    (CODEC + ["--train-limit", "0"], f"'0' {INT1}"),
+    (["encode", "--threads", "0"], f"argument --threads: '0' {INT1}"),
+    (["sweep", "--threads", "-1"], f"'-1' {INT1}"),
+    (["jscc", "--threads", "two"], f"'two' {INT1}"),
+    (["profile", "--images", "0"], f"argument --images: '0' {INT1}"),
+    # presets: one message, listing the valid names, in every command
+    (["train", "--preset", "fast"], PRESETS),
+    (["prune", "--preset", "fast"], PRESETS),
+    (["sweep", "--preset", "fast"], PRESETS),
+    (["latency", "--rate", "40KB/s", "--preset", "fast"], PRESETS),
+    (["encode", "--preset", "fast"], PRESETS),
+    (["jscc", "--preset", "fast"], PRESETS),
+    (["original-table", "--preset", "fast"], PRESETS),
+    (CODEC + ["--preset", "fast"], PRESETS),
+    (["serve", "--preset", "fast"], PRESETS),
+    (DEVICE + ["--preset", "fast"], PRESETS),
+    (["measure", "--preset", "fast"], PRESETS),
+    (["figure", "tradeoff", "--preset", "fast"], PRESETS),
+    (["search", "--preset", "fast"], PRESETS),
+    (["search", "--trials", "0"], f"argument --trials: '0' {INT1}"),
+    (["search", "--workers", "0"], f"argument --workers: '0' {INT1}"),
+    (["search", "--oracle", "t.json", "--delay", "-1"], "argument --delay: '-1' is not allowed: give a finite number >= 0"),
+    (["run", "pruning", "--preset", "fast"], PRESETS),
+    (["run", "pruning", "--threads", "0"], f"argument --threads: '0' {INT1}"),
+    (["search", "--grid", "huge"], "unknown sweep grid 'huge'; available: quick, paper, tiny"),
+    ((_preset_named, {"name": "fast"}), PRESETS),
+    (["figure", "nope"], "unknown figure 'nope'; registered: amplification,"),
+    (["sweep", "--grid", "huge"], "unknown sweep grid 'huge'; available: quick, paper, tiny"),
+    # widths and other preset fields
+    (["profile", "--width", "0"], f"argument --width: '0' is not allowed: {WIDTH}"),
+    (["profile", "--width", "-1"], WIDTH),
+    (["profile", "--width", "100"], WIDTH),
+    (["profile", "--width", "nan"], WIDTH),
+    (["train", "--set", "width=0"], f"width 0 is out of range: {WIDTH}"),
+    ((_preset, {"width": 0}), f"width 0 is out of range: {WIDTH}"),
+    ((_preset, {"width": -0.5}), "width -0.5 is out of range"),
+    ((_preset, {"width": 64}), "width 64 is out of range"),
+    ((_preset, {"seed": -1}), "seed -1 must be an integer >= 0"),
+    ((_preset, {"accuracy_drop": 150}), "accuracy_drop 150 must be in [0, 100)"),
+    ((_preset, {"eval_batch_size": 0}), "eval_batch_size 0 must be an integer >= 1"),
+    ((_preset, {"dataset": "imagenet"}), "unknown dataset 'imagenet'; available datasets are cifar10, fashion-mnist"),
+    # server options: port, payload and connection caps, timeouts (the server's own checks, same words)
+    (["serve", "--port", "70000"], "argument --port: port 70000 is out of range: use 0 (a free port) to 65535"),
+    (["serve", "--port", "-1"], "port -1 is out of range: use 0 (a free port) to 65535"),
+    (["serve", "--port", "http"], "'http' is not allowed: give an integer (port)"),
+    (["serve", "--max-payload", "0"], "argument --max-payload: max_payload must be an integer >= 1, got 0"),
+    (["serve", "--max-payload", "-1"], "max_payload must be an integer >= 1, got -1"),
+    (["serve", "--max-payload", "4MB"], "'4MB' is not allowed: give an integer (max payload)"),
+    (["serve", "--max-connections", "0"], "argument --max-connections: max_connections must be an integer >= 1"),
+    (["serve", "--max-requests", "0"], "max_requests must be an integer >= 1 or None, got 0"),
+    (["serve", "--idle-timeout", "-1"], "argument --idle-timeout: idle_timeout must be a finite number of "
+                                        "seconds > 0, got -1.0"),
+    (["serve", "--idle-timeout", "0"], "idle_timeout must be a finite number of seconds > 0, got 0.0"),
+    (["serve", "--idle-timeout", "inf"], "idle_timeout must be a finite number of seconds > 0, got inf"),
+    (["serve", "--idle-timeout", "nan"], "idle_timeout must be a finite number of seconds > 0, got nan"),
+    (["serve", "--idle-timeout", "soon"], "'soon' is not allowed: give a number (idle timeout)"),
+    (["serve", "--handshake-timeout", "0"], "handshake_timeout must be a finite number of seconds > 0, got 0.0"),
+    (["serve", "--frame-timeout", "-5"], "frame_timeout must be a finite number of seconds > 0, got -5.0"),
+    (["serve", "--threads", "0"], f"'0' {INT1}"),
+    ((_server, {"port": 70000}), "port 70000 is out of range: use 0 (a free port) to 65535"),
+    ((_server, {"idle_timeout": -1}), "idle_timeout must be a finite number of seconds > 0, got -1"),
+    ((_server, {"max_payload": 0}), "max_payload must be an integer >= 1, got 0"),
+    # device options
+    (DEVICE + ["--port", "0"], "argument --port: port 0 is out of range: a server listens on a port from 1 to 65535"),
+    (DEVICE + ["--port", "65536"], "port 65536 is out of range: a server listens on a port from 1 to 65535"),
+    (DEVICE + ["--timeout", "0"], "argument --timeout: timeout must be a finite number of seconds > 0, got 0.0"),
+    (DEVICE + ["--burst", "-1"], "argument --burst: burst must be a finite number of bytes >= 0, got -1.0"),
+    (DEVICE + ["--images", "0"], "argument --images: images must be an integer >= 1, got 0"),
+    (DEVICE + ["--offset", "-1"], "argument --offset: offset must be an integer >= 0, got -1"),
+    (DEVICE + ["--show", "-2"], "'-2' is not allowed: give an integer >= 0"),
+    (DEVICE + ["--rate", "-5KB/s"], f"argument --rate: link rate '-5KB/s' {RATE}"),
+    (DEVICE + ["--rate", "40"], f"link rate '40' {RATE}"),
+    (DEVICE + ["--rate", "fast"], "or inf (no shaping)"),
+    # measure options
+    (["measure", "--rates", "10KB/s,-1KB/s"], "'-1KB/s' in '10KB/s,-1KB/s' is not allowed"),
+    (["measure", "--rates", "-1KB/s"], "'-1KB/s' in '-1KB/s' is not allowed"),
+    (["measure", "--rates", "10KB/s,,40KB/s"], "'' in '10KB/s,,40KB/s' is not allowed"),
+    (["measure", "--images", "0"], f"argument --images: '0' {INT1}"),
+    (["measure", "--clients", "0"], f"argument --clients: '0' {INT1}"),
+    (["measure", "--probe-images", "0"], f"argument --probe-images: '0' {INT1}"),
+    (["measure", "--flops", "0"], "argument --flops: '0' is not allowed: give a finite number > 0"),
+    (["measure", "--burst", "-0.5"], "'-0.5' is not allowed: give a finite number >= 0"),
+    (["measure", "--connect", "localhost"], "'localhost' is not allowed: give HOST:PORT"),
+    (["measure", "--connect", "localhost:70000"], "'localhost:70000' is not allowed: give HOST:PORT"),
+    # rates: negative, zero, unit-less, unknown unit, infinite (spaced ones are accepted: see below)
+    (["latency", "--rate", "-5KB/s"], f"argument --rate: link rate '-5KB/s' {RATE}"),
+    (["latency", "--rate=-5KB/s"], f"link rate '-5KB/s' {RATE}"),
+    (["latency", "--rate", "-5 KB/s"], f"link rate '-5 KB/s' {RATE}"),
+    (["latency", "--rate", "0KB/s"], f"link rate '0KB/s' {RATE}"),
+    (["latency", "--rate", "40"], f"link rate '40' {RATE}"),
+    (["latency", "--rate", "40 KB"], f"link rate '40 KB' {RATE}"),
+    (["latency", "--rate", "40 XB/s"], f"link rate '40 XB/s' {RATE}"),
+    (["latency", "--rate", "inf KB/s"], f"link rate 'inf KB/s' {RATE}"),
+    (["latency", "--rate", "1e999KB/s"], f"link rate '1e999KB/s' {RATE}"),
+    ((_rate, {"text": "-5KB/s"}), "link rate '-5KB/s' must be finite and > 0"),
+    # thresholds
+    (["latency", "--rate", "40KB/s", "--threshold", "high"], "argument --threshold: 'high' is not allowed: give "
+                                                             "an accuracy threshold as a fraction in [0, 1]"),
+    (["latency", "--rate", "40KB/s", "--threshold", "120%"], "'120%' is not allowed"),
+    (["latency", "--rate", "40KB/s", "--threshold", "1.5"], "'1.5' is not allowed"),
+    (["latency", "--rate", "40KB/s", "--threshold", "-0.1"], "'-0.1' is not allowed"),
+    # channels: in options and in results files
+    (["latency", "--rate", "40KB/s", "--channel", "bsc:0.7"],
+     "channel 'bsc:0.7': a flip probability must be in [0, 0.5]; or 'any'"),
+    (["latency", "--rate", "40KB/s", "--channel", "awgn:inf"], "channel 'awgn:inf': an SNR must be a finite number"),
+    (["latency", "--rate", "40KB/s", "--channel", "rayleigh:3"], f"unknown channel 'rayleigh:3': {CHANNEL}"),
+    (["latency", "--rate", "40KB/s", "--table", "{bad_table}"],
+     "record 0: channel 'bsc:0.7': a flip probability must be in [0, 0.5]"),
+    ((_record, {"channel": "bsc:0.7"}), "channel 'bsc:0.7': a flip probability must be in [0, 0.5]"),
+    ((_record, {"channel": "bsc:-0.1"}), "channel 'bsc:-0.1': a flip probability must be in [0, 0.5]"),
+    ((_record, {"channel": "awgn:nan"}), "channel 'awgn:nan': an SNR must be a finite number of dB"),
+    ((_record, {"channel": "awgn:-inf"}), "channel 'awgn:-inf': an SNR must be a finite number of dB"),
+    ((_record, {"channel": "awgn:ten"}), "channel 'awgn:ten': 'ten' is not a number"),
+    ((_record, {"channel": "awgn:"}), f"unknown channel 'awgn:': {CHANNEL}"),
+    ((_record, {"channel": "wifi"}), f"unknown channel 'wifi': {CHANNEL}"),
+    ((_record, {"channel": ""}), f"unknown channel '': {CHANNEL}"),
+    # other results fields
+    ((_record, {"accuracy": 91.0}), "accuracy 91.0 must be a fraction in [0, 1]"),
+    ((_record, {"sparsity": 1.0}), "sparsity 1.0 must be in [0, 1)"),
+    ((_record, {"bits_per_image": -1.0}), "bits_per_image -1.0 must be finite and >= 0"),
+    ((_record, {"split": "layer9"}), "split 'layer9' is not a split point"),
+    # split points and sparsities
+    (["jscc", "--split", "layer9"], f"argument --split: {SPLIT}"),
+    (["train-codec", "--split", "layer9", "--code-size", "d16-l4"], SPLIT),
+    (["encode", "--splits", "layer2.1", "layer9"], f"argument --splits: {SPLIT}"),
+    (["prune", "--splits", "layer9"], SPLIT),
+    (["prune", "--sparsities", "1.0"], f"argument --sparsities: '1.0' {SPARSITY}"),
+    (["prune", "--sparsities", "0.5", "-0.1"], f"'-0.1' {SPARSITY}"),
+    (["prune", "--output-sparsity", "1"], f"argument --output-sparsity: '1' {SPARSITY}"),
+    # the sweep's scheduling options
+    (["sweep", "--shard", "3/3"], "argument --shard: '3/3' is not allowed: give I/N with 0 <= I < N"),
+    (["sweep", "--shard", "half"], "'half' is not allowed: give I/N"),
+    (["sweep", "--grid", "tiny", "--cells-dir", "{tmp}", "--cache", "{tmp}", "--cell", "nope"],
+     "unknown cell id(s) ['nope']; list them with --list-cells"),
+    (["sweep", "--set", "sweep.sparsities=(1.0,)"], "sparsit"),
+]
+
+
+@pytest.fixture
+def bad_table(tmp_path):
+    """A valid lookup table file whose one record's channel is then changed to "bsc:0.7"."""
+    from coinfer.results import LookupTable, Provenance
+
+    path = tmp_path / "bad_channel.json"
+    LookupTable(Provenance(dataset="fashion-mnist", preset="quick", command="test", wall_time_s=0.0),
+                [_record(channel="bsc:0.1")]).save(path)
+    data = json.loads(path.read_text())
+    data["records"][0]["channel"] = "bsc:0.7"
+    path.write_text(json.dumps(data))
+    return path
+
+
+def _id(row) -> str:
+    what = row[0]
+    return " ".join(what) if isinstance(what, list) else f"{what[0].__name__}{what[1]}"
+
+
+@pytest.mark.parametrize("what, fragment", BAD_INPUTS, ids=[_id(row) for row in BAD_INPUTS])
+def test_bad_input_is_refused_with_a_message_naming_it(what, fragment, bad_table, tmp_path, capsys):
+    if isinstance(what, list):
+        argv = [a.format(bad_table=bad_table, tmp=tmp_path) for a in what]
+        assert main(argv) == 2
+        captured = capsys.readouterr()
+        message = " ".join((captured.err + captured.out).split())   # argparse wraps long lines
+        assert "Traceback" not in message
+        assert "error:" in message and fragment in message, message
+    else:
+        function, kwargs = what
+        with pytest.raises(ValueError) as error:
+            function(**kwargs)
+        assert fragment in str(error.value)
+
+
+def test_the_table_covers_every_command():
+    from coinfer.cli import build_parser
+
+    commands = {row[0][0] for row in BAD_INPUTS if isinstance(row[0], list)}
+    parser = build_parser()
+    every = set(next(a for a in parser._actions if a.dest == "command").choices)
+    assert every - commands == set()
+
+
+@pytest.mark.parametrize("rate", ["5 KB/s", "5KB/s", "40 kbit/s", "1.5 Mbit/s", "40KBps"])
+def test_spaced_and_unspaced_rates_are_both_accepted(rate):
+    from coinfer.cli import build_parser
+    from coinfer.cli_args import attach_negative_values
+
+    parser = build_parser()
+    assert parser.parse_args(attach_negative_values(parser, ["latency", "--rate", rate])).rate == rate
+    assert parser.parse_args(["device", "--config", "s3:uint8", "--rate", rate]).rate == rate
+
+
+def test_train_epochs_reach_the_preset(monkeypatch, capsys):
+    """``train --epochs 1`` trains 1 epoch (an explicit value is never replaced by the preset's)."""
+    import coinfer.train
+
+    seen = {}
+
+    def fake_get_baseline(preset, **kwargs):
+        seen["epochs"] = preset.baseline.epochs
+        return None, {"test_accuracy": 0.5, "wall_time_s": 0}
+
+    monkeypatch.setattr(coinfer.train, "get_baseline", fake_get_baseline)
+    assert main(["train", "--epochs", "1"]) == 0
+    assert seen["epochs"] == 1
+    assert re.search(r"test accuracy 0\.5000", capsys.readouterr().out)
