@@ -33,6 +33,7 @@ import json
 import sys
 
 from coinfer import cli_args as check
+from coinfer import cli_serving as serving
 
 # The serve and device options are checked by the library's own checks (same messages), imported when used.
 check_server_options = "coinfer.serve.server:check_server_options"
@@ -71,138 +72,6 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _serve_model(args: argparse.Namespace):
-    from coinfer.config import get_preset
-    from coinfer.experiments.serving import default_specs
-    from coinfer.serve.configuration import build_configurations, load_model_for
-
-    preset = get_preset(args.preset)
-    model, meta = load_model_for(preset.name, args.checkpoint)
-    specs = args.config or default_specs(preset, args.checkpoint)
-    return model, meta, build_configurations(model, specs, preset=preset.name, dataset=meta.get("dataset"))
-
-
-def _test_images(meta: dict, preset: str, n: int, offset: int = 0):
-    from coinfer.config import get_preset
-    from coinfer.serve.configuration import load_test_images
-
-    if n < 1:
-        raise ValueError(f"--images must be >= 1, got {n}")
-    return load_test_images(meta.get("dataset") or get_preset(preset).dataset, n, offset)
-
-
-def _link_rate(text: str) -> float | None:
-    """A ``--rate`` value: bits/s from a rate with a unit (``40KB/s``), or None for ``inf`` (no shaping)."""
-    from coinfer.units import parse_rate
-
-    return None if text.strip().lower() == "inf" else parse_rate(text)
-
-
-def _serve(args: argparse.Namespace) -> int:
-    import logging
-
-    from coinfer.serve.server import EdgeServer, check_server_options
-
-    options = dict(port=args.port, max_connections=args.max_connections, max_payload=args.max_payload,
-                   idle_timeout=args.idle_timeout, handshake_timeout=args.handshake_timeout,
-                   frame_timeout=args.frame_timeout, max_requests=args.max_requests)
-    check_server_options(**options)   # before the network loads: a bad option fails at once
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    if args.threads:
-        import torch
-        torch.set_num_threads(args.threads)
-    _, meta, configurations = _serve_model(args)
-    server = EdgeServer(configurations, host=args.host, **options)
-    host, port = server.address
-    for c in configurations:
-        print(f"configuration {c.config_id:>10}  {c.spec:<20} feature {'x'.join(map(str, c.feature_shape))}")
-    print(f"coinfer edge server listening on {host}:{port}", flush=True)
-    import signal
-
-    # Ctrl-C and SIGTERM stop the server cleanly (set explicitly: a process started in the background
-    # by a shell inherits SIGINT as ignored, and Python's default SIGTERM ends it without a word).
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: server.request_stop())
-    server.serve_forever()
-    print(f"stopped; {json.dumps(server.stats())}", flush=True)
-    return 0
-
-
-def _device(args: argparse.Namespace) -> int:
-    import numpy as np
-
-    from coinfer.experiments.serving import rate_label
-    from coinfer.serve.device import DeviceClient, check_device_options, summarize
-
-    # Every option checked before the network loads: a bad one fails at once, naming itself.
-    check_device_options(port=args.port, timeout=args.timeout, burst=args.burst, images=args.images,
-                         offset=args.offset)
-    rate = _link_rate(args.rate)
-    if args.threads:
-        import torch
-        torch.set_num_threads(args.threads)
-    _, meta, configurations = _serve_model(argparse.Namespace(**{**vars(args), "config": [args.config]}))
-    configuration = configurations[0]
-    images, labels = _test_images(meta, args.preset, args.images, args.offset)
-    with DeviceClient(configuration, args.host, args.port, rate_bps=rate, burst=args.burst,
-                      timeout=args.timeout) as client:
-        client.check()
-        runs = [client.infer(image) for image in images]
-    correct = int(sum(m.predicted_class == int(y) for m, y in zip(runs, labels)))
-    summary = summarize(runs)
-    if args.json:
-        print(json.dumps({"spec": configuration.spec, "config_id": configuration.config_id,
-                          "rate_Bps": rate / 8 if rate else None, "correct": correct, **summary,
-                          "classes": [m.predicted_class for m in runs]}, indent=1))
-        return 0
-    for i, (m, y) in enumerate(zip(runs, labels)):
-        if i < args.show:
-            print(f"image {args.offset + i:>5}: class {m.predicted_class} (label {int(y)}), "
-                  f"{m.frame_bytes} B sent, {m.total_s * 1e3:.1f} ms")
-    print(f"{configuration.spec} at {rate_label(rate)}: {correct}/{len(runs)} correct; latency median "
-          f"{summary['total_median_s'] * 1e3:.1f} ms, p95 {summary['total_p95_s'] * 1e3:.1f} ms "
-          f"(device {summary['device_median_s'] * 1e3:.1f}, send {summary['send_median_s'] * 1e3:.1f}, "
-          f"server {summary['server_median_s'] * 1e3:.1f} ms); {int(np.mean([m.frame_bytes for m in runs]))} "
-          "B per frame")
-    return 0
-
-
-def _measure(args: argparse.Namespace) -> int:
-    import os
-
-    from coinfer.experiments.serving import run_measurement
-    from coinfer.paths import project_root, table_path
-    from coinfer.results import write_json_atomic
-
-    connect = None
-    if args.connect:
-        host, _, port = args.connect.rpartition(":")
-        connect = (host, int(port))
-    run = run_measurement(args.preset, specs=args.config, checkpoint=args.checkpoint, images=args.images,
-                          rates=[_link_rate(r) for r in args.rates.split(",")], burst=args.burst,
-                          flops_per_s=args.flops * 1e9 if args.flops else None, connect=connect,
-                          clients=args.clients, probe_images=args.probe_images, threads=args.threads,
-                          progress=lambda line: print(line, file=sys.stderr, flush=True),
-                          per_request=not args.no_per_request)
-    result, probe = run.result, run.concurrency
-    print(result.table())
-    print(f"load average (1 min) of this machine: {result.load_average[0]:.1f} before, "
-          f"{result.load_average[1]:.1f} after, on {os.cpu_count()} CPU cores")
-    if probe:
-        print(f"concurrency: {probe['clients']} clients x {probe['images_per_client']} images at once, "
-              f"{len(probe['failures'])} failures, {probe['throughput_images_per_s']:.1f} images/s, "
-              f"server held at most {probe.get('server_max_concurrent_connections', '?')} connections at once")
-    out = project_root() / "benchmarks" / "out" / f"serve_measure_{args.preset}.json"
-    write_json_atomic(out, {"rows": result.rows, "flops_per_s": result.flops_per_s,
-                            "server_stats": result.server_stats, "concurrency": probe})
-    print(f"wrote {out}")
-    if args.save:
-        path = table_path("serve_latency", args.preset) if args.save == "default" else args.save
-        run.table(command="python -m coinfer " + " ".join(sys.argv[1:])).save(path)
-        print(f"wrote {path}")
-    return 0
-
-
 def _encode(args: argparse.Namespace) -> int:
     from coinfer.experiments.encoding import get_encode_config, run as run_encoding
     from coinfer.paths import table_path
@@ -220,19 +89,6 @@ def _encode(args: argparse.Namespace) -> int:
     path = args.out or table_path("encoding", preset.name)
     table.save(path)
     print(f"wrote {len(table.records)} records to {path} in {table.provenance.wall_time_s:.0f} s")
-    return 0
-
-
-def _train_codec(args: argparse.Namespace) -> int:
-    from coinfer.experiments.codecs import train_learned_codec
-    from coinfer.serve.configuration import load_model_for
-
-    if args.threads:
-        import torch
-        torch.set_num_threads(args.threads)
-    model, _ = load_model_for(args.preset, args.checkpoint)
-    overrides = {k: v for k, v in {"train_limit": args.train_limit, "epochs": args.epochs}.items() if v is not None}
-    train_learned_codec(model, args.split, args.code_size, args.preset, path=args.out, **overrides)
     return 0
 
 
@@ -589,7 +445,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--frame-timeout", type=check.checked_by(check_server_options, "frame_timeout", float), default=60.0,
                    help="a frame, once started, must arrive whole within this many s (default 60)")
     p.add_argument("--max-requests", type=check.checked_by(check_server_options, "max_requests"), default=None, help="stop after answering this many features")
-    p.set_defaults(func=_serve)
+    p.set_defaults(func=serving.serve)
 
     p = commands.add_parser("device", help="run the device part + encoder on test images, classify via a server")
     model_args(p, many=False)
@@ -603,7 +459,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--show", type=check.nonnegative_int, default=10, help="print this many per-image lines")
     p.add_argument("--timeout", type=check.checked_by(check_device_options, "timeout", float), default=60.0, help="seconds to wait for a reply")
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
-    p.set_defaults(func=_device)
+    p.set_defaults(func=serving.device)
 
     p = commands.add_parser("measure", help="measured vs predicted co-inference latency per configuration and rate")
     model_args(p, many=True)
@@ -621,7 +477,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--probe-images", type=check.positive_int, default=5, help="images per client in the concurrency probe")
     p.add_argument("--save", nargs="?", const="default", default=None, metavar="PATH",
                    help="also write a lookup table (default data/results/serve_latency_<preset>.json)")
-    p.set_defaults(func=_measure)
+    p.set_defaults(func=serving.measure)
 
     p = commands.add_parser("train-codec", help="train one learned codec and save it for serve/device/measure")
     p.add_argument("--preset", type=check.preset, default="quick")
@@ -632,7 +488,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=check.positive_int, default=None, help="quantized epochs (default: the encode preset's)")
     p.add_argument("--out", default=None, help="checkpoint path (default data/checkpoints/<preset>/codec_<split>_<size>.pt)")
     p.add_argument("--threads", type=check.positive_int, default=None, help="torch CPU threads")
-    p.set_defaults(func=_train_codec)
+    p.set_defaults(func=serving.train_codec)
 
     p = commands.add_parser("encode", help="train feature encoders (section IV) and the 8-bit Huffman baseline")
     p.add_argument("--preset", type=check.preset, default="quick")
