@@ -1,6 +1,6 @@
 """The serving commands of ``python -m coinfer``: ``serve``, ``device``, ``measure``, ``train-codec``.
 
-Thin: each parses nothing itself (:func:`coinfer.cli.build_parser` declares the options, checked
+Thin: each parses nothing itself (``coinfer.cli.build_parser`` declares the options, checked
 where they enter), calls :mod:`coinfer.serve` or :mod:`coinfer.experiments.serving`, and prints.
 """
 
