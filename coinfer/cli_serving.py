@@ -1,7 +1,7 @@
 """The serving commands of ``python -m coinfer``: ``serve``, ``device``, ``measure``, ``train-codec``.
 
 Thin: each parses nothing itself (``coinfer.cli.build_parser`` declares the options, checked
-where they enter), calls :mod:`coinfer.serve` or :mod:`coinfer.experiments.serving`, and prints.
+where they enter), calls ``coinfer.serve`` or :mod:`coinfer.experiments.serving`, and prints.
 """
 
 from __future__ import annotations
