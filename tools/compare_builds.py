@@ -73,6 +73,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("before", type=Path)
     ap.add_argument("after", type=Path)
     ap.add_argument("--pages", nargs="*", help="pages to compare (default: every page of BEFORE)")
+    ap.add_argument("--words", action="store_true",
+                    help="compare word by word, so that a line wrapped differently is no change")
     ap.add_argument("--ignore-module-paths", action="store_true",
                     help="treat every dotted name coinfer.x.y as equal (a refactor that moves modules)")
     args = ap.parse_args(argv)
@@ -87,6 +89,8 @@ def main(argv: list[str] | None = None) -> int:
         (a, ia), (b, ib) = page_text(old), page_text(new)
         if args.ignore_module_paths:
             a, b = ([re.sub(r"coinfer(\.\w+)+", "coinfer.*", line) for line in lines] for lines in (a, b))
+        if args.words:
+            a, b = " ".join(a).split(), " ".join(b).split()
         diff = [d for d in difflib.unified_diff(a, b, lineterm="", n=0) if not d.startswith(("---", "+++", "@@"))]
         note = f"figures {ia} -> {ib}" if ia != ib else f"{ia} figures"
         print(f"{page}: {'same text' if not diff else f'{len(diff)} changed lines'}, {note}")
