@@ -301,9 +301,9 @@ def _search(args: argparse.Namespace) -> int:
     preset = get_preset(args.preset, **overrides)
     command = "python -m coinfer " + " ".join(args.argv)
     if args.replay:
-        from coinfer.paths import results_dir, search_replay_path
+        from coinfer.paths import search_replay_path, table_path
 
-        table = load_table(args.oracle or results_dir() / f"sweep_{preset.name}.json")
+        table = load_table(args.oracle or table_path("sweep", preset.name))
         out = search_replay.replay(preset, table, trials=args.trials or search_replay.REPLAY_TRIALS, command=command)
         path = write_json_atomic(args.out or search_replay_path(preset.name), out)
         for name, s in out["summary"].items():

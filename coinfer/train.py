@@ -492,8 +492,10 @@ def get_baseline(preset: str | Preset = "quick", checkpoints: str | Path | None 
     >>> meta["preset"], meta["dataset"], round(meta["test_accuracy"], 3)
     ('quick', 'fashion-mnist', 0.905)
     """
+    from coinfer.paths import checkpoint_path
+
     preset = get_preset(preset) if isinstance(preset, str) else preset
-    path = checkpoint_dir(preset, checkpoints) / "baseline.pt"
+    path = checkpoint_path(preset.name, root=checkpoints)
     if path.exists() and not retrain:
         return load_model(path)
     model, meta = train_baseline(preset, data_root)

@@ -210,12 +210,12 @@ def learned_source_payload(point: str, threshold: float, preset_name: str, path=
     bits per image are the length of really range-coded packets. ``None`` if the table is missing or
     no record there meets the threshold.
     """
-    from coinfer.paths import results_dir
+    from coinfer.paths import table_path
     from coinfer.results import load_table
 
     from pathlib import Path
 
-    path = Path(path) if path is not None else results_dir() / f"encoding_{preset_name}.json"
+    path = Path(path) if path is not None else table_path("encoding", preset_name)
     if not path.exists():
         return None
     table = load_table(path)

@@ -25,7 +25,7 @@ from coinfer.core.network import CifarResNet18, ResNetConfig
 from coinfer.core.network import split as split_stages
 from coinfer.core.pruning import IncrementalPruner, PrunedModel, check_sparsity, prunable_split_point, pruned_costs
 from coinfer.results import LookupTable, Provenance, Record
-from coinfer.train import (checkpoint_dir, default_device, evaluate, fit, get_baseline, load_checkpoint,
+from coinfer.train import (default_device, evaluate, fit, get_baseline, load_checkpoint,
                            save_checkpoint, seed_everything)
 
 #: The method name of the pruning table's records.
@@ -209,7 +209,7 @@ def run(preset: Preset, *, out: str | Path | None = None, checkpoints: str | Pat
     """
     from coinfer.core.costs import profile_splits
     from coinfer.data import load_dataset, make_loader
-    from coinfer.paths import results_dir
+    from coinfer.paths import pruned_checkpoint_path, table_path
 
     start = time.time()
     config = preset.pruning
@@ -247,8 +247,7 @@ def run(preset: Preset, *, out: str | Path | None = None, checkpoints: str | Pat
             accuracy = evaluate(pipeline, test_loader, device)
             costs = pruned_costs(pruned)
             if save_checkpoints:
-                name = f"{point}_s{sparsity:g}.pt"
-                save_pruned(checkpoint_dir(preset, checkpoints) / "pruned" / name, pruned)
+                save_pruned(pruned_checkpoint_path(preset.name, point, sparsity, checkpoints), pruned)
             records.append(Record(
                 method=METHOD, split=point, accuracy=accuracy, device_macs=costs["device_macs"],
                 device_params=costs["device_params"], server_macs=costs["server_macs"],
@@ -268,5 +267,5 @@ def run(preset: Preset, *, out: str | Path | None = None, checkpoints: str | Pat
     provenance = Provenance.collect(preset.dataset, preset.name, time.time() - start,
                                     command=command, seed=preset.seed)
     table = LookupTable(provenance, records)
-    table.save(out if out is not None else results_dir() / f"pruning_{preset.name}.json")
+    table.save(out if out is not None else table_path("pruning", preset.name))
     return table

@@ -573,11 +573,11 @@ def default_paths(preset: Preset) -> dict:
     >>> default_paths(get_preset("quick", sweep=sweep_grid("tiny")))["table"].name
     'sweep_quick-tiny.json'
     """
-    from coinfer.paths import checkpoints_dir, results_dir
+    from coinfer.paths import checkpoints_dir, results_dir, table_path
 
     grid = grid_name(preset)
     name = preset.name if grid == preset.name else f"{preset.name}-{grid}"
-    return {"cells_dir": results_dir() / "cells" / name, "table": results_dir() / f"sweep_{name}.json",
+    return {"cells_dir": results_dir() / "cells" / name, "table": table_path("sweep", name),
             "cache_dir": checkpoints_dir() / preset.name / "sweep"}
 
 

@@ -31,6 +31,7 @@ from typing import Callable, Iterable
 import torch
 from torch import nn
 
+from coinfer import paths
 from coinfer.core.codecs import Codec, Float32Codec, Huffman8Codec, LearnedCodec, Uint8Codec, weights_digest
 from coinfer.core.network import SplitPoint, split
 from coinfer.serve import wire
@@ -98,9 +99,8 @@ def _huffman_factory(shape: tuple[int, ...], argument: str | None, context: dict
 def codec_checkpoint_path(preset: str, point: SplitPoint | str, code_size: str):
     """Where :func:`train_learned_codec` keeps a codec: ``data/checkpoints/<preset>/codec_<split>_<size>.pt``."""
     from coinfer.config import get_preset
-    from coinfer.train import checkpoint_dir
 
-    return checkpoint_dir(get_preset(preset)) / f"codec_{SplitPoint(point)}_{code_size}.pt"
+    return paths.codec_checkpoint_path(get_preset(preset).name, SplitPoint(point), code_size)
 
 
 def load_learned_codec(path, weights: str | None = None) -> tuple[nn.Module, dict]:
@@ -268,11 +268,11 @@ def load_model_for(preset: str | None = None, checkpoint: str | None = None) -> 
 
     Never trains: serving an untrained network by accident would look like a broken server.
     """
-    from coinfer.train import checkpoint_dir, load_model
+    from coinfer.train import load_model
     from coinfer.config import get_preset
 
     if checkpoint is None:
-        path = checkpoint_dir(get_preset(preset or "quick")) / "baseline.pt"
+        path = paths.checkpoint_path(get_preset(preset or "quick").name)
         if not path.exists():
             raise FileNotFoundError(f"no baseline checkpoint at {path}; train it first with "
                                     f"'python -m coinfer train --preset {preset or 'quick'}' or pass --checkpoint")

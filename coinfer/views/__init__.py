@@ -124,14 +124,14 @@ def figure_table(name: str, preset: str = "quick"):
     >>> len(figure_table("tradeoff").records) > 0, figure_table("amplification")
     (True, None)
     """
-    from coinfer.paths import results_dir
+    from coinfer.paths import table_path
     from coinfer.results import load_table
 
     figure_function(name)                 # an unknown name: the error lists the registered ones
     table = FIGURES[name].table
     if table is None:
         return None
-    path = results_dir() / f"{table}_{preset}.json"
+    path = table_path(table, preset)
     if not path.exists():
         raise FileNotFoundError(f"figure {name!r} needs {path}; make it with `python -m coinfer {table} "
                                 f"--preset {preset}`")
