@@ -1,4 +1,4 @@
-"""The baselines of Fig. 3 (Shao & Zhang 2020, section V-B), each a function that returns a :class:`Record`.
+"""The baselines of Fig. 3 (Shao & Zhang 2020, section V-B); here, the one that is a model of its own: BottleNet++'s codec.
 
 The paper compares its framework with three device-edge co-inference methods and one server-based
 method, all on the same network, data and accuracy threshold:
