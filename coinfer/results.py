@@ -268,7 +268,7 @@ class Provenance:
         from coinfer import __version__
 
         return cls(dataset=dataset, preset=preset, wall_time_s=round(float(wall_time_s), 1),
-                   command=command if command is not None else " ".join(["python"] + sys.argv),
+                   command=command if command is not None else invocation(),
                    coinfer_version=__version__, git_commit=git_commit(), hardware=hardware(),
                    date=_dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat(), seed=seed,
                    baseline_accuracy=None if baseline_accuracy is None else float(baseline_accuracy),
@@ -279,6 +279,36 @@ class Provenance:
         commit = self.git_commit[:10] if self.git_commit else "unknown commit"
         return (f"{self.dataset}, preset '{self.preset}', {self.hardware or 'unknown hardware'}, "
                 f"coinfer {self.coinfer_version} @ {commit}, {self.date[:10]}")
+
+
+def invocation(argv: list[str] | None = None) -> str:
+    """The command line that is running, as a user would type it again.
+
+    ``python -m coinfer run sweep`` arrives as ``sys.argv == [".../coinfer/__main__.py", "run",
+    "sweep"]``; the path is written back as ``-m coinfer``, so a table's provenance names the command
+    and not a file of one checkout.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        Default ``sys.argv``.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> from coinfer.results import invocation
+    >>> invocation(["/home/me/coinfer/coinfer/__main__.py", "run", "sweep", "--preset", "quick"])
+    'python -m coinfer run sweep --preset quick'
+    >>> invocation(["tools/print_book.py"])
+    'python tools/print_book.py'
+    """
+    argv = list(sys.argv if argv is None else argv)
+    if argv and Path(argv[0]).name == "__main__.py" and Path(argv[0]).parent.name == "coinfer":
+        argv[:1] = ["-m", "coinfer"]
+    return " ".join(["python"] + argv)
 
 
 def accuracy_threshold(baseline_accuracy: float, drop_points: float) -> float:
