@@ -22,13 +22,14 @@ import numpy as np
 import torch
 from torch import nn
 
-from coinfer.config import PruneSettings
+from coinfer.config import EncodeSettings, PruneSettings
 from coinfer.core.baselines import bottlenet_channels, bottlenet_codec
 from coinfer.core.encoding import FeatureCodec, codec_costs
 from coinfer.core.network import SplitPoint
 from coinfer.core.network import split as split_stages
 from coinfer.core.pruning import PrunedModel, SparsitySchedule, compact, pruned_costs
-from coinfer.experiments.encoding import EncodeConfig, FeatureSource, freeze, huffman_8bit, train_codec
+from coinfer.data import FeatureSource
+from coinfer.experiments.encoding import freeze, huffman_8bit, train_codec
 from coinfer.experiments.pruning import prune_finetune
 from coinfer.results import Record
 from coinfer.train import seed_everything
@@ -98,7 +99,7 @@ def bottlenet_evaluate(codec: FeatureCodec, server_part: nn.Module, source: Feat
 
 
 def bottlenet_record(point: str, device_part: nn.Module, server_part: nn.Module, train_src: FeatureSource,
-                     test_src: FeatureSource, reduction: int, config: EncodeConfig, seed: int = 0, device=None,
+                     test_src: FeatureSource, reduction: int, config: EncodeSettings, seed: int = 0, device=None,
                      log=print) -> Record:
     """Train BottleNet++ at ``point`` in front of the frozen ``server_part``; its :class:`Record`.
 
@@ -166,7 +167,7 @@ def two_step_step2(step1: PrunedModel, point: str, sparsity: float, config: Prun
                           desc=f"2-step: step 2, {point} s={sparsity:g}")
 
 
-def two_step_record(step2: PrunedModel, step1_sparsity: float, train_set, test_set, config: EncodeConfig,
+def two_step_record(step2: PrunedModel, step1_sparsity: float, train_set, test_set, config: EncodeSettings,
                     device=None, log=print) -> Record:
     """The 2-Step Pruning :class:`Record`: compacted device part, 8-bit Huffman-coded feature."""
     device = device or torch.device("cpu")
@@ -189,7 +190,7 @@ def two_step_record(step2: PrunedModel, step1_sparsity: float, train_set, test_s
                          "fine_tune_s": step2.meta.get("fine_tune_s")})
 
 
-def feature_sources(device_part: nn.Module, train_set, test_set, config: EncodeConfig, device=None):
+def feature_sources(device_part: nn.Module, train_set, test_set, config: EncodeSettings, device=None):
     """Train and test :class:`FeatureSource` of a frozen device part (shared by several cells)."""
     device = device or torch.device("cpu")
     freeze(device_part)

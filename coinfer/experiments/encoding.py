@@ -38,9 +38,6 @@ from coinfer.core.encoding import FeatureCodec, build_codec, codec_costs
 from coinfer.core.entropy import (MAGIC_HUFFMAN, MAGIC_RANGE, bits_per_image, empirical_entropy_bits,
                       range_stream_bits)
 from coinfer.config import EncodeSettings
-
-#: The old name of :class:`coinfer.config.EncodeSettings`, until every caller imports that.
-EncodeConfig = EncodeSettings
 from coinfer.core.network import SplitPoint, split
 from coinfer.core.pipeline import SplitNetwork
 from coinfer.data import FeatureSource
@@ -48,9 +45,6 @@ from coinfer.results import LookupTable, Provenance, Record
 
 #: Encoder outputs summarized per record: a histogram of the first few elements' values in [-1, 1].
 HISTOGRAM_ELEMENTS, HISTOGRAM_BINS = 4, 40
-
-#: log2(10): a 10-class decision can always be sent in this many bits (the information floor).
-DECISION_BITS = math.log2(10)
 
 
 def get_encode_config(preset="quick", **overrides) -> EncodeSettings:

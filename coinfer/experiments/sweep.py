@@ -114,7 +114,7 @@ def encode_settings(preset: Preset):
 
     Returns
     -------
-    coinfer.experiments.encoding.EncodeConfig
+    coinfer.config.EncodeSettings
 
     Examples
     --------
