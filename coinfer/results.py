@@ -50,7 +50,7 @@ class Record:
     split : str
         Canonical split point (:data:`coinfer.splits.SPLIT_POINTS`).
     accuracy : float
-        Top-1 test accuracy, a fraction in [0, 1].
+        Top-1 test accuracy, a fraction in [0, 1] (the mean over ``seeds`` runs).
     device_macs, server_macs : int
         Multiply-accumulates on the device (including any encoder) and on the server (including any
         decoder), per image.
@@ -66,6 +66,12 @@ class Record:
         ``"noiseless"``, ``"awgn:<snr_db>"`` or ``"bsc:<p>"``.
     bits_entropy : float or None
         Empirical entropy of the sent symbols, bits per image, where defined.
+    val_accuracy : float or None
+        Top-1 accuracy on the validation split (held-out training images): what every choice uses.
+    accuracy_std, val_accuracy_std : float or None
+        Sample standard deviation over the seeds (None for one seed).
+    seeds : int
+        How many training seeds the accuracies average (1: one run).
     extra : dict
         Anything else a method wants to keep (JSON-serializable).
 
@@ -91,6 +97,10 @@ class Record:
     code_size: str = ""
     channel: str = "noiseless"
     bits_entropy: float | None = None
+    val_accuracy: float | None = None
+    accuracy_std: float | None = None
+    val_accuracy_std: float | None = None
+    seeds: int = 1
     extra: dict = field(default_factory=dict)
 
     def __post_init__(self):
@@ -116,7 +126,9 @@ _REQUIRED = {
 }
 _OPTIONAL = {
     "sparsity": (int, float), "code_size": str, "channel": str,
-    "bits_entropy": (int, float, type(None)), "extra": dict,
+    "bits_entropy": (int, float, type(None)), "val_accuracy": (int, float, type(None)),
+    "accuracy_std": (int, float, type(None)), "val_accuracy_std": (int, float, type(None)), "seeds": int,
+    "extra": dict,
 }
 
 
@@ -209,8 +221,14 @@ def validate_record(row: Any, where: str = "record") -> None:
                               f"got {row[name]!r} ({type(row[name]).__name__})")
     if row["split"] not in SPLIT_POINTS:
         raise SchemaError(f"{where}: split {row['split']!r} is not a split point; valid: {', '.join(SPLIT_POINTS)}")
-    if not 0.0 <= row["accuracy"] <= 1.0:
-        raise SchemaError(f"{where}: accuracy {row['accuracy']!r} must be a fraction in [0, 1]")
+    for name in ("accuracy", "val_accuracy"):
+        if row.get(name) is not None and not 0.0 <= row[name] <= 1.0:
+            raise SchemaError(f"{where}: {name} {row[name]!r} must be a fraction in [0, 1]")
+    for name in ("accuracy_std", "val_accuracy_std"):
+        if row.get(name) is not None and not (math.isfinite(row[name]) and row[name] >= 0):
+            raise SchemaError(f"{where}: {name} {row[name]!r} must be finite and >= 0")
+    if row.get("seeds", 1) < 1:
+        raise SchemaError(f"{where}: seeds {row['seeds']!r} must be >= 1")
     if not 0.0 <= row.get("sparsity", 0.0) < 1.0:
         raise SchemaError(f"{where}: sparsity {row['sparsity']!r} must be in [0, 1)")
     for name in ("device_macs", "device_params", "server_macs", "bits_per_image"):
@@ -231,7 +249,9 @@ class Provenance:
     the coinfer version, git commit, hardware, UTC date and seed. ``baseline_accuracy`` (the trained
     unsplit network's test accuracy, a fraction) and ``accuracy_drop`` (the preset's allowed drop,
     in percentage points) give the table's accuracy threshold (:func:`table_threshold`); tables
-    written before they existed load with ``None``.
+    written before they existed load with ``None``. ``validation`` is the held-out split every
+    choice was made on (``{"images": 5000, "seed": 0}``); ``seeds`` the training seeds a table
+    averages (:func:`aggregate_seeds`).
 
     Examples
     --------
@@ -254,11 +274,13 @@ class Provenance:
     seed: int | None = None
     baseline_accuracy: float | None = None
     accuracy_drop: float | None = None
+    validation: dict | None = None
+    seeds: list | None = None
 
     @classmethod
     def collect(cls, dataset: str, preset: str, wall_time_s: float, command: str | None = None,
                 seed: int | None = None, baseline_accuracy: float | None = None,
-                accuracy_drop: float | None = None) -> "Provenance":
+                accuracy_drop: float | None = None, validation: dict | None = None) -> "Provenance":
         """Provenance of a run in this process: version, commit, hardware and date filled in.
 
         ``baseline_accuracy`` is the baseline checkpoint's ``test_accuracy`` (a fraction) and
@@ -272,7 +294,8 @@ class Provenance:
                    coinfer_version=__version__, git_commit=git_commit(), hardware=hardware(),
                    date=_dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat(), seed=seed,
                    baseline_accuracy=None if baseline_accuracy is None else float(baseline_accuracy),
-                   accuracy_drop=None if accuracy_drop is None else float(accuracy_drop))
+                   accuracy_drop=None if accuracy_drop is None else float(accuracy_drop),
+                   validation=dict(validation) if validation is not None else None)
 
     def describe(self) -> str:
         """One line for a figure caption."""
@@ -604,3 +627,74 @@ def merge_tables(tables: Iterable[LookupTable]) -> list[Record]:
         for record in table.records:
             merged[record.key] = record
     return list(merged.values())
+
+
+def aggregate_seeds(runs: list[LookupTable]) -> LookupTable:
+    """One table from the same experiment run with several training seeds.
+
+    Each configuration's accuracies (test and validation) become their mean with the sample
+    standard deviation (``accuracy_std``, ``val_accuracy_std``) and ``seeds``; the bits (which an
+    entropy coder makes seed-dependent) and costs are averaged too. The per-seed values stay in
+    ``extra["per_seed"]``. Every configuration must be in every run.
+
+    >>> from dataclasses import replace
+    >>> from coinfer.results import LookupTable, Provenance, Record, aggregate_seeds
+    >>> r = Record(method="original", split="pool", accuracy=0.90, device_macs=10, device_params=1,
+    ...            server_macs=5, bits_per_image=32, val_accuracy=0.91)
+    >>> prov = Provenance("fashion-mnist", "quick", "example", 1.0, seed=0)
+    >>> runs = [LookupTable(prov, [r]), LookupTable(replace(prov, seed=1), [replace(r, accuracy=0.92)])]
+    >>> m = aggregate_seeds(runs).records[0]
+    >>> round(m.accuracy, 4), round(m.accuracy_std, 4), m.seeds
+    (0.91, 0.0141, 2)
+    """
+    keys = [{r.key: r for r in run.records} for run in runs]
+    for i, run_keys in enumerate(keys[1:], start=1):
+        if set(run_keys) != set(keys[0]):
+            raise ValueError(f"run {i} holds other configurations than run 0: "
+                             f"{sorted(set(run_keys) ^ set(keys[0]))[:3]}")
+
+    def mean_std(values):
+        if any(v is None for v in values):
+            return None, None
+        mean = sum(values) / len(values)
+        return mean, (math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
+                      if len(values) > 1 else None)
+
+    records = []
+    for key, first in keys[0].items():
+        same = [k[key] for k in keys]
+        acc, acc_std = mean_std([r.accuracy for r in same])
+        val, val_std = mean_std([r.val_accuracy for r in same])
+        avg = {name: sum(getattr(r, name) for r in same) / len(same)
+               for name in ("device_macs", "device_params", "server_macs", "bits_per_image")}
+        entropy, _ = mean_std([r.bits_entropy for r in same])
+        per_seed = {n: [getattr(r, n) for r in same] for n in ("accuracy", "val_accuracy", "bits_per_image")}
+        records.append(Record(**{**first.to_dict(), "accuracy": acc, "accuracy_std": acc_std,
+                                 "val_accuracy": val, "val_accuracy_std": val_std, "seeds": len(same),
+                                 "bits_per_image": avg["bits_per_image"], "bits_entropy": entropy,
+                                 **{n: round(avg[n]) for n in ("device_macs", "device_params", "server_macs")},
+                                 "extra": {**first.extra, "per_seed": per_seed}}))
+    prov = runs[0].provenance
+    seeds = [run.provenance.seed for run in runs]
+    return LookupTable(Provenance(**{**asdict(prov), "seed": None, "seeds": seeds,
+                                     "wall_time_s": round(sum(run.provenance.wall_time_s for run in runs), 1)}),
+                       records)
+
+
+def margin_in_standard_errors(a: Record, b: Record) -> float | None:
+    """How many standard errors ``a``'s mean test accuracy lies above ``b``'s (negative: below).
+
+    The difference of the means over the standard error of that difference,
+    ``sqrt(std_a^2 / n_a + std_b^2 / n_b)``; None where either has no spread (one seed).
+
+    >>> from dataclasses import replace
+    >>> from coinfer.results import Record, margin_in_standard_errors
+    >>> r = Record(method="original", split="pool", accuracy=0.90, device_macs=10, device_params=1,
+    ...            server_macs=5, bits_per_image=32, accuracy_std=0.01, seeds=4)
+    >>> round(margin_in_standard_errors(replace(r, accuracy=0.92), r), 3)
+    2.828
+    """
+    if a.accuracy_std is None or b.accuracy_std is None:
+        return None
+    se = math.sqrt(a.accuracy_std ** 2 / a.seeds + b.accuracy_std ** 2 / b.seeds)
+    return (a.accuracy - b.accuracy) / se if se > 0 else math.copysign(math.inf, a.accuracy - b.accuracy)

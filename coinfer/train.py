@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import random
 import time
+from dataclasses import asdict
 from pathlib import Path
 from typing import Callable
 
@@ -22,7 +23,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from coinfer.data import load_dataset, make_loader
+from coinfer.data import load_split, make_loader
 from coinfer.core.network import CifarResNet18, ResNetConfig
 from coinfer.config import Preset, get_preset
 
@@ -395,8 +396,8 @@ def train_baseline(preset: Preset, data_root: str | Path | None = None,
     Returns
     -------
     model, meta
-        The trained :class:`~coinfer.core.network.CifarResNet18` and a dict with ``test_accuracy`` (a
-        fraction), ``train_loss`` (per epoch), ``wall_time_s`` (seconds) and the preset's fields.
+        The trained :class:`~coinfer.core.network.CifarResNet18` and a dict with ``test_accuracy`` and
+        ``val_accuracy`` (fractions; it trains on the training split less the validation images), ``train_loss`` (per epoch), ``wall_time_s`` (seconds) and the preset's fields.
 
     Examples
     --------
@@ -412,11 +413,11 @@ def train_baseline(preset: Preset, data_root: str | Path | None = None,
     device = device or default_device()
     seed_everything(preset.seed)
     settings = preset.baseline
-    train_set = load_dataset(preset.dataset, train=True, root=data_root, augment=True,
-                             limit=settings.train_limit)
-    test_set = load_dataset(preset.dataset, train=False, root=data_root)
+    train_set = load_split(preset.dataset, "train", preset.validation, root=data_root, augment=True,
+                           limit=settings.train_limit)
     train_loader = make_loader(train_set, settings.batch_size, shuffle=True, seed=preset.seed)
-    test_loader = make_loader(test_set, preset.eval_batch_size, shuffle=False)
+    val_loader, test_loader = (make_loader(load_split(preset.dataset, part, preset.validation, root=data_root),
+                                           preset.eval_batch_size, shuffle=False) for part in ("val", "test"))
     model = CifarResNet18(ResNetConfig(width=preset.width)).to(device)
     optimizer = torch.optim.SGD(model.parameters(), lr=settings.lr, momentum=settings.momentum,
                                 weight_decay=settings.weight_decay, nesterov=True)
@@ -426,11 +427,11 @@ def train_baseline(preset: Preset, data_root: str | Path | None = None,
     losses = fit(model, train_loader, optimizer=optimizer, epochs=settings.epochs, scheduler=scheduler,
                  device=device, desc="baseline")
     wall = time.time() - start
-    accuracy = evaluate(model, test_loader, device)
     meta = {"kind": "baseline", "preset": preset.name, "dataset": preset.dataset, "width": preset.width,
             "seed": preset.seed, "epochs": settings.epochs, "train_images": len(train_set),
-            "test_accuracy": accuracy, "train_loss": losses, "wall_time_s": round(wall, 1),
-            "device": str(device)}
+            "validation": asdict(preset.validation), "val_accuracy": evaluate(model, val_loader, device),
+            "test_accuracy": evaluate(model, test_loader, device), "train_loss": losses,
+            "wall_time_s": round(wall, 1), "device": str(device)}
     return model, meta
 
 
@@ -497,7 +498,12 @@ def get_baseline(preset: str | Preset = "quick", checkpoints: str | Path | None 
     preset = get_preset(preset) if isinstance(preset, str) else preset
     path = checkpoint_path(preset.name, root=checkpoints)
     if path.exists() and not retrain:
-        return load_model(path)
+        model, meta = load_model(path)
+        if meta.get("validation") != asdict(preset.validation):
+            raise ValueError(f"{path} was trained with validation split {meta.get('validation')!r}, the preset "
+                             f"holds out {asdict(preset.validation)!r}: its accuracies would not be comparable; "
+                             f"retrain it with `python -m coinfer train --preset {preset.name} --retrain`")
+        return model, meta
     model, meta = train_baseline(preset, data_root)
     save_checkpoint(path, model, meta)
     return model.eval(), meta
