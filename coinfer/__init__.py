@@ -7,7 +7,7 @@ from the layers above it in this list (``tests/test_layers.py`` checks it), and 
 home::
 
     units, paths, splits  conventions, file names, the split points' names
-    results, data         tables of records, the threshold; datasets and their validation split
+    results, stats, data  tables of records, the threshold; means over seeds; datasets, validation split
     core/                 the paper's algorithms: no files, no plots, no presets
     config, train         one Preset per run; one training loop, one evaluate
     experiments/, serve/  one module per committed table; the running system over TCP
@@ -23,6 +23,7 @@ Conventions
     :mod:`coinfer.splits`: the split points' names and SplitPoint, the validated value (II-A).
 Data and results
     :mod:`coinfer.results`: Record, LookupTable, Provenance, the accuracy threshold (II-D, V-A).
+    :mod:`coinfer.stats`: means over seeds with their spread, margins in standard errors.
     :mod:`coinfer.data`: CIFAR-10 and Fashion-MNIST loaders, checked offline; the validation split (V-A).
 The algorithms (``core/``)
     :mod:`coinfer.core.network`: the CIFAR ResNet18 and split() (II-A).
@@ -43,7 +44,8 @@ Settings and training
 Experiments (``experiments/``, one per committed table; ``python -m coinfer run --list``)
     :mod:`~coinfer.experiments.original`, :mod:`~coinfer.experiments.pruning` (III-C),
     :mod:`~coinfer.experiments.encoding` (IV-B), :mod:`~coinfer.experiments.jscc` (V-D, Fig. 5),
-    :mod:`~coinfer.experiments.baselines` and :mod:`~coinfer.experiments.sweep` (V-B, Fig. 3),
+    :mod:`~coinfer.experiments.baselines` and :mod:`~coinfer.experiments.sweep` (V-B, Fig. 3) with
+    :mod:`~coinfer.experiments.cell_files` (a cell's checked result file),
     :mod:`~coinfer.experiments.search` and :mod:`~coinfer.experiments.search_replay` (the search
     the paper leaves to future work), :mod:`~coinfer.experiments.candidates` and
     :mod:`~coinfer.experiments.calibration` (V-C), :mod:`~coinfer.experiments.codecs` and

@@ -251,7 +251,7 @@ class Provenance:
     in percentage points) give the table's accuracy threshold (:func:`table_threshold`); tables
     written before they existed load with ``None``. ``validation`` is the held-out split every
     choice was made on (``{"images": 5000, "seed": 0}``); ``seeds`` the training seeds a table
-    averages (:func:`aggregate_seeds`).
+    averages (:func:`coinfer.stats.aggregate_seeds`).
 
     Examples
     --------
@@ -276,6 +276,7 @@ class Provenance:
     accuracy_drop: float | None = None
     validation: dict | None = None
     seeds: list | None = None
+    baseline_val_accuracy: float | None = None
 
     @classmethod
     def collect(cls, dataset: str, preset: str, wall_time_s: float, command: str | None = None,
@@ -362,8 +363,12 @@ def accuracy_threshold(baseline_accuracy: float, drop_points: float) -> float:
     return float(baseline_accuracy) - float(drop_points) / 100
 
 
-def table_threshold(table: "LookupTable") -> float:
+def table_threshold(table: "LookupTable", part: str = "test") -> float:
     """The accuracy threshold of ``table``: its baseline accuracy minus its preset's drop.
+
+    ``part="test"`` (reported accuracies) uses the baseline's test accuracy; ``part="val"`` (every
+    choice: does a configuration meet the threshold?) applies the same rule on the validation split,
+    the baseline's validation accuracy minus the same drop, to records' ``val_accuracy``.
 
     Both come from the table's :class:`Provenance` (``baseline_accuracy``: the baseline
     checkpoint's test accuracy; ``accuracy_drop``: the preset's drop in points), so the threshold
@@ -395,10 +400,46 @@ def table_threshold(table: "LookupTable") -> float:
     0.8846
     """
     prov = table.provenance
-    if prov.baseline_accuracy is None or prov.accuracy_drop is None:
-        raise ValueError(f"the table's provenance ({prov.describe()}) lacks baseline_accuracy or accuracy_drop, "
-                         "which give its accuracy threshold; regenerate it or use accuracy_threshold()")
-    return accuracy_threshold(prov.baseline_accuracy, prov.accuracy_drop)
+    if part not in ("test", "val"):
+        raise ValueError(f"part must be 'test' or 'val', got {part!r}")
+    baseline = prov.baseline_accuracy if part == "test" else prov.baseline_val_accuracy
+    if baseline is None or prov.accuracy_drop is None:
+        raise ValueError(f"the table's provenance ({prov.describe()}) lacks the baseline's {part} accuracy or "
+                         "accuracy_drop, which give its threshold; regenerate it or use accuracy_threshold()")
+    return accuracy_threshold(baseline, prov.accuracy_drop)
+
+
+def selection_accuracy(record: Record, table: "LookupTable") -> float:
+    """The accuracy every choice about ``record`` is made on: its validation accuracy.
+
+    A table made before the validation split existed (its provenance has no ``validation``) has
+    only test accuracies, which is what it falls back to; :func:`selection_threshold` matches.
+    """
+    if table.provenance.validation is None:                      # made before the validation split
+        return record.accuracy
+    if record.val_accuracy is None:
+        raise ValueError(f"record {record.key} has no val_accuracy, though its table holds out a validation "
+                         "split; regenerate the table")
+    return record.val_accuracy
+
+
+def selection_threshold(table: "LookupTable") -> float:
+    """The threshold :func:`selection_accuracy` is compared with: :func:`table_threshold` on the
+    validation split (on the test split for a table made before there was one)."""
+    return table_threshold(table, "test" if table.provenance.validation is None else "val")
+
+
+def meets_threshold(record: Record, table: "LookupTable") -> bool:
+    """Whether ``record`` meets ``table``'s accuracy threshold, decided on the validation split (the
+    test accuracy is only reported).
+
+    >>> from coinfer.paths import table_path
+    >>> from coinfer.results import load_table, meets_threshold
+    >>> table = load_table(table_path("original-float32", "quick"))
+    >>> meets_threshold(table.records[0], table)
+    True
+    """
+    return selection_accuracy(record, table) >= selection_threshold(table)
 
 
 def git_commit() -> str:
@@ -628,73 +669,3 @@ def merge_tables(tables: Iterable[LookupTable]) -> list[Record]:
             merged[record.key] = record
     return list(merged.values())
 
-
-def aggregate_seeds(runs: list[LookupTable]) -> LookupTable:
-    """One table from the same experiment run with several training seeds.
-
-    Each configuration's accuracies (test and validation) become their mean with the sample
-    standard deviation (``accuracy_std``, ``val_accuracy_std``) and ``seeds``; the bits (which an
-    entropy coder makes seed-dependent) and costs are averaged too. The per-seed values stay in
-    ``extra["per_seed"]``. Every configuration must be in every run.
-
-    >>> from dataclasses import replace
-    >>> from coinfer.results import LookupTable, Provenance, Record, aggregate_seeds
-    >>> r = Record(method="original", split="pool", accuracy=0.90, device_macs=10, device_params=1,
-    ...            server_macs=5, bits_per_image=32, val_accuracy=0.91)
-    >>> prov = Provenance("fashion-mnist", "quick", "example", 1.0, seed=0)
-    >>> runs = [LookupTable(prov, [r]), LookupTable(replace(prov, seed=1), [replace(r, accuracy=0.92)])]
-    >>> m = aggregate_seeds(runs).records[0]
-    >>> round(m.accuracy, 4), round(m.accuracy_std, 4), m.seeds
-    (0.91, 0.0141, 2)
-    """
-    keys = [{r.key: r for r in run.records} for run in runs]
-    for i, run_keys in enumerate(keys[1:], start=1):
-        if set(run_keys) != set(keys[0]):
-            raise ValueError(f"run {i} holds other configurations than run 0: "
-                             f"{sorted(set(run_keys) ^ set(keys[0]))[:3]}")
-
-    def mean_std(values):
-        if any(v is None for v in values):
-            return None, None
-        mean = sum(values) / len(values)
-        return mean, (math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
-                      if len(values) > 1 else None)
-
-    records = []
-    for key, first in keys[0].items():
-        same = [k[key] for k in keys]
-        acc, acc_std = mean_std([r.accuracy for r in same])
-        val, val_std = mean_std([r.val_accuracy for r in same])
-        avg = {name: sum(getattr(r, name) for r in same) / len(same)
-               for name in ("device_macs", "device_params", "server_macs", "bits_per_image")}
-        entropy, _ = mean_std([r.bits_entropy for r in same])
-        per_seed = {n: [getattr(r, n) for r in same] for n in ("accuracy", "val_accuracy", "bits_per_image")}
-        records.append(Record(**{**first.to_dict(), "accuracy": acc, "accuracy_std": acc_std,
-                                 "val_accuracy": val, "val_accuracy_std": val_std, "seeds": len(same),
-                                 "bits_per_image": avg["bits_per_image"], "bits_entropy": entropy,
-                                 **{n: round(avg[n]) for n in ("device_macs", "device_params", "server_macs")},
-                                 "extra": {**first.extra, "per_seed": per_seed}}))
-    prov = runs[0].provenance
-    seeds = [run.provenance.seed for run in runs]
-    return LookupTable(Provenance(**{**asdict(prov), "seed": None, "seeds": seeds,
-                                     "wall_time_s": round(sum(run.provenance.wall_time_s for run in runs), 1)}),
-                       records)
-
-
-def margin_in_standard_errors(a: Record, b: Record) -> float | None:
-    """How many standard errors ``a``'s mean test accuracy lies above ``b``'s (negative: below).
-
-    The difference of the means over the standard error of that difference,
-    ``sqrt(std_a^2 / n_a + std_b^2 / n_b)``; None where either has no spread (one seed).
-
-    >>> from dataclasses import replace
-    >>> from coinfer.results import Record, margin_in_standard_errors
-    >>> r = Record(method="original", split="pool", accuracy=0.90, device_macs=10, device_params=1,
-    ...            server_macs=5, bits_per_image=32, accuracy_std=0.01, seeds=4)
-    >>> round(margin_in_standard_errors(replace(r, accuracy=0.92), r), 3)
-    2.828
-    """
-    if a.accuracy_std is None or b.accuracy_std is None:
-        return None
-    se = math.sqrt(a.accuracy_std ** 2 / a.seeds + b.accuracy_std ** 2 / b.seeds)
-    return (a.accuracy - b.accuracy) / se if se > 0 else math.copysign(math.inf, a.accuracy - b.accuracy)

@@ -103,7 +103,7 @@ def run_table(name: str, preset: str = "quick", path: str | Path | None = None, 
 
     A table that trains is run once per seed in ``seeds`` (the preset with ``seed=s``); each run is
     kept as it finishes (:func:`coinfer.paths.seed_table_path`), so a run that stops resumes with the
-    seeds still missing, and the saved table is their :func:`~coinfer.results.aggregate_seeds`: means
+    seeds still missing, and the saved table is their :func:`~coinfer.stats.aggregate_seeds`: means
     with standard deviations. A table that only measures runs once.
 
     The provenance gets the baseline checkpoint's test accuracy and the preset's accuracy drop when
@@ -138,12 +138,13 @@ def run_table(name: str, preset: str = "quick", path: str | Path | None = None, 
     >>> round(table_threshold(load_table(path)), 4)
     0.8846
     """
-    from dataclasses import asdict, replace
+    from dataclasses import replace
 
     from coinfer.config import get_preset
     from coinfer.paths import checkpoint_path, table_path
     from coinfer.paths import seed_table_path
-    from coinfer.results import aggregate_seeds, load_table
+    from coinfer.results import load_table
+    from coinfer.stats import aggregate_seeds
     from coinfer.train import load_checkpoint
 
     produce = experiment(name)                     # raises for an unknown name
@@ -175,6 +176,9 @@ def run_table(name: str, preset: str = "quick", path: str | Path | None = None, 
             else float(meta["test_accuracy"]),
             accuracy_drop=prov.accuracy_drop if prov.accuracy_drop is not None
             else get_preset(prov.preset).accuracy_drop))
-    if table.provenance.validation is None:
-        table = replace(table, provenance=replace(table.provenance, validation=asdict(spec.validation)))
+    if table.provenance.validation is None or table.provenance.baseline_val_accuracy is None:
+        _, meta = load_checkpoint(checkpoint_path(prov.preset))
+        table = replace(table, provenance=replace(
+            table.provenance, validation=table.provenance.validation or meta.get("validation"),
+            baseline_val_accuracy=meta.get("val_accuracy")))
     return table.save(path if path is not None else table_path(name, preset))
