@@ -414,7 +414,7 @@ class SweepRunner:
 
             model, meta = self.baseline
             record = replace(original_records(model, meta["test_accuracy"], points=("output",))[0],
-                             method="on-device", code_size="class-index", val_accuracy=meta["val_accuracy"])
+                             method="on-device", code_size="class-index", val_accuracy=meta.get("val_accuracy"))
         elif cell.method == "original":
             record = original_record(copy.deepcopy(self.baseline[0]), cell.split, self.dataset("train"),
                                      self.dataset("test"), enc, self.device, log=self.log)
