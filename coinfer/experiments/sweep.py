@@ -25,28 +25,28 @@ A cell id hashes everything its result depends on: the preset, the sweep grid's 
 pruning and encoding settings of the preset (``preset.pruning`` and the encoding settings, with the
 grid's ``prune`` and ``encode`` overrides). Change one of those and the affected cells get new
 ids (the committed table then no longer matches the grid, which ``tests/test_sweep.py`` reports);
-the next sweep recomputes only those cells. Same seed, same settings and the same number of CPU
-threads give the same numbers (the committed quick table was made with ``--threads 1``), with one
-caveat measured here: evaluation-only cells are bit-exact however they are scheduled, but a cell that
-trains can differ in the last digits when the same process ran other cells before it (CPU kernels'
-floating-point paths depend on memory layout), and training amplifies that. In an uninterrupted
-quick sweep (sweep version 1) 25 of 27 cells matched a resumed one exactly; the two pruned
-``layer2.1`` cells at 25% did not (87.52% vs 87.01% accuracy). The committed table is one
-uninterrupted run.
+the next sweep recomputes only those cells. Same seed, settings and CPU thread count give the same
+numbers, except that a training cell can differ in the last digits when its process ran other cells
+before it (floating-point paths depend on memory layout); seeds, not reruns, give the spread.
 
 Methods and their cells (see :mod:`coinfer.core.baselines` and :mod:`coinfer.experiments.baselines`):
 
+Every configuration gets the same training budget: one fine-tuning of the whole network by the
+pruning recipe (:attr:`~coinfer.config.Preset.pruning`) and, where the method has a learned codec,
+one codec training (the encoding settings); the recipe's unpruned control is the starting point of
+the unpruned framework and BottleNet++.
+
 ``framework``
     split x sparsity x code size: the device part pruned by :mod:`coinfer.core.pruning` (sparsity 0:
-    unpruned), then the two-step encoder of :mod:`coinfer.core.encoding` trained on its frozen features.
+    the control), then the encoder of :mod:`coinfer.core.encoding` trained on its frozen features.
 ``original``
-    split: 8-bit + Huffman.
+    split: 8-bit + Huffman, the baseline network unchanged.
 ``2-step-pruning``
-    split x step-1 sparsity x step-2 sparsity.
+    split x step-1 sparsity x step-2 sparsity; its two steps share the fine-tuning budget (half each).
 ``bottlenet++``
-    split x channel reduction.
-``png``
-    one cell.
+    split x channel reduction, on the control's features.
+``png``, ``on-device``
+    server-based inference (the image as PNG) and on-device inference (the class index): one cell each.
 
 Command line::
 
@@ -72,15 +72,18 @@ import torch
 from tqdm.auto import tqdm
 
 from coinfer.config import Preset, PruneSettings, override
-from coinfer.results import LookupTable, Provenance, Record, SchemaError, validate_record, write_json_atomic
+from coinfer.experiments.cell_files import CELL_SCHEMA, check_cell, read_cell
+from coinfer.results import LookupTable, Provenance, Record, write_json_atomic
 from coinfer.train import progress_bars, show_progress
 
 #: Bumped when a change of the code changes what a cell computes (it is part of every cell id).
 #: 2: the Huffman code is built from smoothed counts (every level codable), and the framework's
 #: decoder restores the unpruned feature's shape for the server part (no zero-filled channels).
-SWEEP_VERSION = 2
-METHODS = ("png", "original", "framework", "bottlenet++", "2-step-pruning")
-CELL_SCHEMA = "coinfer.experiments.sweep-cell"
+#: 3: a validation split (every record has val_accuracy); one fine-tuning budget per configuration:
+#: the unpruned framework and BottleNet++ start from the recipe's unpruned control, 2-Step Pruning's
+#: two steps share one fine-tuning budget; the on-device point is a cell.
+SWEEP_VERSION = 3
+METHODS = ("png", "on-device", "original", "framework", "bottlenet++", "2-step-pruning")
 #: Record ``extra`` keys that measure time: they differ between two runs of the same cell.
 VOLATILE_EXTRA = ("wall_time_s", "train_time_s", "fine_tune_s")
 
@@ -134,7 +137,7 @@ def _preset_key(preset: Preset) -> dict:
     """
     return {"name": preset.name, "dataset": preset.dataset, "width": preset.width, "seed": preset.seed,
             "accuracy_drop": preset.accuracy_drop, "eval_batch_size": preset.eval_batch_size,
-            **preset.baseline.to_dict()}
+            "validation": preset.validation.__dict__, **preset.baseline.to_dict()}
 
 
 # --------------------------------------------------------------------------------------------
@@ -214,6 +217,7 @@ def cells(preset: Preset) -> list[Cell]:
     out = []
     if config.png:
         out.append(Cell("png", "input", 0.0, "png", {"preset": p, "images": config.png_images}))
+    out.append(Cell("on-device", "output", 0.0, "class-index", {"preset": p}))
     for point in config.original_splits:          # SplitPoints, validated by SweepGrid
         out.append(Cell("original", point, 0.0, "8bit-huffman", {"preset": p, "encode": encode}))
     bottlenet = list(config.bottlenet_splits)
@@ -221,14 +225,14 @@ def cells(preset: Preset) -> list[Cell]:
         # Unpruned first, then BottleNet++ on the same (unpruned) features, then each sparsity.
         for sparsity in sorted(config.sparsities):
             for code in config.code_sizes:
-                depends = {"preset": p, "encode": encode, "prune": prune if sparsity > 0 else None}
+                depends = {"preset": p, "encode": encode, "prune": prune}     # sparsity 0: the control
                 out.append(Cell("framework", point, float(sparsity), code, depends))
             if sparsity == min(config.sparsities) and point in bottlenet:
-                out += _bottlenet_cells(point, config, p, encode)
+                out += _bottlenet_cells(point, config, p, encode, prune)
     framework = set(config.framework_splits)
     for point in bottlenet:
         if point not in framework:
-            out += _bottlenet_cells(point, config, p, encode)
+            out += _bottlenet_cells(point, config, p, encode, prune)
     for s1 in config.two_step_step1:
         for point in config.two_step_splits:
             for s2 in config.two_step_step2:
@@ -240,8 +244,8 @@ def cells(preset: Preset) -> list[Cell]:
     return out
 
 
-def _bottlenet_cells(point, config, p, encode) -> list[Cell]:
-    return [Cell("bottlenet++", point, 0.0, f"r{r}", {"preset": p, "encode": encode})
+def _bottlenet_cells(point, config, p, encode, prune) -> list[Cell]:
+    return [Cell("bottlenet++", point, 0.0, f"r{r}", {"preset": p, "encode": encode, "prune": prune})
             for r in config.bottlenet_reductions]
 
 
@@ -289,23 +293,30 @@ class SweepRunner:
         return self._baseline
 
     def dataset(self, kind: str):
-        """``"train"`` (codec/Huffman images), ``"test"``, or ``"prune"`` (augmented fine-tuning images)."""
+        """``"train"`` (codec/Huffman images), ``"val"`` (every choice), ``"test"`` (reported), or
+        ``"prune"`` (augmented fine-tuning images); training images never include validation ones."""
         if kind not in self._data:
-            from coinfer.data import load_dataset
+            from coinfer.data import load_split
 
-            name, enc = self.preset.dataset, self.encode_config
+            name, enc, val = self.preset.dataset, self.encode_config, self.preset.validation
             if kind == "train":
-                self._data[kind] = load_dataset(name, train=True, limit=enc.train_limit)
-            elif kind == "test":
-                self._data[kind] = load_dataset(name, train=False, limit=enc.test_limit)
+                self._data[kind] = load_split(name, "train", val, limit=enc.train_limit)
+            elif kind in ("val", "test"):
+                self._data[kind] = load_split(name, kind, val, limit=enc.test_limit)
             else:
-                self._data[kind] = load_dataset(name, train=True, augment=True, limit=self.prune_config.train_limit)
+                self._data[kind] = load_split(name, "train", val, augment=True, limit=self.prune_config.train_limit)
         return self._data[kind]
 
-    def _prune_loader(self):
+    def _prune_loader(self, share: int = 1):
+        """Fine-tuning batches; ``share=2`` gives the first half of the images (one of two steps that
+        share one fine-tuning budget)."""
+        from torch.utils.data import Subset
+
         from coinfer.data import make_loader
 
-        return make_loader(self.dataset("prune"), self.prune_config.batch_size, shuffle=True, seed=self.preset.seed)
+        images = self.dataset("prune")
+        images = Subset(images, range(len(images) // share)) if share > 1 else images
+        return make_loader(images, self.prune_config.batch_size, shuffle=True, seed=self.preset.seed)
 
     def _cached_pruned(self, name: str, key: dict, compute):
         """A :class:`~coinfer.core.pruning.PrunedModel` from the cache, or computed, saved, and returned."""
@@ -331,6 +342,12 @@ class SweepRunner:
             return prune_finetune(copy.deepcopy(self.baseline[0]), point, sparsity, self.prune_config,
                                   self._prune_loader(), self.device)
 
+        if sparsity == 0:
+            # Nothing is pruned, so the split point changes nothing: one control per seed, shared by
+            # the unpruned framework and BottleNet++ (the same fine-tuning budget as a pruned cell).
+            point = self.config.framework_splits[0] if self.config.framework_splits else point
+            key = {"preset": _preset_key(self.preset), "prune": _settings(self.prune_config), "control": True}
+            return self._cached_pruned("control", key, compute)
         key = {"preset": _preset_key(self.preset), "prune": _settings(self.prune_config), "split": point,
                "sparsity": sparsity}
         return self._cached_pruned(f"pruned-{point}-s{sparsity:g}", key, compute)
@@ -341,7 +358,8 @@ class SweepRunner:
 
         def compute():
             seed_everything(self.preset.seed)
-            return two_step_step1(self.baseline[0], sparsity, self.prune_config, self._prune_loader(), self.device)
+            return two_step_step1(self.baseline[0], sparsity, self.prune_config, self._prune_loader(share=2),
+                                  self.device)
 
         key = {"preset": _preset_key(self.preset), "prune": _settings(self.prune_config), "step1": sparsity}
         return self._cached_pruned(f"two-step1-s{sparsity:g}", key, compute)
@@ -352,22 +370,21 @@ class SweepRunner:
 
         For a pruned device part, the device part is the compacted one (it computes and sends only
         the kept channels) and the server part is the fine-tuned network's own, unchanged: the
-        framework's decoder restores the full feature shape it expects (``output_shape``).
+        framework's decoder restores the full feature shape it expects (``output_shape``). At
+        sparsity 0 both parts are the unpruned control's, fine-tuned with the same budget.
         """
         from coinfer.experiments.baselines import feature_sources
-        from coinfer.core.network import split
         from coinfer.core.network import split as split_stages
         from coinfer.core.pruning import compact
 
         if self._shared_key != cell.shares:
             self._shared = None            # free the previous features first
+            pruned = self.pruned_device(cell.split, cell.sparsity)       # sparsity 0: the control
+            masked_device, server_part = split_stages(pruned.model, cell.split)
             if cell.sparsity > 0:
-                pruned = self.pruned_device(cell.split, cell.sparsity)
-                masked_device, server_part = split_stages(pruned.model, cell.split)
                 device_part, _ = compact(masked_device, pruned.keep)
             else:
-                masked_device = None
-                device_part, server_part = split(copy.deepcopy(self.baseline[0]), cell.split)
+                device_part, masked_device = masked_device, None
             device_part, server_part = device_part.to(self.device), server_part.to(self.device)
             output_shape = None
             if masked_device is not None:
@@ -392,6 +409,12 @@ class SweepRunner:
             model, meta = self.baseline
             record = baselines.png_record(self.preset.dataset, meta["test_accuracy"],
                                           thop_macs(model, (3, 32, 32))[0], images=self.config.png_images)
+        elif cell.method == "on-device":
+            from coinfer.experiments.original import original_records
+
+            model, meta = self.baseline
+            record = replace(original_records(model, meta["test_accuracy"], points=("output",))[0],
+                             method="on-device", code_size="class-index", val_accuracy=meta.get("val_accuracy"))
         elif cell.method == "original":
             record = original_record(copy.deepcopy(self.baseline[0]), cell.split, self.dataset("train"),
                                      self.dataset("test"), enc, self.device, log=self.log)
@@ -408,8 +431,9 @@ class SweepRunner:
         elif cell.method == "2-step-pruning":
             step1 = self.two_step_step1(cell.sparsity)
             seed_everything(seed)
+            # Its two steps share the one fine-tuning budget every configuration gets: half each.
             step2 = baselines.two_step_step2(step1, cell.split, float(cell.setting[3:]), self.prune_config,
-                                             self._prune_loader(), self.device)
+                                             self._prune_loader(share=2), self.device)
             record = baselines.two_step_record(step2, cell.sparsity, self.dataset("train"), self.dataset("test"),
                                                enc, self.device, log=self.log)
         else:
@@ -439,64 +463,6 @@ class SweepRunner:
                    "date": _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()}
         write_json_atomic(self.cell_path(cell), payload)
         return payload
-
-
-def read_cell(path: str | Path, cell_id: str | None = None) -> dict | None:
-    """A finished cell's file, or None if it is missing or not a valid cell result."""
-    return check_cell(path, cell_id)[0]
-
-
-def check_cell(path: str | Path, cell_id: str | None = None) -> tuple[dict | None, str]:
-    """A cell file's content and state: ``(data, "done")``, ``(None, "todo")`` when there is no file,
-    or ``(None, "invalid: <why>")`` for a file that is not a whole, valid result of ``cell_id``
-    (truncated, not JSON, another schema or cell, a record that breaks the schema).
-
-    Parameters
-    ----------
-    path : path
-        ``<cells_dir>/<cell id>.json``.
-    cell_id : str, optional
-        The id the file must carry.
-
-    Returns
-    -------
-    (dict or None, str)
-
-    Examples
-    --------
-    >>> import tempfile, pathlib
-    >>> from coinfer.experiments.sweep import check_cell
-    >>> path = pathlib.Path(tempfile.mkdtemp()) / "x.json"
-    >>> check_cell(path, "x")
-    (None, 'todo')
-    >>> _ = path.write_text('{"schema": "coinfer')
-    >>> check_cell(path, "x")[1]
-    'invalid: truncated or not JSON (19 bytes)'
-    """
-    path = Path(path)
-    try:
-        text = path.read_text()
-    except FileNotFoundError:
-        return None, "todo"
-    except (OSError, UnicodeDecodeError) as error:
-        return None, f"invalid: unreadable ({error})"
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError:
-        return None, f"invalid: truncated or not JSON ({len(text.encode())} bytes)"
-    if not isinstance(data, dict) or data.get("schema") != CELL_SCHEMA:
-        return None, "invalid: not a sweep cell file"
-    if cell_id is not None and data.get("id") != cell_id:
-        return None, f"invalid: holds cell {data.get('id')!r}"
-    try:
-        validate_record(data["record"], where="record")
-        if not isinstance(data["wall_time_s"], (int, float)):
-            raise SchemaError("wall_time_s is not a number")
-    except KeyError as missing:
-        return None, f"invalid: no {missing}"
-    except SchemaError as error:
-        return None, f"invalid: {error}"
-    return data, "done"
 
 
 def cell_states(preset: Preset, cells_dir: str | Path) -> list[tuple[str, str]]:
