@@ -46,6 +46,7 @@ Experiments (``experiments/``, one per committed table; ``python -m coinfer run 
     :mod:`~coinfer.experiments.encoding` (IV-B), :mod:`~coinfer.experiments.jscc` (V-D, Fig. 5),
     :mod:`~coinfer.experiments.baselines` and :mod:`~coinfer.experiments.sweep` (V-B, Fig. 3) with
     :mod:`~coinfer.experiments.cell_files` (a cell's checked result file),
+    :mod:`~coinfer.experiments.plan` (what a sweep costs before it runs),
     :mod:`~coinfer.experiments.search` and :mod:`~coinfer.experiments.search_replay` (the search
     the paper leaves to future work), :mod:`~coinfer.experiments.candidates` and
     :mod:`~coinfer.experiments.calibration` (V-C), :mod:`~coinfer.experiments.codecs` and

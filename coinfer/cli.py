@@ -248,6 +248,20 @@ def _regenerating_argv(argv: list[str]) -> list[str]:
     return out
 
 
+def _plan(args: argparse.Namespace) -> int:
+    from coinfer.config import get_preset, parse_overrides
+    from coinfer.experiments.plan import MEASURED_H200_RATE, format_plan, sweep_plan
+
+    preset = get_preset(args.preset, **parse_overrides(args.set))
+    print(f"sweep of preset {preset.name!r} ({preset.dataset}, width {preset.width:g}), {args.seeds} seed(s); "
+          f"one image costs its share of a full-network training step")
+    print(format_plan(sweep_plan(preset, seeds=args.seeds), args.gpu_rate or MEASURED_H200_RATE))
+    if not args.gpu_rate:
+        print(f"(rate: {MEASURED_H200_RATE:,.0f} images/s, the full-width network measured on an H200; "
+              "measure yours with benchmarks/cuda_check.py and pass --gpu-rate)")
+    return 0
+
+
 def _sweep(args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -584,6 +598,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     set_arg(p)
     p.set_defaults(func=_sweep)
+
+    p = commands.add_parser("plan", help="what the sweep will cost: trainings x epochs x images per step, GPU time",
+                            description="Counts every training and evaluation of the preset's sweep from its cell "
+                                        "plan and converts it to time with one rate (full-network training images/s).")
+    p.add_argument("--preset", type=check.preset, default="paper")
+    p.add_argument("--gpu-rate", type=check.positive_float, default=None, metavar="IMAGES_PER_S",
+                   help="full-network training images per second on your GPU (default: an H200's, measured)")
+    p.add_argument("--seeds", type=check.positive_int, default=3, help="training seeds per configuration (default 3)")
+    set_arg(p)
+    p.set_defaults(func=_plan)
 
     p = commands.add_parser("search", help="multi-objective search (Optuna) over the sweep's cells: device MACs and "
                                            "bits, accuracy >= threshold",

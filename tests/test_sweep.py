@@ -38,7 +38,7 @@ def test_cell_ids_are_stable_distinct_and_depend_on_their_settings():
     after = {c.method + c.split + c.setting: c.id for c in cells(changed)}
     assert after["pnginputpng"] == before["pnginputpng"]              # PNG does not depend on the codec
     assert after["frameworklayer3.1d4-l2"] != before["frameworklayer3.1d4-l2"]
-    assert {c.method for c in cells(tiny)} == {"png", "original", "framework", "bottlenet++",
+    assert {c.method for c in cells(tiny)} == {"png", "on-device", "original", "framework", "bottlenet++",
                                                        "2-step-pruning"}
 
 
@@ -230,7 +230,7 @@ def test_list_cells_names_truncated_and_invalid_files(tmp_path, capsys):
 
 
 def test_resume_counts_finished_cells_and_redoes_invalid_ones(tmp_path, monkeypatch, capsys):
-    """The bar starts at the finished cells (3/5, not 0/5); a truncated file is redone, not accepted."""
+    """The bar starts at the finished cells (3/6, not 0/6); a truncated file is redone, not accepted."""
     grid = cells(tiny_preset())
     for cell in grid[:3]:
         _fake_cell(tmp_path, cell)
@@ -247,11 +247,11 @@ def test_resume_counts_finished_cells_and_redoes_invalid_ones(tmp_path, monkeypa
     result = run_sweep(tiny_preset(), cells_dir=tmp_path, table=tmp_path / "t.json", cache_dir=tmp_path,
                        progress=True, log=messages.append)
     bars = capsys.readouterr().err
-    assert ran == [grid[3].id, grid[4].id]
+    assert len(grid) == 6 and ran == [c.id for c in grid[3:]]
     assert any(f"redoing {grid[3].id}: its file is invalid: truncated" in m for m in messages)
-    assert "3/5" in bars and "5/5" in bars and "0/5" not in bars and "1/5" not in bars
-    assert "2 cells run, 3 already done" in messages[-2]
-    assert len(result.records) == 5 and read_cell(truncated, grid[3].id) is not None
+    assert "3/6" in bars and "6/6" in bars and "0/6" not in bars and "1/6" not in bars
+    assert "3 cells run, 3 already done" in messages[-2]
+    assert len(result.records) == 6 and read_cell(truncated, grid[3].id) is not None
 
 
 def test_no_progress_silences_the_per_epoch_bars_too(tmp_path, monkeypatch, capsys):

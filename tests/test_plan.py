@@ -1,0 +1,55 @@
+"""The sweep's cost plan (python -m coinfer plan): counted from the cells it will run."""
+
+import pytest
+
+from coinfer.cli import main
+from coinfer.config import get_preset, sweep_grid
+from coinfer.experiments.plan import TRAINING_IMAGES, plan_summary, sweep_plan
+from coinfer.experiments.sweep import cells
+
+
+def _step(steps, name):
+    return next(s for s in steps if s.name.startswith(name))
+
+
+def test_the_plan_counts_the_trainings_of_the_grid():
+    quick = get_preset("quick")
+    grid = cells(quick)
+    steps = sweep_plan(quick, seeds=3)
+    coded = [c for c in grid if c.method in ("framework", "bottlenet++")]
+    pruned = {(c.split, c.sparsity) for c in grid if c.method == "framework" and c.sparsity > 0}
+    assert _step(steps, "codec training").runs == 3 * len(coded)
+    assert _step(steps, "fine-tune: pruned").runs == 3 * len(pruned)
+    assert _step(steps, "fine-tune: 2-Step Pruning, step 2").runs == 3 * sum(c.method == "2-step-pruning" for c in grid)
+    assert _step(steps, "baseline").runs == 1                        # one baseline for every seed
+    # fine-tuning images: the preset's limit, never more than the training split less validation
+    assert _step(steps, "fine-tune: pruned").images == min(quick.pruning.train_limit,
+                                                           TRAINING_IMAGES["fashion-mnist"] - quick.validation.images)
+    assert _step(steps, "baseline").images == 55_000
+    # 2-Step Pruning's steps share one fine-tuning budget
+    assert 2 * _step(steps, "fine-tune: 2-Step Pruning, step 2").images == _step(steps, "fine-tune: pruned").images
+
+
+def test_more_seeds_or_a_bigger_grid_cost_more_and_a_faster_gpu_less():
+    quick = get_preset("quick")
+    one, three = plan_summary(sweep_plan(quick, 1), 1000.0), plan_summary(sweep_plan(quick, 3), 1000.0)
+    assert three["gpu_hours"] > 2.5 * one["gpu_hours"]
+    assert plan_summary(sweep_plan(quick, 1), 2000.0)["gpu_hours"] == pytest.approx(one["gpu_hours"] / 2)
+    tiny = get_preset("quick", sweep=sweep_grid("tiny"))
+    assert plan_summary(sweep_plan(tiny, 1), 1000.0)["gpu_hours"] < one["gpu_hours"]
+    # the paper preset's sweep trains the full-width network on CIFAR-10: far more work
+    assert plan_summary(sweep_plan(get_preset("paper"), 1), 1000.0)["equivalent_images"] > 20 * one["equivalent_images"]
+
+
+@pytest.mark.parametrize("seeds,rate,message", [(0, 1.0, "seeds"), (True, 1.0, "seeds"),
+                                                (1, 0.0, "GPU rate"), (1, float("nan"), "GPU rate")])
+def test_bad_plan_input_is_named(seeds, rate, message):
+    with pytest.raises(ValueError, match=message):
+        plan_summary(sweep_plan(get_preset("quick"), seeds), rate)
+
+
+def test_plan_command_prints_each_step_and_the_total(capsys):
+    assert main(["plan", "--preset", "quick", "--gpu-rate", "600", "--seeds", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "codec training" in out and "GPU-hours at 600 images/s" in out
+    assert main(["plan", "--gpu-rate", "-3"]) == 2
