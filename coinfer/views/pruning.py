@@ -262,7 +262,9 @@ def fig_pruning_results(table, ax=None, threshold: float | None = None):
     for s in _splits(records):
         rs = [r for r in records if r.split == s]
         sp = [r.sparsity for r in rs]
-        ax[0].plot(sp, [100 * r.accuracy for r in rs], "o-", label=f"split after {s}")
+        # Test accuracy, the mean over the table's seeds; the bars are one standard deviation.
+        ax[0].errorbar(sp, [100 * r.accuracy for r in rs], yerr=[100 * (r.accuracy_std or 0) for r in rs],
+                       fmt="o-", capsize=3, label=f"split after {s}")
         ax[1].plot(sp, [r.device_macs / 1e6 for r in rs], "o-", label=f"split after {s}")
         ax[2].plot(sp, [r.bits_per_image for r in rs], "o-", label=f"split after {s}")
     if threshold is None:
@@ -273,7 +275,9 @@ def fig_pruning_results(table, ax=None, threshold: float | None = None):
     if control is not None:     # the baseline fine-tuned by the same recipe, nothing pruned
         ax[0].plot([0], [100 * control], marker="*", markersize=12, color="k", linestyle="none",
                    label="control: fine-tuned, unpruned")
-    ax[0].set(xlabel="channel sparsity of the device part", ylabel="test accuracy (%)")
+    seeds = max(r.seeds for r in records)
+    ax[0].set(xlabel="channel sparsity of the device part",
+              ylabel="test accuracy (%)" + (f", mean ± std of {seeds} seeds" if seeds > 1 else ""))
     ax[1].set(xlabel="channel sparsity of the device part", ylabel="device computation (M MACs per image)",
               yscale="log")
     ax[2].set(xlabel="channel sparsity of the device part", ylabel="bits sent per image (float32)", yscale="log")

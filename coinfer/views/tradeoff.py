@@ -20,6 +20,7 @@ import math
 from typing import Sequence
 
 from coinfer.results import accuracy_threshold, selection_accuracy, selection_threshold, table_threshold
+from coinfer.stats import margin_over_threshold
 from coinfer.views.plane import add_curve
 from coinfer.views.explorer import Plot, Slider, live_explorer, precomputed_explorer
 from coinfer.views.style import hex_color, method_style
@@ -128,7 +129,9 @@ def dominance_check(table, threshold: float | None = None, verbose: bool = True)
         server-based inference beats them anyway); ``dominated``/``total``: counts per method;
         ``claim_holds``: the paper's sentence, i.e. no baseline point beats a point of the
         framework's Pareto front in both coordinates (``beats_framework``: such (baseline,
-        framework) pairs); ``framework_points``. With ``verbose``, prints a summary.
+        framework) pairs); ``framework_points``; ``front_margins``: each front point with its margin
+        over the threshold in standard errors (:func:`coinfer.stats.margin_over_threshold`). With
+        ``verbose``, prints a summary.
 
     Two different questions: ``claim_holds`` asks whether the framework's curve is never beaten;
     ``not_dominated`` asks whether the framework beats every baseline point (it cannot where a
@@ -173,6 +176,9 @@ def dominance_check(table, threshold: float | None = None, verbose: bool = True)
     # The paper's sentence: for each point on the framework's curve (its Pareto front), no point of
     # another method is better in both coordinates.
     result["claim_holds"] = not result["beats_framework"]
+    # How safely each front point meets the threshold: its validation margin in standard errors over
+    # the seeds (None for a one-seed table). A front resting on points within ~2 SE could change.
+    result["front_margins"] = [(f, margin_over_threshold(f, table)) for f in front]
     if verbose:
         _say(f"accuracy threshold {100 * result['threshold']:.2f}%; framework points at or above it: "
               f"{len(framework)}")
@@ -185,6 +191,10 @@ def dominance_check(table, threshold: float | None = None, verbose: bool = True)
                       for r in free))
                   + ("" if not result["above_png"][method] else
                      f" ({len(result['above_png'][method])} of them send more bits than the PNG image)"))
+        margins = [m for _, m in result["front_margins"] if m is not None]
+        if margins:
+            _say(f"  the framework's front: {len(margins)} points, validation accuracy above the threshold by "
+                 f"{min(margins):.1f} to {max(margins):.1f} standard errors (over {front[0].seeds} seeds)")
         _say("  claim 'no baseline point has both fewer MACs and fewer bits than a point of the framework's "
               "curve': "
               + ("holds" if result["claim_holds"] else
