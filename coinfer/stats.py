@@ -86,3 +86,30 @@ def margin_in_standard_errors(a: Record, b: Record) -> float | None:
         return None
     se = math.sqrt(a.accuracy_std ** 2 / a.seeds + b.accuracy_std ** 2 / b.seeds)
     return (a.accuracy - b.accuracy) / se if se > 0 else math.copysign(math.inf, a.accuracy - b.accuracy)
+
+
+def margin_over_threshold(record: Record, table: LookupTable) -> float | None:
+    """How many standard errors ``record``'s validation accuracy lies above the table's threshold
+    (negative: below): ``(mean - threshold) / (std / sqrt(seeds))``, on the accuracy every choice is
+    made on (:func:`coinfer.results.selection_accuracy`). None for one seed (no spread to measure).
+
+    A point that meets the threshold by less than about two standard errors could fall below it with
+    other seeds; the trade-off chapter states each front point's margin.
+
+    >>> from dataclasses import replace
+    >>> from coinfer.paths import table_path
+    >>> from coinfer.results import load_table
+    >>> from coinfer.stats import margin_over_threshold
+    >>> table = load_table(table_path("original-float32", "quick"))
+    >>> r = replace(table.records[0], accuracy_std=0.002, val_accuracy_std=0.002, seeds=4)
+    >>> round(margin_over_threshold(r, table), 1)
+    20.0
+    """
+    from coinfer.results import selection_accuracy, selection_threshold
+
+    std = record.accuracy_std if table.provenance.validation is None else record.val_accuracy_std
+    if std is None or record.seeds < 2:
+        return None
+    gap = selection_accuracy(record, table) - selection_threshold(table)
+    se = std / math.sqrt(record.seeds)
+    return gap / se if se > 0 else math.copysign(math.inf, gap)
