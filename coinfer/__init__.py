@@ -23,7 +23,7 @@ Conventions
     :mod:`coinfer.splits`: the split points' names and SplitPoint, the validated value (II-A).
 Data and results
     :mod:`coinfer.results`: Record, LookupTable, Provenance, the accuracy threshold (II-D, V-A).
-    :mod:`coinfer.stats`: means over seeds with their spread, margins in standard errors.
+    :mod:`coinfer.stats`: choices on the validation split; means over seeds, margins in standard errors.
     :mod:`coinfer.data`: CIFAR-10 and Fashion-MNIST loaders, checked offline; the validation split (V-A).
 The algorithms (``core/``)
     :mod:`coinfer.core.network`: the CIFAR ResNet18 and split() (II-A).

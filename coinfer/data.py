@@ -505,9 +505,30 @@ def load_split(name: str, part: str, validation: ValidationSplit = ValidationSpl
     """One part of a dataset: ``"train"`` (the training split less the validation images), ``"val"``
     (the held-out images, never augmented) or ``"test"`` (the test split, for reporting only).
 
-    Every experiment trains on ``"train"``, chooses on ``"val"`` and reports ``"test"``; the
-    other parameters are :func:`load_dataset`'s (``limit``: the first ``limit`` images of the part).
+    Every experiment trains on ``"train"``, chooses on ``"val"`` and reports ``"test"``.
 
+    Parameters
+    ----------
+    name : {"cifar10", "fashion-mnist"}
+        Which dataset.
+    part : {"train", "val", "test"}
+        Which part.
+    validation : ValidationSplit
+        The held-out images (a preset's ``validation``).
+    root, trust : optional
+        As in :func:`load_dataset`.
+    augment : bool
+        Random crops and flips; only the ``"train"`` part is ever augmented.
+    limit : int, optional
+        Keep only the first ``limit`` images of the part.
+
+    Returns
+    -------
+    torch.utils.data.Dataset
+        ``(image, label)`` pairs as :func:`load_dataset`'s.
+
+    Examples
+    --------
     >>> from coinfer.data import load_split
     >>> len(load_split("fashion-mnist", "val")), len(load_split("fashion-mnist", "train"))
     (5000, 55000)

@@ -201,6 +201,22 @@ def seed_table_path(table: str, preset: str, seed: int) -> Path:
     Not committed (the committed table keeps every seed's accuracy in its records); a run that
     stops resumes from the seeds found here.
 
+    Parameters
+    ----------
+    table : str
+        The table's name (``python -m coinfer run --list``).
+    preset : str
+        The preset that produced it.
+    seed : int
+        The training seed of this run.
+
+    Returns
+    -------
+    pathlib.Path
+        Under :func:`results_dir`; the file may not exist yet.
+
+    Examples
+    --------
     >>> from coinfer.paths import results_dir, seed_table_path
     >>> seed_table_path("pruning", "quick", 2) == results_dir() / "seeds" / "pruning_quick.seed2.json"
     True

@@ -378,6 +378,8 @@ def table_threshold(table: "LookupTable", part: str = "test") -> float:
     ----------
     table : LookupTable
         A table whose provenance carries ``baseline_accuracy`` and ``accuracy_drop``.
+    part : {"test", "val"}
+        Which split's baseline accuracy the drop is taken from.
 
     Returns
     -------
@@ -407,39 +409,6 @@ def table_threshold(table: "LookupTable", part: str = "test") -> float:
         raise ValueError(f"the table's provenance ({prov.describe()}) lacks the baseline's {part} accuracy or "
                          "accuracy_drop, which give its threshold; regenerate it or use accuracy_threshold()")
     return accuracy_threshold(baseline, prov.accuracy_drop)
-
-
-def selection_accuracy(record: Record, table: "LookupTable") -> float:
-    """The accuracy every choice about ``record`` is made on: its validation accuracy.
-
-    A table made before the validation split existed (its provenance has no ``validation``) has
-    only test accuracies, which is what it falls back to; :func:`selection_threshold` matches.
-    """
-    if table.provenance.validation is None:                      # made before the validation split
-        return record.accuracy
-    if record.val_accuracy is None:
-        raise ValueError(f"record {record.key} has no val_accuracy, though its table holds out a validation "
-                         "split; regenerate the table")
-    return record.val_accuracy
-
-
-def selection_threshold(table: "LookupTable") -> float:
-    """The threshold :func:`selection_accuracy` is compared with: :func:`table_threshold` on the
-    validation split (on the test split for a table made before there was one)."""
-    return table_threshold(table, "test" if table.provenance.validation is None else "val")
-
-
-def meets_threshold(record: Record, table: "LookupTable") -> bool:
-    """Whether ``record`` meets ``table``'s accuracy threshold, decided on the validation split (the
-    test accuracy is only reported).
-
-    >>> from coinfer.paths import table_path
-    >>> from coinfer.results import load_table, meets_threshold
-    >>> table = load_table(table_path("original-float32", "quick"))
-    >>> meets_threshold(table.records[0], table)
-    True
-    """
-    return selection_accuracy(record, table) >= selection_threshold(table)
 
 
 def git_commit() -> str:

@@ -1,6 +1,8 @@
-"""Evidence across seeds: a table's means with their spread, and margins in standard errors.
+"""Evidence: which accuracy decides a choice, a table's means over seeds, margins in standard errors.
 
-Every accuracy in a committed table that trains is the mean over several training seeds
+Every choice (does a configuration meet the threshold?) is made on the validation split
+(:func:`selection_accuracy`, :func:`meets_threshold`); the test accuracy is only reported. Every
+accuracy in a committed table that trains is the mean over several training seeds
 (:func:`aggregate_seeds`, called by :func:`coinfer.experiments.run_table`); a claim that one
 configuration beats another states its margin in standard errors (:func:`margin_in_standard_errors`).
 """
@@ -10,7 +12,93 @@ from __future__ import annotations
 import math
 from dataclasses import asdict
 
-from coinfer.results import LookupTable, Provenance, Record
+from coinfer.results import LookupTable, Provenance, Record, table_threshold
+
+
+def selection_accuracy(record: Record, table: LookupTable) -> float:
+    """The accuracy every choice about ``record`` is made on: its validation accuracy.
+
+    A table made before the validation split existed (its provenance has no ``validation``) has
+    only test accuracies, which is what it falls back to; :func:`selection_threshold` matches.
+
+    Parameters
+    ----------
+    record : Record
+        One of ``table``'s records.
+    table : LookupTable
+        Its table (the provenance says whether it holds out a validation split).
+
+    Returns
+    -------
+    float
+        A fraction.
+
+    Examples
+    --------
+    >>> from coinfer.paths import table_path
+    >>> from coinfer.results import load_table
+    >>> from coinfer.stats import selection_accuracy
+    >>> table = load_table(table_path("original-float32", "quick"))
+    >>> 0 < selection_accuracy(table.records[0], table) <= 1
+    True
+    """
+    if table.provenance.validation is None:                      # made before the validation split
+        return record.accuracy
+    if record.val_accuracy is None:
+        raise ValueError(f"record {record.key} has no val_accuracy, though its table holds out a validation "
+                         "split; regenerate the table")
+    return record.val_accuracy
+
+
+def selection_threshold(table: LookupTable) -> float:
+    """The threshold :func:`selection_accuracy` is compared with: :func:`table_threshold` on the
+    validation split (on the test split for a table made before there was one).
+
+    Parameters
+    ----------
+    table : LookupTable
+
+    Returns
+    -------
+    float
+        A fraction.
+
+    Examples
+    --------
+    >>> from coinfer.paths import table_path
+    >>> from coinfer.results import load_table
+    >>> from coinfer.stats import selection_threshold
+    >>> table = load_table(table_path("original-float32", "quick"))
+    >>> selection_threshold(table) <= table.provenance.baseline_accuracy
+    True
+    """
+    return table_threshold(table, "test" if table.provenance.validation is None else "val")
+
+
+def meets_threshold(record: Record, table: LookupTable) -> bool:
+    """Whether ``record`` meets ``table``'s accuracy threshold, decided on the validation split (the
+    test accuracy is only reported).
+
+    Parameters
+    ----------
+    record : Record
+        One of ``table``'s records.
+    table : LookupTable
+
+    Returns
+    -------
+    bool
+
+    Examples
+    --------
+    >>> from coinfer.paths import table_path
+    >>> from coinfer.results import load_table
+    >>> from coinfer.stats import meets_threshold
+    >>> table = load_table(table_path("original-float32", "quick"))
+    >>> meets_threshold(table.records[0], table)
+    True
+    """
+    return selection_accuracy(record, table) >= selection_threshold(table)
 
 
 def aggregate_seeds(runs: list[LookupTable]) -> LookupTable:
@@ -86,3 +174,28 @@ def margin_in_standard_errors(a: Record, b: Record) -> float | None:
         return None
     se = math.sqrt(a.accuracy_std ** 2 / a.seeds + b.accuracy_std ** 2 / b.seeds)
     return (a.accuracy - b.accuracy) / se if se > 0 else math.copysign(math.inf, a.accuracy - b.accuracy)
+
+
+def margin_over_threshold(record: Record, table: LookupTable) -> float | None:
+    """How many standard errors ``record``'s validation accuracy lies above the table's threshold
+    (negative: below): ``(mean - threshold) / (std / sqrt(seeds))``, on the accuracy every choice is
+    made on (:func:`selection_accuracy`). None for one seed (no spread to measure).
+
+    A point that meets the threshold by less than about two standard errors could fall below it with
+    other seeds; the trade-off chapter states each front point's margin.
+
+    >>> from dataclasses import replace
+    >>> from coinfer.paths import table_path
+    >>> from coinfer.results import load_table
+    >>> from coinfer.stats import margin_over_threshold
+    >>> table = load_table(table_path("original-float32", "quick"))
+    >>> r = replace(table.records[0], accuracy_std=0.002, val_accuracy_std=0.002, seeds=4)
+    >>> round(margin_over_threshold(r, table), 1)
+    20.0
+    """
+    std = record.accuracy_std if table.provenance.validation is None else record.val_accuracy_std
+    if std is None or record.seeds < 2:
+        return None
+    gap = selection_accuracy(record, table) - selection_threshold(table)
+    se = std / math.sqrt(record.seeds)
+    return gap / se if se > 0 else math.copysign(math.inf, gap)

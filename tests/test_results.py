@@ -179,3 +179,20 @@ def test_a_record_refuses_an_impossible_spread():
         make_record(val_accuracy=1.5)
     with pytest.raises(SchemaError, match="seeds"):
         make_record(seeds=0)
+
+
+def test_choices_are_made_on_validation_accuracy_and_old_tables_on_test(table):
+    from dataclasses import replace
+
+    from coinfer.stats import meets_threshold, selection_accuracy
+
+    prov = replace(table.provenance, baseline_accuracy=0.90, baseline_val_accuracy=0.93, accuracy_drop=2.0)
+    old = LookupTable(prov, table.records)                                 # no validation split recorded
+    new = LookupTable(replace(prov, validation={"images": 5000, "seed": 0}), table.records)
+    # test 0.89 (above the test threshold 0.88), validation 0.90 (below the validation threshold 0.91)
+    r = replace(table.records[0], accuracy=0.89, val_accuracy=0.90)
+    assert meets_threshold(r, old) and not meets_threshold(r, new)
+    assert selection_accuracy(r, new) == 0.90 and selection_accuracy(r, old) == 0.89
+    assert meets_threshold(replace(r, val_accuracy=0.915), new)
+    with pytest.raises(ValueError, match="no val_accuracy"):
+        meets_threshold(replace(r, val_accuracy=None), new)

@@ -19,7 +19,8 @@ import math
 
 from coinfer.core.encoding import CodeSize
 from coinfer.core.network import SPLIT_POINTS
-from coinfer.results import LookupTable, Record, meets_threshold, table_threshold
+from coinfer.results import LookupTable, Record, table_threshold
+from coinfer.stats import meets_threshold
 
 #: Bits that always suffice to send a 10-class decision (the device could send the label): the floor
 #: any encoder that keeps the full accuracy is measured against.

@@ -19,8 +19,8 @@ from __future__ import annotations
 import math
 from typing import Sequence
 
-from coinfer.results import accuracy_threshold, selection_accuracy, selection_threshold, table_threshold
-from coinfer.stats import margin_over_threshold
+from coinfer.results import accuracy_threshold, table_threshold
+from coinfer.stats import margin_over_threshold, selection_accuracy, selection_threshold
 from coinfer.views.plane import add_curve
 from coinfer.views.explorer import Plot, Slider, live_explorer, precomputed_explorer
 from coinfer.views.style import hex_color, method_style
@@ -80,7 +80,7 @@ def tradeoff_points(table, threshold: float | None = None) -> dict:
         A sweep table (``python -m coinfer sweep``).
     threshold : float, optional
         Accuracy fraction, compared with validation accuracies; default the table's
-        (:func:`coinfer.results.selection_threshold`).
+        (:func:`coinfer.stats.selection_threshold`).
 
     Returns
     -------
@@ -143,7 +143,7 @@ def dominance_check(table, threshold: float | None = None, verbose: bool = True)
         A sweep table (``python -m coinfer sweep``).
     threshold : float, optional
         Accuracy fraction, compared with validation accuracies; default the table's
-        (:func:`coinfer.results.selection_threshold`).
+        (:func:`coinfer.stats.selection_threshold`).
     verbose : bool
         Print a summary.
 
@@ -218,7 +218,7 @@ def plot_tradeoff(table, threshold: float | None = None, *, ax=None, show_all: b
         From ``python -m coinfer sweep`` (e.g. ``load_table("data/results/sweep_quick.json")``).
     threshold : float, optional
         Accuracy fraction, compared with validation accuracies; default the table's
-        (:func:`coinfer.results.selection_threshold`).
+        (:func:`coinfer.stats.selection_threshold`).
     show_all : bool
         Also draw the points off the front.
     show_below : bool
@@ -346,7 +346,7 @@ def records_table(table, threshold: float | None = None):
         A sweep table (``python -m coinfer sweep``).
     threshold : float, optional
         Accuracy fraction, compared with validation accuracies; default the table's
-        (:func:`coinfer.results.selection_threshold`).
+        (:func:`coinfer.stats.selection_threshold`).
 
     Returns
     -------
