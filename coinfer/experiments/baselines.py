@@ -43,7 +43,7 @@ __all__ = ["png_record", "bottlenet_record", "bottlenet_evaluate", "taylor_setti
 # --------------------------------------------------------------------------------------------
 
 def png_record(dataset: str, accuracy: float, network_macs: int, images: int | None = None,
-               root=None) -> Record:
+               root=None, val_accuracy: float | None = None) -> Record:
     """The server-based method: the input image as PNG, the whole network on the server.
 
     Parameters
@@ -56,13 +56,16 @@ def png_record(dataset: str, accuracy: float, network_macs: int, images: int | N
         MACs of the whole network per image (all on the server).
     images : int, optional
         Test images averaged (default: the whole test split).
+    val_accuracy : float, optional
+        The unsplit network's validation accuracy (what choices use).
     """
     from coinfer.data import native_images
     from coinfer.core.costs import input_size
 
     images = images if images is not None else len(native_images(dataset, train=False, root=root))
     size = input_size(dataset, root=root, limit=images)
-    return Record(method="png", split="input", accuracy=float(accuracy), device_macs=0, device_params=0,
+    return Record(method="png", split="input", accuracy=float(accuracy), val_accuracy=val_accuracy,
+                  device_macs=0, device_params=0,
                   server_macs=int(network_macs), bits_per_image=size.png_bits_mean, code_size="png",
                   extra={"png_bits_std": size.png_bits_std, "raw_bits": size.raw_bits,
                          "image_shape": list(size.image_shape), "test_images": size.images})
@@ -100,12 +103,13 @@ def bottlenet_evaluate(codec: FeatureCodec, server_part: nn.Module, source: Feat
 
 def bottlenet_record(point: str, device_part: nn.Module, server_part: nn.Module, train_src: FeatureSource,
                      test_src: FeatureSource, reduction: int, config: EncodeSettings, seed: int = 0, device=None,
-                     log=print) -> Record:
+                     log=print, val_src: FeatureSource | None = None) -> Record:
     """Train BottleNet++ at ``point`` in front of the frozen ``server_part``; its :class:`Record`.
 
     ``train_src``/``test_src`` hold the features of ``device_part`` (the unpruned split of the
     baseline: BottleNet++ does not compress the device model). Training reuses
     :func:`coinfer.experiments.encoding.train_codec` (straight-through rounding to 8 bits, no warm-up).
+    ``val_src``: the validation features, whose accuracy the record's ``val_accuracy`` holds.
     """
     device = device or torch.device("cpu")
     point = SplitPoint(point)
@@ -118,10 +122,12 @@ def bottlenet_record(point: str, device_part: nn.Module, server_part: nn.Module,
                           desc=f"bottlenet++ {point} c{channels}")
     train_s = time.time() - t0
     result = bottlenet_evaluate(codec, server_part, test_src, config.eval_batch_size)
+    val = bottlenet_evaluate(codec, server_part, val_src, config.eval_batch_size)["accuracy"] if val_src else None
     costs = codec_costs(device_part, codec, server_part)   # counts CPU copies; nothing moves
     log(f"[bottlenet++] {point} c={channels}: accuracy {result['accuracy']:.4f}, "
         f"{result['bits_real']:.0f} bits, {train_s:.0f} s")
-    return Record(method="bottlenet++", split=point, accuracy=result["accuracy"], device_macs=costs.device_macs,
+    return Record(method="bottlenet++", split=point, accuracy=result["accuracy"], val_accuracy=val,
+                  device_macs=costs.device_macs,
                   device_params=costs.device_params, server_macs=costs.server_macs,
                   bits_per_image=result["bits_real"], bits_entropy=result["bits_entropy"],
                   code_size=f"c{channels}-8bit",
