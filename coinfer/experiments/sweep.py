@@ -365,7 +365,7 @@ class SweepRunner:
         return self._cached_pruned(f"two-step1-s{sparsity:g}", key, compute)
 
     def _features(self, cell: Cell):
-        """(device part, server part, train features, test features, server input shape) shared by
+        """(device part, server part, train, test features, server input shape, validation features) shared by
         ``cell.shares``.
 
         For a pruned device part, the device part is the compacted one (it computes and sends only
@@ -373,6 +373,7 @@ class SweepRunner:
         framework's decoder restores the full feature shape it expects (``output_shape``). At
         sparsity 0 both parts are the unpruned control's, fine-tuned with the same budget.
         """
+        from coinfer.core.features import FeatureSource
         from coinfer.experiments.baselines import feature_sources
         from coinfer.core.network import split as split_stages
         from coinfer.core.pruning import compact
@@ -392,8 +393,10 @@ class SweepRunner:
                     output_shape = tuple(masked_device.eval()(torch.zeros(1, 3, 32, 32, device=self.device)).shape[1:])
             train_src, test_src = feature_sources(device_part, self.dataset("train"), self.dataset("test"),
                                                   self.encode_config, self.device)
+            val_src = FeatureSource(device_part, self.dataset("val"), self.encode_config.precompute,
+                                    self.encode_config.eval_batch_size, self.device)
             self._shared_key = cell.shares
-            self._shared = (device_part, server_part, train_src, test_src, output_shape)
+            self._shared = (device_part, server_part, train_src, test_src, output_shape, val_src)
         return self._shared
 
     def compute(self, cell: Cell) -> Record:
@@ -408,7 +411,8 @@ class SweepRunner:
         if cell.method == "png":
             model, meta = self.baseline
             record = baselines.png_record(self.preset.dataset, meta["test_accuracy"],
-                                          thop_macs(model, (3, 32, 32))[0], images=self.config.png_images)
+                                          thop_macs(model, (3, 32, 32))[0], images=self.config.png_images,
+                                          val_accuracy=meta.get("val_accuracy"))
         elif cell.method == "on-device":
             from coinfer.experiments.original import original_records
 
@@ -419,15 +423,15 @@ class SweepRunner:
             record = original_record(copy.deepcopy(self.baseline[0]), cell.split, self.dataset("train"),
                                      self.dataset("test"), enc, self.device, log=self.log)
         elif cell.method == "framework":
-            device_part, server_part, train_src, test_src, output_shape = self._features(cell)
+            device_part, server_part, train_src, test_src, output_shape, val_src = self._features(cell)
             record = codec_record(cell.split, device_part, server_part, train_src, test_src, cell.setting, enc,
                                   seed=seed, sparsity=cell.sparsity, device=self.device, output_shape=output_shape,
                                   log=self.log)
         elif cell.method == "bottlenet++":
-            device_part, server_part, train_src, test_src, _ = self._features(cell)
+            device_part, server_part, train_src, test_src, _, val_src = self._features(cell)
             record = baselines.bottlenet_record(cell.split, device_part, server_part, train_src, test_src,
                                                 int(cell.setting[1:]), enc, seed=seed, device=self.device,
-                                                log=self.log)
+                                                log=self.log, val_src=val_src)
         elif cell.method == "2-step-pruning":
             step1 = self.two_step_step1(cell.sparsity)
             seed_everything(seed)
