@@ -78,7 +78,9 @@ from coinfer.train import progress_bars, show_progress
 #: Bumped when a change of the code changes what a cell computes (it is part of every cell id).
 #: 2: the Huffman code is built from smoothed counts (every level codable), and the framework's
 #: decoder restores the unpruned feature's shape for the server part (no zero-filled channels).
-SWEEP_VERSION = 2
+#: 3: bits per image are the flag bit and the cheaper of the fixed-length index and the entropy-coded
+#: stream (coinfer.core.entropy.sent_bits); PNG counts its image data without the container.
+SWEEP_VERSION = 3
 METHODS = ("png", "original", "framework", "bottlenet++", "2-step-pruning")
 CELL_SCHEMA = "coinfer.experiments.sweep-cell"
 #: Record ``extra`` keys that measure time: they differ between two runs of the same cell.
