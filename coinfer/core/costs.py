@@ -455,7 +455,7 @@ def format_table(rows: list[SplitProfile], input_bits: InputSize | None = None) 
                  f"paper split points: {', '.join(PAPER_SPLIT_POINTS)}.")
     if input_bits is not None:
         lines.append(f"input image ({input_bits.dataset}, {'x'.join(map(str, input_bits.image_shape))}): "
-                     f"raw {input_bits.raw_bits / 1e3:.1f} kbit, PNG {input_bits.png_bits_mean / 1e3:.1f} kbit "
+                     f"raw {input_bits.raw_bits / 1e3:.1f} kbit, PNG image data {input_bits.png_bits_mean / 1e3:.1f} kbit "
                      f"(mean of {input_bits.images} test images)")
     return "\n".join(lines)
 
