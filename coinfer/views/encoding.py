@@ -387,7 +387,7 @@ def original_rows(table: LookupTable) -> list[dict]:
 
 
 def coding_overheads(table: LookupTable) -> dict:
-    """What whole bytes and entropy coding cost, in bits per image (Fig. 3.3's numbers).
+    """What one packet per image and entropy coding cost, in bits per image (Fig. 3.3's numbers).
 
     Parameters
     ----------
@@ -397,8 +397,8 @@ def coding_overheads(table: LookupTable) -> dict:
     Returns
     -------
     dict
-        ``packet``: real bits minus the model's information content, per framework record (one
-        packet per image); ``stream``: the same with all test images in one stream; ``huffman``:
+        ``packet``: bits sent (flag + the cheaper form) minus the model's information content, per
+        framework record (one packet per image); ``stream``: the same with all test images in one stream; ``huffman``:
         the Huffman-coded originals' relative excess over the pooled entropy; ``scalar_saving``:
         per scalar code, the entropy's saving on the fixed length, in %. Lists of floats.
 
