@@ -32,19 +32,31 @@ TAYLOR = PruneSettings(splits=("layer2.1",), sparsities=(0.5,), epochs=2, criter
 
 # ----------------------------------------------------------------------------------- PNG
 
-def test_png_record_is_the_mean_real_png_size(fashion_root):
+def test_png_record_is_the_mean_png_image_data_without_its_container(fashion_root):
     from PIL import Image
     import io
+    import struct
+    import zlib
 
     from coinfer.data import native_images
 
     record = png_record("fashion-mnist", 0.9, 1234, images=20, root=fashion_root)
-    sizes = []
+    files, data = [], []
     for image in native_images("fashion-mnist", train=False, root=fashion_root, limit=20):
         buffer = io.BytesIO()
         Image.fromarray(image).save(buffer, format="PNG")
-        sizes.append(8 * len(buffer.getvalue()))
-    assert record.bits_per_image == pytest.approx(np.mean(sizes))
+        png = buffer.getvalue()
+        files.append(8 * len(png))
+        stream, pos = b"", 8                       # the IDAT chunks' data: one zlib stream
+        while pos < len(png):
+            length, kind = struct.unpack(">I4s", png[pos:pos + 8])
+            stream += png[pos + 8:pos + 8 + length] if kind == b"IDAT" else b""
+            pos += 12 + length
+        assert len(zlib.decompress(stream)) == 28 * (28 + 1)    # the filtered scanlines: it is the image
+        data.append(8 * (len(stream) - 2 - 4))                   # without zlib's header and Adler-32
+    assert record.bits_per_image == pytest.approx(np.mean(data))
+    assert record.extra["png_file_bits"] == pytest.approx(np.mean(files))
+    assert record.extra["png_file_bits"] - record.bits_per_image == 8 * (8 + 25 + 12 + 12 + 6)   # one IDAT
     assert (record.method, record.split, record.device_macs, record.server_macs) == ("png", "input", 0, 1234)
     assert record.accuracy == 0.9 and record.extra["raw_bits"] == 28 * 28 * 8
     assert record.bits_per_image < record.extra["raw_bits"]   # PNG compresses these images

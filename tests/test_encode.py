@@ -14,9 +14,10 @@ import torch
 from coinfer.core.encoding import (CodeSize, DimensionReductionDecoder, DimensionReductionEncoder, FeatureCodec,
                             ScalarCodebookQuantizer, UniformQuantizer, VectorCodebookQuantizer, build_codec,
                             codec_costs)
-from coinfer.core.entropy import (HEADER_BITS_MIN, MAGIC_HUFFMAN, MAGIC_RANGE, BitstreamError,
-                             CategoricalEntropyModel, HuffmanCode, bits_per_image, empirical_entropy_bits,
-                             frame, range_decode, range_encode, unframe)
+from coinfer.core.entropy import (FLAG_CODED, FLAG_FIXED, HEADER_BITS_MIN, MAGIC_HUFFMAN, MAGIC_RANGE,
+                             BitstreamError, CategoricalEntropyModel, HuffmanCode, bits_per_image,
+                             empirical_entropy_bits, fixed_index, frame, range_decode, range_encode,
+                             range_encode_bits, read_flag, sent_bits, unframe)
 from coinfer.core.network import resnet18, split
 from coinfer.core.costs import flop_counter_macs, thop_macs
 
@@ -189,14 +190,56 @@ def test_compress_decompress_is_exact(net, code_size):
     assert torch.equal(codec.decompress(packets), expected["feature_hat"])
 
 
-def test_bits_are_the_payload_length(net):
+def test_bits_are_the_flag_and_the_shorter_form(net):
     features, _, _ = _features(net, "layer2.1", n=12)
     codec = _trained_codec(features, "c2-d16-l4")
-    packets = codec.compress(features)
-    bits = bits_per_image(packets, MAGIC_RANGE)
+    coded = codec.entropy_model.encode_with_costs(codec.symbols(features))
+    assert coded.packets == codec.compress(features) and coded.fixed == 32
+    assert coded.sent.tolist() == (1 + np.minimum(coded.fixed, coded.coded)).tolist()
+    assert (coded.sent == sent_bits(coded.fixed, coded.coded)).all()
+    # read back from the packets alone; the payload is those bits padded to a byte, after the header
+    assert bits_per_image(coded.packets, codec.entropy_model).tolist() == coded.sent.tolist()
     header_bytes = 1 + 1 + 4          # magic, varint(16), CRC32
-    assert bits.tolist() == [8 * (len(p) - header_bytes) for p in packets]
+    assert [len(p) - header_bytes for p in coded.packets] == [math.ceil(b / 8) for b in coded.sent.tolist()]
     assert HEADER_BITS_MIN == 8 * header_bytes
+
+
+def _skewed_model(positions=16, alphabet=4, p=(0.85, 0.05, 0.05, 0.05), n=400, seed=0):
+    rng = np.random.default_rng(seed)
+    symbols = torch.as_tensor(rng.choice(alphabet, size=(n, positions), p=p))
+    return CategoricalEntropyModel(positions, alphabet).fit(symbols), symbols
+
+
+@pytest.mark.parametrize("p, flag", [((0.85, 0.05, 0.05, 0.05), FLAG_CODED), ((0.25, 0.25, 0.25, 0.25), FLAG_FIXED)])
+def test_each_branch_round_trips_and_the_shorter_one_is_sent(p, flag):
+    """A skewed model range-codes (its stream is shorter than the 32-bit index); a uniform one sends the index."""
+    model, symbols = _skewed_model(p=p)
+    coded = model.encode_with_costs(symbols)
+    assert torch.equal(model.decode(coded.packets), symbols)
+    flags = np.array([read_flag(unframe(packet, MAGIC_RANGE)[1])[0] for packet in coded.packets])
+    assert (flags == np.where(coded.coded < coded.fixed, FLAG_CODED, FLAG_FIXED)).all()   # the shorter, ties: fixed
+    assert (flags == flag).mean() > 0.9
+    for packet, row, chosen in zip(coded.packets, symbols.numpy(), flags):
+        stream = range_encode_bits(row, model.probabilities.double().numpy())
+        index = fixed_index(row, 4)
+        body = read_flag(unframe(packet, MAGIC_RANGE)[1])[1]
+        sent = stream if chosen == FLAG_CODED else index
+        assert len(sent) == min(len(stream), len(index)) and np.array_equal(body[:len(sent)], sent)
+
+
+def test_range_streams_are_prefix_free_and_never_beat_the_information_content():
+    """No length field is counted, so the stream must delimit itself: no stream is a prefix of another."""
+    model, symbols = _skewed_model(positions=3, alphabet=4, n=300, seed=1)
+    table = model.probabilities.double().numpy()
+    streams = {tuple(row): "".join(map(str, range_encode_bits(np.array(row), table)))
+               for row in symbols.numpy().tolist()}
+    words = sorted(streams.values())
+    assert len(set(words)) == len(words)
+    assert not any(b.startswith(a) for a, b in zip(words, words[1:]))
+    info = model.information_bits(symbols).numpy()
+    lengths = np.array([len(streams[tuple(row)]) for row in symbols.numpy().tolist()])
+    assert (lengths >= np.floor(info - 1e-6)).all() and lengths.mean() >= info.mean()
+    assert (lengths <= info + 3).all()
 
 
 def test_range_coder_is_close_to_the_information_content():
@@ -289,9 +332,12 @@ def test_huffman_round_trip_and_optimality():
     test[0, 0] = 200                                                   # unseen in training: still codable
     packets = code.encode(test)
     assert np.array_equal(code.decode(packets), test)
-    bits = bits_per_image(packets, MAGIC_HUFFMAN)
+    bits = bits_per_image(packets, code)
     exact = code.bit_length(test)
-    assert (bits == 8 * np.ceil(exact / 8)).all()
+    assert (bits == 1 + np.minimum(exact, 8 * 1000)).all()        # flag + the Huffman bits (< 8 per symbol)
+    flat = np.full((1, 1000), 200)                                  # rare in training: plain 8 bits are shorter
+    assert code.bit_length(flat)[0] > 8000 and bits_per_image(code.encode(flat), code).tolist() == [8001]
+    assert np.array_equal(code.decode(code.encode(flat)), flat)
     counts = np.bincount(train, minlength=256) + 1
     p = counts / counts.sum()
     entropy = -(p * np.log2(p)).sum()
@@ -353,7 +399,8 @@ def test_training_is_deterministic_and_evaluation_is_real(net):
     assert r1["bits_real"] >= r1["bits_model"] - 8       # real bits cannot beat the information content by a byte
     # real bits are what the packets measure
     packets = c1.compress(test.features)
-    assert r1["bits_real"] == pytest.approx(bits_per_image(packets, MAGIC_RANGE).mean())
+    assert r1["bits_real"] == pytest.approx(bits_per_image(packets, c1.entropy_model).mean())
+    assert r1["bits_real"] <= r1["bits_fixed"] + 1 and r1["bits_real"] <= r1["bits_range"] + 1
 
 
 def test_run_encoding_writes_valid_records(net, tmp_path):
@@ -379,10 +426,13 @@ def test_run_encoding_writes_valid_records(net, tmp_path):
     assert {r.split for r in original} == {"layer2.1", "pool"}
     for r in framework:
         assert r.extra["roundtrip_exact"] and r.extra["test_images"] == 24
-        assert round(r.bits_per_image * 24) % 8 == 0                          # a mean of whole bytes
+        # the flag + the cheaper of the two forms, per image: never more than either form + 1
+        assert r.bits_per_image <= min(r.extra["bits_fixed"], r.extra["bits_range"]) + 1
+        assert 0 <= r.extra["range_share"] <= 1 and r.bits_per_image >= 1
         assert r.device_macs > r.extra["encoder_macs"] > 0
     pool = loaded.select(method="original", split="pool")[0]
-    assert pool.extra["bits_fixed"] == 8 * 32 and pool.bits_per_image <= pool.extra["bits_fixed"] + 8
+    assert pool.extra["bits_fixed"] == 8 * 32 and pool.bits_per_image <= pool.extra["bits_fixed"] + 1
+    assert pool.bits_per_image <= pool.extra["bits_huffman"] + 1
 
 
 def test_any_device_module_can_feed_the_codec(net):

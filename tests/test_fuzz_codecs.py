@@ -146,7 +146,8 @@ def test_huffman_packets_decode_or_raise_bitstream_error(data):
             return
     n, payload = unframe(packet, MAGIC_HUFFMAN)
     assert symbols.shape == (1, n) and (n == 0 or (symbols.min() >= 0 and symbols.max() < code.alphabet))
-    assert code.bit_length(symbols[0]) <= 8 * len(payload) < code.bit_length(symbols[0]) + 8
+    bits = code.payload_bits(packet)   # flag + the form it holds: fixed 8-bit levels or Huffman bits
+    assert bits in (1 + 8 * n, 1 + code.bit_length(symbols[0])) and bits <= 8 * len(payload) < bits + 8
 
 
 # -- the served float32 and uint8 codecs (coinfer.serve.configuration) ---------------------------

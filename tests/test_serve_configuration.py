@@ -10,7 +10,6 @@ import torch
 from coinfer.serve import wire
 from coinfer.config import get_preset, override
 from coinfer.core.codecs import Float32Codec, Huffman8Codec, Uint8Codec
-from coinfer.core.entropy import MAGIC_HUFFMAN, bits_per_image
 from coinfer.core.network import split
 from coinfer.data import load_dataset, make_loader
 from coinfer.serve.configuration import build_configurations
@@ -66,7 +65,7 @@ def test_served_huffman_bits_are_the_encoding_tables_bits(model, batch):
             return images[i], batch[1][i]
 
     table = huffman_8bit(device_part, server_part, train, Images(), override(encoding, {"eval_batch_size": 8}))
-    served_bits = bits_per_image([served.run_device(image) for image in images], MAGIC_HUFFMAN)
+    served_bits = served.codec.bits([served.run_device(image) for image in images])
     assert table["bits_real"] == float(served_bits.mean()) and table["range"] == list(served.codec.range)
 
 

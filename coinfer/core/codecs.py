@@ -14,8 +14,11 @@ Every way the library sends a feature (section IV-B and its baselines) is a :cla
 ``compress(features)`` runs on the device and returns one self-contained packet per image;
 ``decompress(packets)`` runs on the server and returns the features the server part receives,
 stacked. A codec that must be fitted (``huffman8``) has :meth:`Codec.fit`; the others fit nothing.
-``device_macs``, ``server_macs`` and ``device_params`` are the codec's own costs per image (0 for
-a codec that is not a network); ``fingerprint()`` identifies its fitted state (range, code, weights).
+``bits(packets)`` is each packet's bits per image, read back from the packet: the payload the device
+sends, excluding any framing (:mod:`coinfer.core.entropy`: an entropy-coded packet carries a flag bit
+and the shorter of the fixed-length index and the coded stream). ``device_macs``, ``server_macs``
+and ``device_params`` are the codec's own costs per image (0 for a codec that is not a network);
+``fingerprint()`` identifies its fitted state (range, code, weights).
 
 The encoding experiment (:mod:`coinfer.experiments.encoding`) measures the bits of these codecs,
 and the server (``coinfer.serve``) sends exactly the same packets.
@@ -39,7 +42,7 @@ import torch
 from torch import nn
 
 from coinfer.core.encoding import CodeSize, FeatureCodec, UniformQuantizer
-from coinfer.core.entropy import MAGIC_HUFFMAN, HuffmanCode, unframe
+from coinfer.core.entropy import HuffmanCode, bits_per_image, unframe
 
 
 class Codec:
@@ -78,6 +81,13 @@ class Codec:
     def decompress(self, packets: Sequence[bytes]) -> torch.Tensor:  # pragma: no cover - interface
         """Server side: packets -> ``[B, *feature_shape]`` float32 features (on the CPU)."""
         raise NotImplementedError
+
+    def bits(self, packets: Sequence[bytes]) -> np.ndarray:
+        """Bits per image of each packet: its payload, framing excluded (int64 array).
+
+        A codec without entropy coding sends whole bytes: ``8 x len(packet)``.
+        """
+        return np.array([8 * len(p) for p in packets], dtype=np.int64)
 
     def fingerprint(self) -> str:
         """Identifies the codec and its fitted state (goes into a served configuration's id)."""
@@ -173,7 +183,8 @@ class Huffman8Codec(Codec):
     built from their histogram, plus one count per level (every level stays codable).
 
     Values outside the training range clip to the end levels. A packet is the code's: a magic byte
-    (``0xC2``), the symbol count, a CRC-32, the Huffman bits.
+    (``0xC2``), the symbol count, a CRC-32, then a flag bit and the shorter of the plain 8-bit
+    levels and the Huffman bits.
 
     >>> codec = Huffman8Codec().fit(torch.linspace(0, 1, 64).view(4, 16))
     >>> codec.feature_shape, codec.range
@@ -252,6 +263,10 @@ class Huffman8Codec(Codec):
             return self._stack([])
         return self.dequantize(self.code.decode(list(packets))).cpu()
 
+    def bits(self, packets: Sequence[bytes]) -> np.ndarray:
+        self._require_fit()
+        return bits_per_image(list(packets), self.code)
+
     def fingerprint(self) -> str:
         self._require_fit()
         low, high = self.range
@@ -283,7 +298,8 @@ class LearnedCodec(Codec):
 
     ``compress`` runs the dimension-reduction encoder, the learned quantizer and the range coder;
     ``decompress`` the range decoder, the codewords and the decoder network. A packet is the
-    codec's own (magic byte, symbol count, CRC-32, range-coded symbols). Its networks' MACs count
+    codec's own (magic byte, symbol count, CRC-32, then a flag bit and the shorter of the
+    fixed-length index and the range-coded symbols). Its networks' MACs count
     on the device and server sides.
 
     Parameters
@@ -319,6 +335,9 @@ class LearnedCodec(Codec):
 
     def decompress(self, packets: Sequence[bytes]) -> torch.Tensor:
         return self.codec.decompress(list(packets))  # BitstreamError (a ValueError) for a bad packet
+
+    def bits(self, packets: Sequence[bytes]) -> np.ndarray:
+        return bits_per_image(list(packets), self.codec.entropy_model)
 
     def fingerprint(self) -> str:
         return f"learned|{self.code_size}|{self._digest}"

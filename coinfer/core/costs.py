@@ -4,7 +4,8 @@ For every split point the device part's multiply-accumulates (MACs, counted by t
 the server part's MACs, and the shape and size of the feature the device sends. Units: **MACs**
 throughout (one multiply-accumulate; FLOPs = 2 x MACs); sizes in **bits**.
 
-thop counts convolutions, linear layers, batch norms (2 MACs per element) and the average pool;
+thop counts convolutions, linear layers, batch norms (4 per element: normalize and scale-shift,
+2 each, added to its MAC count) and the average pool;
 ``torch.utils.flop_counter`` counts only convolutions and matrix products, in FLOPs.
 :func:`flop_counter_macs` gives the latter for cross-checking (they agree within 1% here).
 
@@ -31,6 +32,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from coinfer.core.entropy import symbol_width
 from coinfer.core.network import PAPER_SPLIT_POINTS, SPLIT_ALIASES, SPLIT_POINTS, CifarResNet18
 
 INPUT_SHAPE = (3, 32, 32)
@@ -104,8 +106,8 @@ def thop_macs(module: nn.Module, input_shape: tuple[int, ...]) -> tuple[int, int
 
     Profiles a CPU copy: thop attaches counters to the modules it visits, its input is a CPU
     tensor, and counts do not depend on the device, so ``module`` may live anywhere and stays there.
-    thop counts convolutions, linear layers and batch normalization (ReLUs and residual additions
-    are free).
+    thop counts convolutions, linear layers and batch normalization (4 per element of an affine
+    batch norm, added to the MACs); ReLUs and residual additions are free.
 
     Parameters
     ----------
@@ -244,16 +246,100 @@ def profile_splits(model: CifarResNet18, input_shape: tuple[int, ...] = INPUT_SH
     return rows
 
 
+def decision_bits(classes: int) -> int:
+    """Bits per image that on-device inference sends: its predicted class as a fixed-length index.
+
+    ``ceil(log2 classes)``: 4 bits for 10 classes. This is the one definition of the on-device
+    record's bits (the ``output`` split point) in every table, chapter and latency prediction; the
+    device does not send its class scores (10 float32 logits would be 320 bits).
+
+    Parameters
+    ----------
+    classes : int
+        Number of classes, >= 2.
+
+    Returns
+    -------
+    int
+        Bits per image.
+
+    Examples
+    --------
+    >>> decision_bits(10), decision_bits(2)
+    (4, 1)
+    """
+    return symbol_width(int(classes))
+
+
+#: Bytes of a PNG file around its compressed image data: the 8-byte signature, the IHDR chunk (25)
+#: and the IEND chunk (12), 12 per IDAT chunk (length, type, CRC-32), and inside the IDAT data the
+#: zlib stream's 2-byte header and 4-byte Adler-32 (:func:`png_data_bits`).
+PNG_CONTAINER_BYTES = 8 + 25 + 12 + 12 + 2 + 4
+
+
+def png_data_bits(png: bytes) -> int:
+    """Bits of a PNG file's compressed image data: its deflate stream, without the container.
+
+    The container (signature, chunk lengths, types and CRC-32s, the IHDR and IEND chunks, the zlib
+    header and Adler-32 checksum) is framing, like a codec packet's header: coinfer counts it apart,
+    as it counts every feature's payload without its framing (:mod:`coinfer.core.entropy`).
+
+    Parameters
+    ----------
+    png : bytes
+        A PNG file.
+
+    Returns
+    -------
+    int
+        ``8 x`` (the IDAT chunks' data bytes - 6).
+
+    Raises
+    ------
+    ValueError
+        If ``png`` is not a whole PNG file (signature, chunks, at least one IDAT chunk).
+
+    Examples
+    --------
+    >>> from coinfer.data import png_bytes
+    >>> png = png_bytes(np.zeros((28, 28), dtype=np.uint8))
+    >>> png_data_bits(png) == 8 * (len(png) - PNG_CONTAINER_BYTES)    # one IDAT chunk
+    True
+    """
+    import struct
+
+    if png[:8] != b"\x89PNG\r\n\x1a\n":
+        raise ValueError(f"not a PNG file: it starts with {bytes(png[:8])!r}, not the PNG signature")
+    pos, data = 8, 0
+    idat = 0
+    while pos + 8 <= len(png):
+        length, kind = struct.unpack(">I4s", png[pos:pos + 8])
+        if pos + 12 + length > len(png):
+            raise ValueError(f"PNG chunk {kind!r} at byte {pos} runs past the file's end ({len(png)} bytes)")
+        if kind == b"IDAT":
+            data += length
+            idat += 1
+        pos += 12 + length
+    if not idat or data < 6:
+        raise ValueError("PNG file holds no image data (no IDAT chunk with a zlib stream)")
+    return 8 * (data - 6)
+
+
 @dataclass(frozen=True)
 class InputSize:
-    """Size of the dataset's own images, as a server-based system would send them."""
+    """Size of the dataset's own images, as a server-based system would send them.
+
+    ``png_bits_mean`` counts the compressed image data only (:func:`png_data_bits`), as every
+    feature's bits are counted without framing; ``png_file_bits_mean`` is the whole PNG file.
+    """
 
     dataset: str
     image_shape: tuple[int, ...]
     raw_bits: int              # uint8 pixels, no container
-    png_bits_mean: float       # Pillow PNG, mean over ``images`` images
+    png_bits_mean: float       # Pillow PNG's image data (deflate stream), mean over ``images`` images
     png_bits_std: float
     images: int
+    png_file_bits_mean: float | None = None   # the whole PNG file, container included
 
     def to_dict(self) -> dict:
         row = asdict(self)
@@ -276,8 +362,9 @@ def input_size(dataset: str, root: str | Path | None = None, limit: int = 1000) 
     Returns
     -------
     InputSize
-        Raw size in bits (8 bits per pixel and colour) and the mean and standard deviation of the
-        PNG size in bits (Pillow, default settings).
+        Raw size in bits (8 bits per pixel and colour), the mean and standard deviation of the
+        PNG image data in bits (Pillow, default settings; :func:`png_data_bits`, container
+        excluded) and the mean size of the whole PNG file.
 
     Examples
     --------
@@ -289,7 +376,8 @@ def input_size(dataset: str, root: str | Path | None = None, limit: int = 1000) 
     from coinfer.data import native_images, png_bytes
 
     images = native_images(dataset, train=False, root=root, limit=limit)
-    png_bits = np.array([8 * len(png_bytes(image)) for image in images], dtype=float)
+    files = [png_bytes(image) for image in images]
+    png_bits = np.array([png_data_bits(png) for png in files], dtype=float)
     return InputSize(
         dataset=dataset,
         image_shape=tuple(images.shape[1:]),
@@ -297,6 +385,7 @@ def input_size(dataset: str, root: str | Path | None = None, limit: int = 1000) 
         png_bits_mean=float(png_bits.mean()),
         png_bits_std=float(png_bits.std()),
         images=len(images),
+        png_file_bits_mean=float(np.mean([8 * len(png) for png in files])),
     )
 
 
@@ -366,7 +455,7 @@ def format_table(rows: list[SplitProfile], input_bits: InputSize | None = None) 
                  f"paper split points: {', '.join(PAPER_SPLIT_POINTS)}.")
     if input_bits is not None:
         lines.append(f"input image ({input_bits.dataset}, {'x'.join(map(str, input_bits.image_shape))}): "
-                     f"raw {input_bits.raw_bits / 1e3:.1f} kbit, PNG {input_bits.png_bits_mean / 1e3:.1f} kbit "
+                     f"raw {input_bits.raw_bits / 1e3:.1f} kbit, PNG image data {input_bits.png_bits_mean / 1e3:.1f} kbit "
                      f"(mean of {input_bits.images} test images)")
     return "\n".join(lines)
 

@@ -2,10 +2,12 @@
 
 Shao & Zhang (2020), section IV-B, step 2 ("learning-driven source coding") maps every feature to a
 few discrete symbols; this module turns those symbols into the bytes a device would actually send,
-so that every "bits per image" in coinfer is the length of a real encoded byte string::
+so that every "bits per image" in coinfer is the length of a real encoded bit string::
 
-    symbols (ints) --range coder + learned categorical model--> payload bytes --frame--> packet
-    packet --check header + CRC32--> payload --range decoder--> symbols (exactly the same)
+    symbols (ints) --range coder + learned categorical model--> stream bits --+--> 1 flag bit +
+                   --fixed-length index, ceil(log2 L) bits each--> index bits --+    the shorter: payload
+    payload --frame--> packet --check header + CRC32--> payload --flag--> range decoder or index
+            --> symbols (exactly the same)
 
 Two coders:
 
@@ -22,18 +24,38 @@ that sends images one at a time would. Bits per image therefore cannot depend on
 images are processed together (tested). Coding many images into one stream would spread the
 coder's termination cost over them (:func:`range_stream_bits` measures that, for comparison).
 
-**What is counted.** ``bits = 8 x len(payload)``: the coder's own output, byte-aligned, without
-the framing header. The header (1 magic byte, the symbol count as a varint, a CRC32: 6+ bytes)
-exists so that a truncated or corrupted packet raises :class:`BitstreamError` instead of
-decoding to wrong symbols; a real link layer would carry the length and checksum anyway, so it is
-reported separately (:data:`HEADER_BITS_MIN`), never hidden in the payload count.
+**What is sent, and what is counted.** A packet's payload is a bit string: one **flag bit**, then
+the cheaper of two forms of the image's symbols,
+
+* flag 0: the **fixed-length index**, ``ceil(log2 alphabet)`` bits per symbol, most significant
+  bit first (:func:`fixed_length_bits`);
+* flag 1: the **entropy-coded stream** (the range coder's trimmed output, or the Huffman code).
+
+The encoder writes whichever is shorter for *this* image (a tie sends the fixed-length index), so a
+learned entropy model can never cost more than ``1 + fixed`` bits: for a near-uniform index such as
+a 16-word codebook the range coder's termination would otherwise cost more than the 4-bit index it
+codes. All three forms are prefix-free (the range coder's stream decodes alike whatever follows
+it), so the payload delimits itself: its length is not hidden in a length field that goes
+uncounted, and a learned model cannot beat the entropy of its symbols. The string is zero-padded
+to whole bytes. **Bits per image** (:func:`sent_bits`, the one
+definition every table uses) is the length of that bit string, flag included: the payload the
+device sends for one image. What a transport adds is reported apart, never hidden in it: the
+padding to a whole byte, the framing header below, and the wire's own header
+(:mod:`coinfer.serve.wire`). Both forms' costs are kept (``bits_fixed``, ``bits_coded``).
+
+The framing header (1 magic byte, the symbol count as a varint, a CRC32: 6+ bytes,
+:data:`HEADER_BITS_MIN`) exists so that a truncated or corrupted packet raises
+:class:`BitstreamError` instead of decoding to wrong symbols; a real link layer would carry the
+length and checksum anyway, so it is transport frame too.
 
 **Trimming the range coder's output.** constriction's range coder writes 32-bit words, so a
 20-bit message would cost 32 or 64 bits. Any number inside the coder's final interval decodes to
-the same symbols, and the decoder reads missing bytes as zeros; the encoder therefore keeps the
-shortest byte prefix (rounded up by one in its last byte when needed) that *verifiably* decodes to
-the same symbols. Every packet is decoded once while it is made, so a packet that leaves
-:func:`range_encode` is known to round-trip.
+the same symbols, and the decoder reads missing bits as zeros; the encoder therefore keeps the
+shortest *bit* prefix (rounded up by one in its last bit when needed) that *verifiably* decodes to
+the same symbols whatever bits follow it: a prefix-free code word, so no length field is needed
+(and none is counted) and its expected length cannot fall below the information content. Every
+stream is decoded while it is made, so a packet that leaves :func:`range_encode_bits` is known to
+round-trip.
 """
 
 from __future__ import annotations
@@ -51,6 +73,9 @@ MAGIC_RANGE = 0xC1      # first byte of a range-coded packet
 MAGIC_HUFFMAN = 0xC2    # first byte of a Huffman-coded packet
 #: Smallest framing header: magic byte + 1-byte varint + CRC32.
 HEADER_BITS_MIN = 8 * (1 + 1 + 4)
+#: The payload's first bit: which form of the symbols follows (module docstring).
+FLAG_BITS = 1
+FLAG_FIXED, FLAG_CODED = 0, 1
 
 
 class BitstreamError(ValueError):
@@ -122,7 +147,119 @@ def unframe(packet: bytes, magic: int) -> tuple[int, bytes]:
 
 
 # --------------------------------------------------------------------------------------------
-# Range coding (constriction) with byte-level trimming
+# The payload: a flag bit, then the fixed-length index or the entropy-coded stream
+# --------------------------------------------------------------------------------------------
+
+def to_bits(data: bytes) -> np.ndarray:
+    """The bits of ``data``, most significant first, as a uint8 array of 0s and 1s."""
+    return np.unpackbits(np.frombuffer(bytes(data), dtype=np.uint8))
+
+
+def from_bits(bits: np.ndarray) -> bytes:
+    """Bits (0s and 1s, most significant first) packed into bytes, the last one zero-padded."""
+    return np.packbits(np.asarray(bits, dtype=np.uint8)).tobytes()
+
+
+def symbol_width(alphabet: int) -> int:
+    """Bits of one symbol in the fixed-length index: ``ceil(log2 alphabet)``."""
+    if alphabet < 2:
+        raise ValueError(f"an alphabet needs at least 2 symbols, got {alphabet}")
+    return math.ceil(math.log2(alphabet))
+
+
+def fixed_length_bits(positions: int, alphabet: int) -> int:
+    """Bits per image of a fixed-length code: ``positions x ceil(log2 alphabet)`` (no flag)."""
+    return positions * symbol_width(alphabet)
+
+
+def sent_bits(fixed_bits, coded_bits):
+    """Bits per image a packet carries: the flag bit plus the shorter of the two forms.
+
+    This is coinfer's one definition of "bits per image" for an entropy-coded configuration (the
+    module docstring says what it excludes). Works on numbers and on arrays (one per image).
+
+    Parameters
+    ----------
+    fixed_bits : int or array
+        The fixed-length index, bits (:func:`fixed_length_bits`).
+    coded_bits : int or array
+        The entropy-coded stream, bits (bit-exact, not rounded to bytes).
+
+    >>> int(sent_bits(4, 7)), int(sent_bits(32, 30))
+    (5, 31)
+    """
+    return FLAG_BITS + np.minimum(fixed_bits, coded_bits)
+
+
+def fixed_index(symbols: np.ndarray, alphabet: int) -> np.ndarray:
+    """The fixed-length index of ``symbols`` (1-D): ``ceil(log2 alphabet)`` bits each, MSB first."""
+    width = symbol_width(alphabet)
+    symbols = np.asarray(symbols, dtype=np.int64).reshape(-1)
+    shifts = np.arange(width - 1, -1, -1, dtype=np.int64)
+    return ((symbols[:, None] >> shifts) & 1).astype(np.uint8).reshape(-1)
+
+
+def read_fixed_index(bits: np.ndarray, n_symbols: int, alphabet: int) -> np.ndarray:
+    """Inverse of :func:`fixed_index`: ``n_symbols`` symbols from the front of ``bits``.
+
+    Raises
+    ------
+    BitstreamError
+        If ``bits`` holds fewer than ``n_symbols`` symbols, more than byte padding after them, or a
+        symbol outside ``[0, alphabet)``.
+    """
+    width = symbol_width(alphabet)
+    need = n_symbols * width
+    if len(bits) < need:
+        raise BitstreamError(f"fixed-length payload ends after {len(bits) // width} of {n_symbols} symbols "
+                             f"({len(bits)} bits, {width} bits per symbol)")
+    if len(bits) - need >= 8:
+        raise BitstreamError(f"fixed-length payload has {len(bits) - need} bits left after {n_symbols} symbols "
+                             "(more than byte padding): corrupted")
+    weights = 1 << np.arange(width - 1, -1, -1, dtype=np.int64)
+    symbols = (np.asarray(bits[:need], dtype=np.int64).reshape(n_symbols, width) * weights).sum(1)
+    if n_symbols and symbols.max() >= alphabet:
+        raise BitstreamError(f"fixed-length payload holds symbol {int(symbols.max())}; the alphabet has {alphabet}")
+    return symbols
+
+
+def choose_payload(fixed: np.ndarray, coded: np.ndarray) -> tuple[bytes, int]:
+    """The payload of one image: the flag bit, then the shorter bit string (a tie sends ``fixed``).
+
+    Returns
+    -------
+    payload : bytes
+        Zero-padded to whole bytes.
+    bits : int
+        Its length before padding, flag included (:func:`sent_bits` of the two lengths).
+    """
+    flag, body = (FLAG_CODED, coded) if len(coded) < len(fixed) else (FLAG_FIXED, fixed)
+    bits = np.concatenate([np.array([flag], dtype=np.uint8), np.asarray(body, dtype=np.uint8)])
+    return from_bits(bits), len(bits)
+
+
+def read_flag(payload: bytes) -> tuple[int, np.ndarray]:
+    """``(flag, the bits after it)`` of a payload made by :func:`choose_payload`."""
+    bits = to_bits(payload)
+    if not len(bits):
+        raise BitstreamError("empty payload: a payload holds at least its 1-bit flag")
+    return int(bits[0]), bits[1:]
+
+
+@dataclass(frozen=True)
+class Coded:
+    """Packets of a batch of images and what each costs, bits per image (transport excluded):
+    ``sent`` (int array: flag + the shorter form, :func:`sent_bits`), ``fixed`` (int: the
+    fixed-length index), ``coded`` (int array: each image's entropy-coded stream, sent or not)."""
+
+    packets: list
+    sent: np.ndarray
+    fixed: int
+    coded: np.ndarray
+
+
+# --------------------------------------------------------------------------------------------
+# Range coding (constriction) with bit-level trimming
 # --------------------------------------------------------------------------------------------
 
 def _categorical():
@@ -158,7 +295,12 @@ def _as_probabilities(probabilities: np.ndarray, n: int) -> np.ndarray:
     return np.ascontiguousarray(p)
 
 
-def range_encode(symbols: np.ndarray, probabilities: np.ndarray) -> bytes:
+#: Ones appended to a candidate stream to test its interval's upper end: beyond the range coder's
+#: 64-bit state, so a stream that passes decodes alike whatever follows it.
+_CONTINUATION_BITS = 64
+
+
+def range_encode_bits(symbols: np.ndarray, probabilities: np.ndarray) -> np.ndarray:
     """Range-code ``symbols`` (1-D ints) with one categorical distribution per symbol.
 
     Parameters
@@ -170,9 +312,13 @@ def range_encode(symbols: np.ndarray, probabilities: np.ndarray) -> bytes:
 
     Returns
     -------
-    bytes
-        The payload (no header): the shortest byte prefix of the sealed range-coder output that
-        decodes back to ``symbols`` (checked here by decoding it).
+    uint8 array of 0s and 1s
+        The stream (no header, no flag): the shortest bit string, a prefix of the sealed
+        range-coder output or that prefix plus one in its last bit, that decodes back to
+        ``symbols`` **whatever bits follow it** (checked here by decoding it followed by zeros and
+        followed by ones). The streams of different messages are therefore prefix-free, a code
+        that needs no length field: its expected length is at least the information content
+        (Kraft), and at most about 2 bits more.
     """
     import constriction
 
@@ -187,28 +333,38 @@ def range_encode(symbols: np.ndarray, probabilities: np.ndarray) -> bytes:
     symbols = symbols.astype(np.int32)
     encoder = constriction.stream.queue.RangeEncoder()
     encoder.encode(symbols, _categorical(), probabilities)
-    full = encoder.get_compressed().astype(">u4").tobytes()
+    full = to_bits(encoder.get_compressed().astype(">u4").tobytes())
+    ones = np.ones(_CONTINUATION_BITS, dtype=np.uint8)
 
-    def decodes(candidate: bytes) -> bool:
+    def decodes(candidate: np.ndarray) -> bool:
+        # Decoding is monotone in the code value, so the lowest (zeros) and the highest (ones)
+        # continuation decoding right means every continuation does.
         try:
-            return np.array_equal(_range_decode_raw(candidate, probabilities), symbols)
+            return all(np.array_equal(_range_decode_raw(from_bits(c), probabilities), symbols)
+                       for c in (candidate, np.concatenate([candidate, ones])))
         except BitstreamError:
             return False
 
-    # Shortest first: a prefix cannot be shorter than the information content.
+    # A prefix-free stream of n bits spans 2^-n of the code space, inside the message's interval of
+    # about 2^-info: n >= info, up to the coder's rounding of the probabilities.
     info_bits = -np.log2(probabilities[np.arange(len(symbols)), symbols]
                          / probabilities.sum(1)).sum() if len(symbols) else 0.0
-    for k in range(max(0, int(info_bits // 8) - 1), len(full)):
-        prefix = full[:k]
+    for n in range(max(0, int(info_bits) - 2), len(full) + 1):
+        prefix = full[:n]
         if decodes(prefix):
             return prefix
-        if k:
-            up = int.from_bytes(prefix, "big") + 1
-            if up < 256 ** k and decodes(up.to_bytes(k, "big")):
-                return up.to_bytes(k, "big")
-    if not decodes(full):  # cannot happen unless constriction misbehaves; never send a bad packet
-        raise RuntimeError("range coder output does not decode back to its symbols")
-    return full
+        zeros = np.flatnonzero(prefix == 0)
+        if len(zeros):   # prefix + 1 in its last bit: the last 0 becomes 1, the 1s after it 0s
+            up = prefix.copy()
+            up[zeros[-1]], up[zeros[-1] + 1:] = 1, 0
+            if decodes(up):
+                return up
+    raise RuntimeError("range coder output does not decode back to its symbols")   # constriction misbehaved
+
+
+def range_encode(symbols: np.ndarray, probabilities: np.ndarray) -> bytes:
+    """:func:`range_encode_bits` packed into bytes (zero-padded), which :func:`range_decode` reads."""
+    return from_bits(range_encode_bits(symbols, probabilities))
 
 
 def range_decode(payload: bytes, probabilities: np.ndarray, n_symbols: int) -> np.ndarray:
@@ -293,28 +449,65 @@ class CategoricalEntropyModel(nn.Module):
     def _table(self) -> np.ndarray:
         return self.probabilities.detach().cpu().double().numpy()
 
-    def encode(self, symbols: torch.Tensor) -> list[bytes]:
-        """One packet per image (row of ``symbols``)."""
+    @property
+    def fixed_bits(self) -> int:
+        """Bits of the fixed-length index of one image (no flag)."""
+        return fixed_length_bits(self.positions, self.alphabet)
+
+    def encode_with_costs(self, symbols: torch.Tensor) -> Coded:
+        """One packet per image (row of ``symbols``), with what each form costs.
+
+        Each payload is the flag and the shorter of the fixed-length index and the range-coded
+        stream (module docstring); both lengths are returned.
+        """
         symbols = self._check(symbols).cpu().numpy()
         table = self._table()
-        return [frame(range_encode(row, table), self.positions, self.magic) for row in symbols]
+        packets, sent, coded = [], [], []
+        for row in symbols:
+            stream = range_encode_bits(row, table)
+            payload, bits = choose_payload(fixed_index(row, self.alphabet), stream)
+            packets.append(frame(payload, self.positions, self.magic))
+            sent.append(bits)
+            coded.append(len(stream))
+        return Coded(packets, np.asarray(sent, dtype=np.int64), self.fixed_bits, np.asarray(coded, dtype=np.int64))
+
+    def encode(self, symbols: torch.Tensor) -> list[bytes]:
+        """One packet per image (row of ``symbols``); :meth:`encode_with_costs` tells their costs."""
+        return self.encode_with_costs(symbols).packets
+
+    def _payload(self, packet: bytes, i: int = 0) -> tuple[int, np.ndarray]:
+        n, payload = unframe(packet, self.magic)
+        if n != self.positions:
+            raise BitstreamError(f"packet {i} announces {n} symbols; this model codes "
+                                 f"{self.positions} per image")
+        return read_flag(payload)
 
     def decode(self, packets: list[bytes]) -> torch.Tensor:
         """Symbols (images x positions) of packets made by :meth:`encode` with the same model."""
         table = self._table()
         rows = []
         for i, packet in enumerate(packets):
-            n, payload = unframe(packet, self.magic)
-            if n != self.positions:
-                raise BitstreamError(f"packet {i} announces {n} symbols; this model codes "
-                                     f"{self.positions} per image")
-            rows.append(range_decode(payload, table, n))
+            flag, bits = self._payload(packet, i)
+            if flag == FLAG_FIXED:
+                rows.append(read_fixed_index(bits, self.positions, self.alphabet))
+            else:
+                rows.append(range_decode(from_bits(bits), table, self.positions))
         return torch.as_tensor(np.stack(rows) if rows else np.zeros((0, self.positions), np.int64))
 
+    def payload_bits(self, packet: bytes) -> int:
+        """Bits per image this packet carries (:func:`sent_bits`): flag + the form it holds."""
+        flag, bits = self._payload(packet)
+        if flag == FLAG_FIXED:
+            return FLAG_BITS + self.fixed_bits
+        # The stream is prefix-free, so its length is not written anywhere: re-encode what it decodes to.
+        table = self._table()
+        return FLAG_BITS + len(range_encode_bits(range_decode(from_bits(bits), table, self.positions), table))
 
-def payload_bits(packet: bytes, magic: int = MAGIC_RANGE) -> int:
-    """Bits of a packet's payload (what coinfer reports as bits per image): ``8 x len(payload)``."""
-    return 8 * len(unframe(packet, magic)[1])
+
+def bits_per_image(packets: list[bytes], coder) -> np.ndarray:
+    """Bits per image of each packet, read back from the packets (module docstring: flag included,
+    framing excluded). ``coder`` made them: a :class:`CategoricalEntropyModel` or :class:`HuffmanCode`."""
+    return np.array([coder.payload_bits(p) for p in packets], dtype=np.int64)
 
 
 # --------------------------------------------------------------------------------------------
@@ -414,8 +607,8 @@ class HuffmanCode:
         """Exact code length in bits of each row of ``symbols`` (before byte padding)."""
         return np.asarray(self.lengths, dtype=np.int64)[np.asarray(symbols)].sum(-1)
 
-    def encode_payload(self, symbols: np.ndarray) -> bytes:
-        """The bits of ``symbols`` (1-D) packed MSB first, the last byte padded with zeros."""
+    def encode_bits(self, symbols: np.ndarray) -> np.ndarray:
+        """The Huffman code of ``symbols`` (1-D) as bits (0s and 1s), MSB first."""
         symbols = np.asarray(symbols).reshape(-1).astype(np.int64)
         if len(symbols) and (symbols.min() < 0 or symbols.max() >= self.alphabet):
             raise ValueError(f"symbols must lie in [0, {self.alphabet}), got "
@@ -426,14 +619,16 @@ class HuffmanCode:
         owner = np.repeat(np.arange(len(symbols)), lengths)
         starts = np.cumsum(lengths) - lengths
         shift = (lengths[owner] - 1 - (np.arange(total) - starts[owner])).astype(np.uint64)
-        bits = ((codes[owner] >> shift) & np.uint64(1)).astype(np.uint8)
-        return np.packbits(bits).tobytes()
+        return ((codes[owner] >> shift) & np.uint64(1)).astype(np.uint8)
 
-    def decode_payload(self, payload: bytes, n_symbols: int) -> np.ndarray:
-        """Inverse of :meth:`encode_payload` for ``n_symbols`` symbols."""
+    def read_bits(self, bits: np.ndarray, n_symbols: int) -> tuple[np.ndarray, int]:
+        """Inverse of :meth:`encode_bits`: ``(n_symbols symbols, bits they used)``.
+
+        Raises :class:`BitstreamError` if ``bits`` end first, hold an invalid code word, or hold
+        more than byte padding after the symbols.
+        """
         codes = self._codes()
         table = {(self.lengths[s], int(codes[s])): s for s in range(self.alphabet)}
-        bits = np.unpackbits(np.frombuffer(payload, dtype=np.uint8))
         out, code, length, pos = [], 0, 0, 0
         max_len = max(self.lengths)
         while len(out) < n_symbols:
@@ -451,33 +646,48 @@ class HuffmanCode:
         if len(bits) - pos >= 8:
             raise BitstreamError(f"Huffman payload has {len(bits) - pos} bits left after {n_symbols} "
                                  "symbols (more than byte padding): corrupted")
-        return np.asarray(out, dtype=np.int64)
+        return np.asarray(out, dtype=np.int64), pos
 
-    def encode(self, symbols: np.ndarray) -> list[bytes]:
-        """One packet per image (row of ``symbols``, images x positions)."""
+    def encode_with_costs(self, symbols: np.ndarray) -> Coded:
+        """One packet per image (row of ``symbols``, images x positions), with what each form costs.
+
+        Each payload is the flag and the shorter of the fixed-length levels (``ceil(log2
+        alphabet)`` bits each) and the Huffman code (module docstring).
+        """
         symbols = np.asarray(symbols)
         if symbols.ndim != 2:
             raise ValueError(f"symbols must be 2-D (images, positions), got shape {symbols.shape}")
-        return [frame(self.encode_payload(row), symbols.shape[1], self.magic) for row in symbols]
+        packets, sent, coded = [], [], []
+        for row in symbols:
+            stream = self.encode_bits(row)
+            payload, bits = choose_payload(fixed_index(row, self.alphabet), stream)
+            packets.append(frame(payload, symbols.shape[1], self.magic))
+            sent.append(bits)
+            coded.append(len(stream))
+        return Coded(packets, np.asarray(sent, dtype=np.int64), fixed_length_bits(symbols.shape[1], self.alphabet),
+                     np.asarray(coded, dtype=np.int64))
+
+    def encode(self, symbols: np.ndarray) -> list[bytes]:
+        """One packet per image (row of ``symbols``, images x positions)."""
+        return self.encode_with_costs(symbols).packets
+
+    def _read(self, packet: bytes) -> tuple[np.ndarray, int]:
+        n, payload = unframe(packet, self.magic)
+        flag, bits = read_flag(payload)
+        if flag == FLAG_FIXED:
+            return read_fixed_index(bits, n, self.alphabet), FLAG_BITS + fixed_length_bits(n, self.alphabet)
+        symbols, used = self.read_bits(bits, n)
+        return symbols, FLAG_BITS + used
 
     def decode(self, packets: list[bytes]) -> np.ndarray:
-        rows = []
-        for packet in packets:
-            n, payload = unframe(packet, self.magic)
-            rows.append(self.decode_payload(payload, n))
-        return np.stack(rows)
+        return np.stack([self._read(packet)[0] for packet in packets])
+
+    def payload_bits(self, packet: bytes) -> int:
+        """Bits per image this packet carries (:func:`sent_bits`): flag + the form it holds (decodes it)."""
+        return self._read(packet)[1]
 
     def entropy_bits(self, counts) -> float:
         """Expected bits per symbol of this code under the distribution ``counts``."""
         p = np.asarray(counts, dtype=np.float64)
         return float((p / p.sum() * np.asarray(self.lengths)).sum())
 
-
-def bits_per_image(packets: list[bytes], magic: int) -> np.ndarray:
-    """Payload bits of each packet (header excluded; see the module docstring)."""
-    return np.array([8 * len(unframe(p, magic)[1]) for p in packets], dtype=np.int64)
-
-
-def fixed_length_bits(positions: int, alphabet: int) -> int:
-    """Bits per image of a fixed-length code: ``positions x ceil(log2 alphabet)``."""
-    return positions * math.ceil(math.log2(alphabet))

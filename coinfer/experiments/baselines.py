@@ -46,6 +46,9 @@ def png_record(dataset: str, accuracy: float, network_macs: int, images: int | N
                root=None, val_accuracy: float | None = None) -> Record:
     """The server-based method: the input image as PNG, the whole network on the server.
 
+    Bits per image are the PNG's compressed image data (:func:`coinfer.core.costs.png_data_bits`);
+    the whole file, container included, is ``extra["png_file_bits"]``.
+
     Parameters
     ----------
     dataset : str
@@ -67,7 +70,8 @@ def png_record(dataset: str, accuracy: float, network_macs: int, images: int | N
     return Record(method="png", split="input", accuracy=float(accuracy), val_accuracy=val_accuracy,
                   device_macs=0, device_params=0,
                   server_macs=int(network_macs), bits_per_image=size.png_bits_mean, code_size="png",
-                  extra={"png_bits_std": size.png_bits_std, "raw_bits": size.raw_bits,
+                  extra={"png_bits_std": size.png_bits_std, "png_file_bits": size.png_file_bits_mean,
+                         "raw_bits": size.raw_bits,
                          "image_shape": list(size.image_shape), "test_images": size.images})
 
 
@@ -190,8 +194,8 @@ def two_step_record(step2: PrunedModel, step1_sparsity: float, train_set, test_s
                   code_size=f"8bit-huffman-out{step2.output_sparsity:g}",
                   extra={"step1_sparsity": float(step1_sparsity), "step2_sparsity": step2.output_sparsity,
                          "feature_shape": costs["feature_shape"], "accuracy_float": result["accuracy_float"],
-                         "bits_fixed": result["bits_fixed"], "range": result["range"],
-                         "test_images": result["test_images"],
+                         "bits_fixed": result["bits_fixed"], "bits_huffman": result["bits_huffman"],
+                         "range": result["range"], "test_images": result["test_images"],
                          "channels_kept": {g: len(k) for g, k in step2.keep.items()},
                          "fine_tune_s": step2.meta.get("fine_tune_s")})
 

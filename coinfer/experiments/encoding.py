@@ -35,8 +35,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from coinfer.core.encoding import FeatureCodec, build_codec, codec_costs
-from coinfer.core.entropy import (MAGIC_HUFFMAN, MAGIC_RANGE, bits_per_image, empirical_entropy_bits,
-                      range_stream_bits)
+from coinfer.core.entropy import empirical_entropy_bits, range_stream_bits
 from coinfer.config import EncodeSettings
 from coinfer.core.network import SplitPoint, split
 from coinfer.core.pipeline import SplitNetwork
@@ -147,15 +146,17 @@ def evaluate_codec(codec: FeatureCodec, server_part: nn.Module, source: FeatureS
                    batch_size: int = 500) -> dict:
     """Code every test feature into packets, decode them, classify; bits and accuracy.
 
-    Returns a dict: ``accuracy`` (from decoded packets), ``bits_real`` (mean payload bits per
-    image), ``bits_model`` (mean ``-log2`` model probability), ``bits_entropy`` (empirical entropy
-    of the test symbols, per position, summed), ``bits_fixed``, ``bits_one_stream`` (all test
-    images in one range-coder stream, per image), ``roundtrip_exact``.
+    Returns a dict: ``accuracy`` (from decoded packets), ``bits_real`` (mean bits per image the
+    packets carry: flag + the shorter form, :func:`coinfer.core.entropy.sent_bits`), ``bits_fixed``
+    (the fixed-length index), ``bits_range`` (mean range-coded stream, bit-exact, sent or not),
+    ``range_share`` (fraction of images sent range-coded), ``bits_model`` (mean ``-log2`` model
+    probability), ``bits_entropy`` (empirical entropy of the test symbols, per position, summed),
+    ``bits_one_stream`` (all test images in one range-coder stream, per image), ``roundtrip_exact``.
     """
     codec.eval()
     server_part.eval()
     correct = total = 0
-    bits, symbols_all, model_bits, exact = [], [], [], True
+    bits, range_bits, symbols_all, model_bits, exact = [], [], [], [], True
     edges = torch.linspace(-1, 1, HISTOGRAM_BINS + 1)
     histogram = torch.zeros(HISTOGRAM_ELEMENTS, HISTOGRAM_BINS, dtype=torch.long)
     for features, labels in source.batches(batch_size):
@@ -163,25 +164,30 @@ def evaluate_codec(codec: FeatureCodec, server_part: nn.Module, source: FeatureS
         for i in range(min(HISTOGRAM_ELEMENTS, z.shape[1])):
             histogram[i] += torch.histogram(z[:, i].float(), bins=edges).hist.long()
         symbols = codec.symbols(features)
-        packets = codec.entropy_model.encode(symbols)     # range coding runs on the CPU (constriction)
+        coded = codec.entropy_model.encode_with_costs(symbols)   # range coding runs on the CPU (constriction)
+        packets = coded.packets
         decoded = codec.entropy_model.decode(packets)     # int64 on the CPU
         exact &= bool(torch.equal(decoded, symbols.cpu()))
         # The server classifies what it decoded, on the codec's device.
         feature_hat = codec.decoder(codec.bottleneck.dequantize(decoded.to(symbols.device)))
         correct += (server_part(feature_hat).argmax(1) == labels).sum().item()
         total += len(labels)
-        bits.append(bits_per_image(packets, MAGIC_RANGE))
+        bits.append(coded.sent)
+        range_bits.append(coded.coded)
         symbols_all.append(symbols.cpu())
         model_bits.append(codec.entropy_model.information_bits(symbols.cpu()))
     symbols_all = torch.cat(symbols_all)
     q = codec.bottleneck
-    size_positions, alphabet = symbols_all.shape[1], q.alphabet
+    alphabet = q.alphabet
+    range_bits = np.concatenate(range_bits)
     return {
         "accuracy": correct / total,
         "bits_real": float(np.concatenate(bits).mean()),
         "bits_model": float(torch.cat(model_bits).mean()),
         "bits_entropy": empirical_entropy_bits(symbols_all, alphabet),
-        "bits_fixed": size_positions * math.ceil(math.log2(alphabet)),
+        "bits_fixed": codec.entropy_model.fixed_bits,
+        "bits_range": float(range_bits.mean()),
+        "range_share": float((range_bits < codec.entropy_model.fixed_bits).mean()),
         "bits_one_stream": range_stream_bits(symbols_all.cpu().numpy(),
                                              codec.entropy_model.probabilities.detach().cpu().numpy())
         / len(symbols_all),
@@ -203,7 +209,9 @@ def original_huffman(model: nn.Module, point: str, train_set, test_set, config: 
     The 8-bit range and the Huffman code come from ``config.huffman_train_images`` training images;
     test features above the training maximum clip to level 255. Every test image is encoded; the
     first ``verify_images`` packets are also decoded and compared. Returns accuracy (from the 8-bit
-    feature), real bits per image, pooled empirical entropy, fixed length (8 bits per element).
+    feature), bits per image the packets carry (``bits_real``: flag + the shorter of the plain
+    8-bit levels and the Huffman code, :func:`coinfer.core.entropy.sent_bits`), the Huffman code
+    alone (``bits_huffman``, bit-exact), pooled empirical entropy, fixed length (8 bits per element).
     """
     device_part, server_part = split(model, point)
     return huffman_8bit(device_part, server_part, train_set, test_set, config, device, verify_images, point)
@@ -237,18 +245,19 @@ def huffman_8bit(device_part: nn.Module, server_part: nn.Module, train_set, test
 
     codec = Huffman8Codec().fit(train_features)
     correct_q = correct_f = total = 0
-    bits, bits_exact, counts = [], [], np.zeros(256, dtype=np.int64)
+    bits, bits_huffman, counts = [], [], np.zeros(256, dtype=np.int64)
     for images, labels in make_loader(test_set, config.eval_batch_size, shuffle=False):
         features = device_part(images.to(device))
-        packets = codec.compress(features)
         symbols = codec.symbols(features)
+        coded = codec.code.encode_with_costs(symbols)   # what codec.compress sends, with both forms' costs
+        packets = coded.packets
         feature_q = codec.dequantize(symbols)   # what the server part receives, beside the features
         if total < verify_images:
             n = min(verify_images - total, len(packets))
             if not torch.equal(codec.decompress(packets[:n]), feature_q[:n].cpu()):
                 raise RuntimeError(f"Huffman round trip failed at {point}")
-        bits.append(bits_per_image(packets, MAGIC_HUFFMAN))
-        bits_exact.append(codec.code.bit_length(symbols))
+        bits.append(coded.sent)
+        bits_huffman.append(coded.coded)
         counts += np.bincount(symbols.reshape(-1), minlength=256)
         labels = labels.to(device)
         correct_q += (server_part(feature_q).argmax(1) == labels).sum().item()
@@ -260,7 +269,7 @@ def huffman_8bit(device_part: nn.Module, server_part: nn.Module, train_set, test
         "accuracy": correct_q / total,
         "accuracy_float": correct_f / total,
         "bits_real": float(np.concatenate(bits).mean()),
-        "bits_exact": float(np.concatenate(bits_exact).mean()),
+        "bits_huffman": float(np.concatenate(bits_huffman).mean()),
         "bits_entropy": float(-(p * np.log2(p)).sum() * elements),
         "bits_fixed": 8 * elements,
         "bits_float32": 32 * elements,
@@ -366,15 +375,17 @@ def codec_record(point: str, device_part: nn.Module, server_part: nn.Module, tra
     train_s = time.time() - t1
     result = evaluate_codec(codec, server_part, test_src, config.eval_batch_size)
     costs = codec_costs(device_part, codec, server_part)   # counts CPU copies; nothing moves
-    log(f"[encode] {point} {size}: accuracy {result['accuracy']:.4f}, bits real "
-        f"{result['bits_real']:.2f} / model {result['bits_model']:.2f} / entropy "
-        f"{result['bits_entropy']:.2f} / fixed {result['bits_fixed']}, {train_s:.0f} s")
+    log(f"[encode] {point} {size}: accuracy {result['accuracy']:.4f}, bits sent "
+        f"{result['bits_real']:.2f} (fixed {result['bits_fixed']} / range {result['bits_range']:.2f}, "
+        f"{100 * result['range_share']:.0f}% range-coded) / model {result['bits_model']:.2f} / entropy "
+        f"{result['bits_entropy']:.2f}, {train_s:.0f} s")
     return Record(
         method=method, split=point, sparsity=sparsity, code_size=str(size),
         accuracy=result["accuracy"], device_macs=costs.device_macs, device_params=costs.device_params,
         server_macs=costs.server_macs, bits_per_image=result["bits_real"],
         bits_entropy=result["bits_entropy"],
         extra={"bits_model": result["bits_model"], "bits_fixed": result["bits_fixed"],
+               "bits_range": result["bits_range"], "range_share": result["range_share"],
                "bits_one_stream": result["bits_one_stream"], "quantizer": size.kind,
                "encoder_macs": costs.encoder_macs, "decoder_macs": costs.decoder_macs,
                "network_macs": costs.network_macs, "encoder_share": costs.encoder_share,
@@ -405,13 +416,13 @@ def original_record(model: nn.Module, point: str, train_set, test_set, config: E
             if len(device_part) else (3, 32, 32)
     server_macs = thop_macs(server_part, shape)[0] if len(server_part) else 0
     log(f"[encode] original {point}: accuracy {base['accuracy']:.4f} (float {base['accuracy_float']:.4f}), "
-        f"bits real {base['bits_real']:.0f} / entropy {base['bits_entropy']:.0f} / fixed {base['bits_fixed']}, "
+        f"bits sent {base['bits_real']:.0f} / Huffman {base['bits_huffman']:.0f} / entropy {base['bits_entropy']:.0f} / fixed {base['bits_fixed']}, "
         f"{time.time() - t1:.0f} s")
     return Record(
         method="original", split=point, code_size="8bit-huffman", accuracy=base["accuracy"],
         device_macs=device_macs, device_params=device_params, server_macs=server_macs,
         bits_per_image=base["bits_real"], bits_entropy=base["bits_entropy"],
-        extra={k: base[k] for k in ("accuracy_float", "bits_exact", "bits_fixed", "bits_float32",
+        extra={k: base[k] for k in ("accuracy_float", "bits_huffman", "bits_fixed", "bits_float32",
                                     "range", "test_images")})
 
 

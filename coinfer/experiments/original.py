@@ -9,7 +9,6 @@ records with the sweep's. Regenerate with::
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import replace
 from typing import Sequence
@@ -17,7 +16,7 @@ from typing import Sequence
 import torch
 
 from coinfer.config import Preset, get_preset
-from coinfer.core.costs import profile_splits
+from coinfer.core.costs import decision_bits, profile_splits
 from coinfer.core.latency import ACTIVATIONS_KEY, split_activations
 from coinfer.core.network import SPLIT_POINTS, CifarResNet18
 from coinfer.paths import checkpoint_path
@@ -35,7 +34,7 @@ def original_records(model: CifarResNet18, accuracy: float, input_shape: Sequenc
     parameters come from :func:`coinfer.core.costs.profile_splits` (thop). The device sends its
     feature as float32 (``feature_bits_float32``): at ``input`` that is the normalized image tensor
     (the server-based method's PNG is its own baseline); at ``output`` only the decision is sent,
-    ceil(log2(classes)) bits. Each record carries its peak activations in
+    ceil(log2(classes)) bits (:func:`coinfer.core.costs.decision_bits`). Each record carries its peak activations in
     ``extra["device_peak_activations"]``. (The sweep's ``original`` baseline, with 8-bit features
     and Huffman coding, replaces these records where it exists.)
 
@@ -69,7 +68,7 @@ def original_records(model: CifarResNet18, accuracy: float, input_shape: Sequenc
     for row in profile_splits(model, tuple(input_shape)):
         if row.point not in points:
             continue
-        bits = math.ceil(math.log2(classes)) if row.point == "output" else row.feature_bits_float32
+        bits = decision_bits(classes) if row.point == "output" else row.feature_bits_float32
         records.append(Record(
             method="original", split=row.point, accuracy=float(accuracy),
             device_macs=row.device_macs, device_params=row.device_params, server_macs=row.server_macs,

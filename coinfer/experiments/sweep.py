@@ -81,7 +81,9 @@ from coinfer.train import progress_bars, show_progress
 #: decoder restores the unpruned feature's shape for the server part (no zero-filled channels).
 #: 3: a validation split (every record has val_accuracy); one fine-tuning budget per configuration:
 #: the unpruned framework and BottleNet++ start from the recipe's unpruned control, 2-Step Pruning's
-#: two steps share one fine-tuning budget; the on-device point is a cell.
+#: two steps share one fine-tuning budget; the on-device point is a cell; bits per image are the flag
+#: bit and the cheaper of the fixed-length index and the entropy-coded stream
+#: (coinfer.core.entropy.sent_bits); PNG counts its image data without the container.
 SWEEP_VERSION = 3
 METHODS = ("png", "on-device", "original", "framework", "bottlenet++", "2-step-pruning")
 #: Record ``extra`` keys that measure time: they differ between two runs of the same cell.

@@ -20,7 +20,12 @@ Header integers are unsigned big-endian (network order); arrays inside payloads 
 FEATURE (device -> server)
     Exactly the bytes the configuration's codec produced for one image's feature (see
     :mod:`coinfer.serve.configuration`); nothing is added, so ``8 * payload_length`` is the real number of bits
-    the link carries for the feature (plus the 20-byte header, 160 bits, per image).
+    the link carries for the feature (plus the 20-byte header, 160 bits, per image). An entropy-coded
+    packet (``huffman``, ``learned``) is the codec's frame (magic byte, symbol count, CRC-32), then a
+    **flag bit** (0: the fixed-length index, ``ceil(log2 alphabet)`` bits per symbol; 1: the
+    entropy-coded stream) and whichever of the two is shorter for this image, zero-padded to a byte
+    (:mod:`coinfer.core.entropy`). The tables' bits per image count the flag and that form only
+    (``codec.bits(packets)``); the codec's frame, the padding and this header are transport.
 RESULT (server -> device)
     ``uint32 predicted_class, float64 server_decode_s, float64 server_compute_s, uint16 n`` then
     ``n`` float32 logits (little-endian, like every array payload). Times are the server's own

@@ -213,11 +213,14 @@ def input_size_summary(size) -> str:
     >>> from coinfer.views.amplification import input_size_summary
     >>> print(input_size_summary(InputSize("fashion-mnist", (28, 28), 6272, 4064.0, 600.0, 1000)))
     Fashion-MNIST, first 1,000 test images, 28x28 uint8:
-      raw 6,272 bits, PNG mean 4,064 bits (std 600)
+      raw 6,272 bits, PNG image data mean 4,064 bits (std 600)
     """
     name = _DATASET_NAMES.get(size.dataset, size.dataset)
+    file = (f"; whole PNG file {size.png_file_bits_mean:,.0f} bits with its container"
+            if size.png_file_bits_mean is not None else "")
     return (f"{name}, first {size.images:,} test images, {'x'.join(map(str, size.image_shape))} uint8:\n"
-            f"  raw {size.raw_bits:,} bits, PNG mean {size.png_bits_mean:,.0f} bits (std {size.png_bits_std:,.0f})")
+            f"  raw {size.raw_bits:,} bits, PNG image data mean {size.png_bits_mean:,.0f} bits "
+            f"(std {size.png_bits_std:,.0f}){file}")
 
 
 # --------------------------------------------------------------------------------------------

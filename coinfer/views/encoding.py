@@ -22,8 +22,9 @@ from coinfer.core.network import SPLIT_POINTS
 from coinfer.results import LookupTable, Record, table_threshold
 from coinfer.stats import meets_threshold
 
-#: Bits that always suffice to send a 10-class decision (the device could send the label): the floor
-#: any encoder that keeps the full accuracy is measured against.
+#: The information a 10-class decision carries at most, log2(10) bits: the floor any encoder that
+#: keeps the full accuracy is measured against (sending the label at fixed length costs ceil of it,
+#: 4 bits: :func:`coinfer.core.costs.decision_bits`, what on-device inference sends).
 DECISION_BITS = math.log2(10)
 
 #: One colour per split point, shared by every plot of the chapter.
@@ -68,7 +69,8 @@ def summary_rows(table: LookupTable) -> list[dict]:
         rows.append({
             "split": r.split, "code size": r.code_size, "quantizer": r.extra.get("quantizer", ""),
             "accuracy %": round(100 * r.accuracy, 2),
-            "bits real": round(r.bits_per_image, 2),
+            "bits sent": round(r.bits_per_image, 2),
+            "bits range": round(r.extra.get("bits_range", float("nan")), 2),
             "bits model": round(r.extra.get("bits_model", float("nan")), 2),
             "bits entropy": round(r.bits_entropy, 2) if r.bits_entropy is not None else None,
             "bits fixed": r.extra.get("bits_fixed"),
@@ -381,12 +383,12 @@ def original_rows(table: LookupTable) -> list[dict]:
     """
     return [{"split": r.split, "accuracy % (8-bit)": 100 * r.accuracy,
              "accuracy % (float)": 100 * r.extra["accuracy_float"],
-             "bits real (Huffman)": r.bits_per_image, "bits entropy": r.bits_entropy,
+             "bits sent (Huffman)": r.bits_per_image, "bits entropy": r.bits_entropy,
              "bits fixed (8-bit)": r.extra["bits_fixed"]} for r in original_records(table)]
 
 
 def coding_overheads(table: LookupTable) -> dict:
-    """What whole bytes and entropy coding cost, in bits per image (Fig. 3.3's numbers).
+    """What one packet per image and entropy coding cost, in bits per image (Fig. 3.3's numbers).
 
     Parameters
     ----------
@@ -396,8 +398,8 @@ def coding_overheads(table: LookupTable) -> dict:
     Returns
     -------
     dict
-        ``packet``: real bits minus the model's information content, per framework record (one
-        packet per image); ``stream``: the same with all test images in one stream; ``huffman``:
+        ``packet``: bits sent (flag + the cheaper form) minus the model's information content, per
+        framework record (one packet per image); ``stream``: the same with all test images in one stream; ``huffman``:
         the Huffman-coded originals' relative excess over the pooled entropy; ``scalar_saving``:
         per scalar code, the entropy's saving on the fixed length, in %. Lists of floats.
 

@@ -113,7 +113,7 @@ def input_lines(size, name: str | None = None, color: str = "tab:green") -> list
     shape = "x".join(map(str, size.image_shape))
     return [
         InputLine(size.raw_bits, f"{name} image {shape}, raw ({size.raw_bits:,} bits)", color=color),
-        InputLine(size.png_bits_mean, f"{name} image, PNG (mean {size.png_bits_mean:,.0f} bits, "
+        InputLine(size.png_bits_mean, f"{name} image, PNG data (mean {size.png_bits_mean:,.0f} bits, "
                                       f"{size.images:,} test images)", linestyle=":", color=color),
     ]
 
