@@ -45,7 +45,7 @@ TABLES = {
     "pruning": Experiment("coinfer.experiments.pruning:run",
                           "pruned device parts at each (split point, sparsity)",
                           "2. Communication-aware pruning"),
-    "encoding": Experiment("coinfer.experiments.encoding:run",
+    "encoding": Experiment("coinfer.experiments.encoding:table",
                            "learned feature encoders per (split point, code size), and the 8-bit Huffman baseline",
                            "3. Task-oriented feature encoding"),
     "jscc": Experiment("coinfer.experiments.jscc:run",

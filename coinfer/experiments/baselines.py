@@ -178,16 +178,19 @@ def two_step_step2(step1: PrunedModel, point: str, sparsity: float, config: Prun
 
 
 def two_step_record(step2: PrunedModel, step1_sparsity: float, train_set, test_set, config: EncodeSettings,
-                    device=None, log=print) -> Record:
-    """The 2-Step Pruning :class:`Record`: compacted device part, 8-bit Huffman-coded feature."""
+                    device=None, log=print, val_set=None) -> Record:
+    """The 2-Step Pruning :class:`Record`: compacted device part, 8-bit Huffman-coded feature
+    (``val_set``: the validation images, whose accuracy is the record's ``val_accuracy``)."""
     device = device or torch.device("cpu")
     device_part, server_part = step2.parts()
     device_part, server_part = device_part.to(device).eval(), server_part.to(device).eval()
     result = huffman_8bit(device_part, server_part, train_set, test_set, config, device, name=step2.split)
+    val = huffman_8bit(device_part, server_part, train_set, val_set, config, device, 0,
+                       step2.split)["accuracy"] if val_set is not None else None
     costs = pruned_costs(step2)
     log(f"[2-step] {step2.split} s1={step1_sparsity:g} s2={step2.output_sparsity:g}: accuracy "
         f"{result['accuracy']:.4f}, {result['bits_real']:.0f} bits, device {costs['device_macs'] / 1e6:.2f} MMACs")
-    return Record(method="2-step-pruning", split=step2.split, accuracy=result["accuracy"],
+    return Record(method="2-step-pruning", split=step2.split, accuracy=result["accuracy"], val_accuracy=val,
                   device_macs=costs["device_macs"], device_params=costs["device_params"],
                   server_macs=costs["server_macs"], bits_per_image=result["bits_real"],
                   bits_entropy=result["bits_entropy"], sparsity=float(step1_sparsity),

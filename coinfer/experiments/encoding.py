@@ -36,7 +36,7 @@ from torch import nn
 
 from coinfer.core.encoding import FeatureCodec, build_codec, codec_costs
 from coinfer.core.entropy import empirical_entropy_bits, range_stream_bits
-from coinfer.config import EncodeSettings
+from coinfer.config import EncodeSettings, Preset
 from coinfer.core.network import SplitPoint, split
 from coinfer.core.pipeline import SplitNetwork
 from coinfer.core.features import FeatureSource
@@ -351,11 +351,55 @@ def run(preset="quick", config: EncodeSettings | None = None, model: nn.Module |
     return LookupTable(provenance=provenance, records=records)
 
 
+def table(preset: Preset, *, cells_dir=None, cache_dir=None, device: torch.device | None = None,
+          command: str | None = None, log=print) -> LookupTable:
+    """The committed encoding table: :func:`coinfer.experiments.sweep.encoding_cells`, run or read.
+
+    Every record is a sweep cell (the unpruned framework on the recipe's control, and the original
+    network's 8-bit Huffman code), stored in the sweep's cell folder: a configuration in both
+    tables is trained once and has one number, and a run that stops resumes after its last cell.
+    :func:`run` stays the tool for encoding any network with any settings.
+
+    Parameters
+    ----------
+    preset : Preset
+        Its ``encoding`` settings name the splits and code sizes; ``seed`` the training seed.
+    cells_dir, cache_dir : path, optional
+        Default :func:`coinfer.experiments.sweep.default_paths`.
+    device : torch.device, optional
+    command : str, optional
+        The regenerating command, for the provenance.
+    log : callable
+
+    Returns
+    -------
+    LookupTable
+    """
+    from coinfer.experiments.cell_files import read_cell
+    from coinfer.experiments.sweep import SweepRunner, default_paths, encoding_cells
+
+    start = time.time()
+    paths = default_paths(preset)
+    runner = SweepRunner(preset, cells_dir or paths["cells_dir"], cache_dir or paths["cache_dir"], device, log=log)
+    records, wall = [], 0.0
+    for cell in encoding_cells(preset):
+        found = read_cell(runner.cell_path(cell), cell.id) or runner.run(cell)
+        records.append(Record.from_dict(found["record"]))
+        wall += found["wall_time_s"]
+    log(f"[encode] {len(records)} records in {time.time() - start:.0f} s ({wall:.0f} s of cell time)")
+    return LookupTable(Provenance.collect(preset.dataset, preset.name, wall, command=command, seed=preset.seed,
+                                          accuracy_drop=preset.accuracy_drop), records)
+
+
 def codec_record(point: str, device_part: nn.Module, server_part: nn.Module, train_src: FeatureSource,
                  test_src: FeatureSource, code_size: str, config: EncodeSettings, seed: int = 0,
                  sparsity: float = 0.0, device: torch.device | None = None, method: str = "framework",
-                 output_shape: tuple[int, ...] | None = None, log=print) -> Record:
+                 output_shape: tuple[int, ...] | None = None, log=print,
+                 val_src: FeatureSource | None = None) -> Record:
     """Build, train and evaluate one codec at ``point``; its :class:`Record`.
+
+    ``val_src``: the validation features; their accuracy is the record's ``val_accuracy`` (what
+    choices use; ``accuracy`` is the test split's, only reported).
 
     ``train_src``/``test_src`` hold the (frozen) ``device_part``'s features; ``code_size`` is
     written without channels (:meth:`EncodeSettings.code_size_at` adds them for this feature).
@@ -374,6 +418,7 @@ def codec_record(point: str, device_part: nn.Module, server_part: nn.Module, tra
     history = train_codec(codec, server_part, train_src, config, seed=seed, desc=f"{point} {size}")
     train_s = time.time() - t1
     result = evaluate_codec(codec, server_part, test_src, config.eval_batch_size)
+    val = evaluate_codec(codec, server_part, val_src, config.eval_batch_size)["accuracy"] if val_src else None
     costs = codec_costs(device_part, codec, server_part)   # counts CPU copies; nothing moves
     log(f"[encode] {point} {size}: accuracy {result['accuracy']:.4f}, bits sent "
         f"{result['bits_real']:.2f} (fixed {result['bits_fixed']} / range {result['bits_range']:.2f}, "
@@ -381,7 +426,7 @@ def codec_record(point: str, device_part: nn.Module, server_part: nn.Module, tra
         f"{result['bits_entropy']:.2f}, {train_s:.0f} s")
     return Record(
         method=method, split=point, sparsity=sparsity, code_size=str(size),
-        accuracy=result["accuracy"], device_macs=costs.device_macs, device_params=costs.device_params,
+        accuracy=result["accuracy"], val_accuracy=val, device_macs=costs.device_macs, device_params=costs.device_params,
         server_macs=costs.server_macs, bits_per_image=result["bits_real"],
         bits_entropy=result["bits_entropy"],
         extra={"bits_model": result["bits_model"], "bits_fixed": result["bits_fixed"],
@@ -396,7 +441,7 @@ def codec_record(point: str, device_part: nn.Module, server_part: nn.Module, tra
 
 
 def original_record(model: nn.Module, point: str, train_set, test_set, config: EncodeSettings,
-                    device: torch.device | None = None, log=print) -> Record:
+                    device: torch.device | None = None, log=print, val_set=None) -> Record:
     """The ``"original"`` baseline's :class:`Record` at ``point``: :func:`original_huffman` plus thop costs.
 
     ``train_set`` sets the 8-bit range and the Huffman code (plain, never augmented images; the
@@ -407,6 +452,8 @@ def original_record(model: nn.Module, point: str, train_set, test_set, config: E
     point = SplitPoint(point)
     t1 = time.time()
     base = original_huffman(model, point, train_set, test_set, config, device)
+    # The validation split's accuracy (what choices use), from the same 8-bit Huffman code.
+    val = original_huffman(model, point, train_set, val_set, config, device, 0)["accuracy"] if val_set else None
     device_part, server_part = split(model, point)
     # thop_macs profiles CPU copies, so the model stays on its device.
     device_macs, device_params = (thop_macs(device_part, (3, 32, 32))[0], count_params(device_part)) \
@@ -419,7 +466,7 @@ def original_record(model: nn.Module, point: str, train_set, test_set, config: E
         f"bits sent {base['bits_real']:.0f} / Huffman {base['bits_huffman']:.0f} / entropy {base['bits_entropy']:.0f} / fixed {base['bits_fixed']}, "
         f"{time.time() - t1:.0f} s")
     return Record(
-        method="original", split=point, code_size="8bit-huffman", accuracy=base["accuracy"],
+        method="original", split=point, code_size="8bit-huffman", accuracy=base["accuracy"], val_accuracy=val,
         device_macs=device_macs, device_params=device_params, server_macs=server_macs,
         bits_per_image=base["bits_real"], bits_entropy=base["bits_entropy"],
         extra={k: base[k] for k in ("accuracy_float", "bits_huffman", "bits_fixed", "bits_float32",

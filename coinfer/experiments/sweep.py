@@ -75,6 +75,7 @@ from coinfer.config import Preset, PruneSettings, override
 from coinfer.experiments.cell_files import CELL_SCHEMA, check_cell, read_cell
 from coinfer.results import LookupTable, Provenance, Record, write_json_atomic
 from coinfer.train import progress_bars, show_progress
+from coinfer.splits import SplitPoint
 
 #: Bumped when a change of the code changes what a cell computes (it is part of every cell id).
 #: 2: the Huffman code is built from smoothed counts (every level codable), and the framework's
@@ -125,7 +126,7 @@ def encode_settings(preset: Preset):
     --------
     >>> from coinfer.config import get_preset
     >>> encode_settings(get_preset("quick")).epochs
-    4
+    5
     """
     from coinfer.experiments.encoding import get_encode_config
 
@@ -211,7 +212,7 @@ def cells(preset: Preset) -> list[Cell]:
     >>> from coinfer.config import get_preset
     >>> from coinfer.experiments.sweep import cells
     >>> len(cells(get_preset("quick")))
-    27
+    65
     """
     config = preset.sweep
     p = _preset_key(preset)
@@ -244,6 +245,40 @@ def cells(preset: Preset) -> list[Cell]:
     if len(set(ids)) != len(ids):
         raise ValueError("the sweep grid lists a configuration twice")
     return out
+
+
+def encoding_cells(preset: Preset) -> list[Cell]:
+    """The encoding table's configurations as sweep cells, so that both tables share one cache.
+
+    The unpruned framework (the recipe's control and a codec) at every (split, code size) of
+    ``preset.encoding``, and the original network's 8-bit Huffman code at every
+    ``preset.encoding.huffman_splits``: the same ids as the sweep's cells of the same configuration,
+    hence the same numbers in both tables.
+
+    Parameters
+    ----------
+    preset : Preset
+
+    Returns
+    -------
+    list of Cell
+
+    Examples
+    --------
+    >>> from coinfer.config import get_preset
+    >>> from coinfer.experiments.sweep import cells, encoding_cells
+    >>> quick = get_preset("quick")
+    >>> shared = {c.id for c in encoding_cells(quick)} & {c.id for c in cells(quick)}
+    >>> len(encoding_cells(quick)), len(shared)
+    (26, 21)
+    """
+    p = _preset_key(preset)
+    prune, encode = _settings(prune_settings(preset)), _settings(encode_settings(preset))
+    enc = preset.encoding
+    out = [Cell("framework", SplitPoint(point), 0.0, code, {"preset": p, "encode": encode, "prune": prune})
+           for point in enc.splits for code in enc.code_sizes]
+    return out + [Cell("original", SplitPoint(point), 0.0, "8bit-huffman", {"preset": p, "encode": encode})
+                  for point in enc.huffman_splits]
 
 
 def _bottlenet_cells(point, config, p, encode, prune) -> list[Cell]:
@@ -423,12 +458,12 @@ class SweepRunner:
                              method="on-device", code_size="class-index", val_accuracy=meta.get("val_accuracy"))
         elif cell.method == "original":
             record = original_record(copy.deepcopy(self.baseline[0]), cell.split, self.dataset("train"),
-                                     self.dataset("test"), enc, self.device, log=self.log)
+                                     self.dataset("test"), enc, self.device, log=self.log, val_set=self.dataset("val"))
         elif cell.method == "framework":
             device_part, server_part, train_src, test_src, output_shape, val_src = self._features(cell)
             record = codec_record(cell.split, device_part, server_part, train_src, test_src, cell.setting, enc,
                                   seed=seed, sparsity=cell.sparsity, device=self.device, output_shape=output_shape,
-                                  log=self.log)
+                                  log=self.log, val_src=val_src)
         elif cell.method == "bottlenet++":
             device_part, server_part, train_src, test_src, _, val_src = self._features(cell)
             record = baselines.bottlenet_record(cell.split, device_part, server_part, train_src, test_src,
@@ -441,7 +476,7 @@ class SweepRunner:
             step2 = baselines.two_step_step2(step1, cell.split, float(cell.setting[3:]), self.prune_config,
                                              self._prune_loader(share=2), self.device)
             record = baselines.two_step_record(step2, cell.sparsity, self.dataset("train"), self.dataset("test"),
-                                               enc, self.device, log=self.log)
+                                               enc, self.device, log=self.log, val_set=self.dataset("val"))
         else:
             raise ValueError(f"unknown method {cell.method!r}; methods are {', '.join(METHODS)}")
         return record
@@ -492,7 +527,7 @@ def cell_states(preset: Preset, cells_dir: str | Path) -> list[tuple[str, str]]:
     >>> from coinfer.experiments.sweep import cell_states
     >>> states = cell_states(get_preset("quick", sweep=sweep_grid("tiny")), tempfile.mkdtemp())
     >>> len(states), {state for _, state in states}
-    (5, {'todo'})
+    (6, {'todo'})
     """
     return [(cell.id, check_cell(Path(cells_dir) / f"{cell.id}.json", cell.id)[1]) for cell in cells(preset)]
 
