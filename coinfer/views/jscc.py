@@ -105,7 +105,8 @@ def fig_jscc_vs_separate(table, ax=None):
                 continue
             xs = [r["value"] for r in pts]
             ys = [r["latency_s"] * 1e6 if kind == "awgn" else r["channel_uses"] for r in pts]
-            ax.plot(xs, ys, styles[method], color=method_style(method).color, label=FIG5_LABELS[method])
+            ax.plot(xs, ys, styles[method][1:], marker=method_style(method).marker, color=method_style(method).color,
+                    label=FIG5_LABELS[method])
             if method == "framework-jscc":
                 for r, x, y in zip(pts, xs, ys):
                     mark = "" if r["meets_threshold"] else " (below threshold)"
@@ -116,7 +117,8 @@ def fig_jscc_vs_separate(table, ax=None):
         if finite:
             ax.plot([r["value"] for r in finite],
                     [r["finite_latency_s"] * 1e6 if kind == "awgn" else r["finite_uses"] for r in finite],
-                    "s:", color=method_style("learned-source-coding+capacity").color, alpha=0.6, markerfacecolor="none",
+                    ":", marker=method_style("learned-source-coding+capacity").marker,
+                    color=method_style("learned-source-coding+capacity").color, alpha=0.6, markerfacecolor="none",
                     label=f"learned source coding + best finite-length code (block error {FINITE_BLOCK_ERROR:g})")
         ax.set_yscale("log")
         ax.grid(True, which="both", alpha=0.3)

@@ -232,7 +232,8 @@ def fig_latency_vs_rate(candidates, ax=None, *, scaled: bool = True, device: Dev
             reason = curve.choices[0].reason if isinstance(curve.choices[0], NoFeasibleConfiguration) else ""
             ax.plot([], [], color=color, label=f"{label}: nothing fits ({reason})")
             continue
-        ax.plot(kBps, totals, color=color, lw=2, label=label)
+        ax.plot(kBps, totals, color=color, lw=2, label=label, marker=method_style(method, i).marker, markevery=(i, 6),
+                markersize=5)     # a marker every 6 rates: the methods differ in more than colour
         if annotate_splits:
             previous = None
             for x, t, c in zip(kBps, totals, curve.choices):

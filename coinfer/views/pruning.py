@@ -28,7 +28,8 @@ from coinfer.core.network import SPLIT_POINTS
 from coinfer.results import table_threshold
 from coinfer.views.explorer import Plot, Slider, live_explorer, precomputed_explorer
 from coinfer.views.publish import publish, with_downloads
-from coinfer.views.style import CYCLE, PALETTE, figure_style, format_fixed, format_int, hex_color, method_style
+from coinfer.views.style import (CYCLE, MARKERS, PALETTE, figure_style, format_fixed, format_int, hex_color,
+                                 method_style)
 
 __all__ = ["pruning_records", "channel_groups_frame", "pruning_frame", "PRUNING_FORMATS", "fig_channel_norms", "fig_schedule", "fig_pruning_results", "fig_pruning_plane",
            "pruning_summary", "pruning_data", "pruning_twin", "pruning_explorer"]
@@ -237,7 +238,8 @@ def fig_schedule(table=None, ax=None, target: float = 0.75, presets=("quick", "p
               xlabel="training step (batches)", ylabel=f"channel sparsity (target {target:g})", ylim=(0, 0.8))
         a.legend(fontsize=8)
         a.grid(alpha=0.3)
-    alt = (f"{len(totals)} step charts, one per preset ({', '.join(f'{n}: {t:,} training steps' for n, t in totals.items())}): "
+    steps = ", ".join(f"{n}: {t:,} training steps" for n, t in totals.items())
+    alt = (f"{len(totals)} step charts, one per preset ({steps}): "
            f"the channel sparsity (y, 0 to 0.8) against the training step (x) under three schedules with "
            f"target {target:g}. Cubic (solid) rises fast and levels off near the target, linear (dashed) rises "
            f"evenly, constant (dotted) is at the target from the first step; each reaches the target part-way "
@@ -280,12 +282,13 @@ def fig_pruning_results(table, ax=None, threshold: float | None = None):
     records = pruning_records(table)
     if ax is None:
         _, ax = plt.subplots(1, 3, figsize=(13, 3.4), constrained_layout=True)
-    for s in _splits(records):
+    for k, s in enumerate(_splits(records)):
         rs = [r for r in records if r.split == s]
         sp = [r.sparsity for r in rs]
-        ax[0].plot(sp, [100 * r.accuracy for r in rs], "o-", label=f"split after {s}")
-        ax[1].plot(sp, [r.device_macs / 1e6 for r in rs], "o-", label=f"split after {s}")
-        ax[2].plot(sp, [r.bits_per_image for r in rs], "o-", label=f"split after {s}")
+        line = f"{MARKERS[k % len(MARKERS)]}-"
+        ax[0].plot(sp, [100 * r.accuracy for r in rs], line, label=f"split after {s}")
+        ax[1].plot(sp, [r.device_macs / 1e6 for r in rs], line, label=f"split after {s}")
+        ax[2].plot(sp, [r.bits_per_image for r in rs], line, label=f"split after {s}")
     if threshold is None:
         threshold = table_threshold(table)
     drop = table.provenance.accuracy_drop
@@ -376,8 +379,9 @@ def fig_pruning_plane(table, ax=None, rows=None):
     ax.set_title(f"Pruned device parts on the plane ({preset.name} preset)", fontsize=11)
     deepest = [r for r in records if r.sparsity == sparsities[-1]] if sparsities else []
     alt = (f"Communication-computation plane: device computation in MACs per image (x) against bits sent per "
-           f"image (y, log scale). The unpruned network's split points form the upper curve; squares mark the "
-           f"pruned split points ({', '.join(splits)}) at each sparsity ({', '.join(f'{s:g}' for s in sparsities)}), "
+           f"image (y, log scale). The unpruned network's split points form the upper curve; squares on dashed "
+           f"lines, one colour per sparsity ({', '.join(f'{s:g}' for s in sparsities)}), mark the pruned split "
+           f"points ({', '.join(splits)}), "
            f"and a dashed line the raw image ({name}). Every sparsity step moves the points left and down"
            + (f"; at sparsity {sparsities[-1]:g} they keep {_share_range(records, deepest)} of their bits"
               if deepest else "") + ".")

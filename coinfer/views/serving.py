@@ -18,7 +18,7 @@ from __future__ import annotations
 from typing import Iterable
 
 from coinfer.views.publish import publish
-from coinfer.views.style import CYCLE, figure_style
+from coinfer.views.style import CYCLE, MARKERS, figure_style
 
 
 def measurement_frame(source):
@@ -112,7 +112,7 @@ def fig_measured_latency(table, ax=None, title: str | None = None, paper_referen
         rows = rows.sort_values("rate_KBps")
         color = CYCLE[k % len(CYCLE)]
         up = np.maximum(rows["p95_s"] - rows["measured_s"], 0)
-        ax.errorbar(rows["rate_KBps"], rows["measured_s"], yerr=[np.zeros(len(rows)), up], fmt="o",
+        ax.errorbar(rows["rate_KBps"], rows["measured_s"], yerr=[np.zeros(len(rows)), up], fmt=MARKERS[k % len(MARKERS)],
                     color=color, capsize=3, label=f"{spec} ({rows['bytes'].iloc[0]:,.0f} B): measured")
         ax.plot(rows["rate_KBps"], rows["predicted_s"], "--", color=color, alpha=0.8)
     ax.plot([], [], "--", color="grey", label="latency model (same line colour)")

@@ -27,7 +27,7 @@ import math
 import textwrap
 from typing import Callable, Iterable, NamedTuple
 
-__all__ = ["PALETTE", "CYCLE", "GREY", "MethodStyle", "METHOD_STYLES", "method_style", "ordered_methods",
+__all__ = ["PALETTE", "CYCLE", "GREY", "MARKERS", "MethodStyle", "METHOD_STYLES", "method_style", "ordered_methods",
            "hex_color", "figure_rc", "figure_style", "format_int", "format_fixed", "format_seconds",
            "format_macs", "data_note"]
 
@@ -75,6 +75,9 @@ METHOD_STYLES: dict[str, MethodStyle] = {
     "measured:framework": MethodStyle("framework, measured end to end", PALETTE["orange"], "P"),
     "measured:original": MethodStyle("original network, measured end to end", PALETTE["blue"], "X"),
 }
+
+#: Markers for series that are not methods (split points, served configurations), in order.
+MARKERS: tuple[str, ...] = ("o", "s", "^", "D", "v", "P", "X", "<", ">", "h")
 
 #: For methods not in :data:`METHOD_STYLES`: colours and markers of none of the Fig. 3 methods.
 _SPARE = (PALETTE["sky"], PALETTE["vermillion"], PALETTE["black"], PALETTE["yellow"], GREY)
