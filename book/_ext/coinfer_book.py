@@ -65,7 +65,8 @@ def results_rst(entries, results_root: str = "/data/results") -> list[str]:
         used = ", ".join(f":doc:`{title} </{doc}>`" for _, doc, title in e.chapters) or "no chapter yet"
         commit = str(p.get("git_commit") or p.get("table_commit") or "")
         fields = [("Used in", used),
-                  ("Data", f"{p.get('dataset', 'not recorded')}, preset {_literal(e.preset)}"),
+                  ("Data", (p.get("dataset") or (f"the table of {_literal(p['table'])}" if p.get("table")
+                                                  else "not recorded")) + f", preset {_literal(e.preset)}"),
                   ("Hardware", p.get("hardware") or "not recorded"),
                   ("Commit", (f"{_literal(commit[:10])}" if commit else "not recorded")
                    + (f" (coinfer {p['coinfer_version']})" if p.get("coinfer_version") else "")),
