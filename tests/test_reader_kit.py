@@ -78,6 +78,14 @@ def test_outside_the_book_the_links_carry_the_files_and_nothing_is_written(monke
     assert "figure-data/" not in html
 
 
+def test_a_published_figure_still_pickles_and_shows_the_same():
+    import pickle
+
+    fig = publish(plt.subplots()[0], "pickled", alt="Nothing yet.", rows=[{"a": 1}])
+    copy = pickle.loads(pickle.dumps(fig))
+    assert copy.coinfer.alt == "Nothing yet." and 'alt="Nothing yet."' in copy._repr_html_()
+
+
 def test_in_the_book_build_the_files_land_beside_the_page_and_names_do_not_collide(tmp_path, monkeypatch):
     src, out = tmp_path / "src", tmp_path / "out"
     (src / "book").mkdir(parents=True)

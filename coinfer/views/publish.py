@@ -128,8 +128,19 @@ def publish(fig, name: str, *, alt: str, table=None, rows: Iterable | None = Non
     fig.coinfer = FigureData(name=name, alt=alt.strip(), rows=rows, provenance=provenance, caption=caption)
     # IPython asks an object for _repr_html_ when it displays it (plt.show() in a kernel does); the
     # book's build takes text/html before image/png, Jupyter and Colab too. Rendered only then.
-    fig._repr_html_ = lambda: figure_html(fig)
+    fig._repr_html_ = _FigureHTML(fig)
     return fig
+
+
+class _FigureHTML:
+    """``fig._repr_html_``: :func:`figure_html` of the figure (a class, not a lambda: a published
+    figure still pickles)."""
+
+    def __init__(self, fig):
+        self.fig = fig
+
+    def __call__(self) -> str:
+        return figure_html(self.fig)
 
 
 # ------------------------------------------------------------------------------------------------
