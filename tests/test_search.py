@@ -331,3 +331,22 @@ def test_the_constraint_uses_validation_accuracy_and_the_old_table_falls_back_to
     for t in done:
         record = t.user_attrs["record"]
         assert t.constraints["accuracy"] == pytest.approx(table_threshold(table) - record["val_accuracy"])
+
+
+def test_a_search_writes_its_summary_and_the_committed_live_search_is_consistent(tmp_path):
+    import json
+
+    from coinfer.paths import search_live_path
+
+    out = tmp_path / "live.json"
+    proc = _run("--preset", "quick", "--trials", "5", "--seed", "0", "--storage", str(tmp_path / "q.journal"),
+                "--oracle", str(TABLE), "--summary", str(out), stdout=subprocess.PIPE, text=True)
+    assert proc.wait(timeout=300) == 0
+    summary = json.loads(out.read_text())
+    assert summary["trials"] == 5 == sum(summary["states"].values()) and 0 < summary["trained"] <= 5
+    assert summary["accuracy_source"] == [search_checks.TEST_FALLBACK]
+    keys = {c.id.rsplit("_", 1)[0] for c in search._grid_cells(get_preset("quick"))}
+    assert summary["front"] and set(summary["front"]) <= keys
+    live = json.loads(search_live_path("quick").read_text())
+    assert live["command"].startswith("python -m coinfer search --preset quick") and live["wall_time_s"] > 0
+    assert live["trained"] + len(live["rejected"]) <= live["trials"] and set(live["front"]) <= keys

@@ -72,7 +72,6 @@ def _optuna():
 
 def _grid_cells(preset) -> list:
     from coinfer.experiments.sweep import cells
-
     return cells(preset)
 
 
@@ -620,7 +619,7 @@ def _alive(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except PermissionError:
+    except PermissionError:      # it runs, as another user
         return True
     return True
 
@@ -681,8 +680,9 @@ def export(study, path: str | Path | None = None, command: str | None = None) ->
 
 
 def summarize(study, objective: Objective, wall_time_s: float, command: str | None = None) -> dict:
-    """What a live search did (JSON-ready): wall time and machine load, trials by state, trainings, rejections
-    and early stops with their reasons, and the feasible front (cell: objectives, ``objective.objectives``)."""
+    """What a live search did (JSON-ready): wall time and machine load, trials by state, trainings, the
+    thresholds (validation; test for records without a validation accuracy), warm networks' validation
+    accuracies, rejections and early stops with their reasons, the feasible front (cell: objectives)."""
     from collections import Counter
 
     trials = study.get_trials(deepcopy=False)
@@ -690,6 +690,8 @@ def summarize(study, objective: Objective, wall_time_s: float, command: str | No
     return {"schema": "coinfer.search-live", "command": command, "preset": objective.preset.name,
             "wall_time_s": round(wall_time_s, 1), "load_average": [round(v, 2) for v in os.getloadavg()],
             "objectives": list(objective.objectives), "threshold": objective.threshold,
+            "test_threshold": objective.test_threshold, "warm_val_accuracy": {
+                t.user_attrs.get("cell"): t.user_attrs["warm_val_accuracy"] for t in trials if "warm_val_accuracy" in t.user_attrs},
             "trials": len(trials), "states": dict(Counter(t.state.name for t in trials)),
             "trained": sum(bool(t.user_attrs.get("trained")) for t in trials),
             "rejected": {t.user_attrs.get("cell"): t.user_attrs["rejected"] for t in trials if "rejected" in t.user_attrs},
