@@ -173,6 +173,15 @@ def search_replay_path(preset: str, tag: str = "") -> Path:
 def search_live_path(preset: str) -> Path:
     """What a live search did (``search --summary``): ``data/results/search/live_<preset>.json``.
 
+    Parameters
+    ----------
+    preset : str
+        A preset name (with its grid, e.g. ``quick-tiny``, when the search ran on another grid).
+
+    Returns
+    -------
+    pathlib.Path
+
     Examples
     --------
     >>> from coinfer.paths import search_live_path
