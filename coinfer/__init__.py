@@ -45,8 +45,9 @@ Experiments (``experiments/``, one per committed table; ``python -m coinfer run 
     :mod:`~coinfer.experiments.original`, :mod:`~coinfer.experiments.pruning` (III-C),
     :mod:`~coinfer.experiments.encoding` (IV-B), :mod:`~coinfer.experiments.jscc` (V-D, Fig. 5),
     :mod:`~coinfer.experiments.baselines` and :mod:`~coinfer.experiments.sweep` (V-B, Fig. 3),
-    :mod:`~coinfer.experiments.search` and :mod:`~coinfer.experiments.search_replay` (the search
-    the paper leaves to future work), :mod:`~coinfer.experiments.candidates` and
+    :mod:`~coinfer.experiments.search`, :mod:`~coinfer.experiments.search_checks` (its bounds,
+    rejections, early stop) and :mod:`~coinfer.experiments.search_replay` (the search the paper
+    leaves to future work), :mod:`~coinfer.experiments.candidates` and
     :mod:`~coinfer.experiments.calibration` (V-C), :mod:`~coinfer.experiments.codecs` and
     :mod:`~coinfer.experiments.serving` (the served codecs and measured latency);
     :mod:`~coinfer.experiments.catalog` describes every committed results file (the book's Results page).

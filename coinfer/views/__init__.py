@@ -75,6 +75,8 @@ FIGURES: dict[str, FigureEntry] = {
                            "Figure 6.1 (the paper's Fig. 4): end-to-end latency against the link rate"),
     "measured-latency": FigureEntry("coinfer.views.serving", "fig_measured_latency", 7, "serve_latency",
                                     "Figure 7.1: measured end-to-end latency against the uplink rate"),
+    "search": FigureEntry("coinfer.views.search", "fig_search", 8, None,
+                          "Figure 8.1: hypervolume found against trainings per sampler (the committed quick replay)"),
     # Not registered: Figure 2.1 (views.pruning.fig_channel_norms) draws a live pruner's masks on the
     # baseline checkpoint, from no table (views may not load checkpoints: that is train's job).
 }

@@ -15,13 +15,14 @@ SAMPLER_STYLE = {"tpe": ("TPE", "#0072b2"), "nsga2": ("NSGA-II", "#009e73"), "ra
 
 
 @figure_style
-def fig_search(replay: dict, ax=None):
+def fig_search(replay: dict | None = None, ax=None):
     """Hypervolume of the found front against trainings: mean and spread per sampler, beside the grid.
 
     Parameters
     ----------
-    replay : dict
-        The replay result (``data/results/search/replay_<preset>.json``).
+    replay : dict, optional
+        The replay result (``data/results/search/replay_<preset>.json``); default the committed
+        quick preset's (what ``python -m coinfer figure search`` draws).
     ax : matplotlib.axes.Axes, optional
         Drawn into a new figure when missing.
 
@@ -40,6 +41,12 @@ def fig_search(replay: dict, ax=None):
     """
     import matplotlib.pyplot as plt
 
+    if replay is None:
+        import json
+
+        from coinfer.paths import search_replay_path
+
+        replay = json.loads(search_replay_path("quick").read_text())
     if ax is None:
         _, ax = plt.subplots(figsize=(7, 4))
     n_grid = replay["grid"]["trainings"]
