@@ -47,17 +47,20 @@ Experiments (``experiments/``, one per committed table; ``python -m coinfer run 
     :mod:`~coinfer.experiments.baselines` and :mod:`~coinfer.experiments.sweep` (V-B, Fig. 3) with
     :mod:`~coinfer.experiments.cell_files` (a cell's checked result file),
     :mod:`~coinfer.experiments.plan` (what a sweep costs before it runs),
-    :mod:`~coinfer.experiments.search` and :mod:`~coinfer.experiments.search_replay` (the search
-    the paper leaves to future work), :mod:`~coinfer.experiments.candidates` and
+    :mod:`~coinfer.experiments.search`, :mod:`~coinfer.experiments.search_checks` (its bounds,
+    rejections, early stop) and :mod:`~coinfer.experiments.search_replay` (the search the paper
+    leaves to future work), :mod:`~coinfer.experiments.candidates` and
     :mod:`~coinfer.experiments.calibration` (V-C), :mod:`~coinfer.experiments.codecs` and
-    :mod:`~coinfer.experiments.serving` (the served codecs and measured latency).
+    :mod:`~coinfer.experiments.serving` (the served codecs and measured latency);
+    :mod:`~coinfer.experiments.catalog` describes every committed results file (the book's Results page).
 The running system (``serve/``)
     :mod:`~coinfer.serve.wire` (frames), :mod:`~coinfer.serve.link` (rate shaping),
     :mod:`~coinfer.serve.configuration`, :mod:`~coinfer.serve.server`, :mod:`~coinfer.serve.device`,
     :mod:`~coinfer.serve.load` (hostile and concurrent clients).
 Views (``views/``; ``python -m coinfer figure --list``)
-    :mod:`~coinfer.views.style` (one style per method), :mod:`~coinfer.views.explorer` (the explorer
-    runtime), :mod:`~coinfer.views.plane`; one module per chapter: :mod:`~coinfer.views.amplification`
+    :mod:`~coinfer.views.style` (one palette, one style per method), :mod:`~coinfer.views.explorer` (the
+    explorer runtime), :mod:`~coinfer.views.publish` (alt text and downloads under every figure),
+    :mod:`~coinfer.views.plane`; one module per chapter: :mod:`~coinfer.views.amplification`
     (ch. 1), :mod:`~coinfer.views.pruning` (2), :mod:`~coinfer.views.encoding` (3),
     :mod:`~coinfer.views.jscc` (4), :mod:`~coinfer.views.tradeoff` (5), :mod:`~coinfer.views.latency`
     and :mod:`~coinfer.views.chooser` (6), :mod:`~coinfer.views.serving` (7), :mod:`~coinfer.views.search` (8).

@@ -15,6 +15,7 @@ Other commands::
     python -m coinfer prune --preset quick|paper                   # pruned device parts -> data/results/pruning_<preset>.json
     python -m coinfer sweep --preset quick|paper                   # every method's grid -> data/results/sweep_<preset>.json
     python -m coinfer search --preset quick --trials 20 [--workers N] [--storage URL] [--sampler tpe|nsga2|gp|random]
+                             [--objectives device_macs,bits,server_macs] [--device-memory 3MB]
                              [--recover] [--export] [--replay]       # multi-objective search over the sweep's cells
     python -m coinfer figure NAME [--preset P] [--out F.png|F.svg]  # draw a book figure (--list: which)
     python -m coinfer serve --config layer2.1:uint8 --port 5000    # an edge server (TCP)
@@ -305,10 +306,12 @@ def _sweep(args: argparse.Namespace) -> int:
 def _search(args: argparse.Namespace) -> int:
     """The configuration search (coinfer.experiments.search): live, rehearsed on a table, recovery, export."""
     import subprocess
+    import time
     from pathlib import Path
 
     from coinfer.config import get_preset, parse_overrides, sweep_grid
-    from coinfer.experiments import search, search_replay
+    from coinfer.experiments import search, search_checks, search_replay
+    from coinfer.paths import search_live_path, search_replay_path, table_path
     from coinfer.results import load_table, write_json_atomic
 
     overrides = parse_overrides(args.set)
@@ -316,12 +319,14 @@ def _search(args: argparse.Namespace) -> int:
         overrides = {"sweep": sweep_grid(args.grid), **overrides}
     preset = get_preset(args.preset, **overrides)
     command = "python -m coinfer " + " ".join(args.argv)
+    objectives = search_checks.parse_objectives(args.objectives)
+    budget = search_checks.memory_budget(args.device_memory)
     if args.replay:
-        from coinfer.paths import search_replay_path, table_path
-
         table = load_table(args.oracle or table_path("sweep", preset.name))
-        out = search_replay.replay(preset, table, trials=args.trials or search_replay.REPLAY_TRIALS, command=command)
-        path = write_json_atomic(args.out or search_replay_path(preset.name), out)
+        out = search_replay.replay(preset, table, trials=args.trials or search_replay.REPLAY_TRIALS, command=command,
+                                   objectives=objectives)
+        tag = search_checks.objectives_tag(objectives)
+        path = write_json_atomic(args.out or search_replay_path(preset.name, tag), out)
         for name, s in out["summary"].items():
             t, f = s["trainings_to_target"], s["trainings_to_front"]
             print(f"{name:>7}: {s['reached']}/{s['runs']} seeds reach {out['settings']['target']:.0%} of the grid's "
@@ -335,7 +340,7 @@ def _search(args: argparse.Namespace) -> int:
     grid = grid_name(preset)          # one study per preset and grid (its search space)
     label = preset.name if grid == preset.name else f"{preset.name}-{grid}"
     study = search.open_study(preset.name, args.storage, sampler=args.sampler, seed=args.seed,
-                              study_name=args.study or f"coinfer-{label}")
+                              study_name=args.study or f"coinfer-{label}", objectives=objectives)
     if args.recover:
         stale = search.recover(study, all_running=args.all)
         print(f"{len(stale)} stale trial(s) marked FAILED and queued again: {stale}")
@@ -362,6 +367,8 @@ def _search(args: argparse.Namespace) -> int:
             argv += ["--seed", str(args.seed + i)] if args.seed is not None else []
             argv += ["--study", args.study] if args.study else []
             argv += ["--oracle", args.oracle] if args.oracle else []
+            argv += ["--objectives", ",".join(objectives)] + (["--margin", str(args.margin)] if args.margin is not None else [])
+            argv += ["--device-memory", args.device_memory] if args.device_memory else []
             argv += ["--grid", args.grid] if args.grid else []
             argv += ["--cells-dir", args.cells_dir] if args.cells_dir else []
             argv += [a for v in args.set or [] for a in ("--set", v)]
@@ -376,7 +383,8 @@ def _search(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     if args.oracle:
         table = load_table(args.oracle)
-        objective = search_replay.ReplayObjective(preset, table, delay_s=args.delay)
+        objective = search_replay.ReplayObjective(preset, table, delay_s=args.delay, objectives=objectives,
+                                                  memory_budget=budget)
         baseline = table.provenance.baseline_accuracy
     else:
         from coinfer.experiments.sweep import default_paths
@@ -384,13 +392,19 @@ def _search(args: argparse.Namespace) -> int:
         from coinfer.train import get_baseline
 
         paths = default_paths(preset)
-        baseline = get_baseline(preset)[1]["test_accuracy"]
-        objective = search.LiveObjective(preset, accuracy_threshold(baseline, preset.accuracy_drop),
-                                         Path(args.cells_dir or paths["cells_dir"]), paths["cache_dir"])
+        meta = get_baseline(preset)[1]
+        baseline = meta["test_accuracy"]
+        # The constraint is on validation accuracy: the baseline's own, less the preset's drop.
+        val, test = (accuracy_threshold(a, preset.accuracy_drop) for a in (meta.get("val_accuracy") or baseline, baseline))
+        objective = search.LiveObjective(preset, val, Path(args.cells_dir or paths["cells_dir"]), paths["cache_dir"],
+                                         margin=args.margin, objectives=objectives, memory_budget=budget, test_threshold=test)
+    start = time.time()
     search.optimize(study, objective, args.trials, baseline_accuracy=baseline)
-    front = {t.user_attrs["cell"]: t.values for t in study.best_trials if all(v <= 0 for v in t.constraints.values())}
-    print(f"{len(study.trials)} trials in the study; feasible front: "
-          + ", ".join(f"{cell} ({v[0]:.3g} MACs, {v[1]:.4g} bits)" for cell, v in front.items()))
+    summary = search.summarize(study, objective, wall_time_s=time.time() - start, command=command)
+    if args.summary is not None:
+        print(f"wrote {write_json_atomic(args.summary or search_live_path(label), summary)}")
+    print(f"{len(study.trials)} trials in the study ({summary['states']}), {summary['trained']} trained, "
+          f"{summary['wall_time_s']:.0f} s; feasible front: " + ", ".join(summary["front"]))
     return 0
 
 
@@ -638,6 +652,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="answer trials from this lookup table instead of training (a rehearsal)")
     p.add_argument("--delay", type=check.nonnegative_float, default=0.0, help="with --oracle: seconds each training takes")
     p.add_argument("--cells-dir", default=None, help="cell results folder (default: the sweep's)")
+    p.add_argument("--objectives", default="device_macs,bits_per_image",
+                   help="to minimise: two or three of device_macs, bits_per_image (bits), server_macs")
+    p.add_argument("--device-memory", default=None, metavar="BYTES|DEVICE",
+                   help="reject untrained what cannot fit: bytes for the device part ('3MB') or a device ('rpi3')")
+    p.add_argument("--margin", type=check.nonnegative_float, default=None, help="early stop when the warmed-up "
+                   "network's validation accuracy is this far below the threshold (default 0.05)")
+    p.add_argument("--summary", nargs="?", const="", default=None, help="write what the live search did (wall time, "
+                   "trials, front) there (default data/results/search/live_<preset>.json)")
     p.add_argument("--out", default=None, help="output file of --export or --replay")
     p.add_argument("--threads", type=check.positive_int, default=None, help="torch CPU threads")
     p.set_defaults(func=_search)

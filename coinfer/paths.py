@@ -143,8 +143,8 @@ def search_table_path(preset: str) -> Path:
     return results_dir() / f"search_{preset}.json"
 
 
-def search_replay_path(preset: str) -> Path:
-    """The committed replay of the search on ``preset``'s sweep table: ``data/results/search/replay_<preset>.json``.
+def search_replay_path(preset: str, tag: str = "") -> Path:
+    """The committed replay of the search on ``preset``'s sweep table: ``data/results/search/replay_<preset>[_<tag>].json``.
 
     Not a lookup table (it holds hypervolume curves), so it lives beside them, in a subfolder.
 
@@ -152,6 +152,8 @@ def search_replay_path(preset: str) -> Path:
     ----------
     preset : str
         A preset name.
+    tag : str
+        What sets this replay apart (e.g. ``"server_macs"``: a third objective), empty for the default.
 
     Returns
     -------
@@ -162,8 +164,31 @@ def search_replay_path(preset: str) -> Path:
     >>> from coinfer.paths import results_dir, search_replay_path
     >>> search_replay_path("quick").relative_to(results_dir()).as_posix()
     'search/replay_quick.json'
+    >>> search_replay_path("quick", "server_macs").name
+    'replay_quick_server_macs.json'
     """
-    return results_dir() / "search" / f"replay_{preset}.json"
+    return results_dir() / "search" / (f"replay_{preset}_{tag}.json" if tag else f"replay_{preset}.json")
+
+
+def search_live_path(preset: str) -> Path:
+    """What a live search did (``search --summary``): ``data/results/search/live_<preset>.json``.
+
+    Parameters
+    ----------
+    preset : str
+        A preset name (with its grid, e.g. ``quick-tiny``, when the search ran on another grid).
+
+    Returns
+    -------
+    pathlib.Path
+
+    Examples
+    --------
+    >>> from coinfer.paths import search_live_path
+    >>> search_live_path("quick").name
+    'live_quick.json'
+    """
+    return results_dir() / "search" / f"live_{preset}.json"
 
 
 def table_path(table: str, preset: str) -> Path:

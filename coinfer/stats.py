@@ -3,7 +3,7 @@
 Every choice (does a configuration meet the threshold?) is made on the validation split
 (:func:`selection_accuracy`, :func:`meets_threshold`); the test accuracy is only reported. Every
 accuracy in a committed table that trains is the mean over several training seeds
-(:func:`aggregate_seeds`, called by :func:`coinfer.experiments.run_table`); a claim that one
+(:func:`aggregate_seeds`, called by ``coinfer.experiments.run_table``); a claim that one
 configuration beats another states its margin in standard errors (:func:`margin_in_standard_errors`).
 """
 
@@ -51,7 +51,7 @@ def selection_accuracy(record: Record, table: LookupTable) -> float:
 
 
 def selection_threshold(table: LookupTable) -> float:
-    """The threshold :func:`selection_accuracy` is compared with: :func:`table_threshold` on the
+    """The threshold :func:`selection_accuracy` is compared with: :func:`coinfer.results.table_threshold` on the
     validation split (on the test split for a table made before there was one).
 
     Parameters

@@ -163,3 +163,190 @@ def test_a_killed_worker_is_recovered_and_its_trial_queued_again(tmp_path):
     study = search.open_study("quick", str(journal))
     assert study.trials[1].state == optuna.trial.TrialState.COMPLETE and study.trials[1].params == params
     assert study.trials[1].user_attrs["requeued_from"] == 0
+
+
+# ---------------------------------------------------------------------------------------------
+# What is known before training; early stop; three objectives; the validation accuracy
+# ---------------------------------------------------------------------------------------------
+
+from coinfer.experiments import search_checks  # noqa: E402
+
+
+def _config(cell) -> tuple:
+    return (cell.method, cell.split, cell.sparsity, cell.setting)
+
+
+def test_bounds_before_training_hold_for_every_committed_record():
+    """Each lower bound is at most the trained record's value, and tight where the architecture fixes it."""
+    from coinfer.core.latency import footprint_bytes, split_activations
+    from coinfer.core.network import resnet18
+
+    preset = get_preset("quick")
+    records = {r.extra["cell"]: r for r in load_table(TABLE).records}
+    activations = split_activations(resnet18(width=preset.width))
+    for cell in search._grid_cells(preset):
+        r, config = records[cell.id], _config(cell)
+        bounds = search_checks.cost_bounds(config, preset.width, search_checks.OBJECTIVE_NAMES)
+        assert all(b <= v for b, v in zip(bounds, (r.device_macs, r.bits_per_image, r.server_macs))), cell.id
+        assert search_checks.memory_bound(config, preset.width) <= footprint_bytes(r, activations=activations)
+        if cell.method in ("original", "2-step-pruning"):          # no encoder: the device part is all there is
+            assert bounds[0] == r.device_macs
+        if cell.method == "bottlenet++":                          # a fixed-length code: exact
+            assert bounds[1] == r.bits_per_image
+    # Pruning is seen before training: the pruned part's bound is well below the unpruned one.
+    half = search_checks.cost_bounds(("framework", "layer3.1", 0.5, "d16-l4"), preset.width)
+    assert half[0] < 0.3 * search_checks.cost_bounds(("framework", "layer3.1", 0.0, "d16-l4"), preset.width)[0]
+
+
+def _live(tmp_path, monkeypatch, preset, **kwargs):
+    trained = []
+
+    def run(self, cell):
+        trained.append(cell.id)
+        return {"record": next(r for r in load_table(TABLE).records if r.extra["cell"] == cell.id).to_dict()}
+
+    monkeypatch.setattr(sweep.SweepRunner, "run", run)
+    objective = search.LiveObjective(preset, table_threshold(load_table(TABLE)), tmp_path / "cells", tmp_path / "cache",
+                                     log=lambda *a: None, **kwargs)
+    return objective, trained
+
+
+def test_a_configuration_that_cannot_fit_is_rejected_before_training(tmp_path, monkeypatch):
+    preset = get_preset("quick")
+    paths = _write_cells(tmp_path / "cells", preset)
+    grid = search._grid_cells(preset)
+    deep = search.cell_for(preset, ("bottlenet++", "layer4.1", 0.0, "r16"), grid)   # needs ~16 MB
+    pool = search.cell_for(preset, ("original", "pool", 0.0, "8bit-huffman"), grid)  # cached, needs ~16 MB
+    shallow = search.cell_for(preset, ("framework", "layer2.1", 0.5, "d16-l4"), grid)  # needs ~1.2 MB
+    budget = search_checks.memory_budget("3MB")
+    assert search_checks.memory_bound(_config(deep), preset.width) > budget
+    assert search_checks.memory_bound(_config(shallow), preset.width) < budget
+    paths[deep.id].unlink()
+    paths[shallow.id].unlink()
+    objective, trained = _live(tmp_path, monkeypatch, preset, memory_budget=budget, margin=-1)
+    study = search.open_study("quick", optuna.storages.InMemoryStorage(), seed=0)
+    for cell in (deep, pool, shallow):
+        study.enqueue_trial(_params(cell))
+    search.optimize(study, objective, trials=3)
+    deep_t, pool_t, shallow_t = study.trials
+    assert deep_t.state == pool_t.state == optuna.trial.TrialState.PRUNED
+    assert deep_t.user_attrs["rejected"].startswith("memory") and pool_t.user_attrs["rejected"].startswith("memory")
+    assert shallow_t.state == optuna.trial.TrialState.COMPLETE and trained == [shallow.id]   # only what fits trained
+
+
+def test_a_huffman_code_longer_than_a_found_front_point_is_not_trained(tmp_path, monkeypatch):
+    """The original network at `stem` sends at least one bit per element (8,192): PNG (0 device MACs, ~4,058
+    bits) dominates that before training."""
+    preset = get_preset("quick")
+    paths = _write_cells(tmp_path / "cells", preset)
+    grid = search._grid_cells(preset)
+    png, stem = (search.cell_for(preset, c, grid) for c in (("png", "input", 0.0, "png"),
+                                                             ("original", "stem", 0.0, "8bit-huffman")))
+    paths[stem.id].unlink()
+    objective, trained = _live(tmp_path, monkeypatch, preset, margin=-1)
+    study = search.open_study("quick", optuna.storages.InMemoryStorage(), seed=0)
+    study.enqueue_trial(_params(png))
+    study.enqueue_trial(_params(stem))
+    search.optimize(study, objective, trials=2)
+    assert study.trials[1].state == optuna.trial.TrialState.PRUNED and trained == []
+    assert "dominated" in study.trials[1].user_attrs["rejected"]
+
+
+def test_a_trial_whose_warm_network_is_far_below_the_threshold_stops_before_its_codec_trains(tmp_path, monkeypatch):
+    """Toy: the 'pruned network' is an untrained one (about 10 % on the validation images)."""
+    import torch
+
+    from coinfer.core.network import resnet18
+
+    preset = get_preset("quick")
+    torch.manual_seed(0)
+    untrained = resnet18(width=preset.width)
+    monkeypatch.setattr(sweep.SweepRunner, "pruned_device",
+                        lambda self, split, sparsity: type("Pruned", (), {"model": untrained})())
+    grid = search._grid_cells(preset)
+    cell = search.cell_for(preset, ("framework", "layer3.1", 0.25, "d16-l4"), grid)
+    for threshold, stops in ((0.8846, True), (0.1, False)):
+        objective, trained = _live(tmp_path / str(threshold), monkeypatch, preset)
+        objective.threshold = threshold
+        study = search.open_study("quick", optuna.storages.InMemoryStorage(), seed=0)
+        study.enqueue_trial(_params(cell))
+        search.optimize(study, objective, trials=1)
+        trial = study.trials[0]
+        assert trial.user_attrs["warm_val_accuracy"] < 0.2
+        if stops:
+            assert trial.state == optuna.trial.TrialState.PRUNED and trained == []
+            assert trial.user_attrs["rejected"].startswith("early stop")
+        else:
+            assert trial.state == optuna.trial.TrialState.COMPLETE and trained == [cell.id]
+
+
+def test_the_early_stop_margin_lies_above_what_a_codec_gained_over_its_pruned_network():
+    pruned = {(r.split, r.sparsity): r.accuracy for r in load_table(results_dir() / "pruning_quick.json").records}
+    gains = [r.accuracy - pruned[(r.split, r.sparsity)] for r in load_table(TABLE).records
+             if r.method == "framework" and r.sparsity > 0]
+    assert gains and 0.03 < max(gains) < search_checks.EARLY_STOP_MARGIN
+
+
+def test_three_objectives_replay_and_the_hypervolume_in_three_dimensions():
+    preset, table = get_preset("quick"), load_table(TABLE)
+    three = search_checks.parse_objectives("device_macs,bits,server_macs")
+    with pytest.raises(ValueError, match="two or three distinct"):
+        search_checks.parse_objectives("device_macs,latency")
+    study = search.open_study("quick", optuna.storages.InMemoryStorage(), seed=0, objectives=three)
+    search.optimize(study, search_replay.ReplayObjective(preset, table, log=lambda *a: None, objectives=three), trials=15)
+    done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    assert len(study.directions) == 3 and done and all(len(t.values) == 3 for t in done)
+    out = search_replay.replay(preset, table, samplers=["random"], seeds=[0], trials=40, log=lambda *a: None,
+                               objectives=three)
+    two = search_replay.replay(preset, table, samplers=["random"], seeds=[0], trials=40, log=lambda *a: None)
+    assert out["settings"]["objectives"] == list(three) and len(out["settings"]["reference"]) == 3
+    assert set(two["grid"]["front"]) <= set(out["grid"]["front"])         # a third objective only adds to the front
+    curve = out["runs"][0]["fraction_by_trainings"]
+    assert curve == sorted(curve) and 0 < curve[-1] <= 1.0
+    # A third objective shared by every point multiplies the two-objective volume by its extent.
+    points = [search_replay.log_objectives(r) for r in search_replay.feasible_records(table)]
+    reference = out["settings"]["reference"][:2]
+    flat = search_replay.hypervolume([p + (0.5,) for p in points], tuple(reference) + (2.0,))
+    assert flat == pytest.approx(1.5 * search_replay.hypervolume(points, tuple(reference)))
+
+
+def test_the_constraint_uses_validation_accuracy_and_the_old_table_falls_back_to_test_accuracy_with_a_warning():
+    from dataclasses import replace
+
+    from coinfer.results import LookupTable
+
+    preset, table = get_preset("quick"), load_table(TABLE)
+    out = search_replay.replay(preset, table, samplers=["random"], seeds=[0], trials=5, log=lambda *a: None)
+    assert out["settings"]["accuracy_source"] == search_checks.TEST_FALLBACK and "TEST accuracy" in out["warning"]
+    committed = search_replay.load_replay("quick")
+    assert committed["settings"]["accuracy_source"] == search_checks.TEST_FALLBACK and committed["warning"]
+    # Records with a validation accuracy are judged by it: 3 points below their test accuracy, fewer are feasible.
+    lower = LookupTable(table.provenance, [replace(r, val_accuracy=r.accuracy - 0.03) for r in table.records])
+    assert search_replay.accuracy_source(lower) == "val"
+    assert len(search_replay.feasible_records(lower)) < len(search_replay.feasible_records(table))
+    study = search.open_study("quick", optuna.storages.InMemoryStorage(), seed=0)
+    search.optimize(study, search_replay.ReplayObjective(preset, lower, log=lambda *a: None), trials=10)
+    done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    assert done and all(t.user_attrs["accuracy_source"] == "val" for t in done)
+    for t in done:
+        record = t.user_attrs["record"]
+        assert t.constraints["accuracy"] == pytest.approx(table_threshold(table) - record["val_accuracy"])
+
+
+def test_a_search_writes_its_summary_and_the_committed_live_search_is_consistent(tmp_path):
+    import json
+
+    from coinfer.paths import search_live_path
+
+    out = tmp_path / "live.json"
+    proc = _run("--preset", "quick", "--trials", "5", "--seed", "0", "--storage", str(tmp_path / "q.journal"),
+                "--oracle", str(TABLE), "--summary", str(out), stdout=subprocess.PIPE, text=True)
+    assert proc.wait(timeout=300) == 0
+    summary = json.loads(out.read_text())
+    assert summary["trials"] == 5 == sum(summary["states"].values()) and 0 < summary["trained"] <= 5
+    assert summary["accuracy_source"] == [search_checks.TEST_FALLBACK]
+    keys = {c.id.rsplit("_", 1)[0] for c in search._grid_cells(get_preset("quick"))}
+    assert summary["front"] and set(summary["front"]) <= keys
+    live = json.loads(search_live_path("quick").read_text())
+    assert live["command"].startswith("python -m coinfer search --preset quick") and live["wall_time_s"] > 0
+    assert live["trained"] + len(live["rejected"]) <= live["trials"] and set(live["front"]) <= keys

@@ -3,21 +3,25 @@
 The paper finds its split point, pruning ratio and code size by trying every point of a hand-made
 grid (section II-D; ``coinfer.experiments.sweep``). This module asks for the same front with
 fewer trainings: an `Optuna <https://optuna.org>`_ study (``pip install coinfer[search]``) that
-minimises **device MACs** and **bits per image** under the constraint **accuracy >= threshold**
+minimises **device MACs** and **bits per image** (and **server MACs**, ``objectives``, where the
+latency chooser needs them) under the constraint **validation accuracy >= threshold**
 (``coinfer.results.table_threshold``'s definition), over method x split point x sparsity x code
 size, each knob taking the values of the preset's sweep grid::
 
     trial --suggest--> (method, split, sparsity, setting) --cell_for--> sweep Cell (same id as the sweep's)
-        cell file exists?            -> its record, no training (search and sweep share one store)
-        bounds dominated by a found  -> pruned before training: it cannot improve the front
-        feasible configuration?
-        else                         -> SweepRunner.run(cell): trains, writes the cell file atomically
-    objectives (device MACs, bits per image); constraint threshold - accuracy <= 0
+        cell file exists?              -> its record, no training (search and sweep share one store)
+        memory bound > device budget   -> rejected before training (search_checks)
+        bounds dominated by a found feasible configuration -> rejected: it cannot improve the front
+        warm network (the pruned one) below threshold - margin -> stopped before the codec trains
+        else                           -> SweepRunner.run(cell): trains, writes the cell file atomically
+    objectives (device MACs, bits per image[, server MACs]); constraint threshold - val accuracy <= 0
 
 A trial **is** a sweep cell, so a repeated configuration is free, and ``python -m coinfer sweep``
-afterwards trains only the cells the search did not. The accuracy is the cell's test accuracy: the
-committed tables have no validation split yet (it comes with issue 13), so the constraint uses the
-same number the sweep's tables report.
+afterwards trains only the cells the search did not. Rejected and stopped trials are PRUNED with
+the reason in their ``rejected`` attribute; the checks are in ``coinfer.experiments.search_checks``.
+The constraint uses the cell's validation accuracy; a record without one (the committed tables
+made before the validation split) is judged by its test accuracy, and the trial's
+``accuracy_source`` says so.
 
 Storage is a journal file per preset (``coinfer.paths.search_journal_path``), so no server is
 needed; ``--workers N`` runs N processes against it, and any Optuna storage URL (PostgreSQL for many
@@ -25,14 +29,14 @@ machines) works the same. A worker killed mid-trial leaves a RUNNING trial and n
 (cells are written by an atomic rename); ``recover`` marks such trials FAILED and queues their
 parameters again.
 
-The replay (``coinfer.experiments.search_replay``) uses a committed sweep table as an oracle (a
-trial's outcome is the table's record) to measure how many trainings each sampler needs to find
-the grid's front.
+The replay (``coinfer.experiments.search_replay``) uses a sweep table as an oracle to measure how
+many trainings each sampler needs to find the grid's front.
 
 Command line::
 
     python -m coinfer search --preset quick --trials 20                  # live: trains missing cells
     python -m coinfer search --preset quick --trials 20 --workers 2      # two processes, one journal
+    python -m coinfer search --preset quick --trials 20 --device-memory 3MB --objectives device_macs,bits,server_macs
     python -m coinfer search --preset quick --recover                    # after a killed worker
     python -m coinfer search --preset quick --export                     # -> data/results/search_quick.json
     python -m coinfer search --preset quick --replay                     # -> data/results/search/replay_quick.json
@@ -46,11 +50,11 @@ import time
 from pathlib import Path
 from typing import Callable
 
+from coinfer.experiments.search_checks import (OBJECTIVES, constraint_accuracy, early_stop, rejection,
+                                               validation_accuracy, warm_network)
 from coinfer.results import LookupTable, Provenance, Record
 
 SAMPLERS = ("tpe", "nsga2", "gp", "random")
-#: Objectives, both minimised (units as in ``coinfer.results.Record``).
-OBJECTIVES = ("device_macs", "bits_per_image")
 
 
 def _optuna():
@@ -68,7 +72,6 @@ def _optuna():
 
 def _grid_cells(preset) -> list:
     from coinfer.experiments.sweep import cells
-
     return cells(preset)
 
 
@@ -238,108 +241,50 @@ def cell_for(preset, config: tuple, grid_cells: list | None = None):
 
 
 # --------------------------------------------------------------------------------------------
-# What is known before training: lower bounds of the objectives
-# --------------------------------------------------------------------------------------------
-
-def _profile(width: float) -> dict:
-    from coinfer.core.costs import profile_splits
-    from coinfer.core.network import resnet18
-
-    key = float(width)
-    if key not in _PROFILES:
-        _PROFILES[key] = {p.point: p for p in profile_splits(resnet18(width=width))}
-    return _PROFILES[key]
-
-
-_PROFILES: dict = {}
-
-
-def cost_bounds(config: tuple, width: float) -> tuple[float, float]:
-    """Lower bounds of (device MACs, bits per image) that hold before a configuration is trained.
-
-    From the network's profile alone: an unpruned device part costs at least its layers' MACs
-    (an encoder only adds to them), and BottleNet++'s 8-bit code sends exactly
-    ``C/r x H x W x 8`` bits. Pruned parts and entropy-coded bits are bounded by 0.
-
-    Parameters
-    ----------
-    config : tuple
-        ``(method, split, sparsity, setting)``.
-    width : float
-        The network's width multiplier (the preset's).
-
-    Returns
-    -------
-    (float, float)
-
-    Examples
-    --------
-    >>> from coinfer.experiments.search import cost_bounds
-    >>> cost_bounds(("bottlenet++", "layer4.1", 0.0, "r16"), 1 / 8)
-    (9179136, 512)
-    >>> cost_bounds(("framework", "layer3.1", 0.25, "d16-l4"), 1 / 8)
-    (0, 0)
-    """
-    method, split, sparsity, setting = config
-    if method == "png":
-        return (0, 0)
-    profile = _profile(width)[split]
-    macs = profile.device_macs if sparsity == 0 and method != "2-step-pruning" else 0
-    bits = 0
-    if method == "bottlenet++":
-        c, h, w = profile.feature_shape
-        bits = (c // int(setting[1:])) * h * w * 8
-    return (macs, bits)
-
-
-def dominated(bounds: tuple, front: list[tuple]) -> bool:
-    """Whether a point of ``front`` is at least as good as ``bounds`` in both objectives.
-
-    Such a configuration cannot improve the front, whatever its accuracy: the search skips it.
-
-    Parameters
-    ----------
-    bounds : (float, float)
-    front : list of (float, float)
-        Objectives of feasible configurations found so far.
-
-    Returns
-    -------
-    bool
-
-    Examples
-    --------
-    >>> from coinfer.experiments.search import dominated
-    >>> dominated((9179136, 2048), [(9216256, 512)]), dominated((9179136, 2048), [(4158080, 33)])
-    (False, True)
-    """
-    return any(p[0] <= bounds[0] and p[1] <= bounds[1] for p in front)
-
-
-# --------------------------------------------------------------------------------------------
 # The objective: a trial runs (or reuses) one cell
 # --------------------------------------------------------------------------------------------
 
 class Objective:
     """A study's objective: a trial's configuration -> its cell's record -> objectives and constraint.
 
-    ``outcome(config)`` returns the configuration's ``coinfer.results.Record`` and whether it
-    trained; subclasses give it (``LiveObjective`` runs cells, ``search_replay.ReplayObjective`` reads a
-    table). A trial whose cost bounds are dominated by a feasible record found so far (in this
-    study's storage) is pruned before training.
+    Subclasses give ``cached`` and ``compute`` (``LiveObjective`` runs cells,
+    ``search_replay.ReplayObjective`` reads a table). Before training, a configuration that cannot fit ``memory_budget`` or whose cost bounds
+    are dominated by a feasible record found so far (in this study's storage) is rejected
+    (``coinfer.experiments.search_checks.rejection``): the trial is PRUNED, its ``rejected``
+    attribute says why.
+
+    Parameters
+    ----------
+    preset : coinfer.config.Preset
+    threshold : float
+        The accuracy constraint on the validation accuracy (a fraction).
+    objectives : sequence of str
+        Record fields to minimise (``search_checks.OBJECTIVE_NAMES``).
+    memory_budget : float, optional
+        The device's memory for the device part, bytes (``search_checks.memory_budget``).
+    test_threshold : float, optional
+        The constraint for a record judged by its test accuracy (no ``val_accuracy``); default
+        ``threshold``.
     """
 
-    def __init__(self, preset, threshold: float, log: Callable = print):
+    def __init__(self, preset, threshold: float, log: Callable = print, objectives=OBJECTIVES,
+                 memory_budget: float | None = None, test_threshold: float | None = None):
         self.preset = preset
         self.threshold = float(threshold)
+        self.test_threshold = float(threshold if test_threshold is None else test_threshold)
+        self.objectives = tuple(objectives)
+        self.memory_budget = memory_budget
         self.space = search_space(preset)
+        from coinfer.experiments.sweep import prune_settings
+
+        self.prune_output = prune_settings(preset).output_sparsity   # the framework's sent-group sparsity
         self.log = log
 
     def cached(self, config: tuple) -> Record | None:
         """The record of ``config`` if it costs no training now, else None."""
         raise NotImplementedError
 
-    def compute(self, config: tuple) -> Record | None:
+    def compute(self, config: tuple, trial=None) -> Record | None:
         """Train ``config``'s cell; its record (None: not available, the trial is pruned)."""
         raise NotImplementedError
 
@@ -368,31 +313,47 @@ class Objective:
                   for t in trial.study.get_trials(deepcopy=False, states=running)):
             time.sleep(poll_s)
 
-    def __call__(self, trial) -> tuple[float, float]:
-        optuna = _optuna()
+    def reject(self, trial, reason: str):
+        """Mark ``trial`` rejected for ``reason`` and prune it (no training)."""
+        trial.set_user_attr("rejected", reason)
+        self.log(f"[search] {trial.user_attrs.get('cell')}: {reason}")
+        raise _optuna().TrialPruned(reason)
+
+    def rejection(self, config: tuple, front: list[tuple]) -> str | None:
+        """Why ``config`` need not be trained (``search_checks.rejection`` against ``front``), or None."""
+        return rejection(config, self.preset.width, front, self.objectives, self.memory_budget, self.prune_output)
+
+    def __call__(self, trial) -> tuple[float, ...]:
         trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
         config = suggest(trial, self.space)
         key = readable_key(*config)
         trial.set_user_attr("cell", key)
         self.wait_for_twin(trial, key)
+        if self.memory_budget is not None and (reason := self.rejection(config, [])):
+            self.reject(trial, reason)   # it cannot run on the device, cached or not
         record, trained = self.completed(trial.study, key) or self.cached(config), False
         if record is None:
-            bounds = cost_bounds(config, self.preset.width)
-            if dominated(bounds, self.front(trial.study)):
-                trial.set_user_attr("rejected", "cost bounds dominated by a feasible configuration")
-                raise optuna.TrialPruned(f"{readable_key(*config)}: cannot improve the front")
-            record, trained = self.compute(config), True
+            if reason := self.rejection(config, self.front(trial.study)):
+                self.reject(trial, reason)
+            record, trained = self.compute(config, trial), True
             if record is None:
-                trial.set_user_attr("rejected", "no record")
-                raise optuna.TrialPruned(f"{readable_key(*config)}: no record")
+                self.reject(trial, "no record")
+        accuracy, source = constraint_accuracy(record)
         trial.set_user_attr("trained", trained)
         trial.set_user_attr("record", record.to_dict())
-        trial.set_constraint("accuracy", self.threshold - record.accuracy)
-        return float(record.device_macs), float(record.bits_per_image)
+        trial.set_user_attr("accuracy_source", source)
+        threshold = self.threshold if source == "val" else self.test_threshold
+        trial.set_constraint("accuracy", threshold - accuracy)
+        return tuple(float(getattr(record, name)) for name in self.objectives)
 
 
 class LiveObjective(Objective):
     """Runs the sweep's cells: a configuration's record is its cell file, computed when missing.
+
+    A cell with a warm-up stage (a framework cell at a sparsity above 0: the pruned, fine-tuned
+    network; a 2-step cell: step 1) computes it first (cached, shared with the cell's other code
+    sizes) and stops there when its validation accuracy is ``margin`` below the threshold
+    (``search_checks.early_stop``): the codec is not trained and the trial is PRUNED.
 
     Parameters
     ----------
@@ -401,11 +362,19 @@ class LiveObjective(Objective):
         The accuracy constraint (a fraction).
     cells_dir, cache_dir : path
         The sweep's (``coinfer.experiments.sweep.default_paths``): search and sweep share them.
+    margin : float or None
+        The early stop's margin (``search_checks.EARLY_STOP_MARGIN``); None: never stop early.
+    **kwargs
+        ``Objective``'s (``objectives``, ``memory_budget``, ``test_threshold``).
     """
 
-    def __init__(self, preset, threshold: float, cells_dir, cache_dir, device=None, log: Callable = print):
-        super().__init__(preset, threshold, log)
+    def __init__(self, preset, threshold: float, cells_dir, cache_dir, device=None, log: Callable = print,
+                 margin: float | None = None, **kwargs):
+        from coinfer.experiments.search_checks import EARLY_STOP_MARGIN
+
+        super().__init__(preset, threshold, log, **kwargs)
         self.cells_dir, self.cache_dir, self.device = Path(cells_dir), Path(cache_dir), device
+        self.margin = EARLY_STOP_MARGIN if margin is None else margin
         self.grid_cells = _grid_cells(preset)
         self._runner = None
 
@@ -424,8 +393,17 @@ class LiveObjective(Objective):
         found = read_cell(self.cells_dir / f"{cell.id}.json", cell.id)
         return Record.from_dict(found["record"]) if found else None
 
-    def compute(self, config):
+    def compute(self, config, trial=None):
         cell = cell_for(self.preset, config, self.grid_cells)
+        if self.margin is not None and self.margin >= 0:
+            warm = warm_network(self.runner, config)
+            if warm is not None:
+                accuracy = validation_accuracy(warm, self.preset, self.runner.device)
+                if trial is not None:
+                    trial.set_user_attr("warm_val_accuracy", accuracy)
+                reason = early_stop(accuracy, self.threshold, self.margin)
+                if reason and trial is not None:
+                    self.reject(trial, reason)
         self.log(f"[search] training {cell.id}")
         return Record.from_dict(self.runner.run(cell)["record"])
 
@@ -513,8 +491,8 @@ def make_sampler(name: str, seed: int | None = None):
 
 
 def open_study(preset_name: str, storage=None, sampler: str = "tpe", seed: int | None = None,
-               study_name: str | None = None):
-    """Create or load the search study of ``preset_name`` (two objectives, both minimised).
+               study_name: str | None = None, objectives=OBJECTIVES):
+    """Create or load the search study of ``preset_name`` (its objectives, all minimised).
 
     Parameters
     ----------
@@ -526,6 +504,8 @@ def open_study(preset_name: str, storage=None, sampler: str = "tpe", seed: int |
     seed : int, optional
     study_name : str, optional
         Default ``coinfer-<preset>``.
+    objectives : sequence of str
+        What the study minimises (kept in the study: a study reopened with others is an error).
 
     Returns
     -------
@@ -541,9 +521,16 @@ def open_study(preset_name: str, storage=None, sampler: str = "tpe", seed: int |
     optuna = _optuna()
     if storage is None or isinstance(storage, str):
         storage = storage_for(preset_name, storage)
-    return optuna.create_study(study_name=study_name or f"coinfer-{preset_name}", storage=storage,
-                               directions=["minimize"] * len(OBJECTIVES), load_if_exists=True,
-                               sampler=make_sampler(sampler, seed))
+    study = optuna.create_study(study_name=study_name or f"coinfer-{preset_name}", storage=storage,
+                                directions=["minimize"] * len(objectives), load_if_exists=True,
+                                sampler=make_sampler(sampler, seed))
+    kept = study.user_attrs.get("objectives")
+    if kept is None:
+        study.set_user_attr("objectives", list(objectives))
+    elif tuple(kept) != tuple(objectives):
+        raise ValueError(f"study {study.study_name!r} minimises {', '.join(kept)}, not {', '.join(objectives)}: "
+                         f"give --objectives {','.join(kept)} or another --study name")
+    return study
 
 
 def optimize(study, objective: Objective, trials: int, baseline_accuracy: float | None = None) -> None:
@@ -632,7 +619,7 @@ def _alive(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except PermissionError:
+    except PermissionError:      # it runs, as another user
         return True
     return True
 
@@ -668,7 +655,8 @@ def export(study, path: str | Path | None = None, command: str | None = None) ->
     >>> from coinfer.experiments.search_replay import ReplayObjective
     >>> table = load_table(results_dir() / "sweep_quick.json")
     >>> study = open_study("quick", optuna.storages.InMemoryStorage(), seed=0)
-    >>> optimize(study, ReplayObjective(get_preset("quick"), table), trials=5, baseline_accuracy=0.9046)
+    >>> objective = ReplayObjective(get_preset("quick"), table, log=lambda *a: None)
+    >>> optimize(study, objective, trials=5, baseline_accuracy=0.9046)
     >>> found = export(study, path=False)
     >>> round(table_threshold(found), 4), 1 <= len(found.records) <= 5
     (0.8846, True)
@@ -689,3 +677,23 @@ def export(study, path: str | Path | None = None, command: str | None = None) ->
 
         table.save(path or search_table_path(attrs.get("preset", "custom")))
     return table
+
+
+def summarize(study, objective: Objective, wall_time_s: float, command: str | None = None) -> dict:
+    """What a live search did (JSON-ready): wall time and machine load, trials by state, trainings, the
+    thresholds (validation; test for records without a validation accuracy), warm networks' validation
+    accuracies, rejections and early stops with their reasons, the feasible front (cell: objectives)."""
+    from collections import Counter
+
+    trials = study.get_trials(deepcopy=False)
+    front = {t.user_attrs["cell"]: t.values for t in study.best_trials if all(v <= 0 for v in t.constraints.values())}
+    return {"schema": "coinfer.search-live", "command": command, "preset": objective.preset.name,
+            "wall_time_s": round(wall_time_s, 1), "load_average": [round(v, 2) for v in os.getloadavg()],
+            "objectives": list(objective.objectives), "threshold": objective.threshold,
+            "test_threshold": objective.test_threshold, "warm_val_accuracy": {
+                t.user_attrs.get("cell"): t.user_attrs["warm_val_accuracy"] for t in trials if "warm_val_accuracy" in t.user_attrs},
+            "trials": len(trials), "states": dict(Counter(t.state.name for t in trials)),
+            "trained": sum(bool(t.user_attrs.get("trained")) for t in trials),
+            "rejected": {t.user_attrs.get("cell"): t.user_attrs["rejected"] for t in trials if "rejected" in t.user_attrs},
+            "accuracy_source": sorted({t.user_attrs["accuracy_source"] for t in trials if "accuracy_source" in t.user_attrs}),
+            "front": list(front), "front_values": front}

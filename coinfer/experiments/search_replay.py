@@ -3,8 +3,13 @@
 The committed sweep table (:mod:`coinfer.experiments.sweep`) is the oracle: a trial's outcome is the
 table's record for its configuration (``ReplayObjective``), so a study of hundreds of trials costs
 seconds and trains nothing. The score is the **hypervolume** of the feasible front found so far,
-in (log10 device MACs, log10 bits per image), as a share of the hypervolume of every feasible
-record of the table (the brute-force grid's front). ``replay`` runs TPE, NSGA-II and random search
+in (log10 device MACs, log10 bits per image[, log10 server MACs]: the study's objectives), as a
+share of the hypervolume of every feasible record of the table (the brute-force grid's front).
+
+Feasible means: validation accuracy at or above the threshold. The committed tables were made
+before the validation split, so their records have no ``val_accuracy``; the replay then judges
+them by their **test accuracy** (``search_checks.TEST_FALLBACK``), says so in its output
+(``settings.accuracy_source``, ``warning``) and prints the warning. ``replay`` runs TPE, NSGA-II and random search
 over several sampler seeds and counts the trainings each needs to reach 95 % of it::
 
     python -m coinfer search --preset quick --replay     # -> data/results/search/replay_quick.json
@@ -19,6 +24,7 @@ import time
 from typing import Callable
 
 from coinfer.experiments.search import Objective, _optuna, open_study, readable_key
+from coinfer.experiments.search_checks import OBJECTIVES, TEST_FALLBACK, constraint_accuracy
 from coinfer.results import LookupTable, Record, table_threshold
 
 #: Replay settings: trials per study, samplers and their seeds.
@@ -39,15 +45,15 @@ class ReplayObjective(Objective):
     a multi-worker run whose trainings take time.
     """
 
-    def __init__(self, preset, table: LookupTable, delay_s: float = 0.0, log: Callable = print):
-        super().__init__(preset, table_threshold(table), log)
+    def __init__(self, preset, table: LookupTable, delay_s: float = 0.0, log: Callable = print, **kwargs):
+        super().__init__(preset, table_threshold(table), log, **kwargs)
         self.records = {r.extra["cell"].rsplit("_", 1)[0]: r for r in table.records if "cell" in r.extra}
         self.delay_s = delay_s
 
     def cached(self, config):
         return None
 
-    def compute(self, config):
+    def compute(self, config, trial=None):
         if self.delay_s:
             time.sleep(self.delay_s)
         return self.records.get(readable_key(*config))
@@ -57,16 +63,18 @@ class ReplayObjective(Objective):
 # Replay: the committed sweep table as an oracle, hypervolume against trainings
 # --------------------------------------------------------------------------------------------
 
-def log_objectives(record: Record) -> tuple[float, float]:
-    """``(log10 device MACs, log10 bits per image)``, each floored at 1 (PNG's device runs 0 MACs).
+def log_objectives(record: Record, objectives=OBJECTIVES) -> tuple[float, ...]:
+    """log10 of each objective of ``record``, floored at 1 (PNG's device runs 0 MACs).
 
     Parameters
     ----------
     record : Record
+    objectives : sequence of str
+        Record fields (``search_checks.OBJECTIVE_NAMES``).
 
     Returns
     -------
-    (float, float)
+    tuple of float
 
     Examples
     --------
@@ -75,17 +83,21 @@ def log_objectives(record: Record) -> tuple[float, float]:
     >>> log_objectives(Record("png", "input", 0.9, 0, 0, 9_180_864, 4_000))
     (0.0, 3.6020599913279625)
     """
-    return (math.log10(max(record.device_macs, 1)), math.log10(max(record.bits_per_image, 1)))
+    return tuple(math.log10(max(getattr(record, name), 1)) for name in objectives)
 
 
-def hypervolume(points: list[tuple[float, float]], reference: tuple[float, float]) -> float:
-    """The area that ``points`` dominate below ``reference`` (two objectives, both minimised).
+def hypervolume(points: list[tuple[float, ...]], reference: tuple[float, ...]) -> float:
+    """The volume that ``points`` dominate below ``reference`` (any number of objectives, all minimised).
+
+    Exact, by slicing along the last objective: between consecutive levels of it, the dominated
+    region's cross-section is the hypervolume of the points at or below the level in the other
+    objectives (two objectives: a sweep). Enough for the tens of points a grid has.
 
     Parameters
     ----------
-    points : list of (float, float)
-    reference : (float, float)
-        Worse than every point of interest in both objectives.
+    points : list of tuple of float
+    reference : tuple of float
+        Worse than every point of interest in every objective.
 
     Returns
     -------
@@ -96,24 +108,46 @@ def hypervolume(points: list[tuple[float, float]], reference: tuple[float, float
     >>> from coinfer.experiments.search_replay import hypervolume
     >>> hypervolume([(1, 3), (2, 1), (3, 3)], (4, 4))
     7.0
+    >>> hypervolume([(1, 3, 0), (2, 1, 0), (3, 3, 0)], (4, 4, 2)), hypervolume([(0, 0, 1), (1, 1, 0)], (2, 2, 2))
+    (14.0, 5.0)
     """
-    area, best = 0.0, reference[1]
-    for x, y in sorted(points):
-        if x < reference[0] and y < best:
-            area += (reference[0] - x) * (best - y)
-            best = y
-    return area
+    points = [tuple(p) for p in points if all(v < r for v, r in zip(p, reference))]
+    if not points:
+        return 0.0
+    if len(reference) == 2:
+        area, best = 0.0, reference[1]
+        for x, y in sorted(points):
+            if y < best:
+                area += (reference[0] - x) * (best - y)
+                best = y
+        return area
+    levels = sorted({p[-1] for p in points}) + [reference[-1]]
+    return sum((top - level) * hypervolume([p[:-1] for p in points if p[-1] <= level], reference[:-1])
+               for level, top in zip(levels, levels[1:]))
 
 
-def grid_reference(table: LookupTable) -> tuple[tuple[float, float], list[Record]]:
+def feasible_records(table: LookupTable) -> list[Record]:
+    """The records of ``table`` whose constraint accuracy (``search_checks.constraint_accuracy``: the
+    validation accuracy, else the test accuracy) reaches ``coinfer.results.table_threshold``."""
+    threshold = table_threshold(table)
+    return [r for r in table.records if constraint_accuracy(r)[0] >= threshold]
+
+
+def accuracy_source(table: LookupTable) -> str:
+    """``"val"`` if every record of ``table`` has a validation accuracy, else ``search_checks.TEST_FALLBACK``."""
+    return "val" if all(constraint_accuracy(r)[1] == "val" for r in table.records) else TEST_FALLBACK
+
+
+def grid_reference(table: LookupTable, objectives=OBJECTIVES) -> tuple[tuple[float, ...], list[Record]]:
     """The hypervolume's reference point and the feasible records of ``table``.
 
-    Feasible: accuracy at or above ``coinfer.results.table_threshold``. The reference lies
-    ``REFERENCE_MARGIN`` decades beyond the worst feasible record in each objective.
+    Feasible: ``feasible_records``. The reference lies ``REFERENCE_MARGIN`` decades beyond the
+    worst feasible record in each objective.
 
     Parameters
     ----------
     table : LookupTable
+    objectives : sequence of str
 
     Returns
     -------
@@ -128,22 +162,23 @@ def grid_reference(table: LookupTable) -> tuple[tuple[float, float], list[Record
     >>> [round(v, 2) for v in reference], len(feasible)
     ([7.07, 4.69], 14)
     """
-    threshold = table_threshold(table)
-    feasible = [r for r in table.records if r.accuracy >= threshold]
-    logs = [log_objectives(r) for r in feasible]
-    reference = (max(x for x, _ in logs) + REFERENCE_MARGIN, max(y for _, y in logs) + REFERENCE_MARGIN)
+    feasible = feasible_records(table)
+    logs = [log_objectives(r, objectives) for r in feasible]
+    reference = tuple(max(column) + REFERENCE_MARGIN for column in zip(*logs))
     return reference, feasible
 
 
-def trace(study, reference: tuple[float, float], threshold: float) -> list[dict]:
+def trace(study, reference: tuple[float, ...], objectives=OBJECTIVES) -> list[dict]:
     """Per trial, in order: trainings so far and the hypervolume of the feasible front found so far.
+
+    Feasible: the trial's constraint holds (``Objective`` set it).
 
     Parameters
     ----------
     study : optuna.Study
-    reference : (float, float)
+    reference : tuple of float
         In log10 units (``grid_reference``).
-    threshold : float
+    objectives : sequence of str
 
     Returns
     -------
@@ -151,14 +186,13 @@ def trace(study, reference: tuple[float, float], threshold: float) -> list[dict]
         ``{"trial", "trainings", "hypervolume", "cell"}``.
     """
     optuna = _optuna()
-    found: list[tuple[float, float]] = []
+    found: list[tuple[float, ...]] = []
     out, trainings = [], 0
     for t in sorted(study.trials, key=lambda t: t.number):
         trainings += bool(t.user_attrs.get("trained"))
         if t.state == optuna.trial.TrialState.COMPLETE:
-            record = Record.from_dict(t.user_attrs["record"])
-            if record.accuracy >= threshold:
-                found.append(log_objectives(record))
+            if all(v <= 0 for v in t.constraints.values()):
+                found.append(log_objectives(Record.from_dict(t.user_attrs["record"]), objectives))
         out.append({"trial": t.number + 1, "trainings": trainings, "hypervolume": hypervolume(found, reference),
                     "cell": t.user_attrs.get("cell")})
     return out
@@ -192,12 +226,12 @@ def _curve(rows: list[dict], key: str, length: int) -> list[float]:
 
 
 def replay(preset, table: LookupTable, samplers=REPLAY_SAMPLERS, seeds=REPLAY_SEEDS, trials: int = REPLAY_TRIALS,
-           target: float = 0.95, command: str | None = None, log: Callable = print) -> dict:
+           target: float = 0.95, command: str | None = None, log: Callable = print, objectives=OBJECTIVES) -> dict:
     """Replay the search on ``table`` (a finished sweep) as an oracle: trainings to the grid's front.
 
     Each sampler runs one study per seed of ``trials`` trials; a trial's outcome is the table's
-    record (``ReplayObjective``). The hypervolume is measured in (log10 device MACs, log10
-    bits) over the feasible records (``grid_reference``); the grid's hypervolume is that of
+    record (``ReplayObjective``). The hypervolume is measured in log10 of the ``objectives``
+    over the feasible records (``grid_reference``); the grid's hypervolume is that of
     every feasible record, found by the brute-force sweep with ``len(table.records)`` trainings.
 
     Parameters
@@ -213,6 +247,8 @@ def replay(preset, table: LookupTable, samplers=REPLAY_SAMPLERS, seeds=REPLAY_SE
         The fraction of the grid's hypervolume to reach.
     command : str, optional
         For the result's provenance.
+    objectives : sequence of str
+        What the studies minimise (``search_checks.OBJECTIVE_NAMES``).
 
     Returns
     -------
@@ -235,23 +271,29 @@ def replay(preset, table: LookupTable, samplers=REPLAY_SAMPLERS, seeds=REPLAY_SE
     (27, 'random')
     """
     optuna = _optuna()
-    reference, feasible = grid_reference(table)
-    threshold = table_threshold(table)
-    grid_hv = hypervolume([log_objectives(r) for r in feasible], reference)
+    reference, feasible = grid_reference(table, objectives)
+    threshold, source = table_threshold(table), accuracy_source(table)
+    warning = None
+    if source != "val":
+        warning = ("the table's records have no validation accuracy (made before the validation split): "
+                   "feasibility uses their TEST accuracy, a fallback until the table is regenerated")
+        log(f"[replay] warning: {warning}")
+    grid_hv = hypervolume([log_objectives(r, objectives) for r in feasible], reference)
     n_grid = len(table.records)
     # The brute-force sweep in its own (grid) order, for comparison.
     order = [{"trainings": i + 1, "hypervolume": hypervolume(
-        [log_objectives(r) for r in table.records[:i + 1] if r.accuracy >= threshold], reference)}
+        [log_objectives(r, objectives) for r in table.records[:i + 1] if r in feasible], reference)}
         for i in range(n_grid)]
     runs, summary = [], {}
     start = time.time()
     for name in samplers:
         per = []
         for seed in seeds:
-            study = open_study(preset.name, optuna.storages.InMemoryStorage(), sampler=name, seed=seed)
+            study = open_study(preset.name, optuna.storages.InMemoryStorage(), sampler=name, seed=seed,
+                               objectives=objectives)
             t0 = time.time()
-            study.optimize(ReplayObjective(preset, table), n_trials=trials)
-            rows = trace(study, reference, threshold)
+            study.optimize(ReplayObjective(preset, table, log=lambda *a: None, objectives=objectives), n_trials=trials)
+            rows = trace(study, reference, objectives)
             full = grid_hv * (1 - 1e-9)
             run = {"sampler": name, "seed": seed, "wall_time_s": round(time.time() - t0, 2),
                    "trials": len(rows), "trainings": rows[-1]["trainings"],
@@ -285,15 +327,16 @@ def replay(preset, table: LookupTable, samplers=REPLAY_SAMPLERS, seeds=REPLAY_SE
                        "preset": preset.name, "command": command, "wall_time_s": round(time.time() - start, 1),
                        "optuna": optuna.__version__},
         "settings": {"trials": trials, "seeds": list(seeds), "samplers": list(samplers), "target": target,
-                     "objectives": ["log10 device MACs (floored at 1)", "log10 bits per image"],
-                     "threshold": threshold, "reference": list(reference), "reference_margin": REFERENCE_MARGIN},
+                     "objectives": list(objectives), "hypervolume_space": "log10 of each objective (floored at 1)",
+                     "accuracy_source": source, "threshold": threshold, "reference": list(reference), "reference_margin": REFERENCE_MARGIN},
         "grid": {"trainings": n_grid, "feasible": len(feasible), "hypervolume": grid_hv,
-                 "front": [readable_key_of(r) for r in _front(feasible)],
+                 "front": [readable_key_of(r) for r in _front(feasible, objectives)],
                  # What the front's first point alone is worth (PNG: 0 device MACs, log10 floored at 0).
-                 "fractions_by_record": {readable_key_of(r): round(hypervolume([log_objectives(r)], reference) / grid_hv, 4)
-                                         for r in _front(feasible)},
+                 "fractions_by_record": {readable_key_of(r): round(
+                     hypervolume([log_objectives(r, objectives)], reference) / grid_hv, 4) for r in _front(feasible, objectives)},
                  "grid_order_trainings_to_target": _first(order, "trainings", target * grid_hv),
                  "grid_order_fraction_by_trainings": [0.0] + [round(o["hypervolume"] / grid_hv, 4) for o in order]},
+        "warning": warning,
         "summary": summary,
         "runs": runs,
     }
@@ -304,19 +347,21 @@ def readable_key_of(record: Record) -> str:
     return record.extra.get("cell", "").rsplit("_", 1)[0] or f"{record.method}_{record.split}"
 
 
-def _front(records: list[Record]) -> list[Record]:
-    """The records no other record dominates in (device MACs, bits)."""
-    return [r for r in records
-            if not any((o.device_macs <= r.device_macs and o.bits_per_image <= r.bits_per_image)
-                       and (o.device_macs, o.bits_per_image) != (r.device_macs, r.bits_per_image) for o in records)]
+def _front(records: list[Record], objectives=OBJECTIVES) -> list[Record]:
+    """The records no other record dominates in the objectives."""
+    values = [tuple(getattr(r, name) for name in objectives) for r in records]
+    return [r for r, v in zip(records, values)
+            if not any(all(a <= b for a, b in zip(o, v)) and o != v for o in values)]
 
 
-def load_replay(preset: str = "quick") -> dict:
+def load_replay(preset: str = "quick", tag: str = "") -> dict:
     """The committed replay of ``preset`` (``replay``'s result, written by ``search --replay``).
 
     Parameters
     ----------
     preset : str
+    tag : str
+        ``search_checks.objectives_tag`` of its objectives (``"server_macs"``: three), empty for the default.
 
     Returns
     -------
@@ -325,11 +370,11 @@ def load_replay(preset: str = "quick") -> dict:
     Examples
     --------
     >>> from coinfer.experiments.search_replay import load_replay
-    >>> load_replay("quick")["grid"]["trainings"]
-    27
+    >>> load_replay("quick")["grid"]["trainings"], load_replay("quick", "server_macs")["settings"]["objectives"][2]
+    (27, 'server_macs')
     """
     import json
 
     from coinfer.paths import search_replay_path
 
-    return json.loads(search_replay_path(preset).read_text())
+    return json.loads(search_replay_path(preset, tag).read_text())

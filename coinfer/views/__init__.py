@@ -2,7 +2,9 @@
 
 ::
 
-    style          one label, colour and marker per method (every figure and explorer)
+    style          one colour-blind-safe palette; one label, colour and marker per method (every
+                   figure and explorer); figure_style, the decorator every fig_* function wears
+    publish        under every figure: alt text and downloads (SVG, CSV, JSON with provenance)
     plane          the communication-computation plane (Fig. 1) that chapters 1, 2, 5 draw on
     explorer       the explorer runtime: precomputed_explorer / live_explorer (one readout, two
                    forms), static_explorer (JavaScript render; chapter 6's chooser)
@@ -15,9 +17,12 @@
 Every book figure drawn from a committed table (or from what the library computes without one) is
 registered in :data:`FIGURES`, and ``python -m coinfer figure NAME [--preset P] [--out F.png]``
 draws it with :func:`draw_figure`. To register a figure: write it as ``fig_<name>(table, ax=None)
--> matplotlib.figure.Figure`` in its chapter's module, and add one line to :data:`FIGURES` naming
-the module, the function, the chapter and the table it reads (the ``<table>`` of
-``data/results/<table>_<preset>.json``, or ``None`` when the function computes its own data).
+-> matplotlib.figure.Figure`` in its chapter's module, decorated with
+:func:`~coinfer.views.style.figure_style` and ending with ``return publish(fig, "<name>", alt=...,
+table=table)`` (:func:`~coinfer.views.publish.publish`: its alt text, said from the data it drew,
+and its downloads), and add one line to :data:`FIGURES` naming the module, the function, the
+chapter and the table it reads (the ``<table>`` of ``data/results/<table>_<preset>.json``, or
+``None`` when the function computes its own data).
 Modules are imported only when a figure is drawn, so that ``import coinfer.views.explorer`` stays light.
 
 Examples
@@ -70,6 +75,8 @@ FIGURES: dict[str, FigureEntry] = {
                            "Figure 6.1 (the paper's Fig. 4): end-to-end latency against the link rate"),
     "measured-latency": FigureEntry("coinfer.views.serving", "fig_measured_latency", 7, "serve_latency",
                                     "Figure 7.1: measured end-to-end latency against the uplink rate"),
+    "search": FigureEntry("coinfer.views.search", "fig_search", 8, None,
+                          "Figure 8.1: hypervolume found against trainings per sampler (the committed quick replay)"),
     # Not registered: Figure 2.1 (views.pruning.fig_channel_norms) draws a live pruner's masks on the
     # baseline checkpoint, from no table (views may not load checkpoints: that is train's job).
 }

@@ -25,7 +25,9 @@ from typing import Sequence
 from coinfer.core.network import PAPER_SPLIT_POINTS
 from coinfer.views.explorer import Plot, Slider, live_explorer, precomputed_explorer
 from coinfer.views.plane import InputLine, add_curve, input_lines, plot_comm_comp_plane, raw_input_line
-from coinfer.views.style import format_fixed, format_int, format_macs, format_seconds, hex_color, method_style
+from coinfer.views.publish import publish, with_downloads
+from coinfer.views.style import (CYCLE, PALETTE, figure_style, format_fixed, format_int, format_macs, format_seconds,
+                                 hex_color, method_style)
 
 __all__ = ["CIFAR_RAW_BITS", "amplification_inputs", "fig_amplification", "profile_frame", "PROFILE_FORMATS",
            "paper_macs_frame", "AUTHORS_MMACS", "input_size_summary",
@@ -70,6 +72,7 @@ def amplification_inputs(measured=None) -> list[InputLine]:
     return lines
 
 
+@figure_style
 def fig_amplification(table=None, ax=None, *, inputs: Sequence[InputLine] | None = None):
     """Figure 1.1: every split point of the full-width ResNet18 on the plane, float32 and 8-bit.
 
@@ -102,13 +105,32 @@ def fig_amplification(table=None, ax=None, *, inputs: Sequence[InputLine] | None
 
         table = profile_splits(resnet18(width=1.0))
     rows = list(table)
-    ax = plot_comm_comp_plane(rows, amplification_inputs() if inputs is None else list(inputs), ax=ax)
+    inputs = amplification_inputs() if inputs is None else list(inputs)
+    ax = plot_comm_comp_plane(rows, inputs, ax=ax)
     middle = rows[1:-1]     # same plane, one more curve: the features quantized to 8 bits per element
     add_curve(ax, [r.device_macs for r in middle], [r.feature_bits_8bit for r in middle],
-              label="original network, 8-bit features", color="C1", marker=".", linestyle="--")
+              label="original network, 8-bit features", color=CYCLE[1], marker=".", linestyle="--")
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
     ax.set_title("Full-width CIFAR ResNet18: every split point", fontsize=11)
-    return ax.figure
+    return publish(ax.figure, "amplification", alt=_amplification_alt(middle, inputs),
+                   rows=[r.to_dict() for r in rows] + [{"point": "input line", "label": line.label,
+                                                        "feature_bits_float32": line.bits} for line in inputs],
+                   caption="The communication-computation plane (the paper's Fig. 1)")
+
+
+def _amplification_alt(middle, inputs) -> str:
+    image = inputs[0].bits if inputs else middle[0].feature_bits_8bit
+    above = [r.point for r in middle if r.feature_bits_float32 > image]
+    above8 = [r for r in middle if r.feature_bits_8bit > image]
+    worst = max(middle, key=lambda r: r.feature_bits_float32)
+    return (f"Line chart on the communication-computation plane: on-device computation in MACs per image "
+            f"(x axis, from 0 to {format_macs(max(r.device_macs for r in middle))}) against the bits sent per "
+            f"image (y axis, logarithmic) at each of the {len(middle)} split points of the network, for "
+            f"float32 and 8-bit features, with horizontal lines at the input image's size "
+            f"({'; '.join(f'{line.label}' for line in inputs)}). {len(above)} of {len(middle)} split points "
+            f"send more float32 bits than the raw image ({format_int(image)} bits), {len(above8)} still with "
+            f"8-bit features; the largest, after {worst.point}, sends {worst.feature_bits_float32 / image:.0f} "
+            f"times the image: splitting alone amplifies the data.")
 
 
 # --------------------------------------------------------------------------------------------
@@ -344,7 +366,7 @@ def _split_point_view(rows, bits_per_element, input_bits, input_label, split, ra
     if split not in by_point:
         raise ValueError(f"unknown split point {split!r}; valid: {', '.join(by_point)}")
     rates = rate_values_kBps()
-    server, device = hex_color(method_style("original").color), hex_color("tab:red")
+    server, device = hex_color(method_style("original").color), hex_color(PALETTE["vermillion"])
     curve = [[q["device_macs"], q["bits"]] for q in points[1:-1]]
 
     def readout(state):
@@ -357,7 +379,7 @@ def _split_point_view(rows, bits_per_element, input_bits, input_label, split, ra
                            "color": server, "size": 9},
                           {"x": points[-1]["device_macs"], "y": points[-1]["bits"], "marker": "star",
                            "color": device, "size": 9},
-                          {"x": p["device_macs"], "y": p["bits"], "label": p["label"], "color": "#ff7f0e"}],
+                          {"x": p["device_macs"], "y": p["bits"], "label": p["label"], "color": "#e69f00"}],
             "hlines": hlines}}
 
     readouts = [("device", "device computation"), ("shape", "feature shape"),
@@ -411,9 +433,10 @@ def split_point_twin(rows, bits_per_element: int = 32, input_bits: float | None 
     True
     """
     view = _split_point_view(rows, bits_per_element, input_bits, input_label, split, rate_kBps)
-    return precomputed_explorer(**view, title="Split-point explorer (runs in the page, no kernel)",
+    twin = precomputed_explorer(**view, title="Split-point explorer (runs in the page, no kernel)",
                                 note=("1 kB/s = 8,000 bit/s; MACs = multiply-accumulates (FLOPs = 2 x MACs). "
                                       "Numbers precomputed with coinfer.core.costs.profile_splits."))
+    return with_downloads(twin, "split-point-explorer", rows=[r.to_dict() for r in rows])
 
 
 def split_point_explorer(rows, bits_per_element: int = 32, input_bits: float | None = None,

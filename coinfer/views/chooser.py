@@ -21,6 +21,7 @@ from coinfer.units import parse_rate
 from coinfer.core.network import SPLIT_POINTS
 from coinfer.results import Record
 from coinfer.views.latency import config_label, slider_rates_kBps
+from coinfer.views.publish import with_downloads
 from coinfer.views.style import format_fixed, format_seconds, hex_color, method_style, ordered_methods
 
 
@@ -95,14 +96,15 @@ def latency_twin(records: Sequence[Record], device: DeviceSpec, server: ServerSp
     from coinfer.views.explorer import Plot, static_explorer
 
     data = explorer_data(records, activations, memory)
-    return static_explorer(
+    return with_downloads(static_explorer(
         data=data, sliders=_sliders(device, server, threshold, records, rate), render=LATENCY_RENDER,
         readouts=_READOUTS,
         plot=Plot(**_PLANE),
         title="Latency explorer: which configuration answers fastest? (runs in the page, no kernel)",
         bars_label="latency of the chosen configuration",
         note=(note or "") + " Footprint = overhead factor x 4 bytes x (parameters + peak activations); "
-             "1 KB/s = 8000 bit/s; FLOPs = 2 x MACs.", element_id=element_id)
+             "1 KB/s = 8000 bit/s; FLOPs = 2 x MACs.", element_id=element_id),
+        "latency-explorer", rows=records, provenance={"description": note} if note else None)
 
 
 def slider_environment(state: Mapping[str, float], memory: MemoryModel = PAPER_MEMORY) -> tuple[Environment, float]:
@@ -202,10 +204,10 @@ def latency_output(records: Sequence[Record], state: Mapping[str, float],
         "memory": f"{format_fixed(best.footprint_bytes / 1e6, 2)} MB of {format_fixed(budget / 1e6, 2)} MB",
         "feasible": f"{len(ok)} of {len(records)}"}
     out["plot"] = {"series": series, "highlight": highlight}
-    out["bars"] = [{"label": f"device {format_seconds(t.device_s)}", "value": t.device_s, "color": "#1f77b4"},
+    out["bars"] = [{"label": f"device {format_seconds(t.device_s)}", "value": t.device_s, "color": "#0072b2"},
                    {"label": f"link {format_seconds(t.communication_s)}", "value": t.communication_s,
-                    "color": "#ff7f0e"},
-                   {"label": f"server {format_seconds(t.server_s)}", "value": t.server_s, "color": "#2ca02c"}]
+                    "color": "#e69f00"},
+                   {"label": f"server {format_seconds(t.server_s)}", "value": t.server_s, "color": "#009e73"}]
     return out
 
 

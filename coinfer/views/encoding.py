@@ -21,6 +21,8 @@ from coinfer.core.encoding import CodeSize
 from coinfer.core.network import SPLIT_POINTS
 from coinfer.results import LookupTable, Record, table_threshold
 from coinfer.stats import meets_threshold
+from coinfer.views.publish import publish, with_downloads
+from coinfer.views.style import GREY, PALETTE, figure_style
 
 #: The information a 10-class decision carries at most, log2(10) bits: the floor any encoder that
 #: keeps the full accuracy is measured against (sending the label at fixed length costs ceil of it,
@@ -28,9 +30,9 @@ from coinfer.stats import meets_threshold
 DECISION_BITS = math.log2(10)
 
 #: One colour per split point, shared by every plot of the chapter.
-SPLIT_COLORS = {"stem": "#8c564b", "layer1.0": "#e377c2", "layer1.1": "#1f77b4", "layer2.0": "#17becf",
-                "layer2.1": "#ff7f0e", "layer3.0": "#bcbd22", "layer3.1": "#2ca02c", "layer4.0": "#7f7f7f",
-                "layer4.1": "#9467bd", "pool": "#d62728"}
+SPLIT_COLORS = {"stem": PALETTE["black"], "layer1.0": PALETTE["sky"], "layer1.1": PALETTE["blue"],
+                "layer2.0": PALETTE["green"], "layer2.1": PALETTE["orange"], "layer3.0": PALETTE["yellow"],
+                "layer3.1": PALETTE["vermillion"], "layer4.0": GREY, "layer4.1": PALETTE["purple"], "pool": "#8C510A"}
 
 
 def _split_order(split: str) -> int:
@@ -82,6 +84,7 @@ def summary_rows(table: LookupTable) -> list[dict]:
     return rows
 
 
+@figure_style
 def fig_accuracy_vs_bits(table: LookupTable, ax=None, splits: list[str] | None = None):
     """Figure 3.2: accuracy vs real bits per image (log x) at each split point, with the 8-bit
     Huffman baseline.
@@ -142,7 +145,24 @@ def fig_accuracy_vs_bits(table: LookupTable, ax=None, splits: list[str] | None =
     ax.set_title("Accuracy vs bits per image: learned encoder vs original 8-bit + Huffman", fontsize=11)
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
     ax.grid(True, which="both", alpha=0.3)
-    return ax.figure
+    return publish(ax.figure, "accuracy-vs-bits", alt=_accuracy_alt(table, framework, originals, splits),
+                   table=table, caption="Test accuracy against bits per image, per split point")
+
+
+def _accuracy_alt(table: LookupTable, framework, originals, splits) -> str:
+    threshold = table_threshold(table)
+    ok = [r for r in framework if r.accuracy >= threshold and r.split in splits]
+    best = min(ok, key=lambda r: r.bits_per_image) if ok else None
+    base = next((r for r in originals if best is not None and r.split == best.split), None)
+    take = (f"The fewest bits that reach the threshold: {best.bits_per_image:,.1f} bits per image after "
+            f"{best.split} ({best.code_size}, {100 * best.accuracy:.1f}%)"
+            + (f", against {base.bits_per_image:,.0f} bits for the original feature there." if base else ".")
+            if best else "No learned code reaches the threshold.")
+    return (f"Line chart of test accuracy in percent (y) against bits per image (x, log scale, real encoded "
+            f"length) for {len(splits)} split points, one colour each: learned per-element codes (circles, "
+            f"solid), vector codes (squares, dotted) and the original feature with 8-bit Huffman coding "
+            f"(stars); dashed lines at the unsplit network's accuracy and at the threshold "
+            f"{100 * threshold:.2f}%, a dotted line at log2(10) bits. " + take)
 
 
 def _codewords_panel(record: Record, ax, element: int = 0):
@@ -160,7 +180,7 @@ def _codewords_panel(record: Record, ax, element: int = 0):
     ax.bar(edges[:-1], counts / counts.sum(), width=np.diff(edges), align="edge", color="0.75",
            edgecolor="0.5", label=f"encoder output z[{element}] (test images)")
     for i, c in enumerate(record.extra["codewords"][element]):
-        ax.axvline(c, color="#d62728", linewidth=2, label="learned codewords" if i == 0 else None)
+        ax.axvline(c, color=PALETTE["vermillion"], linewidth=2, label="learned codewords" if i == 0 else None)
     ax.set_xlim(-1.05, 1.05)
     ax.set_xlabel(f"value of z[{element}] (tanh output)")
     ax.set_ylabel("fraction of images")
@@ -194,6 +214,7 @@ def codeword_records(table: LookupTable, code: str = "d16-l4") -> list[Record]:
             if r.extra.get("quantizer") == "scalar" and r.code_size.endswith(code)]
 
 
+@figure_style
 def fig_codewords(table: LookupTable, ax=None, element: int = 0):
     """Figure 3.1: the 2-bit codewords learned for ``z[element]``, over that element's histogram,
     one panel per split point (records of :func:`codeword_records`).
@@ -239,9 +260,16 @@ def fig_codewords(table: LookupTable, ax=None, element: int = 0):
     fig = axes[0].figure
     fig.suptitle("Learned 2-bit codewords (red) over the values of z[0] (grey), per split point", fontsize=10)
     fig.tight_layout()
-    return fig
+    alt = (f"{len(records)} histograms, one per split point ({', '.join(r.split for r in records)}): the fraction of "
+           f"test images (y) at each value of the encoder output z[{element}] between -1 and 1 (x), in grey, with "
+           f"the learned codewords as vertical lines ("
+           + "; ".join(f"{r.split}: " + ", ".join(f"{c:.2f}" for c in r.extra["codewords"][element]) for r in records)
+           + "). The codewords are learned for accuracy, not spread evenly: they follow where the values lie.")
+    return publish(fig, "codewords", alt=alt, rows=records, provenance=table.provenance,
+                   caption="The codewords learned for one element, per split point")
 
 
+@figure_style
 def fig_real_vs_entropy(table: LookupTable, ax=None):
     """Figure 3.3: real encoded bits per image against the empirical entropy, every record (log-log).
 
@@ -287,7 +315,16 @@ def fig_real_vs_entropy(table: LookupTable, ax=None):
     ax.set_ylabel("real encoded length (bits per image)")
     ax.legend(fontsize=8)
     ax.grid(True, which="both", alpha=0.3)
-    return ax.figure
+    gaps = {m: [r.bits_per_image - r.bits_entropy for r in table.select(method=m) if r.bits_entropy]
+            for m in ("framework", "original")}
+    alt = ("Scatter plot, log-log: the real encoded length (y) against the empirical entropy of the sent symbols "
+           "(x), both in bits per image, one marker per record (circles: learned encoder with a range coder; "
+           "stars: original 8-bit feature with Huffman), coloured by split point, with the lines real = entropy "
+           "and real = entropy + 8 bits. " + " ".join(
+               f"{'Learned codes' if m == 'framework' else 'Huffman codes'} are {min(g):,.1f} to {max(g):,.1f} "
+               f"bits above the entropy." for m, g in gaps.items() if g))
+    return publish(ax.figure, "real-vs-entropy", alt=alt, table=table,
+                   caption="Real encoded length against empirical entropy")
 
 
 def floor_gap(table: LookupTable) -> dict:
@@ -560,12 +597,13 @@ def code_size_twin(table: LookupTable, split: str | None = None):
     from coinfer.views.explorer import Plot, precomputed_explorer
 
     data = code_size_data(table)
-    return precomputed_explorer(
+    twin = precomputed_explorer(
         _code_size_sliders(data, split), lambda state: code_size_readout(data, state),
         readouts=_CODE_SIZE_READOUTS,
         plot=Plot(xlabel="bits per image (real encoded length)", ylabel="test accuracy (%)", logx=True),
         title="Code-size explorer (runs in the page, no kernel)",
         note="Precomputed by python -m coinfer encode; bits are payload bytes x 8 of one packet per image.")
+    return with_downloads(twin, "code-size-explorer", table=table)
 
 
 def code_size_explorer(table: LookupTable, split: str | None = None):

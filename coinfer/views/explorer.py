@@ -612,11 +612,11 @@ def draw_plot(output: dict, plot: Plot, ax=None):
         if line and s.get("dash"):
             line = "--"
         ax.plot(xs, ys, linestyle=line or "none", marker=_MARKERS.get(s.get("marker", "circle"), "o") or None,
-                markersize=2 * s.get("size", 3.5), color=s.get("color", "#1f77b4"), label=s.get("label") or None)
+                markersize=2 * s.get("size", 3.5), color=s.get("color", "#0072b2"), label=s.get("label") or None)
     for h in output.get("highlight", []):
         marker = _MARKERS.get(h.get("marker", "circle"), "o")
         ax.plot([h["x"]], [h["y"]], linestyle="none", marker=marker, markersize=2 * h.get("size", 8),
-                color=h.get("color", "#d62728"), markeredgecolor="#222", zorder=5)
+                color=h.get("color", "#d55e00"), markeredgecolor="#222", zorder=5)
         if h.get("label"):
             ax.annotate(h["label"], (h["x"], h["y"]), textcoords="offset points", xytext=(8, 8), fontsize=8)
     ax.set(xlabel=plot.xlabel, ylabel=plot.ylabel, xscale="log" if plot.logx else "linear",

@@ -31,7 +31,8 @@ from coinfer.core.latency import (DEVICES, PAPER_LOW_RATE_BPS, PAPER_LOW_RATE_LA
 from coinfer.units import BITS_PER_BYTE, KILO, format_rate, parse_rate
 from coinfer.core.network import SPLIT_POINTS
 from coinfer.results import Record
-from coinfer.views.style import method_style, ordered_methods
+from coinfer.views.publish import publish
+from coinfer.views.style import figure_style, method_style, ordered_methods
 
 #: The methods of the paper's Fig. 4: the framework and the three baselines (plus the PNG line,
 #: server-based inference, where a table has it).
@@ -162,6 +163,7 @@ def latency_curves(records: Sequence[Record], device: DeviceSpec, server: Server
     return curves
 
 
+@figure_style
 def fig_latency_vs_rate(candidates, ax=None, *, scaled: bool = True, device: DeviceSpec | None = None,
                         server: ServerSpec | None = None, threshold: float | None = None,
                         rates: Sequence[float] | None = None, memory: MemoryModel = PAPER_MEMORY,
@@ -230,7 +232,8 @@ def fig_latency_vs_rate(candidates, ax=None, *, scaled: bool = True, device: Dev
             reason = curve.choices[0].reason if isinstance(curve.choices[0], NoFeasibleConfiguration) else ""
             ax.plot([], [], color=color, label=f"{label}: nothing fits ({reason})")
             continue
-        ax.plot(kBps, totals, color=color, lw=2, label=label)
+        ax.plot(kBps, totals, color=color, lw=2, label=label, marker=method_style(method, i).marker, markevery=(i, 6),
+                markersize=5)     # a marker every 6 rates: the methods differ in more than colour
         if annotate_splits:
             previous = None
             for x, t, c in zip(kBps, totals, curve.choices):
@@ -259,7 +262,31 @@ def fig_latency_vs_rate(candidates, ax=None, *, scaled: bool = True, device: Dev
         lines = textwrap.wrap("Data: " + "; ".join(candidates.sources), 150)
         ax.figure.subplots_adjust(bottom=0.13 + 0.025 * len(lines))
         ax.figure.text(0.01, 0.005, "\n".join(lines), fontsize=7, color="0.35", ha="left", va="bottom")
-    return ax.figure
+    rows = [{"method": m, "rate_KBps": float(r) / (BITS_PER_BYTE * KILO), "latency_s": float(t),
+             "split": c.record.split if isinstance(c, Choice) else None,
+             "sparsity": c.record.sparsity if isinstance(c, Choice) else None,
+             "code_size": c.record.code_size if isinstance(c, Choice) else None}
+            for m, curve in curves.items() for r, t, c in zip(curve.rates_bps, curve.total_s, curve.choices)]
+    return publish(ax.figure, "latency" if scaled else "latency-unscaled", alt=_latency_alt(curves, device, server),
+                   rows=rows, provenance={"tables": list(candidates.sources), "device": device.name,
+                                          "server": server.name, "threshold": threshold},
+                   caption="End-to-end latency against the link rate (the paper's Fig. 4)")
+
+
+def _latency_alt(curves: Mapping[str, LatencyCurve], device: DeviceSpec, server: ServerSpec) -> str:
+    """What Fig. 4 shows: axes, methods, each method's latency at the lowest and highest rate."""
+    parts = []
+    for method, curve in curves.items():
+        t = curve.total_s
+        ok = ~np.isnan(t)
+        if ok.any():
+            parts.append(f"{method_style(method).label}: {t[ok][0]:.3g} s at {curve.rates_bps[ok][0] / 8e3:g} KB/s, "
+                         f"{t[ok][-1]:.3g} s at {curve.rates_bps[ok][-1] / 8e3:g} KB/s")
+        else:
+            parts.append(f"{method_style(method).label}: no configuration fits")
+    return (f"Line chart, both axes logarithmic: end-to-end latency per image in seconds (y) against the uplink "
+            f"rate in KB/s (x), one line per method at its fastest feasible configuration (device: {device.name}; "
+            f"server: {server.name}); small labels name each change of split point. " + "; ".join(parts) + ".")
 
 
 def _as_candidates(table):

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from coinfer.core.network import PAPER_SPLIT_POINTS
+from coinfer.views.style import PALETTE
 
 __all__ = ["InputLine", "input_lines", "raw_input_line", "plot_comm_comp_plane", "add_curve", "MACS_LINTHRESH"]
 
@@ -83,7 +84,7 @@ def raw_input_line(shape: Sequence[int], label: str, bits_per_value: int = 8, co
     return InputLine(bits, f"{label}, raw ({bits:,} bits)", color=color)
 
 
-def input_lines(size, name: str | None = None, color: str = "tab:green") -> list[InputLine]:
+def input_lines(size, name: str | None = None, color: str = PALETTE["green"]) -> list[InputLine]:
     """Raw and PNG lines for a measured :class:`coinfer.core.costs.InputSize` (``name`` defaults to
     its dataset).
 
@@ -186,7 +187,7 @@ def add_curve(ax, device_macs: Sequence[float], bits: Sequence[float], label: st
 
 
 def plot_comm_comp_plane(rows, inputs: Sequence[InputLine] = (), *, ax=None, bits_per_element: int = 32,
-                         label: str | None = None, color="C0", mark_endpoints: bool = True,
+                         label: str | None = None, color=PALETTE["blue"], mark_endpoints: bool = True,
                          label_paper_points: bool = True, shade_amplification: bool = True,
                          curves: Sequence[dict] = (), legend: bool = True):
     """The communication-computation plane of the paper's Fig. 1.
@@ -263,10 +264,10 @@ def plot_comm_comp_plane(rows, inputs: Sequence[InputLine] = (), *, ax=None, bit
     if mark_endpoints:
         server_bits = inputs[0].bits if inputs else rows[0].feature_elements * bits_per_element
         device_only = rows[-1]
-        ax.plot([0], [server_bits], linestyle="none", marker="*", markersize=16, color="tab:blue",
+        ax.plot([0], [server_bits], linestyle="none", marker="*", markersize=16, color=PALETTE["sky"],
                 markeredgecolor="k", zorder=5, label="server-based inference (sends the image)")
         ax.plot([device_only.device_macs], [device_only.feature_elements * bits_per_element], linestyle="none",
-                marker="*", markersize=16, color="tab:red", markeredgecolor="k", zorder=5,
+                marker="*", markersize=16, color=PALETTE["vermillion"], markeredgecolor="k", zorder=5,
                 label=f"on-device inference (sends {device_only.feature_elements} class scores)")
     for curve in curves:
         add_curve(ax, **curve)
@@ -280,9 +281,9 @@ def plot_comm_comp_plane(rows, inputs: Sequence[InputLine] = (), *, ax=None, bit
     ax.set_xticks([0] + [10.0 ** k for k in decades])
     ax.set_ylim(min(r.feature_elements * bits_per_element for r in rows) / 3, top)
     if shade_amplification and inputs:
-        ax.axhspan(inputs[0].bits, top, color="tab:red", alpha=0.06, zorder=0)
+        ax.axhspan(inputs[0].bits, top, color=PALETTE["vermillion"], alpha=0.06, zorder=0)
         ax.text(0.99, 0.97, "data amplification: more bits than the image", transform=ax.transAxes,
-                ha="right", va="top", fontsize=9, color="tab:red")
+                ha="right", va="top", fontsize=9, color=PALETTE["vermillion"])
     ax.set_xlabel("on-device computation (MACs per image; FLOPs = 2 x MACs)")
     ax.set_ylabel("communication (bits per image)")
     ax.grid(True, which="major", alpha=0.3)

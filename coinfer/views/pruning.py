@@ -27,7 +27,9 @@ import math
 from coinfer.core.network import SPLIT_POINTS
 from coinfer.results import table_threshold
 from coinfer.views.explorer import Plot, Slider, live_explorer, precomputed_explorer
-from coinfer.views.style import format_fixed, format_int, hex_color, method_style
+from coinfer.views.publish import publish, with_downloads
+from coinfer.views.style import (CYCLE, MARKERS, PALETTE, figure_style, format_fixed, format_int, hex_color,
+                                 method_style)
 
 __all__ = ["pruning_records", "channel_groups_frame", "pruning_frame", "PRUNING_FORMATS", "fig_channel_norms", "fig_schedule", "fig_pruning_results", "fig_pruning_plane",
            "pruning_summary", "pruning_data", "pruning_twin", "pruning_explorer"]
@@ -132,6 +134,7 @@ def pruning_frame(records):
         "server MACs (M)": r.server_macs / 1e6} for r in records]).set_index(["split", "sparsity"])
 
 
+@figure_style
 def fig_channel_norms(scores, masks, ax=None, groups=("layer2_1.conv1", "layer2_0")):
     """Figure 2.1: the l2 norm of every output channel of two channel groups; masked ones grey.
 
@@ -168,15 +171,24 @@ def fig_channel_norms(scores, masks, ax=None, groups=("layer2_1.conv1", "layer2_
         _, ax = plt.subplots(1, 2, figsize=(10, 3), constrained_layout=True)
     for a, group in zip(ax, groups):
         s, keep = np.asarray(scores[group]), np.asarray(masks[group])
-        a.bar(np.arange(len(s)), s, color=np.where(keep, "tab:blue", "lightgray"))
+        a.bar(np.arange(len(s)), s, color=np.where(keep, PALETTE["blue"], "lightgray"))
         a.set(title=f"group {group} ({'sent' if group == groups[-1] else 'free'})",
               xlabel="output channel", ylabel="l2 norm of the channel's weights")
         a.set_ylim(0, 1.3 * s.max())
-    ax[0].legend(handles=[plt.Rectangle((0, 0), 1, 1, color="tab:blue"), plt.Rectangle((0, 0), 1, 1, color="lightgray")],
+    ax[0].legend(handles=[plt.Rectangle((0, 0), 1, 1, color=PALETTE["blue"]), plt.Rectangle((0, 0), 1, 1, color="lightgray")],
                  labels=["kept", "masked (smallest 50%)"], fontsize=8, ncol=2, loc="upper left")
-    return ax[0].figure
+    rows = [{"group": g, "channel": i, "l2_norm": float(v), "kept": bool(k)}
+            for g in groups for i, (v, k) in enumerate(zip(np.asarray(scores[g]), np.asarray(masks[g])))]
+    counts = "; ".join(f"group {g}: {sum(not r['kept'] for r in rows if r['group'] == g)} of "
+                       f"{sum(r['group'] == g for r in rows)} channels masked" for g in groups)
+    alt = (f"Two bar charts, one per channel group ({', '.join(groups)}; the last is the feature that is sent): "
+           f"the l2 norm of each output channel's weights (y) against the channel index (x); kept channels in "
+           f"blue, masked ones in light grey. The masked channels are those with the smallest norms ({counts}).")
+    return publish(ax[0].figure, "channel-norms", alt=alt, rows=rows,
+                   caption="Channel norms and the masks of one pruning step")
 
 
+@figure_style
 def fig_schedule(table=None, ax=None, target: float = 0.75, presets=("quick", "paper")):
     """Figure 2.2: the sparsity over training of the three schedules, for each preset's settings.
 
@@ -211,6 +223,7 @@ def fig_schedule(table=None, ax=None, target: float = 0.75, presets=("quick", "p
 
     if ax is None:
         _, ax = plt.subplots(1, len(presets), figsize=(10, 3.2), constrained_layout=True)
+    rows, totals = [], {}
     for a, name in zip(ax, presets):
         config = get_preset(name).pruning
         steps_per_epoch = (config.train_limit or {"quick": 60_000, "paper": 50_000}[name]) // config.batch_size
@@ -219,13 +232,23 @@ def fig_schedule(table=None, ax=None, target: float = 0.75, presets=("quick", "p
             sched = SparsitySchedule(kind, config.schedule.ramp_fraction, config.schedule.interval)
             steps, values = zip(*sparsity_schedule(target, total, sched))
             a.step(steps, values, where="post", linestyle=style, label=kind)
+            rows += [{"preset": name, "schedule": kind, "step": s, "sparsity": v} for s, v in zip(steps, values)]
+            totals[name] = total
         a.set(title=f"{name} preset: {total:,} steps, a new mask every {config.schedule.interval} steps",
               xlabel="training step (batches)", ylabel=f"channel sparsity (target {target:g})", ylim=(0, 0.8))
         a.legend(fontsize=8)
         a.grid(alpha=0.3)
-    return ax[0].figure
+    steps = ", ".join(f"{n}: {t:,} training steps" for n, t in totals.items())
+    alt = (f"{len(totals)} step charts, one per preset ({steps}): "
+           f"the channel sparsity (y, 0 to 0.8) against the training step (x) under three schedules with "
+           f"target {target:g}. Cubic (solid) rises fast and levels off near the target, linear (dashed) rises "
+           f"evenly, constant (dotted) is at the target from the first step; each reaches the target part-way "
+           f"through training and stays there for fine-tuning.")
+    return publish(ax[0].figure, "pruning-schedule", alt=alt, rows=rows,
+                   caption=f"Sparsity schedules towards a target of {target:g}")
 
 
+@figure_style
 def fig_pruning_results(table, ax=None, threshold: float | None = None):
     """Figure 2.3: test accuracy, device MACs and bits sent against the channel sparsity, per split point.
 
@@ -259,14 +282,15 @@ def fig_pruning_results(table, ax=None, threshold: float | None = None):
     records = pruning_records(table)
     if ax is None:
         _, ax = plt.subplots(1, 3, figsize=(13, 3.4), constrained_layout=True)
-    for s in _splits(records):
+    for k, s in enumerate(_splits(records)):
         rs = [r for r in records if r.split == s]
         sp = [r.sparsity for r in rs]
+        line = f"{MARKERS[k % len(MARKERS)]}-"
         # Test accuracy, the mean over the table's seeds; the bars are one standard deviation.
         ax[0].errorbar(sp, [100 * r.accuracy for r in rs], yerr=[100 * (r.accuracy_std or 0) for r in rs],
-                       fmt="o-", capsize=3, label=f"split after {s}")
-        ax[1].plot(sp, [r.device_macs / 1e6 for r in rs], "o-", label=f"split after {s}")
-        ax[2].plot(sp, [r.bits_per_image for r in rs], "o-", label=f"split after {s}")
+                       fmt=line, capsize=3, label=f"split after {s}")
+        ax[1].plot(sp, [r.device_macs / 1e6 for r in rs], line, label=f"split after {s}")
+        ax[2].plot(sp, [r.bits_per_image for r in rs], line, label=f"split after {s}")
     if threshold is None:
         threshold = table_threshold(table)
     drop = table.provenance.accuracy_drop
@@ -284,7 +308,24 @@ def fig_pruning_results(table, ax=None, threshold: float | None = None):
     for a in ax:
         a.grid(alpha=0.3)
     ax[0].legend(fontsize=8)
-    return ax[0].figure
+    return publish(ax[0].figure, "pruning-results", alt=_pruning_alt(records, threshold), table=table,
+                   caption="Accuracy, device MACs and bits against the sparsity")
+
+
+def _pruning_alt(records, threshold: float) -> str:
+    """What Figure 2.3 shows, from its records: per split point, from sparsity 0 to the largest."""
+    parts = []
+    for s in _splits(records):
+        rs = [r for r in records if r.split == s]
+        first, last = rs[0], rs[-1]
+        parts.append(f"after {s}, sparsity {last.sparsity:g} keeps {100 * last.device_macs / first.device_macs:.0f}% "
+                     f"of the MACs and {100 * last.bits_per_image / first.bits_per_image:.0f}% of the bits, accuracy "
+                     f"{100 * first.accuracy:.1f}% to {100 * last.accuracy:.1f}%")
+    return (f"Three line charts against the channel sparsity of the device part (x), one line per split point "
+            f"({', '.join(_splits(records))}): test accuracy in percent with the threshold "
+            f"{100 * threshold:.2f}% as a dashed line, device computation in millions of MACs (log scale) and "
+            f"float32 bits sent per image (log scale). Pruning cuts computation and bits together and costs "
+            f"accuracy, more at deeper split points: " + "; ".join(parts) + ".")
 
 
 def _profile(table):
@@ -295,6 +336,7 @@ def _profile(table):
     return profile_splits(resnet18(width=get_preset(table.provenance.preset).width))
 
 
+@figure_style
 def fig_pruning_plane(table, ax=None, rows=None):
     """Figure 2.4: the pruned split points at each sparsity on the communication-computation plane.
 
@@ -334,12 +376,27 @@ def fig_pruning_plane(table, ax=None, rows=None):
     sparsities = sorted({r.sparsity for r in records if r.sparsity > 0})
     for k, sp in enumerate(sparsities):
         rs = [next(r for r in records if r.split == s and r.sparsity == sp) for s in splits]
-        add_curve(ax, [r.device_macs for r in rs], [r.bits_per_image for r in rs], color=f"C{k + 1}",
+        add_curve(ax, [r.device_macs for r in rs], [r.bits_per_image for r in rs], color=CYCLE[(k + 1) % len(CYCLE)],
                   label=f"pruned, sparsity {sp:.2f} (accuracy {', '.join(f'{100 * r.accuracy:.1f}' for r in rs)} %)",
                   marker="s", linestyle="--", annotations=[s if k == len(sparsities) - 1 else "" for s in splits])
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
     ax.set_title(f"Pruned device parts on the plane ({preset.name} preset)", fontsize=11)
-    return ax.figure
+    deepest = [r for r in records if r.sparsity == sparsities[-1]] if sparsities else []
+    alt = (f"Communication-computation plane: device computation in MACs per image (x) against bits sent per "
+           f"image (y, log scale). The unpruned network's split points form the upper curve; squares on dashed "
+           f"lines, one colour per sparsity ({', '.join(f'{s:g}' for s in sparsities)}), mark the pruned split "
+           f"points ({', '.join(splits)}), "
+           f"and a dashed line the raw image ({name}). Every sparsity step moves the points left and down"
+           + (f"; at sparsity {sparsities[-1]:g} they keep {_share_range(records, deepest)} of their bits"
+              if deepest else "") + ".")
+    return publish(ax.figure, "pruning-plane", alt=alt, table=table, caption="The pruned split points on the plane")
+
+
+def _share_range(records, deepest) -> str:
+    shares = [100 * r.bits_per_image / next(u for u in records if u.split == r.split and u.sparsity == 0).bits_per_image
+              for r in deepest]
+    low, high = f"{min(shares):.0f}%", f"{max(shares):.0f}%"
+    return low if low == high else f"{low} to {high}"
 
 
 def pruning_summary(table) -> list[str]:
@@ -443,13 +500,13 @@ def pruning_data(records, rows, bits_per_element: int = 32) -> dict:
 
 
 
-_SPLIT_COLORS = ("#d62728", "#2ca02c", "#9467bd", "#8c564b", "#e377c2")
+_SPLIT_COLORS = (PALETTE["vermillion"], PALETTE["green"], PALETTE["purple"], PALETTE["black"], PALETTE["sky"])
 
 
 def _pruning_view(records, rows, bits_per_element, sparsity) -> dict:
     data = pruning_data(records, rows, bits_per_element)
     values = data["sparsities"]
-    original, pruned = hex_color(method_style("original").color), hex_color("tab:orange")
+    original, pruned = hex_color(method_style("original").color), hex_color(PALETTE["orange"])
 
     def readout(state):
         k = values.index(state["sparsity"])
@@ -512,11 +569,12 @@ def pruning_twin(records, rows, bits_per_element: int = 32, sparsity: float | No
     >>> 'data-slider="sparsity"' in twin.html
     True
     """
-    return precomputed_explorer(
+    twin = precomputed_explorer(
         **_pruning_view(records, rows, bits_per_element, sparsity),
         title="Sparsity explorer (runs in the page, no kernel)",
         note=note or ("MACs = multiply-accumulates (FLOPs = 2 x MACs), thop on the compacted device part; "
                       "percentages relative to the unpruned network."))
+    return with_downloads(twin, "sparsity-explorer", rows=records, provenance={"description": note} if note else None)
 
 
 def pruning_explorer(records, rows, bits_per_element: int = 32, sparsity: float | None = None):

@@ -6,18 +6,23 @@ Takes the replay result that ``python -m coinfer search --replay`` writes
 
 from __future__ import annotations
 
+from coinfer.views.publish import publish
+from coinfer.views.style import PALETTE, figure_style
+
 #: One colour and label per sampler of the replay.
-SAMPLER_STYLE = {"tpe": ("TPE", "#1f77b4"), "nsga2": ("NSGA-II", "#2ca02c"), "random": ("random search", "#7f7f7f"),
-                 "gp": ("Gaussian process", "#9467bd")}
+SAMPLER_STYLE = {"tpe": ("TPE", "#0072b2"), "nsga2": ("NSGA-II", "#009e73"), "random": ("random search", "#7f7f7f"),
+                 "gp": ("Gaussian process", "#cc79a7")}
 
 
-def fig_search(replay: dict, ax=None):
+@figure_style
+def fig_search(replay: dict | None = None, ax=None):
     """Hypervolume of the found front against trainings: mean and spread per sampler, beside the grid.
 
     Parameters
     ----------
-    replay : dict
-        The replay result (``data/results/search/replay_<preset>.json``).
+    replay : dict, optional
+        The replay result (``data/results/search/replay_<preset>.json``); default the committed
+        quick preset's (what ``python -m coinfer figure search`` draws).
     ax : matplotlib.axes.Axes, optional
         Drawn into a new figure when missing.
 
@@ -36,6 +41,12 @@ def fig_search(replay: dict, ax=None):
     """
     import matplotlib.pyplot as plt
 
+    if replay is None:
+        import json
+
+        from coinfer.paths import search_replay_path
+
+        replay = json.loads(search_replay_path("quick").read_text())
     if ax is None:
         _, ax = plt.subplots(figsize=(7, 4))
     n_grid = replay["grid"]["trainings"]
@@ -51,8 +62,8 @@ def fig_search(replay: dict, ax=None):
                         color=colour, alpha=0.15, linewidth=0)
     ax.step(x, [100 * v for v in replay["grid"]["grid_order_fraction_by_trainings"]], where="post", color="black",
             linestyle=":", label="the sweep, in its cell order")
-    ax.axhline(100 * target, color="tab:red", linewidth=0.8, linestyle="--")
-    ax.text(n_grid / 3 + 1.5, 100 * target - 2, f"{target:.0%} of the grid's hypervolume", color="tab:red", fontsize=8)
+    ax.axhline(100 * target, color=PALETTE["vermillion"], linewidth=0.8, linestyle="--")
+    ax.text(n_grid / 3 + 1.5, 100 * target - 2, f"{target:.0%} of the grid's hypervolume", color=PALETTE["vermillion"], fontsize=8)
     ax.axvline(n_grid, color="black", linewidth=1)
     ax.text(n_grid - 0.3, 70, f"the grid: {n_grid} trainings", rotation=90, ha="right", fontsize=8)
     ax.axvline(n_grid / 3, color="black", linewidth=0.8, linestyle="--")
@@ -62,4 +73,17 @@ def fig_search(replay: dict, ax=None):
     ax.set_xlabel("trainings (configurations trained)")
     ax.set_ylabel("hypervolume found (% of the grid's)")
     ax.legend(loc="lower right", fontsize=8)
-    return ax.figure
+    rows = [{"sampler": name, "trainings": n, "mean_fraction": m, "std_fraction": s}
+            for name, summary in replay["summary"].items()
+            for n, (m, s) in enumerate(zip(summary["fraction_by_trainings"]["mean"], summary["fraction_by_trainings"]["std"]))]
+    rows += [{"sampler": "grid order", "trainings": n, "mean_fraction": v, "std_fraction": 0.0}
+             for n, v in enumerate(replay["grid"]["grid_order_fraction_by_trainings"])]
+    means = "; ".join(f"{SAMPLER_STYLE.get(k, (k,))[0]}: {s['trainings_to_target']['mean']:.1f}"
+                      for k, s in replay["summary"].items() if "trainings_to_target" in s)
+    alt = (f"Line chart: the share of the grid's hypervolume found (y, percent, 60 to 100) against the number of "
+           f"configurations trained (x, 0 to {n_grid}), per sampler as the mean over seeds with one standard "
+           f"deviation shaded, and the sweep in its own cell order as a dotted step line; a dashed line marks "
+           f"{target:.0%}, vertical lines the whole grid and a third of it. Mean trainings to {target:.0%}: "
+           f"{means}.")
+    return publish(ax.figure, "search", alt=alt, rows=rows, provenance=replay.get("provenance"),
+                   caption="Hypervolume found against trainings, per sampler")

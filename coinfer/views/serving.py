@@ -17,6 +17,9 @@ from __future__ import annotations
 
 from typing import Iterable
 
+from coinfer.views.publish import publish
+from coinfer.views.style import CYCLE, MARKERS, figure_style
+
 
 def measurement_frame(source):
     """One row per (configuration, rate) from a :class:`coinfer.results.LookupTable` written by
@@ -62,6 +65,7 @@ def measurement_frame(source):
     return frame
 
 
+@figure_style
 def fig_measured_latency(table, ax=None, title: str | None = None, paper_reference: bool = True):
     """Figure 7.1: measured median latency (markers, whisker up to p95) and predicted latency (dashed
     line) against the link rate, one colour per configuration; log-log axes.
@@ -106,9 +110,9 @@ def fig_measured_latency(table, ax=None, title: str | None = None, paper_referen
     shaped = frame[frame["rate_KBps"].notna()]
     for k, (spec, rows) in enumerate(shaped.groupby("spec", sort=False)):
         rows = rows.sort_values("rate_KBps")
-        color = f"C{k % 10}"
+        color = CYCLE[k % len(CYCLE)]
         up = np.maximum(rows["p95_s"] - rows["measured_s"], 0)
-        ax.errorbar(rows["rate_KBps"], rows["measured_s"], yerr=[np.zeros(len(rows)), up], fmt="o",
+        ax.errorbar(rows["rate_KBps"], rows["measured_s"], yerr=[np.zeros(len(rows)), up], fmt=MARKERS[k % len(MARKERS)],
                     color=color, capsize=3, label=f"{spec} ({rows['bytes'].iloc[0]:,.0f} B): measured")
         ax.plot(rows["rate_KBps"], rows["predicted_s"], "--", color=color, alpha=0.8)
     ax.plot([], [], "--", color="grey", label="latency model (same line colour)")
@@ -125,4 +129,14 @@ def fig_measured_latency(table, ax=None, title: str | None = None, paper_referen
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
     if title:
         ax.set_title(title, fontsize=11)
-    return ax.figure
+    fastest = shaped.loc[shaped.groupby("rate_KBps")["measured_s"].idxmin()] if len(shaped) else shaped
+    alt = (f"Scatter plot with dashed model lines, both axes logarithmic: measured median end-to-end latency per "
+           f"image in seconds (markers, whiskers up to the 95th percentile) and the latency model's prediction "
+           f"(dashed, same colour) against the uplink rate in KB/s, for {shaped['spec'].nunique()} configurations "
+           f"of the running system. Measured over predicted: {shaped['ratio'].min():.2f} to "
+           f"{shaped['ratio'].max():.2f}. Fastest measured: "
+           + "; ".join(f"{row.spec} at {row.rate_KBps:g} KB/s ({row.measured_s:.3g} s)" for row in fastest.itertuples())
+           + ".")
+    return publish(ax.figure, "measured-latency", alt=alt, rows=frame.to_dict("records"),
+                   provenance=getattr(table, "provenance", None),
+                   caption="Measured end-to-end latency against the uplink rate")

@@ -1,28 +1,48 @@
-"""How views look: one style per method (legend label, colour, marker) and one format per number.
+"""How views look: one palette, one style per method (legend label, colour and marker), one format
+per number.
 
 Every view that draws a method (Fig. 3's trade-off, Fig. 4's latency, Fig. 5's channels, the
 explorers) asks :func:`method_style` here, so that a method looks the same in every chapter::
 
     record.method --method_style--> MethodStyle(label, color, marker) --> matplotlib / explorer JSON
 
-Colours are matplotlib names; :func:`hex_color` turns one into ``"#rrggbb"`` for the explorers'
-inline SVG. The framework is orange, as in the paper's Fig. 3; its JSCC variant (chapter 4) red.
+Colours come from one colour-blind-safe palette, Okabe and Ito's eight (:data:`PALETTE`), and every
+method also has a marker of its own, so that no figure relies on colour alone. Every book figure
+is drawn inside :func:`figure_style` (a decorator): matplotlib's colour cycle (``"C0"``, ``"C1"``,
+...) is the palette there, and the figure is white, so that it reads the same in the book's light
+and dark themes. :func:`hex_color` turns a colour into ``"#rrggbb"`` for the explorers' inline
+SVG. The framework is orange, as in the paper's Fig. 3; its JSCC variant (chapter 4) vermillion.
 
 Examples
 --------
 >>> from coinfer.views.style import method_style
 >>> method_style("framework").color, method_style("original").marker
-('tab:orange', 's')
+('#E69F00', 's')
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import textwrap
-from typing import Iterable, NamedTuple
+from typing import Callable, Iterable, NamedTuple
 
-__all__ = ["MethodStyle", "METHOD_STYLES", "method_style", "ordered_methods", "hex_color",
-           "format_int", "format_fixed", "format_seconds", "format_macs", "data_note"]
+__all__ = ["PALETTE", "CYCLE", "GREY", "MARKERS", "MethodStyle", "METHOD_STYLES", "method_style", "ordered_methods",
+           "hex_color", "figure_rc", "figure_style", "format_int", "format_fixed", "format_seconds",
+           "format_macs", "data_note"]
+
+#: The Okabe-Ito palette (Okabe & Ito 2008, "Color Universal Design"): eight colours that stay
+#: distinct for deuteranopes, protanopes and tritanopes.
+PALETTE: dict[str, str] = {
+    "blue": "#0072B2", "orange": "#E69F00", "green": "#009E73", "vermillion": "#D55E00",
+    "purple": "#CC79A7", "sky": "#56B4E9", "yellow": "#F0E442", "black": "#000000",
+}
+#: A neutral grey for what is context, not a method (raw images, thresholds, masked channels).
+GREY = "#7F7F7F"
+#: matplotlib's colour cycle inside :func:`figure_style` (``"C0"`` is blue, ``"C1"`` orange, ...):
+#: the palette, the most distinct first; yellow last (weakest on white).
+CYCLE: tuple[str, ...] = tuple(PALETTE[c] for c in ("blue", "orange", "green", "vermillion", "purple", "sky",
+                                                    "black", "yellow"))
 
 
 class MethodStyle(NamedTuple):
@@ -33,29 +53,35 @@ class MethodStyle(NamedTuple):
     marker: str
 
 
-#: Every method of the committed tables, in legend order.
+#: Every method of the committed tables, in legend order. Colours from :data:`PALETTE` (a colour is
+#: shared only by methods of different chapters' figures); every method has its own marker.
 METHOD_STYLES: dict[str, MethodStyle] = {
     # chapters 3, 5 and 6: the framework and the three baselines of Fig. 3 and Fig. 4
-    "framework": MethodStyle("our framework (pruning + two-step encoding)", "tab:orange", "o"),
-    "original": MethodStyle("original network + 8-bit Huffman", "tab:blue", "s"),
-    "2-step-pruning": MethodStyle("2-Step Pruning + 8-bit Huffman", "tab:green", "^"),
-    "bottlenet++": MethodStyle("BottleNet++ (8-bit values)", "tab:purple", "D"),
-    "png": MethodStyle("PNG of the image (server-based)", "0.45", "*"),
+    "framework": MethodStyle("our framework (pruning + two-step encoding)", PALETTE["orange"], "o"),
+    "original": MethodStyle("original network + 8-bit Huffman", PALETTE["blue"], "s"),
+    "2-step-pruning": MethodStyle("2-Step Pruning + 8-bit Huffman", PALETTE["green"], "^"),
+    "bottlenet++": MethodStyle("BottleNet++ (8-bit values)", PALETTE["purple"], "D"),
+    "png": MethodStyle("PNG of the image (server-based)", GREY, "*"),
     # chapter 2: pruning alone
-    "framework-pruned": MethodStyle("pruned device part (no encoding)", "tab:brown", "s"),
+    "framework-pruned": MethodStyle("pruned device part (no encoding)", PALETTE["vermillion"], "v"),
     # chapter 4: transmission over a noisy channel (Fig. 5)
-    "framework-jscc": MethodStyle("JSCC (learned, through the channel)", "tab:red", "o"),
-    "framework-jscc-mismatch": MethodStyle("JSCC, trained at another channel quality", "tab:pink", "x"),
+    "framework-jscc": MethodStyle("JSCC (learned, through the channel)", PALETTE["vermillion"], "p"),
+    "framework-jscc-mismatch": MethodStyle("JSCC, trained at another channel quality", PALETTE["purple"], "x"),
     "learned-source-coding+capacity": MethodStyle("learned source coding + capacity-achieving code",
-                                                  "tab:blue", "s"),
-    "original-huffman+capacity": MethodStyle("original feature (8-bit Huffman) at capacity", "tab:green", "^"),
-    "png+capacity": MethodStyle("input image (PNG) at capacity", "tab:gray", "d"),
+                                                  PALETTE["sky"], "<"),
+    "original-huffman+capacity": MethodStyle("original feature (8-bit Huffman) at capacity", PALETTE["green"], ">"),
+    "png+capacity": MethodStyle("input image (PNG) at capacity", GREY, "d"),
     # chapter 7: measured on the running system
-    "measured:framework": MethodStyle("framework, measured end to end", "tab:orange", "P"),
-    "measured:original": MethodStyle("original network, measured end to end", "tab:blue", "X"),
+    "measured:framework": MethodStyle("framework, measured end to end", PALETTE["orange"], "P"),
+    "measured:original": MethodStyle("original network, measured end to end", PALETTE["blue"], "X"),
 }
 
-_SPARE = ("tab:olive", "tab:cyan", "tab:pink", "tab:brown", "tab:red")
+#: Markers for series that are not methods (split points, served configurations), in order.
+MARKERS: tuple[str, ...] = ("o", "s", "^", "D", "v", "P", "X", "<", ">", "h")
+
+#: For methods not in :data:`METHOD_STYLES`: colours and markers of none of the Fig. 3 methods.
+_SPARE = (PALETTE["sky"], PALETTE["vermillion"], PALETTE["black"], PALETTE["yellow"], GREY)
+_SPARE_MARKERS = ("h", "H", "8", "1", "2")
 
 
 def method_style(method: str, index: int = 0) -> MethodStyle:
@@ -77,13 +103,13 @@ def method_style(method: str, index: int = 0) -> MethodStyle:
     --------
     >>> from coinfer.views.style import method_style
     >>> method_style("bottlenet++")
-    MethodStyle(label='BottleNet++ (8-bit values)', color='tab:purple', marker='D')
+    MethodStyle(label='BottleNet++ (8-bit values)', color='#CC79A7', marker='D')
     >>> method_style("my-method", index=1)
-    MethodStyle(label='my-method', color='tab:cyan', marker='o')
+    MethodStyle(label='my-method', color='#D55E00', marker='H')
     """
     if method in METHOD_STYLES:
         return METHOD_STYLES[method]
-    return MethodStyle(method, _SPARE[index % len(_SPARE)], "o")
+    return MethodStyle(method, _SPARE[index % len(_SPARE)], _SPARE_MARKERS[index % len(_SPARE_MARKERS)])
 
 
 def ordered_methods(methods: Iterable[str]) -> list[str]:
@@ -115,7 +141,7 @@ def hex_color(color: str) -> str:
     Parameters
     ----------
     color : str
-        Any matplotlib colour: ``"tab:orange"``, ``"0.45"``, ``"#d62728"``.
+        Any matplotlib colour: ``"#E69F00"``, ``"0.45"``, ``"tab:orange"``.
 
     Returns
     -------
@@ -125,11 +151,81 @@ def hex_color(color: str) -> str:
     --------
     >>> from coinfer.views.style import hex_color, method_style
     >>> hex_color(method_style("framework").color), hex_color("0.45")
-    ('#ff7f0e', '#737373')
+    ('#e69f00', '#737373')
     """
     from matplotlib.colors import to_hex
 
     return to_hex(color)
+
+
+def figure_rc() -> dict:
+    """The matplotlib settings every book figure is drawn with (:func:`figure_style` applies them).
+
+    The colour cycle is :data:`CYCLE`, and the figure and its axes are white, also when saved: the
+    pydata theme's dark mode shows a figure as the white card it was drawn on, black text and all,
+    instead of black text on a dark page.
+
+    Returns
+    -------
+    dict
+        For ``matplotlib.rc_context``.
+
+    Examples
+    --------
+    >>> from coinfer.views.style import CYCLE, figure_rc
+    >>> rc = figure_rc()
+    >>> rc["axes.prop_cycle"].by_key()["color"] == list(CYCLE), rc["savefig.facecolor"]
+    (True, 'white')
+    """
+    from cycler import cycler
+
+    return {"axes.prop_cycle": cycler(color=list(CYCLE)), "figure.facecolor": "white",
+            "axes.facecolor": "white", "savefig.facecolor": "white", "savefig.transparent": False,
+            "image.cmap": "cividis"}
+
+
+def figure_style(function: Callable) -> Callable:
+    """Decorate a ``fig_*`` function: it draws inside ``matplotlib.rc_context(figure_rc())``.
+
+    An axes takes its colour cycle when it is made, so a line drawn without a colour in the
+    function's axes takes the palette's, while the caller's own plots keep the caller's settings.
+    (A ``"C1"`` string is looked up when the figure is *drawn*, outside the function: write
+    ``CYCLE[1]`` instead.)
+
+    Parameters
+    ----------
+    function : callable
+        A figure function.
+
+    Returns
+    -------
+    callable
+        The same function (name, docstring, signature), drawing in the book's style.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import matplotlib.pyplot as plt
+    >>> from coinfer.views.style import figure_style, hex_color
+    >>> @figure_style
+    ... def fig_two():
+    ...     fig, ax = plt.subplots()
+    ...     ax.plot([0, 1])
+    ...     ax.plot([1, 0])
+    ...     return fig
+    >>> fig = fig_two()
+    >>> hex_color(fig.axes[0].get_lines()[1].get_color()), fig.get_facecolor()
+    ('#e69f00', (1.0, 1.0, 1.0, 1.0))
+    """
+    @functools.wraps(function)
+    def draw(*args, **kwargs):
+        import matplotlib
+
+        with matplotlib.rc_context(figure_rc()):
+            return function(*args, **kwargs)
+
+    return draw
 
 
 # --------------------------------------------------------------------------------------------

@@ -23,7 +23,8 @@ from coinfer.results import accuracy_threshold, table_threshold
 from coinfer.stats import margin_over_threshold, selection_accuracy, selection_threshold
 from coinfer.views.plane import add_curve
 from coinfer.views.explorer import Plot, Slider, live_explorer, precomputed_explorer
-from coinfer.views.style import hex_color, method_style
+from coinfer.views.publish import publish, with_downloads
+from coinfer.views.style import figure_style, hex_color, method_style
 
 __all__ = ["FIG3_METHODS", "pareto_front", "tradeoff_points", "dominance_check",
            "plot_tradeoff", "fig_tradeoff", "records_frame", "records_table", "summary_frame", "tradeoff_facts", "THRESHOLD_DROPS",
@@ -452,6 +453,7 @@ def tradeoff_facts(table, points: dict, check: dict) -> dict:
     return facts
 
 
+@figure_style
 def fig_tradeoff(table, ax=None):
     """Fig. 3 as the book draws it (Figure 5.1): :func:`plot_tradeoff` at the table's threshold,
     without the provenance caption (the chapter prints it).
@@ -481,7 +483,26 @@ def fig_tradeoff(table, ax=None):
 
     if ax is None:
         _, ax = plt.subplots(figsize=(9.5, 5.4), constrained_layout=True)
-    return plot_tradeoff(table, ax=ax, caption=False).figure
+    return publish(plot_tradeoff(table, ax=ax, caption=False).figure, "tradeoff", alt=_tradeoff_alt(table),
+                   table=table, caption="Every method at the accuracy threshold (the paper's Fig. 3)")
+
+
+def _tradeoff_alt(table) -> str:
+    """What Fig. 3 shows: axes, each method's cheapest point at the threshold, the dominance check."""
+    check = dominance_check(table, verbose=False)
+    points = tradeoff_points(table)["methods"]
+    parts = []
+    for method, entry in points.items():
+        front = entry["front"]
+        parts.append(f"{method_style(method).label}: {len(entry['records'])} of {entry['tried']} settings"
+                     + (f", fewest bits {min(r.bits_per_image for r in front):,.0f} per image" if front else ""))
+    claim = ("no baseline point has both fewer MACs and fewer bits than a point of the framework's front"
+             if check["claim_holds"] else
+             f"{len(check['beats_framework'])} baseline point(s) beat a point of the framework's front")
+    return (f"Scatter plot with lines, both axes logarithmic: device computation in MACs per image (x) against "
+            f"bits sent per image (y), for every setting that reaches the accuracy threshold "
+            f"{100 * check['threshold']:.2f}%; each method's Pareto front is a line, with a marker of its own, "
+            f"and a dashed line marks the PNG image. " + "; ".join(parts) + f". The paper's claim checked: {claim}.")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -656,9 +677,10 @@ def tradeoff_twin(table):
     >>> 'data-slider="drop"' in tradeoff_twin(table).html
     True
     """
-    return precomputed_explorer(**_tradeoff_view(table), title="Fig. 3 at any threshold (runs in the page, no kernel)",
-                                note=f"Data: {table.provenance.describe()}. Lines: Pareto fronts; dots: every "
-                                     "setting at the threshold.")
+    return with_downloads(precomputed_explorer(
+        **_tradeoff_view(table), title="Fig. 3 at any threshold (runs in the page, no kernel)",
+        note=f"Data: {table.provenance.describe()}. Lines: Pareto fronts; dots: every setting at the threshold."),
+        "threshold-explorer", table=table)
 
 
 def tradeoff_explorer(table):

@@ -125,7 +125,7 @@ function drawPlot(out) {
     if (v.label) { items.push([v.label, v.color || "#888"]); }
   });
   (out.series || []).forEach(function (s) {
-    var color = s.color || "#1f77b4";
+    var color = s.color || "#0072b2";
     if (s.line !== false && s.points.length > 1) {
       el("polyline", {points: s.points.map(function (p) { return sx(p[0]).toFixed(2) + "," + sy(p[1]).toFixed(2); }).join(" "),
                       fill: "none", stroke: color, "stroke-width": 1.8, "stroke-dasharray": s.dash || null}, g);
@@ -137,7 +137,7 @@ function drawPlot(out) {
   });
   (out.highlight || []).forEach(function (h) {
     var x = sx(h.x), y = sy(h.y);
-    var shape = markerShape(g, h.marker || "circle", x, y, h.size || 8, h.color || "#d62728");
+    var shape = markerShape(g, h.marker || "circle", x, y, h.size || 8, h.color || "#d55e00");
     shape.setAttribute("data-highlight", h.label || "");
     if (h.marker !== "star") { shape.setAttribute("fill-opacity", "0.85"); shape.setAttribute("stroke", "#222"); }
     if (h.label) {
@@ -161,7 +161,7 @@ function drawBars(bars) {
   var bar = box.querySelector(".cx-bar"), leg = box.querySelector(".cx-bar-legend");
   bar.innerHTML = ""; leg.innerHTML = "";
   var total = bars.reduce(function (a, b) { return a + Math.max(b.value, 0); }, 0) || 1;
-  var palette = ["#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b"];
+  var palette = ["#0072b2", "#e69f00", "#009e73", "#cc79a7", "#000000"];
   bars.forEach(function (b, i) {
     var color = b.color || palette[i % palette.length], d = document.createElement("div");
     d.style.width = (100 * Math.max(b.value, 0) / total) + "%"; d.style.background = color; d.title = b.label;

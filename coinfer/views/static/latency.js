@@ -76,8 +76,8 @@ function (data, state, util) {
     memory: util.fixed(best.size / 1e6, 2) + " MB of " + util.fixed(budget / 1e6, 2) + " MB",
     feasible: all.filter(function (c) { return c.accurate && c.fits; }).length + " of " + all.length
   };
-  out.bars = [{label: "device " + util.seconds(best.dev), value: best.dev, color: "#1f77b4"},
-              {label: "link " + util.seconds(best.link), value: best.link, color: "#ff7f0e"},
-              {label: "server " + util.seconds(best.srv), value: best.srv, color: "#2ca02c"}];
+  out.bars = [{label: "device " + util.seconds(best.dev), value: best.dev, color: "#0072b2"},
+              {label: "link " + util.seconds(best.link), value: best.link, color: "#e69f00"},
+              {label: "server " + util.seconds(best.srv), value: best.srv, color: "#009e73"}];
   return out;
 }

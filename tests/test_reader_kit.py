@@ -1,0 +1,203 @@
+"""The reader's kit without a browser: every figure's alt text and downloads (coinfer.views.publish),
+the one palette (coinfer.views.style), and the Results page's catalog of committed tables
+(coinfer.experiments.catalog, book/_ext/coinfer_book.py)."""
+
+from __future__ import annotations
+
+import base64
+import csv
+import importlib.util
+import io
+import json
+import re
+import shutil
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pytest  # noqa: E402
+
+from coinfer.experiments.catalog import table_catalog  # noqa: E402
+from coinfer.paths import project_root, results_dir  # noqa: E402
+from coinfer.results import LookupTable, Provenance, Record, SchemaError, load_table  # noqa: E402
+from coinfer.views import FIGURES, draw_figure  # noqa: E402
+from coinfer.views.publish import figure_html, output_folder, publish, with_downloads  # noqa: E402
+from coinfer.views.style import CYCLE, GREY, METHOD_STYLES, PALETTE, method_style  # noqa: E402
+
+ROOT = project_root()
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    plt.close("all")
+
+
+def _links(html: str) -> dict[str, str]:
+    return dict((name, href) for href, name in re.findall(r'<a href="([^"]+)" download="([^"]+)"', html))
+
+
+def _data_uri(href: str) -> bytes:
+    assert href.startswith("data:"), href
+    return base64.b64decode(href.split(",", 1)[1])
+
+
+# ------------------------------------------------------------------------------------------------
+# publish: alt text and downloads
+# ------------------------------------------------------------------------------------------------
+
+def test_a_figure_needs_an_alt_text_and_a_file_name():
+    fig, _ = plt.subplots()
+    with pytest.raises(ValueError, match="alt text"):
+        publish(fig, "x", alt="  ")
+    with pytest.raises(ValueError, match="file name"):
+        publish(fig, "Fig 3/a", alt="something")
+
+
+def test_outside_the_book_the_links_carry_the_files_and_nothing_is_written(monkeypatch):
+    monkeypatch.delenv("COINFER_BOOK_OUTDIR", raising=False)
+    assert output_folder() is None
+    table = load_table(results_dir() / "pruning_quick.json")
+    fig = draw_figure("pruning-results")
+    html = fig._repr_html_()                      # what IPython shows after plt.show()
+    assert re.search(r'<img [^>]*alt="Three line charts', html)
+    links = _links(html)
+    assert set(links) == {"pruning-results.svg", "pruning-results.csv", "pruning-results.json"}
+    rows = list(csv.DictReader(io.StringIO(_data_uri(links["pruning-results.csv"]).decode())))
+    assert len(rows) == len(table.records)
+    assert {r["split"] for r in rows} == {r.split for r in table.records}
+    assert "extra.fine_tuned_control_accuracy" in rows[0]
+    saved = json.loads(_data_uri(links["pruning-results.json"]))
+    assert saved["provenance"]["git_commit"] == table.provenance.git_commit
+    assert saved["provenance"]["command"] == table.provenance.command
+    assert [Record.from_dict(r) for r in saved["records"]] == table.records
+    svg = _data_uri(links["pruning-results.svg"]).decode()
+    assert svg.lstrip().startswith("<?xml") and "Three line charts" in svg    # the alt is its <desc>
+    assert "figure-data/" not in html
+
+
+def test_a_published_figure_still_pickles_and_shows_the_same():
+    import pickle
+
+    fig = publish(plt.subplots()[0], "pickled", alt="Nothing yet.", rows=[{"a": 1}])
+    copy = pickle.loads(pickle.dumps(fig))
+    assert copy.coinfer.alt == "Nothing yet." and 'alt="Nothing yet."' in copy._repr_html_()
+
+
+def test_in_the_book_build_the_files_land_beside_the_page_and_names_do_not_collide(tmp_path, monkeypatch):
+    src, out = tmp_path / "src", tmp_path / "out"
+    (src / "book").mkdir(parents=True)
+    monkeypatch.setenv("COINFER_BOOK_SRCDIR", str(src))
+    monkeypatch.setenv("COINFER_BOOK_OUTDIR", str(out))
+    monkeypatch.chdir(src / "book")              # a page's cells run in its folder
+    first = publish(plt.subplots()[0], "twice", alt="First.", rows=[{"a": 1}])
+    second = publish(plt.subplots()[0], "twice", alt="Second.", rows=[{"a": 2}, {"a": 3}])
+    html1, html2 = figure_html(first), figure_html(second)
+    assert figure_html(first) == html1            # shown again: the same files, not a third name
+    folder = out / "book" / "figure-data"
+    assert _links(html1)["twice.csv"] == "figure-data/twice.csv"
+    assert _links(html2)["twice-2.csv"] == "figure-data/twice-2.csv"
+    assert (folder / "twice.csv").read_text().splitlines() == ["a", "1"]
+    assert (folder / "twice-2.csv").read_text().splitlines() == ["a", "2", "3"]
+    assert json.loads((folder / "twice-2.json").read_text())["alt"] == "Second."
+    assert sorted(p.name for p in folder.iterdir()) == sorted(
+        f"twice{s}.{e}" for s in ("", "-2") for e in ("svg", "csv", "json"))
+
+
+@pytest.mark.parametrize("name", list(FIGURES))
+def test_every_registered_figure_says_what_it_shows_and_offers_its_data(name):
+    fig = draw_figure(name)
+    data = fig.coinfer
+    assert data.name.startswith(name.split("-")[0])
+    assert len(data.alt) > 150 and re.search(r"\d", data.alt), data.alt    # axes and numbers, not a title
+    assert data.rows, f"figure {name} offers no records"
+    if FIGURES[name].table is not None:
+        assert data.provenance is not None
+
+
+def test_twins_end_with_their_datas_downloads():
+    from coinfer.views.tradeoff import tradeoff_twin
+
+    table = load_table(results_dir() / "sweep_quick.json")
+    twin = tradeoff_twin(table)
+    assert twin.html.startswith('<div class="coinfer-explorer"')
+    links = _links(twin.html)
+    assert set(links) == {"threshold-explorer.csv", "threshold-explorer.json"}
+    assert len(json.loads(_data_uri(links["threshold-explorer.json"]))["records"]) == len(table.records)
+    plain = with_downloads(twin, "again", rows=[{"x": 1}])
+    assert plain.html.startswith(twin.html) and plain.element_id == twin.element_id
+
+
+# ------------------------------------------------------------------------------------------------
+# One palette, one marker per method
+# ------------------------------------------------------------------------------------------------
+
+def test_every_method_has_its_own_marker_and_a_palette_colour():
+    markers = [s.marker for s in METHOD_STYLES.values()]
+    assert len(set(markers)) == len(markers), markers
+    assert {s.color for s in METHOD_STYLES.values()} <= set(PALETTE.values()) | {GREY}
+    assert set(CYCLE) == set(PALETTE.values())
+    fig3 = [method_style(m).color for m in ("framework", "original", "2-step-pruning", "bottlenet++", "png")]
+    assert len(set(fig3)) == len(fig3)
+    assert method_style("new-a", 0) != method_style("new-b", 1)
+
+
+def test_figures_are_drawn_white_in_the_palette():
+    fig = draw_figure("tradeoff")
+    assert fig.get_facecolor() == (1.0, 1.0, 1.0, 1.0)
+    from matplotlib.colors import to_hex
+
+    drawn = {to_hex(line.get_color()) for ax in fig.axes for line in ax.get_lines() if line.get_label()[:1] != "_"}
+    framework = to_hex(method_style("framework").color)
+    assert framework in drawn and to_hex("tab:orange") not in drawn
+
+
+# ------------------------------------------------------------------------------------------------
+# The Results page
+# ------------------------------------------------------------------------------------------------
+
+def _book_extension():
+    spec = importlib.util.spec_from_file_location("coinfer_book", ROOT / "book" / "_ext" / "coinfer_book.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_catalog_lists_every_committed_file_with_its_chapters_and_command():
+    entries = {e.path: e for e in table_catalog()}
+    assert set(entries) == {p.relative_to(results_dir()).as_posix() for p in results_dir().rglob("*.json")}
+    sweep = entries["sweep_quick.json"]
+    assert sweep.records == len(load_table(results_dir() / "sweep_quick.json").records)
+    assert [n for n, _, _ in sweep.chapters][:2] == [5, 6]
+    assert sweep.command == "python -m coinfer run sweep --preset quick"
+    assert entries["search/replay_quick.json"].chapters[0][1] == "book/08_search"
+
+
+def test_a_new_table_file_appears_on_the_results_page_by_itself(tmp_path):
+    results = tmp_path / "results"
+    shutil.copytree(results_dir(), results)
+    before = {e.path for e in table_catalog(results, ROOT / "book")}
+    table = LookupTable(Provenance(dataset="my-data", preset="tiny", command="python my_run.py --fast",
+                                   wall_time_s=75.0, git_commit="0123456789abcdef", hardware="a laptop",
+                                   date="2026-12-01T10:00:00+00:00"))
+    table.add(Record(method="original", split="layer2.1", accuracy=0.9, device_macs=10, device_params=2,
+                     server_macs=5, bits_per_image=100.0))
+    table.save(results / "mine_tiny.json")
+    entries = {e.path: e for e in table_catalog(results, ROOT / "book")}
+    assert set(entries) - before == {"mine_tiny.json"}
+    mine = entries["mine_tiny.json"]
+    assert (mine.table, mine.preset, mine.records, mine.chapters) == ("mine", "tiny", 1, [])
+    assert mine.command == "python my_run.py --fast"          # not a registered table: its own command
+    rst = "\n".join(_book_extension().results_rst(list(entries.values())))
+    assert ":download:`mine_tiny.json </data/results/mine_tiny.json>`" in rst
+    for expected in ("my-data", "a laptop", "0123456789", "1.2 min", "2026-12-01 10:00:00 UTC",
+                     "python my_run.py --fast", ":doc:`5 </book/05_tradeoff>`"):
+        assert expected in rst
+
+
+def test_a_broken_table_is_named_not_skipped(tmp_path):
+    (tmp_path / "bad_quick.json").write_text('{"schema": "coinfer.lookup-table", "schema_version": 1}')
+    with pytest.raises(SchemaError, match="bad_quick.json"):
+        table_catalog(tmp_path, ROOT / "book")
