@@ -12,8 +12,8 @@ home::
     config, train         one Preset per run; one training loop, one evaluate
     experiments/, serve/  one module per committed table; the running system over TCP
     views/                one function per figure, one explorer per chapter
-    cli                   ``python -m coinfer <command>`` (cli, cli_args, cli_serving); the book
-                          calls views and experiments
+    cli                   ``python -m coinfer <command>`` (cli, cli_args, cli_serving, cli_search); the
+                          book calls views and experiments
 
 Map (module: what it holds, and the part of the paper it implements)
 

@@ -34,6 +34,7 @@ import json
 import sys
 
 from coinfer import cli_args as check
+from coinfer import cli_search
 from coinfer import cli_serving as serving
 
 # The serve and device options are checked by the library's own checks (same messages), imported when used.
@@ -249,20 +250,6 @@ def _regenerating_argv(argv: list[str]) -> list[str]:
     return out
 
 
-def _plan(args: argparse.Namespace) -> int:
-    from coinfer.config import get_preset, parse_overrides
-    from coinfer.experiments.plan import MEASURED_H200_RATE, format_plan, sweep_plan
-
-    preset = get_preset(args.preset, **parse_overrides(args.set))
-    print(f"sweep of preset {preset.name!r} ({preset.dataset}, width {preset.width:g}), {args.seeds} seed(s); "
-          f"one image costs its share of a full-network training step")
-    print(format_plan(sweep_plan(preset, seeds=args.seeds), args.gpu_rate or MEASURED_H200_RATE))
-    if not args.gpu_rate:
-        print(f"(rate: {MEASURED_H200_RATE:,.0f} images/s, the full-width network measured on an H200; "
-              "measure yours with benchmarks/cuda_check.py and pass --gpu-rate)")
-    return 0
-
-
 def _sweep(args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -300,111 +287,6 @@ def _sweep(args: argparse.Namespace) -> int:
                  only=args.cell, shard=shard, command=command, progress=not args.no_progress)
     if result is None:
         print("some cells are not finished yet; run the sweep again (or --gather once all are done)")
-    return 0
-
-
-def _search(args: argparse.Namespace) -> int:
-    """The configuration search (coinfer.experiments.search): live, rehearsed on a table, recovery, export."""
-    import subprocess
-    import time
-    from pathlib import Path
-
-    from coinfer.config import get_preset, parse_overrides, sweep_grid
-    from coinfer.experiments import search, search_checks, search_replay
-    from coinfer.paths import search_live_path, search_replay_path, table_path
-    from coinfer.results import load_table, write_json_atomic
-
-    overrides = parse_overrides(args.set)
-    if args.grid:
-        overrides = {"sweep": sweep_grid(args.grid), **overrides}
-    preset = get_preset(args.preset, **overrides)
-    command = "python -m coinfer " + " ".join(args.argv)
-    objectives = search_checks.parse_objectives(args.objectives)
-    budget = search_checks.memory_budget(args.device_memory)
-    if args.replay:
-        table = load_table(args.oracle or table_path("sweep", preset.name))
-        out = search_replay.replay(preset, table, trials=args.trials or search_replay.REPLAY_TRIALS, command=command,
-                                   objectives=objectives)
-        tag = search_checks.objectives_tag(objectives)
-        path = write_json_atomic(args.out or search_replay_path(preset.name, tag), out)
-        for name, s in out["summary"].items():
-            t, f = s["trainings_to_target"], s["trainings_to_front"]
-            print(f"{name:>7}: {s['reached']}/{s['runs']} seeds reach {out['settings']['target']:.0%} of the grid's "
-                  f"hypervolume after {t['mean']} +- {t['std']} trainings (min {t['min']}, max {t['max']}; "
-                  f"{s['within_a_third']} within a third of the grid's {out['grid']['trainings']}); "
-                  f"the whole front after {f['mean']} +- {f['std']} ({s['reached_front']}/{s['runs']} seeds)")
-        print(f"wrote {path}")
-        return 0
-    from coinfer.experiments.sweep import grid_name
-
-    grid = grid_name(preset)          # one study per preset and grid (its search space)
-    label = preset.name if grid == preset.name else f"{preset.name}-{grid}"
-    study = search.open_study(preset.name, args.storage, sampler=args.sampler, seed=args.seed,
-                              study_name=args.study or f"coinfer-{label}", objectives=objectives)
-    if args.recover:
-        stale = search.recover(study, all_running=args.all)
-        print(f"{len(stale)} stale trial(s) marked FAILED and queued again: {stale}")
-        return 0
-    if args.export:
-        from coinfer.paths import search_table_path
-
-        table = search.export(study, path=args.out or search_table_path(label), command=command)
-        print(f"wrote {len(table.records)} records of {len(study.trials)} trials")
-        return 0
-    if not args.trials:
-        raise ValueError("--trials N is needed to search (or --recover, --export, --replay)")
-    if args.workers > 1:
-        # N processes against one storage; each gets its share of the trials and its own seed.
-        if args.storage is None:
-            from coinfer.paths import search_journal_path
-
-            args.storage = str(search_journal_path(preset.name))
-        procs = []
-        for i in range(args.workers):
-            share = args.trials // args.workers + (i < args.trials % args.workers)
-            argv = [sys.executable, "-m", "coinfer", "search", "--preset", preset.name, "--trials", str(share),
-                    "--sampler", args.sampler, "--storage", args.storage, "--delay", str(args.delay)]
-            argv += ["--seed", str(args.seed + i)] if args.seed is not None else []
-            argv += ["--study", args.study] if args.study else []
-            argv += ["--oracle", args.oracle] if args.oracle else []
-            argv += ["--objectives", ",".join(objectives)] + (["--margin", str(args.margin)] if args.margin is not None else [])
-            argv += ["--device-memory", args.device_memory] if args.device_memory else []
-            argv += ["--grid", args.grid] if args.grid else []
-            argv += ["--cells-dir", args.cells_dir] if args.cells_dir else []
-            argv += [a for v in args.set or [] for a in ("--set", v)]
-            argv += ["--threads", str(args.threads)] if args.threads else []
-            procs.append(subprocess.Popen(argv))
-        codes = [p.wait() for p in procs]
-        print(f"{args.workers} workers done (exit codes {codes}); {len(study.trials)} trials in the study")
-        return max(codes)
-    if args.threads:
-        import torch
-
-        torch.set_num_threads(args.threads)
-    if args.oracle:
-        table = load_table(args.oracle)
-        objective = search_replay.ReplayObjective(preset, table, delay_s=args.delay, objectives=objectives,
-                                                  memory_budget=budget)
-        baseline = table.provenance.baseline_accuracy
-    else:
-        from coinfer.experiments.sweep import default_paths
-        from coinfer.results import accuracy_threshold
-        from coinfer.train import get_baseline
-
-        paths = default_paths(preset)
-        meta = get_baseline(preset)[1]
-        baseline = meta["test_accuracy"]
-        # The constraint is on validation accuracy: the baseline's own, less the preset's drop.
-        val, test = (accuracy_threshold(a, preset.accuracy_drop) for a in (meta.get("val_accuracy") or baseline, baseline))
-        objective = search.LiveObjective(preset, val, Path(args.cells_dir or paths["cells_dir"]), paths["cache_dir"],
-                                         margin=args.margin, objectives=objectives, memory_budget=budget, test_threshold=test)
-    start = time.time()
-    search.optimize(study, objective, args.trials, baseline_accuracy=baseline)
-    summary = search.summarize(study, objective, wall_time_s=time.time() - start, command=command)
-    if args.summary is not None:
-        print(f"wrote {write_json_atomic(args.summary or search_live_path(label), summary)}")
-    print(f"{len(study.trials)} trials in the study ({summary['states']}), {summary['trained']} trained, "
-          f"{summary['wall_time_s']:.0f} s; feasible front: " + ", ".join(summary["front"]))
     return 0
 
 
@@ -621,7 +503,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="full-network training images per second on your GPU (default: an H200's, measured)")
     p.add_argument("--seeds", type=check.positive_int, default=3, help="training seeds per configuration (default 3)")
     set_arg(p)
-    p.set_defaults(func=_plan)
+    p.set_defaults(func=cli_search.plan)
 
     p = commands.add_parser("search", help="multi-objective search (Optuna) over the sweep's cells: device MACs and "
                                            "bits, accuracy >= threshold",
@@ -662,7 +544,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "trials, front) there (default data/results/search/live_<preset>.json)")
     p.add_argument("--out", default=None, help="output file of --export or --replay")
     p.add_argument("--threads", type=check.positive_int, default=None, help="torch CPU threads")
-    p.set_defaults(func=_search)
+    p.set_defaults(func=cli_search.search)
 
     p = commands.add_parser("figure", help="draw a book figure from the committed tables (--list: which)")
     p.add_argument("name", nargs="?", default=None, help="the figure (see --list)")

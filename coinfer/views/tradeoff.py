@@ -5,18 +5,11 @@
          --dominance_check--> which baseline points the framework does not beat (printed)
          --tradeoff_summary(data, drop)--> the threshold explorer's readout (twin and ipywidgets)
 
-Examples
---------
->>> from coinfer.paths import results_dir
->>> from coinfer.results import load_table
->>> from coinfer.views.tradeoff import dominance_check
->>> dominance_check(load_table(results_dir() / "sweep_quick.json"), verbose=False)["claim_holds"]
-True
+(:func:`dominance_check`'s example runs it on the committed quick table.)
 """
 
 from __future__ import annotations
 
-import math
 from typing import Sequence
 
 from coinfer.results import accuracy_threshold, table_threshold
@@ -26,13 +19,14 @@ from coinfer.views.explorer import Plot, Slider, live_explorer, precomputed_expl
 from coinfer.views.publish import publish, with_downloads
 from coinfer.views.style import figure_style, hex_color, method_style
 
-__all__ = ["FIG3_METHODS", "pareto_front", "tradeoff_points", "dominance_check",
-           "plot_tradeoff", "fig_tradeoff", "records_frame", "records_table", "summary_frame", "tradeoff_facts", "THRESHOLD_DROPS",
-           "tradeoff_readout",
+__all__ = ["FIG3_METHODS", "pareto_front", "tradeoff_points", "dominance_check", "plot_tradeoff", "fig_tradeoff",
+           "records_frame", "records_table", "summary_frame", "tradeoff_facts", "THRESHOLD_DROPS", "tradeoff_readout",
            "tradeoff_data", "tradeoff_summary", "tradeoff_twin", "tradeoff_explorer"]
 
 #: Fig. 3's methods in legend order (their label, colour and marker: coinfer.views.style).
 FIG3_METHODS = ("framework", "original", "2-step-pruning", "bottlenet++")
+
+
 def pareto_front(points: Sequence[tuple[float, float]]) -> list[int]:
     """Indices of the points no other point dominates, minimizing both coordinates, sorted by the first.
 
@@ -56,7 +50,7 @@ def pareto_front(points: Sequence[tuple[float, float]]) -> list[int]:
     [0, 1, 3]
     """
     order = sorted(range(len(points)), key=lambda i: (points[i][0], points[i][1], i))
-    front, best = [], math.inf
+    front, best = [], float("inf")
     for i in order:
         if points[i][1] < best:
             front.append(i)
@@ -111,9 +105,7 @@ def tradeoff_points(table, threshold: float | None = None) -> dict:
 
 def _say(text: str) -> None:
     """Print ``text`` wrapped to a code cell's output width (76 characters) at the book's default width."""
-    import textwrap
-
-    print(textwrap.fill(text, 76, subsequent_indent="    "))
+    print(__import__("textwrap").fill(text, 76, subsequent_indent="    "))
 
 
 def dominance_check(table, threshold: float | None = None, verbose: bool = True) -> dict:
@@ -131,12 +123,11 @@ def dominance_check(table, threshold: float | None = None, verbose: bool = True)
         ``claim_holds``: the paper's sentence, i.e. no baseline point beats a point of the
         framework's Pareto front in both coordinates (``beats_framework``: such (baseline,
         framework) pairs); ``framework_points``; ``front_margins``: each front point with its margin
-        over the threshold in standard errors (:func:`coinfer.stats.margin_over_threshold`). With
-        ``verbose``, prints a summary.
+        over the threshold in standard errors (:func:`coinfer.stats.margin_over_threshold`; a front
+        resting on points within ~2 SE could change with other seeds). ``verbose`` prints a summary.
 
-    Two different questions: ``claim_holds`` asks whether the framework's curve is never beaten;
-    ``not_dominated`` asks whether the framework beats every baseline point (it cannot where a
-    baseline needs less computation than any framework configuration tried).
+    ``claim_holds`` asks whether the framework's curve is never beaten; ``not_dominated``, whether it
+    beats every baseline point (impossible where a baseline needs less computation than any tried).
 
     Parameters
     ----------
@@ -177,8 +168,6 @@ def dominance_check(table, threshold: float | None = None, verbose: bool = True)
     # The paper's sentence: for each point on the framework's curve (its Pareto front), no point of
     # another method is better in both coordinates.
     result["claim_holds"] = not result["beats_framework"]
-    # How safely each front point meets the threshold: its validation margin in standard errors over
-    # the seeds (None for a one-seed table). A front resting on points within ~2 SE could change.
     result["front_margins"] = [(f, margin_over_threshold(f, table)) for f in front]
     if verbose:
         _say(f"accuracy threshold {100 * result['threshold']:.2f}%; framework points at or above it: "
@@ -192,8 +181,7 @@ def dominance_check(table, threshold: float | None = None, verbose: bool = True)
                       for r in free))
                   + ("" if not result["above_png"][method] else
                      f" ({len(result['above_png'][method])} of them send more bits than the PNG image)"))
-        margins = [m for _, m in result["front_margins"] if m is not None]
-        if margins:
+        if margins := [m for _, m in result["front_margins"] if m is not None]:
             _say(f"  the framework's front: {len(margins)} points, validation accuracy above the threshold by "
                  f"{min(margins):.1f} to {max(margins):.1f} standard errors (over {front[0].seeds} seeds)")
         _say("  claim 'no baseline point has both fewer MACs and fewer bits than a point of the framework's "
@@ -293,15 +281,15 @@ def plot_tradeoff(table, threshold: float | None = None, *, ax=None, show_all: b
 
 
 def records_frame(table, threshold: float | None = None):
-    """Chapter 5's lookup table: one row per record, by method (PNG, the baselines, the framework),
-    split point and device computation.
+    """Chapter 5's lookup table: one row per record, by method, split point and device computation.
 
     Parameters
     ----------
     table : coinfer.results.LookupTable
         A sweep table (``python -m coinfer sweep``).
     threshold : float, optional
-        Accuracy fraction for the ``at threshold`` column; default the table's (:func:`coinfer.results.table_threshold`).
+        Accuracy fraction for the ``≥ thr.`` column (compared with validation accuracies); default
+        :func:`coinfer.stats.selection_threshold`.
 
     Returns
     -------
