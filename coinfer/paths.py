@@ -220,11 +220,13 @@ def table_path(table: str, preset: str) -> Path:
     return results_dir() / f"{table}_{preset}.json"
 
 
-def seed_table_path(table: str, preset: str, seed: int) -> Path:
-    """One seed's run of a table, kept until every seed is done: ``<results>/seeds/<table>_<preset>.seed<s>.json``.
+def seed_table_path(table: str, preset: str, seed: int, settings: str = "") -> Path:
+    """One seed's run of a table, kept until every seed is done:
+    ``<results>/seeds/<table>_<preset>[-<settings>].seed<s>.json``.
 
     Not committed (the committed table keeps every seed's accuracy in its records); a run that
-    stops resumes from the seeds found here.
+    stops resumes from the seeds found here. ``settings`` (a digest of the preset's settings) keeps
+    runs with other settings apart, so a changed preset never reuses a stale seed.
 
     Parameters
     ----------
@@ -234,6 +236,8 @@ def seed_table_path(table: str, preset: str, seed: int) -> Path:
         The preset that produced it.
     seed : int
         The training seed of this run.
+    settings : str
+        A short digest of the settings the run used (empty: none).
 
     Returns
     -------
@@ -246,7 +250,7 @@ def seed_table_path(table: str, preset: str, seed: int) -> Path:
     >>> seed_table_path("pruning", "quick", 2) == results_dir() / "seeds" / "pruning_quick.seed2.json"
     True
     """
-    return results_dir() / "seeds" / f"{table}_{preset}.seed{seed}.json"
+    return results_dir() / "seeds" / f"{table}_{preset}{'-' + settings if settings else ''}.seed{seed}.json"
 
 
 def checkpoint_path(preset: str, name: str = "baseline", root: str | Path | None = None) -> Path:

@@ -85,7 +85,7 @@ def test_run_table_averages_seeds_and_resumes_after_the_finished_ones(tmp_path, 
 
     monkeypatch.setitem(TABLES, "fake", Experiment("x:y", "a seeded table", "0. Test"))
     monkeypatch.setattr(experiments, "experiment", lambda name: fake)
-    monkeypatch.setattr(coinfer.paths, "seed_table_path", lambda t, p, s: tmp_path / f"{t}.seed{s}.json")
+    monkeypatch.setattr(coinfer.paths, "seed_table_path", lambda t, p, s, d: tmp_path / f"{t}.seed{s}.{d}.json")
     with pytest.raises(KeyboardInterrupt):
         run_table("fake", "quick", tmp_path / "t.json", seeds=(0, 1, 2))
     assert ran == [0, 1, 2] and not (tmp_path / "t.json").exists()
@@ -101,3 +101,28 @@ def test_run_table_averages_seeds_and_resumes_after_the_finished_ones(tmp_path, 
     assert table.provenance.baseline_val_accuracy == meta.get("val_accuracy")
     with pytest.raises(ValueError, match="distinct"):
         run_table("fake", "quick", tmp_path / "t.json", seeds=(1, 1))
+
+
+def test_a_seed_run_with_other_settings_is_never_reused(tmp_path, monkeypatch):
+    from dataclasses import replace
+
+    import coinfer.experiments as experiments
+    import coinfer.paths
+    from coinfer.config import PRESETS
+    from coinfer.experiments import Experiment
+    from coinfer.experiments.original import run as original_run
+
+    made, ran = original_run("quick"), []
+
+    def fake(preset):
+        ran.append((preset.seed, preset.accuracy_drop))
+        return replace(made, records=made.records[:2])
+
+    monkeypatch.setitem(TABLES, "fake", Experiment("x:y", "a seeded table", "0. Test"))
+    monkeypatch.setattr(experiments, "experiment", lambda name: fake)
+    monkeypatch.setattr(coinfer.paths, "seed_table_path", lambda t, p, s, d: tmp_path / f"{t}.seed{s}.{d}.json")
+    run_table("fake", "quick", tmp_path / "a.json", seeds=(0, 1))
+    monkeypatch.setitem(PRESETS, "quick", replace(PRESETS["quick"], accuracy_drop=3.0))   # another setting
+    run_table("fake", "quick", tmp_path / "b.json", seeds=(0, 1))
+    assert ran == [(0, 2.0), (1, 2.0), (0, 3.0), (1, 3.0)]                     # run again, not reused
+    assert len(list(tmp_path.glob("fake.seed0.*.json"))) == 2

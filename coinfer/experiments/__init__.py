@@ -138,6 +138,8 @@ def run_table(name: str, preset: str = "quick", path: str | Path | None = None, 
     >>> round(table_threshold(load_table(path)), 4)
     0.8846
     """
+    import hashlib
+    import json
     from dataclasses import replace
 
     from coinfer.config import get_preset
@@ -155,7 +157,9 @@ def run_table(name: str, preset: str = "quick", path: str | Path | None = None, 
     runs = []
     for seed in (seeds if TABLES[name].seeded else [None]):
         spec = get_preset(preset) if seed is None else get_preset(preset, seed=seed)
-        done = seed_table_path(name, preset, seed) if seed is not None else None
+        # The file name carries a digest of every setting (the seed aside): other settings, other file.
+        digest = hashlib.sha256(json.dumps({**spec.to_dict(), "seed": None}, sort_keys=True, default=str).encode())
+        done = seed_table_path(name, preset, seed, digest.hexdigest()[:10]) if seed is not None else None
         if done is not None and done.exists() and load_table(done).provenance.seed == seed:
             runs.append(load_table(done))           # finished before: resume after it
             continue
