@@ -512,10 +512,10 @@ def grid_name(preset: Preset) -> str:
     >>> grid_name(get_preset("quick")), grid_name(get_preset("quick", sweep=sweep_grid("tiny")))
     ('quick', 'tiny')
     """
-    from coinfer.config import PRESETS, TINY_SWEEP
+    from coinfer.config import PRESETS, TINY_SWEEP, get_preset
 
-    for name, stored in PRESETS.items():
-        if preset.sweep == stored.sweep:
+    for name in PRESETS:      # get_preset: the grid as COINFER_SMOKE scales it, if set
+        if preset.sweep == get_preset(name).sweep:
             return name
     return "tiny" if preset.sweep == TINY_SWEEP else "custom"
 
