@@ -409,19 +409,7 @@ SMOKE_ENV = "COINFER_SMOKE"
 
 
 def smoke() -> bool:
-    """Whether ``COINFER_SMOKE`` asks for the smoke run (:func:`smoke_overrides` on every preset).
-
-    Returns
-    -------
-    bool
-
-    Examples
-    --------
-    >>> import os
-    >>> from coinfer.config import smoke
-    >>> smoke() == (os.environ.get("COINFER_SMOKE", "").strip().lower() in ("1", "true", "yes", "on"))
-    True
-    """
+    """Whether ``COINFER_SMOKE`` (``1``, ``true``, ``yes`` or ``on``) asks for the smoke run."""
     return os.environ.get(SMOKE_ENV, "").strip().lower() in ("1", "true", "yes", "on")
 
 

@@ -127,7 +127,7 @@ def encode_settings(preset: Preset):
     """
     from coinfer.experiments.encoding import get_encode_config
 
-    return get_encode_config(preset.name, **preset.sweep.encode)
+    return get_encode_config(preset, **preset.sweep.encode)      # the preset itself: its own overrides count
 
 
 def _preset_key(preset: Preset) -> dict:
