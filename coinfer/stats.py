@@ -1,7 +1,7 @@
 """Evidence across seeds: a table's means with their spread, and margins in standard errors.
 
 Every accuracy in a committed table that trains is the mean over several training seeds
-(:func:`aggregate_seeds`, called by :func:`coinfer.experiments.run_table`); a claim that one
+(:func:`aggregate_seeds`, called by ``coinfer.experiments.run_table``); a claim that one
 configuration beats another states its margin in standard errors (:func:`margin_in_standard_errors`).
 """
 

@@ -32,7 +32,7 @@ before it (floating-point paths depend on memory layout); seeds, not reruns, giv
 Methods and their cells (see :mod:`coinfer.core.baselines` and :mod:`coinfer.experiments.baselines`):
 
 Every configuration gets the same training budget: one fine-tuning of the whole network by the
-pruning recipe (:attr:`~coinfer.config.Preset.pruning`) and, where the method has a learned codec,
+pruning recipe (``preset.pruning``, :class:`~coinfer.config.PruneSettings`) and, where the method has a learned codec,
 one codec training (the encoding settings); the recipe's unpruned control is the starting point of
 the unpruned framework and BottleNet++.
 
