@@ -3,38 +3,145 @@
 Checks, in order, each timed and written to one JSON file:
 
 1. the split is exact on the GPU at full width (every split point, max |difference|);
-2. training throughput of the full-width network (the paper preset's) in images/s, and from it an
-   estimate of the paper preset's baseline time;
-3. the quick preset end to end on the GPU: baseline training (3 epochs, width 1/8), one pruning
-   configuration, one encoder configuration and (if the channel module is there) one JSCC point,
-   each with its test accuracy beside the CPU-trained committed numbers.
+2. ``data_path``: training images/s of the full-width network (the paper preset's) on synthetic
+   CIFAR-shaped data written in CIFAR-10's real on-disk format, on the old path (PIL transforms in 8
+   loader processes, float32) against the new one (:mod:`coinfer.tensor_data`: images on the device,
+   augmented there, bf16 autocast, channels_last; and with ``torch.compile`` when ``--compile``);
+3. ``paper_cell``: one paper-preset sweep cell end to end (``framework`` at layer2.1, sparsity 0.5,
+   code d16-l4) on the synthetic CIFAR-10, with one epoch per stage: baseline, pruning fine-tune,
+   codec warm-up and training, evaluation; the per-stage times scale to the real epoch counts;
+4. (``--quick``) the quick preset end to end on the GPU: baseline, one pruning and one encoder
+   configuration, beside the CPU-trained committed numbers;
+5. (``--throughput-dataset D``) the old measurement: the float32 loader path on a real dataset.
 
-Command (on a GPU machine; the dataset folder must hold Fashion-MNIST, or the machine must be online)::
+Command (on a GPU machine, offline is fine: nothing is downloaded)::
 
     python benchmarks/cuda_check.py --out benchmarks/out/cuda_check.json
 
-The paper preset's CIFAR-10 downloads on first use; an offline GPU machine uses ``--dataset
-fashion-mnist`` for the throughput check (same network, same 3x32x32 input, so the same speed).
+Without CUDA it runs the same checks on the CPU for a few steps (``--steps 3``, the cell with
+``COINFER_SMOKE=1``): a dry run of the script itself, whose numbers mean nothing.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import pickle
 import tempfile
 import time
 import traceback
 from pathlib import Path
 
+import numpy as np
 import torch
 
 
+def sync() -> None:
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+
+
 def timed(fn, *args, **kwargs):
-    torch.cuda.synchronize()
+    sync()
     start = time.time()
     result = fn(*args, **kwargs)
-    torch.cuda.synchronize()
+    sync()
     return result, time.time() - start
+
+
+def write_synthetic_cifar10(root: Path, train_images: int, test_images: int) -> Path:
+    """Random pixels and labels in CIFAR-10's on-disk format (``cifar-10-batches-py``), loaded with
+    ``COINFER_TRUST_LOCAL_DATA=1``: the real loaders and transforms, no download."""
+    from coinfer.data import CLASS_NAMES
+
+    rng = np.random.default_rng(0)
+    folder = root / "cifar-10-batches-py"
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, n in [(f"data_batch_{i}", train_images // 5) for i in range(1, 6)] + [("test_batch", test_images)]:
+        batch = {"data": rng.integers(0, 256, size=(n, 3072), dtype=np.uint8),
+                 "labels": rng.integers(0, 10, size=n).tolist(), "batch_label": name,
+                 "filenames": [f"{i}.png" for i in range(n)]}
+        with open(folder / name, "wb") as f:
+            pickle.dump(batch, f, protocol=2)
+    with open(folder / "batches.meta", "wb") as f:
+        pickle.dump({"label_names": list(CLASS_NAMES["cifar10"])}, f, protocol=2)
+    return root
+
+
+def _rate(model, batches, steps: int, device, autocast=None, warmup: int = 5) -> float:
+    """Training images/s over ``steps`` steps after ``warmup`` (cuDNN autotuning, allocator, compile)."""
+    opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9, nesterov=True)
+    loss_fn = torch.nn.CrossEntropyLoss()
+    model.train()
+    seen, start, step = 0, None, 0
+    while True:
+        for x, y in batches:
+            if step == warmup:
+                sync()
+                start, seen = time.time(), 0
+            x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+            with torch.autocast(device.type, dtype=autocast, enabled=autocast is not None):
+                loss = loss_fn(model(x), y)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            seen += len(y)
+            step += 1
+            if step == warmup + steps:
+                sync()
+                return seen / (time.time() - start)
+
+
+def data_path_rates(device: torch.device, root: Path, steps: int, batch_size: int, compile_: bool) -> dict:
+    """Full-width training images/s: the old data path against the new one, same data, same network."""
+    from coinfer.core.network import resnet18
+    from coinfer.data import ValidationSplit, load_split, make_loader
+    from coinfer.tensor_data import DataPath, training_batches
+
+    data = load_split("cifar10", "train", ValidationSplit(images=100), root=root, augment=True, trust=True)
+    out = {"device": str(device), "batch_size": batch_size, "steps": steps, "train_images": len(data)}
+    torch.manual_seed(0)
+    old = make_loader(data, batch_size, shuffle=True, num_workers=min(8, os.cpu_count() or 1) if device.type == "cuda" else 0)
+    out["old_float32_loader_images_per_s"] = round(_rate(resnet18(width=1.0).to(device), old, steps, device), 1)
+    paths = {"new_images_per_s": DataPath(resident=True, autocast="bfloat16", channels_last=True)}
+    if compile_:
+        paths["new_compiled_images_per_s"] = DataPath(resident=True, autocast="bfloat16", channels_last=True,
+                                                      compile=True)
+    for name, path in paths.items():
+        torch.manual_seed(0)
+        net = resnet18(width=1.0).to(device)
+        batches = training_batches(data, batch_size, 0, device, path)
+        out[name] = round(_rate(path.prepare(net), batches, steps, device, path.dtype,
+                                warmup=30 if path.compile else 5), 1)
+    out["speedup"] = round(out["new_images_per_s"] / out["old_float32_loader_images_per_s"], 2)
+    out["decided_for_this_device"] = DataPath.for_device(device).__dict__
+    return out
+
+
+def paper_cell(device: torch.device, home: Path) -> dict:
+    """One paper-preset framework cell end to end with one epoch per stage, timed per stage."""
+    os.environ["COINFER_HOME"] = str(home)                 # its checkpoints and tables stay in the scratch folder
+    from coinfer.config import get_preset
+    from coinfer.experiments.sweep import cells, run
+    from coinfer.train import get_baseline
+
+    one_epoch = {"baseline.epochs": 1, "pruning.epochs": 1, "encoding.warmup_epochs": 1, "encoding.epochs": 1}
+    if device.type == "cuda":
+        preset = get_preset("paper", **one_epoch, **{"sweep.framework_splits": ("layer2.1",),
+                                                    "sweep.sparsities": (0.5,), "sweep.code_sizes": ("d16-l4",)})
+    else:                                                   # the dry run: COINFER_SMOKE's handful of steps
+        preset = get_preset("paper", **{"sweep.framework_splits": ("layer2.1",), "sweep.sparsities": (0.5,)})
+    (_, meta), baseline_s = timed(get_baseline, preset)
+    cell = next(c for c in cells(preset) if c.method == "framework")
+    _, cell_s = timed(run, preset, only=[cell.id], device=device, progress=False, log=lambda *a: None)
+    record = json.loads(next((home / "data" / "results" / "cells").rglob(f"{cell.id}.json")).read_text())
+    return {"cell": cell.id, "baseline_epochs": preset.baseline.epochs, "baseline_s": round(baseline_s, 1),
+            "baseline_data_path": meta.get("data_path"), "cell_s": round(cell_s, 1),
+            "pruning_epochs": preset.pruning.epochs,
+            "codec_epochs": preset.encoding.warmup_epochs + preset.encoding.epochs,
+            "accuracy": record["record"]["accuracy"], "bits_per_image": record["record"]["bits_per_image"],
+            "note": "synthetic data: accuracies mean nothing; times scale with the epochs"}
 
 
 def split_exactness(device: torch.device) -> dict:
@@ -50,6 +157,7 @@ def split_exactness(device: torch.device) -> dict:
 
 
 def throughput(device: torch.device, dataset: str, steps: int) -> dict:
+    """The first measurement (MEASURED_H200_RATE): the float32 loader path on a real dataset."""
     from coinfer.data import load_dataset, make_loader
     from coinfer.core.network import resnet18
     from coinfer.config import get_preset
@@ -130,19 +238,36 @@ def quick_pipeline(device: torch.device, workdir: Path) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", default="benchmarks/out/cuda_check.json")
-    parser.add_argument("--dataset", default="fashion-mnist", help="dataset for the throughput check")
-    parser.add_argument("--steps", type=int, default=60, help="timed training steps at full width")
-    parser.add_argument("--skip-quick", action="store_true", help="only the exactness and throughput checks")
+    parser.add_argument("--steps", type=int, default=None, help="timed training steps per path (default 100; 3 on a CPU)")
+    parser.add_argument("--train-images", type=int, default=None,
+                        help="synthetic training images (default 20,000; 200 on a CPU)")
+    parser.add_argument("--compile", action="store_true", help="also time the new path with torch.compile")
+    parser.add_argument("--skip-cell", action="store_true", help="no paper-preset cell")
+    parser.add_argument("--quick", action="store_true", help="also run the quick preset end to end")
+    parser.add_argument("--throughput-dataset", default=None, help="also time the old path on this real dataset")
     args = parser.parse_args()
-    if not torch.cuda.is_available():
-        raise SystemExit("no CUDA device: this check is for a GPU machine")
-    device = torch.device("cuda")
-    report = {"gpu": torch.cuda.get_device_name(0), "torch": torch.__version__}
+    cuda = torch.cuda.is_available()
+    device = torch.device("cuda" if cuda else "cpu")
+    steps = args.steps or (100 if cuda else 3)
+    work = Path(tempfile.mkdtemp(prefix="coinfer-cuda-"))
+    data_root = write_synthetic_cifar10(work / "synthetic", args.train_images or (20_000 if cuda else 200),
+                                        1000 if cuda else 40)
+    os.environ["COINFER_TRUST_LOCAL_DATA"] = "1"
+    os.environ["COINFER_OFFLINE"] = "1"
+    os.environ["COINFER_DATA"] = str(data_root)
+    if not cuda:
+        os.environ["COINFER_SMOKE"] = "1"                   # the dry run: a handful of steps per stage
+        torch.set_num_threads(1)
+    report = {"gpu": torch.cuda.get_device_name(0) if cuda else None, "torch": torch.__version__,
+              "device": str(device), "date": time.strftime("%Y-%m-%d")}
     checks = [("split", lambda: split_exactness(device)),
-              ("throughput", lambda: throughput(device, args.dataset, args.steps))]
-    if not args.skip_quick:
-        workdir = Path(tempfile.mkdtemp(prefix="coinfer-cuda-"))
-        checks.append(("quick", lambda: quick_pipeline(device, workdir)))
+              ("data_path", lambda: data_path_rates(device, data_root, steps, 128 if cuda else 16, args.compile))]
+    if not args.skip_cell:
+        checks.append(("paper_cell", lambda: paper_cell(device, work / "home")))
+    if args.quick and cuda:
+        checks.append(("quick", lambda: quick_pipeline(device, work)))
+    if args.throughput_dataset and cuda:
+        checks.append(("throughput", lambda: throughput(device, args.throughput_dataset, steps)))
     for name, check in checks:
         try:
             report[name], seconds = timed(check)

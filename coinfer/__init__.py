@@ -8,6 +8,7 @@ home::
 
     units, paths, splits  conventions, file names, the split points' names
     results, stats, data  tables of records, the threshold; means over seeds; datasets, validation split
+    tensor_data           the GPU data path (a dataset as one device tensor)
     core/                 the paper's algorithms: no files, no plots, no presets
     config, train         one Preset per run; one training loop, one evaluate
     experiments/, serve/  one module per committed table; the running system over TCP
@@ -25,6 +26,7 @@ Data and results
     :mod:`coinfer.results`: Record, LookupTable, Provenance, the accuracy threshold (II-D, V-A).
     :mod:`coinfer.stats`: choices on the validation split; means over seeds, margins in standard errors.
     :mod:`coinfer.data`: CIFAR-10 and Fashion-MNIST loaders, checked offline; the validation split (V-A).
+    :mod:`coinfer.tensor_data`: the GPU data path: a training set as one device tensor, augmented there; bf16.
 The algorithms (``core/``)
     :mod:`coinfer.core.network`: the CIFAR ResNet18 and split() (II-A).
     :mod:`coinfer.core.features`: FeatureSource, a frozen device part's features computed once.

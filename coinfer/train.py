@@ -161,7 +161,7 @@ def evaluate(model: nn.Module, batches, device: torch.device | None = None,
 def fit(model: nn.Module, batches, *, optimizer: torch.optim.Optimizer, epochs: int | None = None,
         steps: int | None = None, loss_fn: Callable | None = None, scheduler=None,
         on_step: Callable[[int], None] | None = None, progress: bool = True,
-        device: torch.device | None = None, desc: str = "train") -> list[float]:
+        device: torch.device | None = None, desc: str = "train", autocast: torch.dtype | None = None) -> list[float]:
     """Train ``model`` on ``batches``: the one training loop of the library.
 
     Every step: ``on_step(step)``, forward, ``loss_fn(model(inputs), labels)``, zero the gradients,
@@ -197,6 +197,9 @@ def fit(model: nn.Module, batches, *, optimizer: torch.optim.Optimizer, epochs: 
         Where the inputs are moved (default: where the model's parameters are).
     desc : str
         Label of the progress bar.
+    autocast : torch.dtype, optional
+        Run the forward pass and the loss under ``torch.autocast`` with this dtype (e.g.
+        ``torch.bfloat16``; :class:`coinfer.tensor_data.DataPath` decides it). Default: float32.
 
     Returns
     -------
@@ -239,7 +242,8 @@ def fit(model: nn.Module, batches, *, optimizer: torch.optim.Optimizer, epochs: 
             if on_step is not None:
                 on_step(step)
             inputs, labels = inputs.to(device), labels.to(device)
-            loss = loss_fn(model(inputs), labels)
+            with torch.autocast(device.type, dtype=autocast, enabled=autocast is not None):
+                loss = loss_fn(model(inputs), labels)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -410,12 +414,15 @@ def train_baseline(preset: Preset, data_root: str | Path | None = None,
     >>> 0.0 <= meta["test_accuracy"] <= 1.0                 # doctest: +SKIP
     True
     """
+    from coinfer.tensor_data import DataPath, training_batches
+
     device = device or default_device()
     seed_everything(preset.seed)
     settings = preset.baseline
+    path = DataPath.for_device(device)          # on CUDA: images on the device, bf16, channels_last
     train_set = load_split(preset.dataset, "train", preset.validation, root=data_root, augment=True,
                            limit=settings.train_limit)
-    train_loader = make_loader(train_set, settings.batch_size, shuffle=True, seed=preset.seed)
+    train_loader = training_batches(train_set, settings.batch_size, preset.seed, device, path)
     val_loader, test_loader = (make_loader(load_split(preset.dataset, part, preset.validation, root=data_root),
                                            preset.eval_batch_size, shuffle=False) for part in ("val", "test"))
     model = CifarResNet18(ResNetConfig(width=preset.width)).to(device)
@@ -424,14 +431,15 @@ def train_baseline(preset: Preset, data_root: str | Path | None = None,
     scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=settings.lr, epochs=settings.epochs,
                                                     steps_per_epoch=len(train_loader))
     start = time.time()
-    losses = fit(model, train_loader, optimizer=optimizer, epochs=settings.epochs, scheduler=scheduler,
-                 device=device, desc="baseline")
+    losses = fit(path.prepare(model), train_loader, optimizer=optimizer, epochs=settings.epochs,
+                 scheduler=scheduler, device=device, desc="baseline", autocast=path.dtype)
+    model = model.to(memory_format=torch.contiguous_format)   # saved and evaluated as on the CPU path
     wall = time.time() - start
     meta = {"kind": "baseline", "preset": preset.name, "dataset": preset.dataset, "width": preset.width,
             "seed": preset.seed, "epochs": settings.epochs, "train_images": len(train_set),
             "validation": asdict(preset.validation), "val_accuracy": evaluate(model, val_loader, device),
             "test_accuracy": evaluate(model, test_loader, device), "train_loss": losses,
-            "wall_time_s": round(wall, 1), "device": str(device)}
+            "wall_time_s": round(wall, 1), "device": str(device), "data_path": asdict(path)}
     return model, meta
 
 

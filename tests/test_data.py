@@ -12,26 +12,7 @@ from torchvision import datasets
 from coinfer import data
 from coinfer.data import DatasetUnavailable, load_dataset, make_loader, native_images, png_bytes
 
-
-def write_tiny_cifar10(root, n_train=20, n_test=10, seed=0):
-    """Write a tiny dataset in CIFAR-10's own on-disk format: cifar-10-batches-py, one pickled dict
-    per batch (protocol 2, as the official Python 2 files), uint8 rows of 3,072 channel-major pixels.
-    Returns ``{batch name: (pixels, labels)}``."""
-    rng = np.random.default_rng(seed)
-    folder = root / "cifar-10-batches-py"
-    folder.mkdir(parents=True)
-    written = {}
-    batches = [(f"data_batch_{i}", n_train // 5) for i in range(1, 6)] + [("test_batch", n_test)]
-    for name, n in batches:
-        batch = {"data": rng.integers(0, 256, size=(n, 3072), dtype=np.uint8),
-                 "labels": rng.integers(0, 10, size=n).tolist(), "batch_label": name,
-                 "filenames": [f"image_{i}.png" for i in range(n)]}
-        written[name] = (batch["data"], batch["labels"])
-        with open(folder / name, "wb") as f:
-            pickle.dump(batch, f, protocol=2)
-    with open(folder / "batches.meta", "wb") as f:
-        pickle.dump({"label_names": list(data.CLASS_NAMES["cifar10"])}, f, protocol=2)
-    return written
+from cifar_support import write_tiny_cifar10
 
 
 @pytest.fixture

@@ -75,8 +75,13 @@ def colab_cell_source(url: str, branch: str) -> str:
 
 
 def chapters(root: Path = ROOT) -> list[Path]:
-    """Every chapter source, in order."""
-    return sorted(root.glob(CHAPTER_GLOB))
+    """Every chapter source, in order, then every other executable page of ``book/`` (a MyST
+    notebook with jupytext front matter, e.g. ``paper_scale.md``): each gets the install cell and a
+    paired notebook, since the book gives every executable page a Colab button."""
+    numbered = sorted(root.glob(CHAPTER_GLOB))
+    pages = [md for md in sorted((root / "book").glob("*.md"))
+             if md not in numbered and md.read_text().startswith("---\njupytext:")]
+    return numbered + pages
 
 
 def _first_code_cell(nb) -> int | None:

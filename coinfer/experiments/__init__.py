@@ -180,7 +180,13 @@ def run_table(name: str, preset: str = "quick", path: str | Path | None = None, 
             else float(meta["test_accuracy"]),
             accuracy_drop=prov.accuracy_drop if prov.accuracy_drop is not None
             else get_preset(prov.preset).accuracy_drop))
-    if table.provenance.validation is None or table.provenance.baseline_val_accuracy is None:
+    # A table says it holds out a validation split only when every record carries a validation
+    # accuracy: choices are made on them (results.selection_accuracy raises for a record without one).
+    # A table with test accuracies only (so far encoding, jscc, pruning, and the sweep's cells but
+    # on-device) keeps choosing on test, as a table made before the split does; stamping it made
+    # every choice on it raise (found by the paper preset's smoke run, tests/test_paper_smoke.py).
+    has_val = bool(table.records) and all(r.val_accuracy is not None for r in table.records)
+    if has_val and (table.provenance.validation is None or table.provenance.baseline_val_accuracy is None):
         _, meta = load_checkpoint(checkpoint_path(prov.preset))
         table = replace(table, provenance=replace(
             table.provenance, validation=table.provenance.validation or meta.get("validation"),

@@ -32,7 +32,7 @@ before it (floating-point paths depend on memory layout); seeds, not reruns, giv
 Methods and their cells (see :mod:`coinfer.core.baselines` and :mod:`coinfer.experiments.baselines`):
 
 Every configuration gets the same training budget: one fine-tuning of the whole network by the
-pruning recipe (:attr:`~coinfer.config.Preset.pruning`) and, where the method has a learned codec,
+pruning recipe (``preset.pruning``, :class:`~coinfer.config.PruneSettings`) and, where the method has a learned codec,
 one codec training (the encoding settings); the recipe's unpruned control is the starting point of
 the unpruned framework and BottleNet++.
 
@@ -130,7 +130,7 @@ def encode_settings(preset: Preset):
     """
     from coinfer.experiments.encoding import get_encode_config
 
-    return get_encode_config(preset.name, **preset.sweep.encode)
+    return get_encode_config(preset, **preset.sweep.encode)      # the preset itself: its own overrides count
 
 
 def _preset_key(preset: Preset) -> dict:
@@ -553,10 +553,10 @@ def grid_name(preset: Preset) -> str:
     >>> grid_name(get_preset("quick")), grid_name(get_preset("quick", sweep=sweep_grid("tiny")))
     ('quick', 'tiny')
     """
-    from coinfer.config import PRESETS, TINY_SWEEP
+    from coinfer.config import PRESETS, TINY_SWEEP, get_preset
 
-    for name, stored in PRESETS.items():
-        if preset.sweep == stored.sweep:
+    for name in PRESETS:      # get_preset: the grid as COINFER_SMOKE scales it, if set
+        if preset.sweep == get_preset(name).sweep:
             return name
     return "tiny" if preset.sweep == TINY_SWEEP else "custom"
 

@@ -1,0 +1,282 @@
+"""The GPU data path: a training set held on the device as one uint8 tensor, augmented and
+normalized there, with the precision and memory-layout choices that go with it.
+
+On a GPU the CPU data path (PIL images, one torchvision transform per image, loader processes) is
+the bottleneck of a full-width ResNet18 on 32x32 images: the whole CIFAR-10 training set is 150 MB
+as uint8, so it is kept on the device and each batch is cropped, flipped and normalized there in a
+few tensor operations. :class:`DataPath` is the one place that decides what a training run uses;
+:meth:`DataPath.for_device` turns everything on for CUDA and off for the CPU, where the CPU path is
+left exactly as it was.
+
+    >>> import torch
+    >>> from coinfer.tensor_data import DataPath
+    >>> DataPath.for_device(torch.device("cpu"))
+    DataPath(resident=False, autocast=None, channels_last=False, compile=False)
+    >>> DataPath.for_device(torch.device("cuda")).autocast
+    'bfloat16'
+
+:class:`ResidentLoader` is a drop-in for :func:`coinfer.data.make_loader` over a dataset of
+:func:`coinfer.data.load_split` or :func:`coinfer.data.load_dataset`: the same batch order for the
+same seed (it draws the order with the same sampler and generator), the same images when the
+dataset does not augment (bit for bit on the CPU), and the same distribution of crops (4-pixel
+zero padding, 9 x 9 offsets) and flips (one half) when it does (``tests/test_tensor_data.py``).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import torch
+from torch.utils.data import DataLoader, Subset
+from torchvision import transforms
+
+#: Environment switch for ``torch.compile`` on CUDA (``1``: compile; off by default, since compiling
+#: costs a minute or more per network shape, which only pays off on long runs).
+COMPILE_ENV = "COINFER_COMPILE"
+
+
+@dataclass(frozen=True)
+class DataPath:
+    """How a training run moves and computes its images.
+
+    Parameters
+    ----------
+    resident : bool
+        Hold the training images on the device as one uint8 tensor; crop, flip and normalize there
+        (:class:`ResidentLoader`) instead of in loader processes.
+    autocast : {"bfloat16", None}
+        Run the forward pass and the loss under ``torch.autocast`` with this dtype (weights and
+        optimizer stay float32).
+    channels_last : bool
+        Images and weights in NHWC memory layout (faster convolutions on tensor cores).
+    compile : bool
+        Train a ``torch.compile``-d network (the original module keeps the weights).
+    """
+
+    resident: bool = False
+    autocast: str | None = None
+    channels_last: bool = False
+    compile: bool = False
+
+    def __post_init__(self):
+        if self.autocast not in (None, "bfloat16", "float16"):
+            raise ValueError(f"autocast must be None, 'bfloat16' or 'float16', got {self.autocast!r}")
+
+    @classmethod
+    def for_device(cls, device: torch.device | str) -> "DataPath":
+        """Everything on for a CUDA device (``compile`` only with ``COINFER_COMPILE=1``), nothing on a CPU.
+
+        Parameters
+        ----------
+        device : torch.device or str
+
+        Returns
+        -------
+        DataPath
+        """
+        if torch.device(device).type != "cuda":
+            return cls()
+        compile_ = os.environ.get(COMPILE_ENV, "").strip().lower() in ("1", "true", "yes", "on")
+        return cls(resident=True, autocast="bfloat16", channels_last=True, compile=compile_)
+
+    @property
+    def dtype(self) -> torch.dtype | None:
+        """The autocast dtype as a torch dtype (None: no autocast)."""
+        return getattr(torch, self.autocast) if self.autocast else None
+
+    def prepare(self, model: torch.nn.Module) -> torch.nn.Module:
+        """``model`` in this path's memory layout, compiled if asked: what to hand to the training loop.
+
+        The weights stay in ``model`` itself (changed in place to channels_last), so save ``model``,
+        not the returned module.
+        """
+        if self.channels_last:
+            model = model.to(memory_format=torch.channels_last)
+        return torch.compile(model) if self.compile else model
+
+
+def _source(dataset) -> tuple[object, list[int]]:
+    """The underlying dataset and the indices into it of a (possibly nested) Subset."""
+    indices = None
+    while isinstance(dataset, Subset):
+        chosen = list(dataset.indices)
+        indices = chosen if indices is None else [chosen[i] for i in indices]
+        dataset = dataset.dataset
+    return dataset, indices if indices is not None else list(range(len(dataset)))
+
+
+def _steps(dataset) -> tuple[bool, tuple, tuple, int]:
+    """``(augment, mean, std, pad)`` read from the dataset's own transform; anything else is refused,
+    so that the device path never silently differs from the CPU path."""
+    transform = getattr(dataset, "transform", None)
+    steps = transform.transforms if isinstance(transform, transforms.Compose) else [transform]
+    augment, mean, std, pad = False, None, None, 0
+    for step in steps:
+        if isinstance(step, transforms.Pad) and isinstance(step.padding, int):
+            pad += step.padding
+        elif isinstance(step, transforms.RandomCrop) and step.size == (32, 32) and step.padding == 4:
+            augment = True
+        elif isinstance(step, transforms.Normalize):
+            mean, std = tuple(step.mean), tuple(step.std)
+        elif not isinstance(step, (transforms.Grayscale, transforms.ToTensor, transforms.RandomHorizontalFlip)):
+            raise ValueError(f"the device data path does not reproduce the transform {step!r}; use make_loader")
+    if mean is None:
+        raise ValueError("the device data path needs a dataset with a Normalize transform (from load_dataset)")
+    return augment, mean, std, pad
+
+
+def resident_images(dataset, device: torch.device | str = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
+    """The images of ``dataset`` as one uint8 tensor ``(N, 3, 32, 32)`` on ``device``, and its labels.
+
+    Grey images (Fashion-MNIST) are padded and repeated over three channels as the CPU transform does.
+
+    Parameters
+    ----------
+    dataset : Dataset
+        From :func:`coinfer.data.load_dataset` or :func:`coinfer.data.load_split`.
+    device : torch.device or str
+
+    Returns
+    -------
+    images, labels : torch.Tensor
+        uint8 ``(N, 3, 32, 32)`` and int64 ``(N,)``.
+    """
+    base, indices = _source(dataset)
+    _, _, _, pad = _steps(base)
+    data = base.data if isinstance(base.data, torch.Tensor) else torch.from_numpy(base.data)
+    index = torch.as_tensor(indices, dtype=torch.long)
+    images = data[index]
+    if images.dim() == 3:                                   # grey (N, H, W): pad, then 3 channels
+        images = torch.nn.functional.pad(images, (pad, pad, pad, pad)).unsqueeze(1).expand(-1, 3, -1, -1)
+    else:                                                   # colour (N, H, W, 3), as torchvision keeps it
+        images = images.permute(0, 3, 1, 2)
+    labels = torch.as_tensor(base.targets)[index] if not isinstance(base.targets, torch.Tensor) else base.targets[index]
+    return images.contiguous().to(device), labels.long().to(device)
+
+
+def augment_batch(images: torch.Tensor, generator: torch.Generator | None = None, padding: int = 4) -> torch.Tensor:
+    """Random crops with ``padding`` zero pixels on each side and random horizontal flips, on the device.
+
+    Parameters
+    ----------
+    images : torch.Tensor
+        ``(B, C, H, W)``, any dtype (uint8 here: zero is a black pixel, as torchvision pads).
+    generator : torch.Generator, optional
+        On ``images``' device.
+    padding : int
+        Pixels of padding; offsets are uniform in ``0 .. 2 * padding`` on each axis.
+
+    Returns
+    -------
+    torch.Tensor
+        The same shape and dtype.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from coinfer.tensor_data import augment_batch
+    >>> out = augment_batch(torch.ones(4, 3, 32, 32, dtype=torch.uint8), torch.Generator().manual_seed(0))
+    >>> out.shape, int(out.max())
+    (torch.Size([4, 3, 32, 32]), 1)
+    """
+    b, c, h, w = images.shape
+    padded = torch.nn.functional.pad(images, (padding,) * 4)
+    dev = images.device
+    oy = torch.randint(0, 2 * padding + 1, (b,), device=dev, generator=generator)
+    ox = torch.randint(0, 2 * padding + 1, (b,), device=dev, generator=generator)
+    flip = torch.rand(b, device=dev, generator=generator) < 0.5
+    rows = oy[:, None] + torch.arange(h, device=dev)
+    along = torch.arange(w, device=dev)
+    cols = ox[:, None] + torch.where(flip[:, None], w - 1 - along, along)
+    return padded[torch.arange(b, device=dev)[:, None, None, None], torch.arange(c, device=dev)[None, :, None, None],
+                  rows[:, None, :, None], cols[:, None, None, :]]
+
+
+class ResidentLoader:
+    """Batches of ``dataset`` from one uint8 tensor on ``device``, augmented and normalized there.
+
+    A drop-in for :func:`coinfer.data.make_loader` in :func:`coinfer.train.fit`: iterate it once per
+    epoch; ``len`` is the number of batches. The batch order is drawn exactly as ``make_loader``
+    draws it for the same ``seed``; augmentation (when the dataset's transform has it) uses its own
+    generator on the device, seeded by ``seed``.
+
+    Parameters
+    ----------
+    dataset : Dataset
+        From :func:`coinfer.data.load_split` or :func:`coinfer.data.load_dataset`.
+    batch_size : int
+    shuffle : bool
+    seed : int
+    device : torch.device or str
+    channels_last : bool
+        Yield images in NHWC memory layout.
+
+    Examples
+    --------
+    >>> from coinfer.data import load_dataset
+    >>> from coinfer.tensor_data import ResidentLoader
+    >>> loader = ResidentLoader(load_dataset("fashion-mnist", train=False, limit=10), 4, shuffle=False)
+    >>> [tuple(x.shape) for x, _ in loader], len(loader)
+    ([(4, 3, 32, 32), (4, 3, 32, 32), (2, 3, 32, 32)], 3)
+    """
+
+    def __init__(self, dataset, batch_size: int, shuffle: bool, seed: int = 0,
+                 device: torch.device | str = "cpu", channels_last: bool = False):
+        self.augment, mean, std, _ = _steps(_source(dataset)[0])
+        self.images, self.labels = resident_images(dataset, device)
+        self.device = self.images.device
+        self.mean = torch.tensor(mean, device=self.device).view(1, -1, 1, 1)
+        self.std = torch.tensor(std, device=self.device).view(1, -1, 1, 1)
+        self.channels_last = channels_last
+        # The same sampler and generator as make_loader: the same order for the same seed.
+        self._order = DataLoader(range(len(self.labels)), batch_size=batch_size, shuffle=shuffle,
+                                 generator=torch.Generator().manual_seed(seed))
+        self._augmenter = torch.Generator(device=self.device).manual_seed(seed)
+
+    def __len__(self) -> int:
+        return len(self._order)
+
+    def __iter__(self):
+        # Start the order's iterator now, as a DataLoader does when iterated (it draws from its
+        # generator then): the same draws as make_loader's, however often a caller calls iter()
+        # (tqdm.auto calls it once more than it iterates).
+        return self._batches(iter(self._order))
+
+    def _batches(self, order):
+        for index in order:
+            index = index.to(self.device)
+            images = self.images[index]
+            if self.augment:
+                images = augment_batch(images, self._augmenter)
+            # As ToTensor then Normalize: float32 / 255, minus the mean, over the std (the same float ops).
+            images = images.float().div(255).sub(self.mean).div(self.std)
+            if self.channels_last:
+                images = images.contiguous(memory_format=torch.channels_last)
+            yield images, self.labels[index]
+
+
+def training_batches(dataset, batch_size: int, seed: int, device: torch.device | str, path: DataPath | None = None):
+    """Shuffled training batches of ``dataset`` on the path ``path`` (default :meth:`DataPath.for_device`).
+
+    Parameters
+    ----------
+    dataset : Dataset
+        From :func:`coinfer.data.load_split` (augmented or not).
+    batch_size, seed : int
+    device : torch.device or str
+        Where training runs.
+    path : DataPath, optional
+
+    Returns
+    -------
+    ResidentLoader or torch.utils.data.DataLoader
+        A :class:`ResidentLoader` on ``device`` when ``path.resident``, else :func:`coinfer.data.make_loader`'s.
+    """
+    from coinfer.data import make_loader
+
+    path = path or DataPath.for_device(device)
+    if path.resident:
+        return ResidentLoader(dataset, batch_size, shuffle=True, seed=seed, device=device,
+                              channels_last=path.channels_last)
+    return make_loader(dataset, batch_size, shuffle=True, seed=seed)

@@ -1,0 +1,158 @@
+"""The paper preset end to end on a CPU: every command of the README's paper section, at full width,
+on a tiny CIFAR-10 written in its real on-disk format, with ``COINFER_SMOKE=1`` scaling every stage
+down to a handful of steps (``coinfer.config.smoke_overrides``): the same code paths as the real run,
+so a change that breaks the paper preset fails here, not on a reader's GPU.
+
+Checkpoints and tables go to a scratch ``COINFER_HOME``. The book build with ``COINFER_PRESET=paper``
+on the smoke tables takes several minutes more, so it runs only with ``COINFER_SMOKE_BOOK=1``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from cifar_support import write_tiny_cifar10
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[1]
+
+#: The commands run, in order (``python -m coinfer`` + these), each timed.
+COMMANDS = [
+    ["profile", "--width", "1.0", "--dataset", "cifar10"],
+    ["train", "--preset", "paper"],
+    ["run", "original-float32", "--preset", "paper"],
+    ["run", "pruning", "--preset", "paper", "--seeds", "0", "1"],       # two seeds: the averaged table
+    ["run", "encoding", "--preset", "paper", "--seeds", "0"],
+    ["run", "jscc", "--preset", "paper", "--seeds", "0"],
+    ["run", "sweep", "--preset", "paper", "--seeds", "0"],
+    ["search", "--preset", "paper", "--trials", "2", "--seed", "0"],
+    ["search", "--preset", "paper", "--export"],
+    ["latency", "--rate", "40KB/s", "--preset", "paper"],
+]
+
+
+def readme_paper_commands() -> list[list[str]]:
+    """The ``python -m coinfer ...`` lines of the README's "Running at paper scale on a GPU" section."""
+    text = (ROOT / "README.md").read_text()
+    section = text.split("### Running at paper scale on a GPU", 1)[1].split("\n## ", 1)[0]
+    block = section.split("```bash", 1)[1].split("```", 1)[0]
+    return [line.split("#")[0].split()[3:] for line in block.splitlines() if line.startswith("python -m coinfer ")]
+
+
+def test_every_command_of_the_readme_paper_section_is_in_the_smoke_run():
+    readme = readme_paper_commands()
+    assert len(readme) >= 4, readme
+    ran = [" ".join(c) for c in COMMANDS]
+    for command in readme:
+        words = [w for w in command if not w.startswith("--") or w in ("--preset",)]
+        assert any(all(w in r.split() for w in words) for r in ran), f"README runs {command}; the smoke run does not"
+
+
+@pytest.fixture(scope="module")
+def smoke_home(tmp_path_factory):
+    home = tmp_path_factory.mktemp("paper-smoke")
+    (home / "data").mkdir()
+    write_tiny_cifar10(home / "data", n_train=100, n_test=40)     # 80 training + 20 validation images
+    return home
+
+
+@pytest.fixture(scope="module")
+def smoke_env(smoke_home):
+    env = {"COINFER_HOME": str(smoke_home), "COINFER_SMOKE": "1", "COINFER_TRUST_LOCAL_DATA": "1",
+           "COINFER_OFFLINE": "1", "OMP_NUM_THREADS": "1", "TQDM_DISABLE": "1"}
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    yield env
+    for k, v in saved.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+
+
+@pytest.fixture(scope="module")
+def smoke_run(smoke_home, smoke_env):
+    """Every command, in this process (one torch import), timed; a failing command fails the test."""
+    import torch
+
+    from coinfer.cli import main
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    times = {}
+    try:
+        for command in COMMANDS:
+            start = time.time()
+            code = main(command)
+            times[" ".join(command)] = round(time.time() - start, 1)
+            assert code == 0, f"python -m coinfer {' '.join(command)} failed (exit {code}); see the output above"
+    finally:
+        torch.set_num_threads(threads)
+    return times
+
+
+def _table(home: Path, name: str) -> dict:
+    return json.loads((home / "data" / "results" / f"{name}_paper.json").read_text())
+
+
+def test_paper_preset_runs_end_to_end_at_full_width(smoke_home, smoke_run, capsys):
+    print("\n".join(f"{t:7.1f} s  python -m coinfer {c}" for c, t in smoke_run.items()))
+    print(f"{sum(smoke_run.values()):7.1f} s  in all")
+    for name in ("original-float32", "pruning", "encoding", "jscc", "sweep", "search"):
+        table = _table(smoke_home, name)
+        prov = table["provenance"]
+        assert (prov["preset"], prov["dataset"]) == ("paper", "cifar10"), name
+        assert table["records"], f"{name}_paper.json holds no records"
+    from coinfer.config import get_preset
+
+    assert get_preset("paper").width == 1.0                        # full width, smoke or not
+    sweep = _table(smoke_home, "sweep")
+    assert {r["method"] for r in sweep["records"]} == {"framework", "original", "2-step-pruning", "bottlenet++",
+                                                       "png", "on-device"}
+    assert sweep["provenance"]["preset"] == "paper"
+    pruning = _table(smoke_home, "pruning")
+    assert {(r["split"], r["sparsity"]) for r in pruning["records"] if r["sparsity"] > 0} == {("stem", 0.75),
+                                                                                             ("pool", 0.75)}
+    baseline = smoke_home / "data" / "checkpoints" / "paper" / "baseline.pt"
+    assert baseline.exists()
+
+
+def test_smoke_setting_needs_a_scratch_home(monkeypatch):
+    from coinfer.config import get_preset
+
+    monkeypatch.setenv("COINFER_SMOKE", "1")
+    monkeypatch.delenv("COINFER_HOME", raising=False)
+    with pytest.raises(ValueError, match="COINFER_HOME"):
+        get_preset("paper")
+
+
+@pytest.mark.skipif(os.environ.get("COINFER_SMOKE_BOOK") != "1",
+                    reason="the book build on the smoke tables takes minutes: set COINFER_SMOKE_BOOK=1")
+def test_book_builds_from_the_paper_preset_smoke_tables(smoke_home, smoke_env, smoke_run, tmp_path):
+    import shutil
+
+    # Chapters 6 to 8 read the quick preset's committed tables and checkpoints whatever the preset:
+    # copies of them (the build must not write into the checkout) join the smoke run's paper ones.
+    for source in (ROOT / "data" / "results").iterdir():
+        target = smoke_home / "data" / "results" / source.name
+        if not target.exists():
+            (shutil.copytree if source.is_dir() else shutil.copy2)(source, target)
+    shutil.copytree(ROOT / "data" / "checkpoints" / "quick", smoke_home / "data" / "checkpoints" / "quick",
+                    dirs_exist_ok=True)
+    env = {**os.environ, **smoke_env, "COINFER_PRESET": "paper", "PYTHONPATH": str(ROOT)}
+    start = time.time()
+    result = subprocess.run([sys.executable, "-c", "import sys; from jupyter_book.cli.main import main; sys.exit(main())",
+                             "build", str(ROOT), "--path-output", str(tmp_path), "-W", "-n"],
+                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800)
+    print(f"book build on the smoke tables: {time.time() - start:.0f} s")
+    log = re.sub(r"\x1b\[[0-9;]*m", "", result.stdout + result.stderr)
+    assert result.returncode == 0, log[-6000:]

@@ -1,0 +1,145 @@
+"""The GPU data path (coinfer.tensor_data) against the CPU path, run on the CPU device.
+
+Same seed: the same batches, bit for bit, where nothing is augmented; the same distribution of crop
+offsets and flips where it is; and the same training losses (bf16 autocast, channels_last) to a
+stated tolerance.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pytest
+import torch
+
+from cifar_support import write_tiny_cifar10
+from coinfer.core.network import resnet18
+from coinfer.data import ValidationSplit, load_split, make_loader
+from coinfer.tensor_data import DataPath, ResidentLoader, augment_batch, training_batches
+from coinfer.train import fit
+
+VALIDATION = ValidationSplit(images=20, seed=0)
+
+
+def _position_pixels(rng, n):
+    """Channel 0 holds the row (1..32), channel 1 the column (1..32), channel 2 noise: a crop's
+    offset and flip can be read back from the output (padding is 0)."""
+    rows = np.broadcast_to(np.arange(1, 33)[:, None], (32, 32))
+    cols = np.broadcast_to(np.arange(1, 33)[None, :], (32, 32))
+    image = np.stack([rows, cols, np.zeros((32, 32))]).reshape(1, 3072)
+    out = np.repeat(image, n, axis=0)
+    out[:, 2048:] = rng.integers(0, 256, size=(n, 1024))
+    return out
+
+
+@pytest.fixture
+def cifar_root(tmp_path):
+    write_tiny_cifar10(tmp_path, n_train=100, n_test=20)
+    return tmp_path
+
+
+def test_device_loader_gives_the_cpu_loaders_batches_bit_for_bit_without_augmentation(cifar_root):
+    data = load_split("cifar10", "train", VALIDATION, root=cifar_root, trust=True)
+    cpu = make_loader(data, 16, shuffle=True, seed=3)
+    dev = ResidentLoader(data, 16, shuffle=True, seed=3)
+    assert len(dev) == len(cpu) == 5 and not dev.augment
+    for _ in range(2):                                   # two epochs: a new order each, the same in both
+        pairs = list(zip(list(cpu), list(dev)))         # each run to its end, as fit runs an epoch
+        assert len(pairs) == 5
+        for (x, y), (xd, yd) in pairs:
+            assert torch.equal(y, yd)
+            assert torch.equal(x, xd), float((x - xd).abs().max())
+    other = [y for _, y in ResidentLoader(data, 16, shuffle=True, seed=4)]
+    assert not all(torch.equal(a, b) for a, b in zip(other, [y for _, y in cpu]))   # the seed matters
+
+
+def test_device_loader_matches_fashion_mnist_padding_and_grey_channels(fashion_root):
+    data = load_split("fashion-mnist", "test", root=fashion_root, limit=40)
+    for (x, y), (xd, yd) in zip(make_loader(data, 16, shuffle=False), ResidentLoader(data, 16, shuffle=False)):
+        assert torch.equal(x, xd) and torch.equal(y, yd)
+
+
+def _offsets(images: torch.Tensor, mean, std) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Crop offsets (rows, columns, 0..8) and flips read back from normalized position-coded images."""
+    pixels = torch.round((images * torch.tensor(std).view(1, 3, 1, 1) + torch.tensor(mean).view(1, 3, 1, 1)) * 255)
+    r, c0, c1 = pixels[:, 0, 15, 15], pixels[:, 1, 15, 15], pixels[:, 1, 15, 16]
+    return (r - 12).numpy(), (torch.minimum(c0, c1) - 12).numpy(), (c1 < c0).numpy()
+
+
+def test_device_augmentation_draws_crops_and_flips_as_the_cpu_transform_does(tmp_path):
+    write_tiny_cifar10(tmp_path, n_train=100, n_test=20, pixels=_position_pixels)
+    data = load_split("cifar10", "train", VALIDATION, root=tmp_path, augment=True, trust=True)
+    mean, std = (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)
+    draws = {}
+    for name, loader in (("cpu", make_loader(data, 80, shuffle=True, seed=0)),
+                         ("device", ResidentLoader(data, 80, shuffle=True, seed=0))):
+        found = [_offsets(x, mean, std) for _ in range(30) for x, _ in loader]      # 2,400 images
+        draws[name] = [np.concatenate(parts) for parts in zip(*found)]
+    for name, (rows, cols, flips) in draws.items():
+        n = len(rows)
+        for offsets in (rows, cols):
+            assert set(np.unique(offsets)) == set(range(9)), name        # every offset 0..8 occurs, no other
+            counts = np.bincount(offsets.astype(int), minlength=9)
+            chi2 = ((counts - n / 9) ** 2 / (n / 9)).sum()
+            assert chi2 < 26.1, (name, counts)                            # uniform (8 dof, p = 0.001)
+        assert abs(flips.mean() - 0.5) < 3.3 * 0.5 / np.sqrt(n), name     # one half flipped
+    # And the two paths agree with each other (two-sample chi-square on the 9 row offsets).
+    a, b = (np.bincount(draws[k][0].astype(int), minlength=9) for k in ("cpu", "device"))
+    assert (((a - b) ** 2) / (a + b)).sum() < 26.1
+
+
+def test_augment_batch_pads_with_zero_and_keeps_every_pixel_of_an_unshifted_crop():
+    images = torch.arange(2 * 3 * 32 * 32, dtype=torch.int32).view(2, 3, 32, 32)
+    out = augment_batch(images, torch.Generator().manual_seed(1), padding=0)       # no room to move
+    for i in range(2):
+        assert torch.equal(out[i], images[i]) or torch.equal(out[i], images[i].flip(-1))
+
+
+def _losses(model, batches, path: DataPath, steps: int) -> list[float]:
+    seen = []
+
+    def loss_fn(out, labels):
+        loss = torch.nn.functional.cross_entropy(out.float(), labels)
+        seen.append(loss.item())
+        return loss
+
+    fit(path.prepare(model), batches, optimizer=torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9),
+        steps=steps, loss_fn=loss_fn, progress=False, autocast=path.dtype)
+    return seen
+
+
+#: bf16 keeps 8 bits of mantissa: over the first 4 steps (SGD, lr 0.01) the losses of the two paths
+#: differ by at most 0.012 (measured; losses of about 2.3 to 2.7); the stated tolerance is 0.03.
+LOSS_TOLERANCE = 0.03
+
+
+def test_device_path_trains_to_the_same_losses_as_the_cpu_path(cifar_root):
+    torch.manual_seed(0)
+    net = resnet18(width=1 / 8)
+    data = load_split("cifar10", "train", VALIDATION, root=cifar_root, trust=True)
+    cpu = _losses(copy.deepcopy(net), make_loader(data, 16, shuffle=True, seed=0), DataPath(), 4)
+    bf16 = "bfloat16" if torch.amp.is_autocast_available("cpu") else None
+    path = DataPath(resident=True, autocast=bf16, channels_last=True)
+    device = _losses(copy.deepcopy(net), training_batches(data, 16, 0, "cpu", path), path, 4)
+    assert len(cpu) == len(device) == 4
+    assert max(abs(a - b) for a, b in zip(cpu, device)) < LOSS_TOLERANCE, (cpu, device)
+    # float32 on the device path: the very same images, so the same losses to float rounding.
+    exact = _losses(copy.deepcopy(net), training_batches(data, 16, 0, "cpu", DataPath(resident=True)), DataPath(), 4)
+    assert max(abs(a - b) for a, b in zip(cpu, exact)) < 1e-4, (cpu, exact)
+
+
+def test_data_path_is_on_for_cuda_and_off_for_the_cpu_and_refuses_unknown_precisions():
+    assert DataPath.for_device("cpu") == DataPath()
+    assert DataPath.for_device("cuda") == DataPath(resident=True, autocast="bfloat16", channels_last=True)
+    with pytest.raises(ValueError, match="autocast"):
+        DataPath(autocast="int8")
+
+
+def test_device_path_refuses_a_transform_it_does_not_reproduce(cifar_root):
+    from torchvision import transforms
+
+    data = load_split("cifar10", "test", root=cifar_root, trust=True)       # the dataset itself, no Subset
+    data.transform = transforms.Compose([transforms.ColorJitter(0.1), *data.transform.transforms])
+    with pytest.raises(ValueError, match="ColorJitter"):
+        ResidentLoader(data, 4, shuffle=False)
