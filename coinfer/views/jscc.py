@@ -209,49 +209,31 @@ def finite_length_frame(table):
 
 
 def fig5_verdict(table) -> dict:
-    """What Fig. 5 shows, JSCC against learned source coding, as numbers and sentences for the chapter.
+    """JSCC against learned source coding in Fig. 5, counted per channel, for the chapter's verdict.
 
-    Per channel kind (``"awgn"``, ``"bsc"``): how many channel values there are, at how many JSCC
-    needs *fewer* channel uses than learned source coding sent at capacity, and than the same payload
-    sent with the best finite-length code (:data:`~coinfer.core.jscc.FINITE_BLOCK_ERROR`), and the
-    ratio ranges (JSCC uses / learned source coding's). Computed from :func:`finite_length_frame`,
-    so every word of the verdict follows the table.
+    Per kind (``"awgn"``, ``"bsc"``), from :func:`finite_length_frame`: ``values`` (how many channel
+    values), ``fewer_than_capacity`` / ``more_than_capacity`` (values where JSCC needs fewer / more
+    channel uses than learned source coding at capacity), the same ``_finite`` (with the best code of
+    finite length), ``ratio_capacity`` / ``ratio_finite`` (min and max of JSCC's uses over the
+    separate scheme's) and ``missed`` (values where no JSCC code searched met the threshold). Plus
+    ``sentence_capacity`` and ``sentence_finite``: those counts in words.
 
-    Parameters
-    ----------
-    table : LookupTable
-        The JSCC table.
-
-    Returns
-    -------
-    dict
-        ``{kind: {"values", "fewer_than_capacity", "fewer_than_finite", "ratio_capacity" (min, max),
-        "ratio_finite" (min, max), "all_meet"}}``, plus ``"sentence_capacity"`` and
-        ``"sentence_finite"``: the counts and ratios in words, one clause per channel.
-
-    Examples
-    --------
     >>> from coinfer.paths import results_dir
     >>> from coinfer.results import load_table
-    >>> from coinfer.views.jscc import fig5_verdict
     >>> v = fig5_verdict(load_table(results_dir() / "jscc_quick.json"))
     >>> v["awgn"]["values"], v["bsc"]["values"]
     (5, 5)
     """
-    finite = finite_length_frame(table)
-    rows = fig5_rows(table)
-    out = {}
+    finite, rows, out = finite_length_frame(table), fig5_rows(table), {}
     for kind in ("awgn", "bsc"):
         f = finite.loc[kind]
-        jscc, cap, fin = f["JSCC uses"], f["uses at capacity"], f["uses, finite length (eps 1e-3)"]
-        out[kind] = {
-            "values": len(f),
-            "fewer_than_capacity": int((jscc < cap).sum()), "more_than_capacity": int((jscc > cap).sum()),
-            "fewer_than_finite": int((jscc < fin).sum()), "more_than_finite": int((jscc > fin).sum()),
-            "ratio_capacity": (float((jscc / cap).min()), float((jscc / cap).max())),
-            "ratio_finite": (float((jscc / fin).min()), float((jscc / fin).max())),
-            "all_meet": all(r["meets_threshold"] for r in rows if r["method"] == "framework-jscc" and r["kind"] == kind),
-        }
+        v = {"values": len(f), "missed": sum(not r["meets_threshold"] for r in rows
+                                             if r["method"] == "framework-jscc" and r["kind"] == kind)}
+        for key, column in (("capacity", "uses at capacity"), ("finite", "uses, finite length (eps 1e-3)")):
+            ratio = f["JSCC uses"] / f[column]
+            v.update({f"fewer_than_{key}": int((ratio < 1).sum()), f"more_than_{key}": int((ratio > 1).sum()),
+                      f"ratio_{key}": (float(ratio.min()), float(ratio.max()))})
+        out[kind] = v
 
     def sentence(key, against):
         parts = []
@@ -259,10 +241,12 @@ def fig5_verdict(table) -> dict:
             v = out[kind]
             fewer, more = v[f"fewer_than_{key}"], v[f"more_than_{key}"]
             equal = v["values"] - fewer - more
+            text = f"over {name}, fewer at {fewer} of the {v['values']} {unit}, more at {more}"
+            text += f", as many at {equal}" if equal else ""
             lo, hi = v[f"ratio_{key}"]
-            counts = f"fewer at {fewer} of the {v['values']} {unit}, more at {more}"
-            counts += f", as many at {equal}" if equal else ""
-            parts.append(f"over {name}, {counts} (JSCC's channel uses are {lo:.2f} to {hi:.2f} times {against})")
+            text += f" (JSCC's channel uses are {lo:.2f} to {hi:.2f} times {against}"
+            text += f"; at {v['missed']} of them no JSCC code searched met the threshold" if v["missed"] else ""
+            parts.append(text + ")")
         return "; ".join(parts)
 
     out["sentence_capacity"] = sentence("capacity", "learned source coding's at capacity")
@@ -305,25 +289,12 @@ def mismatch_frame(table, kind: str):
 
 
 def training_budget(table) -> dict:
-    """The JSCC codecs' training budget beside the learned source code's, as the table records it.
+    """``{"jscc", "source_codec", "equal"}``: the training budgets the JSCC table records
+    (:func:`coinfer.experiments.jscc.training_budget`); an older table gives its JSCC settings and
+    ``source_codec = None``.
 
-    Parameters
-    ----------
-    table : LookupTable
-        The JSCC table.
-
-    Returns
-    -------
-    dict
-        ``jscc`` and ``source_codec`` (each ``train_images``, ``epochs``, ``batch_size``, ``steps``)
-        and ``equal``, from :func:`coinfer.experiments.jscc.training_budget` at run time. A table
-        written before budgets were recorded gives its JSCC settings and ``source_codec = None``.
-
-    Examples
-    --------
     >>> from coinfer.paths import results_dir
     >>> from coinfer.results import load_table
-    >>> from coinfer.views.jscc import training_budget
     >>> sorted(training_budget(load_table(results_dir() / "jscc_quick.json"))["jscc"])
     ['batch_size', 'epochs', 'steps', 'train_images']
     """
@@ -331,62 +302,43 @@ def training_budget(table) -> dict:
     if "training_budget" in extra:
         return extra["training_budget"]
     s = extra["settings"]
-    images = s["train_images"]
-    steps = s["epochs"] * math.ceil(images / s["batch_size"]) if images else None
-    return {"jscc": {"train_images": images, "epochs": s["epochs"], "batch_size": s["batch_size"], "steps": steps},
-            "source_codec": None, "equal": False}
+    steps = s["epochs"] * math.ceil(s["train_images"] / s["batch_size"]) if s["train_images"] else None
+    return {"jscc": {"train_images": s["train_images"], "epochs": s["epochs"], "batch_size": s["batch_size"],
+                     "steps": steps}, "source_codec": None, "equal": False}
 
 
 def code_size_grid(sizes) -> str:
-    """``(1, 2, ..., 32, 48, 64)`` -> ``"every integer from 1 to 32, then 48 and 64"``: a searched grid in words.
+    """A searched grid of code sizes in words.
 
-    Examples
-    --------
-    >>> from coinfer.views.jscc import code_size_grid
     >>> code_size_grid(tuple(range(1, 33)) + (48, 64, 96, 128))
     'every integer from 1 to 32, then 48, 64, 96 and 128'
     >>> code_size_grid((2, 4, 8))
     '2, 4 and 8'
     """
     sizes = sorted(int(k) for k in sizes)
-    run = 1
-    while run < len(sizes) and sizes[run] == sizes[run - 1] + 1:
-        run += 1
+    run = next((i for i in range(1, len(sizes)) if sizes[i] != sizes[i - 1] + 1), len(sizes))
 
     def listed(ks):
-        ks = [str(k) for k in ks]
-        return ks[0] if len(ks) == 1 else ", ".join(ks[:-1]) + " and " + ks[-1]
+        return str(ks[0]) if len(ks) == 1 else ", ".join(map(str, ks[:-1])) + f" and {ks[-1]}"
 
     if run < 3:
         return listed(sizes)
-    text = f"every integer from {sizes[0]} to {sizes[run - 1]}"
-    return text + (f", then {listed(sizes[run:])}" if run < len(sizes) else "")
+    coarse = f", then {listed(sizes[run:])}" if run < len(sizes) else ""
+    return f"every integer from {sizes[0]} to {sizes[run - 1]}{coarse}"
 
 
 def mismatch_summary(table, kind: str) -> dict:
-    """The robustness grid's findings in numbers (accuracy points), for the chapter's prose.
+    """The robustness grid's findings in accuracy points, for the chapter's prose.
 
-    Parameters
-    ----------
-    table : LookupTable
-        The JSCC table.
-    kind : {"awgn", "bsc"}
+    ``noisy_code_on_clean``: how far the code trained at the noisiest value falls below the best row,
+    at worst; ``clean_code_on_noisy``: at the noisiest test value, how many points the code trained
+    at the cleanest value loses against the one trained there; ``range_gap``: how far the code
+    trained over the whole range falls below the best specialized row, at worst;
+    ``noisiest_all_below``: whether every row misses the threshold at the noisiest test value;
+    ``noisiest``, ``cleanest``: those channel values (``kind`` is ``"awgn"`` or ``"bsc"``).
 
-    Returns
-    -------
-    dict
-        ``noisy_code_on_clean``: how far (points) the code trained at the noisiest value falls below the
-        best row, at worst over the test values; ``clean_code_on_noisy``: at the noisiest test value,
-        how many points the code trained at the cleanest value loses against the code trained there;
-        ``range_gap``: how far the code trained over the whole range falls below the best specialized
-        row, at worst; ``noisiest_all_below``: whether every row misses the threshold at the noisiest
-        test value; ``noisiest``, ``cleanest``: those channel values.
-
-    Examples
-    --------
     >>> from coinfer.paths import results_dir
     >>> from coinfer.results import load_table
-    >>> from coinfer.views.jscc import mismatch_summary
     >>> summary = mismatch_summary(load_table(results_dir() / "jscc_quick.json"), "bsc")
     >>> summary["noisiest"], summary["cleanest"]
     (0.2, 0.0)
