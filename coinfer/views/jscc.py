@@ -346,24 +346,17 @@ def mismatch_summary(table, kind: str) -> dict:
     from coinfer.results import table_threshold
 
     trained, tests, grid = mismatch_grid(table, kind)
-    point = [t for t in trained if ".." not in t]
-    values = [ch.parse_channel(t)[1] for t in point]
-    # noisiest: lowest SNR, highest p
-    noisy_row = point[values.index(min(values) if kind == "awgn" else max(values))]
-    clean_row = point[values.index(max(values) if kind == "awgn" else min(values))]
+    point = sorted((t for t in trained if ".." not in t), key=lambda t: ch.parse_channel(t)[1],
+                   reverse=(kind == "bsc"))              # noisiest first: lowest SNR, highest p
     noisiest = min(tests) if kind == "awgn" else max(tests)
-    col = tests.index(noisiest)
-    specialized = grid[[trained.index(t) for t in point]]
-    best = specialized.max(axis=0)
-    ranged = [t for t in trained if ".." in t]
-    matched = trained.index(noisy_row)
-    return {
-        "noisy_code_on_clean": float(100 * (best - grid[matched]).max()),
-        "clean_code_on_noisy": float(100 * (grid[matched, col] - grid[trained.index(clean_row), col])),
-        "range_gap": float(100 * (best - grid[trained.index(ranged[0])]).max()) if ranged else math.nan,
-        "noisiest_all_below": bool((grid[:, col] < table_threshold(table)).all()),
-        "noisiest": noisiest, "cleanest": ch.parse_channel(clean_row)[1],
-    }
+    col, noisy, clean = tests.index(noisiest), trained.index(point[0]), trained.index(point[-1])
+    best = grid[[trained.index(t) for t in point]].max(axis=0)
+    ranged = [trained.index(t) for t in trained if ".." in t]
+    return {"noisy_code_on_clean": float(100 * (best - grid[noisy]).max()),
+            "clean_code_on_noisy": float(100 * (grid[noisy, col] - grid[clean, col])),
+            "range_gap": float(100 * (best - grid[ranged[0]]).max()) if ranged else math.nan,
+            "noisiest_all_below": bool((grid[:, col] < table_threshold(table)).all()),
+            "noisiest": noisiest, "cleanest": ch.parse_channel(point[-1])[1]}
 
 
 # ----------------------------------------------------------------------------- explorers (chapter 4)
