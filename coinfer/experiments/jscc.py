@@ -39,7 +39,7 @@ from torch import nn
 
 from coinfer.config import JsccSettings, Preset, get_preset
 from coinfer.core import channel as ch
-from coinfer.core.jscc import JSCC, make_channel, make_codec
+from coinfer.core.jscc import JSCC, jscc_bits, make_channel, make_codec
 from coinfer.core.network import SplitPoint, split
 from coinfer.data import FeatureSource
 from coinfer.results import LookupTable, accuracy_threshold
@@ -457,7 +457,9 @@ def run(preset: str | Preset = "quick", settings: JsccSettings | None = None,
                         "settings": settings.to_dict(), "training_budget": budget}
     records: list[Record] = []
 
-    def jscc_record(kind, value, probe: Probe, tried, method="framework-jscc", code_size=None, extra=None):
+    # A JSCC record's code_size names the configuration, not its k: the smallest k differs from seed to
+    # seed, and records of several seeds are averaged by configuration (k is in channel_uses and the bits).
+    def jscc_record(kind, value, probe: Probe, tried, method="framework-jscc", code_size="smallest-k", extra=None):
         c = _codec_costs(probe.model, train.feature_shape)
         k = probe.code_size
         uses = {"channel_uses": k,
@@ -468,15 +470,14 @@ def run(preset: str | Preset = "quick", settings: JsccSettings | None = None,
                 "search": [{"code_size": p.code_size, "accuracy": p.accuracy, "val_accuracy": p.val_accuracy}
                            for p in tried],
                 **c, **provenance_extra, **(extra or {})}
-        # bits_per_image: bits really sent on a BSC; on AWGN (analog symbols) the most the k uses can carry.
-        bits = float(k) if kind == "bsc" else k * ch.awgn_capacity_per_real_use(value)
+        bits = jscc_bits(k, kind, value)   # bits sent (BSC); on AWGN the most the k uses can carry
         uses["bits_per_image_is"] = ("bits sent (k)" if kind == "bsc"
                                      else "capacity-equivalent: k x 0.5 log2(1 + SNR); JSCC sends no bits")
         return Record(method=method, split=point, accuracy=probe.accuracy,
                       device_macs=costs.device_macs + c["encoder_macs"],
                       device_params=costs.device_params + c["encoder_params"],
                       server_macs=costs.server_macs + c["decoder_macs"], bits_per_image=bits,
-                      code_size=code_size or f"k{k}", channel=ch.channel_name(kind, value), extra=uses)
+                      code_size=code_size, channel=ch.channel_name(kind, value), extra=uses)
 
     def fallback(kind, value, tried):
         """No size met the threshold: record the largest one tried, marked as missing it."""
@@ -565,8 +566,8 @@ def run(preset: str | Preset = "quick", settings: JsccSettings | None = None,
                     device_macs=costs.device_macs + c["encoder_macs"],
                     device_params=costs.device_params + c["encoder_params"],
                     server_macs=costs.server_macs + c["decoder_macs"],
-                    bits_per_image=float(k) if kind == "bsc" else k * ch.awgn_capacity_per_real_use(test_value),
-                    code_size=f"k{k}-trained-{name}", channel=ch.channel_name(kind, test_value),
+                    bits_per_image=jscc_bits(k, kind, test_value),
+                    code_size=f"trained-{name}", channel=ch.channel_name(kind, test_value),
                     extra={"channel_uses": k, "train_channel": name, "test_channel": ch.channel_name(kind, test_value),
                            "meets_threshold": accuracy >= threshold, "threshold": threshold}))
         log(f"{kind} mismatch grid at k={k} done")

@@ -9,7 +9,7 @@ import math
 import numpy as np
 
 from coinfer.core import channel as ch
-from coinfer.core.jscc import FINITE_BLOCK_ERROR, finite_length_uses
+from coinfer.core.jscc import FINITE_BLOCK_ERROR, finite_length_uses, jscc_channel_uses
 from coinfer.views.style import hex_color, method_style
 
 # ----------------------------------------------------------------------------- Fig. 5
@@ -34,7 +34,11 @@ def fig5_rows(table, finite_error_prob: float = FINITE_BLOCK_ERROR) -> list[dict
                "bits_per_image": None if r.method == "framework-jscc" else r.bits_per_image,
                "code_size": r.code_size, "meets_threshold": r.extra.get("meets_threshold", True),
                "finite_uses": None, "finite_latency_s": None}
-        if r.method != "framework-jscc":
+        if r.method == "framework-jscc":   # k from the bits: over several seeds, the mean smallest k
+            row["channel_uses"] = jscc_channel_uses(r.bits_per_image, kind, value)
+            if kind == "awgn":
+                row["latency_s"] = ch.awgn_airtime_s(row["channel_uses"], r.extra.get("bandwidth_hz", 1e6))
+        else:
             row["finite_uses"] = finite_length_uses(r.bits_per_image, kind, value, finite_error_prob)
             if kind == "awgn":
                 row["finite_latency_s"] = ch.awgn_airtime_s(row["finite_uses"], r.extra.get("bandwidth_hz", 1e6))
@@ -238,15 +242,12 @@ def fig5_verdict(table) -> dict:
     def sentence(key, against):
         parts = []
         for kind, name, unit in (("awgn", "AWGN", "SNRs"), ("bsc", "the BSC", "flip rates")):
-            v = out[kind]
+            v, (lo, hi) = out[kind], out[kind][f"ratio_{key}"]
             fewer, more = v[f"fewer_than_{key}"], v[f"more_than_{key}"]
-            equal = v["values"] - fewer - more
-            text = f"over {name}, fewer at {fewer} of the {v['values']} {unit}, more at {more}"
-            text += f", as many at {equal}" if equal else ""
-            lo, hi = v[f"ratio_{key}"]
-            text += f" (JSCC's channel uses are {lo:.2f} to {hi:.2f} times {against}"
-            text += f"; at {v['missed']} of them no JSCC code searched met the threshold" if v["missed"] else ""
-            parts.append(text + ")")
+            equal = f", as many at {v['values'] - fewer - more}" if v["values"] - fewer - more else ""
+            missed = f"; at {v['missed']} of them no JSCC code searched met the threshold" if v["missed"] else ""
+            parts.append(f"over {name}, fewer at {fewer} of the {v['values']} {unit}, more at {more}{equal} "
+                         f"(JSCC's channel uses are {lo:.2f} to {hi:.2f} times {against}{missed})")
         return "; ".join(parts)
 
     out["sentence_capacity"] = sentence("capacity", "learned source coding's at capacity")
@@ -267,7 +268,8 @@ def mismatch_frame(table, kind: str):
     Returns
     -------
     (pandas.DataFrame, int)
-        Accuracies (fractions), and the code size ``k`` (channel uses) every codec of the grid has.
+        Accuracies (fractions), and the code size ``k`` (channel uses) every codec of the grid has
+        (its mean over seeds, for a table averaged over seeds).
 
     Examples
     --------
@@ -282,8 +284,9 @@ def mismatch_frame(table, kind: str):
 
     unit = " dB" if kind == "awgn" else ""
     trained, tests, grid = mismatch_grid(table, kind)
-    k = next(r.extra["channel_uses"] for r in table.records
+    k = next(jscc_channel_uses(r.bits_per_image, kind, ch.parse_channel(r.channel)[1]) for r in table.records
              if r.method == "framework-jscc-mismatch" and r.channel.startswith(kind))
+    k = int(k) if k == int(k) else k
     return pd.DataFrame(grid, index=[f"trained at {t.split(':', 1)[1]}{unit}" for t in trained],
                         columns=[f"test {v:g}{unit}" for v in tests]), k
 
