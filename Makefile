@@ -50,19 +50,23 @@ colab-cells: .coinfer-python
 diagram: .coinfer-python
 	$(RUN) tools/make_framework_diagram.py
 
-# Regenerate every committed quick-preset artifact under data/ from scratch, one step per table
-# (about an hour on an idle 2-core CPU; each step is also a documented command on its own).
+# Regenerate every committed quick-preset artifact under data/ from scratch, one step per table.
+# Tables that train are run for seeds 0, 1 and 2 and saved as means with their spread; each finished
+# seed is kept under data/results/seeds/ (and each sweep cell under data/results/cells/), so running
+# `make results` again after an interruption resumes where it stopped. One torch thread per process
+# (two processes on two cores otherwise slow each other down many times over).
 # The baseline checkpoint is retrained only with RETRAIN=1: every table depends on it.
 results: .coinfer-python
-	$(RUN) -m coinfer train --preset quick $(if $(RETRAIN),--retrain,)
+	OMP_NUM_THREADS=1 $(RUN) -m coinfer train --preset quick $(if $(RETRAIN),--retrain,)
 	$(RUN) -m coinfer run original-float32 --preset quick
 	$(RUN) -m coinfer run pruning --preset quick --threads 1
-	$(RUN) -m coinfer run encoding --preset quick
-	$(RUN) -m coinfer run jscc --preset quick
+	$(RUN) -m coinfer run encoding --preset quick --threads 1
+	$(RUN) -m coinfer run jscc --preset quick --threads 1
 	$(RUN) -m coinfer run sweep --preset quick --threads 1
-	$(RUN) -m coinfer train-codec --preset quick --split layer2.1 --code-size d16-l4
-	$(RUN) -m coinfer train-codec --preset quick --split layer3.1 --code-size d16-l4
+	OMP_NUM_THREADS=1 $(RUN) -m coinfer train-codec --preset quick --split layer2.1 --code-size d16-l4
+	OMP_NUM_THREADS=1 $(RUN) -m coinfer train-codec --preset quick --split layer3.1 --code-size d16-l4
 	$(RUN) -m coinfer run serve_latency --preset quick --threads 1
+	$(RUN) -m coinfer search --preset quick --replay 0
 
 clean:
 	rm -rf _build .pytest_cache

@@ -7,7 +7,7 @@ from the layers above it in this list (``tests/test_layers.py`` checks it), and 
 home::
 
     units, paths, splits  conventions, file names, the split points' names
-    results, data         tables of records, the threshold; datasets and feature caches
+    results, stats, data  tables of records, the threshold; means over seeds; datasets, validation split
     core/                 the paper's algorithms: no files, no plots, no presets
     config, train         one Preset per run; one training loop, one evaluate
     experiments/, serve/  one module per committed table; the running system over TCP
@@ -23,9 +23,11 @@ Conventions
     :mod:`coinfer.splits`: the split points' names and SplitPoint, the validated value (II-A).
 Data and results
     :mod:`coinfer.results`: Record, LookupTable, Provenance, the accuracy threshold (II-D, V-A).
-    :mod:`coinfer.data`: CIFAR-10 and Fashion-MNIST loaders, checked offline; frozen-feature caches.
+    :mod:`coinfer.stats`: choices on the validation split; means over seeds, margins in standard errors.
+    :mod:`coinfer.data`: CIFAR-10 and Fashion-MNIST loaders, checked offline; the validation split (V-A).
 The algorithms (``core/``)
     :mod:`coinfer.core.network`: the CIFAR ResNet18 and split() (II-A).
+    :mod:`coinfer.core.features`: FeatureSource, a frozen device part's features computed once.
     :mod:`coinfer.core.costs`: MACs (thop, cross-checked), parameters, feature bits, data amplification (II-A, Fig. 1).
     :mod:`coinfer.core.pruning`: incremental l2 channel masks, schedule, activation pruning, compaction (III-C).
     :mod:`coinfer.core.encoding`: dimension-reduction encoder/decoder, learned quantizers, code sizes (IV-B, Fig. 2).

@@ -110,7 +110,9 @@ def _run(args: argparse.Namespace) -> int:
         import torch
 
         torch.set_num_threads(args.threads)
-    print(f"wrote {run_table(args.table, args.preset, args.out)}")
+    from coinfer.experiments import SEEDS
+
+    print(f"wrote {run_table(args.table, args.preset, args.out, seeds=args.seeds or SEEDS)}")
     return 0
 
 
@@ -520,6 +522,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--list", action="store_true", help="name the committed tables and exit")
     p.add_argument("--out", default=None, help="output JSON (default: data/results/<table>_<preset>.json)")
     p.add_argument("--threads", type=check.positive_int, default=None, help="torch CPU threads (default: torch's choice)")
+    p.add_argument("--seeds", type=check.nonnegative_int, nargs="+", default=None,
+                   help="training seeds to average (default 0 1 2); each finished seed is kept under "
+                        "data/results/seeds/ and not run again")
     p.set_defaults(func=_run)
 
     p = commands.add_parser("latency", help="choose the fastest configuration for a device, link and server",

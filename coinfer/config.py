@@ -32,6 +32,7 @@ from coinfer.core import channel as ch
 from coinfer.core.encoding import CodeSize
 from coinfer.core.network import SPLIT_POINTS, SplitPoint
 from coinfer.core.pruning import CRITERIA, SparsitySchedule, check_sparsity, prunable_split_point
+from coinfer.data import ValidationSplit
 
 
 class _Settings:
@@ -271,6 +272,9 @@ class Preset(_Settings):
 
     ``accuracy_drop`` is in percentage points: the accuracy threshold is the baseline accuracy
     minus this (the paper: 95% -> 93%). ``eval_batch_size`` is the batch size of every test pass.
+    ``validation`` holds training images out: every stage trains on the rest, chooses on them
+    (``load_split(..., "val")``) and only reports the test split. ``seed`` seeds one run; the
+    committed tables are means over several (:func:`coinfer.stats.aggregate_seeds`).
     """
 
     name: str
@@ -284,6 +288,8 @@ class Preset(_Settings):
     seed: int = 0
     accuracy_drop: float = 2.0
     eval_batch_size: int = 500
+    # The training images every choice is made on (never the test split); the same for every seed.
+    validation: ValidationSplit = field(default_factory=ValidationSplit)
 
     def __post_init__(self):
         from coinfer.data import DATASETS

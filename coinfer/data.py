@@ -26,10 +26,10 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
-import itertools
 import os
 import pickle
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -462,6 +462,89 @@ def load_dataset(name: str, train: bool, root: str | Path | None = None, augment
     return dataset
 
 
+@dataclass(frozen=True)
+class ValidationSplit:
+    """The training images held out for choosing: every choice is made on them, never on the test split.
+
+    ``images`` training images, drawn by a random permutation fixed by ``seed``, form the validation
+    split; the rest (in their original order) form the training split. The split is the same for
+    every training seed, so that runs with different seeds choose on the same images.
+
+    >>> from coinfer.data import ValidationSplit
+    >>> train, val = ValidationSplit(images=3, seed=0).indices(10)
+    >>> len(train), len(val), sorted(set(train) | set(val)) == list(range(10))
+    (7, 3, True)
+    """
+
+    images: int = 5000
+    seed: int = 0
+
+    def __post_init__(self):
+        if isinstance(self.images, bool) or not isinstance(self.images, int) or self.images < 1:
+            raise ValueError(f"validation images must be an integer >= 1, got {self.images!r}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise ValueError(f"validation seed must be an integer >= 0, got {self.seed!r}")
+
+    def indices(self, training_images: int) -> tuple[list[int], list[int]]:
+        """``(train, val)`` indices into a training set of ``training_images`` images."""
+        if self.images >= training_images:
+            raise ValueError(f"a validation split of {self.images} images leaves nothing to train on: "
+                             f"the training set has {training_images}")
+        order = torch.randperm(training_images, generator=torch.Generator().manual_seed(self.seed))
+        val = order[:self.images]
+        held = torch.zeros(training_images, dtype=torch.bool)
+        held[val] = True
+        return torch.nonzero(~held).flatten().tolist(), val.tolist()
+
+
+PARTS = ("train", "val", "test")
+
+
+def load_split(name: str, part: str, validation: ValidationSplit = ValidationSplit(), root: str | Path | None = None,
+               augment: bool = False, limit: int | None = None, trust: bool | None = None) -> Dataset:
+    """One part of a dataset: ``"train"`` (the training split less the validation images), ``"val"``
+    (the held-out images, never augmented) or ``"test"`` (the test split, for reporting only).
+
+    Every experiment trains on ``"train"``, chooses on ``"val"`` and reports ``"test"``.
+
+    Parameters
+    ----------
+    name : {"cifar10", "fashion-mnist"}
+        Which dataset.
+    part : {"train", "val", "test"}
+        Which part.
+    validation : ValidationSplit
+        The held-out images (a preset's ``validation``).
+    root, trust : optional
+        As in :func:`load_dataset`.
+    augment : bool
+        Random crops and flips; only the ``"train"`` part is ever augmented.
+    limit : int, optional
+        Keep only the first ``limit`` images of the part.
+
+    Returns
+    -------
+    torch.utils.data.Dataset
+        ``(image, label)`` pairs as :func:`load_dataset`'s.
+
+    Examples
+    --------
+    >>> from coinfer.data import load_split
+    >>> len(load_split("fashion-mnist", "val")), len(load_split("fashion-mnist", "train"))
+    (5000, 55000)
+    """
+    if part not in PARTS:
+        raise ValueError(f"unknown part {part!r}; choose one of {', '.join(PARTS)}")
+    if limit is not None and not 0 < limit:
+        raise ValueError(f"limit must be a positive number of images, got {limit!r}")
+    if part == "test":
+        return load_dataset(name, train=False, root=root, limit=limit, trust=trust)
+    full = load_dataset(name, train=True, root=root, augment=augment and part == "train", trust=trust)
+    train, val = validation.indices(len(full))
+    chosen = train if part == "train" else val
+    return Subset(full, chosen[:limit] if limit is not None else chosen)
+
+
 def native_images(name: str, train: bool = False, root: str | Path | None = None,
                   limit: int | None = None, trust: bool | None = None) -> np.ndarray:
     """The dataset's images as stored, uint8 ``[N, H, W]`` (grey) or ``[N, H, W, 3]`` (colour).
@@ -570,110 +653,3 @@ def png_bytes(image: np.ndarray) -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(image).save(buffer, format="PNG")
     return buffer.getvalue()
-
-
-# --------------------------------------------------------------------------------------------
-# Feature caches: what a frozen device part sends, computed once
-# --------------------------------------------------------------------------------------------
-
-
-class FeatureSource:
-    """Features of a frozen ``device_part`` over ``dataset``, with their labels: the one feature cache.
-
-    The encoding experiment, JSCC and the baselines train small codecs in front of a frozen
-    backbone, so the device part's outputs need computing only once. ``precompute=True`` runs the
-    device part (eval mode, no gradients) over ``dataset`` in order and keeps ``features`` and
-    ``labels`` on the CPU; otherwise every batch runs the device part again (large features,
-    augmented images).
-
-    Parameters
-    ----------
-    device_part : torch.nn.Module
-        The frozen part before the split (put in eval mode here).
-    dataset : torch.utils.data.Dataset
-        ``(image, label)`` pairs, e.g. from :func:`load_dataset`.
-    precompute : bool
-        Cache the features in memory (default) or run the device part per batch.
-    batch_size : int
-        Images per device-part batch while computing.
-    device : torch.device, optional
-        Where the device part runs and batches are delivered; default where its weights are.
-
-    Examples
-    --------
-    >>> import torch
-    >>> from torch.utils.data import TensorDataset
-    >>> images, labels = torch.randn(10, 3, 4, 4), torch.arange(10)
-    >>> source = FeatureSource(torch.nn.Flatten(), TensorDataset(images, labels), batch_size=4)
-    >>> len(source), source.feature_shape
-    (10, (48,))
-    >>> [tuple(f.shape) for f, y in source.batches(6)]
-    [(6, 48), (4, 48)]
-    """
-
-    def __init__(self, device_part: torch.nn.Module, dataset, precompute: bool = True, batch_size: int = 500,
-                 device: torch.device | None = None):
-        # Default: where the device part's weights are, so that its input batches go there too.
-        self.device_part, self.dataset = device_part.eval(), dataset
-        first = next(itertools.chain(device_part.parameters(), device_part.buffers()), None)
-        self.device = device or (first.device if first is not None else torch.device("cpu"))
-        self.features = self.labels = None
-        if precompute:
-            feats, labels = [], []
-            for images, y in self._loader(batch_size, shuffle=False, seed=0):
-                feats.append(self._run(images).cpu())
-                labels.append(y)
-            self.features, self.labels = torch.cat(feats), torch.cat(labels)
-
-    @classmethod
-    def from_tensors(cls, features: torch.Tensor, labels: torch.Tensor,
-                     device: torch.device | None = None) -> "FeatureSource":
-        """A source over ``features`` ``[N, ...]`` and ``labels`` ``[N]`` already computed; batches go to
-        ``device`` (default the CPU).
-
-        >>> FeatureSource.from_tensors(torch.zeros(5, 2, 3), torch.zeros(5, dtype=torch.long)).feature_shape
-        (2, 3)
-        """
-        source = cls.__new__(cls)
-        source.device_part, source.dataset = None, None
-        source.device = device or torch.device("cpu")
-        source.features, source.labels = features, labels
-        return source
-
-    def __len__(self) -> int:
-        return len(self.labels) if self.features is not None else len(self.dataset)
-
-    def _loader(self, batch_size: int, shuffle: bool, seed: int):
-        return make_loader(self.dataset, batch_size, shuffle=shuffle, seed=seed)
-
-    @torch.no_grad()
-    def _run(self, images: torch.Tensor) -> torch.Tensor:
-        return self.device_part(images.to(self.device))
-
-    def batches(self, batch_size: int, shuffle: bool = False, seed: int = 0):
-        """``(features, labels)`` batches on ``self.device`` (labels too: they meet the logits there), in
-        order or, with ``shuffle``, in a random order fixed by ``seed``.
-
-        >>> source = FeatureSource.from_tensors(torch.arange(5.0)[:, None], torch.arange(5))
-        >>> [y.tolist() for _, y in source.batches(2)]
-        [[0, 1], [2, 3], [4]]
-        """
-        if self.features is not None:
-            if shuffle:
-                order = torch.randperm(len(self.features), generator=torch.Generator().manual_seed(seed))
-            else:
-                order = torch.arange(len(self.features))
-            for i in range(0, len(order), batch_size):
-                idx = order[i:i + batch_size]
-                yield self.features[idx].to(self.device), self.labels[idx].to(self.device)
-        else:
-            for images, y in self._loader(batch_size, shuffle, seed):
-                yield self._run(images), y.to(self.device)
-
-    @property
-    def feature_shape(self) -> tuple[int, ...]:
-        """The shape of one image's feature."""
-        if self.features is not None:
-            return tuple(self.features.shape[1:])
-        images, _ = next(iter(self._loader(2, shuffle=False, seed=0)))
-        return tuple(self._run(images).shape[1:])

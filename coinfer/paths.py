@@ -195,6 +195,35 @@ def table_path(table: str, preset: str) -> Path:
     return results_dir() / f"{table}_{preset}.json"
 
 
+def seed_table_path(table: str, preset: str, seed: int) -> Path:
+    """One seed's run of a table, kept until every seed is done: ``<results>/seeds/<table>_<preset>.seed<s>.json``.
+
+    Not committed (the committed table keeps every seed's accuracy in its records); a run that
+    stops resumes from the seeds found here.
+
+    Parameters
+    ----------
+    table : str
+        The table's name (``python -m coinfer run --list``).
+    preset : str
+        The preset that produced it.
+    seed : int
+        The training seed of this run.
+
+    Returns
+    -------
+    pathlib.Path
+        Under :func:`results_dir`; the file may not exist yet.
+
+    Examples
+    --------
+    >>> from coinfer.paths import results_dir, seed_table_path
+    >>> seed_table_path("pruning", "quick", 2) == results_dir() / "seeds" / "pruning_quick.seed2.json"
+    True
+    """
+    return results_dir() / "seeds" / f"{table}_{preset}.seed{seed}.json"
+
+
 def checkpoint_path(preset: str, name: str = "baseline", root: str | Path | None = None) -> Path:
     """A checkpoint of ``preset``: ``<checkpoints>/<preset>/<name>.pt``.
 

@@ -50,7 +50,7 @@ class Record:
     split : str
         Canonical split point (:data:`coinfer.splits.SPLIT_POINTS`).
     accuracy : float
-        Top-1 test accuracy, a fraction in [0, 1].
+        Top-1 test accuracy, a fraction in [0, 1] (the mean over ``seeds`` runs).
     device_macs, server_macs : int
         Multiply-accumulates on the device (including any encoder) and on the server (including any
         decoder), per image.
@@ -66,6 +66,12 @@ class Record:
         ``"noiseless"``, ``"awgn:<snr_db>"`` or ``"bsc:<p>"``.
     bits_entropy : float or None
         Empirical entropy of the sent symbols, bits per image, where defined.
+    val_accuracy : float or None
+        Top-1 accuracy on the validation split (held-out training images): what every choice uses.
+    accuracy_std, val_accuracy_std : float or None
+        Sample standard deviation over the seeds (None for one seed).
+    seeds : int
+        How many training seeds the accuracies average (1: one run).
     extra : dict
         Anything else a method wants to keep (JSON-serializable).
 
@@ -91,6 +97,10 @@ class Record:
     code_size: str = ""
     channel: str = "noiseless"
     bits_entropy: float | None = None
+    val_accuracy: float | None = None
+    accuracy_std: float | None = None
+    val_accuracy_std: float | None = None
+    seeds: int = 1
     extra: dict = field(default_factory=dict)
 
     def __post_init__(self):
@@ -116,7 +126,9 @@ _REQUIRED = {
 }
 _OPTIONAL = {
     "sparsity": (int, float), "code_size": str, "channel": str,
-    "bits_entropy": (int, float, type(None)), "extra": dict,
+    "bits_entropy": (int, float, type(None)), "val_accuracy": (int, float, type(None)),
+    "accuracy_std": (int, float, type(None)), "val_accuracy_std": (int, float, type(None)), "seeds": int,
+    "extra": dict,
 }
 
 
@@ -209,8 +221,14 @@ def validate_record(row: Any, where: str = "record") -> None:
                               f"got {row[name]!r} ({type(row[name]).__name__})")
     if row["split"] not in SPLIT_POINTS:
         raise SchemaError(f"{where}: split {row['split']!r} is not a split point; valid: {', '.join(SPLIT_POINTS)}")
-    if not 0.0 <= row["accuracy"] <= 1.0:
-        raise SchemaError(f"{where}: accuracy {row['accuracy']!r} must be a fraction in [0, 1]")
+    for name in ("accuracy", "val_accuracy"):
+        if row.get(name) is not None and not 0.0 <= row[name] <= 1.0:
+            raise SchemaError(f"{where}: {name} {row[name]!r} must be a fraction in [0, 1]")
+    for name in ("accuracy_std", "val_accuracy_std"):
+        if row.get(name) is not None and not (math.isfinite(row[name]) and row[name] >= 0):
+            raise SchemaError(f"{where}: {name} {row[name]!r} must be finite and >= 0")
+    if row.get("seeds", 1) < 1:
+        raise SchemaError(f"{where}: seeds {row['seeds']!r} must be >= 1")
     if not 0.0 <= row.get("sparsity", 0.0) < 1.0:
         raise SchemaError(f"{where}: sparsity {row['sparsity']!r} must be in [0, 1)")
     for name in ("device_macs", "device_params", "server_macs", "bits_per_image"):
@@ -231,7 +249,9 @@ class Provenance:
     the coinfer version, git commit, hardware, UTC date and seed. ``baseline_accuracy`` (the trained
     unsplit network's test accuracy, a fraction) and ``accuracy_drop`` (the preset's allowed drop,
     in percentage points) give the table's accuracy threshold (:func:`table_threshold`); tables
-    written before they existed load with ``None``.
+    written before they existed load with ``None``. ``validation`` is the held-out split every
+    choice was made on (``{"images": 5000, "seed": 0}``); ``seeds`` the training seeds a table
+    averages (:func:`coinfer.stats.aggregate_seeds`).
 
     Examples
     --------
@@ -254,11 +274,14 @@ class Provenance:
     seed: int | None = None
     baseline_accuracy: float | None = None
     accuracy_drop: float | None = None
+    validation: dict | None = None
+    seeds: list | None = None
+    baseline_val_accuracy: float | None = None
 
     @classmethod
     def collect(cls, dataset: str, preset: str, wall_time_s: float, command: str | None = None,
                 seed: int | None = None, baseline_accuracy: float | None = None,
-                accuracy_drop: float | None = None) -> "Provenance":
+                accuracy_drop: float | None = None, validation: dict | None = None) -> "Provenance":
         """Provenance of a run in this process: version, commit, hardware and date filled in.
 
         ``baseline_accuracy`` is the baseline checkpoint's ``test_accuracy`` (a fraction) and
@@ -272,7 +295,8 @@ class Provenance:
                    coinfer_version=__version__, git_commit=git_commit(), hardware=hardware(),
                    date=_dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat(), seed=seed,
                    baseline_accuracy=None if baseline_accuracy is None else float(baseline_accuracy),
-                   accuracy_drop=None if accuracy_drop is None else float(accuracy_drop))
+                   accuracy_drop=None if accuracy_drop is None else float(accuracy_drop),
+                   validation=dict(validation) if validation is not None else None)
 
     def describe(self) -> str:
         """One line for a figure caption."""
@@ -339,8 +363,12 @@ def accuracy_threshold(baseline_accuracy: float, drop_points: float) -> float:
     return float(baseline_accuracy) - float(drop_points) / 100
 
 
-def table_threshold(table: "LookupTable") -> float:
+def table_threshold(table: "LookupTable", part: str = "test") -> float:
     """The accuracy threshold of ``table``: its baseline accuracy minus its preset's drop.
+
+    ``part="test"`` (reported accuracies) uses the baseline's test accuracy; ``part="val"`` (every
+    choice: does a configuration meet the threshold?) applies the same rule on the validation split,
+    the baseline's validation accuracy minus the same drop, to records' ``val_accuracy``.
 
     Both come from the table's :class:`Provenance` (``baseline_accuracy``: the baseline
     checkpoint's test accuracy; ``accuracy_drop``: the preset's drop in points), so the threshold
@@ -350,6 +378,8 @@ def table_threshold(table: "LookupTable") -> float:
     ----------
     table : LookupTable
         A table whose provenance carries ``baseline_accuracy`` and ``accuracy_drop``.
+    part : {"test", "val"}
+        Which split's baseline accuracy the drop is taken from.
 
     Returns
     -------
@@ -372,10 +402,13 @@ def table_threshold(table: "LookupTable") -> float:
     0.8846
     """
     prov = table.provenance
-    if prov.baseline_accuracy is None or prov.accuracy_drop is None:
-        raise ValueError(f"the table's provenance ({prov.describe()}) lacks baseline_accuracy or accuracy_drop, "
-                         "which give its accuracy threshold; regenerate it or use accuracy_threshold()")
-    return accuracy_threshold(prov.baseline_accuracy, prov.accuracy_drop)
+    if part not in ("test", "val"):
+        raise ValueError(f"part must be 'test' or 'val', got {part!r}")
+    baseline = prov.baseline_accuracy if part == "test" else prov.baseline_val_accuracy
+    if baseline is None or prov.accuracy_drop is None:
+        raise ValueError(f"the table's provenance ({prov.describe()}) lacks the baseline's {part} accuracy or "
+                         "accuracy_drop, which give its threshold; regenerate it or use accuracy_threshold()")
+    return accuracy_threshold(baseline, prov.accuracy_drop)
 
 
 def git_commit() -> str:
@@ -604,3 +637,4 @@ def merge_tables(tables: Iterable[LookupTable]) -> list[Record]:
         for record in table.records:
             merged[record.key] = record
     return list(merged.values())
+

@@ -276,3 +276,43 @@ def test_png_is_lossless(fashion_root):
     image = native_images("fashion-mnist", root=fashion_root, limit=1)[0]
     decoded = np.array(Image.open(BytesIO(png_bytes(image))))
     assert np.array_equal(decoded, image)
+
+
+def test_the_validation_split_is_held_out_of_training_fixed_and_unaugmented(fashion_root):
+    from coinfer.data import ValidationSplit, load_split
+
+    split = ValidationSplit(images=500, seed=3)
+    train = load_split("fashion-mnist", "train", split, root=fashion_root, augment=True)
+    val = load_split("fashion-mnist", "val", split, root=fashion_root, augment=True)
+    test = load_split("fashion-mnist", "test", split, root=fashion_root)
+    assert (len(train), len(val), len(test)) == (59_500, 500, 10_000)
+    assert not set(train.indices) & set(val.indices)                      # never trained on
+    assert val.indices == load_split("fashion-mnist", "val", split, root=fashion_root).indices   # fixed by its seed
+    assert val.indices != load_split("fashion-mnist", "val", ValidationSplit(500, 4), root=fashion_root).indices
+    assert torch.equal(val[0][0], val[0][0])                               # no random crops or flips
+    # the same image as the training split's own, unaugmented
+    raw = load_dataset("fashion-mnist", train=True, root=fashion_root)
+    assert torch.equal(val[7][0], raw[val.indices[7]][0])
+    assert len(load_split("fashion-mnist", "train", split, root=fashion_root, limit=64)) == 64
+
+
+@pytest.mark.parametrize("kwargs,message", [
+    ({"part": "validation"}, "unknown part 'validation'; choose one of train, val, test"),
+    ({"part": "val", "limit": 0}, "limit must be a positive"),
+    ({"part": "val", "validation": "ValidationSplit(images=60000)"}, "leaves nothing to train on"),
+])
+def test_load_split_refuses_bad_input(fashion_root, kwargs, message):
+    from coinfer.data import ValidationSplit, load_split
+
+    if isinstance(kwargs.get("validation"), str):
+        kwargs["validation"] = ValidationSplit(images=60_000)
+    with pytest.raises(ValueError, match=message):
+        load_split("fashion-mnist", root=fashion_root, **kwargs)
+
+
+@pytest.mark.parametrize("images,seed", [(0, 0), (-5, 0), (True, 0), (10, -1), (10, 1.5)])
+def test_a_validation_split_refuses_bad_sizes_and_seeds(images, seed):
+    from coinfer.data import ValidationSplit
+
+    with pytest.raises(ValueError, match="validation"):
+        ValidationSplit(images=images, seed=seed)

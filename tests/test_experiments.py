@@ -62,3 +62,42 @@ def test_split_argument_is_validated_once_by_argparse(capsys):
     assert main(["jscc", "--split", "layer9"]) == 2    # argparse's error: main returns 2, as for any bad input
     err = capsys.readouterr().err
     assert "unknown split point 'layer9'" in err and "layer3.1" in err and "s4=layer3.1" in err
+
+
+def test_run_table_averages_seeds_and_resumes_after_the_finished_ones(tmp_path, monkeypatch):
+    """A table that trains runs once per seed; each finished seed is kept, so a run that stopped
+    does only the seeds still missing, and the saved table holds means with their spread."""
+    from dataclasses import replace
+
+    import coinfer.experiments as experiments
+    import coinfer.paths
+    from coinfer.experiments import Experiment
+    from coinfer.experiments.original import run as original_run
+
+    made = original_run("quick")
+    ran = []
+
+    def fake(preset):          # test accuracy 0.80 + seed / 100, as if training depended on the seed
+        ran.append(preset.seed)
+        if preset.seed == 2 and ran.count(2) == 1:
+            raise KeyboardInterrupt                          # the session ends during seed 2
+        return replace(made, records=[replace(r, accuracy=0.80 + preset.seed / 100) for r in made.records[:3]])
+
+    monkeypatch.setitem(TABLES, "fake", Experiment("x:y", "a seeded table", "0. Test"))
+    monkeypatch.setattr(experiments, "experiment", lambda name: fake)
+    monkeypatch.setattr(coinfer.paths, "seed_table_path", lambda t, p, s: tmp_path / f"{t}.seed{s}.json")
+    with pytest.raises(KeyboardInterrupt):
+        run_table("fake", "quick", tmp_path / "t.json", seeds=(0, 1, 2))
+    assert ran == [0, 1, 2] and not (tmp_path / "t.json").exists()
+    table = load_table(run_table("fake", "quick", tmp_path / "t.json", seeds=(0, 1, 2)))
+    assert ran == [0, 1, 2, 2]                                # seeds 0 and 1 were not run again
+    record = table.records[0]
+    assert record.seeds == 3 and record.accuracy == pytest.approx(0.81) and record.accuracy_std == pytest.approx(0.01)
+    from coinfer.paths import checkpoint_path
+    from coinfer.train import load_checkpoint
+
+    _, meta = load_checkpoint(checkpoint_path("quick"))       # the split and accuracy come from the baseline
+    assert table.provenance.seeds == [0, 1, 2] and table.provenance.validation == meta.get("validation")
+    assert table.provenance.baseline_val_accuracy == meta.get("val_accuracy")
+    with pytest.raises(ValueError, match="distinct"):
+        run_table("fake", "quick", tmp_path / "t.json", seeds=(1, 1))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch.utils.data import TensorDataset
 
-from coinfer.data import FeatureSource
+from coinfer.core.features import FeatureSource
 
 
 def _dataset(n=10):

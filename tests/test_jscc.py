@@ -10,7 +10,7 @@ from coinfer.core import channel as ch
 from coinfer.config import get_preset
 from coinfer.core import jscc as jscc
 from coinfer.experiments import jscc as jscc_exp
-from coinfer.data import FeatureSource
+from coinfer.core.features import FeatureSource
 from coinfer.views import jscc as jscc_views
 from coinfer.core.network import resnet18, split
 

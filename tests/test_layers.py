@@ -1,6 +1,6 @@
 """The package's layers (coinfer/__init__.py): each module imports only from the layers before it.
 
-    units, paths, splits -> results, data -> core/ -> config, train -> experiments/, serve/ -> views/ -> cli
+    units, paths, splits -> results, stats, data -> core/ -> config, train -> experiments/, serve/ -> views/ -> cli
 
 Every ``import`` counts, also one inside a function: a lazy import is still a dependency.
 """
@@ -18,15 +18,16 @@ PACKAGE = Path(__file__).resolve().parents[1] / "coinfer"
 ALLOWED = {
     "units": set(), "paths": set(), "splits": set(),
     "results": {"units", "paths", "splits"}, "data": {"units", "paths", "splits"},
-    "core": {"units", "paths", "splits", "results", "data"},
-    "config": {"units", "paths", "splits", "results", "data", "core"},
-    "train": {"units", "paths", "splits", "results", "data", "core", "config"},
+    "stats": {"units", "paths", "splits", "results"},
+    "core": {"units", "paths", "splits", "results", "stats", "data"},
+    "config": {"units", "paths", "splits", "results", "stats", "data", "core"},
+    "train": {"units", "paths", "splits", "results", "stats", "data", "core", "config"},
     # experiments run the system (the serving table measures a real server), never the reverse
-    "experiments": {"units", "paths", "splits", "results", "data", "core", "config", "train", "serve"},
-    "serve": {"units", "paths", "splits", "results", "data", "core", "config", "train"},
+    "experiments": {"units", "paths", "splits", "results", "stats", "data", "core", "config", "train", "serve"},
+    "serve": {"units", "paths", "splits", "results", "stats", "data", "core", "config", "train"},
     # views draw tables; they neither train nor run experiments
-    "views": {"units", "paths", "splits", "results", "data", "core", "config"},
-    "cli": {"units", "paths", "splits", "results", "data", "core", "config", "train", "experiments", "serve",
+    "views": {"units", "paths", "splits", "results", "stats", "data", "core", "config"},
+    "cli": {"units", "paths", "splits", "results", "stats", "data", "core", "config", "train", "experiments", "serve",
             "views"},
 }
 

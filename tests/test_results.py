@@ -115,13 +115,19 @@ def test_accuracy_threshold_is_the_baseline_minus_points():
 
 
 def test_table_threshold_comes_from_the_provenance(table, tmp_path):
-    with pytest.raises(ValueError, match="baseline_accuracy"):
+    with pytest.raises(ValueError, match="lacks the baseline's test accuracy"):
         table_threshold(table)                                # written without them
     from dataclasses import replace
     table = replace(table, provenance=replace(table.provenance, baseline_accuracy=0.91, accuracy_drop=2.0))
     loaded = load_table(table.save(tmp_path / "t.json"))
     assert loaded.provenance == table.provenance
     assert table_threshold(loaded) == pytest.approx(0.89)
+    with pytest.raises(ValueError, match="lacks the baseline's val accuracy"):
+        table_threshold(loaded, "val")
+    with_val = replace(table, provenance=replace(table.provenance, baseline_val_accuracy=0.93))
+    assert table_threshold(with_val, "val") == pytest.approx(0.91)      # the same drop, on the validation split
+    with pytest.raises(ValueError, match="'test' or 'val'"):
+        table_threshold(with_val, "train")
 
 
 def test_old_tables_without_baseline_still_load(table, tmp_path):
@@ -142,3 +148,51 @@ def test_committed_tables_carry_the_baseline_checkpoint_accuracy(path):
     _, meta = load_checkpoint(checkpoint_path(prov.preset))
     assert prov.baseline_accuracy == meta["test_accuracy"]
     assert prov.accuracy_drop == get_preset(prov.preset).accuracy_drop
+
+
+def test_aggregate_seeds_averages_each_configuration_and_keeps_every_seed(table):
+    from dataclasses import replace
+
+    from coinfer.stats import aggregate_seeds, margin_in_standard_errors
+
+    runs = [LookupTable(replace(table.provenance, seed=s, wall_time_s=10.0),
+                        [replace(r, accuracy=0.80 + 0.01 * s, val_accuracy=0.81 + 0.02 * s) for r in table.records])
+            for s in range(3)]
+    merged = aggregate_seeds(runs)
+    assert merged.provenance.seeds == [0, 1, 2] and merged.provenance.wall_time_s == 30.0
+    r = merged.records[0]
+    assert r.seeds == 3 and r.accuracy == pytest.approx(0.81) and r.accuracy_std == pytest.approx(0.01)
+    assert r.val_accuracy == pytest.approx(0.83) and r.val_accuracy_std == pytest.approx(0.02)
+    assert r.extra["per_seed"]["accuracy"] == pytest.approx([0.80, 0.81, 0.82])
+    # 0.02 above, each with std 0.01 over 3 seeds: 0.02 / sqrt(2 * 0.01^2 / 3) = 2.45 standard errors
+    assert margin_in_standard_errors(replace(r, accuracy=0.83), r) == pytest.approx(2.449, abs=1e-3)
+    with pytest.raises(ValueError, match="other configurations"):
+        aggregate_seeds([runs[0], LookupTable(runs[1].provenance, runs[1].records[:1])])
+    with pytest.raises(ValueError, match="got none"):
+        aggregate_seeds([])
+
+
+def test_a_record_refuses_an_impossible_spread():
+    with pytest.raises(SchemaError, match="accuracy_std"):
+        make_record(accuracy_std=-0.1)
+    with pytest.raises(SchemaError, match="val_accuracy"):
+        make_record(val_accuracy=1.5)
+    with pytest.raises(SchemaError, match="seeds"):
+        make_record(seeds=0)
+
+
+def test_choices_are_made_on_validation_accuracy_and_old_tables_on_test(table):
+    from dataclasses import replace
+
+    from coinfer.stats import meets_threshold, selection_accuracy
+
+    prov = replace(table.provenance, baseline_accuracy=0.90, baseline_val_accuracy=0.93, accuracy_drop=2.0)
+    old = LookupTable(prov, table.records)                                 # no validation split recorded
+    new = LookupTable(replace(prov, validation={"images": 5000, "seed": 0}), table.records)
+    # test 0.89 (above the test threshold 0.88), validation 0.90 (below the validation threshold 0.91)
+    r = replace(table.records[0], accuracy=0.89, val_accuracy=0.90)
+    assert meets_threshold(r, old) and not meets_threshold(r, new)
+    assert selection_accuracy(r, new) == 0.90 and selection_accuracy(r, old) == 0.89
+    assert meets_threshold(replace(r, val_accuracy=0.915), new)
+    with pytest.raises(ValueError, match="no val_accuracy"):
+        meets_threshold(replace(r, val_accuracy=None), new)

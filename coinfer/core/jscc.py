@@ -11,7 +11,7 @@ decoder learn::
           --decoder--> feature estimate -> server part (frozen) -> class scores
 
 Because the backbone is frozen, the device part runs once over the images
-(:class:`coinfer.data.FeatureSource`) and training sees only the small encoder, the channel, the
+(:class:`coinfer.core.features.FeatureSource`) and training sees only the small encoder, the channel, the
 decoder and the server part. The experiment of Fig. 5 (training, the search for the smallest code,
 the table) is :mod:`coinfer.experiments.jscc`; its figure and explorers are :mod:`coinfer.views.jscc`.
 """
@@ -93,7 +93,7 @@ class JSCC(SplitNetwork):
     """Codec (encoder -> channel -> decoder) followed by the frozen server part, on device features.
 
     A :class:`~coinfer.core.pipeline.SplitNetwork` whose input is already the device part's feature
-    (the backbone is frozen, so its features are computed once: :class:`coinfer.data.FeatureSource`).
+    (the backbone is frozen, so its features are computed once: :class:`coinfer.core.features.FeatureSource`).
 
     Parameters
     ----------

@@ -34,13 +34,14 @@ class Experiment:
     description: str
     chapter: str
     takes: str = "preset"
+    seeded: bool = True       # trains, so its accuracies are means over seeds (False: measures only)
 
 
 #: Every committed lookup table by name (the name in its file, :func:`coinfer.paths.table_path`).
 TABLES = {
     "original-float32": Experiment("coinfer.experiments.original:run",
                                    "float32 records of the trained baseline at every split point (no training)",
-                                   "6. Latency (Fig. 4)"),
+                                   "6. Latency (Fig. 4)", seeded=False),
     "pruning": Experiment("coinfer.experiments.pruning:run",
                           "pruned device parts at each (split point, sparsity)",
                           "2. Communication-aware pruning"),
@@ -55,7 +56,7 @@ TABLES = {
                         "5. The trade-off (Fig. 3)"),
     "serve_latency": Experiment("coinfer.experiments.serving:run",
                                 "measured vs predicted latency of real co-inference over TCP",
-                                "7. Real co-inference"),
+                                "7. Real co-inference", seeded=False),
 }
 
 
@@ -93,8 +94,17 @@ def experiment(name: str) -> Callable:
     return getattr(importlib.import_module(module), function)
 
 
-def run_table(name: str, preset: str = "quick", path: str | Path | None = None, **options) -> Path:
+#: The training seeds of every committed table that trains (``run --seeds`` changes them).
+SEEDS = (0, 1, 2)
+
+
+def run_table(name: str, preset: str = "quick", path: str | Path | None = None, seeds=SEEDS, **options) -> Path:
     """Regenerate the table ``name`` for ``preset`` and save it (default :func:`coinfer.paths.table_path`).
+
+    A table that trains is run once per seed in ``seeds`` (the preset with ``seed=s``); each run is
+    kept as it finishes (:func:`coinfer.paths.seed_table_path`), so a run that stops resumes with the
+    seeds still missing, and the saved table is their :func:`~coinfer.stats.aggregate_seeds`: means
+    with standard deviations. A table that only measures runs once.
 
     The provenance gets the baseline checkpoint's test accuracy and the preset's accuracy drop when
     the experiment did not record them, so that :func:`coinfer.results.table_threshold` works on
@@ -108,6 +118,8 @@ def run_table(name: str, preset: str = "quick", path: str | Path | None = None, 
         The preset to run (``quick`` or ``paper``), looked up here once.
     path : str or Path, optional
         Where to save (default: the committed table's path).
+    seeds : sequence of int
+        Training seeds (ignored by tables that do not train).
     **options
         Passed to the experiment.
 
@@ -130,12 +142,32 @@ def run_table(name: str, preset: str = "quick", path: str | Path | None = None, 
 
     from coinfer.config import get_preset
     from coinfer.paths import checkpoint_path, table_path
+    from coinfer.paths import seed_table_path
+    from coinfer.results import load_table
+    from coinfer.stats import aggregate_seeds
     from coinfer.train import load_checkpoint
 
-    spec = get_preset(preset)
-    table = experiment(name)(spec if TABLES[name].takes == "preset" else spec.name, **options)
-    if table is None:
-        raise RuntimeError(f"the {name} experiment did not finish (some of its parts are still to run); run it again")
+    produce = experiment(name)                     # raises for an unknown name
+    if TABLES[name].seeded:
+        seeds = list(seeds)
+        if not seeds or len(set(seeds)) != len(seeds) or any(not isinstance(s, int) or s < 0 for s in seeds):
+            raise ValueError(f"seeds must be distinct integers >= 0, got {seeds!r}")
+    runs = []
+    for seed in (seeds if TABLES[name].seeded else [None]):
+        spec = get_preset(preset) if seed is None else get_preset(preset, seed=seed)
+        done = seed_table_path(name, preset, seed) if seed is not None else None
+        if done is not None and done.exists() and load_table(done).provenance.seed == seed:
+            runs.append(load_table(done))           # finished before: resume after it
+            continue
+        table = produce(spec if TABLES[name].takes == "preset" else spec.name, **options)
+        if table is None:
+            raise RuntimeError(f"the {name} experiment did not finish (some of its parts are still to run); "
+                               "run it again")
+        if done is not None:
+            table = replace(table, provenance=replace(table.provenance, seed=seed))
+            table.save(done)
+        runs.append(table)
+    table = aggregate_seeds(runs) if len(runs) > 1 else runs[0]
     prov = table.provenance
     if prov.baseline_accuracy is None or prov.accuracy_drop is None:
         _, meta = load_checkpoint(checkpoint_path(prov.preset))
@@ -144,4 +176,9 @@ def run_table(name: str, preset: str = "quick", path: str | Path | None = None, 
             else float(meta["test_accuracy"]),
             accuracy_drop=prov.accuracy_drop if prov.accuracy_drop is not None
             else get_preset(prov.preset).accuracy_drop))
+    if table.provenance.validation is None or table.provenance.baseline_val_accuracy is None:
+        _, meta = load_checkpoint(checkpoint_path(prov.preset))
+        table = replace(table, provenance=replace(
+            table.provenance, validation=table.provenance.validation or meta.get("validation"),
+            baseline_val_accuracy=meta.get("val_accuracy")))
     return table.save(path if path is not None else table_path(name, preset))

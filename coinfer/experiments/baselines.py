@@ -28,7 +28,7 @@ from coinfer.core.encoding import FeatureCodec, codec_costs
 from coinfer.core.network import SplitPoint
 from coinfer.core.network import split as split_stages
 from coinfer.core.pruning import PrunedModel, SparsitySchedule, compact, pruned_costs
-from coinfer.data import FeatureSource
+from coinfer.core.features import FeatureSource
 from coinfer.experiments.encoding import freeze, huffman_8bit, train_codec
 from coinfer.experiments.pruning import prune_finetune
 from coinfer.results import Record

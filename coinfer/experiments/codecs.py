@@ -29,7 +29,7 @@ def train_learned_codec(model: nn.Module, point: str, code_size: str, preset: st
     model) and evaluates it on the test split. Saved with :func:`coinfer.train.save_checkpoint` at
     ``path`` (default :func:`codec_checkpoint_path`), with the backbone's digest in the metadata.
     """
-    from coinfer.data import load_dataset
+    from coinfer.data import load_split
     from coinfer.core.encoding import build_codec
     from coinfer.experiments.encoding import FeatureSource, evaluate_codec, freeze, get_encode_config, train_codec
     from coinfer.config import get_preset
@@ -41,8 +41,8 @@ def train_learned_codec(model: nn.Module, point: str, code_size: str, preset: st
     start = time.time()
     model = freeze(model.eval())
     device_part, server_part = split(model, point)
-    train_set = load_dataset(preset_obj.dataset, train=True, limit=config.train_limit)
-    test_set = load_dataset(preset_obj.dataset, train=False, limit=config.test_limit)
+    train_set = load_split(preset_obj.dataset, "train", preset_obj.validation, limit=config.train_limit)
+    test_set = load_split(preset_obj.dataset, "test", preset_obj.validation, limit=config.test_limit)
     train_src = FeatureSource(device_part, train_set, precompute=True, batch_size=config.eval_batch_size)
     shape = train_src.feature_shape
     size = config.code_size_at(code_size, shape)

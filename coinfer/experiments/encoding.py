@@ -40,7 +40,7 @@ from coinfer.core.entropy import (MAGIC_HUFFMAN, MAGIC_RANGE, bits_per_image, em
 from coinfer.config import EncodeSettings
 from coinfer.core.network import SplitPoint, split
 from coinfer.core.pipeline import SplitNetwork
-from coinfer.data import FeatureSource
+from coinfer.core.features import FeatureSource
 from coinfer.results import LookupTable, Provenance, Record
 
 #: Encoder outputs summarized per record: a histogram of the first few elements' values in [-1, 1].

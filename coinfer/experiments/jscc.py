@@ -41,7 +41,7 @@ from coinfer.config import JsccSettings, Preset, get_preset
 from coinfer.core import channel as ch
 from coinfer.core.jscc import JSCC, jscc_bits, make_channel, make_codec
 from coinfer.core.network import SplitPoint, split
-from coinfer.data import FeatureSource
+from coinfer.core.features import FeatureSource
 from coinfer.results import LookupTable, accuracy_threshold
 from coinfer.train import evaluate, fit
 

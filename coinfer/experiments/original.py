@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import time
+from dataclasses import replace
 from typing import Sequence
 
 import torch
@@ -116,8 +117,9 @@ def run(preset: str | Preset = "quick") -> LookupTable:
                                 f"'python -m coinfer train --preset {spec.name}'")
     start = time.time()
     model, meta = load_model(checkpoint, torch.device("cpu"))
-    records = original_records(model, meta["test_accuracy"])
+    records = [replace(r, val_accuracy=meta.get("val_accuracy")) for r in original_records(model, meta["test_accuracy"])]
     return LookupTable(Provenance.collect(spec.dataset, spec.name, time.time() - start,
                                           command=f"python -m coinfer run {TABLE} --preset {spec.name}",
                                           seed=meta.get("seed"), baseline_accuracy=meta["test_accuracy"],
-                                          accuracy_drop=spec.accuracy_drop), records)
+                                          accuracy_drop=spec.accuracy_drop, validation=meta.get("validation")),
+                      records)

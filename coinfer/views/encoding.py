@@ -20,6 +20,7 @@ import math
 from coinfer.core.encoding import CodeSize
 from coinfer.core.network import SPLIT_POINTS
 from coinfer.results import LookupTable, Record, table_threshold
+from coinfer.stats import meets_threshold
 
 #: Bits that always suffice to send a 10-class decision (the device could send the label): the floor
 #: any encoder that keeps the full accuracy is measured against.
@@ -316,8 +317,8 @@ def floor_gap(table: LookupTable) -> dict:
     """
     base, threshold = unsplit_accuracy(table), table_threshold(table)
     best = {}
-    for r in framework_records(table):
-        if r.accuracy >= threshold and (r.split not in best or r.bits_per_image < best[r.split].bits_per_image):
+    for r in framework_records(table):       # chosen on the validation split, reported on test
+        if meets_threshold(r, table) and (r.split not in best or r.bits_per_image < best[r.split].bits_per_image):
             best[r.split] = r
     overall = min(best.values(), key=lambda r: r.bits_per_image) if best else None
     originals = {r.split: r for r in original_records(table)}

@@ -20,6 +20,7 @@ import math
 from typing import Sequence
 
 from coinfer.results import accuracy_threshold, table_threshold
+from coinfer.stats import selection_accuracy, selection_threshold
 from coinfer.views.plane import add_curve
 from coinfer.views.explorer import Plot, Slider, live_explorer, precomputed_explorer
 from coinfer.views.style import hex_color, method_style
@@ -78,7 +79,8 @@ def tradeoff_points(table, threshold: float | None = None) -> dict:
     table : coinfer.results.LookupTable
         A sweep table (``python -m coinfer sweep``).
     threshold : float, optional
-        Accuracy fraction; default the table's (:func:`coinfer.results.table_threshold`).
+        Accuracy fraction, compared with validation accuracies; default the table's
+        (:func:`coinfer.stats.selection_threshold`).
 
     Returns
     -------
@@ -96,11 +98,11 @@ def tradeoff_points(table, threshold: float | None = None) -> dict:
     >>> len(framework["records"]), framework["tried"]        # at the threshold, of all tried
     (5, 12)
     """
-    threshold = table_threshold(table) if threshold is None else float(threshold)
+    threshold = selection_threshold(table) if threshold is None else float(threshold)
     out = {}
     for method in FIG3_METHODS:
         tried = table.select(method=method, channel="noiseless")
-        ok = [r for r in tried if r.accuracy >= threshold]
+        ok = [r for r in tried if selection_accuracy(r, table) >= threshold]
         front = pareto_front([(r.device_macs, r.bits_per_image) for r in ok])
         out[method] = {"records": ok, "front": [ok[i] for i in front], "tried": len(tried)}
     return {"threshold": threshold, "methods": out}
@@ -138,7 +140,8 @@ def dominance_check(table, threshold: float | None = None, verbose: bool = True)
     table : coinfer.results.LookupTable
         A sweep table (``python -m coinfer sweep``).
     threshold : float, optional
-        Accuracy fraction; default the table's (:func:`coinfer.results.table_threshold`).
+        Accuracy fraction, compared with validation accuracies; default the table's
+        (:func:`coinfer.stats.selection_threshold`).
     verbose : bool
         Print a summary.
 
@@ -205,7 +208,8 @@ def plot_tradeoff(table, threshold: float | None = None, *, ax=None, show_all: b
     table : coinfer.results.LookupTable
         From ``python -m coinfer sweep`` (e.g. ``load_table("data/results/sweep_quick.json")``).
     threshold : float, optional
-        Accuracy fraction; default the table's (:func:`coinfer.results.table_threshold`).
+        Accuracy fraction, compared with validation accuracies; default the table's
+        (:func:`coinfer.stats.selection_threshold`).
     show_all : bool
         Also draw the points off the front.
     show_below : bool
@@ -309,10 +313,10 @@ def records_frame(table, threshold: float | None = None):
 
     from coinfer.core.network import SPLIT_POINTS
 
-    threshold = table_threshold(table) if threshold is None else threshold
+    threshold = selection_threshold(table) if threshold is None else threshold
     frame = pd.DataFrame([{
         "method": r.method, "split": r.split, "sparsity": r.sparsity, "code size": r.code_size,
-        "acc. %": round(100 * r.accuracy, 2), "≥ thr.": r.accuracy >= threshold,
+        "acc. %": round(100 * r.accuracy, 2), "≥ thr.": selection_accuracy(r, table) >= threshold,
         "dev kMACs": round(r.device_macs / 1e3, 1), "params": r.device_params,
         "srv kMACs": round(r.server_macs / 1e3, 1), "bits": round(r.bits_per_image, 1),
     } for r in table.records])
@@ -332,7 +336,8 @@ def records_table(table, threshold: float | None = None):
     table : coinfer.results.LookupTable
         A sweep table (``python -m coinfer sweep``).
     threshold : float, optional
-        Accuracy fraction; default the table's (:func:`coinfer.results.table_threshold`).
+        Accuracy fraction, compared with validation accuracies; default the table's
+        (:func:`coinfer.stats.selection_threshold`).
 
     Returns
     -------
@@ -505,13 +510,18 @@ def tradeoff_data(table) -> dict:
     png = table.select(method="png")
     if not png:
         raise ValueError("the table has no 'png' record (the size of the image, server-based inference)")
-    table_threshold(table)                         # checks that the table carries both numbers
-    base, drop = table.provenance.baseline_accuracy, table.provenance.accuracy_drop   # the unsplit accuracy
+    # "acc" and "base" are the accuracies choices are made on (validation; test for an older table),
+    # so the threshold a slider sets is decided where every other choice is; "test" is reported.
+    selection_threshold(table)                     # checks that the table carries both numbers
+    prov = table.provenance
+    base = prov.baseline_accuracy if prov.validation is None else prov.baseline_val_accuracy
+    drop = prov.accuracy_drop
     return {"base": base, "png_bits": png[0].bits_per_image, "default_drop": min(THRESHOLD_DROPS,
             key=lambda d: abs(d - drop)),
             "methods": [{"key": m, "label": method_style(m).label, "color": hex_color(method_style(m).color)}
                         for m in FIG3_METHODS],
-            "points": [{"m": r.method, "split": r.split, "code": r.code_size, "acc": r.accuracy,
+            "points": [{"m": r.method, "split": r.split, "code": r.code_size,
+                        "acc": selection_accuracy(r, table), "test": r.accuracy,
                         "x": r.device_macs, "y": r.bits_per_image}
                        for r in table.records if r.method in FIG3_METHODS and r.channel == "noiseless"]}
 

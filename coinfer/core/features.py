@@ -1,0 +1,115 @@
+"""The feature cache: what a frozen device part sends, computed once (:class:`FeatureSource`).
+
+The encoding experiment, JSCC and the baselines train small codecs in front of a frozen backbone;
+they read the backbone's features from here.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import torch
+
+from coinfer.data import make_loader
+
+
+class FeatureSource:
+    """Features of a frozen ``device_part`` over ``dataset``, with their labels: the one feature cache.
+
+    The encoding experiment, JSCC and the baselines train small codecs in front of a frozen
+    backbone, so the device part's outputs need computing only once. ``precompute=True`` runs the
+    device part (eval mode, no gradients) over ``dataset`` in order and keeps ``features`` and
+    ``labels`` on the CPU; otherwise every batch runs the device part again (large features,
+    augmented images).
+
+    Parameters
+    ----------
+    device_part : torch.nn.Module
+        The frozen part before the split (put in eval mode here).
+    dataset : torch.utils.data.Dataset
+        ``(image, label)`` pairs, e.g. from :func:`load_dataset`.
+    precompute : bool
+        Cache the features in memory (default) or run the device part per batch.
+    batch_size : int
+        Images per device-part batch while computing.
+    device : torch.device, optional
+        Where the device part runs and batches are delivered; default where its weights are.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from torch.utils.data import TensorDataset
+    >>> images, labels = torch.randn(10, 3, 4, 4), torch.arange(10)
+    >>> source = FeatureSource(torch.nn.Flatten(), TensorDataset(images, labels), batch_size=4)
+    >>> len(source), source.feature_shape
+    (10, (48,))
+    >>> [tuple(f.shape) for f, y in source.batches(6)]
+    [(6, 48), (4, 48)]
+    """
+
+    def __init__(self, device_part: torch.nn.Module, dataset, precompute: bool = True, batch_size: int = 500,
+                 device: torch.device | None = None):
+        # Default: where the device part's weights are, so that its input batches go there too.
+        self.device_part, self.dataset = device_part.eval(), dataset
+        first = next(itertools.chain(device_part.parameters(), device_part.buffers()), None)
+        self.device = device or (first.device if first is not None else torch.device("cpu"))
+        self.features = self.labels = None
+        if precompute:
+            feats, labels = [], []
+            for images, y in self._loader(batch_size, shuffle=False, seed=0):
+                feats.append(self._run(images).cpu())
+                labels.append(y)
+            self.features, self.labels = torch.cat(feats), torch.cat(labels)
+
+    @classmethod
+    def from_tensors(cls, features: torch.Tensor, labels: torch.Tensor,
+                     device: torch.device | None = None) -> "FeatureSource":
+        """A source over ``features`` ``[N, ...]`` and ``labels`` ``[N]`` already computed; batches go to
+        ``device`` (default the CPU).
+
+        >>> FeatureSource.from_tensors(torch.zeros(5, 2, 3), torch.zeros(5, dtype=torch.long)).feature_shape
+        (2, 3)
+        """
+        source = cls.__new__(cls)
+        source.device_part, source.dataset = None, None
+        source.device = device or torch.device("cpu")
+        source.features, source.labels = features, labels
+        return source
+
+    def __len__(self) -> int:
+        return len(self.labels) if self.features is not None else len(self.dataset)
+
+    def _loader(self, batch_size: int, shuffle: bool, seed: int):
+        return make_loader(self.dataset, batch_size, shuffle=shuffle, seed=seed)
+
+    @torch.no_grad()
+    def _run(self, images: torch.Tensor) -> torch.Tensor:
+        return self.device_part(images.to(self.device))
+
+    def batches(self, batch_size: int, shuffle: bool = False, seed: int = 0):
+        """``(features, labels)`` batches on ``self.device`` (labels too: they meet the logits there), in
+        order or, with ``shuffle``, in a random order fixed by ``seed``.
+
+        >>> source = FeatureSource.from_tensors(torch.arange(5.0)[:, None], torch.arange(5))
+        >>> [y.tolist() for _, y in source.batches(2)]
+        [[0, 1], [2, 3], [4]]
+        """
+        if self.features is not None:
+            if shuffle:
+                order = torch.randperm(len(self.features), generator=torch.Generator().manual_seed(seed))
+            else:
+                order = torch.arange(len(self.features))
+            for i in range(0, len(order), batch_size):
+                idx = order[i:i + batch_size]
+                yield self.features[idx].to(self.device), self.labels[idx].to(self.device)
+        else:
+            for images, y in self._loader(batch_size, shuffle, seed):
+                yield self._run(images), y.to(self.device)
+
+    @property
+    def feature_shape(self) -> tuple[int, ...]:
+        """The shape of one image's feature."""
+        if self.features is not None:
+            return tuple(self.features.shape[1:])
+        images, _ = next(iter(self._loader(2, shuffle=False, seed=0)))
+        return tuple(self._run(images).shape[1:])

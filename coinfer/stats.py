@@ -1,0 +1,201 @@
+"""Evidence: which accuracy decides a choice, a table's means over seeds, margins in standard errors.
+
+Every choice (does a configuration meet the threshold?) is made on the validation split
+(:func:`selection_accuracy`, :func:`meets_threshold`); the test accuracy is only reported. Every
+accuracy in a committed table that trains is the mean over several training seeds
+(:func:`aggregate_seeds`, called by ``coinfer.experiments.run_table``); a claim that one
+configuration beats another states its margin in standard errors (:func:`margin_in_standard_errors`).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict
+
+from coinfer.results import LookupTable, Provenance, Record, table_threshold
+
+
+def selection_accuracy(record: Record, table: LookupTable) -> float:
+    """The accuracy every choice about ``record`` is made on: its validation accuracy.
+
+    A table made before the validation split existed (its provenance has no ``validation``) has
+    only test accuracies, which is what it falls back to; :func:`selection_threshold` matches.
+
+    Parameters
+    ----------
+    record : Record
+        One of ``table``'s records.
+    table : LookupTable
+        Its table (the provenance says whether it holds out a validation split).
+
+    Returns
+    -------
+    float
+        A fraction.
+
+    Examples
+    --------
+    >>> from coinfer.paths import table_path
+    >>> from coinfer.results import load_table
+    >>> from coinfer.stats import selection_accuracy
+    >>> table = load_table(table_path("original-float32", "quick"))
+    >>> 0 < selection_accuracy(table.records[0], table) <= 1
+    True
+    """
+    if table.provenance.validation is None:                      # made before the validation split
+        return record.accuracy
+    if record.val_accuracy is None:
+        raise ValueError(f"record {record.key} has no val_accuracy, though its table holds out a validation "
+                         "split; regenerate the table")
+    return record.val_accuracy
+
+
+def selection_threshold(table: LookupTable) -> float:
+    """The threshold :func:`selection_accuracy` is compared with: :func:`coinfer.results.table_threshold` on the
+    validation split (on the test split for a table made before there was one).
+
+    Parameters
+    ----------
+    table : LookupTable
+
+    Returns
+    -------
+    float
+        A fraction.
+
+    Examples
+    --------
+    >>> from coinfer.paths import table_path
+    >>> from coinfer.results import load_table
+    >>> from coinfer.stats import selection_threshold
+    >>> table = load_table(table_path("original-float32", "quick"))
+    >>> selection_threshold(table) <= table.provenance.baseline_accuracy
+    True
+    """
+    return table_threshold(table, "test" if table.provenance.validation is None else "val")
+
+
+def meets_threshold(record: Record, table: LookupTable) -> bool:
+    """Whether ``record`` meets ``table``'s accuracy threshold, decided on the validation split (the
+    test accuracy is only reported).
+
+    Parameters
+    ----------
+    record : Record
+        One of ``table``'s records.
+    table : LookupTable
+
+    Returns
+    -------
+    bool
+
+    Examples
+    --------
+    >>> from coinfer.paths import table_path
+    >>> from coinfer.results import load_table
+    >>> from coinfer.stats import meets_threshold
+    >>> table = load_table(table_path("original-float32", "quick"))
+    >>> meets_threshold(table.records[0], table)
+    True
+    """
+    return selection_accuracy(record, table) >= selection_threshold(table)
+
+
+def aggregate_seeds(runs: list[LookupTable]) -> LookupTable:
+    """One table from the same experiment run with several training seeds.
+
+    Each configuration's accuracies (test and validation) become their mean with the sample
+    standard deviation (``accuracy_std``, ``val_accuracy_std``) and ``seeds``; the bits (which an
+    entropy coder makes seed-dependent) and costs are averaged too. The per-seed values stay in
+    ``extra["per_seed"]``. Every configuration must be in every run.
+
+    >>> from dataclasses import replace
+    >>> from coinfer.results import LookupTable, Provenance, Record
+    >>> from coinfer.stats import aggregate_seeds
+    >>> r = Record(method="original", split="pool", accuracy=0.90, device_macs=10, device_params=1,
+    ...            server_macs=5, bits_per_image=32, val_accuracy=0.91)
+    >>> prov = Provenance("fashion-mnist", "quick", "example", 1.0, seed=0)
+    >>> runs = [LookupTable(prov, [r]), LookupTable(replace(prov, seed=1), [replace(r, accuracy=0.92)])]
+    >>> m = aggregate_seeds(runs).records[0]
+    >>> round(m.accuracy, 4), round(m.accuracy_std, 4), m.seeds
+    (0.91, 0.0141, 2)
+    """
+    if not runs:
+        raise ValueError("aggregate_seeds needs the tables of one or more runs, got none")
+    keys = [{r.key: r for r in run.records} for run in runs]
+    for i, run_keys in enumerate(keys[1:], start=1):
+        if set(run_keys) != set(keys[0]):
+            raise ValueError(f"run {i} holds other configurations than run 0: "
+                             f"{sorted(set(run_keys) ^ set(keys[0]))[:3]}")
+
+    def mean_std(values):
+        if any(v is None for v in values):
+            return None, None
+        mean = sum(values) / len(values)
+        return mean, (math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
+                      if len(values) > 1 else None)
+
+    records = []
+    for key, first in keys[0].items():
+        same = [k[key] for k in keys]
+        acc, acc_std = mean_std([r.accuracy for r in same])
+        val, val_std = mean_std([r.val_accuracy for r in same])
+        avg = {name: sum(getattr(r, name) for r in same) / len(same)
+               for name in ("device_macs", "device_params", "server_macs", "bits_per_image")}
+        entropy, _ = mean_std([r.bits_entropy for r in same])
+        per_seed = {n: [getattr(r, n) for r in same] for n in ("accuracy", "val_accuracy", "bits_per_image")}
+        records.append(Record(**{**first.to_dict(), "accuracy": acc, "accuracy_std": acc_std,
+                                 "val_accuracy": val, "val_accuracy_std": val_std, "seeds": len(same),
+                                 "bits_per_image": avg["bits_per_image"], "bits_entropy": entropy,
+                                 **{n: round(avg[n]) for n in ("device_macs", "device_params", "server_macs")},
+                                 "extra": {**first.extra, "per_seed": per_seed}}))
+    prov = runs[0].provenance
+    seeds = [run.provenance.seed for run in runs]
+    return LookupTable(Provenance(**{**asdict(prov), "seed": None, "seeds": seeds,
+                                     "wall_time_s": round(sum(run.provenance.wall_time_s for run in runs), 1)}),
+                       records)
+
+
+def margin_in_standard_errors(a: Record, b: Record) -> float | None:
+    """How many standard errors ``a``'s mean test accuracy lies above ``b``'s (negative: below).
+
+    The difference of the means over the standard error of that difference,
+    ``sqrt(std_a^2 / n_a + std_b^2 / n_b)``; None where either has no spread (one seed).
+
+    >>> from dataclasses import replace
+    >>> from coinfer.results import Record
+    >>> from coinfer.stats import margin_in_standard_errors
+    >>> r = Record(method="original", split="pool", accuracy=0.90, device_macs=10, device_params=1,
+    ...            server_macs=5, bits_per_image=32, accuracy_std=0.01, seeds=4)
+    >>> round(margin_in_standard_errors(replace(r, accuracy=0.92), r), 3)
+    2.828
+    """
+    if a.accuracy_std is None or b.accuracy_std is None:
+        return None
+    se = math.sqrt(a.accuracy_std ** 2 / a.seeds + b.accuracy_std ** 2 / b.seeds)
+    return (a.accuracy - b.accuracy) / se if se > 0 else math.copysign(math.inf, a.accuracy - b.accuracy)
+
+
+def margin_over_threshold(record: Record, table: LookupTable) -> float | None:
+    """How many standard errors ``record``'s validation accuracy lies above the table's threshold
+    (negative: below): ``(mean - threshold) / (std / sqrt(seeds))``, on the accuracy every choice is
+    made on (:func:`selection_accuracy`). None for one seed (no spread to measure).
+
+    A point that meets the threshold by less than about two standard errors could fall below it with
+    other seeds; the trade-off chapter states each front point's margin.
+
+    >>> from dataclasses import replace
+    >>> from coinfer.paths import table_path
+    >>> from coinfer.results import load_table
+    >>> from coinfer.stats import margin_over_threshold
+    >>> table = load_table(table_path("original-float32", "quick"))
+    >>> r = replace(table.records[0], accuracy_std=0.002, val_accuracy_std=0.002, seeds=4)
+    >>> round(margin_over_threshold(r, table), 1)
+    20.0
+    """
+    std = record.accuracy_std if table.provenance.validation is None else record.val_accuracy_std
+    if std is None or record.seeds < 2:
+        return None
+    gap = selection_accuracy(record, table) - selection_threshold(table)
+    se = std / math.sqrt(record.seeds)
+    return gap / se if se > 0 else math.copysign(math.inf, gap)
