@@ -138,39 +138,18 @@ class Probe:
     model: JSCC | None = field(default=None, repr=False)
 
 
-def selection_accuracy(result) -> float:
-    """The accuracy a choice is made on: validation accuracy, never test accuracy where there is one.
-
-    The one place the experiment decides which accuracy selects (the smallest JSCC code, the learned
-    source code it is compared with, "meets the threshold"). A :class:`Probe`, a
-    :class:`~coinfer.results.Record` or a dict with ``val_accuracy`` (attribute or ``extra`` entry)
-    and ``accuracy``; falls back to ``accuracy`` (test) only for results made before the validation
-    split existed, which :func:`selected_on` then names.
+def probe_accuracy(probe: Probe) -> float:
+    """The accuracy a JSCC code is chosen on: its validation accuracy, or its test accuracy when the run
+    holds out no validation split (a baseline trained before the split), the rule of
+    :func:`coinfer.stats.selection_accuracy` for a probe that is not a record yet.
 
     Examples
     --------
-    >>> from coinfer.experiments.jscc import Probe, selection_accuracy
-    >>> selection_accuracy(Probe("awgn", 0.0, 8, accuracy=0.91, val_accuracy=0.89))
+    >>> from coinfer.experiments.jscc import Probe, probe_accuracy
+    >>> probe_accuracy(Probe("awgn", 0.0, 8, accuracy=0.91, val_accuracy=0.89))
     0.89
     """
-    val = _val_accuracy(result)
-    if val is not None:
-        return float(val)
-    return float(result["accuracy"] if isinstance(result, dict) else result.accuracy)
-
-
-def selected_on(result) -> str:
-    """``"validation"`` or ``"test"``: which accuracy :func:`selection_accuracy` used for ``result``."""
-    return "validation" if _val_accuracy(result) is not None else "test"
-
-
-def _val_accuracy(result):
-    if isinstance(result, dict):
-        return result.get("val_accuracy")
-    val = getattr(result, "val_accuracy", None)
-    if val is None and isinstance(getattr(result, "extra", None), dict):
-        val = result.extra.get("val_accuracy")
-    return val
+    return float(probe.val_accuracy if probe.val_accuracy is not None else probe.accuracy)
 
 
 class JsccTrainer:
@@ -205,12 +184,12 @@ class JsccTrainer:
 
 
 def smallest_code_sizes(trainer: JsccTrainer, kind: str, values: tuple[float, ...], sizes: tuple[int, ...],
-                        threshold: float, accuracy_of: Callable[[Probe], float] = selection_accuracy,
+                        threshold: float, accuracy_of: Callable[[Probe], float] = probe_accuracy,
                         ) -> dict[float, tuple[Probe | None, list[Probe]]]:
     """For every channel value, the smallest code size from ``sizes`` whose accuracy is >= ``threshold``.
 
-    ``accuracy_of(probe)`` is the accuracy the choice is made on (default :func:`selection_accuracy`:
-    validation accuracy). Search: channel values from the least to the most noisy; at each, a binary
+    ``accuracy_of(probe)`` is the accuracy the choice is made on (default :func:`probe_accuracy`:
+    validation accuracy), ``threshold`` the threshold on that split. Search: channel values from the least to the most noisy; at each, a binary
     search over the sizes from the previous value's answer up (a noisier channel is assumed never to
     need fewer channel uses, and accuracy to grow with the code size); after a miss at the largest
     size, the next value measures only the largest. About ``log2(len(sizes))`` trainings per value.
@@ -289,16 +268,19 @@ def _charged_as(coded_bits: float, fixed_bits: float | None, coded_name: str) ->
     return "fixed-length index" if fixed_bits is not None and fixed_bits < coded_bits else coded_name
 
 
-def learned_source_payload(point: str, threshold: float, preset_name: str, path=None) -> dict | None:
+def learned_source_payload(point: str, threshold: float | None, preset_name: str, path=None) -> dict | None:
     """The learned source coder's cheapest real payload at ``point`` meeting ``threshold``.
 
     Read from the encoding experiment's table (``data/results/encoding_<preset>.json``, written by
     ``python -m coinfer run encoding``): its ``framework`` records at this split point without
-    pruning. A record meets the threshold by :func:`selection_accuracy` (validation accuracy where
-    the table has it); each costs :func:`cheapest_real_bits` of its range-coded payload and its
-    fixed-length index, and the cheapest one that meets the threshold is the learned source code.
-    ``None`` if the table is missing or no record there meets the threshold.
+    pruning. A record meets the threshold on :func:`coinfer.stats.selection_accuracy` (validation
+    accuracy where the table holds out a validation split): compared with ``threshold``, or with the
+    table's own :func:`coinfer.stats.selection_threshold` when ``threshold`` is None. Each costs
+    :func:`cheapest_real_bits` of its range-coded payload and its fixed-length index, and the
+    cheapest one that meets the threshold is the learned source code. ``None`` if the table is
+    missing or no record there meets the threshold.
     """
+    from coinfer.stats import selection_accuracy, selection_threshold
     from coinfer.paths import table_path
     from coinfer.results import load_table
 
@@ -312,15 +294,17 @@ def learned_source_payload(point: str, threshold: float, preset_name: str, path=
     def bits(r):
         return cheapest_real_bits(r.bits_per_image, r.extra.get("bits_fixed"))
 
+    threshold = selection_threshold(table) if threshold is None else threshold
     candidates = [r for r in table.select(method="framework", split=point)
-                  if r.sparsity == 0 and selection_accuracy(r) >= threshold]
+                  if r.sparsity == 0 and selection_accuracy(r, table) >= threshold]
     if not candidates:
         return None
-    best = min(candidates, key=lambda r: (bits(r), -selection_accuracy(r)))
+    best = min(candidates, key=lambda r: (bits(r), -selection_accuracy(r, table)))
     fixed = best.extra.get("bits_fixed")
     return {"bits_per_image": bits(best), "bits_coded": best.bits_per_image, "bits_fixed": fixed,
             "bits_charged": _charged_as(best.bits_per_image, fixed, "range-coded payload"),
-            "accuracy": best.accuracy, "val_accuracy": _val_accuracy(best), "selected_on": selected_on(best),
+            "accuracy": best.accuracy, "val_accuracy": best.val_accuracy,
+            "selected_on": "test" if table.provenance.validation is None else "validation",
             "device_macs": best.device_macs,
             "device_params": best.device_params, "server_macs": best.server_macs, "code_size": best.code_size,
             "bits_entropy": best.bits_entropy, "meets_threshold": True,
@@ -340,21 +324,15 @@ def _codec_costs(model: JSCC, feature_shape) -> dict:
             "decoder_params": sum(p.numel() for p in codec.decoder.parameters())}
 
 
-def _image_sets(preset: Preset, settings: JsccSettings):
-    """``(train, val, test)`` image sets: the first ``settings.train_images`` training images, the
-    validation split (chooses) and the test split (reports).
+def _image_sets(preset: Preset, settings: JsccSettings, validation: bool):
+    """``(train, val, test)`` image sets: the first ``settings.train_images`` images of the training
+    split less the validation images, the validation split (chooses; None when ``validation`` is
+    False: a baseline trained before the split has seen those images) and the test split (reports)."""
+    from coinfer.data import load_split
 
-    Until :func:`coinfer.data.load_split` (the validation split, issue 13 item 2) is on this branch,
-    ``val`` is None and every choice falls back to test accuracy (:func:`selected_on` says so).
-    """
-    from coinfer import data
-
-    if hasattr(data, "load_split"):
-        return (data.load_split(preset.dataset, "train", limit=settings.train_images),
-                data.load_split(preset.dataset, "val"),
-                data.load_split(preset.dataset, "test", limit=settings.test_images))
-    return (data.load_dataset(preset.dataset, train=True, limit=settings.train_images), None,
-            data.load_dataset(preset.dataset, train=False, limit=settings.test_images))
+    return (load_split(preset.dataset, "train", preset.validation, limit=settings.train_images),
+            load_split(preset.dataset, "val", preset.validation) if validation else None,
+            load_split(preset.dataset, "test", preset.validation, limit=settings.test_images))
 
 
 def training_budget(settings: JsccSettings, preset: Preset, train_images: int) -> dict:
@@ -431,12 +409,18 @@ def run(preset: str | Preset = "quick", settings: JsccSettings | None = None,
     model, meta = get_baseline(preset, checkpoints=checkpoints)
     baseline_accuracy = float(meta["test_accuracy"])
     threshold = accuracy_threshold(baseline_accuracy, preset.accuracy_drop)
-    log(f"baseline accuracy {baseline_accuracy:.4f}; threshold {threshold:.4f}; split after {point}")
+    # Choices on the validation split, against the baseline's validation accuracy minus the same drop;
+    # a baseline trained before the split existed (no "validation" in its checkpoint) chooses on test.
+    validation = meta.get("validation")
+    baseline_val = meta.get("val_accuracy") if validation is not None else None
+    select_threshold = accuracy_threshold(baseline_val, preset.accuracy_drop) if validation is not None else threshold
+    log(f"baseline accuracy {baseline_accuracy:.4f}; threshold {threshold:.4f} (test), {select_threshold:.4f} "
+        f"({'validation' if validation is not None else 'test'}: chooses); split after {point}")
     device_part, server_part = split(model.to(device).eval(), point)
     costs = {r.point: r for r in profile_splits(model.cpu())}[point]
     model.to(device)
 
-    train_set, val_set, test_set = _image_sets(preset, settings)
+    train_set, val_set, test_set = _image_sets(preset, settings, validation is not None)
     train = FeatureSource(device_part, train_set, batch_size=500, device=device)
     val = FeatureSource(device_part, val_set, batch_size=500, device=device) if val_set is not None else None
     test = FeatureSource(device_part, test_set, batch_size=500, device=device)
@@ -450,10 +434,12 @@ def run(preset: str | Preset = "quick", settings: JsccSettings | None = None,
 
     trainer = JsccTrainer(train, test, server_part, settings, preset.seed, device, progress=log, val=val)
     W = settings.bandwidth_hz
-    awgn = smallest_code_sizes(trainer, "awgn", settings.snrs_db, settings.awgn_code_sizes, threshold)
-    bsc = smallest_code_sizes(trainer, "bsc", settings.flip_rates, settings.bsc_code_sizes, threshold)
+    awgn = smallest_code_sizes(trainer, "awgn", settings.snrs_db, settings.awgn_code_sizes, select_threshold)
+    bsc = smallest_code_sizes(trainer, "bsc", settings.flip_rates, settings.bsc_code_sizes, select_threshold)
+    selected_on = "validation" if validation is not None else "test"
 
-    provenance_extra = {"bandwidth_hz": W, "threshold": threshold, "baseline_accuracy": baseline_accuracy,
+    provenance_extra = {"bandwidth_hz": W, "threshold": threshold, "selection_threshold": select_threshold,
+                        "selected_on": selected_on, "baseline_accuracy": baseline_accuracy,
                         "settings": settings.to_dict(), "training_budget": budget}
     records: list[Record] = []
 
@@ -465,15 +451,14 @@ def run(preset: str | Preset = "quick", settings: JsccSettings | None = None,
         uses = {"channel_uses": k,
                 "channel_use": "real symbol (2W per second)" if kind == "awgn" else "bit",
                 "latency_s": ch.awgn_airtime_s(k, W) if kind == "awgn" else None,
-                "val_accuracy": probe.val_accuracy, "selected_on": selected_on(probe),
-                "meets_threshold": selection_accuracy(probe) >= threshold,
+                "meets_threshold": probe_accuracy(probe) >= select_threshold,
                 "search": [{"code_size": p.code_size, "accuracy": p.accuracy, "val_accuracy": p.val_accuracy}
                            for p in tried],
                 **c, **provenance_extra, **(extra or {})}
         bits = jscc_bits(k, kind, value)   # bits sent (BSC); on AWGN the most the k uses can carry
         uses["bits_per_image_is"] = ("bits sent (k)" if kind == "bsc"
                                      else "capacity-equivalent: k x 0.5 log2(1 + SNR); JSCC sends no bits")
-        return Record(method=method, split=point, accuracy=probe.accuracy,
+        return Record(method=method, split=point, accuracy=probe.accuracy, val_accuracy=probe.val_accuracy,
                       device_macs=costs.device_macs + c["encoder_macs"],
                       device_params=costs.device_params + c["encoder_params"],
                       server_macs=costs.server_macs + c["decoder_macs"], bits_per_image=bits,
@@ -481,7 +466,7 @@ def run(preset: str | Preset = "quick", settings: JsccSettings | None = None,
 
     def fallback(kind, value, tried):
         """No size met the threshold: record the largest one tried, marked as missing it."""
-        return max(tried, key=lambda p: (p.code_size, selection_accuracy(p)))
+        return max(tried, key=lambda p: (p.code_size, probe_accuracy(p)))
 
     for kind, found in (("awgn", awgn), ("bsc", bsc)):
         for value, (probe, tried) in found.items():
@@ -490,7 +475,7 @@ def run(preset: str | Preset = "quick", settings: JsccSettings | None = None,
 
     # --- the separate schemes: a source payload sent at capacity
     if source_bits is None:
-        source_bits = learned_source_payload(point, threshold, preset.name)
+        source_bits = learned_source_payload(point, None, preset.name)
     if source_bits is None:
         if 0.0 not in bsc:
             raise ValueError("no learned source code to compare with: include p = 0 in flip_rates "
@@ -499,13 +484,13 @@ def run(preset: str | Preset = "quick", settings: JsccSettings | None = None,
         own = own or fallback("bsc", 0.0, tried)
         c = _codec_costs(own.model, train.feature_shape)
         source_bits = {"bits_per_image": float(own.code_size), "accuracy": own.accuracy,
-                       "val_accuracy": own.val_accuracy, "selected_on": selected_on(own),
+                       "val_accuracy": own.val_accuracy, "selected_on": selected_on,
                        "bits_fixed": own.code_size, "bits_charged": "fixed-length index",
                        "device_macs": costs.device_macs + c["encoder_macs"],
                        "device_params": costs.device_params + c["encoder_params"],
                        "server_macs": costs.server_macs + c["decoder_macs"], "code_size": f"k{own.code_size}",
                        "coder": "learned binary code (BSC encoder trained at p = 0), fixed length",
-                       "meets_threshold": selection_accuracy(own) >= threshold, "train_images": len(train)}
+                       "meets_threshold": probe_accuracy(own) >= select_threshold, "train_images": len(train)}
     if source_bits.get("train_images") not in (None, len(train)):
         log(f"warning: the learned source code trained on {source_bits['train_images']} images, JSCC on "
             f"{len(train)}: the training budgets differ")
@@ -521,7 +506,8 @@ def run(preset: str | Preset = "quick", settings: JsccSettings | None = None,
             "device_macs": costs.device_macs, "device_params": costs.device_params, "server_macs": costs.server_macs,
             "code_size": "8bit-huffman", "bits_entropy": huffman["bits_entropy"], "bits_fixed": huffman["bits_fixed"],
             "coder": "8-bit uniform quantizer + Huffman (coinfer.experiments.encoding.original_huffman)"},
-        "png+capacity": {"bits_per_image": png.png_bits_mean, "accuracy": baseline_accuracy, "device_macs": 0,
+        "png+capacity": {"bits_per_image": png.png_bits_mean, "accuracy": baseline_accuracy,
+                         "val_accuracy": baseline_val, "device_macs": 0,
                          "device_params": 0, "server_macs": costs.device_macs + costs.server_macs,
                          "code_size": "png", "coder": f"Pillow PNG of the {png.image_shape} uint8 image",
                          "images": png.images},
@@ -530,7 +516,8 @@ def run(preset: str | Preset = "quick", settings: JsccSettings | None = None,
     for method, s in separate.items():
         bits = float(s["bits_per_image"])
         info = {k: v for k, v in s.items() if k not in ("bits_per_image", "accuracy", "device_macs", "bits_entropy",
-                                                         "device_params", "server_macs", "code_size")}
+                                                         "device_params", "server_macs", "code_size",
+                                                         "val_accuracy")}
         info.setdefault("bits_charged", "payload")
         per_channel = [(ch.channel_name("awgn", snr),
                         {"channel_uses": bits / ch.awgn_capacity_per_real_use(snr),
@@ -540,7 +527,8 @@ def run(preset: str | Preset = "quick", settings: JsccSettings | None = None,
                                                      "capacity": "1 - H2(p) bits per use"}) for p in settings.flip_rates]
         for name, uses in per_channel:
             records.append(Record(method=method, split="input" if method == "png+capacity" else point,
-                                  accuracy=float(s["accuracy"]), device_macs=int(s["device_macs"]),
+                                  accuracy=float(s["accuracy"]), val_accuracy=s.get("val_accuracy"),
+                                  device_macs=int(s["device_macs"]),
                                   device_params=int(s["device_params"]), server_macs=int(s["server_macs"]),
                                   bits_per_image=bits, bits_entropy=s.get("bits_entropy"), code_size=s["code_size"],
                                   channel=name, extra={**uses, **info, **provenance_extra}))
@@ -575,8 +563,9 @@ def run(preset: str | Preset = "quick", settings: JsccSettings | None = None,
     wall = time.time() - start_time
     provenance = Provenance.collect(dataset=preset.dataset, preset=preset.name, wall_time_s=wall,
                                     command=f"python -m coinfer run jscc --preset {preset.name}", seed=preset.seed,
-                                    baseline_accuracy=baseline_accuracy, accuracy_drop=preset.accuracy_drop)
-    table = LookupTable(provenance=provenance)
+                                    baseline_accuracy=baseline_accuracy, accuracy_drop=preset.accuracy_drop,
+                                    validation=validation)
+    table = LookupTable(provenance=replace(provenance, baseline_val_accuracy=baseline_val))
     for r in records:
         table.add(r)
     log(f"{len(table.records)} records in {wall:.0f} s")
