@@ -422,7 +422,7 @@ PRESETS = {
         # training images, cached features, 2 + 5 epochs; all 10,000 test images.
         encoding=_QUICK_ENCODING,
         # JSCC trains with the source codec's budget (8,000 images, 2 + 5 = 7 epochs of 128-image
-        # batches). One run trained 58 codecs of ~7 s CPU each (binary searches on the dense grid,
+        # batches). One run trained 56 codecs of ~7 s CPU each (binary searches on the dense grid,
         # then the robustness grid): 412 s of one core, 24 minutes wall on the shared 2-core CPU at a
         # load of ~12 (--threads 1); three seeds take three times that.
         jscc=JsccSettings.with_budget_of(_QUICK_ENCODING),
