@@ -124,11 +124,11 @@ def _jscc(args: argparse.Namespace) -> int:
     from coinfer.experiments.jscc import run as run_jscc
     from coinfer.views.jscc import fig5_rows, mismatch_grid
     from coinfer.paths import table_path
-    from coinfer.config import get_preset
+    from coinfer.config import get_preset, parse_overrides
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    preset = get_preset(args.preset)
+    preset = get_preset(args.preset, **parse_overrides(args.set))
     table = run_jscc(preset, split_point=args.split)
     path = table.save(args.out or table_path("jscc", preset.name))
     for row in fig5_rows(table):
@@ -416,6 +416,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--split", type=check.split_point, default=None, help="split point (default: layer3.1, the paper's Conv_4x)")
     p.add_argument("--out", default=None, help="output JSON (default: data/results/jscc_<preset>.json)")
     p.add_argument("--threads", type=check.positive_int, default=None, help="torch CPU threads (default: torch's choice)")
+    set_arg(p)
     p.set_defaults(func=_jscc)
     p = commands.add_parser("original-table", help="float32 records of the trained baseline at every split point "
                                                    "(the same as: run original-float32)")

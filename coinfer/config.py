@@ -178,26 +178,58 @@ class EncodeSettings(_Settings):
         return replace(size, channels=None)
 
 
+def source_codec_budget(encoding: EncodeSettings) -> dict:
+    """The training budget of the learned source codec that Fig. 5 compares JSCC with.
+
+    Parameters
+    ----------
+    encoding : EncodeSettings
+        The preset's encoding settings (the codec of ``data/results/encoding_<preset>.json``).
+
+    Returns
+    -------
+    dict
+        ``train_images`` (the first N training images; None: all), ``epochs`` (its unquantized
+        warm-up epochs plus its quantized epochs: passes over those images) and ``batch_size``.
+
+    Examples
+    --------
+    >>> from coinfer.config import EncodeSettings, source_codec_budget
+    >>> source_codec_budget(EncodeSettings(train_limit=8000, warmup_epochs=2, epochs=5))
+    {'train_images': 8000, 'epochs': 7, 'batch_size': 128}
+    """
+    return {"train_images": encoding.train_limit, "epochs": encoding.warmup_epochs + encoding.epochs,
+            "batch_size": encoding.batch_size}
+
+
+#: JSCC code sizes searched: every count of channel uses up to 32, then a coarser grid.
+DENSE_CODE_SIZES = tuple(range(1, 33))
+
+
 @dataclass(frozen=True)
 class JsccSettings(_Settings):
     """What the Fig. 5 experiment trains and sweeps (:mod:`coinfer.experiments.jscc`, section V-D).
 
     Code sizes are counted in channel uses per image: real numbers for AWGN, bits for the BSC.
+    The training budget (``train_images``, ``epochs``, ``batch_size``) should be the source
+    codec's (:func:`source_codec_budget`), so that JSCC and the learned source code it is compared
+    with train on the same images for the same number of steps: :meth:`with_budget_of` makes such
+    settings, and both presets use it.
     """
 
     split: str = "layer3.1"                  # the paper's Conv_4x (stage 3)
     bandwidth_hz: float = 1e6                # the paper's W = 1 MHz
     snrs_db: tuple[float, ...] = (0.0, 5.0, 10.0, 15.0, 20.0)
     flip_rates: tuple[float, ...] = (0.0, 0.01, 0.05, 0.1, 0.2)
-    awgn_code_sizes: tuple[int, ...] = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128)
-    bsc_code_sizes: tuple[int, ...] = (2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256)
+    awgn_code_sizes: tuple[int, ...] = DENSE_CODE_SIZES + (48, 64, 96, 128)
+    bsc_code_sizes: tuple[int, ...] = DENSE_CODE_SIZES + (48, 64, 96, 128, 192, 256)
     # Robustness grid: train at these values (and over the whole range, drawn per batch), test at all.
     mismatch_snrs_db: tuple[float, ...] = (0.0, 10.0, 20.0)
     mismatch_flip_rates: tuple[float, ...] = (0.0, 0.05, 0.2)
     # Training of the encoder/decoder on frozen-backbone features.
-    train_images: int | None = 12000         # first N training images (None: all)
+    train_images: int | None = 8000          # first N training images (None: all)
     test_images: int | None = None           # first N test images (None: all 10,000)
-    epochs: int = 4
+    epochs: int = 7
     batch_size: int = 128
     lr: float = 5e-3
     reduced_channels: int | None = None      # encoder's conv output channels (None: a quarter)
@@ -211,7 +243,33 @@ class JsccSettings(_Settings):
                 raise ValueError(f"flip rates must be in [0, 0.5) (at 0.5 nothing gets through), got {p!r}")
         if not (self.awgn_code_sizes and self.bsc_code_sizes) or min(self.awgn_code_sizes + self.bsc_code_sizes) < 1:
             raise ValueError("code sizes must be non-empty lists of positive channel-use counts")
+        if isinstance(self.epochs, bool) or not isinstance(self.epochs, int) or self.epochs < 1:
+            raise ValueError(f"jscc epochs must be an integer >= 1, got {self.epochs!r}")
         ch.real_uses_per_second(self.bandwidth_hz)  # raises on W <= 0
+
+    @classmethod
+    def with_budget_of(cls, encoding: EncodeSettings, **settings) -> "JsccSettings":
+        """JSCC settings trained with the source codec's budget (:func:`source_codec_budget`).
+
+        Parameters
+        ----------
+        encoding : EncodeSettings
+            The source codec's settings.
+        **settings
+            Any other :class:`JsccSettings` field.
+
+        Examples
+        --------
+        >>> from coinfer.config import EncodeSettings, JsccSettings
+        >>> s = JsccSettings.with_budget_of(EncodeSettings(train_limit=6000, warmup_epochs=1, epochs=4))
+        >>> s.train_images, s.epochs, s.batch_size
+        (6000, 5, 128)
+        """
+        return cls(**source_codec_budget(encoding), **settings)
+
+    def budget(self) -> dict:
+        """This training budget, in the keys of :func:`source_codec_budget`."""
+        return {"train_images": self.train_images, "epochs": self.epochs, "batch_size": self.batch_size}
 
 
 @dataclass(frozen=True)
@@ -327,6 +385,14 @@ TINY_SWEEP = SweepGrid(
             "huffman_train_images": 200, "eval_batch_size": 200},
 )
 
+# The source codecs' settings, shared with the JSCC settings that must train on the same budget.
+_QUICK_ENCODING = EncodeSettings()
+_PAPER_ENCODING = EncodeSettings(
+    splits=("stem", "layer1.1", "layer2.1", "layer3.1", "pool"),
+    code_sizes=("d8-l2", "d16-l2", "d16-l4", "d32-l4", "d16-k16", "d16-k64"),
+    channel_divisor=8, train_limit=None, precompute=False, augment=True,
+    warmup_epochs=10, epochs=50, lr=1e-3, huffman_train_images=5000)
+
 PRESETS = {
     "quick": Preset(
         name="quick", dataset="fashion-mnist", width=1 / 8,
@@ -360,9 +426,12 @@ PRESETS = {
         ),
         # About 6 minutes of one CPU core (18 minutes wall on a busy shared 2-core machine): 8,000
         # training images, cached features, 2 + 5 epochs; all 10,000 test images.
-        encoding=EncodeSettings(),
-        # ~10 minutes on 2 shared CPU cores (about 35 trainings of ~15 s each).
-        jscc=JsccSettings(),
+        encoding=_QUICK_ENCODING,
+        # JSCC trains with the source codec's budget (8,000 images, 2 + 5 = 7 epochs of 128-image
+        # batches). One run trained 56 codecs of ~7 s CPU each (binary searches on the dense grid,
+        # then the robustness grid): 412 s of one core, 24 minutes wall on the shared 2-core CPU at a
+        # load of ~12 (--threads 1); three seeds take three times that.
+        jscc=JsccSettings.with_budget_of(_QUICK_ENCODING),
     ),
     "paper": Preset(
         name="paper", dataset="cifar10", width=1.0,
@@ -390,13 +459,10 @@ PRESETS = {
         ),
         # CIFAR-10 on a GPU: all 50,000 training images with augmentation, features computed per batch
         # (a 64x32x32 feature of 50,000 images would not fit in memory), the authors' 60 epochs.
-        encoding=EncodeSettings(
-            splits=("stem", "layer1.1", "layer2.1", "layer3.1", "pool"),
-            code_sizes=("d8-l2", "d16-l2", "d16-l4", "d32-l4", "d16-k16", "d16-k64"),
-            channel_divisor=8, train_limit=None, precompute=False, augment=True,
-            warmup_epochs=10, epochs=50, lr=1e-3, huffman_train_images=5000),
-        # Paper scale: every training image, longer training; the same sweep. A GPU run.
-        jscc=JsccSettings(train_images=None, epochs=20, batch_size=128, lr=1e-3),
+        encoding=_PAPER_ENCODING,
+        # Paper scale: the source codec's budget (every training image, 10 + 50 epochs; JSCC's cached
+        # features are not augmented), the same sweep. A GPU run.
+        jscc=JsccSettings.with_budget_of(_PAPER_ENCODING, lr=1e-3),
     ),
 }
 

@@ -65,6 +65,7 @@ BAD_INPUTS = [
     (["train", "--epochs", "-3"], f"argument --epochs: '-3' {INT1}"),
     (["train", "--epochs", "three"], f"'three' {INT1}"),
     (["train", "--set", "baseline.epochs=0"], "baseline epochs must be >= 1, got 0"),
+    (["jscc", "--set", "jscc.epochs=0"], "jscc epochs must be an integer >= 1, got 0"),
     (["prune", "--epochs", "0"], f"'0' {INT1}"),
     (CODEC + ["--epochs", "0"], f"'0' {INT1}"),
     (["prune", "--train-limit", "0"], f"argument --train-limit: '0' {INT1}"),

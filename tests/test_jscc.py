@@ -106,8 +106,59 @@ def test_search_finds_smallest_size():
     found = jscc_exp.smallest_code_sizes(trainer, "awgn", (0.0, 10.0, 20.0), (1, 2, 4, 8, 16, 32), 0.99)
     assert {v: p.code_size for v, (p, _) in found.items()} == {20.0: 4, 10.0: 8, 0.0: 32}
     assert trainer.calls[0] == (20.0, 4)                 # least noisy first, binary search from the middle
+    assert all(k >= 4 for v, k in trainer.calls if v != 20.0)   # noisier: never below the cleaner answer
     missing = jscc_exp.smallest_code_sizes(FakeTrainer(), "awgn", (0.0,), (1, 2, 4), 0.99)
     assert missing[0.0][0] is None and missing[0.0][1][-1].code_size == 4
+
+
+def test_search_on_a_dense_grid_is_a_binary_search():
+    """Every integer up to 32, then a coarse grid: the answer is exact, in about log2(36) trainings."""
+    sizes = tuple(range(1, 33)) + (48, 64, 96, 128)
+
+    class Trainer:
+        calls = 0
+
+        def probe(self, kind, value, k):
+            Trainer.calls += 1
+            return jscc_exp.Probe(kind, value, k, accuracy=float(k >= 27), val_accuracy=float(k >= 27))
+
+    found = jscc_exp.smallest_code_sizes(Trainer(), "awgn", (0.0,), sizes, 0.5)
+    assert found[0.0][0].code_size == 27
+    assert Trainer.calls <= 7
+
+
+def test_search_chooses_on_validation_accuracy():
+    """The smallest code is the smallest whose *validation* accuracy meets the threshold; test
+    accuracy (here higher for every size) does not choose."""
+    class Trainer:
+        def probe(self, kind, value, k):
+            return jscc_exp.Probe(kind, value, k, accuracy=0.95, val_accuracy=0.80 + 0.01 * k)
+
+    found = jscc_exp.smallest_code_sizes(Trainer(), "bsc", (0.0,), tuple(range(1, 17)), 0.885)
+    assert found[0.0][0].code_size == 9                  # 0.80 + 0.09 >= 0.885; test would pick 1
+    assert jscc_exp.probe_accuracy(found[0.0][0]) == pytest.approx(0.89)
+    old = jscc_exp.Probe("bsc", 0.0, 4, accuracy=0.9)   # a run without a validation split chooses on test
+    assert jscc_exp.probe_accuracy(old) == 0.9
+
+
+def test_cheapest_real_bits():
+    assert jscc_exp.cheapest_real_bits(7.2176, 4) == 4.0       # a 16-word vector code: the 4-bit index
+    assert jscc_exp.cheapest_real_bits(9228.0, 16384) == 9228.0
+    assert jscc_exp.cheapest_real_bits(33.07, 32) == 32.0
+    assert jscc_exp.cheapest_real_bits(5.0, None) == 5.0
+
+
+def test_presets_train_jscc_with_the_source_codecs_budget():
+    from coinfer.config import source_codec_budget
+
+    for name in ("quick", "paper"):
+        preset = get_preset(name)
+        assert preset.jscc.budget() == source_codec_budget(preset.encoding)
+    quick = get_preset("quick")
+    budget = jscc_exp.training_budget(quick.jscc, quick, quick.jscc.train_images)
+    assert budget["equal"] and budget["jscc"]["steps"] == 7 * math.ceil(8000 / 128)
+    reduced = replace(quick.jscc, train_images=2000)
+    assert not jscc_exp.training_budget(reduced, quick, 2000)["equal"]
 
 
 def test_run_jscc_rejects_the_output_split():
@@ -133,14 +184,25 @@ def test_learned_source_payload_reads_encoding_table(tmp_path):
     table = LookupTable(Provenance(dataset="fashion-mnist", preset="quick", command="test", wall_time_s=0))
     common = dict(method="framework", split="layer3.1", device_macs=1, device_params=1, server_macs=1)
     table.add(Record(accuracy=0.80, bits_per_image=2.0, code_size="c8-d2-l2", **common))   # below threshold
-    table.add(Record(accuracy=0.91, bits_per_image=3.5, code_size="c8-d16-k16", **common))
-    table.add(Record(accuracy=0.92, bits_per_image=9.0, code_size="c8-d16-l2", **common))
+    table.add(Record(accuracy=0.91, bits_per_image=7.2, code_size="c8-d16-k16", extra={"bits_fixed": 4},
+                     **common))                                   # charged its 4-bit index, not 7.2
+    table.add(Record(accuracy=0.92, bits_per_image=5.0, code_size="c8-d8-l2", extra={"bits_fixed": 8}, **common))
     table.add(Record(accuracy=0.95, bits_per_image=1.0, code_size="c8-d4-l2", **{**common, "split": "pool"}))
     path = table.save(tmp_path / "encoding_quick.json")
     best = jscc_exp.learned_source_payload("layer3.1", 0.9, "quick", path)
-    assert best["bits_per_image"] == 3.5 and best["code_size"] == "c8-d16-k16"
+    assert best["bits_per_image"] == 4.0 and best["code_size"] == "c8-d16-k16"
+    assert best["bits_coded"] == 7.2 and best["bits_charged"] == "fixed-length index"
     assert jscc_exp.learned_source_payload("layer3.1", 0.99, "quick", path) is None
     assert jscc_exp.learned_source_payload("layer3.1", 0.9, "quick", tmp_path / "missing.json") is None
+    # chosen on validation accuracy where the table holds out a validation split: the 4-bit code misses
+    # there (0.85 against the validation threshold 0.89 - 0.02)
+    from dataclasses import replace as swap
+    val = {"c8-d2-l2": 0.80, "c8-d16-k16": 0.85, "c8-d8-l2": 0.90, "c8-d4-l2": 0.95}
+    with_val = LookupTable(swap(table.provenance, validation={"images": 5000, "seed": 0}, baseline_accuracy=0.93,
+                                baseline_val_accuracy=0.89, accuracy_drop=2.0),
+                           [swap(r, val_accuracy=val[r.code_size]) for r in table.records])
+    best = jscc_exp.learned_source_payload("layer3.1", None, "quick", with_val.save(tmp_path / "with_val.json"))
+    assert best["code_size"] == "c8-d8-l2" and best["bits_per_image"] == 5.0 and best["selected_on"] == "validation"
 
 
 def test_run_jscc_pipeline(tmp_path, monkeypatch):
@@ -149,13 +211,31 @@ def test_run_jscc_pipeline(tmp_path, monkeypatch):
 
     # use this run's own learned binary code, whatever encoding table the checkout holds
     monkeypatch.setattr(jscc_exp, "learned_source_payload", lambda *args, **kwargs: None)
+    from dataclasses import asdict
+
     torch.manual_seed(0)
+    # a baseline trained with the validation split: choices on it, against its accuracy minus 2 points
     save_checkpoint(tmp_path / "quick" / "baseline.pt", resnet18(width=1 / 8),
-                    {"width": 0.125, "test_accuracy": 0.12})
+                    {"width": 0.125, "test_accuracy": 0.12, "val_accuracy": 0.11,
+                     "validation": asdict(get_preset("quick").validation)})
     settings = replace(get_preset("quick").jscc, train_images=64, test_images=64, epochs=1,
                        snrs_db=(0.0, 20.0), flip_rates=(0.0, 0.1), awgn_code_sizes=(2, 4),
                        bsc_code_sizes=(4, 8), mismatch_snrs_db=(0.0, 20.0), mismatch_flip_rates=(0.0, 0.1))
     table = jscc_exp.run("quick", settings, checkpoints=tmp_path, log=lambda m: None)
+    assert table.provenance.validation is not None and table.provenance.baseline_val_accuracy == 0.11
+    for r in table.select(method="framework-jscc"):
+        assert r.val_accuracy is not None and r.extra["selected_on"] == "validation"
+        assert r.extra["meets_threshold"] == (r.val_accuracy >= 0.09)
+    # seeds average by configuration: another seed's smallest k (here 8 instead of 4 bits) is the same record
+    from coinfer.stats import aggregate_seeds
+
+    other = [replace(r, bits_per_image=2 * r.bits_per_image) if r.method == "framework-jscc" else r
+             for r in table.records]
+    mean = aggregate_seeds([table, replace(table, records=other, provenance=replace(table.provenance, seed=1))])
+    jscc_rows = [r for r in jscc_views.fig5_rows(mean) if r["method"] == "framework-jscc" and r["kind"] == "bsc"]
+    single = {r["value"]: r["channel_uses"] for r in jscc_views.fig5_rows(table) if r["method"] == "framework-jscc"
+              and r["kind"] == "bsc"}
+    assert all(r["channel_uses"] == pytest.approx(1.5 * single[r["value"]]) for r in jscc_rows)
     rows = jscc_views.fig5_rows(table)
     assert {r["method"] for r in rows} == set(jscc_views.FIG5_METHODS)
     own = [r for r in rows if r["method"] == "learned-source-coding+capacity" and r["kind"] == "bsc"]

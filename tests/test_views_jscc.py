@@ -78,3 +78,39 @@ def test_fig5_figure_and_frames(table):
     frame, k = jscc_views.mismatch_frame(table, "awgn")
     assert list(frame.columns) == ["test 0 dB", "test 20 dB"] and frame.index[0] == "trained at 0 dB"
     assert isinstance(k, int) and k > 0
+
+
+def test_fig5_verdict_counts_follow_the_frames(table):
+    verdict = jscc_views.fig5_verdict(table)
+    finite = jscc_views.finite_length_frame(table)
+    for kind in ("awgn", "bsc"):
+        f = finite.loc[kind]
+        v = verdict[kind]
+        assert v["values"] == 2
+        assert v["fewer_than_capacity"] == int((f["JSCC uses"] < f["uses at capacity"]).sum())
+        assert v["fewer_than_finite"] + v["more_than_finite"] <= v["values"]
+        lo, hi = v["ratio_capacity"]
+        assert lo == pytest.approx((f["JSCC uses"] / f["uses at capacity"]).min()) and lo <= hi
+    assert "of the 2 SNRs" in verdict["sentence_capacity"] and "of the 2 flip rates" in verdict["sentence_finite"]
+
+
+def test_mismatch_summary_reads_the_grid(table):
+    trained, tests, grid = jscc_views.mismatch_grid(table, "awgn")
+    summary = jscc_views.mismatch_summary(table, "awgn")
+    assert summary["noisiest"] == 0.0 and summary["cleanest"] == 20.0
+    at_0 = tests.index(0.0)
+    expected = 100 * (grid[trained.index("awgn:0"), at_0] - grid[trained.index("awgn:20"), at_0])
+    assert summary["clean_code_on_noisy"] == pytest.approx(expected)
+    assert summary["noisy_code_on_clean"] >= 0 and summary["range_gap"] >= 0 or math.isnan(summary["range_gap"])
+
+
+def test_code_size_grid_in_words():
+    assert jscc_views.code_size_grid(tuple(range(1, 33)) + (48, 64, 96, 128)) == \
+        "every integer from 1 to 32, then 48, 64, 96 and 128"
+    assert jscc_views.code_size_grid((16, 2, 4)) == "2, 4 and 16"
+    assert jscc_views.code_size_grid(range(3, 7)) == "every integer from 3 to 6"
+
+
+def test_training_budget_of_a_table(table):
+    budget = jscc_views.training_budget(table)
+    assert budget["jscc"]["epochs"] >= 1 and budget["jscc"]["steps"] > 0

@@ -142,6 +142,30 @@ def make_channel(kind: str, value, generator: torch.Generator | None = None) -> 
 
 # ----------------------------------------------------------------------------- Fig. 5
 
+
+def jscc_bits(channel_uses: float, kind: str, value: float) -> float:
+    """The bits per image a JSCC record carries for ``channel_uses`` (``k``) uses of the channel.
+
+    On the BSC the ``k`` bits really sent; on AWGN, which carries analog symbols and no bits, the
+    most that ``k`` real uses can carry: ``k x 0.5 log2(1 + SNR)`` (``value`` in dB).
+    :func:`jscc_channel_uses` inverts it, so that tables averaged over seeds give the mean ``k``.
+
+    >>> jscc_bits(8, "bsc", 0.1), round(jscc_bits(6, "awgn", 10.0), 3)
+    (8.0, 10.378)
+    """
+    if kind == "bsc":
+        return float(channel_uses)
+    return channel_uses * ch.awgn_capacity_per_real_use(value)
+
+
+def jscc_channel_uses(bits: float, kind: str, value: float) -> float:
+    """``k`` from :func:`jscc_bits`'s bits per image (rounded to 6 decimals).
+
+    >>> jscc_channel_uses(jscc_bits(6, "awgn", 10.0), "awgn", 10.0)
+    6.0
+    """
+    return round(bits if kind == "bsc" else bits / ch.awgn_capacity_per_real_use(value), 6)
+
 #: Block error probability of the finite-length reference curve (one image in a thousand lost).
 FINITE_BLOCK_ERROR = 1e-3
 

@@ -1,22 +1,28 @@
 """The experiment of Fig. 5 (Shao & Zhang, V-D): JSCC against separate coding over AWGN and a BSC.
 
-For each channel value, the smallest JSCC code (:mod:`coinfer.core.jscc`) whose accuracy stays at
-or above the preset's threshold, found by training encoder/decoder pairs on frozen features; the
-separate schemes' payloads sent at capacity; and the robustness grid (trained at one channel,
-tested at all). Per image, what each scheme costs on the channel (conventions in
+For each channel value, the smallest JSCC code (:mod:`coinfer.core.jscc`) whose *validation*
+accuracy stays at or above the preset's threshold, found by training encoder/decoder pairs on
+frozen features with the source codec's training budget; the separate schemes' payloads sent at
+capacity; and the robustness grid (trained at one channel, tested at all). Test accuracy is only
+reported. Per image, what each scheme costs on the channel (conventions in
 :mod:`coinfer.core.channel`: real channel uses, ``2W`` of them per second):
 
-* **JSCC**: ``k`` channel uses, the smallest ``k`` whose accuracy stays at or above the preset's
-  threshold (:func:`coinfer.results.accuracy_threshold`) at that SNR or ``p``;
-* **learned source coding + ideal channel code**: its bits per image sent at the Shannon capacity;
-* **PNG of the input image** and **the original feature (8-bit, Huffman-coded)**, also at capacity.
+* **JSCC**: ``k`` channel uses, the smallest ``k`` (searched on every integer up to 32, then a
+  coarser grid: :class:`coinfer.config.JsccSettings`) whose validation accuracy stays at or above the
+  preset's threshold (:func:`coinfer.results.accuracy_threshold`) at that SNR or ``p``;
+* **learned source coding + ideal channel code**: its cheapest real bits per image
+  (:func:`cheapest_real_bits`: the fixed-length index or the range-coded payload, whichever is
+  shorter) sent at the Shannon capacity;
+* **PNG of the input image** and **the original feature (8-bit, Huffman-coded or fixed-length,
+  whichever is shorter)**, also at capacity.
 
 (a) AWGN at ``W = 1 MHz``: latency ``k / (2W)`` seconds for JSCC, ``bits / (W log2(1 + SNR))`` for the
 others. (b) BSC: channel uses ``k`` for JSCC, ``bits / (1 - H2(p))`` for the others.
 
 Command line (writes ``data/results/jscc_<preset>.json``)::
 
-    python -m coinfer jscc --preset quick
+    python -m coinfer run jscc --preset quick
+    python -m coinfer jscc --preset quick --set jscc.train_images=2000   # a reduced check
 """
 
 from __future__ import annotations
@@ -33,7 +39,7 @@ from torch import nn
 
 from coinfer.config import JsccSettings, Preset, get_preset
 from coinfer.core import channel as ch
-from coinfer.core.jscc import JSCC, make_channel, make_codec
+from coinfer.core.jscc import JSCC, jscc_bits, make_channel, make_codec
 from coinfer.core.network import SplitPoint, split
 from coinfer.core.features import FeatureSource
 from coinfer.results import LookupTable, accuracy_threshold
@@ -121,13 +127,29 @@ def evaluate_jscc(model: JSCC, test: FeatureSource, value=None, seed: int = 0, b
 
 @dataclass
 class Probe:
-    """One trained-and-evaluated JSCC configuration."""
+    """One trained-and-evaluated JSCC configuration: test ``accuracy`` (reported) and
+    ``val_accuracy`` (what every choice is made on; None without a validation split)."""
 
     kind: str
     value: float | tuple[float, float]
     code_size: int
     accuracy: float
+    val_accuracy: float | None = None
     model: JSCC | None = field(default=None, repr=False)
+
+
+def probe_accuracy(probe: Probe) -> float:
+    """The accuracy a JSCC code is chosen on: its validation accuracy, or its test accuracy when the run
+    holds out no validation split (a baseline trained before the split), the rule of
+    :func:`coinfer.stats.selection_accuracy` for a probe that is not a record yet.
+
+    Examples
+    --------
+    >>> from coinfer.experiments.jscc import Probe, probe_accuracy
+    >>> probe_accuracy(Probe("awgn", 0.0, 8, accuracy=0.91, val_accuracy=0.89))
+    0.89
+    """
+    return float(probe.val_accuracy if probe.val_accuracy is not None else probe.accuracy)
 
 
 class JsccTrainer:
@@ -135,8 +157,9 @@ class JsccTrainer:
     never train the same configuration twice."""
 
     def __init__(self, train: FeatureSource, test: FeatureSource, server_part: nn.Module, settings: JsccSettings,
-                 seed: int = 0, device: torch.device | None = None, progress: Callable[[str], None] | None = None):
-        self.train, self.test, self.server_part = train, test, server_part
+                 seed: int = 0, device: torch.device | None = None, progress: Callable[[str], None] | None = None,
+                 val: FeatureSource | None = None):
+        self.train, self.val, self.test, self.server_part = train, val, test, server_part
         self.settings, self.seed, self.device = settings, seed, device
         self.progress = progress or (lambda message: None)
         self.cache: dict[tuple, Probe] = {}
@@ -144,72 +167,120 @@ class JsccTrainer:
     def probe(self, kind: str, value, code_size: int) -> Probe:
         key = (kind, value, code_size)
         if key not in self.cache:
-            start = time.time()
+            start, cpu_start = time.time(), time.process_time()
             model = train_jscc(self.train, self.server_part, kind, value, code_size, self.settings,
                                self.seed, self.device)
             test_value = value if not isinstance(value, tuple) else None
             accuracy = evaluate_jscc(model, self.test, test_value, self.seed) if test_value is not None else math.nan
-            self.cache[key] = Probe(kind, value, code_size, accuracy, model)
-            self.progress(f"{kind} {value} k={code_size}: accuracy {accuracy:.4f} ({time.time() - start:.0f} s)")
+            val_accuracy = None
+            if self.val is not None:
+                val_accuracy = evaluate_jscc(model, self.val, test_value, self.seed) if test_value is not None \
+                    else math.nan
+            self.cache[key] = Probe(kind, value, code_size, accuracy, val_accuracy, model)
+            val_text = f"validation {val_accuracy:.4f}, " if val_accuracy is not None else ""
+            self.progress(f"{kind} {value} k={code_size}: {val_text}test {accuracy:.4f} "
+                          f"({time.time() - start:.0f} s, {time.process_time() - cpu_start:.0f} s CPU)")
         return self.cache[key]
 
 
 def smallest_code_sizes(trainer: JsccTrainer, kind: str, values: tuple[float, ...], sizes: tuple[int, ...],
-                        threshold: float) -> dict[float, tuple[Probe | None, list[Probe]]]:
+                        threshold: float, accuracy_of: Callable[[Probe], float] = probe_accuracy,
+                        ) -> dict[float, tuple[Probe | None, list[Probe]]]:
     """For every channel value, the smallest code size from ``sizes`` whose accuracy is >= ``threshold``.
 
-    Search: channel values from the least to the most noisy. At the first, a binary search over
-    ``sizes`` (accuracy assumed to grow with the code size; if even the largest size misses, the
-    search ends there). At each next, noisier value the search
-    starts from the previous answer and steps up, since a noisier channel is assumed never to need
-    fewer channel uses. Returns, per value, the winning probe (``None`` if even the largest size
-    misses the threshold) and every probe tried there.
+    ``accuracy_of(probe)`` is the accuracy the choice is made on (default :func:`probe_accuracy`:
+    validation accuracy), ``threshold`` the threshold on that split. Search: channel values from the least to the most noisy; at each, a binary
+    search over the sizes from the previous value's answer up (a noisier channel is assumed never to
+    need fewer channel uses, and accuracy to grow with the code size); after a miss at the largest
+    size, the next value measures only the largest. About ``log2(len(sizes))`` trainings per value.
+    Returns, per value, the winning probe (``None`` if even the largest size misses the threshold)
+    and every probe tried there.
     """
-    sizes = tuple(sorted(sizes))
+    sizes = tuple(sorted(set(sizes)))
     # least noisy first: highest SNR, lowest p
     order = sorted(values, reverse=(kind == "awgn"))
     results, start = {}, 0
-    for n, value in enumerate(order):
+    for value in order:
         tried: list[Probe] = []
 
         def ok(i):
             probe = trainer.probe(kind, value, sizes[i])
             if probe not in tried:
                 tried.append(probe)
-            return probe.accuracy >= threshold
+            return accuracy_of(probe) >= threshold
 
-        if n == 0:
-            lo, hi = 0, len(sizes) - 1
-            while lo < hi:  # invariant: no size below sizes[lo] meets it; sizes[hi] does, or is the last
-                mid = (lo + hi) // 2
-                if ok(mid):
-                    hi = mid
-                else:
-                    lo = mid + 1
-            best = hi if ok(hi) else len(sizes)  # ok() of a size already tried costs nothing
+        lo, hi = start, len(sizes) - 1
+        while lo < hi:  # invariant: no size below sizes[lo] meets it; sizes[hi] does, or is the last
+            mid = (lo + hi) // 2
+            if ok(mid):
+                hi = mid
+            else:
+                lo = mid + 1
+        if ok(hi):   # a size already tried costs nothing
+            results[value] = (trainer.probe(kind, value, sizes[hi]), tried)
+            start = hi
         else:
-            best = min(start, len(sizes) - 1)  # after a miss at the largest size, still measure it here
-            while best < len(sizes) and not ok(best):
-                best += 1
-        if best >= len(sizes):
             results[value] = (None, tried)
-        else:
-            results[value] = (trainer.probe(kind, value, sizes[best]), tried)
-        start = min(best, len(sizes))
+            start = len(sizes) - 1
     return results
 
 
 # ----------------------------------------------------------------------------- separate-coding payloads
 
 
-def learned_source_payload(point: str, threshold: float, preset_name: str, path=None) -> dict | None:
-    """The learned source coder's smallest real payload at ``point`` meeting ``threshold``.
+def cheapest_real_bits(coded_bits: float, fixed_bits: float | None) -> float:
+    """Bits per image of a coded configuration that sends the cheaper of its two real encodings.
+
+    A learned code (or the 8-bit feature) can go out as its entropy-coded payload (range or Huffman
+    coded, whole bytes) or as its fixed-length index (``positions x log2(levels)`` bits); the device
+    sends whichever is shorter for the configuration, and the packet's magic byte (part of the
+    transport frame, not counted in bits per image) tells the server which. Issue 13, item 5.
+
+    Stand-in: helper "bits" is writing the shared function for this in ``coinfer.core.codecs`` /
+    ``coinfer.core.entropy``; this one is meant to become a call of it.
+
+    Parameters
+    ----------
+    coded_bits : float
+        Mean payload bits per image of the entropy-coded packets (framing excluded).
+    fixed_bits : float or None
+        Bits of the fixed-length index; None when the configuration has none.
+
+    Returns
+    -------
+    float
+        ``min(coded_bits, fixed_bits)`` (``coded_bits`` without a fixed length).
+
+    Examples
+    --------
+    >>> from coinfer.experiments.jscc import cheapest_real_bits
+    >>> cheapest_real_bits(7.2176, 4)    # a 16-codeword vector code: its 4-bit index is cheaper
+    4.0
+    >>> cheapest_real_bits(9228.0, 16384)
+    9228.0
+    """
+    if fixed_bits is None:
+        return float(coded_bits)
+    return float(min(coded_bits, fixed_bits))
+
+
+def _charged_as(coded_bits: float, fixed_bits: float | None, coded_name: str) -> str:
+    return "fixed-length index" if fixed_bits is not None and fixed_bits < coded_bits else coded_name
+
+
+def learned_source_payload(point: str, threshold: float | None, preset_name: str, path=None) -> dict | None:
+    """The learned source coder's cheapest real payload at ``point`` meeting ``threshold``.
 
     Read from the encoding experiment's table (``data/results/encoding_<preset>.json``, written by
-    ``python -m coinfer encode``): its ``framework`` records at this split point without pruning, whose
-    bits per image are the length of really range-coded packets. ``None`` if the table is missing or
-    no record there meets the threshold.
+    ``python -m coinfer run encoding``): its ``framework`` records at this split point without
+    pruning. A record meets the threshold on :func:`coinfer.stats.selection_accuracy` (validation
+    accuracy where the table holds out a validation split): compared with ``threshold``, or with the
+    table's own :func:`coinfer.stats.selection_threshold` when ``threshold`` is None. Each costs
+    :func:`cheapest_real_bits` of its range-coded payload and its fixed-length index, and the
+    cheapest one that meets the threshold is the learned source code. ``None`` if the table is
+    missing or no record there meets the threshold.
     """
+    from coinfer.stats import selection_accuracy, selection_threshold
     from coinfer.paths import table_path
     from coinfer.results import load_table
 
@@ -219,16 +290,27 @@ def learned_source_payload(point: str, threshold: float, preset_name: str, path=
     if not path.exists():
         return None
     table = load_table(path)
+
+    def bits(r):
+        return cheapest_real_bits(r.bits_per_image, r.extra.get("bits_fixed"))
+
+    threshold = selection_threshold(table) if threshold is None else threshold
     candidates = [r for r in table.select(method="framework", split=point)
-                  if r.sparsity == 0 and r.accuracy >= threshold]
+                  if r.sparsity == 0 and selection_accuracy(r, table) >= threshold]
     if not candidates:
         return None
-    best = min(candidates, key=lambda r: (r.bits_per_image, -r.accuracy))
-    return {"bits_per_image": best.bits_per_image, "accuracy": best.accuracy, "device_macs": best.device_macs,
+    best = min(candidates, key=lambda r: (bits(r), -selection_accuracy(r, table)))
+    fixed = best.extra.get("bits_fixed")
+    return {"bits_per_image": bits(best), "bits_coded": best.bits_per_image, "bits_fixed": fixed,
+            "bits_charged": _charged_as(best.bits_per_image, fixed, "range-coded payload"),
+            "accuracy": best.accuracy, "val_accuracy": best.val_accuracy,
+            "selected_on": "test" if table.provenance.validation is None else "validation",
+            "device_macs": best.device_macs,
             "device_params": best.device_params, "server_macs": best.server_macs, "code_size": best.code_size,
             "bits_entropy": best.bits_entropy, "meets_threshold": True,
-            "coder": f"learned quantizer + range coder (coinfer.core.encoding), from {path.name} "
-                     f"(commit {table.provenance.git_commit[:10] or 'unknown'})"}
+            "train_images": best.extra.get("train_images"),
+            "coder": f"learned quantizer, fixed-length index or range coder (coinfer.core.encoding), "
+                     f"from {path.name} (commit {table.provenance.git_commit[:10] or 'unknown'})"}
 
 
 # ----------------------------------------------------------------------------- the experiment
@@ -240,6 +322,47 @@ def _codec_costs(model: JSCC, feature_shape) -> dict:
     return {"encoder_macs": codec.encoder_macs(tuple(feature_shape)), "encoder_params": codec.encoder_params(),
             "decoder_macs": codec.decoder_macs((model.code_size,)),
             "decoder_params": sum(p.numel() for p in codec.decoder.parameters())}
+
+
+def _image_sets(preset: Preset, settings: JsccSettings, validation: bool):
+    """``(train, val, test)`` image sets: the first ``settings.train_images`` images of the training
+    split less the validation images, the validation split (chooses; None when ``validation`` is
+    False: a baseline trained before the split has seen those images) and the test split (reports)."""
+    from coinfer.data import load_split
+
+    return (load_split(preset.dataset, "train", preset.validation, limit=settings.train_images),
+            load_split(preset.dataset, "val", preset.validation) if validation else None,
+            load_split(preset.dataset, "test", preset.validation, limit=settings.test_images))
+
+
+def training_budget(settings: JsccSettings, preset: Preset, train_images: int) -> dict:
+    """JSCC's training budget beside the source codec's (:func:`coinfer.config.source_codec_budget`).
+
+    Parameters
+    ----------
+    settings : JsccSettings
+        The JSCC settings run.
+    preset : Preset
+        Whose ``encoding`` settings trained the learned source code of the comparison.
+    train_images : int
+        Training images JSCC really used (``settings.train_images``, or all when that is None).
+
+    Returns
+    -------
+    dict
+        ``jscc`` and ``source_codec``: ``train_images``, ``epochs``, ``batch_size`` and ``steps``
+        (optimizer steps per codec: epochs x batches per epoch); ``equal``: whether the two match.
+    """
+    from coinfer.config import source_codec_budget
+
+    def with_steps(b, images):
+        return {**b, "train_images": images, "steps": b["epochs"] * math.ceil(images / b["batch_size"])}
+
+    source = source_codec_budget(preset.encoding)
+    source_images = source["train_images"] or train_images
+    jscc = with_steps(settings.budget(), train_images)
+    source = with_steps(source, source_images)
+    return {"jscc": jscc, "source_codec": source, "equal": jscc == source}
 
 
 def run(preset: str | Preset = "quick", settings: JsccSettings | None = None,
@@ -266,7 +389,6 @@ def run(preset: str | Preset = "quick", settings: JsccSettings | None = None,
     log : callable
         Progress messages.
     """
-    from coinfer.data import load_dataset
     from coinfer.experiments.encoding import original_huffman
     from coinfer.core.costs import input_size, profile_splits
     from coinfer.results import Provenance, Record
@@ -287,52 +409,64 @@ def run(preset: str | Preset = "quick", settings: JsccSettings | None = None,
     model, meta = get_baseline(preset, checkpoints=checkpoints)
     baseline_accuracy = float(meta["test_accuracy"])
     threshold = accuracy_threshold(baseline_accuracy, preset.accuracy_drop)
-    log(f"baseline accuracy {baseline_accuracy:.4f}; threshold {threshold:.4f}; split after {point}")
+    # Choices on the validation split, against the baseline's validation accuracy minus the same drop;
+    # a baseline trained before the split existed (no "validation" in its checkpoint) chooses on test.
+    validation = meta.get("validation")
+    baseline_val = meta.get("val_accuracy") if validation is not None else None
+    select_threshold = accuracy_threshold(baseline_val, preset.accuracy_drop) if validation is not None else threshold
+    log(f"baseline accuracy {baseline_accuracy:.4f}; threshold {threshold:.4f} (test), {select_threshold:.4f} "
+        f"({'validation' if validation is not None else 'test'}: chooses); split after {point}")
     device_part, server_part = split(model.to(device).eval(), point)
     costs = {r.point: r for r in profile_splits(model.cpu())}[point]
     model.to(device)
 
-    train_set = load_dataset(preset.dataset, train=True, limit=settings.train_images)
-    test_set = load_dataset(preset.dataset, train=False, limit=settings.test_images)
+    train_set, val_set, test_set = _image_sets(preset, settings, validation is not None)
     train = FeatureSource(device_part, train_set, batch_size=500, device=device)
+    val = FeatureSource(device_part, val_set, batch_size=500, device=device) if val_set is not None else None
     test = FeatureSource(device_part, test_set, batch_size=500, device=device)
     if len(train.feature_shape) not in (1, 3):
         raise ValueError(f"split point {point!r} gives a feature of shape {train.feature_shape}; JSCC needs a "
                          "C x H x W map or a vector")
-    log(f"features {tuple(train.features.shape)} train, {tuple(test.features.shape)} test ({time.time() - start_time:.0f} s)")
+    log(f"features {tuple(train.features.shape)} train, {len(val) if val else 0} validation, "
+        f"{tuple(test.features.shape)} test ({time.time() - start_time:.0f} s)")
+    budget = training_budget(settings, preset, len(train))
+    log(f"training budget: {budget['jscc']} (source codec: {budget['source_codec']})")
 
-    trainer = JsccTrainer(train, test, server_part, settings, preset.seed, device, progress=log)
+    trainer = JsccTrainer(train, test, server_part, settings, preset.seed, device, progress=log, val=val)
     W = settings.bandwidth_hz
-    awgn = smallest_code_sizes(trainer, "awgn", settings.snrs_db, settings.awgn_code_sizes, threshold)
-    bsc = smallest_code_sizes(trainer, "bsc", settings.flip_rates, settings.bsc_code_sizes, threshold)
+    awgn = smallest_code_sizes(trainer, "awgn", settings.snrs_db, settings.awgn_code_sizes, select_threshold)
+    bsc = smallest_code_sizes(trainer, "bsc", settings.flip_rates, settings.bsc_code_sizes, select_threshold)
+    selected_on = "validation" if validation is not None else "test"
 
-    provenance_extra = {"bandwidth_hz": W, "threshold": threshold, "baseline_accuracy": baseline_accuracy,
-                        "settings": settings.to_dict()}
+    provenance_extra = {"bandwidth_hz": W, "threshold": threshold, "selection_threshold": select_threshold,
+                        "selected_on": selected_on, "baseline_accuracy": baseline_accuracy,
+                        "settings": settings.to_dict(), "training_budget": budget}
     records: list[Record] = []
 
-    def jscc_record(kind, value, probe: Probe, tried, method="framework-jscc", code_size=None, extra=None):
+    # A JSCC record's code_size names the configuration, not its k: the smallest k differs from seed to
+    # seed, and records of several seeds are averaged by configuration (k is in channel_uses and the bits).
+    def jscc_record(kind, value, probe: Probe, tried, method="framework-jscc", code_size="smallest-k", extra=None):
         c = _codec_costs(probe.model, train.feature_shape)
         k = probe.code_size
         uses = {"channel_uses": k,
                 "channel_use": "real symbol (2W per second)" if kind == "awgn" else "bit",
                 "latency_s": ch.awgn_airtime_s(k, W) if kind == "awgn" else None,
-                "meets_threshold": probe.accuracy >= threshold,
-                "search": [{"code_size": p.code_size, "accuracy": p.accuracy} for p in tried],
+                "meets_threshold": probe_accuracy(probe) >= select_threshold,
+                "search": [{"code_size": p.code_size, "accuracy": p.accuracy, "val_accuracy": p.val_accuracy}
+                           for p in tried],
                 **c, **provenance_extra, **(extra or {})}
-        # bits_per_image: bits really sent on a BSC; on AWGN (analog symbols) the most the k uses can carry.
-        bits = float(k) if kind == "bsc" else k * ch.awgn_capacity_per_real_use(value)
+        bits = jscc_bits(k, kind, value)   # bits sent (BSC); on AWGN the most the k uses can carry
         uses["bits_per_image_is"] = ("bits sent (k)" if kind == "bsc"
                                      else "capacity-equivalent: k x 0.5 log2(1 + SNR); JSCC sends no bits")
-        return Record(method=method, split=point, accuracy=probe.accuracy,
+        return Record(method=method, split=point, accuracy=probe.accuracy, val_accuracy=probe.val_accuracy,
                       device_macs=costs.device_macs + c["encoder_macs"],
                       device_params=costs.device_params + c["encoder_params"],
                       server_macs=costs.server_macs + c["decoder_macs"], bits_per_image=bits,
-                      code_size=code_size or f"k{k}", channel=ch.channel_name(kind, value), extra=uses)
+                      code_size=code_size, channel=ch.channel_name(kind, value), extra=uses)
 
     def fallback(kind, value, tried):
         """No size met the threshold: record the largest one tried, marked as missing it."""
-        best = max(tried, key=lambda p: (p.code_size, p.accuracy))
-        return best
+        return max(tried, key=lambda p: (p.code_size, probe_accuracy(p)))
 
     for kind, found in (("awgn", awgn), ("bsc", bsc)):
         for value, (probe, tried) in found.items():
@@ -341,7 +475,7 @@ def run(preset: str | Preset = "quick", settings: JsccSettings | None = None,
 
     # --- the separate schemes: a source payload sent at capacity
     if source_bits is None:
-        source_bits = learned_source_payload(point, threshold, preset.name)
+        source_bits = learned_source_payload(point, None, preset.name)
     if source_bits is None:
         if 0.0 not in bsc:
             raise ValueError("no learned source code to compare with: include p = 0 in flip_rates "
@@ -350,21 +484,30 @@ def run(preset: str | Preset = "quick", settings: JsccSettings | None = None,
         own = own or fallback("bsc", 0.0, tried)
         c = _codec_costs(own.model, train.feature_shape)
         source_bits = {"bits_per_image": float(own.code_size), "accuracy": own.accuracy,
+                       "val_accuracy": own.val_accuracy, "selected_on": selected_on,
+                       "bits_fixed": own.code_size, "bits_charged": "fixed-length index",
                        "device_macs": costs.device_macs + c["encoder_macs"],
                        "device_params": costs.device_params + c["encoder_params"],
                        "server_macs": costs.server_macs + c["decoder_macs"], "code_size": f"k{own.code_size}",
                        "coder": "learned binary code (BSC encoder trained at p = 0), fixed length",
-                       "meets_threshold": own.accuracy >= threshold}
+                       "meets_threshold": probe_accuracy(own) >= select_threshold, "train_images": len(train)}
+    if source_bits.get("train_images") not in (None, len(train)):
+        log(f"warning: the learned source code trained on {source_bits['train_images']} images, JSCC on "
+            f"{len(train)}: the training budgets differ")
     png = input_size(preset.dataset, limit=len(test.labels))
     huffman = original_huffman(model, point, train_set, test_set, preset.encoding, device)
     separate = {
         "learned-source-coding+capacity": source_bits,
         "original-huffman+capacity": {
-            "bits_per_image": huffman["bits_real"], "accuracy": huffman["accuracy"],
+            "bits_per_image": cheapest_real_bits(huffman["bits_real"], huffman["bits_fixed"]),
+            "bits_coded": huffman["bits_real"],
+            "bits_charged": _charged_as(huffman["bits_real"], huffman["bits_fixed"], "Huffman-coded payload"),
+            "accuracy": huffman["accuracy"],
             "device_macs": costs.device_macs, "device_params": costs.device_params, "server_macs": costs.server_macs,
             "code_size": "8bit-huffman", "bits_entropy": huffman["bits_entropy"], "bits_fixed": huffman["bits_fixed"],
             "coder": "8-bit uniform quantizer + Huffman (coinfer.experiments.encoding.original_huffman)"},
-        "png+capacity": {"bits_per_image": png.png_bits_mean, "accuracy": baseline_accuracy, "device_macs": 0,
+        "png+capacity": {"bits_per_image": png.png_bits_mean, "accuracy": baseline_accuracy,
+                         "val_accuracy": baseline_val, "device_macs": 0,
                          "device_params": 0, "server_macs": costs.device_macs + costs.server_macs,
                          "code_size": "png", "coder": f"Pillow PNG of the {png.image_shape} uint8 image",
                          "images": png.images},
@@ -373,7 +516,9 @@ def run(preset: str | Preset = "quick", settings: JsccSettings | None = None,
     for method, s in separate.items():
         bits = float(s["bits_per_image"])
         info = {k: v for k, v in s.items() if k not in ("bits_per_image", "accuracy", "device_macs", "bits_entropy",
-                                                         "device_params", "server_macs", "code_size")}
+                                                         "device_params", "server_macs", "code_size",
+                                                         "val_accuracy")}
+        info.setdefault("bits_charged", "payload")
         per_channel = [(ch.channel_name("awgn", snr),
                         {"channel_uses": bits / ch.awgn_capacity_per_real_use(snr),
                          "channel_use": "real symbol (2W per second)", "latency_s": ch.capacity_airtime_s(bits, snr, W),
@@ -382,7 +527,8 @@ def run(preset: str | Preset = "quick", settings: JsccSettings | None = None,
                                                      "capacity": "1 - H2(p) bits per use"}) for p in settings.flip_rates]
         for name, uses in per_channel:
             records.append(Record(method=method, split="input" if method == "png+capacity" else point,
-                                  accuracy=float(s["accuracy"]), device_macs=int(s["device_macs"]),
+                                  accuracy=float(s["accuracy"]), val_accuracy=s.get("val_accuracy"),
+                                  device_macs=int(s["device_macs"]),
                                   device_params=int(s["device_params"]), server_macs=int(s["server_macs"]),
                                   bits_per_image=bits, bits_entropy=s.get("bits_entropy"), code_size=s["code_size"],
                                   channel=name, extra={**uses, **info, **provenance_extra}))
@@ -408,17 +554,18 @@ def run(preset: str | Preset = "quick", settings: JsccSettings | None = None,
                     device_macs=costs.device_macs + c["encoder_macs"],
                     device_params=costs.device_params + c["encoder_params"],
                     server_macs=costs.server_macs + c["decoder_macs"],
-                    bits_per_image=float(k) if kind == "bsc" else k * ch.awgn_capacity_per_real_use(test_value),
-                    code_size=f"k{k}-trained-{name}", channel=ch.channel_name(kind, test_value),
+                    bits_per_image=jscc_bits(k, kind, test_value),
+                    code_size=f"trained-{name}", channel=ch.channel_name(kind, test_value),
                     extra={"channel_uses": k, "train_channel": name, "test_channel": ch.channel_name(kind, test_value),
                            "meets_threshold": accuracy >= threshold, "threshold": threshold}))
         log(f"{kind} mismatch grid at k={k} done")
 
     wall = time.time() - start_time
     provenance = Provenance.collect(dataset=preset.dataset, preset=preset.name, wall_time_s=wall,
-                                    command=f"python -m coinfer jscc --preset {preset.name}", seed=preset.seed,
-                                    baseline_accuracy=baseline_accuracy, accuracy_drop=preset.accuracy_drop)
-    table = LookupTable(provenance=provenance)
+                                    command=f"python -m coinfer run jscc --preset {preset.name}", seed=preset.seed,
+                                    baseline_accuracy=baseline_accuracy, accuracy_drop=preset.accuracy_drop,
+                                    validation=validation)
+    table = LookupTable(provenance=replace(provenance, baseline_val_accuracy=baseline_val))
     for r in records:
         table.add(r)
     log(f"{len(table.records)} records in {wall:.0f} s")
