@@ -10,7 +10,7 @@ home::
     results, stats, data  tables of records, the threshold; means over seeds; datasets, validation split
     tensor_data           the GPU data path (a dataset as one device tensor)
     core/                 the paper's algorithms: no files, no plots, no presets
-    config, train         one Preset per run; one training loop, one evaluate
+    config, train         one Preset per run (config, config_smoke); one training loop
     experiments/, serve/  one module per committed table; the running system over TCP
     views/                one function per figure, one explorer per chapter
     cli                   ``python -m coinfer <command>`` (cli, cli_args, cli_serving, cli_search); the
@@ -42,6 +42,7 @@ The algorithms (``core/``)
     :mod:`coinfer.core.latency`: the latency and memory models and the chooser (V-C, Fig. 4).
 Settings and training
     :mod:`coinfer.config`: one Preset (quick, paper) holding every stage's settings.
+    :mod:`coinfer.config_smoke`: the smoke run (``COINFER_SMOKE=1``), every stage scaled down.
     :mod:`coinfer.train`: fit, evaluate, seeding, weights-only checkpoints.
 Experiments (``experiments/``, one per committed table; ``python -m coinfer run --list``)
     :mod:`~coinfer.experiments.original`, :mod:`~coinfer.experiments.pruning` (III-C),
@@ -64,7 +65,7 @@ Views (``views/``; ``python -m coinfer figure --list``)
     explorer runtime), :mod:`~coinfer.views.publish` (alt text and downloads under every figure),
     :mod:`~coinfer.views.plane`; one module per chapter: :mod:`~coinfer.views.amplification`
     (ch. 1), :mod:`~coinfer.views.pruning` (2), :mod:`~coinfer.views.encoding` (3),
-    :mod:`~coinfer.views.jscc` (4), :mod:`~coinfer.views.tradeoff` (5), :mod:`~coinfer.views.latency`
+    :mod:`~coinfer.views.jscc` and :mod:`~coinfer.views.jscc_tables` (4), :mod:`~coinfer.views.tradeoff` (5), :mod:`~coinfer.views.latency`
     and :mod:`~coinfer.views.chooser` (6), :mod:`~coinfer.views.serving` (7), :mod:`~coinfer.views.search` (8).
 """
 

@@ -38,6 +38,7 @@ from coinfer.core.encoding import CodeSize
 from coinfer.core.network import SPLIT_POINTS, SplitPoint
 from coinfer.splits import PAPER_SPLIT_POINTS
 from coinfer.core.pruning import CRITERIA, SparsitySchedule, check_sparsity, prunable_split_point
+from coinfer.config_smoke import SMOKE_ENV, smoke, smoke_overrides
 from coinfer.data import ValidationSplit
 
 
@@ -465,86 +466,6 @@ PRESETS = {
         jscc=JsccSettings.with_budget_of(_PAPER_ENCODING, lr=1e-3),
     ),
 }
-
-
-#: Environment switch (``1`` turns it on) that scales every stage of every preset down to a handful of
-#: steps and images (:func:`smoke_overrides`): the same code paths at the preset's own width and
-#: dataset, in minutes on a CPU. Read here only, by :func:`get_preset`. Its tables and checkpoints
-#: carry the preset's own name, so run it with ``COINFER_HOME`` pointing at a scratch folder.
-SMOKE_ENV = "COINFER_SMOKE"
-
-
-def smoke() -> bool:
-    """Whether ``COINFER_SMOKE`` (``1``, ``true``, ``yes`` or ``on``) asks for the smoke run."""
-    return os.environ.get(SMOKE_ENV, "").strip().lower() in ("1", "true", "yes", "on")
-
-
-def _few(values: tuple, n: int) -> tuple:
-    """The first and last of ``values`` (up to ``n`` in all, in order): a cut grid still reaches both ends."""
-    values = tuple(values)
-    if len(values) <= n:
-        return values
-    return values[:n - 1] + values[-1:]
-
-
-def smoke_overrides(preset: Preset) -> dict:
-    """Overrides that scale every stage of ``preset`` down to a handful of steps and images.
-
-    The network, dataset and every switch that chooses a code path (``encoding.precompute``,
-    ``augment``, the schedule's kind, the criteria, ``png``) stay the preset's; only counts shrink:
-    one epoch of at most 32 training images in batches of 16 per training, 20 validation and at most
-    20 test images, masks updated every step, and each grid cut to its first and last values (2
-    split points, one sparsity besides 0, one scalar and one vector code size). The sweep keeps one
-    cell of every method.
-
-    Parameters
-    ----------
-    preset : Preset
-        The preset to scale down (``get_preset`` applies this when ``COINFER_SMOKE=1``).
-
-    Returns
-    -------
-    dict
-        Overrides for :func:`override`, by dotted name.
-
-    Examples
-    --------
-    >>> from coinfer.config import PRESETS, override, smoke_overrides
-    >>> tiny = override(PRESETS["paper"], smoke_overrides(PRESETS["paper"]))
-    >>> tiny.width, tiny.baseline.epochs, tiny.pruning.splits, tiny.encoding.precompute
-    (1.0, 1, ('stem', 'pool'), False)
-    """
-    images, batch, test = 32, 16, 20
-    enc, grid, jscc = preset.encoding, preset.sweep, preset.jscc
-    # d16-l4 where the preset has it: the encoding chapter draws its codewords.
-    scalar = sorted((c for c in enc.code_sizes if "-l" in c), key=lambda c: c != "d16-l4")[:1]
-    vector = [c for c in enc.code_sizes if "-k" in c][:1]
-    codes = tuple(scalar + vector) or enc.code_sizes[:1]
-    nonzero = [s for s in grid.sparsities if s > 0]
-    limits = {"train_limit": images, "batch_size": batch}
-    return {
-        "validation.images": 20, "eval_batch_size": batch,
-        "baseline": {"epochs": 1, **limits},
-        "pruning": {"epochs": 1, "lr_step_epochs": 1, "schedule.interval": 1, **limits,
-                    "splits": _few(preset.pruning.splits, 2), "sparsities": preset.pruning.sparsities[-1:]},
-        "encoding": {"warmup_epochs": min(1, enc.warmup_epochs), "epochs": 1, **limits,
-                     "splits": _few(enc.splits, 2), "code_sizes": codes,
-                     "huffman_splits": _few(enc.huffman_splits, 2), "huffman_train_images": images,
-                     "eval_batch_size": batch, "test_limit": test},
-        "jscc": {"train_images": images, "test_images": test, "epochs": 1, "batch_size": batch,
-                 "snrs_db": _few(jscc.snrs_db, 2), "flip_rates": _few(jscc.flip_rates, 2),
-                 "awgn_code_sizes": _few(jscc.awgn_code_sizes, 2), "bsc_code_sizes": _few(jscc.bsc_code_sizes, 2),
-                 "mismatch_snrs_db": _few(jscc.mismatch_snrs_db, 2),
-                 "mismatch_flip_rates": _few(jscc.mismatch_flip_rates, 2)},
-        "sweep": {"framework_splits": grid.framework_splits[-1:], "sparsities": (0.0, *nonzero[-1:]),
-                  "code_sizes": codes[:1], "original_splits": grid.original_splits[:1],
-                  "bottlenet_splits": grid.bottlenet_splits[-1:],
-                  "bottlenet_reductions": grid.bottlenet_reductions[-1:],
-                  "two_step_splits": grid.two_step_splits[-1:], "two_step_step1": grid.two_step_step1[-1:],
-                  "two_step_step2": grid.two_step_step2[-1:], "png_images": test,
-                  "prune": {**grid.prune, **limits}, "encode": {**grid.encode, **limits, "test_limit": test,
-                                                               "huffman_train_images": images}},
-    }
 
 
 def get_preset(name: str, **overrides) -> Preset:

@@ -38,7 +38,9 @@ def _layer(parts: tuple[str, ...]) -> str | None:
     """The layer of a module given as its parts below ``coinfer`` (``("core", "network")`` -> core)."""
     if not parts or parts[0] in ("__init__", "__main__"):
         return None
-    return "cli" if parts[0].startswith("cli") else parts[0]     # cli, cli_args, cli_serving
+    if parts[0].startswith(("cli", "config")):                   # cli_args, cli_search, config_smoke, ...
+        return parts[0].split("_")[0]
+    return parts[0]
 
 
 def _modules():

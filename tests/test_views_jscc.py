@@ -10,6 +10,7 @@ import pytest
 from coinfer.paths import results_dir
 from coinfer.results import LookupTable, load_table
 from coinfer.views import jscc as jscc_views
+from coinfer.views import jscc_tables
 
 
 @pytest.fixture(scope="module")
@@ -68,21 +69,21 @@ def test_fig5_figure_and_frames(table):
     matplotlib.use("Agg")
     fig = jscc_views.fig_jscc_vs_separate(table)
     assert [a.get_yscale() for a in fig.axes] == ["log", "log"]
-    awgn = jscc_views.fig5_frame(table, "awgn")
+    awgn = jscc_tables.fig5_frame(table, "awgn")
     assert list(awgn.index) == [0.0, 20.0] and list(awgn.columns[:4]) == list(jscc_views.FIG5_METHODS)
     assert awgn.loc[0.0, "framework-jscc"] == pytest.approx(awgn.loc[0.0, "JSCC k (real uses)"] / 2)  # µs at 1 MHz
-    bsc = jscc_views.fig5_frame(table, "bsc")
+    bsc = jscc_tables.fig5_frame(table, "bsc")
     assert list(bsc.index) == [0.0, 0.1] and "JSCC k (real uses)" not in bsc
-    finite = jscc_views.finite_length_frame(table)
+    finite = jscc_tables.finite_length_frame(table)
     assert (finite["uses, finite length (eps 1e-3)"] >= finite["uses at capacity"]).all()
-    frame, k = jscc_views.mismatch_frame(table, "awgn")
+    frame, k = jscc_tables.mismatch_frame(table, "awgn")
     assert list(frame.columns) == ["test 0 dB", "test 20 dB"] and frame.index[0] == "trained at 0 dB"
     assert isinstance(k, int) and k > 0
 
 
 def test_fig5_verdict_counts_follow_the_frames(table):
-    verdict = jscc_views.fig5_verdict(table)
-    finite = jscc_views.finite_length_frame(table)
+    verdict = jscc_tables.fig5_verdict(table)
+    finite = jscc_tables.finite_length_frame(table)
     for kind in ("awgn", "bsc"):
         f = finite.loc[kind]
         v = verdict[kind]
@@ -96,7 +97,7 @@ def test_fig5_verdict_counts_follow_the_frames(table):
 
 def test_mismatch_summary_reads_the_grid(table):
     trained, tests, grid = jscc_views.mismatch_grid(table, "awgn")
-    summary = jscc_views.mismatch_summary(table, "awgn")
+    summary = jscc_tables.mismatch_summary(table, "awgn")
     assert summary["noisiest"] == 0.0 and summary["cleanest"] == 20.0
     at_0 = tests.index(0.0)
     expected = 100 * (grid[trained.index("awgn:0"), at_0] - grid[trained.index("awgn:20"), at_0])
@@ -105,12 +106,12 @@ def test_mismatch_summary_reads_the_grid(table):
 
 
 def test_code_size_grid_in_words():
-    assert jscc_views.code_size_grid(tuple(range(1, 33)) + (48, 64, 96, 128)) == \
+    assert jscc_tables.code_size_grid(tuple(range(1, 33)) + (48, 64, 96, 128)) == \
         "every integer from 1 to 32, then 48, 64, 96 and 128"
-    assert jscc_views.code_size_grid((16, 2, 4)) == "2, 4 and 16"
-    assert jscc_views.code_size_grid(range(3, 7)) == "every integer from 3 to 6"
+    assert jscc_tables.code_size_grid((16, 2, 4)) == "2, 4 and 16"
+    assert jscc_tables.code_size_grid(range(3, 7)) == "every integer from 3 to 6"
 
 
 def test_training_budget_of_a_table(table):
-    budget = jscc_views.training_budget(table)
+    budget = jscc_tables.training_budget(table)
     assert budget["jscc"]["epochs"] >= 1 and budget["jscc"]["steps"] > 0
