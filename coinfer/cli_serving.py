@@ -139,7 +139,8 @@ def measure(args: argparse.Namespace) -> int:
               f"{len(probe['failures'])} failures, {probe['throughput_images_per_s']:.1f} images/s, "
               f"server held at most {probe.get('server_max_concurrent_connections', '?')} connections at once")
     out = project_root() / "benchmarks" / "out" / f"serve_measure_{args.preset}.json"
-    write_json_atomic(out, {"rows": result.rows, "flops_per_s": result.flops_per_s,
+    write_json_atomic(out, {"rows": result.rows, "flops_per_s": result.flops_per_s, "request_s": result.request_s,
+                            "calibration": result.calibration, "load_average_1min": list(result.load_average),
                             "server_stats": result.server_stats, "concurrency": probe})
     print(f"wrote {out}")
     if args.save:
