@@ -60,7 +60,7 @@ def test_measure_calibrates_request_and_codec_terms_on_an_unshaped_link(configur
     """Behaviour, not timings: the terms come from the calibration requests, enter every prediction and
     add to it; how large they are on this machine is the benchmark's business."""
     from coinfer.core.latency import DEVICES, SERVERS, Environment, latency
-    from coinfer.experiments.serving import configuration_record
+    from coinfer.experiments.serving import backbone_macs, configuration_record
 
     images, labels = batch
     chosen = configurations[1:3]  # layer2.1:uint8 and pool:float32
@@ -74,23 +74,38 @@ def test_measure_calibrates_request_and_codec_terms_on_an_unshaped_link(configur
     # lies between the configurations' own medians; positive, since a round trip takes time
     low, high = sorted(c["request_s"] for c in calibration)
     assert 0 < low <= result.request_s <= high
+    # one FLOP/s per side, fitted on the calibration's network times (codecs excluded)
+    for speed, side, part, codec in ((result.device_flops_per_s, 0, "device_s", "encode_s"),
+                                     (result.server_flops_per_s, 1, "server_s", "decode_s")):
+        seconds = sum(c[part] - c[codec] for c in calibration)
+        assert speed == pytest.approx(2 * sum(backbone_macs(k)[side] for k in chosen) / seconds)
     for configuration, c, row in zip(chosen, calibration, result.rows):
         # these codecs have no networks: their term is the measured encode + decode time
-        assert result.codec_s[configuration.spec] == c["codec_s"] >= 0
+        assert result.codec_s[configuration.spec] == c["coding_s"] >= 0
         assert c["encode_s"] <= c["device_s"] and c["decode_s"] <= c["server_s"] <= c["total_s"]
         predicted = row["predicted"]
-        assert predicted["request_s"] == result.request_s and predicted["codec_s"] == c["codec_s"]
+        assert predicted["request_s"] == result.request_s and predicted["codec_s"] == c["coding_s"]
+        # the compute terms are the calibration's measured network times, the link bits / rate
+        assert predicted["device_s"] == pytest.approx(c["device_s"] - c["encode_s"])
+        assert predicted["server_s"] == pytest.approx(c["server_s"] - c["decode_s"])
+        assert predicted["send_s"] == pytest.approx(row["frame_bytes_mean"] / 100_000)
+        # the coarser model: one FLOP/s per side for every configuration
+        flops_model = (2 * configuration.device_macs / result.device_flops_per_s + predicted["send_s"]
+                       + 2 * configuration.server_macs / result.server_flops_per_s + c["coding_s"] + result.request_s)
+        assert row["ratio_flops"] == pytest.approx(row["total_median_s"] / flops_model)
         assert predicted["total_s"] == pytest.approx(predicted["device_s"] + predicted["send_s"] + predicted["server_s"]
                                                      + predicted["request_s"] + predicted["codec_s"])
-        assert row["ratio_paper"] > row["ratio"]  # the terms only add
+        paper = row["frame_bytes_mean"] / 100_000 + 2 * (configuration.device_macs + configuration.server_macs) / 1e12
+        assert row["ratio_paper"] == pytest.approx(row["total_median_s"] / paper)  # FLOPs at flops_per_s and bits
         # the same terms in the library's one latency model
         record = configuration_record(configuration, row["frame_bytes_mean"], 1.0)
         env = Environment(DEVICES["rpi3"], SERVERS["rtx2080ti"], 8e5, per_request_s=result.request_s)
-        paper = latency(record, Environment(DEVICES["rpi3"], SERVERS["rtx2080ti"], 8e5)).total_s
-        assert latency(record, env, codec_s=c["codec_s"]).total_s == pytest.approx(
-            paper + result.request_s + c["codec_s"])
+        paper_model = latency(record, Environment(DEVICES["rpi3"], SERVERS["rtx2080ti"], 8e5)).total_s
+        assert latency(record, env, codec_s=c["coding_s"]).total_s == pytest.approx(
+            paper_model + result.request_s + c["coding_s"])
     without = measure(chosen[:1], images[:2], labels[:2], [None], flops_per_s=1e12, warmup=0)
     assert without.request_s == 0 and without.codec_s == {} and without.rows[0]["ratio"] == without.rows[0]["ratio_paper"]
+    assert without.device_flops_per_s == without.server_flops_per_s == 1e12
     with pytest.raises(ValueError, match="per_request_s must be finite and >= 0, got -1.0"):
         Environment(DEVICES["rpi3"], SERVERS["rtx2080ti"], 8e5, per_request_s=-1)
     with pytest.raises(ValueError, match="codec_s must be finite and >= 0, got -0.5"):

@@ -33,7 +33,8 @@ def measurement_frame(source):
         Columns: ``spec``, ``rate_KBps`` (1 KB = 1000 B; NaN for an unshaped link), ``bytes`` (frame,
         with header), ``measured_s``, ``p95_s``, ``device_s``, ``send_s``, ``server_s``, ``other_s``,
         ``predicted_s``, ``ratio`` (measured / predicted), ``paper_ratio`` (measured / the paper's
-        FLOPs-and-bits prediction), ``request_s`` and ``codec_s`` (the prediction's measured terms; NaN
+        FLOPs-and-bits prediction), ``flops_ratio`` (measured / the model with one serving FLOP/s per
+        side instead of each configuration's measured compute), ``request_s`` and ``codec_s`` (the prediction's measured terms; NaN
         in tables measured before they existed).
 
     Examples
@@ -61,7 +62,7 @@ def measurement_frame(source):
         "device_s": r["device_median_s"], "send_s": r["send_median_s"],
         "server_s": r["server_median_s"], "other_s": r["other_median_s"],
         "predicted_s": r["predicted"]["total_s"], "ratio": r["ratio"],
-        "paper_ratio": r.get("ratio_paper", float("nan")),
+        "paper_ratio": r.get("ratio_paper", float("nan")), "flops_ratio": r.get("ratio_flops", float("nan")),
         "request_s": r["predicted"].get("request_s", float("nan")),
         "codec_s": r["predicted"].get("codec_s", float("nan"))} for r in rows])
     return frame
@@ -75,8 +76,9 @@ def ratio_table(source, column: str = "ratio"):
     source : LookupTable or iterable of dict
         Anything :func:`measurement_frame` reads.
     column : str
-        ``"ratio"`` (the model with its measured per-request and codec terms) or ``"paper_ratio"``
-        (FLOPs and bits only).
+        ``"ratio"`` (the model: measured compute, codec and per-request terms, bits / rate),
+        ``"flops_ratio"`` (compute at one serving FLOP/s per side) or ``"paper_ratio"`` (FLOPs and
+        bits only).
 
     Returns
     -------
@@ -96,8 +98,8 @@ def ratio_table(source, column: str = "ratio"):
     """
     import math
 
-    if column not in ("ratio", "paper_ratio"):
-        raise ValueError(f"column must be 'ratio' or 'paper_ratio', got {column!r}")
+    if column not in ("ratio", "flops_ratio", "paper_ratio"):
+        raise ValueError(f"column must be 'ratio', 'flops_ratio' or 'paper_ratio', got {column!r}")
     frame = measurement_frame(source)
     pivot = frame.pivot_table(index="spec", columns="rate_KBps", values=column, sort=False, dropna=False)
     pivot = pivot[sorted(pivot.columns, key=lambda c: math.inf if c != c else c)]
