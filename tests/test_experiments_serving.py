@@ -103,6 +103,22 @@ def test_measure_calibrates_request_and_codec_terms_on_an_unshaped_link(configur
         paper_model = latency(record, Environment(DEVICES["rpi3"], SERVERS["rtx2080ti"], 8e5)).total_s
         assert latency(record, env, codec_s=c["coding_s"]).total_s == pytest.approx(
             paper_model + result.request_s + c["coding_s"])
+    # the table keeps the terms, and the chapter's ratio table reads them back
+    from coinfer.experiments.serving import measurement_table, scheduling_policy
+    from coinfer.views.serving import ratio_table, ratios_within
+
+    table = measurement_table(result, chosen, {"dataset": "fashion-mnist"}, "quick", 1.0)
+    for record, configuration in zip(table.records, chosen):
+        assert record.extra["request_s"] == result.request_s
+        assert record.extra["codec_s"] == result.codec_s[configuration.spec]
+        assert record.extra["calibration"] == result.calibration[configuration.spec]
+        assert record.extra["scheduling_policy"] == scheduling_policy()
+    ratios = ratio_table(table)
+    assert list(ratios.index) == [c.spec for c in chosen] and list(ratios.columns) == ["100 KB/s"]
+    assert ratios.to_numpy().ravel().tolist() == [r["ratio"] for r in result.rows]
+    assert ratios_within(table, 1e9) == (2, 2)
+    with pytest.raises(ValueError, match="column must be"):
+        ratio_table(table, "speed")
     without = measure(chosen[:1], images[:2], labels[:2], [None], flops_per_s=1e12, warmup=0)
     assert without.request_s == 0 and without.codec_s == {} and without.rows[0]["ratio"] == without.rows[0]["ratio_paper"]
     assert without.device_flops_per_s == without.server_flops_per_s == 1e12

@@ -10,6 +10,10 @@ configuration and link rate, and sets the measurements beside the prediction.
 
     python -m coinfer run serve_latency --preset quick     # = measure --images 30 --threads 1 --save
 
+On a machine shared with other jobs the small latencies are mostly waits for a core; run it when the
+machine is quiet, or under a real-time policy (``chrt -f 20 python -m coinfer run serve_latency
+--preset quick``, as root), which the table records (:func:`scheduling_policy`).
+
 The prediction adds to the paper's terms (compute on each side + bits / rate) two it leaves out:
 each configuration's symbol coding and one per-request cost (round trip and framing); the compute and
 these terms are measured on unshaped requests of the same run, the link is the model's bits / rate
@@ -390,6 +394,18 @@ def measure(configurations: Sequence[Configuration], images: torch.Tensor, label
 
 
 
+def scheduling_policy() -> str:
+    """This process's CPU scheduling policy (``"SCHED_OTHER"``, ``"SCHED_FIFO"``, ...), kept with a measurement.
+
+    On a machine shared with other jobs, running the measurement under a real-time policy
+    (``chrt -f 20 python -m coinfer run serve_latency ...``, as root; the server process inherits it)
+    keeps other processes from taking the CPU in the middle of a request; the table records whether it did.
+    """
+    policy = os.sched_getscheduler(0)
+    return next((name for name in ("SCHED_OTHER", "SCHED_FIFO", "SCHED_RR", "SCHED_BATCH", "SCHED_IDLE")
+                 if getattr(os, name, None) == policy), str(policy))
+
+
 def measurement_table(result: MeasureResult, configurations: Sequence[Configuration], meta: dict,
                       preset: str, wall_time_s: float, concurrency: dict | None = None,
                       command: str | None = None) -> LookupTable:
@@ -449,6 +465,7 @@ def measurement_table(result: MeasureResult, configurations: Sequence[Configurat
             "flops_per_s": result.flops_per_s, "device_flops_per_s": result.device_flops_per_s,
             "server_flops_per_s": result.server_flops_per_s, "server_stats": result.server_stats,
             "load_average_1min": list(result.load_average), "torch_threads": torch.get_num_threads(),
+            "scheduling_policy": scheduling_policy(),
             "concurrency": concurrency, "baseline_test_accuracy": meta.get("test_accuracy"),
             "request_s": result.request_s, "codec_s": result.codec_s.get(configuration.spec),
             "calibration": result.calibration.get(configuration.spec),
