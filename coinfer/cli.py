@@ -383,8 +383,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--connect", type=check.host_port, default=None, metavar="HOST:PORT",
                    help="measure against a running server instead of one started in this process")
     p.add_argument("--no-per-request", action="store_true",
-                   help="predict with FLOPs and bits only (the paper's model), without the per-request term "
-                        "calibrated on an unshaped link")
+                   help="predict with FLOPs and bits only (the paper's model), without the per-request and codec "
+                        "terms calibrated on an unshaped link")
     p.add_argument("--clients", type=check.positive_int, default=4, help="concurrent devices in the concurrency probe (1: skip)")
     p.add_argument("--probe-images", type=check.positive_int, default=5, help="images per client in the concurrency probe")
     p.add_argument("--save", nargs="?", const="default", default=None, metavar="PATH",

@@ -126,6 +126,12 @@ def measure(args: argparse.Namespace) -> int:
                           per_request=not args.no_per_request)
     result, probe = run.result, run.concurrency
     print(result.table())
+    if result.rows:
+        from coinfer.views.serving import ratios_within
+
+        within, cells = ratios_within(result.rows, 0.10)
+        print(f"{within} of {cells} rows within 10 % of the model (per-request term "
+              f"{result.request_s * 1e3:.3f} ms, codec terms measured per configuration)")
     print(f"load average (1 min) of this machine: {result.load_average[0]:.1f} before, "
           f"{result.load_average[1]:.1f} after, on {os.cpu_count()} CPU cores")
     if probe:
@@ -133,7 +139,8 @@ def measure(args: argparse.Namespace) -> int:
               f"{len(probe['failures'])} failures, {probe['throughput_images_per_s']:.1f} images/s, "
               f"server held at most {probe.get('server_max_concurrent_connections', '?')} connections at once")
     out = project_root() / "benchmarks" / "out" / f"serve_measure_{args.preset}.json"
-    write_json_atomic(out, {"rows": result.rows, "flops_per_s": result.flops_per_s,
+    write_json_atomic(out, {"rows": result.rows, "flops_per_s": result.flops_per_s, "request_s": result.request_s,
+                            "calibration": result.calibration, "load_average_1min": list(result.load_average),
                             "server_stats": result.server_stats, "concurrency": probe})
     print(f"wrote {out}")
     if args.save:

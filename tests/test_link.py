@@ -83,3 +83,23 @@ def test_shaped_rate_within_ten_percent_on_loopback():
             break
     assert sender_rate == pytest.approx(rate, rel=0.10)
     assert receiver_rate == pytest.approx(rate, rel=0.10)
+
+
+def test_send_returns_when_the_last_piece_was_handed_to_the_socket():
+    a, b = socket.socketpair()
+    try:
+        for rate, data in ((8 * 100_000.0, os.urandom(3000)), (None, b"x" * 10)):
+            shaper = LinkShaper(a, rate, packet_bytes=1000)
+            start = time.perf_counter()
+            handed = shaper.send(data)
+            end = time.perf_counter()
+            assert start <= handed <= end
+            if rate is not None:  # all but the last 1000-byte piece went first, at 100,000 B/s
+                assert handed - start >= 0.99 * 2000 / 100_000
+            got = b""
+            while len(got) < len(data):
+                got += b.recv(65536)
+            assert got == data
+    finally:
+        a.close()
+        b.close()

@@ -20,13 +20,20 @@ Units are :mod:`coinfer.units`' (stated once there): MACs with FLOPs = 2 x MACs 
 FLOP/s; link rates in **bits per second** inside the library, read from the paper's KB/s with
 **1 KB = 1000 bytes = 8000 bits** (:func:`coinfer.units.parse_rate`); memory in bytes.
 
-Not modelled (as in the paper): queueing, protocol overhead, the downlink of the answer, the time
-to encode/decode symbols (only the encoder/decoder networks' MACs are in the records), and the
+Not modelled by the paper: queueing, protocol overhead, the downlink of the answer, the time to
+encode/decode symbols (only the encoder/decoder networks' MACs are in the records), and the
 difference between FLOP/s on paper and FLOP/s in practice (:func:`coinfer.experiments.calibration.calibrate`
 measures that gap on this machine; chapter 6 discusses it). Where they matter (small payloads on a
-real system), an optional measured term adds them as one number: ``Environment.per_request_s``
-seconds per request (0 by default, the paper's model), which
-:func:`coinfer.experiments.serving.measure` calibrates on an unshaped link.
+real system), two optional measured terms add the first four (both 0 by default, the paper's model)::
+
+      + per_request_s                            (round trip and framing of one request, s;
+                                                  Environment.per_request_s, one number per system)
+      + codec_s                                  (encoding and decoding the symbols, s; one number
+                                                  per configuration, argument of latency())
+
+:func:`coinfer.experiments.serving.measure` calibrates both on an unshaped link: ``codec_s`` is the
+median time of the codec's ``compress`` on the device plus its ``decompress`` on the server, and
+``per_request_s`` what a request takes beyond the two sides' measured work.
 
 **The memory model.** The paper reports (i) that its PyTorch ResNet18 "needs more than 0.9 GB" on
 the Pi, while the float32 weights are only 44.7 MB, and (ii) that "roughly 40% of the uncompressed
@@ -328,8 +335,8 @@ PAPER_MEMORY = MemoryModel(PAPER_OVERHEAD_FACTOR)
 class Environment:
     """Where the inference runs: device, server, uplink rate (bit/s) and the memory model.
 
-    ``per_request_s`` is a measured cost of every request beyond FLOPs and bits (round trip, framing,
-    codec and interpreter overheads), seconds; 0 (the default) is the paper's model.
+    ``per_request_s`` is a measured cost of every request beyond FLOPs, bits and symbol coding (round
+    trip, framing, handing the request between threads), seconds; 0 (the default) is the paper's model.
     """
 
     device: DeviceSpec
@@ -354,26 +361,38 @@ class Environment:
 
 @dataclass(frozen=True)
 class LatencyBreakdown:
-    """Seconds per image on the device, on the link and on the server, and the per-request term."""
+    """Seconds per image on the device, on the link and on the server, the per-request term and the
+    codec term (symbol coding, both sides)."""
 
     device_s: float
     communication_s: float
     server_s: float
     request_s: float = 0.0
+    codec_s: float = 0.0
 
     @property
     def total_s(self) -> float:
-        # Summed in this order everywhere (the explorer's JavaScript too, whose request term is 0), so
-        # that both agree exactly: adding 0.0 changes no float.
-        return self.device_s + self.communication_s + self.server_s + self.request_s
+        # Summed in this order everywhere (the explorer's JavaScript too, whose request and codec terms
+        # are 0), so that both agree exactly: adding 0.0 changes no float.
+        return self.device_s + self.communication_s + self.server_s + self.request_s + self.codec_s
 
 
-def latency(record: Record, env: Environment) -> LatencyBreakdown:
-    """End-to-end latency of ``record`` in ``env`` (see the module docstring for the formula)."""
+def latency(record: Record, env: Environment, codec_s: float = 0.0) -> LatencyBreakdown:
+    """End-to-end latency of ``record`` in ``env`` (see the module docstring for the formula).
+
+    Parameters
+    ----------
+    record : Record
+    env : Environment
+    codec_s : float
+        Measured seconds to encode the symbols on ``env``'s device and decode them on its server,
+        beyond the MACs the record counts (>= 0; 0, the default, is the paper's model).
+    """
     return LatencyBreakdown(device_s=FLOPS_PER_MAC * record.device_macs / env.device.flops,
                             communication_s=record.bits_per_image / env.rate_bps,
                             server_s=FLOPS_PER_MAC * record.server_macs / env.server.flops,
-                            request_s=env.per_request_s)
+                            request_s=env.per_request_s,
+                            codec_s=check_positive("codec_s", codec_s, allow_zero=True))
 
 
 #: Where a record may carry its own peak activation count (elements, batch of one).

@@ -187,10 +187,19 @@ class Configuration:
         text = f"coinfer-config|{wire.VERSION}|{self.spec}|{self.codec.fingerprint()}|{self.weights}"
         self.config_id = int.from_bytes(hashlib.sha256(text.encode()).digest()[:4], "big") or 1
 
-    @torch.inference_mode()
     def run_device(self, image: torch.Tensor) -> bytes:
         """One image ``[C, H, W]`` -> the payload bytes (device part, then the codec's encoder)."""
-        return self.codec.compress(self.device_part(image.unsqueeze(0)))[0]
+        return self.run_device_timed(image)[0]
+
+    @torch.inference_mode()
+    def run_device_timed(self, image: torch.Tensor) -> tuple[bytes, float, float]:
+        """One image ``[C, H, W]`` -> ``(payload, compute_s, encode_s)``: the bytes, the device part's
+        seconds and the codec's encoder's seconds (``time.perf_counter``)."""
+        t0 = time.perf_counter()
+        feature = self.device_part(image.unsqueeze(0))
+        t1 = time.perf_counter()
+        payload = self.codec.compress(feature)[0]
+        return payload, t1 - t0, time.perf_counter() - t1
 
     @torch.inference_mode()
     def run_server(self, payload: bytes) -> tuple[torch.Tensor, float, float]:

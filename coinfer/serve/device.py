@@ -33,10 +33,16 @@ from coinfer.serve.wire import ErrorCode, MessageType
 class Measurement:
     """One image through a real link. Times in seconds, all from ``time.perf_counter``.
 
-    ``device_s``: device part + codec encoder. ``send_s``: handing the frame (header + payload) to the
-    shaped link. ``server_decode_s`` / ``server_compute_s``: measured by the server. ``total_s``: from
-    the image entering the device part to the class arriving back; ``other_s`` is what the parts leave
-    over (the reply, loopback, thread scheduling).
+    ``device_s``: device part + codec encoder (``device_encode_s`` of it the encoder). ``send_s``: from
+    the frame (header + payload) entering the shaped link to its last piece being handed to the socket
+    (:meth:`LinkShaper.send`). ``server_decode_s`` / ``server_compute_s``: measured by the server.
+    ``total_s``: from the image entering the device part to the class arriving back.
+
+    ``other_s`` is what the parts leave over: the last piece's trip through the kernels, the server
+    reading the frame and handing it to a worker thread, the reply, thread scheduling. It is never
+    negative (up to the clocks' resolution): the server cannot start decoding before the last piece
+    is handed over, nor reply before it has finished, so its decode and compute lie inside the time
+    from that hand-over to the reply.
     """
 
     predicted_class: int
@@ -46,6 +52,7 @@ class Measurement:
     server_decode_s: float
     server_compute_s: float
     total_s: float
+    device_encode_s: float = 0.0
 
     @property
     def server_s(self) -> float:
@@ -172,23 +179,27 @@ class DeviceClient:
     def infer(self, image: torch.Tensor) -> Measurement:
         """Classify one image ``[C, H, W]`` through the server, timing each part."""
         t0 = time.perf_counter()
-        payload = self.configuration.run_device(image)
+        payload, _, encode_s = self.configuration.run_device_timed(image)
         t1 = time.perf_counter()
         rid = self._request_id()
-        self.link.send(wire.Frame(MessageType.FEATURE, self.configuration.config_id, rid, payload).to_bytes())
-        t2 = time.perf_counter()
+        handed = self.link.send(wire.Frame(MessageType.FEATURE, self.configuration.config_id, rid,
+                                           payload).to_bytes())
         frame = self._reply(rid)
         t3 = time.perf_counter()
         if frame.type != MessageType.RESULT:
             raise wire.WireError(ErrorCode.UNEXPECTED_TYPE, f"expected RESULT, got {frame.type.name}")
         result = wire.unpack_result(frame.payload)
-        return Measurement(result.predicted_class, len(payload), t1 - t0, t2 - t1,
-                           result.server_decode_s, result.server_compute_s, t3 - t0)
+        return Measurement(result.predicted_class, len(payload), t1 - t0, handed - t1,
+                           result.server_decode_s, result.server_compute_s, t3 - t0, device_encode_s=encode_s)
 
 
 
 def summarize(measurements: Sequence[Measurement]) -> dict:
-    """Median and 95th percentile of the total, and the median of every part (seconds)."""
+    """Median and 95th percentile of the total, and the median of every part (seconds).
+
+    The parts' medians need not add up to the total's: a median is not additive, and on a machine
+    shared with other processes the times are skewed by waits for a core.
+    """
     def pct(values, q):
         return float(np.percentile(np.asarray(values, dtype=float), q))
 
@@ -197,5 +208,7 @@ def summarize(measurements: Sequence[Measurement]) -> dict:
             "total_median_s": pct([x.total_s for x in m], 50), "total_p95_s": pct([x.total_s for x in m], 95),
             "device_median_s": pct([x.device_s for x in m], 50), "send_median_s": pct([x.send_s for x in m], 50),
             "server_median_s": pct([x.server_s for x in m], 50), "other_median_s": pct([x.other_s for x in m], 50),
+            "encode_median_s": pct([x.device_encode_s for x in m], 50),
+            "decode_median_s": pct([x.server_decode_s for x in m], 50),
             "payload_bytes_mean": float(np.mean([x.payload_bytes for x in m])),
             "frame_bytes_mean": float(np.mean([x.frame_bytes for x in m]))}

@@ -95,14 +95,26 @@ class LinkShaper:
         self.packet_bytes = packet_bytes
         self.bucket = TokenBucket(rate_bps / BITS_PER_BYTE, burst) if rate_bps is not None else None
 
-    def send(self, data: bytes) -> None:
+    def send(self, data: bytes) -> float:
+        """Send ``data`` at the link's rate; returns the ``time.perf_counter()`` at which its last piece
+        was handed to the socket.
+
+        That moment, not the return of this call, ends the link's part of a request: once the last
+        byte is in the kernel the receiver may wake up and run, and on a loaded machine it may do so
+        on this core before ``sendall`` returns here, so a clock read after the call would count the
+        receiver's work as sending time.
+        """
         if self.bucket is None:
+            handed = time.perf_counter()
             self.sock.sendall(data)
-            return
+            return handed
         view = memoryview(data)
+        handed = time.perf_counter()
         for start in range(0, len(view), self.packet_bytes):
             packet = view[start:start + self.packet_bytes]
             self.bucket.consume(len(packet), continuing=start > 0)
+            handed = time.perf_counter()
             self.sock.sendall(packet)
+        return handed
 
 

@@ -35,7 +35,10 @@ def measurement_frame(source):
     pandas.DataFrame
         Columns: ``spec``, ``rate_KBps`` (1 KB = 1000 B; NaN for an unshaped link), ``bytes`` (frame,
         with header), ``measured_s``, ``p95_s``, ``device_s``, ``send_s``, ``server_s``, ``other_s``,
-        ``predicted_s``, ``ratio`` (measured / predicted).
+        ``predicted_s``, ``ratio`` (measured / predicted), ``paper_ratio`` (measured / the paper's
+        FLOPs-and-bits prediction), ``flops_ratio`` (measured / the model with one serving FLOP/s per
+        side instead of each configuration's measured compute), ``request_s`` and ``codec_s`` (the prediction's measured terms; NaN
+        in tables measured before they existed).
 
     Examples
     --------
@@ -61,8 +64,75 @@ def measurement_frame(source):
         "measured_s": r["total_median_s"], "p95_s": r["total_p95_s"],
         "device_s": r["device_median_s"], "send_s": r["send_median_s"],
         "server_s": r["server_median_s"], "other_s": r["other_median_s"],
-        "predicted_s": r["predicted"]["total_s"], "ratio": r["ratio"]} for r in rows])
+        "predicted_s": r["predicted"]["total_s"], "ratio": r["ratio"],
+        "paper_ratio": r.get("ratio_paper", float("nan")), "flops_ratio": r.get("ratio_flops", float("nan")),
+        "request_s": r["predicted"].get("request_s", float("nan")),
+        "codec_s": r["predicted"].get("codec_s", float("nan"))} for r in rows])
     return frame
+
+
+def ratio_table(source, column: str = "ratio"):
+    """Measured / modelled latency, one row per configuration and one column per link rate.
+
+    Parameters
+    ----------
+    source : LookupTable or iterable of dict
+        Anything :func:`measurement_frame` reads.
+    column : str
+        ``"ratio"`` (the model: measured compute, codec and per-request terms, bits / rate),
+        ``"flops_ratio"`` (compute at one serving FLOP/s per side) or ``"paper_ratio"`` (FLOPs and
+        bits only).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index: configuration spec (in the table's order); columns ``"<rate> KB/s"`` (``"inf"`` for an
+        unshaped link), ascending.
+
+    Examples
+    --------
+    >>> rows = [{"spec": "a", "rate_Bps": r, "frame_bytes_mean": 30, "total_median_s": t, "total_p95_s": t,
+    ...          "device_median_s": 0, "send_median_s": 0, "server_median_s": 0, "other_median_s": 0,
+    ...          "predicted": {"total_s": 1.0}, "ratio": t} for r, t in ((1e6, 1.05), (1e4, 0.8))]
+    >>> ratio_table(rows).to_dict("records")
+    [{'10 KB/s': 0.8, '1000 KB/s': 1.05}]
+    >>> ratios_within(rows, 0.10)
+    (1, 2)
+    """
+    import math
+
+    if column not in ("ratio", "flops_ratio", "paper_ratio"):
+        raise ValueError(f"column must be 'ratio', 'flops_ratio' or 'paper_ratio', got {column!r}")
+    frame = measurement_frame(source)
+    pivot = frame.pivot_table(index="spec", columns="rate_KBps", values=column, sort=False, dropna=False)
+    pivot = pivot[sorted(pivot.columns, key=lambda c: math.inf if c != c else c)]
+    pivot.columns = ["inf" if c != c else f"{c:g} KB/s" for c in pivot.columns]
+    pivot.index.name = "configuration"
+    return pivot
+
+
+def ratios_within(source, tolerance: float = 0.10, column: str = "ratio") -> tuple[int, int]:
+    """How many (configuration, rate) cells of :func:`ratio_table` lie within ``tolerance`` of 1, and of how many.
+
+    Parameters
+    ----------
+    source : LookupTable or iterable of dict
+    tolerance : float
+        Allowed relative deviation (0.10: measured within 10 % of modelled), > 0.
+    column : str
+        As in :func:`ratio_table`.
+
+    Returns
+    -------
+    (int, int)
+        Cells within the tolerance, cells in all.
+    """
+    from coinfer.units import check_positive
+
+    tolerance = check_positive("tolerance", tolerance)
+    values = ratio_table(source, column).to_numpy().ravel()
+    values = values[values == values]
+    return int(sum(abs(v - 1) <= tolerance for v in values)), int(len(values))
 
 
 @figure_style
