@@ -420,6 +420,10 @@ def test_fit_gets_the_teacher_once_per_step(monkeypatch):
     prune_finetune(tiny_net(), "layer2.1", 0.5, _recipe(distill_weight=0.7, distill_temperature=3.0), batches(8, 4))
     prune_finetune(tiny_net(), "layer2.1", 0.5, _recipe(), batches(8, 4))
     assert seen == [{"distill_weight": 0.7, "temperature": 3.0, "calls": 2}, {"distill_weight": None, "temperature": None}]
+    quick = get_prune_config("quick")        # the committed recipe distils, and fit is given it
+    assert quick.distill_weight > 0 and quick.lr_schedule == "cosine"
+    prune_finetune(tiny_net(), "layer2.1", 0.5, quick, batches(8, 4))
+    assert seen[-1] == {"distill_weight": quick.distill_weight, "temperature": quick.distill_temperature, "calls": 2}
 
 
 def test_cosine_recipe_warms_up_then_decays_and_sgd_is_available():
