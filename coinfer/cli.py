@@ -224,10 +224,13 @@ def _prune(args: argparse.Namespace) -> int:
         if getattr(args, name) is not None:
             overrides[f"pruning.{name}"] = getattr(args, name)
     preset = get_preset(args.preset, **overrides)
-    table = run(preset, out=args.out, checkpoints=args.checkpoints, save_checkpoints=not args.no_checkpoints,
+    from coinfer.paths import table_path
+
+    table = run(preset, checkpoints=args.checkpoints, save_checkpoints=not args.no_checkpoints,
                 command="python -m coinfer " + " ".join(args.argv))
+    path = table.save(args.out or table_path("pruning", preset.name))
     print(f"{len(table.records)} records in {table.provenance.wall_time_s} s "
-          f"({table.provenance.describe()})")
+          f"({table.provenance.describe()}); wrote {path}")
     return 0
 
 

@@ -309,8 +309,9 @@ def codec_checkpoint_path(preset: str, split: str, code_size: str, root: str | P
     return checkpoint_path(preset, f"codec_{split}_{code_size}", root)
 
 
-def pruned_checkpoint_path(preset: str, split: str, sparsity: float, root: str | Path | None = None) -> Path:
-    """A pruned network of ``preset``: ``<checkpoints>/<preset>/pruned/<split>_s<sparsity>.pt``.
+def pruned_checkpoint_path(preset: str, split: str, sparsity: float, seed: int,
+                           root: str | Path | None = None) -> Path:
+    """A pruned network of ``preset``: ``<checkpoints>/<preset>/pruned/<split>_s<sparsity>_seed<seed>.pt``.
 
     Parameters
     ----------
@@ -320,6 +321,8 @@ def pruned_checkpoint_path(preset: str, split: str, sparsity: float, root: str |
         The canonical split point.
     sparsity : float
         The device part's channel sparsity, in [0, 1).
+    seed : int
+        The fine-tuning seed (each seed's network is kept).
     root : str or Path, optional
         The checkpoint folder (default :func:`checkpoints_dir`).
 
@@ -330,7 +333,10 @@ def pruned_checkpoint_path(preset: str, split: str, sparsity: float, root: str |
     Examples
     --------
     >>> from coinfer.paths import pruned_checkpoint_path
-    >>> pruned_checkpoint_path("quick", "layer2.1", 0.5).as_posix().endswith("checkpoints/quick/pruned/layer2.1_s0.5.pt")
+    >>> pruned_checkpoint_path("quick", "layer2.1", 0.5, 1).as_posix().endswith(
+    ...     "checkpoints/quick/pruned/layer2.1_s0.5_seed1.pt")
     True
     """
-    return checkpoint_path(preset, f"pruned/{split}_s{sparsity:g}", root)
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
+    return checkpoint_path(preset, f"pruned/{split}_s{sparsity:g}_seed{seed}", root)

@@ -158,13 +158,93 @@ def evaluate(model: nn.Module, batches, device: torch.device | None = None,
     return correct / total
 
 
+def check_distillation(weight, temperature) -> tuple[float, float]:
+    """``(weight, temperature)`` if they are usable distillation settings; else ValueError.
+
+    Parameters
+    ----------
+    weight : float
+        Share of the distillation term in the loss, in [0, 1] (0: plain cross-entropy).
+    temperature : float
+        Softmax temperature of both networks' logits, > 0 (1: the plain probabilities).
+
+    Returns
+    -------
+    tuple of float
+
+    Examples
+    --------
+    >>> from coinfer.train import check_distillation
+    >>> check_distillation(0.5, 4.0)
+    (0.5, 4.0)
+    >>> check_distillation(1.5, 4.0)
+    Traceback (most recent call last):
+    ...
+    ValueError: distillation weight must be in [0, 1] (0: cross-entropy only, 1: the teacher only), got 1.5
+    """
+    if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not 0.0 <= weight <= 1.0:
+        raise ValueError(f"distillation weight must be in [0, 1] (0: cross-entropy only, 1: the teacher only), "
+                         f"got {weight!r}")
+    if (isinstance(temperature, bool) or not isinstance(temperature, (int, float))
+            or not 0.0 < temperature < float("inf")):
+        raise ValueError(f"distillation temperature must be a finite number > 0, got {temperature!r}")
+    return float(weight), float(temperature)
+
+
+def distillation_loss(logits: torch.Tensor, teacher_logits: torch.Tensor, labels: torch.Tensor, loss: torch.Tensor,
+                      weight: float, temperature: float) -> torch.Tensor:
+    """Knowledge distillation (Hinton et al. 2015): ``(1 - weight) * loss + weight * T^2 * KL(p_T || q_T)``.
+
+    ``p_T`` and ``q_T`` are the teacher's and the student's softmax at temperature ``T``; the ``T^2``
+    keeps the term's gradients the size of the cross-entropy's whatever ``T`` (its soft-label
+    gradients shrink as ``1 / T^2``). At ``weight`` 1 the student only learns to match the teacher's
+    soft labels; at 0 it is ``loss`` (the labels' cross-entropy) alone.
+
+    Parameters
+    ----------
+    logits, teacher_logits : torch.Tensor
+        ``(batch, classes)`` class scores of the student and of the teacher (no gradient needed).
+    labels : torch.Tensor
+        ``(batch,)`` class indices (only ``loss`` uses them; kept for the per-example mean's size).
+    loss : torch.Tensor
+        The labels' loss of the student (a scalar), mixed in with ``1 - weight``.
+    weight, temperature : float
+        See :func:`check_distillation`.
+
+    Returns
+    -------
+    torch.Tensor
+        A scalar, per example (the batch mean).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from coinfer.train import distillation_loss
+    >>> z = torch.tensor([[2.0, 0.0, -1.0]])
+    >>> ce = torch.nn.functional.cross_entropy(z, torch.tensor([0]))
+    >>> float(distillation_loss(z, z, torch.tensor([0]), ce, 1.0, 4.0))   # a student equal to its teacher
+    0.0
+    """
+    weight, temperature = check_distillation(weight, temperature)
+    if logits.shape != teacher_logits.shape:
+        raise ValueError(f"student logits {tuple(logits.shape)} and teacher logits {tuple(teacher_logits.shape)} "
+                         "differ in shape")
+    soft = nn.functional.kl_div(nn.functional.log_softmax(logits / temperature, dim=1),
+                                nn.functional.log_softmax(teacher_logits.detach() / temperature, dim=1),
+                                reduction="batchmean", log_target=True)
+    return (1.0 - weight) * loss + weight * temperature ** 2 * soft
+
+
 def fit(model: nn.Module, batches, *, optimizer: torch.optim.Optimizer, epochs: int | None = None,
         steps: int | None = None, loss_fn: Callable | None = None, scheduler=None,
         on_step: Callable[[int], None] | None = None, progress: bool = True,
-        device: torch.device | None = None, desc: str = "train", autocast: torch.dtype | None = None) -> list[float]:
+        device: torch.device | None = None, desc: str = "train", autocast: torch.dtype | None = None,
+        teacher: nn.Module | None = None, distill_weight: float | None = None,
+        temperature: float | None = None) -> list[float]:
     """Train ``model`` on ``batches``: the one training loop of the library.
 
-    Every step: ``on_step(step)``, forward, ``loss_fn(model(inputs), labels)``, zero the gradients,
+    Every step: ``on_step(step)``, forward, ``loss_fn(model(inputs), labels)`` (mixed with the
+    teacher's soft labels by :func:`distillation_loss` when a ``teacher`` is given), zero the gradients,
     backward, ``optimizer.step()``, ``scheduler.step()`` (per step, not per epoch). The model is put
     in training mode at the start of every epoch. Randomness (batch order, augmentation, noise) is
     the caller's: seed with :func:`seed_everything` and give the loader its own seed
@@ -200,11 +280,19 @@ def fit(model: nn.Module, batches, *, optimizer: torch.optim.Optimizer, epochs: 
     autocast : torch.dtype, optional
         Run the forward pass and the loss under ``torch.autocast`` with this dtype (e.g.
         ``torch.bfloat16``; :class:`coinfer.tensor_data.DataPath` decides it). Default: float32.
+    teacher : torch.nn.Module, optional
+        Knowledge distillation: a network whose class scores (in eval mode, without gradients, on
+        the same inputs) the model's output is pulled towards (:func:`distillation_loss`). It is
+        not trained; the model's output must be class scores of the same shape.
+    distill_weight, temperature : float, optional
+        The distillation's weight in [0, 1] and temperature > 0; both required with a ``teacher``
+        and refused without one.
 
     Returns
     -------
     list of float
-        Mean training loss of each (possibly partial) epoch, per example.
+        Mean training loss of each (possibly partial) epoch, per example (the mixed loss when
+        distilling).
 
     Examples
     --------
@@ -228,8 +316,19 @@ def fit(model: nn.Module, batches, *, optimizer: torch.optim.Optimizer, epochs: 
     if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
         raise ValueError(f"{'epochs' if epochs is not None else 'steps'} must be a non-negative integer, "
                          f"got {limit!r}")
+    if teacher is None and (distill_weight is not None or temperature is not None):
+        raise ValueError("distill_weight and temperature are the distillation's: give a teacher with them")
+    if teacher is not None:
+        if distill_weight is None or temperature is None:
+            raise ValueError("distilling from a teacher needs both distill_weight and temperature")
+        distill_weight, temperature = check_distillation(distill_weight, temperature)
+        trained = {id(p) for p in optimizer_params(optimizer)}
+        if any(id(p) in trained for p in teacher.parameters()):
+            raise ValueError("the teacher's parameters are in the optimizer: distil from a frozen copy")
     device = device or next(model.parameters()).device
     loss_fn = loss_fn or nn.CrossEntropyLoss()
+    if teacher is not None:
+        teacher = teacher.to(device).eval()
     history, step, epoch = [], 0, 0
     while (epoch < epochs) if epochs is not None else (step < steps):
         model.train()
@@ -243,7 +342,12 @@ def fit(model: nn.Module, batches, *, optimizer: torch.optim.Optimizer, epochs: 
                 on_step(step)
             inputs, labels = inputs.to(device), labels.to(device)
             with torch.autocast(device.type, dtype=autocast, enabled=autocast is not None):
-                loss = loss_fn(model(inputs), labels)
+                output = model(inputs)
+                loss = loss_fn(output, labels)
+                if teacher is not None:
+                    with torch.no_grad():
+                        teacher_logits = teacher(inputs)
+                    loss = distillation_loss(output, teacher_logits, labels, loss, distill_weight, temperature)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -262,6 +366,11 @@ def fit(model: nn.Module, batches, *, optimizer: torch.optim.Optimizer, epochs: 
         history.append(total / count)
         epoch += 1
     return history
+
+
+def optimizer_params(optimizer: torch.optim.Optimizer) -> list[torch.Tensor]:
+    """Every parameter ``optimizer`` updates (over all its groups)."""
+    return [p for group in optimizer.param_groups for p in group["params"]]
 
 
 def save_checkpoint(path: str | Path, model: nn.Module, meta: dict) -> Path:

@@ -361,6 +361,127 @@ def test_pruning_and_compaction_on_a_gpu():
     assert all(p.is_cuda for p in pruned.model.parameters())          # profiling moved nothing
 
 
+# -- the fine-tuning recipe -----------------------------------------------------------------------
+
+class CountingTeacher(nn.Module):
+    """A network that counts its forward passes (the distillation's teacher)."""
+
+    def __init__(self, net: nn.Module):
+        super().__init__()
+        self.net, self.calls = net, 0
+
+    def forward(self, x):
+        self.calls += 1
+        return self.net(x)
+
+
+def _recipe(**overrides) -> PruneSettings:
+    return PruneSettings(**{"splits": ("layer2.1",), "sparsities": (0.5,), "epochs": 1, "lr": 1e-3,
+                            "schedule": SparsitySchedule("cubic", 0.5, interval=1), **overrides})
+
+
+def test_prune_finetune_distils_from_the_teacher_every_step_and_leaves_it_untouched():
+    from coinfer.train import seed_everything
+
+    teacher = CountingTeacher(tiny_net())
+    before = copy.deepcopy(teacher.state_dict())
+    seed_everything(0)
+    prune_finetune(tiny_net(), "layer2.1", 0.5, _recipe(distill_weight=0.5), batches(8, 4), teacher=teacher)
+    assert teacher.calls == 0                       # the copy ran, not the caller's module...
+    assert all(p.requires_grad for p in teacher.parameters())       # ...which stays trainable
+    for name, value in teacher.state_dict().items():
+        torch.testing.assert_close(value, before[name], rtol=0, atol=0, msg=name)
+    # The distillation changes the training (same seed, same batches, weight 0.5 vs 0).
+    runs = []
+    for weight in (0.0, 0.5):
+        seed_everything(0)
+        runs.append(prune_finetune(tiny_net(), "layer2.1", 0.5, _recipe(distill_weight=weight), batches(8, 4),
+                                   teacher=tiny_net(seed=1)))
+    assert runs[0].meta["train_loss"] != runs[1].meta["train_loss"]
+
+
+def test_fit_gets_the_teacher_once_per_step(monkeypatch):
+    import coinfer.experiments.pruning as pruning
+
+    seen = []
+    real_fit = pruning.fit
+
+    def spy(model, data, **kwargs):
+        seen.append({k: kwargs.get(k) for k in ("distill_weight", "temperature")})
+        teacher = kwargs.get("teacher")
+        if teacher is not None:
+            kwargs["teacher"] = counting = CountingTeacher(teacher)
+            out = real_fit(model, data, **kwargs)
+            seen[-1]["calls"] = counting.calls
+            return out
+        return real_fit(model, data, **kwargs)
+
+    monkeypatch.setattr(pruning, "fit", spy)
+    prune_finetune(tiny_net(), "layer2.1", 0.5, _recipe(distill_weight=0.7, distill_temperature=3.0), batches(8, 4))
+    prune_finetune(tiny_net(), "layer2.1", 0.5, _recipe(), batches(8, 4))
+    assert seen == [{"distill_weight": 0.7, "temperature": 3.0, "calls": 2}, {"distill_weight": None, "temperature": None}]
+    quick = get_prune_config("quick")        # the committed recipe distils, and fit is given it
+    assert quick.distill_weight > 0 and quick.lr_schedule == "cosine"
+    prune_finetune(tiny_net(), "layer2.1", 0.5, quick, batches(8, 4))
+    assert seen[-1] == {"distill_weight": quick.distill_weight, "temperature": quick.distill_temperature, "calls": 2}
+
+
+def test_cosine_recipe_warms_up_then_decays_and_sgd_is_available():
+    from coinfer.experiments.pruning import fine_tune_optimizer
+
+    settings = _recipe(epochs=2, lr=0.01, lr_schedule="cosine", warmup_fraction=0.25, optimizer="sgd")
+    opt, sched = fine_tune_optimizer(tiny_net(), settings, steps_per_epoch=20)
+    assert isinstance(opt, torch.optim.SGD) and opt.param_groups[0]["nesterov"]
+    rates = []
+    for _ in range(40):
+        rates.append(opt.param_groups[0]["lr"])
+        opt.step()
+        sched.step()
+    assert rates[:11] == pytest.approx([0.01 * i / 10 for i in range(11)])   # 10 warm-up steps of 40
+    assert all(b < a for a, b in zip(rates[10:], rates[11:]))                  # then only down
+    assert rates[25] == pytest.approx(0.005)                                   # half-way down the cosine
+    step_opt, step_sched = fine_tune_optimizer(tiny_net(), _recipe(lr_step_epochs=1, lr_gamma=0.5), 3)
+    assert isinstance(step_opt, torch.optim.Adam) and isinstance(step_sched, torch.optim.lr_scheduler.StepLR)
+
+
+def test_fine_tune_prunes_nothing_and_two_step_inherits_the_recipe():
+    from coinfer.experiments.baselines import taylor_settings
+    from coinfer.experiments.pruning import fine_tune
+    from coinfer.train import seed_everything
+
+    seed_everything(0)
+    net = tiny_net()
+    start = copy.deepcopy(net.state_dict())
+    tuned, meta = fine_tune(net, _recipe(distill_weight=0.5, output_sparsity=0.5), batches(8, 4))
+    assert tuned is net and not tuned.training and meta["train_steps"] == 2
+    assert all((p != 0).any(dim=tuple(range(1, p.dim()))).all() for n, p in tuned.named_parameters()
+               if n.endswith("conv1.weight") or n.endswith("conv2.weight"))   # no filter was zeroed
+    assert any(not torch.equal(v, start[k]) for k, v in tuned.state_dict().items())
+    quick = get_prune_config("quick")
+    taylor = taylor_settings(quick)
+    recipe = ("optimizer", "lr", "weight_decay", "lr_schedule", "warmup_fraction", "distill_weight",
+              "distill_temperature", "epochs", "train_limit", "batch_size")
+    assert {k: getattr(taylor, k) for k in recipe} == {k: getattr(quick, k) for k in recipe}
+    assert taylor.criterion == "taylor"
+
+
+@pytest.mark.parametrize("field, bad, message", [
+    ("optimizer", "rmsprop", "unknown fine-tuning optimizer 'rmsprop'; choose one of adam, sgd"),
+    ("lr_schedule", "linear", "unknown learning-rate schedule 'linear'; choose one of step, cosine"),
+    ("lr", 0.0, "lr must be a finite learning rate > 0, got 0.0"),
+    ("warmup_fraction", 1.0, r"warmup_fraction must be a fraction of the steps in \[0, 1\), got 1.0"),
+    ("distill_weight", 1.5, r"distill_weight must be in \[0, 1\]"),
+    ("distill_weight", -0.1, r"distill_weight must be in \[0, 1\]"),
+    ("distill_temperature", 0, "distill_temperature must be a finite number > 0, got 0"),
+    ("distill_temperature", float("inf"), "distill_temperature must be a finite number > 0, got inf"),
+])
+def test_bad_recipe_settings_are_refused_with_their_value(field, bad, message):
+    with pytest.raises(ValueError, match=message):
+        _recipe(**{field: bad})
+    with pytest.raises(ValueError, match="needs lr_schedule 'cosine'"):
+        _recipe(warmup_fraction=0.1, lr_schedule="step")
+
+
 # -- the committed table and the chapter's explorers ---------------------------------------------
 
 def _quick_table():
@@ -375,7 +496,8 @@ def test_committed_quick_table_is_consistent_with_the_network_it_describes():
 
     table = _quick_table()
     config = get_prune_config("quick")
-    assert table.provenance.preset == "quick" and table.provenance.command.startswith("python -m coinfer prune")
+    assert table.provenance.preset == "quick"
+    assert table.provenance.command.startswith(("python -m coinfer prune", "python -m coinfer run pruning"))
     records = table.select(method="framework-pruned")
     assert len(records) == len(config.splits) * (len(config.sparsities) + 1)
     profiles = {p.point: p for p in profile_splits(resnet18(width=1 / 8))}

@@ -153,3 +153,73 @@ def test_not_a_checkpoint(tmp_path):
         load_checkpoint(path)
     with pytest.raises(FileNotFoundError, match="no checkpoint"):
         load_checkpoint(tmp_path / "absent.pt")
+
+
+# -- knowledge distillation (fit's teacher) ------------------------------------------------------
+
+def _toy_problem():
+    """A 3-class linear teacher and labels that contradict it (always class 0)."""
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(256, 5, generator=g)
+    teacher = torch.nn.Linear(5, 3)
+    with torch.no_grad():
+        teacher.weight.copy_(torch.randn(3, 5, generator=g))
+        teacher.bias.copy_(torch.randn(3, generator=g))
+    labels = torch.zeros(256, dtype=torch.long)
+    return x, teacher, [(x[i:i + 64], labels[i:i + 64]) for i in range(0, 256, 64)]
+
+
+def _toy_student(batches, epochs=150, **distill):
+    torch.manual_seed(1)
+    student = torch.nn.Linear(5, 3)
+    fit(student, batches, optimizer=torch.optim.Adam(student.parameters(), lr=0.05), epochs=epochs,
+        progress=False, **distill)
+    return student
+
+
+def test_distillation_at_weight_one_matches_the_teachers_soft_labels_and_ignores_the_labels():
+    x, teacher, batches = _toy_problem()
+    before = [p.detach().clone() for p in teacher.parameters()]
+    student = _toy_student(batches, teacher=teacher, distill_weight=1.0, temperature=2.0)
+    labels_only = _toy_student(batches)
+    with torch.no_grad():
+        soft_teacher = torch.softmax(teacher(x) / 2.0, 1)
+        soft_student = torch.softmax(student(x) / 2.0, 1)
+        labels_only = labels_only(x).argmax(1)
+    assert (soft_student - soft_teacher).abs().max() < 0.02
+    assert torch.equal(student(x).argmax(1), teacher(x).argmax(1))
+    assert (teacher(x).argmax(1) != 0).sum() > 50          # the teacher disagrees with the labels often...
+    assert (labels_only == 0).all()                        # ...and a student of the labels alone follows them
+    for p, q in zip(teacher.parameters(), before):         # the teacher is never trained
+        assert torch.equal(p, q)
+
+
+def test_distillation_at_weight_zero_is_plain_cross_entropy_and_the_mix_is_the_stated_formula():
+    _, teacher, batches = _toy_problem()
+    plain = _toy_student(batches, epochs=3)
+    zero = _toy_student(batches, epochs=3, teacher=teacher, distill_weight=0.0, temperature=4.0)
+    for a, b in zip(plain.parameters(), zero.parameters()):
+        assert torch.equal(a, b)
+    from coinfer.train import distillation_loss
+
+    z, t, y = torch.randn(4, 3), torch.randn(4, 3), torch.tensor([0, 1, 2, 0])
+    ce = torch.nn.functional.cross_entropy(z, y)
+    p, log_q = torch.softmax(t / 3.0, 1), torch.log_softmax(z / 3.0, 1)
+    kl = (p * (p.log() - log_q)).sum(1).mean()
+    torch.testing.assert_close(distillation_loss(z, t, y, ce, 0.25, 3.0), 0.75 * ce + 0.25 * 9.0 * kl)
+
+
+def test_fit_refuses_bad_distillation_settings():
+    _, teacher, batches = _toy_problem()
+    student = torch.nn.Linear(5, 3)
+    opt = torch.optim.SGD(student.parameters(), lr=0.1)
+    with pytest.raises(ValueError, match="give a teacher"):
+        fit(student, batches, optimizer=opt, epochs=1, distill_weight=0.5, temperature=4.0)
+    with pytest.raises(ValueError, match="needs both"):
+        fit(student, batches, optimizer=opt, epochs=1, teacher=teacher, distill_weight=0.5)
+    with pytest.raises(ValueError, match=r"weight must be in \[0, 1\].*got 1.5"):
+        fit(student, batches, optimizer=opt, epochs=1, teacher=teacher, distill_weight=1.5, temperature=4.0)
+    with pytest.raises(ValueError, match="temperature must be a finite number > 0, got 0"):
+        fit(student, batches, optimizer=opt, epochs=1, teacher=teacher, distill_weight=0.5, temperature=0)
+    with pytest.raises(ValueError, match="frozen copy"):
+        fit(student, batches, optimizer=opt, epochs=1, teacher=student, distill_weight=0.5, temperature=4.0)

@@ -146,7 +146,11 @@ def bottlenet_record(point: str, device_part: nn.Module, server_part: nn.Module,
 # --------------------------------------------------------------------------------------------
 
 def taylor_settings(config: PruneSettings) -> PruneSettings:
-    """``config`` with the Taylor criterion and a linear schedule (Shi et al. prune equal steps per round)."""
+    """``config`` with the Taylor criterion and a linear schedule (Shi et al. prune equal steps per round).
+
+    Everything else is ``config``'s: the fine-tuning recipe (optimizer, learning rate and its
+    schedule, distillation, steps) is the framework's, so both methods get the same training.
+    """
     schedule = SparsitySchedule(kind="linear", ramp_fraction=config.schedule.ramp_fraction,
                                 interval=config.schedule.interval)
     return replace(config, criterion="taylor", schedule=schedule, output_sparsity=None)
@@ -157,24 +161,30 @@ def two_step_step1(baseline: nn.Module, sparsity: float, config: PruneSettings, 
     """Step 1: Taylor-prune every stage of (a copy of) ``baseline`` to ``sparsity``, fine-tuning it.
 
     The whole network is the "device part" at split point ``output``; its classifier's inputs
-    follow the last stream's kept channels. Returns the masked network and its kept channels.
+    follow the last stream's kept channels. The fine-tuning is the framework's recipe
+    (:func:`taylor_settings`), distilling from ``baseline`` when the recipe distils. Returns the
+    masked network and its kept channels.
     """
     return prune_finetune(copy.deepcopy(baseline), "output", sparsity, taylor_settings(config), train_loader,
-                          device, desc=f"2-step: step 1, s={sparsity:g}")
+                          device, desc=f"2-step: step 1, s={sparsity:g}", teacher=baseline)
 
 
 def two_step_step2(step1: PrunedModel, point: str, sparsity: float, config: PruneSettings, train_loader,
-                   device=None) -> PrunedModel:
+                   device=None, teacher: nn.Module | None = None) -> PrunedModel:
     """Step 2: compact step 1's network, then Taylor-prune only the channels sent at ``point``.
 
-    Every other group keeps all its (step-1) channels; the whole compacted network is fine-tuned.
-    The returned model is the compacted stage sequence (:func:`coinfer.core.network.split`).
+    Every other group keeps all its (step-1) channels; the whole compacted network is fine-tuned by
+    the framework's recipe (:func:`taylor_settings`). The returned model is the compacted stage
+    sequence (:func:`coinfer.core.network.split`).
+
+    ``teacher``: what the recipe distils from; pass the baseline, as step 1 and the framework do
+    (default: step 1's network as it is, a weaker teacher).
     """
     whole, _ = split_stages(step1.model, "output")
     small, _ = compact(whole, step1.keep)
     config = replace(taylor_settings(config), output_sparsity=sparsity)
     return prune_finetune(small, point, 0.0, config, train_loader, device,
-                          desc=f"2-step: step 2, {point} s={sparsity:g}")
+                          desc=f"2-step: step 2, {point} s={sparsity:g}", teacher=teacher)
 
 
 def two_step_record(step2: PrunedModel, step1_sparsity: float, train_set, test_set, config: EncodeSettings,

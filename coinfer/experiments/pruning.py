@@ -3,17 +3,26 @@
 For every (split point, sparsity) of a preset's :class:`~coinfer.config.PruneSettings`, a copy of the
 preset's baseline is pruned by :class:`coinfer.core.pruning.IncrementalPruner` while the whole
 network is fine-tuned (:func:`prune_finetune`, on :func:`coinfer.train.fit`), compacted, profiled
-and evaluated: one :class:`~coinfer.results.Record` each, in the table ``pruning_<preset>.json``.
+and evaluated on the validation and test splits: one :class:`~coinfer.results.Record` each, in the
+table ``pruning_<preset>.json``. The fine-tuning recipe (:func:`fine_tune_optimizer`, distillation
+from the baseline) is the one every method that fine-tunes uses; :func:`fine_tune` applies it
+without pruning (the table's control, and the unpruned start of the sweep's methods).
 
-Command line (one lookup table per preset, one record per (split point, sparsity))::
+Command line (one lookup table per preset, one record per (split point, sparsity) and the control;
+means over seeds 0, 1, 2)::
 
-    python -m coinfer prune --preset quick   # data/results/pruning_quick.json; ~15 min on 2 shared CPU cores
-    python -m coinfer prune --preset paper   # CIFAR-10, full width, 100 epochs per point: a GPU, hours
+    python -m coinfer run pruning --preset quick --threads 1   # data/results/pruning_quick.json
+    python -m coinfer run pruning --preset paper               # CIFAR-10, full width, 100 epochs per point: a GPU, hours
+
+A quick fine-tune is 200 steps of 128 images: 0.18 s of one CPU core per step with the teacher's
+forward passes (0.15 s without), measured with ``time.process_time`` on the shared 2-core machine;
+ten fine-tunes per seed, each followed by evaluating 15,000 images.
 """
 
 from __future__ import annotations
 
 import copy
+import math
 import time
 from pathlib import Path
 
@@ -30,16 +39,77 @@ from coinfer.train import (default_device, evaluate, fit, get_baseline, load_che
 
 #: The method name of the pruning table's records.
 METHOD = "framework-pruned"
+#: The method name of its unpruned control: the baseline fine-tuned by the same recipe.
+CONTROL_METHOD = "fine-tuned-control"
+
+
+def fine_tune_optimizer(model: nn.Module, settings: PruneSettings, steps_per_epoch: int):
+    """The recipe's optimizer over all of ``model``'s parameters and its per-step learning-rate schedule.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        The network to fine-tune.
+    settings : PruneSettings
+        ``optimizer``, ``lr``, ``weight_decay``, ``lr_schedule`` and its fields, ``epochs``.
+    steps_per_epoch : int
+        Batches per epoch (the schedule is stepped once per batch).
+
+    Returns
+    -------
+    optimizer, scheduler
+        A :class:`torch.optim.Optimizer` and a scheduler to step once per batch.
+
+    Examples
+    --------
+    >>> from coinfer.config import get_preset
+    >>> from coinfer.core.network import resnet18
+    >>> from coinfer.experiments.pruning import fine_tune_optimizer
+    >>> settings = get_preset("quick", **{"pruning.lr_schedule": "cosine", "pruning.warmup_fraction": 0.1,
+    ...                                    "pruning.lr": 1e-3, "pruning.epochs": 1}).pruning
+    >>> opt, sched = fine_tune_optimizer(resnet18(width=1 / 16), settings, steps_per_epoch=100)
+    >>> rates = []
+    >>> for _ in range(100):
+    ...     rates.append(opt.param_groups[0]["lr"]); opt.step(); sched.step()
+    >>> rates[0], max(rates), round(rates[-1], 7)       # from 0, up to the peak, down to ~0
+    (0.0, 0.001, 3e-07)
+    """
+    if isinstance(steps_per_epoch, bool) or not isinstance(steps_per_epoch, int) or steps_per_epoch < 1:
+        raise ValueError(f"steps_per_epoch must be a positive number of batches, got {steps_per_epoch!r}")
+    if settings.optimizer == "adam":
+        optimizer = torch.optim.Adam(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
+    else:
+        optimizer = torch.optim.SGD(model.parameters(), lr=settings.lr, momentum=0.9, nesterov=True,
+                                    weight_decay=settings.weight_decay)
+    if settings.lr_schedule == "step":
+        scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=settings.lr_step_epochs * steps_per_epoch,
+                                                    gamma=settings.lr_gamma)
+    else:
+        total = settings.epochs * steps_per_epoch
+        warmup = round(settings.warmup_fraction * total)
+
+        def factor(step: int) -> float:
+            # Linear warm-up to the peak (step 0 at 0: a fresh Adam's first updates are its largest),
+            # then a half cosine that reaches 0 one step after the last.
+            if step < warmup:
+                return step / warmup
+            return 0.5 * (1.0 + math.cos(math.pi * (step - warmup) / max(1, total - warmup)))
+
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+    return optimizer, scheduler
 
 
 def prune_finetune(model: nn.Module, point: str, sparsity: float, settings: PruneSettings, train_loader,
-                   device: torch.device | None = None, desc: str | None = None) -> PrunedModel:
+                   device: torch.device | None = None, desc: str | None = None,
+                   teacher: nn.Module | None = None) -> PrunedModel:
     """Prune ``model``'s device part at ``point`` to ``sparsity`` while fine-tuning the whole network.
 
     ``model`` is changed in place (pass a copy of the baseline). Seed before calling for repeatable
-    numbers. The optimizer is the settings' Adam + StepLR (stepped per batch, with the step size
-    converted from epochs to batches); the pruner refreshes its masks through :func:`coinfer.train.fit`'s
-    ``on_step`` and keeps masked weights at zero through optimizer hooks.
+    numbers. The recipe is the settings' (:func:`fine_tune_optimizer`, stepped per batch; with
+    ``settings.distill_weight`` > 0, distillation from ``teacher`` through :func:`coinfer.train.fit`);
+    the pruner refreshes its masks through :func:`coinfer.train.fit`'s ``on_step`` and keeps masked
+    weights at zero through optimizer hooks. At sparsity 0 nothing is pruned: that is
+    :func:`fine_tune`.
 
     Parameters
     ----------
@@ -58,6 +128,9 @@ def prune_finetune(model: nn.Module, point: str, sparsity: float, settings: Prun
         Default: where the model is.
     desc : str, optional
         Progress bar label.
+    teacher : torch.nn.Module, optional
+        The network distilled from when ``settings.distill_weight`` > 0 (default: a frozen copy of
+        ``model`` as it is passed in, i.e. the baseline); ignored without distillation.
 
     Returns
     -------
@@ -80,18 +153,22 @@ def prune_finetune(model: nn.Module, point: str, sparsity: float, settings: Prun
     sparsity = check_sparsity(sparsity)
     device = device or next(model.parameters()).device
     model = model.to(device)
+    distill = {}
+    if settings.distill_weight > 0:
+        # A copy, moved and frozen here: the caller's network (often the shared baseline) is untouched.
+        teacher = copy.deepcopy(model if teacher is None else teacher).requires_grad_(False)
+        distill = {"teacher": teacher.to(device).eval(), "distill_weight": settings.distill_weight,
+                   "temperature": settings.distill_temperature}
     device_part, _ = split_stages(model, point)
     total_steps = settings.epochs * len(train_loader)
     pruner = IncrementalPruner(device_part, sparsity, total_steps, settings.output_sparsity, settings.schedule,
                                settings.criterion)
-    optimizer = torch.optim.Adam(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
-    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=settings.lr_step_epochs * len(train_loader),
-                                                gamma=settings.lr_gamma)
+    optimizer, scheduler = fine_tune_optimizer(model, settings, len(train_loader))
     pruner.attach(optimizer)
     start = time.time()
     try:
         losses = fit(model, train_loader, optimizer=optimizer, epochs=settings.epochs, scheduler=scheduler,
-                     device=device, desc=desc or f"prune {point} s={sparsity:g}", on_step=pruner.step)
+                     device=device, desc=desc or f"prune {point} s={sparsity:g}", on_step=pruner.step, **distill)
     finally:
         pruner.detach()
     pruner.finish()
@@ -100,6 +177,53 @@ def prune_finetune(model: nn.Module, point: str, sparsity: float, settings: Prun
             "train_loss": losses, "train_steps": total_steps, "iterations": pruner.n_iterations,
             "fine_tune_s": round(time.time() - start, 1), "config": settings.to_dict()}
     return PrunedModel(point, sparsity, pruner.output_sparsity, model, pruner.keep_indices(), meta)
+
+
+def fine_tune(model: nn.Module, settings: PruneSettings, train_loader, device: torch.device | None = None,
+              teacher: nn.Module | None = None, desc: str = "fine-tune, no pruning") -> tuple[nn.Module, dict]:
+    """Fine-tune ``model`` (in place) by the recipe of ``settings`` without pruning anything.
+
+    The same recipe as :func:`prune_finetune` (which this calls at sparsity 0, every output kept):
+    the unpruned control of the pruning table, and what an unpruned network gets before a method
+    trains on top of it, so that every method has had the same fine-tuning.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        A :class:`~coinfer.core.network.CifarResNet18` (pass a copy of the baseline).
+    settings : PruneSettings
+        The recipe (its splits and sparsities are ignored).
+    train_loader : iterable
+        Training batches, iterated once per epoch.
+    device : torch.device, optional
+        Default: where the model is.
+    teacher : torch.nn.Module, optional
+        Distilled from (default: a frozen copy of ``model`` as passed in).
+    desc : str
+        Progress bar label.
+
+    Returns
+    -------
+    model, meta
+        ``model``, fine-tuned, in eval mode, and a dict of its training: ``train_loss`` (per
+        epoch), ``train_steps``, ``fine_tune_s`` (seconds) and ``config`` (the recipe).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from coinfer.config import get_preset
+    >>> from coinfer.core.network import resnet18
+    >>> from coinfer.experiments.pruning import fine_tune
+    >>> batches = [(torch.randn(4, 3, 32, 32), torch.randint(0, 10, (4,))) for _ in range(2)]
+    >>> net, meta = fine_tune(resnet18(width=1 / 16), get_preset("quick").pruning, batches)
+    >>> net.training, meta["train_steps"]
+    (False, 2)
+    """
+    from dataclasses import replace
+
+    settings = replace(settings, output_sparsity=None)
+    done = prune_finetune(model, "output", 0.0, settings, train_loader, device, desc=desc, teacher=teacher)
+    return done.model, {k: done.meta[k] for k in ("train_loss", "train_steps", "fine_tune_s", "config")}
 
 
 def save_pruned(path: str | Path, pruned: PrunedModel) -> Path:
@@ -169,25 +293,28 @@ def load_pruned(path: str | Path, device: torch.device | None = None) -> PrunedM
                        {g: list(k) for g, k in meta["keep"].items()}, meta)
 
 
-def run(preset: Preset, *, out: str | Path | None = None, checkpoints: str | Path | None = None,
-        data_root: str | Path | None = None, device: torch.device | None = None, save_checkpoints: bool = True,
-        command: str | None = None) -> LookupTable:
-    """Prune at every (split, sparsity) of ``preset.pruning`` from the preset's baseline; write the table.
+def run(preset: Preset, *, checkpoints: str | Path | None = None, data_root: str | Path | None = None,
+        device: torch.device | None = None, save_checkpoints: bool = True, command: str | None = None) -> LookupTable:
+    """Prune at every (split, sparsity) of ``preset.pruning`` from the preset's baseline: the table (not saved).
 
-    One record per configuration, method ``"framework-pruned"``: test accuracy of the compacted
-    pipeline on the full test split, thop MACs and parameters of the compacted device part, float32
+    Fine-tunes on the training split less the validation images (seed ``preset.seed``); every
+    record carries the validation accuracy (``val_accuracy``, what choices are made on) and the test
+    accuracy (``accuracy``, reported only) of the compacted pipeline. One record per configuration,
+    method ``"framework-pruned"``: thop MACs and parameters of the compacted device part, float32
     bits of the compacted feature (8-bit in ``extra``), server MACs. Sparsity 0 records are the
-    baseline itself (not fine-tuned); with ``preset.pruning.control`` their ``extra`` also holds the
-    accuracy of the baseline fine-tuned by the same recipe without pruning.
+    baseline itself (not fine-tuned). With ``preset.pruning.control``, one more record, method
+    ``"fine-tuned-control"`` at split point ``output``: the baseline fine-tuned by the same recipe
+    with nothing pruned, which separates what pruning costs from what the recipe costs.
+    :func:`coinfer.experiments.run_table` runs this once per seed and saves the aggregate.
 
     Parameters
     ----------
     preset : Preset
-        From :func:`coinfer.config.get_preset` (override ``pruning.*`` settings there).
-    out : str or Path, optional
-        Table file (default ``data/results/pruning_<preset>.json``).
+        From :func:`coinfer.config.get_preset` (override ``pruning.*`` settings there; ``seed``
+        seeds the fine-tuning).
     checkpoints : str or Path, optional
-        Checkpoint root (the baseline is read there; pruned models are saved under ``pruned/``).
+        Checkpoint root (the baseline is read there; pruned models are saved under ``pruned/``,
+        one file per seed).
     data_root : str or Path, optional
         Dataset folder.
     device : torch.device, optional
@@ -208,64 +335,76 @@ def run(preset: Preset, *, out: str | Path | None = None, checkpoints: str | Pat
     >>> table = run(get_preset("quick", **{"pruning.splits": ("layer2.1",)}))   # doctest: +SKIP
     """
     from coinfer.core.costs import profile_splits
-    from coinfer.data import load_dataset, make_loader
-    from coinfer.paths import pruned_checkpoint_path, table_path
+    from coinfer.data import load_split, make_loader
+    from coinfer.paths import pruned_checkpoint_path
 
     start = time.time()
     config = preset.pruning
     device = device or default_device()
     baseline, base_meta = get_baseline(preset, checkpoints=checkpoints, data_root=data_root)
     baseline = baseline.cpu()
-    train_set = load_dataset(preset.dataset, train=True, root=data_root, augment=True, limit=config.train_limit)
-    test_loader = make_loader(load_dataset(preset.dataset, train=False, root=data_root),
-                              preset.eval_batch_size, shuffle=False)
+    train_set = load_split(preset.dataset, "train", preset.validation, root=data_root, augment=True,
+                           limit=config.train_limit)
+    val_loader, test_loader = (make_loader(load_split(preset.dataset, part, preset.validation, root=data_root),
+                                           preset.eval_batch_size, shuffle=False) for part in ("val", "test"))
+
+    def accuracies(model: nn.Module) -> dict:
+        model = model.to(device)
+        return {"val_accuracy": evaluate(model, val_loader, device), "accuracy": evaluate(model, test_loader, device)}
+
+    def loader():
+        seed_everything(preset.seed)          # every fine-tune starts from the same seeded state
+        return make_loader(train_set, config.batch_size, shuffle=True, seed=preset.seed)
+
+    recipe = {"train_images": len(train_set), "epochs": config.epochs, "fine_tune_seed": preset.seed}
     profiles = {p.point: p for p in profile_splits(baseline)}
-    splits = config.splits                      # SplitPoints, validated by PruneSettings
-    control = {}
-    if config.control:
-        seed_everything(preset.seed)
-        loader = make_loader(train_set, config.batch_size, shuffle=True, seed=preset.seed)
-        unpruned = prune_finetune(copy.deepcopy(baseline), splits[0], 0.0, config, loader, device,
-                                  desc="control: fine-tune, no pruning")
-        control = {"fine_tuned_control_accuracy": evaluate(unpruned.pipeline().to(device), test_loader, device),
-                   "fine_tuned_control": "the baseline fine-tuned with the same recipe, nothing pruned"}
-        print(f"control (fine-tuned, unpruned): accuracy {control['fine_tuned_control_accuracy']:.4f}", flush=True)
     records = []
-    for point in splits:
+    if config.control:
+        model, meta = fine_tune(copy.deepcopy(baseline), config, loader(), device,
+                                desc="control: fine-tune, no pruning")
+        acc = accuracies(model)
+        p = profiles["output"]
+        records.append(Record(
+            method=CONTROL_METHOD, split="output", **acc, device_macs=p.device_macs,
+            device_params=p.device_params, server_macs=p.server_macs,
+            bits_per_image=float(p.feature_bits_float32), sparsity=0.0,
+            extra={"fine_tuned": True, "source": "the baseline fine-tuned by the pruning recipe, nothing pruned",
+                   "baseline_val_accuracy": base_meta["val_accuracy"],
+                   "baseline_test_accuracy": base_meta["test_accuracy"], **recipe,
+                   "train_steps": meta["train_steps"], "final_train_loss": round(meta["train_loss"][-1], 4),
+                   "fine_tune_s": meta["fine_tune_s"]}))
+        print(f"control (fine-tuned, unpruned): val {acc['val_accuracy']:.4f}, test {acc['accuracy']:.4f} "
+              f"(baseline: val {base_meta['val_accuracy']:.4f}, test {base_meta['test_accuracy']:.4f})", flush=True)
+    for point in config.splits:              # SplitPoints, validated by PruneSettings
         p = profiles[point]
         records.append(Record(
             method=METHOD, split=point, accuracy=float(base_meta["test_accuracy"]),
+            val_accuracy=float(base_meta["val_accuracy"]),
             device_macs=p.device_macs, device_params=p.device_params, server_macs=p.server_macs,
             bits_per_image=float(p.feature_bits_float32), sparsity=0.0,
             extra={"feature_bits_8bit": p.feature_bits_8bit, "feature_shape": list(p.feature_shape),
-                   "fine_tuned": False, "source": "baseline checkpoint, unpruned", **control}))
+                   "fine_tuned": False, "source": "baseline checkpoint, unpruned"}))
         for sparsity in config.sparsities:
-            seed_everything(preset.seed)
-            loader = make_loader(train_set, config.batch_size, shuffle=True, seed=preset.seed)
-            pruned = prune_finetune(copy.deepcopy(baseline), point, sparsity, config, loader, device)
-            pipeline = pruned.pipeline().to(device)
-            accuracy = evaluate(pipeline, test_loader, device)
+            pruned = prune_finetune(copy.deepcopy(baseline), point, sparsity, config, loader(), device)
+            acc = accuracies(pruned.pipeline())
             costs = pruned_costs(pruned)
             if save_checkpoints:
-                save_pruned(pruned_checkpoint_path(preset.name, point, sparsity, checkpoints), pruned)
+                save_pruned(pruned_checkpoint_path(preset.name, point, sparsity, preset.seed, checkpoints), pruned)
             records.append(Record(
-                method=METHOD, split=point, accuracy=accuracy, device_macs=costs["device_macs"],
+                method=METHOD, split=point, **acc, device_macs=costs["device_macs"],
                 device_params=costs["device_params"], server_macs=costs["server_macs"],
                 bits_per_image=float(costs["feature_bits_float32"]), sparsity=sparsity,
                 extra={"feature_bits_8bit": costs["feature_bits_8bit"], "feature_shape": costs["feature_shape"],
                        "output_sparsity": pruned.output_sparsity,
                        "channels_kept": {g: len(k) for g, k in pruned.keep.items()},
-                       "unpruned_device_macs": p.device_macs, "fine_tuned": True,
-                       "train_images": len(train_set), "epochs": config.epochs,
+                       "unpruned_device_macs": p.device_macs, "fine_tuned": True, **recipe,
                        "train_steps": pruned.meta["train_steps"], "iterations": pruned.meta["iterations"],
                        "final_train_loss": round(pruned.meta["train_loss"][-1], 4),
                        "fine_tune_s": pruned.meta["fine_tune_s"]}))
-            print(f"{point:>9} sparsity {sparsity:.2f}: accuracy {accuracy:.4f}, device "
-                  f"{costs['device_macs'] / 1e6:.2f} MMACs (was {p.device_macs / 1e6:.2f}), feature "
-                  f"{costs['feature_bits_float32'] / 1e3:.1f} kbit (was {p.feature_bits_float32 / 1e3:.1f})",
-                  flush=True)
+            print(f"{point:>9} sparsity {sparsity:.2f}: val {acc['val_accuracy']:.4f}, test {acc['accuracy']:.4f}, "
+                  f"device {costs['device_macs'] / 1e6:.2f} MMACs (was {p.device_macs / 1e6:.2f}), feature "
+                  f"{costs['feature_bits_float32'] / 1e3:.1f} kbit (was {p.feature_bits_float32 / 1e3:.1f}), "
+                  f"fine-tune {pruned.meta['fine_tune_s']:.0f} s", flush=True)
     provenance = Provenance.collect(preset.dataset, preset.name, time.time() - start,
                                     command=command, seed=preset.seed)
-    table = LookupTable(provenance, records)
-    table.save(out if out is not None else table_path("pruning", preset.name))
-    return table
+    return LookupTable(provenance, records)

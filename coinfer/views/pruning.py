@@ -295,8 +295,11 @@ def fig_pruning_results(table, ax=None, threshold: float | None = None):
         threshold = table_threshold(table)
     drop = table.provenance.accuracy_drop
     ax[0].axhline(100 * threshold, color="gray", linestyle="--", label=f"threshold: baseline - {drop:g} points")
-    control = records[0].extra.get("fine_tuned_control_accuracy")
-    if control is not None:     # the baseline fine-tuned by the same recipe, nothing pruned
+    # The baseline fine-tuned by the same recipe, nothing pruned (its own record; older tables kept
+    # its accuracy in the sparsity-0 records' extra).
+    controls = table.select(method="fine-tuned-control")
+    control = controls[0].accuracy if controls else records[0].extra.get("fine_tuned_control_accuracy")
+    if control is not None:
         ax[0].plot([0], [100 * control], marker="*", markersize=12, color="k", linestyle="none",
                    label="control: fine-tuned, unpruned")
     seeds = max(r.seeds for r in records)
