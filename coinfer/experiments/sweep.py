@@ -474,7 +474,8 @@ class SweepRunner:
             seed_everything(seed)
             # Its two steps share the one fine-tuning budget every configuration gets: half each.
             step2 = baselines.two_step_step2(step1, cell.split, float(cell.setting[3:]), self.prune_config,
-                                             self._prune_loader(share=2), self.device)
+                                             self._prune_loader(share=2), self.device,
+                                             teacher=copy.deepcopy(self.baseline[0]))   # distils from the baseline, as step 1
             record = baselines.two_step_record(step2, cell.sparsity, self.dataset("train"), self.dataset("test"),
                                                enc, self.device, log=self.log, val_set=self.dataset("val"))
         else:
