@@ -10,7 +10,7 @@ home::
     results, stats, data  tables of records, the threshold; means over seeds; datasets, validation split
     tensor_data           the GPU data path (a dataset as one device tensor)
     core/                 the paper's algorithms: no files, no plots, no presets
-    config, train         one Preset per run (config, config_smoke); one training loop
+    config, train         one Preset per run (config, config_*); one training loop
     experiments/, serve/  one module per committed table; the running system over TCP
     views/                one function per figure, one explorer per chapter
     cli                   ``python -m coinfer <command>`` (cli, cli_args, cli_serving, cli_search); the
@@ -43,6 +43,7 @@ The algorithms (``core/``)
 Settings and training
     :mod:`coinfer.config`: one Preset (quick, paper) holding every stage's settings.
     :mod:`coinfer.config_smoke`: the smoke run (``COINFER_SMOKE=1``), every stage scaled down.
+    :mod:`coinfer.config_overrides`: any setting by its dotted name; ``--set``.
     :mod:`coinfer.train`: fit, evaluate, seeding, weights-only checkpoints.
 Experiments (``experiments/``, one per committed table; ``python -m coinfer run --list``)
     :mod:`~coinfer.experiments.original`, :mod:`~coinfer.experiments.pruning` (III-C),

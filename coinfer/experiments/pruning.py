@@ -305,7 +305,7 @@ def run(preset: Preset, *, checkpoints: str | Path | None = None, data_root: str
     baseline itself (not fine-tuned). With ``preset.pruning.control``, one more record, method
     ``"fine-tuned-control"`` at split point ``output``: the baseline fine-tuned by the same recipe
     with nothing pruned, which separates what pruning costs from what the recipe costs.
-    :func:`coinfer.experiments.run_table` runs this once per seed and saves the aggregate.
+    ``coinfer.experiments.run_table`` runs this once per seed and saves the aggregate.
 
     Parameters
     ----------
