@@ -54,7 +54,7 @@ def smoke_overrides(preset: "Preset") -> dict:
     Returns
     -------
     dict
-        Overrides for :func:`coinfer.config.override`, by dotted name.
+        Overrides for :func:`coinfer.config_overrides.override`, by dotted name.
 
     Examples
     --------

@@ -49,7 +49,7 @@ HISTOGRAM_ELEMENTS, HISTOGRAM_BINS = 4, 40
 def get_encode_config(preset="quick", **overrides) -> EncodeSettings:
     """The encoding settings of ``preset`` (a name or a :class:`~coinfer.config.Preset`) with ``overrides``.
 
-    Shorthand for ``override(preset.encoding, overrides)`` (:func:`coinfer.config.override`); list
+    Shorthand for ``override(preset.encoding, overrides)`` (:func:`coinfer.config_overrides.override`); list
     values of ``splits``, ``code_sizes`` and ``huffman_splits`` become tuples.
     """
     from coinfer.config import get_preset, override
