@@ -220,6 +220,34 @@ def table_path(table: str, preset: str) -> Path:
     return results_dir() / f"{table}_{preset}.json"
 
 
+#: Folders under :func:`results_dir` that hold a run's working files (a sweep's cells, each seed's
+#: table), ignored by git and never committed tables; the Results page and its tests skip them.
+WORK_DIRS = ("cells", "seeds")
+
+
+def committed_tables(root: Path | None = None) -> list[Path]:
+    """Every table file under ``root`` (default :func:`results_dir`), working folders excluded.
+
+    Parameters
+    ----------
+    root : Path, optional
+        A results folder.
+
+    Returns
+    -------
+    list of pathlib.Path
+        Sorted.
+
+    Examples
+    --------
+    >>> from coinfer.paths import committed_tables, results_dir
+    >>> any(p.name == "sweep_quick.json" for p in committed_tables())
+    True
+    """
+    root = Path(root) if root is not None else results_dir()
+    return sorted(p for p in root.rglob("*.json") if p.relative_to(root).parts[0] not in WORK_DIRS)
+
+
 def seed_table_path(table: str, preset: str, seed: int, settings: str = "") -> Path:
     """One seed's run of a table, kept until every seed is done:
     ``<results>/seeds/<table>_<preset>[-<settings>].seed<s>.json``.

@@ -20,7 +20,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 
 from coinfer.experiments.catalog import table_catalog  # noqa: E402
-from coinfer.paths import project_root, results_dir  # noqa: E402
+from coinfer.paths import committed_tables, project_root, results_dir  # noqa: E402
 from coinfer.results import LookupTable, Provenance, Record, SchemaError, load_table  # noqa: E402
 from coinfer.views import FIGURES, draw_figure  # noqa: E402
 from coinfer.views.publish import figure_html, output_folder, publish, with_downloads  # noqa: E402
@@ -167,7 +167,7 @@ def _book_extension():
 
 def test_the_catalog_lists_every_committed_file_with_its_chapters_and_command():
     entries = {e.path: e for e in table_catalog()}
-    assert set(entries) == {p.relative_to(results_dir()).as_posix() for p in results_dir().rglob("*.json")}
+    assert set(entries) == {p.relative_to(results_dir()).as_posix() for p in committed_tables()}
     sweep = entries["sweep_quick.json"]
     assert sweep.records == len(load_table(results_dir() / "sweep_quick.json").records)
     assert [n for n, _, _ in sweep.chapters][:2] == [5, 6]
@@ -201,3 +201,20 @@ def test_a_broken_table_is_named_not_skipped(tmp_path):
     (tmp_path / "bad_quick.json").write_text('{"schema": "coinfer.lookup-table", "schema_version": 1}')
     with pytest.raises(SchemaError, match="bad_quick.json"):
         table_catalog(tmp_path, ROOT / "book")
+
+
+def test_the_results_page_skips_a_runs_working_files(tmp_path):
+    """A sweep's cells and each seed's table live beside the committed tables while a run works;
+    they are not committed tables and the Results page does not list them."""
+    import shutil
+
+    from coinfer.experiments.catalog import table_catalog
+
+    results = tmp_path / "results"
+    shutil.copytree(results_dir(), results, ignore=shutil.ignore_patterns("cells", "seeds"))
+    for work in ("cells/quick", "seeds"):
+        (results / work).mkdir(parents=True, exist_ok=True)
+        shutil.copy(results / "original-float32_quick.json", results / work / "x.json")
+    paths = {e.path for e in table_catalog(results)}
+    assert "original-float32_quick.json" in paths
+    assert not any(p.startswith(("cells/", "seeds/")) for p in paths)

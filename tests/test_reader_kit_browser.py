@@ -14,7 +14,7 @@ from urllib.parse import unquote, urlparse
 
 import pytest
 
-from coinfer.paths import results_dir
+from coinfer.paths import committed_tables
 from coinfer.views import FIGURES
 
 from browser_support import BOOK, eventually, unavailable
@@ -104,7 +104,7 @@ def test_the_results_page_lists_and_offers_every_committed_file(browser):
     _pages()                                     # skips (or fails, when required) without the built book
     page = _load(browser, BOOK / "book" / "results.html")
     offered = {Path(_file_of(link["href"])).name for link in page.execute_script(DOWNLOADS)}
-    committed = {p.name for p in results_dir().rglob("*.json")}
+    committed = {p.name for p in committed_tables()}
     assert committed <= offered, committed - offered
     text = page.execute_script("return document.querySelector('main').innerText")
     for needle in ("python -m coinfer run sweep --preset quick", "x86_64", "Wall time", "Regenerate"):

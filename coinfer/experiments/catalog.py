@@ -127,7 +127,7 @@ def table_catalog(results: Path | None = None, book: Path | None = None) -> list
         For a file that claims to be a lookup table and is not a valid one.
     """
     from coinfer.experiments import TABLES
-    from coinfer.paths import project_root, results_dir
+    from coinfer.paths import committed_tables, project_root, results_dir
     from coinfer.results import SCHEMA, load_table
 
     results = Path(results) if results is not None else results_dir()
@@ -135,7 +135,7 @@ def table_catalog(results: Path | None = None, book: Path | None = None) -> list
     chapters = book_chapters(book) if book.is_dir() else {}
     texts = {n: (book.parent / f"{doc}.md").read_text(encoding="utf-8") for n, (doc, _) in chapters.items()}
     entries = []
-    for path in sorted(results.rglob("*.json")):
+    for path in committed_tables(results):
         data = json.loads(path.read_text(encoding="utf-8"))
         if not isinstance(data, dict):
             continue
