@@ -222,7 +222,7 @@ CHAPTER2 = BOOK / "book" / "02_pruning.html"
 def test_chapter2_sparsity_twin_moves_to_the_recorded_numbers(browser):
     from coinfer.paths import results_dir
     from coinfer.results import load_table
-    from coinfer.views.pruning import pruning_data
+    from coinfer.views.pruning import pruning_data, pruning_records
 
     By, Keys = _by(), _keys()
     if not CHAPTER2.exists():
@@ -232,7 +232,7 @@ def test_chapter2_sparsity_twin_moves_to_the_recorded_numbers(browser):
     assert len(twins) == 1, f"expected chapter 2 to hold one kernel-free explorer, found {len(twins)}"
     twin = twins[0]
     assert_no_error(twin)
-    data = pruning_data(load_table(results_dir() / "pruning_quick.json").records,
+    data = pruning_data(pruning_records(load_table(results_dir() / "pruning_quick.json")),
                         profile_splits(resnet18(width=1 / 8)))
     slider = twin.find_element(By.CSS_SELECTOR, 'input[data-slider="sparsity"]')
 
