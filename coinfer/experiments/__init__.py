@@ -173,16 +173,16 @@ def run_table(name: str, preset: str = "quick", path: str | Path | None = None, 
         runs.append(table)
     table = aggregate_seeds(runs) if len(runs) > 1 else runs[0]
     prov = table.provenance
-    if prov.baseline_accuracy is None or prov.accuracy_drop is None:
+    if None in (prov.baseline_accuracy, prov.accuracy_drop, prov.validation, prov.baseline_val_accuracy):
+        # What the experiment did not record comes from the baseline checkpoint and the preset, read once.
         _, meta = load_checkpoint(checkpoint_path(prov.preset))
         table = replace(table, provenance=replace(
-            prov, baseline_accuracy=prov.baseline_accuracy if prov.baseline_accuracy is not None
+            prov,
+            baseline_accuracy=prov.baseline_accuracy if prov.baseline_accuracy is not None
             else float(meta["test_accuracy"]),
             accuracy_drop=prov.accuracy_drop if prov.accuracy_drop is not None
-            else get_preset(prov.preset).accuracy_drop))
-    if table.provenance.validation is None or table.provenance.baseline_val_accuracy is None:
-        _, meta = load_checkpoint(checkpoint_path(prov.preset))
-        table = replace(table, provenance=replace(
-            table.provenance, validation=table.provenance.validation or meta.get("validation"),
-            baseline_val_accuracy=meta.get("val_accuracy")))
+            else get_preset(prov.preset).accuracy_drop,
+            validation=prov.validation or meta.get("validation"),
+            baseline_val_accuracy=prov.baseline_val_accuracy if prov.baseline_val_accuracy is not None
+            else meta.get("val_accuracy")))
     return table.save(path if path is not None else table_path(name, preset))
