@@ -98,7 +98,7 @@ def test_measure_calibrates_request_and_codec_terms_on_an_unshaped_link(configur
         paper = row["frame_bytes_mean"] / 100_000 + 2 * (configuration.device_macs + configuration.server_macs) / 1e12
         assert row["ratio_paper"] == pytest.approx(row["total_median_s"] / paper)  # FLOPs at flops_per_s and bits
         # the same terms in the library's one latency model
-        record = configuration_record(configuration, row["frame_bytes_mean"], 1.0)
+        record = configuration_record(configuration, 8 * row["frame_bytes_mean"], 1.0)
         env = Environment(DEVICES["rpi3"], SERVERS["rtx2080ti"], 8e5, per_request_s=result.request_s)
         paper_model = latency(record, Environment(DEVICES["rpi3"], SERVERS["rtx2080ti"], 8e5)).total_s
         assert latency(record, env, codec_s=c["coding_s"]).total_s == pytest.approx(
@@ -113,6 +113,10 @@ def test_measure_calibrates_request_and_codec_terms_on_an_unshaped_link(configur
         assert record.extra["codec_s"] == result.codec_s[configuration.spec]
         assert record.extra["calibration"] == result.calibration[configuration.spec]
         assert record.extra["scheduling_policy"] == scheduling_policy()
+        # bits as every table counts them (the codec's count of the payload), header apart
+        row = next(r for r in result.rows if r["config_id"] == configuration.config_id)
+        assert record.bits_per_image == row["payload_bits_mean"] <= 8 * row["payload_bytes_mean"]
+        assert 8 * row["frame_bytes_mean"] - 8 * row["payload_bytes_mean"] == record.extra["header_bits"]
     ratios = ratio_table(table)
     assert list(ratios.index) == [c.spec for c in chosen] and list(ratios.columns) == ["100 KB/s"]
     assert ratios.to_numpy().ravel().tolist() == [r["ratio"] for r in result.rows]

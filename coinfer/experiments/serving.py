@@ -103,16 +103,16 @@ def default_specs(preset: Preset, checkpoint=None) -> list[str]:
     return specs
 
 
-def configuration_record(configuration: Configuration, frame_bytes: float, accuracy: float):
-    """The configuration as a :class:`coinfer.results.Record`; ``bits_per_image`` is what the link
-    carries per image, ``8 x frame_bytes`` (payload and the 20-byte header)."""
+def configuration_record(configuration: Configuration, payload_bits: float, accuracy: float):
+    """The configuration as a :class:`coinfer.results.Record`; ``bits_per_image`` is ``payload_bits``,
+    the payload the device sends per image as its codec counts it (``codec.bits``), header excluded."""
     from coinfer.results import Record
 
     return Record(method=getattr(configuration.codec, "method", "original"), split=configuration.split,
                   accuracy=accuracy, device_macs=configuration.device_macs,
                   device_params=sum(p.numel() for p in configuration.device_part.parameters())
                   + getattr(configuration.codec, "device_params", 0),
-                  server_macs=configuration.server_macs, bits_per_image=8 * frame_bytes,
+                  server_macs=configuration.server_macs, bits_per_image=payload_bits,
                   code_size=getattr(configuration.codec, "code_size", configuration.codec.name))
 
 
@@ -376,7 +376,7 @@ def measure(configurations: Sequence[Configuration], images: torch.Tensor, label
         for rate, rate_runs in zip(rates, runs[per_request:]):
             row = summarize(rate_runs)
             correct = sum(int(m.predicted_class == int(y)) for m, y in zip(rate_runs, labels))
-            record = configuration_record(configuration, row["frame_bytes_mean"], correct / len(rate_runs))
+            record = configuration_record(configuration, 8 * row["frame_bytes_mean"], correct / len(rate_runs))
             predicted = predict_latency(record, rate, *speeds, result.request_s, codec_s)
             flops_model = predicted["total_s"] if summary is None else predict_latency(
                 record, rate, result.device_flops_per_s, result.server_flops_per_s, result.request_s,
@@ -416,8 +416,10 @@ def measurement_table(result: MeasureResult, configurations: Sequence[Configurat
 
     Each record's ``extra["measurements"]`` holds one row per link rate (medians, p95, parts and the
     prediction, seconds). Its ``accuracy`` is over the measured images only (``extra["accuracy_images"]``
-    says how many), not the whole test split. ``bits_per_image`` is the payload in bits (without the
-    20-byte header, ``extra["header_bits"]``; the predictions in ``measurements`` include it).
+    says how many), not the whole test split. ``bits_per_image`` is the payload in bits as the codec counts it
+    (``codec.bits``, as in every other table), without the 20-byte header (``extra["header_bits"]``); the
+    link carries whole bytes (``measurements[i]["frame_bytes_mean"]``, header included), and the
+    predictions in ``measurements`` charge those.
 
     Parameters
     ----------
@@ -455,7 +457,7 @@ def measurement_table(result: MeasureResult, configurations: Sequence[Configurat
         keep = ("rate", "rate_Bps", "images", "total_median_s", "total_p95_s", "device_median_s", "send_median_s",
                 "server_median_s", "other_median_s", "encode_median_s", "decode_median_s", "frame_bytes_mean",
                 "predicted", "ratio", "ratio_flops", "ratio_paper")
-        base = configuration_record(configuration, rows[0]["payload_bytes_mean"], accuracy).to_dict()
+        base = configuration_record(configuration, rows[0]["payload_bits_mean"], accuracy).to_dict()
         # A distinct method name keeps these few-image measurements from replacing the full-test-split
         # records of the same configuration when tables are merged.
         base["method"] = f"measured:{base['method']}"

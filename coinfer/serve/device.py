@@ -53,6 +53,9 @@ class Measurement:
     server_compute_s: float
     total_s: float
     device_encode_s: float = 0.0
+    # The codec's count of the payload (``codec.bits``: an entropy-coded packet's flag and stream, in
+    # bits), the same definition as every table's ``bits_per_image``; the link carries whole bytes.
+    payload_bits: float | None = None
 
     @property
     def server_s(self) -> float:
@@ -190,7 +193,8 @@ class DeviceClient:
             raise wire.WireError(ErrorCode.UNEXPECTED_TYPE, f"expected RESULT, got {frame.type.name}")
         result = wire.unpack_result(frame.payload)
         return Measurement(result.predicted_class, len(payload), t1 - t0, handed - t1,
-                           result.server_decode_s, result.server_compute_s, t3 - t0, device_encode_s=encode_s)
+                           result.server_decode_s, result.server_compute_s, t3 - t0, device_encode_s=encode_s,
+                           payload_bits=float(self.configuration.codec.bits([payload])[0]))
 
 
 
@@ -211,4 +215,6 @@ def summarize(measurements: Sequence[Measurement]) -> dict:
             "encode_median_s": pct([x.device_encode_s for x in m], 50),
             "decode_median_s": pct([x.server_decode_s for x in m], 50),
             "payload_bytes_mean": float(np.mean([x.payload_bytes for x in m])),
+            "payload_bits_mean": float(np.mean([8 * x.payload_bytes if x.payload_bits is None else x.payload_bits
+                                                for x in m])),
             "frame_bytes_mean": float(np.mean([x.frame_bytes for x in m]))}
