@@ -15,17 +15,21 @@ from dataclasses import asdict
 from coinfer.results import LookupTable, Provenance, Record, table_threshold
 
 
-def selection_accuracy(record: Record, table: LookupTable) -> float:
+def selection_accuracy(record: Record, table: LookupTable | None = None) -> float:
     """The accuracy every choice about ``record`` is made on: its validation accuracy.
 
     A table made before the validation split existed (its provenance has no ``validation``) has
     only test accuracies, which is what it falls back to; :func:`selection_threshold` matches.
+    Without ``table`` (records merged from several tables, as the latency chooser holds them), a
+    record without a validation accuracy falls back to its test accuracy alike; the threshold it is
+    compared with must then come from the same split (:class:`coinfer.core.latency.Candidates`
+    gives it).
 
     Parameters
     ----------
     record : Record
         One of ``table``'s records.
-    table : LookupTable
+    table : LookupTable, optional
         Its table (the provenance says whether it holds out a validation split).
 
     Returns
@@ -42,6 +46,8 @@ def selection_accuracy(record: Record, table: LookupTable) -> float:
     >>> 0 < selection_accuracy(table.records[0], table) <= 1
     True
     """
+    if table is None:
+        return record.accuracy if record.val_accuracy is None else record.val_accuracy
     if table.provenance.validation is None:                      # made before the validation split
         return record.accuracy
     if record.val_accuracy is None:

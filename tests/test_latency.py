@@ -224,13 +224,29 @@ def full_records():
 
 # ----- tables and the command line -----------------------------------------------------------------
 
-def _save(tmp_path, name, records, preset="quick"):
+def _save(tmp_path, name, records, preset="quick", **provenance):
     from coinfer.results import LookupTable, Provenance
 
     path = tmp_path / name
     LookupTable(Provenance(dataset="fashion-mnist", preset=preset, command="test", wall_time_s=0.0,
-                           baseline_accuracy=0.9, accuracy_drop=2.0), records).save(path)
+                           baseline_accuracy=0.9, accuracy_drop=2.0, **provenance), records).save(path)
     return path
+
+
+def test_choices_are_made_on_validation_accuracy(tmp_path):
+    # test accuracy above the threshold, validation accuracy below: not chosen (and the other way round)
+    fast = rec("layer3.1", macs=1000, bits=8.0, acc=0.90, val_accuracy=0.87)
+    slow = rec("stem", macs=1000, bits=80_000.0, acc=0.87, val_accuracy=0.90)
+    assert choose([fast, slow], env("40KB/s"), threshold=0.89).record is slow
+    with pytest.raises(NoFeasibleConfiguration, match="best accuracy 0.8700"):
+        choose([fast], env(), threshold=0.89)
+    validated = dict(validation={"images": 5000, "seed": 0}, baseline_val_accuracy=0.91)
+    c = load_candidates([_save(tmp_path, "v.json", [fast, slow], **validated)])
+    assert c.threshold() == pytest.approx(0.89)                 # the baseline's validation accuracy - 2 points
+    assert choose(c.records, env("40KB/s"), c.threshold()).record == slow
+    with pytest.raises(ValueError, match="some tables hold out a validation split and some do not"):
+        load_candidates([_save(tmp_path, "a.json", [rec(method="original", acc=0.9)]),
+                         _save(tmp_path, "b.json", [slow], **validated)])
 
 
 def test_load_candidates_merges_one_presets_tables(tmp_path):

@@ -75,6 +75,7 @@ from torch import nn
 from coinfer.core.costs import module_device
 from coinfer.core.network import SPLIT_POINTS, CifarResNet18, split
 from coinfer.results import LookupTable, Record, accuracy_threshold, merge_tables
+from coinfer.stats import selection_accuracy
 from coinfer.units import (BITS_PER_BYTE, BYTES_PER_FLOAT32, FLOPS_PER_MAC, KILO, check_positive, format_rate,
                            parse_bytes, parse_flops, parse_rate)
 
@@ -465,7 +466,7 @@ class NoFeasibleConfiguration(ValueError):
 def _sort_key(record: Record, breakdown: LatencyBreakdown) -> tuple:
     # Ties (equal latency to the last bit) go to less device work, then fewer bits, then the higher
     # accuracy, then a fixed order of the key, so the choice never depends on the table's order.
-    return (breakdown.total_s, record.device_macs, record.bits_per_image, -record.accuracy,
+    return (breakdown.total_s, record.device_macs, record.bits_per_image, -selection_accuracy(record),
             record.method, SPLIT_POINTS.index(record.split), record.sparsity, record.code_size, record.channel)
 
 
@@ -478,7 +479,10 @@ def choose(records: Iterable[Record], env: Environment, threshold: float | None 
     records : iterable of Record
     env : Environment
     threshold : float or None
-        Minimum accuracy (a fraction); ``None`` accepts every accuracy.
+        Minimum accuracy (a fraction); ``None`` accepts every accuracy. It is compared with each
+        record's :func:`coinfer.stats.selection_accuracy`, its validation accuracy (its test
+        accuracy if it has none), so it must be a threshold on that split:
+        :meth:`Candidates.threshold` gives it. The test accuracy is only reported.
     method : str or None
         Consider only this method's records (``None``: all methods, the overall best).
     activations : mapping split point -> elements, optional
@@ -499,7 +503,7 @@ def choose(records: Iterable[Record], env: Environment, threshold: float | None 
     best, below, over, feasible = None, 0, 0, 0
     for record in pool:
         size = footprint_bytes(record, env.memory, activations)
-        accurate = threshold is None or record.accuracy >= threshold
+        accurate = threshold is None or selection_accuracy(record) >= threshold
         fits = size <= budget
         below += not accurate
         over += not fits
@@ -511,7 +515,7 @@ def choose(records: Iterable[Record], env: Environment, threshold: float | None 
     if best is None:
         raise NoFeasibleConfiguration(
             method, len(pool), below, over, threshold, budget,
-            max((r.accuracy for r in pool), default=None),
+            max((selection_accuracy(r) for r in pool), default=None),
             min((footprint_bytes(r, env.memory, activations) for r in pool), default=None))
     return Choice(best[0], best[1], best[2], candidates=len(pool), feasible=feasible)
 
@@ -540,8 +544,9 @@ class Candidates:
     ``activations`` bounds the peak activations of records that carry none (those of the unpruned
     network of the tables' width); ``width`` is that network's width; ``baseline_accuracy`` and
     ``accuracy_drop`` come from the tables' provenance (``None`` for tables written before they
-    were recorded); ``sources`` describe the tables. Read from files by
-    :func:`coinfer.experiments.candidates.load_candidates`.
+    were recorded), and ``baseline_val_accuracy`` where every table holds out a validation split:
+    then every choice is made on validation accuracies (:meth:`threshold`); ``sources`` describe
+    the tables. Read from files by :func:`coinfer.experiments.candidates.load_candidates`.
     """
 
     records: list[Record]
@@ -551,6 +556,7 @@ class Candidates:
     baseline_accuracy: float | None = None
     accuracy_drop: float | None = None
     sources: list[str] = field(default_factory=list)
+    baseline_val_accuracy: float | None = None
 
     @classmethod
     def from_tables(cls, tables: Sequence[LookupTable], width: float) -> "Candidates":
@@ -570,7 +576,8 @@ class Candidates:
         Raises
         ------
         ValueError
-            If the tables come from different presets or baselines.
+            If the tables come from different presets or baselines, or some hold out a validation
+            split and others do not (their records would be chosen on different splits).
 
         Examples
         --------
@@ -579,7 +586,7 @@ class Candidates:
         >>> from coinfer.results import load_table
         >>> tables = Candidates.from_tables([load_table(table_path("original-float32", "quick"))], width=1 / 8)
         >>> len(tables.records), tables.activations["input"], round(tables.threshold(), 4)
-        (12, 3072, 0.8846)
+        (12, 3072, 0.8906)
         """
         presets = {t.provenance.preset for t in tables}
         if len(presets) != 1:
@@ -590,11 +597,20 @@ class Candidates:
         if len(baselines) > 1:
             raise ValueError(f"the tables come from different baselines (accuracy, drop) {sorted(baselines)}")
         baseline, drop = baselines.pop() if baselines else (None, None)
+        validated = {t.provenance.validation is not None for t in tables}
+        if len(validated) > 1:
+            raise ValueError("some tables hold out a validation split and some do not: "
+                             + ", ".join(f"{t.provenance.describe()} ({'validation' if t.provenance.validation else 'none'})"
+                                         for t in tables) + "; regenerate the older ones")
+        val_baselines = {t.provenance.baseline_val_accuracy for t in tables if t.provenance.validation}
+        if len(val_baselines) > 1:
+            raise ValueError(f"the tables come from different baselines (validation accuracy) {sorted(val_baselines)}")
+        baseline_val = val_baselines.pop() if val_baselines else None
         from coinfer.core.network import resnet18
 
         return cls(records=merge_tables(tables), activations=split_activations(resnet18(width=width)),
                    width=width, preset=presets.pop(), baseline_accuracy=baseline, accuracy_drop=drop,
-                   sources=[t.provenance.describe() for t in tables])
+                   sources=[t.provenance.describe() for t in tables], baseline_val_accuracy=baseline_val)
 
     @property
     def methods(self) -> list[str]:
@@ -602,7 +618,9 @@ class Candidates:
         return list(dict.fromkeys(r.method for r in self.records))
 
     def threshold(self) -> float:
-        """The tables' accuracy threshold: their baseline accuracy minus their preset's drop.
+        """The tables' accuracy threshold: their baseline accuracy minus their preset's drop, on the
+        validation split where the tables hold one out (the split :func:`choose` compares), else
+        on the test split.
 
         Raises
         ------
@@ -612,6 +630,8 @@ class Candidates:
         if self.baseline_accuracy is None or self.accuracy_drop is None:
             raise ValueError("the tables do not record their baseline accuracy and drop; give the accuracy "
                              "threshold explicitly (e.g. --threshold 88%)")
+        if self.baseline_val_accuracy is not None:
+            return accuracy_threshold(self.baseline_val_accuracy, self.accuracy_drop)
         return accuracy_threshold(self.baseline_accuracy, self.accuracy_drop)
 
 

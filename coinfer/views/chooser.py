@@ -20,12 +20,13 @@ from coinfer.core.latency import (PAPER_MEMORY, Choice, DeviceSpec, Environment,
 from coinfer.units import parse_rate
 from coinfer.core.network import SPLIT_POINTS
 from coinfer.results import Record
+from coinfer.stats import selection_accuracy
 from coinfer.views.latency import config_label, slider_rates_kBps
 from coinfer.views.publish import with_downloads
 from coinfer.views.style import format_fixed, format_seconds, hex_color, method_style, ordered_methods
 
 
-_RECORD_FIELDS = ("method", "split", "split_index", "sparsity", "code_size", "channel", "accuracy", "device_macs",
+_RECORD_FIELDS = ("method", "split", "split_index", "sparsity", "code_size", "channel", "accuracy", "selection", "device_macs",
                   "server_macs", "bits", "params", "activations", "label")
 
 
@@ -38,7 +39,7 @@ def explorer_data(records: Sequence[Record], activations: Mapping[str, int] | No
     for r in records:
         rows.append({"method": r.method, "split": r.split, "split_index": SPLIT_POINTS.index(r.split),
                      "sparsity": r.sparsity, "code_size": r.code_size, "channel": r.channel,
-                     "accuracy": r.accuracy, "device_macs": r.device_macs, "server_macs": r.server_macs,
+                     "accuracy": r.accuracy, "selection": selection_accuracy(r), "device_macs": r.device_macs, "server_macs": r.server_macs,
                      "bits": r.bits_per_image, "params": r.device_params,
                      "activations": record_activations(r, activations), "label": config_label(r)})
     from coinfer.views.explorer import columns
@@ -61,7 +62,7 @@ def _sliders(device: DeviceSpec, server: ServerSpec, threshold: float | None, re
     """The explorer's five sliders, centred on the given environment (values in slider units)."""
     from coinfer.views.explorer import Slider
 
-    top = max(r.accuracy for r in records)
+    top = max(selection_accuracy(r) for r in records)
     acc_values = sorted({round(100 * top - 0.25 * k, 2) for k in range(0, 41)} |
                         ({round(100 * threshold, 2)} if threshold is not None else set()))
     acc_values = [a for a in acc_values if a >= 0]
@@ -151,9 +152,10 @@ def latency_output(records: Sequence[Record], state: Mapping[str, float],
     >>> from coinfer.views.latency import fig4_records
     >>> from coinfer.views.chooser import latency_output
     >>> tables = load_candidates(preset="quick")
-    >>> state = {"rate": 10, "device": 0.395, "memory": 6.35, "server": 0.221, "accuracy": 88.46}
+    >>> state = {"rate": 10, "device": 0.395, "memory": 6.35, "server": 0.221,
+    ...          "accuracy": round(100 * tables.threshold(), 2)}          # validation accuracy, %
     >>> latency_output(fig4_records(tables.records), state, tables.activations)["text"]["choice"]
-    'framework @ layer3.1, sparsity 0.25, code c6-d16-l4 (accuracy 88.78%)'
+    'framework @ layer2.1, code c4-d16-l4 (validation 89.38%, test 89.56%)'
     """
     env, thr = slider_environment(state, memory)
     budget = env.device.budget_bytes
@@ -161,7 +163,7 @@ def latency_output(records: Sequence[Record], state: Mapping[str, float],
     colors = {m: hex_color(method_style(m, i).color) for i, m in enumerate(methods)}
     fits = {id(r): memory.footprint_bytes(r.device_params, record_activations(r, activations)) <= budget
             for r in records}
-    ok = [r for r in records if r.accuracy >= thr and fits[id(r)]]
+    ok = [r for r in records if selection_accuracy(r) >= thr and fits[id(r)]]
     per_method = choose_per_method(records, env, thr, activations)
     try:
         best = choose(records, env, thr, activations=activations)
@@ -171,7 +173,7 @@ def latency_output(records: Sequence[Record], state: Mapping[str, float],
                "points": [[r.device_macs, r.bits_per_image] for r in ok if r.method == m]} for m in methods]
     series.append({"label": "does not fit (accuracy or memory)", "color": "#c0c0c0", "marker": "circle",
                    "size": 2.5, "line": False,
-                   "points": [[r.device_macs, r.bits_per_image] for r in records if not (r.accuracy >= thr and fits[id(r)])]})
+                   "points": [[r.device_macs, r.bits_per_image] for r in records if not (selection_accuracy(r) >= thr and fits[id(r)])]})
     highlight, rows = [], []
     for m in methods:
         c = per_method.get(m)
@@ -182,7 +184,7 @@ def latency_output(records: Sequence[Record], state: Mapping[str, float],
             cell = f"{config_label(c.record).replace(m + ' @ ', '')}</td><td>{format_seconds(c.latency.total_s)}"
         else:
             mine = [r for r in records if r.method == m]
-            why = [w for w, bad in (("accuracy", any(r.accuracy < thr for r in mine)),
+            why = [w for w, bad in (("accuracy", any(selection_accuracy(r) < thr for r in mine)),
                                     ("memory", any(not fits[id(r)] for r in mine))) if bad]
             cell = f"none fits</td><td>({' and '.join(why)})"
         rows.append(f"<tr><td style='color:{colors[m]};padding-right:10px'>{m}</td>"
@@ -197,7 +199,8 @@ def latency_output(records: Sequence[Record], state: Mapping[str, float],
     highlight.append({"x": best.record.device_macs, "y": best.record.bits_per_image, "label": "chosen",
                       "color": colors[best.record.method], "marker": "star", "size": 10})
     out["text"] = {
-        "choice": f"{config_label(best.record)} (accuracy {format_fixed(100 * best.record.accuracy, 2)}%)",
+        "choice": (f"{config_label(best.record)} (validation {format_fixed(100 * selection_accuracy(best.record), 2)}%, "
+                   f"test {format_fixed(100 * best.record.accuracy, 2)}%)"),
         "latency": format_seconds(t.total_s),
         "breakdown": (f"device {format_seconds(t.device_s)} + link {format_seconds(t.communication_s)} + "
                       f"server {format_seconds(t.server_s)}"),

@@ -31,6 +31,7 @@ from coinfer.core.latency import (DEVICES, PAPER_LOW_RATE_BPS, PAPER_LOW_RATE_LA
 from coinfer.units import BITS_PER_BYTE, KILO, format_rate, parse_rate
 from coinfer.core.network import SPLIT_POINTS
 from coinfer.results import Record
+from coinfer.stats import selection_accuracy
 from coinfer.views.publish import publish
 from coinfer.views.style import figure_style, method_style, ordered_methods
 
@@ -372,6 +373,7 @@ def summarize_choices(records: Sequence[Record], device: DeviceSpec, server: Ser
             row = {"rate": format_rate(env.rate_bps), "method": method}
             if isinstance(c, Choice):
                 row.update(configuration=config_label(c.record), accuracy=round(c.record.accuracy, 4),
+                           val_accuracy=round(selection_accuracy(c.record), 4),
                            device_ms=c.latency.device_s * 1e3, link_ms=c.latency.communication_s * 1e3,
                            server_ms=c.latency.server_s * 1e3, total_ms=c.latency.total_s * 1e3,
                            memory_MB=c.footprint_bytes / 1e6)
@@ -470,7 +472,7 @@ def deepest_fit_rows(records: Sequence[Record], device: DeviceSpec, threshold: f
 
     rows = []
     for method in sorted({r.method for r in records}):
-        fits = [r for r in records if r.method == method and r.accuracy >= threshold
+        fits = [r for r in records if r.method == method and selection_accuracy(r) >= threshold
                 and footprint_bytes(r, memory, activations) <= device.budget_bytes]
         if not fits:
             rows.append({"method": method, "deepest split that fits": "none"})

@@ -4,12 +4,13 @@
    coinfer.views.latency.latency_output computes in Python, and a browser test
    (tests/test_latency_browser.py) checks that the two agree at many slider settings.
    Slider units: rate in KB/s, device in GFLOP/s, memory in MB available to the model, server in
-   TFLOP/s, accuracy threshold in percent. */
+   TFLOP/s, accuracy threshold in percent, compared with each record's `selection` accuracy
+   (coinfer.stats.selection_accuracy: the validation accuracy; the test accuracy is only reported). */
 function (data, state, util) {
   var rate = state.rate * 8000, df = state.device * 1e9, sf = state.server * 1e12;
   var budget = state.memory * 1e6 * 1.0, thr = state.accuracy / 100;
   function cmp(a, b) {            // coinfer.core.latency._sort_key
-    var ka = [a.total, a.r.device_macs, a.r.bits, -a.r.accuracy], kb = [b.total, b.r.device_macs, b.r.bits, -b.r.accuracy];
+    var ka = [a.total, a.r.device_macs, a.r.bits, -a.r.selection], kb = [b.total, b.r.device_macs, b.r.bits, -b.r.selection];
     for (var i = 0; i < ka.length; i++) { if (ka[i] !== kb[i]) { return ka[i] < kb[i] ? -1 : 1; } }
     var sa = [a.r.method, a.r.split_index, a.r.sparsity, a.r.code_size, a.r.channel];
     var sb = [b.r.method, b.r.split_index, b.r.sparsity, b.r.code_size, b.r.channel];
@@ -26,7 +27,7 @@ function (data, state, util) {
     var dev = 2 * r.device_macs / df, link = r.bits / rate, srv = 2 * r.server_macs / sf;
     var size = data.overhead_factor * (data.bytes_per_value * (r.params + r.activations));
     return {r: r, dev: dev, link: link, srv: srv, total: dev + link + srv, size: size,
-            accurate: r.accuracy >= thr, fits: size <= budget};
+            accurate: r.selection >= thr, fits: size <= budget};
   });
   var best = null, perMethod = {};
   all.forEach(function (c) {
@@ -70,7 +71,8 @@ function (data, state, util) {
   }
   highlight.push({x: best.r.device_macs, y: best.r.bits, label: "chosen", color: data.colors[best.r.method], marker: "star", size: 10});
   out.text = {
-    choice: best.r.label + " (accuracy " + util.fixed(100 * best.r.accuracy, 2) + "%)",
+    choice: best.r.label + " (validation " + util.fixed(100 * best.r.selection, 2) + "%, test " +
+            util.fixed(100 * best.r.accuracy, 2) + "%)",
     latency: util.seconds(best.total),
     breakdown: "device " + util.seconds(best.dev) + " + link " + util.seconds(best.link) + " + server " + util.seconds(best.srv),
     memory: util.fixed(best.size / 1e6, 2) + " MB of " + util.fixed(budget / 1e6, 2) + " MB",
