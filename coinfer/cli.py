@@ -114,7 +114,7 @@ def _run(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     from coinfer.experiments import SEEDS
 
-    print(f"wrote {run_table(args.table, args.preset, args.out, seeds=args.seeds or SEEDS)}")
+    print(f"wrote {run_table(args.table, args.preset, args.out, seeds=args.seeds or SEEDS, workers=args.workers)}")
     return 0
 
 
@@ -289,7 +289,7 @@ def _sweep(args: argparse.Namespace) -> int:
             raise ValueError(f"--shard must look like 3/8 (worker 3 of 8, counting from 0), got {args.shard!r}")
         shard = (i, n)
     result = run(preset, cells_dir=cells_dir, table=table, cache_dir=args.cache or paths["cache_dir"],
-                 only=args.cell, shard=shard, command=command, progress=not args.no_progress)
+                 only=args.cell, shard=shard, command=command, progress=not args.no_progress, workers=args.workers)
     if result is None:
         print("some cells are not finished yet; run the sweep again (or --gather once all are done)")
     return 0
@@ -440,6 +440,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seeds", type=check.nonnegative_int, nargs="+", default=None,
                    help="training seeds to average (default 0 1 2); each finished seed is kept under "
                         "data/results/seeds/ and not run again")
+    p.add_argument("--workers", type=check.positive_int, default=1,
+                   help="processes running the sweep's cells side by side (sweep and encoding tables; "
+                        "2 on a 2-core machine, with --threads 1)")
     p.set_defaults(func=_run)
 
     p = commands.add_parser("latency", help="choose the fastest configuration for a device, link and server",
@@ -500,6 +503,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=check.positive_int, default=None, help="torch CPU threads")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     set_arg(p)
+    p.add_argument("--workers", type=check.positive_int, default=1,
+                   help="processes on this machine running the unfinished cells side by side")
     p.set_defaults(func=_sweep)
 
     p = commands.add_parser("plan", help="what the sweep will cost: trainings x epochs x images per step, GPU time",

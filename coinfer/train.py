@@ -12,6 +12,7 @@ The baseline (unsplit, unpruned) network of a preset is trained once and reused:
 from __future__ import annotations
 
 import contextlib
+import os
 import random
 import time
 from dataclasses import asdict
@@ -423,7 +424,9 @@ def save_checkpoint(path: str | Path, model: nn.Module, meta: dict) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    tmp = path.with_suffix(path.suffix + ".tmp")
+    # One temporary name per process: two sweep workers that compute the same shared checkpoint
+    # never write into one file; the later rename wins, with equal content.
+    tmp = path.with_suffix(f"{path.suffix}.{os.getpid()}.tmp")
     torch.save({"format": CHECKPOINT_FORMAT, "meta": _plain(meta), "state_dict": state}, tmp)
     tmp.replace(path)
     return path

@@ -113,7 +113,8 @@ def _without_volatile(record: dict) -> dict:
 @needs_baseline
 @pytest.mark.skipif(not (results_dir() / "sweep_quick.json").exists(), reason="no committed quick table")
 def test_committed_quick_table_is_what_the_sweep_computes(tmp_path):
-    """Re-run the table's cheapest cells (PNG, original at pool) and compare every number exactly."""
+    """Re-run the table's cheapest cells (PNG, original at pool) and compare every number: they train
+    nothing, so every seed gives the same record and the committed mean over seeds is that record."""
     table = load_table(results_dir() / "sweep_quick.json")
     quick = get_preset("quick")
     grid = cells(quick)
@@ -127,8 +128,18 @@ def test_committed_quick_table_is_what_the_sweep_computes(tmp_path):
     try:
         for cell in grid:
             if cell.method == "png" or (cell.method == "original" and cell.split == "pool"):
-                payload = runner.run(cell)
-                assert _without_volatile(payload["record"]) == _without_volatile(by_id[cell.id].to_dict())
+                record = _without_volatile(runner.run(cell)["record"])
+                committed = _without_volatile(by_id[cell.id].to_dict())
+                per_seed = committed["extra"].pop("per_seed")
+                assert committed["seeds"] == len(per_seed["accuracy"]) >= 3
+                assert committed.pop("accuracy_std") == committed.pop("val_accuracy_std") == 0.0
+                assert all(v == record[k] for k, values in per_seed.items() for v in values)   # each seed's run
+                for key in ("seeds", "accuracy_std", "val_accuracy_std"):
+                    record.pop(key)
+                committed.pop("seeds")
+                assert record.keys() == committed.keys()
+                for key, value in record.items():
+                    assert committed[key] == (pytest.approx(value, rel=1e-12) if isinstance(value, float) else value)
     finally:
         torch.set_num_threads(threads)
 
@@ -359,3 +370,27 @@ def test_sweep_killed_at_ten_random_moments(tmp_path, request):
     outcomes = _kill_sweep_repeatedly(tmp_path, kills=10, seed=1616)
     print("(delay s, return code, finished cells) per start:", outcomes)
     assert sum(rc == -signal.SIGKILL for _, rc, _ in outcomes) >= 5
+
+
+def test_two_worker_processes_give_the_same_records(tmp_path):
+    # Each cell seeds itself and reads shared checkpoints from the cache, so where it runs does not
+    # change its record (cell_workers.run_cells); only the wall times differ.
+    torch.set_num_threads(1)
+    tables = {}
+    for workers in (1, 2):
+        table = run_sweep(tiny_preset(), cells_dir=tmp_path / f"cells{workers}", table=tmp_path / f"t{workers}.json",
+                          cache_dir=tmp_path / f"cache{workers}", progress=False, log=lambda *_: None,
+                          workers=workers)
+        tables[workers] = [{**r.to_dict(), "extra": {k: v for k, v in r.extra.items() if k != "wall_time_s"}}
+                           for r in table.records]
+    assert tables[1] == tables[2] and len(tables[1]) == len(cells(tiny_preset()))
+    with pytest.raises(ValueError, match="workers must be an integer >= 1, got 0"):
+        run_sweep(tiny_preset(), cells_dir=tmp_path / "x", table=tmp_path / "x.json", cache_dir=tmp_path,
+                  progress=False, log=lambda *_: None, workers=0)
+
+
+def test_only_the_cell_tables_take_workers():
+    from coinfer.experiments import run_table
+
+    with pytest.raises(ValueError, match="the pruning table runs in one process; workers > 1 is for encoding, sweep"):
+        run_table("pruning", "quick", workers=2)

@@ -17,7 +17,7 @@ Example::
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -35,6 +35,8 @@ class Experiment:
     chapter: str
     takes: str = "preset"
     seeded: bool = True       # trains, so its accuracies are means over seeds (False: measures only)
+    parallel: bool = False    # runs sweep cells, so it takes ``workers`` (processes on this machine)
+    fixed: dict = field(default_factory=dict)    # options run_table always passes
 
 
 #: Every committed lookup table by name (the name in its file, :func:`coinfer.paths.table_path`).
@@ -47,13 +49,14 @@ TABLES = {
                           "2. Communication-aware pruning"),
     "encoding": Experiment("coinfer.experiments.encoding:table",
                            "learned feature encoders per (split point, code size), and the 8-bit Huffman baseline",
-                           "3. Task-oriented feature encoding"),
+                           "3. Task-oriented feature encoding", parallel=True),
     "jscc": Experiment("coinfer.experiments.jscc:run",
                        "learned JSCC against separate coding at capacity, over AWGN and BSC",
                        "4. Noisy links (Fig. 5)"),
     "sweep": Experiment("coinfer.experiments.sweep:run",
                         "every method's settings grid: the framework and three baselines",
-                        "5. The trade-off (Fig. 3)"),
+                        "5. The trade-off (Fig. 3)", parallel=True,
+                        fixed={"save": False}),        # run_table saves the seeds' mean, not one seed's table
     "serve_latency": Experiment("coinfer.experiments.serving:run",
                                 "measured vs predicted latency of real co-inference over TCP",
                                 "7. Real co-inference", seeded=False),
@@ -98,7 +101,8 @@ def experiment(name: str) -> Callable:
 SEEDS = (0, 1, 2)
 
 
-def run_table(name: str, preset: str = "quick", path: str | Path | None = None, seeds=SEEDS, **options) -> Path:
+def run_table(name: str, preset: str = "quick", path: str | Path | None = None, seeds=SEEDS, workers: int = 1,
+              **options) -> Path:
     """Regenerate the table ``name`` for ``preset`` and save it (default :func:`coinfer.paths.table_path`).
 
     A table that trains is run once per seed in ``seeds`` (the preset with ``seed=s``); each run is
@@ -120,6 +124,9 @@ def run_table(name: str, preset: str = "quick", path: str | Path | None = None, 
         Where to save (default: the committed table's path).
     seeds : sequence of int
         Training seeds (ignored by tables that do not train).
+    workers : int
+        Processes that run a table's sweep cells side by side (tables marked ``parallel``: the sweep
+        and the encoding table); 2 on a 2-core machine roughly halves their time.
     **options
         Passed to the experiment.
 
@@ -150,6 +157,12 @@ def run_table(name: str, preset: str = "quick", path: str | Path | None = None, 
     from coinfer.train import load_checkpoint
 
     produce = experiment(name)                     # raises for an unknown name
+    if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
+        raise ValueError(f"workers must be an integer >= 1, got {workers!r}")
+    if workers > 1 and not TABLES[name].parallel:
+        raise ValueError(f"the {name} table runs in one process; workers > 1 is for "
+                         f"{', '.join(n for n, e in TABLES.items() if e.parallel)}")
+    options = {**TABLES[name].fixed, **({"workers": workers} if TABLES[name].parallel else {}), **options}
     if TABLES[name].seeded:
         seeds = list(seeds)
         if not seeds or len(set(seeds)) != len(seeds) or any(not isinstance(s, int) or s < 0 for s in seeds):

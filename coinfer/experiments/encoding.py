@@ -303,7 +303,7 @@ def run(preset="quick", config: EncodeSettings | None = None, model: nn.Module |
     sparsity : float or dict
         Recorded in the records (one value, or ``{split: sparsity}``) when ``device_parts`` are pruned.
     """
-    from coinfer.data import load_dataset
+    from coinfer.data import load_split
     from coinfer.config import get_preset
     from coinfer.train import default_device, get_baseline
 
@@ -317,11 +317,13 @@ def run(preset="quick", config: EncodeSettings | None = None, model: nn.Module |
         baseline_accuracy = meta.get("test_accuracy")
     model = model.to(device).eval()
     freeze(model)
-    train_set = load_dataset(preset_obj.dataset, train=True, limit=config.train_limit,
-                             augment=config.augment and not config.precompute)
-    test_set = load_dataset(preset_obj.dataset, train=False, limit=config.test_limit)
+    # Training images never include the validation split's (as in the committed tables' cells).
+    val = preset_obj.validation
+    train_set = load_split(preset_obj.dataset, "train", val, limit=config.train_limit,
+                           augment=config.augment and not config.precompute)
+    test_set = load_split(preset_obj.dataset, "test", val, limit=config.test_limit)
     # The Huffman baseline's range and code come from plain (never augmented) training images.
-    huffman_train_set = load_dataset(preset_obj.dataset, train=True, limit=config.huffman_train_images)
+    huffman_train_set = load_split(preset_obj.dataset, "train", val, limit=config.huffman_train_images)
     records: list[Record] = []
 
     for point in config.splits:
@@ -352,7 +354,7 @@ def run(preset="quick", config: EncodeSettings | None = None, model: nn.Module |
 
 
 def table(preset: Preset, *, cells_dir=None, cache_dir=None, device: torch.device | None = None,
-          command: str | None = None, log=print) -> LookupTable:
+          command: str | None = None, log=print, workers: int = 1) -> LookupTable:
     """The committed encoding table: :func:`coinfer.experiments.sweep.encoding_cells`, run or read.
 
     Every record is a sweep cell (the unpruned framework on the recipe's control, and the original
@@ -370,20 +372,27 @@ def table(preset: Preset, *, cells_dir=None, cache_dir=None, device: torch.devic
     command : str, optional
         The regenerating command, for the provenance.
     log : callable
+    workers : int
+        Processes that run the unfinished cells (:func:`coinfer.experiments.cell_workers.run_cells`).
 
     Returns
     -------
     LookupTable
     """
     from coinfer.experiments.cell_files import read_cell
+    from coinfer.experiments.cell_workers import run_cells
     from coinfer.experiments.sweep import SweepRunner, default_paths, encoding_cells
+    from coinfer.train import show_progress
 
     start = time.time()
     paths = default_paths(preset)
     runner = SweepRunner(preset, cells_dir or paths["cells_dir"], cache_dir or paths["cache_dir"], device, log=log)
+    todo = encoding_cells(preset)
+    run_cells(runner, [c for c in todo if not runner.done(c)], workers, len(todo), f"encoding {preset.name}",
+              not show_progress())
     records, wall = [], 0.0
-    for cell in encoding_cells(preset):
-        found = read_cell(runner.cell_path(cell), cell.id) or runner.run(cell)
+    for cell in todo:
+        found = read_cell(runner.cell_path(cell), cell.id)
         records.append(Record.from_dict(found["record"]))
         wall += found["wall_time_s"]
     log(f"[encode] {len(records)} records in {time.time() - start:.0f} s ({wall:.0f} s of cell time)")

@@ -69,7 +69,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import torch
-from tqdm.auto import tqdm
+from coinfer.experiments.cell_workers import run_cells
 
 from coinfer.config import Preset, PruneSettings, override
 from coinfer.experiments.cell_files import CELL_SCHEMA, check_cell, read_cell
@@ -589,8 +589,8 @@ def default_paths(preset: Preset) -> dict:
             "cache_dir": checkpoints_dir() / preset.name / "sweep"}
 
 
-def gather(preset: Preset, cells_dir: str | Path, table: str | Path, command: str | None = None) -> LookupTable:
-    """Collect every cell's record, in grid order, into the lookup table at ``table`` (atomic write).
+def gather(preset: Preset, cells_dir: str | Path, table: str | Path | None, command: str | None = None) -> LookupTable:
+    """Collect every cell's record, in grid order, into the lookup table at ``table`` (atomic write; None: not saved).
 
     Raises
     ------
@@ -610,13 +610,14 @@ def gather(preset: Preset, cells_dir: str | Path, table: str | Path, command: st
     wall = sum(f["wall_time_s"] for f in found)
     provenance = Provenance.collect(settings.dataset, settings.name, wall, command=command, seed=settings.seed)
     result = LookupTable(provenance, [Record.from_dict(f["record"]) for f in found])
-    result.save(table)
+    if table is not None:
+        result.save(table)
     return result
 
 
 def run(preset: Preset, *, cells_dir=None, table=None, cache_dir=None, only: list[str] | None = None,
         shard: tuple[int, int] | None = None, device=None, command: str | None = None, progress: bool = True,
-        log=print) -> LookupTable | None:
+        log=print, workers: int = 1, save: bool = True) -> LookupTable | None:
     """Run every unfinished cell (or only the ids in ``only``); gather the table when all are done.
 
     ``shard=(i, n)`` runs only the i-th (0-based) of n contiguous slices of the grid: n workers
@@ -641,6 +642,10 @@ def run(preset: Preset, *, cells_dir=None, table=None, cache_dir=None, only: lis
         per-epoch bar below it; False silences them all (``--no-progress``).
     log : callable
         Where progress lines go.
+    workers : int
+        Processes on this machine (:func:`coinfer.experiments.cell_workers.run_cells`).
+    save : bool
+        Write the gathered table to ``table`` (``run_table`` saves the seeds' mean itself).
 
     Returns
     -------
@@ -681,20 +686,14 @@ def run(preset: Preset, *, cells_dir=None, table=None, cache_dir=None, only: lis
             log(f"[sweep] redoing {cell.id}: its file is {state}")
         if state != "done":
             pending.append(cell)
-    skipped, ran = len(todo) - len(pending), 0
+    skipped = len(todo) - len(pending)
     log(f"[sweep] {skipped} of {len(todo)} cells already done, {len(pending)} to run")
     with progress_bars(progress):
         # Finished cells count as done from the start: a resumed sweep shows 3/5, not 0/5.
-        bar = tqdm(pending, desc=f"sweep {preset.name}", unit="cell", total=len(todo), initial=skipped,
-                   disable=not show_progress())
-        for cell in bar:
-            bar.set_postfix_str(cell.id[:48])
-            runner.run(cell)
-            ran += 1
-        bar.close()
+        ran = run_cells(runner, pending, workers, len(todo), f"sweep {preset.name}", not show_progress())
     log(f"[sweep] {ran} cells run, {skipped} already done, {time.time() - start:.0f} s")
     if all(runner.done(c) for c in all_cells):
-        result = gather(preset, cells_dir, table, command=command)
-        log(f"[sweep] wrote {len(result.records)} records to {table}")
+        result = gather(preset, cells_dir, table if save else None, command=command)
+        log(f"[sweep] gathered {len(result.records)} records" + (f" into {table}" if save else ""))
         return result
     return None

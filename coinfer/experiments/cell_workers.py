@@ -1,0 +1,131 @@
+"""Running a sweep's unfinished cells in several processes on one machine.
+
+A cell is independent of every other once the shared inputs it needs (the control, a pruned
+network, 2-Step Pruning's first step) are in the checkpoint cache, and each cell seeds itself, so
+cells can run in any process and give the same record. Two processes with one torch thread each
+use two cores about twice as fast as one process with two threads (small batches leave a second
+thread idle), which is what keeps a table's regeneration within its budget on a 2-core machine.
+
+Cells that share device-part features (equal :attr:`~coinfer.experiments.sweep.Cell.shares`) go to
+the same worker, one group after another, so that no feature is computed twice; the groups are
+dealt out largest first to the least loaded worker. Two workers that need the same cached
+checkpoint both compute it (the checkpoint is written atomically, so the later one simply wins);
+the cost is one extra fine-tuning at most per shared checkpoint.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+from tqdm.auto import tqdm
+
+from coinfer.config import Preset
+
+
+def deal(cells: Sequence, workers: int) -> list[list]:
+    """``cells`` split into ``workers`` lists: groups of equal ``shares`` kept together and in order,
+    the largest group first to the worker with the fewest cells so far.
+
+    Parameters
+    ----------
+    cells : sequence of Cell
+        The cells to run, in grid order.
+    workers : int
+        At least 1.
+
+    Returns
+    -------
+    list of list of Cell
+        One list per worker (some may be empty when there are fewer groups than workers).
+
+    Examples
+    --------
+    >>> from coinfer.config import get_preset
+    >>> from coinfer.experiments.sweep import cells
+    >>> todo = cells(get_preset("quick"))
+    >>> shares = deal(todo, 2)
+    >>> sorted(len(s) for s in shares), sum(len(s) for s in shares) == len(todo)
+    ([32, 33], True)
+    """
+    if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
+        raise ValueError(f"workers must be an integer >= 1, got {workers!r}")
+    groups: dict[tuple, list] = {}
+    for cell in cells:
+        groups.setdefault(cell.shares, []).append(cell)
+    out: list[list] = [[] for _ in range(workers)]
+    for group in sorted(groups.values(), key=len, reverse=True):      # stable: grid order among equals
+        min(out, key=len).extend(group)
+    return out
+
+
+def _work(preset: Preset, cell_ids: list[str], cells_dir: str, cache_dir: str, threads: int) -> int:
+    """One worker process: run the cells ``cell_ids`` of ``preset``'s grid (or its encoding cells)."""
+    from coinfer.experiments.sweep import SweepRunner, cells, encoding_cells
+
+    torch.set_num_threads(threads)
+    known = {c.id: c for c in cells(preset) + encoding_cells(preset)}
+    runner = SweepRunner(preset, cells_dir, cache_dir, log=lambda *_: None)
+    for cell_id in cell_ids:
+        if not runner.done(known[cell_id]):
+            runner.run(known[cell_id])
+    return len(cell_ids)
+
+
+def run_cells(runner, pending: Sequence, workers: int = 1, progress_total: int | None = None,
+              desc: str = "sweep", disable: bool = False) -> int:
+    """Run ``pending`` cells with ``runner`` (:class:`~coinfer.experiments.sweep.SweepRunner`): in
+    this process when ``workers`` is 1, else in ``workers`` new processes (:func:`deal`).
+
+    Parameters
+    ----------
+    runner : SweepRunner
+        Its preset, cell folder and checkpoint cache are the workers' too.
+    pending : sequence of Cell
+        Unfinished cells.
+    workers : int
+        Processes; each gets ``max(1, torch threads // workers)`` torch threads.
+    progress_total : int, optional
+        Cells in the whole grid, for the progress bar (finished ones count as done from the start).
+    desc : str
+        The progress bar's label.
+    disable : bool
+        No progress bar.
+
+    Returns
+    -------
+    int
+        How many cells were run.
+    """
+    parts = deal(pending, workers)
+    total = progress_total if progress_total is not None else len(pending)
+    bar = tqdm(total=total, initial=total - len(pending), desc=desc, unit="cell", disable=disable)
+    try:
+        if workers == 1:
+            for cell in pending:
+                bar.set_postfix_str(cell.id[:48])
+                runner.run(cell)
+                bar.update(1)
+            return len(pending)
+        import multiprocessing
+        from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
+
+        threads = max(1, torch.get_num_threads() // workers)
+        # spawn, not fork: a forked child would inherit this process's torch thread pools and locks.
+        with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+            futures = [pool.submit(_work, runner.preset, [c.id for c in part], str(runner.cells_dir),
+                                   str(runner.cache_dir), threads) for part in parts if part]
+            seen = 0
+            while True:
+                done, waiting = wait(futures, timeout=5.0, return_when=FIRST_EXCEPTION)
+                finished = sum(runner.done(c) for c in pending)
+                bar.update(finished - seen)
+                seen = finished
+                for future in done:
+                    future.result()            # re-raises a worker's error here, naming it
+                if not waiting:
+                    break
+        return len(pending)
+    finally:
+        bar.close()
+
