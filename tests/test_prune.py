@@ -519,9 +519,9 @@ def test_committed_quick_table_is_consistent_with_the_network_it_describes():
 
 def test_pruning_explorer_data_and_twin_from_the_committed_table():
     from coinfer.core.costs import profile_splits
-    from coinfer.views.pruning import pruning_data, pruning_twin
+    from coinfer.views.pruning import pruning_data, pruning_records, pruning_twin
 
-    records = _quick_table().records
+    records = pruning_records(_quick_table())     # the pruned records, as chapter 2 reads them
     rows = profile_splits(resnet18(width=1 / 8))
     data = pruning_data(records, rows)
     assert data["splits"] == ["layer1.1", "layer2.1", "layer3.1"]

@@ -68,7 +68,7 @@ def test_outside_the_book_the_links_carry_the_files_and_nothing_is_written(monke
     rows = list(csv.DictReader(io.StringIO(_data_uri(links["pruning-results.csv"]).decode())))
     assert len(rows) == len(table.records)
     assert {r["split"] for r in rows} == {r.split for r in table.records}
-    assert "extra.fine_tuned_control_accuracy" in rows[0]
+    assert rows[0]["method"] == "fine-tuned-control" and "extra.baseline_val_accuracy" in rows[0]
     saved = json.loads(_data_uri(links["pruning-results.json"]))
     assert saved["provenance"]["git_commit"] == table.provenance.git_commit
     assert saved["provenance"]["command"] == table.provenance.command

@@ -96,12 +96,13 @@ def search_space(preset) -> dict[str, dict[str, tuple]]:
     >>> sorted(space["framework"])
     ['framework.code_size', 'framework.sparsity', 'framework.split']
     >>> space["framework"]["framework.sparsity"]
-    (0.0, 0.25, 0.5)
+    (0.0, 0.5)
     """
     g = preset.sweep
     space: dict[str, dict[str, tuple]] = {}
     if g.png:
         space["png"] = {}
+    space["on-device"] = {}        # every grid has it (coinfer.experiments.sweep.cells): the whole network
     if g.original_splits:
         space["original"] = {"original.split": tuple(map(str, g.original_splits))}
     if g.framework_splits:
@@ -145,6 +146,8 @@ def configuration(method: str, params: dict) -> tuple[str, str, float, str]:
     p = {k.split(".", 1)[1]: v for k, v in params.items() if k.startswith(method + ".")}
     if method == "png":
         return ("png", "input", 0.0, "png")
+    if method == "on-device":
+        return ("on-device", "output", 0.0, "class-index")
     if method == "original":
         return ("original", p["split"], 0.0, "8bit-huffman")
     if method == "framework":
@@ -231,7 +234,7 @@ def cell_for(preset, config: tuple, grid_cells: list | None = None):
     >>> from coinfer.config import get_preset
     >>> from coinfer.experiments.search import cell_for
     >>> cell_for(get_preset("quick"), ("original", "pool", 0.0, "8bit-huffman")).id
-    'original_pool_s0_8bit-huffman_abf50e8b1f'
+    'original_pool_s0_8bit-huffman_cdda16a492'
     """
     key = readable_key(*config)
     for cell in grid_cells if grid_cells is not None else _grid_cells(preset):

@@ -6,10 +6,11 @@ seconds and trains nothing. The score is the **hypervolume** of the feasible fro
 in (log10 device MACs, log10 bits per image[, log10 server MACs]: the study's objectives), as a
 share of the hypervolume of every feasible record of the table (the brute-force grid's front).
 
-Feasible means: validation accuracy at or above the threshold. The committed tables were made
-before the validation split, so their records have no ``val_accuracy``; the replay then judges
-them by their **test accuracy** (``search_checks.TEST_FALLBACK``), says so in its output
-(``settings.accuracy_source``, ``warning``) and prints the warning. ``replay`` runs TPE, NSGA-II and random search
+Feasible means: validation accuracy at or above the threshold on the validation split (the
+baseline's validation accuracy less the preset's drop). A table made before the validation split
+has no ``val_accuracy``; the replay then judges its records by their **test accuracy** against the
+test threshold (``search_checks.TEST_FALLBACK``), says so in its output (``settings.accuracy_source``,
+``warning``) and prints the warning. ``replay`` runs TPE, NSGA-II and random search
 over several sampler seeds and counts the trainings each needs to reach 95 % of it::
 
     python -m coinfer search --preset quick --replay     # -> data/results/search/replay_quick.json
@@ -25,7 +26,8 @@ from typing import Callable
 
 from coinfer.experiments.search import Objective, _optuna, open_study, readable_key
 from coinfer.experiments.search_checks import OBJECTIVES, TEST_FALLBACK, constraint_accuracy
-from coinfer.results import LookupTable, Record, table_threshold
+from coinfer.results import LookupTable, Record
+from coinfer.stats import selection_threshold
 
 #: Replay settings: trials per study, samplers and their seeds.
 REPLAY_TRIALS = 100
@@ -46,7 +48,7 @@ class ReplayObjective(Objective):
     """
 
     def __init__(self, preset, table: LookupTable, delay_s: float = 0.0, log: Callable = print, **kwargs):
-        super().__init__(preset, table_threshold(table), log, **kwargs)
+        super().__init__(preset, selection_threshold(table), log, **kwargs)
         self.records = {r.extra["cell"].rsplit("_", 1)[0]: r for r in table.records if "cell" in r.extra}
         self.delay_s = delay_s
 
@@ -128,8 +130,9 @@ def hypervolume(points: list[tuple[float, ...]], reference: tuple[float, ...]) -
 
 def feasible_records(table: LookupTable) -> list[Record]:
     """The records of ``table`` whose constraint accuracy (``search_checks.constraint_accuracy``: the
-    validation accuracy, else the test accuracy) reaches ``coinfer.results.table_threshold``."""
-    threshold = table_threshold(table)
+    validation accuracy, else the test accuracy) reaches the threshold on the same split
+    (``coinfer.stats.selection_threshold``: the baseline's validation accuracy less the drop)."""
+    threshold = selection_threshold(table)
     return [r for r in table.records if constraint_accuracy(r)[0] >= threshold]
 
 
@@ -160,7 +163,7 @@ def grid_reference(table: LookupTable, objectives=OBJECTIVES) -> tuple[tuple[flo
     >>> from coinfer.experiments.search_replay import grid_reference
     >>> reference, feasible = grid_reference(load_table(results_dir() / "sweep_quick.json"))
     >>> [round(v, 2) for v in reference], len(feasible)
-    ([7.07, 4.69], 14)
+    ([7.08, 4.69], 27)
     """
     feasible = feasible_records(table)
     logs = [log_objectives(r, objectives) for r in feasible]
@@ -268,11 +271,11 @@ def replay(preset, table: LookupTable, samplers=REPLAY_SAMPLERS, seeds=REPLAY_SE
     >>> out = replay(get_preset("quick"), load_table(results_dir() / "sweep_quick.json"),
     ...              samplers=["random"], seeds=[0], trials=10, log=lambda *a: None)
     >>> out["grid"]["trainings"], out["runs"][0]["sampler"]
-    (27, 'random')
+    (65, 'random')
     """
     optuna = _optuna()
     reference, feasible = grid_reference(table, objectives)
-    threshold, source = table_threshold(table), accuracy_source(table)
+    threshold, source = selection_threshold(table), accuracy_source(table)
     warning = None
     if source != "val":
         warning = ("the table's records have no validation accuracy (made before the validation split): "
@@ -371,7 +374,7 @@ def load_replay(preset: str = "quick", tag: str = "") -> dict:
     --------
     >>> from coinfer.experiments.search_replay import load_replay
     >>> load_replay("quick")["grid"]["trainings"], load_replay("quick", "server_macs")["settings"]["objectives"][2]
-    (27, 'server_macs')
+    (65, 'server_macs')
     """
     import json
 

@@ -62,8 +62,10 @@ METHOD_STYLES: dict[str, MethodStyle] = {
     "2-step-pruning": MethodStyle("2-Step Pruning + 8-bit Huffman", PALETTE["green"], "^"),
     "bottlenet++": MethodStyle("BottleNet++ (8-bit values)", PALETTE["purple"], "D"),
     "png": MethodStyle("PNG of the image (server-based)", GREY, "*"),
+    "on-device": MethodStyle("on-device inference (sends the class index)", PALETTE["black"], "H"),
     # chapter 2: pruning alone
     "framework-pruned": MethodStyle("pruned device part (no encoding)", PALETTE["vermillion"], "v"),
+    "fine-tuned-control": MethodStyle("control: fine-tuned, unpruned", PALETTE["black"], "*"),
     # chapter 4: transmission over a noisy channel (Fig. 5)
     "framework-jscc": MethodStyle("JSCC (learned, through the channel)", PALETTE["vermillion"], "p"),
     "framework-jscc-mismatch": MethodStyle("JSCC, trained at another channel quality", PALETTE["purple"], "x"),
