@@ -103,6 +103,10 @@ def test_run_table_averages_seeds_and_resumes_after_the_finished_ones(tmp_path, 
     _, meta = load_checkpoint(checkpoint_path("quick"))       # the split and accuracy come from the baseline
     assert table.provenance.seeds == [0, 1, 2] and table.provenance.validation == meta.get("validation")
     assert table.provenance.baseline_val_accuracy == meta.get("val_accuracy")
+    # the command that regenerates the whole table, whichever command ran each seed
+    assert table.provenance.command == "python -m coinfer run fake --preset quick"
+    assert load_table(run_table("fake", "quick", tmp_path / "u.json", seeds=(0, 1))).provenance.command == \
+        "python -m coinfer run fake --preset quick --seeds 0 1"
     with pytest.raises(ValueError, match="distinct"):
         run_table("fake", "quick", tmp_path / "t.json", seeds=(1, 1))
 

@@ -45,10 +45,14 @@ towards its codeword, a codebook term pulls the codeword towards the ``z`` it se
 
 Example::
 
+    >>> import torch
     >>> codec = build_codec((32, 8, 8), "c4-d16-l4")     # 16 elements x 2 bits = 32 bits fixed
+    >>> feature = torch.randn(2, 32, 8, 8)
     >>> out = codec(feature)                            # dict: feature_hat, symbols, likelihoods, ...
-    >>> packets = codec.compress(feature)               # one bytes object per image
-    >>> codec.decompress(packets)                       # == out["feature_hat"] in eval mode
+    >>> codec.fit_entropy_model(feature)                # the range coder's model, from training features
+    >>> packets = codec.eval().compress(feature)        # one bytes object per image
+    >>> codec.decompress(packets).shape                 # == out["feature_hat"] in eval mode
+    torch.Size([2, 32, 8, 8])
 """
 
 from __future__ import annotations

@@ -185,6 +185,12 @@ def run_table(name: str, preset: str = "quick", path: str | Path | None = None, 
             table.save(done)
         runs.append(table)
     table = aggregate_seeds(runs) if len(runs) > 1 else runs[0]
+    # The table records the one command that regenerates it (each seed's run may have been started
+    # by another, e.g. one seed at a time or into another file, or resumed).
+    command = f"python -m coinfer run {name} --preset {preset}"
+    if TABLES[name].seeded and list(seeds) != list(SEEDS):
+        command += " --seeds " + " ".join(map(str, seeds))
+    table = replace(table, provenance=replace(table.provenance, command=command))
     # A table says it holds out a validation split only when every record carries a validation
     # accuracy: choices are made on them (stats.selection_accuracy raises for a record without one).
     # A table with test accuracies only keeps choosing on test, as a table made before the split

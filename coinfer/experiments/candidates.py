@@ -11,7 +11,7 @@ Example::
     >>> from coinfer.experiments.candidates import load_candidates
     >>> tables = load_candidates(preset="quick")
     >>> tables.methods[:2], round(tables.threshold(), 4)
-    (['png', 'original'], 0.8846)
+    (['png', 'on-device'], 0.8906)
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ Examples
 >>> from coinfer.experiments.catalog import table_catalog
 >>> sweep = next(e for e in table_catalog() if e.path == "sweep_quick.json")
 >>> sweep.table, sweep.preset, sweep.records, sweep.chapters[0][0]
-('sweep', 'quick', 27, 5)
+('sweep', 'quick', 85, 5)
 >>> sweep.command
 'python -m coinfer run sweep --preset quick'
 """

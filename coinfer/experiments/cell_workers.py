@@ -46,7 +46,7 @@ def deal(cells: Sequence, workers: int) -> list[list]:
     >>> todo = cells(get_preset("quick"))
     >>> shares = deal(todo, 2)
     >>> sorted(len(s) for s in shares), sum(len(s) for s in shares) == len(todo)
-    ([32, 33], True)
+    ([42, 43], True)
     """
     if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
         raise ValueError(f"workers must be an integer >= 1, got {workers!r}")
@@ -62,13 +62,15 @@ def deal(cells: Sequence, workers: int) -> list[list]:
 def _work(preset: Preset, cell_ids: list[str], cells_dir: str, cache_dir: str, threads: int) -> int:
     """One worker process: run the cells ``cell_ids`` of ``preset``'s grid (or its encoding cells)."""
     from coinfer.experiments.sweep import SweepRunner, cells, encoding_cells
+    from coinfer.train import progress_bars
 
     torch.set_num_threads(threads)
     known = {c.id: c for c in cells(preset) + encoding_cells(preset)}
     runner = SweepRunner(preset, cells_dir, cache_dir, log=lambda *_: None)
-    for cell_id in cell_ids:
-        if not runner.done(known[cell_id]):
-            runner.run(known[cell_id])
+    with progress_bars(False):          # the parent's bar counts the cells; per-epoch bars would interleave
+        for cell_id in cell_ids:
+            if not runner.done(known[cell_id]):
+                runner.run(known[cell_id])
     return len(cell_ids)
 
 

@@ -96,13 +96,11 @@ def search_space(preset) -> dict[str, dict[str, tuple]]:
     >>> sorted(space["framework"])
     ['framework.code_size', 'framework.sparsity', 'framework.split']
     >>> space["framework"]["framework.sparsity"]
-    (0.0, 0.5)
+    (0.0, 0.25, 0.5)
     """
     g = preset.sweep
-    space: dict[str, dict[str, tuple]] = {}
-    if g.png:
-        space["png"] = {}
-    space["on-device"] = {}        # every grid has it (coinfer.experiments.sweep.cells): the whole network
+    # PNG where the grid has it; on-device inference always (coinfer.experiments.sweep.cells)
+    space: dict[str, dict[str, tuple]] = {"png": {}, "on-device": {}} if g.png else {"on-device": {}}
     if g.original_splits:
         space["original"] = {"original.split": tuple(map(str, g.original_splits))}
     if g.framework_splits:

@@ -271,7 +271,7 @@ def replay(preset, table: LookupTable, samplers=REPLAY_SAMPLERS, seeds=REPLAY_SE
     >>> out = replay(get_preset("quick"), load_table(results_dir() / "sweep_quick.json"),
     ...              samplers=["random"], seeds=[0], trials=10, log=lambda *a: None)
     >>> out["grid"]["trainings"], out["runs"][0]["sampler"]
-    (65, 'random')
+    (85, 'random')
     """
     optuna = _optuna()
     reference, feasible = grid_reference(table, objectives)
@@ -374,7 +374,7 @@ def load_replay(preset: str = "quick", tag: str = "") -> dict:
     --------
     >>> from coinfer.experiments.search_replay import load_replay
     >>> load_replay("quick")["grid"]["trainings"], load_replay("quick", "server_macs")["settings"]["objectives"][2]
-    (65, 'server_macs')
+    (85, 'server_macs')
     """
     import json
 

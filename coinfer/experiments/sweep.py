@@ -212,7 +212,7 @@ def cells(preset: Preset) -> list[Cell]:
     >>> from coinfer.config import get_preset
     >>> from coinfer.experiments.sweep import cells
     >>> len(cells(get_preset("quick")))
-    65
+    85
     """
     config = preset.sweep
     p = _preset_key(preset)

@@ -165,7 +165,7 @@ def draw_figure(name: str, preset: str = "quick"):
     >>> matplotlib.use("Agg")
     >>> from coinfer.views import draw_figure
     >>> draw_figure("pruning-results").axes[0].get_ylabel()
-    'test accuracy (%)'
+    'test accuracy (%), mean ± std of 3 seeds'
     """
     function = figure_function(name)
     return function(figure_table(name, preset))

@@ -5,14 +5,15 @@
          --dominance_check--> which baseline points the framework does not beat (printed)
          --tradeoff_summary(data, drop)--> the threshold explorer's readout (twin and ipywidgets)
 
-(:func:`dominance_check`'s example runs it on the committed quick table.)
+(:func:`dominance_check`'s example runs it on the committed quick table; the chapter's tables and the
+numbers its text states: :mod:`coinfer.views.tradeoff_tables`.)
 """
 
 from __future__ import annotations
 
 from typing import Sequence
 
-from coinfer.results import accuracy_threshold, table_threshold
+from coinfer.results import accuracy_threshold
 from coinfer.stats import margin_over_threshold, selection_accuracy, selection_threshold
 from coinfer.views.plane import add_curve
 from coinfer.views.explorer import Plot, Slider, live_explorer, precomputed_explorer
@@ -20,7 +21,7 @@ from coinfer.views.publish import publish, with_downloads
 from coinfer.views.style import figure_style, hex_color, method_style
 
 __all__ = ["FIG3_METHODS", "pareto_front", "tradeoff_points", "dominance_check", "plot_tradeoff", "fig_tradeoff",
-           "records_frame", "records_table", "summary_frame", "tradeoff_facts", "THRESHOLD_DROPS", "tradeoff_readout",
+           "THRESHOLD_DROPS", "tradeoff_readout",
            "tradeoff_data", "tradeoff_summary", "tradeoff_twin", "tradeoff_explorer"]
 
 #: Fig. 3's methods in legend order (their label, colour and marker: coinfer.views.style).
@@ -278,167 +279,6 @@ def plot_tradeoff(table, threshold: float | None = None, *, ax=None, show_all: b
         ax.figure.text(0.0, -0.02, f"Data: {table.provenance.describe()}", fontsize=8, ha="left", va="top",
                        transform=ax.transAxes)
     return ax
-
-
-def records_frame(table, threshold: float | None = None):
-    """Chapter 5's lookup table: one row per record, by method, split point and device computation.
-
-    Parameters
-    ----------
-    table : coinfer.results.LookupTable
-        A sweep table (``python -m coinfer sweep``).
-    threshold : float, optional
-        Accuracy fraction for the ``≥ thr.`` column (compared with validation accuracies); default
-        :func:`coinfer.stats.selection_threshold`.
-
-    Returns
-    -------
-    pandas.DataFrame
-        Indexed by method; columns: split point, sparsity, code size, test accuracy (``acc. %``),
-        whether it reaches the threshold (``≥ thr.``), device MACs (thousands), device parameters,
-        server MACs (thousands), bits per image (narrow headers, so that the table fits the page).
-
-    Examples
-    --------
-    >>> from coinfer.paths import results_dir
-    >>> from coinfer.results import load_table
-    >>> from coinfer.views.tradeoff import records_frame
-    >>> frame = records_frame(load_table(results_dir() / "sweep_quick.json"))
-    >>> list(frame.index[:2]), int(frame["≥ thr."].sum())
-    (['png', 'original'], 27)
-    """
-    import pandas as pd
-
-    from coinfer.core.network import SPLIT_POINTS
-
-    threshold = selection_threshold(table) if threshold is None else threshold
-    frame = pd.DataFrame([{
-        "method": r.method, "split": r.split, "sparsity": r.sparsity, "code size": r.code_size,
-        "acc. %": round(100 * r.accuracy, 2), "≥ thr.": selection_accuracy(r, table) >= threshold,
-        "dev kMACs": round(r.device_macs / 1e3, 1), "params": r.device_params,
-        "srv kMACs": round(r.server_macs / 1e3, 1), "bits": round(r.bits_per_image, 1),
-    } for r in table.records])
-    rank = {"method": {m: i for i, m in enumerate(("png",) + FIG3_METHODS[1:] + FIG3_METHODS[:1])},
-            "split": {p: i for i, p in enumerate(SPLIT_POINTS)}}
-    frame = frame.sort_values(["method", "split", "dev kMACs"],
-                              key=lambda c: c.map(rank[c.name]) if c.name in rank else c)
-    return frame.set_index("method")
-
-
-def records_table(table, threshold: float | None = None):
-    """:func:`records_frame` as the book shows it: each column with its decimals, in a font small
-    enough that the ten columns fit the page without scrolling.
-
-    Parameters
-    ----------
-    table : coinfer.results.LookupTable
-        A sweep table (``python -m coinfer sweep``).
-    threshold : float, optional
-        Accuracy fraction, compared with validation accuracies; default the table's
-        (:func:`coinfer.stats.selection_threshold`).
-
-    Returns
-    -------
-    pandas.io.formats.style.Styler
-
-    Examples
-    --------
-    >>> from coinfer.paths import results_dir
-    >>> from coinfer.results import load_table
-    >>> from coinfer.views.tradeoff import records_table
-    >>> "90.46" in records_table(load_table(results_dir() / "sweep_quick.json")).to_html()
-    True
-    """
-    formats = {"sparsity": "{:.2f}", "acc. %": "{:.2f}", "dev kMACs": "{:.1f}", "srv kMACs": "{:.1f}",
-               "bits": "{:.1f}"}
-    return (records_frame(table, threshold).style.format(formats)
-            .set_table_styles([{"selector": "", "props": "font-size: 0.85em"}]))
-
-
-def summary_frame(points: dict):
-    """Per method: settings tried, how many reach the threshold, and the fewest MACs and bits among them.
-
-    Parameters
-    ----------
-    points : dict
-        From :func:`tradeoff_points`.
-
-    Returns
-    -------
-    pandas.DataFrame
-
-    Examples
-    --------
-    >>> from coinfer.paths import results_dir
-    >>> from coinfer.results import load_table
-    >>> from coinfer.views.tradeoff import summary_frame, tradeoff_points
-    >>> summary_frame(tradeoff_points(load_table(results_dir() / "sweep_quick.json")))["at threshold"].tolist()
-    [8, 5, 3, 9]
-    """
-    import pandas as pd
-
-    return pd.DataFrame([{
-        "method": m, "settings tried": e["tried"], "at threshold": len(e["records"]),
-        "fewest MACs at threshold": min((r.device_macs for r in e["records"]), default=None),
-        "fewest bits at threshold": min((round(r.bits_per_image, 1) for r in e["records"]), default=None),
-    } for m, e in points["methods"].items()])
-
-
-def tradeoff_facts(table, points: dict, check: dict) -> dict:
-    """The numbers chapter 5's text states (glued into it), from the table, its points at the
-    threshold and the dominance check.
-
-    Parameters
-    ----------
-    table : coinfer.results.LookupTable
-        A sweep table.
-    points : dict
-        :func:`tradeoff_points` of ``table``.
-    check : dict
-        :func:`dominance_check` of ``table``.
-
-    Returns
-    -------
-    dict
-        ``bits_ratio`` (original over framework bits at the framework's fewest-bits split point),
-        ``fw_at_threshold``, ``fw_tried``, per baseline ``<name>_above_png`` and ``<name>_n``
-        (``orig``, ``twostep``, ``bn``), ``claim_verdict``, ``undominated``, ``n_undominated``,
-        ``fw_margin_images`` (test images by which the front's least accurate point clears the threshold).
-
-    Examples
-    --------
-    >>> from coinfer.paths import results_dir
-    >>> from coinfer.results import load_table
-    >>> from coinfer.views.tradeoff import dominance_check, tradeoff_facts, tradeoff_points
-    >>> table = load_table(results_dir() / "sweep_quick.json")
-    >>> facts = tradeoff_facts(table, tradeoff_points(table), dominance_check(table, verbose=False))
-    >>> facts["claim_verdict"], facts["fw_at_threshold"], facts["fw_tried"]
-    ('holds', 8, 40)
-    """
-    fw = points["methods"]["framework"]["records"]
-    orig = points["methods"]["original"]["records"]
-    facts = {"bits_ratio": float("nan")}
-    if fw and orig:
-        best_fw = min(fw, key=lambda r: r.bits_per_image)
-        same_split = [r for r in orig if r.split == best_fw.split]
-        if same_split:
-            facts["bits_ratio"] = same_split[0].bits_per_image / best_fw.bits_per_image
-    facts["fw_at_threshold"] = len(fw)
-    facts["fw_tried"] = points["methods"]["framework"]["tried"]
-    png_bits = table.select(method="png")[0].bits_per_image
-    for name, method in [("orig", "original"), ("twostep", "2-step-pruning"), ("bn", "bottlenet++")]:
-        rows = table.select(method=method)
-        facts[f"{name}_above_png"] = sum(r.bits_per_image > png_bits for r in rows)
-        facts[f"{name}_n"] = len(rows)
-    facts["claim_verdict"] = "holds" if check["claim_holds"] else "does not hold"
-    free = [f"{m} after {r.split}" + (f" ({r.code_size})" if m != "original" else "")
-            for m, rows in check["not_dominated"].items() for r in rows]
-    facts["undominated"] = "; ".join(free) if free else "none"
-    facts["n_undominated"] = len(free)
-    front = points["methods"]["framework"]["front"]
-    margin = min(r.accuracy for r in front) - points["threshold"] if front else float("nan")
-    facts["fw_margin_images"] = round(margin * front[0].extra["test_images"]) if front else 0
-    return facts
 
 
 @figure_style
