@@ -34,6 +34,7 @@ The algorithms (``core/``)
     :mod:`coinfer.core.pruning`: incremental l2 channel masks, schedule, activation pruning, compaction (III-C).
     :mod:`coinfer.core.encoding`: dimension-reduction encoder/decoder, learned quantizers, code sizes (IV-B, Fig. 2).
     :mod:`coinfer.core.entropy`: range coder and canonical Huffman code with framed packets (IV-B).
+    :mod:`coinfer.core.rate`: a learned prior and a differentiable rate, bits per image (rate-accuracy training).
     :mod:`coinfer.core.codecs`: one codec protocol, compress/decompress: float32, uint8, Huffman8, learned (IV-B, V-B).
     :mod:`coinfer.core.pipeline`: SplitNetwork, device part -> codec -> server part (Fig. 2).
     :mod:`coinfer.core.channel`: AWGN and BSC with their conventions and capacities (IV-B, V-D).
@@ -47,7 +48,8 @@ Settings and training
     :mod:`coinfer.train`: fit, evaluate, seeding, weights-only checkpoints.
 Experiments (``experiments/``, one per committed table; ``python -m coinfer run --list``)
     :mod:`~coinfer.experiments.original`, :mod:`~coinfer.experiments.pruning` (III-C),
-    :mod:`~coinfer.experiments.encoding` (IV-B), :mod:`~coinfer.experiments.jscc` (V-D, Fig. 5),
+    :mod:`~coinfer.experiments.encoding` (IV-B), :mod:`~coinfer.experiments.rate` (the rate-accuracy
+    curve), :mod:`~coinfer.experiments.jscc` (V-D, Fig. 5),
     :mod:`~coinfer.experiments.baselines` and :mod:`~coinfer.experiments.sweep` (V-B, Fig. 3) with
     :mod:`~coinfer.experiments.cell_files` (a cell's checked result file),
     :mod:`~coinfer.experiments.plan` (what a sweep costs before it runs),

@@ -114,7 +114,13 @@ def _run(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     from coinfer.experiments import SEEDS
 
-    print(f"wrote {run_table(args.table, args.preset, args.out, seeds=args.seeds or SEEDS)}")
+    overrides = None
+    if args.rate_weights:
+        from coinfer.config import get_preset
+        from coinfer.experiments.rate import rate_weight_overrides
+
+        overrides = rate_weight_overrides(get_preset(args.preset), args.table, args.rate_weights)
+    print(f"wrote {run_table(args.table, args.preset, args.out, seeds=args.seeds or SEEDS, overrides=overrides)}")
     return 0
 
 
@@ -438,6 +444,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seeds", type=check.nonnegative_int, nargs="+", default=None,
                    help="training seeds to average (default 0 1 2); each finished seed is kept under "
                         "data/results/seeds/ and not run again")
+    p.add_argument("--rate-weights", type=check.nonnegative_float, nargs="+", default=None, metavar="W",
+                   help="encoding, sweep: also train every code size with a rate term of these weights (loss per "
+                        "bit per image; code sizes such as d16-k64-r0.1); rate: the curve's weights")
     p.set_defaults(func=_run)
 
     p = commands.add_parser("latency", help="choose the fastest configuration for a device, link and server",
@@ -538,6 +547,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="answer trials from this lookup table instead of training (a rehearsal)")
     p.add_argument("--delay", type=check.nonnegative_float, default=0.0, help="with --oracle: seconds each training takes")
     p.add_argument("--cells-dir", default=None, help="cell results folder (default: the sweep's)")
+    p.add_argument("--rate-weights", type=check.nonnegative_float, nargs="+", default=None, metavar="W",
+                   help="also search every code size of the grid trained with a rate term of these weights")
     p.add_argument("--objectives", default="device_macs,bits_per_image",
                    help="to minimise: two or three of device_macs, bits_per_image (bits), server_macs")
     p.add_argument("--device-memory", default=None, metavar="BYTES|DEVICE",

@@ -9,7 +9,7 @@ Example::
 
     >>> from coinfer.experiments import TABLES, experiment
     >>> sorted(TABLES)
-    ['encoding', 'jscc', 'original-float32', 'pruning', 'serve_latency', 'sweep']
+    ['encoding', 'jscc', 'original-float32', 'pruning', 'rate', 'serve_latency', 'sweep']
     >>> TABLES["sweep"].chapter
     '5. The trade-off (Fig. 3)'
 """
@@ -48,6 +48,9 @@ TABLES = {
     "encoding": Experiment("coinfer.experiments.encoding:table",
                            "learned feature encoders per (split point, code size), and the 8-bit Huffman baseline",
                            "3. Task-oriented feature encoding"),
+    "rate": Experiment("coinfer.experiments.rate:table",
+                       "codecs trained for rate and accuracy over rate weights, beside the fixed codebooks",
+                       "3. Task-oriented feature encoding"),
     "jscc": Experiment("coinfer.experiments.jscc:run",
                        "learned JSCC against separate coding at capacity, over AWGN and BSC",
                        "4. Noisy links (Fig. 5)"),
@@ -86,7 +89,7 @@ def experiment(name: str) -> Callable:
     >>> experiment("fig3")
     Traceback (most recent call last):
     ...
-    ValueError: unknown table 'fig3'; the committed tables are encoding, jscc, original-float32, pruning, serve_latency, sweep
+    ValueError: unknown table 'fig3'; the committed tables are encoding, jscc, original-float32, pruning, rate, serve_latency, sweep
     """
     if name not in TABLES:
         raise ValueError(f"unknown table {name!r}; the committed tables are {', '.join(sorted(TABLES))}")
@@ -98,7 +101,8 @@ def experiment(name: str) -> Callable:
 SEEDS = (0, 1, 2)
 
 
-def run_table(name: str, preset: str = "quick", path: str | Path | None = None, seeds=SEEDS, **options) -> Path:
+def run_table(name: str, preset: str = "quick", path: str | Path | None = None, seeds=SEEDS,
+              overrides: dict | None = None, **options) -> Path:
     """Regenerate the table ``name`` for ``preset`` and save it (default :func:`coinfer.paths.table_path`).
 
     A table that trains is run once per seed in ``seeds`` (the preset with ``seed=s``); each run is
@@ -120,6 +124,9 @@ def run_table(name: str, preset: str = "quick", path: str | Path | None = None, 
         Where to save (default: the committed table's path).
     seeds : sequence of int
         Training seeds (ignored by tables that do not train).
+    overrides : dict, optional
+        Settings of the preset to replace (:func:`coinfer.config.get_preset`), e.g. the rate
+        weights of ``run --rate-weights``; they are part of the finished seeds' file names.
     **options
         Passed to the experiment.
 
@@ -156,7 +163,7 @@ def run_table(name: str, preset: str = "quick", path: str | Path | None = None, 
             raise ValueError(f"seeds must be distinct integers >= 0, got {seeds!r}")
     runs = []
     for seed in (seeds if TABLES[name].seeded else [None]):
-        spec = get_preset(preset) if seed is None else get_preset(preset, seed=seed)
+        spec = get_preset(preset, **(overrides or {}), **({} if seed is None else {"seed": seed}))
         # The file name carries a digest of every setting (the seed aside): other settings, other file.
         digest = hashlib.sha256(json.dumps({**spec.to_dict(), "seed": None}, sort_keys=True, default=str).encode())
         done = seed_table_path(name, preset, seed, digest.hexdigest()[:10]) if seed is not None else None
