@@ -67,7 +67,7 @@ Views (``views/``; ``python -m coinfer figure --list``)
     :mod:`~coinfer.views.style` (one palette, one style per method), :mod:`~coinfer.views.explorer` (the
     explorer runtime), :mod:`~coinfer.views.publish` (alt text and downloads under every figure),
     :mod:`~coinfer.views.plane`; one module per chapter: :mod:`~coinfer.views.amplification`
-    (ch. 1), :mod:`~coinfer.views.pruning` (2), :mod:`~coinfer.views.encoding` (3),
+    (ch. 1), :mod:`~coinfer.views.pruning` (2), :mod:`~coinfer.views.encoding` and :mod:`~coinfer.views.rate` (3),
     :mod:`~coinfer.views.jscc` and :mod:`~coinfer.views.jscc_tables` (4), :mod:`~coinfer.views.tradeoff` (5), :mod:`~coinfer.views.latency`
     and :mod:`~coinfer.views.chooser` (6), :mod:`~coinfer.views.serving` (7), :mod:`~coinfer.views.search` (8).
 """

@@ -184,3 +184,50 @@ def test_aggregate_keeps_the_rate_numbers_per_seed():
     prov = Provenance("fashion-mnist", "quick", "t", 1.0, seed=0)
     runs = [LookupTable(prov, [r]), LookupTable(replace(prov, seed=1), [replace(r, extra={"bits_model": 3.0})])]
     assert aggregate_seeds(runs).records[0].extra["per_seed"]["bits_model"] == [4.0, 3.0]
+
+
+# --------------------------------------------------------------------------------------------
+# The committed table and its views
+# --------------------------------------------------------------------------------------------
+
+def test_the_committed_rate_table_codes_what_it_estimates():
+    """Every rate-trained code of the committed table: its one-stream real bits are within 10 % of its
+    estimated rate, above the empirical entropy less a rounding (Gibbs), and one packet per image
+    costs at least as much as the one stream."""
+    from coinfer.paths import table_path
+    from coinfer.results import load_table
+    from coinfer.views.rate import rate_rows
+
+    table = load_table(table_path("rate", "quick"))
+    assert table.provenance.seeds == [0, 1, 2] and table.provenance.validation is not None
+    rows = [r for r in rate_rows(table) if r["weight"] is not None]
+    assert len({r["weight"] for r in rows}) >= 5 and {r["split"] for r in rows} == {"layer2.1", "layer3.1"}
+    for r in rows:
+        assert abs(r["gap %"]) <= 10, r
+        assert r["entropy"] <= r["estimate"] + 1e-6 and r["estimate"] <= r["one stream"] + 1e-3, r
+        assert r["one stream"] <= r["sent"] + 1e-9, r
+
+
+def test_the_rate_views_draw_and_every_slider_state_reads_out():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from coinfer.paths import table_path
+    from coinfer.results import load_table
+    from coinfer.views.explorer import slider_states
+    from coinfer.views.rate import _sliders, fig_rate_curve, rate_data, rate_readout, rate_summary, rate_twin
+
+    table = load_table(table_path("rate", "quick"))
+    data = rate_data(table)
+    for _, state in slider_states(_sliders(data["rows"], None)):
+        out = rate_readout(data, state)
+        assert out["plot"]["highlight"][0]["y"] == next(r["val %"] for r in data["rows"] if r["split"] == state["split"]
+                                                        and r["weight"] == state["weight"])
+    assert "rate weight" in rate_twin(table).html
+    fig = fig_rate_curve(table)
+    assert len(fig.axes) == 2
+    summary = rate_summary(table)
+    best = summary["splits"]["layer3.1"]["best_rate"]
+    assert best is None or (best["meets"] and best["val %"] >= 100 * summary["threshold"])
+    with pytest.raises(ValueError, match="no rate records at split"):
+        _sliders(data["rows"], "pool")
