@@ -231,3 +231,18 @@ def test_the_rate_views_draw_and_every_slider_state_reads_out():
     assert best is None or (best["meets"] and best["val %"] >= 100 * summary["threshold"])
     with pytest.raises(ValueError, match="no rate records at split"):
         _sliders(data["rows"], "pool")
+
+
+def test_the_commands_take_a_list_of_rate_weights(capsys):
+    from coinfer.cli import main
+    from coinfer.config import get_preset
+    from coinfer.experiments.rate import rate_weight_overrides
+    from coinfer.experiments.search import search_space
+
+    assert main(["run", "rate", "--rate-weights", "-1"]) == 2
+    assert "finite number >= 0" in capsys.readouterr().err
+    assert main(["run", "jscc", "--rate-weights", "0.1"]) != 0
+    assert "not 'jscc'" in capsys.readouterr().err
+    quick = get_preset("quick")
+    space = search_space(get_preset("quick", **rate_weight_overrides(quick, "sweep", [0.1, 0.3])))
+    assert {"d16-k16-r0.1", "d16-k16-r0.3", "d16-k16"} <= set(space["framework"]["framework.code_size"])
