@@ -147,7 +147,8 @@ def test_a_larger_weight_never_increases_the_estimated_rate():
     for weight in (0.0, 0.03, 0.3, 3.0):
         torch.manual_seed(0)
         codec = build_codec((8,), f"d4-l4-r{weight:g}", config.kernel_size, config.temperature, config.commitment)
-        train_codec(codec, server, source, config, seed=0, rate_weight=weight)
+        assert codec.rate_weight == weight
+        train_codec(codec, server, source, config, seed=0)       # the codec's own weight
         result = evaluate_codec(codec, server, source, batch_size=256)
         rates.append(result["bits_model"])
         accuracies.append(result["accuracy"])

@@ -491,6 +491,9 @@ class FeatureCodec(nn.Module):
         ``aux_loss``; any module returning a tensor (a noisy channel, identity) works too.
     entropy_model : CategoricalEntropyModel, optional
         Needed by :meth:`compress`/:meth:`decompress`; fit it with :meth:`fit_entropy_model`.
+    rate_weight : float, optional
+        The weight of the rate term its training uses (a code size's ``-r<weight>``,
+        :mod:`coinfer.core.rate`); None for a codec trained for accuracy alone.
 
     ``forward(feature)`` returns a dict:
 
@@ -505,10 +508,11 @@ class FeatureCodec(nn.Module):
     """
 
     def __init__(self, encoder: nn.Module, bottleneck: nn.Module, decoder: nn.Module,
-                 entropy_model: CategoricalEntropyModel | None = None):
+                 entropy_model: CategoricalEntropyModel | None = None, rate_weight: float | None = None):
         super().__init__()
         self.encoder, self.bottleneck, self.decoder = encoder, bottleneck, decoder
         self.entropy_model = entropy_model
+        self.rate_weight = None if rate_weight is None else check_rate_weight(rate_weight)
 
     @property
     def quantizer(self) -> nn.Module:
@@ -621,7 +625,7 @@ def build_codec(feature_shape: tuple[int, ...], code_size: "str | CodeSize", ker
     # A rate-trained code learns its prior (it codes the packets); the others fit one after training.
     prior = (LearnedEntropyModel(size.positions, size.levels) if size.rate_weight is not None
              else CategoricalEntropyModel(size.positions, size.levels))
-    return FeatureCodec(encoder, quantizer, decoder, prior)
+    return FeatureCodec(encoder, quantizer, decoder, prior, rate_weight=size.rate_weight)
 
 
 @dataclass(frozen=True)

@@ -110,7 +110,8 @@ def _run_epochs(codec: FeatureCodec, server_part: nn.Module, source: FeatureSour
 
     if epochs == 0:
         return []
-    prior = [p for p in codec.entropy_model.parameters()] if isinstance(codec.entropy_model, LearnedEntropyModel) else []
+    learned = isinstance(codec.entropy_model, LearnedEntropyModel)
+    prior = list(codec.entropy_model.parameters()) if learned else []
     params = [p for p in codec.parameters() if p.requires_grad and all(p is not q for q in prior)]
     groups = [{"params": params}] + ([{"params": prior, "lr": config.lr * PRIOR_LR_FACTOR}] if prior else [])
     optimizer = torch.optim.Adam(groups, lr=config.lr)
@@ -145,8 +146,9 @@ def train_codec(codec: FeatureCodec, server_part: nn.Module, source: FeatureSour
 
     A codec with a learned prior (:class:`coinfer.core.rate.LearnedEntropyModel`, a code size with
     ``-r<weight>``) is trained for rate and accuracy instead: its prior starts from the symbol
-    counts after the k-means initialization, the quantized epochs add ``rate_weight`` (default 0)
-    x the rate in bits per image, and the trained prior is kept as it is: it codes the packets.
+    counts after the k-means initialization, the quantized epochs add ``rate_weight`` (default:
+    the codec's own, ``codec.rate_weight``, else 0) x the rate in bits per image, and the trained
+    prior is kept as it is: it codes the packets.
     """
     from coinfer.train import seed_everything
 
@@ -162,7 +164,8 @@ def train_codec(codec: FeatureCodec, server_part: nn.Module, source: FeatureSour
     if learned:
         codec.entropy_model.fit(_training_symbols(codec, source, config.eval_batch_size))   # a start, not the end
     quantized = _run_epochs(codec, server_part, source, config, config.epochs, seed + 1, desc, True,
-                            rate_weight=rate_weight or 0.0)
+                            rate_weight=(rate_weight if rate_weight is not None
+                                         else getattr(codec, "rate_weight", None)) or 0.0)
     codec.eval()
     if codec.entropy_model is not None and not learned:
         codec.entropy_model.fit(_training_symbols(codec, source, config.eval_batch_size))
@@ -453,8 +456,7 @@ def codec_record(point: str, device_part: nn.Module, server_part: nn.Module, tra
     codec = build_codec(shape, size, config.kernel_size, config.temperature, config.commitment,
                         output_shape=output_shape).to(device)
     t1 = time.time()
-    history = train_codec(codec, server_part, train_src, config, seed=seed, desc=f"{point} {size}",
-                          rate_weight=size.rate_weight)
+    history = train_codec(codec, server_part, train_src, config, seed=seed, desc=f"{point} {size}")
     train_s = time.time() - t1
     result = evaluate_codec(codec, server_part, test_src, config.eval_batch_size)
     val = evaluate_codec(codec, server_part, val_src, config.eval_batch_size)["accuracy"] if val_src else None
