@@ -104,7 +104,7 @@ def rate_weight_overrides(preset: Preset, table_name: str, weights) -> dict:
     Returns
     -------
     dict
-        For :func:`coinfer.config.get_preset` or :func:`coinfer.config.override`.
+        For :func:`coinfer.config.get_preset` or :func:`coinfer.config_overrides.override`.
 
     Raises
     ------

@@ -20,7 +20,7 @@ import math
 
 from coinfer.core.encoding import CodeSize
 from coinfer.results import LookupTable, Record
-from coinfer.stats import meets_threshold, selection_threshold
+from coinfer.stats import margin_over_threshold, meets_threshold, selection_threshold
 from coinfer.views.publish import publish, with_downloads
 from coinfer.views.style import GREY, PALETTE, figure_style
 
@@ -71,7 +71,8 @@ def rate_rows(table: LookupTable) -> list[dict]:
         ``test %``, ``meets``, and in bits per image ``estimate`` (information content under the
         trained prior; None for a fixed code), ``soft`` (the soft estimate), ``entropy``,
         ``one stream`` (real, the test set as one packet), ``sent`` (real, one packet per image),
-        ``gap %`` (one stream over the estimate, in percent).
+        ``gap %`` (one stream over the estimate, in percent), ``margin se`` (validation accuracy above
+        the threshold, in standard errors over the seeds: :func:`coinfer.stats.margin_over_threshold`).
 
     Examples
     --------
@@ -91,7 +92,8 @@ def rate_rows(table: LookupTable) -> list[dict]:
                      "test %": 100 * r.accuracy, "meets": meets_threshold(r, table),
                      "estimate": estimate, "soft": _mean_extra(r, "bits_soft") if weight is not None else None,
                      "entropy": r.bits_entropy, "one stream": one, "sent": r.bits_per_image,
-                     "gap %": 100 * (one / estimate - 1) if estimate and one else None})
+                     "gap %": 100 * (one / estimate - 1) if estimate and one else None,
+                     "margin se": margin_over_threshold(r, table)})
     splits = list(dict.fromkeys(r.split for r in table.records))
     return sorted(rows, key=lambda row: (splits.index(row["split"]), row["weight"] is not None,
                                          row["weight"] or 0.0, row["sent"]))
