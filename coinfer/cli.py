@@ -120,11 +120,12 @@ def _run(args: argparse.Namespace) -> int:
         from coinfer.experiments.rate import rate_weight_overrides
 
         overrides = rate_weight_overrides(get_preset(args.preset), args.table, args.rate_weights)
-        command = f"python -m coinfer run {args.table} --preset {args.preset}" + (
-            f" --seeds {' '.join(map(str, args.seeds))}" if args.seeds else "") + (
-            f" --rate-weights {' '.join(f'{w:g}' for w in args.rate_weights)}")
-    print(f"wrote {run_table(args.table, args.preset, args.out, seeds=args.seeds or SEEDS, overrides=overrides,
-                               workers=args.workers, command=command)}")
+        seeds = " --seeds " + " ".join(map(str, args.seeds)) if args.seeds else ""
+        weights = " ".join(format(w, "g") for w in args.rate_weights)
+        command = f"python -m coinfer run {args.table} --preset {args.preset}{seeds} --rate-weights {weights}"
+    path = run_table(args.table, args.preset, args.out, seeds=args.seeds or SEEDS, overrides=overrides,
+                     workers=args.workers, command=command)
+    print(f"wrote {path}")
     return 0
 
 
