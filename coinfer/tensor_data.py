@@ -6,7 +6,11 @@ the bottleneck of a full-width ResNet18 on 32x32 images: the whole CIFAR-10 trai
 as uint8, so it is kept on the device and each batch is cropped, flipped and normalized there in a
 few tensor operations. :class:`DataPath` is the one place that decides what a training run uses;
 :meth:`DataPath.for_device` turns everything on for CUDA and off for the CPU, where the CPU path is
-left exactly as it was.
+left exactly as it was. Every training on images asks it: the baseline
+(:func:`coinfer.train.train_baseline`), the pruning fine-tunes
+(:func:`coinfer.experiments.pruning.prune_finetune` with
+:func:`~coinfer.experiments.pruning.fine_tune_batches`) and codec training on images
+(:attr:`coinfer.core.features.FeatureSource.training_path`).
 
     >>> import torch
     >>> from coinfer.tensor_data import DataPath

@@ -140,3 +140,46 @@ def test_one_place_decides_the_data_path_of_every_training_stage(cifar_root, mon
     for (features, _), expected in zip(epochs[0], reference):
         tolerance = 0.05 * float(expected.abs().max()) if BF16 else 0.0
         torch.testing.assert_close(features, expected, rtol=0, atol=tolerance)
+
+
+#: Codec training on images with the device part and the server part under bf16 autocast, the codec
+#: in float32: its two epochs' losses (about 2.3 and 2.8) differed from float32 by 0.0001 and 0.0016
+#: (measured). Stated tolerance 0.02.
+CODEC_TOLERANCE = 0.02
+
+
+def _train_codec(data, forced: DataPath | None, monkeypatch) -> tuple[dict, list]:
+    """Train a 1-bit codec at layer2.1 of a width-1/16 network on images (no feature cache)."""
+    from coinfer.core.encoding import build_codec
+    from coinfer.experiments.encoding import get_encode_config, train_codec
+
+    if forced is not None:
+        monkeypatch.setattr(DataPath, "for_device", classmethod(lambda cls, device: forced))
+    torch.manual_seed(0)
+    device_part, server_part = split_stages(resnet18(width=1 / 16).eval(), "layer2.1")
+    source = FeatureSource(device_part, data, precompute=False, batch_size=40, device=torch.device("cpu"))
+    config = get_encode_config("quick", warmup_epochs=1, epochs=1, batch_size=16)
+    seen = []
+    server_part.register_forward_hook(lambda module, args, out: seen.append(
+        (args[0].dtype, torch.is_autocast_enabled("cpu"), out.dtype)))
+    torch.manual_seed(1)
+    codec = build_codec(source.feature_shape, config.code_size_at("d8-l2", source.feature_shape))
+    with progress_bars(False):
+        history = train_codec(codec, server_part, source, config, seed=3)
+    assert all(p.is_contiguous() for p in server_part.parameters())      # its layout put back
+    monkeypatch.undo()
+    return history, seen
+
+
+def test_codec_training_on_images_takes_the_data_path(cifar_root, monkeypatch):
+    data = load_split("cifar10", "train", VALIDATION, root=cifar_root, trust=True)
+    cpu, cpu_seen = _train_codec(data, None, monkeypatch)
+    resident, _ = _train_codec(data, DataPath(resident=True), monkeypatch)
+    assert resident == cpu                                                  # the same images, bit for bit
+    assert {s for s in cpu_seen} == {(torch.float32, False, torch.float32)}
+    if BF16:
+        full, seen = _train_codec(data, DataPath(resident=True, autocast=BF16, channels_last=True), monkeypatch)
+        # The codec hands the server part a float32 feature; the server part computes in bf16.
+        assert {s for s in seen if s[1]} == {(torch.float32, True, torch.bfloat16)}
+        losses = [(a, b) for key in ("warmup_loss", "loss") for a, b in zip(full[key], cpu[key])]
+        assert len(losses) == 2 and max(abs(a - b) for a, b in losses) < CODEC_TOLERANCE, losses

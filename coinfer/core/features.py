@@ -21,12 +21,11 @@ class FeatureSource:
     backbone, so the device part's outputs need computing only once. ``precompute=True`` runs the
     device part (eval mode, no gradients) over ``dataset`` in order and keeps ``features`` and
     ``labels`` on the CPU; otherwise every batch runs the device part again (large features,
-    augmented images). Shuffled batches without the cache are training batches, on the path
-    :meth:`coinfer.tensor_data.DataPath.for_device` decides: on CUDA the images are held on the
-    device once and augmented there, and the frozen device part runs under bf16 autocast (its
-    features are handed on as float32); on the CPU they come from :func:`coinfer.data.make_loader`
-    in float32, as always. Batches in order (the cache itself, evaluation, k-means, entropy models)
-    are float32 on every device.
+    augmented images). Shuffled batches without the cache are training batches, on
+    :attr:`training_path`: on CUDA the images are held on the device once and augmented there, and
+    the frozen device part runs under bf16 autocast (its features are handed on as float32); on the
+    CPU they come from :func:`coinfer.data.make_loader` in float32, as always. Batches in order (the
+    cache itself, evaluation, k-means, entropy models) are float32 on every device.
 
     Parameters
     ----------
@@ -86,6 +85,16 @@ class FeatureSource:
     def __len__(self) -> int:
         return len(self.labels) if self.features is not None else len(self.dataset)
 
+    @property
+    def training_path(self) -> DataPath:
+        """How training on this source's shuffled batches runs: :meth:`DataPath.for_device` when the
+        source reads images (no cache), the plain float32 path when its features are cached.
+
+        >>> FeatureSource.from_tensors(torch.zeros(2, 3), torch.zeros(2, dtype=torch.long)).training_path
+        DataPath(resident=False, autocast=None, channels_last=False, compile=False)
+        """
+        return DataPath.for_device(self.device) if self.features is None else DataPath()
+
     def _loader(self, batch_size: int, shuffle: bool, seed: int):
         if not shuffle:
             return make_loader(self.dataset, batch_size, shuffle=False, seed=seed)
@@ -121,7 +130,7 @@ class FeatureSource:
                 idx = order[i:i + batch_size]
                 yield self.features[idx].to(self.device), self.labels[idx].to(self.device)
         else:
-            path = DataPath.for_device(self.device) if shuffle else None
+            path = self.training_path if shuffle else None
             for images, y in self._loader(batch_size, shuffle, seed):
                 yield self._run(images, path), y.to(self.device)
 
