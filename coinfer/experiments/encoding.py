@@ -85,14 +85,23 @@ def _encoder_outputs(codec: FeatureCodec, source: FeatureSource, batch_size: int
 
 
 class _CodecTraining(SplitNetwork):
-    """Codec and frozen server part on cached features, with the quantizer's loss beside the logits."""
+    """Codec and frozen server part on cached features, with the quantizer's loss beside the logits.
 
-    def __init__(self, codec: FeatureCodec, server_part: nn.Module):
+    ``autocast``: the frozen server part (most of a step's arithmetic) runs under ``torch.autocast``
+    with this dtype; the codec (encoder, quantizer, decoder, its loss) stays float32, so that no
+    codeword choice depends on the precision.
+    """
+
+    def __init__(self, codec: FeatureCodec, server_part: nn.Module, autocast: torch.dtype | None = None):
         super().__init__(nn.Identity(), codec, server_part, frozen=("server_part",))
+        self.autocast = autocast
 
     def forward(self, features: torch.Tensor) -> dict:
         out = self.codec(features)
-        return {"logits": self.server_part(out["feature_hat"]), "aux_loss": out["aux_loss"], "rate": out["rate"]}
+        with torch.autocast(features.device.type, dtype=self.autocast, enabled=self.autocast is not None):
+            logits = self.server_part(out["feature_hat"])
+        return {"logits": logits.float() if self.autocast else logits, "aux_loss": out["aux_loss"],
+                "rate": out["rate"]}
 
 
 #: Learning rate of a learned prior's logits, relative to the codec's (:mod:`coinfer.core.rate`): the
@@ -102,7 +111,10 @@ PRIOR_LR_FACTOR = 10.0
 
 def _run_epochs(codec: FeatureCodec, server_part: nn.Module, source: FeatureSource, config: EncodeSettings,
                 epochs: int, seed: int, desc: str, quantized: bool, rate_weight: float = 0.0) -> list[float]:
-    """``epochs`` of :func:`coinfer.train.fit` on the codec (Adam, cosine learning rate per step).
+    """``epochs`` of :func:`coinfer.train.fit` on the codec (Adam, cosine learning rate per step), on the
+    source's :attr:`~coinfer.core.features.FeatureSource.training_path` (images read on CUDA: the
+    resident loader, bf16 autocast and channels_last for the frozen parts, the codec in float32;
+    otherwise float32 throughout).
 
     With a learned prior (quantized epochs), the loss adds ``rate_weight`` x the mean rate (bits per
     image) and the prior's own maximum-likelihood loss, which moves its logits only."""
@@ -127,9 +139,16 @@ def _run_epochs(codec: FeatureCodec, server_part: nn.Module, source: FeatureSour
             loss = loss + rate_weight * out["rate"]["rate"].mean() + out["rate"]["prior_bits"].mean()
         return loss
 
-    return fit(_CodecTraining(codec, server_part), lambda epoch: source.batches(
-        config.batch_size, shuffle=True, seed=seed * 1000 + epoch), optimizer=optimizer, epochs=epochs,
-        loss_fn=loss_fn, scheduler=scheduler, device=source.device, desc=desc)
+    path = source.training_path
+    if path.channels_last:                 # the frozen parts' layout, in place; put back after training
+        server_part.to(memory_format=torch.channels_last)
+    try:
+        return fit(_CodecTraining(codec, server_part, path.dtype), lambda epoch: source.batches(
+            config.batch_size, shuffle=True, seed=seed * 1000 + epoch), optimizer=optimizer, epochs=epochs,
+            loss_fn=loss_fn, scheduler=scheduler, device=source.device, desc=desc)
+    finally:
+        if path.channels_last:
+            server_part.to(memory_format=torch.contiguous_format)
 
 
 def _training_symbols(codec: FeatureCodec, source: FeatureSource, batch_size: int) -> torch.Tensor:
