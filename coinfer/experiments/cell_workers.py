@@ -2,7 +2,8 @@
 
 A cell is independent of every other once the shared inputs it needs (the control, a pruned
 network, 2-Step Pruning's first step) are in the checkpoint cache, and each cell seeds itself, so
-cells can run in any process and give the same record. Two processes with one torch thread each
+cells can run in any process and give the same record (a training cell up to its last digits,
+which depend on what its process ran before: :mod:`coinfer.experiments.sweep`). Two processes with one torch thread each
 use two cores about twice as fast as one process with two threads (small batches leave a second
 thread idle), which is what keeps a table's regeneration within its budget on a 2-core machine.
 
