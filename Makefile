@@ -61,6 +61,7 @@ results: .coinfer-python
 	$(RUN) -m coinfer run original-float32 --preset quick
 	$(RUN) -m coinfer run pruning --preset quick --threads 1
 	$(RUN) -m coinfer run encoding --preset quick --threads 1 --workers 2
+	$(RUN) -m coinfer run rate --preset quick --threads 1
 	$(RUN) -m coinfer run jscc --preset quick --threads 1
 	$(RUN) -m coinfer run sweep --preset quick --threads 1 --workers 2
 	OMP_NUM_THREADS=1 $(RUN) -m coinfer train-codec --preset quick --split layer2.1 --code-size d16-l4

@@ -34,6 +34,7 @@ The algorithms (``core/``)
     :mod:`coinfer.core.pruning`: incremental l2 channel masks, schedule, activation pruning, compaction (III-C).
     :mod:`coinfer.core.encoding`: dimension-reduction encoder/decoder, learned quantizers, code sizes (IV-B, Fig. 2).
     :mod:`coinfer.core.entropy`: range coder and canonical Huffman code with framed packets (IV-B).
+    :mod:`coinfer.core.rate`: a learned prior and a differentiable rate, bits per image (rate-accuracy training).
     :mod:`coinfer.core.codecs`: one codec protocol, compress/decompress: float32, uint8, Huffman8, learned (IV-B, V-B).
     :mod:`coinfer.core.pipeline`: SplitNetwork, device part -> codec -> server part (Fig. 2).
     :mod:`coinfer.core.channel`: AWGN and BSC with their conventions and capacities (IV-B, V-D).
@@ -47,7 +48,8 @@ Settings and training
     :mod:`coinfer.train`: fit, evaluate, seeding, weights-only checkpoints.
 Experiments (``experiments/``, one per committed table; ``python -m coinfer run --list``)
     :mod:`~coinfer.experiments.original`, :mod:`~coinfer.experiments.pruning` (III-C),
-    :mod:`~coinfer.experiments.encoding` (IV-B), :mod:`~coinfer.experiments.jscc` (V-D, Fig. 5),
+    :mod:`~coinfer.experiments.encoding` (IV-B), :mod:`~coinfer.experiments.rate` (the rate-accuracy
+    curve), :mod:`~coinfer.experiments.jscc` (V-D, Fig. 5),
     :mod:`~coinfer.experiments.baselines` and :mod:`~coinfer.experiments.sweep` (V-B, Fig. 3) with
     :mod:`~coinfer.experiments.cell_files` (a cell's checked result file),
     :mod:`~coinfer.experiments.cell_workers` (a sweep's cells in several processes),
@@ -66,8 +68,9 @@ Views (``views/``; ``python -m coinfer figure --list``)
     :mod:`~coinfer.views.style` (one palette, one style per method), :mod:`~coinfer.views.explorer` (the
     explorer runtime), :mod:`~coinfer.views.publish` (alt text and downloads under every figure),
     :mod:`~coinfer.views.plane`; one module per chapter: :mod:`~coinfer.views.amplification`
-    (ch. 1), :mod:`~coinfer.views.pruning` (2), :mod:`~coinfer.views.encoding` (3),
-    :mod:`~coinfer.views.jscc` and :mod:`~coinfer.views.jscc_tables` (4), :mod:`~coinfer.views.tradeoff` and :mod:`~coinfer.views.tradeoff_tables` (5), :mod:`~coinfer.views.latency`
+    (ch. 1), :mod:`~coinfer.views.pruning` (2), :mod:`~coinfer.views.encoding` and :mod:`~coinfer.views.rate` (3),
+    :mod:`~coinfer.views.jscc` and :mod:`~coinfer.views.jscc_tables` (4), :mod:`~coinfer.views.tradeoff` and
+    :mod:`~coinfer.views.tradeoff_tables` (5), :mod:`~coinfer.views.latency`
     and :mod:`~coinfer.views.chooser` (6), :mod:`~coinfer.views.serving` (7), :mod:`~coinfer.views.search` (8).
 """
 

@@ -114,7 +114,18 @@ def _run(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     from coinfer.experiments import SEEDS
 
-    print(f"wrote {run_table(args.table, args.preset, args.out, seeds=args.seeds or SEEDS, workers=args.workers)}")
+    overrides, command = None, None
+    if args.rate_weights:
+        from coinfer.config import get_preset
+        from coinfer.experiments.rate import rate_weight_overrides
+
+        overrides = rate_weight_overrides(get_preset(args.preset), args.table, args.rate_weights)
+        seeds = " --seeds " + " ".join(map(str, args.seeds)) if args.seeds else ""
+        weights = " ".join(format(w, "g") for w in args.rate_weights)
+        command = f"python -m coinfer run {args.table} --preset {args.preset}{seeds} --rate-weights {weights}"
+    path = run_table(args.table, args.preset, args.out, seeds=args.seeds or SEEDS, overrides=overrides,
+                     workers=args.workers, command=command)
+    print(f"wrote {path}")
     return 0
 
 
@@ -443,6 +454,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=check.positive_int, default=1,
                    help="processes running the sweep's cells side by side (sweep and encoding tables; "
                         "2 on a 2-core machine, with --threads 1)")
+    p.add_argument("--rate-weights", type=check.nonnegative_float, nargs="+", default=None, metavar="W",
+                   help="encoding, sweep: also train every code size with a rate term of these weights (loss per "
+                        "bit per image; code sizes such as d16-k64-r0.1); rate: the curve's weights")
     p.set_defaults(func=_run)
 
     p = commands.add_parser("latency", help="choose the fastest configuration for a device, link and server",
@@ -546,6 +560,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="answer trials from this lookup table instead of training (a rehearsal)")
     p.add_argument("--delay", type=check.nonnegative_float, default=0.0, help="with --oracle: seconds each training takes")
     p.add_argument("--cells-dir", default=None, help="cell results folder (default: the sweep's)")
+    p.add_argument("--rate-weights", type=check.nonnegative_float, nargs="+", default=None, metavar="W",
+                   help="also search every code size of the grid trained with a rate term of these weights")
     p.add_argument("--objectives", default="device_macs,bits_per_image",
                    help="to minimise: two or three of device_macs, bits_per_image (bits), server_macs")
     p.add_argument("--device-memory", default=None, metavar="BYTES|DEVICE",

@@ -24,6 +24,10 @@ def search(args: argparse.Namespace) -> int:
     if args.grid:
         overrides = {"sweep": sweep_grid(args.grid), **overrides}
     preset = get_preset(args.preset, **overrides)
+    if args.rate_weights:      # the grid's code sizes, each also with a rate term of each weight
+        from coinfer.experiments.rate import rate_weight_overrides
+
+        preset = get_preset(args.preset, **overrides, **rate_weight_overrides(preset, "sweep", args.rate_weights))
     command = "python -m coinfer " + " ".join(args.argv)
     objectives = search_checks.parse_objectives(args.objectives)
     budget = search_checks.memory_budget(args.device_memory)
@@ -79,6 +83,7 @@ def search(args: argparse.Namespace) -> int:
             argv += ["--cells-dir", args.cells_dir] if args.cells_dir else []
             argv += [a for v in args.set or [] for a in ("--set", v)]
             argv += ["--threads", str(args.threads)] if args.threads else []
+            argv += ["--rate-weights", *map(str, args.rate_weights)] if args.rate_weights else []
             procs.append(subprocess.Popen(argv))
         codes = [p.wait() for p in procs]
         print(f"{args.workers} workers done (exit codes {codes}); {len(study.trials)} trials in the study")

@@ -9,7 +9,7 @@
 A :class:`Preset` holds the network and data (``dataset``, ``width``, ``seed``), the accuracy
 threshold's drop, and one small settings object per stage: ``baseline`` (:class:`TrainSettings`),
 ``pruning`` (:class:`PruneSettings`), ``sweep`` (:class:`SweepGrid`), ``encoding``
-(:class:`EncodeSettings`), ``jscc`` (:class:`JsccSettings`). A preset name is looked up
+(:class:`EncodeSettings`), ``jscc`` (:class:`JsccSettings`), ``rate`` (:class:`RateSettings`). A preset name is looked up
 once, by :func:`get_preset` (at the command line or a public entry point); everything below it
 receives the :class:`Preset` object. Any setting can be overridden by its dotted name::
 
@@ -218,6 +218,65 @@ class EncodeSettings(_Settings):
         return replace(size, channels=None)
 
 
+def rate_code_sizes(code_sizes, weights) -> tuple[str, ...]:
+    """Every code size of ``code_sizes`` trained at every rate weight of ``weights``, as code-size ids.
+
+    Parameters
+    ----------
+    code_sizes : sequence of str
+        Without a rate weight (``"d16-k64"``).
+    weights : sequence of float
+        Rate weights, loss per bit per image (:mod:`coinfer.core.rate`).
+
+    Returns
+    -------
+    tuple of str
+
+    Examples
+    --------
+    >>> from coinfer.config import rate_code_sizes
+    >>> rate_code_sizes(["d16-k64"], [0, 0.1])
+    ('d16-k64-r0', 'd16-k64-r0.1')
+    >>> rate_code_sizes(["d16-k64-r0.1"], [0.2])
+    Traceback (most recent call last):
+    ...
+    ValueError: code size 'd16-k64-r0.1' already has a rate weight; give it without '-r...'
+    """
+    out = []
+    for code in code_sizes:
+        size = CodeSize.parse(code)
+        if size.rate_weight is not None:
+            raise ValueError(f"code size {code!r} already has a rate weight; give it without '-r...'")
+        out += [str(replace(size, rate_weight=weight)) for weight in weights]   # CodeSize validates each weight
+    return tuple(out)
+
+
+@dataclass(frozen=True)
+class RateSettings(_Settings):
+    """The rate-accuracy curve (:mod:`coinfer.experiments.rate`): codecs trained with a rate term.
+
+    At every split point of ``splits``, every code size of ``code_sizes`` (written without channels
+    and weight) is trained at every rate weight of ``weights`` (loss per bit per image), beside the
+    preset's fixed codebooks (``encoding.code_sizes``) at the same splits. The training itself is
+    the encoding settings' (one recipe).
+    """
+
+    splits: tuple[str, ...] = ("layer2.1", "layer3.1")
+    code_sizes: tuple[str, ...] = ("d16-k64",)
+    weights: tuple[float, ...] = (0.0, 0.01, 0.03, 0.1, 0.2, 0.3, 1.0)
+
+    def __post_init__(self):
+        object.__setattr__(self, "splits", tuple(SplitPoint(point) for point in self.splits))
+        if not self.weights or len(set(self.weights)) != len(self.weights):
+            raise ValueError(f"weights must be one or more distinct rate weights, got {self.weights!r}")
+        rate_code_sizes(self.code_sizes, self.weights)      # every code size and weight valid
+
+    @property
+    def rate_code_sizes(self) -> tuple[str, ...]:
+        """Every (code size, weight) as a code-size id, e.g. ``d16-k64-r0.1``."""
+        return rate_code_sizes(self.code_sizes, self.weights)
+
+
 def source_codec_budget(encoding: EncodeSettings) -> dict:
     """The training budget of the learned source codec that Fig. 5 compares JSCC with.
 
@@ -331,6 +390,7 @@ class Preset(_Settings):
     sweep: SweepGrid
     encoding: EncodeSettings = field(default_factory=EncodeSettings)
     jscc: JsccSettings = field(default_factory=JsccSettings)
+    rate: RateSettings = field(default_factory=RateSettings)
     seed: int = 0
     accuracy_drop: float = 2.0
     eval_batch_size: int = 500

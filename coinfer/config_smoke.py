@@ -81,6 +81,7 @@ def smoke_overrides(preset: "Preset") -> dict:
                      "splits": _few(enc.splits, 2), "code_sizes": codes,
                      "huffman_splits": _few(enc.huffman_splits, 2), "huffman_train_images": images,
                      "eval_batch_size": batch, "test_limit": test},
+        "rate": {"splits": preset.rate.splits[-1:], "weights": _few(preset.rate.weights, 2)},
         "jscc": {"train_images": images, "test_images": test, "epochs": 1, "batch_size": batch,
                  "snrs_db": _few(jscc.snrs_db, 2), "flip_rates": _few(jscc.flip_rates, 2),
                  "awgn_code_sizes": _few(jscc.awgn_code_sizes, 2), "bsc_code_sizes": _few(jscc.bsc_code_sizes, 2),

@@ -107,13 +107,19 @@ def meets_threshold(record: Record, table: LookupTable) -> bool:
     return selection_accuracy(record, table) >= selection_threshold(table)
 
 
+#: Record ``extra`` numbers that depend on the seed and are kept per seed (``extra["per_seed"]``) when
+#: every run has them: the rate estimates and the one-stream coded length (bits per image).
+SEEDED_EXTRA = ("bits_model", "bits_soft", "bits_one_stream", "bits_one_stream_sent", "bits_range")
+
+
 def aggregate_seeds(runs: list[LookupTable]) -> LookupTable:
     """One table from the same experiment run with several training seeds.
 
     Each configuration's accuracies (test and validation) become their mean with the sample
     standard deviation (``accuracy_std``, ``val_accuracy_std``) and ``seeds``; the bits (which an
     entropy coder makes seed-dependent) and costs are averaged too. The per-seed values stay in
-    ``extra["per_seed"]``. Every configuration must be in every run.
+    ``extra["per_seed"]``, with those of the :data:`SEEDED_EXTRA` numbers (the other ``extra``
+    values are the first run's). Every configuration must be in every run.
 
     >>> from dataclasses import replace
     >>> from coinfer.results import LookupTable, Provenance, Record
@@ -150,6 +156,8 @@ def aggregate_seeds(runs: list[LookupTable]) -> LookupTable:
                for name in ("device_macs", "device_params", "server_macs", "bits_per_image")}
         entropy, _ = mean_std([r.bits_entropy for r in same])
         per_seed = {n: [getattr(r, n) for r in same] for n in ("accuracy", "val_accuracy", "bits_per_image")}
+        per_seed.update({n: [r.extra[n] for r in same] for n in SEEDED_EXTRA
+                         if all(isinstance(r.extra.get(n), (int, float)) for r in same)})
         records.append(Record(**{**first.to_dict(), "accuracy": acc, "accuracy_std": acc_std,
                                  "val_accuracy": val, "val_accuracy_std": val_std, "seeds": len(same),
                                  "bits_per_image": avg["bits_per_image"], "bits_entropy": entropy,

@@ -6,7 +6,11 @@ the bottleneck of a full-width ResNet18 on 32x32 images: the whole CIFAR-10 trai
 as uint8, so it is kept on the device and each batch is cropped, flipped and normalized there in a
 few tensor operations. :class:`DataPath` is the one place that decides what a training run uses;
 :meth:`DataPath.for_device` turns everything on for CUDA and off for the CPU, where the CPU path is
-left exactly as it was.
+left exactly as it was. Every training on images asks it: the baseline
+(:func:`coinfer.train.train_baseline`), the pruning fine-tunes
+(:func:`coinfer.experiments.pruning.prune_finetune` with
+:func:`~coinfer.experiments.pruning.fine_tune_batches`) and codec training on images
+(:attr:`coinfer.core.features.FeatureSource.training_path`).
 
     >>> import torch
     >>> from coinfer.tensor_data import DataPath
@@ -24,6 +28,7 @@ zero padding, 9 x 9 offsets) and flips (one half) when it does (``tests/test_ten
 
 from __future__ import annotations
 
+import copy
 import os
 from dataclasses import dataclass
 
@@ -229,10 +234,30 @@ class ResidentLoader:
         self.mean = torch.tensor(mean, device=self.device).view(1, -1, 1, 1)
         self.std = torch.tensor(std, device=self.device).view(1, -1, 1, 1)
         self.channels_last = channels_last
+        self.batch_size, self.shuffle = batch_size, shuffle
+        self._seed(seed)
+
+    def _seed(self, seed: int) -> None:
         # The same sampler and generator as make_loader: the same order for the same seed.
-        self._order = DataLoader(range(len(self.labels)), batch_size=batch_size, shuffle=shuffle,
+        self._order = DataLoader(range(len(self.labels)), batch_size=self.batch_size, shuffle=self.shuffle,
                                  generator=torch.Generator().manual_seed(seed))
         self._augmenter = torch.Generator(device=self.device).manual_seed(seed)
+
+    def with_seed(self, seed: int) -> "ResidentLoader":
+        """The same images (not copied again), batched as a new ``ResidentLoader(..., seed=seed)`` would be.
+
+        For a caller that draws a new loader per epoch with its own seed (the feature cache's
+        shuffled batches): the images go to the device once.
+
+        >>> from coinfer.data import load_dataset
+        >>> data = load_dataset("fashion-mnist", train=False, limit=10)
+        >>> a = ResidentLoader(data, 4, shuffle=True, seed=0)
+        >>> [y.tolist() for _, y in a.with_seed(1)] == [y.tolist() for _, y in ResidentLoader(data, 4, True, seed=1)]
+        True
+        """
+        other = copy.copy(self)
+        other._seed(seed)
+        return other
 
     def __len__(self) -> int:
         return len(self._order)

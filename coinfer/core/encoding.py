@@ -66,12 +66,19 @@ import torch.nn.functional as F
 from torch import nn
 
 from coinfer.core.entropy import CategoricalEntropyModel, fixed_length_bits
+from coinfer.core.rate import LearnedEntropyModel, check_rate_weight, rate_bits
 
 # --------------------------------------------------------------------------------------------
 # Code size: what one encoder configuration is called in records ("c4-d16-l4", "d16-k64")
 # --------------------------------------------------------------------------------------------
 
-_CODE_SIZE = re.compile(r"^(?:c(?P<c>\d+)-)?d(?P<d>\d+)-(?P<kind>[lk])(?P<n>\d+)$")
+_CODE_SIZE = re.compile(r"^(?:c(?P<c>\d+)-)?d(?P<d>\d+)-(?P<kind>[lk])(?P<n>\d+)(?:-r(?P<r>.*))?$")
+
+
+def _format_weight(weight: float) -> str:
+    """The shortest text that reads back as exactly ``weight`` (``0.01``, ``1e-05``, ``0``)."""
+    text = f"{weight:g}"
+    return text if float(text) == weight else repr(weight)
 
 
 @dataclass(frozen=True)
@@ -88,15 +95,25 @@ class CodeSize:
     kind : {"scalar", "vector"}
     channels : int or None
         ``c``, the channels after the first convolution; ``None`` for 1-D features (no convolution).
+    rate_weight : float or None
+        ``None``: trained for accuracy alone, the range coder's model fitted afterwards. A number
+        >= 0: rate-accuracy training with a learned prior (:mod:`coinfer.core.rate`), this weight
+        (loss per bit per image) on the rate; 0 trains the prior but puts no pressure on the rate.
 
     Written as ``c4-d16-l4`` (scalar: 4 channels, 16 elements, 4 levels each = 32 bits fixed
-    length) or ``c4-d16-k64`` (vector: one of 64 codewords = 6 bits fixed length).
+    length) or ``c4-d16-k64`` (vector: one of 64 codewords = 6 bits fixed length), with ``-r<weight>``
+    for rate-accuracy training (``c4-d16-l4-r0.01``): the weight is part of the configuration's id.
+
+    >>> size = CodeSize.parse("c8-d16-l4-r0.01")
+    >>> size.rate_weight, str(size), size.fixed_bits
+    (0.01, 'c8-d16-l4-r0.01', 32)
     """
 
     dim: int
     levels: int
     kind: str = "scalar"
     channels: int | None = None
+    rate_weight: float | None = None
 
     def __post_init__(self):
         if self.kind not in ("scalar", "vector"):
@@ -107,6 +124,8 @@ class CodeSize:
             raise ValueError(f"levels must be >= 2 (one codeword carries no information), got {self.levels}")
         if self.channels is not None and self.channels < 1:
             raise ValueError(f"channels must be >= 1 or None, got {self.channels}")
+        if self.rate_weight is not None:
+            object.__setattr__(self, "rate_weight", check_rate_weight(self.rate_weight))
 
     @classmethod
     def parse(cls, text: "str | CodeSize") -> "CodeSize":
@@ -116,14 +135,23 @@ class CodeSize:
         if not match:
             raise ValueError(f"bad code size {text!r}; expected e.g. 'c4-d16-l4' (scalar: c channels, "
                              "d elements, L levels each) or 'c4-d16-k64' (vector codebook of K codewords); "
-                             "'c..-' is omitted for 1-D features")
+                             "'c..-' is omitted for 1-D features; '-r<weight>' appended for rate-accuracy "
+                             "training, e.g. 'c4-d16-l4-r0.01'")
+        weight = None
+        if match["r"] is not None:
+            try:
+                weight = check_rate_weight(float(match["r"]))
+            except ValueError:
+                raise ValueError(f"bad rate weight {match['r']!r} in code size {text!r}; expected a finite "
+                                 "number >= 0 after '-r', e.g. 'c4-d16-l4-r0.01'") from None
         return cls(dim=int(match["d"]), levels=int(match["n"]),
                    kind="scalar" if match["kind"] == "l" else "vector",
-                   channels=int(match["c"]) if match["c"] else None)
+                   channels=int(match["c"]) if match["c"] else None, rate_weight=weight)
 
     def __str__(self) -> str:
         prefix = f"c{self.channels}-" if self.channels is not None else ""
-        return f"{prefix}d{self.dim}-{'l' if self.kind == 'scalar' else 'k'}{self.levels}"
+        rate = f"-r{_format_weight(self.rate_weight)}" if self.rate_weight is not None else ""
+        return f"{prefix}d{self.dim}-{'l' if self.kind == 'scalar' else 'k'}{self.levels}{rate}"
 
     @property
     def positions(self) -> int:
@@ -274,13 +302,16 @@ class _CodebookQuantizer(nn.Module):
         if z.ndim != 2 or z.shape[1] != self.dim:
             raise ValueError(f"quantizer expects z of shape (B, {self.dim}), got {tuple(z.shape)}")
 
-    def _output(self, z, hard, soft, symbols, positions):
+    def _output(self, z, hard, soft, symbols, positions, weights=None):
         if not self.enabled:
             return {"z_hat": z, "symbols": None, "aux_loss": z.new_zeros(())}
         # Forward value exactly the hard codeword; gradient that of the soft assignment.
         z_hat = hard + (soft - soft.detach()) if self.training else hard
         aux = self.commitment * F.mse_loss(z, hard.detach()) + F.mse_loss(hard, z.detach())
-        return {"z_hat": z_hat, "symbols": symbols.view(len(z), positions), "aux_loss": aux}
+        out = {"z_hat": z_hat, "symbols": symbols.view(len(z), positions), "aux_loss": aux}
+        if weights is not None:   # the soft assignment (B, positions, alphabet): what a rate term differentiates
+            out["soft"] = weights.view(len(z), positions, self.levels)
+        return out
 
 
 class ScalarCodebookQuantizer(_CodebookQuantizer):
@@ -316,12 +347,18 @@ class ScalarCodebookQuantizer(_CodebookQuantizer):
         dist2 = (z.unsqueeze(2) - self.codewords.unsqueeze(0)) ** 2                   # B x d x L
         symbols = dist2.argmin(2)
         hard = self.codewords.expand(len(z), -1, -1).gather(2, symbols.unsqueeze(2)).squeeze(2)
-        soft = hard
+        soft, weights = hard, None
         if self.training and self.enabled:
-            gap2 = self.codewords.detach().sort(1).values.diff(dim=1).pow(2).mean(1).clamp(min=1e-8)
-            weights = torch.softmax(-dist2 / (self.temperature * gap2.view(1, -1, 1)), dim=2)
+            weights = self.assignment(z, dist2)
             soft = (weights * self.codewords.unsqueeze(0)).sum(2)
-        return self._output(z, hard, soft, symbols, self.dim)
+        return self._output(z, hard, soft, symbols, self.dim, weights)
+
+    def assignment(self, z: torch.Tensor, dist2: torch.Tensor | None = None) -> torch.Tensor:
+        """The soft assignment ``softmax(-|z_i - c_ij|^2 / (T gap_i^2))`` over each element's codewords, (B, d, L)."""
+        if dist2 is None:
+            dist2 = (z.unsqueeze(2) - self.codewords.unsqueeze(0)) ** 2
+        gap2 = self.codewords.detach().sort(1).values.diff(dim=1).pow(2).mean(1).clamp(min=1e-8)
+        return torch.softmax(-dist2 / (self.temperature * gap2.view(1, -1, 1)), dim=2)
 
     def dequantize(self, symbols: torch.Tensor) -> torch.Tensor:
         """Codewords of ``symbols`` (B, d) -> ``z_hat`` (B, d)."""
@@ -360,13 +397,19 @@ class VectorCodebookQuantizer(_CodebookQuantizer):
         dist2 = torch.cdist(z, self.codebook).pow(2)                                       # B x K
         symbols = dist2.argmin(1)
         hard = self.codebook[symbols]
-        soft = hard
+        soft, weights = hard, None
         if self.training and self.enabled:
-            cb = self.codebook.detach()
-            nearest2 = torch.cdist(cb, cb).pow(2).fill_diagonal_(float("inf")).min(1).values
-            scale = nearest2.mean().clamp(min=1e-8)
-            soft = torch.softmax(-dist2 / (self.temperature * scale), dim=1) @ self.codebook
-        return self._output(z, hard, soft, symbols, 1)
+            weights = self.assignment(z, dist2)
+            soft = weights @ self.codebook
+        return self._output(z, hard, soft, symbols, 1, weights)
+
+    def assignment(self, z: torch.Tensor, dist2: torch.Tensor | None = None) -> torch.Tensor:
+        """The soft assignment ``softmax(-|z - c_k|^2 / (T mean nearest-neighbour gap^2))``, (B, K)."""
+        if dist2 is None:
+            dist2 = torch.cdist(z, self.codebook).pow(2)
+        cb = self.codebook.detach()
+        nearest2 = torch.cdist(cb, cb).pow(2).fill_diagonal_(float("inf")).min(1).values
+        return torch.softmax(-dist2 / (self.temperature * nearest2.mean().clamp(min=1e-8)), dim=1)
 
     def dequantize(self, symbols: torch.Tensor) -> torch.Tensor:
         return self.codebook.detach()[symbols.long().to(self.codebook.device).view(-1)]
@@ -452,6 +495,9 @@ class FeatureCodec(nn.Module):
         ``aux_loss``; any module returning a tensor (a noisy channel, identity) works too.
     entropy_model : CategoricalEntropyModel, optional
         Needed by :meth:`compress`/:meth:`decompress`; fit it with :meth:`fit_entropy_model`.
+    rate_weight : float, optional
+        The weight of the rate term its training uses (a code size's ``-r<weight>``,
+        :mod:`coinfer.core.rate`); None for a codec trained for accuracy alone.
 
     ``forward(feature)`` returns a dict:
 
@@ -460,14 +506,17 @@ class FeatureCodec(nn.Module):
     ``z_hat``        after the bottleneck
     ``symbols``      (B, positions) int64 or None
     ``likelihoods``  (B, positions) model probabilities of the symbols, or None
+    ``rate``         with a learned prior: :func:`coinfer.core.rate.rate_bits`'s dict (bits per
+                     image, differentiable); None otherwise
     ``aux_loss``     scalar to add to the task loss (commitment/codebook terms)
     """
 
     def __init__(self, encoder: nn.Module, bottleneck: nn.Module, decoder: nn.Module,
-                 entropy_model: CategoricalEntropyModel | None = None):
+                 entropy_model: CategoricalEntropyModel | None = None, rate_weight: float | None = None):
         super().__init__()
         self.encoder, self.bottleneck, self.decoder = encoder, bottleneck, decoder
         self.entropy_model = entropy_model
+        self.rate_weight = None if rate_weight is None else check_rate_weight(rate_weight)
 
     @property
     def quantizer(self) -> nn.Module:
@@ -479,11 +528,13 @@ class FeatureCodec(nn.Module):
         if isinstance(out, torch.Tensor):
             out = {"z_hat": out, "symbols": None, "aux_loss": z.new_zeros(())}
         symbols = out.get("symbols")
-        likelihoods = None
+        likelihoods = rate = None
         if symbols is not None and self.entropy_model is not None:
             likelihoods = self.entropy_model.likelihoods(symbols)
+            if isinstance(self.entropy_model, LearnedEntropyModel):
+                rate = rate_bits(self.entropy_model, symbols, out.get("soft"))
         return {"feature_hat": self.decoder(out["z_hat"]), "z": z, "z_hat": out["z_hat"],
-                "symbols": symbols, "likelihoods": likelihoods,
+                "symbols": symbols, "likelihoods": likelihoods, "rate": rate,
                 "aux_loss": out.get("aux_loss", z.new_zeros(()))}
 
     def _require_coder(self):
@@ -575,7 +626,10 @@ def build_codec(feature_shape: tuple[int, ...], code_size: "str | CodeSize", ker
     decoder = DimensionReductionDecoder(output_shape, size.dim, size.channels, kernel_size)
     quantizer_cls = ScalarCodebookQuantizer if size.kind == "scalar" else VectorCodebookQuantizer
     quantizer = quantizer_cls(size.dim, size.levels, temperature, commitment)
-    return FeatureCodec(encoder, quantizer, decoder, CategoricalEntropyModel(size.positions, size.levels))
+    # A rate-trained code learns its prior (it codes the packets); the others fit one after training.
+    prior = (LearnedEntropyModel(size.positions, size.levels) if size.rate_weight is not None
+             else CategoricalEntropyModel(size.positions, size.levels))
+    return FeatureCodec(encoder, quantizer, decoder, prior, rate_weight=size.rate_weight)
 
 
 @dataclass(frozen=True)

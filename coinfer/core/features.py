@@ -11,6 +11,7 @@ import itertools
 import torch
 
 from coinfer.data import make_loader
+from coinfer.tensor_data import DataPath, ResidentLoader, training_batches
 
 
 class FeatureSource:
@@ -20,7 +21,11 @@ class FeatureSource:
     backbone, so the device part's outputs need computing only once. ``precompute=True`` runs the
     device part (eval mode, no gradients) over ``dataset`` in order and keeps ``features`` and
     ``labels`` on the CPU; otherwise every batch runs the device part again (large features,
-    augmented images).
+    augmented images). Shuffled batches without the cache are training batches, on
+    :attr:`training_path`: on CUDA the images are held on the device once and augmented there, and
+    the frozen device part runs under bf16 autocast (its features are handed on as float32); on the
+    CPU they come from :func:`coinfer.data.make_loader` in float32, as always. Batches in order (the
+    cache itself, evaluation, k-means, entropy models) are float32 on every device.
 
     Parameters
     ----------
@@ -54,6 +59,7 @@ class FeatureSource:
         first = next(itertools.chain(device_part.parameters(), device_part.buffers()), None)
         self.device = device or (first.device if first is not None else torch.device("cpu"))
         self.features = self.labels = None
+        self._resident = None              # the training images on the device, once copied there
         if precompute:
             feats, labels = [], []
             for images, y in self._loader(batch_size, shuffle=False, seed=0):
@@ -73,18 +79,39 @@ class FeatureSource:
         source = cls.__new__(cls)
         source.device_part, source.dataset = None, None
         source.device = device or torch.device("cpu")
-        source.features, source.labels = features, labels
+        source.features, source.labels, source._resident = features, labels, None
         return source
 
     def __len__(self) -> int:
         return len(self.labels) if self.features is not None else len(self.dataset)
 
+    @property
+    def training_path(self) -> DataPath:
+        """How training on this source's shuffled batches runs: :meth:`DataPath.for_device` when the
+        source reads images (no cache), the plain float32 path when its features are cached.
+
+        >>> FeatureSource.from_tensors(torch.zeros(2, 3), torch.zeros(2, dtype=torch.long)).training_path
+        DataPath(resident=False, autocast=None, channels_last=False, compile=False)
+        """
+        return DataPath.for_device(self.device) if self.features is None else DataPath()
+
     def _loader(self, batch_size: int, shuffle: bool, seed: int):
-        return make_loader(self.dataset, batch_size, shuffle=shuffle, seed=seed)
+        if not shuffle:
+            return make_loader(self.dataset, batch_size, shuffle=False, seed=seed)
+        # Training batches: the one data path (the same batches as make_loader's on the CPU).
+        if self._resident is not None and self._resident.batch_size == batch_size:
+            return self._resident.with_seed(seed)
+        loader = training_batches(self.dataset, batch_size, seed, self.device)
+        if isinstance(loader, ResidentLoader):
+            self._resident = loader
+        return loader
 
     @torch.no_grad()
-    def _run(self, images: torch.Tensor) -> torch.Tensor:
-        return self.device_part(images.to(self.device))
+    def _run(self, images: torch.Tensor, path: DataPath | None = None) -> torch.Tensor:
+        dtype = path.dtype if path is not None else None
+        with torch.autocast(torch.device(self.device).type, dtype=dtype, enabled=dtype is not None):
+            features = self.device_part(images.to(self.device))
+        return features.float() if dtype is not None else features
 
     def batches(self, batch_size: int, shuffle: bool = False, seed: int = 0):
         """``(features, labels)`` batches on ``self.device`` (labels too: they meet the logits there), in
@@ -103,8 +130,9 @@ class FeatureSource:
                 idx = order[i:i + batch_size]
                 yield self.features[idx].to(self.device), self.labels[idx].to(self.device)
         else:
+            path = self.training_path if shuffle else None
             for images, y in self._loader(batch_size, shuffle, seed):
-                yield self._run(images), y.to(self.device)
+                yield self._run(images, path), y.to(self.device)
 
     @property
     def feature_shape(self) -> tuple[int, ...]:

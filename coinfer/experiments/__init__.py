@@ -9,7 +9,7 @@ Example::
 
     >>> from coinfer.experiments import TABLES, experiment
     >>> sorted(TABLES)
-    ['encoding', 'jscc', 'original-float32', 'pruning', 'serve_latency', 'sweep']
+    ['encoding', 'jscc', 'original-float32', 'pruning', 'rate', 'serve_latency', 'sweep']
     >>> TABLES["sweep"].chapter
     '5. The trade-off (Fig. 3)'
 """
@@ -50,6 +50,9 @@ TABLES = {
     "encoding": Experiment("coinfer.experiments.encoding:table",
                            "learned feature encoders per (split point, code size), and the 8-bit Huffman baseline",
                            "3. Task-oriented feature encoding", parallel=True),
+    "rate": Experiment("coinfer.experiments.rate:table",
+                       "codecs trained for rate and accuracy over rate weights, beside the fixed codebooks",
+                       "3. Task-oriented feature encoding"),
     "jscc": Experiment("coinfer.experiments.jscc:run",
                        "learned JSCC against separate coding at capacity, over AWGN and BSC",
                        "4. Noisy links (Fig. 5)"),
@@ -89,7 +92,7 @@ def experiment(name: str) -> Callable:
     >>> experiment("fig3")
     Traceback (most recent call last):
     ...
-    ValueError: unknown table 'fig3'; the committed tables are encoding, jscc, original-float32, pruning, serve_latency, sweep
+    ValueError: unknown table 'fig3'; the committed tables are encoding, jscc, original-float32, pruning, rate, serve_latency, sweep
     """
     if name not in TABLES:
         raise ValueError(f"unknown table {name!r}; the committed tables are {', '.join(sorted(TABLES))}")
@@ -102,7 +105,7 @@ SEEDS = (0, 1, 2)
 
 
 def run_table(name: str, preset: str = "quick", path: str | Path | None = None, seeds=SEEDS, workers: int = 1,
-              **options) -> Path:
+              overrides: dict | None = None, command: str | None = None, **options) -> Path:
     """Regenerate the table ``name`` for ``preset`` and save it (default :func:`coinfer.paths.table_path`).
 
     A table that trains is run once per seed in ``seeds`` (the preset with ``seed=s``); each run is
@@ -127,6 +130,13 @@ def run_table(name: str, preset: str = "quick", path: str | Path | None = None, 
     workers : int
         Processes that run a table's sweep cells side by side (tables marked ``parallel``: the sweep
         and the encoding table); 2 on a 2-core machine roughly halves their time.
+    overrides : dict, optional
+        Settings of the preset to replace (:func:`coinfer.config.get_preset`), e.g. the rate
+        weights of ``run --rate-weights``; they are part of the finished seeds' file names.
+    command : str, optional
+        The command that regenerates the table, for its provenance (default
+        ``python -m coinfer run <name> --preset <preset>`` with ``--seeds`` when not the default;
+        give it when ``overrides`` come from other options).
     **options
         Passed to the experiment.
 
@@ -169,7 +179,7 @@ def run_table(name: str, preset: str = "quick", path: str | Path | None = None, 
             raise ValueError(f"seeds must be distinct integers >= 0, got {seeds!r}")
     runs = []
     for seed in (seeds if TABLES[name].seeded else [None]):
-        spec = get_preset(preset) if seed is None else get_preset(preset, seed=seed)
+        spec = get_preset(preset, **(overrides or {}), **({} if seed is None else {"seed": seed}))
         # The file name carries a digest of every setting (the seed aside): other settings, other file.
         digest = hashlib.sha256(json.dumps({**spec.to_dict(), "seed": None}, sort_keys=True, default=str).encode())
         done = seed_table_path(name, preset, seed, digest.hexdigest()[:10]) if seed is not None else None
@@ -187,9 +197,10 @@ def run_table(name: str, preset: str = "quick", path: str | Path | None = None, 
     table = aggregate_seeds(runs) if len(runs) > 1 else runs[0]
     # The table records the one command that regenerates it (each seed's run may have been started
     # by another, e.g. one seed at a time or into another file, or resumed).
-    command = f"python -m coinfer run {name} --preset {preset}"
-    if TABLES[name].seeded and list(seeds) != list(SEEDS):
-        command += " --seeds " + " ".join(map(str, seeds))
+    if command is None:
+        command = f"python -m coinfer run {name} --preset {preset}"
+        if TABLES[name].seeded and list(seeds) != list(SEEDS):
+            command += " --seeds " + " ".join(map(str, seeds))
     table = replace(table, provenance=replace(table.provenance, command=command))
     # A table says it holds out a validation split only when every record carries a validation
     # accuracy: choices are made on them (stats.selection_accuracy raises for a record without one).

@@ -2,9 +2,12 @@
 
 A cell is independent of every other once the shared inputs it needs (the control, a pruned
 network, 2-Step Pruning's first step) are in the checkpoint cache, and each cell seeds itself, so
-cells can run in any process and give the same record. Two processes with one torch thread each
-use two cores about twice as fast as one process with two threads (small batches leave a second
-thread idle), which is what keeps a table's regeneration within its budget on a 2-core machine.
+cells can run in any process and give the same record (a training cell up to its last digits,
+which depend on what its process ran before: :mod:`coinfer.experiments.sweep`). Two single-threaded
+processes keep both cores of a 2-core machine busy where one process's small batches leave a second
+thread mostly idle (the quick sweep's 20 new cells of one seed: 1,217 s of cell time in 680 s with
+two workers, on a machine shared with other jobs); that keeps a table's regeneration within its
+budget.
 
 Cells that share device-part features (equal :attr:`~coinfer.experiments.sweep.Cell.shares`) go to
 the same worker, one group after another, so that no feature is computed twice; the groups are

@@ -35,7 +35,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from coinfer.core.encoding import FeatureCodec, build_codec, codec_costs
-from coinfer.core.entropy import empirical_entropy_bits, range_stream_bits
+from coinfer.core.entropy import empirical_entropy_bits, range_stream_bits, sent_bits
+from coinfer.core.rate import LearnedEntropyModel, rate_bits
 from coinfer.config import EncodeSettings, Preset
 from coinfer.core.network import SplitPoint, split
 from coinfer.core.pipeline import SplitNetwork
@@ -84,44 +85,89 @@ def _encoder_outputs(codec: FeatureCodec, source: FeatureSource, batch_size: int
 
 
 class _CodecTraining(SplitNetwork):
-    """Codec and frozen server part on cached features, with the quantizer's loss beside the logits."""
+    """Codec and frozen server part on cached features, with the quantizer's loss beside the logits.
 
-    def __init__(self, codec: FeatureCodec, server_part: nn.Module):
+    ``autocast``: the frozen server part (most of a step's arithmetic) runs under ``torch.autocast``
+    with this dtype; the codec (encoder, quantizer, decoder, its loss) stays float32, so that no
+    codeword choice depends on the precision.
+    """
+
+    def __init__(self, codec: FeatureCodec, server_part: nn.Module, autocast: torch.dtype | None = None):
         super().__init__(nn.Identity(), codec, server_part, frozen=("server_part",))
+        self.autocast = autocast
 
     def forward(self, features: torch.Tensor) -> dict:
         out = self.codec(features)
-        return {"logits": self.server_part(out["feature_hat"]), "aux_loss": out["aux_loss"]}
+        with torch.autocast(features.device.type, dtype=self.autocast, enabled=self.autocast is not None):
+            logits = self.server_part(out["feature_hat"])
+        return {"logits": logits.float() if self.autocast else logits, "aux_loss": out["aux_loss"],
+                "rate": out["rate"]}
+
+
+#: Learning rate of a learned prior's logits, relative to the codec's (:mod:`coinfer.core.rate`): the
+#: logits must follow the symbol frequencies as the rate term moves them within a few epochs.
+PRIOR_LR_FACTOR = 10.0
 
 
 def _run_epochs(codec: FeatureCodec, server_part: nn.Module, source: FeatureSource, config: EncodeSettings,
-                epochs: int, seed: int, desc: str, quantized: bool) -> list[float]:
-    """``epochs`` of :func:`coinfer.train.fit` on the codec (Adam, cosine learning rate per step)."""
+                epochs: int, seed: int, desc: str, quantized: bool, rate_weight: float = 0.0) -> list[float]:
+    """``epochs`` of :func:`coinfer.train.fit` on the codec (Adam, cosine learning rate per step), on the
+    source's :attr:`~coinfer.core.features.FeatureSource.training_path` (images read on CUDA: the
+    resident loader, bf16 autocast and channels_last for the frozen parts, the codec in float32;
+    otherwise float32 throughout).
+
+    With a learned prior (quantized epochs), the loss adds ``rate_weight`` x the mean rate (bits per
+    image) and the prior's own maximum-likelihood loss, which moves its logits only."""
     from coinfer.train import fit
 
     if epochs == 0:
         return []
-    params = [p for p in codec.parameters() if p.requires_grad]
-    optimizer = torch.optim.Adam(params, lr=config.lr)
+    learned = isinstance(codec.entropy_model, LearnedEntropyModel)
+    prior = list(codec.entropy_model.parameters()) if learned else []
+    params = [p for p in codec.parameters() if p.requires_grad and all(p is not q for q in prior)]
+    groups = [{"params": params}] + ([{"params": prior, "lr": config.lr * PRIOR_LR_FACTOR}] if prior else [])
+    optimizer = torch.optim.Adam(groups, lr=config.lr)
     steps = epochs * math.ceil(len(source) / config.batch_size)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=steps)
 
     def loss_fn(out: dict, labels: torch.Tensor) -> torch.Tensor:
         loss = F.cross_entropy(out["logits"], labels)
-        return loss + config.aux_weight * out["aux_loss"] if quantized else loss
+        if not quantized:
+            return loss
+        loss = loss + config.aux_weight * out["aux_loss"]
+        if out["rate"] is not None:
+            loss = loss + rate_weight * out["rate"]["rate"].mean() + out["rate"]["prior_bits"].mean()
+        return loss
 
-    return fit(_CodecTraining(codec, server_part), lambda epoch: source.batches(
-        config.batch_size, shuffle=True, seed=seed * 1000 + epoch), optimizer=optimizer, epochs=epochs,
-        loss_fn=loss_fn, scheduler=scheduler, device=source.device, desc=desc)
+    path = source.training_path
+    if path.channels_last:                 # the frozen parts' layout, in place; put back after training
+        server_part.to(memory_format=torch.channels_last)
+    try:
+        return fit(_CodecTraining(codec, server_part, path.dtype), lambda epoch: source.batches(
+            config.batch_size, shuffle=True, seed=seed * 1000 + epoch), optimizer=optimizer, epochs=epochs,
+            loss_fn=loss_fn, scheduler=scheduler, device=source.device, desc=desc)
+    finally:
+        if path.channels_last:
+            server_part.to(memory_format=torch.contiguous_format)
+
+
+def _training_symbols(codec: FeatureCodec, source: FeatureSource, batch_size: int) -> torch.Tensor:
+    return torch.cat([codec.symbols(f).cpu() for f, _ in source.batches(batch_size)])
 
 
 def train_codec(codec: FeatureCodec, server_part: nn.Module, source: FeatureSource, config: EncodeSettings,
-                seed: int = 0, desc: str = "codec") -> dict:
+                seed: int = 0, desc: str = "codec", rate_weight: float | None = None) -> dict:
     """Train ``codec`` in front of the frozen ``server_part`` on ``source``; fit its entropy model.
 
     Warm-up epochs without quantization, k-means initialization of the codewords, quantized
     epochs, then the entropy model from the training symbols (skipped for a codec without one,
     such as BottleNet++'s, which sends fixed-length 8-bit values). Returns the loss history.
+
+    A codec with a learned prior (:class:`coinfer.core.rate.LearnedEntropyModel`, a code size with
+    ``-r<weight>``) is trained for rate and accuracy instead: its prior starts from the symbol
+    counts after the k-means initialization, the quantized epochs add ``rate_weight`` (default:
+    the codec's own, ``codec.rate_weight``, else 0) x the rate in bits per image, and the trained
+    prior is kept as it is: it codes the packets.
     """
     from coinfer.train import seed_everything
 
@@ -133,11 +179,15 @@ def train_codec(codec: FeatureCodec, server_part: nn.Module, source: FeatureSour
     quantizer.enabled = True
     if hasattr(quantizer, "init_kmeans"):
         quantizer.init_kmeans(_encoder_outputs(codec, source, config.eval_batch_size))
-    quantized = _run_epochs(codec, server_part, source, config, config.epochs, seed + 1, desc, True)
+    learned = isinstance(codec.entropy_model, LearnedEntropyModel)
+    if learned:
+        codec.entropy_model.fit(_training_symbols(codec, source, config.eval_batch_size))   # a start, not the end
+    quantized = _run_epochs(codec, server_part, source, config, config.epochs, seed + 1, desc, True,
+                            rate_weight=(rate_weight if rate_weight is not None
+                                         else getattr(codec, "rate_weight", None)) or 0.0)
     codec.eval()
-    if codec.entropy_model is not None:
-        symbols = torch.cat([codec.symbols(f).cpu() for f, _ in source.batches(config.eval_batch_size)])
-        codec.entropy_model.fit(symbols)
+    if codec.entropy_model is not None and not learned:
+        codec.entropy_model.fit(_training_symbols(codec, source, config.eval_batch_size))
     return {"warmup_loss": warmup, "loss": quantized}
 
 
@@ -151,12 +201,15 @@ def evaluate_codec(codec: FeatureCodec, server_part: nn.Module, source: FeatureS
     (the fixed-length index), ``bits_range`` (mean range-coded stream, bit-exact, sent or not),
     ``range_share`` (fraction of images sent range-coded), ``bits_model`` (mean ``-log2`` model
     probability), ``bits_entropy`` (empirical entropy of the test symbols, per position, summed),
-    ``bits_one_stream`` (all test images in one range-coder stream, per image), ``roundtrip_exact``.
+    ``bits_one_stream`` (all test images in one range-coder stream, per image),
+    ``bits_one_stream_sent`` (that stream as one packet: a flag and the cheaper of the index and
+    the stream, per image), ``roundtrip_exact``; with a learned prior also ``bits_soft`` (the
+    training's soft rate estimate, :func:`coinfer.core.rate.rate_bits`, on the test features).
     """
     codec.eval()
     server_part.eval()
     correct = total = 0
-    bits, range_bits, symbols_all, model_bits, exact = [], [], [], [], True
+    bits, range_bits, symbols_all, model_bits, soft_bits, exact = [], [], [], [], [], True
     edges = torch.linspace(-1, 1, HISTOGRAM_BINS + 1)
     histogram = torch.zeros(HISTOGRAM_ELEMENTS, HISTOGRAM_BINS, dtype=torch.long)
     for features, labels in source.batches(batch_size):
@@ -176,11 +229,18 @@ def evaluate_codec(codec: FeatureCodec, server_part: nn.Module, source: FeatureS
         range_bits.append(coded.coded)
         symbols_all.append(symbols.cpu())
         model_bits.append(codec.entropy_model.information_bits(symbols.cpu()))
+        if isinstance(codec.entropy_model, LearnedEntropyModel):   # the training's soft estimate, on test
+            soft = codec.bottleneck.assignment(codec.encoder(features)).view(len(symbols), *symbols.shape[1:], -1)
+            soft_bits.append(rate_bits(codec.entropy_model, symbols, soft)["soft_bits"].cpu())
     symbols_all = torch.cat(symbols_all)
     q = codec.bottleneck
     alphabet = q.alphabet
     range_bits = np.concatenate(range_bits)
+    stream = range_stream_bits(symbols_all.cpu().numpy(), codec.entropy_model.probabilities.detach().cpu().numpy())
+    fixed = codec.entropy_model.fixed_bits
+    extra = {"bits_soft": float(torch.cat(soft_bits).mean())} if soft_bits else {}
     return {
+        **extra,
         "accuracy": correct / total,
         "bits_real": float(np.concatenate(bits).mean()),
         "bits_model": float(torch.cat(model_bits).mean()),
@@ -188,9 +248,9 @@ def evaluate_codec(codec: FeatureCodec, server_part: nn.Module, source: FeatureS
         "bits_fixed": codec.entropy_model.fixed_bits,
         "bits_range": float(range_bits.mean()),
         "range_share": float((range_bits < codec.entropy_model.fixed_bits).mean()),
-        "bits_one_stream": range_stream_bits(symbols_all.cpu().numpy(),
-                                             codec.entropy_model.probabilities.detach().cpu().numpy())
-        / len(symbols_all),
+        "bits_one_stream": stream / len(symbols_all),
+        # The test set as one packet: a flag and the cheaper of the index and the stream (sent_bits).
+        "bits_one_stream_sent": float(sent_bits(fixed * len(symbols_all), stream)) / len(symbols_all),
         "roundtrip_exact": exact,
         "test_images": total,
         "z_histogram": histogram.tolist(),
@@ -441,6 +501,8 @@ def codec_record(point: str, device_part: nn.Module, server_part: nn.Module, tra
         extra={"bits_model": result["bits_model"], "bits_fixed": result["bits_fixed"],
                "bits_range": result["bits_range"], "range_share": result["range_share"],
                "bits_one_stream": result["bits_one_stream"], "quantizer": size.kind,
+               **({"rate_weight": size.rate_weight, "bits_soft": result["bits_soft"],
+                   "bits_one_stream_sent": result["bits_one_stream_sent"]} if size.rate_weight is not None else {}),
                "encoder_macs": costs.encoder_macs, "decoder_macs": costs.decoder_macs,
                "network_macs": costs.network_macs, "encoder_share": costs.encoder_share,
                "roundtrip_exact": result["roundtrip_exact"], "test_images": result["test_images"],

@@ -34,6 +34,7 @@ from coinfer.core.network import CifarResNet18, ResNetConfig
 from coinfer.core.network import split as split_stages
 from coinfer.core.pruning import IncrementalPruner, PrunedModel, check_sparsity, prunable_split_point, pruned_costs
 from coinfer.results import LookupTable, Provenance, Record
+from coinfer.tensor_data import DataPath, training_batches
 from coinfer.train import (default_device, evaluate, fit, get_baseline, load_checkpoint,
                            save_checkpoint, seed_everything)
 
@@ -99,9 +100,34 @@ def fine_tune_optimizer(model: nn.Module, settings: PruneSettings, steps_per_epo
     return optimizer, scheduler
 
 
+def fine_tune_batches(train_set, settings: PruneSettings, seed: int, device: torch.device | str):
+    """The fine-tuning batches of ``train_set`` for ``device``: :func:`coinfer.tensor_data.training_batches`.
+
+    On a CUDA device the images are held there and augmented there (:class:`~coinfer.tensor_data.ResidentLoader`);
+    on the CPU this is :func:`coinfer.data.make_loader` with ``shuffle=True`` and ``seed``, exactly as
+    before the device path existed. Pair it with :func:`prune_finetune` on the same ``device``: both
+    follow :meth:`coinfer.tensor_data.DataPath.for_device`.
+
+    Parameters
+    ----------
+    train_set : Dataset
+        From :func:`coinfer.data.load_split` (augmented or not), or a ``Subset`` of it.
+    settings : PruneSettings
+        Its ``batch_size``.
+    seed : int
+        The batch order's (and the device augmentation's) seed.
+    device : torch.device or str
+
+    Returns
+    -------
+    ResidentLoader or torch.utils.data.DataLoader
+    """
+    return training_batches(train_set, settings.batch_size, seed, device)
+
+
 def prune_finetune(model: nn.Module, point: str, sparsity: float, settings: PruneSettings, train_loader,
                    device: torch.device | None = None, desc: str | None = None,
-                   teacher: nn.Module | None = None) -> PrunedModel:
+                   teacher: nn.Module | None = None, path: DataPath | None = None) -> PrunedModel:
     """Prune ``model``'s device part at ``point`` to ``sparsity`` while fine-tuning the whole network.
 
     ``model`` is changed in place (pass a copy of the baseline). Seed before calling for repeatable
@@ -109,7 +135,10 @@ def prune_finetune(model: nn.Module, point: str, sparsity: float, settings: Prun
     ``settings.distill_weight`` > 0, distillation from ``teacher`` through :func:`coinfer.train.fit`);
     the pruner refreshes its masks through :func:`coinfer.train.fit`'s ``on_step`` and keeps masked
     weights at zero through optimizer hooks. At sparsity 0 nothing is pruned: that is
-    :func:`fine_tune`.
+    :func:`fine_tune`. How the batches are computed is ``path``'s (default
+    :meth:`coinfer.tensor_data.DataPath.for_device`: on CUDA bf16 autocast and channels_last, with
+    :func:`fine_tune_batches` for ``train_loader``; on the CPU float32 as always); the returned
+    model is in the ordinary memory layout either way.
 
     Parameters
     ----------
@@ -131,6 +160,9 @@ def prune_finetune(model: nn.Module, point: str, sparsity: float, settings: Prun
     teacher : torch.nn.Module, optional
         The network distilled from when ``settings.distill_weight`` > 0 (default: a frozen copy of
         ``model`` as it is passed in, i.e. the baseline); ignored without distillation.
+    path : DataPath, optional
+        Precision, memory layout and compilation of the training (default
+        ``DataPath.for_device(device)``); ``train_loader`` should come from the same path.
 
     Returns
     -------
@@ -151,13 +183,14 @@ def prune_finetune(model: nn.Module, point: str, sparsity: float, settings: Prun
     """
     point = prunable_split_point(point)
     sparsity = check_sparsity(sparsity)
-    device = device or next(model.parameters()).device
+    device = torch.device(device or next(model.parameters()).device)
+    path = path or DataPath.for_device(device)
     model = model.to(device)
     distill = {}
     if settings.distill_weight > 0:
         # A copy, moved and frozen here: the caller's network (often the shared baseline) is untouched.
         teacher = copy.deepcopy(model if teacher is None else teacher).requires_grad_(False)
-        distill = {"teacher": teacher.to(device).eval(), "distill_weight": settings.distill_weight,
+        distill = {"teacher": path.prepare(teacher.to(device).eval()), "distill_weight": settings.distill_weight,
                    "temperature": settings.distill_temperature}
     device_part, _ = split_stages(model, point)
     total_steps = settings.epochs * len(train_loader)
@@ -167,10 +200,14 @@ def prune_finetune(model: nn.Module, point: str, sparsity: float, settings: Prun
     pruner.attach(optimizer)
     start = time.time()
     try:
-        losses = fit(model, train_loader, optimizer=optimizer, epochs=settings.epochs, scheduler=scheduler,
-                     device=device, desc=desc or f"prune {point} s={sparsity:g}", on_step=pruner.step, **distill)
+        # path.prepare changes the layout in place (the same parameters): the pruner and optimizer still hold them.
+        losses = fit(path.prepare(model), train_loader, optimizer=optimizer, epochs=settings.epochs,
+                     scheduler=scheduler, device=device, desc=desc or f"prune {point} s={sparsity:g}",
+                     on_step=pruner.step, autocast=path.dtype, **distill)
     finally:
         pruner.detach()
+        if path.channels_last:             # compacted, saved and evaluated in the layout of the CPU path
+            model = model.to(memory_format=torch.contiguous_format)
     pruner.finish()
     model.eval()
     meta = {"kind": "pruned", "split": point, "sparsity": sparsity, "output_sparsity": pruner.output_sparsity,
@@ -180,7 +217,8 @@ def prune_finetune(model: nn.Module, point: str, sparsity: float, settings: Prun
 
 
 def fine_tune(model: nn.Module, settings: PruneSettings, train_loader, device: torch.device | None = None,
-              teacher: nn.Module | None = None, desc: str = "fine-tune, no pruning") -> tuple[nn.Module, dict]:
+              teacher: nn.Module | None = None, desc: str = "fine-tune, no pruning",
+              path: DataPath | None = None) -> tuple[nn.Module, dict]:
     """Fine-tune ``model`` (in place) by the recipe of ``settings`` without pruning anything.
 
     The same recipe as :func:`prune_finetune` (which this calls at sparsity 0, every output kept):
@@ -201,6 +239,8 @@ def fine_tune(model: nn.Module, settings: PruneSettings, train_loader, device: t
         Distilled from (default: a frozen copy of ``model`` as passed in).
     desc : str
         Progress bar label.
+    path : DataPath, optional
+        As for :func:`prune_finetune`.
 
     Returns
     -------
@@ -222,7 +262,7 @@ def fine_tune(model: nn.Module, settings: PruneSettings, train_loader, device: t
     from dataclasses import replace
 
     settings = replace(settings, output_sparsity=None)
-    done = prune_finetune(model, "output", 0.0, settings, train_loader, device, desc=desc, teacher=teacher)
+    done = prune_finetune(model, "output", 0.0, settings, train_loader, device, desc=desc, teacher=teacher, path=path)
     return done.model, {k: done.meta[k] for k in ("train_loss", "train_steps", "fine_tune_s", "config")}
 
 
@@ -354,7 +394,7 @@ def run(preset: Preset, *, checkpoints: str | Path | None = None, data_root: str
 
     def loader():
         seed_everything(preset.seed)          # every fine-tune starts from the same seeded state
-        return make_loader(train_set, config.batch_size, shuffle=True, seed=preset.seed)
+        return fine_tune_batches(train_set, config, preset.seed, device)   # on CUDA: held on the device
 
     recipe = {"train_images": len(train_set), "epochs": config.epochs, "fine_tune_seed": preset.seed}
     profiles = {p.point: p for p in profile_splits(baseline)}

@@ -345,15 +345,15 @@ class SweepRunner:
         return self._data[kind]
 
     def _prune_loader(self, share: int = 1):
-        """Fine-tuning batches; ``share=2`` gives the first half of the images (one of two steps that
-        share one fine-tuning budget)."""
+        """Fine-tuning batches (on CUDA held on the device); ``share=2`` gives the first half of the
+        images (one of two steps that share one fine-tuning budget)."""
         from torch.utils.data import Subset
 
-        from coinfer.data import make_loader
+        from coinfer.experiments.pruning import fine_tune_batches
 
         images = self.dataset("prune")
         images = Subset(images, range(len(images) // share)) if share > 1 else images
-        return make_loader(images, self.prune_config.batch_size, shuffle=True, seed=self.preset.seed)
+        return fine_tune_batches(images, self.prune_config, self.preset.seed, self.device)
 
     def _cached_pruned(self, name: str, key: dict, compute):
         """A :class:`~coinfer.core.pruning.PrunedModel` from the cache, or computed, saved, and returned."""

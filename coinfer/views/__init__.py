@@ -11,6 +11,7 @@
     amplification  chapter 1: the communication-computation plane (Fig. 1), split-point explorer
     pruning        chapter 2: channel norms, schedules, pruning results, sparsity explorer
     encoding       chapter 3              jscc       chapter 4 (Fig. 5)
+    rate           chapter 3's rate-accuracy curve and its rate-weight explorer
     tradeoff       chapter 5: Fig. 3, the dominance check, threshold explorer
     latency        chapter 6 (Fig. 4)     serving    chapter 7
 
@@ -67,6 +68,8 @@ FIGURES: dict[str, FigureEntry] = {
                                     "Figure 3.2: test accuracy against bits per image, per split point"),
     "real-vs-entropy": FigureEntry("coinfer.views.encoding", "fig_real_vs_entropy", 3, "encoding",
                                    "Figure 3.3: real encoded length against empirical entropy"),
+    "rate-curve": FigureEntry("coinfer.views.rate", "fig_rate_curve", 3, "rate",
+                              "Figure 3.4: validation accuracy against bits, codes trained with a rate term"),
     "jscc": FigureEntry("coinfer.views.jscc", "fig_jscc_vs_separate", 4, "jscc",
                         "Figure 4.1 (the paper's Fig. 5): JSCC against separate coding, AWGN and BSC"),
     "tradeoff": FigureEntry("coinfer.views.tradeoff", "fig_tradeoff", 5, "sweep",
