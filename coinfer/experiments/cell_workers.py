@@ -9,11 +9,14 @@ thread mostly idle (the quick sweep's 20 new cells of one seed: 1,217 s of cell 
 two workers, on a machine shared with other jobs); that keeps a table's regeneration within its
 budget.
 
-Cells that share device-part features (equal :attr:`~coinfer.experiments.sweep.Cell.shares`) go to
-the same worker, one group after another, so that no feature is computed twice; the groups are
-dealt out largest first to the least loaded worker. Two workers that need the same cached
-checkpoint both compute it (the checkpoint is written atomically, so the later one simply wins);
-the cost is one extra fine-tuning at most per shared checkpoint.
+Each worker gets a contiguous slice of the unfinished cells in grid order, as many as the others
+(to one cell): cells that share device-part features (equal
+:attr:`~coinfer.experiments.sweep.Cell.shares`) are neighbours in the grid, so they mostly land on
+one worker and their features are computed once; a group cut in two costs its features (and, at
+worst, its shared checkpoint) twice. Two workers that need the same cached checkpoint both compute
+it (written atomically, so the later one simply wins). Equal slices keep both cores busy to the
+end; whole groups dealt out did not (the quick sweep's five new groups of four cells: 3 on one
+worker, 2 on the other).
 """
 
 from __future__ import annotations
@@ -27,8 +30,7 @@ from coinfer.config import Preset
 
 
 def deal(cells: Sequence, workers: int) -> list[list]:
-    """``cells`` split into ``workers`` lists: groups of equal ``shares`` kept together and in order,
-    the largest group first to the worker with the fewest cells so far.
+    """``cells`` split into ``workers`` contiguous slices of equal size (to one cell), in grid order.
 
     Parameters
     ----------
@@ -40,7 +42,7 @@ def deal(cells: Sequence, workers: int) -> list[list]:
     Returns
     -------
     list of list of Cell
-        One list per worker (some may be empty when there are fewer groups than workers).
+        One list per worker (empty ones when there are fewer cells than workers).
 
     Examples
     --------
@@ -48,18 +50,13 @@ def deal(cells: Sequence, workers: int) -> list[list]:
     >>> from coinfer.experiments.sweep import cells
     >>> todo = cells(get_preset("quick"))
     >>> shares = deal(todo, 2)
-    >>> sorted(len(s) for s in shares), sum(len(s) for s in shares) == len(todo)
+    >>> [len(s) for s in shares], [c for s in shares for c in s] == todo
     ([42, 43], True)
     """
     if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
         raise ValueError(f"workers must be an integer >= 1, got {workers!r}")
-    groups: dict[tuple, list] = {}
-    for cell in cells:
-        groups.setdefault(cell.shares, []).append(cell)
-    out: list[list] = [[] for _ in range(workers)]
-    for group in sorted(groups.values(), key=len, reverse=True):      # stable: grid order among equals
-        min(out, key=len).extend(group)
-    return out
+    n = len(cells)
+    return [list(cells[i * n // workers:(i + 1) * n // workers]) for i in range(workers)]
 
 
 def _work(preset: Preset, cell_ids: list[str], cells_dir: str, cache_dir: str, threads: int) -> int:
