@@ -54,7 +54,8 @@ diagram: .coinfer-python
 # Tables that train are run for seeds 0, 1 and 2 and saved as means with their spread; each finished
 # seed is kept under data/results/seeds/ (and each sweep cell under data/results/cells/), so running
 # `make results` again after an interruption resumes where it stopped. One torch thread per process
-# (two processes on two cores otherwise slow each other down many times over).
+# (two processes on two cores otherwise slow each other down many times over); the encoding table
+# and the sweep run their cells in two such processes (--workers 2), one per core.
 # The baseline checkpoint is retrained only with RETRAIN=1: every table depends on it.
 results: .coinfer-python
 	OMP_NUM_THREADS=1 $(RUN) -m coinfer train --preset quick $(if $(RETRAIN),--retrain,)

@@ -163,7 +163,7 @@ def grid_reference(table: LookupTable, objectives=OBJECTIVES) -> tuple[tuple[flo
     >>> from coinfer.experiments.search_replay import grid_reference
     >>> reference, feasible = grid_reference(load_table(results_dir() / "sweep_quick.json"))
     >>> [round(v, 2) for v in reference], len(feasible)
-    ([7.08, 4.69], 27)
+    ([7.08, 4.69], 32)
     """
     feasible = feasible_records(table)
     logs = [log_objectives(r, objectives) for r in feasible]

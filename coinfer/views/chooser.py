@@ -155,7 +155,7 @@ def latency_output(records: Sequence[Record], state: Mapping[str, float],
     >>> state = {"rate": 10, "device": 0.395, "memory": 6.35, "server": 0.221,
     ...          "accuracy": round(100 * tables.threshold(), 2)}          # validation accuracy, %
     >>> latency_output(fig4_records(tables.records), state, tables.activations)["text"]["choice"]
-    'framework @ layer2.1, code c4-d16-l4 (validation 89.38%, test 89.56%)'
+    'framework @ layer3.1, sparsity 0.25, code c6-d8-l4 (validation 89.47%, test 89.29%)'
     """
     env, thr = slider_environment(state, memory)
     budget = env.device.budget_bytes

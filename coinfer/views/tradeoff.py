@@ -92,7 +92,7 @@ def tradeoff_points(table, threshold: float | None = None) -> dict:
     >>> from coinfer.views.tradeoff import tradeoff_points
     >>> framework = tradeoff_points(table)["methods"]["framework"]
     >>> len(framework["records"]), framework["tried"]        # at the threshold, of all tried
-    (8, 40)
+    (13, 60)
     """
     threshold = selection_threshold(table) if threshold is None else float(threshold)
     out = {}
@@ -148,7 +148,7 @@ def dominance_check(table, threshold: float | None = None, verbose: bool = True)
     >>> from coinfer.views.tradeoff import dominance_check
     >>> check = dominance_check(table, verbose=False)
     >>> check["claim_holds"], check["dominated"]["bottlenet++"], check["total"]["bottlenet++"]
-    (True, 8, 9)
+    (True, 9, 9)
     """
     data = tradeoff_points(table, threshold)
     framework = data["methods"]["framework"]["records"]
