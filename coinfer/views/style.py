@@ -65,7 +65,7 @@ METHOD_STYLES: dict[str, MethodStyle] = {
     "on-device": MethodStyle("on-device inference (sends the class index)", PALETTE["black"], "H"),
     # chapter 2: pruning alone
     "framework-pruned": MethodStyle("pruned device part (no encoding)", PALETTE["vermillion"], "v"),
-    "fine-tuned-control": MethodStyle("control: fine-tuned, unpruned", PALETTE["black"], "*"),
+    "fine-tuned-control": MethodStyle("control: fine-tuned, unpruned", PALETTE["black"], "8"),
     # chapter 4: transmission over a noisy channel (Fig. 5)
     "framework-jscc": MethodStyle("JSCC (learned, through the channel)", PALETTE["vermillion"], "p"),
     "framework-jscc-mismatch": MethodStyle("JSCC, trained at another channel quality", PALETTE["purple"], "x"),
