@@ -16,14 +16,22 @@ def page(browser):
     return open_page(browser, chapter_page("03_feature_encoding"))
 
 
+def _twin(page, slider: str):
+    """The chapter's one kernel-free explorer that has a slider named ``slider``."""
+    from selenium.webdriver.common.by import By
+
+    twins = [t for t in page.find_elements(By.CSS_SELECTOR, ".coinfer-explorer")
+             if t.find_elements(By.CSS_SELECTOR, f'input[data-slider="{slider}"]')]
+    assert len(twins) == 1, len(twins)
+    return twins[0]
+
+
 def test_chapter3_twin_shows_the_tables_numbers(page):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
 
     data = code_size_data(load_table(ROOT / "data" / "results" / "encoding_quick.json"))
-    twins = page.find_elements(By.CSS_SELECTOR, ".coinfer-explorer")
-    assert len(twins) == 1
-    twin = twins[0]
+    twin = _twin(page, "size")                     # the code-size explorer (the rate one has a weight slider)
     assert twin.get_attribute("data-ready") == "1"
     assert twin.find_element(By.CSS_SELECTOR, "[data-error]").get_attribute("hidden") is not None
     split = twin.find_element(By.CSS_SELECTOR, 'input[data-slider="split"]')
@@ -43,5 +51,38 @@ def test_chapter3_twin_shows_the_tables_numbers(page):
     size.send_keys(Keys.ARROW_RIGHT)
     split.send_keys(Keys.HOME)
     assert shown() != before
+    for key, value in expected().items():
+        assert shown()[key] == value, key
+
+
+def test_chapter3_rate_twin_shows_the_rate_tables_numbers(page):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    from coinfer.views.rate import rate_data, rate_readout
+
+    data = rate_data(load_table(ROOT / "data" / "results" / "rate_quick.json"))
+    splits = list(dict.fromkeys(r["split"] for r in data["rows"]))
+    weights = sorted({r["weight"] for r in data["rows"] if r["weight"] is not None})
+    twin = _twin(page, "weight")
+    assert twin.get_attribute("data-ready") == "1"
+    split = twin.find_element(By.CSS_SELECTOR, 'input[data-slider="split"]')
+    weight = twin.find_element(By.CSS_SELECTOR, 'input[data-slider="weight"]')
+
+    def shown():
+        return {c.get_attribute("data-readout"): c.text for c in twin.find_elements(By.CSS_SELECTOR, "[data-readout]")}
+
+    def expected():   # the explorer's one Python readout at the sliders' state
+        state = {"split": splits[int(split.get_attribute("value"))], "weight": weights[int(weight.get_attribute("value"))]}
+        return rate_readout(data, state)["text"]
+
+    for key, value in expected().items():
+        assert shown()[key] == value, key
+    before = shown()
+    weight.send_keys(Keys.END)                     # the largest weight: fewer bits, less accuracy
+    assert shown() != before
+    for key, value in expected().items():
+        assert shown()[key] == value, key
+    split.send_keys(Keys.HOME)
     for key, value in expected().items():
         assert shown()[key] == value, key
