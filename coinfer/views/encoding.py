@@ -125,11 +125,13 @@ def fig_accuracy_vs_bits(table: LookupTable, ax=None, splits: list[str] | None =
     for split in splits:
         color = SPLIT_COLORS.get(split, "k")
         for kind, marker in (("scalar", "o"), ("vector", "s")):
-            pts = sorted((r.bits_per_image, 100 * r.accuracy) for r in framework
+            pts = sorted((r.bits_per_image, 100 * r.accuracy, 100 * (r.accuracy_std or 0.0)) for r in framework
                          if r.split == split and r.extra.get("quantizer") == kind)
             if pts:
-                ax.plot(*zip(*pts), marker=marker, color=color, linestyle="-" if kind == "scalar" else ":",
-                        label=f"{split}, {'per-element' if kind == 'scalar' else 'vector'} codewords")
+                xs, ys, spread = zip(*pts)       # error bars: one standard deviation over the seeds
+                ax.errorbar(xs, ys, yerr=spread, marker=marker, color=color, capsize=2,
+                            linestyle="-" if kind == "scalar" else ":",
+                            label=f"{split}, {'per-element' if kind == 'scalar' else 'vector'} codewords")
         for r in originals:
             if r.split == split:
                 ax.plot(r.bits_per_image, 100 * r.accuracy, marker="*", markersize=13, color=color,
@@ -141,7 +143,8 @@ def fig_accuracy_vs_bits(table: LookupTable, ax=None, splits: list[str] | None =
     ax.axvline(DECISION_BITS, color="k", linestyle=":", linewidth=1, label="log2(10) = 3.32 bits")
     ax.set_xscale("log")
     ax.set_xlabel("bits per image (real encoded length, log scale)")
-    ax.set_ylabel("test accuracy (%)")
+    seeds = max((r.seeds for r in framework), default=1)
+    ax.set_ylabel("test accuracy (%)" + (f", mean ± std of {seeds} seeds" if seeds > 1 else ""))
     ax.set_title("Accuracy vs bits per image: learned encoder vs original 8-bit + Huffman", fontsize=11)
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
     ax.grid(True, which="both", alpha=0.3)
