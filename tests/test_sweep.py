@@ -402,3 +402,19 @@ def test_only_the_cell_tables_take_workers():
 
     with pytest.raises(ValueError, match="the pruning table runs in one process; workers > 1 is for encoding, sweep"):
         run_table("pruning", "quick", workers=2)
+
+
+@needs_baseline
+def test_codecs_train_on_augmented_images_only_where_features_are_not_cached(tmp_path):
+    # As coinfer.experiments.encoding.run: the paper preset computes features per batch and augments
+    # the codecs' training images; cached features (the quick preset) come from plain images. The
+    # Huffman baselines always fit their code on plain images.
+    quick = SweepRunner(get_preset("quick"), tmp_path, tmp_path, device=torch.device("cpu"), log=lambda *_: None)
+    assert quick.dataset("codec") is quick.dataset("train")
+    per_batch = get_preset("quick", **{"encoding.precompute": False, "encoding.augment": True})
+    runner = SweepRunner(per_batch, tmp_path, tmp_path, device=torch.device("cpu"), log=lambda *_: None)
+    codec, plain = runner.dataset("codec"), runner.dataset("train")
+    assert codec is not plain and len(codec) == len(plain)
+    torch.manual_seed(0)
+    assert any(not torch.equal(codec[0][0], codec[0][0]) for _ in range(10))       # random crops and flips
+    assert all(torch.equal(plain[0][0], plain[0][0]) for _ in range(3))

@@ -50,12 +50,10 @@ the unpruned framework and BottleNet++.
 
 Command line::
 
-    python -m coinfer sweep --preset quick --threads 1     # 6-22 min on 2 shared CPU cores
+    python -m coinfer sweep --preset quick --threads 1 --workers 2   # one seed: about 18 min on 2 cores
     python -m coinfer sweep --preset paper                 # a GPU, see book/paper_scale.md
-    python -m coinfer sweep --preset quick --list-cells
-    python -m coinfer sweep --preset quick --cell <id>
-    python -m coinfer sweep --preset paper --shard 3/8           # worker 3 of 8 (e.g. one per GPU)
-    python -m coinfer sweep --preset quick --gather
+    python -m coinfer sweep --preset quick --list-cells    # then --cell <id> for one, --gather for the table
+    python -m coinfer sweep --preset paper --shard 3/8     # worker 3 of 8 (e.g. one per GPU)
 """
 
 from __future__ import annotations
@@ -330,18 +328,19 @@ class SweepRunner:
         return self._baseline
 
     def dataset(self, kind: str):
-        """``"train"`` (codec/Huffman images), ``"val"`` (every choice), ``"test"`` (reported), or
-        ``"prune"`` (augmented fine-tuning images); training images never include validation ones."""
+        """``"train"`` (Huffman images, never augmented), ``"codec"`` (codec training images, augmented
+        where the features are not cached, as :func:`coinfer.experiments.encoding.run` does), ``"val"``
+        (every choice), ``"test"`` (reported), or ``"prune"`` (augmented fine-tuning images); training
+        images never include validation ones."""
+        enc = self.encode_config
+        kind = "train" if kind == "codec" and not (enc.augment and not enc.precompute) else kind
         if kind not in self._data:
             from coinfer.data import load_split
 
-            name, enc, val = self.preset.dataset, self.encode_config, self.preset.validation
-            if kind == "train":
-                self._data[kind] = load_split(name, "train", val, limit=enc.train_limit)
-            elif kind in ("val", "test"):
-                self._data[kind] = load_split(name, kind, val, limit=enc.test_limit)
-            else:
-                self._data[kind] = load_split(name, "train", val, augment=True, limit=self.prune_config.train_limit)
+            part, augment, limit = {"train": ("train", False, enc.train_limit), "codec": ("train", True, enc.train_limit),
+                                    "val": ("val", False, enc.test_limit), "test": ("test", False, enc.test_limit),
+                                    "prune": ("train", True, self.prune_config.train_limit)}[kind]
+            self._data[kind] = load_split(self.preset.dataset, part, self.preset.validation, augment=augment, limit=limit)
         return self._data[kind]
 
     def _prune_loader(self, share: int = 1):
@@ -428,7 +427,7 @@ class SweepRunner:
             if masked_device is not None:
                 with torch.no_grad():
                     output_shape = tuple(masked_device.eval()(torch.zeros(1, 3, 32, 32, device=self.device)).shape[1:])
-            train_src, test_src = feature_sources(device_part, self.dataset("train"), self.dataset("test"),
+            train_src, test_src = feature_sources(device_part, self.dataset("codec"), self.dataset("test"),
                                                   self.encode_config, self.device)
             val_src = FeatureSource(device_part, self.dataset("val"), self.encode_config.precompute,
                                     self.encode_config.eval_batch_size, self.device)
