@@ -601,7 +601,8 @@ class Candidates:
         if len(validated) > 1:
             raise ValueError("some tables hold out a validation split and some do not: "
                              + ", ".join(f"{t.provenance.describe()} ({'validation' if t.provenance.validation else 'none'})"
-                                         for t in tables) + "; regenerate the older ones")
+                                         for t in tables) + "; regenerate a table made before the validation split, "
+                             "and leave out measured ones (serve_latency), which hold no validation accuracy")
         val_baselines = {t.provenance.baseline_val_accuracy for t in tables if t.provenance.validation}
         if len(val_baselines) > 1:
             raise ValueError(f"the tables come from different baselines (validation accuracy) {sorted(val_baselines)}")
