@@ -134,3 +134,10 @@ def test_a_seed_run_with_other_settings_is_never_reused(tmp_path, monkeypatch):
     run_table("fake", "quick", tmp_path / "b.json", seeds=(0, 1))
     assert ran == [(0, 2.0), (1, 2.0), (0, 3.0), (1, 3.0)]                     # run again, not reused
     assert len(list(tmp_path.glob("fake.seed0.*.json"))) == 2
+    # A setting the table declares it ignores keeps its finished seeds; any other does not.
+    monkeypatch.setitem(TABLES, "fake", Experiment("x:y", "a seeded table", "0. Test", ignores=("jscc",)))
+    run_table("fake", "quick", tmp_path / "c.json", seeds=(0,))
+    jscc = replace(PRESETS["quick"].jscc, epochs=PRESETS["quick"].jscc.epochs + 1)
+    monkeypatch.setitem(PRESETS, "quick", replace(PRESETS["quick"], jscc=jscc))
+    run_table("fake", "quick", tmp_path / "d.json", seeds=(0,))
+    assert ran[4:] == [(0, 3.0)]                                                # run once, then reused

@@ -37,6 +37,8 @@ class Experiment:
     seeded: bool = True       # trains, so its accuracies are means over seeds (False: measures only)
     parallel: bool = False    # runs sweep cells, so it takes ``workers`` (processes on this machine)
     fixed: dict = field(default_factory=dict)    # options run_table always passes
+    # Preset fields the table's results do not read: a change there keeps its finished seeds.
+    ignores: tuple[str, ...] = ()
 
 
 #: Every committed lookup table by name (the name in its file, :func:`coinfer.paths.table_path`).
@@ -46,7 +48,7 @@ TABLES = {
                                    "6. Latency (Fig. 4)", seeded=False),
     "pruning": Experiment("coinfer.experiments.pruning:run",
                           "pruned device parts at each (split point, sparsity)",
-                          "2. Communication-aware pruning"),
+                          "2. Communication-aware pruning", ignores=("sweep", "encoding", "jscc", "rate")),
     "encoding": Experiment("coinfer.experiments.encoding:table",
                            "learned feature encoders per (split point, code size), and the 8-bit Huffman baseline",
                            "3. Task-oriented feature encoding", parallel=True),
@@ -55,7 +57,7 @@ TABLES = {
                        "3. Task-oriented feature encoding"),
     "jscc": Experiment("coinfer.experiments.jscc:run",
                        "learned JSCC against separate coding at capacity, over AWGN and BSC",
-                       "4. Noisy links (Fig. 5)"),
+                       "4. Noisy links (Fig. 5)", ignores=("sweep", "pruning", "rate")),
     "sweep": Experiment("coinfer.experiments.sweep:run",
                         "every method's settings grid: the framework and three baselines",
                         "5. The trade-off (Fig. 3)", parallel=True,
@@ -180,8 +182,10 @@ def run_table(name: str, preset: str = "quick", path: str | Path | None = None, 
     runs = []
     for seed in (seeds if TABLES[name].seeded else [None]):
         spec = get_preset(preset, **(overrides or {}), **({} if seed is None else {"seed": seed}))
-        # The file name carries a digest of every setting (the seed aside): other settings, other file.
-        digest = hashlib.sha256(json.dumps({**spec.to_dict(), "seed": None}, sort_keys=True, default=str).encode())
+        # The file name carries a digest of every setting the table reads (the seed aside): other
+        # settings, other file; a setting it ignores (e.g. the sweep grid for the pruning table) does not.
+        settings = {k: v for k, v in spec.to_dict().items() if k not in TABLES[name].ignores}
+        digest = hashlib.sha256(json.dumps({**settings, "seed": None}, sort_keys=True, default=str).encode())
         done = seed_table_path(name, preset, seed, digest.hexdigest()[:10]) if seed is not None else None
         if done is not None and done.exists() and load_table(done).provenance.seed == seed:
             runs.append(load_table(done))           # finished before: resume after it
