@@ -229,20 +229,18 @@ def smallest_code_sizes(trainer: JsccTrainer, kind: str, values: tuple[float, ..
 
 
 def cheapest_real_bits(coded_bits: float, fixed_bits: float | None) -> float:
-    """Bits per image of a coded configuration that sends the cheaper of its two real encodings.
+    """Bits per image a coded configuration costs on a channel, the cheaper of two real ways to send it.
 
-    A learned code (or the 8-bit feature) can go out as its entropy-coded payload (range or Huffman
-    coded, whole bytes) or as its fixed-length index (``positions x log2(levels)`` bits); the device
-    sends whichever is shorter for the configuration, and the packet's magic byte (part of the
-    transport frame, not counted in bits per image) tells the server which. Issue 13, item 5.
-
-    Stand-in: helper "bits" is writing the shared function for this in ``coinfer.core.codecs`` /
-    ``coinfer.core.entropy``; this one is meant to become a call of it.
+    Per image, the device sends the flag bit and the cheaper of the fixed-length index and the
+    entropy-coded stream (:func:`coinfer.core.entropy.sent_bits`: every table's ``bits_per_image``).
+    A configuration may also always send its fixed-length index (``positions x log2(levels)`` bits):
+    both ends then know the form, and no flag is sent. Separate coding is charged the cheaper of the
+    two means (issue 13, item 5), so the channel code is never given more bits than needed.
 
     Parameters
     ----------
     coded_bits : float
-        Mean payload bits per image of the entropy-coded packets (framing excluded).
+        Mean bits per image sent with the per-image choice (flag included, framing excluded).
     fixed_bits : float or None
         Bits of the fixed-length index; None when the configuration has none.
 
