@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 
 from coinfer.core.encoding import CodeSize
+from coinfer.core.entropy import sent_bits
 from coinfer.results import LookupTable, Record
 from coinfer.stats import margin_over_threshold, meets_threshold, selection_threshold
 from coinfer.views.publish import publish, with_downloads
@@ -53,7 +54,7 @@ def _one_stream_sent(record: Record) -> float | None:
         record.extra.get("test_images")
     if stream is None or fixed is None or not n:
         return None
-    return min(fixed, stream) + 1 / n
+    return float(sent_bits(fixed * n, stream * n)) / n          # one flag for the whole stream
 
 
 def rate_rows(table: LookupTable) -> list[dict]:
