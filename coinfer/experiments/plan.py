@@ -5,8 +5,10 @@ cell plan (:func:`coinfer.experiments.sweep.cells`) and the preset's settings, e
 evaluation the sweep will run, and converts them into time with one measured rate: full-network
 training images per second (forward + backward). A pass that runs only part of the network costs
 its share of the network's MACs (the server part behind a frozen, cached device part; the device
-part forward only while extracting features), and a forward pass costs a third of a training pass
-(the backward pass costs about twice the forward). The book's estimate (``book/paper_scale.md``) is
+part forward only while extracting features); a forward pass costs a third of a training pass
+(the backward pass costs about twice the forward), and a frozen part that gradients flow through
+(the server part behind a codec) two thirds: its backward computes the gradient to its input only.
+``benchmarks/plan_shares.py`` measures these shares on a machine, beside the ones charged here. The book's estimate (``book/paper_scale.md``) is
 this function's output, not a typed number.
 
 Example::
@@ -34,6 +36,11 @@ TEST_IMAGES = 10_000
 
 #: A forward pass costs about a third of a training step (the backward pass about twice the forward).
 FORWARD_SHARE = 1 / 3
+
+#: A frozen part trained through (the server part behind a codec) costs about two thirds of a
+#: training step: the forward, and a backward to its input only, since its weights take no
+#: gradient (about one forward's MACs; the weight gradients are the other).
+FROZEN_TRAINING_SHARE = 2 / 3
 
 
 @dataclass(frozen=True)
@@ -68,7 +75,7 @@ def _train_images(preset: Preset, limit: int | None) -> int:
     return available if limit is None else min(limit, available)
 
 
-def sweep_plan(preset: Preset, seeds: int = 1) -> list[PlanStep]:
+def sweep_plan(preset: Preset, seeds: int = 1, together: bool = True) -> list[PlanStep]:
     """Every step of ``preset``'s sweep (and its baseline), counted from the cells it will run.
 
     Parameters
@@ -77,6 +84,10 @@ def sweep_plan(preset: Preset, seeds: int = 1) -> list[PlanStep]:
         Whose sweep grid and training settings are counted.
     seeds : int
         Training seeds the table averages (every step but the baseline runs once per seed).
+    together : bool
+        Without a feature cache, the framework's codes of one (split, sparsity) train together, the
+        device part running forward once per batch for all of them, as the sweep runs them
+        (:func:`coinfer.experiments.encoding.train_codecs`); False prices one pass per code.
 
     Returns
     -------
@@ -101,10 +112,16 @@ def sweep_plan(preset: Preset, seeds: int = 1) -> list[PlanStep]:
     pruned = {(c.split, c.sparsity) for c in framework if c.sparsity > 0}
     coded = [c for c in grid if c.method in ("framework", "bottlenet++")]
     two_step = [c for c in grid if c.method == "2-step-pruning"]
-    # A codec step runs the server part forward and backward behind the cached device part; without a
-    # cache (precompute=False) the device part also runs forward on every step.
-    codec_share = sum((profiles[c.split].server_macs + (0 if enc.precompute else
-                       FORWARD_SHARE * profiles[c.split].device_macs)) / total for c in coded) / max(1, len(coded))
+    # A codec step runs the frozen server part forward and backward to its input behind the cached
+    # device part; without a cache (precompute=False) the device part also runs forward on every
+    # step: once per pass, and a pass trains the framework's codes of one (split, sparsity) together
+    # (those with a learned prior in a pass of their own).
+    def training_pass(c):
+        return (c.shares, "-r" in c.setting) if together and c.method == "framework" else c.id
+
+    forward_splits = [] if enc.precompute else list({training_pass(c): c.split for c in coded}.values())
+    codec_share = (sum(FROZEN_TRAINING_SHARE * profiles[c.split].server_macs for c in coded)
+                   + sum(FORWARD_SHARE * profiles[s].device_macs for s in forward_splits)) / total / max(1, len(coded))
     extraction_groups = {c.shares: c.split for c in coded}
     steps = [
         PlanStep("baseline", 1, preset.baseline.epochs, _train_images(preset, preset.baseline.train_limit), 1.0),
