@@ -53,3 +53,26 @@ def test_plan_command_prints_each_step_and_the_total(capsys):
     out = capsys.readouterr().out
     assert "codec training" in out and "GPU-hours at 600 images/s" in out
     assert main(["plan", "--gpu-rate", "-3"]) == 2
+
+
+def test_a_codec_pass_charges_the_frozen_server_two_thirds_and_one_device_forward_per_pass():
+    """Without a feature cache a codec step is the device part's forward (a third of its MACs) and the
+    frozen server part's forward and input-gradient backward (two thirds of its MACs); the codes of
+    one (split, sparsity) share one device forward per batch (trained together)."""
+    from coinfer.core.costs import profile_splits
+    from coinfer.core.network import resnet18
+
+    paper = get_preset("paper", **{"sweep.framework_splits": ("layer3.1",), "sweep.sparsities": (0.0,),
+                                   "sweep.bottlenet_splits": ()})
+    codes = len(paper.encoding.code_sizes)
+    assert codes > 1 and not paper.encoding.precompute
+    p = {row.point: row for row in profile_splits(resnet18(width=1))}["layer3.1"]
+    total = p.device_macs + p.server_macs
+    together = _step(sweep_plan(paper), "codec training").network_share
+    alone = _step(sweep_plan(paper, together=False), "codec training").network_share
+    assert alone == pytest.approx((2 / 3 * p.server_macs + 1 / 3 * p.device_macs) / total)
+    assert together == pytest.approx((2 / 3 * p.server_macs + 1 / 3 * p.device_macs / codes) / total)
+    # With cached features (the quick preset) there is no device forward per step to share.
+    quick = get_preset("quick")
+    assert (_step(sweep_plan(quick), "codec training").network_share
+            == _step(sweep_plan(quick, together=False), "codec training").network_share)

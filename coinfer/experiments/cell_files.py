@@ -2,14 +2,19 @@
 
 The sweep (:mod:`coinfer.experiments.sweep`) and the search write and read these files; a file is
 "done" only when it is a whole, valid result of its cell, so a killed run's leftovers are redone.
+Where a grid's cell files, table and checkpoint cache go: :func:`default_paths`.
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from coinfer.results import SchemaError, validate_record
+
+if TYPE_CHECKING:
+    from coinfer.config import Preset
 
 CELL_SCHEMA = "coinfer.experiments.sweep-cell"
 
@@ -70,3 +75,55 @@ def check_cell(path: str | Path, cell_id: str | None = None) -> tuple[dict | Non
     except SchemaError as error:
         return None, f"invalid: {error}"
     return data, "done"
+
+
+def grid_name(preset: Preset) -> str:
+    """The name of ``preset.sweep``: a preset's whose grid it is, ``"tiny"``, or ``"custom"``.
+
+    Parameters
+    ----------
+    preset : Preset
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> from coinfer.config import get_preset, sweep_grid
+    >>> grid_name(get_preset("quick")), grid_name(get_preset("quick", sweep=sweep_grid("tiny")))
+    ('quick', 'tiny')
+    """
+    from coinfer.config import PRESETS, TINY_SWEEP, get_preset
+
+    for name in PRESETS:      # get_preset: the grid as COINFER_SMOKE scales it, if set
+        if preset.sweep == get_preset(name).sweep:
+            return name
+    return "tiny" if preset.sweep == TINY_SWEEP else "custom"
+
+
+def default_paths(preset: Preset) -> dict:
+    """Where cells, the table and the checkpoint cache go for ``preset`` and its grid.
+
+    Parameters
+    ----------
+    preset : Preset
+
+    Returns
+    -------
+    dict
+        ``cells_dir``, ``table``, ``cache_dir``: ``sweep_<preset>.json`` for the preset's own grid,
+        ``sweep_<preset>-<grid>.json`` for another (e.g. ``quick-tiny``).
+
+    Examples
+    --------
+    >>> from coinfer.config import get_preset, sweep_grid
+    >>> default_paths(get_preset("quick", sweep=sweep_grid("tiny")))["table"].name
+    'sweep_quick-tiny.json'
+    """
+    from coinfer.paths import checkpoints_dir, results_dir, table_path
+
+    grid = grid_name(preset)
+    name = preset.name if grid == preset.name else f"{preset.name}-{grid}"
+    return {"cells_dir": results_dir() / "cells" / name, "table": table_path("sweep", name),
+            "cache_dir": checkpoints_dir() / preset.name / "sweep"}

@@ -67,6 +67,7 @@ def _work(preset: Preset, cell_ids: list[str], cells_dir: str, cache_dir: str, t
     torch.set_num_threads(threads)
     known = {c.id: c for c in cells(preset) + encoding_cells(preset)}
     runner = SweepRunner(preset, cells_dir, cache_dir, log=lambda *_: None)
+    runner.expect([known[cell_id] for cell_id in cell_ids])
     with progress_bars(False):          # the parent's bar counts the cells; per-epoch bars would interleave
         for cell_id in cell_ids:
             if not runner.done(known[cell_id]):
@@ -104,6 +105,7 @@ def run_cells(runner, pending: Sequence, workers: int = 1, progress_total: int |
     bar = tqdm(total=total, initial=total - len(pending), desc=desc, unit="cell", disable=disable)
     try:
         if workers == 1:
+            runner.expect(pending)
             for cell in pending:
                 bar.set_postfix_str(cell.id[:48])
                 runner.run(cell)

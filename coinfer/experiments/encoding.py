@@ -79,29 +79,43 @@ def freeze(module: nn.Module) -> nn.Module:
 # --------------------------------------------------------------------------------------------
 
 @torch.no_grad()
-def _encoder_outputs(codec: FeatureCodec, source: FeatureSource, batch_size: int) -> torch.Tensor:
-    codec.eval()
-    return torch.cat([codec.encoder(f).cpu() for f, _ in source.batches(batch_size)])
+def _per_codec(codecs: list[FeatureCodec], source: FeatureSource, batch_size: int, fn) -> list[torch.Tensor]:
+    """``fn(codec, features)`` over the source's batches in order, for every codec from one pass: the
+    device part runs once per batch, and augmented batches are drawn once (as for one codec)."""
+    for codec in codecs:
+        codec.eval()
+    out: list[list[torch.Tensor]] = [[] for _ in codecs]
+    for features, _ in source.batches(batch_size):
+        for i, codec in enumerate(codecs):
+            out[i].append(fn(codec, features).cpu())
+    return [torch.cat(o) for o in out]
 
 
 class _CodecTraining(SplitNetwork):
-    """Codec and frozen server part on cached features, with the quantizer's loss beside the logits.
+    """Codecs in front of one frozen server part, each with the quantizer's loss beside its logits.
+
+    ``forward(features)`` gives one dict per codec; their losses are summed, and since no codec's
+    output reaches another's parameters, each codec gets exactly the gradient it would get trained
+    alone (codecs trained together share a batch and its device-part features, nothing else).
 
     ``autocast``: the frozen server part (most of a step's arithmetic) runs under ``torch.autocast``
     with this dtype; the codec (encoder, quantizer, decoder, its loss) stays float32, so that no
     codeword choice depends on the precision.
     """
 
-    def __init__(self, codec: FeatureCodec, server_part: nn.Module, autocast: torch.dtype | None = None):
-        super().__init__(nn.Identity(), codec, server_part, frozen=("server_part",))
+    def __init__(self, codecs: list[FeatureCodec], server_part: nn.Module, autocast: torch.dtype | None = None):
+        super().__init__(nn.Identity(), nn.ModuleList(codecs), server_part, frozen=("server_part",))
         self.autocast = autocast
 
-    def forward(self, features: torch.Tensor) -> dict:
-        out = self.codec(features)
-        with torch.autocast(features.device.type, dtype=self.autocast, enabled=self.autocast is not None):
-            logits = self.server_part(out["feature_hat"])
-        return {"logits": logits.float() if self.autocast else logits, "aux_loss": out["aux_loss"],
-                "rate": out["rate"]}
+    def forward(self, features: torch.Tensor) -> list[dict]:
+        outputs = []
+        for codec in self.codec:
+            out = codec(features)
+            with torch.autocast(features.device.type, dtype=self.autocast, enabled=self.autocast is not None):
+                logits = self.server_part(out["feature_hat"])
+            outputs.append({"logits": logits.float() if self.autocast else logits, "aux_loss": out["aux_loss"],
+                            "rate": out["rate"]})
+        return outputs
 
 
 #: Learning rate of a learned prior's logits, relative to the codec's (:mod:`coinfer.core.rate`): the
@@ -109,28 +123,36 @@ class _CodecTraining(SplitNetwork):
 PRIOR_LR_FACTOR = 10.0
 
 
-def _run_epochs(codec: FeatureCodec, server_part: nn.Module, source: FeatureSource, config: EncodeSettings,
-                epochs: int, seed: int, desc: str, quantized: bool, rate_weight: float = 0.0) -> list[float]:
-    """``epochs`` of :func:`coinfer.train.fit` on the codec (Adam, cosine learning rate per step), on the
+def _run_epochs(codecs: list[FeatureCodec], server_part: nn.Module, source: FeatureSource, config: EncodeSettings,
+                epochs: int, seed: int, desc: str, quantized: bool, rate_weights: list[float]) -> list[list[float]]:
+    """``epochs`` of :func:`coinfer.train.fit` on the codecs (Adam, cosine learning rate per step), on the
     source's :attr:`~coinfer.core.features.FeatureSource.training_path` (images read on CUDA: the
     resident loader, bf16 autocast and channels_last for the frozen parts, the codec in float32;
-    otherwise float32 throughout).
+    otherwise float32 throughout). Returns each codec's mean loss per epoch.
 
-    With a learned prior (quantized epochs), the loss adds ``rate_weight`` x the mean rate (bits per
-    image) and the prior's own maximum-likelihood loss, which moves its logits only."""
+    With a learned prior (quantized epochs), a codec's loss adds its ``rate_weight`` x the mean rate
+    (bits per image) and the prior's own maximum-likelihood loss, which moves its logits only.
+    Several codecs train as one sum of their losses, under one Adam whose parameter groups are each
+    codec's own: Adam and the cosine schedule act on each group alone, so every codec follows the
+    steps it would follow trained alone."""
     from coinfer.train import fit
 
     if epochs == 0:
-        return []
-    learned = isinstance(codec.entropy_model, LearnedEntropyModel)
-    prior = list(codec.entropy_model.parameters()) if learned else []
-    params = [p for p in codec.parameters() if p.requires_grad and all(p is not q for q in prior)]
-    groups = [{"params": params}] + ([{"params": prior, "lr": config.lr * PRIOR_LR_FACTOR}] if prior else [])
+        return [[] for _ in codecs]
+    groups = []
+    for codec in codecs:
+        learned = isinstance(codec.entropy_model, LearnedEntropyModel)
+        prior = list(codec.entropy_model.parameters()) if learned else []
+        groups.append({"params": [p for p in codec.parameters() if p.requires_grad and all(p is not q for q in prior)]})
+        if prior:
+            groups.append({"params": prior, "lr": config.lr * PRIOR_LR_FACTOR})
     optimizer = torch.optim.Adam(groups, lr=config.lr)
     steps = epochs * math.ceil(len(source) / config.batch_size)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=steps)
+    totals: list[list[float]] = [[] for _ in codecs]      # per codec, per epoch: sum of loss x images
+    counts: list[int] = []
 
-    def loss_fn(out: dict, labels: torch.Tensor) -> torch.Tensor:
+    def one_loss(out: dict, labels: torch.Tensor, rate_weight: float) -> torch.Tensor:
         loss = F.cross_entropy(out["logits"], labels)
         if not quantized:
             return loss
@@ -139,20 +161,29 @@ def _run_epochs(codec: FeatureCodec, server_part: nn.Module, source: FeatureSour
             loss = loss + rate_weight * out["rate"]["rate"].mean() + out["rate"]["prior_bits"].mean()
         return loss
 
+    def loss_fn(outputs: list[dict], labels: torch.Tensor) -> torch.Tensor:
+        losses = [one_loss(out, labels, w) for out, w in zip(outputs, rate_weights)]
+        for total, loss in zip(totals, losses):
+            total[-1] += loss.item() * labels.numel()          # as fit tallies one codec's loss
+        counts[-1] += labels.numel()
+        return sum(losses[1:], losses[0])
+
+    def batches(epoch: int):
+        for total in totals:
+            total.append(0.0)
+        counts.append(0)
+        return source.batches(config.batch_size, shuffle=True, seed=seed * 1000 + epoch)
+
     path = source.training_path
     if path.channels_last:                 # the frozen parts' layout, in place; put back after training
         server_part.to(memory_format=torch.channels_last)
     try:
-        return fit(_CodecTraining(codec, server_part, path.dtype), lambda epoch: source.batches(
-            config.batch_size, shuffle=True, seed=seed * 1000 + epoch), optimizer=optimizer, epochs=epochs,
+        fit(_CodecTraining(codecs, server_part, path.dtype), batches, optimizer=optimizer, epochs=epochs,
             loss_fn=loss_fn, scheduler=scheduler, device=source.device, desc=desc)
     finally:
         if path.channels_last:
             server_part.to(memory_format=torch.contiguous_format)
-
-
-def _training_symbols(codec: FeatureCodec, source: FeatureSource, batch_size: int) -> torch.Tensor:
-    return torch.cat([codec.symbols(f).cpu() for f, _ in source.batches(batch_size)])
+    return [[t / n for t, n in zip(total, counts) if n] for total in totals]
 
 
 def train_codec(codec: FeatureCodec, server_part: nn.Module, source: FeatureSource, config: EncodeSettings,
@@ -169,26 +200,52 @@ def train_codec(codec: FeatureCodec, server_part: nn.Module, source: FeatureSour
     the codec's own, ``codec.rate_weight``, else 0) x the rate in bits per image, and the trained
     prior is kept as it is: it codes the packets.
     """
+    return train_codecs([codec], server_part, source, config, seed, desc, [rate_weight])[0]
+
+
+def train_codecs(codecs: list[FeatureCodec], server_part: nn.Module, source: FeatureSource, config: EncodeSettings,
+                 seed: int = 0, desc: str = "codec", rate_weights: list[float | None] | None = None) -> list[dict]:
+    """:func:`train_codec` for several codecs in front of one frozen ``server_part``, in one pass.
+
+    Every codec gets exactly what it would get trained alone (the same batches, augmentation and
+    steps; tested bit for bit on the CPU), while each batch is drawn, augmented and run through the
+    device part once for all of them: the saving where features are not cached (the paper preset,
+    ``encoding.precompute=False``). Codecs with a learned prior and codecs without one cannot share
+    a pass (their extra pass over the training images would draw a different augmentation before
+    the quantized epochs): give them separately. Returns one loss history per codec.
+    """
     from coinfer.train import seed_everything
 
+    rate_weights = list(rate_weights) if rate_weights is not None else [None] * len(codecs)
+    if len(rate_weights) != len(codecs) or not codecs:
+        raise ValueError(f"give one rate weight (or None) per codec: {len(codecs)} codecs, {len(rate_weights)} weights")
+    learned = [isinstance(c.entropy_model, LearnedEntropyModel) for c in codecs]
+    if len(set(learned)) > 1:
+        raise ValueError("codecs with a learned prior and codecs without one train in separate passes")
     seed_everything(seed)
     freeze(server_part)
-    quantizer = codec.bottleneck
-    quantizer.enabled = False
-    warmup = _run_epochs(codec, server_part, source, config, config.warmup_epochs, seed, f"{desc} warm-up", False)
-    quantizer.enabled = True
-    if hasattr(quantizer, "init_kmeans"):
-        quantizer.init_kmeans(_encoder_outputs(codec, source, config.eval_batch_size))
-    learned = isinstance(codec.entropy_model, LearnedEntropyModel)
-    if learned:
-        codec.entropy_model.fit(_training_symbols(codec, source, config.eval_batch_size))   # a start, not the end
-    quantized = _run_epochs(codec, server_part, source, config, config.epochs, seed + 1, desc, True,
-                            rate_weight=(rate_weight if rate_weight is not None
-                                         else getattr(codec, "rate_weight", None)) or 0.0)
-    codec.eval()
-    if codec.entropy_model is not None and not learned:
-        codec.entropy_model.fit(_training_symbols(codec, source, config.eval_batch_size))
-    return {"warmup_loss": warmup, "loss": quantized}
+    weights = [(w if w is not None else getattr(c, "rate_weight", None)) or 0.0 for c, w in zip(codecs, rate_weights)]
+    for codec in codecs:
+        codec.bottleneck.enabled = False
+    warmup = _run_epochs(codecs, server_part, source, config, config.warmup_epochs, seed, f"{desc} warm-up",
+                         False, weights)
+    for codec in codecs:
+        codec.bottleneck.enabled = True
+    kmeans = [c for c in codecs if hasattr(c.bottleneck, "init_kmeans")]
+    if kmeans:
+        for codec, z in zip(kmeans, _per_codec(kmeans, source, config.eval_batch_size, lambda c, f: c.encoder(f))):
+            codec.bottleneck.init_kmeans(z)
+    if learned[0]:                                   # a start, not the end
+        for codec, symbols in zip(codecs, _per_codec(codecs, source, config.eval_batch_size, lambda c, f: c.symbols(f))):
+            codec.entropy_model.fit(symbols)
+    quantized = _run_epochs(codecs, server_part, source, config, config.epochs, seed + 1, desc, True, weights)
+    fitted = [c for c in codecs if c.entropy_model is not None and not learned[0]]
+    for codec in codecs:
+        codec.eval()
+    if fitted:
+        for codec, symbols in zip(fitted, _per_codec(fitted, source, config.eval_batch_size, lambda c, f: c.symbols(f))):
+            codec.entropy_model.fit(symbols)
+    return [{"warmup_loss": w, "loss": q} for w, q in zip(warmup, quantized)]
 
 
 @torch.no_grad()
@@ -475,24 +532,58 @@ def codec_record(point: str, device_part: nn.Module, server_part: nn.Module, tra
     ``output_shape``: what the decoder must produce for ``server_part`` (default: the feature's
     shape). Device MACs and parameters include the encoder; server MACs include the decoder.
     """
+    return codec_records(point, device_part, server_part, train_src, test_src, [code_size], config, seed, sparsity,
+                         device, method, output_shape, log, val_src)[0]
+
+
+def codec_records(point: str, device_part: nn.Module, server_part: nn.Module, train_src: FeatureSource,
+                  test_src: FeatureSource, code_sizes: list[str], config: EncodeSettings, seed: int = 0,
+                  sparsity: float = 0.0, device: torch.device | None = None, method: str = "framework",
+                  output_shape: tuple[int, ...] | None = None, log=print,
+                  val_src: FeatureSource | None = None) -> list[Record]:
+    """:func:`codec_record` for several code sizes at one split point, trained together
+    (:func:`train_codecs`: one pass over the training batches for the codes without a learned prior,
+    one for those with one); every record is what :func:`codec_record` gives for its code size alone.
+
+    Each record's ``train_time_s`` is its pass's whole training time and ``trained_together`` the
+    number of codecs that shared it (1: trained alone).
+    """
     from coinfer.train import seed_everything
 
     device = device or torch.device("cpu")
     shape = train_src.feature_shape
-    size = config.code_size_at(code_size, shape)
-    seed_everything(seed)   # the codec's initial weights too
-    codec = build_codec(shape, size, config.kernel_size, config.temperature, config.commitment,
-                        output_shape=output_shape).to(device)
-    t1 = time.time()
-    history = train_codec(codec, server_part, train_src, config, seed=seed, desc=f"{point} {size}")
-    train_s = time.time() - t1
+    sizes = [config.code_size_at(code, shape) for code in code_sizes]
+    codecs = []
+    for size in sizes:
+        seed_everything(seed)   # the codec's initial weights too: as if built alone
+        codecs.append(build_codec(shape, size, config.kernel_size, config.temperature, config.commitment,
+                                  output_shape=output_shape).to(device))
+    histories, train_times, together = [None] * len(codecs), [0.0] * len(codecs), [1] * len(codecs)
+    for learned in (False, True):
+        group = [i for i, c in enumerate(codecs) if isinstance(c.entropy_model, LearnedEntropyModel) == learned]
+        if not group:
+            continue
+        t1 = time.time()
+        trained = train_codecs([codecs[i] for i in group], server_part, train_src, config, seed=seed,
+                               desc=f"{point} {' '.join(str(sizes[i]) for i in group)}")
+        for i, history in zip(group, trained):
+            histories[i], train_times[i], together[i] = history, time.time() - t1, len(group)
+    return [_codec_record(point, device_part, server_part, test_src, val_src, codec, size, history, train_s, n,
+                          len(train_src), config, sparsity, method, log)
+            for codec, size, history, train_s, n in zip(codecs, sizes, histories, train_times, together)]
+
+
+def _codec_record(point, device_part, server_part, test_src, val_src, codec, size, history, train_s, together,
+                  train_images, config, sparsity, method, log) -> Record:
+    """The :class:`Record` of one trained codec: evaluated on the test (and validation) features."""
     result = evaluate_codec(codec, server_part, test_src, config.eval_batch_size)
     val = evaluate_codec(codec, server_part, val_src, config.eval_batch_size)["accuracy"] if val_src else None
     costs = codec_costs(device_part, codec, server_part)   # counts CPU copies; nothing moves
     log(f"[encode] {point} {size}: accuracy {result['accuracy']:.4f}, bits sent "
         f"{result['bits_real']:.2f} (fixed {result['bits_fixed']} / range {result['bits_range']:.2f}, "
         f"{100 * result['range_share']:.0f}% range-coded) / model {result['bits_model']:.2f} / entropy "
-        f"{result['bits_entropy']:.2f}, {train_s:.0f} s")
+        f"{result['bits_entropy']:.2f}, {train_s:.0f} s" + (f" (trained with {together - 1} other codes)"
+                                                            if together > 1 else ""))
     return Record(
         method=method, split=point, sparsity=sparsity, code_size=str(size),
         accuracy=result["accuracy"], val_accuracy=val, device_macs=costs.device_macs, device_params=costs.device_params,
@@ -506,8 +597,8 @@ def codec_record(point: str, device_part: nn.Module, server_part: nn.Module, tra
                "encoder_macs": costs.encoder_macs, "decoder_macs": costs.decoder_macs,
                "network_macs": costs.network_macs, "encoder_share": costs.encoder_share,
                "roundtrip_exact": result["roundtrip_exact"], "test_images": result["test_images"],
-               "train_images": len(train_src), "train_loss": [round(v, 4) for v in history["loss"]],
-               "train_time_s": round(train_s, 1),
+               "train_images": train_images, "train_loss": [round(v, 4) for v in history["loss"]],
+               "train_time_s": round(train_s, 1), **({"trained_together": together} if together > 1 else {}),
                "codewords": _codewords(codec), "z_histogram": result["z_histogram"]})
 
 

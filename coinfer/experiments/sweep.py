@@ -70,7 +70,7 @@ import torch
 from coinfer.experiments.cell_workers import run_cells
 
 from coinfer.config import Preset, PruneSettings, override
-from coinfer.experiments.cell_files import CELL_SCHEMA, check_cell, read_cell
+from coinfer.experiments.cell_files import CELL_SCHEMA, check_cell, default_paths, grid_name, read_cell  # noqa: F401 (re-exported)
 from coinfer.results import LookupTable, Provenance, Record, write_json_atomic
 from coinfer.train import progress_bars, show_progress
 from coinfer.splits import SplitPoint
@@ -85,8 +85,9 @@ from coinfer.splits import SplitPoint
 #: (coinfer.core.entropy.sent_bits); PNG counts its image data without the container.
 SWEEP_VERSION = 3
 METHODS = ("png", "on-device", "original", "framework", "bottlenet++", "2-step-pruning")
-#: Record ``extra`` keys that measure time: they differ between two runs of the same cell.
-VOLATILE_EXTRA = ("wall_time_s", "train_time_s", "fine_tune_s")
+#: Record ``extra`` keys that measure time or say how the run was organised (codecs trained
+#: together): they differ between two runs of the same cell.
+VOLATILE_EXTRA = ("wall_time_s", "train_time_s", "fine_tune_s", "trained_together")
 
 
 def prune_settings(preset: Preset) -> PruneSettings:
@@ -316,6 +317,17 @@ class SweepRunner:
         self._data: dict = {}
         self._shared_key = None
         self._shared = None
+        self._expected: list[Cell] = []      # what run_cells will run next (expect)
+        self._trained: dict[str, Record] = {}   # records of cells trained beside an earlier one
+
+    def expect(self, cells: list[Cell]) -> None:
+        """The cells this runner is about to run. Where the device part's features are not cached
+        (``encoding.precompute=False``, the paper preset), the framework cells among them that share
+        features train their codecs together when the first of them runs: one pass over the
+        augmented training images and the device part for every code size, each codec getting the
+        steps it would get alone (:func:`coinfer.experiments.encoding.codec_records`). The others'
+        records wait in memory for their turn; a killed run trains them again."""
+        self._expected = list(cells)
 
     # -- inputs, loaded on first use ----------------------------------------------------------
     @property
@@ -438,7 +450,7 @@ class SweepRunner:
     def compute(self, cell: Cell) -> Record:
         """Run one cell; its :class:`Record` (not saved)."""
         from coinfer.experiments import baselines
-        from coinfer.experiments.encoding import codec_record, original_record
+        from coinfer.experiments.encoding import original_record
         from coinfer.core.costs import thop_macs
         from coinfer.train import seed_everything
 
@@ -459,10 +471,7 @@ class SweepRunner:
             record = original_record(copy.deepcopy(self.baseline[0]), cell.split, self.dataset("train"),
                                      self.dataset("test"), enc, self.device, log=self.log, val_set=self.dataset("val"))
         elif cell.method == "framework":
-            device_part, server_part, train_src, test_src, output_shape, val_src = self._features(cell)
-            record = codec_record(cell.split, device_part, server_part, train_src, test_src, cell.setting, enc,
-                                  seed=seed, sparsity=cell.sparsity, device=self.device, output_shape=output_shape,
-                                  log=self.log, val_src=val_src)
+            record = self._trained.pop(cell.id, None) or self._framework_record(cell)
         elif cell.method == "bottlenet++":
             device_part, server_part, train_src, test_src, _, val_src = self._features(cell)
             record = baselines.bottlenet_record(cell.split, device_part, server_part, train_src, test_src,
@@ -480,6 +489,23 @@ class SweepRunner:
         else:
             raise ValueError(f"unknown method {cell.method!r}; methods are {', '.join(METHODS)}")
         return record
+
+    def _framework_record(self, cell: Cell) -> Record:
+        """``cell``'s record; its codec trains beside those of the expected cells sharing its features
+        when the features are not cached (:meth:`expect`), whose records are kept for their turn."""
+        from coinfer.experiments.encoding import codec_records
+
+        device_part, server_part, train_src, test_src, output_shape, val_src = self._features(cell)
+        together = [cell]
+        if not self.encode_config.precompute:
+            together += [c for c in self._expected if c.method == "framework" and c.shares == cell.shares
+                         and c.id != cell.id and c.id not in self._trained and not self.done(c)]
+        records = codec_records(cell.split, device_part, server_part, train_src, test_src,
+                                [c.setting for c in together], self.encode_config, seed=self.preset.seed,
+                                sparsity=cell.sparsity, device=self.device, output_shape=output_shape,
+                                log=self.log, val_src=val_src)
+        self._trained.update((c.id, r) for c, r in zip(together[1:], records[1:]))
+        return records[0]
 
     def cell_path(self, cell: Cell) -> Path:
         return self.cells_dir / f"{cell.id}.json"
@@ -535,58 +561,6 @@ def cell_states(preset: Preset, cells_dir: str | Path) -> list[tuple[str, str]]:
 # --------------------------------------------------------------------------------------------
 # The sweep: run what is missing, gather the table
 # --------------------------------------------------------------------------------------------
-
-def grid_name(preset: Preset) -> str:
-    """The name of ``preset.sweep``: a preset's whose grid it is, ``"tiny"``, or ``"custom"``.
-
-    Parameters
-    ----------
-    preset : Preset
-
-    Returns
-    -------
-    str
-
-    Examples
-    --------
-    >>> from coinfer.config import get_preset, sweep_grid
-    >>> grid_name(get_preset("quick")), grid_name(get_preset("quick", sweep=sweep_grid("tiny")))
-    ('quick', 'tiny')
-    """
-    from coinfer.config import PRESETS, TINY_SWEEP, get_preset
-
-    for name in PRESETS:      # get_preset: the grid as COINFER_SMOKE scales it, if set
-        if preset.sweep == get_preset(name).sweep:
-            return name
-    return "tiny" if preset.sweep == TINY_SWEEP else "custom"
-
-
-def default_paths(preset: Preset) -> dict:
-    """Where cells, the table and the checkpoint cache go for ``preset`` and its grid.
-
-    Parameters
-    ----------
-    preset : Preset
-
-    Returns
-    -------
-    dict
-        ``cells_dir``, ``table``, ``cache_dir``: ``sweep_<preset>.json`` for the preset's own grid,
-        ``sweep_<preset>-<grid>.json`` for another (e.g. ``quick-tiny``).
-
-    Examples
-    --------
-    >>> from coinfer.config import get_preset, sweep_grid
-    >>> default_paths(get_preset("quick", sweep=sweep_grid("tiny")))["table"].name
-    'sweep_quick-tiny.json'
-    """
-    from coinfer.paths import checkpoints_dir, results_dir, table_path
-
-    grid = grid_name(preset)
-    name = preset.name if grid == preset.name else f"{preset.name}-{grid}"
-    return {"cells_dir": results_dir() / "cells" / name, "table": table_path("sweep", name),
-            "cache_dir": checkpoints_dir() / preset.name / "sweep"}
-
 
 def gather(preset: Preset, cells_dir: str | Path, table: str | Path | None, command: str | None = None) -> LookupTable:
     """Collect every cell's record, in grid order, into the lookup table at ``table`` (atomic write; None: not saved).

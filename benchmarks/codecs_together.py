@@ -1,0 +1,96 @@
+"""How much does training a split point's codes together save where features are not cached?
+
+The paper preset trains its codecs on augmented images, so every codec step runs the frozen device
+part forward before its own encoder, decoder and the frozen server part. The codes of one (split,
+sparsity) all read the same device part: :func:`coinfer.experiments.encoding.train_codecs` trains
+them in one pass, each batch drawn, augmented and run through the device part once, and every codec
+gets exactly the steps it would get alone (``tests/test_codecs_together.py``). This script times the
+paper preset's code sizes at each split point, alone (one :func:`codec_records` call per code) and
+together (one call for all), on the CPU path with the paper preset's network (full width) on a
+synthetic CIFAR-10 in its real on-disk format, and reports the measured factor (the sweep plan's
+cost model gives its own: ``sweep_plan(preset, together=False)`` against the default).
+
+    python benchmarks/codecs_together.py                    # full width, 96 images, 1+1 epochs per code
+    python benchmarks/codecs_together.py --splits layer3.1 --images 64
+
+Prints a table and writes ``benchmarks/out/codecs_together.json``. Timings depend on the machine and
+its load; nothing here is asserted in tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from cuda_check import write_synthetic_cifar10
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--width", type=float, default=1.0)
+    parser.add_argument("--images", type=int, default=96, help="training images (default 96)")
+    parser.add_argument("--splits", nargs="+", default=["stem", "layer1.1", "layer2.1", "layer3.1", "pool"])
+    parser.add_argument("--out", default="benchmarks/out/codecs_together.json")
+    args = parser.parse_args()
+    if args.images < 1:
+        raise SystemExit(f"--images must be >= 1, got {args.images}")
+    root = write_synthetic_cifar10(Path(tempfile.mkdtemp()), train_images=max(5, args.images + 20), test_images=20)
+    os.environ["COINFER_TRUST_LOCAL_DATA"] = "1"
+
+    from coinfer.config import get_preset, override
+    from coinfer.core.features import FeatureSource
+    from coinfer.core.network import resnet18, split
+    from coinfer.data import ValidationSplit, load_split
+    from coinfer.experiments.encoding import codec_records
+    from coinfer.experiments.sweep import encode_settings
+    from coinfer.results import git_commit, hardware, write_json_atomic
+    from coinfer.train import progress_bars, seed_everything
+
+    paper = get_preset("paper")
+    config = override(encode_settings(paper), {"warmup_epochs": 1, "epochs": 1, "batch_size": 32,
+                                               "eval_batch_size": 64})
+    codes = list(config.code_sizes)
+    validation = ValidationSplit(images=20, seed=0)
+    train = load_split("cifar10", "train", validation, root=root, augment=True, limit=args.images, trust=True)
+    test = load_split("cifar10", "test", validation, root=root, trust=True)
+    seed_everything(0)
+    net = resnet18(width=args.width).eval()
+    rows = []
+    for point in args.splits:
+        device_part, server_part = split(net, point)
+        source = lambda: FeatureSource(device_part, train, precompute=False, batch_size=config.eval_batch_size)
+        test_src = FeatureSource(device_part, test, precompute=True, batch_size=config.eval_batch_size)
+        quiet = dict(seed=0, log=lambda *_: None)
+        with progress_bars(False):
+            start = time.perf_counter()
+            for code in codes:
+                codec_records(point, device_part, server_part, source(), test_src, [code], config, **quiet)
+            alone = time.perf_counter() - start
+            start = time.perf_counter()
+            codec_records(point, device_part, server_part, source(), test_src, codes, config, **quiet)
+            together = time.perf_counter() - start
+        rows.append({"split": point, "codes": len(codes), "alone_s": round(alone, 2), "together_s": round(together, 2),
+                     "factor": round(alone / together, 2)})
+        print(f"{point:<9} {len(codes)} codes: alone {alone:7.1f} s, together {together:7.1f} s, "
+              f"factor {alone / together:.2f}", flush=True)
+    total_alone, total_together = sum(r["alone_s"] for r in rows), sum(r["together_s"] for r in rows)
+    print(f"all splits: alone {total_alone:.1f} s, together {total_together:.1f} s, "
+          f"factor {total_alone / total_together:.2f} (evaluation included; {args.images} images, "
+          f"width {args.width:g}, {torch.get_num_threads()} threads)")
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(out, {"command": " ".join(["python", *sys.argv]), "git_commit": git_commit(),
+                            "date": time.strftime("%Y-%m-%d"), "torch": torch.__version__, "hardware": hardware(),
+                            "settings": vars(args), "codes": codes, "threads": torch.get_num_threads(), "rows": rows,
+                            "factor": total_alone / total_together})
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()

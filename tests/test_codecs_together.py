@@ -1,0 +1,146 @@
+"""Codecs trained together (one pass over the augmented images for several code sizes) are the codecs
+trained alone, bit for bit: the saving of the paper preset's sweep, where features are not cached.
+
+``train_codecs`` sums the codecs' losses under one Adam whose parameter groups are each codec's;
+each batch is drawn, augmented and run through the frozen device part once. Nothing a codec learns
+may depend on the others: the same weights, codewords, entropy model, loss history and record.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+
+import pytest
+import torch
+
+from cifar_support import write_tiny_cifar10
+from coinfer.config import EncodeSettings, get_preset, sweep_grid
+from coinfer.core.encoding import build_codec
+from coinfer.core.features import FeatureSource
+from coinfer.core.network import resnet18
+from coinfer.core.network import split as split_stages
+from coinfer.data import ValidationSplit, load_split
+from coinfer.experiments.encoding import codec_record, codec_records, train_codec, train_codecs
+from coinfer.experiments.sweep import VOLATILE_EXTRA, SweepRunner, cells
+from coinfer.train import progress_bars, seed_everything
+
+VALIDATION = ValidationSplit(images=20, seed=0)
+#: One warm-up and two quantized epochs of 5 batches: enough steps for a difference to show.
+CONFIG = EncodeSettings(train_limit=None, precompute=False, augment=True, warmup_epochs=1, epochs=2,
+                        batch_size=16, eval_batch_size=40, lr=3e-3)
+
+
+@pytest.fixture(scope="module")
+def parts(tmp_path_factory):
+    """Width-1/16 network split at layer2.1, and an augmented, uncached training source over 80 images."""
+    root = tmp_path_factory.mktemp("cifar")
+    write_tiny_cifar10(root, n_train=100, n_test=20)
+    torch.manual_seed(0)
+    net = resnet18(width=1 / 16).eval()
+    device_part, server_part = split_stages(net, "layer2.1")
+    data = load_split("cifar10", "train", VALIDATION, root=root, augment=True, trust=True)
+    test = load_split("cifar10", "test", VALIDATION, root=root, trust=True)
+    return device_part, server_part, data, test
+
+
+def _codec(shape, code: str, seed: int = 0):
+    seed_everything(seed)
+    return build_codec(shape, CONFIG.code_size_at(code, shape), CONFIG.kernel_size, CONFIG.temperature,
+                       CONFIG.commitment)
+
+
+def _source(parts):
+    device_part, _, data, _ = parts
+    return FeatureSource(device_part, data, precompute=False, batch_size=40)
+
+
+def _same_codec(a, b) -> None:
+    assert a.state_dict().keys() == b.state_dict().keys()
+    for name, value in a.state_dict().items():
+        assert torch.equal(b.state_dict()[name], value), name
+
+
+@pytest.mark.parametrize("codes", [("d4-l2", "d8-l4", "d4-k16"), ("d4-k16-r0.1", "d4-k16-r1")])
+def test_codecs_trained_together_are_the_codecs_trained_alone(parts, codes):
+    _, server_part, _, _ = parts
+    shape = _source(parts).feature_shape
+    with progress_bars(False):
+        alone = []
+        for code in codes:
+            codec = _codec(shape, code)
+            history = train_codec(codec, copy.deepcopy(server_part), _source(parts), CONFIG, seed=3)
+            alone.append((codec, history))
+        together = [_codec(shape, code) for code in codes]
+        histories = train_codecs(together, copy.deepcopy(server_part), _source(parts), CONFIG, seed=3)
+    for (codec, history), joint, joint_history in zip(alone, together, histories):
+        assert len(history["loss"]) == CONFIG.epochs and len(history["warmup_loss"]) == CONFIG.warmup_epochs
+        assert joint_history == history                  # per-epoch mean losses, to the last bit
+        _same_codec(codec, joint)
+        if codec.entropy_model is not None:               # the fitted (or learned) probabilities too
+            assert torch.equal(codec.entropy_model.probabilities, joint.entropy_model.probabilities)
+    # The codes did learn something different from each other (the test could fail).
+    assert alone[0][1]["loss"] != alone[1][1]["loss"]
+
+
+def test_learned_and_fixed_priors_are_refused_in_one_pass(parts):
+    shape = _source(parts).feature_shape
+    with pytest.raises(ValueError, match="learned prior and codecs without one train in separate passes"):
+        train_codecs([_codec(shape, "d4-k16"), _codec(shape, "d4-k16-r0.1")], parts[1], _source(parts), CONFIG)
+    with pytest.raises(ValueError, match="one rate weight \\(or None\\) per codec: 1 codecs, 2 weights"):
+        train_codecs([_codec(shape, "d4-l2")], parts[1], _source(parts), CONFIG, rate_weights=[0.1, 0.2])
+
+
+def test_codec_records_together_equal_codec_record_alone(parts):
+    device_part, server_part, data, test = parts
+    test_src = FeatureSource(device_part, test, precompute=True, batch_size=40)
+    codes = ["d4-l2", "d4-k16-r0.1", "d8-l4"]       # a learned prior among fixed ones: two passes
+    with progress_bars(False):
+        together = codec_records("layer2.1", device_part, server_part, _source(parts), test_src, codes, CONFIG,
+                                 seed=1, log=lambda *_: None)
+        alone = [codec_record("layer2.1", device_part, server_part, _source(parts), test_src, code, CONFIG,
+                              seed=1, log=lambda *_: None) for code in codes]
+    for joint, single, shared in zip(together, alone, (2, 1, 2)):
+        assert joint.extra.get("trained_together", 1) == shared
+        strip = lambda r: {k: v for k, v in r.to_dict().items() if k != "extra"} | {
+            "extra": {k: v for k, v in r.extra.items() if k not in VOLATILE_EXTRA}}
+        assert strip(joint) == strip(single)
+
+
+def test_the_sweep_trains_a_groups_codecs_together_where_features_are_not_cached(tmp_path, monkeypatch, parts):
+    """The runner told which cells come (``expect``) trains the framework codes of one (split,
+    sparsity) in one pass at the first of them, and keeps the others' records for their turn."""
+    from coinfer.experiments import sweep
+
+    grid = sweep_grid("tiny")
+    grid = dataclasses.replace(grid, code_sizes=("d4-l2", "d4-l4"),
+                               encode={**grid.encode, "precompute": False, "augment": True})
+    preset = get_preset("quick", sweep=grid)
+    framework = [c for c in cells(preset) if c.method == "framework"]
+    assert len(framework) == 2 and framework[0].shares == framework[1].shares
+    calls = []
+    real = sweep.SweepRunner._framework_record
+
+    def counted(self, cell):
+        calls.append(cell.id)
+        return real(self, cell)
+
+    monkeypatch.setattr(sweep.SweepRunner, "_framework_record", counted)
+    runner = SweepRunner(preset, tmp_path / "cells", tmp_path / "cache", torch.device("cpu"), log=lambda *_: None)
+    monkeypatch.setattr(runner, "_features", lambda cell: _tiny_features(parts))
+    runner.expect(framework)
+    with progress_bars(False):
+        first, second = (runner.run(c)["record"] for c in framework)
+    assert calls == [framework[0].id]                 # one training pass for both cells
+    assert first["extra"]["trained_together"] == second["extra"]["trained_together"] == 2
+    assert first["code_size"].endswith("d4-l2") and second["code_size"].endswith("d4-l4")
+    # With the features cached (the quick preset) every cell trains alone, as before.
+    cached = SweepRunner(get_preset("quick", sweep=sweep_grid("tiny")), tmp_path / "c2", tmp_path / "k2",
+                         torch.device("cpu"), log=lambda *_: None)
+    assert cached.encode_config.precompute and not runner.encode_config.precompute
+
+
+def _tiny_features(parts):
+    device_part, server_part, data, test = parts
+    src = lambda d: FeatureSource(device_part, d, precompute=False, batch_size=40)
+    return device_part, server_part, src(data), FeatureSource(device_part, test, batch_size=40), None, src(test)
