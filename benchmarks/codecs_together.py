@@ -13,7 +13,9 @@ cost model gives its own: ``sweep_plan(preset, together=False)`` against the def
     python benchmarks/codecs_together.py                    # full width, 96 images, 1+1 epochs per code
     python benchmarks/codecs_together.py --splits layer3.1 --images 64
 
-Prints a table and writes ``benchmarks/out/codecs_together.json``. Timings depend on the machine and
+Prints a table and writes ``benchmarks/out/codecs_together.json`` (the book's page on the paper preset reads
+the committed measurement, ``--out data/results/benchmarks/codecs_together_cpu.json``, with its command
+and commit in its provenance). Timings depend on the machine and
 its load; nothing here is asserted in tests.
 """
 
@@ -85,9 +87,11 @@ def main() -> None:
           f"width {args.width:g}, {torch.get_num_threads()} threads)")
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(out, {"command": " ".join(["python", *sys.argv]), "git_commit": git_commit(),
-                            "date": time.strftime("%Y-%m-%d"), "torch": torch.__version__, "hardware": hardware(),
-                            "settings": vars(args), "codes": codes, "threads": torch.get_num_threads(), "rows": rows,
+    write_json_atomic(out, {"schema": "coinfer.benchmark.codecs-together",
+                            "provenance": {"command": " ".join(["python", *sys.argv]), "git_commit": git_commit(),
+                                           "date": time.strftime("%Y-%m-%d"), "hardware": hardware(),
+                                           "torch": torch.__version__, "threads": torch.get_num_threads()},
+                            "settings": vars(args), "codes": codes, "rows": rows,
                             "factor": total_alone / total_together})
     print(f"wrote {out}")
 

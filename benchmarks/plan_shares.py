@@ -17,7 +17,9 @@ does not depend on how fast the machine is.
     python benchmarks/plan_shares.py                       # CPU, full width, batch 32
     python benchmarks/plan_shares.py --device cuda --batch-size 128
 
-Prints a table and writes ``benchmarks/out/plan_shares.json``. Timings depend on the machine and its
+Prints a table and writes ``benchmarks/out/plan_shares.json`` (the book's page on the paper preset reads
+the committed measurement, ``--out data/results/benchmarks/plan_shares_cpu.json``, with its command
+and commit in its provenance). Timings depend on the machine and its
 load; every measurement is the median of ``--reps`` repetitions, the kinds interleaved so that all
 see the same load. Nothing here is asserted in tests.
 """
@@ -147,9 +149,11 @@ def main() -> None:
           f"(model {FROZEN_TRAINING_SHARE:.2f}, before the correction 1.00)")
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(out, {"command": " ".join(["python", *sys.argv]), "git_commit": git_commit(),
-                            "date": time.strftime("%Y-%m-%d"), "torch": torch.__version__, "hardware": hardware(),
-                            "settings": vars(args), "threads": torch.get_num_threads(), "rows": rows,
+    write_json_atomic(out, {"schema": "coinfer.benchmark.plan-shares",
+                            "provenance": {"command": " ".join(["python", *sys.argv]), "git_commit": git_commit(),
+                                           "date": time.strftime("%Y-%m-%d"), "hardware": hardware(),
+                                           "torch": torch.__version__, "threads": torch.get_num_threads()},
+                            "settings": vars(args), "rows": rows,
                             "frozen_over_full": {"min": min(ratios), "max": max(ratios)}})
     print(f"wrote {out}")
 
