@@ -484,7 +484,7 @@ def table(preset: Preset, *, cells_dir=None, cache_dir=None, device: torch.devic
     preset : Preset
         Its ``encoding`` settings name the splits and code sizes; ``seed`` the training seed.
     cells_dir, cache_dir : path, optional
-        Default :func:`coinfer.experiments.sweep.default_paths`.
+        Default :func:`coinfer.experiments.cell_files.default_paths`.
     device : torch.device, optional
     command : str, optional
         The regenerating command, for the provenance.

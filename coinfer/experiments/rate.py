@@ -71,7 +71,7 @@ def table(preset: Preset, *, cells_dir=None, cache_dir=None, device=None, comman
     preset : Preset
         Its ``rate`` settings name the curve; ``encoding`` the fixed codebooks and the training.
     cells_dir, cache_dir : path, optional
-        Default :func:`coinfer.experiments.sweep.default_paths` (shared with the sweep).
+        Default :func:`coinfer.experiments.cell_files.default_paths` (shared with the sweep).
     device : torch.device, optional
     command : str, optional
         The regenerating command, for the provenance.

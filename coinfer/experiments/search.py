@@ -362,7 +362,7 @@ class LiveObjective(Objective):
     threshold : float
         The accuracy constraint (a fraction).
     cells_dir, cache_dir : path
-        The sweep's (``coinfer.experiments.sweep.default_paths``): search and sweep share them.
+        The sweep's (``coinfer.experiments.cell_files.default_paths``): search and sweep share them.
     margin : float or None
         The early stop's margin (``search_checks.EARLY_STOP_MARGIN``); None: never stop early.
     **kwargs

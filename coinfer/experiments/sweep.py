@@ -602,7 +602,7 @@ def run(preset: Preset, *, cells_dir=None, table=None, cache_dir=None, only: lis
     preset : Preset
         Its ``sweep`` grid is run (e.g. ``get_preset("quick", sweep=sweep_grid("tiny"))``).
     cells_dir, table, cache_dir : path, optional
-        Default :func:`default_paths`.
+        Default :func:`coinfer.experiments.cell_files.default_paths`.
     only : list of str, optional
         Cell ids to run.
     shard : (int, int), optional
