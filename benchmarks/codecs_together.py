@@ -23,9 +23,9 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import tempfile
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
@@ -40,6 +40,7 @@ def main() -> None:
     parser.add_argument("--splits", nargs="+", default=["stem", "layer1.1", "layer2.1", "layer3.1", "pool"])
     parser.add_argument("--out", default="benchmarks/out/codecs_together.json")
     args = parser.parse_args()
+    started = time.time()
     if args.images < 1:
         raise SystemExit(f"--images must be >= 1, got {args.images}")
     root = write_synthetic_cifar10(Path(tempfile.mkdtemp()), train_images=max(5, args.images + 20), test_images=20)
@@ -51,7 +52,7 @@ def main() -> None:
     from coinfer.data import ValidationSplit, load_split
     from coinfer.experiments.encoding import codec_records
     from coinfer.experiments.sweep import encode_settings
-    from coinfer.results import git_commit, hardware, write_json_atomic
+    from coinfer.results import Provenance, write_json_atomic
     from coinfer.train import progress_bars, seed_everything
 
     paper = get_preset("paper")
@@ -87,10 +88,11 @@ def main() -> None:
           f"width {args.width:g}, {torch.get_num_threads()} threads)")
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
+    provenance = {**Provenance.collect("synthetic cifar10 (random pixels, real on-disk format)", "paper",
+                                              time.time() - started)),
+                  "torch": torch.__version__, "threads": torch.get_num_threads()}
     write_json_atomic(out, {"schema": "coinfer.benchmark.codecs-together",
-                            "provenance": {"command": " ".join(["python", *sys.argv]), "git_commit": git_commit(),
-                                           "date": time.strftime("%Y-%m-%d"), "hardware": hardware(),
-                                           "torch": torch.__version__, "threads": torch.get_num_threads()},
+                            "provenance": provenance,
                             "settings": vars(args), "codes": codes, "rows": rows,
                             "factor": total_alone / total_together})
     print(f"wrote {out}")

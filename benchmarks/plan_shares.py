@@ -28,8 +28,8 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
@@ -38,7 +38,7 @@ from torch import nn
 from coinfer.core.costs import profile_splits
 from coinfer.core.network import resnet18, split
 from coinfer.experiments.plan import FORWARD_SHARE, FROZEN_TRAINING_SHARE
-from coinfer.results import git_commit, hardware, write_json_atomic
+from coinfer.results import Provenance, write_json_atomic
 from coinfer.train import seed_everything
 
 POINTS = ("stem", "layer1.1", "layer2.1", "layer3.1", "pool")
@@ -65,6 +65,7 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--out", default="benchmarks/out/plan_shares.json")
     args = parser.parse_args()
+    started = time.time()
     if args.batch_size < 1 or args.reps < 1:
         raise SystemExit(f"--batch-size and --reps must be >= 1, got {args.batch_size} and {args.reps}")
     device = torch.device(args.device)
@@ -149,10 +150,10 @@ def main() -> None:
           f"(model {FROZEN_TRAINING_SHARE:.2f}, before the correction 1.00)")
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
+    provenance = {**asdict(Provenance.collect("random CIFAR-shaped batches", "paper", time.time() - started)),
+                  "torch": torch.__version__, "threads": torch.get_num_threads()}
     write_json_atomic(out, {"schema": "coinfer.benchmark.plan-shares",
-                            "provenance": {"command": " ".join(["python", *sys.argv]), "git_commit": git_commit(),
-                                           "date": time.strftime("%Y-%m-%d"), "hardware": hardware(),
-                                           "torch": torch.__version__, "threads": torch.get_num_threads()},
+                            "provenance": provenance,
                             "settings": vars(args), "rows": rows,
                             "frozen_over_full": {"min": min(ratios), "max": max(ratios)}})
     print(f"wrote {out}")
