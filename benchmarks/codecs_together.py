@@ -12,6 +12,7 @@ cost model gives its own: ``sweep_plan(preset, together=False)`` against the def
 
     python benchmarks/codecs_together.py                    # full width, 96 images, 1+1 epochs per code
     python benchmarks/codecs_together.py --splits layer3.1 --images 64
+    python benchmarks/codecs_together.py --device cuda --images 2000     # on a GPU (benchmarks/cuda_check.py runs it)
 
 Prints a table and writes ``benchmarks/out/codecs_together.json`` (the book's page on the paper preset reads
 the committed measurement, ``--out data/results/benchmarks/codecs_together_cpu.json``, with its command
@@ -38,6 +39,7 @@ def main() -> None:
     parser.add_argument("--width", type=float, default=1.0)
     parser.add_argument("--images", type=int, default=96, help="training images (default 96)")
     parser.add_argument("--splits", nargs="+", default=["stem", "layer1.1", "layer2.1", "layer3.1", "pool"])
+    parser.add_argument("--device", default="cpu", help="cpu or cuda (on CUDA: the resident loader, bf16, channels_last)")
     parser.add_argument("--out", default="benchmarks/out/codecs_together.json")
     args = parser.parse_args()
     started = time.time()
@@ -63,13 +65,14 @@ def main() -> None:
     train = load_split("cifar10", "train", validation, root=root, augment=True, limit=args.images, trust=True)
     test = load_split("cifar10", "test", validation, root=root, trust=True)
     seed_everything(0)
-    net = resnet18(width=args.width).eval()
+    device = torch.device(args.device)
+    net = resnet18(width=args.width).eval().to(device)
     rows = []
     for point in args.splits:
         device_part, server_part = split(net, point)
         source = lambda: FeatureSource(device_part, train, precompute=False, batch_size=config.eval_batch_size)
         test_src = FeatureSource(device_part, test, precompute=True, batch_size=config.eval_batch_size)
-        quiet = dict(seed=0, log=lambda *_: None)
+        quiet = dict(seed=0, device=device, log=lambda *_: None)
         with progress_bars(False):
             start = time.perf_counter()
             for code in codes:
@@ -88,7 +91,7 @@ def main() -> None:
           f"width {args.width:g}, {torch.get_num_threads()} threads)")
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    provenance = {**Provenance.collect("synthetic cifar10 (random pixels, real on-disk format)", "paper",
+    provenance = {**asdict(Provenance.collect("synthetic cifar10 (random pixels, real on-disk format)", "paper",
                                               time.time() - started)),
                   "torch": torch.__version__, "threads": torch.get_num_threads()}
     write_json_atomic(out, {"schema": "coinfer.benchmark.codecs-together",

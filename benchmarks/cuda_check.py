@@ -10,9 +10,12 @@ Checks, in order, each timed and written to one JSON file:
 3. ``paper_cell``: one paper-preset sweep cell end to end (``framework`` at layer2.1, sparsity 0.5,
    code d16-l4) on the synthetic CIFAR-10, with one epoch per stage: baseline, pruning fine-tune,
    codec warm-up and training, evaluation; the per-stage times scale to the real epoch counts;
-4. (``--quick``) the quick preset end to end on the GPU: baseline, one pruning and one encoder
+4. ``shares`` and ``together``: ``benchmarks/plan_shares.py`` (the sweep plan's cost shares, measured
+   on the device) and ``benchmarks/codecs_together.py`` (the paper preset's codes of one split point
+   trained together against one by one), their JSON reports folded in;
+5. (``--quick``) the quick preset end to end on the GPU: baseline, one pruning and one encoder
    configuration, beside the CPU-trained committed numbers;
-5. (``--throughput-dataset D``) the old measurement: the float32 loader path on a real dataset.
+6. (``--throughput-dataset D``) the old measurement: the float32 loader path on a real dataset.
 
 Command (on a GPU machine, offline is fine: nothing is downloaded)::
 
@@ -28,6 +31,8 @@ import argparse
 import json
 import os
 import pickle
+import subprocess
+import sys
 import tempfile
 import time
 import traceback
@@ -190,6 +195,17 @@ def throughput(device: torch.device, dataset: str, steps: int) -> dict:
             "paper_epochs": paper.baseline.epochs}
 
 
+def benchmark(script: str, work: Path, *args: str) -> dict:
+    """Run ``benchmarks/<script>`` with ``args`` in a child process; its JSON report."""
+    out = work / f"{Path(script).stem}.json"
+    here = Path(__file__).resolve().parent
+    # Its own small settings, not COINFER_SMOKE's (set for the CPU dry run's cell above).
+    env = {k: v for k, v in os.environ.items() if k != "COINFER_SMOKE"}
+    env["PYTHONPATH"] = os.pathsep.join([str(here.parent), os.environ.get("PYTHONPATH", "")])
+    subprocess.run([sys.executable, str(here / script), *args, "--out", str(out)], check=True, env=env)
+    return json.loads(out.read_text())
+
+
 def error_report(error: BaseException) -> dict:
     """What a failed check leaves in the JSON: the message and the whole traceback (the first GPU
     run kept only the message, which did not say where the CUDA tensor met numpy)."""
@@ -264,6 +280,12 @@ def main() -> None:
               ("data_path", lambda: data_path_rates(device, data_root, steps, 128 if cuda else 16, args.compile))]
     if not args.skip_cell:
         checks.append(("paper_cell", lambda: paper_cell(device, work / "home")))
+    small = [] if cuda else ["--reps", "1", "--batch-size", "4"]
+    checks.append(("shares", lambda: benchmark("plan_shares.py", work, "--device", device.type, *small,
+                                               *(["--batch-size", "128"] if cuda else []))))
+    checks.append(("together", lambda: benchmark("codecs_together.py", work, "--device", device.type,
+                                                 *(["--images", "2000"] if cuda else
+                                                   ["--images", "8", "--width", "0.125", "--splits", "layer3.1"]))))
     if args.quick and cuda:
         checks.append(("quick", lambda: quick_pipeline(device, work)))
     if args.throughput_dataset and cuda:
