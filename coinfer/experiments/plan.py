@@ -96,6 +96,7 @@ def sweep_plan(preset: Preset, seeds: int = 1, together: bool = True) -> list[Pl
         Pruning's steps, codec trainings, feature extraction and evaluation.
     """
     from coinfer.core.costs import profile_splits
+    from coinfer.core.encoding import CodeSize
     from coinfer.core.network import CifarResNet18, ResNetConfig
     from coinfer.experiments.sweep import cells, encode_settings, prune_settings
 
@@ -117,7 +118,9 @@ def sweep_plan(preset: Preset, seeds: int = 1, together: bool = True) -> list[Pl
     # step: once per pass, and a pass trains the framework's codes of one (split, sparsity) together
     # (those with a learned prior in a pass of their own).
     def training_pass(c):
-        return (c.shares, "-r" in c.setting) if together and c.method == "framework" else c.id
+        if together and c.method == "framework":
+            return c.shares, CodeSize.parse(c.setting).rate_weight is not None
+        return c.id
 
     forward_splits = [] if enc.precompute else list({training_pass(c): c.split for c in coded}.values())
     codec_share = (sum(FROZEN_TRAINING_SHARE * profiles[c.split].server_macs for c in coded)
