@@ -4,7 +4,7 @@ import pytest
 
 from coinfer.cli import main
 from coinfer.config import get_preset, sweep_grid
-from coinfer.experiments.plan import TRAINING_IMAGES, plan_summary, sweep_plan
+from coinfer.experiments.plan import TRAINING_IMAGES, part_macs, plan_summary, sweep_plan
 from coinfer.experiments.sweep import cells
 
 
@@ -18,7 +18,10 @@ def test_the_plan_counts_the_trainings_of_the_grid():
     steps = sweep_plan(quick, seeds=3)
     coded = [c for c in grid if c.method in ("framework", "bottlenet++")]
     pruned = {(c.split, c.sparsity) for c in grid if c.method == "framework" and c.sparsity > 0}
-    assert _step(steps, "codec training").runs == 3 * len(coded)
+    assert (_step(steps, "codec training: framework").runs + _step(steps, "codec training: BottleNet++").runs
+            == 3 * len(coded))
+    # BottleNet++ trains without the warm-up epochs
+    assert _step(steps, "codec training: BottleNet++").epochs == quick.encoding.epochs
     assert _step(steps, "fine-tune: pruned").runs == 3 * len(pruned)
     assert _step(steps, "fine-tune: 2-Step Pruning, step 2").runs == 3 * sum(c.method == "2-step-pruning" for c in grid)
     assert _step(steps, "baseline").runs == 1                        # one baseline for every seed
@@ -56,9 +59,9 @@ def test_plan_command_prints_each_step_and_the_total(capsys):
 
 
 def test_a_codec_pass_charges_the_frozen_server_two_thirds_and_one_device_forward_per_pass():
-    """Without a feature cache a codec step is the device part's forward (a third of its MACs) and the
-    frozen server part's forward and input-gradient backward (two thirds of its MACs); the codes of
-    one (split, sparsity) share one device forward per batch (trained together)."""
+    """Without a feature cache a codec step is the device part's forward (a third of its MACs), the
+    frozen server part's forward and input-gradient backward (two thirds of its MACs) and the codec's
+    own training; the codes of one (split, sparsity) share one device forward per batch."""
     from coinfer.core.costs import profile_splits
     from coinfer.core.network import resnet18
 
@@ -68,11 +71,37 @@ def test_a_codec_pass_charges_the_frozen_server_two_thirds_and_one_device_forwar
     assert codes > 1 and not paper.encoding.precompute
     p = {row.point: row for row in profile_splits(resnet18(width=1))}["layer3.1"]
     total = p.device_macs + p.server_macs
-    together = _step(sweep_plan(paper), "codec training").network_share
-    alone = _step(sweep_plan(paper, together=False), "codec training").network_share
-    assert alone == pytest.approx((2 / 3 * p.server_macs + 1 / 3 * p.device_macs) / total)
-    assert together == pytest.approx((2 / 3 * p.server_macs + 1 / 3 * p.device_macs / codes) / total)
+    together = _step(sweep_plan(paper), "codec training: framework").network_share
+    alone = _step(sweep_plan(paper, together=False), "codec training: framework").network_share
+    assert alone - together == pytest.approx(1 / 3 * p.device_macs / total * (1 - 1 / codes))
+    # the codecs' own encoders and decoders train too: a small positive share on top
+    codec_share = together - (2 / 3 * p.server_macs + 1 / 3 * p.device_macs / codes) / total
+    assert 0 < codec_share < 0.05
     # With cached features (the quick preset) there is no device forward per step to share.
     quick = get_preset("quick")
     assert (_step(sweep_plan(quick), "codec training").network_share
             == _step(sweep_plan(quick, together=False), "codec training").network_share)
+
+
+def test_distillation_charges_the_teachers_forward_and_2_step_pruning_its_compacted_network():
+    quick = get_preset("quick")
+    assert quick.pruning.distill_weight > 0
+    with_teacher, without = sweep_plan(quick), sweep_plan(get_preset("quick", **{"pruning.distill_weight": 0.0}))
+    for name in ("fine-tune: pruned", "fine-tune: unpruned", "fine-tune: 2-Step Pruning, step 1",
+                 "fine-tune: 2-Step Pruning, step 2"):
+        assert _step(with_teacher, name).network_share - _step(without, name).network_share == pytest.approx(1 / 3)
+    assert _step(without, "fine-tune: pruned").network_share == 1.0       # masks: the whole network trains
+    # Step 2 fine-tunes the network step 1 compacted: about (1 - s1)^2 of the MACs.
+    step1 = quick.sweep.two_step_step1
+    assert _step(without, "fine-tune: 2-Step Pruning, step 2").network_share == pytest.approx(
+        sum((1 - s) ** 2 for s in step1) / len(step1), rel=0.15)
+
+
+def test_part_macs_are_those_of_the_compacted_network():
+    whole = part_macs(1 / 8, "layer2.1")
+    pruned = part_macs(1 / 8, "layer2.1", 0.5)
+    assert pruned[1] == whole[1] and pruned[3] == whole[3]             # the server part is unchanged
+    assert pruned[2][0] == whole[2][0] // 2                             # half the channels are sent
+    assert 0.2 < pruned[0] / whole[0] < 0.35                            # about a quarter of the MACs
+    with pytest.raises(ValueError, match="sparsity"):
+        part_macs(1 / 8, "layer2.1", 1.5)

@@ -203,6 +203,16 @@ def train_codec(codec: FeatureCodec, server_part: nn.Module, source: FeatureSour
     return train_codecs([codec], server_part, source, config, seed, desc, [rate_weight])[0]
 
 
+def fitting_passes(codecs: list[FeatureCodec]) -> int:
+    """Passes :func:`train_codecs` makes over the training images besides its epochs, for ``codecs``
+    trained together: one to start the codebooks from k-means, if a quantizer has them, and one to
+    fit the entropy models, if a codec has one (before the quantized epochs for a learned prior,
+    after them otherwise). The sweep's cost plan (:mod:`coinfer.experiments.plan`) counts them.
+    """
+    kmeans = any(hasattr(c.bottleneck, "init_kmeans") for c in codecs)
+    return int(kmeans) + int(any(c.entropy_model is not None for c in codecs))
+
+
 def train_codecs(codecs: list[FeatureCodec], server_part: nn.Module, source: FeatureSource, config: EncodeSettings,
                  seed: int = 0, desc: str = "codec", rate_weights: list[float | None] | None = None) -> list[dict]:
     """:func:`train_codec` for several codecs in front of one frozen ``server_part``, in one pass.

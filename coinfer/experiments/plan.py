@@ -1,26 +1,35 @@
 """What a sweep costs before it runs: trainings x epochs x images per step, and the GPU time.
 
 ``python -m coinfer plan --preset paper [--gpu-rate IMAGES_PER_S]`` counts, from the sweep's own
-cell plan (:func:`coinfer.experiments.sweep.cells`) and the preset's settings, every training and
-evaluation the sweep will run, and converts them into time with one measured rate: full-network
-training images per second (forward + backward). A pass that runs only part of the network costs
-its share of the network's MACs (the server part behind a frozen, cached device part; the device
-part forward only while extracting features); a forward pass costs a third of a training pass
-(the backward pass costs about twice the forward), and a frozen part that gradients flow through
-(the server part behind a codec) two thirds: its backward computes the gradient to its input only.
-``benchmarks/plan_shares.py`` measures these shares on a machine, beside the ones charged here. The book's estimate (``book/paper_scale.md``) is
-this function's output, not a typed number.
+cell plan (:func:`coinfer.experiments.sweep.cells`) and the preset's settings, every training,
+fitting pass and evaluation the sweep will run, and converts them into time with one measured rate:
+full-network training images per second (forward + backward).
+
+Each image of a step costs its **share** of one full-network training step, from the MACs (thop) of
+the networks the sweep really runs: a pruned device part after its fine-tune is the compacted one,
+2-Step Pruning's second step fine-tunes the network its first step compacted, and a codec's own
+encoder and decoder count. A layer whose weights train costs its MACs' share (forward and backward);
+a forward pass a third of that (the backward pass costs about twice the forward); and a frozen part
+that gradients flow through (the server part behind a codec) two thirds: its backward computes the
+gradient to its input only. Distillation adds the teacher's forward pass to every fine-tune.
+
+Two checks keep the model honest: ``benchmarks/plan_shares.py`` times the shares on a machine, and
+``benchmarks/plan_check.py`` runs a sweep under PyTorch's FLOP counter and sets the FLOPs it
+executed, per step, beside this plan's count. The book's estimate (``book/paper_scale.md``) is this
+function's output, not a typed number.
 
 Example::
 
     >>> from coinfer.config import get_preset
     >>> from coinfer.experiments.plan import sweep_plan
-    >>> [s.name for s in sweep_plan(get_preset("quick"))][:2]
-    ['baseline', 'fine-tune: pruned device parts']
+    >>> steps = sweep_plan(get_preset("quick"))
+    >>> steps[0].name, steps[2].name
+    ('baseline', 'fine-tune: pruned device parts')
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -30,7 +39,7 @@ from coinfer.config import Preset
 #: flips, 8 loader processes; benchmarks/cuda_check.py, torch 2.11, 2026-11-28): images per second.
 MEASURED_H200_RATE = 9128.0
 
-#: Training images of each dataset's own training split, before the validation images are held out.
+#: Images of each dataset's own splits, before the validation images are held out of the training split.
 TRAINING_IMAGES = {"cifar10": 50_000, "fashion-mnist": 60_000}
 TEST_IMAGES = 10_000
 
@@ -42,13 +51,21 @@ FORWARD_SHARE = 1 / 3
 #: gradient (about one forward's MACs; the weight gradients are the other).
 FROZEN_TRAINING_SHARE = 2 / 3
 
+#: Passes of the 8-bit Huffman baseline (``original``, 2-Step Pruning) over its training images per
+#: record: :func:`coinfer.experiments.encoding.huffman_8bit` fits its range and code in two streaming
+#: passes, once for the test accuracy and once for the validation accuracy.
+HUFFMAN_FIT_PASSES = 4
+
+#: Its evaluation runs the server part twice per image: on the 8-bit feature and on the float one.
+HUFFMAN_SERVER_PASSES = 2
+
 
 @dataclass(frozen=True)
 class PlanStep:
     """One kind of work in a sweep: ``runs`` trainings (or passes) of ``epochs`` over ``images``.
 
     ``network_share`` is what one image of it costs, as a fraction of one full-network training
-    step (1: the whole network, forward and backward).
+    step (1: the whole network, forward and backward); for a step over several networks, their mean.
     """
 
     name: str
@@ -70,12 +87,110 @@ class PlanStep:
         return self.equivalent_images / rate
 
 
-def _train_images(preset: Preset, limit: int | None) -> int:
-    available = TRAINING_IMAGES[preset.dataset] - preset.validation.images
+# --------------------------------------------------------------------------------------------
+# The networks a sweep runs, and their MACs
+# --------------------------------------------------------------------------------------------
+
+def _keep(layout, sparsity: float, output_sparsity: float | None) -> dict[str, list[int]]:
+    """Channels kept per group at ``sparsity`` (the sent group at ``output_sparsity``, if given), as
+    many as the pruner keeps (:func:`coinfer.core.pruning.smallest_channel_mask`); which ones does
+    not change a MAC count."""
+    import torch
+
+    from coinfer.core.pruning import smallest_channel_mask
+
+    def kept(channels, s):
+        return list(range(int(smallest_channel_mask(torch.zeros(channels), s).sum())))
+
+    return {g.name: kept(g.channels, output_sparsity if g.is_output and output_sparsity is not None else sparsity)
+            for g in layout.groups}
+
+
+@functools.lru_cache(maxsize=None)
+def part_macs(width: float, point: str, sparsity: float = 0.0, output_sparsity: float | None = None,
+              step1: float = 0.0) -> tuple[int, int, tuple[int, ...], tuple[int, ...]]:
+    """MACs of the device and server parts the sweep runs at ``point`` once pruning is done.
+
+    The device part pruned to ``sparsity`` (its sent channels to ``output_sparsity``, if given) is
+    the compacted one (:func:`coinfer.core.pruning.compact`); the server part is unchanged. With
+    ``step1`` > 0 the network is first compacted at that sparsity everywhere (2-Step Pruning's
+    first step), as its second step receives it.
+
+    Returns
+    -------
+    device_macs, server_macs, feature_shape, server_input_shape
+        thop MACs per image; the shape the device part sends, and the one the server part takes.
+
+    Examples
+    --------
+    >>> from coinfer.experiments.plan import part_macs
+    >>> whole, _, _, _ = part_macs(1 / 8, "pool")
+    >>> half, _, shape, server_shape = part_macs(1 / 8, "pool", 0.5)
+    >>> round(half / whole, 2), shape, server_shape
+    (0.26, (32,), (64,))
+    """
+    import torch
+
+    from coinfer.core.costs import thop_macs
+    from coinfer.core.network import CifarResNet18, ResNetConfig, split
+    from coinfer.core.pruning import compact, device_layout
+
+    model = CifarResNet18(ResNetConfig(width=width))
+    if step1 > 0:
+        whole, _ = split(model, "output")
+        model, _ = compact(whole, _keep(device_layout(whole), step1, None))
+    device, server = split(model, point)
+    with torch.no_grad():
+        server_shape = tuple(device.eval()(torch.zeros(1, 3, 32, 32)).shape[1:]) if len(device) else (3, 32, 32)
+    if len(device) and (sparsity > 0 or output_sparsity):
+        device, _ = compact(device, _keep(device_layout(device), sparsity, output_sparsity))
+    with torch.no_grad():
+        shape = tuple(device.eval()(torch.zeros(1, 3, 32, 32)).shape[1:]) if len(device) else (3, 32, 32)
+    device_macs = thop_macs(device, (3, 32, 32))[0] if len(device) else 0
+    server_macs = thop_macs(server, server_shape)[0] if len(server) else 0
+    return device_macs, server_macs, shape, server_shape
+
+
+@functools.lru_cache(maxsize=None)
+def codec_macs(feature_shape: tuple[int, ...], code_size: str, config, server_shape: tuple[int, ...] | None = None,
+               bottlenet_reduction: int = 0) -> tuple[int, int, int]:
+    """``(encoder MACs, decoder MACs, fitting passes)`` of the codec the sweep builds for a feature of
+    ``feature_shape`` (its decoder restores ``server_shape``) under the encoding settings ``config``:
+    the framework's ``code_size``, or BottleNet++'s at ``bottlenet_reduction``. Fitting passes: what
+    :func:`coinfer.experiments.encoding.fitting_passes` counts for it."""
+    import torch
+
+    from coinfer.core.baselines import bottlenet_channels, bottlenet_codec
+    from coinfer.core.encoding import build_codec
+    from coinfer.experiments.encoding import fitting_passes
+
+    if bottlenet_reduction:
+        codec = bottlenet_codec(feature_shape, bottlenet_channels(feature_shape, bottlenet_reduction),
+                                config.kernel_size)
+    else:
+        codec = build_codec(feature_shape, config.code_size_at(code_size, feature_shape), config.kernel_size,
+                            output_shape=server_shape)
+    with torch.no_grad():
+        z_shape = tuple(codec.encoder(torch.zeros(2, *feature_shape)).shape[1:])
+    return codec.encoder_macs(feature_shape), codec.decoder_macs(z_shape), fitting_passes([codec])
+
+
+# --------------------------------------------------------------------------------------------
+# The plan
+# --------------------------------------------------------------------------------------------
+
+def _available(preset: Preset, limit: int | None, train_images: int) -> int:
+    available = train_images - preset.validation.images
     return available if limit is None else min(limit, available)
 
 
-def sweep_plan(preset: Preset, seeds: int = 1, together: bool = True) -> list[PlanStep]:
+def _mean(values) -> float:
+    values = list(values)
+    return sum(values) / len(values) if values else 0.0
+
+
+def sweep_plan(preset: Preset, seeds: int = 1, together: bool = True,
+               dataset_images: tuple[int, int] | None = None) -> list[PlanStep]:
     """Every step of ``preset``'s sweep (and its baseline), counted from the cells it will run.
 
     Parameters
@@ -88,62 +203,128 @@ def sweep_plan(preset: Preset, seeds: int = 1, together: bool = True) -> list[Pl
         Without a feature cache, the framework's codes of one (split, sparsity) train together, the
         device part running forward once per batch for all of them, as the sweep runs them
         (:func:`coinfer.experiments.encoding.train_codecs`); False prices one pass per code.
+    dataset_images : (int, int), optional
+        Training and test images of the dataset (default: the real dataset's,
+        ``TRAINING_IMAGES`` and ``TEST_IMAGES``); a tiny test dataset is smaller.
 
     Returns
     -------
     list of PlanStep
         Baseline, pruning fine-tunes (the framework's pruned parts and the unpruned control), 2-Step
-        Pruning's steps, codec trainings, feature extraction and evaluation.
+        Pruning's steps, codec trainings, their fitting passes, feature extraction where features
+        are cached, and evaluation. Steps with no run are left out.
     """
-    from coinfer.core.costs import profile_splits
     from coinfer.core.encoding import CodeSize
-    from coinfer.core.network import CifarResNet18, ResNetConfig
     from coinfer.experiments.sweep import cells, encode_settings, prune_settings
 
     if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
         raise ValueError(f"seeds must be an integer >= 1, got {seeds!r}")
+    train_total, test_total = dataset_images or (TRAINING_IMAGES[preset.dataset], TEST_IMAGES)
     grid = cells(preset)
     prune, enc = prune_settings(preset), encode_settings(preset)
-    profiles = {p.point: p for p in profile_splits(CifarResNet18(ResNetConfig(width=preset.width)))}
-    total = profiles["input"].server_macs
-    fine_tune = _train_images(preset, prune.train_limit)
-    codec_images = _train_images(preset, enc.train_limit)
-    evaluated = preset.validation.images + min(enc.test_limit or TEST_IMAGES, TEST_IMAGES)
+    width = preset.width
+    total = sum(part_macs(width, "input")[:2])
+    cached = enc.precompute
+    teacher = FORWARD_SHARE if prune.distill_weight > 0 else 0.0     # the baseline's forward pass
+
+    def parts(c):
+        """(device, server) shares of ``c``'s networks and (feature, server input) shapes."""
+        if c.method == "2-step-pruning":
+            d, s, shape, server_shape = part_macs(width, c.split, 0.0, float(c.setting[3:]), step1=c.sparsity)
+        elif c.method == "framework" and c.sparsity > 0:
+            d, s, shape, server_shape = part_macs(width, c.split, c.sparsity, prune.output_sparsity)
+        else:
+            d, s, shape, server_shape = part_macs(width, c.split)
+        return d / total, s / total, shape, server_shape
+
+    def codec(c):
+        """(encoder, decoder) shares and fitting passes of ``c``'s codec."""
+        _, _, shape, server_shape = parts(c)
+        reduction = int(c.setting[1:]) if c.method == "bottlenet++" else 0
+        e, d, passes = codec_macs(shape, "" if reduction else c.setting, enc,
+                                  server_shape if shape != server_shape else None, reduction)
+        return e / total, d / total, passes
+
+    fine_tune = _available(preset, prune.train_limit, train_total)
+    codec_images = _available(preset, enc.train_limit, train_total)
+    huffman_images = min(enc.huffman_train_images, codec_images)
+    evaluated = preset.validation.images + min(enc.test_limit or test_total, test_total)
     framework = [c for c in grid if c.method == "framework"]
-    pruned = {(c.split, c.sparsity) for c in framework if c.sparsity > 0}
-    coded = [c for c in grid if c.method in ("framework", "bottlenet++")]
+    bottlenet = [c for c in grid if c.method == "bottlenet++"]
     two_step = [c for c in grid if c.method == "2-step-pruning"]
-    # A codec step runs the frozen server part forward and backward to its input behind the cached
-    # device part; without a cache (precompute=False) the device part also runs forward on every
-    # step: once per pass, and a pass trains the framework's codes of one (split, sparsity) together
-    # (those with a learned prior in a pass of their own).
+    huffman = [c for c in grid if c.method in ("original", "2-step-pruning")]
+    pruned = {(c.split, c.sparsity) for c in framework if c.sparsity > 0}
+
+    # Training passes of the framework's codes: those of one (split, sparsity) together (the ones
+    # with a learned prior in a pass of their own), each pass running the device part forward per
+    # batch once, unless features are cached.
     def training_pass(c):
         if together and c.method == "framework":
             return c.shares, CodeSize.parse(c.setting).rate_weight is not None
         return c.id
 
-    forward_splits = [] if enc.precompute else list({training_pass(c): c.split for c in coded}.values())
-    codec_share = (sum(FROZEN_TRAINING_SHARE * profiles[c.split].server_macs for c in coded)
-                   + sum(FORWARD_SHARE * profiles[s].device_macs for s in forward_splits)) / total / max(1, len(coded))
-    extraction_groups = {c.shares: c.split for c in coded}
+    passes: dict = {}
+    for c in framework:
+        passes.setdefault(training_pass(c), []).append(c)
+    rerun = 0 if cached else 1          # cached features: the device part ran once, before (extraction)
+
+    def framework_step(c):
+        device, server, _, _ = parts(c)
+        encoder, decoder, _ = codec(c)
+        shared_by = len(passes[training_pass(c)])
+        return FROZEN_TRAINING_SHARE * server + encoder + decoder + rerun * FORWARD_SHARE * device / shared_by
+
+    def bottlenet_step(c):
+        device, server, _, _ = parts(c)
+        encoder, decoder, _ = codec(c)
+        return FROZEN_TRAINING_SHARE * server + encoder + decoder + rerun * FORWARD_SHARE * device
+
+    def fitting_pass(group):
+        device = parts(group[0])[0]
+        return FORWARD_SHARE * (rerun * device + sum(codec(c)[0] for c in group))
+
+    def evaluation(c):
+        device, server, _, _ = parts(c)
+        if c.method in ("original", "2-step-pruning"):
+            return FORWARD_SHARE * (device + HUFFMAN_SERVER_PASSES * server)
+        encoder, decoder, _ = codec(c)
+        return FORWARD_SHARE * (rerun * device + encoder + decoder + server)
+
+    fitted = [group for group in passes.values() if codec(group[0])[2]]
+    fitting_passes = [codec(group[0])[2] for group in fitted]
+    step2 = [sum(part_macs(width, "output", step1=c.sparsity)[:2]) / total for c in two_step]
+    evaluated_cells = framework + bottlenet + huffman
     steps = [
-        PlanStep("baseline", 1, preset.baseline.epochs, _train_images(preset, preset.baseline.train_limit), 1.0),
-        PlanStep("fine-tune: pruned device parts", seeds * len(pruned), prune.epochs, fine_tune, 1.0),
-        PlanStep("fine-tune: unpruned control", seeds * (1 if any(c.sparsity == 0 for c in coded) else 0),
-                 prune.epochs, fine_tune, 1.0),
-        # Its two steps share one fine-tuning budget: half the images each.
+        PlanStep("baseline", 1, preset.baseline.epochs, _available(preset, preset.baseline.train_limit, train_total),
+                 1.0),
+        PlanStep("baseline evaluation (validation + test)", 1, 1, preset.validation.images + test_total,
+                 FORWARD_SHARE),
+        PlanStep("fine-tune: pruned device parts", seeds * len(pruned), prune.epochs, fine_tune, 1.0 + teacher),
+        PlanStep("fine-tune: unpruned control", seeds * (1 if any(c.sparsity == 0 for c in framework + bottlenet) else 0),
+                 prune.epochs, fine_tune, 1.0 + teacher),
+        # Its two steps share one fine-tuning budget: half the images each; the second fine-tunes
+        # the network the first compacted.
         PlanStep("fine-tune: 2-Step Pruning, step 1", seeds * len({c.sparsity for c in two_step}), prune.epochs,
-                 fine_tune // 2, 1.0),
-        PlanStep("fine-tune: 2-Step Pruning, step 2", seeds * len(two_step), prune.epochs, fine_tune // 2, 1.0),
-        PlanStep("codec training (framework, BottleNet++)", seeds * len(coded), enc.warmup_epochs + enc.epochs,
-                 codec_images, codec_share),
+                 fine_tune // 2, 1.0 + teacher),
+        PlanStep("fine-tune: 2-Step Pruning, step 2", seeds * len(two_step), prune.epochs, fine_tune // 2,
+                 _mean(step2) + teacher),
+        PlanStep("codec training: framework", seeds * len(framework), enc.warmup_epochs + enc.epochs, codec_images,
+                 _mean(framework_step(c) for c in framework)),
+        # BottleNet++ trains without the warm-up (coinfer.experiments.baselines.bottlenet_record).
+        PlanStep("codec training: BottleNet++", seeds * len(bottlenet), enc.epochs, codec_images,
+                 _mean(bottlenet_step(c) for c in bottlenet)),
+        PlanStep("codec fitting passes (k-means, entropy model)", seeds * len(fitted),
+                 _mean(fitting_passes) if fitted else 0, codec_images, _mean(fitting_pass(g) for g in fitted)),
+        PlanStep("8-bit Huffman fitting passes", seeds * len(huffman), HUFFMAN_FIT_PASSES, huffman_images,
+                 _mean(FORWARD_SHARE * parts(c)[0] for c in huffman)),
     ]
-    if enc.precompute:
-        share = sum(FORWARD_SHARE * profiles[s].device_macs / total for s in extraction_groups.values())
-        steps.append(PlanStep("feature extraction (cached device parts)", seeds,
-                              1, codec_images + evaluated, share))
-    steps.append(PlanStep("evaluation (validation + test)", seeds * len(grid), 1, evaluated, FORWARD_SHARE))
-    return [s for s in steps if s.runs > 0]
+    if cached:
+        groups = {c.shares: c for c in framework + bottlenet}
+        steps.append(PlanStep("feature extraction (cached device parts)", seeds * len(groups), 1,
+                              codec_images + evaluated, _mean(FORWARD_SHARE * parts(c)[0] for c in groups.values())))
+    steps.append(PlanStep("evaluation (validation + test)", seeds * len(evaluated_cells), 1, evaluated,
+                          _mean(evaluation(c) for c in evaluated_cells)))
+    return [s for s in steps if s.runs > 0 and s.epochs > 0]
 
 
 def plan_summary(steps: list[PlanStep], rate: float) -> dict:
@@ -157,18 +338,19 @@ def plan_summary(steps: list[PlanStep], rate: float) -> dict:
     if not (isinstance(rate, (int, float)) and math.isfinite(rate) and rate > 0):
         raise ValueError(f"the GPU rate must be a positive number of images per second, got {rate!r}")
     seconds = sum(s.seconds(rate) for s in steps)
-    trainings = sum(s.runs for s in steps if s.name.startswith(("fine-tune", "codec", "baseline")))
+    trainings = sum(s.runs for s in steps if s.name.startswith(("fine-tune", "codec training", "baseline"))
+                    and "evaluation" not in s.name)
     return {"trainings": trainings, "equivalent_images": sum(s.equivalent_images for s in steps),
             "gpu_hours": seconds / 3600, "rate": rate}
 
 
 def format_plan(steps: list[PlanStep], rate: float) -> str:
     """The plan as the ``plan`` command prints it: one line per step, then the total."""
-    lines = [f"{'step':<42} {'runs':>5} {'epochs':>7} {'images':>8} {'share':>6} {'GPU h':>7}"]
+    lines = [f"{'step':<46} {'runs':>5} {'epochs':>7} {'images':>8} {'share':>6} {'GPU h':>7}"]
     for s in steps:
-        lines.append(f"{s.name:<42} {s.runs:>5} {s.epochs:>7g} {s.images:>8,} {s.network_share:>6.3f} "
+        lines.append(f"{s.name:<46} {s.runs:>5} {s.epochs:>7g} {s.images:>8,} {s.network_share:>6.3f} "
                      f"{s.seconds(rate) / 3600:>7.2f}")
     total = plan_summary(steps, rate)
-    lines.append(f"{'total':<42} {total['trainings']:>5} trainings, {total['equivalent_images']:,.0f} "
+    lines.append(f"{'total':<46} {total['trainings']:>5} trainings, {total['equivalent_images']:,.0f} "
                  f"full-network training images: {total['gpu_hours']:.1f} GPU-hours at {rate:,.0f} images/s")
     return "\n".join(lines)
