@@ -36,11 +36,16 @@ def test_the_cited_benchmarks_write_a_report_with_provenance(script, args, tmp_p
     assert report["rows"] and all(r.get("measured_share", r.get("factor", 0)) > 0 for r in report["rows"])
 
 
-@pytest.mark.parametrize("args", [[], ["--preset", "quick", "--set", "dataset=cifar10"]], ids=["paper", "quick"])
+TWO_CODES = ["--set", "sweep.code_sizes=('d16-l4', 'd16-k16')"]     # so that codes share (or not) a pass
+
+
+@pytest.mark.parametrize("args", [TWO_CODES, ["--preset", "quick", "--set", "dataset=cifar10", *TWO_CODES,
+                                              "--set", "sweep.framework_splits=('layer1.1',)"]], ids=["paper", "quick"])
 def test_the_plan_counts_the_flops_the_sweep_executes(args, tmp_path):
     """benchmarks/plan_check.py runs a preset's baseline and sweep at smoke scale under PyTorch's FLOP
     counter: every step of the plan matches what ran (a forgotten pass, or a new one, fails). The
-    paper preset trains codecs on augmented images, the quick one on cached features, with distillation."""
+    paper preset trains its codes together on augmented images, the quick one each code alone on cached
+    features, with distillation."""
     out = tmp_path / "plan_check.json"
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
     env.pop("COINFER_SMOKE", None)
@@ -51,7 +56,7 @@ def test_the_plan_counts_the_flops_the_sweep_executes(args, tmp_path):
     rows = {r["step"]: r for r in report["rows"]}
     assert {"fine-tune: 2-Step Pruning, step 2", "codec training: framework", "codec training: BottleNet++",
             "8-bit Huffman fitting passes"} <= set(rows)
-    assert ("feature extraction (cached device parts)" in rows) == bool(args)
+    assert ("feature extraction (cached device parts)" in rows) == ("quick" in args)
     for r in rows.values():
         if r["plan_images"] >= 1:
             assert r["ratio"] == pytest.approx(1, abs=0.03), r

@@ -255,18 +255,18 @@ def sweep_plan(preset: Preset, seeds: int = 1, together: bool = True,
     huffman = [c for c in grid if c.method in ("original", "2-step-pruning")]
     pruned = {(c.split, c.sparsity) for c in framework if c.sparsity > 0}
 
-    # Training passes of the framework's codes: those of one (split, sparsity) together (the ones
-    # with a learned prior in a pass of their own), each pass running the device part forward per
-    # batch once, unless features are cached.
+    # Training passes of the framework's codes: without a feature cache, those of one (split,
+    # sparsity) together (the ones with a learned prior in a pass of their own), each pass running
+    # the device part forward per batch once; on cached features one code at a time, as the sweep does.
     def training_pass(c):
-        if together and c.method == "framework":
+        if together and not cached and c.method == "framework":
             return c.shares, CodeSize.parse(c.setting).rate_weight is not None
         return c.id
 
+    rerun = 0 if cached else 1          # cached features: the device part ran once, before (extraction)
     passes: dict = {}
     for c in framework:
         passes.setdefault(training_pass(c), []).append(c)
-    rerun = 0 if cached else 1          # cached features: the device part ran once, before (extraction)
 
     def framework_step(c):
         device, server, _, _ = parts(c)
