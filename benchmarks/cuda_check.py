@@ -13,6 +13,8 @@ Checks, in order, each timed and written to one JSON file:
 4. ``shares`` and ``together``: ``benchmarks/plan_shares.py`` (the sweep plan's cost shares, measured
    on the device) and ``benchmarks/codecs_together.py`` (the paper preset's codes of one split point
    trained together against one by one), their JSON reports folded in;
+   ``concurrency``: ``benchmarks/gpu_concurrency.py``, 1, 2 and 4 trainings at once on the one GPU
+   (``sweep --workers N``), their images/s together against one alone;
 5. (``--quick``) the quick preset end to end on the GPU: baseline, one pruning and one encoder
    configuration, beside the CPU-trained committed numbers;
 6. (``--throughput-dataset D``) the old measurement: the float32 loader path on a real dataset.
@@ -286,6 +288,8 @@ def main() -> None:
     checks.append(("together", lambda: benchmark("codecs_together.py", work, "--device", device.type,
                                                  *(["--images", "2000"] if cuda else
                                                    ["--images", "8", "--width", "0.125", "--splits", "layer3.1"]))))
+    checks.append(("concurrency", lambda: benchmark("gpu_concurrency.py", work, "--device", device.type,
+                                                    *(["--processes", "1", "2", "4"] if cuda else []))))
     if args.quick and cuda:
         checks.append(("quick", lambda: quick_pipeline(device, work)))
     if args.throughput_dataset and cuda:

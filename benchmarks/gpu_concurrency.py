@@ -1,0 +1,143 @@
+"""Several trainings on one GPU at once: training images/s of 1, 2, 4 processes together.
+
+At batch 128 a CIFAR ResNet18 leaves a large GPU idle between its kernels (many small kernels,
+launched one by one from Python). The sweep can run several cells side by side on one machine
+(``python -m coinfer sweep --workers N``; every worker uses the same GPU), so that one process's
+kernels fill another's gaps. Whether that pays, and how much, is a measurement: this script starts
+N processes together, each training the network of ``--width`` on the data path the sweep takes on
+that device (:meth:`coinfer.tensor_data.DataPath.for_device`: on CUDA the images held on the GPU and
+augmented there, bf16 autocast, channels_last) on random pixels in CIFAR-10's on-disk format, and
+reports the images/s of all of them together over the window in which they all ran, beside one
+process alone. The plan (``python -m coinfer plan --gpu-rate``) takes the rate of the number of
+workers you will run.
+
+    python benchmarks/gpu_concurrency.py --device cuda --processes 1 2 4
+    python benchmarks/gpu_concurrency.py                       # a CPU dry run: tiny, means nothing
+
+Writes ``benchmarks/out/gpu_concurrency.json`` (schema, provenance, one row per process count).
+Timings depend on the machine and its load; nothing here is asserted in tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import os
+import sys
+import tempfile
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _train(rank: int, args: dict, root: str, barrier, results) -> None:
+    """One process: warm up, wait for the others, then time ``steps`` training steps."""
+    import torch
+
+    from coinfer.core.network import resnet18
+    from coinfer.data import ValidationSplit, load_split
+    from coinfer.tensor_data import DataPath, training_batches
+
+    torch.set_num_threads(args["threads"])
+    device = torch.device(args["device"])
+    path = DataPath.for_device(device)
+    data = load_split("cifar10", "train", ValidationSplit(images=100), root=root, augment=True, trust=True)
+    torch.manual_seed(rank)
+    model = path.prepare(resnet18(width=args["width"]).to(device))
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9, nesterov=True)
+    batches = training_batches(data, args["batch_size"], rank, device, path)
+
+    def step(images, labels):
+        with torch.autocast(device.type, dtype=path.dtype, enabled=path.dtype is not None):
+            loss = torch.nn.functional.cross_entropy(model(images), labels)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+    def run(n: int) -> int:
+        seen = 0
+        while seen < n * args["batch_size"]:
+            for images, labels in batches:
+                step(images.to(device, non_blocking=True), labels.to(device, non_blocking=True))
+                seen += len(labels)
+                if seen >= n * args["batch_size"]:
+                    break
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        return seen
+
+    run(args["warmup"])
+    barrier.wait()
+    start = time.time()
+    seen = run(args["steps"])
+    results.put((rank, start, time.time(), seen))
+
+
+def measure(processes: int, args: dict, root: str) -> dict:
+    """``processes`` trainings started together; their images/s together and each one's own."""
+    context = mp.get_context("spawn")                       # CUDA cannot be shared by fork
+    barrier, results = context.Barrier(processes), context.Queue()
+    workers = [context.Process(target=_train, args=(rank, args, root, barrier, results)) for rank in range(processes)]
+    for w in workers:
+        w.start()
+    runs = [results.get(timeout=args["timeout"]) for _ in workers]
+    for w in workers:
+        w.join()
+        if w.exitcode != 0:
+            raise RuntimeError(f"a training process exited with code {w.exitcode}")
+    window = max(end for _, _, end, _ in runs) - min(start for _, start, _, _ in runs)
+    images = sum(seen for *_, seen in runs)
+    return {"processes": processes, "images_per_s": images / window, "window_s": window,
+            "per_process_images_per_s": [seen / (end - start) for _, start, end, seen in sorted(runs)]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--processes", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--width", type=float, default=None, help="network width (default: 1 on CUDA, 1/8 on a CPU)")
+    parser.add_argument("--batch-size", type=int, default=None, help="default: 128 on CUDA, 8 on a CPU")
+    parser.add_argument("--steps", type=int, default=None, help="timed steps per process (default: 200 on CUDA, 2 on a CPU)")
+    parser.add_argument("--train-images", type=int, default=None, help="default: 20,000 on CUDA, 200 on a CPU")
+    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "out" / "gpu_concurrency.json"))
+    args = parser.parse_args()
+    for n in args.processes:
+        if n < 1:
+            raise SystemExit(f"--processes takes counts >= 1, got {n}")
+    started = time.time()
+    cuda = args.device.startswith("cuda")
+    settings = {"device": args.device, "width": args.width or (1.0 if cuda else 0.125),
+                "batch_size": args.batch_size or (128 if cuda else 8), "steps": args.steps or (200 if cuda else 2),
+                "warmup": 20 if cuda else 1, "threads": 1, "timeout": 1800}
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from cuda_check import write_synthetic_cifar10
+
+    import torch
+
+    from coinfer.results import Provenance, write_json_atomic
+
+    os.environ["COINFER_TRUST_LOCAL_DATA"] = "1"
+    root = write_synthetic_cifar10(Path(tempfile.mkdtemp(prefix="gpu-concurrency-")),
+                                   args.train_images or (20_000 if cuda else 200), 40)
+    rows = [measure(n, settings, str(root)) for n in args.processes]
+    alone = next((r["images_per_s"] for r in rows if r["processes"] == 1), None)
+    print(f"{settings['device']}, width {settings['width']:g}, batch {settings['batch_size']}, "
+          f"{settings['steps']} timed steps per process")
+    for r in rows:
+        r["over_one_process"] = r["images_per_s"] / alone if alone else None
+        gain = f"{r['over_one_process']:.2f}x one process" if alone else ""
+        print(f"{r['processes']} process(es): {r['images_per_s']:,.1f} images/s together {gain}")
+    provenance = {**asdict(Provenance.collect("random pixels in CIFAR-10's on-disk format", "paper", time.time() - started)),
+                  "torch": torch.__version__,
+                  "gpu": torch.cuda.get_device_name(0) if cuda and torch.cuda.is_available() else None}
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(out, {"schema": "coinfer.benchmark.gpu-concurrency", "provenance": provenance,
+                            "settings": settings, "rows": rows})
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
