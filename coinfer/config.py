@@ -22,7 +22,8 @@ receives the :class:`Preset` object. Any setting can be overridden by its dotted
 Every result records the preset that produced it.
 
 ``COINFER_SMOKE=1`` (with ``COINFER_HOME`` set to a scratch folder) scales every stage of every
-preset down to a handful of steps and images (:func:`smoke_overrides`), so that e.g. the paper
+preset (``COINFER_SMOKE=paper``: of that one) down to a handful of steps and images
+(:func:`smoke_overrides`), so that e.g. the paper
 preset's commands run end to end on a CPU in minutes (``tests/test_paper_smoke.py``).
 """
 
@@ -622,12 +623,13 @@ def get_preset(name: str, **overrides) -> Preset:
     """
     if not isinstance(name, str) or name not in PRESETS:
         raise unknown_preset(name)
-    if smoke() and not os.environ.get("COINFER_HOME"):
+    smoked = smoke(name, known=tuple(PRESETS))
+    if smoked and not os.environ.get("COINFER_HOME"):
         # Its checkpoints and tables carry the preset's own name: in the checkout they would replace the
         # real ones (a real run would then load a one-epoch baseline).
         raise ValueError(f"{SMOKE_ENV}=1 writes checkpoints and tables under the preset's own name: set "
                          "COINFER_HOME to a scratch folder (coinfer.paths.project_root) for the smoke run")
-    preset = override(PRESETS[name], smoke_overrides(PRESETS[name])) if smoke() else PRESETS[name]
+    preset = override(PRESETS[name], smoke_overrides(PRESETS[name])) if smoked else PRESETS[name]
     return override(preset, overrides) if overrides else preset
 
 

@@ -1,8 +1,9 @@
 """The smoke run: every stage of a preset scaled down to a handful of steps, on the same code paths.
 
-``COINFER_SMOKE=1`` makes :func:`coinfer.config.get_preset` apply :func:`smoke_overrides`, so that CI
-runs the paper preset end to end (full width, CIFAR-10 in its own format) in minutes on a CPU
-(``tests/test_paper_smoke.py``). Only counts shrink; every switch that picks a code path stays.
+``COINFER_SMOKE=1`` (or ``COINFER_SMOKE=paper``: that preset only) makes
+:func:`coinfer.config.get_preset` apply :func:`smoke_overrides`, so that CI runs the paper preset end
+to end (full width, CIFAR-10 in its own format) in minutes on a CPU, and builds the book from its
+tables (``tests/test_paper_smoke.py``). Only counts shrink; every switch that picks a code path stays.
 """
 
 from __future__ import annotations
@@ -10,22 +11,43 @@ from __future__ import annotations
 import os
 
 
-#: Environment switch (``1`` turns it on) that scales every stage of every preset down to a handful of
-#: steps and images (:func:`smoke_overrides`): the same code paths at the preset's own width and
-#: dataset, in minutes on a CPU. Read in one place, by :func:`coinfer.config.get_preset`. Its tables and checkpoints
-#: carry the preset's own name, so run it with ``COINFER_HOME`` pointing at a scratch folder.
+#: Environment switch that scales presets down to a handful of steps and images
+#: (:func:`smoke_overrides`): the same code paths at the preset's own width and dataset, in minutes on
+#: a CPU. ``1`` (or ``true``, ``yes``, ``on``) scales every preset; preset names (``paper``, or
+#: ``paper,quick``) scale those only, so that e.g. the book built from the paper preset's smoke tables
+#: still reads the committed quick preset's checkpoints as they are. Read in one place, by
+#: :func:`coinfer.config.get_preset`. Its tables and checkpoints carry the preset's own name, so run it
+#: with ``COINFER_HOME`` pointing at a scratch folder.
 SMOKE_ENV = "COINFER_SMOKE"
 
+_ON, _OFF = ("1", "true", "yes", "on"), ("", "0", "false", "no", "off")
 
-def smoke() -> bool:
-    """Whether ``COINFER_SMOKE`` (``1``, ``true``, ``yes`` or ``on``) asks for the smoke run.
+
+def smoke(preset: str | None = None, known: tuple[str, ...] | None = None) -> bool:
+    """Whether ``COINFER_SMOKE`` asks for the smoke run of ``preset`` (of any preset, if None).
+
+    ``known``: the valid preset names; a value that is neither on, off nor made of them is refused.
 
     >>> import os
     >>> from coinfer.config_smoke import smoke
-    >>> smoke() == (os.environ.get("COINFER_SMOKE", "").strip().lower() in ("1", "true", "yes", "on"))
-    True
+    >>> os.environ["COINFER_SMOKE"] = "paper"
+    >>> smoke("paper"), smoke("quick"), smoke()
+    (True, False, True)
+    >>> os.environ["COINFER_SMOKE"] = "papr"
+    >>> smoke("paper", known=("quick", "paper"))
+    Traceback (most recent call last):
+        ...
+    ValueError: COINFER_SMOKE='papr' names no preset: give 1 (every preset), preset names from quick, paper (comma-separated), or 0
+    >>> del os.environ["COINFER_SMOKE"]
     """
-    return os.environ.get(SMOKE_ENV, "").strip().lower() in ("1", "true", "yes", "on")
+    value = os.environ.get(SMOKE_ENV, "").strip().lower()
+    if value in _ON or value in _OFF:
+        return value in _ON
+    names = {name.strip() for name in value.split(",")}
+    if known is not None and not names <= set(known):
+        raise ValueError(f"{SMOKE_ENV}={os.environ[SMOKE_ENV]!r} names no preset: give 1 (every preset), preset "
+                         f"names from {', '.join(known)} (comma-separated), or 0")
+    return preset is None or preset in names
 
 
 def _few(values: tuple, n: int) -> tuple:
@@ -44,7 +66,8 @@ def smoke_overrides(preset: "Preset") -> dict:
     one epoch of at most 32 training images in batches of 16 per training, 20 validation and at most
     20 test images, masks updated every step, and each grid cut to its first and last values (2
     split points, one sparsity besides 0, one scalar and one vector code size). The sweep keeps one
-    cell of every method.
+    cell of every method, and the ``original`` feature at every split point (no training: the book's
+    chapters compare against it at theirs).
 
     Parameters
     ----------
@@ -81,14 +104,14 @@ def smoke_overrides(preset: "Preset") -> dict:
                      "splits": _few(enc.splits, 2), "code_sizes": codes,
                      "huffman_splits": _few(enc.huffman_splits, 2), "huffman_train_images": images,
                      "eval_batch_size": batch, "test_limit": test},
-        "rate": {"splits": preset.rate.splits[-1:], "weights": _few(preset.rate.weights, 2)},
+        "rate": {"splits": _few(preset.rate.splits, 2), "weights": _few(preset.rate.weights, 2)},
         "jscc": {"train_images": images, "test_images": test, "epochs": 1, "batch_size": batch,
                  "snrs_db": _few(jscc.snrs_db, 2), "flip_rates": _few(jscc.flip_rates, 2),
                  "awgn_code_sizes": _few(jscc.awgn_code_sizes, 2), "bsc_code_sizes": _few(jscc.bsc_code_sizes, 2),
                  "mismatch_snrs_db": _few(jscc.mismatch_snrs_db, 2),
                  "mismatch_flip_rates": _few(jscc.mismatch_flip_rates, 2)},
         "sweep": {"framework_splits": grid.framework_splits[-1:], "sparsities": (0.0, *nonzero[-1:]),
-                  "code_sizes": codes[:1], "original_splits": grid.original_splits[:1],
+                  "code_sizes": codes[:1], "original_splits": grid.original_splits,
                   "bottlenet_splits": grid.bottlenet_splits[-1:],
                   "bottlenet_reductions": grid.bottlenet_reductions[-1:],
                   "two_step_splits": grid.two_step_splits[-1:], "two_step_step1": grid.two_step_step1[-1:],

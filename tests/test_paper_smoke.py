@@ -4,7 +4,8 @@ down to a handful of steps (``coinfer.config.smoke_overrides``): the same code p
 so a change that breaks the paper preset fails here, not on a reader's GPU.
 
 Checkpoints and tables go to a scratch ``COINFER_HOME``. The book build with ``COINFER_PRESET=paper``
-on the smoke tables takes several minutes more, so it runs only with ``COINFER_SMOKE_BOOK=1``.
+on the smoke tables takes a minute or two more, so it runs only with ``COINFER_SMOKE_BOOK=1``, which
+CI sets (``.ci/run``).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ COMMANDS = [
     ["run", "original-float32", "--preset", "paper"],
     ["run", "pruning", "--preset", "paper", "--seeds", "0", "1"],       # two seeds: the averaged table
     ["run", "encoding", "--preset", "paper", "--seeds", "0"],
+    ["run", "rate", "--preset", "paper", "--seeds", "0"],
     ["run", "jscc", "--preset", "paper", "--seeds", "0"],
     ["run", "sweep", "--preset", "paper", "--seeds", "0"],
     ["search", "--preset", "paper", "--trials", "2", "--seed", "0"],
@@ -67,7 +69,9 @@ def smoke_home(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def smoke_env(smoke_home):
-    env = {"COINFER_HOME": str(smoke_home), "COINFER_SMOKE": "1", "COINFER_TRUST_LOCAL_DATA": "1",
+    # Only the paper preset is scaled down: the book built from its tables also reads the committed
+    # quick preset's checkpoints and tables, which must keep their own settings.
+    env = {"COINFER_HOME": str(smoke_home), "COINFER_SMOKE": "paper", "COINFER_TRUST_LOCAL_DATA": "1",
            "COINFER_OFFLINE": "1", "OMP_NUM_THREADS": "1", "TQDM_DISABLE": "1"}
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
@@ -107,7 +111,7 @@ def _table(home: Path, name: str) -> dict:
 def test_paper_preset_runs_end_to_end_at_full_width(smoke_home, smoke_run, capsys):
     print("\n".join(f"{t:7.1f} s  python -m coinfer {c}" for c, t in smoke_run.items()))
     print(f"{sum(smoke_run.values()):7.1f} s  in all")
-    for name in ("original-float32", "pruning", "encoding", "jscc", "sweep", "search"):
+    for name in ("original-float32", "pruning", "encoding", "rate", "jscc", "sweep", "search"):
         table = _table(smoke_home, name)
         prov = table["provenance"]
         assert (prov["preset"], prov["dataset"]) == ("paper", "cifar10"), name
@@ -135,8 +139,20 @@ def test_smoke_setting_needs_a_scratch_home(monkeypatch):
         get_preset("paper")
 
 
+def test_smoke_can_scale_one_preset_and_names_a_bad_value(monkeypatch, tmp_path):
+    from coinfer.config import PRESETS, get_preset
+
+    monkeypatch.setenv("COINFER_HOME", str(tmp_path))
+    monkeypatch.setenv("COINFER_SMOKE", "paper")
+    assert get_preset("paper").pruning.epochs == 1 < PRESETS["paper"].pruning.epochs
+    assert get_preset("quick") == PRESETS["quick"]
+    monkeypatch.setenv("COINFER_SMOKE", "papr")
+    with pytest.raises(ValueError, match="'papr' names no preset.*quick, paper"):
+        get_preset("quick")
+
+
 @pytest.mark.skipif(os.environ.get("COINFER_SMOKE_BOOK") != "1",
-                    reason="the book build on the smoke tables takes minutes: set COINFER_SMOKE_BOOK=1")
+                    reason="the book build on the smoke tables takes a minute or two: set COINFER_SMOKE_BOOK=1 (CI does)")
 def test_book_builds_from_the_paper_preset_smoke_tables(smoke_home, smoke_env, smoke_run, tmp_path):
     import shutil
 

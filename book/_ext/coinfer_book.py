@@ -91,13 +91,20 @@ class CoinferResults(SphinxDirective):
         from coinfer.paths import results_dir
 
         root = Path(self.env.srcdir)
-        entries = table_catalog(results_dir(), root / "book")
-        for path in sorted(results_dir().rglob("*.json")):
+        results = results_dir().resolve()
+        entries = table_catalog(results, root / "book")
+        for path in sorted(results.rglob("*.json")):
             self.env.note_dependency(str(path))
+        # Downloads name the results folder from the source root, or, when COINFER_HOME puts it
+        # elsewhere (a smoke run's tables), from this page's folder.
+        if results.is_relative_to(root.resolve()):
+            results_root = "/" + results.relative_to(root.resolve()).as_posix()
+        else:
+            results_root = Path(os.path.relpath(results, Path(self.env.doc2path(self.env.docname)).resolve().parent)).as_posix()
         source, _ = self.get_source_info()
         section = nodes.section()
         section.document = self.state.document
-        nested_parse_with_titles(self.state, StringList(results_rst(entries), source=source), section)
+        nested_parse_with_titles(self.state, StringList(results_rst(entries, results_root), source=source), section)
         return section.children
 
 
