@@ -30,6 +30,7 @@ def smoke(preset: str | None = None, known: tuple[str, ...] | None = None) -> bo
 
     >>> import os
     >>> from coinfer.config_smoke import smoke
+    >>> saved = os.environ.get("COINFER_SMOKE")
     >>> os.environ["COINFER_SMOKE"] = "paper"
     >>> smoke("paper"), smoke("quick"), smoke()
     (True, False, True)
@@ -38,7 +39,7 @@ def smoke(preset: str | None = None, known: tuple[str, ...] | None = None) -> bo
     Traceback (most recent call last):
         ...
     ValueError: COINFER_SMOKE='papr' names no preset: give 1 (every preset), preset names from quick, paper (comma-separated), or 0
-    >>> del os.environ["COINFER_SMOKE"]
+    >>> _ = os.environ.pop("COINFER_SMOKE") if saved is None else os.environ.update(COINFER_SMOKE=saved)
     """
     value = os.environ.get(SMOKE_ENV, "").strip().lower()
     if value in _ON or value in _OFF:
