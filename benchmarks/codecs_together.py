@@ -3,14 +3,15 @@
 The paper preset trains its codecs on augmented images, so every codec step runs the frozen device
 part forward before its own encoder, decoder and the frozen server part. The codes of one (split,
 sparsity) all read the same device part: :func:`coinfer.experiments.encoding.train_codecs` trains
-them in one pass, each batch drawn, augmented and run through the device part once, and every codec
+them in one pass, each batch drawn, augmented and run through the device part once, and the codes of
+one code dimension warm up once (:func:`~coinfer.experiments.encoding.warm_up_twins`); every codec
 gets exactly the steps it would get alone (``tests/test_codecs_together.py``). This script times the
 paper preset's code sizes at each split point, alone (one :func:`codec_records` call per code) and
 together (one call for all), on the CPU path with the paper preset's network (full width) on a
 synthetic CIFAR-10 in its real on-disk format, and reports the measured factor (the sweep plan's
 cost model gives its own: ``sweep_plan(preset, together=False)`` against the default).
 
-    python benchmarks/codecs_together.py                    # full width, 96 images, 1+1 epochs per code
+    python benchmarks/codecs_together.py                    # full width, 96 images, 1 + 5 epochs per code
     python benchmarks/codecs_together.py --splits layer3.1 --images 64
     python benchmarks/codecs_together.py --device cuda --images 2000     # on a GPU (benchmarks/cuda_check.py runs it)
 
@@ -39,12 +40,17 @@ def main() -> None:
     parser.add_argument("--width", type=float, default=1.0)
     parser.add_argument("--images", type=int, default=96, help="training images (default 96)")
     parser.add_argument("--splits", nargs="+", default=["stem", "layer1.1", "layer2.1", "layer3.1", "pool"])
+    # The paper preset's 10 warm-up + 50 quantized epochs, scaled down to the same ratio.
+    parser.add_argument("--warmup-epochs", type=int, default=1, help="unquantized epochs per code (default 1)")
+    parser.add_argument("--epochs", type=int, default=5, help="quantized epochs per code (default 5)")
     parser.add_argument("--device", default="cpu", help="cpu or cuda (on CUDA: the resident loader, bf16, channels_last)")
     parser.add_argument("--out", default="benchmarks/out/codecs_together.json")
     args = parser.parse_args()
     started = time.time()
     if args.images < 1:
         raise SystemExit(f"--images must be >= 1, got {args.images}")
+    if args.warmup_epochs < 0 or args.epochs < 1:
+        raise SystemExit(f"--warmup-epochs must be >= 0 and --epochs >= 1, got {args.warmup_epochs} and {args.epochs}")
     root = write_synthetic_cifar10(Path(tempfile.mkdtemp()), train_images=max(5, args.images + 20), test_images=20)
     os.environ["COINFER_TRUST_LOCAL_DATA"] = "1"
 
@@ -58,7 +64,7 @@ def main() -> None:
     from coinfer.train import progress_bars, seed_everything
 
     paper = get_preset("paper")
-    config = override(encode_settings(paper), {"warmup_epochs": 1, "epochs": 1, "batch_size": 32,
+    config = override(encode_settings(paper), {"warmup_epochs": args.warmup_epochs, "epochs": args.epochs, "batch_size": 32,
                                                "eval_batch_size": 64})
     codes = list(config.code_sizes)
     validation = ValidationSplit(images=20, seed=0)

@@ -116,8 +116,14 @@ def attribute(meter: Meter) -> None:
     meter.label(SweepRunner, "two_step_step1", "fine-tune: 2-Step Pruning, step 1")
     meter.label(baselines, "two_step_step2", "fine-tune: 2-Step Pruning, step 2")
     meter.label(baselines, "bottlenet_record", None)
-    meter.label(encoding, "_run_epochs", lambda _, markers: "codec training: BottleNet++" if "bottlenet_record" in markers
-                else "codec training: framework")
+    meter.label(encoding, "_warm_up", None)
+
+    def codec_step(_, markers):
+        if "bottlenet_record" in markers:
+            return "codec training: BottleNet++"
+        return "codec warm-up: framework" if "_warm_up" in markers else "codec training: framework"
+
+    meter.label(encoding, "_run_epochs", codec_step)
     meter.label(encoding, "_per_codec", "codec fitting passes (k-means, entropy model)")
     meter.label(Huffman8Codec, "fit", "8-bit Huffman fitting passes")
     meter.label(FeatureSource, "__init__", "feature extraction (cached device parts)")

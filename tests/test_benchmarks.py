@@ -39,7 +39,7 @@ def test_the_cited_benchmarks_write_a_report_with_provenance(script, args, tmp_p
     assert report["rows"] and all(next(r[k] for k in measured if k in r) > 0 for r in report["rows"])
 
 
-TWO_CODES = ["--set", "sweep.code_sizes=('d16-l4', 'd16-k16')"]     # so that codes share (or not) a pass
+TWO_CODES = ["--set", "sweep.code_sizes=('d16-l4', 'd16-k16')"]     # codes that share (or not) a pass and a warm-up
 
 
 @pytest.mark.parametrize("args", [TWO_CODES, ["--preset", "quick", "--set", "dataset=cifar10", *TWO_CODES,
@@ -57,8 +57,8 @@ def test_the_plan_counts_the_flops_the_sweep_executes(args, tmp_path):
     report = json.loads(out.read_text())
     assert report["schema"] == "coinfer.benchmark.plan-check" and report["provenance"]["git_commit"]
     rows = {r["step"]: r for r in report["rows"]}
-    assert {"fine-tune: 2-Step Pruning, step 2", "codec training: framework", "codec training: BottleNet++",
-            "8-bit Huffman fitting passes"} <= set(rows)
+    assert {"fine-tune: 2-Step Pruning, step 2", "codec warm-up: framework", "codec training: framework",
+            "codec training: BottleNet++", "8-bit Huffman fitting passes"} <= set(rows)
     assert ("feature extraction (cached device parts)" in rows) == ("quick" in args)
     for r in rows.values():
         if r["plan_images"] >= 1:

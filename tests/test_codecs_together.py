@@ -21,7 +21,7 @@ from coinfer.core.features import FeatureSource
 from coinfer.core.network import resnet18
 from coinfer.core.network import split as split_stages
 from coinfer.data import ValidationSplit, load_split
-from coinfer.experiments.encoding import codec_record, codec_records, train_codec, train_codecs
+from coinfer.experiments.encoding import codec_record, codec_records, train_codec, train_codecs, warm_up_twins
 from coinfer.experiments.sweep import VOLATILE_EXTRA, SweepRunner, cells
 from coinfer.train import progress_bars, seed_everything
 
@@ -81,6 +81,31 @@ def test_codecs_trained_together_are_the_codecs_trained_alone(parts, codes):
             assert torch.equal(codec.entropy_model.probabilities, joint.entropy_model.probabilities)
     # The codes did learn something different from each other (the test could fail).
     assert alone[0][1]["loss"] != alone[1][1]["loss"]
+
+
+def test_codes_of_one_dimension_share_one_warm_up(parts, monkeypatch):
+    """The warm-up trains only the encoder and decoder, so codes built alike from one seed (``d4-l2``
+    and ``d4-k16``) warm up once; the test above shows the result is theirs alone, bit for bit."""
+    from coinfer.core.baselines import bottlenet_codec
+    from coinfer.experiments import encoding
+
+    shape = _source(parts).feature_shape
+    codecs = [_codec(shape, code) for code in ("d4-l2", "d8-l4", "d4-k16")]
+    assert warm_up_twins(codecs) == [[0, 2], [1]]
+    assert warm_up_twins([_codec(shape, "d4-l2"), _codec(shape, "d4-l2", seed=1)]) == [[0], [1]]   # other weights
+    bottlenets = []
+    for _ in range(2):
+        seed_everything(0)
+        bottlenets.append(bottlenet_codec(shape, 2, 3))
+    _same_codec(*bottlenets)
+    assert warm_up_twins(bottlenets) == [[0], [1]]    # no codebook quantizer to switch off: never shared
+    trained, real = [], encoding._run_epochs
+    monkeypatch.setattr(encoding, "_run_epochs", lambda c, *a: trained.append(len(c)) or real(c, *a))
+    with progress_bars(False):
+        histories = train_codecs(codecs, copy.deepcopy(parts[1]), _source(parts), CONFIG, seed=3)
+    assert trained == [2, 3]                     # warm-up: two runs for three codes; then each code
+    assert histories[0]["warmup_loss"] == histories[2]["warmup_loss"] != histories[1]["warmup_loss"]
+    assert histories[0]["loss"] != histories[2]["loss"]
 
 
 def test_learned_and_fixed_priors_are_refused_in_one_pass(parts):

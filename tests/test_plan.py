@@ -33,6 +33,26 @@ def test_the_plan_counts_the_trainings_of_the_grid():
     assert 2 * _step(steps, "fine-tune: 2-Step Pruning, step 2").images == _step(steps, "fine-tune: pruned").images
 
 
+def test_codes_built_alike_share_one_warm_up_in_the_plan():
+    """The paper preset's codes of one (split, sparsity) train in one pass; those of one code dimension
+    warm up once (coinfer.experiments.encoding.warm_up_twins): a warm-up per dimension per pass. One
+    code per pass (cached features, or ``together=False``) warms up every code."""
+    from coinfer.core.encoding import CodeSize
+
+    paper = get_preset("paper")
+    framework = [c for c in cells(paper) if c.method == "framework"]
+    passes = len({c.shares for c in framework})
+    dimensions = {CodeSize.parse(code).dim for code in paper.sweep.code_sizes}
+    assert 1 < len(dimensions) < len(paper.sweep.code_sizes)
+    steps, alone = sweep_plan(paper, seeds=2), sweep_plan(paper, seeds=2, together=False)
+    assert _step(steps, "codec warm-up: framework").runs == 2 * passes * len(dimensions)
+    assert _step(alone, "codec warm-up: framework").runs == _step(steps, "codec training: framework").runs == 2 * len(framework)
+    assert _step(steps, "codec warm-up").epochs == paper.encoding.warmup_epochs
+    assert _step(steps, "codec training: framework").epochs == paper.encoding.epochs
+    # a shared warm-up also shares its pass's device forward among fewer runs: a larger share per run
+    assert _step(steps, "codec warm-up").network_share > _step(steps, "codec training: framework").network_share
+
+
 def test_more_seeds_or_a_bigger_grid_cost_more_and_a_faster_gpu_less():
     quick = get_preset("quick")
     one, three = plan_summary(sweep_plan(quick, 1), 1000.0), plan_summary(sweep_plan(quick, 3), 1000.0)

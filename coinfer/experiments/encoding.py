@@ -34,7 +34,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from coinfer.core.encoding import FeatureCodec, build_codec, codec_costs
+from coinfer.core.encoding import (FeatureCodec, ScalarCodebookQuantizer, VectorCodebookQuantizer, build_codec,
+                                   codec_costs)
 from coinfer.core.entropy import empirical_entropy_bits, range_stream_bits, sent_bits
 from coinfer.core.rate import LearnedEntropyModel, rate_bits
 from coinfer.config import EncodeSettings, Preset
@@ -63,7 +64,7 @@ def get_encode_config(preset="quick", **overrides) -> EncodeSettings:
 
 
 # --------------------------------------------------------------------------------------------
-# Freezing the network around a codec
+# Training codecs in front of the frozen server part
 # --------------------------------------------------------------------------------------------
 
 def freeze(module: nn.Module) -> nn.Module:
@@ -73,10 +74,6 @@ def freeze(module: nn.Module) -> nn.Module:
         p.requires_grad_(False)
     return module
 
-
-# --------------------------------------------------------------------------------------------
-# Training one codec
-# --------------------------------------------------------------------------------------------
 
 @torch.no_grad()
 def _per_codec(codecs: list[FeatureCodec], source: FeatureSource, batch_size: int, fn) -> list[torch.Tensor]:
@@ -213,6 +210,53 @@ def fitting_passes(codecs: list[FeatureCodec]) -> int:
     return int(kmeans) + int(any(c.entropy_model is not None for c in codecs))
 
 
+def warm_up_twins(codecs: list[FeatureCodec]) -> list[list[int]]:
+    """Indices of ``codecs`` grouped by their warm-up, the first of each group the one that trains it.
+
+    The warm-up trains only the encoder and decoder (quantizer off, entropy model unused): codecs with
+    the same encoder and decoder layers and starting weights (``d16-l4`` and ``d16-k64`` at one split,
+    built from one seed as :func:`codec_records` builds them) warm up identically, step for step;
+    :func:`train_codecs` warms up the first of each group and gives the others its weights.
+    """
+    groups: list[list[int]] = []
+    for i, codec in enumerate(codecs):
+        twin = next((g for g in groups if _same_warm_up(codecs[g[0]], codec)), None)
+        if twin is None:
+            groups.append([i])
+        else:
+            twin.append(i)
+    return groups
+
+
+def _same_warm_up(a: FeatureCodec, b: FeatureCodec) -> bool:
+    """Whether ``a`` and ``b`` warm up alike: codebook quantizers, the same encoder and decoder state."""
+    def same(x: nn.Module, y: nn.Module) -> bool:
+        sx, sy = x.state_dict(), y.state_dict()
+        return repr(x) == repr(y) and sx.keys() == sy.keys() and all(
+            sx[k].dtype == sy[k].dtype and torch.equal(sx[k], sy[k]) for k in sx)
+
+    quantizers = (ScalarCodebookQuantizer, VectorCodebookQuantizer)
+    return (isinstance(a.bottleneck, quantizers) and isinstance(b.bottleneck, quantizers)
+            and same(a.encoder, b.encoder) and same(a.decoder, b.decoder))
+
+
+def _warm_up(codecs: list[FeatureCodec], server_part: nn.Module, source: FeatureSource, config: EncodeSettings,
+             seed: int, desc: str, rate_weights: list[float]) -> list[list[float]]:
+    """The unquantized warm-up epochs of ``codecs``: one run per group of :func:`warm_up_twins`, whose
+    encoder and decoder weights the group's other codecs then take. Returns each codec's losses."""
+    groups = warm_up_twins(codecs)
+    trained = _run_epochs([codecs[g[0]] for g in groups], server_part, source, config, config.warmup_epochs, seed,
+                          f"{desc} warm-up", False, [rate_weights[g[0]] for g in groups])
+    losses: list[list[float]] = [[] for _ in codecs]
+    for (first, *twins), history in zip(groups, trained):
+        losses[first] = history
+        for i in twins:
+            losses[i] = list(history)
+            codecs[i].encoder.load_state_dict(codecs[first].encoder.state_dict())
+            codecs[i].decoder.load_state_dict(codecs[first].decoder.state_dict())
+    return losses
+
+
 def train_codecs(codecs: list[FeatureCodec], server_part: nn.Module, source: FeatureSource, config: EncodeSettings,
                  seed: int = 0, desc: str = "codec", rate_weights: list[float | None] | None = None) -> list[dict]:
     """:func:`train_codec` for several codecs in front of one frozen ``server_part``, in one pass.
@@ -222,7 +266,8 @@ def train_codecs(codecs: list[FeatureCodec], server_part: nn.Module, source: Fea
     device part once for all of them: the saving where features are not cached (the paper preset,
     ``encoding.precompute=False``). Codecs with a learned prior and codecs without one cannot share
     a pass (their extra pass over the training images would draw a different augmentation before
-    the quantized epochs): give them separately. Returns one loss history per codec.
+    the quantized epochs): give them separately. Codecs whose warm-ups are identical
+    (:func:`warm_up_twins`) share one. Returns one loss history per codec.
     """
     from coinfer.train import seed_everything
 
@@ -237,8 +282,7 @@ def train_codecs(codecs: list[FeatureCodec], server_part: nn.Module, source: Fea
     weights = [(w if w is not None else getattr(c, "rate_weight", None)) or 0.0 for c, w in zip(codecs, rate_weights)]
     for codec in codecs:
         codec.bottleneck.enabled = False
-    warmup = _run_epochs(codecs, server_part, source, config, config.warmup_epochs, seed, f"{desc} warm-up",
-                         False, weights)
+    warmup = _warm_up(codecs, server_part, source, config, seed, desc, weights)
     for codec in codecs:
         codec.bottleneck.enabled = True
     kmeans = [c for c in codecs if hasattr(c.bottleneck, "init_kmeans")]

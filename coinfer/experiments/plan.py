@@ -175,6 +175,27 @@ def codec_macs(feature_shape: tuple[int, ...], code_size: str, config, server_sh
     return codec.encoder_macs(feature_shape), codec.decoder_macs(z_shape), fitting_passes([codec])
 
 
+@functools.lru_cache(maxsize=None)
+def warm_up_groups(feature_shape: tuple[int, ...], code_sizes: tuple[str, ...], config,
+                   server_shape: tuple[int, ...] | None = None) -> tuple[tuple[int, ...], ...]:
+    """Indices of ``code_sizes`` that share one warm-up when trained together at a feature of
+    ``feature_shape``: :func:`coinfer.experiments.encoding.warm_up_twins` on the codecs the sweep
+    builds for them (each from the same seed, as
+    :func:`coinfer.experiments.encoding.codec_records` builds them)."""
+    import torch
+
+    from coinfer.core.encoding import build_codec
+    from coinfer.experiments.encoding import warm_up_twins
+
+    codecs = []
+    with torch.random.fork_rng(devices=[]):           # the caller's random state stays as it was
+        for code in code_sizes:
+            torch.manual_seed(0)
+            codecs.append(build_codec(feature_shape, config.code_size_at(code, feature_shape), config.kernel_size,
+                                      config.temperature, config.commitment, output_shape=server_shape))
+    return tuple(tuple(group) for group in warm_up_twins(codecs))
+
+
 # --------------------------------------------------------------------------------------------
 # The plan
 # --------------------------------------------------------------------------------------------
@@ -211,8 +232,9 @@ def sweep_plan(preset: Preset, seeds: int = 1, together: bool = True,
     -------
     list of PlanStep
         Baseline, pruning fine-tunes (the framework's pruned parts and the unpruned control), 2-Step
-        Pruning's steps, codec trainings, their fitting passes, feature extraction where features
-        are cached, and evaluation. Steps with no run are left out.
+        Pruning's steps, codec warm-ups (one per group of codes that warm up alike) and trainings,
+        their fitting passes, feature extraction where features are cached, and evaluation. Steps
+        with no run are left out.
     """
     from coinfer.core.encoding import CodeSize
     from coinfer.experiments.sweep import cells, encode_settings, prune_settings
@@ -268,10 +290,18 @@ def sweep_plan(preset: Preset, seeds: int = 1, together: bool = True,
     for c in framework:
         passes.setdefault(training_pass(c), []).append(c)
 
-    def framework_step(c):
+    def warm_ups(group):
+        """The cells of one training pass that run a warm-up: one per group of twins (codes built alike
+        warm up alike; :func:`coinfer.experiments.encoding.warm_up_twins`)."""
+        _, _, shape, server_shape = parts(group[0])
+        twins = warm_up_groups(shape, tuple(c.setting for c in group), enc, server_shape if shape != server_shape else None)
+        return [group[t[0]] for t in twins]
+
+    warming = {key: warm_ups(group) for key, group in passes.items()}
+
+    def framework_step(c, shared_by):
         device, server, _, _ = parts(c)
         encoder, decoder, _ = codec(c)
-        shared_by = len(passes[training_pass(c)])
         return FROZEN_TRAINING_SHARE * server + encoder + decoder + rerun * FORWARD_SHARE * device / shared_by
 
     def bottlenet_step(c):
@@ -308,8 +338,11 @@ def sweep_plan(preset: Preset, seeds: int = 1, together: bool = True,
                  fine_tune // 2, 1.0 + teacher),
         PlanStep("fine-tune: 2-Step Pruning, step 2", seeds * len(two_step), prune.epochs, fine_tune // 2,
                  _mean(step2) + teacher),
-        PlanStep("codec training: framework", seeds * len(framework), enc.warmup_epochs + enc.epochs, codec_images,
-                 _mean(framework_step(c) for c in framework)),
+        # The unquantized warm-up: one run per group of twins in a pass, the pass's device forward shared by them.
+        PlanStep("codec warm-up: framework", seeds * sum(map(len, warming.values())), enc.warmup_epochs, codec_images,
+                 _mean(framework_step(c, len(w)) for w in warming.values() for c in w)),
+        PlanStep("codec training: framework", seeds * len(framework), enc.epochs, codec_images,
+                 _mean(framework_step(c, len(passes[training_pass(c)])) for c in framework)),
         # BottleNet++ trains without the warm-up (coinfer.experiments.baselines.bottlenet_record).
         PlanStep("codec training: BottleNet++", seeds * len(bottlenet), enc.epochs, codec_images,
                  _mean(bottlenet_step(c) for c in bottlenet)),
