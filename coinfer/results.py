@@ -23,6 +23,8 @@ import json
 import math
 import os
 import platform
+import re
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -328,11 +330,22 @@ def invocation(argv: list[str] | None = None) -> str:
     'python -m coinfer run sweep --preset quick'
     >>> invocation(["tools/print_book.py"])
     'python tools/print_book.py'
+    >>> print(invocation(["benchmarks/plan_check.py", "--set", "sweep.code_sizes=('d16-l4', 'd16-k16')"]))
+    python benchmarks/plan_check.py --set "sweep.code_sizes=('d16-l4', 'd16-k16')"
     """
     argv = list(sys.argv if argv is None else argv)
     if argv and Path(argv[0]).name == "__main__.py" and Path(argv[0]).parent.name == "coinfer":
         argv[:1] = ["-m", "coinfer"]
-    return " ".join(["python"] + argv)
+    return " ".join(_shell_word(word) for word in ["python"] + argv)
+
+
+def _shell_word(word: str) -> str:
+    """``word`` as a POSIX shell reads it back: bare if it can be, else in double quotes where nothing in
+    it is special there (the readable form of a Python literal such as ``('d16-l4',)``), else
+    :func:`shlex.quote`'s single quotes."""
+    if word and not re.search(r"[^\w@%+=:,./-]", word):
+        return word
+    return f'"{word}"' if not re.search(r'["$`\\!]', word) else shlex.quote(word)
 
 
 def accuracy_threshold(baseline_accuracy: float, drop_points: float) -> float:

@@ -196,3 +196,16 @@ def test_choices_are_made_on_validation_accuracy_and_old_tables_on_test(table):
     assert meets_threshold(replace(r, val_accuracy=0.915), new)
     with pytest.raises(ValueError, match="no val_accuracy"):
         meets_threshold(replace(r, val_accuracy=None), new)
+
+
+@pytest.mark.parametrize("argv", [["benchmarks/plan_check.py", "--set", "sweep.code_sizes=('d16-l4', 'd16-k16')"],
+                                  ["x.py", "a b", "it's", "$HOME", "", "x!", 'say "hi"', "back\\slash", "ok=1,2"]])
+def test_a_provenance_command_reads_back_as_the_same_words(argv):
+    """A recorded command must run again as it ran: a --set value with spaces and quotes included."""
+    import shlex
+
+    from coinfer.results import invocation
+
+    command = invocation(argv)
+    assert shlex.split(command) == ["python", *argv]
+    assert command.startswith("python " + argv[0] + " ")
