@@ -299,15 +299,12 @@ def sweep_plan(preset: Preset, seeds: int = 1, together: bool = True,
 
     warming = {key: warm_ups(group) for key, group in passes.items()}
 
-    def framework_step(c, shared_by):
+    def codec_step(c, shared_by=1):
+        """One image of ``c``'s codec training step: the frozen server part trained through, the codec,
+        and the device part's forward where features are not cached (shared by ``shared_by`` codecs)."""
         device, server, _, _ = parts(c)
         encoder, decoder, _ = codec(c)
         return FROZEN_TRAINING_SHARE * server + encoder + decoder + rerun * FORWARD_SHARE * device / shared_by
-
-    def bottlenet_step(c):
-        device, server, _, _ = parts(c)
-        encoder, decoder, _ = codec(c)
-        return FROZEN_TRAINING_SHARE * server + encoder + decoder + rerun * FORWARD_SHARE * device
 
     def fitting_pass(group):
         device = parts(group[0])[0]
@@ -340,12 +337,12 @@ def sweep_plan(preset: Preset, seeds: int = 1, together: bool = True,
                  _mean(step2) + teacher),
         # The unquantized warm-up: one run per group of twins in a pass, the pass's device forward shared by them.
         PlanStep("codec warm-up: framework", seeds * sum(map(len, warming.values())), enc.warmup_epochs, codec_images,
-                 _mean(framework_step(c, len(w)) for w in warming.values() for c in w)),
+                 _mean(codec_step(c, len(w)) for w in warming.values() for c in w)),
         PlanStep("codec training: framework", seeds * len(framework), enc.epochs, codec_images,
-                 _mean(framework_step(c, len(passes[training_pass(c)])) for c in framework)),
+                 _mean(codec_step(c, len(passes[training_pass(c)])) for c in framework)),
         # BottleNet++ trains without the warm-up (coinfer.experiments.baselines.bottlenet_record).
         PlanStep("codec training: BottleNet++", seeds * len(bottlenet), enc.epochs, codec_images,
-                 _mean(bottlenet_step(c) for c in bottlenet)),
+                 _mean(codec_step(c) for c in bottlenet)),
         PlanStep("codec fitting passes (k-means, entropy model)", seeds * len(fitted),
                  _mean(fitting_passes) if fitted else 0, codec_images, _mean(fitting_pass(g) for g in fitted)),
         PlanStep("8-bit Huffman fitting passes", seeds * len(huffman), HUFFMAN_FIT_PASSES, huffman_images,
