@@ -32,6 +32,7 @@ The algorithms (``core/``)
     :mod:`coinfer.core.features`: FeatureSource, a frozen device part's features computed once.
     :mod:`coinfer.core.costs`: MACs (thop, cross-checked), parameters, feature bits, data amplification (II-A, Fig. 1).
     :mod:`coinfer.core.pruning`: incremental l2 channel masks, schedule, activation pruning, compaction (III-C).
+    :mod:`coinfer.core.kept_channels`: the masked fine-tune computed on the kept channels only (same training, fewer MACs).
     :mod:`coinfer.core.encoding`: dimension-reduction encoder/decoder, learned quantizers, code sizes (IV-B, Fig. 2).
     :mod:`coinfer.core.entropy`: range coder and canonical Huffman code with framed packets (IV-B).
     :mod:`coinfer.core.rate`: a learned prior and a differentiable rate, bits per image (rate-accuracy training).

@@ -15,7 +15,7 @@ left exactly as it was. Every training on images asks it: the baseline
     >>> import torch
     >>> from coinfer.tensor_data import DataPath
     >>> DataPath.for_device(torch.device("cpu"))
-    DataPath(resident=False, autocast=None, channels_last=False, compile=False)
+    DataPath(resident=False, autocast=None, channels_last=False, compile=False, kept_channels=False)
     >>> DataPath.for_device(torch.device("cuda")).autocast
     'bfloat16'
 
@@ -57,20 +57,30 @@ class DataPath:
         Images and weights in NHWC memory layout (faster convolutions on tensor cores).
     compile : bool
         Train a ``torch.compile``-d network (the original module keeps the weights).
+    kept_channels : bool
+        Fine-tune a pruned device part on the channels its pruner keeps
+        (:class:`coinfer.core.kept_channels.KeptChannelsNetwork`): the masked network's training,
+        with the compacted network's multiply-accumulates. Not with ``compile`` (the structure
+        changes at every pruning iteration, and each new shape would compile anew).
     """
 
     resident: bool = False
     autocast: str | None = None
     channels_last: bool = False
     compile: bool = False
+    kept_channels: bool = False
 
     def __post_init__(self):
         if self.autocast not in (None, "bfloat16", "float16"):
             raise ValueError(f"autocast must be None, 'bfloat16' or 'float16', got {self.autocast!r}")
+        if self.kept_channels and self.compile:
+            raise ValueError("kept_channels and compile exclude each other: the kept channels change at every "
+                             "pruning iteration, and every new shape would be compiled anew")
 
     @classmethod
     def for_device(cls, device: torch.device | str) -> "DataPath":
-        """Everything on for a CUDA device (``compile`` only with ``COINFER_COMPILE=1``), nothing on a CPU.
+        """Everything on for a CUDA device (``compile`` only with ``COINFER_COMPILE=1``, and then
+        ``kept_channels`` off), nothing on a CPU.
 
         Parameters
         ----------
@@ -83,7 +93,7 @@ class DataPath:
         if torch.device(device).type != "cuda":
             return cls()
         compile_ = os.environ.get(COMPILE_ENV, "").strip().lower() in ("1", "true", "yes", "on")
-        return cls(resident=True, autocast="bfloat16", channels_last=True, compile=compile_)
+        return cls(resident=True, autocast="bfloat16", channels_last=True, compile=compile_, kept_channels=not compile_)
 
     @property
     def dtype(self) -> torch.dtype | None:

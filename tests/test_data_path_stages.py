@@ -18,6 +18,7 @@ import torch
 from cifar_support import write_tiny_cifar10
 from coinfer.config import get_preset
 from coinfer.core.features import FeatureSource
+from coinfer.core.kept_channels import KeptChannelsNetwork
 from coinfer.core.network import resnet18
 from coinfer.core.network import split as split_stages
 from coinfer.data import ValidationSplit, load_split, make_loader
@@ -94,7 +95,7 @@ def test_one_place_decides_the_data_path_of_every_training_stage(cifar_root, mon
     precision and layout, the sweep's loaders and the feature cache's training batches all follow."""
     from coinfer.experiments.sweep import SweepRunner
 
-    forced = DataPath(resident=True, autocast=BF16, channels_last=True)
+    forced = DataPath(resident=True, autocast=BF16, channels_last=True, kept_channels=True)
     monkeypatch.setattr(DataPath, "for_device", classmethod(lambda cls, device: forced))
     data = load_split("cifar10", "train", VALIDATION, root=cifar_root, augment=True, trust=True)
     cpu = torch.device("cpu")
@@ -105,16 +106,16 @@ def test_one_place_decides_the_data_path_of_every_training_stage(cifar_root, mon
     real_fit = pruning.fit
 
     def spy(model, batches, **kwargs):
-        seen.update(autocast=kwargs["autocast"], channels_last=model.stem[0].weight.is_contiguous(
-            memory_format=torch.channels_last), teacher=kwargs["teacher"].stem[0].weight.is_contiguous(
-            memory_format=torch.channels_last))
+        seen.update(autocast=kwargs["autocast"], kept_channels=isinstance(model, KeptChannelsNetwork),
+                    channels_last=model.device_part.stem[0].weight.is_contiguous(memory_format=torch.channels_last),
+                    teacher=kwargs["teacher"].stem[0].weight.is_contiguous(memory_format=torch.channels_last))
         return real_fit(model, batches, **kwargs)
 
     monkeypatch.setattr(pruning, "fit", spy)
     torch.manual_seed(0)
     with progress_bars(False):
         pruned = prune_finetune(resnet18(width=1 / 16), "layer2.1", 0.5, RECIPE, loader, cpu)
-    assert seen == {"autocast": forced.dtype, "channels_last": True, "teacher": True}
+    assert seen == {"autocast": forced.dtype, "kept_channels": True, "channels_last": True, "teacher": True}
     assert pruned.model.stem[0].weight.is_contiguous()                     # back in the ordinary layout
 
     runner = SweepRunner(get_preset("quick"), "unused-cells", "unused-cache", device=cpu, log=lambda *_: None)

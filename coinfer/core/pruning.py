@@ -388,6 +388,7 @@ class IncrementalPruner:
         self.iteration = -1
         self.current_fraction = 0.0
         self.masks: dict[str, torch.Tensor] = {}       # group -> bool keep-mask, [channels]
+        self.version = 0                                # counts mask changes (KeptChannelsNetwork rebuilds)
         self._snapshot: dict[str, torch.Tensor] = {}   # tensor path -> value at iteration start
         self._hooks: list = []
         self._taylor: TaylorImportance | None = None
@@ -436,6 +437,7 @@ class IncrementalPruner:
             saved = self._snapshot[path]
             tensor.copy_(torch.where(keep.expand_as(tensor), tensor, saved))
         self.masks, self._snapshot = {}, {}
+        self.version += 1
 
     @torch.no_grad()
     def start_iteration(self, fraction: float) -> None:
@@ -456,6 +458,7 @@ class IncrementalPruner:
         for group in self.layout.groups:
             self.masks[group.name] = smallest_channel_mask(scores[group.name], fraction * self.target(group))
         self._snapshot = {path: tensor.detach().clone() for path, tensor, _ in self._masked_tensors()}
+        self.version += 1
         self.apply_masks()
 
     def step(self, step: int) -> None:

@@ -30,6 +30,7 @@ import torch
 from torch import nn
 
 from coinfer.config import Preset, PruneSettings
+from coinfer.core.kept_channels import KeptChannelsNetwork
 from coinfer.core.network import CifarResNet18, ResNetConfig
 from coinfer.core.network import split as split_stages
 from coinfer.core.pruning import IncrementalPruner, PrunedModel, check_sparsity, prunable_split_point, pruned_costs
@@ -136,9 +137,11 @@ def prune_finetune(model: nn.Module, point: str, sparsity: float, settings: Prun
     the pruner refreshes its masks through :func:`coinfer.train.fit`'s ``on_step`` and keeps masked
     weights at zero through optimizer hooks. At sparsity 0 nothing is pruned: that is
     :func:`fine_tune`. How the batches are computed is ``path``'s (default
-    :meth:`coinfer.tensor_data.DataPath.for_device`: on CUDA bf16 autocast and channels_last, with
-    :func:`fine_tune_batches` for ``train_loader``; on the CPU float32 as always); the returned
-    model is in the ordinary memory layout either way.
+    :meth:`coinfer.tensor_data.DataPath.for_device`: on CUDA bf16 autocast, channels_last and the
+    device part computed on its kept channels only (:class:`~coinfer.core.kept_channels.KeptChannelsNetwork`,
+    with the ``"l2"`` criterion), with :func:`fine_tune_batches` for ``train_loader``; on the CPU
+    float32 at full width as always); the returned model is the full-width masked one, in the
+    ordinary memory layout, either way.
 
     Parameters
     ----------
@@ -192,16 +195,20 @@ def prune_finetune(model: nn.Module, point: str, sparsity: float, settings: Prun
         teacher = copy.deepcopy(model if teacher is None else teacher).requires_grad_(False)
         distill = {"teacher": path.prepare(teacher.to(device).eval()), "distill_weight": settings.distill_weight,
                    "temperature": settings.distill_temperature}
-    device_part, _ = split_stages(model, point)
+    device_part, server_part = split_stages(model, point)
     total_steps = settings.epochs * len(train_loader)
     pruner = IncrementalPruner(device_part, sparsity, total_steps, settings.output_sparsity, settings.schedule,
                                settings.criterion)
     optimizer, scheduler = fine_tune_optimizer(model, settings, len(train_loader))
     pruner.attach(optimizer)
+    # The same training on the kept channels only, where the path asks for it (the Taylor criterion
+    # reads full-width activations, and nothing is pruned at sparsity 0).
+    trained = (KeptChannelsNetwork(pruner, server_part)
+               if path.kept_channels and settings.criterion == "l2" and sparsity > 0 else model)
     start = time.time()
     try:
         # path.prepare changes the layout in place (the same parameters): the pruner and optimizer still hold them.
-        losses = fit(path.prepare(model), train_loader, optimizer=optimizer, epochs=settings.epochs,
+        losses = fit(path.prepare(trained), train_loader, optimizer=optimizer, epochs=settings.epochs,
                      scheduler=scheduler, device=device, desc=desc or f"prune {point} s={sparsity:g}",
                      on_step=pruner.step, autocast=path.dtype, **distill)
     finally:

@@ -1,0 +1,136 @@
+"""Fine-tuning a masked device part on its kept channels only (coinfer.core.kept_channels).
+
+The claim is that it is the masked network's training, not an approximation: in float64 (where
+the only difference, the order of float additions, is about 1e-13) the losses, the masks and every
+entry of the state dict, running statistics included, match the masked network's after training
+with masks that change every few steps; through :func:`prune_finetune` in float32 they match to
+float rounding. And it must really compute less: the FLOPs it executes are the compacted network's.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from coinfer.config import get_preset
+from coinfer.core.kept_channels import KeptChannelsNetwork
+from coinfer.core.network import resnet18, split
+from coinfer.core.pruning import IncrementalPruner, SparsitySchedule, compact
+from coinfer.experiments.pruning import prune_finetune
+from coinfer.tensor_data import DataPath
+from coinfer.train import progress_bars
+
+#: Masks re-ranked every 2 steps over a linear ramp, then at the target: channels come and go.
+SCHEDULE = SparsitySchedule(kind="linear", ramp_fraction=0.5, interval=2)
+STEPS = 8
+
+
+@pytest.fixture
+def float64():
+    before = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)       # compact() builds its modules in the default dtype
+    yield
+    torch.set_default_dtype(before)
+
+
+def _train(net, point: str, kept: bool, batches, momentum=0.1):
+    """Prune ``point`` to 0.5 over the batches (Adam with weight decay); the network, losses, masks."""
+    net = copy.deepcopy(net)
+    for m in net.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.momentum = momentum
+    device, server = split(net, point)
+    pruner = IncrementalPruner(device, 0.5, STEPS, schedule=SCHEDULE)
+    optimizer = torch.optim.Adam(net.parameters(), lr=1e-2, weight_decay=5e-4)
+    pruner.attach(optimizer)
+    model = (KeptChannelsNetwork(pruner, server) if kept else net).train()
+    losses = []
+    for step, (x, y) in enumerate(batches):
+        pruner.step(step)
+        loss = torch.nn.functional.cross_entropy(model(x), y)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    pruner.detach()
+    pruner.finish()
+    return net, losses, pruner.keep_indices()
+
+
+@pytest.mark.parametrize("point", ["stem", "layer1.1", "layer2.1", "layer3.1", "pool", "output"])
+def test_training_on_kept_channels_is_the_masked_training(point, float64):
+    torch.manual_seed(0)
+    net = resnet18(width=1 / 16)
+    batches = [(torch.randn(6, 3, 32, 32), torch.randint(0, 10, (6,))) for _ in range(STEPS)]
+    masked, masked_losses, masked_keep = _train(net, point, False, batches)
+    kept, kept_losses, kept_keep = _train(net, point, True, batches)
+    assert kept_keep == masked_keep
+    assert any(len(k) < 4 for k in kept_keep.values())                    # something was pruned
+    assert max(abs(a - b) for a, b in zip(masked_losses, kept_losses)) < 1e-10
+    expected = masked.state_dict()
+    for name, value in kept.state_dict().items():                         # weights and statistics
+        torch.testing.assert_close(value, expected[name], rtol=0, atol=1e-9, msg=name)
+    # The trained weights did move (a test of equality between two frozen networks proves nothing).
+    assert not torch.equal(expected["stem.0.weight"], net.state_dict()["stem.0.weight"])
+
+
+def test_cumulative_batchnorm_statistics_decay_as_the_masked_ones(float64):
+    torch.manual_seed(1)
+    net = resnet18(width=1 / 16)
+    batches = [(torch.randn(4, 3, 32, 32), torch.randint(0, 10, (4,))) for _ in range(STEPS)]
+    masked, _, _ = _train(net, "layer2.1", False, batches, momentum=None)
+    kept, _, _ = _train(net, "layer2.1", True, batches, momentum=None)
+    for name, value in kept.state_dict().items():
+        torch.testing.assert_close(value, masked.state_dict()[name], rtol=0, atol=1e-9, msg=name)
+
+
+def test_it_computes_the_compacted_networks_flops():
+    torch.manual_seed(0)
+    net = resnet18(width=1 / 8)
+    device, server = split(net, "layer3.1")
+    pruner = IncrementalPruner(device, 0.5, 1, schedule=SparsitySchedule(kind="constant", interval=1))
+    pruner.step(0)
+    x = torch.randn(2, 3, 32, 32)
+
+    def flops(run):
+        with FlopCounterMode(display=False) as counter:
+            run().sum().backward()
+        return counter.get_total_flops()
+
+    kept = KeptChannelsNetwork(pruner, server)
+    small, scatter = compact(device, pruner.keep_indices())
+    small_server = torch.nn.Sequential(scatter, *server.children())
+    assert flops(lambda: kept(x)) == flops(lambda: small_server(small(x)))
+    assert flops(lambda: kept(x)) < 0.6 * flops(lambda: net(x))         # about half the MACs at 0.5
+
+
+def test_the_taylor_criterion_is_refused_with_its_reason():
+    device, server = split(resnet18(width=1 / 16), "layer2.1")
+    pruner = IncrementalPruner(device, 0.5, 4, criterion="taylor")
+    with pytest.raises(ValueError, match="'l2' criterion, got 'taylor'"):
+        KeptChannelsNetwork(pruner, server)
+
+
+#: The quick recipe (Adam, cosine warm-up, distillation), masks every step, 2 epochs of 3 batches.
+RECIPE = get_preset("quick", **{"pruning.schedule.interval": 1, "pruning.epochs": 2}).pruning
+
+
+def test_prune_finetune_on_kept_channels_gives_the_masked_fine_tunes_numbers():
+    torch.manual_seed(0)
+    net = resnet18(width=1 / 16)
+    batches = [(torch.randn(8, 3, 32, 32), torch.randint(0, 10, (8,))) for _ in range(3)]
+    runs = {}
+    for name, path in (("masked", DataPath()), ("kept", DataPath(kept_channels=True))):
+        torch.manual_seed(1)
+        with progress_bars(False):
+            runs[name] = prune_finetune(copy.deepcopy(net), "layer2.1", 0.5, RECIPE, batches, path=path)
+    masked, kept = runs["masked"], runs["kept"]
+    assert kept.keep == masked.keep
+    assert len(kept.meta["train_loss"]) == 2
+    assert max(abs(a - b) for a, b in zip(kept.meta["train_loss"], masked.meta["train_loss"])) < 1e-4
+    for name, value in kept.model.state_dict().items():
+        torch.testing.assert_close(value, masked.model.state_dict()[name], rtol=0, atol=1e-4, msg=name)
+    assert type(kept.model) is type(net)                                   # the full-width network, saved as always
