@@ -12,7 +12,9 @@ whole network, counted the same way).
 
 It runs the preset at smoke scale (``COINFER_SMOKE=1``: one epoch of 32 images per training, the grid
 cut to one cell per method, at the preset's own width) on random pixels written in CIFAR-10's real
-on-disk format, in a scratch ``COINFER_HOME``: a CPU minute for the paper preset. At smoke scale the
+on-disk format, in a scratch ``COINFER_HOME``: a CPU minute for the paper preset. The runs compute
+what the GPU path computes (:meth:`coinfer.tensor_data.DataPath.for_device` for CUDA: pruning
+fine-tunes on the kept channels only, unless ``COINFER_COMPILE=1``), in float32. At smoke scale the
 fixed passes (fitting passes, evaluations) weigh far more than at paper scale, so a pass the plan
 forgot shows up.
 
@@ -171,6 +173,12 @@ def main() -> None:
     from coinfer.experiments.plan import sweep_plan
     from coinfer.results import Provenance, write_json_atomic
 
+    from coinfer.tensor_data import DataPath
+
+    # The plan prices the GPU path; on this CPU the runs compute as it does where that changes the work
+    # (pruning fine-tunes on the kept channels only), in float32 with the CPU loaders.
+    kept_channels = DataPath.for_device("cuda").kept_channels
+    DataPath.for_device = classmethod(lambda cls, device: cls(kept_channels=kept_channels))
     preset = get_preset(args.preset, **parse_overrides(args.set))     # and the smoke overrides (COINFER_SMOKE=1)
     if preset.dataset != "cifar10":
         raise SystemExit(f"plan_check writes a tiny CIFAR-10; preset {args.preset!r} uses {preset.dataset!r}")
@@ -184,7 +192,7 @@ def main() -> None:
         if code != 0:
             raise SystemExit(f"python -m coinfer {' '.join(command)} failed (exit {code})")
     unit = training_image_flops(preset.width)
-    steps = sweep_plan(preset, seeds=1, dataset_images=(args.train_images, args.test_images))
+    steps = sweep_plan(preset, seeds=1, dataset_images=(args.train_images, args.test_images), kept_channels=kept_channels)
     rows = [{"step": s.name, "plan_images": s.equivalent_images, "metered_images": meter.flops.pop(s.name, 0) / unit}
             for s in steps]
     rows += [{"step": name, "plan_images": 0.0, "metered_images": flops / unit} for name, flops in meter.flops.items()

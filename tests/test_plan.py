@@ -4,7 +4,7 @@ import pytest
 
 from coinfer.cli import main
 from coinfer.config import get_preset, sweep_grid
-from coinfer.experiments.plan import TRAINING_IMAGES, part_macs, plan_summary, sweep_plan
+from coinfer.experiments.plan import TRAINING_IMAGES, kept_device_macs, part_macs, plan_summary, sweep_plan
 from coinfer.experiments.sweep import cells
 
 
@@ -106,7 +106,8 @@ def test_a_codec_pass_charges_the_frozen_server_two_thirds_and_one_device_forwar
 def test_distillation_charges_the_teachers_forward_and_2_step_pruning_its_compacted_network():
     quick = get_preset("quick")
     assert quick.pruning.distill_weight > 0
-    with_teacher, without = sweep_plan(quick), sweep_plan(get_preset("quick", **{"pruning.distill_weight": 0.0}))
+    with_teacher = sweep_plan(quick, kept_channels=False)
+    without = sweep_plan(get_preset("quick", **{"pruning.distill_weight": 0.0}), kept_channels=False)
     for name in ("fine-tune: pruned", "fine-tune: unpruned", "fine-tune: 2-Step Pruning, step 1",
                  "fine-tune: 2-Step Pruning, step 2"):
         assert _step(with_teacher, name).network_share - _step(without, name).network_share == pytest.approx(1 / 3)
@@ -125,3 +126,34 @@ def test_part_macs_are_those_of_the_compacted_network():
     assert 0.2 < pruned[0] / whole[0] < 0.35                            # about a quarter of the MACs
     with pytest.raises(ValueError, match="sparsity"):
         part_macs(1 / 8, "layer2.1", 1.5)
+
+
+@pytest.mark.parametrize("point", ["stem", "layer1.1", "layer2.1", "layer3.1", "pool", "output"])
+def test_kept_device_macs_are_thops_count_of_the_compacted_part(point):
+    for sparsity, output in ((0.1, None), (0.5, 0.25), (0.75, None), (0.9, 0.6)):
+        assert kept_device_macs(1 / 8, point, sparsity, output) == part_macs(1 / 8, point, sparsity, output)[0]
+
+
+def test_fine_tunes_on_kept_channels_cost_the_compacted_network_of_each_iteration(monkeypatch):
+    """At a constant sparsity every step costs the compacted part (thop on the real compacted network);
+    a rising schedule costs between that and the whole network; masked, the whole network."""
+    settings = {"pruning.distill_weight": 0.0}
+    constant = get_preset("quick", **settings, **{"pruning.schedule.kind": "constant"})
+    pruned = {(c.split, c.sparsity) for c in cells(constant) if c.method == "framework" and c.sparsity > 0}
+    total = sum(part_macs(constant.width, "input")[:2])
+    expected = sum(part_macs(constant.width, p, s)[0] + part_macs(constant.width, p)[1]
+                   for p, s in pruned) / len(pruned) / total
+    share = _step(sweep_plan(constant, kept_channels=True), "fine-tune: pruned").network_share
+    assert share == pytest.approx(expected, rel=1e-9)
+    cubic = get_preset("quick", **settings)
+    assert cubic.pruning.schedule.kind == "cubic"
+    rising = _step(sweep_plan(cubic, kept_channels=True), "fine-tune: pruned").network_share
+    assert share < rising < 1.0
+    assert _step(sweep_plan(cubic, kept_channels=False), "fine-tune: pruned").network_share == 1.0
+    # The Taylor criterion trains masked at full width (it reads the full-width activations).
+    taylor = get_preset("quick", **settings, **{"pruning.criterion": "taylor"})
+    assert _step(sweep_plan(taylor, kept_channels=True), "fine-tune: pruned").network_share == 1.0
+    # By default the plan prices what the GPU path does: kept channels, unless it compiles.
+    assert _step(sweep_plan(cubic), "fine-tune: pruned").network_share == rising
+    monkeypatch.setenv("COINFER_COMPILE", "1")
+    assert _step(sweep_plan(cubic), "fine-tune: pruned").network_share == 1.0

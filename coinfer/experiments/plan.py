@@ -152,6 +152,105 @@ def part_macs(width: float, point: str, sparsity: float = 0.0, output_sparsity: 
 
 
 @functools.lru_cache(maxsize=None)
+def _device_terms(width: float, point: str) -> tuple[tuple[int, str | None, int, str | None, int], ...]:
+    """thop MACs of each module of the unpruned device part at ``point``, with the channel groups they
+    scale with: ``(macs, output group, its channels, input group, its channels)`` (None: not pruned)."""
+    import torch
+
+    from coinfer.core.costs import thop_macs
+    from coinfer.core.network import CifarResNet18, ResNetConfig, split
+    from coinfer.core.pruning import device_layout
+
+    device, _ = split(CifarResNet18(ResNetConfig(width=width)), point)
+    layout = device_layout(device)
+    channels = {g.name: g.channels for g in layout.groups}
+    groups = {}                                              # module path -> (output group, input group)
+    for conv in layout.convs:
+        groups[conv.conv], groups[conv.bn] = (conv.out_group, conv.in_group), (conv.out_group, None)
+    stream = layout.linear_in_group if layout.linear else layout.output_group.name
+    if layout.linear:
+        groups[layout.linear] = (None, layout.linear_in_group)
+    shapes = {}
+
+    def record(name):
+        def hook(module, args, output):
+            shapes[name] = tuple(args[0].shape[1:])      # returns None: the output stays
+        return hook
+
+    hooks = [m.register_forward_hook(record(name)) for name, m in device.named_modules() if not list(m.children())]
+    with torch.no_grad():
+        device.eval()(torch.zeros(1, 3, 32, 32))
+    for hook in hooks:
+        hook.remove()
+    terms = []
+    for name, shape in shapes.items():
+        macs = thop_macs(device.get_submodule(name), shape)[0]
+        if not macs:
+            continue
+        if name not in groups and not name.startswith("pool"):
+            raise ValueError(f"no channel group scales the MACs of {name!r} in the device part at {point!r}")
+        out, inp = groups.get(name, (stream, None))          # the average pool: the stream reaching it
+        terms.append((macs, out, channels.get(out, 0), inp, channels.get(inp, 0)))
+    total = thop_macs(device, (3, 32, 32))[0]
+    if sum(t[0] for t in terms) != total:
+        raise ValueError(f"the device part's modules at {point!r} add up to {sum(t[0] for t in terms)} MACs, "
+                         f"not its {total}: a module this count does not know")
+    return tuple(terms)
+
+
+@functools.lru_cache(maxsize=None)
+def _layout(width: float, point: str):
+    from coinfer.core.network import CifarResNet18, ResNetConfig, split
+    from coinfer.core.pruning import device_layout
+
+    return device_layout(split(CifarResNet18(ResNetConfig(width=width)), point)[0])
+
+
+@functools.lru_cache(maxsize=None)
+def kept_device_macs(width: float, point: str, sparsity: float, output_sparsity: float | None = None) -> int:
+    """thop MACs of the device part at ``point`` with its channels pruned to ``sparsity`` (the sent ones
+    to ``output_sparsity``, if given): what :func:`part_macs` counts for the compacted part, from the
+    unpruned part's per-module counts (a convolution scales with its kept output and input channels,
+    a batch norm, pool or linear layer with one of them), so fast enough for every pruning iteration.
+
+    >>> from coinfer.experiments.plan import kept_device_macs, part_macs
+    >>> kept_device_macs(1 / 8, "layer2.1", 0.3) == part_macs(1 / 8, "layer2.1", 0.3)[0]
+    True
+    """
+    kept = {g: len(k) for g, k in _keep(_layout(width, point), sparsity, output_sparsity).items()}
+    macs = 0.0
+    for count, out, out_channels, inp, in_channels in _device_terms(width, point):
+        for group, channels in ((out, out_channels), (inp, in_channels)):
+            if group is not None:
+                count = count * kept[group] / channels
+        macs += count
+    return round(macs)
+
+
+def fine_tune_share(prune, width: float, point: str, sparsity: float, steps: int, kept_channels: bool) -> float:
+    """One image of a pruning fine-tune at (``point``, ``sparsity``) of ``steps`` training steps under
+    the settings ``prune`` (a :class:`~coinfer.config.PruneSettings`), as a share of a full-network
+    training step (the teacher's forward not included).
+
+    Masked at full width (``kept_channels`` False) every step costs the whole network. On the kept
+    channels (:class:`coinfer.core.kept_channels.KeptChannelsNetwork`, the ``"l2"`` criterion) each
+    pruning iteration costs the device part compacted to that iteration's sparsity, plus the
+    unchanged server part.
+    """
+    if not kept_channels or sparsity == 0 or prune.criterion != "l2":
+        return 1.0
+    schedule, output = prune.schedule, prune.output_sparsity
+    _, server, _, _ = part_macs(width, point)
+    spent = 0.0
+    for i in range(schedule.iterations(steps)):
+        fraction = schedule.fraction(i, steps)
+        iteration_steps = min(schedule.interval, steps - i * schedule.interval)
+        pruned = kept_device_macs(width, point, fraction * sparsity, None if output is None else fraction * output)
+        spent += iteration_steps * (pruned + server)
+    return spent / steps / sum(part_macs(width, "input")[:2])
+
+
+@functools.lru_cache(maxsize=None)
 def codec_macs(feature_shape: tuple[int, ...], code_size: str, config, server_shape: tuple[int, ...] | None = None,
                bottlenet_reduction: int = 0) -> tuple[int, int, int]:
     """``(encoder MACs, decoder MACs, fitting passes)`` of the codec the sweep builds for a feature of
@@ -211,7 +310,7 @@ def _mean(values) -> float:
 
 
 def sweep_plan(preset: Preset, seeds: int = 1, together: bool = True,
-               dataset_images: tuple[int, int] | None = None) -> list[PlanStep]:
+               dataset_images: tuple[int, int] | None = None, kept_channels: bool | None = None) -> list[PlanStep]:
     """Every step of ``preset``'s sweep (and its baseline), counted from the cells it will run.
 
     Parameters
@@ -227,6 +326,10 @@ def sweep_plan(preset: Preset, seeds: int = 1, together: bool = True,
     dataset_images : (int, int), optional
         Training and test images of the dataset (default: the real dataset's,
         ``TRAINING_IMAGES`` and ``TEST_IMAGES``); a tiny test dataset is smaller.
+    kept_channels : bool, optional
+        Whether the pruning fine-tunes compute on the kept channels only (:func:`fine_tune_share`);
+        default: what the GPU path does (``DataPath.for_device("cuda").kept_channels``: yes, unless
+        ``COINFER_COMPILE=1``).
 
     Returns
     -------
@@ -238,6 +341,7 @@ def sweep_plan(preset: Preset, seeds: int = 1, together: bool = True,
     """
     from coinfer.core.encoding import CodeSize
     from coinfer.experiments.sweep import cells, encode_settings, prune_settings
+    from coinfer.tensor_data import DataPath
 
     if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
         raise ValueError(f"seeds must be an integer >= 1, got {seeds!r}")
@@ -276,6 +380,11 @@ def sweep_plan(preset: Preset, seeds: int = 1, together: bool = True,
     two_step = [c for c in grid if c.method == "2-step-pruning"]
     huffman = [c for c in grid if c.method in ("original", "2-step-pruning")]
     pruned = {(c.split, c.sparsity) for c in framework if c.sparsity > 0}
+    if kept_channels is None:
+        kept_channels = DataPath.for_device("cuda").kept_channels
+    fine_tune_steps = prune.epochs * math.ceil(fine_tune / prune.batch_size)
+    pruned_share = _mean(fine_tune_share(prune, width, point, sparsity, fine_tune_steps, kept_channels)
+                         for point, sparsity in sorted(pruned))
 
     # Training passes of the framework's codes: without a feature cache, those of one (split,
     # sparsity) together (the ones with a learned prior in a pass of their own), each pass running
@@ -326,7 +435,7 @@ def sweep_plan(preset: Preset, seeds: int = 1, together: bool = True,
                  1.0),
         PlanStep("baseline evaluation (validation + test)", 1, 1, preset.validation.images + test_total,
                  FORWARD_SHARE),
-        PlanStep("fine-tune: pruned device parts", seeds * len(pruned), prune.epochs, fine_tune, 1.0 + teacher),
+        PlanStep("fine-tune: pruned device parts", seeds * len(pruned), prune.epochs, fine_tune, pruned_share + teacher),
         PlanStep("fine-tune: unpruned control", seeds * (1 if any(c.sparsity == 0 for c in framework + bottlenet) else 0),
                  prune.epochs, fine_tune, 1.0 + teacher),
         # Its two steps share one fine-tuning budget: half the images each; the second fine-tunes

@@ -1,0 +1,113 @@
+"""How much does fine-tuning on the kept channels save? Pruning fine-tunes timed masked and kept.
+
+A pruning fine-tune masks channels of the device part at full width
+(:class:`coinfer.core.pruning.IncrementalPruner`); :class:`coinfer.core.kept_channels.KeptChannelsNetwork`
+computes the same training on the kept channels only (``tests/test_kept_channels.py``), which the
+GPU path does (:meth:`coinfer.tensor_data.DataPath.for_device`). This script runs the paper preset's
+fine-tune (:func:`coinfer.experiments.pruning.prune_finetune`, its optimizer and sparsity schedule) at
+each of its (split, sparsity) pairs, both ways on the same batches of random CIFAR-shaped images,
+with the schedule compressed to ``--steps`` steps of ``--interval`` (the same cubic ramp over the
+first 60% of the iterations), and sets the measured time ratio beside the sweep plan's
+(:func:`coinfer.experiments.plan.fine_tune_share` for the same steps).
+
+    python benchmarks/kept_channels.py                      # full width, batch 32, 20 steps of 2
+    python benchmarks/kept_channels.py --splits layer3.1 --sparsities 0.5
+    python benchmarks/kept_channels.py --device cuda --batch-size 128 --steps 200 --interval 20   # a GPU
+
+Prints a table and writes ``benchmarks/out/kept_channels.json`` (the book's page on the paper preset
+reads the committed measurement, ``--out data/results/benchmarks/kept_channels_cpu.json``, with its
+command and commit). Timings depend on the machine and its load (the two ways alternate, so that
+both see the same load); nothing here is asserted in tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import dataclasses
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import torch
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--width", type=float, default=1.0)
+    parser.add_argument("--splits", nargs="+", default=None, help="default: the paper preset's pruning splits")
+    parser.add_argument("--sparsities", nargs="+", type=float, default=None,
+                        help="default: the paper preset's pruning sparsities")
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--steps", type=int, default=20, help="training steps per fine-tune (default 20)")
+    parser.add_argument("--interval", type=int, default=2, help="steps per pruning iteration (default 2)")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda (its data path: bf16, channels_last)")
+    parser.add_argument("--out", default="benchmarks/out/kept_channels.json")
+    args = parser.parse_args()
+    started = time.time()
+    for name in ("batch_size", "steps", "interval"):
+        if getattr(args, name) < 1:
+            raise SystemExit(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
+
+    from coinfer.config import get_preset
+    from coinfer.core.network import resnet18
+    from coinfer.experiments.plan import fine_tune_share
+    from coinfer.experiments.pruning import prune_finetune
+    from coinfer.results import Provenance, write_json_atomic
+    from coinfer.tensor_data import DataPath
+    from coinfer.train import progress_bars
+
+    paper = get_preset("paper", **{"pruning.epochs": 1, "pruning.schedule.interval": args.interval})
+    settings = paper.pruning
+    splits = args.splits or list(settings.splits)
+    sparsities = args.sparsities or list(settings.sparsities)
+    device = torch.device(args.device)
+    path = DataPath.for_device(device)
+    paths = {"masked": dataclasses.replace(path, kept_channels=False, compile=False),
+             "kept": dataclasses.replace(path, kept_channels=True, compile=False)}
+    torch.manual_seed(0)
+    net = resnet18(width=args.width).to(device)
+    batches = [(torch.randn(args.batch_size, 3, 32, 32, device=device),
+                torch.randint(0, 10, (args.batch_size,), device=device)) for _ in range(args.steps)]
+
+    def fine_tune(kind: str, point: str, sparsity: float, steps: list) -> float:
+        torch.manual_seed(1)
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        start = time.perf_counter()
+        with progress_bars(False):
+            prune_finetune(copy.deepcopy(net), point, sparsity, settings, steps, device, path=paths[kind])
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        return time.perf_counter() - start
+
+    for kind in paths:                                  # first calls: allocations, kernel choices
+        fine_tune(kind, splits[0], sparsities[0], batches[:2])
+    rows = []
+    print(f"{'split':<9} {'sparsity':>8} {'masked s':>9} {'kept s':>8} {'factor':>7} {'plan':>6}")
+    for point in splits:
+        for sparsity in sparsities:
+            seconds = {kind: fine_tune(kind, point, sparsity, batches) for kind in paths}
+            planned = 1 / fine_tune_share(settings, args.width, point, sparsity, args.steps, True)
+            rows.append({"split": point, "sparsity": sparsity, "masked_s": round(seconds["masked"], 3),
+                         "kept_s": round(seconds["kept"], 3), "factor": round(seconds["masked"] / seconds["kept"], 3),
+                         "planned_factor": round(planned, 3)})
+            print(f"{point:<9} {sparsity:>8g} {seconds['masked']:>9.2f} {seconds['kept']:>8.2f} "
+                  f"{rows[-1]['factor']:>7.2f} {planned:>6.2f}", flush=True)
+    masked, kept = sum(r["masked_s"] for r in rows), sum(r["kept_s"] for r in rows)
+    planned = len(rows) / sum(1 / r["planned_factor"] for r in rows)
+    print(f"all: masked {masked:.1f} s, kept {kept:.1f} s, factor {masked / kept:.2f} (the plan's {planned:.2f}); "
+          f"width {args.width:g}, batch {args.batch_size}, {args.steps} steps, {torch.get_num_threads()} threads")
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    provenance = {**asdict(Provenance.collect("random CIFAR-shaped images", "paper", time.time() - started)),
+                  "torch": torch.__version__, "threads": torch.get_num_threads()}
+    write_json_atomic(out, {"schema": "coinfer.benchmark.kept-channels", "provenance": provenance,
+                            "settings": {**vars(args), "path": {k: asdict(v) for k, v in paths.items()}},
+                            "rows": rows, "masked_s": masked, "kept_s": kept, "factor": masked / kept,
+                            "planned_factor": planned})
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
