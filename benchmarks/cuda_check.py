@@ -13,6 +13,8 @@ Checks, in order, each timed and written to one JSON file:
 4. ``shares`` and ``together``: ``benchmarks/plan_shares.py`` (the sweep plan's cost shares, measured
    on the device) and ``benchmarks/codecs_together.py`` (the paper preset's codes of one split point
    trained together against one by one), their JSON reports folded in;
+   ``kept``: ``benchmarks/kept_channels.py``, the paper preset's pruning fine-tunes masked at full
+   width against on the kept channels only (compressed schedule, 200 steps of batch 128);
    ``concurrency``: ``benchmarks/gpu_concurrency.py``, 1, 2 and 4 trainings at once on the one GPU
    (``sweep --workers N``), their images/s together against one alone;
 5. (``--quick``) the quick preset end to end on the GPU: baseline, one pruning and one encoder
@@ -289,8 +291,12 @@ def main() -> None:
     checks.append(("together", lambda: benchmark("codecs_together.py", work, "--device", device.type,
                                                  *(["--images", "2000"] if cuda else
                                                    ["--images", "8", "--width", "0.125", "--splits", "layer3.1"]))))
+    checks.append(("kept", lambda: benchmark("kept_channels.py", work, "--device", device.type,
+                                             *(["--batch-size", "128", "--steps", "200", "--interval", "20"] if cuda else
+                                               ["--splits", "layer3.1", "--sparsities", "0.5", "--steps", "2",
+                                                "--interval", "1", "--width", "0.125", "--batch-size", "4"]))))
     checks.append(("concurrency", lambda: benchmark("gpu_concurrency.py", work, "--device", device.type,
-                                                    *(["--processes", "1", "2", "4"] if cuda else []))))
+                                                    *(["--processes", "1", "2", "4"] if cuda else ["--processes", "2"]))))
     if args.quick and cuda:
         checks.append(("quick", lambda: quick_pipeline(device, work)))
     if args.throughput_dataset and cuda:

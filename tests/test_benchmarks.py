@@ -25,21 +25,21 @@ def test_every_benchmark_script_compiles(script):
 def test_the_prepared_device_check_runs_every_check_on_the_cpu(tmp_path):
     """benchmarks/cuda_check.py is the one script a GPU session runs, with minutes to spend: its CPU dry
     run must finish every check without an error (the split, the data paths, one paper-preset cell,
-    and the benchmarks it runs in child processes: plan_shares.py and codecs_together.py, whose
-    committed measurements the book cites, and gpu_concurrency.py), each with a report and its
-    provenance."""
+    and the benchmarks it runs in child processes: plan_shares.py, codecs_together.py and
+    kept_channels.py, whose committed measurements the book cites, and gpu_concurrency.py), each with a
+    report and its provenance."""
     out = tmp_path / "cuda_check.json"
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
     env.pop("COINFER_SMOKE", None)
     subprocess.run([sys.executable, str(ROOT / "benchmarks" / "cuda_check.py"), "--steps", "1", "--out", str(out)],
                    check=True, cwd=ROOT, env=env, capture_output=True, timeout=600)
     report = json.loads(out.read_text())
-    checks = ("split", "data_path", "paper_cell", "shares", "together", "concurrency")
+    checks = ("split", "data_path", "paper_cell", "shares", "together", "kept", "concurrency")
     failed = {name: report[name]["error"] for name in checks if "error" in report[name]}
     assert not failed, failed
     assert report["device"] == "cpu" and report["provenance"]["git_commit"]
     measured = ("measured_share", "factor", "images_per_s")
-    for name in ("shares", "together", "concurrency"):
+    for name in ("shares", "together", "kept", "concurrency"):
         sub = report[name]
         assert sub["schema"].startswith("coinfer.benchmark.") and sub["provenance"]["hardware"]
         assert " --out " in sub["provenance"]["command"] and sub["provenance"]["command"].endswith(".json")

@@ -237,9 +237,9 @@ def fine_tune_share(prune, width: float, point: str, sparsity: float, steps: int
     pruning iteration costs the device part compacted to that iteration's sparsity, plus the
     unchanged server part.
     """
-    if not kept_channels or sparsity == 0 or prune.criterion != "l2":
-        return 1.0
     schedule, output = prune.schedule, prune.output_sparsity
+    if not kept_channels or prune.criterion != "l2" or (sparsity == 0 and not output):
+        return 1.0
     _, server, _, _ = part_macs(width, point)
     spent = 0.0
     for i in range(schedule.iterations(steps)):

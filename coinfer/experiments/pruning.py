@@ -201,10 +201,11 @@ def prune_finetune(model: nn.Module, point: str, sparsity: float, settings: Prun
                                settings.criterion)
     optimizer, scheduler = fine_tune_optimizer(model, settings, len(train_loader))
     pruner.attach(optimizer)
-    # The same training on the kept channels only, where the path asks for it (the Taylor criterion
-    # reads full-width activations, and nothing is pruned at sparsity 0).
-    trained = (KeptChannelsNetwork(pruner, server_part)
-               if path.kept_channels and settings.criterion == "l2" and sparsity > 0 else model)
+    # The same training on the kept channels only, where the path asks for it and something is
+    # pruned (the Taylor criterion reads full-width activations: it trains masked).
+    pruning = pruner.sparsity > 0 or pruner.output_sparsity > 0
+    kept = path.kept_channels and settings.criterion == "l2" and pruning
+    trained = KeptChannelsNetwork(pruner, server_part) if kept else model
     start = time.time()
     try:
         # path.prepare changes the layout in place (the same parameters): the pruner and optimizer still hold them.
