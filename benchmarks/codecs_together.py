@@ -27,7 +27,6 @@ import argparse
 import os
 import tempfile
 import time
-from dataclasses import asdict
 from pathlib import Path
 
 import torch
@@ -60,7 +59,7 @@ def main() -> None:
     from coinfer.data import ValidationSplit, load_split
     from coinfer.experiments.encoding import codec_records
     from coinfer.experiments.sweep import encode_settings
-    from coinfer.results import Provenance, write_json_atomic
+    from coinfer.results import write_measurement
     from coinfer.train import progress_bars, seed_everything
 
     paper = get_preset("paper")
@@ -95,15 +94,9 @@ def main() -> None:
     print(f"all splits: alone {total_alone:.1f} s, together {total_together:.1f} s, "
           f"factor {total_alone / total_together:.2f} (evaluation included; {args.images} images, "
           f"width {args.width:g}, {torch.get_num_threads()} threads)")
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    provenance = {**asdict(Provenance.collect("synthetic cifar10 (random pixels, real on-disk format)", "paper",
-                                              time.time() - started)),
-                  "torch": torch.__version__, "threads": torch.get_num_threads()}
-    write_json_atomic(out, {"schema": "coinfer.benchmark.codecs-together",
-                            "provenance": provenance,
-                            "settings": vars(args), "codes": codes, "rows": rows,
-                            "factor": total_alone / total_together})
+    out = write_measurement(args.out, "codecs-together", "synthetic cifar10 (random pixels, real on-disk format)",
+                            "paper", time.time() - started,
+                            {"settings": vars(args), "codes": codes, "rows": rows, "factor": total_alone / total_together})
     print(f"wrote {out}")
 
 

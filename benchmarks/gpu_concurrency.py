@@ -26,7 +26,6 @@ import os
 import sys
 import tempfile
 import time
-from dataclasses import asdict
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -116,7 +115,7 @@ def main() -> None:
 
     import torch
 
-    from coinfer.results import Provenance, write_json_atomic
+    from coinfer.results import write_measurement
 
     os.environ["COINFER_TRUST_LOCAL_DATA"] = "1"
     root = write_synthetic_cifar10(Path(tempfile.mkdtemp(prefix="gpu-concurrency-")),
@@ -129,13 +128,9 @@ def main() -> None:
         r["over_one_process"] = r["images_per_s"] / alone if alone else None
         gain = f"{r['over_one_process']:.2f}x one process" if alone else ""
         print(f"{r['processes']} process(es): {r['images_per_s']:,.1f} images/s together {gain}")
-    provenance = {**asdict(Provenance.collect("random pixels in CIFAR-10's on-disk format", "paper", time.time() - started)),
-                  "torch": torch.__version__,
-                  "gpu": torch.cuda.get_device_name(0) if cuda and torch.cuda.is_available() else None}
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(out, {"schema": "coinfer.benchmark.gpu-concurrency", "provenance": provenance,
-                            "settings": settings, "rows": rows})
+    out = write_measurement(args.out, "gpu-concurrency", "random pixels in CIFAR-10's on-disk format", "paper",
+                            time.time() - started, {"settings": settings, "rows": rows},
+                            gpu=torch.cuda.get_device_name(0) if cuda and torch.cuda.is_available() else None)
     print(f"wrote {out}")
 
 

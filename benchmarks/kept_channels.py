@@ -24,10 +24,8 @@ from __future__ import annotations
 
 import argparse
 import copy
-import dataclasses
 import time
-from dataclasses import asdict
-from pathlib import Path
+from dataclasses import asdict, replace
 
 import torch
 
@@ -53,7 +51,7 @@ def main() -> None:
     from coinfer.core.network import resnet18
     from coinfer.experiments.plan import fine_tune_share
     from coinfer.experiments.pruning import prune_finetune
-    from coinfer.results import Provenance, write_json_atomic
+    from coinfer.results import write_measurement
     from coinfer.tensor_data import DataPath
     from coinfer.train import progress_bars
 
@@ -63,8 +61,8 @@ def main() -> None:
     sparsities = args.sparsities or list(settings.sparsities)
     device = torch.device(args.device)
     path = DataPath.for_device(device)
-    paths = {"masked": dataclasses.replace(path, kept_channels=False, compile=False),
-             "kept": dataclasses.replace(path, kept_channels=True, compile=False)}
+    paths = {"masked": replace(path, kept_channels=False, compile=False),
+             "kept": replace(path, kept_channels=True, compile=False)}
     torch.manual_seed(0)
     net = resnet18(width=args.width).to(device)
     batches = [(torch.randn(args.batch_size, 3, 32, 32, device=device),
@@ -98,14 +96,10 @@ def main() -> None:
     planned = len(rows) / sum(1 / r["planned_factor"] for r in rows)
     print(f"all: masked {masked:.1f} s, kept {kept:.1f} s, factor {masked / kept:.2f} (the plan's {planned:.2f}); "
           f"width {args.width:g}, batch {args.batch_size}, {args.steps} steps, {torch.get_num_threads()} threads")
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    provenance = {**asdict(Provenance.collect("random CIFAR-shaped images", "paper", time.time() - started)),
-                  "torch": torch.__version__, "threads": torch.get_num_threads()}
-    write_json_atomic(out, {"schema": "coinfer.benchmark.kept-channels", "provenance": provenance,
-                            "settings": {**vars(args), "path": {k: asdict(v) for k, v in paths.items()}},
-                            "rows": rows, "masked_s": masked, "kept_s": kept, "factor": masked / kept,
-                            "planned_factor": planned})
+    out = write_measurement(args.out, "kept-channels", "random CIFAR-shaped images", "paper", time.time() - started,
+                            {"settings": {**vars(args), "path": {k: asdict(v) for k, v in paths.items()}},
+                             "rows": rows, "masked_s": masked, "kept_s": kept, "factor": masked / kept,
+                             "planned_factor": planned})
     print(f"wrote {out}")
 
 

@@ -35,7 +35,6 @@ import sys
 import tempfile
 import time
 import types
-from dataclasses import asdict
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -166,12 +165,10 @@ def main() -> None:
     sys.path.insert(0, str(ROOT / "benchmarks"))
     from cuda_check import write_synthetic_cifar10
 
-    import torch
-
     from coinfer.cli import main as coinfer
     from coinfer.config import get_preset, parse_overrides
     from coinfer.experiments.plan import sweep_plan
-    from coinfer.results import Provenance, write_json_atomic
+    from coinfer.results import write_measurement
 
     from coinfer.tensor_data import DataPath
 
@@ -207,15 +204,11 @@ def main() -> None:
                       "ratio": metered_total / plan_total}]:
         ratio = f"{r['ratio']:.3f}" if r["ratio"] is not None else "not in plan"
         print(f"{r['step']:<46} {r['plan_images']:>9.1f} {r['metered_images']:>9.1f} {ratio:>13}")
-    provenance = {**asdict(Provenance.collect("random pixels in CIFAR-10's on-disk format (smoke scale)", args.preset,
-                                              time.time() - started)),
-                  "torch": torch.__version__, "threads": torch.get_num_threads()}
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(out, {"schema": "coinfer.benchmark.plan-check", "provenance": provenance,
-                            "settings": {**vars(args), "smoke": True, "seeds": 1, "image_flops": unit},
-                            "rows": rows, "total": {"plan_images": plan_total, "metered_images": metered_total,
-                                                    "ratio": metered_total / plan_total}})
+    out = write_measurement(args.out, "plan-check", "random pixels in CIFAR-10's on-disk format (smoke scale)",
+                            args.preset, time.time() - started,
+                            {"settings": {**vars(args), "smoke": True, "seeds": 1, "image_flops": unit},
+                             "rows": rows, "total": {"plan_images": plan_total, "metered_images": metered_total,
+                                                     "ratio": metered_total / plan_total}})
     print(f"wrote {out}")
 
 

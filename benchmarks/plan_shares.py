@@ -29,8 +29,6 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
-from dataclasses import asdict
-from pathlib import Path
 
 import torch
 from torch import nn
@@ -38,7 +36,7 @@ from torch import nn
 from coinfer.core.costs import profile_splits
 from coinfer.core.network import resnet18, split
 from coinfer.experiments.plan import FORWARD_SHARE, FROZEN_TRAINING_SHARE
-from coinfer.results import Provenance, write_json_atomic
+from coinfer.results import write_measurement
 from coinfer.train import seed_everything
 
 POINTS = ("stem", "layer1.1", "layer2.1", "layer3.1", "pool")
@@ -148,14 +146,9 @@ def main() -> None:
     ratios = [r["measured_share"] / r["old_model_share"] for r in frozen]
     print(f"frozen fwd+bwd over a full training step of the same MACs: {min(ratios):.2f} to {max(ratios):.2f} "
           f"(model {FROZEN_TRAINING_SHARE:.2f}, before the correction 1.00)")
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    provenance = {**asdict(Provenance.collect("random CIFAR-shaped batches", "paper", time.time() - started)),
-                  "torch": torch.__version__, "threads": torch.get_num_threads()}
-    write_json_atomic(out, {"schema": "coinfer.benchmark.plan-shares",
-                            "provenance": provenance,
-                            "settings": vars(args), "rows": rows,
-                            "frozen_over_full": {"min": min(ratios), "max": max(ratios)}})
+    out = write_measurement(args.out, "plan-shares", "random CIFAR-shaped batches", "paper", time.time() - started,
+                            {"settings": vars(args), "rows": rows,
+                             "frozen_over_full": {"min": min(ratios), "max": max(ratios)}})
     print(f"wrote {out}")
 
 

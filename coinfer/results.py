@@ -619,6 +619,48 @@ def write_json_atomic(path: str | Path, data: Any) -> Path:
     return path
 
 
+def write_measurement(path: str | Path, schema: str, dataset: str, preset: str, wall_time_s: float,
+                      report: dict, **provenance: Any) -> Path:
+    """Write a benchmark's measurement with the provenance every committed one carries.
+
+    Parameters
+    ----------
+    path : str or Path
+        Destination (e.g. under ``data/results/benchmarks/``), written atomically.
+    schema : str
+        The report's kind; stored as ``coinfer.benchmark.<schema>``.
+    dataset, preset : str
+        What was measured on, for :meth:`Provenance.collect` (with the command, commit, hardware, date).
+    wall_time_s : float
+        The benchmark's wall time.
+    report : dict
+        The measurement (settings, rows, summary figures).
+    **provenance
+        More provenance fields (e.g. ``gpu``); the torch version and its thread count are always added.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+
+    Examples
+    --------
+    >>> import json, tempfile
+    >>> from pathlib import Path
+    >>> from coinfer.results import write_measurement
+    >>> path = write_measurement(Path(tempfile.mkdtemp()) / "m.json", "demo", "random pixels", "quick", 1.5,
+    ...                          {"rows": [{"factor": 1.2}]})
+    >>> saved = json.loads(path.read_text())
+    >>> saved["schema"], saved["rows"], saved["provenance"]["wall_time_s"], "threads" in saved["provenance"]
+    ('coinfer.benchmark.demo', [{'factor': 1.2}], 1.5, True)
+    """
+    import torch
+
+    collected = {**asdict(Provenance.collect(dataset, preset, wall_time_s)), "torch": torch.__version__,
+                 "threads": torch.get_num_threads(), **provenance}
+    return write_json_atomic(path, {"schema": f"coinfer.benchmark.{schema}", "provenance": collected, **report})
+
+
 def merge_tables(tables: Iterable[LookupTable]) -> list[Record]:
     """All records of ``tables``, later tables replacing earlier records of the same configuration.
 
