@@ -1,7 +1,9 @@
 """The paper preset end to end on a CPU: every command of the README's paper section, at full width,
 on a tiny CIFAR-10 written in its real on-disk format, with ``COINFER_SMOKE=1`` scaling every stage
 down to a handful of steps (``coinfer.config.smoke_overrides``): the same code paths as the real run,
-so a change that breaks the paper preset fails here, not on a reader's GPU.
+so a change that breaks the paper preset fails here, not on a reader's GPU. The commands train with
+the GPU path's choices (the training set held as one tensor and augmented there, channels_last,
+pruning fine-tunes on the kept channels), bf16 autocast aside.
 
 Checkpoints and tables go to a scratch ``COINFER_HOME``. The book build with ``COINFER_PRESET=paper``
 on the smoke tables takes a minute or two more, so it runs only with ``COINFER_SMOKE_BOOK=1``, which
@@ -83,15 +85,45 @@ def smoke_env(smoke_home):
             os.environ[k] = v
 
 
+#: What the commands train with: the GPU path's choices (:meth:`DataPath.for_device` for CUDA: images
+#: held and augmented on the device, channels_last, pruning fine-tunes on the kept channels), so that
+#: a reader's GPU run is never the first to take them; all but bf16 autocast, which is slow on a CPU
+#: without bf16 units (tests/test_data_path_stages.py trains each stage under it).
+def gpu_path_on_the_cpu():
+    from dataclasses import replace
+
+    from coinfer.tensor_data import DataPath
+
+    return replace(DataPath.for_device("cuda"), autocast=None)
+
+
 @pytest.fixture(scope="module")
 def smoke_run(smoke_home, smoke_env):
-    """Every command, in this process (one torch import), timed; a failing command fails the test."""
+    """Every command, in this process (one torch import), on the GPU path's choices, timed; a failing
+    command fails the test."""
     import torch
 
     from coinfer.cli import main
+    from coinfer.core.kept_channels import KeptChannelsNetwork
+    from coinfer.tensor_data import DataPath, ResidentLoader
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
+    path = gpu_path_on_the_cpu()
+    # Counted, to show that the GPU path's code ran: resident epochs and kept-channel structures built.
+    used = {"resident epochs": 0, "kept-channel builds": 0}
+    originals = (DataPath.__dict__["for_device"], ResidentLoader.__iter__, KeptChannelsNetwork._build)
+
+    def epoch(loader):
+        used["resident epochs"] += 1
+        return originals[1](loader)
+
+    def build(network):
+        used["kept-channel builds"] += 1
+        return originals[2](network)
+
+    DataPath.for_device = classmethod(lambda cls, device: path)
+    ResidentLoader.__iter__, KeptChannelsNetwork._build = epoch, build
     times = {}
     try:
         for command in COMMANDS:
@@ -101,7 +133,8 @@ def smoke_run(smoke_home, smoke_env):
             assert code == 0, f"python -m coinfer {' '.join(command)} failed (exit {code}); see the output above"
     finally:
         torch.set_num_threads(threads)
-    return times
+        DataPath.for_device, ResidentLoader.__iter__, KeptChannelsNetwork._build = originals
+    return times, used
 
 
 def _table(home: Path, name: str) -> dict:
@@ -109,8 +142,9 @@ def _table(home: Path, name: str) -> dict:
 
 
 def test_paper_preset_runs_end_to_end_at_full_width(smoke_home, smoke_run, capsys):
-    print("\n".join(f"{t:7.1f} s  python -m coinfer {c}" for c, t in smoke_run.items()))
-    print(f"{sum(smoke_run.values()):7.1f} s  in all")
+    times, used = smoke_run
+    print("\n".join(f"{t:7.1f} s  python -m coinfer {c}" for c, t in times.items()))
+    print(f"{sum(times.values()):7.1f} s  in all")
     for name in ("original-float32", "pruning", "encoding", "rate", "jscc", "sweep", "search"):
         table = _table(smoke_home, name)
         prov = table["provenance"]
@@ -128,6 +162,7 @@ def test_paper_preset_runs_end_to_end_at_full_width(smoke_home, smoke_run, capsy
                                                                                              ("pool", 0.75)}
     baseline = smoke_home / "data" / "checkpoints" / "paper" / "baseline.pt"
     assert baseline.exists()
+    assert used["resident epochs"] > 0 and used["kept-channel builds"] > 0, used   # the GPU path's code ran
 
 
 def test_smoke_setting_needs_a_scratch_home(monkeypatch):
