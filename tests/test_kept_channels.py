@@ -31,7 +31,7 @@ STEPS = 8
 @pytest.fixture
 def float64():
     before = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64)       # compact() builds its modules in the default dtype
+    torch.set_default_dtype(torch.float64)       # the network and the batches in float64
     yield
     torch.set_default_dtype(before)
 
@@ -66,7 +66,11 @@ def test_training_on_kept_channels_is_the_masked_training(point, float64):
     net = resnet18(width=1 / 16)
     batches = [(torch.randn(6, 3, 32, 32), torch.randint(0, 10, (6,))) for _ in range(STEPS)]
     masked, masked_losses, masked_keep = _train(net, point, False, batches)
+    random_state = torch.get_rng_state()
     kept, kept_losses, kept_keep = _train(net, point, True, batches)
+    # Rebuilding the structure draws no random numbers (a training that draws its augmentation from
+    # the global generator gets the same draws as the masked one).
+    assert torch.equal(torch.get_rng_state(), random_state)
     assert kept_keep == masked_keep
     assert any(len(k) < 4 for k in kept_keep.values())                    # something was pruned
     assert max(abs(a - b) for a, b in zip(masked_losses, kept_losses)) < 1e-10
@@ -134,3 +138,21 @@ def test_prune_finetune_on_kept_channels_gives_the_masked_fine_tunes_numbers():
     for name, value in kept.model.state_dict().items():
         torch.testing.assert_close(value, masked.model.state_dict()[name], rtol=0, atol=1e-4, msg=name)
     assert type(kept.model) is type(net)                                   # the full-width network, saved as always
+
+
+def test_compacting_without_drawing_initial_values_gives_the_same_network():
+    torch.manual_seed(0)
+    device, _ = split(resnet18(width=1 / 16).eval(), "output")
+    pruner = IncrementalPruner(device, 0.5, 1, schedule=SparsitySchedule(kind="constant", interval=1))
+    pruner.step(0)
+    x = torch.randn(2, 3, 32, 32)
+    state = torch.get_rng_state()
+    drawn, _ = compact(device, pruner.keep_indices())
+    assert not torch.equal(torch.get_rng_state(), state)                # as compaction always did
+    state = torch.get_rng_state()
+    allocated, _ = compact(device, pruner.keep_indices(), allocate_only=True)
+    assert torch.equal(torch.get_rng_state(), state)
+    assert drawn.state_dict().keys() == allocated.state_dict().keys()
+    for name, value in drawn.state_dict().items():
+        assert torch.equal(allocated.state_dict()[name], value), name
+    assert torch.equal(drawn.eval()(x), allocated.eval()(x))

@@ -25,7 +25,8 @@ Why it is the same training, not an approximation (tested against the masked net
   batch mean and variance are 0); the pruner's restore treats both alike.
 
 The structure is rebuilt whenever the pruner's masks change (:attr:`IncrementalPruner.version`): once
-per pruning iteration. The first-order Taylor criterion reads the full-width modules' activations
+per pruning iteration, its layers allocated where the network is without drawing initial values
+(``compact(..., allocate_only=True)``), so the rebuild is cheap and consumes no random numbers. The first-order Taylor criterion reads the full-width modules' activations
 and gradients, so it is refused here.
 
     >>> import torch
@@ -93,7 +94,7 @@ class KeptChannelsNetwork(nn.Module):
         """The compacted structure of the current masks and where its parameters come from."""
         pruner, device = self._pruner, self.device_part
         keep = pruner.keep_indices()
-        small, scatter = compact(device, keep)
+        small, scatter = compact(device, keep, allocate_only=True)     # no random draws: as the masked training
         on = next(device.parameters()).device
         index = {g.name: (None if len(keep[g.name]) == g.channels
                           else torch.tensor(sorted(keep[g.name]), dtype=torch.long, device=on))

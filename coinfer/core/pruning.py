@@ -524,20 +524,34 @@ def _set_submodule(root: nn.Module, path: str, module: nn.Module) -> None:
     setattr(root.get_submodule(parent) if parent else root, leaf, module)
 
 
-def _slice_conv(conv: nn.Conv2d, out_idx: torch.Tensor, in_idx: torch.Tensor | None) -> nn.Conv2d:
+def _layer(cls, *args, like: torch.Tensor, allocate_only: bool, **kwargs) -> nn.Module:
+    """A new ``cls(*args, **kwargs)`` where ``like`` lives, whose values the caller overwrites.
+
+    ``allocate_only``: allocated there directly, no initial values drawn (faster, and the global random
+    state is untouched); otherwise initialized as a fresh layer is and moved, as compaction always did
+    (which advances the global random state: committed results were made that way).
+    """
+    if allocate_only:
+        return torch.nn.utils.skip_init(cls, *args, device=like.device, dtype=like.dtype, **kwargs)
+    return cls(*args, **kwargs).to(like.device)
+
+
+def _slice_conv(conv: nn.Conv2d, out_idx: torch.Tensor, in_idx: torch.Tensor | None,
+                allocate_only: bool = False) -> nn.Conv2d:
     weight = conv.weight.detach()[out_idx]
     if in_idx is not None:
         weight = weight[:, in_idx]
-    new = nn.Conv2d(weight.shape[1], weight.shape[0], conv.kernel_size, conv.stride, conv.padding,
-                    conv.dilation, bias=conv.bias is not None).to(weight.device)
+    new = _layer(nn.Conv2d, weight.shape[1], weight.shape[0], conv.kernel_size, conv.stride, conv.padding,
+                 conv.dilation, bias=conv.bias is not None, like=weight, allocate_only=allocate_only)
     new.weight.data.copy_(weight)
     if conv.bias is not None:
         new.bias.data.copy_(conv.bias.detach()[out_idx])
     return new
 
 
-def _slice_bn(bn: nn.BatchNorm2d, idx: torch.Tensor) -> nn.BatchNorm2d:
-    new = nn.BatchNorm2d(len(idx), eps=bn.eps, momentum=bn.momentum).to(bn.weight.device)
+def _slice_bn(bn: nn.BatchNorm2d, idx: torch.Tensor, allocate_only: bool = False) -> nn.BatchNorm2d:
+    new = _layer(nn.BatchNorm2d, len(idx), eps=bn.eps, momentum=bn.momentum, like=bn.weight,
+                 allocate_only=allocate_only)
     new.weight.data.copy_(bn.weight.detach()[idx])
     new.bias.data.copy_(bn.bias.detach()[idx])
     new.running_mean.copy_(bn.running_mean[idx])
@@ -547,7 +561,8 @@ def _slice_bn(bn: nn.BatchNorm2d, idx: torch.Tensor) -> nn.BatchNorm2d:
 
 
 @torch.no_grad()
-def compact(device_part: nn.Sequential, keep: dict[str, list[int]]) -> tuple[nn.Sequential, ChannelScatter | None]:
+def compact(device_part: nn.Sequential, keep: dict[str, list[int]],
+            allocate_only: bool = False) -> tuple[nn.Sequential, ChannelScatter | None]:
     """A physically smaller copy of a masked device part, and the scatter the server needs.
 
     Parameters
@@ -556,6 +571,10 @@ def compact(device_part: nn.Sequential, keep: dict[str, list[int]]) -> tuple[nn.
         The device part whose masked channels are zero (:meth:`IncrementalPruner.apply_masks`).
     keep : dict
         Kept channel indices per group (:meth:`IncrementalPruner.keep_indices`).
+    allocate_only : bool
+        Make the smaller layers without drawing initial values for them (they are overwritten
+        anyway): faster on a GPU, and the global random state is left as it was. Off by default,
+        because compaction has always drawn them and the committed results depend on that state.
 
     Returns
     -------
@@ -576,12 +595,12 @@ def compact(device_part: nn.Sequential, keep: dict[str, list[int]]) -> tuple[nn.
         old = device_part.get_submodule(conv.conv)
         out_idx = index[conv.out_group].to(old.weight.device)
         in_idx = index[conv.in_group].to(old.weight.device) if conv.in_group else None
-        _set_submodule(small, conv.conv, _slice_conv(old, out_idx, in_idx))
-        _set_submodule(small, conv.bn, _slice_bn(device_part.get_submodule(conv.bn), out_idx))
+        _set_submodule(small, conv.conv, _slice_conv(old, out_idx, in_idx, allocate_only))
+        _set_submodule(small, conv.bn, _slice_bn(device_part.get_submodule(conv.bn), out_idx, allocate_only))
     if layout.linear is not None:
         old = device_part.get_submodule(layout.linear)
         idx = index[layout.linear_in_group].to(old.weight.device)
-        new = nn.Linear(len(idx), old.out_features).to(old.weight.device)
+        new = _layer(nn.Linear, len(idx), old.out_features, like=old.weight, allocate_only=allocate_only)
         new.weight.data.copy_(old.weight.detach()[:, idx])
         new.bias.data.copy_(old.bias.detach())
         _set_submodule(small, layout.linear, new)
