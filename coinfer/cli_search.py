@@ -122,11 +122,16 @@ def search(args: argparse.Namespace) -> int:
 def plan(args: argparse.Namespace) -> int:
     from coinfer.config import get_preset, parse_overrides
     from coinfer.experiments.plan import MEASURED_H200_RATE, format_plan, sweep_plan
+    from coinfer.tensor_data import COMPILE_ENV, DataPath
 
     preset = get_preset(args.preset, **parse_overrides(args.set))
     print(f"sweep of preset {preset.name!r} ({preset.dataset}, width {preset.width:g}), {args.seeds} seed(s); "
           f"one image costs its share of a full-network training step")
     print(format_plan(sweep_plan(preset, seeds=args.seeds), args.gpu_rate or MEASURED_H200_RATE))
+    if DataPath.for_device("cuda").kept_channels:
+        print("(pruning fine-tunes priced on the kept channels, as the GPU path trains them)")
+    else:
+        print(f"(pruning fine-tunes priced masked at full width: {COMPILE_ENV}=1 turns the kept channels off)")
     if not args.gpu_rate:
         print(f"(rate: {MEASURED_H200_RATE:,.0f} images/s, the full-width network measured on an H200; "
               "measure yours with benchmarks/cuda_check.py and pass --gpu-rate)")

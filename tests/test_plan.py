@@ -71,10 +71,14 @@ def test_bad_plan_input_is_named(seeds, rate, message):
         plan_summary(sweep_plan(get_preset("quick"), seeds), rate)
 
 
-def test_plan_command_prints_each_step_and_the_total(capsys):
+def test_plan_command_prints_each_step_and_the_total(capsys, monkeypatch):
     assert main(["plan", "--preset", "quick", "--gpu-rate", "600", "--seeds", "1"]) == 0
     out = capsys.readouterr().out
     assert "codec training" in out and "GPU-hours at 600 images/s" in out
+    assert "priced on the kept channels" in out
+    monkeypatch.setenv("COINFER_COMPILE", "1")
+    assert main(["plan", "--preset", "quick", "--gpu-rate", "600", "--seeds", "1"]) == 0
+    assert "priced masked at full width: COINFER_COMPILE=1" in capsys.readouterr().out
     assert main(["plan", "--gpu-rate", "-3"]) == 2
 
 
