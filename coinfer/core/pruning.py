@@ -389,6 +389,9 @@ class IncrementalPruner:
         self.current_fraction = 0.0
         self.masks: dict[str, torch.Tensor] = {}       # group -> bool keep-mask, [channels]
         self.version = 0                                # counts mask changes (KeptChannelsNetwork rebuilds)
+        #: Called before the masked tensors are read or changed, and when training ends (:meth:`detach`):
+        #: a :class:`~coinfer.core.kept_channels.KeptChannelsNetwork` writes its statistics back then.
+        self.before_change: list = []
         self._snapshot: dict[str, torch.Tensor] = {}   # tensor path -> value at iteration start
         self._hooks: list = []
         self._taylor: TaylorImportance | None = None
@@ -433,6 +436,7 @@ class IncrementalPruner:
     @torch.no_grad()
     def restore(self) -> None:
         """Drop the masks; masked entries get back their values from the start of the iteration."""
+        self._notify()
         for path, tensor, keep in self._masked_tensors():
             saved = self._snapshot[path]
             tensor.copy_(torch.where(keep.expand_as(tensor), tensor, saved))
@@ -442,6 +446,7 @@ class IncrementalPruner:
     @torch.no_grad()
     def start_iteration(self, fraction: float) -> None:
         """Restore, then mask ``fraction`` of each group's target by the channels' l2 norms."""
+        self._notify()
         if self.masks:
             self.restore()
         if self.criterion == "taylor":
@@ -469,6 +474,10 @@ class IncrementalPruner:
                 self.iteration = iteration
                 self.start_iteration(self.schedule.fraction(iteration, self.total_steps))
 
+    def _notify(self) -> None:
+        for callback in self.before_change:
+            callback()
+
     def finish(self) -> None:
         """Mask at the full target (if training stopped before the ramp's end) and keep the masks."""
         if self.current_fraction < 1.0 or not self.masks:
@@ -486,6 +495,7 @@ class IncrementalPruner:
 
     def detach(self) -> None:
         """Remove the optimizer hooks (and the Taylor hooks; their last scores are kept for :meth:`finish`)."""
+        self._notify()                      # training is over: every tensor of the device part up to date
         for handle in self._hooks:
             handle.remove()
         self._hooks = []
