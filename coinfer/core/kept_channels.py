@@ -22,16 +22,17 @@ Why it is the same training, not an approximation (tested against the masked net
   included) sees the same gradients on the same full-width tensors.
 * BatchNorm running statistics: the compacted structure keeps those of the kept channels while it
   trains; they are written back into the full-width BatchNorms whenever the pruner is about to read
-  or change its masked tensors and when training ends (:attr:`IncrementalPruner.before_change`,
+  or change its masked tensors and when training ends (the pruner's ``before_change`` callbacks,
   called by its ``restore``, ``start_iteration`` and ``detach``), and those of the masked channels
   decay towards 0 by as many training steps as the masked network's do (a zero channel's batch mean
-  and variance are 0). Once per iteration, not per step: on a GPU every step saves about a hundred
-  small kernels.
+  and variance are 0). Once per iteration, not per step: per step that would be about a hundred
+  small operations (a multiply and a copy per statistic per BatchNorm), each a kernel on a GPU.
 
-The structure is rebuilt whenever the pruner's masks change (:attr:`IncrementalPruner.version`): once
-per pruning iteration, its layers allocated where the network is without drawing initial values
-(``compact(..., allocate_only=True)``), so the rebuild is cheap and consumes no random numbers. The first-order Taylor criterion reads the full-width modules' activations
-and gradients, so it is refused here.
+The structure is rebuilt whenever the pruner's masks change (its ``version``): once per pruning
+iteration, its layers allocated where the network is without drawing initial values
+(``compact(..., allocate_only=True)``), so the rebuild is cheap and consumes no random numbers. The
+first-order Taylor criterion reads the full-width modules' activations and gradients, so it is
+refused here.
 
     >>> import torch
     >>> from coinfer.core.network import resnet18, split
@@ -130,7 +131,7 @@ class KeptChannelsNetwork(nn.Module):
     def write_back_statistics(self) -> None:
         """The kept channels' running statistics into the full-width BatchNorms, and the masked
         channels' decayed by the training steps since the last write-back, as the masked network's
-        (their batch mean and variance are 0). The pruner calls it (:attr:`IncrementalPruner.before_change`)."""
+        (their batch mean and variance are 0). The pruner calls it (its ``before_change`` callbacks)."""
         steps, self._steps = self._steps, 0
         for full, small, idx in self._statistics:
             if full.momentum is not None:
