@@ -285,12 +285,12 @@ def main() -> None:
               ("data_path", lambda: data_path_rates(device, data_root, steps, 128 if cuda else 16, args.compile))]
     if not args.skip_cell:
         checks.append(("paper_cell", lambda: paper_cell(device, work / "home")))
-    small = [] if cuda else ["--reps", "1", "--batch-size", "4"]
+    small = [] if cuda else ["--reps", "1", "--batch-size", "4", "--width", "0.125"]
     checks.append(("shares", lambda: benchmark("plan_shares.py", work, "--device", device.type, *small,
                                                *(["--batch-size", "128"] if cuda else []))))
     checks.append(("together", lambda: benchmark("codecs_together.py", work, "--device", device.type,
                                                  *(["--images", "2000"] if cuda else
-                                                   ["--images", "8", "--width", "0.125", "--splits", "layer3.1"]))))
+                                                   ["--images", "8", "--width", "0.125", "--splits", "layer3.1", "--epochs", "1"]))))
     checks.append(("kept", lambda: benchmark("kept_channels.py", work, "--device", device.type,
                                              *(["--batch-size", "128", "--steps", "200", "--interval", "20"] if cuda else
                                                ["--splits", "layer3.1", "--sparsities", "0.5", "--steps", "2",
