@@ -150,7 +150,9 @@ class KeptChannelsNetwork(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self._built != self._pruner.version:
             self._build()
-        small = self._small[0].train(self.training)
+        small = self._small[0]
+        if small.training != self.training:            # train()/eval() on this module reach it here
+            small.train(self.training)
         params = {name: _take(*where) for name, where in self._slices.items()}
         feature = functional_call(small, params, (x,))
         if self.training:
