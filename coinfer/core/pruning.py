@@ -446,9 +446,10 @@ class IncrementalPruner:
     @torch.no_grad()
     def start_iteration(self, fraction: float) -> None:
         """Restore, then mask ``fraction`` of each group's target by the channels' l2 norms."""
-        self._notify()
         if self.masks:
-            self.restore()
+            self.restore()                  # notifies the listeners itself
+        else:
+            self._notify()
         if self.criterion == "taylor":
             if self._taylor is None:
                 self._taylor = TaylorImportance(self.device_part, self.layout)
