@@ -20,9 +20,15 @@ book: .coinfer-python
 	$(JUPYTER_BOOK) build . -W -n || { echo "book build failed (see the warnings above)"; exit 1; }
 	@echo "book: open _build/html/index.html"
 
+# The tests run in parallel processes (pytest-xdist), one per core and at most 8; a test file's tests
+# stay in one process, so a module's fixture is built once. Each process gets one torch thread unless
+# OMP_NUM_THREADS says otherwise: two processes of two threads on two cores slow each other down.
+# TEST_WORKERS=0 runs them in this one process (e.g. to debug with pdb).
 # pytest exits with 5 when it collects no tests; that is not a failure.
+TEST_WORKERS ?= auto
 test: .coinfer-python
-	$(RUN) -m pytest $(PYTEST_ARGS) || [ $$? -eq 5 ]
+	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(RUN) -m pytest -n $(TEST_WORKERS) --maxprocesses 8 --dist loadfile \
+	    $(PYTEST_ARGS) || [ $$? -eq 5 ]
 
 # Headless Chromium against the built book (run `make book` first).
 browser-test: .coinfer-python
