@@ -277,6 +277,24 @@ def test_scatter_rejects_bad_indices():
         ChannelScatter([0, 9], 8)
 
 
+
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_scatter_puts_kept_channels_back_in_the_inputs_layout(channels_last):
+    x = torch.randn(2, 3, 4, 5)
+    if channels_last:
+        x = x.to(memory_format=torch.channels_last)
+    x.requires_grad_(True)
+    out = ChannelScatter([5, 0, 2], 6)(x)
+    assert out.shape == (2, 6, 4, 5)
+    assert torch.equal(out[:, [5, 0, 2]], x) and not out[:, [1, 3, 4]].any()
+    # The GPU path's channels_last feature stays channels_last in front of the server part.
+    assert out.is_contiguous(memory_format=torch.channels_last) == channels_last
+    assert out.is_contiguous() != channels_last
+    out[:, [5, 0, 2]].sum().backward()
+    assert torch.equal(x.grad, torch.ones_like(x))
+    # A vector feature (the pool split) is scattered as before.
+    assert torch.equal(ChannelScatter([1], 3)(torch.tensor([[7.0]])), torch.tensor([[0.0, 7.0, 0.0]]))
+
 # -- errors --------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("bad", [1.0, 1.5, -0.1, float("nan"), True])

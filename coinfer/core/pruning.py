@@ -523,8 +523,13 @@ class ChannelScatter(nn.Module):
         self.register_buffer("kept", torch.tensor(kept, dtype=torch.long), persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = x.new_zeros((x.shape[0], self.channels, *x.shape[2:]))
-        return out.index_copy(1, self.kept, x)
+        # In the input's layout: a channels_last feature (the GPU path) stays channels_last, so the
+        # server part behind it is not handed a layout it must convert first.
+        layout = (torch.channels_last if x.dim() == 4 and not x.is_contiguous()
+                  and x.is_contiguous(memory_format=torch.channels_last) else torch.contiguous_format)
+        out = torch.empty((x.shape[0], self.channels, *x.shape[2:]), dtype=x.dtype, device=x.device,
+                          memory_format=layout).zero_()
+        return out.index_copy_(1, self.kept, x)        # in place: the out-of-place copy drops the layout
 
     def extra_repr(self) -> str:
         return f"{len(self.kept)} -> {self.channels} channels"
