@@ -116,11 +116,11 @@ def attribute(meter: Meter) -> None:
                 else "fine-tune: unpruned control")
     meter.label(SweepRunner, "two_step_step1", "fine-tune: 2-Step Pruning, step 1")
     meter.label(baselines, "two_step_step2", "fine-tune: 2-Step Pruning, step 2")
-    meter.label(baselines, "bottlenet_record", None)
+    meter.label(baselines, "bottlenet_records", None)
     meter.label(encoding, "_warm_up", None)
 
     def codec_step(_, markers):
-        if "bottlenet_record" in markers:
+        if "bottlenet_records" in markers:
             return "codec training: BottleNet++"
         return "codec warm-up: framework" if "_warm_up" in markers else "codec training: framework"
 

@@ -169,3 +169,51 @@ def _tiny_features(parts):
     device_part, server_part, data, test = parts
     src = lambda d: FeatureSource(device_part, d, precompute=False, batch_size=40)
     return device_part, server_part, src(data), FeatureSource(device_part, test, batch_size=40), None, src(test)
+
+
+def test_bottlenet_reductions_trained_together_are_the_ones_trained_alone(parts):
+    """BottleNet++'s reductions at one split point share a pass as the framework's codes do."""
+    from coinfer.experiments.baselines import bottlenet_record, bottlenet_records
+
+    device_part, server_part, data, test = parts
+    test_src = FeatureSource(device_part, test, precompute=True, batch_size=40)
+    with progress_bars(False):
+        together = bottlenet_records("layer2.1", device_part, server_part, _source(parts), test_src, [2, 4, 8],
+                                     CONFIG, seed=1, log=lambda *_: None, val_src=test_src)
+        alone = [bottlenet_record("layer2.1", device_part, server_part, _source(parts), test_src, r, CONFIG,
+                                  seed=1, log=lambda *_: None, val_src=test_src) for r in (2, 4, 8)]
+    strip = lambda r: {k: v for k, v in r.to_dict().items() if k != "extra"} | {
+        "extra": {k: v for k, v in r.extra.items() if k not in VOLATILE_EXTRA}}
+    for joint, single in zip(together, alone):
+        assert joint.extra["trained_together"] == 3 and "trained_together" not in single.extra
+        assert strip(joint) == strip(single)
+        assert len(joint.extra["train_loss"]) == CONFIG.epochs        # no warm-up
+    assert len({r.code_size for r in together}) == 3
+
+
+def test_the_sweep_trains_bottlenet_reductions_together_where_features_are_not_cached(tmp_path, monkeypatch,
+                                                                                         parts):
+    from coinfer.experiments import baselines
+
+    grid = sweep_grid("tiny")
+    grid = dataclasses.replace(grid, bottlenet_reductions=(2, 4),
+                               encode={**grid.encode, "precompute": False, "augment": True})
+    preset = get_preset("quick", sweep=grid)
+    bottlenet = [c for c in cells(preset) if c.method == "bottlenet++"]
+    assert len(bottlenet) == 2 and bottlenet[0].shares == bottlenet[1].shares
+    calls = []
+    real = baselines.bottlenet_records
+
+    def counted(*args, **kwargs):
+        calls.append(args[5])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(baselines, "bottlenet_records", counted)
+    runner = SweepRunner(preset, tmp_path / "cells", tmp_path / "cache", torch.device("cpu"), log=lambda *_: None)
+    monkeypatch.setattr(runner, "_features", lambda cell: _tiny_features(parts))
+    runner.expect(bottlenet)
+    with progress_bars(False):
+        first, second = (runner.run(c)["record"] for c in bottlenet)
+    assert calls == [[2, 4]]                                   # one training pass for both cells
+    assert first["extra"]["reduction"] == 2 and second["extra"]["reduction"] == 4
+    assert first["extra"]["trained_together"] == second["extra"]["trained_together"] == 2

@@ -107,6 +107,21 @@ def test_a_codec_pass_charges_the_frozen_server_two_thirds_and_one_device_forwar
             == _step(sweep_plan(quick, together=False), "codec training").network_share)
 
 
+def test_bottlenet_reductions_of_one_split_share_one_device_forward_in_the_plan():
+    from coinfer.core.costs import profile_splits
+    from coinfer.core.network import resnet18
+
+    paper = get_preset("paper", **{"sweep.framework_splits": (), "sweep.bottlenet_splits": ("layer2.1",)})
+    reductions = len(paper.sweep.bottlenet_reductions)
+    assert reductions == 3 and not paper.encoding.precompute
+    p = {row.point: row for row in profile_splits(resnet18(width=1))}["layer2.1"]
+    together = _step(sweep_plan(paper), "codec training: BottleNet++")
+    alone = _step(sweep_plan(paper, together=False), "codec training: BottleNet++")
+    assert together.runs == alone.runs == reductions
+    assert alone.network_share - together.network_share == pytest.approx(
+        1 / 3 * p.device_macs / (p.device_macs + p.server_macs) * (1 - 1 / reductions))
+
+
 def test_distillation_charges_the_teachers_forward_and_2_step_pruning_its_compacted_network():
     quick = get_preset("quick")
     assert quick.pruning.distill_weight > 0

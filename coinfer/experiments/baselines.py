@@ -5,8 +5,8 @@ this module runs them on a preset's data and returns one :class:`~coinfer.result
 configuration (the sweep, :mod:`coinfer.experiments.sweep`, calls these per cell):
 
 - ``png``: :func:`png_record`;
-- ``bottlenet++``: :func:`bottlenet_record` (training by :func:`coinfer.experiments.encoding.train_codec`),
-  :func:`bottlenet_evaluate` (real bytes);
+- ``bottlenet++``: :func:`bottlenet_record`, :func:`bottlenet_records` (several reductions trained in one
+  pass by :func:`coinfer.experiments.encoding.train_codecs`), :func:`bottlenet_evaluate` (real bytes);
 - ``2-step-pruning``: :func:`two_step_step1`, :func:`two_step_step2` (Taylor pruning fine-tuned by
   :func:`coinfer.experiments.pruning.prune_finetune`), :func:`two_step_record`;
 - ``original``: :func:`coinfer.experiments.encoding.original_record`.
@@ -29,13 +29,13 @@ from coinfer.core.network import SplitPoint
 from coinfer.core.network import split as split_stages
 from coinfer.core.pruning import PrunedModel, SparsitySchedule, compact, pruned_costs
 from coinfer.core.features import FeatureSource
-from coinfer.experiments.encoding import freeze, huffman_8bit, train_codec
+from coinfer.experiments.encoding import freeze, huffman_8bit, train_codecs
 from coinfer.experiments.pruning import prune_finetune
 from coinfer.results import Record
 from coinfer.train import seed_everything
 
-__all__ = ["png_record", "bottlenet_record", "bottlenet_evaluate", "taylor_settings", "two_step_step1",
-           "two_step_step2", "two_step_record", "feature_sources"]
+__all__ = ["png_record", "bottlenet_record", "bottlenet_records", "bottlenet_evaluate", "taylor_settings",
+           "two_step_step1", "two_step_step2", "two_step_record", "feature_sources"]
 
 
 # --------------------------------------------------------------------------------------------
@@ -112,33 +112,54 @@ def bottlenet_record(point: str, device_part: nn.Module, server_part: nn.Module,
 
     ``train_src``/``test_src`` hold the features of ``device_part`` (the unpruned split of the
     baseline: BottleNet++ does not compress the device model). Training reuses
-    :func:`coinfer.experiments.encoding.train_codec` (straight-through rounding to 8 bits, no warm-up).
+    :func:`coinfer.experiments.encoding.train_codecs` (straight-through rounding to 8 bits, no warm-up).
     ``val_src``: the validation features, whose accuracy the record's ``val_accuracy`` holds.
+    """
+    return bottlenet_records(point, device_part, server_part, train_src, test_src, [reduction], config, seed,
+                             device, log, val_src)[0]
+
+
+def bottlenet_records(point: str, device_part: nn.Module, server_part: nn.Module, train_src: FeatureSource,
+                      test_src: FeatureSource, reductions: list[int], config: EncodeSettings, seed: int = 0,
+                      device=None, log=print, val_src: FeatureSource | None = None) -> list[Record]:
+    """:func:`bottlenet_record` for several channel reductions at one split point, trained together.
+
+    The codecs train in one pass (:func:`coinfer.experiments.encoding.train_codecs`): each batch is
+    drawn, augmented and run through the frozen device part once for all of them, while every codec,
+    built from ``seed`` as if alone, takes exactly the steps it would take alone; every record is
+    what :func:`bottlenet_record` gives for its reduction (tested bit for bit on the CPU). Each
+    record's ``train_time_s`` is the pass's time and ``trained_together`` the number of codecs in it.
     """
     device = device or torch.device("cpu")
     point = SplitPoint(point)
     shape = train_src.feature_shape
-    channels = bottlenet_channels(shape, reduction)
-    seed_everything(seed)
-    codec = bottlenet_codec(shape, channels, config.kernel_size).to(device)
+    channels = [bottlenet_channels(shape, reduction) for reduction in reductions]
+    codecs = []
+    for c in channels:
+        seed_everything(seed)              # the codec's initial weights: as if built alone
+        codecs.append(bottlenet_codec(shape, c, config.kernel_size).to(device))
     t0 = time.time()
-    history = train_codec(codec, server_part, train_src, replace(config, warmup_epochs=0), seed=seed,
-                          desc=f"bottlenet++ {point} c{channels}")
+    histories = train_codecs(codecs, server_part, train_src, replace(config, warmup_epochs=0), seed=seed,
+                             desc=f"bottlenet++ {point} " + " ".join(f"c{c}" for c in channels))
     train_s = time.time() - t0
-    result = bottlenet_evaluate(codec, server_part, test_src, config.eval_batch_size)
-    val = bottlenet_evaluate(codec, server_part, val_src, config.eval_batch_size)["accuracy"] if val_src else None
-    costs = codec_costs(device_part, codec, server_part)   # counts CPU copies; nothing moves
-    log(f"[bottlenet++] {point} c={channels}: accuracy {result['accuracy']:.4f}, "
-        f"{result['bits_real']:.0f} bits, {train_s:.0f} s")
-    return Record(method="bottlenet++", split=point, accuracy=result["accuracy"], val_accuracy=val,
-                  device_macs=costs.device_macs,
-                  device_params=costs.device_params, server_macs=costs.server_macs,
-                  bits_per_image=result["bits_real"], bits_entropy=result["bits_entropy"],
-                  code_size=f"c{channels}-8bit",
-                  extra={"channels": channels, "reduction": reduction, "feature_shape": list(shape),
-                         "encoder_macs": costs.encoder_macs, "decoder_macs": costs.decoder_macs,
-                         "test_images": result["test_images"], "train_images": len(train_src),
-                         "train_loss": [round(v, 4) for v in history["loss"]], "train_time_s": round(train_s, 1)})
+    records = []
+    for codec, c, reduction, history in zip(codecs, channels, reductions, histories):
+        result = bottlenet_evaluate(codec, server_part, test_src, config.eval_batch_size)
+        val = bottlenet_evaluate(codec, server_part, val_src, config.eval_batch_size)["accuracy"] if val_src else None
+        costs = codec_costs(device_part, codec, server_part)   # counts CPU copies; nothing moves
+        log(f"[bottlenet++] {point} c={c}: accuracy {result['accuracy']:.4f}, "
+            f"{result['bits_real']:.0f} bits, {train_s:.0f} s" + (f" (trained with {len(codecs) - 1} others)"
+                                                                  if len(codecs) > 1 else ""))
+        records.append(Record(
+            method="bottlenet++", split=point, accuracy=result["accuracy"], val_accuracy=val,
+            device_macs=costs.device_macs, device_params=costs.device_params, server_macs=costs.server_macs,
+            bits_per_image=result["bits_real"], bits_entropy=result["bits_entropy"], code_size=f"c{c}-8bit",
+            extra={"channels": c, "reduction": reduction, "feature_shape": list(shape),
+                   "encoder_macs": costs.encoder_macs, "decoder_macs": costs.decoder_macs,
+                   "test_images": result["test_images"], "train_images": len(train_src),
+                   "train_loss": [round(v, 4) for v in history["loss"]], "train_time_s": round(train_s, 1),
+                   **({"trained_together": len(codecs)} if len(codecs) > 1 else {})}))
+    return records
 
 
 # --------------------------------------------------------------------------------------------

@@ -322,7 +322,8 @@ def sweep_plan(preset: Preset, seeds: int = 1, together: bool = True,
     together : bool
         Without a feature cache, the framework's codes of one (split, sparsity) train together, the
         device part running forward once per batch for all of them, as the sweep runs them
-        (:func:`coinfer.experiments.encoding.train_codecs`); False prices one pass per code.
+        (:func:`coinfer.experiments.encoding.train_codecs`), and BottleNet++'s reductions of one split
+        point alike; False prices one pass per code.
     dataset_images : (int, int), optional
         Training and test images of the dataset (default: the real dataset's,
         ``TRAINING_IMAGES`` and ``TEST_IMAGES``); a tiny test dataset is smaller.
@@ -388,10 +389,13 @@ def sweep_plan(preset: Preset, seeds: int = 1, together: bool = True,
 
     # Training passes of the framework's codes: without a feature cache, those of one (split,
     # sparsity) together (the ones with a learned prior in a pass of their own), each pass running
-    # the device part forward per batch once; on cached features one code at a time, as the sweep does.
+    # the device part forward per batch once; BottleNet++'s of one split point alike; on cached
+    # features one code at a time, as the sweep does.
     def training_pass(c):
         if together and not cached and c.method == "framework":
             return c.shares, CodeSize.parse(c.setting).rate_weight is not None
+        if together and not cached and c.method == "bottlenet++":
+            return c.shares
         return c.id
 
     rerun = 0 if cached else 1          # cached features: the device part ran once, before (extraction)
@@ -407,6 +411,9 @@ def sweep_plan(preset: Preset, seeds: int = 1, together: bool = True,
         return [group[t[0]] for t in twins]
 
     warming = {key: warm_ups(group) for key, group in passes.items()}
+    bottlenet_passes: dict = {}
+    for c in bottlenet:
+        bottlenet_passes.setdefault(training_pass(c), []).append(c)
 
     def codec_step(c, shared_by=1):
         """One image of ``c``'s codec training step: the frozen server part trained through, the codec,
@@ -449,9 +456,10 @@ def sweep_plan(preset: Preset, seeds: int = 1, together: bool = True,
                  _mean(codec_step(c, len(w)) for w in warming.values() for c in w)),
         PlanStep("codec training: framework", seeds * len(framework), enc.epochs, codec_images,
                  _mean(codec_step(c, len(passes[training_pass(c)])) for c in framework)),
-        # BottleNet++ trains without the warm-up (coinfer.experiments.baselines.bottlenet_record).
+        # BottleNet++ trains without the warm-up, its reductions at one split point in one pass like
+        # the framework's codes (coinfer.experiments.baselines.bottlenet_records).
         PlanStep("codec training: BottleNet++", seeds * len(bottlenet), enc.epochs, codec_images,
-                 _mean(codec_step(c) for c in bottlenet)),
+                 _mean(codec_step(c, len(bottlenet_passes[training_pass(c)])) for c in bottlenet)),
         PlanStep("codec fitting passes (k-means, entropy model)", seeds * len(fitted),
                  _mean(fitting_passes) if fitted else 0, codec_images, _mean(fitting_pass(g) for g in fitted)),
         PlanStep("8-bit Huffman fitting passes", seeds * len(huffman), HUFFMAN_FIT_PASSES, huffman_images,

@@ -325,8 +325,9 @@ class SweepRunner:
         (``encoding.precompute=False``, the paper preset), the framework cells among them that share
         features train their codecs together when the first of them runs: one pass over the
         augmented training images and the device part for every code size, each codec getting the
-        steps it would get alone (:func:`coinfer.experiments.encoding.codec_records`). The others'
-        records wait in memory for their turn; a killed run trains them again."""
+        steps it would get alone (:func:`coinfer.experiments.encoding.codec_records`); BottleNet++'s
+        reductions at one split point alike (:func:`coinfer.experiments.baselines.bottlenet_records`).
+        The others' records wait in memory for their turn; a killed run trains them again."""
         self._expected = list(cells)
 
     # -- inputs, loaded on first use ----------------------------------------------------------
@@ -473,10 +474,7 @@ class SweepRunner:
         elif cell.method == "framework":
             record = self._trained.pop(cell.id, None) or self._framework_record(cell)
         elif cell.method == "bottlenet++":
-            device_part, server_part, train_src, test_src, _, val_src = self._features(cell)
-            record = baselines.bottlenet_record(cell.split, device_part, server_part, train_src, test_src,
-                                                int(cell.setting[1:]), enc, seed=seed, device=self.device,
-                                                log=self.log, val_src=val_src)
+            record = self._trained.pop(cell.id, None) or self._bottlenet_record(cell)
         elif cell.method == "2-step-pruning":
             step1 = self.two_step_step1(cell.sparsity)
             seed_everything(seed)
@@ -490,20 +488,38 @@ class SweepRunner:
             raise ValueError(f"unknown method {cell.method!r}; methods are {', '.join(METHODS)}")
         return record
 
+    def _together(self, cell: Cell) -> list[Cell]:
+        """``cell`` and, where features are not cached, the expected cells of its method that share its
+        features and have no result yet (:meth:`expect`): their codecs train in one pass."""
+        together = [cell]
+        if not self.encode_config.precompute:
+            together += [c for c in self._expected if c.method == cell.method and c.shares == cell.shares
+                         and c.id != cell.id and c.id not in self._trained and not self.done(c)]
+        return together
+
     def _framework_record(self, cell: Cell) -> Record:
-        """``cell``'s record; its codec trains beside those of the expected cells sharing its features
-        when the features are not cached (:meth:`expect`), whose records are kept for their turn."""
+        """``cell``'s record; its codec trains beside those of :meth:`_together`, whose records are
+        kept for their turn."""
         from coinfer.experiments.encoding import codec_records
 
         device_part, server_part, train_src, test_src, output_shape, val_src = self._features(cell)
-        together = [cell]
-        if not self.encode_config.precompute:
-            together += [c for c in self._expected if c.method == "framework" and c.shares == cell.shares
-                         and c.id != cell.id and c.id not in self._trained and not self.done(c)]
+        together = self._together(cell)
         records = codec_records(cell.split, device_part, server_part, train_src, test_src,
                                 [c.setting for c in together], self.encode_config, seed=self.preset.seed,
                                 sparsity=cell.sparsity, device=self.device, output_shape=output_shape,
                                 log=self.log, val_src=val_src)
+        self._trained.update((c.id, r) for c, r in zip(together[1:], records[1:]))
+        return records[0]
+
+    def _bottlenet_record(self, cell: Cell) -> Record:
+        """``cell``'s BottleNet++ record, trained as :meth:`_framework_record` trains the framework's."""
+        from coinfer.experiments.baselines import bottlenet_records
+
+        device_part, server_part, train_src, test_src, _, val_src = self._features(cell)
+        together = self._together(cell)
+        records = bottlenet_records(cell.split, device_part, server_part, train_src, test_src,
+                                    [int(c.setting[1:]) for c in together], self.encode_config,
+                                    seed=self.preset.seed, device=self.device, log=self.log, val_src=val_src)
         self._trained.update((c.id, r) for c, r in zip(together[1:], records[1:]))
         return records[0]
 
