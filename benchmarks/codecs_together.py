@@ -11,6 +11,12 @@ together (one call for all), on the CPU path with the paper preset's network (fu
 synthetic CIFAR-10 in its real on-disk format, and reports the measured factor (the sweep plan's
 cost model gives its own: ``sweep_plan(preset, together=False)`` against the default).
 
+Together, the frozen server part runs once per code and step, or, as the GPU path does
+(:class:`coinfer.tensor_data.DataPath`'s ``stack_codes``), once per step on every code's
+reconstruction stacked into one batch: the same arithmetic (the plan counts no saving), in fewer and
+larger kernels. Both are timed: ``factor`` is alone over together (one server pass per code),
+``stack_factor`` together over stacked.
+
     python benchmarks/codecs_together.py                    # full width, 96 images, 1 + 5 epochs per code
     python benchmarks/codecs_together.py --splits layer3.1 --images 64
     python benchmarks/codecs_together.py --device cuda --images 2000     # on a GPU (benchmarks/cuda_check.py runs it)
@@ -24,14 +30,29 @@ its load; nothing here is asserted in tests.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import torch
 
 from cuda_check import write_synthetic_cifar10
+
+
+@contextlib.contextmanager
+def stacked(stack: bool):
+    """The device's data path (:meth:`DataPath.for_device`) with ``stack_codes`` set to ``stack``."""
+    from coinfer.tensor_data import DataPath
+
+    original = DataPath.__dict__["for_device"]
+    DataPath.for_device = classmethod(lambda cls, device: replace(original.__func__(cls, device), stack_codes=stack))
+    try:
+        yield
+    finally:
+        DataPath.for_device = original
 
 
 def main() -> None:
@@ -78,7 +99,7 @@ def main() -> None:
         source = lambda: FeatureSource(device_part, train, precompute=False, batch_size=config.eval_batch_size)
         test_src = FeatureSource(device_part, test, precompute=True, batch_size=config.eval_batch_size)
         quiet = dict(seed=0, device=device, log=lambda *_: None)
-        with progress_bars(False):
+        with progress_bars(False), stacked(False):
             start = time.perf_counter()
             for code in codes:
                 codec_records(point, device_part, server_part, source(), test_src, [code], config, **quiet)
@@ -86,17 +107,25 @@ def main() -> None:
             start = time.perf_counter()
             codec_records(point, device_part, server_part, source(), test_src, codes, config, **quiet)
             together = time.perf_counter() - start
+        with progress_bars(False), stacked(True):
+            start = time.perf_counter()
+            codec_records(point, device_part, server_part, source(), test_src, codes, config, **quiet)
+            stack = time.perf_counter() - start
         rows.append({"split": point, "codes": len(codes), "alone_s": round(alone, 2), "together_s": round(together, 2),
-                     "factor": round(alone / together, 2)})
+                     "stacked_s": round(stack, 2), "factor": round(alone / together, 2),
+                     "stack_factor": round(together / stack, 2)})
         print(f"{point:<9} {len(codes)} codes: alone {alone:7.1f} s, together {together:7.1f} s, "
-              f"factor {alone / together:.2f}", flush=True)
-    total_alone, total_together = sum(r["alone_s"] for r in rows), sum(r["together_s"] for r in rows)
-    print(f"all splits: alone {total_alone:.1f} s, together {total_together:.1f} s, "
-          f"factor {total_alone / total_together:.2f} (evaluation included; {args.images} images, "
+              f"factor {alone / together:.2f}; stacked {stack:7.1f} s, factor {together / stack:.2f}", flush=True)
+    total = {k: sum(r[k] for r in rows) for k in ("alone_s", "together_s", "stacked_s")}
+    print(f"all splits: alone {total['alone_s']:.1f} s, together {total['together_s']:.1f} s, factor "
+          f"{total['alone_s'] / total['together_s']:.2f}; stacked {total['stacked_s']:.1f} s, factor "
+          f"{total['together_s'] / total['stacked_s']:.2f} (evaluation included; {args.images} images, "
           f"width {args.width:g}, {torch.get_num_threads()} threads)")
     out = write_measurement(args.out, "codecs-together", "synthetic cifar10 (random pixels, real on-disk format)",
                             "paper", time.time() - started,
-                            {"settings": vars(args), "codes": codes, "rows": rows, "factor": total_alone / total_together})
+                            {"settings": vars(args), "codes": codes, "rows": rows,
+                             "factor": total["alone_s"] / total["together_s"],
+                             "stack_factor": total["together_s"] / total["stacked_s"]})
     print(f"wrote {out}")
 
 

@@ -15,7 +15,7 @@ left exactly as it was. Every training on images asks it: the baseline
     >>> import torch
     >>> from coinfer.tensor_data import DataPath
     >>> DataPath.for_device(torch.device("cpu"))
-    DataPath(resident=False, autocast=None, channels_last=False, compile=False, kept_channels=False)
+    DataPath(resident=False, autocast=None, channels_last=False, compile=False, kept_channels=False, stack_codes=False)
     >>> DataPath.for_device(torch.device("cuda")).autocast
     'bfloat16'
 
@@ -62,6 +62,13 @@ class DataPath:
         (:class:`coinfer.core.kept_channels.KeptChannelsNetwork`): the masked network's training,
         with the compacted network's multiply-accumulates. Not with ``compile`` (the structure
         changes at every pruning iteration, and each new shape would compile anew).
+    stack_codes : bool
+        Codes trained together (:func:`coinfer.experiments.encoding.train_codecs`) run the frozen
+        server part once per step on their reconstructed features stacked into one batch, instead of
+        once per code: the same arithmetic in fewer, larger kernels, for a GPU that at batch 128
+        waits on kernel launches more than on arithmetic. The same training, since the frozen server
+        part is in eval mode and each image's output does not depend on its batch; its activations
+        for the backward pass take memory for codes x batch images (six codes of 128: 768).
     """
 
     resident: bool = False
@@ -69,6 +76,7 @@ class DataPath:
     channels_last: bool = False
     compile: bool = False
     kept_channels: bool = False
+    stack_codes: bool = False
 
     def __post_init__(self):
         if self.autocast not in (None, "bfloat16", "float16"):
@@ -93,7 +101,8 @@ class DataPath:
         if torch.device(device).type != "cuda":
             return cls()
         compile_ = os.environ.get(COMPILE_ENV, "").strip().lower() in ("1", "true", "yes", "on")
-        return cls(resident=True, autocast="bfloat16", channels_last=True, compile=compile_, kept_channels=not compile_)
+        return cls(resident=True, autocast="bfloat16", channels_last=True, compile=compile_, kept_channels=not compile_,
+                   stack_codes=True)
 
     @property
     def dtype(self) -> torch.dtype | None:

@@ -44,6 +44,7 @@ def test_the_prepared_device_check_runs_every_check_on_the_cpu(tmp_path):
         assert sub["schema"].startswith("coinfer.benchmark.") and sub["provenance"]["hardware"]
         assert " --out " in sub["provenance"]["command"] and sub["provenance"]["command"].endswith(".json")
         assert sub["rows"] and all(next(r[k] for k in measured if k in r) > 0 for r in sub["rows"])
+    assert all(r["stacked_s"] > 0 for r in report["together"]["rows"])   # the GPU path's one server pass, timed
 
 
 TWO_CODES = ["--set", "sweep.code_sizes=('d16-l4', 'd16-k16')"]     # codes that share (or not) a pass and a warm-up

@@ -217,3 +217,31 @@ def test_the_sweep_trains_bottlenet_reductions_together_where_features_are_not_c
     assert calls == [[2, 4]]                                   # one training pass for both cells
     assert first["extra"]["reduction"] == 2 and second["extra"]["reduction"] == 4
     assert first["extra"]["trained_together"] == second["extra"]["trained_together"] == 2
+
+
+def test_one_server_pass_on_the_stacked_codes_trains_what_one_pass_per_code_trains(parts, monkeypatch):
+    """The GPU path (``DataPath.stack_codes``) runs the frozen server part once per step on every
+    code's reconstruction stacked into one batch: the same training in fewer, larger kernels."""
+    from coinfer.tensor_data import DataPath
+
+    shape = _source(parts).feature_shape
+    codes = ("d4-l2", "d8-l4", "d4-k16")
+    trained, server_calls = {}, {}
+    for stack in (False, True):
+        monkeypatch.setattr(DataPath, "for_device", classmethod(lambda cls, device, s=stack: DataPath(stack_codes=s)))
+        server_part = copy.deepcopy(parts[1])
+        batches = []
+        server_part.register_forward_hook(lambda module, args, out: batches.append(len(args[0])))
+        codecs = [_codec(shape, code) for code in codes]
+        with progress_bars(False):
+            histories = train_codecs(codecs, server_part, _source(parts), CONFIG, seed=3)
+        trained[stack], server_calls[stack] = (codecs, histories), batches
+    steps = (CONFIG.warmup_epochs + CONFIG.epochs) * 5                     # 80 images in batches of 16
+    # warm-ups: d4-l2 and d4-k16 are twins (one run), d8-l4 its own; quantized: all three
+    passes_per_step = sum(1 for _ in warm_up_twins([_codec(shape, c) for c in codes]))
+    assert len(server_calls[False]) == passes_per_step * 5 * CONFIG.warmup_epochs + len(codes) * 5 * CONFIG.epochs
+    assert len(server_calls[True]) == steps and set(server_calls[True]) == {2 * 16, 3 * 16}
+    for (a, history_a), (b, history_b) in zip(zip(*trained[False]), zip(*trained[True])):
+        assert history_a["loss"] == pytest.approx(history_b["loss"], rel=1e-6)
+        for name, value in a.state_dict().items():
+            torch.testing.assert_close(b.state_dict()[name], value, rtol=1e-5, atol=1e-6, msg=name)

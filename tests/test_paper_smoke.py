@@ -86,7 +86,8 @@ def smoke_env(smoke_home):
 
 
 #: What the commands train with: the GPU path's choices (:meth:`DataPath.for_device` for CUDA: images
-#: held and augmented on the device, channels_last, pruning fine-tunes on the kept channels), so that
+#: held and augmented on the device, channels_last, pruning fine-tunes on the kept channels, the codes
+#: trained together through one server pass on their stacked batch), so that
 #: a reader's GPU run is never the first to take them; all but bf16 autocast, which is slow on a CPU
 #: without bf16 units (tests/test_data_path_stages.py trains each stage under it).
 def gpu_path_on_the_cpu():
@@ -105,14 +106,17 @@ def smoke_run(smoke_home, smoke_env):
 
     from coinfer.cli import main
     from coinfer.core.kept_channels import KeptChannelsNetwork
+    from coinfer.experiments.encoding import _CodecTraining
     from coinfer.tensor_data import DataPath, ResidentLoader
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     path = gpu_path_on_the_cpu()
-    # Counted, to show that the GPU path's code ran: resident epochs and kept-channel structures built.
-    used = {"resident epochs": 0, "kept-channel builds": 0}
-    originals = (DataPath.__dict__["for_device"], ResidentLoader.__iter__, KeptChannelsNetwork._build)
+    # Counted, to show that the GPU path's code ran: resident epochs, kept-channel structures built and
+    # codec steps whose codes shared one server pass.
+    used = {"resident epochs": 0, "kept-channel builds": 0, "stacked codec steps": 0}
+    originals = (DataPath.__dict__["for_device"], ResidentLoader.__iter__, KeptChannelsNetwork._build,
+                 _CodecTraining.forward)
 
     def epoch(loader):
         used["resident epochs"] += 1
@@ -122,8 +126,12 @@ def smoke_run(smoke_home, smoke_env):
         used["kept-channel builds"] += 1
         return originals[2](network)
 
+    def codec_step(training, features):
+        used["stacked codec steps"] += training.stack and len(training.codec) > 1
+        return originals[3](training, features)
+
     DataPath.for_device = classmethod(lambda cls, device: path)
-    ResidentLoader.__iter__, KeptChannelsNetwork._build = epoch, build
+    ResidentLoader.__iter__, KeptChannelsNetwork._build, _CodecTraining.forward = epoch, build, codec_step
     times = {}
     try:
         for command in COMMANDS:
@@ -133,7 +141,7 @@ def smoke_run(smoke_home, smoke_env):
             assert code == 0, f"python -m coinfer {' '.join(command)} failed (exit {code}); see the output above"
     finally:
         torch.set_num_threads(threads)
-        DataPath.for_device, ResidentLoader.__iter__, KeptChannelsNetwork._build = originals
+        DataPath.for_device, ResidentLoader.__iter__, KeptChannelsNetwork._build, _CodecTraining.forward = originals
     return times, used
 
 
@@ -162,7 +170,7 @@ def test_paper_preset_runs_end_to_end_at_full_width(smoke_home, smoke_run, capsy
                                                                                              ("pool", 0.75)}
     baseline = smoke_home / "data" / "checkpoints" / "paper" / "baseline.pt"
     assert baseline.exists()
-    assert used["resident epochs"] > 0 and used["kept-channel builds"] > 0, used   # the GPU path's code ran
+    assert all(n > 0 for n in used.values()), used                     # the GPU path's code ran
 
 
 def test_smoke_setting_needs_a_scratch_home(monkeypatch):

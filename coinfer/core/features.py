@@ -91,7 +91,7 @@ class FeatureSource:
         source reads images (no cache), the plain float32 path when its features are cached.
 
         >>> FeatureSource.from_tensors(torch.zeros(2, 3), torch.zeros(2, dtype=torch.long)).training_path
-        DataPath(resident=False, autocast=None, channels_last=False, compile=False, kept_channels=False)
+        DataPath(resident=False, autocast=None, channels_last=False, compile=False, kept_channels=False, stack_codes=False)
         """
         return DataPath.for_device(self.device) if self.features is None else DataPath()
 

@@ -97,22 +97,25 @@ class _CodecTraining(SplitNetwork):
 
     ``autocast``: the frozen server part (most of a step's arithmetic) runs under ``torch.autocast``
     with this dtype; the codec (encoder, quantizer, decoder, its loss) stays float32, so that no
-    codeword choice depends on the precision.
+    codeword choice depends on the precision. ``stack``: one server pass on the codecs' reconstructions
+    stacked into one batch (:class:`~coinfer.tensor_data.DataPath`'s ``stack_codes``).
     """
 
-    def __init__(self, codecs: list[FeatureCodec], server_part: nn.Module, autocast: torch.dtype | None = None):
+    def __init__(self, codecs: list[FeatureCodec], server_part: nn.Module, autocast: torch.dtype | None = None,
+                 stack: bool = False):
         super().__init__(nn.Identity(), nn.ModuleList(codecs), server_part, frozen=("server_part",))
         self.autocast = autocast
+        self.stack = stack
 
     def forward(self, features: torch.Tensor) -> list[dict]:
-        outputs = []
-        for codec in self.codec:
-            out = codec(features)
-            with torch.autocast(features.device.type, dtype=self.autocast, enabled=self.autocast is not None):
-                logits = self.server_part(out["feature_hat"])
-            outputs.append({"logits": logits.float() if self.autocast else logits, "aux_loss": out["aux_loss"],
-                            "rate": out["rate"]})
-        return outputs
+        outs = [codec(features) for codec in self.codec]
+        with torch.autocast(features.device.type, dtype=self.autocast, enabled=self.autocast is not None):
+            if self.stack and len(outs) > 1:
+                logits = self.server_part(torch.cat([out["feature_hat"] for out in outs])).split(len(features))
+            else:
+                logits = [self.server_part(out["feature_hat"]) for out in outs]
+        return [{"logits": l.float() if self.autocast else l, "aux_loss": out["aux_loss"], "rate": out["rate"]}
+                for out, l in zip(outs, logits)]
 
 
 #: Learning rate of a learned prior's logits, relative to the codec's (:mod:`coinfer.core.rate`): the
@@ -175,8 +178,8 @@ def _run_epochs(codecs: list[FeatureCodec], server_part: nn.Module, source: Feat
     if path.channels_last:                 # the frozen parts' layout, in place; put back after training
         server_part.to(memory_format=torch.channels_last)
     try:
-        fit(_CodecTraining(codecs, server_part, path.dtype), batches, optimizer=optimizer, epochs=epochs,
-            loss_fn=loss_fn, scheduler=scheduler, device=source.device, desc=desc)
+        fit(_CodecTraining(codecs, server_part, path.dtype, path.stack_codes), batches, optimizer=optimizer,
+            epochs=epochs, loss_fn=loss_fn, scheduler=scheduler, device=source.device, desc=desc)
     finally:
         if path.channels_last:
             server_part.to(memory_format=torch.contiguous_format)
