@@ -6,7 +6,9 @@ Checks, in order, each timed and written to one JSON file:
 2. ``data_path``: training images/s of the full-width network (the paper preset's) on synthetic
    CIFAR-shaped data written in CIFAR-10's real on-disk format, on the old path (PIL transforms in 8
    loader processes, float32) against the new one (:mod:`coinfer.tensor_data`: images on the device,
-   augmented there, bf16 autocast, channels_last; and with ``torch.compile`` when ``--compile``);
+   augmented there, bf16 autocast, channels_last; again with cuDNN's autotuner on; and with
+   ``torch.compile`` when ``--compile``);
+   ``estimate``: the paper preset's sweep in GPU-hours (one and three seeds) at each of those rates;
 3. ``paper_cell``: one paper-preset sweep cell end to end (``framework`` at layer2.1, sparsity 0.5,
    code d16-l4) on the synthetic CIFAR-10, with one epoch per stage: baseline, pruning fine-tune,
    codec warm-up and training, evaluation; the per-stage times scale to the real epoch counts;
@@ -117,15 +119,37 @@ def data_path_rates(device: torch.device, root: Path, steps: int, batch_size: in
     if compile_:
         paths["new_compiled_images_per_s"] = DataPath(resident=True, autocast="bfloat16", channels_last=True,
                                                       compile=True)
+    # The new path once more with cuDNN's autotuner on (torch.backends.cudnn.benchmark, off by default
+    # and in coinfer): whether the GPU path should turn it on (it may pick other algorithms per run).
+    paths["new_cudnn_benchmark_images_per_s"] = paths["new_images_per_s"]
+    autotune = torch.backends.cudnn.benchmark
     for name, path in paths.items():
         torch.manual_seed(0)
+        torch.backends.cudnn.benchmark = name == "new_cudnn_benchmark_images_per_s"
         net = resnet18(width=1.0).to(device)
         batches = training_batches(data, batch_size, 0, device, path)
-        out[name] = round(_rate(path.prepare(net), batches, steps, device, path.dtype,
-                                warmup=30 if path.compile else 5), 1)
+        try:
+            out[name] = round(_rate(path.prepare(net), batches, steps, device, path.dtype,
+                                    warmup=30 if path.compile else 5), 1)
+        finally:
+            torch.backends.cudnn.benchmark = autotune
     out["speedup"] = round(out["new_images_per_s"] / out["old_float32_loader_images_per_s"], 2)
+    out["cudnn_benchmark_speedup"] = round(out["new_cudnn_benchmark_images_per_s"] / out["new_images_per_s"], 2)
     out["decided_for_this_device"] = DataPath.for_device(device).__dict__
     return out
+
+
+def sweep_estimate(rates: dict) -> dict:
+    """The paper preset's sweep in GPU-hours (``python -m coinfer plan``) at each measured rate of the
+    ``data_path`` check: what item 5 of issue 17 asks for, straight from the measurement."""
+    from coinfer.config import PRESETS
+    from coinfer.experiments.plan import plan_summary, sweep_plan
+
+    # The preset as defined, never scaled down (the CPU dry run sets COINFER_SMOKE for its cell).
+    plans = {seeds: sweep_plan(PRESETS["paper"], seeds=seeds) for seeds in (1, 3)}
+    return {name: {"images_per_s": rate, **{f"gpu_hours_{seeds}_seeds": round(plan_summary(steps, rate)["gpu_hours"], 2)
+                                            for seeds, steps in plans.items()}}
+            for name, rate in rates.items() if name.endswith("images_per_s") and rate > 0}
 
 
 def paper_cell(device: torch.device, home: Path) -> dict:
@@ -283,6 +307,7 @@ def main() -> None:
               "device": str(device), "date": time.strftime("%Y-%m-%d")}
     checks = [("split", lambda: split_exactness(device)),
               ("data_path", lambda: data_path_rates(device, data_root, steps, 128 if cuda else 16, args.compile))]
+    checks.append(("estimate", lambda: sweep_estimate(report["data_path"])))
     if not args.skip_cell:
         checks.append(("paper_cell", lambda: paper_cell(device, work / "home")))
     small = [] if cuda else ["--reps", "1", "--batch-size", "4", "--width", "0.125"]

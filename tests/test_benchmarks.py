@@ -34,7 +34,7 @@ def test_the_prepared_device_check_runs_every_check_on_the_cpu(tmp_path):
     subprocess.run([sys.executable, str(ROOT / "benchmarks" / "cuda_check.py"), "--steps", "1", "--out", str(out)],
                    check=True, cwd=ROOT, env=env, capture_output=True, timeout=600)
     report = json.loads(out.read_text())
-    checks = ("split", "data_path", "paper_cell", "shares", "together", "kept", "concurrency")
+    checks = ("split", "data_path", "estimate", "paper_cell", "shares", "together", "kept", "concurrency")
     failed = {name: report[name]["error"] for name in checks if "error" in report[name]}
     assert not failed, failed
     assert report["device"] == "cpu" and report["provenance"]["git_commit"]
@@ -45,6 +45,11 @@ def test_the_prepared_device_check_runs_every_check_on_the_cpu(tmp_path):
         assert " --out " in sub["provenance"]["command"] and sub["provenance"]["command"].endswith(".json")
         assert sub["rows"] and all(next(r[k] for k in measured if k in r) > 0 for r in sub["rows"])
     assert all(r["stacked_s"] > 0 for r in report["together"]["rows"])   # the GPU path's one server pass, timed
+    assert report["data_path"]["cudnn_benchmark_speedup"] > 0
+    # The sweep's GPU-hours at every measured rate: three seeds cost about three times one.
+    estimate = report["estimate"]["new_images_per_s"]
+    assert estimate["images_per_s"] == report["data_path"]["new_images_per_s"]
+    assert 2.5 < estimate["gpu_hours_3_seeds"] / estimate["gpu_hours_1_seeds"] < 3.5
 
 
 TWO_CODES = ["--set", "sweep.code_sizes=('d16-l4', 'd16-k16')"]     # codes that share (or not) a pass and a warm-up
