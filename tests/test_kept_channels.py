@@ -36,14 +36,14 @@ def float64():
     torch.set_default_dtype(before)
 
 
-def _train(net, point: str, kept: bool, batches, momentum=0.1):
-    """Prune ``point`` to 0.5 over the batches (Adam with weight decay); the network, losses, masks."""
+def _train(net, point: str, kept: bool, batches, momentum=0.1, criterion="l2", sparsity=0.5, output_sparsity=None):
+    """Prune ``point`` to ``sparsity`` over the batches (Adam with weight decay); the network, losses, masks."""
     net = copy.deepcopy(net)
     for m in net.modules():
         if isinstance(m, torch.nn.BatchNorm2d):
             m.momentum = momentum
     device, server = split(net, point)
-    pruner = IncrementalPruner(device, 0.5, STEPS, schedule=SCHEDULE)
+    pruner = IncrementalPruner(device, sparsity, STEPS, output_sparsity, schedule=SCHEDULE, criterion=criterion)
     optimizer = torch.optim.Adam(net.parameters(), lr=1e-2, weight_decay=5e-4)
     pruner.attach(optimizer)
     model = (KeptChannelsNetwork(pruner, server) if kept else net).train()
@@ -60,14 +60,17 @@ def _train(net, point: str, kept: bool, batches, momentum=0.1):
     return net, losses, pruner.keep_indices()
 
 
+@pytest.mark.parametrize("criterion", ["l2", "taylor"])
 @pytest.mark.parametrize("point", ["stem", "layer1.1", "layer2.1", "layer3.1", "pool", "output"])
-def test_training_on_kept_channels_is_the_masked_training(point, float64):
+def test_training_on_kept_channels_is_the_masked_training(point, criterion, float64):
+    """By either criterion: the l2 norms of the full-width weights, or (2-Step Pruning) the Taylor
+    importance, gathered on the compacted structure and put back at the kept channels' places."""
     torch.manual_seed(0)
     net = resnet18(width=1 / 16)
     batches = [(torch.randn(6, 3, 32, 32), torch.randint(0, 10, (6,))) for _ in range(STEPS)]
-    masked, masked_losses, masked_keep = _train(net, point, False, batches)
+    masked, masked_losses, masked_keep = _train(net, point, False, batches, criterion=criterion)
     random_state = torch.get_rng_state()
-    kept, kept_losses, kept_keep = _train(net, point, True, batches)
+    kept, kept_losses, kept_keep = _train(net, point, True, batches, criterion=criterion)
     # Rebuilding the structure draws no random numbers (a training that draws its augmentation from
     # the global generator gets the same draws as the masked one).
     assert torch.equal(torch.get_rng_state(), random_state)
@@ -111,11 +114,32 @@ def test_it_computes_the_compacted_networks_flops():
     assert flops(lambda: kept(x)) < 0.6 * flops(lambda: net(x))         # about half the MACs at 0.5
 
 
-def test_the_taylor_criterion_is_refused_with_its_reason():
-    device, server = split(resnet18(width=1 / 16), "layer2.1")
-    pruner = IncrementalPruner(device, 0.5, 4, criterion="taylor")
-    with pytest.raises(ValueError, match="'l2' criterion, got 'taylor'"):
-        KeptChannelsNetwork(pruner, server)
+def test_taylor_scores_on_the_kept_channels_are_the_masked_networks(float64):
+    """2-Step Pruning's second step prunes only the sent channels, by Taylor importance: the scores the
+    pruner ranks by, read on the compacted structure, are the masked network's (0 where masked)."""
+    torch.manual_seed(2)
+    net = resnet18(width=1 / 16)
+    batches = [(torch.randn(6, 3, 32, 32), torch.randint(0, 10, (6,))) for _ in range(3)]
+    scores = {}
+    for kept in (False, True):
+        device, server = split(copy.deepcopy(net), "layer2.1")
+        pruner = IncrementalPruner(device, 0.0, 4, 0.5, schedule=SCHEDULE, criterion="taylor")
+        model = (KeptChannelsNetwork(pruner, server) if kept else torch.nn.Sequential(device, server)).train()
+        for step, (x, y) in enumerate(batches):
+            pruner.step(step)
+            torch.nn.functional.cross_entropy(model(x), y).backward()
+        scores[kept] = pruner.taylor_importance().scores()
+        output = pruner.layout.output_group.name
+        assert len(pruner.keep_indices()[output]) < pruner.layout.output_group.channels      # sent channels pruned
+        assert all(len(k) == g.channels for g in pruner.layout.groups if g.name != output
+                   for k in [pruner.keep_indices()[g.name]])
+    assert scores[True].keys() == scores[False].keys()
+    for group, value in scores[False].items():
+        torch.testing.assert_close(scores[True][group], value, rtol=0, atol=1e-12, msg=group)
+    masked = ~pruner.masks[output]
+    assert masked.any() and not scores[True][output][masked].any() and scores[True][output][~masked].all()
+    with pytest.raises(ValueError, match="ranks by 'l2', not by Taylor"):
+        IncrementalPruner(device, 0.5, 4).taylor_importance()
 
 
 #: The quick recipe (Adam, cosine warm-up, distillation), masks every step, 2 epochs of 3 batches.

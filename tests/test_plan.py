@@ -169,10 +169,40 @@ def test_fine_tunes_on_kept_channels_cost_the_compacted_network_of_each_iteratio
     rising = _step(sweep_plan(cubic, kept_channels=True), "fine-tune: pruned").network_share
     assert share < rising < 1.0
     assert _step(sweep_plan(cubic, kept_channels=False), "fine-tune: pruned").network_share == 1.0
-    # The Taylor criterion trains masked at full width (it reads the full-width activations).
+    # The Taylor criterion too, except that its first iteration has nothing to rank by yet.
     taylor = get_preset("quick", **settings, **{"pruning.criterion": "taylor"})
-    assert _step(sweep_plan(taylor, kept_channels=True), "fine-tune: pruned").network_share == 1.0
+    assert rising < _step(sweep_plan(taylor, kept_channels=True), "fine-tune: pruned").network_share < 1.0
     # By default the plan prices what the GPU path does: kept channels, unless it compiles.
     assert _step(sweep_plan(cubic), "fine-tune: pruned").network_share == rising
     monkeypatch.setenv("COINFER_COMPILE", "1")
     assert _step(sweep_plan(cubic), "fine-tune: pruned").network_share == 1.0
+
+
+def test_2_step_pruning_fine_tunes_on_kept_channels_cost_each_iterations_compacted_network():
+    """Step 1 prunes the whole network by Taylor importance (nothing in its first iteration: no
+    gradient seen yet), step 2 the sent channels of the network step 1 compacted."""
+    import math
+
+    from coinfer.experiments.sweep import prune_settings
+
+    paper = get_preset("paper", **{"sweep.two_step_step1": (0.5,), "sweep.two_step_splits": ("layer2.1",),
+                                   "sweep.two_step_step2": (0.75,), "pruning.schedule.ramp_fraction": 1e-6})
+    total = sum(part_macs(1.0, "input")[:2])
+    masked = {s.name: s.network_share for s in sweep_plan(paper, kept_channels=False)}
+    kept = {s.name: s.network_share for s in sweep_plan(paper, kept_channels=True)}
+    assert masked["fine-tune: 2-Step Pruning, step 1"] == pytest.approx(1.0, rel=1e-12)
+    assert masked["fine-tune: 2-Step Pruning, step 2"] == pytest.approx(
+        sum(part_macs(1.0, "output", step1=0.5)[:2]) / total, rel=1e-12)
+    # A ramp of one iteration (2-Step Pruning's schedule is linear): the first iteration's steps cost the
+    # whole network, the others the compacted one.
+    prune = prune_settings(paper)
+    steps = prune.epochs * math.ceil((45_000 // 2) / prune.batch_size)
+    first = prune.schedule.interval
+    compacted = part_macs(1.0, "output", 0.5)[0] / total
+    assert kept["fine-tune: 2-Step Pruning, step 1"] == pytest.approx(
+        (first + (steps - first) * compacted) / steps, rel=1e-9)
+    device, server, _, _ = part_macs(1.0, "layer2.1", 0.0, 0.75, step1=0.5)
+    step2_compacted = (device + server) / total
+    assert kept["fine-tune: 2-Step Pruning, step 2"] == pytest.approx(
+        (first * masked["fine-tune: 2-Step Pruning, step 2"] + (steps - first) * step2_compacted) / steps, rel=1e-9)
+    assert kept["fine-tune: 2-Step Pruning, step 2"] < masked["fine-tune: 2-Step Pruning, step 2"]

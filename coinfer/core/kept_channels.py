@@ -30,9 +30,10 @@ Why it is the same training, not an approximation (tested against the masked net
 
 The structure is rebuilt whenever the pruner's masks change (its ``version``): once per pruning
 iteration, its layers allocated where the network is without drawing initial values
-(``compact(..., allocate_only=True)``), so the rebuild is cheap and consumes no random numbers. The
-first-order Taylor criterion reads the full-width modules' activations and gradients, so it is
-refused here.
+(``compact(..., allocate_only=True)``), so the rebuild is cheap and consumes no random numbers. With
+the first-order Taylor criterion (2-Step Pruning), the importance hooks move to each new structure's
+BatchNorms and put the kept channels' scores back at their full-width places; a masked channel's
+score is 0 in both networks (its activation is 0), so the pruner ranks by the same scores.
 
     >>> import torch
     >>> from coinfer.core.network import resnet18, split
@@ -72,7 +73,7 @@ class KeptChannelsNetwork(nn.Module):
     Parameters
     ----------
     pruner : IncrementalPruner
-        Prunes the device part (its ``device_part``); criterion ``"l2"``.
+        Prunes the device part (its ``device_part``), by either criterion.
     server_part : torch.nn.Module
         What follows the device part (from :func:`coinfer.core.network.split`; may be empty).
 
@@ -83,9 +84,6 @@ class KeptChannelsNetwork(nn.Module):
 
     def __init__(self, pruner: IncrementalPruner, server_part: nn.Module):
         super().__init__()
-        if pruner.criterion != "l2":
-            raise ValueError(f"training on kept channels needs the 'l2' criterion, got {pruner.criterion!r}: "
-                             "the Taylor criterion reads the full-width activations")
         self.device_part = pruner.device_part
         self.server_part = server_part
         self._pruner = pruner
@@ -124,6 +122,8 @@ class KeptChannelsNetwork(nn.Module):
         names = {name for name, _ in small.named_parameters()}
         if names != set(slices):
             raise ValueError(f"the device part has parameters this module does not slice: {sorted(names - set(slices))}")
+        if pruner.criterion == "taylor":            # the importance is read where the training runs
+            pruner.taylor_importance().hook(small, index)
         self._small, self._scatter, self._slices, self._statistics = [small], scatter, slices, statistics
         self._built = pruner.version
 

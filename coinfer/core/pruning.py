@@ -284,6 +284,10 @@ class TaylorImportance:
     Hooks on the BatchNorm after every convolution collect it during ordinary training steps (the
     gradient comes from the training loss, so it costs no extra pass). A group's score is the sum over
     its member layers. A masked channel outputs 0, so its importance is 0: it stays pruned.
+
+    The hooks sit on ``device_part`` itself, or (:meth:`hook`) on a compacted copy of it that runs
+    only the kept channels (:class:`coinfer.core.kept_channels.KeptChannelsNetwork`), whose scores
+    are put back at the kept channels' places, the others 0: the same scores.
     """
 
     def __init__(self, device_part: nn.Module, layout: DeviceLayout):
@@ -291,12 +295,24 @@ class TaylorImportance:
         self.sums: dict[str, torch.Tensor] = {}
         self.images = 0
         self._handles = []
-        for i, conv in enumerate(layout.convs):
-            bn = device_part.get_submodule(conv.bn)
-            # Images are counted once per batch, at the first layer.
-            self._handles.append(bn.register_forward_hook(self._hook(conv.out_group, counts_images=i == 0)))
+        self.hook(device_part)
 
-    def _hook(self, group: str, counts_images: bool):
+    def hook(self, module: nn.Module, kept: dict[str, torch.Tensor | None] | None = None) -> None:
+        """Collect from ``module``'s BatchNorms from now on (the hooks move there from where they were).
+
+        ``kept``: for a compacted copy of the device part, each group's kept channel indices in the
+        full-width part, sorted (None: all of them), as its layers hold them.
+        """
+        self.remove()
+        channels = {g.name: g.channels for g in self.layout.groups}
+        for i, conv in enumerate(self.layout.convs):
+            bn = module.get_submodule(conv.bn)
+            index = kept.get(conv.out_group) if kept else None
+            # Images are counted once per batch, at the first layer.
+            self._handles.append(bn.register_forward_hook(
+                self._hook(conv.out_group, i == 0, index, channels[conv.out_group])))
+
+    def _hook(self, group: str, counts_images: bool, index: torch.Tensor | None, channels: int):
         def forward_hook(module, inputs, output):
             if not (module.training and torch.is_grad_enabled() and output.requires_grad):
                 return
@@ -307,6 +323,8 @@ class TaylorImportance:
 
             def grad_hook(grad):
                 score = (activation * grad).mean(dim=(2, 3)).abs().sum(0)
+                if index is not None:          # a compacted layer: its channels' places at full width
+                    score = score.new_zeros(channels).index_copy_(0, index, score)
                 self.sums[group] = self.sums[group] + score if group in self.sums else score
                 if counts_images:
                     self.images += grad.shape[0]
@@ -451,9 +469,7 @@ class IncrementalPruner:
         else:
             self._notify()
         if self.criterion == "taylor":
-            if self._taylor is None:
-                self._taylor = TaylorImportance(self.device_part, self.layout)
-            scores = self._taylor.scores()
+            scores = self.taylor_importance().scores()
             self._taylor.reset()
             if scores is None:               # no gradient seen yet: nothing to rank by
                 self.current_fraction = 0.0
@@ -491,8 +507,17 @@ class IncrementalPruner:
         """
         self._hooks.append(optimizer.register_step_pre_hook(lambda *_: self.mask_gradients()))
         self._hooks.append(optimizer.register_step_post_hook(lambda *_: self.apply_masks()))
-        if self.criterion == "taylor" and self._taylor is None:
+        if self.criterion == "taylor":
+            self.taylor_importance()
+
+    def taylor_importance(self) -> TaylorImportance:
+        """The Taylor importance this pruner ranks by (criterion ``"taylor"``), hooked on the device
+        part when first asked for; a network that trains a compacted copy moves its hooks there."""
+        if self.criterion != "taylor":
+            raise ValueError(f"this pruner ranks by {self.criterion!r}, not by Taylor importance")
+        if self._taylor is None:
             self._taylor = TaylorImportance(self.device_part, self.layout)
+        return self._taylor
 
     def detach(self) -> None:
         """Remove the optimizer hooks (and the Taylor hooks; their last scores are kept for :meth:`finish`)."""

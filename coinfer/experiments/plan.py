@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import functools
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from coinfer.config import Preset
 
@@ -106,6 +106,19 @@ def _keep(layout, sparsity: float, output_sparsity: float | None) -> dict[str, l
             for g in layout.groups}
 
 
+def _network(width: float, step1: float = 0.0):
+    """The full-width-``width`` ResNet18 the sweep prunes: as built, or compacted at ``step1`` everywhere
+    (2-Step Pruning's first step), as its second step receives it."""
+    from coinfer.core.network import CifarResNet18, ResNetConfig, split
+    from coinfer.core.pruning import compact, device_layout
+
+    model = CifarResNet18(ResNetConfig(width=width))
+    if step1 > 0:
+        whole, _ = split(model, "output")
+        model, _ = compact(whole, _keep(device_layout(whole), step1, None))
+    return model
+
+
 @functools.lru_cache(maxsize=None)
 def part_macs(width: float, point: str, sparsity: float = 0.0, output_sparsity: float | None = None,
               step1: float = 0.0) -> tuple[int, int, tuple[int, ...], tuple[int, ...]]:
@@ -132,14 +145,10 @@ def part_macs(width: float, point: str, sparsity: float = 0.0, output_sparsity: 
     import torch
 
     from coinfer.core.costs import thop_macs
-    from coinfer.core.network import CifarResNet18, ResNetConfig, split
+    from coinfer.core.network import split
     from coinfer.core.pruning import compact, device_layout
 
-    model = CifarResNet18(ResNetConfig(width=width))
-    if step1 > 0:
-        whole, _ = split(model, "output")
-        model, _ = compact(whole, _keep(device_layout(whole), step1, None))
-    device, server = split(model, point)
+    device, server = split(_network(width, step1), point)
     with torch.no_grad():
         server_shape = tuple(device.eval()(torch.zeros(1, 3, 32, 32)).shape[1:]) if len(device) else (3, 32, 32)
     if len(device) and (sparsity > 0 or output_sparsity):
@@ -152,16 +161,17 @@ def part_macs(width: float, point: str, sparsity: float = 0.0, output_sparsity: 
 
 
 @functools.lru_cache(maxsize=None)
-def _device_terms(width: float, point: str) -> tuple[tuple[int, str | None, int, str | None, int], ...]:
-    """thop MACs of each module of the unpruned device part at ``point``, with the channel groups they
-    scale with: ``(macs, output group, its channels, input group, its channels)`` (None: not pruned)."""
+def _device_terms(width: float, point: str, step1: float = 0.0) -> tuple[tuple[int, str | None, int, str | None, int], ...]:
+    """thop MACs of each module of the unpruned device part at ``point`` (of the network compacted at
+    ``step1``, if > 0), with the channel groups they scale with: ``(macs, output group, its channels,
+    input group, its channels)`` (None: not pruned)."""
     import torch
 
     from coinfer.core.costs import thop_macs
-    from coinfer.core.network import CifarResNet18, ResNetConfig, split
+    from coinfer.core.network import split
     from coinfer.core.pruning import device_layout
 
-    device, _ = split(CifarResNet18(ResNetConfig(width=width)), point)
+    device, _ = split(_network(width, step1), point)
     layout = device_layout(device)
     channels = {g.name: g.channels for g in layout.groups}
     groups = {}                                              # module path -> (output group, input group)
@@ -199,27 +209,29 @@ def _device_terms(width: float, point: str) -> tuple[tuple[int, str | None, int,
 
 
 @functools.lru_cache(maxsize=None)
-def _layout(width: float, point: str):
-    from coinfer.core.network import CifarResNet18, ResNetConfig, split
+def _layout(width: float, point: str, step1: float = 0.0):
+    from coinfer.core.network import split
     from coinfer.core.pruning import device_layout
 
-    return device_layout(split(CifarResNet18(ResNetConfig(width=width)), point)[0])
+    return device_layout(split(_network(width, step1), point)[0])
 
 
 @functools.lru_cache(maxsize=None)
-def kept_device_macs(width: float, point: str, sparsity: float, output_sparsity: float | None = None) -> int:
+def kept_device_macs(width: float, point: str, sparsity: float, output_sparsity: float | None = None,
+                     step1: float = 0.0) -> int:
     """thop MACs of the device part at ``point`` with its channels pruned to ``sparsity`` (the sent ones
     to ``output_sparsity``, if given): what :func:`part_macs` counts for the compacted part, from the
     unpruned part's per-module counts (a convolution scales with its kept output and input channels,
     a batch norm, pool or linear layer with one of them), so fast enough for every pruning iteration.
+    ``step1``: of the network 2-Step Pruning's first step compacted, as :func:`part_macs`.
 
     >>> from coinfer.experiments.plan import kept_device_macs, part_macs
     >>> kept_device_macs(1 / 8, "layer2.1", 0.3) == part_macs(1 / 8, "layer2.1", 0.3)[0]
     True
     """
-    kept = {g: len(k) for g, k in _keep(_layout(width, point), sparsity, output_sparsity).items()}
+    kept = {g: len(k) for g, k in _keep(_layout(width, point, step1), sparsity, output_sparsity).items()}
     macs = 0.0
-    for count, out, out_channels, inp, in_channels in _device_terms(width, point):
+    for count, out, out_channels, inp, in_channels in _device_terms(width, point, step1):
         for group, channels in ((out, out_channels), (inp, in_channels)):
             if group is not None:
                 count = count * kept[group] / channels
@@ -227,27 +239,31 @@ def kept_device_macs(width: float, point: str, sparsity: float, output_sparsity:
     return round(macs)
 
 
-def fine_tune_share(prune, width: float, point: str, sparsity: float, steps: int, kept_channels: bool) -> float:
+def fine_tune_share(prune, width: float, point: str, sparsity: float, steps: int, kept_channels: bool,
+                    step1: float = 0.0) -> float:
     """One image of a pruning fine-tune at (``point``, ``sparsity``) of ``steps`` training steps under
     the settings ``prune`` (a :class:`~coinfer.config.PruneSettings`), as a share of a full-network
-    training step (the teacher's forward not included).
+    training step (the teacher's forward not included). ``step1`` > 0: the fine-tune of the network
+    2-Step Pruning's first step compacted at that sparsity (its second step).
 
-    Masked at full width (``kept_channels`` False) every step costs the whole network. On the kept
-    channels (:class:`coinfer.core.kept_channels.KeptChannelsNetwork`, the ``"l2"`` criterion) each
-    pruning iteration costs the device part compacted to that iteration's sparsity, plus the
-    unchanged server part.
+    Masked at full width (``kept_channels`` False) every step costs the whole network it fine-tunes.
+    On the kept channels (:class:`coinfer.core.kept_channels.KeptChannelsNetwork`) each pruning
+    iteration costs the device part compacted to that iteration's sparsity, plus the unchanged
+    server part; by Taylor importance the first iteration prunes nothing (no gradient seen yet).
     """
     schedule, output = prune.schedule, prune.output_sparsity
-    if not kept_channels or prune.criterion != "l2" or (sparsity == 0 and not output):
-        return 1.0
-    _, server, _, _ = part_macs(width, point)
+    device, server, _, _ = part_macs(width, point, step1=step1)
+    total = sum(part_macs(width, "input")[:2])
+    if not kept_channels or (sparsity == 0 and not output):
+        return (device + server) / total
     spent = 0.0
     for i in range(schedule.iterations(steps)):
-        fraction = schedule.fraction(i, steps)
+        fraction = 0.0 if i == 0 and prune.criterion == "taylor" else schedule.fraction(i, steps)
         iteration_steps = min(schedule.interval, steps - i * schedule.interval)
-        pruned = kept_device_macs(width, point, fraction * sparsity, None if output is None else fraction * output)
+        pruned = kept_device_macs(width, point, fraction * sparsity, None if output is None else fraction * output,
+                                  step1)
         spent += iteration_steps * (pruned + server)
-    return spent / steps / sum(part_macs(width, "input")[:2])
+    return spent / steps / total
 
 
 @functools.lru_cache(maxsize=None)
@@ -341,6 +357,7 @@ def sweep_plan(preset: Preset, seeds: int = 1, together: bool = True,
         with no run are left out.
     """
     from coinfer.core.encoding import CodeSize
+    from coinfer.experiments.baselines import taylor_settings
     from coinfer.experiments.sweep import cells, encode_settings, prune_settings
     from coinfer.tensor_data import DataPath
 
@@ -435,7 +452,14 @@ def sweep_plan(preset: Preset, seeds: int = 1, together: bool = True,
 
     fitted = [group for group in passes.values() if codec(group[0])[2]]
     fitting_passes = [codec(group[0])[2] for group in fitted]
-    step2 = [sum(part_macs(width, "output", step1=c.sparsity)[:2]) / total for c in two_step]
+    # 2-Step Pruning (Taylor importance): step 1 prunes the whole network, step 2 the sent channels of
+    # the network step 1 compacted; each on half the fine-tuning images (one budget for both steps).
+    taylor = taylor_settings(prune)
+    half_steps = prune.epochs * math.ceil((fine_tune // 2) / prune.batch_size)
+    step1 = [fine_tune_share(taylor, width, "output", s, half_steps, kept_channels)
+             for s in sorted({c.sparsity for c in two_step})]
+    step2 = [fine_tune_share(replace(taylor, output_sparsity=float(c.setting[3:])), width, c.split, 0.0, half_steps,
+                             kept_channels, step1=c.sparsity) for c in two_step]
     evaluated_cells = framework + bottlenet + huffman
     steps = [
         PlanStep("baseline", 1, preset.baseline.epochs, _available(preset, preset.baseline.train_limit, train_total),
@@ -448,7 +472,7 @@ def sweep_plan(preset: Preset, seeds: int = 1, together: bool = True,
         # Its two steps share one fine-tuning budget: half the images each; the second fine-tunes
         # the network the first compacted.
         PlanStep("fine-tune: 2-Step Pruning, step 1", seeds * len({c.sparsity for c in two_step}), prune.epochs,
-                 fine_tune // 2, 1.0 + teacher),
+                 fine_tune // 2, _mean(step1) + teacher),
         PlanStep("fine-tune: 2-Step Pruning, step 2", seeds * len(two_step), prune.epochs, fine_tune // 2,
                  _mean(step2) + teacher),
         # The unquantized warm-up: one run per group of twins in a pass, the pass's device forward shared by them.

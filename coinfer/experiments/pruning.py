@@ -139,7 +139,7 @@ def prune_finetune(model: nn.Module, point: str, sparsity: float, settings: Prun
     :func:`fine_tune`. How the batches are computed is ``path``'s (default
     :meth:`coinfer.tensor_data.DataPath.for_device`: on CUDA bf16 autocast, channels_last and the
     device part computed on its kept channels only (:class:`~coinfer.core.kept_channels.KeptChannelsNetwork`,
-    with the ``"l2"`` criterion), with :func:`fine_tune_batches` for ``train_loader``; on the CPU
+    by either criterion), with :func:`fine_tune_batches` for ``train_loader``; on the CPU
     float32 at full width as always); the returned model is the full-width masked one, in the
     ordinary memory layout, either way.
 
@@ -201,10 +201,8 @@ def prune_finetune(model: nn.Module, point: str, sparsity: float, settings: Prun
                                settings.criterion)
     optimizer, scheduler = fine_tune_optimizer(model, settings, len(train_loader))
     pruner.attach(optimizer)
-    # The same training on the kept channels only, where the path asks for it and something is
-    # pruned (the Taylor criterion reads full-width activations: it trains masked).
-    pruning = pruner.sparsity > 0 or pruner.output_sparsity > 0
-    kept = path.kept_channels and settings.criterion == "l2" and pruning
+    # The same training on the kept channels only, where the path asks for it and something is pruned.
+    kept = path.kept_channels and (pruner.sparsity > 0 or pruner.output_sparsity > 0)
     trained = KeptChannelsNetwork(pruner, server_part) if kept else model
     start = time.time()
     try:
