@@ -64,7 +64,7 @@ def smoke_overrides(preset: "Preset") -> dict:
 
     The network, dataset and every switch that chooses a code path (``encoding.precompute``,
     ``augment``, the schedule's kind, the criteria, ``png``) stay the preset's; only counts shrink:
-    one epoch of at most 32 training images in batches of 16 per training, 20 validation and at most
+    one epoch of at most 32 training images in batches of 16 (8 when pruning) per training, 20 validation and at most
     20 test images, masks updated every step, and each grid cut to its first and last values (2
     split points, one sparsity besides 0, one scalar and one vector code size). The sweep keeps one
     cell of every method, and the ``original`` feature at every split point (no training: the book's
@@ -96,10 +96,13 @@ def smoke_overrides(preset: "Preset") -> dict:
     codes = tuple(scalar + vector) or enc.code_sizes[:1]
     nonzero = [s for s in grid.sparsities if s > 0]
     limits = {"train_limit": images, "batch_size": batch}
+    # Pruning in batches of 8: 2-Step Pruning's steps (half the images each) then see two pruning
+    # iterations, the first of which (by Taylor importance) cannot prune yet.
+    prune_limits = {**limits, "batch_size": batch // 2}
     return {
         "validation.images": 20, "eval_batch_size": batch,
         "baseline": {"epochs": 1, **limits},
-        "pruning": {"epochs": 1, "lr_step_epochs": 1, "schedule.interval": 1, **limits,
+        "pruning": {"epochs": 1, "lr_step_epochs": 1, "schedule.interval": 1, **prune_limits,
                     "splits": _few(preset.pruning.splits, 2), "sparsities": preset.pruning.sparsities[-1:]},
         "encoding": {"warmup_epochs": min(1, enc.warmup_epochs), "epochs": 1, **limits,
                      "splits": _few(enc.splits, 2), "code_sizes": codes,
@@ -117,6 +120,6 @@ def smoke_overrides(preset: "Preset") -> dict:
                   "bottlenet_reductions": grid.bottlenet_reductions[-1:],
                   "two_step_splits": grid.two_step_splits[-1:], "two_step_step1": grid.two_step_step1[-1:],
                   "two_step_step2": grid.two_step_step2[-1:], "png_images": test,
-                  "prune": {**grid.prune, **limits}, "encode": {**grid.encode, **limits, "test_limit": test,
+                  "prune": {**grid.prune, **prune_limits}, "encode": {**grid.encode, **limits, "test_limit": test,
                                                                "huffman_train_images": images}},
     }
