@@ -74,7 +74,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from coinfer.core.network import BasicBlock, CifarResNet18, SplitPoint, split
+from coinfer.core.network import BasicBlock, SplitPoint, split
 
 SCHEDULE_KINDS = ("cubic", "linear", "constant")
 #: How channels are ranked: ``"l2"`` (the paper) or ``"taylor"`` (first-order Taylor importance,
