@@ -184,3 +184,37 @@ def test_codec_training_on_images_takes_the_data_path(cifar_root, monkeypatch):
         assert {s for s in seen if s[1]} == {(torch.float32, True, torch.bfloat16)}
         losses = [(a, b) for key in ("warmup_loss", "loss") for a, b in zip(full[key], cpu[key])]
         assert len(losses) == 2 and max(abs(a - b) for a, b in losses) < CODEC_TOLERANCE, losses
+
+
+def test_codes_trained_together_take_the_whole_gpu_path(cifar_root, monkeypatch):
+    """Two codes of one split point under everything the GPU path does to them (images held as one
+    tensor, bf16 server part, channels_last, one server pass on the stacked batch):
+    each code's losses are those of the plain float32 path, one server pass per code, to the bf16
+    tolerance of one code above."""
+    from coinfer.core.encoding import build_codec
+    from coinfer.experiments.encoding import get_encode_config, train_codecs
+
+    data = load_split("cifar10", "train", VALIDATION, root=cifar_root, trust=True)   # the same images on both paths
+    full = DataPath(resident=True, autocast=BF16, channels_last=True, stack_codes=True)
+    runs = {}
+    for name, path in (("plain", DataPath()), ("gpu path", full)):
+        monkeypatch.setattr(DataPath, "for_device", classmethod(lambda cls, device, p=path: p))
+        torch.manual_seed(0)
+        device_part, server_part = split_stages(resnet18(width=1 / 16).eval(), "layer2.1")
+        source = FeatureSource(device_part, data, precompute=False, batch_size=40, device=torch.device("cpu"))
+        config = get_encode_config("quick", warmup_epochs=1, epochs=1, batch_size=16)
+        batches = []
+        server_part.register_forward_hook(lambda module, args, out: batches.append((len(args[0]), out.dtype)))
+        codecs = []
+        for code in ("d8-l2", "d4-l2"):
+            torch.manual_seed(1)
+            codecs.append(build_codec(source.feature_shape, config.code_size_at(code, source.feature_shape)))
+        with progress_bars(False):
+            runs[name] = (train_codecs(codecs, server_part, source, config, seed=3), batches)
+        monkeypatch.undo()
+    (plain, plain_batches), (gpu, gpu_batches) = runs["plain"], runs["gpu path"]
+    assert max(n for n, _ in plain_batches) == 16                             # one pass per code
+    assert max(n for n, _ in gpu_batches) == 2 * 16                           # both codes in one pass
+    assert {dtype for _, dtype in gpu_batches} == {getattr(torch, BF16) if BF16 else torch.float32}
+    losses = [(a, b) for p, g in zip(plain, gpu) for key in ("warmup_loss", "loss") for a, b in zip(p[key], g[key])]
+    assert len(losses) == 4 and max(abs(a - b) for a, b in losses) < CODEC_TOLERANCE, losses
