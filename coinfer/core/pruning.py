@@ -283,11 +283,8 @@ class TaylorImportance:
     when the channel is removed, ``|mean over positions of a_k * dL/da_k|``, averaged over images.
     Hooks on the BatchNorm after every convolution collect it during ordinary training steps (the
     gradient comes from the training loss, so it costs no extra pass). A group's score is the sum over
-    its member layers. A masked channel outputs 0, so its importance is 0: it stays pruned.
-
-    The hooks sit on ``device_part`` itself, or (:meth:`hook`) on a compacted copy of it that runs
-    only the kept channels (:class:`coinfer.core.kept_channels.KeptChannelsNetwork`), whose scores
-    are put back at the kept channels' places, the others 0: the same scores.
+    its member layers. A masked channel outputs 0, so its importance is 0: it stays pruned. The
+    hooks can move (:meth:`hook`) to a compacted copy that runs the kept channels only.
     """
 
     def __init__(self, device_part: nn.Module, layout: DeviceLayout):
@@ -298,11 +295,9 @@ class TaylorImportance:
         self.hook(device_part)
 
     def hook(self, module: nn.Module, kept: dict[str, torch.Tensor | None] | None = None) -> None:
-        """Collect from ``module``'s BatchNorms from now on (the hooks move there from where they were).
-
-        ``kept``: for a compacted copy of the device part, each group's kept channel indices in the
-        full-width part, sorted (None: all of them), as its layers hold them.
-        """
+        """Collect from ``module``'s BatchNorms from now on; for a compacted copy of the device part
+        (:class:`coinfer.core.kept_channels.KeptChannelsNetwork`), ``kept`` holds each group's kept
+        channels at full width, sorted (None: all), where its scores are put back (the others 0)."""
         self.remove()
         channels = {g.name: g.channels for g in self.layout.groups}
         for i, conv in enumerate(self.layout.convs):
