@@ -236,6 +236,10 @@ def distillation_loss(logits: torch.Tensor, teacher_logits: torch.Tensor, labels
     return (1.0 - weight) * loss + weight * temperature ** 2 * soft
 
 
+#: The progress bar's running loss is read (a wait for the GPU) every this many steps.
+PROGRESS_LOSS_STEPS = 25
+
+
 def fit(model: nn.Module, batches, *, optimizer: torch.optim.Optimizer, epochs: int | None = None,
         steps: int | None = None, loss_fn: Callable | None = None, scheduler=None,
         on_step: Callable[[int], None] | None = None, progress: bool = True,
@@ -331,12 +335,15 @@ def fit(model: nn.Module, batches, *, optimizer: torch.optim.Optimizer, epochs: 
     if teacher is not None:
         teacher = teacher.to(device).eval()
     history, step, epoch = [], 0, 0
+    shown = show_progress(progress)
     while (epoch < epochs) if epochs is not None else (step < steps):
         model.train()
+        # The loss sum stays where the loss is (float64, as Python's float would add it): reading it
+        # every step would make the CPU wait for the GPU's step to finish before queueing the next.
         total, count = 0.0, 0
         data = batches(epoch) if callable(batches) else batches
         label = f"{desc} {epoch + 1}/{epochs}" if epochs is not None else f"{desc} {step}/{steps} steps"
-        bar = tqdm(data, desc=label, leave=False, disable=not show_progress(progress),
+        bar = tqdm(data, desc=label, leave=False, disable=not shown,
                    total=len(data) if hasattr(data, "__len__") else None)
         for inputs, labels in bar:
             if on_step is not None:
@@ -354,17 +361,18 @@ def fit(model: nn.Module, batches, *, optimizer: torch.optim.Optimizer, epochs: 
             optimizer.step()
             if scheduler is not None:
                 scheduler.step()
-            total += loss.item() * labels.numel()
+            total = total + loss.detach().double() * labels.numel()
             count += labels.numel()
             step += 1
-            bar.set_postfix(loss=f"{total / count:.3f}")
+            if shown and step % PROGRESS_LOSS_STEPS == 1:
+                bar.set_postfix(loss=f"{float(total) / count:.3f}")
             if steps is not None and step >= steps:
                 break
         if count == 0:
             if steps is not None and step < steps:
                 raise ValueError("batches yielded nothing: cannot train for a number of steps")
             break
-        history.append(total / count)
+        history.append(float(total) / count)
         epoch += 1
     return history
 

@@ -163,8 +163,8 @@ def _run_epochs(codecs: list[FeatureCodec], server_part: nn.Module, source: Feat
 
     def loss_fn(outputs: list[dict], labels: torch.Tensor) -> torch.Tensor:
         losses = [one_loss(out, labels, w) for out, w in zip(outputs, rate_weights)]
-        for total, loss in zip(totals, losses):
-            total[-1] += loss.item() * labels.numel()          # as fit tallies one codec's loss
+        for total, loss in zip(totals, losses):      # as fit tallies one codec's loss: on the device
+            total[-1] = total[-1] + loss.detach().double() * labels.numel()
         counts[-1] += labels.numel()
         return sum(losses[1:], losses[0])
 
@@ -183,7 +183,7 @@ def _run_epochs(codecs: list[FeatureCodec], server_part: nn.Module, source: Feat
     finally:
         if path.channels_last:
             server_part.to(memory_format=torch.contiguous_format)
-    return [[t / n for t, n in zip(total, counts) if n] for total in totals]
+    return [[float(t) / n for t, n in zip(total, counts) if n] for total in totals]
 
 
 def train_codec(codec: FeatureCodec, server_part: nn.Module, source: FeatureSource, config: EncodeSettings,
