@@ -13,6 +13,12 @@ first 60% of the iterations), and sets the measured time ratio beside the sweep 
     python benchmarks/kept_channels.py                      # full width, batch 32, 20 steps of 2
     python benchmarks/kept_channels.py --splits layer3.1 --sparsities 0.5
     python benchmarks/kept_channels.py --device cuda --batch-size 128 --steps 200 --interval 20   # a GPU
+    python benchmarks/kept_channels.py --method 2-step-pruning   # its first step: Taylor importance, whole network
+
+With ``--method 2-step-pruning`` it times 2-Step Pruning's first step instead (the whole network
+pruned by Taylor importance on a linear ramp, :func:`coinfer.experiments.baselines.taylor_settings`,
+at the paper grid's step-1 sparsities), whose importance the kept channels gather on the compacted
+structure.
 
 Prints a table and writes ``benchmarks/out/kept_channels.json`` (the book's page on the paper preset
 reads the committed measurement, ``--out data/results/benchmarks/kept_channels_cpu.json``, with its
@@ -40,6 +46,8 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=20, help="training steps per fine-tune (default 20)")
     parser.add_argument("--interval", type=int, default=2, help="steps per pruning iteration (default 2)")
     parser.add_argument("--device", default="cpu", help="cpu or cuda (its data path: bf16, channels_last)")
+    parser.add_argument("--method", choices=("framework", "2-step-pruning"), default="framework",
+                        help="whose fine-tunes: the framework's (l2) or 2-Step Pruning's first step (Taylor)")
     parser.add_argument("--out", default="benchmarks/out/kept_channels.json")
     args = parser.parse_args()
     started = time.time()
@@ -49,6 +57,7 @@ def main() -> None:
 
     from coinfer.config import get_preset
     from coinfer.core.network import resnet18
+    from coinfer.experiments.baselines import taylor_settings
     from coinfer.experiments.plan import fine_tune_share
     from coinfer.experiments.pruning import prune_finetune
     from coinfer.results import write_measurement
@@ -56,9 +65,11 @@ def main() -> None:
     from coinfer.train import progress_bars
 
     paper = get_preset("paper", **{"pruning.epochs": 1, "pruning.schedule.interval": args.interval})
-    settings = paper.pruning
-    splits = args.splits or list(settings.splits)
-    sparsities = args.sparsities or list(settings.sparsities)
+    if args.method == "framework":
+        settings, splits, sparsities = paper.pruning, list(paper.pruning.splits), list(paper.pruning.sparsities)
+    else:
+        settings, splits, sparsities = taylor_settings(paper.pruning), ["output"], list(paper.sweep.two_step_step1)
+    splits, sparsities = args.splits or splits, args.sparsities or sparsities
     device = torch.device(args.device)
     path = DataPath.for_device(device)
     paths = {"masked": replace(path, kept_channels=False, compile=False),
