@@ -11,6 +11,9 @@ together (one call for all), on the CPU path with the paper preset's network (fu
 synthetic CIFAR-10 in its real on-disk format, and reports the measured factor (the sweep plan's
 cost model gives its own: ``sweep_plan(preset, together=False)`` against the default).
 
+``--method bottlenet++`` times BottleNet++'s channel reductions at each of its split points the same
+way (:func:`coinfer.experiments.baselines.bottlenet_records`; no warm-up).
+
 Together, the frozen server part runs once per code and step, or, as the GPU path does
 (:class:`coinfer.tensor_data.DataPath`'s ``stack_codes``), once per step on every code's
 reconstruction stacked into one batch: the same arithmetic (the plan counts no saving), in fewer and
@@ -59,7 +62,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--width", type=float, default=1.0)
     parser.add_argument("--images", type=int, default=96, help="training images (default 96)")
-    parser.add_argument("--splits", nargs="+", default=["stem", "layer1.1", "layer2.1", "layer3.1", "pool"])
+    parser.add_argument("--splits", nargs="+", default=None, help="default: the paper grid's, of --method")
+    parser.add_argument("--method", choices=("framework", "bottlenet++"), default="framework",
+                        help="whose codes: the framework's code sizes or BottleNet++'s channel reductions")
     # The paper preset's 10 warm-up + 50 quantized epochs, scaled down to the same ratio.
     parser.add_argument("--warmup-epochs", type=int, default=1, help="unquantized epochs per code (default 1)")
     parser.add_argument("--epochs", type=int, default=5, help="quantized epochs per code (default 5)")
@@ -78,6 +83,7 @@ def main() -> None:
     from coinfer.core.features import FeatureSource
     from coinfer.core.network import resnet18, split
     from coinfer.data import ValidationSplit, load_split
+    from coinfer.experiments.baselines import bottlenet_records
     from coinfer.experiments.encoding import codec_records
     from coinfer.experiments.sweep import encode_settings
     from coinfer.results import write_measurement
@@ -86,7 +92,10 @@ def main() -> None:
     paper = get_preset("paper")
     config = override(encode_settings(paper), {"warmup_epochs": args.warmup_epochs, "epochs": args.epochs, "batch_size": 32,
                                                "eval_batch_size": 64})
-    codes = list(config.code_sizes)
+    if args.method == "framework":
+        codes, splits, records = list(config.code_sizes), paper.sweep.framework_splits, codec_records
+    else:
+        codes, splits, records = list(paper.sweep.bottlenet_reductions), paper.sweep.bottlenet_splits, bottlenet_records
     validation = ValidationSplit(images=20, seed=0)
     train = load_split("cifar10", "train", validation, root=root, augment=True, limit=args.images, trust=True)
     test = load_split("cifar10", "test", validation, root=root, trust=True)
@@ -94,7 +103,7 @@ def main() -> None:
     device = torch.device(args.device)
     net = resnet18(width=args.width).eval().to(device)
     rows = []
-    for point in args.splits:
+    for point in args.splits or splits:
         device_part, server_part = split(net, point)
         source = lambda: FeatureSource(device_part, train, precompute=False, batch_size=config.eval_batch_size)
         test_src = FeatureSource(device_part, test, precompute=True, batch_size=config.eval_batch_size)
@@ -102,14 +111,14 @@ def main() -> None:
         with progress_bars(False), stacked(False):
             start = time.perf_counter()
             for code in codes:
-                codec_records(point, device_part, server_part, source(), test_src, [code], config, **quiet)
+                records(point, device_part, server_part, source(), test_src, [code], config, **quiet)
             alone = time.perf_counter() - start
             start = time.perf_counter()
-            codec_records(point, device_part, server_part, source(), test_src, codes, config, **quiet)
+            records(point, device_part, server_part, source(), test_src, codes, config, **quiet)
             together = time.perf_counter() - start
         with progress_bars(False), stacked(True):
             start = time.perf_counter()
-            codec_records(point, device_part, server_part, source(), test_src, codes, config, **quiet)
+            records(point, device_part, server_part, source(), test_src, codes, config, **quiet)
             stack = time.perf_counter() - start
         rows.append({"split": point, "codes": len(codes), "alone_s": round(alone, 2), "together_s": round(together, 2),
                      "stacked_s": round(stack, 2), "factor": round(alone / together, 2),
