@@ -32,6 +32,7 @@ from coinfer.core.features import FeatureSource
 from coinfer.experiments.encoding import freeze, huffman_8bit, train_codecs
 from coinfer.experiments.pruning import prune_finetune
 from coinfer.results import Record
+from coinfer.tensor_data import DataPath
 from coinfer.train import seed_everything
 
 __all__ = ["png_record", "bottlenet_record", "bottlenet_records", "bottlenet_evaluate", "taylor_settings",
@@ -178,20 +179,21 @@ def taylor_settings(config: PruneSettings) -> PruneSettings:
 
 
 def two_step_step1(baseline: nn.Module, sparsity: float, config: PruneSettings, train_loader,
-                   device=None) -> PrunedModel:
+                   device=None, path: DataPath | None = None) -> PrunedModel:
     """Step 1: Taylor-prune every stage of (a copy of) ``baseline`` to ``sparsity``, fine-tuning it.
 
     The whole network is the "device part" at split point ``output``; its classifier's inputs
     follow the last stream's kept channels. The fine-tuning is the framework's recipe
     (:func:`taylor_settings`), distilling from ``baseline`` when the recipe distils. Returns the
-    masked network and its kept channels.
+    masked network and its kept channels. ``path``: how the batches are computed, as in
+    :func:`~coinfer.experiments.pruning.prune_finetune` (default: the device's).
     """
     return prune_finetune(copy.deepcopy(baseline), "output", sparsity, taylor_settings(config), train_loader,
-                          device, desc=f"2-step: step 1, s={sparsity:g}", teacher=baseline)
+                          device, desc=f"2-step: step 1, s={sparsity:g}", teacher=baseline, path=path)
 
 
 def two_step_step2(step1: PrunedModel, point: str, sparsity: float, config: PruneSettings, train_loader,
-                   device=None, teacher: nn.Module | None = None) -> PrunedModel:
+                   device=None, teacher: nn.Module | None = None, path: DataPath | None = None) -> PrunedModel:
     """Step 2: compact step 1's network, then Taylor-prune only the channels sent at ``point``.
 
     Every other group keeps all its (step-1) channels; the whole compacted network is fine-tuned by
@@ -199,13 +201,13 @@ def two_step_step2(step1: PrunedModel, point: str, sparsity: float, config: Prun
     sequence (:func:`coinfer.core.network.split`).
 
     ``teacher``: what the recipe distils from; pass the baseline, as step 1 and the framework do
-    (default: step 1's network as it is, a weaker teacher).
+    (default: step 1's network as it is, a weaker teacher). ``path``: as in :func:`two_step_step1`.
     """
     whole, _ = split_stages(step1.model, "output")
     small, _ = compact(whole, step1.keep)
     config = replace(taylor_settings(config), output_sparsity=sparsity)
     return prune_finetune(small, point, 0.0, config, train_loader, device,
-                          desc=f"2-step: step 2, {point} s={sparsity:g}", teacher=teacher)
+                          desc=f"2-step: step 2, {point} s={sparsity:g}", teacher=teacher, path=path)
 
 
 def two_step_record(step2: PrunedModel, step1_sparsity: float, train_set, test_set, config: EncodeSettings,
