@@ -18,7 +18,8 @@ from torch.utils.flop_counter import FlopCounterMode
 from coinfer.config import get_preset
 from coinfer.core.kept_channels import KeptChannelsNetwork
 from coinfer.core.network import resnet18, split
-from coinfer.core.pruning import IncrementalPruner, SparsitySchedule, compact
+from coinfer.core.pruning import IncrementalPruner, SparsitySchedule, compact, device_layout
+from coinfer.experiments.baselines import two_step_step1, two_step_step2
 from coinfer.experiments.pruning import prune_finetune
 from coinfer.tensor_data import DataPath
 from coinfer.train import progress_bars
@@ -180,3 +181,31 @@ def test_compacting_without_drawing_initial_values_gives_the_same_network():
     for name, value in drawn.state_dict().items():
         assert torch.equal(allocated.state_dict()[name], value), name
     assert torch.equal(drawn.eval()(x), allocated.eval()(x))
+
+
+def test_two_step_prunings_steps_on_kept_channels_give_the_masked_numbers(float64):
+    """Both steps through their public functions: the second fine-tunes the network the first
+    compacted, pruning only its sent channels, so the kept channels there differ from step 1's."""
+    torch.manual_seed(0)
+    net = resnet18(width=1 / 16)
+    batches = [(torch.randn(8, 3, 32, 32), torch.randint(0, 10, (8,))) for _ in range(3)]
+    runs, executed = {}, {}
+    for name, path in (("masked", DataPath()), ("kept", DataPath(kept_channels=True))):
+        torch.manual_seed(1)
+        with progress_bars(False), FlopCounterMode(display=False) as first:
+            step1 = two_step_step1(net, 0.5, RECIPE, batches, path=path)
+        with progress_bars(False), FlopCounterMode(display=False) as second:
+            runs[name] = (step1, two_step_step2(step1, "layer2.1", 0.5, RECIPE, batches, path=path))
+        executed[name] = first.get_total_flops(), second.get_total_flops()
+    # Each step really ran on the kept channels (step 2 prunes one group only, and saves less).
+    assert executed["kept"][0] < 0.8 * executed["masked"][0] and executed["kept"][1] < 0.97 * executed["masked"][1]
+    for (masked, kept) in zip(runs["masked"], runs["kept"]):
+        assert kept.keep == masked.keep and kept.output_sparsity == masked.output_sparsity
+        assert kept.meta["train_loss"] == pytest.approx(masked.meta["train_loss"], abs=1e-9)
+        for name, value in kept.model.state_dict().items():
+            torch.testing.assert_close(value, masked.model.state_dict()[name], rtol=0, atol=1e-9, msg=name)
+    step2 = runs["kept"][1]
+    layout = device_layout(split(step2.model, "layer2.1")[0])      # the network step 1 compacted
+    sent = layout.output_group
+    assert len(step2.keep[sent.name]) == sent.channels // 2                # its sent channels pruned, only those
+    assert all(len(step2.keep[g.name]) == g.channels for g in layout.groups if g is not sent)
