@@ -1,6 +1,7 @@
 """The sweep's cost plan (python -m coinfer plan): counted from the cells it will run."""
 
 import pytest
+import torch
 
 from coinfer.cli import main
 from coinfer.config import get_preset, sweep_grid
@@ -206,3 +207,12 @@ def test_2_step_pruning_fine_tunes_on_kept_channels_cost_each_iterations_compact
     assert kept["fine-tune: 2-Step Pruning, step 2"] == pytest.approx(
         (first * masked["fine-tune: 2-Step Pruning, step 2"] + (steps - first) * step2_compacted) / steps, rel=1e-9)
     assert kept["fine-tune: 2-Step Pruning, step 2"] < masked["fine-tune: 2-Step Pruning, step 2"]
+
+
+def test_counting_macs_leaves_the_random_state_alone():
+    """The plan builds and compacts networks only to count their shapes: it draws no initial values,
+    so computing a plan before training (the sweep, the device check) changes no result."""
+    torch.manual_seed(0)
+    before = torch.get_rng_state()
+    assert part_macs(0.3, "layer2.1", 0.0, 0.5, step1=0.25)[0] > 0     # a width no other test uses: built here
+    assert torch.equal(torch.get_rng_state(), before)

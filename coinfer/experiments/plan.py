@@ -106,16 +106,26 @@ def _keep(layout, sparsity: float, output_sparsity: float | None) -> dict[str, l
             for g in layout.groups}
 
 
+@functools.lru_cache(maxsize=None)
 def _network(width: float, step1: float = 0.0):
     """The full-width-``width`` ResNet18 the sweep prunes: as built, or compacted at ``step1`` everywhere
-    (2-Step Pruning's first step), as its second step receives it."""
+    (2-Step Pruning's first step), as its second step receives it. One network per arguments, shared
+    by the counts below, which only read it (they compact and profile copies)."""
+    import torch
+
     from coinfer.core.network import CifarResNet18, ResNetConfig, split
     from coinfer.core.pruning import compact, device_layout
 
-    model = CifarResNet18(ResNetConfig(width=width))
+    # The plan counts shapes, never values: zeros, not drawn initial values (drawing them took most
+    # of the plan's time, and used the global random state).
+    with torch.device("meta"):
+        model = CifarResNet18(ResNetConfig(width=width))
+    model = model.to_empty(device="cpu")
+    for tensor in (*model.parameters(), *model.buffers()):
+        tensor.detach().zero_()
     if step1 > 0:
         whole, _ = split(model, "output")
-        model, _ = compact(whole, _keep(device_layout(whole), step1, None))
+        model, _ = compact(whole, _keep(device_layout(whole), step1, None), allocate_only=True)
     return model
 
 
@@ -152,7 +162,7 @@ def part_macs(width: float, point: str, sparsity: float = 0.0, output_sparsity: 
     with torch.no_grad():
         server_shape = tuple(device.eval()(torch.zeros(1, 3, 32, 32)).shape[1:]) if len(device) else (3, 32, 32)
     if len(device) and (sparsity > 0 or output_sparsity):
-        device, _ = compact(device, _keep(device_layout(device), sparsity, output_sparsity))
+        device, _ = compact(device, _keep(device_layout(device), sparsity, output_sparsity), allocate_only=True)
     with torch.no_grad():
         shape = tuple(device.eval()(torch.zeros(1, 3, 32, 32)).shape[1:]) if len(device) else (3, 32, 32)
     device_macs = thop_macs(device, (3, 32, 32))[0] if len(device) else 0
