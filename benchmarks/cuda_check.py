@@ -19,6 +19,8 @@ Checks, in order, each timed and written to one JSON file:
    width against on the kept channels only (compressed schedule, 200 steps of batch 128);
    ``concurrency``: ``benchmarks/gpu_concurrency.py``, 1, 2 and 4 trainings at once on the one GPU
    (``sweep --workers N``), their images/s together against one alone;
+   ``paper_smoke``: ``tests/test_paper_smoke.py``'s end-to-end test on the GPU (every command of the
+   README's paper section at smoke scale, every method on the whole GPU path, bf16 included);
 5. (``--quick``) the quick preset end to end on the GPU: baseline, one pruning and one encoder
    configuration, beside the CPU-trained committed numbers;
 6. (``--throughput-dataset D``) the old measurement: the float32 loader path on a real dataset.
@@ -234,6 +236,33 @@ def benchmark(script: str, work: Path, *args: str) -> dict:
     return json.loads(out.read_text())
 
 
+def paper_smoke(cuda: bool) -> dict:
+    """``tests/test_paper_smoke.py``'s end-to-end test: every command of the README's paper section at
+    smoke scale, which on a GPU runs there on the whole GPU path (bf16 included), so that every method's
+    code has run on CUDA before a reader's sweep does. The CPU dry run only checks that the selection
+    names the one test (``make test`` runs it on the CPU)."""
+    root = Path(__file__).resolve().parents[1]
+    env = {k: v for k, v in os.environ.items() if k not in ("COINFER_SMOKE", "COINFER_HOME", "COINFER_DATA")}
+    env["PYTHONPATH"] = os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")])
+    command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "tests/test_paper_smoke.py", "-k", "end_to_end",
+               "-s", "-q", *([] if cuda else ["--collect-only"])]
+    done = subprocess.run(command, cwd=root, env=env, capture_output=True, text=True, timeout=900)
+    output = done.stdout + done.stderr
+    if done.returncode:
+        raise RuntimeError(f"{' '.join(command[2:])} exited {done.returncode}:\n{output[-4000:]}")
+    if not cuda:
+        selected = [line for line in output.splitlines() if "::test_" in line]
+        if len(selected) != 1:
+            raise RuntimeError(f"the selection should name one test, not {len(selected)}:\n{output[-4000:]}")
+        return {"ran": False, "test": selected[0].strip()}
+    # The test prints each command's seconds: "   12.3 s  python -m coinfer run pruning ...".
+    seconds = {line.split(" s  python -m coinfer ", 1)[1]: float(line.split()[0])
+               for line in output.splitlines() if " s  python -m coinfer " in line}
+    if not seconds:
+        raise RuntimeError(f"the smoke test printed no command times:\n{output[-4000:]}")
+    return {"ran": True, "command_seconds": seconds, "total_s": round(sum(seconds.values()), 1)}
+
+
 def error_report(error: BaseException) -> dict:
     """What a failed check leaves in the JSON: the message and the whole traceback (the first GPU
     run kept only the message, which did not say where the CUDA tensor met numpy)."""
@@ -287,6 +316,7 @@ def main() -> None:
                         help="synthetic training images (default 20,000; 200 on a CPU)")
     parser.add_argument("--compile", action="store_true", help="also time the new path with torch.compile")
     parser.add_argument("--skip-cell", action="store_true", help="no paper-preset cell")
+    parser.add_argument("--skip-smoke", action="store_true", help="no paper-preset smoke run (tests/test_paper_smoke.py)")
     parser.add_argument("--quick", action="store_true", help="also run the quick preset end to end")
     parser.add_argument("--throughput-dataset", default=None, help="also time the old path on this real dataset")
     args = parser.parse_args()
@@ -322,6 +352,8 @@ def main() -> None:
                                                 "--interval", "1", "--width", "0.125", "--batch-size", "4"]))))
     checks.append(("concurrency", lambda: benchmark("gpu_concurrency.py", work, "--device", device.type,
                                                     *(["--processes", "1", "2", "4"] if cuda else ["--processes", "2"]))))
+    if not args.skip_smoke:
+        checks.append(("paper_smoke", lambda: paper_smoke(cuda)))
     if args.quick and cuda:
         checks.append(("quick", lambda: quick_pipeline(device, work)))
     if args.throughput_dataset and cuda:

@@ -27,14 +27,15 @@ def test_the_prepared_device_check_runs_every_check_on_the_cpu(tmp_path):
     run must finish every check without an error (the split, the data paths, one paper-preset cell,
     and the benchmarks it runs in child processes: plan_shares.py, codecs_together.py and
     kept_channels.py, whose committed measurements the book cites, and gpu_concurrency.py), each with a
-    report and its provenance."""
+    report and its provenance, and find the paper smoke test it runs on a GPU."""
     out = tmp_path / "cuda_check.json"
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
     env.pop("COINFER_SMOKE", None)
     subprocess.run([sys.executable, str(ROOT / "benchmarks" / "cuda_check.py"), "--steps", "1", "--out", str(out)],
                    check=True, cwd=ROOT, env=env, capture_output=True, timeout=600)
     report = json.loads(out.read_text())
-    checks = ("split", "data_path", "estimate", "paper_cell", "shares", "together", "kept", "concurrency")
+    checks = ("split", "data_path", "estimate", "paper_cell", "shares", "together", "kept", "concurrency",
+              "paper_smoke")
     failed = {name: report[name]["error"] for name in checks if "error" in report[name]}
     assert not failed, failed
     assert report["device"] == "cpu" and report["provenance"]["git_commit"]
@@ -46,6 +47,9 @@ def test_the_prepared_device_check_runs_every_check_on_the_cpu(tmp_path):
         assert sub["rows"] and all(next(r[k] for k in measured if k in r) > 0 for r in sub["rows"])
     assert all(r["stacked_s"] > 0 for r in report["together"]["rows"])   # the GPU path's one server pass, timed
     assert report["data_path"]["cudnn_benchmark_speedup"] > 0
+    # On a GPU the paper smoke test runs there; the dry run checks that its selection names that test.
+    assert report["paper_smoke"] == {"ran": False,
+                                     "test": "tests/test_paper_smoke.py::test_paper_preset_runs_end_to_end_at_full_width"}
     # The sweep's GPU-hours at every measured rate: three seeds cost about three times one.
     estimate = report["estimate"]["new_images_per_s"]
     assert estimate["images_per_s"] == report["data_path"]["new_images_per_s"]

@@ -3,7 +3,8 @@ on a tiny CIFAR-10 written in its real on-disk format, with ``COINFER_SMOKE=1`` 
 down to a handful of steps (``coinfer.config.smoke_overrides``): the same code paths as the real run,
 so a change that breaks the paper preset fails here, not on a reader's GPU. The commands train with
 the GPU path's choices (the training set held as one tensor and augmented there, channels_last,
-pruning fine-tunes on the kept channels), bf16 autocast aside.
+pruning fine-tunes on the kept channels), bf16 autocast aside; on a machine with CUDA they run there,
+bf16 included (the device check, ``benchmarks/cuda_check.py``, runs this test on the GPU).
 
 Checkpoints and tables go to a scratch ``COINFER_HOME``. The book build with ``COINFER_PRESET=paper``
 on the smoke tables takes a minute or two more, so it runs only with ``COINFER_SMOKE_BOOK=1``, which
@@ -88,14 +89,18 @@ def smoke_env(smoke_home):
 #: What the commands train with: the GPU path's choices (:meth:`DataPath.for_device` for CUDA: images
 #: held and augmented on the device, channels_last, pruning fine-tunes on the kept channels, the codes
 #: trained together through one server pass on their stacked batch), so that
-#: a reader's GPU run is never the first to take them; all but bf16 autocast, which is slow on a CPU
-#: without bf16 units (tests/test_data_path_stages.py trains each stage under it).
-def gpu_path_on_the_cpu():
+#: a reader's GPU run is never the first to take them; on a CPU all but bf16 autocast, which is slow
+#: there without bf16 units (tests/test_data_path_stages.py trains each stage under it). With CUDA the
+#: commands run on the GPU (their default device) and the path is exactly the GPU's.
+def gpu_path():
     from dataclasses import replace
+
+    import torch
 
     from coinfer.tensor_data import DataPath
 
-    return replace(DataPath.for_device("cuda"), autocast=None)
+    path = DataPath.for_device("cuda")
+    return path if torch.cuda.is_available() else replace(path, autocast=None)
 
 
 @pytest.fixture(scope="module")
@@ -111,7 +116,7 @@ def smoke_run(smoke_home, smoke_env):
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
-    path = gpu_path_on_the_cpu()
+    path = gpu_path()
     # Counted, to show that the GPU path's code ran: resident epochs, kept-channel structures built and
     # codec steps whose codes shared one server pass.
     used = {"resident epochs": 0, "kept-channel builds": 0, "stacked codec steps": 0}
