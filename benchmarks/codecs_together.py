@@ -18,7 +18,9 @@ Together, the frozen server part runs once per code and step, or, as the GPU pat
 (:class:`coinfer.tensor_data.DataPath`'s ``stack_codes``), once per step on every code's
 reconstruction stacked into one batch: the same arithmetic (the plan counts no saving), in fewer and
 larger kernels. Both are timed: ``factor`` is alone over together (one server pass per code),
-``stack_factor`` together over stacked.
+``stack_factor`` together over stacked. ``fold_factor`` is stacked over stacked with the server
+part's batch norms folded into its convolutions (``DataPath``'s ``fold_batchnorm``, also the GPU
+path's): the same function to float rounding, a layer fewer per pair.
 
     python benchmarks/codecs_together.py                    # full width, 96 images, 1 + 5 epochs per code
     python benchmarks/codecs_together.py --splits layer3.1 --images 64
@@ -46,12 +48,14 @@ from cuda_check import write_synthetic_cifar10
 
 
 @contextlib.contextmanager
-def stacked(stack: bool):
-    """The device's data path (:meth:`DataPath.for_device`) with ``stack_codes`` set to ``stack``."""
+def data_path(stack: bool, fold: bool = False):
+    """The device's data path (:meth:`DataPath.for_device`) with ``stack_codes`` set to ``stack`` and
+    ``fold_batchnorm`` to ``fold``."""
     from coinfer.tensor_data import DataPath
 
     original = DataPath.__dict__["for_device"]
-    DataPath.for_device = classmethod(lambda cls, device: replace(original.__func__(cls, device), stack_codes=stack))
+    DataPath.for_device = classmethod(lambda cls, device: replace(original.__func__(cls, device), stack_codes=stack,
+                                                                  fold_batchnorm=fold))
     try:
         yield
     finally:
@@ -108,7 +112,7 @@ def main() -> None:
         source = lambda: FeatureSource(device_part, train, precompute=False, batch_size=config.eval_batch_size)
         test_src = FeatureSource(device_part, test, precompute=True, batch_size=config.eval_batch_size)
         quiet = dict(seed=0, device=device, log=lambda *_: None)
-        with progress_bars(False), stacked(False):
+        with progress_bars(False), data_path(stack=False):
             start = time.perf_counter()
             for code in codes:
                 records(point, device_part, server_part, source(), test_src, [code], config, **quiet)
@@ -116,25 +120,31 @@ def main() -> None:
             start = time.perf_counter()
             records(point, device_part, server_part, source(), test_src, codes, config, **quiet)
             together = time.perf_counter() - start
-        with progress_bars(False), stacked(True):
-            start = time.perf_counter()
-            records(point, device_part, server_part, source(), test_src, codes, config, **quiet)
-            stack = time.perf_counter() - start
+        seconds = {}
+        for name, fold in (("stacked", False), ("folded", True)):
+            with progress_bars(False), data_path(stack=True, fold=fold):
+                start = time.perf_counter()
+                records(point, device_part, server_part, source(), test_src, codes, config, **quiet)
+                seconds[name] = time.perf_counter() - start
+        stack, folded = seconds["stacked"], seconds["folded"]
         rows.append({"split": point, "codes": len(codes), "alone_s": round(alone, 2), "together_s": round(together, 2),
-                     "stacked_s": round(stack, 2), "factor": round(alone / together, 2),
-                     "stack_factor": round(together / stack, 2)})
+                     "stacked_s": round(stack, 2), "folded_s": round(folded, 2), "factor": round(alone / together, 2),
+                     "stack_factor": round(together / stack, 2), "fold_factor": round(stack / folded, 2)})
         print(f"{point:<9} {len(codes)} codes: alone {alone:7.1f} s, together {together:7.1f} s, "
-              f"factor {alone / together:.2f}; stacked {stack:7.1f} s, factor {together / stack:.2f}", flush=True)
-    total = {k: sum(r[k] for r in rows) for k in ("alone_s", "together_s", "stacked_s")}
+              f"factor {alone / together:.2f}; stacked {stack:7.1f} s, factor {together / stack:.2f}; "
+              f"folded {folded:7.1f} s, factor {stack / folded:.2f}", flush=True)
+    total = {k: sum(r[k] for r in rows) for k in ("alone_s", "together_s", "stacked_s", "folded_s")}
     print(f"all splits: alone {total['alone_s']:.1f} s, together {total['together_s']:.1f} s, factor "
           f"{total['alone_s'] / total['together_s']:.2f}; stacked {total['stacked_s']:.1f} s, factor "
-          f"{total['together_s'] / total['stacked_s']:.2f} (evaluation included; {args.images} images, "
+          f"{total['together_s'] / total['stacked_s']:.2f}; folded {total['folded_s']:.1f} s, factor "
+          f"{total['stacked_s'] / total['folded_s']:.2f} (evaluation included; {args.images} images, "
           f"width {args.width:g}, {torch.get_num_threads()} threads)")
     out = write_measurement(args.out, "codecs-together", "synthetic cifar10 (random pixels, real on-disk format)",
                             "paper", time.time() - started,
                             {"settings": vars(args), "codes": codes, "rows": rows,
                              "factor": total["alone_s"] / total["together_s"],
-                             "stack_factor": total["together_s"] / total["stacked_s"]})
+                             "stack_factor": total["together_s"] / total["stacked_s"],
+                             "fold_factor": total["stacked_s"] / total["folded_s"]})
     print(f"wrote {out}")
 
 

@@ -14,8 +14,9 @@ left exactly as it was. Every training on images asks it: the baseline
 
     >>> import torch
     >>> from coinfer.tensor_data import DataPath
-    >>> DataPath.for_device(torch.device("cpu"))
-    DataPath(resident=False, autocast=None, channels_last=False, compile=False, kept_channels=False, stack_codes=False)
+    >>> DataPath.for_device(torch.device("cpu"))  # doctest: +NORMALIZE_WHITESPACE
+    DataPath(resident=False, autocast=None, channels_last=False, compile=False, kept_channels=False, stack_codes=False,
+             fold_batchnorm=False)
     >>> DataPath.for_device(torch.device("cuda")).autocast
     'bfloat16'
 
@@ -69,6 +70,11 @@ class DataPath:
         waits on kernel launches more than on arithmetic. The same training, since the frozen server
         part is in eval mode and each image's output does not depend on its batch; its activations
         for the backward pass take memory for codes x batch images (six codes of 128: 768).
+    fold_batchnorm : bool
+        Codecs train in front of a copy of the frozen server part whose batch norms are folded into
+        the convolutions before them (:func:`coinfer.core.network.fold_batchnorm`): in eval mode a
+        batch norm is a fixed affine map, so this is the same function up to float rounding, with a
+        layer fewer per pair to run forward and backward (memory-bound kernels on a GPU).
     """
 
     resident: bool = False
@@ -77,6 +83,7 @@ class DataPath:
     compile: bool = False
     kept_channels: bool = False
     stack_codes: bool = False
+    fold_batchnorm: bool = False
 
     def __post_init__(self):
         if self.autocast not in (None, "bfloat16", "float16"):
@@ -102,7 +109,7 @@ class DataPath:
             return cls()
         compile_ = os.environ.get(COMPILE_ENV, "").strip().lower() in ("1", "true", "yes", "on")
         return cls(resident=True, autocast="bfloat16", channels_last=True, compile=compile_, kept_channels=not compile_,
-                   stack_codes=True)
+                   stack_codes=True, fold_batchnorm=True)
 
     @property
     def dtype(self) -> torch.dtype | None:

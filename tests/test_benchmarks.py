@@ -45,7 +45,8 @@ def test_the_prepared_device_check_runs_every_check_on_the_cpu(tmp_path):
         assert sub["schema"].startswith("coinfer.benchmark.") and sub["provenance"]["hardware"]
         assert " --out " in sub["provenance"]["command"] and sub["provenance"]["command"].endswith(".json")
         assert sub["rows"] and all(next(r[k] for k in measured if k in r) > 0 for r in sub["rows"])
-    assert all(r["stacked_s"] > 0 for r in report["together"]["rows"])   # the GPU path's one server pass, timed
+    # the GPU path's one server pass, and its server part with the batch norms folded, timed
+    assert all(r["stacked_s"] > 0 and r["fold_factor"] > 0 for r in report["together"]["rows"])
     assert report["data_path"]["cudnn_benchmark_speedup"] > 0
     # On a GPU the paper smoke test runs there; the dry run checks that its selection names that test.
     assert report["paper_smoke"] == {"ran": False,

@@ -245,3 +245,38 @@ def test_one_server_pass_on_the_stacked_codes_trains_what_one_pass_per_code_trai
         assert history_a["loss"] == pytest.approx(history_b["loss"], rel=1e-6)
         for name, value in a.state_dict().items():
             torch.testing.assert_close(b.state_dict()[name], value, rtol=1e-5, atol=1e-6, msg=name)
+
+
+def test_codecs_trained_in_front_of_the_folded_server_part_are_the_unfolded_ones(parts, monkeypatch):
+    """The GPU path (``DataPath.fold_batchnorm``) trains the codecs in front of a copy of the frozen
+    server part with its batch norms folded into its convolutions: the same training to float32
+    rounding, no batch norm run, and the server part itself left as it was."""
+    from coinfer.tensor_data import DataPath
+
+    net = resnet18(width=1 / 16)
+    for m in net.modules():                         # batch norms that are not the identity
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.uniform_(-0.5, 0.5), m.running_var.uniform_(0.5, 2.0), m.weight.data.uniform_(0.5, 1.5)
+    device_part, server = split_stages(net.eval(), "layer2.1")
+    source = lambda: FeatureSource(device_part, parts[2], precompute=False, batch_size=40)
+    shape = source().feature_shape
+    trained, batch_norms_run = {}, {}
+    for fold in (False, True):
+        monkeypatch.setattr(DataPath, "for_device", classmethod(lambda cls, device, f=fold: DataPath(fold_batchnorm=f)))
+        server_part, runs = copy.deepcopy(server), []
+        before = copy.deepcopy(server_part.state_dict())
+        for m in server_part.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.register_forward_hook(lambda *_: runs.append(1))
+        codecs = [_codec(shape, code) for code in ("d4-l2", "d4-k16")]
+        with progress_bars(False):
+            trained[fold] = codecs, train_codecs(codecs, server_part, source(), CONFIG, seed=3)
+        batch_norms_run[fold] = len(runs)
+        assert all(torch.equal(value, server_part.state_dict()[name]) for name, value in before.items())
+    assert batch_norms_run[False] > 0 and batch_norms_run[True] == 0
+    # Rounding differences of 1e-7 grow through 15 steps of Adam and the quantizer's nearest-level
+    # choices (the 2-level code's weights end up 2% apart, its loss 2e-4); a batch norm left out
+    # would move the loss by far more than the stated 1e-3.
+    for (_, history_a), (_, history_b) in zip(zip(*trained[False]), zip(*trained[True])):
+        assert history_b["warmup_loss"] == pytest.approx(history_a["warmup_loss"], rel=1e-5)
+        assert history_b["loss"] == pytest.approx(history_a["loss"], rel=1e-3)

@@ -90,3 +90,49 @@ def test_width_multiplier_scales_stages(width, channels):
 def test_bad_width_is_rejected():
     with pytest.raises(ValueError, match="width"):
         resnet18(width=0)
+
+
+@pytest.mark.parametrize("point", SPLIT_POINTS)
+def test_folding_the_batch_norms_keeps_each_parts_function(tiny_net, point):
+    """Both parts at every split point, and a pruned device part compacted to its kept channels: the
+    folded copy computes the same outputs and input gradients (float32 rounding), holds no batch
+    norm, and leaves the part as it was."""
+    from coinfer.core.network import fold_batchnorm
+    from coinfer.core.pruning import compact, device_layout
+
+    net = copy.deepcopy(tiny_net)
+    for m in net.modules():                          # affine parameters away from 1 and 0, too
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.weight.data.uniform_(0.5, 1.5)
+            m.bias.data.uniform_(-0.3, 0.3)
+    device, server = split(net, point)
+    parts = [(device, torch.randn(3, 3, 32, 32)), (server, torch.randn(3, *device(torch.zeros(1, 3, 32, 32)).shape[1:]))]
+    if point == "layer2.1":
+        layout = device_layout(device)
+        small, scatter = compact(device, {g.name: list(range(0, g.channels, 2)) for g in layout.groups})
+        parts.append((small, torch.randn(3, 3, 32, 32)))
+    for part, x in parts:
+        if not any(isinstance(m, torch.nn.BatchNorm2d) for m in part.modules()):
+            continue                                  # e.g. the server part after pool: the classifier alone
+        before = copy.deepcopy(part.state_dict())
+        folded = fold_batchnorm(part)
+        assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in folded.modules())
+        grads = []
+        for module in (part, folded):
+            xi = x.clone().requires_grad_(True)
+            out = module(xi)
+            out.square().sum().backward()
+            grads.append((out.detach(), xi.grad))
+        torch.testing.assert_close(grads[1][0], grads[0][0], rtol=1e-4, atol=1e-5)
+        torch.testing.assert_close(grads[1][1], grads[0][1], rtol=1e-4, atol=1e-5)
+        assert all(torch.equal(v, part.state_dict()[k]) for k, v in before.items())
+
+
+def test_folding_refuses_a_batch_norm_in_training_mode(tiny_net):
+    from coinfer.core.network import fold_batchnorm
+
+    _, server = split(copy.deepcopy(tiny_net).train(), "layer3.1")
+    with pytest.raises(ValueError, match=r"eval-mode batch norms only; in training mode: \['layer4_0.bn1'"):
+        fold_batchnorm(server)
+    with pytest.raises(ValueError, match="no convolution directly before the batch norm"):
+        fold_batchnorm(torch.nn.Sequential(torch.nn.ReLU(), torch.nn.BatchNorm2d(4)).eval())

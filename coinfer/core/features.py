@@ -90,8 +90,10 @@ class FeatureSource:
         """How training on this source's shuffled batches runs: :meth:`DataPath.for_device` when the
         source reads images (no cache), the plain float32 path when its features are cached.
 
-        >>> FeatureSource.from_tensors(torch.zeros(2, 3), torch.zeros(2, dtype=torch.long)).training_path
-        DataPath(resident=False, autocast=None, channels_last=False, compile=False, kept_channels=False, stack_codes=False)
+        >>> path = FeatureSource.from_tensors(torch.zeros(2, 3), torch.zeros(2, dtype=torch.long)).training_path
+        >>> path  # doctest: +NORMALIZE_WHITESPACE
+        DataPath(resident=False, autocast=None, channels_last=False, compile=False, kept_channels=False,
+                 stack_codes=False, fold_batchnorm=False)
         """
         return DataPath.for_device(self.device) if self.features is None else DataPath()
 

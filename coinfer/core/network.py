@@ -26,6 +26,7 @@ Example::
 
 from __future__ import annotations
 
+import copy
 from collections import OrderedDict
 from dataclasses import dataclass
 
@@ -203,3 +204,69 @@ def split(model: "CifarResNet18 | nn.Sequential", point: "str | SplitPoint") -> 
                              f"{type(model).__name__} with children {names}")
     k = SplitPoint(point).index
     return nn.Sequential(OrderedDict(stages[:k])), nn.Sequential(OrderedDict(stages[k:]))
+
+
+@torch.no_grad()
+def fold_batchnorm(part: nn.Module) -> nn.Module:
+    """A copy of the eval-mode ``part`` with every batch norm folded into the convolution before it.
+
+    In eval mode a batch norm is a fixed per-channel affine map, so the convolution it follows can
+    absorb it (``torch.nn.utils.fusion.fuse_conv_bn_eval``: scaled weights and a bias): the same
+    function up to float rounding, with one layer fewer to run and to back-propagate through per
+    pair. For a frozen part only, whose batch norms never update (a codec's server part). The pairs
+    are those of this network: consecutive children of a ``Sequential`` (the stem, a shortcut) and a
+    :class:`BasicBlock`'s ``conv1``/``bn1`` and ``conv2``/``bn2``.
+
+    Parameters
+    ----------
+    part : torch.nn.Module
+        A :class:`CifarResNet18`, one of its parts (:func:`split`) or a compacted part, its batch
+        norms in eval mode; it is not changed.
+
+    Returns
+    -------
+    torch.nn.Module
+        The folded copy, its parameters as trainable as ``part``'s.
+
+    Raises
+    ------
+    ValueError
+        If a batch norm of ``part`` is in training mode (it normalizes by batch statistics there), or
+        holds a batch norm with no convolution directly before it.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from coinfer.core.network import fold_batchnorm, resnet18, split
+    >>> _, server = split(resnet18(width=1 / 16).eval(), "layer2.1")
+    >>> folded = fold_batchnorm(server)
+    >>> any(isinstance(m, torch.nn.BatchNorm2d) for m in folded.modules())
+    False
+    >>> x = torch.randn(2, 8, 16, 16)
+    >>> torch.allclose(folded(x), server(x), atol=1e-5)
+    True
+    """
+    from torch.nn.utils.fusion import fuse_conv_bn_eval
+
+    training = [name for name, m in part.named_modules() if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.training]
+    if training:
+        raise ValueError(f"fold_batchnorm folds eval-mode batch norms only; in training mode: {training[:3]} "
+                         "(call .eval() first)")
+    folded = copy.deepcopy(part)
+    for module in folded.modules():
+        if isinstance(module, BasicBlock):
+            pairs = [("conv1", "bn1"), ("conv2", "bn2")]
+        elif isinstance(module, nn.Sequential):
+            names = list(module._modules)
+            pairs = list(zip(names, names[1:]))
+        else:
+            continue
+        for conv, bn in pairs:
+            if isinstance(module._modules[conv], nn.Conv2d) and isinstance(module._modules[bn], nn.BatchNorm2d):
+                # A convolution's mode changes nothing it computes (compact makes them in training mode).
+                module._modules[conv] = fuse_conv_bn_eval(module._modules[conv].eval(), module._modules[bn])
+                module._modules[bn] = nn.Identity()
+    left = [name for name, m in folded.named_modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    if left:
+        raise ValueError(f"fold_batchnorm found no convolution directly before the batch norm(s) {left[:3]}")
+    return folded

@@ -39,7 +39,7 @@ from coinfer.core.encoding import (FeatureCodec, ScalarCodebookQuantizer, Vector
 from coinfer.core.entropy import empirical_entropy_bits, range_stream_bits, sent_bits
 from coinfer.core.rate import LearnedEntropyModel, rate_bits
 from coinfer.config import EncodeSettings, Preset
-from coinfer.core.network import SplitPoint, split
+from coinfer.core.network import SplitPoint, fold_batchnorm, split
 from coinfer.core.pipeline import SplitNetwork
 from coinfer.core.features import FeatureSource
 from coinfer.results import LookupTable, Provenance, Record
@@ -125,10 +125,10 @@ PRIOR_LR_FACTOR = 10.0
 
 def _run_epochs(codecs: list[FeatureCodec], server_part: nn.Module, source: FeatureSource, config: EncodeSettings,
                 epochs: int, seed: int, desc: str, quantized: bool, rate_weights: list[float]) -> list[list[float]]:
-    """``epochs`` of :func:`coinfer.train.fit` on the codecs (Adam, cosine learning rate per step), on the
-    source's :attr:`~coinfer.core.features.FeatureSource.training_path` (images read on CUDA: the
-    resident loader, bf16 autocast and channels_last for the frozen parts, the codec in float32;
-    otherwise float32 throughout). Returns each codec's mean loss per epoch.
+    """``epochs`` of :func:`coinfer.train.fit` on the codecs (Adam, cosine learning rate per step), on
+    the source's :attr:`~coinfer.core.features.FeatureSource.training_path` (images read on CUDA: the
+    resident loader, bf16 and channels_last for the frozen parts, the server's batch norms folded, the
+    codec in float32; otherwise float32 throughout). Returns each codec's mean loss per epoch.
 
     With a learned prior (quantized epochs), a codec's loss adds its ``rate_weight`` x the mean rate
     (bits per image) and the prior's own maximum-likelihood loss, which moves its logits only.
@@ -175,14 +175,14 @@ def _run_epochs(codecs: list[FeatureCodec], server_part: nn.Module, source: Feat
         return source.batches(config.batch_size, shuffle=True, seed=seed * 1000 + epoch)
 
     path = source.training_path
+    server = fold_batchnorm(server_part) if path.fold_batchnorm else server_part    # folded: a copy
     if path.channels_last:                 # the frozen parts' layout, in place; put back after training
-        server_part.to(memory_format=torch.channels_last)
+        server.to(memory_format=torch.channels_last)
     try:
-        fit(_CodecTraining(codecs, server_part, path.dtype, path.stack_codes), batches, optimizer=optimizer,
+        fit(_CodecTraining(codecs, server, path.dtype, path.stack_codes), batches, optimizer=optimizer,
             epochs=epochs, loss_fn=loss_fn, scheduler=scheduler, device=source.device, desc=desc)
     finally:
-        if path.channels_last:
-            server_part.to(memory_format=torch.contiguous_format)
+        server.to(memory_format=torch.contiguous_format)
     return [[float(t) / n for t, n in zip(total, counts) if n] for total in totals]
 
 
