@@ -132,7 +132,7 @@ def test_device_path_trains_to_the_same_losses_as_the_cpu_path(cifar_root):
 def test_data_path_is_on_for_cuda_and_off_for_the_cpu_and_refuses_unknown_precisions():
     assert DataPath.for_device("cpu") == DataPath()
     assert DataPath.for_device("cuda") == DataPath(resident=True, autocast="bfloat16", channels_last=True,
-                                                   kept_channels=True, stack_codes=True)
+                                                   kept_channels=True, stack_codes=True, fold_batchnorm=True)
     with pytest.raises(ValueError, match="autocast"):
         DataPath(autocast="int8")
 
@@ -140,7 +140,7 @@ def test_data_path_is_on_for_cuda_and_off_for_the_cpu_and_refuses_unknown_precis
 def test_compiling_turns_the_kept_channels_off_and_both_together_are_refused(monkeypatch):
     monkeypatch.setenv("COINFER_COMPILE", "1")
     assert DataPath.for_device("cuda") == DataPath(resident=True, autocast="bfloat16", channels_last=True,
-                                                   compile=True, stack_codes=True)
+                                                   compile=True, stack_codes=True, fold_batchnorm=True)
     with pytest.raises(ValueError, match="kept_channels and compile"):
         DataPath(compile=True, kept_channels=True)
 
