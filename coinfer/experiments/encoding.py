@@ -182,7 +182,7 @@ def _run_epochs(codecs: list[FeatureCodec], server_part: nn.Module, source: Feat
         fit(_CodecTraining(codecs, server, path.dtype, path.stack_codes), batches, optimizer=optimizer,
             epochs=epochs, loss_fn=loss_fn, scheduler=scheduler, device=source.device, desc=desc)
     finally:
-        server.to(memory_format=torch.contiguous_format)
+        server_part.to(memory_format=torch.contiguous_format)      # as it came (a no-op if never changed)
     return [[float(t) / n for t, n in zip(total, counts) if n] for total in totals]
 
 
