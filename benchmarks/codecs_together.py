@@ -18,8 +18,8 @@ Together, the frozen server part runs once per code and step, or, as the GPU pat
 (:class:`coinfer.tensor_data.DataPath`'s ``stack_codes``), once per step on every code's
 reconstruction stacked into one batch: the same arithmetic (the plan counts no saving), in fewer and
 larger kernels. Both are timed: ``factor`` is alone over together (one server pass per code),
-``stack_factor`` together over stacked. ``fold_factor`` is stacked over stacked with the server
-part's batch norms folded into its convolutions (``DataPath``'s ``fold_batchnorm``, also the GPU
+``stack_factor`` together over stacked. ``fold_factor`` is stacked over stacked with the frozen
+parts' batch norms folded into their convolutions (``DataPath``'s ``fold_batchnorm``, also the GPU
 path's): the same function to float rounding, a layer fewer per pair.
 
     python benchmarks/codecs_together.py                    # full width, 96 images, 1 + 5 epochs per code

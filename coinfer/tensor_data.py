@@ -71,10 +71,11 @@ class DataPath:
         part is in eval mode and each image's output does not depend on its batch; its activations
         for the backward pass take memory for codes x batch images (six codes of 128: 768).
     fold_batchnorm : bool
-        Codecs train in front of a copy of the frozen server part whose batch norms are folded into
-        the convolutions before them (:func:`coinfer.core.network.fold_batchnorm`): in eval mode a
-        batch norm is a fixed affine map, so this is the same function up to float rounding, with a
-        layer fewer per pair to run forward and backward (memory-bound kernels on a GPU).
+        Codecs train in front of copies of the frozen parts (the server part behind them, the device
+        part computing their features) whose batch norms are folded into the convolutions before
+        them (:func:`coinfer.core.network.fold_batchnorm`): in eval mode a batch norm is a fixed
+        affine map, so this is the same function up to float rounding, with a layer fewer per pair to
+        run forward and backward (memory-bound kernels on a GPU).
     """
 
     resident: bool = False

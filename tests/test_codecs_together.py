@@ -280,3 +280,35 @@ def test_codecs_trained_in_front_of_the_folded_server_part_are_the_unfolded_ones
     for (_, history_a), (_, history_b) in zip(zip(*trained[False]), zip(*trained[True])):
         assert history_b["warmup_loss"] == pytest.approx(history_a["warmup_loss"], rel=1e-5)
         assert history_b["loss"] == pytest.approx(history_a["loss"], rel=1e-3)
+
+
+def test_the_training_path_computes_features_on_a_folded_copy_of_the_device_part(parts, monkeypatch):
+    """Shuffled (training) batches on a path that folds: the features of the folded device part in
+    channels_last, the same to float32 rounding; batches in order (evaluation, fitting passes) and the
+    device part itself as they were."""
+    from coinfer.tensor_data import DataPath
+
+    net = resnet18(width=1 / 16)
+    for m in net.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.uniform_(-0.5, 0.5), m.running_var.uniform_(0.5, 2.0), m.weight.data.uniform_(0.5, 1.5)
+    device_part, _ = split_stages(net.eval(), "layer2.1")
+    runs = []
+    for m in device_part.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.register_forward_hook(lambda *_: runs.append(1))
+    batches = {}
+    for fold in (False, True):
+        path = DataPath(fold_batchnorm=fold, channels_last=fold)
+        monkeypatch.setattr(DataPath, "for_device", classmethod(lambda cls, device, p=path: p))
+        source = FeatureSource(device_part, parts[2], precompute=False, batch_size=40)
+        runs.clear()
+        seed_everything(5)                                                 # the crops and flips alike
+        batches[fold] = list(source.batches(16, shuffle=True, seed=5))
+        assert (len(runs) == 0) == fold                                    # the folded copy ran, not the part
+        assert not fold or batches[fold][0][0].is_contiguous(memory_format=torch.channels_last)
+        next(source.batches(16))
+        assert runs                                                        # in order: the part itself
+    for (a, labels_a), (b, labels_b) in zip(batches[False], batches[True]):
+        assert torch.equal(labels_a, labels_b)
+        torch.testing.assert_close(b, a, rtol=1e-4, atol=1e-5)

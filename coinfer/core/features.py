@@ -6,10 +6,12 @@ they read the backbone's features from here.
 
 from __future__ import annotations
 
+import copy
 import itertools
 
 import torch
 
+from coinfer.core.network import fold_batchnorm
 from coinfer.data import make_loader
 from coinfer.tensor_data import DataPath, ResidentLoader, training_batches
 
@@ -23,7 +25,8 @@ class FeatureSource:
     ``labels`` on the CPU; otherwise every batch runs the device part again (large features,
     augmented images). Shuffled batches without the cache are training batches, on
     :attr:`training_path`: on CUDA the images are held on the device once and augmented there, and
-    the frozen device part runs under bf16 autocast (its features are handed on as float32); on the
+    the frozen device part runs under bf16 autocast, in channels_last and with its batch norms folded
+    into its convolutions (a copy; its features are handed on as float32); on the
     CPU they come from :func:`coinfer.data.make_loader` in float32, as always. Batches in order (the
     cache itself, evaluation, k-means, entropy models) are float32 on every device.
 
@@ -60,6 +63,7 @@ class FeatureSource:
         self.device = device or (first.device if first is not None else torch.device("cpu"))
         self.features = self.labels = None
         self._resident = None              # the training images on the device, once copied there
+        self._training_parts = {}          # the device part as a training path runs it, made once per path
         if precompute:
             feats, labels = [], []
             for images, y in self._loader(batch_size, shuffle=False, seed=0):
@@ -79,7 +83,7 @@ class FeatureSource:
         source = cls.__new__(cls)
         source.device_part, source.dataset = None, None
         source.device = device or torch.device("cpu")
-        source.features, source.labels, source._resident = features, labels, None
+        source.features, source.labels, source._resident, source._training_parts = features, labels, None, {}
         return source
 
     def __len__(self) -> int:
@@ -108,11 +112,23 @@ class FeatureSource:
             self._resident = loader
         return loader
 
+    def _part_for(self, path: DataPath | None) -> torch.nn.Module:
+        """The device part as ``path`` runs it: a copy with its batch norms folded
+        (:func:`coinfer.core.network.fold_batchnorm`) and in channels_last where the path asks; the
+        frozen part itself otherwise (and for batches in order)."""
+        if path is None or not (path.fold_batchnorm or path.channels_last):
+            return self.device_part
+        key = (path.fold_batchnorm, path.channels_last)
+        if key not in self._training_parts:
+            part = fold_batchnorm(self.device_part) if path.fold_batchnorm else copy.deepcopy(self.device_part)
+            self._training_parts[key] = part.to(memory_format=torch.channels_last) if path.channels_last else part
+        return self._training_parts[key]
+
     @torch.no_grad()
     def _run(self, images: torch.Tensor, path: DataPath | None = None) -> torch.Tensor:
         dtype = path.dtype if path is not None else None
         with torch.autocast(torch.device(self.device).type, dtype=dtype, enabled=dtype is not None):
-            features = self.device_part(images.to(self.device))
+            features = self._part_for(path)(images.to(self.device))
         return features.float() if dtype is not None else features
 
     def batches(self, batch_size: int, shuffle: bool = False, seed: int = 0):
