@@ -247,17 +247,13 @@ def test_one_server_pass_on_the_stacked_codes_trains_what_one_pass_per_code_trai
             torch.testing.assert_close(b.state_dict()[name], value, rtol=1e-5, atol=1e-6, msg=name)
 
 
-def test_codecs_trained_in_front_of_the_folded_server_part_are_the_unfolded_ones(parts, monkeypatch):
+def test_codecs_trained_in_front_of_the_folded_server_part_are_the_unfolded_ones(parts, tiny_net, monkeypatch):
     """The GPU path (``DataPath.fold_batchnorm``) trains the codecs in front of a copy of the frozen
     server part with its batch norms folded into its convolutions: the same training to float32
     rounding, no batch norm run, and the server part itself left as it was."""
     from coinfer.tensor_data import DataPath
 
-    net = resnet18(width=1 / 16)
-    for m in net.modules():                         # batch norms that are not the identity
-        if isinstance(m, torch.nn.BatchNorm2d):
-            m.running_mean.uniform_(-0.5, 0.5), m.running_var.uniform_(0.5, 2.0), m.weight.data.uniform_(0.5, 1.5)
-    device_part, server = split_stages(net.eval(), "layer2.1")
+    device_part, server = split_stages(tiny_net, "layer2.1")          # batch norms that are not the identity
     source = lambda: FeatureSource(device_part, parts[2], precompute=False, batch_size=40)
     shape = source().feature_shape
     trained, batch_norms_run = {}, {}
@@ -282,17 +278,13 @@ def test_codecs_trained_in_front_of_the_folded_server_part_are_the_unfolded_ones
         assert history_b["loss"] == pytest.approx(history_a["loss"], rel=1e-3)
 
 
-def test_the_training_path_computes_features_on_a_folded_copy_of_the_device_part(parts, monkeypatch):
+def test_the_training_path_computes_features_on_a_folded_copy_of_the_device_part(parts, tiny_net, monkeypatch):
     """Shuffled (training) batches on a path that folds: the features of the folded device part in
     channels_last, the same to float32 rounding; batches in order (evaluation, fitting passes) and the
     device part itself as they were."""
     from coinfer.tensor_data import DataPath
 
-    net = resnet18(width=1 / 16)
-    for m in net.modules():
-        if isinstance(m, torch.nn.BatchNorm2d):
-            m.running_mean.uniform_(-0.5, 0.5), m.running_var.uniform_(0.5, 2.0), m.weight.data.uniform_(0.5, 1.5)
-    device_part, _ = split_stages(net.eval(), "layer2.1")
+    device_part, _ = split_stages(tiny_net, "layer2.1")
     runs = []
     for m in device_part.modules():
         if isinstance(m, torch.nn.BatchNorm2d):
