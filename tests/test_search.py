@@ -136,6 +136,48 @@ def test_two_workers_share_one_journal_without_losing_or_repeating_a_trial(tmp_p
     assert round(table_threshold(table), 4) == round(load_table(TABLE).provenance.baseline_accuracy - 0.02, 4)
 
 
+def _draw_in_thread(objective, trial):
+    """Run ``objective`` on ``trial`` in a thread; the event is set when it returns."""
+    import threading
+
+    done = threading.Event()
+    thread = threading.Thread(target=lambda: (objective(trial), done.set()), daemon=True)
+    thread.start()
+    return thread, done
+
+
+@pytest.mark.parametrize("same", [True, False])
+def test_a_later_trial_waits_for_an_earlier_one_still_drawing_and_trains_a_twin_once(same):
+    """The race the two-worker test once lost in CI: trial 0 is RUNNING but has not drawn its
+    configuration when trial 1 draws one. Trial 1 waits until trial 0 has drawn; if trial 0 drew the
+    same, trial 1 waits for its result and reuses it (not trained twice); if not, trial 1 trains."""
+    import socket
+
+    preset, table = get_preset("quick"), load_table(TABLE)
+    objective = search_replay.ReplayObjective(preset, table, log=lambda *a: None)
+    on_device, other = (next(c for c in sweep.cells(preset) if c.method == m) for m in ("on-device", "original"))
+    study = search.open_study("quick", optuna.storages.InMemoryStorage(), seed=0)
+    earlier = study.ask()                                  # a live worker (this process), still drawing
+    earlier.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
+    study.enqueue_trial(_params(on_device))
+    later = study.ask()
+    thread, done = _draw_in_thread(objective, later)
+    assert not done.wait(1.5), "trial 1 went on while trial 0 had not drawn its configuration"
+    drawn = on_device if same else other
+    earlier.set_user_attr("cell", search.readable_key(drawn.method, drawn.split, drawn.sparsity, drawn.setting))
+    if same:
+        assert not done.wait(1.5), "trial 1 went on while trial 0 trained the same configuration"
+        record = objective.records[earlier.user_attrs["cell"]]
+        earlier.set_user_attr("record", record.to_dict())
+        earlier.set_constraint("accuracy", objective.threshold - record.val_accuracy)
+        study.tell(earlier, [float(getattr(record, name)) for name in objective.objectives])
+    assert done.wait(10) and not thread.is_alive()
+    attrs = study.trials[1].user_attrs
+    assert attrs["cell"] == search.readable_key("on-device", on_device.split, on_device.sparsity, on_device.setting)
+    assert attrs["trained"] is (not same)
+    assert study.trials[0].state == (optuna.trial.TrialState.COMPLETE if same else optuna.trial.TrialState.RUNNING)
+
+
 def test_a_killed_worker_is_recovered_and_its_trial_queued_again(tmp_path):
     journal = tmp_path / "quick.journal"
     worker = _run("--preset", "quick", "--trials", "1", "--seed", "3", "--storage", str(journal),

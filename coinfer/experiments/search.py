@@ -302,16 +302,16 @@ class Objective:
                 if all(v <= 0 for v in t.constraints.values())]
 
     def wait_for_twin(self, trial, key: str, poll_s: float = 0.5) -> None:
-        """Wait while an earlier RUNNING trial of a live worker trains the same configuration.
+        """Wait while an earlier RUNNING trial of a live worker may train the same configuration.
 
-        Two workers that drew the same configuration train it once: the later trial waits and then
-        reuses the earlier one's result. (Both train it only if they draw it within the instant
-        between the earlier one's draw and its ``cell`` attribute.) A worker of another machine
-        counts as live until ``recover(all_running=True)`` fails its trial.
+        Two workers that drew the same configuration train it once: the later trial (by number)
+        waits until every earlier running trial has drawn its configuration, and while one that
+        drew the same trains it; then it reuses its result. A worker of another machine counts as
+        live until ``recover(all_running=True)`` fails its trial.
         """
-        running = (_optuna().trial.TrialState.RUNNING,)
-        while any(t.number < trial.number and t.user_attrs.get("cell") == key and _worker_alive(t)
-                  for t in trial.study.get_trials(deepcopy=False, states=running)):
+        def blocks(t) -> bool:   # an earlier trial still drawing its configuration may draw this one
+            return t.number < trial.number and t.user_attrs.get("cell", key) == key and _worker_alive(t)
+        while any(map(blocks, trial.study.get_trials(deepcopy=False, states=(_optuna().trial.TrialState.RUNNING,)))):
             time.sleep(poll_s)
 
     def reject(self, trial, reason: str):
