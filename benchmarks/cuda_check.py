@@ -21,13 +21,16 @@ Checks, in order, each timed and written to one JSON file:
    (``sweep --workers N``), their images/s together against one alone;
    ``paper_smoke``: ``tests/test_paper_smoke.py``'s end-to-end test on the GPU (every command of the
    README's paper section at smoke scale, every method on the whole GPU path, bf16 included);
+   ``together_bottlenet`` and ``kept_two_step``: the same two benchmarks for BottleNet++'s reductions
+   and 2-Step Pruning's first step (100 steps);
 5. (``--quick``) the quick preset end to end on the GPU: baseline, one pruning and one encoder
    configuration, beside the CPU-trained committed numbers;
 6. (``--throughput-dataset D``) the old measurement: the float32 loader path on a real dataset.
 
-Command (on a GPU machine, offline is fine: nothing is downloaded)::
+Its ``factors`` sum up the savings it measured (``measured_factors``). Command (on a GPU machine,
+offline is fine: nothing is downloaded; commit the report, which book/paper_scale.md reads)::
 
-    python benchmarks/cuda_check.py --out benchmarks/out/cuda_check.json
+    python benchmarks/cuda_check.py --out data/results/benchmarks/cuda_check_gpu.json
 
 Without CUDA it runs the same checks on the CPU for a few steps (``--steps 3``, the cell with
 ``COINFER_SMOKE=1``): a dry run of the script itself, whose numbers mean nothing.
@@ -263,6 +266,32 @@ def paper_smoke(cuda: bool) -> dict:
     return {"ran": True, "command_seconds": seconds, "total_s": round(sum(seconds.values()), 1)}
 
 
+#: Where a GPU session commits this script's report (``--out``); book/paper_scale.md reads its factors.
+COMMITTED_REPORT = "data/results/benchmarks/cuda_check_gpu.json"
+
+
+def measured_factors(report: dict) -> dict:
+    """One factor per saving that book/paper_scale.md's table lists, each the ratio of two times
+    measured on this device by one of the checks: the new data path over the old (``data_path``),
+    codes trained together over one by one, one stacked server pass over one per code, folded batch
+    norms over unfolded (``together``), fine-tunes on the kept channels over masked (``kept``), N
+    trainings at once over one alone (``concurrency_N``), BottleNet++'s reductions together over one
+    by one (``together_bottlenet``) and 2-Step Pruning's first step on the kept channels over masked
+    (``kept_two_step``). A check that failed or did not run, or a ratio it could not form, leaves its
+    factor out."""
+    def value(check: str, key: str):
+        found = report.get(check)
+        return found.get(key) if isinstance(found, dict) else None
+
+    factors = {"data_path": value("data_path", "speedup"), "together": value("together", "factor"),
+               "stack": value("together", "stack_factor"), "fold": value("together", "fold_factor"),
+               "kept": value("kept", "factor"), "together_bottlenet": value("together_bottlenet", "factor"),
+               "kept_two_step": value("kept_two_step", "factor")}
+    for row in value("concurrency", "rows") or []:
+        factors[f"concurrency_{row['processes']}"] = row.get("over_one_process")
+    return {name: round(f, 3) for name, f in factors.items() if isinstance(f, (int, float)) and f > 0}
+
+
 def error_report(error: BaseException) -> dict:
     """What a failed check leaves in the JSON: the message and the whole traceback (the first GPU
     run kept only the message, which did not say where the CUDA tensor met numpy)."""
@@ -354,6 +383,14 @@ def main() -> None:
                                                     *(["--processes", "1", "2", "4"] if cuda else ["--processes", "2"]))))
     if not args.skip_smoke:
         checks.append(("paper_smoke", lambda: paper_smoke(cuda)))
+    # Last, as they matter least: the savings the book's table measured only on the CPU so far.
+    checks.append(("together_bottlenet", lambda: benchmark(
+        "codecs_together.py", work, "--method", "bottlenet++", "--device", device.type,
+        *(["--images", "2000"] if cuda else ["--images", "8", "--width", "0.125", "--splits", "layer3.1", "--epochs", "1"]))))
+    checks.append(("kept_two_step", lambda: benchmark(
+        "kept_channels.py", work, "--method", "2-step-pruning", "--step", "1", "--device", device.type,
+        *(["--batch-size", "128", "--steps", "100", "--interval", "20"] if cuda else
+          ["--sparsities", "0.25", "--steps", "2", "--interval", "1", "--width", "0.125", "--batch-size", "4"]))))
     if args.quick and cuda:
         checks.append(("quick", lambda: quick_pipeline(device, work)))
     if args.throughput_dataset and cuda:
@@ -365,6 +402,7 @@ def main() -> None:
         except Exception as error:  # report every check, even after one fails
             report[name] = error_report(error)
         print(name, json.dumps(report[name])[:2000], flush=True)
+        report["factors"] = measured_factors(report)
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         # The command, commit, hardware and date, as every committed measurement carries them.
         from dataclasses import asdict

@@ -35,12 +35,12 @@ def test_the_prepared_device_check_runs_every_check_on_the_cpu(tmp_path):
                    check=True, cwd=ROOT, env=env, capture_output=True, timeout=600)
     report = json.loads(out.read_text())
     checks = ("split", "data_path", "estimate", "paper_cell", "shares", "together", "kept", "concurrency",
-              "paper_smoke")
+              "paper_smoke", "together_bottlenet", "kept_two_step")
     failed = {name: report[name]["error"] for name in checks if "error" in report[name]}
     assert not failed, failed
     assert report["device"] == "cpu" and report["provenance"]["git_commit"]
     measured = ("measured_share", "factor", "images_per_s")
-    for name in ("shares", "together", "kept", "concurrency"):
+    for name in ("shares", "together", "kept", "concurrency", "together_bottlenet", "kept_two_step"):
         sub = report[name]
         assert sub["schema"].startswith("coinfer.benchmark.") and sub["provenance"]["hardware"]
         assert " --out " in sub["provenance"]["command"] and sub["provenance"]["command"].endswith(".json")
@@ -55,6 +55,35 @@ def test_the_prepared_device_check_runs_every_check_on_the_cpu(tmp_path):
     estimate = report["estimate"]["new_images_per_s"]
     assert estimate["images_per_s"] == report["data_path"]["new_images_per_s"]
     assert 2.5 < estimate["gpu_hours_3_seeds"] / estimate["gpu_hours_1_seeds"] < 3.5
+    # The factors the book's savings table reads from a committed GPU report: every check's ratio, and
+    # no concurrency factor, since the dry run times two processes and not one alone.
+    assert report["factors"] == {"data_path": round(report["data_path"]["speedup"], 3),
+                                 "together": round(report["together"]["factor"], 3),
+                                 "stack": round(report["together"]["stack_factor"], 3),
+                                 "fold": round(report["together"]["fold_factor"], 3),
+                                 "kept": round(report["kept"]["factor"], 3),
+                                 "together_bottlenet": round(report["together_bottlenet"]["factor"], 3),
+                                 "kept_two_step": round(report["kept_two_step"]["factor"], 3)}
+
+
+def _cuda_check():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("cuda_check", ROOT / "benchmarks" / "cuda_check.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_device_checks_factors_leave_out_what_failed_or_did_not_run():
+    measured_factors = _cuda_check().measured_factors
+    report = {"data_path": {"speedup": 2.5}, "together": {"error": "RuntimeError: CUDA out of memory"},
+              "kept": {"factor": 1.31, "planned_factor": 1.49},
+              "concurrency": {"rows": [{"processes": 1, "over_one_process": 1.0},
+                                       {"processes": 2, "over_one_process": 1.62},
+                                       {"processes": 4, "over_one_process": None}]}}
+    assert measured_factors(report) == {"data_path": 2.5, "kept": 1.31, "concurrency_1": 1.0, "concurrency_2": 1.62}
+    assert measured_factors({}) == {}
 
 
 TWO_CODES = ["--set", "sweep.code_sizes=('d16-l4', 'd16-k16')"]     # codes that share (or not) a pass and a warm-up
