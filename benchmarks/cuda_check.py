@@ -32,6 +32,9 @@ offline is fine: nothing is downloaded; commit the report, which book/paper_scal
 
     python benchmarks/cuda_check.py --out data/results/benchmarks/cuda_check_gpu.json
 
+(On a machine without network and without coinfer's other needs, carry the wheels that
+``tools/device_wheels.sh`` downloads; its header gives the command.)
+
 Without CUDA it runs the same checks on the CPU for a few steps (``--steps 3``, the cell with
 ``COINFER_SMOKE=1``): a dry run of the script itself, whose numbers mean nothing.
 """
