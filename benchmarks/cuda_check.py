@@ -269,10 +269,6 @@ def paper_smoke(cuda: bool) -> dict:
     return {"ran": True, "command_seconds": seconds, "total_s": round(sum(seconds.values()), 1)}
 
 
-#: Where a GPU session commits this script's report (``--out``); book/paper_scale.md reads its factors.
-COMMITTED_REPORT = "data/results/benchmarks/cuda_check_gpu.json"
-
-
 def measured_factors(report: dict) -> dict:
     """One factor per saving that book/paper_scale.md's table lists, each the ratio of two times
     measured on this device by one of the checks: the new data path over the old (``data_path``),
