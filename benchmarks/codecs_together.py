@@ -20,11 +20,15 @@ reconstruction stacked into one batch: the same arithmetic (the plan counts no s
 larger kernels. Both are timed: ``factor`` is alone over together (one server pass per code),
 ``stack_factor`` together over stacked. ``fold_factor`` is stacked over stacked with the frozen
 parts' batch norms folded into their convolutions (``DataPath``'s ``fold_batchnorm``, also the GPU
-path's): the same function to float rounding, a layer fewer per pair.
+path's): the same function to float rounding, a layer fewer per pair. With ``--compile``, the
+folded stacked run is timed twice more with the frozen parts compiled (``DataPath``'s
+``compile_frozen``, ``COINFER_COMPILE=frozen``; CUDA graphs on a GPU): ``compile_factor`` is folded
+over compiled, from the second compiled run (the first pays the compilation, ``compile_s``).
 
     python benchmarks/codecs_together.py                    # full width, 96 images, 1 + 5 epochs per code
     python benchmarks/codecs_together.py --splits layer3.1 --images 64
     python benchmarks/codecs_together.py --device cuda --images 2000     # on a GPU (benchmarks/cuda_check.py runs it)
+    python benchmarks/codecs_together.py --device cuda --images 2000 --splits layer2.1 --compile
 
 Prints a table and writes ``benchmarks/out/codecs_together.json`` (the book's page on the paper preset reads
 the committed measurement, ``--out data/results/benchmarks/codecs_together_cpu.json``, with its command
@@ -48,14 +52,14 @@ from cuda_check import write_synthetic_cifar10
 
 
 @contextlib.contextmanager
-def data_path(stack: bool, fold: bool = False):
-    """The device's data path (:meth:`DataPath.for_device`) with ``stack_codes`` set to ``stack`` and
-    ``fold_batchnorm`` to ``fold``."""
+def data_path(stack: bool, fold: bool = False, compile_frozen: bool = False):
+    """The device's data path (:meth:`DataPath.for_device`) with ``stack_codes`` set to ``stack``,
+    ``fold_batchnorm`` to ``fold`` and ``compile_frozen`` to ``compile_frozen``."""
     from coinfer.tensor_data import DataPath
 
     original = DataPath.__dict__["for_device"]
     DataPath.for_device = classmethod(lambda cls, device: replace(original.__func__(cls, device), stack_codes=stack,
-                                                                  fold_batchnorm=fold))
+                                                                  fold_batchnorm=fold, compile_frozen=compile_frozen))
     try:
         yield
     finally:
@@ -73,6 +77,8 @@ def main() -> None:
     parser.add_argument("--warmup-epochs", type=int, default=1, help="unquantized epochs per code (default 1)")
     parser.add_argument("--epochs", type=int, default=5, help="quantized epochs per code (default 5)")
     parser.add_argument("--device", default="cpu", help="cpu or cuda (on CUDA: the resident loader, bf16, channels_last)")
+    parser.add_argument("--compile", action="store_true",
+                        help="also time the folded stacked run with the frozen parts compiled (twice)")
     parser.add_argument("--out", default="benchmarks/out/codecs_together.json")
     args = parser.parse_args()
     started = time.time()
@@ -121,8 +127,10 @@ def main() -> None:
             records(point, device_part, server_part, source(), test_src, codes, config, **quiet)
             together = time.perf_counter() - start
         seconds = {}
-        for name, fold in (("stacked", False), ("folded", True)):
-            with progress_bars(False), data_path(stack=True, fold=fold):
+        runs = [("stacked", False, False), ("folded", True, False)]
+        runs += [("compiled_first", True, True), ("compiled", True, True)] if args.compile else []
+        for name, fold, compiled in runs:
+            with progress_bars(False), data_path(stack=True, fold=fold, compile_frozen=compiled):
                 start = time.perf_counter()
                 records(point, device_part, server_part, source(), test_src, codes, config, **quiet)
                 seconds[name] = time.perf_counter() - start
@@ -130,21 +138,33 @@ def main() -> None:
         rows.append({"split": point, "codes": len(codes), "alone_s": round(alone, 2), "together_s": round(together, 2),
                      "stacked_s": round(stack, 2), "folded_s": round(folded, 2), "factor": round(alone / together, 2),
                      "stack_factor": round(together / stack, 2), "fold_factor": round(stack / folded, 2)})
-        print(f"{point:<9} {len(codes)} codes: alone {alone:7.1f} s, together {together:7.1f} s, "
-              f"factor {alone / together:.2f}; stacked {stack:7.1f} s, factor {together / stack:.2f}; "
-              f"folded {folded:7.1f} s, factor {stack / folded:.2f}", flush=True)
+        line = (f"{point:<9} {len(codes)} codes: alone {alone:7.1f} s, together {together:7.1f} s, "
+                f"factor {alone / together:.2f}; stacked {stack:7.1f} s, factor {together / stack:.2f}; "
+                f"folded {folded:7.1f} s, factor {stack / folded:.2f}")
+        if args.compile:
+            compiled, compile_s = seconds["compiled"], seconds["compiled_first"] - seconds["compiled"]
+            rows[-1].update({"compiled_s": round(compiled, 2), "compile_s": round(compile_s, 2),
+                             "compile_factor": round(folded / compiled, 2)})
+            line += f"; compiled {compiled:7.1f} s (+{compile_s:.1f} s to compile), factor {folded / compiled:.2f}"
+        print(line, flush=True)
     total = {k: sum(r[k] for r in rows) for k in ("alone_s", "together_s", "stacked_s", "folded_s")}
     print(f"all splits: alone {total['alone_s']:.1f} s, together {total['together_s']:.1f} s, factor "
           f"{total['alone_s'] / total['together_s']:.2f}; stacked {total['stacked_s']:.1f} s, factor "
           f"{total['together_s'] / total['stacked_s']:.2f}; folded {total['folded_s']:.1f} s, factor "
           f"{total['stacked_s'] / total['folded_s']:.2f} (evaluation included; {args.images} images, "
           f"width {args.width:g}, {torch.get_num_threads()} threads)")
+    if args.compile:
+        compiled = sum(r["compiled_s"] for r in rows)
+        print(f"compiled frozen parts: {compiled:.1f} s, factor {total['folded_s'] / compiled:.2f} over folded "
+              f"(+{sum(r['compile_s'] for r in rows):.1f} s to compile)")
     out = write_measurement(args.out, "codecs-together", "synthetic cifar10 (random pixels, real on-disk format)",
                             "paper", time.time() - started,
                             {"settings": vars(args), "codes": codes, "rows": rows,
                              "factor": total["alone_s"] / total["together_s"],
                              "stack_factor": total["together_s"] / total["stacked_s"],
-                             "fold_factor": total["stacked_s"] / total["folded_s"]})
+                             "fold_factor": total["stacked_s"] / total["folded_s"],
+                             **({"compile_factor": total["folded_s"] / sum(r["compiled_s"] for r in rows),
+                                 "compile_s": sum(r["compile_s"] for r in rows)} if args.compile else {})})
     print(f"wrote {out}")
 
 

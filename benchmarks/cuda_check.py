@@ -22,7 +22,9 @@ Checks, in order, each timed and written to one JSON file:
    ``paper_smoke``: ``tests/test_paper_smoke.py``'s end-to-end test on the GPU (every command of the
    README's paper section at smoke scale, every method on the whole GPU path, bf16 included);
    ``together_bottlenet`` and ``kept_two_step``: the same two benchmarks for BottleNet++'s reductions
-   and 2-Step Pruning's first step (100 steps);
+   and 2-Step Pruning's first step (100 steps); ``together_compiled``: the codes of one split point
+   (layer2.1) with the frozen parts compiled (``COINFER_COMPILE=frozen``: CUDA graphs), against
+   folded alone;
 5. (``--quick``) the quick preset end to end on the GPU: baseline, one pruning and one encoder
    configuration, beside the CPU-trained committed numbers;
 6. (``--throughput-dataset D``) the old measurement: the float32 loader path on a real dataset.
@@ -275,9 +277,9 @@ def measured_factors(report: dict) -> dict:
     codes trained together over one by one, one stacked server pass over one per code, folded batch
     norms over unfolded (``together``), fine-tunes on the kept channels over masked (``kept``), N
     trainings at once over one alone (``concurrency_N``), BottleNet++'s reductions together over one
-    by one (``together_bottlenet``) and 2-Step Pruning's first step on the kept channels over masked
-    (``kept_two_step``). A check that failed or did not run, or a ratio it could not form, leaves its
-    factor out."""
+    by one (``together_bottlenet``), 2-Step Pruning's first step on the kept channels over masked
+    (``kept_two_step``) and the frozen parts compiled over not (``compile_frozen``, compilation aside).
+    A check that failed or did not run, or a ratio it could not form, leaves its factor out."""
     def value(check: str, key: str):
         found = report.get(check)
         return found.get(key) if isinstance(found, dict) else None
@@ -285,7 +287,8 @@ def measured_factors(report: dict) -> dict:
     factors = {"data_path": value("data_path", "speedup"), "together": value("together", "factor"),
                "stack": value("together", "stack_factor"), "fold": value("together", "fold_factor"),
                "kept": value("kept", "factor"), "together_bottlenet": value("together_bottlenet", "factor"),
-               "kept_two_step": value("kept_two_step", "factor")}
+               "kept_two_step": value("kept_two_step", "factor"),
+               "compile_frozen": value("together_compiled", "compile_factor")}
     for row in value("concurrency", "rows") or []:
         factors[f"concurrency_{row['processes']}"] = row.get("over_one_process")
     return {name: round(f, 3) for name, f in factors.items() if isinstance(f, (int, float)) and f > 0}
@@ -390,6 +393,10 @@ def main() -> None:
         "kept_channels.py", work, "--method", "2-step-pruning", "--step", "1", "--device", device.type,
         *(["--batch-size", "128", "--steps", "100", "--interval", "20"] if cuda else
           ["--sparsities", "0.25", "--steps", "2", "--interval", "1", "--width", "0.125", "--batch-size", "4"]))))
+    checks.append(("together_compiled", lambda: benchmark(
+        "codecs_together.py", work, "--compile", "--device", device.type,
+        *(["--images", "2000", "--splits", "layer2.1"] if cuda else
+          ["--images", "8", "--width", "0.125", "--splits", "layer3.1", "--epochs", "1"]))))
     if args.quick and cuda:
         checks.append(("quick", lambda: quick_pipeline(device, work)))
     if args.throughput_dataset and cuda:

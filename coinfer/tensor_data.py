@@ -16,7 +16,7 @@ left exactly as it was. Every training on images asks it: the baseline
     >>> from coinfer.tensor_data import DataPath
     >>> DataPath.for_device(torch.device("cpu"))  # doctest: +NORMALIZE_WHITESPACE
     DataPath(resident=False, autocast=None, channels_last=False, compile=False, kept_channels=False, stack_codes=False,
-             fold_batchnorm=False)
+             fold_batchnorm=False, compile_frozen=False)
     >>> DataPath.for_device(torch.device("cuda")).autocast
     'bfloat16'
 
@@ -37,9 +37,13 @@ import torch
 from torch.utils.data import DataLoader, Subset
 from torchvision import transforms
 
-#: Environment switch for ``torch.compile`` on CUDA (``1``: compile; off by default, since compiling
-#: costs a minute or more per network shape, which only pays off on long runs).
+#: Environment switch for ``torch.compile`` on CUDA, off by default, since compiling costs a minute or
+#: more per network shape, which only pays off on long runs: ``frozen`` compiles the frozen parts codecs
+#: train with (``DataPath.compile_frozen``), ``1`` those and every trained network (``compile``).
 COMPILE_ENV = "COINFER_COMPILE"
+_COMPILE_VALUES = {"": (False, False), "0": (False, False), "false": (False, False), "no": (False, False),
+                   "off": (False, False), "frozen": (False, True), "1": (True, True), "true": (True, True),
+                   "yes": (True, True), "on": (True, True)}
 
 
 @dataclass(frozen=True)
@@ -76,6 +80,12 @@ class DataPath:
         them (:func:`coinfer.core.network.fold_batchnorm`): in eval mode a batch norm is a fixed
         affine map, so this is the same function up to float rounding, with a layer fewer per pair to
         run forward and backward (memory-bound kernels on a GPU).
+    compile_frozen : bool
+        Codecs train in front of a ``torch.compile``-d server part, on features of a compiled device
+        part (:meth:`prepare_frozen`); on CUDA in ``mode="reduce-overhead"``, which replays each step
+        of a frozen part as one CUDA graph instead of launching its many small kernels one by one.
+        The same function to float rounding. Unlike ``compile``, it goes with ``kept_channels``: the
+        frozen parts keep their shapes.
     """
 
     resident: bool = False
@@ -85,6 +95,7 @@ class DataPath:
     kept_channels: bool = False
     stack_codes: bool = False
     fold_batchnorm: bool = False
+    compile_frozen: bool = False
 
     def __post_init__(self):
         if self.autocast not in (None, "bfloat16", "float16"):
@@ -95,8 +106,9 @@ class DataPath:
 
     @classmethod
     def for_device(cls, device: torch.device | str) -> "DataPath":
-        """Everything on for a CUDA device (``compile`` only with ``COINFER_COMPILE=1``, and then
-        ``kept_channels`` off), nothing on a CPU.
+        """Everything on for a CUDA device, nothing on a CPU. Compiling only on request, with
+        ``COINFER_COMPILE``: ``frozen`` compiles the frozen parts of codec training, ``1`` also every
+        trained network, and then turns ``kept_channels`` off.
 
         Parameters
         ----------
@@ -105,12 +117,21 @@ class DataPath:
         Returns
         -------
         DataPath
+
+        Raises
+        ------
+        ValueError
+            If ``COINFER_COMPILE`` has a value other than those above (or ``0``, ``true``, ...).
         """
+        value = os.environ.get(COMPILE_ENV, "")
+        if value.strip().lower() not in _COMPILE_VALUES:
+            raise ValueError(f"{COMPILE_ENV}={value!r}: use 'frozen' (the frozen parts of codec training), "
+                             "'1' (those and every trained network) or '0' (nothing)")
         if torch.device(device).type != "cuda":
             return cls()
-        compile_ = os.environ.get(COMPILE_ENV, "").strip().lower() in ("1", "true", "yes", "on")
+        compile_, compile_frozen = _COMPILE_VALUES[value.strip().lower()]
         return cls(resident=True, autocast="bfloat16", channels_last=True, compile=compile_, kept_channels=not compile_,
-                   stack_codes=True, fold_batchnorm=True)
+                   stack_codes=True, fold_batchnorm=True, compile_frozen=compile_frozen)
 
     @property
     def dtype(self) -> torch.dtype | None:
@@ -126,6 +147,14 @@ class DataPath:
         if self.channels_last:
             model = model.to(memory_format=torch.channels_last)
         return torch.compile(model) if self.compile else model
+
+    def prepare_frozen(self, part: torch.nn.Module) -> torch.nn.Module:
+        """A frozen part (eval mode, no weight gradients) as codec training calls it: compiled when
+        ``compile_frozen`` (with CUDA graphs when its weights are on CUDA), ``part`` itself otherwise."""
+        if not self.compile_frozen:
+            return part
+        on_cuda = any(p.is_cuda for p in part.parameters())
+        return torch.compile(part, mode="reduce-overhead" if on_cuda else None)
 
 
 def _source(dataset) -> tuple[object, list[int]]:

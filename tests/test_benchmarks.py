@@ -35,18 +35,22 @@ def test_the_prepared_device_check_runs_every_check_on_the_cpu(tmp_path):
                    check=True, cwd=ROOT, env=env, capture_output=True, timeout=600)
     report = json.loads(out.read_text())
     checks = ("split", "data_path", "estimate", "paper_cell", "shares", "together", "kept", "concurrency",
-              "paper_smoke", "together_bottlenet", "kept_two_step")
+              "paper_smoke", "together_bottlenet", "kept_two_step", "together_compiled")
     failed = {name: report[name]["error"] for name in checks if "error" in report[name]}
     assert not failed, failed
     assert report["device"] == "cpu" and report["provenance"]["git_commit"]
     measured = ("measured_share", "factor", "images_per_s")
-    for name in ("shares", "together", "kept", "concurrency", "together_bottlenet", "kept_two_step"):
+    for name in ("shares", "together", "kept", "concurrency", "together_bottlenet", "kept_two_step",
+                 "together_compiled"):
         sub = report[name]
         assert sub["schema"].startswith("coinfer.benchmark.") and sub["provenance"]["hardware"]
         assert " --out " in sub["provenance"]["command"] and sub["provenance"]["command"].endswith(".json")
         assert sub["rows"] and all(next(r[k] for k in measured if k in r) > 0 for r in sub["rows"])
     # the GPU path's one server pass, and its server part with the batch norms folded, timed
     assert all(r["stacked_s"] > 0 and r["fold_factor"] > 0 for r in report["together"]["rows"])
+    # and with its frozen parts compiled: the second compiled run timed, the first's compilation apart
+    assert all(r["compiled_s"] > 0 and r["compile_s"] > 0 for r in report["together_compiled"]["rows"])
+    assert "compiled_s" not in report["together"]["rows"][0]
     assert report["data_path"]["cudnn_benchmark_speedup"] > 0
     # On a GPU the paper smoke test runs there; the dry run checks that its selection names that test.
     assert report["paper_smoke"] == {"ran": False,
@@ -63,7 +67,8 @@ def test_the_prepared_device_check_runs_every_check_on_the_cpu(tmp_path):
                                  "fold": round(report["together"]["fold_factor"], 3),
                                  "kept": round(report["kept"]["factor"], 3),
                                  "together_bottlenet": round(report["together_bottlenet"]["factor"], 3),
-                                 "kept_two_step": round(report["kept_two_step"]["factor"], 3)}
+                                 "kept_two_step": round(report["kept_two_step"]["factor"], 3),
+                                 "compile_frozen": round(report["together_compiled"]["compile_factor"], 3)}
 
 
 def _cuda_check():

@@ -304,3 +304,32 @@ def test_the_training_path_computes_features_on_a_folded_copy_of_the_device_part
     for (a, labels_a), (b, labels_b) in zip(batches[False], batches[True]):
         assert torch.equal(labels_a, labels_b)
         torch.testing.assert_close(b, a, rtol=1e-4, atol=1e-5)
+
+
+def test_codecs_trained_with_compiled_frozen_parts_are_the_eager_ones(parts, tiny_net, monkeypatch):
+    """``DataPath.compile_frozen`` (``COINFER_COMPILE=frozen``, a GPU-only candidate: CUDA graphs for
+    the frozen parts) runs the device part and the server part behind the codecs through
+    ``torch.compile`` (here the CPU's default mode, the same code path): the same training to float32
+    rounding, and the compiled graphs, not the eager modules, ran."""
+    from torch._dynamo.utils import counters
+
+    from coinfer.tensor_data import DataPath
+
+    device_part, server = split_stages(tiny_net, "layer2.1")
+    trained = {}
+    for compiled in (False, True):
+        path = DataPath(fold_batchnorm=True, compile_frozen=compiled)
+        monkeypatch.setattr(DataPath, "for_device", classmethod(lambda cls, device, p=path: p))
+        torch._dynamo.reset()
+        counters.clear()
+        source = FeatureSource(device_part, parts[2], precompute=False, batch_size=40)
+        codecs = [_codec(source.feature_shape, code) for code in ("d4-l2", "d8-l4")]
+        with progress_bars(False):
+            trained[compiled] = codecs, train_codecs(codecs, copy.deepcopy(server), source, CONFIG, seed=3)
+        # Two graphs for the device part and the server part (forward, and its backward to the input).
+        assert (counters["stats"]["unique_graphs"] >= 2) == compiled, dict(counters["stats"])
+    torch._dynamo.reset()
+    # As with folding: rounding grows through Adam's steps and the quantizer's nearest-level choices.
+    for (_, history_a), (_, history_b) in zip(zip(*trained[False]), zip(*trained[True])):
+        assert history_b["warmup_loss"] == pytest.approx(history_a["warmup_loss"], rel=1e-5)
+        assert history_b["loss"] == pytest.approx(history_a["loss"], rel=1e-3)

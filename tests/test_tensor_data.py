@@ -143,9 +143,24 @@ def test_data_path_is_on_for_cuda_and_off_for_the_cpu_and_refuses_unknown_precis
 def test_compiling_turns_the_kept_channels_off_and_both_together_are_refused(monkeypatch):
     monkeypatch.setenv("COINFER_COMPILE", "1")
     assert DataPath.for_device("cuda") == DataPath(resident=True, autocast="bfloat16", channels_last=True,
-                                                   compile=True, stack_codes=True, fold_batchnorm=True)
+                                                   compile=True, stack_codes=True, fold_batchnorm=True,
+                                                   compile_frozen=True)
     with pytest.raises(ValueError, match="kept_channels and compile"):
         DataPath(compile=True, kept_channels=True)
+
+
+def test_compiling_only_the_frozen_parts_keeps_the_kept_channels_and_a_bad_value_is_refused(monkeypatch):
+    monkeypatch.setenv("COINFER_COMPILE", "frozen")
+    assert DataPath.for_device("cuda") == DataPath(resident=True, autocast="bfloat16", channels_last=True,
+                                                   kept_channels=True, stack_codes=True, fold_batchnorm=True,
+                                                   compile_frozen=True)
+    assert DataPath.for_device("cpu") == DataPath()
+    part = torch.nn.Linear(2, 2)
+    assert DataPath().prepare_frozen(part) is part
+    assert DataPath(compile_frozen=True).prepare_frozen(part)._orig_mod is part     # compiled, same weights
+    monkeypatch.setenv("COINFER_COMPILE", "forzen")
+    with pytest.raises(ValueError, match="COINFER_COMPILE='forzen'.*'frozen'"):
+        DataPath.for_device("cpu")
 
 
 def test_device_path_refuses_a_transform_it_does_not_reproduce(cifar_root):

@@ -97,7 +97,7 @@ class FeatureSource:
         >>> path = FeatureSource.from_tensors(torch.zeros(2, 3), torch.zeros(2, dtype=torch.long)).training_path
         >>> path  # doctest: +NORMALIZE_WHITESPACE
         DataPath(resident=False, autocast=None, channels_last=False, compile=False, kept_channels=False,
-                 stack_codes=False, fold_batchnorm=False)
+                 stack_codes=False, fold_batchnorm=False, compile_frozen=False)
         """
         return DataPath.for_device(self.device) if self.features is None else DataPath()
 
@@ -114,14 +114,16 @@ class FeatureSource:
 
     def _part_for(self, path: DataPath | None) -> torch.nn.Module:
         """The device part as ``path`` runs it: a copy with its batch norms folded
-        (:func:`coinfer.core.network.fold_batchnorm`) and in channels_last where the path asks; the
-        frozen part itself otherwise (and for batches in order)."""
-        if path is None or not (path.fold_batchnorm or path.channels_last):
+        (:func:`coinfer.core.network.fold_batchnorm`), in channels_last and compiled
+        (:meth:`~coinfer.tensor_data.DataPath.prepare_frozen`) where the path asks; the frozen part
+        itself otherwise (and for batches in order)."""
+        if path is None or not (path.fold_batchnorm or path.channels_last or path.compile_frozen):
             return self.device_part
-        key = (path.fold_batchnorm, path.channels_last)
+        key = (path.fold_batchnorm, path.channels_last, path.compile_frozen)
         if key not in self._training_parts:
             part = fold_batchnorm(self.device_part) if path.fold_batchnorm else copy.deepcopy(self.device_part)
-            self._training_parts[key] = part.to(memory_format=torch.channels_last) if path.channels_last else part
+            part = part.to(memory_format=torch.channels_last) if path.channels_last else part
+            self._training_parts[key] = path.prepare_frozen(part)
         return self._training_parts[key]
 
     @torch.no_grad()

@@ -128,7 +128,7 @@ def _run_epochs(codecs: list[FeatureCodec], server_part: nn.Module, source: Feat
     """``epochs`` of :func:`coinfer.train.fit` on the codecs (Adam, cosine learning rate per step), on
     the source's :attr:`~coinfer.core.features.FeatureSource.training_path` (images read on CUDA: the
     resident loader, bf16 and channels_last for the frozen parts, the server's batch norms folded, the
-    codec in float32; otherwise float32 throughout). Returns each codec's mean loss per epoch.
+    frozen parts compiled on request, the codec in float32; otherwise float32 throughout). Returns each codec's mean loss per epoch.
 
     With a learned prior (quantized epochs), a codec's loss adds its ``rate_weight`` x the mean rate
     (bits per image) and the prior's own maximum-likelihood loss, which moves its logits only.
@@ -179,8 +179,8 @@ def _run_epochs(codecs: list[FeatureCodec], server_part: nn.Module, source: Feat
     if path.channels_last:                 # the frozen parts' layout, in place; put back after training
         server.to(memory_format=torch.channels_last)
     try:
-        fit(_CodecTraining(codecs, server, path.dtype, path.stack_codes), batches, optimizer=optimizer,
-            epochs=epochs, loss_fn=loss_fn, scheduler=scheduler, device=source.device, desc=desc)
+        fit(_CodecTraining(codecs, path.prepare_frozen(server), path.dtype, path.stack_codes), batches,
+            optimizer=optimizer, epochs=epochs, loss_fn=loss_fn, scheduler=scheduler, device=source.device, desc=desc)
     finally:
         server_part.to(memory_format=torch.contiguous_format)      # as it came (a no-op if never changed)
     return [[float(t) / n for t, n in zip(total, counts) if n] for total in totals]
