@@ -23,7 +23,8 @@ parts' batch norms folded into their convolutions (``DataPath``'s ``fold_batchno
 path's): the same function to float rounding, a layer fewer per pair. With ``--compile``, the
 folded stacked run is timed twice more with the frozen parts compiled (``DataPath``'s
 ``compile_frozen``, ``COINFER_COMPILE=frozen``; CUDA graphs on a GPU): ``compile_factor`` is folded
-over compiled, from the second compiled run (the first pays the compilation, ``compile_s``).
+over compiled, from the second compiled run (the first pays the compilation, ``compile_s``, from
+an empty compile cache: what a sweep's first cell pays, while later ones reuse the cache on disk).
 
     python benchmarks/codecs_together.py                    # full width, 96 images, 1 + 5 epochs per code
     python benchmarks/codecs_together.py --splits layer3.1 --images 64
@@ -88,6 +89,8 @@ def main() -> None:
         raise SystemExit(f"--warmup-epochs must be >= 0 and --epochs >= 1, got {args.warmup_epochs} and {args.epochs}")
     root = write_synthetic_cifar10(Path(tempfile.mkdtemp()), train_images=max(5, args.images + 20), test_images=20)
     os.environ["COINFER_TRUST_LOCAL_DATA"] = "1"
+    if args.compile:               # a cold start: no compiled graphs or kernels from an earlier run
+        os.environ["TORCHINDUCTOR_CACHE_DIR"] = tempfile.mkdtemp(prefix="inductor-")
 
     from coinfer.config import get_preset, override
     from coinfer.core.features import FeatureSource
