@@ -37,6 +37,10 @@ offline is fine: nothing is downloaded; commit the report, which book/paper_scal
 (On a machine without network and without coinfer's other needs, carry the wheels that
 ``tools/device_wheels.sh`` downloads; its header gives the command.)
 
+A device call has minutes: the report is written after each check, so a call stopped at its limit
+keeps what finished, and ``--resume REPORT`` runs only the checks that report lacks (on the same GPU),
+writing the two together to ``--out``.
+
 Without CUDA it runs the same checks on the CPU for a few steps (``--steps 3``, the cell with
 ``COINFER_SMOKE=1``): a dry run of the script itself, whose numbers mean nothing.
 """
@@ -339,6 +343,20 @@ def quick_pipeline(device: torch.device, workdir: Path) -> dict:
     return out
 
 
+def resumed(path: str, report: dict) -> dict:
+    """The checks of the earlier report at ``path`` (and their times, and ``resumed_from``: the
+    provenance of the runs they came from), which must come from the same device and torch as
+    ``report``: one report never mixes two machines."""
+    earlier = json.loads(Path(path).read_text())
+    for key in ("gpu", "device", "torch"):
+        if earlier.get(key) != report[key]:
+            raise SystemExit(f"--resume {path}: its {key} is {earlier.get(key)!r}, this run's {report[key]!r}; "
+                             "resume a report only on the device that wrote it")
+    checks = {k: v for k, v in earlier.items() if k not in report and k not in ("factors", "provenance")}
+    # Which runs the checks came from: the earlier report's own provenance after those it resumed.
+    return {**checks, "resumed_from": earlier.get("resumed_from", []) + [earlier.get("provenance")]}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", default="benchmarks/out/cuda_check.json")
@@ -350,6 +368,8 @@ def main() -> None:
     parser.add_argument("--skip-smoke", action="store_true", help="no paper-preset smoke run (tests/test_paper_smoke.py)")
     parser.add_argument("--quick", action="store_true", help="also run the quick preset end to end")
     parser.add_argument("--throughput-dataset", default=None, help="also time the old path on this real dataset")
+    parser.add_argument("--resume", default=None, metavar="REPORT",
+                        help="an earlier report of this script on the same device: run only the checks it lacks")
     args = parser.parse_args()
     started = time.time()
     cuda = torch.cuda.is_available()
@@ -366,6 +386,8 @@ def main() -> None:
         torch.set_num_threads(1)
     report = {"gpu": torch.cuda.get_device_name(0) if cuda else None, "torch": torch.__version__,
               "device": str(device), "date": time.strftime("%Y-%m-%d")}
+    earlier = resumed(args.resume, report) if args.resume else {}
+    report.update(earlier)
     checks = [("split", lambda: split_exactness(device)),
               ("data_path", lambda: data_path_rates(device, data_root, steps, 128 if cuda else 16, args.compile))]
     checks.append(("estimate", lambda: sweep_estimate(report["data_path"])))
@@ -401,15 +423,8 @@ def main() -> None:
         checks.append(("quick", lambda: quick_pipeline(device, work)))
     if args.throughput_dataset and cuda:
         checks.append(("throughput", lambda: throughput(device, args.throughput_dataset, steps)))
-    for name, check in checks:
-        try:
-            report[name], seconds = timed(check)
-            report[name + "_seconds"] = round(seconds, 1)
-        except Exception as error:  # report every check, even after one fails
-            report[name] = error_report(error)
-        print(name, json.dumps(report[name])[:2000], flush=True)
+    def save() -> None:
         report["factors"] = measured_factors(report)
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         # The command, commit, hardware and date, as every committed measurement carries them.
         from dataclasses import asdict
 
@@ -417,8 +432,21 @@ def main() -> None:
 
         report["provenance"] = asdict(Provenance.collect("synthetic CIFAR-10 (random pixels, real on-disk format)",
                                                          "paper", time.time() - started))
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(json.dumps(report, indent=1))
 
+    for name, check in checks:
+        if name in earlier:
+            print(name, "(from", args.resume + ")", flush=True)
+            continue
+        try:
+            report[name], seconds = timed(check)
+            report[name + "_seconds"] = round(seconds, 1)
+        except Exception as error:  # report every check, even after one fails
+            report[name] = error_report(error)
+        print(name, json.dumps(report[name])[:2000], flush=True)
+        save()
+    save()
 
 if __name__ == "__main__":
     main()

@@ -71,6 +71,35 @@ def test_the_prepared_device_check_runs_every_check_on_the_cpu(tmp_path):
                                  "compile_frozen": round(report["together_compiled"]["compile_factor"], 3)}
 
 
+def test_the_device_check_resumes_a_report_running_only_the_checks_it_lacks(tmp_path):
+    """A device call stopped at its limit keeps the checks that finished; ``--resume`` runs the rest
+    (here only ``split``), keeps the earlier checks as they were, computes the factors over both, says
+    which run the earlier ones came from, and refuses a report from another device."""
+    import torch
+
+    earlier = {"gpu": None, "torch": torch.__version__, "device": "cpu", "date": "2026-01-01",
+               "provenance": {"command": "python benchmarks/cuda_check.py", "git_commit": "abc1234"}}
+    for name in ("data_path", "estimate", "paper_cell", "shares", "together", "kept", "concurrency", "paper_smoke",
+                 "together_bottlenet", "kept_two_step", "together_compiled"):
+        earlier[name] = {"marker": name}
+    earlier["data_path"]["speedup"] = 2.5
+    earlier["kept_seconds"] = 12.5
+    (tmp_path / "earlier.json").write_text(json.dumps(earlier))
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    command = [sys.executable, str(ROOT / "benchmarks" / "cuda_check.py"), "--resume", str(tmp_path / "earlier.json"),
+               "--out", str(tmp_path / "out.json")]
+    subprocess.run(command, check=True, cwd=ROOT, env=env, capture_output=True, timeout=300)
+    report = json.loads((tmp_path / "out.json").read_text())
+    assert report["split"]["max_abs_difference"] < 1e-4 and "split_seconds" in report
+    assert all(report[name] == earlier[name] for name in earlier if name not in ("date", "provenance"))
+    assert report["factors"] == {"data_path": 2.5}
+    assert report["resumed_from"] == [earlier["provenance"]] and report["provenance"]["git_commit"]
+    earlier["device"] = "cuda"
+    (tmp_path / "earlier.json").write_text(json.dumps(earlier))
+    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode != 0 and "its device is 'cuda', this run's 'cpu'" in done.stderr
+
+
 def _cuda_check():
     import importlib.util
 

@@ -13,6 +13,10 @@
 #     python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
 #         --target /tmp/site .whl/*.whl && export PYTHONPATH=/tmp/site:$PWD PYTHONUNBUFFERED=1 || exit;
 #     python3 benchmarks/cuda_check.py --out $OUT/cuda_check_gpu.json
+#
+# If that call stops at its limit, copy the report it left to data/results/benchmarks/ and let the
+# next call (the same first line) run the rest: `python3 benchmarks/cuda_check.py --resume
+# data/results/benchmarks/cuda_check_gpu.json --out $OUT/cuda_check_gpu.json`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python=${PYTHON:-.venv/bin/python}
