@@ -131,6 +131,9 @@ class FeatureSource:
         dtype = path.dtype if path is not None else None
         with torch.autocast(torch.device(self.device).type, dtype=dtype, enabled=dtype is not None):
             features = self._part_for(path)(images.to(self.device))
+        if path is not None and path.compile_frozen and features.is_cuda:
+            # A CUDA graph (compiled frozen parts) writes every replay's output to the same memory.
+            return features.to(torch.float32, copy=True)
         return features.float() if dtype is not None else features
 
     def batches(self, batch_size: int, shuffle: bool = False, seed: int = 0):
