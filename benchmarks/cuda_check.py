@@ -423,6 +423,7 @@ def main() -> None:
         checks.append(("quick", lambda: quick_pipeline(device, work)))
     if args.throughput_dataset and cuda:
         checks.append(("throughput", lambda: throughput(device, args.throughput_dataset, steps)))
+
     def save() -> None:
         report["factors"] = measured_factors(report)
         # The command, commit, hardware and date, as every committed measurement carries them.
@@ -447,6 +448,7 @@ def main() -> None:
         print(name, json.dumps(report[name])[:2000], flush=True)
         save()
     save()
+
 
 if __name__ == "__main__":
     main()

@@ -127,8 +127,8 @@ def _run_epochs(codecs: list[FeatureCodec], server_part: nn.Module, source: Feat
                 epochs: int, seed: int, desc: str, quantized: bool, rate_weights: list[float]) -> list[list[float]]:
     """``epochs`` of :func:`coinfer.train.fit` on the codecs (Adam, cosine learning rate per step), on
     the source's :attr:`~coinfer.core.features.FeatureSource.training_path` (images read on CUDA: the
-    resident loader, bf16 and channels_last for the frozen parts, the server's batch norms folded, the
-    frozen parts compiled on request, the codec in float32; otherwise float32 throughout). Returns each codec's mean loss per epoch.
+    resident loader, bf16, channels_last, folded batch norms and, on request, compilation for the frozen
+    parts, the codec in float32; otherwise float32 throughout). Returns each codec's mean loss per epoch.
 
     With a learned prior (quantized epochs), a codec's loss adds its ``rate_weight`` x the mean rate
     (bits per image) and the prior's own maximum-likelihood loss, which moves its logits only.
