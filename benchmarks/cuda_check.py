@@ -281,7 +281,7 @@ def measured_factors(report: dict) -> dict:
     codes trained together over one by one, one stacked server pass over one per code, folded batch
     norms over unfolded (``together``), fine-tunes on the kept channels over masked (``kept``), N
     trainings at once over one alone (``concurrency_N``), BottleNet++'s reductions together over one
-    by one (``together_bottlenet``), 2-Step Pruning's first step on the kept channels over masked
+    by one, stacked and folded (``together_bottlenet``, ``stack_bottlenet``, ``fold_bottlenet``), 2-Step Pruning's first step on the kept channels over masked
     (``kept_two_step``) and the frozen parts compiled over not (``compile_frozen``, compilation aside).
     A check that failed or did not run, or a ratio it could not form, leaves its factor out."""
     def value(check: str, key: str):
@@ -291,6 +291,8 @@ def measured_factors(report: dict) -> dict:
     factors = {"data_path": value("data_path", "speedup"), "together": value("together", "factor"),
                "stack": value("together", "stack_factor"), "fold": value("together", "fold_factor"),
                "kept": value("kept", "factor"), "together_bottlenet": value("together_bottlenet", "factor"),
+               "stack_bottlenet": value("together_bottlenet", "stack_factor"),
+               "fold_bottlenet": value("together_bottlenet", "fold_factor"),
                "kept_two_step": value("kept_two_step", "factor"),
                "compile_frozen": value("together_compiled", "compile_factor")}
     for row in value("concurrency", "rows") or []:

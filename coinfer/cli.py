@@ -528,6 +528,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--gpu-rate", type=check.positive_float, default=None, metavar="IMAGES_PER_S",
                    help="full-network training images per second on your GPU (default: an H200's, measured)")
     p.add_argument("--seeds", type=check.positive_int, default=3, help="training seeds per configuration (default 3)")
+    p.add_argument("--gpu-report", default=None, metavar="REPORT",
+                   help="a report of benchmarks/cuda_check.py: also project the sweep at its new data path's rate "
+                        "(or --gpu-rate) with the speed-ups it measured")
+    p.add_argument("--workers", type=check.positive_int, default=1,
+                   help="with --gpu-report: trainings at once on the GPU (sweep --workers), at its measured factor")
     set_arg(p)
     p.set_defaults(func=cli_search.plan)
 

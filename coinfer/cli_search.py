@@ -132,7 +132,42 @@ def plan(args: argparse.Namespace) -> int:
         print("(pruning fine-tunes priced on the kept channels, as the GPU path trains them)")
     else:
         print(f"(pruning fine-tunes priced masked at full width: {COMPILE_ENV}=1 turns the kept channels off)")
-    if not args.gpu_rate:
+    if not args.gpu_rate and not args.gpu_report:
         print(f"(rate: {MEASURED_H200_RATE:,.0f} images/s, the full-width network measured on an H200; "
               "measure yours with benchmarks/cuda_check.py and pass --gpu-rate)")
+    if args.gpu_report:
+        print(projection(args, preset))
     return 0
+
+
+def projection(args: argparse.Namespace, preset) -> str:
+    """The sweep as the GPU of ``args.gpu_report`` (a device check's report) would run it: at its new
+    data path's rate (or ``--gpu-rate``), with the speed-ups it measured (plan.projected_plan)."""
+    import json
+    import math
+    from pathlib import Path
+
+    from coinfer.experiments.plan import format_plan, projected_plan, sweep_plan
+    from coinfer.tensor_data import DataPath
+
+    report = json.loads(Path(args.gpu_report).read_text())
+    rate = args.gpu_rate or (report.get("data_path") or {}).get("new_images_per_s")
+    if not rate:
+        raise ValueError(f"{args.gpu_report} has no new data path rate (its data_path check: "
+                         f"{str(report.get('data_path'))[:200]}); pass --gpu-rate")
+    compiled = DataPath.for_device("cuda").compile_frozen
+    steps, used = projected_plan(sweep_plan(preset, seeds=args.seeds), report.get("factors", {}), compiled, args.workers)
+    by_factor = {n: [step for step, names in used.items() if n in names] for names in used.values() for n in names}
+    applied = "; ".join(f"{n} {report['factors'][n]:.2f} on " + ("every step" if len(on) == len(used) else ", ".join(on))
+                        for n, on in by_factor.items())
+    g = report.get("provenance", {})
+    return "\n".join([
+        f"\nprojected on {report.get('gpu') or report.get('device')} ({args.gpu_report}, commit "
+        f"{str(g.get('git_commit'))[:7]}, {report.get('date')}), {args.workers} worker(s), "
+        f"{'with' if compiled else 'without'} the frozen parts compiled; each step's share divided by the speed-ups "
+        f"measured for it ({applied or 'none measured'}):",
+        format_plan(steps, rate),
+        "(the savings the plan counts, codes together and kept channels, are not applied again"
+        + (f"; compiling costs {report['together_compiled']['compile_s']:.0f} s per process from an empty cache"
+           if compiled and isinstance(report.get("together_compiled"), dict)
+           and math.isfinite(report["together_compiled"].get("compile_s", math.nan)) else "") + ")"])

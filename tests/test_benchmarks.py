@@ -67,6 +67,8 @@ def test_the_prepared_device_check_runs_every_check_on_the_cpu(tmp_path):
                                  "fold": round(report["together"]["fold_factor"], 3),
                                  "kept": round(report["kept"]["factor"], 3),
                                  "together_bottlenet": round(report["together_bottlenet"]["factor"], 3),
+                                 "stack_bottlenet": round(report["together_bottlenet"]["stack_factor"], 3),
+                                 "fold_bottlenet": round(report["together_bottlenet"]["fold_factor"], 3),
                                  "kept_two_step": round(report["kept_two_step"]["factor"], 3),
                                  "compile_frozen": round(report["together_compiled"]["compile_factor"], 3)}
 

@@ -1,5 +1,7 @@
 """The sweep's cost plan (python -m coinfer plan): counted from the cells it will run."""
 
+import json
+
 import pytest
 import torch
 
@@ -216,3 +218,60 @@ def test_counting_macs_leaves_the_random_state_alone():
     before = torch.get_rng_state()
     assert part_macs(0.3, "layer2.1", 0.0, 0.5, step1=0.25)[0] > 0     # a width no other test uses: built here
     assert torch.equal(torch.get_rng_state(), before)
+
+
+def test_the_projection_divides_each_step_by_the_speed_ups_measured_for_it():
+    """A device check's factors that the plan counts nowhere (the stacked server pass, folded batch
+    norms, compiled frozen parts, N trainings at once) divide the steps they were measured on, and
+    nothing else; the compiled parts only when the sweep compiles them; no factor, no change."""
+    from coinfer.experiments.plan import RATE_FACTORS, projected_plan
+
+    steps = sweep_plan(get_preset("paper"), seeds=1)
+    factors = {"stack": 1.5, "fold": 1.2, "stack_bottlenet": 1.1, "fold_bottlenet": 1.05, "compile_frozen": 2.0,
+               "concurrency_2": 1.6, "kept": 1.4, "together": 1.3, "data_path": 3.0}
+    for compiled, workers in ((False, 1), (True, 1), (True, 2)):
+        projected, used = projected_plan(steps, factors, compile_frozen=compiled, workers=workers)
+        for before, after in zip(steps, projected):
+            expected = [n for n, applies in RATE_FACTORS.items() if before.name in applies
+                        and (compiled or n != "compile_frozen")] + (["concurrency_2"] if workers == 2 else [])
+            assert used[before.name] == expected
+            divisor = 1.0
+            for name in expected:
+                divisor *= factors[name]
+            assert after.seconds(1000) == pytest.approx(before.seconds(1000) / divisor)
+    codec = {s.name: s for s in projected_plan(steps, factors, compile_frozen=True)[0]}
+    plain = {s.name: s for s in steps}
+    assert codec["codec training: framework"].network_share == pytest.approx(
+        plain["codec training: framework"].network_share / (1.5 * 1.2 * 2.0))
+    assert codec["fine-tune: pruned device parts"] == plain["fine-tune: pruned device parts"]    # counted: kept
+    assert projected_plan(steps, {})[0] == steps
+    with pytest.raises(ValueError, match="no measured factor for 4 workers.*concurrency_2"):
+        projected_plan(steps, factors, workers=4)
+    with pytest.raises(ValueError, match="factor 'fold' must be a positive number, got 0"):
+        projected_plan(steps, {"fold": 0})
+
+
+def test_plan_command_projects_a_device_checks_report(tmp_path, capsys, monkeypatch):
+    from coinfer.experiments.plan import plan_summary, projected_plan
+
+    report = {"gpu": "NVIDIA H200", "date": "2026-12-02", "provenance": {"git_commit": "abcdef123"},
+              "data_path": {"new_images_per_s": 30000.0},
+              "factors": {"stack": 1.5, "fold": 1.1, "compile_frozen": 1.8, "concurrency_2": 1.4},
+              "together_compiled": {"compile_s": 61.0}}
+    path = tmp_path / "cuda_check_gpu.json"
+    path.write_text(json.dumps(report))
+    monkeypatch.setenv("COINFER_COMPILE", "frozen")
+    assert main(["plan", "--preset", "paper", "--seeds", "1", "--gpu-report", str(path), "--workers", "2"]) == 0
+    out = capsys.readouterr().out
+    steps, _ = projected_plan(sweep_plan(get_preset("paper"), seeds=1), report["factors"], True, 2)
+    hours = plan_summary(steps, 30000.0)["gpu_hours"]
+    assert f"{hours:.1f} GPU-hours at 30,000 images/s" in out
+    assert "projected on NVIDIA H200" in out and "with the frozen parts compiled" in out
+    assert ("concurrency_2 1.40 on every step; stack 1.50 on codec warm-up: framework, codec training: framework; "
+            "fold 1.10 on codec warm-up: framework, codec training: framework; compile_frozen 1.80 on codec warm-up: "
+            "framework, codec training: framework)") in out
+    assert "compiling costs 61 s per process" in out
+    # No rate in the report and none given: named, exit 2.
+    path.write_text(json.dumps({**report, "data_path": {"error": "RuntimeError: CUDA out of memory"}}))
+    assert main(["plan", "--preset", "paper", "--seeds", "1", "--gpu-report", str(path)]) == 2
+    assert "has no new data path rate" in capsys.readouterr().err

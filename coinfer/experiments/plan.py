@@ -16,7 +16,8 @@ gradient to its input only. Distillation adds the teacher's forward pass to ever
 Two checks keep the model honest: ``benchmarks/plan_shares.py`` times the shares on a machine, and
 ``benchmarks/plan_check.py`` runs a sweep under PyTorch's FLOP counter and sets the FLOPs it
 executed, per step, beside this plan's count. The book's estimate (``book/paper_scale.md``) is this
-function's output, not a typed number.
+function's output, not a typed number. :func:`projected_plan` applies what a GPU's device check
+measured and the plan counts nowhere (``plan --gpu-report``).
 
 Example::
 
@@ -535,3 +536,66 @@ def format_plan(steps: list[PlanStep], rate: float) -> str:
     lines.append(f"{'total':<46} {total['trainings']:>5} trainings, {total['equivalent_images']:,.0f} "
                  f"full-network training images: {total['gpu_hours']:.1f} GPU-hours at {rate:,.0f} images/s")
     return "\n".join(lines)
+
+
+#: Savings that a device check (``benchmarks/cuda_check.py``) measures as ratios of two times and the
+#: plan counts none of, since they change no arithmetic: the steps each was measured on. The codes'
+#: stacked server pass and folded batch norms are on for CUDA; the compiled frozen parts only on
+#: request (``COINFER_COMPILE``).
+RATE_FACTORS = {
+    "stack": ("codec warm-up: framework", "codec training: framework"),
+    "fold": ("codec warm-up: framework", "codec training: framework"),
+    "stack_bottlenet": ("codec training: BottleNet++",),
+    "fold_bottlenet": ("codec training: BottleNet++",),
+    "compile_frozen": ("codec warm-up: framework", "codec training: framework"),
+}
+
+
+def projected_plan(steps: list[PlanStep], factors: dict[str, float], compile_frozen: bool = False,
+                   workers: int = 1) -> tuple[list[PlanStep], dict[str, list[str]]]:
+    """``steps`` as a GPU whose device check measured ``factors`` would run them.
+
+    Each step of :data:`RATE_FACTORS` costs its share divided by the factors measured for it (the
+    compiled frozen parts' only with ``compile_frozen``, compilation aside), and with ``workers`` > 1
+    every step is divided by ``concurrency_<workers>``, the images/s of that many trainings at once
+    over one alone. A factor below 1 (a slowdown) counts as measured. Savings the plan already counts
+    (codes together, kept channels) are not applied again, and the rate itself (the new data path's)
+    is the caller's.
+
+    Parameters
+    ----------
+    steps : list of PlanStep
+        :func:`sweep_plan`'s.
+    factors : dict
+        Name to measured factor (``benchmarks/cuda_check.py``'s ``factors``); missing ones apply nothing.
+    compile_frozen : bool
+        Whether the sweep runs with the frozen parts compiled.
+    workers : int
+        Trainings at once on the one GPU (``sweep --workers``).
+
+    Returns
+    -------
+    (list of PlanStep, dict)
+        The steps with their shares divided, and for each step the names of the factors it took.
+
+    >>> steps = [PlanStep("codec training: framework", 1, 1, 100, 0.5), PlanStep("baseline", 1, 1, 100, 1.0)]
+    >>> projected, used = projected_plan(steps, {"stack": 2.0, "concurrency_2": 1.25}, workers=2)
+    >>> [s.network_share for s in projected], used["codec training: framework"]
+    ([0.2, 0.8], ['stack', 'concurrency_2'])
+    """
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ValueError(f"workers must be an integer >= 1, got {workers!r}")
+    concurrency = f"concurrency_{workers}"
+    if workers > 1 and concurrency not in factors:
+        measured = sorted(k for k in factors if k.startswith("concurrency_"))
+        raise ValueError(f"no measured factor for {workers} workers ({concurrency}); measured: {measured or 'none'}")
+    for name, factor in factors.items():
+        if not (isinstance(factor, (int, float)) and math.isfinite(factor) and factor > 0):
+            raise ValueError(f"factor {name!r} must be a positive number, got {factor!r}")
+    projected, used = [], {}
+    for step in steps:
+        names = [n for n, applies in RATE_FACTORS.items() if step.name in applies and n in factors
+                 and (compile_frozen or n != "compile_frozen")] + ([concurrency] if workers > 1 else [])
+        projected.append(replace(step, network_share=step.network_share / math.prod(factors[n] for n in names)))
+        used[step.name] = names
+    return projected, used
