@@ -124,6 +124,9 @@ def plan(args: argparse.Namespace) -> int:
     from coinfer.experiments.plan import MEASURED_H200_RATE, format_plan, sweep_plan
     from coinfer.tensor_data import COMPILE_ENV, DataPath
 
+    if args.workers != 1 and not args.gpu_report:
+        raise ValueError(f"--workers {args.workers} needs --gpu-report: the workers' factor is a device check's "
+                         "measurement (benchmarks/cuda_check.py)")
     preset = get_preset(args.preset, **parse_overrides(args.set))
     print(f"sweep of preset {preset.name!r} ({preset.dataset}, width {preset.width:g}), {args.seeds} seed(s); "
           f"one image costs its share of a full-network training step")
