@@ -148,13 +148,12 @@ class DataPath:
             model = model.to(memory_format=torch.channels_last)
         return torch.compile(model) if self.compile else model
 
-    def prepare_frozen(self, part: torch.nn.Module) -> torch.nn.Module:
-        """A frozen part (eval mode, no weight gradients) as codec training calls it: compiled when
-        ``compile_frozen`` (with CUDA graphs when its weights are on CUDA), ``part`` itself otherwise."""
+    def prepare_frozen(self, part: torch.nn.Module, device: torch.device | str) -> torch.nn.Module:
+        """A frozen part (eval mode, no weight gradients) as codec training runs it on ``device``:
+        compiled when ``compile_frozen`` (with CUDA graphs on CUDA), ``part`` itself otherwise."""
         if not self.compile_frozen:
             return part
-        on_cuda = any(p.is_cuda for p in part.parameters())
-        return torch.compile(part, mode="reduce-overhead" if on_cuda else None)
+        return torch.compile(part, mode="reduce-overhead" if torch.device(device).type == "cuda" else None)
 
 
 def _source(dataset) -> tuple[object, list[int]]:

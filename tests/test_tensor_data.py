@@ -156,8 +156,13 @@ def test_compiling_only_the_frozen_parts_keeps_the_kept_channels_and_a_bad_value
                                                    compile_frozen=True)
     assert DataPath.for_device("cpu") == DataPath()
     part = torch.nn.Linear(2, 2)
-    assert DataPath().prepare_frozen(part) is part
-    assert DataPath(compile_frozen=True).prepare_frozen(part)._orig_mod is part     # compiled, same weights
+    assert DataPath().prepare_frozen(part, "cpu") is part
+    assert DataPath(compile_frozen=True).prepare_frozen(part, "cpu")._orig_mod is part     # compiled, same weights
+    modes = []
+    monkeypatch.setattr(torch, "compile", lambda module, mode=None: modes.append(mode) or module)
+    DataPath(compile_frozen=True).prepare_frozen(part, "cuda")
+    DataPath(compile_frozen=True).prepare_frozen(part, torch.device("cpu"))
+    assert modes == ["reduce-overhead", None]                 # CUDA graphs on CUDA only
     monkeypatch.setenv("COINFER_COMPILE", "forzen")
     with pytest.raises(ValueError, match="COINFER_COMPILE='forzen'.*'frozen'"):
         DataPath.for_device("cpu")

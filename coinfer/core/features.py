@@ -123,7 +123,7 @@ class FeatureSource:
         if key not in self._training_parts:
             part = fold_batchnorm(self.device_part) if path.fold_batchnorm else copy.deepcopy(self.device_part)
             part = part.to(memory_format=torch.channels_last) if path.channels_last else part
-            self._training_parts[key] = path.prepare_frozen(part)
+            self._training_parts[key] = path.prepare_frozen(part, self.device)
         return self._training_parts[key]
 
     @torch.no_grad()

@@ -179,7 +179,7 @@ def _run_epochs(codecs: list[FeatureCodec], server_part: nn.Module, source: Feat
     if path.channels_last:                 # the frozen parts' layout, in place; put back after training
         server.to(memory_format=torch.channels_last)
     try:
-        fit(_CodecTraining(codecs, path.prepare_frozen(server), path.dtype, path.stack_codes), batches,
+        fit(_CodecTraining(codecs, path.prepare_frozen(server, source.device), path.dtype, path.stack_codes), batches,
             optimizer=optimizer, epochs=epochs, loss_fn=loss_fn, scheduler=scheduler, device=source.device, desc=desc)
     finally:
         server_part.to(memory_format=torch.contiguous_format)      # as it came (a no-op if never changed)
