@@ -270,7 +270,7 @@ def test_plan_command_projects_a_device_checks_report(tmp_path, capsys, monkeypa
     assert ("concurrency_2 1.40 on every step; stack 1.50 on codec warm-up: framework, codec training: framework; "
             "fold 1.10 on codec warm-up: framework, codec training: framework; compile_frozen 1.80 on codec warm-up: "
             "framework, codec training: framework)") in out
-    assert "compiling costs 61 s per process" in out
+    assert "compiling cost 61 s at one split point from an empty cache, not counted" in out
     # No rate in the report and none given: named, exit 2.
     path.write_text(json.dumps({**report, "data_path": {"error": "RuntimeError: CUDA out of memory"}}))
     assert main(["plan", "--preset", "paper", "--seeds", "1", "--gpu-report", str(path)]) == 2
