@@ -599,3 +599,20 @@ def projected_plan(steps: list[PlanStep], factors: dict[str, float], compile_fro
         projected.append(replace(step, network_share=step.network_share / math.prod(factors[n] for n in names)))
         used[step.name] = names
     return projected, used
+
+
+def projected_hours(steps: list[PlanStep], factors: dict[str, float], rate: float) -> dict[tuple[int, bool], float]:
+    """GPU-hours of ``steps`` at ``rate`` in every configuration a device check measured: for each
+    worker count with a ``concurrency_<N>`` factor (and one worker), with and, if measured, without
+    the compiled frozen parts. Keys ``(workers, compile_frozen)``; ``(1, False)`` is the GPU path's
+    default.
+
+    >>> steps = [PlanStep("codec training: framework", 1, 1, 3600, 1.0)]
+    >>> projected_hours(steps, {"compile_frozen": 2.0, "concurrency_2": 1.5}, rate=1.0)
+    {(1, False): 1.0, (1, True): 0.5, (2, False): 0.6666666666666666, (2, True): 0.3333333333333333}
+    """
+    workers = [1] + sorted(int(k.split("_")[1]) for k in factors
+                           if k.startswith("concurrency_") and k != "concurrency_1")
+    compiled = [False, True] if "compile_frozen" in factors else [False]
+    return {(n, c): plan_summary(projected_plan(steps, factors, c, n)[0], rate)["gpu_hours"]
+            for n in workers for c in compiled}
