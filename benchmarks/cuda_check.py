@@ -254,7 +254,9 @@ def paper_smoke(cuda: bool) -> dict:
     code has run on CUDA before a reader's sweep does. The CPU dry run only checks that the selection
     names the one test (``make test`` runs it on the CPU)."""
     root = Path(__file__).resolve().parents[1]
-    env = {k: v for k, v in os.environ.items() if k not in ("COINFER_SMOKE", "COINFER_HOME", "COINFER_DATA")}
+    # Never a run kept by COINFER_SMOKE_KEEP: this check is the GPU's own run.
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("COINFER_SMOKE", "COINFER_HOME", "COINFER_DATA", "COINFER_SMOKE_KEEP")}
     env["PYTHONPATH"] = os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")])
     command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "tests/test_paper_smoke.py", "-k", "end_to_end",
                "-s", "-q", *([] if cuda else ["--collect-only"])]

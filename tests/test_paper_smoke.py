@@ -8,14 +8,18 @@ bf16 included (the device check, ``benchmarks/cuda_check.py``, runs this test on
 
 Checkpoints and tables go to a scratch ``COINFER_HOME``. The book build with ``COINFER_PRESET=paper``
 on the smoke tables takes a minute or two more, so it runs only with ``COINFER_SMOKE_BOOK=1``, which
-CI sets (``.ci/run``).
+CI sets (``.ci/run``). With ``COINFER_SMOKE_KEEP=<folder>`` the run is kept there, and a later pytest
+process with the same setting reuses it while the code it ran is unchanged: CI's book step builds from
+the run its test step made instead of running every command again.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -62,9 +66,57 @@ def test_every_command_of_the_readme_paper_section_is_in_the_smoke_run():
         assert any(all(w in r.split() for w in words) for r in ran), f"README runs {command}; the smoke run does not"
 
 
+#: A kept run's files: the folder's owner mark (only a folder holding it is ever emptied) and the
+#: finished run's record (its times, what the GPU path counted, and the code it ran).
+KEEP_MARK, KEEP_RECORD = ".coinfer-paper-smoke", "smoke_run.json"
+
+
+def source_fingerprint() -> str:
+    """SHA-256 of everything a kept run depends on: the package, the test's own files, the committed
+    tables and checkpoints that the book build copies in beside the smoke tables, and whether it ran on
+    a GPU."""
+    import torch
+
+    digest = hashlib.sha256(f"cuda={torch.cuda.is_available()}".encode())
+    files = sorted((ROOT / "coinfer").rglob("*.py")) + [Path(__file__), ROOT / "tests" / "cifar_support.py"]
+    files += sorted(p for folder in ("data/results", "data/checkpoints/quick") for p in (ROOT / folder).rglob("*")
+                    if p.is_file())
+    for path in files:
+        digest.update(str(path.relative_to(ROOT)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def kept_run(home: Path) -> dict | None:
+    """The finished run kept in ``home``, if the code it ran is this checkout's."""
+    record = home / KEEP_RECORD
+    if not record.exists():
+        return None
+    kept = json.loads(record.read_text())
+    return kept if kept["source"] == source_fingerprint() else None
+
+
+def keep_home(keep: str) -> Path:
+    """The folder ``COINFER_SMOKE_KEEP`` names, ready for a smoke run: as it is when it holds a finished
+    run of this code, else emptied (only if it holds nothing or a kept run) and marked as a kept run's."""
+    home = Path(keep).resolve()
+    if kept_run(home):
+        return home
+    if home.exists() and any(home.iterdir()):
+        if not (home / KEEP_MARK).exists():
+            raise ValueError(f"COINFER_SMOKE_KEEP={keep!r} is a folder that holds other files: give a new or "
+                             "empty folder (a kept smoke run is replaced when the code changes)")
+        shutil.rmtree(home)                       # a kept run of other code, or an unfinished one
+    home.mkdir(parents=True, exist_ok=True)
+    (home / KEEP_MARK).touch()
+    return home
+
+
 @pytest.fixture(scope="module")
 def smoke_home(tmp_path_factory):
-    home = tmp_path_factory.mktemp("paper-smoke")
+    keep = os.environ.get("COINFER_SMOKE_KEEP")
+    home = keep_home(keep) if keep else tmp_path_factory.mktemp("paper-smoke")
+    if kept_run(home):
+        return home
     (home / "data").mkdir()
     write_tiny_cifar10(home / "data", n_train=100, n_test=40)     # 80 training + 20 validation images
     return home
@@ -106,7 +158,10 @@ def gpu_path():
 @pytest.fixture(scope="module")
 def smoke_run(smoke_home, smoke_env):
     """Every command, in this process (one torch import), on the GPU path's choices, timed; a failing
-    command fails the test."""
+    command fails the test. A run kept by ``COINFER_SMOKE_KEEP`` for this code is reused."""
+    kept = kept_run(smoke_home)
+    if kept:
+        return kept["times"], kept["used"]
     import torch
 
     from coinfer.cli import main
@@ -147,6 +202,8 @@ def smoke_run(smoke_home, smoke_env):
     finally:
         torch.set_num_threads(threads)
         DataPath.for_device, ResidentLoader.__iter__, KeptChannelsNetwork._build, _CodecTraining.forward = originals
+    if (smoke_home / KEEP_MARK).exists():
+        (smoke_home / KEEP_RECORD).write_text(json.dumps({"source": source_fingerprint(), "times": times, "used": used}))
     return times, used
 
 
@@ -178,6 +235,24 @@ def test_paper_preset_runs_end_to_end_at_full_width(smoke_home, smoke_run, capsy
     assert all(n > 0 for n in used.values()), used                     # the GPU path's code ran
 
 
+def test_a_kept_smoke_run_is_reused_only_for_the_same_code_and_never_empties_a_foreign_folder(tmp_path):
+    home = keep_home(str(tmp_path / "kept"))
+    assert (home / KEEP_MARK).exists() and kept_run(home) is None        # new: nothing to reuse yet
+    (home / "data").mkdir()
+    (home / KEEP_RECORD).write_text(json.dumps({"source": source_fingerprint(), "times": {"a": 1.0}, "used": {}}))
+    assert keep_home(str(home)) == home and kept_run(home)["times"] == {"a": 1.0}
+    assert (home / "data").exists()                                      # reused as it is
+    (home / KEEP_RECORD).write_text(json.dumps({"source": "other code", "times": {}, "used": {}}))
+    assert kept_run(home) is None
+    assert keep_home(str(home)) == home and not (home / "data").exists()   # emptied for a new run
+    foreign = tmp_path / "mine"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("keep me")
+    with pytest.raises(ValueError, match="COINFER_SMOKE_KEEP=.*mine.*holds other files"):
+        keep_home(str(foreign))
+    assert (foreign / "notes.txt").read_text() == "keep me"
+
+
 def test_smoke_setting_needs_a_scratch_home(monkeypatch):
     from coinfer.config import get_preset
 
@@ -202,8 +277,6 @@ def test_smoke_can_scale_one_preset_and_names_a_bad_value(monkeypatch, tmp_path)
 @pytest.mark.skipif(os.environ.get("COINFER_SMOKE_BOOK") != "1",
                     reason="the book build on the smoke tables takes a minute or two: set COINFER_SMOKE_BOOK=1 (CI does)")
 def test_book_builds_from_the_paper_preset_smoke_tables(smoke_home, smoke_env, smoke_run, tmp_path):
-    import shutil
-
     # Chapters 6 to 8 read the quick preset's committed tables and checkpoints whatever the preset:
     # copies of them (the build must not write into the checkout) join the smoke run's paper ones.
     for source in (ROOT / "data" / "results").iterdir():
