@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 import os
+import sys
 
 import pytest
 import torch
 
 from coinfer.core.network import resnet18
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    """Close the figures a test drew: pyplot keeps every open figure, and a worker process runs
+    hundreds of tests (matplotlib warns past 20)."""
+    yield
+    if "matplotlib.pyplot" in sys.modules:
+        sys.modules["matplotlib.pyplot"].close("all")
 
 
 @pytest.fixture
