@@ -36,7 +36,9 @@ import numpy as np
 import torch
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset, Subset
-from torchvision import datasets, transforms
+
+# torchvision is imported where a data set is read or transformed, not here: importing it takes about
+# 2 s (it loads torch._dynamo), which every chapter, command and test process that only reads tables paid.
 
 DATASETS = ("cifar10", "fashion-mnist")
 
@@ -93,7 +95,9 @@ def _check_name(name: str) -> str:
     return name
 
 
-def _transform(name: str, train: bool, augment: bool) -> transforms.Compose:
+def _transform(name: str, train: bool, augment: bool):
+    from torchvision import transforms
+
     mean, std = _STATS[name]
     steps: list = []
     if name == "fashion-mnist":
@@ -222,14 +226,22 @@ def _unavailable(name: str, root: Path, error: Exception) -> DatasetUnavailable:
 
 # -- CIFAR-10 ----------------------------------------------------------------------------------------
 
-CIFAR10_FOLDER = datasets.CIFAR10.base_folder          # "cifar-10-batches-py"
-CIFAR10_ARCHIVE = datasets.CIFAR10.filename            # "cifar-10-python.tar.gz"
-CIFAR10_ARCHIVE_MD5 = datasets.CIFAR10.tgz_md5
-CIFAR10_URL = datasets.CIFAR10.url
+# The official release (https://www.cs.toronto.edu/~kriz/cifar.html), as torchvision.datasets.CIFAR10
+# records it (tests/test_data.py checks that they agree).
+CIFAR10_FOLDER = "cifar-10-batches-py"
+CIFAR10_ARCHIVE = "cifar-10-python.tar.gz"
+CIFAR10_ARCHIVE_MD5 = "c58f30108f718f92721af3b95e74349a"
+CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
+CIFAR10_TRAIN_FILES = {"data_batch_1": "c99cafc152244af753f735de768cd75f",
+                       "data_batch_2": "d4bba439e000b95fd0a9bffe97cbabec",
+                       "data_batch_3": "54ebc095f3ab1f0389bbae665268c751",
+                       "data_batch_4": "634d18415352ddfa80567beed471001a",
+                       "data_batch_5": "482c414d41f54cd18b22e5b47cb7c3cb"}
+CIFAR10_TEST_FILES = {"test_batch": "40351d587109b95175f43aff81a1287e"}
 
 
 def cifar10_official_md5() -> dict[str, str]:
-    """The md5 of every official CIFAR-10 batch file, as torchvision records them.
+    """The md5 of every official CIFAR-10 batch file (``CIFAR10_TRAIN_FILES``, ``CIFAR10_TEST_FILES``).
 
     Returns
     -------
@@ -242,7 +254,7 @@ def cifar10_official_md5() -> dict[str, str]:
     >>> sorted(cifar10_official_md5())[-1], len(cifar10_official_md5())
     ('test_batch', 6)
     """
-    return {name: md5 for name, md5 in datasets.CIFAR10.train_list + datasets.CIFAR10.test_list}
+    return {**CIFAR10_TRAIN_FILES, **CIFAR10_TEST_FILES}
 
 
 def _md5(path: Path) -> str:
@@ -346,7 +358,7 @@ class Cifar10(Dataset):
     classes = list(CLASS_NAMES["cifar10"])
 
     def __init__(self, folder: str | Path, train: bool, transform=None):
-        names = [n for n, _ in (datasets.CIFAR10.train_list if train else datasets.CIFAR10.test_list)]
+        names = list(CIFAR10_TRAIN_FILES if train else CIFAR10_TEST_FILES)
         parts = [_read_cifar10_batch(Path(folder) / n) for n in names]
         self.data = np.vstack([d for d, _ in parts]).transpose(0, 2, 3, 1)  # HWC, as torchvision
         self.targets = [y for _, labels in parts for y in labels]
@@ -401,6 +413,8 @@ def _fetch_cifar10(root: Path) -> None:
 
 def _torchvision_dataset(name: str, root: Path, train: bool, transform, trust: bool | None = None) -> Dataset:
     if name == "fashion-mnist":
+        from torchvision import datasets
+
         local = lay_out_debian_fashion_mnist(root)
         try:
             return datasets.FashionMNIST(root, train=train, transform=transform,

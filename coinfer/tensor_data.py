@@ -35,7 +35,6 @@ from dataclasses import dataclass
 
 import torch
 from torch.utils.data import DataLoader, Subset
-from torchvision import transforms
 
 #: Environment switch for ``torch.compile`` on CUDA, off by default, since compiling costs a minute or
 #: more per network shape, which only pays off on long runs: ``frozen`` compiles the frozen parts codecs
@@ -169,6 +168,8 @@ def _source(dataset) -> tuple[object, list[int]]:
 def _steps(dataset) -> tuple[bool, tuple, tuple, int]:
     """``(augment, mean, std, pad)`` read from the dataset's own transform; anything else is refused,
     so that the device path never silently differs from the CPU path."""
+    from torchvision import transforms            # imported here, as in coinfer.data: it takes seconds
+
     transform = getattr(dataset, "transform", None)
     steps = transform.transforms if isinstance(transform, transforms.Compose) else [transform]
     augment, mean, std, pad = False, None, None, 0

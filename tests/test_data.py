@@ -2,7 +2,10 @@ import hashlib
 import os
 import pickle
 import socket
+import subprocess
+import sys
 import tarfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,6 +16,8 @@ from coinfer import data
 from coinfer.data import DatasetUnavailable, load_dataset, make_loader, native_images, png_bytes
 
 from cifar_support import write_tiny_cifar10
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
@@ -67,6 +72,25 @@ def test_cifar10_normalization_is_per_channel(tiny_cifar):
     mean, std = data._STATS["cifar10"]
     expected = (raw.transpose(2, 0, 1) - np.array(mean)[:, None, None]) / np.array(std)[:, None, None]
     np.testing.assert_allclose(image.numpy(), expected, atol=1e-5)
+
+
+def test_the_cifar10_release_coinfer_names_is_the_one_torchvision_records():
+    """coinfer.data writes the release's names down (importing torchvision takes seconds): they must be
+    torchvision's, batch files in its order."""
+    release = datasets.CIFAR10
+    assert (data.CIFAR10_FOLDER, data.CIFAR10_ARCHIVE, data.CIFAR10_ARCHIVE_MD5, data.CIFAR10_URL) == (
+        release.base_folder, release.filename, release.tgz_md5, release.url)
+    assert list(data.CIFAR10_TRAIN_FILES.items()) == [tuple(f) for f in release.train_list]
+    assert list(data.CIFAR10_TEST_FILES.items()) == [tuple(f) for f in release.test_list]
+
+
+def test_reading_tables_does_not_import_torchvision():
+    """A chapter or command that only reads stored tables does not pay torchvision's import (seconds)."""
+    code = ("import sys, coinfer.config, coinfer.train, coinfer.experiments.plan, coinfer.views.tradeoff; "
+            "print('torchvision' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert done.stdout.strip() == "False"
 
 
 def test_cifar10_checksums_are_torchvisions(tiny_cifar):
