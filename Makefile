@@ -16,7 +16,7 @@ PYTEST_ARGS ?=
 .PHONY: book test browser-test fresh-env-test pdf setup colab-cells diagram clean results
 
 book: .coinfer-python
-	rm -rf _build/html _build/jupyter_execute _build/.doctrees
+	rm -rf _build/html _build/jupyter_execute _build/.doctrees _build/.jupyter_cache
 	$(JUPYTER_BOOK) build . -W -n || { echo "book build failed (see the warnings above)"; exit 1; }
 	@echo "book: open _build/html/index.html"
 
@@ -40,7 +40,8 @@ fresh-env-test: .coinfer-python
 	COINFER_FRESH_ENV=1 $(RUN) -m pytest -m fresh_env $(PYTEST_ARGS)
 
 # The whole book as one PDF, offline (_build/pdf/coinfer.pdf): one-page HTML build printed by Chromium
-# (tools/print_book.py), then checked (tests/test_book_pdf.py: every page of the toc is in it).
+# (tools/print_book.py), then checked (tests/test_book_pdf.py: every page of the toc is in it). Right
+# after `make book` it reuses the chapters that build executed (_build/.jupyter_cache, same inputs).
 pdf: .coinfer-python
 	rm -rf _build/singlehtml _build/pdf
 	$(RUN) tools/print_book.py

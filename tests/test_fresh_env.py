@@ -211,8 +211,10 @@ check = ("import sys, coinfer\n"
          f"assert os.path.realpath(sys.prefix) == os.path.realpath({venv!r}), ('kernel is not the fresh virtualenv', sys.prefix)\n"
          f"assert coinfer.__file__.startswith({clone!r}), ('wrong coinfer', coinfer.__file__)")
 nb.cells.insert(0, nbformat.v4.new_code_cell(check))
+# shutdown_kernel="immediate": the kernel is killed after the last cell, as in the book build
+# (book/_ext/coinfer_book.py), instead of running Python's exit for seconds more.
 client = NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=False,
-                        resources={"metadata": {"path": clone + "/book"}})
+                        resources={"metadata": {"path": clone + "/book"}}, shutdown_kernel="immediate")
 # Not client.execute(): its single kernel_info request, when the reply is lost on a busy machine,
 # waits out the whole timeout before the first cell (seen: 300 s). setup_kernel() waits for the
 # kernel with jupyter_client's retrying wait_for_ready instead; then every cell runs in order.

@@ -5,16 +5,27 @@
   beside its page, in ``_build/html/book/figure-data/``;
 * ``.. coinfer-results::`` (book/results.md) lists every committed results file
   (:func:`coinfer.experiments.catalog.table_catalog`): what it holds, the chapters that use it, its
-  provenance, the command that regenerates it and a download. A new table file appears by itself.
+  provenance, the command that regenerates it and a download. A new table file appears by itself;
+* the executed chapters kept in jupyter-cache (``execute_notebooks: cache``) are reused only by a build
+  of the same inputs: the cache is emptied when the chapters, the library, the stored results, the
+  ``COINFER_*`` settings or the packages differ from those of the build that filled it
+  (:func:`inputs_fingerprint`). ``make book`` empties it anyway, so it executes every chapter; the
+  printed book (``make pdf``) built right after it reuses those executions instead of running them again;
+* each chapter's kernel is stopped at once when the chapter has run (:func:`_kill_kernels_when_done`).
 """
 
 from __future__ import annotations
 
+import hashlib
+import importlib.metadata
 import os
+import shutil
+import sys
 from pathlib import Path
 
 from docutils import nodes
 from docutils.statemachine import StringList
+from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective
 from sphinx.util.nodes import nested_parse_with_titles
 
@@ -114,7 +125,82 @@ def _tell_kernels(app):
     os.environ["COINFER_BOOK_OUTDIR"] = str(Path(app.outdir).resolve())
 
 
+logger = logging.getLogger(__name__)
+
+# What an executed chapter depends on, besides its own code (which jupyter-cache matches): the files it
+# reads, the settings its kernel inherits and the packages that draw and format its outputs.
+FINGERPRINT_FOLDERS = ("book", "coinfer", "data/results", "data/checkpoints")
+FINGERPRINT_FILES = ("_config.yml", "_toc.yml", "pyproject.toml")
+FINGERPRINT_PACKAGES = ("torch", "numpy", "pandas", "matplotlib", "ipywidgets", "myst-nb")
+
+
+def inputs_fingerprint(root: Path, environ=None) -> str:
+    """SHA-256 over everything a built chapter's outputs depend on: the files under
+    ``FINGERPRINT_FOLDERS`` and ``FINGERPRINT_FILES`` of ``root`` (names and contents), the ``COINFER_*``
+    settings and ``OMP_NUM_THREADS`` of ``environ`` (default: this process's), except the build's own
+    ``COINFER_BOOK_*``, Python's version and those of ``FINGERPRINT_PACKAGES``."""
+    environ = os.environ if environ is None else environ
+    digest = hashlib.sha256()
+    paths = [root / name for name in FINGERPRINT_FILES if (root / name).is_file()]
+    for folder in FINGERPRINT_FOLDERS:
+        paths += sorted(p for p in (root / folder).rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+    for path in paths:
+        digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes() + b"\0")
+    settings = sorted((k, v) for k, v in environ.items()
+                      if (k.startswith("COINFER_") and not k.startswith("COINFER_BOOK_")) or k == "OMP_NUM_THREADS")
+    versions = []
+    for package in FINGERPRINT_PACKAGES:
+        try:
+            versions.append((package, importlib.metadata.version(package)))
+        except importlib.metadata.PackageNotFoundError:
+            versions.append((package, None))
+    digest.update(repr((settings, sys.version, versions)).encode())
+    return digest.hexdigest()
+
+
+def cache_matching(cache: Path, fingerprint: str) -> bool:
+    """Keep the executed chapters in ``cache`` only if they were made from inputs with ``fingerprint``:
+    otherwise empty it and record ``fingerprint`` beside it (``<cache>.inputs``). True if kept."""
+    stamp = cache.with_name(cache.name + ".inputs")
+    if stamp.exists() and stamp.read_text() == fingerprint:
+        return True
+    shutil.rmtree(cache, ignore_errors=True)
+    stamp.parent.mkdir(parents=True, exist_ok=True)
+    stamp.write_text(fingerprint)
+    return False
+
+
+def _check_execution_cache(app):
+    """Under ``execute_notebooks: cache``, drop cached chapters that other inputs made (:func:`cache_matching`)."""
+    app.coinfer_inputs_changed = False
+    if app.config.nb_execution_mode != "cache":
+        return
+    cache = Path(app.config.nb_execution_cache_path or Path(app.outdir).parent / ".jupyter_cache").resolve()
+    if cache_matching(cache, inputs_fingerprint(Path(app.srcdir).resolve())):
+        logger.info(f"coinfer_book: reusing the chapters executed in {cache} (same inputs)")
+    else:
+        app.coinfer_inputs_changed = True
+
+
+def _reread_when_inputs_changed(app, env, added, changed, removed):
+    """Sphinx re-reads only the pages whose source changed; a page's outputs also change with its inputs,
+    so when they did (the cache was emptied) every page is read, and its chapter executed, again."""
+    return sorted(env.found_docs) if getattr(app, "coinfer_inputs_changed", False) else []
+
+
+def _kill_kernels_when_done():
+    """A chapter's kernel is discarded once its last output arrived; asked to shut down gracefully, it
+    runs Python's exit (torch's and matplotlib's teardown) for 1 to 3 s more, nine times per build. myst-nb
+    gives no way to pass nbclient's ``shutdown_kernel``, so its default is set here, for this build."""
+    from nbclient import NotebookClient
+
+    NotebookClient.shutdown_kernel.default_value = "immediate"
+
+
 def setup(app):
+    _kill_kernels_when_done()
     app.connect("builder-inited", _tell_kernels)
+    app.connect("builder-inited", _check_execution_cache)
+    app.connect("env-get-outdated", _reread_when_inputs_changed)
     app.add_directive("coinfer-results", CoinferResults)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
