@@ -46,6 +46,8 @@ else
 fi
 "$py" -c 'import sys; assert sys.version_info >= (3, 10), "coinfer needs Python >= 3.10, this is " + sys.version'
 echo "setup: pip install -e .[book,test] with $py"
-"$py" -m pip install -q --disable-pip-version-check -e ".[book,test]"
+# --no-compile: pip would byte-compile every file of every package (a third of this step's time); Python
+# compiles a module when it is first imported instead, and only the ones that are.
+"$py" -m pip install -q --no-compile --disable-pip-version-check -e ".[book,test]"
 "$py" -c 'import coinfer, sys; print("setup: coinfer", coinfer.__version__, "from", coinfer.__file__, "python", sys.version.split()[0])'
 echo "$py" > .coinfer-python

@@ -50,7 +50,8 @@ if "google.colab" in sys.modules:
         subprocess.run(["git", "clone", "--depth", "1", "--branch", BRANCH, REPO_URL, CLONE], check=True)
     with open("/tmp/keep-torch.txt", "w") as pins:  # never replace Colab's CUDA build of torch
         pins.write("\\n".join(f"{{p}}=={{importlib.metadata.version(p)}}" for p in ("torch", "torchvision")))
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-c", "/tmp/keep-torch.txt",
+    # --no-compile: Python compiles what a chapter imports when it first imports it, not all of every package
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-compile", "-c", "/tmp/keep-torch.txt",
                     "-e", CLONE + "[{extras}]"], check=True)
     sys.path.insert(0, CLONE)
     importlib.invalidate_caches()
