@@ -53,14 +53,16 @@ from cuda_check import write_synthetic_cifar10
 
 
 @contextlib.contextmanager
-def data_path(stack: bool, fold: bool = False, compile_frozen: bool = False):
+def data_path(stack: bool, fold: bool = False, compile_frozen: bool = False, backend: str = "inductor"):
     """The device's data path (:meth:`DataPath.for_device`) with ``stack_codes`` set to ``stack``,
-    ``fold_batchnorm`` to ``fold`` and ``compile_frozen`` to ``compile_frozen``."""
+    ``fold_batchnorm`` to ``fold``, ``compile_frozen`` to ``compile_frozen`` and ``compile_backend``
+    to ``backend``."""
     from coinfer.tensor_data import DataPath
 
     original = DataPath.__dict__["for_device"]
     DataPath.for_device = classmethod(lambda cls, device: replace(original.__func__(cls, device), stack_codes=stack,
-                                                                  fold_batchnorm=fold, compile_frozen=compile_frozen))
+                                                                  fold_batchnorm=fold, compile_frozen=compile_frozen,
+                                                                  compile_backend=backend))
     try:
         yield
     finally:
@@ -80,6 +82,9 @@ def main() -> None:
     parser.add_argument("--device", default="cpu", help="cpu or cuda (on CUDA: the resident loader, bf16, channels_last)")
     parser.add_argument("--compile", action="store_true",
                         help="also time the folded stacked run with the frozen parts compiled (twice)")
+    parser.add_argument("--compile-backend", choices=("inductor", "aot_eager"), default="inductor",
+                        help="torch.compile's backend with --compile (aot_eager: no kernels generated; the "
+                             "device check's CPU dry run, which checks this script, not the compiler)")
     parser.add_argument("--out", default="benchmarks/out/codecs_together.json")
     args = parser.parse_args()
     started = time.time()
@@ -133,7 +138,7 @@ def main() -> None:
         runs = [("stacked", False, False), ("folded", True, False)]
         runs += [("compiled_first", True, True), ("compiled", True, True)] if args.compile else []
         for name, fold, compiled in runs:
-            with progress_bars(False), data_path(stack=True, fold=fold, compile_frozen=compiled):
+            with progress_bars(False), data_path(stack=True, fold=fold, compile_frozen=compiled, backend=args.compile_backend):
                 start = time.perf_counter()
                 records(point, device_part, server_part, source(), test_src, codes, config, **quiet)
                 seconds[name] = time.perf_counter() - start

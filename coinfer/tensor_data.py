@@ -85,6 +85,10 @@ class DataPath:
         of a frozen part as one CUDA graph instead of launching its many small kernels one by one.
         The same function to float rounding. Unlike ``compile``, it goes with ``kept_channels``: the
         frozen parts keep their shapes.
+    compile_backend : str
+        ``torch.compile``'s backend for ``compile`` and ``compile_frozen``: ``"inductor"`` (generated
+        kernels); ``"aot_eager"`` traces and differentiates the same graphs but runs them eagerly,
+        without generating kernels (seconds instead of a minute on a CPU: the device check's dry run).
     """
 
     resident: bool = False
@@ -95,10 +99,13 @@ class DataPath:
     stack_codes: bool = False
     fold_batchnorm: bool = False
     compile_frozen: bool = False
+    compile_backend: str = "inductor"
 
     def __post_init__(self):
         if self.autocast not in (None, "bfloat16", "float16"):
             raise ValueError(f"autocast must be None, 'bfloat16' or 'float16', got {self.autocast!r}")
+        if self.compile_backend not in ("inductor", "aot_eager"):
+            raise ValueError(f"compile_backend must be 'inductor' or 'aot_eager', got {self.compile_backend!r}")
         if self.kept_channels and self.compile:
             raise ValueError("kept_channels and compile exclude each other: the kept channels change at every "
                              "pruning iteration, and every new shape would be compiled anew")
@@ -145,14 +152,15 @@ class DataPath:
         """
         if self.channels_last:
             model = model.to(memory_format=torch.channels_last)
-        return torch.compile(model) if self.compile else model
+        return torch.compile(model, backend=self.compile_backend) if self.compile else model
 
     def prepare_frozen(self, part: torch.nn.Module, device: torch.device | str) -> torch.nn.Module:
         """A frozen part (eval mode, no weight gradients) as codec training runs it on ``device``:
         compiled when ``compile_frozen`` (with CUDA graphs on CUDA), ``part`` itself otherwise."""
         if not self.compile_frozen:
             return part
-        return torch.compile(part, mode="reduce-overhead" if torch.device(device).type == "cuda" else None)
+        cuda_graphs = torch.device(device).type == "cuda" and self.compile_backend == "inductor"
+        return torch.compile(part, backend=self.compile_backend, mode="reduce-overhead" if cuda_graphs else None)
 
 
 def _source(dataset) -> tuple[object, list[int]]:

@@ -149,6 +149,25 @@ def test_compiling_turns_the_kept_channels_off_and_both_together_are_refused(mon
         DataPath(compile=True, kept_channels=True)
 
 
+def test_a_frozen_part_compiled_without_generated_kernels_is_the_same_function_and_unknown_backends_are_refused():
+    """``compile_backend="aot_eager"`` (the device check's CPU dry run) traces the frozen part and
+    runs it eagerly: the same outputs and input gradients as the module itself."""
+    torch.manual_seed(0)
+    part = torch.nn.Sequential(torch.nn.Conv2d(4, 8, 3, padding=1), torch.nn.BatchNorm2d(8), torch.nn.ReLU()).eval()
+    compiled = DataPath(compile_frozen=True, compile_backend="aot_eager").prepare_frozen(part, "cpu")
+    assert compiled is not part
+    x = torch.randn(2, 4, 8, 8, requires_grad=True)
+    expected = part(x)
+    expected.square().sum().backward()
+    x_compiled = x.detach().clone().requires_grad_()
+    out = compiled(x_compiled)
+    torch.testing.assert_close(out, expected.detach())
+    out.square().sum().backward()
+    torch.testing.assert_close(x_compiled.grad, x.grad)
+    with pytest.raises(ValueError, match="compile_backend must be 'inductor' or 'aot_eager', got 'tvm'"):
+        DataPath(compile_backend="tvm")
+
+
 def test_compiling_only_the_frozen_parts_keeps_the_kept_channels_and_a_bad_value_is_refused(monkeypatch):
     monkeypatch.setenv("COINFER_COMPILE", "frozen")
     assert DataPath.for_device("cuda") == DataPath(resident=True, autocast="bfloat16", channels_last=True,
@@ -159,10 +178,12 @@ def test_compiling_only_the_frozen_parts_keeps_the_kept_channels_and_a_bad_value
     assert DataPath().prepare_frozen(part, "cpu") is part
     assert DataPath(compile_frozen=True).prepare_frozen(part, "cpu")._orig_mod is part     # compiled, same weights
     modes = []
-    monkeypatch.setattr(torch, "compile", lambda module, mode=None: modes.append(mode) or module)
+    monkeypatch.setattr(torch, "compile", lambda module, mode=None, backend="inductor": modes.append(mode) or module)
     DataPath(compile_frozen=True).prepare_frozen(part, "cuda")
     DataPath(compile_frozen=True).prepare_frozen(part, torch.device("cpu"))
     assert modes == ["reduce-overhead", None]                 # CUDA graphs on CUDA only
+    DataPath(compile_frozen=True, compile_backend="aot_eager").prepare_frozen(part, "cuda")
+    assert modes[-1] is None                                  # ... and only with inductor's kernels
     monkeypatch.setenv("COINFER_COMPILE", "forzen")
     with pytest.raises(ValueError, match="COINFER_COMPILE='forzen'.*'frozen'"):
         DataPath.for_device("cpu")
