@@ -138,7 +138,8 @@ def main() -> None:
         runs = [("stacked", False, False), ("folded", True, False)]
         runs += [("compiled_first", True, True), ("compiled", True, True)] if args.compile else []
         for name, fold, compiled in runs:
-            with progress_bars(False), data_path(stack=True, fold=fold, compile_frozen=compiled, backend=args.compile_backend):
+            with progress_bars(False), data_path(stack=True, fold=fold, compile_frozen=compiled,
+                                                 backend=args.compile_backend):
                 start = time.perf_counter()
                 records(point, device_part, server_part, source(), test_src, codes, config, **quiet)
                 seconds[name] = time.perf_counter() - start

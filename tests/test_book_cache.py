@@ -75,6 +75,7 @@ def test_a_cache_made_from_other_inputs_is_emptied_and_one_from_the_same_inputs_
     assert ext.cache_matching(cache, "a") and (cache / "global.db").exists()
     assert not ext.cache_matching(cache, "b") and not cache.exists()
     assert (tmp_path / "_build" / ".jupyter_cache.inputs").read_text() == "b"
+    assert not ext.cache_matching(cache, "b")               # the same inputs, but no cache left to reuse
 
 
 def test_the_book_is_executed_through_the_cache_that_make_book_empties():

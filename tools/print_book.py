@@ -3,8 +3,9 @@
 Jupyter Book 1's own PDF builders need a LaTeX installation (``pdflatex``) or pyppeteer, which
 downloads its own Chromium; neither works offline. So the book is built as one HTML page with
 Sphinx's ``singlehtml`` builder (warnings as errors, as ``make book``; the chapters that ``make book``
-executed are reused when nothing they depend on changed since, else executed here), and the Chromium that the browser tests already use prints that page. ``book/_static/print.css``
-is the print style: no sidebars or buttons, code that wraps instead of running off the page, and
+executed are reused when nothing they depend on changed since, else executed here), and the
+Chromium that the browser tests already use prints that page. ``book/_static/print.css`` is the
+print style: no sidebars or buttons, code that wraps instead of running off the page, and
 each kernel-free explorer printed as the figure and readouts of its initial slider state (its
 JavaScript runs before printing; the sliders themselves are hidden).
 

@@ -29,6 +29,8 @@ from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective
 from sphinx.util.nodes import nested_parse_with_titles
 
+logger = logging.getLogger(__name__)
+
 
 def _minutes(seconds) -> str:
     if not isinstance(seconds, (int, float)):
@@ -125,8 +127,6 @@ def _tell_kernels(app):
     os.environ["COINFER_BOOK_OUTDIR"] = str(Path(app.outdir).resolve())
 
 
-logger = logging.getLogger(__name__)
-
 # What an executed chapter depends on, besides its own code (which jupyter-cache matches): the files it
 # reads, the settings its kernel inherits and the packages that draw and format its outputs.
 FINGERPRINT_FOLDERS = ("book", "coinfer", "data/results", "data/checkpoints")
@@ -160,9 +160,10 @@ def inputs_fingerprint(root: Path, environ=None) -> str:
 
 def cache_matching(cache: Path, fingerprint: str) -> bool:
     """Keep the executed chapters in ``cache`` only if they were made from inputs with ``fingerprint``:
-    otherwise empty it and record ``fingerprint`` beside it (``<cache>.inputs``). True if kept."""
+    otherwise empty it and record ``fingerprint`` beside it (``<cache>.inputs``). True if kept (False
+    also when there is no cache, as after ``make book`` emptied it)."""
     stamp = cache.with_name(cache.name + ".inputs")
-    if stamp.exists() and stamp.read_text() == fingerprint:
+    if cache.is_dir() and stamp.exists() and stamp.read_text() == fingerprint:
         return True
     shutil.rmtree(cache, ignore_errors=True)
     stamp.parent.mkdir(parents=True, exist_ok=True)
