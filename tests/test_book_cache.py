@@ -3,7 +3,7 @@ them only when nothing they depend on changed (book/_ext/coinfer_book.py): ``mak
 chapter, and the printed book built right after it (``make pdf``) reuses those executions.
 
 Fast tests check the fingerprint and the cache guard; ``test_a_tiny_book_...`` builds a one-chapter
-book four times (about half a minute)."""
+book five times (about half a minute)."""
 
 from __future__ import annotations
 
@@ -101,6 +101,9 @@ from pathlib import Path
 
 with open(Path(os.environ["RUNS"]), "a") as runs:
     runs.write("run\\n")
+# as coinfer.views.publish writes a figure's downloads beside its page
+(Path(os.environ["COINFER_BOOK_OUTDIR"]) / "figure-data").mkdir(parents=True, exist_ok=True)
+(Path(os.environ["COINFER_BOOK_OUTDIR"]) / "figure-data" / "figure.csv").write_text("a,b\\n")
 assert os.environ.get("BREAK") != "1", "a failing cell"
 print(os.environ.get("COINFER_SETTING", "none"))
 ```
@@ -134,6 +137,12 @@ def test_a_tiny_book_reuses_its_executed_chapter_only_for_the_same_inputs_and_st
     again = _build(book, runs)                              # same inputs: the cached chapter is reused
     assert again.returncode == 0 and "reusing the chapters executed" in again.stdout
     assert runs.read_text().count("run") == 1
+    # a new output folder reusing the executions gets the files they wrote beside their pages
+    for made in ("html", ".doctrees"):
+        shutil.rmtree(book / "_build" / made)
+    moved = _build(book, runs)
+    assert moved.returncode == 0 and runs.read_text().count("run") == 1
+    assert (book / "_build" / "html" / "figure-data" / "figure.csv").read_text() == "a,b\n"
     changed = _build(book, runs, COINFER_SETTING="other")   # another setting: executed again
     assert changed.returncode == 0 and runs.read_text().count("run") == 2
     page = (book / "_build" / "html" / "chapter.html").read_text()

@@ -10,7 +10,8 @@
   of the same inputs: the cache is emptied when the chapters, the library, the stored results, the
   ``COINFER_*`` settings or the packages differ from those of the build that filled it
   (:func:`inputs_fingerprint`). ``make book`` empties it anyway, so it executes every chapter; the
-  printed book (``make pdf``) built right after it reuses those executions instead of running them again;
+  printed book (``make pdf``) built right after it reuses those executions instead of running them again,
+  and the files they wrote beside their pages (:func:`keep_written_files`);
 * each chapter's kernel is stopped at once when the chapter has run (:func:`_kill_kernels_when_done`).
 """
 
@@ -166,9 +167,40 @@ def cache_matching(cache: Path, fingerprint: str) -> bool:
     if cache.is_dir() and stamp.exists() and stamp.read_text() == fingerprint:
         return True
     shutil.rmtree(cache, ignore_errors=True)
+    shutil.rmtree(written_files_store(cache), ignore_errors=True)
     stamp.parent.mkdir(parents=True, exist_ok=True)
     stamp.write_text(fingerprint)
     return False
+
+
+def written_files_store(cache: Path) -> Path:
+    """Where the files the cached executions wrote are kept (``<cache>.files``), emptied with the cache."""
+    return cache.with_name(cache.name + ".files")
+
+
+def keep_written_files(outdir: Path, page_dirs, store: Path) -> None:
+    """The files the chapters' kernels wrote beside their pages (``figure-data/``,
+    :func:`coinfer.views.publish.output_folder`) belong to the executions the cache keeps: this
+    build's are copied into ``store``, and ``store``'s, written by the build that executed the
+    chapters, into this build, so that a build reusing the executions links to files it has."""
+    from coinfer.views.publish import FOLDER
+
+    for page_dir in sorted(set(page_dirs)):
+        built, kept = outdir / page_dir / FOLDER, store / page_dir / FOLDER
+        if built.is_dir():
+            shutil.copytree(built, kept, dirs_exist_ok=True)
+        if kept.is_dir():
+            shutil.copytree(kept, built, dirs_exist_ok=True)
+
+
+def _execution_cache(app) -> Path:
+    return Path(app.config.nb_execution_cache_path or Path(app.outdir).parent / ".jupyter_cache").resolve()
+
+
+def _keep_written_files(app, exception):
+    if exception is None and app.config.nb_execution_mode == "cache":
+        keep_written_files(Path(app.outdir), (Path(doc).parent for doc in app.env.found_docs),
+                           written_files_store(_execution_cache(app)))
 
 
 def _check_execution_cache(app):
@@ -176,7 +208,7 @@ def _check_execution_cache(app):
     app.coinfer_inputs_changed = False
     if app.config.nb_execution_mode != "cache":
         return
-    cache = Path(app.config.nb_execution_cache_path or Path(app.outdir).parent / ".jupyter_cache").resolve()
+    cache = _execution_cache(app)
     if cache_matching(cache, inputs_fingerprint(Path(app.srcdir).resolve())):
         logger.info(f"coinfer_book: reusing the chapters executed in {cache} (same inputs)")
     else:
@@ -203,5 +235,6 @@ def setup(app):
     app.connect("builder-inited", _tell_kernels)
     app.connect("builder-inited", _check_execution_cache)
     app.connect("env-get-outdated", _reread_when_inputs_changed)
+    app.connect("build-finished", _keep_written_files)
     app.add_directive("coinfer-results", CoinferResults)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
