@@ -30,14 +30,15 @@ test: .coinfer-python
 	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(RUN) -m pytest -n $(TEST_WORKERS) --maxprocesses 8 --dist loadfile \
 	    $(PYTEST_ARGS) || [ $$? -eq 5 ]
 
-# Headless Chromium against the built book (run `make book` first).
+# Headless Chromium against the built book (run `make book` first). These three targets collect only
+# the files their marker's tests live in (tests/conftest.py: MARKER_FILES).
 browser-test: .coinfer-python
-	COINFER_REQUIRE_BROWSER=1 $(RUN) -m pytest -m browser $(PYTEST_ARGS)
+	COINFER_REQUIRE_BROWSER=1 $(RUN) -m pytest -m browser tests/test_*browser*.py $(PYTEST_ARGS)
 
 # Every chapter's .ipynb, top to bottom, in a new virtualenv made by its own Colab install cell
 # (tests/test_fresh_env.py; minutes: it installs coinfer[book] from scratch).
 fresh-env-test: .coinfer-python
-	COINFER_FRESH_ENV=1 $(RUN) -m pytest -m fresh_env $(PYTEST_ARGS)
+	COINFER_FRESH_ENV=1 $(RUN) -m pytest -m fresh_env tests/test_fresh_env*.py $(PYTEST_ARGS)
 
 # The whole book as one PDF, offline (_build/pdf/coinfer.pdf): one-page HTML build printed by Chromium
 # (tools/print_book.py), then checked (tests/test_book_pdf.py: every page of the toc is in it). Right
@@ -45,7 +46,7 @@ fresh-env-test: .coinfer-python
 pdf: .coinfer-python
 	rm -rf _build/singlehtml _build/pdf
 	$(RUN) tools/print_book.py
-	COINFER_REQUIRE_PDF=1 $(RUN) -m pytest -m pdf $(PYTEST_ARGS)
+	COINFER_REQUIRE_PDF=1 $(RUN) -m pytest -m pdf tests/test_*pdf*.py $(PYTEST_ARGS)
 
 setup .coinfer-python: pyproject.toml scripts/setup.sh
 	bash scripts/setup.sh

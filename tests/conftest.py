@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import os
 import sys
 
@@ -54,9 +55,25 @@ def browser():
     driver.quit()
 
 
+#: The steps after ``make book`` collect only the files their tests live in (``make browser-test``,
+#: ``make pdf``, ``make fresh-env-test``): collecting the whole suite to select a marker took 10 s each.
+#: So a test with one of these markers must live in a file whose name matches its pattern.
+MARKER_FILES = {"browser": "test_*browser*.py", "pdf": "test_*pdf*.py", "fresh_env": "test_fresh_env*.py"}
+
+
+def _check_marker_files(items) -> None:
+    misplaced = [f"{item.nodeid} (marked {marker}: its file must match {pattern})"
+                 for item in items for marker, pattern in MARKER_FILES.items()
+                 if item.get_closest_marker(marker) and not fnmatch.fnmatch(item.path.name, pattern)]
+    if misplaced:
+        raise pytest.UsageError("tests the Makefile would not collect:\n  " + "\n  ".join(misplaced))
+
+
 def pytest_collection_modifyitems(config, items):
     """Tests marked ``fresh_env`` build a new virtualenv (minutes): run them only when asked,
-    with ``-m fresh_env`` or ``COINFER_FRESH_ENV=1`` (``make fresh-env-test``, .ci/run)."""
+    with ``-m fresh_env`` or ``COINFER_FRESH_ENV=1`` (``make fresh-env-test``, .ci/run). Every test
+    with a marker of ``MARKER_FILES`` must be in a file its pattern matches."""
+    _check_marker_files(items)
     if os.environ.get("COINFER_FRESH_ENV") == "1" or "fresh_env" in (config.getoption("-m") or ""):
         return
     skip = pytest.mark.skip(reason="builds a new virtualenv: run `make fresh-env-test` (COINFER_FRESH_ENV=1)")

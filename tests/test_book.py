@@ -157,3 +157,19 @@ def test_a_notebook_from_plain_jupytext_counts_as_synced_but_one_with_outputs_do
     code = next(c for c in nb.cells if c.cell_type == "code")
     code.outputs = [nbformat.v4.new_output("stream", name="stdout", text="hello\n")]
     assert not sync.same_notebook(nbformat.writes(nb), sync.paired_notebook_text(md))
+
+
+def test_a_test_marked_for_a_step_after_the_book_must_live_where_that_step_looks():
+    """``make browser-test``, ``make pdf`` and ``make fresh-env-test`` collect only the files named for
+    their marker (conftest.MARKER_FILES); a marked test elsewhere stops the collection instead of being
+    skipped by the step that should run it."""
+    from conftest import _check_marker_files
+
+    def item(path, marker):
+        return types.SimpleNamespace(nodeid=f"{path}::test_x", path=Path(path),
+                               get_closest_marker=lambda name: name if name == marker else None)
+
+    _check_marker_files([item("tests/test_book_browser.py", "browser"), item("tests/test_book_pdf.py", "pdf"),
+                         item("tests/test_fresh_env.py", "fresh_env"), item("tests/test_book.py", None)])
+    with pytest.raises(pytest.UsageError, match=r"tests/test_book\.py::test_x \(marked browser: .*test_\*browser\*\.py"):
+        _check_marker_files([item("tests/test_book.py", "browser")])

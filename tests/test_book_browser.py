@@ -5,6 +5,7 @@ Marked ``browser``. They skip when Chromium, chromedriver or the built book are 
 ``COINFER_REQUIRE_BROWSER=1`` (set by .ci/run), which turns every skip into a failure.
 """
 
+import os
 import re
 from urllib.parse import urlparse
 
@@ -210,6 +211,26 @@ def test_chapter1_colab_button_opens_the_paired_notebook_on_main(chapter1):
     assert all(h.endswith("blob/main/book/01_data_amplification.ipynb") for h in links), links
     assert f"https://colab.research.google.com/github/{owner_repo}/blob/main/book/01_data_amplification.ipynb" in links
     assert (ROOT / "book" / "01_data_amplification.ipynb").exists()
+
+
+def _chapters() -> list[str]:
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    return [c["file"] for part in toc["parts"] for c in part["chapters"] if re.match(r"book/\d\d_", c["file"])]
+
+
+@pytest.mark.parametrize("chapter", _chapters(), ids=lambda c: c.split("/")[-1])
+def test_every_chapter_colab_button_opens_its_notebook_on_main(chapter):
+    page = BOOK / f"{chapter}.html"
+    if not page.exists():
+        if os.environ.get("COINFER_REQUIRE_BROWSER") == "1":
+            pytest.fail(f"{page} is missing; run `make book`")
+        pytest.skip(f"the built book is missing ({page}); run `make book` first")
+    config = yaml.safe_load((ROOT / "_config.yml").read_text())
+    owner, repo = urlparse(config["repository"]["url"]).path.strip("/").split("/")
+    links = set(re.findall(r'href="(https://colab\.research\.google\.com/[^"]+)"', page.read_text()))
+    want = f"https://colab.research.google.com/github/{owner}/{repo}/blob/main/{chapter}.ipynb"
+    assert links == {want}, f"{chapter}: Colab button links {links}, expected {want}"
+    assert (ROOT / f"{chapter}.ipynb").exists()
 
 
 # ---------------------------------------------------------------------------------------------

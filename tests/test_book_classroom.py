@@ -2,13 +2,12 @@
 files, exercises, Colab buttons, the publishing workflow, and a build that fails on broken links.
 
 Fast tests read the sources; ``test_a_broken_reference_fails_the_build`` builds two tiny books
-(about half a minute); ``test_every_chapter_colab_button_...`` reads the built book (``make book``).
+(about half a minute). Every chapter's Colab button in the built book: tests/test_book_browser.py.
 """
 
 from __future__ import annotations
 
 import ast
-import os
 import re
 import shutil
 import subprocess
@@ -273,22 +272,3 @@ def test_a_broken_reference_fails_the_build(tmp_path):
     assert bad.returncode != 0, "a book with broken references built without an error"
     for target in ("no_such_page", "no-such-label", "no such term", "nosuch2099"):
         assert target in log, f"the build did not report the broken reference {target!r}:\n{log[-3000:]}"
-
-
-# --- The built book: every chapter's Colab button ---------------------------------------------------
-
-BOOK = Path(os.environ.get("COINFER_BOOK_HTML", ROOT / "_build" / "html"))
-
-
-@pytest.mark.browser
-@pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda c: c.split("/")[-1])
-def test_every_chapter_colab_button_opens_its_notebook_on_main(chapter):
-    page = BOOK / f"{chapter}.html"
-    if not page.exists():
-        if os.environ.get("COINFER_REQUIRE_BROWSER") == "1":
-            pytest.fail(f"{page} is missing; run `make book`")
-        pytest.skip(f"the built book is missing ({page}); run `make book` first")
-    links = set(re.findall(r'href="(https://colab\.research\.google\.com/[^"]+)"', page.read_text()))
-    want = f"https://colab.research.google.com/github/{OWNER}/{REPO}/blob/main/{chapter}.ipynb"
-    assert links == {want}, f"{chapter}: Colab button links {links}, expected {want}"
-    assert (ROOT / f"{chapter}.ipynb").exists()
