@@ -21,6 +21,18 @@ def _close_figures():
         sys.modules["matplotlib.pyplot"].close("all")
 
 
+def load_book_extension():
+    """The book's Sphinx extension (book/_ext/coinfer_book.py) as a module, outside a build."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "book" / "_ext" / "coinfer_book.py"
+    spec = importlib.util.spec_from_file_location("coinfer_book", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 @pytest.fixture
 def tiny_net():
     """A width-1/16 ResNet18 in eval mode with non-trivial BN statistics, seeded."""

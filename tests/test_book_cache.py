@@ -7,7 +7,6 @@ book five times (about half a minute)."""
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import shutil
 import subprocess
@@ -17,18 +16,13 @@ from pathlib import Path
 import pytest
 import yaml
 
+from conftest import load_book_extension
+
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
 
 
-def _book_extension():
-    spec = importlib.util.spec_from_file_location("coinfer_book", ROOT / "book" / "_ext" / "coinfer_book.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-ext = _book_extension()
+ext = load_book_extension()
 
 
 def _project(tmp_path: Path) -> Path:

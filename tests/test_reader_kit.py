@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import base64
 import csv
-import importlib.util
 import io
 import json
 import re
@@ -25,6 +24,7 @@ from coinfer.results import LookupTable, Provenance, Record, SchemaError, load_t
 from coinfer.views import FIGURES, draw_figure  # noqa: E402
 from coinfer.views.publish import figure_html, output_folder, publish, with_downloads  # noqa: E402
 from coinfer.views.style import CYCLE, GREY, METHOD_STYLES, PALETTE, method_style  # noqa: E402
+from conftest import load_book_extension  # noqa: E402
 
 ROOT = project_root()
 
@@ -158,13 +158,6 @@ def test_figures_are_drawn_white_in_the_palette():
 # The Results page
 # ------------------------------------------------------------------------------------------------
 
-def _book_extension():
-    spec = importlib.util.spec_from_file_location("coinfer_book", ROOT / "book" / "_ext" / "coinfer_book.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_the_catalog_lists_every_committed_file_with_its_chapters_and_command():
     entries = {e.path: e for e in table_catalog()}
     assert set(entries) == {p.relative_to(results_dir()).as_posix() for p in committed_tables()}
@@ -190,7 +183,7 @@ def test_a_new_table_file_appears_on_the_results_page_by_itself(tmp_path):
     mine = entries["mine_tiny.json"]
     assert (mine.table, mine.preset, mine.records, mine.chapters) == ("mine", "tiny", 1, [])
     assert mine.command == "python my_run.py --fast"          # not a registered table: its own command
-    rst = "\n".join(_book_extension().results_rst(list(entries.values())))
+    rst = "\n".join(load_book_extension().results_rst(list(entries.values())))
     assert ":download:`mine_tiny.json </data/results/mine_tiny.json>`" in rst
     for expected in ("my-data", "a laptop", "0123456789", "1.2 min", "2026-12-01 10:00:00 UTC",
                      "python my_run.py --fast", ":doc:`5 </book/05_tradeoff>`"):
