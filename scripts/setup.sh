@@ -47,7 +47,14 @@ fi
 "$py" -c 'import sys; assert sys.version_info >= (3, 10), "coinfer needs Python >= 3.10, this is " + sys.version'
 echo "setup: pip install -e .[book,test] with $py"
 # --no-compile: pip would byte-compile every file of every package (a third of this step's time); Python
-# compiles a module when it is first imported instead, and only the ones that are.
-"$py" -m pip install -q --no-compile --disable-pip-version-check -e ".[book,test]"
+# compiles a module when it is first imported instead, and only the ones that are. Not where Python keeps
+# no bytecode (PYTHONDONTWRITEBYTECODE, common in containers): there every process would compile torch's
+# Python again (importing torch, coinfer, matplotlib and pandas: about 4 s from bytecode, 9 s without),
+# so pip compiles it once here.
+compile=--no-compile
+if "$py" -c 'import sys; sys.exit(not sys.dont_write_bytecode)'; then
+    compile=--compile
+fi
+"$py" -m pip install -q "$compile" --disable-pip-version-check -e ".[book,test]"
 "$py" -c 'import coinfer, sys; print("setup: coinfer", coinfer.__version__, "from", coinfer.__file__, "python", sys.version.split()[0])'
 echo "$py" > .coinfer-python
