@@ -128,12 +128,57 @@ def thop_macs(module: nn.Module, input_shape: tuple[int, ...]) -> tuple[int, int
     >>> thop_macs(resnet18(width=1 / 16), (3, 32, 32))
     (2427744, 44622)
     """
+    macs, params = _thop_profile(module, input_shape)
+    return int(macs), int(params)
+
+
+def thop_module_macs(module: nn.Module, input_shape: tuple[int, ...]) -> dict[str, int]:
+    """MACs of each module of ``module`` that has no submodules, on one input of ``input_shape``,
+    keyed by its name in ``module.named_modules()``: one thop pass over a CPU copy, as
+    :func:`thop_macs`, whose count is their sum. For a cost per layer (e.g. one that scales with
+    the channels a pruner keeps) without profiling every layer on its own.
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+        Any module; it is copied, the original is untouched.
+    input_shape : tuple of int
+        Shape of one input without the batch axis, e.g. ``(3, 32, 32)``.
+
+    Returns
+    -------
+    dict
+        Module name to its MACs for one input; modules thop counts nothing for (ReLUs) have 0.
+
+    Examples
+    --------
+    >>> from coinfer.core.network import resnet18
+    >>> from coinfer.core.costs import thop_macs, thop_module_macs
+    >>> model = resnet18(width=1 / 16)
+    >>> per_module = thop_module_macs(model, (3, 32, 32))
+    >>> per_module["stem.0"], sum(per_module.values()) == thop_macs(model, (3, 32, 32))[0]
+    (110592, True)
+    """
+    found = {}
+
+    def walk(prefix: str, layers: dict) -> None:
+        for name, (macs, _, children) in layers.items():
+            if children:
+                walk(f"{prefix}{name}.", children)
+            else:
+                found[f"{prefix}{name}"] = int(macs)
+
+    walk("", _thop_profile(module, input_shape, per_layer=True)[2])
+    return found
+
+
+def _thop_profile(module: nn.Module, input_shape: tuple[int, ...], per_layer: bool = False) -> tuple:
+    """thop's profile of a CPU copy of ``module`` in eval mode (see :func:`thop_macs`)."""
     from thop import profile as thop_profile
 
     module = copy.deepcopy(module).cpu().eval()
     with torch.no_grad():
-        macs, params = thop_profile(module, inputs=(torch.zeros(1, *input_shape),), verbose=False)
-    return int(macs), int(params)
+        return thop_profile(module, inputs=(torch.zeros(1, *input_shape),), verbose=False, ret_layer_info=per_layer)
 
 
 def flop_counter_macs(module: nn.Module, input_shape: tuple[int, ...]) -> int:
