@@ -25,6 +25,8 @@ folded stacked run is timed twice more with the frozen parts compiled (``DataPat
 ``compile_frozen``, ``COINFER_COMPILE=frozen``; CUDA graphs on a GPU): ``compile_factor`` is folded
 over compiled, from the second compiled run (the first pays the compilation, ``compile_s``, from
 an empty compile cache: what a sweep's first cell pays, while later ones reuse the cache on disk).
+``--compiled-only`` times just those and the folded run they are compared with (after an untimed
+one), not the runs above it: the device check's ``together`` has timed those already.
 
     python benchmarks/codecs_together.py                    # full width, 96 images, 1 + 5 epochs per code
     python benchmarks/codecs_together.py --splits layer3.1 --images 64
@@ -82,6 +84,9 @@ def main() -> None:
     parser.add_argument("--device", default="cpu", help="cpu or cuda (on CUDA: the resident loader, bf16, channels_last)")
     parser.add_argument("--compile", action="store_true",
                         help="also time the folded stacked run with the frozen parts compiled (twice)")
+    parser.add_argument("--compiled-only", action="store_true",
+                        help="with --compile, time only the folded stacked run and the compiled ones: not the "
+                             "codes alone, together or stacked unfolded (the device check's `together` times those)")
     parser.add_argument("--compile-backend", choices=("inductor", "aot_eager"), default="inductor",
                         help="torch.compile's backend with --compile (aot_eager: no kernels generated; the "
                              "device check's CPU dry run, which checks this script, not the compiler)")
@@ -92,6 +97,8 @@ def main() -> None:
         raise SystemExit(f"--images must be >= 1, got {args.images}")
     if args.warmup_epochs < 0 or args.epochs < 1:
         raise SystemExit(f"--warmup-epochs must be >= 0 and --epochs >= 1, got {args.warmup_epochs} and {args.epochs}")
+    if args.compiled_only and not args.compile:
+        raise SystemExit("--compiled-only times the compiled frozen parts: give --compile with it")
     root = write_synthetic_cifar10(Path(tempfile.mkdtemp()), train_images=max(5, args.images + 20), test_images=20)
     os.environ["COINFER_TRUST_LOCAL_DATA"] = "1"
     if args.compile:               # a cold start: no compiled graphs or kernels from an earlier run
@@ -126,16 +133,20 @@ def main() -> None:
         source = lambda: FeatureSource(device_part, train, precompute=False, batch_size=config.eval_batch_size)
         test_src = FeatureSource(device_part, test, precompute=True, batch_size=config.eval_batch_size)
         quiet = dict(seed=0, device=device, log=lambda *_: None)
-        with progress_bars(False), data_path(stack=False):
-            start = time.perf_counter()
-            for code in codes:
-                records(point, device_part, server_part, source(), test_src, [code], config, **quiet)
-            alone = time.perf_counter() - start
-            start = time.perf_counter()
-            records(point, device_part, server_part, source(), test_src, codes, config, **quiet)
-            together = time.perf_counter() - start
         seconds = {}
-        runs = [("stacked", False, False), ("folded", True, False)]
+        if not args.compiled_only:
+            with progress_bars(False), data_path(stack=False):
+                start = time.perf_counter()
+                for code in codes:
+                    records(point, device_part, server_part, source(), test_src, [code], config, **quiet)
+                seconds["alone"] = time.perf_counter() - start
+                start = time.perf_counter()
+                records(point, device_part, server_part, source(), test_src, codes, config, **quiet)
+                seconds["together"] = time.perf_counter() - start
+        # Alone, the folded run would be this process's first and pay its one-time costs (the CUDA
+        # context's first kernels, cuDNN's algorithm search, the allocator's growth): a run untimed first.
+        runs = [("warm", True, False)] if args.compiled_only else [("stacked", False, False)]
+        runs += [("folded", True, False)]
         runs += [("compiled_first", True, True), ("compiled", True, True)] if args.compile else []
         for name, fold, compiled in runs:
             with progress_bars(False), data_path(stack=True, fold=fold, compile_frozen=compiled,
@@ -143,37 +154,41 @@ def main() -> None:
                 start = time.perf_counter()
                 records(point, device_part, server_part, source(), test_src, codes, config, **quiet)
                 seconds[name] = time.perf_counter() - start
-        stack, folded = seconds["stacked"], seconds["folded"]
-        rows.append({"split": point, "codes": len(codes), "alone_s": round(alone, 2), "together_s": round(together, 2),
-                     "stacked_s": round(stack, 2), "folded_s": round(folded, 2), "factor": round(alone / together, 2),
-                     "stack_factor": round(together / stack, 2), "fold_factor": round(stack / folded, 2)})
-        line = (f"{point:<9} {len(codes)} codes: alone {alone:7.1f} s, together {together:7.1f} s, "
-                f"factor {alone / together:.2f}; stacked {stack:7.1f} s, factor {together / stack:.2f}; "
-                f"folded {folded:7.1f} s, factor {stack / folded:.2f}")
+        folded, line = seconds["folded"], f"{point:<9} {len(codes)} codes: "
+        rows.append({"split": point, "codes": len(codes), "folded_s": round(folded, 2)})
+        if not args.compiled_only:
+            alone, together, stack = seconds["alone"], seconds["together"], seconds["stacked"]
+            rows[-1].update({"alone_s": round(alone, 2), "together_s": round(together, 2), "stacked_s": round(stack, 2),
+                             "factor": round(alone / together, 2), "stack_factor": round(together / stack, 2),
+                             "fold_factor": round(stack / folded, 2)})
+            line += (f"alone {alone:7.1f} s, together {together:7.1f} s, factor {alone / together:.2f}; stacked "
+                     f"{stack:7.1f} s, factor {together / stack:.2f}; folded {folded:7.1f} s, factor {stack / folded:.2f}")
+        else:
+            line += f"folded {folded:7.1f} s"
         if args.compile:
             compiled, compile_s = seconds["compiled"], seconds["compiled_first"] - seconds["compiled"]
             rows[-1].update({"compiled_s": round(compiled, 2), "compile_s": round(compile_s, 2),
                              "compile_factor": round(folded / compiled, 2)})
             line += f"; compiled {compiled:7.1f} s (+{compile_s:.1f} s to compile), factor {folded / compiled:.2f}"
         print(line, flush=True)
-    total = {k: sum(r[k] for r in rows) for k in ("alone_s", "together_s", "stacked_s", "folded_s")}
-    print(f"all splits: alone {total['alone_s']:.1f} s, together {total['together_s']:.1f} s, factor "
-          f"{total['alone_s'] / total['together_s']:.2f}; stacked {total['stacked_s']:.1f} s, factor "
-          f"{total['together_s'] / total['stacked_s']:.2f}; folded {total['folded_s']:.1f} s, factor "
-          f"{total['stacked_s'] / total['folded_s']:.2f} (evaluation included; {args.images} images, "
-          f"width {args.width:g}, {torch.get_num_threads()} threads)")
+    total = {k: sum(r[k] for r in rows) for k in ("alone_s", "together_s", "stacked_s", "folded_s") if k in rows[0]}
+    factors = {}
+    if not args.compiled_only:
+        factors = {"factor": total["alone_s"] / total["together_s"], "stack_factor": total["together_s"] / total["stacked_s"],
+                   "fold_factor": total["stacked_s"] / total["folded_s"]}
+        print(f"all splits: alone {total['alone_s']:.1f} s, together {total['together_s']:.1f} s, factor "
+              f"{factors['factor']:.2f}; stacked {total['stacked_s']:.1f} s, factor {factors['stack_factor']:.2f}; "
+              f"folded {total['folded_s']:.1f} s, factor {factors['fold_factor']:.2f} (evaluation included; "
+              f"{args.images} images, width {args.width:g}, {torch.get_num_threads()} threads)")
     if args.compile:
         compiled = sum(r["compiled_s"] for r in rows)
-        print(f"compiled frozen parts: {compiled:.1f} s, factor {total['folded_s'] / compiled:.2f} over folded "
-              f"(+{sum(r['compile_s'] for r in rows):.1f} s to compile)")
+        factors.update({"compile_factor": total["folded_s"] / compiled, "compile_s": sum(r["compile_s"] for r in rows)})
+        print(f"compiled frozen parts: {compiled:.1f} s, factor {factors['compile_factor']:.2f} over folded "
+              f"{total['folded_s']:.1f} s (+{factors['compile_s']:.1f} s to compile; evaluation included; "
+              f"{args.images} images, width {args.width:g}, {torch.get_num_threads()} threads)")
     out = write_measurement(args.out, "codecs-together", "synthetic cifar10 (random pixels, real on-disk format)",
                             "paper", time.time() - started,
-                            {"settings": vars(args), "codes": codes, "rows": rows,
-                             "factor": total["alone_s"] / total["together_s"],
-                             "stack_factor": total["together_s"] / total["stacked_s"],
-                             "fold_factor": total["stacked_s"] / total["folded_s"],
-                             **({"compile_factor": total["folded_s"] / sum(r["compiled_s"] for r in rows),
-                                 "compile_s": sum(r["compile_s"] for r in rows)} if args.compile else {})})
+                            {"settings": vars(args), "codes": codes, "rows": rows, **factors})
     print(f"wrote {out}")
 
 

@@ -24,7 +24,7 @@ Checks, in order, each timed and written to one JSON file:
    ``together_bottlenet`` and ``kept_two_step``: the same two benchmarks for BottleNet++'s reductions
    and 2-Step Pruning's first step (100 steps); ``together_compiled``: the codes of one split point
    (layer2.1) with the frozen parts compiled (``COINFER_COMPILE=frozen``: CUDA graphs), against
-   folded alone;
+   folded alone (``--compiled-only``: the runs ``together`` timed are not repeated);
 5. (``--quick``) the quick preset end to end on the GPU: baseline, one pruning and one encoder
    configuration, beside the CPU-trained committed numbers;
 6. (``--throughput-dataset D``) the old measurement: the float32 loader path on a real dataset.
@@ -421,7 +421,7 @@ def main() -> None:
         *(["--batch-size", "128", "--steps", "100", "--interval", "20"] if cuda else
           ["--sparsities", "0.25", "--steps", "2", "--interval", "1", "--width", "0.125", "--batch-size", "4"]))))
     checks.append(("together_compiled", lambda: benchmark(
-        "codecs_together.py", work, "--compile", "--device", device.type,
+        "codecs_together.py", work, "--compile", "--compiled-only", "--device", device.type,
         *(["--images", "2000", "--splits", "layer2.1"] if cuda else
           # the dry run checks the script: inductor's CPU kernels (a minute to generate) are not what a
           # GPU runs, and tests/test_codecs_together.py compiles the frozen parts with inductor anyway

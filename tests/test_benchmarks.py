@@ -39,7 +39,7 @@ def test_the_prepared_device_check_runs_every_check_on_the_cpu(tmp_path):
     failed = {name: report[name]["error"] for name in checks if "error" in report[name]}
     assert not failed, failed
     assert report["device"] == "cpu" and report["provenance"]["git_commit"]
-    measured = ("measured_share", "factor", "images_per_s")
+    measured = ("measured_share", "factor", "compile_factor", "images_per_s")
     for name in ("shares", "together", "kept", "concurrency", "together_bottlenet", "kept_two_step",
                  "together_compiled"):
         sub = report[name]
@@ -50,6 +50,9 @@ def test_the_prepared_device_check_runs_every_check_on_the_cpu(tmp_path):
     assert all(r["stacked_s"] > 0 and r["fold_factor"] > 0 for r in report["together"]["rows"])
     # and with its frozen parts compiled: the second compiled run timed, the first's compilation apart
     assert all(r["compiled_s"] > 0 and r["compile_s"] > 0 for r in report["together_compiled"]["rows"])
+    # without timing again what `together` timed (the codes alone, together, stacked unfolded)
+    assert {"folded_s", "compiled_s"} <= set(report["together_compiled"]["rows"][0])
+    assert not {"alone_s", "together_s", "stacked_s"} & set(report["together_compiled"]["rows"][0])
     assert "compiled_s" not in report["together"]["rows"][0]
     assert report["data_path"]["cudnn_benchmark_speedup"] > 0
     # On a GPU the paper smoke test runs there; the dry run checks that its selection names that test.
@@ -71,6 +74,14 @@ def test_the_prepared_device_check_runs_every_check_on_the_cpu(tmp_path):
                                  "fold_bottlenet": round(report["together_bottlenet"]["fold_factor"], 3),
                                  "kept_two_step": round(report["kept_two_step"]["factor"], 3),
                                  "compile_frozen": round(report["together_compiled"]["compile_factor"], 3)}
+
+
+def test_codecs_together_refuses_compiled_only_without_compile(tmp_path):
+    result = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "codecs_together.py"), "--compiled-only",
+                             "--out", str(tmp_path / "x.json")], cwd=ROOT, capture_output=True, text=True, timeout=120,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert result.returncode != 0 and "--compiled-only" in result.stderr and "--compile" in result.stderr
+    assert not (tmp_path / "x.json").exists()
 
 
 def test_the_device_check_resumes_a_report_running_only_the_checks_it_lacks(tmp_path):
