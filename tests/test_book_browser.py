@@ -5,7 +5,6 @@ Marked ``browser``. They skip when Chromium, chromedriver or the built book are 
 ``COINFER_REQUIRE_BROWSER=1`` (set by .ci/run), which turns every skip into a failure.
 """
 
-import os
 import re
 from urllib.parse import urlparse
 
@@ -17,7 +16,7 @@ from coinfer.core.costs import profile_splits
 from coinfer.views.amplification import rate_values_kBps, split_point_data, split_point_readout
 from coinfer.views.explorer import Plot, Slider, static_explorer
 
-from browser_support import BOOK, ROOT, eventually, open_page, unavailable
+from browser_support import BOOK, ROOT, chapter_page, eventually, open_page, unavailable
 
 pytestmark = pytest.mark.browser
 
@@ -220,11 +219,7 @@ def _chapters() -> list[str]:
 
 @pytest.mark.parametrize("chapter", _chapters(), ids=lambda c: c.split("/")[-1])
 def test_every_chapter_colab_button_opens_its_notebook_on_main(chapter):
-    page = BOOK / f"{chapter}.html"
-    if not page.exists():
-        if os.environ.get("COINFER_REQUIRE_BROWSER") == "1":
-            pytest.fail(f"{page} is missing; run `make book`")
-        pytest.skip(f"the built book is missing ({page}); run `make book` first")
+    page = chapter_page(chapter.split("/")[-1])
     config = yaml.safe_load((ROOT / "_config.yml").read_text())
     owner, repo = urlparse(config["repository"]["url"]).path.strip("/").split("/")
     links = set(re.findall(r'href="(https://colab\.research\.google\.com/[^"]+)"', page.read_text()))
