@@ -6,7 +6,8 @@ Checks, in order, each timed and written to one JSON file:
 2. ``data_path``: training images/s of the full-width network (the paper preset's) on synthetic
    CIFAR-shaped data written in CIFAR-10's real on-disk format, on the old path (PIL transforms in 8
    loader processes, float32) against the new one (:mod:`coinfer.tensor_data`: images on the device,
-   augmented there, bf16 autocast, channels_last; again with cuDNN's autotuner on; and with
+   augmented there, bf16 autocast where the GPU has it natively, else float32, channels_last; again
+   with cuDNN's autotuner on; and with
    ``torch.compile`` when ``--compile``);
    ``estimate``: the paper preset's sweep in GPU-hours (one and three seeds) at each of those rates;
 3. ``paper_cell``: one paper-preset sweep cell end to end (``framework`` at layer2.1, sparsity 0.5,
@@ -130,9 +131,13 @@ def data_path_rates(device: torch.device, root: Path, steps: int, batch_size: in
     torch.manual_seed(0)
     old = make_loader(data, batch_size, shuffle=True, num_workers=min(8, os.cpu_count() or 1) if device.type == "cuda" else 0)
     out["old_float32_loader_images_per_s"] = round(_rate(resnet18(width=1.0).to(device), old, steps, device), 1)
-    paths = {"new_images_per_s": DataPath(resident=True, autocast="bfloat16", channels_last=True)}
+    # The precision the sweep trains in on this GPU: bf16 where it is native, float32 on an older one
+    # (the CPU dry run rehearses bf16, an H100-class GPU's).
+    autocast = DataPath.for_device(device if device.type == "cuda" else "cuda").autocast
+    out["autocast"] = autocast or "float32"
+    paths = {"new_images_per_s": DataPath(resident=True, autocast=autocast, channels_last=True)}
     if compile_:
-        paths["new_compiled_images_per_s"] = DataPath(resident=True, autocast="bfloat16", channels_last=True,
+        paths["new_compiled_images_per_s"] = DataPath(resident=True, autocast=autocast, channels_last=True,
                                                       compile=True)
     # The new path once more with cuDNN's autotuner on (torch.backends.cudnn.benchmark, off by default
     # and in coinfer): whether the GPU path should turn it on (it may pick other algorithms per run).

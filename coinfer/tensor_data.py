@@ -5,8 +5,9 @@ On a GPU the CPU data path (PIL images, one torchvision transform per image, loa
 the bottleneck of a full-width ResNet18 on 32x32 images: the whole CIFAR-10 training set is 150 MB
 as uint8, so it is kept on the device and each batch is cropped, flipped and normalized there in a
 few tensor operations. :class:`DataPath` is the one place that decides what a training run uses;
-:meth:`DataPath.for_device` turns everything on for CUDA and off for the CPU, where the CPU path is
-left exactly as it was. Every training on images asks it: the baseline
+:meth:`DataPath.for_device` turns everything on for CUDA (bf16 autocast only on a GPU that computes
+in bf16 natively, :func:`native_bf16`) and off for the CPU, where the CPU path is left exactly as
+it was. Every training on images asks it: the baseline
 (:func:`coinfer.train.train_baseline`), the pruning fine-tunes
 (:func:`coinfer.experiments.pruning.prune_finetune` with
 :func:`~coinfer.experiments.pruning.fine_tune_batches`) and codec training on images
@@ -45,6 +46,41 @@ _COMPILE_VALUES = {"": (False, False), "0": (False, False), "false": (False, Fal
                    "yes": (True, True), "on": (True, True)}
 
 
+#: The first CUDA compute capability that computes in bfloat16 natively (Ampere: A100, A10, L4, RTX 30xx
+#: and later). Before it, PyTorch emulates bf16 arithmetic in software (slowly) and
+#: cuDNN has no bf16 convolution engines, so bf16 autocast there is slow or fails
+#: (pytorch/pytorch#148322, huggingface/diffusers#14129): Colab's T4 (7.5) and the V100 (7.0).
+NATIVE_BF16_CAPABILITY = (8, 0)
+
+
+def native_bf16(device: torch.device | str) -> bool:
+    """Whether ``device`` is a CUDA GPU that computes in bfloat16 natively (compute capability 8.0 or newer).
+
+    A CUDA device that this process cannot see (no GPU here: the plan, the CPU smoke run, which price
+    and rehearse the path of an H100-class GPU) counts as one.
+
+    Parameters
+    ----------
+    device : torch.device or str
+
+    Returns
+    -------
+    bool
+
+    Examples
+    --------
+    >>> from coinfer.tensor_data import native_bf16
+    >>> native_bf16("cpu")
+    False
+    """
+    device = torch.device(device)
+    if device.type != "cuda":
+        return False
+    if not torch.cuda.is_available():
+        return True
+    return tuple(torch.cuda.get_device_capability(device)) >= NATIVE_BF16_CAPABILITY
+
+
 @dataclass(frozen=True)
 class DataPath:
     """How a training run moves and computes its images.
@@ -56,7 +92,9 @@ class DataPath:
         (:class:`ResidentLoader`) instead of in loader processes.
     autocast : {"bfloat16", None}
         Run the forward pass and the loss under ``torch.autocast`` with this dtype (weights and
-        optimizer stay float32).
+        optimizer stay float32). :meth:`for_device` asks for bf16 only where the GPU computes in it
+        natively (:func:`native_bf16`); float16 would need loss scaling, which the training loop
+        does not do.
     channels_last : bool
         Images and weights in NHWC memory layout (faster convolutions on tensor cores).
     compile : bool
@@ -112,7 +150,9 @@ class DataPath:
 
     @classmethod
     def for_device(cls, device: torch.device | str) -> "DataPath":
-        """Everything on for a CUDA device, nothing on a CPU. Compiling only on request, with
+        """Everything on for a CUDA device, nothing on a CPU. bf16 autocast only on a GPU with native
+        bf16 (:func:`native_bf16`: compute capability 8.0 or newer); an older one (a T4, a V100)
+        trains in float32 with the rest of the path. Compiling only on request, with
         ``COINFER_COMPILE``: ``frozen`` compiles the frozen parts of codec training, ``1`` also every
         trained network, and then turns ``kept_channels`` off.
 
@@ -136,7 +176,8 @@ class DataPath:
         if torch.device(device).type != "cuda":
             return cls()
         compile_, compile_frozen = _COMPILE_VALUES[value.strip().lower()]
-        return cls(resident=True, autocast="bfloat16", channels_last=True, compile=compile_, kept_channels=not compile_,
+        return cls(resident=True, autocast="bfloat16" if native_bf16(device) else None, channels_last=True,
+                   compile=compile_, kept_channels=not compile_,
                    stack_codes=True, fold_batchnorm=True, compile_frozen=compile_frozen)
 
     @property

@@ -55,6 +55,7 @@ def test_the_prepared_device_check_runs_every_check_on_the_cpu(tmp_path):
     assert not {"alone_s", "together_s", "stacked_s"} & set(report["together_compiled"]["rows"][0])
     assert "compiled_s" not in report["together"]["rows"][0]
     assert report["data_path"]["cudnn_benchmark_speedup"] > 0
+    assert report["data_path"]["autocast"] == "bfloat16"       # the CPU rehearses an H100-class GPU's precision
     # On a GPU the paper smoke test runs there; the dry run checks that its selection names that test.
     assert report["paper_smoke"] == {"ran": False,
                                      "test": "tests/test_paper_smoke.py::test_paper_preset_runs_end_to_end_at_full_width"}

@@ -79,6 +79,7 @@ def test_killed_sweep_keeps_finished_cells_and_resumes(tmp_path):
     result = run_sweep(tiny_preset(), cells_dir=cells_dir, table=table, cache_dir=cache,
                        progress=False, log=messages.append)
     assert f"{len(finished)} already done" in messages[-2]
+    assert "[sweep] training on cpu in float32" in messages       # says what the cells train in
     assert {p.name: p.stat().st_mtime_ns for p in finished} == stamps    # not recomputed
     assert len(result.records) == total and [r.extra["cell"] for r in result.records] == \
         [c.id for c in cells(tiny_preset())]
@@ -90,6 +91,7 @@ def test_killed_sweep_keeps_finished_cells_and_resumes(tmp_path):
     run_sweep(tiny_preset(), cells_dir=cells_dir, table=table, cache_dir=cache,
               progress=False, log=messages.append)
     assert f"0 cells run, {total} already done" in messages[-2]
+    assert not any("training on" in m for m in messages)         # nothing to train
 
 
 def test_gather_refuses_a_partial_sweep(tmp_path):

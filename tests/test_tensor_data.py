@@ -140,6 +140,25 @@ def test_data_path_is_on_for_cuda_and_off_for_the_cpu_and_refuses_unknown_precis
         DataPath(autocast="int8")
 
 
+@pytest.mark.parametrize("capability, autocast", [((7, 0), None), ((7, 5), None), ((8, 0), "bfloat16"),
+                                                  ((8, 9), "bfloat16"), ((9, 0), "bfloat16")],
+                         ids=["V100", "T4", "A100", "L4", "H100"])
+def test_bf16_autocast_only_where_the_gpu_computes_in_bf16_natively(monkeypatch, capability, autocast):
+    """Before compute capability 8.0 (Colab's T4, a V100) bf16 is emulated and cuDNN has no bf16
+    convolutions: such a GPU trains in float32, with every other choice of the GPU path kept. The GPU
+    asked is the one trained on."""
+    from coinfer.tensor_data import native_bf16
+
+    asked = []
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: asked.append(device) or capability)
+    assert DataPath.for_device("cuda:1") == DataPath(resident=True, autocast=autocast, channels_last=True,
+                                                     kept_channels=True, stack_codes=True, fold_batchnorm=True)
+    assert asked == [torch.device("cuda:1")]
+    assert native_bf16(torch.device("cuda")) is (autocast is not None)
+    assert not native_bf16("cpu") and asked == [torch.device("cuda:1"), torch.device("cuda")]
+
+
 def test_compiling_turns_the_kept_channels_off_and_both_together_are_refused(monkeypatch):
     monkeypatch.setenv("COINFER_COMPILE", "1")
     assert DataPath.for_device("cuda") == DataPath(resident=True, autocast="bfloat16", channels_last=True,

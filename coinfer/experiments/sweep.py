@@ -72,6 +72,7 @@ from coinfer.experiments.cell_workers import run_cells
 from coinfer.config import Preset, PruneSettings, override
 from coinfer.experiments.cell_files import CELL_SCHEMA, check_cell, default_paths, grid_name, read_cell  # noqa: F401 (re-exported)
 from coinfer.results import LookupTable, Provenance, Record, write_json_atomic
+from coinfer.tensor_data import DataPath
 from coinfer.train import progress_bars, show_progress
 from coinfer.splits import SplitPoint
 
@@ -677,6 +678,11 @@ def run(preset: Preset, *, cells_dir=None, table=None, cache_dir=None, only: lis
             pending.append(cell)
     skipped = len(todo) - len(pending)
     log(f"[sweep] {skipped} of {len(todo)} cells already done, {len(pending)} to run")
+    if pending:
+        precision = DataPath.for_device(runner.device).autocast or "float32"
+        log(f"[sweep] training on {runner.device} in {precision}" + (
+            " (this GPU has no native bf16: compute capability below 8.0)"
+            if torch.device(runner.device).type == "cuda" and precision == "float32" else ""))
     with progress_bars(progress):
         # Finished cells count as done from the start: a resumed sweep shows 3/5, not 0/5.
         ran = run_cells(runner, pending, workers, len(todo), f"sweep {preset.name}", not show_progress())
