@@ -17,6 +17,7 @@ from torch.utils.data import DataLoader, TensorDataset
 from coinfer.core.network import SPLIT_POINTS, resnet18, split
 from coinfer.core.costs import thop_macs
 from coinfer.config import PruneSettings, get_preset
+from coinfer.paths import project_root
 from coinfer.core.pruning import (
     ChannelScatter,
     IncrementalPruner,
@@ -481,6 +482,59 @@ def test_fine_tune_prunes_nothing_and_two_step_inherits_the_recipe():
               "distill_temperature", "epochs", "train_limit", "batch_size")
     assert {k: getattr(taylor, k) for k in recipe} == {k: getattr(quick, k) for k in recipe}
     assert taylor.criterion == "taylor"
+
+
+def test_the_unpruned_control_is_the_same_network_whatever_the_split_point_and_output_sparsity():
+    """The sweep's control (asked for at any split point) and the pruning table's are one training:
+    with nothing pruned the split point changes no weight, to the last bit."""
+    from coinfer.experiments.pruning import unpruned_control
+    from coinfer.train import seed_everything
+
+    recipe = _recipe(distill_weight=0.5, output_sparsity=0.5)
+    seed_everything(0)
+    control = unpruned_control(tiny_net(), recipe, batches(8, 4))
+    seed_everything(0)
+    at_split = prune_finetune(tiny_net(), "layer2.1", 0.0, _recipe(distill_weight=0.5), batches(8, 4))
+    assert (control.split, control.sparsity, control.output_sparsity) == ("output", 0.0, 0.0)
+    assert all(len(k) == len(at_split.keep[g]) for g, k in control.keep.items() if g in at_split.keep)
+    state = at_split.model.state_dict()
+    assert all(torch.equal(v, state[k]) for k, v in control.model.state_dict().items())
+    assert control.meta["train_loss"] == at_split.meta["train_loss"]
+
+
+@pytest.mark.skipif(not (project_root() / "data" / "checkpoints" / "quick" / "baseline.pt").exists(),
+                    reason="the quick baseline checkpoint is missing")
+def test_pruning_table_and_sweep_fine_tune_each_pruned_part_once(tmp_path, monkeypatch):
+    """The pruning table's parts and control are the sweep's cache entries: the table run after the
+    sweep trains none of them again and reports the sweep's networks (one number per configuration)."""
+    import coinfer.experiments.pruning as pruning
+    from coinfer.config import sweep_grid
+    from coinfer.experiments.sweep import SweepRunner, prune_settings
+
+    torch.set_num_threads(1)
+    preset = get_preset("quick", sweep=sweep_grid("tiny"), **{
+        "sweep.prune": {}, "pruning.splits": ("layer3.1",), "pruning.sparsities": (0.5,),
+        "pruning.train_limit": 256, "pruning.batch_size": 64})
+    assert prune_settings(preset) == preset.pruning
+    cache = tmp_path / "cache"
+    runner = SweepRunner(preset, tmp_path / "cells", cache, log=print)
+    part = runner.pruned_device("layer3.1", 0.5)
+    control = runner.pruned_device("layer2.1", 0.0)         # any split point: the one control
+    assert sorted(p.name.split("-")[0] for p in cache.iterdir()) == ["control", "pruned"]
+
+    def trained_again(*args, **kwargs):
+        raise AssertionError("a pruned part was fine-tuned twice")
+
+    monkeypatch.setattr(pruning, "prune_finetune", trained_again)
+    monkeypatch.setattr(pruning, "evaluate", lambda model, loader, device: 0.5)   # accuracy is not what is tested
+    table = pruning.run(preset, save_checkpoints=False, cache_dir=cache)
+    recorded = {(r.method, r.split, r.sparsity): r.extra for r in table.records}
+    pruned, tuned = recorded[("framework-pruned", "layer3.1", 0.5)], recorded[("fine-tuned-control", "output", 0.0)]
+    assert pruned["channels_kept"] == {g: len(k) for g, k in part.keep.items()}
+    assert pruned["final_train_loss"] == round(part.meta["train_loss"][-1], 4)
+    assert (tuned["train_steps"], tuned["final_train_loss"]) == (control.meta["train_steps"],
+                                                                 round(control.meta["train_loss"][-1], 4))
+    assert SweepRunner(preset, tmp_path / "cells", cache).pruned_device("layer3.1", 0.5).keep == part.keep
 
 
 @pytest.mark.parametrize("field, bad, message", [

@@ -2,11 +2,14 @@
 
 The sweep (:mod:`coinfer.experiments.sweep`) and the search write and read these files; a file is
 "done" only when it is a whole, valid result of its cell, so a killed run's leftovers are redone.
-Where a grid's cell files, table and checkpoint cache go: :func:`default_paths`.
+Where a grid's cell files, table and checkpoint cache go: :func:`default_paths`; what names a
+cell (its id) and a cached pruned part (:func:`pruned_part_path`): a hash of every setting it
+depends on (:func:`preset_key`, :func:`settings_key`, :data:`SWEEP_VERSION`).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -14,9 +17,88 @@ from typing import TYPE_CHECKING
 from coinfer.results import SchemaError, validate_record
 
 if TYPE_CHECKING:
-    from coinfer.config import Preset
+    from coinfer.config import Preset, PruneSettings
 
 CELL_SCHEMA = "coinfer.experiments.sweep-cell"
+
+#: Bumped when a change of the code changes what a cell computes (it is part of every cell id).
+#: 2: the Huffman code is built from smoothed counts (every level codable), and the framework's
+#: decoder restores the unpruned feature's shape for the server part (no zero-filled channels).
+#: 3: a validation split (every record has val_accuracy); one fine-tuning budget per configuration:
+#: the unpruned framework and BottleNet++ start from the recipe's unpruned control, 2-Step Pruning's
+#: two steps share one fine-tuning budget; the on-device point is a cell; bits per image are the flag
+#: bit and the cheaper of the fixed-length index and the entropy-coded stream
+#: (coinfer.core.entropy.sent_bits); PNG counts its image data without the container.
+SWEEP_VERSION = 3
+
+#: Config fields that do not change what one cell computes: the configs' own grids, and whether the
+#: pruning table lists its unpruned control.
+_NOT_CELL_FIELDS = ("splits", "code_sizes", "huffman_splits", "sparsities", "control")
+
+
+def preset_key(preset: Preset) -> dict:
+    """What a cell's result depends on of the preset itself: network, data, seed, baseline training.
+
+    Spelled as the flat preset of sweep version 2 was, so that the committed cells keep their ids.
+    """
+    return {"name": preset.name, "dataset": preset.dataset, "width": preset.width, "seed": preset.seed,
+            "accuracy_drop": preset.accuracy_drop, "eval_batch_size": preset.eval_batch_size,
+            "validation": preset.validation.__dict__, **preset.baseline.to_dict()}
+
+
+def settings_key(config) -> dict:
+    """A config's fields that change what one cell computes."""
+    return {k: v for k, v in config.to_dict().items() if k not in _NOT_CELL_FIELDS}
+
+
+def digest(obj) -> str:
+    """The first 10 hex digits of the SHA-256 of ``obj`` as canonical JSON."""
+    text = json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:10]
+
+
+def cache_path(cache_dir, name: str, key: dict) -> Path:
+    """``<cache_dir>/<name>-<digest of key and the sweep version>.pt``."""
+    return Path(cache_dir) / f"{name}-{digest({**key, 'version': SWEEP_VERSION})}.pt"
+
+
+def pruned_part_path(cache_dir, preset: Preset, prune_config: PruneSettings, point: str, sparsity: float) -> Path:
+    """The cache file of the device part pruned at ``(point, sparsity)`` by ``prune_config``, named
+    after everything it depends on; sparsity 0: the recipe's unpruned control (any split point).
+
+    The sweep's cells and the pruning table both read and write it
+    (:func:`coinfer.experiments.pruning.cached_pruned`): one training per part.
+
+    Parameters
+    ----------
+    cache_dir : path
+        The sweep's cache (``default_paths(preset)["cache_dir"]``).
+    preset : Preset
+        Network, data, seed and baseline training (:func:`preset_key`).
+    prune_config : PruneSettings
+        The fine-tuning recipe (:func:`settings_key`: its grids aside).
+    point : str
+        The split point pruned (ignored at sparsity 0).
+    sparsity : float
+        Its target sparsity.
+
+    Returns
+    -------
+    pathlib.Path
+
+    Examples
+    --------
+    >>> from coinfer.config import get_preset
+    >>> quick = get_preset("quick")
+    >>> pruned_part_path("cache", quick, quick.pruning, "layer2.1", 0.5).name
+    'pruned-layer2.1-s0.5-0f8a7b8486.pt'
+    >>> pruned_part_path("c", quick, quick.pruning, "stem", 0) == pruned_part_path("c", quick, quick.pruning, "pool", 0)
+    True
+    """
+    key = {"preset": preset_key(preset), "prune": settings_key(prune_config)}
+    if sparsity == 0:
+        return cache_path(cache_dir, "control", {**key, "control": True})
+    return cache_path(cache_dir, f"pruned-{point}-s{sparsity:g}", {**key, "split": point, "sparsity": sparsity})
 
 
 def read_cell(path: str | Path, cell_id: str | None = None) -> dict | None:
@@ -121,9 +203,33 @@ def default_paths(preset: Preset) -> dict:
     >>> default_paths(get_preset("quick", sweep=sweep_grid("tiny")))["table"].name
     'sweep_quick-tiny.json'
     """
-    from coinfer.paths import checkpoints_dir, results_dir, table_path
+    from coinfer.paths import results_dir, table_path
 
     grid = grid_name(preset)
     name = preset.name if grid == preset.name else f"{preset.name}-{grid}"
     return {"cells_dir": results_dir() / "cells" / name, "table": table_path("sweep", name),
-            "cache_dir": checkpoints_dir() / preset.name / "sweep"}
+            "cache_dir": cache_dir(preset)}
+
+
+def cache_dir(preset: Preset, checkpoints: str | Path | None = None) -> Path:
+    """The checkpoint cache of ``preset``'s pruned parts, every grid's: ``<checkpoints>/<preset>/sweep``.
+
+    Parameters
+    ----------
+    preset : Preset
+    checkpoints : str or Path, optional
+        The checkpoint root (default :func:`coinfer.paths.checkpoints_dir`).
+
+    Returns
+    -------
+    pathlib.Path
+
+    Examples
+    --------
+    >>> from coinfer.config import get_preset
+    >>> cache_dir(get_preset("paper"), "/tmp/ckpt").as_posix()
+    '/tmp/ckpt/paper/sweep'
+    """
+    from coinfer.paths import checkpoints_dir
+
+    return Path(checkpoints or checkpoints_dir()) / preset.name / "sweep"

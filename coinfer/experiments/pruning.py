@@ -222,14 +222,62 @@ def prune_finetune(model: nn.Module, point: str, sparsity: float, settings: Prun
     return PrunedModel(point, sparsity, pruner.output_sparsity, model, pruner.keep_indices(), meta)
 
 
+def unpruned_control(model: nn.Module, settings: PruneSettings, train_loader, device: torch.device | None = None,
+                     teacher: nn.Module | None = None, desc: str = "fine-tune, no pruning",
+                     path: DataPath | None = None) -> PrunedModel:
+    """The recipe's unpruned control: ``model`` (changed in place) fine-tuned by ``settings`` with nothing pruned.
+
+    :func:`prune_finetune` at sparsity 0 with every output kept (whatever ``settings.output_sparsity``
+    says), split at ``"output"``: what every unpruned method starts from, so that every method has
+    had the same fine-tuning, and the pruning table's control. The split point does not matter when
+    nothing is pruned (the same weights at any split point, to the last bit).
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        A :class:`~coinfer.core.network.CifarResNet18` (pass a copy of the baseline).
+    settings : PruneSettings
+        The recipe (its splits, sparsities and output sparsity are ignored).
+    train_loader : iterable
+        Training batches, iterated once per epoch.
+    device : torch.device, optional
+        Default: where the model is.
+    teacher : torch.nn.Module, optional
+        Distilled from (default: a frozen copy of ``model`` as passed in).
+    desc : str
+        Progress bar label.
+    path : DataPath, optional
+        As for :func:`prune_finetune`.
+
+    Returns
+    -------
+    PrunedModel
+        At split ``"output"``, sparsity 0, every channel kept; ``meta`` as :func:`prune_finetune`'s.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from coinfer.config import get_preset
+    >>> from coinfer.core.network import resnet18
+    >>> from coinfer.experiments.pruning import unpruned_control
+    >>> batches = [(torch.randn(4, 3, 32, 32), torch.randint(0, 10, (4,))) for _ in range(2)]
+    >>> control = unpruned_control(resnet18(width=1 / 16), get_preset("quick").pruning, batches)
+    >>> control.split, control.sparsity, control.output_sparsity, control.meta["train_steps"]
+    ('output', 0.0, 0.0, 2)
+    """
+    from dataclasses import replace
+
+    settings = replace(settings, output_sparsity=None)
+    return prune_finetune(model, "output", 0.0, settings, train_loader, device, desc=desc, teacher=teacher, path=path)
+
+
 def fine_tune(model: nn.Module, settings: PruneSettings, train_loader, device: torch.device | None = None,
               teacher: nn.Module | None = None, desc: str = "fine-tune, no pruning",
               path: DataPath | None = None) -> tuple[nn.Module, dict]:
     """Fine-tune ``model`` (in place) by the recipe of ``settings`` without pruning anything.
 
-    The same recipe as :func:`prune_finetune` (which this calls at sparsity 0, every output kept):
-    the unpruned control of the pruning table, and what an unpruned network gets before a method
-    trains on top of it, so that every method has had the same fine-tuning.
+    :func:`unpruned_control`'s network and the record of its training, for a caller that wants the
+    network alone (2-Step Pruning's start, the device check).
 
     Parameters
     ----------
@@ -265,10 +313,7 @@ def fine_tune(model: nn.Module, settings: PruneSettings, train_loader, device: t
     >>> net.training, meta["train_steps"]
     (False, 2)
     """
-    from dataclasses import replace
-
-    settings = replace(settings, output_sparsity=None)
-    done = prune_finetune(model, "output", 0.0, settings, train_loader, device, desc=desc, teacher=teacher, path=path)
+    done = unpruned_control(model, settings, train_loader, device, teacher=teacher, desc=desc, path=path)
     return done.model, {k: done.meta[k] for k in ("train_loss", "train_steps", "fine_tune_s", "config")}
 
 
@@ -339,8 +384,60 @@ def load_pruned(path: str | Path, device: torch.device | None = None) -> PrunedM
                        {g: list(k) for g, k in meta["keep"].items()}, meta)
 
 
+def cached_pruned(path: str | Path, compute, device: torch.device | None = None, log=print) -> PrunedModel:
+    """The pruned model saved at ``path``, or else ``compute()``'s, saved there first.
+
+    One training per pruned part: the pruning table and the sweep's cells both ask here, at the path
+    :func:`coinfer.experiments.sweep.pruned_part_path` names after every setting the part depends
+    on, so whichever runs second reads what the first trained. A damaged file is trained again.
+
+    Parameters
+    ----------
+    path : str or Path
+        The cache file (:func:`save_pruned`'s format).
+    compute : callable
+        ``compute() -> PrunedModel``, called only when the file is missing or unreadable.
+    device : torch.device, optional
+        Where a loaded model goes (default :func:`coinfer.train.default_device`).
+    log : callable
+        Says why a file is recomputed.
+
+    Returns
+    -------
+    PrunedModel
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from coinfer.core.network import resnet18
+    >>> from coinfer.core.pruning import PrunedModel
+    >>> from coinfer.experiments.pruning import cached_pruned
+    >>> keep = {"stem": list(range(4)), "layer1_0.conv1": list(range(4)), "layer1_1.conv1": list(range(4))}
+    >>> path = Path(tempfile.mkdtemp()) / "p.pt"
+    >>> trained = []
+    >>> def compute():
+    ...     trained.append(1)
+    ...     return PrunedModel("layer1.1", 0.0, 0.0, resnet18(width=1 / 16), keep, {"kind": "pruned"})
+    >>> first = cached_pruned(path, compute, torch.device("cpu"))
+    >>> second = cached_pruned(path, compute, torch.device("cpu"))
+    >>> len(trained), second.split
+    (1, 'layer1.1')
+    """
+    path = Path(path)
+    if path.exists():
+        try:
+            return load_pruned(path, device=device)
+        except (ValueError, RuntimeError, KeyError, EOFError) as error:   # a damaged cache file
+            log(f"[prune] recomputing {path.name}: {error}")
+    pruned = compute()
+    save_pruned(path, pruned)
+    return pruned
+
+
 def run(preset: Preset, *, checkpoints: str | Path | None = None, data_root: str | Path | None = None,
-        device: torch.device | None = None, save_checkpoints: bool = True, command: str | None = None) -> LookupTable:
+        device: torch.device | None = None, save_checkpoints: bool = True, command: str | None = None,
+        cache_dir: str | Path | None = None) -> LookupTable:
     """Prune at every (split, sparsity) of ``preset.pruning`` from the preset's baseline: the table (not saved).
 
     Fine-tunes on the training split less the validation images (seed ``preset.seed``); every
@@ -352,6 +449,11 @@ def run(preset: Preset, *, checkpoints: str | Path | None = None, data_root: str
     ``"fine-tuned-control"`` at split point ``output``: the baseline fine-tuned by the same recipe
     with nothing pruned, which separates what pruning costs from what the recipe costs.
     ``coinfer.experiments.run_table`` runs this once per seed and saves the aggregate.
+
+    Every pruned part and the control are the sweep's (:func:`cached_pruned`, in the sweep's cache):
+    a part that ``python -m coinfer run sweep`` has trained with the same settings is read, not
+    trained again, and a part trained here is the sweep's when it runs (on the paper preset, the
+    pruning table's 15 fine-tunes and control per seed are all in the sweep's grid).
 
     Parameters
     ----------
@@ -369,6 +471,9 @@ def run(preset: Preset, *, checkpoints: str | Path | None = None, data_root: str
         Save every pruned model.
     command : str, optional
         The command line, for the provenance.
+    cache_dir : str or Path, optional
+        The pruned parts' cache, shared with the sweep (default: the sweep's,
+        :func:`coinfer.experiments.cell_files.cache_dir`, ``<checkpoints>/<preset>/sweep``).
 
     Returns
     -------
@@ -382,6 +487,7 @@ def run(preset: Preset, *, checkpoints: str | Path | None = None, data_root: str
     """
     from coinfer.core.costs import profile_splits
     from coinfer.data import load_split, make_loader
+    from coinfer.experiments.cell_files import cache_dir as sweep_cache_dir, pruned_part_path
     from coinfer.paths import pruned_checkpoint_path
 
     start = time.time()
@@ -402,12 +508,27 @@ def run(preset: Preset, *, checkpoints: str | Path | None = None, data_root: str
         seed_everything(preset.seed)          # every fine-tune starts from the same seeded state
         return fine_tune_batches(train_set, config, preset.seed, device)   # on CUDA: held on the device
 
+    cache = Path(cache_dir) if cache_dir is not None else sweep_cache_dir(preset, checkpoints)
+
+    def part(point: str, sparsity: float) -> PrunedModel:
+        """The sweep's pruned part (sparsity 0: the control), trained here only if it has none yet."""
+        def compute():
+            if sparsity == 0:
+                return unpruned_control(copy.deepcopy(baseline), config, loader(), device,
+                                        desc="control: fine-tune, no pruning")
+            return prune_finetune(copy.deepcopy(baseline), point, sparsity, config, loader(), device)
+
+        path = pruned_part_path(cache, preset, config, point, sparsity)
+        if path.exists():
+            print(f"{point if sparsity else 'control'} s={sparsity:g}: the fine-tuned network of {path}", flush=True)
+        return cached_pruned(path, compute, device)
+
     recipe = {"train_images": len(train_set), "epochs": config.epochs, "fine_tune_seed": preset.seed}
     profiles = {p.point: p for p in profile_splits(baseline)}
     records = []
     if config.control:
-        model, meta = fine_tune(copy.deepcopy(baseline), config, loader(), device,
-                                desc="control: fine-tune, no pruning")
+        control = part("output", 0.0)
+        model, meta = control.model, control.meta
         acc = accuracies(model)
         p = profiles["output"]
         records.append(Record(
@@ -431,7 +552,7 @@ def run(preset: Preset, *, checkpoints: str | Path | None = None, data_root: str
             extra={"feature_bits_8bit": p.feature_bits_8bit, "feature_shape": list(p.feature_shape),
                    "fine_tuned": False, "source": "baseline checkpoint, unpruned"}))
         for sparsity in config.sparsities:
-            pruned = prune_finetune(copy.deepcopy(baseline), point, sparsity, config, loader(), device)
+            pruned = part(point, sparsity)
             acc = accuracies(pruned.pipeline())
             costs = pruned_costs(pruned)
             if save_checkpoints:

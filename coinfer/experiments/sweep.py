@@ -60,8 +60,6 @@ from __future__ import annotations
 
 import copy
 import datetime as _dt
-import hashlib
-import json
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -71,20 +69,12 @@ from coinfer.experiments.cell_workers import run_cells
 
 from coinfer.config import Preset, PruneSettings, override
 from coinfer.experiments.cell_files import CELL_SCHEMA, check_cell, default_paths, grid_name, read_cell  # noqa: F401 (re-exported)
+from coinfer.experiments.cell_files import SWEEP_VERSION, cache_path, digest, preset_key, pruned_part_path, settings_key
 from coinfer.results import LookupTable, Provenance, Record, write_json_atomic
 from coinfer.tensor_data import DataPath
 from coinfer.train import progress_bars, show_progress
 from coinfer.splits import SplitPoint
 
-#: Bumped when a change of the code changes what a cell computes (it is part of every cell id).
-#: 2: the Huffman code is built from smoothed counts (every level codable), and the framework's
-#: decoder restores the unpruned feature's shape for the server part (no zero-filled channels).
-#: 3: a validation split (every record has val_accuracy); one fine-tuning budget per configuration:
-#: the unpruned framework and BottleNet++ start from the recipe's unpruned control, 2-Step Pruning's
-#: two steps share one fine-tuning budget; the on-device point is a cell; bits per image are the flag
-#: bit and the cheaper of the fixed-length index and the entropy-coded stream
-#: (coinfer.core.entropy.sent_bits); PNG counts its image data without the container.
-SWEEP_VERSION = 3
 METHODS = ("png", "on-device", "original", "framework", "bottlenet++", "2-step-pruning")
 #: Record ``extra`` keys that measure time or say how the run was organised (codecs trained
 #: together): they differ between two runs of the same cell.
@@ -133,34 +123,9 @@ def encode_settings(preset: Preset):
     return get_encode_config(preset, **preset.sweep.encode)      # the preset itself: its own overrides count
 
 
-def _preset_key(preset: Preset) -> dict:
-    """What a cell's result depends on of the preset itself: network, data, seed, baseline training.
-
-    Spelled as the flat preset of sweep version 2 was, so that the committed cells keep their ids.
-    """
-    return {"name": preset.name, "dataset": preset.dataset, "width": preset.width, "seed": preset.seed,
-            "accuracy_drop": preset.accuracy_drop, "eval_batch_size": preset.eval_batch_size,
-            "validation": preset.validation.__dict__, **preset.baseline.to_dict()}
-
-
 # --------------------------------------------------------------------------------------------
 # Cells
 # --------------------------------------------------------------------------------------------
-
-def _digest(obj) -> str:
-    text = json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:10]
-
-
-#: Config fields that do not change what one cell computes: the configs' own grids, and the pruning
-#: run's unpruned control (a separate model that ``python -m coinfer prune`` trains, not a cell's).
-_NOT_CELL_FIELDS = ("splits", "code_sizes", "huffman_splits", "sparsities", "control")
-
-
-def _settings(config) -> dict:
-    """A config's fields that change what one cell computes."""
-    return {k: v for k, v in config.to_dict().items() if k not in _NOT_CELL_FIELDS}
-
 
 @dataclass(frozen=True)
 class Cell:
@@ -181,7 +146,7 @@ class Cell:
         key = {"method": self.method, "split": self.split, "sparsity": self.sparsity, "setting": self.setting,
                "depends": self.depends, "version": SWEEP_VERSION}
         readable = f"{self.method}_{self.split}_s{self.sparsity:g}" + (f"_{self.setting}" if self.setting else "")
-        return f"{readable}_{_digest(key)}"
+        return f"{readable}_{digest(key)}"
 
     @property
     def shares(self) -> tuple:
@@ -215,8 +180,8 @@ def cells(preset: Preset) -> list[Cell]:
     85
     """
     config = preset.sweep
-    p = _preset_key(preset)
-    prune, encode = _settings(prune_settings(preset)), _settings(encode_settings(preset))
+    p = preset_key(preset)
+    prune, encode = settings_key(prune_settings(preset)), settings_key(encode_settings(preset))
     out = []
     if config.png:
         out.append(Cell("png", "input", 0.0, "png", {"preset": p, "images": config.png_images}))
@@ -272,8 +237,8 @@ def encoding_cells(preset: Preset) -> list[Cell]:
     >>> len(encoding_cells(quick)), len(shared)
     (26, 21)
     """
-    p = _preset_key(preset)
-    prune, encode = _settings(prune_settings(preset)), _settings(encode_settings(preset))
+    p = preset_key(preset)
+    prune, encode = settings_key(prune_settings(preset)), settings_key(encode_settings(preset))
     enc = preset.encoding
     out = [Cell("framework", SplitPoint(point), 0.0, code, {"preset": p, "encode": encode, "prune": prune})
            for point in enc.splits for code in enc.code_sizes]
@@ -368,42 +333,27 @@ class SweepRunner:
         images = Subset(images, range(len(images) // share)) if share > 1 else images
         return fine_tune_batches(images, self.prune_config, self.preset.seed, self.device)
 
-    def _cached_pruned(self, name: str, key: dict, compute):
-        """A :class:`~coinfer.core.pruning.PrunedModel` from the cache, or computed, saved, and returned."""
-        from coinfer.experiments.pruning import load_pruned, save_pruned
-
-        path = self.cache_dir / f"{name}-{_digest({**key, 'version': SWEEP_VERSION})}.pt"
-        if path.exists():
-            try:
-                return load_pruned(path, device=self.device)
-            except (ValueError, RuntimeError, KeyError, EOFError) as error:   # a damaged cache file
-                self.log(f"[sweep] recomputing {path.name}: {error}")
-        pruned = compute()
-        save_pruned(path, pruned)
-        return pruned
-
     def pruned_device(self, point: str, sparsity: float):
-        """The framework's pruned model at (point, sparsity), from the cache when it is there."""
-        from coinfer.experiments.pruning import prune_finetune
+        """The framework's pruned model at (point, sparsity), from the cache when it is there (sparsity
+        0: the recipe's unpruned control, one per seed, shared by the unpruned framework and
+        BottleNet++, the same fine-tuning budget as a pruned cell; the pruning table's own)."""
+        from coinfer.experiments.pruning import cached_pruned, prune_finetune, unpruned_control
         from coinfer.train import seed_everything
 
         def compute():
             seed_everything(self.preset.seed)
+            if sparsity == 0:
+                return unpruned_control(copy.deepcopy(self.baseline[0]), self.prune_config, self._prune_loader(),
+                                        self.device)
             return prune_finetune(copy.deepcopy(self.baseline[0]), point, sparsity, self.prune_config,
                                   self._prune_loader(), self.device)
 
-        if sparsity == 0:
-            # Nothing is pruned, so the split point changes nothing: one control per seed, shared by
-            # the unpruned framework and BottleNet++ (the same fine-tuning budget as a pruned cell).
-            point = self.config.framework_splits[0] if self.config.framework_splits else point
-            key = {"preset": _preset_key(self.preset), "prune": _settings(self.prune_config), "control": True}
-            return self._cached_pruned("control", key, compute)
-        key = {"preset": _preset_key(self.preset), "prune": _settings(self.prune_config), "split": point,
-               "sparsity": sparsity}
-        return self._cached_pruned(f"pruned-{point}-s{sparsity:g}", key, compute)
+        path = pruned_part_path(self.cache_dir, self.preset, self.prune_config, point, sparsity)
+        return cached_pruned(path, compute, self.device, self.log)
 
     def two_step_step1(self, sparsity: float):
         from coinfer.experiments.baselines import two_step_step1
+        from coinfer.experiments.pruning import cached_pruned
         from coinfer.train import seed_everything
 
         def compute():
@@ -411,8 +361,9 @@ class SweepRunner:
             return two_step_step1(self.baseline[0], sparsity, self.prune_config, self._prune_loader(share=2),
                                   self.device)
 
-        key = {"preset": _preset_key(self.preset), "prune": _settings(self.prune_config), "step1": sparsity}
-        return self._cached_pruned(f"two-step1-s{sparsity:g}", key, compute)
+        key = {"preset": preset_key(self.preset), "prune": settings_key(self.prune_config), "step1": sparsity}
+        return cached_pruned(cache_path(self.cache_dir, f"two-step1-s{sparsity:g}", key), compute, self.device,
+                             self.log)
 
     def _features(self, cell: Cell):
         """(device part, server part, train, test features, server input shape, validation features) shared by
