@@ -52,9 +52,10 @@ Experiments (``experiments/``, one per committed table; ``python -m coinfer run 
     :mod:`~coinfer.experiments.encoding` (IV-B), :mod:`~coinfer.experiments.rate` (the rate-accuracy
     curve), :mod:`~coinfer.experiments.jscc` (V-D, Fig. 5),
     :mod:`~coinfer.experiments.baselines` and :mod:`~coinfer.experiments.sweep` (V-B, Fig. 3) with
-    :mod:`~coinfer.experiments.cell_files` (a cell's checked result file),
+    :mod:`~coinfer.experiments.cell_files` (a cell's checked result file, and what names it),
     :mod:`~coinfer.experiments.cell_workers` (a sweep's cells in several processes),
-    :mod:`~coinfer.experiments.plan` (what a sweep costs before it runs),
+    :mod:`~coinfer.experiments.plan` (what a sweep costs before it runs) and
+    :mod:`~coinfer.experiments.plan_tables` (what the other tables add to it),
     :mod:`~coinfer.experiments.search`, :mod:`~coinfer.experiments.search_checks` (its bounds,
     rejections, early stop) and :mod:`~coinfer.experiments.search_replay` (the search the paper
     leaves to future work), :mod:`~coinfer.experiments.candidates` and

@@ -121,7 +121,8 @@ def search(args: argparse.Namespace) -> int:
 
 def plan(args: argparse.Namespace) -> int:
     from coinfer.config import get_preset, parse_overrides
-    from coinfer.experiments.plan import MEASURED_H200_RATE, format_plan, sweep_plan
+    from coinfer.experiments.plan import MEASURED_H200_RATE, format_plan
+    from coinfer.experiments.plan_tables import format_table_plans, table_plans
     from coinfer.tensor_data import COMPILE_ENV, DataPath
 
     if args.workers != 1 and not args.gpu_report:
@@ -130,7 +131,8 @@ def plan(args: argparse.Namespace) -> int:
     preset = get_preset(args.preset, **parse_overrides(args.set))
     print(f"sweep of preset {preset.name!r} ({preset.dataset}, width {preset.width:g}), {args.seeds} seed(s); "
           f"one image costs its share of a full-network training step")
-    print(format_plan(sweep_plan(preset, seeds=args.seeds), args.gpu_rate or MEASURED_H200_RATE))
+    plans = table_plans(preset, seeds=args.seeds)
+    print(format_plan(plans["sweep"], args.gpu_rate or MEASURED_H200_RATE))
     if DataPath.for_device("cuda").kept_channels:
         print("(pruning fine-tunes priced on the kept channels, as the GPU path trains them)")
     else:
@@ -138,6 +140,7 @@ def plan(args: argparse.Namespace) -> int:
     if not args.gpu_rate and not args.gpu_report:
         print(f"(rate: {MEASURED_H200_RATE:,.0f} images/s, the full-width network measured on an H200; "
               "measure yours with benchmarks/cuda_check.py and pass --gpu-rate)")
+    print(format_table_plans(plans, args.gpu_rate or MEASURED_H200_RATE))
     if args.gpu_report:
         print(projection(args, preset))
     return 0

@@ -79,6 +79,9 @@ def test_plan_command_prints_each_step_and_the_total(capsys, monkeypatch):
     out = capsys.readouterr().out
     assert "codec training" in out and "GPU-hours at 600 images/s" in out
     assert "priced on the kept channels" in out
+    assert "jscc table (python -m coinfer run jscc)" in out and "rate table" in out
+    sweep_hours = plan_summary(sweep_plan(get_preset("quick"), seeds=1), 600)["gpu_hours"]
+    assert f"the README's paper section in all: sweep {sweep_hours:.1f} + pruning" in out
     monkeypatch.setenv("COINFER_COMPILE", "1")
     assert main(["plan", "--preset", "quick", "--gpu-rate", "600", "--seeds", "1"]) == 0
     assert "priced masked at full width: COINFER_COMPILE=1" in capsys.readouterr().out
@@ -275,3 +278,74 @@ def test_plan_command_projects_a_device_checks_report(tmp_path, capsys, monkeypa
     path.write_text(json.dumps({**report, "data_path": {"error": "RuntimeError: CUDA out of memory"}}))
     assert main(["plan", "--preset", "paper", "--seeds", "1", "--gpu-report", str(path)]) == 2
     assert "has no new data path rate" in capsys.readouterr().err
+
+
+# -- the README's paper section: the other tables, beyond the sweep ---------------------------------
+
+def test_tables_that_share_the_sweeps_networks_are_priced_for_what_they_add():
+    from coinfer.experiments import rate
+    from coinfer.experiments.plan_tables import table_plans
+
+    paper = get_preset("paper")
+    plans = table_plans(paper, seeds=3)
+    assert plans["sweep"] == sweep_plan(paper, seeds=3)
+    # Every pruned part and the control of the paper's pruning table is a sweep cell's: nothing to fine-tune.
+    assert [s.name for s in plans["pruning"]] == ["evaluation (validation + test)"]
+    assert plans["pruning"][0].runs == 3 * (len(paper.pruning.splits) * len(paper.pruning.sparsities) + 1)
+    # A sweep fine-tuned by another recipe shares nothing: the table trains every part and its control.
+    other = table_plans(get_preset("paper", **{"sweep.prune": {"lr": 2e-4}}), seeds=3)["pruning"]
+    assert (_step(other, "fine-tune: pruned").runs, _step(other, "fine-tune: unpruned control").runs) == (45, 3)
+    assert _step(other, "fine-tune: pruned").epochs == paper.pruning.epochs
+    # The encoding table adds only its 8-bit Huffman codes at split points the sweep leaves out.
+    assert {s.name for s in plans["encoding"]} == {"8-bit Huffman fitting passes", "evaluation (validation + test)"}
+    # The rate table: each rate-trained code once per seed, none of the shared steps again.
+    trained = len(paper.rate.splits) * len(rate.grid(paper).encoding.code_sizes) - len(paper.rate.splits) * len(
+        paper.encoding.code_sizes)
+    assert _step(plans["rate"], "codec training: framework").runs == 3 * trained == 42
+    assert not any(s.name in ("baseline", "fine-tune: unpruned control") for s in plans["rate"] + plans["encoding"])
+
+
+def test_jscc_plan_bounds_the_codecs_its_searches_can_train():
+    """The plan prices JSCC at the most its binary searches and robustness grid train: no accuracy
+    profile (accuracy rising with the code size, falling with the noise) makes them train more."""
+    import random
+
+    from coinfer.experiments.jscc import Probe, smallest_code_sizes
+    from coinfer.experiments.plan_tables import jscc_plan
+
+    paper = get_preset("paper")
+    settings = paper.jscc
+    bound = _step(jscc_plan(paper, seeds=1), "codec training: JSCC").runs
+
+    class Trainer:
+        def __init__(self, accuracy):
+            self.accuracy, self.trained = accuracy, {}
+
+        def probe(self, kind, value, size):
+            key = (kind, value, size)
+            if key not in self.trained:
+                self.trained[key] = Probe(kind, value, size, self.accuracy(kind, value, size))
+            return self.trained[key]
+
+    rng = random.Random(0)
+    most = 0
+    for _ in range(300):
+        scale, slope = rng.uniform(0.5, 200), rng.uniform(0, 3)
+
+        def accuracy(kind, value, size):
+            value = sum(value) / 2 if isinstance(value, tuple) else value     # trained over a range
+            noise = (20 - value) / 20 if kind == "awgn" else value / 0.2
+            return 1 - 1 / (1 + size / scale) - slope * noise / 10
+
+        trainer, threshold = Trainer(accuracy), rng.uniform(0.3, 1.0)
+        for kind, values, sizes, mismatch in (
+                ("awgn", settings.snrs_db, settings.awgn_code_sizes, settings.mismatch_snrs_db),
+                ("bsc", settings.flip_rates, settings.bsc_code_sizes, settings.mismatch_flip_rates)):
+            found = smallest_code_sizes(trainer, kind, values, sizes, threshold, accuracy_of=lambda p: p.accuracy)
+            middle = sorted(mismatch)[len(mismatch) // 2]
+            k = found[middle][0].code_size if found[middle][0] else max(sizes)
+            for value in (*mismatch, (min(values), max(values))):       # the robustness grid, as run() trains it
+                trainer.probe(kind, value, k)
+        most = max(most, len(trainer.trained))
+        assert len(trainer.trained) <= bound
+    assert most >= 0.6 * bound          # a bound, not a guess far above what the searches train

@@ -230,6 +230,6 @@ def cache_dir(preset: Preset, checkpoints: str | Path | None = None) -> Path:
     >>> cache_dir(get_preset("paper"), "/tmp/ckpt").as_posix()
     '/tmp/ckpt/paper/sweep'
     """
-    from coinfer.paths import checkpoints_dir
+    from coinfer.train import checkpoint_dir
 
-    return Path(checkpoints or checkpoints_dir()) / preset.name / "sweep"
+    return checkpoint_dir(preset, checkpoints) / "sweep"

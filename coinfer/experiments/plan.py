@@ -317,8 +317,13 @@ def _mean(values) -> float:
     return sum(values) / len(values) if values else 0.0
 
 
+#: The steps every table shares with the sweep, left out of another table's plan (``shared=True``).
+SHARED_STEPS = ("baseline", "baseline evaluation (validation + test)", "fine-tune: unpruned control")
+
+
 def sweep_plan(preset: Preset, seeds: int = 1, together: bool = True,
-               dataset_images: tuple[int, int] | None = None, kept_channels: bool | None = None) -> list[PlanStep]:
+               dataset_images: tuple[int, int] | None = None, kept_channels: bool | None = None,
+               grid: list | None = None, shared: bool = False) -> list[PlanStep]:
     """Every step of ``preset``'s sweep (and its baseline), counted from the cells it will run.
 
     Parameters
@@ -339,6 +344,11 @@ def sweep_plan(preset: Preset, seeds: int = 1, together: bool = True,
         Whether the pruning fine-tunes compute on the kept channels only (:func:`fine_tune_share`);
         default: what the GPU path does (``DataPath.for_device("cuda").kept_channels``: yes, unless
         ``COINFER_COMPILE=1``).
+    grid : list of Cell, optional
+        The cells to price (default the sweep's, :func:`coinfer.experiments.sweep.cells`), e.g. another
+        table's cells that the sweep has not (:mod:`coinfer.experiments.plan_tables`).
+    shared : bool
+        Leave out :data:`SHARED_STEPS`: the baseline and the unpruned control, which the sweep trains.
 
     Returns
     -------
@@ -356,7 +366,7 @@ def sweep_plan(preset: Preset, seeds: int = 1, together: bool = True,
     if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
         raise ValueError(f"seeds must be an integer >= 1, got {seeds!r}")
     train_total, test_total = dataset_images or (TRAINING_IMAGES[preset.dataset], TEST_IMAGES)
-    grid = cells(preset)
+    grid = cells(preset) if grid is None else list(grid)
     prune, enc = prune_settings(preset), encode_settings(preset)
     width = preset.width
     total = sum(part_macs(width, "input")[:2])
@@ -487,7 +497,7 @@ def sweep_plan(preset: Preset, seeds: int = 1, together: bool = True,
                               codec_images + evaluated, _mean(FORWARD_SHARE * parts(c)[0] for c in groups.values())))
     steps.append(PlanStep("evaluation (validation + test)", seeds * len(evaluated_cells), 1, evaluated,
                           _mean(evaluation(c) for c in evaluated_cells)))
-    return [s for s in steps if s.runs > 0 and s.epochs > 0]
+    return [s for s in steps if s.runs > 0 and s.epochs > 0 and not (shared and s.name in SHARED_STEPS)]
 
 
 def plan_summary(steps: list[PlanStep], rate: float) -> dict:

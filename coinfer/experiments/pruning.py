@@ -388,7 +388,7 @@ def cached_pruned(path: str | Path, compute, device: torch.device | None = None,
     """The pruned model saved at ``path``, or else ``compute()``'s, saved there first.
 
     One training per pruned part: the pruning table and the sweep's cells both ask here, at the path
-    :func:`coinfer.experiments.sweep.pruned_part_path` names after every setting the part depends
+    :func:`coinfer.experiments.cell_files.pruned_part_path` names after every setting the part depends
     on, so whichever runs second reads what the first trained. A damaged file is trained again.
 
     Parameters
