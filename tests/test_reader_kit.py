@@ -168,6 +168,19 @@ def test_the_catalog_lists_every_committed_file_with_its_chapters_and_command():
     assert entries["search/replay_quick.json"].chapters[0][1] == "book/08_search"
 
 
+def test_a_chapter_uses_a_table_when_its_code_names_the_file_not_when_its_prose_says_the_sweeps(tmp_path):
+    results, book = tmp_path / "results", tmp_path / "book"
+    results.mkdir(), book.mkdir()
+    shutil.copy(results_dir() / "sweep_quick.json", results)
+    chapters = {1: "the same fine-tunes as the sweep's, trained once", 2: 'load_table(table_path("sweep", PRESET))',
+                3: 'path = results / f"sweep_{PRESET}.json"', 4: "`data/results/sweep_quick.json`",
+                6: "TABLE = 'sweep'", 7: "a sweep_like name, the sweeping view"}
+    for n, text in chapters.items():
+        (book / f"0{n}_chapter.md").write_text(f"# {n}. Chapter {n}\n\n{text}\n")
+    (entry,) = table_catalog(results, book)
+    assert [n for n, _, _ in entry.chapters] == [2, 3, 4, 6]
+
+
 def test_a_new_table_file_appears_on_the_results_page_by_itself(tmp_path):
     results = tmp_path / "results"
     shutil.copytree(results_dir(), results)

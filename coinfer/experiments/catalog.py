@@ -104,7 +104,8 @@ def _mentions(table: str, folder: str) -> re.Pattern:
     in a subfolder (``search/replay_quick.json``) by ``search_replay`` or ``search/replay``."""
     if folder:
         return re.compile(r"(?<![\w-])" + re.escape(folder) + r"[_/]" + re.escape(table) + r"\b")
-    return re.compile(r"(?<![\w-])" + re.escape(table) + r"(?:_\{|_quick\b|_paper\b|[\"'])")
+    name = re.escape(table)     # quoted whole (not "sweep's" in prose), or followed by its preset
+    return re.compile(r"(?<![\w-])" + name + r"(?:_\{|_quick\b|_paper\b)|[\"']" + name + r"[\"']")
 
 
 def table_catalog(results: Path | None = None, book: Path | None = None) -> list[CatalogEntry]:
