@@ -19,9 +19,9 @@ Example::
 
     >>> from coinfer.config import get_preset
     >>> from coinfer.experiments.plan_tables import table_plans
-    >>> plans = table_plans(get_preset("paper"))
+    >>> plans = table_plans(get_preset("quick"))
     >>> [s.name for s in plans["pruning"]], plans["encoding"][0].name
-    (['evaluation (validation + test)'], '8-bit Huffman fitting passes')
+    (['fine-tune: pruned device parts', 'evaluation (validation + test)'], '8-bit Huffman fitting passes')
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from coinfer.experiments.plan import (FORWARD_SHARE, FROZEN_TRAINING_SHARE, TEST
                                       _available, _mean, fine_tune_share, format_plan, part_macs, plan_summary,
                                       sweep_plan)
 
-__all__ = ["table_plans", "pruning_plan", "jscc_plan", "format_table_plans"]
+__all__ = ["table_plans", "pruning_plan", "jscc_plan", "jscc_codecs_trained", "format_table_plans"]
 
 
 def pruning_plan(preset: Preset, seeds: int = 1, kept_channels: bool | None = None) -> list[PlanStep]:
@@ -141,6 +141,33 @@ def jscc_plan(preset: Preset, seeds: int = 1) -> list[PlanStep]:
         PlanStep("robustness grid: tests at every channel value", seeds * robust_tests, 1, test_images,
                  FORWARD_SHARE * (server / total + codec)),
     ]
+
+
+def jscc_codecs_trained(table) -> int:
+    """The codecs a ``run jscc`` trained for one seed, read from its table: every code size its searches
+    tried at each channel value, and the robustness grid's codecs not among them.
+
+    Parameters
+    ----------
+    table : coinfer.results.LookupTable
+        A JSCC table (``data/results/jscc_<preset>.json``); an averaged one lists one seed's searches.
+
+    Returns
+    -------
+    int
+
+    Examples
+    --------
+    >>> from coinfer.paths import results_dir
+    >>> from coinfer.results import load_table
+    >>> jscc_codecs_trained(load_table(results_dir() / "jscc_quick.json"))
+    55
+    """
+    tried = {(r.channel, p["code_size"]) for r in table.records if r.method == "framework-jscc"
+             for p in r.extra["search"]}
+    robust = {(r.extra["train_channel"], r.extra["channel_uses"]) for r in table.records
+              if r.method == "framework-jscc-mismatch"}
+    return len(tried | robust)
 
 
 def table_plans(preset: Preset, seeds: int = 1, kept_channels: bool | None = None) -> dict[str, list[PlanStep]]:
