@@ -81,7 +81,7 @@ def test_plan_command_prints_each_step_and_the_total(capsys, monkeypatch):
     assert "priced on the kept channels" in out
     assert "jscc table (python -m coinfer run jscc)" in out and "rate table" in out
     sweep_hours = plan_summary(sweep_plan(get_preset("quick"), seeds=1), 600)["gpu_hours"]
-    assert f"the README's paper section in all: sweep {sweep_hours:.1f} + pruning" in out
+    assert f"every table in all (the README's commands for the preset): sweep {sweep_hours:.1f} + pruning" in out
     monkeypatch.setenv("COINFER_COMPILE", "1")
     assert main(["plan", "--preset", "quick", "--gpu-rate", "600", "--seeds", "1"]) == 0
     assert "priced masked at full width: COINFER_COMPILE=1" in capsys.readouterr().out

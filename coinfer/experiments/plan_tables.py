@@ -225,7 +225,8 @@ def format_table_plans(plans: dict[str, list[PlanStep]], rate: float) -> str:
         lines.append(f"\n{name} table (python -m coinfer run {name}), beyond what the sweep trains:")
         lines.append(format_plan(steps, rate) if steps else "nothing: every configuration is a sweep cell")
     hours = {name: plan_summary(steps, rate)["gpu_hours"] for name, steps in plans.items()}
-    lines.append("\nthe README's paper section in all: " + " + ".join(f"{n} {h:.1f}" for n, h in hours.items())
-                 + f" = {sum(hours.values()):.1f} GPU-hours at {rate:,.0f} images/s "
+    terms = " + ".join(f"{name} {h:.1f}" for name, h in hours.items())
+    lines.append(f"\nevery table in all (the README's commands for the preset): {terms} = "
+                 f"{sum(hours.values()):.1f} GPU-hours at {rate:,.0f} images/s "
                  "(the baseline is the sweep's; JSCC at the most its searches train)")
     return "\n".join(lines)

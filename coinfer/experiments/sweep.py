@@ -9,6 +9,7 @@ its parameters, whose result (one :class:`~coinfer.results.Record`) goes to its 
          for each unfinished cell:                                (the hash covers every setting it depends on)
              shared inputs, computed once and cached:
                  pruned device part (split, sparsity)  -> <cache>/pruned-<split>-s<sparsity>-<hash>.pt
+                     (sparsity 0: control-<hash>.pt; the pruning table's parts, the same files)
                  2-Step Pruning's step 1 (sparsity)     -> <cache>/two-step1-s<sparsity>-<hash>.pt
                  the frozen device part's features      -> memory (cells that share them run together)
              run the cell -> Record -> data/results/cells/<preset>/<id>.json   (atomic write)
