@@ -94,11 +94,19 @@ def pruned_part_path(cache_dir, preset: Preset, prune_config: PruneSettings, poi
     'pruned-layer2.1-s0.5-0f8a7b8486.pt'
     >>> pruned_part_path("c", quick, quick.pruning, "stem", 0) == pruned_part_path("c", quick, quick.pruning, "pool", 0)
     True
+    >>> from dataclasses import replace
+    >>> sent = replace(quick.pruning, output_sparsity=0.25)
+    >>> pruned_part_path("c", quick, sent, "stem", 0) == pruned_part_path("c", quick, quick.pruning, "stem", 0)
+    True
     """
-    key = {"preset": preset_key(preset), "prune": settings_key(prune_config)}
-    if sparsity == 0:
-        return cache_path(cache_dir, "control", {**key, "control": True})
-    return cache_path(cache_dir, f"pruned-{point}-s{sparsity:g}", {**key, "split": point, "sparsity": sparsity})
+    from dataclasses import replace
+
+    key = {"preset": preset_key(preset)}
+    if sparsity == 0:       # the control keeps every output, whatever the recipe's output sparsity
+        recipe = settings_key(replace(prune_config, output_sparsity=None))
+        return cache_path(cache_dir, "control", {**key, "prune": recipe, "control": True})
+    return cache_path(cache_dir, f"pruned-{point}-s{sparsity:g}",
+                      {**key, "prune": settings_key(prune_config), "split": point, "sparsity": sparsity})
 
 
 def read_cell(path: str | Path, cell_id: str | None = None) -> dict | None:
