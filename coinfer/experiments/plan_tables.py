@@ -89,8 +89,10 @@ def pruning_plan(preset: Preset, seeds: int = 1, kept_channels: bool | None = No
 def jscc_plan(preset: Preset, seeds: int = 1) -> list[PlanStep]:
     """``run jscc``'s work, at the most its binary searches can train.
 
-    At each channel value the search trains at most ``ceil(log2(sizes)) + 1`` codecs
-    (:func:`coinfer.experiments.jscc.smallest_code_sizes`); the robustness grid at most one per
+    At each channel value the search bisects what is left of the code sizes, at most
+    ``ceil(log2(sizes))`` trainings (:func:`coinfer.experiments.jscc.smallest_code_sizes`); once per
+    channel kind at most, when every size it tried missed, it trains the largest size too, and each
+    later value then trains that one size only. The robustness grid trains at most one codec per
     training value and one over the whole range. Every codec trains through the frozen server part
     on features the device part computed once, and is evaluated on the validation and test images;
     the robustness grid's codecs on the test images at every channel value. The 8-bit Huffman
@@ -111,7 +113,7 @@ def jscc_plan(preset: Preset, seeds: int = 1) -> list[PlanStep]:
     --------
     >>> from coinfer.config import get_preset
     >>> [(s.name, s.runs) for s in jscc_plan(get_preset("quick"))][1]
-    ('codec training: JSCC (at most)', 78)
+    ('codec training: JSCC (at most)', 70)
     """
     from coinfer.core.jscc import make_channel, make_codec
 
@@ -120,7 +122,7 @@ def jscc_plan(preset: Preset, seeds: int = 1) -> list[PlanStep]:
     device, server, shape, _ = part_macs(width, settings.split)
     grids = (("awgn", settings.snrs_db, settings.awgn_code_sizes, settings.mismatch_snrs_db),
              ("bsc", settings.flip_rates, settings.bsc_code_sizes, settings.mismatch_flip_rates))
-    searched = sum(len(values) * (math.ceil(math.log2(len(set(sizes)))) + 1) for _, values, sizes, _ in grids)
+    searched = sum(len(values) * math.ceil(math.log2(len(set(sizes)))) + 1 for _, values, sizes, _ in grids)
     robust = sum(len(trained) + 1 for *_, trained in grids)
     robust_tests = sum((len(trained) + 1) * len(values) for _, values, _, trained in grids)
     # The largest code of each kind bounds a codec's own MACs.
