@@ -142,18 +142,22 @@ def plan(args: argparse.Namespace) -> int:
               "measure yours with benchmarks/cuda_check.py and pass --gpu-rate)")
     print(format_table_plans(plans, args.gpu_rate or MEASURED_H200_RATE))
     if args.gpu_report:
-        print(projection(args, preset))
+        print(projection(args, plans))
     return 0
 
 
-def projection(args: argparse.Namespace, preset) -> str:
+def projection(args: argparse.Namespace, plans: dict) -> str:
     """The sweep as the GPU of ``args.gpu_report`` (a device check's report) would run it: at its new
-    data path's rate (or ``--gpu-rate``), with the speed-ups it measured (plan.projected_plan)."""
+    data path's rate (or ``--gpu-rate``), with the speed-ups it measured (plan.projected_plan); then
+    every table of ``plans`` (plan_tables.table_plans) alike, ``--workers`` on the tables that run
+    cells in several processes only."""
     import json
     import math
     from pathlib import Path
 
-    from coinfer.experiments.plan import format_plan, projected_plan, sweep_plan
+    from coinfer.experiments import TABLES
+    from coinfer.experiments.plan import format_plan, projected_plan
+    from coinfer.experiments.plan_tables import format_tables_total
     from coinfer.tensor_data import DataPath
 
     report = json.loads(Path(args.gpu_report).read_text())
@@ -162,7 +166,10 @@ def projection(args: argparse.Namespace, preset) -> str:
         raise ValueError(f"{args.gpu_report} has no new data path rate (its data_path check: "
                          f"{str(report.get('data_path'))[:200]}); pass --gpu-rate")
     compiled = DataPath.for_device("cuda").compile_frozen
-    steps, used = projected_plan(sweep_plan(preset, seeds=args.seeds), report.get("factors", {}), compiled, args.workers)
+    steps, used = projected_plan(plans["sweep"], report.get("factors", {}), compiled, args.workers)
+    tables = {name: steps if name == "sweep" else projected_plan(
+        table, report.get("factors", {}), compiled, args.workers if TABLES[name].parallel else 1)[0]
+        for name, table in plans.items()}
     by_factor = {n: [step for step, names in used.items() if n in names] for names in used.values() for n in names}
     applied = "; ".join(f"{n} {report['factors'][n]:.2f} on " + ("every step" if len(on) == len(used) else ", ".join(on))
                         for n, on in by_factor.items())
@@ -176,4 +183,5 @@ def projection(args: argparse.Namespace, preset) -> str:
         format_plan(steps, rate),
         "(the savings the plan counts, codes together and kept channels, are not applied again"
         + (f"; compiling cost {compile_s:.0f} s at one split point from an empty cache, not counted"
-           if compiled and isinstance(compile_s, (int, float)) and math.isfinite(compile_s) else "") + ")"])
+           if compiled and isinstance(compile_s, (int, float)) and math.isfinite(compile_s) else "") + ")",
+        format_tables_total(tables, rate, ", projected")])

@@ -274,6 +274,18 @@ def test_plan_command_projects_a_device_checks_report(tmp_path, capsys, monkeypa
             "fold 1.10 on codec warm-up: framework, codec training: framework; compile_frozen 1.80 on codec warm-up: "
             "framework, codec training: framework)") in out
     assert "compiling cost 61 s at one split point from an empty cache, not counted" in out
+    # Every table alike: the rate table's codecs take the codec factors; --workers only where cells run in processes.
+    from coinfer.experiments.plan_tables import table_plans
+
+    plans = table_plans(get_preset("paper"), seeds=1)
+    rate_steps, used = projected_plan(plans["rate"], report["factors"], True, 1)
+    assert used["codec training: framework"] == ["stack", "fold", "compile_frozen"]
+    projected = {"sweep": hours, "pruning": plan_summary(projected_plan(plans["pruning"], {}, True)[0], 30000.0),
+                 "rate": plan_summary(rate_steps, 30000.0), "jscc": plan_summary(plans["jscc"], 30000.0)}
+    total = hours + sum(p["gpu_hours"] for name, p in projected.items() if name != "sweep") + plan_summary(
+        projected_plan(plans["encoding"], report["factors"], True, 2)[0], 30000.0)["gpu_hours"]
+    assert f"every table in all (the README's commands for the preset), projected: sweep {hours:.1f}" in out
+    assert f"= {total:.1f} GPU-hours at 30,000 images/s" in out
     # No rate in the report and none given: named, exit 2.
     path.write_text(json.dumps({**report, "data_path": {"error": "RuntimeError: CUDA out of memory"}}))
     assert main(["plan", "--preset", "paper", "--seeds", "1", "--gpu-report", str(path)]) == 2

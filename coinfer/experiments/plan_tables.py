@@ -33,7 +33,8 @@ from coinfer.experiments.plan import (FORWARD_SHARE, FROZEN_TRAINING_SHARE, TEST
                                       _available, _mean, fine_tune_share, format_plan, part_macs, plan_summary,
                                       sweep_plan)
 
-__all__ = ["table_plans", "pruning_plan", "jscc_plan", "jscc_codecs_trained", "format_table_plans"]
+__all__ = ["table_plans", "pruning_plan", "jscc_plan", "jscc_codecs_trained", "format_table_plans",
+           "format_tables_total"]
 
 
 def pruning_plan(preset: Preset, seeds: int = 1, kept_channels: bool | None = None) -> list[PlanStep]:
@@ -226,9 +227,34 @@ def format_table_plans(plans: dict[str, list[PlanStep]], rate: float) -> str:
             continue
         lines.append(f"\n{name} table (python -m coinfer run {name}), beyond what the sweep trains:")
         lines.append(format_plan(steps, rate) if steps else "nothing: every configuration is a sweep cell")
+    lines.append("\n" + format_tables_total(plans, rate))
+    return "\n".join(lines)
+
+
+def format_tables_total(plans: dict[str, list[PlanStep]], rate: float, how: str = "") -> str:
+    """One line: each table's GPU-hours at ``rate`` and their sum.
+
+    Parameters
+    ----------
+    plans : dict
+        From :func:`table_plans` (or projected, table by table).
+    rate : float
+        Full-network training images per second.
+    how : str
+        Said after "every table in all", e.g. ", projected".
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> from coinfer.experiments.plan import PlanStep
+    >>> format_tables_total({"sweep": [PlanStep("baseline", 1, 1, 3600, 1.0)], "jscc": []}, 1.0)[:61]
+    "every table in all (the README's commands for the preset): sw"
+    """
     hours = {name: plan_summary(steps, rate)["gpu_hours"] for name, steps in plans.items()}
     terms = " + ".join(f"{name} {h:.1f}" for name, h in hours.items())
-    lines.append(f"\nevery table in all (the README's commands for the preset): {terms} = "
-                 f"{sum(hours.values()):.1f} GPU-hours at {rate:,.0f} images/s "
-                 "(the baseline is the sweep's; JSCC at the most its searches train)")
-    return "\n".join(lines)
+    return (f"every table in all (the README's commands for the preset){how}: {terms} = "
+            f"{sum(hours.values()):.1f} GPU-hours at {rate:,.0f} images/s "
+            "(the baseline is the sweep's; JSCC at the most its searches train)")
