@@ -334,8 +334,8 @@ def quick_pipeline(device: torch.device, workdir: Path) -> dict:
         if model is None:
             raise RuntimeError("no GPU-trained baseline (see 'baseline')")
         pruned_preset = get_preset("quick", pruning={"splits": ("layer2.1",), "sparsities": (0.5,), "control": False})
-        table, seconds = timed(run_pruning, pruned_preset, out=workdir / "prune.json",
-                               checkpoints=workdir / "checkpoints", device=device, save_checkpoints=False)
+        table, seconds = timed(run_pruning, pruned_preset, checkpoints=workdir / "checkpoints", device=device,
+                               save_checkpoints=False)
         out["prune"] = {"records": [(r.split, r.sparsity, r.accuracy, r.device_macs) for r in table.records],
                         "seconds": round(seconds, 1)}
     except Exception as error:

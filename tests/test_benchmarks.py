@@ -134,6 +134,37 @@ def test_the_device_checks_factors_leave_out_what_failed_or_did_not_run():
     assert measured_factors({}) == {}
 
 
+def test_the_quick_pipeline_check_calls_each_stage_as_it_is_defined(tmp_path, monkeypatch):
+    """``--quick`` runs only on a GPU, for minutes, so its calls are checked here against the real
+    signatures (it passed an ``out=`` the pruning experiment never took, which only a GPU run would
+    have reported, as an error in the report)."""
+    import inspect
+
+    import torch
+
+    import coinfer.experiments.encoding as encoding
+    import coinfer.experiments.pruning as pruning
+    import coinfer.train as train
+    from coinfer.core.network import resnet18
+    from coinfer.results import LookupTable, Provenance, Record
+
+    def checked(real, result):
+        def stand_in(*args, **kwargs):
+            inspect.signature(real).bind(*args, **kwargs)          # raises TypeError on a wrong call
+            return result
+        return stand_in
+
+    table = LookupTable(Provenance(dataset="fashion-mnist", preset="quick", command="x", wall_time_s=0.0))
+    table.add(Record(method="framework", split="layer3.1", accuracy=0.9, device_macs=1, device_params=1,
+                     server_macs=1, bits_per_image=1.0, code_size="d16-l4"))
+    monkeypatch.setattr(train, "get_baseline", checked(train.get_baseline, (resnet18(width=1 / 8), {"test_accuracy": 0.9})))
+    monkeypatch.setattr(pruning, "run", checked(pruning.run, table))
+    monkeypatch.setattr(encoding, "run", checked(encoding.run, table))
+    out = _cuda_check().quick_pipeline(torch.device("cpu"), tmp_path)
+    assert [k for k, v in out.items() if "error" in v] == [], out
+    assert out["prune"]["records"] and out["encode"]["records"]
+
+
 TWO_CODES = ["--set", "sweep.code_sizes=('d16-l4', 'd16-k16')"]     # codes that share (or not) a pass and a warm-up
 
 
