@@ -197,7 +197,7 @@ def test_run_pruning_on_a_gpu(fashion, tmp_path):
     import shutil
 
     from coinfer.data import load_dataset, make_loader
-    from coinfer.paths import checkpoints_dir
+    from coinfer.paths import checkpoints_dir, pruned_checkpoint_path
     from coinfer.config import get_preset
     from coinfer.core.pruning import pruned_costs
     from coinfer.experiments.pruning import load_pruned, run as run_pruning
@@ -212,11 +212,10 @@ def test_run_pruning_on_a_gpu(fashion, tmp_path):
     # 10 steps of 128 images: enough to leave the collapse right after masking (37% on the CPU).
     preset = get_preset("quick", pruning={"splits": ("layer2.1",), "sparsities": (0.5,), "control": False,
                                           "train_limit": 1280})
-    table = run_pruning(preset, out=tmp_path / "pruning.json", checkpoints=checkpoints,
-                        device=torch.device("cuda"), save_checkpoints=True)
+    table = run_pruning(preset, checkpoints=checkpoints, device=torch.device("cuda"), save_checkpoints=True)
     assert sorted(r.sparsity for r in table.records) == [0.0, 0.5]
     record = next(r for r in table.records if r.sparsity == 0.5)
-    pruned = load_pruned(checkpoints / "quick" / "pruned" / "layer2.1_s0.5.pt", torch.device("cpu"))
+    pruned = load_pruned(pruned_checkpoint_path("quick", "layer2.1", 0.5, preset.seed, checkpoints), torch.device("cpu"))
     costs = pruned_costs(pruned)
     assert (record.device_macs, record.device_params, record.server_macs, record.bits_per_image) == \
         (costs["device_macs"], costs["device_params"], costs["server_macs"], costs["feature_bits_float32"])
