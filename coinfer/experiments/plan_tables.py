@@ -37,7 +37,8 @@ __all__ = ["table_plans", "pruning_plan", "jscc_plan", "jscc_codecs_trained", "f
            "format_tables_total"]
 
 
-def pruning_plan(preset: Preset, seeds: int = 1, kept_channels: bool | None = None) -> list[PlanStep]:
+def pruning_plan(preset: Preset, seeds: int = 1, kept_channels: bool | None = None,
+                 shared: bool = True) -> list[PlanStep]:
     """``run pruning``'s own work: the fine-tunes the sweep's cache will not hold, and the evaluations.
 
     Parameters
@@ -47,6 +48,8 @@ def pruning_plan(preset: Preset, seeds: int = 1, kept_channels: bool | None = No
         Training seeds.
     kept_channels : bool, optional
         As for :func:`coinfer.experiments.plan.sweep_plan`.
+    shared : bool
+        Leave out what the sweep's cache holds; False prices every fine-tune, as if it held none.
 
     Returns
     -------
@@ -63,7 +66,8 @@ def pruning_plan(preset: Preset, seeds: int = 1, kept_channels: bool | None = No
     from coinfer.tensor_data import DataPath
 
     prune, width = preset.pruning, preset.width
-    grid = [c for c in cells(preset) if c.method in ("framework", "bottlenet++")] if prune_settings(preset) == prune else []
+    shared = shared and prune_settings(preset) == prune
+    grid = [c for c in cells(preset) if c.method in ("framework", "bottlenet++")] if shared else []
     swept = {(c.split, c.sparsity) for c in grid if c.method == "framework" and c.sparsity > 0}
     parts = [(point, s) for point in prune.splits for s in prune.sparsities]
     own = [part for part in parts if part not in swept]
@@ -196,7 +200,8 @@ def table_plans(preset: Preset, seeds: int = 1, kept_channels: bool | None = Non
     swept = {c.id for c in cells(preset)}
     encoding = [c for c in encoding_cells(preset) if c.id not in swept]
     curve = rate.grid(preset)
-    rate_cells = [c for c in encoding_cells(curve) if c.id not in swept | {e.id for e in encoding}]
+    planned = swept | {c.id for c in encoding}
+    rate_cells = [c for c in encoding_cells(curve) if c.id not in planned]
     return {
         "sweep": sweep_plan(preset, seeds, kept_channels=kept_channels),
         "pruning": pruning_plan(preset, seeds, kept_channels),

@@ -223,7 +223,7 @@ def prune_finetune(model: nn.Module, point: str, sparsity: float, settings: Prun
 
 
 def unpruned_control(model: nn.Module, settings: PruneSettings, train_loader, device: torch.device | None = None,
-                     teacher: nn.Module | None = None, desc: str = "fine-tune, no pruning",
+                     teacher: nn.Module | None = None, desc: str = "control: fine-tune, no pruning",
                      path: DataPath | None = None) -> PrunedModel:
     """The recipe's unpruned control: ``model`` (changed in place) fine-tuned by ``settings`` with nothing pruned.
 
@@ -435,6 +435,54 @@ def cached_pruned(path: str | Path, compute, device: torch.device | None = None,
     return pruned
 
 
+def fine_tuned_part(path: str | Path, baseline: nn.Module, point: str, sparsity: float, settings: PruneSettings,
+                    batches, device: torch.device | None = None, log=print) -> PrunedModel:
+    """The framework's device part pruned at ``(point, sparsity)`` from ``baseline`` (sparsity 0: the
+    recipe's unpruned control), read from ``path`` or fine-tuned and saved there (:func:`cached_pruned`).
+
+    Parameters
+    ----------
+    path : str or Path
+        Its cache file (:func:`coinfer.experiments.cell_files.pruned_part_path`).
+    baseline : torch.nn.Module
+        Copied, never changed.
+    point : str
+        The split point pruned (ignored at sparsity 0).
+    sparsity : float
+        Its target sparsity.
+    settings : PruneSettings
+        The recipe.
+    batches : callable
+        ``batches()`` gives the seeded fine-tuning batches; called only if the part is fine-tuned.
+    device : torch.device, optional
+        Where it trains, or where a read part goes.
+    log : callable
+        Says why a damaged file is fine-tuned again.
+
+    Returns
+    -------
+    PrunedModel
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from coinfer.config import get_preset
+    >>> from coinfer.core.network import resnet18
+    >>> path = Path(tempfile.mkdtemp()) / "control.pt"
+    >>> batches = lambda: [(torch.randn(4, 3, 32, 32), torch.randint(0, 10, (4,)))]
+    >>> part = fine_tuned_part(path, resnet18(width=1 / 16), "stem", 0.0, get_preset("quick").pruning, batches)
+    >>> part.split, path.exists()
+    ('output', True)
+    """
+    def compute():
+        if sparsity == 0:
+            return unpruned_control(copy.deepcopy(baseline), settings, batches(), device)
+        return prune_finetune(copy.deepcopy(baseline), point, sparsity, settings, batches(), device)
+
+    return cached_pruned(path, compute, device, log)
+
+
 def run(preset: Preset, *, checkpoints: str | Path | None = None, data_root: str | Path | None = None,
         device: torch.device | None = None, save_checkpoints: bool = True, command: str | None = None,
         cache_dir: str | Path | None = None) -> LookupTable:
@@ -512,16 +560,10 @@ def run(preset: Preset, *, checkpoints: str | Path | None = None, data_root: str
 
     def part(point: str, sparsity: float) -> PrunedModel:
         """The sweep's pruned part (sparsity 0: the control), trained here only if it has none yet."""
-        def compute():
-            if sparsity == 0:
-                return unpruned_control(copy.deepcopy(baseline), config, loader(), device,
-                                        desc="control: fine-tune, no pruning")
-            return prune_finetune(copy.deepcopy(baseline), point, sparsity, config, loader(), device)
-
         path = pruned_part_path(cache, preset, config, point, sparsity)
         if path.exists():
             print(f"{point if sparsity else 'control'} s={sparsity:g}: the fine-tuned network of {path}", flush=True)
-        return cached_pruned(path, compute, device)
+        return fine_tuned_part(path, baseline, point, sparsity, config, loader, device)
 
     recipe = {"train_images": len(train_set), "epochs": config.epochs, "fine_tune_seed": preset.seed}
     profiles = {p.point: p for p in profile_splits(baseline)}

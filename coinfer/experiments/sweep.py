@@ -338,19 +338,16 @@ class SweepRunner:
         """The framework's pruned model at (point, sparsity), from the cache when it is there (sparsity
         0: the recipe's unpruned control, one per seed, shared by the unpruned framework and
         BottleNet++, the same fine-tuning budget as a pruned cell; the pruning table's own)."""
-        from coinfer.experiments.pruning import cached_pruned, prune_finetune, unpruned_control
+        from coinfer.experiments.pruning import fine_tuned_part
         from coinfer.train import seed_everything
 
-        def compute():
+        def batches():
             seed_everything(self.preset.seed)
-            if sparsity == 0:
-                return unpruned_control(copy.deepcopy(self.baseline[0]), self.prune_config, self._prune_loader(),
-                                        self.device)
-            return prune_finetune(copy.deepcopy(self.baseline[0]), point, sparsity, self.prune_config,
-                                  self._prune_loader(), self.device)
+            return self._prune_loader()
 
         path = pruned_part_path(self.cache_dir, self.preset, self.prune_config, point, sparsity)
-        return cached_pruned(path, compute, self.device, self.log)
+        return fine_tuned_part(path, self.baseline[0], point, sparsity, self.prune_config, batches, self.device,
+                               self.log)
 
     def two_step_step1(self, sparsity: float):
         from coinfer.experiments.baselines import two_step_step1
