@@ -62,15 +62,18 @@ def _profile(args: argparse.Namespace) -> int:
 
 def _train(args: argparse.Namespace) -> int:
     from coinfer.config import get_preset, parse_overrides
+    from coinfer.core.codecs import weights_digest
     from coinfer.train import get_baseline
 
     overrides = parse_overrides(args.set)
     if args.epochs is not None:
         overrides["baseline.epochs"] = args.epochs
     preset = get_preset(args.preset, **overrides)
-    _, meta = get_baseline(preset, checkpoints=args.checkpoints, retrain=args.retrain)
+    model, meta = get_baseline(preset, checkpoints=args.checkpoints, retrain=args.retrain)
+    # The weights' digest: what every sweep cell and cached pruned part records and is checked against.
     print(f"baseline ({preset.name}, {preset.dataset}, width {preset.width:g}): "
-          f"test accuracy {meta['test_accuracy']:.4f}, trained in {meta['wall_time_s']} s")
+          f"test accuracy {meta['test_accuracy']:.4f}, trained in {meta['wall_time_s']} s, "
+          f"weights {weights_digest(model)[:10]}")
     return 0
 
 

@@ -272,13 +272,15 @@ def test_spaced_and_unspaced_rates_are_both_accepted(rate):
 
 def test_train_epochs_reach_the_preset(monkeypatch, capsys):
     """``train --epochs 1`` trains 1 epoch (an explicit value is never replaced by the preset's)."""
+    import torch
+
     import coinfer.train
 
     seen = {}
 
     def fake_get_baseline(preset, **kwargs):
         seen["epochs"] = preset.baseline.epochs
-        return None, {"test_accuracy": 0.5, "wall_time_s": 0}
+        return torch.nn.Linear(1, 1), {"test_accuracy": 0.5, "wall_time_s": 0}
 
     monkeypatch.setattr(coinfer.train, "get_baseline", fake_get_baseline)
     assert main(["train", "--epochs", "1"]) == 0

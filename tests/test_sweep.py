@@ -420,3 +420,92 @@ def test_codecs_train_on_augmented_images_only_where_features_are_not_cached(tmp
     torch.manual_seed(0)
     assert any(not torch.equal(codec[0][0], codec[0][0]) for _ in range(10))       # random crops and flips
     assert all(torch.equal(plain[0][0], plain[0][0]) for _ in range(3))
+
+
+def _retrained(path: Path) -> str:
+    """Overwrite the baseline checkpoint at ``path`` with slightly different weights, as a retraining
+    on a GPU (not bitwise deterministic) would; returns the new weights' digest."""
+    from coinfer.core.codecs import weights_digest
+    from coinfer.train import load_model, save_checkpoint
+
+    model, meta = load_model(path, torch.device("cpu"))
+    with torch.no_grad():
+        model.fc.bias.add_(1e-3)
+    save_checkpoint(path, model, meta)
+    return weights_digest(model)
+
+
+@needs_baseline
+def test_cells_and_pruned_parts_of_another_baseline_are_computed_again(tmp_path, monkeypatch):
+    """Cell ids and cached parts are named after settings, not weights: after the baseline is trained
+    again, what was computed from the old one is stale, says so, and is computed again."""
+    import shutil
+
+    import coinfer.experiments.pruning as pruning
+    from coinfer.experiments.sweep import baseline_digest, cell_states
+    from coinfer.core.codecs import weights_digest
+
+    monkeypatch.setenv("COINFER_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("COINFER_DATA", str(ROOT / "data"))
+    checkpoint = tmp_path / "home" / "data" / "checkpoints" / "quick" / "baseline.pt"
+    checkpoint.parent.mkdir(parents=True)
+    shutil.copy(BASELINE, checkpoint)
+    torch.set_num_threads(1)
+    preset = get_preset("quick", sweep=sweep_grid("tiny"), **{
+        "sweep.prune": {}, "pruning.splits": ("layer3.1",), "pruning.sparsities": (0.5,),
+        "pruning.train_limit": 128, "pruning.batch_size": 64})
+    cells_dir, cache, messages = tmp_path / "cells", tmp_path / "cache", []
+    on_device = next(c for c in cells(preset) if c.method == "on-device")
+    runner = SweepRunner(preset, cells_dir, cache, log=messages.append)
+    old = baseline_digest(preset)
+    assert old == runner.baseline_weights == weights_digest(runner.baseline[0])
+    runner.run(on_device)
+    part = runner.pruned_device("layer3.1", 0.5)
+    assert json.loads(runner.cell_path(on_device).read_text())["baseline"] == part.meta["baseline"] == old
+    assert dict(cell_states(preset, cells_dir))[on_device.id] == "done"
+
+    new = _retrained(checkpoint)
+    assert baseline_digest(preset) == new != old
+    stale = f"computed from another baseline (weights {old[:10]}..., the baseline now {new[:10]}...)"
+    assert dict(cell_states(preset, cells_dir))[on_device.id] == f"invalid: {stale}"
+    with pytest.raises(RuntimeError, match=r"cells have no valid result \(e\.g\. .*another baseline"):
+        gather(preset, cells_dir, None)
+    fresh = SweepRunner(preset, cells_dir, cache, log=messages.append)
+    assert fresh.pending([on_device]) == [on_device]
+    assert f"[sweep] redoing {on_device.id}: its file is invalid: {stale}" in messages
+    again = fresh.pruned_device("layer3.1", 0.5)                 # fine-tuned again from the new weights
+    assert again.meta["baseline"] == new and any("fine-tuned from another baseline" in m for m in messages)
+    fresh.run(on_device)
+    assert fresh.pending([on_device]) == [] and dict(cell_states(preset, cells_dir))[on_device.id] == "done"
+
+    def trained_again(*args, **kwargs):
+        raise AssertionError("a part of the current baseline was fine-tuned again")
+
+    monkeypatch.setattr(pruning, "prune_finetune", trained_again)
+    assert SweepRunner(preset, cells_dir, cache).pruned_device("layer3.1", 0.5).keep == again.keep
+
+
+@needs_baseline
+def test_a_sweep_without_a_baseline_trains_it_once_before_any_cell(tmp_path, monkeypatch):
+    """Not once per worker process: each would train its own (on a GPU, other) weights."""
+    import coinfer.experiments.sweep as sweep
+    import coinfer.train as train
+
+    monkeypatch.setenv("COINFER_HOME", str(tmp_path / "home"))
+    model, meta = train.load_model(BASELINE, torch.device("cpu"))
+    trainings = []
+
+    def train_baseline(preset, data_root=None):
+        trainings.append(preset.name)
+        return model, meta
+
+    def run_cells(runner, pending, *args):
+        assert trainings == ["quick"] and sweep.baseline_digest(runner.preset) is not None
+        return 0
+
+    monkeypatch.setattr(train, "train_baseline", train_baseline)
+    monkeypatch.setattr(sweep, "run_cells", run_cells)
+    messages = []
+    assert run_sweep(tiny_preset(), cells_dir=tmp_path / "cells", cache_dir=tmp_path, progress=False,
+                     log=messages.append, workers=2) is None
+    assert "[sweep] no baseline checkpoint yet: training it first" in messages and trainings == ["quick"]

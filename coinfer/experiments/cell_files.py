@@ -5,6 +5,13 @@ The sweep (:mod:`coinfer.experiments.sweep`) and the search write and read these
 Where a grid's cell files, table and checkpoint cache go: :func:`default_paths`; what names a
 cell (its id) and a cached pruned part (:func:`pruned_part_path`): a hash of every setting it
 depends on (:func:`preset_key`, :func:`settings_key`, :data:`SWEEP_VERSION`).
+
+Settings do not name the baseline's *weights*: training it again (``train --retrain``, or two
+workers that each trained it) gives other weights on a GPU, which is not bitwise deterministic.
+So a cell file and a cached pruned part also record the digest of the baseline they were computed
+from (:func:`baseline_digest`), and one computed from another baseline than the checkpoint now on
+disk is not a result: it is computed again (files written before this was recorded carry no
+digest and are trusted, as before).
 """
 
 from __future__ import annotations
@@ -13,6 +20,8 @@ import hashlib
 import json
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+import torch
 
 from coinfer.results import SchemaError, validate_record
 
@@ -109,15 +118,85 @@ def pruned_part_path(cache_dir, preset: Preset, prune_config: PruneSettings, poi
                       {**key, "prune": settings_key(prune_config), "split": point, "sparsity": sparsity})
 
 
-def read_cell(path: str | Path, cell_id: str | None = None) -> dict | None:
-    """A finished cell's file, or None if it is missing or not a valid cell result."""
-    return check_cell(path, cell_id)[0]
+_BASELINE_DIGESTS: dict[tuple, str] = {}
 
 
-def check_cell(path: str | Path, cell_id: str | None = None) -> tuple[dict | None, str]:
+def baseline_digest(preset: Preset, checkpoints: str | Path | None = None) -> str | None:
+    """The SHA-256 of the weights of ``preset``'s baseline checkpoint now on disk
+    (:func:`coinfer.core.codecs.weights_digest`), or None if it has not been trained yet.
+
+    Read once per version of the file (its path, size and modification time), so that asking for
+    every cell of a grid costs one read.
+
+    Parameters
+    ----------
+    preset : Preset
+    checkpoints : str or Path, optional
+        The checkpoint root (default :func:`coinfer.paths.checkpoints_dir`).
+
+    Returns
+    -------
+    str or None
+
+    Examples
+    --------
+    >>> from coinfer.config import get_preset
+    >>> from coinfer.core.codecs import weights_digest
+    >>> from coinfer.train import get_baseline
+    >>> baseline_digest(get_preset("quick")) == weights_digest(get_baseline("quick")[0])
+    True
+    >>> baseline_digest(get_preset("paper"), "/nonexistent") is None
+    True
+    """
+    from coinfer.core.codecs import weights_digest
+    from coinfer.paths import checkpoint_path
+    from coinfer.train import load_model
+
+    path = checkpoint_path(preset.name, root=checkpoints)
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        return None
+    key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+    if key not in _BASELINE_DIGESTS:
+        _BASELINE_DIGESTS[key] = weights_digest(load_model(path, torch.device("cpu"))[0])
+    return _BASELINE_DIGESTS[key]
+
+
+def stale_baseline(recorded: str | None, baseline: str | None) -> str | None:
+    """Which other baseline a file was computed from, when it recorded ``recorded`` and the baseline
+    is now ``baseline`` (both :func:`baseline_digest`); None when it is the same one, or unknown.
+
+    Parameters
+    ----------
+    recorded, baseline : str or None
+
+    Returns
+    -------
+    str or None
+
+    Examples
+    --------
+    >>> stale_baseline("ab" * 32, "cd" * 32)
+    'another baseline (weights ababababab..., the baseline now cdcdcdcdcd...)'
+    >>> stale_baseline(None, "cd" * 32) is None, stale_baseline("ab", "ab") is None
+    (True, True)
+    """
+    if recorded is None or baseline is None or recorded == baseline:
+        return None
+    return f"another baseline (weights {recorded[:10]}..., the baseline now {baseline[:10]}...)"
+
+
+def read_cell(path: str | Path, cell_id: str | None = None, baseline: str | None = None) -> dict | None:
+    """A finished cell's file, or None if it is missing or not a valid cell result (:func:`check_cell`)."""
+    return check_cell(path, cell_id, baseline)[0]
+
+
+def check_cell(path: str | Path, cell_id: str | None = None, baseline: str | None = None) -> tuple[dict | None, str]:
     """A cell file's content and state: ``(data, "done")``, ``(None, "todo")`` when there is no file,
     or ``(None, "invalid: <why>")`` for a file that is not a whole, valid result of ``cell_id``
-    (truncated, not JSON, another schema or cell, a record that breaks the schema).
+    (truncated, not JSON, another schema or cell, a record that breaks the schema) or that was
+    computed from another baseline than ``baseline``.
 
     Parameters
     ----------
@@ -125,6 +204,8 @@ def check_cell(path: str | Path, cell_id: str | None = None) -> tuple[dict | Non
         ``<cells_dir>/<cell id>.json``.
     cell_id : str, optional
         The id the file must carry.
+    baseline : str, optional
+        The baseline's digest now (:func:`baseline_digest`); a file that records another is stale.
 
     Returns
     -------
@@ -164,6 +245,9 @@ def check_cell(path: str | Path, cell_id: str | None = None) -> tuple[dict | Non
         return None, f"invalid: no {missing}"
     except SchemaError as error:
         return None, f"invalid: {error}"
+    stale = stale_baseline(data.get("baseline"), baseline)
+    if stale:
+        return None, f"invalid: computed from {stale}"
     return data, "done"
 
 

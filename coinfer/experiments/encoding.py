@@ -553,20 +553,20 @@ def table(preset: Preset, *, cells_dir=None, cache_dir=None, device: torch.devic
     -------
     LookupTable
     """
-    from coinfer.experiments.cell_files import read_cell
     from coinfer.experiments.cell_workers import run_cells
-    from coinfer.experiments.sweep import SweepRunner, default_paths, encoding_cells
+    from coinfer.experiments.sweep import SweepRunner, baseline_digest, default_paths, encoding_cells, read_cell
     from coinfer.train import show_progress
 
     start = time.time()
     paths = default_paths(preset)
     runner = SweepRunner(preset, cells_dir or paths["cells_dir"], cache_dir or paths["cache_dir"], device, log=log)
     todo = encoding_cells(preset)
-    run_cells(runner, [c for c in todo if not runner.done(c)], workers, len(todo), f"encoding {preset.name}",
-              not show_progress())
+    run_cells(runner, runner.pending(todo), workers, len(todo), f"encoding {preset.name}", not show_progress())
     records, wall = [], 0.0
     for cell in todo:
-        found = read_cell(runner.cell_path(cell), cell.id)
+        found = read_cell(runner.cell_path(cell), cell.id, baseline_digest(preset))
+        if found is None:          # another process retrained the baseline meanwhile
+            raise RuntimeError(f"cell {cell.id} has no valid result after the run; run the encoding table again")
         records.append(Record.from_dict(found["record"]))
         wall += found["wall_time_s"]
     log(f"[encode] {len(records)} records in {time.time() - start:.0f} s ({wall:.0f} s of cell time)")

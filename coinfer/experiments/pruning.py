@@ -384,12 +384,15 @@ def load_pruned(path: str | Path, device: torch.device | None = None) -> PrunedM
                        {g: list(k) for g, k in meta["keep"].items()}, meta)
 
 
-def cached_pruned(path: str | Path, compute, device: torch.device | None = None, log=print) -> PrunedModel:
+def cached_pruned(path: str | Path, compute, device: torch.device | None = None, log=print,
+                  baseline: str | None = None) -> PrunedModel:
     """The pruned model saved at ``path``, or else ``compute()``'s, saved there first.
 
     One training per pruned part: the pruning table and the sweep's cells both ask here, at the path
     :func:`coinfer.experiments.cell_files.pruned_part_path` names after every setting the part depends
-    on, so whichever runs second reads what the first trained. A damaged file is trained again.
+    on, so whichever runs second reads what the first trained. A damaged file is trained again, and so
+    is one fine-tuned from another baseline than ``baseline``: the settings that name the file do not
+    name the baseline's weights (:mod:`coinfer.experiments.cell_files`).
 
     Parameters
     ----------
@@ -401,6 +404,10 @@ def cached_pruned(path: str | Path, compute, device: torch.device | None = None,
         Where a loaded model goes (default :func:`coinfer.train.default_device`).
     log : callable
         Says why a file is recomputed.
+    baseline : str, optional
+        The digest of the baseline ``compute`` starts from
+        (:func:`coinfer.core.codecs.weights_digest`): saved with the part, and checked against a
+        saved part's.
 
     Returns
     -------
@@ -423,14 +430,28 @@ def cached_pruned(path: str | Path, compute, device: torch.device | None = None,
     >>> second = cached_pruned(path, compute, torch.device("cpu"))
     >>> len(trained), second.split
     (1, 'layer1.1')
+    >>> _ = cached_pruned(path, compute, torch.device("cpu"), baseline="ab" * 32)   # saved without one: trusted
+    >>> _ = cached_pruned(path.with_name("q.pt"), compute, torch.device("cpu"), baseline="ab" * 32)
+    >>> _ = cached_pruned(path.with_name("q.pt"), compute, torch.device("cpu"), baseline="cd" * 32)
+    [prune] recomputing q.pt: fine-tuned from another baseline (weights ababababab..., the baseline now cdcdcdcdcd...)
+    >>> len(trained)
+    3
     """
+    from coinfer.experiments.cell_files import stale_baseline
+
     path = Path(path)
     if path.exists():
         try:
-            return load_pruned(path, device=device)
+            pruned = load_pruned(path, device=device)
+            stale = stale_baseline(pruned.meta.get("baseline"), baseline)
+            if not stale:
+                return pruned
+            log(f"[prune] recomputing {path.name}: fine-tuned from {stale}")
         except (ValueError, RuntimeError, KeyError, EOFError) as error:   # a damaged cache file
             log(f"[prune] recomputing {path.name}: {error}")
     pruned = compute()
+    if baseline is not None:
+        pruned.meta["baseline"] = baseline
     save_pruned(path, pruned)
     return pruned
 
@@ -457,7 +478,7 @@ def fine_tuned_part(path: str | Path, baseline: nn.Module, point: str, sparsity:
     device : torch.device, optional
         Where it trains, or where a read part goes.
     log : callable
-        Says why a damaged file is fine-tuned again.
+        Says why a damaged file, or one fine-tuned from another baseline, is fine-tuned again.
 
     Returns
     -------
@@ -475,12 +496,14 @@ def fine_tuned_part(path: str | Path, baseline: nn.Module, point: str, sparsity:
     >>> part.split, path.exists()
     ('output', True)
     """
+    from coinfer.core.codecs import weights_digest
+
     def compute():
         if sparsity == 0:
             return unpruned_control(copy.deepcopy(baseline), settings, batches(), device)
         return prune_finetune(copy.deepcopy(baseline), point, sparsity, settings, batches(), device)
 
-    return cached_pruned(path, compute, device, log)
+    return cached_pruned(path, compute, device, log, baseline=weights_digest(baseline))
 
 
 def run(preset: Preset, *, checkpoints: str | Path | None = None, data_root: str | Path | None = None,

@@ -388,10 +388,10 @@ class LiveObjective(Objective):
         return self._runner
 
     def cached(self, config):
-        from coinfer.experiments.sweep import read_cell
+        from coinfer.experiments.sweep import baseline_digest, read_cell
 
         cell = cell_for(self.preset, config, self.grid_cells)
-        found = read_cell(self.cells_dir / f"{cell.id}.json", cell.id)
+        found = read_cell(self.cells_dir / f"{cell.id}.json", cell.id, baseline_digest(self.preset))
         return Record.from_dict(found["record"]) if found else None
 
     def compute(self, config, trial=None):

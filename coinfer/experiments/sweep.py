@@ -70,7 +70,8 @@ from coinfer.experiments.cell_workers import run_cells
 
 from coinfer.config import Preset, PruneSettings, override
 from coinfer.experiments.cell_files import CELL_SCHEMA, check_cell, default_paths, grid_name, read_cell  # noqa: F401 (re-exported)
-from coinfer.experiments.cell_files import SWEEP_VERSION, cache_path, digest, preset_key, pruned_part_path, settings_key
+from coinfer.experiments.cell_files import (SWEEP_VERSION, baseline_digest, cache_path, digest, preset_key,
+                                            pruned_part_path, settings_key)
 from coinfer.results import LookupTable, Provenance, Record, write_json_atomic
 from coinfer.tensor_data import DataPath
 from coinfer.train import progress_bars, show_progress
@@ -281,6 +282,7 @@ class SweepRunner:
         self.prune_config = prune_settings(preset)
         self.encode_config = encode_settings(preset)
         self._baseline = None
+        self._baseline_weights = None
         self._data: dict = {}
         self._shared_key = None
         self._shared = None
@@ -306,6 +308,16 @@ class SweepRunner:
             model, meta = get_baseline(self.preset)
             self._baseline = (model.cpu().eval(), meta)
         return self._baseline
+
+    @property
+    def baseline_weights(self) -> str:
+        """The digest of the baseline this runner computes from (:func:`coinfer.core.codecs.weights_digest`),
+        recorded in every cell file and cached part it writes."""
+        if self._baseline_weights is None:
+            from coinfer.core.codecs import weights_digest
+
+            self._baseline_weights = weights_digest(self.baseline[0])
+        return self._baseline_weights
 
     def dataset(self, kind: str):
         """``"train"`` (Huffman images, never augmented), ``"codec"`` (codec training images, augmented
@@ -361,7 +373,7 @@ class SweepRunner:
 
         key = {"preset": preset_key(self.preset), "prune": settings_key(self.prune_config), "step1": sparsity}
         return cached_pruned(cache_path(self.cache_dir, f"two-step1-s{sparsity:g}", key), compute, self.device,
-                             self.log)
+                             self.log, baseline=self.baseline_weights)
 
     def _features(self, cell: Cell):
         """(device part, server part, train, test features, server input shape, validation features) shared by
@@ -477,8 +489,28 @@ class SweepRunner:
         return self.cells_dir / f"{cell.id}.json"
 
     def done(self, cell: Cell) -> bool:
-        """Whether ``cell`` has a valid result file."""
-        return read_cell(self.cell_path(cell), cell.id) is not None
+        """Whether ``cell`` has a valid result file, computed from the baseline checkpoint now on disk."""
+        return read_cell(self.cell_path(cell), cell.id, baseline_digest(self.preset)) is not None
+
+    def pending(self, cells: list[Cell]) -> list[Cell]:
+        """The cells of ``cells`` that are not :meth:`done`, saying why each one with an invalid file is redone.
+
+        With no baseline checkpoint yet and cells to run, the baseline is trained first, here and once
+        (not by every worker process, each with its own weights), and the finished cells are checked
+        against it."""
+        def states():
+            baseline = baseline_digest(self.preset)
+            return [(cell, check_cell(self.cell_path(cell), cell.id, baseline)[1]) for cell in cells]
+
+        found = states()
+        if baseline_digest(self.preset) is None and any(state != "done" for _, state in found):
+            self.log("[sweep] no baseline checkpoint yet: training it first")
+            _ = self.baseline                  # get_baseline trains it and saves the checkpoint
+            found = states()
+        for cell, state in found:
+            if state.startswith("invalid"):
+                self.log(f"[sweep] redoing {cell.id}: its file is {state}")
+        return [cell for cell, state in found if state != "done"]
 
     def run(self, cell: Cell) -> dict:
         """Compute ``cell`` and write its file atomically; returns the file's content."""
@@ -491,8 +523,8 @@ class SweepRunner:
                                         "preset": self.preset.name, "wall_time_s": wall})
         payload = {"schema": CELL_SCHEMA, "id": cell.id, "method": cell.method, "split": cell.split,
                    "sparsity": cell.sparsity, "setting": cell.setting, "depends": cell.depends,
-                   "record": record.to_dict(), "wall_time_s": wall, "hardware": hardware(),
-                   "git_commit": git_commit(), "torch_threads": torch.get_num_threads(),
+                   "baseline": self.baseline_weights, "record": record.to_dict(), "wall_time_s": wall,
+                   "hardware": hardware(), "git_commit": git_commit(), "torch_threads": torch.get_num_threads(),
                    "date": _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()}
         write_json_atomic(self.cell_path(cell), payload)
         return payload
@@ -501,7 +533,7 @@ class SweepRunner:
 def cell_states(preset: Preset, cells_dir: str | Path) -> list[tuple[str, str]]:
     """``(cell id, state)`` for every cell of ``preset``'s grid, in grid order (``sweep --list-cells``);
     states as :func:`check_cell`: ``done``, ``todo`` or ``invalid: <why>`` (an invalid cell is redone
-    by the next run).
+    by the next run), against the baseline checkpoint now on disk.
 
     Parameters
     ----------
@@ -521,7 +553,8 @@ def cell_states(preset: Preset, cells_dir: str | Path) -> list[tuple[str, str]]:
     >>> len(states), {state for _, state in states}
     (6, {'todo'})
     """
-    return [(cell.id, check_cell(Path(cells_dir) / f"{cell.id}.json", cell.id)[1]) for cell in cells(preset)]
+    baseline = baseline_digest(preset)
+    return [(cell.id, check_cell(Path(cells_dir) / f"{cell.id}.json", cell.id, baseline)[1]) for cell in cells(preset)]
 
 
 # --------------------------------------------------------------------------------------------
@@ -534,18 +567,24 @@ def gather(preset: Preset, cells_dir: str | Path, table: str | Path | None, comm
     Raises
     ------
     RuntimeError
-        If a cell has no result yet (naming how many and the first few).
+        If a cell has no result yet, or one that is not valid (:func:`check_cell`: computed from
+        another baseline than the checkpoint now on disk, say), naming how many and the first few.
 
     The provenance's ``wall_time_s`` is the sum of the cells' own wall times (the compute the
     table cost, however many runs or machines it took).
     """
     settings = preset
     all_cells = cells(preset)
-    found = [read_cell(Path(cells_dir) / f"{c.id}.json", c.id) for c in all_cells]
-    missing = [c.id for c, f in zip(all_cells, found) if f is None]
-    if missing:
-        raise RuntimeError(f"{len(missing)} of {len(all_cells)} cells have no result yet (e.g. "
-                           f"{', '.join(missing[:3])}); run the sweep to finish them")
+    baseline = baseline_digest(preset)
+    checked = [check_cell(Path(cells_dir) / f"{c.id}.json", c.id, baseline) for c in all_cells]
+    missing = [c.id for c, (_, state) in zip(all_cells, checked) if state == "todo"]
+    invalid = [f"{c.id} ({state})" for c, (_, state) in zip(all_cells, checked) if state.startswith("invalid")]
+    if missing or invalid:
+        raise RuntimeError(
+            "; ".join(f"{len(ids)} of {len(all_cells)} cells {what} (e.g. {', '.join(ids[:3])})"
+                      for ids, what in ((missing, "have no result yet"), (invalid, "have no valid result")) if ids)
+            + "; run the sweep to finish them")
+    found = [data for data, _ in checked]
     wall = sum(f["wall_time_s"] for f in found)
     provenance = Provenance.collect(settings.dataset, settings.name, wall, command=command, seed=settings.seed)
     result = LookupTable(provenance, [Record.from_dict(f["record"]) for f in found])
@@ -618,13 +657,7 @@ def run(preset: Preset, *, cells_dir=None, table=None, cache_dir=None, only: lis
     for stale in cells_dir.glob(".*.tmp") if cells_dir.exists() else []:
         stale.unlink(missing_ok=True)        # a temporary file of a killed run
     start = time.time()
-    pending = []
-    for cell in todo:
-        state = check_cell(runner.cell_path(cell), cell.id)[1]
-        if state.startswith("invalid"):
-            log(f"[sweep] redoing {cell.id}: its file is {state}")
-        if state != "done":
-            pending.append(cell)
+    pending = runner.pending(todo)
     skipped = len(todo) - len(pending)
     log(f"[sweep] {skipped} of {len(todo)} cells already done, {len(pending)} to run")
     if pending:
