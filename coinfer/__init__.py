@@ -57,8 +57,9 @@ Experiments (``experiments/``, one per committed table; ``python -m coinfer run 
     :mod:`~coinfer.experiments.plan` (what a sweep costs before it runs) and
     :mod:`~coinfer.experiments.plan_tables` (what the other tables add to it),
     :mod:`~coinfer.experiments.search`, :mod:`~coinfer.experiments.search_checks` (its bounds,
-    rejections, early stop) and :mod:`~coinfer.experiments.search_replay` (the search the paper
-    leaves to future work), :mod:`~coinfer.experiments.candidates` and
+    rejections, early stop), :mod:`~coinfer.experiments.search_study` (its trials' storage, workers
+    and export) and :mod:`~coinfer.experiments.search_replay` (the search the paper leaves to future
+    work), :mod:`~coinfer.experiments.candidates` and
     :mod:`~coinfer.experiments.calibration` (V-C), :mod:`~coinfer.experiments.codecs` and
     :mod:`~coinfer.experiments.serving` (the served codecs and measured latency);
     :mod:`~coinfer.experiments.catalog` describes every committed results file (the book's Results page).

@@ -16,7 +16,7 @@ def search(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from coinfer.config import get_preset, parse_overrides, sweep_grid
-    from coinfer.experiments import search, search_checks, search_replay
+    from coinfer.experiments import search, search_checks, search_replay, search_study
     from coinfer.paths import search_live_path, search_replay_path, table_path
     from coinfer.results import load_table, write_json_atomic
 
@@ -49,16 +49,19 @@ def search(args: argparse.Namespace) -> int:
 
     grid = grid_name(preset)          # one study per preset and grid (its search space)
     label = preset.name if grid == preset.name else f"{preset.name}-{grid}"
-    study = search.open_study(preset.name, args.storage, sampler=args.sampler, seed=args.seed,
-                              study_name=args.study or f"coinfer-{label}", objectives=objectives)
+    study = search_study.open_study(preset.name, args.storage, sampler=args.sampler, seed=args.seed,
+                                    study_name=args.study or f"coinfer-{label}", objectives=objectives)
     if args.recover:
-        stale = search.recover(study, all_running=args.all)
+        stale = search_study.recover(study, all_running=args.all)
         print(f"{len(stale)} stale trial(s) marked FAILED and queued again: {stale}")
         return 0
     if args.export:
+        from coinfer.experiments.sweep import baseline_digest, cells
         from coinfer.paths import search_table_path
 
-        table = search.export(study, path=args.out or search_table_path(label), command=command)
+        ids, baseline = {c.id for c in cells(preset)}, baseline_digest(preset)   # trials of the grid as it is now
+        table = search_study.export(study, path=args.out or search_table_path(label), command=command,
+                                    current=lambda trial: search_checks.current_trial(trial, ids, baseline))
         print(f"wrote {len(table.records)} records of {len(study.trials)} trials")
         return 0
     if not args.trials:
@@ -110,8 +113,8 @@ def search(args: argparse.Namespace) -> int:
         objective = search.LiveObjective(preset, val, Path(args.cells_dir or paths["cells_dir"]), paths["cache_dir"],
                                          margin=args.margin, objectives=objectives, memory_budget=budget, test_threshold=test)
     start = time.time()
-    search.optimize(study, objective, args.trials, baseline_accuracy=baseline)
-    summary = search.summarize(study, objective, wall_time_s=time.time() - start, command=command)
+    search_study.optimize(study, objective, args.trials, baseline_accuracy=baseline)
+    summary = search_study.summarize(study, objective, wall_time_s=time.time() - start, command=command)
     if args.summary is not None:
         print(f"wrote {write_json_atomic(args.summary or search_live_path(label), summary)}")
     print(f"{len(study.trials)} trials in the study ({summary['states']}), {summary['trained']} trained, "

@@ -15,7 +15,7 @@ import pytest
 optuna = pytest.importorskip("optuna")
 
 from coinfer.config import get_preset
-from coinfer.experiments import search, search_replay
+from coinfer.experiments import search, search_replay, search_study
 from coinfer.experiments import sweep
 from coinfer.paths import project_root, results_dir
 from coinfer.results import load_table, table_threshold, write_json_atomic
@@ -72,12 +72,12 @@ def test_replay_on_the_committed_table_is_fast_and_finds_only_feasible_table_poi
         assert curve == sorted(curve) and curve[-1] <= 1.0
     # The front a study finds is a subset of the table's feasible points.
     threshold = table_threshold(table)
-    study = search.open_study("quick", optuna.storages.InMemoryStorage(), sampler="tpe", seed=0)
-    search.optimize(study, search_replay.ReplayObjective(preset, table), trials=30, baseline_accuracy=table.provenance.baseline_accuracy)
+    study = search_study.open_study("quick", optuna.storages.InMemoryStorage(), sampler="tpe", seed=0)
+    search_study.optimize(study, search_replay.ReplayObjective(preset, table), trials=30, baseline_accuracy=table.provenance.baseline_accuracy)
     feasible = {(r.device_macs, r.bits_per_image) for r in table.records if r.accuracy >= threshold}
     front = [t for t in study.best_trials if all(v <= 0 for v in t.constraints.values())]
     assert front and {tuple(t.values) for t in front} <= feasible
-    assert all(r in table.records for r in search.export(study, path=False).records)
+    assert all(r in table.records for r in search_study.export(study, path=False).records)
     # The committed replay was made by this code and settings.
     committed = search_replay.load_replay("quick")
     assert committed["grid"]["trainings"] == len(table.records) and committed["settings"]["seeds"] == list(search_replay.REPLAY_SEEDS)
@@ -108,10 +108,10 @@ def test_cached_cells_are_reused_and_dominated_ones_skipped_without_training(tmp
     paths[hopeless.id].unlink()          # not computed yet, but it cannot beat `best`: 2048 bits >= 33
     objective = search.LiveObjective(preset, table_threshold(load_table(TABLE)), tmp_path / "cells",
                                      tmp_path / "cache", log=lambda *a: None)
-    study = search.open_study("quick", optuna.storages.InMemoryStorage(), seed=0)
+    study = search_study.open_study("quick", optuna.storages.InMemoryStorage(), seed=0)
     study.enqueue_trial(_params(best))
     study.enqueue_trial(_params(hopeless))
-    search.optimize(study, objective, trials=20, baseline_accuracy=load_table(TABLE).provenance.baseline_accuracy)
+    search_study.optimize(study, objective, trials=20, baseline_accuracy=load_table(TABLE).provenance.baseline_accuracy)
     states = [t.state for t in study.trials]
     assert trained == [] and objective._runner is None            # nothing trained, no runner even built
     assert states[0] == optuna.trial.TrialState.COMPLETE and states[1] == optuna.trial.TrialState.PRUNED
@@ -124,14 +124,14 @@ def test_two_workers_share_one_journal_without_losing_or_repeating_a_trial(tmp_p
     proc = _run("--preset", "quick", "--trials", "12", "--workers", "2", "--seed", "0", "--storage", str(journal),
                 "--oracle", str(TABLE), "--delay", "0.3")
     assert proc.wait(timeout=300) == 0
-    study = search.open_study("quick", str(journal))
+    study = search_study.open_study("quick", str(journal))
     numbers = sorted(t.number for t in study.trials)
     assert numbers == list(range(12))                                 # none lost, none twice
     assert all(t.state in (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED) for t in study.trials)
     assert len({t.user_attrs["worker"] for t in study.trials}) == 2   # both workers ran trials
     trained = [t.user_attrs["cell"] for t in study.trials if t.user_attrs.get("trained")]
     assert trained and len(trained) == len(set(trained))              # no configuration trained twice
-    table = search.export(study, path=tmp_path / "found.json")
+    table = search_study.export(study, path=tmp_path / "found.json")
     assert load_table(tmp_path / "found.json").records == table.records and table.records
     assert round(table_threshold(table), 4) == round(load_table(TABLE).provenance.baseline_accuracy - 0.02, 4)
 
@@ -156,7 +156,7 @@ def test_a_later_trial_waits_for_an_earlier_one_still_drawing_and_trains_a_twin_
     preset, table = get_preset("quick"), load_table(TABLE)
     objective = search_replay.ReplayObjective(preset, table, log=lambda *a: None)
     on_device, other = (next(c for c in sweep.cells(preset) if c.method == m) for m in ("on-device", "original"))
-    study = search.open_study("quick", optuna.storages.InMemoryStorage(), seed=0)
+    study = search_study.open_study("quick", optuna.storages.InMemoryStorage(), seed=0)
     earlier = study.ask()                                  # a live worker (this process), still drawing
     earlier.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
     study.enqueue_trial(_params(on_device))
@@ -187,7 +187,7 @@ def test_a_killed_worker_is_recovered_and_its_trial_queued_again(tmp_path):
     while time.time() < deadline and not running:
         time.sleep(0.5)
         if journal.exists():
-            study = search.open_study("quick", str(journal))
+            study = search_study.open_study("quick", str(journal))
             running = [t for t in study.get_trials(states=(optuna.trial.TrialState.RUNNING,))
                        if "worker" in t.user_attrs and t.params]
     assert running, "the worker never started its trial"
@@ -197,12 +197,12 @@ def test_a_killed_worker_is_recovered_and_its_trial_queued_again(tmp_path):
     recovered = _run("--preset", "quick", "--storage", str(journal), "--recover", stdout=subprocess.PIPE, text=True)
     out, _ = recovered.communicate(timeout=120)
     assert recovered.returncode == 0 and "1 stale trial(s)" in out
-    study = search.open_study("quick", str(journal))
+    study = search_study.open_study("quick", str(journal))
     assert study.trials[0].state == optuna.trial.TrialState.FAIL
     assert study.trials[1].state == optuna.trial.TrialState.WAITING and study.trials[1].params == {}
     again = _run("--preset", "quick", "--trials", "1", "--storage", str(journal), "--oracle", str(TABLE))
     assert again.wait(timeout=120) == 0
-    study = search.open_study("quick", str(journal))
+    study = search_study.open_study("quick", str(journal))
     assert study.trials[1].state == optuna.trial.TrialState.COMPLETE and study.trials[1].params == params
     assert study.trials[1].user_attrs["requeued_from"] == 0
 
@@ -266,10 +266,10 @@ def test_a_configuration_that_cannot_fit_is_rejected_before_training(tmp_path, m
     paths[deep.id].unlink()
     paths[shallow.id].unlink()
     objective, trained = _live(tmp_path, monkeypatch, preset, memory_budget=budget, margin=-1)
-    study = search.open_study("quick", optuna.storages.InMemoryStorage(), seed=0)
+    study = search_study.open_study("quick", optuna.storages.InMemoryStorage(), seed=0)
     for cell in (deep, pool, shallow):
         study.enqueue_trial(_params(cell))
-    search.optimize(study, objective, trials=3)
+    search_study.optimize(study, objective, trials=3)
     deep_t, pool_t, shallow_t = study.trials
     assert deep_t.state == pool_t.state == optuna.trial.TrialState.PRUNED
     assert deep_t.user_attrs["rejected"].startswith("memory") and pool_t.user_attrs["rejected"].startswith("memory")
@@ -286,10 +286,10 @@ def test_a_huffman_code_longer_than_a_found_front_point_is_not_trained(tmp_path,
                                                              ("original", "stem", 0.0, "8bit-huffman")))
     paths[stem.id].unlink()
     objective, trained = _live(tmp_path, monkeypatch, preset, margin=-1)
-    study = search.open_study("quick", optuna.storages.InMemoryStorage(), seed=0)
+    study = search_study.open_study("quick", optuna.storages.InMemoryStorage(), seed=0)
     study.enqueue_trial(_params(png))
     study.enqueue_trial(_params(stem))
-    search.optimize(study, objective, trials=2)
+    search_study.optimize(study, objective, trials=2)
     assert study.trials[1].state == optuna.trial.TrialState.PRUNED and trained == []
     assert "dominated" in study.trials[1].user_attrs["rejected"]
 
@@ -310,9 +310,9 @@ def test_a_trial_whose_warm_network_is_far_below_the_threshold_stops_before_its_
     for threshold, stops in ((0.8846, True), (0.1, False)):
         objective, trained = _live(tmp_path / str(threshold), monkeypatch, preset)
         objective.threshold = threshold
-        study = search.open_study("quick", optuna.storages.InMemoryStorage(), seed=0)
+        study = search_study.open_study("quick", optuna.storages.InMemoryStorage(), seed=0)
         study.enqueue_trial(_params(cell))
-        search.optimize(study, objective, trials=1)
+        search_study.optimize(study, objective, trials=1)
         trial = study.trials[0]
         assert trial.user_attrs["warm_val_accuracy"] < 0.2
         if stops:
@@ -334,8 +334,8 @@ def test_three_objectives_replay_and_the_hypervolume_in_three_dimensions():
     three = search_checks.parse_objectives("device_macs,bits,server_macs")
     with pytest.raises(ValueError, match="two or three distinct"):
         search_checks.parse_objectives("device_macs,latency")
-    study = search.open_study("quick", optuna.storages.InMemoryStorage(), seed=0, objectives=three)
-    search.optimize(study, search_replay.ReplayObjective(preset, table, log=lambda *a: None, objectives=three), trials=15)
+    study = search_study.open_study("quick", optuna.storages.InMemoryStorage(), seed=0, objectives=three)
+    search_study.optimize(study, search_replay.ReplayObjective(preset, table, log=lambda *a: None, objectives=three), trials=15)
     done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     assert len(study.directions) == 3 and done and all(len(t.values) == 3 for t in done)
     out = search_replay.replay(preset, table, samplers=["random"], seeds=[0], trials=40, log=lambda *a: None,
@@ -374,8 +374,8 @@ def test_the_constraint_uses_validation_accuracy_and_the_old_table_falls_back_to
     lower = LookupTable(table.provenance, [replace(r, val_accuracy=r.val_accuracy - 0.03) for r in table.records])
     assert search_replay.accuracy_source(lower) == "val"
     assert len(search_replay.feasible_records(lower)) < len(search_replay.feasible_records(table))
-    study = search.open_study("quick", optuna.storages.InMemoryStorage(), seed=0)
-    search.optimize(study, search_replay.ReplayObjective(preset, lower, log=lambda *a: None), trials=10)
+    study = search_study.open_study("quick", optuna.storages.InMemoryStorage(), seed=0)
+    search_study.optimize(study, search_replay.ReplayObjective(preset, lower, log=lambda *a: None), trials=10)
     done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     assert done and all(t.user_attrs["accuracy_source"] == "val" for t in done)
     for t in done:
@@ -400,3 +400,32 @@ def test_a_search_writes_its_summary_and_the_committed_live_search_is_consistent
     live = json.loads(search_live_path("quick").read_text())
     assert live["command"].startswith("python -m coinfer search --preset quick") and live["wall_time_s"] > 0
     assert live["trained"] + len(live["rejected"]) <= live["trials"] and set(live["front"]) <= keys
+
+
+def test_trials_of_other_settings_or_of_another_baseline_are_neither_reused_nor_in_the_front(tmp_path):
+    """A study outlives a change of settings (another cell id) and a retrained baseline (another
+    digest): its old trials must not stand for the configuration now."""
+    from types import SimpleNamespace
+
+    from coinfer.results import Record
+
+    objective = search.LiveObjective(get_preset("quick"), 0.5, tmp_path, tmp_path, log=lambda *a: None)
+    png = next(c for c in objective.grid_cells if c.method == "png")
+    other_seed = next(c for c in sweep.cells(get_preset("quick", seed=1)) if c.method == "png")
+    key = search.readable_key(png.method, png.split, png.sparsity, png.setting)
+    record = Record(method="png", split="input", accuracy=0.9, device_macs=0, device_params=0, server_macs=1,
+                    bits_per_image=3554.0)
+
+    def study_of(cell_id, baseline):
+        trial = SimpleNamespace(user_attrs={"cell": key, "record": {**record.to_dict(), "extra": {"cell": cell_id}},
+                                            **({"baseline": baseline} if baseline else {})},
+                                values=[0.0, 3554.0], constraints={"accuracy": -0.01})
+        return SimpleNamespace(get_trials=lambda deepcopy, states: [trial])
+
+    now = objective.baseline
+    assert now is not None and len(now) == 64
+    for cell_id, baseline, current in ((png.id, now, True), (png.id, None, True),    # recorded before digests: trusted
+                                       (other_seed.id, now, False), (png.id, "0" * 64, False)):
+        study = study_of(cell_id, baseline)
+        assert (objective.completed(study, key) is not None) == current, (cell_id, baseline)
+        assert objective.front(study) == ([(0.0, 3554.0)] if current else [])

@@ -19,6 +19,11 @@ cell beats its pruned network by up to 3.5 points (``layer3.1`` at 25 % sparsity
 points, lies above that (``tests/test_search.py`` checks it); it is a rule of thumb measured on one
 small grid, not a bound, so a stopped trial says so and ``--margin`` changes it.
 
+A finished trial stands for its configuration (it is reused, and counts in the front that rejects
+others) only while it is current (``current_trial``): its record is a cell of the grid as it is now
+(the cell id names every setting and the seed) computed from the baseline checkpoint now on disk; a
+study kept across a change of settings or a retrained baseline would otherwise reuse the old results.
+
 The accuracy a trial is judged by is the validation accuracy (``Record.val_accuracy``); a record
 without one (tables made before the validation split) falls back to its test accuracy, and the
 trial says so (``accuracy_source``).
@@ -370,6 +375,38 @@ def rejection(config: tuple, width: float, front: list[tuple], objectives=OBJECT
 # --------------------------------------------------------------------------------------------
 # After warm-up: the pruned network a cell starts from
 # --------------------------------------------------------------------------------------------
+
+def current_trial(trial, cell_ids, baseline: str | None) -> bool:
+    """Whether a finished ``trial`` still stands for its configuration: its record's cell is one of
+    ``cell_ids`` (the grid as it is now: same settings, same seed), computed from the baseline whose
+    digest is ``baseline`` (:func:`coinfer.experiments.cell_files.baseline_digest`; a trial that
+    recorded none, from before trials recorded it, is trusted, as cell files are).
+
+    Parameters
+    ----------
+    trial : optuna.trial.FrozenTrial
+        Its ``record`` and ``baseline`` user attributes are read.
+    cell_ids : collection of str
+    baseline : str or None
+
+    Returns
+    -------
+    bool
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> trial = SimpleNamespace(user_attrs={"record": {"extra": {"cell": "png_input_s0_png_ab12"}}, "baseline": "f00d"})
+    >>> current_trial(trial, {"png_input_s0_png_ab12"}, "f00d"), current_trial(trial, {"png_input_s0_png_cd34"}, "f00d")
+    (True, False)
+    >>> current_trial(trial, {"png_input_s0_png_ab12"}, "beef")
+    False
+    """
+    from coinfer.experiments.cell_files import stale_baseline
+
+    cell = ((trial.user_attrs.get("record") or {}).get("extra") or {}).get("cell")
+    return cell in cell_ids and stale_baseline(trial.user_attrs.get("baseline"), baseline) is None
+
 
 def warm_network(runner, config: tuple):
     """The fine-tuned network ``config``'s cell starts from, if it has a warm-up stage, else None.

@@ -24,7 +24,8 @@ import math
 import time
 from typing import Callable
 
-from coinfer.experiments.search import Objective, _optuna, open_study, readable_key
+from coinfer.experiments.search import Objective, readable_key
+from coinfer.experiments.search_study import _optuna, open_study
 from coinfer.experiments.search_checks import OBJECTIVES, TEST_FALLBACK, constraint_accuracy
 from coinfer.results import LookupTable, Record
 from coinfer.stats import selection_threshold
