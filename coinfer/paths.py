@@ -253,8 +253,9 @@ def seed_table_path(table: str, preset: str, seed: int, settings: str = "") -> P
     ``<results>/seeds/<table>_<preset>[-<settings>].seed<s>.json``.
 
     Not committed (the committed table keeps every seed's accuracy in its records); a run that
-    stops resumes from the seeds found here. ``settings`` (a digest of the preset's settings) keeps
-    runs with other settings apart, so a changed preset never reuses a stale seed.
+    stops resumes from the seeds found here. ``settings`` (a digest of the preset's settings and of
+    the baseline's weights) keeps runs with other settings or another baseline apart, so a changed
+    preset or a retrained baseline never reuses a stale seed.
 
     Parameters
     ----------
@@ -265,7 +266,7 @@ def seed_table_path(table: str, preset: str, seed: int, settings: str = "") -> P
     seed : int
         The training seed of this run.
     settings : str
-        A short digest of the settings the run used (empty: none).
+        A short digest of the settings and baseline the run used (empty: none).
 
     Returns
     -------

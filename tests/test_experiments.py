@@ -111,6 +111,43 @@ def test_run_table_averages_seeds_and_resumes_after_the_finished_ones(tmp_path, 
         run_table("fake", "quick", tmp_path / "t.json", seeds=(1, 1))
 
 
+def test_a_seed_run_from_another_baseline_is_never_reused(tmp_path, monkeypatch):
+    """After the baseline is trained again (other weights on a GPU), a finished seed is stale."""
+    import shutil
+    from dataclasses import replace
+
+    import torch
+
+    import coinfer.experiments as experiments
+    import coinfer.paths
+    from coinfer.experiments import Experiment
+    from coinfer.paths import checkpoint_path
+    from coinfer.train import load_model, save_checkpoint
+
+    made, ran = load_table(table_path("original-float32", "quick")), []
+    baseline = tmp_path / "home" / "data" / "checkpoints" / "quick" / "baseline.pt"
+    baseline.parent.mkdir(parents=True)
+    shutil.copy(checkpoint_path("quick"), baseline)
+    monkeypatch.setenv("COINFER_HOME", str(tmp_path / "home"))
+
+    def fake(preset):
+        ran.append(preset.seed)
+        return replace(made, records=made.records[:2])
+
+    monkeypatch.setitem(TABLES, "fake", Experiment("x:y", "a seeded table", "0. Test"))
+    monkeypatch.setattr(experiments, "experiment", lambda name: fake)
+    monkeypatch.setattr(coinfer.paths, "seed_table_path", lambda t, p, s, d: tmp_path / f"{t}.seed{s}.{d}.json")
+    for _ in range(2):
+        run_table("fake", "quick", tmp_path / "a.json", seeds=(0,))
+    assert ran == [0]                                                           # the second run reused it
+    model, meta = load_model(baseline, torch.device("cpu"))
+    with torch.no_grad():
+        model.fc.bias.add_(1e-3)                                                # retrained: other weights
+    save_checkpoint(baseline, model, meta)
+    run_table("fake", "quick", tmp_path / "b.json", seeds=(0,))
+    assert ran == [0, 0] and len(list(tmp_path.glob("fake.seed0.*.json"))) == 2
+
+
 def test_a_seed_run_with_other_settings_is_never_reused(tmp_path, monkeypatch):
     from dataclasses import replace
 

@@ -106,14 +106,37 @@ def experiment(name: str) -> Callable:
 SEEDS = (0, 1, 2)
 
 
+def _seed_file(name: str, spec, seed: int | None, checkpoints=None) -> Path | None:
+    """Where the table ``name``'s run of ``spec`` (a Preset) with ``seed`` is kept once finished, or None
+    (a table that does not train; no baseline yet, so nothing can have finished).
+
+    Its name carries a digest of every setting the table reads (the seed aside: other settings, other
+    file; a setting it ignores, e.g. the sweep grid for the pruning table, does not) and of the
+    baseline's weights: after ``train --retrain`` (other weights on a GPU) a finished seed is stale.
+    """
+    import hashlib
+    import json
+
+    from coinfer.experiments.cell_files import baseline_digest
+    from coinfer.paths import seed_table_path
+
+    baseline = baseline_digest(spec, checkpoints)
+    if seed is None or baseline is None:
+        return None
+    settings = {k: v for k, v in spec.to_dict().items() if k not in TABLES[name].ignores}
+    key = json.dumps({**settings, "seed": None, "baseline": baseline}, sort_keys=True, default=str)
+    return seed_table_path(name, spec.name, seed, hashlib.sha256(key.encode()).hexdigest()[:10])
+
+
 def run_table(name: str, preset: str = "quick", path: str | Path | None = None, seeds=SEEDS, workers: int = 1,
               overrides: dict | None = None, command: str | None = None, **options) -> Path:
     """Regenerate the table ``name`` for ``preset`` and save it (default :func:`coinfer.paths.table_path`).
 
     A table that trains is run once per seed in ``seeds`` (the preset with ``seed=s``); each run is
-    kept as it finishes (:func:`coinfer.paths.seed_table_path`), so a run that stops resumes with the
-    seeds still missing, and the saved table is their :func:`~coinfer.stats.aggregate_seeds`: means
-    with standard deviations. A table that only measures runs once.
+    kept as it finishes (:func:`coinfer.paths.seed_table_path`, named after the settings it read and
+    the weights of the baseline it started from), so a run that stops resumes with the seeds still
+    missing, and the saved table is their :func:`~coinfer.stats.aggregate_seeds`: means with
+    standard deviations. A table that only measures runs once.
 
     The provenance gets the baseline checkpoint's test accuracy and the preset's accuracy drop when
     the experiment did not record them, so that :func:`coinfer.results.table_threshold` works on
@@ -157,13 +180,10 @@ def run_table(name: str, preset: str = "quick", path: str | Path | None = None, 
     >>> round(table_threshold(load_table(path)), 4)
     0.8898
     """
-    import hashlib
-    import json
     from dataclasses import replace
 
     from coinfer.config import get_preset
     from coinfer.paths import checkpoint_path, table_path
-    from coinfer.paths import seed_table_path
     from coinfer.results import load_table
     from coinfer.stats import aggregate_seeds
     from coinfer.train import load_checkpoint
@@ -182,11 +202,7 @@ def run_table(name: str, preset: str = "quick", path: str | Path | None = None, 
     runs = []
     for seed in (seeds if TABLES[name].seeded else [None]):
         spec = get_preset(preset, **(overrides or {}), **({} if seed is None else {"seed": seed}))
-        # The file name carries a digest of every setting the table reads (the seed aside): other
-        # settings, other file; a setting it ignores (e.g. the sweep grid for the pruning table) does not.
-        settings = {k: v for k, v in spec.to_dict().items() if k not in TABLES[name].ignores}
-        digest = hashlib.sha256(json.dumps({**settings, "seed": None}, sort_keys=True, default=str).encode())
-        done = seed_table_path(name, preset, seed, digest.hexdigest()[:10]) if seed is not None else None
+        done = _seed_file(name, spec, seed, options.get("checkpoints"))
         if done is not None and done.exists() and load_table(done).provenance.seed == seed:
             runs.append(load_table(done))           # finished before: resume after it
             continue
@@ -194,6 +210,7 @@ def run_table(name: str, preset: str = "quick", path: str | Path | None = None, 
         if table is None:
             raise RuntimeError(f"the {name} experiment did not finish (some of its parts are still to run); "
                                "run it again")
+        done = _seed_file(name, spec, seed, options.get("checkpoints"))   # it may have trained the baseline
         if done is not None:
             table = replace(table, provenance=replace(table.provenance, seed=seed))
             table.save(done)
