@@ -509,3 +509,14 @@ def test_a_sweep_without_a_baseline_trains_it_once_before_any_cell(tmp_path, mon
     assert run_sweep(tiny_preset(), cells_dir=tmp_path / "cells", cache_dir=tmp_path, progress=False,
                      log=messages.append, workers=2) is None
     assert "[sweep] no baseline checkpoint yet: training it first" in messages and trainings == ["quick"]
+
+
+def test_shards_and_cell_jobs_refuse_to_start_without_a_baseline(tmp_path, monkeypatch):
+    """Several commands at once would each train a baseline of their own; one command trains it first."""
+    monkeypatch.setenv("COINFER_HOME", str(tmp_path))
+    one = cells(tiny_preset())[0].id
+    for kwargs in ({"shard": (0, 2)}, {"only": [one]}):
+        with pytest.raises(RuntimeError, match=r"no baseline checkpoint for preset 'quick' yet: train it once .*"
+                                               r"python -m coinfer train --preset quick"):
+            run_sweep(tiny_preset(), cells_dir=tmp_path / "cells", cache_dir=tmp_path, progress=False, **kwargs)
+    assert not (tmp_path / "cells").exists()

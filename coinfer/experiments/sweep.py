@@ -654,6 +654,11 @@ def run(preset: Preset, *, cells_dir=None, table=None, cache_dir=None, only: lis
         if not (isinstance(n, int) and n >= 1 and isinstance(i, int) and 0 <= i < n):
             raise ValueError(f"shard must be (i, n) with 0 <= i < n, got {shard!r}")
         todo = todo[i * len(todo) // n:(i + 1) * len(todo) // n]
+    if (shard is not None or only) and baseline_digest(preset) is None:
+        # One of several commands (shards, cluster jobs): each would train a baseline of its own (on a
+        # GPU, other weights) and the cells of all but the last one written would be stale.
+        raise RuntimeError(f"no baseline checkpoint for preset {preset.name!r} yet: train it once before the shards "
+                           f"or cell jobs start (python -m coinfer train --preset {preset.name})")
     for stale in cells_dir.glob(".*.tmp") if cells_dir.exists() else []:
         stale.unlink(missing_ok=True)        # a temporary file of a killed run
     start = time.time()
