@@ -309,8 +309,8 @@ def summarize(study, objective, wall_time_s: float, command: str | None = None) 
     from collections import Counter
 
     trials = study.get_trials(deepcopy=False)
-    feasible = [t for t in trials if t.state.name == "COMPLETE" and all(v <= 0 for v in t.constraints.values())
-                and objective.current(t)]
+    feasible = [t for t in study.get_trials(deepcopy=False, states=(_optuna().trial.TrialState.COMPLETE,))
+                if all(v <= 0 for v in t.constraints.values()) and objective.current(t)]
     front = {t.user_attrs["cell"]: t.values for t in feasible       # the undominated ones
              if not any(o.values != t.values and all(a <= b for a, b in zip(o.values, t.values)) for o in feasible)}
     return {"schema": "coinfer.search-live", "command": command, "preset": objective.preset.name,
