@@ -54,8 +54,10 @@ Experiments (``experiments/``, one per committed table; ``python -m coinfer run 
     :mod:`~coinfer.experiments.baselines` and :mod:`~coinfer.experiments.sweep` (V-B, Fig. 3) with
     :mod:`~coinfer.experiments.cell_files` (a cell's checked result file, and what names it),
     :mod:`~coinfer.experiments.cell_workers` (a sweep's cells in several processes),
-    :mod:`~coinfer.experiments.plan` (what a sweep costs before it runs) and
+    :mod:`~coinfer.experiments.plan` (what a sweep costs before it runs),
     :mod:`~coinfer.experiments.plan_tables` (what the other tables add to it),
+    :mod:`~coinfer.experiments.device_report` (what a GPU's device check measured, as the plan and the
+    book read it),
     :mod:`~coinfer.experiments.search`, :mod:`~coinfer.experiments.search_checks` (its bounds,
     rejections, early stop), :mod:`~coinfer.experiments.search_study` (its trials' storage, workers
     and export) and :mod:`~coinfer.experiments.search_replay` (the search the paper leaves to future

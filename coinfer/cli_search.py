@@ -154,24 +154,23 @@ def projection(args: argparse.Namespace, plans: dict) -> str:
     data path's rate (or ``--gpu-rate``), with the speed-ups it measured (plan.projected_plan); then
     every table of ``plans`` (plan_tables.table_plans) alike, ``--workers`` on the tables that run
     cells in several processes only."""
-    import json
     import math
-    from pathlib import Path
 
     from coinfer.experiments import TABLES
+    from coinfer.experiments.device_report import read_device_report, report_device, report_rate
     from coinfer.experiments.plan import format_plan, projected_plan
     from coinfer.experiments.plan_tables import format_tables_total
     from coinfer.tensor_data import DataPath
 
-    report = json.loads(Path(args.gpu_report).read_text())
-    rate = args.gpu_rate or (report.get("data_path") or {}).get("new_images_per_s")
+    report = read_device_report(args.gpu_report)
+    rate = args.gpu_rate or report_rate(report)
     if not rate:
         raise ValueError(f"{args.gpu_report} has no new data path rate (its data_path check: "
                          f"{str(report.get('data_path'))[:200]}); pass --gpu-rate")
     compiled = DataPath.for_device("cuda").compile_frozen
-    steps, used = projected_plan(plans["sweep"], report.get("factors", {}), compiled, args.workers)
+    steps, used = projected_plan(plans["sweep"], report["factors"], compiled, args.workers)
     tables = {name: steps if name == "sweep" else projected_plan(
-        table, report.get("factors", {}), compiled, args.workers if TABLES[name].parallel else 1)[0]
+        table, report["factors"], compiled, args.workers if TABLES[name].parallel else 1)[0]
         for name, table in plans.items()}
     by_factor = {n: [step for step, names in used.items() if n in names] for names in used.values() for n in names}
     applied = "; ".join(f"{n} {report['factors'][n]:.2f} on " + ("every step" if len(on) == len(used) else ", ".join(on))
@@ -179,7 +178,7 @@ def projection(args: argparse.Namespace, plans: dict) -> str:
     g = report.get("provenance", {})
     compile_s = (report.get("together_compiled") or {}).get("compile_s")
     return "\n".join([
-        f"\nprojected on {report.get('gpu') or report.get('device')} ({args.gpu_report}, commit "
+        f"\nprojected on {report_device(report)} ({args.gpu_report}, commit "
         f"{str(g.get('git_commit'))[:7]}, {report.get('date')}), {args.workers} worker(s), "
         f"{'with' if compiled else 'without'} the frozen parts compiled; each step's share divided by the speed-ups "
         f"measured for it ({applied or 'none measured'}):",

@@ -191,6 +191,27 @@ def search_live_path(preset: str) -> Path:
     return results_dir() / "search" / f"live_{preset}.json"
 
 
+def device_report_path() -> Path:
+    """A GPU's device check report, once a session with a GPU commits it:
+    ``data/results/benchmarks/cuda_check_gpu.json`` (``benchmarks/cuda_check.py --out`` this path).
+
+    book/paper_scale.md reads its measurements (:mod:`coinfer.experiments.device_report`) and says
+    "not measured yet" wherever it is missing.
+
+    Returns
+    -------
+    pathlib.Path
+        It may not exist.
+
+    Examples
+    --------
+    >>> from coinfer.paths import device_report_path, results_dir
+    >>> device_report_path().relative_to(results_dir()).as_posix()
+    'benchmarks/cuda_check_gpu.json'
+    """
+    return results_dir() / "benchmarks" / "cuda_check_gpu.json"
+
+
 def table_path(table: str, preset: str) -> Path:
     """The committed lookup table ``table`` of ``preset``: ``<root>/data/results/<table>_<preset>.json``.
 

@@ -75,6 +75,23 @@ def test_the_prepared_device_check_runs_every_check_on_the_cpu(tmp_path):
                                  "fold_bottlenet": round(report["together_bottlenet"]["fold_factor"], 3),
                                  "kept_two_step": round(report["kept_two_step"]["factor"], 3),
                                  "compile_frozen": round(report["together_compiled"]["compile_factor"], 3)}
+    # book/paper_scale.md reads this script's report, once committed, through coinfer.experiments.device_report:
+    # the report as written (not a copy of its shape) gives every saving's factor and the run's caption.
+    from coinfer.config import get_preset
+    from coinfer.experiments.device_report import (factors_text, gpu_measurement, read_device_report,
+                                                   report_caption, smoke_on_gpu)
+    from coinfer.experiments.plan import sweep_plan
+
+    assert read_device_report(out) == report
+    for check, name in (("data_path", "data_path"), ("together", "together"), ("together", "stack"),
+                        ("together", "fold"), ("kept", "kept"), ("together_bottlenet", "together_bottlenet"),
+                        ("kept_two_step", "kept_two_step"), ("together_compiled", "compile_frozen")):
+        assert factors_text(report, name) == f"{report['factors'][name]:.2f}x"
+        assert gpu_measurement(report, check, name).startswith(f"**{report['factors'][name]:.2f}x**, measured on cpu")
+    assert smoke_on_gpu(report) == "**not run on a GPU yet**: the report's device, cpu, only checked its selection"
+    caption = report_caption(report, sweep_plan(get_preset("paper"), seeds=3))
+    assert caption.startswith(f"The last column: `{report['provenance']['command']}` on cpu, torch {report['torch']}")
+    assert "as the GPU path runs by default" in caption and "issue 17's goal of 3 GPU-hours" in caption
 
 
 def test_codecs_together_refuses_compiled_only_without_compile(tmp_path):

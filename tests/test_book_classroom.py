@@ -57,7 +57,7 @@ def test_api_page_documents_every_public_module_of_coinfer():
 
 
 CORE = ("core/network", "core/costs", "data", "config", "results", "train", "paths", "views/amplification", "views/explorer",
-        "views/style", "views/plane", "views/pruning", "views/tradeoff")
+        "views/style", "views/plane", "views/pruning", "views/tradeoff", "experiments/device_report")
 
 
 def _public_functions(module: str):

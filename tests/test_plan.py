@@ -292,6 +292,56 @@ def test_plan_command_projects_a_device_checks_report(tmp_path, capsys, monkeypa
     assert "has no new data path rate" in capsys.readouterr().err
 
 
+def test_the_book_says_what_a_device_report_measured_and_why_not_where_it_did_not(tmp_path):
+    """book/paper_scale.md reads a committed device check report through coinfer.experiments.device_report:
+    every saving's factor where the report has it, the reason where it does not, and none without one."""
+    from coinfer.experiments.device_report import (factors_text, gpu_measurement, read_device_report,
+                                                   report_caption, smoke_on_gpu)
+    from coinfer.experiments.plan import projected_hours
+
+    report = {"gpu": "NVIDIA H200", "torch": "2.9.0", "date": "2026-12-02",
+              "provenance": {"git_commit": "abcdef123", "command": "python benchmarks/cuda_check.py --out r.json"},
+              "data_path": {"new_images_per_s": 30000.0, "speedup": 2.5},
+              "together": {"stack_factor": 1.5, "fold_factor": 1.1},
+              "concurrency": {"error": "RuntimeError: CUDA out of memory\nTraceback ..."},
+              "paper_smoke": {"ran": True, "total_s": 212.4},
+              "factors": {"data_path": 2.5, "stack": 1.5, "fold": 1.1}}
+    path = tmp_path / "cuda_check_gpu.json"
+    path.write_text(json.dumps(report))
+    assert read_device_report(path) == report
+    # The savings table's column: measured factors, "not measured yet" for any one missing.
+    assert factors_text(report, "stack") == "1.50x" and factors_text(report, "kept") == "not measured yet"
+    assert factors_text(None, "stack") == "not measured yet"
+    # The prose: the factor and where it was measured, or why there is none (a failed check by its error).
+    assert gpu_measurement(report, "data_path", "data_path", labels=("over the old path",)) == (
+        "**2.50x** over the old path, measured on NVIDIA H200 (the device check's `data_path` check)")
+    assert gpu_measurement(report, "concurrency", "concurrency_2") == (
+        "**not measured yet** (on NVIDIA H200 its `concurrency` check failed: RuntimeError: CUDA out of memory)")
+    assert gpu_measurement(report, "together_compiled", "compile_frozen") == (
+        "**not measured yet** (on NVIDIA H200 the report has no `together_compiled` check)")
+    assert gpu_measurement(None, "together", "fold").startswith("**not measured yet** (no GPU report is committed")
+    assert smoke_on_gpu(report) == ("**ran** on NVIDIA H200, every command in 212 s "
+                                    "(the device check's `paper_smoke` check)")
+    assert smoke_on_gpu({**report, "paper_smoke": {"error": "RuntimeError: exited 1"}}) == (
+        "**not run on a GPU yet**: on NVIDIA H200 its `paper_smoke` check failed: RuntimeError: exited 1")
+    # The caption: the run, and the sweep projected with the measured factors, as plan --gpu-report does.
+    steps = sweep_plan(get_preset("paper"), seeds=3)
+    caption = report_caption(report, steps)
+    default = projected_hours(steps, report["factors"], 30000.0)[1, False]
+    assert caption.startswith("The last column: `python benchmarks/cuda_check.py --out r.json` on NVIDIA H200, "
+                              "torch 2.9.0, 2026-12-02, commit abcdef1.")
+    assert f"the sweep takes {default:.1f} GPU-hours as the GPU path runs by default" in caption
+    assert "--gpu-report data/results/benchmarks/cuda_check_gpu.json --workers 1`" in caption
+    assert report_caption(None, steps).startswith("No GPU report is committed yet")
+    # A file that is not a device check's report is refused by name.
+    path.write_text("[1, 2]")
+    with pytest.raises(ValueError, match="cuda_check_gpu.json is not a device check's report"):
+        read_device_report(path)
+    path.write_text("{not json")
+    with pytest.raises(ValueError, match="cuda_check_gpu.json is not JSON"):
+        read_device_report(path)
+
+
 # -- the README's paper section: the other tables, beyond the sweep ---------------------------------
 
 def test_tables_that_share_the_sweeps_networks_are_priced_for_what_they_add():

@@ -1,0 +1,253 @@
+"""A GPU's device check report (``benchmarks/cuda_check.py``), as ``plan --gpu-report`` and the book read it.
+
+The check writes one JSON report: each check's result (or its ``error``), the speed-ups it measured
+as ``factors`` (name to ratio of two times), and its ``provenance``. A session with a GPU commits it
+as :func:`coinfer.paths.device_report_path`; book/paper_scale.md then says what it measured wherever
+it would otherwise say "not measured yet", without editing the page::
+
+    report --report_rate-------> the new data path's images/s (plan's rate)
+           --factors_text------> "1.52x" for the savings table, "not measured yet" without it
+           --gpu_measurement---> what the prose says of one saving on a GPU
+           --smoke_on_gpu------> whether the paper preset's smoke run ran there
+           --report_caption----> the table's caption: command, GPU, commit, and the sweep it projects
+
+Every function takes ``None`` for "no report committed".
+
+Examples
+--------
+>>> from coinfer.experiments.device_report import factors_text, gpu_measurement
+>>> report = {"gpu": "NVIDIA H200", "together": {"stack_factor": 1.5}, "factors": {"stack": 1.5}}
+>>> factors_text(report, "stack"), factors_text(None, "stack")
+('1.50x', 'not measured yet')
+>>> gpu_measurement(report, "together", "stack")
+"**1.50x**, measured on NVIDIA H200 (the device check's `together` check)"
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+__all__ = ["read_device_report", "report_rate", "report_device", "factors_text", "gpu_measurement",
+           "smoke_on_gpu", "report_caption"]
+
+def _committed_name() -> str:
+    """Where the report is committed, relative to the checkout (:func:`coinfer.paths.device_report_path`)."""
+    from coinfer.paths import device_report_path, project_root
+
+    return device_report_path().relative_to(project_root()).as_posix()
+
+
+def read_device_report(path: str | Path) -> dict:
+    """The report at ``path``, checked to be a device check's.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        A report written by ``benchmarks/cuda_check.py``.
+
+    Returns
+    -------
+    dict
+
+    Raises
+    ------
+    FileNotFoundError
+        No such file.
+    ValueError
+        Not JSON, or not a device check's report (no ``factors`` object), named with the path.
+
+    >>> import json, tempfile
+    >>> path = Path(tempfile.mkdtemp()) / "cuda_check_gpu.json"
+    >>> _ = path.write_text(json.dumps({"gpu": "NVIDIA L4", "factors": {"fold": 1.04}}))
+    >>> read_device_report(path)["factors"]
+    {'fold': 1.04}
+    """
+    path = Path(path)
+    try:
+        report = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{path} is not JSON ({error}); a device check's report is what "
+                         "benchmarks/cuda_check.py --out writes") from None
+    if not isinstance(report, dict) or not isinstance(report.get("factors"), dict):
+        raise ValueError(f"{path} is not a device check's report: it has no 'factors' object "
+                         "(benchmarks/cuda_check.py --out writes one)")
+    return report
+
+
+def report_rate(report: dict | None) -> float | None:
+    """The new data path's training images/s that ``report`` measured (its ``data_path`` check), or None.
+
+    Parameters
+    ----------
+    report : dict or None
+
+    Returns
+    -------
+    float or None
+
+    >>> report_rate({"data_path": {"new_images_per_s": 30000.0}}), report_rate({"data_path": {"error": "x"}})
+    (30000.0, None)
+    """
+    rate = ((report or {}).get("data_path") or {}).get("new_images_per_s")
+    return float(rate) if isinstance(rate, (int, float)) and math.isfinite(rate) and rate > 0 else None
+
+
+def report_device(report: dict) -> str:
+    """The GPU's name (``"NVIDIA H200"``), or the device (``"cpu"``) for a dry run's report.
+
+    Parameters
+    ----------
+    report : dict
+
+    Returns
+    -------
+    str
+
+    >>> report_device({"gpu": None, "device": "cpu"})
+    'cpu'
+    """
+    return str(report.get("gpu") or report.get("device") or "an unnamed device")
+
+
+def factors_text(report: dict | None, *names: str) -> str:
+    """The measured factors ``names`` as ``"1.31x, 1.52x"``; ``"not measured yet"`` if any is missing.
+
+    Parameters
+    ----------
+    report : dict or None
+    *names : str
+        Keys of the report's ``factors`` (``benchmarks/cuda_check.py``'s ``measured_factors``).
+
+    Returns
+    -------
+    str
+
+    >>> factors_text({"factors": {"concurrency_2": 1.31}}, "concurrency_2", "concurrency_4")
+    'not measured yet'
+    """
+    found = [((report or {}).get("factors") or {}).get(name) for name in names]
+    return ", ".join(f"{f:.2f}x" for f in found) if found and all(found) else "not measured yet"
+
+
+def _failure(report: dict, check: str) -> str | None:
+    """Why ``check`` left no measurement in ``report``, or None when it left one."""
+    result = report.get(check)
+    if result is None:
+        return f"the report has no `{check}` check"
+    if isinstance(result, dict) and "error" in result:
+        return f"its `{check}` check failed: {str(result['error']).splitlines()[0][:200]}"
+    return None
+
+
+def gpu_measurement(report: dict | None, check: str, *names: str, labels: tuple[str, ...] = ()) -> str:
+    """What the book says of one saving on a GPU: its factors and where they were measured, or why not.
+
+    A Markdown fragment to follow "On a GPU:".
+
+    Parameters
+    ----------
+    report : dict or None
+        The committed report; None when there is none.
+    check : str
+        The check that measures it (``"together"``, ``"concurrency"``, ...).
+    *names : str
+        Its factors in the report's ``factors``.
+    labels : tuple of str
+        One label per factor, written after it (``("with two at once", "with four at once")``); none by
+        default.
+
+    Returns
+    -------
+    str
+
+    >>> gpu_measurement(None, "together", "fold")
+    "**not measured yet** (no GPU report is committed; the device check's `together` check measures it)"
+    >>> gpu_measurement({"gpu": "L4", "concurrency": {"error": "RuntimeError: CUDA out of memory"}, "factors": {}},
+    ...                 "concurrency", "concurrency_2")
+    '**not measured yet** (on L4 its `concurrency` check failed: RuntimeError: CUDA out of memory)'
+    """
+    if report is None:
+        return f"**not measured yet** (no GPU report is committed; the device check's `{check}` check measures it)"
+    why = _failure(report, check)
+    text = factors_text(report, *names)
+    if why is not None or text == "not measured yet":
+        return f"**not measured yet** (on {report_device(report)} {why or f'its `{check}` check formed no ratio'})"
+    values = [f"**{v}** {label}".rstrip() for v, label in zip(text.split(", "), [*labels, *[""] * len(names)])]
+    return f"{', '.join(values)}, measured on {report_device(report)} (the device check's `{check}` check)"
+
+
+def smoke_on_gpu(report: dict | None) -> str:
+    """Whether the paper preset's smoke run (``tests/test_paper_smoke.py``) ran on the report's GPU.
+
+    Parameters
+    ----------
+    report : dict or None
+
+    Returns
+    -------
+    str
+        A Markdown fragment.
+
+    >>> smoke_on_gpu({"gpu": "NVIDIA H200", "paper_smoke": {"ran": True, "total_s": 212.4}, "factors": {}})
+    "**ran** on NVIDIA H200, every command in 212 s (the device check's `paper_smoke` check)"
+    """
+    if report is None:
+        return "**not run on a GPU yet**: no GPU report is committed"
+    why = _failure(report, "paper_smoke")
+    if why is not None:
+        return f"**not run on a GPU yet**: on {report_device(report)} {why}"
+    smoke = report["paper_smoke"]
+    if not smoke.get("ran"):
+        return f"**not run on a GPU yet**: the report's device, {report_device(report)}, only checked its selection"
+    return (f"**ran** on {report_device(report)}, every command in {smoke['total_s']:.0f} s "
+            "(the device check's `paper_smoke` check)")
+
+
+def report_caption(report: dict | None, sweep_steps: list) -> str:
+    """The caption of the book's savings table: which run measured its last column, and the sweep of
+    ``sweep_steps`` (three seeds) at its rate with the speed-ups it measured that the plan does not count.
+
+    Parameters
+    ----------
+    report : dict or None
+        The committed report; None when there is none (the caption says how to make one).
+    sweep_steps : list of coinfer.experiments.plan.PlanStep
+        The sweep's plan (:func:`coinfer.experiments.plan.sweep_plan`).
+
+    Returns
+    -------
+    str
+        Markdown.
+
+    >>> report_caption(None, []).startswith("No GPU report is committed yet")
+    True
+    """
+    from coinfer.experiments.plan import projected_hours
+
+    if report is None:
+        return (f"No GPU report is committed yet: a GPU session writes one with `python benchmarks/cuda_check.py "
+                f"--out {_committed_name()}`, and the last column reads its factors.")
+    g = report.get("provenance") or {}
+    text = (f"The last column: `{g.get('command', 'benchmarks/cuda_check.py')}` on {report_device(report)}, torch "
+            f"{report.get('torch', '?')}, {report.get('date', '?')}, commit {str(g.get('git_commit', '?'))[:7]}"
+            + "".join(f", resuming the run at commit {str(r.get('git_commit'))[:7]} of {str(r.get('date'))[:10]}"
+                      for r in report.get("resumed_from", []) if r) + ".")
+    at_new = (report.get("estimate") or {}).get("new_images_per_s")
+    if isinstance(at_new, dict) and "gpu_hours_3_seeds" in at_new:
+        text += (f" At its new data path's {at_new['images_per_s']:,.0f} images/s, the three-seed sweep takes "
+                 f"{at_new['gpu_hours_3_seeds']:.1f} GPU-hours.")
+    rate = report_rate(report)
+    if rate is None or not sweep_steps:
+        return text
+    hours = projected_hours(sweep_steps, report["factors"], rate)
+    (workers, compiled), best = min(hours.items(), key=lambda item: item[1])
+    return text + (
+        f" With the speed-ups it measured that the plan does not count (the stacked and folded codec steps, "
+        f"the compiled frozen parts, several trainings at once), the sweep takes {hours[1, False]:.1f} GPU-hours "
+        f"as the GPU path runs by default, and {best:.1f} with {workers} worker(s)"
+        f"{' and the frozen parts compiled' if compiled else ''} (`python -m coinfer plan --gpu-report "
+        f"{_committed_name()} --workers {workers}`"
+        f"{', with COINFER_COMPILE=frozen' if compiled else ''}, step by step): "
+        f"{'within' if best <= 3 else 'above'} issue 17's goal of 3 GPU-hours.")
