@@ -78,7 +78,7 @@ def test_the_prepared_device_check_runs_every_check_on_the_cpu(tmp_path):
     # book/paper_scale.md reads this script's report, once committed, through coinfer.experiments.device_report:
     # the report as written (not a copy of its shape) gives every saving's factor and the run's caption.
     from coinfer.config import get_preset
-    from coinfer.experiments.device_report import (factors_text, gpu_measurement, read_device_report,
+    from coinfer.experiments.device_report import (factors_text, gpu_measurement, measured_runs, read_device_report,
                                                    report_caption, smoke_on_gpu)
     from coinfer.experiments.plan import sweep_plan
 
@@ -89,6 +89,9 @@ def test_the_prepared_device_check_runs_every_check_on_the_cpu(tmp_path):
         assert factors_text(report, name) == f"{report['factors'][name]:.2f}x"
         assert gpu_measurement(report, check, name).startswith(f"**{report['factors'][name]:.2f}x**, measured on cpu")
     assert smoke_on_gpu(report) == "**not run on a GPU yet**: the report's device, cpu, only checked its selection"
+    runs = measured_runs(report)
+    assert f"**{report['data_path']['old_float32_loader_images_per_s']:,.0f} images/s** on the old data path" in runs
+    assert f"(`{report['paper_cell']['cell']}` on the same synthetic images)" in runs and "not run" not in runs
     caption = report_caption(report, sweep_plan(get_preset("paper"), seeds=3))
     assert caption.startswith(f"The last column: `{report['provenance']['command']}` on cpu, torch {report['torch']}")
     assert "as the GPU path runs by default" in caption and "issue 17's goal of 3 GPU-hours" in caption

@@ -295,13 +295,17 @@ def test_plan_command_projects_a_device_checks_report(tmp_path, capsys, monkeypa
 def test_the_book_says_what_a_device_report_measured_and_why_not_where_it_did_not(tmp_path):
     """book/paper_scale.md reads a committed device check report through coinfer.experiments.device_report:
     every saving's factor where the report has it, the reason where it does not, and none without one."""
-    from coinfer.experiments.device_report import (factors_text, gpu_measurement, read_device_report,
+    from coinfer.experiments.device_report import (factors_text, gpu_measurement, measured_runs, read_device_report,
                                                    report_caption, smoke_on_gpu)
     from coinfer.experiments.plan import projected_hours
 
     report = {"gpu": "NVIDIA H200", "torch": "2.9.0", "date": "2026-12-02",
               "provenance": {"git_commit": "abcdef123", "command": "python benchmarks/cuda_check.py --out r.json"},
-              "data_path": {"new_images_per_s": 30000.0, "speedup": 2.5},
+              "data_path": {"new_images_per_s": 30000.0, "speedup": 2.5, "old_float32_loader_images_per_s": 12000.0,
+                            "autocast": "bfloat16", "new_cudnn_benchmark_images_per_s": 31000.0, "batch_size": 128,
+                            "steps": 100},
+              "paper_cell": {"cell": "framework_layer2.1_s0.5_d16-l4_abc", "baseline_epochs": 1, "baseline_s": 5.2,
+                             "cell_s": 14.8, "pruning_epochs": 1, "codec_epochs": 2},
               "together": {"stack_factor": 1.5, "fold_factor": 1.1},
               "concurrency": {"error": "RuntimeError: CUDA out of memory\nTraceback ..."},
               "paper_smoke": {"ran": True, "total_s": 212.4},
@@ -324,6 +328,15 @@ def test_the_book_says_what_a_device_report_measured_and_why_not_where_it_did_no
                                     "(the device check's `paper_smoke` check)")
     assert smoke_on_gpu({**report, "paper_smoke": {"error": "RuntimeError: exited 1"}}) == (
         "**not run on a GPU yet**: on NVIDIA H200 its `paper_smoke` check failed: RuntimeError: exited 1")
+    # Issue 17's item 5: the training rates on the old and the new data path, and one paper cell end to end.
+    runs = measured_runs(report)
+    assert ("On NVIDIA H200 the full-width network trains at **12,000 images/s** on the old data path" in runs
+            and "**30,000** on the new one (bf16" in runs and "31,000 with cuDNN's autotuner on" in runs)
+    assert "(`framework_layer2.1_s0.5_d16-l4_abc` on the same synthetic images)" in runs and "cell 15 s" in runs
+    assert "One paper-preset cell end to end: **not run** (on" not in runs
+    assert "**not run** (the report has no `paper_cell` check)" in measured_runs(
+        {k: v for k, v in report.items() if k != "paper_cell"})
+    assert measured_runs(None).endswith("no GPU report is committed, so neither is shown yet.")
     # The caption: the run, and the sweep projected with the measured factors, as plan --gpu-report does.
     steps = sweep_plan(get_preset("paper"), seeds=3)
     caption = report_caption(report, steps)

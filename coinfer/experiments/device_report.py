@@ -9,6 +9,7 @@ it would otherwise say "not measured yet", without editing the page::
            --factors_text------> "1.52x" for the savings table, "not measured yet" without it
            --gpu_measurement---> what the prose says of one saving on a GPU
            --smoke_on_gpu------> whether the paper preset's smoke run ran there
+           --measured_runs-----> the training rates on the old and new data path, one paper cell
            --report_caption----> the table's caption: command, GPU, commit, and the sweep it projects
 
 Every function takes ``None`` for "no report committed".
@@ -30,7 +31,7 @@ import math
 from pathlib import Path
 
 __all__ = ["read_device_report", "report_rate", "report_device", "factors_text", "gpu_measurement",
-           "smoke_on_gpu", "report_caption"]
+           "smoke_on_gpu", "measured_runs", "report_caption"]
 
 def _committed_name() -> str:
     """Where the report is committed, relative to the checkout (:func:`coinfer.paths.device_report_path`)."""
@@ -203,6 +204,53 @@ def smoke_on_gpu(report: dict | None) -> str:
         return f"**not run on a GPU yet**: the report's device, {report_device(report)}, only checked its selection"
     return (f"**ran** on {report_device(report)}, every command in {smoke['total_s']:.0f} s "
             "(the device check's `paper_smoke` check)")
+
+
+def measured_runs(report: dict | None) -> str:
+    """What the device check measured besides the savings: the full-width network's training images/s
+    on the old data path and the new (its ``data_path`` check), and one paper-preset cell end to end with
+    one epoch per stage (``paper_cell``); or why either is missing.
+
+    Parameters
+    ----------
+    report : dict or None
+
+    Returns
+    -------
+    str
+        Markdown, one paragraph.
+
+    >>> measured_runs({"gpu": "NVIDIA H200", "factors": {}, "data_path": {"error": "RuntimeError: x"},
+    ...                "paper_cell": {"error": "ValueError: y"}})
+    'Training images/s on NVIDIA H200: **not measured** (its `data_path` check failed: RuntimeError: x). One paper-preset cell end to end: **not run** (its `paper_cell` check failed: ValueError: y).'
+    """
+    if report is None:
+        return ("The device check also times the full-width network's training on the old data path and on "
+                "the new one, and runs one paper-preset cell end to end; no GPU report is committed, so neither "
+                "is shown yet.")
+    device = report_device(report)
+    why = _failure(report, "data_path")
+    if why is not None:
+        text = f"Training images/s on {device}: **not measured** ({why})."
+    else:
+        rates = report["data_path"]
+        precision = {"bfloat16": "bf16", None: "float32"}.get(rates.get("autocast"), rates.get("autocast"))
+        compiled = rates.get("new_compiled_images_per_s")
+        text = (f"On {device} the full-width network trains at **{rates['old_float32_loader_images_per_s']:,.0f} "
+                f"images/s** on the old data path (transforms in loader processes, float32) and "
+                f"**{rates['new_images_per_s']:,.0f}** on the new one ({precision}, the images held on the device, "
+                f"channels_last), {rates['new_cudnn_benchmark_images_per_s']:,.0f} with cuDNN's autotuner on"
+                + (f" and {compiled:,.0f} compiled" if compiled else "")
+                + f" (batch {rates['batch_size']}, {rates['steps']} timed steps, synthetic CIFAR-shaped images).")
+    why = _failure(report, "paper_cell")
+    if why is not None:
+        return text + f" One paper-preset cell end to end: **not run** ({why})."
+    cell = report["paper_cell"]
+    return text + (
+        f" One paper-preset cell end to end (`{cell['cell']}` on the same synthetic images): the baseline's "
+        f"{cell['baseline_epochs']} epoch(s) took {cell['baseline_s']:.0f} s, then the cell {cell['cell_s']:.0f} s "
+        f"({cell['pruning_epochs']} pruning fine-tune epoch(s), {cell['codec_epochs']} codec epochs, its "
+        "evaluations and its file).")
 
 
 def report_caption(report: dict | None, sweep_steps: list) -> str:
