@@ -355,6 +355,19 @@ def test_the_book_says_what_a_device_report_measured_and_why_not_where_it_did_no
         read_device_report(path)
 
 
+def test_plan_points_to_a_committed_device_report_only_when_there_is_one(tmp_path, capsys, monkeypatch):
+    from coinfer.paths import device_report_path
+
+    monkeypatch.setenv("COINFER_HOME", str(tmp_path))
+    assert main(["plan", "--preset", "quick", "--seeds", "1"]) == 0
+    assert "--gpu-report" not in capsys.readouterr().out
+    device_report_path().parent.mkdir(parents=True)
+    device_report_path().write_text(json.dumps({"gpu": "NVIDIA H200", "factors": {}}))
+    assert main(["plan", "--preset", "quick", "--seeds", "1"]) == 0
+    assert ("pass --gpu-rate, or --gpu-report data/results/benchmarks/cuda_check_gpu.json for the committed one's)"
+            in capsys.readouterr().out)
+
+
 # -- the README's paper section: the other tables, beyond the sweep ---------------------------------
 
 def test_tables_that_share_the_sweeps_networks_are_priced_for_what_they_add():
