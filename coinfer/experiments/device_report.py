@@ -128,8 +128,14 @@ def factors_text(report: dict | None, *names: str) -> str:
     >>> factors_text({"factors": {"concurrency_2": 1.31}}, "concurrency_2", "concurrency_4")
     'not measured yet'
     """
+    found = _measured(report, names)
+    return ", ".join(f"{f:.2f}x" for f in found) if found else "not measured yet"
+
+
+def _measured(report: dict | None, names: tuple[str, ...]) -> list[float] | None:
+    """The factors ``names`` of ``report``, or None unless every one was measured."""
     found = [((report or {}).get("factors") or {}).get(name) for name in names]
-    return ", ".join(f"{f:.2f}x" for f in found) if found and all(found) else "not measured yet"
+    return found if found and all(found) else None
 
 
 def _failure(report: dict, check: str) -> str | None:
@@ -171,11 +177,10 @@ def gpu_measurement(report: dict | None, check: str, *names: str, labels: tuple[
     """
     if report is None:
         return f"**not measured yet** (no GPU report is committed; the device check's `{check}` check measures it)"
-    why = _failure(report, check)
-    text = factors_text(report, *names)
-    if why is not None or text == "not measured yet":
+    why, found = _failure(report, check), _measured(report, names)
+    if why is not None or found is None:
         return f"**not measured yet** (on {report_device(report)} {why or f'its `{check}` check formed no ratio'})"
-    values = [f"**{v}** {label}".rstrip() for v, label in zip(text.split(", "), [*labels, *[""] * len(names)])]
+    values = [f"**{f:.2f}x** {label}".rstrip() for f, label in zip(found, [*labels, *[""] * len(names)])]
     return f"{', '.join(values)}, measured on {report_device(report)} (the device check's `{check}` check)"
 
 
