@@ -33,6 +33,7 @@ from pathlib import Path
 __all__ = ["read_device_report", "report_rate", "report_device", "factors_text", "gpu_measurement",
            "smoke_on_gpu", "measured_runs", "report_caption"]
 
+
 def _committed_name() -> str:
     """Where the report is committed, relative to the checkout (:func:`coinfer.paths.device_report_path`)."""
     from coinfer.paths import device_report_path, project_root
