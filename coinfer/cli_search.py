@@ -126,7 +126,8 @@ def plan(args: argparse.Namespace) -> int:
     from coinfer.config import get_preset, parse_overrides
     from coinfer.experiments.plan import MEASURED_H200_RATE, format_plan
     from coinfer.experiments.plan_tables import format_table_plans, table_plans
-    from coinfer.paths import device_report_path, project_root
+    from coinfer.experiments.device_report import committed_name
+    from coinfer.paths import device_report_path
     from coinfer.tensor_data import COMPILE_ENV, DataPath
 
     if args.workers != 1 and not args.gpu_report:
@@ -144,7 +145,7 @@ def plan(args: argparse.Namespace) -> int:
     if not args.gpu_rate and not args.gpu_report:
         print(f"(rate: {MEASURED_H200_RATE:,.0f} images/s, the full-width network measured on an H200; "
               "measure yours with benchmarks/cuda_check.py and pass --gpu-rate"
-              + (f", or --gpu-report {device_report_path().relative_to(project_root())} for the committed one's"
+              + (f", or --gpu-report {committed_name()} for the committed one's"
                  if device_report_path().exists() else "") + ")")
     print(format_table_plans(plans, args.gpu_rate or MEASURED_H200_RATE))
     if args.gpu_report:

@@ -30,12 +30,21 @@ import json
 import math
 from pathlib import Path
 
-__all__ = ["read_device_report", "report_rate", "report_device", "factors_text", "gpu_measurement",
-           "smoke_on_gpu", "measured_runs", "report_caption"]
+__all__ = ["committed_name", "read_device_report", "report_rate", "report_device", "factors_text",
+           "gpu_measurement", "smoke_on_gpu", "measured_runs", "report_caption"]
 
 
-def _committed_name() -> str:
-    """Where the report is committed, relative to the checkout (:func:`coinfer.paths.device_report_path`)."""
+def committed_name() -> str:
+    """Where the report is committed, relative to the checkout (:func:`coinfer.paths.device_report_path`),
+    as the commands the book and ``plan`` print name it.
+
+    Returns
+    -------
+    str
+
+    >>> committed_name()
+    'data/results/benchmarks/cuda_check_gpu.json'
+    """
     from coinfer.paths import device_report_path, project_root
 
     return device_report_path().relative_to(project_root()).as_posix()
@@ -282,7 +291,7 @@ def report_caption(report: dict | None, sweep_steps: list) -> str:
 
     if report is None:
         return (f"No GPU report is committed yet: a GPU session writes one with `python benchmarks/cuda_check.py "
-                f"--out {_committed_name()}`, and the last column reads its factors.")
+                f"--out {committed_name()}`, and the last column reads its factors.")
     g = report.get("provenance") or {}
     text = (f"The last column: `{g.get('command', 'benchmarks/cuda_check.py')}` on {report_device(report)}, torch "
             f"{report.get('torch', '?')}, {report.get('date', '?')}, commit {str(g.get('git_commit', '?'))[:7]}"
@@ -302,6 +311,6 @@ def report_caption(report: dict | None, sweep_steps: list) -> str:
         f"the compiled frozen parts, several trainings at once), the sweep takes {hours[1, False]:.1f} GPU-hours "
         f"as the GPU path runs by default, and {best:.1f} with {workers} worker(s)"
         f"{' and the frozen parts compiled' if compiled else ''} (`python -m coinfer plan --gpu-report "
-        f"{_committed_name()} --workers {workers}`"
+        f"{committed_name()} --workers {workers}`"
         f"{', with COINFER_COMPILE=frozen' if compiled else ''}, step by step): "
         f"{'within' if best <= 3 else 'above'} issue 17's goal of 3 GPU-hours.")
