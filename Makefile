@@ -76,7 +76,10 @@ results: .coinfer-python
 	OMP_NUM_THREADS=1 $(RUN) -m coinfer train-codec --preset quick --split layer2.1 --code-size d16-l4
 	OMP_NUM_THREADS=1 $(RUN) -m coinfer train-codec --preset quick --split layer3.1 --code-size d16-l4
 	$(RUN) -m coinfer run serve_latency --preset quick --threads 1
-	$(RUN) -m coinfer search --preset quick --replay 0
+	$(RUN) -m coinfer search --preset quick --replay
+	$(RUN) -m coinfer search --preset quick --replay --objectives device_macs,bits_per_image,server_macs
+	rm -rf /tmp/live && $(RUN) -m coinfer search --preset quick --trials 6 --seed 0 --threads 1 --summary \
+	    --storage /tmp/live/live.journal --cells-dir /tmp/live/cells
 
 clean:
 	rm -rf _build .pytest_cache

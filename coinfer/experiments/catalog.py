@@ -101,9 +101,10 @@ def book_chapters(book: Path) -> dict[int, tuple[str, str]]:
 
 def _mentions(table: str, folder: str) -> re.Pattern:
     """How a chapter's code names a file: ``f"sweep_{PRESET}``, ``"sweep_quick``, ``("sweep"``; a file
-    in a subfolder (``search/replay_quick.json``) by ``search_replay`` or ``search/replay``."""
+    in a subfolder (``search/replay_quick.json``) by ``search_replay``, ``search/replay`` or its path
+    function, ``search_replay_path``."""
     if folder:
-        return re.compile(r"(?<![\w-])" + re.escape(folder) + r"[_/]" + re.escape(table) + r"\b")
+        return re.compile(r"(?<![\w-])" + re.escape(folder) + r"[_/]" + re.escape(table) + r"(?:_path)?\b")
     name = re.escape(table)     # quoted whole (not "sweep's" in prose), or followed by its preset
     return re.compile(r"(?<![\w-])" + name + r"(?:_\{|_quick\b|_paper\b)|[\"']" + name + r"[\"']")
 
@@ -142,7 +143,8 @@ def table_catalog(results: Path | None = None, book: Path | None = None) -> list
             continue
         schema = str(data.get("schema", ""))
         provenance = data.get("provenance") if isinstance(data.get("provenance"), dict) else {}
-        preset = str(provenance.get("preset", ""))
+        # A result without a provenance block (the live search's summary) names them at its top level.
+        preset = str(provenance.get("preset") or data.get("preset") or "")
         stem = path.stem
         table = stem[: -len(preset) - 1] if preset and stem.endswith(f"_{preset}") else stem
         folder = path.parent.relative_to(results).as_posix()
@@ -163,7 +165,7 @@ def table_catalog(results: Path | None = None, book: Path | None = None) -> list
         pattern = _mentions(table, folder)
         numbers |= {n for n, text in texts.items() if pattern.search(text)}
         command = (f"python -m coinfer run {table} --preset {preset}" if registered is not None and preset
-                   else str(provenance.get("command", "")))
+                   else str(provenance.get("command") or data.get("command") or ""))
         entries.append(CatalogEntry(
             path=path.relative_to(results).as_posix(), table=table, preset=preset, schema=schema,
             description=registered.description if registered is not None else "",
