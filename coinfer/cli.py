@@ -14,7 +14,7 @@ Other commands::
                               [--json]
     python -m coinfer prune --preset quick|paper                   # pruned device parts -> data/results/pruning_<preset>.json
     python -m coinfer sweep --preset quick|paper                   # every method's grid -> data/results/sweep_<preset>.json
-    python -m coinfer search --preset quick --trials 20 [--workers N] [--storage URL] [--sampler tpe|nsga2|gp|random]
+    python -m coinfer search --preset quick --trials 20 [--trainings N] [--patience N] [--workers N] [--storage URL] [--sampler tpe|nsga2|gp|random]
                              [--objectives device_macs,bits,server_macs] [--device-memory 3MB]
                              [--recover] [--export] [--replay]       # multi-objective search over the sweep's cells
     python -m coinfer figure NAME [--preset P] [--out F.png|F.svg]  # draw a book figure (--list: which)
@@ -548,7 +548,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--grid", type=check.sweep_grid_name, default=None,
                    help="another sweep grid as the search space (e.g. 'tiny')")
     set_arg(p)
-    p.add_argument("--trials", type=check.positive_int, default=None, help="trials to run (in all workers together)")
+    p.add_argument("--trials", type=check.positive_int, default=None, help="the most trials to run (in all workers "
+                   "together); a trial that repeats a known configuration or is rejected trains nothing")
+    p.add_argument("--trainings", type=check.positive_int, default=None,
+                   help="stop after this many trainings (cells trained, in all workers together)")
+    p.add_argument("--patience", type=check.positive_int, default=None,
+                   help="stop after this many trials in a row that train nothing: the sampler has converged "
+                        "(default 100, per worker)")
     p.add_argument("--seed", type=int, default=None, help="sampler seed (worker i gets seed + i)")
     p.add_argument("--sampler", choices=["tpe", "nsga2", "gp", "random"], default="tpe")
     p.add_argument("--storage", default=None,

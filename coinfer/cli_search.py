@@ -33,8 +33,11 @@ def search(args: argparse.Namespace) -> int:
     budget = search_checks.memory_budget(args.device_memory)
     if args.replay:
         table = load_table(args.oracle or table_path("sweep", preset.name))
+        if args.trainings:
+            raise ValueError(f"--trainings {args.trainings}: a replay's studies train at most the grid's cells; "
+                             "give --trials or --patience")
         out = search_replay.replay(preset, table, trials=args.trials or search_replay.REPLAY_TRIALS, command=command,
-                                   objectives=objectives)
+                                   objectives=objectives, patience=args.patience or search_study.PATIENCE)
         tag = search_checks.objectives_tag(objectives)
         path = write_json_atomic(args.out or search_replay_path(preset.name, tag), out)
         for name, s in out["summary"].items():
@@ -43,6 +46,9 @@ def search(args: argparse.Namespace) -> int:
                   f"hypervolume after {t['mean']} +- {t['std']} trainings (min {t['min']}, max {t['max']}; "
                   f"{s['within_a_third']} within a third of the grid's {out['grid']['trainings']}); "
                   f"the whole front after {f['mean']} +- {f['std']} ({s['reached_front']}/{s['runs']} seeds)")
+            for patience, stop in s["stopping"].items():
+                print(f"{'':>9}stopping after {patience} trials without a training: {stop['trainings']['mean']} +- "
+                      f"{stop['trainings']['std']} trainings, the whole front in {stop['front']}/{stop['runs']} seeds")
         print(f"wrote {path}")
         return 0
     from coinfer.experiments.sweep import grid_name
@@ -64,19 +70,29 @@ def search(args: argparse.Namespace) -> int:
                                     current=lambda trial: search_checks.current_trial(trial, ids, baseline))
         print(f"wrote {len(table.records)} records of {len(study.trials)} trials")
         return 0
-    if not args.trials:
-        raise ValueError("--trials N is needed to search (or --recover, --export, --replay)")
+    if not args.trials and not args.trainings:
+        raise ValueError("--trials N or --trainings N is needed to search (or --recover, --export, --replay)")
     if args.workers > 1:
         # N processes against one storage; each gets its share of the trials and its own seed.
         if args.storage is None:
             from coinfer.paths import search_journal_path
 
             args.storage = str(search_journal_path(preset.name))
+        for name in ("trials", "trainings"):
+            if getattr(args, name) and getattr(args, name) < args.workers:
+                raise ValueError(f"--{name} {getattr(args, name)} is fewer than --workers {args.workers}: "
+                                 "each worker needs at least one")
+
+        def share(total, i):   # worker i's part of a budget of all workers together
+            return total // args.workers + (i < total % args.workers)
+
         procs = []
         for i in range(args.workers):
-            share = args.trials // args.workers + (i < args.trials % args.workers)
-            argv = [sys.executable, "-m", "coinfer", "search", "--preset", preset.name, "--trials", str(share),
+            argv = [sys.executable, "-m", "coinfer", "search", "--preset", preset.name,
                     "--sampler", args.sampler, "--storage", args.storage, "--delay", str(args.delay)]
+            argv += ["--trials", str(share(args.trials, i))] if args.trials else []
+            argv += ["--trainings", str(share(args.trainings, i))] if args.trainings else []
+            argv += ["--patience", str(args.patience)] if args.patience else []
             argv += ["--seed", str(args.seed + i)] if args.seed is not None else []
             argv += ["--study", args.study] if args.study else []
             argv += ["--oracle", args.oracle] if args.oracle else []
@@ -113,11 +129,14 @@ def search(args: argparse.Namespace) -> int:
         objective = search.LiveObjective(preset, val, Path(args.cells_dir or paths["cells_dir"]), paths["cache_dir"],
                                          margin=args.margin, objectives=objectives, memory_budget=budget, test_threshold=test)
     start = time.time()
-    search_study.optimize(study, objective, args.trials, baseline_accuracy=baseline)
-    summary = search_study.summarize(study, objective, wall_time_s=time.time() - start, command=command)
+    stopped = search_study.optimize(study, objective, args.trials, baseline_accuracy=baseline, trainings=args.trainings,
+                                    patience=args.patience or search_study.PATIENCE)
+    summary = {**search_study.summarize(study, objective, wall_time_s=time.time() - start, command=command),
+               "stopped": stopped}
     if args.summary is not None:
         print(f"wrote {write_json_atomic(args.summary or search_live_path(label), summary)}")
-    print(f"{len(study.trials)} trials in the study ({summary['states']}), {summary['trained']} trained, "
+    print(f"stopped by its {stopped} budget; {len(study.trials)} trials in the study ({summary['states']}), "
+          f"{summary['trained']} trained, "
           f"{summary['wall_time_s']:.0f} s; feasible front: " + ", ".join(summary["front"]))
     return 0
 

@@ -429,3 +429,76 @@ def test_trials_of_other_settings_or_of_another_baseline_are_neither_reused_nor_
         study = study_of(cell_id, baseline)
         assert (objective.completed(study, key) is not None) == current, (cell_id, baseline)
         assert objective.front(study) == ([(0.0, 3554.0)] if current else [])
+
+
+def _trained(study) -> list[bool]:
+    return [bool(t.user_attrs.get("trained")) for t in sorted(study.trials, key=lambda t: t.number)]
+
+
+def test_a_search_stops_on_its_training_budget_or_when_its_sampler_has_converged():
+    preset, table = get_preset("quick"), load_table(TABLE)
+    objective = search_replay.ReplayObjective(preset, table, log=lambda *a: None)
+    study = search_study.open_study("quick", optuna.storages.InMemoryStorage(), sampler="tpe", seed=0)
+    assert search_study.optimize(study, objective, trainings=7) == "trainings"
+    trained = _trained(study)
+    assert sum(trained) == 7 and trained[-1]                  # it stops on the seventh training
+    # Patience: it ends after that many trials in a row that train nothing, and no sooner.
+    study = search_study.open_study("quick", optuna.storages.InMemoryStorage(), sampler="random", seed=0)
+    assert search_study.optimize(study, objective, trials=2000, patience=20) == "patience"
+    trained = _trained(study)
+    assert not any(trained[-20:]) and trained[-21]
+    gaps, idle = [], 0
+    for t in trained[:-20]:
+        idle = 0 if t else idle + 1
+        gaps.append(idle)
+    assert max(gaps) < 20 and len(trained) < 2000
+    # The same run, read off by the replay's rule, stops where it stopped.
+    numbers = [i + 1 for i, t in enumerate(trained) if t]
+    assert search_replay.stop_point(numbers, len(trained), 20) == (sum(trained), len(trained))
+    assert search_replay.stop_point(numbers, len(trained), 10)[0] <= sum(trained)
+    for bad in ({"trials": 0}, {"trainings": -1}, {"patience": 2.5}, {"trials": None, "patience": None}):
+        with pytest.raises(ValueError, match="budget"):
+            search_study.optimize(study, objective, **bad)
+
+
+def test_the_replay_reports_what_each_stopping_rule_costs_and_finds():
+    preset, table = get_preset("quick"), load_table(TABLE)
+    out = search_replay.replay(preset, table, samplers=["random"], seeds=[0, 1], trials=600, patience=40,
+                               log=lambda *a: None)
+    assert out["settings"]["patience"] == 40
+    stopping = out["summary"]["random"]["stopping"]
+    assert list(stopping) == ["25", "40"]                     # the summarised rules up to the replay's own
+    for run in out["runs"]:
+        assert run["stopped"] in search_study.STOPS and len(run["training_trials"]) == run["trainings"] == len(run["trained"])
+        assert run["training_trials"] == sorted(run["training_trials"]) and run["training_trials"][-1] <= run["trials"]
+        # Read off with the replay's own patience, every run stops where it ended: by patience (its last
+        # 40 trials trained nothing) or by the cap on trials.
+        assert search_replay.stop_point(run["training_trials"], run["trials"], 40) == (run["trainings"], run["trials"])
+        assert run["trials"] - run["training_trials"][-1] >= 40 if run["stopped"] == "patience" else run["trials"] == 600
+    assert stopping["40"]["trainings"]["max"] == max(r["trainings"] for r in out["runs"])
+    assert stopping["25"]["trainings"]["mean"] <= stopping["40"]["trainings"]["mean"]
+    assert stopping["25"]["front"] <= stopping["40"]["front"] <= out["summary"]["random"]["reached_front"]
+    # The committed replay ran with the defaults, and its rules were read off its runs.
+    committed = search_replay.load_replay("quick")
+    assert committed["settings"]["patience"] == search_study.PATIENCE
+    assert committed["settings"]["trials"] == search_replay.REPLAY_TRIALS
+    for name, summary in committed["summary"].items():
+        runs = [r for r in committed["runs"] if r["sampler"] == name]
+        assert summary["stopping"][str(search_study.PATIENCE)] == search_replay.stopping(runs, search_study.PATIENCE)
+
+
+def test_the_command_line_spends_a_training_budget_and_refuses_budgets_it_cannot_split(tmp_path):
+    import json
+
+    out = tmp_path / "live.json"
+    proc = _run("--preset", "quick", "--trainings", "4", "--seed", "0", "--storage", str(tmp_path / "q.journal"),
+                "--oracle", str(TABLE), "--summary", str(out), stdout=subprocess.PIPE, text=True)
+    assert proc.wait(timeout=300) == 0
+    summary = json.loads(out.read_text())
+    assert (summary["trained"], summary["stopped"]) == (4, "trainings")
+    for args, said in ((["--trials", "1", "--workers", "2"], "--trials 1 is fewer than --workers 2"),
+                       (["--replay", "--trainings", "3"], "--trainings 3"),
+                       ([], "--trials N or --trainings N")):
+        proc = _run("--preset", "quick", *args, "--storage", str(tmp_path / "r.journal"), "--oracle", str(TABLE),
+                    stderr=subprocess.PIPE, text=True)
+        assert proc.wait(timeout=120) != 0 and said in proc.stderr.read()

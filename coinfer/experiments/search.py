@@ -17,7 +17,8 @@ size, each knob taking the values of the preset's sweep grid::
     objectives (device MACs, bits per image[, server MACs]); constraint threshold - val accuracy <= 0
 
 A trial **is** a sweep cell, so a repeated configuration is free, and ``python -m coinfer sweep``
-afterwards trains only the cells the search did not. Rejected and stopped trials are PRUNED with
+afterwards trains only the cells the search did not. A search runs until its budget of trials or
+trainings is spent or its sampler has converged (``search_study.optimize``). Rejected and stopped trials are PRUNED with
 the reason in their ``rejected`` attribute; the checks are in ``coinfer.experiments.search_checks``.
 The constraint uses the cell's validation accuracy; a record without one (the committed tables
 made before the validation split) is judged by its test accuracy, and the trial's
@@ -38,6 +39,7 @@ many trainings each sampler needs to find the grid's front.
 Command line::
 
     python -m coinfer search --preset quick --trials 20                  # live: trains missing cells
+    python -m coinfer search --preset quick --trainings 10               # until 10 cells are trained
     python -m coinfer search --preset quick --trials 20 --workers 2      # two processes, one journal
     python -m coinfer search --preset quick --trials 20 --device-memory 3MB --objectives device_macs,bits,server_macs
     python -m coinfer search --preset quick --recover                    # after a killed worker

@@ -11,7 +11,13 @@ baseline's validation accuracy less the preset's drop). A table made before the 
 has no ``val_accuracy``; the replay then judges its records by their **test accuracy** against the
 test threshold (``search_checks.TEST_FALLBACK``), says so in its output (``settings.accuracy_source``,
 ``warning``) and prints the warning. ``replay`` runs TPE, NSGA-II and random search
-over several sampler seeds and counts the trainings each needs to reach 95 % of it::
+over several sampler seeds and counts the trainings each needs to reach 95 % of it and the whole
+front. A study runs as a live one would (``search_study.optimize``): until the sampler has converged
+(``search_study.PATIENCE`` trials in a row that train nothing), has trained as many cells as the grid
+has, or ``REPLAY_TRIALS`` trials. What a search costs at equal front quality is what it trains
+before it **stops**, not before it happens on the front's last point (which it cannot know): per
+stopping rule (``REPLAY_PATIENCES``, read off the same runs by ``stop_point``) the summary gives the
+trainings at the stop and how many seeds had the whole front by then::
 
     python -m coinfer search --preset quick --replay     # -> data/results/search/replay_quick.json
 
@@ -25,13 +31,16 @@ import time
 from typing import Callable
 
 from coinfer.experiments.search import Objective, readable_key
-from coinfer.experiments.search_study import _optuna, open_study
+from coinfer.experiments.search_study import PATIENCE, _optuna, open_study, optimize
 from coinfer.experiments.search_checks import OBJECTIVES, TEST_FALLBACK, constraint_accuracy
 from coinfer.results import LookupTable, Record
 from coinfer.stats import selection_threshold
 
-#: Replay settings: trials per study, samplers and their seeds.
-REPLAY_TRIALS = 100
+#: Replay settings: the most trials per study (repeats and rejections are free; a converged sampler
+#: stops sooner), samplers and their seeds, and the stopping rules summarised (patiences, at most the
+#: replay's own).
+REPLAY_TRIALS = 2000
+REPLAY_PATIENCES = (25, 50, 100)
 REPLAY_SAMPLERS = ("tpe", "nsga2", "random")
 REPLAY_SEEDS = (0, 1, 2, 3, 4, 5, 6, 7, 8, 9)
 REPLAY_SCHEMA = "coinfer.search-replay"
@@ -229,11 +238,45 @@ def _curve(rows: list[dict], key: str, length: int) -> list[float]:
     return curve
 
 
+def stop_point(training_trials: list[int], trials: int, patience: int) -> tuple[int, int]:
+    """Where a run would have stopped had it waited ``patience`` trials without a training: the
+    trainings and trials by then (``search_study.optimize``'s rule, applied to a finished run).
+
+    Parameters
+    ----------
+    training_trials : list of int
+        The (1-based, increasing) numbers of the run's trials that trained a cell.
+    trials : int
+        How many trials the run had.
+    patience : int
+
+    Returns
+    -------
+    (trainings, trials)
+
+    Examples
+    --------
+    >>> from coinfer.experiments.search_replay import stop_point
+    >>> stop_point([1, 2, 9], trials=20, patience=3)      # trials 3, 4, 5 trained nothing
+    (2, 5)
+    >>> stop_point([1, 2, 9], trials=20, patience=8), stop_point([1, 2, 9], trials=12, patience=8)
+    ((3, 17), (3, 12))
+    """
+    last = 0
+    for done, number in enumerate(training_trials):
+        if number - last - 1 >= patience:
+            return done, last + patience
+        last = number
+    return len(training_trials), min(trials, last + patience)
+
+
 def replay(preset, table: LookupTable, samplers=REPLAY_SAMPLERS, seeds=REPLAY_SEEDS, trials: int = REPLAY_TRIALS,
-           target: float = 0.95, command: str | None = None, log: Callable = print, objectives=OBJECTIVES) -> dict:
+           target: float = 0.95, command: str | None = None, log: Callable = print, objectives=OBJECTIVES,
+           patience: int = PATIENCE) -> dict:
     """Replay the search on ``table`` (a finished sweep) as an oracle: trainings to the grid's front.
 
-    Each sampler runs one study per seed of ``trials`` trials; a trial's outcome is the table's
+    Each sampler runs one study per seed, until ``patience`` trials in a row train nothing, it has
+    trained as many cells as the table has, or ``trials`` trials; a trial's outcome is the table's
     record (``ReplayObjective``). The hypervolume is measured in log10 of the ``objectives``
     over the feasible records (``grid_reference``); the grid's hypervolume is that of
     every feasible record, found by the brute-force sweep with ``len(table.records)`` trainings.
@@ -246,22 +289,26 @@ def replay(preset, table: LookupTable, samplers=REPLAY_SAMPLERS, seeds=REPLAY_SE
     samplers : sequence of str
     seeds : sequence of int
     trials : int
-        Trials per study (repeats and rejected configurations cost no training).
+        The most trials per study (repeats and rejected configurations cost no training).
     target : float
         The fraction of the grid's hypervolume to reach.
     command : str, optional
         For the result's provenance.
     objectives : sequence of str
         What the studies minimise (``search_checks.OBJECTIVE_NAMES``).
+    patience : int
+        A study stops after this many trials in a row that train nothing (``search_study.optimize``).
 
     Returns
     -------
     dict
-        JSON-ready: the grid's cost and hypervolume, each run's trace, and per sampler the
-        trainings and trials to reach ``target`` and the whole front (mean, spread), how many seeds
-        reach ``target`` within a third of the grid's trainings, and the hypervolume fraction
-        against trainings (mean, std, min, max per number of trainings). The sweep in its own
-        cell order is there too (``grid_order_*``).
+        JSON-ready: the grid's cost and hypervolume, each run's trace (what stopped it, the trials
+        that trained), and per sampler the trainings and trials to reach ``target`` and the whole
+        front (mean, spread), how many seeds reach ``target`` within a third of the grid's
+        trainings, per stopping rule (``stopping``: a patience of ``REPLAY_PATIENCES`` up to
+        ``patience``) the trainings and trials at the stop and how many seeds had the whole front
+        by then, and the hypervolume fraction against trainings (mean, std, min, max per number of
+        trainings). The sweep in its own cell order is there too (``grid_order_*``).
 
     Examples
     --------
@@ -296,10 +343,11 @@ def replay(preset, table: LookupTable, samplers=REPLAY_SAMPLERS, seeds=REPLAY_SE
             study = open_study(preset.name, optuna.storages.InMemoryStorage(), sampler=name, seed=seed,
                                objectives=objectives)
             t0 = time.time()
-            study.optimize(ReplayObjective(preset, table, log=lambda *a: None, objectives=objectives), n_trials=trials)
+            stopped = optimize(study, ReplayObjective(preset, table, log=lambda *a: None, objectives=objectives),
+                               trials=trials, trainings=n_grid, patience=patience)
             rows = trace(study, reference, objectives)
             full = grid_hv * (1 - 1e-9)
-            run = {"sampler": name, "seed": seed, "wall_time_s": round(time.time() - t0, 2),
+            run = {"sampler": name, "seed": seed, "wall_time_s": round(time.time() - t0, 2), "stopped": stopped,
                    "trials": len(rows), "trainings": rows[-1]["trainings"],
                    "final_fraction": round(rows[-1]["hypervolume"] / grid_hv, 4),
                    "trainings_to_target": _first(rows, "trainings", target * grid_hv),
@@ -307,11 +355,14 @@ def replay(preset, table: LookupTable, samplers=REPLAY_SAMPLERS, seeds=REPLAY_SE
                    "trainings_to_front": _first(rows, "trainings", full),
                    "trained": [r["cell"] for i, r in enumerate(rows)
                                if r["trainings"] > (rows[i - 1]["trainings"] if i else 0)],
+                   "training_trials": [r["trial"] for i, r in enumerate(rows)
+                                       if r["trainings"] > (rows[i - 1]["trainings"] if i else 0)],
                    "fraction_by_trainings": [round(v / grid_hv, 4) for v in _curve(rows, "trainings", n_grid)]}
             per.append(run)
-            log(f"[replay] {name} seed {seed}: {run['trainings']} trainings, {run['final_fraction']:.1%} of the "
-                f"grid's hypervolume; {target:.0%} after {run['trainings_to_target']} trainings "
-                f"({run['trials_to_target']} trials)")
+            log(f"[replay] {name} seed {seed}: {run['trainings']} trainings in {run['trials']} trials (stopped by "
+                f"{stopped}), {run['final_fraction']:.1%} of the grid's hypervolume; {target:.0%} after "
+                f"{run['trainings_to_target']} trainings ({run['trials_to_target']} trials), the whole front after "
+                f"{run['trainings_to_front']}")
         runs += per
         curves = list(zip(*[r["fraction_by_trainings"] for r in per]))
         summary[name] = {
@@ -323,6 +374,7 @@ def replay(preset, table: LookupTable, samplers=REPLAY_SAMPLERS, seeds=REPLAY_SE
             "trials_to_target": _stats([r["trials_to_target"] for r in per if r["trials_to_target"]]),
             "reached_front": sum(r["trainings_to_front"] is not None for r in per),
             "trainings_to_front": _stats([r["trainings_to_front"] for r in per if r["trainings_to_front"]]),
+            "stopping": {str(p): stopping(per, p) for p in sorted({*(q for q in REPLAY_PATIENCES if q < patience), patience})},
             "fraction_by_trainings": {k: [_stats(list(c))[k] for c in curves] for k in ("mean", "std", "min", "max")},
         }
     return {
@@ -330,7 +382,7 @@ def replay(preset, table: LookupTable, samplers=REPLAY_SAMPLERS, seeds=REPLAY_SE
         "provenance": {"table": table.provenance.command, "table_commit": table.provenance.git_commit,
                        "preset": preset.name, "command": command, "wall_time_s": round(time.time() - start, 1),
                        "optuna": optuna.__version__},
-        "settings": {"trials": trials, "seeds": list(seeds), "samplers": list(samplers), "target": target,
+        "settings": {"trials": trials, "patience": patience, "seeds": list(seeds), "samplers": list(samplers), "target": target,
                      "objectives": list(objectives), "hypervolume_space": "log10 of each objective (floored at 1)",
                      "accuracy_source": source, "threshold": threshold, "reference": list(reference), "reference_margin": REFERENCE_MARGIN},
         "grid": {"trainings": n_grid, "feasible": len(feasible), "hypervolume": grid_hv,
@@ -344,6 +396,50 @@ def replay(preset, table: LookupTable, samplers=REPLAY_SAMPLERS, seeds=REPLAY_SE
         "summary": summary,
         "runs": runs,
     }
+
+
+def stopping(runs: list[dict], patience: int) -> dict:
+    """Over ``runs`` (of one sampler), had each stopped after ``patience`` trials in a row without a
+    training (``stop_point``): the trainings and trials at the stop, and how many had found the whole
+    front by then (``front``, of ``runs``)."""
+    stops = [stop_point(r["training_trials"], r["trials"], patience) for r in runs]
+    return {"runs": len(runs), "trainings": _stats([t for t, _ in stops]), "trials": _stats([n for _, n in stops]),
+            "front": sum(r["trainings_to_front"] is not None and r["trainings_to_front"] <= t
+                         for r, (t, _) in zip(runs, stops))}
+
+
+def most_complete_stop(out: dict) -> dict:
+    """The stopping rule of a replay (``replay``'s result) that most often stops with the whole front,
+    the fewer trainings at the stop breaking a tie: what a search costs at (or nearest) equal front
+    quality. It is chosen on the replay it is read from, so it flatters the search.
+
+    Parameters
+    ----------
+    out : dict
+        A replay (``replay``, ``load_replay``).
+
+    Returns
+    -------
+    dict
+        ``sampler``, ``patience``, ``runs``, ``front`` (seeds with the whole front at the stop),
+        ``complete`` (every seed had it), ``trainings`` (their statistics at the stop, all seeds),
+        ``grid`` (the grid's trainings) and ``factor`` (the grid's trainings over the mean at the stop).
+
+    Examples
+    --------
+    >>> from coinfer.experiments.search_replay import load_replay, most_complete_stop
+    >>> best = most_complete_stop(load_replay("quick"))
+    >>> best["front"] <= best["runs"] and best["factor"] == best["grid"] / best["trainings"]["mean"]
+    True
+    """
+    rules = [(name, int(patience), stop) for name, summary in out["summary"].items()
+             for patience, stop in summary.get("stopping", {}).items()]
+    if not rules:
+        raise ValueError("the replay has no stopping rules (made before they were summarised): run the replay again")
+    name, patience, stop = max(rules, key=lambda r: (r[2]["front"], -r[2]["trainings"]["mean"]))
+    return {"sampler": name, "patience": patience, "runs": stop["runs"], "front": stop["front"],
+            "complete": stop["front"] == stop["runs"], "trainings": stop["trainings"],
+            "grid": out["grid"]["trainings"], "factor": out["grid"]["trainings"] / stop["trainings"]["mean"]}
 
 
 def readable_key_of(record: Record) -> str:

@@ -5,7 +5,8 @@ The objective (what a trial computes) is :mod:`coinfer.experiments.search`'s; th
 
 - ``storage_for``: a journal file per preset (no server), or any Optuna storage URL;
 - ``make_sampler``: TPE, NSGA-II, a Gaussian process or random search (``SAMPLERS``);
-- ``open_study`` and ``optimize``: one study per preset and grid, shared by worker processes;
+- ``open_study`` and ``optimize``: one study per preset and grid, shared by worker processes, run until
+  a budget of trials or trainings is spent or the sampler has converged (``PATIENCE``);
 - ``recover``: a killed worker's RUNNING trial marked FAILED and its parameters queued again;
 - ``export`` and ``summarize``: the study's records as a lookup table, and what a live run did.
 """
@@ -153,17 +154,46 @@ def open_study(preset_name: str, storage=None, sampler: str = "tpe", seed: int |
     return study
 
 
-def optimize(study, objective, trials: int, baseline_accuracy: float | None = None) -> None:
-    """Run ``trials`` trials of ``objective`` in this process (others may share the study).
+#: A search has converged when this many trials in a row train nothing: the sampler only proposes
+#: configurations already trained or rejected untrained (``optimize``). The replay reads shorter
+#: stopping rules off the same runs (``search_replay.stop_point``).
+PATIENCE = 100
+
+STOPS = ("trials", "trainings", "patience")
+
+
+def optimize(study, objective, trials: int | None = None, baseline_accuracy: float | None = None,
+             trainings: int | None = None, patience: int | None = PATIENCE) -> str:
+    """Run trials of ``objective`` in this process (others may share the study) until a budget is spent.
+
+    A trial that repeats a known configuration or is rejected untrained costs no training, so the
+    budget that matters is ``trainings``; ``patience`` ends a search whose sampler has converged
+    (it would otherwise draw free trials forever), ``trials`` caps the trials themselves. Each
+    counts this process's trials only: ``--workers N`` gives each worker its share.
 
     Parameters
     ----------
     study : optuna.Study
     objective : coinfer.experiments.search.Objective
-    trials : int
+    trials : int, optional
+        At most this many trials.
     baseline_accuracy : float, optional
         Kept in the study (with the preset's drop) so that ``export`` can give its table a
         threshold.
+    trainings : int, optional
+        Stop once this many trials have trained a cell.
+    patience : int or None
+        Stop after this many trials in a row that trained nothing; None: never.
+
+    Returns
+    -------
+    str
+        What ended it: ``"trials"``, ``"trainings"`` or ``"patience"`` (``STOPS``).
+
+    Raises
+    ------
+    ValueError
+        If a budget is not a positive integer, or none is given (the search would never end).
 
     Examples
     --------
@@ -175,16 +205,38 @@ def optimize(study, objective, trials: int, baseline_accuracy: float | None = No
     >>> from coinfer.experiments.search_replay import ReplayObjective
     >>> study = open_study("quick", optuna.storages.InMemoryStorage(), seed=0)
     >>> table = load_table(results_dir() / "sweep_quick.json")
-    >>> optimize(study, ReplayObjective(get_preset("quick"), table), trials=3)
-    >>> len(study.trials)
-    3
+    >>> optimize(study, ReplayObjective(get_preset("quick"), table), trials=3), len(study.trials)
+    ('trials', 3)
+    >>> optimize(study, ReplayObjective(get_preset("quick"), table), trainings=2)
+    'trainings'
     """
+    budgets = {"trials": trials, "trainings": trainings, "patience": patience}
+    for name, value in budgets.items():
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            raise ValueError(f"{name}={value!r}: a budget is a positive integer (or None: no such budget)")
+    if all(value is None for value in budgets.values()):
+        raise ValueError("no budget: give trials, trainings or patience, or the search never ends")
     if baseline_accuracy is not None:
         study.set_user_attr("baseline_accuracy", float(baseline_accuracy))
         study.set_user_attr("accuracy_drop", float(objective.preset.accuracy_drop))
         study.set_user_attr("preset", objective.preset.name)
         study.set_user_attr("dataset", objective.preset.dataset)
-    study.optimize(objective, n_trials=trials, catch=())
+    spent = {"trainings": 0, "idle": 0, "stop": "trials"}
+
+    def count(study, trial) -> None:
+        trained = bool(trial.user_attrs.get("trained"))
+        spent["trainings"] += trained
+        spent["idle"] = 0 if trained else spent["idle"] + 1
+        if trainings is not None and spent["trainings"] >= trainings:
+            spent["stop"] = "trainings"
+        elif patience is not None and spent["idle"] >= patience:
+            spent["stop"] = "patience"
+        else:
+            return
+        study.stop()
+
+    study.optimize(objective, n_trials=trials, catch=(), callbacks=[count])
+    return spent["stop"]
 
 
 def recover(study, all_running: bool = False) -> list[int]:
@@ -279,6 +331,7 @@ def export(study, path: str | Path | None = None, command: str | None = None, cu
     >>> study = open_study("quick", optuna.storages.InMemoryStorage(), seed=0)
     >>> objective = ReplayObjective(get_preset("quick"), table, log=lambda *a: None)
     >>> optimize(study, objective, trials=5, baseline_accuracy=0.9046)
+    'trials'
     >>> found = export(study, path=False)
     >>> round(table_threshold(found), 4), 1 <= len(found.records) <= 5
     (0.8846, True)
