@@ -502,3 +502,30 @@ def test_the_command_line_spends_a_training_budget_and_refuses_budgets_it_cannot
         proc = _run("--preset", "quick", *args, "--storage", str(tmp_path / "r.journal"), "--oracle", str(TABLE),
                     stderr=subprocess.PIPE, text=True)
         assert proc.wait(timeout=120) != 0 and said in proc.stderr.read()
+
+
+def test_the_search_figure_marks_where_each_samplers_studies_stop():
+    import copy
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from coinfer.views.search import fig_search
+
+    replay = search_replay.load_replay("quick")
+    fig = fig_search(replay)
+    bars = fig.axes[0].containers
+    assert len(bars) == len(replay["summary"])
+    for name, bar in zip(replay["summary"], bars):
+        runs = [r for r in replay["runs"] if r["sampler"] == name]
+        (x,), (y,) = bar.lines[0].get_data()
+        assert x == pytest.approx(sum(r["trainings"] for r in runs) / len(runs))
+        assert y == pytest.approx(100 * sum(r["final_fraction"] for r in runs) / len(runs))
+    assert "mark where the studies stop" in fig.coinfer.alt
+    plt.close(fig)
+    old = copy.deepcopy(replay)          # a replay made before the stopping rule: no marks
+    del old["settings"]["patience"]
+    assert not fig_search(old).axes[0].containers
+    plt.close("all")

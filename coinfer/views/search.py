@@ -60,12 +60,23 @@ def fig_search(replay: dict | None = None, ax=None):
         ax.plot(x, mean, color=colour, label=f"{label} (mean of {summary['runs']} seeds)")
         ax.fill_between(x, [m - s for m, s in zip(mean, std)], [min(100, m + s) for m, s in zip(mean, std)],
                         color=colour, alpha=0.15, linewidth=0)
+    # Where the studies stopped (the replay's own stopping rule): mean trainings and hypervolume there.
+    patience, stops = replay["settings"].get("patience"), {}
+    for name in replay["summary"] if patience else ():
+        runs = [r for r in replay["runs"] if r["sampler"] == name]
+        trainings, found = [r["trainings"] for r in runs], [100 * r["final_fraction"] for r in runs]
+        mean = sum(trainings) / len(trainings)
+        spread = (sum((t - mean) ** 2 for t in trainings) / (len(trainings) - 1)) ** 0.5 if len(trainings) > 1 else 0.0
+        stops[name] = (mean, sum(found) / len(found))
+        ax.errorbar(*stops[name], xerr=spread, fmt="o", color=SAMPLER_STYLE.get(name, (name, None))[1], capsize=3,
+                    markersize=5, label=f"stop: {patience} idle trials (mean, std)"
+                    if len(stops) == 1 else None)
     ax.step(x, [100 * v for v in replay["grid"]["grid_order_fraction_by_trainings"]], where="post", color="black",
             linestyle=":", label="the sweep, in its cell order")
     ax.axhline(100 * target, color=PALETTE["vermillion"], linewidth=0.8, linestyle="--")
     ax.text(n_grid / 3 + 1.5, 100 * target - 2, f"{target:.0%} of the grid's hypervolume", color=PALETTE["vermillion"], fontsize=8)
     ax.axvline(n_grid, color="black", linewidth=1)
-    ax.text(n_grid - 0.3, 70, f"the grid: {n_grid} trainings", rotation=90, ha="right", fontsize=8)
+    ax.text(n_grid - 0.3, 78, f"the grid: {n_grid} trainings", rotation=90, ha="right", va="bottom", fontsize=8)
     ax.axvline(n_grid / 3, color="black", linewidth=0.8, linestyle="--")
     ax.text(n_grid / 3 + 0.3, 70, "a third", rotation=90, fontsize=8)
     ax.set_xlim(0, n_grid + 0.5)
@@ -84,6 +95,8 @@ def fig_search(replay: dict | None = None, ax=None):
            f"configurations trained (x, 0 to {n_grid}), per sampler as the mean over seeds with one standard "
            f"deviation shaded, and the sweep in its own cell order as a dotted step line; a dashed line marks "
            f"{target:.0%}, vertical lines the whole grid and a third of it. Mean trainings to {target:.0%}: "
-           f"{means}.")
+           f"{means}." + (" Circles with horizontal bars mark where the studies stop, mean trainings and hypervolume "
+                          "there: " + "; ".join(f"{SAMPLER_STYLE.get(k, (k,))[0]} {t:.1f} trainings, {f:.1f} %"
+                                                for k, (t, f) in stops.items()) + "." if stops else ""))
     return publish(ax.figure, "search", alt=alt, rows=rows, provenance=replay.get("provenance"),
                    caption="Hypervolume found against trainings, per sampler")
