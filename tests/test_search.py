@@ -137,11 +137,20 @@ def test_two_workers_share_one_journal_without_losing_or_repeating_a_trial(tmp_p
 
 
 def _draw_in_thread(objective, trial):
-    """Run ``objective`` on ``trial`` in a thread; the event is set when it returns."""
+    """Run ``objective`` on ``trial`` in a thread; the event is set when it returns or prunes the trial
+    (a twin of an earlier trial is pruned as its repeat)."""
     import threading
 
     done = threading.Event()
-    thread = threading.Thread(target=lambda: (objective(trial), done.set()), daemon=True)
+
+    def draw():
+        try:
+            objective(trial)
+        except optuna.TrialPruned:
+            pass
+        done.set()
+
+    thread = threading.Thread(target=draw, daemon=True)
     thread.start()
     return thread, done
 
@@ -175,6 +184,7 @@ def test_a_later_trial_waits_for_an_earlier_one_still_drawing_and_trains_a_twin_
     attrs = study.trials[1].user_attrs
     assert attrs["cell"] == search.readable_key("on-device", on_device.split, on_device.sparsity, on_device.setting)
     assert attrs["trained"] is (not same)
+    assert attrs.get("repeat_of") == (0 if same else None)       # the twin is trial 0's repeat
     assert study.trials[0].state == (optuna.trial.TrialState.COMPLETE if same else optuna.trial.TrialState.RUNNING)
 
 
@@ -399,7 +409,8 @@ def test_a_search_writes_its_summary_and_the_committed_live_search_is_consistent
     assert summary["front"] and set(summary["front"]) <= keys
     live = json.loads(search_live_path("quick").read_text())
     assert live["command"].startswith("python -m coinfer search --preset quick") and live["wall_time_s"] > 0
-    assert live["trained"] + len(live["rejected"]) <= live["trials"] and set(live["front"]) <= keys
+    assert live["trained"] + len(live["rejected"]) + live["repeats"] <= live["trials"] and set(live["front"]) <= keys
+    assert live["stopped"] in search_study.STOPS
 
 
 def test_trials_of_other_settings_or_of_another_baseline_are_neither_reused_nor_in_the_front(tmp_path):
@@ -529,3 +540,21 @@ def test_the_search_figure_marks_where_each_samplers_studies_stop():
     del old["settings"]["patience"]
     assert not fig_search(old).axes[0].containers
     plt.close("all")
+
+
+def test_a_repeated_configuration_is_pruned_as_a_repeat_and_counted_once():
+    preset, table = get_preset("quick"), load_table(TABLE)
+    objective = search_replay.ReplayObjective(preset, table, log=lambda *a: None)
+    on_device = next(c for c in sweep.cells(preset) if c.method == "on-device")
+    study = search_study.open_study("quick", optuna.storages.InMemoryStorage(), seed=0)
+    for _ in range(3):
+        study.enqueue_trial(_params(on_device))
+    search_study.optimize(study, objective, trials=3)
+    first, *again = study.trials
+    assert first.state == optuna.trial.TrialState.COMPLETE and first.user_attrs["trained"]
+    assert [(t.state, t.user_attrs["repeat_of"], t.user_attrs["trained"]) for t in again] == \
+        [(optuna.trial.TrialState.PRUNED, 0, False)] * 2
+    summary = search_study.summarize(study, objective, wall_time_s=0.0)
+    assert (summary["trained"], summary["repeats"], summary["rejected"]) == (1, 2, {})
+    assert summary["front"] == [search.readable_key(on_device.method, on_device.split, on_device.sparsity,
+                                                    on_device.setting)]

@@ -9,6 +9,7 @@ latency chooser needs them) under the constraint **validation accuracy >= thresh
 size, each knob taking the values of the preset's sweep grid::
 
     trial --suggest--> (method, split, sparsity, setting) --cell_for--> sweep Cell (same id as the sweep's)
+        completed in this study?       -> PRUNED as a repeat: the earlier trial stands (Objective.repeat)
         cell file exists?              -> its record, no training (search and sweep share one store)
         memory bound > device budget   -> rejected before training (search_checks)
         bounds dominated by a found feasible configuration -> rejected: it cannot improve the front
@@ -18,7 +19,8 @@ size, each knob taking the values of the preset's sweep grid::
 
 A trial **is** a sweep cell, so a repeated configuration is free, and ``python -m coinfer sweep``
 afterwards trains only the cells the search did not. A search runs until its budget of trials or
-trainings is spent or its sampler has converged (``search_study.optimize``). Rejected and stopped trials are PRUNED with
+trainings is spent or its sampler has converged (``search_study.optimize``). Repeats are PRUNED
+with the earlier trial's number in their ``repeat_of`` attribute, rejected and stopped trials with
 the reason in their ``rejected`` attribute; the checks are in ``coinfer.experiments.search_checks``.
 The constraint uses the cell's validation accuracy; a record without one (the committed tables
 made before the validation split) is judged by its test accuracy, and the trial's
@@ -290,12 +292,24 @@ class Objective:
         """Train ``config``'s cell; its record (None: not available, the trial is pruned)."""
         raise NotImplementedError
 
-    def completed(self, study, key: str) -> Record | None:
-        """The record of a completed trial of ``study`` with the same configuration, if any."""
+    def completed(self, study, key: str):
+        """The completed trial of ``study`` with the same configuration (and a record), if any."""
         for t in study.get_trials(deepcopy=False, states=(_optuna().trial.TrialState.COMPLETE,)):
             if t.user_attrs.get("cell") == key and "record" in t.user_attrs and self.current(t):
-                return Record.from_dict(t.user_attrs["record"])
+                return t
         return None
+
+    def repeat(self, trial, earlier) -> None:
+        """Prune ``trial``, a repeat of the completed trial ``earlier``: it costs nothing and adds nothing.
+
+        Completed again, the repeat would count its configuration twice in the sampler's model, and
+        TPE, the more so the more it has repeated a configuration, kept drawing the same few: in the
+        replay one seed drew 700 trials in a row without a new one. As PRUNED it is neither in the
+        front (the earlier trial is) nor counted as a training.
+        """
+        trial.set_user_attr("trained", False)
+        trial.set_user_attr("repeat_of", earlier.number)
+        raise _optuna().TrialPruned(f"repeat of trial {earlier.number}")
 
     def front(self, study) -> list[tuple]:
         """Objectives of the study's feasible completed trials that are :meth:`current`."""
@@ -307,7 +321,7 @@ class Objective:
 
         Two workers that drew the same configuration train it once: the later trial (by number)
         waits until every earlier running trial has drawn its configuration, and while one that
-        drew the same trains it; then it reuses its result. A worker of another machine counts as
+        drew the same trains it; then it is that trial's repeat (``repeat``). A worker of another machine counts as
         live until ``recover(all_running=True)`` fails its trial.
         """
         def blocks(t) -> bool:   # an earlier trial still drawing its configuration may draw this one
@@ -333,7 +347,9 @@ class Objective:
         self.wait_for_twin(trial, key)
         if self.memory_budget is not None and (reason := self.rejection(config, [])):
             self.reject(trial, reason)   # it cannot run on the device, cached or not
-        record, trained = self.completed(trial.study, key) or self.cached(config), False
+        if (earlier := self.completed(trial.study, key)) is not None:
+            self.repeat(trial, earlier)
+        record, trained = self.cached(config), False
         if record is None:
             if reason := self.rejection(config, self.front(trial.study)):
                 self.reject(trial, reason)

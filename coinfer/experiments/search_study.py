@@ -355,7 +355,7 @@ def export(study, path: str | Path | None = None, command: str | None = None, cu
 
 
 def summarize(study, objective, wall_time_s: float, command: str | None = None) -> dict:
-    """What a live search did (JSON-ready): wall time and machine load, trials by state, trainings, the
+    """What a live search did (JSON-ready): wall time and machine load, trials by state, trainings, repeats, the
     thresholds (validation; test for records without a validation accuracy), warm networks' validation
     accuracies, rejections and early stops with their reasons, the feasible front (cell: objectives) of
     the trials that are current (``objective.current``: not from other settings or another baseline)."""
@@ -373,6 +373,7 @@ def summarize(study, objective, wall_time_s: float, command: str | None = None) 
                 t.user_attrs.get("cell"): t.user_attrs["warm_val_accuracy"] for t in trials if "warm_val_accuracy" in t.user_attrs},
             "trials": len(trials), "states": dict(Counter(t.state.name for t in trials)),
             "trained": sum(bool(t.user_attrs.get("trained")) for t in trials),
+            "repeats": sum("repeat_of" in t.user_attrs for t in trials),
             "rejected": {t.user_attrs.get("cell"): t.user_attrs["rejected"] for t in trials if "rejected" in t.user_attrs},
             "accuracy_source": sorted({t.user_attrs["accuracy_source"] for t in trials if "accuracy_source" in t.user_attrs}),
             "front": list(front), "front_values": front}
