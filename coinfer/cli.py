@@ -14,9 +14,9 @@ Other commands::
                               [--json]
     python -m coinfer prune --preset quick|paper                   # pruned device parts -> data/results/pruning_<preset>.json
     python -m coinfer sweep --preset quick|paper                   # every method's grid -> data/results/sweep_<preset>.json
-    python -m coinfer search --preset quick --trials 20 [--trainings N] [--patience N] [--workers N] [--storage URL] [--sampler tpe|nsga2|gp|random]
-                             [--objectives device_macs,bits,server_macs] [--device-memory 3MB]
-                             [--recover] [--export] [--replay]       # multi-objective search over the sweep's cells
+    python -m coinfer search --preset quick --trials 20 [--workers N] [--storage URL] [--sampler tpe|nsga2|gp|random]
+                             [--trainings N] [--patience N] [--objectives device_macs,bits,server_macs]
+                             [--device-memory 3MB] [--recover] [--export] [--replay]   # multi-objective search
     python -m coinfer figure NAME [--preset P] [--out F.png|F.svg]  # draw a book figure (--list: which)
     python -m coinfer serve --config layer2.1:uint8 --port 5000    # an edge server (TCP)
     python -m coinfer device --config layer2.1:uint8 --port 5000 --rate 40KB/s --images 20

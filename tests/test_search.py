@@ -393,16 +393,23 @@ def test_the_constraint_uses_validation_accuracy_and_the_old_table_falls_back_to
         assert t.constraints["accuracy"] == pytest.approx(selection_threshold(lower) - record["val_accuracy"])
 
 
+def _oracle_search(tmp_path, *budget: str) -> dict:
+    """The summary of ``search`` with ``budget`` (e.g. ``--trials 5``) on the committed table as its oracle."""
+    import json
+
+    out = tmp_path / "live.json"
+    proc = _run("--preset", "quick", *budget, "--seed", "0", "--storage", str(tmp_path / "q.journal"),
+                "--oracle", str(TABLE), "--summary", str(out), stdout=subprocess.PIPE, text=True)
+    assert proc.wait(timeout=300) == 0
+    return json.loads(out.read_text())
+
+
 def test_a_search_writes_its_summary_and_the_committed_live_search_is_consistent(tmp_path):
     import json
 
     from coinfer.paths import search_live_path
 
-    out = tmp_path / "live.json"
-    proc = _run("--preset", "quick", "--trials", "5", "--seed", "0", "--storage", str(tmp_path / "q.journal"),
-                "--oracle", str(TABLE), "--summary", str(out), stdout=subprocess.PIPE, text=True)
-    assert proc.wait(timeout=300) == 0
-    summary = json.loads(out.read_text())
+    summary = _oracle_search(tmp_path, "--trials", "5")
     assert summary["trials"] == 5 == sum(summary["states"].values()) and 0 < summary["trained"] <= 5
     assert summary["accuracy_source"] == ["val"]
     keys = {c.id.rsplit("_", 1)[0] for c in search._grid_cells(get_preset("quick"))}
@@ -480,12 +487,16 @@ def test_the_replay_reports_what_each_stopping_rule_costs_and_finds():
     stopping = out["summary"]["random"]["stopping"]
     assert list(stopping) == ["25", "40"]                     # the summarised rules up to the replay's own
     for run in out["runs"]:
-        assert run["stopped"] in search_study.STOPS and len(run["training_trials"]) == run["trainings"] == len(run["trained"])
+        assert run["stopped"] in search_study.STOPS
+        assert len(run["training_trials"]) == run["trainings"] == len(run["trained"])
         assert run["training_trials"] == sorted(run["training_trials"]) and run["training_trials"][-1] <= run["trials"]
         # Read off with the replay's own patience, every run stops where it ended: by patience (its last
         # 40 trials trained nothing) or by the cap on trials.
         assert search_replay.stop_point(run["training_trials"], run["trials"], 40) == (run["trainings"], run["trials"])
-        assert run["trials"] - run["training_trials"][-1] >= 40 if run["stopped"] == "patience" else run["trials"] == 600
+        if run["stopped"] == "patience":
+            assert run["trials"] - run["training_trials"][-1] >= 40
+        else:
+            assert run["trials"] == 600
     assert stopping["40"]["trainings"]["max"] == max(r["trainings"] for r in out["runs"])
     assert stopping["25"]["trainings"]["mean"] <= stopping["40"]["trainings"]["mean"]
     assert stopping["25"]["front"] <= stopping["40"]["front"] <= out["summary"]["random"]["reached_front"]
@@ -499,13 +510,7 @@ def test_the_replay_reports_what_each_stopping_rule_costs_and_finds():
 
 
 def test_the_command_line_spends_a_training_budget_and_refuses_budgets_it_cannot_split(tmp_path):
-    import json
-
-    out = tmp_path / "live.json"
-    proc = _run("--preset", "quick", "--trainings", "4", "--seed", "0", "--storage", str(tmp_path / "q.journal"),
-                "--oracle", str(TABLE), "--summary", str(out), stdout=subprocess.PIPE, text=True)
-    assert proc.wait(timeout=300) == 0
-    summary = json.loads(out.read_text())
+    summary = _oracle_search(tmp_path, "--trainings", "4")
     assert (summary["trained"], summary["stopped"]) == (4, "trainings")
     for args, said in ((["--trials", "1", "--workers", "2"], "--trials 1 is fewer than --workers 2"),
                        (["--replay", "--trainings", "3"], "--trainings 3"),

@@ -321,8 +321,8 @@ class Objective:
 
         Two workers that drew the same configuration train it once: the later trial (by number)
         waits until every earlier running trial has drawn its configuration, and while one that
-        drew the same trains it; then it is that trial's repeat (``repeat``). A worker of another machine counts as
-        live until ``recover(all_running=True)`` fails its trial.
+        drew the same trains it; then it is that trial's repeat (``repeat``). A worker of another
+        machine counts as live until ``recover(all_running=True)`` fails its trial.
         """
         def blocks(t) -> bool:   # an earlier trial still drawing its configuration may draw this one
             return t.number < trial.number and t.user_attrs.get("cell", key) == key and _worker_alive(t)

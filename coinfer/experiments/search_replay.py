@@ -346,6 +346,7 @@ def replay(preset, table: LookupTable, samplers=REPLAY_SAMPLERS, seeds=REPLAY_SE
             stopped = optimize(study, ReplayObjective(preset, table, log=lambda *a: None, objectives=objectives),
                                trials=trials, trainings=n_grid, patience=patience)
             rows = trace(study, reference, objectives)
+            firsts = [r for i, r in enumerate(rows) if r["trainings"] > (rows[i - 1]["trainings"] if i else 0)]
             full = grid_hv * (1 - 1e-9)
             run = {"sampler": name, "seed": seed, "wall_time_s": round(time.time() - t0, 2), "stopped": stopped,
                    "trials": len(rows), "trainings": rows[-1]["trainings"],
@@ -353,10 +354,7 @@ def replay(preset, table: LookupTable, samplers=REPLAY_SAMPLERS, seeds=REPLAY_SE
                    "trainings_to_target": _first(rows, "trainings", target * grid_hv),
                    "trials_to_target": _first(rows, "trial", target * grid_hv),
                    "trainings_to_front": _first(rows, "trainings", full),
-                   "trained": [r["cell"] for i, r in enumerate(rows)
-                               if r["trainings"] > (rows[i - 1]["trainings"] if i else 0)],
-                   "training_trials": [r["trial"] for i, r in enumerate(rows)
-                                       if r["trainings"] > (rows[i - 1]["trainings"] if i else 0)],
+                   "trained": [r["cell"] for r in firsts], "training_trials": [r["trial"] for r in firsts],
                    "fraction_by_trainings": [round(v / grid_hv, 4) for v in _curve(rows, "trainings", n_grid)]}
             per.append(run)
             log(f"[replay] {name} seed {seed}: {run['trainings']} trainings in {run['trials']} trials (stopped by "
@@ -374,7 +372,8 @@ def replay(preset, table: LookupTable, samplers=REPLAY_SAMPLERS, seeds=REPLAY_SE
             "trials_to_target": _stats([r["trials_to_target"] for r in per if r["trials_to_target"]]),
             "reached_front": sum(r["trainings_to_front"] is not None for r in per),
             "trainings_to_front": _stats([r["trainings_to_front"] for r in per if r["trainings_to_front"]]),
-            "stopping": {str(p): stopping(per, p) for p in sorted({*(q for q in REPLAY_PATIENCES if q < patience), patience})},
+            "stopping": {str(p): stopping(per, p)
+                         for p in sorted({*(q for q in REPLAY_PATIENCES if q < patience), patience})},
             "fraction_by_trainings": {k: [_stats(list(c))[k] for c in curves] for k in ("mean", "std", "min", "max")},
         }
     return {
@@ -382,7 +381,8 @@ def replay(preset, table: LookupTable, samplers=REPLAY_SAMPLERS, seeds=REPLAY_SE
         "provenance": {"table": table.provenance.command, "table_commit": table.provenance.git_commit,
                        "preset": preset.name, "command": command, "wall_time_s": round(time.time() - start, 1),
                        "optuna": optuna.__version__},
-        "settings": {"trials": trials, "patience": patience, "seeds": list(seeds), "samplers": list(samplers), "target": target,
+        "settings": {"trials": trials, "patience": patience, "seeds": list(seeds), "samplers": list(samplers),
+                     "target": target,
                      "objectives": list(objectives), "hypervolume_space": "log10 of each objective (floored at 1)",
                      "accuracy_source": source, "threshold": threshold, "reference": list(reference), "reference_margin": REFERENCE_MARGIN},
         "grid": {"trainings": n_grid, "feasible": len(feasible), "hypervolume": grid_hv,

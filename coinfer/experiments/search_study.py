@@ -355,8 +355,8 @@ def export(study, path: str | Path | None = None, command: str | None = None, cu
 
 
 def summarize(study, objective, wall_time_s: float, command: str | None = None) -> dict:
-    """What a live search did (JSON-ready): wall time and machine load, trials by state, trainings, repeats, the
-    thresholds (validation; test for records without a validation accuracy), warm networks' validation
+    """What a live search did (JSON-ready): wall time and machine load, trials by state, trainings,
+    repeats, the thresholds (validation; test for records without a validation accuracy), warm networks' validation
     accuracies, rejections and early stops with their reasons, the feasible front (cell: objectives) of
     the trials that are current (``objective.current``: not from other settings or another baseline)."""
     from collections import Counter

@@ -62,15 +62,13 @@ def fig_search(replay: dict | None = None, ax=None):
                         color=colour, alpha=0.15, linewidth=0)
     # Where the studies stopped (the replay's own stopping rule): mean trainings and hypervolume there.
     patience, stops = replay["settings"].get("patience"), {}
-    for name in replay["summary"] if patience else ():
-        runs = [r for r in replay["runs"] if r["sampler"] == name]
-        trainings, found = [r["trainings"] for r in runs], [100 * r["final_fraction"] for r in runs]
-        mean = sum(trainings) / len(trainings)
-        spread = (sum((t - mean) ** 2 for t in trainings) / (len(trainings) - 1)) ** 0.5 if len(trainings) > 1 else 0.0
-        stops[name] = (mean, sum(found) / len(found))
-        ax.errorbar(*stops[name], xerr=spread, fmt="o", color=SAMPLER_STYLE.get(name, (name, None))[1], capsize=3,
-                    markersize=5, label=f"stop: {patience} idle trials (mean, std)"
-                    if len(stops) == 1 else None)
+    for name, summary in replay["summary"].items() if patience else ():
+        trainings = summary["stopping"][str(patience)]["trainings"]
+        found = [100 * r["final_fraction"] for r in replay["runs"] if r["sampler"] == name]
+        stops[name] = (trainings["mean"], sum(found) / len(found))
+        label = f"stop: {patience} idle trials (mean, std)" if len(stops) == 1 else None
+        ax.errorbar(*stops[name], xerr=trainings["std"], fmt="o", color=SAMPLER_STYLE.get(name, (name, None))[1],
+                    capsize=3, markersize=5, label=label)
     ax.step(x, [100 * v for v in replay["grid"]["grid_order_fraction_by_trainings"]], where="post", color="black",
             linestyle=":", label="the sweep, in its cell order")
     ax.axhline(100 * target, color=PALETTE["vermillion"], linewidth=0.8, linestyle="--")
