@@ -181,7 +181,9 @@ def optimize(study, objective, trials: int | None = None, baseline_accuracy: flo
         Kept in the study (with the preset's drop) so that ``export`` can give its table a
         threshold.
     trainings : int, optional
-        Stop once this many trials have trained a cell.
+        Stop once this many trials have trained a cell. A trial stopped early after its warm-up
+        (``search.LiveObjective``) trained the pruned network it shares with its code sizes, not
+        a cell: it counts towards ``patience``, not here.
     patience : int or None
         Stop after this many trials in a row that trained nothing; None: never.
 
