@@ -29,6 +29,7 @@ import io
 import os
 import pickle
 import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -146,10 +147,16 @@ def lay_out_debian_fashion_mnist(root: Path, source: Path | None = None) -> bool
         return False
     raw.mkdir(parents=True, exist_ok=True)
     for f in _FASHION_FILES:
-        tmp = raw / f"{f}.partial"
-        with gzip.open(source / f"{f}.gz", "rb") as src, open(tmp, "wb") as dst:
-            shutil.copyfileobj(src, dst)
-        tmp.replace(raw / f)  # atomic: a half-written file never looks finished
+        # A temporary name of this call's own: two processes laying the files out at once (the
+        # sweep's workers on a fresh checkout) must not write into, or rename, each other's file.
+        fd, tmp = tempfile.mkstemp(dir=raw, prefix=f"{f}.", suffix=".partial")
+        try:
+            with gzip.open(source / f"{f}.gz", "rb") as src, os.fdopen(fd, "wb") as dst:
+                shutil.copyfileobj(src, dst)
+            os.replace(tmp, raw / f)  # atomic: a half-written file never looks finished
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
     return True
 
 

@@ -246,6 +246,33 @@ def test_fashion_mnist_offline_never_downloads(tmp_path, clean_switches, no_netw
         load_dataset("fashion-mnist", train=False, root=tmp_path / "root")
 
 
+def test_fashion_mnist_laid_out_by_two_processes_at_once(tmp_path, monkeypatch):
+    # The sweep's workers on a fresh checkout lay Debian's files out at the same time: a second
+    # lay-out that starts while the first is still writing must neither write into the first's
+    # file nor rename it away. Simulated in one process: the second starts inside the first's copy.
+    import gzip
+    import shutil
+
+    source = tmp_path / "debian"
+    source.mkdir()
+    contents = {f: f"{f} bytes ".encode() * 1000 for f in data._FASHION_FILES}
+    for f, body in contents.items():
+        (source / f"{f}.gz").write_bytes(gzip.compress(body))
+    root, copy, nested = tmp_path / "datasets", shutil.copyfileobj, []
+
+    def copy_while_another_starts(src, dst, *args):
+        if not nested:
+            nested.append("started")
+            nested.append(data.lay_out_debian_fashion_mnist(root, source=source))
+        return copy(src, dst, *args)
+
+    monkeypatch.setattr(data.shutil, "copyfileobj", copy_while_another_starts)
+    assert data.lay_out_debian_fashion_mnist(root, source=source) and nested == ["started", True]
+    raw = root / "FashionMNIST" / "raw"
+    assert {f: (raw / f).read_bytes() for f in contents} == contents
+    assert sorted(p.name for p in raw.iterdir()) == sorted(contents)     # no temporary file left behind
+
+
 def test_unknown_dataset_lists_the_known_ones():
     with pytest.raises(ValueError, match="cifar10, fashion-mnist"):
         load_dataset("mnist", train=True)
