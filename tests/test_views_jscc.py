@@ -115,3 +115,29 @@ def test_code_size_grid_in_words():
 def test_training_budget_of_a_table(table):
     budget = jscc_tables.training_budget(table)
     assert budget["jscc"]["epochs"] >= 1 and budget["jscc"]["steps"] > 0
+
+
+def test_fig5_verdict_calls_a_difference_clear_only_beyond_two_standard_errors_of_the_seeds(table):
+    from coinfer.stats import difference_in_standard_errors
+
+    verdict = jscc_tables.fig5_verdict(table)
+    rows = {(r["method"], r["kind"], r["value"]): r for r in jscc_views.fig5_rows(table)}
+    for kind in ("awgn", "bsc"):
+        values = sorted({value for (_, k, value) in rows if k == kind})
+        margins = [difference_in_standard_errors(rows[("learned-source-coding+capacity", kind, v)]["uses_per_seed"],
+                                                 rows[("framework-jscc", kind, v)]["uses_per_seed"]) for v in values]
+        v = verdict[kind]
+        assert v["clear_fewer_capacity"] == sum(m is not None and m >= 2 for m in margins) <= v["fewer_than_capacity"]
+        assert v["clear_more_capacity"] == sum(m is not None and m <= -2 for m in margins) <= v["more_than_capacity"]
+    assert "standard errors of the seeds: fewer at" in verdict["sentence_capacity"]
+
+
+def test_a_difference_in_standard_errors_of_values_per_seed():
+    from coinfer.stats import difference_in_standard_errors
+
+    # JSCC's k at p = 0 in three seeds against a code of 8 bits in each: 0.76 standard errors apart
+    assert difference_in_standard_errors([8, 8, 8], [9, 6, 7]) == pytest.approx(0.756, abs=1e-3)
+    assert difference_in_standard_errors([9, 6, 7], [8, 8, 8]) == pytest.approx(-0.756, abs=1e-3)
+    assert difference_in_standard_errors([8, 8], [7, 7]) == float("inf")
+    assert difference_in_standard_errors([8, 8], [8, 8]) == 0.0
+    assert difference_in_standard_errors([8], [7]) is None

@@ -23,7 +23,9 @@ def fig5_rows(table, finite_error_prob: float = FINITE_BLOCK_ERROR) -> list[dict
     ``channel_uses`` (real uses for AWGN, binary uses for the BSC), ``latency_s`` (AWGN only),
     ``bits_per_image`` (the source bits, separate schemes; ``None`` for JSCC), ``meets_threshold``,
     and for the separate schemes ``finite_uses`` / ``finite_latency_s``: the same payload with a code of
-    finite length at block error ``finite_error_prob`` (:func:`finite_length_uses`).
+    finite length at block error ``finite_error_prob`` (:func:`finite_length_uses`). ``uses_per_seed``
+    and ``finite_uses_per_seed``: the channel uses of each training seed's record (a table averaged
+    over seeds keeps each seed's bits; one value for a single run), for margins in standard errors.
     """
     rows = []
     for r in table.records:
@@ -35,11 +37,17 @@ def fig5_rows(table, finite_error_prob: float = FINITE_BLOCK_ERROR) -> list[dict
                "bits_per_image": None if r.method == "framework-jscc" else r.bits_per_image,
                "code_size": r.code_size, "meets_threshold": r.extra.get("meets_threshold", True),
                "finite_uses": None, "finite_latency_s": None}
+        seed_bits = r.extra.get("per_seed", {}).get("bits_per_image") or [r.bits_per_image]
         if r.method == "framework-jscc":   # k from the bits: over several seeds, the mean smallest k
             row["channel_uses"] = jscc_channel_uses(r.bits_per_image, kind, value)
+            row["uses_per_seed"] = [jscc_channel_uses(b, kind, value) for b in seed_bits]
             if kind == "awgn":
                 row["latency_s"] = ch.awgn_airtime_s(row["channel_uses"], r.extra.get("bandwidth_hz", 1e6))
         else:
+            # at capacity the channel uses are proportional to the bits
+            row["uses_per_seed"] = [row["channel_uses"] * b / r.bits_per_image if r.bits_per_image else
+                                    row["channel_uses"] for b in seed_bits]
+            row["finite_uses_per_seed"] = [finite_length_uses(b, kind, value, finite_error_prob) for b in seed_bits]
             row["finite_uses"] = finite_length_uses(r.bits_per_image, kind, value, finite_error_prob)
             if kind == "awgn":
                 row["finite_latency_s"] = ch.awgn_airtime_s(row["finite_uses"], r.extra.get("bandwidth_hz", 1e6))
@@ -112,9 +120,14 @@ def fig_jscc_vs_separate(table, ax=None):
             ax.plot(xs, ys, styles[method][1:], marker=method_style(method).marker, color=method_style(method).color,
                     label=FIG5_LABELS[method])
             if method == "framework-jscc":
-                for r, x, y in zip(pts, xs, ys):
+                # JSCC's k is each seed's smallest that meets the threshold: bars one standard deviation of the seeds
+                spread = [float(np.std(r["uses_per_seed"], ddof=1)) if len(r["uses_per_seed"]) > 1 else 0.0 for r in pts]
+                ax.errorbar(xs, ys, yerr=[y * s / r["channel_uses"] for r, y, s in zip(pts, ys, spread)],
+                            fmt="none", ecolor=method_style(method).color, capsize=3, linewidth=1)
+                for r, x, y, s in zip(pts, xs, ys, spread):
                     mark = "" if r["meets_threshold"] else " (below threshold)"
-                    ax.annotate(f"k={r['channel_uses']:g}\n{100 * r['accuracy']:.1f}%{mark}", (x, y),
+                    k = f"k={r['channel_uses']:.3g}" + (f" ± {s:.2g}" if s else "")
+                    ax.annotate(f"{k}\n{100 * r['accuracy']:.1f}%{mark}", (x, y),
                                 textcoords="offset points", xytext=(0, 6), ha="center", fontsize=7,
                                 bbox={"boxstyle": "round,pad=0.1", "fc": "white", "ec": "none", "alpha": 0.8})
         finite = [r for r in rows if r["method"] == "learned-source-coding+capacity" and r["kind"] == kind]
@@ -152,7 +165,8 @@ def _fig5_alt(rows: list[dict]) -> str:
         return f"{min(out):.2f} to {max(out):.2f} times JSCC's {what} ({faster})"
     return ("Two line charts, log-scale y. (a) AWGN: communication latency per image in microseconds against the "
             "SNR in dB; (b) binary symmetric channel: channel uses per image against the bit flip probability p. "
-            "Lines: learned JSCC (annotated with its channel uses k and accuracy), learned source coding, the "
+            "Lines: learned JSCC (annotated with its channel uses k, mean ± standard deviation over the training seeds, "
+            "with bars of one standard deviation, and its accuracy), learned source coding, the "
             "original feature with 8-bit Huffman and the PNG image, each separate scheme at channel capacity "
             "(and learned source coding with a finite-length code, dotted). Learned source coding at capacity "
             f"has {ratios('awgn', 'latency_s', 'latency')} over AWGN and "

@@ -11,6 +11,7 @@ import math
 
 from coinfer.core import channel as ch
 from coinfer.core.jscc import jscc_channel_uses
+from coinfer.stats import difference_in_standard_errors
 from coinfer.views.jscc import FIG5_METHODS, _bandwidth_hz, fig5_rows, mismatch_grid
 
 
@@ -88,6 +89,10 @@ def finite_length_frame(table):
                          "JSCC uses": jscc_uses})
 
 
+#: A difference in channel uses counts as clear from this many standard errors of the seeds on.
+CLEAR_MARGIN = 2.0
+
+
 def fig5_verdict(table) -> dict:
     """JSCC against learned source coding in Fig. 5, counted per channel, for the chapter's verdict.
 
@@ -95,8 +100,10 @@ def fig5_verdict(table) -> dict:
     values), ``fewer_than_capacity`` / ``more_than_capacity`` (values where JSCC needs fewer / more
     channel uses than learned source coding at capacity), the same ``_finite`` (with the best code of
     finite length), ``ratio_capacity`` / ``ratio_finite`` (min and max of JSCC's uses over the
-    separate scheme's) and ``missed`` (values where no JSCC code searched met the threshold). Plus
-    ``sentence_capacity`` and ``sentence_finite``: those counts in words.
+    separate scheme's), ``clear_fewer_capacity`` / ``clear_more_capacity`` (and ``_finite``: of those
+    values, the ones where the difference is at least :data:`CLEAR_MARGIN` standard errors of the
+    training seeds, :func:`coinfer.stats.difference_in_standard_errors`; none for a single seed)
+    and ``missed`` (values where no JSCC code searched met the threshold). Plus ``sentence_capacity`` and ``sentence_finite``: those counts in words.
 
     >>> from coinfer.paths import results_dir
     >>> from coinfer.results import load_table
@@ -105,13 +112,20 @@ def fig5_verdict(table) -> dict:
     (5, 5)
     """
     finite, rows, out = finite_length_frame(table), fig5_rows(table), {}
+    seeds = {(r["method"], r["kind"], r["value"]): r for r in rows}
     for kind in ("awgn", "bsc"):
         f = finite.loc[kind]
         v = {"values": len(f), "missed": sum(not r["meets_threshold"] for r in rows
                                              if r["method"] == "framework-jscc" and r["kind"] == kind)}
-        for key, column in (("capacity", "uses at capacity"), ("finite", "uses, finite length (eps 1e-3)")):
+        for key, column, per_seed in (("capacity", "uses at capacity", "uses_per_seed"),
+                                      ("finite", "uses, finite length (eps 1e-3)", "finite_uses_per_seed")):
             ratio = f["JSCC uses"] / f[column]
+            margins = {value: difference_in_standard_errors(
+                seeds[("learned-source-coding+capacity", kind, value)][per_seed],
+                seeds[("framework-jscc", kind, value)]["uses_per_seed"]) for value in f.index}
             v.update({f"fewer_than_{key}": int((ratio < 1).sum()), f"more_than_{key}": int((ratio > 1).sum()),
+                      f"clear_fewer_{key}": sum((margins[x] or 0) >= CLEAR_MARGIN for x in f.index),
+                      f"clear_more_{key}": sum((margins[x] or 0) <= -CLEAR_MARGIN for x in f.index),
                       f"ratio_{key}": (float(ratio.min()), float(ratio.max()))})
         out[kind] = v
 
@@ -122,8 +136,10 @@ def fig5_verdict(table) -> dict:
             fewer, more = v[f"fewer_than_{key}"], v[f"more_than_{key}"]
             equal = f", as many at {v['values'] - fewer - more}" if v["values"] - fewer - more else ""
             missed = f"; at {v['missed']} of them no JSCC code searched met the threshold" if v["missed"] else ""
+            clear = (f"by {CLEAR_MARGIN:g} or more standard errors of the seeds: fewer at "
+                     f"{v[f'clear_fewer_{key}']}, more at {v[f'clear_more_{key}']}")
             parts.append(f"over {name}, fewer at {fewer} of the {v['values']} {unit}, more at {more}{equal} "
-                         f"(JSCC's channel uses are {lo:.2f} to {hi:.2f} times {against}{missed})")
+                         f"({clear}; JSCC's channel uses are {lo:.2f} to {hi:.2f} times {against}{missed})")
         return "; ".join(parts)
 
     out["sentence_capacity"] = sentence("capacity", "learned source coding's at capacity")
