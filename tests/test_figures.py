@@ -133,3 +133,43 @@ def test_an_unknown_figure_is_refused_with_the_registered_names(capsys):
 
     assert main(["figure", "fig-99"]) == 2
     assert "unknown figure 'fig-99'; registered: amplification" in capsys.readouterr().err
+
+
+def test_a_figure_whose_table_is_missing_names_the_command_that_makes_it():
+    from coinfer.views import figure_table
+
+    with pytest.raises(FileNotFoundError, match=r"python -m coinfer run pruning --preset paper"):
+        figure_table("pruning-results", "paper")
+
+
+# ---------------------------------------------------------------------------------------------
+# Which preset a chapter draws (COINFER_PRESET)
+# ---------------------------------------------------------------------------------------------
+
+def test_a_chapter_draws_the_requested_preset_only_when_all_its_files_are_there(tmp_path, monkeypatch, capsys):
+    from coinfer.paths import checkpoint_path, search_replay_path, table_path
+    from coinfer.views import book_preset
+
+    monkeypatch.setenv("COINFER_HOME", str(tmp_path))
+    monkeypatch.delenv("COINFER_PRESET", raising=False)
+    assert book_preset("sweep") == "quick" and capsys.readouterr().out == ""
+
+    monkeypatch.setenv("COINFER_PRESET", "paper")
+    table_path("sweep", "paper").parent.mkdir(parents=True)
+    table_path("sweep", "paper").write_text("{}")
+    assert book_preset("sweep") == "paper" and capsys.readouterr().out == ""
+    # one missing file of the chapter: the whole chapter draws the quick preset's, and says which and how
+    assert book_preset("sweep", "pruning", checkpoint_path, search_replay_path) == "quick"
+    said = capsys.readouterr().out
+    assert said.startswith("COINFER_PRESET=paper: pruning_paper.json, baseline.pt, replay_paper.json not found")
+    assert "(make them with: python -m coinfer run pruning --preset paper)" in said
+    assert "sweep_paper" not in said
+
+
+@pytest.mark.parametrize("value", ["papr", "Quick"])
+def test_an_unknown_coinfer_preset_is_refused_with_the_presets(value, monkeypatch):
+    from coinfer.views import book_preset
+
+    monkeypatch.setenv("COINFER_PRESET", value)
+    with pytest.raises(ValueError, match=rf"COINFER_PRESET='{value}': unknown preset '{value}'; available: quick, paper"):
+        book_preset("sweep")

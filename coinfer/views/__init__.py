@@ -36,9 +36,11 @@ Examples
 from __future__ import annotations
 
 import importlib
+import os
+from pathlib import Path
 from typing import Callable, NamedTuple
 
-__all__ = ["FigureEntry", "FIGURES", "figure_function", "figure_table", "draw_figure"]
+__all__ = ["FigureEntry", "FIGURES", "figure_function", "figure_table", "draw_figure", "book_preset"]
 
 
 class FigureEntry(NamedTuple):
@@ -143,7 +145,7 @@ def figure_table(name: str, preset: str = "quick"):
         return None
     path = table_path(table, preset)
     if not path.exists():
-        raise FileNotFoundError(f"figure {name!r} needs {path}; make it with `python -m coinfer {table} "
+        raise FileNotFoundError(f"figure {name!r} needs {path}; make it with `python -m coinfer run {table} "
                                 f"--preset {preset}`")
     return load_table(path)
 
@@ -172,3 +174,55 @@ def draw_figure(name: str, preset: str = "quick"):
     """
     function = figure_function(name)
     return function(figure_table(name, preset))
+
+
+#: The environment variable that switches the book's chapters to another preset's tables.
+PRESET_ENV = "COINFER_PRESET"
+
+
+def book_preset(*needs: str | Callable[[str], Path]) -> str:
+    """The preset a chapter draws: ``$COINFER_PRESET`` (default ``quick``) when every file the chapter
+    needs exists for it, else ``quick``, said in one printed line that names the missing files.
+
+    A chapter draws all its figures from one preset, never a mix: until the paper preset's tables
+    exist (they take a GPU), ``COINFER_PRESET=paper`` still builds every chapter, from the quick ones.
+
+    Parameters
+    ----------
+    *needs : str or callable
+        A committed table's name (``"sweep"``: :func:`coinfer.paths.table_path`), or a function
+        from a preset's name to a file the chapter reads (``coinfer.paths.search_replay_path``).
+
+    Returns
+    -------
+    str
+        The preset's name.
+
+    Raises
+    ------
+    ValueError
+        If ``$COINFER_PRESET`` names no preset; the message lists them.
+
+    Examples
+    --------
+    >>> from coinfer.views import book_preset
+    >>> book_preset("sweep", "pruning")          # unless $COINFER_PRESET names another preset
+    'quick'
+    """
+    from coinfer.config import get_preset
+    from coinfer.paths import table_path
+
+    requested = os.environ.get(PRESET_ENV, "quick").strip() or "quick"
+    try:
+        get_preset(requested)
+    except ValueError as error:
+        raise ValueError(f"{PRESET_ENV}={requested!r}: {error}") from None
+    files = [table_path(need, requested) if isinstance(need, str) else Path(need(requested)) for need in needs]
+    missing = [f for f in files if not f.exists()]
+    if not missing or requested == "quick":
+        return requested
+    commands = sorted({f"python -m coinfer run {need} --preset {requested}" for need, f in zip(needs, files)
+                       if isinstance(need, str) and f in missing})
+    print(f"{PRESET_ENV}={requested}: {', '.join(f.name for f in missing)} not found, so this chapter shows the "
+          "quick preset's tables" + (f" (make them with: {'; '.join(commands)})" if commands else ""))
+    return "quick"
