@@ -6,18 +6,20 @@ for the quick preset's width (1/8) and the paper's (1), one image at a time (bat
 case), and compares each median time with the FLOP model's prediction at one *effective* FLOP/s
 fitted to all of them (total FLOPs / total time). A ratio of 1 means the FLOP model is exact.
 
-    python benchmarks/latency_calibration.py [--threads 1] [--repeats 30]
+    python benchmarks/latency_calibration.py [--threads 1] [--repeats 60] [--out PATH]
 
-Prints a table and writes benchmarks/out/latency_calibration.json. Timings are not asserted in
-tests: they depend on the machine and on what else runs on it.
+Prints a table and writes benchmarks/out/latency_calibration.json (chapter 6 reads the committed
+run, data/results/benchmarks/latency_calibration_cpu.json, made with
+``--out data/results/benchmarks/latency_calibration_cpu.json``). Timings are not asserted in tests:
+they depend on the machine and on what else runs on it.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import sys
+import time
 from pathlib import Path
 
 import torch
@@ -30,12 +32,13 @@ from coinfer.experiments.calibration import calibrate  # noqa: E402
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--threads", type=int, default=1, help="torch.set_num_threads (default 1: a shared machine)")
-    parser.add_argument("--repeats", type=int, default=30)
+    parser.add_argument("--repeats", type=int, default=60)
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--widths", type=float, nargs="+", default=[0.125, 1.0])
     parser.add_argument("--out", default=str(Path(__file__).resolve().parent / "out" / "latency_calibration.json"))
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    started = time.time()
 
     effective, rows = calibrate(widths=args.widths, repeats=args.repeats, warmup=args.warmup)
     per_width = {}
@@ -55,14 +58,14 @@ def main() -> int:
               f"{r.predicted_s * 1e3:>13.3f} {r.ratio:>6.2f}")
     print("ratio = measured / predicted at the effective speed; > 1: slower than its FLOPs suggest.")
 
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({
-        "threads": torch.get_num_threads(), "repeats": args.repeats, "warmup": args.warmup,
-        "machine": platform.machine(), "torch": torch.__version__,
+    from coinfer.results import write_measurement
+
+    out = write_measurement(args.out, "latency-calibration", "random CIFAR-shaped images (batch 1)", "quick and paper widths",
+                            time.time() - started, {
+        "settings": {"repeats": args.repeats, "warmup": args.warmup, "widths": args.widths},
         "effective_flops": effective, "effective_flops_per_width": {str(k): v for k, v in per_width.items()},
         "rows": [{"width": r.width, "split": r.split, "device_macs": r.device_macs, "measured_s": r.measured_s,
-                  "predicted_s": r.predicted_s, "ratio": r.ratio} for r in rows]}, indent=1))
+                  "predicted_s": r.predicted_s, "ratio": r.ratio} for r in rows]})
     print(f"wrote {out}")
     return 0
 

@@ -509,3 +509,49 @@ def calibration_rows(rows) -> list[dict]:
     return [{"width": f"{r.width:g}", "split": r.split, "device MMACs": r.device_macs / 1e6,
              "measured ms": r.measured_s * 1e3, "predicted ms": r.predicted_s * 1e3,
              "measured / predicted": r.ratio} for r in rows]
+
+
+def calibration_facts(report: dict) -> dict:
+    """What chapter 6 states about ``benchmarks/latency_calibration.py``'s committed report.
+
+    Parameters
+    ----------
+    report : dict
+        The report (``rows`` of width, split, device MACs, measured and predicted seconds, ratio;
+        ``effective_flops`` and ``effective_flops_per_width``).
+
+    Returns
+    -------
+    dict
+        ``gflops`` (the effective speed over all parts); ``wide_low`` / ``wide_high`` and
+        ``narrow_low`` / ``narrow_high`` (measured over predicted time of the widest and the narrowest
+        network's parts past the stem); ``stem_ratio`` and ``stem_ms`` (the narrowest network's stem:
+        mostly fixed cost); ``narrow_share`` (the narrowest network's FLOP/s over the widest's);
+        ``whole_ratio`` (the widest network's deepest device part) and ``late_slowdown`` (at the widest:
+        time per FLOP of the stages after ``layer2.1`` over that of those before it).
+
+    Examples
+    --------
+    >>> from coinfer.views.latency import calibration_facts
+    >>> rows = [{"width": w, "split": s, "device_macs": m * w, "measured_s": t * w, "predicted_s": 1.0, "ratio": r * w}
+    ...         for w in (0.5, 1.0) for s, m, t, r in (("stem", 1, 3, 3.0), ("layer2.1", 5, 6, 1.2),
+    ...                                               ("pool", 9, 18, 2.0))]
+    >>> facts = calibration_facts({"rows": rows, "effective_flops": 2e9,
+    ...                            "effective_flops_per_width": {"0.5": 1e9, "1.0": 2e9}})
+    >>> facts["wide_low"], facts["wide_high"], facts["narrow_low"], facts["stem_ratio"], facts["late_slowdown"]
+    (1.2, 2.0, 0.6, 1.5, 4.0)
+    """
+    rows = report["rows"]
+    narrow, wide = min(r["width"] for r in rows), max(r["width"] for r in rows)
+    stem = next(r for r in rows if r["width"] == narrow and r["split"] == "stem")
+    past_stem = lambda width: [r["ratio"] for r in rows if r["width"] == width and r["split"] != "stem"]
+    at_wide = {r["split"]: r for r in rows if r["width"] == wide}
+    per_flop = lambda a, b: ((at_wide[b]["measured_s"] - at_wide[a]["measured_s"])
+                             / (at_wide[b]["device_macs"] - at_wide[a]["device_macs"]))
+    speeds = {float(w): f for w, f in report["effective_flops_per_width"].items()}
+    return {"gflops": report["effective_flops"] / 1e9,
+            "wide_low": min(past_stem(wide)), "wide_high": max(past_stem(wide)),
+            "narrow_low": min(past_stem(narrow)), "narrow_high": max(past_stem(narrow)),
+            "stem_ratio": stem["ratio"], "stem_ms": 1e3 * stem["measured_s"],
+            "narrow_share": speeds[narrow] / speeds[wide], "whole_ratio": at_wide["pool"]["ratio"],
+            "late_slowdown": per_flop("layer2.1", "pool") / per_flop("stem", "layer2.1")}
