@@ -154,7 +154,8 @@ def fig_accuracy_vs_bits(table: LookupTable, ax=None, splits: list[str] | None =
 
 def _accuracy_alt(table: LookupTable, framework, originals, splits) -> str:
     threshold = table_threshold(table)
-    ok = [r for r in framework if r.accuracy >= threshold and r.split in splits]
+    # The fewest bits is a choice: made on the validation split; its test accuracy is reported.
+    ok = [r for r in framework if meets_threshold(r, table) and r.split in splits]
     best = min(ok, key=lambda r: r.bits_per_image) if ok else None
     base = next((r for r in originals if best is not None and r.split == best.split), None)
     take = (f"The fewest bits that reach the threshold: {best.bits_per_image:,.1f} bits per image after "

@@ -246,7 +246,8 @@ def plot_tradeoff(table, threshold: float | None = None, *, ax=None, show_all: b
     for method in FIG3_METHODS:
         label, color, marker = method_style(method)
         entry = data["methods"][method]
-        below = [r for r in table.select(method=method, channel="noiseless") if r.accuracy < data["threshold"]]
+        below = [r for r in table.select(method=method, channel="noiseless")
+                 if selection_accuracy(r, table) < data["threshold"]]
         if show_below and below:
             ax.plot([r.device_macs for r in below], [r.bits_per_image for r in below], linestyle="none",
                     marker=marker, markersize=5, markerfacecolor="none", markeredgecolor=color, alpha=0.6)
