@@ -94,7 +94,7 @@ def test_the_prepared_device_check_runs_every_check_on_the_cpu(tmp_path):
     assert f"(`{report['paper_cell']['cell']}` on the same synthetic images)" in runs and "not run" not in runs
     caption = report_caption(report, sweep_plan(get_preset("paper"), seeds=3))
     assert caption.startswith(f"The last column: `{report['provenance']['command']}` on cpu, torch {report['torch']}")
-    assert "as the GPU path runs by default" in caption and "issue 17's goal of 3 GPU-hours" in caption
+    assert "as the GPU path runs by default" in caption and "the goal of 3 GPU-hours (the whole sweep on one GPU)" in caption
 
 
 def test_codecs_together_refuses_compiled_only_without_compile(tmp_path):

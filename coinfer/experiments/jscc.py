@@ -235,7 +235,7 @@ def cheapest_real_bits(coded_bits: float, fixed_bits: float | None) -> float:
     entropy-coded stream (:func:`coinfer.core.entropy.sent_bits`: every table's ``bits_per_image``).
     A configuration may also always send its fixed-length index (``positions x log2(levels)`` bits):
     both ends then know the form, and no flag is sent. Separate coding is charged the cheaper of the
-    two means (issue 13, item 5), so the channel code is never given more bits than needed.
+    two means, so the channel code is never given more bits than needed.
 
     Parameters
     ----------

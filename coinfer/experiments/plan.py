@@ -312,6 +312,21 @@ def _available(preset: Preset, limit: int | None, train_images: int) -> int:
     return available if limit is None else min(limit, available)
 
 
+def fine_tune_steps(preset: Preset) -> int:
+    """Optimizer steps of one pruning fine-tune of ``preset`` (every method's budget per configuration):
+    its epochs over the training images left after the validation split (at most ``train_limit``),
+    in batches of ``batch_size``.
+
+    >>> from coinfer.config import get_preset
+    >>> from coinfer.experiments.plan import fine_tune_steps
+    >>> fine_tune_steps(get_preset("quick")), fine_tune_steps(get_preset("paper"))
+    (200, 35200)
+    """
+    prune = preset.pruning
+    images = _available(preset, prune.train_limit, TRAINING_IMAGES[preset.dataset])
+    return prune.epochs * math.ceil(images / prune.batch_size)
+
+
 def _mean(values) -> float:
     values = list(values)
     return sum(values) / len(values) if values else 0.0
