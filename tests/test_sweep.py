@@ -436,12 +436,9 @@ def _retrained(path: Path) -> str:
 
 
 @needs_baseline
-def test_a_pruned_part_does_not_depend_on_what_ran_before_it_in_the_process(tmp_path, monkeypatch):
-    """Same seed, same numbers, whichever cell a worker runs first: loading the baseline builds a
-    network (its initial values drawn from the global generator) before reading the weights, so a
-    part fine-tuned by the first cell of a process once started from another random state than
-    the next cell's (committed quick tables up to 78404cc were computed so). Now the draws of
-    whatever ran before are behind the seeding."""
+def _home_with_the_baseline(tmp_path, monkeypatch):
+    """A scratch COINFER_HOME holding the committed quick baseline, and a tiny grid that prunes
+    layer3.1 at 50 % on 128 images: (checkpoint path, preset)."""
     import shutil
 
     monkeypatch.setenv("COINFER_HOME", str(tmp_path / "home"))
@@ -450,9 +447,18 @@ def test_a_pruned_part_does_not_depend_on_what_ran_before_it_in_the_process(tmp_
     checkpoint.parent.mkdir(parents=True)
     shutil.copy(BASELINE, checkpoint)
     torch.set_num_threads(1)
-    preset = get_preset("quick", sweep=sweep_grid("tiny"), **{
+    return checkpoint, get_preset("quick", sweep=sweep_grid("tiny"), **{
         "sweep.prune": {}, "pruning.splits": ("layer3.1",), "pruning.sparsities": (0.5,),
         "pruning.train_limit": 128, "pruning.batch_size": 64})
+
+
+def test_a_pruned_part_does_not_depend_on_what_ran_before_it_in_the_process(tmp_path, monkeypatch):
+    """Same seed, same numbers, whichever cell a worker runs first: loading the baseline builds a
+    network (its initial values drawn from the global generator) before reading the weights, so a
+    part fine-tuned by the first cell of a process once started from another random state than
+    the next cell's (committed quick tables up to 78404cc were computed so). Now the draws of
+    whatever ran before are behind the seeding."""
+    _, preset = _home_with_the_baseline(tmp_path, monkeypatch)
     loaded_first = SweepRunner(preset, tmp_path / "cells-a", tmp_path / "cache-a", log=lambda *_: None)
     loaded_first.baseline                                   # as after an earlier cell of the process
     first = loaded_first.pruned_device("layer3.1", 0.5)
@@ -467,21 +473,11 @@ def test_a_pruned_part_does_not_depend_on_what_ran_before_it_in_the_process(tmp_
 def test_cells_and_pruned_parts_of_another_baseline_are_computed_again(tmp_path, monkeypatch):
     """Cell ids and cached parts are named after settings, not weights: after the baseline is trained
     again, what was computed from the old one is stale, says so, and is computed again."""
-    import shutil
-
     import coinfer.experiments.pruning as pruning
     from coinfer.experiments.sweep import baseline_digest, cell_states
     from coinfer.core.codecs import weights_digest
 
-    monkeypatch.setenv("COINFER_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("COINFER_DATA", str(ROOT / "data"))
-    checkpoint = tmp_path / "home" / "data" / "checkpoints" / "quick" / "baseline.pt"
-    checkpoint.parent.mkdir(parents=True)
-    shutil.copy(BASELINE, checkpoint)
-    torch.set_num_threads(1)
-    preset = get_preset("quick", sweep=sweep_grid("tiny"), **{
-        "sweep.prune": {}, "pruning.splits": ("layer3.1",), "pruning.sparsities": (0.5,),
-        "pruning.train_limit": 128, "pruning.batch_size": 64})
+    checkpoint, preset = _home_with_the_baseline(tmp_path, monkeypatch)
     cells_dir, cache, messages = tmp_path / "cells", tmp_path / "cache", []
     on_device = next(c for c in cells(preset) if c.method == "on-device")
     runner = SweepRunner(preset, cells_dir, cache, log=messages.append)
