@@ -36,6 +36,8 @@ def test_floor_gap_and_summary():
     gap = floor_gap(table)          # threshold 0.905 - 2 points = 0.885
     assert set(gap["best_per_split"]) == {"pool"}
     assert gap["best"].code_size == "d16-k16" and gap["ratio_to_floor"] == pytest.approx(7.5 / math.log2(10))
+    assert gap["test_drop_per_split"] == {"pool": pytest.approx(0.905 - gap["best"].accuracy)}
+    assert gap["margin_per_split"] == {"pool": None}      # one seed: no spread to state a margin in
     rows = summary_rows(table)
     assert [r["code size"] for r in rows] == ["c4-d16-k16", "c4-d16-l4", "d16-k16", "d16-l4"]
     assert rows[0]["original+Huffman bits"] == 20000

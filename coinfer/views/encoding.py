@@ -20,7 +20,7 @@ import math
 from coinfer.core.encoding import CodeSize
 from coinfer.core.network import SPLIT_POINTS
 from coinfer.results import LookupTable, Record, table_threshold
-from coinfer.stats import meets_threshold
+from coinfer.stats import margin_over_threshold, meets_threshold
 from coinfer.views.publish import publish, with_downloads
 from coinfer.views.style import GREY, PALETTE, figure_style
 
@@ -346,8 +346,11 @@ def floor_gap(table: LookupTable) -> dict:
     dict
         ``unsplit_accuracy``, ``threshold``, ``best_per_split`` (split -> Record), ``best`` (the
         fewest bits overall, or None), ``floor_bits`` (log2 10), ``ratio_to_floor``,
-        ``saving_per_split`` (split -> the original 8-bit + Huffman bits over the best code's) and
-        ``splits_below`` (split points where no code size reaches the threshold).
+        ``saving_per_split`` (split -> the original 8-bit + Huffman bits over the best code's),
+        ``test_drop_per_split`` (split -> the unsplit network's test accuracy minus the best code's),
+        ``margin_per_split`` (split -> the best code's validation margin over the threshold in standard
+        errors, :func:`coinfer.stats.margin_over_threshold`; None for one seed) and ``splits_below``
+        (split points where no code size reaches the threshold).
 
     Examples
     --------
@@ -370,6 +373,8 @@ def floor_gap(table: LookupTable) -> dict:
             "best": overall, "floor_bits": DECISION_BITS,
             "ratio_to_floor": overall.bits_per_image / DECISION_BITS if overall else None,
             "saving_per_split": {s: originals[s].bits_per_image / r.bits_per_image for s, r in best.items()},
+            "test_drop_per_split": {s: base - r.accuracy for s, r in best.items()},
+            "margin_per_split": {s: margin_over_threshold(r, table) for s, r in best.items()},
             "splits_below": [s for s in splits if s not in best]}
 
 

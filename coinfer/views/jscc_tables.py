@@ -103,7 +103,8 @@ def fig5_verdict(table) -> dict:
     separate scheme's), ``clear_fewer_capacity`` / ``clear_more_capacity`` (and ``_finite``: of those
     values, the ones where the difference is at least :data:`CLEAR_MARGIN` standard errors of the
     training seeds, :func:`coinfer.stats.difference_in_standard_errors`; none for a single seed)
-    and ``missed`` (values where no JSCC code searched met the threshold). Plus ``sentence_capacity`` and ``sentence_finite``: those counts in words.
+    and ``missed`` (values where no JSCC code searched met the threshold). Plus ``sentence_capacity``
+    and ``sentence_finite``: those counts in words.
 
     >>> from coinfer.paths import results_dir
     >>> from coinfer.results import load_table

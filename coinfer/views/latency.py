@@ -555,3 +555,21 @@ def calibration_facts(report: dict) -> dict:
             "stem_ratio": stem["ratio"], "stem_ms": 1e3 * stem["measured_s"],
             "narrow_share": speeds[narrow] / speeds[wide], "whole_ratio": at_wide["pool"]["ratio"],
             "late_slowdown": per_flop("layer2.1", "pool") / per_flop("stem", "layer2.1")}
+
+
+def first_rate_faster(curves: dict, method: str, than: str) -> float | None:
+    """The slowest link rate (bit/s) of :func:`latency_curves` at which ``method``'s best configuration
+    is faster than ``than``'s; None where it is at no rate of the grid (or a curve is missing).
+
+    >>> import numpy as np
+    >>> from types import SimpleNamespace
+    >>> from coinfer.views.latency import first_rate_faster
+    >>> curve = lambda *t: SimpleNamespace(rates_bps=np.array([8e3, 8e4, 8e5]), total_s=np.array(t))
+    >>> first_rate_faster({"png": curve(9.0, 0.9, 0.09), "framework": curve(0.1, 0.1, 0.1)}, "png", "framework")
+    800000.0
+    """
+    if method not in curves or than not in curves:
+        return None
+    faster = [float(rate) for rate, mine, theirs in zip(curves[method].rates_bps, curves[method].total_s,
+                                                        curves[than].total_s) if mine < theirs]
+    return min(faster) if faster else None
