@@ -176,7 +176,8 @@ def margin_in_standard_errors(a: Record, b: Record) -> float | None:
     """How many standard errors ``a``'s mean test accuracy lies above ``b``'s (negative: below).
 
     The difference of the means over the standard error of that difference,
-    ``sqrt(std_a^2 / n_a + std_b^2 / n_b)``; None where either has no spread (one seed).
+    ``sqrt(std_a^2 / n_a + std_b^2 / n_b)``; None where either has no spread (one seed). Where both
+    spreads are zero the difference is exact: infinite, or 0 when the means are equal.
 
     >>> from dataclasses import replace
     >>> from coinfer.results import Record
@@ -185,11 +186,15 @@ def margin_in_standard_errors(a: Record, b: Record) -> float | None:
     ...            server_macs=5, bits_per_image=32, accuracy_std=0.01, seeds=4)
     >>> round(margin_in_standard_errors(replace(r, accuracy=0.92), r), 3)
     2.828
+    >>> margin_in_standard_errors(replace(r, accuracy_std=0.0), replace(r, accuracy_std=0.0))
+    0.0
     """
     if a.accuracy_std is None or b.accuracy_std is None:
         return None
     se = math.sqrt(a.accuracy_std ** 2 / a.seeds + b.accuracy_std ** 2 / b.seeds)
-    return (a.accuracy - b.accuracy) / se if se > 0 else math.copysign(math.inf, a.accuracy - b.accuracy)
+    if se == 0:
+        return 0.0 if a.accuracy == b.accuracy else math.copysign(math.inf, a.accuracy - b.accuracy)
+    return (a.accuracy - b.accuracy) / se
 
 
 def difference_in_standard_errors(a: Sequence[float], b: Sequence[float]) -> float | None:

@@ -1,4 +1,5 @@
 import json
+import math
 
 import pytest
 
@@ -166,6 +167,11 @@ def test_aggregate_seeds_averages_each_configuration_and_keeps_every_seed(table)
     assert r.extra["per_seed"]["accuracy"] == pytest.approx([0.80, 0.81, 0.82])
     # 0.02 above, each with std 0.01 over 3 seeds: 0.02 / sqrt(2 * 0.01^2 / 3) = 2.45 standard errors
     assert margin_in_standard_errors(replace(r, accuracy=0.83), r) == pytest.approx(2.449, abs=1e-3)
+    # with no spread on either side the difference is exact: infinite, or none at all
+    exact = replace(r, accuracy_std=0.0)
+    assert margin_in_standard_errors(replace(exact, accuracy=0.83), exact) == math.inf
+    assert margin_in_standard_errors(exact, replace(exact, accuracy=0.83)) == -math.inf
+    assert margin_in_standard_errors(exact, exact) == 0.0
     with pytest.raises(ValueError, match="other configurations"):
         aggregate_seeds([runs[0], LookupTable(runs[1].provenance, runs[1].records[:1])])
     with pytest.raises(ValueError, match="got none"):
