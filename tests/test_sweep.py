@@ -460,7 +460,9 @@ def test_a_pruned_part_does_not_depend_on_what_ran_before_it_in_the_process(tmp_
     whatever ran before are behind the seeding."""
     _, preset = _home_with_the_baseline(tmp_path, monkeypatch)
     loaded_first = SweepRunner(preset, tmp_path / "cells-a", tmp_path / "cache-a", log=lambda *_: None)
+    state = torch.get_rng_state()
     loaded_first.baseline                                   # as after an earlier cell of the process
+    assert torch.equal(torch.get_rng_state(), state)        # loading it draws nothing from the seeded stream
     first = loaded_first.pruned_device("layer3.1", 0.5)
     torch.rand(10_000)                                       # whatever an earlier cell drew
     fresh = SweepRunner(preset, tmp_path / "cells-b", tmp_path / "cache-b", log=lambda *_: None)

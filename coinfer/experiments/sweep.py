@@ -305,7 +305,10 @@ class SweepRunner:
         if self._baseline is None:
             from coinfer.train import get_baseline
 
-            model, meta = get_baseline(self.preset)
+            # Building the network draws its initial values from the global generator before the
+            # weights are read: off the seeded stream, so no cell depends on which one loaded it.
+            with torch.random.fork_rng(devices=[]):
+                model, meta = get_baseline(self.preset)
             self._baseline = (model.cpu().eval(), meta)
         return self._baseline
 
