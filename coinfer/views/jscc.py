@@ -145,9 +145,11 @@ def fig_jscc_vs_separate(table, ax=None):
     axes[1].set_xlabel("bit flip probability p")
     axes[1].set_ylabel("channel uses per image")
     axes[1].set_title("(b) binary symmetric channel")
-    axes[1].legend(fontsize=8, loc="center right")
     fig = axes[0].figure
-    fig.tight_layout()
+    # One legend below both panels: inside (b) it covered the annotations of the noisiest channels.
+    handles, labels = axes[1].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=3, fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, 0.1, 1, 1))
     return publish(fig, "jscc", alt=_fig5_alt(rows), rows=rows, provenance=table.provenance,
                    caption="JSCC against separate coding, AWGN and BSC (the paper's Fig. 5)")
 
