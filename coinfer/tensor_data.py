@@ -17,7 +17,7 @@ it was. Every training on images asks it: the baseline
     >>> from coinfer.tensor_data import DataPath
     >>> DataPath.for_device(torch.device("cpu"))  # doctest: +NORMALIZE_WHITESPACE
     DataPath(resident=False, autocast=None, channels_last=False, compile=False, kept_channels=False, stack_codes=False,
-             fold_batchnorm=False, compile_frozen=False)
+             fold_batchnorm=False, compile_frozen=False, compile_backend='inductor')
     >>> DataPath.for_device(torch.device("cuda")).autocast
     'bfloat16'
 

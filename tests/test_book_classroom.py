@@ -86,15 +86,7 @@ def test_core_public_functions_document_parameters_and_an_example(module):
     assert not problems, f"coinfer/{module}.py: " + "; ".join(problems)
 
 
-@pytest.mark.parametrize("module", CORE)
-def test_core_docstring_examples_run(module):
-    """The examples in the core modules' docstrings are doctests and they pass."""
-    import doctest
-    import importlib
-
-    mod = importlib.import_module("coinfer." + module.replace("/", "."))
-    result = doctest.testmod(mod, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE, verbose=False)
-    assert result.failed == 0, f"{result.failed} of {result.attempted} docstring examples of coinfer.{module} failed"
+# Every module's docstring examples run as doctests: tests/test_docstring_examples.py.
 
 
 # --- Glossary, bibliography, citation ------------------------------------------------------------
