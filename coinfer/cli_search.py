@@ -18,7 +18,7 @@ def search(args: argparse.Namespace) -> int:
     from coinfer.config import get_preset, parse_overrides, sweep_grid
     from coinfer.experiments import search, search_checks, search_replay, search_study
     from coinfer.paths import search_live_path, search_replay_path, table_path
-    from coinfer.results import load_table, write_json_atomic
+    from coinfer.results import git_commit, hardware, load_table, write_json_atomic
 
     overrides = parse_overrides(args.set)
     if args.grid:
@@ -132,7 +132,8 @@ def search(args: argparse.Namespace) -> int:
     stopped = search_study.optimize(study, objective, args.trials, baseline_accuracy=baseline, trainings=args.trainings,
                                     patience=args.patience or search_study.PATIENCE)
     summary = {**search_study.summarize(study, objective, wall_time_s=time.time() - start, command=command),
-               "stopped": stopped}
+               "stopped": stopped, "git_commit": git_commit(), "hardware": hardware(),
+               "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     if args.summary is not None:
         print(f"wrote {write_json_atomic(args.summary or search_live_path(label), summary)}")
     print(f"stopped by its {stopped} budget; {len(study.trials)} trials in the study ({summary['states']}), "

@@ -414,10 +414,12 @@ def test_a_search_writes_its_summary_and_the_committed_live_search_is_consistent
     assert summary["accuracy_source"] == ["val"]
     keys = {c.id.rsplit("_", 1)[0] for c in search._grid_cells(get_preset("quick"))}
     assert summary["front"] and set(summary["front"]) <= keys
+    assert summary["git_commit"] and summary["hardware"] and summary["date"].startswith("20")   # its provenance
     live = json.loads(search_live_path("quick").read_text())
     assert live["command"].startswith("python -m coinfer search --preset quick") and live["wall_time_s"] > 0
     assert live["trained"] + len(live["rejected"]) + live["repeats"] <= live["trials"] and set(live["front"]) <= keys
     assert live["stopped"] in search_study.STOPS
+    assert not live["git_commit"].endswith("+dirty") and "CPU" in live["hardware"]
 
 
 def test_trials_of_other_settings_or_of_another_baseline_are_neither_reused_nor_in_the_front(tmp_path):
