@@ -18,7 +18,7 @@ def search(args: argparse.Namespace) -> int:
     from coinfer.config import get_preset, parse_overrides, sweep_grid
     from coinfer.experiments import search, search_checks, search_replay, search_study
     from coinfer.paths import search_live_path, search_replay_path, table_path
-    from coinfer.results import git_commit, hardware, load_table, write_json_atomic
+    from coinfer.results import Provenance, load_table, write_json_atomic
 
     overrides = parse_overrides(args.set)
     if args.grid:
@@ -131,9 +131,10 @@ def search(args: argparse.Namespace) -> int:
     start = time.time()
     stopped = search_study.optimize(study, objective, args.trials, baseline_accuracy=baseline, trainings=args.trainings,
                                     patience=args.patience or search_study.PATIENCE)
-    summary = {**search_study.summarize(study, objective, wall_time_s=time.time() - start, command=command),
-               "stopped": stopped, "git_commit": git_commit(), "hardware": hardware(),
-               "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    wall = time.time() - start
+    run = Provenance.collect(preset.dataset, preset.name, wall, command=command)     # commit, hardware, date
+    summary = {**search_study.summarize(study, objective, wall_time_s=wall, command=command),
+               "stopped": stopped, "git_commit": run.git_commit, "hardware": run.hardware, "date": run.date}
     if args.summary is not None:
         print(f"wrote {write_json_atomic(args.summary or search_live_path(label), summary)}")
     print(f"stopped by its {stopped} budget; {len(study.trials)} trials in the study ({summary['states']}), "
