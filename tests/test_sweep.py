@@ -140,6 +140,9 @@ def test_committed_quick_table_is_what_the_sweep_computes(tmp_path):
                     record.pop(key)
                 committed.pop("seeds")
                 assert record.keys() == committed.keys()
+                # The 8-bit range is an activation's extreme in float32: its last bits depend on the
+                # CPU's vector unit (the same table, re-run on another x86 CPU, differs by 1e-7).
+                assert record["extra"].pop("range", None) == pytest.approx(committed["extra"].pop("range", None), rel=1e-6)
                 for key, value in record.items():
                     assert committed[key] == (pytest.approx(value, rel=1e-12) if isinstance(value, float) else value)
     finally:
