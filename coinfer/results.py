@@ -295,7 +295,7 @@ class Provenance:
         return cls(dataset=dataset, preset=preset, wall_time_s=round(float(wall_time_s), 1),
                    command=command if command is not None else invocation(),
                    coinfer_version=__version__, git_commit=git_commit(), hardware=hardware(),
-                   date=_dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat(), seed=seed,
+                   date=utc_now(), seed=seed,
                    baseline_accuracy=None if baseline_accuracy is None else float(baseline_accuracy),
                    accuracy_drop=None if accuracy_drop is None else float(accuracy_drop),
                    validation=dict(validation) if validation is not None else None)
@@ -425,12 +425,8 @@ def table_threshold(table: "LookupTable", part: str = "test") -> float:
 
 
 def git_commit() -> str:
-    r"""The commit of the coinfer checkout, with ``+dirty`` if it has uncommitted changes; ``""`` outside git.
-
-    Returns
-    -------
-    str
-        40 hexadecimal digits, possibly followed by ``+dirty``, or ``""``.
+    r"""The commit of the coinfer checkout (40 hexadecimal digits), with ``+dirty`` if it has uncommitted
+    changes; ``""`` outside git.
 
     Examples
     --------
@@ -451,12 +447,7 @@ def git_commit() -> str:
 
 
 def hardware() -> str:
-    """The processor (and GPU, if one is used), e.g. ``"x86_64, 2 CPU cores"``.
-
-    Returns
-    -------
-    str
-        Machine architecture and CPU core count, then the CUDA device's name when there is one.
+    """The machine's architecture and CPU core count, then the CUDA device's name when there is one.
 
     Examples
     --------
@@ -470,6 +461,19 @@ def hardware() -> str:
     if torch.cuda.is_available():
         desc += f", {torch.cuda.get_device_name(0)}"
     return desc
+
+
+def utc_now() -> str:
+    """Now in UTC to the second, ISO 8601: the date every table's provenance and every cell file records.
+
+    Examples
+    --------
+    >>> from coinfer.results import utc_now
+    >>> import datetime
+    >>> datetime.datetime.fromisoformat(utc_now()).utcoffset(), len(utc_now())
+    (datetime.timedelta(0), 25)
+    """
+    return _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
 
 
 @dataclass

@@ -60,7 +60,6 @@ Command line::
 from __future__ import annotations
 
 import copy
-import datetime as _dt
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -517,7 +516,7 @@ class SweepRunner:
 
     def run(self, cell: Cell) -> dict:
         """Compute ``cell`` and write its file atomically; returns the file's content."""
-        from coinfer.results import git_commit, hardware
+        from coinfer.results import git_commit, hardware, utc_now
 
         start = time.time()
         record = self.compute(cell)
@@ -528,7 +527,7 @@ class SweepRunner:
                    "sparsity": cell.sparsity, "setting": cell.setting, "depends": cell.depends,
                    "baseline": self.baseline_weights, "record": record.to_dict(), "wall_time_s": wall,
                    "hardware": hardware(), "git_commit": git_commit(), "torch_threads": torch.get_num_threads(),
-                   "date": _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()}
+                   "date": utc_now()}
         write_json_atomic(self.cell_path(cell), payload)
         return payload
 
