@@ -17,7 +17,7 @@ from coinfer.core.encoding import (CodeSize, DimensionReductionDecoder, Dimensio
 from coinfer.core.entropy import (FLAG_CODED, FLAG_FIXED, HEADER_BITS_MIN, MAGIC_HUFFMAN, MAGIC_RANGE,
                              BitstreamError, CategoricalEntropyModel, HuffmanCode, bits_per_image,
                              empirical_entropy_bits, fixed_index, frame, range_decode, range_encode,
-                             range_encode_bits, read_flag, sent_bits, unframe)
+                             range_encode_bits, read_flag, sent_bits, symbol_width, unframe)
 from coinfer.core.network import resnet18, split
 from coinfer.core.costs import flop_counter_macs, thop_macs
 
@@ -313,6 +313,47 @@ def test_entropy_model_rejects_bad_symbols():
         model.fit(torch.zeros(5, 2, dtype=torch.long))
     with pytest.raises(ValueError, match=r"in \[0, 4\)"):
         model.encode(torch.tensor([[0, 1, 4]]))
+
+
+def test_range_coder_codes_rare_and_zero_probability_symbols_in_about_24_bits_each():
+    # The coder gives every symbol about 2^-24 at least, so a symbol of probability 1e-12 (what rate
+    # training drives unused symbols to) costs about 24 bits: the search for the shortest stream must not
+    # start at its 40 ideal bits (it found no stream at all, or one longer than the shortest: 27 bits
+    # for one symbol of 1e-9), nor take log2(0) for a zero (it raised OverflowError).
+    for p in (np.array([[1.0, 1e-9]]), np.array([[1.0, 1e-12]]), np.array([[1.0, 0.0]])):
+        for rare in (1, 2, 3):
+            symbols = np.ones(rare, dtype=np.int64)
+            stream = range_encode_bits(symbols, p)
+            assert len(stream) <= 25 * rare
+            for tail in (np.zeros(64, np.uint8), np.ones(64, np.uint8)):   # decodes whatever follows it
+                assert np.array_equal(range_decode(np.packbits(np.concatenate([stream, tail])).tobytes(), p, rare),
+                                      symbols)
+    # and a common symbol still costs next to nothing
+    assert len(range_encode_bits(np.zeros(3, dtype=np.int64), np.array([[1.0, 1e-12]]))) <= 2
+
+
+@pytest.mark.parametrize("bad", [[[-1.0, 2.0]], [[float("nan"), 1.0]], [[float("inf"), 1.0]], [[0.0, 0.0]]])
+def test_range_coder_refuses_probabilities_that_are_not_a_distribution(bad):
+    with pytest.raises(ValueError, match="finite, non-negative"):
+        range_encode_bits(np.array([1]), np.array(bad))
+
+
+@pytest.mark.parametrize("prior", [0.0, -0.4, float("nan")])
+def test_entropy_model_refuses_a_prior_that_leaves_symbols_uncodable(prior):
+    with pytest.raises(ValueError, match=f"prior must be positive.*got {prior}"):
+        CategoricalEntropyModel(2, 4).fit(torch.zeros(3, 2, dtype=torch.long), prior=prior)
+
+
+def test_symbols_that_are_not_integers_are_refused_not_truncated():
+    with pytest.raises(ValueError, match="must be integers, got float32"):
+        CategoricalEntropyModel(2, 4).encode(torch.tensor([[0.9, 2.7]]))
+    code = HuffmanCode.from_counts([5, 3, 1, 1])
+    with pytest.raises(ValueError, match="must be integers"):
+        code.encode_bits(np.array([2.9]))
+    with pytest.raises(ValueError, match=r"in \[0, 4\)"):
+        code.bit_length(np.array([-1]))          # wrapped round to the last symbol's length before
+    assert np.array_equal(code.encode_bits(np.array([2.0, 0.0])), code.encode_bits(np.array([2, 0])))
+    assert symbol_width(2 ** 49 + 1) == 50 and symbol_width(2 ** 49) == 49 and symbol_width(2) == 1
 
 
 def test_empirical_entropy():

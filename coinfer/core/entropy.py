@@ -82,9 +82,7 @@ class BitstreamError(ValueError):
     """A packet is truncated, corrupted, or was made by another coder or model."""
 
 
-# --------------------------------------------------------------------------------------------
-# Framing: magic | varint(symbol count) | CRC32(count + payload) | payload
-# --------------------------------------------------------------------------------------------
+# ------------------------ Framing: magic | varint(symbol count) | CRC32(count + payload) | payload
 
 def _varint(n: int) -> bytes:
     out = bytearray()
@@ -146,9 +144,7 @@ def unframe(packet: bytes, magic: int) -> tuple[int, bytes]:
     return n_symbols, payload
 
 
-# --------------------------------------------------------------------------------------------
-# The payload: a flag bit, then the fixed-length index or the entropy-coded stream
-# --------------------------------------------------------------------------------------------
+# ---------------- The payload: a flag bit, then the fixed-length index or the entropy-coded stream
 
 def to_bits(data: bytes) -> np.ndarray:
     """The bits of ``data``, most significant first, as a uint8 array of 0s and 1s."""
@@ -164,7 +160,7 @@ def symbol_width(alphabet: int) -> int:
     """Bits of one symbol in the fixed-length index: ``ceil(log2 alphabet)``."""
     if alphabet < 2:
         raise ValueError(f"an alphabet needs at least 2 symbols, got {alphabet}")
-    return math.ceil(math.log2(alphabet))
+    return (int(alphabet) - 1).bit_length()   # exact integer ceil(log2): floats round 2**49 + 1 down
 
 
 def fixed_length_bits(positions: int, alphabet: int) -> int:
@@ -258,9 +254,7 @@ class Coded:
     coded: np.ndarray
 
 
-# --------------------------------------------------------------------------------------------
-# Range coding (constriction) with bit-level trimming
-# --------------------------------------------------------------------------------------------
+# --------------------------------------------- Range coding (constriction) with bit-level trimming
 
 def _categorical():
     import constriction
@@ -292,7 +286,21 @@ def _as_probabilities(probabilities: np.ndarray, n: int) -> np.ndarray:
         p = np.broadcast_to(p, (n, p.shape[1]))
     if p.shape[0] != n:
         raise ValueError(f"{n} symbols but probabilities for {p.shape[0]} positions")
+    if p.size and not (np.isfinite(p).all() and (p >= 0).all() and (p.sum(1) > 0).all()):
+        raise ValueError("probabilities must be finite, non-negative and not all zero in a row, got "
+                         f"values in [{p.min()}, {p.max()}]")
     return np.ascontiguousarray(p)
+
+
+def _integer_symbols(symbols, alphabet: int) -> np.ndarray:
+    """``symbols`` as int64, refused unless each is an integer in ``[0, alphabet)``: none truncated."""
+    given = np.asarray(symbols.detach().cpu() if isinstance(symbols, torch.Tensor) else symbols)
+    as_int = given.astype(np.int64)
+    if given.dtype.kind not in "biu" and not np.array_equal(as_int, given):
+        raise ValueError(f"symbols must be integers, got {given.dtype} values such as {given.reshape(-1)[:3]}")
+    if as_int.size and (as_int.min() < 0 or as_int.max() >= alphabet):
+        raise ValueError(f"symbols must lie in [0, {alphabet}), got range [{as_int.min()}, {as_int.max()}]")
+    return as_int
 
 
 #: Ones appended to a candidate stream to test its interval's upper end: beyond the range coder's
@@ -326,11 +334,7 @@ def range_encode_bits(symbols: np.ndarray, probabilities: np.ndarray) -> np.ndar
     if symbols.ndim != 1:
         raise ValueError(f"symbols must be 1-D, got shape {symbols.shape}")
     probabilities = _as_probabilities(probabilities, len(symbols))
-    alphabet = probabilities.shape[1]
-    if len(symbols) and (symbols.min() < 0 or symbols.max() >= alphabet):
-        raise ValueError(f"symbols must lie in [0, {alphabet}), got range "
-                         f"[{symbols.min()}, {symbols.max()}]")
-    symbols = symbols.astype(np.int32)
+    symbols = _integer_symbols(symbols, probabilities.shape[1]).astype(np.int32)
     encoder = constriction.stream.queue.RangeEncoder()
     encoder.encode(symbols, _categorical(), probabilities)
     full = to_bits(encoder.get_compressed().astype(">u4").tobytes())
@@ -345,11 +349,7 @@ def range_encode_bits(symbols: np.ndarray, probabilities: np.ndarray) -> np.ndar
         except BitstreamError:
             return False
 
-    # A prefix-free stream of n bits spans 2^-n of the code space, inside the message's interval of
-    # about 2^-info: n >= info, up to the coder's rounding of the probabilities.
-    info_bits = -np.log2(probabilities[np.arange(len(symbols)), symbols]
-                         / probabilities.sum(1)).sum() if len(symbols) else 0.0
-    for n in range(max(0, int(info_bits) - 2), len(full) + 1):
+    def stream_of(n: int) -> np.ndarray | None:
         prefix = full[:n]
         if decodes(prefix):
             return prefix
@@ -359,7 +359,21 @@ def range_encode_bits(symbols: np.ndarray, probabilities: np.ndarray) -> np.ndar
             up[zeros[-1]], up[zeros[-1] + 1:] = 1, 0
             if decodes(up):
                 return up
-    raise RuntimeError("range coder output does not decode back to its symbols")   # constriction misbehaved
+        return None
+
+    # A prefix-free stream of n bits spans 2^-n of the code space, inside the message's interval of
+    # about 2^-info: n >= info, up to the coder's rounding of the probabilities, which gives every
+    # symbol about 2^-24 at least (a rarer one costs about 24 bits, a zero-probability one is codable).
+    p = np.maximum(probabilities[np.arange(len(symbols)), symbols] / probabilities.sum(1), 2.0 ** -24)
+    start = min(max(0, int(-np.log2(p).sum()) - 2), len(full))
+    for n in range(start, len(full) + 1):
+        if (stream := stream_of(n)) is not None:
+            break
+    else:
+        raise RuntimeError("range coder output does not decode back to its symbols")   # constriction misbehaved
+    while n == start and n > 0 and (shorter := stream_of(n - 1)) is not None:
+        stream, n, start = shorter, n - 1, n - 1   # the rounding made the bound loose: look below it
+    return stream
 
 
 def range_encode(symbols: np.ndarray, probabilities: np.ndarray) -> bytes:
@@ -420,6 +434,8 @@ class CategoricalEntropyModel(nn.Module):
         ``prior`` pseudo-counts per symbol (Krichevsky-Trofimov for 0.5) keep every symbol codable
         even if it never occurred in training.
         """
+        if not (math.isfinite(prior) and prior > 0):
+            raise ValueError(f"prior must be positive pseudo-counts (they keep every symbol codable), got {prior}")
         symbols = self._check(symbols)
         counts = torch.zeros(self.positions, self.alphabet, dtype=torch.float64)
         counts.scatter_add_(1, symbols.t().cpu(), torch.ones(symbols.t().shape, dtype=torch.float64))
@@ -428,13 +444,11 @@ class CategoricalEntropyModel(nn.Module):
         return self
 
     def _check(self, symbols: torch.Tensor) -> torch.Tensor:
-        symbols = torch.as_tensor(symbols).long()
+        symbols = torch.as_tensor(symbols)
         if symbols.ndim != 2 or symbols.shape[1] != self.positions:
             raise ValueError(f"symbols must have shape (images, {self.positions}), got {tuple(symbols.shape)}")
-        if symbols.numel() and (symbols.min() < 0 or symbols.max() >= self.alphabet):
-            raise ValueError(f"symbols must lie in [0, {self.alphabet}), got "
-                             f"[{int(symbols.min())}, {int(symbols.max())}]")
-        return symbols
+        _integer_symbols(symbols, self.alphabet)
+        return symbols.long()
 
     def likelihoods(self, symbols: torch.Tensor) -> torch.Tensor:
         """Model probability of each symbol, shape (images, positions)."""
@@ -510,9 +524,7 @@ def bits_per_image(packets: list[bytes], coder) -> np.ndarray:
     return np.array([coder.payload_bits(p) for p in packets], dtype=np.int64)
 
 
-# --------------------------------------------------------------------------------------------
-# Empirical entropy
-# --------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------- Empirical entropy
 
 def empirical_entropy_bits(symbols: torch.Tensor | np.ndarray, alphabet: int, shared: bool = False) -> float:
     """Plug-in entropy of ``symbols`` (images x positions), in bits per image.
@@ -537,9 +549,7 @@ def empirical_entropy_bits(symbols: torch.Tensor | np.ndarray, alphabet: int, sh
     return float(terms.sum())
 
 
-# --------------------------------------------------------------------------------------------
-# Canonical Huffman code (the baseline's coder)
-# --------------------------------------------------------------------------------------------
+# --------------------------------------------------- Canonical Huffman code (the baseline's coder)
 
 @dataclass(frozen=True)
 class HuffmanCode:
@@ -605,14 +615,11 @@ class HuffmanCode:
 
     def bit_length(self, symbols: np.ndarray) -> np.ndarray:
         """Exact code length in bits of each row of ``symbols`` (before byte padding)."""
-        return np.asarray(self.lengths, dtype=np.int64)[np.asarray(symbols)].sum(-1)
+        return np.asarray(self.lengths, dtype=np.int64)[_integer_symbols(symbols, self.alphabet)].sum(-1)
 
     def encode_bits(self, symbols: np.ndarray) -> np.ndarray:
         """The Huffman code of ``symbols`` (1-D) as bits (0s and 1s), MSB first."""
-        symbols = np.asarray(symbols).reshape(-1).astype(np.int64)
-        if len(symbols) and (symbols.min() < 0 or symbols.max() >= self.alphabet):
-            raise ValueError(f"symbols must lie in [0, {self.alphabet}), got "
-                             f"[{symbols.min()}, {symbols.max()}]")
+        symbols = _integer_symbols(np.asarray(symbols).reshape(-1), self.alphabet)
         lengths = np.asarray(self.lengths, dtype=np.int64)[symbols]
         codes = self._codes()[symbols]
         total = int(lengths.sum())
