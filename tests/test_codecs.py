@@ -158,6 +158,10 @@ def test_split_network_sends_and_receives_through_any_codec():
     assert torch.equal(SplitNetwork(device_part, Float32Codec((4, 3, 3)), server_part)(images),
                        server_part(features))                     # float32 is lossless
     assert SplitNetwork(device_part, Uint8Codec((4, 3, 3)), server_part).costs((3, 3, 3)).encoder_macs == 0
+    # A part that is one layer is counted like any other (it had no children, and was counted 0):
+    # the device's convolution 4 x 3 x 3 outputs x 27 MACs, the server's 5 outputs x 36.
+    costs = SplitNetwork(device_part, Uint8Codec((4, 3, 3)), nn.Conv2d(4, 5, 3)).costs((3, 3, 3))
+    assert (costs.device_macs, costs.server_macs, costs.network_macs) == (972, 180, 1152)
 
 
 def test_split_network_trains_a_learned_codec_with_frozen_parts():

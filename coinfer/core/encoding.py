@@ -665,8 +665,7 @@ def codec_costs(device_part: nn.Module, codec: FeatureCodec, server_part: nn.Mod
         feature_shape = tuple(device_part(torch.zeros(1, *input_shape)).shape[1:])
         z = codec.encoder(torch.zeros(2, *feature_shape))
         z_shape, server_shape = tuple(z.shape[1:]), tuple(codec.decoder(z).shape[1:])
-    device_macs = thop_macs(device_part, tuple(input_shape))[0] if len(list(device_part.children())) else 0
-    server_macs = thop_macs(server_part, server_shape)[0] if len(list(server_part.children())) else 0
+    device_macs, server_macs = thop_macs(device_part, tuple(input_shape))[0], thop_macs(server_part, server_shape)[0]
     encoder_macs, decoder_macs = codec.encoder_macs(feature_shape), codec.decoder_macs(z_shape)
     return CodecCosts(device_macs=device_macs + encoder_macs,
                       device_params=count_params(device_part) + codec.encoder_params(),

@@ -117,8 +117,9 @@ class SplitNetwork(nn.Module):
 
         >>> from coinfer.core.encoding import build_codec
         >>> net = SplitNetwork(nn.Conv2d(3, 8, 3, padding=1), build_codec((8, 4, 4), "c2-d4-l2"), nn.Flatten())
-        >>> net.costs((3, 4, 4)).encoder_macs > 0
-        True
+        >>> costs = net.costs((3, 4, 4))   # one layer on each side counts too: 8 x 4 x 4 outputs x 27 MACs
+        >>> costs.network_macs, costs.device_macs == 3456 + costs.encoder_macs
+        (3456, True)
         """
         codec = self.codec if isinstance(self.codec, nn.Module) else getattr(self.codec, "codec", None)
         if codec is None:   # a codec without networks (float32, uint8, huffman8)
