@@ -104,6 +104,16 @@ def test_power_normalization_per_example():
         ch.normalize_power(torch.ones(3))
 
 
+def test_a_weak_example_is_scaled_to_unit_power_and_a_zero_one_keeps_a_finite_gradient():
+    # An epsilon added to the power left an example of rms 1e-7 at power 0.01 (SNR 20 dB short).
+    z = (torch.randn(3, 64, generator=torch.Generator().manual_seed(0))
+         * torch.tensor([1e-5, 1e-7, 0.0]).view(3, 1)).requires_grad_()
+    x = ch.normalize_power(z)
+    assert torch.allclose(x.pow(2).mean(dim=1), torch.tensor([1.0, 1.0, 0.0]), atol=1e-5)
+    x.sum().backward()
+    assert torch.isfinite(z.grad).all()
+
+
 @pytest.mark.parametrize("snr_db", [0.0, 10.0, 20.0])
 def test_awgn_empirical_snr(snr_db):
     gen = torch.Generator().manual_seed(0)

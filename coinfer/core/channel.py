@@ -260,7 +260,7 @@ def normal_approximation_uses(bits: float, capacity: float, dispersion: float, e
 # ----------------------------------------------------------------------------- layers
 
 
-def normalize_power(z: torch.Tensor, eps: float = 1e-12) -> torch.Tensor:
+def normalize_power(z: torch.Tensor) -> torch.Tensor:
     """Scale each example to unit average power per real symbol.
 
     Parameters
@@ -272,13 +272,23 @@ def normalize_power(z: torch.Tensor, eps: float = 1e-12) -> torch.Tensor:
     -------
     Tensor, same shape
         ``z * sqrt(k / sum(z**2))`` per example, so that ``mean(x**2) == 1`` over each example's
-        ``k`` elements. An all-zero example stays zero (``eps`` avoids dividing by zero).
+        ``k`` elements, however small its power. An all-zero example stays zero.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from coinfer.core.channel import normalize_power
+    >>> x = normalize_power(torch.tensor([[3.0, 4.0], [1e-6, 0.0], [0.0, 0.0]]))
+    >>> [round(power, 6) for power in x.pow(2).mean(dim=1).tolist()]
+    [1.0, 1.0, 0.0]
     """
     if z.dim() < 2:
         raise ValueError(f"expected a batch of encoder outputs [batch, ...], got shape {tuple(z.shape)}")
     flat = z.reshape(z.shape[0], -1)
     power = flat.pow(2).mean(dim=1, keepdim=True)
-    return (flat / torch.sqrt(power + eps)).reshape(z.shape)
+    # Only an all-zero example divides by 1 instead (a small epsilon added to every power would scale
+    # a weak example short of unit power; torch.where on the divisor keeps the gradient finite).
+    return (flat / torch.where(power > 0, power, torch.ones_like(power)).sqrt()).reshape(z.shape)
 
 
 def _uniform(low: float, high: float, generator: torch.Generator | None) -> float:
