@@ -39,11 +39,11 @@ from coinfer.serve import wire
 
 @torch.inference_mode()
 def fit_huffman_codec(device_part: nn.Module, dataset: str, images: int = 2000,
-                      batch_size: int = 500) -> Huffman8Codec:
+                      batch_size: int = 500, validation=None) -> Huffman8Codec:
     """The encoding table's 8-bit Huffman codec (:class:`coinfer.core.codecs.Huffman8Codec`), fitted on the
-    device part's features of the first ``images`` training images, as
-    :func:`coinfer.experiments.encoding.huffman_8bit` fits it: the served code is the one whose bits
-    the table reports.
+    device part's features of the first ``images`` training images that are not validation images, as
+    :func:`coinfer.experiments.encoding.run` fits it (:func:`coinfer.data.load_split`'s ``"train"``
+    part): the served code is the one whose bits the table reports.
 
     The features are computed in float64 on a CPU copy and rounded once to float32, so that a device
     and a server fitting independently (with different numbers of CPU threads, whose float32 sums may
@@ -57,6 +57,8 @@ def fit_huffman_codec(device_part: nn.Module, dataset: str, images: int = 2000,
         Whose training split the features come from.
     images, batch_size : int
         The preset's ``encoding.huffman_train_images`` and its batch size (the batch size changes nothing).
+    validation : coinfer.data.ValidationSplit, optional
+        The preset's held-out images (default: :class:`~coinfer.data.ValidationSplit`'s).
 
     >>> from coinfer.core.network import resnet18, split
     >>> codec = fit_huffman_codec(split(resnet18(width=1 / 16), "layer1.1")[0], "fashion-mnist", images=4)
@@ -65,11 +67,11 @@ def fit_huffman_codec(device_part: nn.Module, dataset: str, images: int = 2000,
     """
     import copy
 
-    from coinfer.data import load_dataset, make_loader
+    from coinfer.data import ValidationSplit, load_split, make_loader
 
     if images < 1:
         raise ValueError(f"need >= 1 training image to fit a Huffman code, got {images!r}")
-    train = load_dataset(dataset, train=True, limit=images)
+    train = load_split(dataset, "train", validation or ValidationSplit(), limit=images)
     # A CPU copy: the loader's images are CPU tensors, and the result must not depend on a GPU's sums.
     exact = copy.deepcopy(device_part).cpu().double().eval()
 
@@ -93,7 +95,7 @@ def _huffman_factory(shape: tuple[int, ...], argument: str | None, context: dict
     if len(context["device_part"]) == 0:
         raise ValueError("huffman needs a split point after at least one stage (not 'input')")
     return fit_huffman_codec(context["device_part"], context["dataset"], images,
-                             int(context.get("batch_size") or 500))
+                             int(context.get("batch_size") or 500), context.get("validation"))
 
 
 def codec_checkpoint_path(preset: str, point: SplitPoint | str, code_size: str):
@@ -148,7 +150,8 @@ def _learned_factory(shape: tuple[int, ...], argument: str | None, context: dict
 #: Codec factories by name: ``factory(feature_shape, argument, context) -> Codec``; ``argument``
 #: is the text after a second colon in a configuration spec (``"layer3.1:learned:d16-l4"``) or None;
 #: ``context`` holds ``split``, ``weights`` (the network's digest), ``preset``, ``device_part`` (the
-#: network's part before the split) and ``dataset`` (its training data, for codecs fitted on features).
+#: network's part before the split), ``dataset`` and ``validation`` (its training data less the held-out
+#: images, for codecs fitted on features).
 CODECS: dict[str, Callable[[tuple[int, ...], str | None, dict], Codec]] = {
     "float32": lambda shape, arg, context: Float32Codec(shape),
     "uint8": lambda shape, arg, context: Uint8Codec(shape),
@@ -259,6 +262,7 @@ def build_configurations(model: nn.Module, specs: Iterable[str], preset: str | N
         codec = CODECS[codec_name](tuple(row.feature_shape), argument,
                                    {"split": point, "weights": digest, "preset": preset,
                                     "device_part": device_part, "dataset": dataset,
+                                    "validation": preset_obj.validation,
                                     "huffman_images": preset_obj.encoding.huffman_train_images,
                                     "batch_size": preset_obj.encoding.eval_batch_size})
         canonical = f"{point}:{codec_name}" + (f":{argument}" if argument is not None else "")
