@@ -217,7 +217,7 @@ def link_rate(text: str) -> str:
     >>> link_rate("inf"), link_rate("800kbit/s")
     ('inf', '800kbit/s')
     """
-    if text.strip().lower() in ("inf", "unlimited", "none"):
+    if text.strip().lower() == "inf":   # the one word the commands read as no shaping (cli_serving.link_rate)
         return text
     try:
         return rate(text)

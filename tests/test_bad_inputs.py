@@ -51,6 +51,12 @@ def _server(**options):
     return check_server_options(**options)
 
 
+def _test_images(**arguments):
+    from coinfer.serve.configuration import load_test_images
+
+    return load_test_images("fashion-mnist", **arguments)
+
+
 def _rate(text):
     from coinfer.units import parse_rate
 
@@ -140,6 +146,9 @@ BAD_INPUTS = [
     ((_server, {"port": 70000}), "port 70000 is out of range: use 0 (a free port) to 65535"),
     ((_server, {"idle_timeout": -1}), "idle_timeout must be a finite number of seconds > 0, got -1"),
     ((_server, {"max_payload": 0}), "max_payload must be an integer >= 1, got 0"),
+    ((_server, {"workers": 0}), "workers must be an integer >= 1 or None, got 0"),   # EdgeServer.start hung
+    ((_test_images, {"n": 5, "offset": 9998}), "images 9998 .. 10002 run past the end of fashion-mnist's test "
+                                               "split (10000 images): use offset + n <= 10000"),   # gave 2
     # device options
     (DEVICE + ["--port", "0"], "argument --port: port 0 is out of range: a server listens on a port from 1 to 65535"),
     (DEVICE + ["--port", "65536"], "port 65536 is out of range: a server listens on a port from 1 to 65535"),
@@ -151,6 +160,7 @@ BAD_INPUTS = [
     (DEVICE + ["--rate", "-5KB/s"], f"argument --rate: link rate '-5KB/s' {RATE}"),
     (DEVICE + ["--rate", "40"], f"link rate '40' {RATE}"),
     (DEVICE + ["--rate", "fast"], "or inf (no shaping)"),
+    (DEVICE + ["--rate", "unlimited"], "or inf (no shaping)"),   # passed the parser, then failed in the command
     # measure options
     (["measure", "--rates", "10KB/s,-1KB/s"], "'-1KB/s' in '10KB/s,-1KB/s' is not allowed"),
     (["measure", "--rates", "-1KB/s"], "'-1KB/s' in '-1KB/s' is not allowed"),

@@ -72,6 +72,15 @@ def test_served_huffman_bits_are_the_encoding_tables_bits(model, batch):
     assert table["bits_real"] == float(served_bits.mean()) and table["range"] == list(served.codec.range)
 
 
+@pytest.mark.parametrize("spec", ["layer2.1:uint8:x", "layer2.1:uint8:", "layer2.1:float32:banana"])
+def test_a_codec_that_takes_no_argument_refuses_one(model, spec):
+    # It was ignored, yet went into the spec and so into the configuration id: 'uint8:x' and 'uint8'
+    # were the same codec under two ids, and a server holding one refused a device holding the other.
+    codec = spec.split(":")[1]
+    with pytest.raises(ValueError, match=f"{codec} takes no argument, got .* write 'layer2.1:{codec}'"):
+        build_configurations(model, [spec], preset="quick")
+
+
 def test_huffman_baseline_served_and_fitted_identically_on_both_sides(model, batch):
     specs = ["layer2.1:huffman:64", "layer2.1:uint8"]
     configurations = build_configurations(model, specs, preset="quick")

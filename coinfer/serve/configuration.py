@@ -147,14 +147,25 @@ def _learned_factory(shape: tuple[int, ...], argument: str | None, context: dict
     return LearnedCodec(shape, codec, meta["code_size"], source=str(path))
 
 
+def _without_argument(codec: Callable[[tuple[int, ...]], Codec]) -> Callable[[tuple[int, ...], str | None, dict], Codec]:
+    """The factory of a codec that takes no argument: one given is refused, not ignored (``uint8:x``
+    would otherwise be a second spelling, and a second configuration id, of ``uint8``)."""
+    def factory(shape: tuple[int, ...], argument: str | None, context: dict) -> Codec:
+        if argument is not None:
+            raise ValueError(f"{codec.name} takes no argument, got {argument!r} in '{context['split']}:"
+                             f"{codec.name}:{argument}'; write '{context['split']}:{codec.name}'")
+        return codec(shape)
+    return factory
+
+
 #: Codec factories by name: ``factory(feature_shape, argument, context) -> Codec``; ``argument``
 #: is the text after a second colon in a configuration spec (``"layer3.1:learned:d16-l4"``) or None;
 #: ``context`` holds ``split``, ``weights`` (the network's digest), ``preset``, ``device_part`` (the
 #: network's part before the split), ``dataset`` and ``validation`` (its training data less the held-out
 #: images, for codecs fitted on features).
 CODECS: dict[str, Callable[[tuple[int, ...], str | None, dict], Codec]] = {
-    "float32": lambda shape, arg, context: Float32Codec(shape),
-    "uint8": lambda shape, arg, context: Uint8Codec(shape),
+    "float32": _without_argument(Float32Codec),
+    "uint8": _without_argument(Uint8Codec),
     "learned": _learned_factory,
     "huffman": _huffman_factory,
 }
@@ -301,9 +312,10 @@ def load_test_images(dataset: str, n: int, offset: int = 0) -> tuple[torch.Tenso
     if n < 1 or offset < 0:
         raise ValueError(f"need n >= 1 images from offset >= 0, got n={n!r}, offset={offset!r}")
     data = load_dataset(dataset, train=False, limit=offset + n)
-    items = [data[i] for i in range(offset, len(data))]
-    if not items:
-        raise ValueError(f"offset {offset} is past the end of {dataset}'s test split ({len(data)} images)")
+    if offset + n > len(data):   # fewer images than asked would be classified, and counted, silently
+        raise ValueError(f"images {offset} .. {offset + n - 1} run past the end of {dataset}'s test split "
+                         f"({len(data)} images): use offset + n <= {len(data)}")
+    items = [data[i] for i in range(offset, offset + n)]
     return torch.stack([x for x, _ in items]), torch.tensor([y for _, y in items])
 
 

@@ -84,7 +84,7 @@ class EdgeServer:
                  frame_timeout: float = 60.0, workers: int | None = None):
         check_server_options(port=port, max_connections=max_connections, max_payload=max_payload,
                              idle_timeout=idle_timeout, handshake_timeout=handshake_timeout,
-                             frame_timeout=frame_timeout, max_requests=max_requests)
+                             frame_timeout=frame_timeout, max_requests=max_requests, workers=workers)
         self.configurations = {c.config_id: c for c in configurations}
         self.max_connections, self.max_payload = max_connections, max_payload
         self.idle_timeout, self.max_requests = idle_timeout, max_requests
@@ -182,7 +182,6 @@ class EdgeServer:
 
     async def _main(self, started: threading.Event) -> None:
         self._loop, self._wake = asyncio.get_running_loop(), asyncio.Event()
-        pool = ThreadPoolExecutor(self.workers, thread_name_prefix="coinfer-compute")
         tasks: set[asyncio.Task] = set()
 
         async def on_connect(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -194,6 +193,7 @@ class EdgeServer:
                 tasks.discard(task)
 
         try:
+            pool = ThreadPoolExecutor(self.workers, thread_name_prefix="coinfer-compute")
             server = await asyncio.start_server(on_connect, sock=self._listener, limit=1 << 16)
         finally:
             started.set()  # start() returns, even if the listener failed (then the server is stopped)
@@ -355,7 +355,7 @@ class EdgeServer:
 
 def check_server_options(port: int = 0, max_connections: int = 1, max_payload: int = 1,
                          idle_timeout: float = 1.0, handshake_timeout: float = 1.0, frame_timeout: float = 1.0,
-                         max_requests: int | None = None) -> None:
+                         max_requests: int | None = None, workers: int | None = None) -> None:
     """Raise ValueError, naming the value and what is allowed, for any server option out of range.
 
     Parameters
@@ -368,6 +368,8 @@ def check_server_options(port: int = 0, max_connections: int = 1, max_payload: i
         Seconds, finite and > 0.
     max_requests : int or None
         >= 1, or None (no limit).
+    workers : int or None
+        Threads that run the server parts: >= 1, or None (one per core, at most 4).
 
     Examples
     --------
@@ -386,8 +388,9 @@ def check_server_options(port: int = 0, max_connections: int = 1, max_payload: i
                         ("frame_timeout", frame_timeout)):
         if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
             raise ValueError(f"{name} must be a finite number of seconds > 0, got {value!r}")
-    if max_requests is not None and not (isinstance(max_requests, int) and max_requests >= 1):
-        raise ValueError(f"max_requests must be an integer >= 1 or None, got {max_requests!r}")
+    for name, value in (("max_requests", max_requests), ("workers", workers)):
+        if value is not None and not (isinstance(value, int) and value >= 1):
+            raise ValueError(f"{name} must be an integer >= 1 or None, got {value!r}")
 
 
 class ServerProcess:
