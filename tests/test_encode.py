@@ -307,6 +307,14 @@ def test_frame_crc_covers_the_symbol_count():
     assert zlib.crc32(b"") == 0   # sanity of the library we rely on
 
 
+def test_a_symbol_count_of_nine_bytes_is_read_and_a_tenth_is_refused():
+    largest = 2 ** 63 - 1                                     # 9 varint bytes of 7 bits
+    assert unframe(frame(b"", largest, MAGIC_RANGE), MAGIC_RANGE) == (largest, b"")
+    ten = bytes([MAGIC_RANGE]) + b"\xff" * 9 + b"\x01" + b"\0" * 4   # a 10-byte count was read before
+    with pytest.raises(BitstreamError, match="longer than 9 bytes"):
+        unframe(ten, MAGIC_RANGE)
+
+
 def test_entropy_model_rejects_bad_symbols():
     model = CategoricalEntropyModel(3, 4)
     with pytest.raises(ValueError, match=r"shape \(images, 3\)"):

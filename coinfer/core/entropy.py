@@ -104,7 +104,7 @@ def _read_varint(data: bytes, pos: int) -> tuple[int, int]:
         shift += 7
         if not byte & 0x80:
             return value, pos
-        if shift > 63:
+        if shift >= 63:   # 9 bytes carry 63 bits, any count there is; a 10th is corruption
             raise BitstreamError("packet header is corrupted (symbol count longer than 9 bytes)")
 
 
