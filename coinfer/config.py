@@ -29,6 +29,7 @@ preset's commands run end to end on a CPU in minutes (``tests/test_paper_smoke.p
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import asdict, dataclass, field, replace
 
@@ -47,11 +48,42 @@ FINE_TUNE_OPTIMIZERS = ("adam", "sgd")
 LR_SCHEDULES = ("step", "cosine")
 
 
+def _int(value, low: int = 1) -> bool:
+    return not isinstance(value, bool) and isinstance(value, int) and value >= low
+
+
+def _real(value) -> bool:
+    return not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)
+
+
+#: Field rules of :meth:`_Settings._check`: (what is allowed, in words; the test).
+_COUNT, _COUNT0 = ("an integer >= 1", _int), ("an integer >= 0", lambda v: _int(v, 0))
+_LIMIT = ("an integer >= 1 or None", lambda v: v is None or _int(v))
+_COUNTS = ("one or more integers >= 1", lambda v: len(v) > 0 and all(map(_int, v)))
+_LR = ("a finite learning rate > 0", lambda v: _real(v) and v > 0)
+_POSITIVE, _NONNEG = ("a finite number > 0", _LR[1]), ("a finite number >= 0", lambda v: _real(v) and v >= 0)
+_FLAG, _DICT = ("True or False", lambda v: isinstance(v, bool)), ("a dict of settings", lambda v: isinstance(v, dict))
+
+
+def _each(name: str, parse, values) -> tuple:
+    """``parse`` of every value of the setting ``name`` (split points, code sizes); errors name the setting."""
+    try:
+        return tuple(parse(value) for value in values)
+    except (ValueError, TypeError) as error:
+        raise ValueError(f"{name}: {error}") from None
+
+
 class _Settings:
-    """``to_dict`` for the settings dataclasses (plain values, nested settings as dicts)."""
+    """``to_dict`` for the settings dataclasses (plain values, nested settings as dicts), and ``_check``."""
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    def _check(self, prefix: str, **rules) -> None:
+        """A ValueError naming the first field that breaks its rule (``field=(allowed, test)``)."""
+        for name, (allowed, ok) in rules.items():
+            if not ok(value := getattr(self, name)):
+                raise ValueError(f"{prefix}.{name} must be {allowed}, got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -72,6 +104,8 @@ class TrainSettings(_Settings):
     def __post_init__(self):
         if isinstance(self.epochs, bool) or not isinstance(self.epochs, int) or self.epochs < 1:
             raise ValueError(f"baseline epochs must be >= 1, got {self.epochs!r}")
+        self._check("baseline", batch_size=_COUNT, lr=_LR, weight_decay=_NONNEG, train_limit=_LIMIT,
+                    momentum=("a number in (0, 1) (Nesterov momentum)", lambda v: _real(v) and 0 < v < 1))
 
 
 @dataclass(frozen=True)
@@ -122,9 +156,12 @@ class PruneSettings(_Settings):
         if self.output_sparsity is not None:
             check_sparsity(self.output_sparsity, "output_sparsity")
         # Validated once, here: the split points are SplitPoints from now on.
-        object.__setattr__(self, "splits", tuple(prunable_split_point(point) for point in self.splits))
-        if self.epochs < 1:
-            raise ValueError(f"epochs must be >= 1, got {self.epochs!r}")
+        object.__setattr__(self, "splits", _each("pruning.splits", prunable_split_point, self.splits))
+        self._check("pruning", epochs=_COUNT, train_limit=_LIMIT, batch_size=_COUNT, lr=_LR, weight_decay=_NONNEG,
+                    lr_step_epochs=_COUNT, lr_gamma=_POSITIVE, control=_FLAG,
+                    warmup_fraction=("a fraction of the steps in [0, 1)", lambda v: _real(v) and 0 <= v < 1),
+                    distill_weight=("in [0, 1] (0: labels only, 1: the teacher only)", lambda v: _real(v) and 0 <= v <= 1),
+                    distill_temperature=_POSITIVE)
         if self.criterion not in CRITERIA:
             raise ValueError(f"unknown pruning criterion {self.criterion!r}; choose one of {', '.join(CRITERIA)}")
         if self.optimizer not in FINE_TUNE_OPTIMIZERS:
@@ -132,21 +169,9 @@ class PruneSettings(_Settings):
                              f"{', '.join(FINE_TUNE_OPTIMIZERS)}")
         if self.lr_schedule not in LR_SCHEDULES:
             raise ValueError(f"unknown learning-rate schedule {self.lr_schedule!r}; choose one of {', '.join(LR_SCHEDULES)}")
-        if isinstance(self.lr, bool) or not isinstance(self.lr, (int, float)) or not 0.0 < self.lr < float("inf"):
-            raise ValueError(f"lr must be a finite learning rate > 0, got {self.lr!r}")
-        if (isinstance(self.warmup_fraction, bool) or not isinstance(self.warmup_fraction, (int, float))
-                or not 0.0 <= self.warmup_fraction < 1.0):
-            raise ValueError(f"warmup_fraction must be a fraction of the steps in [0, 1), got {self.warmup_fraction!r}")
         if self.warmup_fraction > 0 and self.lr_schedule != "cosine":
             raise ValueError(f"warmup_fraction {self.warmup_fraction!r} needs lr_schedule 'cosine' "
                              f"(the {self.lr_schedule!r} schedule has no warm-up)")
-        if (isinstance(self.distill_weight, bool) or not isinstance(self.distill_weight, (int, float))
-                or not 0.0 <= self.distill_weight <= 1.0):
-            raise ValueError(f"distill_weight must be in [0, 1] (0: labels only, 1: the teacher only), "
-                             f"got {self.distill_weight!r}")
-        if (isinstance(self.distill_temperature, bool) or not isinstance(self.distill_temperature, (int, float))
-                or not 0.0 < self.distill_temperature < float("inf")):
-            raise ValueError(f"distill_temperature must be a finite number > 0, got {self.distill_temperature!r}")
 
 
 @dataclass(frozen=True)
@@ -174,12 +199,14 @@ class SweepGrid(_Settings):
     def __post_init__(self):
         for name in ("framework_splits", "original_splits", "bottlenet_splits", "two_step_splits"):
             # Validated once, here: the split points are SplitPoints from now on.
-            object.__setattr__(self, name, tuple(SplitPoint(point) for point in getattr(self, name)))
+            object.__setattr__(self, name, _each(f"sweep.{name}", SplitPoint, getattr(self, name)))
         for s in self.sparsities + self.two_step_step1 + self.two_step_step2:
             check_sparsity(s)
-        for r in self.bottlenet_reductions:
-            if isinstance(r, bool) or not (isinstance(r, int) and r >= 1):
-                raise ValueError(f"bottlenet_reductions must be positive integers, got {r!r}")
+        _each("sweep.code_sizes", CodeSize.parse, self.code_sizes)
+        self._check("sweep", png=_FLAG, png_images=_LIMIT, prune=_DICT, encode=_DICT,
+                    bottlenet_reductions=("positive integers", lambda v: all(map(_int, v))))
+        _each("sweep.prune", lambda d: override(PruneSettings((), (), 1, lr_schedule="cosine"), d), (self.prune,))
+        _each("sweep.encode", lambda d: override(EncodeSettings(), d), (self.encode,))
 
 
 @dataclass(frozen=True)
@@ -210,6 +237,16 @@ class EncodeSettings(_Settings):
     huffman_train_images: int = 2000      # images whose features set the 8-bit range and the code
     eval_batch_size: int = 500
     test_limit: int | None = None         # None: the whole test split
+
+    def __post_init__(self):
+        for name in ("splits", "huffman_splits"):     # validated once, here: SplitPoints from now on
+            object.__setattr__(self, name, _each(f"encoding.{name}", SplitPoint, getattr(self, name)))
+        _each("encoding.code_sizes", CodeSize.parse, self.code_sizes)
+        self._check("encoding", channel_divisor=_COUNT, train_limit=_LIMIT, precompute=_FLAG, augment=_FLAG,
+                    warmup_epochs=_COUNT0, epochs=_COUNT, batch_size=_COUNT, lr=_LR, aux_weight=_NONNEG,
+                    temperature=_POSITIVE, commitment=_NONNEG, huffman_train_images=_COUNT, eval_batch_size=_COUNT,
+                    test_limit=_LIMIT, kernel_size=("an odd integer >= 1 (the feature keeps its size)",
+                                                    lambda v: _int(v) and v % 2 == 1))
 
     def code_size_at(self, code_size: str, feature_shape: tuple[int, ...]) -> CodeSize:
         """The full :class:`CodeSize` for a feature of ``feature_shape``."""
@@ -267,7 +304,7 @@ class RateSettings(_Settings):
     weights: tuple[float, ...] = (0.0, 0.01, 0.03, 0.1, 0.2, 0.3, 1.0)
 
     def __post_init__(self):
-        object.__setattr__(self, "splits", tuple(SplitPoint(point) for point in self.splits))
+        object.__setattr__(self, "splits", _each("rate.splits", SplitPoint, self.splits))
         if not self.weights or len(set(self.weights)) != len(self.weights):
             raise ValueError(f"weights must be one or more distinct rate weights, got {self.weights!r}")
         rate_code_sizes(self.code_sizes, self.weights)      # every code size and weight valid
@@ -341,10 +378,10 @@ class JsccSettings(_Settings):
         for p in self.flip_rates + self.mismatch_flip_rates:
             if not 0.0 <= p < 0.5:
                 raise ValueError(f"flip rates must be in [0, 0.5) (at 0.5 nothing gets through), got {p!r}")
-        if not (self.awgn_code_sizes and self.bsc_code_sizes) or min(self.awgn_code_sizes + self.bsc_code_sizes) < 1:
-            raise ValueError("code sizes must be non-empty lists of positive channel-use counts")
         if isinstance(self.epochs, bool) or not isinstance(self.epochs, int) or self.epochs < 1:
             raise ValueError(f"jscc epochs must be an integer >= 1, got {self.epochs!r}")
+        self._check("jscc", awgn_code_sizes=_COUNTS, bsc_code_sizes=_COUNTS, train_images=_LIMIT, test_images=_LIMIT,
+                    batch_size=_COUNT, lr=_LR, reduced_channels=_LIMIT)
         ch.real_uses_per_second(self.bandwidth_hz)  # raises on W <= 0
 
     @classmethod

@@ -62,6 +62,55 @@ def test_overridden_settings_are_validated_again():
         get_preset("quick", **{"baseline.epochs": 0})
 
 
+@pytest.mark.parametrize("name, bad, allowed", [
+    ("encoding.huffman_train_images", -5, "an integer >= 1"),
+    ("encoding.huffman_train_images", 0, "an integer >= 1"),
+    ("encoding.huffman_train_images", 2.5, "an integer >= 1"),
+    ("encoding.eval_batch_size", 0, "an integer >= 1"),
+    ("encoding.epochs", -1, "an integer >= 1"),
+    ("encoding.epochs", -3, "an integer >= 1"),
+    ("encoding.warmup_epochs", -1, "an integer >= 0"),
+    ("encoding.lr", float("nan"), "a finite learning rate > 0"),
+    ("encoding.test_limit", 0, "an integer >= 1 or None"),
+    ("encoding.temperature", 0.0, "a finite number > 0"),
+    ("encoding.kernel_size", 2, "an odd integer >= 1"),
+    ("encoding.precompute", "yes", "True or False"),
+    ("encoding.splits", ("layer9",), "unknown split point"),
+    ("encoding.huffman_splits", ("layer9",), "unknown split point"),
+    ("encoding.code_sizes", ("bogus",), "bad code size"),
+    ("baseline.lr", -1, "a finite learning rate > 0"),
+    ("baseline.batch_size", 0, "an integer >= 1"),
+    ("baseline.momentum", 1.0, "a number in (0, 1)"),
+    ("baseline.train_limit", 0, "an integer >= 1 or None"),
+    ("pruning.epochs", 2.5, "an integer >= 1"),
+    ("pruning.batch_size", 0, "an integer >= 1"),
+    ("pruning.lr_gamma", float("inf"), "a finite number > 0"),
+    ("sweep.png_images", 0, "an integer >= 1 or None"),
+    ("sweep.code_sizes", ("bogus",), "bad code size"),
+    ("sweep.encode", {"epochs": 0}, "encoding.epochs must be an integer >= 1"),
+    ("sweep.prune", {"batch_size": 0}, "pruning.batch_size must be an integer >= 1"),
+    ("jscc.batch_size", 0, "an integer >= 1"),
+    ("jscc.lr", float("inf"), "a finite learning rate > 0"),
+    ("jscc.awgn_code_sizes", (2.5,), "one or more integers >= 1"),
+])
+def test_every_overridden_setting_is_refused_naming_itself_its_value_and_what_is_allowed(name, bad, allowed):
+    """The path a user takes (``--set NAME=VALUE`` arrives as these overrides): a bad value never
+    reaches a stage (``encoding.epochs=-3`` used to drop the codec trainings from the plan silently)."""
+    with pytest.raises(ValueError) as error:
+        get_preset("quick", **{name: bad})
+    message = str(error.value)
+    shown = repr(bad[0] if isinstance(bad, tuple) else next(iter(bad.values())) if isinstance(bad, dict) else bad)
+    assert name in message and shown in message and allowed in message, message
+
+
+def test_the_values_the_presets_use_stay_allowed():
+    """Zero warm-up epochs, None for every image, no Huffman split points: allowed by design."""
+    p = get_preset("quick", **{"encoding.warmup_epochs": 0, "encoding.train_limit": None, "encoding.huffman_splits": (),
+                               "encoding.code_sizes": ("d16-k64-r0.1",), "encoding.splits": ("s4",),
+                               "sweep.png_images": None, "jscc.reduced_channels": None, "baseline.weight_decay": 0})
+    assert p.encoding.splits == ("layer3.1",) and p.encoding.huffman_splits == ()      # aliases resolved once
+
+
 def test_setting_names_cover_every_field():
     names = setting_names(get_preset("quick"))
     assert {f.name for f in dataclasses.fields(Preset)} <= set(names)
