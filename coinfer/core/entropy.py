@@ -330,8 +330,7 @@ def range_encode_bits(symbols: np.ndarray, probabilities: np.ndarray) -> np.ndar
     """
     import constriction
 
-    symbols = np.asarray(symbols)
-    if symbols.ndim != 1:
+    if (symbols := np.asarray(symbols)).ndim != 1:
         raise ValueError(f"symbols must be 1-D, got shape {symbols.shape}")
     probabilities = _as_probabilities(probabilities, len(symbols))
     symbols = _integer_symbols(symbols, probabilities.shape[1]).astype(np.int32)
@@ -447,7 +446,8 @@ class CategoricalEntropyModel(nn.Module):
         symbols = torch.as_tensor(symbols)
         if symbols.ndim != 2 or symbols.shape[1] != self.positions:
             raise ValueError(f"symbols must have shape (images, {self.positions}), got {tuple(symbols.shape)}")
-        _integer_symbols(symbols, self.alphabet)
+        if symbols.is_floating_point() or symbols.numel() and (symbols.min() < 0 or symbols.max() >= self.alphabet):
+            _integer_symbols(symbols, self.alphabet)   # raises, naming them (a copy to the CPU, not in every step)
         return symbols.long()
 
     def likelihoods(self, symbols: torch.Tensor) -> torch.Tensor:
