@@ -134,6 +134,11 @@ _OPTIONAL = {
 }
 
 
+#: The provenance's numbers and their ranges: fractions, points of accuracy, seconds.
+_PROVENANCE_RANGES = {"baseline_accuracy": (0, 1), "baseline_val_accuracy": (0, 1), "accuracy_drop": (0, 100),
+                      "wall_time_s": (0, math.inf)}
+
+
 def _type_names(types) -> str:
     types = types if isinstance(types, tuple) else (types,)
     return " or ".join("null" if t is type(None) else t.__name__ for t in types)
@@ -226,7 +231,7 @@ def validate_record(row: Any, where: str = "record") -> None:
     for name in ("accuracy", "val_accuracy"):
         if row.get(name) is not None and not 0.0 <= row[name] <= 1.0:
             raise SchemaError(f"{where}: {name} {row[name]!r} must be a fraction in [0, 1]")
-    for name in ("accuracy_std", "val_accuracy_std"):
+    for name in ("accuracy_std", "val_accuracy_std", "bits_entropy"):
         if row.get(name) is not None and not (math.isfinite(row[name]) and row[name] >= 0):
             raise SchemaError(f"{where}: {name} {row[name]!r} must be finite and >= 0")
     if row.get("seeds", 1) < 1:
@@ -532,13 +537,24 @@ class LookupTable:
                               f"command and wall_time_s; got {prov!r}")
         if set(prov) - allowed:
             raise SchemaError(f"{source}: provenance has unknown field(s) {sorted(set(prov) - allowed)}")
+        for name, (low, high) in _PROVENANCE_RANGES.items():   # they set every threshold: NaN or 91 would not do
+            value = prov.get(name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
+                                      or not low <= value <= high):
+                raise SchemaError(f"{source}: provenance {name} {value!r} must be a number in [{low}, {high}]")
+        for name, kind in (("validation", dict), ("seeds", list), ("seed", int)):
+            if prov.get(name) is not None and not isinstance(prov[name], kind):
+                raise SchemaError(f"{source}: provenance {name} must be a {kind.__name__} or null, got {prov[name]!r}")
         rows = data.get("records")
         if not isinstance(rows, list):
             raise SchemaError(f"{source}: 'records' must be a list, got {type(rows).__name__}")
-        records = []
+        records, keys = [], set()
         for i, row in enumerate(rows):
             validate_record(row, where=f"{source}: record {i}")
-            records.append(Record(**row))
+            records.append(record := Record(**row))
+            if record.key in keys:   # views that select the first and merges that keep the last would disagree
+                raise SchemaError(f"{source}: record {i} repeats the configuration {record.key} of an earlier record")
+            keys.add(record.key)
         return cls(provenance=Provenance(**prov), records=records)
 
 
@@ -582,7 +598,7 @@ def load_table(path: str | Path) -> LookupTable:
 
 
 def write_json_atomic(path: str | Path, data: Any) -> Path:
-    """Write ``data`` as JSON to ``path`` through a temporary file and a rename.
+    """Write ``data`` as JSON to ``path`` through a temporary file and a rename; returns ``path``.
 
     A reader (or a crash) never sees a half-written file: the rename is atomic on POSIX.
 
@@ -592,11 +608,6 @@ def write_json_atomic(path: str | Path, data: Any) -> Path:
         Destination; its folder is created if needed.
     data : Any
         JSON-serializable.
-
-    Returns
-    -------
-    pathlib.Path
-        ``path``.
 
     Examples
     --------
@@ -625,7 +636,7 @@ def write_json_atomic(path: str | Path, data: Any) -> Path:
 
 def write_measurement(path: str | Path, schema: str, dataset: str, preset: str, wall_time_s: float,
                       report: dict, **provenance: Any) -> Path:
-    """Write a benchmark's measurement with the provenance every committed one carries.
+    """Write a benchmark's measurement with the provenance every committed one carries; returns ``path``.
 
     Parameters
     ----------
@@ -641,11 +652,6 @@ def write_measurement(path: str | Path, schema: str, dataset: str, preset: str, 
         The measurement (settings, rows, summary figures).
     **provenance
         More provenance fields (e.g. ``gpu``); the torch version and its thread count are always added.
-
-    Returns
-    -------
-    pathlib.Path
-        ``path``.
 
     Examples
     --------
@@ -666,18 +672,13 @@ def write_measurement(path: str | Path, schema: str, dataset: str, preset: str, 
 
 
 def merge_tables(tables: Iterable[LookupTable]) -> list[Record]:
-    """All records of ``tables``, later tables replacing earlier records of the same configuration.
+    """All records of ``tables``, one per configuration: later tables replace earlier records of the same one.
 
     Parameters
     ----------
     tables : iterable of LookupTable
         In order of precedence: a record of a later table replaces one with the same
         :attr:`Record.key` from an earlier table.
-
-    Returns
-    -------
-    list of Record
-        One record per configuration.
 
     Examples
     --------

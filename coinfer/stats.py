@@ -136,6 +136,12 @@ def aggregate_seeds(runs: list[LookupTable]) -> LookupTable:
     """
     if not runs:
         raise ValueError("aggregate_seeds needs the tables of one or more runs, got none")
+    for i, run in enumerate(runs):   # a mean of means, or a seed counted twice, would shrink the spread wrongly
+        if any(r.seeds != 1 for r in run.records):
+            raise ValueError(f"run {i} holds records that are already means over seeds: aggregate single-seed runs")
+    seeds = [run.provenance.seed for run in runs]
+    if len({seed for seed in seeds if seed is not None}) != sum(seed is not None for seed in seeds):
+        raise ValueError(f"the runs repeat a training seed ({seeds}): each seed's run counts once")
     keys = [{r.key: r for r in run.records} for run in runs]
     for i, run_keys in enumerate(keys[1:], start=1):
         if set(run_keys) != set(keys[0]):
@@ -166,7 +172,6 @@ def aggregate_seeds(runs: list[LookupTable]) -> LookupTable:
                                  **{n: round(avg[n]) for n in ("device_macs", "device_params", "server_macs")},
                                  "extra": {**first.extra, "per_seed": per_seed}}))
     prov = runs[0].provenance
-    seeds = [run.provenance.seed for run in runs]
     return LookupTable(Provenance(**{**asdict(prov), "seed": None, "seeds": seeds,
                                      "wall_time_s": round(sum(run.provenance.wall_time_s for run in runs), 1)}),
                        records)

@@ -69,6 +69,7 @@ def test_wrong_schema_is_rejected_clearly(table, tmp_path, change, message):
     ("sparsity", 1.0, r"sparsity 1.0 must be in \[0, 1\)"),
     ("device_macs", "many", "field 'device_macs' must be int"),
     ("bits_per_image", float("nan"), "bits_per_image nan must be finite"),
+    ("bits_entropy", -5.0, "bits_entropy -5.0 must be finite and >= 0"),
     ("colour", "red", "unknown field"),
 ])
 def test_bad_record_names_the_field(table, tmp_path, field, value, message):
@@ -176,6 +177,40 @@ def test_aggregate_seeds_averages_each_configuration_and_keeps_every_seed(table)
         aggregate_seeds([runs[0], LookupTable(runs[1].provenance, runs[1].records[:1])])
     with pytest.raises(ValueError, match="got none"):
         aggregate_seeds([])
+    # A mean over seeds is not one more seed (it weighted 3 seeds as 1), nor is a seed run twice.
+    with pytest.raises(ValueError, match="run 1 holds records that are already means over seeds"):
+        aggregate_seeds([runs[0], merged])
+    with pytest.raises(ValueError, match=r"repeat a training seed \(\[0, 1, 0\]\)"):
+        aggregate_seeds([runs[0], runs[1], runs[0]])
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("baseline_accuracy", 90.98, "provenance baseline_accuracy 90.98 must be a number in [0, 1]"),
+    ("baseline_val_accuracy", float("nan"), "provenance baseline_val_accuracy nan must be a number in [0, 1]"),
+    ("accuracy_drop", -2.0, "provenance accuracy_drop -2.0 must be a number in [0, 100]"),
+    ("accuracy_drop", "2", "provenance accuracy_drop '2' must be a number"),
+    ("validation", "yes", "provenance validation must be a dict or null, got 'yes'"),
+    ("seeds", 3, "provenance seeds must be a list or null, got 3"),
+])
+def test_a_provenance_that_would_move_the_threshold_is_refused(table, tmp_path, field, value, message):
+    # Each loaded silently and changed (or broke) every choice made at the table's threshold.
+    data = table.to_dict()
+    data["provenance"][field] = value
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(data))
+    with pytest.raises(SchemaError) as info:
+        load_table(path)
+    assert message in str(info.value)
+
+
+def test_a_table_with_one_configuration_twice_is_refused(table, tmp_path):
+    # Views that take the first record of a configuration and merges that keep the last disagreed.
+    data = table.to_dict()
+    data["records"].append({**data["records"][0], "accuracy": 0.1})
+    path = tmp_path / "twice.json"
+    path.write_text(json.dumps(data))
+    with pytest.raises(SchemaError, match="record 2 repeats the configuration"):
+        load_table(path)
 
 
 def test_a_record_refuses_an_impossible_spread():
