@@ -91,21 +91,20 @@ class TrainSettings(_Settings):
     """Baseline (unsplit, unpruned) training: SGD with Nesterov momentum and a one-cycle learning rate.
 
     ``lr`` is the one-cycle peak (per step); ``train_limit`` uses only the first N training images
-    (None: all).
+    (None: all). The momentum is not a setting: the one-cycle policy cycles it, from 0.95 down to 0.85
+    as the learning rate rises and back (``torch.optim.lr_scheduler.OneCycleLR``'s own range).
     """
 
     epochs: int = 3
     batch_size: int = 128
     lr: float = 0.1
-    momentum: float = 0.9
     weight_decay: float = 5e-4
     train_limit: int | None = None
 
     def __post_init__(self):
         if isinstance(self.epochs, bool) or not isinstance(self.epochs, int) or self.epochs < 1:
             raise ValueError(f"baseline epochs must be >= 1, got {self.epochs!r}")
-        self._check("baseline", batch_size=_COUNT, lr=_LR, weight_decay=_NONNEG, train_limit=_LIMIT,
-                    momentum=("a number in (0, 1) (Nesterov momentum)", lambda v: _real(v) and 0 < v < 1))
+        self._check("baseline", batch_size=_COUNT, lr=_LR, weight_decay=_NONNEG, train_limit=_LIMIT)
 
 
 @dataclass(frozen=True)

@@ -71,6 +71,11 @@ BAD_INPUTS = [
     (["train", "--epochs", "-3"], f"argument --epochs: '-3' {INT1}"),
     (["train", "--epochs", "three"], f"'three' {INT1}"),
     (["train", "--set", "baseline.epochs=0"], "baseline epochs must be >= 1, got 0"),
+    # the checkpoint is found by the preset's name: another width got the old network under the new name
+    (["train", "--set", "width=0.0625"], "baseline.pt was trained with width 0.125, the preset asks for width 0.0625"),
+    (["train", "--epochs", "1"], "was trained with epochs 3, the preset asks for epochs 1"),
+    # one-cycle SGD cycles its momentum itself: a momentum setting was taken and had no effect
+    (["train", "--set", "baseline.momentum=0.5"], "unknown preset field(s) ['baseline.momentum']"),
     (["jscc", "--set", "jscc.epochs=0"], "jscc epochs must be an integer >= 1, got 0"),
     (["prune", "--epochs", "0"], f"'0' {INT1}"),
     (CODEC + ["--epochs", "0"], f"'0' {INT1}"),
@@ -100,6 +105,8 @@ BAD_INPUTS = [
     (["search", "--oracle", "t.json", "--delay", "-1"], "argument --delay: '-1' is not allowed: give a finite number >= 0"),
     (["run", "pruning", "--preset", "fast"], PRESETS),
     (["run", "pruning", "--seeds", "-1"], "argument --seeds: '-1' is not allowed: give an integer >= 0"),
+    # the rate table refused a repeated weight; the encoding and sweep grids got each rate code twice
+    (["run", "encoding", "--rate-weights", "0.1", "0.1"], "rate weights must be distinct, got [0.1, 0.1]"),
     (["plan", "--preset", "fast"], PRESETS),
     (["plan", "--seeds", "0"], f"argument --seeds: '0' {INT1}"),
     (["plan", "--gpu-rate", "fast"], "argument --gpu-rate: 'fast' is not allowed: give a finite number > 0"),

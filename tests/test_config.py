@@ -80,7 +80,6 @@ def test_overridden_settings_are_validated_again():
     ("encoding.code_sizes", ("bogus",), "bad code size"),
     ("baseline.lr", -1, "a finite learning rate > 0"),
     ("baseline.batch_size", 0, "an integer >= 1"),
-    ("baseline.momentum", 1.0, "a number in (0, 1)"),
     ("baseline.train_limit", 0, "an integer >= 1 or None"),
     ("pruning.epochs", 2.5, "an integer >= 1"),
     ("pruning.batch_size", 0, "an integer >= 1"),

@@ -125,6 +125,8 @@ def rate_weight_overrides(preset: Preset, table_name: str, weights) -> dict:
         raise ValueError(f"rate weights apply to the {', '.join(list(RATE_WEIGHT_GRIDS)[:-1])} and "
                          f"{list(RATE_WEIGHT_GRIDS)[-1]} tables (and the search), not {table_name!r}")
     weights = tuple(weights)
+    if len(set(weights)) != len(weights):   # a code size twice in a grid would be two cells of one configuration
+        raise ValueError(f"rate weights must be distinct, got {list(weights)}")
     name = RATE_WEIGHT_GRIDS[table_name]
     if table_name == "rate":
         return {name: weights}
