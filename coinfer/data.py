@@ -26,6 +26,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
+import numbers
 import os
 import pickle
 import shutil
@@ -476,9 +477,7 @@ def load_dataset(name: str, train: bool, root: str | Path | None = None, augment
     _check_name(name)
     root = Path(root) if root is not None else default_root()
     dataset = _torchvision_dataset(name, root, train, _transform(name, train, augment), trust)
-    if limit is not None:
-        if not 0 < limit:
-            raise ValueError(f"limit must be a positive number of images, got {limit!r}")
+    if _checked_limit(limit) is not None:
         dataset = Subset(dataset, range(min(limit, len(dataset))))
     return dataset
 
@@ -556,8 +555,7 @@ def load_split(name: str, part: str, validation: ValidationSplit = ValidationSpl
     """
     if part not in PARTS:
         raise ValueError(f"unknown part {part!r}; choose one of {', '.join(PARTS)}")
-    if limit is not None and not 0 < limit:
-        raise ValueError(f"limit must be a positive number of images, got {limit!r}")
+    _checked_limit(limit)
     if part == "test":
         return load_dataset(name, train=False, root=root, limit=limit, trust=trust)
     full = load_dataset(name, train=True, root=root, augment=augment and part == "train", trust=trust)
@@ -603,7 +601,14 @@ def native_images(name: str, train: bool = False, root: str | Path | None = None
     data = _torchvision_dataset(name, root, train, None, trust).data
     # torchvision keeps a dataset's arrays in host memory, so no .cpu() is needed here.
     data = data.numpy() if isinstance(data, torch.Tensor) else np.asarray(data)   # cpu: host-memory dataset
-    return data[:limit] if limit is not None else data
+    return data[:limit] if _checked_limit(limit) is not None else data   # (a negative one would count from the end)
+
+
+def _checked_limit(limit):
+    """``limit`` if it is None or an integer >= 1 (a cap: the first ``limit`` images, all if fewer)."""
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, numbers.Integral) or limit < 1):
+        raise ValueError(f"limit must be a positive number of images (an integer >= 1) or None, got {limit!r}")
+    return limit
 
 
 def make_loader(dataset: Dataset, batch_size: int, shuffle: bool, seed: int = 0,

@@ -298,6 +298,11 @@ def test_limit_and_seeded_loader_order(fashion_root):
     assert torch.equal(order(1), order(1)) and not torch.equal(order(1), order(2))
     with pytest.raises(ValueError, match="limit"):
         load_dataset("fashion-mnist", train=True, root=fashion_root, limit=0)
+    # native_images sliced a negative limit from the end (-5: 9,995 images); True counted as 1 image
+    for bad in (-5, 0, True, 2.5):
+        with pytest.raises(ValueError, match=rf"limit must be a positive number of images .* got {bad!r}"):
+            native_images("fashion-mnist", train=False, root=fashion_root, limit=bad)
+    assert native_images("fashion-mnist", train=False, root=fashion_root, limit=np.int64(3)).shape[0] == 3
 
 
 def test_png_is_lossless(fashion_root):
