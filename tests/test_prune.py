@@ -616,3 +616,27 @@ def test_costs_leave_the_model_where_it_is():
     pruned_costs(pruned)
     assert {n: p.data_ptr() for n, p in net.named_parameters()} == before
     assert not any(hasattr(m, "total_ops") for m in net.modules())      # thop counted copies
+
+
+def test_a_damaged_or_foreign_cached_part_is_fine_tuned_again(tmp_path):
+    """Random bytes and a whole pickled module raised weights_only's UnpicklingError instead."""
+    import os
+
+    from coinfer.core.pruning import PrunedModel
+    from coinfer.experiments.pruning import cached_pruned
+
+    keep = {"stem": list(range(4)), "layer1_0.conv1": list(range(4)), "layer1_1.conv1": list(range(4))}
+    trained = []
+
+    def compute():
+        trained.append(1)
+        return PrunedModel("layer1.1", 0.0, 0.0, resnet18(width=1 / 16), keep, {"kind": "pruned"})
+
+    garbage, foreign = tmp_path / "garbage.pt", tmp_path / "foreign.pt"
+    garbage.write_bytes(os.urandom(300))
+    torch.save(resnet18(width=1 / 16), foreign)
+    said = []
+    for path in (garbage, foreign):
+        assert cached_pruned(path, compute, torch.device("cpu"), log=said.append).split == "layer1.1"
+        assert cached_pruned(path, compute, torch.device("cpu"), log=said.append).split == "layer1.1"   # now cached
+    assert len(trained) == 2 and all(message.startswith("[prune] recomputing") for message in said) and len(said) == 2

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import copy
 import math
+import pickle
 import time
 from pathlib import Path
 
@@ -447,7 +448,8 @@ def cached_pruned(path: str | Path, compute, device: torch.device | None = None,
             if not stale:
                 return pruned
             log(f"[prune] recomputing {path.name}: fine-tuned from {stale}")
-        except (ValueError, RuntimeError, KeyError, EOFError) as error:   # a damaged cache file
+        except (ValueError, RuntimeError, KeyError, EOFError, pickle.UnpicklingError) as error:
+            # a damaged cache file (weights_only=True refuses a damaged or foreign pickle: UnpicklingError)
             log(f"[prune] recomputing {path.name}: {error}")
     pruned = compute()
     if baseline is not None:
