@@ -48,11 +48,13 @@ _NOT_CELL_FIELDS = ("splits", "code_sizes", "huffman_splits", "sparsities", "con
 def preset_key(preset: Preset) -> dict:
     """What a cell's result depends on of the preset itself: network, data, seed, baseline training.
 
-    Spelled as the flat preset of sweep version 2 was, so that the committed cells keep their ids.
+    Spelled as the flat preset of sweep version 2 was, so that the committed cells keep their ids: with
+    the baseline's ``momentum`` of 0.9, a setting until it was found to change nothing (the one-cycle
+    schedule replaces it, :class:`coinfer.config.TrainSettings`).
     """
     return {"name": preset.name, "dataset": preset.dataset, "width": preset.width, "seed": preset.seed,
             "accuracy_drop": preset.accuracy_drop, "eval_batch_size": preset.eval_batch_size,
-            "validation": preset.validation.__dict__, **preset.baseline.to_dict()}
+            "validation": preset.validation.__dict__, "momentum": 0.9, **preset.baseline.to_dict()}
 
 
 def settings_key(config) -> dict:
