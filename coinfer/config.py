@@ -59,7 +59,7 @@ def _real(value) -> bool:
 #: Field rules of :meth:`_Settings._check`: (what is allowed, in words; the test).
 _COUNT, _COUNT0 = ("an integer >= 1", _int), ("an integer >= 0", lambda v: _int(v, 0))
 _LIMIT = ("an integer >= 1 or None", lambda v: v is None or _int(v))
-_COUNTS = ("one or more integers >= 1", lambda v: len(v) > 0 and all(map(_int, v)))
+_COUNTS = ("one or more integers >= 1 in a tuple", lambda v: isinstance(v, (tuple, list)) and len(v) > 0 and all(map(_int, v)))
 _LR = ("a finite learning rate > 0", lambda v: _real(v) and v > 0)
 _POSITIVE, _NONNEG = ("a finite number > 0", _LR[1]), ("a finite number >= 0", lambda v: _real(v) and v >= 0)
 _FLAG, _DICT = ("True or False", lambda v: isinstance(v, bool)), ("a dict of settings", lambda v: isinstance(v, dict))
@@ -67,6 +67,8 @@ _FLAG, _DICT = ("True or False", lambda v: isinstance(v, bool)), ("a dict of set
 
 def _each(name: str, parse, values) -> tuple:
     """``parse`` of every value of the setting ``name`` (split points, code sizes); errors name the setting."""
+    if isinstance(values, str) or not isinstance(values, (tuple, list)):   # a string's letters are no split points
+        raise ValueError(f"{name} must be a tuple, e.g. ('layer2.1',), got {values!r}")
     try:
         return tuple(parse(value) for value in values)
     except (ValueError, TypeError) as error:
@@ -203,9 +205,7 @@ class SweepGrid(_Settings):
             check_sparsity(s)
         _each("sweep.code_sizes", CodeSize.parse, self.code_sizes)
         self._check("sweep", png=_FLAG, png_images=_LIMIT, prune=_DICT, encode=_DICT,
-                    bottlenet_reductions=("positive integers", lambda v: all(map(_int, v))))
-        _each("sweep.prune", lambda d: override(PruneSettings((), (), 1, lr_schedule="cosine"), d), (self.prune,))
-        _each("sweep.encode", lambda d: override(EncodeSettings(), d), (self.encode,))
+                    bottlenet_reductions=("a tuple of integers >= 1", lambda v: isinstance(v, (tuple, list)) and all(map(_int, v))))
 
 
 @dataclass(frozen=True)
@@ -448,6 +448,8 @@ class Preset(_Settings):
         if isinstance(self.eval_batch_size, bool) or not isinstance(self.eval_batch_size, int) \
                 or self.eval_batch_size < 1:
             raise ValueError(f"eval_batch_size {self.eval_batch_size!r} must be an integer >= 1")
+        _each("sweep.prune", lambda d: override(self.pruning, d), (self.sweep.prune,))   # what the cells run
+        _each("sweep.encode", lambda d: override(self.encoding, d), (self.sweep.encode,))
 
 
 #: The widest network a preset may ask for (the paper's is 1.0; wider ones only cost memory and time).

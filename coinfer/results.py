@@ -136,7 +136,7 @@ _OPTIONAL = {
 
 #: The provenance's numbers and their ranges: fractions, points of accuracy, seconds.
 _PROVENANCE_RANGES = {"baseline_accuracy": (0, 1), "baseline_val_accuracy": (0, 1), "accuracy_drop": (0, 100),
-                      "wall_time_s": (0, math.inf)}
+                      "wall_time_s": (0, math.inf)}   # (finite too)
 
 
 def _type_names(types) -> str:
@@ -540,8 +540,8 @@ class LookupTable:
         for name, (low, high) in _PROVENANCE_RANGES.items():   # they set every threshold: NaN or 91 would not do
             value = prov.get(name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
-                                      or not low <= value <= high):
-                raise SchemaError(f"{source}: provenance {name} {value!r} must be a number in [{low}, {high}]")
+                                      or not (low <= value <= high and math.isfinite(value))):
+                raise SchemaError(f"{source}: provenance {name} {value!r} must be a finite number in [{low}, {high}]")
         for name, kind in (("validation", dict), ("seeds", list), ("seed", int)):
             if prov.get(name) is not None and not isinstance(prov[name], kind):
                 raise SchemaError(f"{source}: provenance {name} must be a {kind.__name__} or null, got {prov[name]!r}")

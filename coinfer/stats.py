@@ -121,7 +121,8 @@ def aggregate_seeds(runs: list[LookupTable]) -> LookupTable:
     standard deviation (``accuracy_std``, ``val_accuracy_std``) and ``seeds``; the bits (which an
     entropy coder makes seed-dependent) and costs are averaged too. The per-seed values stay in
     ``extra["per_seed"]``, with those of the :data:`SEEDED_EXTRA` numbers (the other ``extra``
-    values are the first run's). Every configuration must be in every run.
+    values are the first run's). Every configuration must be in every run, and every run is one seed's:
+    records that are already means over seeds, and a seed given twice, are refused.
 
     >>> from dataclasses import replace
     >>> from coinfer.results import LookupTable, Provenance, Record
@@ -137,8 +138,9 @@ def aggregate_seeds(runs: list[LookupTable]) -> LookupTable:
     if not runs:
         raise ValueError("aggregate_seeds needs the tables of one or more runs, got none")
     for i, run in enumerate(runs):   # a mean of means, or a seed counted twice, would shrink the spread wrongly
-        if any(r.seeds != 1 for r in run.records):
-            raise ValueError(f"run {i} holds records that are already means over seeds: aggregate single-seed runs")
+        if means := [f"{r.key} over {r.seeds} seeds" for r in run.records if r.seeds != 1]:
+            raise ValueError(f"run {i} holds records that are already means over seeds ({means[0]}): "
+                             "aggregate single-seed runs")
     seeds = [run.provenance.seed for run in runs]
     if len({seed for seed in seeds if seed is not None}) != sum(seed is not None for seed in seeds):
         raise ValueError(f"the runs repeat a training seed ({seeds}): each seed's run counts once")

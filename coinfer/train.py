@@ -575,7 +575,8 @@ def train_baseline(preset: Preset, data_root: str | Path | None = None,
     model = model.to(memory_format=torch.contiguous_format)   # saved and evaluated as on the CPU path
     wall = time.time() - start
     meta = {"kind": "baseline", "preset": preset.name, "dataset": preset.dataset, "width": preset.width,
-            "seed": preset.seed, "epochs": settings.epochs, "train_images": len(train_set),
+            "seed": preset.seed, "epochs": settings.epochs, "baseline_settings": settings.to_dict(),
+            "train_images": len(train_set),
             "validation": asdict(preset.validation), "val_accuracy": evaluate(model, val_loader, device),
             "test_accuracy": evaluate(model, test_loader, device), "train_loss": losses,
             "wall_time_s": round(wall, 1), "device": str(device), "data_path": asdict(path)}
@@ -653,14 +654,15 @@ def get_baseline(preset: str | Preset = "quick", checkpoints: str | Path | None 
         # not get the old network under the new settings' name. (Not the seed: a table's training seeds
         # 1 and 2 fine-tune from the one baseline, trained with the preset's seed 0.)
         wanted = {"dataset": preset.dataset, "width": preset.width, "epochs": preset.baseline.epochs,
-                  "validation": asdict(preset.validation)}
+                  "validation": asdict(preset.validation), "baseline_settings": preset.baseline.to_dict()}
         differ = [name for name, value in wanted.items() if name in meta and meta[name] != value]
         if differ:
             trained = ", ".join(f"{name} {meta[name]!r}" for name in differ)
             asked = ", ".join(f"{name} {wanted[name]!r}" for name in differ)
             raise ValueError(f"{path} was trained with {trained}, the preset asks for {asked}: its accuracies would "
-                             f"not be comparable; retrain it with `python -m coinfer train --preset {preset.name} "
-                             "--retrain` (or give another --checkpoints folder)")
+                             "not be comparable; to train one with these settings, add --retrain --checkpoints <a new "
+                             f"folder> to the command (retraining into {path.parent} would replace the baseline "
+                             "that its tables come from)")
         return model, meta
     model, meta = train_baseline(preset, data_root)
     save_checkpoint(path, model, meta)

@@ -91,6 +91,9 @@ def test_overridden_settings_are_validated_again():
     ("jscc.batch_size", 0, "an integer >= 1"),
     ("jscc.lr", float("inf"), "a finite learning rate > 0"),
     ("jscc.awgn_code_sizes", (2.5,), "one or more integers >= 1"),
+    ("jscc.awgn_code_sizes", 16, "one or more integers >= 1 in a tuple"),        # a bare TypeError before
+    ("encoding.splits", "layer2.1", "must be a tuple"),                            # was read letter by letter
+    ("sweep.prune", {"lr_schedule": "step"}, "warmup_fraction 0.1 needs lr_schedule"),   # with the preset's warm-up
 ])
 def test_every_overridden_setting_is_refused_naming_itself_its_value_and_what_is_allowed(name, bad, allowed):
     """The path a user takes (``--set NAME=VALUE`` arrives as these overrides): a bad value never

@@ -185,10 +185,11 @@ def test_aggregate_seeds_averages_each_configuration_and_keeps_every_seed(table)
 
 
 @pytest.mark.parametrize("field, value, message", [
-    ("baseline_accuracy", 90.98, "provenance baseline_accuracy 90.98 must be a number in [0, 1]"),
-    ("baseline_val_accuracy", float("nan"), "provenance baseline_val_accuracy nan must be a number in [0, 1]"),
-    ("accuracy_drop", -2.0, "provenance accuracy_drop -2.0 must be a number in [0, 100]"),
-    ("accuracy_drop", "2", "provenance accuracy_drop '2' must be a number"),
+    ("baseline_accuracy", 90.98, "provenance baseline_accuracy 90.98 must be a finite number in [0, 1]"),
+    ("baseline_val_accuracy", float("nan"), "provenance baseline_val_accuracy nan must be a finite number in [0, 1]"),
+    ("accuracy_drop", -2.0, "provenance accuracy_drop -2.0 must be a finite number in [0, 100]"),
+    ("wall_time_s", float("inf"), "provenance wall_time_s inf must be a finite number"),
+    ("accuracy_drop", "2", "provenance accuracy_drop '2' must be a finite number"),
     ("validation", "yes", "provenance validation must be a dict or null, got 'yes'"),
     ("seeds", 3, "provenance seeds must be a list or null, got 3"),
 ])

@@ -272,7 +272,8 @@ def normalize_power(z: torch.Tensor) -> torch.Tensor:
     -------
     Tensor, same shape
         ``z * sqrt(k / sum(z**2))`` per example, so that ``mean(x**2) == 1`` over each example's
-        ``k`` elements, however small its power. An all-zero example stays zero.
+        ``k`` elements, however small its power (unless its squares underflow to 0 in its dtype: below
+        about 1e-23 in float32). An all-zero example stays zero.
 
     Examples
     --------
