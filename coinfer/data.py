@@ -26,7 +26,6 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
-import numbers
 import os
 import pickle
 import shutil
@@ -38,6 +37,8 @@ import numpy as np
 import torch
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset, Subset
+
+from coinfer.units import is_count
 
 # torchvision is imported where a data set is read or transformed, not here: importing it takes about
 # 2 s (it loads torch._dynamo), which every chapter, command and test process that only reads tables paid.
@@ -500,9 +501,9 @@ class ValidationSplit:
     seed: int = 0
 
     def __post_init__(self):
-        if isinstance(self.images, bool) or not isinstance(self.images, int) or self.images < 1:
+        if not is_count(self.images):
             raise ValueError(f"validation images must be an integer >= 1, got {self.images!r}")
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+        if not is_count(self.seed, 0):
             raise ValueError(f"validation seed must be an integer >= 0, got {self.seed!r}")
 
     def indices(self, training_images: int) -> tuple[list[int], list[int]]:
@@ -606,7 +607,7 @@ def native_images(name: str, train: bool = False, root: str | Path | None = None
 
 def _checked_limit(limit):
     """``limit`` if it is None or an integer >= 1 (a cap: the first ``limit`` images, all if fewer)."""
-    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, numbers.Integral) or limit < 1):
+    if limit is not None and not is_count(limit):
         raise ValueError(f"limit must be a positive number of images (an integer >= 1) or None, got {limit!r}")
     return limit
 

@@ -27,6 +27,7 @@ from tqdm.auto import tqdm
 from coinfer.data import load_split, make_loader
 from coinfer.core.network import CifarResNet18, ResNetConfig
 from coinfer.config import Preset, get_preset
+from coinfer.units import is_count
 
 CHECKPOINT_FORMAT = "coinfer.checkpoint/1"
 
@@ -318,7 +319,7 @@ def fit(model: nn.Module, batches, *, optimizer: torch.optim.Optimizer, epochs: 
     if (epochs is None) == (steps is None):
         raise ValueError("give exactly one of epochs and steps")
     limit = epochs if epochs is not None else steps
-    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
+    if not is_count(limit, 0):
         raise ValueError(f"{'epochs' if epochs is not None else 'steps'} must be a non-negative integer, "
                          f"got {limit!r}")
     if teacher is None and (distill_weight is not None or temperature is not None):

@@ -22,6 +22,7 @@ Example::
 from __future__ import annotations
 
 import math
+import numbers
 import re
 
 BITS_PER_BYTE = 8
@@ -38,6 +39,27 @@ _NUMBER = r"([+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)"
 _RATE_RE = re.compile(_NUMBER + r"\s*([kKMGT]?)(B|bit)(?:/s|ps)$")
 #: The units :func:`parse_rate` reads.
 RATE_UNITS = ("B/s", "KB/s", "MB/s", "GB/s", "bit/s", "kbit/s", "Mbit/s", "Gbit/s")
+
+
+def is_count(value, low: int = 1) -> bool:
+    """Whether ``value`` is an integer >= ``low``: a Python or NumPy integer, never a ``bool`` or a float.
+
+    The one test behind every count, index and seed a function or setting accepts.
+
+    Parameters
+    ----------
+    value : Any
+    low : int
+        The smallest allowed value (1 for a count of things, 0 for an index or a seed).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from coinfer.units import is_count
+    >>> is_count(3), is_count(np.int64(3)), is_count(0), is_count(0, low=0), is_count(True), is_count(2.0)
+    (True, True, False, True, False, False)
+    """
+    return bool(isinstance(value, numbers.Integral) and not isinstance(value, bool) and value >= low)
 
 
 def check_positive(name: str, value, allow_zero: bool = False) -> float:

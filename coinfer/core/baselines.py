@@ -44,6 +44,7 @@ Units: MACs (FLOPs = 2 x MACs) per image; bits per image are real encoded length
 from __future__ import annotations
 
 from coinfer.core.encoding import DimensionReductionDecoder, DimensionReductionEncoder, FeatureCodec, UniformQuantizer
+from coinfer.units import is_count
 
 __all__ = ["bottlenet_channels", "bottlenet_codec"]
 
@@ -54,7 +55,7 @@ __all__ = ["bottlenet_channels", "bottlenet_codec"]
 
 def bottlenet_channels(feature_shape: tuple[int, ...], reduction: int) -> int:
     """BottleNet++'s channels for a ``C x H x W`` feature: ``max(1, C // reduction)``."""
-    if isinstance(reduction, bool) or not (isinstance(reduction, int) and reduction >= 1):
+    if not is_count(reduction):
         raise ValueError(f"channel reduction must be a positive integer, got {reduction!r}")
     if len(feature_shape) != 3:
         raise ValueError(f"BottleNet++ reduces the channels of a C x H x W feature; got shape {tuple(feature_shape)} "

@@ -23,6 +23,7 @@ from torch import nn
 
 from coinfer.core import channel as ch
 from coinfer.core.pipeline import SplitNetwork
+from coinfer.units import is_count
 
 # ----------------------------------------------------------------------------- encoder / decoder
 
@@ -69,7 +70,7 @@ def make_codec(feature_shape: tuple[int, int, int], code_size: int, channel: nn.
     """
     from coinfer.core.encoding import DimensionReductionDecoder, DimensionReductionEncoder, FeatureCodec
 
-    if not (isinstance(code_size, int) and code_size >= 1):
+    if not is_count(code_size):
         raise ValueError(f"code_size must be a positive number of channel uses, got {code_size!r}")
     if isinstance(channel, ch.AWGNChannel):
         bottleneck = channel

@@ -75,6 +75,7 @@ import torch
 from torch import nn
 
 from coinfer.core.network import BasicBlock, SplitPoint, split
+from coinfer.units import is_count
 
 SCHEDULE_KINDS = ("cubic", "linear", "constant")
 #: How channels are ranked: ``"l2"`` (the paper) or ``"taylor"`` (first-order Taylor importance,
@@ -133,12 +134,12 @@ class SparsitySchedule:
             raise ValueError(f"unknown schedule kind {self.kind!r}; choose one of {', '.join(SCHEDULE_KINDS)}")
         if not 0.0 < self.ramp_fraction <= 1.0:
             raise ValueError(f"ramp_fraction must be in (0, 1], got {self.ramp_fraction!r}")
-        if not (isinstance(self.interval, int) and self.interval >= 1):
+        if not is_count(self.interval):
             raise ValueError(f"interval must be a positive number of training steps, got {self.interval!r}")
 
     def iterations(self, total_steps: int) -> int:
         """How many pruning iterations ``total_steps`` training steps hold."""
-        if not (isinstance(total_steps, int) and total_steps >= 1):
+        if not is_count(total_steps):
             raise ValueError(f"total_steps must be a positive number of training steps, got {total_steps!r}")
         return math.ceil(total_steps / self.interval)
 

@@ -35,6 +35,7 @@ import math
 from dataclasses import dataclass, replace
 
 from coinfer.config import Preset
+from coinfer.units import is_count
 
 #: Full-width ResNet18 training rate measured on one NVIDIA H200 (float32, batch 128, random crops and
 #: flips, 8 loader processes; benchmarks/cuda_check.py, torch 2.11, 2026-11-28): images per second.
@@ -378,7 +379,7 @@ def sweep_plan(preset: Preset, seeds: int = 1, together: bool = True,
     from coinfer.experiments.sweep import cells, encode_settings, prune_settings
     from coinfer.tensor_data import DataPath
 
-    if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
+    if not is_count(seeds):
         raise ValueError(f"seeds must be an integer >= 1, got {seeds!r}")
     train_total, test_total = dataset_images or (TRAINING_IMAGES[preset.dataset], TEST_IMAGES)
     grid = cells(preset) if grid is None else list(grid)
@@ -589,7 +590,7 @@ def projected_plan(steps: list[PlanStep], factors: dict[str, float], compile_fro
     >>> [s.network_share for s in projected], used["codec training: framework"]
     ([0.2, 0.8], ['stack', 'concurrency_2'])
     """
-    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+    if not is_count(workers):
         raise ValueError(f"workers must be an integer >= 1, got {workers!r}")
     concurrency = f"concurrency_{workers}"
     if workers > 1 and concurrency not in factors:

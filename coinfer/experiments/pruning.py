@@ -39,6 +39,7 @@ from coinfer.results import LookupTable, Provenance, Record
 from coinfer.tensor_data import DataPath, training_batches
 from coinfer.train import (default_device, evaluate, fit, get_baseline, load_checkpoint,
                            save_checkpoint, seed_everything)
+from coinfer.units import is_count
 
 #: The method name of the pruning table's records.
 METHOD = "framework-pruned"
@@ -77,7 +78,7 @@ def fine_tune_optimizer(model: nn.Module, settings: PruneSettings, steps_per_epo
     >>> rates[0], max(rates), round(rates[-1], 7)       # from 0, up to the peak, down to ~0
     (0.0, 0.001, 3e-07)
     """
-    if isinstance(steps_per_epoch, bool) or not isinstance(steps_per_epoch, int) or steps_per_epoch < 1:
+    if not is_count(steps_per_epoch):
         raise ValueError(f"steps_per_epoch must be a positive number of batches, got {steps_per_epoch!r}")
     if settings.optimizer == "adam":
         optimizer = torch.optim.Adam(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)

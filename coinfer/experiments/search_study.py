@@ -19,6 +19,7 @@ from pathlib import Path
 
 from coinfer.experiments.search_checks import OBJECTIVES
 from coinfer.results import LookupTable, Provenance, Record
+from coinfer.units import is_count
 
 SAMPLERS = ("tpe", "nsga2", "gp", "random")
 
@@ -214,7 +215,7 @@ def optimize(study, objective, trials: int | None = None, baseline_accuracy: flo
     """
     budgets = {"trials": trials, "trainings": trainings, "patience": patience}
     for name, value in budgets.items():
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+        if value is not None and not is_count(value):
             raise ValueError(f"{name}={value!r}: a budget is a positive integer (or None: no such budget)")
     if all(value is None for value in budgets.values()):
         raise ValueError("no budget: give trials, trainings or patience, or the search never ends")

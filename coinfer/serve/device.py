@@ -27,6 +27,7 @@ from coinfer.serve import wire
 from coinfer.serve.configuration import Configuration
 from coinfer.serve.link import LinkShaper
 from coinfer.serve.wire import ErrorCode, MessageType
+from coinfer.units import is_count
 
 
 @dataclass(frozen=True)
@@ -101,9 +102,9 @@ def check_device_options(port: int = 5000, timeout: float = 60.0, burst: float =
         raise ValueError(f"timeout must be a finite number of seconds > 0, got {timeout!r}")
     if not (isinstance(burst, (int, float)) and math.isfinite(burst) and burst >= 0):
         raise ValueError(f"burst must be a finite number of bytes >= 0, got {burst!r}")
-    if not (isinstance(images, int) and images >= 1):
+    if not is_count(images):
         raise ValueError(f"images must be an integer >= 1, got {images!r}")
-    if not (isinstance(offset, int) and offset >= 0):
+    if not is_count(offset, 0):
         raise ValueError(f"offset must be an integer >= 0, got {offset!r}")
 
 

@@ -34,6 +34,7 @@ from typing import Sequence
 from coinfer.serve import wire
 from coinfer.serve.configuration import Configuration
 from coinfer.serve.wire import ErrorCode, MessageType
+from coinfer.units import is_count
 
 log = logging.getLogger("coinfer.serve.server")
 
@@ -379,17 +380,17 @@ def check_server_options(port: int = 0, max_connections: int = 1, max_payload: i
     ...
     ValueError: port 70000 is out of range: use 0 (a free port) to 65535
     """
-    if not (isinstance(port, int) and 0 <= port <= 65535):
+    if not (is_count(port, 0) and port <= 65535):
         raise ValueError(f"port {port!r} is out of range: use 0 (a free port) to 65535")
     for name, value in (("max_connections", max_connections), ("max_payload", max_payload)):
-        if not (isinstance(value, int) and value >= 1):
+        if not is_count(value):
             raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
     for name, value in (("idle_timeout", idle_timeout), ("handshake_timeout", handshake_timeout),
                         ("frame_timeout", frame_timeout)):
         if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
             raise ValueError(f"{name} must be a finite number of seconds > 0, got {value!r}")
     for name, value in (("max_requests", max_requests), ("workers", workers)):
-        if value is not None and not (isinstance(value, int) and value >= 1):
+        if value is not None and not is_count(value):
             raise ValueError(f"{name} must be an integer >= 1 or None, got {value!r}")
 
 
