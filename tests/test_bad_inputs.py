@@ -153,6 +153,7 @@ BAD_INPUTS = [
     ((_server, {"port": 70000}), "port 70000 is out of range: use 0 (a free port) to 65535"),
     ((_server, {"idle_timeout": -1}), "idle_timeout must be a finite number of seconds > 0, got -1"),
     ((_server, {"max_payload": 0}), "max_payload must be an integer >= 1, got 0"),
+    ((_server, {"max_connections": True}), "max_connections must be an integer >= 1, got True"),   # was 1
     ((_server, {"workers": 0}), "workers must be an integer >= 1 or None, got 0"),   # became the default; -1 hung start()
     ((_test_images, {"n": 5, "offset": 9998}), "images 9998 .. 10002 run past the end of fashion-mnist's test "
                                                "split (10000 images): use offset + n <= 10000"),   # gave 2

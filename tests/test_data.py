@@ -353,3 +353,10 @@ def test_a_validation_split_refuses_bad_sizes_and_seeds(images, seed):
 
     with pytest.raises(ValueError, match="validation"):
         ValidationSplit(images=images, seed=seed)
+
+
+def test_a_numpy_integer_is_a_count_and_a_bool_is_not():
+    from coinfer.units import is_count
+
+    assert is_count(np.int64(5)) and is_count(np.uint8(0), low=0) and not is_count(np.int64(0))
+    assert not is_count(True) and not is_count(5.0) and not is_count("5") and not is_count(None)
