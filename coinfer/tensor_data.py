@@ -221,16 +221,24 @@ def _steps(dataset) -> tuple[bool, tuple, tuple, int]:
 
     transform = getattr(dataset, "transform", None)
     steps = transform.transforms if isinstance(transform, transforms.Compose) else [transform]
-    augment, mean, std, pad = False, None, None, 0
+    augment, flip, mean, std, pad = False, False, None, None, 0
     for step in steps:
-        if isinstance(step, transforms.Pad) and isinstance(step.padding, int):
+        # Only what it does itself: zero padding, 3 grey channels, a padded crop with a fair flip.
+        if (isinstance(step, transforms.Pad) and isinstance(step.padding, int) and step.fill == 0
+                and step.padding_mode == "constant"):
             pad += step.padding
         elif isinstance(step, transforms.RandomCrop) and step.size == (32, 32) and step.padding == 4:
             augment = True
+        elif isinstance(step, transforms.RandomHorizontalFlip) and step.p == 0.5:
+            flip = True
         elif isinstance(step, transforms.Normalize):
             mean, std = tuple(step.mean), tuple(step.std)
-        elif not isinstance(step, (transforms.Grayscale, transforms.ToTensor, transforms.RandomHorizontalFlip)):
+        elif not (isinstance(step, transforms.ToTensor)
+                  or isinstance(step, transforms.Grayscale) and step.num_output_channels == 3):
             raise ValueError(f"the device data path does not reproduce the transform {step!r}; use make_loader")
+    if flip != augment:   # it flips exactly when it crops
+        raise ValueError(f"the device data path flips with its random crop, not {'without' if flip else 'alone'} "
+                         f"one ({transform!r}); use make_loader")
     if mean is None:
         raise ValueError("the device data path needs a dataset with a Normalize transform (from load_dataset)")
     return augment, mean, std, pad

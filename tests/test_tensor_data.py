@@ -215,3 +215,17 @@ def test_device_path_refuses_a_transform_it_does_not_reproduce(cifar_root):
     data.transform = transforms.Compose([transforms.ColorJitter(0.1), *data.transform.transforms])
     with pytest.raises(ValueError, match="ColorJitter"):
         ResidentLoader(data, 4, shuffle=False)
+
+
+@pytest.mark.parametrize("steps, message", [
+    ([lambda t: t.RandomHorizontalFlip()], "flips with its random crop, not without one"),   # was never flipped
+    ([lambda t: t.Grayscale(1)], "Grayscale"),                                               # was made 3 channels
+    ([lambda t: t.Pad(2, fill=255)], "Pad"),                                                 # was padded with 0
+])
+def test_device_path_refuses_transforms_it_accepted_but_did_not_reproduce(cifar_root, steps, message):
+    from torchvision import transforms
+
+    data = load_split("cifar10", "test", root=cifar_root, trust=True)
+    data.transform = transforms.Compose([step(transforms) for step in steps] + list(data.transform.transforms))
+    with pytest.raises(ValueError, match=message):
+        ResidentLoader(data, 4, shuffle=False)
