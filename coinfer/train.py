@@ -157,6 +157,8 @@ def evaluate(model: nn.Module, batches, device: torch.device | None = None,
         predicted = model(inputs.to(device)).argmax(1)
         correct += (predicted == labels.to(predicted.device)).sum().item()
         total += labels.numel()
+    if total == 0:
+        raise ValueError("evaluate got no images: an accuracy of no images is undefined (is the loader empty?)")
     return correct / total
 
 

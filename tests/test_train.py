@@ -124,6 +124,8 @@ def test_evaluate_counts_correct_predictions():
     labels[:3] = (labels[:3] + 1) % 10  # three wrong out of 12
     relabelled = [(batches[0][0], labels[:6]), (batches[1][0], labels[6:])]
     assert evaluate(net, relabelled) == pytest.approx(9 / 12)
+    with pytest.raises(ValueError, match="evaluate got no images"):   # was ZeroDivisionError
+        evaluate(net, [])
 
 
 def test_checkpoint_round_trip_with_weights_only(tmp_path):
