@@ -338,3 +338,28 @@ def test_legitimate_devices_are_served_while_hostile_clients_hold_connections(tm
               f"twice, median latency {probe['total_median_s'] * 1e3:.1f} ms then "
               f"{again['total_median_s'] * 1e3:.1f} ms (p95 {probe['total_p95_s'] * 1e3:.1f} ms); server memory "
               f"{(memory_before or 0) / 1e6:.0f} MB before, {(memory_during or 0) / 1e6:.0f} MB under load")
+
+
+def test_a_result_for_another_configuration_is_refused_by_the_device(configurations, batch):
+    """A server (or anything on the port) answering with another configuration's RESULT: the device took
+    its class as its own."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    own = configurations[0]
+
+    def answer_for_another():
+        conn, _ = listener.accept()
+        with conn:
+            request = wire.read_frame(conn)
+            conn.sendall(wire.Frame(wire.MessageType.RESULT, own.config_id ^ 1, request.request_id,
+                                    wire.pack_result(3, [0.0] * 10, 0.0, 0.0)).to_bytes())
+
+    thread = threading.Thread(target=answer_for_another)
+    thread.start()
+    try:
+        with DeviceClient(own, *listener.getsockname()) as client:
+            with pytest.raises(wire.WireError, match=f"RESULT for configuration {own.config_id ^ 1}, "
+                                                     f"expected {own.config_id}"):
+                client.infer(batch[0][0])
+    finally:
+        thread.join(10)
+        listener.close()

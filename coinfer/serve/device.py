@@ -192,6 +192,9 @@ class DeviceClient:
         t3 = time.perf_counter()
         if frame.type != MessageType.RESULT:
             raise wire.WireError(ErrorCode.UNEXPECTED_TYPE, f"expected RESULT, got {frame.type.name}")
+        if frame.config_id != self.configuration.config_id:   # another configuration's answer is not this one's
+            raise wire.WireError(ErrorCode.UNKNOWN_CONFIG, f"RESULT for configuration {frame.config_id}, "
+                                 f"expected {self.configuration.config_id}")
         result = wire.unpack_result(frame.payload)
         return Measurement(result.predicted_class, len(payload), t1 - t0, handed - t1,
                            result.server_decode_s, result.server_compute_s, t3 - t0, device_encode_s=encode_s,
