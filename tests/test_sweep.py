@@ -192,6 +192,10 @@ def test_dominance_check_names_the_baseline_points_the_framework_does_not_beat(c
     assert not result["claim_holds"] and result["beats_framework"][0][0].method == "bottlenet++"
     out = capsys.readouterr().out
     assert "88.00%" in out and "fails" in out
+    # Above every framework point there is nothing to check: not a claim that holds (it said it did).
+    strict = dominance_check(table, threshold=0.95)
+    assert strict["framework_points"] == 0 and strict["claim_holds"] is None
+    assert "cannot be checked: no framework point reaches the threshold" in " ".join(capsys.readouterr().out.split())
     ax = plot_tradeoff(table, caption=False)
     assert ax.get_xscale() == "log" and ax.get_yscale() == "log"
     labels = [t.get_text() for t in ax.get_legend().get_texts()]

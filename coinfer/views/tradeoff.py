@@ -123,7 +123,8 @@ def dominance_check(table, threshold: float | None = None, verbose: bool = True)
         server-based inference beats them anyway); ``dominated``/``total``: counts per method;
         ``claim_holds``: the paper's sentence, i.e. no baseline point beats a point of the
         framework's Pareto front in both coordinates (``beats_framework``: such (baseline,
-        framework) pairs); ``framework_points``; ``front_margins``: each front point with its margin
+        framework) pairs), or None where no framework point reaches the threshold (nothing to check,
+        not a claim that holds); ``framework_points``; ``front_margins``: each front point with its margin
         over the threshold in standard errors (:func:`coinfer.stats.margin_over_threshold`; a front
         resting on points within ~2 SE could change with other seeds). ``verbose`` prints a summary.
 
@@ -168,7 +169,7 @@ def dominance_check(table, threshold: float | None = None, verbose: bool = True)
         result["beats_framework"] += [(r, f) for r in entry["records"] for f in front if _dominates(r, f)]
     # The paper's sentence: for each point on the framework's curve (its Pareto front), no point of
     # another method is better in both coordinates.
-    result["claim_holds"] = not result["beats_framework"]
+    result["claim_holds"] = not result["beats_framework"] if front else None
     result["front_margins"] = [(f, margin_over_threshold(f, table)) for f in front]
     if verbose:
         _say(f"accuracy threshold {100 * result['threshold']:.2f}%; framework points at or above it: "
@@ -188,6 +189,7 @@ def dominance_check(table, threshold: float | None = None, verbose: bool = True)
         _say("  claim 'no baseline point has both fewer MACs and fewer bits than a point of the framework's "
               "curve': "
               + ("holds" if result["claim_holds"] else
+                 "cannot be checked: no framework point reaches the threshold" if result["claim_holds"] is None else
                  f"fails for {len(result['beats_framework'])} pair(s), e.g. "
                  f"{result['beats_framework'][0][0].method} {result['beats_framework'][0][0].split} beats framework "
                  f"{result['beats_framework'][0][1].split} {result['beats_framework'][0][1].code_size}"))
@@ -326,7 +328,7 @@ def _tradeoff_alt(table) -> str:
         parts.append(f"{method_style(method).label}: {len(entry['records'])} of {entry['tried']} settings"
                      + (f", fewest bits {min(r.bits_per_image for r in front):,.0f} per image" if front else ""))
     claim = ("no baseline point has both fewer MACs and fewer bits than a point of the framework's front"
-             if check["claim_holds"] else
+             if check["claim_holds"] else "no framework point reaches the threshold" if check["claim_holds"] is None else
              f"{len(check['beats_framework'])} baseline point(s) beat a point of the framework's front")
     return (f"Scatter plot with lines, both axes logarithmic: device computation in MACs per image (x) against "
             f"bits sent per image (y), for every setting that reaches the accuracy threshold "

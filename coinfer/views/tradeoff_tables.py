@@ -173,7 +173,7 @@ def tradeoff_facts(table, points: dict, check: dict) -> dict:
         rows = table.select(method=method)
         facts[f"{name}_above_png"] = sum(r.bits_per_image > png_bits for r in rows)
         facts[f"{name}_n"] = len(rows)
-    facts["claim_verdict"] = "holds" if check["claim_holds"] else "does not hold"
+    facts["claim_verdict"] = {True: "holds", False: "does not hold", None: "cannot be checked"}[check["claim_holds"]]
     free = [f"{m} after {r.split}" + (f" ({r.code_size})" if m != "original" else "")
             for m, rows in check["not_dominated"].items() for r in rows]
     facts["undominated"] = "; ".join(free) if free else "none"
