@@ -178,3 +178,22 @@ def test_a_seed_run_with_other_settings_is_never_reused(tmp_path, monkeypatch):
     monkeypatch.setitem(PRESETS, "quick", replace(PRESETS["quick"], jscc=jscc))
     run_table("fake", "quick", tmp_path / "d.json", seeds=(0,))
     assert ran[4:] == [(0, 3.0)]                                                # run once, then reused
+
+
+def test_run_table_takes_the_drop_of_the_preset_it_ran(tmp_path, monkeypatch):
+    """A table whose experiment records no drop gets the drop of the preset it ran with, overrides
+    included (it got the named preset's 2 points)."""
+    from dataclasses import replace
+
+    import coinfer.experiments as experiments
+    import coinfer.paths
+    from coinfer.experiments import Experiment
+    from coinfer.experiments.original import run as original_run
+
+    made = original_run("quick")
+    bare = replace(made, provenance=replace(made.provenance, accuracy_drop=None))
+    monkeypatch.setitem(TABLES, "fake", Experiment("x:y", "a seeded table", "0. Test"))
+    monkeypatch.setattr(experiments, "experiment", lambda name: lambda preset: bare)
+    monkeypatch.setattr(coinfer.paths, "seed_table_path", lambda t, p, s, d: tmp_path / f"{t}.seed{s}.{d}.json")
+    table = load_table(run_table("fake", "quick", tmp_path / "t.json", seeds=(0,), overrides={"accuracy_drop": 7.0}))
+    assert table.provenance.accuracy_drop == 7.0

@@ -437,3 +437,14 @@ def test_jscc_plan_bounds_the_codecs_its_searches_can_train():
         most = max(most, len(trainer.trained))
         assert len(trainer.trained) <= bound
     assert most >= 0.6 * bound          # a bound, not a guess far above what the searches train
+
+
+def test_the_plan_evaluates_the_images_the_sweep_evaluates(tmp_path):
+    """The tiny grid's cells read 200 validation and 200 test images (the encoding's test_limit caps
+    both); the plan counted all 5,000 held-out images."""
+    from coinfer.experiments.sweep import SweepRunner
+
+    tiny = get_preset("quick", sweep=sweep_grid("tiny"))
+    runner = SweepRunner(tiny, tmp_path / "cells", tmp_path / "cache")
+    steps = {step.name: step for step in sweep_plan(tiny)}
+    assert steps["evaluation (validation + test)"].images == len(runner.dataset("val")) + len(runner.dataset("test"))

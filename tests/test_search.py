@@ -77,7 +77,11 @@ def test_replay_on_the_committed_table_is_fast_and_finds_only_feasible_table_poi
     feasible = {(r.device_macs, r.bits_per_image) for r in table.records if r.accuracy >= threshold}
     front = [t for t in study.best_trials if all(v <= 0 for v in t.constraints.values())]
     assert front and {tuple(t.values) for t in front} <= feasible
-    assert all(r in table.records for r in search_study.export(study, path=False).records)
+    exported = search_study.export(study, path=False)
+    assert all(r in table.records for r in exported.records)
+    # chosen on validation, as the sweep table it is a subset of (it had no held-out split: a test threshold)
+    assert exported.provenance.validation == table.provenance.validation
+    assert table_threshold(exported, "val") == pytest.approx(table_threshold(table, "val"))
     # The committed replay was made by this code and settings.
     committed = search_replay.load_replay("quick")
     assert committed["grid"]["trainings"] == len(table.records) and committed["settings"]["seeds"] == list(search_replay.REPLAY_SEEDS)

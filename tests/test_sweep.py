@@ -553,3 +553,19 @@ def test_shards_and_cell_jobs_refuse_to_start_without_a_baseline(tmp_path, monke
                                                r"python -m coinfer train --preset quick"):
             run_sweep(tiny_preset(), cells_dir=tmp_path / "cells", cache_dir=tmp_path, progress=False, **kwargs)
     assert not (tmp_path / "cells").exists()
+
+
+@needs_baseline
+def test_a_gathered_table_carries_its_threshold(tmp_path):
+    """``sweep --gather`` (and a sweep command's own save) wrote a table without the baseline's accuracy
+    or the drop: table_threshold, the chooser and the replay all refused it."""
+    from coinfer.results import table_threshold
+    from coinfer.train import load_checkpoint
+
+    preset = get_preset("quick", sweep=sweep_grid("tiny"), accuracy_drop=3.0)   # its own drop, not the named preset's
+    for cell in cells(preset):
+        _fake_cell(tmp_path, cell)
+    table = gather(preset, tmp_path, None)
+    baseline = load_checkpoint(BASELINE)[1]["test_accuracy"]
+    assert table.provenance.accuracy_drop == 3.0 and table_threshold(table) == pytest.approx(baseline - 0.03)
+    assert table.provenance.validation is None     # its (made-up) records carry no validation accuracy

@@ -183,10 +183,9 @@ def run_table(name: str, preset: str = "quick", path: str | Path | None = None, 
     from dataclasses import replace
 
     from coinfer.config import get_preset
-    from coinfer.paths import checkpoint_path, table_path
+    from coinfer.paths import table_path
     from coinfer.results import load_table
     from coinfer.stats import aggregate_seeds
-    from coinfer.train import load_checkpoint
 
     produce = experiment(name)                     # raises for an unknown name
     if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
@@ -223,22 +222,61 @@ def run_table(name: str, preset: str = "quick", path: str | Path | None = None, 
         if TABLES[name].seeded and list(seeds) != list(SEEDS):
             command += " --seeds " + " ".join(map(str, seeds))
     table = replace(table, provenance=replace(table.provenance, command=command))
-    # A table says it holds out a validation split only when every record carries a validation
-    # accuracy: choices are made on them (stats.selection_accuracy raises for a record without one).
-    # A table with test accuracies only keeps choosing on test, as a table made before the split
-    # does (found by the paper preset's smoke run, tests/test_paper_smoke.py).
-    has_val = bool(table.records) and all(r.val_accuracy is not None for r in table.records)
-    prov = table.provenance
-    if None in (prov.baseline_accuracy, prov.accuracy_drop, prov.validation, prov.baseline_val_accuracy):
-        # What the experiment did not record comes from the baseline checkpoint and the preset, read once.
-        _, meta = load_checkpoint(checkpoint_path(prov.preset))
-        table = replace(table, provenance=replace(
-            prov,
-            baseline_accuracy=prov.baseline_accuracy if prov.baseline_accuracy is not None
-            else float(meta["test_accuracy"]),
-            accuracy_drop=prov.accuracy_drop if prov.accuracy_drop is not None
-            else get_preset(prov.preset).accuracy_drop,
-            validation=prov.validation or (meta.get("validation") if has_val else None),
-            baseline_val_accuracy=prov.baseline_val_accuracy if prov.baseline_val_accuracy is not None
-            else (meta.get("val_accuracy") if has_val else None)))
+    table = complete_provenance(table, spec, options.get("checkpoints"))
     return table.save(path if path is not None else table_path(name, preset))
+
+
+def complete_provenance(table, preset, checkpoints=None):
+    """``table`` with what its threshold needs that its experiment did not record: the baseline
+    checkpoint's test accuracy, ``preset``'s accuracy drop and, where every record carries a validation
+    accuracy, the held-out split and the baseline's validation accuracy (choices are made on them).
+
+    Every table a command writes goes through it (:func:`run_table`, ``sweep --gather``, a search's
+    export), so each can be read with :func:`coinfer.results.table_threshold`. A table with test
+    accuracies only keeps choosing on test, as a table made before the split does (found by the paper
+    preset's smoke run, tests/test_paper_smoke.py).
+
+    Parameters
+    ----------
+    table : coinfer.results.LookupTable
+    preset : coinfer.config.Preset
+        The preset the table was made with (its own overrides count: its ``accuracy_drop``).
+    checkpoints : path, optional
+        Where its baseline checkpoint is (default ``data/checkpoints``); without one nothing is added.
+
+    Returns
+    -------
+    coinfer.results.LookupTable
+
+    Examples
+    --------
+    >>> from dataclasses import replace
+    >>> from coinfer.config import get_preset
+    >>> from coinfer.experiments import complete_provenance
+    >>> from coinfer.paths import table_path
+    >>> from coinfer.results import load_table, table_threshold
+    >>> table = load_table(table_path("sweep", "quick"))
+    >>> bare = replace(table, provenance=replace(table.provenance, baseline_accuracy=None, accuracy_drop=None,
+    ...                                          validation=None, baseline_val_accuracy=None))
+    >>> round(table_threshold(complete_provenance(bare, get_preset("quick", accuracy_drop=3.0)), "val"), 4)
+    0.8806
+    """
+    from dataclasses import replace
+
+    from coinfer.paths import checkpoint_path
+    from coinfer.train import load_checkpoint
+
+    prov = table.provenance
+    path = checkpoint_path(preset.name, root=checkpoints)
+    if None not in (prov.baseline_accuracy, prov.accuracy_drop, prov.validation, prov.baseline_val_accuracy) \
+            or not path.exists():
+        return table
+    _, meta = load_checkpoint(path)
+    has_val = bool(table.records) and all(r.val_accuracy is not None for r in table.records)
+    return replace(table, provenance=replace(
+        prov,
+        baseline_accuracy=prov.baseline_accuracy if prov.baseline_accuracy is not None else float(meta["test_accuracy"]),
+        accuracy_drop=prov.accuracy_drop if prov.accuracy_drop is not None else preset.accuracy_drop,
+        validation=prov.validation or (meta.get("validation") if has_val else None),
+        baseline_val_accuracy=prov.baseline_val_accuracy if prov.baseline_val_accuracy is not None
+        else (meta.get("val_accuracy") if has_val else None)))

@@ -483,7 +483,7 @@ def run(preset="quick", config: EncodeSettings | None = None, model: nn.Module |
 
     start = time.time()
     preset_obj = get_preset(preset) if isinstance(preset, str) else preset
-    config = config or get_encode_config(preset_obj.name)
+    config = config or get_encode_config(preset_obj)   # the Preset's own settings, overrides included
     device = device or default_device()
     baseline_accuracy = None   # the threshold's baseline, known when the preset's baseline is used
     if model is None:

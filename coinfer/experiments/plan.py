@@ -410,7 +410,9 @@ def sweep_plan(preset: Preset, seeds: int = 1, together: bool = True,
     fine_tune = _available(preset, prune.train_limit, train_total)
     codec_images = _available(preset, enc.train_limit, train_total)
     huffman_images = min(enc.huffman_train_images, codec_images)
-    evaluated = preset.validation.images + min(enc.test_limit or test_total, test_total)
+    # The sweep's cells evaluate at most test_limit images of each part, the held-out ones too (SweepRunner.dataset).
+    limit = enc.test_limit or test_total
+    evaluated = min(limit, preset.validation.images) + min(limit, test_total)
     framework = [c for c in grid if c.method == "framework"]
     bottlenet = [c for c in grid if c.method == "bottlenet++"]
     two_step = [c for c in grid if c.method == "2-step-pruning"]

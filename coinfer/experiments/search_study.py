@@ -350,6 +350,11 @@ def export(study, path: str | Path | None = None, command: str | None = None, cu
                                     baseline_accuracy=attrs.get("baseline_accuracy"),
                                     accuracy_drop=attrs.get("accuracy_drop"))
     table = LookupTable(provenance, list(records.values()))
+    if attrs.get("preset"):   # the held-out split its choices were made on, as the sweep table's
+        from coinfer.config import get_preset
+        from coinfer.experiments import complete_provenance
+
+        table = complete_provenance(table, get_preset(attrs["preset"]))
     if path is not False:
         from coinfer.paths import search_table_path
 

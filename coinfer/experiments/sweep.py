@@ -65,6 +65,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import torch
+
+from coinfer.experiments import complete_provenance
 from coinfer.experiments.cell_workers import run_cells
 
 from coinfer.config import Preset, PruneSettings, override
@@ -589,7 +591,8 @@ def gather(preset: Preset, cells_dir: str | Path, table: str | Path | None, comm
     found = [data for data, _ in checked]
     wall = sum(f["wall_time_s"] for f in found)
     provenance = Provenance.collect(settings.dataset, settings.name, wall, command=command, seed=settings.seed)
-    result = LookupTable(provenance, [Record.from_dict(f["record"]) for f in found])
+    # With its threshold (baseline accuracies, the drop, the held-out split), as run_table's tables.
+    result = complete_provenance(LookupTable(provenance, [Record.from_dict(f["record"]) for f in found]), preset)
     if table is not None:
         result.save(table)
     return result
