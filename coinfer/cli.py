@@ -260,7 +260,7 @@ def _regenerating_argv(argv: list[str]) -> list[str]:
                 skip = 0
             else:
                 continue
-        if arg in ("--gather", "--no-progress", "--list-cells"):
+        if arg in ("--gather", "--no-progress", "--list-cells") or arg.startswith(("--cell=", "--shard=")):
             continue
         if arg in ("--cell", "--shard"):
             skip = 1

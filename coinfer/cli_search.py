@@ -36,6 +36,9 @@ def search(args: argparse.Namespace) -> int:
         if args.trainings:
             raise ValueError(f"--trainings {args.trainings}: a replay's studies train at most the grid's cells; "
                              "give --trials or --patience")
+        if args.device_memory:   # it was taken and ignored: the replay's studies search the table as it is
+            raise ValueError(f"--device-memory {args.device_memory}: a replay searches the table's points as they "
+                             "are; give it to a live search, or choose under a budget with 'python -m coinfer latency'")
         out = search_replay.replay(preset, table, trials=args.trials or search_replay.REPLAY_TRIALS, command=command,
                                    objectives=objectives, patience=args.patience or search_study.PATIENCE)
         tag = search_checks.objectives_tag(objectives)
@@ -74,6 +77,9 @@ def search(args: argparse.Namespace) -> int:
         raise ValueError("--trials N or --trainings N is needed to search (or --recover, --export, --replay)")
     if args.workers > 1:
         # N processes against one storage; each gets its share of the trials and its own seed.
+        if args.summary is not None:   # it was dropped: no worker sees the whole search
+            raise ValueError("--summary describes one process's search; with --workers N, search first, then "
+                             "write the table of all workers' trials with --export")
         if args.storage is None:
             from coinfer.paths import search_journal_path
 

@@ -102,6 +102,9 @@ BAD_INPUTS = [
     (["search", "--preset", "fast"], PRESETS),
     (["search", "--trials", "0"], f"argument --trials: '0' {INT1}"),
     (["search", "--workers", "0"], f"argument --workers: '0' {INT1}"),
+    # taken and ignored before: a replay has no memory budget, workers wrote no summary
+    (["search", "--replay", "--device-memory", "1KB"], "--device-memory 1KB: a replay searches the table's points"),
+    (["search", "--trials", "4", "--workers", "2", "--summary", "{tmp}/s.json"], "--summary describes one process's"),
     (["search", "--oracle", "t.json", "--delay", "-1"], "argument --delay: '-1' is not allowed: give a finite number >= 0"),
     (["run", "pruning", "--preset", "fast"], PRESETS),
     (["run", "pruning", "--seeds", "-1"], "argument --seeds: '-1' is not allowed: give an integer >= 0"),

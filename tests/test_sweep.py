@@ -214,6 +214,8 @@ def test_recorded_command_leaves_out_scheduling_flags():
 
     argv = ["sweep", "--preset", "quick", "--cell", "a", "b", "--threads", "1", "--gather", "--shard", "1/2"]
     assert _regenerating_argv(argv) == ["sweep", "--preset", "quick", "--threads", "1"]
+    # argparse's --option=value spelling too (it stayed in the table's "regenerate all of it" command)
+    assert _regenerating_argv(["sweep", "--preset", "quick", "--shard=0/2", "--cell=abc"]) == ["sweep", "--preset", "quick"]
 
 
 # ------------------------------------------------------------------------ resume: exact and visible
