@@ -91,7 +91,9 @@ def _encode(args: argparse.Namespace) -> int:
 
         torch.set_num_threads(args.threads)
     table = run_encoding(preset, config, command="python -m coinfer " + " ".join(args.argv))
-    path = args.out or table_path("encoding", preset.name)
+    # Beside the committed encoding table (run encoding: the sweep's cells, three seeds, validation
+    # accuracies), never over it: this one is one seed's run of any settings, without them.
+    path = args.out or table_path("encode", preset.name)
     table.save(path)
     print(f"wrote {len(table.records)} records to {path} in {table.provenance.wall_time_s:.0f} s")
     return 0
@@ -427,7 +429,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--code-sizes", nargs="+", default=None, help="override the code sizes, e.g. d16-l4 d16-k16")
     p.add_argument("--train-limit", type=check.positive_int, default=None, help="training images for the codecs")
     p.add_argument("--threads", type=check.positive_int, default=None, help="torch CPU threads")
-    p.add_argument("--out", default=None, help="output JSON (default: data/results/encoding_<preset>.json)")
+    p.add_argument("--out", default=None, help="output JSON (default: data/results/encode_<preset>.json; the "
+                   "committed encoding table is 'run encoding''s)")
     p.set_defaults(func=_encode)
 
     p = commands.add_parser("jscc", help="Fig. 5: learned JSCC vs separate coding at capacity, AWGN and BSC")

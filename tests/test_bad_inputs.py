@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import pytest
 
@@ -307,3 +308,17 @@ def test_train_epochs_reach_the_preset(monkeypatch, capsys):
     assert main(["train", "--epochs", "1"]) == 0
     assert seen["epochs"] == 1
     assert re.search(r"test accuracy 0\.5000", capsys.readouterr().out)
+
+
+def test_encode_never_writes_over_the_committed_encoding_table(monkeypatch, tmp_path):
+    """``encode`` (one seed, any settings, no validation accuracies) wrote data/results/encoding_quick.json,
+    the committed three-seed table that ``run encoding`` makes from the sweep's cells."""
+    import coinfer.experiments.encoding as encoding
+    import coinfer.paths
+    from coinfer.results import LookupTable, Provenance
+
+    saved = []
+    monkeypatch.setattr(encoding, "run", lambda *a, **k: LookupTable(Provenance("fashion-mnist", "quick", "x", 0.0)))
+    monkeypatch.setattr(LookupTable, "save", lambda self, path: saved.append(Path(path)) or Path(path))
+    assert main(["encode", "--splits", "layer2.1"]) == 0
+    assert saved == [coinfer.paths.table_path("encode", "quick")] != [coinfer.paths.table_path("encoding", "quick")]
