@@ -145,7 +145,7 @@ def measure(args: argparse.Namespace) -> int:
     print(f"wrote {out}")
     if args.save:
         path = table_path("serve_latency", args.preset) if args.save == "default" else args.save
-        run.table(command="python -m coinfer " + " ".join(sys.argv[1:])).save(path)
+        run.table(command="python -m coinfer " + " ".join(args.argv)).save(path)
         print(f"wrote {path}")
     return 0
 

@@ -197,3 +197,14 @@ def test_run_table_takes_the_drop_of_the_preset_it_ran(tmp_path, monkeypatch):
     monkeypatch.setattr(coinfer.paths, "seed_table_path", lambda t, p, s, d: tmp_path / f"{t}.seed{s}.{d}.json")
     table = load_table(run_table("fake", "quick", tmp_path / "t.json", seeds=(0,), overrides={"accuracy_drop": 7.0}))
     assert table.provenance.accuracy_drop == 7.0
+
+
+def test_a_finished_seed_is_stale_once_the_sweep_computes_cells_differently(monkeypatch):
+    """The finished seeds' file names carry SWEEP_VERSION, as the cells do: a bumped version reused them."""
+    import coinfer.experiments.cell_files as cell_files
+    from coinfer.config import get_preset
+    from coinfer.experiments import _seed_file
+
+    before = _seed_file("encoding", get_preset("quick"), 0)
+    monkeypatch.setattr(cell_files, "SWEEP_VERSION", cell_files.SWEEP_VERSION + 1)
+    assert before is not None and _seed_file("encoding", get_preset("quick"), 0) != before

@@ -112,19 +112,22 @@ def _seed_file(name: str, spec, seed: int | None, checkpoints=None) -> Path | No
 
     Its name carries a digest of every setting the table reads (the seed aside: other settings, other
     file; a setting it ignores, e.g. the sweep grid for the pruning table, does not) and of the
-    baseline's weights: after ``train --retrain`` (other weights on a GPU) a finished seed is stale.
+    baseline's weights: after ``train --retrain`` (other weights on a GPU) a finished seed is stale, as
+    it is after a new :data:`~coinfer.experiments.cell_files.SWEEP_VERSION`.
     """
     import hashlib
     import json
 
-    from coinfer.experiments.cell_files import baseline_digest
+    from coinfer.experiments.cell_files import SWEEP_VERSION, baseline_digest
     from coinfer.paths import seed_table_path
 
     baseline = baseline_digest(spec, checkpoints)
     if seed is None or baseline is None:
         return None
     settings = {k: v for k, v in spec.to_dict().items() if k not in TABLES[name].ignores}
-    key = json.dumps({**settings, "seed": None, "baseline": baseline}, sort_keys=True, default=str)
+    # The sweep's version too: a change to what a cell computes makes a finished seed stale, as its cells.
+    key = json.dumps({**settings, "seed": None, "baseline": baseline, "version": SWEEP_VERSION}, sort_keys=True,
+                     default=str)
     return seed_table_path(name, spec.name, seed, hashlib.sha256(key.encode()).hexdigest()[:10])
 
 
