@@ -571,3 +571,22 @@ def test_a_gathered_table_carries_its_threshold(tmp_path):
     baseline = load_checkpoint(BASELINE)[1]["test_accuracy"]
     assert table.provenance.accuracy_drop == 3.0 and table_threshold(table) == pytest.approx(baseline - 0.03)
     assert table.provenance.validation is None     # its (made-up) records carry no validation accuracy
+
+
+def test_worker_processes_run_on_the_parent_runners_device(monkeypatch, tmp_path):
+    """A worker built its runner on default_device(): CUDA when there is one, whatever the parent ran on."""
+    import coinfer.experiments.sweep as sweep
+    from coinfer.experiments.cell_workers import _work
+
+    made = []
+
+    class Spy:
+        def __init__(self, *args, device=None, **kwargs):
+            made.append(device)
+
+        def expect(self, cells):
+            pass
+
+    monkeypatch.setattr(sweep, "SweepRunner", Spy)
+    assert _work(tiny_preset(), [], str(tmp_path), str(tmp_path), 1, "cpu") == 0
+    assert made == [torch.device("cpu")]

@@ -59,14 +59,17 @@ def deal(cells: Sequence, workers: int) -> list[list]:
     return [list(cells[i * n // workers:(i + 1) * n // workers]) for i in range(workers)]
 
 
-def _work(preset: Preset, cell_ids: list[str], cells_dir: str, cache_dir: str, threads: int) -> int:
-    """One worker process: run the cells ``cell_ids`` of ``preset``'s grid (or its encoding cells)."""
+def _work(preset: Preset, cell_ids: list[str], cells_dir: str, cache_dir: str, threads: int,
+          device: str | None = None) -> int:
+    """One worker process: run the cells ``cell_ids`` of ``preset``'s grid (or its encoding cells) on the
+    parent runner's ``device`` (a process left to choose would take CUDA where the parent was asked for the CPU)."""
     from coinfer.experiments.sweep import SweepRunner, cells, encoding_cells
     from coinfer.train import progress_bars
 
     torch.set_num_threads(threads)
     known = {c.id: c for c in cells(preset) + encoding_cells(preset)}
-    runner = SweepRunner(preset, cells_dir, cache_dir, log=lambda *_: None)
+    runner = SweepRunner(preset, cells_dir, cache_dir, device=torch.device(device) if device else None,
+                         log=lambda *_: None)
     runner.expect([known[cell_id] for cell_id in cell_ids])
     with progress_bars(False):          # the parent's bar counts the cells; per-epoch bars would interleave
         for cell_id in cell_ids:
@@ -118,7 +121,7 @@ def run_cells(runner, pending: Sequence, workers: int = 1, progress_total: int |
         # spawn, not fork: a forked child would inherit this process's torch thread pools and locks.
         with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
             futures = [pool.submit(_work, runner.preset, [c.id for c in part], str(runner.cells_dir),
-                                   str(runner.cache_dir), threads) for part in parts if part]
+                                   str(runner.cache_dir), threads, str(runner.device)) for part in parts if part]
             seen = 0
             while True:
                 done, waiting = wait(futures, timeout=5.0, return_when=FIRST_EXCEPTION)
