@@ -588,5 +588,6 @@ def test_worker_processes_run_on_the_parent_runners_device(monkeypatch, tmp_path
             pass
 
     monkeypatch.setattr(sweep, "SweepRunner", Spy)
+    monkeypatch.setattr(torch, "set_num_threads", lambda n: None)   # this process's threads stay as they are
     assert _work(tiny_preset(), [], str(tmp_path), str(tmp_path), 1, "cpu") == 0
     assert made == [torch.device("cpu")]
