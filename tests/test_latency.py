@@ -72,6 +72,8 @@ def test_parse_device_and_server():
     assert parse_device("rpi3") is DEVICES["rpi3"]
     d = parse_device("24GFLOP/s,1GB")
     assert (d.flops, d.memory_bytes, d.budget_bytes) == (24e9, 1e9, 1e9)
+    assert d.name == "device 24GFLOP/s, 1GB"                  # the unit as given, once ("24GFLOP/s FLOP/s" before)
+    assert parse_server("13.45TFLOP/s").name == "server 13.45TFLOP/s"
     assert parse_device("24e9,512MB,0.5").budget_bytes == pytest.approx(256e6)
     assert parse_server("rtx2080ti") is SERVERS["rtx2080ti"]
     assert parse_server("13.45TFLOP/s").flops == pytest.approx(13.45e12)

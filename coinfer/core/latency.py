@@ -192,7 +192,7 @@ def parse_device(text: str) -> DeviceSpec:
             fraction = float(parts[2])
         except ValueError:
             raise ValueError(f"device {text!r}: available fraction {parts[2]!r} is not a number in (0, 1]") from None
-    return DeviceSpec(f"device {parts[0]} FLOP/s, {parts[1]}", flops=parse_flops(parts[0]),
+    return DeviceSpec(f"device {parts[0]}, {parts[1]}", flops=parse_flops(parts[0]),   # as given (its unit too)
                       memory_bytes=parse_bytes(parts[1]), available_fraction=fraction)
 
 
@@ -204,7 +204,7 @@ def parse_server(text: str) -> ServerSpec:
         flops = parse_flops(text)
     except ValueError as error:
         raise ValueError(f"{error}; or give a server preset: {', '.join(SERVERS)}") from None
-    return ServerSpec(f"server {text} FLOP/s", flops=flops)
+    return ServerSpec(f"server {text}", flops=flops)
 
 
 # --------------------------------------------------------------------------------------------------
