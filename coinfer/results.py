@@ -517,8 +517,8 @@ class LookupTable:
                 "records": [r.to_dict() for r in self.records]}
 
     def save(self, path: str | Path) -> Path:
-        """Write the table atomically: a reader never sees a half-written file."""
-        return write_json_atomic(path, self.to_dict())
+        """Write the table atomically (a reader never sees a half-written file), checked as :func:`load_table` checks."""
+        return write_json_atomic(path, LookupTable.from_dict(self.to_dict(), source=str(path)).to_dict())
 
     @classmethod
     def from_dict(cls, data: Any, source: str = "table") -> "LookupTable":

@@ -251,3 +251,12 @@ def test_a_provenance_command_reads_back_as_the_same_words(argv):
     command = invocation(argv)
     assert shlex.split(command) == ["python", *argv]
     assert command.startswith("python " + argv[0] + " ")
+
+
+def test_a_table_that_saves_is_one_that_loads(table, tmp_path):
+    """Two records of one configuration were written (LookupTable(prov, records) does not merge them)
+    and then refused by load_table; now save refuses them, and writes nothing."""
+    twice = LookupTable(table.provenance, table.records + [table.records[0]])
+    with pytest.raises(SchemaError, match="repeats the configuration"):
+        twice.save(tmp_path / "t.json")
+    assert not (tmp_path / "t.json").exists()
