@@ -79,7 +79,7 @@ def _train(args: argparse.Namespace) -> int:
 
 def _encode(args: argparse.Namespace) -> int:
     from coinfer.experiments.encoding import get_encode_config, run as run_encoding
-    from coinfer.paths import table_path
+    from coinfer.paths import encode_table_path
     from coinfer.config import get_preset
 
     preset = get_preset(args.preset)
@@ -93,7 +93,7 @@ def _encode(args: argparse.Namespace) -> int:
     table = run_encoding(preset, config, command="python -m coinfer " + " ".join(args.argv))
     # Beside the committed encoding table (run encoding: the sweep's cells, three seeds, validation
     # accuracies), never over it: this one is one seed's run of any settings, without them.
-    path = args.out or table_path("encode", preset.name)
+    path = args.out or encode_table_path(preset.name)
     table.save(path)
     print(f"wrote {len(table.records)} records to {path} in {table.provenance.wall_time_s:.0f} s")
     return 0
@@ -429,8 +429,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--code-sizes", nargs="+", default=None, help="override the code sizes, e.g. d16-l4 d16-k16")
     p.add_argument("--train-limit", type=check.positive_int, default=None, help="training images for the codecs")
     p.add_argument("--threads", type=check.positive_int, default=None, help="torch CPU threads")
-    p.add_argument("--out", default=None, help="output JSON (default: data/results/encode_<preset>.json; the "
-                   "committed encoding table is 'run encoding''s)")
+    p.add_argument("--out", default=None, help="output JSON (default: data/results/encode/encode_<preset>.json; "
+                   "the committed encoding table is 'run encoding''s)")
     p.set_defaults(func=_encode)
 
     p = commands.add_parser("jscc", help="Fig. 5: learned JSCC vs separate coding at capacity, AWGN and BSC")

@@ -122,6 +122,7 @@ def search(args: argparse.Namespace) -> int:
         objective = search_replay.ReplayObjective(preset, table, delay_s=args.delay, objectives=objectives,
                                                   memory_budget=budget)
         baseline = table.provenance.baseline_accuracy
+        validation, baseline_val = table.provenance.validation, table.provenance.baseline_val_accuracy
     else:
         from coinfer.experiments.sweep import default_paths
         from coinfer.results import accuracy_threshold
@@ -130,13 +131,15 @@ def search(args: argparse.Namespace) -> int:
         paths = default_paths(preset)
         meta = get_baseline(preset)[1]
         baseline = meta["test_accuracy"]
+        validation, baseline_val = meta.get("validation"), meta.get("val_accuracy")
         # The constraint is on validation accuracy: the baseline's own, less the preset's drop.
         val, test = (accuracy_threshold(a, preset.accuracy_drop) for a in (meta.get("val_accuracy") or baseline, baseline))
         objective = search.LiveObjective(preset, val, Path(args.cells_dir or paths["cells_dir"]), paths["cache_dir"],
                                          margin=args.margin, objectives=objectives, memory_budget=budget, test_threshold=test)
     start = time.time()
     stopped = search_study.optimize(study, objective, args.trials, baseline_accuracy=baseline, trainings=args.trainings,
-                                    patience=args.patience or search_study.PATIENCE)
+                                    patience=args.patience or search_study.PATIENCE, validation=validation,
+                                    baseline_val_accuracy=baseline_val)
     wall = time.time() - start
     run = Provenance.collect(preset.dataset, preset.name, wall, command=command)     # commit, hardware, date
     summary = {**search_study.summarize(study, objective, wall_time_s=wall, command=command),

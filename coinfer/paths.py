@@ -122,6 +122,30 @@ def search_journal_path(preset: str) -> Path:
     return project_root() / "data" / "search" / f"{preset}.journal"
 
 
+def encode_table_path(preset: str) -> Path:
+    """Where ``python -m coinfer encode`` writes by default: ``data/results/encode/encode_<preset>.json``.
+
+    Git-ignored, and never a committed table (those come from ``python -m coinfer run``): the command
+    trains one seed of any settings.
+
+    Parameters
+    ----------
+    preset : str
+        A preset name.
+
+    Returns
+    -------
+    pathlib.Path
+
+    Examples
+    --------
+    >>> from coinfer.paths import encode_table_path, results_dir
+    >>> encode_table_path("quick") == results_dir() / "encode" / "encode_quick.json"
+    True
+    """
+    return results_dir() / "encode" / f"encode_{preset}.json"
+
+
 def search_table_path(preset: str) -> Path:
     """The lookup table a search exports (its completed trials): ``data/results/search_<preset>.json``.
 

@@ -237,8 +237,8 @@ def _steps(dataset) -> tuple[bool, tuple, tuple, int]:
                   or isinstance(step, transforms.Grayscale) and step.num_output_channels == 3):
             raise ValueError(f"the device data path does not reproduce the transform {step!r}; use make_loader")
     if flip != augment:   # it flips exactly when it crops
-        raise ValueError(f"the device data path flips with its random crop, not {'without' if flip else 'alone'} "
-                         f"one ({transform!r}); use make_loader")
+        raise ValueError(f"the device data path flips exactly when it crops, not {'a flip' if flip else 'a crop'} "
+                         f"alone ({transform!r}); use make_loader")
     if mean is None:
         raise ValueError("the device data path needs a dataset with a Normalize transform (from load_dataset)")
     return augment, mean, std, pad

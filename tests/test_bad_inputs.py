@@ -321,4 +321,5 @@ def test_encode_never_writes_over_the_committed_encoding_table(monkeypatch, tmp_
     monkeypatch.setattr(encoding, "run", lambda *a, **k: LookupTable(Provenance("fashion-mnist", "quick", "x", 0.0)))
     monkeypatch.setattr(LookupTable, "save", lambda self, path: saved.append(Path(path)) or Path(path))
     assert main(["encode", "--splits", "layer2.1"]) == 0
-    assert saved == [coinfer.paths.table_path("encode", "quick")] != [coinfer.paths.table_path("encoding", "quick")]
+    assert saved == [coinfer.paths.encode_table_path("quick")] != [coinfer.paths.table_path("encoding", "quick")]
+    assert saved[0].parent != coinfer.paths.results_dir()   # not among the committed tables either

@@ -73,7 +73,8 @@ def test_replay_on_the_committed_table_is_fast_and_finds_only_feasible_table_poi
     # The front a study finds is a subset of the table's feasible points.
     threshold = table_threshold(table)
     study = search_study.open_study("quick", optuna.storages.InMemoryStorage(), sampler="tpe", seed=0)
-    search_study.optimize(study, search_replay.ReplayObjective(preset, table), trials=30, baseline_accuracy=table.provenance.baseline_accuracy)
+    search_study.optimize(study, search_replay.ReplayObjective(preset, table), trials=30, baseline_accuracy=table.provenance.baseline_accuracy,
+                          validation=table.provenance.validation, baseline_val_accuracy=table.provenance.baseline_val_accuracy)
     feasible = {(r.device_macs, r.bits_per_image) for r in table.records if r.accuracy >= threshold}
     front = [t for t in study.best_trials if all(v <= 0 for v in t.constraints.values())]
     assert front and {tuple(t.values) for t in front} <= feasible

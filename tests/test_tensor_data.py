@@ -218,7 +218,7 @@ def test_device_path_refuses_a_transform_it_does_not_reproduce(cifar_root):
 
 
 @pytest.mark.parametrize("steps, message", [
-    ([lambda t: t.RandomHorizontalFlip()], "flips with its random crop, not without one"),   # was never flipped
+    ([lambda t: t.RandomHorizontalFlip()], "flips exactly when it crops, not a flip alone"),   # was never flipped
     ([lambda t: t.Grayscale(1)], "Grayscale"),                                               # was made 3 channels
     ([lambda t: t.Pad(2, fill=255)], "Pad"),                                                 # was padded with 0
 ])

@@ -270,16 +270,16 @@ def complete_provenance(table, preset, checkpoints=None):
     from coinfer.train import load_checkpoint
 
     prov = table.provenance
+    if prov.accuracy_drop is None:   # the preset's, with or without a checkpoint
+        prov = replace(prov, accuracy_drop=preset.accuracy_drop)
     path = checkpoint_path(preset.name, root=checkpoints)
-    if None not in (prov.baseline_accuracy, prov.accuracy_drop, prov.validation, prov.baseline_val_accuracy) \
-            or not path.exists():
-        return table
+    if None not in (prov.baseline_accuracy, prov.validation, prov.baseline_val_accuracy) or not path.exists():
+        return replace(table, provenance=prov)
     _, meta = load_checkpoint(path)
     has_val = bool(table.records) and all(r.val_accuracy is not None for r in table.records)
     return replace(table, provenance=replace(
         prov,
         baseline_accuracy=prov.baseline_accuracy if prov.baseline_accuracy is not None else float(meta["test_accuracy"]),
-        accuracy_drop=prov.accuracy_drop if prov.accuracy_drop is not None else preset.accuracy_drop,
         validation=prov.validation or (meta.get("validation") if has_val else None),
         baseline_val_accuracy=prov.baseline_val_accuracy if prov.baseline_val_accuracy is not None
         else (meta.get("val_accuracy") if has_val else None)))

@@ -19,9 +19,9 @@ The baseline (method ``"original"``): the unmodified network's feature at every 
 quantized to 8 bits over the range seen in training and Huffman-coded with a code built from the
 training features' histogram.
 
-Command line (writes ``data/results/encoding_<preset>.json``)::
-
-    python -m coinfer encode --preset quick
+Command line: ``python -m coinfer run encoding`` makes the committed table from the sweep's cells
+(:func:`table`, three seeds); ``python -m coinfer encode`` runs :func:`run` once, with any settings,
+into ``data/results/encode/`` (:func:`coinfer.paths.encode_table_path`).
 """
 
 from __future__ import annotations

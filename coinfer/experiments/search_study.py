@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import socket
+from dataclasses import replace
 from pathlib import Path
 
 from coinfer.experiments.search_checks import OBJECTIVES
@@ -164,7 +165,8 @@ STOPS = ("trials", "trainings", "patience")
 
 
 def optimize(study, objective, trials: int | None = None, baseline_accuracy: float | None = None,
-             trainings: int | None = None, patience: int | None = PATIENCE) -> str:
+             trainings: int | None = None, patience: int | None = PATIENCE, validation: dict | None = None,
+             baseline_val_accuracy: float | None = None) -> str:
     """Run trials of ``objective`` in this process (others may share the study) until a budget is spent.
 
     A trial that repeats a known configuration or is rejected untrained costs no training, so the
@@ -187,6 +189,10 @@ def optimize(study, objective, trials: int | None = None, baseline_accuracy: flo
         a cell: it counts towards ``patience``, not here.
     patience : int or None
         Stop after this many trials in a row that trained nothing; None: never.
+    validation, baseline_val_accuracy : optional
+        The held-out split the search's constraint was computed on and the baseline's accuracy there
+        (the oracle table's, or the baseline checkpoint's): kept too, so that the exported table is
+        judged on the validation threshold the search was held to.
 
     Returns
     -------
@@ -224,6 +230,9 @@ def optimize(study, objective, trials: int | None = None, baseline_accuracy: flo
         study.set_user_attr("accuracy_drop", float(objective.preset.accuracy_drop))
         study.set_user_attr("preset", objective.preset.name)
         study.set_user_attr("dataset", objective.preset.dataset)
+        if validation is not None and baseline_val_accuracy is not None:
+            study.set_user_attr("validation", dict(validation))
+            study.set_user_attr("baseline_val_accuracy", float(baseline_val_accuracy))
     spent = {"trainings": 0, "idle": 0, "stop": "trials"}
 
     def count(study, trial) -> None:
@@ -349,12 +358,10 @@ def export(study, path: str | Path | None = None, command: str | None = None, cu
     provenance = Provenance.collect(attrs.get("dataset", ""), attrs.get("preset", ""), wall, command=command,
                                     baseline_accuracy=attrs.get("baseline_accuracy"),
                                     accuracy_drop=attrs.get("accuracy_drop"))
+    # The held-out split the search chose on, as the sweep table's (without it: a test threshold).
+    provenance = replace(provenance, validation=attrs.get("validation"),
+                         baseline_val_accuracy=attrs.get("baseline_val_accuracy"))
     table = LookupTable(provenance, list(records.values()))
-    if attrs.get("preset"):   # the held-out split its choices were made on, as the sweep table's
-        from coinfer.config import get_preset
-        from coinfer.experiments import complete_provenance
-
-        table = complete_provenance(table, get_preset(attrs["preset"]))
     if path is not False:
         from coinfer.paths import search_table_path
 

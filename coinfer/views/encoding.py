@@ -1,7 +1,7 @@
 """Views of the encoding lookup table for chapter 3: accuracy vs bits, codewords, real vs entropy bits.
 
 Everything here reads a :class:`coinfer.results.LookupTable` written by
-``python -m coinfer encode`` (records of method ``"framework"`` and ``"original"``), so the chapter
+``python -m coinfer run encoding`` (records of method ``"framework"`` and ``"original"``), so the chapter
 runs in seconds::
 
     data/results/encoding_quick.json --load_table--> LookupTable
@@ -611,7 +611,8 @@ def code_size_twin(table: LookupTable, split: str | None = None):
         readouts=_CODE_SIZE_READOUTS,
         plot=Plot(xlabel="bits per image (real encoded length)", ylabel="test accuracy (%)", logx=True),
         title="Code-size explorer (runs in the page, no kernel)",
-        note="Precomputed by python -m coinfer encode; bits are payload bytes x 8 of one packet per image.")
+        note="Precomputed by python -m coinfer run encoding; bits are the payload one image sends (a flag bit "
+             "and the cheaper of the fixed-length index and the entropy-coded stream).")
     return with_downloads(twin, "code-size-explorer", table=table)
 
 
