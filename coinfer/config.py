@@ -41,7 +41,7 @@ from coinfer.core.pruning import CRITERIA, SparsitySchedule, check_sparsity, pru
 from coinfer.config_overrides import override, parse_overrides, setting_names
 from coinfer.config_smoke import SMOKE_ENV, smoke, smoke_overrides
 from coinfer.data import ValidationSplit
-from coinfer.units import is_count
+from coinfer.units import is_count as _is_count
 
 
 #: The fine-tuning optimizers and learning-rate schedules of :class:`PruneSettings`.
@@ -54,9 +54,13 @@ def _real(value) -> bool:
 
 
 #: Field rules of :meth:`_Settings._check`: (what is allowed, in words; the test).
-_COUNT, _COUNT0 = ("an integer >= 1", is_count), ("an integer >= 0", lambda v: is_count(v, 0))
-_LIMIT = ("an integer >= 1 or None", lambda v: v is None or is_count(v))
-_COUNTS = ("one or more integers >= 1 in a tuple", lambda v: isinstance(v, (tuple, list)) and len(v) > 0 and all(map(is_count, v)))
+def _count(value, low: int = 1) -> bool:   # a setting is recorded as JSON: a Python int, not a NumPy one
+    return isinstance(value, int) and _is_count(value, low)
+
+
+_COUNT, _COUNT0 = ("an integer >= 1", _count), ("an integer >= 0", lambda v: _count(v, 0))
+_LIMIT = ("an integer >= 1 or None", lambda v: v is None or _count(v))
+_COUNTS = ("one or more integers >= 1 in a tuple", lambda v: isinstance(v, (tuple, list)) and len(v) > 0 and all(map(_count, v)))
 _LR = ("a finite learning rate > 0", lambda v: _real(v) and v > 0)
 _POSITIVE, _NONNEG = ("a finite number > 0", _LR[1]), ("a finite number >= 0", lambda v: _real(v) and v >= 0)
 _FLAG, _DICT = ("True or False", lambda v: isinstance(v, bool)), ("a dict of settings", lambda v: isinstance(v, dict))
@@ -101,7 +105,7 @@ class TrainSettings(_Settings):
     train_limit: int | None = None
 
     def __post_init__(self):
-        if not is_count(self.epochs):
+        if not _count(self.epochs):
             raise ValueError(f"baseline epochs must be >= 1, got {self.epochs!r}")
         self._check("baseline", batch_size=_COUNT, lr=_LR, weight_decay=_NONNEG, train_limit=_LIMIT)
 
@@ -202,7 +206,7 @@ class SweepGrid(_Settings):
             check_sparsity(s)
         _each("sweep.code_sizes", CodeSize.parse, self.code_sizes)
         self._check("sweep", png=_FLAG, png_images=_LIMIT, prune=_DICT, encode=_DICT,
-                    bottlenet_reductions=("a tuple of integers >= 1", lambda v: isinstance(v, (tuple, list)) and all(map(is_count, v))))
+                    bottlenet_reductions=("a tuple of integers >= 1", lambda v: isinstance(v, (tuple, list)) and all(map(_count, v))))
 
 
 @dataclass(frozen=True)
@@ -242,7 +246,7 @@ class EncodeSettings(_Settings):
                     warmup_epochs=_COUNT0, epochs=_COUNT, batch_size=_COUNT, lr=_LR, aux_weight=_NONNEG,
                     temperature=_POSITIVE, commitment=_NONNEG, huffman_train_images=_COUNT, eval_batch_size=_COUNT,
                     test_limit=_LIMIT, kernel_size=("an odd integer >= 1 (the feature keeps its size)",
-                                                    lambda v: is_count(v) and v % 2 == 1))
+                                                    lambda v: _count(v) and v % 2 == 1))
 
     def code_size_at(self, code_size: str, feature_shape: tuple[int, ...]) -> CodeSize:
         """The full :class:`CodeSize` for a feature of ``feature_shape``."""
@@ -374,7 +378,7 @@ class JsccSettings(_Settings):
         for p in self.flip_rates + self.mismatch_flip_rates:
             if not 0.0 <= p < 0.5:
                 raise ValueError(f"flip rates must be in [0, 0.5) (at 0.5 nothing gets through), got {p!r}")
-        if not is_count(self.epochs):
+        if not _count(self.epochs):
             raise ValueError(f"jscc epochs must be an integer >= 1, got {self.epochs!r}")
         self._check("jscc", awgn_code_sizes=_COUNTS, bsc_code_sizes=_COUNTS, train_images=_LIMIT, test_images=_LIMIT,
                     batch_size=_COUNT, lr=_LR, reduced_channels=_LIMIT)
@@ -437,12 +441,12 @@ class Preset(_Settings):
         check_width(self.width)
         if self.dataset not in DATASETS:
             raise ValueError(f"unknown dataset {self.dataset!r}; available datasets are {', '.join(DATASETS)}")
-        if not is_count(self.seed, 0):
+        if not _count(self.seed, 0):
             raise ValueError(f"seed {self.seed!r} must be an integer >= 0")
         if (isinstance(self.accuracy_drop, bool) or not isinstance(self.accuracy_drop, (int, float))
                 or not 0 <= self.accuracy_drop < 100):
             raise ValueError(f"accuracy_drop {self.accuracy_drop!r} must be in [0, 100) percentage points")
-        if not is_count(self.eval_batch_size):
+        if not _count(self.eval_batch_size):
             raise ValueError(f"eval_batch_size {self.eval_batch_size!r} must be an integer >= 1")
         _each("sweep.prune", lambda d: override(self.pruning, d), (self.sweep.prune,))   # what the cells run
         _each("sweep.encode", lambda d: override(self.encoding, d), (self.sweep.encode,))

@@ -105,6 +105,14 @@ def test_every_overridden_setting_is_refused_naming_itself_its_value_and_what_is
     assert name in message and shown in message and allowed in message, message
 
 
+def test_a_numpy_integer_setting_is_refused_where_it_enters():
+    """A setting is recorded as JSON with the table: a NumPy seed would be taken, then fail at the save."""
+    import numpy as np
+
+    with pytest.raises(ValueError, match=r"seed np.int64\(1\) must be an integer >= 0"):
+        get_preset("quick", seed=np.int64(1))
+
+
 def test_the_values_the_presets_use_stay_allowed():
     """Zero warm-up epochs, None for every image, no Huffman split points: allowed by design."""
     p = get_preset("quick", **{"encoding.warmup_epochs": 0, "encoding.train_limit": None, "encoding.huffman_splits": (),
