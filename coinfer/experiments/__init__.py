@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from coinfer.units import is_count
+
 
 @dataclass(frozen=True)
 class Experiment:
@@ -191,7 +193,7 @@ def run_table(name: str, preset: str = "quick", path: str | Path | None = None, 
     from coinfer.stats import aggregate_seeds
 
     produce = experiment(name)                     # raises for an unknown name
-    if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
+    if not is_count(workers):
         raise ValueError(f"workers must be an integer >= 1, got {workers!r}")
     if workers > 1 and not TABLES[name].parallel:
         raise ValueError(f"the {name} table runs in one process; workers > 1 is for "
@@ -199,7 +201,7 @@ def run_table(name: str, preset: str = "quick", path: str | Path | None = None, 
     options = {**TABLES[name].fixed, **({"workers": workers} if TABLES[name].parallel else {}), **options}
     if TABLES[name].seeded:
         seeds = list(seeds)
-        if not seeds or len(set(seeds)) != len(seeds) or any(not isinstance(s, int) or s < 0 for s in seeds):
+        if not seeds or len(set(seeds)) != len(seeds) or any(not is_count(s, 0) for s in seeds):
             raise ValueError(f"seeds must be distinct integers >= 0, got {seeds!r}")
     runs = []
     for seed in (seeds if TABLES[name].seeded else [None]):

@@ -27,6 +27,7 @@ import torch
 from tqdm.auto import tqdm
 
 from coinfer.config import Preset
+from coinfer.units import is_count
 
 
 def deal(cells: Sequence, workers: int) -> list[list]:
@@ -53,7 +54,7 @@ def deal(cells: Sequence, workers: int) -> list[list]:
     >>> [len(s) for s in shares], [c for s in shares for c in s] == todo
     ([42, 43], True)
     """
-    if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
+    if not is_count(workers):
         raise ValueError(f"workers must be an integer >= 1, got {workers!r}")
     n = len(cells)
     return [list(cells[i * n // workers:(i + 1) * n // workers]) for i in range(workers)]

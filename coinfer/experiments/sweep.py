@@ -77,6 +77,7 @@ from coinfer.results import LookupTable, Provenance, Record, write_json_atomic
 from coinfer.tensor_data import DataPath
 from coinfer.train import progress_bars, show_progress
 from coinfer.splits import SplitPoint
+from coinfer.units import is_count
 
 METHODS = ("png", "on-device", "original", "framework", "bottlenet++", "2-step-pruning")
 #: Record ``extra`` keys that measure time or say how the run was organised (codecs trained
@@ -656,7 +657,7 @@ def run(preset: Preset, *, cells_dir=None, table=None, cache_dir=None, only: lis
         todo = all_cells
     if shard is not None:
         i, n = shard
-        if not (isinstance(n, int) and n >= 1 and isinstance(i, int) and 0 <= i < n):
+        if not (is_count(n) and is_count(i, 0) and i < n):
             raise ValueError(f"shard must be (i, n) with 0 <= i < n, got {shard!r}")
         todo = todo[i * len(todo) // n:(i + 1) * len(todo) // n]
     if (shard is not None or only) and baseline_digest(preset) is None:

@@ -96,7 +96,7 @@ def check_device_options(port: int = 5000, timeout: float = 60.0, burst: float =
     ...
     ValueError: port 0 is out of range: a server listens on a port from 1 to 65535
     """
-    if not (isinstance(port, int) and 1 <= port <= 65535):
+    if not (is_count(port) and port <= 65535):
         raise ValueError(f"port {port!r} is out of range: a server listens on a port from 1 to 65535")
     if not (isinstance(timeout, (int, float)) and math.isfinite(timeout) and timeout > 0):
         raise ValueError(f"timeout must be a finite number of seconds > 0, got {timeout!r}")
