@@ -131,11 +131,7 @@ def encode_table_path(preset: str) -> Path:
     Parameters
     ----------
     preset : str
-        A preset name.
-
-    Returns
-    -------
-    pathlib.Path
+        The preset the command ran, e.g. ``"quick"``.
 
     Examples
     --------
