@@ -235,6 +235,8 @@ BAD_INPUTS = [
     (["sweep", "--grid", "tiny", "--cells-dir", "{tmp}", "--cache", "{tmp}", "--cell", "nope"],
      "unknown cell id(s) ['nope']; list them with --list-cells"),
     (["sweep", "--set", "sweep.sparsities=(1.0,)"], "sparsit"),
+    (["sweep", "--set", "sweep.code_sizes=('d16-l4', 'd16-l4')", "--list-cells"],
+     "the sweep grid lists a configuration twice (framework_"),   # it did not say which
 ]
 
 

@@ -211,8 +211,9 @@ def cells(preset: Preset) -> list[Cell]:
                 out.append(Cell("2-step-pruning", point, float(s1), f"out{s2:g}",
                                 {"preset": p, "encode": encode, "prune": prune}))
     ids = [c.id for c in out]
-    if len(set(ids)) != len(ids):
-        raise ValueError("the sweep grid lists a configuration twice")
+    if twice := sorted({cell_id for cell_id in ids if ids.count(cell_id) > 1}):
+        raise ValueError(f"the sweep grid lists a configuration twice ({', '.join(twice[:3])}): a split point, "
+                         "sparsity, code size or reduction repeated in the preset's sweep settings")
     return out
 
 
