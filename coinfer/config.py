@@ -41,7 +41,7 @@ from coinfer.core.pruning import CRITERIA, SparsitySchedule, check_sparsity, pru
 from coinfer.config_overrides import override, parse_overrides, setting_names
 from coinfer.config_smoke import SMOKE_ENV, smoke, smoke_overrides
 from coinfer.data import ValidationSplit
-from coinfer.units import is_count as _is_count
+from coinfer.units import is_count
 
 
 #: The fine-tuning optimizers and learning-rate schedules of :class:`PruneSettings`.
@@ -53,11 +53,11 @@ def _real(value) -> bool:
     return not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)
 
 
+def _count(value, low: int = 1) -> bool:
+    return is_count(value, low, recorded=True)   # a table records its settings as JSON
+
+
 #: Field rules of :meth:`_Settings._check`: (what is allowed, in words; the test).
-def _count(value, low: int = 1) -> bool:   # a setting is recorded as JSON: a Python int, not a NumPy one
-    return isinstance(value, int) and _is_count(value, low)
-
-
 _COUNT, _COUNT0 = ("an integer >= 1", _count), ("an integer >= 0", lambda v: _count(v, 0))
 _LIMIT = ("an integer >= 1 or None", lambda v: v is None or _count(v))
 _COUNTS = ("one or more integers >= 1 in a tuple", lambda v: isinstance(v, (tuple, list)) and len(v) > 0 and all(map(_count, v)))

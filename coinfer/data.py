@@ -501,9 +501,9 @@ class ValidationSplit:
     seed: int = 0
 
     def __post_init__(self):
-        if not is_count(self.images):
+        if not is_count(self.images, recorded=True):   # the table's provenance records them as JSON
             raise ValueError(f"validation images must be an integer >= 1, got {self.images!r}")
-        if not is_count(self.seed, 0):
+        if not is_count(self.seed, 0, recorded=True):
             raise ValueError(f"validation seed must be an integer >= 0, got {self.seed!r}")
 
     def indices(self, training_images: int) -> tuple[list[int], list[int]]:

@@ -41,7 +41,7 @@ _RATE_RE = re.compile(_NUMBER + r"\s*([kKMGT]?)(B|bit)(?:/s|ps)$")
 RATE_UNITS = ("B/s", "KB/s", "MB/s", "GB/s", "bit/s", "kbit/s", "Mbit/s", "Gbit/s")
 
 
-def is_count(value, low: int = 1) -> bool:
+def is_count(value, low: int = 1, recorded: bool = False) -> bool:
     """Whether ``value`` is an integer >= ``low``: a Python or NumPy integer, never a ``bool`` or a float.
 
     The one test behind every count, index and seed a function or setting accepts.
@@ -51,6 +51,8 @@ def is_count(value, low: int = 1) -> bool:
     value : Any
     low : int
         The smallest allowed value (1 for a count of things, 0 for an index or a seed).
+    recorded : bool
+        A setting that a table records as JSON: a Python integer only (a NumPy one is not JSON).
 
     Examples
     --------
@@ -58,8 +60,11 @@ def is_count(value, low: int = 1) -> bool:
     >>> from coinfer.units import is_count
     >>> is_count(3), is_count(np.int64(3)), is_count(0), is_count(0, low=0), is_count(True), is_count(2.0)
     (True, True, False, True, False, False)
+    >>> is_count(np.int64(3), recorded=True)
+    False
     """
-    return bool(isinstance(value, numbers.Integral) and not isinstance(value, bool) and value >= low)
+    kind = int if recorded else numbers.Integral
+    return bool(isinstance(value, kind) and not isinstance(value, bool) and value >= low)
 
 
 def check_positive(name: str, value, allow_zero: bool = False) -> float:

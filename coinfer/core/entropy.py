@@ -370,8 +370,8 @@ def range_encode_bits(symbols: np.ndarray, probabilities: np.ndarray) -> np.ndar
             break
     else:
         raise RuntimeError("range coder output does not decode back to its symbols")   # constriction misbehaved
-    while n == start and n > 0 and (shorter := stream_of(n - 1)) is not None:
-        stream, n, start = shorter, n - 1, n - 1   # the rounding made the bound loose: look below it
+    while n == start > 0 and (shorter := stream_of(n - 1)) is not None:
+        stream, n, start = shorter, n - 1, n - 1   # the rounding made the bound loose: keep looking below it
     return stream
 
 
