@@ -25,7 +25,9 @@ if ((${#missing[@]})); then
             echo "setup: please run: sudo apt-get install -y ${missing[*]}  (continuing without them)" >&2
         else
             echo "setup: apt-get install ${missing[*]}"
-            "${sudo[@]}" apt-get update -qq
+            # A package index that cannot be refreshed (a mirror down, no network) is not fatal: the
+            # install below may still succeed from the cached index, and if not, setup goes on without them.
+            "${sudo[@]}" apt-get update -qq || echo "setup: apt-get update failed; trying the install with the cached index" >&2
             DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq "${missing[@]}" \
                 || echo "setup: apt-get could not install ${missing[*]}; continuing (see above)" >&2
         fi
