@@ -619,11 +619,11 @@ def write_json_atomic(path: str | Path, data: Any) -> Path:
     {'bits': 4096}
     """
     path = Path(path)
+    text = json.dumps(data, indent=1, sort_keys=False) + "\n"   # first: what cannot be written leaves no file
     path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile("w", dir=path.parent, prefix=f".{path.name}.", suffix=".tmp",
                                      delete=False) as tmp:
-        json.dump(data, tmp, indent=1, sort_keys=False)
-        tmp.write("\n")
+        tmp.write(text)
         tmp.flush()
         os.fsync(tmp.fileno())
     # NamedTemporaryFile creates the file 0600; give it the mode a plain open() would.

@@ -104,6 +104,16 @@ def test_save_is_atomic_and_leaves_no_temporary_files(table, tmp_path):
     assert (tmp_path / "t.json").stat().st_mode & 0o044 == 0o044
 
 
+def test_what_cannot_be_written_as_json_leaves_the_file_as_it_was(tmp_path):
+    from coinfer.results import write_json_atomic
+
+    write_json_atomic(tmp_path / "t.json", {"bits": 1})
+    for bad in ({"bits": object()}, {"bits": float("nan"), 1j: 2}):   # json.dump failed half-way: a .tmp stayed
+        with pytest.raises(TypeError):
+            write_json_atomic(tmp_path / "t.json", bad)
+    assert [p.name for p in tmp_path.iterdir()] == ["t.json"] and json.loads((tmp_path / "t.json").read_text()) == {"bits": 1}
+
+
 def test_merge_prefers_later_tables(table):
     newer = LookupTable(table.provenance, [make_record(accuracy=0.99)])
     merged = merge_tables([table, newer])
