@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import pickle
 import random
 import time
 from dataclasses import asdict
@@ -476,7 +477,9 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     FileNotFoundError
         If there is no file at ``path``.
     ValueError
-        If the file is not a coinfer checkpoint.
+        If the file is not a coinfer checkpoint: truncated, damaged, or a pickle that ``weights_only``
+        refuses (the message names the file; never load such a file with ``weights_only=False``
+        unless you trust who made it).
 
     Examples
     --------
@@ -489,7 +492,16 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"no checkpoint at {path}")
-    payload = torch.load(path, map_location=map_location, weights_only=True)
+    try:
+        payload = torch.load(path, map_location=map_location, weights_only=True)
+    except PermissionError:
+        raise
+    except (pickle.UnpicklingError, EOFError, RuntimeError, OSError) as error:
+        # torch's own messages name no file (a truncated one: "[Errno 22] Invalid argument"; an empty one:
+        # nothing) or advise weights_only=False, which would run whatever the file holds.
+        first = (str(error).strip().splitlines() or [""])[0][:200]
+        raise ValueError(f"{path} is not a coinfer checkpoint: it does not load with weights_only=True "
+                         f"({type(error).__name__}{': ' + first if first else ''})") from error
     if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
         raise ValueError(f"{path} is not a coinfer checkpoint (expected format {CHECKPOINT_FORMAT!r})")
     return payload["state_dict"], payload["meta"]

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import copy
 import math
-import pickle
 import time
 from pathlib import Path
 
@@ -449,8 +448,8 @@ def cached_pruned(path: str | Path, compute, device: torch.device | None = None,
             if not stale:
                 return pruned
             log(f"[prune] recomputing {path.name}: fine-tuned from {stale}")
-        except (ValueError, RuntimeError, KeyError, EOFError, pickle.UnpicklingError) as error:
-            # a damaged cache file (weights_only=True refuses a damaged or foreign pickle: UnpicklingError)
+        except (ValueError, RuntimeError, KeyError) as error:
+            # a damaged or foreign cache file (load_checkpoint: ValueError), or one missing what a pruned part holds
             log(f"[prune] recomputing {path.name}: {error}")
     pruned = compute()
     if baseline is not None:
