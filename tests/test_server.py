@@ -81,6 +81,9 @@ def test_malformed_frames_are_rejected_and_the_server_keeps_serving(server, conf
         expect_error(sock, wire.ErrorCode.BAD_PAYLOAD)
         sock.sendall(wire.Frame(wire.MessageType.RESULT, configuration.config_id, 4, b"").to_bytes())
         expect_error(sock, wire.ErrorCode.UNEXPECTED_TYPE)
+        for config_id, extra in ((0, b"x"), (configuration.config_id, b"")):   # INFO is empty, config_id 0 (was answered)
+            sock.sendall(wire.Frame(wire.MessageType.INFO, config_id, 6, extra).to_bytes())
+            assert expect_error(sock, wire.ErrorCode.BAD_PAYLOAD).request_id == 6
         payload = configuration.run_device(images[0])
         sock.sendall(wire.Frame(wire.MessageType.FEATURE, configuration.config_id, 5, payload).to_bytes())
         frame = wire.read_frame(sock)

@@ -285,6 +285,10 @@ class EdgeServer:
 
     async def _answer(self, writer: asyncio.StreamWriter, frame: wire.Frame, pool) -> bool:
         """Reply to one well-formed frame; returns whether to keep the connection."""
+        if frame.type == MessageType.INFO and (frame.payload or frame.config_id):   # the wire format's INFO
+            return await self._send_error(writer, frame.request_id, ErrorCode.BAD_PAYLOAD,
+                                          f"an INFO frame is empty with config_id 0; got {len(frame.payload)} "
+                                          f"payload bytes and config_id {frame.config_id}")
         if frame.type == MessageType.INFO:
             return await self._send(writer, wire.Frame(MessageType.INFO_REPLY, 0, frame.request_id,
                                                        wire.pack_info(self.info())))
