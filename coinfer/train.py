@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import pickle
 import random
 import time
 from dataclasses import asdict
@@ -496,9 +495,9 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
         payload = torch.load(path, map_location=map_location, weights_only=True)
     except PermissionError:
         raise
-    except (pickle.UnpicklingError, EOFError, RuntimeError, OSError) as error:
+    except Exception as error:   # UnpicklingError, EOFError, OSError, RuntimeError, IndexError ...: bytes are not a checkpoint
         # torch's own messages name no file (a truncated one: "[Errno 22] Invalid argument"; an empty one:
-        # nothing) or advise weights_only=False, which would run whatever the file holds.
+        # nothing; text: "pop from empty list") or advise weights_only=False, which would run what the file holds.
         first = (str(error).strip().splitlines() or [""])[0][:200]
         raise ValueError(f"{path} is not a coinfer checkpoint: it does not load with weights_only=True "
                          f"({type(error).__name__}{': ' + first if first else ''})") from error

@@ -148,15 +148,15 @@ def test_checkpoint_loading_refuses_pickled_objects(tmp_path):
         load_checkpoint(path)
 
 
-@pytest.mark.parametrize("damage", ["empty", "truncated", "garbage"])
+@pytest.mark.parametrize("damage", ["empty", "truncated", "text"])
 def test_a_damaged_checkpoint_is_a_value_error_naming_the_file(tmp_path, damage):
     # torch's errors named no file: "[Errno 22] Invalid argument" (OSError) for a truncated one, an EOFError
-    # with no message for an empty one; the CLI let the UnpicklingError through as a traceback.
+    # with no message for an empty one, "pop from empty list" (IndexError) for text; the CLI showed a traceback.
     from coinfer.cli import main
 
     whole = save_checkpoint(tmp_path / "net.pt", run(0)[0], {"width": 1 / 16}).read_bytes()
     path = tmp_path / f"{damage}.pt"
-    path.write_bytes({"empty": b"", "truncated": whole[:5000], "garbage": b"\x80\x04garbage"}[damage])
+    path.write_bytes({"empty": b"", "truncated": whole[:5000], "text": b"this is not a checkpoint"}[damage])
     with pytest.raises(ValueError, match=f"{damage}.pt is not a coinfer checkpoint"):
         load_checkpoint(path)
     assert main(["device", "--checkpoint", str(path), "--config", "layer2.1:uint8"]) == 2   # one line, not a traceback
