@@ -71,9 +71,12 @@ def _each(name: str, parse, values) -> tuple:
     if isinstance(values, str) or not isinstance(values, (tuple, list)):   # a string's letters are no split points
         raise ValueError(f"{name} must be a tuple, e.g. ('layer2.1',), got {values!r}")
     try:
-        return tuple(parse(value) for value in values)
+        parsed = tuple(parse(value) for value in values)
     except (ValueError, TypeError) as error:
         raise ValueError(f"{name}: {error}") from None
+    if twice := [(values[parsed.index(p)], v) for i, (p, v) in enumerate(zip(parsed, values)) if p in parsed[:i]]:
+        raise ValueError(f"{name} lists one value twice: {twice[0][0]!r} and {twice[0][1]!r}")   # trained twice, kept once
+    return parsed
 
 
 class _Settings:
@@ -153,12 +156,10 @@ class PruneSettings(_Settings):
     control: bool = True
 
     def __post_init__(self):
-        for s in self.sparsities:
-            check_sparsity(s)
+        _each("pruning.sparsities", check_sparsity, self.sparsities)
         if self.output_sparsity is not None:
             check_sparsity(self.output_sparsity, "output_sparsity")
-        # Validated once, here: the split points are SplitPoints from now on.
-        object.__setattr__(self, "splits", _each("pruning.splits", prunable_split_point, self.splits))
+        object.__setattr__(self, "splits", _each("pruning.splits", prunable_split_point, self.splits))   # SplitPoints now
         self._check("pruning", epochs=_COUNT, train_limit=_LIMIT, batch_size=_COUNT, lr=_LR, weight_decay=_NONNEG,
                     lr_step_epochs=_COUNT, lr_gamma=_POSITIVE, control=_FLAG,
                     warmup_fraction=("a fraction of the steps in [0, 1)", lambda v: _real(v) and 0 <= v < 1),
@@ -199,11 +200,10 @@ class SweepGrid(_Settings):
     encode: dict = field(default_factory=dict)
 
     def __post_init__(self):
-        for name in ("framework_splits", "original_splits", "bottlenet_splits", "two_step_splits"):
-            # Validated once, here: the split points are SplitPoints from now on.
+        for name in ("framework_splits", "original_splits", "bottlenet_splits", "two_step_splits"):   # SplitPoints now
             object.__setattr__(self, name, _each(f"sweep.{name}", SplitPoint, getattr(self, name)))
-        for s in self.sparsities + self.two_step_step1 + self.two_step_step2:
-            check_sparsity(s)
+        for name in ("sparsities", "two_step_step1", "two_step_step2"):
+            _each(f"sweep.{name}", check_sparsity, getattr(self, name))
         _each("sweep.code_sizes", CodeSize.parse, self.code_sizes)
         self._check("sweep", png=_FLAG, png_images=_LIMIT, prune=_DICT, encode=_DICT,
                     bottlenet_reductions=("a tuple of integers >= 1", lambda v: isinstance(v, (tuple, list)) and all(map(_count, v))))

@@ -236,7 +236,9 @@ BAD_INPUTS = [
      "unknown cell id(s) ['nope']; list them with --list-cells"),
     (["sweep", "--set", "sweep.sparsities=(1.0,)"], "sparsit"),
     (["sweep", "--set", "sweep.code_sizes=('d16-l4', 'd16-l4')", "--list-cells"],
-     "the sweep grid lists a configuration twice (framework_"),   # it did not say which
+     "sweep.code_sizes lists one value twice: 'd16-l4' and 'd16-l4'"),
+    (["sweep", "--set", "sweep.bottlenet_reductions=(4, 4)", "--list-cells"],
+     "the sweep grid lists a configuration twice (bottlenet++_"),   # it did not say which
 ]
 
 

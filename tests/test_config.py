@@ -94,6 +94,12 @@ def test_overridden_settings_are_validated_again():
     ("jscc.awgn_code_sizes", 16, "one or more integers >= 1 in a tuple"),        # a bare TypeError before
     ("encoding.splits", "layer2.1", "must be a tuple"),                            # was read letter by letter
     ("sweep.prune", {"lr_schedule": "step"}, "warmup_fraction 0.1 needs lr_schedule"),   # with the preset's warm-up
+    # one value twice: trained twice and kept once (encode --code-sizes d16-l4 d16-l4 failed at the save)
+    ("encoding.code_sizes", ("d16-l4", "d16-l4"), "lists one value twice: 'd16-l4' and 'd16-l4'"),
+    ("pruning.splits", ("layer2.1", "s3"), "lists one value twice: 'layer2.1' and 's3'"),   # an alias of it
+    ("pruning.sparsities", (0.5, 0.5), "lists one value twice: 0.5 and 0.5"),
+    ("sweep.two_step_step2", (0.25, 0.25), "lists one value twice: 0.25 and 0.25"),
+    ("encoding.huffman_splits", ("s4", "s4"), "lists one value twice"),
 ])
 def test_every_overridden_setting_is_refused_naming_itself_its_value_and_what_is_allowed(name, bad, allowed):
     """The path a user takes (``--set NAME=VALUE`` arrives as these overrides): a bad value never
