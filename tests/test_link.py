@@ -76,8 +76,9 @@ def shaped_transfer(n: int, rate: float) -> tuple[float, float]:
 def test_shaped_rate_within_ten_percent_on_loopback():
     n, rate = 50_000, 200_000.0  # 50 KB at 200 KB/s: 0.25 s
     # The schedule itself is exact (see the virtual-clock test); what can disturb it here is another
-    # process taking the CPU at the wrong moment on a busy machine, so a disturbed try is repeated.
-    for attempt in range(3):
+    # process taking the CPU at the wrong moment on a busy machine, so a disturbed try is repeated (with
+    # two busy processes per core, about one try in four was off by more than 10%: five tries, not three).
+    for attempt in range(5):
         sender_rate, receiver_rate = shaped_transfer(n, rate)
         if abs(sender_rate / rate - 1) <= 0.10 and abs(receiver_rate / rate - 1) <= 0.10:
             break

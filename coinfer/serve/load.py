@@ -129,7 +129,8 @@ class HostileClients:
             raise ValueError(f"interval must be > 0 seconds, got {interval!r}")
         self.address, self.interval = address, interval
         self.kinds = {"idle": idle, "trickling": trickling, "malformed": malformed}
-        #: ``connected`` (connections opened), ``closed_by_server``, ``connect_failed``, ``bytes_sent``.
+        #: ``connected`` (connections opened), ``closed_by_server``, ``clients_cut`` (clients the server
+        #: has closed at least once: a deadline reached every one of them), ``connect_failed``, ``bytes_sent``.
         self.counts: Counter = Counter()
         self.open_now = 0
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -176,7 +177,7 @@ class HostileClients:
 
     async def _client(self, kind: str, first: asyncio.Semaphore) -> None:
         frame = wire.Frame(wire.MessageType.INFO, 0, 1, b"").to_bytes()
-        announced = False
+        announced = cut = False
         while not self._stop.is_set():
             try:
                 reader, writer = await asyncio.open_connection(*self.address)
@@ -215,6 +216,8 @@ class HostileClients:
             finally:
                 self.open_now -= 1
                 writer.transport.abort()
+            self.counts["clients_cut"] += not cut     # (a stop cancels the task before this line)
+            cut = True
             await asyncio.sleep(self.interval if kind != "idle" else 0.05)
 
 
