@@ -56,6 +56,16 @@ def search(args: argparse.Namespace) -> int:
         return 0
     from coinfer.experiments.sweep import grid_name
 
+    if not (args.recover or args.export):   # a search's arguments, checked before its journal is opened (made)
+        if not args.trials and not args.trainings:
+            raise ValueError("--trials N or --trainings N is needed to search (or --recover, --export, --replay)")
+        if args.workers > 1 and args.summary is not None:   # it was dropped: no worker sees the whole search
+            raise ValueError("--summary describes one process's search; with --workers N, search first, then "
+                             "write the table of all workers' trials with --export")
+        for name in ("trials", "trainings"):
+            if args.workers > 1 and getattr(args, name) and getattr(args, name) < args.workers:
+                raise ValueError(f"--{name} {getattr(args, name)} is fewer than --workers {args.workers}: "
+                                 "each worker needs at least one")
     grid = grid_name(preset)          # one study per preset and grid (its search space)
     label = preset.name if grid == preset.name else f"{preset.name}-{grid}"
     study = search_study.open_study(preset.name, args.storage, sampler=args.sampler, seed=args.seed,
@@ -73,21 +83,12 @@ def search(args: argparse.Namespace) -> int:
                                     current=lambda trial: search_checks.current_trial(trial, ids, baseline))
         print(f"wrote {len(table.records)} records of {len(study.trials)} trials")
         return 0
-    if not args.trials and not args.trainings:
-        raise ValueError("--trials N or --trainings N is needed to search (or --recover, --export, --replay)")
     if args.workers > 1:
         # N processes against one storage; each gets its share of the trials and its own seed.
-        if args.summary is not None:   # it was dropped: no worker sees the whole search
-            raise ValueError("--summary describes one process's search; with --workers N, search first, then "
-                             "write the table of all workers' trials with --export")
         if args.storage is None:
             from coinfer.paths import search_journal_path
 
             args.storage = str(search_journal_path(preset.name))
-        for name in ("trials", "trainings"):
-            if getattr(args, name) and getattr(args, name) < args.workers:
-                raise ValueError(f"--{name} {getattr(args, name)} is fewer than --workers {args.workers}: "
-                                 "each worker needs at least one")
 
         def share(total, i):   # worker i's part of a budget of all workers together
             return total // args.workers + (i < total % args.workers)

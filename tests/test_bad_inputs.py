@@ -277,6 +277,18 @@ def test_bad_input_is_refused_with_a_message_naming_it(what, fragment, bad_table
         assert fragment in str(error.value)
 
 
+@pytest.mark.parametrize("argv", [["search"], ["search", "--trials", "4", "--workers", "2", "--summary", "s.json"],
+                                  ["search", "--trials", "1", "--workers", "2"]])
+def test_a_refused_search_leaves_no_journal(argv, tmp_path, monkeypatch):
+    # The study (and so the default journal, data/search/<preset>.journal) was opened before these checks:
+    # every refused search made the file, and the test suite grew the checkout's own.
+    from coinfer.paths import search_journal_path
+
+    monkeypatch.setenv("COINFER_HOME", str(tmp_path))
+    assert main(argv) == 2
+    assert not search_journal_path("quick").exists() and search_journal_path("quick").is_relative_to(tmp_path)
+
+
 def test_the_table_covers_every_command():
     from coinfer.cli import build_parser
 
