@@ -29,6 +29,7 @@ import math
 from dataclasses import dataclass
 from typing import Sequence
 
+from coinfer.core.costs import decision_bits
 from coinfer.core.network import PAPER_SPLIT_POINTS
 from coinfer.views.style import PALETTE
 
@@ -266,9 +267,10 @@ def plot_comm_comp_plane(rows, inputs: Sequence[InputLine] = (), *, ax=None, bit
         device_only = rows[-1]
         ax.plot([0], [server_bits], linestyle="none", marker="*", markersize=16, color=PALETTE["sky"],
                 markeredgecolor="k", zorder=5, label="server-based inference (sends the image)")
-        ax.plot([device_only.device_macs], [device_only.feature_elements * bits_per_element], linestyle="none",
+        # It sends its decision, the class index (decision_bits, as every table counts it), not its class scores.
+        ax.plot([device_only.device_macs], [decision_bits(device_only.feature_elements)], linestyle="none",
                 marker="*", markersize=16, color=PALETTE["vermillion"], markeredgecolor="k", zorder=5,
-                label=f"on-device inference (sends {device_only.feature_elements} class scores)")
+                label=f"on-device inference (sends the {decision_bits(device_only.feature_elements)}-bit class index)")
     for curve in curves:
         add_curve(ax, **curve)
     ax.set_xscale("symlog", linthresh=MACS_LINTHRESH, linscale=0.35)
@@ -279,7 +281,8 @@ def plot_comm_comp_plane(rows, inputs: Sequence[InputLine] = (), *, ax=None, bit
     ax.set_xlim(-0.25 * MACS_LINTHRESH, right)
     decades = range(int(math.log10(MACS_LINTHRESH)), int(math.ceil(math.log10(ax.get_xlim()[1]))) + 1)
     ax.set_xticks([0] + [10.0 ** k for k in decades])
-    ax.set_ylim(min(r.feature_elements * bits_per_element for r in rows) / 3, top)
+    bottom = min(r.feature_elements * bits_per_element for r in rows)
+    ax.set_ylim(min(bottom, decision_bits(rows[-1].feature_elements) if mark_endpoints else bottom) / 3, top)
     if shade_amplification and inputs:
         ax.axhspan(inputs[0].bits, top, color=PALETTE["vermillion"], alpha=0.06, zorder=0)
         ax.text(0.99, 0.97, "data amplification: more bits than the image", transform=ax.transAxes,
