@@ -171,6 +171,15 @@ def test_the_catalog_lists_every_committed_file_with_its_chapters_and_command():
     live = entries["search/live_quick.json"]
     assert (live.preset, live.command.split()[:4]) == ("quick", ["python", "-m", "coinfer", "search"])
     assert [n for n, _, _ in live.chapters] == [8]
+    # ... and so are its commit, hardware and date (the page said "not recorded")
+    assert {k: live.provenance[k] for k in ("git_commit", "hardware", "date")} == \
+        {k: json.loads((results_dir() / live.path).read_text())[k] for k in ("git_commit", "hardware", "date")}
+    # Files read by a path put together (results_dir() / "benchmarks" / "x.json"), by a tagged replay's
+    # loader, and by a page without a chapter number were "no chapter yet"; a glue name "rate" was a use.
+    assert [d for _, d, _ in entries["benchmarks/latency_calibration_cpu.json"].chapters] == ["book/06_latency"]
+    assert [d for _, d, _ in entries["search/replay_quick_server_macs.json"].chapters] == ["book/08_search"]
+    assert "book/paper_scale" in [d for _, d, _ in entries["benchmarks/plan_shares_cpu.json"].chapters]
+    assert [n for n, _, _ in entries["rate_quick.json"].chapters] == [3]
 
 
 def test_a_chapter_uses_a_table_when_its_code_names_the_file_not_when_its_prose_says_the_sweeps(tmp_path):
@@ -206,6 +215,12 @@ def test_a_new_table_file_appears_on_the_results_page_by_itself(tmp_path):
     for expected in ("my-data", "a laptop", "0123456789", "1.2 min", "2026-12-01 10:00:00 UTC",
                      "python my_run.py --fast", ":doc:`5 </book/05_tradeoff>`"):
         assert expected in rst
+    # made from uncommitted changes: the page says so (the commit was cut to 10 characters, +dirty with it)
+    from dataclasses import replace
+
+    LookupTable(replace(table.provenance, git_commit="0123456789abcdef+dirty"), table.records).save(results / "mine_tiny.json")
+    (mine,) = [e for e in table_catalog(results, ROOT / "book") if e.path == "mine_tiny.json"]
+    assert "0123456789+dirty" in "\n".join(load_book_extension().results_rst([mine]))
 
 
 def test_a_broken_table_is_named_not_skipped(tmp_path):

@@ -82,7 +82,8 @@ def results_rst(entries, results_root: str = "/data/results") -> list[str]:
                   ("Data", (p.get("dataset") or (f"the table of {_literal(p['table'])}" if p.get("table")
                                                   else "not recorded")) + f", preset {_literal(e.preset)}"),
                   ("Hardware", p.get("hardware") or "not recorded"),
-                  ("Commit", (f"{_literal(commit[:10])}" if commit else "not recorded")
+                  ("Commit", (_literal(commit[:10] + ("+dirty" if commit.endswith("+dirty") else "")) if commit
+                              else "not recorded")   # +dirty: made from uncommitted changes, said so
                    + (f" (coinfer {p['coinfer_version']})" if p.get("coinfer_version") else "")),
                   ("Date", str(p.get("date", ""))[:19].replace("T", " ") + " UTC" if p.get("date") else "not recorded"),
                   ("Wall time", _minutes(p.get("wall_time_s")))]

@@ -104,9 +104,17 @@ def _mentions(table: str, folder: str) -> re.Pattern:
     in a subfolder (``search/replay_quick.json``) by ``search_replay``, ``search/replay`` or its path
     function, ``search_replay_path``."""
     if folder:
-        return re.compile(r"(?<![\w-])" + re.escape(folder) + r"[_/]" + re.escape(table) + r"(?:_path)?\b")
-    name = re.escape(table)     # quoted whole (not "sweep's" in prose), or followed by its preset
-    return re.compile(r"(?<![\w-])" + name + r"(?:_\{|_quick\b|_paper\b)|[\"']" + name + r"[\"']")
+        # search_replay_path / search/replay; "x.json" (a path put together: measured / "x.json"); and a tagged
+        # file, replay_quick_server_macs, by its path or load function given the tag: load_replay(p, "server_macs")
+        tagged = re.fullmatch(r"(.+?)_(?:quick|paper)_(.+)", table)
+        return re.compile(r"(?<![\w-])" + re.escape(folder) + r"[_/]" + re.escape(table) + r"(?:_path)?\b"
+                          + r"|[\"']" + re.escape(table) + r"\.json[\"']"
+                          + (rf"|(?<![\w-])(?:{re.escape(folder)}_|load_){re.escape(tagged[1])}(?:_path)?"
+                             + rf"\([^)\n]*[\"']{re.escape(tagged[2])}[\"']" if tagged else ""))
+    # followed by its preset, or quoted whole (not "sweep's" in prose), but not as a glue name, a column
+    # or a key (glue("rate", ...), set_index(["rate", "method"]), budget["jscc"]: not the tables)
+    name = re.escape(table)
+    return re.compile(r"(?<![\w-])" + name + r"(?:_\{|_quick\b|_paper\b)|(?<!glue\()(?<!\[)[\"']" + name + r"[\"']")
 
 
 def table_catalog(results: Path | None = None, book: Path | None = None) -> list[CatalogEntry]:
@@ -135,6 +143,12 @@ def table_catalog(results: Path | None = None, book: Path | None = None) -> list
     results = Path(results) if results is not None else results_dir()
     book = Path(book) if book is not None else project_root() / "book"
     chapters = book_chapters(book) if book.is_dir() else {}
+    # Pages that run code without a chapter number (the paper preset at scale reads the benchmarks): after them.
+    for n, md in enumerate(sorted(set(book.glob("*.md")) - {book / f"{d.split('/')[-1]}.md" for d, _ in chapters.values()})
+                           if book.is_dir() else [], start=90):
+        text = md.read_text(encoding="utf-8")
+        if "{code-cell}" in text and (heading := re.search(r"^# (.+)$", text, re.MULTILINE)):
+            chapters[n] = (f"{book.name}/{md.stem}", heading.group(1).strip())
     texts = {n: (book.parent / f"{doc}.md").read_text(encoding="utf-8") for n, (doc, _) in chapters.items()}
     entries = []
     for path in committed_tables(results):
@@ -142,8 +156,10 @@ def table_catalog(results: Path | None = None, book: Path | None = None) -> list
         if not isinstance(data, dict):
             continue
         schema = str(data.get("schema", ""))
-        provenance = data.get("provenance") if isinstance(data.get("provenance"), dict) else {}
         # A result without a provenance block (the live search's summary) names them at its top level.
+        provenance = (data["provenance"] if isinstance(data.get("provenance"), dict) else
+                      {k: data[k] for k in ("dataset", "preset", "command", "git_commit", "hardware", "date",
+                                            "wall_time_s") if k in data})
         preset = str(provenance.get("preset") or data.get("preset") or "")
         stem = path.stem
         table = stem[: -len(preset) - 1] if preset and stem.endswith(f"_{preset}") else stem
