@@ -124,7 +124,7 @@ def main() -> None:
         print(f"quick preset: {quick_wall['records']} records in {quick_wall['wall_time_s']} s "
               f"on {quick_wall['hardware']} ({quick_wall['command']})")
     else:
-        print(f"quick preset: no {quick} yet; run `python -m coinfer prune --preset quick`")
+        print(f"quick preset: no {quick} yet; run `python -m coinfer run pruning --preset quick`")
     path = write_json_atomic(project_root() / "benchmarks" / "out" / "prune_step.json", out)
     print(f"wrote {path}")
 

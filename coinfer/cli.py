@@ -79,7 +79,7 @@ def _train(args: argparse.Namespace) -> int:
 
 def _encode(args: argparse.Namespace) -> int:
     from coinfer.experiments.encoding import get_encode_config, run as run_encoding
-    from coinfer.paths import encode_table_path
+    from coinfer.paths import step_table_path
     from coinfer.config import get_preset
 
     preset = get_preset(args.preset)
@@ -93,7 +93,7 @@ def _encode(args: argparse.Namespace) -> int:
     table = run_encoding(preset, config, command="python -m coinfer " + " ".join(args.argv))
     # Beside the committed encoding table (run encoding: the sweep's cells, three seeds, validation
     # accuracies), never over it: this one is one seed's run of any settings, without them.
-    path = args.out or encode_table_path(preset.name)
+    path = args.out or step_table_path("encode", preset.name)
     table.save(path)
     print(f"wrote {len(table.records)} records to {path} in {table.provenance.wall_time_s:.0f} s")
     return 0
@@ -139,14 +139,14 @@ def _jscc(args: argparse.Namespace) -> int:
 
     from coinfer.experiments.jscc import run as run_jscc
     from coinfer.views.jscc import fig5_rows, mismatch_grid
-    from coinfer.paths import table_path
+    from coinfer.paths import step_table_path
     from coinfer.config import get_preset, parse_overrides
 
     if args.threads:
         torch.set_num_threads(args.threads)
     preset = get_preset(args.preset, **parse_overrides(args.set))
     table = run_jscc(preset, split_point=args.split)
-    path = table.save(args.out or table_path("jscc", preset.name))
+    path = table.save(args.out or step_table_path("jscc", preset.name))   # not over run jscc's seeds
     for row in fig5_rows(table):
         cost = (f"latency {1e3 * row['latency_s']:.4f} ms" if row["kind"] == "awgn"
                 else f"{row['channel_uses']:.1f} channel uses")
@@ -242,11 +242,11 @@ def _prune(args: argparse.Namespace) -> int:
         if getattr(args, name) is not None:
             overrides[f"pruning.{name}"] = getattr(args, name)
     preset = get_preset(args.preset, **overrides)
-    from coinfer.paths import table_path
+    from coinfer.paths import step_table_path
 
     table = run(preset, checkpoints=args.checkpoints, save_checkpoints=not args.no_checkpoints,
                 command="python -m coinfer " + " ".join(args.argv))
-    path = table.save(args.out or table_path("pruning", preset.name))
+    path = table.save(args.out or step_table_path("prune", preset.name))   # not over run pruning's seeds
     print(f"{len(table.records)} records in {table.provenance.wall_time_s} s "
           f"({table.provenance.describe()}); wrote {path}")
     return 0
@@ -289,6 +289,13 @@ def _sweep(args: argparse.Namespace) -> int:
         for cell_id, state in cell_states(preset, cells_dir):   # done, todo or invalid: <why>
             print(f"{cell_id}\t{state}")
         return 0
+    if not args.table and table.exists():   # one seed's table, never over the one 'run sweep' made of every seed
+        from coinfer.results import load_table
+
+        if len(seeds := load_table(table).provenance.seeds or []) > 1:
+            raise ValueError(f"{table} holds seeds {seeds} (python -m coinfer run sweep); this command makes seed "
+                             f"{preset.seed}'s table alone: give --table PATH, or run 'python -m coinfer run sweep "
+                             f"--preset {preset.name}'")
     if args.gather:
         result = gather(preset, cells_dir, table, command=command)
         print(f"wrote {len(result.records)} records to {table}")
@@ -436,7 +443,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = commands.add_parser("jscc", help="Fig. 5: learned JSCC vs separate coding at capacity, AWGN and BSC")
     p.add_argument("--preset", type=check.preset, default="quick")
     p.add_argument("--split", type=check.split_point, default=None, help="split point (default: layer3.1, the paper's Conv_4x)")
-    p.add_argument("--out", default=None, help="output JSON (default: data/results/jscc_<preset>.json)")
+    p.add_argument("--out", default=None, help="output JSON (default: data/results/jscc/jscc_<preset>.json; "
+                   "the committed table comes from 'run jscc', every seed)")
     p.add_argument("--threads", type=check.positive_int, default=None, help="torch CPU threads (default: torch's choice)")
     set_arg(p)
     p.set_defaults(func=_jscc)
@@ -502,7 +510,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="sparsity of the sent channels (activation pruning); default: the same target")
     p.add_argument("--epochs", type=check.positive_int, default=None, help="override the fine-tuning epochs")
     p.add_argument("--train-limit", type=check.positive_int, default=None, help="fine-tune on the first N training images")
-    p.add_argument("--out", default=None, help="output JSON (default: data/results/pruning_<preset>.json)")
+    p.add_argument("--out", default=None, help="output JSON (default: data/results/prune/prune_<preset>.json; "
+                   "the committed table comes from 'run pruning', every seed)")
     p.add_argument("--checkpoints", default=None, help="checkpoint folder (default: data/checkpoints)")
     p.add_argument("--no-checkpoints", action="store_true", help="do not save the pruned models")
     p.add_argument("--threads", type=check.positive_int, default=None, help="torch CPU threads (default: torch's choice)")
@@ -518,7 +527,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--shard", type=check.shard, default=None, metavar="I/N", help="run only slice I of N of the grid (0-based)")
     p.add_argument("--gather", action="store_true", help="only write the table from finished cells")
     p.add_argument("--cells-dir", default=None, help="cell results folder (default: data/results/cells/<preset>)")
-    p.add_argument("--table", default=None, help="table path (default: data/results/sweep_<preset>.json)")
+    p.add_argument("--table", default=None, help="table path (default: data/results/sweep_<preset>.json, unless "
+                   "that holds every seed's table from 'run sweep')")
     p.add_argument("--cache", default=None, help="checkpoint cache (default: data/checkpoints/<preset>/sweep)")
     p.add_argument("--threads", type=check.positive_int, default=None, help="torch CPU threads")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")

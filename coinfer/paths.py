@@ -122,24 +122,29 @@ def search_journal_path(preset: str) -> Path:
     return project_root() / "data" / "search" / f"{preset}.journal"
 
 
-def encode_table_path(preset: str) -> Path:
-    """Where ``python -m coinfer encode`` writes by default: ``data/results/encode/encode_<preset>.json``.
+def step_table_path(command: str, preset: str) -> Path:
+    """Where a one-step command writes its table by default: ``data/results/<command>/<command>_<preset>.json``.
 
-    Git-ignored, and never a committed table (those come from ``python -m coinfer run``): the command
-    trains one seed of any settings.
+    ``python -m coinfer encode``, ``prune`` and ``jscc`` train one seed of any settings: their tables
+    go to a git-ignored folder of their own (:data:`WORK_DIRS`), never over a committed table (those
+    come from ``python -m coinfer run``, every seed).
 
     Parameters
     ----------
+    command : {"encode", "prune", "jscc"}
+        The command.
     preset : str
         The preset the command ran, e.g. ``"quick"``.
 
     Examples
     --------
-    >>> from coinfer.paths import encode_table_path, results_dir
-    >>> encode_table_path("quick") == results_dir() / "encode" / "encode_quick.json"
+    >>> from coinfer.paths import results_dir, step_table_path
+    >>> step_table_path("encode", "quick") == results_dir() / "encode" / "encode_quick.json"
     True
     """
-    return results_dir() / "encode" / f"encode_{preset}.json"
+    if command not in STEP_COMMANDS:
+        raise ValueError(f"unknown step command {command!r}; choose one of {', '.join(STEP_COMMANDS)}")
+    return results_dir() / command / f"{command}_{preset}.json"
 
 
 def search_table_path(preset: str) -> Path:
@@ -262,8 +267,9 @@ def table_path(table: str, preset: str) -> Path:
 
 
 #: Folders under :func:`results_dir` that hold a run's working files (a sweep's cells, each seed's
-#: table), ignored by git and never committed tables; the Results page and its tests skip them.
-WORK_DIRS = ("cells", "seeds")
+#: table, a one-step command's table), ignored by git and never committed tables; the Results page skips them.
+STEP_COMMANDS = ("encode", "prune", "jscc")
+WORK_DIRS = ("cells", "seeds", *STEP_COMMANDS)   # and the one-step commands' own tables (step_table_path)
 
 
 def committed_tables(root: Path | None = None) -> list[Path]:

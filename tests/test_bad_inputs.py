@@ -337,5 +337,39 @@ def test_encode_never_writes_over_the_committed_encoding_table(monkeypatch, tmp_
     monkeypatch.setattr(encoding, "run", lambda *a, **k: LookupTable(Provenance("fashion-mnist", "quick", "x", 0.0)))
     monkeypatch.setattr(LookupTable, "save", lambda self, path: saved.append(Path(path)) or Path(path))
     assert main(["encode", "--splits", "layer2.1"]) == 0
-    assert saved == [coinfer.paths.encode_table_path("quick")] != [coinfer.paths.table_path("encoding", "quick")]
+    assert saved == [coinfer.paths.step_table_path("encode", "quick")] != [coinfer.paths.table_path("encoding", "quick")]
     assert saved[0].parent != coinfer.paths.results_dir()   # not among the committed tables either
+
+
+def test_sweep_never_writes_one_seed_over_every_seeds_table(monkeypatch, capsys):
+    """``sweep --preset quick`` (seed 0 alone) wrote over data/results/sweep_quick.json, the committed table of
+    seeds 0, 1 and 2 that ``run sweep`` made; it refuses, and still lists the cells."""
+    import coinfer.experiments.sweep as sweep
+    from coinfer.paths import table_path
+    from coinfer.results import load_table
+
+    monkeypatch.setattr(sweep, "run", lambda *a, **k: pytest.fail("the sweep ran"))
+    monkeypatch.setattr(sweep, "gather", lambda *a, **k: pytest.fail("the sweep gathered"))
+    assert load_table(table_path("sweep", "quick")).provenance.seeds == [0, 1, 2]
+    for argv in (["sweep"], ["sweep", "--gather"]):
+        assert main(argv) == 2
+        assert "holds seeds [0, 1, 2]" in capsys.readouterr().err
+    assert main(["sweep", "--list-cells"]) == 0
+
+
+@pytest.mark.parametrize("command, module, table", [("prune", "pruning", "pruning"), ("jscc", "jscc", "jscc")])
+def test_prune_and_jscc_never_write_over_the_committed_tables(monkeypatch, command, module, table):
+    """As encode: ``prune`` and ``jscc`` (one seed) wrote data/results/pruning_quick.json and jscc_quick.json,
+    the committed three-seed tables of ``run pruning`` and ``run jscc``; and such a table is no committed one."""
+    import importlib
+
+    import coinfer.paths
+    from coinfer.results import LookupTable, Provenance
+
+    saved = []
+    monkeypatch.setattr(importlib.import_module(f"coinfer.experiments.{module}"), "run",
+                        lambda *a, **k: LookupTable(Provenance("fashion-mnist", "quick", "x", 0.0)))
+    monkeypatch.setattr(LookupTable, "save", lambda self, path: saved.append(Path(path)) or Path(path))
+    main([command])
+    assert saved == [coinfer.paths.step_table_path(command, "quick")] != [coinfer.paths.table_path(table, "quick")]
+    assert saved[0].relative_to(coinfer.paths.results_dir()).parts[0] in coinfer.paths.WORK_DIRS

@@ -21,7 +21,7 @@ training features' histogram.
 
 Command line: ``python -m coinfer run encoding`` makes the committed table from the sweep's cells
 (:func:`table`, three seeds); ``python -m coinfer encode`` runs :func:`run` once, with any settings,
-into ``data/results/encode/`` (:func:`coinfer.paths.encode_table_path`).
+into ``data/results/encode/`` (:func:`coinfer.paths.step_table_path`).
 """
 
 from __future__ import annotations
