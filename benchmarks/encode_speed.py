@@ -65,11 +65,11 @@ def training_speed(width: float, splits: tuple[str, ...], images: int, device: t
             source = FeatureSource(device_part, dataset, precompute=precompute, batch_size=500, device=device)
             codec = build_codec(source.feature_shape, config.code_size_at("d16-l4", source.feature_shape)).to(device)
             codec.bottleneck.enabled = True
-            _run_epochs(codec, server_part, source, config, 1, 0, "warm", True)   # warm caches / cuDNN
+            _run_epochs([codec], server_part, source, config, 1, 0, "warm", True, [0.0])   # warm caches / cuDNN
             if device.type == "cuda":
                 torch.cuda.synchronize()
             t = time.perf_counter()
-            _run_epochs(codec, server_part, source, config, 1, 1, "timed", True)
+            _run_epochs([codec], server_part, source, config, 1, 1, "timed", True, [0.0])
             if device.type == "cuda":
                 torch.cuda.synchronize()
             out[f"{point} precompute={precompute}"] = images / (time.perf_counter() - t)

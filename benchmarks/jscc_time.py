@@ -36,7 +36,7 @@ def main() -> None:
 
     def log(message: str) -> None:
         print(message, flush=True)
-        match = re.search(r"\((\d+) s\)$", message)
+        match = re.search(r"\((\d+) s(?:, \d+ s CPU)?\)$", message)   # the training line: "(12 s, 11 s CPU)"
         if match and " k=" in message:
             trainings.append(int(match.group(1)))
 

@@ -22,6 +22,17 @@ def test_every_benchmark_script_compiles(script):
     compile(script.read_text(encoding="utf-8"), str(script), "exec")
 
 
+def test_the_codec_training_benchmark_runs(tmp_path):
+    """benchmarks/encode_speed.py called the codec trainer as it was before it trained several codecs at once
+    (a TypeError on every run); it runs on a few images here."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", "COINFER_HOME": str(tmp_path)}
+    result = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "encode_speed.py"), "--images", "64",
+                             "--splits", "layer3.1", "--skip-coders"], env=env, capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "layer3.1 precompute=False" in result.stdout and "roundtrip_exact: True" in result.stdout
+
+
 def test_the_prepared_device_check_runs_every_check_on_the_cpu(tmp_path):
     """benchmarks/cuda_check.py is the one script a GPU session runs, with minutes to spend: its CPU dry
     run must finish every check without an error (the split, the data paths, one paper-preset cell,
