@@ -201,6 +201,28 @@ def test_dominance_check_names_the_baseline_points_the_framework_does_not_beat(c
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
     assert any(label.startswith("PNG") for label in labels)
     assert any("1 of 2 settings" in label for label in labels)
+    assert result["beaten_by_on_device"] == [] and not any("on-device" in label for label in labels)
+
+
+def test_a_front_point_that_on_device_inference_beats_is_named_and_the_star_drawn(capsys):
+    """On-device inference (all MACs, its decision sent) is no baseline of the paper's Fig. 3, but a
+    framework point after the last split that needs more of both is no configuration to use: the
+    committed quick table had one on its front (pool, d16-k16: 5 bits) and said nothing."""
+    from coinfer.views.tradeoff import dominance_check, plot_tradeoff
+
+    table = _table([
+        ("png", "input", 0.90, 0, 4000, "png"),
+        ("framework", "layer2.1", 0.89, 100, 30, "a"),
+        ("framework", "pool", 0.89, 1001, 5, "b"),            # more MACs and bits than on-device
+        ("on-device", "output", 0.90, 1000, 4, ""),
+    ])
+    result = dominance_check(table)
+    assert [(f.split, f.code_size) for f in result["beaten_by_on_device"]] == [("pool", "b")]
+    assert result["claim_holds"] and "on-device" not in result["total"]     # not one of the baselines
+    assert "dominates 1 point(s) of the framework's front: pool b" in " ".join(capsys.readouterr().out.split())
+    star = [line for line in plot_tradeoff(table, caption=False).get_lines()
+            if line.get_label() == "on-device inference (4-bit class index)"]
+    assert [(x, y) for line in star for x, y in line.get_xydata()] == [(1000, 4)]
 
 
 def test_bad_shard_is_named(tmp_path):

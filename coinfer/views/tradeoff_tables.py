@@ -145,7 +145,8 @@ def tradeoff_facts(table, points: dict, check: dict) -> dict:
         point at the threshold), ``twostep_at_threshold``, ``undominated_cheaper`` and
         ``undominated_above_png`` (baseline points the framework does not dominate that compute less
         than its cheapest point, and that send more bits than the PNG image) and ``claim_holds_drops``
-        (at which of the explorer's thresholds the paper's sentence holds).
+        (at which of the explorer's thresholds the paper's sentence holds), ``on_device_beats`` (the
+        front points on-device inference dominates, in words).
 
     Examples
     --------
@@ -174,6 +175,11 @@ def tradeoff_facts(table, points: dict, check: dict) -> dict:
         facts[f"{name}_above_png"] = sum(r.bits_per_image > png_bits for r in rows)
         facts[f"{name}_n"] = len(rows)
     facts["claim_verdict"] = {True: "holds", False: "does not hold", None: "cannot be checked"}[check["claim_holds"]]
+    beaten = check.get("beaten_by_on_device", [])
+    facts["on_device_beats"] = ("no point of the framework's curve" if not beaten else
+                                f"{len(beaten)} point{'s' if len(beaten) > 1 else ''} of the framework's curve ("
+                                + "; ".join(f"after {f.split}, code {f.code_size}: {f.bits_per_image:.0f} bits, "
+                                            f"{f.device_macs / 1e6:.2f} M MACs" for f in beaten) + ")")
     free = [f"{m} after {r.split}" + (f" ({r.code_size})" if m != "original" else "")
             for m, rows in check["not_dominated"].items() for r in rows]
     facts["undominated"] = "; ".join(free) if free else "none"
