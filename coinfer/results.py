@@ -307,7 +307,7 @@ class Provenance:
 
     def describe(self) -> str:
         """One line for a figure caption."""
-        commit = self.git_commit[:10] if self.git_commit else "unknown commit"
+        commit = (self.git_commit[:10] + "+dirty" * self.git_commit.endswith("+dirty")) or "unknown commit"
         return (f"{self.dataset}, preset '{self.preset}', {self.hardware or 'unknown hardware'}, "
                 f"coinfer {self.coinfer_version} @ {commit}, {self.date[:10]}")
 

@@ -40,6 +40,11 @@ def test_provenance_is_filled_in(table):
     assert prov.hardware and "CPU" in prov.hardware
     assert prov.date.startswith("20") and prov.wall_time_s == 1.3
     assert "fashion-mnist" in prov.describe() and "quick" in prov.describe()
+    # a figure made from uncommitted changes says so (the caption cut the commit, +dirty with it)
+    from dataclasses import replace
+
+    assert "@ 0123456789+dirty," in replace(prov, git_commit="0123456789abcdef+dirty").describe()
+    assert "@ 0123456789," in replace(prov, git_commit="0123456789abcdef").describe()
 
 
 def test_add_replaces_the_same_configuration(table):
