@@ -184,6 +184,33 @@ def mismatch_frame(table, kind: str):
                         columns=[f"test {v:g}{unit}" for v in tests]), k
 
 
+def mismatch_code_sizes(table, kind: str) -> list[int]:
+    """The code size ``k`` (channel uses) of the robustness grid in each seed of ``table``.
+
+    Each seed's grid is trained at the size that seed's own code-size search found at the middle
+    training value, so the seeds' sizes can differ (:func:`mismatch_frame` gives their mean).
+
+    Parameters
+    ----------
+    table : LookupTable
+        The JSCC table.
+    kind : {"awgn", "bsc"}
+        Which channel.
+
+    Examples
+    --------
+    >>> from coinfer.paths import results_dir
+    >>> from coinfer.results import load_table
+    >>> from coinfer.views.jscc_tables import mismatch_code_sizes
+    >>> len(mismatch_code_sizes(load_table(results_dir() / "jscc_quick.json"), "bsc"))
+    3
+    """
+    record = next(r for r in table.records if r.method == "framework-jscc-mismatch" and r.channel.startswith(kind))
+    value = ch.parse_channel(record.channel)[1]
+    bits = record.extra.get("per_seed", {}).get("bits_per_image") or [record.bits_per_image]
+    return [round(jscc_channel_uses(b, kind, value)) for b in bits]
+
+
 def training_budget(table) -> dict:
     """``{"jscc", "source_codec", "equal"}``: the training budgets the JSCC table records
     (:func:`coinfer.experiments.jscc.training_budget`); an older table gives its JSCC settings and
