@@ -204,6 +204,22 @@ def test_dominance_check_names_the_baseline_points_the_framework_does_not_beat(c
     assert result["beaten_by_on_device"] == [] and not any("on-device" in label for label in labels)
 
 
+def test_the_records_table_shows_the_spread_of_the_seeds():
+    """Chapter 5's table showed each configuration's mean accuracy alone (some spreads are 5 points)."""
+    from coinfer.paths import results_dir
+    from coinfer.results import load_table
+    from coinfer.views.tradeoff_tables import records_frame, records_table
+
+    table = load_table(results_dir() / "sweep_quick.json")
+    frame = records_frame(table)
+    stds = {(r.method, r.split, r.sparsity, r.code_size): r.accuracy_std for r in table.records}
+    trained = frame.loc["framework"]
+    assert (trained["± sd"] >= 0).all() and trained["± sd"].max() == pytest.approx(
+        100 * max(s for (m, *_), s in stds.items() if m == "framework"), abs=0.01)
+    one_run = _table([("png", "input", 0.90, 0, 4000, "png"), ("framework", "layer2.1", 0.89, 100, 30, "a")])
+    assert records_frame(one_run)["± sd"].isna().all() and "–" in records_table(one_run).to_html()   # no spread
+
+
 def test_a_front_point_that_on_device_inference_beats_is_named_and_the_star_drawn(capsys):
     """On-device inference (all MACs, its decision sent) is no baseline of the paper's Fig. 3, but a
     framework point after the last split that needs more of both is no configuration to use: the

@@ -41,6 +41,12 @@ def test_floor_gap_and_summary():
     rows = summary_rows(table)
     assert [r["code size"] for r in rows] == ["c4-d16-k16", "c4-d16-l4", "d16-k16", "d16-l4"]
     assert rows[0]["original+Huffman bits"] == 20000
+    assert all(r["± sd"] is None for r in rows)                 # one seed: no spread to show
+    from coinfer.paths import results_dir
+    from coinfer.results import load_table
+
+    committed = summary_rows(load_table(results_dir() / "encoding_quick.json"))   # three seeds: their spread
+    assert all(r["± sd"] is not None and r["± sd"] >= 0 for r in committed) and any(r["± sd"] > 0 for r in committed)
 
 
 def test_code_size_readout_matches_the_data():

@@ -47,6 +47,11 @@ def test_latency_curves_never_rise_with_the_rate(tiny_net):
     rows = summarize_choices(records, device, ServerSpec("s", 1e11), 0.85)
     assert [r["rate"] for r in rows] == ["10 KB/s"] * 2 + ["40 KB/s"] * 2 + ["1 MB/s"] * 2
     assert all(r["total_ms"] == pytest.approx(r["device_ms"] + r["link_ms"] + r["server_ms"]) for r in rows)
+    assert all(r["accuracy_std"] is None for r in rows)     # one run each: no spread (the table showed means alone)
+    from dataclasses import replace
+
+    seeded = [replace(r, accuracy_std=0.012, seeds=3) for r in records]
+    assert {r["accuracy_std"] for r in summarize_choices(seeded, device, ServerSpec("s", 1e11), 0.85)} == {0.012}
 
 
 def test_fig_latency_vs_rate_draws_every_method(tiny_net):

@@ -63,7 +63,8 @@ def unsplit_accuracy(table: LookupTable) -> float:
 
 
 def summary_rows(table: LookupTable) -> list[dict]:
-    """One row per framework record, for a readable table (bits per image, accuracy in %)."""
+    """One row per framework record, for a readable table (bits per image, accuracy in % as the mean over
+    the seeds with their standard deviation, None for one run)."""
     originals = {r.split: r for r in original_records(table)}
     rows = []
     for r in framework_records(table):
@@ -71,6 +72,7 @@ def summary_rows(table: LookupTable) -> list[dict]:
         rows.append({
             "split": r.split, "code size": r.code_size, "quantizer": r.extra.get("quantizer", ""),
             "accuracy %": round(100 * r.accuracy, 2),
+            "± sd": round(100 * r.accuracy_std, 2) if r.accuracy_std is not None and r.seeds > 1 else None,
             "bits sent": round(r.bits_per_image, 2),
             "bits range": round(r.extra.get("bits_range", float("nan")), 2),
             "bits model": round(r.extra.get("bits_model", float("nan")), 2),

@@ -350,8 +350,9 @@ def summarize_choices(records: Sequence[Record], device: DeviceSpec, server: Ser
     Returns
     -------
     list of dict
-        One row per (rate, method), methods in legend order: the configuration and its latency
-        terms in ms, or why none fits.
+        One row per (rate, method), methods in legend order: the configuration, its test accuracy (the
+        mean over seeds, ``accuracy_std`` their standard deviation) and its latency terms in ms, or why
+        none fits.
 
     Examples
     --------
@@ -373,6 +374,8 @@ def summarize_choices(records: Sequence[Record], device: DeviceSpec, server: Ser
             row = {"rate": format_rate(env.rate_bps), "method": method}
             if isinstance(c, Choice):
                 row.update(configuration=config_label(c.record), accuracy=round(c.record.accuracy, 4),
+                           accuracy_std=(round(c.record.accuracy_std, 4) if c.record.accuracy_std is not None
+                                         and c.record.seeds > 1 else None),   # the seeds' spread (None: one run)
                            val_accuracy=round(selection_accuracy(c.record), 4),
                            device_ms=c.latency.device_s * 1e3, link_ms=c.latency.communication_s * 1e3,
                            server_ms=c.latency.server_s * 1e3, total_ms=c.latency.total_s * 1e3,

@@ -97,7 +97,7 @@ def channel_groups_frame(layout):
 
 
 #: How :func:`pruning_frame`'s columns are shown (``frame.style.format(PRUNING_FORMATS)``).
-PRUNING_FORMATS = {"accuracy (%)": "{:.2f}", "device MACs (M)": "{:.3f}", "device params (k)": "{:.2f}",
+PRUNING_FORMATS = {"accuracy (%)": "{:.2f}", "± sd": "{:.2f}", "device MACs (M)": "{:.3f}", "device params (k)": "{:.2f}",
                    "float32 bits": "{:,}", "8-bit bits": "{:,}", "server MACs (M)": "{:.3f}"}
 
 
@@ -112,7 +112,8 @@ def pruning_frame(records):
     Returns
     -------
     pandas.DataFrame
-        Indexed by split point and sparsity: accuracy (%), device MACs (M) and parameters (k), the
+        Indexed by split point and sparsity: accuracy (%, the mean over seeds) and the seeds' standard
+        deviation (None for the unpruned baseline, one network), device MACs (M) and parameters (k), the
         feature's shape and bits (float32, 8-bit), server MACs (M).
 
     Examples
@@ -128,6 +129,9 @@ def pruning_frame(records):
 
     return pd.DataFrame([{
         "split": r.split, "sparsity": r.sparsity, "accuracy (%)": 100 * r.accuracy,
+        # the seeds' spread; none where every seed is the one baseline network (not fine-tuned) or one run
+        "± sd": 100 * r.accuracy_std if r.accuracy_std is not None and r.seeds > 1 and r.extra.get("fine_tuned", True)
+        else None,
         "device MACs (M)": r.device_macs / 1e6, "device params (k)": r.device_params / 1e3,
         "feature": "x".join(map(str, r.extra["feature_shape"])),
         "float32 bits": int(r.bits_per_image), "8-bit bits": r.extra["feature_bits_8bit"],

@@ -47,7 +47,9 @@ def records_frame(table, threshold: float | None = None):
     threshold = selection_threshold(table) if threshold is None else threshold
     frame = pd.DataFrame([{
         "method": r.method, "split": r.split, "sparsity": r.sparsity, "code size": r.code_size,
-        "acc. %": round(100 * r.accuracy, 2), "≥ thr.": selection_accuracy(r, table) >= threshold,
+        "acc. %": round(100 * r.accuracy, 2),   # the mean over the seeds, and their standard deviation
+        "± sd": round(100 * r.accuracy_std, 2) if r.accuracy_std is not None and r.seeds > 1 else None,
+        "≥ thr.": selection_accuracy(r, table) >= threshold,
         "dev kMACs": round(r.device_macs / 1e3, 1), "params": r.device_params,
         "srv kMACs": round(r.server_macs / 1e3, 1), "bits": round(r.bits_per_image, 1),
     } for r in table.records])
@@ -60,7 +62,7 @@ def records_frame(table, threshold: float | None = None):
 
 def records_table(table, threshold: float | None = None):
     """:func:`records_frame` as the book shows it: each column with its decimals, in a font small
-    enough that the ten columns fit the page without scrolling.
+    enough that the eleven columns fit the page without scrolling.
 
     Parameters
     ----------
@@ -82,9 +84,9 @@ def records_table(table, threshold: float | None = None):
     >>> "90.46" in records_table(load_table(results_dir() / "sweep_quick.json")).to_html()
     True
     """
-    formats = {"sparsity": "{:.2f}", "acc. %": "{:.2f}", "dev kMACs": "{:.1f}", "srv kMACs": "{:.1f}",
-               "bits": "{:.1f}"}
-    return (records_frame(table, threshold).style.format(formats)
+    formats = {"sparsity": "{:.2f}", "acc. %": "{:.2f}", "± sd": "{:.2f}", "dev kMACs": "{:.1f}",
+               "srv kMACs": "{:.1f}", "bits": "{:.1f}"}
+    return (records_frame(table, threshold).style.format(formats, na_rep="–")   # –: one run, no spread
             .set_table_styles([{"selector": "", "props": "font-size: 0.85em"}]))
 
 
