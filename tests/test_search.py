@@ -65,6 +65,9 @@ def test_replay_on_the_committed_table_is_fast_and_finds_only_feasible_table_poi
     out = search_replay.replay(preset, table, samplers=["tpe", "nsga2", "random"], seeds=[0, 1], trials=30,
                         log=lambda *a: None)
     assert time.time() - start < 120
+    # its own provenance, as every result file's (the Results page showed the sweep table's commit as its own)
+    assert out["provenance"]["git_commit"] and out["provenance"]["date"].startswith("20")
+    assert "CPU" in out["provenance"]["hardware"]
     keys = {r.extra["cell"].rsplit("_", 1)[0] for r in table.records}
     for run in out["runs"]:
         assert set(run["trained"]) <= keys and len(run["trained"]) == len(set(run["trained"]))  # no cell twice

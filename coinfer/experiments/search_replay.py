@@ -33,7 +33,7 @@ from typing import Callable
 from coinfer.experiments.search import Objective, readable_key
 from coinfer.experiments.search_study import PATIENCE, _optuna, open_study, optimize
 from coinfer.experiments.search_checks import OBJECTIVES, TEST_FALLBACK, constraint_accuracy
-from coinfer.results import LookupTable, Record
+from coinfer.results import LookupTable, Record, git_commit, hardware, utc_now
 from coinfer.stats import selection_threshold
 
 #: Replay settings: the most trials per study (repeats and rejections are free; a converged sampler
@@ -380,7 +380,8 @@ def replay(preset, table: LookupTable, samplers=REPLAY_SAMPLERS, seeds=REPLAY_SE
         "schema": REPLAY_SCHEMA,
         "provenance": {"table": table.provenance.command, "table_commit": table.provenance.git_commit,
                        "preset": preset.name, "command": command, "wall_time_s": round(time.time() - start, 1),
-                       "optuna": optuna.__version__},
+                       "optuna": optuna.__version__,   # and the replay's own code, machine and date
+                       "git_commit": git_commit(), "hardware": hardware(), "date": utc_now()},
         "settings": {"trials": trials, "patience": patience, "seeds": list(seeds), "samplers": list(samplers),
                      "target": target,
                      "objectives": list(objectives), "hypervolume_space": "log10 of each objective (floored at 1)",
