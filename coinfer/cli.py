@@ -458,7 +458,7 @@ def build_parser() -> argparse.ArgumentParser:
                                         "with its experiment's run(preset). --list names the tables, what they hold "
                                         "and the chapter that shows them.")
     p.add_argument("table", nargs="?", default=None, help="the table's name (see --list)")
-    p.add_argument("--preset", type=check.preset, default="quick", help="quick (CPU, minutes) or paper (GPU, hours)")
+    p.add_argument("--preset", type=check.preset, default="quick", help="quick (CPU: minutes per step, hours for a table's seeds) or paper (GPU-hours)")
     p.add_argument("--list", action="store_true", help="name the committed tables and exit")
     p.add_argument("--out", default=None, help="output JSON (default: data/results/<table>_<preset>.json)")
     p.add_argument("--threads", type=check.positive_int, default=None, help="torch CPU threads (default: torch's choice)")
