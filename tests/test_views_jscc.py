@@ -141,3 +141,23 @@ def test_a_difference_in_standard_errors_of_values_per_seed():
     assert difference_in_standard_errors([8, 8], [7, 7]) == float("inf")
     assert difference_in_standard_errors([8, 8], [8, 8]) == 0.0
     assert difference_in_standard_errors([8], [7]) is None
+
+
+def test_more_channel_uses_only_by_rounding_up_to_whole_uses_is_called_a_tie():
+    """At 10, 15 and 20 dB every seed's JSCC needs 5, 4 and 3 real channel uses, learned source coding
+    4.63, 3.18 and 2.40 at capacity: JSCC sends exactly those rounded up, the least any code of whole
+    uses sends, and with no spread the margin read infinite ("more at 5 of 5 by 2 or more standard errors")."""
+    from coinfer.paths import results_dir
+    from coinfer.results import load_table
+
+    table = load_table(results_dir() / "jscc_quick.json")
+    rows = {(r["method"], r["kind"], r["value"]): r for r in jscc_views.fig5_rows(table)}
+    verdict = jscc_tables.fig5_verdict(table)
+    for kind in ("awgn", "bsc"):
+        whole = [v for (m, k, v) in rows if m == "framework-jscc" and k == kind and all(
+            j == math.ceil(u - 1e-9) > u for j, u in zip(rows[(m, k, v)]["uses_per_seed"],
+                                                     rows[("learned-source-coding+capacity", k, v)]["uses_per_seed"]))]
+        assert verdict[kind]["whole_capacity"] == len(whole) <= verdict[kind]["more_than_capacity"]
+    assert verdict["awgn"]["whole_capacity"] == 3
+    assert "of the 5 more, JSCC's uses are exactly learned source coding's at capacity rounded up" in \
+        verdict["sentence_capacity"]

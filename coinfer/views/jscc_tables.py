@@ -98,7 +98,8 @@ def fig5_verdict(table) -> dict:
 
     Per kind (``"awgn"``, ``"bsc"``), from :func:`finite_length_frame`: ``values`` (how many channel
     values), ``fewer_than_capacity`` / ``more_than_capacity`` (values where JSCC needs fewer / more
-    channel uses than learned source coding at capacity), the same ``_finite`` (with the best code of
+    channel uses than learned source coding at capacity; ``whole_capacity`` of the latter, those where
+    every seed's JSCC sends exactly learned source coding's uses rounded up to a whole number), the same ``_finite`` (with the best code of
     finite length), ``ratio_capacity`` / ``ratio_finite`` (min and max of JSCC's uses over the
     separate scheme's), ``clear_fewer_capacity`` / ``clear_more_capacity`` (and ``_finite``: of those
     values, the ones where the difference is at least :data:`CLEAR_MARGIN` standard errors of the
@@ -124,6 +125,12 @@ def fig5_verdict(table) -> dict:
             margins = {value: difference_in_standard_errors(
                 seeds[("learned-source-coding+capacity", kind, value)][per_seed],
                 seeds[("framework-jscc", kind, value)]["uses_per_seed"]) for value in f.index}
+            # More only by whole channel uses: every seed's JSCC sends learned source coding's uses rounded up,
+            # the least any code of whole channel uses sends (the margin, with no spread, reads infinite)
+            v[f"whole_{key}"] = sum(ratio[x] > 1 and all(
+                j == math.ceil(u - 1e-9) for j, u in zip(seeds[("framework-jscc", kind, x)]["uses_per_seed"],
+                                                          seeds[("learned-source-coding+capacity", kind, x)][per_seed]))
+                for x in f.index)
             v.update({f"fewer_than_{key}": int((ratio < 1).sum()), f"more_than_{key}": int((ratio > 1).sum()),
                       f"clear_fewer_{key}": sum((margins[x] or 0) >= CLEAR_MARGIN for x in f.index),
                       f"clear_more_{key}": sum((margins[x] or 0) <= -CLEAR_MARGIN for x in f.index),
@@ -139,8 +146,11 @@ def fig5_verdict(table) -> dict:
             missed = f"; at {v['missed']} of them no JSCC code searched met the threshold" if v["missed"] else ""
             clear = (f"by {CLEAR_MARGIN:g} or more standard errors of the seeds: fewer at "
                      f"{v[f'clear_fewer_{key}']}, more at {v[f'clear_more_{key}']}")
+            whole = (f"; at {v[f'whole_{key}']} of the {more} more, JSCC's uses are exactly {against} rounded up "
+                     f"to whole channel uses, the least any code of whole uses sends: a tie"
+                     if v[f"whole_{key}"] else "")
             parts.append(f"over {name}, fewer at {fewer} of the {v['values']} {unit}, more at {more}{equal} "
-                         f"({clear}; JSCC's channel uses are {lo:.2f} to {hi:.2f} times {against}{missed})")
+                         f"({clear}{whole}; JSCC's channel uses are {lo:.2f} to {hi:.2f} times {against}{missed})")
         return "; ".join(parts)
 
     out["sentence_capacity"] = sentence("capacity", "learned source coding's at capacity")
