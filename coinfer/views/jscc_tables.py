@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 
 from coinfer.core import channel as ch
 from coinfer.core.jscc import jscc_channel_uses
@@ -267,6 +268,8 @@ def mismatch_summary(table, kind: str) -> dict:
     at worst; ``clean_code_on_noisy``: at the noisiest test value, how many points the code trained
     at the cleanest value loses against the one trained there; ``range_gap``: how far the code
     trained over the whole range falls below the best specialized row, at worst;
+    each with its margin (``<name>_se``: the two cells' difference in standard errors of the seeds,
+    :func:`coinfer.stats.difference_in_standard_errors`; None for one seed);
     ``noisiest_all_below``: whether every row misses the threshold at the noisiest test value;
     ``noisiest``, ``cleanest``: those channel values (``kind`` is ``"awgn"`` or ``"bsc"``).
 
@@ -283,11 +286,24 @@ def mismatch_summary(table, kind: str) -> dict:
                    reverse=(kind == "bsc"))              # noisiest first: lowest SNR, highest p
     noisiest = min(tests) if kind == "awgn" else max(tests)
     col, noisy, clean = tests.index(noisiest), trained.index(point[0]), trained.index(point[-1])
-    best = grid[[trained.index(t) for t in point]].max(axis=0)
+    rows = [trained.index(t) for t in point]
+    best = grid[rows].max(axis=0)
     ranged = [trained.index(t) for t in trained if ".." in t]
-    return {"noisy_code_on_clean": float(100 * (best - grid[noisy]).max()),
+    seeds = {(r.extra["train_channel"], ch.parse_channel(r.channel)[1]): r.extra.get("per_seed", {}).get("accuracy")
+             or [r.accuracy] for r in table.records if r.method == "framework-jscc-mismatch" and r.channel.startswith(kind)}
+
+    def margin(row_a, row_b, c):   # cell (row_a, c) above cell (row_b, c), in standard errors of the seeds
+        return difference_in_standard_errors(seeds[(trained[row_a], tests[c])], seeds[(trained[row_b], tests[c])])
+
+    def worst(row):                # how far ``row`` falls below the best specialized row, at its worst column
+        c = int(np.argmax(best - grid[row]))
+        return float(100 * (best - grid[row])[c]), margin(rows[int(np.argmax(grid[rows, c]))], row, c)
+
+    (on_clean, on_clean_se), (gap, gap_se) = worst(noisy), worst(ranged[0]) if ranged else (math.nan, None)
+    return {"noisy_code_on_clean": on_clean, "noisy_code_on_clean_se": on_clean_se,
             "clean_code_on_noisy": float(100 * (grid[noisy, col] - grid[clean, col])),
-            "range_gap": float(100 * (best - grid[ranged[0]]).max()) if ranged else math.nan,
+            "clean_code_on_noisy_se": margin(noisy, clean, col),
+            "range_gap": gap, "range_gap_se": gap_se,
             "noisiest_all_below": bool((grid[:, col] < table_threshold(table)).all()),
             "noisiest": noisiest, "cleanest": ch.parse_channel(point[-1])[1]}
 
