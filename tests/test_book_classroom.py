@@ -219,6 +219,10 @@ def test_framework_diagram_is_generated_and_shows_the_three_steps():
         sys.path.pop(0)
     svg = diagram.draw()
     assert svg == (ROOT / "book" / "_static" / "framework.svg").read_text(), "run `make diagram`"
+    committed = (ROOT / "book" / "_static" / "framework.svg").stat().st_mtime_ns
+    with pytest.raises(SystemExit):
+        diagram.main(["--help"])                          # it wrote the committed file before it looked
+    assert (ROOT / "book" / "_static" / "framework.svg").stat().st_mtime_ns == committed
     for words in ("split point", "mask", "recover", "sparsity", "dimension reduction", "source coding",
                   "entropy coding", "JSCC", "lookup table"):
         assert words.lower() in svg.lower(), f"the framework diagram does not show {words!r}"

@@ -181,10 +181,15 @@ def draw() -> str:
     return "\n".join(parts) + "\n"
 
 
-def main() -> None:
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(draw())
-    print(f"wrote {OUT}")
+def main(argv: list[str] | None = None) -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Draw the framework diagram (the paper's Fig. 2) as an SVG.")
+    parser.add_argument("--out", type=Path, default=OUT, help=f"where to write it (default {OUT})")
+    args = parser.parse_args(argv)   # (--help printed and exited before: it wrote the file too)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(draw())
+    print(f"wrote {args.out}")
 
 
 if __name__ == "__main__":
