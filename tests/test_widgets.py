@@ -241,6 +241,43 @@ def test_precomputed_explorer_calls_the_readout_once_per_state_and_stores_shared
     assert "no precomputed output" in twin.html   # the lookup render, from static/lookup.js
 
 
+def test_precomputed_explorer_axes_hold_every_states_points():
+    """The page took its axes from the first state drawn: chapter 3's rate explorer, opened at layer3.1
+    (69-91 %), drew layer2.1's points (38 %) and their label outside the plot."""
+    from coinfer.views.explorer import precomputed_explorer
+
+    def readout(state):
+        y = {"near": [70, 90], "far": [38, 40]}[state["split"]]
+        return {"plot": {"series": [{"label": "s", "points": [[10, y[0]], [1000, y[1]]]}],
+                         "highlight": [{"x": 10 ** state["w"], "y": y[0], "label": "w"}], "hlines": [{"y": 95}]}}
+
+    twin = precomputed_explorer([Slider("split", "split", ["near", "far"]), Slider("w", "w", [0, 4])], readout,
+                                plot=Plot("bits", "accuracy (%)", logx=True))
+    plot = _spec(twin.html)["plot"]
+    assert plot["ylim"] == pytest.approx([38 - 2.85, 95 + 2.85])     # every state's, padded 5 % as the page pads
+    assert plot["xlim"] == [1.0, 10000.0]                            # decades around the highlights at 1 and 10^4
+    fixed = precomputed_explorer([Slider("split", "split", ["near", "far"]), Slider("w", "w", [0, 4])], readout,
+                                 plot=Plot("bits", "accuracy (%)", logx=True, ylim=(0, 100)))
+    assert _spec(fixed.html)["plot"]["ylim"] == [0, 100]            # limits given are kept
+
+
+def test_the_kernel_plot_draws_a_point_at_zero_on_a_log_axis_at_its_left_edge_as_the_page_does():
+    """Chapter 1's 'input' split and chapter 6's PNG choice sit at 0 device MACs: the page draws them at the
+    left edge (the axis label says so), matplotlib dropped them from the log axis."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from coinfer.views.explorer import draw_plot
+
+    out = {"series": [{"label": "splits", "points": [[0, 5000], [2e6, 400], [5e8, 20]]}],
+           "highlight": [{"x": 0, "y": 5000, "label": "input"}]}
+    ax = draw_plot(out, Plot("MACs (0 drawn at the left edge)", "bits", logx=True, logy=True))
+    assert ax.get_xlim() == pytest.approx((1e6, 1e9)) and ax.get_ylim() == pytest.approx((10, 1e4))
+    series, star = ax.get_lines()
+    assert series.get_xdata()[0] == 1e6 and list(star.get_xdata()) == [1e6]   # at the edge, inside the axes
+    assert ax.texts[0].xy == (1e6, 5000)
+
+
 def test_precomputed_explorer_refuses_bad_outputs_and_too_many_states():
     from coinfer.views.explorer import precomputed_explorer
 

@@ -59,8 +59,9 @@ import html as _html
 import io
 import itertools
 import json
+import math
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from functools import lru_cache
 from importlib import resources
 from typing import Any, Callable, Sequence
@@ -484,8 +485,10 @@ def precomputed_explorer(sliders: Sequence[Slider], readout: Readout,
             parts.append(value)
         return index[key]
 
+    plots = []
     for positions, state in states:
         output = _check_output(readout(state), state)
+        plots.append(output.get("plot"))
         # a part that is a dict (text, html, plot) is stored field by field, so that a readout or a
         # series several states share is stored once; a state is one index per (part, field)
         row = {}
@@ -496,8 +499,26 @@ def precomputed_explorer(sliders: Sequence[Slider], readout: Readout,
     table = {key: [row.get(i, -1) for i in range(len(fields))] for key, row in rows.items()}
     data = {"sliders": [s.name for s in sliders], "fields": [list(f) for f in fields], "parts": parts,
             "states": table}
+    if plot is not None:   # axes that hold every state (the first state's clipped the others' points)
+        plot = replace(plot, xlim=plot.xlim or _limits(plots, "x", plot.logx), ylim=plot.ylim or _limits(plots, "y", plot.logy))
     return static_explorer(data, sliders, _static("lookup.js"), readouts=readouts, plot=plot, title=title,
                            note=note, element_id=element_id, bars_label=bars_label)
+
+
+def _limits(plots: list, axis: str, log: bool) -> tuple[float, float] | None:
+    """The limits explorer.js's ``extent`` takes from one drawing, over every state's: decades on a log
+    axis (values <= 0 sit at its lower edge), 5 % of padding on a linear one; None without values."""
+    values = [p[0 if axis == "x" else 1] for out in plots if out for s in out.get("series", []) for p in s["points"]]
+    values += [h[axis] for out in plots if out for h in out.get("highlight", [])]
+    values += [line[axis] for out in plots if out for line in out.get("vlines" if axis == "x" else "hlines", [])]
+    values = [v for v in values if v is not None and math.isfinite(v) and (not log or v > 0)]
+    if not values:
+        return None
+    low, high = min(values), max(values)
+    if log:
+        return 10.0 ** math.floor(math.log10(low)), 10.0 ** math.ceil(math.log10(high))
+    pad = (high - low) * 0.05 or 1.0
+    return low - pad, high + pad
 
 
 def live_explorer(sliders: Sequence[Slider], readout: Readout,
@@ -600,6 +621,15 @@ def draw_plot(output: dict, plot: Plot, ax=None):
 
     if ax is None:
         _, ax = plt.subplots(figsize=(plot.width / 90, plot.height / 90), constrained_layout=True)
+    # As the page: a log axis spans its values' decades, and a value <= 0 (0 MACs: the server-only point)
+    # sits at its lower edge; matplotlib dropped it.
+    limits = {"x": plot.xlim or (_limits([output], "x", True) if plot.logx else None),
+              "y": plot.ylim or (_limits([output], "y", True) if plot.logy else None)}
+
+    def at(v, axis):
+        log = plot.logx if axis == "x" else plot.logy
+        return limits[axis][0] if log and limits[axis] and v <= 0 else v
+
     for h in output.get("hlines", []):
         ax.axhline(h["y"], color=h.get("color", "#888"), linestyle="--", linewidth=1.4, label=h.get("label"))
     for v in output.get("vlines", []):
@@ -607,7 +637,7 @@ def draw_plot(output: dict, plot: Plot, ax=None):
     for s in output.get("series", []):
         if not s["points"]:
             continue
-        xs, ys = zip(*s["points"])
+        xs, ys = zip(*[(at(x, "x"), at(y, "y")) for x, y in s["points"]])
         line = "-" if s.get("line", True) is not False and len(xs) > 1 else ""
         if line and s.get("dash"):
             line = "--"
@@ -615,16 +645,17 @@ def draw_plot(output: dict, plot: Plot, ax=None):
                 markersize=2 * s.get("size", 3.5), color=s.get("color", "#0072b2"), label=s.get("label") or None)
     for h in output.get("highlight", []):
         marker = _MARKERS.get(h.get("marker", "circle"), "o")
-        ax.plot([h["x"]], [h["y"]], linestyle="none", marker=marker, markersize=2 * h.get("size", 8),
+        ax.plot([at(h["x"], "x")], [at(h["y"], "y")], linestyle="none", marker=marker, markersize=2 * h.get("size", 8),
                 color=h.get("color", "#d55e00"), markeredgecolor="#222", zorder=5)
         if h.get("label"):
-            ax.annotate(h["label"], (h["x"], h["y"]), textcoords="offset points", xytext=(8, 8), fontsize=8)
+            ax.annotate(h["label"], (at(h["x"], "x"), at(h["y"], "y")), textcoords="offset points", xytext=(8, 8),
+                        fontsize=8)
     ax.set(xlabel=plot.xlabel, ylabel=plot.ylabel, xscale="log" if plot.logx else "linear",
            yscale="log" if plot.logy else "linear")
-    if plot.xlim:
-        ax.set_xlim(plot.xlim)
-    if plot.ylim:
-        ax.set_ylim(plot.ylim)
+    if limits["x"]:
+        ax.set_xlim(limits["x"])
+    if limits["y"]:
+        ax.set_ylim(limits["y"])
     ax.grid(True, alpha=0.3)
     if any(line.get_label() and not line.get_label().startswith("_") for line in ax.get_lines()):
         ax.legend(fontsize=7)
