@@ -181,3 +181,16 @@ def test_the_robustness_findings_state_their_margins_in_standard_errors():
     for kind in ("awgn", "bsc"):
         m = jscc_tables.mismatch_summary(table, kind)
         assert all(m[f"{k}_se"] is not None for k in ("noisy_code_on_clean", "clean_code_on_noisy", "range_gap"))
+
+
+def test_the_explorers_name_each_seeds_code_size_where_they_differ():
+    """The explorers printed a mean over seeds as if it were one code's size ("k = 10.3333 real uses")."""
+    from coinfer.paths import results_dir
+    from coinfer.results import load_table
+
+    data = jscc_views.explorer_data(load_table(results_dir() / "jscc_quick.json"))
+    at = {p["value"]: p for p in data["jscc_bsc"]}
+    assert jscc_views._uses(at[0.05]) == "18.3 (mean of 3 seeds: 16, 19, 20)"
+    assert jscc_views._uses(at[0.2]) == "96"                          # every seed found the same size
+    text = jscc_views.bsc_output(data, {"p": 0.05})["text"]["jscc"]
+    assert text.startswith("18.3 (mean of 3 seeds: 16, 19, 20) uses")

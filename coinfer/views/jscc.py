@@ -180,11 +180,23 @@ def _bandwidth_hz(table) -> float:
     return next((r.extra["bandwidth_hz"] for r in table.records if "bandwidth_hz" in r.extra), 1e6)
 
 
+def _uses(point: dict) -> str:
+    """A JSCC point's channel uses in words: one number where every seed found it, else the mean and each seed's
+    (a mean such as 18.33 is no one code's size)."""
+    from coinfer.views.style import format_fixed
+
+    seeds = point.get("seed_k") or [point["k"]]
+    if len(set(seeds)) == 1:
+        return f"{seeds[0]:g}"
+    return f"{format_fixed(point['k'], 1)} (mean of {len(seeds)} seeds: {', '.join(f'{k:g}' for k in seeds)})"
+
+
 def explorer_data(table) -> dict:
     """The JSON-able numbers behind the chapter's SNR and p explorers, from a JSCC table.
 
     ``separate``: per separate scheme its source bits per image; ``jscc_awgn`` / ``jscc_bsc``: the JSCC
-    operating points (trained value, channel uses ``k``, accuracy), sorted from noisiest.
+    operating points (trained value, channel uses ``k``: the mean over seeds, ``seed_k`` each seed's, and
+    accuracy), sorted from noisiest.
     """
     rows = fig5_rows(table)
     separate = {}
@@ -192,7 +204,7 @@ def explorer_data(table) -> dict:
         if r["method"] != "framework-jscc":
             separate[r["method"]] = {"label": FIG5_LABELS[r["method"]], "bits": r["bits_per_image"]}
     jscc_points = {kind: sorted(({"value": r["value"], "k": r["channel_uses"], "accuracy": r["accuracy"],
-                                  "meets": bool(r["meets_threshold"])}
+                                  "meets": bool(r["meets_threshold"]), "seed_k": list(r.get("uses_per_seed") or [])}
                                  for r in rows if r["method"] == "framework-jscc" and r["kind"] == kind),
                                 key=lambda p: p["value"])
                    for kind in ("awgn", "bsc")}
@@ -321,7 +333,7 @@ def awgn_output(data: dict, state: dict) -> dict:
     point = numbers["jscc"]
     if point:
         t = numbers["latency"]["framework-jscc"]
-        text["jscc"] = (f"{_airtime(t)} (k = {point['k']:g} real uses, trained at {point['value']:g} dB, "
+        text["jscc"] = (f"{_airtime(t)} (k = {_uses(point)} real uses, trained at {point['value']:g} dB, "
                         f"accuracy {format_fixed(100 * point['accuracy'], 1)}%)")
         highlight.append({"x": snr, "y": point["k"], "color": _color("framework-jscc"), "marker": "star",
                           "label": "JSCC"})
@@ -373,7 +385,7 @@ def bsc_output(data: dict, state: dict) -> dict:
                    "points": [[q["value"], q["k"]] for q in data["jscc_bsc"]]})
     point = numbers["jscc"]
     if point:
-        text["jscc"] = (f"{point['k']:g} uses (trained at p = {point['value']:g}, accuracy "
+        text["jscc"] = (f"{_uses(point)} uses (trained at p = {point['value']:g}, accuracy "
                         f"{format_fixed(100 * point['accuracy'], 1)}%)")
         highlight.append({"x": p, "y": point["k"], "color": _color("framework-jscc"), "marker": "star",
                           "label": "JSCC"})
