@@ -6,6 +6,7 @@ built, unless ``COINFER_REQUIRE_PDF=1`` (set by ``make pdf`` and so by CI), whic
 
 from __future__ import annotations
 
+import html
 import os
 import re
 import unicodedata
@@ -62,9 +63,23 @@ def test_the_pdf_has_a_book_length(pdf_text):
     assert pages >= 80, f"the printed book has only {pages} pages"
 
 
+def _first_words(page: str, words: int = 8) -> str:
+    """The first words of a page's first paragraph as the built page shows them (what is printed)."""
+    built = (PDF.parent.parent / "html" / f"{page}.html").read_text(encoding="utf-8")
+    article = built.split('<article class="bd-article"', 1)[-1]
+    for paragraph in re.findall(r"<p>(.*?)</p>", article, re.S):
+        plain = " ".join(re.sub(r"<[^>]+>", "", paragraph).split())
+        if len(plain.split()) >= words:
+            return _normalize(html.unescape(" ".join(plain.split()[:words])))
+    raise AssertionError(f"{page}: no paragraph of {words} words in its built page")
+
+
 @pytest.mark.parametrize("page", _pages_in_toc())
 def test_every_page_of_the_toc_is_printed(pdf_text, page):
     _, text = pdf_text
     title = _normalize(_title(page))
     assert title in text, f"{page}: its title {title!r} is not in {PDF.name}"
+    # and its body: a title alone is also printed by any page that links to it (the course plan links them all)
+    words = _first_words(page)
+    assert words in text, f"{page}: its first paragraph ({words!r}...) is not in {PDF.name}"
 

@@ -406,9 +406,11 @@ def test_huffman_rejects_corruption():
 def test_canonical_codes_are_prefix_free():
     code = HuffmanCode.from_counts([40, 20, 10, 10, 5, 5, 5, 5])
     words = [format(int(c), f"0{l}b") for c, l in zip(code._codes(), code.lengths)]
-    for a in words:
-        for b in words:
-            assert a == b or not b.startswith(a)
+    assert len(set(words)) == len(words)          # two symbols with one codeword passed the check below
+    for i, a in enumerate(words):
+        for j, b in enumerate(words):
+            assert i == j or not b.startswith(a), (a, b)
+    assert sum(2.0 ** -len(w) for w in words) == 1.0   # and complete (Kraft), as a Huffman code is
 
 
 # ------------------------------------------------------------------------------- training, experiment

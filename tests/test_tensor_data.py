@@ -99,6 +99,18 @@ def test_augment_batch_pads_with_zero_and_keeps_every_pixel_of_an_unshifted_crop
         assert torch.equal(out[i], images[i]) or torch.equal(out[i], images[i].flip(-1))
 
 
+def test_augment_batch_fills_what_a_shifted_crop_exposes_with_zero():
+    # (the test above pads nothing: a fill of 7 instead of black passed it)
+    images = torch.full((64, 3, 32, 32), 200, dtype=torch.uint8)
+    out = augment_batch(images, torch.Generator().manual_seed(1), padding=4)
+    assert set(out.unique().tolist()) == {0, 200}                  # black where the crop left the image
+    for o in out:
+        kept = o[0] == 200
+        rows, cols = int(kept.any(1).sum()), int(kept.any(0).sum())
+        assert int(kept.sum()) == rows * cols and 28 <= rows <= 32 and 28 <= cols <= 32   # one shifted rectangle
+        assert torch.equal(o[0] == 200, o[1] == 200)                # every channel alike
+
+
 def _losses(model, batches, path: DataPath, steps: int) -> list[float]:
     seen = []
 
