@@ -77,7 +77,7 @@ def _sliders(device: DeviceSpec, server: ServerSpec, threshold: float | None, re
         Slider.log("memory", "device memory for the model (MB)", budget_MB / 30, budget_MB * 30, 41, value=budget_MB),
         Slider.log("server", "server speed (TFLOP/s)", server.flops / 1e12 / 100, server.flops / 1e12 * 100, 41,
                    value=server.flops / 1e12),
-        Slider("accuracy", "accuracy threshold (%)", acc_values, value=acc_default),
+        Slider("accuracy", "accuracy threshold (%, validation split)", acc_values, value=acc_default),
     ]
 
 

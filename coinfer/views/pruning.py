@@ -522,7 +522,7 @@ def _pruning_view(records, rows, bits_per_element, sparsity) -> dict:
         row, html, highlight = data["grid"][k], {}, []
         for j, s in enumerate(data["splits"]):
             c, base = row[j], data["grid"][0][j]
-            html[f"p{j}"] = (f"accuracy <b>{format_fixed(100 * c['accuracy'], 2)}%</b> &middot; device <b>"
+            html[f"p{j}"] = (f"test accuracy <b>{format_fixed(100 * c['accuracy'], 2)}%</b> &middot; device <b>"
                              f"{format_fixed(c['device_macs'] / 1e6, 3)} M MACs</b> "
                              f"({format_fixed(100 * c['device_macs'] / base['device_macs'], 0)}%) &middot; sends <b>"
                              f"{format_int(c['bits'])} bits</b> ({format_fixed(100 * c['bits'] / base['bits'], 0)}%)")

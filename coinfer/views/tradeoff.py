@@ -402,8 +402,8 @@ def tradeoff_data(table) -> dict:
 
 
 def tradeoff_summary(data: dict, drop: float) -> dict:
-    """The readouts of the twin at ``drop`` points below the unsplit accuracy, computed in Python
-    exactly as the twin's JavaScript does (a test compares the two).
+    """The readouts of the twin at ``drop`` points below the unsplit accuracy (what the page shows,
+    precomputed here for every slider value; a test compares the page with it).
 
     Parameters
     ----------
@@ -491,9 +491,9 @@ def tradeoff_readout(data: dict, drop: float) -> dict:
 def _tradeoff_view(table) -> dict:
     data = tradeoff_data(table)
     return dict(sliders=[Slider("drop", "threshold: points below the unsplit accuracy", values=THRESHOLD_DROPS,
-                                value=data["default_drop"], labels=[f"-{d:g} points" for d in THRESHOLD_DROPS])],
+                                value=data["default_drop"], labels=[f"-{d:g} points" if d else "0 points" for d in THRESHOLD_DROPS])],
                 readout=lambda state: tradeoff_readout(data, state["drop"]),
-                readouts=[("threshold", "accuracy threshold"),
+                readouts=[("threshold", "accuracy threshold (validation split)"),
                           ("framework", "framework settings at the threshold"),
                           ("claim", "paper's claim (framework curve never beaten)"),
                           ("free", "baseline points not dominated")],
