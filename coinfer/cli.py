@@ -12,8 +12,8 @@ Other commands::
     python -m coinfer latency --rate 40KB/s [--device rpi3|<FLOP/s>,<bytes>] [--server rtx2080ti|<FLOP/s>]
                               [--table PATH ...] [--threshold 0.89|89%] [--scaled] [--channel noiseless]
                               [--json]
-    python -m coinfer prune --preset quick|paper                   # pruned device parts -> data/results/pruning_<preset>.json
-    python -m coinfer sweep --preset quick|paper                   # every method's grid -> data/results/sweep_<preset>.json
+    python -m coinfer prune --preset quick|paper                   # pruned device parts, one seed -> data/results/prune/
+    python -m coinfer sweep --preset quick|paper                   # every method's grid, one seed (run sweep: every seed)
     python -m coinfer search --preset quick --trials 20 [--workers N] [--storage URL] [--sampler tpe|nsga2|gp|random]
                              [--trainings N] [--patience N] [--objectives device_macs,bits,server_macs]
                              [--device-memory 3MB] [--recover] [--export] [--replay]   # multi-objective search
@@ -289,13 +289,15 @@ def _sweep(args: argparse.Namespace) -> int:
         for cell_id, state in cell_states(preset, cells_dir):   # done, todo or invalid: <why>
             print(f"{cell_id}\t{state}")
         return 0
-    if not args.table and table.exists():   # one seed's table, never over the one 'run sweep' made of every seed
+    if not args.table and table.exists() and not args.list_cells:
+        # one seed's table, never over the one 'run sweep' made of every seed: beside it, git-ignored
+        from coinfer.paths import step_table_path
         from coinfer.results import load_table
 
         if len(seeds := load_table(table).provenance.seeds or []) > 1:
-            raise ValueError(f"{table} holds seeds {seeds} (python -m coinfer run sweep); this command makes seed "
-                             f"{preset.seed}'s table alone: give --table PATH, or run 'python -m coinfer run sweep "
-                             f"--preset {preset.name}'")
+            print(f"{table} holds seeds {seeds} ('python -m coinfer run sweep'); this command's table (seed "
+                  f"{preset.seed}) goes to {step_table_path('sweep', preset.name)} (--table to choose)")
+            table = step_table_path("sweep", preset.name)
     if args.gather:
         result = gather(preset, cells_dir, table, command=command)
         print(f"wrote {len(result.records)} records to {table}")
@@ -501,7 +503,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_latency)
 
     p = commands.add_parser("prune", help="prune the device part at each (split, sparsity) of a preset; "
-                                          "writes data/results/pruning_<preset>.json")
+                                          "one seed's table in data/results/prune/ ('run pruning': every seed)")
     p.add_argument("--preset", type=check.preset, default="quick")
     p.add_argument("--splits", nargs="+", type=check.split_point, default=None, help="split points (default: the preset's)")
     p.add_argument("--sparsities", nargs="+", type=check.sparsity, default=None,
@@ -527,8 +529,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--shard", type=check.shard, default=None, metavar="I/N", help="run only slice I of N of the grid (0-based)")
     p.add_argument("--gather", action="store_true", help="only write the table from finished cells")
     p.add_argument("--cells-dir", default=None, help="cell results folder (default: data/results/cells/<preset>)")
-    p.add_argument("--table", default=None, help="table path (default: data/results/sweep_<preset>.json, unless "
-                   "that holds every seed's table from 'run sweep')")
+    p.add_argument("--table", default=None, help="table path (default: data/results/sweep_<preset>.json, or data/results/sweep/sweep_<preset>.json "
+                   "where the former holds every seed's table from 'run sweep')")
     p.add_argument("--cache", default=None, help="checkpoint cache (default: data/checkpoints/<preset>/sweep)")
     p.add_argument("--threads", type=check.positive_int, default=None, help="torch CPU threads")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")

@@ -127,11 +127,12 @@ def step_table_path(command: str, preset: str) -> Path:
 
     ``python -m coinfer encode``, ``prune`` and ``jscc`` train one seed of any settings: their tables
     go to a git-ignored folder of their own (:data:`WORK_DIRS`), never over a committed table (those
-    come from ``python -m coinfer run``, every seed).
+    come from ``python -m coinfer run``, every seed); so does ``sweep``'s where ``run sweep`` has written
+    its table of every seed.
 
     Parameters
     ----------
-    command : {"encode", "prune", "jscc"}
+    command : {"encode", "prune", "jscc", "sweep"}
         The command.
     preset : str
         The preset the command ran, e.g. ``"quick"``.
@@ -268,7 +269,7 @@ def table_path(table: str, preset: str) -> Path:
 
 #: Folders under :func:`results_dir` that hold a run's working files (a sweep's cells, each seed's
 #: table, a one-step command's table), ignored by git and never committed tables; the Results page skips them.
-STEP_COMMANDS = ("encode", "prune", "jscc")
+STEP_COMMANDS = ("encode", "prune", "jscc", "sweep")
 WORK_DIRS = ("cells", "seeds", *STEP_COMMANDS)   # and the one-step commands' own tables (step_table_path)
 
 

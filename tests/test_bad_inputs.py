@@ -343,18 +343,23 @@ def test_encode_never_writes_over_the_committed_encoding_table(monkeypatch, tmp_
 
 def test_sweep_never_writes_one_seed_over_every_seeds_table(monkeypatch, capsys):
     """``sweep --preset quick`` (seed 0 alone) wrote over data/results/sweep_quick.json, the committed table of
-    seeds 0, 1 and 2 that ``run sweep`` made; it refuses, and still lists the cells."""
+    seeds 0, 1 and 2 that ``run sweep`` made; its table goes beside it (git-ignored), and --table still rules."""
     import coinfer.experiments.sweep as sweep
-    from coinfer.paths import table_path
+    from coinfer.paths import WORK_DIRS, results_dir, step_table_path, table_path
     from coinfer.results import load_table
 
-    monkeypatch.setattr(sweep, "run", lambda *a, **k: pytest.fail("the sweep ran"))
-    monkeypatch.setattr(sweep, "gather", lambda *a, **k: pytest.fail("the sweep gathered"))
+    written = []
+    monkeypatch.setattr(sweep, "run", lambda preset, table=None, **k: written.append(Path(table)))
+    monkeypatch.setattr(sweep, "gather", lambda preset, cells, table, **k: written.append(Path(table)) or
+                        type("T", (), {"records": []})())
     assert load_table(table_path("sweep", "quick")).provenance.seeds == [0, 1, 2]
-    for argv in (["sweep"], ["sweep", "--gather"]):
-        assert main(argv) == 2
-        assert "holds seeds [0, 1, 2]" in capsys.readouterr().err
-    assert main(["sweep", "--list-cells"]) == 0
+    for argv in (["sweep"], ["sweep", "--gather"], ["sweep", "--cell", "x"], ["sweep", "--shard", "0/2"]):
+        assert main(argv) == 0, argv
+        assert "holds seeds [0, 1, 2]" in capsys.readouterr().out
+    assert set(written) == {step_table_path("sweep", "quick")} != {table_path("sweep", "quick")}
+    assert written[0].relative_to(results_dir()).parts[0] in WORK_DIRS
+    main(["sweep", "--table", "mine.json"])
+    assert written[-1] == Path("mine.json")
 
 
 @pytest.mark.parametrize("command, module, table", [("prune", "pruning", "pruning"), ("jscc", "jscc", "jscc")])
