@@ -179,6 +179,27 @@ def aggregate_seeds(runs: list[LookupTable]) -> LookupTable:
                        records)
 
 
+def seed_spread(record: Record) -> float | None:
+    """The standard deviation of ``record``'s test accuracy over its seeds, the spread a table shows
+    beside the mean; None for one run (0 where every seed gave the same accuracy, e.g. the baseline
+    itself, which no seed retrains).
+
+    Parameters
+    ----------
+    record : coinfer.results.Record
+        A record of a table made over seeds (:func:`aggregate_seeds`) or of one run.
+
+    Examples
+    --------
+    >>> from coinfer.results import Record
+    >>> from coinfer.stats import seed_spread
+    >>> r = Record("framework", "layer2.1", 0.9, 1, 1, 1, 100.0, accuracy_std=0.004, seeds=3)
+    >>> seed_spread(r), seed_spread(Record("framework", "layer2.1", 0.9, 1, 1, 1, 100.0))
+    (0.004, None)
+    """
+    return record.accuracy_std if record.accuracy_std is not None and record.seeds > 1 else None
+
+
 def margin_in_standard_errors(a: Record, b: Record) -> float | None:
     """How many standard errors ``a``'s mean test accuracy lies above ``b``'s (negative: below).
 

@@ -20,7 +20,7 @@ import math
 from coinfer.core.encoding import CodeSize
 from coinfer.core.network import SPLIT_POINTS
 from coinfer.results import LookupTable, Record, table_threshold
-from coinfer.stats import margin_over_threshold, meets_threshold
+from coinfer.stats import margin_over_threshold, meets_threshold, seed_spread
 from coinfer.views.publish import publish, with_downloads
 from coinfer.views.style import GREY, PALETTE, figure_style
 
@@ -72,7 +72,7 @@ def summary_rows(table: LookupTable) -> list[dict]:
         rows.append({
             "split": r.split, "code size": r.code_size, "quantizer": r.extra.get("quantizer", ""),
             "accuracy %": round(100 * r.accuracy, 2),
-            "± sd": round(100 * r.accuracy_std, 2) if r.accuracy_std is not None and r.seeds > 1 else None,
+            "± sd": None if seed_spread(r) is None else round(100 * seed_spread(r), 2),
             "bits sent": round(r.bits_per_image, 2),
             "bits range": round(r.extra.get("bits_range", float("nan")), 2),
             "bits model": round(r.extra.get("bits_model", float("nan")), 2),

@@ -31,7 +31,7 @@ from coinfer.core.latency import (DEVICES, PAPER_LOW_RATE_BPS, PAPER_LOW_RATE_LA
 from coinfer.units import BITS_PER_BYTE, KILO, format_rate, parse_rate
 from coinfer.core.network import SPLIT_POINTS
 from coinfer.results import Record
-from coinfer.stats import selection_accuracy
+from coinfer.stats import seed_spread, selection_accuracy
 from coinfer.views.publish import publish
 from coinfer.views.style import figure_style, method_style, ordered_methods
 
@@ -374,8 +374,7 @@ def summarize_choices(records: Sequence[Record], device: DeviceSpec, server: Ser
             row = {"rate": format_rate(env.rate_bps), "method": method}
             if isinstance(c, Choice):
                 row.update(configuration=config_label(c.record), accuracy=round(c.record.accuracy, 4),
-                           accuracy_std=(round(c.record.accuracy_std, 4) if c.record.accuracy_std is not None
-                                         and c.record.seeds > 1 else None),   # the seeds' spread (None: one run)
+                           accuracy_std=None if seed_spread(c.record) is None else round(seed_spread(c.record), 4),
                            val_accuracy=round(selection_accuracy(c.record), 4),
                            device_ms=c.latency.device_s * 1e3, link_ms=c.latency.communication_s * 1e3,
                            server_ms=c.latency.server_s * 1e3, total_ms=c.latency.total_s * 1e3,

@@ -26,6 +26,7 @@ import math
 
 from coinfer.core.network import SPLIT_POINTS
 from coinfer.results import table_threshold
+from coinfer.stats import seed_spread
 from coinfer.views.explorer import Plot, Slider, live_explorer, precomputed_explorer
 from coinfer.views.publish import publish, with_downloads
 from coinfer.views.style import (CYCLE, MARKERS, PALETTE, figure_style, format_fixed, format_int, hex_color,
@@ -113,7 +114,7 @@ def pruning_frame(records):
     -------
     pandas.DataFrame
         Indexed by split point and sparsity: accuracy (%, the mean over seeds) and the seeds' standard
-        deviation (None for the unpruned baseline, one network), device MACs (M) and parameters (k), the
+        deviation (:func:`coinfer.stats.seed_spread`), device MACs (M) and parameters (k), the
         feature's shape and bits (float32, 8-bit), server MACs (M).
 
     Examples
@@ -129,9 +130,7 @@ def pruning_frame(records):
 
     return pd.DataFrame([{
         "split": r.split, "sparsity": r.sparsity, "accuracy (%)": 100 * r.accuracy,
-        # the seeds' spread; none where every seed is the one baseline network (not fine-tuned) or one run
-        "± sd": 100 * r.accuracy_std if r.accuracy_std is not None and r.seeds > 1 and r.extra.get("fine_tuned", True)
-        else None,
+        "± sd": None if seed_spread(r) is None else 100 * seed_spread(r),   # the seeds' spread
         "device MACs (M)": r.device_macs / 1e6, "device params (k)": r.device_params / 1e3,
         "feature": "x".join(map(str, r.extra["feature_shape"])),
         "float32 bits": int(r.bits_per_image), "8-bit bits": r.extra["feature_bits_8bit"],

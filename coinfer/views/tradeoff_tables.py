@@ -7,7 +7,7 @@ the threshold, and the facts behind the verdict on the paper's Fig. 3 sentence.
 
 from __future__ import annotations
 
-from coinfer.stats import selection_accuracy, selection_threshold
+from coinfer.stats import seed_spread, selection_accuracy, selection_threshold
 from coinfer.views.tradeoff import FIG3_METHODS, THRESHOLD_DROPS, tradeoff_data, tradeoff_summary
 
 __all__ = ["records_frame", "records_table", "summary_frame", "tradeoff_facts"]
@@ -48,7 +48,7 @@ def records_frame(table, threshold: float | None = None):
     frame = pd.DataFrame([{
         "method": r.method, "split": r.split, "sparsity": r.sparsity, "code size": r.code_size,
         "acc. %": round(100 * r.accuracy, 2),   # the mean over the seeds, and their standard deviation
-        "± sd": round(100 * r.accuracy_std, 2) if r.accuracy_std is not None and r.seeds > 1 else None,
+        "± sd": None if seed_spread(r) is None else round(100 * seed_spread(r), 2),
         "≥ thr.": selection_accuracy(r, table) >= threshold,
         "dev kMACs": round(r.device_macs / 1e3, 1), "params": r.device_params,
         "srv kMACs": round(r.server_macs / 1e3, 1), "bits": round(r.bits_per_image, 1),
