@@ -179,6 +179,9 @@ def test_the_catalog_lists_every_committed_file_with_its_chapters_and_command():
     assert [d for _, d, _ in entries["benchmarks/latency_calibration_cpu.json"].chapters] == ["book/06_latency"]
     assert [d for _, d, _ in entries["search/replay_quick_server_macs.json"].chapters] == ["book/08_search"]
     assert "book/paper_scale" in [d for _, d, _ in entries["benchmarks/plan_shares_cpu.json"].chapters]
+    summary = "\n".join(load_book_extension().results_rst([entries["sweep_quick.json"]]))
+    assert ":doc:`5 </book/05_tradeoff>`" in summary and "</book/paper_scale>`" in summary
+    assert ":doc:`9" not in summary            # a page without a chapter number is not given one (it read 95)
     assert [n for n, _, _ in entries["rate_quick.json"].chapters] == [3]
 
 

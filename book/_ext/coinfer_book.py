@@ -63,7 +63,9 @@ def results_rst(entries, results_root: str = "/data/results") -> list[str]:
     lines = [".. list-table::", "   :header-rows: 1", "   :widths: 26 10 40 24", "",
              "   * - file", "     - records", "     - used in", "     - made"]
     for e in entries:
-        used = ", ".join(f":doc:`{n} </{doc}>`" for n, doc, _ in e.chapters) or "no chapter"
+        # a chapter by its number ("5. Trade-off" -> 5), a page without one by its title
+        used = ", ".join(f":doc:`{title.split('. ', 1)[0] if title[:1].isdigit() else title} </{doc}>`"
+                         for _, doc, title in e.chapters) or "no chapter"
         lines += [f"   * - :download:`{e.path} <{results_root}/{e.path}>`", f"     - {e.records}",
                   f"     - {used}", f"     - {str(e.provenance.get('date', ''))[:10] or 'not recorded'}"]
     lines.append("")

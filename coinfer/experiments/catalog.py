@@ -143,7 +143,8 @@ def table_catalog(results: Path | None = None, book: Path | None = None) -> list
     results = Path(results) if results is not None else results_dir()
     book = Path(book) if book is not None else project_root() / "book"
     chapters = book_chapters(book) if book.is_dir() else {}
-    # Pages that run code without a chapter number (the paper preset at scale reads the benchmarks): after them.
+    # Pages that run code without a chapter number (the paper preset at scale reads the benchmarks): sorted after
+    # the chapters (the numbers from 90 only order them; the Results page names such a page by its title).
     for n, md in enumerate(sorted(set(book.glob("*.md")) - {book / f"{d.split('/')[-1]}.md" for d, _ in chapters.values()})
                            if book.is_dir() else [], start=90):
         text = md.read_text(encoding="utf-8")
