@@ -98,6 +98,8 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=2048)
     parser.add_argument("--splits", nargs="+", default=["layer1.1", "layer2.1", "layer3.1", "pool"])
     parser.add_argument("--skip-coders", action="store_true")
+    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "out" / "encode_speed.json",
+                        help="where to write the measurement (default benchmarks/out/encode_speed.json)")
     args = parser.parse_args()
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     from coinfer.results import hardware
@@ -116,8 +118,8 @@ def main() -> None:
         result["paper_preset_estimate"] = paper_estimate(result["train_images_per_s"], tuple(args.splits))
         print(f"paper preset estimate (training only): {result['paper_preset_estimate']['hours_total']:.2f} h "
               f"({result['paper_preset_estimate']['note']})")
-    out = Path(__file__).parent / "out" / "encode_speed.json"
-    out.parent.mkdir(exist_ok=True)
+    out = args.out
+    out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1))
     print(f"wrote {out}")
 

@@ -25,11 +25,13 @@ def test_every_benchmark_script_compiles(script):
 def test_the_codec_training_benchmark_runs(tmp_path):
     """benchmarks/encode_speed.py called the codec trainer as it was before it trained several codecs at once
     (a TypeError on every run); it runs on a few images here."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", "COINFER_HOME": str(tmp_path)}
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
     result = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "encode_speed.py"), "--images", "64",
-                             "--splits", "layer3.1", "--skip-coders"], env=env, capture_output=True, text=True,
-                            timeout=300)
+                             "--splits", "layer3.1", "--skip-coders", "--out", str(tmp_path / "speed.json")],
+                            env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
+    speeds = json.loads((tmp_path / "speed.json").read_text())["train_images_per_s"]   # not into the checkout's out/
+    assert speeds["layer3.1 precompute=True"] > 0 and speeds["layer3.1 roundtrip_exact"] is True
     assert "layer3.1 precompute=False" in result.stdout and "roundtrip_exact: True" in result.stdout
 
 

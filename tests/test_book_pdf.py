@@ -63,9 +63,13 @@ def test_the_pdf_has_a_book_length(pdf_text):
     assert pages >= 80, f"the printed book has only {pages} pages"
 
 
-def _first_words(page: str, words: int = 8) -> str:
-    """The first words of a page's first paragraph as the built page shows them (what is printed)."""
-    built = (PDF.parent.parent / "html" / f"{page}.html").read_text(encoding="utf-8")
+def _first_words(page: str, words: int = 8) -> str | None:
+    """The first words of a page's first paragraph as the built book shows them (``make book``'s pages,
+    which ``make pdf`` prints from the same sources); None without a built book."""
+    path = PDF.parent.parent / "html" / f"{page}.html"
+    if not path.exists():
+        return None
+    built = path.read_text(encoding="utf-8")
     article = built.split('<article class="bd-article"', 1)[-1]
     for paragraph in re.findall(r"<p>(.*?)</p>", article, re.S):
         plain = " ".join(re.sub(r"<[^>]+>", "", paragraph).split())
@@ -81,5 +85,7 @@ def test_every_page_of_the_toc_is_printed(pdf_text, page):
     assert title in text, f"{page}: its title {title!r} is not in {PDF.name}"
     # and its body: a title alone is also printed by any page that links to it (the course plan links them all)
     words = _first_words(page)
+    if words is None:
+        pytest.skip(f"{page}: its body is checked against the built book (make book), which is missing")
     assert words in text, f"{page}: its first paragraph ({words!r}...) is not in {PDF.name}"
 
