@@ -347,3 +347,19 @@ def test_every_method_of_the_committed_tables_has_a_style():
 
     methods = {r.method for path in results_dir().glob("*.json") for r in load_table(path).records}
     assert methods and methods <= set(METHOD_STYLES), sorted(methods - set(METHOD_STYLES))
+
+
+def test_the_kernel_form_shows_the_stacked_bar_and_the_note_as_the_page_does():
+    """Chapter 6's latency explorer drew its latency bar only in the page: live_explorer dropped ``bars``
+    and ``note``."""
+    from coinfer.views.explorer import live_explorer
+
+    pytest.importorskip("ipywidgets")
+    bars = [{"label": "device 3 ms", "value": 0.003, "color": "#0072b2"},
+            {"label": "link 1 ms", "value": 0.001, "color": "#e69f00"}]
+    box = live_explorer([Slider("n", "n", [1, 2])], lambda s: {"text": {"t": "x"}, "bars": bars}, readouts=[("t", "t")],
+                        bars_label="latency of the chosen configuration", note="1 KB/s = 8000 bit/s")
+    shown = box.children[-1].value
+    assert "latency of the chosen configuration" in shown and "1 KB/s = 8000 bit/s" in shown
+    assert "width:75%;background:#0072b2" in shown and "width:25%;background:#e69f00" in shown
+    assert "device 3 ms" in shown and "link 1 ms" in shown

@@ -359,6 +359,10 @@ def split_point_readout(point: dict, rate_kBps: float, input_bits: float | None 
     return out
 
 
+#: Under the split-point explorer, in both forms: its units.
+_NOTE = "1 kB/s = 8,000 bit/s; MACs = multiply-accumulates (FLOPs = 2 x MACs)."
+
+
 def _split_point_view(rows, bits_per_element, input_bits, input_label, split, rate_kBps) -> dict:
     data = split_point_data(rows, bits_per_element, input_bits, input_label)
     points = data["points"]
@@ -434,8 +438,7 @@ def split_point_twin(rows, bits_per_element: int = 32, input_bits: float | None 
     """
     view = _split_point_view(rows, bits_per_element, input_bits, input_label, split, rate_kBps)
     twin = precomputed_explorer(**view, title="Split-point explorer (runs in the page, no kernel)",
-                                note=("1 kB/s = 8,000 bit/s; MACs = multiply-accumulates (FLOPs = 2 x MACs). "
-                                      "Numbers precomputed with coinfer.core.costs.profile_splits."))
+                                note=_NOTE + " Numbers precomputed with coinfer.core.costs.profile_splits.")
     return with_downloads(twin, "split-point-explorer", rows=[r.to_dict() for r in rows])
 
 
@@ -473,4 +476,5 @@ def split_point_explorer(rows, bits_per_element: int = 32, input_bits: float | N
     >>> "65,536 bits" in box.children[2].value          # display(box) in Jupyter or Colab
     True
     """
-    return live_explorer(**_split_point_view(rows, bits_per_element, input_bits, input_label, split, rate_kBps))
+    return live_explorer(**_split_point_view(rows, bits_per_element, input_bits, input_label, split, rate_kBps),
+                         note=_NOTE)

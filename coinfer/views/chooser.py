@@ -81,6 +81,9 @@ def _sliders(device: DeviceSpec, server: ServerSpec, threshold: float | None, re
     ]
 
 
+#: Under the explorer, in both forms: what its numbers mean.
+_NOTE = "Footprint = overhead factor x 4 bytes x (parameters + peak activations); 1 KB/s = 8000 bit/s; FLOPs = 2 x MACs."
+
 _READOUTS = [("choice", "chosen configuration"), ("latency", "end-to-end latency"),
              ("breakdown", "breakdown"), ("memory", "device memory used"),
              ("feasible", "configurations that fit"), ("methods", "best per method")]
@@ -102,9 +105,7 @@ def latency_twin(records: Sequence[Record], device: DeviceSpec, server: ServerSp
         readouts=_READOUTS,
         plot=Plot(**_PLANE),
         title="Latency explorer: which configuration answers fastest? (runs in the page, no kernel)",
-        bars_label="latency of the chosen configuration",
-        note=(note or "") + " Footprint = overhead factor x 4 bytes x (parameters + peak activations); "
-             "1 KB/s = 8000 bit/s; FLOPs = 2 x MACs.", element_id=element_id),
+        bars_label="latency of the chosen configuration", note=((note or "") + " " + _NOTE).strip(), element_id=element_id),
         "latency-explorer", rows=records, provenance={"description": note} if note else None)
 
 
@@ -260,4 +261,5 @@ def latency_explorer(records: Sequence[Record], device: DeviceSpec, server: Serv
     return live_explorer(_sliders(device, server, threshold, records, rate),
                          lambda state: latency_output(records, state, activations, memory),
                          readouts=_READOUTS, plot=Plot(**_PLANE),
-                         title="Latency explorer: which configuration answers fastest?")
+                         title="Latency explorer: which configuration answers fastest?",
+                         bars_label="latency of the chosen configuration", note=_NOTE)

@@ -522,16 +522,18 @@ def _limits(plots: list, axis: str, log: bool) -> tuple[float, float] | None:
 
 
 def live_explorer(sliders: Sequence[Slider], readout: Readout,
-                  readouts: Sequence[tuple[str, str]] = (), plot: Plot | None = None, title: str = ""):
+                  readouts: Sequence[tuple[str, str]] = (), plot: Plot | None = None, title: str = "",
+                  bars_label: str = "", note: str = ""):
     """The ipywidgets form of :func:`precomputed_explorer`, for readers with a kernel (Jupyter, Colab).
 
     One selection slider per :class:`Slider`; each move calls ``readout(state)`` and shows its
-    readouts as a table and its ``plot`` drawn by :func:`draw_plot`, in one HTML area.
+    readouts as a table, its ``plot`` drawn by :func:`draw_plot` and its ``bars`` as one stacked bar
+    (as the page draws them), in one HTML area, with ``note`` under it.
 
     Parameters
     ----------
-    sliders, readout, readouts, plot, title
-        As for :func:`precomputed_explorer`.
+    sliders, readout, readouts, plot, title, bars_label, note
+        As for :func:`precomputed_explorer` and :func:`static_explorer`.
 
     Returns
     -------
@@ -567,12 +569,26 @@ def live_explorer(sliders: Sequence[Slider], readout: Readout,
         if plot is not None and out.get("plot"):
             image = f'<img alt="{_html.escape(plot.ylabel)}" src="data:image/png;base64,{_plot_png(out["plot"], plot)}">'
         heading = f"<b>{_html.escape(title)}</b>" if title else ""
-        shown.value = f"{heading}<table>{rows}</table>{image}"
+        shown.value = (f"{heading}<table>{rows}</table>{image}{_bars_html(out.get('bars') or [], bars_label)}"
+                       + (f"<p><small>{_html.escape(note)}</small></p>" if note else ""))
 
     for control in controls:
         control.observe(refresh, names="value")
     refresh()
     return w.VBox([*controls, shown])
+
+
+def _bars_html(bars: list[dict], label: str) -> str:
+    """A readout's ``bars`` as one stacked bar with its legend, as explorer.js draws them (each bar's
+    width its share of the total; every bar carries its colour)."""
+    if not bars:
+        return ""
+    total = sum(max(b["value"], 0) for b in bars) or 1
+    parts = "".join(f'<div title="{_html.escape(b["label"])}" style="width:{100 * max(b["value"], 0) / total:.4g}%;'
+                    f'background:{b["color"]}"></div>' for b in bars)
+    legend = " ".join(f'<span style="color:{b["color"]}">&#9632;</span> {_html.escape(b["label"])}' for b in bars)
+    return (f'<div>{_html.escape(label)}</div><div style="display:flex;height:14px;width:560px">{parts}</div>'
+            f"<div><small>{legend}</small></div>")
 
 
 def _plot_png(output: dict, plot: Plot) -> str:
