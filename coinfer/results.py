@@ -122,16 +122,11 @@ class Record:
         return cls(**row)
 
 
-_REQUIRED = {
-    "method": str, "split": str, "accuracy": (int, float), "device_macs": int,
-    "device_params": int, "server_macs": int, "bits_per_image": (int, float),
-}
-_OPTIONAL = {
-    "sparsity": (int, float), "code_size": str, "channel": str,
-    "bits_entropy": (int, float, type(None)), "val_accuracy": (int, float, type(None)),
-    "accuracy_std": (int, float, type(None)), "val_accuracy_std": (int, float, type(None)), "seeds": int,
-    "extra": dict,
-}
+_REQUIRED = {"method": str, "split": str, "accuracy": (int, float), "device_macs": int, "device_params": int,
+             "server_macs": int, "bits_per_image": (int, float)}
+_OPTIONAL = {"sparsity": (int, float), "code_size": str, "channel": str, "bits_entropy": (int, float, type(None)),
+             "val_accuracy": (int, float, type(None)), "accuracy_std": (int, float, type(None)),
+             "val_accuracy_std": (int, float, type(None)), "seeds": int, "extra": dict}
 
 
 #: The provenance's numbers and their ranges: fractions, points of accuracy, seconds.
@@ -285,6 +280,11 @@ class Provenance:
     seeds: list | None = None
     baseline_val_accuracy: float | None = None
 
+    @staticmethod
+    def short_commit(commit: str) -> str:
+        """``commit`` cut to 10 characters for a caption, ``+dirty`` kept (made from uncommitted changes)."""
+        return commit[:10] + "+dirty" * commit.endswith("+dirty")
+
     @classmethod
     def collect(cls, dataset: str, preset: str, wall_time_s: float, command: str | None = None,
                 seed: int | None = None, baseline_accuracy: float | None = None,
@@ -307,7 +307,7 @@ class Provenance:
 
     def describe(self) -> str:
         """One line for a figure caption."""
-        commit = (self.git_commit[:10] + "+dirty" * self.git_commit.endswith("+dirty")) or "unknown commit"
+        commit = self.short_commit(self.git_commit) or "unknown commit"
         return (f"{self.dataset}, preset '{self.preset}', {self.hardware or 'unknown hardware'}, "
                 f"coinfer {self.coinfer_version} @ {commit}, {self.date[:10]}")
 

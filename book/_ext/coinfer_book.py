@@ -58,7 +58,7 @@ def results_rst(entries, results_root: str = "/data/results") -> list[str]:
     -------
     list of str
     """
-    from coinfer.results import SCHEMA
+    from coinfer.results import SCHEMA, Provenance
 
     lines = [".. list-table::", "   :header-rows: 1", "   :widths: 26 10 40 24", "",
              "   * - file", "     - records", "     - used in", "     - made"]
@@ -84,8 +84,7 @@ def results_rst(entries, results_root: str = "/data/results") -> list[str]:
                   ("Data", (p.get("dataset") or (f"the table of {_literal(p['table'])}" if p.get("table")
                                                   else "not recorded")) + f", preset {_literal(e.preset)}"),
                   ("Hardware", p.get("hardware") or "not recorded"),
-                  ("Commit", (_literal(commit[:10] + ("+dirty" if commit.endswith("+dirty") else "")) if commit
-                              else "not recorded")   # +dirty: made from uncommitted changes, said so
+                  ("Commit", (_literal(Provenance.short_commit(commit)) if commit else "not recorded")
                    + (f" (coinfer {p['coinfer_version']})" if p.get("coinfer_version") else "")),
                   ("Date", str(p.get("date", ""))[:19].replace("T", " ") + " UTC" if p.get("date") else "not recorded"),
                   ("Wall time", _minutes(p.get("wall_time_s")))]
