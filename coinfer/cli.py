@@ -289,7 +289,7 @@ def _sweep(args: argparse.Namespace) -> int:
         for cell_id, state in cell_states(preset, cells_dir):   # done, todo or invalid: <why>
             print(f"{cell_id}\t{state}")
         return 0
-    if not args.table and table.exists() and not args.list_cells:
+    if not args.table and table.exists():
         # one seed's table, never over the one 'run sweep' made of every seed: beside it, git-ignored
         from coinfer.paths import step_table_path
         from coinfer.results import load_table
