@@ -193,6 +193,7 @@ def projection(args: argparse.Namespace, plans: dict) -> str:
 
     from coinfer.experiments import TABLES
     from coinfer.experiments.device_report import read_device_report, report_device, report_rate
+    from coinfer.results import Provenance
     from coinfer.experiments.plan import format_plan, projected_plan
     from coinfer.experiments.plan_tables import format_tables_total
     from coinfer.tensor_data import DataPath
@@ -214,7 +215,7 @@ def projection(args: argparse.Namespace, plans: dict) -> str:
     compile_s = (report.get("together_compiled") or {}).get("compile_s")
     return "\n".join([
         f"\nprojected on {report_device(report)} ({args.gpu_report}, commit "
-        f"{str(g.get('git_commit'))[:7]}, {report.get('date')}), {args.workers} worker(s), "
+        f"{Provenance.short_commit(str(g.get('git_commit')))}, {report.get('date')}), {args.workers} worker(s), "
         f"{'with' if compiled else 'without'} the frozen parts compiled; each step's share divided by the speed-ups "
         f"measured for it ({applied or 'none measured'}):",
         format_plan(steps, rate),

@@ -282,8 +282,9 @@ class Provenance:
 
     @staticmethod
     def short_commit(commit: str) -> str:
-        """``commit`` cut to 10 characters for a caption, ``+dirty`` kept (made from uncommitted changes)."""
-        return commit[:10] + "+dirty" * commit.endswith("+dirty")
+        """``commit`` cut to 10 characters for a caption, ``+dirty`` kept (made from uncommitted changes);
+        each of several commits joined by `` + `` (seeds run at different commits) is cut the same way."""
+        return " + ".join(c[:10] + "+dirty" * c.endswith("+dirty") for c in commit.split(" + "))
 
     @classmethod
     def collect(cls, dataset: str, preset: str, wall_time_s: float, command: str | None = None,
@@ -292,8 +293,7 @@ class Provenance:
         """Provenance of a run in this process: version, commit, hardware and date filled in.
 
         ``baseline_accuracy`` is the baseline checkpoint's ``test_accuracy`` (a fraction) and
-        ``accuracy_drop`` the preset's ``accuracy_drop`` (points); pass both so that
-        :func:`table_threshold` works on the table.
+        ``accuracy_drop`` the preset's ``accuracy_drop`` (points); pass both for :func:`table_threshold`.
         """
         from coinfer import __version__
 

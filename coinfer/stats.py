@@ -122,7 +122,9 @@ def aggregate_seeds(runs: list[LookupTable]) -> LookupTable:
     entropy coder makes seed-dependent) and costs are averaged too. The per-seed values stay in
     ``extra["per_seed"]``, with those of the :data:`SEEDED_EXTRA` numbers (the other ``extra``
     values are the first run's). Every configuration must be in every run, and every run is one seed's:
-    records that are already means over seeds, and a seed given twice, are refused.
+    records that are already means over seeds, and a seed given twice, are refused, as are runs of
+    another dataset, preset, validation split or baseline. The table's commit, hardware and version
+    name every run's (joined by `` + `` where they differ) and its date is the last run's.
 
     >>> from dataclasses import replace
     >>> from coinfer.results import LookupTable, Provenance, Record
@@ -173,9 +175,20 @@ def aggregate_seeds(runs: list[LookupTable]) -> LookupTable:
                                  "bits_per_image": avg["bits_per_image"], "bits_entropy": entropy,
                                  **{n: round(avg[n]) for n in ("device_macs", "device_params", "server_macs")},
                                  "extra": {**first.extra, "per_seed": per_seed}}))
-    prov = runs[0].provenance
-    return LookupTable(Provenance(**{**asdict(prov), "seed": None, "seeds": seeds,
-                                     "wall_time_s": round(sum(run.provenance.wall_time_s for run in runs), 1)}),
+    provs = [run.provenance for run in runs]
+    for field in ("dataset", "preset", "validation", "baseline_accuracy", "baseline_val_accuracy", "accuracy_drop"):
+        if any(getattr(p, field) != getattr(provs[0], field) for p in provs):
+            raise ValueError(f"the runs differ in {field} ({[getattr(p, field) for p in provs]}): "
+                             "aggregate the seeds of one experiment")
+
+    def every(field):   # seeds resumed at another commit or on another machine: name each, in run order
+        return " + ".join(dict.fromkeys(getattr(p, field) for p in provs))
+
+    return LookupTable(Provenance(**{**asdict(provs[0]), "seed": None, "seeds": seeds,
+                                     "wall_time_s": round(sum(p.wall_time_s for p in provs), 1),
+                                     "git_commit": every("git_commit"), "hardware": every("hardware"),
+                                     "coinfer_version": every("coinfer_version"),
+                                     "date": max(p.date for p in provs)}),   # when the last seed finished
                        records)
 
 

@@ -342,7 +342,7 @@ def test_the_book_says_what_a_device_report_measured_and_why_not_where_it_did_no
     caption = report_caption(report, steps)
     default = projected_hours(steps, report["factors"], 30000.0)[1, False]
     assert caption.startswith("The last column: `python benchmarks/cuda_check.py --out r.json` on NVIDIA H200, "
-                              "torch 2.9.0, 2026-12-02, commit abcdef1.")
+                              "torch 2.9.0, 2026-12-02, commit abcdef123.")
     assert f"the sweep takes {default:.1f} GPU-hours as the GPU path runs by default" in caption
     assert "--gpu-report data/results/benchmarks/cuda_check_gpu.json --workers 1`" in caption
     assert report_caption(None, steps).startswith("No GPU report is committed yet")

@@ -206,6 +206,32 @@ def test_aggregate_seeds_averages_each_configuration_and_keeps_every_seed(table)
         aggregate_seeds([runs[0], runs[1], runs[0]])
 
 
+def test_aggregate_seeds_names_every_commit_and_machine_and_refuses_another_experiment(table):
+    from dataclasses import replace
+
+    from coinfer.stats import aggregate_seeds
+
+    prov = replace(table.provenance, git_commit="a" * 40, hardware="x86_64, 2 CPU cores", date="2026-11-01T10:00:00")
+    runs = [LookupTable(replace(prov, seed=0), table.records),
+            LookupTable(replace(prov, seed=1, git_commit="b" * 40 + "+dirty", date="2026-11-03T09:00:00"),
+                        table.records),
+            LookupTable(replace(prov, seed=2, hardware="x86_64, 16 CPU cores", date="2026-11-02T08:00:00"),
+                        table.records)]
+    merged = aggregate_seeds(runs).provenance
+    # A seed resumed at a later commit or on another machine is named, not hidden behind seed 0's.
+    assert merged.git_commit == "a" * 40 + " + " + "b" * 40 + "+dirty"
+    assert merged.hardware == "x86_64, 2 CPU cores + x86_64, 16 CPU cores"
+    assert merged.date == "2026-11-03T09:00:00"
+    assert "@ aaaaaaaaaa + bbbbbbbbbb+dirty, 2026-11-03" in merged.describe()
+    same = aggregate_seeds([LookupTable(replace(prov, seed=s), table.records) for s in (0, 1)]).provenance
+    assert same.git_commit == "a" * 40 and same.hardware == prov.hardware
+    for field, value in [("preset", "paper"), ("dataset", "cifar10"), ("validation", {"images": 1, "seed": 9}),
+                         ("baseline_accuracy", 0.5)]:
+        other = LookupTable(replace(prov, seed=1, **{field: value}), table.records)
+        with pytest.raises(ValueError, match=f"the runs differ in {field}"):
+            aggregate_seeds([runs[0], other])
+
+
 @pytest.mark.parametrize("field, value, message", [
     ("baseline_accuracy", 90.98, "provenance baseline_accuracy 90.98 must be a finite number in [0, 1]"),
     ("baseline_val_accuracy", float("nan"), "provenance baseline_val_accuracy nan must be a finite number in [0, 1]"),

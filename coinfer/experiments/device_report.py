@@ -288,14 +288,15 @@ def report_caption(report: dict | None, sweep_steps: list) -> str:
     True
     """
     from coinfer.experiments.plan import projected_hours
+    from coinfer.results import Provenance
 
     if report is None:
         return (f"No GPU report is committed yet: a GPU session writes one with `python benchmarks/cuda_check.py "
                 f"--out {committed_name()}`, and the last column reads its factors.")
     g = report.get("provenance") or {}
     text = (f"The last column: `{g.get('command', 'benchmarks/cuda_check.py')}` on {report_device(report)}, torch "
-            f"{report.get('torch', '?')}, {report.get('date', '?')}, commit {str(g.get('git_commit', '?'))[:7]}"
-            + "".join(f", resuming the run at commit {str(r.get('git_commit'))[:7]} of {str(r.get('date'))[:10]}"
+            f"{report.get('torch', '?')}, {report.get('date', '?')}, commit {Provenance.short_commit(str(g.get('git_commit', '?')))}"
+            + "".join(f", resuming the run at commit {Provenance.short_commit(str(r.get('git_commit')))} of {str(r.get('date'))[:10]}"
                       for r in report.get("resumed_from", []) if r) + ".")
     at_new = (report.get("estimate") or {}).get("new_images_per_s")
     if isinstance(at_new, dict) and "gpu_hours_3_seeds" in at_new:

@@ -280,7 +280,7 @@ def learned_source_payload(point: str, threshold: float | None, preset_name: str
     """
     from coinfer.stats import selection_accuracy, selection_threshold
     from coinfer.paths import table_path
-    from coinfer.results import load_table
+    from coinfer.results import Provenance, load_table
 
     from pathlib import Path
 
@@ -308,7 +308,7 @@ def learned_source_payload(point: str, threshold: float | None, preset_name: str
             "bits_entropy": best.bits_entropy, "meets_threshold": True,
             "train_images": best.extra.get("train_images"),
             "coder": f"learned quantizer, fixed-length index or range coder (coinfer.core.encoding), "
-                     f"from {path.name} (commit {table.provenance.git_commit[:10] or 'unknown'})"}
+                     f"from {path.name} (commit {Provenance.short_commit(table.provenance.git_commit) or 'unknown'})"}
 
 
 # ----------------------------------------------------------------------------- the experiment
