@@ -174,6 +174,37 @@ def test_a_rate_trained_codec_codes_with_its_trained_prior_after_a_reload():
     assert "entropy_model.logits" in codec.state_dict()
 
 
+def test_a_receiver_whose_softmax_rounds_otherwise_decodes_with_the_senders_table(monkeypatch):
+    # A device and a server on different CPUs (AVX2, none, ARM) round a softmax differently; one ulp
+    # in the range coder's table decodes wrong symbols without an error, so the saved model carries
+    # the sender's table and the receiver never recomputes it from the logits.
+    torch.manual_seed(0)
+    sender = LearnedEntropyModel(6, 8)
+    with torch.no_grad():
+        sender.logits.copy_(torch.randn(6, 8) * 2)
+    symbols = torch.multinomial(torch.softmax(sender.logits, 1), 300, replacement=True).t()   # as the prior says
+    coded = sender.encode_with_costs(symbols)
+    assert (coded.sent <= coded.fixed).mean() > 0.5           # most packets range-coded, not the fixed index
+    state = sender.state_dict()
+    assert torch.equal(state["coding_logits"], state["logits"])
+    softmax = torch.softmax
+    wobble = 1 + 2.0 ** -16 * (-1) ** torch.arange(8)   # some ulps, unlike per symbol (one ulp fails too, more rarely)
+    monkeypatch.setattr(torch, "softmax", lambda x, dim: softmax(x, dim=dim) * wobble.to(x.dtype))   # another CPU
+    receiver = LearnedEntropyModel(6, 8)
+    receiver.load_state_dict(state)
+    assert torch.equal(receiver.decode(coded.packets), symbols)
+    # A model saved before the table was kept still loads: its table is computed from its logits, as
+    # it was then (here on the other CPU, which is what the kept table prevents).
+    old = LearnedEntropyModel(6, 8)
+    old.load_state_dict({"logits": state["logits"]})
+    assert not np.array_equal(old._table(), receiver._table())
+    # The table is made again where the logits moved (training).
+    monkeypatch.setattr(torch, "softmax", softmax)
+    with torch.no_grad():
+        receiver.logits[0, 0] += 1.0
+    assert receiver._table()[0, 0] > sender._table()[0, 0]
+
+
 def test_aggregate_keeps_the_rate_numbers_per_seed():
     from dataclasses import replace
 

@@ -76,8 +76,15 @@ class LearnedEntropyModel(CategoricalEntropyModel):
     Codes exactly as :class:`~coinfer.core.entropy.CategoricalEntropyModel` (same packets, same
     fixed-index fallback), with ``probabilities = softmax(logits)`` instead of a fitted table, so
     it is trained by gradient descent along with the encoder (:func:`rate_bits`) and saved in the
-    codec's ``state_dict`` (the logits). Encoder and decoder compute the same float64 table from
-    the same logits, so decoding is exact.
+    codec's ``state_dict`` (the logits).
+
+    The range coder needs the *same* table at both ends, bit for bit, but a softmax is not the same
+    on every machine (PyTorch's CPU kernels round differently with AVX2, without it, and on ARM), so
+    a device and a server that each computed it from the logits could decode wrong symbols with no
+    error. The table the coder uses is therefore computed once, in float64, and kept with the
+    logits it came from (buffers ``coding_table``, ``coding_logits``, saved in the ``state_dict``):
+    the receiver of a saved codec codes with the sender's table, and the table is computed again
+    only where the logits have changed since (in training), never for a loaded codec.
 
     Parameters
     ----------
@@ -101,6 +108,10 @@ class LearnedEntropyModel(CategoricalEntropyModel):
             raise ValueError(f"need positions >= 1 and alphabet >= 2, got {positions}, {alphabet}")
         self.positions, self.alphabet, self.shared = int(positions), int(alphabet), bool(shared)
         self.logits = nn.Parameter(torch.zeros(1 if shared else positions, alphabet))
+        # the coder's table and the logits it was computed from (NaN: none yet)
+        self.register_buffer("coding_table", torch.full((self.positions, self.alphabet), math.nan,
+                                                        dtype=torch.float64))
+        self.register_buffer("coding_logits", torch.full_like(self.logits, math.nan))
 
     @property
     def probabilities(self) -> torch.Tensor:
@@ -112,11 +123,32 @@ class LearnedEntropyModel(CategoricalEntropyModel):
         return (torch.log_softmax(self.logits, dim=1) / math.log(2)).expand(self.positions, -1)
 
     @torch.no_grad()
+    def _table(self):
+        """The range coder's table (float64 numpy), the saved one while the logits are those it was made from."""
+        if not torch.equal(self.coding_logits, self.logits.detach()):
+            self.coding_table.copy_(torch.softmax(self.logits.detach().double(), dim=1).expand(self.positions, -1))
+            self.coding_logits.copy_(self.logits.detach())
+        return self.coding_table.cpu().numpy()
+
+    def _save_to_state_dict(self, destination, prefix, keep_vars):
+        self._table()                  # a saved codec carries the table its packets were coded with
+        super()._save_to_state_dict(destination, prefix, keep_vars)
+
+    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
+                              error_msgs):
+        super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
+                                      error_msgs)
+        # a codec saved before the table was kept: it is computed here from the logits, as it was then
+        missing_keys[:] = [k for k in missing_keys if k not in (prefix + "coding_table", prefix + "coding_logits")]
+
+    @torch.no_grad()
     def fit(self, symbols: torch.Tensor, prior: float = 0.5) -> "LearnedEntropyModel":
         """Initialise the logits to the log of the smoothed symbol counts (pooled when ``shared``).
 
         Called once, where the quantized epochs start; training then moves the logits.
         """
+        if not (math.isfinite(prior) and prior > 0):
+            raise ValueError(f"prior must be positive pseudo-counts (they keep every symbol codable), got {prior}")
         symbols = self._check(symbols).cpu()
         counts = torch.zeros(self.positions, self.alphabet, dtype=torch.float64)
         counts.scatter_add_(1, symbols.t(), torch.ones(symbols.t().shape, dtype=torch.float64))
