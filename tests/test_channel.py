@@ -114,6 +114,18 @@ def test_a_weak_example_is_scaled_to_unit_power_and_a_zero_one_keeps_a_finite_gr
     assert torch.isfinite(z.grad).all()
 
 
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+@pytest.mark.parametrize("scale", [300.0, 1e-4])
+def test_half_precision_examples_reach_unit_power(dtype, scale):
+    # In float16 the squares of 300 overflow and those of 1e-4 underflow: the example came out 0 or
+    # tiny, and the AWGN channel then sent pure noise (CPU autocast to float16 does this).
+    z = (torch.randn(4, 32, generator=torch.Generator().manual_seed(0)) * scale).to(dtype)
+    x = ch.normalize_power(z)
+    assert x.dtype == dtype
+    assert torch.allclose(x.double().pow(2).mean(dim=1), torch.ones(4, dtype=torch.float64), rtol=0.02)
+    assert ch.normalize_power(torch.zeros(0, 4)).shape == (0, 4)      # an empty batch, not a reshape error
+
+
 @pytest.mark.parametrize("snr_db", [0.0, 10.0, 20.0])
 def test_awgn_empirical_snr(snr_db):
     gen = torch.Generator().manual_seed(0)
@@ -236,5 +248,7 @@ def test_normal_approximation_uses():
         return n * c - math.sqrt(n * v) * q + 0.5 * math.log2(n)
     assert carried(small) >= 12 > carried(small - 1)
     assert ch.normal_approximation_uses(12, 1.0, 0.0) == 12   # noiseless BSC: one bit per use
+    assert ch.normal_approximation_uses(0, c, v) == 0          # nothing to send takes no use (was 21)
+    assert ch.normal_approximation_uses(0, 0.0, 0.0) == 0 and ch.normal_approximation_uses(1, 0.0, 0.0) == math.inf
     with pytest.raises(ValueError, match="error_prob"):
         ch.normal_approximation_uses(12, c, v, 0.0)

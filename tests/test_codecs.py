@@ -96,6 +96,33 @@ def test_learned_codec_sends_the_feature_codecs_packets():
 def test_empty_batches_decompress_to_no_features():
     assert Float32Codec((2,)).decompress([]).shape == (0, 2)
     assert Huffman8Codec().fit(torch.rand(3, 2)).decompress([]).shape == (0, 2)
+    assert HuffmanCode.from_samples(np.arange(4), alphabet=4).decode([]).shape == (0, 0)   # as the range coder
+
+
+@pytest.mark.parametrize("bad", [float("inf"), float("nan"), 3e38])
+def test_a_range_float32_cannot_hold_is_refused_where_it_is_made(bad):
+    # inf/NaN features, or a finite span beyond float32, gave an infinite quantizer step and
+    # garbage symbols (numpy's "negative elements" error), or uint8 packets decompress refuses.
+    features = torch.tensor([[0.0, 1.0], [-3e38, bad]]) if bad == 3e38 else torch.tensor([[0.0, 1.0], [2.0, bad]])
+    with pytest.raises(ValueError, match=r"range \[.*\] is not finite in float32"):
+        Huffman8Codec().fit(features)
+    with pytest.raises(ValueError, match=r"range \[.*\] is not finite in float32"):
+        Uint8Codec((2,)).compress(features[1:])
+
+
+def test_symbols_outside_the_alphabet_are_refused_not_counted():
+    from coinfer.core.entropy import empirical_entropy_bits, frame
+
+    # Symbol 4 of alphabet 4 landed in the next position's bin 0: a negative entropy, -2 bits.
+    with pytest.raises(ValueError, match=r"must lie in \[0, 4\), got range \[0, 4\]"):
+        empirical_entropy_bits(np.array([[4, 0], [0, 0]]), 4)
+    with pytest.raises(ValueError, match="must be integers"):
+        empirical_entropy_bits(np.array([[0.7, 1.2], [0.1, 1.9]]), 4)       # was read as [[0, 1], [0, 1]]: 0 bits
+    assert empirical_entropy_bits(np.array([[0, 1], [1, 1]]), 4) == pytest.approx(1.0)
+    with pytest.raises(ValueError, match=r"must lie in \[0, 256\), got range \[0, 300\]"):
+        HuffmanCode.from_samples(np.array([0, 1, 300]))                     # was a code over 301 symbols
+    with pytest.raises(ValueError, match="symbol count must be >= 0, got -1"):
+        frame(b"", -1, MAGIC_HUFFMAN)                                        # was an endless loop
 
 
 @pytest.mark.slow

@@ -57,6 +57,12 @@ def test_tiny_jscc_forward_backward(parts, kind, value):
 def test_codec_rejects_bad_code_size():
     with pytest.raises(ValueError, match="code_size"):
         jscc.make_codec((4, 8, 8), 0, jscc.make_channel("bsc", 0.1))
+    # 0 became the default quarter, and a 1-D feature dropped the setting without a word
+    bsc = jscc.make_channel("bsc", 0.1)
+    assert jscc.make_codec((8, 4, 4), 3, bsc, reduced_channels=5).encoder.channels == 5
+    for bad, shape in [(0, (8, 4, 4)), (-3, (8, 4, 4)), (2.5, (8, 4, 4)), (5, (16,))]:
+        with pytest.raises(ValueError, match=rf"reduced_channels .* got {bad!r} for a feature of shape"):
+            jscc.make_codec(shape, 3, bsc, reduced_channels=bad)
     with pytest.raises(TypeError, match="AWGNChannel"):
         jscc.make_codec((4, 8, 8), 4, torch.nn.Identity())
     with pytest.raises(ValueError, match=r"\[0, 0.5\)"):

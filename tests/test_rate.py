@@ -205,6 +205,19 @@ def test_a_receiver_whose_softmax_rounds_otherwise_decodes_with_the_senders_tabl
     assert receiver._table()[0, 0] > sender._table()[0, 0]
 
 
+def test_the_learned_prior_refuses_a_bad_prior_and_counts_rare_symbols_finitely():
+    model = LearnedEntropyModel(1, 4)
+    for bad in (0.0, -1.0, math.nan):      # gave -inf or NaN logits and a NaN rate
+        with pytest.raises(ValueError, match="prior must be positive pseudo-counts"):
+            model.fit(torch.tensor([[0], [1]]), prior=bad)
+    with torch.no_grad():
+        model.logits.copy_(torch.tensor([[0.0, -110.0, 0.0, 0.0]]))
+    # p(1) = e^-110 / 3 is 0 in float32, but its code length is ~160.3 bits (log2 of the float32 p read inf)
+    bits = model.information_bits(torch.tensor([[1], [0]]))
+    assert bits[0].item() == pytest.approx(110 / math.log(2) + math.log2(3), rel=1e-5)
+    assert bits[1].item() == pytest.approx(math.log2(3), rel=1e-5)
+
+
 def test_aggregate_keeps_the_rate_numbers_per_seed():
     from dataclasses import replace
 

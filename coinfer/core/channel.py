@@ -217,7 +217,8 @@ def bsc_dispersion(p: float) -> float:
     return 0.0 if p in (0.0, 0.5) else p * (1 - p) * math.log2((1 - p) / p) ** 2
 
 
-def normal_approximation_uses(bits: float, capacity: float, dispersion: float, error_prob: float = 1e-3) -> int:
+def normal_approximation_uses(bits: float, capacity: float, dispersion: float,
+                              error_prob: float = 1e-3) -> int | float:
     """Fewest channel uses ``n`` that carry ``bits`` with block error ``error_prob``, by the normal approximation.
 
     Polyanskiy, Poor and Verdu (2010): the best code of length ``n`` carries about
@@ -233,14 +234,21 @@ def normal_approximation_uses(bits: float, capacity: float, dispersion: float, e
         Per channel use (from :func:`awgn_capacity_per_real_use` and :func:`awgn_dispersion`, or the BSC's).
     error_prob : float
         Target block error probability, in (0, 0.5).
+
+    Returns
+    -------
+    int or float
+        The number of uses; 0 for no bits, ``math.inf`` for bits over a channel of zero capacity.
     """
     from statistics import NormalDist
 
     bits = _check_nonnegative(bits, "bits")
     if not 0.0 < error_prob < 0.5:
         raise ValueError(f"error_prob must be in (0, 0.5), got {error_prob!r}")
+    if bits == 0:        # nothing to send (the search below starts at one use)
+        return 0
     if capacity <= 0:
-        return math.inf if bits > 0 else 0
+        return math.inf
     if dispersion == 0.0:  # noiseless: exactly bits / C uses
         return math.ceil(bits / capacity - 1e-9)
     q = NormalDist().inv_cdf(1 - error_prob)
@@ -272,7 +280,7 @@ def normalize_power(z: torch.Tensor) -> torch.Tensor:
     -------
     Tensor, same shape
         ``z * sqrt(k / sum(z**2))`` per example, so that ``mean(x**2) == 1`` over each example's
-        ``k`` elements, however small its power (unless its squares underflow to 0 in its dtype: below
+        ``k`` elements, however small its power (unless its squares underflow to 0 in float32 or wider: below
         about 1e-23 in float32). An all-zero example stays zero.
 
     Examples
@@ -285,11 +293,13 @@ def normalize_power(z: torch.Tensor) -> torch.Tensor:
     """
     if z.dim() < 2:
         raise ValueError(f"expected a batch of encoder outputs [batch, ...], got shape {tuple(z.shape)}")
-    flat = z.reshape(z.shape[0], -1)
-    power = flat.pow(2).mean(dim=1, keepdim=True)
+    flat = z.flatten(1)
+    # The power in float32 at least: squares of float16 overflow above 256 and underflow below 1e-4,
+    # which would zero the example or leave it tiny (a bfloat16 mean is also off by about 0.6 %).
+    power = flat.to(torch.promote_types(flat.dtype, torch.float32)).pow(2).mean(dim=1, keepdim=True)
     # Only an all-zero example divides by 1 instead (a small epsilon added to every power would scale
     # a weak example short of unit power; torch.where on the divisor keeps the gradient finite).
-    return (flat / torch.where(power > 0, power, torch.ones_like(power)).sqrt()).reshape(z.shape)
+    return (flat / torch.where(power > 0, power, torch.ones_like(power)).sqrt().to(flat.dtype)).reshape(z.shape)
 
 
 def _uniform(low: float, high: float, generator: torch.Generator | None) -> float:

@@ -148,6 +148,9 @@ class Uint8Codec(Codec):
         packets = []
         for x in features.detach().to(torch.float32).cpu().numpy():
             lo, hi = float(x.min()), float(x.max())
+            if not (math.isfinite(lo) and math.isfinite(hi) and hi - lo <= float(np.finfo(np.float32).max)):
+                # refused here: decompress could not turn such a range's levels back into float32
+                raise ValueError(f"uint8 codec: a feature's range [{lo}, {hi}] is not finite in float32")
             span = hi - lo if hi > lo else 1.0
             q = np.rint((x - lo) * (255.0 / span)).clip(0, 255).astype(np.uint8)
             packets.append(self._RANGE.pack(lo, hi) + q.tobytes())

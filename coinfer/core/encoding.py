@@ -25,9 +25,9 @@ Modules, each usable alone (CompressAI style):
 * :class:`DimensionReductionEncoder` / :class:`DimensionReductionDecoder` — step 1. A channel layer
   (``coinfer.core.channel``, JSCC) or any other bottleneck plugs in between them.
 * :class:`ScalarCodebookQuantizer` — the paper's Fig. 2: every element ``i`` of ``z`` has its own
-  ``L`` learned codewords, so an image costs ``d x log2 L`` bits at fixed length.
+  ``L`` learned codewords, so an image costs ``d x ceil(log2 L)`` bits at fixed length.
 * :class:`VectorCodebookQuantizer` — the authors' code at s4/s5: one learned codebook of ``K``
-  vectors, one index (``log2 K`` bits) per image.
+  vectors, one index (``ceil(log2 K)`` bits) per image.
 * :class:`UniformQuantizer` — fixed rounding to ``2^b`` levels over a fitted range (the 8-bit
   baseline, BottleNet++'s 8-bit values).
 * :class:`FeatureCodec` — encoder + quantizer (or any bottleneck) + decoder + entropy model, with
@@ -324,7 +324,7 @@ class ScalarCodebookQuantizer(_CodebookQuantizer):
     dim : int
         Elements of ``z`` (``d``).
     levels : int
-        Codewords per element (``L``); an image costs ``d log2 L`` bits at fixed length.
+        Codewords per element (``L``); an image costs ``d ceil(log2 L)`` bits at fixed length.
     temperature : float
         Softness of the backward pass, relative to the squared gap between neighbouring codewords.
     commitment : float
@@ -378,7 +378,7 @@ class ScalarCodebookQuantizer(_CodebookQuantizer):
 class VectorCodebookQuantizer(_CodebookQuantizer):
     """One learned codebook of ``K`` vectors: ``z`` -> index of the nearest (the authors' code at s4/s5).
 
-    An image costs ``log2 K`` bits at fixed length, however large ``d`` is. Forward returns
+    An image costs ``ceil(log2 K)`` bits at fixed length, however large ``d`` is. Forward returns
     ``{"z_hat", "symbols" (B, 1) int64, "aux_loss"}``; ``aux_loss`` includes VQ-VAE's codebook term.
     """
 
@@ -460,6 +460,9 @@ class UniformQuantizer(nn.Module):
     @torch.no_grad()
     def fit_range(self, x: torch.Tensor) -> "UniformQuantizer":
         low, high = float(x.min()), float(x.max())
+        if not (math.isfinite(low) and math.isfinite(high) and high - low <= torch.finfo(torch.float32).max):
+            raise ValueError(f"the quantizer's range [{low}, {high}] is not finite in float32: "
+                             "the training features hold inf or NaN, or span more than float32 can")
         self.low.fill_(low)
         self.high.fill_(high if high > low else low + 1.0)
         return self

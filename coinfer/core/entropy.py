@@ -85,6 +85,8 @@ class BitstreamError(ValueError):
 # ------------------------ Framing: magic | varint(symbol count) | CRC32(count + payload) | payload
 
 def _varint(n: int) -> bytes:
+    if n < 0:    # n >> 7 stays -1: the loop below would never end
+        raise ValueError(f"a packet's symbol count must be >= 0, got {n}")
     out = bytearray()
     while True:
         byte, n = n & 0x7F, n >> 7
@@ -98,10 +100,8 @@ def _read_varint(data: bytes, pos: int) -> tuple[int, int]:
     while True:
         if pos >= len(data):
             raise BitstreamError("packet truncated inside its header (symbol count)")
-        byte = data[pos]
-        pos += 1
-        value |= (byte & 0x7F) << shift
-        shift += 7
+        byte, pos = data[pos], pos + 1
+        value, shift = value | (byte & 0x7F) << shift, shift + 7
         if not byte & 0x80:
             return value, pos
         if shift >= 63:   # 9 bytes carry 63 bits, any count there is; a 10th is corruption
@@ -533,7 +533,7 @@ def empirical_entropy_bits(symbols: torch.Tensor | np.ndarray, alphabet: int, sh
     per-position model can reach). ``shared=True``: one distribution pooled over all positions,
     times the number of positions (what a single i.i.d. model such as the Huffman baseline's can).
     """
-    s = np.asarray(symbols.cpu() if isinstance(symbols, torch.Tensor) else symbols, dtype=np.int64)
+    s = _integer_symbols(symbols, alphabet)   # one symbol out of range would land in the next position's counts
     if s.ndim != 2:
         raise ValueError(f"symbols must be 2-D (images, positions), got shape {s.shape}")
     n, positions = s.shape
@@ -594,7 +594,8 @@ class HuffmanCode:
     @classmethod
     def from_samples(cls, symbols: np.ndarray, alphabet: int = 256) -> "HuffmanCode":
         """Code built from the histogram of ``symbols`` plus one count per symbol."""
-        return cls.from_counts(np.bincount(np.asarray(symbols).reshape(-1), minlength=alphabet) + 1)
+        return cls.from_counts(np.bincount(_integer_symbols(np.asarray(symbols).reshape(-1), alphabet),
+                                           minlength=alphabet) + 1)
 
     @property
     def alphabet(self) -> int:
@@ -641,9 +642,7 @@ class HuffmanCode:
         while len(out) < n_symbols:
             if pos >= len(bits):
                 raise BitstreamError(f"Huffman payload ends after {len(out)} of {n_symbols} symbols")
-            code = (code << 1) | int(bits[pos])
-            pos += 1
-            length += 1
+            code, pos, length = (code << 1) | int(bits[pos]), pos + 1, length + 1
             symbol = table.get((length, code))
             if symbol is not None:
                 out.append(symbol)
@@ -687,7 +686,7 @@ class HuffmanCode:
         return symbols, FLAG_BITS + used
 
     def decode(self, packets: list[bytes]) -> np.ndarray:
-        return np.stack([self._read(packet)[0] for packet in packets])
+        return np.stack([self._read(packet)[0] for packet in packets]) if packets else np.zeros((0, 0), np.int64)
 
     def payload_bits(self, packet: bytes) -> int:
         """Bits per image this packet carries (:func:`sent_bits`): flag + the form it holds (decodes it)."""

@@ -80,8 +80,11 @@ def make_codec(feature_shape: tuple[int, int, int], code_size: int, channel: nn.
         raise TypeError(f"channel must be an AWGNChannel or BSCChannel, got {type(channel).__name__}")
     feature_shape = tuple(feature_shape)
     reduced = None
+    if reduced_channels is not None and (len(feature_shape) != 3 or not is_count(reduced_channels)):
+        raise ValueError(f"reduced_channels must be a positive number of channels, for a 3-D (C, H, W) feature "
+                         f"only; got {reduced_channels!r} for a feature of shape {feature_shape}")
     if len(feature_shape) == 3:
-        reduced = reduced_channels or max(1, feature_shape[0] // 4)
+        reduced = reduced_channels if reduced_channels is not None else max(1, feature_shape[0] // 4)
     encoder = DimensionReductionEncoder(feature_shape, code_size, reduced, kernel_size, activation="none")
     decoder = DimensionReductionDecoder(feature_shape, code_size, reduced, kernel_size)
     return FeatureCodec(encoder, bottleneck, decoder)

@@ -122,6 +122,11 @@ class LearnedEntropyModel(CategoricalEntropyModel):
         """``log2 softmax(logits)``, shape (positions, alphabet) (exact in the tails, unlike log2 of p)."""
         return (torch.log_softmax(self.logits, dim=1) / math.log(2)).expand(self.positions, -1)
 
+    def information_bits(self, symbols: torch.Tensor) -> torch.Tensor:
+        """Ideal code length ``-sum log2 p`` per image (bits), from the log-probabilities: log2 of the
+        float32 probabilities reads infinite for a symbol below about 1e-45 that the coder still codes."""
+        return rate_bits(self, self._check(symbols))["rate"]
+
     @torch.no_grad()
     def _table(self):
         """The range coder's table (float64 numpy), the saved one while the logits are those it was made from."""
