@@ -182,6 +182,10 @@ def test_the_catalog_lists_every_committed_file_with_its_chapters_and_command():
     summary = "\n".join(load_book_extension().results_rst([entries["sweep_quick.json"]]))
     assert ":doc:`5 </book/05_tradeoff>`" in summary and "</book/paper_scale>`" in summary
     assert ":doc:`9" not in summary            # a page without a chapter number is not given one (it read 95)
+    # The threshold that decides is the validation one (the page gave only the test split's)
+    p = load_table(results_dir() / "sweep_quick.json").provenance
+    assert (f"baseline {100 * p.baseline_val_accuracy:.2f} % minus 2 points on the validation split, which decides; "
+            f"{100 * p.baseline_accuracy:.2f} % minus 2 on the test split, which is only reported") in summary
     assert [n for n, _, _ in entries["rate_quick.json"].chapters] == [3]
 
 
