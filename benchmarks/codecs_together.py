@@ -91,7 +91,13 @@ def main() -> None:
                         help="torch.compile's backend with --compile (aot_eager: no kernels generated; the "
                              "device check's CPU dry run, which checks this script, not the compiler)")
     parser.add_argument("--out", default="benchmarks/out/codecs_together.json")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch CPU threads (default: torch's, e.g. OMP_NUM_THREADS); recorded in the output")
     args = parser.parse_args()
+    if args.threads is not None:
+        if args.threads < 1:
+            parser.error(f"--threads must be >= 1, got {args.threads}")
+        torch.set_num_threads(args.threads)
     started = time.time()
     if args.images < 1:
         raise SystemExit(f"--images must be >= 1, got {args.images}")

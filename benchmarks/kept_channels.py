@@ -55,7 +55,13 @@ def main() -> None:
     parser.add_argument("--step", type=int, choices=(1, 2), default=1,
                         help="2-Step Pruning's first step (the whole network) or its second (the sent channels)")
     parser.add_argument("--out", default="benchmarks/out/kept_channels.json")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch CPU threads (default: torch's, e.g. OMP_NUM_THREADS); recorded in the output")
     args = parser.parse_args()
+    if args.threads is not None:
+        if args.threads < 1:
+            parser.error(f"--threads must be >= 1, got {args.threads}")
+        torch.set_num_threads(args.threads)
     started = time.time()
     for name in ("batch_size", "steps", "interval"):
         if getattr(args, name) < 1:

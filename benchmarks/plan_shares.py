@@ -62,7 +62,13 @@ def main() -> None:
     parser.add_argument("--reps", type=int, default=5)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--out", default="benchmarks/out/plan_shares.json")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch CPU threads (default: torch's, e.g. OMP_NUM_THREADS); recorded in the output")
     args = parser.parse_args()
+    if args.threads is not None:
+        if args.threads < 1:
+            parser.error(f"--threads must be >= 1, got {args.threads}")
+        torch.set_num_threads(args.threads)
     started = time.time()
     if args.batch_size < 1 or args.reps < 1:
         raise SystemExit(f"--batch-size and --reps must be >= 1, got {args.batch_size} and {args.reps}")

@@ -118,6 +118,16 @@ def test_codecs_together_refuses_compiled_only_without_compile(tmp_path):
     assert not (tmp_path / "x.json").exists()
 
 
+@pytest.mark.parametrize("script", ["kept_channels", "plan_shares", "codecs_together"])
+def test_the_cpu_benchmarks_take_a_thread_count_and_refuse_none(script, tmp_path):
+    # Their timings depend on the threads; each now sets them as prune_step and jscc_time do.
+    result = subprocess.run([sys.executable, str(ROOT / "benchmarks" / f"{script}.py"), "--threads", "0",
+                             "--out", str(tmp_path / "x.json")], cwd=ROOT, capture_output=True, text=True, timeout=120,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert result.returncode == 2 and "--threads must be >= 1, got 0" in result.stderr
+    assert not (tmp_path / "x.json").exists()
+
+
 def test_the_device_check_resumes_a_report_running_only_the_checks_it_lacks(tmp_path):
     """A device call stopped at its limit keeps the checks that finished; ``--resume`` runs the rest
     (here only ``split``), keeps the earlier checks as they were, computes the factors over both, says
