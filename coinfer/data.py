@@ -23,6 +23,7 @@ Example::
 
 from __future__ import annotations
 
+import codecs
 import gzip
 import hashlib
 import io
@@ -55,7 +56,9 @@ _FASHION_FILES = (
     "t10k-labels-idx1-ubyte",
 )
 
-# Per-channel statistics of the training splits, for input normalization.
+# Normalization constants. CIFAR-10's: the usual per-channel mean and std of all 50,000 training images. Fashion-
+# MNIST's: of the unpadded 28x28 images of all 60,000, the 5,000 validation ones included (training part alone
+# 0.2859/0.3529; padded to 32x32 0.2190/0.3318): not fitted to it, and kept, as every committed checkpoint used them.
 _STATS = {
     "cifar10": ((0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)),
     "fashion-mnist": ((0.2860,) * 3, (0.3530,) * 3),
@@ -297,18 +300,10 @@ def check_cifar10_folder(folder: str | Path, expected: dict[str, str] | None = N
     >>> check_cifar10_folder(tempfile.mkdtemp())[0]
     'data_batch_1: missing'
     """
-    folder = Path(folder)
     expected = cifar10_official_md5() if expected is None else expected
-    problems = []
-    for name, md5 in expected.items():
-        path = folder / name
-        if not path.is_file():
-            problems.append(f"{name}: missing")
-        else:
-            actual = _md5(path)
-            if actual != md5:
-                problems.append(f"{name}: md5 {actual}, expected {md5}")
-    return problems
+    found = {name: _md5(Path(folder) / name) if (Path(folder) / name).is_file() else None for name in expected}
+    return [f"{name}: missing" if found[name] is None else f"{name}: md5 {found[name]}, expected {md5}"
+            for name, md5 in expected.items() if found[name] != md5]
 
 
 class _ArrayUnpickler(pickle.Unpickler):
@@ -327,8 +322,6 @@ class _ArrayUnpickler(pickle.Unpickler):
             raise pickle.UnpicklingError(f"refusing {module}.{name}: a CIFAR-10 batch holds only "
                                          "arrays, lists and strings")
         if module == "_codecs":
-            import codecs
-
             return codecs.encode
         if name in ("ndarray", "dtype"):
             return getattr(np, name)
@@ -402,22 +395,35 @@ def _cifar10(root: Path, train: bool, transform, trust: bool | None) -> Cifar10:
 
 
 def _fetch_cifar10(root: Path) -> None:
-    """Make ``root/cifar-10-batches-py`` from the official archive: a checked local copy, else a
-    download (never with ``COINFER_OFFLINE=1``)."""
-    from torchvision.datasets.utils import check_integrity, download_and_extract_archive, extract_archive
+    """Make ``root/cifar-10-batches-py`` from the official archive: a checked local copy, else a download
+    (never with ``COINFER_OFFLINE=1``). Both are written in a temporary folder of this call's own, then renamed
+    into place: another process (a sweep's worker) never sees a half-written folder; an interruption leaves none."""
+    from torchvision.datasets.utils import check_integrity, download_url, extract_archive
 
-    archive = root / CIFAR10_ARCHIVE
-    if check_integrity(str(archive), CIFAR10_ARCHIVE_MD5):
-        extract_archive(str(archive), str(root))
-        return
-    if offline():
+    archive, folder = root / CIFAR10_ARCHIVE, root / CIFAR10_FOLDER
+    local = check_integrity(str(archive), CIFAR10_ARCHIVE_MD5)
+    if not local and offline():
         state = "is not the official one (md5 differs)" if archive.exists() else "is absent"
-        raise _unavailable("cifar10", root, OSError(
-            f"{OFFLINE_ENV}=1 forbids downloading; {root / CIFAR10_FOLDER} is absent and {archive} {state}"))
+        raise _unavailable("cifar10", root, OSError(f"{OFFLINE_ENV}=1 forbids downloading; {folder} is absent and {archive} {state}"))
+    root.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=root, prefix=f".{CIFAR10_FOLDER}."))
     try:
-        download_and_extract_archive(CIFAR10_URL, str(root), filename=CIFAR10_ARCHIVE, md5=CIFAR10_ARCHIVE_MD5)
-    except Exception as error:  # URLError, RuntimeError (bad md5), ... offline
-        raise _unavailable("cifar10", root, error) from error
+        if not local:
+            try:
+                download_url(CIFAR10_URL, str(staging), filename=CIFAR10_ARCHIVE, md5=CIFAR10_ARCHIVE_MD5)
+            except Exception as error:  # URLError, RuntimeError (bad md5), ... offline
+                raise _unavailable("cifar10", root, error) from error
+            os.replace(staging / CIFAR10_ARCHIVE, archive)     # kept for next time, whole or not at all
+        extract_archive(str(archive), str(staging))
+        if missing := [name for name in cifar10_official_md5() if not (staging / CIFAR10_FOLDER / name).is_file()]:
+            raise DatasetUnavailable(f"{archive} lacks {', '.join(f'{CIFAR10_FOLDER}/{m}' for m in missing)}")
+        try:
+            os.replace(staging / CIFAR10_FOLDER, folder)
+        except OSError:              # a folder is there now: another process's, renamed there whole first
+            if not folder.is_dir():
+                raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 def _torchvision_dataset(name: str, root: Path, train: bool, transform, trust: bool | None = None) -> Dataset:
@@ -600,8 +606,7 @@ def native_images(name: str, train: bool = False, root: str | Path | None = None
     _check_name(name)
     root = Path(root) if root is not None else default_root()
     data = _torchvision_dataset(name, root, train, None, trust).data
-    # torchvision keeps a dataset's arrays in host memory, so no .cpu() is needed here.
-    data = data.numpy() if isinstance(data, torch.Tensor) else np.asarray(data)   # cpu: host-memory dataset
+    data = data.numpy() if isinstance(data, torch.Tensor) else np.asarray(data)   # cpu: torchvision keeps it in host memory
     return data[:limit] if _checked_limit(limit) is not None else data   # (a negative one would count from the end)
 
 
@@ -614,11 +619,13 @@ def _checked_limit(limit):
 
 def make_loader(dataset: Dataset, batch_size: int, shuffle: bool, seed: int = 0,
                 num_workers: int | None = None) -> DataLoader:
-    """A DataLoader whose shuffling order (and augmentation, per worker) is fixed by ``seed``.
+    """A DataLoader whose batch order is fixed by ``seed``: each epoch's, as :class:`~coinfer.tensor_data.ResidentLoader`'s.
 
-    ``num_workers=None`` picks 0 without a GPU (worker processes only cost time on a small CPU) and
-    up to 8 with one, where decoding and augmenting images in the main process would starve the GPU
-    (a full-width ResNet18 trains at about 9,000 images/s on an H200 with 8 workers).
+    ``seed`` does not fix augmentation (random crops and flips): without workers it draws from the global torch
+    generator (seeded by :func:`coinfer.train.seed_everything`, as the committed results were made); in workers
+    from seeds that depend on ``seed`` and the number of workers. And an iterator made and dropped (tqdm.auto,
+    in :func:`coinfer.train.fit`) draws a shuffled order with workers, not without. So ``num_workers=None`` picks
+    0, but on a GPU host up to 8 for an unshuffled dataset whose transform draws nothing: the same batches.
 
     Parameters
     ----------
@@ -631,7 +638,7 @@ def make_loader(dataset: Dataset, batch_size: int, shuffle: bool, seed: int = 0,
     seed : int
         Seed of the loader's own random generator.
     num_workers : int, optional
-        Loader processes; default as above (0 on a CPU, up to 8 with a GPU).
+        Loader processes; default as above.
 
     Returns
     -------
@@ -646,11 +653,22 @@ def make_loader(dataset: Dataset, batch_size: int, shuffle: bool, seed: int = 0,
     [(4, 3, 32, 32), (4, 3, 32, 32), (2, 3, 32, 32)]
     """
     if num_workers is None:
-        num_workers = min(8, os.cpu_count() or 1) if torch.cuda.is_available() else 0
-    generator = torch.Generator().manual_seed(seed)
-    return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, generator=generator,
-                      num_workers=num_workers, pin_memory=torch.cuda.is_available(),
-                      persistent_workers=num_workers > 0)
+        num_workers = min(8, os.cpu_count() or 1) if torch.cuda.is_available() and not shuffle and _draws_nothing(dataset) else 0
+    # Not persistent: a persistent worker set skips the draw of its seed from the generator at every epoch
+    # after the first, which shifts that epoch's order away from num_workers=0's (and ResidentLoader's).
+    return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, generator=torch.Generator().manual_seed(seed),
+                      num_workers=num_workers, pin_memory=torch.cuda.is_available(), persistent_workers=False)
+
+
+def _draws_nothing(dataset) -> bool:
+    """Whether ``dataset``'s transform has only fixed steps; any other may draw random numbers."""
+    from torchvision import transforms as T
+
+    while isinstance(dataset, Subset):
+        dataset = dataset.dataset
+    transform = getattr(dataset, "transform", False)
+    steps = transform.transforms if isinstance(transform, T.Compose) else [transform]
+    return all(step is None or isinstance(step, (T.Pad, T.Grayscale, T.ToTensor, T.Normalize)) for step in steps)
 
 
 def png_bytes(image: np.ndarray) -> bytes:

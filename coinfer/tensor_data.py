@@ -93,8 +93,8 @@ class DataPath:
     autocast : {"bfloat16", None}
         Run the forward pass and the loss under ``torch.autocast`` with this dtype (weights and
         optimizer stay float32). :meth:`for_device` asks for bf16 only where the GPU computes in it
-        natively (:func:`native_bf16`); float16 would need loss scaling, which the training loop
-        does not do.
+        natively (:func:`native_bf16`). float16 is refused (ValueError): it would need loss scaling,
+        which the training loop does not do.
     channels_last : bool
         Images and weights in NHWC memory layout (faster convolutions on tensor cores).
     compile : bool
@@ -140,8 +140,9 @@ class DataPath:
     compile_backend: str = "inductor"
 
     def __post_init__(self):
-        if self.autocast not in (None, "bfloat16", "float16"):
-            raise ValueError(f"autocast must be None, 'bfloat16' or 'float16', got {self.autocast!r}")
+        # Not float16: its gradients underflow without loss scaling, which the training loop does not do.
+        if self.autocast not in (None, "bfloat16"):
+            raise ValueError(f"autocast must be None or 'bfloat16', got {self.autocast!r}")
         if self.compile_backend not in ("inductor", "aot_eager"):
             raise ValueError(f"compile_backend must be 'inductor' or 'aot_eager', got {self.compile_backend!r}")
         if self.kept_channels and self.compile:
@@ -221,13 +222,16 @@ def _steps(dataset) -> tuple[bool, tuple, tuple, int]:
 
     transform = getattr(dataset, "transform", None)
     steps = transform.transforms if isinstance(transform, transforms.Compose) else [transform]
+    grey = getattr(getattr(dataset, "data", None), "ndim", None) == 3     # (N, H, W); colour is (N, H, W, 3)
     augment, flip, mean, std, pad = False, False, None, None, 0
     for step in steps:
-        # Only what it does itself: zero padding, 3 grey channels, a padded crop with a fair flip.
-        if (isinstance(step, transforms.Pad) and isinstance(step.padding, int) and step.fill == 0
-                and step.padding_mode == "constant"):
+        # Only what it does itself: zero padding of grey images (resident_images), 3 grey channels, a crop
+        # of 32x32 from a 4-pixel zero padding (augment_batch) with a fair flip.
+        zeros = getattr(step, "fill", None) == 0 and getattr(step, "padding_mode", None) == "constant"
+        if isinstance(step, transforms.Pad) and isinstance(step.padding, int) and zeros and grey:
             pad += step.padding
-        elif isinstance(step, transforms.RandomCrop) and step.size == (32, 32) and step.padding == 4:
+        elif (isinstance(step, transforms.RandomCrop) and step.size == (32, 32) and step.padding == 4 and zeros
+              and not step.pad_if_needed):
             augment = True
         elif isinstance(step, transforms.RandomHorizontalFlip) and step.p == 0.5:
             flip = True
@@ -235,7 +239,12 @@ def _steps(dataset) -> tuple[bool, tuple, tuple, int]:
             mean, std = tuple(step.mean), tuple(step.std)
         elif not (isinstance(step, transforms.ToTensor)
                   or isinstance(step, transforms.Grayscale) and step.num_output_channels == 3):
-            raise ValueError(f"the device data path does not reproduce the transform {step!r}; use make_loader")
+            detail = ""
+            if isinstance(step, (transforms.Pad, transforms.RandomCrop)):    # their reprs leave these out
+                detail = (f" (fill={step.fill!r}, padding_mode={step.padding_mode!r}, pad_if_needed="
+                          f"{getattr(step, 'pad_if_needed', False)}, on {'grey' if grey else 'colour'} images: it pads "
+                          "grey images only, and crops 32x32 from a 4-pixel padding, with zeros only)")
+            raise ValueError(f"the device data path does not reproduce the transform {step!r}{detail}; use make_loader")
     if flip != augment:   # it flips exactly when it crops
         raise ValueError(f"the device data path flips exactly when it crops, not {'a flip' if flip else 'a crop'} "
                          f"alone ({transform!r}); use make_loader")

@@ -194,6 +194,68 @@ def test_cifar10_archive_is_extracted_then_checked(tmp_path, clean_switches, no_
     assert len(load_dataset("cifar10", train=False, root=root, trust=True)) == 10
 
 
+def _local_archive(tmp_path, monkeypatch):
+    """A root holding only a (tiny) CIFAR-10 archive, whose md5 is made the official one; offline."""
+    source, root = tmp_path / "source", tmp_path / "root"
+    write_tiny_cifar10(source)
+    root.mkdir()
+    with tarfile.open(root / "cifar-10-python.tar.gz", "w:gz") as tar:
+        tar.add(source / "cifar-10-batches-py", arcname="cifar-10-batches-py")
+    monkeypatch.setattr(data, "CIFAR10_ARCHIVE_MD5", md5(root / "cifar-10-python.tar.gz"))
+    monkeypatch.setenv(data.OFFLINE_ENV, "1")
+    return root
+
+
+def _extracting(monkeypatch, halfway):
+    """torchvision's extract_archive, member by member, calling ``halfway()`` after the folder and
+    its first file (batches.meta) of the first extraction only."""
+    calls = []
+
+    def extract(from_path, to_path=None, remove_finished=False):
+        calls.append(to_path)
+        with tarfile.open(from_path) as tar:
+            for i, member in enumerate(tar.getmembers()):
+                if i == 2 and len(calls) == 1:
+                    halfway()
+                tar.extract(member, to_path, **({"filter": "data"} if hasattr(tarfile, "data_filter") else {}))
+        return to_path
+
+    monkeypatch.setattr("torchvision.datasets.utils.extract_archive", extract)
+    return calls
+
+
+def test_cifar10_extracted_by_two_workers_at_once_is_never_seen_half_written(tmp_path, clean_switches, no_network,
+                                                                              monkeypatch):
+    """Two sweep workers on a fresh checkout holding only the archive: the second used to find the first
+    one's half-extracted folder and fail. Each extracts into a folder of its own and renames it into place;
+    the one that comes second keeps the folder already there."""
+    import threading
+
+    root = _local_archive(tmp_path, monkeypatch)
+    paused, go = threading.Event(), threading.Event()
+    _extracting(monkeypatch, lambda: (paused.set(), go.wait(60)))
+    first = []
+    worker = threading.Thread(target=lambda: first.append(load_dataset("cifar10", train=False, root=root, trust=True)))
+    worker.start()
+    try:
+        assert paused.wait(60)                           # the first worker is halfway through its extraction
+        second = load_dataset("cifar10", train=False, root=root, trust=True)
+    finally:
+        go.set()
+        worker.join(60)
+    assert len(second) == len(first[0]) == 10 and second[3][1] == first[0][3][1]
+    assert sorted(p.name for p in root.iterdir()) == ["cifar-10-batches-py", "cifar-10-python.tar.gz"]  # no leftovers
+
+
+def test_an_interrupted_cifar10_extraction_leaves_no_folder(tmp_path, clean_switches, no_network, monkeypatch):
+    root = _local_archive(tmp_path, monkeypatch)
+    calls = _extracting(monkeypatch, lambda: (_ for _ in ()).throw(OSError("No space left on device")))
+    with pytest.raises(OSError, match="No space left"):
+        load_dataset("cifar10", train=False, root=root, trust=True)
+    assert sorted(p.name for p in root.iterdir()) == ["cifar-10-python.tar.gz"]   # nothing half written
+    assert len(load_dataset("cifar10", train=False, root=root, trust=True)) == 10 and len(calls) == 2
+
+
 def test_cifar10_batches_cannot_run_code(tiny_cifar, no_network, tmp_path):
     """Even a trusted folder is read by a restricted unpickler: a pickle that calls a function fails."""
     root, _ = tiny_cifar

@@ -92,6 +92,36 @@ def test_bad_width_is_rejected():
         resnet18(width=0)
 
 
+@pytest.mark.parametrize("kwargs, message", [
+    ({"width": float("inf")}, "width must be a finite number > 1/128 .*got inf"),   # was an OverflowError
+    ({"width": float("nan")}, "width must be a finite number > 1/128 .*got nan"),
+    ({"width": "0.5"}, "width must be a finite number > 1/128 .*got '0.5'"),         # was a TypeError
+    ({"width": True}, "width must be a finite number > 1/128 .*got True"),           # was the full width
+    ({"width": 1e-6}, "width must be a finite number > 1/128 .*got 1e-06"),          # was rounded up to 1 channel
+    ({"width": 1 / 128}, "width must be a finite number > 1/128 .*got 0.0078125"),   # 64 / 128 rounds to 0
+    ({"num_classes": 10.5}, r"num_classes must be an integer >= 2, got 10.5"),
+    ({"num_classes": True}, r"num_classes must be an integer >= 2, got True"),
+    ({"in_channels": 0}, r"in_channels must be an integer >= 1 \(image channels\), got 0"),
+    ({"in_channels": 3.0}, r"in_channels must be an integer >= 1 \(image channels\), got 3.0"),
+])
+def test_a_bad_network_shape_is_refused_naming_the_value(kwargs, message):
+    from coinfer.core.network import ResNetConfig
+
+    with pytest.raises(ValueError, match=message):
+        ResNetConfig(**kwargs)
+    with pytest.raises(ValueError, match=message):
+        resnet18(**kwargs)
+
+
+def test_the_smallest_width_is_the_one_whose_stem_rounds_to_one_channel_and_none_is_rounded_up():
+    import numpy as np
+
+    assert resnet18(width=0.0079).config.stage_channels == (1, 1, 2, 4)      # 64 * 0.0079 = 0.51 rounds to 1
+    with pytest.raises(ValueError, match="got 0.0078"):                     # 0.4992 rounds to 0: was made 1
+        resnet18(width=0.0078)
+    assert resnet18(width=np.float64(0.125), num_classes=np.int64(2), in_channels=1).config.stage_channels == (8, 16, 32, 64)
+
+
 @pytest.mark.parametrize("point", SPLIT_POINTS)
 def test_folding_the_batch_norms_keeps_each_parts_function(tiny_net, point):
     """Both parts at every split point, and a pruned device part compacted to its kept channels: the

@@ -273,6 +273,26 @@ def test_output_sparsity_controls_the_sent_channels_separately():
     assert len(keep["layer2_1.conv1"]) == 8
 
 
+@pytest.mark.parametrize("group, bad", [
+    ("layer1_0.conv1", [0, 0, 1, 2, 3]),   # a repeated channel: a silently different function
+    ("layer1_0.conv1", [0, 1, 2, 3, 9]),   # out of range: a bare IndexError
+    ("stem", [-1, 0]),                     # negative: counted from the end, silently
+    ("stem", [0.0, 1]),                    # not an integer
+    ("layer1_1.conv1", []),                # nothing kept
+])
+def test_compact_refuses_kept_channels_that_are_not_distinct_indices_of_their_group(group, bad):
+    """``keep`` comes back from a checkpoint's metadata (load_pruned): each group's must be distinct
+    integers in [0, channels)."""
+    import re
+
+    device, _ = split(tiny_net(), "layer1.1")                  # width 1/16: 4 channels in every group
+    keep = {g.name: list(range(g.channels)) for g in device_layout(device).groups}
+    assert sorted(keep) == ["layer1_0.conv1", "layer1_1.conv1", "stem"]
+    with pytest.raises(ValueError, match=rf"group '{re.escape(group)}' must keep at least one channel, as distinct "
+                                         rf"integer indices in \[0, 4\) .*got {re.escape(repr(bad))}"):
+        compact(device, {**keep, group: bad})
+
+
 def test_scatter_rejects_bad_indices():
     with pytest.raises(ValueError, match="distinct indices"):
         ChannelScatter([0, 9], 8)

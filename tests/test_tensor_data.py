@@ -54,6 +54,35 @@ def test_device_loader_gives_the_cpu_loaders_batches_bit_for_bit_without_augment
     assert not all(torch.equal(a, b) for a, b in zip(other, [y for _, y in cpu]))   # the seed matters
 
 
+def test_a_loader_with_workers_draws_the_device_loaders_order_in_every_epoch(cifar_root):
+    """Worker processes change no batch of a loader run epoch by epoch: persistent workers drew their
+    seed from the loader's generator only in the first epoch, so from the second the order differed."""
+    data = load_split("cifar10", "train", VALIDATION, root=cifar_root, trust=True)
+    cpu = make_loader(data, 16, shuffle=True, seed=3, num_workers=2)
+    dev = ResidentLoader(data, 16, shuffle=True, seed=3)
+    for epoch in range(3):
+        pairs = list(zip(list(cpu), list(dev)))
+        assert len(pairs) == 5
+        assert all(torch.equal(y, yd) for (_, y), (_, yd) in pairs), epoch
+        assert all(torch.equal(x, xd) for (x, _), (xd, _) in pairs), epoch
+
+
+def test_on_a_gpu_host_only_unshuffled_batches_that_draw_nothing_come_from_worker_processes(cifar_root, monkeypatch):
+    """Augmentation in workers draws from seeds that depend on the number of workers (without them: from
+    the global generator, as the committed results were made), and fit's progress bar (tqdm.auto) makes and
+    drops an iterator, which draws a shuffled order only with workers: the default must not change the numbers."""
+    import os
+
+    plain = load_split("cifar10", "train", VALIDATION, root=cifar_root, trust=True)
+    augmented = load_split("cifar10", "train", VALIDATION, root=cifar_root, augment=True, trust=True)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert make_loader(augmented, 16, shuffle=False).num_workers == make_loader(plain, 16, shuffle=True).num_workers == 0
+    loader = make_loader(plain, 16, shuffle=False)
+    assert loader.num_workers == min(8, os.cpu_count() or 1) and not loader.persistent_workers
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert make_loader(plain, 16, shuffle=False).num_workers == 0
+
+
 def test_device_loader_matches_fashion_mnist_padding_and_grey_channels(fashion_root):
     data = load_split("fashion-mnist", "test", root=fashion_root, limit=40)
     for (x, y), (xd, yd) in zip(make_loader(data, 16, shuffle=False), ResidentLoader(data, 16, shuffle=False)):
@@ -152,6 +181,11 @@ def test_data_path_is_on_for_cuda_and_off_for_the_cpu_and_refuses_unknown_precis
         DataPath(autocast="int8")
 
 
+def test_float16_autocast_is_refused_as_the_training_loop_has_no_loss_scaling():
+    with pytest.raises(ValueError, match=r"autocast must be None or 'bfloat16', got 'float16'"):
+        DataPath(autocast="float16")
+
+
 @pytest.mark.parametrize("capability, autocast", [((7, 0), None), ((7, 5), None), ((8, 0), "bfloat16"),
                                                   ((8, 9), "bfloat16"), ((9, 0), "bfloat16")],
                          ids=["V100", "T4", "A100", "L4", "H100"])
@@ -233,6 +267,12 @@ def test_device_path_refuses_a_transform_it_does_not_reproduce(cifar_root):
     ([lambda t: t.RandomHorizontalFlip()], "flips exactly when it crops, not a flip alone"),   # was never flipped
     ([lambda t: t.Grayscale(1)], "Grayscale"),                                               # was made 3 channels
     ([lambda t: t.Pad(2, fill=255)], "Pad"),                                                 # was padded with 0
+    ([lambda t: t.Pad(2)], r"Pad\(padding=2, fill=0.*on colour images"),                    # a colour image never was
+    ([lambda t: t.RandomCrop(32, padding=4, fill=255), lambda t: t.RandomHorizontalFlip()], "fill=255"),
+    ([lambda t: t.RandomCrop(32, padding=4, padding_mode="reflect"), lambda t: t.RandomHorizontalFlip()],
+     "padding_mode='reflect'"),                                                              # ... with zeros
+    ([lambda t: t.RandomCrop(32, padding=4, pad_if_needed=True), lambda t: t.RandomHorizontalFlip()],
+     "pad_if_needed=True"),
 ])
 def test_device_path_refuses_transforms_it_accepted_but_did_not_reproduce(cifar_root, steps, message):
     from torchvision import transforms

@@ -116,6 +116,34 @@ def test_fit_rejects_bad_lengths():
     assert fit(net, tiny_batches(), optimizer=opt, epochs=0) == []
 
 
+def test_fit_by_epochs_refuses_batches_that_yield_nothing():
+    """As by steps, and as evaluate: an empty loader gives no losses, which looked like a trained model."""
+    net, opt, _ = make(0)
+    with pytest.raises(ValueError, match="batches yielded nothing in epoch 1: cannot train on no batches"):
+        fit(net, [], optimizer=opt, epochs=1, progress=False)
+    with pytest.raises(ValueError, match="batches yielded nothing in epoch 2"):     # a function of the epoch, too
+        fit(net, lambda epoch: tiny_batches() if epoch == 0 else [], optimizer=opt, epochs=2, progress=False)
+
+
+def test_a_baseline_trained_without_the_validation_split_is_refused(tmp_path):
+    """A checkpoint whose metadata has no "validation" was trained on every training image, the validation
+    images included: choosing on them would choose on images it learnt. The committed one has it and loads."""
+    from coinfer.paths import checkpoints_dir
+    from coinfer.train import get_baseline
+
+    state, meta = load_checkpoint(checkpoints_dir() / "quick" / "baseline.pt")
+    assert meta["validation"] == {"images": 5000, "seed": 0}
+    model = resnet18(width=meta["width"])
+    model.load_state_dict(state)
+    save_checkpoint(tmp_path / "with" / "quick" / "baseline.pt", model, meta)
+    assert get_baseline("quick", checkpoints=tmp_path / "with")[1]["validation"] == meta["validation"]
+    old = {k: v for k, v in meta.items() if k not in ("validation", "val_accuracy")}
+    save_checkpoint(tmp_path / "without" / "quick" / "baseline.pt", model, {**old, "train_images": 60000})
+    with pytest.raises(ValueError, match=r"trained with no validation \(all training images\), the preset asks for "
+                                         r"validation \{'images': 5000, 'seed': 0\}"):
+        get_baseline("quick", checkpoints=tmp_path / "without")
+
+
 def test_evaluate_counts_correct_predictions():
     net = resnet18(width=1 / 16).eval()
     batches = tiny_batches(n=2)

@@ -27,6 +27,8 @@ Example::
 from __future__ import annotations
 
 import copy
+import math
+import numbers
 from collections import OrderedDict
 from dataclasses import dataclass
 
@@ -35,6 +37,7 @@ from torch import nn
 
 # The split points' names live below every layer (records are validated against them).
 from coinfer.splits import PAPER_SPLIT_POINTS, SPLIT_ALIASES, SPLIT_POINTS, STAGES, SplitPoint
+from coinfer.units import is_count
 
 
 @dataclass(frozen=True)
@@ -42,7 +45,9 @@ class ResNetConfig:
     """Shape of a CIFAR ResNet18.
 
     ``width`` scales every stage's channel count (1.0 is the paper's 64/128/256/512; the quick
-    preset uses 1/8, i.e. 8/16/32/64).
+    preset uses 1/8, i.e. 8/16/32/64), rounded to the nearest integer; it must be a finite number
+    above 1/128, so that every stage keeps at least one channel (the stem's 64 * width rounds to 1 or more).
+    ``num_classes`` is an integer >= 2, ``in_channels`` an integer >= 1.
     """
 
     width: float = 1.0
@@ -50,14 +55,20 @@ class ResNetConfig:
     in_channels: int = 3
 
     def __post_init__(self):
-        if not (self.width > 0):
-            raise ValueError(f"width must be > 0, got {self.width!r}")
-        if self.num_classes < 2:
-            raise ValueError(f"num_classes must be >= 2, got {self.num_classes!r}")
+        # A width whose stem would round to 0 channels is refused rather than rounded up to 1: the
+        # network built would not be the one asked for.
+        if (isinstance(self.width, bool) or not isinstance(self.width, numbers.Real)
+                or not math.isfinite(self.width) or round(64 * self.width) < 1):
+            raise ValueError(f"width must be a finite number > 1/128 (so that the stem's 64 * width rounds to at "
+                             f"least 1 channel), got {self.width!r}")
+        if not is_count(self.num_classes, 2):
+            raise ValueError(f"num_classes must be an integer >= 2, got {self.num_classes!r}")
+        if not is_count(self.in_channels, 1):
+            raise ValueError(f"in_channels must be an integer >= 1 (image channels), got {self.in_channels!r}")
 
     @property
     def stage_channels(self) -> tuple[int, int, int, int]:
-        return tuple(max(1, round(c * self.width)) for c in (64, 128, 256, 512))
+        return tuple(round(c * self.width) for c in (64, 128, 256, 512))   # each >= 1: width is checked
 
 
 class BasicBlock(nn.Module):
@@ -122,9 +133,9 @@ def resnet18(width: float = 1.0, num_classes: int = 10, in_channels: int = 3) ->
     Parameters
     ----------
     width : float
-        Multiplier of the channel counts 64/128/256/512 (rounded, at least 1 channel); 1.0 is
-        the paper's network (11.17 M parameters, 557.9 M MACs per 32x32 image by thop), the quick
-        preset uses 1/8. Must be > 0.
+        Multiplier of the channel counts 64/128/256/512 (rounded); 1.0 is the paper's network
+        (11.17 M parameters, 557.9 M MACs per 32x32 image by thop), the quick preset uses 1/8.
+        Must be a finite number > 1/128 (every stage keeps at least one channel).
     num_classes : int
         Outputs of the final linear layer (10 for CIFAR-10 and Fashion-MNIST).
     in_channels : int

@@ -150,11 +150,8 @@ class SparsitySchedule:
             raise ValueError(f"iteration must be in [0, {n}) for {total_steps} steps, got {iteration!r}")
         ramp = max(1, math.ceil(self.ramp_fraction * n))
         progress = min(1.0, (iteration + 1) / ramp)
-        if self.kind == "cubic":
-            return 1.0 - (1.0 - progress) ** 3
-        if self.kind == "linear":
-            return progress
-        return 1.0
+        shapes = {"cubic": 1.0 - (1.0 - progress) ** 3, "linear": progress}    # "constant": all at once
+        return shapes.get(self.kind, 1.0)
 
 
 def sparsity_schedule(target: float, total_steps: int,
@@ -607,7 +604,7 @@ def compact(device_part: nn.Sequential, keep: dict[str, list[int]],
     device_part : nn.Sequential
         The device part whose masked channels are zero (:meth:`IncrementalPruner.apply_masks`).
     keep : dict
-        Kept channel indices per group (:meth:`IncrementalPruner.keep_indices`).
+        Kept channel indices per group (:meth:`IncrementalPruner.keep_indices`): at least one, distinct, in [0, channels).
     allocate_only : bool
         Make the smaller layers without drawing initial values for them (they are overwritten
         anyway): faster on a GPU, and the global random state is left as it was. Off by default,
@@ -623,11 +620,14 @@ def compact(device_part: nn.Sequential, keep: dict[str, list[int]],
     missing = {g.name for g in layout.groups} - set(keep)
     if missing:
         raise ValueError(f"keep lacks the channel group(s) {sorted(missing)}")
+    index = {}
+    for g in layout.groups:    # keep may come from a checkpoint: a repeated or foreign index would change the function
+        kept = list(keep[g.name])
+        if not kept or len(set(kept)) != len(kept) or not all(is_count(i, 0) and i < g.channels for i in kept):
+            raise ValueError(f"group {g.name!r} must keep at least one channel, as distinct integer indices in "
+                             f"[0, {g.channels}) (sparsity below 1), got {kept!r}")
+        index[g.name] = torch.tensor(sorted(kept), dtype=torch.long)
     small = copy.deepcopy(device_part)
-    index = {g: torch.tensor(sorted(k), dtype=torch.long) for g, k in keep.items()}
-    for g in layout.groups:
-        if len(index[g.name]) == 0:
-            raise ValueError(f"group {g.name!r} keeps no channel; sparsity must stay below 1")
     for conv in layout.convs:
         old = device_part.get_submodule(conv.conv)
         out_idx = index[conv.out_group].to(old.weight.device)
