@@ -17,10 +17,11 @@ Other commands::
     python -m coinfer search --preset quick --trials 20 [--workers N] [--storage URL] [--sampler tpe|nsga2|gp|random]
                              [--trainings N] [--patience N] [--objectives device_macs,bits,server_macs]
                              [--device-memory 3MB] [--recover] [--export] [--replay]   # multi-objective search
+    python -m coinfer plan [--preset paper|quick] [--gpu-rate N] [--gpu-report R]  # GPU-hours of every table
     python -m coinfer figure NAME [--preset P] [--out F.png|F.svg]  # draw a book figure (--list: which)
     python -m coinfer serve --config layer2.1:uint8 --port 5000    # an edge server (TCP)
     python -m coinfer device --config layer2.1:uint8 --port 5000 --rate 40KB/s --images 20
-    python -m coinfer measure --preset quick --images 50 --save    # run serve_latency, with more options
+    python -m coinfer measure --preset quick --images 50 --save    # run serve_latency, with more options [--raw]
     python -m coinfer train-codec --split layer3.1 --code-size d16-l4  # a learned codec to serve
 
 The steps behind ``run``, with their own options: ``prune``, ``encode``, ``jscc``, ``sweep``,
@@ -109,16 +110,16 @@ def _original_table(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     from coinfer.experiments import TABLES, run_table
 
-    if args.list or not args.table:
+    if args.list:
         for name, entry in TABLES.items():
             print(f"{name:<{max(map(len, TABLES))}}  {entry.description}  [chapter {entry.chapter}]")
-        return 0 if args.list else 2
+        return 0
+    if not args.table:   # a usage error: said on stderr, as every other one (the list was printed as if asked)
+        raise ValueError(f"name the table to regenerate: one of {', '.join(TABLES)} (--list says what each holds)")
     if args.threads:
         import torch
 
         torch.set_num_threads(args.threads)
-    from coinfer.experiments import SEEDS
-
     overrides, command = None, None
     if args.rate_weights:
         from coinfer.config import get_preset
@@ -128,7 +129,7 @@ def _run(args: argparse.Namespace) -> int:
         seeds = " --seeds " + " ".join(map(str, args.seeds)) if args.seeds else ""
         weights = " ".join(format(w, "g") for w in args.rate_weights)
         command = f"python -m coinfer run {args.table} --preset {args.preset}{seeds} --rate-weights {weights}"
-    path = run_table(args.table, args.preset, args.out, seeds=args.seeds or SEEDS, overrides=overrides,
+    path = run_table(args.table, args.preset, args.out, seeds=args.seeds, overrides=overrides,
                      workers=args.workers, command=command)
     print(f"wrote {path}")
     return 0
@@ -419,6 +420,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--probe-images", type=check.positive_int, default=5, help="images per client in the concurrency probe")
     p.add_argument("--save", nargs="?", const="default", default=None, metavar="PATH",
                    help="also write a lookup table (default data/results/serve_latency_<preset>.json)")
+    p.add_argument("--raw", nargs="?", const="default", default=None, metavar="PATH",
+                   help="also write the raw measurement: rows, calibration, load, server statistics, concurrency "
+                        "probe (default benchmarks/out/serve_measure_<preset>.json)")
     p.set_defaults(func=serving.measure)
 
     p = commands.add_parser("train-codec", help="train one learned codec and save it for serve/device/measure")
@@ -465,8 +469,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=None, help="output JSON (default: data/results/<table>_<preset>.json)")
     p.add_argument("--threads", type=check.positive_int, default=None, help="torch CPU threads (default: torch's choice)")
     p.add_argument("--seeds", type=check.nonnegative_int, nargs="+", default=None,
-                   help="training seeds to average (default 0 1 2); each finished seed is kept under "
-                        "data/results/seeds/ and not run again")
+                   help="training seeds to average (default 0 1 2; only for tables that train); each finished "
+                        "seed is kept under data/results/seeds/ and not run again")
     p.add_argument("--workers", type=check.positive_int, default=1,
                    help="processes running the sweep's cells side by side (sweep and encoding tables; "
                         "2 on a 2-core machine, with --threads 1)")
@@ -542,7 +546,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = commands.add_parser("plan", help="what the sweep will cost: trainings x epochs x images per step, GPU time",
                             description="Counts every training and evaluation of the preset's sweep from its cell "
                                         "plan and converts it to time with one rate (full-network training images/s).")
-    p.add_argument("--preset", type=check.preset, default="paper")
+    p.add_argument("--preset", type=check.preset, default="paper",
+                   help="whose sweep and tables to price (default paper, the GPU run; quick for the CPU one)")
     p.add_argument("--gpu-rate", type=check.positive_float, default=None, metavar="IMAGES_PER_S",
                    help="full-network training images per second on your GPU (default: an H200's, measured)")
     p.add_argument("--seeds", type=check.positive_int, default=3, help="training seeds per configuration (default 3)")
@@ -570,11 +575,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--patience", type=check.positive_int, default=None,
                    help="stop after this many trials in a row that train nothing: the sampler has converged "
                         "(default 100, per worker)")
-    p.add_argument("--seed", type=int, default=None, help="sampler seed (worker i gets seed + i)")
+    p.add_argument("--seed", type=check.nonnegative_int, default=None,
+                   help="sampler seed (worker i gets seed + i; each below 2**32)")
     p.add_argument("--sampler", choices=["tpe", "nsga2", "gp", "random"], default="tpe")
     p.add_argument("--storage", default=None,
                    help="an Optuna URL (postgresql://..., sqlite:///...) or a journal file "
-                        "(default data/search/<preset>.journal)")
+                        "(default data/search/<preset>.journal; with --oracle data/search/<preset>-rehearsal.journal)")
     p.add_argument("--study", default=None, help="study name (default coinfer-<preset>)")
     p.add_argument("--workers", type=check.positive_int, default=1, help="worker processes on this machine, one storage")
     p.add_argument("--recover", action="store_true",
@@ -584,9 +590,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="write the completed trials as a lookup table (default data/results/search_<preset>.json)")
     p.add_argument("--replay", action="store_true",
                    help="replay TPE, NSGA-II and random search on the sweep table as an oracle "
-                        "-> data/results/search/replay_<preset>.json")
+                        "-> data/results/search/replay_<preset>.json (takes --trials, --patience, --objectives, "
+                        "--oracle, --out; another grid needs its table as --oracle and an --out)")
     p.add_argument("--oracle", default=None, metavar="TABLE",
-                   help="answer trials from this lookup table instead of training (a rehearsal)")
+                   help="answer trials from this lookup table instead of training (a rehearsal; its default "
+                        "journal is its own, never the live search's)")
     p.add_argument("--delay", type=check.nonnegative_float, default=0.0, help="with --oracle: seconds each training takes")
     p.add_argument("--cells-dir", default=None, help="cell results folder (default: the sweep's)")
     p.add_argument("--rate-weights", type=check.nonnegative_float, nargs="+", default=None, metavar="W",
@@ -616,7 +624,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 #: The commands that load a dataset (profile only with --dataset).
 DATA_COMMANDS = ("profile", "train", "serve", "device", "measure", "train-codec", "encode", "jscc",
-                 "original-table", "prune", "sweep", "search")
+                 "original-table", "prune", "sweep", "search", "run")
 
 
 def add_data_arguments(parser: argparse.ArgumentParser) -> None:

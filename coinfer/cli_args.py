@@ -99,7 +99,7 @@ def nonnegative_float(text: str) -> float:
 
 
 def width(text: str) -> float:
-    """A ResNet18 width multiplier in (0, ``coinfer.config.MAX_WIDTH``].
+    """A ResNet18 width multiplier in (1/128, ``coinfer.config.MAX_WIDTH``] (:func:`coinfer.config.check_width`).
 
     Examples
     --------
@@ -109,8 +109,8 @@ def width(text: str) -> float:
     """
     from coinfer.config import MAX_WIDTH
 
-    return _number(text, f"give a width multiplier in (0, {MAX_WIDTH:g}] (1 is the paper's network)",
-                   lambda v: 0 < v <= MAX_WIDTH)
+    return _number(text, f"give a width multiplier in (1/128, {MAX_WIDTH:g}] (1 is the paper's network)",
+                   lambda v: 1 / 128 < v <= MAX_WIDTH)
 
 
 def sparsity(text: str) -> float:

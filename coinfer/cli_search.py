@@ -8,6 +8,58 @@ from __future__ import annotations
 import argparse
 import sys
 
+#: The options a replay does not read (it runs its own samplers and seeds in memory, on a table): given
+#: to ``search --replay``, each is refused by name rather than ignored.
+NOT_FOR_REPLAY = ("sampler", "seed", "workers", "storage", "study", "margin", "summary", "threads", "recover", "all",
+                  "export", "delay", "cells_dir")
+#: The options that change the grid searched: a replay of another grid needs that grid's table and its own output.
+REPLAY_GRID = ("grid", "set", "rate_weights")
+
+
+def _option(name: str, value) -> str:
+    """``--name value`` as typed (for messages)."""
+    shown = "" if value is True or value == "" else " " + " ".join(map(str, value)) if isinstance(value, list) \
+        else f" {value}"
+    return f"--{name.replace('_', '-')}{shown}"
+
+
+def check_replay(args: argparse.Namespace) -> None:
+    """Refuse what ``search --replay`` would ignore, or use to overwrite the committed replay.
+
+    A replay reads ``--trials``, ``--patience``, ``--objectives``, ``--oracle`` and ``--out``; every
+    option of :data:`NOT_FOR_REPLAY` that differs from its default is a ValueError naming it. An
+    option of :data:`REPLAY_GRID` changes the grid searched: allowed only with that grid's table
+    (``--oracle``) and an ``--out`` file (the default output is the preset's committed replay).
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed ``search`` command line.
+
+    Examples
+    --------
+    >>> from coinfer.cli import build_parser
+    >>> from coinfer.cli_search import check_replay
+    >>> check_replay(build_parser().parse_args(["search", "--replay", "--trials", "50"]))
+    >>> check_replay(build_parser().parse_args(["search", "--replay", "--sampler", "random"]))
+    Traceback (most recent call last):
+    ...
+    ValueError: --sampler random: a replay runs its own samplers (TPE, NSGA-II, random) and seeds in memory on a table; it takes --trials, --patience, --objectives, --oracle and --out
+    """
+    from coinfer.cli import build_parser
+
+    defaults = vars(build_parser().parse_args(["search"]))   # the parser's own, so that they cannot drift
+    for name in NOT_FOR_REPLAY:
+        if getattr(args, name) != defaults[name]:
+            raise ValueError(f"{_option(name, getattr(args, name))}: a replay runs its own samplers (TPE, NSGA-II, "
+                             "random) and seeds in memory on a table; it takes --trials, --patience, --objectives, "
+                             "--oracle and --out")
+    for name in REPLAY_GRID:
+        if getattr(args, name) and not (args.oracle and args.out):
+            raise ValueError(f"{_option(name, getattr(args, name))}: a replay searches the grid of its table, by "
+                             "default the preset's committed sweep table, into its committed replay; to replay "
+                             "another grid give that grid's sweep table with --oracle and a file with --out")
+
 
 def search(args: argparse.Namespace) -> int:
     """The configuration search (coinfer.experiments.search): live, rehearsed on a table, recovery, export."""
@@ -32,13 +84,14 @@ def search(args: argparse.Namespace) -> int:
     objectives = search_checks.parse_objectives(args.objectives)
     budget = search_checks.memory_budget(args.device_memory)
     if args.replay:
-        table = load_table(args.oracle or table_path("sweep", preset.name))
         if args.trainings:
             raise ValueError(f"--trainings {args.trainings}: a replay's studies train at most the grid's cells; "
                              "give --trials or --patience")
         if args.device_memory:   # it was taken and ignored: the replay's studies search the table as it is
             raise ValueError(f"--device-memory {args.device_memory}: a replay searches the table's points as they "
                              "are; give it to a live search, or choose under a budget with 'python -m coinfer latency'")
+        check_replay(args)
+        table = load_table(args.oracle or table_path("sweep", preset.name))
         out = search_replay.replay(preset, table, trials=args.trials or search_replay.REPLAY_TRIALS, command=command,
                                    objectives=objectives, patience=args.patience or search_study.PATIENCE)
         tag = search_checks.objectives_tag(objectives)
@@ -56,6 +109,9 @@ def search(args: argparse.Namespace) -> int:
         return 0
     from coinfer.experiments.sweep import grid_name
 
+    if args.seed is not None and args.seed + args.workers - 1 >= 2 ** 32:   # optuna's limit, before a journal is made
+        raise ValueError(f"--seed {args.seed} is too large: worker i gets seed + i, and each must be below 2**32 "
+                         f"(give --seed <= {2 ** 32 - args.workers})")
     if not (args.recover or args.export):   # a search's arguments, checked before its journal is opened (made)
         if not args.trials and not args.trainings:
             raise ValueError("--trials N or --trainings N is needed to search (or --recover, --export, --replay)")
@@ -68,6 +124,12 @@ def search(args: argparse.Namespace) -> int:
                                  "each worker needs at least one")
     grid = grid_name(preset)          # one study per preset and grid (its search space)
     label = preset.name if grid == preset.name else f"{preset.name}-{grid}"
+    if args.oracle and args.storage is None:
+        # A rehearsal's trials are a table's answers, not trainings: in the live search's journal a later
+        # --export would publish them as the search's results. Its own journal (its workers get it too).
+        from coinfer.paths import search_journal_path
+
+        args.storage = str(search_journal_path(f"{preset.name}-rehearsal"))
     study = search_study.open_study(preset.name, args.storage, sampler=args.sampler, seed=args.seed,
                                     study_name=args.study or f"coinfer-{label}", objectives=objectives)
     if args.recover:
@@ -113,7 +175,13 @@ def search(args: argparse.Namespace) -> int:
             procs.append(subprocess.Popen(argv))
         codes = [p.wait() for p in procs]
         print(f"{args.workers} workers done (exit codes {codes}); {len(study.trials)} trials in the study")
-        return max(codes)
+        # Any failure fails the search. A worker killed by a signal has a negative code (max() once
+        # took 0 over -9): reported as a shell does, 128 + the signal.
+        failed = [(i, code) for i, code in enumerate(codes) if code != 0]
+        for i, code in failed:
+            print(f"error: worker {i} " + (f"was killed by signal {-code}" if code < 0 else f"exited with {code}"),
+                  file=sys.stderr)
+        return next((128 - code if code < 0 else code for _, code in failed), 0)
     if args.threads:
         import torch
 
@@ -164,6 +232,7 @@ def plan(args: argparse.Namespace) -> int:
     if args.workers != 1 and not args.gpu_report:
         raise ValueError(f"--workers {args.workers} needs --gpu-report: the workers' factor is a device check's "
                          "measurement (benchmarks/cuda_check.py)")
+    report = read_report(args) if args.gpu_report else None   # a bad report fails before the plan is printed
     preset = get_preset(args.preset, **parse_overrides(args.set))
     print(f"sweep of preset {preset.name!r} ({preset.dataset}, width {preset.width:g}), {args.seeds} seed(s); "
           f"one image costs its share of a full-network training step")
@@ -179,30 +248,61 @@ def plan(args: argparse.Namespace) -> int:
               + (f", or --gpu-report {committed_name()} for the committed one's"
                  if device_report_path().exists() else "") + ")")
     print(format_table_plans(plans, args.gpu_rate or MEASURED_H200_RATE))
-    if args.gpu_report:
-        print(projection(args, plans))
+    if report is not None:
+        print(projection(args, plans, report))
     return 0
 
 
-def projection(args: argparse.Namespace, plans: dict) -> str:
-    """The sweep as the GPU of ``args.gpu_report`` (a device check's report) would run it: at its new
-    data path's rate (or ``--gpu-rate``), with the speed-ups it measured (plan.projected_plan); then
-    every table of ``plans`` (plan_tables.table_plans) alike, ``--workers`` on the tables that run
+def read_report(args: argparse.Namespace) -> dict:
+    """The device check's report of ``args.gpu_report``, checked to give a rate (its own or ``--gpu-rate``).
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed ``plan`` command line.
+
+    Returns
+    -------
+    dict
+
+    Raises
+    ------
+    FileNotFoundError, ValueError
+        No such report, not a report, or no rate in it and none given.
+
+    Examples
+    --------
+    >>> from coinfer.cli import build_parser
+    >>> from coinfer.cli_search import read_report
+    >>> read_report(build_parser().parse_args(["plan", "--gpu-report", "no-such-report.json"]))
+    Traceback (most recent call last):
+    ...
+    FileNotFoundError: [Errno 2] No such file or directory: 'no-such-report.json'
+    """
+    from coinfer.experiments.device_report import read_device_report, report_rate
+
+    report = read_device_report(args.gpu_report)
+    if not (args.gpu_rate or report_rate(report)):
+        raise ValueError(f"{args.gpu_report} has no new data path rate (its data_path check: "
+                         f"{str(report.get('data_path'))[:200]}); pass --gpu-rate")
+    return report
+
+
+def projection(args: argparse.Namespace, plans: dict, report: dict) -> str:
+    """The sweep as the GPU of ``report`` (:func:`read_report` of ``args.gpu_report``) would run it: at
+    its new data path's rate (or ``--gpu-rate``), with the speed-ups it measured (plan.projected_plan);
+    then every table of ``plans`` (plan_tables.table_plans) alike, ``--workers`` on the tables that run
     cells in several processes only."""
     import math
 
     from coinfer.experiments import TABLES
-    from coinfer.experiments.device_report import read_device_report, report_device, report_rate
+    from coinfer.experiments.device_report import report_device, report_rate
     from coinfer.results import Provenance
     from coinfer.experiments.plan import format_plan, projected_plan
     from coinfer.experiments.plan_tables import format_tables_total
     from coinfer.tensor_data import DataPath
 
-    report = read_device_report(args.gpu_report)
     rate = args.gpu_rate or report_rate(report)
-    if not rate:
-        raise ValueError(f"{args.gpu_report} has no new data path rate (its data_path check: "
-                         f"{str(report.get('data_path'))[:200]}); pass --gpu-rate")
     compiled = DataPath.for_device("cuda").compile_frozen
     steps, used = projected_plan(plans["sweep"], report["factors"], compiled, args.workers)
     tables = {name: steps if name == "sweep" else projected_plan(

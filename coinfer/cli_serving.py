@@ -138,11 +138,13 @@ def measure(args: argparse.Namespace) -> int:
         print(f"concurrency: {probe['clients']} clients x {probe['images_per_client']} images at once, "
               f"{len(probe['failures'])} failures, {probe['throughput_images_per_s']:.1f} images/s, "
               f"server held at most {probe.get('server_max_concurrent_connections', '?')} connections at once")
-    out = project_root() / "benchmarks" / "out" / f"serve_measure_{args.preset}.json"
-    write_json_atomic(out, {"rows": result.rows, "flops_per_s": result.flops_per_s, "request_s": result.request_s,
-                            "calibration": result.calibration, "load_average_1min": list(result.load_average),
-                            "server_stats": result.server_stats, "concurrency": probe})
-    print(f"wrote {out}")
+    if args.raw:   # only when asked: an installed package's "project root" is the current folder
+        out = (project_root() / "benchmarks" / "out" / f"serve_measure_{args.preset}.json" if args.raw == "default"
+               else args.raw)
+        write_json_atomic(out, {"rows": result.rows, "flops_per_s": result.flops_per_s, "request_s": result.request_s,
+                                "calibration": result.calibration, "load_average_1min": list(result.load_average),
+                                "server_stats": result.server_stats, "concurrency": probe})
+        print(f"wrote {out}")
     if args.save:
         path = table_path("serve_latency", args.preset) if args.save == "default" else args.save
         run.table(command="python -m coinfer " + " ".join(args.argv)).save(path)

@@ -31,14 +31,14 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 
 from coinfer.core import channel as ch
 from coinfer.core.encoding import CodeSize
 from coinfer.core.network import SPLIT_POINTS, SplitPoint
 from coinfer.splits import PAPER_SPLIT_POINTS
 from coinfer.core.pruning import CRITERIA, SparsitySchedule, check_sparsity, prunable_split_point
-from coinfer.config_overrides import override, parse_overrides, setting_names
+from coinfer.config_overrides import _each, _Settings, override, parse_overrides, setting_names
 from coinfer.config_smoke import SMOKE_ENV, smoke, smoke_overrides
 from coinfer.data import ValidationSplit
 from coinfer.units import is_count
@@ -64,32 +64,22 @@ _COUNTS = ("one or more integers >= 1 in a tuple", lambda v: isinstance(v, (tupl
 _LR = ("a finite learning rate > 0", lambda v: _real(v) and v > 0)
 _POSITIVE, _NONNEG = ("a finite number > 0", _LR[1]), ("a finite number >= 0", lambda v: _real(v) and v >= 0)
 _FLAG, _DICT = ("True or False", lambda v: isinstance(v, bool)), ("a dict of settings", lambda v: isinstance(v, dict))
+_SNR, _FLIP = ("a finite SNR in dB", _real), ("a flip rate in [0, 0.5) (at 0.5 nothing gets through)",
+                                               lambda v: _real(v) and 0 <= v < 0.5)
 
 
-def _each(name: str, parse, values) -> tuple:
-    """``parse`` of every value of the setting ``name`` (split points, code sizes); errors name the setting."""
-    if isinstance(values, str) or not isinstance(values, (tuple, list)):   # a string's letters are no split points
-        raise ValueError(f"{name} must be a tuple, e.g. ('layer2.1',), got {values!r}")
-    try:
-        parsed = tuple(parse(value) for value in values)
-    except (ValueError, TypeError) as error:
-        raise ValueError(f"{name}: {error}") from None
-    if twice := [(values[parsed.index(p)], v) for i, (p, v) in enumerate(zip(parsed, values)) if p in parsed[:i]]:
-        raise ValueError(f"{name} lists one value twice: {twice[0][0]!r} and {twice[0][1]!r}")   # trained twice, kept once
-    return parsed
+def _one(rule):
+    """A ``parse`` for :func:`_each` from a field rule ``(allowed, test)``: each value as it is, if it passes."""
+    def parse(value):
+        if not rule[1](value):
+            raise ValueError(f"each value must be {rule[0]}, got {value!r}")
+        return value
+    return parse
 
 
-class _Settings:
-    """``to_dict`` for the settings dataclasses (plain values, nested settings as dicts), and ``_check``."""
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    def _check(self, prefix: str, **rules) -> None:
-        """A ValueError naming the first field that breaks its rule (``field=(allowed, test)``)."""
-        for name, (allowed, ok) in rules.items():
-            if not ok(value := getattr(self, name)):
-                raise ValueError(f"{prefix}.{name} must be {allowed}, got {value!r}")
+def _a(kind) -> tuple:
+    """The field rule of a nested settings object: ``--set baseline=1`` once failed on its attributes."""
+    return f"a {kind.__name__} (or a dict of its settings)", lambda v: isinstance(v, kind)
 
 
 @dataclass(frozen=True)
@@ -123,7 +113,8 @@ class PruneSettings(_Settings):
     authors', with L2 ``weight_decay``; or ``"sgd"`` with Nesterov momentum 0.9) at peak learning
     rate ``lr`` (per step), shaped by ``lr_schedule``: ``"step"`` (the authors' StepLR: times
     ``lr_gamma`` every ``lr_step_epochs`` epochs) or ``"cosine"`` (a linear warm-up from 0 over the
-    first ``warmup_fraction`` of the steps, then a half cosine down to 0 at the last step).
+    first ``warmup_fraction`` of the steps, then a half cosine that would reach 0 one step after the
+    last: the last step's rate is small, not 0).
     ``distill_weight`` in [0, 1] mixes knowledge distillation from the network as it was before
     fine-tuning (the baseline) into the loss: ``(1 - w) * cross-entropy + w * T^2 * KL`` of the
     softmaxes at temperature ``distill_temperature`` (:func:`coinfer.train.distillation_loss`); 0
@@ -156,6 +147,7 @@ class PruneSettings(_Settings):
     control: bool = True
 
     def __post_init__(self):
+        self._check("pruning", schedule=_a(SparsitySchedule))
         _each("pruning.sparsities", check_sparsity, self.sparsities)
         if self.output_sparsity is not None:
             check_sparsity(self.output_sparsity, "output_sparsity")
@@ -182,7 +174,8 @@ class SweepGrid(_Settings):
     """The grid of one brute-force sweep (:mod:`coinfer.experiments.sweep`).
 
     ``prune`` and ``encode`` override fields of the preset's pruning and encoding settings for the
-    sweep's cells (their own grids, ``splits`` etc., are ignored: the sweep's grid is here).
+    sweep's cells (their own grids, ``splits`` etc., are ignored: the sweep's grid is here). A
+    method's split points may be empty (the sweep leaves that method out); the other grids may not.
     """
 
     framework_splits: tuple[str, ...]
@@ -201,12 +194,11 @@ class SweepGrid(_Settings):
 
     def __post_init__(self):
         for name in ("framework_splits", "original_splits", "bottlenet_splits", "two_step_splits"):   # SplitPoints now
-            object.__setattr__(self, name, _each(f"sweep.{name}", SplitPoint, getattr(self, name)))
+            object.__setattr__(self, name, _each(f"sweep.{name}", SplitPoint, getattr(self, name), empty=True))
         for name in ("sparsities", "two_step_step1", "two_step_step2"):
             _each(f"sweep.{name}", check_sparsity, getattr(self, name))
         _each("sweep.code_sizes", CodeSize.parse, self.code_sizes)
-        self._check("sweep", png=_FLAG, png_images=_LIMIT, prune=_DICT, encode=_DICT,
-                    bottlenet_reductions=("a tuple of integers >= 1", lambda v: isinstance(v, (tuple, list)) and all(map(_count, v))))
+        self._check("sweep", png=_FLAG, png_images=_LIMIT, prune=_DICT, encode=_DICT, bottlenet_reductions=_COUNTS)
 
 
 @dataclass(frozen=True)
@@ -215,6 +207,7 @@ class EncodeSettings(_Settings):
 
     ``code_sizes`` are written without channels (``"d16-l4"``, ``"d16-k16"``); at a split point
     with a ``C x H x W`` feature the convolution keeps ``c = max(1, C // channel_divisor)`` channels.
+    ``huffman_splits`` may be empty (no 8-bit Huffman baseline); ``splits`` and ``code_sizes`` may not.
     """
 
     splits: tuple[str, ...] = ("layer1.1", "layer2.1", "layer3.1", "pool")
@@ -240,7 +233,8 @@ class EncodeSettings(_Settings):
 
     def __post_init__(self):
         for name in ("splits", "huffman_splits"):     # validated once, here: SplitPoints from now on
-            object.__setattr__(self, name, _each(f"encoding.{name}", SplitPoint, getattr(self, name)))
+            object.__setattr__(self, name, _each(f"encoding.{name}", SplitPoint, getattr(self, name),
+                                                 empty=name == "huffman_splits"))
         _each("encoding.code_sizes", CodeSize.parse, self.code_sizes)
         self._check("encoding", channel_divisor=_COUNT, train_limit=_LIMIT, precompute=_FLAG, augment=_FLAG,
                     warmup_epochs=_COUNT0, epochs=_COUNT, batch_size=_COUNT, lr=_LR, aux_weight=_NONNEG,
@@ -305,9 +299,9 @@ class RateSettings(_Settings):
 
     def __post_init__(self):
         object.__setattr__(self, "splits", _each("rate.splits", SplitPoint, self.splits))
-        if not self.weights or len(set(self.weights)) != len(self.weights):
-            raise ValueError(f"weights must be one or more distinct rate weights, got {self.weights!r}")
-        rate_code_sizes(self.code_sizes, self.weights)      # every code size and weight valid
+        _each("rate.code_sizes", CodeSize.parse, self.code_sizes)
+        _each("rate.weights", _one(_NONNEG), self.weights)
+        rate_code_sizes(self.code_sizes, self.weights)      # every code size and weight valid together
 
     @property
     def rate_code_sizes(self) -> tuple[str, ...]:
@@ -373,11 +367,8 @@ class JsccSettings(_Settings):
 
     def __post_init__(self):
         object.__setattr__(self, "split", SplitPoint(self.split))   # validated once, here
-        for snr in self.snrs_db + self.mismatch_snrs_db:
-            ch.db_to_linear(snr)  # raises on a non-finite SNR
-        for p in self.flip_rates + self.mismatch_flip_rates:
-            if not 0.0 <= p < 0.5:
-                raise ValueError(f"flip rates must be in [0, 0.5) (at 0.5 nothing gets through), got {p!r}")
+        for name in ("snrs_db", "mismatch_snrs_db", "flip_rates", "mismatch_flip_rates"):   # each grid trains
+            _each(f"jscc.{name}", _one(_FLIP if "flip" in name else _SNR), getattr(self, name))
         if not _count(self.epochs):
             raise ValueError(f"jscc epochs must be an integer >= 1, got {self.epochs!r}")
         self._check("jscc", awgn_code_sizes=_COUNTS, bsc_code_sizes=_COUNTS, train_images=_LIMIT, test_images=_LIMIT,
@@ -438,6 +429,10 @@ class Preset(_Settings):
     def __post_init__(self):
         from coinfer.data import DATASETS
 
+        # First: the checks below read the nested settings' fields.
+        self._check("", baseline=_a(TrainSettings), pruning=_a(PruneSettings), sweep=_a(SweepGrid),
+                    encoding=_a(EncodeSettings), jscc=_a(JsccSettings), rate=_a(RateSettings),
+                    validation=_a(ValidationSplit))
         check_width(self.width)
         if self.dataset not in DATASETS:
             raise ValueError(f"unknown dataset {self.dataset!r}; available datasets are {', '.join(DATASETS)}")
@@ -457,7 +452,7 @@ MAX_WIDTH = 4.0
 
 
 def check_width(width) -> float:
-    """``width`` if it is a usable width multiplier, in (0, ``MAX_WIDTH``]; else ValueError.
+    """``width`` if it is a usable width multiplier, in (1/128, ``MAX_WIDTH``] (the stem's 64 channels keep one); else ValueError.
 
     Parameters
     ----------
@@ -476,10 +471,10 @@ def check_width(width) -> float:
     >>> check_width(0)
     Traceback (most recent call last):
     ...
-    ValueError: width 0 is out of range: give a width multiplier in (0, 4] (1 is the paper's network)
+    ValueError: width 0 is out of range: give a width multiplier in (1/128, 4] (1 is the paper's network)
     """
-    if isinstance(width, bool) or not isinstance(width, (int, float)) or not 0 < width <= MAX_WIDTH:
-        raise ValueError(f"width {width!r} is out of range: give a width multiplier in (0, {MAX_WIDTH:g}] "
+    if isinstance(width, bool) or not isinstance(width, (int, float)) or not 1 / 128 < width <= MAX_WIDTH:
+        raise ValueError(f"width {width!r} is out of range: give a width multiplier in (1/128, {MAX_WIDTH:g}] "
                          "(1 is the paper's network)")
     return width
 
@@ -624,7 +619,7 @@ PRESETS = {
 }
 
 
-def get_preset(name: str, **overrides) -> Preset:
+def get_preset(name: str, /, **overrides) -> Preset:
     """The preset called ``name``, with any settings replaced by ``overrides``.
 
     Parameters
@@ -646,7 +641,8 @@ def get_preset(name: str, **overrides) -> Preset:
     Raises
     ------
     ValueError
-        For an unknown preset name or setting; the message lists the valid ones.
+        For an unknown preset name or setting (the message lists the valid ones), a bad value, or
+        ``name`` among the overrides (another preset is another ``name``, not an override).
 
     Examples
     --------
@@ -661,6 +657,9 @@ def get_preset(name: str, **overrides) -> Preset:
     """
     if not isinstance(name, str) or name not in PRESETS:
         raise unknown_preset(name)
+    if "name" in overrides:   # tables and checkpoints are found by it: a renamed preset would miss or replace others'
+        raise ValueError(f"name={overrides['name']!r} cannot be overridden: choose a preset by its name "
+                         f"({', '.join(PRESETS)}; --preset on the command line) and override its settings")
     smoked = smoke(name, known=tuple(PRESETS))
     if smoked and not os.environ.get("COINFER_HOME"):
         # Its checkpoints and tables carry the preset's own name: in the checkout they would replace the
@@ -672,7 +671,7 @@ def get_preset(name: str, **overrides) -> Preset:
 
 
 def sweep_grid(name: str) -> SweepGrid:
-    """The sweep grid of preset ``name``, or :data:`TINY_SWEEP` for ``"tiny"`` (``sweep --grid``).
+    """:func:`get_preset`'s sweep grid of ``name`` (scaled by COINFER_SMOKE), or :data:`TINY_SWEEP` for ``"tiny"``.
 
     Parameters
     ----------
@@ -697,4 +696,4 @@ def sweep_grid(name: str) -> SweepGrid:
         return TINY_SWEEP
     if name not in PRESETS:
         raise ValueError(f"unknown sweep grid {name!r}; available: {', '.join([*PRESETS, 'tiny'])}")
-    return PRESETS[name].sweep
+    return get_preset(name).sweep      # COINFER_SMOKE scales it as it scales the preset's own

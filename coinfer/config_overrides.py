@@ -2,14 +2,50 @@
 
 :func:`coinfer.config.get_preset` applies overrides with :func:`override`; the command line's
 ``--set NAME=VALUE`` arrives through :func:`parse_overrides`. Every replaced setting is validated
-again by its settings class.
+again by its settings class, with the field checks they share here (``_Settings``, ``_each``).
 """
 
 from __future__ import annotations
 
 import ast
 import dataclasses
-from dataclasses import replace
+from dataclasses import asdict, replace
+
+
+class _Settings:
+    """``to_dict`` for the settings dataclasses (plain values, nested settings as dicts), and ``_check``."""
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def _check(self, prefix: str, **rules) -> None:
+        """A ValueError naming the first field that breaks its rule (``field=(allowed, test)``); a
+        top-level field of the preset has no prefix (``""``)."""
+        for name, (allowed, ok) in rules.items():
+            if not ok(value := getattr(self, name)):
+                raise ValueError(f"{prefix + '.' if prefix else ''}{name} must be {allowed}, got {value!r}")
+
+
+def _each(name: str, parse, values, empty: bool = False) -> tuple:
+    """``parse`` of every value of the grid setting ``name`` (split points, code sizes); errors name the setting.
+
+    An empty tuple is refused (an empty grid runs nothing, without a word) unless ``empty``: only where
+    leaving the part out is meant (``encoding.huffman_splits``, and the sweep's split points of one
+    method, which leave that method out of the sweep).
+    """
+    if isinstance(values, str) or not isinstance(values, (tuple, list)):   # a string's letters are no split points
+        example = f", e.g. ({values!r},)" if values is not None else ""
+        raise ValueError(f"{name} must be a tuple{example}, got {values!r}")
+    if not values and not empty:
+        raise ValueError(f"{name} must hold one or more values (an empty grid runs nothing), got {values!r}")
+    try:
+        parsed = tuple(parse(value) for value in values)
+    except (ValueError, TypeError) as error:
+        raise ValueError(f"{name}: {error}") from None
+    if twice := [(values[parsed.index(p)], v) for i, (p, v) in enumerate(zip(parsed, values)) if p in parsed[:i]]:
+        # trained twice, kept once
+        raise ValueError(f"{name} lists one value twice: {twice[0][0]!r} and {twice[0][1]!r} (give distinct values)")
+    return parsed
 
 
 def setting_names(settings) -> list[str]:
@@ -57,7 +93,8 @@ def override(settings, overrides: dict):
     Raises
     ------
     ValueError
-        For an unknown setting name; the message lists every valid name.
+        For an unknown setting name (the message lists every valid name), or a value its settings
+        class refuses (the message names the setting).
 
     Examples
     --------
@@ -71,7 +108,12 @@ def override(settings, overrides: dict):
     if unknown:
         raise ValueError(f"unknown preset field(s) {unknown}; fields are {valid}")
     for key in sorted(flat, key=lambda k: k.count(".")):      # whole objects before their fields
-        settings = _replace_path(settings, key.split("."), flat[key])
+        try:
+            settings = _replace_path(settings, key.split("."), flat[key])
+        except (TypeError, AttributeError) as error:
+            # A value of a kind no check expected (a string where a number goes) failed inside a
+            # check: a command-line user gets the setting's name, not a traceback.
+            raise ValueError(f"{key}={flat[key]!r} is not allowed: {error}") from None
     return settings
 
 

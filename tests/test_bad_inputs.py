@@ -19,7 +19,7 @@ from coinfer.cli import main
 PRESETS = "unknown preset 'fast'; available: quick, paper"
 INT1 = "is not allowed: give an integer >= 1"
 RATE = "is not allowed: give a rate > 0 with a unit: B/s, KB/s"
-WIDTH = "give a width multiplier in (0, 4]"
+WIDTH = "give a width multiplier in (1/128, 4]"
 SPARSITY = "is not allowed: give a sparsity in [0, 1)"
 SPLIT = "unknown split point 'layer9'"
 CHANNEL = "use 'noiseless', 'awgn:<SNR dB>'"
@@ -109,6 +109,13 @@ BAD_INPUTS = [
     (["search", "--oracle", "t.json", "--delay", "-1"], "argument --delay: '-1' is not allowed: give a finite number >= 0"),
     (["run", "pruning", "--preset", "fast"], PRESETS),
     (["run", "pruning", "--seeds", "-1"], "argument --seeds: '-1' is not allowed: give an integer >= 0"),
+    # it printed the list of tables on stdout and exited 2 without a word of what was wrong
+    (["run"], "name the table to regenerate: one of original-float32, pruning"),
+    # taken and ignored: a table that does not train is measured once
+    (["run", "original-float32", "--seeds", "7", "--out", "{tmp}/t.json"],
+     "the original-float32 table does not train (it is measured once): seeds [7] (run --seeds) would be ignored"),
+    # reached optuna's own error ("Seed must be between 0 and 2**32 - 1") after the journal was made
+    (["search", "--seed", "-1", "--trials", "1"], "argument --seed: '-1' is not allowed: give an integer >= 0"),
     # the rate table refused a repeated weight; the encoding and sweep grids got each rate code twice
     (["run", "encoding", "--rate-weights", "0.1", "0.1"], "rate weights must be distinct, got [0.1, 0.1]"),
     (["plan", "--preset", "fast"], PRESETS),
@@ -127,6 +134,8 @@ BAD_INPUTS = [
     (["profile", "--width", "0"], f"argument --width: '0' is not allowed: {WIDTH}"),
     (["profile", "--width", "-1"], WIDTH),
     (["profile", "--width", "100"], WIDTH),
+    (["profile", "--width", "0.0078125"], WIDTH),      # 1/128: the stem's 64 * width rounds to no channel
+    (["train", "--set", "width=0.005"], f"width 0.005 is out of range: {WIDTH}"),
     (["profile", "--width", "nan"], WIDTH),
     (["train", "--set", "width=0"], f"width 0 is out of range: {WIDTH}"),
     ((_preset, {"width": 0}), f"width 0 is out of range: {WIDTH}"),
@@ -278,7 +287,9 @@ def test_bad_input_is_refused_with_a_message_naming_it(what, fragment, bad_table
 
 
 @pytest.mark.parametrize("argv", [["search"], ["search", "--trials", "4", "--workers", "2", "--summary", "s.json"],
-                                  ["search", "--trials", "1", "--workers", "2"]])
+                                  ["search", "--trials", "1", "--workers", "2"],
+                                  ["search", "--trials", "1", "--seed", "-1"],
+                                  ["search", "--trials", "2", "--workers", "2", "--seed", str(2 ** 32 - 1)]])
 def test_a_refused_search_leaves_no_journal(argv, tmp_path, monkeypatch):
     # The study (and so the default journal, data/search/<preset>.journal) was opened before these checks:
     # every refused search made the file, and the test suite grew the checkout's own.
@@ -378,3 +389,43 @@ def test_prune_and_jscc_never_write_over_the_committed_tables(monkeypatch, comma
     main([command])
     assert saved == [coinfer.paths.step_table_path(command, "quick")] != [coinfer.paths.table_path(table, "quick")]
     assert saved[0].relative_to(coinfer.paths.results_dir()).parts[0] in coinfer.paths.WORK_DIRS
+
+
+#: Every command that loads a dataset, with the arguments it needs to parse.
+LOADS_DATA = {"profile": [], "train": [], "serve": [], "device": ["--config", "s3:uint8"], "measure": [],
+              "train-codec": ["--split", "s4", "--code-size", "d16-l4"], "encode": [], "jscc": [], "original-table": [],
+              "prune": [], "sweep": [], "search": [], "run": ["pruning"]}
+
+
+@pytest.mark.parametrize("command", sorted(LOADS_DATA))
+def test_every_command_that_loads_data_takes_trust_local_data(command):
+    """data.py's error tells the user to pass --trust-local-data; 'run' (it loads every table's data) refused it."""
+    from coinfer.cli import build_parser
+
+    assert build_parser().parse_args([command, *LOADS_DATA[command], "--trust-local-data"]).trust_local_data is True
+
+
+def test_run_turns_trust_local_data_on(monkeypatch, capsys):
+    from coinfer import data
+
+    monkeypatch.delenv("COINFER_TRUST_LOCAL_DATA", raising=False)
+    assert main(["run", "--list", "--trust-local-data"]) == 0 and data.trust_local_data()
+
+
+def test_measure_writes_its_raw_measurement_only_when_asked(monkeypatch, tmp_path, capsys):
+    """measure wrote benchmarks/out/serve_measure_<preset>.json under the project root every time (for an
+    installed package: the current folder), which its --help did not say; now --raw asks for it."""
+    from types import SimpleNamespace
+
+    from coinfer.experiments import serving
+
+    result = SimpleNamespace(table=lambda: "rows", rows=[], request_s=0.0, load_average=(0.1, 0.2), flops_per_s=1.0,
+                             calibration={}, server_stats={})
+    monkeypatch.setattr(serving, "run_measurement", lambda *a, **k: SimpleNamespace(result=result, concurrency=None))
+    monkeypatch.setenv("COINFER_HOME", str(tmp_path))
+    default = tmp_path / "benchmarks" / "out" / "serve_measure_quick.json"
+    assert main(["measure"]) == 0
+    assert not default.exists() and not list(tmp_path.rglob("*.json")) and "wrote" not in capsys.readouterr().out
+    assert main(["measure", "--raw"]) == 0
+    assert json.loads(default.read_text())["load_average_1min"] == [0.1, 0.2]
+    assert main(["measure", "--raw", str(tmp_path / "m.json")]) == 0 and (tmp_path / "m.json").exists()

@@ -120,11 +120,18 @@ def test_a_numpy_integer_setting_is_refused_where_it_enters():
 
 
 def test_the_values_the_presets_use_stay_allowed():
-    """Zero warm-up epochs, None for every image, no Huffman split points: allowed by design."""
+    """Zero warm-up epochs, None for every image, no Huffman split points, a sweep without a method:
+    allowed by design."""
     p = get_preset("quick", **{"encoding.warmup_epochs": 0, "encoding.train_limit": None, "encoding.huffman_splits": (),
                                "encoding.code_sizes": ("d16-k64-r0.1",), "encoding.splits": ("s4",),
                                "sweep.png_images": None, "jscc.reduced_channels": None, "baseline.weight_decay": 0})
     assert p.encoding.splits == ("layer3.1",) and p.encoding.huffman_splits == ()      # aliases resolved once
+    # A method's empty split points leave it out of the sweep (the plan's tests price one method alone).
+    from coinfer.experiments.sweep import cells
+
+    p = get_preset("quick", **{"sweep.bottlenet_splits": (), "sweep.two_step_splits": (), "sweep.original_splits": ()})
+    assert {c.method for c in cells(p)} == {"png", "on-device", "framework"}
+    assert get_preset("quick", **{"sweep.framework_splits": ()}).sweep.framework_splits == ()
 
 
 def test_setting_names_cover_every_field():
@@ -154,3 +161,56 @@ def test_a_preset_name_is_looked_up_once_and_the_object_passed_down():
     assert {c.depends["prune"]["lr"] for c in cells(p) if c.depends.get("prune")} == {5e-4}
     assert default_paths(p)["table"].name == "sweep_quick-tiny.json"
     assert default_paths(get_preset("quick"))["table"].name == "sweep_quick.json"
+
+
+@pytest.mark.parametrize("setting, name", [
+    ("baseline=1", "baseline"), ("sweep=None", "sweep"), ("validation=None", "validation"),
+    ("pruning.schedule=3", "pruning.schedule"), ("jscc=0", "jscc"),
+    ("jscc.snrs_db=5", "jscc.snrs_db"), ("rate.weights=5", "rate.weights"), ("rate.code_sizes=5", "rate.code_sizes"),
+    ("jscc.flip_rates=('a',)", "jscc.flip_rates"), ("jscc.mismatch_snrs_db=('a',)", "jscc.mismatch_snrs_db"),
+    ("pruning.schedule.ramp_fraction='a'", "pruning.schedule.ramp_fraction"),   # a TypeError inside its check
+])
+def test_a_setting_of_the_wrong_kind_is_refused_naming_it(setting, name, capsys):
+    """``--set`` reads any literal: a value of another kind once failed deep inside with a raw
+    traceback (AttributeError, TypeError; exit 1), not as a usage error naming the setting."""
+    from coinfer.cli import main
+
+    assert main(["plan", "--preset", "quick", "--seeds", "1", "--set", setting]) == 2
+    captured = capsys.readouterr()
+    assert captured.err.startswith("error: ") and name in captured.err and "Traceback" not in captured.err
+    assert captured.out == ""
+
+
+def test_the_preset_name_is_no_setting(capsys):
+    """``--set name=x`` got get_preset()'s own argument twice (a TypeError); as an override it would
+    rename the preset whose tables and checkpoints are found by its name."""
+    from coinfer.cli import main
+
+    with pytest.raises(ValueError, match=r"name='x' cannot be overridden: choose a preset by its name \(quick, paper"):
+        get_preset("quick", name="x")
+    assert main(["plan", "--preset", "quick", "--set", "name=x"]) == 2
+    assert "name='x' cannot be overridden" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name", ["pruning.splits", "pruning.sparsities", "encoding.splits", "encoding.code_sizes",
+                                  "rate.splits", "rate.code_sizes", "rate.weights", "sweep.sparsities",
+                                  "sweep.code_sizes", "sweep.bottlenet_reductions", "sweep.two_step_step1",
+                                  "sweep.two_step_step2", "jscc.snrs_db", "jscc.flip_rates", "jscc.mismatch_snrs_db",
+                                  "jscc.mismatch_flip_rates"])
+def test_an_empty_grid_is_refused_where_it_would_run_nothing(name):
+    """An empty grid ran nothing and said nothing (exit 0), or failed later (jscc.snrs_db: an IndexError)."""
+    with pytest.raises(ValueError) as error:
+        get_preset("quick", **{name: ()})
+    assert name in str(error.value) and "one or more" in str(error.value), str(error.value)
+
+
+def test_a_named_sweep_grid_is_scaled_down_in_the_smoke_run_as_its_preset(monkeypatch, tmp_path):
+    """``sweep --grid paper`` under COINFER_SMOKE=1 listed the paper's whole grid (159 cells), not the smoke run's."""
+    from coinfer.experiments.sweep import cells
+
+    monkeypatch.setenv("COINFER_SMOKE", "1")
+    monkeypatch.setenv("COINFER_HOME", str(tmp_path))
+    grid = sweep_grid("paper")
+    assert grid == get_preset("paper").sweep != PRESETS["paper"].sweep
+    assert len(cells(get_preset("quick", sweep=grid))) < len(cells(get_preset("quick", sweep=PRESETS["paper"].sweep)))
+    assert sweep_grid("tiny") is TINY_SWEEP

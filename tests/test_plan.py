@@ -448,3 +448,23 @@ def test_the_plan_evaluates_the_images_the_sweep_evaluates(tmp_path):
     runner = SweepRunner(tiny, tmp_path / "cells", tmp_path / "cache")
     steps = {step.name: step for step in sweep_plan(tiny)}
     assert steps["evaluation (validation + test)"].images == len(runner.dataset("val")) + len(runner.dataset("test"))
+
+
+def test_a_bad_gpu_report_fails_before_the_plan_is_printed(tmp_path, capsys):
+    """plan --gpu-report printed the whole plan, then failed on the report (a missing file, no rate)."""
+    assert main(["plan", "--preset", "quick", "--gpu-report", str(tmp_path / "none.json")]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and "No such file or directory" in captured.err
+    path = tmp_path / "cuda_check_gpu.json"
+    path.write_text(json.dumps({"gpu": "NVIDIA H200", "factors": {}, "data_path": {"error": "CUDA out of memory"}}))
+    assert main(["plan", "--preset", "quick", "--gpu-report", str(path)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and "has no new data path rate" in captured.err
+
+
+def test_plan_is_in_the_command_list_and_its_help_names_the_default_preset(capsys):
+    import coinfer.cli
+
+    assert "python -m coinfer plan" in coinfer.cli.__doc__               # the top-level --help's list
+    assert main(["plan", "--help"]) == 0
+    assert "default paper" in " ".join(capsys.readouterr().out.split())

@@ -573,3 +573,67 @@ def test_a_repeated_configuration_is_pruned_as_a_repeat_and_counted_once():
     assert (summary["trained"], summary["repeats"], summary["rejected"]) == (1, 2, {})
     assert summary["front"] == [search.readable_key(on_device.method, on_device.split, on_device.sparsity,
                                                     on_device.setting)]
+
+
+# ---------------------------------------------------------------------------------------------
+# The command line: worker exit codes, a rehearsal's own journal, what a replay refuses
+# ---------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("codes, rc", [((0, -9), 128 + 9), ((0, 3), 3), ((-15, 0), 128 + 15), ((0, 0), 0)])
+def test_a_search_fails_when_any_worker_fails_or_is_killed(codes, rc, tmp_path, monkeypatch, capsys):
+    """max() of the workers' exit codes took 0 over a worker killed by SIGKILL (-9): exit 0 after ``kill -9``."""
+    from coinfer.cli import main
+
+    waits = iter(codes)
+
+    class Worker:   # the worker processes, stubbed: their exit codes are all the parent reads
+        def __init__(self, argv):
+            self.code = next(waits)
+
+        def wait(self):
+            return self.code
+
+    monkeypatch.setattr(subprocess, "Popen", Worker)
+    monkeypatch.setenv("COINFER_HOME", str(tmp_path))
+    assert main(["search", "--trials", "2", "--workers", "2", "--storage", str(tmp_path / "w.journal")]) == rc
+    err = capsys.readouterr().err
+    assert ("killed by signal 9" in err) == (rc == 137) and ("exited with 3" in err) == (rc == 3)
+
+
+def test_a_rehearsal_keeps_out_of_the_live_searchs_journal(tmp_path, monkeypatch, capsys):
+    """A rehearsal (--oracle) without --storage wrote its table's answers into data/search/<preset>.journal,
+    study coinfer-<preset>: a later --export published them as the live search's results."""
+    from coinfer.cli import main
+    from coinfer.paths import search_journal_path
+
+    monkeypatch.setenv("COINFER_HOME", str(tmp_path))
+    assert main(["search", "--oracle", str(TABLE), "--trials", "2", "--seed", "0"]) == 0
+    assert not search_journal_path("quick").exists()
+    assert len(search_study.open_study("quick", str(search_journal_path("quick-rehearsal"))).trials) == 2
+
+
+@pytest.mark.parametrize("option", [["--sampler", "random"], ["--seed", "1"], ["--workers", "2"], ["--grid", "tiny"],
+                                    ["--margin", "0.1"], ["--storage", "s.journal"], ["--study", "s"], ["--summary"],
+                                    ["--threads", "2"], ["--set", "seed=1"], ["--rate-weights", "0.1"],
+                                    ["--delay", "1"], ["--cells-dir", "c"], ["--export"]])
+def test_a_replay_refuses_what_it_would_ignore_and_writes_nothing(option, tmp_path, monkeypatch, capsys):
+    """--replay ignored these without a word; --grid (or --set) replayed another grid and wrote it over the
+    committed replay_<preset>.json."""
+    from coinfer.cli import main
+    from coinfer.paths import search_replay_path
+
+    monkeypatch.setenv("COINFER_HOME", str(tmp_path))
+    assert main(["search", "--replay", *option]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {option[0]}") and "a replay" in err, err
+    assert not search_replay_path("quick").exists()
+
+
+def test_a_replay_of_another_grid_takes_its_table_and_an_output_file():
+    from coinfer.cli import build_parser
+    from coinfer.cli_search import check_replay
+
+    check_replay(build_parser().parse_args(["search", "--replay", "--grid", "tiny", "--oracle", "t.json", "--out", "r.json",
+                                            "--trials", "5", "--patience", "3", "--objectives", "device_macs,bits"]))
+    with pytest.raises(ValueError, match="--grid tiny: a replay searches the grid of its table"):
+        check_replay(build_parser().parse_args(["search", "--replay", "--grid", "tiny", "--oracle", "t.json"]))

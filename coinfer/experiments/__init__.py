@@ -133,7 +133,7 @@ def _seed_file(name: str, spec, seed: int | None, checkpoints=None) -> Path | No
     return seed_table_path(name, spec.name, seed, hashlib.sha256(key.encode()).hexdigest()[:10])
 
 
-def run_table(name: str, preset: str = "quick", path: str | Path | None = None, seeds=SEEDS, workers: int = 1,
+def run_table(name: str, preset: str = "quick", path: str | Path | None = None, seeds=None, workers: int = 1,
               overrides: dict | None = None, command: str | None = None, **options) -> Path:
     """Regenerate the table ``name`` for ``preset`` and save it (default :func:`coinfer.paths.table_path`).
 
@@ -155,8 +155,9 @@ def run_table(name: str, preset: str = "quick", path: str | Path | None = None, 
         The preset to run (``quick`` or ``paper``), looked up here once.
     path : str or Path, optional
         Where to save (default: the committed table's path).
-    seeds : sequence of int
-        Training seeds (ignored by tables that do not train).
+    seeds : sequence of int, optional
+        Training seeds (default :data:`SEEDS`); refused by tables that do not train (they would be
+        ignored: such a table is measured once).
     workers : int
         Processes that run a table's sweep cells side by side (tables marked ``parallel``: the sweep
         and the encoding table); 2 on a 2-core machine roughly halves their time.
@@ -199,6 +200,10 @@ def run_table(name: str, preset: str = "quick", path: str | Path | None = None, 
         raise ValueError(f"the {name} table runs in one process; workers > 1 is for "
                          f"{', '.join(n for n, e in TABLES.items() if e.parallel)}")
     options = {**TABLES[name].fixed, **({"workers": workers} if TABLES[name].parallel else {}), **options}
+    if seeds is not None and not TABLES[name].seeded:
+        raise ValueError(f"the {name} table does not train (it is measured once): seeds {seeds!r} (run "
+                         f"--seeds) would be ignored; seeds are for {', '.join(n for n, e in TABLES.items() if e.seeded)}")
+    seeds = SEEDS if seeds is None else seeds
     if TABLES[name].seeded:
         seeds = list(seeds)
         if not seeds or len(set(seeds)) != len(seeds) or any(not is_count(s, 0) for s in seeds):
