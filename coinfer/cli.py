@@ -379,7 +379,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1",
                    help="address to bind (default 127.0.0.1, this machine only; 0.0.0.0 for all interfaces)")
     p.add_argument("--port", type=check.checked_by(check_server_options, "port"), default=5000, help="TCP port (0 picks a free one; default 5000)")
-    p.add_argument("--max-connections", type=check.checked_by(check_server_options, "max_connections"), default=1024, help="connections held at once (default 1024)")
+    p.add_argument("--max-connections", type=check.checked_by(check_server_options, "max_connections"), default=None,
+                   help="connections held at once (default 1024, or fewer where the hard descriptor limit, ulimit -Hn, "
+                        "leaves room for fewer)")
     p.add_argument("--max-payload", type=check.checked_by(check_server_options, "max_payload"), default=4 * 1024 * 1024, help="largest payload accepted, bytes")
     p.add_argument("--idle-timeout", type=check.checked_by(check_server_options, "idle_timeout", float), default=30.0,
                    help="close a connection silent between frames for this many s (default 30)")

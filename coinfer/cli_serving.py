@@ -41,12 +41,15 @@ def link_rate(text: str) -> float | None:
 def serve(args: argparse.Namespace) -> int:
     import logging
 
-    from coinfer.serve.server import EdgeServer, check_server_options
+    from coinfer.serve.server import (EdgeServer, check_server_options, default_max_connections,
+                                      reserve_file_descriptors)
 
-    options = dict(port=args.port, max_connections=args.max_connections, max_payload=args.max_payload,
+    connections = default_max_connections() if args.max_connections is None else args.max_connections
+    options = dict(port=args.port, max_connections=connections, max_payload=args.max_payload,
                    idle_timeout=args.idle_timeout, handshake_timeout=args.handshake_timeout,
                    frame_timeout=args.frame_timeout, max_requests=args.max_requests)
     check_server_options(**options)   # before the network loads: a bad option fails at once
+    reserve_file_descriptors(connections)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     if args.threads:
         import torch

@@ -131,8 +131,13 @@ def test_reply_payload_parsers_return_or_raise_wire_error(kind, data):
              "error": wire.pack_error(ErrorCode.BAD_PAYLOAD, "bad"),
              "info": wire.pack_info({"configurations": [{"config_id": 1, "spec": "s1:uint8"}],
                                      "max_payload": 10})}[kind]
+    scalars = st.one_of(st.integers(), st.floats(), st.booleans(), st.text(max_size=5), st.none())
+    entry = st.one_of(scalars, st.lists(scalars, max_size=2),
+                      st.fixed_dictionaries({}, optional={"config_id": scalars, "spec": scalars}))
+    entries = st.lists(entry, max_size=3)
     payload = data.draw(st.one_of(mutated(valid), st.binary(max_size=64),
-                                  st.sampled_from([b"[" * 100_000, b'{"configurations": ' + b"[" * 100_000])))
+                                  st.sampled_from([b"[" * 100_000, b'{"configurations": ' + b"[" * 100_000]),
+                                  entries.map(lambda c: wire.pack_info({"configurations": c}))))
     with no_hang():
         if kind == "error":
             code, message = wire.unpack_error(payload)   # never raises: an ERROR is reported as is
@@ -145,8 +150,11 @@ def test_reply_payload_parsers_return_or_raise_wire_error(kind, data):
             return
     if kind == "result":
         assert 0 <= parsed.predicted_class < 2**32 and len(payload) == 22 + 4 * len(parsed.logits)
-    else:
+    else:   # every entry is what a device reads (an entry that was not an object crashed DeviceClient.check)
         assert isinstance(parsed, dict) and isinstance(parsed["configurations"], list)
+        for entry in parsed["configurations"]:
+            assert isinstance(entry, dict) and isinstance(entry["spec"], str)
+            assert type(entry["config_id"]) is int and 0 <= entry["config_id"] < 2**32
 
 
 # -- adversarial lengths: refused before anything is allocated -----------------------------------

@@ -104,3 +104,30 @@ def test_send_returns_when_the_last_piece_was_handed_to_the_socket():
     finally:
         a.close()
         b.close()
+
+
+@pytest.mark.parametrize("rate", [-8000, 0, float("nan"), float("inf"), True, "40KB/s", 5e-324])
+def test_a_link_rate_is_checked_in_bits_per_second(rate):
+    # It was checked by the token bucket, in bytes/s: -8000 bit/s was refused as "got -1000.0".
+    with socket.socket() as sock, pytest.raises(
+            ValueError, match=rf"rate_bps must be a finite number of bit/s > 0, or None \(unshaped\), got {rate!r}"):
+        LinkShaper(sock, rate)
+
+
+@pytest.mark.parametrize("rate_bps, seconds", [(8e-300, "1e\\+303"), (8e-320, "inf")])
+def test_a_frame_no_sleep_can_shape_is_refused_before_a_byte_is_sent(rate_bps, seconds):
+    # 1e-300 B/s passed, and time.sleep raised OverflowError (a traceback) after nothing was sent.
+    a, b = socket.socketpair()
+    try:
+        shaper = LinkShaper(a, rate_bps)
+        with pytest.raises(ValueError, match=rf"1000 bytes at .* bytes/s \({rate_bps:g} bit/s\) would take "
+                                             rf"{seconds} s to send, more than .*: use a faster link rate"):
+            shaper.send(b"x" * 1000)
+        b.setblocking(False)
+        with pytest.raises(BlockingIOError):   # the stream is still in step: not one byte went
+            b.recv(1)
+        with pytest.raises(ValueError, match="10 bytes at 1e-300 bytes/s"):
+            TokenBucket(1e-300, sleep=lambda s: None).consume(10)
+    finally:
+        a.close()
+        b.close()

@@ -99,3 +99,45 @@ def test_huffman_baseline_served_and_fitted_identically_on_both_sides(model, bat
     assert all(m.payload_bytes < len(uint8.run_device(images[0])) for m in runs)
     with pytest.raises(ValueError, match="number of training images"):
         build_configurations(model, ["layer2.1:huffman:many"], preset="quick")
+
+
+def test_a_configuration_id_does_not_depend_on_how_the_spec_names_the_codec(model, monkeypatch):
+    """``huffman`` and ``huffman:<the preset's default>`` fit the same code, and were two ids; so were
+    a learned codec named by code size, by a relative and by an absolute path. A device and a server
+    that loaded the same codec got UNKNOWN_CONFIG, and serving both spellings passed the duplicate check."""
+    import coinfer.config
+
+    real = coinfer.config.get_preset
+    monkeypatch.setattr(coinfer.config, "get_preset",   # a default of 64 images: fitted in a second
+                        lambda name, **overrides: real(name, **{"encoding.huffman_train_images": 64, **overrides}))
+    plain, counted = (build_configurations(model, [spec], preset="quick")[0]
+                      for spec in ("layer2.1:huffman", "layer2.1:huffman:64"))
+    assert plain.codec.fingerprint() == counted.codec.fingerprint() and plain.config_id == counted.config_id
+    assert (plain.spec, counted.spec) == ("layer2.1:huffman", "layer2.1:huffman:64")   # as written, to serve again
+    with pytest.raises(ValueError, match="specs 'layer2.1:huffman' and 'layer2.1:huffman:64' name the same codec "
+                                         "at layer2.1 .*: give it once"):
+        build_configurations(model, ["layer2.1:huffman", "layer2.1:uint8", "layer2.1:huffman:64"], preset="quick")
+
+
+def test_committed_configuration_ids_hold_however_the_learned_codec_is_named():
+    """The ids in the committed serving table stay what they were, and a learned codec named by its
+    checkpoint's path (relative or absolute) has the id of the one named by code size."""
+    import os
+
+    from coinfer.paths import table_path
+    from coinfer.results import load_table
+    from coinfer.serve.configuration import codec_checkpoint_path, load_model_for
+
+    checkpoint = codec_checkpoint_path("quick", "layer3.1", "d16-l4")
+    if not checkpoint.exists():
+        pytest.skip(f"no committed codec checkpoint at {checkpoint}")
+    committed = {r.extra["spec"]: r.extra["config_id"] for r in load_table(table_path("serve_latency", "quick")).records}
+    model, _ = load_model_for("quick")
+    specs = ["layer2.1:uint8", "pool:float32", "layer3.1:learned:d16-l4", "layer2.1:learned:d16-l4"]
+    for configuration in build_configurations(model, specs, preset="quick"):
+        assert configuration.config_id == committed[configuration.spec], configuration.spec
+    for path in (os.path.relpath(checkpoint), checkpoint.resolve()):
+        by_path = build_configurations(model, [f"layer3.1:learned:{path}"], preset="quick")[0]
+        assert by_path.config_id == committed["layer3.1:learned:d16-l4"] and by_path.spec.endswith(str(path))
+    with pytest.raises(ValueError, match="name the same codec at layer3.1"):
+        build_configurations(model, ["layer3.1:learned:d16-l4", f"layer3.1:learned:{checkpoint}"], preset="quick")

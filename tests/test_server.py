@@ -6,7 +6,9 @@ devices at once, and the ``serve`` / ``device`` commands in two processes.
 
 from __future__ import annotations
 
+import gc
 import json
+import logging
 import os
 import re
 import socket
@@ -14,6 +16,7 @@ import subprocess
 import sys
 import threading
 import time
+import warnings
 
 import numpy as np
 import pytest
@@ -368,3 +371,119 @@ def test_a_result_for_another_configuration_is_refused_by_the_device(configurati
     finally:
         thread.join(10)
         listener.close()
+
+
+# -- stopping, limits and deadlines ---------------------------------------------------------------
+
+def test_stopping_a_server_that_holds_connections_logs_no_traceback(configurations, caplog):
+    # A stop cancels every connection's handler; asyncio (Python 3.11) logged "Exception in callback
+    # ... CancelledError", a traceback per open connection, on every stop and Ctrl-C.
+    caplog.set_level(logging.INFO)
+    srv = EdgeServer(configurations, handshake_timeout=30).start()
+    socks = [raw_connection(srv) for _ in range(3)]
+    try:
+        assert wait_for(lambda: srv.stats()["open_connections"] == 3)
+        srv.stop()
+        assert srv.wait(0)
+    finally:
+        for sock in socks:
+            sock.close()
+    assert "Exception in callback" not in caplog.text
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="resource limits as Linux sets them")
+def test_max_connections_must_fit_the_file_descriptor_limit():
+    """Each connection is a file descriptor: under ``ulimit -n 256`` a server of 1,024 connections hit
+    EMFILE at about 250, and asyncio logged an error at every retry of accept()."""
+    pytest.importorskip("resource")
+    script = """if True:
+        import resource, sys
+        resource.setrlimit(resource.RLIMIT_NOFILE, (256, int(sys.argv[1])))
+        from coinfer.serve.server import EdgeServer
+        try:
+            server = EdgeServer([], **({} if sys.argv[2] == "default" else {"max_connections": int(sys.argv[2])}))
+            server.stop()
+        except ValueError as error:
+            print("refused:", error)
+        else:
+            print("holds", server.max_connections, "soft limit", resource.getrlimit(resource.RLIMIT_NOFILE)[0])
+        """
+
+    def run(hard: int, max_connections: int) -> str:
+        out = subprocess.run([sys.executable, "-c", script, str(hard), str(max_connections)], env={
+            **os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True, timeout=120)
+        assert out.returncode == 0, out.stderr
+        return out.stdout
+
+    refused = run(256, 1024)
+    assert re.search(r"refused: max_connections 1024 needs \d+ file descriptors .* may open 256 \(soft limit, "
+                     r"ulimit -n; hard limit 256\): lower --max-connections to at most \d+ or raise ulimit -n",
+                     refused), refused
+    fits = int(re.search(r"at most (\d+)", refused).group(1))
+    assert run(256, fits - 8) == f"holds {fits - 8} soft limit 256\n"   # what fits needs no change (8: files opened or not)
+    # The default is what fits under a hard limit too low for 1,024 (a machine capped at 1,024 must
+    # still start a server); a number asked for is never lowered (above).
+    holds = int(run(256, "default").split()[1])
+    assert fits - 8 <= holds < 256 - 100
+    import resource
+
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    if hard == resource.RLIM_INFINITY or hard >= 2048:   # a soft limit below the hard one is raised to fit
+        soft = int(run(2048, 1024).split()[-1])
+        assert run(2048, "default").startswith("holds 1024 ")
+        assert 1024 < soft <= 2048
+
+
+def test_a_failing_device_does_not_hold_up_the_others_in_a_probe(configurations, batch):
+    # The device refused BUSY never reached the second barrier: the other waited 120 s there, failed
+    # with BrokenBarrierError, and its three answers were lost.
+    from coinfer.serve.load import concurrency_probe
+
+    with EdgeServer(configurations, max_connections=1) as srv:
+        probe = concurrency_probe(configurations[1], srv.address, batch[0][:3], clients=2)
+    assert probe["answered"] == 3 and len(probe["failures"]) == 1, probe["failures"]
+    assert "BrokenBarrier" not in probe["failures"][0]
+
+
+@pytest.mark.parametrize("rate", [-8000.0, 0.0, float("nan"), float("inf")])
+def test_a_bad_link_rate_is_refused_in_bits_per_second_before_connecting(configurations, rate):
+    # It was refused after connecting, by the token bucket, in bytes/s ("got -1000.0" for -8000), and
+    # the socket was left open (a ResourceWarning when collected).
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.2)
+
+    def construct() -> str:
+        try:
+            DeviceClient(configurations[0], *listener.getsockname(), rate_bps=rate)
+        except ValueError as error:
+            return str(error)
+        return "no error"
+
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ResourceWarning)
+            message = construct()
+            gc.collect()
+        assert message == f"rate_bps must be a finite number of bit/s > 0, or None (unshaped), got {rate!r}"
+        assert not [w for w in caught if issubclass(w.category, ResourceWarning)]
+        with pytest.raises(socket.timeout):   # it never connected
+            listener.accept()[0].close()
+    finally:
+        listener.close()
+
+
+def test_a_first_frame_whose_payload_is_late_is_a_frame_timeout(configurations):
+    # The first frame's header arrived in time; its payload missed the frame deadline. That was
+    # counted as a handshake timeout.
+    with EdgeServer(configurations, handshake_timeout=30, frame_timeout=0.3) as srv:
+        with raw_connection(srv) as sock:
+            sock.sendall(wire.pack_header(wire.MessageType.FEATURE, configurations[0].config_id, 1, 100) + b"x" * 10)
+            assert_closed(sock)
+        assert wait_for(lambda: srv.stats()["frame_timeouts"] == 1)
+        assert srv.stats()["handshake_timeouts"] == 0
+        with raw_connection(srv) as sock:   # a first header cut by the frame deadline, shorter here: the frame's
+            sock.sendall(wire.pack_header(wire.MessageType.INFO, 0, 1, 0)[:10])
+            assert_closed(sock)
+        assert wait_for(lambda: srv.stats()["frame_timeouts"] == 2)
+        assert srv.stats()["handshake_timeouts"] == 0

@@ -172,7 +172,11 @@ CODECS: dict[str, Callable[[tuple[int, ...], str | None, dict], Codec]] = {
 
 
 def register_codec(name: str, factory: Callable[[tuple[int, ...], str | None, dict], Codec]) -> None:
-    """Make ``"<split>:<name>[:<argument>]"`` configuration specs build codecs with ``factory``."""
+    """Make ``"<split>:<name>[:<argument>]"`` configuration specs build codecs with ``factory``.
+
+    The codec's ``fingerprint()`` must tell apart whatever its argument changes: two specs whose codecs
+    share a split and a fingerprint are one configuration (:func:`build_configurations` refuses both).
+    """
     if not re.fullmatch(r"[A-Za-z0-9_+.-]+", name):
         raise ValueError(f"codec name {name!r} may contain only letters, digits and _+.-")
     CODECS[name] = factory
@@ -183,7 +187,9 @@ class Configuration:
     """One runnable co-inference configuration: split point, codec, and the two network parts.
 
     ``device_macs`` and ``server_macs`` include the codec's own MACs. ``config_id`` is a non-zero
-    32-bit hash of the spec, the codec's fingerprint and the weights digest.
+    32-bit hash of ``identity`` (the split and codec, however the spec named them:
+    :func:`configuration_identity`; the spec itself when not given), the codec's fingerprint and the
+    weights digest.
     """
 
     spec: str
@@ -196,9 +202,11 @@ class Configuration:
     server_macs: int
     weights: str
     config_id: int = 0
+    identity: str = ""
 
     def __post_init__(self):
-        text = f"coinfer-config|{wire.VERSION}|{self.spec}|{self.codec.fingerprint()}|{self.weights}"
+        self.identity = self.identity or self.spec
+        text = f"coinfer-config|{wire.VERSION}|{self.identity}|{self.codec.fingerprint()}|{self.weights}"
         self.config_id = int.from_bytes(hashlib.sha256(text.encode()).digest()[:4], "big") or 1
 
     def run_device(self, image: torch.Tensor) -> bytes:
@@ -247,6 +255,46 @@ def parse_spec(spec: str) -> tuple[SplitPoint, str, str | None]:
     return point, parts[1], parts[2] if len(parts) == 3 else None
 
 
+def configuration_identity(point: SplitPoint | str, codec_name: str, argument: str | None, codec: Codec) -> str:
+    """What a configuration id hashes in place of the spec: the split and the codec, not the spelling.
+
+    A spec's argument only says how to find or fit the codec: ``huffman:2000`` fits on 2,000 images,
+    as plain ``huffman`` does with the preset's default; ``learned:d16-l4`` and ``learned:<path>`` may
+    load the same checkpoint. The codec's fingerprint, hashed beside this, already holds what they
+    produce (the Huffman range and code; the learned code size and weights), so the identity keeps the
+    split and the codec's name, and a learned codec's code size as a spec writes it (without its
+    channels, which the fingerprint holds): the form of the specs the committed ids were made from,
+    so those ids stay. A codec from :func:`register_codec` keeps its argument as written.
+
+    Parameters
+    ----------
+    point : SplitPoint or str
+        The split point (canonical name).
+    codec_name : str
+        The codec's name in the spec (``"huffman"``).
+    argument : str or None
+        The text after the spec's second colon.
+    codec : Codec
+        The codec the spec built.
+
+    Examples
+    --------
+    >>> configuration_identity("layer3.1", "huffman", "2000", Huffman8Codec())
+    'layer3.1:huffman'
+    >>> configuration_identity("layer2.1", "uint8", None, Uint8Codec((4,)))
+    'layer2.1:uint8'
+    """
+    from dataclasses import replace
+
+    from coinfer.core.encoding import CodeSize
+
+    if codec_name == "huffman" and isinstance(codec, Huffman8Codec):
+        argument = None
+    elif codec_name == "learned" and isinstance(codec, LearnedCodec):
+        argument = str(replace(CodeSize.parse(codec.code_size), channels=None))
+    return f"{point}:{codec_name}" + (f":{argument}" if argument is not None else "")
+
+
 def build_configurations(model: nn.Module, specs: Iterable[str], preset: str | None = None,
                          dataset: str | None = None) -> list[Configuration]:
     """A :class:`Configuration` for every spec, all sharing ``model``'s weights (no copies).
@@ -277,13 +325,19 @@ def build_configurations(model: nn.Module, specs: Iterable[str], preset: str | N
                                     "huffman_images": preset_obj.encoding.huffman_train_images,
                                     "batch_size": preset_obj.encoding.eval_batch_size})
         canonical = f"{point}:{codec_name}" + (f":{argument}" if argument is not None else "")
-        configurations.append(Configuration(
+        configuration = Configuration(
             spec=canonical, split=point, codec=codec, device_part=device_part, server_part=server_part,
             feature_shape=tuple(row.feature_shape), device_macs=row.device_macs + codec.device_macs,
-            server_macs=row.server_macs + codec.server_macs, weights=digest))
-    ids = [c.config_id for c in configurations]
-    if len(set(ids)) != len(ids):
-        raise ValueError(f"configuration specs {list(specs)} contain duplicates")
+            server_macs=row.server_macs + codec.server_macs, weights=digest,
+            identity=configuration_identity(point, codec_name, argument, codec))
+        # The same codec at the same split, however spelled, is one configuration: served twice it
+        # would be one id, or (a registered codec whose argument changes nothing) two ids for one codec.
+        for earlier in configurations:
+            if earlier.config_id == configuration.config_id or (
+                    earlier.split == configuration.split and earlier.codec.fingerprint() == codec.fingerprint()):
+                raise ValueError(f"configuration specs {earlier.spec!r} and {canonical!r} name the same codec "
+                                 f"at {point} (fingerprint {codec.fingerprint()[:40]}): give it once")
+        configurations.append(configuration)
     return configurations
 
 

@@ -25,7 +25,7 @@ import torch
 
 from coinfer.serve import wire
 from coinfer.serve.configuration import Configuration
-from coinfer.serve.link import LinkShaper
+from coinfer.serve.link import LinkShaper, check_link_rate
 from coinfer.serve.wire import ErrorCode, MessageType
 from coinfer.units import is_count
 
@@ -117,7 +117,7 @@ class DeviceClient:
         Must be one the server holds (same split, codec and weights); checked by :meth:`check`.
     host, port : str, int
     rate_bps : float or None
-        Uplink rate in bits/s (None: unshaped).
+        Uplink rate in bits/s, finite and > 0 (None: unshaped).
     burst : float
         Token-bucket depth in bytes (see :class:`LinkShaper`).
     timeout : float
@@ -127,16 +127,21 @@ class DeviceClient:
     def __init__(self, configuration: Configuration, host: str, port: int, rate_bps: float | None = None,
                  burst: float = 0.0, timeout: float = 60.0, max_reply: int = 1 << 20):
         check_device_options(port=port, timeout=timeout, burst=burst)
+        check_link_rate(rate_bps)   # before connecting: a refused option must not leave a socket open
         self.configuration = configuration
+        self.max_reply = max_reply
+        self._next_id = 1
         try:
             self.sock = socket.create_connection((host, port), timeout=timeout)
         except OSError as error:
             raise ConnectionError(f"cannot reach an edge server at {host}:{port} ({error}); is "
                                   "'python -m coinfer serve' running there, on that port and address?") from error
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.link = LinkShaper(self.sock, rate_bps, burst)
-        self.max_reply = max_reply
-        self._next_id = 1
+        try:
+            self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            self.link = LinkShaper(self.sock, rate_bps, burst)
+        except BaseException:   # no object is returned, so no one else could close the socket
+            self.sock.close()
+            raise
 
     def close(self) -> None:
         self.sock.close()

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import socket
+import threading
 import time
 from typing import Callable
 
@@ -30,6 +31,39 @@ def precise_sleep(seconds: float, spin: float = 0.001) -> None:
         time.sleep(seconds - spin)
     while time.perf_counter() < deadline:
         pass
+
+
+def check_link_rate(rate_bps) -> None:
+    """Raise ValueError unless ``rate_bps`` is a link rate: bits per second, finite and > 0, or None.
+
+    Parameters
+    ----------
+    rate_bps : float or None
+        Bits per second (:func:`coinfer.units.parse_rate`); None for an unshaped link.
+
+    Examples
+    --------
+    >>> check_link_rate(320_000.0), check_link_rate(None)
+    (None, None)
+    >>> check_link_rate(-8000)
+    Traceback (most recent call last):
+    ...
+    ValueError: rate_bps must be a finite number of bit/s > 0, or None (unshaped), got -8000
+    """
+    if rate_bps is None:
+        return
+    if not (isinstance(rate_bps, (int, float)) and not isinstance(rate_bps, bool)
+            and math.isfinite(rate_bps) and rate_bps / BITS_PER_BYTE > 0):   # (5e-324 bit/s is 0 B/s)
+        raise ValueError(f"rate_bps must be a finite number of bit/s > 0, or None (unshaped), got {rate_bps!r}")
+
+
+def _check_wait(seconds: float, n: int, rate: float) -> None:
+    """Refuse a wait no sleep can make: an absurdly slow rate (1e-300 B/s) asks for more seconds than
+    ``time.sleep`` accepts (OverflowError), or for infinitely many."""
+    if not (math.isfinite(seconds) and seconds <= threading.TIMEOUT_MAX):
+        raise ValueError(f"{n} bytes at {rate:g} bytes/s ({rate * BITS_PER_BYTE:g} bit/s) would take {seconds:g} s "
+                         f"to send, more than the longest wait this platform can sleep ({threading.TIMEOUT_MAX:g} s): "
+                         "use a faster link rate")
 
 
 class TokenBucket:
@@ -64,6 +98,7 @@ class TokenBucket:
         tat = self._tat if continuing else max(self._tat, now)
         new_tat = tat + n / self.rate
         release = new_tat - self.burst / self.rate
+        _check_wait(release - now, n, self.rate)
         waited = 0.0
         if release > now:
             self._sleep(release - now)
@@ -90,6 +125,7 @@ class LinkShaper:
     def __init__(self, sock: socket.socket, rate_bps: float | None, burst: float = 0.0, packet_bytes: int = 1460):
         if packet_bytes < 1:
             raise ValueError(f"packet_bytes must be >= 1, got {packet_bytes!r}")
+        check_link_rate(rate_bps)   # in bit/s: the bucket's own check would speak of bytes/s
         self.sock = sock
         self.rate_bps = rate_bps
         self.packet_bytes = packet_bytes
@@ -108,6 +144,9 @@ class LinkShaper:
             handed = time.perf_counter()
             self.sock.sendall(data)
             return handed
+        # The whole frame's time checked before its first byte goes: refused half-way, the frame would
+        # leave the stream out of step.
+        _check_wait(len(data) / self.bucket.rate, len(data), self.bucket.rate)
         view = memoryview(data)
         handed = time.perf_counter()
         for start in range(0, len(view), self.packet_bytes):

@@ -62,8 +62,10 @@ class EdgeServer:
     host, port : str, int
         Where to listen. The default host 127.0.0.1 accepts only this machine; use ``"0.0.0.0"`` to
         accept devices on the network. Port 0 picks a free port (see :attr:`address`).
-    max_connections : int
-        Connections held at once (>= 1).
+    max_connections : int, optional
+        Connections held at once (>= 1; default :func:`default_max_connections`, 1024 where the
+        descriptor limit allows). Each is a file descriptor: the process's limit is checked, and
+        raised if it can be, at start-up (:func:`reserve_file_descriptors`).
     max_payload : int
         Largest FEATURE payload accepted, bytes (>= 1).
     idle_timeout, handshake_timeout, frame_timeout : float
@@ -80,12 +82,15 @@ class EdgeServer:
     """
 
     def __init__(self, configurations: Sequence[Configuration], host: str = "127.0.0.1", port: int = 0,
-                 max_connections: int = 1024, max_payload: int = wire.DEFAULT_MAX_PAYLOAD,
+                 max_connections: int | None = None, max_payload: int = wire.DEFAULT_MAX_PAYLOAD,
                  idle_timeout: float = 30.0, max_requests: int | None = None, handshake_timeout: float = 5.0,
                  frame_timeout: float = 60.0, workers: int | None = None):
+        if max_connections is None:
+            max_connections = default_max_connections()
         check_server_options(port=port, max_connections=max_connections, max_payload=max_payload,
                              idle_timeout=idle_timeout, handshake_timeout=handshake_timeout,
                              frame_timeout=frame_timeout, max_requests=max_requests, workers=workers)
+        reserve_file_descriptors(max_connections)   # before the listener: a refusal leaves nothing open
         self.configurations = {c.config_id: c for c in configurations}
         self.max_connections, self.max_payload = max_connections, max_payload
         self.idle_timeout, self.max_requests = idle_timeout, max_requests
@@ -190,6 +195,11 @@ class EdgeServer:
             tasks.add(task)
             try:
                 await self._connection(reader, writer, pool)
+            except asyncio.CancelledError:
+                # The stop cancels every handler (below). Ended by a cancellation, the task makes
+                # asyncio's stream callback log "Exception in callback ... CancelledError", one
+                # traceback per open connection (Python 3.11); the stop is no error, so end normally.
+                pass
             finally:
                 tasks.discard(task)
 
@@ -262,9 +272,14 @@ class EdgeServer:
             # The rest of the frame: a deadline for the whole frame, not a timeout between bytes.
             header_deadline = connected + self.handshake_timeout if first else loop.time() + self.frame_timeout
             frame_deadline = loop.time() + self.frame_timeout
+            # A timeout is counted under the deadline that ran out: the handshake's only while the first
+            # frame's header is still arriving and it ends first; a payload late is always the frame's.
+            timeout_key = ("handshake_timeouts" if first and header_deadline <= frame_deadline
+                           else "frame_timeouts")
             try:
                 header = start + await asyncio.wait_for(reader.readexactly(wire.HEADER_SIZE - 1),
                                                         max(min(header_deadline, frame_deadline) - loop.time(), 0.0))
+                timeout_key = "frame_timeouts"
                 try:
                     type_, config_id, request_id, length = wire.unpack_header(header, self.max_payload)
                 except wire.WireError as error:  # the stream is out of step: say why, then close
@@ -274,7 +289,7 @@ class EdgeServer:
                 payload = (await asyncio.wait_for(reader.readexactly(length), max(frame_deadline - loop.time(), 0.0))
                            if length else b"")
             except asyncio.TimeoutError:
-                self._count("handshake_timeouts" if first else "frame_timeouts")
+                self._count(timeout_key)
                 return
             except asyncio.IncompleteReadError:
                 self._count("truncated_frames")
@@ -396,6 +411,114 @@ def check_server_options(port: int = 0, max_connections: int = 1, max_payload: i
     for name, value in (("max_requests", max_requests), ("workers", workers)):
         if value is not None and not is_count(value):
             raise ValueError(f"{name} must be an integer >= 1 or None, got {value!r}")
+
+
+#: File descriptors a server needs beyond its connections and the files already open: the listener,
+#: the event loop's selector and wake-up pipe, files a library opens later, and connections accepted
+#: only to be refused BUSY (asyncio accepts up to 100 waiting connections at once, start_server's
+#: backlog, before it runs any handler).
+FD_MARGIN = 128
+
+#: Connections held at once unless told otherwise, where the descriptor limit allows (:func:`default_max_connections`).
+DEFAULT_MAX_CONNECTIONS = 1024
+
+
+def default_max_connections(margin: int = FD_MARGIN) -> int:
+    """:data:`DEFAULT_MAX_CONNECTIONS`, or as many as the hard descriptor limit leaves room for if fewer.
+
+    Only the default adapts (a machine whose hard limit is 1024 would refuse the default otherwise);
+    a ``max_connections`` someone asks for is checked, never lowered (:func:`reserve_file_descriptors`).
+
+    Parameters
+    ----------
+    margin : int
+        Descriptors kept for everything else (:data:`FD_MARGIN`).
+
+    Returns
+    -------
+    int
+        At least 1.
+
+    Examples
+    --------
+    >>> 1 <= default_max_connections() <= DEFAULT_MAX_CONNECTIONS
+    True
+    """
+    try:
+        import resource
+    except ImportError:          # Windows: not checked
+        return DEFAULT_MAX_CONNECTIONS
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    if hard == resource.RLIM_INFINITY:
+        return DEFAULT_MAX_CONNECTIONS
+    return max(1, min(DEFAULT_MAX_CONNECTIONS, hard - _open_file_descriptors() - margin))
+
+
+def reserve_file_descriptors(max_connections: int, margin: int = FD_MARGIN) -> int | None:
+    """Make sure this process may hold ``max_connections`` connections at once; returns the soft limit.
+
+    Every connection is a file descriptor. Past the soft limit (``ulimit -n``, often 1024) ``accept``
+    fails with EMFILE before the server can answer BUSY, and asyncio logs an error at every retry, so
+    the limit is checked at start-up: ``max_connections`` plus the descriptors already open plus
+    ``margin`` must fit. A soft limit too low is raised (up to the hard limit); a hard limit too low is
+    an error, never a silently lower ``max_connections``.
+
+    Parameters
+    ----------
+    max_connections : int
+        Connections the server will hold at once.
+    margin : int
+        Descriptors kept for everything else (:data:`FD_MARGIN`).
+
+    Returns
+    -------
+    int or None
+        The soft limit now in force (``resource.RLIM_INFINITY`` for none); None where the platform has
+        no :mod:`resource` module (Windows), which is not checked.
+
+    Raises
+    ------
+    ValueError
+        If the hard limit is too low (or the soft one cannot be raised), naming both numbers.
+
+    Examples
+    --------
+    >>> limit = reserve_file_descriptors(16)
+    >>> limit is None or limit >= 16 + FD_MARGIN
+    True
+    """
+    try:
+        import resource
+    except ImportError:
+        return None
+    need = max_connections + _open_file_descriptors() + margin
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    unlimited = resource.RLIM_INFINITY
+    if soft == unlimited or soft >= need:
+        return soft
+    if hard == unlimited or hard >= need:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (need, hard))
+            return need
+        except (ValueError, OSError):   # (some systems cap it below the hard limit): reported below
+            pass
+    others = need - max_connections
+    fits = (soft if hard == unlimited else max(soft, hard)) - others
+    raise ValueError(f"max_connections {max_connections} needs {need} file descriptors (one per connection, "
+                     f"{others} for the process itself), but this process may open {soft} (soft limit, "
+                     f"ulimit -n; hard limit {'unlimited' if hard == unlimited else hard}): "
+                     + (f"lower --max-connections to at most {fits} or raise ulimit -n" if fits >= 1
+                        else "raise ulimit -n"))
+
+
+def _open_file_descriptors() -> int:
+    """Descriptors this process holds now (0 where the platform does not list them)."""
+    for folder in ("/proc/self/fd", "/dev/fd"):
+        try:
+            return len(os.listdir(folder))
+        except OSError:
+            continue
+    return 0
 
 
 class ServerProcess:

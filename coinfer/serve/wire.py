@@ -232,8 +232,12 @@ def unpack_result(payload: bytes) -> Result:
 
 
 def pack_error(code: ErrorCode, message: str) -> bytes:
-    """ERROR payload: the code and a UTF-8 message (cut to 1,000 bytes)."""
-    return struct.pack(">H", int(code)) + message.encode("utf-8")[:1000]
+    """ERROR payload: the code and a UTF-8 message (cut to at most 1,000 bytes, between characters)."""
+    # Cut between characters, so the message stays valid UTF-8: a byte cut can split a character,
+    # and the decode with errors="ignore" drops just that partial one. (Lone surrogates, which UTF-8
+    # cannot carry, become "?".)
+    cut = message.encode("utf-8", errors="replace")[:1000].decode("utf-8", errors="ignore")
+    return struct.pack(">H", int(code)) + cut.encode("utf-8")
 
 
 def unpack_error(payload: bytes) -> tuple[int, str]:
@@ -255,4 +259,11 @@ def unpack_info(payload: bytes) -> dict:
                         f"{str(error)[:100]})") from None
     if not isinstance(info, dict) or not isinstance(info.get("configurations"), list):
         raise WireError(ErrorCode.BAD_PAYLOAD, "INFO_REPLY must be a JSON object with a 'configurations' list")
+    # Each entry checked here, where the bytes enter: a device reads config_id and spec of every one.
+    for k, entry in enumerate(info["configurations"]):
+        if not (isinstance(entry, dict) and isinstance(entry.get("spec"), str)
+                and isinstance(entry.get("config_id"), int) and not isinstance(entry["config_id"], bool)
+                and 0 <= entry["config_id"] <= _MAX_UINT32):
+            raise WireError(ErrorCode.BAD_PAYLOAD, f"INFO_REPLY configuration {k} must be an object with an "
+                            f"integer 'config_id' in [0, 2**32 - 1] and a string 'spec', got {str(entry)[:100]}")
     return info
