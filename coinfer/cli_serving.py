@@ -44,12 +44,14 @@ def serve(args: argparse.Namespace) -> int:
     from coinfer.serve.server import (EdgeServer, check_server_options, default_max_connections,
                                       reserve_file_descriptors)
 
-    connections = default_max_connections() if args.max_connections is None else args.max_connections
-    options = dict(port=args.port, max_connections=connections, max_payload=args.max_payload,
+    options = dict(port=args.port, max_connections=args.max_connections, max_payload=args.max_payload,
                    idle_timeout=args.idle_timeout, handshake_timeout=args.handshake_timeout,
                    frame_timeout=args.frame_timeout, max_requests=args.max_requests)
-    check_server_options(**options)   # before the network loads: a bad option fails at once
-    reserve_file_descriptors(connections)
+    # Before the network loads, a bad option fails at once; the default number of connections is
+    # found once, by the server, after the network has opened what files it needs.
+    check_server_options(**{**options, "max_connections": args.max_connections or default_max_connections()})
+    if args.max_connections is not None:
+        reserve_file_descriptors(args.max_connections)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     if args.threads:
         import torch

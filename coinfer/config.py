@@ -373,6 +373,9 @@ class JsccSettings(_Settings):
             raise ValueError(f"jscc epochs must be an integer >= 1, got {self.epochs!r}")
         self._check("jscc", awgn_code_sizes=_COUNTS, bsc_code_sizes=_COUNTS, train_images=_LIMIT, test_images=_LIMIT,
                     batch_size=_COUNT, lr=_LR, reduced_channels=_LIMIT)
+        if self.reduced_channels is not None and self.split.index >= SplitPoint("pool").index:   # (C,): no channels
+            raise ValueError(f"jscc.reduced_channels is for a (C, H, W) feature; the one after {self.split} has no "
+                             f"channels to reduce, got {self.reduced_channels!r}")
         ch.real_uses_per_second(self.bandwidth_hz)  # raises on W <= 0
 
     @classmethod
@@ -504,15 +507,10 @@ def unknown_preset(name) -> ValueError:
 #: The sweep grid for tests (``python -m coinfer sweep --grid tiny``): a few images and steps, one
 #: cell of each method; its numbers mean nothing.
 TINY_SWEEP = SweepGrid(
-    framework_splits=("layer3.1",),
-    sparsities=(0.5,),
-    code_sizes=("d4-l2",),
+    framework_splits=("layer3.1",), sparsities=(0.5,), code_sizes=("d4-l2",),
     original_splits=("pool",),
-    bottlenet_splits=("layer3.1",),
-    bottlenet_reductions=(16,),
-    two_step_splits=("layer3.1",),
-    two_step_step1=(0.25,),
-    two_step_step2=(0.5,),
+    bottlenet_splits=("layer3.1",), bottlenet_reductions=(16,),
+    two_step_splits=("layer3.1",), two_step_step1=(0.25,), two_step_step2=(0.5,),
     png_images=50,
     prune={"train_limit": 256, "batch_size": 64},
     encode={"train_limit": 256, "warmup_epochs": 0, "epochs": 1, "test_limit": 200,

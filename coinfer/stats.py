@@ -178,11 +178,12 @@ def aggregate_seeds(runs: list[LookupTable]) -> LookupTable:
     provs = [run.provenance for run in runs]
     for field in ("dataset", "preset", "validation", "baseline_accuracy", "baseline_val_accuracy", "accuracy_drop"):
         if any(getattr(p, field) != getattr(provs[0], field) for p in provs):
-            raise ValueError(f"the runs differ in {field} ({[getattr(p, field) for p in provs]}): "
-                             "aggregate the seeds of one experiment")
+            raise ValueError(f"the runs differ in {field} ({[getattr(p, field) for p in provs]}): aggregate the seeds "
+                             "of one experiment (a seed's finished run kept under data/results/seeds/ may be "
+                             "another's: delete it to run that seed again)")
 
     def every(field):   # seeds resumed at another commit or on another machine: name each, in run order
-        return " + ".join(dict.fromkeys(getattr(p, field) for p in provs))
+        return " + ".join(dict.fromkeys(v for p in provs if (v := getattr(p, field))))
 
     return LookupTable(Provenance(**{**asdict(provs[0]), "seed": None, "seeds": seeds,
                                      "wall_time_s": round(sum(p.wall_time_s for p in provs), 1),

@@ -119,6 +119,9 @@ BAD_INPUTS = [
     # the rate table refused a repeated weight; the encoding and sweep grids got each rate code twice
     (["run", "encoding", "--rate-weights", "0.1", "0.1"], "rate weights must be distinct, got [0.1, 0.1]"),
     (["plan", "--preset", "fast"], PRESETS),
+    # refused where it is set, not after the baseline has loaded in 'run jscc' (make_codec refuses it there too)
+    (["plan", "--set", "jscc.split=pool", "--set", "jscc.reduced_channels=8"],
+     "jscc.reduced_channels is for a (C, H, W) feature; the one after pool has no channels to reduce, got 8"),
     (["plan", "--seeds", "0"], f"argument --seeds: '0' {INT1}"),
     (["plan", "--gpu-rate", "fast"], "argument --gpu-rate: 'fast' is not allowed: give a finite number > 0"),
     (["plan", "--set", "sweep.sparsities=(1.5,)"], "sparsity"),

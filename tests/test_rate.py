@@ -197,12 +197,12 @@ def test_a_receiver_whose_softmax_rounds_otherwise_decodes_with_the_senders_tabl
     # it was then (here on the other CPU, which is what the kept table prevents).
     old = LearnedEntropyModel(6, 8)
     old.load_state_dict({"logits": state["logits"]})
-    assert not np.array_equal(old._table(), receiver._table())
+    assert not np.array_equal(old.range_table(), receiver.range_table())
     # The table is made again where the logits moved (training).
     monkeypatch.setattr(torch, "softmax", softmax)
     with torch.no_grad():
         receiver.logits[0, 0] += 1.0
-    assert receiver._table()[0, 0] > sender._table()[0, 0]
+    assert receiver.range_table()[0, 0] > sender.range_table()[0, 0]
 
 
 def test_the_learned_prior_refuses_a_bad_prior_and_counts_rare_symbols_finitely():

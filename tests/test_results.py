@@ -223,8 +223,9 @@ def test_aggregate_seeds_names_every_commit_and_machine_and_refuses_another_expe
     assert merged.hardware == "x86_64, 2 CPU cores + x86_64, 16 CPU cores"
     assert merged.date == "2026-11-03T09:00:00"
     assert "@ aaaaaaaaaa + bbbbbbbbbb+dirty, 2026-11-03" in merged.describe()
-    same = aggregate_seeds([LookupTable(replace(prov, seed=s), table.records) for s in (0, 1)]).provenance
-    assert same.git_commit == "a" * 40 and same.hardware == prov.hardware
+    same = aggregate_seeds([LookupTable(replace(prov, seed=s), table.records) for s in (0, 1)]
+                           + [LookupTable(replace(prov, seed=2, git_commit=""), table.records)]).provenance
+    assert same.git_commit == "a" * 40 and same.hardware == prov.hardware   # an unrecorded commit adds no " + "
     for field, value in [("preset", "paper"), ("dataset", "cifar10"), ("validation", {"images": 1, "seed": 9}),
                          ("baseline_accuracy", 0.5)]:
         other = LookupTable(replace(prov, seed=1, **{field: value}), table.records)

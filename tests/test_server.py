@@ -446,6 +446,25 @@ def test_a_failing_device_does_not_hold_up_the_others_in_a_probe(configurations,
     assert "BrokenBarrier" not in probe["failures"][0]
 
 
+def test_devices_that_never_meet_make_a_failed_probe_not_a_quiet_one(configurations, batch, monkeypatch):
+    # A barrier that times out breaks as one a failing device aborts; with no failure reported, the
+    # probe counted nothing against throughput measured as if the devices had run together.
+    import threading
+
+    from coinfer.serve import load
+
+    class NeverMet(threading.Barrier):
+        def wait(self, timeout=None):
+            raise threading.BrokenBarrierError
+
+    monkeypatch.setattr(load.threading, "Barrier", NeverMet)
+    with EdgeServer(configurations) as srv:
+        probe = load.concurrency_probe(configurations[1], srv.address, batch[0][:2], clients=2)
+    assert probe["answered"] == 4
+    assert probe["failures"] == ["the 2 devices did not all meet within 30 s: their times are not those of "
+                                 "devices running together"]
+
+
 @pytest.mark.parametrize("rate", [-8000.0, 0.0, float("nan"), float("inf")])
 def test_a_bad_link_rate_is_refused_in_bits_per_second_before_connecting(configurations, rate):
     # It was refused after connecting, by the token bucket, in bytes/s ("got -1000.0" for -8000), and

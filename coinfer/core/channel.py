@@ -299,7 +299,8 @@ def normalize_power(z: torch.Tensor) -> torch.Tensor:
     power = flat.to(torch.promote_types(flat.dtype, torch.float32)).pow(2).mean(dim=1, keepdim=True)
     # Only an all-zero example divides by 1 instead (a small epsilon added to every power would scale
     # a weak example short of unit power; torch.where on the divisor keeps the gradient finite).
-    return (flat / torch.where(power > 0, power, torch.ones_like(power)).sqrt().to(flat.dtype)).reshape(z.shape)
+    root = torch.where(power > 0, power, torch.ones_like(power)).sqrt()   # divided in that dtype too:
+    return (flat.to(root.dtype) / root).to(flat.dtype).reshape(z.shape)     # a float16 root can round to 0
 
 
 def _uniform(low: float, high: float, generator: torch.Generator | None) -> float:

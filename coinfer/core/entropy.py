@@ -460,7 +460,8 @@ class CategoricalEntropyModel(nn.Module):
         """Ideal code length ``-sum log2 p`` per image under this model (bits), shape (images,)."""
         return -torch.log2(self.likelihoods(symbols).double()).sum(1)
 
-    def _table(self) -> np.ndarray:
+    def range_table(self) -> np.ndarray:
+        """The table the range coder codes with (float64, positions x alphabet), at both ends alike."""
         return self.probabilities.detach().cpu().double().numpy()
 
     @property
@@ -475,7 +476,7 @@ class CategoricalEntropyModel(nn.Module):
         stream (module docstring); both lengths are returned.
         """
         symbols = self._check(symbols).cpu().numpy()
-        table = self._table()
+        table = self.range_table()
         packets, sent, coded = [], [], []
         for row in symbols:
             stream = range_encode_bits(row, table)
@@ -498,7 +499,7 @@ class CategoricalEntropyModel(nn.Module):
 
     def decode(self, packets: list[bytes]) -> torch.Tensor:
         """Symbols (images x positions) of packets made by :meth:`encode` with the same model."""
-        table = self._table()
+        table = self.range_table()
         rows = []
         for i, packet in enumerate(packets):
             flag, bits = self._payload(packet, i)
@@ -514,7 +515,7 @@ class CategoricalEntropyModel(nn.Module):
         if flag == FLAG_FIXED:
             return FLAG_BITS + self.fixed_bits
         # The stream is prefix-free, so its length is not written anywhere: re-encode what it decodes to.
-        table = self._table()
+        table = self.range_table()
         return FLAG_BITS + len(range_encode_bits(range_decode(from_bits(bits), table, self.positions), table))
 
 

@@ -123,12 +123,14 @@ class LearnedEntropyModel(CategoricalEntropyModel):
         return (torch.log_softmax(self.logits, dim=1) / math.log(2)).expand(self.positions, -1)
 
     def information_bits(self, symbols: torch.Tensor) -> torch.Tensor:
-        """Ideal code length ``-sum log2 p`` per image (bits), from the log-probabilities: log2 of the
+        """Ideal code length ``-sum log2 p`` per image (bits), from float64 log-probabilities: log2 of the
         float32 probabilities reads infinite for a symbol below about 1e-45 that the coder still codes."""
-        return rate_bits(self, self._check(symbols))["rate"]
+        symbols = self._check(symbols)
+        log2p = (torch.log_softmax(self.logits.double(), dim=1) / math.log(2)).expand(self.positions, -1)
+        return -log2p.to(symbols.device).expand(len(symbols), -1, -1).gather(2, symbols.unsqueeze(2)).squeeze(2).sum(1)
 
     @torch.no_grad()
-    def _table(self):
+    def range_table(self) -> "np.ndarray":
         """The range coder's table (float64 numpy), the saved one while the logits are those it was made from."""
         if not torch.equal(self.coding_logits, self.logits.detach()):
             self.coding_table.copy_(torch.softmax(self.logits.detach().double(), dim=1).expand(self.positions, -1))
@@ -136,7 +138,7 @@ class LearnedEntropyModel(CategoricalEntropyModel):
         return self.coding_table.cpu().numpy()
 
     def _save_to_state_dict(self, destination, prefix, keep_vars):
-        self._table()                  # a saved codec carries the table its packets were coded with
+        self.range_table()                  # a saved codec carries the table its packets were coded with
         super()._save_to_state_dict(destination, prefix, keep_vars)
 
     def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,

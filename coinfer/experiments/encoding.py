@@ -350,7 +350,7 @@ def evaluate_codec(codec: FeatureCodec, server_part: nn.Module, source: FeatureS
     q = codec.bottleneck
     alphabet = q.alphabet
     range_bits = np.concatenate(range_bits)
-    stream = range_stream_bits(symbols_all.cpu().numpy(), codec.entropy_model.probabilities.detach().cpu().numpy())
+    stream = range_stream_bits(symbols_all.cpu().numpy(), codec.entropy_model.range_table())   # the table packets use
     fixed = codec.entropy_model.fixed_bits
     extra = {"bits_soft": float(torch.cat(soft_bits).mean())} if soft_bits else {}
     return {

@@ -67,12 +67,16 @@ def concurrency_probe(configuration: Configuration, address: tuple[str, int], im
     lock = threading.Lock()
 
     def meet(timeout: float) -> None:
-        # A broken barrier means another device failed (it reports why): carry on without it, rather
-        # than fail too and lose this device's answers.
+        # A barrier broken by a failing device (it reports why, before it breaks it): carry on without
+        # it, rather than fail too and lose this device's answers. Broken by a timeout, with no failure
+        # reported, the devices did not run together: that is a failure of the probe, said once.
         try:
             barrier.wait(timeout=timeout)
         except threading.BrokenBarrierError:
-            pass
+            with lock:
+                if not failures:
+                    failures.append(f"the {clients} devices did not all meet within {timeout:g} s: "
+                                    "their times are not those of devices running together")
 
     def one():
         try:
@@ -85,9 +89,9 @@ def concurrency_probe(configuration: Configuration, address: tuple[str, int], im
                         wrong[0] += sum(m.predicted_class != c for m, c in zip(runs, expected))
                 meet(120)   # every device holds its connection until all are done
         except Exception as error:  # collected and reported, not swallowed
-            barrier.abort()   # the others must not wait, up to their timeout, for a device that is gone
-            with lock:
+            with lock:        # reported before the barrier breaks, so the others read it as the cause
                 failures.append(f"{type(error).__name__}: {error}")
+            barrier.abort()   # the others must not wait, up to their timeout, for a device that is gone
 
     threads = [threading.Thread(target=one) for _ in range(clients)]
     t0 = time.perf_counter()

@@ -439,6 +439,11 @@ def default_max_connections(margin: int = FD_MARGIN) -> int:
     int
         At least 1.
 
+    Raises
+    ------
+    ValueError
+        If the hard limit leaves no room for one connection.
+
     Examples
     --------
     >>> 1 <= default_max_connections() <= DEFAULT_MAX_CONNECTIONS
@@ -451,7 +456,11 @@ def default_max_connections(margin: int = FD_MARGIN) -> int:
     hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
     if hard == resource.RLIM_INFINITY:
         return DEFAULT_MAX_CONNECTIONS
-    return max(1, min(DEFAULT_MAX_CONNECTIONS, hard - _open_file_descriptors() - margin))
+    room = hard - _open_file_descriptors() - margin
+    if room < 1:
+        raise ValueError(f"the hard file descriptor limit {hard} (ulimit -Hn) leaves no room for a connection beside "
+                         f"the {hard - room - margin} descriptors open and {margin} kept: raise ulimit -Hn")
+    return min(DEFAULT_MAX_CONNECTIONS, room)
 
 
 def reserve_file_descriptors(max_connections: int, margin: int = FD_MARGIN) -> int | None:
