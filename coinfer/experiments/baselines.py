@@ -113,7 +113,8 @@ def bottlenet_record(point: str, device_part: nn.Module, server_part: nn.Module,
 
     ``train_src``/``test_src`` hold the features of ``device_part`` (the unpruned split of the
     baseline: BottleNet++ does not compress the device model). Training reuses
-    :func:`coinfer.experiments.encoding.train_codecs` (straight-through rounding to 8 bits, no warm-up).
+    :func:`coinfer.experiments.encoding.train_codecs` (straight-through rounding to 8 bits, no warm-up, for
+    the framework codec's warm-up and quantized epochs together: the same budget).
     ``val_src``: the validation features, whose accuracy the record's ``val_accuracy`` holds.
     """
     return bottlenet_records(point, device_part, server_part, train_src, test_src, [reduction], config, seed,
@@ -140,7 +141,10 @@ def bottlenet_records(point: str, device_part: nn.Module, server_part: nn.Module
         seed_everything(seed)              # the codec's initial weights: as if built alone
         codecs.append(bottlenet_codec(shape, c, config.kernel_size).to(device))
     t0 = time.time()
-    histories = train_codecs(codecs, server_part, train_src, replace(config, warmup_epochs=0), seed=seed,
+    # No warm-up (nothing to quantize but the 8-bit rounding), and the framework's codec budget all the same:
+    # its warm-up and quantized epochs together, so that both codecs train for as many epochs.
+    histories = train_codecs(codecs, server_part, train_src,
+                             replace(config, warmup_epochs=0, epochs=config.warmup_epochs + config.epochs), seed=seed,
                              desc=f"bottlenet++ {point} " + " ".join(f"c{c}" for c in channels))
     train_s = time.time() - t0
     records = []

@@ -500,9 +500,10 @@ def sweep_plan(preset: Preset, seeds: int = 1, together: bool = True,
                  _mean(codec_step(c, len(w)) for w in warming.values() for c in w)),
         PlanStep("codec training: framework", seeds * len(framework), enc.epochs, codec_images,
                  _mean(codec_step(c, len(passes[training_pass(c)])) for c in framework)),
-        # BottleNet++ trains without the warm-up, its reductions at one split point in one pass like
-        # the framework's codes (coinfer.experiments.baselines.bottlenet_records).
-        PlanStep("codec training: BottleNet++", seeds * len(bottlenet), enc.epochs, codec_images,
+        # BottleNet++ trains without the warm-up for the framework's warm-up and quantized epochs together,
+        # its reductions at one split point in one pass like the framework's codes
+        # (coinfer.experiments.baselines.bottlenet_records).
+        PlanStep("codec training: BottleNet++", seeds * len(bottlenet), enc.warmup_epochs + enc.epochs, codec_images,
                  _mean(codec_step(c, len(bottlenet_passes[training_pass(c)])) for c in bottlenet)),
         PlanStep("codec fitting passes (k-means, entropy model)", seeds * len(fitted),
                  _mean(fitting_passes) if fitted else 0, codec_images, _mean(fitting_pass(g) for g in fitted)),

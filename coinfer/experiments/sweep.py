@@ -209,7 +209,7 @@ def cells(preset: Preset) -> list[Cell]:
         for point in config.two_step_splits:
             for s2 in config.two_step_step2:
                 out.append(Cell("2-step-pruning", point, float(s1), f"out{s2:g}",
-                                {"preset": p, "encode": encode, "prune": prune}))
+                                {"preset": p, "encode": encode, "prune": prune, "recipe": BASELINE_RECIPE}))
     ids = [c.id for c in out]
     if twice := sorted({cell_id for cell_id in ids if ids.count(cell_id) > 1}):
         raise ValueError(f"the sweep grid lists a configuration twice ({', '.join(twice[:3])}): a split point, "
@@ -251,8 +251,15 @@ def encoding_cells(preset: Preset) -> list[Cell]:
                   for point in enc.huffman_splits]
 
 
+#: The baselines' own recipe, in their cells' ids (the framework's cells keep theirs): 2 gives BottleNet++
+#: the framework codec's warm-up and quantized epochs together, and 2-Step Pruning's second step the other
+#: half of the fine-tuning images (both steps had fine-tuned on the first half).
+BASELINE_RECIPE = 2
+
+
 def _bottlenet_cells(point, config, p, encode, prune) -> list[Cell]:
-    return [Cell("bottlenet++", point, 0.0, f"r{r}", {"preset": p, "encode": encode, "prune": prune})
+    return [Cell("bottlenet++", point, 0.0, f"r{r}", {"preset": p, "encode": encode, "prune": prune,
+                                                      "recipe": BASELINE_RECIPE})
             for r in config.bottlenet_reductions]
 
 
@@ -341,15 +348,17 @@ class SweepRunner:
             self._data[kind] = load_split(self.preset.dataset, part, self.preset.validation, augment=augment, limit=limit)
         return self._data[kind]
 
-    def _prune_loader(self, share: int = 1):
-        """Fine-tuning batches (on CUDA held on the device); ``share=2`` gives the first half of the
-        images (one of two steps that share one fine-tuning budget)."""
+    def _prune_loader(self, share: int = 1, part: int = 0):
+        """Fine-tuning batches (on CUDA held on the device); ``share=2`` gives half of the images, the
+        first (``part=0``) or the second (``part=1``): two steps that share one fine-tuning budget see
+        every image once between them."""
         from torch.utils.data import Subset
 
         from coinfer.experiments.pruning import fine_tune_batches
 
         images = self.dataset("prune")
-        images = Subset(images, range(len(images) // share)) if share > 1 else images
+        size = len(images) // share
+        images = Subset(images, range(part * size, (part + 1) * size)) if share > 1 else images
         return fine_tune_batches(images, self.prune_config, self.preset.seed, self.device)
 
     def pruned_device(self, point: str, sparsity: float):
@@ -446,9 +455,9 @@ class SweepRunner:
         elif cell.method == "2-step-pruning":
             step1 = self.two_step_step1(cell.sparsity)
             seed_everything(seed)
-            # Its two steps share the one fine-tuning budget every configuration gets: half each.
+            # Its two steps share the one fine-tuning budget every configuration gets: half the images each.
             step2 = baselines.two_step_step2(step1, cell.split, float(cell.setting[3:]), self.prune_config,
-                                             self._prune_loader(share=2), self.device,
+                                             self._prune_loader(share=2, part=1), self.device,
                                              teacher=copy.deepcopy(self.baseline[0]))   # distils from the baseline, as step 1
             record = baselines.two_step_record(step2, cell.sparsity, self.dataset("train"), self.dataset("test"),
                                                enc, self.device, log=self.log, val_set=self.dataset("val"))
