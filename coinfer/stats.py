@@ -144,7 +144,9 @@ def aggregate_seeds(runs: list[LookupTable]) -> LookupTable:
             raise ValueError(f"run {i} holds records that are already means over seeds ({means[0]}): "
                              "aggregate single-seed runs")
     seeds = [run.provenance.seed for run in runs]
-    if len({seed for seed in seeds if seed is not None}) != sum(seed is not None for seed in seeds):
+    if len(runs) > 1 and None in seeds:      # a run without its seed could be another run's twice over
+        raise ValueError(f"run {seeds.index(None)} records no training seed ({seeds}): aggregate runs of one seed each")
+    if len(set(seeds)) != len(seeds):
         raise ValueError(f"the runs repeat a training seed ({seeds}): each seed's run counts once")
     keys = [{r.key: r for r in run.records} for run in runs]
     for i, run_keys in enumerate(keys[1:], start=1):
@@ -289,4 +291,4 @@ def margin_over_threshold(record: Record, table: LookupTable) -> float | None:
         return None
     gap = selection_accuracy(record, table) - selection_threshold(table)
     se = std / math.sqrt(record.seeds)
-    return gap / se if se > 0 else math.copysign(math.inf, gap)
+    return gap / se if se > 0 else (0.0 if gap == 0 else math.copysign(math.inf, gap))   # as its siblings

@@ -309,3 +309,32 @@ def test_a_table_that_saves_is_one_that_loads(table, tmp_path):
     with pytest.raises(SchemaError, match="repeats the configuration"):
         twice.save(tmp_path / "t.json")
     assert not (tmp_path / "t.json").exists()
+
+
+def test_exact_margins_and_runs_without_a_seed(table):
+    from dataclasses import replace
+
+    from coinfer.core.latency import Candidates
+    from coinfer.experiments.plan import fine_tune_steps
+    from coinfer.stats import aggregate_seeds, margin_over_threshold, selection_threshold
+
+    # A run with no seed recorded skipped the duplicate check: the same run twice shrank the spread.
+    unseeded = LookupTable(replace(table.provenance, seed=None), table.records)
+    with pytest.raises(ValueError, match=r"run 0 records no training seed \(\[None, None\]\)"):
+        aggregate_seeds([unseeded, unseeded])
+    # Exactly at the threshold with no spread is no margin (it read +inf; its siblings say 0).
+    prov = replace(table.provenance, validation={"images": 5000, "seed": 0}, baseline_val_accuracy=0.91,
+                   baseline_accuracy=0.90, accuracy_drop=2.0)
+    at = LookupTable(prov, table.records)
+    r = replace(table.records[0], val_accuracy=selection_threshold(at), val_accuracy_std=0.0, seeds=3)
+    assert margin_over_threshold(r, at) == 0.0
+    # A table holding out a validation split without its baseline's validation accuracy would be chosen
+    # against the test split's threshold.
+    with pytest.raises(ValueError, match="not its baseline's validation accuracy"):
+        Candidates.from_tables([LookupTable(replace(prov, baseline_val_accuracy=None), table.records)], width=1 / 8)
+    # The budget of the sweep's cells is that of their own pruning settings, overrides applied.
+    from coinfer.config import get_preset, override
+    from coinfer.experiments.sweep import prune_settings
+
+    longer = override(get_preset("quick"), {"sweep.prune": {"epochs": 3}})
+    assert fine_tune_steps(longer, prune_settings(longer)) == 3 * fine_tune_steps(longer)

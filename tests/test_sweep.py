@@ -3,6 +3,7 @@ quick table is what the code produces. The 'tiny' grid: a few images and steps p
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -629,3 +630,35 @@ def test_worker_processes_run_on_the_parent_runners_device(monkeypatch, tmp_path
     monkeypatch.setattr(torch, "set_num_threads", lambda n: None)   # this process's threads stay as they are
     assert _work(tiny_preset(), [], str(tmp_path), str(tmp_path), 1, "cpu") == 0
     assert made == [torch.device("cpu")]
+
+
+def test_two_step_pruning_steps_fine_tune_on_the_two_halves_of_the_images(tmp_path, monkeypatch):
+    # Both steps took the first half: the method saw half the fine-tuning images of every other one.
+    from coinfer.experiments import pruning
+
+    runner = SweepRunner(get_preset("quick", sweep=sweep_grid("tiny")), tmp_path / "cells", tmp_path / "cache",
+                         device=torch.device("cpu"), log=lambda *_: None)
+    monkeypatch.setattr(runner, "dataset", lambda kind: list(range(10)))
+    monkeypatch.setattr(pruning, "fine_tune_batches", lambda images, *args: list(images))
+    whole, first, second = runner._prune_loader(), runner._prune_loader(share=2), runner._prune_loader(share=2, part=1)
+    assert first == [0, 1, 2, 3, 4] and second == [5, 6, 7, 8, 9] and sorted(first + second) == whole
+
+
+def test_a_fresh_temporary_cell_file_is_another_writers_and_stays(tmp_path, monkeypatch):
+    # Starting a sweep deleted every .tmp in the cells folder, another shard's in-flight file too.
+    import os
+
+    from coinfer.experiments import sweep as sweep_module
+
+    cells_dir = tmp_path / "cells"
+    cells_dir.mkdir()
+    fresh, old = cells_dir / ".a.json.x1.tmp", cells_dir / ".b.json.x2.tmp"
+    fresh.write_text("{")
+    old.write_text("{")
+    os.utime(old, (0, 0))
+    monkeypatch.setattr(sweep_module.SweepRunner, "pending", lambda self, todo: [])   # nothing to run
+    monkeypatch.setattr(sweep_module, "baseline_digest", lambda preset: "x")
+    with contextlib.suppress(Exception):   # whatever it makes of an empty folder: the clean-up runs first
+        sweep_module.run(get_preset("quick", sweep=sweep_grid("tiny")), cells_dir=cells_dir, table=tmp_path / "t.json",
+                         cache_dir=tmp_path / "cache", progress=False)
+    assert fresh.exists() and not old.exists()

@@ -604,6 +604,9 @@ class Candidates:
                                          for t in tables) + "; regenerate a table made before the validation split, "
                              "and leave out measured ones (serve_latency), which hold no validation accuracy")
         val_baselines = {t.provenance.baseline_val_accuracy for t in tables if t.provenance.validation}
+        if None in val_baselines:   # its threshold would fall back to the test split, against validation accuracies
+            raise ValueError("a table holds out a validation split but not its baseline's validation accuracy: "
+                             "regenerate it (python -m coinfer run <table>) to choose on the validation split")
         if len(val_baselines) > 1:
             raise ValueError(f"the tables come from different baselines (validation accuracy) {sorted(val_baselines)}")
         baseline_val = val_baselines.pop() if val_baselines else None

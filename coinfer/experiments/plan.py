@@ -313,17 +313,18 @@ def _available(preset: Preset, limit: int | None, train_images: int) -> int:
     return available if limit is None else min(limit, available)
 
 
-def fine_tune_steps(preset: Preset) -> int:
-    """Optimizer steps of one pruning fine-tune of ``preset`` (every method's budget per configuration):
-    its epochs over the training images left after the validation split (at most ``train_limit``),
-    in batches of ``batch_size``.
+def fine_tune_steps(preset: Preset, prune=None) -> int:
+    """Optimizer steps of one pruning fine-tune (every method's budget per configuration): the epochs
+    of ``prune`` (default ``preset.pruning``, the pruning table's; the sweep's cells use
+    :func:`coinfer.experiments.sweep.prune_settings`, its ``sweep.prune`` overrides applied) over the
+    training images left after the validation split (at most ``train_limit``), in batches of ``batch_size``.
 
     >>> from coinfer.config import get_preset
     >>> from coinfer.experiments.plan import fine_tune_steps
     >>> fine_tune_steps(get_preset("quick")), fine_tune_steps(get_preset("paper"))
     (200, 35200)
     """
-    prune = preset.pruning
+    prune = preset.pruning if prune is None else prune
     images = _available(preset, prune.train_limit, TRAINING_IMAGES[preset.dataset])
     return prune.epochs * math.ceil(images / prune.batch_size)
 

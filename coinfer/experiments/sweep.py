@@ -18,9 +18,8 @@ its parameters, whose result (one :class:`~coinfer.results.Record`) goes to its 
 Killing the sweep at any moment loses at most the running cell; the next run skips every cell whose
 file holds a whole, valid result (``resume``) and redoes one that does not (a truncated or damaged
 file, which ``--list-cells`` lists as ``invalid``). Nothing is ever half-written: files appear by an
-atomic rename. On many
-GPUs, ``--list-cells`` prints the ids and ``--cell ID`` runs one, so a scheduler can hand them out;
-``--gather`` then writes the table.
+atomic rename. On many GPUs, ``--list-cells`` prints the ids and ``--cell ID`` runs one, so a
+scheduler can hand them out; ``--gather`` then writes the table.
 
 A cell id hashes everything its result depends on: the preset, the sweep grid's settings, and the
 pruning and encoding settings of the preset (``preset.pruning`` and the encoding settings, with the
@@ -33,9 +32,9 @@ before it (floating-point paths depend on memory layout); seeds, not reruns, giv
 Methods and their cells (see :mod:`coinfer.core.baselines` and :mod:`coinfer.experiments.baselines`):
 
 Every configuration gets the same training budget: one fine-tuning of the whole network by the
-pruning recipe (``preset.pruning``, :class:`~coinfer.config.PruneSettings`) and, where the method has a learned codec,
-one codec training (the encoding settings); the recipe's unpruned control is the starting point of
-the unpruned framework and BottleNet++.
+pruning recipe (``preset.pruning``, :class:`~coinfer.config.PruneSettings`) and, where the method has a
+learned codec, one codec training of as many epochs (the encoding settings' warm-up and quantized
+epochs); the recipe's unpruned control is the starting point of the unpruned framework and BottleNet++.
 
 ``framework``
     split x sparsity x code size: the device part pruned by :mod:`coinfer.core.pruning` (sparsity 0:
@@ -43,7 +42,7 @@ the unpruned framework and BottleNet++.
 ``original``
     split: 8-bit + Huffman, the baseline network unchanged.
 ``2-step-pruning``
-    split x step-1 sparsity x step-2 sparsity; its two steps share the fine-tuning budget (half each).
+    split x step-1 sparsity x step-2 sparsity; its two steps share the fine-tuning budget (half the images each).
 ``bottlenet++``
     split x channel reduction, on the control's features.
 ``png``, ``on-device``
@@ -59,6 +58,7 @@ Command line::
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import time
 from dataclasses import dataclass, field, replace
@@ -251,10 +251,12 @@ def encoding_cells(preset: Preset) -> list[Cell]:
                   for point in enc.huffman_splits]
 
 
-#: The baselines' own recipe, in their cells' ids (the framework's cells keep theirs): 2 gives BottleNet++
-#: the framework codec's warm-up and quantized epochs together, and 2-Step Pruning's second step the other
-#: half of the fine-tuning images (both steps had fine-tuned on the first half).
+#: The baselines' recipe, in their cells' ids: 2 gives BottleNet++ the framework codec's warm-up and quantized
+#: epochs together, 2-Step Pruning's step 2 the other half of the images (both steps had the first half).
 BASELINE_RECIPE = 2
+
+#: Seconds after which a cell file's temporary copy was a killed run's, not another shard's writing now.
+STALE_TEMP_S = 3600
 
 
 def _bottlenet_cells(point, config, p, encode, prune) -> list[Cell]:
@@ -291,11 +293,9 @@ class SweepRunner:
         self.log = log
         self.prune_config = prune_settings(preset)
         self.encode_config = encode_settings(preset)
-        self._baseline = None
-        self._baseline_weights = None
+        self._baseline, self._baseline_weights = None, None
         self._data: dict = {}
-        self._shared_key = None
-        self._shared = None
+        self._shared_key, self._shared = None, None
         self._expected: list[Cell] = []      # what run_cells will run next (expect)
         self._trained: dict[str, Record] = {}   # records of cells trained beside an earlier one
 
@@ -349,9 +349,8 @@ class SweepRunner:
         return self._data[kind]
 
     def _prune_loader(self, share: int = 1, part: int = 0):
-        """Fine-tuning batches (on CUDA held on the device); ``share=2`` gives half of the images, the
-        first (``part=0``) or the second (``part=1``): two steps that share one fine-tuning budget see
-        every image once between them."""
+        """Fine-tuning batches (on CUDA held on the device); ``share=2`` gives half of the images, the first
+        (``part=0``) or the second (``part=1``): two steps sharing one budget see every image once."""
         from torch.utils.data import Subset
 
         from coinfer.experiments.pruning import fine_tune_batches
@@ -676,7 +675,10 @@ def run(preset: Preset, *, cells_dir=None, table=None, cache_dir=None, only: lis
         raise RuntimeError(f"no baseline checkpoint for preset {preset.name!r} yet: train it once before the shards "
                            f"or cell jobs start (python -m coinfer train --preset {preset.name})")
     for stale in cells_dir.glob(".*.tmp") if cells_dir.exists() else []:
-        stale.unlink(missing_ok=True)        # a temporary file of a killed run
+        # a killed run's temporary file, not one another shard or job is writing now (those are seconds old)
+        with contextlib.suppress(FileNotFoundError):
+            if time.time() - stale.stat().st_mtime > STALE_TEMP_S:
+                stale.unlink()
     start = time.time()
     pending = runner.pending(todo)
     skipped = len(todo) - len(pending)
