@@ -174,3 +174,137 @@ def test_an_unknown_coinfer_preset_is_refused_with_the_presets(value, monkeypatc
     monkeypatch.setenv("COINFER_PRESET", value)
     with pytest.raises(ValueError, match=rf"COINFER_PRESET='{value}': unknown preset '{value}'; available: quick, paper"):
         book_preset("sweep")
+
+
+# ---------------------------------------------------------------------------------------------
+# What the chapters' figures show: spread, every record, one colour per legend entry
+# ---------------------------------------------------------------------------------------------
+
+def _committed(name):
+    from coinfer.paths import results_dir
+    from coinfer.results import load_table
+
+    return load_table(results_dir() / f"{name}_quick.json")
+
+
+def _bars(ax):
+    """The error-bar series of ``ax`` that draw vertical bars."""
+    from matplotlib.container import ErrorbarContainer
+
+    return [c for c in ax.containers if isinstance(c, ErrorbarContainer) and c.has_yerr]
+
+
+def test_fig_rate_curve_shows_every_code_with_its_spread_or_on_the_lower_edge():
+    from dataclasses import replace
+
+    from coinfer.views.rate import fig_rate_curve, rate_rows
+
+    table = _committed("rate")
+    # a fixed codebook far below the threshold: drawn on the lower edge, as a rate-trained one is
+    table.records = [replace(r, val_accuracy=0.60) if (r.split, r.code_size) == ("layer2.1", "c4-d16-k16") else r
+                     for r in table.records]
+    rows = rate_rows(table)
+    fig = fig_rate_curve(table)
+    for ax, split in zip(fig.axes, ("layer2.1", "layer3.1")):
+        mine = [r for r in rows if r["split"] == split]
+        # two series, both with seeds' spread: the rate-trained codes and the fixed codebooks
+        assert all(r["val std"] > 0 for r in mine) and len(_bars(ax)) == 2, split
+        low, high = ax.get_ylim()
+        points = {(float(x), float(y), line.get_marker()) for line in ax.get_lines()
+                  for x, y in zip(line.get_xdata(), line.get_ydata())}
+        for r in mine:
+            inside = low <= r["val %"] <= high
+            assert (r["sent"], r["val %"]) in {(x, y) for x, y, _ in points} if inside else \
+                (r["sent"], low, "v") in points, (split, r["code size"])
+        assert any((r["sent"], low, "v") in points for r in mine if r["weight"] is None) == (split == "layer2.1")
+
+
+def test_fig_rate_curve_refuses_a_table_without_framework_records_or_too_few_axes():
+    from coinfer.views.rate import fig_rate_curve
+
+    table = _committed("rate")
+    with pytest.raises(ValueError, match=r"2 split points \(layer2.1, layer3.1\), 1 axes given"):
+        fig_rate_curve(table, ax=plt.subplots()[1])
+    table.records = []
+    with pytest.raises(ValueError, match="no 'framework' records"):
+        fig_rate_curve(table)
+
+
+def test_fig_pruning_results_draws_the_controls_spread():
+    from coinfer.views.pruning import fig_pruning_results
+
+    table = _committed("pruning")
+    control = table.select(method="fine-tuned-control")[0]
+    assert control.accuracy_std > 0
+    ax = fig_pruning_results(table).axes[0]
+    bars = _bars(ax)
+    assert len(bars) == 3 + 1                                    # three split points and the control
+    control_bar = next(c for c in bars if c.get_label() == "control: fine-tuned, unpruned")
+    (segment,) = control_bar.lines[2][0].get_segments()
+    assert np.allclose(segment[:, 1], 100 * np.array([control.accuracy - control.accuracy_std,
+                                                       control.accuracy + control.accuracy_std]))
+
+
+@pytest.mark.parametrize("drop", ["layer3.1 at 0.75", "every framework-pruned record", "every sparsity 0"])
+def test_the_pruning_figures_name_what_an_incomplete_table_misses(drop):
+    from coinfer.views.pruning import fig_pruning_plane, fig_pruning_results, pruning_summary
+
+    table = _committed("pruning")
+    gone = {"layer3.1 at 0.75": lambda r: (r.split, r.sparsity) == ("layer3.1", 0.75),
+            "every framework-pruned record": lambda r: r.method == "framework-pruned",
+            "every sparsity 0": lambda r: r.sparsity == 0 and r.method == "framework-pruned"}[drop]
+    table.records = [r for r in table.records if not gone(r)]
+    reason = {"layer3.1 at 0.75": r"miss \(split, sparsity\) pairs \[\('layer3.1', 0.75\)\]",
+              "every framework-pruned record": r"no 'framework-pruned' records \(methods: \['fine-tuned-control'\]\)",
+              "every sparsity 0": r"no unpruned \(sparsity 0\)"}[drop]
+    for draw in (fig_pruning_results, fig_pruning_plane, pruning_summary):
+        with pytest.raises(ValueError, match=reason):
+            draw(table)
+
+
+def _legend_colours(fig):
+    """Per legend of ``fig``: the colour of each entry (a hollow ring marks points of another series:
+    skipped), as {colour: [labels]}."""
+    from matplotlib.colors import to_hex
+
+    out = []
+    for legend in [a.get_legend() for a in fig.axes if a.get_legend()] + list(fig.legends):
+        colours = {}
+        for handle, text in zip(legend.legend_handles, legend.get_texts()):
+            if hasattr(handle, "get_markerfacecolor") and str(handle.get_markerfacecolor()) == "none":
+                continue
+            colour = handle.get_color() if hasattr(handle, "get_color") else handle.get_facecolor()
+            colours.setdefault(to_hex(colour), []).append(text.get_text())
+        out.append(colours)
+    return out
+
+
+@pytest.mark.parametrize("name", ["amplification", "pruning-plane"])
+def test_no_two_entries_of_a_planes_legend_share_a_colour(name):
+    from coinfer.views import figure_function, figure_table
+    from coinfer.views.style import hex_color, method_style
+
+    fig = figure_function(name)(figure_table(name))
+    (colours,) = _legend_colours(fig)
+    assert all(len(labels) == 1 for labels in colours.values()), colours
+    # the two ends in the colours every chapter gives them
+    assert colours[hex_color(method_style("png").color)] == ["server-based inference (sends the image)"]
+    assert colours[hex_color(method_style("on-device").color)][0].startswith("on-device inference")
+
+
+def test_an_unknown_samplers_line_band_and_stop_share_one_colour():
+    import json
+
+    from matplotlib.colors import to_hex
+
+    from coinfer.paths import search_replay_path
+    from coinfer.views.search import SAMPLER_STYLE, fig_search
+
+    replay = json.loads(search_replay_path("quick").read_text())
+    replay["summary"] = {"cmaes": replay["summary"]["tpe"]}                # a sampler SAMPLER_STYLE does not know
+    for run in replay["runs"]:
+        run["sampler"] = "cmaes" if run["sampler"] == "tpe" else run["sampler"]
+    assert "cmaes" not in SAMPLER_STYLE
+    ax = fig_search(replay).axes[0]
+    line, band, (stop,) = ax.get_lines()[0], ax.collections[0], ax.containers
+    assert to_hex(band.get_facecolor()[0]) == to_hex(line.get_color()) == to_hex(stop.lines[0].get_color())

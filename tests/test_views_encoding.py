@@ -100,3 +100,39 @@ def test_code_size_twin_is_self_contained():
     assert "d16-k16" in html
 
 
+
+
+def test_fig_real_vs_entropy_names_every_colour_it_draws_in_its_legend():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.colors import to_hex
+
+    from coinfer.views.encoding import SPLIT_COLORS, fig_real_vs_entropy
+
+    ax = fig_real_vs_entropy(_table()).axes[0]
+    drawn = {to_hex(line.get_color()) for line in ax.get_lines() if len(line.get_xdata()) == 1}   # one per record
+    assert drawn == {to_hex(SPLIT_COLORS[s]) for s in ("layer2.1", "pool")}
+    legend = ax.get_legend()
+    shown = {}
+    for handle, text in zip(legend.legend_handles, legend.get_texts()):
+        colour = handle.get_facecolor() if hasattr(handle, "get_facecolor") else handle.get_color()
+        shown.setdefault(to_hex(colour), []).append(text.get_text())
+    assert drawn <= set(shown), (drawn, shown)
+    assert shown[to_hex(SPLIT_COLORS["pool"])] == ["split after pool"]
+
+
+def test_fig_accuracy_vs_bits_refuses_a_table_without_original_records_before_drawing():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from coinfer.views.encoding import fig_accuracy_vs_bits
+
+    table = _table()
+    table.records = [r for r in table.records if r.method != "original"]
+    plt.close("all")
+    with pytest.raises(ValueError, match="no 'original' records"):
+        fig_accuracy_vs_bits(table)
+    assert plt.get_fignums() == []           # no half-drawn figure left behind

@@ -100,3 +100,29 @@ def test_fig_latency_vs_rate_takes_one_committed_table():
     assert from_table.axes[0].get_title() == from_candidates.axes[0].get_title()
     lines = [[tuple(l.get_ydata()) for l in f.axes[0].get_lines()] for f in (from_table, from_candidates)]
     assert lines[0] == lines[1]
+
+
+def on_threshold_records(tiny_net, threshold: float) -> list[Record]:
+    """_mixed_records and the fastest record of all, whose validation accuracy is exactly ``threshold``."""
+    return _mixed_records(tiny_net)[:-1] + [rec("layer3.1", macs=50_000, bits=4.0, acc=0.88, val_accuracy=threshold,
+                                                code_size="on-threshold")]
+
+
+def test_the_explorer_starts_at_the_chapters_threshold_exactly(tiny_net):
+    from coinfer.core.latency import choose
+    from coinfer.views.chooser import latency_output, latency_twin, slider_environment
+
+    threshold = 0.8906            # 100 * 0.8906 / 100 == 0.8906000000000001: a percent slider missed it
+    records = on_threshold_records(tiny_net, threshold)
+    device, server = DeviceSpec("d", 1e8, 1e9), ServerSpec("s", 1e11)
+    sliders = {s.name: s for s in latency_twin(records, device, server, threshold).sliders}
+    state = {name: s.values[s.index] for name, s in sliders.items()}
+    env, at = slider_environment(state)
+    assert at == threshold and sliders["accuracy"].shown[sliders["accuracy"].index] == "89.06"
+    best = choose(records, env, threshold)                       # what the chapter's figures choose
+    assert best.record.code_size == "on-threshold"
+    assert latency_output(records, state)["text"]["choice"].startswith(
+        "framework @ layer3.1, code on-threshold (validation 89.06%")
+    # the slider's other values: a quarter point apart, shown in percent, none shown twice
+    shown = sliders["accuracy"].shown
+    assert len(set(shown)) == len(shown) and shown[-1] == "90.00"

@@ -26,7 +26,7 @@ from coinfer.core.network import PAPER_SPLIT_POINTS
 from coinfer.views.explorer import Plot, Slider, live_explorer, precomputed_explorer
 from coinfer.views.plane import InputLine, add_curve, input_lines, plot_comm_comp_plane, raw_input_line
 from coinfer.views.publish import publish, with_downloads
-from coinfer.views.style import (CYCLE, PALETTE, figure_style, format_fixed, format_int, format_macs, format_seconds,
+from coinfer.views.style import (CYCLE, figure_style, format_fixed, format_int, format_macs, format_seconds,
                                  hex_color, method_style)
 
 __all__ = ["CIFAR_RAW_BITS", "amplification_inputs", "fig_amplification", "profile_frame", "PROFILE_FORMATS",
@@ -370,7 +370,9 @@ def _split_point_view(rows, bits_per_element, input_bits, input_label, split, ra
     if split not in by_point:
         raise ValueError(f"unknown split point {split!r}; valid: {', '.join(by_point)}")
     rates = rate_values_kBps()
-    server, device = hex_color(method_style("original").color), hex_color(PALETTE["vermillion"])
+    curve_color = hex_color(method_style("original").color)
+    # the two ends as Figure 1.1 draws them (coinfer.views.plane.plot_comm_comp_plane)
+    server, device = hex_color(method_style("png").color), hex_color(method_style("on-device").color)
     curve = [[q["device_macs"], q["bits"]] for q in points[1:-1]]
 
     def readout(state):
@@ -378,7 +380,7 @@ def _split_point_view(rows, bits_per_element, input_bits, input_label, split, ra
         hlines = [{"y": input_bits, "label": input_label, "color": "#7f7f7f"}] if input_bits else []
         return {"text": split_point_readout(p, state["rate"], input_bits), "plot": {
             "series": [{"label": f"split points ({bits_per_element}-bit features)", "points": curve,
-                        "color": server}],
+                        "color": curve_color}],
             "highlight": [{"x": points[0]["device_macs"], "y": points[0]["bits"], "marker": "star",
                            "color": server, "size": 9},
                           {"x": points[-1]["device_macs"], "y": points[-1]["bits"], "marker": "star",

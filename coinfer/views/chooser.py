@@ -53,8 +53,14 @@ def explorer_data(records: Sequence[Record], activations: Mapping[str, int] | No
 #: same formulas, order of operations, comparisons and tie-breaking as
 #: coinfer.core.latency.latency, footprint_bytes and choose, and the same output as
 #: :func:`latency_output` (checked by a browser test). Slider units: rate in KB/s, device in
-#: GFLOP/s, memory in MB available to the model, server in TFLOP/s, accuracy threshold in percent.
+#: GFLOP/s, memory in MB available to the model, server in TFLOP/s, accuracy threshold as a
+#: fraction (shown in percent).
 LATENCY_RENDER = resources.files("coinfer.views").joinpath("static", "latency.js").read_text(encoding="utf-8")
+
+
+def _percent(fraction: float) -> str:
+    """An accuracy slider value (a fraction) as the slider shows it, in percent."""
+    return format_fixed(100 * fraction, 2)
 
 
 def _sliders(device: DeviceSpec, server: ServerSpec, threshold: float | None, records: Sequence[Record],
@@ -62,11 +68,14 @@ def _sliders(device: DeviceSpec, server: ServerSpec, threshold: float | None, re
     """The explorer's five sliders, centred on the given environment (values in slider units)."""
     from coinfer.views.explorer import Slider
 
+    # Values are fractions (what choose() compares), shown in percent; the threshold itself is one
+    # of them, exactly, so the explorer starts where the chapter's choice is made.
     top = max(selection_accuracy(r) for r in records)
-    acc_values = sorted({round(100 * top - 0.25 * k, 2) for k in range(0, 41)} |
-                        ({round(100 * threshold, 2)} if threshold is not None else set()))
-    acc_values = [a for a in acc_values if a >= 0]
-    acc_default = round(100 * threshold, 2) if threshold is not None else acc_values[0]
+    grid = {_percent(v): v for v in (round(top - 0.0025 * k, 4) for k in range(0, 41)) if v >= 0}
+    if threshold is not None:
+        grid[_percent(threshold)] = threshold
+    acc_values = sorted(grid.values())
+    acc_default = threshold if threshold is not None else acc_values[0]
     budget_MB = device.budget_bytes / 1e6
     rates = slider_rates_kBps()
     return [
@@ -77,7 +86,8 @@ def _sliders(device: DeviceSpec, server: ServerSpec, threshold: float | None, re
         Slider.log("memory", "device memory for the model (MB)", budget_MB / 30, budget_MB * 30, 41, value=budget_MB),
         Slider.log("server", "server speed (TFLOP/s)", server.flops / 1e12 / 100, server.flops / 1e12 * 100, 41,
                    value=server.flops / 1e12),
-        Slider("accuracy", "accuracy threshold (%, validation split)", acc_values, value=acc_default),
+        Slider("accuracy", "accuracy threshold (%, validation split)", acc_values, value=acc_default,
+               labels=[_percent(v) for v in acc_values]),
     ]
 
 
@@ -114,11 +124,12 @@ def slider_environment(state: Mapping[str, float], memory: MemoryModel = PAPER_M
 
     Computed with the same operations as :data:`LATENCY_RENDER`, so Python and JavaScript agree to
     the last bit. ``state``: rate (KB/s), device (GFLOP/s), memory (MB), server (TFLOP/s),
-    accuracy (%).
+    accuracy (the threshold as a fraction, used as it is: the slider holds the chapter's exact
+    threshold, so the explorer's default choice is :func:`coinfer.core.latency.choose`'s).
     """
     device = DeviceSpec("explorer device", state["device"] * 1e9, state["memory"] * 1e6, 1.0)
     server = ServerSpec("explorer server", state["server"] * 1e12)
-    return Environment(device, server, state["rate"] * 8000, memory), state["accuracy"] / 100
+    return Environment(device, server, state["rate"] * 8000, memory), state["accuracy"]
 
 
 def latency_output(records: Sequence[Record], state: Mapping[str, float],
@@ -134,7 +145,8 @@ def latency_output(records: Sequence[Record], state: Mapping[str, float],
     records : sequence of Record
         The candidates.
     state : mapping
-        Slider values: rate (KB/s), device (GFLOP/s), memory (MB), server (TFLOP/s), accuracy (%).
+        Slider values: rate (KB/s), device (GFLOP/s), memory (MB), server (TFLOP/s), accuracy (a
+        fraction, validation split).
     activations : mapping, optional
         Peak activations per split for records that carry none.
     memory : MemoryModel
@@ -154,7 +166,7 @@ def latency_output(records: Sequence[Record], state: Mapping[str, float],
     >>> from coinfer.views.chooser import latency_output
     >>> tables = load_candidates(preset="quick")
     >>> state = {"rate": 10, "device": 0.395, "memory": 6.35, "server": 0.221,
-    ...          "accuracy": round(100 * tables.threshold(), 2)}          # validation accuracy, %
+    ...          "accuracy": tables.threshold()}          # validation accuracy, a fraction
     >>> latency_output(fig4_records(tables.records), state, tables.activations)["text"]["choice"]
     'framework @ layer3.1, sparsity 0.25, code c6-d8-l4 (validation 89.47%, test 89.29%)'
     """

@@ -109,6 +109,11 @@ def fig_accuracy_vs_bits(table: LookupTable, ax=None, splits: list[str] | None =
     -------
     matplotlib.figure.Figure
 
+    Raises
+    ------
+    ValueError
+        If the table has no ``original`` records (they give the unsplit network's accuracy).
+
     Examples
     --------
     >>> from coinfer.paths import results_dir
@@ -120,6 +125,7 @@ def fig_accuracy_vs_bits(table: LookupTable, ax=None, splits: list[str] | None =
     """
     import matplotlib.pyplot as plt
 
+    base = unsplit_accuracy(table)          # refuses a table without 'original' records, before drawing
     ax = ax or plt.subplots(figsize=(9, 5))[1]
     framework = framework_records(table)
     originals = original_records(table)
@@ -138,7 +144,6 @@ def fig_accuracy_vs_bits(table: LookupTable, ax=None, splits: list[str] | None =
             if r.split == split:
                 ax.plot(r.bits_per_image, 100 * r.accuracy, marker="*", markersize=13, color=color,
                         markeredgecolor="k", linestyle="none", label=f"{split}, original 8-bit + Huffman")
-    base = unsplit_accuracy(table)
     ax.axhline(100 * base, color="0.3", linestyle="--", linewidth=1, label=f"unsplit network {100 * base:.2f}%")
     ax.axhline(100 * table_threshold(table), color="0.6", linestyle="--", linewidth=1,
                label=f"threshold ({table.provenance.accuracy_drop:.0f} points below)")
@@ -280,6 +285,7 @@ def fig_real_vs_entropy(table: LookupTable, ax=None):
     """Figure 3.3: real encoded bits per image against the empirical entropy, every record (log-log).
 
     Solid line: real = entropy; dashed: real = entropy + 8 (one byte of alignment per packet).
+    Marker: the method (circles learned, stars original); colour: the split point (in the legend).
 
     Parameters
     ----------
@@ -303,7 +309,10 @@ def fig_real_vs_entropy(table: LookupTable, ax=None):
     import matplotlib.pyplot as plt
     import numpy as np
 
+    from matplotlib.patches import Patch
+
     ax = ax or plt.subplots(figsize=(6, 5))[1]
+    splits = set()
     for method, marker, label in (("framework", "o", "learned encoder (range coder)"),
                                   ("original", "*", "original 8-bit (Huffman)")):
         records = [r for r in table.select(method=method) if r.bits_entropy]
@@ -312,6 +321,7 @@ def fig_real_vs_entropy(table: LookupTable, ax=None):
                     color=SPLIT_COLORS.get(r.split, "k"), markersize=9 if marker == "*" else 6)
         if records:
             ax.plot([], [], marker=marker, color="0.3", linestyle="none", label=label)
+        splits |= {r.split for r in records}
     lo, hi = 0.5, 2e5
     x = np.logspace(math.log10(lo), math.log10(hi), 100)
     ax.plot(x, x, color="k", linewidth=1, label="real = entropy")
@@ -319,7 +329,10 @@ def fig_real_vs_entropy(table: LookupTable, ax=None):
     ax.set_xscale("log"), ax.set_yscale("log")
     ax.set_xlabel("empirical entropy of the sent symbols (bits per image)")
     ax.set_ylabel("real encoded length (bits per image)")
-    ax.legend(fontsize=8)
+    # The markers' colour is the split point: one legend entry per split point drawn.
+    ax.legend(handles=ax.get_legend_handles_labels()[0] + [
+        Patch(color=SPLIT_COLORS.get(s, "k"), label=f"split after {s}") for s in sorted(splits, key=_split_order)],
+        fontsize=8)
     ax.grid(True, which="both", alpha=0.3)
     gaps = {m: [r.bits_per_image - r.bits_entropy for r in table.select(method=m) if r.bits_entropy]
             for m in ("framework", "original")}

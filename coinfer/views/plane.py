@@ -31,9 +31,9 @@ from typing import Sequence
 
 from coinfer.core.costs import decision_bits
 from coinfer.core.network import PAPER_SPLIT_POINTS
-from coinfer.views.style import PALETTE
+from coinfer.views.style import CYCLE, PALETTE, hex_color, method_style
 
-__all__ = ["InputLine", "input_lines", "raw_input_line", "plot_comm_comp_plane", "add_curve", "MACS_LINTHRESH"]
+__all__ = ["InputLine", "input_lines", "raw_input_line", "plot_comm_comp_plane", "add_curve", "free_colors", "MACS_LINTHRESH"]
 
 #: Below this many MACs the x axis is linear (so that 0 MACs, server-based inference, is drawn).
 MACS_LINTHRESH = 1e6
@@ -187,6 +187,35 @@ def add_curve(ax, device_macs: Sequence[float], bits: Sequence[float], label: st
     return line
 
 
+def free_colors(ax) -> list[str]:
+    """The colours of the book's cycle (:data:`coinfer.views.style.CYCLE`) that no line on ``ax``
+    has yet, in the cycle's order: for curves added to a plane, so that none shares a colour with
+    the network's curve, the input lines or the stars at the ends.
+
+    Parameters
+    ----------
+    ax : matplotlib Axes
+        A plane from :func:`plot_comm_comp_plane` (or any Axes).
+
+    Returns
+    -------
+    list of str
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> from coinfer.core.costs import profile_splits
+    >>> from coinfer.core.network import resnet18
+    >>> from coinfer.views.plane import free_colors, plot_comm_comp_plane
+    >>> ax = plot_comm_comp_plane(profile_splits(resnet18(width=1 / 8)))
+    >>> free_colors(ax)[:3]                      # blue (the curve) and black (on-device) are taken
+    ['#E69F00', '#009E73', '#D55E00']
+    """
+    taken = {hex_color(line.get_color()) for line in ax.get_lines()}
+    return [c for c in CYCLE if hex_color(c) not in taken]
+
+
 def plot_comm_comp_plane(rows, inputs: Sequence[InputLine] = (), *, ax=None, bits_per_element: int = 32,
                          label: str | None = None, color=PALETTE["blue"], mark_endpoints: bool = True,
                          label_paper_points: bool = True, shade_amplification: bool = True,
@@ -208,8 +237,10 @@ def plot_comm_comp_plane(rows, inputs: Sequence[InputLine] = (), *, ax=None, bit
     label, color
         Legend entry and colour of the network's curve.
     mark_endpoints : bool
-        Stars for on-device inference (all layers on the device; it sends the 10 class scores of
-        its output row) and server-based inference (0 MACs on the device; it sends the image).
+        Stars for on-device inference (all layers on the device; it sends the class index; black,
+        ``method_style("on-device")``) and server-based inference (0 MACs on the device; it sends
+        the image; grey, ``method_style("png")``). A curve added to the plane should take neither
+        colour (:func:`free_colors`).
     label_paper_points : bool
         Label the paper's five split points s1..s5.
     shade_amplification : bool
@@ -254,7 +285,7 @@ def plot_comm_comp_plane(rows, inputs: Sequence[InputLine] = (), *, ax=None, bit
               color=color, marker="o", markersize=4, zorder=3)
     paper = [r for r in middle if r.point in PAPER_SPLIT_POINTS]
     ax.plot([r.device_macs for r in paper], [r.feature_elements * bits_per_element for r in paper],
-            linestyle="none", marker="o", markersize=8, markerfacecolor="none", markeredgecolor=color,
+            linestyle="none", marker="o", markersize=8, markerfacecolor="none", color=color, markeredgecolor=color,
             zorder=4, label="the paper's split points s1-s5")
     if label_paper_points:
         for r in paper:
@@ -265,11 +296,13 @@ def plot_comm_comp_plane(rows, inputs: Sequence[InputLine] = (), *, ax=None, bit
     if mark_endpoints:
         server_bits = inputs[0].bits if inputs else rows[0].feature_elements * bits_per_element
         device_only = rows[-1]
-        ax.plot([0], [server_bits], linestyle="none", marker="*", markersize=16, color=PALETTE["sky"],
+        # The two ends in the colours every chapter gives them (method_style: "png" sends the image,
+        # "on-device" its decision), so that no curve drawn on the plane takes one of them.
+        ax.plot([0], [server_bits], linestyle="none", marker="*", markersize=16, color=method_style("png").color,
                 markeredgecolor="k", zorder=5, label="server-based inference (sends the image)")
         # It sends its decision, the class index (decision_bits, as every table counts it), not its class scores.
         ax.plot([device_only.device_macs], [decision_bits(device_only.feature_elements)], linestyle="none",
-                marker="*", markersize=16, color=PALETTE["vermillion"], markeredgecolor="k", zorder=5,
+                marker="*", markersize=16, color=method_style("on-device").color, markeredgecolor="k", zorder=5,
                 label=f"on-device inference (sends the {decision_bits(device_only.feature_elements)}-bit class index)")
     for curve in curves:
         add_curve(ax, **curve)

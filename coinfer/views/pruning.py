@@ -29,7 +29,7 @@ from coinfer.results import table_threshold
 from coinfer.stats import seed_spread
 from coinfer.views.explorer import Plot, Slider, live_explorer, precomputed_explorer
 from coinfer.views.publish import publish, with_downloads
-from coinfer.views.style import (CYCLE, MARKERS, PALETTE, figure_style, format_fixed, format_int, hex_color,
+from coinfer.views.style import (MARKERS, PALETTE, figure_style, format_fixed, format_int, hex_color,
                                  method_style)
 
 __all__ = ["pruning_records", "channel_groups_frame", "pruning_frame", "PRUNING_FORMATS", "fig_channel_norms", "fig_schedule", "fig_pruning_results", "fig_pruning_plane",
@@ -64,6 +64,30 @@ def pruning_records(table) -> list:
 
 def _splits(records) -> list[str]:
     return list(dict.fromkeys(r.split for r in records))
+
+
+def _full_grid(table) -> list:
+    """:func:`pruning_records`, refused with the reason unless there are some and every split point
+    has every sparsity (the figures and the summary compare them at each)."""
+    records = pruning_records(table)
+    if not records:
+        raise ValueError("the table has no 'framework-pruned' records (methods: "
+                         f"{sorted({r.method for r in table.records})}); make it with python -m coinfer prune")
+    _check_grid(records, _splits(records))
+    if min(r.sparsity for r in records) != 0:
+        raise ValueError("the table has no unpruned (sparsity 0) 'framework-pruned' records, the reference "
+                         f"of every share; sparsities {sorted({r.sparsity for r in records})}")
+    return records
+
+
+def _check_grid(records, splits) -> None:
+    sparsities = sorted({round(rec.sparsity, 6) for rec in records})
+    have = {(rec.split, round(rec.sparsity, 6)) for rec in records}
+    missing = [(s, p) for s in splits for p in sparsities if (s, p) not in have]
+    if missing:
+        raise ValueError(f"records miss (split, sparsity) pairs {missing[:4]}"
+                         + (f" and {len(missing) - 4} more" if len(missing) > 4 else "")
+                         + "; every split point needs every sparsity")
 
 
 def channel_groups_frame(layout):
@@ -269,6 +293,12 @@ def fig_pruning_results(table, ax=None, threshold: float | None = None):
     -------
     matplotlib.figure.Figure
 
+    Raises
+    ------
+    ValueError
+        If the table has no ``framework-pruned`` records, a split point misses a sparsity the
+        others have (the missing pairs are named), or none is unpruned (sparsity 0).
+
     Examples
     --------
     >>> import matplotlib
@@ -282,7 +312,7 @@ def fig_pruning_results(table, ax=None, threshold: float | None = None):
     """
     import matplotlib.pyplot as plt
 
-    records = pruning_records(table)
+    records = _full_grid(table)
     if ax is None:
         _, ax = plt.subplots(1, 3, figsize=(13, 3.4), constrained_layout=True)
     for k, s in enumerate(_splits(records)):
@@ -302,10 +332,11 @@ def fig_pruning_results(table, ax=None, threshold: float | None = None):
     # its accuracy in the sparsity-0 records' extra).
     controls = table.select(method="fine-tuned-control")
     control = controls[0].accuracy if controls else records[0].extra.get("fine_tuned_control_accuracy")
+    spread = controls[0].accuracy_std if controls else None
     if control is not None:
         style = method_style("fine-tuned-control")
-        ax[0].plot([0], [100 * control], marker=style.marker, markersize=12, color=style.color, linestyle="none",
-                   label=style.label)
+        ax[0].errorbar([0], [100 * control], yerr=None if spread is None else [100 * spread], fmt=style.marker,
+                       markersize=12, color=style.color, capsize=3, label=style.label)
     seeds = max(r.seeds for r in records)
     ax[0].set(xlabel="channel sparsity of the device part",
               ylabel="test accuracy (%)" + (f", mean ± std of {seeds} seeds" if seeds > 1 else ""))
@@ -360,6 +391,12 @@ def fig_pruning_plane(table, ax=None, rows=None):
     -------
     matplotlib.figure.Figure
 
+    Raises
+    ------
+    ValueError
+        If the table has no ``framework-pruned`` records, a split point misses a sparsity the
+        others have (the missing pairs are named), or none is unpruned (sparsity 0).
+
     Examples
     --------
     >>> import matplotlib
@@ -371,19 +408,20 @@ def fig_pruning_plane(table, ax=None, rows=None):
     'log'
     """
     from coinfer.config import get_preset
-    from coinfer.views.plane import add_curve, plot_comm_comp_plane, raw_input_line
+    from coinfer.views.plane import add_curve, free_colors, plot_comm_comp_plane, raw_input_line
 
     preset = get_preset(table.provenance.preset)
     rows = _profile(table) if rows is None else rows
-    records = pruning_records(table)
+    records = _full_grid(table)
     splits = _splits(records)
     shape, name = _IMAGE[preset.dataset]
     ax = plot_comm_comp_plane(rows, [raw_input_line(shape, name)], ax=ax,
                               label=f"original network, width {preset.width:g} (float32 features)")
     sparsities = sorted({r.sparsity for r in records if r.sparsity > 0})
+    colors = free_colors(ax)          # none of the original curve's, the input line's or the stars'
     for k, sp in enumerate(sparsities):
         rs = [next(r for r in records if r.split == s and r.sparsity == sp) for s in splits]
-        add_curve(ax, [r.device_macs for r in rs], [r.bits_per_image for r in rs], color=CYCLE[(k + 1) % len(CYCLE)],
+        add_curve(ax, [r.device_macs for r in rs], [r.bits_per_image for r in rs], color=colors[k % len(colors)],
                   label=f"pruned, sparsity {sp:.2f} (accuracy {', '.join(f'{100 * r.accuracy:.1f}' for r in rs)} %)",
                   marker="s", linestyle="--", annotations=[s if k == len(sparsities) - 1 else "" for s in splits])
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
@@ -418,6 +456,12 @@ def pruning_summary(table) -> list[str]:
     -------
     list of str
 
+    Raises
+    ------
+    ValueError
+        If the table has no ``framework-pruned`` records, a split point misses a sparsity the
+        others have (the missing pairs are named), or none is unpruned (sparsity 0).
+
     Examples
     --------
     >>> from coinfer.paths import results_dir
@@ -429,7 +473,7 @@ def pruning_summary(table) -> list[str]:
     """
     from coinfer.config import get_preset
 
-    records = pruning_records(table)
+    records = _full_grid(table)
     raw_bits = 8 * math.prod(_IMAGE[get_preset(table.provenance.preset).dataset][0])   # uint8 pixels
     top = max(r.sparsity for r in records)
     lines = []
@@ -488,12 +532,9 @@ def pruning_data(records, rows, bits_per_element: int = 32) -> dict:
     if not records:
         raise ValueError("no pruned records to explore")
     splits = [r.point for r in rows if any(rec.split == r.point for rec in records)]
+    _check_grid(records, splits)
     sparsities = sorted({round(rec.sparsity, 6) for rec in records})
     by_key = {(rec.split, round(rec.sparsity, 6)): rec for rec in records}
-    missing = [(s, p) for s in splits for p in sparsities if (s, p) not in by_key]
-    if missing:
-        raise ValueError(f"records miss (split, sparsity) pairs {missing[:4]}; every split point needs "
-                         "every sparsity for the slider")
 
     def bits(rec):
         return rec.bits_per_image if bits_per_element == 32 else rec.extra["feature_bits_8bit"]

@@ -148,6 +148,9 @@ def fig_rate_curve(table: LookupTable, ax=None):
     """Figure 3.4: validation accuracy against bits per image for codes trained with a rate term,
     each weight's estimated rate, empirical entropy and real bits side by side; the fixed codebooks.
 
+    Error bars (trained codes and fixed codebooks alike) are one standard deviation over the seeds;
+    a code far below the threshold is a triangle on the panel's lower edge, named with its accuracy.
+
     Parameters
     ----------
     table : LookupTable
@@ -158,6 +161,11 @@ def fig_rate_curve(table: LookupTable, ax=None):
     Returns
     -------
     matplotlib.figure.Figure
+
+    Raises
+    ------
+    ValueError
+        If the table has no framework records, or ``ax`` is not one Axes per split point.
 
     Examples
     --------
@@ -171,11 +179,17 @@ def fig_rate_curve(table: LookupTable, ax=None):
     from matplotlib import ticker
 
     rows = rate_rows(table)
+    if not rows:
+        raise ValueError("the rate table has no 'framework' records (methods: "
+                         f"{sorted({r.method for r in table.records})}); make it with python -m coinfer run rate")
     splits = list(dict.fromkeys(r["split"] for r in rows))
     if ax is None:
         axes = plt.subplots(1, len(splits), figsize=(6 * len(splits), 4.8), squeeze=False)[1][0]
     else:
         axes = list(ax) if hasattr(ax, "__len__") else [ax]
+        if len(axes) != len(splits):
+            raise ValueError(f"fig_rate_curve draws one panel per split point: {len(splits)} split points "
+                             f"({', '.join(splits)}), {len(axes)} axes given")
     threshold = 100 * selection_threshold(table)
     for split, axis, color in zip(splits, axes, _SPLIT_COLORS):
         mine = [r for r in rows if r["split"] == split]
@@ -192,18 +206,24 @@ def fig_rate_curve(table: LookupTable, ax=None):
                       ecolor=color, alpha=0.5)
         for r in trained:
             if r["val %"] < floor:
-                axis.plot(r["sent"], floor, marker="v", color=color, linestyle="none", clip_on=False)
-                axis.annotate(f"w={r['weight']:g}: {r['val %']:.1f} %", (r["sent"], floor), textcoords="offset points",
-                              xytext=(4, 4), fontsize=7, color=color)
+                _edge_marker(axis, r, floor, f"w={r['weight']:g}", color)
             else:
                 up = trained.index(r) % 2
                 axis.annotate(f"w={r['weight']:g}", (r["sent"], r["val %"]), textcoords="offset points",
                               xytext=(5, 5 if up else -10), fontsize=7, color=color)
-        for r in (r for r in mine if r["weight"] is None):
-            axis.plot(r["sent"], r["val %"], marker="s", color=GREY, linestyle="none",
-                      label="fixed codebook (one packet per image)" if r is mine[0] else None)
-            axis.annotate(r["code size"].split("-", 1)[1], (r["sent"], r["val %"]),
-                          textcoords="offset points", xytext=(4, 4), fontsize=7, color=GREY)
+        fixed = [r for r in mine if r["weight"] is None]
+        shown = [r for r in fixed if r["val %"] >= floor]
+        fixed_label = "fixed codebook (one packet per image)"
+        if shown:      # error bars: one standard deviation over the seeds, as for the trained codes
+            axis.errorbar([r["sent"] for r in shown], [r["val %"] for r in shown], yerr=[r["val std"] for r in shown],
+                          fmt="s", color=GREY, ecolor=GREY, capsize=2, label=fixed_label)
+        for r in fixed:
+            name = r["code size"].split("-", 1)[1]
+            if r["val %"] < floor:
+                _edge_marker(axis, r, floor, name, GREY, label=None if shown or r is not fixed[0] else fixed_label)
+            else:
+                axis.annotate(name, (r["sent"], r["val %"]), textcoords="offset points", xytext=(4, 4), fontsize=7,
+                              color=GREY)
         axis.axhline(threshold, color="0.5", linestyle="--", linewidth=1, label=f"threshold (validation) {threshold:.2f} %")
         axis.axvline(DECISION_BITS, color="k", linestyle=":", linewidth=1, label="log2(10) = 3.32 bits")
         axis.set_xscale("log")
@@ -219,6 +239,13 @@ def fig_rate_curve(table: LookupTable, ax=None):
     fig = axes[0].figure
     return publish(fig, "rate-curve", alt=_alt(table, rows, splits), table=table,
                    caption="Validation accuracy against bits per image, codes trained with a rate term")
+
+
+def _edge_marker(axis, row: dict, floor: float, name: str, color: str, label: str | None = None) -> None:
+    """A code below the panel's y range: a triangle on its lower edge, named with its accuracy."""
+    axis.plot(row["sent"], floor, marker="v", color=color, linestyle="none", clip_on=False, label=label)
+    axis.annotate(f"{name}: {row['val %']:.1f} %", (row["sent"], floor), textcoords="offset points",
+                  xytext=(4, 4), fontsize=7, color=color)
 
 
 def _alt(table: LookupTable, rows: list[dict], splits: list[str]) -> str:

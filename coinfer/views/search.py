@@ -52,14 +52,16 @@ def fig_search(replay: dict | None = None, ax=None):
     n_grid = replay["grid"]["trainings"]
     target = replay["settings"]["target"]
     x = list(range(n_grid + 1))
+    colours = {}           # per sampler: its line's colour (the cycle's next for one not in SAMPLER_STYLE)
     for name, summary in replay["summary"].items():
         label, colour = SAMPLER_STYLE.get(name, (name, None))
         curve = summary["fraction_by_trainings"]
         mean = [100 * v for v in curve["mean"]]
         std = [100 * v for v in curve["std"]]
-        ax.plot(x, mean, color=colour, label=f"{label} (mean of {summary['runs']} seeds)")
+        (line,) = ax.plot(x, mean, color=colour, label=f"{label} (mean of {summary['runs']} seeds)")
+        colours[name] = line.get_color()
         ax.fill_between(x, [m - s for m, s in zip(mean, std)], [min(100, m + s) for m, s in zip(mean, std)],
-                        color=colour, alpha=0.15, linewidth=0)
+                        color=colours[name], alpha=0.15, linewidth=0)
     # Where the studies stopped (the replay's own stopping rule): mean trainings and hypervolume there.
     patience, stops = replay["settings"].get("patience"), {}
     for name, summary in replay["summary"].items() if patience else ():
@@ -67,7 +69,7 @@ def fig_search(replay: dict | None = None, ax=None):
         found = [100 * r["final_fraction"] for r in replay["runs"] if r["sampler"] == name]
         stops[name] = (trainings["mean"], sum(found) / len(found))
         label = f"stop: {patience} idle trials (mean, std)" if len(stops) == 1 else None
-        ax.errorbar(*stops[name], xerr=trainings["std"], fmt="o", color=SAMPLER_STYLE.get(name, (name, None))[1],
+        ax.errorbar(*stops[name], xerr=trainings["std"], fmt="o", color=colours[name],
                     capsize=3, markersize=5, label=label)
     ax.step(x, [100 * v for v in replay["grid"]["grid_order_fraction_by_trainings"]], where="post", color="black",
             linestyle=":", label="the sweep, in its cell order")

@@ -233,6 +233,9 @@ def figure_style(function: Callable) -> Callable:
 # --------------------------------------------------------------------------------------------
 # Number formats, shared by every view (the explorers' JavaScript util mirrors them).
 # --------------------------------------------------------------------------------------------
+# Rounding is Python's: the exact binary value, halves to even (0.125 -> "0.12", 2.5 -> "2");
+# util.fixed and util.int in static/explorer.js round the same way, ties included, so that a
+# kernel explorer and its page copy show the same digits (tests/test_views_js.py).
 
 def format_int(x: float) -> str:
     """``1234567.8`` -> ``"1,234,568"`` (rounded, thousands separators).

@@ -8,8 +8,22 @@ var SVGNS = "http://www.w3.org/2000/svg";
 var inputs = {};
 spec.sliders.forEach(function (s) { inputs[s.name] = root.querySelector('input[data-slider="' + s.name + '"]'); });
 var util = {
-  int: function (x) { return Math.round(x).toLocaleString("en-US"); },
-  fixed: function (x, d) { return x.toLocaleString("en-US", {minimumFractionDigits: d, maximumFractionDigits: d}); },
+  // coinfer.views.style.format_int: Python's f"{round(x):,}" (halves to even, no "-0")
+  int: function (x) { var s = util.fixed(x, 0); return s === "-0" ? "0" : s; },
+  // coinfer.views.style.format_fixed: Python's f"{x:,.{d}f}", the exact binary value rounded, halves
+  // to even (toLocaleString rounds the shortest decimal half up: 0.125 -> 0.13, 1.005 -> 1.01).
+  // toFixed rounds the exact value but takes the larger of two equally near; toFixed(100) shows
+  // whether x lies exactly halfway (a tie's expansion ends at digit d + 1). Exact below 1e21.
+  fixed: function (x, d) {
+    if (!isFinite(x)) { return x !== x ? "nan" : (x > 0 ? "inf" : "-inf"); }
+    var a = Math.abs(x), s = a.toFixed(d);
+    if (a >= 1e21) { return x.toLocaleString("en-US", {minimumFractionDigits: d, maximumFractionDigits: d}); }
+    var exact = a.toFixed(100), dot = exact.indexOf(".");
+    if (/^50*$/.test(exact.slice(dot + 1 + d)) && /[13579]$/.test(s)) { s = exact.slice(0, d ? dot + 1 + d : dot); }
+    var parts = s.split(".");
+    parts[0] = parts[0].replace(/\B(?=(\d{3})+(?!\d))/g, ",");
+    return (x < 0 || 1 / x < 0 ? "-" : "") + parts.join(".");
+  },
   seconds: function (t) {
     if (!isFinite(t)) { return "inf"; }
     return t < 1 ? util.fixed(t * 1e3, 1) + " ms" : util.fixed(t, 2) + " s";

@@ -4,11 +4,12 @@
    coinfer.views.latency.latency_output computes in Python, and a browser test
    (tests/test_latency_browser.py) checks that the two agree at many slider settings.
    Slider units: rate in KB/s, device in GFLOP/s, memory in MB available to the model, server in
-   TFLOP/s, accuracy threshold in percent, compared with each record's `selection` accuracy
+   TFLOP/s, accuracy threshold as a fraction (shown in percent; the chapter's exact threshold is
+   one of the values), compared with each record's `selection` accuracy
    (coinfer.stats.selection_accuracy: the validation accuracy; the test accuracy is only reported). */
 function (data, state, util) {
   var rate = state.rate * 8000, df = state.device * 1e9, sf = state.server * 1e12;
-  var budget = state.memory * 1e6 * 1.0, thr = state.accuracy / 100;
+  var budget = state.memory * 1e6 * 1.0, thr = state.accuracy;
   function cmp(a, b) {            // coinfer.core.latency._sort_key
     var ka = [a.total, a.r.device_macs, a.r.bits, -a.r.selection], kb = [b.total, b.r.device_macs, b.r.bits, -b.r.selection];
     for (var i = 0; i < ka.length; i++) { if (ka[i] !== kb[i]) { return ka[i] < kb[i] ? -1 : 1; } }
