@@ -23,8 +23,8 @@ def test_the_plan_counts_the_trainings_of_the_grid():
     pruned = {(c.split, c.sparsity) for c in grid if c.method == "framework" and c.sparsity > 0}
     assert (_step(steps, "codec training: framework").runs + _step(steps, "codec training: BottleNet++").runs
             == 3 * len(coded))
-    # BottleNet++ trains without the warm-up epochs
-    assert _step(steps, "codec training: BottleNet++").epochs == quick.encoding.epochs
+    # BottleNet++ trains without a warm-up, for as many epochs as the framework's codec: the same budget
+    assert _step(steps, "codec training: BottleNet++").epochs == quick.encoding.warmup_epochs + quick.encoding.epochs
     assert _step(steps, "fine-tune: pruned").runs == 3 * len(pruned)
     assert _step(steps, "fine-tune: 2-Step Pruning, step 2").runs == 3 * sum(c.method == "2-step-pruning" for c in grid)
     assert _step(steps, "baseline").runs == 1                        # one baseline for every seed
