@@ -287,6 +287,13 @@ def test_no_two_entries_of_a_planes_legend_share_a_colour(name):
     fig = figure_function(name)(figure_table(name))
     (colours,) = _legend_colours(fig)
     assert all(len(labels) == 1 for labels in colours.values()), colours
+    # ... nor two near twins (the raw image's line in grey 0.45 beside the server-based star's #7f7f7f)
+    from itertools import combinations
+
+    from matplotlib.colors import to_rgb
+
+    for a, b in combinations(colours, 2):
+        assert max(abs(x - y) for x, y in zip(to_rgb(a), to_rgb(b))) > 0.1, (colours[a], colours[b])
     # the two ends in the colours every chapter gives them
     assert colours[hex_color(method_style("png").color)] == ["server-based inference (sends the image)"]
     assert colours[hex_color(method_style("on-device").color)][0].startswith("on-device inference")

@@ -662,3 +662,33 @@ def test_a_fresh_temporary_cell_file_is_another_writers_and_stays(tmp_path, monk
         sweep_module.run(get_preset("quick", sweep=sweep_grid("tiny")), cells_dir=cells_dir, table=tmp_path / "t.json",
                          cache_dir=tmp_path / "cache", progress=False)
     assert fresh.exists() and not old.exists()
+
+
+def test_the_sweep_gives_2_step_pruning_s_two_steps_the_two_halves(tmp_path, monkeypatch):
+    # Both steps were handed the first half; the loader's halves alone (above) do not show which the cell uses.
+    from coinfer.experiments import baselines
+
+    grid = sweep_grid("tiny")
+    runner = SweepRunner(get_preset("quick", sweep=grid), tmp_path / "cells", tmp_path / "cache",
+                         device=torch.device("cpu"), log=lambda *_: None)
+    cell = next(c for c in cells(get_preset("quick", sweep=grid)) if c.method == "2-step-pruning")
+    handed = {}
+
+    class Stop(Exception):
+        pass
+
+    def step(name):
+        def record(*args, **kwargs):
+            handed[name] = next(a for a in args if isinstance(a, tuple))
+            raise Stop
+        return record
+
+    monkeypatch.setattr(runner, "_prune_loader", lambda share=1, part=0: (share, part))
+    monkeypatch.setattr(baselines, "two_step_step1", step("step1"))
+    with pytest.raises(Stop):
+        runner.two_step_step1(cell.sparsity)
+    monkeypatch.setattr(runner, "two_step_step1", lambda sparsity: "step 1's network")
+    monkeypatch.setattr(baselines, "two_step_step2", step("step2"))
+    with pytest.raises(Stop):
+        runner.run(cell)
+    assert handed == {"step1": (2, 0), "step2": (2, 1)}

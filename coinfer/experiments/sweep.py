@@ -21,9 +21,10 @@ file, which ``--list-cells`` lists as ``invalid``). Nothing is ever half-written
 atomic rename. On many GPUs, ``--list-cells`` prints the ids and ``--cell ID`` runs one, so a
 scheduler can hand them out; ``--gather`` then writes the table.
 
-A cell id hashes everything its result depends on: the preset, the sweep grid's settings, and the
+A cell id hashes everything its result depends on: the preset, the sweep grid's settings, the
 pruning and encoding settings of the preset (``preset.pruning`` and the encoding settings, with the
-grid's ``prune`` and ``encode`` overrides). Change one of those and the affected cells get new
+grid's ``prune`` and ``encode`` overrides: :func:`prune_settings`), and for the baselines their
+recipe's version (:data:`BASELINE_RECIPE`). Change one of those and the affected cells get new
 ids (the committed table then no longer matches the grid, which ``tests/test_sweep.py`` reports);
 the next sweep recomputes only those cells. Same seed, settings and CPU thread count give the same
 numbers, except that a training cell can differ in the last digits when its process ran other cells
@@ -32,7 +33,7 @@ before it (floating-point paths depend on memory layout); seeds, not reruns, giv
 Methods and their cells (see :mod:`coinfer.core.baselines` and :mod:`coinfer.experiments.baselines`):
 
 Every configuration gets the same training budget: one fine-tuning of the whole network by the
-pruning recipe (``preset.pruning``, :class:`~coinfer.config.PruneSettings`) and, where the method has a
+pruning recipe (:func:`prune_settings`: ``preset.pruning`` with ``sweep.prune``) and, where the method has a
 learned codec, one codec training of as many epochs (the encoding settings' warm-up and quantized
 epochs); the recipe's unpruned control is the starting point of the unpruned framework and BottleNet++.
 
@@ -50,7 +51,7 @@ epochs); the recipe's unpruned control is the starting point of the unpruned fra
 
 Command line::
 
-    python -m coinfer sweep --preset quick --threads 1 --workers 2   # one seed: about 18 min on 2 cores
+    python -m coinfer sweep --preset quick --threads 1 --workers 2   # one seed: 40 min or so on 2 cores
     python -m coinfer sweep --preset paper                 # a GPU, see book/paper_scale.md
     python -m coinfer sweep --preset quick --list-cells    # then --cell <id> for one, --gather for the table
     python -m coinfer sweep --preset paper --shard 3/8     # worker 3 of 8 (e.g. one per GPU)

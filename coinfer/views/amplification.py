@@ -377,7 +377,7 @@ def _split_point_view(rows, bits_per_element, input_bits, input_label, split, ra
 
     def readout(state):
         p = by_point[state["split"]]
-        hlines = [{"y": input_bits, "label": input_label, "color": "#7f7f7f"}] if input_bits else []
+        hlines = [{"y": input_bits, "label": input_label, "color": "#a6a6a6"}] if input_bits else []   # as InputLine
         return {"text": split_point_readout(p, state["rate"], input_bits), "plot": {
             "series": [{"label": f"split points ({bits_per_element}-bit features)", "points": curve,
                         "color": curve_color}],

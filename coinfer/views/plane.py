@@ -49,14 +49,14 @@ class InputLine:
     bits: float
     label: str
     linestyle: str = "--"
-    color: str = "0.45"
+    color: str = "0.65"     # lighter than the server-based star's grey (the image sent as PNG), not a near twin
 
     def __post_init__(self):
         if not (isinstance(self.bits, (int, float)) and math.isfinite(self.bits) and self.bits > 0):
             raise ValueError(f"InputLine bits must be a positive number of bits per image, got {self.bits!r}")
 
 
-def raw_input_line(shape: Sequence[int], label: str, bits_per_value: int = 8, color: str = "0.45") -> InputLine:
+def raw_input_line(shape: Sequence[int], label: str, bits_per_value: int = 8, color: str = "0.65") -> InputLine:
     """The raw size of an image of ``shape`` (uint8 by default): CIFAR-10's 3x32x32 is 24,576 bits.
 
     Parameters
