@@ -125,9 +125,8 @@ class LearnedEntropyModel(CategoricalEntropyModel):
     def information_bits(self, symbols: torch.Tensor) -> torch.Tensor:
         """Ideal code length ``-sum log2 p`` per image (bits), from float64 log-probabilities: log2 of the
         float32 probabilities reads infinite for a symbol below about 1e-45 that the coder still codes."""
-        symbols = self._check(symbols)
         log2p = (torch.log_softmax(self.logits.double(), dim=1) / math.log(2)).expand(self.positions, -1)
-        return -log2p.to(symbols.device).expand(len(symbols), -1, -1).gather(2, symbols.unsqueeze(2)).squeeze(2).sum(1)
+        return _code_lengths(log2p, self._check(symbols))
 
     @torch.no_grad()
     def range_table(self) -> "np.ndarray":
@@ -165,6 +164,11 @@ class LearnedEntropyModel(CategoricalEntropyModel):
         return self
 
 
+def _code_lengths(log2p: torch.Tensor, symbols: torch.Tensor) -> torch.Tensor:
+    """``-sum log2 p`` of each row of ``symbols`` (images x positions) under ``log2p`` (positions x alphabet)."""
+    return -log2p.to(symbols.device).expand(len(symbols), -1, -1).gather(2, symbols.unsqueeze(2)).squeeze(2).sum(1)
+
+
 def rate_bits(model: LearnedEntropyModel, symbols: torch.Tensor, soft: torch.Tensor | None = None) -> dict:
     """The differentiable rate of a batch, bits per image.
 
@@ -198,7 +202,7 @@ def rate_bits(model: LearnedEntropyModel, symbols: torch.Tensor, soft: torch.Ten
     """
     symbols = torch.as_tensor(symbols).long()
     log2p = model.log2_probabilities().to(symbols.device)
-    prior_bits = -log2p.expand(len(symbols), -1, -1).gather(2, symbols.unsqueeze(2)).squeeze(2).sum(1)
+    prior_bits = _code_lengths(log2p, symbols)
     if soft is None:
         return {"rate": prior_bits.detach().double(), "prior_bits": prior_bits, "soft_bits": None}
     if soft.shape != (len(symbols), model.positions, model.alphabet):
