@@ -232,6 +232,11 @@ def test_run_jscc_pipeline(tmp_path, monkeypatch):
     for r in table.select(method="framework-jscc"):
         assert r.val_accuracy is not None and r.extra["selected_on"] == "validation"
         assert r.extra["meets_threshold"] == (r.val_accuracy >= 0.09)
+    # every record of a trained configuration carries its validation accuracy, and meets the threshold on it
+    for method in ("framework-jscc-mismatch", "original-huffman+capacity", "learned-source-coding+capacity"):
+        for r in table.select(method=method):
+            assert r.val_accuracy is not None, (method, r.channel)
+            assert r.extra["meets_threshold"] == (r.val_accuracy >= 0.09), (method, r.channel)
     # seeds average by configuration: another seed's smallest k (here 8 instead of 4 bits) is the same record
     from coinfer.stats import aggregate_seeds
 
