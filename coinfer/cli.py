@@ -92,8 +92,8 @@ def _encode(args: argparse.Namespace) -> int:
 
         torch.set_num_threads(args.threads)
     table = run_encoding(preset, config, command="python -m coinfer " + " ".join(args.argv))
-    # Beside the committed encoding table (run encoding: the sweep's cells, three seeds, validation
-    # accuracies), never over it: this one is one seed's run of any settings, without them.
+    # Beside the committed encoding table (run encoding: the sweep's cells, three seeds), never over
+    # it: this one is one seed's run of any settings.
     path = args.out or step_table_path("encode", preset.name)
     table.save(path)
     print(f"wrote {len(table.records)} records to {path} in {table.provenance.wall_time_s:.0f} s")

@@ -235,7 +235,8 @@ class EncodeSettings(_Settings):
         for name in ("splits", "huffman_splits"):     # validated once, here: SplitPoints from now on
             object.__setattr__(self, name, _each(f"encoding.{name}", SplitPoint, getattr(self, name),
                                                  empty=name == "huffman_splits"))
-        _each("encoding.code_sizes", CodeSize.parse, self.code_sizes)
+        _each("encoding.code_sizes", _one(("written without channels (code_size_at derives them), e.g. 'd16-l4'",
+                                           lambda c: CodeSize.parse(c).channels is None)), self.code_sizes)
         self._check("encoding", channel_divisor=_COUNT, train_limit=_LIMIT, precompute=_FLAG, augment=_FLAG,
                     warmup_epochs=_COUNT0, epochs=_COUNT, batch_size=_COUNT, lr=_LR, aux_weight=_NONNEG,
                     temperature=_POSITIVE, commitment=_NONNEG, huffman_train_images=_COUNT, eval_batch_size=_COUNT,
@@ -243,11 +244,13 @@ class EncodeSettings(_Settings):
                                                     lambda v: _count(v) and v % 2 == 1))
 
     def code_size_at(self, code_size: str, feature_shape: tuple[int, ...]) -> CodeSize:
-        """The full :class:`CodeSize` for a feature of ``feature_shape``."""
+        """The full :class:`CodeSize` at a feature of ``feature_shape``; a ``c..`` written must be the derived one."""
         size = CodeSize.parse(code_size)
-        if len(feature_shape) == 3:
-            return replace(size, channels=max(1, feature_shape[0] // self.channel_divisor))
-        return replace(size, channels=None)
+        channels = max(1, feature_shape[0] // self.channel_divisor) if len(feature_shape) == 3 else None
+        if size.channels not in (None, channels):
+            raise ValueError(f"code size {code_size!r}: at a {tuple(feature_shape)} feature the channels are derived "
+                             f"({channels or 'none'}, by encoding.channel_divisor): give {str(size).split('-', 1)[1]!r}")
+        return replace(size, channels=channels)
 
 
 def rate_code_sizes(code_sizes, weights) -> tuple[str, ...]:

@@ -216,6 +216,35 @@ def seed_spread(record: Record) -> float | None:
     return record.accuracy_std if record.accuracy_std is not None and record.seeds > 1 else None
 
 
+def seed_mean(record: Record, name: str) -> float | None:
+    """The mean over seeds of one of ``record``'s :data:`SEEDED_EXTRA` numbers, as its bits per image
+    are (the ``extra`` value itself for one run; None where the record has none).
+
+    A table over seeds keeps seed 0's ``extra`` beside the means of accuracy and bits; compare a mean
+    with a mean, not with seed 0's number.
+
+    Parameters
+    ----------
+    record : coinfer.results.Record
+        A record of a table made over seeds (:func:`aggregate_seeds`) or of one run.
+    name : str
+        The ``extra`` number, e.g. ``"bits_model"``.
+
+    Examples
+    --------
+    >>> from coinfer.results import Record
+    >>> from coinfer.stats import seed_mean
+    >>> r = Record("framework", "pool", 0.9, 1, 1, 1, 5.0, extra={"bits_model": 4.2,
+    ...            "per_seed": {"bits_model": [4.2, 3.8, 4.0]}}, seeds=3)
+    >>> round(seed_mean(r, "bits_model"), 6), seed_mean(r, "bits_range")
+    (4.0, None)
+    """
+    values = record.extra.get("per_seed", {}).get(name)
+    if values:
+        return sum(values) / len(values)
+    return record.extra.get(name)
+
+
 def margin_in_standard_errors(a: Record, b: Record) -> float | None:
     """How many standard errors ``a``'s mean test accuracy lies above ``b``'s (negative: below).
 

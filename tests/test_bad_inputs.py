@@ -341,7 +341,7 @@ def test_train_epochs_reach_the_preset(monkeypatch, capsys):
 
 
 def test_encode_never_writes_over_the_committed_encoding_table(monkeypatch, tmp_path):
-    """``encode`` (one seed, any settings, no validation accuracies) wrote data/results/encoding_quick.json,
+    """``encode`` (one seed, any settings) wrote data/results/encoding_quick.json,
     the committed three-seed table that ``run encoding`` makes from the sweep's cells."""
     import coinfer.experiments.encoding as encoding
     import coinfer.paths

@@ -208,3 +208,39 @@ def test_split_network_trains_a_learned_codec_with_frozen_parts():
     assert all(p.grad is not None for p in codec.encoder.parameters())
     with pytest.raises(ValueError, match="frozen"):
         SplitNetwork(device_part, codec, server_part, frozen=("codec",))
+
+
+@pytest.mark.parametrize("settings, augment, precompute", [
+    ({"precompute": False, "augment": True}, True, False),     # the paper preset's recipe
+    ({"precompute": True, "augment": True}, False, True),      # cached features are of plain images
+    ({}, False, True)])                                        # the quick preset's
+def test_train_codec_follows_the_recipe_s_feature_cache_and_augmentation(settings, augment, precompute, monkeypatch,
+                                                                         tmp_path):
+    """``python -m coinfer train-codec`` (coinfer.experiments.codecs) once cached features of plain images
+    whatever the settings said: the paper preset's per-batch, augmented recipe was never run."""
+    from torch.utils.data import TensorDataset
+
+    import coinfer.data
+    import coinfer.experiments.encoding as encoding
+    from coinfer.core.network import resnet18
+    from coinfer.experiments.codecs import train_learned_codec
+
+    class Stop(Exception):
+        pass
+
+    seen = {}
+
+    def load_split(name, part, validation=None, root=None, augment=False, limit=None, trust=None):
+        seen[part] = augment
+        return TensorDataset(torch.zeros(4, 3, 32, 32), torch.zeros(4, dtype=torch.long))
+
+    def feature_source(device_part, dataset, precompute=True, batch_size=500, device=None):
+        seen["precompute"] = precompute
+        raise Stop
+
+    monkeypatch.setattr(coinfer.data, "load_split", load_split)
+    monkeypatch.setattr(encoding, "FeatureSource", feature_source)
+    with pytest.raises(Stop):
+        train_learned_codec(resnet18(width=1 / 16), "pool", "d4-l2", preset="quick", path=tmp_path / "codec.pt",
+                            log=lambda *_: None, **settings)
+    assert seen == {"train": augment, "test": False, "precompute": precompute}

@@ -78,6 +78,8 @@ def test_overridden_settings_are_validated_again():
     ("encoding.splits", ("layer9",), "unknown split point"),
     ("encoding.huffman_splits", ("layer9",), "unknown split point"),
     ("encoding.code_sizes", ("bogus",), "bad code size"),
+    # channels follow channel_divisor at each split: a written count was replaced without a word
+    ("encoding.code_sizes", ("c2-d16-l4",), "written without channels (code_size_at derives them)"),
     ("baseline.lr", -1, "a finite learning rate > 0"),
     ("baseline.batch_size", 0, "an integer >= 1"),
     ("baseline.train_limit", 0, "an integer >= 1 or None"),
@@ -214,3 +216,16 @@ def test_a_named_sweep_grid_is_scaled_down_in_the_smoke_run_as_its_preset(monkey
     assert grid == get_preset("paper").sweep != PRESETS["paper"].sweep
     assert len(cells(get_preset("quick", sweep=grid))) < len(cells(get_preset("quick", sweep=PRESETS["paper"].sweep)))
     assert sweep_grid("tiny") is TINY_SWEEP
+
+
+def test_a_code_size_gets_the_derived_channels_and_a_written_other_count_is_refused():
+    """``c2-d16-l4`` at a 32-channel feature once became ``c8-d16-l4`` without a word: trained twice beside
+    ``c8-d16-l4``, and train-codec saved a c8 codec under the name ``..._c2-d16-l4.pt``."""
+    enc = get_preset("quick").encoding                        # channel_divisor 4
+    assert str(enc.code_size_at("d16-l4", (32, 16, 16))) == "c8-d16-l4"
+    assert str(enc.code_size_at("c8-d16-l4", (32, 16, 16))) == "c8-d16-l4"    # the derived count, written: kept
+    assert str(enc.code_size_at("d16-k16", (64,))) == "d16-k16"                # a 1-D feature has no channels
+    for code, shape, derived in (("c2-d16-l4", (32, 16, 16), "8"), ("c2-d16-l4", (64,), "none")):
+        with pytest.raises(ValueError) as error:
+            enc.code_size_at(code, shape)
+        assert all(part in str(error.value) for part in (repr(code), f"derived ({derived},", "give 'd16-l4'")), error.value

@@ -526,6 +526,110 @@ def test_paper_style_settings_compute_features_per_batch(net, tmp_path):
     assert record.extra["roundtrip_exact"] and record.extra["test_images"] == 16
 
 
+def _need_fashion_mnist():
+    from coinfer.data import load_dataset
+
+    try:
+        load_dataset("fashion-mnist", train=False, limit=1)
+    except Exception as error:   # pragma: no cover
+        pytest.skip(f"Fashion-MNIST unavailable: {error}")
+
+
+def _tiny_config(**settings):
+    from coinfer.experiments.encoding import get_encode_config
+
+    return get_encode_config("quick", **{"code_sizes": ("d4-l2",), "train_limit": 32, "test_limit": 16,
+                                         "warmup_epochs": 1, "epochs": 1, "batch_size": 16, "huffman_splits": (),
+                                         "eval_batch_size": 16, **settings})
+
+
+def test_run_records_validation_accuracies_and_the_split_they_come_from(net, monkeypatch):
+    """``python -m coinfer encode`` (:func:`run`) once loaded no validation split: no record had a
+    validation accuracy and the provenance none, so every later choice fell to the test split."""
+    from dataclasses import asdict
+
+    import coinfer.train
+    from coinfer.config import get_preset
+    from coinfer.data import load_split
+    from coinfer.experiments.encoding import original_huffman, run
+    from coinfer.stats import selection_threshold
+
+    _need_fashion_mnist()
+    monkeypatch.setattr(coinfer.train, "get_baseline", lambda preset: (net, {"test_accuracy": 0.9, "val_accuracy": 0.92}))
+    config = _tiny_config(splits=("pool",), huffman_splits=("pool",), huffman_train_images=16)
+    table = run("quick", config, device=torch.device("cpu"), command="test", log=lambda *_: None)
+    preset = get_preset("quick")
+    assert table.provenance.validation == asdict(preset.validation)
+    assert (table.provenance.baseline_accuracy, table.provenance.baseline_val_accuracy) == (0.9, 0.92)
+    assert selection_threshold(table) == pytest.approx(0.90)      # the validation baseline's, 2 points below
+    assert all(r.val_accuracy is not None and 0 <= r.val_accuracy <= 1 for r in table.records)
+    val, train = (load_split(preset.dataset, part, preset.validation, limit=16) for part in ("val", "train"))
+    (original,) = table.select(method="original")
+    assert original.val_accuracy == original_huffman(net, "pool", train, val, config, torch.device("cpu"))["accuracy"]
+
+
+def test_run_reads_device_parts_and_sparsities_by_any_name_of_their_split(net):
+    """``{"s4": part}`` (an alias of layer3.1) once left the unpruned part in place and the sparsity 0, without a
+    word; a key of no split point ``run`` encodes is refused."""
+    from coinfer.experiments.encoding import run
+
+    device_part, _ = split(net, "layer3.1")
+    channels = device_part(torch.zeros(1, 3, 32, 32)).shape[1]
+    pruned = torch.nn.Sequential(device_part, torch.nn.Conv2d(channels, 5, 1))       # sends 5 channels
+    config, cpu = _tiny_config(splits=("layer3.1",)), torch.device("cpu")
+    for parts, sparsity in (({"pool": pruned}, 0.5), ({}, {"layer2.1": 0.5}), ({"s4": pruned, "layer3.1": pruned}, 0.5)):
+        with pytest.raises(ValueError, match=r"give each split point once, one of config.splits \(layer3.1\)"):
+            run("quick", config, model=net, device_parts=parts, sparsity=sparsity, device=cpu, log=lambda *_: None)
+    _need_fashion_mnist()
+    (record,) = run("quick", config, model=net, device_parts={"s4": pruned}, sparsity={"layer3": 0.5}, device=cpu,
+                    command="test", log=lambda *_: None).records
+    assert record.sparsity == 0.5 and record.code_size == "c1-d4-l2"        # 5 // 4 channels: the pruned part's
+
+
+@pytest.mark.parametrize("code, weight, message", [
+    ("d4-k16-r0.1", float("nan"), "finite number >= 0"), ("d4-k16-r0.1", -50.0, "finite number >= 0"),
+    ("d4-k16-r0.1", float("inf"), "finite number >= 0"), ("d4-l4", 5.0, "without a learned prior"),
+    ("d4-l4", 0.0, "without a learned prior")])
+def test_a_rate_weight_is_checked_and_needs_a_learned_prior(net, code, weight, message):
+    """train_codec once trained with any rate weight (NaN, inf, negative) and dropped one given for a codec
+    without a learned prior, whose loss has no rate term to weigh."""
+    import copy
+
+    from coinfer.experiments.encoding import get_encode_config, train_codec
+
+    train, _, server_part = _tiny_sources(net, "pool")
+    codec = build_codec(train.feature_shape, code)
+    before = copy.deepcopy(codec.state_dict())
+    with pytest.raises(ValueError, match=message) as error:
+        train_codec(codec, server_part, train, get_encode_config("quick", warmup_epochs=1, epochs=1, batch_size=16),
+                    rate_weight=weight)
+    assert repr(weight) in str(error.value)
+    assert all(torch.equal(before[k], v) for k, v in codec.state_dict().items())      # refused before training
+
+
+def test_list_settings_become_tuples_and_a_string_is_refused_not_read_letter_by_letter():
+    from coinfer.experiments.encoding import get_encode_config
+
+    config = get_encode_config("quick", splits=["s4"], code_sizes=["d8-l2"], huffman_splits=[])
+    assert (config.splits, config.code_sizes, config.huffman_splits) == (("layer3.1",), ("d8-l2",), ())
+    for name, value in (("splits", "layer2.1"), ("code_sizes", "d16-l4"), ("huffman_splits", "pool")):
+        with pytest.raises(ValueError, match=rf"encoding.{name} must be a tuple, e.g. \('{value}',\)"):
+            get_encode_config("quick", **{name: value})
+
+
+def test_load_candidates_reads_one_path_alone_and_refuses_none():
+    """(coinfer.experiments.candidates) One path was read letter by letter (a str) or refused with a
+    TypeError (a Path); an empty list raised an IndexError."""
+    from coinfer.experiments.candidates import load_candidates
+    from coinfer.paths import table_path
+
+    path = table_path("original-float32", "quick")
+    n = len(load_candidates([path]).records)
+    assert len(load_candidates(path).records) == len(load_candidates(str(path)).records) == n
+    with pytest.raises(ValueError, match="needs one or more lookup tables, got none"):
+        load_candidates([])
+
+
 def test_unknown_settings_are_refused():
     from coinfer.experiments.encoding import get_encode_config
 

@@ -49,6 +49,37 @@ def test_floor_gap_and_summary():
     assert all(r["± sd"] is not None and r["± sd"] >= 0 for r in committed) and any(r["± sd"] > 0 for r in committed)
 
 
+def test_overheads_and_summary_compare_means_over_the_seeds_with_means_over_the_seeds():
+    """Bits per image are a mean over the seeds; the extras they are compared with were seed 0's (off by up
+    to half a bit in the committed table's packet overheads)."""
+    from dataclasses import replace
+
+    from coinfer.results import LookupTable
+    from coinfer.stats import aggregate_seeds
+    from coinfer.views.encoding import coding_overheads, framework_records, summary_rows
+
+    one = _table()
+    runs = [LookupTable(replace(one.provenance, seed=seed), [   # seed 1: bits + 1, the extras + 3
+        replace(r, bits_per_image=r.bits_per_image + seed, extra={**r.extra, "bits_range": r.bits_per_image + 3 * seed,
+                                                                  **{k: r.extra[k] + 3 * seed
+                                                                     for k in ("bits_model", "bits_one_stream")}})
+        if r.method == "framework" else r for r in one.records]) for seed in (0, 1)]
+    table = aggregate_seeds(runs)
+    first = {r.key: r for r in runs[0].records}
+    fw = table.select(method="framework")
+    # the mean overhead: seed 0's + 1/2 - 3/2
+    assert coding_overheads(table)["packet"] == pytest.approx(
+        [first[r.key].bits_per_image - first[r.key].extra["bits_model"] - 1 for r in fw])
+    assert coding_overheads(table)["stream"] == pytest.approx(
+        [first[r.key].extra["bits_one_stream"] - first[r.key].extra["bits_model"] for r in fw])
+    for row, r in zip(summary_rows(table), framework_records(table)):
+        seed0 = first[r.key].extra
+        assert (row["bits model"], row["bits one stream"]) == (round(seed0["bits_model"] + 1.5, 2),
+                                                               round(seed0["bits_one_stream"] + 1.5, 2))
+        assert row["bits range"] == round(seed0["bits_range"] + 1.5, 2)
+        assert row["bits sent"] == round(first[r.key].bits_per_image + 0.5, 2)
+
+
 def test_code_size_readout_matches_the_data():
     from coinfer.views.encoding import code_size_data, code_size_readout
 

@@ -53,7 +53,7 @@ def default_table_paths(preset: str = "quick") -> list[Path]:
     return [sweep] if sweep.exists() else [table_path("original-float32", preset)]
 
 
-def load_candidates(paths: Sequence | None = None, preset: str = "quick") -> Candidates:
+def load_candidates(paths: str | Path | Sequence | None = None, preset: str = "quick") -> Candidates:
     """Records of the lookup tables at ``paths`` (default: :func:`default_table_paths`).
 
     All tables must come from the same preset (a quick table and a paper table describe different
@@ -62,8 +62,8 @@ def load_candidates(paths: Sequence | None = None, preset: str = "quick") -> Can
 
     Parameters
     ----------
-    paths : sequence of str or Path, optional
-        Lookup table files.
+    paths : str, Path or sequence of them, optional
+        Lookup table files (one path alone is one table).
     preset : str
         Whose default tables to read when ``paths`` is not given.
 
@@ -76,7 +76,7 @@ def load_candidates(paths: Sequence | None = None, preset: str = "quick") -> Can
     FileNotFoundError
         If a table is missing; the message says how to build one.
     ValueError
-        If the tables come from different presets or baselines.
+        If ``paths`` is empty, or the tables come from different presets or baselines.
 
     Examples
     --------
@@ -85,8 +85,14 @@ def load_candidates(paths: Sequence | None = None, preset: str = "quick") -> Can
     >>> tables = load_candidates([table_path("original-float32", "quick")])
     >>> len(tables.records), tables.width, tables.activations["input"]
     (12, 0.125, 3072)
+    >>> len(load_candidates(table_path("original-float32", "quick")).records)      # one table, not in a list
+    12
     """
-    paths = [Path(p) for p in (default_table_paths(preset) if paths is None else paths)]
+    paths = default_table_paths(preset) if paths is None else [paths] if isinstance(paths, (str, Path)) else paths
+    paths = [Path(p) for p in paths]
+    if not paths:
+        raise ValueError("load_candidates needs one or more lookup tables, got none; give paths=None for the "
+                         f"default tables of preset {preset!r} ({', '.join(map(str, default_table_paths(preset)))})")
     missing = [str(p) for p in paths if not p.exists()]
     if missing:
         raise FileNotFoundError(f"no lookup table at {', '.join(missing)}; build one with 'python -m coinfer run sweep "

@@ -24,8 +24,9 @@ def train_learned_codec(model: nn.Module, point: str, code_size: str, preset: st
                         path=None, log: Callable[[str], None] = print, **overrides) -> tuple[nn.Module, dict]:
     """Train a learned codec at ``point`` in front of ``model``'s frozen server part and save it.
 
-    Runs :mod:`coinfer.experiments.encoding`'s recipe (``get_encode_config(preset)`` with ``overrides``,
-    cached features of the frozen device part, warm-up, k-means codewords, quantized epochs, entropy
+    Runs :mod:`coinfer.experiments.encoding`'s recipe (``get_encode_config(preset)`` with ``overrides``:
+    features of the frozen device part cached or, with ``precompute=False``, computed per batch from
+    images augmented as ``augment`` says; warm-up, k-means codewords, quantized epochs, entropy
     model) and evaluates it on the test split. Saved with :func:`coinfer.train.save_checkpoint` at
     ``path`` (default :func:`codec_checkpoint_path`), with the backbone's digest in the metadata.
     """
@@ -41,9 +42,10 @@ def train_learned_codec(model: nn.Module, point: str, code_size: str, preset: st
     start = time.time()
     model = freeze(model.eval())
     device_part, server_part = split(model, point)
-    train_set = load_split(preset_obj.dataset, "train", preset_obj.validation, limit=config.train_limit)
+    train_set = load_split(preset_obj.dataset, "train", preset_obj.validation, limit=config.train_limit,
+                           augment=config.augment and not config.precompute)     # as encoding.run trains
     test_set = load_split(preset_obj.dataset, "test", preset_obj.validation, limit=config.test_limit)
-    train_src = FeatureSource(device_part, train_set, precompute=True, batch_size=config.eval_batch_size)
+    train_src = FeatureSource(device_part, train_set, config.precompute, batch_size=config.eval_batch_size)
     shape = train_src.feature_shape
     size = config.code_size_at(code_size, shape)
     seed_everything(preset_obj.seed)
@@ -52,7 +54,7 @@ def train_learned_codec(model: nn.Module, point: str, code_size: str, preset: st
     history = train_codec(codec, server_part, train_src, config, seed=preset_obj.seed, desc=f"{point} {size}")
     del train_src
     result = evaluate_codec(codec, server_part,
-                            FeatureSource(device_part, test_set, precompute=True, batch_size=config.eval_batch_size))
+                            FeatureSource(device_part, test_set, config.precompute, batch_size=config.eval_batch_size))
     meta = {"kind": "feature-codec", "split": point, "code_size": str(size), "feature_shape": list(shape),
             "kernel_size": config.kernel_size, "backbone_weights_sha256": weights_digest(model),
             "preset": preset_obj.name, "dataset": preset_obj.dataset, "seed": preset_obj.seed,

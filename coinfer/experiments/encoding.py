@@ -1,9 +1,11 @@
 """Training and evaluating feature encoders at several split points and code sizes; the Huffman baseline.
 
-Shao & Zhang (2020), section IV-B and Fig. 3. For each split point the trained backbone is frozen,
-its device part's features are computed once (or per batch, for the paper preset's large
-features), and only the encoder, codewords and decoder are trained, end to end through the frozen
-server part, for classification accuracy::
+Shao & Zhang (2020), section IV-B and Fig. 3. For each split point a trained backbone is frozen (the
+committed table's, :func:`table`: the recipe's control, the baseline fine-tuned by the pruning recipe
+with nothing pruned, as in the sweep; :func:`run`'s: the network it is given, default the baseline),
+its device part's features are computed once (or per batch, for the paper preset's large features),
+and only the encoder, codewords and decoder are trained, end to end through the frozen server part,
+for classification accuracy::
 
     images --frozen device part--> features (cached) --encoder--> z --quantizer--> z_hat
            --decoder--> feature_hat --frozen server part--> logits --cross-entropy--> loss
@@ -15,9 +17,9 @@ hard forward values); finally the entropy model is estimated from the training i
 Every test image is then really coded (:meth:`FeatureCodec.compress`), decoded, and classified
 from the decoded feature; bits per image is the payload length of its packet.
 
-The baseline (method ``"original"``): the unmodified network's feature at every split point,
-quantized to 8 bits over the range seen in training and Huffman-coded with a code built from the
-training features' histogram.
+The baseline (method ``"original"``): the unmodified baseline's feature (never fine-tuned) at every
+split point, quantized to 8 bits over the range seen in training and Huffman-coded with a code built
+from the training features' histogram.
 
 Command line: ``python -m coinfer run encoding`` makes the committed table from the sweep's cells
 (:func:`table`, three seeds); ``python -m coinfer encode`` runs :func:`run` once, with any settings,
@@ -28,6 +30,7 @@ from __future__ import annotations
 
 import math
 import time
+from dataclasses import asdict, replace
 
 import numpy as np
 import torch
@@ -37,7 +40,7 @@ from torch import nn
 from coinfer.core.encoding import (FeatureCodec, ScalarCodebookQuantizer, VectorCodebookQuantizer, build_codec,
                                    codec_costs)
 from coinfer.core.entropy import empirical_entropy_bits, range_stream_bits, sent_bits
-from coinfer.core.rate import LearnedEntropyModel, rate_bits
+from coinfer.core.rate import LearnedEntropyModel, check_rate_weight, rate_bits
 from coinfer.config import EncodeSettings, Preset
 from coinfer.core.network import SplitPoint, fold_batchnorm, split
 from coinfer.core.pipeline import SplitNetwork
@@ -52,20 +55,18 @@ def get_encode_config(preset="quick", **overrides) -> EncodeSettings:
     """The encoding settings of ``preset`` (a name or a :class:`~coinfer.config.Preset`) with ``overrides``.
 
     Shorthand for ``override(preset.encoding, overrides)`` (:func:`coinfer.config_overrides.override`); list
-    values of ``splits``, ``code_sizes`` and ``huffman_splits`` become tuples.
+    values of ``splits``, ``code_sizes`` and ``huffman_splits`` become tuples (anything else, a string
+    included, goes to the settings' own check).
     """
     from coinfer.config import get_preset, override
 
     preset = get_preset(preset) if isinstance(preset, str) else preset
-    for name in ("splits", "code_sizes", "huffman_splits"):
-        if name in overrides and overrides[name] is not None:
-            overrides[name] = tuple(overrides[name])
+    overrides = {k: tuple(v) if k in ("splits", "code_sizes", "huffman_splits") and isinstance(v, list) else v
+                 for k, v in overrides.items()}
     return override(preset.encoding, overrides)
 
 
-# --------------------------------------------------------------------------------------------
-# Training codecs in front of the frozen server part
-# --------------------------------------------------------------------------------------------
+# ---- Training codecs in front of the frozen server part --------------------------------------
 
 def freeze(module: nn.Module) -> nn.Module:
     """Put ``module`` in eval mode with no trainable parameters (its BN statistics stay fixed)."""
@@ -197,8 +198,8 @@ def train_codec(codec: FeatureCodec, server_part: nn.Module, source: FeatureSour
     A codec with a learned prior (:class:`coinfer.core.rate.LearnedEntropyModel`, a code size with
     ``-r<weight>``) is trained for rate and accuracy instead: its prior starts from the symbol
     counts after the k-means initialization, the quantized epochs add ``rate_weight`` (default:
-    the codec's own, ``codec.rate_weight``, else 0) x the rate in bits per image, and the trained
-    prior is kept as it is: it codes the packets.
+    the codec's own, ``codec.rate_weight``, else 0; finite, >= 0, and refused for a codec without a
+    learned prior) x the rate in bits per image, and the trained prior is kept as it is: it codes the packets.
     """
     return train_codecs([codec], server_part, source, config, seed, desc, [rate_weight])[0]
 
@@ -280,6 +281,10 @@ def train_codecs(codecs: list[FeatureCodec], server_part: nn.Module, source: Fea
     learned = [isinstance(c.entropy_model, LearnedEntropyModel) for c in codecs]
     if len(set(learned)) > 1:
         raise ValueError("codecs with a learned prior and codecs without one train in separate passes")
+    given = [check_rate_weight(w) for w in rate_weights if w is not None]
+    if given and not learned[0]:     # nothing would weigh it: only a learned prior's rate enters the loss
+        raise ValueError(f"rate weight {given[0]!r} given for a codec without a learned prior: give None, or train "
+                         "a code size with '-r<weight>'")
     seed_everything(seed)
     freeze(server_part)
     weights = [(w if w is not None else getattr(c, "rate_weight", None)) or 0.0 for c, w in zip(codecs, rate_weights)]
@@ -347,33 +352,21 @@ def evaluate_codec(codec: FeatureCodec, server_part: nn.Module, source: FeatureS
             soft = codec.bottleneck.assignment(codec.encoder(features)).view(len(symbols), *symbols.shape[1:], -1)
             soft_bits.append(rate_bits(codec.entropy_model, symbols, soft)["soft_bits"].cpu())
     symbols_all = torch.cat(symbols_all)
-    q = codec.bottleneck
-    alphabet = q.alphabet
-    range_bits = np.concatenate(range_bits)
+    range_bits, n = np.concatenate(range_bits), len(symbols_all)
     stream = range_stream_bits(symbols_all.cpu().numpy(), codec.entropy_model.range_table())   # the table packets use
     fixed = codec.entropy_model.fixed_bits
     extra = {"bits_soft": float(torch.cat(soft_bits).mean())} if soft_bits else {}
-    return {
-        **extra,
-        "accuracy": correct / total,
-        "bits_real": float(np.concatenate(bits).mean()),
-        "bits_model": float(torch.cat(model_bits).mean()),
-        "bits_entropy": empirical_entropy_bits(symbols_all, alphabet),
-        "bits_fixed": codec.entropy_model.fixed_bits,
-        "bits_range": float(range_bits.mean()),
-        "range_share": float((range_bits < codec.entropy_model.fixed_bits).mean()),
-        "bits_one_stream": stream / len(symbols_all),
-        # The test set as one packet: a flag and the cheaper of the index and the stream (sent_bits).
-        "bits_one_stream_sent": float(sent_bits(fixed * len(symbols_all), stream)) / len(symbols_all),
-        "roundtrip_exact": exact,
-        "test_images": total,
-        "z_histogram": histogram.tolist(),
-    }
+    return {**extra, "accuracy": correct / total, "bits_real": float(np.concatenate(bits).mean()),
+            "bits_model": float(torch.cat(model_bits).mean()),
+            "bits_entropy": empirical_entropy_bits(symbols_all, codec.bottleneck.alphabet), "bits_fixed": fixed,
+            "bits_range": float(range_bits.mean()), "range_share": float((range_bits < fixed).mean()),
+            "bits_one_stream": stream / n,
+            # The test set as one packet: a flag and the cheaper of the index and the stream (sent_bits).
+            "bits_one_stream_sent": float(sent_bits(fixed * n, stream)) / n,
+            "roundtrip_exact": exact, "test_images": total, "z_histogram": histogram.tolist()}
 
 
-# --------------------------------------------------------------------------------------------
-# The original network + 8-bit quantization + Huffman coding (the Fig. 3 baseline)
-# --------------------------------------------------------------------------------------------
+# ---- The original network + 8-bit quantization + Huffman coding (the Fig. 3 baseline) --------
 
 @torch.no_grad()
 def original_huffman(model: nn.Module, point: str, train_set, test_set, config: EncodeSettings,
@@ -403,7 +396,6 @@ def huffman_8bit(device_part: nn.Module, server_part: nn.Module, train_set, test
     from coinfer.data import make_loader
 
     device = device or torch.device("cpu")
-    point = name
     device_part.eval(), server_part.eval()
 
     def train_features():
@@ -429,7 +421,7 @@ def huffman_8bit(device_part: nn.Module, server_part: nn.Module, train_set, test
         if total < verify_images:
             n = min(verify_images - total, len(packets))
             if not torch.equal(codec.decompress(packets[:n]), feature_q[:n].cpu()):
-                raise RuntimeError(f"Huffman round trip failed at {point}")
+                raise RuntimeError(f"Huffman round trip failed at {name}")
         bits.append(coded.sent)
         bits_huffman.append(coded.coded)
         counts += np.bincount(symbols.reshape(-1), minlength=256)
@@ -439,27 +431,17 @@ def huffman_8bit(device_part: nn.Module, server_part: nn.Module, train_set, test
         total += len(labels)
     elements = symbols.shape[1]
     p = counts[counts > 0] / counts.sum()
-    return {
-        "accuracy": correct_q / total,
-        "accuracy_float": correct_f / total,
-        "bits_real": float(np.concatenate(bits).mean()),
-        "bits_huffman": float(np.concatenate(bits_huffman).mean()),
-        "bits_entropy": float(-(p * np.log2(p)).sum() * elements),
-        "bits_fixed": 8 * elements,
-        "bits_float32": 32 * elements,
-        "range": list(codec.range),
-        "test_images": total,
-    }
+    return {"accuracy": correct_q / total, "accuracy_float": correct_f / total,
+            "bits_real": float(np.concatenate(bits).mean()), "bits_huffman": float(np.concatenate(bits_huffman).mean()),
+            "bits_entropy": float(-(p * np.log2(p)).sum() * elements), "bits_fixed": 8 * elements,
+            "bits_float32": 32 * elements, "range": list(codec.range), "test_images": total}
 
 
-# --------------------------------------------------------------------------------------------
-# The whole experiment -> lookup table
-# --------------------------------------------------------------------------------------------
+# ---- The whole experiment -> lookup table ----------------------------------------------------
 
 def run(preset="quick", config: EncodeSettings | None = None, model: nn.Module | None = None,
         device_parts: dict[str, nn.Module] | None = None, device: torch.device | None = None,
-        command: str | None = None, sparsity: float | dict[str, float] = 0.0,
-        log=print) -> LookupTable:
+        command: str | None = None, sparsity: float | dict[str, float] = 0.0, log=print) -> LookupTable:
     """Train and evaluate every (split, code size) of ``config``, plus the Huffman baseline.
 
     Parameters
@@ -476,6 +458,9 @@ def run(preset="quick", config: EncodeSettings | None = None, model: nn.Module |
         decoder restores the shape the unpruned server part expects.
     sparsity : float or dict
         Recorded in the records (one value, or ``{split: sparsity}``) when ``device_parts`` are pruned.
+        Dict keys, here and in ``device_parts``: split points of ``config.splits`` (or their aliases).
+
+    Every record carries its validation accuracy (the preset's ``validation`` images, what choices use).
     """
     from coinfer.data import load_split
     from coinfer.config import get_preset
@@ -485,29 +470,30 @@ def run(preset="quick", config: EncodeSettings | None = None, model: nn.Module |
     preset_obj = get_preset(preset) if isinstance(preset, str) else preset
     config = config or get_encode_config(preset_obj)   # the Preset's own settings, overrides included
     device = device or default_device()
-    baseline_accuracy = None   # the threshold's baseline, known when the preset's baseline is used
+    meta = {}   # the threshold's baselines (test, validation), known when the preset's baseline is used
     if model is None:
         model, meta = get_baseline(preset_obj)
-        baseline_accuracy = meta.get("test_accuracy")
     model = model.to(device).eval()
     freeze(model)
+    device_parts = _by_split("device_parts", device_parts or {}, config.splits)
+    sparsity = _by_split("sparsity", sparsity, config.splits) if isinstance(sparsity, dict) else sparsity
     # Training images never include the validation split's (as in the committed tables' cells).
     val = preset_obj.validation
     train_set = load_split(preset_obj.dataset, "train", val, limit=config.train_limit,
                            augment=config.augment and not config.precompute)
     test_set = load_split(preset_obj.dataset, "test", val, limit=config.test_limit)
+    val_set = load_split(preset_obj.dataset, "val", val, limit=config.test_limit)   # as the sweep's cells
     # The Huffman baseline's range and code come from plain (never augmented) training images.
     huffman_train_set = load_split(preset_obj.dataset, "train", val, limit=config.huffman_train_images)
     records: list[Record] = []
 
     for point in config.splits:
-        point = SplitPoint(point)
         unpruned_device, server_part = split(model, point)
-        device_part = (device_parts or {}).get(point, unpruned_device).to(device)   # beside the server part
+        device_part = device_parts.get(point, unpruned_device).to(device)   # beside the server part
         point_sparsity = sparsity.get(point, 0.0) if isinstance(sparsity, dict) else sparsity
         t0 = time.time()
-        train_src = FeatureSource(device_part, train_set, config.precompute, config.eval_batch_size, device)
-        test_src = FeatureSource(device_part, test_set, config.precompute, config.eval_batch_size, device)
+        train_src, test_src, val_src = (FeatureSource(device_part, data, config.precompute, config.eval_batch_size,
+                                                      device) for data in (train_set, test_set, val_set))
         shape = train_src.feature_shape
         with torch.no_grad():   # what the server part expects (differs if a pruned device part sends fewer channels)
             server_shape = tuple(unpruned_device.eval()(torch.zeros(1, 3, 32, 32, device=device)).shape[1:])
@@ -515,16 +501,26 @@ def run(preset="quick", config: EncodeSettings | None = None, model: nn.Module |
         for code_size in config.code_sizes:
             records.append(codec_record(point, device_part, server_part, train_src, test_src, code_size, config,
                                         seed=preset_obj.seed, sparsity=point_sparsity, device=device,
-                                        output_shape=server_shape, log=log))
-        del train_src, test_src
+                                        output_shape=server_shape, log=log, val_src=val_src))
+        del train_src, test_src, val_src
 
     for point in config.huffman_splits:
-        records.append(original_record(model, point, huffman_train_set, test_set, config, device, log=log))
+        records.append(original_record(model, point, huffman_train_set, test_set, config, device, log, val_set))
 
     provenance = Provenance.collect(dataset=preset_obj.dataset, preset=preset_obj.name,
                                     wall_time_s=time.time() - start, command=command, seed=preset_obj.seed,
-                                    baseline_accuracy=baseline_accuracy, accuracy_drop=preset_obj.accuracy_drop)
-    return LookupTable(provenance=provenance, records=records)
+                                    baseline_accuracy=meta.get("test_accuracy"), accuracy_drop=preset_obj.accuracy_drop,
+                                    validation=asdict(val))
+    return LookupTable(replace(provenance, baseline_val_accuracy=meta.get("val_accuracy")), records)
+
+
+def _by_split(name: str, values: dict, splits: tuple) -> dict:
+    """``values`` keyed by canonical split points (aliases resolved); each key once, each one of ``splits``."""
+    keyed = {SplitPoint(k): v for k, v in values.items()}
+    if len(keyed) < len(values) or not set(keyed) <= set(splits):
+        raise ValueError(f"{name} is keyed by {list(values)}: give each split point once, one of "
+                         f"config.splits ({', '.join(splits)})")
+    return keyed
 
 
 def table(preset: Preset, *, cells_dir=None, cache_dir=None, device: torch.device | None = None,

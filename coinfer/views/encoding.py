@@ -20,7 +20,7 @@ import math
 from coinfer.core.encoding import CodeSize
 from coinfer.core.network import SPLIT_POINTS
 from coinfer.results import LookupTable, Record, table_threshold
-from coinfer.stats import margin_over_threshold, meets_threshold, seed_spread
+from coinfer.stats import margin_over_threshold, meets_threshold, seed_mean, seed_spread
 from coinfer.views.publish import publish, with_downloads
 from coinfer.views.style import GREY, PALETTE, figure_style
 
@@ -62,9 +62,16 @@ def unsplit_accuracy(table: LookupTable) -> float:
     return max(values)
 
 
+def _seed_mean(record: Record, name: str) -> float:
+    """The mean over seeds of a seed-dependent ``extra`` number, as the record's bits per image are
+    (:func:`coinfer.stats.seed_mean`); NaN where the record has none."""
+    value = seed_mean(record, name)
+    return float("nan") if value is None else value
+
+
 def summary_rows(table: LookupTable) -> list[dict]:
     """One row per framework record, for a readable table (bits per image, accuracy in % as the mean over
-    the seeds with their standard deviation, None for one run)."""
+    the seeds with their standard deviation, None for one run; every bits column a mean over the seeds)."""
     originals = {r.split: r for r in original_records(table)}
     rows = []
     for r in framework_records(table):
@@ -74,11 +81,11 @@ def summary_rows(table: LookupTable) -> list[dict]:
             "accuracy %": round(100 * r.accuracy, 2),
             "± sd": None if seed_spread(r) is None else round(100 * seed_spread(r), 2),
             "bits sent": round(r.bits_per_image, 2),
-            "bits range": round(r.extra.get("bits_range", float("nan")), 2),
-            "bits model": round(r.extra.get("bits_model", float("nan")), 2),
+            "bits range": round(_seed_mean(r, "bits_range"), 2),
+            "bits model": round(_seed_mean(r, "bits_model"), 2),
             "bits entropy": round(r.bits_entropy, 2) if r.bits_entropy is not None else None,
             "bits fixed": r.extra.get("bits_fixed"),
-            "bits one stream": round(r.extra.get("bits_one_stream", float("nan")), 2),
+            "bits one stream": round(_seed_mean(r, "bits_one_stream"), 2),
             "original+Huffman bits": round(base.bits_per_image) if base else None,
             "encoder MACs % of net": round(100 * r.extra.get("encoder_share", float("nan")), 3),
             "device MMACs": round(r.device_macs / 1e6, 3),
@@ -462,7 +469,8 @@ def coding_overheads(table: LookupTable) -> dict:
         ``packet``: bits sent (flag + the cheaper form) minus the model's information content, per
         framework record (one packet per image); ``stream``: the same with all test images in one stream; ``huffman``:
         the Huffman-coded originals' relative excess over the pooled entropy; ``scalar_saving``:
-        per scalar code, the entropy's saving on the fixed length, in %. Lists of floats.
+        per scalar code, the entropy's saving on the fixed length, in %. Lists of floats; every number
+        is a mean over the seeds (bits per image are, so the extras they are compared with are too).
 
     Examples
     --------
@@ -473,8 +481,8 @@ def coding_overheads(table: LookupTable) -> dict:
     True
     """
     fw = table.select(method="framework")
-    return {"packet": [r.bits_per_image - r.extra["bits_model"] for r in fw],
-            "stream": [r.extra["bits_one_stream"] - r.extra["bits_model"] for r in fw],
+    return {"packet": [r.bits_per_image - seed_mean(r, "bits_model") for r in fw],
+            "stream": [seed_mean(r, "bits_one_stream") - seed_mean(r, "bits_model") for r in fw],
             "huffman": [r.bits_per_image / r.bits_entropy - 1 for r in table.select(method="original")],
             "scalar_saving": [100 * (1 - r.bits_entropy / r.extra["bits_fixed"]) for r in fw
                               if r.extra["quantizer"] == "scalar"]}

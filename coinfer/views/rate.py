@@ -21,7 +21,7 @@ import math
 from coinfer.core.encoding import CodeSize
 from coinfer.core.entropy import sent_bits
 from coinfer.results import LookupTable, Record
-from coinfer.stats import margin_over_threshold, meets_threshold, selection_threshold
+from coinfer.stats import margin_over_threshold, meets_threshold, seed_mean, selection_threshold
 from coinfer.views.publish import publish, with_downloads
 from coinfer.views.style import GREY, PALETTE, figure_style
 
@@ -36,21 +36,13 @@ MEASURES = {"estimate": ("estimated rate (trained prior)", "o", False),
 _SPLIT_COLORS = (PALETTE["orange"], PALETTE["vermillion"], PALETTE["blue"], PALETTE["green"])
 
 
-def _mean_extra(record: Record, name: str):
-    """The mean over seeds of an ``extra`` number (``per_seed`` when the table holds several seeds)."""
-    values = record.extra.get("per_seed", {}).get(name)
-    if values:
-        return sum(values) / len(values)
-    return record.extra.get(name)
-
-
 def _one_stream_sent(record: Record) -> float | None:
     """The test set coded as one stream and sent as one packet, bits per image: a flag and the
     cheaper of the fixed-length index and the stream (:func:`coinfer.core.entropy.sent_bits`)."""
-    sent = _mean_extra(record, "bits_one_stream_sent")
+    sent = seed_mean(record, "bits_one_stream_sent")
     if sent is not None:
         return sent
-    stream, fixed, n = _mean_extra(record, "bits_one_stream"), record.extra.get("bits_fixed"), \
+    stream, fixed, n = seed_mean(record, "bits_one_stream"), record.extra.get("bits_fixed"), \
         record.extra.get("test_images")
     if stream is None or fixed is None or not n:
         return None
@@ -86,12 +78,12 @@ def rate_rows(table: LookupTable) -> list[dict]:
     rows = []
     for r in table.select(method="framework"):
         weight = CodeSize.parse(r.code_size).rate_weight
-        estimate = _mean_extra(r, "bits_model") if weight is not None else None
+        estimate = seed_mean(r, "bits_model") if weight is not None else None
         one = _one_stream_sent(r)
         rows.append({"split": r.split, "code size": r.code_size, "weight": weight,
                      "val %": 100 * r.val_accuracy, "val std": 100 * (r.val_accuracy_std or 0.0),
                      "test %": 100 * r.accuracy, "meets": meets_threshold(r, table),
-                     "estimate": estimate, "soft": _mean_extra(r, "bits_soft") if weight is not None else None,
+                     "estimate": estimate, "soft": seed_mean(r, "bits_soft") if weight is not None else None,
                      "entropy": r.bits_entropy, "one stream": one, "sent": r.bits_per_image,
                      "gap %": 100 * (one / estimate - 1) if estimate and one else None,
                      "margin se": margin_over_threshold(r, table)})
