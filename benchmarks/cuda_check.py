@@ -39,8 +39,8 @@ offline is fine: nothing is downloaded; commit the report, which book/paper_scal
 ``tools/device_wheels.sh`` downloads; its header gives the command.)
 
 A device call has minutes: the report is written after each check, so a call stopped at its limit
-keeps what finished, and ``--resume REPORT`` runs only the checks that report lacks (on the same GPU),
-writing the two together to ``--out``.
+keeps what finished, and ``--resume REPORT`` runs only the checks that report lacks or that failed
+there (on the same GPU), writing the two together to ``--out``.
 
 Without CUDA it runs the same checks on the CPU for a few steps (``--steps 3``, the cell with
 ``COINFER_SMOKE=1``, ``together_compiled`` with ``--compile-backend aot_eager``): a dry run of the
@@ -85,7 +85,9 @@ def write_synthetic_cifar10(root: Path, train_images: int, test_images: int) -> 
     rng = np.random.default_rng(0)
     folder = root / "cifar-10-batches-py"
     folder.mkdir(parents=True, exist_ok=True)
-    for name, n in [(f"data_batch_{i}", train_images // 5) for i in range(1, 6)] + [("test_batch", test_images)]:
+    # Five training batch files as CIFAR-10's, the first ones an image larger where 5 does not divide the count.
+    sizes = [train_images // 5 + (i < train_images % 5) for i in range(5)]
+    for name, n in [(f"data_batch_{i + 1}", n) for i, n in enumerate(sizes)] + [("test_batch", test_images)]:
         batch = {"data": rng.integers(0, 256, size=(n, 3072), dtype=np.uint8),
                  "labels": rng.integers(0, 10, size=n).tolist(), "batch_label": name,
                  "filenames": [f"{i}.png" for i in range(n)]}
@@ -98,6 +100,10 @@ def write_synthetic_cifar10(root: Path, train_images: int, test_images: int) -> 
 
 def _rate(model, batches, steps: int, device, autocast=None, warmup: int = 5) -> float:
     """Training images/s over ``steps`` steps after ``warmup`` (cuDNN autotuning, allocator, compile)."""
+    from coinfer.units import is_count
+
+    if not (is_count(steps) and is_count(warmup, 0)):   # it returns at step warmup + steps: never, for fewer
+        raise ValueError(f"steps must be an integer >= 1 and warmup one >= 0, got steps={steps!r}, warmup={warmup!r}")
     opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9, nesterov=True)
     loss_fn = torch.nn.CrossEntropyLoss()
     model.train()
@@ -210,21 +216,23 @@ def split_exactness(device: torch.device) -> dict:
 
 
 def throughput(device: torch.device, dataset: str, steps: int) -> dict:
-    """The first measurement (MEASURED_H200_RATE): the float32 loader path on a real dataset."""
-    from coinfer.data import load_dataset, make_loader
+    """The first measurement (MEASURED_H200_RATE): the float32 loader path on a real dataset, and the
+    paper baseline's minutes at that rate on the images it trains on (the training split less the
+    paper preset's validation images)."""
+    from coinfer.data import load_split, make_loader
     from coinfer.core.network import resnet18
     from coinfer.config import get_preset
 
     paper = get_preset("paper")
     net = resnet18(width=paper.width).to(device)
     opt = torch.optim.SGD(net.parameters(), lr=0.05, momentum=0.9)
-    loader = make_loader(load_dataset(dataset, train=True, augment=True), paper.baseline.batch_size, shuffle=True,
-                         num_workers=8)
+    train = load_split(dataset, "train", paper.validation, augment=True, limit=paper.baseline.train_limit)
+    loader = make_loader(train, paper.baseline.batch_size, shuffle=True, num_workers=8)
     loss_fn = torch.nn.CrossEntropyLoss()
     seen, start = 0, None
     for step, (x, y) in enumerate(loader):
         if step == 5:  # after warm-up (cuDNN autotuning, allocator)
-            torch.cuda.synchronize()
+            sync()
             start, seen = time.time(), 0
         x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
         loss = loss_fn(net(x), y)
@@ -234,12 +242,11 @@ def throughput(device: torch.device, dataset: str, steps: int) -> dict:
         seen += len(y)
         if step == steps + 5:
             break
-    torch.cuda.synchronize()
+    sync()
     ips = seen / (time.time() - start)
-    cifar_train = 50_000
     return {"dataset": dataset, "width": paper.width, "batch_size": paper.baseline.batch_size, "steps": steps,
-            "train_images_per_s": round(ips, 1),
-            "paper_baseline_estimate_min": round(paper.baseline.epochs * cifar_train / ips / 60, 1),
+            "train_images_per_s": round(ips, 1), "train_images": len(train),
+            "paper_baseline_estimate_min": round(paper.baseline.epochs * len(train) / ips / 60, 1),
             "paper_epochs": paper.baseline.epochs}
 
 
@@ -319,15 +326,17 @@ def quick_pipeline(device: torch.device, workdir: Path) -> dict:
     from coinfer.experiments.pruning import run as run_pruning
     from coinfer.experiments.encoding import get_encode_config, run as run_encoding
     from coinfer.config import get_preset
-    from coinfer.train import get_baseline
+    from coinfer.train import get_baseline, load_checkpoint
 
     out: dict = {}
     preset = get_preset("quick")
     model = None
     try:
         (model, meta), seconds = timed(get_baseline, preset, checkpoints=workdir / "checkpoints", retrain=True)
+        # The committed CPU-trained checkpoint of this checkout (not $COINFER_HOME's: the paper cell set it).
+        committed = Path(__file__).resolve().parents[1] / "data" / "checkpoints" / "quick" / "baseline.pt"
         out["baseline"] = {"test_accuracy": meta["test_accuracy"], "seconds": round(seconds, 1),
-                           "cpu_committed_accuracy": 0.9046}
+                           "cpu_committed_accuracy": load_checkpoint(committed)[1]["test_accuracy"]}
     except Exception as error:
         out["baseline"] = error_report(error)
     try:
@@ -354,40 +363,63 @@ def quick_pipeline(device: torch.device, workdir: Path) -> dict:
 
 
 def resumed(path: str, report: dict) -> dict:
-    """The checks of the earlier report at ``path`` (and their times, and ``resumed_from``: the
-    provenance of the runs they came from), which must come from the same device and torch as
-    ``report``: one report never mixes two machines."""
+    """The checks of the earlier report at ``path`` that did not fail (and their times, and
+    ``resumed_from``: the provenance of the runs they came from), which must come from the same device
+    and torch as ``report``: one report never mixes two machines. A failed check (``{"error": ...}``)
+    is left out, so that it runs again."""
     earlier = json.loads(Path(path).read_text())
     for key in ("gpu", "device", "torch"):
         if earlier.get(key) != report[key]:
             raise SystemExit(f"--resume {path}: its {key} is {earlier.get(key)!r}, this run's {report[key]!r}; "
                              "resume a report only on the device that wrote it")
     checks = {k: v for k, v in earlier.items() if k not in report and k not in ("factors", "provenance")}
+    failed = [k for k, v in checks.items() if isinstance(v, dict) and "error" in v]
+    checks = {k: v for k, v in checks.items() if k not in failed and k.removesuffix("_seconds") not in failed}
     # Which runs the checks came from: the earlier report's own provenance after those it resumed.
     return {**checks, "resumed_from": earlier.get("resumed_from", []) + [earlier.get("provenance")]}
 
 
-def main() -> None:
+def at_least(least: int):
+    """An argparse type: an integer >= ``least``, else an error naming the value."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < least:
+            raise argparse.ArgumentTypeError(f"must be an integer >= {least}, got {text!r}")
+        return value
+    return parse
+
+
+def arguments(argv: list[str] | None = None) -> argparse.Namespace:
+    """The command line (``argv``, default ``sys.argv[1:]``), checked."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", default="benchmarks/out/cuda_check.json")
-    parser.add_argument("--steps", type=int, default=None, help="timed training steps per path (default 100; 3 on a CPU)")
-    parser.add_argument("--train-images", type=int, default=None,
-                        help="synthetic training images (default 20,000; 200 on a CPU)")
+    parser.add_argument("--steps", type=at_least(1), default=None,
+                        help="timed training steps per path (default 100; 3 on a CPU)")
+    parser.add_argument("--train-images", type=at_least(5), default=None,
+                        help="synthetic training images, in 5 batch files (default 20,000; 200 on a CPU)")
     parser.add_argument("--compile", action="store_true", help="also time the new path with torch.compile")
     parser.add_argument("--skip-cell", action="store_true", help="no paper-preset cell")
     parser.add_argument("--skip-smoke", action="store_true", help="no paper-preset smoke run (tests/test_paper_smoke.py)")
     parser.add_argument("--quick", action="store_true", help="also run the quick preset end to end")
     parser.add_argument("--throughput-dataset", default=None, help="also time the old path on this real dataset")
     parser.add_argument("--resume", default=None, metavar="REPORT",
-                        help="an earlier report of this script on the same device: run only the checks it lacks")
-    args = parser.parse_args()
+                        help="an earlier report of this script on the same device: run only the checks it lacks "
+                             "or that failed there")
+    return parser.parse_args(argv)
+
+
+def main() -> None:
+    args = arguments()
     started = time.time()
     cuda = torch.cuda.is_available()
     device = torch.device("cuda" if cuda else "cpu")
-    steps = args.steps or (100 if cuda else 3)
+    steps = args.steps if args.steps is not None else (100 if cuda else 3)
+    train_images = args.train_images if args.train_images is not None else (20_000 if cuda else 200)
     work = Path(tempfile.mkdtemp(prefix="coinfer-cuda-"))
-    data_root = write_synthetic_cifar10(work / "synthetic", args.train_images or (20_000 if cuda else 200),
-                                        1000 if cuda else 40)
+    data_root = write_synthetic_cifar10(work / "synthetic", train_images, 1000 if cuda else 40)
     os.environ["COINFER_TRUST_LOCAL_DATA"] = "1"
     os.environ["COINFER_OFFLINE"] = "1"
     os.environ["COINFER_DATA"] = str(data_root)

@@ -216,40 +216,63 @@ def _source(dataset) -> tuple[object, list[int]]:
 
 
 def _steps(dataset) -> tuple[bool, tuple, tuple, int]:
-    """``(augment, mean, std, pad)`` read from the dataset's own transform; anything else is refused,
-    so that the device path never silently differs from the CPU path."""
+    """``(augment, mean, std, pad)`` read from the dataset's own transform: only the sequences that
+    :func:`coinfer.data.load_dataset` builds (each step at most once, in its order) are accepted, and no
+    ``target_transform``; anything else is refused, so that the device path never silently differs from
+    the CPU path."""
     from torchvision import transforms            # imported here, as in coinfer.data: it takes seconds
 
+    if getattr(dataset, "target_transform", None) is not None:     # resident_images reads the targets as stored
+        raise ValueError(f"the device data path does not reproduce the target_transform "
+                         f"{dataset.target_transform!r}; use make_loader")
     transform = getattr(dataset, "transform", None)
     steps = transform.transforms if isinstance(transform, transforms.Compose) else [transform]
-    grey = getattr(getattr(dataset, "data", None), "ndim", None) == 3     # (N, H, W); colour is (N, H, W, 3)
-    augment, flip, mean, std, pad = False, False, None, None, 0
+    data = getattr(dataset, "data", None)
+    grey = getattr(data, "ndim", None) == 3     # (N, H, W); colour is (N, H, W, 3)
+    order = (transforms.Pad, transforms.Grayscale, transforms.RandomCrop, transforms.RandomHorizontalFlip,
+             transforms.ToTensor, transforms.Normalize)
+    augment, flip, mean, std, pad, done = False, False, None, None, 0, []
     for step in steps:
-        # Only what it does itself: zero padding of grey images (resident_images), 3 grey channels, a crop
-        # of 32x32 from a 4-pixel zero padding (augment_batch) with a fair flip.
+        # Only what it does itself: zero padding of grey images (resident_images), 3 grey channels of grey
+        # images, a crop of 32x32 images from a 4-pixel zero padding (augment_batch) with a fair flip.
         zeros = getattr(step, "fill", None) == 0 and getattr(step, "padding_mode", None) == "constant"
         if isinstance(step, transforms.Pad) and isinstance(step.padding, int) and zeros and grey:
-            pad += step.padding
+            kind, pad = transforms.Pad, step.padding
+        elif isinstance(step, transforms.Grayscale) and step.num_output_channels == 3 and grey:
+            kind = transforms.Grayscale
         elif (isinstance(step, transforms.RandomCrop) and step.size == (32, 32) and step.padding == 4 and zeros
-              and not step.pad_if_needed):
-            augment = True
+              and not step.pad_if_needed and data is not None and tuple(data.shape[1:3]) == (32 - 2 * pad,) * 2):
+            kind, augment = transforms.RandomCrop, True
         elif isinstance(step, transforms.RandomHorizontalFlip) and step.p == 0.5:
-            flip = True
+            kind, flip = transforms.RandomHorizontalFlip, True
+        elif isinstance(step, transforms.ToTensor):
+            kind = transforms.ToTensor
         elif isinstance(step, transforms.Normalize):
-            mean, std = tuple(step.mean), tuple(step.std)
-        elif not (isinstance(step, transforms.ToTensor)
-                  or isinstance(step, transforms.Grayscale) and step.num_output_channels == 3):
+            kind, mean, std = transforms.Normalize, tuple(step.mean), tuple(step.std)
+        else:
             detail = ""
-            if isinstance(step, (transforms.Pad, transforms.RandomCrop)):    # their reprs leave these out
-                detail = (f" (fill={step.fill!r}, padding_mode={step.padding_mode!r}, pad_if_needed="
-                          f"{getattr(step, 'pad_if_needed', False)}, on {'grey' if grey else 'colour'} images: it pads "
-                          "grey images only, and crops 32x32 from a 4-pixel padding, with zeros only)")
+            if isinstance(step, (transforms.Pad, transforms.RandomCrop, transforms.Grayscale)):  # reprs omit these
+                size = tuple(data.shape[1:3]) if data is not None else None
+                padding = "" if isinstance(step, transforms.Grayscale) else (
+                    f"fill={step.fill!r}, padding_mode={step.padding_mode!r}, "
+                    f"pad_if_needed={getattr(step, 'pad_if_needed', False)}, ")
+                detail = (f" ({padding}on {'grey' if grey else 'colour'} images of {size} pixels: it pads grey images "
+                          "only and makes 3 channels of them, and crops 32x32 images from a 4-pixel padding, with "
+                          "zeros only)")
             raise ValueError(f"the device data path does not reproduce the transform {step!r}{detail}; use make_loader")
+        if done and order.index(kind) <= order.index(done[-1]):
+            raise ValueError(f"the device data path takes each step at most once, in the order "
+                             f"{', '.join(k.__name__ for k in order)} (as load_dataset builds them), not "
+                             f"{step!r} after {', '.join(k.__name__ for k in done)} ({transform!r}); use make_loader")
+        done.append(kind)
+    needed = (transforms.Grayscale,) * grey + (transforms.ToTensor, transforms.Normalize)
+    missing = [k.__name__ for k in needed if k not in done]
+    if missing:
+        raise ValueError(f"the device data path needs a dataset whose transform has {', '.join(missing)} "
+                         f"(as load_dataset builds it), not {transform!r}; use make_loader")
     if flip != augment:   # it flips exactly when it crops
         raise ValueError(f"the device data path flips exactly when it crops, not {'a flip' if flip else 'a crop'} "
                          f"alone ({transform!r}); use make_loader")
-    if mean is None:
-        raise ValueError("the device data path needs a dataset with a Normalize transform (from load_dataset)")
     return augment, mean, std, pad
 
 

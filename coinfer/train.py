@@ -286,8 +286,9 @@ def fit(model: nn.Module, batches, *, optimizer: torch.optim.Optimizer, epochs: 
     desc : str
         Label of the progress bar.
     autocast : torch.dtype, optional
-        Run the forward pass and the loss under ``torch.autocast`` with this dtype (e.g.
-        ``torch.bfloat16``; :class:`coinfer.tensor_data.DataPath` decides it). Default: float32.
+        Run the forward pass and the loss under ``torch.autocast`` in ``torch.bfloat16``, the one dtype
+        allowed (:class:`coinfer.tensor_data.DataPath` decides it; float16 would need loss scaling, which
+        this loop does not do). Default: float32.
     teacher : torch.nn.Module, optional
         Knowledge distillation: a network whose class scores (in eval mode, without gradients, on
         the same inputs) the model's output is pulled towards (:func:`distillation_loss`). It is
@@ -324,6 +325,8 @@ def fit(model: nn.Module, batches, *, optimizer: torch.optim.Optimizer, epochs: 
     if not is_count(limit, 0):
         raise ValueError(f"{'epochs' if epochs is not None else 'steps'} must be a non-negative integer, "
                          f"got {limit!r}")
+    if autocast not in (None, torch.bfloat16):       # as DataPath.autocast: float16 needs loss scaling
+        raise ValueError(f"autocast must be None or torch.bfloat16, got {autocast!r}")
     if teacher is None and (distill_weight is not None or temperature is not None):
         raise ValueError("distill_weight and temperature are the distillation's: give a teacher with them")
     if teacher is not None:
@@ -633,7 +636,7 @@ def get_baseline(preset: str | Preset = "quick", checkpoints: str | Path | None 
     Parameters
     ----------
     preset : str or Preset
-        ``"quick"`` (its checkpoint is committed) or ``"paper"`` (trained on first use: hours
+        ``"quick"`` (its checkpoint is committed) or ``"paper"`` (trained on first use: minutes
         on a GPU), or a :class:`~coinfer.config.Preset`.
     checkpoints : str or Path, optional
         Checkpoint root (default :func:`coinfer.paths.checkpoints_dir`).

@@ -236,3 +236,100 @@ def test_serve_codecs_fit_on_a_gpu_model(fashion, tmp_path):
                                       train_limit=48, test_limit=24, warmup_epochs=1, epochs=1, batch_size=16,
                                       eval_batch_size=12)
     assert meta["test_images"] == 24 and (tmp_path / "codec.pt").exists()
+
+
+# ------------------------------------------------------------------------------- the device check
+
+def _cuda_check():
+    """``benchmarks/cuda_check.py`` as a module (a script, not a package module)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("cuda_check", PACKAGE.parent / "benchmarks" / "cuda_check.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--steps", "0"], "--steps: must be an integer >= 1, got '0'"),           # was the default (0 is falsy)
+    (["--steps", "-5"], "--steps: must be an integer >= 1, got '-5'"),         # was an endless loop in _rate
+    (["--steps", "2.5"], "--steps: must be an integer >= 1, got '2.5'"),
+    (["--train-images", "0"], "--train-images: must be an integer >= 5, got '0'"),  # was the default
+    (["--train-images", "4"], "--train-images: must be an integer >= 5, got '4'"),  # 5 batch files of none
+])
+def test_the_device_check_refuses_step_and_image_counts_it_cannot_run(argv, message, capsys):
+    with pytest.raises(SystemExit) as stop:
+        _cuda_check().arguments(argv)
+    assert stop.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_the_device_check_keeps_the_counts_it_is_given_and_times_only_whole_steps(tmp_path):
+    import pickle
+
+    check = _cuda_check()
+    args = check.arguments(["--steps", "1", "--train-images", "7"])
+    assert (args.steps, args.train_images) == (1, 7)
+    assert check.arguments([]).steps is None                    # the device's default, chosen in main
+    root = check.write_synthetic_cifar10(tmp_path, 7, 2)        # 2, 2, 1, 1, 1: no image lost to the 5 files
+    sizes = [len(pickle.load(open(root / "cifar-10-batches-py" / f"data_batch_{i}", "rb"))["labels"])
+             for i in range(1, 6)]
+    assert sizes == [2, 2, 1, 1, 1]
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(12, 2))
+    batches = [(torch.randn(2, 3, 2, 2), torch.tensor([0, 1]))] * 4
+    for steps in (0, -5):                                       # it would never reach step warmup + steps
+        with pytest.raises(ValueError, match=f"steps must be an integer >= 1.*got steps={steps}"):
+            check._rate(model, batches, steps, torch.device("cpu"))
+    assert check._rate(model, batches, 2, torch.device("cpu"), warmup=1) > 0
+
+
+def test_resuming_the_device_check_runs_a_failed_check_again(tmp_path):
+    import json
+
+    report = {"gpu": None, "torch": torch.__version__, "device": "cpu", "date": "2026-01-02"}
+    earlier = {**report, "date": "2026-01-01", "provenance": {"git_commit": "abc1234"},
+               "split": {"error": "RuntimeError: CUDA out of memory", "traceback": "..."}, "split_seconds": 3.0,
+               "kept": {"factor": 1.3}, "kept_seconds": 12.5, "factors": {"kept": 1.3}}
+    (tmp_path / "earlier.json").write_text(json.dumps(earlier))
+    kept = _cuda_check().resumed(str(tmp_path / "earlier.json"), report)
+    assert kept == {"kept": {"factor": 1.3}, "kept_seconds": 12.5, "resumed_from": [{"git_commit": "abc1234"}]}
+
+
+def test_the_quick_check_compares_with_the_committed_baselines_accuracy(tmp_path, monkeypatch):
+    import coinfer.experiments.encoding as encoding
+    import coinfer.experiments.pruning as pruning
+    import coinfer.train as train
+
+    failed = RuntimeError("not run here")
+    monkeypatch.setattr(train, "get_baseline", lambda *a, **k: (_net(), {"test_accuracy": 0.5}))
+    for module in (pruning, encoding):
+        monkeypatch.setattr(module, "run", lambda *a, **k: (_ for _ in ()).throw(failed))
+    monkeypatch.setenv("COINFER_HOME", str(tmp_path))           # as the paper cell leaves it: not the checkout
+    out = _cuda_check().quick_pipeline(torch.device("cpu"), tmp_path)
+    _, meta = train.load_checkpoint(PACKAGE.parent / "data" / "checkpoints" / "quick" / "baseline.pt")
+    assert out["baseline"] == {"test_accuracy": 0.5, "seconds": out["baseline"]["seconds"],
+                               "cpu_committed_accuracy": meta["test_accuracy"]}
+
+
+def test_the_throughput_check_prices_the_paper_baseline_on_its_training_split(tmp_path, monkeypatch):
+    """The paper baseline trains on the training split less the validation images (45,000 of CIFAR-10's
+    50,000), not on every training image."""
+    import coinfer.core.network as network
+    import coinfer.data as data
+
+    check = _cuda_check()
+    check.write_synthetic_cifar10(tmp_path, 5_040, 10)              # less the paper's 5,000 validation images: 40
+    monkeypatch.setenv("COINFER_DATA", str(tmp_path))
+    monkeypatch.setenv("COINFER_TRUST_LOCAL_DATA", "1")
+    loaded = []
+
+    def loader(dataset, batch_size, shuffle, num_workers):           # a few small batches, not 8 processes
+        loaded.append(len(dataset))
+        return [(torch.randn(2, 3, 32, 32), torch.tensor([0, 1]))] * 12
+
+    monkeypatch.setattr(data, "make_loader", loader)
+    monkeypatch.setattr(network, "resnet18", lambda width: torch.nn.Sequential(torch.nn.Flatten(),
+                                                                              torch.nn.Linear(3072, 10)))
+    out = check.throughput(torch.device("cpu"), "cifar10", steps=3)
+    assert loaded == [40] and out["train_images"] == 40
+    estimate = out["paper_epochs"] * 40 / out["train_images_per_s"] / 60
+    assert out["paper_baseline_estimate_min"] == pytest.approx(estimate, abs=0.06)

@@ -227,7 +227,7 @@ def test_the_projection_divides_each_step_by_the_speed_ups_measured_for_it():
     """A device check's factors that the plan counts nowhere (the stacked server pass, folded batch
     norms, compiled frozen parts, N trainings at once) divide the steps they were measured on, and
     nothing else; the compiled parts only when the sweep compiles them; no factor, no change."""
-    from coinfer.experiments.plan import RATE_FACTORS, projected_plan
+    from coinfer.experiments.plan import BASELINE_STEPS, RATE_FACTORS, projected_plan
 
     steps = sweep_plan(get_preset("paper"), seeds=1)
     factors = {"stack": 1.5, "fold": 1.2, "stack_bottlenet": 1.1, "fold_bottlenet": 1.05, "compile_frozen": 2.0,
@@ -236,7 +236,8 @@ def test_the_projection_divides_each_step_by_the_speed_ups_measured_for_it():
         projected, used = projected_plan(steps, factors, compile_frozen=compiled, workers=workers)
         for before, after in zip(steps, projected):
             expected = [n for n, applies in RATE_FACTORS.items() if before.name in applies
-                        and (compiled or n != "compile_frozen")] + (["concurrency_2"] if workers == 2 else [])
+                        and (compiled or n != "compile_frozen")]
+            expected += ["concurrency_2"] if workers == 2 and before.name not in BASELINE_STEPS else []
             assert used[before.name] == expected
             divisor = 1.0
             for name in expected:
@@ -250,7 +251,7 @@ def test_the_projection_divides_each_step_by_the_speed_ups_measured_for_it():
     assert projected_plan(steps, {})[0] == steps
     with pytest.raises(ValueError, match="no measured factor for 4 workers.*concurrency_2"):
         projected_plan(steps, factors, workers=4)
-    with pytest.raises(ValueError, match="factor 'fold' must be a positive number, got 0"):
+    with pytest.raises(ValueError, match="factor 'fold' must be finite and > 0, got 0"):
         projected_plan(steps, {"fold": 0})
 
 
@@ -270,9 +271,11 @@ def test_plan_command_projects_a_device_checks_report(tmp_path, capsys, monkeypa
     hours = plan_summary(steps, 30000.0)["gpu_hours"]
     assert f"{hours:.1f} GPU-hours at 30,000 images/s" in out
     assert "projected on NVIDIA H200" in out and "with the frozen parts compiled" in out
-    assert ("concurrency_2 1.40 on every step; stack 1.50 on codec warm-up: framework, codec training: framework; "
+    assert ("concurrency_2 1.40 on fine-tune: pruned device parts, fine-tune: unpruned control, " in out
+            and "evaluation (validation + test); stack 1.50 on codec warm-up: framework, codec training: framework; "
             "fold 1.10 on codec warm-up: framework, codec training: framework; compile_frozen 1.80 on codec warm-up: "
-            "framework, codec training: framework)") in out
+            "framework, codec training: framework)" in out)
+    assert "concurrency_2 1.40 on baseline" not in out and "baseline evaluation (validation + test), " not in out
     assert "compiling cost 61 s at one split point from an empty cache, not counted" in out
     # Every table alike: the rate table's codecs take the codec factors; --workers only where cells run in processes.
     from coinfer.experiments.plan_tables import table_plans
@@ -468,3 +471,73 @@ def test_plan_is_in_the_command_list_and_its_help_names_the_default_preset(capsy
     assert "python -m coinfer plan" in coinfer.cli.__doc__               # the top-level --help's list
     assert main(["plan", "--help"]) == 0
     assert "default paper" in " ".join(capsys.readouterr().out.split())
+
+
+def test_the_baseline_trained_alone_before_the_workers_takes_no_concurrency_factor():
+    """``sweep --workers N`` trains the baseline once, alone, before any worker starts
+    (SweepRunner.pending): N trainings at once speed up every other step, not the baseline's."""
+    from coinfer.experiments.plan import projected_hours, projected_plan
+
+    alone_steps = ("baseline", "baseline evaluation (validation + test)")
+    steps = sweep_plan(get_preset("paper"), seeds=3)
+    projected, used = projected_plan(steps, {"concurrency_4": 1.5}, workers=4)
+    assert {s.name for s in steps} >= set(alone_steps)
+    for before, after in zip(steps, projected):
+        alone = before.name in alone_steps
+        assert used[before.name] == ([] if alone else ["concurrency_4"]), before.name
+        assert after.network_share == pytest.approx(before.network_share / (1.0 if alone else 1.5)), before.name
+    baseline = plan_summary([s for s in steps if s.name in alone_steps], 1000.0)["gpu_hours"]
+    hours = projected_hours(steps, {"concurrency_4": 1.5}, 1000.0)
+    assert hours[(4, False)] == pytest.approx(baseline + (hours[(1, False)] - baseline) / 1.5)
+
+
+@pytest.mark.parametrize("call, message", [
+    ("jscc_plan(quick, seeds=-1)", "seeds must be an integer >= 1, got -1"),      # was negative hours
+    ("jscc_plan(quick, seeds=0.5)", "seeds must be an integer >= 1, got 0.5"),    # was half a run
+    ("jscc_plan(quick, seeds=True)", "seeds must be an integer >= 1, got True"),
+    ("pruning_plan(quick, seeds=-2)", "seeds must be an integer >= 1, got -2"),
+    ("pruning_plan(quick, seeds=0)", "seeds must be an integer >= 1, got 0"),
+    ("plan_summary(one, True)", r"GPU rate \(images per second\) must be a number, got True \(bool\)"),
+    ("plan_summary(one, float('inf'))", r"GPU rate \(images per second\) must be finite and > 0, got inf"),
+    ("projected_plan(one, {'stack': True})", "factor 'stack' must be a number, got True"),
+    ("projected_plan(one, {'stack': float('nan')})", "factor 'stack' must be finite and > 0, got nan"),
+])
+def test_every_plan_refuses_bad_seeds_rates_and_factors(call, message):
+    from coinfer.experiments.plan import PlanStep, projected_plan
+    from coinfer.experiments.plan_tables import jscc_plan, pruning_plan
+
+    names = {"quick": get_preset("quick"), "one": [PlanStep("codec training: framework", 1, 1, 3600, 1.0)],
+             "jscc_plan": jscc_plan, "pruning_plan": pruning_plan, "plan_summary": plan_summary,
+             "projected_plan": projected_plan}
+    with pytest.raises(ValueError, match=message):
+        eval(call, names)
+
+
+@pytest.mark.parametrize("sizes", [(8,), (8, 16)])
+def test_jscc_plan_bounds_the_searches_with_a_single_code_size_too(sizes):
+    """With one code size, ceil(log2(1)) = 0 bisection steps, but the search still trains that size at
+    every channel value: every pattern of which values any size meets the threshold at, searched as
+    run() searches, trains no more than the plan's bound."""
+    import itertools
+
+    from coinfer.experiments.jscc import Probe, smallest_code_sizes
+    from coinfer.experiments.plan_tables import jscc_plan
+
+    preset = get_preset("quick", **{"jscc.awgn_code_sizes": sizes, "jscc.bsc_code_sizes": sizes})
+    settings = preset.jscc
+    bound = _step(jscc_plan(preset), "codec training: JSCC").runs
+    most = sum(len(trained) + 1 for trained in (settings.mismatch_snrs_db, settings.mismatch_flip_rates))
+    for kind, values in (("awgn", settings.snrs_db), ("bsc", settings.flip_rates)):
+        worst = 0
+        for pattern in itertools.product([*sizes, None], repeat=len(values)):   # smallest size that suffices
+            needed, trained = dict(zip(values, pattern)), set()
+
+            class Trainer:
+                def probe(self, kind, value, size):
+                    trained.add((kind, value, size))
+                    return Probe(kind, value, size, float(needed[value] is not None and size >= needed[value]))
+
+            smallest_code_sizes(Trainer(), kind, values, sizes, 0.5, accuracy_of=lambda p: p.accuracy)
+            worst = max(worst, len(trained))
+        most += worst
+    assert most <= bound

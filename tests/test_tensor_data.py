@@ -281,3 +281,45 @@ def test_device_path_refuses_transforms_it_accepted_but_did_not_reproduce(cifar_
     data.transform = transforms.Compose([step(transforms) for step in steps] + list(data.transform.transforms))
     with pytest.raises(ValueError, match=message):
         ResidentLoader(data, 4, shuffle=False)
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda t, s: [t.Grayscale(3), *s], r"Grayscale\(num_output_channels=3\).*on colour images"),  # CPU: grey
+    (lambda t, s: [*s, t.Normalize((0.5,) * 3, (0.5,) * 3)], "at most once"),      # CPU: both, device: the last
+    (lambda t, s: [t.RandomCrop(32, padding=4), *s], "at most once"),              # CPU: two shifts, device: one
+    (lambda t, s: [*s[:2], s[3], s[2]], "at most once, in the order"),             # Normalize before ToTensor
+    (lambda t, s: s[:2] + s[3:], "has ToTensor"),                                   # no ToTensor: no / 255 either
+])
+def test_device_path_takes_only_the_steps_load_dataset_builds_each_once_in_its_order(cifar_root, change, message):
+    from torchvision import transforms
+
+    data = load_split("cifar10", "train", VALIDATION, root=cifar_root, augment=True, trust=True)
+    steps = list(data.dataset.transform.transforms)       # RandomCrop, RandomHorizontalFlip, ToTensor, Normalize
+    data.dataset.transform = transforms.Compose(change(transforms, steps))
+    with pytest.raises(ValueError, match=message):
+        ResidentLoader(data, 4, shuffle=False)
+
+
+def test_device_path_refuses_grey_images_without_three_channels_or_cropped_to_another_size(fashion_root):
+    from torchvision import transforms
+
+    data = load_split("fashion-mnist", "test", root=fashion_root, limit=8)
+    pad, grey, *rest = data.dataset.transform.transforms
+    data.dataset.transform = transforms.Compose([pad, *rest])          # the CPU gives 1 channel, the device 3
+    with pytest.raises(ValueError, match="has Grayscale"):
+        ResidentLoader(data, 4, shuffle=False)
+    crop = [transforms.RandomCrop(32, padding=4), transforms.RandomHorizontalFlip()]
+    data.dataset.transform = transforms.Compose([grey, *crop, *rest])  # 28x28 images: the device crops 28x28
+    with pytest.raises(ValueError, match=r"RandomCrop.*images of \(28, 28\) pixels"):
+        ResidentLoader(data, 4, shuffle=False)
+    data.dataset.transform = transforms.Compose([pad, grey, *crop, *rest])   # as load_dataset builds it
+    assert ResidentLoader(data, 4, shuffle=False).augment
+
+
+def test_device_path_refuses_a_target_transform_as_it_reads_the_labels_as_stored(fashion_root):
+    data = load_split("fashion-mnist", "test", root=fashion_root, limit=8)
+    data.dataset.target_transform = relabel = lambda y: (y + 1) % 10
+    for build in (lambda: ResidentLoader(data, 4, shuffle=False), lambda: training_batches(data, 4, 0, "cpu",
+                                                                                            DataPath(resident=True))):
+        with pytest.raises(ValueError, match=f"target_transform {relabel!r}"):
+            build()

@@ -116,6 +116,18 @@ def test_fit_rejects_bad_lengths():
     assert fit(net, tiny_batches(), optimizer=opt, epochs=0) == []
 
 
+@pytest.mark.parametrize("autocast", [torch.float16, torch.int8, "bfloat16", torch.float32])
+def test_fit_refuses_an_autocast_precision_other_than_bfloat16(autocast):
+    """As DataPath does: float16 underflows without loss scaling, which fit does not do; int8 ran in
+    float32 unnoticed, a string met torch's own error. Nothing trains before the refusal."""
+    net, opt, _ = make(0)
+    before = [p.detach().clone() for p in net.parameters()]
+    with pytest.raises(ValueError, match=f"autocast must be None or torch.bfloat16, got {autocast!r}"):
+        fit(net, tiny_batches(n=1), optimizer=opt, epochs=1, progress=False, autocast=autocast)
+    assert all(torch.equal(a, b) for a, b in zip(before, net.parameters()))
+    assert len(fit(net, tiny_batches(n=1), optimizer=opt, epochs=1, progress=False, autocast=torch.bfloat16)) == 1
+
+
 def test_fit_by_epochs_refuses_batches_that_yield_nothing():
     """As by steps, and as evaluate: an empty loader gives no losses, which looked like a trained model."""
     net, opt, _ = make(0)

@@ -35,7 +35,7 @@ import math
 from dataclasses import dataclass, replace
 
 from coinfer.config import Preset
-from coinfer.units import is_count
+from coinfer.units import check_positive, is_count
 
 #: Full-width ResNet18 training rate measured on one NVIDIA H200 (float32, batch 128, random crops and
 #: flips, 8 loader processes; benchmarks/cuda_check.py, torch 2.11, 2026-11-28): images per second.
@@ -329,13 +329,23 @@ def fine_tune_steps(preset: Preset, prune=None) -> int:
     return prune.epochs * math.ceil(images / prune.batch_size)
 
 
+def _check_seeds(seeds) -> None:
+    """A ValueError unless ``seeds`` is a count of training seeds (every plan's ``seeds``)."""
+    if not is_count(seeds):
+        raise ValueError(f"seeds must be an integer >= 1, got {seeds!r}")
+
+
 def _mean(values) -> float:
     values = list(values)
     return sum(values) / len(values) if values else 0.0
 
 
+#: The baseline's steps: the sweep trains and evaluates it once, alone, before any worker starts
+#: (:meth:`coinfer.experiments.sweep.SweepRunner.pending`).
+BASELINE_STEPS = ("baseline", "baseline evaluation (validation + test)")
+
 #: The steps every table shares with the sweep, left out of another table's plan (``shared=True``).
-SHARED_STEPS = ("baseline", "baseline evaluation (validation + test)", "fine-tune: unpruned control")
+SHARED_STEPS = (*BASELINE_STEPS, "fine-tune: unpruned control")
 
 
 def sweep_plan(preset: Preset, seeds: int = 1, together: bool = True,
@@ -380,8 +390,7 @@ def sweep_plan(preset: Preset, seeds: int = 1, together: bool = True,
     from coinfer.experiments.sweep import cells, encode_settings, prune_settings
     from coinfer.tensor_data import DataPath
 
-    if not is_count(seeds):
-        raise ValueError(f"seeds must be an integer >= 1, got {seeds!r}")
+    _check_seeds(seeds)
     train_total, test_total = dataset_images or (TRAINING_IMAGES[preset.dataset], TEST_IMAGES)
     grid = cells(preset) if grid is None else list(grid)
     prune, enc = prune_settings(preset), encode_settings(preset)
@@ -528,8 +537,7 @@ def plan_summary(steps: list[PlanStep], rate: float) -> dict:
     dict
         ``trainings`` (fine-tunes and codec trainings), ``equivalent_images`` and ``gpu_hours``.
     """
-    if not (isinstance(rate, (int, float)) and math.isfinite(rate) and rate > 0):
-        raise ValueError(f"the GPU rate must be a positive number of images per second, got {rate!r}")
+    check_positive("the GPU rate (images per second)", rate)
     seconds = sum(s.seconds(rate) for s in steps)
     trainings = sum(s.runs for s in steps if s.name.startswith(("fine-tune", "codec training", "baseline"))
                     and "evaluation" not in s.name)
@@ -568,10 +576,10 @@ def projected_plan(steps: list[PlanStep], factors: dict[str, float], compile_fro
 
     Each step of :data:`RATE_FACTORS` costs its share divided by the factors measured for it (the
     compiled frozen parts' only with ``compile_frozen``, compilation aside), and with ``workers`` > 1
-    every step is divided by ``concurrency_<workers>``, the images/s of that many trainings at once
-    over one alone. A factor below 1 (a slowdown) counts as measured. Savings the plan already counts
-    (codes together, kept channels) are not applied again, and the rate itself (the new data path's)
-    is the caller's.
+    every step but the baseline's (:data:`BASELINE_STEPS`, trained alone before the workers start) is
+    divided by ``concurrency_<workers>``, the images/s of that many trainings at once over one alone.
+    A factor below 1 (a slowdown) counts as measured. Savings the plan already counts (codes together,
+    kept channels) are not applied again, and the rate itself (the new data path's) is the caller's.
 
     Parameters
     ----------
@@ -591,8 +599,8 @@ def projected_plan(steps: list[PlanStep], factors: dict[str, float], compile_fro
 
     >>> steps = [PlanStep("codec training: framework", 1, 1, 100, 0.5), PlanStep("baseline", 1, 1, 100, 1.0)]
     >>> projected, used = projected_plan(steps, {"stack": 2.0, "concurrency_2": 1.25}, workers=2)
-    >>> [s.network_share for s in projected], used["codec training: framework"]
-    ([0.2, 0.8], ['stack', 'concurrency_2'])
+    >>> [s.network_share for s in projected], used["codec training: framework"], used["baseline"]
+    ([0.2, 1.0], ['stack', 'concurrency_2'], [])
     """
     if not is_count(workers):
         raise ValueError(f"workers must be an integer >= 1, got {workers!r}")
@@ -601,12 +609,12 @@ def projected_plan(steps: list[PlanStep], factors: dict[str, float], compile_fro
         measured = sorted(k for k in factors if k.startswith("concurrency_"))
         raise ValueError(f"no measured factor for {workers} workers ({concurrency}); measured: {measured or 'none'}")
     for name, factor in factors.items():
-        if not (isinstance(factor, (int, float)) and math.isfinite(factor) and factor > 0):
-            raise ValueError(f"factor {name!r} must be a positive number, got {factor!r}")
+        check_positive(f"factor {name!r}", factor)
     projected, used = [], {}
     for step in steps:
         names = [n for n, applies in RATE_FACTORS.items() if step.name in applies and n in factors
-                 and (compile_frozen or n != "compile_frozen")] + ([concurrency] if workers > 1 else [])
+                 and (compile_frozen or n != "compile_frozen")]
+        names += [concurrency] if workers > 1 and step.name not in BASELINE_STEPS else []
         projected.append(replace(step, network_share=step.network_share / math.prod(factors[n] for n in names)))
         used[step.name] = names
     return projected, used

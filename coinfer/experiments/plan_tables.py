@@ -30,8 +30,8 @@ import math
 
 from coinfer.config import Preset
 from coinfer.experiments.plan import (FORWARD_SHARE, FROZEN_TRAINING_SHARE, TEST_IMAGES, TRAINING_IMAGES, PlanStep,
-                                      _available, _mean, fine_tune_share, format_plan, part_macs, plan_summary,
-                                      sweep_plan)
+                                      _available, _check_seeds, _mean, fine_tune_share, format_plan, part_macs,
+                                      plan_summary, sweep_plan)
 
 __all__ = ["table_plans", "pruning_plan", "jscc_plan", "jscc_codecs_trained", "format_table_plans",
            "format_tables_total"]
@@ -65,6 +65,7 @@ def pruning_plan(preset: Preset, seeds: int = 1, kept_channels: bool | None = No
     from coinfer.experiments.sweep import cells, prune_settings
     from coinfer.tensor_data import DataPath
 
+    _check_seeds(seeds)
     prune, width = preset.pruning, preset.width
     shared = shared and prune_settings(preset) == prune
     grid = [c for c in cells(preset) if c.method in ("framework", "bottlenet++")] if shared else []
@@ -95,7 +96,8 @@ def jscc_plan(preset: Preset, seeds: int = 1) -> list[PlanStep]:
     """``run jscc``'s work, at the most its binary searches can train.
 
     At each channel value the search bisects what is left of the code sizes, at most
-    ``ceil(log2(sizes))`` trainings (:func:`coinfer.experiments.jscc.smallest_code_sizes`); once per
+    ``ceil(log2(sizes))`` trainings and at least one (a single size is trained to test it)
+    (:func:`coinfer.experiments.jscc.smallest_code_sizes`); once per
     channel kind at most, when every size it tried missed, it trains the largest size too, and each
     later value then trains that one size only. The robustness grid trains at most one codec per
     training value and one over the whole range. Every codec trains through the frozen server part
@@ -122,12 +124,13 @@ def jscc_plan(preset: Preset, seeds: int = 1) -> list[PlanStep]:
     """
     from coinfer.core.jscc import make_channel, make_codec
 
+    _check_seeds(seeds)
     settings, width = preset.jscc, preset.width
     total = sum(part_macs(width, "input")[:2])
     device, server, shape, _ = part_macs(width, settings.split)
     grids = (("awgn", settings.snrs_db, settings.awgn_code_sizes, settings.mismatch_snrs_db),
              ("bsc", settings.flip_rates, settings.bsc_code_sizes, settings.mismatch_flip_rates))
-    searched = sum(len(values) * math.ceil(math.log2(len(set(sizes)))) + 1 for _, values, sizes, _ in grids)
+    searched = sum(len(values) * max(1, math.ceil(math.log2(len(set(sizes))))) + 1 for _, values, sizes, _ in grids)
     robust = sum(len(trained) + 1 for *_, trained in grids)
     robust_tests = sum((len(trained) + 1) * len(values) for _, values, _, trained in grids)
     # The largest code of each kind bounds a codec's own MACs.
