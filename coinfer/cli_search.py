@@ -14,6 +14,24 @@ NOT_FOR_REPLAY = ("sampler", "seed", "workers", "storage", "study", "margin", "s
                   "export", "delay", "cells_dir")
 #: The options that change the grid searched: a replay of another grid needs that grid's table and its own output.
 REPLAY_GRID = ("grid", "set", "rate_weights")
+#: The options each other mode of ``search`` does not read, refused by name (``check_mode``) as a replay's are,
+#: with what the mode does take.
+NOT_FOR_MODE = {
+    "recover": (("trials", "trainings", "patience", "seed", "sampler", "workers", "export", "delay", "cells_dir",
+                 "device_memory", "margin", "summary", "out", "threads"),
+                "--recover marks dead workers' RUNNING trials FAILED and queues them again; it takes --storage, "
+                "--study, --objectives, --oracle (the rehearsal's journal), --all and the grid's options"),
+    "export": (("trials", "trainings", "patience", "seed", "sampler", "workers", "all", "delay", "cells_dir",
+                "device_memory", "margin", "summary", "threads"),
+               "--export writes the study's completed trials as a table; it takes --storage, --study, --objectives, "
+               "--oracle (the rehearsal's journal), --out and the grid's options"),
+    "rehearsal": (("all", "margin", "cells_dir", "out"),
+                  "a rehearsal (--oracle) answers each trial from its table: it trains nothing (no warm-up to stop "
+                  "early, no cell files) and writes no table (--out is for --export or --replay, --all for --recover)"),
+    "live": (("all", "delay", "out"),
+             "a live search trains its trials (--delay is for a rehearsal with --oracle, --out for --export or "
+             "--replay, --all for --recover)"),
+}
 
 
 def _option(name: str, value) -> str:
@@ -21,6 +39,48 @@ def _option(name: str, value) -> str:
     shown = "" if value is True or value == "" else " " + " ".join(map(str, value)) if isinstance(value, list) \
         else f" {value}"
     return f"--{name.replace('_', '-')}{shown}"
+
+
+def _refuse(args: argparse.Namespace, names, why: str) -> None:
+    """A ValueError for the first option of ``names`` given a value other than its default (``--name value: why``)."""
+    from coinfer.cli import build_parser
+
+    defaults = vars(build_parser().parse_args(["search"]))   # the parser's own, so that they cannot drift
+    for name in names:
+        if getattr(args, name) != defaults[name]:
+            raise ValueError(f"{_option(name, getattr(args, name))}: {why}")
+
+
+def check_mode(args: argparse.Namespace) -> str:
+    """Refuse what a ``search`` that is not a replay would ignore; its mode.
+
+    The mode is ``"recover"``, ``"export"``, ``"rehearsal"`` (``--oracle``) or ``"live"``; every option
+    of its :data:`NOT_FOR_MODE` that differs from its default is a ValueError naming it (a replay's:
+    ``check_replay``).
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed ``search`` command line.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> from coinfer.cli import build_parser
+    >>> from coinfer.cli_search import check_mode
+    >>> check_mode(build_parser().parse_args(["search", "--export", "--study", "s"]))
+    'export'
+    >>> check_mode(build_parser().parse_args(["search", "--export", "--trials", "5"]))
+    Traceback (most recent call last):
+    ...
+    ValueError: --trials 5: --export writes the study's completed trials as a table; it takes --storage, --study, --objectives, --oracle (the rehearsal's journal), --out and the grid's options
+    """
+    mode = "recover" if args.recover else "export" if args.export else "rehearsal" if args.oracle else "live"
+    _refuse(args, *NOT_FOR_MODE[mode])
+    return mode
 
 
 def check_replay(args: argparse.Namespace) -> None:
@@ -46,14 +106,8 @@ def check_replay(args: argparse.Namespace) -> None:
     ...
     ValueError: --sampler random: a replay runs its own samplers (TPE, NSGA-II, random) and seeds in memory on a table; it takes --trials, --patience, --objectives, --oracle and --out
     """
-    from coinfer.cli import build_parser
-
-    defaults = vars(build_parser().parse_args(["search"]))   # the parser's own, so that they cannot drift
-    for name in NOT_FOR_REPLAY:
-        if getattr(args, name) != defaults[name]:
-            raise ValueError(f"{_option(name, getattr(args, name))}: a replay runs its own samplers (TPE, NSGA-II, "
-                             "random) and seeds in memory on a table; it takes --trials, --patience, --objectives, "
-                             "--oracle and --out")
+    _refuse(args, NOT_FOR_REPLAY, "a replay runs its own samplers (TPE, NSGA-II, random) and seeds in memory on a "
+            "table; it takes --trials, --patience, --objectives, --oracle and --out")
     for name in REPLAY_GRID:
         if getattr(args, name) and not (args.oracle and args.out):
             raise ValueError(f"{_option(name, getattr(args, name))}: a replay searches the grid of its table, by "
@@ -109,6 +163,7 @@ def search(args: argparse.Namespace) -> int:
         return 0
     from coinfer.experiments.sweep import grid_name
 
+    mode = check_mode(args)
     if args.seed is not None and args.seed + args.workers - 1 >= 2 ** 32:   # optuna's limit, before a journal is made
         raise ValueError(f"--seed {args.seed} is too large: worker i gets seed + i, and each must be below 2**32 "
                          f"(give --seed <= {2 ** 32 - args.workers})")
@@ -122,6 +177,9 @@ def search(args: argparse.Namespace) -> int:
             if args.workers > 1 and getattr(args, name) and getattr(args, name) < args.workers:
                 raise ValueError(f"--{name} {getattr(args, name)} is fewer than --workers {args.workers}: "
                                  "each worker needs at least one")
+    table = load_table(args.oracle) if mode == "rehearsal" else None
+    if table is not None:   # the preset's grid, checked before a journal is opened (made)
+        search_replay.check_grid(preset, table)
     grid = grid_name(preset)          # one study per preset and grid (its search space)
     label = preset.name if grid == preset.name else f"{preset.name}-{grid}"
     if args.oracle and args.storage is None:
@@ -130,8 +188,10 @@ def search(args: argparse.Namespace) -> int:
         from coinfer.paths import search_journal_path
 
         args.storage = str(search_journal_path(f"{preset.name}-rehearsal"))
+    # --recover and --export read a search's study: a misspelt --study or --storage is an error, not a new study
     study = search_study.open_study(preset.name, args.storage, sampler=args.sampler, seed=args.seed,
-                                    study_name=args.study or f"coinfer-{label}", objectives=objectives)
+                                    study_name=args.study or f"coinfer-{label}", objectives=objectives,
+                                    create=not (args.recover or args.export))
     if args.recover:
         stale = search_study.recover(study, all_running=args.all)
         print(f"{len(stale)} stale trial(s) marked FAILED and queued again: {stale}")
@@ -186,8 +246,7 @@ def search(args: argparse.Namespace) -> int:
         import torch
 
         torch.set_num_threads(args.threads)
-    if args.oracle:
-        table = load_table(args.oracle)
+    if table is not None:
         objective = search_replay.ReplayObjective(preset, table, delay_s=args.delay, objectives=objectives,
                                                   memory_budget=budget)
         baseline = table.provenance.baseline_accuracy
@@ -205,19 +264,20 @@ def search(args: argparse.Namespace) -> int:
         val, test = (accuracy_threshold(a, preset.accuracy_drop) for a in (meta.get("val_accuracy") or baseline, baseline))
         objective = search.LiveObjective(preset, val, Path(args.cells_dir or paths["cells_dir"]), paths["cache_dir"],
                                          margin=args.margin, objectives=objectives, memory_budget=budget, test_threshold=test)
-    start = time.time()
+    start, first = time.time(), len(study.trials)   # the summary describes this run's trials
     stopped = search_study.optimize(study, objective, args.trials, baseline_accuracy=baseline, trainings=args.trainings,
                                     patience=args.patience or search_study.PATIENCE, validation=validation,
                                     baseline_val_accuracy=baseline_val)
     wall = time.time() - start
     run = Provenance.collect(preset.dataset, preset.name, wall, command=command)     # commit, hardware, date
-    summary = {**search_study.summarize(study, objective, wall_time_s=wall, command=command),
+    summary = {**search_study.summarize(study, objective, wall_time_s=wall, command=command, first_trial=first),
                "stopped": stopped, "git_commit": run.git_commit, "hardware": run.hardware, "date": run.date}
     if args.summary is not None:
         print(f"wrote {write_json_atomic(args.summary or search_live_path(label), summary)}")
-    print(f"stopped by its {stopped} budget; {len(study.trials)} trials in the study ({summary['states']}), "
-          f"{summary['trained']} trained, "
-          f"{summary['wall_time_s']:.0f} s; feasible front: " + ", ".join(summary["front"]))
+    print(f"stopped by its {stopped} budget after {summary['trials']} trials ({summary['states']}), "
+          f"{summary['trained']} trained, {summary['wall_time_s']:.0f} s; {summary['study_trials']} trials in the "
+          "study, its feasible front" + (" within the memory budget" if budget is not None else "") + ": "
+          + ", ".join(summary["front"]))
     return 0
 
 

@@ -637,3 +637,205 @@ def test_a_replay_of_another_grid_takes_its_table_and_an_output_file():
                                             "--trials", "5", "--patience", "3", "--objectives", "device_macs,bits"]))
     with pytest.raises(ValueError, match="--grid tiny: a replay searches the grid of its table"):
         check_replay(build_parser().parse_args(["search", "--replay", "--grid", "tiny", "--oracle", "t.json"]))
+
+
+# ---------------------------------------------------------------------------------------------
+# What each mode reads, and what it refuses: a missing study, another grid's table, ignored options
+# ---------------------------------------------------------------------------------------------
+
+def _studies(journal: Path) -> list[str]:
+    from optuna.storages.journal import JournalFileBackend
+
+    return optuna.study.get_all_study_names(optuna.storages.JournalStorage(JournalFileBackend(str(journal))))
+
+
+def test_export_and_recover_load_an_existing_study_and_refuse_a_missing_one_or_an_empty_export(tmp_path, monkeypatch,
+                                                                                                capsys):
+    """--export of a misspelt --study or --storage created it and wrote an empty table over the last export."""
+    import json
+
+    from coinfer.cli import main
+
+    monkeypatch.setenv("COINFER_HOME", str(tmp_path))
+    journal, out = tmp_path / "q.journal", tmp_path / "found.json"
+    assert main(["search", "--oracle", str(TABLE), "--trials", "4", "--seed", "0", "--storage", str(journal)]) == 0
+    assert main(["search", "--storage", str(journal), "--export", "--out", str(out)]) == 0
+    exported = out.read_text()
+    assert json.loads(exported)["records"]
+    capsys.readouterr()
+    for args in (["--study", "coinfer-qiuck", "--export", "--out", str(out)], ["--study", "coinfer-qiuck", "--recover"]):
+        assert main(["search", "--storage", str(journal), *args]) == 2
+        err = capsys.readouterr().err
+        assert "no study 'coinfer-qiuck'" in err and str(journal) in err and "'coinfer-quick'" in err, err
+    typo = tmp_path / "typo.journal"
+    for args in (["--export", "--out", str(out)], ["--recover"]):
+        assert main(["search", "--storage", str(typo), *args]) == 2
+        assert f"no journal file {typo}" in capsys.readouterr().err and not typo.exists()
+    assert _studies(journal) == ["coinfer-quick"] and out.read_text() == exported      # nothing made, nothing lost
+    # A study with no completed trial: nothing to export, and the last export stays.
+    search_study.open_study("quick", str(journal), study_name="empty")
+    assert main(["search", "--storage", str(journal), "--study", "empty", "--export", "--out", str(out)]) == 2
+    assert "nothing to export" in capsys.readouterr().err and out.read_text() == exported
+    assert search_study.export(search_study.open_study("quick", str(journal), study_name="empty"), path=False).records == []
+
+
+def test_a_replay_or_rehearsal_refuses_a_table_that_is_not_the_presets_grid(tmp_path, monkeypatch, capsys):
+    """The replay answered the tiny grid's trials from the quick table by name, and counted the quick table's
+    85 records as the grid's trainings and front."""
+    from dataclasses import replace
+
+    from coinfer.cli import main
+    from coinfer.config import sweep_grid
+    from coinfer.results import LookupTable
+
+    table = load_table(TABLE)
+    tiny = get_preset("quick", sweep=sweep_grid("tiny"))
+    with pytest.raises(ValueError, match=r"not the sweep grid of preset 'quick'.*lacks 1 of the grid's 6 cells "
+                                         r"\(framework_layer3.1_s0.5_d4-l2\) and has 80 records beyond"):
+        search_replay.ReplayObjective(tiny, table)
+    with pytest.raises(ValueError, match="not the sweep grid"):
+        search_replay.replay(tiny, table, samplers=["random"], seeds=[0], trials=5, log=lambda *a: None)
+    no_png = LookupTable(table.provenance, [r for r in table.records if r.method != "png"])
+    with pytest.raises(ValueError, match=r"lacks 1 of the grid's 85 cells \(png_input_s0_png\) and has 0 records"):
+        search_replay.ReplayObjective(get_preset("quick"), no_png)
+    twice = LookupTable(table.provenance, table.records + table.records[:1])
+    with pytest.raises(ValueError, match=r"lacks 0 of .* has 1 records beyond them \(png_input_s0_png\)"):
+        search_replay.ReplayObjective(get_preset("quick"), twice)
+    # The book's exercise: a grid without PNG and its table without PNG's record.
+    quick = get_preset("quick")
+    search_replay.ReplayObjective(replace(quick, sweep=replace(quick.sweep, png=False)), no_png)
+    # A rehearsal of the tiny grid on the quick table fails before it makes a journal.
+    monkeypatch.setenv("COINFER_HOME", str(tmp_path))
+    journal = tmp_path / "r.journal"
+    assert main(["search", "--grid", "tiny", "--oracle", str(TABLE), "--trials", "2", "--storage", str(journal)]) == 2
+    assert "not the sweep grid" in capsys.readouterr().err and not journal.exists()
+
+
+def test_the_summary_counts_every_rejected_trial_and_only_this_runs_trials(tmp_path, monkeypatch):
+    """`rejected` was keyed by cell (a configuration rejected three times counted once), and a resumed
+    journal's summary gave this run's wall time with every earlier run's trials."""
+    import json
+
+    from coinfer.cli import main
+
+    preset = get_preset("quick")
+    objective = search_replay.ReplayObjective(preset, load_table(TABLE), log=lambda *a: None,
+                                              memory_budget=search_checks.memory_budget("3MB"))
+    pool = search.cell_for(preset, ("original", "pool", 0.0, "8bit-huffman"))      # needs ~16 MB
+    study = search_study.open_study("quick", optuna.storages.InMemoryStorage(), seed=0)
+    for _ in range(3):
+        study.enqueue_trial(_params(pool))
+    search_study.optimize(study, objective, trials=3)
+    summary = search_study.summarize(study, objective, wall_time_s=1.0)
+    assert (summary["trials"], summary["rejected_trials"], len(summary["rejected"])) == (3, 3, 1)
+    assert summary["early_stopped_trials"] == 0
+    # Two runs of the command line on one journal: the second's summary is of its own trials.
+    monkeypatch.setenv("COINFER_HOME", str(tmp_path))
+    run = ["search", "--oracle", str(TABLE), "--storage", str(tmp_path / "q.journal"), "--sampler", "random"]
+    assert main([*run, "--trials", "6", "--seed", "0", "--summary", str(tmp_path / "1.json")]) == 0
+    assert main([*run, "--trials", "2", "--seed", "1", "--summary", str(tmp_path / "2.json")]) == 0
+    first, second = (json.loads((tmp_path / f"{i}.json").read_text()) for i in (1, 2))
+    assert (first["trials"], first["study_trials"], second["trials"], second["study_trials"]) == (6, 6, 2, 8)
+    for s in (first, second):
+        assert sum(s["states"].values()) == s["trials"] == s["trained"] + s["repeats"] + s["rejected_trials"]
+
+
+def test_a_budgeted_search_keeps_what_does_not_fit_out_of_its_front(tmp_path):
+    """A --device-memory run of a study reported, and rejected others against, an earlier unbudgeted
+    run's configurations that do not fit the budget."""
+    preset, table = get_preset("quick"), load_table(TABLE)
+    pool, png = (search.cell_for(preset, c) for c in (("original", "pool", 0.0, "8bit-huffman"), ("png", "input", 0.0, "png")))
+    study = search_study.open_study("quick", optuna.storages.InMemoryStorage(), seed=0)
+    for cell in (pool, png):
+        study.enqueue_trial(_params(cell))
+    search_study.optimize(study, search_replay.ReplayObjective(preset, table, log=lambda *a: None), trials=2)
+    keys = [t.user_attrs["cell"] for t in study.trials]
+    budget = search_checks.memory_budget("3MB")
+    assert search_checks.memory_bound(_config(pool), preset.width) > budget
+    budgeted = search_replay.ReplayObjective(preset, table, log=lambda *a: None, memory_budget=budget)
+    assert len(search_replay.ReplayObjective(preset, table).front(study)) == 2     # without the budget: both
+    assert budgeted.front(study) == [tuple(study.trials[1].values)]
+    summary = search_study.summarize(study, budgeted, wall_time_s=1.0)
+    assert summary["front"] == [keys[1]] and summary["memory_budget"] == budget
+
+
+RUNS = {"rehearsal": ["--oracle", str(TABLE), "--trials", "2"], "live": ["--trials", "2"], "export": ["--export"],
+        "recover": ["--recover"]}
+
+
+@pytest.mark.parametrize("mode, option", [
+    ("rehearsal", ["--margin", "0.3"]), ("rehearsal", ["--all"]), ("rehearsal", ["--out", "o.json"]),
+    ("rehearsal", ["--cells-dir", "c"]), ("live", ["--delay", "1"]), ("live", ["--out", "o.json"]), ("live", ["--all"]),
+    ("export", ["--trials", "5"]), ("export", ["--summary"]), ("export", ["--device-memory", "1KB"]),
+    ("export", ["--seed", "1"]), ("export", ["--sampler", "random"]), ("export", ["--margin", "0.1"]),
+    ("export", ["--cells-dir", "c"]), ("export", ["--all"]), ("recover", ["--export"]), ("recover", ["--out", "o.json"]),
+    ("recover", ["--trials", "5"]), ("recover", ["--delay", "1"]), ("recover", ["--device-memory", "3MB"])])
+def test_each_mode_refuses_what_it_would_ignore_before_it_opens_a_journal(mode, option, tmp_path, monkeypatch, capsys):
+    """A rehearsal took --margin, --all, --out and --cells-dir, --export took --trials, --summary and
+    --device-memory, a live search --delay, and ignored them without a word."""
+    import coinfer.train
+    from coinfer.cli import main
+
+    monkeypatch.setenv("COINFER_HOME", str(tmp_path))
+    monkeypatch.setattr(coinfer.train, "get_baseline", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("trains")))
+    journal = tmp_path / "j.journal"
+    assert main(["search", *RUNS[mode], "--storage", str(journal), *option]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {option[0]}"), err
+    assert not journal.exists() and not (tmp_path / "o.json").exists()
+
+
+def test_the_early_stop_margin_is_documented_as_it_behaves(tmp_path, monkeypatch):
+    """LiveObjective's docstring said margin None never stops early; None is the default margin."""
+    objective, _ = _live(tmp_path, monkeypatch, get_preset("quick"), margin=None)
+    assert objective.margin == search_checks.EARLY_STOP_MARGIN
+    doc = " ".join(search.LiveObjective.__doc__.split())
+    assert "None: ``search_checks.EARLY_STOP_MARGIN``" in doc and "a negative margin: never stop early" in doc
+    monkeypatch.setattr(search, "warm_network", lambda *a: pytest.fail("a negative margin computed the warm network"))
+    objective, trained = _live(tmp_path / "n", monkeypatch, get_preset("quick"), margin=-1)
+    cell = search.cell_for(get_preset("quick"), ("framework", "layer3.1", 0.5, "d16-l4"))
+    assert objective.compute(_config(cell)) is not None and trained == [cell.id]
+
+
+def test_the_search_modules_docstrings_say_what_the_committed_tables_show():
+    """search_checks claimed a codec cell beats its pruned network by up to 3.5 points (at best it loses half a
+    point); search_study that the quick grid has 27 cells (85)."""
+    import re
+
+    from coinfer.experiments import search_checks as checks
+
+    pruning = load_table(results_dir() / "pruning_quick.json").records
+    for field in ("val_accuracy", "accuracy"):           # the early stop reads the first
+        pruned = {(r.split, r.sparsity): getattr(r, field) for r in pruning}
+        gains = [getattr(r, field) - pruned[(r.split, r.sparsity)] for r in load_table(TABLE).records
+                 if r.method == "framework" and r.sparsity > 0 and (r.split, r.sparsity) in pruned]
+        assert len(gains) >= 8 and max(gains) <= 0 < checks.EARLY_STOP_MARGIN, field
+    assert "no codec cell beats its pruned network" in " ".join(checks.__doc__.split())
+    for module in (search, search_study, search_replay, checks):
+        for count in re.findall(r"quick grid has (\d+) cells", " ".join(str(v.__doc__) for v in vars(module).values())):
+            assert int(count) == len(sweep.cells(get_preset("quick"))), module.__name__
+
+
+def test_the_book_glues_a_cells_training_time_from_the_sweep_table():
+    """The page typed "seconds to a minute" per cell; 23 of the quick sweep's 85 cells took longer."""
+    page = (ROOT / "book" / "08_search.md").read_text()
+    assert "{glue:text}`cell_seconds_median`" in page and "{glue:text}`cell_seconds_max`" in page
+    assert 'glue("cell_seconds_max"' in page and "seconds to a minute" not in page
+    times = [float(r.extra["wall_time_s"]) for r in load_table(TABLE).records]          # what the page reads
+    assert len(times) == len(sweep.cells(get_preset("quick"))) and min(times) >= 0 and max(times) > 0
+
+
+def test_a_trial_that_never_named_its_worker_is_stale_after_a_while(monkeypatch):
+    """A worker killed inside study.ask() leaves a RUNNING trial without a worker: it blocked every later
+    trial's wait for its twin forever, and --recover (without --all) never failed it."""
+    preset = get_preset("quick")
+    study = search_study.open_study("quick", optuna.storages.InMemoryStorage(), seed=0)
+    study.ask()                                             # its worker died before naming itself
+    assert search_study.recover(study) == []                # it may still be drawing
+    later = study.ask()
+    objective = search_replay.ReplayObjective(preset, load_table(TABLE), log=lambda *a: None)
+    thread, done = _draw_in_thread(objective, later)
+    assert not done.wait(1.0), "a trial went on while an earlier one may still draw the same configuration"
+    monkeypatch.setattr(search_study, "UNCLAIMED_S", 0.5)
+    assert done.wait(10) and not thread.is_alive()          # no longer waits on it
+    assert search_study.recover(study) == [0] and study.trials[0].state == optuna.trial.TrialState.FAIL

@@ -248,7 +248,8 @@ class Objective:
     ``search_replay.ReplayObjective`` reads a table). Before training, a configuration that cannot fit ``memory_budget`` or whose cost bounds
     are dominated by a feasible record found so far (in this study's storage) is rejected
     (``coinfer.experiments.search_checks.rejection``): the trial is PRUNED, its ``rejected``
-    attribute says why.
+    attribute says why. Under a budget, the front (``feasible``) holds only what fits it: a study's
+    earlier runs without one may have found configurations that do not.
 
     Parameters
     ----------
@@ -311,10 +312,21 @@ class Objective:
         trial.set_user_attr("repeat_of", earlier.number)
         raise _optuna().TrialPruned(f"repeat of trial {earlier.number}")
 
+    def fits(self, trial) -> bool:
+        """Whether a finished ``trial``'s configuration fits ``memory_budget`` (always, without one): an
+        earlier run of the study without the budget may have completed configurations that do not."""
+        if self.memory_budget is None:
+            return True
+        return self.rejection(configuration(trial.params["method"], trial.params), []) is None   # no front: memory
+
+    def feasible(self, study) -> list:
+        """The study's completed trials that meet the constraint, are :meth:`current` and :meth:`fits`."""
+        return [t for t in study.get_trials(deepcopy=False, states=(_optuna().trial.TrialState.COMPLETE,))
+                if all(v <= 0 for v in t.constraints.values()) and self.current(t) and self.fits(t)]
+
     def front(self, study) -> list[tuple]:
-        """Objectives of the study's feasible completed trials that are :meth:`current`."""
-        return [tuple(t.values) for t in study.get_trials(deepcopy=False, states=(_optuna().trial.TrialState.COMPLETE,))
-                if all(v <= 0 for v in t.constraints.values()) and self.current(t)]
+        """Objectives of the study's :meth:`feasible` trials (those that may reject others)."""
+        return [tuple(t.values) for t in self.feasible(study)]
 
     def wait_for_twin(self, trial, key: str, poll_s: float = 0.5) -> None:
         """Wait while an earlier RUNNING trial of a live worker may train the same configuration.
@@ -383,7 +395,8 @@ class LiveObjective(Objective):
     cells_dir, cache_dir : path
         The sweep's (``coinfer.experiments.cell_files.default_paths``): search and sweep share them.
     margin : float or None
-        The early stop's margin (``search_checks.EARLY_STOP_MARGIN``); None: never stop early.
+        The early stop's margin, a fraction; None: ``search_checks.EARLY_STOP_MARGIN``; a negative
+        margin: never stop early (the warm network is not even computed first).
     **kwargs
         ``Objective``'s (``objectives``, ``memory_budget``, ``test_threshold``).
     """

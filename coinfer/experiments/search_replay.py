@@ -54,10 +54,12 @@ class ReplayObjective(Objective):
     The first time a study meets a configuration counts as a training (``trained``), later times
     are free (the study's completed trial is reused), as cached cells are in a live search; a
     configuration the table lacks is pruned. ``delay_s`` sleeps that long per training, to rehearse
-    a multi-worker run whose trainings take time.
+    a multi-worker run whose trainings take time. ``table`` must hold the preset's grid
+    (``check_grid``).
     """
 
     def __init__(self, preset, table: LookupTable, delay_s: float = 0.0, log: Callable = print, **kwargs):
+        check_grid(preset, table)
         super().__init__(preset, selection_threshold(table), log, **kwargs)
         self.records = {r.extra["cell"].rsplit("_", 1)[0]: r for r in table.records if "cell" in r.extra}
         self.delay_s = delay_s
@@ -69,6 +71,57 @@ class ReplayObjective(Objective):
         if self.delay_s:
             time.sleep(self.delay_s)
         return self.records.get(readable_key(*config))
+
+
+def check_grid(preset, table: LookupTable) -> None:
+    """Refuse ``table`` as an oracle unless its records are the cells of ``preset``'s sweep grid.
+
+    Records and cells are matched by name (``readable_key_of``: the cell id without its settings
+    hash), once each: a trial is answered by the record of its name, and the grid's trainings and
+    front are counted over every record, so a table of another grid (or with a record twice, or one
+    without a cell id) would give meaningless numbers.
+
+    Parameters
+    ----------
+    preset : coinfer.config.Preset
+    table : LookupTable
+
+    Raises
+    ------
+    ValueError
+        Naming the grid's cells the table lacks and the records it has beyond them.
+
+    Examples
+    --------
+    >>> from coinfer.config import get_preset
+    >>> from coinfer.paths import results_dir
+    >>> from coinfer.results import LookupTable, load_table
+    >>> from coinfer.experiments.search_replay import check_grid
+    >>> table = load_table(results_dir() / "sweep_quick.json")
+    >>> check_grid(get_preset("quick"), table)
+    >>> check_grid(get_preset("quick"), LookupTable(table.provenance, table.records[1:]))
+    Traceback (most recent call last):
+    ...
+    ValueError: the table is not the sweep grid of preset 'quick' (...): it lacks 1 of the grid's 85 cells (png_input_s0_png) and has 0 records beyond them (none); ...
+    """
+    from collections import Counter
+
+    from coinfer.experiments.sweep import cells
+
+    grid = Counter(cell.id.rsplit("_", 1)[0] for cell in cells(preset))
+    held = Counter(readable_key_of(r) for r in table.records)
+
+    def names(counts: Counter) -> str:
+        listed = sorted(counts.elements())
+        return ", ".join(listed[:6]) + (f", ... {len(listed) - 6} more" if len(listed) > 6 else "")
+
+    missing, extra = grid - held, held - grid
+    if missing or extra:
+        raise ValueError(f"the table is not the sweep grid of preset {preset.name!r} (its command: "
+                         f"{table.provenance.command}): it lacks {sum(missing.values())} of the grid's "
+                         f"{sum(grid.values())} cells ({names(missing) or 'none'}) and has {sum(extra.values())} "
+                         f"records beyond them ({names(extra) or 'none'}); give the grid's own sweep table (or the "
+                         "--grid and --set it was made with)")
 
 
 # --------------------------------------------------------------------------------------------
@@ -284,7 +337,7 @@ def replay(preset, table: LookupTable, samplers=REPLAY_SAMPLERS, seeds=REPLAY_SE
     Parameters
     ----------
     preset : coinfer.config.Preset
-        Whose sweep grid is the search space (the grid that produced ``table``).
+        Whose sweep grid is the search space (the grid that produced ``table``: ``check_grid``).
     table : LookupTable
     samplers : sequence of str
     seeds : sequence of int
@@ -322,6 +375,7 @@ def replay(preset, table: LookupTable, samplers=REPLAY_SAMPLERS, seeds=REPLAY_SE
     (85, 'random')
     """
     optuna = _optuna()
+    check_grid(preset, table)
     reference, feasible = grid_reference(table, objectives)
     threshold, source = selection_threshold(table), accuracy_source(table)
     warning = None

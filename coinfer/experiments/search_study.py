@@ -18,7 +18,7 @@ import socket
 from dataclasses import replace
 from pathlib import Path
 
-from coinfer.experiments.search_checks import OBJECTIVES
+from coinfer.experiments.search_checks import EARLY_STOP, OBJECTIVES
 from coinfer.results import LookupTable, Provenance, Record
 from coinfer.units import is_count
 
@@ -75,8 +75,9 @@ def storage_for(preset_name: str, storage: str | None = None):
 def make_sampler(name: str, seed: int | None = None):
     """An Optuna sampler by name (``SAMPLERS``), set up for a small discrete space.
 
-    TPE starts from 5 random trials (not 10: the quick grid has 27 cells) and models the knobs
-    jointly (``multivariate``, ``group`` for the method's branches); NSGA-II evolves populations
+    TPE starts from 5 random trials (not 10: a small grid such as the quick preset's has few cells to
+    spend on them) and models the knobs jointly (``multivariate``, ``group`` for the method's
+    branches); NSGA-II evolves populations
     of 8 with mutation probability 0.25. (Its default, 1 / the number of parameters every trial
     shares, is 1 here, the method being the only one: every child's method was drawn afresh, and
     the replay reproduced random search trial for trial.) The Gaussian process does not support a
@@ -114,7 +115,7 @@ def make_sampler(name: str, seed: int | None = None):
 
 
 def open_study(preset_name: str, storage=None, sampler: str = "tpe", seed: int | None = None,
-               study_name: str | None = None, objectives=OBJECTIVES):
+               study_name: str | None = None, objectives=OBJECTIVES, create: bool = True):
     """Create or load the search study of ``preset_name`` (its objectives, all minimised).
 
     Parameters
@@ -129,10 +130,19 @@ def open_study(preset_name: str, storage=None, sampler: str = "tpe", seed: int |
         Default ``coinfer-<preset>``.
     objectives : sequence of str
         What the study minimises (kept in the study: a study reopened with others is an error).
+    create : bool
+        False: only load a study that exists (``--export``, ``--recover``); a missing one (a misspelt
+        ``--study`` or ``--storage``) is an error, and no journal file is made.
 
     Returns
     -------
     optuna.Study
+
+    Raises
+    ------
+    ValueError
+        With ``create=False``, if the storage holds no such study: the message names the storage
+        and the studies it holds.
 
     Examples
     --------
@@ -140,11 +150,29 @@ def open_study(preset_name: str, storage=None, sampler: str = "tpe", seed: int |
     >>> from coinfer.experiments.search_study import open_study
     >>> open_study("quick", optuna.storages.InMemoryStorage()).directions
     [<StudyDirection.MINIMIZE: 1>, <StudyDirection.MINIMIZE: 1>]
+    >>> open_study("quick", optuna.storages.InMemoryStorage(), create=False)
+    Traceback (most recent call last):
+    ...
+    ValueError: no study 'coinfer-quick' in the storage InMemoryStorage, which holds no study: give the --study and --storage of an existing search
     """
     optuna = _optuna()
+    study_name = study_name or f"coinfer-{preset_name}"
+    shown = storage if isinstance(storage, str) else type(storage).__name__
     if storage is None or isinstance(storage, str):
+        if not create and not (storage and "://" in storage):
+            from coinfer.paths import search_journal_path
+
+            path = Path(storage) if storage else search_journal_path(preset_name)
+            if not path.is_file():   # checked first: opening a journal makes its file
+                raise ValueError(f"no study {study_name!r}: there is no journal file {path}; give the --storage "
+                                 "of an existing search")
+            shown = f"journal {path}"
         storage = storage_for(preset_name, storage)
-    study = optuna.create_study(study_name=study_name or f"coinfer-{preset_name}", storage=storage,
+    if not create and study_name not in (names := optuna.study.get_all_study_names(storage)):
+        raise ValueError(f"no study {study_name!r} in the storage {shown}, which holds "
+                         f"{'the studies ' + ', '.join(map(repr, names)) if names else 'no study'}: give the "
+                         "--study and --storage of an existing search")
+    study = optuna.create_study(study_name=study_name, storage=storage,
                                 directions=["minimize"] * len(objectives), load_if_exists=True,
                                 sampler=make_sampler(sampler, seed))
     kept = study.user_attrs.get("objectives")
@@ -251,13 +279,19 @@ def optimize(study, objective, trials: int | None = None, baseline_accuracy: flo
     return spent["stop"]
 
 
+#: Seconds a RUNNING trial may go without naming its worker (``search.Objective`` names it first thing,
+#: once the sampler has drawn the trial's relative parameters): older, its worker died in between.
+UNCLAIMED_S = 300
+
+
 def recover(study, all_running: bool = False) -> list[int]:
     """Mark a dead worker's RUNNING trials FAILED and queue their parameters again.
 
     A worker killed mid-trial (SIGKILL, a lost machine) leaves its trial RUNNING and no cell file
     (cells appear by an atomic rename). A RUNNING trial is stale when its worker ran on this
-    machine and its process is gone; ``all_running`` treats every RUNNING trial as stale (use it
-    when no worker runs anywhere, e.g. for workers of other machines).
+    machine and its process is gone, or when it has named no worker for ``UNCLAIMED_S`` seconds
+    (the worker was killed while the sampler drew it); ``all_running`` treats every RUNNING trial
+    as stale (use it when no worker runs anywhere, e.g. for workers of other machines).
 
     Parameters
     ----------
@@ -278,11 +312,9 @@ def recover(study, all_running: bool = False) -> list[int]:
     []
     """
     optuna = _optuna()
-    host = socket.gethostname()
     stale = []
     for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
-        name = t.user_attrs.get("worker", "").rpartition(":")[0]
-        if not all_running and not (name == host and not _worker_alive(t)):
+        if not all_running and _worker_alive(t):
             continue
         study.tell(t.number, state=optuna.trial.TrialState.FAIL)
         study.enqueue_trial(dict(t.params), user_attrs={"requeued_from": t.number})
@@ -291,8 +323,14 @@ def recover(study, all_running: bool = False) -> list[int]:
 
 
 def _worker_alive(trial) -> bool:
-    """Whether ``trial``'s worker may still run: on another machine always, on this one if its process lives."""
-    name, _, pid = trial.user_attrs.get("worker", "").rpartition(":")
+    """Whether ``trial``'s worker may still run: on another machine always, on this one if its process lives;
+    a trial that names no worker for ``UNCLAIMED_S`` seconds has none."""
+    if "worker" not in trial.user_attrs:
+        from datetime import datetime
+
+        started = trial.datetime_start
+        return started is None or (datetime.now() - started).total_seconds() < UNCLAIMED_S
+    name, _, pid = trial.user_attrs["worker"].rpartition(":")
     if name != socket.gethostname() or not pid.isdigit():
         return True
     return _alive(int(pid))
@@ -331,6 +369,12 @@ def export(study, path: str | Path | None = None, command: str | None = None, cu
     -------
     LookupTable
 
+    Raises
+    ------
+    ValueError
+        If it would save a table without records (no completed trial that ``current`` accepts): the
+        file at ``path`` is left as it is.
+
     Examples
     --------
     >>> import optuna
@@ -351,9 +395,15 @@ def export(study, path: str | Path | None = None, command: str | None = None, cu
     optuna = _optuna()
     attrs = study.user_attrs
     records: dict[str, Record] = {}
-    for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)):
-        if "record" in t.user_attrs and (current is None or current(t)):
+    done = [t for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+            if "record" in t.user_attrs]
+    for t in done:
+        if current is None or current(t):
             records.setdefault(t.user_attrs["cell"], Record.from_dict(t.user_attrs["record"]))
+    if not records and path is not False:
+        raise ValueError(f"study {study.study_name!r} has nothing to export: of its {len(study.trials)} trials "
+                         f"{len(done)} completed with a record, none of the grid as it is now (its settings and "
+                         "baseline); no table written")
     wall = sum(float(r.extra.get("wall_time_s", 0.0)) for r in records.values())
     provenance = Provenance.collect(attrs.get("dataset", ""), attrs.get("preset", ""), wall, command=command,
                                     baseline_accuracy=attrs.get("baseline_accuracy"),
@@ -369,26 +419,68 @@ def export(study, path: str | Path | None = None, command: str | None = None, cu
     return table
 
 
-def summarize(study, objective, wall_time_s: float, command: str | None = None) -> dict:
-    """What a live search did (JSON-ready): wall time and machine load, trials by state, trainings,
-    repeats, the thresholds (validation; test for records without a validation accuracy), warm networks' validation
-    accuracies, rejections and early stops with their reasons, the feasible front (cell: objectives) of
-    the trials that are current (``objective.current``: not from other settings or another baseline)."""
+def summarize(study, objective, wall_time_s: float, command: str | None = None, first_trial: int = 0) -> dict:
+    """What a live search did (JSON-ready).
+
+    Of this run's trials (numbered ``first_trial`` or later and run by this process: a resumed
+    journal holds earlier runs' too), with its wall time and machine load: ``trials``, by state,
+    trainings, repeats, trials rejected untrained (``rejected_trials``; ``early_stopped_trials`` of
+    them stopped after their warm-up) and per configuration the last reason (``rejected``), the
+    thresholds (validation; test for records without a validation accuracy), warm networks'
+    validation accuracies. Of the whole study: ``study_trials`` and the feasible front (cell:
+    objectives) of the trials that stand (``objective.feasible``: current, within the memory budget).
+
+    Parameters
+    ----------
+    study : optuna.Study
+    objective : coinfer.experiments.search.Objective
+        The run's objective (its thresholds, objectives, budget).
+    wall_time_s : float
+        This run's wall time.
+    command : str, optional
+    first_trial : int
+        The number of the study's first trial when this run began (``len(study.trials)``).
+
+    Returns
+    -------
+    dict
+
+    Examples
+    --------
+    >>> import optuna
+    >>> from coinfer.config import get_preset
+    >>> from coinfer.paths import results_dir
+    >>> from coinfer.results import load_table
+    >>> from coinfer.experiments.search_study import open_study, optimize, summarize
+    >>> from coinfer.experiments.search_replay import ReplayObjective
+    >>> table = load_table(results_dir() / "sweep_quick.json")
+    >>> objective = ReplayObjective(get_preset("quick"), table, log=lambda *a: None)
+    >>> study = open_study("quick", optuna.storages.InMemoryStorage(), seed=0)
+    >>> optimize(study, objective, trials=4), optimize(study, objective, trials=3)
+    ('trials', 'trials')
+    >>> s = summarize(study, objective, wall_time_s=1.0, first_trial=4)
+    >>> s["trials"], s["study_trials"]
+    (3, 7)
+    """
     from collections import Counter
 
-    trials = study.get_trials(deepcopy=False)
-    feasible = [t for t in study.get_trials(deepcopy=False, states=(_optuna().trial.TrialState.COMPLETE,))
-                if all(v <= 0 for v in t.constraints.values()) and objective.current(t)]
+    me = f"{socket.gethostname()}:{os.getpid()}"    # as search.Objective names its trials' worker
+    trials = [t for t in study.get_trials(deepcopy=False)
+              if t.number >= first_trial and t.user_attrs.get("worker") == me]
+    feasible = objective.feasible(study)
     front = {t.user_attrs["cell"]: t.values for t in feasible       # the undominated ones
              if not any(o.values != t.values and all(a <= b for a, b in zip(o.values, t.values)) for o in feasible)}
+    rejected = [t for t in trials if "rejected" in t.user_attrs]
     return {"schema": "coinfer.search-live", "command": command, "preset": objective.preset.name,
             "wall_time_s": round(wall_time_s, 1), "load_average": [round(v, 2) for v in os.getloadavg()],
             "objectives": list(objective.objectives), "threshold": objective.threshold,
-            "test_threshold": objective.test_threshold, "warm_val_accuracy": {
+            "test_threshold": objective.test_threshold, "memory_budget": objective.memory_budget, "warm_val_accuracy": {
                 t.user_attrs.get("cell"): t.user_attrs["warm_val_accuracy"] for t in trials if "warm_val_accuracy" in t.user_attrs},
             "trials": len(trials), "states": dict(Counter(t.state.name for t in trials)),
             "trained": sum(bool(t.user_attrs.get("trained")) for t in trials),
             "repeats": sum("repeat_of" in t.user_attrs for t in trials),
-            "rejected": {t.user_attrs.get("cell"): t.user_attrs["rejected"] for t in trials if "rejected" in t.user_attrs},
+            "rejected_trials": len(rejected),
+            "early_stopped_trials": sum(t.user_attrs["rejected"].startswith(EARLY_STOP) for t in rejected),
+            "rejected": {t.user_attrs.get("cell"): t.user_attrs["rejected"] for t in rejected},
             "accuracy_source": sorted({t.user_attrs["accuracy_source"] for t in trials if "accuracy_source" in t.user_attrs}),
-            "front": list(front), "front_values": front}
+            "study_trials": len(study.trials), "front": list(front), "front_values": front}
