@@ -67,6 +67,14 @@ def browser():
     driver.quit()
 
 
+@pytest.fixture
+def slow_check(request):
+    """Skip a test that takes minutes unless slow checks were asked for: ``-m slow`` or
+    ``COINFER_SLOW=1`` (.ci/run sets it; one name for every slow test)."""
+    if "slow" not in (request.config.getoption("-m") or "") and os.environ.get("COINFER_SLOW") != "1":
+        pytest.skip("a slow check (minutes): run with -m slow or COINFER_SLOW=1")
+
+
 #: The steps after ``make book`` collect only the files their tests live in (``make browser-test``,
 #: ``make pdf``, ``make fresh-env-test``): collecting the whole suite to select a marker took 10 s each.
 #: So a test with one of these markers must live in a file whose name matches its pattern.

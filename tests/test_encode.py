@@ -4,7 +4,6 @@ encoding experiment (coinfer.experiments.encoding). Tiny networks and inputs: se
 from __future__ import annotations
 
 import math
-import os
 import zlib
 
 import numpy as np
@@ -640,10 +639,8 @@ def test_unknown_settings_are_refused():
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(os.environ.get("COINFER_SLOW_TESTS") != "1",
-                    reason="~55 s on an idle 2-core machine (the control's fine-tune): set COINFER_SLOW_TESTS=1")
-def test_committed_table_is_what_the_command_produces(tmp_path):
-    """Re-run one cell of `python -m coinfer run encoding --preset quick` as the command runs it (a
+def test_committed_table_is_what_the_command_produces(tmp_path, slow_check):
+    """(~55 s on an idle 2-core machine: the control's fine-tune.) Re-run one cell of `python -m coinfer run encoding --preset quick` as the command runs it (a
     sweep cell on the recipe's control, seed 0; the cheapest split point, `pool`) and compare it with
     seed 0's numbers in the committed table (each record keeps every seed's, ``extra["per_seed"]``)."""
     from coinfer.config import get_preset

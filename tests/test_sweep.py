@@ -413,10 +413,8 @@ def test_sweep_killed_at_random_moments_loses_nothing_and_accepts_no_corrupt_fil
 
 @needs_baseline
 @pytest.mark.slow
-def test_sweep_killed_at_ten_random_moments(tmp_path, request):
-    """Issue 16's check at full size: ten kills (~2 min here). Runs with ``-m slow`` or COINFER_SLOW=1."""
-    if "slow" not in (request.config.getoption("-m") or "") and os.environ.get("COINFER_SLOW") != "1":
-        pytest.skip("ten kills take ~2 min: run with -m slow or COINFER_SLOW=1 (three kills run by default)")
+def test_sweep_killed_at_ten_random_moments(tmp_path, slow_check):
+    """Issue 16's check at full size: ten kills (~2 min here; three kills run by default)."""
     outcomes = _kill_sweep_repeatedly(tmp_path, kills=10, seed=1616)
     print("(delay s, return code, finished cells) per start:", outcomes)
     assert sum(rc == -signal.SIGKILL for _, rc, _ in outcomes) >= 5
