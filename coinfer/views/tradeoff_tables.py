@@ -80,8 +80,9 @@ def records_table(table, threshold: float | None = None):
     --------
     >>> from coinfer.paths import results_dir
     >>> from coinfer.results import load_table
-    >>> from coinfer.views.tradeoff_tables import records_table
-    >>> "90.46" in records_table(load_table(results_dir() / "sweep_quick.json")).to_html()
+    >>> from coinfer.views.tradeoff_tables import records_frame, records_table
+    >>> table = load_table(results_dir() / "sweep_quick.json")
+    >>> f"{records_frame(table)['acc. %'].iloc[0]:.2f}" in records_table(table).to_html()
     True
     """
     formats = {"sparsity": "{:.2f}", "acc. %": "{:.2f}", "± sd": "{:.2f}", "dev kMACs": "{:.1f}",
