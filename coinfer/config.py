@@ -66,6 +66,8 @@ _POSITIVE, _NONNEG = ("a finite number > 0", _LR[1]), ("a finite number >= 0", l
 _FLAG, _DICT = ("True or False", lambda v: isinstance(v, bool)), ("a dict of settings", lambda v: isinstance(v, dict))
 _SNR, _FLIP = ("a finite SNR in dB", _real), ("a flip rate in [0, 0.5) (at 0.5 nothing gets through)",
                                                lambda v: _real(v) and 0 <= v < 0.5)
+_NO_CHANNELS = ("a code size written without channels (EncodeSettings.code_size_at derives them), e.g. 'd16-l4'",
+                lambda c: CodeSize.parse(c).channels is None)
 
 
 def _one(rule):
@@ -98,9 +100,7 @@ class TrainSettings(_Settings):
     train_limit: int | None = None
 
     def __post_init__(self):
-        if not _count(self.epochs):
-            raise ValueError(f"baseline epochs must be >= 1, got {self.epochs!r}")
-        self._check("baseline", batch_size=_COUNT, lr=_LR, weight_decay=_NONNEG, train_limit=_LIMIT)
+        self._check("baseline", epochs=_COUNT, batch_size=_COUNT, lr=_LR, weight_decay=_NONNEG, train_limit=_LIMIT)
 
 
 @dataclass(frozen=True)
@@ -197,7 +197,7 @@ class SweepGrid(_Settings):
             object.__setattr__(self, name, _each(f"sweep.{name}", SplitPoint, getattr(self, name), empty=True))
         for name in ("sparsities", "two_step_step1", "two_step_step2"):
             _each(f"sweep.{name}", check_sparsity, getattr(self, name))
-        _each("sweep.code_sizes", CodeSize.parse, self.code_sizes)
+        _each("sweep.code_sizes", _one(_NO_CHANNELS), self.code_sizes)
         self._check("sweep", png=_FLAG, png_images=_LIMIT, prune=_DICT, encode=_DICT, bottlenet_reductions=_COUNTS)
 
 
@@ -211,8 +211,7 @@ class EncodeSettings(_Settings):
     """
 
     splits: tuple[str, ...] = ("layer1.1", "layer2.1", "layer3.1", "pool")
-    # 4, 8, 16 and 32 bits per image at fixed length: one vector-codebook index, then per-element
-    # codewords with 2 levels (1 bit) or 4 levels (2 bits, as in the paper's Fig. 2).
+    # 4, 8, 16, 32 bits per image at fixed length: a vector-codebook index, then per-element codewords of 2 or 4 levels (Fig. 2)
     code_sizes: tuple[str, ...] = ("d16-k16", "d8-l2", "d8-l4", "d16-l4")
     channel_divisor: int = 4
     kernel_size: int = 3
@@ -235,8 +234,9 @@ class EncodeSettings(_Settings):
         for name in ("splits", "huffman_splits"):     # validated once, here: SplitPoints from now on
             object.__setattr__(self, name, _each(f"encoding.{name}", SplitPoint, getattr(self, name),
                                                  empty=name == "huffman_splits"))
-        _each("encoding.code_sizes", _one(("written without channels (code_size_at derives them), e.g. 'd16-l4'",
-                                           lambda c: CodeSize.parse(c).channels is None)), self.code_sizes)
+        _each("encoding.code_sizes", _one(_NO_CHANNELS), self.code_sizes)
+        if self.augment is True and self.precompute is True:   # features cached once are never augmented
+            raise ValueError("encoding.augment=True needs encoding.precompute=False (cached features are not augmented)")
         self._check("encoding", channel_divisor=_COUNT, train_limit=_LIMIT, precompute=_FLAG, augment=_FLAG,
                     warmup_epochs=_COUNT0, epochs=_COUNT, batch_size=_COUNT, lr=_LR, aux_weight=_NONNEG,
                     temperature=_POSITIVE, commitment=_NONNEG, huffman_train_images=_COUNT, eval_batch_size=_COUNT,
@@ -302,7 +302,7 @@ class RateSettings(_Settings):
 
     def __post_init__(self):
         object.__setattr__(self, "splits", _each("rate.splits", SplitPoint, self.splits))
-        _each("rate.code_sizes", CodeSize.parse, self.code_sizes)
+        _each("rate.code_sizes", _one(_NO_CHANNELS), self.code_sizes)
         _each("rate.weights", _one(_NONNEG), self.weights)
         rate_code_sizes(self.code_sizes, self.weights)      # every code size and weight valid together
 

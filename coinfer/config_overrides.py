@@ -107,14 +107,32 @@ def override(settings, overrides: dict):
     unknown = sorted(k for k in flat if k not in valid)
     if unknown:
         raise ValueError(f"unknown preset field(s) {unknown}; fields are {valid}")
-    for key in sorted(flat, key=lambda k: k.count(".")):      # whole objects before their fields
-        try:
-            settings = _replace_path(settings, key.split("."), flat[key])
-        except (TypeError, AttributeError) as error:
-            # A value of a kind no check expected (a string where a number goes) failed inside a
-            # check: a command-line user gets the setting's name, not a traceback.
-            raise ValueError(f"{key}={flat[key]!r} is not allowed: {error}") from None
-    return settings
+    return _apply(settings, flat)
+
+
+def _apply(settings, flat: dict, prefix: str = ""):
+    """``settings`` with ``flat`` (dotted names below it) replaced, in one ``replace`` per settings object:
+    a rule between two fields (``encoding.augment`` needs ``encoding.precompute`` off) sees both new
+    values, whichever is named first. A whole object is replaced before its own fields are."""
+    changes, nested = {}, {}
+    for key, value in flat.items():
+        head, _, rest = key.partition(".")
+        if rest:
+            nested.setdefault(head, {})[rest] = value
+        else:
+            changes[head] = value
+    try:
+        for head, below in nested.items():
+            if head in changes and not dataclasses.is_dataclass(changes[head]):
+                raise ValueError(f"{prefix}{head} must be a settings object for {', '.join(below)} to be set in it, "
+                                 f"got {changes[head]!r}")
+            changes[head] = _apply(changes.get(head, getattr(settings, head)), below, f"{prefix}{head}.")
+        return replace(settings, **changes)
+    except (TypeError, AttributeError) as error:
+        # A value of a kind no check expected (a string where a number goes) failed inside a
+        # check: a command-line user gets the setting's name, not a traceback.
+        named = ", ".join(f"{prefix}{k}={v!r}" for k, v in changes.items() if k not in nested)
+        raise ValueError(f"{named or prefix.rstrip('.')} is not allowed: {error}") from None
 
 
 def _lookup(settings, dotted: str):
@@ -135,11 +153,6 @@ def _flatten(settings, overrides: dict, prefix: str = "") -> dict:
         else:
             out[key] = value
     return out
-
-
-def _replace_path(settings, path: list[str], value):
-    head, rest = path[0], path[1:]
-    return replace(settings, **{head: _replace_path(getattr(settings, head), rest, value) if rest else value})
 
 
 def parse_overrides(items: list[str] | None) -> dict:

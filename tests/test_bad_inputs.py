@@ -71,7 +71,7 @@ BAD_INPUTS = [
     (["train", "--epochs", "0"], f"argument --epochs: '0' {INT1}"),
     (["train", "--epochs", "-3"], f"argument --epochs: '-3' {INT1}"),
     (["train", "--epochs", "three"], f"'three' {INT1}"),
-    (["train", "--set", "baseline.epochs=0"], "baseline epochs must be >= 1, got 0"),
+    (["train", "--set", "baseline.epochs=0"], "baseline.epochs must be an integer >= 1, got 0"),
     # the checkpoint is found by the preset's name: another width got the old network under the new name
     (["train", "--set", "width=0.0625"], "baseline.pt was trained with width 0.125, the preset asks for width 0.0625"),
     (["train", "--epochs", "1"], "was trained with epochs 3, the preset asks for epochs 1"),

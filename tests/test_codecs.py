@@ -212,7 +212,6 @@ def test_split_network_trains_a_learned_codec_with_frozen_parts():
 
 @pytest.mark.parametrize("settings, augment, precompute", [
     ({"precompute": False, "augment": True}, True, False),     # the paper preset's recipe
-    ({"precompute": True, "augment": True}, False, True),      # cached features are of plain images
     ({}, False, True)])                                        # the quick preset's
 def test_train_codec_follows_the_recipe_s_feature_cache_and_augmentation(settings, augment, precompute, monkeypatch,
                                                                          tmp_path):

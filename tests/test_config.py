@@ -58,7 +58,7 @@ def test_overridden_settings_are_validated_again():
         get_preset("quick", **{"pruning.schedule.kind": "exponential"})
     with pytest.raises(ValueError, match="unknown split point 'layer9'"):
         get_preset("quick", **{"sweep.original_splits": ("layer9",)})
-    with pytest.raises(ValueError, match="baseline epochs"):
+    with pytest.raises(ValueError, match="baseline.epochs must be an integer >= 1"):
         get_preset("quick", **{"baseline.epochs": 0})
 
 
@@ -79,7 +79,7 @@ def test_overridden_settings_are_validated_again():
     ("encoding.huffman_splits", ("layer9",), "unknown split point"),
     ("encoding.code_sizes", ("bogus",), "bad code size"),
     # channels follow channel_divisor at each split: a written count was replaced without a word
-    ("encoding.code_sizes", ("c2-d16-l4",), "written without channels (code_size_at derives them)"),
+    ("encoding.code_sizes", ("c2-d16-l4",), "written without channels (EncodeSettings.code_size_at derives them)"),
     ("baseline.lr", -1, "a finite learning rate > 0"),
     ("baseline.batch_size", 0, "an integer >= 1"),
     ("baseline.train_limit", 0, "an integer >= 1 or None"),
@@ -88,6 +88,9 @@ def test_overridden_settings_are_validated_again():
     ("pruning.lr_gamma", float("inf"), "a finite number > 0"),
     ("sweep.png_images", 0, "an integer >= 1 or None"),
     ("sweep.code_sizes", ("bogus",), "bad code size"),
+    # the encoding settings refused a written channel count; the sweep's and the rate curve's took it
+    ("sweep.code_sizes", ("c2-d16-l4",), "written without channels"),
+    ("rate.code_sizes", ("c2-d16-k64",), "written without channels"),
     ("sweep.encode", {"epochs": 0}, "encoding.epochs must be an integer >= 1"),
     ("sweep.prune", {"batch_size": 0}, "pruning.batch_size must be an integer >= 1"),
     ("jscc.batch_size", 0, "an integer >= 1"),
@@ -229,3 +232,19 @@ def test_a_code_size_gets_the_derived_channels_and_a_written_other_count_is_refu
         with pytest.raises(ValueError) as error:
             enc.code_size_at(code, shape)
         assert all(part in str(error.value) for part in (repr(code), f"derived ({derived},", "give 'd16-l4'")), error.value
+
+
+def test_augmenting_cached_features_is_refused_and_two_fields_set_together_are_checked_together():
+    """``encoding.augment=True`` with ``precompute=True`` trained on plain cached features without a
+    word; overrides of one settings object are applied at once, so turning both fields at once passes
+    whichever is named first."""
+    with pytest.raises(ValueError, match="encoding.augment=True needs encoding.precompute=False"):
+        get_preset("paper", **{"encoding.precompute": True})
+    with pytest.raises(ValueError, match="encoding.augment=True needs encoding.precompute=False"):
+        get_preset("quick", **{"encoding.augment": True})
+    for order in (("precompute", "augment"), ("augment", "precompute")):
+        values = {"precompute": True, "augment": False}
+        encoding = get_preset("paper", **{f"encoding.{k}": values[k] for k in order}).encoding
+        assert (encoding.precompute, encoding.augment) == (True, False)
+    with pytest.raises(ValueError, match=r"encoding must be a settings object for epochs to be set in it, got 3"):
+        get_preset("quick", **{"encoding": 3, "encoding.epochs": 2})

@@ -43,7 +43,7 @@ def train_learned_codec(model: nn.Module, point: str, code_size: str, preset: st
     model = freeze(model.eval())
     device_part, server_part = split(model, point)
     train_set = load_split(preset_obj.dataset, "train", preset_obj.validation, limit=config.train_limit,
-                           augment=config.augment and not config.precompute)     # as encoding.run trains
+                           augment=config.augment)     # as encoding.run trains
     test_set = load_split(preset_obj.dataset, "test", preset_obj.validation, limit=config.test_limit)
     train_src = FeatureSource(device_part, train_set, config.precompute, batch_size=config.eval_batch_size)
     shape = train_src.feature_shape

@@ -480,7 +480,7 @@ def run(preset="quick", config: EncodeSettings | None = None, model: nn.Module |
     # Training images never include the validation split's (as in the committed tables' cells).
     val = preset_obj.validation
     train_set = load_split(preset_obj.dataset, "train", val, limit=config.train_limit,
-                           augment=config.augment and not config.precompute)
+                           augment=config.augment)
     test_set = load_split(preset_obj.dataset, "test", val, limit=config.test_limit)
     val_set = load_split(preset_obj.dataset, "val", val, limit=config.test_limit)   # as the sweep's cells
     # The Huffman baseline's range and code come from plain (never augmented) training images.
