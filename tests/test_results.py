@@ -338,3 +338,37 @@ def test_exact_margins_and_runs_without_a_seed(table):
 
     longer = override(get_preset("quick"), {"sweep.prune": {"epochs": 3}})
     assert fine_tune_steps(longer, prune_settings(longer)) == 3 * fine_tune_steps(longer)
+
+
+def _records_by_cell(name: str) -> dict:
+    table = load_table(results_dir() / f"{name}_quick.json")
+    return {r.extra["cell"]: r for r in table.records if "cell" in r.extra}
+
+
+def test_committed_tables_agree_where_they_share_a_cell():
+    """The sweep, the encoding table and the rate table share their cells (one training each, ``extra["cell"]``):
+    a cell's numbers differ between two tables only when one table is older than the code or the other."""
+    tables = {name: _records_by_cell(name) for name in ("sweep", "encoding", "rate")}
+    shared = 0
+    for a, b in (("sweep", "encoding"), ("encoding", "rate"), ("sweep", "rate")):
+        for cell in sorted(tables[a].keys() & tables[b].keys()):
+            ra, rb = tables[a][cell], tables[b][cell]
+            assert ((ra.accuracy, ra.val_accuracy, ra.bits_per_image, ra.seeds, ra.device_macs)
+                    == (rb.accuracy, rb.val_accuracy, rb.bits_per_image, rb.seeds, rb.device_macs)), f"{cell}: {a} vs {b}"
+            shared += 1
+    assert shared >= 16, shared      # the encoding table's 16 unpruned framework cells are the sweep's
+
+
+def test_the_jscc_table_compares_with_the_encoding_table_s_learned_code():
+    """Chapter 4's separate coding is the encoding table's cheapest code at the threshold, read when the JSCC
+    table was made: a JSCC table older than the encoding table shows a learned code that table no longer holds."""
+    from coinfer.experiments.jscc import learned_source_payload
+
+    records = load_table(results_dir() / "jscc_quick.json").select(method="learned-source-coding+capacity")
+    assert records
+    for r in records:
+        payload = learned_source_payload(r.split, None, "quick")
+        assert payload is not None, f"the encoding table has no code at {r.split} meeting the threshold"
+        assert r.code_size == payload["code_size"]
+        assert (r.bits_per_image, r.extra["bits_coded"], r.accuracy, r.val_accuracy) == pytest.approx(
+            (payload["bits_per_image"], payload["bits_coded"], payload["accuracy"], payload["val_accuracy"]), rel=1e-12)
