@@ -208,3 +208,24 @@ def test_a_finished_seed_is_stale_once_the_sweep_computes_cells_differently(monk
     before = _seed_file("encoding", get_preset("quick"), 0)
     monkeypatch.setattr(cell_files, "SWEEP_VERSION", cell_files.SWEEP_VERSION + 1)
     assert before is not None and _seed_file("encoding", get_preset("quick"), 0) != before
+
+
+def test_a_finished_jscc_seed_is_stale_once_the_encoding_table_changes(monkeypatch, tmp_path):
+    """The JSCC table takes its learned source code from the encoding table: a finished JSCC seed kept the
+    code of an encoding table since regenerated; the encoding table's seeds do not read the JSCC table."""
+    import shutil
+
+    import coinfer.paths
+    from coinfer.config import get_preset
+    from coinfer.experiments import _seed_file
+
+    shutil.copy(coinfer.paths.table_path("encoding", "quick"), tmp_path / "encoding_quick.json")
+    monkeypatch.setattr(coinfer.paths, "table_path", lambda table, preset: tmp_path / f"{table}_{preset}.json")
+    preset = get_preset("quick")
+    jscc, encoding = _seed_file("jscc", preset, 0), _seed_file("encoding", preset, 0)
+    (tmp_path / "encoding_quick.json").write_text((tmp_path / "encoding_quick.json").read_text() + "\n")
+    assert jscc is not None and _seed_file("jscc", preset, 0) != jscc
+    (tmp_path / "jscc_quick.json").write_text("{}")
+    assert _seed_file("encoding", preset, 0) == encoding
+    (tmp_path / "encoding_quick.json").unlink()           # no encoding table yet: a key of its own
+    assert _seed_file("jscc", preset, 0) not in (jscc, None)

@@ -41,6 +41,8 @@ class Experiment:
     fixed: dict = field(default_factory=dict)    # options run_table always passes
     # Preset fields the table's results do not read: a change there keeps its finished seeds.
     ignores: tuple[str, ...] = ()
+    # Committed tables whose numbers its records take in: a change there makes its finished seeds stale.
+    reads: tuple[str, ...] = ()
 
 
 #: Every committed lookup table by name (the name in its file, :func:`coinfer.paths.table_path`).
@@ -59,7 +61,8 @@ TABLES = {
                        "3. Task-oriented feature encoding"),
     "jscc": Experiment("coinfer.experiments.jscc:run",
                        "learned JSCC against separate coding at capacity, over AWGN and BSC",
-                       "4. Noisy links (Fig. 5)", ignores=("sweep", "pruning", "rate")),
+                       "4. Noisy links (Fig. 5)", ignores=("sweep", "pruning", "rate"),
+                       reads=("encoding",)),     # its learned source code (experiments.jscc.learned_source_payload)
     "sweep": Experiment("coinfer.experiments.sweep:run",
                         "every method's settings grid: the framework and three baselines",
                         "5. The trade-off (Fig. 3)", parallel=True,
@@ -115,21 +118,24 @@ def _seed_file(name: str, spec, seed: int | None, checkpoints=None) -> Path | No
     Its name carries a digest of every setting the table reads (the seed aside: other settings, other
     file; a setting it ignores, e.g. the sweep grid for the pruning table, does not) and of the
     baseline's weights: after ``train --retrain`` (other weights on a GPU) a finished seed is stale, as
-    it is after a new :data:`~coinfer.experiments.cell_files.SWEEP_VERSION`.
+    it is after a new :data:`~coinfer.experiments.cell_files.SWEEP_VERSION` or a change to a table it
+    reads (:attr:`Experiment.reads`: the JSCC table kept an encoding table's learned code it no longer held).
     """
     import hashlib
     import json
 
     from coinfer.experiments.cell_files import SWEEP_VERSION, baseline_digest
-    from coinfer.paths import seed_table_path
+    from coinfer.paths import seed_table_path, table_path
 
     baseline = baseline_digest(spec, checkpoints)
     if seed is None or baseline is None:
         return None
     settings = {k: v for k, v in spec.to_dict().items() if k not in TABLES[name].ignores}
     # The sweep's version too: a change to what a cell computes makes a finished seed stale, as its cells.
-    key = json.dumps({**settings, "seed": None, "baseline": baseline, "version": SWEEP_VERSION}, sort_keys=True,
-                     default=str)
+    reads = {t: hashlib.sha256(p.read_bytes()).hexdigest() if (p := table_path(t, spec.name)).exists() else None
+             for t in TABLES[name].reads}
+    key = json.dumps({**settings, "seed": None, "baseline": baseline, "version": SWEEP_VERSION,
+                      **({"reads": reads} if reads else {})}, sort_keys=True, default=str)
     return seed_table_path(name, spec.name, seed, hashlib.sha256(key.encode()).hexdigest()[:10])
 
 
