@@ -246,6 +246,7 @@ def search(args: argparse.Namespace) -> int:
         import torch
 
         torch.set_num_threads(args.threads)
+    cache = None                 # a live search's fine-tuned networks, to count those it trains
     if table is not None:
         objective = search_replay.ReplayObjective(preset, table, delay_s=args.delay, objectives=objectives,
                                                   memory_budget=budget)
@@ -264,6 +265,8 @@ def search(args: argparse.Namespace) -> int:
         val, test = (accuracy_threshold(a, preset.accuracy_drop) for a in (meta.get("val_accuracy") or baseline, baseline))
         objective = search.LiveObjective(preset, val, Path(args.cells_dir or paths["cells_dir"]), paths["cache_dir"],
                                          margin=args.margin, objectives=objectives, memory_budget=budget, test_threshold=test)
+        cache = Path(paths["cache_dir"])
+    cached_before = set(cache.glob("*.pt")) if cache is not None else set()
     start, first = time.time(), len(study.trials)   # the summary describes this run's trials
     stopped = search_study.optimize(study, objective, args.trials, baseline_accuracy=baseline, trainings=args.trainings,
                                     patience=args.patience or search_study.PATIENCE, validation=validation,
@@ -272,6 +275,8 @@ def search(args: argparse.Namespace) -> int:
     run = Provenance.collect(preset.dataset, preset.name, wall, command=command)     # commit, hardware, date
     summary = {**search_study.summarize(study, objective, wall_time_s=wall, command=command, first_trial=first),
                "stopped": stopped, "git_commit": run.git_commit, "hardware": run.hardware, "date": run.date}
+    if cache is not None:   # its time includes these fine-tunes; networks already in the sweep's cache cost it nothing
+        summary["networks_fine_tuned"] = len(set(cache.glob("*.pt")) - cached_before)
     if args.summary is not None:
         print(f"wrote {write_json_atomic(args.summary or search_live_path(label), summary)}")
     print(f"stopped by its {stopped} budget after {summary['trials']} trials ({summary['states']}), "

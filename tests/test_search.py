@@ -427,6 +427,8 @@ def test_a_search_writes_its_summary_and_the_committed_live_search_is_consistent
     assert live["command"].startswith("python -m coinfer search --preset quick") and live["wall_time_s"] > 0
     assert live["trained"] + len(live["rejected"]) + live["repeats"] <= live["trials"] and set(live["front"]) <= keys
     assert live["stopped"] in search_study.STOPS
+    # what its time includes: the networks it fine-tuned (one per trained trial at most, and the control)
+    assert isinstance(live["networks_fine_tuned"], int) and 0 <= live["networks_fine_tuned"] <= live["trained"] + 1
     assert not live["git_commit"].endswith("+dirty") and "CPU" in live["hardware"]
 
 
