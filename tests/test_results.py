@@ -381,4 +381,4 @@ def test_the_committed_search_replays_replay_the_committed_sweep_table(name):
     replay = json.loads((results_dir() / "search" / name).read_text())
     sweep = load_table(results_dir() / "sweep_quick.json")
     assert replay["provenance"]["table_commit"] == sweep.provenance.git_commit
-    assert replay["grid"]["trainings"] == len({r.extra["cell"] for r in sweep.records if "cell" in r.extra})
+    assert replay["grid"]["trainings"] == len(_records_by_cell("sweep"))
