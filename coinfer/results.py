@@ -429,9 +429,18 @@ def table_threshold(table: "LookupTable", part: str = "test") -> float:
     return accuracy_threshold(baseline, prov.accuracy_drop)
 
 
-def git_commit() -> str:
+#: Tracked paths that do not make a commit ``+dirty``: the committed tables and benchmark reports, which
+#: the regeneration commands write (``make results`` rewrites one table after another, and each later
+#: table would otherwise call itself made from uncommitted changes). A table another reads is recorded
+#: by digest where it matters (:attr:`coinfer.experiments.Experiment.reads`).
+GENERATED_PATHS = ("data/results",)
+
+
+def git_commit(checkout: str | Path | None = None) -> str:
     r"""The commit of the coinfer checkout (40 hexadecimal digits), with ``+dirty`` if it has uncommitted
-    changes; ``""`` outside git.
+    changes outside :data:`GENERATED_PATHS`; ``""`` outside git.
+
+    ``checkout`` is a folder inside the git checkout to ask (default: this package's own).
 
     Examples
     --------
@@ -440,12 +449,13 @@ def git_commit() -> str:
     >>> bool(re.fullmatch(r"([0-9a-f]{40}(\+dirty)?)?", git_commit()))
     True
     """
-    here = Path(__file__).resolve().parent
+    here = Path(checkout) if checkout is not None else Path(__file__).resolve().parent
+    outside_generated = [":(top)", *(f":(top,exclude){p}" for p in GENERATED_PATHS)]
     try:
         commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True,
                                 text=True, check=True, timeout=10).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=here,
-                               capture_output=True, text=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", *outside_generated],
+                               cwd=here, capture_output=True, text=True, timeout=10).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return ""
     return commit + ("+dirty" if dirty else "")

@@ -47,6 +47,33 @@ def test_provenance_is_filled_in(table):
     assert "@ 0123456789," in replace(prov, git_commit="0123456789abcdef").describe()
 
 
+def test_a_regenerated_table_does_not_make_the_commit_dirty(tmp_path):
+    # `make results` writes one committed table after another: the later ones must not call themselves
+    # made from uncommitted changes because an earlier one was rewritten; a change to the code must.
+    import subprocess
+
+    from coinfer.results import git_commit
+
+    def git(*args):
+        subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args], cwd=tmp_path, check=True,
+                       capture_output=True)
+
+    (tmp_path / "coinfer").mkdir()
+    (tmp_path / "data" / "results").mkdir(parents=True)
+    (tmp_path / "coinfer" / "code.py").write_text("x = 1\n")
+    (tmp_path / "data" / "results" / "sweep_quick.json").write_text("{}\n")
+    git("init", "-q")
+    git("add", ".")
+    git("commit", "-q", "-m", "start")
+    package = tmp_path / "coinfer"                    # asked from inside, as the installed package asks
+    clean = git_commit(package)
+    assert len(clean) == 40 and not clean.endswith("+dirty")
+    (tmp_path / "data" / "results" / "sweep_quick.json").write_text('{"records": []}\n')
+    assert git_commit(package) == clean
+    (tmp_path / "coinfer" / "code.py").write_text("x = 2\n")
+    assert git_commit(package) == clean + "+dirty"
+
+
 def test_add_replaces_the_same_configuration(table):
     table.add(make_record(accuracy=0.5))
     originals = table.select(method="original")
