@@ -461,6 +461,31 @@ def git_commit(checkout: str | Path | None = None) -> str:
     return commit + ("+dirty" if dirty else "")
 
 
+#: Provenance fields that say when, where and by which command a table was made, not what it holds.
+RUN_FIELDS = ("command", "wall_time_s", "coinfer_version", "git_commit", "hardware", "date")
+
+
+def table_content_digest(path: str | Path) -> str:
+    """A SHA-256 digest of what the table at ``path`` holds: its records and the provenance that gives
+    their meaning (dataset, preset, seeds, validation split, baseline accuracies, allowed drop), without
+    :data:`RUN_FIELDS` and the times a record measured (``extra`` keys ending in ``time_s``).
+
+    A table regenerated to the same numbers at another commit, on another day or machine keeps its
+    digest; a changed number changes it. A table that reads another keys its finished seeds on this
+    (:attr:`coinfer.experiments.Experiment.reads`).
+    """
+    import hashlib
+
+    data = json.loads(Path(path).read_text())
+
+    def untimed(extra: dict) -> dict:
+        return {k: untimed(v) if isinstance(v, dict) else v for k, v in extra.items() if not k.endswith("time_s")}
+
+    content = {**data, "provenance": {k: v for k, v in data.get("provenance", {}).items() if k not in RUN_FIELDS},
+               "records": [{**r, "extra": untimed(r.get("extra", {}))} for r in data.get("records", [])]}
+    return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
+
+
 def hardware() -> str:
     """The machine's architecture and CPU core count, then the CUDA device's name when there is one.
 

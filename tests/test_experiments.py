@@ -213,6 +213,7 @@ def test_a_finished_seed_is_stale_once_the_sweep_computes_cells_differently(monk
 def test_a_finished_jscc_seed_is_stale_once_the_encoding_table_changes(monkeypatch, tmp_path):
     """The JSCC table takes its learned source code from the encoding table: a finished JSCC seed kept the
     code of an encoding table since regenerated; the encoding table's seeds do not read the JSCC table."""
+    import json
     import shutil
 
     import coinfer.paths
@@ -223,8 +224,25 @@ def test_a_finished_jscc_seed_is_stale_once_the_encoding_table_changes(monkeypat
     monkeypatch.setattr(coinfer.paths, "table_path", lambda table, preset: tmp_path / f"{table}_{preset}.json")
     preset = get_preset("quick")
     jscc, encoding = _seed_file("jscc", preset, 0), _seed_file("encoding", preset, 0)
-    (tmp_path / "encoding_quick.json").write_text((tmp_path / "encoding_quick.json").read_text() + "\n")
-    assert jscc is not None and _seed_file("jscc", preset, 0) != jscc
+    table = json.loads((tmp_path / "encoding_quick.json").read_text())
+
+    def rewrite(change):
+        change(table)
+        (tmp_path / "encoding_quick.json").write_text(json.dumps(table, indent=1))
+
+    # made again to the same numbers, at another commit, date and speed: still the code it kept
+    rewrite(lambda t: t["provenance"].update(git_commit="f" * 40, date="2027-01-01T00:00:00+00:00",
+                                             wall_time_s=1.0, hardware="another machine"))
+    timed = next(r for r in table["records"] if "train_time_s" in r["extra"])
+    rewrite(lambda t: timed["extra"].update(train_time_s=timed["extra"]["train_time_s"] + 1, wall_time_s=0.5))
+    assert jscc is not None and _seed_file("jscc", preset, 0) == jscc
+    bits = timed["bits_per_image"]
+    rewrite(lambda t: timed.update(bits_per_image=bits + 0.01))                       # a number it may read
+    assert _seed_file("jscc", preset, 0) != jscc
+    rewrite(lambda t: timed.update(bits_per_image=bits))
+    assert _seed_file("jscc", preset, 0) == jscc
+    rewrite(lambda t: t["provenance"].update(accuracy_drop=3.0))                       # its threshold
+    assert _seed_file("jscc", preset, 0) != jscc
     (tmp_path / "jscc_quick.json").write_text("{}")
     assert _seed_file("encoding", preset, 0) == encoding
     (tmp_path / "encoding_quick.json").unlink()           # no encoding table yet: a key of its own

@@ -119,20 +119,22 @@ def _seed_file(name: str, spec, seed: int | None, checkpoints=None) -> Path | No
     file; a setting it ignores, e.g. the sweep grid for the pruning table, does not) and of the
     baseline's weights: after ``train --retrain`` (other weights on a GPU) a finished seed is stale, as
     it is after a new :data:`~coinfer.experiments.cell_files.SWEEP_VERSION` or a change to a table it
-    reads (:attr:`Experiment.reads`: the JSCC table kept an encoding table's learned code it no longer held).
+    reads (:attr:`Experiment.reads`: the JSCC table kept an encoding table's learned code it no longer held),
+    a change to its numbers, not to when, where or how fast it was made (:func:`coinfer.results.table_content_digest`).
     """
     import hashlib
     import json
 
     from coinfer.experiments.cell_files import SWEEP_VERSION, baseline_digest
     from coinfer.paths import seed_table_path, table_path
+    from coinfer.results import table_content_digest
 
     baseline = baseline_digest(spec, checkpoints)
     if seed is None or baseline is None:
         return None
     settings = {k: v for k, v in spec.to_dict().items() if k not in TABLES[name].ignores}
     # The sweep's version too: a change to what a cell computes makes a finished seed stale, as its cells.
-    reads = {t: hashlib.sha256(p.read_bytes()).hexdigest() if (p := table_path(t, spec.name)).exists() else None
+    reads = {t: table_content_digest(p) if (p := table_path(t, spec.name)).exists() else None
              for t in TABLES[name].reads}
     key = json.dumps({**settings, "seed": None, "baseline": baseline, "version": SWEEP_VERSION,
                       **({"reads": reads} if reads else {})}, sort_keys=True, default=str)
