@@ -110,8 +110,9 @@ def meets_threshold(record: Record, table: LookupTable) -> bool:
 
 
 #: Record ``extra`` numbers that depend on the seed and are kept per seed (``extra["per_seed"]``) when
-#: every run has them: the rate estimates and the one-stream coded length (bits per image).
-SEEDED_EXTRA = ("bits_model", "bits_soft", "bits_one_stream", "bits_one_stream_sent", "bits_range")
+#: every run has them: the rate estimates, the one-stream coded length (bits per image) and the share
+#: of images sent range-coded.
+SEEDED_EXTRA = ("bits_model", "bits_soft", "bits_one_stream", "bits_one_stream_sent", "bits_range", "range_share")
 
 
 def aggregate_seeds(runs: list[LookupTable]) -> LookupTable:

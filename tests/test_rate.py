@@ -222,13 +222,18 @@ def test_aggregate_keeps_the_rate_numbers_per_seed():
     from dataclasses import replace
 
     from coinfer.results import LookupTable, Provenance, Record
-    from coinfer.stats import aggregate_seeds
+    from coinfer.stats import aggregate_seeds, seed_mean
 
     r = Record(method="framework", split="pool", accuracy=0.9, device_macs=1, device_params=1, server_macs=1,
-               bits_per_image=5.0, val_accuracy=0.9, code_size="d16-k64-r0.1", extra={"bits_model": 4.0})
+               bits_per_image=5.0, val_accuracy=0.9, code_size="d16-k64-r0.1",
+               extra={"bits_model": 4.0, "range_share": 0.25})
     prov = Provenance("fashion-mnist", "quick", "t", 1.0, seed=0)
-    runs = [LookupTable(prov, [r]), LookupTable(replace(prov, seed=1), [replace(r, extra={"bits_model": 3.0})])]
-    assert aggregate_seeds(runs).records[0].extra["per_seed"]["bits_model"] == [4.0, 3.0]
+    runs = [LookupTable(prov, [r]),
+            LookupTable(replace(prov, seed=1), [replace(r, extra={"bits_model": 3.0, "range_share": 0.75})])]
+    merged = aggregate_seeds(runs).records[0]
+    assert merged.extra["per_seed"]["bits_model"] == [4.0, 3.0]
+    # the share of images sent range-coded is a seed's too: the mean is over both, not seed 0's 0.25
+    assert merged.extra["per_seed"]["range_share"] == [0.25, 0.75] and seed_mean(merged, "range_share") == 0.5
 
 
 # --------------------------------------------------------------------------------------------
