@@ -440,7 +440,10 @@ def git_commit(checkout: str | Path | None = None) -> str:
     r"""The commit of the coinfer checkout (40 hexadecimal digits), with ``+dirty`` if it has uncommitted
     changes outside :data:`GENERATED_PATHS`; ``""`` outside git.
 
-    ``checkout`` is a folder inside the git checkout to ask (default: this package's own).
+    Parameters
+    ----------
+    checkout : str or Path, optional
+        A folder inside the git checkout to ask (default: this package's own).
 
     Examples
     --------
@@ -473,6 +476,29 @@ def table_content_digest(path: str | Path) -> str:
     A table regenerated to the same numbers at another commit, on another day or machine keeps its
     digest; a changed number changes it. A table that reads another keys its finished seeds on this
     (:attr:`coinfer.experiments.Experiment.reads`).
+
+    Parameters
+    ----------
+    path : str or Path
+        A saved table (:meth:`LookupTable.save`).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from dataclasses import replace
+    >>> from pathlib import Path
+    >>> from coinfer.results import LookupTable, Provenance, Record, table_content_digest
+    >>> r = Record(method="original", split="pool", accuracy=0.9, device_macs=10, device_params=1,
+    ...            server_macs=5, bits_per_image=32, extra={"train_time_s": 3.0})
+    >>> prov = Provenance("fashion-mnist", "quick", "example", 1.0, git_commit="a" * 40)
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> made = table_content_digest(LookupTable(prov, [r]).save(folder / "made.json"))
+    >>> again = LookupTable(replace(prov, git_commit="b" * 40, wall_time_s=2.0), [replace(r, extra={"train_time_s": 4.0})])
+    >>> table_content_digest(again.save(folder / "again.json")) == made
+    True
+    >>> changed = LookupTable(prov, [replace(r, accuracy=0.8)])
+    >>> table_content_digest(changed.save(folder / "changed.json")) == made
+    False
     """
     import hashlib
 
