@@ -102,7 +102,7 @@ def main() -> None:
                         help="where to write the measurement (default benchmarks/out/encode_speed.json)")
     args = parser.parse_args()
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    from coinfer.results import hardware
+    from coinfer.results_origin import hardware
 
     result = {"hardware": hardware(), "device": str(device), "width": args.width, "torch_threads": torch.get_num_threads()}
     if not args.skip_coders:

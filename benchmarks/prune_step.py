@@ -30,7 +30,8 @@ from coinfer.data import load_dataset
 from coinfer.core.network import resnet18, split
 from coinfer.paths import project_root, results_dir
 from coinfer.core.pruning import IncrementalPruner, SparsitySchedule
-from coinfer.results import hardware, load_table, write_json_atomic
+from coinfer.results import load_table, write_json_atomic
+from coinfer.results_origin import hardware
 from coinfer.train import seed_everything
 
 

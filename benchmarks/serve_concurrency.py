@@ -22,7 +22,8 @@ import time
 import torch
 
 from coinfer.paths import project_root
-from coinfer.results import git_commit, hardware, write_json_atomic
+from coinfer.results import write_json_atomic
+from coinfer.results_origin import git_commit, hardware
 from coinfer.serve.configuration import build_configurations, load_model_for, load_test_images
 from coinfer.serve.load import HostileClients, concurrency_probe, process_memory_bytes
 from coinfer.serve.server import ServerProcess

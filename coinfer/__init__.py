@@ -7,7 +7,8 @@ from the layers above it in this list (``tests/test_layers.py`` checks it), and 
 home::
 
     units, paths, splits  conventions, file names, the split points' names
-    results, stats, data  tables of records, the threshold; means over seeds; datasets, validation split
+    results, stats, data  tables of records (results, results_origin), the threshold; means over seeds;
+                          datasets, validation split
     tensor_data           the GPU data path (a dataset as one device tensor)
     core/                 the paper's algorithms: no files, no plots, no presets
     config, train         one Preset per run (config, config_*); one training loop
@@ -24,6 +25,7 @@ Conventions
     :mod:`coinfer.splits`: the split points' names and SplitPoint, the validated value (II-A).
 Data and results
     :mod:`coinfer.results`: Record, LookupTable, Provenance, the accuracy threshold (II-D, V-A).
+    :mod:`coinfer.results_origin`: what a provenance records: command line, commit, hardware, date.
     :mod:`coinfer.stats`: choices on the validation split; means over seeds, margins in standard errors.
     :mod:`coinfer.data`: CIFAR-10 and Fashion-MNIST loaders, checked offline; the validation split (V-A).
     :mod:`coinfer.tensor_data`: the GPU data path: a training set as one device tensor, augmented there; bf16.

@@ -38,7 +38,7 @@ def _layer(parts: tuple[str, ...]) -> str | None:
     """The layer of a module given as its parts below ``coinfer`` (``("core", "network")`` -> core)."""
     if not parts or parts[0] in ("__init__", "__main__"):
         return None
-    if parts[0].startswith(("cli", "config")):                   # cli_args, cli_search, config_smoke, ...
+    if parts[0].startswith(("cli", "config", "results")):        # cli_args, config_smoke, results_origin, ...
         return parts[0].split("_")[0]
     return parts[0]
 

@@ -52,7 +52,7 @@ def test_a_regenerated_table_does_not_make_the_commit_dirty(tmp_path):
     # made from uncommitted changes because an earlier one was rewritten; a change to the code must.
     import subprocess
 
-    from coinfer.results import git_commit
+    from coinfer.results_origin import git_commit
 
     def git(*args):
         subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args], cwd=tmp_path, check=True,
@@ -322,7 +322,7 @@ def test_a_provenance_command_reads_back_as_the_same_words(argv):
     """A recorded command must run again as it ran: a --set value with spaces and quotes included."""
     import shlex
 
-    from coinfer.results import invocation
+    from coinfer.results_origin import invocation
 
     command = invocation(argv)
     assert shlex.split(command) == ["python", *argv]

@@ -33,7 +33,8 @@ from typing import Callable
 from coinfer.experiments.search import Objective, readable_key
 from coinfer.experiments.search_study import PATIENCE, _optuna, open_study, optimize
 from coinfer.experiments.search_checks import OBJECTIVES, TEST_FALLBACK, constraint_accuracy
-from coinfer.results import LookupTable, Record, git_commit, hardware, utc_now
+from coinfer.results import LookupTable, Record
+from coinfer.results_origin import git_commit, hardware, utc_now
 from coinfer.stats import selection_threshold
 
 #: Replay settings: the most trials per study (repeats and rejections are free; a converged sampler

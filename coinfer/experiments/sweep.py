@@ -529,7 +529,7 @@ class SweepRunner:
 
     def run(self, cell: Cell) -> dict:
         """Compute ``cell`` and write its file atomically; returns the file's content."""
-        from coinfer.results import git_commit, hardware, utc_now
+        from coinfer.results_origin import git_commit, hardware, utc_now
 
         start = time.time()
         record = self.compute(cell)

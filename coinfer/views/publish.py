@@ -236,7 +236,7 @@ def rows_csv(rows: Iterable) -> str:
 def _provenance(provenance) -> Any:
     if provenance is None:
         from coinfer import __version__
-        from coinfer.results import git_commit
+        from coinfer.results_origin import git_commit
 
         return {"source": "computed by coinfer when the figure was drawn (no committed table)",
                 "coinfer_version": __version__, "git_commit": git_commit()}
