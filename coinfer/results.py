@@ -395,7 +395,7 @@ def table_content_digest(path: str | Path) -> str:
 
     A table regenerated to the same numbers at another commit, on another day or machine keeps its
     digest; a changed number changes it. A table that reads another keys its finished seeds on this
-    (:attr:`coinfer.experiments.Experiment.reads`).
+    (``coinfer.experiments.Experiment.reads``).
 
     Parameters
     ----------

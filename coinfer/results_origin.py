@@ -60,7 +60,7 @@ def _shell_word(word: str) -> str:
 #: Tracked paths that do not make a commit ``+dirty``: the committed tables and benchmark reports, which
 #: the regeneration commands write (``make results`` rewrites one table after another, and each later
 #: table would otherwise call itself made from uncommitted changes). A table another reads is recorded
-#: by digest where it matters (:attr:`coinfer.experiments.Experiment.reads`).
+#: by digest where it matters (``coinfer.experiments.Experiment.reads``).
 GENERATED_PATHS = ("data/results",)
 
 
