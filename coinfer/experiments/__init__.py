@@ -118,9 +118,10 @@ def _seed_file(name: str, spec, seed: int | None, checkpoints=None) -> Path | No
     Its name carries a digest of every setting the table reads (the seed aside: other settings, other
     file; a setting it ignores, e.g. the sweep grid for the pruning table, does not) and of the
     baseline's weights: after ``train --retrain`` (other weights on a GPU) a finished seed is stale, as
-    it is after a new :data:`~coinfer.experiments.cell_files.SWEEP_VERSION` or a change to a table it
-    reads (:attr:`Experiment.reads`: the JSCC table kept an encoding table's learned code it no longer held),
-    a change to its numbers, not to when, where or how fast it was made (:func:`coinfer.results.table_content_digest`).
+    it is after a new :data:`~coinfer.experiments.cell_files.SWEEP_VERSION` or a change to the numbers
+    of a table it reads (:attr:`Experiment.reads`: the JSCC table kept an encoding table's learned code it
+    no longer held); when, where and how fast that table was made do not count
+    (:func:`coinfer.results.table_content_digest`).
     """
     import hashlib
     import json
