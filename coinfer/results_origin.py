@@ -57,11 +57,13 @@ def _shell_word(word: str) -> str:
     return f'"{word}"' if not re.search(r'["$`\\!]', word) else shlex.quote(word)
 
 
-#: Tracked paths that do not make a commit ``+dirty``: the committed tables and benchmark reports, which
-#: the regeneration commands write (``make results`` rewrites one table after another, and each later
-#: table would otherwise call itself made from uncommitted changes). A table another reads is recorded
-#: by digest where it matters (``coinfer.experiments.Experiment.reads``).
-GENERATED_PATHS = ("data/results",)
+#: Tracked paths that do not make a commit ``+dirty``: the committed tables, benchmark reports and
+#: checkpoints, which the regeneration commands write (``make results`` rewrites one after another, and
+#: each later table would otherwise call itself made from uncommitted changes; a codec checkpoint records
+#: its training time, so it is new bytes every time). What a result reads from them is recorded by
+#: digest: the baseline's weights (sweep cells, finished seeds, codec checkpoints) and a table another
+#: table reads (``coinfer.experiments.Experiment.reads``).
+GENERATED_PATHS = ("data/results", "data/checkpoints")
 
 
 def git_commit(checkout: str | Path | None = None) -> str:

@@ -48,8 +48,8 @@ def test_provenance_is_filled_in(table):
 
 
 def test_a_regenerated_table_does_not_make_the_commit_dirty(tmp_path):
-    # `make results` writes one committed table after another: the later ones must not call themselves
-    # made from uncommitted changes because an earlier one was rewritten; a change to the code must.
+    # `make results` writes one committed table and checkpoint after another: the later ones must not call
+    # themselves made from uncommitted changes because an earlier one was rewritten; a change to the code must.
     import subprocess
 
     from coinfer.results_origin import git_commit
@@ -62,6 +62,8 @@ def test_a_regenerated_table_does_not_make_the_commit_dirty(tmp_path):
     (tmp_path / "data" / "results").mkdir(parents=True)
     (tmp_path / "coinfer" / "code.py").write_text("x = 1\n")
     (tmp_path / "data" / "results" / "sweep_quick.json").write_text("{}\n")
+    (tmp_path / "data" / "checkpoints" / "quick").mkdir(parents=True)
+    (tmp_path / "data" / "checkpoints" / "quick" / "codec.pt").write_bytes(b"0")
     git("init", "-q")
     git("add", ".")
     git("commit", "-q", "-m", "start")
@@ -69,6 +71,7 @@ def test_a_regenerated_table_does_not_make_the_commit_dirty(tmp_path):
     clean = git_commit(package)
     assert len(clean) == 40 and not clean.endswith("+dirty")
     (tmp_path / "data" / "results" / "sweep_quick.json").write_text('{"records": []}\n')
+    (tmp_path / "data" / "checkpoints" / "quick" / "codec.pt").write_bytes(b"1")    # retrained: its time is new
     assert git_commit(package) == clean
     (tmp_path / "coinfer" / "code.py").write_text("x = 2\n")
     assert git_commit(package) == clean + "+dirty"
@@ -409,3 +412,13 @@ def test_the_committed_search_replays_replay_the_committed_sweep_table(name):
     sweep = load_table(results_dir() / "sweep_quick.json")
     assert replay["provenance"]["table_commit"] == sweep.provenance.git_commit
     assert replay["grid"]["trainings"] == len(_records_by_cell("sweep"))
+
+
+def test_every_committed_result_names_a_commit_without_uncommitted_changes():
+    """A committed table, search summary or benchmark report is regenerable from the commit it names: one made
+    from uncommitted code says ``+dirty``, and its numbers may come from code nobody can check out."""
+    committed = sorted(results_dir().glob("*.json")) + sorted((results_dir() / "search").glob("*.json")) \
+        + sorted((results_dir() / "benchmarks").glob("*.json"))
+    assert len(committed) >= 10, committed
+    dirty = [p.relative_to(results_dir()).as_posix() for p in committed if "+dirty" in p.read_text()]
+    assert not dirty, f"made from uncommitted changes: {dirty}; commit the code, then regenerate them"
