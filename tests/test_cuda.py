@@ -192,6 +192,23 @@ def test_run_encoding_on_a_gpu(fashion):
 
 
 @needs_cuda
+def test_the_original_baseline_follows_its_device_from_a_cpu_model(fashion):
+    """The sweep keeps its baseline on the CPU and asks for a record on the GPU (the paper smoke run on an
+    H200 stopped here: the images went to the GPU, the parts stayed on the CPU)."""
+    from coinfer.data import load_dataset
+    from coinfer.experiments.encoding import get_encode_config, original_record
+
+    config = get_encode_config("quick", huffman_train_images=16, eval_batch_size=12)
+    train, test = (load_dataset("fashion-mnist", train=t, limit=n) for t, n in ((True, 16), (False, 24)))
+    records = {device: original_record(_net().cpu(), "layer2.1", train, test, config, torch.device(device),
+                                       log=lambda *_: None) for device in ("cpu", "cuda")}
+    cpu, gpu = records["cpu"], records["cuda"]
+    assert (gpu.device_macs, gpu.server_macs, gpu.extra["bits_fixed"]) == (cpu.device_macs, cpu.server_macs,
+                                                                           cpu.extra["bits_fixed"])
+    assert gpu.extra["test_images"] == 24 and gpu.bits_per_image == pytest.approx(cpu.bits_per_image, rel=0.05)
+
+
+@needs_cuda
 def test_run_pruning_on_a_gpu(fashion, tmp_path):
     """Prune on the GPU; the saved weights, re-evaluated and re-profiled on the CPU, give its record."""
     import shutil

@@ -391,12 +391,15 @@ def huffman_8bit(device_part: nn.Module, server_part: nn.Module, train_set, test
 
     The feature ``device_part`` sends is quantized to 8 bits and Huffman-coded per image; the
     server part receives the dequantized feature. 2-Step Pruning (:mod:`coinfer.core.baselines`) uses it.
+    Both parts are moved to ``device`` (in place, as ``Module.to`` does), where the images go.
     """
     from coinfer.core.codecs import Huffman8Codec
     from coinfer.data import make_loader
 
     device = device or torch.device("cpu")
-    device_part.eval(), server_part.eval()
+    # The sweep keeps its baseline on the CPU and hands this a copy with a GPU device: the parts
+    # must follow the images there (the paper smoke run on an H200 failed here).
+    device_part, server_part = device_part.to(device).eval(), server_part.to(device).eval()
 
     def train_features():
         # Two streaming passes (range, then histogram) instead of holding every feature: a
