@@ -315,7 +315,8 @@ class TaylorImportance:
             activation = output.detach()
 
             def grad_hook(grad):
-                score = (activation * grad).mean(dim=(2, 3)).abs().sum(0)
+                wide = torch.promote_types(grad.dtype, torch.float32)   # not bf16 (GPU path): sums span an interval
+                score = (activation.to(wide) * grad.to(wide)).mean(dim=(2, 3)).abs().sum(0)
                 if index is not None:          # a compacted layer: its channels' places at full width
                     score = score.new_zeros(channels).index_copy_(0, index, score)
                 self.sums[group] = self.sums[group] + score if group in self.sums else score

@@ -34,6 +34,7 @@ def train_learned_codec(model: nn.Module, point: str, code_size: str, preset: st
     from coinfer.core.encoding import build_codec
     from coinfer.experiments.encoding import FeatureSource, evaluate_codec, freeze, get_encode_config, train_codec
     from coinfer.config import get_preset
+    from coinfer.core.costs import module_device
     from coinfer.train import save_checkpoint, seed_everything
 
     point = SplitPoint(point)
@@ -45,7 +46,10 @@ def train_learned_codec(model: nn.Module, point: str, code_size: str, preset: st
     train_set = load_split(preset_obj.dataset, "train", preset_obj.validation, limit=config.train_limit,
                            augment=config.augment)     # as encoding.run trains
     test_set = load_split(preset_obj.dataset, "test", preset_obj.validation, limit=config.test_limit)
-    train_src = FeatureSource(device_part, train_set, config.precompute, batch_size=config.eval_batch_size)
+    # Where the model is: at split "input" the device part is empty, and a source would default to the CPU.
+    device = module_device(model)
+    train_src = FeatureSource(device_part, train_set, config.precompute, batch_size=config.eval_batch_size,
+                              device=device)
     shape = train_src.feature_shape
     size = config.code_size_at(code_size, shape)
     seed_everything(preset_obj.seed)
@@ -54,7 +58,8 @@ def train_learned_codec(model: nn.Module, point: str, code_size: str, preset: st
     history = train_codec(codec, server_part, train_src, config, seed=preset_obj.seed, desc=f"{point} {size}")
     del train_src
     result = evaluate_codec(codec, server_part,
-                            FeatureSource(device_part, test_set, config.precompute, batch_size=config.eval_batch_size))
+                            FeatureSource(device_part, test_set, config.precompute, batch_size=config.eval_batch_size,
+                                         device=device))
     meta = {"kind": "feature-codec", "split": point, "code_size": str(size), "feature_shape": list(shape),
             "kernel_size": config.kernel_size, "backbone_weights_sha256": weights_digest(model),
             "preset": preset_obj.name, "dataset": preset_obj.dataset, "seed": preset_obj.seed,
