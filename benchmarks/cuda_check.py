@@ -6,9 +6,9 @@ Checks, in order, each timed and written to one JSON file:
 2. ``data_path``: training images/s of the full-width network (the paper preset's) on synthetic
    CIFAR-shaped data written in CIFAR-10's real on-disk format, on the old path (PIL transforms in 8
    loader processes, float32) against the new one (:mod:`coinfer.tensor_data`: images on the device,
-   augmented there, bf16 autocast where the GPU has it natively, else float32, channels_last; again
-   with cuDNN's autotuner on; and with
-   ``torch.compile`` when ``--compile``);
+   augmented there, bf16 autocast where the GPU has it natively, else float32, channels_last; its
+   parts one at a time (resident float32, then channels_last, then bf16 alone); again with cuDNN's
+   autotuner on; and with ``torch.compile`` when ``--compile``);
    ``estimate``: the paper preset's sweep in GPU-hours (one and three seeds) at each of those rates;
 3. ``paper_cell``: one paper-preset sweep cell end to end (``framework`` at layer2.1, sparsity 0.5,
    code d16-l4) on the synthetic CIFAR-10, with one epoch per stage: baseline, pruning fine-tune,
@@ -53,6 +53,7 @@ import argparse
 import json
 import os
 import pickle
+import re
 import subprocess
 import sys
 import tempfile
@@ -145,6 +146,12 @@ def data_path_rates(device: torch.device, root: Path, steps: int, batch_size: in
     if compile_:
         paths["new_compiled_images_per_s"] = DataPath(resident=True, autocast=autocast, channels_last=True,
                                                       compile=True)
+    # Its parts one at a time, to say which costs or saves what (on the H200 the whole path ran at 0.87x
+    # the loader path at batch 128): the images on the device alone, then channels_last, then bf16.
+    paths["resident_float32_images_per_s"] = DataPath(resident=True)
+    paths["resident_float32_channels_last_images_per_s"] = DataPath(resident=True, channels_last=True)
+    if autocast:
+        paths["resident_bf16_images_per_s"] = DataPath(resident=True, autocast=autocast)
     # The new path once more with cuDNN's autotuner on (torch.backends.cudnn.benchmark, off by default
     # and in coinfer): whether the GPU path should turn it on (it may pick other algorithms per run).
     paths["new_cudnn_benchmark_images_per_s"] = paths["new_images_per_s"]
@@ -161,6 +168,8 @@ def data_path_rates(device: torch.device, root: Path, steps: int, batch_size: in
             torch.backends.cudnn.benchmark = autotune
     out["speedup"] = round(out["new_images_per_s"] / out["old_float32_loader_images_per_s"], 2)
     out["cudnn_benchmark_speedup"] = round(out["new_cudnn_benchmark_images_per_s"] / out["new_images_per_s"], 2)
+    out["over_old_path"] = {name: round(out[name] / out["old_float32_loader_images_per_s"], 2)
+                            for name in paths if name.startswith("resident_")}
     out["decided_for_this_device"] = DataPath.for_device(device).__dict__
     return out
 
@@ -216,9 +225,10 @@ def split_exactness(device: torch.device) -> dict:
 
 
 def throughput(device: torch.device, dataset: str, steps: int) -> dict:
-    """The first measurement (MEASURED_H200_RATE): the float32 loader path on a real dataset, and the
-    paper baseline's minutes at that rate on the images it trains on (the training split less the
-    paper preset's validation images)."""
+    """The first measurement (2026-11-28: 9,128 images/s on Fashion-MNIST, the plan's rate until a
+    device report replaced it): the float32 loader path on a real dataset, and the paper baseline's
+    minutes at that rate on the images it trains on (the training split less the paper preset's
+    validation images)."""
     from coinfer.data import load_split, make_loader
     from coinfer.core.network import resnet18
     from coinfer.config import get_preset
@@ -276,7 +286,9 @@ def paper_smoke(cuda: bool) -> dict:
     done = subprocess.run(command, cwd=root, env=env, capture_output=True, text=True, timeout=900)
     output = done.stdout + done.stderr
     if done.returncode:
-        raise RuntimeError(f"{' '.join(command[2:])} exited {done.returncode}:\n{output[-4000:]}")
+        # Without the progress bars, whose redraws filled the first GPU run's 4,000 characters.
+        quiet = "\n".join(line for line in output.splitlines() if line.strip() and not re.search(r"\d%\|", line))
+        raise RuntimeError(f"{' '.join(command[2:])} exited {done.returncode}:\n{quiet[-4000:]}")
     if not cuda:
         selected = [line for line in output.splitlines() if "::test_" in line]
         if len(selected) != 1:

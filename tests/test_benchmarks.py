@@ -68,6 +68,10 @@ def test_the_prepared_device_check_runs_every_check_on_the_cpu(tmp_path):
     assert not {"alone_s", "together_s", "stacked_s"} & set(report["together_compiled"]["rows"][0])
     assert "compiled_s" not in report["together"]["rows"][0]
     assert report["data_path"]["cudnn_benchmark_speedup"] > 0
+    # the new path's parts one at a time, each against the loader path
+    parts = report["data_path"]["over_old_path"]
+    assert set(parts) == {"resident_float32_images_per_s", "resident_float32_channels_last_images_per_s",
+                          "resident_bf16_images_per_s"} and all(v > 0 for v in parts.values())
     assert report["data_path"]["autocast"] == "bfloat16"       # the CPU rehearses an H100-class GPU's precision
     # On a GPU the paper smoke test runs there; the dry run checks that its selection names that test.
     assert report["paper_smoke"] == {"ran": False,

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 
 __all__ = ["committed_name", "read_device_report", "report_rate", "report_device", "factors_text",
@@ -149,12 +150,22 @@ def _measured(report: dict | None, names: tuple[str, ...]) -> list[float] | None
 
 
 def _failure(report: dict, check: str) -> str | None:
-    """Why ``check`` left no measurement in ``report``, or None when it left one."""
+    """Why ``check`` left no measurement in ``report``, or None when it left one.
+
+    A check that ran a command (``paper_smoke`` runs pytest) fails with "... exited 1:" and the
+    command's output; the output's last error line is the cause, so it follows the first line.
+
+    >>> _failure({"smoke": {"error": "RuntimeError: pytest exited 1:\\nbar 10%\\nerror: Input type (cuda) and "
+    ...                                "weight type (cpu) differ\\nbar 20%"}}, "smoke")
+    'its `smoke` check failed: RuntimeError: pytest exited 1: error: Input type (cuda) and weight type (cpu) differ'
+    """
     result = report.get(check)
     if result is None:
         return f"the report has no `{check}` check"
     if isinstance(result, dict) and "error" in result:
-        return f"its `{check}` check failed: {str(result['error']).splitlines()[0][:200]}"
+        first, *rest = str(result["error"]).splitlines() or [""]
+        causes = [line.strip() for line in rest if re.match(r"\s*(error:|\w*(Error|Exception)\b)", line)]
+        return f"its `{check}` check failed: {first[:200]}" + (f" {causes[-1][:300]}" if causes else "")
     return None
 
 
@@ -287,7 +298,7 @@ def report_caption(report: dict | None, sweep_steps: list) -> str:
     >>> report_caption(None, []).startswith("No GPU report is committed yet")
     True
     """
-    from coinfer.experiments.plan import projected_hours
+    from coinfer.experiments.plan import plan_summary, projected_hours
     from coinfer.results import Provenance
 
     if report is None:
@@ -298,14 +309,13 @@ def report_caption(report: dict | None, sweep_steps: list) -> str:
             f"{report.get('torch', '?')}, {report.get('date', '?')}, commit {Provenance.short_commit(str(g.get('git_commit', '?')))}"
             + "".join(f", resuming the run at commit {Provenance.short_commit(str(r.get('git_commit')))} of {str(r.get('date'))[:10]}"
                       for r in report.get("resumed_from", []) if r) + ".")
-    at_new = (report.get("estimate") or {}).get("new_images_per_s")
-    if isinstance(at_new, dict) and "gpu_hours_3_seeds" in at_new:
-        text += (f" At its new data path's {at_new['images_per_s']:,.0f} images/s, the three-seed sweep takes "
-                 f"{at_new['gpu_hours_3_seeds']:.1f} GPU-hours.")
     rate = report_rate(report)
     if rate is None or not sweep_steps:
         return text
+    # From the plan as it stands, not the report's own estimate, made by the plan of the report's commit.
     hours = projected_hours(sweep_steps, report["factors"], rate)
+    text += (f" At its new data path's {rate:,.0f} images/s, the three-seed sweep takes "
+             f"{plan_summary(sweep_steps, rate)['gpu_hours']:.1f} GPU-hours.")
     (workers, compiled), best = min(hours.items(), key=lambda item: item[1])
     return text + (
         f" With the speed-ups it measured that the plan does not count (the stacked and folded codec steps, "
