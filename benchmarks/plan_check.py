@@ -14,7 +14,8 @@ It runs the preset at smoke scale (``COINFER_SMOKE=1``: one epoch of 32 images p
 cut to one cell per method, at the preset's own width) on random pixels written in CIFAR-10's real
 on-disk format, in a scratch ``COINFER_HOME``: a CPU minute for the paper preset. The runs compute
 what the GPU path computes (:meth:`coinfer.tensor_data.DataPath.for_device` for CUDA: pruning
-fine-tunes on the kept channels only, unless ``COINFER_COMPILE=1``), in float32. At smoke scale the
+fine-tunes on the kept channels only if it chooses them; it does not, since they were slower on an
+H200), in float32. At smoke scale the
 fixed passes (fitting passes, evaluations) weigh far more than at paper scale, so a pass the plan
 forgot shows up.
 
@@ -173,7 +174,7 @@ def main() -> None:
     from coinfer.tensor_data import DataPath
 
     # The plan prices the GPU path; on this CPU the runs compute as it does where that changes the work
-    # (pruning fine-tunes on the kept channels only), in float32 with the CPU loaders.
+    # (pruning fine-tunes on the kept channels only, if it chooses them), in float32 with the CPU loaders.
     kept_channels = DataPath.for_device("cuda").kept_channels
     DataPath.for_device = classmethod(lambda cls, device: cls(kept_channels=kept_channels))
     preset = get_preset(args.preset, **parse_overrides(args.set))     # and the smoke overrides (COINFER_SMOKE=1)

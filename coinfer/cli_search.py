@@ -292,7 +292,7 @@ def plan(args: argparse.Namespace) -> int:
     from coinfer.experiments.plan_tables import format_table_plans, table_plans
     from coinfer.experiments.device_report import committed_name
     from coinfer.paths import device_report_path
-    from coinfer.tensor_data import COMPILE_ENV, DataPath
+    from coinfer.tensor_data import DataPath
 
     if args.workers != 1 and not args.gpu_report:
         raise ValueError(f"--workers {args.workers} needs --gpu-report: the workers' factor is a device check's "
@@ -306,9 +306,10 @@ def plan(args: argparse.Namespace) -> int:
     if DataPath.for_device("cuda").kept_channels:
         print("(pruning fine-tunes priced on the kept channels, as the GPU path trains them)")
     else:
-        print(f"(pruning fine-tunes priced masked at full width: {COMPILE_ENV}=1 turns the kept channels off)")
+        print("(pruning fine-tunes priced masked at full width, as the GPU path trains them: DataPath.for_device "
+              "leaves the kept channels off, measured slower on an H200)")
     if not args.gpu_rate and not args.gpu_report:
-        print(f"(rate: {MEASURED_H200_RATE:,.0f} images/s, the full-width network measured on an H200; "
+        print(f"(rate: {MEASURED_H200_RATE:,.0f} images/s, the full-width network on the GPU path, measured on an H200; "
               "measure yours with benchmarks/cuda_check.py and pass --gpu-rate"
               + (f", or --gpu-report {committed_name()} for the committed one's"
                  if device_report_path().exists() else "") + ")")
@@ -384,7 +385,7 @@ def projection(args: argparse.Namespace, plans: dict, report: dict) -> str:
         f"{'with' if compiled else 'without'} the frozen parts compiled; each step's share divided by the speed-ups "
         f"measured for it ({applied or 'none measured'}):",
         format_plan(steps, rate),
-        "(the savings the plan counts, codes together and kept channels, are not applied again"
+        "(the savings the plan counts, such as the codes trained together, are not applied again"
         + (f"; compiling cost {compile_s:.0f} s at one split point from an empty cache, not counted"
            if compiled and isinstance(compile_s, (int, float)) and math.isfinite(compile_s) else "") + ")",
         format_tables_total(tables, rate, ", projected")])

@@ -1,13 +1,16 @@
 """The GPU data path: a training set held on the device as one uint8 tensor, augmented and
 normalized there, with the precision and memory-layout choices that go with it.
 
-On a GPU the CPU data path (PIL images, one torchvision transform per image, loader processes) is
-the bottleneck of a full-width ResNet18 on 32x32 images: the whole CIFAR-10 training set is 150 MB
-as uint8, so it is kept on the device and each batch is cropped, flipped and normalized there in a
-few tensor operations. :class:`DataPath` is the one place that decides what a training run uses;
-:meth:`DataPath.for_device` turns everything on for CUDA (bf16 autocast only on a GPU that computes
-in bf16 natively, :func:`native_bf16`) and off for the CPU, where the CPU path is left exactly as
-it was. Every training on images asks it: the baseline
+On a GPU the CPU data path (PIL images, one torchvision transform per image, loader processes) can
+be the bottleneck of a full-width ResNet18 on 32x32 images, where a machine has few CPU cores for
+it: the whole CIFAR-10 training set is 150 MB as uint8, so it is kept on the device and each batch
+is cropped, flipped and normalized there in a few tensor operations. (On the device check's H200,
+whose 16 cores kept 8 loader processes ahead, this path with bf16 and channels_last was the slower
+one at batch 128; ``book/paper_scale.md`` gives the measurement.) :class:`DataPath` is the one place
+that decides what a training run uses; :meth:`DataPath.for_device` turns the GPU path on for CUDA
+(bf16 autocast only on a GPU that computes in bf16 natively, :func:`native_bf16`; the kept channels
+not, as measured there) and off for the CPU, where the CPU path is left exactly as it was. Every
+training on images asks it: the baseline
 (:func:`coinfer.train.train_baseline`), the pruning fine-tunes
 (:func:`coinfer.experiments.pruning.prune_finetune` with
 :func:`~coinfer.experiments.pruning.fine_tune_batches`) and codec training on images
@@ -151,11 +154,17 @@ class DataPath:
 
     @classmethod
     def for_device(cls, device: torch.device | str) -> "DataPath":
-        """Everything on for a CUDA device, nothing on a CPU. bf16 autocast only on a GPU with native
+        """The GPU path for a CUDA device, nothing on a CPU. bf16 autocast only on a GPU with native
         bf16 (:func:`native_bf16`: compute capability 8.0 or newer); an older one (a T4, a V100)
         trains in float32 with the rest of the path. Compiling only on request, with
         ``COINFER_COMPILE``: ``frozen`` compiles the frozen parts of codec training, ``1`` also every
-        trained network, and then turns ``kept_channels`` off.
+        trained network.
+
+        ``kept_channels`` stays off, on the device check's measurement: on an H200 at batch 128 the
+        pruning fine-tunes ran at 0.70 times the masked full-width speed on the kept channels (2-Step
+        Pruning's first step 0.68), since a step there waits on kernel launches, not arithmetic, and
+        the kept channels add a gather of every weight and a scatter of its gradient per step.
+        ``DataPath(kept_channels=True)`` still trains that way (the same training, fewer MACs).
 
         Parameters
         ----------
@@ -178,8 +187,7 @@ class DataPath:
             return cls()
         compile_, compile_frozen = _COMPILE_VALUES[value.strip().lower()]
         return cls(resident=True, autocast="bfloat16" if native_bf16(device) else None, channels_last=True,
-                   compile=compile_, kept_channels=not compile_,
-                   stack_codes=True, fold_batchnorm=True, compile_frozen=compile_frozen)
+                   compile=compile_, stack_codes=True, fold_batchnorm=True, compile_frozen=compile_frozen)
 
     @property
     def dtype(self) -> torch.dtype | None:

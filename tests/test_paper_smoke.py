@@ -3,7 +3,7 @@ on a tiny CIFAR-10 written in its real on-disk format, with ``COINFER_SMOKE=1`` 
 down to a handful of steps (``coinfer.config.smoke_overrides``): the same code paths as the real run,
 so a change that breaks the paper preset fails here, not on a reader's GPU. The commands train with
 the GPU path's choices (the training set held as one tensor and augmented there, channels_last,
-pruning fine-tunes on the kept channels), bf16 autocast aside; on a machine with CUDA they run there,
+the codes of a split point through one server pass), bf16 autocast aside; on a machine with CUDA they run there,
 bf16 included (the device check, ``benchmarks/cuda_check.py``, runs this test on the GPU).
 
 Checkpoints and tables go to a scratch ``COINFER_HOME``. The book build with ``COINFER_PRESET=paper``
@@ -139,8 +139,8 @@ def smoke_env(smoke_home):
 
 
 #: What the commands train with: the GPU path's choices (:meth:`DataPath.for_device` for CUDA: images
-#: held and augmented on the device, channels_last, pruning fine-tunes on the kept channels, the codes
-#: trained together through one server pass on their stacked batch), so that
+#: held and augmented on the device, channels_last, the codes trained together through one server
+#: pass on their stacked batch), so that
 #: a reader's GPU run is never the first to take them; on a CPU all but bf16 autocast, which is slow
 #: there without bf16 units (tests/test_data_path_stages.py trains each stage under it). With CUDA the
 #: commands run on the GPU (their default device) and the path is exactly the GPU's.
@@ -165,33 +165,27 @@ def smoke_run(smoke_home, smoke_env):
     import torch
 
     from coinfer.cli import main
-    from coinfer.core.kept_channels import KeptChannelsNetwork
     from coinfer.experiments.encoding import _CodecTraining
     from coinfer.tensor_data import DataPath, ResidentLoader
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     path = gpu_path()
-    # Counted, to show that the GPU path's code ran: resident epochs, kept-channel structures built and
-    # codec steps whose codes shared one server pass.
-    used = {"resident epochs": 0, "kept-channel builds": 0, "stacked codec steps": 0}
-    originals = (DataPath.__dict__["for_device"], ResidentLoader.__iter__, KeptChannelsNetwork._build,
-                 _CodecTraining.forward)
+    # Counted, to show that the GPU path's code ran: resident epochs and codec steps whose codes shared
+    # one server pass.
+    used = {"resident epochs": 0, "stacked codec steps": 0}
+    originals = (DataPath.__dict__["for_device"], ResidentLoader.__iter__, _CodecTraining.forward)
 
     def epoch(loader):
         used["resident epochs"] += 1
         return originals[1](loader)
 
-    def build(network):
-        used["kept-channel builds"] += 1
-        return originals[2](network)
-
     def codec_step(training, features):
         used["stacked codec steps"] += training.stack and len(training.codec) > 1
-        return originals[3](training, features)
+        return originals[2](training, features)
 
     DataPath.for_device = classmethod(lambda cls, device: path)
-    ResidentLoader.__iter__, KeptChannelsNetwork._build, _CodecTraining.forward = epoch, build, codec_step
+    ResidentLoader.__iter__, _CodecTraining.forward = epoch, codec_step
     times = {}
     try:
         for command in COMMANDS:
@@ -201,7 +195,7 @@ def smoke_run(smoke_home, smoke_env):
             assert code == 0, f"python -m coinfer {' '.join(command)} failed (exit {code}); see the output above"
     finally:
         torch.set_num_threads(threads)
-        DataPath.for_device, ResidentLoader.__iter__, KeptChannelsNetwork._build, _CodecTraining.forward = originals
+        DataPath.for_device, ResidentLoader.__iter__, _CodecTraining.forward = originals
     if (smoke_home / KEEP_MARK).exists():
         (smoke_home / KEEP_RECORD).write_text(json.dumps({"source": source_fingerprint(), "times": times, "used": used}))
     return times, used

@@ -9,6 +9,7 @@ from coinfer.cli import main
 from coinfer.config import get_preset, sweep_grid
 from coinfer.experiments.plan import TRAINING_IMAGES, kept_device_macs, part_macs, plan_summary, sweep_plan
 from coinfer.experiments.sweep import cells
+from coinfer.tensor_data import DataPath
 
 
 def _step(steps, name):
@@ -78,13 +79,13 @@ def test_plan_command_prints_each_step_and_the_total(capsys, monkeypatch):
     assert main(["plan", "--preset", "quick", "--gpu-rate", "600", "--seeds", "1"]) == 0
     out = capsys.readouterr().out
     assert "codec training" in out and "GPU-hours at 600 images/s" in out
-    assert "priced on the kept channels" in out
+    assert "priced masked at full width, as the GPU path trains them" in out
     assert "jscc table (python -m coinfer run jscc)" in out and "rate table" in out
     sweep_hours = plan_summary(sweep_plan(get_preset("quick"), seeds=1), 600)["gpu_hours"]
     assert f"every table in all (the README's commands for the preset): sweep {sweep_hours:.1f} + pruning" in out
-    monkeypatch.setenv("COINFER_COMPILE", "1")
+    monkeypatch.setattr(DataPath, "for_device", classmethod(lambda cls, device: DataPath(kept_channels=True)))
     assert main(["plan", "--preset", "quick", "--gpu-rate", "600", "--seeds", "1"]) == 0
-    assert "priced masked at full width: COINFER_COMPILE=1" in capsys.readouterr().out
+    assert "priced on the kept channels, as the GPU path trains them" in capsys.readouterr().out
     assert main(["plan", "--gpu-rate", "-3"]) == 2
 
 
@@ -178,10 +179,11 @@ def test_fine_tunes_on_kept_channels_cost_the_compacted_network_of_each_iteratio
     # The Taylor criterion too, except that its first iteration has nothing to rank by yet.
     taylor = get_preset("quick", **settings, **{"pruning.criterion": "taylor"})
     assert rising < _step(sweep_plan(taylor, kept_channels=True), "fine-tune: pruned").network_share < 1.0
-    # By default the plan prices what the GPU path does: kept channels, unless it compiles.
-    assert _step(sweep_plan(cubic), "fine-tune: pruned").network_share == rising
-    monkeypatch.setenv("COINFER_COMPILE", "1")
+    # By default the plan prices what the GPU path does: masked at full width (the kept channels were
+    # slower on an H200), and the kept channels where DataPath.for_device chooses them.
     assert _step(sweep_plan(cubic), "fine-tune: pruned").network_share == 1.0
+    monkeypatch.setattr(DataPath, "for_device", classmethod(lambda cls, device: DataPath(kept_channels=True)))
+    assert _step(sweep_plan(cubic), "fine-tune: pruned").network_share == rising
 
 
 def test_2_step_pruning_fine_tunes_on_kept_channels_cost_each_iterations_compacted_network():
@@ -331,6 +333,10 @@ def test_the_book_says_what_a_device_report_measured_and_why_not_where_it_did_no
                                     "(the device check's `paper_smoke` check)")
     assert smoke_on_gpu({**report, "paper_smoke": {"error": "RuntimeError: exited 1"}}) == (
         "**not run on a GPU yet**: on NVIDIA H200 its `paper_smoke` check failed: RuntimeError: exited 1")
+    # a command's failure names its cause, the output's last error line, not the progress bars before it
+    failed = "RuntimeError: pytest exited 1:\nencoding 67%|###\nerror: Input type (cuda) and weight type differ\n"
+    assert smoke_on_gpu({**report, "paper_smoke": {"error": failed}}).endswith(
+        "failed: RuntimeError: pytest exited 1: error: Input type (cuda) and weight type differ")
     # Issue 17's item 5: the training rates on the old and the new data path, and one paper cell end to end.
     runs = measured_runs(report)
     assert ("On NVIDIA H200 the full-width network trains at **12,000 images/s** on the old data path" in runs
@@ -347,6 +353,9 @@ def test_the_book_says_what_a_device_report_measured_and_why_not_where_it_did_no
     assert caption.startswith("The last column: `python benchmarks/cuda_check.py --out r.json` on NVIDIA H200, "
                               "torch 2.9.0, 2026-12-02, commit abcdef123.")
     assert f"the sweep takes {default:.1f} GPU-hours as the GPU path runs by default" in caption
+    # its sweep at the report's rate, from the plan as it stands (not the report's own estimate)
+    assert (f"At its new data path's 30,000 images/s, the three-seed sweep takes "
+            f"{plan_summary(steps, 30000.0)['gpu_hours']:.1f} GPU-hours.") in caption
     assert "--gpu-report data/results/benchmarks/cuda_check_gpu.json --workers 1`" in caption
     assert report_caption(None, steps).startswith("No GPU report is committed yet")
     # A file that is not a device check's report is refused by name.
@@ -541,3 +550,16 @@ def test_jscc_plan_bounds_the_searches_with_a_single_code_size_too(sizes):
             worst = max(worst, len(trained))
         most += worst
     assert most <= bound
+
+
+def test_the_plans_default_rate_is_the_committed_device_reports():
+    """MEASURED_H200_RATE copies the new data path's rate of data/results/benchmarks/cuda_check_gpu.json
+    (the algorithms read no files): a newly committed report must update it."""
+    from coinfer.experiments.device_report import read_device_report, report_rate
+    from coinfer.experiments.plan import MEASURED_H200_RATE
+    from coinfer.paths import device_report_path
+
+    report = read_device_report(device_report_path())
+    assert "H200" in report["gpu"] and report_rate(report) == MEASURED_H200_RATE
+    # and the one place that decides follows it: the kept channels off where they measured slower
+    assert DataPath.for_device("cuda").kept_channels == (report["factors"]["kept"] > 1)

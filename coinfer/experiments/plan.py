@@ -37,9 +37,12 @@ from dataclasses import dataclass, replace
 from coinfer.config import Preset
 from coinfer.units import check_positive, is_count
 
-#: Full-width ResNet18 training rate measured on one NVIDIA H200 (float32, batch 128, random crops and
-#: flips, 8 loader processes; benchmarks/cuda_check.py, torch 2.11, 2026-11-28): images per second.
-MEASURED_H200_RATE = 9128.0
+#: Full-width ResNet18 training rate measured on one NVIDIA H200 on the path the sweep takes there
+#: (``DataPath.for_device``: images held and augmented on the GPU, bf16, channels_last; batch 128,
+#: synthetic CIFAR-10 in its on-disk format): images per second. The ``data_path`` check of the
+#: committed device report (benchmarks/cuda_check.py, torch 2.11, 2026-12-04), copied here because
+#: this layer reads no files; tests/test_plan.py fails when the two differ.
+MEASURED_H200_RATE = 13203.9
 
 #: Images of each dataset's own splits, before the validation images are held out of the training split.
 TRAINING_IMAGES = {"cifar10": 50_000, "fashion-mnist": 60_000}
@@ -369,8 +372,8 @@ def sweep_plan(preset: Preset, seeds: int = 1, together: bool = True,
         ``TRAINING_IMAGES`` and ``TEST_IMAGES``); a tiny test dataset is smaller.
     kept_channels : bool, optional
         Whether the pruning fine-tunes compute on the kept channels only (:func:`fine_tune_share`);
-        default: what the GPU path does (``DataPath.for_device("cuda").kept_channels``: yes, unless
-        ``COINFER_COMPILE=1``).
+        default: what the GPU path does (``DataPath.for_device("cuda").kept_channels``: no, since the
+        device check measured them slower on an H200).
     grid : list of Cell, optional
         The cells to price (default the sweep's, :func:`coinfer.experiments.sweep.cells`), e.g. another
         table's cells that the sweep has not (:mod:`coinfer.experiments.plan_tables`).
@@ -579,7 +582,8 @@ def projected_plan(steps: list[PlanStep], factors: dict[str, float], compile_fro
     every step but the baseline's (:data:`BASELINE_STEPS`, trained alone before the workers start) is
     divided by ``concurrency_<workers>``, the images/s of that many trainings at once over one alone.
     A factor below 1 (a slowdown) counts as measured. Savings the plan already counts (codes together,
-    kept channels) are not applied again, and the rate itself (the new data path's) is the caller's.
+    and the kept channels where the steps were priced on them) are not applied again, and the rate
+    itself (the new data path's) is the caller's.
 
     Parameters
     ----------

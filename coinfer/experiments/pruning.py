@@ -138,9 +138,10 @@ def prune_finetune(model: nn.Module, point: str, sparsity: float, settings: Prun
     the pruner refreshes its masks through :func:`coinfer.train.fit`'s ``on_step`` and keeps masked
     weights at zero through optimizer hooks. At sparsity 0 nothing is pruned: that is
     :func:`fine_tune`. How the batches are computed is ``path``'s (default
-    :meth:`coinfer.tensor_data.DataPath.for_device`: on CUDA bf16 autocast, channels_last and the
-    device part computed on its kept channels only (:class:`~coinfer.core.kept_channels.KeptChannelsNetwork`,
-    by either criterion), with :func:`fine_tune_batches` for ``train_loader``; on the CPU
+    :meth:`coinfer.tensor_data.DataPath.for_device`: on CUDA bf16 autocast and channels_last; with
+    ``DataPath(kept_channels=True)`` the device part computed on its kept channels only
+    (:class:`~coinfer.core.kept_channels.KeptChannelsNetwork`, by either criterion), which
+    ``for_device`` leaves off, as slower on an H200), with :func:`fine_tune_batches` for ``train_loader``; on the CPU
     float32 at full width as always); the returned model is the full-width masked one, in the
     ordinary memory layout, either way.
 
@@ -478,7 +479,8 @@ def fine_tuned_part(path: str | Path, baseline: nn.Module, point: str, sparsity:
     batches : callable
         ``batches()`` gives the seeded fine-tuning batches; called only if the part is fine-tuned.
     device : torch.device, optional
-        Where it trains, or where a read part goes.
+        Where it trains, or where a read part goes: the same place either way (default
+        :func:`coinfer.train.default_device`).
     log : callable
         Says why a damaged file, or one fine-tuned from another baseline, is fine-tuned again.
 
@@ -499,6 +501,8 @@ def fine_tuned_part(path: str | Path, baseline: nn.Module, point: str, sparsity:
     ('output', True)
     """
     from coinfer.core.codecs import weights_digest
+
+    device = device or default_device()       # one place, whether the part is read or fine-tuned
 
     def compute():
         if sparsity == 0:
