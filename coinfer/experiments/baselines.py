@@ -24,6 +24,7 @@ from torch import nn
 
 from coinfer.config import EncodeSettings, PruneSettings
 from coinfer.core.baselines import bottlenet_channels, bottlenet_codec
+from coinfer.core.costs import module_device
 from coinfer.core.encoding import FeatureCodec, codec_costs
 from coinfer.core.network import SplitPoint
 from coinfer.core.network import split as split_stages
@@ -132,7 +133,7 @@ def bottlenet_records(point: str, device_part: nn.Module, server_part: nn.Module
     what :func:`bottlenet_record` gives for its reduction (tested bit for bit on the CPU). Each
     record's ``train_time_s`` is the pass's time and ``trained_together`` the number of codecs in it.
     """
-    device = device or torch.device("cpu")
+    device = device or train_src.device            # default: where the training features are
     point = SplitPoint(point)
     shape = train_src.feature_shape
     channels = [bottlenet_channels(shape, reduction) for reduction in reductions]
@@ -218,7 +219,7 @@ def two_step_record(step2: PrunedModel, step1_sparsity: float, train_set, test_s
                     device=None, log=print, val_set=None) -> Record:
     """The 2-Step Pruning :class:`Record`: compacted device part, 8-bit Huffman-coded feature
     (``val_set``: the validation images, whose accuracy is the record's ``val_accuracy``)."""
-    device = device or torch.device("cpu")
+    device = device or module_device(step2.model)  # default: where the pruned network is
     device_part, server_part = step2.parts()
     device_part, server_part = device_part.to(device).eval(), server_part.to(device).eval()
     result = huffman_8bit(device_part, server_part, train_set, test_set, config, device, name=step2.split)
@@ -242,7 +243,7 @@ def two_step_record(step2: PrunedModel, step1_sparsity: float, train_set, test_s
 
 def feature_sources(device_part: nn.Module, train_set, test_set, config: EncodeSettings, device=None):
     """Train and test :class:`FeatureSource` of a frozen device part (shared by several cells)."""
-    device = device or torch.device("cpu")
+    device = device or module_device(device_part)  # default: where the device part is (the CPU if empty)
     freeze(device_part)
     return (FeatureSource(device_part, train_set, config.precompute, config.eval_batch_size, device),
             FeatureSource(device_part, test_set, config.precompute, config.eval_batch_size, device))

@@ -37,6 +37,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from coinfer.core.costs import module_device
 from coinfer.core.encoding import (FeatureCodec, ScalarCodebookQuantizer, VectorCodebookQuantizer, build_codec,
                                    codec_costs)
 from coinfer.core.entropy import empirical_entropy_bits, range_stream_bits, sent_bits
@@ -396,7 +397,7 @@ def huffman_8bit(device_part: nn.Module, server_part: nn.Module, train_set, test
     from coinfer.core.codecs import Huffman8Codec
     from coinfer.data import make_loader
 
-    device = device or torch.device("cpu")
+    device = device or module_device(nn.ModuleList([device_part, server_part]))   # default: where the parts are
     # The sweep keeps its baseline on the CPU and hands this a copy with a GPU device: the parts
     # must follow the images there (the paper smoke run on an H200 failed here).
     device_part, server_part = device_part.to(device).eval(), server_part.to(device).eval()
@@ -606,7 +607,7 @@ def codec_records(point: str, device_part: nn.Module, server_part: nn.Module, tr
     """
     from coinfer.train import seed_everything
 
-    device = device or torch.device("cpu")
+    device = device or train_src.device            # default: where the training features are
     shape = train_src.feature_shape
     sizes = [config.code_size_at(code, shape) for code in code_sizes]
     codecs = []
@@ -666,7 +667,7 @@ def original_record(model: nn.Module, point: str, train_set, test_set, config: E
     first ``config.huffman_train_images``)."""
     from coinfer.core.costs import count_params, thop_macs
 
-    device = device or torch.device("cpu")
+    device = device or module_device(model)        # default: where the model is
     point = SplitPoint(point)
     t1 = time.time()
     base = original_huffman(model, point, train_set, test_set, config, device)

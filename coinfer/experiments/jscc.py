@@ -70,7 +70,7 @@ def train_jscc(train: FeatureSource, server_part: nn.Module, kind: str, value, c
     epochs : int, optional
         Default ``settings.epochs``.
     """
-    device = device or torch.device("cpu")
+    device = device or train.device                # default: where the training features are
     epochs = epochs or settings.epochs
     run_seed = _stable_seed(seed, kind, value, code_size)
     torch.manual_seed(run_seed)
