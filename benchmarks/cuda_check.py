@@ -40,7 +40,12 @@ offline is fine: nothing is downloaded; commit the report, which book/paper_scal
 
 A device call has minutes: the report is written after each check, so a call stopped at its limit
 keeps what finished, and ``--resume REPORT`` runs only the checks that report lacks or that failed
-there (on the same GPU), writing the two together to ``--out``.
+there (on the same GPU), writing the two together to ``--out``; ``--rerun CHECK ...`` runs some of
+its checks again as well. After the committed H200 report (its paper smoke run failed; data_path
+gained its parts since), the next GPU session runs::
+
+    python benchmarks/cuda_check.py --resume data/results/benchmarks/cuda_check_gpu.json \
+        --rerun data_path --out $OUT/cuda_check_gpu.json
 
 Without CUDA it runs the same checks on the CPU for a few steps (``--steps 3``, the cell with
 ``COINFER_SMOKE=1``, ``together_compiled`` with ``--compile-backend aot_eager``): a dry run of the
@@ -374,18 +379,18 @@ def quick_pipeline(device: torch.device, workdir: Path) -> dict:
     return out
 
 
-def resumed(path: str, report: dict) -> dict:
+def resumed(path: str, report: dict, rerun: tuple[str, ...] = ()) -> dict:
     """The checks of the earlier report at ``path`` that did not fail (and their times, and
     ``resumed_from``: the provenance of the runs they came from), which must come from the same device
     and torch as ``report``: one report never mixes two machines. A failed check (``{"error": ...}``)
-    is left out, so that it runs again."""
+    is left out, so that it runs again, and so is every check in ``rerun``."""
     earlier = json.loads(Path(path).read_text())
     for key in ("gpu", "device", "torch"):
         if earlier.get(key) != report[key]:
             raise SystemExit(f"--resume {path}: its {key} is {earlier.get(key)!r}, this run's {report[key]!r}; "
                              "resume a report only on the device that wrote it")
     checks = {k: v for k, v in earlier.items() if k not in report and k not in ("factors", "provenance")}
-    failed = [k for k, v in checks.items() if isinstance(v, dict) and "error" in v]
+    failed = [k for k, v in checks.items() if isinstance(v, dict) and "error" in v] + list(rerun)
     checks = {k: v for k, v in checks.items() if k not in failed and k.removesuffix("_seconds") not in failed}
     # Which runs the checks came from: the earlier report's own provenance after those it resumed.
     return {**checks, "resumed_from": earlier.get("resumed_from", []) + [earlier.get("provenance")]}
@@ -420,7 +425,13 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--resume", default=None, metavar="REPORT",
                         help="an earlier report of this script on the same device: run only the checks it lacks "
                              "or that failed there")
-    return parser.parse_args(argv)
+    parser.add_argument("--rerun", nargs="+", default=(), metavar="CHECK",
+                        help="with --resume: run these checks again too (e.g. data_path, after it gained a part to "
+                             "time); estimate follows data_path")
+    args = parser.parse_args(argv)
+    if args.rerun and not args.resume:
+        parser.error("--rerun needs --resume REPORT: without one every check runs anyway")
+    return args
 
 
 def main() -> None:
@@ -440,7 +451,8 @@ def main() -> None:
         torch.set_num_threads(1)
     report = {"gpu": torch.cuda.get_device_name(0) if cuda else None, "torch": torch.__version__,
               "device": str(device), "date": time.strftime("%Y-%m-%d")}
-    earlier = resumed(args.resume, report) if args.resume else {}
+    rerun = tuple(args.rerun) + (("estimate",) if "data_path" in args.rerun else ())
+    earlier = resumed(args.resume, report, rerun) if args.resume else {}
     report.update(earlier)
     checks = [("split", lambda: split_exactness(device)),
               ("data_path", lambda: data_path_rates(device, data_root, steps, 128 if cuda else 16, args.compile))]
@@ -480,6 +492,11 @@ def main() -> None:
         checks.append(("quick", lambda: quick_pipeline(device, work)))
     if args.throughput_dataset and cuda:
         checks.append(("throughput", lambda: throughput(device, args.throughput_dataset, steps)))
+
+    unknown = sorted(set(rerun) - {name for name, _ in checks})
+    if unknown:
+        raise SystemExit(f"--rerun {' '.join(unknown)}: not a check of this run; its checks are "
+                         + ", ".join(name for name, _ in checks))
 
     def save() -> None:
         report["factors"] = measured_factors(report)

@@ -159,6 +159,12 @@ def test_the_device_check_resumes_a_report_running_only_the_checks_it_lacks(tmp_
     (tmp_path / "earlier.json").write_text(json.dumps(earlier))
     done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode != 0 and "its device is 'cuda', this run's 'cpu'" in done.stderr
+    # A check to run again must be one of its checks, named with them.
+    earlier["device"] = "cpu"
+    (tmp_path / "earlier.json").write_text(json.dumps(earlier))
+    done = subprocess.run(command + ["--rerun", "data_path", "paper-smoke"], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode != 0 and "--rerun paper-smoke: not a check of this run; its checks are split" in done.stderr
 
 
 def _cuda_check():

@@ -309,6 +309,17 @@ def test_resuming_the_device_check_runs_a_failed_check_again(tmp_path):
     (tmp_path / "earlier.json").write_text(json.dumps(earlier))
     kept = _cuda_check().resumed(str(tmp_path / "earlier.json"), report)
     assert kept == {"kept": {"factor": 1.3}, "kept_seconds": 12.5, "resumed_from": [{"git_commit": "abc1234"}]}
+    # a check asked for again is left out too, with its time
+    assert _cuda_check().resumed(str(tmp_path / "earlier.json"), report, ("kept",)) == {
+        "resumed_from": [{"git_commit": "abc1234"}]}
+
+
+def test_the_device_check_reruns_only_with_a_report_to_resume(capsys):
+    with pytest.raises(SystemExit):
+        _cuda_check().arguments(["--rerun", "data_path"])
+    assert "--rerun needs --resume REPORT" in capsys.readouterr().err
+    args = _cuda_check().arguments(["--resume", "r.json", "--rerun", "data_path", "paper_smoke"])
+    assert args.rerun == ["data_path", "paper_smoke"]
 
 
 def test_the_quick_check_compares_with_the_committed_baselines_accuracy(tmp_path, monkeypatch):
