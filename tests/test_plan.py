@@ -279,6 +279,7 @@ def test_plan_command_projects_a_device_checks_report(tmp_path, capsys, monkeypa
             "framework, codec training: framework)" in out)
     assert "concurrency_2 1.40 on baseline" not in out and "baseline evaluation (validation + test), " not in out
     assert "compiling cost 61 s at one split point from an empty cache, not counted" in out
+    assert "each factor was measured alone, the workers' on whole-network steps" in out and "likely optimistic" in out
     # Every table alike: the rate table's codecs take the codec factors; --workers only where cells run in processes.
     from coinfer.experiments.plan_tables import table_plans
 
@@ -357,6 +358,10 @@ def test_the_book_says_what_a_device_report_measured_and_why_not_where_it_did_no
     assert (f"At its new data path's 30,000 images/s, the three-seed sweep takes "
             f"{plan_summary(steps, 30000.0)['gpu_hours']:.1f} GPU-hours.") in caption
     assert "--gpu-report data/results/benchmarks/cuda_check_gpu.json --workers 1`" in caption
+    assert "likely optimistic" not in caption
+    # with workers the factors multiply, though each was measured alone: the caption says so
+    workers = report_caption({**report, "factors": {**report["factors"], "concurrency_2": 1.8}}, steps)
+    assert "with 2 worker(s)" in workers and workers.endswith("so the projection with workers is likely optimistic.")
     assert report_caption(None, steps).startswith("No GPU report is committed yet")
     # A file that is not a device check's report is refused by name.
     path.write_text("[1, 2]")

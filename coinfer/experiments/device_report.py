@@ -324,4 +324,7 @@ def report_caption(report: dict | None, sweep_steps: list) -> str:
         f"{' and the frozen parts compiled' if compiled else ''} (`python -m coinfer plan --gpu-report "
         f"{committed_name()} --workers {workers}`"
         f"{', with COINFER_COMPILE=frozen' if compiled else ''}, step by step): "
-        f"{'within' if best <= 3 else 'above'} the goal of 3 GPU-hours (the whole sweep on one GPU).")
+        f"{'within' if best <= 3 else 'above'} the goal of 3 GPU-hours (the whole sweep on one GPU)."
+        + (" Each factor was measured alone and the projection multiplies them: several trainings at once were "
+           "timed on whole-network steps, which leave the GPU idler than the stacked codec steps do, so the "
+           "projection with workers is likely optimistic." if workers > 1 else ""))
