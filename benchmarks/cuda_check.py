@@ -19,7 +19,8 @@ Checks, in order, each timed and written to one JSON file:
    ``kept``: ``benchmarks/kept_channels.py``, the paper preset's pruning fine-tunes masked at full
    width against on the kept channels only (compressed schedule, 200 steps of batch 128);
    ``concurrency``: ``benchmarks/gpu_concurrency.py``, 1, 2 and 4 trainings at once on the one GPU
-   (``sweep --workers N``), their images/s together against one alone;
+   (``sweep --workers N``), their images/s together against one alone; ``codec_concurrency``: the
+   same with each process training one split point's codes together (``--work codecs``);
    ``paper_smoke``: ``tests/test_paper_smoke.py``'s end-to-end test on the GPU (every command of the
    README's paper section at smoke scale, every method on the whole GPU path, bf16 included);
    ``together_bottlenet`` and ``kept_two_step``: the same two benchmarks for BottleNet++'s reductions
@@ -312,7 +313,8 @@ def measured_factors(report: dict) -> dict:
     measured on this device by one of the checks: the new data path over the old (``data_path``),
     codes trained together over one by one, one stacked server pass over one per code, folded batch
     norms over unfolded (``together``), fine-tunes on the kept channels over masked (``kept``), N
-    trainings at once over one alone (``concurrency_N``), BottleNet++'s reductions together over one
+    trainings at once over one alone (``concurrency_N``; ``codec_concurrency_N`` for one split
+    point's codes trained together), BottleNet++'s reductions together over one
     by one, stacked and folded (``together_bottlenet``, ``stack_bottlenet``, ``fold_bottlenet``), 2-Step Pruning's first step on the kept channels over masked
     (``kept_two_step``) and the frozen parts compiled over not (``compile_frozen``, compilation aside).
     A check that failed or did not run, or a ratio it could not form, leaves its factor out."""
@@ -329,6 +331,8 @@ def measured_factors(report: dict) -> dict:
                "compile_frozen": value("together_compiled", "compile_factor")}
     for row in value("concurrency", "rows") or []:
         factors[f"concurrency_{row['processes']}"] = row.get("over_one_process")
+    for row in value("codec_concurrency", "rows") or []:
+        factors[f"codec_concurrency_{row['processes']}"] = row.get("over_one_process")
     return {name: round(f, 3) for name, f in factors.items() if isinstance(f, (int, float)) and f > 0}
 
 
@@ -471,6 +475,9 @@ def main() -> None:
                                                 "--interval", "1", "--width", "0.125", "--batch-size", "4"]))))
     checks.append(("concurrency", lambda: benchmark("gpu_concurrency.py", work, "--device", device.type,
                                                     *(["--processes", "1", "2", "4"] if cuda else ["--processes", "2"]))))
+    checks.append(("codec_concurrency", lambda: benchmark(
+        "gpu_concurrency.py", work, "--device", device.type, "--work", "codecs",
+        *(["--processes", "1", "2", "4"] if cuda else ["--processes", "2"]))))
     if not args.skip_smoke:
         checks.append(("paper_smoke", lambda: paper_smoke(cuda)))
     # Last, as they matter least: the savings the book's table measured only on the CPU so far.

@@ -11,7 +11,16 @@ reports the images/s of all of them together over the window in which they all r
 process alone. The plan (``python -m coinfer plan --gpu-rate``) takes the rate of the number of
 workers you will run.
 
+``--work codecs`` times instead what dominates the sweep: each process trains the paper preset's
+code sizes of one split point together (:func:`coinfer.experiments.encoding.codec_records`, on the
+same data path, so stacked through one server pass and folded on CUDA), a warm-up epoch and
+``--epochs`` quantized ones over ``--codec-images`` images, after one such run untimed. A stacked
+codec step leaves less of the GPU idle than a whole-network step, so several at once may gain less:
+the plan takes this factor (``codec_concurrency_N`` in the device check) for codec training where it
+is measured.
+
     python benchmarks/gpu_concurrency.py --device cuda --processes 1 2 4
+    python benchmarks/gpu_concurrency.py --device cuda --processes 1 2 4 --work codecs
     python benchmarks/gpu_concurrency.py                       # a CPU dry run: tiny, means nothing
 
 Writes ``benchmarks/out/gpu_concurrency.json`` (schema, provenance, one row per process count).
@@ -31,8 +40,39 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def _codec_work(args: dict, device, root: str):
+    """One process's codec training (``--work codecs``): a function that trains the paper preset's code
+    sizes at ``args["split"]`` together on ``args["codec_images"]`` images and returns the training
+    images it drew (each batch once, for every code)."""
+    from coinfer.config import get_preset, override
+    from coinfer.core.features import FeatureSource
+    from coinfer.core.network import resnet18, split
+    from coinfer.data import ValidationSplit, load_split
+    from coinfer.experiments.encoding import codec_records
+    from coinfer.experiments.sweep import encode_settings
+    from coinfer.train import progress_bars
+
+    paper = get_preset("paper")
+    config = override(encode_settings(paper), {"warmup_epochs": 1, "epochs": args["epochs"],
+                                               "batch_size": args["batch_size"], "eval_batch_size": 256})
+    validation = ValidationSplit(images=20, seed=0)
+    train = load_split("cifar10", "train", validation, root=root, augment=True, limit=args["codec_images"], trust=True)
+    test = load_split("cifar10", "test", validation, root=root, trust=True)
+    device_part, server_part = split(resnet18(width=args["width"]).eval().to(device), args["split"])
+    test_src = FeatureSource(device_part, test, precompute=True, batch_size=config.eval_batch_size, device=device)
+
+    def work() -> int:
+        source = FeatureSource(device_part, train, precompute=False, batch_size=config.eval_batch_size, device=device)
+        with progress_bars(False):
+            codec_records(args["split"], device_part, server_part, source, test_src, list(config.code_sizes), config,
+                          device=device, log=lambda *_: None)
+        return len(train) * (config.warmup_epochs + config.epochs)
+    return work
+
+
 def _train(rank: int, args: dict, root: str, barrier, results) -> None:
-    """One process: warm up, wait for the others, then time ``steps`` training steps."""
+    """One process: warm up, wait for the others, then time ``steps`` training steps (or, with
+    ``--work codecs``, one codec training of :func:`_codec_work`)."""
     import torch
 
     from coinfer.core.network import resnet18
@@ -41,6 +81,17 @@ def _train(rank: int, args: dict, root: str, barrier, results) -> None:
 
     torch.set_num_threads(args["threads"])
     device = torch.device(args["device"])
+    if args["work"] == "codecs":
+        torch.manual_seed(rank)
+        work = _codec_work(args, device, root)
+        work()                                              # untimed: the process's one-time costs
+        barrier.wait()
+        start = time.time()
+        seen = work()
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        results.put((rank, start, time.time(), seen))
+        return
     path = DataPath.for_device(device)
     data = load_split("cifar10", "train", ValidationSplit(images=100), root=root, augment=True, trust=True)
     torch.manual_seed(rank)
@@ -100,16 +151,28 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=None, help="default: 128 on CUDA, 8 on a CPU")
     parser.add_argument("--steps", type=int, default=None, help="timed steps per process (default: 200 on CUDA, 2 on a CPU)")
     parser.add_argument("--train-images", type=int, default=None, help="default: 20,000 on CUDA, 200 on a CPU")
+    parser.add_argument("--work", choices=("network", "codecs"), default="network",
+                        help="what each process trains: the whole network (default) or one split point's codes")
+    parser.add_argument("--split", default="layer2.1", help="with --work codecs: the split point (default layer2.1)")
+    parser.add_argument("--codec-images", type=int, default=None,
+                        help="with --work codecs: training images (default: 2,000 on CUDA, 8 on a CPU)")
+    parser.add_argument("--epochs", type=int, default=None,
+                        help="with --work codecs: quantized epochs after the warm-up one "
+                             "(default: 2 on CUDA, 1 on a CPU)")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "out" / "gpu_concurrency.json"))
     args = parser.parse_args()
     for n in args.processes:
         if n < 1:
             raise SystemExit(f"--processes takes counts >= 1, got {n}")
+    for name in ("codec_images", "epochs"):
+        if getattr(args, name) is not None and getattr(args, name) < 1:
+            raise SystemExit(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
     started = time.time()
     cuda = args.device.startswith("cuda")
     settings = {"device": args.device, "width": args.width or (1.0 if cuda else 0.125),
                 "batch_size": args.batch_size or (128 if cuda else 8), "steps": args.steps or (200 if cuda else 2),
-                "warmup": 20 if cuda else 1, "threads": 1, "timeout": 1800}
+                "warmup": 20 if cuda else 1, "threads": 1, "timeout": 1800, "work": args.work, "split": args.split,
+                "codec_images": args.codec_images or (2000 if cuda else 8), "epochs": args.epochs or (2 if cuda else 1)}
     sys.path.insert(0, str(ROOT / "benchmarks"))
     from cuda_check import write_synthetic_cifar10
 
@@ -123,7 +186,9 @@ def main() -> None:
     rows = [measure(n, settings, str(root)) for n in args.processes]
     alone = next((r["images_per_s"] for r in rows if r["processes"] == 1), None)
     print(f"{settings['device']}, width {settings['width']:g}, batch {settings['batch_size']}, "
-          f"{settings['steps']} timed steps per process")
+          + (f"{settings['steps']} timed steps per process" if args.work == "network" else
+             f"the codes of {args.split} trained together, {settings['codec_images']} images, "
+             f"1 + {settings['epochs']} epochs per process"))
     for r in rows:
         r["over_one_process"] = r["images_per_s"] / alone if alone else None
         gain = f"{r['over_one_process']:.2f}x one process" if alone else ""

@@ -389,5 +389,6 @@ def projection(args: argparse.Namespace, plans: dict, report: dict) -> str:
         + (f"; compiling cost {compile_s:.0f} s at one split point from an empty cache, not counted"
            if compiled and isinstance(compile_s, (int, float)) and math.isfinite(compile_s) else "")
         + ("; each factor was measured alone, the workers' on whole-network steps, which leave the GPU idler than "
-           "stacked codec steps: likely optimistic" if args.workers > 1 else "") + ")",
+           "stacked codec steps: likely optimistic"
+           if args.workers > 1 and f"codec_concurrency_{args.workers}" not in report["factors"] else "") + ")",
         format_tables_total(tables, rate, ", projected")])

@@ -48,12 +48,13 @@ def test_the_prepared_device_check_runs_every_check_on_the_cpu(tmp_path):
                    check=True, cwd=ROOT, env=env, capture_output=True, timeout=600)
     report = json.loads(out.read_text())
     checks = ("split", "data_path", "estimate", "paper_cell", "shares", "together", "kept", "concurrency",
+              "codec_concurrency",
               "paper_smoke", "together_bottlenet", "kept_two_step", "together_compiled")
     failed = {name: report[name]["error"] for name in checks if "error" in report[name]}
     assert not failed, failed
     assert report["device"] == "cpu" and report["provenance"]["git_commit"]
     measured = ("measured_share", "factor", "compile_factor", "images_per_s")
-    for name in ("shares", "together", "kept", "concurrency", "together_bottlenet", "kept_two_step",
+    for name in ("shares", "together", "kept", "concurrency", "codec_concurrency", "together_bottlenet", "kept_two_step",
                  "together_compiled"):
         sub = report[name]
         assert sub["schema"].startswith("coinfer.benchmark.") and sub["provenance"]["hardware"]
@@ -140,7 +141,8 @@ def test_the_device_check_resumes_a_report_running_only_the_checks_it_lacks(tmp_
 
     earlier = {"gpu": None, "torch": torch.__version__, "device": "cpu", "date": "2026-01-01",
                "provenance": {"command": "python benchmarks/cuda_check.py", "git_commit": "abc1234"}}
-    for name in ("data_path", "estimate", "paper_cell", "shares", "together", "kept", "concurrency", "paper_smoke",
+    for name in ("data_path", "estimate", "paper_cell", "shares", "together", "kept", "concurrency",
+                 "codec_concurrency", "paper_smoke",
                  "together_bottlenet", "kept_two_step", "together_compiled"):
         earlier[name] = {"marker": name}
     earlier["data_path"]["speedup"] = 2.5
@@ -182,8 +184,10 @@ def test_the_device_checks_factors_leave_out_what_failed_or_did_not_run():
               "kept": {"factor": 1.31, "planned_factor": 1.49},
               "concurrency": {"rows": [{"processes": 1, "over_one_process": 1.0},
                                        {"processes": 2, "over_one_process": 1.62},
-                                       {"processes": 4, "over_one_process": None}]}}
-    assert measured_factors(report) == {"data_path": 2.5, "kept": 1.31, "concurrency_1": 1.0, "concurrency_2": 1.62}
+                                       {"processes": 4, "over_one_process": None}]},
+              "codec_concurrency": {"rows": [{"processes": 2, "over_one_process": 1.4}]}}
+    assert measured_factors(report) == {"data_path": 2.5, "kept": 1.31, "concurrency_1": 1.0, "concurrency_2": 1.62,
+                                        "codec_concurrency_2": 1.4}
     assert measured_factors({}) == {}
 
 

@@ -362,6 +362,11 @@ def test_the_book_says_what_a_device_report_measured_and_why_not_where_it_did_no
     # with workers the factors multiply, though each was measured alone: the caption says so
     workers = report_caption({**report, "factors": {**report["factors"], "concurrency_2": 1.8}}, steps)
     assert "with 2 worker(s)" in workers and workers.endswith("so the projection with workers is likely optimistic.")
+    # ... unless the codec steps' own factor was measured, which the projection then takes for them
+    measured = {**report["factors"], "concurrency_2": 1.8, "codec_concurrency_2": 1.3}
+    caption = report_caption({**report, "factors": measured}, steps)
+    assert "likely optimistic" not in caption
+    assert f"and {projected_hours(steps, measured, 30000.0)[2, False]:.1f} with 2 worker(s)" in caption
     assert report_caption(None, steps).startswith("No GPU report is committed yet")
     # A file that is not a device check's report is refused by name.
     path.write_text("[1, 2]")

@@ -327,4 +327,5 @@ def report_caption(report: dict | None, sweep_steps: list) -> str:
         f"{'within' if best <= 3 else 'above'} the goal of 3 GPU-hours (the whole sweep on one GPU)."
         + (" Each factor was measured alone and the projection multiplies them: several trainings at once were "
            "timed on whole-network steps, which leave the GPU idler than the stacked codec steps do, so the "
-           "projection with workers is likely optimistic." if workers > 1 else ""))
+           "projection with workers is likely optimistic."
+           if workers > 1 and f"codec_concurrency_{workers}" not in report["factors"] else ""))

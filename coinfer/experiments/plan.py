@@ -572,6 +572,9 @@ RATE_FACTORS = {
     "compile_frozen": ("codec warm-up: framework", "codec training: framework"),
 }
 
+#: The codec steps: those a codec-training concurrency factor (``codec_concurrency_<N>``) applies to.
+CODEC_STEPS = frozenset(RATE_FACTORS["stack"] + RATE_FACTORS["stack_bottlenet"])
+
 
 def projected_plan(steps: list[PlanStep], factors: dict[str, float], compile_frozen: bool = False,
                    workers: int = 1) -> tuple[list[PlanStep], dict[str, list[str]]]:
@@ -580,7 +583,9 @@ def projected_plan(steps: list[PlanStep], factors: dict[str, float], compile_fro
     Each step of :data:`RATE_FACTORS` costs its share divided by the factors measured for it (the
     compiled frozen parts' only with ``compile_frozen``, compilation aside), and with ``workers`` > 1
     every step but the baseline's (:data:`BASELINE_STEPS`, trained alone before the workers start) is
-    divided by ``concurrency_<workers>``, the images/s of that many trainings at once over one alone.
+    divided by ``concurrency_<workers>``, the images/s of that many trainings at once over one alone;
+    a codec step (one the stacked server pass applies to) by ``codec_concurrency_<workers>`` instead
+    where that was measured: that many processes each training one split point's codes together.
     A factor below 1 (a slowdown) counts as measured. Savings the plan already counts (codes together,
     and the kept channels where the steps were priced on them) are not applied again, and the rate
     itself (the new data path's) is the caller's.
@@ -605,6 +610,9 @@ def projected_plan(steps: list[PlanStep], factors: dict[str, float], compile_fro
     >>> projected, used = projected_plan(steps, {"stack": 2.0, "concurrency_2": 1.25}, workers=2)
     >>> [s.network_share for s in projected], used["codec training: framework"], used["baseline"]
     ([0.2, 1.0], ['stack', 'concurrency_2'], [])
+    >>> projected_plan(steps, {"stack": 2.0, "concurrency_2": 1.25, "codec_concurrency_2": 1.6},
+    ...                workers=2)[1]["codec training: framework"]
+    ['stack', 'codec_concurrency_2']
     """
     if not is_count(workers):
         raise ValueError(f"workers must be an integer >= 1, got {workers!r}")
@@ -618,7 +626,8 @@ def projected_plan(steps: list[PlanStep], factors: dict[str, float], compile_fro
     for step in steps:
         names = [n for n, applies in RATE_FACTORS.items() if step.name in applies and n in factors
                  and (compile_frozen or n != "compile_frozen")]
-        names += [concurrency] if workers > 1 and step.name not in BASELINE_STEPS else []
+        codecs = f"codec_{concurrency}" if step.name in CODEC_STEPS and f"codec_{concurrency}" in factors else None
+        names += [codecs or concurrency] if workers > 1 and step.name not in BASELINE_STEPS else []
         projected.append(replace(step, network_share=step.network_share / math.prod(factors[n] for n in names)))
         used[step.name] = names
     return projected, used
