@@ -103,7 +103,9 @@ def test_bottlenet_sends_one_byte_per_value_and_decodes_exactly():
 
 # ----------------------------------------------------------------------------------- Taylor criterion
 
-def test_taylor_importance_is_mean_activation_times_gradient():
+def _taylor_step(autocast: bool):
+    """One training step of a whole network hooked by TaylorImportance (in CPU bf16 autocast if
+    ``autocast``): the importance, and the first BatchNorm's output and its loss gradient."""
     torch.manual_seed(0)
     net = resnet18(width=1 / 16).train()
     device_part, _ = split(net, "output")
@@ -111,12 +113,18 @@ def test_taylor_importance_is_mean_activation_times_gradient():
     x, y = _loader(n=6, batch=6)[0]
     saved = {}
     handle = net.layer1[0].bn1.register_forward_hook(lambda m, i, o: saved.setdefault("a", o))
-    loss = nn.functional.cross_entropy(net(x), y)
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
+        loss = nn.functional.cross_entropy(net(x), y)
     (grad,) = torch.autograd.grad(loss, saved["a"], retain_graph=True)
     handle.remove()
     loss.backward()
+    return importance, saved["a"].detach(), grad
+
+
+def test_taylor_importance_is_mean_activation_times_gradient():
+    importance, activation, grad = _taylor_step(autocast=False)
     # relu(inplace) overwrote a's negative entries, where the gradient is 0 anyway.
-    expected = (saved["a"].detach() * grad).mean(dim=(2, 3)).abs().mean(0)
+    expected = (activation * grad).mean(dim=(2, 3)).abs().mean(0)
     torch.testing.assert_close(importance.scores()["layer1_0.conv1"], expected)
     importance.remove()
 
@@ -125,21 +133,10 @@ def test_taylor_importance_sums_in_float32_under_bf16_autocast():
     """The GPU path trains under bf16 autocast, where the BatchNorm outputs and their gradients are
     bf16: the importance still sums in float32, over a whole pruning interval, and equals the float32
     product of those bf16 tensors."""
-    torch.manual_seed(0)
-    net = resnet18(width=1 / 16).train()
-    device_part, _ = split(net, "output")
-    importance = TaylorImportance(device_part, device_layout(device_part))
-    x, y = _loader(n=6, batch=6)[0]
-    saved = {}
-    handle = net.layer1[0].bn1.register_forward_hook(lambda m, i, o: saved.setdefault("a", o))
-    with torch.autocast("cpu", dtype=torch.bfloat16):
-        loss = nn.functional.cross_entropy(net(x), y)
-    (grad,) = torch.autograd.grad(loss, saved["a"], retain_graph=True)
-    handle.remove()
-    loss.backward()
-    assert saved["a"].dtype == grad.dtype == torch.bfloat16                 # what the hooks receive
+    importance, activation, grad = _taylor_step(autocast=True)
+    assert activation.dtype == grad.dtype == torch.bfloat16                 # what the hooks receive
     assert all(s.dtype == torch.float32 for s in importance.sums.values())
-    expected = (saved["a"].detach().float() * grad.float()).mean(dim=(2, 3)).abs().mean(0)
+    expected = (activation.float() * grad.float()).mean(dim=(2, 3)).abs().mean(0)
     torch.testing.assert_close(importance.scores()["layer1_0.conv1"], expected)
     importance.remove()
 
