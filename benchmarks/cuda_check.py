@@ -8,7 +8,7 @@ Checks, in order, each timed and written to one JSON file:
    loader processes, float32) against the new one (:mod:`coinfer.tensor_data`: images on the device,
    augmented there, bf16 autocast where the GPU has it natively, else float32, channels_last; its
    parts one at a time (resident float32, then channels_last, then bf16 alone); again with cuDNN's
-   autotuner on; and with ``torch.compile`` when ``--compile``);
+   autotuner on; and with ``torch.compile`` when ``--compile``, by default and with CUDA graphs);
    ``estimate``: the paper preset's sweep in GPU-hours (one and three seeds) at each of those rates;
 3. ``paper_cell``: one paper-preset sweep cell end to end (``framework`` at layer2.1, sparsity 0.5,
    code d16-l4) on the synthetic CIFAR-10, with one epoch per stage: baseline, pruning fine-tune,
@@ -46,7 +46,10 @@ its checks again as well. After the committed H200 report (its paper smoke run f
 gained its parts since), the next GPU session runs::
 
     python benchmarks/cuda_check.py --resume data/results/benchmarks/cuda_check_gpu.json \
-        --rerun data_path --out $OUT/cuda_check_gpu.json
+        --rerun data_path --compile --out $OUT/cuda_check_gpu.json
+
+(``--compile`` adds the compiled training step, by default and with CUDA graphs, to the data path
+check: about two minutes of compiling.)
 
 Without CUDA it runs the same checks on the CPU for a few steps (``--steps 3``, the cell with
 ``COINFER_SMOKE=1``, ``together_compiled`` with ``--compile-backend aot_eager``): a dry run of the
@@ -172,6 +175,17 @@ def data_path_rates(device: torch.device, root: Path, steps: int, batch_size: in
                                     warmup=30 if path.compile else 5), 1)
         finally:
             torch.backends.cudnn.benchmark = autotune
+    if compile_ and device.type == "cuda":
+        # The whole training step in CUDA graphs (torch.compile's mode="reduce-overhead"), which DataPath
+        # does not offer: whether they would pay where a step waits on kernel launches (the H200 did).
+        path = paths["new_images_per_s"]
+        torch.manual_seed(0)
+        try:
+            graphs = torch.compile(path.prepare(resnet18(width=1.0).to(device)), mode="reduce-overhead")
+            out["new_cuda_graphs_images_per_s"] = round(_rate(graphs, training_batches(data, batch_size, 0, device, path),
+                                                              steps, device, path.dtype, warmup=30), 1)
+        except Exception as error:         # the other rates stand without it
+            out["cuda_graphs_error"] = f"{type(error).__name__}: {error}"[:2000]
     out["speedup"] = round(out["new_images_per_s"] / out["old_float32_loader_images_per_s"], 2)
     out["cudnn_benchmark_speedup"] = round(out["new_cudnn_benchmark_images_per_s"] / out["new_images_per_s"], 2)
     out["over_old_path"] = {name: round(out[name] / out["old_float32_loader_images_per_s"], 2)
