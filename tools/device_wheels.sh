@@ -16,7 +16,9 @@
 #
 # If that call stops at its limit, copy the report it left to data/results/benchmarks/ and let the
 # next call (the same first line) run the rest: `python3 benchmarks/cuda_check.py --resume
-# data/results/benchmarks/cuda_check_gpu.json --out $OUT/cuda_check_gpu.json`.
+# data/results/benchmarks/cuda_check_gpu.json --out $OUT/cuda_check_gpu.json`. With a report already
+# committed, resume it and name the checks to measure again (benchmarks/cuda_check.py's docstring
+# gives the next session's command: `--rerun data_path --compile`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python=${PYTHON:-.venv/bin/python}
