@@ -141,7 +141,7 @@ def prune_finetune(model: nn.Module, point: str, sparsity: float, settings: Prun
     :meth:`coinfer.tensor_data.DataPath.for_device`: on CUDA bf16 autocast and channels_last; with
     ``DataPath(kept_channels=True)`` the device part computed on its kept channels only
     (:class:`~coinfer.core.kept_channels.KeptChannelsNetwork`, by either criterion), which
-    ``for_device`` leaves off, as slower on an H200), with :func:`fine_tune_batches` for ``train_loader``; on the CPU
+    ``for_device`` leaves off as slower on an H200, with :func:`fine_tune_batches` for ``train_loader``; on the CPU
     float32 at full width as always); the returned model is the full-width masked one, in the
     ordinary memory layout, either way.
 
