@@ -43,7 +43,13 @@ A device call has minutes: the report is written after each check, so a call sto
 keeps what finished, and ``--resume REPORT`` runs only the checks that report lacks or that failed
 there (on the same GPU), writing the two together to ``--out``; ``--rerun CHECK ...`` runs some of
 its checks again as well. After the committed H200 report (its paper smoke run failed; data_path
-gained its parts since), the next GPU session runs::
+gained its parts and codec_concurrency was added since), the next GPU session runs, first, what
+matters most (the smoke run, then the codecs' concurrency)::
+
+    python benchmarks/cuda_check.py --resume data/results/benchmarks/cuda_check_gpu.json \
+        --out $OUT/cuda_check_gpu.json
+
+then, from the report that call leaves (copied to data/results/benchmarks/), the data path's parts::
 
     python benchmarks/cuda_check.py --resume data/results/benchmarks/cuda_check_gpu.json \
         --rerun data_path --compile --out $OUT/cuda_check_gpu.json
