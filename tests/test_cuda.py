@@ -6,7 +6,8 @@ Two kinds of test:
   ``.numpy()`` on a tensor whose expression does not pass through ``.cpu()``, and ``torch.load``
   without ``map_location``. That is the class of bug behind ``TypeError: can't convert cuda:0 device
   type tensor to numpy``, which a CPU-only test suite never triggers. A line that converts a tensor
-  known to live in host memory says so with a ``# cpu: <why>`` comment;
+  known to live in host memory says so with a ``# cpu: <why>`` comment; and a scan of the book's
+  cells: one that loads a network onto the default device (a GPU on Colab) moves it to the CPU;
 * **GPU runs** (skipped without CUDA): the pruning and encoding experiments with tiny settings on
   ``cuda``, compared with the same runs on the CPU, and the helpers that build their own inputs
   (profiling, activations, feature sources, the Huffman codec, a learned codec).
@@ -84,6 +85,21 @@ def test_the_static_check_flags_what_it_should_and_only_that():
 def test_no_tensor_reaches_numpy_without_cpu():
     problems = [p for path in sorted(PACKAGE.rglob("*.py"))   # every subpackage (glob saw 17 of the modules)
                 for p in device_problems(path.read_text(), str(path.relative_to(PACKAGE.parent)))]
+    assert not problems, "\n".join(problems)
+
+
+def test_book_cells_move_a_model_loaded_on_the_default_device_to_the_cpu():
+    """get_baseline and load_model put a network on the default device, a GPU on a Colab GPU runtime,
+    while the book's cells feed it CPU tensors: a cell that loads one moves it to the CPU (chapter 3's
+    codec demo did not; no CPU test run could see it)."""
+    import re
+
+    book = PACKAGE.parent / "book"
+    problems = []
+    for page in sorted(book.glob("*.md")):
+        cells = re.findall(r"```\{code-cell\}[^\n]*\n(.*?)```", page.read_text(), flags=re.S)
+        problems += [f"{page.name}: a cell calls {call} without .cpu()" for cell in cells
+                     for call in re.findall(r"\b(get_baseline|load_model)\(", cell) if ".cpu()" not in cell]
     assert not problems, "\n".join(problems)
 
 
