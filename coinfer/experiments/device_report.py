@@ -123,6 +123,26 @@ def report_device(report: dict) -> str:
     return str(report.get("gpu") or report.get("device") or "an unnamed device")
 
 
+def report_origin(report: dict) -> str:
+    """The torch version, date and commit of the run that wrote ``report``.
+
+    Parameters
+    ----------
+    report : dict
+
+    Returns
+    -------
+    str
+
+    >>> report_origin({"torch": "2.11.0", "date": "2026-12-04", "provenance": {"git_commit": "8e031a9be69a3721"}})
+    'torch 2.11.0, 2026-12-04, commit 8e031a9be6'
+    """
+    from coinfer.results import Provenance
+
+    commit = str((report.get("provenance") or {}).get("git_commit", "?"))
+    return f"torch {report.get('torch', '?')}, {report.get('date', '?')}, commit {Provenance.short_commit(commit)}"
+
+
 def factors_text(report: dict | None, *names: str) -> str:
     """The measured factors ``names`` as ``"1.31x, 1.52x"``; ``"not measured yet"`` if any is missing.
 
@@ -305,8 +325,8 @@ def report_caption(report: dict | None, sweep_steps: list) -> str:
         return (f"No GPU report is committed yet: a GPU session writes one with `python benchmarks/cuda_check.py "
                 f"--out {committed_name()}`, and the last column reads its factors.")
     g = report.get("provenance") or {}
-    text = (f"The last column: `{g.get('command', 'benchmarks/cuda_check.py')}` on {report_device(report)}, torch "
-            f"{report.get('torch', '?')}, {report.get('date', '?')}, commit {Provenance.short_commit(str(g.get('git_commit', '?')))}"
+    text = (f"The last column: `{g.get('command', 'benchmarks/cuda_check.py')}` on {report_device(report)}, "
+            f"{report_origin(report)}"
             + "".join(f", resuming the run at commit {Provenance.short_commit(str(r.get('git_commit')))} of {str(r.get('date'))[:10]}"
                       for r in report.get("resumed_from", []) if r) + ".")
     rate = report_rate(report)
