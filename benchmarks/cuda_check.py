@@ -494,10 +494,10 @@ def main() -> None:
                                                ["--splits", "layer3.1", "--sparsities", "0.5", "--steps", "2",
                                                 "--interval", "1", "--width", "0.125", "--batch-size", "4"]))))
     checks.append(("concurrency", lambda: benchmark("gpu_concurrency.py", work, "--device", device.type,
-                                                    *(["--processes", "1", "2", "4"] if cuda else ["--processes", "2"]))))
+                                                    *(["--processes", "1", "2", "4", "8"] if cuda else ["--processes", "2"]))))
     checks.append(("codec_concurrency", lambda: benchmark(
         "gpu_concurrency.py", work, "--device", device.type, "--work", "codecs",
-        *(["--processes", "1", "2", "4"] if cuda else ["--processes", "2"]))))
+        *(["--processes", "1", "2", "4", "8"] if cuda else ["--processes", "2"]))))
     if not args.skip_smoke:
         checks.append(("paper_smoke", lambda: paper_smoke(cuda)))
     # Last, as they matter least: the savings the book's table measured only on the CPU so far.
