@@ -21,6 +21,10 @@ Checks, in order, each timed and written to one JSON file:
    ``concurrency``: ``benchmarks/gpu_concurrency.py``, 1, 2 and 4 trainings at once on the one GPU
    (``sweep --workers N``), their images/s together against one alone; ``codec_concurrency``: the
    same with each process training one split point's codes together (``--work codecs``);
+   ``compiled_concurrency``: the same with every network compiled as ``COINFER_COMPILE=1`` trains it
+   (CUDA graphs), against one uncompiled process; ``compiled_agreement``: one training eager and
+   compiled from the same weights on the same batches (losses, weights); ``paper_cell_compiled``: the
+   paper cell with ``COINFER_COMPILE=1``;
    ``paper_smoke``: ``tests/test_paper_smoke.py``'s end-to-end test on the GPU (every command of the
    README's paper section at smoke scale, every method on the whole GPU path, bf16 included);
    ``together_bottlenet`` and ``kept_two_step``: the same two benchmarks for BottleNet++'s reductions
@@ -42,20 +46,14 @@ offline is fine: nothing is downloaded; commit the report, which book/paper_scal
 A device call has minutes: the report is written after each check, so a call stopped at its limit
 keeps what finished, and ``--resume REPORT`` runs only the checks that report lacks or that failed
 there (on the same GPU), writing the two together to ``--out``; ``--rerun CHECK ...`` runs some of
-its checks again as well. After the committed H200 report (its paper smoke run failed; data_path
-gained its parts and codec_concurrency was added since), the next GPU session runs, first, what
-matters most (the smoke run, then the codecs' concurrency)::
-
-    python benchmarks/cuda_check.py --resume data/results/benchmarks/cuda_check_gpu.json \
-        --out $OUT/cuda_check_gpu.json
-
-then, from the report that call leaves (copied to data/results/benchmarks/), the data path's parts::
+its checks again as well. The committed H200 report has every check; a GPU session that changes
+what a check measures runs it again, e.g.::
 
     python benchmarks/cuda_check.py --resume data/results/benchmarks/cuda_check_gpu.json \
         --rerun data_path --compile --out $OUT/cuda_check_gpu.json
 
 (``--compile`` adds the compiled training step, by default and with CUDA graphs, to the data path
-check: about two minutes of compiling.)
+check: about a minute of compiling.)
 
 Without CUDA it runs the same checks on the CPU for a few steps (``--steps 3``, the cell with
 ``COINFER_SMOKE=1``, ``together_compiled`` with ``--compile-backend aot_eager``): a dry run of the
@@ -238,6 +236,46 @@ def paper_cell(device: torch.device, home: Path) -> dict:
             "note": "synthetic data: accuracies mean nothing; times scale with the epochs"}
 
 
+def paper_cell_compiled(device: torch.device, home: Path) -> dict:
+    """:func:`paper_cell` with ``COINFER_COMPILE=1`` in a home of its own (its baseline trains again):
+    the baseline, the masked pruning fine-tune (and its teacher) compiled, the codecs' frozen parts too."""
+    os.environ["COINFER_COMPILE"] = "1"
+    try:
+        return paper_cell(device, home)
+    finally:
+        del os.environ["COINFER_COMPILE"]
+
+
+def compiled_agreement(device: torch.device, root: Path, batch_size: int, steps: int, backend: str) -> dict:
+    """The same training eager and compiled as ``COINFER_COMPILE=1`` trains (CUDA graphs on CUDA):
+    :func:`coinfer.train.fit` from the same weights over the same ``steps`` batches (not augmented),
+    on the device's data path. Its mean losses, their difference and the largest weight difference
+    after the steps (bf16 rounding differs between the two: they agree to rounding, not bit for bit)."""
+    import itertools
+    from dataclasses import replace
+
+    from coinfer.core.network import resnet18
+    from coinfer.data import ValidationSplit, load_split
+    from coinfer.tensor_data import DataPath, training_batches
+    from coinfer.train import fit
+
+    data = load_split("cifar10", "train", ValidationSplit(images=100), root=root, augment=False, trust=True)
+    eager = DataPath.for_device(device)
+    out, weights = {"steps": steps, "batch_size": batch_size, "autocast": eager.autocast}, {}
+    for name, path in {"eager": eager, "compiled": replace(eager, compile=True, compile_backend=backend)}.items():
+        torch.manual_seed(0)
+        net = resnet18(width=1.0 if device.type == "cuda" else 0.125).to(device)
+        batches = list(itertools.islice(iter(training_batches(data, batch_size, 0, device, path)), steps))
+        optimizer = torch.optim.SGD(net.parameters(), lr=0.05, momentum=0.9, nesterov=True)
+        out[f"{name}_loss"] = fit(path.prepare(net), batches, optimizer=optimizer, epochs=1, device=device,
+                                  autocast=path.dtype, progress=False)[0]
+        weights[name] = torch.cat([p.detach().float().flatten().cpu() for p in net.parameters()])
+    out["loss_difference"] = abs(out["eager_loss"] - out["compiled_loss"])
+    out["max_weight_difference"] = float((weights["eager"] - weights["compiled"]).abs().max())
+    out["max_abs_weight"] = float(weights["eager"].abs().max())
+    return out
+
+
 def split_exactness(device: torch.device) -> dict:
     from coinfer.core.network import SPLIT_POINTS, resnet18, split
 
@@ -336,7 +374,8 @@ def measured_factors(report: dict) -> dict:
     trainings at once over one alone (``concurrency_N``; ``codec_concurrency_N`` for one split
     point's codes trained together), BottleNet++'s reductions together over one
     by one, stacked and folded (``together_bottlenet``, ``stack_bottlenet``, ``fold_bottlenet``), 2-Step Pruning's first step on the kept channels over masked
-    (``kept_two_step``) and the frozen parts compiled over not (``compile_frozen``, compilation aside).
+    (``kept_two_step``), the frozen parts compiled over not (``compile_frozen``, compilation aside) and
+    N compiled trainings at once over one uncompiled alone (``compiled_concurrency_N``).
     A check that failed or did not run, or a ratio it could not form, leaves its factor out."""
     def value(check: str, key: str):
         found = report.get(check)
@@ -353,6 +392,11 @@ def measured_factors(report: dict) -> dict:
         factors[f"concurrency_{row['processes']}"] = row.get("over_one_process")
     for row in value("codec_concurrency", "rows") or []:
         factors[f"codec_concurrency_{row['processes']}"] = row.get("over_one_process")
+    # Compiled trainings over one uncompiled alone, as the plan's rate is the uncompiled path's.
+    alone = next((row["images_per_s"] for row in value("concurrency", "rows") or [] if row["processes"] == 1), None)
+    for row in value("compiled_concurrency", "rows") or []:
+        if alone:
+            factors[f"compiled_concurrency_{row['processes']}"] = row["images_per_s"] / alone
     return {name: round(f, 3) for name, f in factors.items() if isinstance(f, (int, float)) and f > 0}
 
 
@@ -498,6 +542,15 @@ def main() -> None:
     checks.append(("codec_concurrency", lambda: benchmark(
         "gpu_concurrency.py", work, "--device", device.type, "--work", "codecs",
         *(["--processes", "1", "2", "4", "8"] if cuda else ["--processes", "2"]))))
+    # Every trained network compiled (COINFER_COMPILE=1; CUDA graphs on CUDA): N at once, against one
+    # uncompiled alone (compiled_concurrency_N); the same training eager and compiled; one cell so.
+    checks.append(("compiled_concurrency", lambda: benchmark(
+        "gpu_concurrency.py", work, "--device", device.type, "--compile",
+        *(["--processes", "1", "2", "4", "8"] if cuda else ["--processes", "2", "--compile-backend", "aot_eager"]))))
+    checks.append(("compiled_agreement", lambda: compiled_agreement(
+        device, data_root, 128 if cuda else 8, 20 if cuda else 3, "inductor" if cuda else "aot_eager")))
+    if cuda and not args.skip_cell:                         # inductor's CPU kernels take minutes to generate
+        checks.append(("paper_cell_compiled", lambda: paper_cell_compiled(device, work / "home-compiled")))
     if not args.skip_smoke:
         checks.append(("paper_smoke", lambda: paper_smoke(cuda)))
     # Last, as they matter least: the savings the book's table measured only on the CPU so far.

@@ -11,6 +11,11 @@ reports the images/s of all of them together over the window in which they all r
 process alone. The plan (``python -m coinfer plan --gpu-rate``) takes the rate of the number of
 workers you will run.
 
+``--compile`` trains each network compiled as ``COINFER_COMPILE=1`` would
+(:meth:`coinfer.tensor_data.DataPath.prepare`: on CUDA in CUDA graphs, whose replay launches each
+step's forward and backward at once), after warm-up steps that include the compiling; the device
+check sets its rates beside one uncompiled process alone (``compiled_concurrency_N``).
+
 ``--work codecs`` times instead what dominates the sweep: each process trains the paper preset's
 code sizes of one split point together (:func:`coinfer.experiments.encoding.codec_records`, on the
 same data path, so stacked through one server pass and folded on CUDA), a warm-up epoch and
@@ -21,6 +26,7 @@ is measured.
 
     python benchmarks/gpu_concurrency.py --device cuda --processes 1 2 4
     python benchmarks/gpu_concurrency.py --device cuda --processes 1 2 4 --work codecs
+    python benchmarks/gpu_concurrency.py --device cuda --processes 1 2 4 --compile
     python benchmarks/gpu_concurrency.py                       # a CPU dry run: tiny, means nothing
 
 Writes ``benchmarks/out/gpu_concurrency.json`` (schema, provenance, one row per process count).
@@ -73,6 +79,8 @@ def _codec_work(args: dict, device, root: str):
 def _train(rank: int, args: dict, root: str, barrier, results) -> None:
     """One process: warm up, wait for the others, then time ``steps`` training steps (or, with
     ``--work codecs``, one codec training of :func:`_codec_work`)."""
+    from dataclasses import replace
+
     import torch
 
     from coinfer.core.network import resnet18
@@ -93,6 +101,8 @@ def _train(rank: int, args: dict, root: str, barrier, results) -> None:
         results.put((rank, start, time.time(), seen))
         return
     path = DataPath.for_device(device)
+    if args["compile"]:
+        path = replace(path, compile=True, compile_backend=args["compile_backend"])
     data = load_split("cifar10", "train", ValidationSplit(images=100), root=root, augment=True, trust=True)
     torch.manual_seed(rank)
     model = path.prepare(resnet18(width=args["width"]).to(device))
@@ -159,11 +169,18 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=None,
                         help="with --work codecs: quantized epochs after the warm-up one "
                              "(default: 2 on CUDA, 1 on a CPU)")
+    parser.add_argument("--compile", action="store_true",
+                        help="train each network compiled (on CUDA in CUDA graphs), as COINFER_COMPILE=1 does")
+    parser.add_argument("--compile-backend", choices=("inductor", "aot_eager"), default="inductor",
+                        help="with --compile: torch.compile's backend (aot_eager: a CPU dry run without generating kernels)")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "out" / "gpu_concurrency.json"))
     args = parser.parse_args()
     for n in args.processes:
         if n < 1:
             raise SystemExit(f"--processes takes counts >= 1, got {n}")
+    if args.compile and args.work == "codecs":
+        raise SystemExit("--compile times whole-network training: with --work codecs, the frozen parts "
+                         "compile with COINFER_COMPILE=frozen instead")
     for name in ("codec_images", "epochs"):
         if getattr(args, name) is not None and getattr(args, name) < 1:
             raise SystemExit(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
@@ -172,7 +189,8 @@ def main() -> None:
     settings = {"device": args.device, "width": args.width or (1.0 if cuda else 0.125),
                 "batch_size": args.batch_size or (128 if cuda else 8), "steps": args.steps or (200 if cuda else 2),
                 "warmup": 20 if cuda else 1, "threads": 1, "timeout": 1800, "work": args.work, "split": args.split,
-                "codec_images": args.codec_images or (2000 if cuda else 8), "epochs": args.epochs or (2 if cuda else 1)}
+                "codec_images": args.codec_images or (2000 if cuda else 8), "epochs": args.epochs or (2 if cuda else 1),
+                "compile": args.compile, "compile_backend": args.compile_backend}
     sys.path.insert(0, str(ROOT / "benchmarks"))
     from cuda_check import write_synthetic_cifar10
 
@@ -186,7 +204,8 @@ def main() -> None:
     rows = [measure(n, settings, str(root)) for n in args.processes]
     alone = next((r["images_per_s"] for r in rows if r["processes"] == 1), None)
     print(f"{settings['device']}, width {settings['width']:g}, batch {settings['batch_size']}, "
-          + (f"{settings['steps']} timed steps per process" if args.work == "network" else
+          + (f"{settings['steps']} timed steps per process{', compiled' if args.compile else ''}"
+             if args.work == "network" else
              f"the codes of {args.split} trained together, {settings['codec_images']} images, "
              f"1 + {settings['epochs']} epochs per process"))
     for r in rows:

@@ -101,7 +101,10 @@ class DataPath:
     channels_last : bool
         Images and weights in NHWC memory layout (faster convolutions on tensor cores).
     compile : bool
-        Train a ``torch.compile``-d network (the original module keeps the weights).
+        Train a ``torch.compile``-d network (the original module keeps the weights); on CUDA in
+        ``mode="reduce-overhead"`` (:meth:`prepare`), whose CUDA graphs replay the forward and the
+        backward pass each as one launch: at batch 128 a step waits on its many kernel launches (the
+        device check's H200 trained 2.2 times as many images/s this way).
     kept_channels : bool
         Fine-tune a pruned device part on the channels its pruner keeps
         (:class:`coinfer.core.kept_channels.KeptChannelsNetwork`): the masked network's training,
@@ -194,15 +197,23 @@ class DataPath:
         """The autocast dtype as a torch dtype (None: no autocast)."""
         return getattr(torch, self.autocast) if self.autocast else None
 
-    def prepare(self, model: torch.nn.Module) -> torch.nn.Module:
+    def prepare(self, model: torch.nn.Module, device: torch.device | str | None = None) -> torch.nn.Module:
         """``model`` in this path's memory layout, compiled if asked: what to hand to the training loop.
 
         The weights stay in ``model`` itself (changed in place to channels_last), so save ``model``,
-        not the returned module.
+        not the returned module. Compiled on CUDA, the returned module's outputs live in CUDA graph
+        memory that its next call overwrites: use them (loss, backward) before calling it again.
+        ``device``: where ``model`` runs (default: where its parameters are).
         """
         if self.channels_last:
             model = model.to(memory_format=torch.channels_last)
-        return torch.compile(model, backend=self.compile_backend) if self.compile else model
+        if not self.compile:
+            return model
+        # CUDA graphs need every tensor of a step on the GPU and fixed addresses for the weights: the
+        # training loop and the pruner's masks change the weights in place, so both hold.
+        device = torch.device(device) if device is not None else next(model.parameters()).device
+        cuda_graphs = device.type == "cuda" and self.compile_backend == "inductor"
+        return torch.compile(model, backend=self.compile_backend, mode="reduce-overhead" if cuda_graphs else None)
 
     def prepare_frozen(self, part: torch.nn.Module, device: torch.device | str) -> torch.nn.Module:
         """A frozen part (eval mode, no weight gradients) as codec training runs it on ``device``:

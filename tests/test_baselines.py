@@ -226,3 +226,21 @@ def test_taylor_hooks_do_not_keep_activations_alive():
     handle.remove()
     gc.collect()
     assert importance.scores() is not None and refs[0]() is None
+
+
+def test_a_taylor_fine_tune_runs_eagerly_on_a_compiling_path_and_an_l2_one_compiles(monkeypatch):
+    """Taylor importance keeps tensors from hooks, which a CUDA graph's replay would overwrite: with
+    COINFER_COMPILE=1 its fine-tune (2-Step Pruning's first step) trains the network uncompiled."""
+    from dataclasses import replace
+
+    from coinfer.experiments.pruning import prune_finetune
+    from coinfer.tensor_data import DataPath
+
+    compiled = []
+    monkeypatch.setattr(torch, "compile", lambda module, mode=None, backend="inductor": compiled.append(module) or module)
+    path = DataPath(compile=True, compile_backend="aot_eager")
+    prune_finetune(resnet18(width=1 / 16), "layer2.1", 0.5, TAYLOR, _loader(), torch.device("cpu"), path=path)
+    assert compiled == []
+    prune_finetune(resnet18(width=1 / 16), "layer2.1", 0.5, replace(TAYLOR, criterion="l2"), _loader(),
+                   torch.device("cpu"), path=path)
+    assert len(compiled) == 1

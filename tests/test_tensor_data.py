@@ -250,6 +250,13 @@ def test_compiling_only_the_frozen_parts_on_request_and_a_bad_value_is_refused(m
     assert modes == ["reduce-overhead", None]                 # CUDA graphs on CUDA only
     DataPath(compile_frozen=True, compile_backend="aot_eager").prepare_frozen(part, "cuda")
     assert modes[-1] is None                                  # ... and only with inductor's kernels
+    # A trained network (COINFER_COMPILE=1) likewise: the whole step's forward and backward in CUDA graphs.
+    modes.clear()
+    DataPath(compile=True).prepare(part, "cuda")
+    DataPath(compile=True).prepare(part)                      # on the CPU, where its weights are
+    DataPath(compile=True, compile_backend="aot_eager").prepare(part, "cuda")
+    DataPath().prepare(part, "cuda")                          # nothing compiled
+    assert modes == ["reduce-overhead", None, None]
     monkeypatch.setenv("COINFER_COMPILE", "forzen")
     with pytest.raises(ValueError, match="COINFER_COMPILE='forzen'.*'frozen'"):
         DataPath.for_device("cpu")

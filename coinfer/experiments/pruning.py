@@ -24,6 +24,7 @@ from __future__ import annotations
 import copy
 import math
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -190,6 +191,10 @@ def prune_finetune(model: nn.Module, point: str, sparsity: float, settings: Prun
     sparsity = check_sparsity(sparsity)
     device = torch.device(device or next(model.parameters()).device)
     path = path or DataPath.for_device(device)
+    if path.compile and settings.criterion == "taylor":
+        # Taylor importance keeps tensors from hooks on every batch norm's output and gradient; a
+        # compiled step (CUDA graphs) would overwrite them at its next replay. That fine-tune runs eagerly.
+        path = replace(path, compile=False)
     model = model.to(device)
     distill = {}
     if settings.distill_weight > 0:
