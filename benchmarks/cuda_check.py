@@ -249,8 +249,9 @@ def paper_cell_compiled(device: torch.device, home: Path) -> dict:
 def compiled_agreement(device: torch.device, root: Path, batch_size: int, steps: int, backend: str) -> dict:
     """The same training eager and compiled as ``COINFER_COMPILE=1`` trains (CUDA graphs on CUDA):
     :func:`coinfer.train.fit` from the same weights over the same ``steps`` batches (not augmented),
-    on the device's data path. Its mean losses, their difference and the largest weight difference
-    after the steps (bf16 rounding differs between the two: they agree to rounding, not bit for bit)."""
+    on the device's data path. The first step's loss (the same function: it differs by rounding
+    only) and the largest weight difference after it; then the mean loss of the other steps, over
+    which bf16 rounding differences grow as training does (random labels, a large learning rate)."""
     import itertools
     from dataclasses import replace
 
@@ -267,12 +268,15 @@ def compiled_agreement(device: torch.device, root: Path, batch_size: int, steps:
         net = resnet18(width=1.0 if device.type == "cuda" else 0.125).to(device)
         batches = list(itertools.islice(iter(training_batches(data, batch_size, 0, device, path)), steps))
         optimizer = torch.optim.SGD(net.parameters(), lr=0.05, momentum=0.9, nesterov=True)
-        out[f"{name}_loss"] = fit(path.prepare(net), batches, optimizer=optimizer, epochs=1, device=device,
-                                  autocast=path.dtype, progress=False)[0]
+        trained = path.prepare(net)
+        out[f"{name}_first_loss"] = fit(trained, batches[:1], optimizer=optimizer, epochs=1, device=device,
+                                        autocast=path.dtype, progress=False)[0]
         weights[name] = torch.cat([p.detach().float().flatten().cpu() for p in net.parameters()])
-    out["loss_difference"] = abs(out["eager_loss"] - out["compiled_loss"])
-    out["max_weight_difference"] = float((weights["eager"] - weights["compiled"]).abs().max())
-    out["max_abs_weight"] = float(weights["eager"].abs().max())
+        out[f"{name}_later_loss"] = fit(trained, batches[1:], optimizer=optimizer, epochs=1, device=device,
+                                        autocast=path.dtype, progress=False)[0]
+    out["first_loss_difference"] = abs(out["eager_first_loss"] - out["compiled_first_loss"])
+    out["max_weight_difference_after_first_step"] = float((weights["eager"] - weights["compiled"]).abs().max())
+    out["later_loss_difference"] = abs(out["eager_later_loss"] - out["compiled_later_loss"])
     return out
 
 
@@ -546,7 +550,7 @@ def main() -> None:
     # uncompiled alone (compiled_concurrency_N); the same training eager and compiled; one cell so.
     checks.append(("compiled_concurrency", lambda: benchmark(
         "gpu_concurrency.py", work, "--device", device.type, "--compile",
-        *(["--processes", "1", "2", "4", "8"] if cuda else ["--processes", "2", "--compile-backend", "aot_eager"]))))
+        *(["--processes", "1", "4", "8"] if cuda else ["--processes", "2", "--compile-backend", "aot_eager"]))))
     checks.append(("compiled_agreement", lambda: compiled_agreement(
         device, data_root, 128 if cuda else 8, 20 if cuda else 3, "inductor" if cuda else "aot_eager")))
     if cuda and not args.skip_cell:                         # inductor's CPU kernels take minutes to generate
