@@ -379,7 +379,8 @@ def measured_factors(report: dict) -> dict:
     point's codes trained together), BottleNet++'s reductions together over one
     by one, stacked and folded (``together_bottlenet``, ``stack_bottlenet``, ``fold_bottlenet``), 2-Step Pruning's first step on the kept channels over masked
     (``kept_two_step``), the frozen parts compiled over not (``compile_frozen``, compilation aside) and
-    N compiled trainings at once over one uncompiled alone (``compiled_concurrency_N``).
+    N compiled trainings at once over one uncompiled alone (``compiled_concurrency_N``; one alone,
+    ``compile``, from the data path check's CUDA graphs).
     A check that failed or did not run, or a ratio it could not form, leaves its factor out."""
     def value(check: str, key: str):
         found = report.get(check)
@@ -392,12 +393,15 @@ def measured_factors(report: dict) -> dict:
                "fold_bottlenet": value("together_bottlenet", "fold_factor"),
                "kept_two_step": value("kept_two_step", "factor"),
                "compile_frozen": value("together_compiled", "compile_factor")}
+    # One training compiled (CUDA graphs) over one uncompiled, both on the new path in one process.
+    graphs, new = value("data_path", "new_cuda_graphs_images_per_s"), value("data_path", "new_images_per_s")
+    factors["compile"] = graphs / new if isinstance(graphs, (int, float)) and isinstance(new, (int, float)) and new else None
     for row in value("concurrency", "rows") or []:
         factors[f"concurrency_{row['processes']}"] = row.get("over_one_process")
     for row in value("codec_concurrency", "rows") or []:
         factors[f"codec_concurrency_{row['processes']}"] = row.get("over_one_process")
     # Compiled trainings over one uncompiled alone, as the plan's rate is the uncompiled path's.
-    alone = next((row["images_per_s"] for row in value("concurrency", "rows") or [] if row["processes"] == 1), None)
+    alone = next((row.get("images_per_s") for row in value("concurrency", "rows") or [] if row.get("processes") == 1), None)
     for row in value("compiled_concurrency", "rows") or []:
         if alone:
             factors[f"compiled_concurrency_{row['processes']}"] = row["images_per_s"] / alone
@@ -455,17 +459,25 @@ def resumed(path: str, report: dict, rerun: tuple[str, ...] = ()) -> dict:
     """The checks of the earlier report at ``path`` that did not fail (and their times, and
     ``resumed_from``: the provenance of the runs they came from), which must come from the same device
     and torch as ``report``: one report never mixes two machines. A failed check (``{"error": ...}``)
-    is left out, so that it runs again, and so is every check in ``rerun``."""
+    is left out, so that it runs again, and so is every check in ``rerun``, whose earlier result moves
+    to ``superseded`` (check name to its earlier results, oldest first): a measurement taken again
+    keeps the one it replaces, so that a reader sees how much two runs of it differ."""
     earlier = json.loads(Path(path).read_text())
     for key in ("gpu", "device", "torch"):
         if earlier.get(key) != report[key]:
             raise SystemExit(f"--resume {path}: its {key} is {earlier.get(key)!r}, this run's {report[key]!r}; "
                              "resume a report only on the device that wrote it")
-    checks = {k: v for k, v in earlier.items() if k not in report and k not in ("factors", "provenance")}
+    checks = {k: v for k, v in earlier.items()
+              if k not in report and k not in ("factors", "provenance", "superseded", "resumed_from")}
     failed = [k for k, v in checks.items() if isinstance(v, dict) and "error" in v] + list(rerun)
+    superseded = dict(earlier.get("superseded", {}))
+    for name in rerun:
+        if isinstance(checks.get(name), dict) and "error" not in checks[name]:
+            superseded[name] = superseded.get(name, []) + [checks[name]]
     checks = {k: v for k, v in checks.items() if k not in failed and k.removesuffix("_seconds") not in failed}
     # Which runs the checks came from: the earlier report's own provenance after those it resumed.
-    return {**checks, "resumed_from": earlier.get("resumed_from", []) + [earlier.get("provenance")]}
+    return {**checks, **({"superseded": superseded} if superseded else {}),
+            "resumed_from": earlier.get("resumed_from", []) + [earlier.get("provenance")]}
 
 
 def at_least(least: int):

@@ -369,10 +369,11 @@ def projection(args: argparse.Namespace, plans: dict, report: dict) -> str:
     from coinfer.tensor_data import DataPath
 
     rate = args.gpu_rate or report_rate(report)
-    compiled = DataPath.for_device("cuda").compile_frozen
-    steps, used = projected_plan(plans["sweep"], report["factors"], compiled, args.workers)
+    path = DataPath.for_device("cuda")               # what COINFER_COMPILE asks a GPU to compile
+    compiled = path.compile_frozen
+    steps, used = projected_plan(plans["sweep"], report["factors"], compiled, args.workers, path.compile)
     tables = {name: steps if name == "sweep" else projected_plan(
-        table, report["factors"], compiled, args.workers if TABLES[name].parallel else 1)[0]
+        table, report["factors"], compiled, args.workers if TABLES[name].parallel else 1, path.compile)[0]
         for name, table in plans.items()}
     by_factor = {n: [step for step, names in used.items() if n in names] for names in used.values() for n in names}
     applied = "; ".join(f"{n} {report['factors'][n]:.2f} on " + ("every step" if len(on) == len(used) else ", ".join(on))
@@ -382,7 +383,8 @@ def projection(args: argparse.Namespace, plans: dict, report: dict) -> str:
     return "\n".join([
         f"\nprojected on {report_device(report)} ({args.gpu_report}, commit "
         f"{Provenance.short_commit(str(g.get('git_commit')))}, {report.get('date')}), {args.workers} worker(s), "
-        f"{'with' if compiled else 'without'} the frozen parts compiled; each step's share divided by the speed-ups "
+        f"{'with every network' if path.compile else 'with the frozen parts' if compiled else 'without anything'} "
+        f"compiled; each step's share divided by the speed-ups "
         f"measured for it ({applied or 'none measured'}):",
         format_plan(steps, rate),
         "(the savings the plan counts, such as the codes trained together, are not applied again"

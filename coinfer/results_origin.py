@@ -66,9 +66,16 @@ def _shell_word(word: str) -> str:
 GENERATED_PATHS = ("data/results", "data/checkpoints")
 
 
+#: The commit a copy of the checkout was made from, for a copy whose git metadata is not its own (the
+#: lent GPU machine's copy of a working tree keeps the session's first commit): 40 hexadecimal digits,
+#: taken as given, so set it only to the commit the copy's files are (committed, nothing changed since).
+COMMIT_ENV = "COINFER_COMMIT"
+
+
 def git_commit(checkout: str | Path | None = None) -> str:
     r"""The commit of the coinfer checkout (40 hexadecimal digits), with ``+dirty`` if it has uncommitted
-    changes outside :data:`GENERATED_PATHS`; ``""`` outside git.
+    changes outside :data:`GENERATED_PATHS`; ``""`` outside git; ``COINFER_COMMIT``
+    (:data:`COMMIT_ENV`) where it is set.
 
     Parameters
     ----------
@@ -82,6 +89,11 @@ def git_commit(checkout: str | Path | None = None) -> str:
     >>> bool(re.fullmatch(r"([0-9a-f]{40}(\+dirty)?)?", git_commit()))
     True
     """
+    given = os.environ.get(COMMIT_ENV, "")
+    if given:
+        if not re.fullmatch(r"[0-9a-f]{40}", given):
+            raise ValueError(f"{COMMIT_ENV}={given!r}: give a whole commit hash, 40 lowercase hexadecimal digits")
+        return given
     here = Path(checkout) if checkout is not None else Path(__file__).resolve().parent
     outside_generated = [":(top)", *(f":(top,exclude){p}" for p in GENERATED_PATHS)]
     try:

@@ -5,8 +5,9 @@ On a GPU the CPU data path (PIL images, one torchvision transform per image, loa
 be the bottleneck of a full-width ResNet18 on 32x32 images, where a machine has few CPU cores for
 it: the whole CIFAR-10 training set is 150 MB as uint8, so it is kept on the device and each batch
 is cropped, flipped and normalized there in a few tensor operations. (On the device check's H200,
-whose 16 cores kept 8 loader processes ahead, this path with bf16 and channels_last was the slower
-one at batch 128; ``book/paper_scale.md`` gives the measurement.) :class:`DataPath` is the one place
+whose 16 cores kept 8 loader processes ahead, one training ran about as fast on either path at batch
+128, the loader path's rate varying most between runs; a step there waits on kernel launches, which
+``compile`` replays as CUDA graphs. ``book/paper_scale.md`` gives the measurements.) :class:`DataPath` is the one place
 that decides what a training run uses; :meth:`DataPath.for_device` turns the GPU path on for CUDA
 (bf16 autocast only on a GPU that computes in bf16 natively, :func:`native_bf16`; the kept channels
 not, as measured there) and off for the CPU, where the CPU path is left exactly as it was. Every

@@ -244,3 +244,34 @@ def test_a_taylor_fine_tune_runs_eagerly_on_a_compiling_path_and_an_l2_one_compi
     prune_finetune(resnet18(width=1 / 16), "layer2.1", 0.5, replace(TAYLOR, criterion="l2"), _loader(),
                    torch.device("cpu"), path=path)
     assert len(compiled) == 1
+
+
+def test_a_compiled_pruning_fine_tune_is_the_eager_one(monkeypatch):
+    """``COINFER_COMPILE=1`` trains the network compiled (here inductor's CPU kernels; CUDA graphs on
+    a GPU) while the pruner changes its weights in place between steps: the same masks, losses and
+    weights as eagerly, to float32 rounding, and the compiled graph, not the eager module, ran."""
+    from dataclasses import replace
+
+    from torch._dynamo.utils import counters
+
+    from coinfer.experiments.pruning import prune_finetune
+    from coinfer.tensor_data import DataPath
+
+    settings = replace(TAYLOR, criterion="l2")
+    pruned = {}
+    for compiled in (False, True):
+        torch._dynamo.reset()
+        counters.clear()
+        torch.manual_seed(0)
+        pruned[compiled] = prune_finetune(resnet18(width=1 / 16), "layer2.1", 0.5, settings, _loader(),
+                                          torch.device("cpu"), path=DataPath(compile=compiled))
+        assert (counters["stats"]["unique_graphs"] >= 1) == compiled, dict(counters["stats"])
+    torch._dynamo.reset()
+    eager, compiled = pruned[False], pruned[True]
+    assert compiled.keep == eager.keep and compiled.meta["iterations"] == eager.meta["iterations"] > 1
+    assert compiled.meta["train_loss"] == pytest.approx(eager.meta["train_loss"], rel=1e-4)
+    # Adam divides each gradient by its own scale, so float rounding in a near-zero gradient can move a
+    # weight by up to a step of lr (1e-3 here): the weights agree to that, the losses far closer.
+    for (name, a), b in zip(eager.model.state_dict().items(), compiled.model.state_dict().values()):
+        torch.testing.assert_close(b, a, rtol=0, atol=settings.lr, msg=name)
+        assert torch.equal(a == 0, b == 0) or not a.is_floating_point() or a.dim() != 4, name   # masked filters

@@ -325,9 +325,13 @@ def test_resuming_the_device_check_runs_a_failed_check_again(tmp_path):
     (tmp_path / "earlier.json").write_text(json.dumps(earlier))
     kept = _cuda_check().resumed(str(tmp_path / "earlier.json"), report)
     assert kept == {"kept": {"factor": 1.3}, "kept_seconds": 12.5, "resumed_from": [{"git_commit": "abc1234"}]}
-    # a check asked for again is left out too, with its time
-    assert _cuda_check().resumed(str(tmp_path / "earlier.json"), report, ("kept",)) == {
-        "resumed_from": [{"git_commit": "abc1234"}]}
+    # a check asked for again is left out too, with its time, its result kept as superseded
+    again = _cuda_check().resumed(str(tmp_path / "earlier.json"), report, ("kept",))
+    assert again == {"superseded": {"kept": [{"factor": 1.3}]}, "resumed_from": [{"git_commit": "abc1234"}]}
+    (tmp_path / "again.json").write_text(json.dumps({**earlier, **again, "kept": {"factor": 1.1},
+                                                     "provenance": {"git_commit": "def5678"}}))
+    assert _cuda_check().resumed(str(tmp_path / "again.json"), report, ("kept",))["superseded"] == {
+        "kept": [{"factor": 1.3}, {"factor": 1.1}]}                # oldest first
 
 
 def test_the_device_check_reruns_only_with_a_report_to_resume(capsys):

@@ -251,7 +251,7 @@ def test_the_projection_divides_each_step_by_the_speed_ups_measured_for_it():
         plain["codec training: framework"].network_share / (1.5 * 1.2 * 2.0))
     assert codec["fine-tune: pruned device parts"] == plain["fine-tune: pruned device parts"]    # counted: kept
     assert projected_plan(steps, {})[0] == steps
-    with pytest.raises(ValueError, match="no measured factor for 4 workers.*concurrency_2"):
+    with pytest.raises(ValueError, match=r"no measured factor for 4 worker\(s\) \(concurrency_4\).*concurrency_2"):
         projected_plan(steps, factors, workers=4)
     with pytest.raises(ValueError, match="factor 'fold' must be finite and > 0, got 0"):
         projected_plan(steps, {"fold": 0})
@@ -350,7 +350,7 @@ def test_the_book_says_what_a_device_report_measured_and_why_not_where_it_did_no
     # The caption: the run, and the sweep projected with the measured factors, as plan --gpu-report does.
     steps = sweep_plan(get_preset("paper"), seeds=3)
     caption = report_caption(report, steps)
-    default = projected_hours(steps, report["factors"], 30000.0)[1, False]
+    default = projected_hours(steps, report["factors"], 30000.0)[1, "0"]
     assert caption.startswith("The last column: `python benchmarks/cuda_check.py --out r.json` on NVIDIA H200, "
                               "torch 2.9.0, 2026-12-02, commit abcdef123.")
     assert f"the sweep takes {default:.1f} GPU-hours as the GPU path runs by default" in caption
@@ -366,7 +366,10 @@ def test_the_book_says_what_a_device_report_measured_and_why_not_where_it_did_no
     measured = {**report["factors"], "concurrency_2": 1.8, "codec_concurrency_2": 1.3}
     caption = report_caption({**report, "factors": measured}, steps)
     assert "likely optimistic" not in caption
-    assert f"and {projected_hours(steps, measured, 30000.0)[2, False]:.1f} with 2 worker(s)" in caption
+    assert f"and {projected_hours(steps, measured, 30000.0)[2, '0']:.1f} with 2 worker(s)" in caption
+    # compiled networks measured faster: the caption names the setting that projects it
+    compiled = report_caption({**report, "factors": {**report["factors"], "compile": 3.0}}, steps)
+    assert "with 1 worker(s) and every network compiled" in compiled and "with COINFER_COMPILE=1, step by step" in compiled
     assert report_caption(None, steps).startswith("No GPU report is committed yet")
     # A file that is not a device check's report is refused by name.
     path.write_text("[1, 2]")
@@ -507,7 +510,7 @@ def test_the_baseline_trained_alone_before_the_workers_takes_no_concurrency_fact
         assert after.network_share == pytest.approx(before.network_share / (1.0 if alone else 1.5)), before.name
     baseline = plan_summary([s for s in steps if s.name in alone_steps], 1000.0)["gpu_hours"]
     hours = projected_hours(steps, {"concurrency_4": 1.5}, 1000.0)
-    assert hours[(4, False)] == pytest.approx(baseline + (hours[(1, False)] - baseline) / 1.5)
+    assert hours[(4, "0")] == pytest.approx(baseline + (hours[(1, "0")] - baseline) / 1.5)
 
 
 @pytest.mark.parametrize("call, message", [
@@ -573,3 +576,30 @@ def test_the_plans_default_rate_is_the_committed_device_reports():
     assert "H200" in report["gpu"] and report_rate(report) == MEASURED_H200_RATE
     # and the one place that decides follows it: the kept channels off where they measured slower
     assert DataPath.for_device("cuda").kept_channels == (report["factors"]["kept"] > 1)
+
+
+def test_compiled_networks_take_the_compiled_factors_and_only_where_they_were_measured():
+    """``COINFER_COMPILE=1`` compiles the baseline and every fine-tune but 2-Step Pruning's first
+    (Taylor importance keeps it eager): those steps take ``compile`` alone (and the baseline, trained
+    before the workers start, in any case), ``compiled_concurrency_N`` with N workers; the rest keep
+    their factors. Without the factor the projection refuses rather than guess."""
+    from coinfer.experiments.plan import COMPILED_STEPS, projected_hours, projected_plan
+
+    steps = sweep_plan(get_preset("paper"), seeds=1)
+    factors = {"compile": 2.0, "concurrency_2": 1.5, "compiled_concurrency_2": 2.5, "codec_concurrency_2": 1.8}
+    assert set(COMPILED_STEPS) <= {s.name for s in steps}
+    _, alone = projected_plan(steps, factors, compile_networks=True)
+    _, together = projected_plan(steps, factors, workers=2, compile_networks=True)
+    assert alone["fine-tune: pruned device parts"] == ["compile"] and alone["fine-tune: 2-Step Pruning, step 1"] == []
+    assert together["fine-tune: pruned device parts"] == ["compiled_concurrency_2"]
+    assert together["fine-tune: 2-Step Pruning, step 1"] == ["concurrency_2"]             # eager: Taylor's hooks
+    assert together["baseline"] == ["compile"] and together["baseline evaluation (validation + test)"] == []
+    assert together["codec training: framework"] == ["codec_concurrency_2"]
+    with pytest.raises(ValueError, match=r"2 worker\(s\), compiled \(compiled_concurrency_2\)"):
+        projected_plan(steps, {"compile": 2.0, "concurrency_2": 1.5}, workers=2, compile_networks=True)
+    with pytest.raises(ValueError, match=r"1 worker\(s\), compiled \(compile\); measured: none"):
+        projected_plan(steps, {}, compile_networks=True)
+    hours = projected_hours(steps, factors, 1000.0)
+    assert set(hours) == {(1, "0"), (1, "1"), (2, "0"), (2, "1")}           # no compile_frozen: no "frozen"
+    assert hours[1, "1"] < hours[1, "0"] and hours[2, "1"] < hours[2, "0"]
+    assert set(projected_hours(steps, {"compile": 2.0, "concurrency_2": 1.5}, 1000.0)) == {(1, "0"), (1, "1"), (2, "0")}

@@ -422,3 +422,16 @@ def test_every_committed_result_names_a_commit_without_uncommitted_changes():
     assert len(committed) >= 10, committed
     dirty = [p.relative_to(results_dir()).as_posix() for p in committed if "+dirty" in p.read_text()]
     assert not dirty, f"made from uncommitted changes: {dirty}; commit the code, then regenerate them"
+
+
+def test_a_copy_without_its_own_git_metadata_names_its_commit_by_coinfer_commit(monkeypatch):
+    """The lent GPU machine's copy of a working tree keeps the session's first commit as git metadata:
+    ``COINFER_COMMIT`` names the commit the files are, and a value that is no whole hash is refused."""
+    from coinfer.results_origin import git_commit
+
+    monkeypatch.setenv("COINFER_COMMIT", "0dd4e2ec64d007e62fca1240eafcc54618de3af8")
+    assert git_commit() == "0dd4e2ec64d007e62fca1240eafcc54618de3af8"
+    for bad in ("0dd4e2e", "0DD4E2EC64D007E62FCA1240EAFCC54618DE3AF8", "0dd4e2ec64d007e62fca1240eafcc54618de3af8+dirty"):
+        monkeypatch.setenv("COINFER_COMMIT", bad)
+        with pytest.raises(ValueError, match=r"COINFER_COMMIT=.*40 lowercase hexadecimal digits"):
+            git_commit()

@@ -12,7 +12,11 @@
 #
 #     python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
 #         --target /tmp/site .whl/*.whl && export PYTHONPATH=/tmp/site:$PWD PYTHONUNBUFFERED=1 || exit;
+#     export COINFER_COMMIT=<the 40-digit commit you are running, committed before the call>;
 #     python3 benchmarks/cuda_check.py --out $OUT/cuda_check_gpu.json
+#
+# (The machine's copy of the working tree keeps the session's first commit as its git metadata, so
+# without COINFER_COMMIT a report names that commit "+dirty"; coinfer.results_origin.COMMIT_ENV.)
 #
 # If that call stops at its limit, copy the report it left to data/results/benchmarks/ and let the
 # next call (the same first line) run the rest: `python3 benchmarks/cuda_check.py --resume

@@ -286,17 +286,71 @@ def measured_runs(report: dict | None) -> str:
                 f"images/s** on the old data path (transforms in loader processes, float32) and "
                 f"**{rates['new_images_per_s']:,.0f}** on the new one ({precision}, the images held on the device, "
                 f"channels_last), {rates['new_cudnn_benchmark_images_per_s']:,.0f} with cuDNN's autotuner on"
-                + (f" and {compiled:,.0f} compiled" if compiled else "")
-                + f" (batch {rates['batch_size']}, {rates['steps']} timed steps, synthetic CIFAR-shaped images).")
+                + (f" and {compiled:,.0f} compiled in inductor's default mode (no CUDA graphs)" if compiled else "")
+                + f" (batch {rates['batch_size']}, {rates['steps']} timed steps, synthetic CIFAR-shaped images)."
+                + _data_path_parts(report))
     why = _failure(report, "paper_cell")
     if why is not None:
         return text + f" One paper-preset cell end to end: **not run** ({why})."
     cell = report["paper_cell"]
-    return text + (
+    text += (
         f" One paper-preset cell end to end (`{cell['cell']}` on the same synthetic images): the baseline's "
         f"{cell['baseline_epochs']} epoch(s) took {cell['baseline_s']:.0f} s, then the cell {cell['cell_s']:.0f} s "
         f"({cell['pruning_epochs']} pruning fine-tune epoch(s), {cell['codec_epochs']} codec epochs, its "
         "evaluations and its file).")
+    compiled = report.get("paper_cell_compiled")
+    if isinstance(compiled, dict) and "error" not in compiled:
+        text += (f" The same with every network compiled (`COINFER_COMPILE=1`): the baseline {compiled['baseline_s']:.0f} s, "
+                 f"the cell {compiled['cell_s']:.0f} s, compiling included.")
+    elif compiled is not None:
+        text += f" The same with every network compiled: **failed** ({_failure(report, 'paper_cell_compiled')})."
+    return text
+
+
+def _data_path_parts(report: dict) -> str:
+    """The data path check's parts, each over the old path, its CUDA graphs, and how far an earlier run
+    of the check (``superseded``) differed: a sentence or two, or nothing where it measured none.
+
+    >>> _data_path_parts({"data_path": {"old_float32_loader_images_per_s": 100.0, "new_images_per_s": 90.0,
+    ...     "over_old_path": {"resident_float32_images_per_s": 0.9}, "new_cuda_graphs_images_per_s": 200.0},
+    ...     "superseded": {"data_path": [{"old_float32_loader_images_per_s": 150.0, "new_images_per_s": 91.0}]}})
+    ' Its parts one at a time, over the old path: the images held and augmented on the device (float32) 0.90x. The whole step in CUDA graphs (as `COINFER_COMPILE=1` trains): **200 images/s**, 2.22x the new path. An earlier run of this check measured 150 on the old path and 91 on the new one.'
+    """
+    rates, text = report["data_path"], ""
+    labels = {"resident_float32_images_per_s": "the images held and augmented on the device (float32)",
+              "resident_float32_channels_last_images_per_s": "that and channels_last",
+              "resident_bf16_images_per_s": "the held images with bf16 alone"}
+    parts = [f"{labels.get(name, name)} {factor:.2f}x" for name, factor in (rates.get("over_old_path") or {}).items()]
+    if parts:
+        text += f" Its parts one at a time, over the old path: {', '.join(parts)}."
+    graphs = rates.get("new_cuda_graphs_images_per_s")
+    if graphs:
+        text += (f" The whole step in CUDA graphs (as `COINFER_COMPILE=1` trains): **{graphs:,.0f} images/s**, "
+                 f"{graphs / rates['new_images_per_s']:.2f}x the new path.")
+    earlier = [run for run in (report.get("superseded") or {}).get("data_path", []) if "new_images_per_s" in run]
+    if earlier:
+        text += " An earlier run of this check measured " + "; ".join(
+            f"{run['old_float32_loader_images_per_s']:,.0f} on the old path and {run['new_images_per_s']:,.0f} on the "
+            "new one" for run in earlier) + "."
+    return text
+
+
+def _resumed_runs(report: dict) -> str:
+    """The earlier runs a report resumed, one per commit and date with how many ran there.
+
+    >>> _resumed_runs({"resumed_from": [{"git_commit": "a" * 40, "date": "2026-12-04T12:00"},
+    ...                                 {"git_commit": "a" * 40, "date": "2026-12-04T13:00"}, None]})
+    ', resuming 2 runs at commit aaaaaaaaaa of 2026-12-04'
+    """
+    from coinfer.results import Provenance
+
+    runs: dict[tuple[str, str], int] = {}
+    for run in report.get("resumed_from", []):
+        if run:
+            key = (Provenance.short_commit(str(run.get("git_commit"))), str(run.get("date"))[:10])
+            runs[key] = runs.get(key, 0) + 1
+    return "".join(f", resuming {'the run' if n == 1 else f'{n} runs'} at commit {commit} of {date}"
+                   for (commit, date), n in runs.items())
 
 
 def report_caption(report: dict | None, sweep_steps: list) -> str:
@@ -319,7 +373,6 @@ def report_caption(report: dict | None, sweep_steps: list) -> str:
     True
     """
     from coinfer.experiments.plan import plan_summary, projected_hours
-    from coinfer.results import Provenance
 
     if report is None:
         return (f"No GPU report is committed yet: a GPU session writes one with `python benchmarks/cuda_check.py "
@@ -327,8 +380,7 @@ def report_caption(report: dict | None, sweep_steps: list) -> str:
     g = report.get("provenance") or {}
     text = (f"The last column: `{g.get('command', 'benchmarks/cuda_check.py')}` on {report_device(report)}, "
             f"{report_origin(report)}"
-            + "".join(f", resuming the run at commit {Provenance.short_commit(str(r.get('git_commit')))} of {str(r.get('date'))[:10]}"
-                      for r in report.get("resumed_from", []) if r) + ".")
+            + _resumed_runs(report) + ".")
     rate = report_rate(report)
     if rate is None or not sweep_steps:
         return text
@@ -337,13 +389,13 @@ def report_caption(report: dict | None, sweep_steps: list) -> str:
     text += (f" At its new data path's {rate:,.0f} images/s, the three-seed sweep takes "
              f"{plan_summary(sweep_steps, rate)['gpu_hours']:.1f} GPU-hours.")
     (workers, compiled), best = min(hours.items(), key=lambda item: item[1])
+    what = {"0": "", "frozen": " and the frozen parts compiled", "1": " and every network compiled"}[compiled]
     return text + (
         f" With the speed-ups it measured that the plan does not count (the stacked and folded codec steps, "
-        f"the compiled frozen parts, several trainings at once), the sweep takes {hours[1, False]:.1f} GPU-hours "
-        f"as the GPU path runs by default, and {best:.1f} with {workers} worker(s)"
-        f"{' and the frozen parts compiled' if compiled else ''} (`python -m coinfer plan --gpu-report "
-        f"{committed_name()} --workers {workers}`"
-        f"{', with COINFER_COMPILE=frozen' if compiled else ''}, step by step): "
+        f"compiling, several trainings at once), the sweep takes {hours[1, '0']:.1f} GPU-hours "
+        f"as the GPU path runs by default, and {best:.1f} with {workers} worker(s){what} "
+        f"(`python -m coinfer plan --gpu-report {committed_name()} --workers {workers}`"
+        f"{f', with COINFER_COMPILE={compiled}' if compiled != '0' else ''}, step by step): "
         f"{'within' if best <= 3 else 'above'} the goal of 3 GPU-hours (the whole sweep on one GPU)."
         + (" Each factor was measured alone and the projection multiplies them: several trainings at once were "
            "timed on whole-network steps, which leave the GPU idler than the stacked codec steps do, so the "

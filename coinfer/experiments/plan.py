@@ -42,7 +42,7 @@ from coinfer.units import check_positive, is_count
 #: synthetic CIFAR-10 in its on-disk format): images per second. The ``data_path`` check of the
 #: committed device report (benchmarks/cuda_check.py, torch 2.11, 2026-12-04), copied here because
 #: this layer reads no files; tests/test_plan.py fails when the two differ.
-MEASURED_H200_RATE = 13203.9
+MEASURED_H200_RATE = 13109.3
 
 #: Images of each dataset's own splits, before the validation images are held out of the training split.
 TRAINING_IMAGES = {"cifar10": 50_000, "fashion-mnist": 60_000}
@@ -575,9 +575,15 @@ RATE_FACTORS = {
 #: The codec steps: those a codec-training concurrency factor (``codec_concurrency_<N>``) applies to.
 CODEC_STEPS = frozenset(RATE_FACTORS["stack"] + RATE_FACTORS["stack_bottlenet"])
 
+#: The whole-network trainings that ``COINFER_COMPILE=1`` compiles (``DataPath.compile``, CUDA graphs on
+#: CUDA): the baseline and every fine-tune but 2-Step Pruning's first, whose Taylor importance hooks
+#: keep it eager (:func:`coinfer.experiments.pruning.prune_finetune`).
+COMPILED_STEPS = ("baseline", "fine-tune: pruned device parts", "fine-tune: unpruned control",
+                  "fine-tune: 2-Step Pruning, step 2")
+
 
 def projected_plan(steps: list[PlanStep], factors: dict[str, float], compile_frozen: bool = False,
-                   workers: int = 1) -> tuple[list[PlanStep], dict[str, list[str]]]:
+                   workers: int = 1, compile_networks: bool = False) -> tuple[list[PlanStep], dict[str, list[str]]]:
     """``steps`` as a GPU whose device check measured ``factors`` would run them.
 
     Each step of :data:`RATE_FACTORS` costs its share divided by the factors measured for it (the
@@ -586,6 +592,10 @@ def projected_plan(steps: list[PlanStep], factors: dict[str, float], compile_fro
     divided by ``concurrency_<workers>``, the images/s of that many trainings at once over one alone;
     a codec step (one the stacked server pass applies to) by ``codec_concurrency_<workers>`` instead
     where that was measured: that many processes each training one split point's codes together.
+    With ``compile_networks`` (``COINFER_COMPILE=1``) the trainings of :data:`COMPILED_STEPS` take the
+    compiled factors instead: ``compile`` (one compiled training over one uncompiled) alone or
+    before the workers start, ``compiled_concurrency_<workers>`` (that many compiled at once over one
+    uncompiled) in place of ``concurrency_<workers>``.
     A factor below 1 (a slowdown) counts as measured. Savings the plan already counts (codes together,
     and the kept channels where the steps were priced on them) are not applied again, and the rate
     itself (the new data path's) is the caller's.
@@ -600,11 +610,18 @@ def projected_plan(steps: list[PlanStep], factors: dict[str, float], compile_fro
         Whether the sweep runs with the frozen parts compiled.
     workers : int
         Trainings at once on the one GPU (``sweep --workers``).
+    compile_networks : bool
+        Whether the sweep compiles the networks it trains (``COINFER_COMPILE=1``).
 
     Returns
     -------
     (list of PlanStep, dict)
         The steps with their shares divided, and for each step the names of the factors it took.
+
+    Raises
+    ------
+    ValueError
+        If ``workers`` (compiled or not, as asked) has no measured factor, or a factor is not > 0.
 
     >>> steps = [PlanStep("codec training: framework", 1, 1, 100, 0.5), PlanStep("baseline", 1, 1, 100, 1.0)]
     >>> projected, used = projected_plan(steps, {"stack": 2.0, "concurrency_2": 1.25}, workers=2)
@@ -613,13 +630,22 @@ def projected_plan(steps: list[PlanStep], factors: dict[str, float], compile_fro
     >>> projected_plan(steps, {"stack": 2.0, "concurrency_2": 1.25, "codec_concurrency_2": 1.6},
     ...                workers=2)[1]["codec training: framework"]
     ['stack', 'codec_concurrency_2']
+    >>> projected_plan([PlanStep("fine-tune: pruned device parts", 1, 1, 100, 1.0)], {"compile": 2.0},
+    ...                compile_networks=True)[1]
+    {'fine-tune: pruned device parts': ['compile']}
     """
     if not is_count(workers):
         raise ValueError(f"workers must be an integer >= 1, got {workers!r}")
     concurrency = f"concurrency_{workers}"
-    if workers > 1 and concurrency not in factors:
-        measured = sorted(k for k in factors if k.startswith("concurrency_"))
-        raise ValueError(f"no measured factor for {workers} workers ({concurrency}); measured: {measured or 'none'}")
+    compiled = f"compiled_concurrency_{workers}" if workers > 1 else "compile"
+    # The baseline trains alone before the workers start: compiled, it takes ``compile`` in any case.
+    needed = ([concurrency] if workers > 1 else []) + (["compile"] if compile_networks else []) + (
+        [compiled] if compile_networks and workers > 1 else [])
+    missing = [name for name in needed if name not in factors]
+    if missing:
+        measured = sorted(k for k in factors if "concurrency_" in k or k == "compile")
+        raise ValueError(f"no measured factor for {workers} worker(s){', compiled' if compile_networks else ''} "
+                         f"({', '.join(missing)}); measured: {measured or 'none'}")
     for name, factor in factors.items():
         check_positive(f"factor {name!r}", factor)
     projected, used = [], {}
@@ -627,24 +653,39 @@ def projected_plan(steps: list[PlanStep], factors: dict[str, float], compile_fro
         names = [n for n, applies in RATE_FACTORS.items() if step.name in applies and n in factors
                  and (compile_frozen or n != "compile_frozen")]
         codecs = f"codec_{concurrency}" if step.name in CODEC_STEPS and f"codec_{concurrency}" in factors else None
-        names += [codecs or concurrency] if workers > 1 and step.name not in BASELINE_STEPS else []
+        if compile_networks and step.name in COMPILED_STEPS:
+            names += ["compile" if workers == 1 or step.name in BASELINE_STEPS else compiled]
+        elif workers > 1 and step.name not in BASELINE_STEPS:
+            names += [codecs or concurrency]
         projected.append(replace(step, network_share=step.network_share / math.prod(factors[n] for n in names)))
         used[step.name] = names
     return projected, used
 
 
-def projected_hours(steps: list[PlanStep], factors: dict[str, float], rate: float) -> dict[tuple[int, bool], float]:
-    """GPU-hours of ``steps`` at ``rate`` in every configuration a device check measured: for each
-    worker count with a ``concurrency_<N>`` factor (and one worker), with and, if measured, without
-    the compiled frozen parts. Keys ``(workers, compile_frozen)``; ``(1, False)`` is the GPU path's
-    default.
+#: ``COINFER_COMPILE``'s settings as the projection takes them: (frozen parts, trained networks) compiled.
+COMPILE_MODES = {"0": (False, False), "frozen": (True, False), "1": (True, True)}
+
+
+def projected_hours(steps: list[PlanStep], factors: dict[str, float], rate: float) -> dict[tuple[int, str], float]:
+    """GPU-hours of ``steps`` at ``rate`` in every configuration a device check measured: each worker
+    count with a ``concurrency_<N>`` factor (and one worker), under each ``COINFER_COMPILE`` setting
+    of :data:`COMPILE_MODES` whose factors it measured (``frozen``: ``compile_frozen``; ``1``:
+    ``compile`` and, with workers, ``compiled_concurrency_<N>``, with ``compile_frozen`` where it was
+    measured). Keys ``(workers, setting)``;
+    ``(1, "0")`` is the GPU path's default.
 
     >>> steps = [PlanStep("codec training: framework", 1, 1, 3600, 1.0)]
     >>> projected_hours(steps, {"compile_frozen": 2.0, "concurrency_2": 1.5}, rate=1.0)
-    {(1, False): 1.0, (1, True): 0.5, (2, False): 0.6666666666666666, (2, True): 0.3333333333333333}
+    {(1, '0'): 1.0, (1, 'frozen'): 0.5, (2, '0'): 0.6666666666666666, (2, 'frozen'): 0.3333333333333333}
     """
     workers = [1] + sorted(int(k.split("_")[1]) for k in factors
                            if k.startswith("concurrency_") and k != "concurrency_1")
-    compiled = [False, True] if "compile_frozen" in factors else [False]
-    return {(n, c): plan_summary(projected_plan(steps, factors, c, n)[0], rate)["gpu_hours"]
-            for n in workers for c in compiled}
+    hours = {}
+    for n in workers:
+        for mode, (frozen, networks) in COMPILE_MODES.items():
+            if mode == "frozen" and "compile_frozen" not in factors:
+                continue
+            if networks and ("compile" not in factors or (n > 1 and f"compiled_concurrency_{n}" not in factors)):
+                continue
+            hours[n, mode] = plan_summary(projected_plan(steps, factors, frozen, n, networks)[0], rate)["gpu_hours"]
+    return hours
