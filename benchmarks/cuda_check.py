@@ -46,8 +46,16 @@ offline is fine: nothing is downloaded; commit the report, which book/paper_scal
 A device call has minutes: the report is written after each check, so a call stopped at its limit
 keeps what finished, and ``--resume REPORT`` runs only the checks that report lacks or that failed
 there (on the same GPU), writing the two together to ``--out``; ``--rerun CHECK ...`` runs some of
-its checks again as well. The committed H200 report has every check; a GPU session that changes
-what a check measures runs it again, e.g.::
+its checks again as well (the earlier result moves to the report's ``superseded``). The committed
+H200 report lacks the compiled checks' final form (``compiled_concurrency`` timed a recompile and
+``compiled_agreement`` changed; both are under ``superseded``), so the next GPU session runs them
+first, with the commit it runs named (the machine's copy keeps the session's first commit as its git
+metadata, :data:`coinfer.results_origin.COMMIT_ENV`)::
+
+    COINFER_COMMIT=<40-digit commit> python benchmarks/cuda_check.py \
+        --resume data/results/benchmarks/cuda_check_gpu.json --out $OUT/cuda_check_gpu.json
+
+and a check whose measurement changed runs again with ``--rerun``, e.g.::
 
     python benchmarks/cuda_check.py --resume data/results/benchmarks/cuda_check_gpu.json \
         --rerun data_path --compile --out $OUT/cuda_check_gpu.json
