@@ -577,7 +577,9 @@ CODEC_STEPS = frozenset(RATE_FACTORS["stack"] + RATE_FACTORS["stack_bottlenet"])
 
 #: The whole-network trainings that ``COINFER_COMPILE=1`` compiles (``DataPath.compile``, CUDA graphs on
 #: CUDA): the baseline and every fine-tune but 2-Step Pruning's first, whose Taylor importance hooks
-#: keep it eager (:func:`coinfer.experiments.pruning.prune_finetune`).
+#: keep it eager (:func:`coinfer.experiments.pruning.prune_finetune`). The device check measures the
+#: factor on the full-width network and the projection extrapolates it to 2-Step Pruning's second step,
+#: which trains a compacted, smaller one (whose steps wait on launches no less).
 COMPILED_STEPS = ("baseline", "fine-tune: pruned device parts", "fine-tune: unpruned control",
                   "fine-tune: 2-Step Pruning, step 2")
 
