@@ -1,4 +1,4 @@
-"""Several trainings on one GPU at once: training images/s of 1, 2, 4 or 8 processes together.
+"""Several trainings on one GPU at once: training images/s of 1, 2, 4, ... processes together.
 
 At batch 128 a CIFAR ResNet18 leaves a large GPU idle between its kernels (many small kernels,
 launched one by one from Python). The sweep can run several cells side by side on one machine

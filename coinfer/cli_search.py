@@ -393,4 +393,19 @@ def projection(args: argparse.Namespace, plans: dict, report: dict) -> str:
         + ("; each factor was measured alone, the workers' on whole-network steps, which leave the GPU idler than "
            "stacked codec steps: likely optimistic"
            if args.workers > 1 and f"codec_concurrency_{args.workers}" not in report["factors"] else "") + ")",
-        format_tables_total(tables, rate, ", projected")])
+        format_tables_total(tables, rate, ", projected"),
+        configurations_text(plans["sweep"], report["factors"], rate)])
+
+
+def configurations_text(sweep_steps: list, factors: dict, rate: float) -> str:
+    """Every configuration the report measured, the sweep's GPU-hours in each: workers by
+    ``COINFER_COMPILE`` setting, "-" where a factor was not measured (the projection refuses those)."""
+    from coinfer.experiments.device_report import configuration_rows
+    from coinfer.experiments.plan import projected_hours
+
+    rows = configuration_rows(projected_hours(sweep_steps, factors, rate))
+    lines = ["\nthe sweep's GPU-hours in every configuration the report measured (sweep --workers N, by COINFER_COMPILE):",
+             f"{'workers':>8}{'=0':>9}{'=frozen':>9}{'=1':>9}"]
+    lines += [f"{row['workers']:>8}" + "".join(f"{row[m]:>9.1f}" if row[m] is not None else f"{'-':>9}"
+                                                for m in ("0", "frozen", "1")) for row in rows]
+    return "\n".join(lines)

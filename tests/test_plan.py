@@ -279,6 +279,11 @@ def test_plan_command_projects_a_device_checks_report(tmp_path, capsys, monkeypa
             "framework, codec training: framework)" in out)
     assert "concurrency_2 1.40 on baseline" not in out and "baseline evaluation (validation + test), " not in out
     assert "compiling cost 61 s at one split point from an empty cache, not counted" in out
+    # every measured configuration, "-" where a factor is missing (no compile factor: nothing under =1)
+    assert "the sweep's GPU-hours in every configuration the report measured" in out
+    table = out.split("by COINFER_COMPILE):\n")[1].splitlines()
+    assert table[0].split() == ["workers", "=0", "=frozen", "=1"]
+    assert [line.split()[0] for line in table[1:3]] == ["1", "2"] and table[1].split()[3] == "-"
     assert "each factor was measured alone, the workers' on whole-network steps" in out and "likely optimistic" in out
     # Every table alike: the rate table's codecs take the codec factors; --workers only where cells run in processes.
     from coinfer.experiments.plan_tables import table_plans

@@ -353,6 +353,30 @@ def _resumed_runs(report: dict) -> str:
                    for (commit, date), n in runs.items())
 
 
+def configuration_rows(hours: dict[tuple[int, str], float]) -> list[dict]:
+    """:func:`coinfer.experiments.plan.projected_hours` as rows: one per worker count, with the GPU-hours
+    under each ``COINFER_COMPILE`` setting (``"0"``, ``"frozen"``, ``"1"``), None where the device
+    check did not measure that configuration.
+
+    Parameters
+    ----------
+    hours : dict
+        ``(workers, setting)`` to GPU-hours.
+
+    Returns
+    -------
+    list of dict
+        ``{"workers": N, "0": h, "frozen": h, "1": h}``, by worker count.
+
+    >>> configuration_rows({(1, "0"): 11.2, (1, "1"): 8.2, (8, "0"): 3.4})
+    [{'workers': 1, '0': 11.2, 'frozen': None, '1': 8.2}, {'workers': 8, '0': 3.4, 'frozen': None, '1': None}]
+    """
+    from coinfer.experiments.plan import COMPILE_MODES
+
+    return [{"workers": n, **{mode: hours.get((n, mode)) for mode in COMPILE_MODES}}
+            for n in sorted({n for n, _ in hours})]
+
+
 def report_caption(report: dict | None, sweep_steps: list) -> str:
     """The caption of the book's savings table: which run measured its last column, and the sweep of
     ``sweep_steps`` (three seeds) at its rate with the speed-ups it measured that the plan does not count.
