@@ -24,7 +24,8 @@ Checks, in order, each timed and written to one JSON file:
    ``compiled_concurrency``: the same with every network compiled as ``COINFER_COMPILE=1`` trains it
    (CUDA graphs), against one uncompiled process; ``compiled_agreement``: one training eager and
    compiled from the same weights on the same batches (losses, weights); ``paper_cell_compiled``: the
-   paper cell with ``COINFER_COMPILE=1``;
+   paper cell with ``COINFER_COMPILE=1``; ``compiled_memory``: the GPU memory reserved after each of
+   four compiled trainings in one process, as a sweep worker runs its cells (does it grow?);
    ``paper_smoke``: ``tests/test_paper_smoke.py``'s end-to-end test on the GPU (every command of the
    README's paper section at smoke scale, every method on the whole GPU path, bf16 included);
    ``together_bottlenet`` and ``kept_two_step``: the same two benchmarks for BottleNet++'s reductions
@@ -48,8 +49,8 @@ keeps what finished, and ``--resume REPORT`` runs only the checks that report la
 there (on the same GPU), writing the two together to ``--out``; ``--rerun CHECK ...`` runs some of
 its checks again as well (the earlier result moves to the report's ``superseded``). The committed
 H200 report lacks the compiled checks' final form (``compiled_concurrency`` timed a recompile and
-``compiled_agreement`` changed; both are under ``superseded``), so the next GPU session runs them
-first, with the commit it runs named (the machine's copy keeps the session's first commit as its git
+``compiled_agreement`` changed; both are under ``superseded``) and ``compiled_memory``, so the next
+GPU session runs them first, with the commit it runs named (the machine's copy keeps the session's first commit as its git
 metadata, :data:`coinfer.results_origin.COMMIT_ENV`)::
 
     COINFER_COMMIT=<40-digit commit> python benchmarks/cuda_check.py \
@@ -297,6 +298,39 @@ def compiled_agreement(device: torch.device, root: Path, batch_size: int, steps:
     out["max_weight_difference_after_first_step"] = float((weights["eager"] - weights["compiled"]).abs().max())
     out["later_loss_difference"] = abs(out["eager_later_loss"] - out["compiled_later_loss"])
     return out
+
+
+def compiled_memory(device: torch.device, root: Path, batch_size: int, trainings: int = 4, steps: int = 20) -> dict:
+    """GPU memory across several compiled trainings in one process, as a sweep worker runs its cells
+    one after another with ``COINFER_COMPILE=1``: each a new full-width network compiled in CUDA graphs
+    (from the compile cache after the first), ``steps`` steps, then dropped. Whether the memory the
+    graphs hold is given back (flat) or grows with every training (it would run a long sweep out)."""
+    import gc
+    import itertools
+    from dataclasses import replace
+
+    from coinfer.core.network import resnet18
+    from coinfer.data import ValidationSplit, load_split
+    from coinfer.tensor_data import DataPath, training_batches
+    from coinfer.train import fit
+
+    data = load_split("cifar10", "train", ValidationSplit(images=100), root=root, augment=True, trust=True)
+    path = replace(DataPath.for_device(device), compile=True)
+    reserved, seconds = [], []
+    for i in range(trainings):
+        start = time.time()
+        net = resnet18(width=1.0).to(device)
+        batches = list(itertools.islice(iter(training_batches(data, batch_size, i, device, path)), steps))
+        optimizer = torch.optim.SGD(net.parameters(), lr=0.05, momentum=0.9, nesterov=True)
+        fit(path.prepare(net), batches, optimizer=optimizer, epochs=1, device=device, autocast=path.dtype,
+            progress=False)
+        del net, optimizer, batches
+        gc.collect()
+        sync()
+        seconds.append(round(time.time() - start, 1))
+        reserved.append(round(torch.cuda.memory_reserved(device) / 2**30, 3))
+    return {"trainings": trainings, "steps": steps, "batch_size": batch_size, "seconds": seconds,
+            "reserved_gib_after_each": reserved, "max_allocated_gib": round(torch.cuda.max_memory_allocated(device) / 2**30, 3)}
 
 
 def split_exactness(device: torch.device) -> dict:
@@ -587,6 +621,8 @@ def main() -> None:
         device, data_root, 128 if cuda else 8, 20 if cuda else 3, "inductor" if cuda else "aot_eager")))
     if cuda and not args.skip_cell:                         # inductor's CPU kernels take minutes to generate
         checks.append(("paper_cell_compiled", lambda: paper_cell_compiled(device, work / "home-compiled")))
+    if cuda:                                                # CUDA graphs' memory: a GPU's question
+        checks.append(("compiled_memory", lambda: compiled_memory(device, data_root, 128)))
     if not args.skip_smoke:
         checks.append(("paper_smoke", lambda: paper_smoke(cuda)))
     # Last, as they matter least: the savings the book's table measured only on the CPU so far.
