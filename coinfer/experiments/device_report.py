@@ -225,6 +225,28 @@ def gpu_measurement(report: dict | None, check: str, *names: str, labels: tuple[
     return f"{', '.join(values)}, measured on {report_device(report)} (the device check's `{check}` check)"
 
 
+def at_once(report: dict | None, check: str = "concurrency") -> tuple[list[str], list[str]]:
+    """The factors of ``check`` (``"concurrency"``, ``"codec_concurrency"``, ``"compiled_concurrency"``)
+    that the report measured for more than one training at once, each with its label; two, four and
+    eight (the checks' counts) where it measured none, so that the book says what is missing.
+
+    Returns
+    -------
+    (list of str, list of str)
+        Factor names (``concurrency_2``, ...) by process count, and their labels.
+
+    >>> at_once({"factors": {"concurrency_1": 1.0, "concurrency_16": 3.0, "concurrency_2": 2.0,
+    ...                      "codec_concurrency_4": 2.9}})
+    (['concurrency_2', 'concurrency_16'], ['with 2 at once', 'with 16 at once'])
+    >>> at_once(None, "compiled_concurrency")[0]
+    ['compiled_concurrency_2', 'compiled_concurrency_4', 'compiled_concurrency_8']
+    """
+    factors = (report or {}).get("factors") or {}
+    counts = sorted(int(name.rsplit("_", 1)[1]) for name in factors
+                    if re.fullmatch(rf"{check}_\d+", name) and int(name.rsplit("_", 1)[1]) > 1) or [2, 4, 8]
+    return [f"{check}_{n}" for n in counts], [f"with {n} at once" for n in counts]
+
+
 def smoke_on_gpu(report: dict | None) -> str:
     """Whether the paper preset's smoke run (``tests/test_paper_smoke.py``) ran on the report's GPU.
 
