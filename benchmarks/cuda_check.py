@@ -26,6 +26,7 @@ Checks, in order, each timed and written to one JSON file:
    compiled from the same weights on the same batches (losses, weights); ``paper_cell_compiled``: the
    paper cell with ``COINFER_COMPILE=1``; ``compiled_memory``: the GPU memory reserved after each of
    four compiled trainings in one process, as a sweep worker runs its cells (does it grow?);
+   ``kept_concurrency``: pruning fine-tunes 1 and 8 at once, masked and on the kept channels;
    ``paper_smoke``: ``tests/test_paper_smoke.py``'s end-to-end test on the GPU (every command of the
    README's paper section at smoke scale, every method on the whole GPU path, bf16 included);
    ``together_bottlenet`` and ``kept_two_step``: the same two benchmarks for BottleNet++'s reductions
@@ -49,7 +50,8 @@ keeps what finished, and ``--resume REPORT`` runs only the checks that report la
 there (on the same GPU), writing the two together to ``--out``; ``--rerun CHECK ...`` runs some of
 its checks again as well (the earlier result moves to the report's ``superseded``). The committed
 H200 report lacks the compiled checks' final form (``compiled_concurrency`` timed a recompile and
-``compiled_agreement`` changed; both are under ``superseded``) and ``compiled_memory``, so the next
+``compiled_agreement`` changed; both are under ``superseded``), ``compiled_memory`` and
+``kept_concurrency``, so the next
 GPU session runs them first, with the commit it runs named (the machine's copy keeps the session's first commit as its git
 metadata, :data:`coinfer.results_origin.COMMIT_ENV`)::
 
@@ -392,6 +394,20 @@ def benchmark(script: str, work: Path, *args: str) -> dict:
     return json.loads(out.read_text())
 
 
+def kept_concurrency(work: Path, device: torch.device) -> dict:
+    """Pruning fine-tunes several at once (``gpu_concurrency.py --work prune``), masked at full width
+    and on the kept channels: whether the kept channels' saved arithmetic counts once workers saturate
+    the GPU (alone, on the H200, they were slower). ``kept_over_masked``: kept images/s over masked, by
+    process count."""
+    cuda = device.type == "cuda"
+    counts = ["--processes", "1", "8"] if cuda else ["--processes", "2", "--steps", "2", "--interval", "1"]
+    runs = {kind: benchmark("gpu_concurrency.py", work, "--device", device.type, "--work", "prune",
+                            *(["--kept"] if kind == "kept" else []), *counts) for kind in ("masked", "kept")}
+    ratio = {str(m["processes"]): k["images_per_s"] / m["images_per_s"]
+             for m, k in zip(runs["masked"]["rows"], runs["kept"]["rows"])}
+    return {**runs, "kept_over_masked": ratio}
+
+
 def paper_smoke(cuda: bool) -> dict:
     """``tests/test_paper_smoke.py``'s end-to-end test: every command of the README's paper section at
     smoke scale, which on a GPU runs there on the whole GPU path (bf16 included), so that every method's
@@ -433,7 +449,8 @@ def measured_factors(report: dict) -> dict:
     by one, stacked and folded (``together_bottlenet``, ``stack_bottlenet``, ``fold_bottlenet``), 2-Step Pruning's first step on the kept channels over masked
     (``kept_two_step``), the frozen parts compiled over not (``compile_frozen``, compilation aside) and
     N compiled trainings at once over one uncompiled alone (``compiled_concurrency_N``; one alone,
-    ``compile``, from the data path check's CUDA graphs).
+    ``compile``, from the data path check's CUDA graphs) and N pruning fine-tunes at once on the kept
+    channels over N masked (``kept_concurrency_N``).
     A check that failed or did not run, or a ratio it could not form, leaves its factor out."""
     def value(check: str, key: str):
         found = report.get(check)
@@ -455,6 +472,8 @@ def measured_factors(report: dict) -> dict:
         factors[f"codec_concurrency_{row['processes']}"] = row.get("over_one_process")
     # Compiled trainings over one uncompiled alone, as the plan's rate is the uncompiled path's.
     alone = next((row.get("images_per_s") for row in value("concurrency", "rows") or [] if row.get("processes") == 1), None)
+    for processes, ratio in (value("kept_concurrency", "kept_over_masked") or {}).items():
+        factors[f"kept_concurrency_{processes}"] = ratio
     for row in value("compiled_concurrency", "rows") or []:
         if alone:
             factors[f"compiled_concurrency_{row.get('processes')}"] = (row.get("images_per_s") or 0) / alone
@@ -623,6 +642,7 @@ def main() -> None:
         checks.append(("paper_cell_compiled", lambda: paper_cell_compiled(device, work / "home-compiled")))
     if cuda:                                                # CUDA graphs' memory: a GPU's question
         checks.append(("compiled_memory", lambda: compiled_memory(device, data_root, 128)))
+    checks.append(("kept_concurrency", lambda: kept_concurrency(work, device)))
     if not args.skip_smoke:
         checks.append(("paper_smoke", lambda: paper_smoke(cuda)))
     # Last, as they matter least: the savings the book's table measured only on the CPU so far.

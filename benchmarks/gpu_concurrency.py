@@ -16,6 +16,12 @@ workers you will run.
 step's forward and backward at once), after warm-up steps that include the compiling; the device
 check sets its rates beside one uncompiled process alone (``compiled_concurrency_N``).
 
+``--work prune`` trains in each process one pruning fine-tune of the paper preset (its schedule
+compressed to ``--steps`` steps), masked at full width or on the kept channels (``--kept``): alone
+the kept channels were slower on the H200 (each step waits on launches, and they add some), but with
+the GPU saturated by several trainings the arithmetic they save may count (``kept_concurrency`` in
+the device check).
+
 ``--work codecs`` times instead what dominates the sweep: each process trains the paper preset's
 code sizes of one split point together (:func:`coinfer.experiments.encoding.codec_records`, on the
 same data path, so stacked through one server pass and folded on CUDA), a warm-up epoch and
@@ -27,6 +33,7 @@ is measured.
     python benchmarks/gpu_concurrency.py --device cuda --processes 1 2 4
     python benchmarks/gpu_concurrency.py --device cuda --processes 1 2 4 --work codecs
     python benchmarks/gpu_concurrency.py --device cuda --processes 1 2 4 --compile
+    python benchmarks/gpu_concurrency.py --device cuda --processes 1 8 --work prune [--kept]
     python benchmarks/gpu_concurrency.py                       # a CPU dry run: tiny, means nothing
 
 Writes ``benchmarks/out/gpu_concurrency.json`` (schema, provenance, one row per process count).
@@ -76,6 +83,37 @@ def _codec_work(args: dict, device, root: str):
     return work
 
 
+def _prune_work(args: dict, device):
+    """One process's pruning fine-tune (``--work prune``): the paper preset's (its optimizer and cubic
+    schedule, compressed to ``steps`` steps of ``interval``) at ``args["split"]`` and
+    ``args["sparsity"]`` on random CIFAR-shaped batches, masked at full width or, with ``--kept``, on
+    the kept channels (:class:`coinfer.core.kept_channels.KeptChannelsNetwork`); a function that runs
+    it and returns the images it trained on."""
+    import copy
+    from dataclasses import replace
+
+    import torch
+
+    from coinfer.config import get_preset
+    from coinfer.core.network import resnet18
+    from coinfer.experiments.pruning import prune_finetune
+    from coinfer.tensor_data import DataPath
+    from coinfer.train import progress_bars
+
+    paper = get_preset("paper", **{"pruning.epochs": 1, "pruning.schedule.interval": args["interval"]})
+    path = replace(DataPath.for_device(device), kept_channels=args["kept"], compile=False)
+    net = resnet18(width=args["width"]).to(device)
+    batches = [(torch.randn(args["batch_size"], 3, 32, 32, device=device),
+                torch.randint(0, 10, (args["batch_size"],), device=device)) for _ in range(args["steps"])]
+
+    def work() -> int:
+        with progress_bars(False):
+            prune_finetune(copy.deepcopy(net), args["split"], args["sparsity"], paper.pruning, batches, device,
+                           path=path)
+        return len(batches) * args["batch_size"]
+    return work
+
+
 def _train(rank: int, args: dict, root: str, barrier, results) -> None:
     """One process: warm up, wait for the others, then time ``steps`` training steps (or, with
     ``--work codecs``, one codec training of :func:`_codec_work`)."""
@@ -89,9 +127,9 @@ def _train(rank: int, args: dict, root: str, barrier, results) -> None:
 
     torch.set_num_threads(args["threads"])
     device = torch.device(args["device"])
-    if args["work"] == "codecs":
+    if args["work"] in ("codecs", "prune"):
         torch.manual_seed(rank)
-        work = _codec_work(args, device, root)
+        work = _codec_work(args, device, root) if args["work"] == "codecs" else _prune_work(args, device)
         work()                                              # untimed: the process's one-time costs
         barrier.wait()
         start = time.time()
@@ -163,8 +201,14 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=None, help="default: 128 on CUDA, 8 on a CPU")
     parser.add_argument("--steps", type=int, default=None, help="timed steps per process (default: 200 on CUDA, 2 on a CPU)")
     parser.add_argument("--train-images", type=int, default=None, help="default: 20,000 on CUDA, 200 on a CPU")
-    parser.add_argument("--work", choices=("network", "codecs"), default="network",
-                        help="what each process trains: the whole network (default) or one split point's codes")
+    parser.add_argument("--work", choices=("network", "codecs", "prune"), default="network",
+                        help="what each process trains: the whole network (default), one split point's codes, "
+                             "or one pruning fine-tune")
+    parser.add_argument("--kept", action="store_true",
+                        help="with --work prune: fine-tune on the kept channels (default: masked at full width)")
+    parser.add_argument("--sparsity", type=float, default=0.5, help="with --work prune: the sparsity (default 0.5)")
+    parser.add_argument("--interval", type=int, default=None,
+                        help="with --work prune: steps per pruning iteration (default: 20 on CUDA, 1 on a CPU)")
     parser.add_argument("--split", default="layer2.1", help="with --work codecs: the split point (default layer2.1)")
     parser.add_argument("--codec-images", type=int, default=None,
                         help="with --work codecs: training images (default: 2,000 on CUDA, 8 on a CPU)")
@@ -180,6 +224,12 @@ def main() -> None:
     for n in args.processes:
         if n < 1:
             raise SystemExit(f"--processes takes counts >= 1, got {n}")
+    if args.kept and args.work != "prune":
+        raise SystemExit(f"--kept is a pruning fine-tune's: pass --work prune (got --work {args.work})")
+    if not 0 <= args.sparsity < 1:
+        raise SystemExit(f"--sparsity must be in [0, 1), got {args.sparsity}")
+    if args.interval is not None and args.interval < 1:
+        raise SystemExit(f"--interval must be >= 1, got {args.interval}")
     if args.compile and args.work == "codecs":
         raise SystemExit("--compile times whole-network training: with --work codecs, the frozen parts "
                          "compile with COINFER_COMPILE=frozen instead")
@@ -192,7 +242,8 @@ def main() -> None:
                 "batch_size": args.batch_size or (128 if cuda else 8), "steps": args.steps or (200 if cuda else 2),
                 "warmup": 20 if cuda else 1, "threads": 1, "timeout": 1800, "work": args.work, "split": args.split,
                 "codec_images": args.codec_images or (2000 if cuda else 8), "epochs": args.epochs or (2 if cuda else 1),
-                "compile": args.compile, "compile_backend": args.compile_backend}
+                "compile": args.compile, "compile_backend": args.compile_backend, "kept": args.kept,
+                "sparsity": args.sparsity, "interval": args.interval or (20 if cuda else 1)}
     sys.path.insert(0, str(ROOT / "benchmarks"))
     from cuda_check import write_synthetic_cifar10
 
@@ -208,6 +259,8 @@ def main() -> None:
     print(f"{settings['device']}, width {settings['width']:g}, batch {settings['batch_size']}, "
           + (f"{settings['steps']} timed steps per process{', compiled' if args.compile else ''}"
              if args.work == "network" else
+             f"a pruning fine-tune at {args.split} s={args.sparsity:g} of {settings['steps']} steps, "
+             f"{'on the kept channels' if args.kept else 'masked'}, per process" if args.work == "prune" else
              f"the codes of {args.split} trained together, {settings['codec_images']} images, "
              f"1 + {settings['epochs']} epochs per process"))
     for r in rows:

@@ -48,15 +48,15 @@ def test_the_prepared_device_check_runs_every_check_on_the_cpu(tmp_path):
                    check=True, cwd=ROOT, env=env, capture_output=True, timeout=600)
     report = json.loads(out.read_text())
     checks = ("split", "data_path", "estimate", "paper_cell", "shares", "together", "kept", "concurrency",
-              "codec_concurrency",
+              "codec_concurrency", "compiled_concurrency", "compiled_agreement", "kept_concurrency",
               "paper_smoke", "together_bottlenet", "kept_two_step", "together_compiled")
     failed = {name: report[name]["error"] for name in checks if "error" in report[name]}
     assert not failed, failed
     assert report["device"] == "cpu" and report["provenance"]["git_commit"]
     measured = ("measured_share", "factor", "compile_factor", "images_per_s")
-    for name in ("shares", "together", "kept", "concurrency", "codec_concurrency", "together_bottlenet", "kept_two_step",
-                 "together_compiled"):
-        sub = report[name]
+    subs = [report[name] for name in ("shares", "together", "kept", "concurrency", "codec_concurrency",
+                                      "compiled_concurrency", "together_bottlenet", "kept_two_step", "together_compiled")]
+    for sub in subs + [report["kept_concurrency"][kind] for kind in ("masked", "kept")]:
         assert sub["schema"].startswith("coinfer.benchmark.") and sub["provenance"]["hardware"]
         assert " --out " in sub["provenance"]["command"] and sub["provenance"]["command"].endswith(".json")
         assert sub["rows"] and all(next(r[k] for k in measured if k in r) > 0 for r in sub["rows"])
@@ -69,6 +69,10 @@ def test_the_prepared_device_check_runs_every_check_on_the_cpu(tmp_path):
     assert not {"alone_s", "together_s", "stacked_s"} & set(report["together_compiled"]["rows"][0])
     assert "compiled_s" not in report["together"]["rows"][0]
     assert report["data_path"]["cudnn_benchmark_speedup"] > 0
+    # compiled without generated kernels (aot_eager, the dry run's), the first step is the eager one's
+    assert report["compiled_agreement"]["first_loss_difference"] <= 1e-6
+    assert report["compiled_concurrency"]["settings"]["compile"] and report["kept_concurrency"]["kept"]["settings"]["kept"]
+    assert set(report["kept_concurrency"]["kept_over_masked"]) == {"2"}
     # the new path's parts one at a time, each against the loader path
     parts = report["data_path"]["over_old_path"]
     assert set(parts) == {"resident_float32_images_per_s", "resident_float32_channels_last_images_per_s",
@@ -82,7 +86,8 @@ def test_the_prepared_device_check_runs_every_check_on_the_cpu(tmp_path):
     assert estimate["images_per_s"] == report["data_path"]["new_images_per_s"]
     assert 2.5 < estimate["gpu_hours_3_seeds"] / estimate["gpu_hours_1_seeds"] < 3.5
     # The factors the book's savings table reads from a committed GPU report: every check's ratio, and
-    # no concurrency factor, since the dry run times two processes and not one alone.
+    # no concurrency factor, since the dry run times two processes and not one alone (the kept
+    # channels' is a ratio at the same count: two).
     assert report["factors"] == {"data_path": round(report["data_path"]["speedup"], 3),
                                  "together": round(report["together"]["factor"], 3),
                                  "stack": round(report["together"]["stack_factor"], 3),
@@ -92,7 +97,8 @@ def test_the_prepared_device_check_runs_every_check_on_the_cpu(tmp_path):
                                  "stack_bottlenet": round(report["together_bottlenet"]["stack_factor"], 3),
                                  "fold_bottlenet": round(report["together_bottlenet"]["fold_factor"], 3),
                                  "kept_two_step": round(report["kept_two_step"]["factor"], 3),
-                                 "compile_frozen": round(report["together_compiled"]["compile_factor"], 3)}
+                                 "compile_frozen": round(report["together_compiled"]["compile_factor"], 3),
+                                 "kept_concurrency_2": round(report["kept_concurrency"]["kept_over_masked"]["2"], 3)}
     # book/paper_scale.md reads this script's report, once committed, through coinfer.experiments.device_report:
     # the report as written (not a copy of its shape) gives every saving's factor and the run's caption.
     from coinfer.config import get_preset
@@ -142,7 +148,7 @@ def test_the_device_check_resumes_a_report_running_only_the_checks_it_lacks(tmp_
     earlier = {"gpu": None, "torch": torch.__version__, "device": "cpu", "date": "2026-01-01",
                "provenance": {"command": "python benchmarks/cuda_check.py", "git_commit": "abc1234"}}
     for name in ("data_path", "estimate", "paper_cell", "shares", "together", "kept", "concurrency",
-                 "codec_concurrency", "paper_smoke",
+                 "codec_concurrency", "compiled_concurrency", "compiled_agreement", "kept_concurrency", "paper_smoke",
                  "together_bottlenet", "kept_two_step", "together_compiled"):
         earlier[name] = {"marker": name}
     earlier["data_path"]["speedup"] = 2.5

@@ -230,6 +230,13 @@ def at_once(report: dict | None, check: str = "concurrency") -> tuple[list[str],
     that the report measured for more than one training at once, each with its label; two, four and
     eight (the checks' counts) where it measured none, so that the book says what is missing.
 
+    Parameters
+    ----------
+    report : dict or None
+        The committed report; None when there is none.
+    check : str
+        The concurrency check, whose factors are named ``<check>_<N>``.
+
     Returns
     -------
     (list of str, list of str)
