@@ -268,18 +268,29 @@ def paper_cell_compiled(device: torch.device, home: Path) -> dict:
         del os.environ["COINFER_COMPILE"]
 
 
+def _short_training(path, data, batch_size: int, seed: int, steps: int, device: torch.device, width: float):
+    """A fresh network of ``width`` (seeded by the caller), the first ``steps`` batches of ``data`` on
+    ``path`` (batch order ``seed``) and the SGD the rates above train with: one short training's parts."""
+    import itertools
+
+    from coinfer.core.network import resnet18
+    from coinfer.tensor_data import training_batches
+
+    net = resnet18(width=width).to(device)
+    batches = list(itertools.islice(iter(training_batches(data, batch_size, seed, device, path)), steps))
+    return net, batches, torch.optim.SGD(net.parameters(), lr=0.05, momentum=0.9, nesterov=True)
+
+
 def compiled_agreement(device: torch.device, root: Path, batch_size: int, steps: int, backend: str) -> dict:
     """The same training eager and compiled as ``COINFER_COMPILE=1`` trains (CUDA graphs on CUDA):
     :func:`coinfer.train.fit` from the same weights over the same ``steps`` batches (not augmented),
     on the device's data path. The first step's loss (the same function: it differs by rounding
     only) and the largest weight difference after it; then the mean loss of the other steps, over
     which bf16 rounding differences grow as training does (random labels, a large learning rate)."""
-    import itertools
     from dataclasses import replace
 
-    from coinfer.core.network import resnet18
     from coinfer.data import ValidationSplit, load_split
-    from coinfer.tensor_data import DataPath, training_batches
+    from coinfer.tensor_data import DataPath
     from coinfer.train import fit
 
     data = load_split("cifar10", "train", ValidationSplit(images=100), root=root, augment=False, trust=True)
@@ -287,9 +298,8 @@ def compiled_agreement(device: torch.device, root: Path, batch_size: int, steps:
     out, weights = {"steps": steps, "batch_size": batch_size, "autocast": eager.autocast}, {}
     for name, path in {"eager": eager, "compiled": replace(eager, compile=True, compile_backend=backend)}.items():
         torch.manual_seed(0)
-        net = resnet18(width=1.0 if device.type == "cuda" else 0.125).to(device)
-        batches = list(itertools.islice(iter(training_batches(data, batch_size, 0, device, path)), steps))
-        optimizer = torch.optim.SGD(net.parameters(), lr=0.05, momentum=0.9, nesterov=True)
+        net, batches, optimizer = _short_training(path, data, batch_size, 0, steps, device,
+                                                  1.0 if device.type == "cuda" else 0.125)
         trained = path.prepare(net)
         out[f"{name}_first_loss"] = fit(trained, batches[:1], optimizer=optimizer, epochs=1, device=device,
                                         autocast=path.dtype, progress=False)[0]
@@ -308,12 +318,10 @@ def compiled_memory(device: torch.device, root: Path, batch_size: int, trainings
     (from the compile cache after the first), ``steps`` steps, then dropped. Whether the memory the
     graphs hold is given back (flat) or grows with every training (it would run a long sweep out)."""
     import gc
-    import itertools
     from dataclasses import replace
 
-    from coinfer.core.network import resnet18
     from coinfer.data import ValidationSplit, load_split
-    from coinfer.tensor_data import DataPath, training_batches
+    from coinfer.tensor_data import DataPath
     from coinfer.train import fit
 
     data = load_split("cifar10", "train", ValidationSplit(images=100), root=root, augment=True, trust=True)
@@ -321,9 +329,7 @@ def compiled_memory(device: torch.device, root: Path, batch_size: int, trainings
     reserved, seconds = [], []
     for i in range(trainings):
         start = time.time()
-        net = resnet18(width=1.0).to(device)
-        batches = list(itertools.islice(iter(training_batches(data, batch_size, i, device, path)), steps))
-        optimizer = torch.optim.SGD(net.parameters(), lr=0.05, momentum=0.9, nesterov=True)
+        net, batches, optimizer = _short_training(path, data, batch_size, i, steps, device, 1.0)
         fit(path.prepare(net), batches, optimizer=optimizer, epochs=1, device=device, autocast=path.dtype,
             progress=False)
         del net, optimizer, batches

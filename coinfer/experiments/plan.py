@@ -656,7 +656,7 @@ def projected_plan(steps: list[PlanStep], factors: dict[str, float], compile_fro
                  and (compile_frozen or n != "compile_frozen")]
         codecs = f"codec_{concurrency}" if step.name in CODEC_STEPS and f"codec_{concurrency}" in factors else None
         if compile_networks and step.name in COMPILED_STEPS:
-            names += ["compile" if workers == 1 or step.name in BASELINE_STEPS else compiled]
+            names += ["compile" if step.name in BASELINE_STEPS else compiled]     # compiled: "compile" alone
         elif workers > 1 and step.name not in BASELINE_STEPS:
             names += [codecs or concurrency]
         projected.append(replace(step, network_share=step.network_share / math.prod(factors[n] for n in names)))
