@@ -49,20 +49,14 @@ A device call has minutes: the report is written after each check, so a call sto
 keeps what finished, and ``--resume REPORT`` runs only the checks that report lacks or that failed
 there (on the same GPU), writing the two together to ``--out``; ``--rerun CHECK ...`` runs some of
 its checks again as well (the earlier result moves to the report's ``superseded``). The committed
-H200 report lacks the compiled checks' final form (``compiled_concurrency`` timed a recompile and
-``compiled_agreement`` changed; both are under ``superseded``), ``compiled_memory`` and
-``kept_concurrency``, so the next
-GPU session runs them first, with the commit it runs named (the machine's copy keeps the session's first commit as its git
-metadata, :data:`coinfer.results_origin.COMMIT_ENV`)::
+H200 report has every check; its ``codec_concurrency`` measured 1 to 8 codec trainings at once, and
+its rerun with 16 did not finish within a 600-s call after the ``concurrency`` rerun (16 at once
+gained nothing over 4 for whole networks), so the next GPU session gives it a call of its own, with
+the commit it runs named (the machine's copy keeps the session's first commit as its git metadata,
+:data:`coinfer.results_origin.COMMIT_ENV`)::
 
     COINFER_COMMIT=<40-digit commit> python benchmarks/cuda_check.py \
-        --resume data/results/benchmarks/cuda_check_gpu.json --out $OUT/cuda_check_gpu.json
-
-then, from the report that call leaves (copied to data/results/benchmarks/), 16 trainings at once
-(codec trainings gained up to 8 there)::
-
-    COINFER_COMMIT=<40-digit commit> python benchmarks/cuda_check.py \
-        --resume data/results/benchmarks/cuda_check_gpu.json --rerun concurrency codec_concurrency \
+        --resume data/results/benchmarks/cuda_check_gpu.json --rerun codec_concurrency \
         --out $OUT/cuda_check_gpu.json
 
 and a check whose measurement changed runs again with ``--rerun``, e.g.::
@@ -450,7 +444,8 @@ def measured_factors(report: dict) -> dict:
     measured on this device by one of the checks: the new data path over the old (``data_path``),
     codes trained together over one by one, one stacked server pass over one per code, folded batch
     norms over unfolded (``together``), fine-tunes on the kept channels over masked (``kept``), N
-    trainings at once over one alone (``concurrency_N``; ``codec_concurrency_N`` for one split
+    trainings at once over one alone (``concurrency_N``, one alone being the faster of the concurrency
+    check's one process and the data path check's new path; ``codec_concurrency_N`` for one split
     point's codes trained together), BottleNet++'s reductions together over one
     by one, stacked and folded (``together_bottlenet``, ``stack_bottlenet``, ``fold_bottlenet``), 2-Step Pruning's first step on the kept channels over masked
     (``kept_two_step``), the frozen parts compiled over not (``compile_frozen``, compilation aside) and
@@ -472,17 +467,29 @@ def measured_factors(report: dict) -> dict:
     # One training compiled (CUDA graphs) over one uncompiled, both on the new path in one process.
     graphs, new = value("data_path", "new_cuda_graphs_images_per_s"), value("data_path", "new_images_per_s")
     factors["compile"] = graphs / new if isinstance(graphs, (int, float)) and isinstance(new, (int, float)) and new else None
-    for row in value("concurrency", "rows") or []:
-        factors[f"concurrency_{row['processes']}"] = row.get("over_one_process")
+    # N trainings at once (compiled or not) over one uncompiled alone, as the plan's rate is one
+    # uncompiled process's. One alone is the faster of the two one-process rates the report measured
+    # for the same training (the concurrency check's and the data path check's new path): on the H200
+    # three runs of the concurrency check agreed on N at once (32.4k-33.0k images/s with 4 or more)
+    # but not on one alone (8.9k-11.8k, against 13.1k in the data path check), and a slow one alone
+    # would credit the workers with a gain that is only that run's slow start.
+    # The data path check trains the full-width network; it counts only where the concurrency check
+    # trained the same (the CPU dry run trains a narrower one).
+    settings = value("concurrency", "settings") or {}
+    same = settings.get("width") == 1.0 and settings.get("batch_size") == value("data_path", "batch_size")
+    alone = max((rate for rate in ((value("data_path", "new_images_per_s") if same else None),
+                                   *(row.get("images_per_s") for row in value("concurrency", "rows") or []
+                                     if row.get("processes") == 1))
+                 if isinstance(rate, (int, float))), default=None)
+    for check in ("concurrency", "compiled_concurrency"):
+        for row in value(check, "rows") or []:
+            if alone:
+                factors[f"{check}_{row.get('processes')}"] = (row.get("images_per_s") or 0) / alone
+    # Codec trainings have no second one-process rate: their own one alone.
     for row in value("codec_concurrency", "rows") or []:
         factors[f"codec_concurrency_{row['processes']}"] = row.get("over_one_process")
-    # Compiled trainings over one uncompiled alone, as the plan's rate is the uncompiled path's.
-    alone = next((row.get("images_per_s") for row in value("concurrency", "rows") or [] if row.get("processes") == 1), None)
     for processes, ratio in (value("kept_concurrency", "kept_over_masked") or {}).items():
         factors[f"kept_concurrency_{processes}"] = ratio
-    for row in value("compiled_concurrency", "rows") or []:
-        if alone:
-            factors[f"compiled_concurrency_{row.get('processes')}"] = (row.get("images_per_s") or 0) / alone
     return {name: round(f, 3) for name, f in factors.items() if isinstance(f, (int, float)) and f > 0}
 
 

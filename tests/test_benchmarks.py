@@ -188,13 +188,35 @@ def test_the_device_checks_factors_leave_out_what_failed_or_did_not_run():
     measured_factors = _cuda_check().measured_factors
     report = {"data_path": {"speedup": 2.5}, "together": {"error": "RuntimeError: CUDA out of memory"},
               "kept": {"factor": 1.31, "planned_factor": 1.49},
-              "concurrency": {"rows": [{"processes": 1, "over_one_process": 1.0},
-                                       {"processes": 2, "over_one_process": 1.62},
-                                       {"processes": 4, "over_one_process": None}]},
+              "concurrency": {"rows": [{"processes": 1, "images_per_s": 100.0},
+                                       {"processes": 2, "images_per_s": 162.0},
+                                       {"processes": 4, "images_per_s": None}]},
               "codec_concurrency": {"rows": [{"processes": 2, "over_one_process": 1.4}]}}
     assert measured_factors(report) == {"data_path": 2.5, "kept": 1.31, "concurrency_1": 1.0, "concurrency_2": 1.62,
                                         "codec_concurrency_2": 1.4}
     assert measured_factors({}) == {}
+
+
+def test_trainings_at_once_count_over_the_faster_of_the_two_one_process_rates():
+    """A slow one-process run in the concurrency check must not inflate the workers' factors: N at
+    once (compiled or not) counts over the data path check's one process where that was faster and
+    trained the same network at the same batch size."""
+    measured_factors = _cuda_check().measured_factors
+    report = {"data_path": {"new_images_per_s": 130.0, "batch_size": 128},
+              "concurrency": {"settings": {"width": 1.0, "batch_size": 128},
+                              "rows": [{"processes": 1, "images_per_s": 90.0},
+                                       {"processes": 8, "images_per_s": 325.0}]},
+              "compiled_concurrency": {"rows": [{"processes": 8, "images_per_s": 390.0}]}}
+    factors = measured_factors(report)
+    assert factors["concurrency_8"] == 2.5 and factors["compiled_concurrency_8"] == 3.0
+    assert factors["concurrency_1"] == round(90 / 130, 3)
+    faster_alone = {**report, "concurrency": {**report["concurrency"],
+                                              "rows": [{"processes": 1, "images_per_s": 162.5},
+                                                       {"processes": 8, "images_per_s": 325.0}]}}
+    assert measured_factors(faster_alone)["concurrency_8"] == 2.0
+    # A narrower network in the concurrency check (the CPU dry run's) is not the data path's training.
+    narrower = {**report, "concurrency": {**report["concurrency"], "settings": {"width": 0.125, "batch_size": 128}}}
+    assert measured_factors(narrower)["concurrency_8"] == round(325 / 90, 3)
 
 
 def test_the_quick_pipeline_check_calls_each_stage_as_it_is_defined(tmp_path, monkeypatch):
