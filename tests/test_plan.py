@@ -307,7 +307,7 @@ def test_the_book_says_what_a_device_report_measured_and_why_not_where_it_did_no
     """book/paper_scale.md reads a committed device check report through coinfer.experiments.device_report:
     every saving's factor where the report has it, the reason where it does not, and none without one."""
     from coinfer.experiments.device_report import (factors_text, gpu_measurement, measured_runs, read_device_report,
-                                                   report_caption, smoke_on_gpu)
+                                                   report_caption, smoke_on_gpu, compiled_on_gpu)
     from coinfer.experiments.plan import projected_hours
 
     report = {"gpu": "NVIDIA H200", "torch": "2.9.0", "date": "2026-12-02",
@@ -337,6 +337,12 @@ def test_the_book_says_what_a_device_report_measured_and_why_not_where_it_did_no
     assert gpu_measurement(None, "together", "fold").startswith("**not measured yet** (no GPU report is committed")
     assert smoke_on_gpu(report) == ("**ran** on NVIDIA H200, every command in 212 s "
                                     "(the device check's `paper_smoke` check)")
+    # The compiled training's agreement and memory: each said as measured, or why not.
+    said = compiled_on_gpu({**report, "compiled_memory": {"error": "RuntimeError: CUDA out of memory"}})
+    assert said == ("On NVIDIA H200 the compiled training's agreement with the eager one is not measured yet (the "
+                    "report has no `compiled_agreement` check), and its memory over several trainings is not "
+                    "measured yet (its `compiled_memory` check failed: RuntimeError: CUDA out of memory).")
+    assert compiled_on_gpu(None).startswith("No GPU report is committed")
     assert smoke_on_gpu({**report, "paper_smoke": {"error": "RuntimeError: exited 1"}}) == (
         "**not run on a GPU yet**: on NVIDIA H200 its `paper_smoke` check failed: RuntimeError: exited 1")
     # a command's failure names its cause, the output's last error line, not the progress bars before it

@@ -9,6 +9,7 @@ it would otherwise say "not measured yet", without editing the page::
            --factors_text------> "1.52x" for the savings table, "not measured yet" without it
            --gpu_measurement---> what the prose says of one saving on a GPU
            --smoke_on_gpu------> whether the paper preset's smoke run ran there
+           --compiled_on_gpu---> whether a compiled training agrees with the eager one, and its memory
            --measured_runs-----> the training rates on the old and new data path, one paper cell
            --report_caption----> the table's caption: command, GPU, commit, and the sweep it projects
 
@@ -32,7 +33,7 @@ import re
 from pathlib import Path
 
 __all__ = ["committed_name", "read_device_report", "report_rate", "report_device", "factors_text",
-           "gpu_measurement", "smoke_on_gpu", "measured_runs", "report_caption"]
+           "gpu_measurement", "smoke_on_gpu", "compiled_on_gpu", "measured_runs", "report_caption"]
 
 
 def committed_name() -> str:
@@ -279,6 +280,56 @@ def smoke_on_gpu(report: dict | None) -> str:
         return f"**not run on a GPU yet**: the report's device, {report_device(report)}, only checked its selection"
     return (f"**ran** on {report_device(report)}, every command in {smoke['total_s']:.0f} s "
             "(the device check's `paper_smoke` check)")
+
+
+def compiled_on_gpu(report: dict | None) -> str:
+    """What the device check saw of ``COINFER_COMPILE=1``'s trainings besides their speed: one training
+    eager and compiled from the same weights on the same batches (``compiled_agreement``), and the GPU
+    memory one process reserves after each of several compiled trainings (``compiled_memory``), as a
+    sweep worker trains its cells one after another.
+
+    Parameters
+    ----------
+    report : dict or None
+
+    Returns
+    -------
+    str
+        A Markdown fragment, a sentence of its own.
+
+    >>> print(compiled_on_gpu({"gpu": "NVIDIA H200", "factors": {},
+    ...     "compiled_agreement": {"steps": 20, "autocast": "bfloat16", "first_loss_difference": 0.0007,
+    ...                            "later_loss_difference": 0.0019, "eager_later_loss": 3.96},
+    ...     "compiled_memory": {"trainings": 4, "reserved_gib_after_each": [0.588, 0.607, 0.648, 0.711]}}))
+    ... # doctest: +NORMALIZE_WHITESPACE
+    On NVIDIA H200 the compiled training's loss differed from the eager one's by 0.0007 at the first
+    step and 0.0019 (of 3.96) over 20 steps (bfloat16 autocast; the device check's
+    `compiled_agreement`), and one process held 0.59, 0.61, 0.65, 0.71 GiB after each of 4 compiled
+    trainings (`compiled_memory`).
+    """
+    if report is None:
+        return "No GPU report is committed, so neither the compiled training's agreement nor its memory is measured yet."
+    parts = []
+    why = _failure(report, "compiled_agreement")
+    agreement = report.get("compiled_agreement")
+    if why is None and isinstance(agreement, dict) and "first_loss_difference" in agreement:
+        parts.append(f"the compiled training's loss differed from the eager one's by "
+                     f"{agreement['first_loss_difference']:.2g} at the first step and "
+                     f"{agreement['later_loss_difference']:.2g} (of {agreement['eager_later_loss']:.2f}) over "
+                     f"{agreement['steps']} steps ({agreement['autocast']} autocast; the device check's "
+                     "`compiled_agreement`)")
+    else:
+        parts.append(f"the compiled training's agreement with the eager one is not measured yet "
+                     f"({why or 'no `compiled_agreement` check'})")
+    why = _failure(report, "compiled_memory")
+    memory = report.get("compiled_memory")
+    if why is None and isinstance(memory, dict) and memory.get("reserved_gib_after_each"):
+        held = ", ".join(f"{gib:.2f}" for gib in memory["reserved_gib_after_each"])
+        parts.append(f"one process held {held} GiB after each of {memory['trainings']} compiled trainings "
+                     "(`compiled_memory`)")
+    else:
+        parts.append(f"its memory over several trainings is not measured yet ({why or 'no `compiled_memory` check'})")
+    return f"On {report_device(report)} {parts[0]}, and {parts[1]}."
 
 
 def measured_runs(report: dict | None) -> str:
