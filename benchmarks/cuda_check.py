@@ -19,10 +19,10 @@ Checks, in order, each timed and written to one JSON file:
    ``kept``: ``benchmarks/kept_channels.py``, the paper preset's pruning fine-tunes masked at full
    width against on the kept channels only (compressed schedule, 200 steps of batch 128);
    ``concurrency``: ``benchmarks/gpu_concurrency.py``, 1, 2, 4, 8 and 16 trainings at once on the one GPU
-   (``sweep --workers N``), their images/s together against one alone; ``codec_concurrency``: the
-   same with each process training one split point's codes together (``--work codecs``);
-   ``compiled_concurrency``: the same with every network compiled as ``COINFER_COMPILE=1`` trains it
-   (CUDA graphs), against one uncompiled process; ``compiled_agreement``: one training eager and
+   (``sweep --workers N``), their images/s together against one alone; ``codec_concurrency``: 1, 8
+   and 16 with each process training one split point's codes together (``--work codecs``);
+   ``compiled_concurrency``: 1, 8 and 16 with every network compiled as ``COINFER_COMPILE=1`` trains
+   it (CUDA graphs), against one uncompiled process; ``compiled_agreement``: one training eager and
    compiled from the same weights on the same batches (losses, weights); ``paper_cell_compiled``: the
    paper cell with ``COINFER_COMPILE=1``; ``compiled_memory``: the GPU memory reserved after each of
    four compiled trainings in one process, as a sweep worker runs its cells (does it grow?);
@@ -49,15 +49,19 @@ A device call has minutes: the report is written after each check, so a call sto
 keeps what finished, and ``--resume REPORT`` runs only the checks that report lacks or that failed
 there (on the same GPU), writing the two together to ``--out``; ``--rerun CHECK ...`` runs some of
 its checks again as well (the earlier result moves to the report's ``superseded``). The committed
-H200 report has every check; its ``codec_concurrency`` measured 1 to 8 codec trainings at once, and
-its rerun with 16 did not finish within a 600-s call after the ``concurrency`` rerun (16 at once
-gained nothing over 4 for whole networks), so the next GPU session gives it a call of its own, with
-the commit it runs named (the machine's copy keeps the session's first commit as its git metadata,
-:data:`coinfer.results_origin.COMMIT_ENV`)::
+H200 report has every check; its ``codec_concurrency`` measured 1 to 8 codec trainings at once and
+its ``compiled_concurrency`` 1 to 8 compiled ones, and 16 at once of each is what the sweep's
+projection lacks (the best configuration measured, 8 compiled workers, projects to 3.2 GPU-hours),
+so the next GPU session reruns both (now 1, 8 and 16 at once), with the commit it runs named (the
+machine's copy keeps the session's first commit as its git metadata,
+:data:`coinfer.results_origin.COMMIT_ENV`), one call each::
 
     COINFER_COMMIT=<40-digit commit> python benchmarks/cuda_check.py \
         --resume data/results/benchmarks/cuda_check_gpu.json --rerun codec_concurrency \
         --out $OUT/cuda_check_gpu.json
+
+then ``--rerun compiled_concurrency`` the same way, from the report the first call left (copied
+to data/results/benchmarks/).
 
 and a check whose measurement changed runs again with ``--rerun``, e.g.::
 
@@ -638,17 +642,20 @@ def main() -> None:
                                              *(["--batch-size", "128", "--steps", "200", "--interval", "20"] if cuda else
                                                ["--splits", "layer3.1", "--sparsities", "0.5", "--steps", "2",
                                                 "--interval", "1", "--width", "0.125", "--batch-size", "4"]))))
-    # Up to 16 at once (one per CPU core of the H200's machine): codec trainings still gained from 4 to
-    # 8 there (2.96x to 4.49x), whole networks hardly (2.75x to 2.81x).
+    # Up to 16 at once (one per CPU core of the H200's machine). Whole networks gained nothing beyond 4
+    # there (2.51x at 4, 8 and 16); codec trainings still gained from 4 to 8 (2.96x to 4.49x), and
+    # compiled networks from 4 to 8 a little, so those two go to 16, skipping counts already measured
+    # (1 to 16 codec trainings at once outran a 600-s device call).
     at_once = ["--processes", "1", "2", "4", "8", "16"] if cuda else ["--processes", "2"]
     checks.append(("concurrency", lambda: benchmark("gpu_concurrency.py", work, "--device", device.type, *at_once)))
     checks.append(("codec_concurrency", lambda: benchmark(
-        "gpu_concurrency.py", work, "--device", device.type, "--work", "codecs", *at_once)))
+        "gpu_concurrency.py", work, "--device", device.type, "--work", "codecs",
+        *(["--processes", "1", "8", "16"] if cuda else at_once))))
     # Every trained network compiled (COINFER_COMPILE=1; CUDA graphs on CUDA): N at once, against one
     # uncompiled alone (compiled_concurrency_N); the same training eager and compiled; one cell so.
     checks.append(("compiled_concurrency", lambda: benchmark(
         "gpu_concurrency.py", work, "--device", device.type, "--compile",
-        *(["--processes", "1", "4", "8"] if cuda else ["--processes", "2", "--compile-backend", "aot_eager"]))))
+        *(["--processes", "1", "8", "16"] if cuda else ["--processes", "2", "--compile-backend", "aot_eager"]))))
     checks.append(("compiled_agreement", lambda: compiled_agreement(
         device, data_root, 128 if cuda else 8, 20 if cuda else 3, "inductor" if cuda else "aot_eager")))
     if cuda and not args.skip_cell:                         # inductor's CPU kernels take minutes to generate
