@@ -48,7 +48,8 @@ offline is fine: nothing is downloaded; commit the report, which book/paper_scal
 A device call has minutes: the report is written after each check, so a call stopped at its limit
 keeps what finished, and ``--resume REPORT`` runs only the checks that report lacks or that failed
 there (on the same GPU), writing the two together to ``--out``; ``--rerun CHECK ...`` runs some of
-its checks again as well (the earlier result moves to the report's ``superseded``). The committed
+its checks again as well (the earlier result moves to the report's ``superseded`` once the new one
+is in; a rerun that fails keeps it, its error under ``failed_reruns``). The committed
 H200 report has every check; its ``codec_concurrency`` measured 1 to 8 codec trainings at once and
 its ``compiled_concurrency`` 1 to 8 compiled ones, and 16 at once of each is what the sweep's
 projection lacks (the best configuration measured, 8 compiled workers, projects to 3.2 GPU-hours),
@@ -544,29 +545,44 @@ def quick_pipeline(device: torch.device, workdir: Path) -> dict:
     return out
 
 
-def resumed(path: str, report: dict, rerun: tuple[str, ...] = ()) -> dict:
-    """The checks of the earlier report at ``path`` that did not fail (and their times, and
-    ``resumed_from``: the provenance of the runs they came from), which must come from the same device
-    and torch as ``report``: one report never mixes two machines. A failed check (``{"error": ...}``)
-    is left out, so that it runs again, and so is every check in ``rerun``, whose earlier result moves
-    to ``superseded`` (check name to its earlier results, oldest first): a measurement taken again
-    keeps the one it replaces, so that a reader sees how much two runs of it differ."""
+def resumed(path: str, report: dict) -> dict:
+    """The checks of the earlier report at ``path`` that did not fail (and their times, their
+    ``superseded`` results and ``resumed_from``: the provenance of the runs they came from), which
+    must come from the same device and torch as ``report``: one report never mixes two machines. A
+    failed check (``{"error": ...}``) is left out, so that it runs again. A check to run again
+    (``--rerun``) keeps its earlier result until :func:`replaced` files it under ``superseded``: a
+    call stopped during the rerun leaves a report that still has it."""
     earlier = json.loads(Path(path).read_text())
     for key in ("gpu", "device", "torch"):
         if earlier.get(key) != report[key]:
             raise SystemExit(f"--resume {path}: its {key} is {earlier.get(key)!r}, this run's {report[key]!r}; "
                              "resume a report only on the device that wrote it")
     checks = {k: v for k, v in earlier.items()
-              if k not in report and k not in ("factors", "provenance", "superseded", "resumed_from")}
-    failed = [k for k, v in checks.items() if isinstance(v, dict) and "error" in v] + list(rerun)
-    superseded = dict(earlier.get("superseded", {}))
-    for name in rerun:
-        if isinstance(checks.get(name), dict) and "error" not in checks[name]:
-            superseded[name] = superseded.get(name, []) + [checks[name]]
+              if k not in report and k not in ("factors", "provenance", "superseded", "resumed_from", "failed_reruns")}
+    failed = [k for k, v in checks.items() if isinstance(v, dict) and "error" in v]
     checks = {k: v for k, v in checks.items() if k not in failed and k.removesuffix("_seconds") not in failed}
     # Which runs the checks came from: the earlier report's own provenance after those it resumed.
-    return {**checks, **({"superseded": superseded} if superseded else {}),
+    return {**checks, **({"superseded": earlier["superseded"]} if earlier.get("superseded") else {}),
+            **({"failed_reruns": earlier["failed_reruns"]} if earlier.get("failed_reruns") else {}),
             "resumed_from": earlier.get("resumed_from", []) + [earlier.get("provenance")]}
+
+
+def replaced(report: dict, name: str, result: dict, seconds: float | None) -> None:
+    """Put a check's new ``result`` into ``report``: an earlier measurement of it moves to
+    ``superseded`` (check name to its earlier results, oldest first), so that a reader sees how much
+    two runs differ; a rerun that failed leaves the earlier measurement in place and its error under
+    ``failed_reruns``, so that the report never loses a check it once measured."""
+    earlier = report.get(name)
+    measured_before = isinstance(earlier, dict) and "error" not in earlier
+    if "error" in result and measured_before:
+        report.setdefault("failed_reruns", {})[name] = result
+        return
+    if measured_before:
+        report.setdefault("superseded", {}).setdefault(name, []).append(earlier)
+    report[name] = result
+    report.pop(name + "_seconds", None)
+    if seconds is not None:
+        report[name + "_seconds"] = round(seconds, 1)
 
 
 def at_least(least: int):
@@ -625,7 +641,7 @@ def main() -> None:
     report = {"gpu": torch.cuda.get_device_name(0) if cuda else None, "torch": torch.__version__,
               "device": str(device), "date": time.strftime("%Y-%m-%d")}
     rerun = tuple(args.rerun) + (("estimate",) if "data_path" in args.rerun else ())
-    earlier = resumed(args.resume, report, rerun) if args.resume else {}
+    earlier = resumed(args.resume, report) if args.resume else {}
     report.update(earlier)
     checks = [("split", lambda: split_exactness(device)),
               ("data_path", lambda: data_path_rates(device, data_root, steps, 128 if cuda else 16, args.compile))]
@@ -703,15 +719,15 @@ def main() -> None:
         Path(args.out).write_text(json.dumps(report, indent=1))
 
     for name, check in checks:
-        if name in earlier:
+        if name in earlier and name not in rerun:
             print(name, "(from", args.resume + ")", flush=True)
             continue
         try:
-            report[name], seconds = timed(check)
-            report[name + "_seconds"] = round(seconds, 1)
+            result, seconds = timed(check)
         except Exception as error:  # report every check, even after one fails
-            report[name] = error_report(error)
-        print(name, json.dumps(report[name])[:2000], flush=True)
+            result, seconds = error_report(error), None
+        replaced(report, name, result, seconds)
+        print(name, json.dumps(result)[:2000], flush=True)
         save()
     save()
 

@@ -325,13 +325,26 @@ def test_resuming_the_device_check_runs_a_failed_check_again(tmp_path):
     (tmp_path / "earlier.json").write_text(json.dumps(earlier))
     kept = _cuda_check().resumed(str(tmp_path / "earlier.json"), report)
     assert kept == {"kept": {"factor": 1.3}, "kept_seconds": 12.5, "resumed_from": [{"git_commit": "abc1234"}]}
-    # a check asked for again is left out too, with its time, its result kept as superseded
-    again = _cuda_check().resumed(str(tmp_path / "earlier.json"), report, ("kept",))
-    assert again == {"superseded": {"kept": [{"factor": 1.3}]}, "resumed_from": [{"git_commit": "abc1234"}]}
-    (tmp_path / "again.json").write_text(json.dumps({**earlier, **again, "kept": {"factor": 1.1},
-                                                     "provenance": {"git_commit": "def5678"}}))
-    assert _cuda_check().resumed(str(tmp_path / "again.json"), report, ("kept",))["superseded"] == {
-        "kept": [{"factor": 1.3}, {"factor": 1.1}]}                # oldest first
+    # A check asked for again keeps its earlier result until the new one replaces it, so that a call
+    # stopped during the rerun leaves a report that still has it (the H200's codec_concurrency lost
+    # its own so once); then the earlier one moves to superseded, oldest first.
+    check = _cuda_check()
+    again = {**report, **check.resumed(str(tmp_path / "earlier.json"), report)}
+    assert again["kept"] == {"factor": 1.3} and "superseded" not in again
+    check.replaced(again, "kept", {"factor": 1.1}, 9.04)
+    assert again["kept"] == {"factor": 1.1} and again["kept_seconds"] == 9.0
+    assert again["superseded"] == {"kept": [{"factor": 1.3}]}
+    (tmp_path / "again.json").write_text(json.dumps({**again, "provenance": {"git_commit": "def5678"}}))
+    third = {**report, **check.resumed(str(tmp_path / "again.json"), report)}
+    check.replaced(third, "kept", {"factor": 1.2}, 8.0)
+    assert third["superseded"] == {"kept": [{"factor": 1.3}, {"factor": 1.1}]}
+    # A rerun that fails keeps the measurement it would have replaced, and says why it failed.
+    check.replaced(third, "kept", {"error": "RuntimeError: CUDA out of memory"}, None)
+    assert third["kept"] == {"factor": 1.2} and third["kept_seconds"] == 8.0
+    assert third["failed_reruns"] == {"kept": {"error": "RuntimeError: CUDA out of memory"}}
+    # A failed check run again for the first time just takes the new result.
+    check.replaced(third, "split", {"max_abs_difference": 0.0}, 1.0)
+    assert third["split"] == {"max_abs_difference": 0.0} and "split" not in third["superseded"]
 
 
 def test_the_device_check_reruns_only_with_a_report_to_resume(capsys):
