@@ -381,6 +381,9 @@ def test_the_book_says_what_a_device_report_measured_and_why_not_where_it_did_no
     # compiled networks measured faster: the caption names the setting that projects it
     compiled = report_caption({**report, "factors": {**report["factors"], "compile": 3.0}}, steps)
     assert "with 1 worker(s) and every network compiled" in compiled and "with COINFER_COMPILE=1, step by step" in compiled
+    # ... and the command that runs the sweep so
+    assert "to run it: `COINFER_COMPILE=1 python -m coinfer run sweep --preset paper`" in compiled
+    assert "to run it: `python -m coinfer run sweep --preset paper --workers 2`" in caption
     assert report_caption(None, steps).startswith("No GPU report is committed yet")
     # A file that is not a device check's report is refused by name.
     path.write_text("[1, 2]")
