@@ -300,12 +300,14 @@ def compiled_on_gpu(report: dict | None) -> str:
     >>> print(compiled_on_gpu({"gpu": "NVIDIA H200", "factors": {},
     ...     "compiled_agreement": {"steps": 20, "autocast": "bfloat16", "first_loss_difference": 0.0007,
     ...                            "later_loss_difference": 0.0019, "eager_later_loss": 3.96},
-    ...     "compiled_memory": {"trainings": 4, "reserved_gib_after_each": [0.588, 0.607, 0.648, 0.711]}}))
+    ...     "compiled_memory": {"trainings": 4, "steps": 20, "seconds": [0.6, 0.6, 0.6, 0.5],
+    ...                         "reserved_gib_after_each": [0.588, 0.607, 0.648, 0.711]}}))
     ... # doctest: +NORMALIZE_WHITESPACE
     On NVIDIA H200 the compiled training's loss differed from the eager one's by 0.0007 at the first
     step and 0.0019 (of 3.96) over 20 steps (bfloat16 autocast; the device check's
     `compiled_agreement`), and one process held 0.59, 0.61, 0.65, 0.71 GiB after each of 4 compiled
-    trainings (`compiled_memory`).
+    trainings (`compiled_memory`; each took at most 0.6 s for its 20 steps, a new network compiled
+    included, once the process had compiled one).
     """
     if report is None:
         return "No GPU report is committed, so neither the compiled training's agreement nor its memory is measured yet."
@@ -325,8 +327,10 @@ def compiled_on_gpu(report: dict | None) -> str:
     memory = report.get("compiled_memory")
     if why is None and isinstance(memory, dict) and memory.get("reserved_gib_after_each"):
         held = ", ".join(f"{gib:.2f}" for gib in memory["reserved_gib_after_each"])
+        took = (f"; each took at most {max(memory['seconds']):.1f} s for its {memory['steps']} steps, a new "
+                "network compiled included, once the process had compiled one" if memory.get("seconds") else "")
         parts.append(f"one process held {held} GiB after each of {memory['trainings']} compiled trainings "
-                     "(`compiled_memory`)")
+                     f"(`compiled_memory`{took})")
     else:
         parts.append(f"its memory over several trainings is not measured yet ({why or 'no `compiled_memory` check'})")
     return f"On {report_device(report)} {parts[0]}, and {parts[1]}."
