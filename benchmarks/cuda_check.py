@@ -27,6 +27,8 @@ Checks, in order, each timed and written to one JSON file:
    paper cell with ``COINFER_COMPILE=1``; ``compiled_memory``: the GPU memory reserved after each of
    four compiled trainings in one process, as a sweep worker runs its cells (does it grow?);
    ``kept_concurrency``: pruning fine-tunes 1 and 8 at once, masked and on the kept channels;
+   ``mps_concurrency``: 1 and 8 whole networks (eager and compiled) and codec trainings at once
+   through CUDA's Multi-Process Service, whose daemon the check starts and stops;
    ``paper_smoke``: ``tests/test_paper_smoke.py``'s end-to-end test on the GPU (every command of the
    README's paper section at smoke scale, every method on the whole GPU path, bf16 included);
    ``together_bottlenet`` and ``kept_two_step``: the same two benchmarks for BottleNet++'s reductions
@@ -50,19 +52,23 @@ keeps what finished, and ``--resume REPORT`` runs only the checks that report la
 there (on the same GPU), writing the two together to ``--out``; ``--rerun CHECK ...`` runs some of
 its checks again as well (the earlier result moves to the report's ``superseded`` once the new one
 is in; a rerun that fails keeps it, its error under ``failed_reruns``). The committed
-H200 report has every check; its ``codec_concurrency`` measured 1 to 8 codec trainings at once and
-its ``compiled_concurrency`` 1 to 8 compiled ones, and 16 at once of each is what the sweep's
-projection lacks (the best configuration measured, 8 compiled workers, projects to 3.2 GPU-hours),
-so the next GPU session reruns both (now 1, 8 and 16 at once), with the commit it runs named (the
+H200 report lacks ``mps_concurrency``: without MPS the processes of ``sweep --workers N`` take turns
+on the GPU, and whole networks stopped gaining at 4 at once (about 33k images/s eager, 40k compiled)
+with the best configuration measured, 8 compiled workers, projecting the sweep to 3.2 GPU-hours. So
+the next GPU session runs it first (about five minutes), with the commit it runs named (the
 machine's copy keeps the session's first commit as its git metadata,
-:data:`coinfer.results_origin.COMMIT_ENV`), one call each::
+:data:`coinfer.results_origin.COMMIT_ENV`)::
+
+    COINFER_COMMIT=<40-digit commit> python benchmarks/cuda_check.py \
+        --resume data/results/benchmarks/cuda_check_gpu.json --out $OUT/cuda_check_gpu.json
+
+then, from the report that call leaves (copied to data/results/benchmarks/), 16 codec trainings
+at once, which still gained from 4 to 8 (one call; ``--rerun compiled_concurrency`` the same way
+for 16 compiled ones)::
 
     COINFER_COMMIT=<40-digit commit> python benchmarks/cuda_check.py \
         --resume data/results/benchmarks/cuda_check_gpu.json --rerun codec_concurrency \
         --out $OUT/cuda_check_gpu.json
-
-then ``--rerun compiled_concurrency`` the same way, from the report the first call left (copied
-to data/results/benchmarks/).
 
 and a check whose measurement changed runs again with ``--rerun``, e.g.::
 
@@ -388,12 +394,13 @@ def throughput(device: torch.device, dataset: str, steps: int) -> dict:
             "paper_epochs": paper.baseline.epochs}
 
 
-def benchmark(script: str, work: Path, *args: str) -> dict:
-    """Run ``benchmarks/<script>`` with ``args`` in a child process; its JSON report."""
+def benchmark(script: str, work: Path, *args: str, env: dict | None = None) -> dict:
+    """Run ``benchmarks/<script>`` with ``args`` in a child process (``env``: variables to add); its
+    JSON report."""
     out = work / f"{Path(script).stem}.json"
     here = Path(__file__).resolve().parent
     # Its own small settings, not COINFER_SMOKE's (set for the CPU dry run's cell above).
-    env = {k: v for k, v in os.environ.items() if k != "COINFER_SMOKE"}
+    env = {**{k: v for k, v in os.environ.items() if k != "COINFER_SMOKE"}, **(env or {})}
     env["PYTHONPATH"] = os.pathsep.join([str(here.parent), os.environ.get("PYTHONPATH", "")])
     subprocess.run([sys.executable, str(here / script), *args, "--out", str(out)], check=True, env=env)
     return json.loads(out.read_text())
@@ -411,6 +418,39 @@ def kept_concurrency(work: Path, device: torch.device) -> dict:
     ratio = {str(m["processes"]): k["images_per_s"] / m["images_per_s"]
              for m, k in zip(runs["masked"]["rows"], runs["kept"]["rows"])}
     return {**runs, "kept_over_masked": ratio}
+
+
+def mps_concurrency(work: Path, device: torch.device, control: str | None = None, counts: tuple[str, ...] = ("1", "8"),
+                    compile_backend: str = "inductor") -> dict:
+    """Several trainings at once through CUDA's Multi-Process Service: whole networks (eager and
+    compiled, ``gpu_concurrency.py`` and ``--compile``) and codec trainings (``--work codecs``), each at
+    ``counts`` processes. Without it the processes of ``sweep --workers N`` take turns on the GPU, so
+    many small kernels leave it idle however many run; with it their kernels share the GPU at once.
+
+    The daemon (``control``, default ``nvidia-cuda-mps-control`` on the PATH) is started with its pipe
+    and log folders under ``work``, reached by the children through ``CUDA_MPS_PIPE_DIRECTORY`` and
+    ``CUDA_MPS_LOG_DIRECTORY``, and told to quit afterwards whatever happened: the GPU's own settings
+    (compute mode, MIG) are left as they are. A user runs the sweep so by starting the daemon first
+    (``nvidia-cuda-mps-control -d``; ``echo quit | nvidia-cuda-mps-control`` ends it)."""
+    import shutil
+
+    control = control or shutil.which("nvidia-cuda-mps-control")
+    if control is None:
+        raise RuntimeError("nvidia-cuda-mps-control is not on the PATH: this machine cannot run CUDA MPS")
+    folders = {"CUDA_MPS_PIPE_DIRECTORY": work / "mps-pipe", "CUDA_MPS_LOG_DIRECTORY": work / "mps-log"}
+    for folder in folders.values():
+        folder.mkdir(parents=True, exist_ok=True)
+    env = {name: str(folder) for name, folder in folders.items()}
+    subprocess.run([control, "-d"], env={**os.environ, **env}, stdin=subprocess.DEVNULL, check=True, timeout=60)
+    try:
+        at_once = ["--device", device.type, "--processes", *counts]
+        runs = {"eager": benchmark("gpu_concurrency.py", work, *at_once, env=env),
+                "compiled": benchmark("gpu_concurrency.py", work, *at_once, "--compile",
+                                      "--compile-backend", compile_backend, env=env),
+                "codecs": benchmark("gpu_concurrency.py", work, *at_once, "--work", "codecs", env=env)}
+    finally:
+        subprocess.run([control], input="quit\n", text=True, env={**os.environ, **env}, timeout=60)
+    return {**runs, "control": control}
 
 
 def paper_smoke(cuda: bool) -> dict:
@@ -456,7 +496,8 @@ def measured_factors(report: dict) -> dict:
     (``kept_two_step``), the frozen parts compiled over not (``compile_frozen``, compilation aside) and
     N compiled trainings at once over one uncompiled alone (``compiled_concurrency_N``; one alone,
     ``compile``, from the data path check's CUDA graphs) and N pruning fine-tunes at once on the kept
-    channels over N masked (``kept_concurrency_N``).
+    channels over N masked (``kept_concurrency_N``); the same three through CUDA MPS
+    (``mps_concurrency_N``, ``mps_compiled_concurrency_N``, ``mps_codec_concurrency_N``).
     A check that failed or did not run, or a ratio it could not form, leaves its factor out."""
     def value(check: str, key: str):
         found = report.get(check)
@@ -493,6 +534,27 @@ def measured_factors(report: dict) -> dict:
     # Codec trainings have no second one-process rate: their own one alone.
     for row in value("codec_concurrency", "rows") or []:
         factors[f"codec_concurrency_{row['processes']}"] = row.get("over_one_process")
+    # Through CUDA MPS (mps_concurrency): over the same one alone, or over MPS's own one process
+    # where that was faster, so that MPS is credited only with what it adds to several at once.
+    mps = report.get("mps_concurrency")
+    if isinstance(mps, dict) and "error" not in mps:
+        def rows(run):
+            return (mps.get(run) or {}).get("rows") or []
+
+        def one(rows_):
+            return [row.get("images_per_s") for row in rows_ if row.get("processes") == 1]
+
+        def fastest(*rates):
+            return max((r for r in rates if isinstance(r, (int, float)) and r > 0), default=None)
+
+        network_alone = fastest(alone, *one(rows("eager")))
+        codec_alone = fastest(*one(value("codec_concurrency", "rows") or []), *one(rows("codecs")))
+        for run, prefix, over in (("eager", "mps_concurrency", network_alone),
+                                  ("compiled", "mps_compiled_concurrency", network_alone),
+                                  ("codecs", "mps_codec_concurrency", codec_alone)):
+            for row in rows(run):
+                if over:
+                    factors[f"{prefix}_{row.get('processes')}"] = (row.get("images_per_s") or 0) / over
     for processes, ratio in (value("kept_concurrency", "kept_over_masked") or {}).items():
         factors[f"kept_concurrency_{processes}"] = ratio
     return {name: round(f, 3) for name, f in factors.items() if isinstance(f, (int, float)) and f > 0}
@@ -679,6 +741,8 @@ def main() -> None:
     if cuda:                                                # CUDA graphs' memory: a GPU's question
         checks.append(("compiled_memory", lambda: compiled_memory(device, data_root, 128)))
     checks.append(("kept_concurrency", lambda: kept_concurrency(work, device)))
+    if cuda:                                                # the daemon is CUDA's (its helper is tested on the CPU)
+        checks.append(("mps_concurrency", lambda: mps_concurrency(work, device)))
     if not args.skip_smoke:
         checks.append(("paper_smoke", lambda: paper_smoke(cuda)))
     # Last, as they matter least: the savings the book's table measured only on the CPU so far.

@@ -558,6 +558,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "(or --gpu-rate) with the speed-ups it measured")
     p.add_argument("--workers", type=check.positive_int, default=1,
                    help="with --gpu-report: trainings at once on the GPU (sweep --workers), at its measured factor")
+    p.add_argument("--mps", action="store_true",
+                   help="with --gpu-report: the workers share the GPU through CUDA MPS (start the daemon, "
+                        "nvidia-cuda-mps-control -d, before the sweep), at the factors measured so")
     set_arg(p)
     p.set_defaults(func=cli_search.plan)
 

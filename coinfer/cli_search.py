@@ -297,7 +297,14 @@ def plan(args: argparse.Namespace) -> int:
     if args.workers != 1 and not args.gpu_report:
         raise ValueError(f"--workers {args.workers} needs --gpu-report: the workers' factor is a device check's "
                          "measurement (benchmarks/cuda_check.py)")
+    if args.mps and not args.gpu_report:
+        raise ValueError("--mps needs --gpu-report: the factors through CUDA MPS are a device check's measurement "
+                         "(benchmarks/cuda_check.py, its mps_concurrency check)")
     report = read_report(args) if args.gpu_report else None   # a bad report fails before the plan is printed
+    if args.mps:
+        from coinfer.experiments.device_report import mps_factors
+
+        report = {**report, "factors": mps_factors(report["factors"])}
     preset = get_preset(args.preset, **parse_overrides(args.set))
     print(f"sweep of preset {preset.name!r} ({preset.dataset}, width {preset.width:g}), {args.seeds} seed(s); "
           f"one image costs its share of a full-network training step")
@@ -382,7 +389,8 @@ def projection(args: argparse.Namespace, plans: dict, report: dict) -> str:
     compile_s = (report.get("together_compiled") or {}).get("compile_s")
     return "\n".join([
         f"\nprojected on {report_device(report)} ({args.gpu_report}, commit "
-        f"{Provenance.short_commit(str(g.get('git_commit')))}, {report.get('date')}), {args.workers} worker(s), "
+        f"{Provenance.short_commit(str(g.get('git_commit')))}, {report.get('date')}), {args.workers} worker(s)"
+        f"{' through CUDA MPS' if args.mps else ''}, "
         f"{'with every network' if path.compile else 'with the frozen parts' if compiled else 'without anything'} "
         f"compiled; each step's share divided by the speed-ups "
         f"measured for it ({applied or 'none measured'}):",
@@ -394,17 +402,19 @@ def projection(args: argparse.Namespace, plans: dict, report: dict) -> str:
            "stacked codec steps: likely optimistic"
            if args.workers > 1 and f"codec_concurrency_{args.workers}" not in report["factors"] else "") + ")",
         format_tables_total(tables, rate, ", projected"),
-        configurations_text(plans["sweep"], report["factors"], rate)])
+        configurations_text(plans["sweep"], report["factors"], rate, args.mps)])
 
 
-def configurations_text(sweep_steps: list, factors: dict, rate: float) -> str:
+def configurations_text(sweep_steps: list, factors: dict, rate: float, mps: bool = False) -> str:
     """Every configuration the report measured, the sweep's GPU-hours in each: workers by
-    ``COINFER_COMPILE`` setting, "-" where a factor was not measured (the projection refuses those)."""
+    ``COINFER_COMPILE`` setting, "-" where a factor was not measured (the projection refuses those);
+    ``mps``: ``factors`` are those through CUDA MPS (:func:`coinfer.experiments.device_report.mps_factors`)."""
     from coinfer.experiments.device_report import configuration_rows
     from coinfer.experiments.plan import projected_hours
 
     rows = configuration_rows(projected_hours(sweep_steps, factors, rate))
-    lines = ["\nthe sweep's GPU-hours in every configuration the report measured (sweep --workers N, by COINFER_COMPILE):",
+    lines = [f"\nthe sweep's GPU-hours in every configuration the report measured (sweep --workers N"
+             f"{' through CUDA MPS' if mps else ''}, by COINFER_COMPILE):",
              f"{'workers':>8}{'=0':>9}{'=frozen':>9}{'=1':>9}"]
     lines += [f"{row['workers']:>8}" + "".join(f"{row[m]:>9.1f}" if row[m] is not None else f"{'-':>9}"
                                                 for m in ("0", "frozen", "1")) for row in rows]

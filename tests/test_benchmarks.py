@@ -277,3 +277,67 @@ def test_the_plan_counts_the_flops_the_sweep_executes(args, tmp_path):
     # what the plan leaves out is the one-image shape and MAC probes: a few images in all
     unplanned = sum(r["metered_images"] for r in rows.values() if r["plan_images"] == 0)
     assert unplanned < 0.03 * report["total"]["metered_images"]
+
+
+def test_trainings_at_once_through_cuda_mps_count_over_the_same_one_alone():
+    """MPS's factors take the same one alone as without it (or MPS's own one process, if faster), so
+    that they credit MPS only with what it adds to several at once; codec trainings over the faster of
+    their two one-process rates."""
+    measured_factors = _cuda_check().measured_factors
+    report = {"data_path": {"new_images_per_s": 130.0, "batch_size": 128},
+              "concurrency": {"settings": {"width": 1.0, "batch_size": 128},
+                              "rows": [{"processes": 1, "images_per_s": 100.0}]},
+              "codec_concurrency": {"rows": [{"processes": 1, "images_per_s": 20.0, "over_one_process": 1.0}]},
+              "mps_concurrency": {"eager": {"rows": [{"processes": 1, "images_per_s": 120.0},
+                                                     {"processes": 8, "images_per_s": 520.0}]},
+                                  "compiled": {"rows": [{"processes": 8, "images_per_s": 650.0}]},
+                                  "codecs": {"rows": [{"processes": 1, "images_per_s": 25.0},
+                                                      {"processes": 8, "images_per_s": 150.0}]}}}
+    factors = measured_factors(report)
+    assert factors["mps_concurrency_8"] == 4.0 and factors["mps_compiled_concurrency_8"] == 5.0
+    assert factors["mps_codec_concurrency_8"] == 6.0 and factors["mps_codec_concurrency_1"] == 1.0
+    # a failed MPS check (no daemon on the machine) leaves no factor of it
+    failed = {**report, "mps_concurrency": {"error": "RuntimeError: nvidia-cuda-mps-control is not on the PATH"}}
+    assert not [name for name in measured_factors(failed) if name.startswith("mps_")]
+
+
+def test_the_mps_check_starts_its_daemon_in_its_own_folders_and_always_stops_it(tmp_path, monkeypatch):
+    """The daemon is started with ``-d`` and told to ``quit`` afterwards, even when a run fails, with
+    its pipe and log folders in the check's work folder, where the training processes find them."""
+    import torch
+
+    check = _cuda_check()
+    log = tmp_path / "control.log"
+    control = tmp_path / "nvidia-cuda-mps-control"
+    control.write_text(f"#!/bin/sh\necho \"args=$* pipe=$CUDA_MPS_PIPE_DIRECTORY stdin=$(cat -)\" >> {log}\n")
+    control.chmod(0o755)
+    seen = []
+
+    def fake_benchmark(script, work, *args, env=None):
+        seen.append((script, args, env))
+        return {"rows": [{"processes": 1, "images_per_s": 1.0}]}
+
+    monkeypatch.setattr(check, "benchmark", fake_benchmark)
+    out = check.mps_concurrency(tmp_path / "work", torch.device("cpu"), str(control), ("2",), "aot_eager")
+    pipe = tmp_path / "work" / "mps-pipe"
+    assert pipe.is_dir() and (tmp_path / "work" / "mps-log").is_dir()
+    assert log.read_text().splitlines() == [f"args=-d pipe={pipe} stdin=", f"args= pipe={pipe} stdin=quit"]
+    assert [args for _, args, _ in seen] == [
+        ("--device", "cpu", "--processes", "2"),
+        ("--device", "cpu", "--processes", "2", "--compile", "--compile-backend", "aot_eager"),
+        ("--device", "cpu", "--processes", "2", "--work", "codecs")]
+    assert all(env["CUDA_MPS_PIPE_DIRECTORY"] == str(pipe) for _, _, env in seen)
+    assert set(out) == {"eager", "compiled", "codecs", "control"}
+    # A failing run still stops the daemon; no daemon at all is a named error.
+    log.unlink()
+
+    def failing(*args, **kwargs):
+        raise RuntimeError("a training process exited with code 1")
+
+    monkeypatch.setattr(check, "benchmark", failing)
+    with pytest.raises(RuntimeError, match="exited with code 1"):
+        check.mps_concurrency(tmp_path / "work", torch.device("cpu"), str(control), ("2",))
+    assert log.read_text().splitlines()[-1] == f"args= pipe={pipe} stdin=quit"
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    with pytest.raises(RuntimeError, match="nvidia-cuda-mps-control is not on the PATH"):
+        check.mps_concurrency(tmp_path / "work", torch.device("cpu"))

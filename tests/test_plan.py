@@ -617,3 +617,54 @@ def test_compiled_networks_take_the_compiled_factors_and_only_where_they_were_me
     assert set(hours) == {(1, "0"), (1, "1"), (2, "0"), (2, "1")}           # no compile_frozen: no "frozen"
     assert hours[1, "1"] < hours[1, "0"] and hours[2, "1"] < hours[2, "0"]
     assert set(projected_hours(steps, {"compile": 2.0, "concurrency_2": 1.5}, 1000.0)) == {(1, "0"), (1, "1"), (2, "0")}
+
+
+def test_plan_projects_the_workers_through_cuda_mps_only_as_measured_so(tmp_path, capsys):
+    """``plan --mps`` takes the factors measured through CUDA MPS in place of the plain ones, leaves
+    out what MPS did not measure (the plan then refuses it), and says so; without them it refuses."""
+    from coinfer.experiments.device_report import mps_factors
+    from coinfer.experiments.plan import plan_summary, projected_plan
+
+    factors = {"stack": 1.5, "concurrency_8": 2.5, "compiled_concurrency_8": 3.1, "codec_concurrency_8": 4.5,
+               "compile": 2.2, "mps_concurrency_1": 0.9, "mps_concurrency_8": 3.6, "mps_codec_concurrency_8": 5.0}
+    taken = mps_factors(factors)
+    assert taken == {"stack": 1.5, "compile": 2.2, "concurrency_1": 0.9, "concurrency_8": 3.6,
+                     "codec_concurrency_8": 5.0}                # no compiled workers through MPS measured
+    report = {"gpu": "NVIDIA H200", "date": "2026-12-04", "provenance": {"git_commit": "abcdef123"},
+              "data_path": {"new_images_per_s": 30000.0}, "factors": factors}
+    path = tmp_path / "cuda_check_gpu.json"
+    path.write_text(json.dumps(report))
+    assert main(["plan", "--preset", "paper", "--seeds", "1", "--gpu-report", str(path), "--workers", "8", "--mps"]) == 0
+    out = capsys.readouterr().out
+    hours = plan_summary(projected_plan(sweep_plan(get_preset("paper"), seeds=1), taken, False, 8)[0], 30000.0)
+    assert "8 worker(s) through CUDA MPS, without anything compiled" in out
+    assert f"{hours['gpu_hours']:.1f} GPU-hours at 30,000 images/s" in out
+    assert "concurrency_8 3.60 on fine-tune" in out and "codec_concurrency_8 5.00 on codec warm-up" in out
+    assert "(sweep --workers N through CUDA MPS, by COINFER_COMPILE):" in out
+    table = out.split("through CUDA MPS, by COINFER_COMPILE):\n")[1].splitlines()
+    assert [line.split()[0] for line in table[1:3]] == ["1", "8"] and table[2].split()[3] == "-"
+    # Nothing measured through MPS, or no report: refused, by name.
+    path.write_text(json.dumps({**report, "factors": {"concurrency_8": 2.5}}))
+    assert main(["plan", "--preset", "paper", "--gpu-report", str(path), "--mps"]) == 2
+    assert "nothing was measured through CUDA MPS" in capsys.readouterr().err
+    assert main(["plan", "--preset", "paper", "--mps"]) == 2
+    assert "--mps needs --gpu-report" in capsys.readouterr().err
+
+
+def test_the_books_caption_names_mps_where_its_measured_configuration_is_the_best():
+    from coinfer.experiments.device_report import report_caption
+
+    steps = sweep_plan(get_preset("paper"), seeds=3)
+    report = {"gpu": "NVIDIA H200", "date": "2026-12-04", "provenance": {"git_commit": "abcdef123"},
+              "data_path": {"new_images_per_s": 30000.0},
+              "factors": {"concurrency_8": 2.5, "codec_concurrency_8": 4.5}}
+    plain = report_caption(report, steps)
+    assert "with 8 worker(s) (" in plain and "MPS" not in plain
+    faster = {**report["factors"], "mps_concurrency_8": 3.5, "mps_codec_concurrency_8": 6.0}
+    caption = report_caption({**report, "factors": faster}, steps)
+    assert "with 8 worker(s) through CUDA MPS (`python -m coinfer plan --gpu-report" in caption
+    assert "--workers 8 --mps`" in caption
+    assert "to run it: `nvidia-cuda-mps-control -d && python -m coinfer run sweep --preset paper --workers 8`" in caption
+    # measured through MPS but slower: the plain workers stay the best
+    slower = {**report["factors"], "mps_concurrency_8": 2.0, "mps_codec_concurrency_8": 3.0}
+    assert "MPS" not in report_caption({**report, "factors": slower}, steps)

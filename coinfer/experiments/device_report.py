@@ -33,7 +33,7 @@ import re
 from pathlib import Path
 
 __all__ = ["committed_name", "read_device_report", "report_rate", "report_device", "factors_text",
-           "gpu_measurement", "smoke_on_gpu", "compiled_on_gpu", "measured_runs", "report_caption"]
+           "gpu_measurement", "smoke_on_gpu", "compiled_on_gpu", "measured_runs", "report_caption", "mps_factors"]
 
 
 def committed_name() -> str:
@@ -437,6 +437,60 @@ def _resumed_runs(report: dict) -> str:
                    for (commit, date), n in runs.items())
 
 
+#: The factors of several trainings at once (``<name>_<N>``), each also measured through CUDA MPS
+#: (``mps_<name>_<N>``, the device check's ``mps_concurrency``).
+AT_ONCE = ("concurrency", "compiled_concurrency", "codec_concurrency")
+
+
+def has_mps(factors: dict) -> bool:
+    """Whether ``factors`` hold any measurement through CUDA MPS.
+
+    Parameters
+    ----------
+    factors : dict
+        A device check report's ``factors``.
+
+    Returns
+    -------
+    bool
+
+    >>> has_mps({"concurrency_8": 2.5}), has_mps({"mps_concurrency_8": 3.5})
+    (False, True)
+    """
+    return any(name.startswith("mps_") for name in factors)
+
+
+def mps_factors(factors: dict) -> dict:
+    """``factors`` as the sweep's workers take them through CUDA MPS (the daemon started before
+    ``sweep --workers N``): each ``mps_<name>_<N>`` in place of ``<name>_<N>`` for the trainings at
+    once of :data:`AT_ONCE`, and those not measured through MPS left out, so that the plan refuses a
+    configuration rather than mixing the two ways of sharing the GPU. The other factors stay.
+
+    Parameters
+    ----------
+    factors : dict
+        A device check report's ``factors``.
+
+    Returns
+    -------
+    dict
+
+    Raises
+    ------
+    ValueError
+        If nothing was measured through MPS.
+
+    >>> mps_factors({"stack": 1.4, "concurrency_8": 2.5, "mps_concurrency_8": 3.5, "codec_concurrency_8": 4.5})
+    {'stack': 1.4, 'concurrency_8': 3.5}
+    """
+    if not has_mps(factors):
+        raise ValueError("nothing was measured through CUDA MPS (the device check's mps_concurrency check); "
+                         f"the report's factors: {sorted(factors) or 'none'}")
+    at_once = tuple(f"{name}_" for name in AT_ONCE)
+    return {**{k: v for k, v in factors.items() if not k.startswith(("mps_", *at_once))},
+            **{k.removeprefix("mps_"): v for k, v in factors.items() if k.startswith("mps_")}}
+
+
 def configuration_rows(hours: dict[tuple[int, str], float]) -> list[dict]:
     """:func:`coinfer.experiments.plan.projected_hours` as rows: one per worker count, with the GPU-hours
     under each ``COINFER_COMPILE`` setting (``"0"``, ``"frozen"``, ``"1"``), None where the device
@@ -496,18 +550,24 @@ def report_caption(report: dict | None, sweep_steps: list) -> str:
     hours = projected_hours(sweep_steps, report["factors"], rate)
     text += (f" At its new data path's {rate:,.0f} images/s, the three-seed sweep takes "
              f"{plan_summary(sweep_steps, rate)['gpu_hours']:.1f} GPU-hours.")
-    (workers, compiled), best = min(hours.items(), key=lambda item: item[1])
+    # The best configuration measured, the workers sharing the GPU through CUDA MPS where measured so.
+    options = {(n, mode, False): h for (n, mode), h in hours.items()}
+    if has_mps(report["factors"]):
+        options.update({(n, mode, True): h for (n, mode), h in
+                        projected_hours(sweep_steps, mps_factors(report["factors"]), rate).items() if n > 1})
+    (workers, compiled, mps), best = min(options.items(), key=lambda item: item[1])
     what = {"0": "", "frozen": " and the frozen parts compiled", "1": " and every network compiled"}[compiled]
     return text + (
         f" With the speed-ups it measured that the plan does not count (the stacked and folded codec steps, "
         f"compiling, several trainings at once), the sweep takes {hours[1, '0']:.1f} GPU-hours "
-        f"as the GPU path runs by default, and {best:.1f} with {workers} worker(s){what} "
-        f"(`python -m coinfer plan --gpu-report {committed_name()} --workers {workers}`"
+        f"as the GPU path runs by default, and {best:.1f} with {workers} worker(s){' through CUDA MPS' if mps else ''}"
+        f"{what} (`python -m coinfer plan --gpu-report {committed_name()} --workers {workers}{' --mps' if mps else ''}`"
         f"{f', with COINFER_COMPILE={compiled}' if compiled != '0' else ''}, step by step; to run it: "
-        f"`{f'COINFER_COMPILE={compiled} ' if compiled != '0' else ''}python -m coinfer run sweep --preset paper"
+        f"`{'nvidia-cuda-mps-control -d && ' if mps else ''}"
+        f"{f'COINFER_COMPILE={compiled} ' if compiled != '0' else ''}python -m coinfer run sweep --preset paper"
         f"{f' --workers {workers}' if workers > 1 else ''}`): "
         f"{'within' if best <= 3 else 'above'} the goal of 3 GPU-hours (the whole sweep on one GPU)."
         + (" Each factor was measured alone and the projection multiplies them: several trainings at once were "
            "timed on whole-network steps, which leave the GPU idler than the stacked codec steps do, so the "
            "projection with workers is likely optimistic."
-           if workers > 1 and f"codec_concurrency_{workers}" not in report["factors"] else ""))
+           if workers > 1 and f"{'mps_' if mps else ''}codec_concurrency_{workers}" not in report["factors"] else ""))
