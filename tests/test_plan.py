@@ -665,6 +665,10 @@ def test_the_books_caption_names_mps_where_its_measured_configuration_is_the_bes
     assert "with 8 worker(s) through CUDA MPS (`python -m coinfer plan --gpu-report" in caption
     assert "--workers 8 --mps`" in caption
     assert "to run it: `nvidia-cuda-mps-control -d && python -m coinfer run sweep --preset paper --workers 8`" in caption
+    # how far the best configuration is from the goal, where it is above it
+    best = float(caption.split(" with 8 worker(s) through CUDA MPS")[0].rsplit(" ", 1)[1])
+    assert (f"above the goal of 3 GPU-hours (the whole sweep on one GPU), which that configuration would "
+            f"reach if it ran {best / 3:.2f} times as fast." in caption) == (best > 3)
     # measured through MPS but slower: the plain workers stay the best
     slower = {**report["factors"], "mps_concurrency_8": 2.0, "mps_codec_concurrency_8": 3.0}
     assert "MPS" not in report_caption({**report, "factors": slower}, steps)
