@@ -503,6 +503,13 @@ def measured_factors(report: dict) -> dict:
         found = report.get(check)
         return found.get(key) if isinstance(found, dict) else None
 
+    def one(rows: list) -> list:
+        """The one-process rate among a concurrency check's ``rows``."""
+        return [row.get("images_per_s") for row in rows if row.get("processes") == 1]
+
+    def fastest(*rates):
+        return max((r for r in rates if isinstance(r, (int, float)) and r > 0), default=None)
+
     factors = {"data_path": value("data_path", "speedup"), "together": value("together", "factor"),
                "stack": value("together", "stack_factor"), "fold": value("together", "fold_factor"),
                "kept": value("kept", "factor"), "together_bottlenet": value("together_bottlenet", "factor"),
@@ -523,10 +530,7 @@ def measured_factors(report: dict) -> dict:
     # trained the same (the CPU dry run trains a narrower one).
     settings = value("concurrency", "settings") or {}
     same = settings.get("width") == 1.0 and settings.get("batch_size") == value("data_path", "batch_size")
-    alone = max((rate for rate in ((value("data_path", "new_images_per_s") if same else None),
-                                   *(row.get("images_per_s") for row in value("concurrency", "rows") or []
-                                     if row.get("processes") == 1))
-                 if isinstance(rate, (int, float))), default=None)
+    alone = fastest(value("data_path", "new_images_per_s") if same else None, *one(value("concurrency", "rows") or []))
     for check in ("concurrency", "compiled_concurrency"):
         for row in value(check, "rows") or []:
             if alone:
@@ -540,12 +544,6 @@ def measured_factors(report: dict) -> dict:
     if isinstance(mps, dict) and "error" not in mps:
         def rows(run):
             return (mps.get(run) or {}).get("rows") or []
-
-        def one(rows_):
-            return [row.get("images_per_s") for row in rows_ if row.get("processes") == 1]
-
-        def fastest(*rates):
-            return max((r for r in rates if isinstance(r, (int, float)) and r > 0), default=None)
 
         network_alone = fastest(alone, *one(rows("eager")))
         codec_alone = fastest(*one(value("codec_concurrency", "rows") or []), *one(rows("codecs")))
