@@ -491,6 +491,40 @@ def mps_factors(factors: dict) -> dict:
             **{k.removeprefix("mps_"): v for k, v in factors.items() if k.startswith("mps_")}}
 
 
+def measured_configurations(factors: dict, sweep_steps: list, rate: float) -> dict[tuple[int, str, bool], float]:
+    """The sweep's GPU-hours in every configuration a report's ``factors`` measured:
+    :func:`coinfer.experiments.plan.projected_hours` with the workers taking turns on the GPU, and,
+    where measured, with several workers sharing it through CUDA MPS (:func:`mps_factors`; one
+    worker is the same either way, so it is not repeated).
+
+    Parameters
+    ----------
+    factors : dict
+        A device check report's ``factors``.
+    sweep_steps : list of coinfer.experiments.plan.PlanStep
+        The sweep's plan.
+    rate : float
+        Full-network training images/s.
+
+    Returns
+    -------
+    dict
+        ``(workers, COINFER_COMPILE setting, through MPS)`` to GPU-hours.
+
+    >>> from coinfer.experiments.plan import PlanStep
+    >>> steps = [PlanStep("fine-tune: pruned device parts", 1, 1, 3600, 1.0)]
+    >>> measured_configurations({"concurrency_2": 1.5, "mps_concurrency_2": 2.0}, steps, rate=1.0)
+    {(1, '0', False): 1.0, (2, '0', False): 0.6666666666666666, (2, '0', True): 0.5}
+    """
+    from coinfer.experiments.plan import projected_hours
+
+    hours = {(n, mode, False): h for (n, mode), h in projected_hours(sweep_steps, factors, rate).items()}
+    if has_mps(factors):
+        hours.update({(n, mode, True): h for (n, mode), h in
+                      projected_hours(sweep_steps, mps_factors(factors), rate).items() if n > 1})
+    return hours
+
+
 def configuration_rows(hours: dict[tuple[int, str], float]) -> list[dict]:
     """:func:`coinfer.experiments.plan.projected_hours` as rows: one per worker count, with the GPU-hours
     under each ``COINFER_COMPILE`` setting (``"0"``, ``"frozen"``, ``"1"``), None where the device
@@ -534,7 +568,7 @@ def report_caption(report: dict | None, sweep_steps: list) -> str:
     >>> report_caption(None, []).startswith("No GPU report is committed yet")
     True
     """
-    from coinfer.experiments.plan import plan_summary, projected_hours
+    from coinfer.experiments.plan import plan_summary
 
     if report is None:
         return (f"No GPU report is committed yet: a GPU session writes one with `python benchmarks/cuda_check.py "
@@ -547,19 +581,15 @@ def report_caption(report: dict | None, sweep_steps: list) -> str:
     if rate is None or not sweep_steps:
         return text
     # From the plan as it stands, not the report's own estimate, made by the plan of the report's commit.
-    hours = projected_hours(sweep_steps, report["factors"], rate)
+    options = measured_configurations(report["factors"], sweep_steps, rate)
     text += (f" At its new data path's {rate:,.0f} images/s, the three-seed sweep takes "
              f"{plan_summary(sweep_steps, rate)['gpu_hours']:.1f} GPU-hours.")
     # The best configuration measured, the workers sharing the GPU through CUDA MPS where measured so.
-    options = {(n, mode, False): h for (n, mode), h in hours.items()}
-    if has_mps(report["factors"]):
-        options.update({(n, mode, True): h for (n, mode), h in
-                        projected_hours(sweep_steps, mps_factors(report["factors"]), rate).items() if n > 1})
     (workers, compiled, mps), best = min(options.items(), key=lambda item: item[1])
     what = {"0": "", "frozen": " and the frozen parts compiled", "1": " and every network compiled"}[compiled]
     return text + (
         f" With the speed-ups it measured that the plan does not count (the stacked and folded codec steps, "
-        f"compiling, several trainings at once), the sweep takes {hours[1, '0']:.1f} GPU-hours "
+        f"compiling, several trainings at once), the sweep takes {options[1, '0', False]:.1f} GPU-hours "
         f"as the GPU path runs by default, and {best:.1f} with {workers} worker(s){' through CUDA MPS' if mps else ''}"
         f"{what} (`python -m coinfer plan --gpu-report {committed_name()} --workers {workers}{' --mps' if mps else ''}`"
         f"{f', with COINFER_COMPILE={compiled}' if compiled != '0' else ''}, step by step; to run it: "
