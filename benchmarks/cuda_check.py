@@ -27,7 +27,7 @@ Checks, in order, each timed and written to one JSON file:
    paper cell with ``COINFER_COMPILE=1``; ``compiled_memory``: the GPU memory reserved after each of
    four compiled trainings in one process, as a sweep worker runs its cells (does it grow?);
    ``kept_concurrency``: pruning fine-tunes 1 and 8 at once, masked and on the kept channels;
-   ``mps_concurrency``: 1 and 8 whole networks (eager and compiled) and codec trainings at once
+   ``mps_concurrency``: 1, 8 and 16 whole networks (eager and compiled) and codec trainings at once
    through CUDA's Multi-Process Service, whose daemon the check starts and stops;
    ``paper_smoke``: ``tests/test_paper_smoke.py``'s end-to-end test on the GPU (every command of the
    README's paper section at smoke scale, every method on the whole GPU path, bf16 included);
@@ -51,26 +51,19 @@ A device call has minutes: the report is written after each check, so a call sto
 keeps what finished, and ``--resume REPORT`` runs only the checks that report lacks or that failed
 there (on the same GPU), writing the two together to ``--out``; ``--rerun CHECK ...`` runs some of
 its checks again as well (the earlier result moves to the report's ``superseded`` once the new one
-is in; a rerun that fails keeps it, its error under ``failed_reruns``). The committed
-H200 report lacks ``mps_concurrency``: without MPS the processes of ``sweep --workers N`` take turns
-on the GPU, and whole networks stopped gaining at 4 at once (about 33k images/s eager, 40k compiled)
-with the best configuration measured, 8 compiled workers, projecting the sweep to 3.2 GPU-hours. So
-the next GPU session runs it first (about five minutes), with the commit it runs named (the
-machine's copy keeps the session's first commit as its git metadata,
+is in; a rerun that fails keeps it, its error under ``failed_reruns``). A call names the commit it
+runs (the machine's copy keeps the session's first commit as its git metadata,
 :data:`coinfer.results_origin.COMMIT_ENV`)::
 
     COINFER_COMMIT=<40-digit commit> python benchmarks/cuda_check.py \
         --resume data/results/benchmarks/cuda_check_gpu.json --out $OUT/cuda_check_gpu.json
 
-then, from the report that call leaves (copied to data/results/benchmarks/), 16 codec trainings
-at once, which still gained from 4 to 8 (one call; ``--rerun compiled_concurrency`` the same way
-for 16 compiled ones)::
+The committed H200 report has every check. Through CUDA MPS 8 whole networks trained at 53k
+images/s together (60k compiled), against 33k (40k) taking turns without it, and 16 codec trainings
+at 7.0x one alone; 16 whole networks gained nothing over 8. Without MPS 16 codec trainings at once
+were not measured (1 to 16 outran a 600-s call; ``--rerun codec_concurrency`` measures 1, 8 and 16).
 
-    COINFER_COMMIT=<40-digit commit> python benchmarks/cuda_check.py \
-        --resume data/results/benchmarks/cuda_check_gpu.json --rerun codec_concurrency \
-        --out $OUT/cuda_check_gpu.json
-
-and a check whose measurement changed runs again with ``--rerun``, e.g.::
+A check whose measurement changed runs again with ``--rerun``, e.g.::
 
     python benchmarks/cuda_check.py --resume data/results/benchmarks/cuda_check_gpu.json \
         --rerun data_path --compile --out $OUT/cuda_check_gpu.json
@@ -420,7 +413,7 @@ def kept_concurrency(work: Path, device: torch.device) -> dict:
     return {**runs, "kept_over_masked": ratio}
 
 
-def mps_concurrency(work: Path, device: torch.device, control: str | None = None, counts: tuple[str, ...] = ("1", "8"),
+def mps_concurrency(work: Path, device: torch.device, control: str | None = None, counts: tuple[str, ...] = ("1", "8", "16"),
                     compile_backend: str = "inductor") -> dict:
     """Several trainings at once through CUDA's Multi-Process Service: whole networks (eager and
     compiled, ``gpu_concurrency.py`` and ``--compile``) and codec trainings (``--work codecs``), each at
