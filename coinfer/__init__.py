@@ -58,6 +58,7 @@ Experiments (``experiments/``, one per committed table; ``python -m coinfer run 
     :mod:`~coinfer.experiments.cell_workers` (a sweep's cells in several processes),
     :mod:`~coinfer.experiments.plan` (what a sweep costs before it runs),
     :mod:`~coinfer.experiments.plan_tables` (what the other tables add to it),
+    :mod:`~coinfer.experiments.plan_schedule` (the sweep's tasks dealt out to its workers),
     :mod:`~coinfer.experiments.device_report` (what a GPU's device check measured, as the plan and the
     book read it),
     :mod:`~coinfer.experiments.search`, :mod:`~coinfer.experiments.search_checks` (its bounds,

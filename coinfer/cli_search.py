@@ -322,7 +322,7 @@ def plan(args: argparse.Namespace) -> int:
                  if device_report_path().exists() else "") + ")")
     print(format_table_plans(plans, args.gpu_rate or MEASURED_H200_RATE))
     if report is not None:
-        print(projection(args, plans, report))
+        print(projection(args, plans, report, preset))
     return 0
 
 
@@ -361,17 +361,19 @@ def read_report(args: argparse.Namespace) -> dict:
     return report
 
 
-def projection(args: argparse.Namespace, plans: dict, report: dict) -> str:
-    """The sweep as the GPU of ``report`` (:func:`read_report` of ``args.gpu_report``) would run it: at
-    its new data path's rate (or ``--gpu-rate``), with the speed-ups it measured (plan.projected_plan);
-    then every table of ``plans`` (plan_tables.table_plans) alike, ``--workers`` on the tables that run
-    cells in several processes only."""
+def projection(args: argparse.Namespace, plans: dict, report: dict, preset) -> str:
+    """The sweep of ``preset`` as the GPU of ``report`` (:func:`read_report` of ``args.gpu_report``)
+    would run it: at its new data path's rate (or ``--gpu-rate``), with the speed-ups it measured
+    (plan.projected_plan); then every table of ``plans`` (plan_tables.table_plans) alike, ``--workers``
+    on the tables that run cells in several processes only; then every configuration measured, the
+    sweep's tasks dealt out as its workers take them (plan_schedule.sweep_tasks)."""
     import math
 
     from coinfer.experiments import TABLES
     from coinfer.experiments.device_report import report_device, report_rate
     from coinfer.results import Provenance
     from coinfer.experiments.plan import format_plan, projected_plan
+    from coinfer.experiments.plan_schedule import sweep_tasks
     from coinfer.experiments.plan_tables import format_tables_total
     from coinfer.tensor_data import DataPath
 
@@ -402,19 +404,21 @@ def projection(args: argparse.Namespace, plans: dict, report: dict) -> str:
            "stacked codec steps: likely optimistic"
            if args.workers > 1 and f"codec_concurrency_{args.workers}" not in report["factors"] else "") + ")",
         format_tables_total(tables, rate, ", projected"),
-        configurations_text(plans["sweep"], report["factors"], rate, args.mps)])
+        configurations_text(sweep_tasks(preset, args.seeds), report["factors"], rate, args.mps)])
 
 
-def configurations_text(sweep_steps: list, factors: dict, rate: float, mps: bool = False) -> str:
-    """Every configuration the report measured, the sweep's GPU-hours in each: workers by
-    ``COINFER_COMPILE`` setting, "-" where a factor was not measured (the projection refuses those);
-    ``mps``: ``factors`` are those through CUDA MPS (:func:`coinfer.experiments.device_report.mps_factors`)."""
+def configurations_text(schedule, factors: dict, rate: float, mps: bool = False) -> str:
+    """Every configuration the report measured, the sweep's GPU-hours in each, its tasks dealt out as
+    the workers take them (``schedule``: :func:`coinfer.experiments.plan_schedule.sweep_tasks`):
+    workers by ``COINFER_COMPILE`` setting, "-" where a factor was not measured (the projection
+    refuses those); ``mps``: ``factors`` are those through CUDA MPS
+    (:func:`coinfer.experiments.device_report.mps_factors`)."""
     from coinfer.experiments.device_report import configuration_rows
-    from coinfer.experiments.plan import projected_hours
 
-    rows = configuration_rows(projected_hours(sweep_steps, factors, rate))
-    lines = [f"\nthe sweep's GPU-hours in every configuration the report measured (sweep --workers N"
-             f"{' through CUDA MPS' if mps else ''}, by COINFER_COMPILE):",
+    rows = configuration_rows(schedule.hours(factors, rate))
+    lines = [f"\nthe sweep's GPU-hours in every configuration the report measured, its {len(schedule.tasks)} tasks a "
+             f"seed dealt out as the workers take them (sweep --workers N{' through CUDA MPS' if mps else ''}, "
+             "by COINFER_COMPILE):",
              f"{'workers':>8}{'=0':>9}{'=frozen':>9}{'=1':>9}"]
     lines += [f"{row['workers']:>8}" + "".join(f"{row[m]:>9.1f}" if row[m] is not None else f"{'-':>9}"
                                                 for m in ("0", "frozen", "1")) for row in rows]

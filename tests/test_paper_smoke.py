@@ -42,7 +42,7 @@ COMMANDS = [
     ["run", "encoding", "--preset", "paper", "--seeds", "0"],
     ["run", "rate", "--preset", "paper", "--seeds", "0"],
     ["run", "jscc", "--preset", "paper", "--seeds", "0"],
-    ["run", "sweep", "--preset", "paper", "--seeds", "0"],
+    ["run", "sweep", "--preset", "paper", "--seeds", "0", "--workers", "2"],   # the tasks dealt to two processes
     ["search", "--preset", "paper", "--trials", "2", "--seed", "0"],
     ["search", "--preset", "paper", "--export"],
     ["latency", "--rate", "40KB/s", "--preset", "paper"],

@@ -424,15 +424,21 @@ def test_two_worker_processes_give_the_same_records(tmp_path):
     # Each cell seeds itself and reads shared checkpoints from the cache, so where it runs does not
     # change its record (cell_workers.run_cells), up to the last digits of a training cell, which
     # depend on what its process ran before (the module docstring); only the wall times differ.
+    # With sparsity 0 as well, the unpruned framework and BottleNet++ both start from the control,
+    # which the two workers' first task prepares (cell_workers.tasks) while the other waits.
+    from coinfer.experiments.cell_workers import tasks
+
     torch.set_num_threads(1)
+    preset = tiny_preset(sparsities=(0.0, 0.5))
+    assert [t.prepares for t in tasks(cells(preset)) if t.prepares] == [("pruned", None, 0.0)]
     tables = {}
     for workers in (1, 2):
-        table = run_sweep(tiny_preset(), cells_dir=tmp_path / f"cells{workers}", table=tmp_path / f"t{workers}.json",
+        table = run_sweep(preset, cells_dir=tmp_path / f"cells{workers}", table=tmp_path / f"t{workers}.json",
                           cache_dir=tmp_path / f"cache{workers}", progress=False, log=lambda *_: None,
                           workers=workers)
         tables[workers] = table.records
     assert [r.extra["cell"] for r in tables[1]] == [r.extra["cell"] for r in tables[2]] == \
-        [c.id for c in cells(tiny_preset())]
+        [c.id for c in cells(preset)]
     for one, two in zip(tables[1], tables[2]):
         if one.method in ("png", "on-device", "original"):          # nothing trained: exactly equal
             assert {**one.to_dict(), "extra": None} == {**two.to_dict(), "extra": None}

@@ -491,20 +491,24 @@ def mps_factors(factors: dict) -> dict:
             **{k.removeprefix("mps_"): v for k, v in factors.items() if k.startswith("mps_")}}
 
 
-def measured_configurations(factors: dict, sweep_steps: list, rate: float) -> dict[tuple[int, str, bool], float]:
+def measured_configurations(factors: dict, sweep_steps: list, rate: float,
+                            schedule=None) -> dict[tuple[int, str, bool], float]:
     """The sweep's GPU-hours in every configuration a report's ``factors`` measured:
-    :func:`coinfer.experiments.plan.projected_hours` with the workers taking turns on the GPU, and,
-    where measured, with several workers sharing it through CUDA MPS (:func:`mps_factors`; one
-    worker is the same either way, so it is not repeated).
+    :func:`coinfer.experiments.plan.projected_hours` (the GPU full to the end) or, given its tasks
+    (``schedule``), those tasks dealt out as the workers take them, with the workers taking turns on
+    the GPU, and, where measured, with several workers sharing it through CUDA MPS
+    (:func:`mps_factors`; one worker is the same either way, so it is not repeated).
 
     Parameters
     ----------
     factors : dict
         A device check report's ``factors``.
     sweep_steps : list of coinfer.experiments.plan.PlanStep
-        The sweep's plan.
+        The sweep's plan (used without ``schedule``).
     rate : float
         Full-network training images/s.
+    schedule : coinfer.experiments.plan_schedule.SweepTasks, optional
+        The sweep's tasks (:func:`coinfer.experiments.plan_schedule.sweep_tasks`).
 
     Returns
     -------
@@ -518,10 +522,12 @@ def measured_configurations(factors: dict, sweep_steps: list, rate: float) -> di
     """
     from coinfer.experiments.plan import projected_hours
 
-    hours = {(n, mode, False): h for (n, mode), h in projected_hours(sweep_steps, factors, rate).items()}
+    def hours_of(measured):
+        return schedule.hours(measured, rate) if schedule is not None else projected_hours(sweep_steps, measured, rate)
+
+    hours = {(n, mode, False): h for (n, mode), h in hours_of(factors).items()}
     if has_mps(factors):
-        hours.update({(n, mode, True): h for (n, mode), h in
-                      projected_hours(sweep_steps, mps_factors(factors), rate).items() if n > 1})
+        hours.update({(n, mode, True): h for (n, mode), h in hours_of(mps_factors(factors)).items() if n > 1})
     return hours
 
 
@@ -549,7 +555,7 @@ def configuration_rows(hours: dict[tuple[int, str], float]) -> list[dict]:
             for n in sorted({n for n, _ in hours})]
 
 
-def report_caption(report: dict | None, sweep_steps: list) -> str:
+def report_caption(report: dict | None, sweep_steps: list, schedule=None) -> str:
     """The caption of the book's savings table: which run measured its last column, and the sweep of
     ``sweep_steps`` (three seeds) at its rate with the speed-ups it measured that the plan does not count.
 
@@ -559,6 +565,9 @@ def report_caption(report: dict | None, sweep_steps: list) -> str:
         The committed report; None when there is none (the caption says how to make one).
     sweep_steps : list of coinfer.experiments.plan.PlanStep
         The sweep's plan (:func:`coinfer.experiments.plan.sweep_plan`).
+    schedule : coinfer.experiments.plan_schedule.SweepTasks, optional
+        Its tasks, as the workers take them (:func:`coinfer.experiments.plan_schedule.sweep_tasks`):
+        the configurations are priced with them dealt out (:func:`measured_configurations`).
 
     Returns
     -------
@@ -581,7 +590,7 @@ def report_caption(report: dict | None, sweep_steps: list) -> str:
     if rate is None or not sweep_steps:
         return text
     # From the plan as it stands, not the report's own estimate, made by the plan of the report's commit.
-    options = measured_configurations(report["factors"], sweep_steps, rate)
+    options = measured_configurations(report["factors"], sweep_steps, rate, schedule)
     text += (f" At its new data path's {rate:,.0f} images/s, the three-seed sweep takes "
              f"{plan_summary(sweep_steps, rate)['gpu_hours']:.1f} GPU-hours.")
     # The best configuration measured, the workers sharing the GPU through CUDA MPS where measured so.
@@ -591,13 +600,15 @@ def report_caption(report: dict | None, sweep_steps: list) -> str:
         f" With the speed-ups it measured that the plan does not count (the stacked and folded codec steps, "
         f"compiling, several trainings at once), the sweep takes {options[1, '0', False]:.1f} GPU-hours "
         f"as the GPU path runs by default, and {best:.1f} with {workers} worker(s){' through CUDA MPS' if mps else ''}"
-        f"{what} (`python -m coinfer plan --gpu-report {committed_name()} --workers {workers}{' --mps' if mps else ''}`"
+        f"{what}{', its tasks dealt out as the workers take them' if schedule is not None and workers > 1 else ''} (`python -m coinfer plan --gpu-report {committed_name()} --workers {workers}{' --mps' if mps else ''}`"
         f"{f', with COINFER_COMPILE={compiled}' if compiled != '0' else ''}, step by step; to run it: "
         f"`{'nvidia-cuda-mps-control -d && ' if mps else ''}"
         f"{f'COINFER_COMPILE={compiled} ' if compiled != '0' else ''}python -m coinfer run sweep --preset paper"
         f"{f' --workers {workers}' if workers > 1 else ''}`): "
         f"{'within' if best <= 3 else 'above'} the goal of 3 GPU-hours (the whole sweep on one GPU)"
         + (f", which that configuration would reach if it ran {best / 3:.2f} times as fast." if best > 3 else ".")
+        + (" It is a projection from factors measured one at a time, not a sweep timed end to end."
+           if workers > 1 else "")
         + (" Each factor was measured alone and the projection multiplies them: several trainings at once were "
            "timed on whole-network steps, which leave the GPU idler than the stacked codec steps do, so the "
            "projection with workers is likely optimistic."
