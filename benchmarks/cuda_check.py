@@ -29,6 +29,9 @@ Checks, in order, each timed and written to one JSON file:
    ``kept_concurrency``: pruning fine-tunes 1 and 8 at once, masked and on the kept channels;
    ``mps_concurrency``: 1, 8 and 16 whole networks (eager and compiled) and codec trainings at once
    through CUDA's Multi-Process Service, whose daemon the check starts and stops;
+   ``sweep_timed``: ``benchmarks/sweep_timed.py``, one seed of the paper sweep end to end with 16
+   workers through MPS, every network compiled, at a fifth of the epochs, beside the plan's price
+   of that run (how far the projection is off);
    ``paper_smoke``: ``tests/test_paper_smoke.py``'s end-to-end test on the GPU (every command of the
    README's paper section at smoke scale, every method on the whole GPU path, bf16 included);
    ``together_bottlenet`` and ``kept_two_step``: the same two benchmarks for BottleNet++'s reductions
@@ -58,7 +61,8 @@ runs (the machine's copy keeps the session's first commit as its git metadata,
     COINFER_COMMIT=<40-digit commit> python benchmarks/cuda_check.py \
         --resume data/results/benchmarks/cuda_check_gpu.json --out $OUT/cuda_check_gpu.json
 
-The committed H200 report has every check. Through CUDA MPS 8 whole networks trained at 53k
+The committed H200 report has every check but ``sweep_timed``, which the next GPU session runs
+first (one call: about 8 minutes, stopped at 420 s if the projection is far off). Through CUDA MPS 8 whole networks trained at 53k
 images/s together (60k compiled), against 33k (40k) taking turns without it, and 16 codec trainings
 at 7.0x one alone; 16 whole networks gained nothing over 8. Without MPS 16 codec trainings at once
 were not measured (1 to 16 outran a 600-s call; ``--rerun codec_concurrency`` measures 1, 8 and 16).
@@ -79,6 +83,7 @@ script itself, whose numbers mean nothing.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import pickle
@@ -413,18 +418,15 @@ def kept_concurrency(work: Path, device: torch.device) -> dict:
     return {**runs, "kept_over_masked": ratio}
 
 
-def mps_concurrency(work: Path, device: torch.device, control: str | None = None, counts: tuple[str, ...] = ("1", "8", "16"),
-                    compile_backend: str = "inductor") -> dict:
-    """Several trainings at once through CUDA's Multi-Process Service: whole networks (eager and
-    compiled, ``gpu_concurrency.py`` and ``--compile``) and codec trainings (``--work codecs``), each at
-    ``counts`` processes. Without it the processes of ``sweep --workers N`` take turns on the GPU, so
-    many small kernels leave it idle however many run; with it their kernels share the GPU at once.
+@contextlib.contextmanager
+def mps_daemon(work: Path, control: str | None = None):
+    """CUDA's Multi-Process Service for the processes started inside: yields the variables
+    (``CUDA_MPS_PIPE_DIRECTORY``, ``CUDA_MPS_LOG_DIRECTORY``) that make a child one of its clients.
 
     The daemon (``control``, default ``nvidia-cuda-mps-control`` on the PATH) is started with its pipe
-    and log folders under ``work``, reached by the children through ``CUDA_MPS_PIPE_DIRECTORY`` and
-    ``CUDA_MPS_LOG_DIRECTORY``, and told to quit afterwards whatever happened: the GPU's own settings
-    (compute mode, MIG) are left as they are. A user runs the sweep so by starting the daemon first
-    (``nvidia-cuda-mps-control -d``; ``echo quit | nvidia-cuda-mps-control`` ends it)."""
+    and log folders under ``work`` and told to quit afterwards whatever happened: the GPU's own
+    settings (compute mode, MIG) are left as they are. A user runs the sweep so by starting the daemon
+    first (``nvidia-cuda-mps-control -d``; ``echo quit | nvidia-cuda-mps-control`` ends it)."""
     import shutil
 
     control = control or shutil.which("nvidia-cuda-mps-control")
@@ -436,14 +438,26 @@ def mps_concurrency(work: Path, device: torch.device, control: str | None = None
     env = {name: str(folder) for name, folder in folders.items()}
     subprocess.run([control, "-d"], env={**os.environ, **env}, stdin=subprocess.DEVNULL, check=True, timeout=60)
     try:
+        yield {**env, "control": control}
+    finally:
+        subprocess.run([control], input="quit\n", text=True, env={**os.environ, **env}, timeout=60)
+
+
+def mps_concurrency(work: Path, device: torch.device, control: str | None = None, counts: tuple[str, ...] = ("1", "8", "16"),
+                    compile_backend: str = "inductor") -> dict:
+    """Several trainings at once through CUDA's Multi-Process Service (:func:`mps_daemon`): whole
+    networks (eager and compiled, ``gpu_concurrency.py`` and ``--compile``) and codec trainings
+    (``--work codecs``), each at ``counts`` processes. Without it the processes of ``sweep --workers
+    N`` take turns on the GPU, so many small kernels leave it idle however many run; with it their
+    kernels share the GPU at once."""
+    with mps_daemon(work, control) as daemon:
+        env = {k: v for k, v in daemon.items() if k != "control"}
         at_once = ["--device", device.type, "--processes", *counts]
         runs = {"eager": benchmark("gpu_concurrency.py", work, *at_once, env=env),
                 "compiled": benchmark("gpu_concurrency.py", work, *at_once, "--compile",
                                       "--compile-backend", compile_backend, env=env),
                 "codecs": benchmark("gpu_concurrency.py", work, *at_once, "--work", "codecs", env=env)}
-    finally:
-        subprocess.run([control], input="quit\n", text=True, env={**os.environ, **env}, timeout=60)
-    return {**runs, "control": control}
+    return {**runs, "control": daemon["control"]}
 
 
 def paper_smoke(cuda: bool) -> dict:
@@ -734,6 +748,12 @@ def main() -> None:
     checks.append(("kept_concurrency", lambda: kept_concurrency(work, device)))
     if cuda:                                                # the daemon is CUDA's (its helper is tested on the CPU)
         checks.append(("mps_concurrency", lambda: mps_concurrency(work, device)))
+        # The sweep itself, timed end to end as the best configuration measured on the H200 runs it
+        # (16 workers through MPS, every network compiled), one seed at a fifth of the epochs, beside
+        # the plan's price of that run from this report (written before the first check runs).
+        checks.append(("sweep_timed", lambda: benchmark(
+            "sweep_timed.py", work, "--gpu-report", str(Path(args.out).resolve()), "--workers", "16", "--mps",
+            "--compile", "--epoch-scale", "0.2", "--deadline", "420")))
     if not args.skip_smoke:
         checks.append(("paper_smoke", lambda: paper_smoke(cuda)))
     # Last, as they matter least: the savings the book's table measured only on the CPU so far.
@@ -773,6 +793,7 @@ def main() -> None:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(json.dumps(report, indent=1))
 
+    save()                                                  # sweep_timed prices its run with the report so far
     for name, check in checks:
         if name in earlier and name not in rerun:
             print(name, "(from", args.resume + ")", flush=True)

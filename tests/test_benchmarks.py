@@ -341,3 +341,50 @@ def test_the_mps_check_starts_its_daemon_in_its_own_folders_and_always_stops_it(
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
     with pytest.raises(RuntimeError, match="nvidia-cuda-mps-control is not on the PATH"):
         check.mps_concurrency(tmp_path / "work", torch.device("cpu"))
+
+
+def test_the_timed_sweep_runs_one_seed_through_mps_beside_the_plans_price(tmp_path):
+    """benchmarks/sweep_timed.py (the device check's sweep_timed) on the CPU: the baseline, then every
+    cell of one seed with two workers, the MPS daemon (a stand-in here) started before and stopped after,
+    and the plan's price of the same run from the report's rate and factors through MPS."""
+    log = tmp_path / "control.log"
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    control = bin_dir / "nvidia-cuda-mps-control"
+    control.write_text(f"#!/bin/sh\necho \"args=$* stdin=$(cat -)\" >> {log}\n")
+    control.chmod(0o755)
+    report = tmp_path / "report.json"
+    report.write_text(json.dumps({"data_path": {"new_images_per_s": 500.0},
+                                  "factors": {"concurrency_2": 1.5, "mps_concurrency_2": 1.8}}))
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1",
+           "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
+    result = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "sweep_timed.py"), "--gpu-report", str(report),
+                             "--mps", "--out", str(tmp_path / "timed.json")],
+                            env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    timed = json.loads((tmp_path / "timed.json").read_text())
+    assert timed["settings"]["workers"] == 2 and timed["settings"]["mps"] is True
+    assert timed["stopped"] is False and timed["cells_done"] == timed["cells"] > 5
+    assert timed["projected"]["sweep_s"] > 0 and timed["sweep_s"] > 0
+    assert timed["sweep_over_projected"] == pytest.approx(timed["sweep_s"] / timed["projected"]["sweep_s"], rel=0.02)
+    assert [line.split(" stdin=")[0] for line in log.read_text().splitlines()] == ["args=-d", "args="]
+
+
+def test_the_timed_sweep_stops_its_command_at_the_deadline_and_names_a_failure(tmp_path):
+    import importlib.util
+    import time
+
+    spec = importlib.util.spec_from_file_location("sweep_timed", ROOT / "benchmarks" / "sweep_timed.py")
+    timed = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(timed)
+    start = time.time()
+    # A parent that starts a child of its own, as the sweep starts its workers: both are stopped.
+    seconds, stopped = timed.timed_run([sys.executable, "-c", "import subprocess, sys, time; subprocess.Popen("
+                                        "[sys.executable, '-c', 'import time; time.sleep(60)']); time.sleep(60)"],
+                                       dict(os.environ), deadline=2)
+    assert stopped and 2 <= seconds < 20 and time.time() - start < 30
+    assert timed.timed_run([sys.executable, "-c", "pass"], dict(os.environ))[1] is False
+    with pytest.raises(RuntimeError, match="exited 3"):
+        timed.timed_run([sys.executable, "-c", "raise SystemExit(3)"], dict(os.environ))
+    with pytest.raises(ValueError, match="the epoch scale must be in \\(0, 1\\], got 1.5"):
+        timed.scaled_epochs(None, 1.5)

@@ -113,3 +113,27 @@ def test_dealt_tasks_on_one_worker_cost_what_the_plan_does_and_beat_the_first_sl
     full = projected_hours(sweep_plan(paper, seeds=3), factors, rate)[16, "1"]
     slices = slices_hours(paper, factors, rate, 16, "1", seeds=3)
     assert dealt == pytest.approx(full, rel=0.05) and slices > 1.3 * dealt
+
+
+def test_the_caption_says_what_the_timed_sweep_measured_beside_the_projection():
+    from coinfer.experiments.device_report import report_caption, timed_sweep
+
+    settings = {"workers": 16, "mps": True, "compile": True, "epoch_scale": 0.2, "train_images": 20000, "deadline_s": 420}
+    finished = {"settings": settings, "sweep_s": 250.0, "stopped": False, "cells_done": 159, "cells": 159,
+                "projected": {"sweep_s": 200.0}, "sweep_over_projected": 1.25}
+    stopped = {**finished, "sweep_s": 420.3, "stopped": True, "cells_done": 120}
+    text, ratio = timed_sweep({"sweep_timed": finished})
+    assert ratio == 1.25 and text.endswith("took 250 s against 200 s projected (1.25 times the projection)")
+    assert "16 workers through CUDA MPS, every network compiled" in text and "0.2 of its epochs" in text
+    text, ratio = timed_sweep({"sweep_timed": stopped})
+    assert ratio == pytest.approx(420.3 / 200) and "stopped at 420 s with 120 of 159 cells done" in text
+    assert "at least 2.10 times" in text
+    assert timed_sweep({"sweep_timed": {"error": "RuntimeError: boom"}})[0].startswith(
+        "not yet on a GPU (its `sweep_timed` check failed: RuntimeError: boom")
+    assert "the report has no `sweep_timed` check" in timed_sweep({})[0]
+    # The caption of a report whose workers were measured says it, beside the projection.
+    report = {"gpu": "NVIDIA H200", "data_path": {"new_images_per_s": 13000.0}, "sweep_timed": finished,
+              "factors": {"concurrency_2": 1.5, "codec_concurrency_2": 1.6}}
+    caption = report_caption(report, sweep_plan(get_preset("paper"), seeds=3), sweep_tasks(get_preset("paper"), 3))
+    assert "with 2 worker(s), its tasks dealt out as the workers take them" in caption
+    assert "The sweep timed end to end (the device check's `sweep_timed`): one seed" in caption

@@ -33,7 +33,8 @@ import re
 from pathlib import Path
 
 __all__ = ["committed_name", "read_device_report", "report_rate", "report_device", "factors_text",
-           "gpu_measurement", "smoke_on_gpu", "compiled_on_gpu", "measured_runs", "report_caption", "mps_factors"]
+           "gpu_measurement", "smoke_on_gpu", "compiled_on_gpu", "measured_runs", "report_caption", "mps_factors",
+           "timed_sweep"]
 
 
 def committed_name() -> str:
@@ -555,6 +556,46 @@ def configuration_rows(hours: dict[tuple[int, str], float]) -> list[dict]:
             for n in sorted({n for n, _ in hours})]
 
 
+def timed_sweep(report: dict | None) -> tuple[str, float | None]:
+    """What the device check's ``sweep_timed`` check measured (``benchmarks/sweep_timed.py``: one seed
+    of the paper sweep end to end, at a fraction of the epochs, beside the plan's price of that run).
+
+    Parameters
+    ----------
+    report : dict or None
+        The committed report.
+
+    Returns
+    -------
+    (str, float or None)
+        Markdown saying what it measured, or why there is nothing; and the sweep's seconds over the
+        plan's (None without a measurement; a lower bound where the run was stopped).
+
+    >>> timed_sweep({"sweep_timed": {"settings": {"workers": 16, "mps": True, "compile": True, "epoch_scale": 0.2,
+    ...     "train_images": 20000, "deadline_s": 420}, "sweep_s": 250.0, "stopped": False, "cells_done": 159,
+    ...     "cells": 159, "projected": {"sweep_s": 200.0}, "sweep_over_projected": 1.25}})[1]
+    1.25
+    >>> timed_sweep(None)[0]
+    'no GPU report is committed'
+    """
+    if report is None:
+        return "no GPU report is committed", None
+    failure = _failure(report, "sweep_timed")
+    if failure is not None:
+        return f"not yet on a GPU ({failure}; `benchmarks/sweep_timed.py`)", None
+    run = report["sweep_timed"]
+    s, projected = run["settings"], run["projected"]["sweep_s"]
+    how = (f"one seed of the paper sweep at {s['epoch_scale']:g} of its epochs on {s['train_images']:,} synthetic "
+           f"images, {s['workers']} workers{' through CUDA MPS' if s.get('mps') else ''}"
+           f"{', every network compiled' if s.get('compile') else ''}")
+    if run.get("stopped"):
+        ratio = run["sweep_s"] / projected
+        return (f"{how}, was stopped at {run['sweep_s']:.0f} s with {run['cells_done']} of {run['cells']} cells done, "
+                f"against {projected:.0f} s projected (at least {ratio:.2f} times the projection)"), ratio
+    return (f"{how}, took {run['sweep_s']:.0f} s against {projected:.0f} s projected "
+            f"({run['sweep_over_projected']:.2f} times the projection)"), run["sweep_over_projected"]
+
+
 def report_caption(report: dict | None, sweep_steps: list, schedule=None) -> str:
     """The caption of the book's savings table: which run measured its last column, and the sweep of
     ``sweep_steps`` (three seeds) at its rate with the speed-ups it measured that the plan does not count.
@@ -607,8 +648,8 @@ def report_caption(report: dict | None, sweep_steps: list, schedule=None) -> str
         f"{f' --workers {workers}' if workers > 1 else ''}`): "
         f"{'within' if best <= 3 else 'above'} the goal of 3 GPU-hours (the whole sweep on one GPU)"
         + (f", which that configuration would reach if it ran {best / 3:.2f} times as fast." if best > 3 else ".")
-        + (" It is a projection from factors measured one at a time, not a sweep timed end to end."
-           if workers > 1 else "")
+        + (" It is a projection from factors measured one at a time. The sweep timed end to end (the device "
+           f"check's `sweep_timed`): {timed_sweep(report)[0]}." if workers > 1 else "")
         + (" Each factor was measured alone and the projection multiplies them: several trainings at once were "
            "timed on whole-network steps, which leave the GPU idler than the stacked codec steps do, so the "
            "projection with workers is likely optimistic."
