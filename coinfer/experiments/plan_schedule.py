@@ -110,8 +110,9 @@ class SweepTasks:
         for n, mode in projected_hours(list(self.baseline) + [s for steps in self.steps for s in steps],
                                        factors, rate):
             alone = [hours[1, mode] for hours in per_task]
-            curves = [{k: hours[1, mode] / hours[k, mode] if hours[k, mode] else 1.0
-                       for (k, m) in hours if m == mode} for hours in per_task]
+            # A task's speed-up with k at once: its hours alone over its hours with k workers.
+            curves = [{k: hours[1, mode] / h if h else 1.0 for (k, m), h in hours.items() if m == mode}
+                      for hours in per_task]
             out[n, mode] = (self.seeds * makespan(list(self.tasks), alone, curves, n) + baseline.get((1, mode), 0.0))
         return out
 
@@ -141,7 +142,6 @@ def sweep_tasks(preset: Preset, seeds: int = 1, dataset_images: tuple[int, int] 
     (54, ('pruned', None, 0.0), ['baseline', 'baseline evaluation (validation + test)'])
     """
     from coinfer.experiments.cell_workers import tasks
-    from coinfer.experiments.plan import BASELINE_STEPS, sweep_plan
     from coinfer.experiments.sweep import cells
 
     grid = cells(preset)
@@ -152,8 +152,15 @@ def sweep_tasks(preset: Preset, seeds: int = 1, dataset_images: tuple[int, int] 
         return sum(s.equivalent_images for s in priced[task.cells, task.prepares])
 
     order = tasks(grid, cost=cost)
-    baseline = [s for s in sweep_plan(preset, grid=[], dataset_images=dataset_images) if s.name in BASELINE_STEPS]
-    return SweepTasks(tuple(order), tuple(tuple(priced[t.cells, t.prepares]) for t in order), seeds, tuple(baseline))
+    return SweepTasks(tuple(order), tuple(tuple(priced[t.cells, t.prepares]) for t in order), seeds,
+                      _baseline_steps(preset, dataset_images))
+
+
+def _baseline_steps(preset: Preset, dataset_images: tuple[int, int] | None) -> tuple:
+    """The baseline's steps, trained once before the workers start."""
+    from coinfer.experiments.plan import BASELINE_STEPS, sweep_plan
+
+    return tuple(s for s in sweep_plan(preset, grid=[], dataset_images=dataset_images) if s.name in BASELINE_STEPS)
 
 
 def makespan(tasks: list, alone: list[float], curves: list[dict[int, float]], workers: int) -> float:
@@ -221,7 +228,7 @@ def slices_hours(preset: Preset, factors: dict, rate: float, workers: int, mode:
                  dataset_images: tuple[int, int] | None = None) -> float:
     """GPU-hours of the sweep as the first ``run_cells`` dealt it: each of ``workers`` a contiguous
     slice of the cells in grid order, as many as the others, the slices' codes and checkpoints
-    trained in each slice that needs them (the baseline aside).
+    trained in each slice that needs them.
 
     Parameters
     ----------
@@ -242,15 +249,10 @@ def slices_hours(preset: Preset, factors: dict, rate: float, workers: int, mode:
     float
     """
     from coinfer.experiments.cell_workers import Task
-    from coinfer.experiments.plan import BASELINE_STEPS, projected_hours, sweep_plan
     from coinfer.experiments.sweep import cells
 
     grid = cells(preset)
-    slices = [grid[i * len(grid) // workers:(i + 1) * len(grid) // workers] for i in range(workers)]
-    hours = [projected_hours([s for s in sweep_plan(preset, grid=part, dataset_images=dataset_images)
-                              if s.name not in BASELINE_STEPS], factors, rate) for part in slices if part]
-    curves = [{k: h[1, mode] / h[k, mode] if h[k, mode] else 1.0 for (k, m) in h if m == mode} for h in hours]
-    baseline = projected_hours([s for s in sweep_plan(preset, grid=[], dataset_images=dataset_images)
-                                if s.name in BASELINE_STEPS], factors, rate)
-    return (seeds * makespan([Task(tuple(part)) for part in slices if part], [h[1, mode] for h in hours], curves,
-                             workers) + baseline[1, mode])
+    slices = [Task(tuple(grid[i * len(grid) // workers:(i + 1) * len(grid) // workers])) for i in range(workers)]
+    # One task per worker: dealt out as the workers take tasks, each runs its slice from start to end.
+    return SweepTasks(tuple(slices), tuple(tuple(task_steps(preset, t, dataset_images)) for t in slices), seeds,
+                      _baseline_steps(preset, dataset_images)).hours(factors, rate)[workers, mode]
