@@ -137,3 +137,18 @@ def test_the_caption_says_what_the_timed_sweep_measured_beside_the_projection():
     caption = report_caption(report, sweep_plan(get_preset("paper"), seeds=3), sweep_tasks(get_preset("paper"), 3))
     assert "with 2 worker(s), its tasks dealt out as the workers take them" in caption
     assert "The sweep timed end to end (the device check's `sweep_timed`): one seed" in caption
+
+
+@pytest.mark.parametrize("name", ["paper", "quick"])
+def test_the_encoding_tables_cells_are_dealt_as_tasks_too(name):
+    # encoding.run's workers take its cells (the unpruned framework at every split and code size,
+    # the 8-bit Huffman code) as the sweep's do: the control first, then one unit per split point.
+    from coinfer.experiments.sweep import encoding_cells
+
+    preset = get_preset(name)
+    todo = tasks(encoding_cells(preset),
+                 cost=lambda t: sum(s.equivalent_images for s in task_steps(preset, t)))
+    assert todo[0].prepares == ("pruned", None, 0.0)
+    framework = [t for t in todo[1:] if t.cells[0].method == "framework"]
+    assert len(framework) == len(preset.encoding.splits) and all(t.needs == todo[0].prepares for t in framework)
+    assert all(t.cost > 0 for t in framework) and todo[0].cost > 0
