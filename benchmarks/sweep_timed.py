@@ -59,20 +59,37 @@ def scaled_epochs(preset, scale: float) -> dict:
             "encoding.epochs": scaled(preset.encoding.epochs)}
 
 
-def timed_run(command: list[str], env: dict, deadline: float | None = None) -> tuple[float, bool]:
-    """Run ``command`` (its own process group, so that a stop reaches its workers); its seconds and
-    whether it was stopped at ``deadline``. A failure raises, naming the command."""
+def gpu_memory_used_mib() -> int | None:
+    """The GPU memory in use on the first GPU, every process's (``nvidia-smi``), or None without one."""
+    try:
+        done = subprocess.run(["nvidia-smi", "--query-gpu=memory.used", "--format=csv,noheader,nounits"],
+                              capture_output=True, text=True, timeout=10)
+        return int(done.stdout.split()[0]) if done.returncode == 0 else None
+    except (OSError, ValueError, IndexError, subprocess.TimeoutExpired):
+        return None
+
+
+def timed_run(command: list[str], env: dict, deadline: float | None = None,
+              poll_s: float = 5.0) -> tuple[float, bool, int | None]:
+    """Run ``command`` (its own process group, so that a stop reaches its workers): its seconds,
+    whether it was stopped at ``deadline``, and the most GPU memory in use while it ran (MiB, read
+    every ``poll_s`` seconds; None without a GPU): whether N workers fit a smaller GPU. A failure
+    raises, naming the command."""
     start = time.time()
     child = subprocess.Popen(command, env=env, cwd=ROOT, start_new_session=True)
-    try:
-        code = child.wait(timeout=deadline)
-    except subprocess.TimeoutExpired:
-        os.killpg(child.pid, signal.SIGKILL)
-        child.wait()
-        return time.time() - start, True
-    if code:
-        raise RuntimeError(f"{' '.join(command[2:])} exited {code}")
-    return time.time() - start, False
+    peak = None
+    while child.poll() is None:
+        if deadline is not None and time.time() - start > deadline:
+            os.killpg(child.pid, signal.SIGKILL)
+            child.wait()
+            return time.time() - start, True, peak
+        used = gpu_memory_used_mib()
+        peak = used if peak is None or (used is not None and used > peak) else peak
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            child.wait(timeout=poll_s)
+    if child.returncode:
+        raise RuntimeError(f"{' '.join(command[2:])} exited {child.returncode}")
+    return time.time() - start, False, peak
 
 
 def main() -> None:
@@ -127,11 +144,11 @@ def main() -> None:
     projected = {"baseline_s": 3600 * dataclasses.replace(schedule, tasks=(), steps=()).hours(factors, rate)[1, mode],
                  "sweep_s": 3600 * dataclasses.replace(schedule, baseline=()).hours(factors, rate)[workers, mode]}
     python = [sys.executable, "-m", "coinfer"]
-    baseline_s, _ = timed_run(python + ["train", "--preset", "paper", *sets], env)
+    baseline_s, _, _ = timed_run(python + ["train", "--preset", "paper", *sets], env)
     with mps_daemon(work) if args.mps else contextlib.nullcontext({}) as daemon:
         sweep_env = {**env, **{k: v for k, v in daemon.items() if k != "control"}}
-        sweep_s, stopped = timed_run(python + ["sweep", "--preset", "paper", "--workers", str(workers), "--no-progress",
-                                               *sets], sweep_env, args.deadline)
+        sweep_s, stopped, peak_mib = timed_run(python + ["sweep", "--preset", "paper", "--workers", str(workers),
+                                                         "--no-progress", *sets], sweep_env, args.deadline)
     cells_dir = Path(default_paths(preset)["cells_dir"])
     states = cell_states(preset, cells_dir)
     cell_s = [json.loads((cells_dir / f"{cell}.json").read_text())["wall_time_s"] for cell, state in states if state == "done"]
@@ -139,13 +156,14 @@ def main() -> None:
                            "train_images": train_images, "test_images": test_images, "deadline_s": args.deadline,
                            "overrides": overrides, "rate": rate, "tasks": len(schedule.tasks)},
               "baseline_s": round(baseline_s, 1), "sweep_s": round(sweep_s, 1), "stopped": stopped,
+              "peak_gpu_memory_mib": peak_mib,
               "cells_done": len(cell_s), "cells": len(states), "cell_seconds": round(sum(cell_s), 1),
               "projected": {k: round(v, 3) for k, v in projected.items()},
               "sweep_over_projected": round(sweep_s / projected["sweep_s"], 3) if projected["sweep_s"] else None}
     print(f"baseline {baseline_s:.0f} s (projected {projected['baseline_s']:.0f}); sweep of {len(states)} cells with "
           f"{workers} workers{' through MPS' if args.mps else ''}{', compiled' if args.compile else ''}: "
           f"{sweep_s:.0f} s{' (stopped: ' + str(len(cell_s)) + ' cells done)' if stopped else ''}, "
-          f"projected {projected['sweep_s']:.0f} s")
+          f"projected {projected['sweep_s']:.0f} s" + (f"; at most {peak_mib:,} MiB of GPU memory in use" if peak_mib else ""))
     out = write_measurement(args.out, "sweep-timed", "random pixels in CIFAR-10's on-disk format", "paper",
                             time.time() - started, result, gpu=torch.cuda.get_device_name(0) if cuda else None)
     print(f"wrote {out}")

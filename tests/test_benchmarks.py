@@ -365,6 +365,7 @@ def test_the_timed_sweep_runs_one_seed_through_mps_beside_the_plans_price(tmp_pa
     timed = json.loads((tmp_path / "timed.json").read_text())
     assert timed["settings"]["workers"] == 2 and timed["settings"]["mps"] is True
     assert timed["stopped"] is False and timed["cells_done"] == timed["cells"] > 5
+    assert timed["peak_gpu_memory_mib"] is None                # no nvidia-smi here
     assert timed["projected"]["sweep_s"] > 0 and timed["sweep_s"] > 0
     assert timed["sweep_over_projected"] == pytest.approx(timed["sweep_s"] / timed["projected"]["sweep_s"], rel=0.02)
     assert [line.split(" stdin=")[0] for line in log.read_text().splitlines()] == ["args=-d", "args="]
@@ -379,11 +380,11 @@ def test_the_timed_sweep_stops_its_command_at_the_deadline_and_names_a_failure(t
     spec.loader.exec_module(timed)
     start = time.time()
     # A parent that starts a child of its own, as the sweep starts its workers: both are stopped.
-    seconds, stopped = timed.timed_run([sys.executable, "-c", "import subprocess, sys, time; subprocess.Popen("
-                                        "[sys.executable, '-c', 'import time; time.sleep(60)']); time.sleep(60)"],
-                                       dict(os.environ), deadline=2)
+    seconds, stopped, _ = timed.timed_run([sys.executable, "-c", "import subprocess, sys, time; subprocess.Popen("
+                                           "[sys.executable, '-c', 'import time; time.sleep(60)']); time.sleep(60)"],
+                                          dict(os.environ), deadline=2, poll_s=0.5)
     assert stopped and 2 <= seconds < 20 and time.time() - start < 30
-    assert timed.timed_run([sys.executable, "-c", "pass"], dict(os.environ))[1] is False
+    assert timed.timed_run([sys.executable, "-c", "pass"], dict(os.environ), poll_s=0.1)[1] is False
     with pytest.raises(RuntimeError, match="exited 3"):
         timed.timed_run([sys.executable, "-c", "raise SystemExit(3)"], dict(os.environ))
     with pytest.raises(ValueError, match="the epoch scale must be in \\(0, 1\\], got 1.5"):

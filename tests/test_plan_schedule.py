@@ -125,6 +125,8 @@ def test_the_caption_says_what_the_timed_sweep_measured_beside_the_projection():
     text, ratio = timed_sweep({"sweep_timed": finished})
     assert ratio == 1.25 and text.endswith("took 250 s against 200 s projected (1.25 times the projection)")
     assert "16 workers through CUDA MPS, every network compiled" in text and "0.2 of its epochs" in text
+    assert timed_sweep({"sweep_timed": {**finished, "peak_gpu_memory_mib": 40960}})[0].endswith(
+        "(1.25 times the projection), with at most 40.0 GiB of GPU memory in use")
     text, ratio = timed_sweep({"sweep_timed": stopped})
     assert ratio == pytest.approx(420.3 / 200) and "stopped at 420 s with 120 of 159 cells done" in text
     assert "at least 2.10 times" in text

@@ -592,8 +592,10 @@ def timed_sweep(report: dict | None) -> tuple[str, float | None]:
         ratio = run["sweep_s"] / projected
         return (f"{how}, was stopped at {run['sweep_s']:.0f} s with {run['cells_done']} of {run['cells']} cells done, "
                 f"against {projected:.0f} s projected (at least {ratio:.2f} times the projection)"), ratio
+    memory = run.get("peak_gpu_memory_mib")
     return (f"{how}, took {run['sweep_s']:.0f} s against {projected:.0f} s projected "
-            f"({run['sweep_over_projected']:.2f} times the projection)"), run["sweep_over_projected"]
+            f"({run['sweep_over_projected']:.2f} times the projection)"
+            + (f", with at most {memory / 1024:.1f} GiB of GPU memory in use" if memory else "")), run["sweep_over_projected"]
 
 
 def report_caption(report: dict | None, sweep_steps: list, schedule=None) -> str:
