@@ -29,9 +29,13 @@ Checks, in order, each timed and written to one JSON file:
    ``kept_concurrency``: pruning fine-tunes 1 and 8 at once, masked and on the kept channels;
    ``mps_concurrency``: 1, 8 and 16 whole networks (eager and compiled) and codec trainings at once
    through CUDA's Multi-Process Service, whose daemon the check starts and stops;
+   ``codec_steps`` and ``codec_steps_bottlenet``: ``benchmarks/codec_steps.py``, the codec epochs of
+   every split point as a sweep cell trains them, one-time work taken out (two runs that differ only in
+   their quantized epochs), against the plan's price at the data path's rate (``codec_step``: the
+   projection's codec steps, most of the sweep, were priced and never timed);
    ``sweep_timed``: ``benchmarks/sweep_timed.py``, one seed of the paper sweep end to end with 16
-   workers through MPS, every network compiled, at a fifth of the epochs, beside the plan's price
-   of that run (how far the projection is off);
+   workers through MPS, every network compiled, at a tenth of the epochs, beside the plan's price
+   of that run (how far the projection is off, and stage by stage where);
    ``paper_smoke``: ``tests/test_paper_smoke.py``'s end-to-end test on the GPU (every command of the
    README's paper section at smoke scale, every method on the whole GPU path, bf16 included);
    ``together_bottlenet`` and ``kept_two_step``: the same two benchmarks for BottleNet++'s reductions
@@ -61,8 +65,12 @@ runs (the machine's copy keeps the session's first commit as its git metadata,
     COINFER_COMMIT=<40-digit commit> python benchmarks/cuda_check.py \
         --resume data/results/benchmarks/cuda_check_gpu.json --out $OUT/cuda_check_gpu.json
 
-The committed H200 report has every check but ``sweep_timed``, which the next GPU session runs
-first (one call: about 8 minutes, stopped at 420 s if the projection is far off). Through CUDA MPS 8 whole networks trained at 53k
+The committed H200 report has every check but ``codec_steps``, ``codec_steps_bottlenet`` and
+``sweep_timed``, which the next GPU session runs first (one call: about 2 minutes, then the sweep,
+stopped at 360 s if the projection is far off). Its one codec training process, timed end to end
+(building and evaluating the codecs included), ran at 0.31 times the speed the plan prices; were
+every framework codec step that slow, the projected 2.5 GPU-hours would be 5.5: the two new checks decide
+which. Through CUDA MPS 8 whole networks trained at 53k
 images/s together (60k compiled), against 33k (40k) taking turns without it, and 16 codec trainings
 at 7.0x one alone; 16 whole networks gained nothing over 8. Without MPS 16 codec trainings at once
 were not measured (1 to 16 outran a 600-s call; ``--rerun codec_concurrency`` measures 1, 8 and 16).
@@ -562,6 +570,12 @@ def measured_factors(report: dict) -> dict:
                     factors[f"{prefix}_{row.get('processes')}"] = (row.get("images_per_s") or 0) / over
     for processes, ratio in (value("kept_concurrency", "kept_over_masked") or {}).items():
         factors[f"kept_concurrency_{processes}"] = ratio
+    # Codec epochs as a cell trains them (codec_steps): the plan's price at its rate (the new path's) over
+    # the time measured, at the width it prices (the dry run's narrow network would compare nothing).
+    for check, name in (("codec_steps", "codec_step"), ("codec_steps_bottlenet", "codec_step_bottlenet")):
+        seconds, priced = value(check, "seconds_per_epoch"), value(check, "priced_images_per_epoch")
+        if new and seconds and seconds > 0 and priced and (value(check, "settings") or {}).get("width") == 1.0:
+            factors[name] = priced / new / seconds
     return {name: round(f, 3) for name, f in factors.items() if isinstance(f, (int, float)) and f > 0}
 
 
@@ -748,12 +762,22 @@ def main() -> None:
     checks.append(("kept_concurrency", lambda: kept_concurrency(work, device)))
     if cuda:                                                # the daemon is CUDA's (its helper is tested on the CPU)
         checks.append(("mps_concurrency", lambda: mps_concurrency(work, device)))
+    # Codec epochs as a sweep cell trains them, timed apart from each pass's one-time work, against their
+    # price: the projection's codec steps (most of the sweep) were priced, never timed (codec_step).
+    for name, method in (("codec_steps", "framework"), ("codec_steps_bottlenet", "bottlenet++")):
+        checks.append((name, lambda method=method: benchmark(
+            "codec_steps.py", work, "--device", device.type, "--method", method,
+            *(["--images", "2000", "--epochs", "3"] if cuda else
+              ["--images", "8", "--width", "0.125", "--splits", "layer3.1", "--epochs", "1"]))))
+    if cuda:
         # The sweep itself, timed end to end as the best configuration measured on the H200 runs it
-        # (16 workers through MPS, every network compiled), one seed at a fifth of the epochs, beside
-        # the plan's price of that run from this report (written before the first check runs).
+        # (16 workers through MPS, every network compiled), one seed at a tenth of the epochs, beside
+        # the plan's price of that run from this report (written after every check, codec_steps' too).
+        # A tenth, not a fifth: were the codec steps as slow as the one timed codec process implies,
+        # a fifth would outrun the deadline, and the stages say where the time went either way.
         checks.append(("sweep_timed", lambda: benchmark(
             "sweep_timed.py", work, "--gpu-report", str(Path(args.out).resolve()), "--workers", "16", "--mps",
-            "--compile", "--epoch-scale", "0.2", "--deadline", "420")))
+            "--compile", "--epoch-scale", "0.1", "--deadline", "360")))
     if not args.skip_smoke:
         checks.append(("paper_smoke", lambda: paper_smoke(cuda)))
     # Last, as they matter least: the savings the book's table measured only on the CPU so far.

@@ -9,10 +9,13 @@ stops), on random pixels in CIFAR-10's on-disk format (``--train-images``), ever
 scaled by ``--epoch-scale`` (at least one each) so that it fits a device call. The plan prices the
 same run (the same preset, images and seed, at ``--gpu-report``'s rate and factors): measured over
 projected is how far the book's projection is off, the workers' start, every compile and evaluation
-included.
+included. Where it is off is told stage by stage (``stages``): the worker-seconds the run spent on
+the fine-tunes and on the codec passes (from its pruned parts' and cell files' own times) and on
+the rest (evaluation, the 8-bit Huffman fits, the workers' start, compiling, the idle tail), each
+beside what the projection expects of it (with N at once, N times the stage's GPU-seconds there).
 
     python benchmarks/sweep_timed.py --gpu-report data/results/benchmarks/cuda_check_gpu.json \\
-        --workers 16 --mps --compile --epoch-scale 0.2 --deadline 420
+        --workers 16 --mps --compile --epoch-scale 0.1 --deadline 360
 
 The baseline is trained first (``python -m coinfer train``) and timed apart, as the sweep trains it
 once before its workers start. A sweep still running at ``--deadline`` seconds is stopped: the report
@@ -92,6 +95,53 @@ def timed_run(command: list[str], env: dict, deadline: float | None = None,
     return time.time() - start, False, peak
 
 
+#: The plan's steps by what a run records of them: the fine-tunes (each pruned part's ``fine_tune_s``,
+#: 2-Step Pruning's second step's in its record) and the codec passes (their records' ``train_time_s``,
+#: shared by the ``trained_together`` codes of a pass: warm-up, k-means start, quantized epochs and fits).
+STAGES = {"fine-tunes": lambda name: name.startswith("fine-tune"),
+          "codec passes: framework": lambda name: name in ("codec warm-up: framework", "codec training: framework",
+                                                           "codec fitting passes (k-means, entropy model)"),
+          "codec passes: BottleNet++": lambda name: name == "codec training: BottleNet++"}
+
+
+def measured_stages(cells_dir: Path, cache_dir: Path) -> dict[str, float]:
+    """Seconds a run spent in each of :data:`STAGES`, summed over its workers, from its cell files and
+    pruned parts (``weights_only`` loads of the run's own checkpoints)."""
+    from coinfer.train import load_checkpoint
+
+    seconds = dict.fromkeys(STAGES, 0.0)
+    for path in sorted(Path(cache_dir).rglob("*.pt")):
+        meta = load_checkpoint(path)[1]
+        if meta.get("kind") == "pruned" and isinstance(meta.get("fine_tune_s"), (int, float)):
+            seconds["fine-tunes"] += meta["fine_tune_s"]
+    for path in sorted(Path(cells_dir).glob("*.json")):
+        cell = json.loads(path.read_text())
+        extra = cell["record"].get("extra") or {}
+        if cell["method"] == "2-step-pruning" and isinstance(extra.get("fine_tune_s"), (int, float)):
+            seconds["fine-tunes"] += extra["fine_tune_s"]
+        stage = {"framework": "codec passes: framework", "bottlenet++": "codec passes: BottleNet++"}.get(cell["method"])
+        if stage and isinstance(extra.get("train_time_s"), (int, float)):
+            seconds[stage] += extra["train_time_s"] / extra.get("trained_together", 1)    # a pass's share
+    return seconds
+
+
+def projected_stages(schedule, factors: dict, rate: float, workers: int, compiled: bool) -> dict[str, float]:
+    """The worker-seconds the projection expects of each of :data:`STAGES` (and the rest of the sweep)
+    in ``schedule`` (:class:`coinfer.experiments.plan_schedule.SweepTasks`, one seed): with ``workers``
+    at once, a task takes ``workers`` times its share of the GPU's time, which is its steps' seconds as
+    :func:`coinfer.experiments.plan.projected_plan` prices them at that count."""
+    from coinfer.experiments.plan import plan_summary, projected_plan
+
+    steps = [s for task in schedule.steps for s in task]
+    kinds = {**STAGES, "the rest": lambda name: not any(match(name) for match in STAGES.values())}
+    out = {}
+    for kind, match in kinds.items():
+        mine = [s for s in steps if match(s.name)]
+        projected = projected_plan(mine, factors, compiled, workers, compiled)[0] if mine else []
+        out[kind] = workers * 3600 * plan_summary(projected, rate)["gpu_hours"]
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--gpu-report", required=True, help="a device check's report: the rate and factors priced")
@@ -149,8 +199,16 @@ def main() -> None:
         sweep_env = {**env, **{k: v for k, v in daemon.items() if k != "control"}}
         sweep_s, stopped, peak_mib = timed_run(python + ["sweep", "--preset", "paper", "--workers", str(workers),
                                                          "--no-progress", *sets], sweep_env, args.deadline)
-    cells_dir = Path(default_paths(preset)["cells_dir"])
+    paths = default_paths(preset)
+    cells_dir = Path(paths["cells_dir"])
     states = cell_states(preset, cells_dir)
+    # Where the worker-seconds went, stage by stage, against what the projection expects of each.
+    measured = measured_stages(cells_dir, Path(paths["cache_dir"]))
+    measured["the rest"] = workers * sweep_s - sum(measured.values())
+    expected = projected_stages(schedule, factors, rate, workers, args.compile)
+    stages = [{"stage": kind, "measured_s": round(measured[kind], 1), "projected_s": round(expected[kind], 1),
+               "measured_over_projected": round(measured[kind] / expected[kind], 3) if expected[kind] else None}
+              for kind in expected]
     cell_s = [json.loads((cells_dir / f"{cell}.json").read_text())["wall_time_s"] for cell, state in states if state == "done"]
     result = {"settings": {"workers": workers, "mps": args.mps, "compile": args.compile, "epoch_scale": args.epoch_scale,
                            "train_images": train_images, "test_images": test_images, "deadline_s": args.deadline,
@@ -159,11 +217,15 @@ def main() -> None:
               "peak_gpu_memory_mib": peak_mib,
               "cells_done": len(cell_s), "cells": len(states), "cell_seconds": round(sum(cell_s), 1),
               "projected": {k: round(v, 3) for k, v in projected.items()},
-              "sweep_over_projected": round(sweep_s / projected["sweep_s"], 3) if projected["sweep_s"] else None}
+              "sweep_over_projected": round(sweep_s / projected["sweep_s"], 3) if projected["sweep_s"] else None,
+              "stages": stages}
     print(f"baseline {baseline_s:.0f} s (projected {projected['baseline_s']:.0f}); sweep of {len(states)} cells with "
           f"{workers} workers{' through MPS' if args.mps else ''}{', compiled' if args.compile else ''}: "
           f"{sweep_s:.0f} s{' (stopped: ' + str(len(cell_s)) + ' cells done)' if stopped else ''}, "
           f"projected {projected['sweep_s']:.0f} s" + (f"; at most {peak_mib:,} MiB of GPU memory in use" if peak_mib else ""))
+    for row in stages:
+        print(f"  {row['stage']:<28} {row['measured_s']:>9,.1f} worker-s, projected {row['projected_s']:>9,.1f}"
+              + (f" ({row['measured_over_projected']:.2f}x)" if row["measured_over_projected"] else ""))
     out = write_measurement(args.out, "sweep-timed", "random pixels in CIFAR-10's on-disk format", "paper",
                             time.time() - started, result, gpu=torch.cuda.get_device_name(0) if cuda else None)
     print(f"wrote {out}")

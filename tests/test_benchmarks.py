@@ -49,13 +49,15 @@ def test_the_prepared_device_check_runs_every_check_on_the_cpu(tmp_path):
     report = json.loads(out.read_text())
     checks = ("split", "data_path", "estimate", "paper_cell", "shares", "together", "kept", "concurrency",
               "codec_concurrency", "compiled_concurrency", "compiled_agreement", "kept_concurrency",
-              "paper_smoke", "together_bottlenet", "kept_two_step", "together_compiled")
+              "codec_steps", "codec_steps_bottlenet", "paper_smoke", "together_bottlenet", "kept_two_step",
+              "together_compiled")
     failed = {name: report[name]["error"] for name in checks if "error" in report[name]}
     assert not failed, failed
     assert report["device"] == "cpu" and report["provenance"]["git_commit"]
-    measured = ("measured_share", "factor", "compile_factor", "images_per_s")
+    measured = ("measured_share", "factor", "compile_factor", "images_per_s", "priced_images_per_epoch")
     subs = [report[name] for name in ("shares", "together", "kept", "concurrency", "codec_concurrency",
-                                      "compiled_concurrency", "together_bottlenet", "kept_two_step", "together_compiled")]
+                                      "compiled_concurrency", "together_bottlenet", "kept_two_step", "together_compiled",
+                                      "codec_steps", "codec_steps_bottlenet")]
     for sub in subs + [report["kept_concurrency"][kind] for kind in ("masked", "kept")]:
         assert sub["schema"].startswith("coinfer.benchmark.") and sub["provenance"]["hardware"]
         assert " --out " in sub["provenance"]["command"] and sub["provenance"]["command"].endswith(".json")
@@ -195,6 +197,50 @@ def test_the_device_checks_factors_leave_out_what_failed_or_did_not_run():
     assert measured_factors(report) == {"data_path": 2.5, "kept": 1.31, "concurrency_1": 1.0, "concurrency_2": 1.62,
                                         "codec_concurrency_2": 1.4}
     assert measured_factors({}) == {}
+
+
+def test_codec_epochs_priced_over_measured_form_the_codec_step_factors_at_the_priced_width():
+    """codec_steps.py times codec epochs apart from a pass's one-time work; the factor is the plan's
+    price at the report's rate over that time, where the network was the width the plan prices."""
+    measured_factors = _cuda_check().measured_factors
+    steps = {"settings": {"width": 1.0}, "seconds_per_epoch": 2.0, "priced_images_per_epoch": 10000.0}
+    report = {"data_path": {"new_images_per_s": 12500.0}, "codec_steps": steps,
+              "codec_steps_bottlenet": {**steps, "seconds_per_epoch": 0.5}}
+    factors = measured_factors(report)
+    assert factors["codec_step"] == 0.4 and factors["codec_step_bottlenet"] == 1.6
+    # None from the dry run's narrow network, a failed check, two runs whose difference came out <= 0,
+    # or without the rate the plan prices at.
+    narrow = {**steps, "settings": {"width": 0.125}}
+    for bad in ({"codec_steps": narrow}, {"codec_steps": {"error": "RuntimeError: x"}},
+                {"codec_steps": {**steps, "seconds_per_epoch": -0.01}}, {"data_path": {}}):
+        assert not {"codec_step"} & set(measured_factors({**report, **bad}))
+
+
+def test_the_timed_sweep_sums_each_stages_seconds_from_the_runs_own_files(tmp_path):
+    """Where a timed sweep's worker-seconds went: each pruned part's fine-tune (its checkpoint's meta),
+    2-Step Pruning's second steps (their records), and each codec pass once, however many codes shared it."""
+    import importlib.util
+
+    from coinfer.core.network import resnet18
+    from coinfer.train import save_checkpoint
+
+    spec = importlib.util.spec_from_file_location("sweep_timed", ROOT / "benchmarks" / "sweep_timed.py")
+    timed = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(timed)
+    cache, cells = tmp_path / "cache", tmp_path / "cells"
+    cells.mkdir()
+    net = resnet18(width=1 / 16)
+    save_checkpoint(cache / "a" / "control.pt", net, {"kind": "pruned", "fine_tune_s": 30.0})
+    save_checkpoint(cache / "b.pt", net, {"kind": "pruned", "fine_tune_s": 12.5})
+    save_checkpoint(cache / "baseline.pt", net, {"kind": "baseline", "train_time_s": 99.0})     # not a fine-tune
+    records = [("framework", {"train_time_s": 60.0, "trained_together": 3})] * 3 + [
+        ("framework", {"train_time_s": 8.0}), ("bottlenet++", {"train_time_s": 9.0, "trained_together": 2}),
+        ("bottlenet++", {"train_time_s": 9.0, "trained_together": 2}), ("2-step-pruning", {"fine_tune_s": 4.0}),
+        ("png", {})]
+    for i, (method, extra) in enumerate(records):
+        (cells / f"c{i}.json").write_text(json.dumps({"method": method, "record": {"extra": extra}}))
+    assert timed.measured_stages(cells, cache) == {"fine-tunes": 46.5, "codec passes: framework": 68.0,
+                                                   "codec passes: BottleNet++": 9.0}
 
 
 def test_trainings_at_once_count_over_the_faster_of_the_two_one_process_rates():
@@ -369,6 +415,11 @@ def test_the_timed_sweep_runs_one_seed_through_mps_beside_the_plans_price(tmp_pa
     assert timed["projected"]["sweep_s"] > 0 and timed["sweep_s"] > 0
     assert timed["sweep_over_projected"] == pytest.approx(timed["sweep_s"] / timed["projected"]["sweep_s"], rel=0.02)
     assert [line.split(" stdin=")[0] for line in log.read_text().splitlines()] == ["args=-d", "args="]
+    # Where the two workers' seconds went, stage by stage, beside what the projection expects of each.
+    stages = {row["stage"]: row for row in timed["stages"]}
+    assert list(stages) == ["fine-tunes", "codec passes: framework", "codec passes: BottleNet++", "the rest"]
+    assert all(row["measured_s"] > 0 and row["projected_s"] > 0 for row in stages.values())
+    assert sum(row["measured_s"] for row in stages.values()) == pytest.approx(2 * timed["sweep_s"], abs=0.3)
 
 
 def test_the_timed_sweep_stops_its_command_at_the_deadline_and_names_a_failure(tmp_path):

@@ -51,14 +51,12 @@ TEST_IMAGES = 10_000
 #: A forward pass costs about a third of a training step (the backward pass about twice the forward).
 FORWARD_SHARE = 1 / 3
 
-#: A frozen part trained through (the server part behind a codec) costs about two thirds of a
-#: training step: the forward, and a backward to its input only, since its weights take no
-#: gradient (about one forward's MACs; the weight gradients are the other).
+#: A frozen part trained through (the server part behind a codec) costs about two thirds of a training
+#: step: the forward, and a backward to its input only (its weights take no gradient: one forward's MACs).
 FROZEN_TRAINING_SHARE = 2 / 3
 
-#: Passes of the 8-bit Huffman baseline (``original``, 2-Step Pruning) over its training images per
-#: record: :func:`coinfer.experiments.encoding.huffman_8bit` fits its range and code in two streaming
-#: passes, once for the test accuracy and once for the validation accuracy.
+#: Passes of the 8-bit Huffman baseline (``original``, 2-Step Pruning) over its training images per record:
+#: :func:`~coinfer.experiments.encoding.huffman_8bit`'s two (range, code), for the test and the validation accuracy.
 HUFFMAN_FIT_PASSES = 4
 
 #: Its evaluation runs the server part twice per image: on the 8-bit feature and on the float one.
@@ -570,7 +568,13 @@ RATE_FACTORS = {
     "stack_bottlenet": ("codec training: BottleNet++",),
     "fold_bottlenet": ("codec training: BottleNet++",),
     "compile_frozen": ("codec warm-up: framework", "codec training: framework"),
+    # Priced over measured, the codes' epochs as a cell trains them on the GPU path (benchmarks/codec_steps.py):
+    # it includes the stacking and folding, which it replaces (CALIBRATED).
+    "codec_step": ("codec warm-up: framework", "codec training: framework"),
+    "codec_step_bottlenet": ("codec training: BottleNet++",),
 }
+#: A measured step rate and the savings it already includes.
+CALIBRATED = {"codec_step": ("stack", "fold"), "codec_step_bottlenet": ("stack_bottlenet", "fold_bottlenet")}
 
 #: The codec steps: those a codec-training concurrency factor (``codec_concurrency_<N>``) applies to.
 CODEC_STEPS = frozenset(RATE_FACTORS["stack"] + RATE_FACTORS["stack_bottlenet"])
@@ -598,9 +602,9 @@ def projected_plan(steps: list[PlanStep], factors: dict[str, float], compile_fro
     compiled factors instead: ``compile`` (one compiled training over one uncompiled) alone or
     before the workers start, ``compiled_concurrency_<workers>`` (that many compiled at once over one
     uncompiled) in place of ``concurrency_<workers>``.
-    A factor below 1 (a slowdown) counts as measured. Savings the plan already counts (codes together,
-    and the kept channels where the steps were priced on them) are not applied again, and the rate
-    itself (the new data path's) is the caller's.
+    A factor below 1 (a slowdown) counts as measured; a measured step rate (``codec_step``) replaces the
+    savings it includes (:data:`CALIBRATED`). Savings the plan already counts (codes together, the kept
+    channels where priced on them) are not applied again; the rate (the new data path's) is the caller's.
 
     Parameters
     ----------
@@ -632,6 +636,8 @@ def projected_plan(steps: list[PlanStep], factors: dict[str, float], compile_fro
     >>> projected_plan(steps, {"stack": 2.0, "concurrency_2": 1.25, "codec_concurrency_2": 1.6},
     ...                workers=2)[1]["codec training: framework"]
     ['stack', 'codec_concurrency_2']
+    >>> projected_plan(steps, {"stack": 2.0, "codec_step": 0.5})[1]["codec training: framework"]
+    ['codec_step']
     >>> projected_plan([PlanStep("fine-tune: pruned device parts", 1, 1, 100, 1.0)], {"compile": 2.0},
     ...                compile_networks=True)[1]
     {'fine-tune: pruned device parts': ['compile']}
@@ -654,6 +660,7 @@ def projected_plan(steps: list[PlanStep], factors: dict[str, float], compile_fro
     for step in steps:
         names = [n for n, applies in RATE_FACTORS.items() if step.name in applies and n in factors
                  and (compile_frozen or n != "compile_frozen")]
+        names = [n for n in names if not any(n in CALIBRATED.get(m, ()) for m in names)]
         codecs = f"codec_{concurrency}" if step.name in CODEC_STEPS and f"codec_{concurrency}" in factors else None
         if compile_networks and step.name in COMPILED_STEPS:
             names += ["compile" if step.name in BASELINE_STEPS else compiled]     # compiled: "compile" alone
