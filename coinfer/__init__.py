@@ -60,7 +60,7 @@ Experiments (``experiments/``, one per committed table; ``python -m coinfer run 
     :mod:`~coinfer.experiments.plan_tables` (what the other tables add to it),
     :mod:`~coinfer.experiments.plan_schedule` (the sweep's tasks dealt out to its workers),
     :mod:`~coinfer.experiments.device_report` (what a GPU's device check measured, as the plan and the
-    book read it),
+    book read it), :mod:`~coinfer.experiments.codec_pricing` (whether codec steps run at their price there),
     :mod:`~coinfer.experiments.search`, :mod:`~coinfer.experiments.search_checks` (its bounds,
     rejections, early stop), :mod:`~coinfer.experiments.search_study` (its trials' storage, workers
     and export) and :mod:`~coinfer.experiments.search_replay` (the search the paper leaves to future

@@ -370,6 +370,7 @@ def projection(args: argparse.Namespace, plans: dict, report: dict, preset) -> s
     import math
 
     from coinfer.experiments import TABLES
+    from coinfer.experiments.codec_pricing import codec_step_said
     from coinfer.experiments.device_report import report_device, report_rate
     from coinfer.results import Provenance
     from coinfer.experiments.plan import format_plan, projected_plan
@@ -404,7 +405,9 @@ def projection(args: argparse.Namespace, plans: dict, report: dict, preset) -> s
            "stacked codec steps: likely optimistic"
            if args.workers > 1 and f"codec_concurrency_{args.workers}" not in report["factors"] else "") + ")",
         format_tables_total(tables, rate, ", projected"),
-        configurations_text(sweep_tasks(preset, args.seeds), report["factors"], rate, args.mps)])
+        configurations_text(schedule := sweep_tasks(preset, args.seeds), report["factors"], rate, args.mps),
+        # What the codec steps' speed stands on: measured, or priced (and what the one timed codec run implies).
+        "\n" + codec_step_said(report, schedule).replace("**", "").replace("`", "")])
 
 
 def configurations_text(schedule, factors: dict, rate: float, mps: bool = False) -> str:

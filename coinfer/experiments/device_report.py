@@ -620,6 +620,7 @@ def report_caption(report: dict | None, sweep_steps: list, schedule=None) -> str
     >>> report_caption(None, []).startswith("No GPU report is committed yet")
     True
     """
+    from coinfer.experiments.codec_pricing import codec_step_said
     from coinfer.experiments.plan import plan_summary
 
     if report is None:
@@ -650,8 +651,9 @@ def report_caption(report: dict | None, sweep_steps: list, schedule=None) -> str
         f"{f' --workers {workers}' if workers > 1 else ''}`): "
         f"{'within' if best <= 3 else 'above'} the goal of 3 GPU-hours (the whole sweep on one GPU)"
         + (f", which that configuration would reach if it ran {best / 3:.2f} times as fast." if best > 3 else ".")
-        + (" It is a projection from factors measured one at a time. The sweep timed end to end (the device "
-           f"check's `sweep_timed`): {timed_sweep(report)[0]}." if workers > 1 else "")
+        + (" It is a projection from factors measured one at a time. " + codec_step_said(report, schedule)
+           + f" The sweep timed end to end (the device check's `sweep_timed`): {timed_sweep(report)[0]}."
+           if workers > 1 and schedule is not None else "")
         + (" Each factor was measured alone and the projection multiplies them: several trainings at once were "
            "timed on whole-network steps, which leave the GPU idler than the stacked codec steps do, so the "
            "projection with workers is likely optimistic."
