@@ -4,7 +4,7 @@ The plan (:mod:`coinfer.experiments.plan`) prices a codec training step by its M
 network's training rate; the projection (:func:`coinfer.experiments.plan.projected_plan`) divides
 that by what stacking the server pass and folding the batch norms saved, and by what several codec
 trainings at once gained over one. All of those are ratios: none of them times a codec step
-against its price, and codec steps are most of the paper sweep. Two measurements do::
+against its price, and codec steps are over half of the paper sweep's plan. Two measurements do::
 
     the device check's codec_steps (benchmarks/codec_steps.py): codec epochs as a cell trains them,
         one-time work excluded --measured_factors--> codec_step = priced / measured,
@@ -112,7 +112,7 @@ def codec_step_said(report: dict | None, schedule) -> str:
         return (f"The codec steps are projected at the speed the device check's `codec_steps` measured on {device}: "
                 f"**{factors['codec_step']:.2f}x** their price (one-time work excluded), {hours:.2f} GPU-hours "
                 f"with {where}.")
-    text = (f"The codec steps, most of the sweep, are projected at their price times the stacking and folding "
+    text = (f"The codec steps are projected at their price times the stacking and folding "
             f"factors ({factors.get('stack', 1) * factors.get('fold', 1):.2f}x); no check on {device} has timed "
             "them against their price yet (the device check's `codec_steps` does).")
     implied = implied_codec_step(report)
