@@ -15,7 +15,7 @@ the rest (evaluation, the 8-bit Huffman fits, the workers' start, compiling, the
 beside what the projection expects of it (with N at once, N times the stage's GPU-seconds there).
 
     python benchmarks/sweep_timed.py --gpu-report data/results/benchmarks/cuda_check_gpu.json \\
-        --workers 16 --mps --compile --epoch-scale 0.1 --deadline 360
+        --workers 16 --mps --compile --epoch-scale 0.1 --deadline 300
 
 The baseline is trained first (``python -m coinfer train``) and timed apart, as the sweep trains it
 once before its workers start. A sweep still running at ``--deadline`` seconds is stopped: the report
