@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from coinfer.config import PRESETS, override
-from coinfer.experiments.codec_pricing import codec_step_said, implied_codec_step
+from coinfer.experiments.codec_pricing import best_measured_rate, codec_step_said, implied_codec_step
 from coinfer.experiments.device_report import measured_configurations
 from coinfer.experiments.plan import PlanStep, projected_plan, sweep_plan
 from coinfer.experiments.plan_schedule import sweep_tasks
@@ -87,4 +87,35 @@ def test_the_book_says_what_the_codec_speed_stands_on_and_the_hours_at_the_impli
     assert f"**0.90x** their price (one-time work excluded), {min(hours.values()):.2f} GPU-hours" in said
     # Without the one timed process, only what the projection stands on.
     bare = {**report, "codec_concurrency": {"error": "RuntimeError: x"}}
-    assert codec_step_said(bare, paper_tasks).endswith("(the device check's `codec_steps` does).")
+    said = codec_step_said(bare, paper_tasks)
+    assert "(the device check's `codec_steps` does)." in said and "end to end" not in said
+
+
+def test_the_fastest_training_measured_bounds_what_the_sweep_can_take(paper_tasks):
+    """The plan prices every step in full-network training images: at the most images/s any training
+    reached, its work is the least time the GPU gives unless a step does more per second than any
+    training measured; the book says so wherever the projection is below that."""
+    report = {"gpu": "NVIDIA H200", "data_path": {"new_images_per_s": 12000.0, "new_cuda_graphs_images_per_s": 20000.0},
+              "concurrency": {"rows": [{"processes": 8, "images_per_s": 30000.0}]},
+              "compiled_concurrency": {"rows": [{"processes": 8, "images_per_s": 40000.0}]},
+              "mps_concurrency": {"eager": {"rows": [{"processes": 16, "images_per_s": 45000.0}]},
+                                  "compiled": {"rows": [{"processes": 8, "images_per_s": 48000.0},
+                                                        {"processes": 16, "images_per_s": None}]},
+                                  "codecs": {"rows": [{"processes": 16, "images_per_s": 99000.0}]}},   # not full networks
+              "kept_concurrency": {"masked": {"rows": [{"processes": 8, "images_per_s": 99000.0}]}},
+              "factors": {"stack": 1.4, "fold": 1.05, "concurrency_8": 2.5, "codec_concurrency_8": 20.0}}
+    assert best_measured_rate(report) == (48000.0, "8 at once through CUDA MPS, compiled")
+    assert best_measured_rate({"data_path": {"new_images_per_s": 12000.0, "batch_size": 128}}) == (
+        12000.0, "one process (the data path check)")
+    assert best_measured_rate(None) is None
+    work = 3 * sum(s.equivalent_images for task in paper_tasks.steps for s in task) + sum(
+        s.equivalent_images for s in paper_tasks.baseline)
+    hours = min(measured_configurations(report["factors"], [], 12000.0, paper_tasks).values())
+    floor = work / 48000.0 / 3600
+    assert hours < floor          # codec steps credited 20 times one alone: more per second than any training
+    said = codec_step_said(report, paper_tasks)
+    assert f"At the most images/s any training reached on NVIDIA H200 (48,000, 8 at once through CUDA MPS, compiled), " \
+           f"the sweep's priced work takes {floor:.2f} GPU-hours" in said
+    # A projection at or above it says nothing of the kind.
+    modest = {**report, "factors": {**report["factors"], "codec_concurrency_8": 1.0, "concurrency_8": 1.0}}
+    assert "the sweep's priced work takes" not in codec_step_said(modest, paper_tasks)

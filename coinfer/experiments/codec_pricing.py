@@ -15,12 +15,14 @@ against its price, and codec steps are over half of the paper sweep's plan. Two 
         work is counted as if it were per step)
 
 :func:`codec_step_said` tells the book which of the two the projection stands on, and the sweep's
-GPU-hours at the implied speed while ``codec_step`` is not measured.
+GPU-hours at the implied speed while ``codec_step`` is not measured; and, where the projection is
+below it, the time the sweep's priced work takes at the most images/s any training reached on that
+GPU (:func:`best_measured_rate`), which only a step doing more per second than any measured beats.
 """
 
 from __future__ import annotations
 
-__all__ = ["implied_codec_step", "codec_step_said"]
+__all__ = ["implied_codec_step", "best_measured_rate", "codec_step_said"]
 
 #: The plan's steps that a codec training process of ``gpu_concurrency.py --work codecs`` runs.
 CODEC_RUN_STEPS = ("codec warm-up: framework", "codec training: framework",
@@ -76,6 +78,39 @@ def implied_codec_step(report: dict | None) -> float | None:
     return priced / rate / measured
 
 
+def best_measured_rate(report: dict | None) -> tuple[float, str] | None:
+    """The most full-network training images/s the report measured, all processes together, and which
+    run: one process on a data path (its ``data_path`` check), or N at once, compiled or not, taking
+    turns on the GPU or through CUDA MPS. The plan prices every step in those images, so its work at
+    this rate is what the GPU gives, unless some step does more per second than any training measured.
+
+    Parameters
+    ----------
+    report : dict or None
+
+    Returns
+    -------
+    (float, str) or None
+        The rate and its run (``"16 at once through CUDA MPS, compiled"``), or None without one.
+
+    Examples
+    --------
+    >>> best_measured_rate({"data_path": {"new_images_per_s": 13000.0, "batch_size": 128},
+    ...                     "mps_concurrency": {"compiled": {"rows": [{"processes": 16, "images_per_s": 59000.0}]}}})
+    (59000.0, '16 at once through CUDA MPS, compiled')
+    """
+    report = report or {}
+    runs = [(rate, "one process (the data path check)") for key, rate in (report.get("data_path") or {}).items()
+            if key.endswith("_images_per_s") and isinstance(rate, (int, float))]
+    sources = [((report.get("concurrency") or {}), "", ""), ((report.get("compiled_concurrency") or {}), "", ", compiled")]
+    mps = report.get("mps_concurrency") or {}
+    sources += [(mps.get("eager") or {}, " through CUDA MPS", ""), (mps.get("compiled") or {}, " through CUDA MPS", ", compiled")]
+    for run, way, compiled in sources:
+        runs += [(row["images_per_s"], f"{row['processes']} at once{way}{compiled}") for row in run.get("rows", [])
+                 if isinstance(row.get("images_per_s"), (int, float)) and row["images_per_s"] > 0]
+    return max(runs, key=lambda run: run[0]) if runs else None
+
+
 def codec_step_said(report: dict | None, schedule) -> str:
     """What the projection assumes of the codec steps' speed, and on what: ``codec_step`` where the
     device check measured it, or else the stacking and folding factors, beside the speed the report's
@@ -108,17 +143,27 @@ def codec_step_said(report: dict | None, schedule) -> str:
     best = min(measured_configurations(factors, [], rate, schedule).items(), key=lambda item: item[1])
     (workers, mode, mps), hours = best
     where = f"{workers} worker(s){' through CUDA MPS' if mps else ''}, `COINFER_COMPILE={mode}`"
+    # The sweep's priced work at the most images/s any training reached on this GPU.
+    fastest = best_measured_rate(report)
+    work = schedule.seeds * sum(s.equivalent_images for task in schedule.steps for s in task) + sum(
+        s.equivalent_images for s in schedule.baseline)
+    floor = "" if fastest is None or hours >= work / fastest[0] / 3600 else (
+        f" At the most images/s any training reached on {device} ({fastest[0]:,.0f}, {fastest[1]}), the "
+        f"sweep's priced work takes {work / fastest[0] / 3600:.2f} GPU-hours: a projection below that "
+        "credits some step with more work per second than any training measured (or counts the batch norms that "
+        "folding removes from codec steps, which the plan prices as work).")
     if "codec_step" in factors:
         return (f"The codec steps are projected at the speed the device check's `codec_steps` measured on {device}: "
                 f"**{factors['codec_step']:.2f}x** their price (one-time work excluded), {hours:.2f} GPU-hours "
-                f"with {where}.")
+                f"with {where}." + floor)
     text = (f"The codec steps are projected at their price times the stacking and folding "
             f"factors ({factors.get('stack', 1) * factors.get('fold', 1):.2f}x); no check on {device} has timed "
             "them against their price yet (the device check's `codec_steps` does).")
     implied = implied_codec_step(report)
     if implied is None:
-        return text
+        return text + floor
     slow = measured_configurations({**factors, "codec_step": implied}, [], rate, schedule)[workers, mode, mps]
     return text + (f" The report's one process training one split point's codes end to end ran at "
                    f"**{implied:.2f}x** their price, building and evaluating them included; were all the framework's codec "
-                   f"steps that slow, the best configuration ({where}) would take **{slow:.2f}** GPU-hours, not {hours:.2f}.")
+                   f"steps that slow, the best configuration ({where}) would take **{slow:.2f}** GPU-hours, not {hours:.2f}."
+                   + floor)
