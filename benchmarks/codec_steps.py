@@ -53,13 +53,9 @@ def priced_epoch(preset, method: str, split: str, images: int) -> float:
     >>> 0 < priced_epoch(paper, "bottlenet++", "layer2.1", 100) < priced_epoch(paper, "framework", "layer2.1", 100)
     True
     """
-    from coinfer.experiments.plan import sweep_plan
-    from coinfer.experiments.sweep import cells
+    from coinfer.experiments.codec_pricing import codec_pass_steps
 
-    grid = [c for c in cells(preset) if c.method == method and c.split == split and c.sparsity == 0]
-    if not grid:
-        raise ValueError(f"the {preset.name} grid has no unpruned {method} cells at {split!r}")
-    step = next(s for s in sweep_plan(preset, grid=grid) if s.name == PRICED_STEP[method])
+    step = codec_pass_steps(preset, method, split)[PRICED_STEP[method]]
     return step.runs * images * step.network_share
 
 

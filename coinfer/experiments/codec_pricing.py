@@ -22,11 +22,48 @@ GPU (:func:`best_measured_rate`), which only a step doing more per second than a
 
 from __future__ import annotations
 
-__all__ = ["implied_codec_step", "best_measured_rate", "codec_step_said"]
+__all__ = ["codec_pass_steps", "implied_codec_step", "best_measured_rate", "codec_step_said"]
 
 #: The plan's steps that a codec training process of ``gpu_concurrency.py --work codecs`` runs.
 CODEC_RUN_STEPS = ("codec warm-up: framework", "codec training: framework",
                    "codec fitting passes (k-means, entropy model)")
+
+
+def codec_pass_steps(preset, method: str, split: str) -> dict:
+    """The plan's steps of one pass: ``method``'s unpruned codes at ``split`` trained together, as a
+    sweep cell trains them (the framework's code sizes, or BottleNet++'s reductions).
+
+    Parameters
+    ----------
+    preset : Preset
+    method : str
+        ``"framework"`` or ``"bottlenet++"``.
+    split : str
+
+    Returns
+    -------
+    dict
+        Step name to :class:`coinfer.experiments.plan.PlanStep` (the real dataset's images).
+
+    Raises
+    ------
+    ValueError
+        If the preset's grid has no such cells.
+
+    Examples
+    --------
+    >>> from coinfer.config import PRESETS
+    >>> step = codec_pass_steps(PRESETS["paper"], "bottlenet++", "layer2.1")["codec training: BottleNet++"]
+    >>> step.runs, step.epochs
+    (3, 60)
+    """
+    from coinfer.experiments.plan import sweep_plan
+    from coinfer.experiments.sweep import cells
+
+    grid = [c for c in cells(preset) if c.method == method and c.split == split and c.sparsity == 0]
+    if not grid:
+        raise ValueError(f"the {preset.name} grid has no unpruned {method} cells at {split!r}")
+    return {step.name: step for step in sweep_plan(preset, grid=grid)}
 
 
 def implied_codec_step(report: dict | None) -> float | None:
@@ -57,8 +94,6 @@ def implied_codec_step(report: dict | None) -> float | None:
     """
     from coinfer.config import PRESETS, override
     from coinfer.experiments.device_report import report_rate
-    from coinfer.experiments.plan import sweep_plan
-    from coinfer.experiments.sweep import cells
 
     rate, run = report_rate(report), (report or {}).get("codec_concurrency")
     if not rate or not isinstance(run, dict) or "rows" not in run or run["settings"].get("width") != 1.0:
@@ -71,9 +106,8 @@ def implied_codec_step(report: dict | None) -> float | None:
         return None
     # The paper preset as defined (never scaled down), with the run's warm-up epoch and quantized epochs.
     paper = override(PRESETS["paper"], {"encoding.warmup_epochs": 1, "encoding.epochs": s["epochs"]})
-    grid = [c for c in cells(paper) if c.method == "framework" and c.split == s["split"] and c.sparsity == 0]
     priced = sum(step.runs * step.epochs * step.network_share * s["codec_images"]
-                 for step in sweep_plan(paper, grid=grid) if step.name in CODEC_RUN_STEPS)
+                 for name, step in codec_pass_steps(paper, "framework", s["split"]).items() if name in CODEC_RUN_STEPS)
     measured = s["codec_images"] * (1 + s["epochs"]) / alone      # its images/s count each epoch's images once
     return priced / rate / measured
 
