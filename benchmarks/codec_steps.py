@@ -89,7 +89,7 @@ def main() -> None:
     from coinfer.experiments.encoding import codec_records
     from coinfer.experiments.sweep import encode_settings
     from coinfer.results import write_measurement
-    from coinfer.tensor_data import DataPath
+    from coinfer.tensor_data import DataPath, training_batches
     from coinfer.train import progress_bars, seed_everything
 
     paper = get_preset("paper")
@@ -119,8 +119,6 @@ def main() -> None:
 
     # The full network's training rate on the same path, in this run: the price's own rate, so that the
     # measurement stands alone (the device check prices with its data path check's rate, the plan's).
-    from coinfer.tensor_data import training_batches
-
     path = DataPath.for_device(device)
     batches = training_batches(train, paper.encoding.batch_size, 0, device, path)
     steps = args.rate_steps or (50 if device.type == "cuda" else 3)
