@@ -15,7 +15,9 @@ training on images asks it: the baseline
 (:func:`coinfer.train.train_baseline`), the pruning fine-tunes
 (:func:`coinfer.experiments.pruning.prune_finetune` with
 :func:`~coinfer.experiments.pruning.fine_tune_batches`) and codec training on images
-(:attr:`coinfer.core.features.FeatureSource.training_path`).
+(:attr:`coinfer.core.features.FeatureSource.training_path`). No step waits for the GPU: what a step
+draws on the CPU (a batch's indices, a channel's noise) goes there by :func:`copy_to_device`, and
+nothing in it reads a value back (``tests/test_host_reads.py``).
 
     >>> import torch
     >>> from coinfer.tensor_data import DataPath
@@ -83,6 +85,41 @@ def native_bf16(device: torch.device | str) -> bool:
     if not torch.cuda.is_available():
         return True
     return tuple(torch.cuda.get_device_capability(device)) >= NATIVE_BF16_CAPABILITY
+
+
+def copy_to_device(tensor: torch.Tensor, device: torch.device | str) -> torch.Tensor:
+    """``tensor`` on ``device``, without making the CPU wait for the GPU where it is a CPU tensor bound
+    for a CUDA device.
+
+    A plain ``tensor.to("cuda")`` from the CPU synchronizes the stream (PyTorch copies, then waits for
+    everything queued before it): in a training step, a batch's indices or a channel's noise drawn
+    on the CPU would make the CPU wait for the previous step to finish before it could queue the
+    next one, and the GPU idle while it does. Here such a tensor goes through pinned memory by a
+    non-blocking copy, which the stream orders like any kernel; PyTorch's caching host allocator
+    reuses the pinned block only after the copy has ended. Any other tensor is ``tensor.to(device)``.
+
+    Parameters
+    ----------
+    tensor : torch.Tensor
+    device : torch.device or str
+
+    Returns
+    -------
+    torch.Tensor
+        ``tensor`` itself where it is on ``device`` already.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from coinfer.tensor_data import copy_to_device
+    >>> x = torch.arange(3)
+    >>> copy_to_device(x, "cpu") is x
+    True
+    """
+    device = torch.device(device)
+    if device.type == "cuda" and tensor.device.type == "cpu":
+        return tensor.pin_memory().to(device, non_blocking=True)
+    return tensor.to(device)
 
 
 @dataclass(frozen=True)
@@ -436,7 +473,7 @@ class ResidentLoader:
 
     def _batches(self, order):
         for index in order:
-            index = index.to(self.device)
+            index = copy_to_device(index, self.device)    # not index.to: it would wait for the last step
             images = self.images[index]
             if self.augment:
                 images = augment_batch(images, self._augmenter)

@@ -18,6 +18,7 @@ On a GPU machine: ``python -m pytest tests/test_cuda.py -q`` (well under a minut
 from __future__ import annotations
 
 import ast
+import contextlib
 import textwrap
 from pathlib import Path
 
@@ -149,6 +150,54 @@ def test_time_forward_refuses_a_gpu_module_by_name():
 
     with pytest.raises(ValueError, match="cuda"):
         time_forward(_net().cuda(), (3, 32, 32), repeats=1, warmup=0)
+
+
+@contextlib.contextmanager
+def _no_waiting():
+    """Any op that makes the CPU wait for the GPU raises (``torch.cuda.set_sync_debug_mode``)."""
+    torch.cuda.synchronize()
+    torch.cuda.set_sync_debug_mode("error")
+    try:
+        yield
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
+
+
+@needs_cuda
+def test_copy_to_device_queues_a_host_tensor_without_waiting_for_the_gpu():
+    from coinfer.tensor_data import copy_to_device
+
+    host = torch.arange(1000)
+    with _no_waiting():
+        copied = copy_to_device(host, "cuda")
+        with pytest.raises(RuntimeError, match="synchroniz"):
+            host.to("cuda")                                          # what it replaces
+    assert copied.is_cuda and torch.equal(copied.cpu(), host)
+
+
+@needs_cuda
+def test_resident_batches_and_a_codec_step_do_not_wait_for_the_gpu(fashion):
+    """An epoch of the GPU path's augmented batches, and a training step of a codec with an entropy
+    model (its likelihoods) and of a JSCC code over the BSC, queue everything without waiting
+    (``tests/test_host_reads.py`` counts the reads of whole trainings on the CPU)."""
+    from coinfer.core import channel as ch
+    from coinfer.core.encoding import build_codec
+    from coinfer.core.jscc import make_codec
+    from coinfer.data import load_dataset
+    from coinfer.tensor_data import ResidentLoader
+
+    data = load_dataset("fashion-mnist", train=True, augment=True, limit=64)
+    loader = ResidentLoader(data, 16, shuffle=True, seed=0, device="cuda", channels_last=True)
+    codec = build_codec((8, 16, 16), "c2-d8-l4").cuda().train()
+    codec.fit_entropy_model(torch.randn(32, 8, 16, 16, device="cuda"))
+    jscc = make_codec((8, 16, 16), 8, ch.BSCChannel(0.1, torch.Generator().manual_seed(0))).cuda().train()
+    feature = torch.randn(16, 8, 16, 16, device="cuda")
+    with _no_waiting():
+        batches = list(loader)
+        out = codec(feature)
+        (out["feature_hat"].square().mean() + out["aux_loss"]).backward()
+        jscc(feature)["feature_hat"].square().mean().backward()
+    assert len(batches) == 4 and out["likelihoods"].is_cuda
 
 
 @needs_cuda

@@ -52,6 +52,8 @@ from typing import Sequence
 import torch
 from torch import nn
 
+from coinfer.tensor_data import copy_to_device
+
 # ----------------------------------------------------------------------------- parameter checks
 
 
@@ -355,7 +357,7 @@ class AWGNChannel(nn.Module):
         snr_db = self._snr_db if not isinstance(self._snr_db, tuple) else _uniform(*self._snr_db, self.generator)
         self.last_snr_db = snr_db
         sigma = math.sqrt(10.0 ** (-snr_db / 10.0))
-        noise = torch.randn(x.shape, generator=self.generator, dtype=x.dtype).to(x.device)
+        noise = copy_to_device(torch.randn(x.shape, generator=self.generator, dtype=x.dtype), x.device)
         return x + sigma * noise
 
     def extra_repr(self) -> str:
@@ -402,7 +404,7 @@ def binarize(logits: torch.Tensor, stochastic: bool = False,
     """
     with torch.no_grad():
         if stochastic:
-            u = torch.rand(logits.shape, generator=generator, dtype=logits.dtype).to(logits.device)
+            u = copy_to_device(torch.rand(logits.shape, generator=generator, dtype=logits.dtype), logits.device)
             hard = (u < torch.sigmoid(logits)).to(logits.dtype)
         else:
             hard = (logits > 0).to(logits.dtype)
@@ -448,9 +450,14 @@ class BSCChannel(nn.Module):
                 bad = bits[(bits != 0) & (bits != 1)].flatten()[:3].tolist()
                 raise ValueError(f"BSCChannel expects bits (0.0 or 1.0), got values such as {bad}; "
                                  "binarize the encoder output first (coinfer.core.channel.binarize)")
+        return self.flip(bits)
+
+    def flip(self, bits: torch.Tensor) -> torch.Tensor:
+        """:meth:`forward` without its check, for bits that are 0.0 or 1.0 by construction
+        (:func:`binarize`'s): the check reads the bits back, which on a GPU makes the CPU wait for it."""
         p = self._p if not isinstance(self._p, tuple) else _uniform(*self._p, self.generator)
         self.last_p = p
-        flips = (torch.rand(bits.shape, generator=self.generator) < p).to(bits.dtype).to(bits.device)
+        flips = copy_to_device((torch.rand(bits.shape, generator=self.generator) < p).to(bits.dtype), bits.device)
         return bits + flips * (1 - 2 * bits)
 
     def extra_repr(self) -> str:

@@ -533,7 +533,8 @@ class FeatureCodec(nn.Module):
         symbols = out.get("symbols")
         likelihoods = rate = None
         if symbols is not None and self.entropy_model is not None:
-            likelihoods = self.entropy_model.likelihoods(symbols)
+            # The quantizer's symbols, in range: checking them would read them back, on a GPU a wait in every step.
+            likelihoods = self.entropy_model.likelihoods(symbols, check=False)
             if isinstance(self.entropy_model, LearnedEntropyModel):
                 rate = rate_bits(self.entropy_model, symbols, out.get("soft"))
         return {"feature_hat": self.decoder(out["z_hat"]), "z": z, "z_hat": out["z_hat"],

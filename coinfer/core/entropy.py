@@ -447,12 +447,12 @@ class CategoricalEntropyModel(nn.Module):
         if symbols.ndim != 2 or symbols.shape[1] != self.positions:
             raise ValueError(f"symbols must have shape (images, {self.positions}), got {tuple(symbols.shape)}")
         if symbols.is_floating_point() or symbols.numel() and (symbols.min() < 0 or symbols.max() >= self.alphabet):
-            _integer_symbols(symbols, self.alphabet)   # raises, naming them (a copy to the CPU, not in every step)
+            _integer_symbols(symbols, self.alphabet)   # raises, naming them (the symbols copied only then)
         return symbols.long()
 
-    def likelihoods(self, symbols: torch.Tensor) -> torch.Tensor:
-        """Model probability of each symbol, shape (images, positions)."""
-        symbols = self._check(symbols)
+    def likelihoods(self, symbols: torch.Tensor, check: bool = True) -> torch.Tensor:
+        """Model probability of each symbol, (images, positions); ``check=False``: symbols in range by construction."""
+        symbols = self._check(symbols) if check else symbols.long()      # checking reads them back
         probs = self.probabilities.to(symbols.device)
         return probs.expand(len(symbols), -1, -1).gather(2, symbols.unsqueeze(2)).squeeze(2)
 

@@ -13,7 +13,7 @@ import torch
 
 from coinfer.core.network import fold_batchnorm
 from coinfer.data import make_loader
-from coinfer.tensor_data import DataPath, ResidentLoader, training_batches
+from coinfer.tensor_data import DataPath, ResidentLoader, copy_to_device, training_batches
 
 
 class FeatureSource:
@@ -150,8 +150,8 @@ class FeatureSource:
             else:
                 order = torch.arange(len(self.features))
             for i in range(0, len(order), batch_size):
-                idx = order[i:i + batch_size]
-                yield self.features[idx].to(self.device), self.labels[idx].to(self.device)
+                idx = copy_to_device(order[i:i + batch_size], self.features.device)   # where it indexes
+                yield copy_to_device(self.features[idx], self.device), copy_to_device(self.labels[idx], self.device)
         else:
             path = self.training_path if shuffle else None
             for images, y in self._loader(batch_size, shuffle, seed):

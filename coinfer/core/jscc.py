@@ -42,7 +42,7 @@ class BitChannel(nn.Module):
 
     def forward(self, logits: torch.Tensor) -> torch.Tensor:
         bits = ch.binarize(logits, stochastic=self.stochastic and self.training, generator=self.bsc.generator)
-        return 2 * self.bsc(bits) - 1
+        return 2 * self.bsc.flip(bits) - 1        # binarize's bits: no check (it would wait for the GPU)
 
 
 def make_codec(feature_shape: tuple[int, int, int], code_size: int, channel: nn.Module,

@@ -43,6 +43,7 @@ from coinfer.core.jscc import JSCC, jscc_bits, make_channel, make_codec
 from coinfer.core.network import SplitPoint, split
 from coinfer.core.features import FeatureSource
 from coinfer.results import LookupTable, accuracy_threshold
+from coinfer.tensor_data import copy_to_device
 from coinfer.train import evaluate, fit
 
 # ----------------------------------------------------------------------------- train and evaluate
@@ -92,8 +93,8 @@ def train_jscc(train: FeatureSource, server_part: nn.Module, kind: str, value, c
     def batches(epoch):   # one permutation per epoch, drawn from this run's own generator
         perm = torch.randperm(len(train.labels), generator=order)
         for i in range(0, len(perm), settings.batch_size):
-            idx = perm[i:i + settings.batch_size]
-            yield train.features[idx], train.labels[idx]
+            idx = copy_to_device(perm[i:i + settings.batch_size], train.features.device)   # where it indexes
+            yield copy_to_device(train.features[idx], device), copy_to_device(train.labels[idx], device)
 
     fit(model, batches, optimizer=optimizer, epochs=epochs, scheduler=scheduler, device=device,
         progress=False)
