@@ -68,7 +68,8 @@ runs (the machine's copy keeps the session's first commit as its git metadata,
 The committed H200 report has every check but ``codec_steps``, ``codec_steps_bottlenet`` and
 ``sweep_timed``, which the next GPU session runs first (one call: about 2 minutes, then the sweep,
 stopped at 300 s if the projection is far off: the whole call under 9 minutes). Its one codec
-training process, timed end to end (building and evaluating the codecs included), ran at 0.31 times
+training process, timed end to end (building and evaluating the codecs included, and reading every
+code's symbols back from the GPU twice a step, which coinfer no longer does), ran at 0.31 times
 the speed the plan prices; were every framework codec step that slow, the projected 2.5 GPU-hours
 would be 5.5: the two new checks decide which. Through CUDA MPS 8 whole networks trained at 53k
 images/s together (60k compiled), against 33k (40k) taking turns without it, and 16 codec trainings
