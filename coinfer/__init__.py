@@ -34,6 +34,7 @@ The algorithms (``core/``)
     :mod:`coinfer.core.features`: FeatureSource, a frozen device part's features computed once.
     :mod:`coinfer.core.costs`: MACs (thop, cross-checked), parameters, feature bits, data amplification (II-A, Fig. 1).
     :mod:`coinfer.core.pruning`: incremental l2 channel masks, schedule, activation pruning, compaction (III-C).
+    :mod:`coinfer.core.taylor`: first-order Taylor importance of channels, 2-Step Pruning's ranking (V-B).
     :mod:`coinfer.core.kept_channels`: the masked fine-tune computed on the kept channels only (same training, fewer MACs).
     :mod:`coinfer.core.encoding`: dimension-reduction encoder/decoder, learned quantizers, code sizes (IV-B, Fig. 2).
     :mod:`coinfer.core.entropy`: range coder and canonical Huffman code with framed packets (IV-B).

@@ -17,7 +17,8 @@ from coinfer.experiments.baselines import (bottlenet_evaluate, png_record, two_s
 from coinfer.core.encoding import UniformQuantizer
 from coinfer.experiments.encoding import FeatureSource, get_encode_config
 from coinfer.core.network import resnet18, split
-from coinfer.core.pruning import IncrementalPruner, SparsitySchedule, TaylorImportance, device_layout
+from coinfer.core.pruning import IncrementalPruner, SparsitySchedule, device_layout
+from coinfer.core.taylor import TaylorImportance
 
 
 def _loader(n=32, batch=8, seed=0):

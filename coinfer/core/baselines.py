@@ -35,7 +35,7 @@ couples channels, "the layer right before the split" is the whole residual strea
 is about noiseless source coding); the original was trained through an AWGN or erasure channel.
 
 This module holds the baselines' own building blocks (BottleNet++'s codec); the Taylor criterion is
-:class:`coinfer.core.pruning.TaylorImportance` and the PNG sizes :func:`coinfer.core.costs.input_size`.
+:class:`coinfer.core.taylor.TaylorImportance` and the PNG sizes :func:`coinfer.core.costs.input_size`.
 Training them and making their records is :mod:`coinfer.experiments.baselines`.
 
 Units: MACs (FLOPs = 2 x MACs) per image; bits per image are real encoded lengths.
