@@ -178,6 +178,44 @@ def test_masked_weights_stay_zero_and_get_no_update_even_with_adam_momentum():
     assert torch.all(bn.weight[~pruner.masks["layer2_0"]] == 0)
 
 
+def test_a_step_masks_every_weight_and_gradient_in_one_multi_tensor_op_each():
+    """The two masking passes of every step are one ``_foreach_mul_`` each (on a GPU one kernel, not
+    one per filter, BN scale and shift: 30 each at layer2.1), with the masks made once per mask
+    change, in the weights' layouts (channels_last too), and they follow the next change."""
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    class Ops(TorchDispatchMode):
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            ops.append(str(func.overloadpacket))
+            return func(*args, **(kwargs or {}))
+
+    net = tiny_net().to(memory_format=torch.channels_last)
+    device, _ = split(net, "layer2.1")
+    pruner = IncrementalPruner(device, 0.5, total_steps=4, schedule=SparsitySchedule("linear", interval=2))
+    pruner.step(0)
+    nn.CrossEntropyLoss()(net(torch.randn(4, *INPUT)), torch.tensor([0, 1, 2, 3])).backward()
+    params, masks = pruner._masked_parameters()
+    assert len(params) == 30 and all(m.stride() == p.stride() for p, m in zip(params, masks))
+    for mask_step in (pruner.apply_masks, pruner.mask_gradients):
+        ops = []
+        with Ops():
+            mask_step()
+        assert ops == ["aten._foreach_mul_"]
+    for group in pruner.layout.groups:
+        masked = ~pruner.masks[group.name]
+        for member in group.members:
+            weight = device.get_submodule(member).weight
+            assert torch.all(weight[masked] == 0) and torch.all(weight.grad[masked] == 0)
+            assert weight.grad[~masked].abs().sum() > 0
+    before = {g: int((~m).sum()) for g, m in pruner.masks.items()}
+    pruner.step(2)                                         # the next iteration masks more channels
+    assert sum(int((~m).sum()) for m in pruner.masks.values()) > sum(before.values())
+    pruner.mask_gradients()
+    for group in pruner.layout.groups:
+        for member in group.members:
+            assert torch.all(device.get_submodule(member).weight.grad[~pruner.masks[group.name]] == 0)
+
+
 def test_next_iteration_restores_masked_weights_to_their_values_at_the_iteration_start():
     net = tiny_net()
     device, _ = split(net, "layer1.1")
