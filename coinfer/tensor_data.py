@@ -23,7 +23,7 @@ nothing in it reads a value back (``tests/test_host_reads.py``).
     >>> from coinfer.tensor_data import DataPath
     >>> DataPath.for_device(torch.device("cpu"))  # doctest: +NORMALIZE_WHITESPACE
     DataPath(resident=False, autocast=None, channels_last=False, compile=False, kept_channels=False, stack_codes=False,
-             fold_batchnorm=False, compile_frozen=False, compile_backend='inductor')
+             fold_batchnorm=False, compile_frozen=False, compile_codecs=False, compile_backend='inductor')
     >>> DataPath.for_device(torch.device("cuda")).autocast
     'bfloat16'
 
@@ -45,11 +45,14 @@ from torch.utils.data import DataLoader, Subset
 
 #: Environment switch for ``torch.compile`` on CUDA, off by default, since compiling costs a minute or
 #: more per network shape, which only pays off on long runs: ``frozen`` compiles the frozen parts codecs
-#: train with (``DataPath.compile_frozen``), ``1`` those and every trained network (``compile``).
+#: train with (``DataPath.compile_frozen``), ``1`` those and every trained network (``compile``), ``all``
+#: the codecs' training steps too (``compile_codecs``).
 COMPILE_ENV = "COINFER_COMPILE"
-_COMPILE_VALUES = {"": (False, False), "0": (False, False), "false": (False, False), "no": (False, False),
-                   "off": (False, False), "frozen": (False, True), "1": (True, True), "true": (True, True),
-                   "yes": (True, True), "on": (True, True)}
+#: Each value: (``compile``, ``compile_frozen``, ``compile_codecs``).
+_COMPILE_VALUES = {"": (False, False, False), "0": (False, False, False), "false": (False, False, False),
+                   "no": (False, False, False), "off": (False, False, False), "frozen": (False, True, False),
+                   "1": (True, True, False), "true": (True, True, False), "yes": (True, True, False),
+                   "on": (True, True, False), "all": (True, True, True)}
 
 
 #: The first CUDA compute capability that computes in bfloat16 natively (Ampere: A100, A10, L4, RTX 30xx
@@ -167,10 +170,19 @@ class DataPath:
         of a frozen part as one CUDA graph instead of launching its many small kernels one by one.
         The same function to float rounding. Unlike ``compile``, it goes with ``kept_channels``: the
         frozen parts keep their shapes.
+    compile_codecs : bool
+        Codes trained together train as one ``torch.compile``-d module, their codecs and the frozen
+        server part behind them (:meth:`prepare_codecs`; on CUDA with CUDA graphs, the forward and the
+        backward pass each one launch): eagerly a step of six codes launches some 700 small kernels
+        (the paper grid's at ``layer2.1``, counted on this path's choices), which a GPU at batch 128
+        waits on. The codecs stay float32; the same training to float rounding, which may tip a
+        codeword choice where two are almost equally near. A candidate, on request only
+        (``COINFER_COMPILE=all``) until the device check's ``codec_steps_compiled`` has timed it.
     compile_backend : str
-        ``torch.compile``'s backend for ``compile`` and ``compile_frozen``: ``"inductor"`` (generated
-        kernels); ``"aot_eager"`` traces and differentiates the same graphs but runs them eagerly,
-        without generating kernels (seconds instead of a minute on a CPU: the device check's dry run).
+        ``torch.compile``'s backend for ``compile``, ``compile_frozen`` and ``compile_codecs``:
+        ``"inductor"`` (generated kernels); ``"aot_eager"`` traces and differentiates the same graphs
+        but runs them eagerly, without generating kernels (seconds instead of a minute on a CPU: the
+        device check's dry run).
     """
 
     resident: bool = False
@@ -181,6 +193,7 @@ class DataPath:
     stack_codes: bool = False
     fold_batchnorm: bool = False
     compile_frozen: bool = False
+    compile_codecs: bool = False
     compile_backend: str = "inductor"
 
     def __post_init__(self):
@@ -199,7 +212,7 @@ class DataPath:
         bf16 (:func:`native_bf16`: compute capability 8.0 or newer); an older one (a T4, a V100)
         trains in float32 with the rest of the path. Compiling only on request, with
         ``COINFER_COMPILE``: ``frozen`` compiles the frozen parts of codec training, ``1`` also every
-        trained network.
+        trained network, ``all`` also the codecs' training steps.
 
         ``kept_channels`` stays off, on the device check's measurement: on an H200 at batch 128 the
         pruning fine-tunes ran at 0.70 times the masked full-width speed on the kept channels (2-Step
@@ -224,12 +237,14 @@ class DataPath:
         value = os.environ.get(COMPILE_ENV, "")
         if value.strip().lower() not in _COMPILE_VALUES:
             raise ValueError(f"{COMPILE_ENV}={value!r}: use 'frozen' (the frozen parts of codec training), "
-                             "'1' (those and every trained network) or '0' (nothing)")
+                             "'1' (those and every trained network), 'all' (the codecs' training steps too) or "
+                             "'0' (nothing)")
         if torch.device(device).type != "cuda":
             return cls()
-        compile_, compile_frozen = _COMPILE_VALUES[value.strip().lower()]
+        compile_, compile_frozen, compile_codecs = _COMPILE_VALUES[value.strip().lower()]
         return cls(resident=True, autocast="bfloat16" if native_bf16(device) else None, channels_last=True,
-                   compile=compile_, stack_codes=True, fold_batchnorm=True, compile_frozen=compile_frozen)
+                   compile=compile_, stack_codes=True, fold_batchnorm=True, compile_frozen=compile_frozen,
+                   compile_codecs=compile_codecs)
 
     @property
     def dtype(self) -> torch.dtype | None:
@@ -250,17 +265,25 @@ class DataPath:
             return model
         # CUDA graphs need every tensor of a step on the GPU and fixed addresses for the weights: the
         # training loop and the pruner's masks change the weights in place, so both hold.
-        device = torch.device(device) if device is not None else next(model.parameters()).device
-        cuda_graphs = device.type == "cuda" and self.compile_backend == "inductor"
-        return torch.compile(model, backend=self.compile_backend, mode="reduce-overhead" if cuda_graphs else None)
+        return self._compiled(model, device if device is not None else next(model.parameters()).device)
 
     def prepare_frozen(self, part: torch.nn.Module, device: torch.device | str) -> torch.nn.Module:
         """A frozen part (eval mode, no weight gradients) as codec training runs it on ``device``:
         compiled when ``compile_frozen`` (with CUDA graphs on CUDA), ``part`` itself otherwise."""
-        if not self.compile_frozen:
-            return part
+        return self._compiled(part, device) if self.compile_frozen else part
+
+    def prepare_codecs(self, training, server_part: torch.nn.Module, device: torch.device | str) -> torch.nn.Module:
+        """The module that trains codecs in front of their frozen ``server_part`` on ``device``, as
+        ``training(server)`` builds it: compiled as one with the server part when ``compile_codecs``
+        (with CUDA graphs on CUDA: its outputs are overwritten by its next call, as :meth:`prepare`'s),
+        else around the server part as :meth:`prepare_frozen` gives it."""
+        if self.compile_codecs:
+            return self._compiled(training(server_part), device)
+        return training(self.prepare_frozen(server_part, device))
+
+    def _compiled(self, module: torch.nn.Module, device: torch.device | str) -> torch.nn.Module:
         cuda_graphs = torch.device(device).type == "cuda" and self.compile_backend == "inductor"
-        return torch.compile(part, backend=self.compile_backend, mode="reduce-overhead" if cuda_graphs else None)
+        return torch.compile(module, backend=self.compile_backend, mode="reduce-overhead" if cuda_graphs else None)
 
 
 def _source(dataset) -> tuple[object, list[int]]:

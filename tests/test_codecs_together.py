@@ -334,3 +334,35 @@ def test_codecs_trained_with_compiled_frozen_parts_are_the_eager_ones(parts, tin
     for (_, history_a), (_, history_b) in zip(zip(*trained[False]), zip(*trained[True])):
         assert history_b["warmup_loss"] == pytest.approx(history_a["warmup_loss"], rel=1e-5)
         assert history_b["loss"] == pytest.approx(history_a["loss"], rel=1e-3)
+
+
+def test_codecs_trained_as_one_compiled_module_are_the_eager_ones(parts, tiny_net, monkeypatch):
+    """``DataPath.compile_codecs`` (``COINFER_COMPILE=all``, a GPU-only candidate: CUDA graphs for the
+    whole codec step) compiles the codes trained together with their frozen server part as one module,
+    warm-up and quantized epochs, a learned prior too (here ``aot_eager``: the same graphs, run
+    eagerly): one graph for each, none broken (a range check of the symbols in every step broke
+    them), and the same training."""
+    from torch._dynamo.utils import counters
+
+    from coinfer.tensor_data import DataPath
+
+    device_part, server = split_stages(tiny_net, "layer2.1")
+    trained = {}
+    for compiled in (False, True):
+        path = DataPath(fold_batchnorm=True, compile_codecs=compiled, compile_backend="aot_eager")
+        monkeypatch.setattr(DataPath, "for_device", classmethod(lambda cls, device, p=path: p))
+        torch._dynamo.reset()
+        counters.clear()
+        source = FeatureSource(device_part, parts[2], precompute=False, batch_size=40)
+        trained[compiled] = []
+        for codes in (("d4-l2", "d8-k16"), ("d4-l2-r0.01",)):
+            codecs = [_codec(source.feature_shape, code) for code in codes]
+            with progress_bars(False):
+                trained[compiled] += zip(codecs, train_codecs(codecs, copy.deepcopy(server), source, CONFIG, seed=3))
+        assert counters["stats"]["unique_graphs"] == (4 if compiled else 0), dict(counters["stats"])
+        assert not counters["graph_break"]
+    torch._dynamo.reset()
+    for (codec_a, history_a), (codec_b, history_b) in zip(trained[False], trained[True]):
+        assert history_b["warmup_loss"] == pytest.approx(history_a["warmup_loss"], rel=1e-5)
+        assert history_b["loss"] == pytest.approx(history_a["loss"], rel=1e-5)
+        _same_codec(codec_a, codec_b)

@@ -262,6 +262,31 @@ def test_compiling_only_the_frozen_parts_on_request_and_a_bad_value_is_refused(m
         DataPath.for_device("cpu")
 
 
+def test_compiling_the_codecs_too_on_request_one_module_with_their_server_part(monkeypatch):
+    """``COINFER_COMPILE=all``: ``1`` and the codecs' training steps, which compile as one module with the
+    frozen server part (CUDA graphs on CUDA), so that part is not compiled alone as well."""
+    monkeypatch.setenv("COINFER_COMPILE", "all")
+    assert DataPath.for_device("cuda") == DataPath(resident=True, autocast="bfloat16", channels_last=True,
+                                                   compile=True, stack_codes=True, fold_batchnorm=True,
+                                                   compile_frozen=True, compile_codecs=True)
+    server, built = torch.nn.Linear(2, 2), []
+
+    def training(part):
+        built.append(part)
+        return torch.nn.Sequential(part)
+
+    compiled = []
+    monkeypatch.setattr(torch, "compile", lambda module, mode=None, backend="inductor": compiled.append((module, mode))
+                        or module)
+    DataPath(compile_frozen=True, compile_codecs=True).prepare_codecs(training, server, "cuda")
+    assert built == [server] and compiled == [(compiled[0][0], "reduce-overhead")] and compiled[0][0][0] is server
+    compiled.clear()
+    DataPath(compile_frozen=True).prepare_codecs(training, server, "cuda")     # the server part alone
+    assert compiled == [(server, "reduce-overhead")]
+    compiled.clear()
+    assert DataPath().prepare_codecs(training, server, "cpu")[0] is server and compiled == []
+
+
 def test_device_path_refuses_a_transform_it_does_not_reproduce(cifar_root):
     from torchvision import transforms
 

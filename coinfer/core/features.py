@@ -97,7 +97,8 @@ class FeatureSource:
         >>> path = FeatureSource.from_tensors(torch.zeros(2, 3), torch.zeros(2, dtype=torch.long)).training_path
         >>> path  # doctest: +NORMALIZE_WHITESPACE
         DataPath(resident=False, autocast=None, channels_last=False, compile=False, kept_channels=False,
-                 stack_codes=False, fold_batchnorm=False, compile_frozen=False, compile_backend='inductor')
+                 stack_codes=False, fold_batchnorm=False, compile_frozen=False, compile_codecs=False,
+                 compile_backend='inductor')
         """
         return DataPath.for_device(self.device) if self.features is None else DataPath()
 

@@ -127,10 +127,9 @@ PRIOR_LR_FACTOR = 10.0
 
 def _run_epochs(codecs: list[FeatureCodec], server_part: nn.Module, source: FeatureSource, config: EncodeSettings,
                 epochs: int, seed: int, desc: str, quantized: bool, rate_weights: list[float]) -> list[list[float]]:
-    """``epochs`` of :func:`coinfer.train.fit` on the codecs (Adam, cosine learning rate per step), on
-    the source's :attr:`~coinfer.core.features.FeatureSource.training_path` (images read on CUDA: the
-    resident loader, bf16, channels_last, folded batch norms and, on request, compilation for the frozen
-    parts, the codec in float32; otherwise float32 throughout). Returns each codec's mean loss per epoch.
+    """``epochs`` of :func:`coinfer.train.fit` on the codecs (Adam, cosine learning rate per step), on the
+    source's :attr:`~coinfer.core.features.FeatureSource.training_path` (images read on CUDA: the GPU path of
+    :class:`~coinfer.tensor_data.DataPath`, the codecs in float32). Returns each codec's mean loss per epoch.
 
     With a learned prior (quantized epochs), a codec's loss adds its ``rate_weight`` x the mean rate
     (bits per image) and the prior's own maximum-likelihood loss, which moves its logits only.
@@ -180,9 +179,11 @@ def _run_epochs(codecs: list[FeatureCodec], server_part: nn.Module, source: Feat
     server = fold_batchnorm(server_part) if path.fold_batchnorm else server_part    # folded: a copy
     if path.channels_last:                 # the frozen parts' layout, in place; put back after training
         server.to(memory_format=torch.channels_last)
+    model = path.prepare_codecs(lambda frozen: _CodecTraining(codecs, frozen, path.dtype, path.stack_codes), server,
+                                source.device)
     try:
-        fit(_CodecTraining(codecs, path.prepare_frozen(server, source.device), path.dtype, path.stack_codes), batches,
-            optimizer=optimizer, epochs=epochs, loss_fn=loss_fn, scheduler=scheduler, device=source.device, desc=desc)
+        fit(model, batches, optimizer=optimizer, epochs=epochs, loss_fn=loss_fn, scheduler=scheduler,
+            device=source.device, desc=desc)
     finally:
         server_part.to(memory_format=torch.contiguous_format)      # as it came (a no-op if never changed)
     return [[float(t) / n for t, n in zip(total, counts) if n] for total in totals]
@@ -644,8 +645,7 @@ def _codec_record(point, device_part, server_part, test_src, val_src, codec, siz
     return Record(
         method=method, split=point, sparsity=sparsity, code_size=str(size),
         accuracy=result["accuracy"], val_accuracy=val, device_macs=costs.device_macs, device_params=costs.device_params,
-        server_macs=costs.server_macs, bits_per_image=result["bits_real"],
-        bits_entropy=result["bits_entropy"],
+        server_macs=costs.server_macs, bits_per_image=result["bits_real"], bits_entropy=result["bits_entropy"],
         extra={"bits_model": result["bits_model"], "bits_fixed": result["bits_fixed"],
                "bits_range": result["bits_range"], "range_share": result["range_share"],
                "bits_one_stream": result["bits_one_stream"], "quantizer": size.kind,
