@@ -21,6 +21,11 @@ takes for the codec steps in place of the stacking and folding it includes
     python benchmarks/codec_steps.py --device cuda                 # the device check runs both methods
     python benchmarks/codec_steps.py --device cuda --method bottlenet++
     python benchmarks/codec_steps.py --width 0.125 --images 8 --splits layer3.1 --epochs 1   # a CPU dry run
+    python benchmarks/codec_steps.py --device cuda --splits layer2.1 --compile   # the codecs compiled (a candidate)
+
+With ``--compile`` the codes train as ``COINFER_COMPILE=all`` trains them: their codecs and the frozen
+server part behind them as one compiled module, on features of a compiled device part (``DataPath``'s
+``compile_codecs`` and ``compile_frozen``; CUDA graphs on a GPU). The untimed run pays the compilation.
 
 Writes ``benchmarks/out/codec_steps.json``; timings depend on the machine and its load and are never
 asserted in tests.
@@ -71,6 +76,11 @@ def main() -> None:
     parser.add_argument("--rate-steps", type=int, default=None,
                         help="steps timing the network's own training rate on the same path, after 2 untimed "
                              "(default: 50 on CUDA, 3 on a CPU)")
+    parser.add_argument("--compile", action="store_true",
+                        help="train the codecs compiled, as COINFER_COMPILE=all does (with the frozen parts)")
+    parser.add_argument("--compile-backend", choices=("inductor", "aot_eager"), default="inductor",
+                        help="torch.compile's backend with --compile (aot_eager: no kernels generated; the "
+                             "device check's CPU dry run, which checks this script, not the compiler)")
     parser.add_argument("--out", default="benchmarks/out/codec_steps.json")
     args = parser.parse_args()
     if args.images < 1 or args.epochs < 1:
@@ -94,6 +104,10 @@ def main() -> None:
 
     paper = get_preset("paper")
     device = torch.device(args.device)
+    if args.compile:                     # every path this run asks for, the network's rate's included
+        for_device = DataPath.__dict__["for_device"].__func__
+        DataPath.for_device = classmethod(lambda cls, device: replace(
+            for_device(cls, device), compile_frozen=True, compile_codecs=True, compile_backend=args.compile_backend))
     framework = args.method == "framework"
     codes = list(paper.sweep.code_sizes) if framework else list(paper.sweep.bottlenet_reductions)
     splits = args.splits or list(paper.sweep.framework_splits if framework else paper.sweep.bottlenet_splits)

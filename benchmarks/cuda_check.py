@@ -35,7 +35,9 @@ Checks, in order, each timed and written to one JSON file:
    projection's codec steps, most of the sweep, were priced and never timed);
    ``sweep_timed``: ``benchmarks/sweep_timed.py``, one seed of the paper sweep end to end with 16
    workers through MPS, every network compiled, at a tenth of the epochs, beside the plan's price
-   of that run (how far the projection is off, and stage by stage where);
+   of that run (how far the projection is off, and stage by stage where); ``codec_steps_compiled``:
+   the same codec epochs at ``layer2.1`` with the codecs compiled as ``COINFER_COMPILE=all`` trains
+   them, a candidate (``codec_compile``: eager over compiled, not yet in the projection);
    ``paper_smoke``: ``tests/test_paper_smoke.py``'s end-to-end test on the GPU (every command of the
    README's paper section at smoke scale, every method on the whole GPU path, bf16 included);
    ``together_bottlenet`` and ``kept_two_step``: the same two benchmarks for BottleNet++'s reductions
@@ -65,9 +67,10 @@ runs (the machine's copy keeps the session's first commit as its git metadata,
     COINFER_COMMIT=<40-digit commit> python benchmarks/cuda_check.py \
         --resume data/results/benchmarks/cuda_check_gpu.json --out $OUT/cuda_check_gpu.json
 
-The committed H200 report has every check but ``codec_steps``, ``codec_steps_bottlenet`` and
-``sweep_timed``, which the next GPU session runs first (one call: about 2 minutes, then the sweep,
-stopped at 300 s if the projection is far off: the whole call under 9 minutes). Its one codec
+The committed H200 report has every check but ``codec_steps``, ``codec_steps_bottlenet``,
+``sweep_timed`` and ``codec_steps_compiled``, which the next GPU session runs (one call: about 2
+minutes, then the sweep, stopped at 300 s if the projection is far off: the first three under 9
+minutes; the same command again runs the fourth, a few minutes with its compiling). Its one codec
 training process, timed end to end (building and evaluating the codecs included, and reading every
 code's symbols back from the GPU twice a step, which coinfer no longer does), ran at 0.31 times
 the speed the plan prices; were every framework codec step that slow, the projected 2.5 GPU-hours
@@ -577,6 +580,12 @@ def measured_factors(report: dict) -> dict:
         seconds, priced = value(check, "seconds_per_epoch"), value(check, "priced_images_per_epoch")
         if new and seconds and seconds > 0 and priced and (value(check, "settings") or {}).get("width") == 1.0:
             factors[name] = priced / new / seconds
+    # The codecs compiled, at the split point both timed: eager seconds per epoch over compiled.
+    eager, compiled = ({r.get("split"): r.get("seconds_per_epoch") for r in value(check, "rows") or []}
+                       for check in ("codec_steps", "codec_steps_compiled"))
+    both = [p for p in compiled if (eager.get(p) or 0) > 0 and (compiled[p] or 0) > 0]
+    if both and (value("codec_steps_compiled", "settings") or {}).get("width") == 1.0:
+        factors["codec_compile"] = sum(eager[p] for p in both) / sum(compiled[p] for p in both)
     return {name: round(f, 3) for name, f in factors.items() if isinstance(f, (int, float)) and f > 0}
 
 
@@ -779,6 +788,13 @@ def main() -> None:
         checks.append(("sweep_timed", lambda: benchmark(
             "sweep_timed.py", work, "--gpu-report", str(Path(args.out).resolve()), "--workers", "16", "--mps",
             "--compile", "--epoch-scale", "0.1", "--deadline", "300")))
+    # A candidate, after what the projection stands on: the codec steps compiled (COINFER_COMPILE=all) at
+    # one split point, against codec_steps' eager epochs there (codec_compile).
+    checks.append(("codec_steps_compiled", lambda: benchmark(
+        "codec_steps.py", work, "--device", device.type, "--compile", *(
+            ["--images", "2000", "--epochs", "3", "--splits", "layer2.1"] if cuda else
+            ["--images", "8", "--width", "0.125", "--splits", "layer3.1", "--epochs", "1", "--compile-backend",
+             "aot_eager"]))))
     if not args.skip_smoke:
         checks.append(("paper_smoke", lambda: paper_smoke(cuda)))
     # Last, as they matter least: the savings the book's table measured only on the CPU so far.

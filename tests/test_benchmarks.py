@@ -49,15 +49,15 @@ def test_the_prepared_device_check_runs_every_check_on_the_cpu(tmp_path):
     report = json.loads(out.read_text())
     checks = ("split", "data_path", "estimate", "paper_cell", "shares", "together", "kept", "concurrency",
               "codec_concurrency", "compiled_concurrency", "compiled_agreement", "kept_concurrency",
-              "codec_steps", "codec_steps_bottlenet", "paper_smoke", "together_bottlenet", "kept_two_step",
-              "together_compiled")
+              "codec_steps", "codec_steps_bottlenet", "codec_steps_compiled", "paper_smoke", "together_bottlenet",
+              "kept_two_step", "together_compiled")
     failed = {name: report[name]["error"] for name in checks if "error" in report[name]}
     assert not failed, failed
     assert report["device"] == "cpu" and report["provenance"]["git_commit"]
     measured = ("measured_share", "factor", "compile_factor", "images_per_s", "priced_images_per_epoch")
     subs = [report[name] for name in ("shares", "together", "kept", "concurrency", "codec_concurrency",
                                       "compiled_concurrency", "together_bottlenet", "kept_two_step", "together_compiled",
-                                      "codec_steps", "codec_steps_bottlenet")]
+                                      "codec_steps", "codec_steps_bottlenet", "codec_steps_compiled")]
     for sub in subs + [report["kept_concurrency"][kind] for kind in ("masked", "kept")]:
         assert sub["schema"].startswith("coinfer.benchmark.") and sub["provenance"]["hardware"]
         assert " --out " in sub["provenance"]["command"] and sub["provenance"]["command"].endswith(".json")
@@ -73,6 +73,9 @@ def test_the_prepared_device_check_runs_every_check_on_the_cpu(tmp_path):
     assert report["data_path"]["cudnn_benchmark_speedup"] > 0
     # compiled without generated kernels (aot_eager, the dry run's), the first step is the eager one's
     assert report["compiled_agreement"]["first_loss_difference"] <= 1e-6
+    # the codecs compiled as one module with their server part (aot_eager in the dry run)
+    assert report["codec_steps_compiled"]["settings"]["path"]["compile_codecs"]
+    assert not report["codec_steps"]["settings"]["path"]["compile_codecs"]
     assert report["compiled_concurrency"]["settings"]["compile"] and report["kept_concurrency"]["kept"]["settings"]["kept"]
     assert set(report["kept_concurrency"]["kept_over_masked"]) == {"2"}
     # the new path's parts one at a time, each against the loader path
@@ -214,6 +217,13 @@ def test_codec_epochs_priced_over_measured_form_the_codec_step_factors_at_the_pr
     for bad in ({"codec_steps": narrow}, {"codec_steps": {"error": "RuntimeError: x"}},
                 {"codec_steps": {**steps, "seconds_per_epoch": -0.01}}, {"data_path": {}}):
         assert not {"codec_step"} & set(measured_factors({**report, **bad}))
+    # The codecs compiled: eager over compiled seconds per epoch where both timed a split point.
+    rows = {"rows": [{"split": "layer2.1", "seconds_per_epoch": 3.0}, {"split": "layer3.1", "seconds_per_epoch": 1.0}]}
+    compiled = {"settings": {"width": 1.0}, "rows": [{"split": "layer2.1", "seconds_per_epoch": 1.2}]}
+    assert measured_factors({**report, "codec_steps": {**steps, **rows}, "codec_steps_compiled": compiled})[
+        "codec_compile"] == 2.5
+    assert "codec_compile" not in measured_factors({**report, "codec_steps": {**steps, **rows}, "codec_steps_compiled": {
+        **compiled, "settings": {"width": 0.125}}})
 
 
 def test_the_timed_sweep_sums_each_stages_seconds_from_the_runs_own_files(tmp_path):
