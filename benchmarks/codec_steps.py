@@ -43,7 +43,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from cuda_check import _rate, sync, write_synthetic_cifar10  # noqa: E402
+from cuda_check import _rate, add_compile_backend, sync, write_synthetic_cifar10  # noqa: E402
 
 #: The plan's step for each method's codec training.
 PRICED_STEP = {"framework": "codec training: framework", "bottlenet++": "codec training: BottleNet++"}
@@ -78,9 +78,7 @@ def main() -> None:
                              "(default: 50 on CUDA, 3 on a CPU)")
     parser.add_argument("--compile", action="store_true",
                         help="train the codecs compiled, as COINFER_COMPILE=all does (with the frozen parts)")
-    parser.add_argument("--compile-backend", choices=("inductor", "aot_eager"), default="inductor",
-                        help="torch.compile's backend with --compile (aot_eager: no kernels generated; the "
-                             "device check's CPU dry run, which checks this script, not the compiler)")
+    add_compile_backend(parser)
     parser.add_argument("--out", default="benchmarks/out/codec_steps.json")
     args = parser.parse_args()
     if args.images < 1 or args.epochs < 1:

@@ -51,7 +51,7 @@ from pathlib import Path
 
 import torch
 
-from cuda_check import write_synthetic_cifar10
+from cuda_check import add_compile_backend, write_synthetic_cifar10
 
 
 @contextlib.contextmanager
@@ -87,9 +87,7 @@ def main() -> None:
     parser.add_argument("--compiled-only", action="store_true",
                         help="with --compile, time only the folded stacked run and the compiled ones: not the "
                              "codes alone, together or stacked unfolded (the device check's `together` times those)")
-    parser.add_argument("--compile-backend", choices=("inductor", "aot_eager"), default="inductor",
-                        help="torch.compile's backend with --compile (aot_eager: no kernels generated; the "
-                             "device check's CPU dry run, which checks this script, not the compiler)")
+    add_compile_backend(parser)
     parser.add_argument("--out", default="benchmarks/out/codecs_together.json")
     parser.add_argument("--threads", type=int, default=None,
                         help="torch CPU threads (default: torch's, e.g. OMP_NUM_THREADS); recorded in the output")

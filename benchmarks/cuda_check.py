@@ -116,6 +116,15 @@ def sync() -> None:
         torch.cuda.synchronize()
 
 
+def add_compile_backend(parser: argparse.ArgumentParser, flag: str = "--compile") -> None:
+    """The ``--compile-backend`` option of a benchmark that compiles with ``flag``."""
+    from coinfer.tensor_data import COMPILE_BACKENDS
+
+    parser.add_argument("--compile-backend", choices=COMPILE_BACKENDS, default=COMPILE_BACKENDS[0],
+                        help=f"torch.compile's backend with {flag} (aot_eager: no kernels generated; the device "
+                             "check's CPU dry run, which checks the script, not the compiler)")
+
+
 def timed(fn, *args, **kwargs):
     sync()
     start = time.time()

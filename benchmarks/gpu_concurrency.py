@@ -194,6 +194,8 @@ def measure(processes: int, args: dict, root: str) -> dict:
 
 
 def main() -> None:
+    from cuda_check import add_compile_backend
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--processes", type=int, nargs="+", default=[1, 2])
@@ -217,8 +219,7 @@ def main() -> None:
                              "(default: 2 on CUDA, 1 on a CPU)")
     parser.add_argument("--compile", action="store_true",
                         help="train each network compiled (on CUDA in CUDA graphs), as COINFER_COMPILE=1 does")
-    parser.add_argument("--compile-backend", choices=("inductor", "aot_eager"), default="inductor",
-                        help="with --compile: torch.compile's backend (aot_eager: a CPU dry run without generating kernels)")
+    add_compile_backend(parser)
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "out" / "gpu_concurrency.json"))
     args = parser.parse_args()
     for n in args.processes:

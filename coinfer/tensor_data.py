@@ -48,6 +48,8 @@ from torch.utils.data import DataLoader, Subset
 #: train with (``DataPath.compile_frozen``), ``1`` those and every trained network (``compile``), ``all``
 #: the codecs' training steps too (``compile_codecs``).
 COMPILE_ENV = "COINFER_COMPILE"
+#: ``torch.compile``'s backends a :class:`DataPath` takes (``compile_backend``).
+COMPILE_BACKENDS = ("inductor", "aot_eager")
 #: Each value: (``compile``, ``compile_frozen``, ``compile_codecs``).
 _COMPILE_VALUES = {"": (False, False, False), "0": (False, False, False), "false": (False, False, False),
                    "no": (False, False, False), "off": (False, False, False), "frozen": (False, True, False),
@@ -200,7 +202,7 @@ class DataPath:
         # Not float16: its gradients underflow without loss scaling, which the training loop does not do.
         if self.autocast not in (None, "bfloat16"):
             raise ValueError(f"autocast must be None or 'bfloat16', got {self.autocast!r}")
-        if self.compile_backend not in ("inductor", "aot_eager"):
+        if self.compile_backend not in COMPILE_BACKENDS:
             raise ValueError(f"compile_backend must be 'inductor' or 'aot_eager', got {self.compile_backend!r}")
         if self.kept_channels and self.compile:
             raise ValueError("kept_channels and compile exclude each other: the kept channels change at every "
